@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MIT
+// Bahdanau (additive) attention, TF BahdanauAttention: e_ij = v·tanh(q_i·Wq + k_j·Wk);
+// normalized: e_ij = (g·v/‖v‖)·tanh(q_i·Wq + k_j·Wk + b). Q Tq×dq, K Tk×dk, V Tk×dv.
+// K·Wk (+ b) depends on the memory only: prepare it once with prepare_keys, reuse it per query.
+#pragma once
+
+#include "config.hpp"
+#include "detail/additive_scores.hpp"
+#include "detail/attend.hpp"
+#include "mask.hpp"
+#include "result.hpp"
+#include "workspace.hpp"
+
+#include <cmath>
+#include <string>
+#include <type_traits>
+
+namespace attn {
+
+/// Parameters of Bahdanau attention (Keras kernel layout, `x·W`). TF names in brackets.
+template <typename Scalar>
+struct BahdanauParams {
+  Matrix<Scalar> wq;        ///< dq×units  [query_layer kernel]
+  Matrix<Scalar> wk;        ///< dk×units  [memory_layer kernel]
+  RowVector<Scalar> v;      ///< 1×units   [attention_v]
+  bool normalize = false;   ///< weight normalization (TF `normalize=True`)
+  Scalar g = Scalar(1);     ///< normalized only [attention_g]
+  RowVector<Scalar> b;      ///< normalized only, 1×units or empty for zeros [attention_b]
+
+  Index units() const { return v.cols(); }
+};
+
+/// Keys projected once per memory: `K·Wk (+ b when normalized)`, Tk×units.
+template <typename Scalar>
+struct BahdanauKeys {
+  Matrix<Scalar> projected;
+  bool normalized = false;  ///< whether `b` is folded in
+};
+
+namespace detail {
+
+template <typename Scalar>
+void check_params(const char* fn, const BahdanauParams<Scalar>& p) {
+  const Index u = p.units();
+  check_equal(fn, "params.wq.cols()", p.wq.cols(), "params.v.cols()", u);
+  check_equal(fn, "params.wk.cols()", p.wk.cols(), "params.v.cols()", u);
+  if (p.normalize) {
+    ATTN_CHECK(p.b.size() == 0 || p.b.cols() == u,
+               std::string(fn) + ": params.b " + shape(p.b.rows(), p.b.cols()) + " must be " + shape(1, u) +
+                   " or empty");
+    ATTN_CHECK(p.v.squaredNorm() > Scalar(0), std::string(fn) + ": params.v must be non-zero when normalize is set");
+  } else {
+    ATTN_CHECK(p.b.size() == 0, std::string(fn) + ": params.b is only used when normalize is set");
+    ATTN_CHECK(p.g == Scalar(1), std::string(fn) + ": params.g is only used when normalize is set");
+  }
+}
+
+}  // namespace detail
+
+/// Projects the memory's keys once (`K·Wk`, plus `b` when normalized). K is Tk×dk.
+template <typename DerivedK>
+BahdanauKeys<typename DerivedK::Scalar> prepare_keys(const BahdanauParams<typename DerivedK::Scalar>& params,
+                                                     const Eigen::MatrixBase<DerivedK>& k) {
+  using Scalar = typename DerivedK::Scalar;
+  detail::check_scalar<Scalar>();
+  constexpr const char* fn = "attn::prepare_keys";
+  detail::check_params(fn, params);
+  detail::check_equal(fn, "k.cols()", k.cols(), "params.wk.rows()", params.wk.rows());
+  BahdanauKeys<Scalar> keys;
+  keys.projected.noalias() = k * params.wk;
+  if (params.normalize && params.b.size() != 0) keys.projected.rowwise() += params.b;
+  keys.normalized = params.normalize;
+  return keys;
+}
+
+/// Bahdanau attention against prepared keys, into caller-owned `output` (Tq×dv) and
+/// `weights` (Tq×Tk) with scratch `ws`. Returns the number of fully masked query rows.
+template <typename DerivedQ, typename DerivedV>
+Index bahdanau_into(const Eigen::MatrixBase<DerivedQ>& q, const BahdanauKeys<typename DerivedQ::Scalar>& keys,
+                    const Eigen::MatrixBase<DerivedV>& v, const BahdanauParams<typename DerivedQ::Scalar>& params,
+                    Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
+                    Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights, Workspace<typename DerivedQ::Scalar>& ws,
+                    const Mask& mask = Mask(), const Options& options = Options()) {
+  using Scalar = typename DerivedQ::Scalar;
+  detail::check_scalar<Scalar>();
+  static_assert(std::is_same<Scalar, typename DerivedV::Scalar>::value,
+                "attn::bahdanau: q and v must share one scalar type; use .cast<T>()");
+  constexpr const char* fn = "attn::bahdanau";
+  detail::check_params(fn, params);
+  const Index tk = keys.projected.rows();
+  detail::check_equal(fn, "q.cols()", q.cols(), "params.wq.rows()", params.wq.rows());
+  detail::check_equal(fn, "keys.projected.cols()", keys.projected.cols(), "params.v.cols()", params.units());
+  ATTN_CHECK(keys.normalized == params.normalize,
+             std::string(fn) + ": keys were prepared with normalize = " + (keys.normalized ? "true" : "false") +
+                 " but params.normalize is " + (params.normalize ? "true" : "false"));
+  detail::check_equal(fn, "v.rows()", v.rows(), "keys.projected.rows()", tk);
+  detail::check_shape(fn, "output", output, q.rows(), v.cols());
+  detail::check_shape(fn, "weights", weights, q.rows(), tk);
+  mask.check(fn, q.rows(), tk);
+  ATTN_CHECK(!options.scale, std::string(fn) + ": options.scale is for scaled_dot_product; use params.g");
+
+  auto pq = ws.queries_.matrix(q.rows(), params.units());
+  pq.noalias() = q * params.wq;
+  if (params.normalize) {
+    auto vv = ws.vector_.matrix(1, params.units());  // g·v/‖v‖
+    vv = (params.g / params.v.norm()) * params.v;
+    detail::additive_scores(pq, keys.projected, vv, weights, ws);
+  } else {
+    detail::additive_scores(pq, keys.projected, params.v, weights, ws);
+  }
+  return detail::finish(weights, v, output, ws, mask, options);
+}
+
+/// Bahdanau attention against prepared keys (the decoder-step case: prepare once, call per step).
+template <typename DerivedQ, typename DerivedV>
+AttentionResult<typename DerivedQ::Scalar> bahdanau(const Eigen::MatrixBase<DerivedQ>& q,
+                                                    const BahdanauKeys<typename DerivedQ::Scalar>& keys,
+                                                    const Eigen::MatrixBase<DerivedV>& v,
+                                                    const BahdanauParams<typename DerivedQ::Scalar>& params,
+                                                    const Mask& mask = Mask(), const Options& options = Options()) {
+  using Scalar = typename DerivedQ::Scalar;
+  return detail::run<Scalar>(q.rows(), keys.projected.rows(), v.cols(), options, [&](auto& out, auto& w, auto& ws) {
+    bahdanau_into(q, keys, v, params, out, w, ws, mask, options);
+  });
+}
+
+/// Bahdanau attention. Returns output (Tq×dv), weights (Tq×Tk), fully masked rows and,
+/// with `options.return_scores`, the scores.
+template <typename DerivedQ, typename DerivedK, typename DerivedV>
+AttentionResult<typename DerivedQ::Scalar> bahdanau(const Eigen::MatrixBase<DerivedQ>& q,
+                                                    const Eigen::MatrixBase<DerivedK>& k,
+                                                    const Eigen::MatrixBase<DerivedV>& v,
+                                                    const BahdanauParams<typename DerivedQ::Scalar>& params,
+                                                    const Mask& mask = Mask(), const Options& options = Options()) {
+  static_assert(std::is_same<typename DerivedQ::Scalar, typename DerivedK::Scalar>::value,
+                "attn::bahdanau: q and k must share one scalar type; use .cast<T>()");
+  detail::check_equal("attn::bahdanau", "v.rows()", v.rows(), "k.rows()", k.rows());
+  return bahdanau(q, prepare_keys(params, k), v, params, mask, options);
+}
+
+}  // namespace attn

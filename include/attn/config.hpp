@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MIT
+// Version, the error types and checks shared by every attn header, and the matrix aliases.
+// Rows are tokens: Q is Tq×dq, K is Tk×dk, V is Tk×dv; output Tq×dv, weights Tq×Tk.
+#pragma once
+
+#include <Eigen/Core>
+
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#define ATTN_VERSION_MAJOR 0
+#define ATTN_VERSION_MINOR 1
+#define ATTN_VERSION_PATCH 0
+
+/// Argument check, on in every build type: throws attn::invalid_argument(msg).
+/// `msg` is only evaluated when the check fails.
+#define ATTN_CHECK(cond, msg)                        \
+  do {                                               \
+    if (!(cond)) throw ::attn::invalid_argument(msg); \
+  } while (false)
+
+/// Internal invariant, follows eigen_assert / NDEBUG; define ATTN_ASSERT before
+/// including attn to route it elsewhere.
+#ifndef ATTN_ASSERT
+#define ATTN_ASSERT(cond) eigen_assert(cond)
+#endif
+
+namespace attn {
+
+/// Thrown for bad arguments (shape mismatch, bad head count, negative length).
+/// The message names the function, the argument and expected vs actual values.
+class invalid_argument : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+using Index = Eigen::Index;
+
+/// Dense column-major matrix, the type every call returns.
+template <typename Scalar>
+using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+/// Row vector `1×n` (biases, the `v` of additive attention).
+template <typename Scalar>
+using RowVector = Eigen::Matrix<Scalar, 1, Eigen::Dynamic>;
+/// Column vector `n×1`.
+template <typename Scalar>
+using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
+/// Per-query flags (for example: which rows were fully masked).
+using RowFlags = Eigen::Array<bool, Eigen::Dynamic, 1>;
+
+namespace detail {
+
+/// "(r x c)" shape text for messages: "(3x2)".
+inline std::string shape(Index rows, Index cols) {
+  return "(" + std::to_string(rows) + "x" + std::to_string(cols) + ")";
+}
+
+template <typename Derived>
+std::string shape(const Eigen::EigenBase<Derived>& m) {
+  return shape(m.rows(), m.cols());
+}
+
+template <typename Scalar>
+constexpr void check_scalar() {
+  static_assert(std::is_floating_point<Scalar>::value,
+                "attn: inputs must hold float or double; convert integer matrices with .cast<float>()");
+}
+
+}  // namespace detail
+}  // namespace attn

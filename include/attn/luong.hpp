@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+// Luong (multiplicative) attention, TF LuongAttention / Keras Attention: dot e = Q·Kᵀ,
+// general e = Q·W·Kᵀ (W dq×dk), concat e_ij = v·tanh([q_i, k_j]·W) (W (dq+dk)×u, v 1×u);
+// an optional scalar g multiplies the score (TF scale=True). Q Tq×dq, K Tk×dk, V Tk×dv.
+#pragma once
+
+#include "config.hpp"
+#include "detail/additive_scores.hpp"
+#include "detail/attend.hpp"
+#include "mask.hpp"
+#include "result.hpp"
+#include "workspace.hpp"
+
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace attn {
+
+/// Luong score functions.
+enum class LuongScore { dot, general, concat };
+
+/// Parameters of Luong attention (Keras kernel layout: `in×out`, applied as `x·W`).
+template <typename Scalar>
+struct LuongParams {
+  LuongScore score = LuongScore::dot;
+  Matrix<Scalar> w;         ///< general: dq×dk; concat: (dq+dk)×units; dot: unused (empty)
+  RowVector<Scalar> v;      ///< concat: 1×units; otherwise unused (empty)
+  std::optional<Scalar> g;  ///< scalar multiplying the score (TF `scale=True`); unset = 1
+
+  /// e = g·Q·Kᵀ
+  static LuongParams dot(std::optional<Scalar> g = std::nullopt) { return {LuongScore::dot, {}, {}, g}; }
+  /// e = g·Q·W·Kᵀ, W dq×dk
+  static LuongParams general(Matrix<Scalar> w, std::optional<Scalar> g = std::nullopt) {
+    return {LuongScore::general, std::move(w), {}, g};
+  }
+  /// e_ij = g·v·tanh([q_i, k_j]·W), W (dq+dk)×units, v 1×units
+  static LuongParams concat(Matrix<Scalar> w, RowVector<Scalar> v, std::optional<Scalar> g = std::nullopt) {
+    return {LuongScore::concat, std::move(w), std::move(v), g};
+  }
+};
+
+/// Luong attention into caller-owned `output` (Tq×dv) and `weights` (Tq×Tk) with scratch `ws`.
+/// Returns the number of fully masked query rows.
+template <typename DerivedQ, typename DerivedK, typename DerivedV>
+Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                 const Eigen::MatrixBase<DerivedV>& v, const LuongParams<typename DerivedQ::Scalar>& params,
+                 Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
+                 Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights, Workspace<typename DerivedQ::Scalar>& ws,
+                 const Mask& mask = Mask(), const Options& options = Options()) {
+  using Scalar = typename DerivedQ::Scalar;
+  detail::check_scalar<Scalar>();
+  static_assert(std::is_same<Scalar, typename DerivedK::Scalar>::value &&
+                    std::is_same<Scalar, typename DerivedV::Scalar>::value,
+                "attn::luong: q, k and v must share one scalar type; use .cast<T>()");
+  constexpr const char* fn = "attn::luong";
+  const Index dq = q.cols();
+  const Index dk = k.cols();
+  detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
+  detail::check_shape(fn, "output", output, q.rows(), v.cols());
+  detail::check_shape(fn, "weights", weights, q.rows(), k.rows());
+  mask.check(fn, q.rows(), k.rows());
+  ATTN_CHECK(!options.scale, std::string(fn) + ": options.scale is for scaled_dot_product; use params.g");
+  const Scalar g = params.g ? *params.g : Scalar(1);
+
+  switch (params.score) {
+    case LuongScore::dot:
+      detail::check_equal(fn, "q.cols()", dq, "k.cols()", dk);
+      weights.noalias() = g * q * k.transpose();
+      break;
+    case LuongScore::general: {
+      detail::check_shape(fn, "params.w", params.w, dq, dk);
+      auto qw = ws.queries_.matrix(q.rows(), dk);
+      qw.noalias() = g * q * params.w;
+      weights.noalias() = qw * k.transpose();
+      break;
+    }
+    case LuongScore::concat: {
+      const Index units = params.v.cols();
+      detail::check_shape(fn, "params.w", params.w, dq + dk, units);
+      auto pq = ws.queries_.matrix(q.rows(), units);
+      pq.noalias() = q * params.w.topRows(dq);
+      auto pk = ws.keys_.matrix(k.rows(), units);
+      pk.noalias() = k * params.w.bottomRows(dk);
+      detail::additive_scores(pq, pk, params.v, weights, ws);
+      if (params.g) weights *= g;
+      break;
+    }
+  }
+  return detail::finish(weights, v, output, ws, mask, options);
+}
+
+/// Luong attention; defaults to the dot score. Returns output (Tq×dv), weights (Tq×Tk),
+/// fully masked rows and, with `options.return_scores`, the scores.
+template <typename DerivedQ, typename DerivedK, typename DerivedV>
+AttentionResult<typename DerivedQ::Scalar> luong(const Eigen::MatrixBase<DerivedQ>& q,
+                                                 const Eigen::MatrixBase<DerivedK>& k,
+                                                 const Eigen::MatrixBase<DerivedV>& v,
+                                                 const LuongParams<typename DerivedQ::Scalar>& params = {},
+                                                 const Mask& mask = Mask(), const Options& options = Options()) {
+  using Scalar = typename DerivedQ::Scalar;
+  return detail::run<Scalar>(q.rows(), k.rows(), v.cols(), options, [&](auto& out, auto& w, auto& ws) {
+    luong_into(q, k, v, params, out, w, ws, mask, options);
+  });
+}
+
+}  // namespace attn

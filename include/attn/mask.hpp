@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MIT
+// attn::Mask: which keys query row i may see. Kinds (key length, causal with offset,
+// window, explicit Tq×Tk boolean matrix) combine by intersection with operator&.
+#pragma once
+
+#include "config.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace attn {
+
+/// Boolean visibility matrix `Tq×Tk`, `true` = visible.
+using BoolMatrix = Eigen::Matrix<bool, Eigen::Dynamic, Eigen::Dynamic>;
+
+/// What query `i` may see of key `j`. A default-constructed mask sees everything.
+///
+/// - `key_length(n)`: visible iff `j < n` (padding);
+/// - `causal(o)`: visible iff `j <= i + o`;
+/// - `window(left, right)`: visible iff `i - left <= j <= i + right`;
+/// - `matrix(m)`: visible iff `m(i, j)`.
+///
+/// `a & b` is visible where both are. The band kinds (length, causal, window) cost
+/// nothing per entry; only an explicit matrix is stored.
+class Mask {
+ public:
+  Mask() = default;
+
+  /// Keys `j >= n` are padding. `n` must be >= 0 and, when applied, <= Tk.
+  static Mask key_length(Index n) {
+    ATTN_CHECK(n >= 0, "attn::Mask::key_length: n (" + std::to_string(n) + ") must be >= 0");
+    Mask m;
+    m.length_ = n;
+    return m;
+  }
+
+  /// Query `i` sees keys `j <= i + offset`. `offset = Tk - Tq` puts a block of queries at the
+  /// end of a longer key sequence (decoding with a cache); a negative offset hides the diagonal.
+  static Mask causal(Index offset = 0) {
+    Mask m;
+    m.right_ = offset;
+    return m;
+  }
+
+  /// Query `i` sees keys `i - left <= j <= i + right` (`right = 0`: history only).
+  static Mask window(Index left, Index right) {
+    ATTN_CHECK(left >= 0, "attn::Mask::window: left (" + std::to_string(left) + ") must be >= 0");
+    ATTN_CHECK(right >= 0, "attn::Mask::window: right (" + std::to_string(right) + ") must be >= 0");
+    Mask m;
+    m.left_ = left;
+    m.right_ = right;
+    return m;
+  }
+
+  /// Explicit visibility, `Tq×Tk`, `true` = visible (any bool-convertible Eigen expression).
+  template <typename Derived>
+  static Mask matrix(const Eigen::DenseBase<Derived>& visible) {
+    Mask m;
+    m.matrix_ = visible.template cast<bool>();
+    return m;
+  }
+
+  /// Intersection: visible where both masks are.
+  Mask& operator&=(const Mask& other) {
+    if (other.length_) length_ = length_ ? std::min(*length_, *other.length_) : *other.length_;
+    if (other.left_) left_ = left_ ? std::min(*left_, *other.left_) : *other.left_;
+    if (other.right_) right_ = right_ ? std::min(*right_, *other.right_) : *other.right_;
+    if (other.matrix_) {
+      if (matrix_) {
+        ATTN_CHECK(matrix_->rows() == other.matrix_->rows() && matrix_->cols() == other.matrix_->cols(),
+                   "attn::Mask::operator&: matrix masks " + detail::shape(*matrix_) + " and " +
+                       detail::shape(*other.matrix_) + " must have the same shape");
+        *matrix_ = matrix_->array() && other.matrix_->array();
+      } else {
+        matrix_ = other.matrix_;
+      }
+    }
+    return *this;
+  }
+
+  friend Mask operator&(Mask a, const Mask& b) { return a &= b; }
+
+  /// True when nothing is hidden (the default mask).
+  bool is_all_visible() const { return !length_ && !left_ && !right_ && !matrix_; }
+
+  const std::optional<Index>& length() const { return length_; }
+  const std::optional<Index>& left() const { return left_; }
+  const std::optional<Index>& right() const { return right_; }
+  const std::optional<BoolMatrix>& explicit_matrix() const { return matrix_; }
+
+  /// Throws attn::invalid_argument, naming `function`, when this mask cannot apply to a
+  /// `tq×tk` score matrix (key length beyond tk, matrix of another shape).
+  void check(const char* function, Index tq, Index tk) const {
+    if (length_) {
+      ATTN_CHECK(*length_ <= tk, std::string(function) + ": mask key length (" + std::to_string(*length_) +
+                                     ") exceeds the number of keys (" + std::to_string(tk) + ")");
+    }
+    if (matrix_) {
+      ATTN_CHECK(matrix_->rows() == tq && matrix_->cols() == tk,
+                 std::string(function) + ": mask matrix " + detail::shape(*matrix_) +
+                     " must match the scores " + detail::shape(tq, tk));
+    }
+  }
+
+  /// Keys `[first, last)` that row `i` may see before the explicit matrix is consulted
+  /// (empty when `first >= last`).
+  std::pair<Index, Index> band(Index i, Index tk) const {
+    Index first = 0;
+    Index last = tk;
+    if (length_) last = std::min(last, *length_);
+    if (right_) last = std::min(last, saturating_add(i, *right_) + 1);
+    if (left_) first = std::max(first, saturating_add(i, -*left_));
+    return {first, std::max(first, last)};
+  }
+
+  /// Whether query `i` sees key `j` (in a `·×tk` problem).
+  bool visible(Index i, Index j, Index tk) const {
+    const auto [first, last] = band(i, tk);
+    return j >= first && j < last && (!matrix_ || (*matrix_)(i, j));
+  }
+
+ private:
+  // a + b clamped away from overflow (offsets may be huge or negative).
+  static Index saturating_add(Index a, Index b) {
+    constexpr Index hi = std::numeric_limits<Index>::max() - 1;
+    constexpr Index lo = std::numeric_limits<Index>::min() + 1;
+    if (b > 0 && a > hi - b) return hi;
+    if (b < 0 && a < lo - b) return lo;
+    return a + b;
+  }
+
+  std::optional<Index> length_;
+  std::optional<Index> left_;
+  std::optional<Index> right_;
+  std::optional<BoolMatrix> matrix_;
+};
+
+}  // namespace attn

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+// Scaled dot-product attention: e = scale·Q·Kᵀ (default scale 1/sqrt(dk)), weights = p(e),
+// output = weights·V. Q is Tq×dk, K is Tk×dk, V is Tk×dv.
+#pragma once
+
+#include "config.hpp"
+#include "detail/attend.hpp"
+#include "mask.hpp"
+#include "result.hpp"
+#include "workspace.hpp"
+
+#include <cmath>
+#include <type_traits>
+
+namespace attn {
+
+/// Scaled dot-product attention into caller-owned `output` (Tq×dv) and `weights` (Tq×Tk),
+/// with scratch from `ws`; allocates nothing once `ws` has seen shapes this large.
+/// Returns the number of fully masked query rows (which ones: `ws.fully_masked()`).
+template <typename DerivedQ, typename DerivedK, typename DerivedV>
+Index scaled_dot_product_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                              const Eigen::MatrixBase<DerivedV>& v,
+                              Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
+                              Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights,
+                              Workspace<typename DerivedQ::Scalar>& ws, const Mask& mask = Mask(),
+                              const Options& options = Options()) {
+  using Scalar = typename DerivedQ::Scalar;
+  detail::check_scalar<Scalar>();
+  static_assert(std::is_same<Scalar, typename DerivedK::Scalar>::value &&
+                    std::is_same<Scalar, typename DerivedV::Scalar>::value,
+                "attn::scaled_dot_product: q, k and v must share one scalar type; use .cast<T>()");
+  constexpr const char* fn = "attn::scaled_dot_product";
+  detail::check_equal(fn, "q.cols()", q.cols(), "k.cols()", k.cols());
+  detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
+  detail::check_shape(fn, "output", output, q.rows(), v.cols());
+  detail::check_shape(fn, "weights", weights, q.rows(), k.rows());
+  mask.check(fn, q.rows(), k.rows());
+  ATTN_CHECK(!options.scale || std::isfinite(*options.scale),
+             std::string(fn) + ": options.scale must be finite");
+
+  const Scalar scale = options.scale ? static_cast<Scalar>(*options.scale)
+                                     : Scalar(1) / std::sqrt(static_cast<Scalar>(k.cols() > 0 ? k.cols() : 1));
+  weights.noalias() = scale * q * k.transpose();
+  return detail::finish(weights, v, output, ws, mask, options);
+}
+
+/// Scaled dot-product attention. Returns output (Tq×dv), weights (Tq×Tk), the fully masked
+/// rows and, with `options.return_scores`, the scaled scores.
+template <typename DerivedQ, typename DerivedK, typename DerivedV>
+AttentionResult<typename DerivedQ::Scalar> scaled_dot_product(const Eigen::MatrixBase<DerivedQ>& q,
+                                                              const Eigen::MatrixBase<DerivedK>& k,
+                                                              const Eigen::MatrixBase<DerivedV>& v,
+                                                              const Mask& mask = Mask(),
+                                                              const Options& options = Options()) {
+  using Scalar = typename DerivedQ::Scalar;
+  return detail::run<Scalar>(q.rows(), k.rows(), v.cols(), options, [&](auto& out, auto& w, auto& ws) {
+    scaled_dot_product_into(q, k, v, out, w, ws, mask, options);
+  });
+}
+
+}  // namespace attn

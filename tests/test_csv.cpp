@@ -602,10 +602,10 @@ TEST_CASE("write_csv(path): a failure while writing removes the temp file", "[cs
       os << "half,";
       os.setstate(std::ios_base::badbit);
     };
-    REQUIRE_THROWS_AS(attn::io::detail::csv_write_file_atomically(path, "attn::io::write_csv", failing),
+    REQUIRE_THROWS_AS(attn::io::detail::write_file_atomically(path, "attn::io::write_csv", failing),
                       std::runtime_error);
     try {
-      attn::io::detail::csv_write_file_atomically(path, "attn::io::write_csv", failing);
+      attn::io::detail::write_file_atomically(path, "attn::io::write_csv", failing);
     } catch (const std::runtime_error& error) {
       const std::string message = error.what();
       CHECK(message.find("attn::io::write_csv: cannot write '" + path.string() + "': writing '") == 0);
@@ -617,14 +617,14 @@ TEST_CASE("write_csv(path): a failure while writing removes the temp file", "[cs
       os << "half,";
       throw std::length_error("boom");
     };
-    REQUIRE_THROWS_AS(attn::io::detail::csv_write_file_atomically(path, "attn::io::write_csv", throwing),
+    REQUIRE_THROWS_AS(attn::io::detail::write_file_atomically(path, "attn::io::write_csv", throwing),
                       std::length_error);
     CHECK(entries(dir.path()).empty());
   }
   SECTION("an existing file is kept when the write fails") {
     write_file(path, "old\n");
     const auto failing = [](std::ostream& os) { os.setstate(std::ios_base::failbit); };
-    REQUIRE_THROWS_AS(attn::io::detail::csv_write_file_atomically(path, "attn::io::write_csv", failing),
+    REQUIRE_THROWS_AS(attn::io::detail::write_file_atomically(path, "attn::io::write_csv", failing),
                       std::runtime_error);
     CHECK(read_file(path) == "old\n");
     CHECK(entries(dir.path()) == std::vector<std::string>{"w.csv"});

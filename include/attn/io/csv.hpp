@@ -1,21 +1,26 @@
 // SPDX-License-Identifier: MIT
 // CSV export of a matrix (attention weights are Tq×Tk: one record per query row) with optional
-// row/column token labels, RFC 4180 quoting, '\n' line ends and numbers that round-trip exactly.
+// row/column token labels, RFC 4180 quoting, '\n' line ends and numbers that round-trip exactly;
+// the long (tidy) form for many maps (layer, head, step, query, key, weight); and read_csv(),
+// which reads the wide form back with its labels, losslessly.
 #pragma once
 
 #include "../config.hpp"
+#include "detail/write_file.hpp"
 
 #include <Eigen/Core>
 
-#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
 #include <ios>
+#include <istream>
+#include <iterator>
 #include <limits>
 #include <locale>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
@@ -24,12 +29,6 @@
 #include <system_error>
 #include <utility>
 #include <vector>
-
-#if defined(_WIN32)
-#include <process.h>
-#else
-#include <unistd.h>
-#endif
 
 namespace attn::io {
 
@@ -144,78 +143,6 @@ void csv_write_records(std::ostream& os, const Eigen::DenseBase<Derived>& m,
   }
 }
 
-inline std::string csv_system_reason(int error) {
-  return error != 0 ? std::generic_category().message(error) : std::string("unknown error");
-}
-
-/// `path` + ".tmp.<process id>.<counter>": unique per process and call, in `path`'s directory
-/// so that the final rename stays on one file system.
-inline std::filesystem::path csv_temporary_path(const std::filesystem::path& path) {
-  static std::atomic<unsigned long long> counter{0};
-#if defined(_WIN32)
-  const long long pid = static_cast<long long>(::_getpid());
-#else
-  const long long pid = static_cast<long long>(::getpid());
-#endif
-  std::filesystem::path temporary = path;
-  temporary += ".tmp." + std::to_string(pid) + "." + std::to_string(counter.fetch_add(1));
-  return temporary;
-}
-
-/// Runs `write(std::ostream&)` into a temporary file next to `path`, flushes and checks it, then
-/// renames it onto `path`. On any failure the temporary file is removed, `path` is untouched and
-/// std::runtime_error names `who`, the path and the system's reason.
-template <typename Writer>
-void csv_write_file_atomically(const std::filesystem::path& path, const char* who, Writer&& write) {
-  namespace fs = std::filesystem;
-  const fs::path temporary = csv_temporary_path(path);
-  const std::string prefix = std::string(who) + ": cannot write '" + path.string() + "': ";
-  const auto remove_temporary = [&temporary] {
-    std::error_code ignored;
-    fs::remove(temporary, ignored);
-  };
-
-  errno = 0;
-  std::ofstream file(temporary, std::ios_base::out | std::ios_base::binary | std::ios_base::trunc);
-  if (!file.is_open()) {
-    const int error = errno;
-    throw std::runtime_error(prefix + "cannot open '" + temporary.string() +
-                             "' for writing: " + csv_system_reason(error));
-  }
-
-  int error = 0;
-  bool ok = false;
-  try {
-    errno = 0;
-    std::forward<Writer>(write)(static_cast<std::ostream&>(file));
-    if (file) file.flush();
-    ok = static_cast<bool>(file);
-    if (ok) {
-      file.close();
-      ok = !file.fail();
-    }
-    error = errno;
-  } catch (...) {
-    file.close();
-    remove_temporary();
-    throw;
-  }
-  if (!ok) {
-    file.close();
-    remove_temporary();
-    throw std::runtime_error(prefix + "writing '" + temporary.string() +
-                             "' failed: " + csv_system_reason(error));
-  }
-
-  std::error_code rename_error;
-  fs::rename(temporary, path, rename_error);
-  if (rename_error) {
-    remove_temporary();
-    throw std::runtime_error(prefix + "cannot rename '" + temporary.string() + "' to '" +
-                             path.string() + "': " + rename_error.message());
-  }
-}
-
 }  // namespace detail
 
 /// Writes `m` (any float/double Eigen expression, e.g. weights `Tq×Tk`) to `os` as CSV:
@@ -258,9 +185,349 @@ void write_csv(const std::filesystem::path& path, const Eigen::DenseBase<Derived
                const std::vector<std::string>& col_labels = {}) {
   ::attn::detail::check_scalar<typename Derived::Scalar>();
   detail::csv_check_labels(m.rows(), m.cols(), row_labels, col_labels);
-  detail::csv_write_file_atomically(path, "attn::io::write_csv", [&](std::ostream& os) {
+  detail::write_file_atomically(path, "attn::io::write_csv", [&](std::ostream& os) {
     detail::csv_write_records(os, m, row_labels, col_labels);
   });
+}
+
+}  // namespace attn::io
+
+// ---------------------------------------------------------------------------------------------
+// Long (tidy) form for many maps at once, and a reader of the wide form that gives back exactly
+// what write_csv wrote (labels and every bit of every number).
+// ---------------------------------------------------------------------------------------------
+namespace attn::io {
+
+/// One map of a long-form CSV (write_csv_long) and where it belongs: its layer, head and
+/// decoding or training step, each optional. A coordinate set on one map must be set on all.
+template <typename Scalar>
+struct CsvMap {
+  std::optional<Index> layer;
+  std::optional<Index> head;
+  std::optional<Index> step;
+  Matrix<Scalar> weights;  ///< Tq×Tk
+};
+
+/// Which labels a wide CSV holds, for read_csv(): `automatic` detects them (below); the
+/// explicit values say it, which is needed when labels look like numbers ("1", "2.5").
+enum class CsvLabels { automatic, none, rows, columns, both };
+
+/// What read_csv() returns: the values and the labels (each empty when the file has none).
+template <typename Scalar = double>
+struct CsvMatrix {
+  Matrix<Scalar> values;
+  std::vector<std::string> row_labels;
+  std::vector<std::string> col_labels;
+};
+
+namespace detail {
+
+template <typename Scalar>
+void csv_check_long(const std::vector<CsvMap<Scalar>>& maps, const std::vector<std::string>& row_labels,
+                    const std::vector<std::string>& col_labels, bool& layer, bool& head, bool& step) {
+  const char* who = "attn::io::write_csv_long";
+  layer = !maps.empty() && maps.front().layer.has_value();
+  head = !maps.empty() && maps.front().head.has_value();
+  step = !maps.empty() && maps.front().step.has_value();
+  for (std::size_t k = 0; k < maps.size(); ++k) {
+    const CsvMap<Scalar>& m = maps[k];
+    const std::string at = std::string(who) + ": maps[" + std::to_string(k) + "].";
+    ATTN_CHECK(m.layer.has_value() == layer, at + "layer is " + (layer ? "unset" : "set") + " but maps[0].layer is " +
+                                                 (layer ? "set" : "unset"));
+    ATTN_CHECK(m.head.has_value() == head, at + "head is " + (head ? "unset" : "set") + " but maps[0].head is " +
+                                               (head ? "set" : "unset"));
+    ATTN_CHECK(m.step.has_value() == step, at + "step is " + (step ? "unset" : "set") + " but maps[0].step is " +
+                                               (step ? "set" : "unset"));
+    ATTN_CHECK(row_labels.empty() || static_cast<Index>(row_labels.size()) == m.weights.rows(),
+               std::string(who) + ": row_labels.size() (" + std::to_string(row_labels.size()) + ") must equal maps[" +
+                   std::to_string(k) + "].weights.rows() (" + std::to_string(m.weights.rows()) + ")");
+    ATTN_CHECK(col_labels.empty() || static_cast<Index>(col_labels.size()) == m.weights.cols(),
+               std::string(who) + ": col_labels.size() (" + std::to_string(col_labels.size()) + ") must equal maps[" +
+                   std::to_string(k) + "].weights.cols() (" + std::to_string(m.weights.cols()) + ")");
+  }
+}
+
+template <typename Scalar>
+void csv_write_long_records(std::ostream& os, const std::vector<CsvMap<Scalar>>& maps,
+                            const std::vector<std::string>& row_labels, const std::vector<std::string>& col_labels,
+                            bool layer, bool head, bool step) {
+  std::ostringstream buffer;
+  csv_setup_number_buffer<Scalar>(buffer);
+  std::string line;
+  const auto put_line = [&os, &line] {
+    line.push_back('\n');
+    os.write(line.data(), static_cast<std::streamsize>(line.size()));
+  };
+  if (layer) line += "layer,";
+  if (head) line += "head,";
+  if (step) line += "step,";
+  line += "query,key,";
+  if (!row_labels.empty()) line += "query_token,";
+  if (!col_labels.empty()) line += "key_token,";
+  line += "weight";
+  put_line();
+  for (const CsvMap<Scalar>& m : maps) {
+    std::string prefix;
+    if (layer) prefix += std::to_string(*m.layer) + ",";
+    if (head) prefix += std::to_string(*m.head) + ",";
+    if (step) prefix += std::to_string(*m.step) + ",";
+    for (Index i = 0; i < m.weights.rows() && os; ++i) {
+      for (Index j = 0; j < m.weights.cols(); ++j) {
+        line = prefix;
+        line += std::to_string(i) + "," + std::to_string(j) + ",";
+        if (!row_labels.empty()) line += csv_field(row_labels[static_cast<std::size_t>(i)]) + ",";
+        if (!col_labels.empty()) line += csv_field(col_labels[static_cast<std::size_t>(j)]) + ",";
+        csv_append_number(line, m.weights(i, j), buffer);
+        put_line();
+      }
+    }
+  }
+}
+
+/// A parsed record and the line it starts on (for messages).
+struct CsvRecord {
+  std::vector<std::string> fields;
+  std::size_t line = 0;
+};
+
+/// Splits RFC 4180 text into records: fields separated by ',', records by LF or CRLF (a lone
+/// CR too), quoted fields may hold ',', CR, LF and '""' (one '"'). Empty lines are skipped;
+/// a UTF-8 byte order mark at the start is dropped. Throws std::runtime_error (`context` +
+/// line number) for a '"' inside an unquoted field, text after a closing quote, or a quoted
+/// field left open at the end.
+inline std::vector<CsvRecord> csv_parse(std::istream& is, const std::string& context) {
+  std::string text((std::istreambuf_iterator<char>(is)), std::istreambuf_iterator<char>());
+  if (is.bad()) throw std::runtime_error(context + "reading the input failed");
+  std::size_t i = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
+  std::vector<CsvRecord> records;
+  std::size_t line = 1;
+  const auto fail = [&](std::size_t at_line, const std::string& what) {
+    throw std::runtime_error(context + "line " + std::to_string(at_line) + ": " + what);
+  };
+  while (i < text.size()) {
+    if (text[i] == '\n' || text[i] == '\r') {  // empty line
+      if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+      ++i;
+      ++line;
+      continue;
+    }
+    CsvRecord record;
+    record.line = line;
+    for (;;) {  // one field per pass
+      std::string field;
+      if (i < text.size() && text[i] == '"') {
+        const std::size_t opened = line;
+        ++i;
+        for (;;) {
+          if (i >= text.size()) fail(opened, "a quoted field is not closed");
+          const char c = text[i++];
+          if (c == '"') {
+            if (i < text.size() && text[i] == '"') {
+              field.push_back('"');
+              ++i;
+            } else {
+              break;
+            }
+          } else {
+            if (c == '\n' || (c == '\r' && (i >= text.size() || text[i] != '\n'))) ++line;
+            field.push_back(c);
+          }
+        }
+        if (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
+          fail(line, "text after the closing quote of a field");
+        }
+      } else {
+        while (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
+          if (text[i] == '"') fail(line, "a '\"' inside an unquoted field (quote the field and double the '\"')");
+          field.push_back(text[i++]);
+        }
+      }
+      record.fields.push_back(std::move(field));
+      if (i < text.size() && text[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (i < text.size()) {  // end of record
+        if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+        ++i;
+        ++line;
+      }
+      break;
+    }
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+/// Parses a whole field as a number of type Scalar, in the C locale, exactly (strtod/strtof
+/// rounding); "nan", "inf", "-inf", "infinity" in any case are accepted, as is an overflowing
+/// decimal (±inf). Leading or trailing spaces make it not a number.
+template <typename Scalar>
+bool csv_parse_number(const std::string& field, Scalar& value) {
+  if (field.empty()) return false;
+  std::string lower;
+  for (const char c : field) lower.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+  const bool negative = lower[0] == '-';
+  const std::string body = (lower[0] == '-' || lower[0] == '+') ? lower.substr(1) : lower;
+  if (body == "nan") {
+    value = std::numeric_limits<Scalar>::quiet_NaN();
+    return true;
+  }
+  if (body == "inf" || body == "infinity") {
+    value = negative ? -std::numeric_limits<Scalar>::infinity() : std::numeric_limits<Scalar>::infinity();
+    return true;
+  }
+  // The decimal grammar: [+-] digits [. digits] [e [+-] digits], at least one mantissa digit.
+  std::size_t k = 0;
+  std::size_t digits = 0;
+  const auto is_digit = [&body](std::size_t at) { return at < body.size() && body[at] >= '0' && body[at] <= '9'; };
+  for (; is_digit(k); ++k) ++digits;
+  if (k < body.size() && body[k] == '.') {
+    for (++k; is_digit(k); ++k) ++digits;
+  }
+  if (digits == 0) return false;
+  if (k < body.size() && body[k] == 'e') {
+    ++k;
+    if (k < body.size() && (body[k] == '+' || body[k] == '-')) ++k;
+    const std::size_t exponent_start = k;
+    while (is_digit(k)) ++k;
+    if (k == exponent_start) return false;
+  }
+  if (k != body.size()) return false;
+  std::istringstream in(field);
+  in.imbue(std::locale::classic());
+  in.unsetf(std::ios_base::skipws);
+  Scalar parsed = 0;
+  in >> parsed;
+  if (in.fail()) {  // well-formed but out of range: strtod's overflow
+    value = negative ? -std::numeric_limits<Scalar>::infinity() : std::numeric_limits<Scalar>::infinity();
+    return true;
+  }
+  value = parsed;
+  return true;
+}
+
+inline bool csv_is_number(const std::string& field) {
+  double ignored = 0;
+  return csv_parse_number(field, ignored);
+}
+
+template <typename Scalar>
+CsvMatrix<Scalar> csv_read(std::istream& is, CsvLabels labels, const std::string& context) {
+  if (!is) throw std::runtime_error(context + "the input stream is not in a good state");
+  const std::vector<CsvRecord> records = csv_parse(is, context);
+  CsvMatrix<Scalar> result;
+  if (records.empty()) return result;
+
+  bool has_rows = labels == CsvLabels::rows || labels == CsvLabels::both;
+  bool has_cols = labels == CsvLabels::columns || labels == CsvLabels::both;
+  if (labels == CsvLabels::automatic) {
+    const std::vector<std::string>& first = records.front().fields;
+    const bool corner = first.size() >= 2 && first.front().empty();
+    has_rows = corner;
+    for (std::size_t r = 1; r < records.size() && !has_rows; ++r) has_rows = !csv_is_number(records[r].fields.front());
+    has_cols = corner;
+    for (std::size_t k = has_rows ? 1 : 0; k < first.size() && !has_cols; ++k) has_cols = !csv_is_number(first[k]);
+  }
+
+  const std::size_t width = records.front().fields.size();
+  if (has_rows && width == 1) has_cols = false;  // no value column, so no header (as write_csv)
+  for (const CsvRecord& record : records) {
+    if (record.fields.size() != width) {
+      throw std::runtime_error(context + "line " + std::to_string(record.line) + ": " +
+                               std::to_string(record.fields.size()) + " fields, expected " + std::to_string(width) +
+                               " (as on line " + std::to_string(records.front().line) + ")");
+    }
+  }
+  const std::size_t skip = has_rows ? 1 : 0;
+  const std::size_t first_data = has_cols ? 1 : 0;
+  const auto rows = static_cast<Index>(records.size() - first_data);
+  const auto cols = static_cast<Index>(width - skip);
+  if (has_cols) result.col_labels.assign(records.front().fields.begin() + static_cast<std::ptrdiff_t>(skip),
+                                         records.front().fields.end());
+  result.values.resize(rows, cols);
+  for (Index i = 0; i < rows; ++i) {
+    const CsvRecord& record = records[first_data + static_cast<std::size_t>(i)];
+    if (has_rows) result.row_labels.push_back(record.fields.front());
+    for (Index j = 0; j < cols; ++j) {
+      const std::string& field = record.fields[skip + static_cast<std::size_t>(j)];
+      if (!csv_parse_number(field, result.values(i, j))) {
+        std::string shown = field.size() > 40 ? field.substr(0, 40) + "..." : field;
+        throw std::runtime_error(context + "line " + std::to_string(record.line) + ", field " +
+                                 std::to_string(skip + static_cast<std::size_t>(j) + 1) + ": '" + shown +
+                                 "' is not a number");
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace detail
+
+/// Writes many maps in the long ("tidy") form, one record per weight, for pandas, R or a
+/// spreadsheet: a header `[layer,][head,][step,]query,key,[query_token,][key_token,]weight`
+/// (each of layer/head/step present when the maps set it; query_token / key_token when
+/// `row_labels` / `col_labels` are given), then for each map in order, row by row, its
+/// coordinates, the 0-based query and key indices, the labels and the weight. Numbers and
+/// quoting as in write_csv(). Throws attn::invalid_argument when the maps do not all set the
+/// same coordinates or the labels do not fit a map, std::runtime_error on stream failure.
+template <typename Scalar>
+void write_csv_long(std::ostream& os, const std::vector<CsvMap<Scalar>>& maps,
+                    const std::vector<std::string>& row_labels = {}, const std::vector<std::string>& col_labels = {}) {
+  ::attn::detail::check_scalar<Scalar>();
+  bool layer = false, head = false, step = false;
+  detail::csv_check_long(maps, row_labels, col_labels, layer, head, step);
+  if (!os) throw std::runtime_error("attn::io::write_csv_long: the output stream is not in a good state");
+  detail::csv_write_long_records(os, maps, row_labels, col_labels, layer, head, step);
+  if (!os) throw std::runtime_error("attn::io::write_csv_long: writing to the output stream failed");
+}
+
+/// Writes the long form to the file `path`, atomically (see the wide write_csv path overload).
+template <typename Scalar>
+void write_csv_long(const std::filesystem::path& path, const std::vector<CsvMap<Scalar>>& maps,
+                    const std::vector<std::string>& row_labels = {}, const std::vector<std::string>& col_labels = {}) {
+  ::attn::detail::check_scalar<Scalar>();
+  bool layer = false, head = false, step = false;
+  detail::csv_check_long(maps, row_labels, col_labels, layer, head, step);
+  detail::write_file_atomically(path, "attn::io::write_csv_long", [&](std::ostream& os) {
+    detail::csv_write_long_records(os, maps, row_labels, col_labels, layer, head, step);
+  });
+}
+
+/// Reads a matrix in the wide form that write_csv() writes, with its labels: what write_csv
+/// wrote comes back exactly (every bit of every number, -0, nan and ±inf included, as `Scalar`
+/// was written; labels byte for byte). RFC 4180 quoting, LF or CRLF line ends, a UTF-8 BOM and
+/// empty lines are accepted. `labels` says which labels the file has; `automatic` takes the
+/// first field of the records as row labels when one of them (after the first record) is not
+/// a number, and the first record as a header when one of its fields (after the row label)
+/// is not a number; a first record starting with an empty field and more fields after it is
+/// a header with the empty corner cell of write_csv (so both labels). Labels that look like
+/// numbers need an explicit `labels`. (write_csv writes no row labels for a matrix without
+/// rows, no header for one without columns, and nothing at all without fields: such files
+/// read back with the labels they do hold, and an empty file as a 0×0 matrix.) Throws std::runtime_error naming the line (and field)
+/// for malformed CSV, records of different lengths, or a value that is not a number.
+template <typename Scalar = double>
+CsvMatrix<Scalar> read_csv(std::istream& is, CsvLabels labels = CsvLabels::automatic) {
+  ::attn::detail::check_scalar<Scalar>();
+  return detail::csv_read<Scalar>(is, labels, "attn::io::read_csv: ");
+}
+
+/// Reads the CSV file at `path` as read_csv(std::istream&) does; messages name the path, and
+/// a file that cannot be opened throws std::runtime_error with the system's reason.
+template <typename Scalar = double>
+CsvMatrix<Scalar> read_csv(const std::filesystem::path& path, CsvLabels labels = CsvLabels::automatic) {
+  ::attn::detail::check_scalar<Scalar>();
+  std::error_code ignored;
+  const bool directory = std::filesystem::is_directory(path, ignored);
+  errno = 0;
+  std::ifstream file;
+  if (!directory) file.open(path, std::ios_base::in | std::ios_base::binary);
+  if (!file.is_open()) {
+    const int error = directory ? EISDIR : errno;
+    throw std::runtime_error("attn::io::read_csv: cannot open '" + path.string() +
+                             "' for reading: " + detail::system_reason(error));
+  }
+  return detail::csv_read<Scalar>(file, labels, "attn::io::read_csv: '" + path.string() + "': ");
 }
 
 }  // namespace attn::io

@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: MIT
+// Text helpers shared by the SVG and HTML writers: UTF-8 validation, XML escaping, display
+// width estimates and locale-independent number formatting.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <ios>
+#include <limits>
+#include <locale>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace attn::io::detail {
+
+inline constexpr char32_t replacement_character = 0xFFFD;
+
+/// Decodes the code point at `text[i]` and advances `i`. Malformed UTF-8 (a stray
+/// continuation byte, a truncated sequence, an overlong form, a surrogate, a value above
+/// U+10FFFF) gives U+FFFD and advances by one byte, as the WHATWG decoder does.
+inline char32_t utf8_next(std::string_view text, std::size_t& i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  if (lead < 0x80) {
+    ++i;
+    return lead;
+  }
+  std::size_t length = 0;
+  char32_t cp = 0;
+  char32_t min = 0;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+    cp = lead & 0x1Fu;
+    min = 0x80;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    cp = lead & 0x0Fu;
+    min = 0x800;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    cp = lead & 0x07u;
+    min = 0x10000;
+  } else {
+    ++i;
+    return replacement_character;
+  }
+  if (i + length > text.size()) {
+    ++i;
+    return replacement_character;
+  }
+  for (std::size_t k = 1; k < length; ++k) {
+    const unsigned char c = byte(i + k);
+    if ((c & 0xC0u) != 0x80u) {
+      ++i;
+      return replacement_character;
+    }
+    cp = (cp << 6) | (c & 0x3Fu);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+    ++i;
+    return replacement_character;
+  }
+  i += length;
+  return cp;
+}
+
+inline void append_utf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+/// Appends `text` escaped for XML character data and attribute values (both quote kinds):
+/// `& < > " '` become entities; tab, CR and LF become a space (labels are one line); other
+/// control characters, U+FFFE/U+FFFF and malformed UTF-8 become U+FFFD, so the result is
+/// always well-formed XML 1.0 in valid UTF-8.
+inline void append_xml_escaped(std::string& out, std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const char32_t cp = utf8_next(text, i);
+    switch (cp) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      case '\t':
+      case '\n':
+      case '\r': out.push_back(' '); break;
+      default:
+        if (cp < 0x20 || cp == 0xFFFE || cp == 0xFFFF) {
+          append_utf8(out, replacement_character);
+        } else {
+          append_utf8(out, cp);
+        }
+    }
+  }
+}
+
+inline std::string xml_escaped(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  append_xml_escaped(out, text);
+  return out;
+}
+
+/// Width of a code point in "character cells": 0 for combining marks, 2 for East Asian wide
+/// and emoji, 1 otherwise (a rough wcwidth, enough to size label margins).
+inline int code_point_width(char32_t cp) {
+  if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0xFE00 && cp <= 0xFE0F)) return 0;
+  if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
+      (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+      (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) || (cp >= 0x1F900 && cp <= 0x1F9FF) ||
+      (cp >= 0x20000 && cp <= 0x3FFFD)) {
+    return 2;
+  }
+  return 1;
+}
+
+/// Display width of `text` in character cells.
+inline std::size_t display_width(std::string_view text) {
+  std::size_t width = 0;
+  std::size_t i = 0;
+  while (i < text.size()) width += static_cast<std::size_t>(code_point_width(utf8_next(text, i)));
+  return width;
+}
+
+/// `text` cut to at most `max_width` character cells, ending in "…" when cut (whole code
+/// points only, never a broken UTF-8 sequence). `max_width` 0 means no limit.
+inline std::string truncated(std::string_view text, std::size_t max_width) {
+  if (max_width == 0 || display_width(text) <= max_width) return std::string(text);
+  std::string out;
+  std::size_t width = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t start = i;
+    const char32_t cp = utf8_next(text, i);
+    const auto w = static_cast<std::size_t>(code_point_width(cp));
+    if (width + w + 1 > max_width) break;
+    width += w;
+    if (cp == replacement_character) {
+      append_utf8(out, cp);
+    } else {
+      out.append(text.substr(start, i - start));
+    }
+  }
+  out += "\xE2\x80\xA6";  // …
+  return out;
+}
+
+/// `value` with at most `decimals` decimals, trailing zeros removed ("12", "3.5", "-0.25"),
+/// independent of any locale; for SVG coordinates and sizes (|value| < 1e12).
+inline std::string format_coordinate(double value, int decimals = 2) {
+  if (!std::isfinite(value)) return "0";
+  long long scale = 1;
+  for (int k = 0; k < decimals; ++k) scale *= 10;
+  const long long scaled = std::llround(value * static_cast<double>(scale));
+  const bool negative = scaled < 0;
+  const unsigned long long magnitude =
+      negative ? static_cast<unsigned long long>(-(scaled + 1)) + 1ull : static_cast<unsigned long long>(scaled);
+  const auto uscale = static_cast<unsigned long long>(scale);
+  std::string text = (negative ? "-" : "") + std::to_string(magnitude / uscale);
+  unsigned long long fraction = magnitude % uscale;
+  if (fraction != 0) {
+    std::string digits = std::to_string(fraction);
+    digits.insert(0, static_cast<std::size_t>(decimals) - digits.size(), '0');
+    while (!digits.empty() && digits.back() == '0') digits.pop_back();
+    text += "." + digits;
+  }
+  return text == "-0" ? "0" : text;
+}
+
+/// `value` in the C locale: fixed with `decimals` decimals when `decimals >= 0`, else the
+/// shortest of %g with 6 significant digits; "NaN", "inf", "-inf" for non-finite values.
+inline std::string format_number(double value, int decimals) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  std::ostringstream os;
+  os.imbue(std::locale::classic());
+  if (decimals >= 0) {
+    os.setf(std::ios_base::fixed, std::ios_base::floatfield);
+    os.precision(decimals);
+  } else {
+    os.precision(6);
+  }
+  os << value;
+  std::string text = os.str();
+  if (decimals >= 0 && text[0] == '-') {  // "-0.00" reads as zero
+    bool zero = true;
+    for (const char c : text) zero = zero && (c == '-' || c == '0' || c == '.');
+    if (zero) text.erase(0, 1);
+  }
+  return text;
+}
+
+}  // namespace attn::io::detail

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: MIT
+// HTML text highlighting: tokens (words, sub-words or characters) shaded by their attention
+// weight, the weight in each token's tooltip; a weights row vector `1×n` gives one line, a
+// matrix `Tq×n` one line per query. The output is polyglot HTML5/XHTML (parses as XML too).
+#pragma once
+
+#include "../config.hpp"
+#include "colormap.hpp"
+#include "detail/text.hpp"
+#include "detail/write_file.hpp"
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace attn::io {
+
+/// How highlighted text looks.
+struct HighlightOptions {
+  std::string title;                    ///< page title and heading; empty: "attention weights" (no heading)
+  std::string color = "#e6550d";        ///< shade of the highest weight ('#rrggbb'); weight 0 is white
+  /// Shading scale. Unset: vmin = min(0, smallest weight), vmax = the largest weight (so the
+  /// most attended token of the page has the full colour). Weights outside are clamped.
+  std::optional<double> vmin;
+  std::optional<double> vmax;
+  std::string separator = " ";          ///< text between tokens: " " for words, "" for characters
+  std::vector<std::string> row_labels;  ///< one label per line (the query token), or empty
+  bool show_weights = false;            ///< also print each weight under its token
+  int decimals = 3;                     ///< decimals of the weights in tooltips and print, 0..10
+  bool legend = true;                   ///< a colour scale with its two ends under the text
+  bool fragment = false;                ///< only the `<div>` (inline styles), to embed in a page
+};
+
+/// The characters of UTF-8 `text`, one string each, to highlight text character by character
+/// (with HighlightOptions::separator ""). A character here is a code point plus any combining
+/// marks after it; malformed bytes become U+FFFD.
+inline std::vector<std::string> utf8_characters(std::string_view text) {
+  std::vector<std::string> characters;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t start = i;
+    const char32_t cp = detail::utf8_next(text, i);
+    std::string piece;
+    if (cp == detail::replacement_character) {
+      detail::append_utf8(piece, cp);
+    } else {
+      piece.assign(text.substr(start, i - start));
+    }
+    if (!characters.empty() && detail::code_point_width(cp) == 0 && cp != 0) {
+      characters.back() += piece;
+    } else {
+      characters.push_back(std::move(piece));
+    }
+  }
+  return characters;
+}
+
+namespace detail {
+
+inline Rgb mix_white(Rgb c, double t) {
+  const auto channel = [t](std::uint8_t v) {
+    return static_cast<std::uint8_t>(std::lround(255.0 + t * (static_cast<double>(v) - 255.0)));
+  };
+  return {channel(c.r), channel(c.g), channel(c.b)};
+}
+
+template <typename Derived>
+std::string html_render(const std::vector<std::string>& tokens, const Eigen::DenseBase<Derived>& weights_in,
+                        const HighlightOptions& options, const char* who) {
+  ::attn::detail::check_scalar<typename Derived::Scalar>();
+  const Rgb color = parse_css_color(options.color, who);
+  ATTN_CHECK(options.decimals >= 0 && options.decimals <= 10,
+             std::string(who) + ": options.decimals (" + std::to_string(options.decimals) + ") must be in [0, 10]");
+  const auto n = static_cast<Index>(tokens.size());
+  // A column vector with one weight per token is one line, like a row vector.
+  Matrix<double> w = weights_in.template cast<double>();
+  if (w.cols() == 1 && w.rows() == n && n != 1) w.transposeInPlace();
+  ATTN_CHECK(w.cols() == n, std::string(who) + ": weights.cols() (" + std::to_string(w.cols()) +
+                                ") must equal tokens.size() (" + std::to_string(n) + ")");
+  ATTN_CHECK(options.row_labels.empty() || static_cast<Index>(options.row_labels.size()) == w.rows(),
+             std::string(who) + ": options.row_labels.size() (" + std::to_string(options.row_labels.size()) +
+                 ") must equal weights.rows() (" + std::to_string(w.rows()) + ")");
+  ATTN_CHECK(!options.vmin || std::isfinite(*options.vmin),
+             std::string(who) + ": options.vmin (" + format_number(*options.vmin, -1) + ") must be finite");
+  ATTN_CHECK(!options.vmax || std::isfinite(*options.vmax),
+             std::string(who) + ": options.vmax (" + format_number(*options.vmax, -1) + ") must be finite");
+
+  double lo = std::numeric_limits<double>::infinity();
+  double hi = -std::numeric_limits<double>::infinity();
+  for (Index k = 0; k < w.size(); ++k) {
+    const double v = w.data()[k];
+    if (std::isfinite(v)) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+  }
+  double vmin = options.vmin ? *options.vmin : std::min(0.0, std::isfinite(lo) ? lo : 0.0);
+  double vmax = options.vmax ? *options.vmax : (std::isfinite(hi) ? hi : 1.0);
+  if (options.vmin && options.vmax) {
+    ATTN_CHECK(vmin < vmax, std::string(who) + ": options.vmin (" + format_number(vmin, -1) +
+                                ") must be less than options.vmax (" + format_number(vmax, -1) + ")");
+  }
+  if (!(vmin < vmax)) {
+    if (options.vmax) {
+      vmin = vmax - (vmax == 0 ? 1.0 : std::abs(vmax));
+    } else {
+      vmax = vmin + (vmin == 0 ? 1.0 : std::abs(vmin));
+    }
+  }
+
+  const bool labels = !options.row_labels.empty();
+  std::string out;
+  if (!options.fragment) {
+    out += "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n"
+           "<meta charset=\"utf-8\"/>\n<title>";
+    append_xml_escaped(out, options.title.empty() ? std::string("attention weights") : options.title);
+    out += "</title>\n<style>\n"
+           "body { font-family: 'DejaVu Sans', Verdana, Arial, sans-serif; margin: 1.5em; }\n"
+           ".attn-line { margin: 0.35em 0; line-height: 2.2; }\n"
+           ".attn-query { display: inline-block; min-width: 6em; margin-right: 0.8em; color: #444444; "
+           "font-weight: bold; text-align: right; }\n"
+           ".attn-token { border-radius: 0.2em; padding: 0.15em 0.05em; }\n"
+           ".attn-weight { font-size: 0.6em; color: #444444; }\n"
+           ".attn-legend { margin-top: 1em; font-size: 0.85em; color: #444444; }\n"
+           "</style>\n</head>\n<body>\n";
+    if (!options.title.empty()) {
+      out += "<h1>";
+      append_xml_escaped(out, options.title);
+      out += "</h1>\n";
+    }
+  }
+  out += "<div class=\"attn-highlight\">\n";
+  const std::string separator = xml_escaped(options.separator);
+  for (Index i = 0; i < w.rows(); ++i) {
+    out += "<div class=\"attn-line\">";
+    if (labels) {
+      out += "<span class=\"attn-query\" style=\"display:inline-block;min-width:6em;margin-right:0.8em;"
+             "font-weight:bold;text-align:right\">";
+      append_xml_escaped(out, options.row_labels[static_cast<std::size_t>(i)]);
+      out += "</span>";
+    }
+    for (Index j = 0; j < n; ++j) {
+      const double v = w(i, j);
+      double t = (v - vmin) / (vmax - vmin);
+      if (std::isnan(t)) t = 0;
+      t = std::clamp(t, 0.0, 1.0);
+      const Rgb background = std::isnan(v) ? Rgb{0xd9, 0xd9, 0xd9} : mix_white(color, t);
+      const Rgb ink = contrasting_text_color(background);
+      const std::string& token = tokens[static_cast<std::size_t>(j)];
+      const std::string weight = format_number(v, options.decimals);
+      if (j > 0) out += separator;
+      out += "<span class=\"attn-token\" style=\"background-color:" + css_color(background) +
+             ";color:" + css_color(ink) + ";white-space:pre-wrap\" title=\"";
+      if (labels) {
+        append_xml_escaped(out, options.row_labels[static_cast<std::size_t>(i)]);
+        out += " \xE2\x86\x92 ";  // →
+      }
+      append_xml_escaped(out, token);
+      out += ": " + weight + "\" data-weight=\"" + format_number(v, -1) + "\">";
+      append_xml_escaped(out, token);
+      if (options.show_weights) {
+        out += "<sub class=\"attn-weight\">" + weight + "</sub>";
+      }
+      out += "</span>";
+    }
+    out += "</div>\n";
+  }
+  if (options.legend) {
+    const Rgb top = mix_white(color, 1.0);
+    out += "<div class=\"attn-legend\">weight " + format_number(vmin, options.decimals) +
+           " <span style=\"display:inline-block;width:10em;height:0.9em;vertical-align:middle;border:1px solid "
+           "#808080;background:linear-gradient(to right, #ffffff, " +
+           css_color(top) + ")\"></span> " + format_number(vmax, options.decimals) + "</div>\n";
+  }
+  out += "</div>\n";
+  if (!options.fragment) out += "</body>\n</html>\n";
+  return out;
+}
+
+}  // namespace detail
+
+/// HTML of `tokens` shaded by `weights`: `1×n` (or `n×1`) gives one line, `m×n` gives one line
+/// per row (query), labelled with `options.row_labels` when given. Each token is a `<span>`
+/// whose background goes from white (vmin) to `options.color` (vmax), with black or white
+/// text for contrast, a tooltip (`title`: "query → token: weight") and a `data-weight`
+/// attribute; NaN weights are grey. Tokens are any UTF-8, escaped (malformed bytes become
+/// U+FFFD); their spaces are kept (white-space: pre-wrap). The document is polyglot
+/// HTML5/XHTML: browsers read it as HTML and XML tools can parse it. Throws
+/// attn::invalid_argument when weights.cols() != tokens.size(), row_labels does not have one
+/// label per row, options.color is not '#rrggbb', or vmin >= vmax (both given).
+template <typename Derived>
+std::string highlight_html(const std::vector<std::string>& tokens, const Eigen::DenseBase<Derived>& weights,
+                           const HighlightOptions& options = {}) {
+  return detail::html_render(tokens, weights, options, "attn::io::highlight_html");
+}
+
+/// Writes highlight_html(tokens, weights, options) to `os` (std::runtime_error when the stream
+/// is not good before the call or fails during it).
+template <typename Derived>
+void write_highlight_html(std::ostream& os, const std::vector<std::string>& tokens,
+                          const Eigen::DenseBase<Derived>& weights, const HighlightOptions& options = {}) {
+  const char* who = "attn::io::write_highlight_html";
+  const std::string text = detail::html_render(tokens, weights, options, who);
+  if (!os) throw std::runtime_error(std::string(who) + ": the output stream is not in a good state");
+  os.write(text.data(), static_cast<std::streamsize>(text.size()));
+  if (!os) throw std::runtime_error(std::string(who) + ": writing to the output stream failed");
+}
+
+/// Writes highlight_html(tokens, weights, options) to the file `path` atomically (temporary
+/// file + rename); I/O failures throw std::runtime_error naming the path and the reason.
+template <typename Derived>
+void write_highlight_html(const std::filesystem::path& path, const std::vector<std::string>& tokens,
+                          const Eigen::DenseBase<Derived>& weights, const HighlightOptions& options = {}) {
+  const char* who = "attn::io::write_highlight_html";
+  const std::string text = detail::html_render(tokens, weights, options, who);
+  detail::write_file_atomically(path, who,
+                                [&](std::ostream& os) { os.write(text.data(), static_cast<std::streamsize>(text.size())); });
+}
+
+}  // namespace attn::io

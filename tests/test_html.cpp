@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: MIT
+// Tests of attn/io/html.hpp: every document is parsed by xmllint both as XML (XHTML) and as
+// HTML, tokens with markup, quotes, non-ASCII and malformed UTF-8 included; shading, tooltips,
+// one line per query, characters, argument checks and the atomic path overload.
+#include "attn/io/html.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <Eigen/Core>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using attn::Index;
+
+namespace {
+
+std::string read_all(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// Runs `xmllint --noout [flags]` on `text`; "" when it parses without error or warning.
+std::string lint(const std::string& text, const std::string& flags) {
+  if (std::system("xmllint --version >/dev/null 2>&1") != 0) {
+    FAIL("xmllint is not installed (Debian: apt-get install libxml2-utils); scripts/test.sh installs it");
+  }
+  static int counter = 0;
+  const fs::path file =
+      fs::temp_directory_path() / ("attn_html_lint_" + std::to_string(std::random_device{}()) + "_" + std::to_string(++counter));
+  const fs::path errors = file.string() + ".err";
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << text;
+  }
+  const int status =
+      std::system(("xmllint --noout " + flags + " '" + file.string() + "' 2>'" + errors.string() + "'").c_str());
+  std::string complaint = read_all(errors);
+  std::error_code ignored;
+  fs::remove(file, ignored);
+  fs::remove(errors, ignored);
+  if (status != 0 && complaint.empty()) complaint = "xmllint exited with status " + std::to_string(status);
+  return complaint;
+}
+
+#define CHECK_XHTML_AND_HTML(text)                   \
+  do {                                               \
+    const std::string as_xml_ = lint(text, "");      \
+    INFO("as XML: " << as_xml_);                     \
+    CHECK(as_xml_.empty());                          \
+    const std::string as_html_ = lint(text, "--html"); \
+    INFO("as HTML: " << as_html_);                   \
+    CHECK(as_html_.empty());                         \
+  } while (false)
+
+template <typename F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  FAIL("no exception was thrown");
+  return {};
+}
+
+std::size_t occurrences(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
+const std::vector<std::string> kTokens{"<b>bold</b>", "Tom & \"Jerry\"", "it's", "café 注意 🙂",
+                                       std::string("bad\xff\xc3 bytes"), " leading space", "ctl\x02"};
+
+}  // namespace
+
+TEST_CASE("html: hostile tokens give a document that parses as XHTML and as HTML", "[io][html][xmllint]") {
+  Eigen::RowVectorXd w(7);
+  w << 0.3, 0.05, 0.1, 0.2, 0.15, 0.1, 0.1;
+  attn::io::HighlightOptions options;
+  options.title = "Review <#1> & \"notes\" — ünïcødé";
+  options.show_weights = true;
+  const std::string html = attn::io::highlight_html(kTokens, w, options);
+  CHECK_XHTML_AND_HTML(html);
+  CHECK(html.find("<b>") == std::string::npos);
+  CHECK(html.find(">&lt;b&gt;bold&lt;/b&gt;<") != std::string::npos);
+  CHECK(html.find("Tom &amp; &quot;Jerry&quot;") != std::string::npos);
+  CHECK(html.find("it&#39;s") != std::string::npos);
+  CHECK(html.find("café 注意 🙂") != std::string::npos);
+  CHECK(html.find("bad\xEF\xBF\xBD\xEF\xBF\xBD bytes") != std::string::npos);
+  CHECK(html.find('\x02') == std::string::npos);
+  CHECK(html.find("> leading space<") != std::string::npos);  // spaces kept (pre-wrap)
+  CHECK(html.find("<title>Review &lt;#1&gt; &amp; &quot;notes&quot; — ünïcødé</title>") != std::string::npos);
+  CHECK(html.find("<sub class=\"attn-weight\">0.300</sub>") != std::string::npos);
+
+  options.fragment = true;
+  const std::string fragment = attn::io::highlight_html(kTokens, w, options);
+  CHECK(fragment.rfind("<div class=\"attn-highlight\">", 0) == 0);
+  CHECK(fragment.find("<html") == std::string::npos);
+  CHECK(lint(fragment, "").empty());
+}
+
+TEST_CASE("html: each token's shade follows its weight and its tooltip gives the weight", "[io][html]") {
+  Eigen::RowVectorXf w(4);
+  w << 0.0f, 0.5f, 1.0f, 0.25f;
+  const std::vector<std::string> tokens{"a", "b", "c", "d"};
+  const std::string html = attn::io::highlight_html(tokens, w);
+  CHECK(html.find("style=\"background-color:#ffffff;color:#000000;white-space:pre-wrap\" title=\"a: 0.000\" "
+                  "data-weight=\"0\">a</span>") != std::string::npos);
+  CHECK(html.find("style=\"background-color:#e6550d;color:#000000;white-space:pre-wrap\" title=\"c: 1.000\" "
+                  "data-weight=\"1\">c</span>") != std::string::npos);
+  CHECK(html.find("title=\"b: 0.500\"") != std::string::npos);
+  // Halfway between white and #e6550d.
+  CHECK(html.find("background-color:#f3aa86;color:#000000;white-space:pre-wrap\" title=\"b: 0.500\"") !=
+        std::string::npos);
+  CHECK(html.find("weight 0.000 <span") != std::string::npos);  // legend: 0 .. max
+  CHECK(html.find("</span> 1.000</div>") != std::string::npos);
+  CHECK(occurrences(html, "class=\"attn-line\"") == 1);
+
+  attn::io::HighlightOptions dark;
+  dark.color = "#08306b";
+  dark.vmax = 0.5;
+  dark.decimals = 1;
+  const std::string d = attn::io::highlight_html(tokens, w, dark);
+  CHECK(d.find("background-color:#08306b;color:#ffffff;white-space:pre-wrap\" title=\"c: 1.0\"") !=
+        std::string::npos);  // clamped to vmax, white text on the dark shade
+  CHECK(d.find("background-color:#08306b;color:#ffffff;white-space:pre-wrap\" title=\"b: 0.5\"") != std::string::npos);
+}
+
+TEST_CASE("html: a Tq x n matrix gives one labelled line per query", "[io][html][xmllint]") {
+  Eigen::MatrixXd w(3, 4);
+  w << 0.7, 0.1, 0.1, 0.1, 0.05, 0.8, 0.1, 0.05, 0.0, 0.2, 0.3, 0.5;
+  attn::io::HighlightOptions options;
+  options.row_labels = {"le", "<chat>", "noir"};
+  const std::string html = attn::io::highlight_html({"the", "cat", "black", "."}, w, options);
+  CHECK_XHTML_AND_HTML(html);
+  CHECK(occurrences(html, "class=\"attn-line\"") == 3);
+  CHECK(occurrences(html, "class=\"attn-query\"") == 3);
+  CHECK(html.find("title=\"&lt;chat&gt; \xE2\x86\x92 cat: 0.800\"") != std::string::npos);
+  // One query alone (a row of the matrix) is one line.
+  const std::string one = attn::io::highlight_html({"the", "cat", "black", "."}, w.row(1));
+  CHECK(occurrences(one, "class=\"attn-line\"") == 1);
+  // A column vector with one weight per token is one line too.
+  const Eigen::VectorXd column = w.row(2).transpose();
+  CHECK(attn::io::highlight_html({"the", "cat", "black", "."}, column) ==
+        attn::io::highlight_html({"the", "cat", "black", "."}, w.row(2)));
+}
+
+TEST_CASE("html: characters, NaN weights and empty input", "[io][html][xmllint]") {
+  const std::vector<std::string> chars = attn::io::utf8_characters("Un cafe\xCC\x81 \xE2\x80\x94 ok\xff");
+  CHECK(chars == std::vector<std::string>{"U", "n", " ", "c", "a", "f", "e\xCC\x81", " ", "\xE2\x80\x94", " ", "o",
+                                          "k", "\xEF\xBF\xBD"});
+  Eigen::RowVectorXd w = Eigen::RowVectorXd::LinSpaced(static_cast<Index>(chars.size()), 0.0, 1.0);
+  w(2) = std::numeric_limits<double>::quiet_NaN();
+  attn::io::HighlightOptions options;
+  options.separator = "";
+  const std::string html = attn::io::highlight_html(chars, w, options);
+  CHECK_XHTML_AND_HTML(html);
+  CHECK(html.find("background-color:#d9d9d9;color:#000000;white-space:pre-wrap\" title=\" : NaN\"") !=
+        std::string::npos);
+  CHECK(html.find("</span><span") != std::string::npos);  // no separator between characters
+  CHECK_XHTML_AND_HTML(attn::io::highlight_html({}, Eigen::RowVectorXd(0)));
+}
+
+TEST_CASE("html: argument checks", "[io][html][error]") {
+  const Eigen::RowVectorXd w = Eigen::RowVectorXd::Constant(3, 1.0 / 3);
+  CHECK(message_of([&] { (void)attn::io::highlight_html({"a", "b"}, w); }) ==
+        "attn::io::highlight_html: weights.cols() (3) must equal tokens.size() (2)");
+  attn::io::HighlightOptions options;
+  options.row_labels = {"x", "y"};
+  CHECK(message_of([&] { (void)attn::io::highlight_html({"a", "b", "c"}, w, options); }) ==
+        "attn::io::highlight_html: options.row_labels.size() (2) must equal weights.rows() (1)");
+  options = {};
+  options.color = "orange";
+  CHECK(message_of([&] { (void)attn::io::highlight_html({"a", "b", "c"}, w, options); }) ==
+        "attn::io::highlight_html: colour 'orange' must be '#rrggbb' or '#rgb'");
+  options = {};
+  options.decimals = -1;
+  CHECK(message_of([&] { (void)attn::io::highlight_html({"a", "b", "c"}, w, options); }) ==
+        "attn::io::highlight_html: options.decimals (-1) must be in [0, 10]");
+  options = {};
+  options.vmin = 0.5;
+  options.vmax = 0.5;
+  CHECK(message_of([&] { (void)attn::io::highlight_html({"a", "b", "c"}, w, options); }) ==
+        "attn::io::highlight_html: options.vmin (0.5) must be less than options.vmax (0.5)");
+  options.vmax = std::nan("");
+  CHECK(message_of([&] { (void)attn::io::highlight_html({"a", "b", "c"}, w, options); }) ==
+        "attn::io::highlight_html: options.vmax (NaN) must be finite");
+  CHECK_THROWS_AS(attn::io::highlight_html({"a"}, w), attn::invalid_argument);
+}
+
+TEST_CASE("html: the path overload writes atomically and reports I/O failures", "[io][html]") {
+  const fs::path dir = fs::temp_directory_path() / ("attn_test_html_" + std::to_string(std::random_device{}()));
+  fs::create_directories(dir);
+  const Eigen::RowVectorXd w = Eigen::RowVectorXd::Constant(2, 0.5);
+  attn::io::write_highlight_html(dir / "a.html", {"x", "y"}, w);
+  CHECK(read_all(dir / "a.html") == attn::io::highlight_html({"x", "y"}, w));
+  std::ostringstream os;
+  attn::io::write_highlight_html(os, {"x", "y"}, w);
+  CHECK(os.str() == read_all(dir / "a.html"));
+  const fs::path missing = dir / "missing" / "a.html";
+  const std::string what = message_of([&] { attn::io::write_highlight_html(missing, {"x", "y"}, w); });
+  CHECK_THAT(what, Catch::StartsWith("attn::io::write_highlight_html: cannot write '" + missing.string() + "'"));
+  CHECK_THAT(what, Catch::EndsWith("No such file or directory"));
+  std::size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    (void)entry;
+    ++files;
+  }
+  CHECK(files == 1);
+  std::error_code ignored;
+  fs::remove_all(dir, ignored);
+}

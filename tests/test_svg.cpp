@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: MIT
+// Tests of attn/io/svg.hpp and attn/io/colormap.hpp: every SVG written here is checked by an
+// independent XML parser (xmllint, Debian's libxml2-utils), labels with markup characters,
+// quotes, non-ASCII and malformed UTF-8 included; colours, scale, thinning of labels on a
+// 500×500 map, grids and pairs, argument checks and the atomic path overloads.
+#include "attn/io/colormap.hpp"
+#include "attn/io/svg.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <Eigen/Core>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using attn::Index;
+
+namespace {
+
+struct SvgTempDir {
+  fs::path path;
+  SvgTempDir() {
+    path = fs::temp_directory_path() / ("attn_test_svg_" + std::to_string(std::random_device{}()));
+    fs::create_directories(path);
+  }
+  ~SvgTempDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// Writes `text` to a file and runs `xmllint --noout` (plus `extra` flags) on it; returns ""
+/// when it parses, else xmllint's complaint. Fails the test when xmllint is missing.
+std::string xmllint_errors(const std::string& text, const std::string& extra = "") {
+  if (std::system("xmllint --version >/dev/null 2>&1") != 0) {
+    FAIL("xmllint is not installed (Debian: apt-get install libxml2-utils); scripts/test.sh installs it");
+  }
+  static int counter = 0;
+  const fs::path dir = fs::temp_directory_path();
+  const fs::path file = dir / ("attn_xmllint_" + std::to_string(std::random_device{}()) + "_" + std::to_string(++counter));
+  const fs::path errors = file.string() + ".err";
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << text;
+  }
+  const std::string command = "xmllint --noout " + extra + " '" + file.string() + "' 2>'" + errors.string() + "'";
+  const int status = std::system(command.c_str());
+  std::string complaint = slurp(errors);
+  std::error_code ignored;
+  fs::remove(file, ignored);
+  fs::remove(errors, ignored);
+  if (status != 0 && complaint.empty()) complaint = "xmllint exited with status " + std::to_string(status);
+  return status == 0 ? std::string() : complaint;
+}
+
+#define CHECK_WELL_FORMED(text)                  \
+  do {                                           \
+    const std::string complaint_ = xmllint_errors(text); \
+    INFO(complaint_);                            \
+    CHECK(complaint_.empty());                   \
+  } while (false)
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
+template <typename F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  FAIL("no exception was thrown");
+  return {};
+}
+
+const std::vector<std::string> kHostileRows{"le <b>", "chat & \"chien\"", "l'oiseau", "注意力 🙂",
+                                            std::string("bad \xff\xfe utf8 \xc3")};
+const std::vector<std::string> kHostileCols{"]]> &amp;", "tab\there", "new\nline", "ctrl \x01\x1f", "é è ê", "&#0;"};
+
+Eigen::MatrixXd example(Index rows, Index cols) {
+  Eigen::MatrixXd m(rows, cols);
+  for (Index i = 0; i < rows; ++i)
+    for (Index j = 0; j < cols; ++j) m(i, j) = static_cast<double>((i * 7 + j * 3) % 11) / 10.0;
+  return m;
+}
+
+/// Luminance of "#rrggbb".
+double luminance(const std::string& hex) { return attn::io::relative_luminance(attn::io::parse_css_color(hex)); }
+
+}  // namespace
+
+TEST_CASE("colormap: viridis matches matplotlib's table and greys runs white to black", "[io][svg][colormap]") {
+  using attn::io::Colormap;
+  using attn::io::colormap_color;
+  const auto near = [](attn::io::Rgb a, const char* hex) {
+    const attn::io::Rgb b = attn::io::parse_css_color(hex);
+    return std::abs(a.r - b.r) <= 1 && std::abs(a.g - b.g) <= 1 && std::abs(a.b - b.b) <= 1;
+  };
+  // matplotlib.cm.viridis at 0, 1/4, 1/2, 3/4, 1.
+  CHECK(attn::io::css_color(colormap_color(Colormap::viridis, 0.0)) == "#440154");
+  CHECK(near(colormap_color(Colormap::viridis, 0.25), "#3b528b"));
+  CHECK(near(colormap_color(Colormap::viridis, 0.5), "#21918c"));
+  CHECK(near(colormap_color(Colormap::viridis, 0.75), "#5ec962"));
+  CHECK(attn::io::css_color(colormap_color(Colormap::viridis, 1.0)) == "#fde725");
+  CHECK(colormap_color(Colormap::viridis, -3.0) == colormap_color(Colormap::viridis, 0.0));
+  CHECK(colormap_color(Colormap::viridis, std::numeric_limits<double>::infinity()) ==
+        colormap_color(Colormap::viridis, 1.0));
+  CHECK(attn::io::css_color(colormap_color(Colormap::viridis, std::nan(""))) == "#d9d9d9");
+  // Perceptual order: luminance grows monotonically along viridis and falls along greys.
+  double previous = -1;
+  for (int k = 0; k <= 100; ++k) {
+    const double l = attn::io::relative_luminance(colormap_color(Colormap::viridis, k / 100.0));
+    CHECK(l >= previous);
+    previous = l;
+  }
+  CHECK(attn::io::css_color(colormap_color(Colormap::greys, 0.0)) == "#ffffff");
+  CHECK(attn::io::css_color(colormap_color(Colormap::greys, 1.0)) == "#000000");
+  CHECK(attn::io::parse_colormap("greys") == Colormap::greys);
+  CHECK(message_of([] { (void)attn::io::parse_colormap("jet"); }) ==
+        "attn::io::parse_colormap: unknown colour map 'jet' (known: viridis, greys)");
+  CHECK(attn::io::parse_css_color("#fA0") == attn::io::Rgb{0xff, 0xaa, 0x00});
+  CHECK(message_of([] { (void)attn::io::parse_css_color("red"); }) ==
+        "attn::io::parse_css_color: colour 'red' must be '#rrggbb' or '#rgb'");
+  CHECK(attn::io::contrasting_text_color(attn::io::parse_css_color("#440154")) == attn::io::Rgb{255, 255, 255});
+  CHECK(attn::io::contrasting_text_color(attn::io::parse_css_color("#fde725")) == attn::io::Rgb{0, 0, 0});
+}
+
+TEST_CASE("svg: hostile labels and titles give well-formed XML with every character escaped", "[io][svg][xmllint]") {
+  attn::io::HeatmapOptions options;
+  options.title = "Attention <script>alert('x')</script> & \"more\" — ünïcødé";
+  options.row_labels = kHostileRows;
+  options.col_labels = kHostileCols;
+  options.row_axis_title = "target <&>";
+  options.col_axis_title = "source \"'";
+  options.colorbar_label = "weight & <more>";
+  options.show_values = true;
+  const Eigen::MatrixXd m = example(5, 6);
+  const std::string svg = attn::io::heatmap_svg(m, options);
+  CHECK_WELL_FORMED(svg);
+  CHECK(svg.find("<script>") == std::string::npos);
+  CHECK(svg.find("le &lt;b&gt;") != std::string::npos);
+  CHECK(svg.find("chat &amp; &quot;chien&quot;") != std::string::npos);
+  CHECK(svg.find("l&#39;oiseau") != std::string::npos);
+  CHECK(svg.find("注意力 🙂") != std::string::npos);
+  CHECK(svg.find("bad \xEF\xBF\xBD\xEF\xBF\xBD utf8 \xEF\xBF\xBD") != std::string::npos);  // U+FFFD for bad bytes
+  CHECK(svg.find("]]&gt; &amp;amp;") != std::string::npos);
+  CHECK(svg.find("tab here") != std::string::npos);
+  CHECK(svg.find("new line") != std::string::npos);
+  CHECK(svg.find("&amp;#0;") != std::string::npos);
+  CHECK(svg.find('\x01') == std::string::npos);
+  // Tooltips name both tokens and the weight.
+  CHECK(svg.find("<title>le &lt;b&gt; \xE2\x86\x92 ]]&gt; &amp;amp;: 0</title>") != std::string::npos);
+  // One rect per cell, one printed value per cell.
+  CHECK(count(svg, "\"><title>") == 30);
+  CHECK(count(svg, "dy=\"0.35em\" fill=\"#") == 30);
+}
+
+TEST_CASE("svg: cells take the colour of their value on the scale, the colour bar shows the scale",
+          "[io][svg]") {
+  Eigen::MatrixXd m(2, 2);
+  m << 0.0, 1.0, 0.5, 0.25;
+  const std::string svg = attn::io::heatmap_svg(m);
+  CHECK_WELL_FORMED(svg);
+  CHECK(count(svg, "fill=\"#440154\"><title>row 0, column 0: 0</title>") == 1);
+  CHECK(count(svg, "fill=\"#fde725\"><title>row 0, column 1: 1</title>") == 1);
+  CHECK(svg.find("<title>row 1, column 0: 0.5</title>") != std::string::npos);
+  for (const char* tick : {">0.00<", ">0.25<", ">0.50<", ">0.75<", ">1.00<"}) CHECK(svg.find(tick) != std::string::npos);
+  CHECK(count(svg, "<stop offset=") == 33);
+  CHECK(svg.find("scale [0, 1]") != std::string::npos);
+
+  attn::io::HeatmapOptions greys;
+  greys.colormap = attn::io::Colormap::greys;
+  greys.reverse_colormap = true;
+  greys.vmin = 0.25;
+  greys.vmax = 0.5;
+  const std::string g = attn::io::heatmap_svg(m, greys);
+  CHECK_WELL_FORMED(g);
+  CHECK(g.find("fill=\"#ffffff\"><title>row 0, column 1: 1</title>") != std::string::npos);  // clamped, reversed
+  CHECK(g.find("fill=\"#000000\"><title>row 0, column 0: 0</title>") != std::string::npos);
+  CHECK(g.find("colour map greys (reversed), scale [0.25, 0.5]") != std::string::npos);
+}
+
+TEST_CASE("svg: high weights are brighter than low weights with viridis, darker with greys", "[io][svg]") {
+  Eigen::MatrixXd m(1, 2);
+  m << 0.05, 0.95;
+  for (const auto map : {attn::io::Colormap::viridis, attn::io::Colormap::greys}) {
+    attn::io::HeatmapOptions options;
+    options.colormap = map;
+    const std::string svg = attn::io::heatmap_svg(m, options);
+    const auto fill_of = [&](const std::string& title) {
+      const auto at = svg.find("\"><title>" + title);
+      REQUIRE(at != std::string::npos);
+      return svg.substr(at - 7, 7);
+    };
+    const double low = luminance(fill_of("row 0, column 0"));
+    const double high = luminance(fill_of("row 0, column 1"));
+    if (map == attn::io::Colormap::viridis) {
+      CHECK(high > low);
+    } else {
+      CHECK(high < low);
+    }
+  }
+}
+
+TEST_CASE("svg: default scale, constant maps, NaN and infinities", "[io][svg]") {
+  Eigen::MatrixXd constant = Eigen::MatrixXd::Constant(2, 3, 0.25);
+  CHECK(attn::io::heatmap_svg(constant).find("scale [0, 0.25]") != std::string::npos);
+  CHECK(attn::io::heatmap_svg(Eigen::MatrixXd::Zero(2, 2)).find("scale [0, 1]") != std::string::npos);
+  CHECK(attn::io::heatmap_svg(Eigen::MatrixXd::Constant(1, 1, -2.0)).find("scale [-2, 0]") != std::string::npos);
+
+  Eigen::MatrixXd special(2, 2);
+  special << std::nan(""), std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(), 0.5;
+  const std::string svg = attn::io::heatmap_svg(special);
+  CHECK_WELL_FORMED(svg);
+  CHECK(svg.find("fill=\"#d9d9d9\"><title>row 0, column 0: NaN</title>") != std::string::npos);
+  CHECK(svg.find("stroke=\"#808080\"") != std::string::npos);  // NaN cell crossed out
+  CHECK(svg.find("fill=\"#fde725\"><title>row 0, column 1: inf</title>") != std::string::npos);
+  CHECK(svg.find("fill=\"#440154\"><title>row 1, column 0: -inf</title>") != std::string::npos);
+
+  Eigen::MatrixXf all_nan = Eigen::MatrixXf::Constant(2, 2, std::numeric_limits<float>::quiet_NaN());
+  CHECK_WELL_FORMED(attn::io::heatmap_svg(all_nan));
+
+  // Empty maps draw their frame, labels and colour bar, and stay valid.
+  CHECK_WELL_FORMED(attn::io::heatmap_svg(Eigen::MatrixXd(0, 0)));
+  attn::io::HeatmapOptions labels;
+  labels.col_labels = {"a", "b", "c"};
+  CHECK_WELL_FORMED(attn::io::heatmap_svg(Eigen::MatrixXd(0, 3), labels));
+}
+
+TEST_CASE("svg: a 500x500 map stays readable: size capped, labels thinned, cells rasterised",
+          "[io][svg][xmllint][long]") {
+  const Index n = 500;
+  Eigen::MatrixXf m(n, n);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  for (Index k = 0; k < m.size(); ++k) m.data()[k] = u(rng);
+  attn::io::HeatmapOptions options;
+  for (Index i = 0; i < n; ++i) {
+    options.row_labels.push_back("query_token_" + std::to_string(i));
+    options.col_labels.push_back("key<" + std::to_string(i) + ">&");
+  }
+  options.row_labels[3] = "a very long label that goes on and on and on past the limit";
+  options.title = "500 × 500";
+  const std::string svg = attn::io::heatmap_svg(m, options);
+  CHECK_WELL_FORMED(svg);
+
+  const auto attribute = [&](const std::string& name) {
+    const auto at = svg.find(name + "=\"", svg.find("<svg "));
+    return std::stod(svg.substr(at + name.size() + 2));
+  };
+  CHECK(attribute("width") <= 1100);  // 720 px of map plus labels and the colour bar
+  CHECK(attribute("height") <= 1100);
+  CHECK(svg.find("data:image/png;base64,iVBORw0KGgo") != std::string::npos);  // raster cells (PNG)
+  CHECK(svg.find("image-rendering:pixelated") != std::string::npos);
+  CHECK(count(svg, "\"><title>") == 0);
+  CHECK(svg.size() < 2'000'000);
+
+  // Labels thinned: each row label needs >= 7 px, a cell is 1.44 px: every 6th label or so.
+  const auto group = [&](const std::string& cls) {
+    const auto begin = svg.find("<g class=\"" + cls + "\"");
+    return svg.substr(begin, svg.find("</g>", begin) - begin);
+  };
+  const std::size_t rows_shown = count(group("row-labels"), "<text ");
+  const std::size_t cols_shown = count(group("col-labels"), "<text ");
+  CHECK(rows_shown >= 50);
+  CHECK(rows_shown <= 110);
+  CHECK(cols_shown == rows_shown);
+  CHECK(group("row-labels").find(">query_token_0<") != std::string::npos);
+  CHECK(group("col-labels").find(">key&lt;0&gt;&amp;<") != std::string::npos);
+
+  // Vector cells on request still work (and still parse) for a long map.
+  attn::io::HeatmapOptions vector = options;
+  vector.raster = attn::io::HeatmapRaster::never;
+  vector.row_labels.clear();
+  vector.col_labels.clear();
+  const std::string big = attn::io::heatmap_svg(m.topLeftCorner(150, 150), vector);
+  CHECK(count(big, "\"><title>") == 150 * 150);
+  CHECK_WELL_FORMED(big);
+}
+
+TEST_CASE("svg: long labels are cut with an ellipsis and keep the full text in a tooltip", "[io][svg]") {
+  attn::io::HeatmapOptions options;
+  options.row_labels = {"short", "an extraordinarily long token label indeed"};
+  options.max_label_length = 10;
+  const std::string svg = attn::io::heatmap_svg(Eigen::MatrixXd::Identity(2, 2), options);
+  CHECK_WELL_FORMED(svg);
+  // 10 character cells, the ellipsis included.
+  CHECK(svg.find(">an extrao\xE2\x80\xA6<title>an extraordinarily long token label indeed</title></text>") !=
+        std::string::npos);
+  CHECK(svg.find(">short</text>") != std::string::npos);
+  // Cutting never splits a UTF-8 sequence.
+  CHECK(attn::io::detail::truncated("ééééé", 3) == "éé\xE2\x80\xA6");
+  CHECK(attn::io::detail::truncated("注意力注意力", 5) == "注意\xE2\x80\xA6");
+}
+
+TEST_CASE("svg: printed values appear only when the cells can hold them", "[io][svg]") {
+  attn::io::HeatmapOptions options;
+  options.show_values = true;
+  options.value_decimals = 3;
+  const std::string small = attn::io::heatmap_svg(example(3, 3), options);
+  CHECK(small.find(">0.300</text>") != std::string::npos);
+  CHECK(count(small, "class=\"values\"") == 1);
+  const std::string crowded = attn::io::heatmap_svg(example(100, 100), options);
+  CHECK(count(crowded, "class=\"values\"") == 0);
+}
+
+TEST_CASE("svg: a grid of heads shares one scale; a pair puts the truth beside or under", "[io][svg][xmllint]") {
+  std::vector<Eigen::MatrixXf> heads;
+  for (int h = 0; h < 6; ++h) heads.push_back((example(4, 5) * static_cast<double>(h + 1)).cast<float>());
+  attn::io::HeatmapOptions options;
+  options.title = "layer 1 <heads>";
+  options.row_labels = {"a", "b", "c", "d"};
+  options.col_labels = {"v", "w", "x", "y", "z"};
+  options.grid_columns = 3;
+  const std::string grid =
+      attn::io::heatmap_grid_svg(attn::io::heatmap_panels(heads, {"head 0", "head 1", "head <2>"}), options);
+  CHECK_WELL_FORMED(grid);
+  CHECK(count(grid, "<g class=\"panel\">") == 6);
+  CHECK(count(grid, "class=\"colorbar\"") == 1);
+  CHECK(grid.find(">head &lt;2&gt;</text>") != std::string::npos);
+  CHECK(grid.find("6 maps") != std::string::npos);
+  CHECK(grid.find("scale [0, 6]") != std::string::npos);  // 6 × 1.0: one scale for all heads
+  // Only head 5 reaches the top of the shared scale (where example() is 1.0).
+  const auto top_cells = static_cast<std::size_t>((example(4, 5).array() == 1.0).count());
+  CHECK(top_cells > 0);
+  CHECK(count(grid, "fill=\"#fde725\"") == top_cells);
+
+  attn::io::HeatmapPanel truth{Eigen::MatrixXd::Identity(3, 3), "truth & <gold>", {}, {}};
+  attn::io::HeatmapPanel attention{example(3, 3), "epoch 9", {"x", "y", "z"}, {"p", "q", "r"}};
+  const std::string beside = attn::io::heatmap_pair_svg(truth, attention);
+  const std::string under = attn::io::heatmap_pair_svg(truth, attention, {}, attn::io::PairLayout::under);
+  CHECK_WELL_FORMED(beside);
+  CHECK_WELL_FORMED(under);
+  const auto size_of = [](const std::string& svg, const char* name) {
+    const auto at = svg.find(std::string(name) + "=\"", svg.find("<svg "));
+    return std::stod(svg.substr(at + std::string(name).size() + 2));
+  };
+  CHECK(size_of(beside, "width") > size_of(under, "width"));
+  CHECK(size_of(beside, "height") < size_of(under, "height"));
+  CHECK(beside.find(">truth &amp; &lt;gold&gt;</text>") != std::string::npos);
+  std::ostringstream os;
+  attn::io::write_heatmap_pair_svg(os, truth, attention, {}, attn::io::PairLayout::under);
+  CHECK(os.str() == under);
+}
+
+TEST_CASE("svg: the same input gives the same bytes", "[io][svg]") {
+  attn::io::HeatmapOptions options;
+  options.row_labels = kHostileRows;
+  options.col_labels = kHostileCols;
+  CHECK(attn::io::heatmap_svg(example(5, 6), options) == attn::io::heatmap_svg(example(5, 6), options));
+  // float and double maps of the same values draw the same picture.
+  CHECK(attn::io::heatmap_svg(example(5, 6).cast<float>().cast<double>(), options) ==
+        attn::io::heatmap_svg(example(5, 6).cast<float>(), options));
+}
+
+TEST_CASE("svg: argument checks name the function, the argument and the sizes", "[io][svg][error]") {
+  const Eigen::MatrixXd m = example(3, 4);
+  attn::io::HeatmapOptions options;
+  options.row_labels = {"a", "b"};
+  CHECK(message_of([&] { (void)attn::io::heatmap_svg(m, options); }) ==
+        "attn::io::heatmap_svg: options.row_labels.size() (2) must equal the number of rows (3)");
+  options.row_labels.clear();
+  options.col_labels = {"a"};
+  std::ostringstream os;
+  CHECK(message_of([&] { attn::io::write_heatmap_svg(os, m, options); }) ==
+        "attn::io::write_heatmap_svg: options.col_labels.size() (1) must equal the number of columns (4)");
+  options.col_labels.clear();
+  options.vmin = 1.0;
+  options.vmax = 0.0;
+  CHECK(message_of([&] { (void)attn::io::heatmap_svg(m, options); }) ==
+        "attn::io::heatmap_svg: options.vmin (1) must be less than options.vmax (0)");
+  options.vmax = std::numeric_limits<double>::infinity();
+  CHECK(message_of([&] { (void)attn::io::heatmap_svg(m, options); }) ==
+        "attn::io::heatmap_svg: options.vmax (inf) must be finite");
+  options = {};
+  options.max_map_size = 0;
+  CHECK(message_of([&] { (void)attn::io::heatmap_svg(m, options); }) ==
+        "attn::io::heatmap_svg: options.max_map_size (0) must be > 0");
+  options = {};
+  options.value_decimals = 11;
+  CHECK(message_of([&] { (void)attn::io::heatmap_svg(m, options); }) ==
+        "attn::io::heatmap_svg: options.value_decimals (11) must be in [0, 10]");
+  options = {};
+  options.font_size = -1;
+  CHECK(message_of([&] { (void)attn::io::heatmap_svg(m, options); }) ==
+        "attn::io::heatmap_svg: options.font_size (-1) must be in (0, 200]");
+  options = {};
+  options.max_cell_size = std::nan("");
+  CHECK(message_of([&] { (void)attn::io::heatmap_svg(m, options); }) ==
+        "attn::io::heatmap_svg: options.max_cell_size (NaN) must be > 0");
+  options = {};
+  options.raster_threshold = -1;
+  CHECK(message_of([&] { (void)attn::io::heatmap_svg(m, options); }) ==
+        "attn::io::heatmap_svg: options.raster_threshold (-1) must be >= 0");
+  options = {};
+  options.grid_columns = -2;
+  CHECK(message_of([&] { (void)attn::io::heatmap_svg(m, options); }) ==
+        "attn::io::heatmap_svg: options.grid_columns (-2) must be >= 0");
+  CHECK(message_of([] { (void)attn::io::heatmap_grid_svg({}); }) == "attn::io::heatmap_grid_svg: panels must not be empty");
+  const std::vector<attn::io::HeatmapPanel> bad{{m, "", {}, {}}, {m, "", {"x"}, {}}};
+  CHECK(message_of([&] { (void)attn::io::heatmap_grid_svg(bad); }) ==
+        "attn::io::heatmap_grid_svg: panels[1].row_labels.size() (1) must equal the number of rows (3)");
+  CHECK_THROWS_AS(attn::io::heatmap_grid_svg(bad), attn::invalid_argument);
+
+  std::ostringstream broken;
+  broken.setstate(std::ios::badbit);
+  CHECK(message_of([&] { attn::io::write_heatmap_svg(broken, m); }) ==
+        "attn::io::write_heatmap_svg: the output stream is not in a good state");
+}
+
+TEST_CASE("svg: path overloads replace files atomically and report I/O failures", "[io][svg]") {
+  SvgTempDir tmp;
+  const fs::path path = tmp.path / "map.svg";
+  attn::io::write_heatmap_svg(path, example(2, 2));
+  attn::io::write_heatmap_svg(path, example(3, 3));
+  CHECK(slurp(path) == attn::io::heatmap_svg(example(3, 3)));
+  attn::io::write_heatmap_grid_svg(tmp.path / "grid.svg", attn::io::heatmap_panels(std::vector<Eigen::MatrixXd>{example(2, 2)}));
+  attn::io::write_heatmap_pair_svg(tmp.path / "pair.svg", {example(2, 2), "a", {}, {}}, {example(2, 2), "b", {}, {}});
+  CHECK_WELL_FORMED(slurp(tmp.path / "grid.svg"));
+  CHECK_WELL_FORMED(slurp(tmp.path / "pair.svg"));
+  std::size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(tmp.path)) {
+    (void)entry;
+    ++files;
+  }
+  CHECK(files == 3);  // no temporary file left behind
+
+  const fs::path missing = tmp.path / "no" / "map.svg";
+  const std::string what = message_of([&] { attn::io::write_heatmap_svg(missing, example(2, 2)); });
+  CHECK_THAT(what, Catch::StartsWith("attn::io::write_heatmap_svg: cannot write '" + missing.string() + "'"));
+  CHECK_THAT(what, Catch::EndsWith("No such file or directory"));
+  // A bad argument throws before the file system is touched.
+  attn::io::HeatmapOptions bad;
+  bad.row_labels = {"x"};
+  CHECK_THROWS_AS(attn::io::write_heatmap_svg(tmp.path / "never.svg", example(2, 2), bad), attn::invalid_argument);
+  CHECK_FALSE(fs::exists(tmp.path / "never.svg"));
+}
+
+TEST_CASE("svg: nice ticks and locale-independent numbers", "[io][svg]") {
+  int decimals = 0;
+  CHECK(attn::io::detail::nice_ticks(0.0, 1.0, decimals) == std::vector<double>{0.0, 0.25, 0.5, 0.75, 1.0});
+  CHECK(decimals == 2);
+  const auto t = attn::io::detail::nice_ticks(0.013, 0.087, decimals);
+  CHECK(t.front() >= 0.013);
+  CHECK(t.back() <= 0.087);
+  CHECK(t.size() >= 3);
+  CHECK(attn::io::detail::nice_ticks(-3.0, 7.0, decimals) == std::vector<double>{-2.5, 0.0, 2.5, 5.0});
+  CHECK(decimals == 1);
+  CHECK(attn::io::detail::nice_ticks(0.0, 40.0, decimals) == std::vector<double>{0.0, 10.0, 20.0, 30.0, 40.0});
+  CHECK(decimals == 0);
+  CHECK(attn::io::detail::format_coordinate(12.0) == "12");
+  CHECK(attn::io::detail::format_coordinate(-0.004) == "0");
+  CHECK(attn::io::detail::format_coordinate(3.14159) == "3.14");
+  CHECK(attn::io::detail::format_coordinate(-2.5) == "-2.5");
+  CHECK(attn::io::detail::format_number(-0.0001, 2) == "0.00");
+  CHECK(attn::io::detail::format_number(0.5, -1) == "0.5");
+}

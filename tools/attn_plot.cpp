@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: MIT
+// attn-plot: draws attention weights saved by any framework (.npy from NumPy/PyTorch/Keras,
+// or .csv as attn writes it) as an SVG heatmap or as HTML text highlighting.
+// Run `attn-plot --help` for the options. Exit status: 0 done, 1 bad input or I/O failure,
+// 2 bad command line. The output file is written atomically: never half-written.
+
+#include <attn/io/csv.hpp>
+#include <attn/io/html.hpp>
+#include <attn/io/npy.hpp>
+#include <attn/io/svg.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <limits>
+#include <locale>
+#include <new>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kUsage = "usage: attn-plot [OPTIONS] WEIGHTS -o OUTPUT    (attn-plot --help for more)";
+
+constexpr const char* kHelp = R"(attn-plot: draw attention weights as an SVG heatmap or as HTML highlighted text.
+
+usage: attn-plot [OPTIONS] WEIGHTS -o OUTPUT
+
+WEIGHTS is a NumPy .npy file or a CSV file:
+  .npy  0-D, 1-D (one row) or 2-D (Tq x Tk: rows are queries, columns are keys) gives one map;
+        3-D (n x Tq x Tk), e.g. per-head weights, gives a grid of n maps on one colour scale.
+        float16/32/64 and little-endian integer types are read, C or Fortran order.
+  .csv  a matrix in the wide form that attn::io::write_csv writes (numbers, with an optional
+        header record of column labels and an optional first column of row labels); its
+        labels become the token labels unless --rows / --cols are given.
+
+Output (the format follows the extension of OUTPUT unless --format is given):
+  .svg          a heatmap: query tokens down the left, key tokens along the top, a colour bar
+  .html, .htm   the key tokens shaded by their weight, one line per query, weights in tooltips
+
+Options:
+  -o, --output FILE        where to write (required); replaced atomically, never half-written
+  -f, --format svg|html    the output format, whatever the extension of FILE
+  -r, --rows FILE          query tokens, one per line (UTF-8): labels of the rows
+  -c, --cols FILE          key tokens, one per line (UTF-8): labels of the columns
+      --chars FILE         html: highlight the characters of this UTF-8 text (one weight per
+                           character, newlines included) instead of --cols tokens
+  -t, --title TEXT         title above the picture
+      --row-title TEXT     svg: axis title beside the row labels (e.g. "target")
+      --col-title TEXT     svg: axis title above the column labels (e.g. "source")
+      --colormap NAME      svg: viridis (default; high weights bright) or greys (high dark)
+      --reverse            svg: reverse the colour map
+      --vmin X             low end of the colour scale (default: the smallest weight; html: 0)
+      --vmax X             high end of the colour scale (default: the largest weight)
+      --values             svg: print each weight in its cell (when the cells are big enough)
+      --decimals N         decimals of printed weights (default: svg 2, html 3)
+      --colorbar-label T   svg: label beside the colour bar (e.g. "weight")
+      --no-colorbar        svg: leave the colour bar out
+      --truth FILE         svg: a second map of the same shape (.npy or .csv), e.g. the ground
+                           truth alignment, drawn with the first on one colour scale
+      --layout beside|under  svg: where the --truth map goes (default: beside)
+      --panel-titles LIST  svg: comma-separated titles of the maps of a grid (3-D input) or
+                           of the two maps of --truth (default: "head 0", "head 1", ... and
+                           "truth", "attention")
+      --grid-columns N     svg: maps per row of a grid (default: about square)
+      --max-size PX        svg: the maps span at most PX pixels along each axis (default 720)
+      --raster auto|always|never  svg: draw cells as an embedded image (auto: above 16384 cells)
+      --query N            html: only the line of query N (0-based)
+      --color #RRGGBB      html: the shade of the highest weight (default #e6550d)
+      --separator TEXT     html: text between tokens (default: one space; "" with --chars)
+      --csv-labels auto|none|rows|cols|both
+                           which labels a CSV file has (default auto: a header record is
+                           detected by a field that is not a number, row labels likewise)
+  -h, --help               this help
+      --version            the attn version
+
+Exit status: 0 done, 1 bad input file or I/O failure, 2 bad command line.
+
+Examples:
+  attn-plot weights.npy --rows target.txt --cols source.txt -t "Attention" -o attention.svg
+  attn-plot heads.npy --grid-columns 4 -o heads.svg             # per-head weights h x Tq x Tk
+  attn-plot epoch9.npy --truth alignment.npy --layout beside -o epoch9.svg
+  attn-plot weights.csv --query 2 -o sentence.html               # labels from the CSV
+  attn-plot pooling.npy --chars review.txt -o review.html        # 1 x n character weights
+)";
+
+/// A command-line mistake: exit status 2.
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Arguments {
+  std::string weights;
+  std::string output;
+  std::string format;
+  std::string rows_file;
+  std::string cols_file;
+  std::string chars_file;
+  std::string title;
+  std::string row_title;
+  std::string col_title;
+  std::string colormap = "viridis";
+  bool reverse = false;
+  std::optional<double> vmin;
+  std::optional<double> vmax;
+  bool values = false;
+  std::optional<int> decimals;
+  std::string colorbar_label;
+  bool colorbar = true;
+  std::string truth;
+  std::string layout = "beside";
+  std::optional<std::vector<std::string>> panel_titles;
+  long long grid_columns = 0;
+  double max_size = 720;
+  std::string raster = "auto";
+  std::optional<long long> query;
+  std::string color = "#e6550d";
+  std::optional<std::string> separator;
+  std::string csv_labels = "auto";
+};
+
+double parse_double(const std::string& option, const std::string& text) {
+  std::istringstream in(text);
+  in.imbue(std::locale::classic());
+  double value = 0;
+  in >> value;
+  if (!in || in.peek() != std::char_traits<char>::eof() || !std::isfinite(value)) {
+    throw usage_error(option + " needs a finite number, not '" + text + "'");
+  }
+  return value;
+}
+
+long long parse_integer(const std::string& option, const std::string& text, long long min, long long max) {
+  std::size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || value < min || value > max) {
+    throw usage_error(option + " needs an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
+                      "], not '" + text + "'");
+  }
+  return value;
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> parts;
+  std::string part;
+  for (const char c : text) {
+    if (c == ',') {
+      parts.push_back(part);
+      part.clear();
+    } else {
+      part.push_back(c);
+    }
+  }
+  parts.push_back(part);
+  return parts;
+}
+
+/// Returns nullopt for --help / --version (already answered).
+std::optional<Arguments> parse_arguments(int argc, char** argv) {
+  Arguments a;
+  std::vector<std::string> positional;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::optional<std::string> inline_value;
+    if (arg.size() > 2 && arg.compare(0, 2, "--") == 0) {
+      const auto eq = arg.find('=');
+      if (eq != std::string::npos) {
+        inline_value = arg.substr(eq + 1);
+        arg.erase(eq);
+      }
+    }
+    const auto value = [&]() -> std::string {
+      if (inline_value) return *inline_value;
+      if (i + 1 >= argc) throw usage_error(arg + " needs a value");
+      return argv[++i];
+    };
+    const auto flag = [&] {
+      if (inline_value) throw usage_error(arg + " takes no value");
+    };
+    if (arg == "-h" || arg == "--help") {
+      std::cout << kHelp;
+      return std::nullopt;
+    } else if (arg == "--version") {
+      std::cout << "attn-plot " << ATTN_VERSION_MAJOR << "." << ATTN_VERSION_MINOR << "." << ATTN_VERSION_PATCH << "\n";
+      return std::nullopt;
+    } else if (arg == "-o" || arg == "--output") {
+      a.output = value();
+    } else if (arg == "-f" || arg == "--format") {
+      a.format = value();
+      if (a.format != "svg" && a.format != "html") throw usage_error("--format must be svg or html, not '" + a.format + "'");
+    } else if (arg == "-r" || arg == "--rows") {
+      a.rows_file = value();
+    } else if (arg == "-c" || arg == "--cols") {
+      a.cols_file = value();
+    } else if (arg == "--chars") {
+      a.chars_file = value();
+    } else if (arg == "-t" || arg == "--title") {
+      a.title = value();
+    } else if (arg == "--row-title") {
+      a.row_title = value();
+    } else if (arg == "--col-title") {
+      a.col_title = value();
+    } else if (arg == "--colormap") {
+      a.colormap = value();
+      if (a.colormap != "viridis" && a.colormap != "greys" && a.colormap != "grays") {
+        throw usage_error("--colormap must be viridis or greys, not '" + a.colormap + "'");
+      }
+    } else if (arg == "--reverse") {
+      flag();
+      a.reverse = true;
+    } else if (arg == "--vmin") {
+      a.vmin = parse_double(arg, value());
+    } else if (arg == "--vmax") {
+      a.vmax = parse_double(arg, value());
+    } else if (arg == "--values") {
+      flag();
+      a.values = true;
+    } else if (arg == "--decimals") {
+      a.decimals = static_cast<int>(parse_integer(arg, value(), 0, 10));
+    } else if (arg == "--colorbar-label") {
+      a.colorbar_label = value();
+    } else if (arg == "--no-colorbar") {
+      flag();
+      a.colorbar = false;
+    } else if (arg == "--truth") {
+      a.truth = value();
+    } else if (arg == "--layout") {
+      a.layout = value();
+      if (a.layout != "beside" && a.layout != "under") throw usage_error("--layout must be beside or under, not '" + a.layout + "'");
+    } else if (arg == "--panel-titles") {
+      a.panel_titles = split_commas(value());
+    } else if (arg == "--grid-columns") {
+      a.grid_columns = parse_integer(arg, value(), 1, 1000000);
+    } else if (arg == "--max-size") {
+      a.max_size = parse_double(arg, value());
+      if (a.max_size < 16 || a.max_size > 100000) throw usage_error("--max-size must be in [16, 100000] pixels");
+    } else if (arg == "--raster") {
+      a.raster = value();
+      if (a.raster != "auto" && a.raster != "always" && a.raster != "never") {
+        throw usage_error("--raster must be auto, always or never, not '" + a.raster + "'");
+      }
+    } else if (arg == "--query") {
+      a.query = parse_integer(arg, value(), 0, std::numeric_limits<long long>::max());
+    } else if (arg == "--color") {
+      a.color = value();
+    } else if (arg == "--separator") {
+      a.separator = value();
+    } else if (arg == "--csv-labels") {
+      a.csv_labels = value();
+      if (a.csv_labels != "auto" && a.csv_labels != "none" && a.csv_labels != "rows" && a.csv_labels != "cols" &&
+          a.csv_labels != "both") {
+        throw usage_error("--csv-labels must be auto, none, rows, cols or both, not '" + a.csv_labels + "'");
+      }
+    } else if (arg == "--") {
+      for (++i; i < argc; ++i) positional.emplace_back(argv[i]);
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      throw usage_error("unknown option '" + arg + "'");
+    } else {
+      positional.push_back(arg);
+    }
+  }
+  if (positional.empty()) throw usage_error("no WEIGHTS file given");
+  if (positional.size() > 1) throw usage_error("one WEIGHTS file expected, got " + std::to_string(positional.size()));
+  a.weights = positional.front();
+  if (a.output.empty()) throw usage_error("no output file given (-o FILE)");
+  if (a.format.empty()) {
+    std::string extension = fs::path(a.output).extension().string();
+    std::transform(extension.begin(), extension.end(), extension.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (extension == ".svg") {
+      a.format = "svg";
+    } else if (extension == ".html" || extension == ".htm" || extension == ".xhtml") {
+      a.format = "html";
+    } else {
+      throw usage_error("cannot tell the format of '" + a.output + "' from its extension: use .svg or .html, or --format");
+    }
+  }
+  if (!a.chars_file.empty() && !a.cols_file.empty()) throw usage_error("--chars and --cols cannot be used together");
+  if (a.vmin && a.vmax && !(*a.vmin < *a.vmax)) throw usage_error("--vmin must be less than --vmax");
+  return a;
+}
+
+std::string read_text_file(const std::string& path, const std::string& option) {
+  std::error_code ignored;
+  const bool directory = fs::is_directory(path, ignored);
+  errno = 0;
+  std::ifstream in;
+  if (!directory) in.open(path, std::ios::binary);
+  if (!in.is_open()) {
+    const int error = directory ? EISDIR : errno;
+    throw std::runtime_error(option + " '" + path + "': cannot open for reading: " +
+                             (error != 0 ? std::generic_category().message(error) : std::string("unknown error")));
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw std::runtime_error(option + " '" + path + "': read error");
+  if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);  // UTF-8 BOM
+  return text;
+}
+
+/// One token per line; "\r\n" line ends accepted; the newline after the last token is optional.
+std::vector<std::string> read_tokens(const std::string& path, const std::string& option) {
+  const std::string text = read_text_file(path, option);
+  std::vector<std::string> tokens;
+  std::string token;
+  for (const char c : text) {
+    if (c == '\n') {
+      if (!token.empty() && token.back() == '\r') token.pop_back();
+      tokens.push_back(token);
+      token.clear();
+    } else {
+      token.push_back(c);
+    }
+  }
+  if (!token.empty()) {
+    if (token.back() == '\r') token.pop_back();
+    tokens.push_back(token);
+  }
+  return tokens;
+}
+
+bool has_extension(const std::string& path, const char* extension) {
+  std::string e = fs::path(path).extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return e == extension;
+}
+
+struct Weights {
+  std::vector<Eigen::MatrixXd> maps;  // one, or one per slice of a 3-D array
+  std::vector<std::string> row_labels;
+  std::vector<std::string> col_labels;
+  bool stacked = false;  // from a 3-D array
+};
+
+Weights read_weights(const std::string& path, const std::string& csv_labels) {
+  Weights w;
+  if (has_extension(path, ".npy")) {
+    const attn::io::NpyArray<double> array = attn::io::read_npy_array(fs::path(path));
+    if (array.shape.size() == 3) {
+      if (array.shape[0] == 0) throw std::runtime_error("'" + path + "': the 3-D array holds no map (shape (0, ...))");
+      for (attn::Index k = 0; k < array.shape[0]; ++k) w.maps.push_back(array.matrix(k));
+      w.stacked = true;
+    } else if (array.shape.size() <= 2) {
+      w.maps.push_back(array.to_matrix());
+    } else {
+      throw std::runtime_error("'" + path + "': the array has " + std::to_string(array.shape.size()) +
+                               " dimensions; attn-plot draws 0-D to 2-D arrays (one map) and 3-D arrays (a grid)");
+    }
+  } else if (has_extension(path, ".csv")) {
+    attn::io::CsvLabels labels = attn::io::CsvLabels::automatic;
+    if (csv_labels == "none") labels = attn::io::CsvLabels::none;
+    if (csv_labels == "rows") labels = attn::io::CsvLabels::rows;
+    if (csv_labels == "cols") labels = attn::io::CsvLabels::columns;
+    if (csv_labels == "both") labels = attn::io::CsvLabels::both;
+    attn::io::CsvMatrix<double> csv = attn::io::read_csv<double>(fs::path(path), labels);
+    w.maps.push_back(std::move(csv.values));
+    w.row_labels = std::move(csv.row_labels);
+    w.col_labels = std::move(csv.col_labels);
+  } else {
+    throw usage_error("cannot tell the format of '" + path + "' from its extension: use .npy or .csv");
+  }
+  return w;
+}
+
+std::string shape_text(const Eigen::MatrixXd& m) {
+  return std::to_string(m.rows()) + "x" + std::to_string(m.cols());
+}
+
+void check_label_count(const std::vector<std::string>& labels, attn::Index count, const std::string& source,
+                       const char* what) {
+  if (!labels.empty() && static_cast<attn::Index>(labels.size()) != count) {
+    throw std::runtime_error(source + " has " + std::to_string(labels.size()) + " tokens but the weights have " +
+                             std::to_string(count) + " " + what);
+  }
+}
+
+int run(const Arguments& a) {
+  Weights w = read_weights(a.weights, a.csv_labels);
+  const Eigen::MatrixXd& first = w.maps.front();
+  std::vector<std::string> row_labels = w.row_labels;
+  std::vector<std::string> col_labels = w.col_labels;
+  if (!a.rows_file.empty()) {
+    row_labels = read_tokens(a.rows_file, "--rows");
+    check_label_count(row_labels, first.rows(), "--rows '" + a.rows_file + "'", "rows (queries)");
+  }
+  if (!a.cols_file.empty()) {
+    col_labels = read_tokens(a.cols_file, "--cols");
+    check_label_count(col_labels, first.cols(), "--cols '" + a.cols_file + "'", "columns (keys)");
+  }
+
+  if (a.format == "html") {
+    if (w.stacked) throw std::runtime_error("'" + a.weights + "' is 3-D: html highlighting takes one map (1-D or 2-D)");
+    if (!a.truth.empty()) throw usage_error("--truth is for svg output");
+    Eigen::MatrixXd weights = first;
+    std::vector<std::string> tokens = col_labels;
+    attn::io::HighlightOptions options;
+    if (!a.chars_file.empty()) {
+      tokens = attn::io::utf8_characters(read_text_file(a.chars_file, "--chars"));
+      if (static_cast<attn::Index>(tokens.size()) != weights.cols()) {
+        throw std::runtime_error("--chars '" + a.chars_file + "' has " + std::to_string(tokens.size()) +
+                                 " characters but the weights have " + std::to_string(weights.cols()) + " columns");
+      }
+      options.separator = "";
+    }
+    if (tokens.empty() && weights.cols() > 0) {
+      throw usage_error("html output needs the tokens: give --cols FILE or --chars FILE (or a CSV with column labels)");
+    }
+    if (a.query) {
+      if (*a.query >= weights.rows()) {
+        throw usage_error("--query " + std::to_string(*a.query) + " is out of range: the weights have " +
+                          std::to_string(weights.rows()) + " rows");
+      }
+      const auto q = static_cast<attn::Index>(*a.query);
+      weights = Eigen::MatrixXd(first.row(q));
+      if (!row_labels.empty()) row_labels = {row_labels[static_cast<std::size_t>(q)]};
+    }
+    options.title = a.title;
+    options.row_labels = row_labels;
+    options.color = a.color;
+    options.vmin = a.vmin;
+    options.vmax = a.vmax;
+    if (a.separator) options.separator = *a.separator;
+    if (a.decimals) options.decimals = *a.decimals;
+    options.show_weights = a.values;
+    attn::io::write_highlight_html(fs::path(a.output), tokens, weights, options);
+    return 0;
+  }
+
+  if (!a.chars_file.empty()) throw usage_error("--chars is for html output");
+  if (a.query) throw usage_error("--query is for html output");
+  attn::io::HeatmapOptions options;
+  options.title = a.title;
+  options.row_axis_title = a.row_title;
+  options.col_axis_title = a.col_title;
+  options.colormap = attn::io::parse_colormap(a.colormap);
+  options.reverse_colormap = a.reverse;
+  options.vmin = a.vmin;
+  options.vmax = a.vmax;
+  options.show_values = a.values;
+  if (a.decimals) options.value_decimals = *a.decimals;
+  options.colorbar = a.colorbar;
+  options.colorbar_label = a.colorbar_label;
+  options.max_map_size = a.max_size;
+  options.raster = a.raster == "always"  ? attn::io::HeatmapRaster::always
+                   : a.raster == "never" ? attn::io::HeatmapRaster::never
+                                         : attn::io::HeatmapRaster::automatic;
+  options.grid_columns = static_cast<attn::Index>(a.grid_columns);
+  options.row_labels = row_labels;
+  options.col_labels = col_labels;
+
+  if (!a.truth.empty()) {
+    if (w.stacked) throw usage_error("--truth takes one map, but '" + a.weights + "' is 3-D");
+    const Weights truth = read_weights(a.truth, a.csv_labels);
+    if (truth.stacked) throw std::runtime_error("--truth '" + a.truth + "' is 3-D: it must be one map");
+    const Eigen::MatrixXd& t = truth.maps.front();
+    if (t.rows() != first.rows() || t.cols() != first.cols()) {
+      throw std::runtime_error("--truth '" + a.truth + "' is " + shape_text(t) + " but the weights are " +
+                               shape_text(first));
+    }
+    std::vector<std::string> titles = a.panel_titles.value_or(std::vector<std::string>{"truth", "attention"});
+    titles.resize(2);
+    attn::io::HeatmapPanel truth_panel{t, titles[0], {}, {}};
+    attn::io::HeatmapPanel weights_panel{first, titles[1], {}, {}};
+    attn::io::write_heatmap_pair_svg(fs::path(a.output), truth_panel, weights_panel, options,
+                                     a.layout == "under" ? attn::io::PairLayout::under : attn::io::PairLayout::beside);
+    return 0;
+  }
+  if (w.stacked) {
+    std::vector<std::string> titles;
+    for (std::size_t k = 0; k < w.maps.size(); ++k) {
+      if (a.panel_titles) {
+        titles.push_back(k < a.panel_titles->size() ? (*a.panel_titles)[k] : std::string());
+      } else {
+        titles.push_back("head " + std::to_string(k));
+      }
+    }
+    attn::io::write_heatmap_grid_svg(fs::path(a.output), attn::io::heatmap_panels(w.maps, titles), options);
+    return 0;
+  }
+  attn::io::write_heatmap_svg(fs::path(a.output), first, options);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const std::optional<Arguments> arguments = parse_arguments(argc, argv);
+    if (!arguments) return 0;
+    return run(*arguments);
+  } catch (const usage_error& e) {
+    std::cerr << "attn-plot: " << e.what() << "\n" << kUsage << "\n";
+    return 2;
+  } catch (const attn::invalid_argument& e) {
+    std::cerr << "attn-plot: " << e.what() << "\n";
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "attn-plot: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "attn-plot: " << e.what() << "\n";
+    return 1;
+  } catch (...) {
+    std::cerr << "attn-plot: unknown error\n";
+    return 1;
+  }
+}

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Tests of the attn-plot command-line tool: --help documents every option the tool accepts;
+# good inputs (.npy of every kind, .csv with labels, grids, pairs, characters) give output
+# that xmllint parses; bad inputs and bad command lines give a clear "attn-plot: ..." message,
+# exit status 1 (input/output) or 2 (command line), never a crash, and leave no output file,
+# no temporary file and any existing output untouched.
+#
+#   tools/test_attn_plot.sh ATTN_PLOT SOURCE_DIR
+set -uo pipefail
+
+plot="${1:?usage: test_attn_plot.sh ATTN_PLOT SOURCE_DIR}"
+src="${2:?usage: test_attn_plot.sh ATTN_PLOT SOURCE_DIR}"
+npy="$src/tests/fixtures/npy"
+work="$(mktemp -d "${TMPDIR:-/tmp}/attn_plot_test.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+
+if ! command -v xmllint >/dev/null 2>&1; then
+    echo "FAIL: xmllint is not installed (Debian: apt-get install libxml2-utils)"
+    exit 1
+fi
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+# ok NAME OUTPUT ARGS...: the tool succeeds and OUTPUT parses as XML (and as HTML for .html).
+ok() {
+    local name="$1" out="$2"
+    shift 2
+    rm -f "$out"
+    if ! "$plot" "$@" -o "$out" 2>"$work/err"; then
+        fail "$name: exit status $? ($(cat "$work/err"))"
+        return
+    fi
+    if [ -s "$work/err" ]; then fail "$name: printed to stderr: $(cat "$work/err")"; return; fi
+    if ! xmllint --noout "$out" 2>"$work/lint"; then fail "$name: xmllint: $(head -c 400 "$work/lint")"; return; fi
+    case "$out" in
+        *.html) if ! xmllint --html --noout "$out" 2>"$work/lint"; then
+                    fail "$name: xmllint --html: $(head -c 400 "$work/lint")"; return
+                fi ;;
+    esac
+    pass
+}
+
+# bad NAME STATUS TEXT ARGS...: the tool exits with STATUS, says TEXT, writes no output.
+bad() {
+    local name="$1" want="$2" text="$3"
+    shift 3
+    mkdir -p "$work/out"
+    echo "OLD" >"$work/out/keep.svg"
+    "$plot" "$@" 2>"$work/err" >/dev/null
+    local status=$?
+    local message
+    message="$(cat "$work/err")"
+    if [ "$status" -ne "$want" ]; then fail "$name: exit status $status, expected $want ($message)"; return; fi
+    case "$message" in
+        "attn-plot: "*) ;;
+        *) fail "$name: message does not start with 'attn-plot: ': $message"; return ;;
+    esac
+    case "$message" in
+        *"$text"*) ;;
+        *) fail "$name: message lacks '$text': $message"; return ;;
+    esac
+    if [ "$(cat "$work/out/keep.svg")" != "OLD" ]; then fail "$name: an existing output file was changed"; return; fi
+    if [ -n "$(find "$work/out" -name '*.tmp.*')" ] || [ -e "$work/out/new.svg" ] || [ -e "$work/out/new.html" ]; then
+        fail "$name: left an output or temporary file: $(ls "$work/out")"
+        return
+    fi
+    pass
+}
+
+# --- help and version -------------------------------------------------------------------
+if "$plot" --help >"$work/help" 2>&1 && grep -q '^usage: attn-plot' "$work/help"; then pass; else fail "--help"; fi
+# Every option the source accepts is explained by --help.
+options="$(grep -o 'arg == "-[-a-z]*"' "$src/tools/attn_plot.cpp" | sed 's/arg == "\(.*\)"/\1/' | sort -u)"
+count=0
+for option in $options; do
+    [ "$option" = "--" ] && continue
+    count=$((count + 1))
+    if grep -q -- "$option\\b" "$work/help"; then pass; else fail "--help does not explain $option"; fi
+done
+if [ "$count" -ge 25 ]; then pass; else fail "found only $count options in tools/attn_plot.cpp"; fi
+if "$plot" --version | grep -q '^attn-plot [0-9]'; then pass; else fail "--version"; fi
+
+# --- inputs -----------------------------------------------------------------------------
+printf '%s\n' 'le <b>' 'chat & "chien"' "l'oiseau ünïcødé 注意" >rows3.txt
+printf '%s\r\n' 'w' 'x' 'y' 'z' >cols4.txt          # CRLF line ends
+printf '%s\n' 'a' 'b' >rows2.txt
+printf '%s\n' 'p' 'q' 'r' >cols3.txt
+cat >labelled.csv <<'EOF'
+,the,"black, dark",cat
+le,0.95,0.03,0.02
+"chat ""x""",0.02,0.08,0.90
+EOF
+printf 'Un café.' >chars.txt                         # 8 characters, no final newline
+printf '0.1,0.1,0.1,0.1,0.2,0.1,0.2,0.1\n' >chars.csv
+printf 'a,b\n1,2\n3\n' >ragged.csv
+printf '1,2\n3,x\n' >notnumber.csv
+
+# --- good runs ----------------------------------------------------------------------------
+ok "npy C order"            a.svg    "$npy/f8_c_3x4.npy"
+ok "npy Fortran, labels"    b.svg    "$npy/f8_fortran_3x4.npy" -r rows3.txt -c cols4.txt -t 'Title <&> "q"' --values
+ok "npy float16"            c.svg    "$npy/f2_c_2x3.npy" --colormap greys --reverse --vmin -3 --vmax 0
+ok "npy int8"               d.svg    "$npy/i1_2x3.npy" --decimals 0 --values --colorbar-label "weight"
+ok "npy 1-D"                e.svg    "$npy/f8_1d_5.npy"
+ok "npy 0-D"                f.svg    "$npy/f8_0d.npy"
+ok "npy empty"              g.svg    "$npy/f8_empty_0x3.npy"
+ok "npy 3-D grid"           h.svg    "$npy/f8_c_2x3x4.npy" -r rows3.txt -c cols4.txt --grid-columns 1
+ok "npy 3-D titles"         i.svg    "$npy/f4_fortran_2x3x4.npy" --panel-titles 'layer <0>,layer 1'
+ok "truth beside"           j.svg    "$npy/f8_c_3x4.npy" --truth "$npy/f8_fortran_3x4.npy" --row-title target --col-title source
+ok "truth under"            k.svg    "$npy/f8_c_3x4.npy" --truth "$npy/f4_c_3x4.npy" --layout under --panel-titles 'gold,epoch 3'
+ok "csv labels"             l.svg    labelled.csv
+ok "csv no labels"          m.svg    labelled.csv --csv-labels both --no-colorbar --max-size 100 --raster always
+ok "html npy"               a.html   "$npy/f8_c_3x4.npy" -r rows3.txt -c cols4.txt --values
+ok "html csv query"         b.html   labelled.csv --query 1 --color '#08306b' -t 'One <query>'
+ok "html chars"             c.html   chars.csv --csv-labels none --chars chars.txt
+ok "html format flag"       out.svgz "$npy/f8_1d_5.npy" --format html -c <(printf '%s\n' 1 2 3 4 5)
+ok "option=value form"      n.svg    "$npy/f8_c_3x4.npy" --title=eq --vmax=10 --layout=under
+
+if grep -q 'le &lt;b&gt;' b.svg && grep -q 'chat &amp; &quot;chien&quot;' b.svg && grep -q '注意' b.svg; then
+    pass
+else
+    fail "labels are not escaped in b.svg"
+fi
+if grep -q '>black, dark<' l.svg && grep -q '>chat &quot;x&quot;<' l.svg; then pass; else fail "CSV labels missing in l.svg"; fi
+if [ "$(grep -c 'class="panel"' h.svg)" -eq 2 ]; then pass; else fail "3-D input did not give 2 panels"; fi
+if grep -q 'title="chat &quot;x&quot; → cat: 0.900"' b.html; then pass; else fail "html tooltip missing"; fi
+if [ "$(grep -c 'class="attn-line"' a.html)" -eq 3 ]; then pass; else fail "html: not one line per query"; fi
+
+# --- bad command lines: status 2 --------------------------------------------------------------
+bad "no arguments"      2 "no WEIGHTS file given"
+bad "no output"         2 "no output file given"                 "$npy/f8_c_3x4.npy"
+bad "unknown option"    2 "unknown option '--colour'"             "$npy/f8_c_3x4.npy" --colour red -o out/new.svg
+bad "two inputs"        2 "one WEIGHTS file expected, got 2"      a b -o out/new.svg
+bad "bad extension"     2 "cannot tell the format of 'out/new.png'" "$npy/f8_c_3x4.npy" -o out/new.png
+bad "input extension"   2 "use .npy or .csv"                      rows3.txt -o out/new.svg
+bad "bad number"        2 "--vmin needs a finite number, not 'abc'" "$npy/f8_c_3x4.npy" --vmin abc -o out/new.svg
+bad "nan number"        2 "--vmax needs a finite number"          "$npy/f8_c_3x4.npy" --vmax nan -o out/new.svg
+bad "vmin >= vmax"      2 "--vmin must be less than --vmax"       "$npy/f8_c_3x4.npy" --vmin 1 --vmax 0 -o out/new.svg
+bad "decimals"          2 "--decimals needs an integer in [0, 10], not '11'" "$npy/f8_c_3x4.npy" --decimals 11 -o out/new.svg
+bad "colormap"          2 "--colormap must be viridis or greys, not 'jet'" "$npy/f8_c_3x4.npy" --colormap jet -o out/new.svg
+bad "layout"            2 "--layout must be beside or under"      "$npy/f8_c_3x4.npy" --layout diagonal -o out/new.svg
+bad "raster"            2 "--raster must be auto, always or never" "$npy/f8_c_3x4.npy" --raster maybe -o out/new.svg
+bad "missing value"     2 "--title needs a value"                 "$npy/f8_c_3x4.npy" -o out/new.svg --title
+bad "flag with value"   2 "--values takes no value"               "$npy/f8_c_3x4.npy" --values=1 -o out/new.svg
+bad "query range"       2 "--query 3 is out of range: the weights have 3 rows" "$npy/f8_c_3x4.npy" -c cols4.txt --query 3 -o out/new.html
+bad "html no tokens"    2 "html output needs the tokens"          "$npy/f8_c_3x4.npy" -o out/new.html
+bad "chars and cols"    2 "--chars and --cols cannot be used together" "$npy/f8_1d_5.npy" --chars chars.txt -c cols4.txt -o out/new.html
+bad "bad colour"        2 "colour 'orange' must be '#rrggbb' or '#rgb'" "$npy/f8_c_3x4.npy" -c cols4.txt --color orange -o out/new.html
+bad "query for svg"     2 "--query is for html output"            "$npy/f8_c_3x4.npy" --query 0 -o out/new.svg
+
+# --- bad input files: status 1 ------------------------------------------------------------------
+bad "missing file"      1 "cannot open 'nothere.npy' for reading: No such file or directory" nothere.npy -o out/new.svg
+bad "row count"         1 "--rows 'rows2.txt' has 2 tokens but the weights have 3 rows" "$npy/f8_c_3x4.npy" -r rows2.txt -o out/new.svg
+bad "col count"         1 "--cols 'cols3.txt' has 3 tokens but the weights have 4 columns" "$npy/f8_c_3x4.npy" -c cols3.txt -o out/new.svg
+bad "missing tokens"    1 "--cols 'none.txt': cannot open for reading: No such file or directory" "$npy/f8_c_3x4.npy" -c none.txt -o out/new.svg
+bad "chars count"       1 "--chars 'chars.txt' has 8 characters but the weights have 5 columns" "$npy/f8_1d_5.npy" --chars chars.txt -o out/new.html
+bad "truth shape"       1 "is 2x3 but the weights are 3x4"        "$npy/f8_c_3x4.npy" --truth "$npy/f2_c_2x3.npy" -o out/new.svg
+bad "html 3-D"          1 "html highlighting takes one map"       "$npy/f8_c_2x3x4.npy" -c cols4.txt -o out/new.html
+bad "ragged csv"        1 "line 3: 1 fields, expected 2"          ragged.csv -o out/new.svg
+bad "csv not number"    1 "line 2, field 2: 'x' is not a number"  notnumber.csv --csv-labels none -o out/new.svg
+mkdir -p dir.npy
+bad "directory input"   1 "cannot open 'dir.npy' for reading: Is a directory" dir.npy -o out/new.svg
+bad "directory tokens"  1 "--rows 'dir.npy': cannot open for reading: Is a directory" "$npy/f8_c_3x4.npy" -r dir.npy -o out/new.svg
+bad "no output dir"     1 "cannot write 'out/missing/new.svg'"    "$npy/f8_c_3x4.npy" -o out/missing/new.svg
+# Every malformed .npy of the corpus: status 1 with the reader's message.
+while IFS=$'\t' read -r file text; do
+    case "$file" in "#"*|"") continue ;; esac
+    bad "npy $file" 1 "$text" "$npy/bad/$file" -o out/new.svg
+done <"$npy/bad/MANIFEST.tsv"
+
+echo "attn-plot: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

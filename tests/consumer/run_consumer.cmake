@@ -1,0 +1,86 @@
+# Driver for the consumer tests, run as `cmake -D... -P run_consumer.cmake`.
+#   MODE=find_package      configure + install attn (tests/examples OFF) into a prefix under
+#                          WORK_DIR, then configure, build and run consumer/find_package
+#                          with CMAKE_PREFIX_PATH pointing at that prefix.
+#   MODE=add_subdirectory  configure, build and run consumer/add_subdirectory against the
+#                          attn source tree.
+# Other inputs: ATTN_SOURCE_DIR, CONSUMER_DIR, WORK_DIR; optional GENERATOR, CXX_COMPILER,
+# EIGEN_DIR (the Eigen3_DIR the outer build used).
+cmake_minimum_required(VERSION 3.16)
+
+foreach(var IN ITEMS MODE ATTN_SOURCE_DIR CONSUMER_DIR WORK_DIR)
+  if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
+    message(FATAL_ERROR "run_consumer.cmake: -D${var}=... is required")
+  endif()
+endforeach()
+if(NOT MODE MATCHES "^(find_package|add_subdirectory)$")
+  message(FATAL_ERROR "run_consumer.cmake: MODE must be find_package or add_subdirectory, got '${MODE}'")
+endif()
+
+set(work "${WORK_DIR}/${MODE}")
+file(REMOVE_RECURSE "${work}")
+file(MAKE_DIRECTORY "${work}")
+
+# Settings every configure step shares.
+set(common_args -DCMAKE_BUILD_TYPE=Release)
+if(GENERATOR)
+  list(APPEND common_args -G "${GENERATOR}")
+endif()
+if(CXX_COMPILER)
+  list(APPEND common_args "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")
+endif()
+if(EIGEN_DIR)
+  list(APPEND common_args "-DEigen3_DIR=${EIGEN_DIR}")
+endif()
+
+function(step what)
+  message(STATUS "[consumer.${MODE}] ${what}")
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "[consumer.${MODE}] ${what} failed (${rc})")
+  endif()
+endfunction()
+
+function(build_and_run build_dir)
+  step("build consumer" "${CMAKE_COMMAND}" --build "${build_dir}" --config Release)
+  set(exe "${build_dir}/attn_consumer${CMAKE_EXECUTABLE_SUFFIX}")
+  if(NOT EXISTS "${exe}")
+    set(exe "${build_dir}/Release/attn_consumer${CMAKE_EXECUTABLE_SUFFIX}")  # multi-config
+  endif()
+  step("run consumer" "${exe}")
+endfunction()
+
+if(MODE STREQUAL "find_package")
+  set(prefix "${work}/prefix")
+  step("configure attn"
+    "${CMAKE_COMMAND}" -S "${ATTN_SOURCE_DIR}" -B "${work}/attn-build" ${common_args}
+      -DATTN_BUILD_TESTS=OFF -DATTN_BUILD_EXAMPLES=OFF -DATTN_BUILD_BENCHMARKS=OFF
+      -DATTN_INSTALL=ON "-DCMAKE_INSTALL_PREFIX=${prefix}")
+  step("build attn" "${CMAKE_COMMAND}" --build "${work}/attn-build" --config Release)
+  step("install attn" "${CMAKE_COMMAND}" --install "${work}/attn-build" --config Release)
+
+  file(GLOB_RECURSE config_files "${prefix}/attnConfig.cmake")
+  if(NOT EXISTS "${prefix}/include/attn/attn.hpp" OR NOT config_files)
+    message(FATAL_ERROR "[consumer.${MODE}] install is missing include/attn/attn.hpp or attnConfig.cmake")
+  endif()
+
+  step("configure consumer"
+    "${CMAKE_COMMAND}" -S "${CONSUMER_DIR}/find_package" -B "${work}/build" ${common_args}
+      "-DCMAKE_PREFIX_PATH=${prefix}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
+
+  # The package must come from our prefix, not from some other attn on the system.
+  file(STRINGS "${work}/build/CMakeCache.txt" attn_dir_line REGEX "^attn_DIR:")
+  string(FIND "${attn_dir_line}" "${prefix}/" at)
+  if(NOT at GREATER -1)
+    message(FATAL_ERROR "[consumer.${MODE}] found the wrong attn: ${attn_dir_line}")
+  endif()
+
+  build_and_run("${work}/build")
+else()
+  step("configure consumer"
+    "${CMAKE_COMMAND}" -S "${CONSUMER_DIR}/add_subdirectory" -B "${work}/build" ${common_args}
+      "-DATTN_SOURCE_DIR=${ATTN_SOURCE_DIR}")
+  build_and_run("${work}/build")
+endif()
+
+message(STATUS "[consumer.${MODE}] passed")

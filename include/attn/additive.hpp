@@ -57,20 +57,30 @@ void check_params(const char* fn, const BahdanauParams<Scalar>& p) {
 
 }  // namespace detail
 
-/// Projects the memory's keys once (`K·Wk`, plus `b` when normalized). K is Tk×dk.
+namespace detail {
+
 template <typename DerivedK>
-BahdanauKeys<typename DerivedK::Scalar> prepare_keys(const BahdanauParams<typename DerivedK::Scalar>& params,
+BahdanauKeys<typename DerivedK::Scalar> prepare_keys(const char* fn,
+                                                     const BahdanauParams<typename DerivedK::Scalar>& params,
                                                      const Eigen::MatrixBase<DerivedK>& k) {
   using Scalar = typename DerivedK::Scalar;
-  detail::check_scalar<Scalar>();
-  constexpr const char* fn = "attn::prepare_keys";
-  detail::check_params(fn, params);
-  detail::check_equal(fn, "k.cols()", k.cols(), "params.wk.rows()", params.wk.rows());
+  check_scalar<Scalar>();
+  check_params(fn, params);
+  check_equal(fn, "k.cols()", k.cols(), "params.wk.rows()", params.wk.rows());
   BahdanauKeys<Scalar> keys;
   keys.projected.noalias() = k * params.wk;
   if (params.normalize && params.b.size() != 0) keys.projected.rowwise() += params.b;
   keys.normalized = params.normalize;
   return keys;
+}
+
+}  // namespace detail
+
+/// Projects the memory's keys once (`K·Wk`, plus `b` when normalized). K is Tk×dk.
+template <typename DerivedK>
+BahdanauKeys<typename DerivedK::Scalar> prepare_keys(const BahdanauParams<typename DerivedK::Scalar>& params,
+                                                     const Eigen::MatrixBase<DerivedK>& k) {
+  return detail::prepare_keys("attn::prepare_keys", params, k);
 }
 
 /// Bahdanau attention against prepared keys, into caller-owned `output` (Tq×dv) and
@@ -135,7 +145,7 @@ AttentionResult<typename DerivedQ::Scalar> bahdanau(const Eigen::MatrixBase<Deri
   static_assert(std::is_same<typename DerivedQ::Scalar, typename DerivedK::Scalar>::value,
                 "attn::bahdanau: q and k must share one scalar type; use .cast<T>()");
   detail::check_equal("attn::bahdanau", "v.rows()", v.rows(), "k.rows()", k.rows());
-  return bahdanau(q, prepare_keys(params, k), v, params, mask, options);
+  return bahdanau(q, detail::prepare_keys("attn::bahdanau", params, k), v, params, mask, options);
 }
 
 }  // namespace attn

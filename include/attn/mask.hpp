@@ -127,7 +127,7 @@ class Mask {
   static Index saturating_add(Index a, Index b) {
     constexpr Index hi = std::numeric_limits<Index>::max() - 1;
     constexpr Index lo = std::numeric_limits<Index>::min() + 1;
-    if (b > 0 && a > hi - b) return hi;
+    if (b >= 0 && a > hi - b) return hi;
     if (b < 0 && a < lo - b) return lo;
     return a + b;
   }

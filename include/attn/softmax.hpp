@@ -77,11 +77,11 @@ bool normalize_row(Probability probability, Eigen::MatrixBase<Derived>& s, Index
       break;
     }
     case Probability::sparsemax: {
-      // Sort visible scores descending; support size k = max{k : 1 + k·z(k) > Σ_{r<=k} z(r)},
-      // threshold tau = (Σ_{r<=k} z(r) - 1) / k, weight max(z - tau, 0).
+      // Sort visible z = score - max descending (shifting keeps large scores exact); support
+      // k = max{k : 1 + k·z(k) > Σ_{r<=k} z(r)}, tau = (Σ_{r<=k} z(r) - 1) / k, weight max(z - tau, 0).
       Index n = 0;
       for (Index j = first; j < last; ++j)
-        if (!has_matrix || row_visible(mask, i, j)) buffer[n++] = row(j);
+        if (!has_matrix || row_visible(mask, i, j)) buffer[n++] = row(j) - max;
       if (max == std::numeric_limits<Scalar>::infinity()) {
         for (Index j = first; j < last; ++j)
           if (!has_matrix || row_visible(mask, i, j)) row(j) = std::numeric_limits<Scalar>::quiet_NaN();
@@ -101,7 +101,7 @@ bool normalize_row(Probability probability, Eigen::MatrixBase<Derived>& s, Index
       const Scalar tau = (support_sum - Scalar(1)) / Scalar(support);
       for (Index j = 0; j < tk; ++j) {
         const bool vis = j >= first && j < last && (!has_matrix || row_visible(mask, i, j));
-        row(j) = vis ? std::max(row(j) - tau, Scalar(0)) : Scalar(0);
+        row(j) = vis ? std::max((row(j) - max) - tau, Scalar(0)) : Scalar(0);
       }
       break;
     }

@@ -1,0 +1,672 @@
+// SPDX-License-Identifier: MIT
+// Property tests of the mechanisms (scaled dot-product, Luong dot/general/concat, Bahdanau
+// plain/normalized) over seeded random shapes and masks of every kind: weights rows are
+// distributions over visible keys, masked entries exactly 0, fully masked rows zero and flagged,
+// shift invariance, key permutation equivariance, agreement with the plain-loop float64
+// reference, and masked NaN/Inf content that cannot reach the results.
+#include "helpers.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace {
+
+using attn::BoolMatrix;
+using attn::Index;
+using attn::Mask;
+using attn::Matrix;
+using attn::Probability;
+using attn_test::MatrixD;
+
+// ---- the mechanisms under test, behind one interface ------------------------------------
+
+enum class Kind { sdpa, luong_dot, luong_general, luong_concat, bahdanau, bahdanau_normalized };
+
+const Kind all_kinds[] = {Kind::sdpa,         Kind::luong_dot, Kind::luong_general,
+                          Kind::luong_concat, Kind::bahdanau,  Kind::bahdanau_normalized};
+const Probability all_probabilities[] = {Probability::softmax, Probability::sparsemax, Probability::hardmax};
+
+const char* name(Kind kind) {
+  switch (kind) {
+    case Kind::sdpa: return "scaled_dot_product";
+    case Kind::luong_dot: return "luong dot";
+    case Kind::luong_general: return "luong general";
+    case Kind::luong_concat: return "luong concat";
+    case Kind::bahdanau: return "bahdanau";
+    case Kind::bahdanau_normalized: return "bahdanau normalized";
+  }
+  return "?";
+}
+
+const char* name(Probability p) {
+  switch (p) {
+    case Probability::softmax: return "softmax";
+    case Probability::sparsemax: return "sparsemax";
+    case Probability::hardmax: return "hardmax";
+  }
+  return "?";
+}
+
+// One attention problem: inputs and the parameters of its mechanism.
+template <typename S>
+struct Problem {
+  Kind kind = Kind::sdpa;
+  Matrix<S> q, k, v;
+  std::optional<double> scale;  // scaled_dot_product only
+  attn::LuongParams<S> luong;
+  attn::BahdanauParams<S> bahdanau;
+};
+
+template <typename S>
+Problem<S> make_problem(std::mt19937_64& rng, Kind kind, Index tq, Index tk) {
+  const Index dims[] = {1, 3, 5};
+  std::uniform_int_distribution<int> pick(0, 2);
+  std::bernoulli_distribution coin(0.5);
+  std::uniform_real_distribution<double> gain(0.5, 2.0);
+  const Index dq = dims[pick(rng)];
+  const Index dk = (kind == Kind::sdpa || kind == Kind::luong_dot) ? dq : dims[pick(rng)];
+  const Index dv = dims[pick(rng)];
+  const Index units = dims[pick(rng)];
+  Problem<S> p;
+  p.kind = kind;
+  p.q = attn_test::random_matrix<S>(rng, tq, dq);
+  p.k = attn_test::random_matrix<S>(rng, tk, dk);
+  p.v = attn_test::random_matrix<S>(rng, tk, dv);
+  const std::optional<S> g = coin(rng) ? std::optional<S>(static_cast<S>(gain(rng))) : std::nullopt;
+  switch (kind) {
+    case Kind::sdpa:
+      if (coin(rng)) p.scale = gain(rng);
+      break;
+    case Kind::luong_dot: p.luong = attn::LuongParams<S>::dot(g); break;
+    case Kind::luong_general: p.luong = attn::LuongParams<S>::general(attn_test::random_matrix<S>(rng, dq, dk), g); break;
+    case Kind::luong_concat:
+      p.luong = attn::LuongParams<S>::concat(attn_test::random_matrix<S>(rng, dq + dk, units),
+                                             attn_test::random_matrix<S>(rng, 1, units), g);
+      break;
+    case Kind::bahdanau:
+    case Kind::bahdanau_normalized:
+      p.bahdanau.wq = attn_test::random_matrix<S>(rng, dq, units);
+      p.bahdanau.wk = attn_test::random_matrix<S>(rng, dk, units);
+      p.bahdanau.v = attn_test::random_matrix<S>(rng, 1, units, 0.1, 1.0);  // never all zero
+      if (kind == Kind::bahdanau_normalized) {
+        p.bahdanau.normalize = true;
+        p.bahdanau.g = static_cast<S>(gain(rng));
+        if (coin(rng)) p.bahdanau.b = attn_test::random_matrix<S>(rng, 1, units);
+      }
+      break;
+  }
+  return p;
+}
+
+template <typename S>
+Problem<double> to_double(const Problem<S>& p) {
+  Problem<double> d;
+  d.kind = p.kind;
+  d.q = p.q.template cast<double>();
+  d.k = p.k.template cast<double>();
+  d.v = p.v.template cast<double>();
+  d.scale = p.scale;
+  d.luong.score = p.luong.score;
+  d.luong.w = p.luong.w.template cast<double>();
+  d.luong.v = p.luong.v.template cast<double>();
+  if (p.luong.g) d.luong.g = static_cast<double>(*p.luong.g);
+  d.bahdanau.wq = p.bahdanau.wq.template cast<double>();
+  d.bahdanau.wk = p.bahdanau.wk.template cast<double>();
+  d.bahdanau.v = p.bahdanau.v.template cast<double>();
+  d.bahdanau.normalize = p.bahdanau.normalize;
+  d.bahdanau.g = static_cast<double>(p.bahdanau.g);
+  d.bahdanau.b = p.bahdanau.b.template cast<double>();
+  return d;
+}
+
+template <typename S>
+attn::AttentionResult<S> call(const Problem<S>& p, const Mask& mask, attn::Options options) {
+  switch (p.kind) {
+    case Kind::sdpa:
+      options.scale = p.scale;
+      return attn::scaled_dot_product(p.q, p.k, p.v, mask, options);
+    case Kind::luong_dot:
+    case Kind::luong_general:
+    case Kind::luong_concat: return attn::luong(p.q, p.k, p.v, p.luong, mask, options);
+    case Kind::bahdanau:
+    case Kind::bahdanau_normalized: return attn::bahdanau(p.q, p.k, p.v, p.bahdanau, mask, options);
+  }
+  return {};
+}
+
+template <typename S>
+attn::AttentionResult<S> call(const Problem<S>& p, const Mask& mask, Probability probability) {
+  attn::Options options;
+  options.probability = probability;
+  return call(p, mask, options);
+}
+
+// Plain-loop float64 scores of the problem's mechanism.
+MatrixD reference_scores(const Problem<double>& p) {
+  const Index dq = p.q.cols();
+  const Index dk = p.k.cols();
+  switch (p.kind) {
+    case Kind::sdpa:
+      return attn_test::reference_dot_scores(p.q, p.k, p.scale ? *p.scale : 1.0 / std::sqrt(static_cast<double>(dk)));
+    case Kind::luong_dot: return attn_test::reference_dot_scores(p.q, p.k, p.luong.g ? *p.luong.g : 1.0);
+    case Kind::luong_general: {
+      MatrixD qw = MatrixD::Zero(p.q.rows(), dk);
+      for (Index i = 0; i < p.q.rows(); ++i)
+        for (Index c = 0; c < dk; ++c)
+          for (Index r = 0; r < dq; ++r) qw(i, c) += p.q(i, r) * p.luong.w(r, c);
+      return attn_test::reference_dot_scores(qw, p.k, p.luong.g ? *p.luong.g : 1.0);
+    }
+    case Kind::luong_concat: {
+      const MatrixD top = p.luong.w.topRows(dq);
+      const MatrixD bottom = p.luong.w.bottomRows(dk);
+      return (p.luong.g ? *p.luong.g : 1.0) *
+             attn_test::reference_additive_scores(p.q, p.k, top, bottom, p.luong.v, MatrixD());
+    }
+    case Kind::bahdanau: return attn_test::reference_additive_scores(p.q, p.k, p.bahdanau.wq, p.bahdanau.wk, p.bahdanau.v, MatrixD());
+    case Kind::bahdanau_normalized: {
+      double norm2 = 0;
+      for (Index u = 0; u < p.bahdanau.v.cols(); ++u) norm2 += p.bahdanau.v(0, u) * p.bahdanau.v(0, u);
+      const MatrixD vv = (p.bahdanau.g / std::sqrt(norm2)) * p.bahdanau.v;
+      return attn_test::reference_additive_scores(p.q, p.k, p.bahdanau.wq, p.bahdanau.wk, vv, p.bahdanau.b);
+    }
+  }
+  return {};
+}
+
+// A random mask of the given kind for a tq×tk problem: 0 none, 1 key length, 2 causal,
+// 3 window, 4 history-only window, 5 explicit matrix, 6 all of them intersected.
+constexpr int mask_kinds = 7;
+
+BoolMatrix random_bool(std::mt19937_64& rng, Index tq, Index tk, double p_visible) {
+  std::bernoulli_distribution coin(p_visible);
+  BoolMatrix m(tq, tk);
+  for (Index j = 0; j < tk; ++j)
+    for (Index i = 0; i < tq; ++i) m(i, j) = coin(rng);
+  return m;
+}
+
+Mask random_mask(std::mt19937_64& rng, Index tq, Index tk, int kind) {
+  std::uniform_int_distribution<Index> width(0, 3);
+  switch (kind) {
+    case 0: return Mask();
+    case 1: return Mask::key_length(std::uniform_int_distribution<Index>(0, tk)(rng));
+    case 2: {  // offsets around tk - tq (a query block at the end of the keys)
+      const Index hi = tk - tq + 2;
+      return Mask::causal(std::uniform_int_distribution<Index>(std::min(Index(-2), hi), hi)(rng));
+    }
+    case 3: return Mask::window(width(rng), width(rng));
+    case 4: return Mask::window(width(rng), 0);
+    case 5: return Mask::matrix(random_bool(rng, tq, tk, 0.6));
+    default: {
+      Mask m = Mask::key_length(std::uniform_int_distribution<Index>(0, tk)(rng));
+      m &= Mask::causal(std::uniform_int_distribution<Index>(0, tk)(rng));
+      m &= Mask::window(width(rng) + 1, width(rng) + 1);
+      m &= Mask::matrix(random_bool(rng, tq, tk, 0.8));
+      return m;
+    }
+  }
+}
+
+// Bit-for-bit equality (distinguishes +0 from -0; NaN equals the same NaN).
+template <typename DA, typename DB>
+bool same_bits(const Eigen::MatrixBase<DA>& a, const Eigen::MatrixBase<DB>& b) {
+  if (a.rows() != b.rows() || a.cols() != b.cols()) return false;
+  for (Index j = 0; j < a.cols(); ++j)
+    for (Index i = 0; i < a.rows(); ++i) {
+      const typename DA::Scalar x = a(i, j);
+      const typename DB::Scalar y = b(i, j);
+      static_assert(sizeof(x) == sizeof(y), "same scalar");
+      if (std::memcmp(&x, &y, sizeof(x)) != 0) return false;
+    }
+  return true;
+}
+
+template <typename S>
+constexpr double tol() {
+  return attn_test::tolerance<S>();
+}
+
+const Index sizes[] = {0, 1, 2, 3, 7, 37};
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("weights are distributions over visible keys; fully masked rows are zero and flagged",
+                   "[mechanism][property]", float, double) {
+  std::mt19937_64 rng(1);
+  for (Kind kind : all_kinds)
+    for (Index tq : sizes)
+      for (Index tk : sizes)
+        for (int mk = 0; mk < mask_kinds; ++mk)
+          for (Probability prob : all_probabilities) {
+            const Problem<TestType> p = make_problem<TestType>(rng, kind, tq, tk);
+            const Mask mask = random_mask(rng, tq, tk, mk);
+            const BoolMatrix visible = attn_test::dense_mask(mask, tq, tk);
+            const auto r = call(p, mask, prob);
+            INFO(name(kind) << ", " << name(prob) << ", tq = " << tq << ", tk = " << tk << ", mask kind " << mk
+                            << ", dq = " << p.q.cols() << ", dk = " << p.k.cols() << ", dv = " << p.v.cols());
+            REQUIRE(r.output.rows() == tq);
+            REQUIRE(r.output.cols() == p.v.cols());
+            REQUIRE(r.weights.rows() == tq);
+            REQUIRE(r.weights.cols() == tk);
+            REQUIRE(r.fully_masked.size() == tq);
+            CHECK(r.scores.size() == 0);  // not requested
+            Index expected_fully = 0;
+            for (Index i = 0; i < tq; ++i) {
+              INFO("row " << i);
+              const bool sees = visible.row(i).any();
+              CHECK(r.fully_masked(i) == !sees);
+              if (!sees) {
+                ++expected_fully;
+                CHECK(same_bits(r.weights.row(i), Matrix<TestType>::Zero(1, tk)));
+                CHECK(same_bits(r.output.row(i), Matrix<TestType>::Zero(1, p.v.cols())));
+                continue;
+              }
+              double sum = 0;
+              for (Index j = 0; j < tk; ++j) {
+                if (visible(i, j)) {
+                  CHECK(r.weights(i, j) >= TestType(0));
+                  sum += static_cast<double>(r.weights(i, j));
+                } else {
+                  CHECK(r.weights(i, j) == TestType(0));  // exactly
+                }
+              }
+              CHECK(attn_test::close(sum, 1.0, tol<TestType>()));
+              CHECK(r.output.row(i).allFinite());
+            }
+            CHECK(r.num_fully_masked() == expected_fully);
+          }
+}
+
+TEMPLATE_TEST_CASE("mechanisms agree with the plain-loop float64 reference", "[mechanism][reference]", float, double) {
+  std::mt19937_64 rng(2);
+  for (Kind kind : all_kinds)
+    for (Index tq : sizes)
+      for (Index tk : sizes)
+        for (int mk = 0; mk < mask_kinds; ++mk)
+          for (Probability prob : all_probabilities) {
+            const Problem<TestType> p = make_problem<TestType>(rng, kind, tq, tk);
+            const Mask mask = random_mask(rng, tq, tk, mk);
+            const BoolMatrix visible = attn_test::dense_mask(mask, tq, tk);
+            attn::Options options;
+            options.probability = prob;
+            options.return_scores = true;
+            const auto r = call(p, mask, options);
+
+            // The reference runs in float64 on the very inputs the library saw (float inputs
+            // are cast exactly to double).
+            const Problem<double> pd = to_double(p);
+            const MatrixD scores = reference_scores(pd);
+            const MatrixD weights = attn_test::reference_probability(scores, visible, prob);
+            const MatrixD output = attn_test::reference_output(weights, pd.v, visible);
+            INFO(name(kind) << ", " << name(prob) << ", tq = " << tq << ", tk = " << tk << ", mask kind " << mk
+                            << ", dq = " << p.q.cols() << ", dk = " << p.k.cols() << ", dv = " << p.v.cols());
+            ATTN_CHECK_CLOSE(r.scores, scores, tol<TestType>());
+            ATTN_CHECK_CLOSE(r.weights, weights, tol<TestType>());
+            ATTN_CHECK_CLOSE(r.output, output, tol<TestType>());
+          }
+}
+
+TEMPLATE_TEST_CASE("return_scores returns the raw scores; otherwise scores are empty", "[mechanism][scores]", float,
+                   double) {
+  std::mt19937_64 rng(3);
+  for (Kind kind : all_kinds)
+    for (Probability prob : all_probabilities) {
+      const Problem<TestType> p = make_problem<TestType>(rng, kind, 4, 6);
+      const Mask mask = Mask::causal(1);
+      attn::Options with;
+      with.probability = prob;
+      with.return_scores = true;
+      attn::Options without;
+      without.probability = prob;
+      const auto a = call(p, mask, with);
+      const auto b = call(p, mask, without);
+      INFO(name(kind) << ", " << name(prob));
+      REQUIRE(a.scores.rows() == 4);
+      REQUIRE(a.scores.cols() == 6);
+      CHECK(b.scores.rows() == 0);
+      CHECK(b.scores.cols() == 0);
+      // The raw scores before the probability function, masked entries included.
+      ATTN_CHECK_CLOSE(a.scores, reference_scores(to_double(p)), tol<TestType>());
+      // Asking for them changes nothing else.
+      CHECK(same_bits(a.weights, b.weights));
+      CHECK(same_bits(a.output, b.output));
+      CHECK((a.fully_masked == b.fully_masked).all());
+      // The weights are the probability function of exactly those scores.
+      CHECK(same_bits(attn::normalize(a.scores, mask, prob), a.weights));
+    }
+}
+
+TEMPLATE_TEST_CASE("adding a constant to a score row changes nothing", "[mechanism][property][shift]", float, double) {
+  std::mt19937_64 rng(4);
+  std::uniform_real_distribution<double> shift(-5.0, 5.0);
+  for (Kind kind : all_kinds)
+    for (Index tq : {Index(1), Index(3), Index(7)})
+      for (Index tk : {Index(1), Index(2), Index(7), Index(37)})
+        for (int mk = 0; mk < mask_kinds; ++mk) {
+          const Problem<TestType> p = make_problem<TestType>(rng, kind, tq, tk);
+          const Mask mask = random_mask(rng, tq, tk, mk);
+          attn::Options options;
+          options.return_scores = true;
+          const auto r = call(p, mask, options);
+          INFO(name(kind) << ", tq = " << tq << ", tk = " << tk << ", mask kind " << mk);
+          // The mechanism's weights are softmax of its raw scores, bit for bit.
+          CHECK(same_bits(attn::softmax(r.scores, mask), r.weights));
+          // One constant for the whole matrix, and one per row.
+          const TestType c = static_cast<TestType>(shift(rng));
+          const Matrix<TestType> shifted = (r.scores.array() + c).matrix();
+          ATTN_CHECK_CLOSE(attn::softmax(shifted, mask), r.weights, tol<TestType>());
+          Matrix<TestType> per_row = r.scores;
+          for (Index i = 0; i < tq; ++i) per_row.row(i).array() += static_cast<TestType>(shift(rng));
+          ATTN_CHECK_CLOSE(attn::softmax(per_row, mask), r.weights, tol<TestType>());
+          // sparsemax is shift-invariant too.
+          ATTN_CHECK_CLOSE(attn::sparsemax(per_row, mask), attn::sparsemax(r.scores, mask), tol<TestType>());
+        }
+}
+
+TEMPLATE_TEST_CASE("permuting keys with values permutes weight columns and keeps the output",
+                   "[mechanism][property][permutation]", float, double) {
+  std::mt19937_64 rng(5);
+  for (Kind kind : all_kinds)
+    for (Index tq : {Index(1), Index(3), Index(7)})
+      for (Index tk : {Index(1), Index(2), Index(3), Index(7), Index(37)})
+        for (int mk = 0; mk < mask_kinds; ++mk)
+          for (Probability prob : all_probabilities) {
+            const Problem<TestType> p = make_problem<TestType>(rng, kind, tq, tk);
+            const Mask mask = random_mask(rng, tq, tk, mk);
+            const BoolMatrix visible = attn_test::dense_mask(mask, tq, tk);
+            std::vector<Index> perm(static_cast<std::size_t>(tk));
+            std::iota(perm.begin(), perm.end(), Index(0));
+            std::shuffle(perm.begin(), perm.end(), rng);
+            // Key j moves to position perm[j]; the mask columns move with it (as a matrix).
+            Problem<TestType> pp = p;
+            BoolMatrix moved(tq, tk);
+            for (Index j = 0; j < tk; ++j) {
+              const Index to = perm[static_cast<std::size_t>(j)];
+              pp.k.row(to) = p.k.row(j);
+              pp.v.row(to) = p.v.row(j);
+              moved.col(to) = visible.col(j);
+            }
+            const auto a = call(p, mask, prob);
+            const auto b = call(pp, Mask::matrix(moved), prob);
+            INFO(name(kind) << ", " << name(prob) << ", tq = " << tq << ", tk = " << tk << ", mask kind " << mk);
+            Matrix<TestType> back(tq, tk);
+            for (Index j = 0; j < tk; ++j) back.col(j) = b.weights.col(perm[static_cast<std::size_t>(j)]);
+            ATTN_CHECK_CLOSE(back, a.weights, tol<TestType>());
+            ATTN_CHECK_CLOSE(b.output, a.output, tol<TestType>());
+            CHECK((a.fully_masked == b.fully_masked).all());
+          }
+}
+
+TEMPLATE_TEST_CASE("band masks equal their explicit-matrix form", "[mechanism][property][mask]", float, double) {
+  std::mt19937_64 rng(6);
+  for (Kind kind : all_kinds)
+    for (int mk = 1; mk < mask_kinds; ++mk)
+      for (Probability prob : all_probabilities) {
+        const Problem<TestType> p = make_problem<TestType>(rng, kind, 7, 9);
+        const Mask mask = random_mask(rng, 7, 9, mk);
+        const auto a = call(p, mask, prob);
+        const auto b = call(p, Mask::matrix(attn_test::dense_mask(mask, 7, 9)), prob);
+        INFO(name(kind) << ", " << name(prob) << ", mask kind " << mk);
+        // Same scores and same per-row arithmetic; the output may sum in another order when a
+        // key-length mask shortens the product, hence a tolerance there.
+        CHECK(same_bits(a.weights, b.weights));
+        ATTN_CHECK_CLOSE(a.output, b.output, tol<TestType>());
+        CHECK((a.fully_masked == b.fully_masked).all());
+      }
+}
+
+TEMPLATE_TEST_CASE("NaN or Inf in a masked key or value row leaves output and weights unchanged",
+                   "[mechanism][property][nonfinite]", float, double) {
+  std::mt19937_64 rng(7);
+  constexpr Index tq = 5, tk = 8;
+  const TestType poisons[] = {std::numeric_limits<TestType>::quiet_NaN(), std::numeric_limits<TestType>::infinity(),
+                              -std::numeric_limits<TestType>::infinity()};
+  // Each case lists the keys that no query sees under its mask (5 queries, 8 keys): those
+  // key/value rows get the poison. The matrix also hides random other entries.
+  BoolMatrix m = random_bool(rng, tq, tk, 0.7);
+  m.col(1).setConstant(false);
+  m.col(6).setConstant(false);
+  struct Case {
+    const char* label;
+    Mask mask;
+    std::vector<Index> hidden;  // keys no query sees
+  };
+  const Case cases[] = {{"key_length", Mask::key_length(5), {5, 6, 7}},
+                        {"causal", Mask::causal(0), {5, 6, 7}},
+                        {"causal(-2)", Mask::causal(-2), {3, 4, 5, 6, 7}},
+                        {"matrix", Mask::matrix(m), {1, 6}},
+                        {"key_length & causal", Mask::key_length(7) & Mask::causal(1), {6, 7}}};
+  for (Kind kind : all_kinds)
+    for (const Case& c : cases)
+      for (Probability prob : all_probabilities) {
+        const Problem<TestType> p = make_problem<TestType>(rng, kind, tq, tk);
+        const auto clean = call(p, c.mask, prob);
+        REQUIRE(clean.output.allFinite());
+        for (TestType bad : poisons)
+          for (int where = 0; where < 3; ++where) {  // 0: key row, 1: value row, 2: both
+            Problem<TestType> dirty = p;
+            for (Index j : c.hidden) {
+              if (where != 1) dirty.k.row(j).setConstant(bad);
+              if (where != 0) dirty.v.row(j).setConstant(bad);
+            }
+            const auto r = call(dirty, c.mask, prob);
+            INFO(name(kind) << ", " << name(prob) << ", mask " << c.label << ", poison " << bad << " in "
+                            << (where == 0 ? "keys" : where == 1 ? "values" : "keys and values"));
+            CHECK(same_bits(r.weights, clean.weights));
+            CHECK(same_bits(r.output, clean.output));
+            CHECK((r.fully_masked == clean.fully_masked).all());
+
+            // A single poisoned entry too (not a whole row).
+            Problem<TestType> one = p;
+            const Index j = c.hidden.back();
+            if (where != 1) one.k(j, 0) = bad;
+            if (where != 0) one.v(j, one.v.cols() - 1) = bad;
+            const auto s = call(one, c.mask, prob);
+            CHECK(same_bits(s.weights, clean.weights));
+            CHECK(same_bits(s.output, clean.output));
+          }
+      }
+}
+
+TEMPLATE_TEST_CASE("NaN or Inf in masked prepared Bahdanau keys leaves results unchanged",
+                   "[bahdanau][property][nonfinite]", float, double) {
+  std::mt19937_64 rng(8);
+  for (Kind kind : {Kind::bahdanau, Kind::bahdanau_normalized}) {
+    const Problem<TestType> p = make_problem<TestType>(rng, kind, 4, 6);
+    const Mask mask = Mask::key_length(4);
+    const auto keys = attn::prepare_keys(p.bahdanau, p.k);
+    const auto clean = attn::bahdanau(p.q, keys, p.v, p.bahdanau, mask);
+    auto dirty = keys;
+    dirty.projected.row(4).setConstant(std::numeric_limits<TestType>::quiet_NaN());
+    dirty.projected.row(5).setConstant(std::numeric_limits<TestType>::infinity());
+    const auto r = attn::bahdanau(p.q, dirty, p.v, p.bahdanau, mask);
+    INFO(name(kind));
+    CHECK(same_bits(r.weights, clean.weights));
+    CHECK(same_bits(r.output, clean.output));
+  }
+}
+
+TEMPLATE_TEST_CASE("NaN in a visible value row shows in the output rows that see it",
+                   "[mechanism][property][nonfinite]", float, double) {
+  std::mt19937_64 rng(9);
+  constexpr Index tq = 5, tk = 5;
+  for (Kind kind : all_kinds)
+    for (Probability prob : all_probabilities) {
+      const Problem<TestType> p = make_problem<TestType>(rng, kind, tq, tk);
+      Problem<TestType> dirty = p;
+      dirty.v(2, 0) = std::numeric_limits<TestType>::quiet_NaN();
+      INFO(name(kind) << ", " << name(prob));
+
+      // Causal: queries 2, 3, 4 see key 2; queries 0 and 1 do not.
+      const auto clean = call(p, Mask::causal(0), prob);
+      const auto r = call(dirty, Mask::causal(0), prob);
+      CHECK(same_bits(r.weights, clean.weights));  // weights never depend on V
+      CHECK(same_bits(r.output.topRows(2), clean.output.topRows(2)));
+      for (Index i = 2; i < tq; ++i) {
+        INFO("row " << i);
+        CHECK(std::isnan(r.output(i, 0)));
+        // Other columns of V are clean: those outputs stay as they were (up to summation order).
+        ATTN_CHECK_CLOSE(r.output.row(i).tail(p.v.cols() - 1), clean.output.row(i).tail(p.v.cols() - 1),
+                         tol<TestType>());
+      }
+
+      // No mask: every query sees key 2.
+      const auto all = call(dirty, Mask(), prob);
+      CHECK(all.output.col(0).array().isNaN().all());
+
+      // A whole NaN row reaches every column of the rows that see it.
+      Problem<TestType> row = p;
+      row.v.row(3).setConstant(std::numeric_limits<TestType>::quiet_NaN());
+      const auto rr = call(row, Mask::window(1, 0), prob);  // queries 3 and 4 see key 3
+      const auto rc = call(p, Mask::window(1, 0), prob);
+      CHECK(same_bits(rr.output.topRows(3), rc.output.topRows(3)));
+      CHECK(rr.output.bottomRows(2).array().isNaN().all());
+    }
+}
+
+TEMPLATE_TEST_CASE("prepared Bahdanau keys reused across query calls equal the unprepared call",
+                   "[bahdanau][prepare]", float, double) {
+  std::mt19937_64 rng(10);
+  for (Kind kind : {Kind::bahdanau, Kind::bahdanau_normalized})
+    for (Probability prob : all_probabilities) {
+      const Problem<TestType> p = make_problem<TestType>(rng, kind, 1, 9);
+      const auto keys = attn::prepare_keys(p.bahdanau, p.k);
+      REQUIRE(keys.projected.rows() == 9);
+      REQUIRE(keys.projected.cols() == p.bahdanau.units());
+      CHECK(keys.normalized == p.bahdanau.normalize);
+      attn::Options options;
+      options.probability = prob;
+      options.return_scores = true;
+      // A decoder: one query per step, plus a block of queries, against the same memory.
+      for (int step = 0; step < 6; ++step) {
+        const Index tq = step < 4 ? 1 : 3 + step;
+        const Matrix<TestType> q = attn_test::random_matrix<TestType>(rng, tq, p.q.cols());
+        const Mask mask = step % 2 ? Mask::key_length(7) : Mask();
+        const auto a = attn::bahdanau(q, keys, p.v, p.bahdanau, mask, options);
+        const auto b = attn::bahdanau(q, p.k, p.v, p.bahdanau, mask, options);
+        INFO(name(kind) << ", " << name(prob) << ", step " << step);
+        CHECK(same_bits(a.output, b.output));
+        CHECK(same_bits(a.weights, b.weights));
+        CHECK(same_bits(a.scores, b.scores));
+        CHECK((a.fully_masked == b.fully_masked).all());
+      }
+    }
+}
+
+TEMPLATE_TEST_CASE("structured binding: auto [out, w] = ...", "[mechanism][api]", float, double) {
+  std::mt19937_64 rng(11);
+  const Matrix<TestType> q = attn_test::random_matrix<TestType>(rng, 3, 4);
+  const Matrix<TestType> k = attn_test::random_matrix<TestType>(rng, 5, 4);
+  const Matrix<TestType> v = attn_test::random_matrix<TestType>(rng, 5, 2);
+  const auto full = attn::scaled_dot_product(q, k, v);
+  {
+    auto [out, w] = attn::scaled_dot_product(q, k, v);
+    static_assert(std::is_same<decltype(out), Matrix<TestType>>::value, "output binds as a Matrix");
+    static_assert(std::is_same<decltype(w), Matrix<TestType>>::value, "weights bind as a Matrix");
+    CHECK(same_bits(out, full.output));
+    CHECK(same_bits(w, full.weights));
+  }
+  {
+    const auto& [out, w] = full;  // binding to an lvalue result refers to its members
+    CHECK(&out == &full.output);
+    CHECK(&w == &full.weights);
+  }
+  {
+    auto [out, w] = attn::luong(q, k, v);
+    const auto ref = attn::luong(q, k, v);
+    CHECK(same_bits(out, ref.output));
+    CHECK(same_bits(w, ref.weights));
+  }
+  {
+    attn::BahdanauParams<TestType> params;
+    params.wq = attn_test::random_matrix<TestType>(rng, 4, 3);
+    params.wk = attn_test::random_matrix<TestType>(rng, 4, 3);
+    params.v = attn_test::random_matrix<TestType>(rng, 1, 3);
+    auto [out, w] = attn::bahdanau(q, k, v, params, Mask::causal(1));
+    const auto ref = attn::bahdanau(q, k, v, params, Mask::causal(1));
+    CHECK(same_bits(out, ref.output));
+    CHECK(same_bits(w, ref.weights));
+  }
+}
+
+TEMPLATE_TEST_CASE("inputs may be blocks and expressions", "[mechanism][api]", float, double) {
+  std::mt19937_64 rng(12);
+  for (Kind kind : all_kinds) {
+    const Problem<TestType> p = make_problem<TestType>(rng, kind, 4, 6);
+    // Embed each input in a bigger matrix and pass the block.
+    Matrix<TestType> bq = Matrix<TestType>::Zero(p.q.rows() + 2, p.q.cols() + 3);
+    Matrix<TestType> bk = Matrix<TestType>::Zero(p.k.rows() + 1, p.k.cols() + 2);
+    Matrix<TestType> bv = Matrix<TestType>::Zero(p.v.rows() + 3, p.v.cols() + 1);
+    bq.block(2, 1, p.q.rows(), p.q.cols()) = p.q;
+    bk.block(1, 2, p.k.rows(), p.k.cols()) = p.k;
+    bv.block(0, 1, p.v.rows(), p.v.cols()) = p.v;
+    const auto q = bq.block(2, 1, p.q.rows(), p.q.cols());
+    const auto k = bk.block(1, 2, p.k.rows(), p.k.cols());
+    const auto v = bv.block(0, 1, p.v.rows(), p.v.cols());
+    const Mask mask = Mask::causal(2);
+    const auto ref = call(p, mask, Probability::softmax);
+    attn::AttentionResult<TestType> r;
+    switch (kind) {
+      case Kind::sdpa: {
+        attn::Options o;
+        o.scale = p.scale;
+        r = attn::scaled_dot_product(q, k, v, mask, o);
+        break;
+      }
+      case Kind::luong_dot:
+      case Kind::luong_general:
+      case Kind::luong_concat: r = attn::luong(q, k, v, p.luong, mask); break;
+      default: r = attn::bahdanau(q, k, v, p.bahdanau, mask); break;
+    }
+    INFO(name(kind));
+    ATTN_CHECK_CLOSE(r.weights, ref.weights, tol<TestType>());
+    ATTN_CHECK_CLOSE(r.output, ref.output, tol<TestType>());
+  }
+  // An expression input: 2·q with scale 1/2 equals q with scale 1.
+  const Matrix<TestType> q = attn_test::random_matrix<TestType>(rng, 3, 4);
+  const Matrix<TestType> k = attn_test::random_matrix<TestType>(rng, 5, 4);
+  const Matrix<TestType> v = attn_test::random_matrix<TestType>(rng, 5, 2);
+  attn::Options half, one;
+  half.scale = 0.5;
+  one.scale = 1.0;
+  const auto a = attn::scaled_dot_product(TestType(2) * q, k, v, Mask(), half);
+  const auto b = attn::scaled_dot_product(q, k, v, Mask(), one);
+  ATTN_CHECK_CLOSE(a.weights, b.weights, tol<TestType>());
+  ATTN_CHECK_CLOSE(a.output, b.output, tol<TestType>());
+}
+
+TEMPLATE_TEST_CASE("zero-width inputs: empty dot products give uniform weights", "[mechanism][shape]", float, double) {
+  std::mt19937_64 rng(13);
+  const Matrix<TestType> q(3, 0), k(5, 0);
+  const Matrix<TestType> v = attn_test::random_matrix<TestType>(rng, 5, 2);
+  const Mask mask = Mask::causal(1);  // row i sees keys 0..i+1
+  for (int which = 0; which < 2; ++which) {
+    const auto r = which == 0 ? attn::scaled_dot_product(q, k, v, mask) : attn::luong(q, k, v, {}, mask);
+    INFO((which == 0 ? "scaled_dot_product" : "luong dot"));
+    REQUIRE(r.weights.rows() == 3);
+    REQUIRE(r.weights.cols() == 5);
+    for (Index i = 0; i < 3; ++i) {
+      const Index n = i + 2;
+      Eigen::MatrixXd expected_w = Eigen::MatrixXd::Zero(1, 5);
+      expected_w.leftCols(n).setConstant(1.0 / static_cast<double>(n));
+      ATTN_CHECK_CLOSE(r.weights.row(i), expected_w, tol<TestType>());
+      const Eigen::MatrixXd mean = v.template cast<double>().topRows(n).colwise().mean();
+      ATTN_CHECK_CLOSE(r.output.row(i), mean, tol<TestType>());
+    }
+    CHECK(r.num_fully_masked() == 0);
+  }
+  // Zero-width values: the output has no columns, the weights are unaffected.
+  const Matrix<TestType> v0(5, 0);
+  const auto r0 = attn::scaled_dot_product(q, k, v0, mask);
+  CHECK(r0.output.rows() == 3);
+  CHECK(r0.output.cols() == 0);
+  CHECK(same_bits(r0.weights, attn::scaled_dot_product(q, k, v, mask).weights));
+}

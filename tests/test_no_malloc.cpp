@@ -311,3 +311,29 @@ TEMPLATE_TEST_CASE("steady-state results equal the value forms", "[no_malloc][in
     }
   }
 }
+
+TEMPLATE_TEST_CASE("one-row queries (decoder steps) allocate nothing in steady state", "[no_malloc][into]", float,
+                   double) {
+  // A 1×d query makes Eigen pick GEMV, which copies a scaled operand into a heap temporary;
+  // the kernels keep the scale out of the product for that reason.
+  std::mt19937_64 rng(53);
+  const Matrix<TestType> k = attn_test::random_matrix<TestType>(rng, tk_max, d);
+  const Matrix<TestType> v = attn_test::random_matrix<TestType>(rng, tk_max, dv);
+  const Matrix<TestType> q = attn_test::random_matrix<TestType>(rng, 1, d);
+  const attn::RowVector<TestType> q_row = q.row(0);
+  const auto dot = attn::LuongParams<TestType>::dot(TestType(0.5));
+  const auto general = attn::LuongParams<TestType>::general(attn_test::random_matrix<TestType>(rng, d, d), TestType(2));
+  Matrix<TestType> out(1, dv), w(1, tk_max);
+  attn::Workspace<TestType> ws;
+  const Mask padding = Mask::key_length(10);
+  const auto steps = [&] {
+    attn::scaled_dot_product_into(q, k, v, out, w, ws, padding);
+    attn::scaled_dot_product_into(q_row, k, v, out, w, ws, padding);
+    attn::luong_into(q, k, v, dot, out, w, ws, padding);
+    attn::luong_into(q_row, k, v, general, out, w, ws, padding);
+  };
+  steps();  // warm-up
+  const std::string error = without_malloc(steps);
+  INFO(error);
+  CHECK(error.empty());
+}

@@ -67,12 +67,12 @@ Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<D
   switch (params.score) {
     case LuongScore::dot:
       detail::check_equal(fn, "q.cols()", dq, "k.cols()", dk);
-      weights.noalias() = g * q * k.transpose();
+      weights.noalias() = q * k.transpose();  // g is applied in finish()
       break;
     case LuongScore::general: {
       detail::check_shape(fn, "params.w", params.w, dq, dk);
       auto qw = ws.queries_.matrix(q.rows(), dk);
-      qw.noalias() = g * q * params.w;
+      qw.noalias() = q * params.w;
       weights.noalias() = qw * k.transpose();
       break;
     }
@@ -84,11 +84,10 @@ Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<D
       auto pk = ws.keys_.matrix(k.rows(), units);
       pk.noalias() = k * params.w.bottomRows(dk);
       detail::additive_scores(pq, pk, params.v, weights, ws);
-      if (params.g) weights *= g;
       break;
     }
   }
-  return detail::finish(weights, v, output, ws, mask, options);
+  return detail::finish(weights, v, output, ws, mask, options, g);
 }
 
 /// Luong attention; defaults to the dot score. Returns output (Tq×dv), weights (Tq×Tk),

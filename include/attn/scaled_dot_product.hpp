@@ -40,8 +40,8 @@ Index scaled_dot_product_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen:
 
   const Scalar scale = options.scale ? static_cast<Scalar>(*options.scale)
                                      : Scalar(1) / std::sqrt(static_cast<Scalar>(k.cols() > 0 ? k.cols() : 1));
-  weights.noalias() = scale * q * k.transpose();
-  return detail::finish(weights, v, output, ws, mask, options);
+  weights.noalias() = q * k.transpose();
+  return detail::finish(weights, v, output, ws, mask, options, scale);
 }
 
 /// Scaled dot-product attention. Returns output (Tq×dv), weights (Tq×Tk), the fully masked

@@ -30,15 +30,18 @@ inline bool row_visible(const Mask& mask, Index i, Index j) {
   return !m || (*m)(i, j);
 }
 
-/// Normalises row `i` of `s` in place over its visible keys; returns false when the row is
-/// fully masked (it is then all zero). `buffer` must hold at least `s.cols()` scalars.
+/// Normalises row `i` of `s` in place over its visible keys, after multiplying the visible
+/// scores by `scale` (folded in here so products need no scaled operand); returns false when
+/// the row is fully masked (it is then all zero). `buffer` must hold at least `s.cols()` scalars.
 template <typename Scalar, typename Derived>
 bool normalize_row(Probability probability, Eigen::MatrixBase<Derived>& s, Index i, const Mask& mask,
-                   Scalar* buffer) {
+                   Scalar* buffer, Scalar scale = Scalar(1)) {
   const Index tk = s.cols();
   const auto [first, last] = mask.band(i, tk);
   const bool has_matrix = mask.explicit_matrix().has_value();
   auto row = s.row(i);
+  if (scale != Scalar(1))
+    for (Index j = first; j < last; ++j) row(j) *= scale;
 
   // Maximum over visible keys; a visible NaN poisons the row.
   Scalar max = -std::numeric_limits<Scalar>::infinity();
@@ -114,14 +117,14 @@ bool normalize_row(Probability probability, Eigen::MatrixBase<Derived>& s, Index
   return true;
 }
 
-/// Normalises every row of `s` in place; `fully_masked(i)` tells whether row i saw no key.
-/// Returns the number of fully masked rows. `buffer` holds at least `s.cols()` scalars.
+/// Normalises every row of `scale·s` in place; `fully_masked(i)` tells whether row i saw no
+/// key. Returns the number of fully masked rows. `buffer` holds at least `s.cols()` scalars.
 template <typename Scalar, typename Derived>
 Index normalize_rows(Probability probability, Eigen::MatrixBase<Derived>& s, const Mask& mask,
-                     Eigen::Ref<RowFlags> fully_masked, Scalar* buffer) {
+                     Eigen::Ref<RowFlags> fully_masked, Scalar* buffer, Scalar scale = Scalar(1)) {
   Index count = 0;
   for (Index i = 0; i < s.rows(); ++i) {
-    const bool seen = normalize_row(probability, s, i, mask, buffer);
+    const bool seen = normalize_row(probability, s, i, mask, buffer, scale);
     fully_masked(i) = !seen;
     count += seen ? 0 : 1;
   }

@@ -34,19 +34,21 @@ inline Index visible_prefix(const Mask& mask, Index tk) {
   return mask.length() ? *mask.length() : tk;
 }
 
-/// Normalises the scores held in `weights` and writes output = weights·V. A masked key's
-/// value row is never read into a result: V rows with NaN/Inf are zeroed in a copy and added
-/// back only where visible. Returns the number of fully masked rows.
+/// Normalises the scores `score_scale·weights` (unscaled scores sit in `weights`: a scaled
+/// operand in the product would make Eigen's GEMV allocate) and writes output = weights·V.
+/// A masked key's value row is never read into a result: V rows with NaN/Inf are zeroed in a
+/// copy and added back only where visible. Returns the number of fully masked rows.
 template <typename Scalar, typename DerivedV>
 Index finish(Eigen::Ref<Matrix<Scalar>> weights, const Eigen::MatrixBase<DerivedV>& v,
-             Eigen::Ref<Matrix<Scalar>> output, Workspace<Scalar>& ws, const Mask& mask, const Options& options) {
+             Eigen::Ref<Matrix<Scalar>> output, Workspace<Scalar>& ws, const Mask& mask, const Options& options,
+             Scalar score_scale = Scalar(1)) {
   const Index tq = weights.rows();
   const Index tk = weights.cols();
-  if (options.return_scores) ws.scores_.matrix(tq, tk) = weights;
+  if (options.return_scores) ws.scores_.matrix(tq, tk) = score_scale * weights;
 
   auto flags = ws.flags(tq);
   auto sort = ws.sort_.matrix(tk, 1);
-  normalize_rows(options.probability, weights, mask, flags, sort.data());
+  normalize_rows(options.probability, weights, mask, flags, sort.data(), score_scale);
 
   const Index n = visible_prefix(mask, tk);
   const auto w = weights.leftCols(n);

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace attn {
@@ -131,6 +132,120 @@ Index normalize_rows(Probability probability, Eigen::MatrixBase<Derived>& s, con
   return count;
 }
 
+/// Rows `[r0, r1)` of column `j` that the band kinds of `mask` (length, causal, window) show
+/// in a `tq`-row problem; the explicit matrix, if any, is consulted separately.
+inline std::pair<Index, Index> band_rows(const Mask& mask, Index j, Index tq) {
+  if (mask.length() && j >= *mask.length()) return {0, 0};
+  Index r0 = 0;
+  Index r1 = tq;
+  if (mask.right()) {  // j <= i + right  <=>  i >= j - right (written to avoid overflow)
+    const Index right = *mask.right();
+    r0 = right >= j ? 0 : (right <= j - tq ? tq : j - right);
+  }
+  if (mask.left()) {  // j >= i - left  <=>  i <= j + left
+    const Index left = *mask.left();
+    r1 = std::min(r1, left >= tq - 1 - j ? tq : j + left + 1);
+  }
+  return {r0, std::max(r0, r1)};
+}
+
+/// exp(x - shift) for `n <= B` entries through a fixed-size block, so that every entry, whatever
+/// its position or alignment, goes through the same (packet) exp: results do not depend on how
+/// a column is cut into bands. B = 64 bytes is a whole number of packets on SSE, AVX, AVX-512,
+/// NEON. Eigen's packet exp clamps its argument (exp(-inf) would be ~1e-38): -inf gives exactly 0.
+template <typename Scalar, typename X, typename Shift, typename Out>
+void exp_block(const X& x, const Shift& shift, Index n, Out&& out) {
+  constexpr Index B = static_cast<Index>(64 / sizeof(Scalar));
+  using Block = Eigen::Array<Scalar, B, 1>;
+  Block t;
+  if (n == B) {
+    t = x - shift;
+  } else {
+    t.setZero();
+    t.head(n) = x - shift;
+  }
+  t = (t == -std::numeric_limits<Scalar>::infinity()).select(Block::Zero(), t.exp());
+  out = t.head(n);
+}
+
+/// Masked softmax of every row of `scale·s` for the column-major `s` (Tq×Tk), in place, swept
+/// column by column (the visible band is multiplied by `scale` first, as normalize_row does). Semantics of normalize_rows(Probability::softmax, ...): masked entries exactly 0; a
+/// row with no visible key, or whose visible scores are all -inf, is all 0 and flagged in
+/// `fully_masked`; a visible NaN or +inf makes the row's visible entries NaN (masked entries
+/// stay 0) without touching other rows. `row_max` and `row_sum` are Tq scratch vectors.
+/// Allocates nothing. Returns the number of fully masked rows.
+template <typename Scalar, typename Derived>
+Index softmax_columns(Eigen::MatrixBase<Derived>& s, const Mask& mask, Eigen::Ref<RowFlags> fully_masked,
+                      Eigen::Ref<Vector<Scalar>> row_max, Eigen::Ref<Vector<Scalar>> row_sum,
+                      Scalar scale = Scalar(1)) {
+  constexpr Index B = static_cast<Index>(64 / sizeof(Scalar));
+  const Index tq = s.rows();
+  const Index tk = s.cols();
+  const Scalar inf = std::numeric_limits<Scalar>::infinity();
+  const Scalar nan = std::numeric_limits<Scalar>::quiet_NaN();
+  const auto& m = mask.explicit_matrix();
+
+  // Pass 1: row maxima over the visible entries. `fully_masked` first marks rows holding a
+  // visible NaN (found through a per-column probe, NaN iff the column has a non-finite entry).
+  row_max.setConstant(-inf);
+  fully_masked.setConstant(false);
+  for (Index j = 0; j < tk; ++j) {
+    const auto [r0, r1] = band_rows(mask, j, tq);
+    if (r1 <= r0) continue;
+    auto x = s.col(j).segment(r0, r1 - r0).array();
+    if (scale != Scalar(1)) x *= scale;
+    auto mx = row_max.segment(r0, r1 - r0).array();
+    Scalar probe;
+    if (m) {
+      const auto vis = m->col(j).segment(r0, r1 - r0).array();
+      mx = vis.select(mx.max(x), mx);
+      probe = vis.select(x - x, Scalar(0)).sum();
+    } else {
+      mx = mx.max(x);
+      probe = (x - x).sum();
+    }
+    if (probe == probe) continue;
+    for (Index i = r0; i < r1; ++i)
+      if (s(i, j) != s(i, j) && (!m || (*m)(i, j))) fully_masked(i) = true;
+  }
+  // Rows with a visible NaN or +inf get a NaN shift (their visible entries come out NaN); rows
+  // with no finite visible score are fully masked and shifted by 0 (exp(-inf) = 0).
+  for (Index i = 0; i < tq; ++i) {
+    if (fully_masked(i) || row_max(i) == inf) {
+      row_max(i) = nan;
+      fully_masked(i) = false;
+    } else {
+      fully_masked(i) = row_max(i) == -inf;
+      if (fully_masked(i)) row_max(i) = 0;
+    }
+  }
+
+  // Pass 2: e = exp(x - max) where visible, 0 elsewhere; row sums.
+  row_sum.setZero();
+  for (Index j = 0; j < tk; ++j) {
+    const auto [r0, r1] = band_rows(mask, j, tq);
+    auto col = s.col(j);
+    col.head(r0).setZero();
+    col.tail(tq - r1).setZero();
+    for (Index i = r0; i < r1; i += B) {
+      const Index n = std::min(B, r1 - i);
+      auto x = col.segment(i, n).array();
+      exp_block<Scalar>(x, row_max.segment(i, n).array(), n, x);
+      if (m) x = m->col(j).segment(i, n).array().select(x, Scalar(0));
+      row_sum.segment(i, n).array() += x;
+    }
+  }
+  // Pass 3: divide by the sums. Fully masked rows (all 0) and NaN rows divide by 1, so their
+  // masked entries stay exactly 0.
+  for (Index i = 0; i < tq; ++i)
+    if (fully_masked(i) || row_max(i) != row_max(i)) row_sum(i) = 1;
+  for (Index j = 0; j < tk; ++j) {
+    const auto [r0, r1] = band_rows(mask, j, tq);
+    if (r1 > r0) s.col(j).segment(r0, r1 - r0).array() /= row_sum.segment(r0, r1 - r0).array();
+  }
+  return fully_masked.count();
+}
+
 }  // namespace detail
 
 /// Weights `Tq×Tk` from scores `Tq×Tk` with the given probability function under `mask`.
@@ -143,6 +258,12 @@ Matrix<typename Derived::Scalar> normalize(const Eigen::MatrixBase<Derived>& sco
   mask.check("attn::normalize", scores.rows(), scores.cols());
   Matrix<Scalar> w = scores;
   RowFlags fully_masked(scores.rows());
+  if (probability == Probability::softmax) {
+    Vector<Scalar> row_max(scores.rows());
+    Vector<Scalar> row_sum(scores.rows());
+    detail::softmax_columns<Scalar>(w, mask, fully_masked, row_max, row_sum);
+    return w;
+  }
   std::vector<Scalar> buffer(static_cast<std::size_t>(scores.cols()));
   detail::normalize_rows(probability, w, mask, fully_masked, buffer.data());
   return w;

@@ -55,6 +55,7 @@ class Workspace {
   detail::Buffer<Scalar> vector_;   // an effective parameter vector (normalized v)
   detail::Buffer<Scalar> values_;   // V with non-finite rows zeroed (rare path)
   detail::Buffer<Scalar> sort_;     // sparsemax sort buffer
+  detail::Buffer<Scalar> row_stats_;  // Tq×2: row maxima and sums of the column-sweep softmax
 
  private:
   RowFlags flags_;

@@ -48,7 +48,12 @@ Index finish(Eigen::Ref<Matrix<Scalar>> weights, const Eigen::MatrixBase<Derived
 
   auto flags = ws.flags(tq);
   auto sort = ws.sort_.matrix(tk, 1);
-  normalize_rows(options.probability, weights, mask, flags, sort.data(), score_scale);
+  if (options.probability == Probability::softmax) {
+    auto stats = ws.row_stats_.matrix(tq, 2);
+    softmax_columns<Scalar>(weights, mask, flags, stats.col(0), stats.col(1), score_scale);
+  } else {
+    normalize_rows(options.probability, weights, mask, flags, sort.data(), score_scale);
+  }
 
   const Index n = visible_prefix(mask, tk);
   const auto w = weights.leftCols(n);

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: MIT
+// Attention throughput (float): attn against a naive Eigen implementation and against the GEMMs
+// of the same shapes alone, in one run, with 1 and 2 threads (OpenMP).
+//   mha/*:  multi-head self-attention with per-head weights, h = 8, D = 512, T in {128, 512, 2048}
+//           FLOPs 8·T·D² (four projections) + 4·T²·D (scores and weights·V over the heads)
+//   sdpa/*: single-head attention, d = 64, T in {64, 256, 1024, 4096}; FLOPs 4·T²·d
+// Each benchmark reports GFLOP/s (counter "GFLOP/s", wall-clock time) of those FLOPs; softmax
+// work is not counted. Variants: attn (the library, through a workspace), naive (products,
+// colwise softmax and temporaries, as a user would write it with Eigen), gemm (the products
+// alone, into preallocated storage, no softmax: the bound).
+#include <attn/multi_head.hpp>
+#include <attn/scaled_dot_product.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <Eigen/Core>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace {
+
+using attn::Index;
+using Scalar = float;
+using Mat = attn::Matrix<Scalar>;
+using Row = attn::RowVector<Scalar>;
+
+constexpr Index kHeads = 8;
+constexpr Index kModel = 512;
+constexpr Index kHeadDim = 64;
+
+// Threads for this benchmark (Eigen's GEMM and attn's parallel regions both follow it).
+bool set_threads(benchmark::State& state, Index threads) {
+  static_cast<void>(state);
+#ifdef _OPENMP
+  omp_set_num_threads(static_cast<int>(threads));
+  return true;
+#else
+  if (threads == 1) return true;
+  state.SkipWithError("built without OpenMP: only 1 thread");
+  return false;
+#endif
+}
+
+Mat random(Index rows, Index cols, std::uint32_t seed) {
+  // A small LCG: reproducible inputs in [-1, 1] without <random>'s per-call cost.
+  Mat m(rows, cols);
+  std::uint32_t s = seed;
+  for (Index i = 0; i < m.size(); ++i) {
+    s = s * 1664525u + 1013904223u;
+    m.data()[i] = static_cast<Scalar>(s >> 8) / static_cast<Scalar>(1u << 23) - Scalar(1);
+  }
+  return m;
+}
+
+attn::MultiHeadParams<Scalar> mha_params() {
+  attn::MultiHeadParams<Scalar> p;
+  const Scalar g = Scalar(1) / std::sqrt(static_cast<Scalar>(kModel));
+  p.wq = random(kModel, kModel, 1) * g;
+  p.wk = random(kModel, kModel, 2) * g;
+  p.wv = random(kModel, kModel, 3) * g;
+  p.wo = random(kModel, kModel, 4) * g;
+  p.bq = random(1, kModel, 5);
+  p.bk = random(1, kModel, 6);
+  p.bv = random(1, kModel, 7);
+  p.bo = random(1, kModel, 8);
+  p.heads = kHeads;
+  return p;
+}
+
+void set_flops(benchmark::State& state, double flops) {
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+double mha_flops(Index t) {
+  const double T = static_cast<double>(t), D = static_cast<double>(kModel);
+  return 8.0 * T * D * D + 4.0 * T * T * D;
+}
+
+double sdpa_flops(Index t) {
+  const double T = static_cast<double>(t), d = static_cast<double>(kHeadDim);
+  return 4.0 * T * T * d;
+}
+
+// Row-wise softmax as a user writes it with Eigen on column-major storage.
+Mat naive_softmax(const Mat& s) {
+  const Eigen::Matrix<Scalar, Eigen::Dynamic, 1> max = s.rowwise().maxCoeff();
+  Mat e = (s.colwise() - max).array().exp();
+  const Eigen::Matrix<Scalar, Eigen::Dynamic, 1> sum = e.rowwise().sum();
+  return e.array().colwise() / sum.array();
+}
+
+// --- multi-head, h = 8, D = 512 ---------------------------------------------------------------
+
+void mha_attn(benchmark::State& state) {
+  const Index t = state.range(0);
+  if (!set_threads(state, state.range(1))) return;
+  const auto p = mha_params();
+  const Mat x = random(t, kModel, 9);
+  Mat out(t, kModel);
+  attn::HeadWeights<Scalar> w;
+  attn::MultiHeadWorkspace<Scalar> ws;
+  attn::multi_head_into(x, x, x, p, out, w, ws);
+  for (auto _ : state) {
+    attn::multi_head_into(x, x, x, p, out, w, ws);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::DoNotOptimize(w.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, mha_flops(t));
+}
+
+void mha_naive(benchmark::State& state) {
+  const Index t = state.range(0);
+  if (!set_threads(state, state.range(1))) return;
+  const auto p = mha_params();
+  const Mat x = random(t, kModel, 9);
+  const Index dh = kModel / kHeads;
+  for (auto _ : state) {
+    const Mat q = (x * p.wq).rowwise() + p.bq;
+    const Mat k = (x * p.wk).rowwise() + p.bk;
+    const Mat v = (x * p.wv).rowwise() + p.bv;
+    std::vector<Mat> weights(static_cast<std::size_t>(kHeads));
+    Mat concat(t, kModel);
+    for (Index h = 0; h < kHeads; ++h) {
+      const Mat s = q.middleCols(h * dh, dh) * k.middleCols(h * dh, dh).transpose() /
+                    std::sqrt(static_cast<Scalar>(dh));
+      weights[static_cast<std::size_t>(h)] = naive_softmax(s);
+      concat.middleCols(h * dh, dh) = weights[static_cast<std::size_t>(h)] * v.middleCols(h * dh, dh);
+    }
+    const Mat out = (concat * p.wo).rowwise() + p.bo;
+    benchmark::DoNotOptimize(out.data());
+    benchmark::DoNotOptimize(weights.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, mha_flops(t));
+}
+
+void mha_gemm(benchmark::State& state) {
+  const Index t = state.range(0);
+  if (!set_threads(state, state.range(1))) return;
+  const auto p = mha_params();
+  const Mat x = random(t, kModel, 9);
+  const Index dh = kModel / kHeads;
+  Mat q(t, kModel), k(t, kModel), v(t, kModel), concat(t, kModel), out(t, kModel);
+  std::vector<Mat> s(static_cast<std::size_t>(kHeads), Mat(t, t));
+  const Scalar scale = Scalar(1) / std::sqrt(static_cast<Scalar>(dh));
+  for (auto _ : state) {
+    q.noalias() = x * p.wq;
+    k.noalias() = x * p.wk;
+    v.noalias() = x * p.wv;
+    for (Index h = 0; h < kHeads; ++h) {
+      auto& sh = s[static_cast<std::size_t>(h)];
+      sh.noalias() = scale * q.middleCols(h * dh, dh) * k.middleCols(h * dh, dh).transpose();
+      concat.middleCols(h * dh, dh).noalias() = sh * v.middleCols(h * dh, dh);
+    }
+    out.noalias() = concat * p.wo;
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, mha_flops(t));
+}
+
+// --- single head, d = 64 ------------------------------------------------------------------------
+
+void sdpa_attn(benchmark::State& state) {
+  const Index t = state.range(0);
+  if (!set_threads(state, state.range(1))) return;
+  const Mat q = random(t, kHeadDim, 1), k = random(t, kHeadDim, 2), v = random(t, kHeadDim, 3);
+  Mat out(t, kHeadDim), w(t, t);
+  attn::Workspace<Scalar> ws;
+  attn::scaled_dot_product_into(q, k, v, out, w, ws);
+  for (auto _ : state) {
+    attn::scaled_dot_product_into(q, k, v, out, w, ws);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::DoNotOptimize(w.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, sdpa_flops(t));
+}
+
+void sdpa_naive(benchmark::State& state) {
+  const Index t = state.range(0);
+  if (!set_threads(state, state.range(1))) return;
+  const Mat q = random(t, kHeadDim, 1), k = random(t, kHeadDim, 2), v = random(t, kHeadDim, 3);
+  for (auto _ : state) {
+    const Mat s = q * k.transpose() / std::sqrt(static_cast<Scalar>(kHeadDim));
+    const Mat w = naive_softmax(s);
+    const Mat out = w * v;
+    benchmark::DoNotOptimize(out.data());
+    benchmark::DoNotOptimize(w.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, sdpa_flops(t));
+}
+
+void sdpa_gemm(benchmark::State& state) {
+  const Index t = state.range(0);
+  if (!set_threads(state, state.range(1))) return;
+  const Mat q = random(t, kHeadDim, 1), k = random(t, kHeadDim, 2), v = random(t, kHeadDim, 3);
+  Mat out(t, kHeadDim), s(t, t);
+  const Scalar scale = Scalar(1) / std::sqrt(static_cast<Scalar>(kHeadDim));
+  for (auto _ : state) {
+    s.noalias() = scale * q * k.transpose();
+    out.noalias() = s * v;
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, sdpa_flops(t));
+}
+
+void mha_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"T", "threads"})->UseRealTime()->Unit(benchmark::kMillisecond);
+  for (const int threads : {1, 2})
+    for (const int t : {128, 512, 2048}) b->Args({t, threads});
+}
+
+void sdpa_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"T", "threads"})->UseRealTime()->Unit(benchmark::kMicrosecond);
+  for (const int threads : {1, 2})
+    for (const int t : {64, 256, 1024, 4096}) b->Args({t, threads});
+}
+
+}  // namespace
+
+BENCHMARK(mha_attn)->Name("mha/attn")->Apply(mha_args);
+BENCHMARK(mha_naive)->Name("mha/naive")->Apply(mha_args);
+BENCHMARK(mha_gemm)->Name("mha/gemm")->Apply(mha_args);
+BENCHMARK(sdpa_attn)->Name("sdpa/attn")->Apply(sdpa_args);
+BENCHMARK(sdpa_naive)->Name("sdpa/naive")->Apply(sdpa_args);
+BENCHMARK(sdpa_gemm)->Name("sdpa/gemm")->Apply(sdpa_args);
+
+BENCHMARK_MAIN();

@@ -1,0 +1,870 @@
+// SPDX-License-Identifier: MIT
+// Tests of attn/multi_head.hpp: parity with torch.nn.MultiheadAttention (float64 fixtures made
+// by tests/fixtures/make_multi_head_fixtures.py), a plain-loop reference under every mask kind,
+// one head == scaled_dot_product, batch == per-item calls, head reductions, fully masked rows,
+// the torch loaders and every error message.
+#include "helpers.hpp"
+
+#include <attn/multi_head.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <locale>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#ifndef ATTN_FIXTURE_DIR
+#define ATTN_FIXTURE_DIR "tests/fixtures"
+#endif
+
+#define CHECK_THROWS_ATTN(expr, message) \
+  CHECK_THROWS_MATCHES(expr, attn::invalid_argument, Catch::Matchers::Message(message))
+
+namespace {
+
+using attn::Index;
+using MatrixD = Eigen::MatrixXd;
+template <typename Scalar>
+using Mat = attn::Matrix<Scalar>;
+
+// --- fixture reader (the text format of make_multi_head_fixtures.py) -------------------------
+
+struct Fixture {
+  std::string name;
+  std::map<std::string, long> ints;
+  std::map<std::string, std::string> strs;
+  std::map<std::string, MatrixD> mats;
+
+  long integer(const std::string& key) const {
+    const auto it = ints.find(key);
+    INFO(name << ": int " << key);
+    REQUIRE(it != ints.end());
+    return it->second;
+  }
+  const std::string& str(const std::string& key) const {
+    const auto it = strs.find(key);
+    INFO(name << ": str " << key);
+    REQUIRE(it != strs.end());
+    return it->second;
+  }
+  bool has(const std::string& key) const { return mats.count(key) != 0; }
+  const MatrixD& matrix(const std::string& key) const {
+    const auto it = mats.find(key);
+    INFO(name << ": matrix " << key);
+    REQUIRE(it != mats.end());
+    return it->second;
+  }
+};
+
+std::string fixture_path(const std::string& file) {
+  return std::string(ATTN_FIXTURE_DIR) + "/multi_head/" + file;
+}
+
+Fixture read_fixture(const std::string& name) {
+  Fixture f;
+  f.name = name;
+  std::ifstream in(fixture_path(name + ".txt"));
+  in.imbue(std::locale::classic());
+  INFO("reading " << fixture_path(name + ".txt"));
+  REQUIRE(in.is_open());
+  std::string kind;
+  while (in >> kind) {
+    if (kind[0] == '#') {
+      std::string rest;
+      std::getline(in, rest);
+    } else if (kind == "int") {
+      std::string key;
+      long value = 0;
+      in >> key >> value;
+      f.ints[key] = value;
+    } else if (kind == "str") {
+      std::string key, value;
+      in >> key >> value;
+      f.strs[key] = value;
+    } else if (kind == "matrix") {
+      std::string key;
+      Index rows = 0, cols = 0;
+      in >> key >> rows >> cols;
+      MatrixD m(rows, cols);
+      for (Index i = 0; i < rows; ++i)
+        for (Index j = 0; j < cols; ++j) in >> m(i, j);
+      f.mats[key] = m;
+    } else {
+      FAIL("unknown record '" << kind << "' in " << name);
+    }
+    REQUIRE(!in.fail());
+  }
+  return f;
+}
+
+std::vector<std::string> fixture_cases() {
+  std::ifstream in(fixture_path("cases.txt"));
+  INFO("reading " << fixture_path("cases.txt"));
+  REQUIRE(in.is_open());
+  std::vector<std::string> names;
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) names.push_back(line);
+  return names;
+}
+
+// --- a plain-loop float64 multi-head reference, independent of the library ------------------
+
+struct RefParams {
+  MatrixD wq, wk, wv, wo;
+  MatrixD bq, bk, bv, bo;  // 1×D or 0×0
+  Index heads = 1;
+};
+
+struct RefResult {
+  MatrixD output;
+  std::vector<MatrixD> weights;
+  std::vector<MatrixD> scores;
+  std::vector<bool> fully_masked;
+};
+
+MatrixD ref_linear(const MatrixD& x, const MatrixD& w, const MatrixD& b) {
+  MatrixD y(x.rows(), w.cols());
+  for (Index i = 0; i < x.rows(); ++i)
+    for (Index c = 0; c < w.cols(); ++c) {
+      double acc = b.size() ? b(0, c) : 0.0;
+      for (Index r = 0; r < x.cols(); ++r) acc += x(i, r) * w(r, c);
+      y(i, c) = acc;
+    }
+  return y;
+}
+
+RefResult reference_multi_head(const MatrixD& q, const MatrixD& k, const MatrixD& v, const RefParams& p,
+                               const attn::Mask& mask, attn::Probability prob = attn::Probability::softmax,
+                               double scale = -1) {
+  const Index d = p.wq.cols();
+  const Index dh = d / p.heads;
+  const MatrixD qp = ref_linear(q, p.wq, p.bq);
+  const MatrixD kp = ref_linear(k, p.wk, p.bk);
+  const MatrixD vp = ref_linear(v, p.wv, p.bv);
+  const attn::BoolMatrix visible = attn_test::dense_mask(mask, q.rows(), k.rows());
+  MatrixD concat(q.rows(), d);
+  RefResult r;
+  for (Index h = 0; h < p.heads; ++h) {
+    const MatrixD qh = qp.middleCols(h * dh, dh);
+    const MatrixD kh = kp.middleCols(h * dh, dh);
+    const MatrixD vh = vp.middleCols(h * dh, dh);
+    const double s = scale > 0 ? scale : 1.0 / std::sqrt(static_cast<double>(dh));
+    const MatrixD e = attn_test::reference_dot_scores(qh, kh, s);
+    const MatrixD w = attn_test::reference_probability(e, visible, prob);
+    concat.middleCols(h * dh, dh) = attn_test::reference_output(w, vh, visible);
+    r.weights.push_back(w);
+    r.scores.push_back(e);
+  }
+  r.output = ref_linear(concat, p.wo, p.bo);
+  for (Index i = 0; i < q.rows(); ++i) r.fully_masked.push_back(!visible.row(i).any());
+  return r;
+}
+
+template <typename Scalar>
+attn::MultiHeadParams<Scalar> to_params(const RefParams& r) {
+  attn::MultiHeadParams<Scalar> p;
+  p.wq = r.wq.cast<Scalar>();
+  p.wk = r.wk.cast<Scalar>();
+  p.wv = r.wv.cast<Scalar>();
+  p.wo = r.wo.cast<Scalar>();
+  if (r.bq.size() != 0) p.bq = r.bq.cast<Scalar>();
+  if (r.bk.size() != 0) p.bk = r.bk.cast<Scalar>();
+  if (r.bv.size() != 0) p.bv = r.bv.cast<Scalar>();
+  if (r.bo.size() != 0) p.bo = r.bo.cast<Scalar>();
+  p.heads = r.heads;
+  return p;
+}
+
+/// Random Scalar-representable values (so the float64 reference sees the same inputs).
+template <typename Scalar>
+MatrixD rounded(std::mt19937_64& rng, Index rows, Index cols, double lo = -1.0, double hi = 1.0) {
+  return attn_test::random_matrix<Scalar>(rng, rows, cols, lo, hi).template cast<double>();
+}
+
+template <typename Scalar>
+RefParams random_params(std::mt19937_64& rng, Index heads, Index d, Index dq, Index dk, Index dv, bool bias) {
+  RefParams p;
+  p.heads = heads;
+  p.wq = rounded<Scalar>(rng, dq, d);
+  p.wk = rounded<Scalar>(rng, dk, d);
+  p.wv = rounded<Scalar>(rng, dv, d);
+  p.wo = rounded<Scalar>(rng, d, d);
+  if (bias) {
+    p.bq = rounded<Scalar>(rng, 1, d);
+    p.bk = rounded<Scalar>(rng, 1, d);
+    p.bv = rounded<Scalar>(rng, 1, d);
+    p.bo = rounded<Scalar>(rng, 1, d);
+  }
+  return p;
+}
+
+template <typename Scalar>
+attn::Mask random_mask(std::mt19937_64& rng, Index tq, Index tk) {
+  std::uniform_int_distribution<int> kind(0, 6);
+  std::uniform_int_distribution<Index> length(0, tk);
+  std::uniform_int_distribution<Index> offset(-2, 2);
+  std::uniform_int_distribution<Index> width(0, 2);
+  std::bernoulli_distribution coin(0.6);
+  attn::BoolMatrix m(tq, tk);
+  for (Index i = 0; i < tq; ++i)
+    for (Index j = 0; j < tk; ++j) m(i, j) = coin(rng);
+  switch (kind(rng)) {
+    case 0: return attn::Mask();
+    case 1: return attn::Mask::key_length(length(rng));
+    case 2: return attn::Mask::causal(offset(rng));
+    case 3: return attn::Mask::window(width(rng), width(rng));
+    case 4: return attn::Mask::matrix(m);
+    case 5: return attn::Mask::causal(offset(rng)) & attn::Mask::key_length(length(rng));
+    default: return attn::Mask::window(width(rng), width(rng)) & attn::Mask::matrix(m);
+  }
+}
+
+template <typename Derived>
+bool bitwise_equal(const Eigen::MatrixBase<Derived>& a, const Eigen::MatrixBase<Derived>& b) {
+  if (a.rows() != b.rows() || a.cols() != b.cols()) return false;
+  for (Index j = 0; j < a.cols(); ++j)
+    for (Index i = 0; i < a.rows(); ++i) {
+      const auto x = a(i, j);
+      const auto y = b(i, j);
+      if (!(x == y || (std::isnan(x) && std::isnan(y)))) return false;
+    }
+  return true;
+}
+
+template <typename Scalar>
+bool same_weights(const attn::HeadWeights<Scalar>& a, const attn::HeadWeights<Scalar>& b) {
+  if (a.heads() != b.heads() || a.rows() != b.rows() || a.cols() != b.cols()) return false;
+  for (Index h = 0; h < a.heads(); ++h)
+    if (!bitwise_equal(Mat<Scalar>(a.head(h)), Mat<Scalar>(b.head(h)))) return false;
+  return true;
+}
+
+template <typename Scalar>
+bool same_result(const attn::MultiHeadResult<Scalar>& a, const attn::MultiHeadResult<Scalar>& b) {
+  return bitwise_equal(a.output, b.output) && same_weights(a.weights, b.weights) &&
+         (a.fully_masked == b.fully_masked).all();
+}
+
+/// Worst errors seen against torch, printed when ATTN_REPORT_PARITY is set.
+struct ErrorTally {
+  double max_abs = 0;
+  double max_rel = 0;  // |a - e| / |e| over |e| >= 1e-3
+  template <typename DA, typename DE>
+  void add(const Eigen::MatrixBase<DA>& actual, const Eigen::MatrixBase<DE>& expected) {
+    for (Index j = 0; j < expected.cols(); ++j)
+      for (Index i = 0; i < expected.rows(); ++i) {
+        const double e = static_cast<double>(expected(i, j));
+        const double diff = std::abs(static_cast<double>(actual(i, j)) - e);
+        max_abs = std::max(max_abs, diff);
+        if (std::abs(e) >= 1e-3) max_rel = std::max(max_rel, diff / std::abs(e));
+      }
+  }
+};
+
+template <typename Scalar>
+attn::Mask fixture_mask(const Fixture& f, Index b) {
+  const std::string& kind = f.str("mask");
+  const Index a = f.integer("mask_a");
+  const Index c = f.integer("mask_b");
+  attn::Mask mask;
+  if (kind == "causal") {
+    mask = attn::Mask::causal(a);
+  } else if (kind == "window") {
+    mask = attn::Mask::window(a, c);
+  } else if (kind == "matrix") {
+    mask = attn::Mask::matrix(f.matrix("visible").array() != 0.0);
+  } else {
+    REQUIRE(kind == "none");
+  }
+  if (f.has("lengths")) mask &= attn::Mask::key_length(static_cast<Index>(f.matrix("lengths")(0, b)));
+  return mask;
+}
+
+template <typename Scalar>
+attn::MultiHeadParams<Scalar> fixture_params(const Fixture& f) {
+  const Index heads = f.integer("heads");
+  const bool bias = f.integer("bias") != 0;
+  const Mat<Scalar> none;
+  const Mat<Scalar> in_bias = bias ? Mat<Scalar>(f.matrix("in_proj_bias").cast<Scalar>()) : none;
+  const Mat<Scalar> out_bias = bias ? Mat<Scalar>(f.matrix("out_proj_bias").cast<Scalar>()) : none;
+  if (f.integer("separate") != 0) {
+    return attn::MultiHeadParams<Scalar>::from_torch_separate(
+        f.matrix("q_proj_weight").cast<Scalar>(), f.matrix("k_proj_weight").cast<Scalar>(),
+        f.matrix("v_proj_weight").cast<Scalar>(), in_bias, f.matrix("out_proj_weight").cast<Scalar>(), out_bias,
+        heads);
+  }
+  return attn::MultiHeadParams<Scalar>::from_torch(f.matrix("in_proj_weight").cast<Scalar>(), in_bias,
+                                                   f.matrix("out_proj_weight").cast<Scalar>(), out_bias, heads);
+}
+
+}  // namespace
+
+// --- parity with torch -----------------------------------------------------------------------
+
+TEMPLATE_TEST_CASE("multi_head matches torch.nn.MultiheadAttention (float64 fixtures)", "[multi_head][parity]", float,
+                   double) {
+  using Scalar = TestType;
+  const double tol = attn_test::tolerance<Scalar>();
+  const std::vector<std::string> cases = fixture_cases();
+  REQUIRE(cases.size() >= 10);
+  ErrorTally out_err, w_err, mean_err;
+  std::vector<Index> heads_seen;
+
+  for (const std::string& name : cases) {
+    INFO("case " << name);
+    const Fixture f = read_fixture(name);
+    const auto params = fixture_params<Scalar>(f);
+    const Index batch = f.integer("batch");
+    const Index h = params.heads;
+    heads_seen.push_back(h);
+    const bool self = f.integer("self") != 0;
+
+    std::vector<Mat<Scalar>> qs, ks, vs;
+    std::vector<attn::Mask> masks;
+    for (Index b = 0; b < batch; ++b) {
+      const std::string s = "." + std::to_string(b);
+      qs.push_back(f.matrix("q" + s).cast<Scalar>());
+      ks.push_back(self ? qs.back() : Mat<Scalar>(f.matrix("k" + s).cast<Scalar>()));
+      vs.push_back(self ? qs.back() : Mat<Scalar>(f.matrix("v" + s).cast<Scalar>()));
+      masks.push_back(fixture_mask<Scalar>(f, b));
+    }
+    const auto batched = attn::multi_head_batch(qs, ks, vs, params, masks);
+    REQUIRE(static_cast<Index>(batched.size()) == batch);
+
+    for (Index b = 0; b < batch; ++b) {
+      INFO("item " << b);
+      const std::string s = "." + std::to_string(b);
+      const Index tq = qs[static_cast<std::size_t>(b)].rows();
+      const MatrixD& expected_w = f.matrix("weights" + s);
+      const auto r = attn::multi_head(qs[static_cast<std::size_t>(b)], ks[static_cast<std::size_t>(b)],
+                                      vs[static_cast<std::size_t>(b)], params, masks[static_cast<std::size_t>(b)]);
+      ATTN_CHECK_CLOSE(r.output, f.matrix("output" + s), tol);
+      out_err.add(r.output, f.matrix("output" + s));
+      REQUIRE(r.weights.heads() == h);
+      for (Index i = 0; i < h; ++i) {
+        INFO("head " << i);
+        ATTN_CHECK_CLOSE(r.weights.head(i), expected_w.middleRows(i * tq, tq), tol);
+        w_err.add(r.weights.head(i), expected_w.middleRows(i * tq, tq));
+      }
+      ATTN_CHECK_CLOSE(r.mean_weights(), f.matrix("mean_weights" + s), tol);
+      mean_err.add(r.mean_weights(), f.matrix("mean_weights" + s));
+      CHECK(r.num_fully_masked() == 0);
+
+      // The batch call computes exactly what the per-item call does.
+      CHECK(same_result(batched[static_cast<std::size_t>(b)], r));
+
+      // Ragged form: the keys cut to their length, no length mask, gives torch's numbers too.
+      if (f.has("lengths") && f.str("mask") != "matrix") {
+        const auto n = static_cast<Index>(f.matrix("lengths")(0, b));
+        attn::Mask band;
+        if (f.str("mask") == "causal") band = attn::Mask::causal(f.integer("mask_a"));
+        const auto cut = attn::multi_head(qs[static_cast<std::size_t>(b)],
+                                          ks[static_cast<std::size_t>(b)].topRows(n),
+                                          vs[static_cast<std::size_t>(b)].topRows(n), params, band);
+        ATTN_CHECK_CLOSE(cut.output, f.matrix("output" + s), tol);
+        for (Index i = 0; i < h; ++i)
+          ATTN_CHECK_CLOSE(cut.weights.head(i), expected_w.block(i * tq, 0, tq, n), tol);
+      }
+    }
+  }
+  for (Index h : {1, 2, 4, 8}) CHECK(std::count(heads_seen.begin(), heads_seen.end(), h) > 0);
+
+  if (std::getenv("ATTN_REPORT_PARITY") != nullptr) {
+    std::printf("multi_head vs torch (%s): output max abs %.3g rel %.3g; per-head weights max abs %.3g rel %.3g; "
+                "mean weights max abs %.3g rel %.3g\n",
+                std::is_same<Scalar, float>::value ? "float" : "double", out_err.max_abs, out_err.max_rel,
+                w_err.max_abs, w_err.max_rel, mean_err.max_abs, mean_err.max_rel);
+  }
+}
+
+TEMPLATE_TEST_CASE("multi_head: masked key and value rows never reach the result, even NaN",
+                   "[multi_head][parity][nan]", float, double) {
+  using Scalar = TestType;
+  const Fixture f = read_fixture("h8_self_bias_causal_padding");
+  const auto params = fixture_params<Scalar>(f);
+  const Mat<Scalar> q = f.matrix("q.1").cast<Scalar>();
+  const auto n = static_cast<Index>(f.matrix("lengths")(0, 1));
+  REQUIRE(n < q.rows());
+  const attn::Mask mask = fixture_mask<Scalar>(f, 1);
+  Mat<Scalar> kv = q;
+  kv.bottomRows(q.rows() - n).setConstant(std::numeric_limits<Scalar>::quiet_NaN());
+  const auto clean = attn::multi_head(q, q, q, params, mask);
+  const auto dirty = attn::multi_head(q, kv, kv, params, mask);
+  CHECK(same_result(dirty, clean));
+  ATTN_CHECK_CLOSE(dirty.output, f.matrix("output.1"), attn_test::tolerance<Scalar>());
+
+  // Inf in a value row hidden by the causal mask only (not a padding prefix): only the last
+  // query sees it.
+  Mat<Scalar> v = q;
+  const Index last = q.rows() - 1;
+  v.row(last).setConstant(std::numeric_limits<Scalar>::infinity());
+  const auto causal = attn::multi_head(q, q, v, params, attn::Mask::causal());
+  const auto finite = attn::multi_head(q, q, q, params, attn::Mask::causal());
+  ATTN_CHECK_CLOSE(causal.output.topRows(last), finite.output.topRows(last), attn_test::tolerance<Scalar>());
+  CHECK(!causal.output.row(last).allFinite());
+}
+
+// --- plain-loop reference, every mask kind, every probability -------------------------------------
+
+TEMPLATE_TEST_CASE("multi_head matches a plain-loop reference under random shapes and masks",
+                   "[multi_head][reference][property]", float, double) {
+  using Scalar = TestType;
+  const double tol = attn_test::tolerance<Scalar>();
+  std::mt19937_64 rng(20240531);
+  std::uniform_int_distribution<Index> small(0, 7);
+  std::uniform_int_distribution<Index> dim(1, 5);
+  std::uniform_int_distribution<Index> heads_dist(1, 4);
+  std::bernoulli_distribution coin(0.5);
+  const attn::Probability probs[] = {attn::Probability::softmax, attn::Probability::sparsemax,
+                                     attn::Probability::hardmax};
+  Index fully_masked_rows = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    const Index h = heads_dist(rng);
+    const Index d = h * dim(rng);
+    const Index tq = small(rng);
+    const Index tk = small(rng);
+    const RefParams rp = random_params<Scalar>(rng, h, d, dim(rng), dim(rng), dim(rng), coin(rng));
+    const MatrixD q = rounded<Scalar>(rng, tq, rp.wq.rows(), -2, 2);
+    const MatrixD k = rounded<Scalar>(rng, tk, rp.wk.rows(), -2, 2);
+    const MatrixD v = rounded<Scalar>(rng, tk, rp.wv.rows(), -2, 2);
+    const attn::Mask mask = random_mask<Scalar>(rng, tq, tk);
+    // Hardmax in float could pick another of two nearly equal maxima than float64 does.
+    const attn::Probability prob = probs[trial % (std::is_same<Scalar, float>::value ? 2 : 3)];
+    attn::Options options;
+    options.probability = prob;
+    options.return_scores = trial % 4 == 0;
+    INFO("trial " << trial << ": h " << h << ", D " << d << ", Tq " << tq << ", Tk " << tk);
+
+    const auto params = to_params<Scalar>(rp);
+    const RefResult ref = reference_multi_head(q, k, v, rp, mask, prob);
+    const auto r = attn::multi_head(q.cast<Scalar>(), k.cast<Scalar>(), v.cast<Scalar>(), params, mask, options);
+    ATTN_CHECK_CLOSE(r.output, ref.output, tol);
+    REQUIRE(r.weights.heads() == h);
+    for (Index i = 0; i < h; ++i) {
+      ATTN_CHECK_CLOSE(r.weights.head(i), ref.weights[static_cast<std::size_t>(i)], tol);
+      if (options.return_scores) ATTN_CHECK_CLOSE(r.scores.head(i), ref.scores[static_cast<std::size_t>(i)], tol);
+    }
+    if (!options.return_scores) CHECK(r.scores.size() == 0);
+    REQUIRE(r.fully_masked.size() == tq);
+    for (Index i = 0; i < tq; ++i) {
+      CHECK(r.fully_masked(i) == ref.fully_masked[static_cast<std::size_t>(i)]);
+      if (!r.fully_masked(i)) continue;
+      ++fully_masked_rows;
+      // Documented semantics: zero weights in every head, output row exactly bo (or 0).
+      for (Index j = 0; j < h; ++j) CHECK((r.weights.head(j).row(i).array() == Scalar(0)).all());
+      if (params.bo.size() != 0) {
+        CHECK((r.output.row(i).array() == params.bo.array()).all());
+      } else {
+        CHECK((r.output.row(i).array() == Scalar(0)).all());
+      }
+    }
+  }
+  CHECK(fully_masked_rows > 0);
+}
+
+TEMPLATE_TEST_CASE("multi_head: options.scale overrides 1/sqrt(D/h)", "[multi_head][reference]", float, double) {
+  using Scalar = TestType;
+  std::mt19937_64 rng(7);
+  const RefParams rp = random_params<Scalar>(rng, 2, 6, 4, 5, 3, true);
+  const MatrixD q = rounded<Scalar>(rng, 4, 4);
+  const MatrixD k = rounded<Scalar>(rng, 5, 5);
+  const MatrixD v = rounded<Scalar>(rng, 5, 3);
+  attn::Options options;
+  options.scale = 0.75;
+  const auto r = attn::multi_head(q.cast<Scalar>(), k.cast<Scalar>(), v.cast<Scalar>(), to_params<Scalar>(rp),
+                                  attn::Mask(), options);
+  const RefResult ref = reference_multi_head(q, k, v, rp, attn::Mask(), attn::Probability::softmax, 0.75);
+  ATTN_CHECK_CLOSE(r.output, ref.output, attn_test::tolerance<Scalar>());
+  ATTN_CHECK_CLOSE(r.weights.head(1), ref.weights[1], attn_test::tolerance<Scalar>());
+}
+
+// --- one head == scaled dot-product ---------------------------------------------------------------
+
+TEMPLATE_TEST_CASE("multi_head with one head and identity projections is scaled_dot_product",
+                   "[multi_head][property]", float, double) {
+  using Scalar = TestType;
+  std::mt19937_64 rng(11);
+  for (int trial = 0; trial < 40; ++trial) {
+    const Index d = 1 + trial % 6;
+    const Index tq = trial % 5;
+    const Index tk = (trial * 7) % 9;
+    const Mat<Scalar> q = attn_test::random_matrix<Scalar>(rng, tq, d, -2, 2);
+    const Mat<Scalar> k = attn_test::random_matrix<Scalar>(rng, tk, d, -2, 2);
+    const Mat<Scalar> v = attn_test::random_matrix<Scalar>(rng, tk, d, -2, 2);
+    attn::MultiHeadParams<Scalar> p;
+    p.wq = p.wk = p.wv = p.wo = Mat<Scalar>::Identity(d, d);
+    p.heads = 1;
+    const attn::Mask mask = random_mask<Scalar>(rng, tq, tk);
+    attn::Options options;
+    options.probability = trial % 3 == 0 ? attn::Probability::sparsemax : attn::Probability::softmax;
+    INFO("trial " << trial);
+    const auto mh = attn::multi_head(q, k, v, p, mask, options);
+    const auto sdpa = attn::scaled_dot_product(q, k, v, mask, options);
+    // Products with the identity are exact, so the numbers are the same bit for bit.
+    CHECK(bitwise_equal(mh.output, sdpa.output));
+    CHECK(bitwise_equal(Mat<Scalar>(mh.weights.head(0)), sdpa.weights));
+    CHECK((mh.fully_masked == sdpa.fully_masked).all());
+  }
+}
+
+TEMPLATE_TEST_CASE("multi_head: each head is scaled_dot_product on its column block", "[multi_head][property]", float,
+                   double) {
+  using Scalar = TestType;
+  std::mt19937_64 rng(12);
+  const auto p = to_params<Scalar>(random_params<Scalar>(rng, 4, 8, 5, 6, 3, true));
+  const Mat<Scalar> q = attn_test::random_matrix<Scalar>(rng, 5, 5);
+  const Mat<Scalar> k = attn_test::random_matrix<Scalar>(rng, 7, 6);
+  const Mat<Scalar> v = attn_test::random_matrix<Scalar>(rng, 7, 3);
+  const attn::Mask mask = attn::Mask::window(1, 3) & attn::Mask::key_length(6);
+  const auto r = attn::multi_head(q, k, v, p, mask);
+  const Mat<Scalar> qp = (q * p.wq).rowwise() + p.bq;
+  const Mat<Scalar> kp = (k * p.wk).rowwise() + p.bk;
+  const Mat<Scalar> vp = (v * p.wv).rowwise() + p.bv;
+  Mat<Scalar> concat(5, 8);
+  for (Index i = 0; i < 4; ++i) {
+    const auto s = attn::scaled_dot_product(qp.middleCols(2 * i, 2), kp.middleCols(2 * i, 2),
+                                            vp.middleCols(2 * i, 2), mask);
+    ATTN_CHECK_CLOSE(r.weights.head(i), s.weights, attn_test::tolerance<Scalar>());
+    concat.middleCols(2 * i, 2) = s.output;
+  }
+  const Mat<Scalar> out = (concat * p.wo).rowwise() + p.bo;
+  ATTN_CHECK_CLOSE(r.output, out, attn_test::tolerance<Scalar>());
+}
+
+// --- forms: into == value, batch == per item, workspace reuse -------------------------------------
+
+TEMPLATE_TEST_CASE("multi_head_into equals the value form and reuses its workspace across shapes",
+                   "[multi_head][workspace]", float, double) {
+  using Scalar = TestType;
+  std::mt19937_64 rng(13);
+  const auto p = to_params<Scalar>(random_params<Scalar>(rng, 2, 6, 6, 4, 5, true));
+  attn::MultiHeadWorkspace<Scalar> ws;
+  attn::HeadWeights<Scalar> w;
+  attn::Options options;
+  options.return_scores = true;
+  for (const Index t : {9, 3, 12, 0, 5}) {
+    INFO("T = " << t);
+    const Mat<Scalar> q = attn_test::random_matrix<Scalar>(rng, t, 6);
+    const Mat<Scalar> k = attn_test::random_matrix<Scalar>(rng, t + 1, 4);
+    const Mat<Scalar> v = attn_test::random_matrix<Scalar>(rng, t + 1, 5);
+    const attn::Mask mask = attn::Mask::causal(-1);
+    Mat<Scalar> out(t, 6);
+    const Index masked = attn::multi_head_into(q, k, v, p, out, w, ws, mask, options);
+    const auto r = attn::multi_head(q, k, v, p, mask, options);
+    CHECK(bitwise_equal(out, r.output));
+    CHECK(same_weights(w, r.weights));
+    CHECK(same_weights(ws.scores(), r.scores));
+    CHECK((ws.fully_masked() == r.fully_masked).all());
+    CHECK(masked == r.num_fully_masked());
+    CHECK(masked == std::min<Index>(t, 1));
+  }
+  // Blocks and maps pass without copies; a block output works too.
+  const Mat<Scalar> big = attn_test::random_matrix<Scalar>(rng, 10, 12);
+  Mat<Scalar> outs = Mat<Scalar>::Zero(4, 14);
+  attn::multi_head_into(big.block(1, 0, 4, 6), big.block(0, 6, 7, 4), big.block(2, 1, 7, 5), p,
+                        outs.middleCols(3, 6), w, ws);
+  const auto r = attn::multi_head(Mat<Scalar>(big.block(1, 0, 4, 6)), Mat<Scalar>(big.block(0, 6, 7, 4)),
+                                  Mat<Scalar>(big.block(2, 1, 7, 5)), p);
+  CHECK(bitwise_equal(Mat<Scalar>(outs.middleCols(3, 6)), r.output));
+  CHECK((outs.leftCols(3).array() == 0).all());
+  CHECK((outs.rightCols(5).array() == 0).all());
+}
+
+TEMPLATE_TEST_CASE("multi_head_batch: ragged items, own masks, equal to per-item calls bit for bit",
+                   "[multi_head][batch]", float, double) {
+  using Scalar = TestType;
+  std::mt19937_64 rng(14);
+  const auto p = to_params<Scalar>(random_params<Scalar>(rng, 4, 8, 3, 5, 6, true));
+  std::vector<Mat<Scalar>> qs, ks, vs;
+  std::vector<attn::Mask> masks;
+  const Index tqs[] = {4, 1, 7, 0, 3};
+  const Index tks[] = {6, 2, 7, 3, 0};
+  for (int b = 0; b < 5; ++b) {
+    qs.push_back(attn_test::random_matrix<Scalar>(rng, tqs[b], 3));
+    ks.push_back(attn_test::random_matrix<Scalar>(rng, tks[b], 5));
+    vs.push_back(attn_test::random_matrix<Scalar>(rng, tks[b], 6));
+    masks.push_back(b == 2 ? attn::Mask::causal() & attn::Mask::key_length(5) : attn::Mask::key_length(tks[b] / 2));
+  }
+  std::vector<attn::MultiHeadResult<Scalar>> results;
+  attn::MultiHeadWorkspace<Scalar> ws;
+  attn::Options options;
+  options.return_scores = true;
+  for (int round = 0; round < 2; ++round) {  // the second round reuses results and workspace
+    attn::multi_head_batch_into(qs, ks, vs, p, results, ws, masks, options);
+    REQUIRE(results.size() == 5);
+    for (std::size_t b = 0; b < 5; ++b) {
+      INFO("round " << round << ", item " << b);
+      const auto r = attn::multi_head(qs[b], ks[b], vs[b], p, masks[b], options);
+      CHECK(same_result(results[b], r));
+      CHECK(same_weights(results[b].scores, r.scores));
+      CHECK((ws.fully_masked(static_cast<Index>(b)) == r.fully_masked).all());
+    }
+  }
+  CHECK(results[4].num_fully_masked() == 3);  // no keys at all: every query fully masked
+
+  // No masks: every item unmasked; an empty batch gives no results.
+  const auto plain = attn::multi_head_batch(qs, ks, vs, p);
+  for (std::size_t b = 0; b < 5; ++b) CHECK(same_result(plain[b], attn::multi_head(qs[b], ks[b], vs[b], p)));
+  const std::vector<Mat<Scalar>> none;
+  CHECK(attn::multi_head_batch(none, none, none, p).empty());
+}
+
+// --- result objects ----------------------------------------------------------------------------
+
+TEST_CASE("multi_head result binds as [output, per-head weights]", "[multi_head][api]") {
+  std::mt19937_64 rng(15);
+  const auto p = to_params<double>(random_params<double>(rng, 2, 4, 4, 4, 4, false));
+  const MatrixD x = attn_test::random_matrix<double>(rng, 3, 4);
+  auto [output, weights] = attn::multi_head(x, p);
+  static_assert(std::is_same<decltype(output), attn::Matrix<double>>::value, "output is a matrix");
+  static_assert(std::is_same<decltype(weights), attn::HeadWeights<double>>::value, "weights are per head");
+  const auto r = attn::multi_head(x, x, x, p);
+  CHECK(bitwise_equal(output, r.output));
+  CHECK(same_weights(weights, r.weights));
+  CHECK(weights.heads() == 2);
+  CHECK(weights.rows() == 3);
+  CHECK(weights.cols() == 3);
+  CHECK(r.mean_weights() == weights.mean());
+}
+
+TEMPLATE_TEST_CASE("HeadWeights: heads are maps over one block, reductions over all or some heads",
+                   "[multi_head][weights]", float, double) {
+  using Scalar = TestType;
+  std::mt19937_64 rng(16);
+  const auto p = to_params<Scalar>(random_params<Scalar>(rng, 4, 8, 8, 8, 8, true));
+  const Mat<Scalar> x = attn_test::random_matrix<Scalar>(rng, 3, 8, -3, 3);
+  const auto r = attn::multi_head(x, p, attn::Mask::causal(1));
+  const auto& w = r.weights;
+  REQUIRE(w.heads() == 4);
+  for (Index i = 0; i < 4; ++i) CHECK(w.head(i).data() == w.data() + i * 3 * 3);
+  CHECK(w.size() == 36);
+  CHECK(w.flat().rows() == 9);
+  CHECK(w.flat().cols() == 4);
+  CHECK(w.flat().col(2) == Eigen::Map<const attn::Vector<Scalar>>(w.head(2).data(), 9));
+
+  const Mat<Scalar> h0 = w.head(0), h1 = w.head(1), h2 = w.head(2), h3 = w.head(3);
+  const double tol = attn_test::tolerance<Scalar>();
+  ATTN_CHECK_CLOSE(w.mean(), Mat<Scalar>((h0 + h1 + h2 + h3) / Scalar(4)), tol);
+  ATTN_CHECK_CLOSE(w.sum(), Mat<Scalar>(h0 + h1 + h2 + h3), tol);
+  CHECK(w.max() == h0.cwiseMax(h1).cwiseMax(h2).cwiseMax(h3));
+  CHECK(w.min() == h0.cwiseMin(h1).cwiseMin(h2).cwiseMin(h3));
+  ATTN_CHECK_CLOSE(w.mean({1, 3}), Mat<Scalar>((h1 + h3) / Scalar(2)), tol);
+  CHECK(w.max({2}) == h2);
+  CHECK(w.min({0, 2}) == h0.cwiseMin(h2));
+  CHECK(w.sum({3, 3}) == Mat<Scalar>(h3 + h3));
+  ATTN_CHECK_CLOSE(Mat<Scalar>(w.mean().rowwise().sum()), Mat<Scalar>::Ones(3, 1), tol);
+  CHECK(w.mean()(0, 2) == Scalar(0));  // masked in every head: still exactly 0 in the mean
+
+  Mat<Scalar> out(3, 3);
+  w.reduce_into(attn::HeadReduction::max, {1, 2}, out);
+  CHECK(out == h1.cwiseMax(h2));
+  w.reduce_into(attn::HeadReduction::mean, out);
+  CHECK(out == w.mean());
+
+  attn::HeadWeights<Scalar> grown(2, 3, 4);
+  const Scalar* data = grown.data();
+  grown.resize(1, 2, 2);
+  CHECK(grown.data() == data);  // shrinking keeps the storage
+  CHECK(grown.size() == 4);
+}
+
+TEMPLATE_TEST_CASE("multi_head: a query that sees no key gets zero weights and the output row bo",
+                   "[multi_head][fully_masked]", float, double) {
+  using Scalar = TestType;
+  std::mt19937_64 rng(17);
+  for (const bool bias : {true, false}) {
+    INFO("bias " << bias);
+    const auto p = to_params<Scalar>(random_params<Scalar>(rng, 2, 4, 3, 3, 3, bias));
+    const Mat<Scalar> q = attn_test::random_matrix<Scalar>(rng, 4, 3);
+    const Mat<Scalar> k = attn_test::random_matrix<Scalar>(rng, 5, 3);
+    // Causal with offset -2: queries 0 and 1 see nothing (torch would give NaN rows).
+    const auto r = attn::multi_head(q, k, k, p, attn::Mask::causal(-2));
+    CHECK(r.num_fully_masked() == 2);
+    const attn::RowVector<Scalar> expected = bias ? attn::RowVector<Scalar>(p.bo) : attn::RowVector<Scalar>::Zero(4);
+    for (Index i = 0; i < 4; ++i) {
+      CHECK(r.fully_masked(i) == (i < 2));
+      for (Index h = 0; h < 2; ++h) CHECK(r.weights.head(h).row(i).isZero(0) == (i < 2));
+      if (i < 2) CHECK(r.output.row(i) == expected);
+      CHECK(r.output.row(i).allFinite());
+    }
+    // key_length(0): every query of the item sees nothing.
+    const auto none = attn::multi_head(q, k, k, p, attn::Mask::key_length(0));
+    CHECK(none.num_fully_masked() == 4);
+    for (Index i = 0; i < 4; ++i) CHECK(none.output.row(i) == expected);
+    CHECK(none.mean_weights().isZero(0));
+  }
+}
+
+TEST_CASE("MultiHeadParams::from_torch transposes torch's out×in weights", "[multi_head][torch]") {
+  std::mt19937_64 rng(18);
+  const MatrixD in_w = attn_test::random_matrix<double>(rng, 12, 4);
+  const Eigen::VectorXd in_b = attn_test::random_matrix<double>(rng, 12, 1);
+  const MatrixD out_w = attn_test::random_matrix<double>(rng, 4, 4);
+  const Eigen::RowVectorXd out_b = attn_test::random_matrix<double>(rng, 1, 4);
+  const auto p = attn::MultiHeadParams<double>::from_torch(in_w, in_b, out_w, out_b, 2);
+  CHECK(p.heads == 2);
+  CHECK(p.model_dim() == 4);
+  CHECK(p.head_dim() == 2);
+  CHECK(p.wq == in_w.topRows(4).transpose());
+  CHECK(p.wk == in_w.middleRows(4, 4).transpose());
+  CHECK(p.wv == in_w.bottomRows(4).transpose());
+  CHECK(p.wo == out_w.transpose());
+  CHECK(p.bq == in_b.segment(0, 4).transpose());
+  CHECK(p.bk == in_b.segment(4, 4).transpose());
+  CHECK(p.bv == in_b.segment(8, 4).transpose());
+  CHECK(p.bo == out_b);
+
+  const auto nobias = attn::MultiHeadParams<double>::from_torch(in_w, MatrixD(), out_w, MatrixD(), 4);
+  CHECK(nobias.bq.size() == 0);
+  CHECK(nobias.bo.size() == 0);
+
+  const MatrixD qw = attn_test::random_matrix<double>(rng, 4, 3);
+  const MatrixD kw = attn_test::random_matrix<double>(rng, 4, 5);
+  const MatrixD vw = attn_test::random_matrix<double>(rng, 4, 2);
+  const auto s = attn::MultiHeadParams<double>::from_torch_separate(qw, kw, vw, in_b.transpose(), out_w, out_b, 1);
+  CHECK(s.wq == qw.transpose());
+  CHECK(s.wk == kw.transpose());
+  CHECK(s.wv == vw.transpose());
+  CHECK(s.wo == out_w.transpose());
+  CHECK(s.bk == in_b.segment(4, 4).transpose());
+}
+
+// --- errors ---------------------------------------------------------------------------------------
+
+TEST_CASE("multi_head: bad shapes throw attn::invalid_argument with exact messages", "[multi_head][errors]") {
+  std::mt19937_64 rng(19);
+  const auto good = to_params<double>(random_params<double>(rng, 2, 8, 8, 8, 8, true));
+  const MatrixD x = attn_test::random_matrix<double>(rng, 3, 8);
+  const MatrixD k5 = attn_test::random_matrix<double>(rng, 5, 8);
+
+  auto p = good;
+  p.heads = 3;
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: heads (3) must divide the model width D (8)");
+  p.heads = 0;
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: heads (0) must be >= 1");
+  p = good;
+  p.wk = MatrixD::Zero(8, 6);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.wk.cols() (6) must equal params.wq.cols() (8)");
+  p = good;
+  p.wv = MatrixD::Zero(8, 4);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.wv.cols() (4) must equal params.wq.cols() (8)");
+  p = good;
+  p.wo = MatrixD::Zero(8, 6);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.wo (8x6) must be (8x8)");
+  p = good;
+  p.bq = Eigen::RowVectorXd::Zero(5);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.bq (1x5) must be (1x8) or empty");
+  p = good;
+  p.bk = Eigen::RowVectorXd::Zero(9);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.bk (1x9) must be (1x8) or empty");
+  p = good;
+  p.bv = Eigen::RowVectorXd::Zero(1);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.bv (1x1) must be (1x8) or empty");
+  p = good;
+  p.bo = Eigen::RowVectorXd::Zero(7);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.bo (1x7) must be (1x8) or empty");
+
+  CHECK_THROWS_ATTN(attn::multi_head(MatrixD(3, 3), k5, k5, good),
+                    "attn::multi_head: q.cols() (3) must equal params.wq.rows() (8)");
+  CHECK_THROWS_ATTN(attn::multi_head(x, MatrixD(5, 2), k5, good),
+                    "attn::multi_head: k.cols() (2) must equal params.wk.rows() (8)");
+  CHECK_THROWS_ATTN(attn::multi_head(x, k5, MatrixD(5, 7), good),
+                    "attn::multi_head: v.cols() (7) must equal params.wv.rows() (8)");
+  CHECK_THROWS_ATTN(attn::multi_head(x, k5, MatrixD(4, 8), good),
+                    "attn::multi_head: v.rows() (4) must equal k.rows() (5)");
+  CHECK_THROWS_ATTN(attn::multi_head(x, k5, k5, good, attn::Mask::key_length(6)),
+                    "attn::multi_head: mask key length (6) exceeds the number of keys (5)");
+  CHECK_THROWS_ATTN(attn::multi_head(x, k5, k5, good, attn::Mask::matrix(attn::BoolMatrix::Constant(2, 2, true))),
+                    "attn::multi_head: mask matrix (2x2) must match the scores (3x5)");
+  attn::Options bad_scale;
+  bad_scale.scale = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_ATTN(attn::multi_head(x, k5, k5, good, attn::Mask(), bad_scale),
+                    "attn::multi_head: options.scale must be finite");
+
+  attn::MultiHeadWorkspace<double> ws;
+  attn::HeadWeights<double> w;
+  MatrixD out(3, 7);
+  CHECK_THROWS_ATTN(attn::multi_head_into(x, k5, k5, good, out, w, ws),
+                    "attn::multi_head: output (3x7) must be (3x8)");
+  CHECK_THROWS_ATTN(ws.fully_masked(0), "attn::MultiHeadWorkspace::fully_masked: item (0) must be in [0, 0)");
+  out.resize(3, 8);
+  attn::multi_head_into(x, k5, k5, good, out, w, ws);
+  CHECK_THROWS_ATTN(ws.fully_masked(1), "attn::MultiHeadWorkspace::fully_masked: item (1) must be in [0, 1)");
+  CHECK_THROWS_ATTN(ws.scores(-1), "attn::MultiHeadWorkspace::scores: item (-1) must be in [0, 1)");
+}
+
+TEST_CASE("multi_head_batch: bad batches throw naming the item", "[multi_head][errors][batch]") {
+  std::mt19937_64 rng(20);
+  const auto good = to_params<double>(random_params<double>(rng, 2, 8, 8, 8, 8, true));
+  const std::vector<MatrixD> two = {attn_test::random_matrix<double>(rng, 3, 8),
+                                    attn_test::random_matrix<double>(rng, 5, 8)};
+  const std::vector<MatrixD> one = {two[0]};
+  CHECK_THROWS_ATTN(attn::multi_head_batch(two, one, two, good),
+                    "attn::multi_head_batch: k.size() (1) must equal q.size() (2)");
+  CHECK_THROWS_ATTN(attn::multi_head_batch(two, two, one, good),
+                    "attn::multi_head_batch: v.size() (1) must equal q.size() (2)");
+  CHECK_THROWS_ATTN(attn::multi_head_batch(two, two, two, good, {attn::Mask()}),
+                    "attn::multi_head_batch: masks.size() (1) must be 0 or q.size() (2)");
+  CHECK_THROWS_ATTN(
+      attn::multi_head_batch(two, two, two, good, {attn::Mask::key_length(9), attn::Mask()}),
+      "attn::multi_head_batch: item 0: mask key length (9) exceeds the number of keys (3)");
+  const std::vector<MatrixD> bad_q = {two[0], MatrixD(2, 3)};
+  CHECK_THROWS_ATTN(attn::multi_head_batch(bad_q, two, two, good),
+                    "attn::multi_head_batch: item 1: q.cols() (3) must equal params.wq.rows() (8)");
+  auto p = good;
+  p.heads = 3;
+  CHECK_THROWS_ATTN(attn::multi_head_batch(two, two, two, p),
+                    "attn::multi_head_batch: heads (3) must divide the model width D (8)");
+}
+
+TEST_CASE("from_torch and HeadWeights: bad arguments throw with exact messages", "[multi_head][errors][torch]") {
+  const MatrixD w12 = MatrixD::Zero(12, 4);
+  const MatrixD w4 = MatrixD::Zero(4, 4);
+  const MatrixD none;
+  using P = attn::MultiHeadParams<double>;
+  CHECK_THROWS_ATTN(P::from_torch(MatrixD(5, 6), none, MatrixD(6, 6), none, 1),
+                    "attn::MultiHeadParams::from_torch: in_proj_weight.rows() (5) must equal 3 * "
+                    "in_proj_weight.cols() (18)");
+  CHECK_THROWS_ATTN(P::from_torch(w12, none, MatrixD(4, 3), none, 1),
+                    "attn::MultiHeadParams::from_torch: out_proj_weight (4x3) must be (4x4)");
+  CHECK_THROWS_ATTN(P::from_torch(w12, MatrixD(5, 1), w4, none, 1),
+                    "attn::MultiHeadParams::from_torch: in_proj_bias (5x1) must hold 12 values (a row or column "
+                    "vector) or none");
+  CHECK_THROWS_ATTN(P::from_torch(w12, none, w4, MatrixD(2, 2), 1),
+                    "attn::MultiHeadParams::from_torch: out_proj_bias (2x2) must hold 4 values (a row or column "
+                    "vector) or none");
+  CHECK_THROWS_ATTN(P::from_torch(w12, none, w4, none, 3),
+                    "attn::MultiHeadParams::from_torch: heads (3) must divide the model width D (4)");
+  CHECK_THROWS_ATTN(P::from_torch_separate(MatrixD(4, 2), MatrixD(3, 5), MatrixD(4, 6), none, w4, none, 1),
+                    "attn::MultiHeadParams::from_torch_separate: k_proj_weight.rows() (3) must equal "
+                    "q_proj_weight.rows() (4)");
+  CHECK_THROWS_ATTN(P::from_torch_separate(MatrixD(4, 2), MatrixD(4, 5), MatrixD(2, 6), none, w4, none, 1),
+                    "attn::MultiHeadParams::from_torch_separate: v_proj_weight.rows() (2) must equal "
+                    "q_proj_weight.rows() (4)");
+  CHECK_THROWS_ATTN(P::from_torch_separate(MatrixD(4, 2), MatrixD(4, 5), MatrixD(4, 6), none, MatrixD(4, 2), none, 1),
+                    "attn::MultiHeadParams::from_torch_separate: out_proj_weight (4x2) must be (4x4)");
+
+  attn::HeadWeights<double> w(4, 3, 2);
+  CHECK_THROWS_ATTN(w.head(4), "attn::HeadWeights::head: head (4) must be in [0, 4)");
+  CHECK_THROWS_ATTN(w.head(-1), "attn::HeadWeights::head: head (-1) must be in [0, 4)");
+  CHECK_THROWS_ATTN(w.mean(std::vector<Index>{}), "attn::HeadWeights::mean: the list of heads is empty");
+  CHECK_THROWS_ATTN(w.max({0, 5}), "attn::HeadWeights::max: head (5) must be in [0, 4)");
+  MatrixD out(2, 2);
+  CHECK_THROWS_ATTN(w.reduce_into(attn::HeadReduction::sum, out), "attn::HeadWeights::sum: out (2x2) must be (3x2)");
+  CHECK_THROWS_ATTN(attn::HeadWeights<double>().min(), "attn::HeadWeights::min: there are no heads to reduce");
+  CHECK_THROWS_ATTN(w.resize(-1, 2, 3),
+                    "attn::HeadWeights::resize: heads (-1), rows (2) and cols (3) must be >= 0");
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build and run the alignment demo: it writes alignments.csv into the repository root,
-# which is then printed.
+# Build and run the demo: a trained GRU encoder-decoder with Bahdanau attention translates
+# dates in C++ (examples/date_demo.cpp), writes alignments.csv into the repository root and
+# attn-plot draws it as alignments.svg.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/deps.sh
@@ -15,12 +16,19 @@ attn_deps
 section "configure build/ (Release)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DATTN_BUILD_EXAMPLES=ON
 
-section "build attn_alignment_demo"
-cmake --build build -j"$jobs" --target attn_alignment_demo
+section "build attn_date_demo and attn-plot"
+cmake --build build -j"$jobs" --target attn_date_demo attn-plot
 
-section "run attn_alignment_demo"
-rm -f alignments.csv
-./build/examples/attn_alignment_demo
+section "run attn_date_demo (dates given as arguments are translated too)"
+rm -f alignments.csv alignments.svg
+./build/examples/attn_date_demo "$@"
 
 section "alignments.csv"
 cat alignments.csv
+
+section "alignments.svg (heatmap of alignments.csv)"
+./build/tools/attn-plot alignments.csv \
+    --row-title "output token" --col-title "input character" \
+    -t "Bahdanau attention of a trained date translator" --colorbar-label weight --vmin 0 \
+    -o alignments.svg
+echo "wrote alignments.svg"

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: MIT
+// attn::AttentionLoop: a decoder loop in the spirit of TF's AttentionWrapper, around the caller's
+// RNN cell (any callable) and a prepared attn::Memory. Every per-step vector is a 1×n matrix.
+//
+// Order of operations of step(input, cell), as AttentionWrapper.call (tensorflow_addons
+// seq2seq/attention_wrapper.py), with attention_{-1} = 0 and alignment_{-1} = the initial alignment:
+//   1. cell_input = cell_input_fn(input, attention_{t-1})     default: [input, attention_{t-1}]
+//   2. cell(cell_input, cell_output)                          the cell updates its own state
+//   3. alignment_t = mechanism(query = cell_output, previous = alignment_{t-1})
+//   4. context_t = alignment_t · values                       (padding never contributes)
+//   5. attention_t = [cell_output, context_t] · W             without an attention layer: context_t
+//   6. history.record(alignment_t)                            when alignment_history is on
+//   7. output_t = attention_t (output_attention) or cell_output; time += 1
+#pragma once
+
+#include "config.hpp"
+#include "history.hpp"
+#include "memory.hpp"
+#include "monotonic.hpp"
+#include "workspace.hpp"
+
+#include <functional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace attn {
+
+/// The alignment before the first step.
+enum class InitialAlignment {
+  automatic,  ///< the memory's: one-hot at key 0 when monotonic, zeros otherwise (TF)
+  zeros,      ///< all zero
+  one_hot,    ///< one-hot at key 0
+};
+
+/// Options of attn::AttentionLoop (TF AttentionWrapper arguments in brackets).
+template <typename Scalar>
+struct AttentionLoopOptions {
+  /// Width of the caller's per-step input (e.g. the embedding of the previous token).
+  Index input_size = 0;
+  /// Attention layer `W`, (dq + dv)×units, applied as `[cell_output, context]·W`, no bias
+  /// [attention_layer_size / attention_layer]. Empty: the attention is the context.
+  Matrix<Scalar> attention_layer;
+  /// Step output: the attention (true, Luong style) or the cell output (false, Bahdanau style)
+  /// [output_attention].
+  bool output_attention = true;
+  /// Alignment before the first step [the mechanism's initial_alignments].
+  InitialAlignment initial_alignment = InitialAlignment::automatic;
+  /// Record every step's alignment [alignment_history].
+  bool alignment_history = true;
+  /// Steps reserved in the history ahead (recording past it still works, and allocates).
+  Index reserve_steps = 0;
+  /// Cell-input builder [cell_input_fn]: writes `cell_input` (1×cell_input_size) from `input`
+  /// (1×input_size) and the previous `attention` (1×attention size). Empty: `[input, attention]`.
+  std::function<void(const Matrix<Scalar>& input, const Matrix<Scalar>& attention, Matrix<Scalar>& cell_input)>
+      cell_input_fn;
+  /// Width of the cell input; required with cell_input_fn, ignored without it.
+  Index cell_input_size = -1;
+};
+
+/// A decoder loop over a prepared memory, without owning the RNN. The cell is any callable
+/// `cell(const attn::Matrix<S>& cell_input, attn::Matrix<S>& cell_output)` that reads the
+/// 1×cell_input_size input, updates its own state and writes the 1×dq output (the query; dq =
+/// memory.query_size()) without resizing it. See the top of this header for the order of
+/// operations. The memory must outlive the loop. Steps allocate nothing once the history's
+/// reservation covers them (and the cell allocates nothing).
+template <typename Scalar>
+class AttentionLoop {
+ public:
+  AttentionLoop(const Memory<Scalar>& memory, AttentionLoopOptions<Scalar> options = {})
+      : memory_(&memory), options_(std::move(options)) {
+    constexpr const char* fn = "attn::AttentionLoop";
+    const Index dq = memory.query_size();
+    const Index dv = memory.value_size();
+    ATTN_CHECK(options_.input_size >= 0,
+               std::string(fn) + ": options.input_size (" + std::to_string(options_.input_size) + ") must be >= 0");
+    ATTN_CHECK(options_.reserve_steps >= 0, std::string(fn) + ": options.reserve_steps (" +
+                                                std::to_string(options_.reserve_steps) + ") must be >= 0");
+    if (options_.attention_layer.size() != 0) {
+      ATTN_CHECK(options_.attention_layer.rows() == dq + dv,
+                 std::string(fn) + ": options.attention_layer " + detail::shape(options_.attention_layer) +
+                     " must have dq + dv (" + std::to_string(dq + dv) + ") rows");
+      attention_size_ = options_.attention_layer.cols();
+    } else {
+      attention_size_ = dv;
+    }
+    if (options_.cell_input_fn) {
+      ATTN_CHECK(options_.cell_input_size >= 0, std::string(fn) + ": options.cell_input_size (" +
+                                                    std::to_string(options_.cell_input_size) +
+                                                    ") must be set (>= 0) with options.cell_input_fn");
+      cell_input_size_ = options_.cell_input_size;
+    } else {
+      cell_input_size_ = options_.input_size + attention_size_;
+    }
+    input_.setZero(1, options_.input_size);
+    cell_input_.setZero(1, cell_input_size_);
+    cell_output_.setZero(1, dq);
+    context_.setZero(1, dv);
+    attention_.setZero(1, attention_size_);
+    concat_.setZero(1, options_.attention_layer.size() != 0 ? dq + dv : 0);
+    alignment_.setZero(1, memory.max_time());
+    if (options_.alignment_history)
+      history_ = AlignmentHistory<Scalar>(std::vector<Index>{memory.length()}, 1, options_.reserve_steps);
+    reset();
+  }
+  AttentionLoop(const Memory<Scalar>&& memory, AttentionLoopOptions<Scalar> options = {}) = delete;
+
+  /// Back to time 0: zero attention, the initial alignment, an empty history (storage kept).
+  /// The cell's own state is the caller's to reset.
+  void reset() {
+    time_ = 0;
+    attention_.setZero();
+    context_.setZero();
+    cell_output_.setZero();
+    alignment_.setZero();
+    const bool one_hot = options_.initial_alignment == InitialAlignment::one_hot ||
+                         (options_.initial_alignment == InitialAlignment::automatic && memory_->is_monotonic());
+    if (one_hot && alignment_.cols() > 0) alignment_(0, 0) = Scalar(1);
+    if (options_.alignment_history) history_.clear();
+  }
+
+  /// One step (see the order of operations at the top of this header). `input` is 1×input_size;
+  /// `noise` feeds a monotonic memory's pre-sigmoid noise. Returns the step output (1×attention
+  /// size, or 1×dq when output_attention is off), valid until the next step.
+  template <typename DerivedI, typename Cell, typename Noise = NoNoise>
+  const Matrix<Scalar>& step(const Eigen::MatrixBase<DerivedI>& input, Cell&& cell, Noise&& noise = Noise()) {
+    static_assert(std::is_same<Scalar, typename DerivedI::Scalar>::value,
+                  "attn::AttentionLoop::step: input must have the memory's scalar type; use .cast<T>()");
+    constexpr const char* fn = "attn::AttentionLoop::step";
+    detail::check_shape(fn, "input", input, 1, options_.input_size);
+    // 1. cell input from the input and the previous attention
+    if (options_.cell_input_fn) {
+      input_ = input;
+      options_.cell_input_fn(input_, attention_, cell_input_);
+      detail::check_shape(fn, "cell_input (after options.cell_input_fn)", cell_input_, 1, cell_input_size_);
+    } else {
+      cell_input_.leftCols(options_.input_size) = input;
+      cell_input_.rightCols(attention_size_) = attention_;
+    }
+    // 2. the caller's cell
+    cell(static_cast<const Matrix<Scalar>&>(cell_input_), cell_output_);
+    detail::check_shape(fn, "cell_output (after the cell)", cell_output_, 1, memory_->query_size());
+    // 3-4. alignment from the cell output and the previous alignment, then the context
+    attend_into(*memory_, cell_output_, alignment_, context_, alignment_, ws_, std::forward<Noise>(noise));
+    // 5. attention
+    if (options_.attention_layer.size() != 0) {
+      concat_.leftCols(cell_output_.cols()) = cell_output_;
+      concat_.rightCols(context_.cols()) = context_;
+      attention_.noalias() = concat_ * options_.attention_layer;
+    } else {
+      attention_ = context_;
+    }
+    // 6. history
+    if (options_.alignment_history) history_.record(0, alignment_);
+    // 7. output
+    ++time_;
+    return options_.output_attention ? attention_ : cell_output_;
+  }
+
+  /// Steps taken since construction or reset().
+  Index time() const { return time_; }
+  const Memory<Scalar>& memory() const { return *memory_; }
+  const AttentionLoopOptions<Scalar>& options() const { return options_; }
+  Index attention_size() const { return attention_size_; }
+  Index cell_input_size() const { return cell_input_size_; }
+  /// Width of step()'s result.
+  Index output_size() const { return options_.output_attention ? attention_size_ : memory_->query_size(); }
+
+  /// The last step's values (1×n each); before the first step: zeros and the initial alignment.
+  const Matrix<Scalar>& cell_input() const { return cell_input_; }
+  const Matrix<Scalar>& cell_output() const { return cell_output_; }
+  const Matrix<Scalar>& context() const { return context_; }
+  const Matrix<Scalar>& attention() const { return attention_; }
+  /// 1×Tk (padding included, exactly 0 there).
+  const Matrix<Scalar>& alignment() const { return alignment_; }
+  /// The last step's energies (1×Tk, -inf on padding).
+  Eigen::Map<const Matrix<Scalar>> scores() const { return ws_.scores(); }
+
+  /// The alignment history (one sequence, T_in = memory.length()). Throws when it is off.
+  const AlignmentHistory<Scalar>& history() const {
+    ATTN_CHECK(options_.alignment_history, "attn::AttentionLoop::history: options.alignment_history is off");
+    return history_;
+  }
+  /// T_out×T_in alignments of every step so far.
+  Matrix<Scalar> alignments() const { return history().matrix(0); }
+
+ private:
+  const Memory<Scalar>* memory_;
+  AttentionLoopOptions<Scalar> options_;
+  Index attention_size_ = 0;
+  Index cell_input_size_ = 0;
+  Index time_ = 0;
+  Matrix<Scalar> input_;
+  Matrix<Scalar> cell_input_;
+  Matrix<Scalar> cell_output_;
+  Matrix<Scalar> context_;
+  Matrix<Scalar> attention_;
+  Matrix<Scalar> concat_;
+  Matrix<Scalar> alignment_;
+  Workspace<Scalar> ws_;
+  AlignmentHistory<Scalar> history_;
+};
+
+}  // namespace attn

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MIT
+// attn::AlignmentHistory: each decoder step's alignment row per sequence of a batch (TF
+// AttentionWrapper(alignment_history=True)), read back as a T_out×T_in matrix per sequence
+// (and per head), with beam-search reordering by parent indices.
+#pragma once
+
+#include "config.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace attn {
+
+/// Alignment history of a batch of `B` sequences, sequence `b` with its own source length
+/// `n_b` (T_in) and `heads` rows per step (1 for single-head attention; `h` for multi-head steps,
+/// one row per head). Step `t` of sequence `b` is row `t` of its `steps(b)×n_b` matrix.
+///
+/// Storage is reserved ahead (`reserve`, or the constructor's `reserve_steps`): recording within
+/// the reservation allocates nothing; recording past it grows the storage (doubling) and keeps
+/// every row. Views stay valid until the next record, reorder, reserve or clear.
+template <typename Scalar>
+class AlignmentHistory {
+ public:
+  using RowMajorMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  /// `steps×n_b` read-only view of one head of one sequence (no copy).
+  using View = Eigen::Map<const RowMajorMatrix, 0, Eigen::OuterStride<>>;
+
+  AlignmentHistory() = default;
+
+  /// One sequence per entry of `source_lengths` (each >= 0), `heads` >= 1 rows per step, room for
+  /// `reserve_steps` steps.
+  explicit AlignmentHistory(std::vector<Index> source_lengths, Index heads = 1, Index reserve_steps = 0)
+      : lengths_(std::move(source_lengths)), heads_(heads) {
+    ATTN_CHECK(heads >= 1, "attn::AlignmentHistory: heads (" + std::to_string(heads) + ") must be >= 1");
+    for (std::size_t b = 0; b < lengths_.size(); ++b)
+      ATTN_CHECK(lengths_[b] >= 0, "attn::AlignmentHistory: source_lengths[" + std::to_string(b) + "] (" +
+                                       std::to_string(lengths_[b]) + ") must be >= 0");
+    data_.resize(lengths_.size());
+    steps_.assign(lengths_.size(), 0);
+    capacity_.assign(lengths_.size(), 0);
+    reserve(reserve_steps);
+  }
+
+  /// `batch_size` sequences of the same source length.
+  AlignmentHistory(Index batch_size, Index source_length, Index heads = 1, Index reserve_steps = 0)
+      : AlignmentHistory(make_lengths(batch_size, source_length), heads, reserve_steps) {}
+
+  Index batch_size() const { return static_cast<Index>(lengths_.size()); }
+  Index heads() const { return heads_; }
+  /// T_in of sequence `b`.
+  Index source_length(Index b) const { return lengths_[checked(b, "source_length")]; }
+  /// Steps recorded for sequence `b` (T_out so far).
+  Index steps(Index b) const { return steps_[checked(b, "steps")]; }
+  /// Steps sequence `b` can hold before recording allocates.
+  Index capacity(Index b) const { return capacity_[checked(b, "capacity")]; }
+
+  /// Makes room for `steps` steps in every sequence (never shrinks).
+  void reserve(Index steps) {
+    ATTN_CHECK(steps >= 0, "attn::AlignmentHistory::reserve: steps (" + std::to_string(steps) + ") must be >= 0");
+    for (std::size_t b = 0; b < data_.size(); ++b) grow(b, steps);
+  }
+
+  /// Forgets every step; keeps the storage.
+  void clear() { std::fill(steps_.begin(), steps_.end(), Index(0)); }
+
+  /// Records one step of sequence `b`: `weights` is heads×Tk with Tk >= n_b; its first n_b
+  /// columns are kept (the rest is padding, dropped).
+  template <typename Derived>
+  void record(Index b, const Eigen::MatrixBase<Derived>& weights) {
+    const std::size_t s = checked(b, "record");
+    const Index n = lengths_[s];
+    ATTN_CHECK(weights.rows() == heads_ && weights.cols() >= n,
+               "attn::AlignmentHistory::record: weights " + detail::shape(weights.rows(), weights.cols()) +
+                   " must have " + std::to_string(heads_) + " row(s) and at least " + std::to_string(n) +
+                   " columns (the source length of sequence " + std::to_string(b) + ")");
+    if (steps_[s] == capacity_[s]) grow(s, std::max<Index>(2 * capacity_[s], 8));
+    Scalar* row = data_[s].data() + steps_[s] * heads_ * n;
+    for (Index h = 0; h < heads_; ++h)
+      Eigen::Map<RowVector<Scalar>>(row + h * n, n) = weights.row(h).head(n).template cast<Scalar>();
+    ++steps_[s];
+  }
+
+  /// Records one step of every sequence: `weights` is (B·heads)×Tk, rows `[b·heads, (b+1)·heads)`
+  /// belong to sequence `b`, which keeps its first n_b columns.
+  template <typename Derived>
+  void record(const Eigen::MatrixBase<Derived>& weights) {
+    ATTN_CHECK(weights.rows() == batch_size() * heads_,
+               "attn::AlignmentHistory::record: weights.rows() (" + std::to_string(weights.rows()) +
+                   ") must equal batch_size()·heads() (" + std::to_string(batch_size() * heads_) + ")");
+    for (Index b = 0; b < batch_size(); ++b) record(b, weights.middleRows(b * heads_, heads_));
+  }
+
+  /// Beam search: after this call sequence `b` holds the history of sequence `parents[b]` as it
+  /// was before the call (a gather; a parent may be chosen by several beams or by none).
+  /// `parents` is any container with size() and operator[] (std::vector<int>, Eigen::VectorXi...)
+  /// of batch_size() indices in [0, B), each parent with the same source length as its child.
+  /// The first call allocates spare storage; later calls at the same capacity allocate nothing.
+  template <typename Parents>
+  void reorder(const Parents& parents) {
+    constexpr const char* fn = "attn::AlignmentHistory::reorder";
+    const Index count = static_cast<Index>(parents.size());
+    ATTN_CHECK(count == batch_size(), std::string(fn) + ": parents.size() (" + std::to_string(count) +
+                                          ") must equal batch_size() (" + std::to_string(batch_size()) + ")");
+    for (Index b = 0; b < count; ++b) {
+      const Index p = parent_at(parents, b);
+      ATTN_CHECK(p >= 0 && p < count, std::string(fn) + ": parents[" + std::to_string(b) + "] (" + std::to_string(p) +
+                                          ") must be in [0, " + std::to_string(count) + ")");
+      ATTN_CHECK(lengths_[static_cast<std::size_t>(p)] == lengths_[static_cast<std::size_t>(b)],
+                 std::string(fn) + ": parents[" + std::to_string(b) + "] (" + std::to_string(p) +
+                     ") has source length " + std::to_string(lengths_[static_cast<std::size_t>(p)]) +
+                     " but sequence " + std::to_string(b) + " has " +
+                     std::to_string(lengths_[static_cast<std::size_t>(b)]));
+    }
+    if (spare_.size() != data_.size()) spare_.resize(data_.size());
+    spare_steps_.resize(steps_.size());
+    spare_capacity_.resize(capacity_.size());
+    for (std::size_t b = 0; b < data_.size(); ++b) {
+      const auto p = static_cast<std::size_t>(parent_at(parents, static_cast<Index>(b)));
+      spare_capacity_[b] = std::max(capacity_[b], capacity_[p]);
+      const Index size = spare_capacity_[b] * heads_ * lengths_[b];
+      if (spare_[b].size() != size) spare_[b].resize(size);
+      const Index used = steps_[p] * heads_ * lengths_[b];
+      spare_[b].head(used) = data_[p].head(used);
+      spare_steps_[b] = steps_[p];
+    }
+    for (std::size_t b = 0; b < data_.size(); ++b) {
+      data_[b].swap(spare_[b]);
+      steps_[b] = spare_steps_[b];
+      capacity_[b] = spare_capacity_[b];
+    }
+  }
+
+  /// Read-only `steps(b)×n_b` view of head `head` of sequence `b`.
+  View view(Index b, Index head = 0) const {
+    const std::size_t s = checked(b, "view");
+    check_head(head, "view");
+    const Index n = lengths_[s];
+    return View(data_[s].data() + head * n, steps_[s], n, Eigen::OuterStride<>(heads_ * n));
+  }
+
+  /// `steps(b)×n_b` copy of head `head` of sequence `b` (the T_out×T_in alignment matrix).
+  Matrix<Scalar> matrix(Index b, Index head = 0) const { return view(b, head); }
+
+  /// `steps(b)×n_b` mean over the heads of sequence `b` (PyTorch `average_attn_weights=True`).
+  Matrix<Scalar> mean_over_heads(Index b) const {
+    Matrix<Scalar> m = view(b, 0);
+    for (Index h = 1; h < heads_; ++h) m += view(b, h);
+    if (heads_ > 1) m /= static_cast<Scalar>(heads_);
+    return m;
+  }
+
+ private:
+  static std::vector<Index> make_lengths(Index batch_size, Index source_length) {
+    ATTN_CHECK(batch_size >= 0,
+               "attn::AlignmentHistory: batch_size (" + std::to_string(batch_size) + ") must be >= 0");
+    return std::vector<Index>(static_cast<std::size_t>(batch_size), source_length);
+  }
+
+  // parents[b] of a standard container (size_t index) or an Eigen vector (Index index).
+  template <typename Parents>
+  static Index parent_at(const Parents& parents, Index b) {
+    if constexpr (std::is_base_of<Eigen::EigenBase<Parents>, Parents>::value) {
+      return static_cast<Index>(parents(b));
+    } else {
+      return static_cast<Index>(parents[static_cast<std::size_t>(b)]);
+    }
+  }
+
+  std::size_t checked(Index b, const char* what) const {
+    ATTN_CHECK(b >= 0 && b < batch_size(), std::string("attn::AlignmentHistory::") + what + ": sequence (" +
+                                               std::to_string(b) + ") must be in [0, " +
+                                               std::to_string(batch_size()) + ")");
+    return static_cast<std::size_t>(b);
+  }
+
+  void check_head(Index head, const char* what) const {
+    ATTN_CHECK(head >= 0 && head < heads_, std::string("attn::AlignmentHistory::") + what + ": head (" +
+                                               std::to_string(head) + ") must be in [0, " + std::to_string(heads_) +
+                                               ")");
+  }
+
+  void grow(std::size_t b, Index steps) {
+    if (steps <= capacity_[b]) return;
+    data_[b].conservativeResize(steps * heads_ * lengths_[b]);
+    capacity_[b] = steps;
+  }
+
+  std::vector<Index> lengths_;
+  Index heads_ = 1;
+  std::vector<Vector<Scalar>> data_;
+  std::vector<Index> steps_;
+  std::vector<Index> capacity_;
+  std::vector<Vector<Scalar>> spare_;
+  std::vector<Index> spare_steps_;
+  std::vector<Index> spare_capacity_;
+};
+
+}  // namespace attn

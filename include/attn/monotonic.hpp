@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: MIT
+// Monotonic attention (Raffel et al. 2017; TF monotonic_attention, BahdanauMonotonicAttention,
+// LuongMonotonicAttention). Rows are independent queries: p, previous and the alignment are Tq×Tk.
+#pragma once
+
+#include "additive.hpp"
+#include "config.hpp"
+#include "detail/additive_scores.hpp"
+#include "detail/attend.hpp"
+#include "luong.hpp"
+#include "mask.hpp"
+#include "workspace.hpp"
+
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <random>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace attn {
+
+/// How the monotonic alignment is computed from the choosing probabilities `p`
+/// (TF `mode`). With `c_i = prod_{k<i} (1 - p_k)` and the previous alignment `a'`:
+/// - `recursive` (exact): `q_0 = a'_0`, `q_i = (1 - p_{i-1})·q_{i-1} + a'_i`, `a_i = p_i·q_i`;
+/// - `parallel` (TF's closed form): `c_i` in log space (`safe_cumprod`: `exp(Σ log clip(1-p_k, tiny, 1))`),
+///   `a_i = p_i·c_i·Σ_{j<=i} a'_j / clip(c_j, 1e-10, 1)`;
+/// - `hard`: `p` must hold 0/1; `p̃ = p ⊙ cumsum(a')`, `a = p̃ ⊙ exclusive_cumprod(1 - p̃)`.
+///
+/// Where `parallel` differs from `recursive`: only through TF's two clips. For every `j` with
+/// `a'_j != 0` and `c_j >= 1e-10` (and every `p_k < 1`), both compute the same alignment up to
+/// rounding (tested: 1e-9 in double, 1e-4 in float, p in [1e-6, 1 - 1e-6], Tk up to 4096). Once
+/// the running product `c_j` of a key that still holds previous mass falls below 1e-10, `parallel`
+/// divides by 1e-10 instead of `c_j` and returns *less* mass on keys `i >= j` than `recursive`
+/// (by the factor `c_j / 1e-10` for that mass): TF accepts that in exchange for a closed form.
+/// `parallel` always stays finite for finite inputs (`c` only underflows towards 0 and the divisor
+/// is at least 1e-10); `recursive` is exact and is what decoding should use at inference time.
+enum class MonotonicMode { recursive, parallel, hard };
+
+/// Parameters of the monotonic probability function (TF `_monotonic_probability_fn`):
+/// `p = sigmoid(e + score_bias + sigmoid_noise·z)`, `z ~ N(0, 1)` drawn per visible key from the
+/// caller's generator; in `hard` mode `p = 1[e + score_bias + sigmoid_noise·z > 0]`.
+template <typename Scalar>
+struct MonotonicParams {
+  MonotonicMode mode = MonotonicMode::parallel;  ///< TF default
+  Scalar score_bias = Scalar(0);                 ///< r [attention_score_bias]; negative for long memories
+  Scalar sigmoid_noise = Scalar(0);              ///< std of the pre-sigmoid noise; 0 at test time
+};
+
+/// No pre-sigmoid noise: the default noise source. Passing it with `sigmoid_noise > 0` throws.
+struct NoNoise {};
+
+/// Per-row summary of an alignment: how much mass leaked past the last key, and where the
+/// attended mass sits on average.
+template <typename Scalar>
+struct AlignmentStats {
+  Vector<Scalar> leaked;             ///< Tq: 1 − Σ_j a_ij (0 for softmax up to rounding, 1 for a zero row)
+  Vector<Scalar> expected_position;  ///< Tq: Σ_j j·a_ij / Σ_j a_ij (0-based key index); NaN when Σ_j a_ij = 0
+};
+
+/// Result of a monotonic mechanism: like AttentionResult, plus the leaked mass and the expected
+/// position per query row. `auto [output, weights] = attn::bahdanau_monotonic(...)` works.
+template <typename Scalar>
+struct MonotonicResult {
+  Matrix<Scalar> output;              ///< Tq×dv: weights·V (no renormalisation of the leaked mass)
+  Matrix<Scalar> weights;             ///< Tq×Tk: the monotonic alignment, masked entries exactly 0
+  Matrix<Scalar> scores;              ///< Tq×Tk: the energies `e` before score bias, noise and sigmoid
+  RowFlags fully_masked;              ///< Tq: rows that saw no key (all-zero weights and output)
+  Vector<Scalar> leaked;              ///< Tq: 1 − Σ_j weights(i, j)
+  Vector<Scalar> expected_position;   ///< Tq: Σ_j j·w_ij / Σ_j w_ij, NaN for a zero row
+
+  /// Number of queries that saw no key.
+  Index num_fully_masked() const { return fully_masked.count(); }
+
+  template <std::size_t I>
+  decltype(auto) get() & {
+    static_assert(I < 2, "attn::MonotonicResult binds as [output, weights]");
+    if constexpr (I == 0) return (output); else return (weights);
+  }
+  template <std::size_t I>
+  decltype(auto) get() const& {
+    static_assert(I < 2, "attn::MonotonicResult binds as [output, weights]");
+    if constexpr (I == 0) return (output); else return (weights);
+  }
+  template <std::size_t I>
+  decltype(auto) get() && {
+    static_assert(I < 2, "attn::MonotonicResult binds as [output, weights]");
+    if constexpr (I == 0) return std::move(output); else return std::move(weights);
+  }
+};
+
+namespace detail {
+
+inline const char* mode_name(MonotonicMode mode) {
+  switch (mode) {
+    case MonotonicMode::recursive: return "recursive";
+    case MonotonicMode::parallel: return "parallel";
+    case MonotonicMode::hard: return "hard";
+  }
+  return "unknown";
+}
+
+inline void check_mode(const char* fn, MonotonicMode mode) {
+  ATTN_CHECK(mode == MonotonicMode::recursive || mode == MonotonicMode::parallel || mode == MonotonicMode::hard,
+             std::string(fn) + ": mode (" + std::to_string(static_cast<int>(mode)) +
+                 ") must be recursive, parallel or hard");
+}
+
+/// One row of monotonic attention. `p`, `prev` and `out` are any row-like accessors with
+/// operator()(j); `out` may alias `p` or `prev` (each entry is read before it is written).
+template <typename Scalar, typename P, typename A, typename O>
+void monotonic_row(const P& p, const A& prev, O& out, Index tk, MonotonicMode mode) {
+  switch (mode) {
+    case MonotonicMode::recursive: {
+      // TF: scan x_j = shifted_j·x_{j-1} + a'_j from x = 0 with shifted = [1, 1-p_0, ..., 1-p_{T-2}].
+      Scalar q = 0;
+      Scalar shifted = 1;
+      for (Index j = 0; j < tk; ++j) {
+        const Scalar pj = p(j);
+        q = shifted * q + prev(j);
+        shifted = Scalar(1) - pj;
+        out(j) = pj * q;
+      }
+      break;
+    }
+    case MonotonicMode::parallel: {
+      // TF: a = p·c·cumsum(a' / clip(c, 1e-10, 1)), c = safe_cumprod(1 - p, exclusive).
+      constexpr Scalar tiny = std::numeric_limits<Scalar>::min();  // np.finfo(dtype).tiny
+      const Scalar min_divisor = Scalar(1e-10);
+      Scalar log_c = 0;
+      Scalar sum = 0;
+      for (Index j = 0; j < tk; ++j) {
+        const Scalar pj = p(j);
+        const Scalar c = std::exp(log_c);
+        const Scalar clipped = c < min_divisor ? min_divisor : (c > Scalar(1) ? Scalar(1) : c);
+        sum += prev(j) / clipped;
+        out(j) = pj * c * sum;
+        Scalar one_minus = Scalar(1) - pj;
+        one_minus = one_minus < tiny ? tiny : (one_minus > Scalar(1) ? Scalar(1) : one_minus);
+        log_c += std::log(one_minus);
+      }
+      break;
+    }
+    case MonotonicMode::hard: {
+      // TF: p *= cumsum(a'); a = p·cumprod(1 - p, exclusive).
+      Scalar cumsum = 0;
+      Scalar cumprod = 1;
+      for (Index j = 0; j < tk; ++j) {
+        cumsum += prev(j);
+        const Scalar pj = p(j) * cumsum;
+        out(j) = pj * cumprod;
+        cumprod *= Scalar(1) - pj;
+      }
+      break;
+    }
+  }
+}
+
+template <typename G, typename = void>
+struct is_random_engine : std::false_type {};
+template <typename G>
+struct is_random_engine<G, std::void_t<typename G::result_type, decltype(G::min()), decltype(G::max())>>
+    : std::is_unsigned<typename G::result_type> {};
+
+/// Draws N(0, 1) samples from the caller's source: a UniformRandomBitGenerator
+/// (std::mt19937-like engine, through std::normal_distribution<double>) or any callable
+/// returning one standard-normal sample per call.
+template <typename G>
+class StandardNormal {
+ public:
+  explicit StandardNormal(G& g) : g_(g) {}
+  double operator()() {
+    if constexpr (is_random_engine<G>::value) {
+      return dist_(g_);
+    } else {
+      return static_cast<double>(g_());
+    }
+  }
+
+ private:
+  G& g_;
+  std::normal_distribution<double> dist_;
+};
+
+template <typename Noise>
+constexpr bool is_no_noise() {
+  return std::is_same<std::decay_t<Noise>, NoNoise>::value;
+}
+
+template <typename Scalar>
+void check_monotonic_params(const char* fn, const MonotonicParams<Scalar>& m, bool has_noise) {
+  check_mode(fn, m.mode);
+  ATTN_CHECK(std::isfinite(m.score_bias), std::string(fn) + ": monotonic score_bias must be finite");
+  ATTN_CHECK(std::isfinite(m.sigmoid_noise) && m.sigmoid_noise >= Scalar(0),
+             std::string(fn) + ": monotonic sigmoid_noise (" + std::to_string(static_cast<double>(m.sigmoid_noise)) +
+                 ") must be finite and >= 0");
+  ATTN_CHECK(m.sigmoid_noise == Scalar(0) || has_noise,
+             std::string(fn) + ": monotonic sigmoid_noise > 0 needs a noise generator (pass a std::mt19937-like "
+                               "engine or a callable returning N(0,1) samples)");
+}
+
+/// TF `_monotonic_probability_fn` on the energies `scores` (Tq×Tk), under `mask`: masked keys get
+/// `p = 0` (TF masks the score with -inf), visible keys `p = sigmoid(e + r + σ·z)` or, in hard
+/// mode, `1[e + r + σ·z > 0]`; then the monotonic recurrence from `previous` into `out`.
+/// `p` is a Tq×Tk scratch; `out` may alias `previous` (not `scores`, not `p`).
+template <typename Scalar, typename DerivedS, typename DerivedA, typename Noise>
+void monotonic_probability(const Eigen::MatrixBase<DerivedS>& scores, const Eigen::MatrixBase<DerivedA>& previous,
+                           const MonotonicParams<Scalar>& m, const Mask& mask, Noise& noise,
+                           Eigen::Map<Matrix<Scalar>> p, Eigen::Ref<Matrix<Scalar>> out) {
+  const Index tq = scores.rows();
+  const Index tk = scores.cols();
+  const bool has_matrix = mask.explicit_matrix().has_value();
+  const bool noisy = m.sigmoid_noise > Scalar(0);
+  const bool hard = m.mode == MonotonicMode::hard;
+  for (Index i = 0; i < tq; ++i) {
+    const auto [first, last] = mask.band(i, tk);
+    for (Index j = 0; j < tk; ++j) {
+      const bool visible = j >= first && j < last && (!has_matrix || (*mask.explicit_matrix())(i, j));
+      if (!visible) {
+        p(i, j) = Scalar(0);
+        continue;
+      }
+      Scalar x = scores(i, j) + m.score_bias;
+      if constexpr (!is_no_noise<Noise>()) {
+        if (noisy) x += m.sigmoid_noise * static_cast<Scalar>(noise());
+      }
+      if (hard) {
+        p(i, j) = x > Scalar(0) ? Scalar(1) : Scalar(0);
+      } else {
+        p(i, j) = Scalar(1) / (Scalar(1) + std::exp(-x));
+      }
+    }
+  }
+  for (Index i = 0; i < tq; ++i) {
+    auto pr = p.row(i);
+    auto ar = previous.row(i);
+    auto orow = out.row(i);
+    monotonic_row<Scalar>(pr, ar, orow, tk, m.mode);
+  }
+}
+
+/// Rows of `weights` visible under `mask` at all (the rest are fully masked): flags and count.
+inline Index mask_fully_masked(const Mask& mask, Index tq, Index tk, Eigen::Ref<RowFlags> flags) {
+  Index count = 0;
+  const bool has_matrix = mask.explicit_matrix().has_value();
+  for (Index i = 0; i < tq; ++i) {
+    const auto [first, last] = mask.band(i, tk);
+    bool any = false;
+    for (Index j = first; j < last && !any; ++j) any = !has_matrix || (*mask.explicit_matrix())(i, j);
+    flags(i) = !any;
+    count += any ? 0 : 1;
+  }
+  return count;
+}
+
+/// output = weights·V over the keys any row can see; a masked value row never reaches the output
+/// (the monotonic weights are exactly 0 there, but 0·NaN would still be NaN).
+template <typename Scalar, typename DerivedV>
+void monotonic_output(Eigen::Ref<const Matrix<Scalar>> weights, const Eigen::MatrixBase<DerivedV>& v,
+                      Eigen::Ref<Matrix<Scalar>> output, Workspace<Scalar>& ws, const Mask& mask) {
+  const Index tq = weights.rows();
+  const Index tk = weights.cols();
+  const Index n = visible_prefix(mask, tk);
+  const auto vn = v.topRows(n);
+  if (vn.allFinite()) {
+    output.noalias() = weights.leftCols(n) * vn;
+    return;
+  }
+  auto clean = ws.values_.matrix(n, v.cols());
+  clean = vn;
+  for (Index j = 0; j < n; ++j)
+    if (!clean.row(j).allFinite()) clean.row(j).setZero();
+  output.noalias() = weights.leftCols(n) * clean;
+  for (Index j = 0; j < n; ++j) {
+    if (vn.row(j).allFinite()) continue;
+    for (Index i = 0; i < tq; ++i)
+      if (mask.visible(i, j, tk)) output.row(i) += weights(i, j) * vn.row(j);
+  }
+}
+
+/// Luong energies into `scores` (Tq×Tk): dot g·Q·Kᵀ, general g·Q·W·Kᵀ, concat g·v·tanh([q,k]·W).
+template <typename Scalar, typename DerivedQ, typename DerivedK>
+void luong_scores(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                  const LuongParams<Scalar>& params, Eigen::Ref<Matrix<Scalar>> scores, Workspace<Scalar>& ws) {
+  const Index dq = q.cols();
+  const Index dk = k.cols();
+  const Scalar g = params.g ? *params.g : Scalar(1);
+  switch (params.score) {
+    case LuongScore::dot:
+      check_equal(fn, "q.cols()", dq, "k.cols()", dk);
+      scores.noalias() = g * q * k.transpose();
+      break;
+    case LuongScore::general: {
+      check_shape(fn, "params.w", params.w, dq, dk);
+      auto qw = ws.queries_.matrix(q.rows(), dk);
+      qw.noalias() = g * q * params.w;
+      scores.noalias() = qw * k.transpose();
+      break;
+    }
+    case LuongScore::concat: {
+      const Index units = params.v.cols();
+      check_shape(fn, "params.w", params.w, dq + dk, units);
+      auto pq = ws.queries_.matrix(q.rows(), units);
+      pq.noalias() = q * params.w.topRows(dq);
+      auto pk = ws.keys_.matrix(k.rows(), units);
+      pk.noalias() = k * params.w.bottomRows(dk);
+      additive_scores<Scalar>(pq, pk, params.v, scores, ws);
+      if (params.g) scores *= g;
+      break;
+    }
+  }
+}
+
+/// Shared tail of the value forms: scores are in `r.scores`; fills weights, output and stats.
+template <typename Scalar, typename DerivedA, typename DerivedV, typename Noise>
+void monotonic_finish(const char* fn, MonotonicResult<Scalar>& r, const Eigen::MatrixBase<DerivedA>& previous,
+                      const Eigen::MatrixBase<DerivedV>& v, const MonotonicParams<Scalar>& m, const Mask& mask,
+                      Noise& noise, Workspace<Scalar>& ws);
+
+}  // namespace detail
+
+/// Monotonic alignment from choosing probabilities `p` (Tq×Tk, entries in [0, 1]; 0/1 for `hard`)
+/// and the previous alignment `previous` (Tq×Tk; one-hot at key 0 for the first step), row by row,
+/// into `out` (Tq×Tk, caller-owned; may be the same matrix as `p` or `previous`). Allocates nothing.
+template <typename DerivedP, typename DerivedA>
+void monotonic_attention_into(const Eigen::MatrixBase<DerivedP>& p, const Eigen::MatrixBase<DerivedA>& previous,
+                              MonotonicMode mode, Eigen::Ref<Matrix<typename DerivedP::Scalar>> out) {
+  using Scalar = typename DerivedP::Scalar;
+  detail::check_scalar<Scalar>();
+  static_assert(std::is_same<Scalar, typename DerivedA::Scalar>::value,
+                "attn::monotonic_attention: p and previous must share one scalar type; use .cast<T>()");
+  constexpr const char* fn = "attn::monotonic_attention";
+  detail::check_mode(fn, mode);
+  detail::check_shape(fn, "previous", previous, p.rows(), p.cols());
+  detail::check_shape(fn, "out", out, p.rows(), p.cols());
+  for (Index i = 0; i < p.rows(); ++i) {
+    auto pr = p.row(i);
+    auto ar = previous.row(i);
+    auto orow = out.row(i);
+    detail::monotonic_row<Scalar>(pr, ar, orow, p.cols(), mode);
+  }
+}
+
+/// Monotonic alignment (TF `monotonic_attention(p_choose_i, previous_attention, mode)`), Tq×Tk.
+template <typename DerivedP, typename DerivedA>
+Matrix<typename DerivedP::Scalar> monotonic_attention(const Eigen::MatrixBase<DerivedP>& p,
+                                                      const Eigen::MatrixBase<DerivedA>& previous,
+                                                      MonotonicMode mode) {
+  Matrix<typename DerivedP::Scalar> out(p.rows(), p.cols());
+  monotonic_attention_into(p, previous, mode, out);
+  return out;
+}
+
+/// The initial alignment of a monotonic mechanism (TF `initial_alignments`): `rows×tk`, one-hot at
+/// key 0 (all zero when tk = 0).
+template <typename Scalar>
+Matrix<Scalar> monotonic_initial_alignment(Index rows, Index tk) {
+  ATTN_CHECK(rows >= 0 && tk >= 0, "attn::monotonic_initial_alignment: shape " + detail::shape(rows, tk) +
+                                       " must not be negative");
+  Matrix<Scalar> a = Matrix<Scalar>::Zero(rows, tk);
+  if (tk > 0) a.col(0).setOnes();
+  return a;
+}
+
+/// Leaked mass `1 − Σ_j a_ij` and expected position `Σ_j j·a_ij / Σ_j a_ij` (NaN for a zero row)
+/// of each row of `alignment` (Tq×Tk), into caller-owned vectors of Tq entries. Allocates nothing.
+template <typename DerivedA>
+void alignment_stats_into(const Eigen::MatrixBase<DerivedA>& alignment,
+                          Eigen::Ref<Vector<typename DerivedA::Scalar>> leaked,
+                          Eigen::Ref<Vector<typename DerivedA::Scalar>> expected_position) {
+  using Scalar = typename DerivedA::Scalar;
+  detail::check_scalar<Scalar>();
+  constexpr const char* fn = "attn::alignment_stats";
+  detail::check_shape(fn, "leaked", leaked, alignment.rows(), 1);
+  detail::check_shape(fn, "expected_position", expected_position, alignment.rows(), 1);
+  for (Index i = 0; i < alignment.rows(); ++i) {
+    Scalar mass = 0;
+    Scalar moment = 0;
+    for (Index j = 0; j < alignment.cols(); ++j) {
+      mass += alignment(i, j);
+      moment += static_cast<Scalar>(j) * alignment(i, j);
+    }
+    leaked(i) = Scalar(1) - mass;
+    expected_position(i) = mass != Scalar(0) ? moment / mass : std::numeric_limits<Scalar>::quiet_NaN();
+  }
+}
+
+/// Leaked mass and expected position of each row of `alignment` (Tq×Tk).
+template <typename DerivedA>
+AlignmentStats<typename DerivedA::Scalar> alignment_stats(const Eigen::MatrixBase<DerivedA>& alignment) {
+  AlignmentStats<typename DerivedA::Scalar> s;
+  s.leaked.resize(alignment.rows());
+  s.expected_position.resize(alignment.rows());
+  alignment_stats_into(alignment, s.leaked, s.expected_position);
+  return s;
+}
+
+namespace detail {
+
+template <typename Scalar, typename DerivedA, typename DerivedV, typename Noise>
+void monotonic_finish(const char* fn, MonotonicResult<Scalar>& r, const Eigen::MatrixBase<DerivedA>& previous,
+                      const Eigen::MatrixBase<DerivedV>& v, const MonotonicParams<Scalar>& m, const Mask& mask,
+                      Noise& noise, Workspace<Scalar>& ws) {
+  const Index tq = r.scores.rows();
+  const Index tk = r.scores.cols();
+  check_shape(fn, "previous", previous, tq, tk);
+  r.weights.resize(tq, tk);
+  auto p = ws.column_.matrix(tq, tk);
+  if constexpr (is_no_noise<Noise>()) {
+    monotonic_probability<Scalar>(r.scores, previous, m, mask, noise, p, r.weights);
+  } else {
+    StandardNormal<std::remove_reference_t<Noise>> normal(noise);
+    monotonic_probability<Scalar>(r.scores, previous, m, mask, normal, p, r.weights);
+  }
+  r.fully_masked.resize(tq);
+  mask_fully_masked(mask, tq, tk, r.fully_masked);
+  r.output.resize(tq, v.cols());
+  monotonic_output<Scalar>(r.weights, v, r.output, ws, mask);
+  for (Index i = 0; i < tq; ++i)
+    if (r.fully_masked(i)) r.output.row(i).setZero();
+  r.leaked.resize(tq);
+  r.expected_position.resize(tq);
+  alignment_stats_into(r.weights, r.leaked, r.expected_position);
+}
+
+}  // namespace detail
+
+/// Bahdanau-monotonic attention (TF `BahdanauMonotonicAttention`): energies
+/// `e_ij = v·tanh(q_i·Wq + k_j·Wk)` (normalized form as in attn::bahdanau), then
+/// `p = sigmoid(e + r (+ noise))` and the monotonic recurrence from `previous` (Tq×Tk; use
+/// monotonic_initial_alignment for the first step). Keys hidden by `mask` get `p = 0`.
+/// `noise`: attn::NoNoise, a std::mt19937-like engine or a callable returning N(0,1) samples;
+/// required when `monotonic.sigmoid_noise > 0`. Q Tq×dq, K Tk×dk, V Tk×dv.
+template <typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise = NoNoise>
+MonotonicResult<typename DerivedQ::Scalar> bahdanau_monotonic(
+    const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v,
+    const Eigen::MatrixBase<DerivedA>& previous, const BahdanauParams<typename DerivedQ::Scalar>& params,
+    const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {}, const Mask& mask = Mask(),
+    Noise&& noise = Noise()) {
+  using Scalar = typename DerivedQ::Scalar;
+  detail::check_scalar<Scalar>();
+  static_assert(std::is_same<Scalar, typename DerivedK::Scalar>::value &&
+                    std::is_same<Scalar, typename DerivedV::Scalar>::value &&
+                    std::is_same<Scalar, typename DerivedA::Scalar>::value,
+                "attn::bahdanau_monotonic: q, k, v and previous must share one scalar type; use .cast<T>()");
+  constexpr const char* fn = "attn::bahdanau_monotonic";
+  detail::check_params(fn, params);
+  detail::check_monotonic_params(fn, monotonic, !detail::is_no_noise<Noise>());
+  detail::check_equal(fn, "q.cols()", q.cols(), "params.wq.rows()", params.wq.rows());
+  detail::check_equal(fn, "k.cols()", k.cols(), "params.wk.rows()", params.wk.rows());
+  detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
+  mask.check(fn, q.rows(), k.rows());
+
+  MonotonicResult<Scalar> r;
+  Workspace<Scalar> ws;
+  auto pk = ws.keys_.matrix(k.rows(), params.units());
+  pk.noalias() = k * params.wk;
+  if (params.normalize && params.b.size() != 0) pk.rowwise() += params.b;
+  auto pq = ws.queries_.matrix(q.rows(), params.units());
+  pq.noalias() = q * params.wq;
+  r.scores.resize(q.rows(), k.rows());
+  if (params.normalize) {
+    RowVector<Scalar> vv = (params.g / params.v.norm()) * params.v;
+    detail::additive_scores<Scalar>(pq, pk, vv, r.scores, ws);
+  } else {
+    detail::additive_scores<Scalar>(pq, pk, params.v, r.scores, ws);
+  }
+  detail::monotonic_finish(fn, r, previous, v, monotonic, mask, noise, ws);
+  return r;
+}
+
+/// Luong-monotonic attention (TF `LuongMonotonicAttention`): energies from attn::LuongParams
+/// (dot `g·Q·Kᵀ`, general `g·Q·W·Kᵀ`, concat), then `p = sigmoid(e + r (+ noise))` and the
+/// monotonic recurrence from `previous` (Tq×Tk). TF's form is `general` with `W` = the memory
+/// layer's kernel transposed (keys = memory·W_m, e = g·q·keysᵀ). Keys hidden by `mask` get p = 0.
+template <typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise = NoNoise>
+MonotonicResult<typename DerivedQ::Scalar> luong_monotonic(
+    const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v,
+    const Eigen::MatrixBase<DerivedA>& previous, const LuongParams<typename DerivedQ::Scalar>& params = {},
+    const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {}, const Mask& mask = Mask(),
+    Noise&& noise = Noise()) {
+  using Scalar = typename DerivedQ::Scalar;
+  detail::check_scalar<Scalar>();
+  static_assert(std::is_same<Scalar, typename DerivedK::Scalar>::value &&
+                    std::is_same<Scalar, typename DerivedV::Scalar>::value &&
+                    std::is_same<Scalar, typename DerivedA::Scalar>::value,
+                "attn::luong_monotonic: q, k, v and previous must share one scalar type; use .cast<T>()");
+  constexpr const char* fn = "attn::luong_monotonic";
+  detail::check_monotonic_params(fn, monotonic, !detail::is_no_noise<Noise>());
+  detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
+  mask.check(fn, q.rows(), k.rows());
+
+  MonotonicResult<Scalar> r;
+  Workspace<Scalar> ws;
+  r.scores.resize(q.rows(), k.rows());
+  detail::luong_scores<Scalar>(fn, q, k, params, r.scores, ws);
+  detail::monotonic_finish(fn, r, previous, v, monotonic, mask, noise, ws);
+  return r;
+}
+
+}  // namespace attn
+
+template <typename Scalar>
+struct std::tuple_size<attn::MonotonicResult<Scalar>> : std::integral_constant<std::size_t, 2> {};
+
+template <std::size_t I, typename Scalar>
+struct std::tuple_element<I, attn::MonotonicResult<Scalar>> {
+  using type = attn::Matrix<Scalar>;
+};

@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: MIT
+// Steady-state decoding allocates nothing: memory steps for every score function × probability
+// function, monotonic steps (all modes, with engine noise), monotonic_attention_into, history
+// recording and beam reordering within the reservation, and AttentionLoop steps. Built as its own
+// program with EIGEN_RUNTIME_NO_MALLOC, where eigen_assert throws, so an Eigen heap allocation
+// while forbidden fails a check; there (outside sanitizer builds) global operator new is also
+// counted, so any C++ heap allocation (std::vector, std::string, std::function) inside a step
+// fails too. Without the define the checks run without the allocation guards. Shapes stay below
+// Eigen's stack limit.
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <stdexcept>
+
+#ifdef EIGEN_RUNTIME_NO_MALLOC
+#define eigen_assert(x)                                                   \
+  do {                                                                    \
+    if (!(x)) throw std::runtime_error("eigen_assert: " #x);              \
+  } while (0)
+
+// Sanitizers bring their own operator new: count only in plain builds.
+#if defined(__SANITIZE_ADDRESS__)
+#define ATTN_TEST_NO_NEW_COUNTER
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define ATTN_TEST_NO_NEW_COUNTER
+#endif
+#endif
+#endif
+
+#if defined(EIGEN_RUNTIME_NO_MALLOC) && !defined(ATTN_TEST_NO_NEW_COUNTER)
+#define ATTN_TEST_COUNT_NEW
+// Counts every global operator new while `g_count_news` is set (this file is its own program).
+// GCC pairs the malloc/free inside these replacements with the new/delete they replace.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+static std::atomic<long> g_news{0};
+static std::atomic<bool> g_count_news{false};
+void* operator new(std::size_t size) {
+  if (g_count_news.load()) ++g_news;
+  if (void* p = std::malloc(size != 0 ? size : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t size) {
+  if (g_count_news.load()) ++g_news;
+  if (void* p = std::malloc(size != 0 ? size : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#endif
+
+#include <attn/attention_loop.hpp>
+#include <attn/attn.hpp>
+#include <attn/history.hpp>
+#include <attn/memory.hpp>
+#include <attn/monotonic.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <limits>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using attn::Index;
+using attn::Matrix;
+
+/// Forbids allocation (Eigen's check and, in the no-malloc build, operator new) for its lifetime.
+class NoAllocation {
+ public:
+  NoAllocation() {
+#ifdef ATTN_TEST_COUNT_NEW
+    news_before_ = g_news.load();
+    g_count_news = true;
+#endif
+#ifdef EIGEN_RUNTIME_NO_MALLOC
+    Eigen::internal::set_is_malloc_allowed(false);
+#endif
+  }
+  ~NoAllocation() { stop(); }
+  NoAllocation(const NoAllocation&) = delete;
+  NoAllocation& operator=(const NoAllocation&) = delete;
+  /// Ends the region; returns the number of operator new calls inside it.
+  long stop() {
+    if (active_) {
+      active_ = false;
+#ifdef EIGEN_RUNTIME_NO_MALLOC
+      Eigen::internal::set_is_malloc_allowed(true);
+#endif
+#ifdef ATTN_TEST_COUNT_NEW
+      g_count_news = false;
+      news_ = g_news.load() - news_before_;
+#endif
+    }
+    return news_;
+  }
+
+ private:
+  [[maybe_unused]] bool active_ = true;
+  [[maybe_unused]] long news_before_ = 0;
+  long news_ = 0;
+};
+
+/// Runs `f` without allocation; returns "" or what went wrong (an eigen_assert, or news).
+template <typename F>
+std::string without_allocation(F&& f) {
+  std::string error;
+  long news = 0;
+  {
+    NoAllocation region;
+    try {
+      f();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    news = region.stop();
+  }
+  if (error.empty() && news != 0) error = std::to_string(news) + " operator new call(s)";
+  return error;
+}
+
+template <typename S>
+Matrix<S> random(std::mt19937_64& rng, Index r, Index c) {
+  std::uniform_real_distribution<double> d(-1, 1);
+  Matrix<S> m(r, c);
+  for (Index j = 0; j < c; ++j)
+    for (Index i = 0; i < r; ++i) m(i, j) = static_cast<S>(d(rng));
+  return m;
+}
+
+constexpr Index tk = 16, n = 12, dk = 8, dv = 6, dq = 7, units = 8;
+
+/// Every memory kind, prepared (and allocated) before any no-allocation region.
+template <typename S>
+std::vector<std::pair<std::string, attn::Memory<S>>> memories(std::mt19937_64& rng) {
+  Matrix<S> k = random<S>(rng, tk, dk);
+  Matrix<S> v = random<S>(rng, tk, dv);
+  v.bottomRows(2).setConstant(std::numeric_limits<S>::quiet_NaN());  // padding content never read
+  std::vector<std::pair<std::string, attn::Memory<S>>> all;
+  all.emplace_back("sdp", attn::prepare_memory(k, v, attn::ScaledDotProductParams{}, n));
+  all.emplace_back("luong dot", attn::prepare_memory(k, v, attn::LuongParams<S>::dot(S(0.5)), n));
+  all.emplace_back("luong general",
+                   attn::prepare_memory(k, v, attn::LuongParams<S>::general(random<S>(rng, dq, dk)), n));
+  all.emplace_back("luong concat", attn::prepare_memory(k, v,
+                                                        attn::LuongParams<S>::concat(random<S>(rng, dq + dk, units),
+                                                                                     random<S>(rng, 1, units), S(2)),
+                                                        n));
+  attn::BahdanauParams<S> b;
+  b.wq = random<S>(rng, dq, units);
+  b.wk = random<S>(rng, dk, units);
+  b.v = random<S>(rng, 1, units);
+  all.emplace_back("bahdanau", attn::prepare_memory(k, v, b, n));
+  b.normalize = true;
+  b.g = S(0.7);
+  b.b = random<S>(rng, 1, units);
+  all.emplace_back("bahdanau normalized", attn::prepare_memory(k, v, b, n));
+  return all;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("no allocation: memory steps, every score and probability function", "[no_malloc][memory]", float,
+                   double) {
+  using S = TestType;
+  std::mt19937_64 rng(1);
+  auto all = memories<S>(rng);
+  for (auto& entry : all) {
+    const std::string& name = entry.first;
+    attn::Memory<S>& memory = entry.second;  // not a structured binding: lambdas capture it
+    for (const attn::Probability prob :
+         {attn::Probability::softmax, attn::Probability::sparsemax, attn::Probability::hardmax}) {
+      memory.with_probability(prob);
+      for (const Index b : {Index(1), Index(3)}) {
+        INFO(name << " probability " << static_cast<int>(prob) << " rows " << b);
+        const Index q_cols = memory.query_size();
+        std::vector<Matrix<S>> queries;
+        for (int t = 0; t < 5; ++t) queries.push_back(random<S>(rng, b, q_cols));
+        auto ws = std::make_unique<attn::Workspace<S>>();
+        Matrix<S> context(b, dv), alignment(b, tk);
+        attn::attend_into(memory, queries[0], context, alignment, *ws);  // warm-up: the workspace grows
+        const std::string error = without_allocation([&] {
+          for (const auto& q : queries) attn::attend_into(memory, q, context, alignment, *ws);
+        });
+        INFO(error);
+        CHECK(error.empty());
+        CHECK(context.allFinite());
+        CHECK(alignment.rightCols(tk - n).isZero(0));
+      }
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("no allocation: monotonic steps in every mode, with engine noise", "[no_malloc][monotonic]", float,
+                   double) {
+  using S = TestType;
+  std::mt19937_64 rng(2);
+  std::mt19937 engine(7);
+  auto all = memories<S>(rng);
+  for (auto& entry : all) {
+    const std::string& name = entry.first;
+    attn::Memory<S>& memory = entry.second;  // not a structured binding: lambdas capture it
+    for (const attn::MonotonicMode mode :
+         {attn::MonotonicMode::recursive, attn::MonotonicMode::parallel, attn::MonotonicMode::hard}) {
+      for (const S noise : {S(0), S(1)}) {
+        INFO(name << " mode " << static_cast<int>(mode) << " noise " << noise);
+        memory.with_monotonic({mode, S(-0.5), noise});
+        std::vector<Matrix<S>> queries;
+        for (int t = 0; t < 6; ++t) queries.push_back(random<S>(rng, 2, memory.query_size()));
+        auto ws = std::make_unique<attn::Workspace<S>>();
+        Matrix<S> context(2, dv);
+        Matrix<S> alignment = memory.initial_alignment(2);
+        attn::Vector<S> leaked(2), position(2);
+        attn::attend_into(memory, queries[0], alignment, context, alignment, *ws, engine);  // warm-up
+        memory.initial_alignment_into(alignment);
+        const std::string error = without_allocation([&] {
+          for (const auto& q : queries) {
+            if (noise > S(0)) {
+              attn::attend_into(memory, q, alignment, context, alignment, *ws, engine);
+            } else {
+              attn::attend_into(memory, q, alignment, context, alignment, *ws);
+            }
+            attn::alignment_stats_into(alignment, leaked, position);
+          }
+        });
+        INFO(error);
+        CHECK(error.empty());
+        CHECK(alignment.allFinite());
+        CHECK(context.allFinite());
+      }
+    }
+  }
+  // monotonic_attention_into on its own, in place
+  Matrix<S> p = random<S>(rng, 3, 40).cwiseAbs();
+  Matrix<S> a = attn::monotonic_initial_alignment<S>(3, 40);
+  const std::string error = without_allocation([&] {
+    for (const auto mode : {attn::MonotonicMode::recursive, attn::MonotonicMode::parallel}) {
+      attn::monotonic_attention_into(p, a, mode, a);
+    }
+  });
+  CHECK(error.empty());
+}
+
+TEMPLATE_TEST_CASE("no allocation: history recording and beam reordering within the reservation",
+                   "[no_malloc][history]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(3);
+  attn::AlignmentHistory<S> history(std::vector<Index>{9, 9, 9, 5}, 1, 32);
+  const Matrix<S> rows = random<S>(rng, 4, 9);
+  const std::vector<int> parents = {1, 1, 0, 3};
+  history.record(rows);
+  history.reorder(parents);  // the first reorder allocates the spare storage
+  const std::string error = without_allocation([&] {
+    for (int t = 1; t < 32; ++t) {
+      history.record(rows);
+      history.reorder(parents);
+    }
+    S sum = 0;
+    for (Index b = 0; b < 4; ++b) sum += history.view(b).sum();
+    if (!(sum > S(-1e9))) throw std::runtime_error("bad sum");
+  });
+  INFO(error);
+  CHECK(error.empty());
+  CHECK(history.steps(0) == 32);
+}
+
+TEMPLATE_TEST_CASE("no allocation: AttentionLoop steps with a GRU-like cell", "[no_malloc][loop]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(4);
+  auto all = memories<S>(rng);
+  for (const bool monotonic : {false, true}) {
+    for (const bool custom_input : {false, true}) {
+      attn::Memory<S>& memory = all[4].second;  // Bahdanau
+      if (monotonic) {
+        memory.with_monotonic({attn::MonotonicMode::recursive, S(0), S(0)});
+      } else {
+        memory.with_probability(attn::Probability::softmax);
+      }
+      const Index din = 3, att = 5;
+      attn::AttentionLoopOptions<S> options;
+      options.input_size = din;
+      options.attention_layer = random<S>(rng, dq + dv, att);
+      options.reserve_steps = 20;
+      if (custom_input) {
+        options.cell_input_fn = [](const Matrix<S>& input, const Matrix<S>& attention, Matrix<S>& cell_input) {
+          cell_input.leftCols(3) = input;
+          cell_input.rightCols(5) = S(0.5) * attention;
+        };
+        options.cell_input_size = din + att;
+      }
+      attn::AttentionLoop<S> loop(memory, options);
+      const Matrix<S> w_in = random<S>(rng, din + att, dq);
+      const Matrix<S> w_h = random<S>(rng, dq, dq);
+      Matrix<S> state = Matrix<S>::Zero(1, dq);
+      Matrix<S> pre(1, dq);
+      auto cell = [&](const Matrix<S>& x, Matrix<S>& h) {
+        pre.noalias() = x * w_in;
+        pre.noalias() += state * w_h;
+        state = pre.array().tanh().matrix();
+        h = state;
+      };
+      std::vector<Matrix<S>> inputs;
+      for (int t = 0; t < 20; ++t) inputs.push_back(random<S>(rng, 1, din));
+      loop.step(inputs[0], cell);  // warm-up
+      loop.reset();
+      const std::string error = without_allocation([&] {
+        for (const auto& x : inputs) loop.step(x, cell);
+      });
+      INFO("monotonic " << monotonic << " custom input " << custom_input << ": " << error);
+      CHECK(error.empty());
+      CHECK(loop.history().steps(0) == 20);
+      CHECK(loop.attention().allFinite());
+    }
+  }
+}
+
+#ifdef EIGEN_RUNTIME_NO_MALLOC
+TEST_CASE("no allocation: the guard itself catches Eigen allocations", "[no_malloc]") {
+  CHECK_FALSE(without_allocation([] {
+                Matrix<double> m(40, 40);
+                m.setZero();
+              }).empty());
+  CHECK(without_allocation([] {}).empty());
+}
+#endif
+
+#ifdef ATTN_TEST_COUNT_NEW
+TEST_CASE("no allocation: the guard itself catches operator new", "[no_malloc]") {
+  CHECK(without_allocation([] {
+          std::vector<int> v(100, 1);
+          if (v[3] != 1) throw std::runtime_error("unexpected");
+        }) == "1 operator new call(s)");
+}
+#endif

@@ -405,3 +405,68 @@ inline attn::Mask fixture_mask(const Fixture& fx) {
 }
 
 }  // namespace attn_test
+
+namespace attn_test {
+
+// --- Keras-layer fixtures (tests/fixtures/keras/, format: see make_keras_fixtures.py) ------
+
+struct KerasCase {
+  std::string name;
+  std::map<std::string, long> params;
+  std::map<std::string, MatrixD> matrices;
+
+  long param(const std::string& key) const {
+    const auto it = params.find(key);
+    INFO("case " << name << ": param " << key);
+    REQUIRE(it != params.end());
+    return it->second;
+  }
+  const MatrixD& matrix(const std::string& key) const {
+    const auto it = matrices.find(key);
+    INFO("case " << name << ": matrix " << key);
+    REQUIRE(it != matrices.end());
+    return it->second;
+  }
+};
+
+/// Reads tests/fixtures/keras/<file>: blocks of `case NAME`, `param KEY N`, `matrix KEY R C values`, `end`.
+inline std::vector<KerasCase> read_keras_fixture(const std::string& file) {
+  const std::string path = std::string(ATTN_FIXTURE_DIR) + "/keras/" + file;
+  std::ifstream in(path);
+  INFO("fixture " << path);
+  REQUIRE(in.is_open());
+  std::vector<KerasCase> cases;
+  KerasCase current;
+  std::string word;
+  while (in >> word) {
+    if (word[0] == '#') {
+      std::getline(in, word);
+    } else if (word == "case") {
+      current = KerasCase();
+      in >> current.name;
+    } else if (word == "param") {
+      std::string key;
+      long value = 0;
+      in >> key >> value;
+      current.params[key] = value;
+    } else if (word == "matrix") {
+      std::string key;
+      Index rows = 0;
+      Index cols = 0;
+      in >> key >> rows >> cols;
+      MatrixD m(rows, cols);
+      for (Index i = 0; i < rows; ++i)
+        for (Index j = 0; j < cols; ++j) in >> m(i, j);
+      current.matrices[key] = m;
+    } else if (word == "end") {
+      cases.push_back(current);
+    } else {
+      FAIL("unexpected word '" << word << "' in " << path);
+    }
+    REQUIRE(in.good());
+  }
+  REQUIRE(!cases.empty());
+  return cases;
+}
+
+}  // namespace attn_test

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MIT
+// Many-to-one attention as philipperemy/keras-attention's `Attention` layer: the hidden states
+// H (T×d) of an RNN attend from their last state h_T. Luong score_s = (h_s·W)·h_Tᵀ, Bahdanau
+// score_s = tanh(h_T·W1 + h_s·W2)·v; context = a·H (1×d); output tanh([context, h_T]·Wc) (1×units).
+#pragma once
+
+#include "config.hpp"
+#include "detail/additive_scores.hpp"
+#include "detail/attend.hpp"
+#include "mask.hpp"
+#include "result.hpp"
+#include "workspace.hpp"
+
+#include <cstddef>
+#include <string>
+#include <tuple>
+#include <utility>
+
+namespace attn {
+
+/// keras-attention's `score` argument.
+enum class ManyToOneScore { luong, bahdanau };
+
+/// Parameters of the many-to-one layer in Keras kernel layout (all Dense layers have no bias).
+/// Keras layer names in brackets (keras-attention 5.x; 3.x/4.x names after the slash).
+template <typename Scalar>
+struct ManyToOneParams {
+  ManyToOneScore score = ManyToOneScore::luong;
+  Matrix<Scalar> w;   ///< luong: d×d [luong_w / attention_score_vec]; bahdanau: empty
+  Matrix<Scalar> w1;  ///< bahdanau: d×units, applied to h_T [bahdanau_w1]; luong: empty
+  Matrix<Scalar> w2;  ///< bahdanau: d×units, applied to every h_s [bahdanau_w2]; luong: empty
+  Matrix<Scalar> v;   ///< bahdanau: units×1 [bahdanau_v]; luong: empty
+  Matrix<Scalar> wc;  ///< 2d×out, rows [context; h_T] [attention_vector]
+
+  /// score_s = (h_s·W)·h_Tᵀ
+  static ManyToOneParams luong(Matrix<Scalar> w, Matrix<Scalar> wc) {
+    ManyToOneParams p;
+    p.score = ManyToOneScore::luong;
+    p.w = std::move(w);
+    p.wc = std::move(wc);
+    return p;
+  }
+  /// score_s = tanh(h_T·W1 + h_s·W2)·v
+  static ManyToOneParams bahdanau(Matrix<Scalar> w1, Matrix<Scalar> w2, Matrix<Scalar> v, Matrix<Scalar> wc) {
+    ManyToOneParams p;
+    p.score = ManyToOneScore::bahdanau;
+    p.w1 = std::move(w1);
+    p.w2 = std::move(w2);
+    p.v = std::move(v);
+    p.wc = std::move(wc);
+    return p;
+  }
+};
+
+/// What the many-to-one layer computes for one sequence. `auto [output, weights] = ...` binds
+/// the first two members.
+template <typename Scalar>
+struct ManyToOneResult {
+  Matrix<Scalar> output;   ///< 1×out: tanh([context, h_T]·Wc), what the Keras layer returns
+  Matrix<Scalar> weights;  ///< 1×T: softmax of the scores [attention_weight]
+  Matrix<Scalar> context;  ///< 1×d: weights·H [context_vector]
+  Matrix<Scalar> scores;   ///< 1×T with Options::return_scores [attention_score], else 0×0
+  RowFlags fully_masked;   ///< 1 flag: true when no step was visible (everything above is zero)
+
+  /// 1 when no step was visible, else 0.
+  Index num_fully_masked() const { return fully_masked.count(); }
+
+  template <std::size_t I>
+  decltype(auto) get() & {
+    static_assert(I < 2, "attn::ManyToOneResult binds as [output, weights]");
+    if constexpr (I == 0) return (output); else return (weights);
+  }
+  template <std::size_t I>
+  decltype(auto) get() const& {
+    static_assert(I < 2, "attn::ManyToOneResult binds as [output, weights]");
+    if constexpr (I == 0) return (output); else return (weights);
+  }
+  template <std::size_t I>
+  decltype(auto) get() && {
+    static_assert(I < 2, "attn::ManyToOneResult binds as [output, weights]");
+    if constexpr (I == 0) return std::move(output); else return std::move(weights);
+  }
+};
+
+namespace detail {
+
+template <typename Scalar>
+void check_many_to_one_params(const char* fn, const ManyToOneParams<Scalar>& p, Index d) {
+  if (p.score == ManyToOneScore::luong) {
+    check_shape(fn, "params.w", p.w, d, d);
+    ATTN_CHECK(p.w1.size() == 0 && p.w2.size() == 0 && p.v.size() == 0,
+               std::string(fn) + ": params.w1, params.w2 and params.v are only used by the bahdanau score");
+  } else {
+    const Index units = p.w1.cols();
+    check_equal(fn, "params.w1.rows()", p.w1.rows(), "h.cols()", d);
+    check_shape(fn, "params.w2", p.w2, d, units);
+    check_shape(fn, "params.v", p.v, units, 1);
+    ATTN_CHECK(p.w.size() == 0, std::string(fn) + ": params.w is only used by the luong score");
+  }
+  check_equal(fn, "params.wc.rows()", p.wc.rows(), "2 * h.cols()", 2 * d);
+}
+
+}  // namespace detail
+
+/// Many-to-one attention over hidden states `h` (T×d) into caller-owned `output` (1×out),
+/// `weights` (1×T) and `context` (1×d), with scratch `ws`. The query is the last state h_T;
+/// with `Mask::key_length(n)` it is h_{n-1}, the last real step (a masked Keras RNN repeats it
+/// into the padding), and steps `>= n` are hidden. Other mask kinds apply to the one query row
+/// (row 0). With no visible step, weights, context and output are zero and 1 is returned, else 0.
+template <typename DerivedH>
+Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOneParams<typename DerivedH::Scalar>& params,
+                       Eigen::Ref<Matrix<typename DerivedH::Scalar>> output,
+                       Eigen::Ref<Matrix<typename DerivedH::Scalar>> weights,
+                       Eigen::Ref<Matrix<typename DerivedH::Scalar>> context, Workspace<typename DerivedH::Scalar>& ws,
+                       const Mask& mask = Mask(), const Options& options = Options()) {
+  using Scalar = typename DerivedH::Scalar;
+  detail::check_scalar<Scalar>();
+  constexpr const char* fn = "attn::many_to_one";
+  const Index t = h.rows();
+  const Index d = h.cols();
+  detail::check_many_to_one_params(fn, params, d);
+  detail::check_shape(fn, "output", output, 1, params.wc.cols());
+  detail::check_shape(fn, "weights", weights, 1, t);
+  detail::check_shape(fn, "context", context, 1, d);
+  mask.check(fn, 1, t);
+  ATTN_CHECK(!options.scale, std::string(fn) + ": options.scale is for scaled_dot_product");
+
+  const Index n = detail::visible_prefix(mask, t);
+  auto query = ws.vector_.matrix(1, d);  // h_T, or zero when there is no step at all
+  if (n > 0) {
+    query = h.row(n - 1);
+  } else {
+    query.setZero();
+  }
+
+  if (params.score == ManyToOneScore::luong) {
+    auto projected = ws.keys_.matrix(t, d);
+    projected.noalias() = h * params.w;
+    weights.noalias() = query * projected.transpose();
+  } else {
+    auto pq = ws.queries_.matrix(1, params.w1.cols());
+    pq.noalias() = query * params.w1;
+    auto pk = ws.keys_.matrix(t, params.w2.cols());
+    pk.noalias() = h * params.w2;
+    detail::additive_scores(pq, pk, params.v.transpose(), weights, ws);
+  }
+  const Index count = detail::finish(weights, h, context, ws, mask, options);
+
+  output.noalias() = context * params.wc.topRows(d);
+  output.noalias() += query * params.wc.bottomRows(d);
+  output.array() = output.array().tanh();
+  return count;
+}
+
+/// Many-to-one attention over hidden states `h` (T×d): the attention vector (1×out), the
+/// weights (1×T), the context (1×d) and, with `options.return_scores`, the scores (1×T).
+/// See many_to_one_into.
+template <typename DerivedH>
+ManyToOneResult<typename DerivedH::Scalar> many_to_one(const Eigen::MatrixBase<DerivedH>& h,
+                                                       const ManyToOneParams<typename DerivedH::Scalar>& params,
+                                                       const Mask& mask = Mask(), const Options& options = Options()) {
+  using Scalar = typename DerivedH::Scalar;
+  ManyToOneResult<Scalar> r;
+  r.output.resize(1, params.wc.cols());
+  r.weights.resize(1, h.rows());
+  r.context.resize(1, h.cols());
+  Workspace<Scalar> ws;
+  many_to_one_into(h, params, r.output, r.weights, r.context, ws, mask, options);
+  r.fully_masked = ws.fully_masked();
+  if (options.return_scores) r.scores = ws.scores();
+  return r;
+}
+
+}  // namespace attn
+
+template <typename Scalar>
+struct std::tuple_size<attn::ManyToOneResult<Scalar>> : std::integral_constant<std::size_t, 2> {};
+
+template <std::size_t I, typename Scalar>
+struct std::tuple_element<I, attn::ManyToOneResult<Scalar>> {
+  using type = attn::Matrix<Scalar>;
+};

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+// Attention pooling of one sequence X (T×d) into one vector: e_t = x_t·w + b, or tanh of it,
+// a = softmax over time, output = Σ_t a_t·x_t (1×d); weights 1×T. keras-self-attention's
+// SeqWeightedAttention and the feed-forward attention `TimeDistributed(Dense(1, 'tanh'))`.
+#pragma once
+
+#include "config.hpp"
+#include "detail/attend.hpp"
+#include "mask.hpp"
+#include "result.hpp"
+#include "workspace.hpp"
+
+#include <string>
+#include <utility>
+
+namespace attn {
+
+/// What is applied to `x_t·w + b` before the softmax over time.
+enum class PoolingActivation { linear, tanh };
+
+/// Parameters of attention pooling in Keras kernel layout; Keras names in brackets.
+template <typename Scalar>
+struct PoolingParams {
+  Matrix<Scalar> w;      ///< d×1 [SeqWeightedAttention `<name>_W`; Dense(1) `kernel`]
+  RowVector<Scalar> b;   ///< 1×1 or empty [SeqWeightedAttention `<name>_b`; Dense(1) `bias`]
+  PoolingActivation activation = PoolingActivation::linear;
+
+  /// keras-self-attention SeqWeightedAttention: e_t = x_t·w + b.
+  static PoolingParams seq_weighted(Matrix<Scalar> w, RowVector<Scalar> b = {}) {
+    return {std::move(w), std::move(b), PoolingActivation::linear};
+  }
+  /// Feed-forward attention (Raffel & Ellis 2015), `TimeDistributed(Dense(1, activation='tanh'))`
+  /// then softmax over time: e_t = tanh(x_t·w + b).
+  static PoolingParams feed_forward(Matrix<Scalar> w, RowVector<Scalar> b = {}) {
+    return {std::move(w), std::move(b), PoolingActivation::tanh};
+  }
+};
+
+/// Attention pooling of `x` (T×d) into caller-owned `output` (1×d) and `weights` (1×T) with
+/// scratch `ws`. `mask` applies to the one query row (row 0): `Mask::key_length(n)` hides
+/// padded steps `>= n`, an explicit `1×T` matrix hides any steps. A sequence with no visible
+/// step gives zero weights and a zero output (reported fully masked). Returns 1 in that case, else 0.
+template <typename DerivedX>
+Index attention_pooling_into(const Eigen::MatrixBase<DerivedX>& x, const PoolingParams<typename DerivedX::Scalar>& params,
+                             Eigen::Ref<Matrix<typename DerivedX::Scalar>> output,
+                             Eigen::Ref<Matrix<typename DerivedX::Scalar>> weights,
+                             Workspace<typename DerivedX::Scalar>& ws, const Mask& mask = Mask(),
+                             const Options& options = Options()) {
+  using Scalar = typename DerivedX::Scalar;
+  detail::check_scalar<Scalar>();
+  constexpr const char* fn = "attn::attention_pooling";
+  const Index t = x.rows();
+  detail::check_shape(fn, "params.w", params.w, x.cols(), 1);
+  ATTN_CHECK(params.b.size() == 0 || params.b.cols() == 1,
+             std::string(fn) + ": params.b " + detail::shape(params.b.rows(), params.b.cols()) +
+                 " must be (1x1) or empty");
+  detail::check_shape(fn, "output", output, 1, x.cols());
+  detail::check_shape(fn, "weights", weights, 1, t);
+  mask.check(fn, 1, t);
+  ATTN_CHECK(!options.scale, std::string(fn) + ": options.scale is for scaled_dot_product");
+
+  weights.noalias() = params.w.transpose() * x.transpose();
+  if (params.b.size() != 0) weights.array() += params.b(0);
+  if (params.activation == PoolingActivation::tanh) weights.array() = weights.array().tanh();
+  return detail::finish(weights, x, output, ws, mask, options);
+}
+
+/// Attention pooling of `x` (T×d): output 1×d (the pooled vector), weights 1×T (what
+/// `return_attention=True` returns), whether the sequence was fully masked, and with
+/// `options.return_scores` the scores 1×T (after the activation, before the softmax).
+template <typename DerivedX>
+AttentionResult<typename DerivedX::Scalar> attention_pooling(const Eigen::MatrixBase<DerivedX>& x,
+                                                             const PoolingParams<typename DerivedX::Scalar>& params,
+                                                             const Mask& mask = Mask(),
+                                                             const Options& options = Options()) {
+  using Scalar = typename DerivedX::Scalar;
+  return detail::run<Scalar>(1, x.rows(), x.cols(), options, [&](auto& out, auto& w, auto& ws) {
+    attention_pooling_into(x, params, out, w, ws, mask, options);
+  });
+}
+
+}  // namespace attn

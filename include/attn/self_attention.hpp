@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+// Self-attention over one sequence X (T×d) as keras-self-attention's SeqSelfAttention:
+// additive e_tt' = tanh(x_t·Wt + x_t'·Wx + bh)·Wa + ba, multiplicative e_tt' = x_t·Wa·x_t'ᵀ + ba,
+// a local window or history-only mask; weights T×T, output = weights·X (T×d).
+#pragma once
+
+#include "config.hpp"
+#include "detail/additive_scores.hpp"
+#include "detail/attend.hpp"
+#include "mask.hpp"
+#include "result.hpp"
+#include "workspace.hpp"
+
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace attn {
+
+/// keras-self-attention's `attention_type`.
+enum class SelfAttentionType { additive, multiplicative };
+
+/// Parameters of SeqSelfAttention in Keras kernel layout (`x·W`); the Keras weight names are
+/// in brackets (`<layer>_Add_Wt`, ...). Empty biases mean the layer was built without them
+/// (`use_additive_bias=False`, `use_attention_bias=False`).
+template <typename Scalar>
+struct SeqSelfAttentionParams {
+  SelfAttentionType type = SelfAttentionType::additive;
+  Matrix<Scalar> wt;     ///< additive: d×units [Add_Wt]; multiplicative: empty
+  Matrix<Scalar> wx;     ///< additive: d×units [Add_Wx]; multiplicative: empty
+  RowVector<Scalar> bh;  ///< additive: 1×units or empty [Add_bh]; multiplicative: empty
+  Matrix<Scalar> wa;     ///< additive: units×1 [Add_Wa]; multiplicative: d×d [Mul_Wa]
+  RowVector<Scalar> ba;  ///< 1×1 or empty [Add_ba / Mul_ba]
+  /// `attention_width`: unset for global attention. Row t sees keys
+  /// `t - width/2 <= t' < t - width/2 + width`, or `t - width + 1 <= t' <= t` when history only.
+  std::optional<Index> width;
+  /// `history_only`: row t sees no key after t (with no width: every key up to t).
+  bool history_only = false;
+
+  /// e_tt' = tanh(x_t·Wt + x_t'·Wx + bh)·Wa + ba
+  static SeqSelfAttentionParams additive(Matrix<Scalar> wt, Matrix<Scalar> wx, Matrix<Scalar> wa,
+                                         RowVector<Scalar> bh = {}, RowVector<Scalar> ba = {}) {
+    SeqSelfAttentionParams p;
+    p.type = SelfAttentionType::additive;
+    p.wt = std::move(wt);
+    p.wx = std::move(wx);
+    p.wa = std::move(wa);
+    p.bh = std::move(bh);
+    p.ba = std::move(ba);
+    return p;
+  }
+  /// e_tt' = x_t·Wa·x_t'ᵀ + ba
+  static SeqSelfAttentionParams multiplicative(Matrix<Scalar> wa, RowVector<Scalar> ba = {}) {
+    SeqSelfAttentionParams p;
+    p.type = SelfAttentionType::multiplicative;
+    p.wa = std::move(wa);
+    p.ba = std::move(ba);
+    return p;
+  }
+};
+
+/// The mask of keras-self-attention's local attention: with a width, `Mask::window(width/2,
+/// (width-1)/2)`, or `Mask::window(width-1, 0)` when history only; without a width,
+/// `Mask::causal()` when history only, else the all-visible mask. Throws unless width > 0.
+inline Mask local_attention_mask(std::optional<Index> width, bool history_only) {
+  if (width) {
+    ATTN_CHECK(*width > 0, "attn::local_attention_mask: width (" + std::to_string(*width) + ") must be > 0");
+    return history_only ? Mask::window(*width - 1, 0) : Mask::window(*width / 2, (*width - 1) / 2);
+  }
+  return history_only ? Mask::causal(0) : Mask();
+}
+
+namespace detail {
+
+template <typename Scalar>
+void check_self_attention_params(const char* fn, const SeqSelfAttentionParams<Scalar>& p, Index d) {
+  const auto unused = [fn](Index size, const char* name) {
+    ATTN_CHECK(size == 0, std::string(fn) + ": " + name + " is only used by the additive type");
+  };
+  if (p.width) {
+    ATTN_CHECK(*p.width > 0, std::string(fn) + ": params.width (" + std::to_string(*p.width) + ") must be > 0");
+  }
+  if (p.type == SelfAttentionType::additive) {
+    const Index units = p.wt.cols();
+    check_equal(fn, "params.wt.rows()", p.wt.rows(), "x.cols()", d);
+    check_shape(fn, "params.wx", p.wx, d, units);
+    check_shape(fn, "params.wa", p.wa, units, 1);
+    ATTN_CHECK(p.bh.size() == 0 || p.bh.cols() == units,
+               std::string(fn) + ": params.bh " + shape(p.bh.rows(), p.bh.cols()) + " must be " + shape(1, units) +
+                   " or empty");
+  } else {
+    check_shape(fn, "params.wa", p.wa, d, d);
+    unused(p.wt.size(), "params.wt");
+    unused(p.wx.size(), "params.wx");
+    unused(p.bh.size(), "params.bh");
+  }
+  ATTN_CHECK(p.ba.size() == 0 || p.ba.cols() == 1,
+             std::string(fn) + ": params.ba " + shape(p.ba.rows(), p.ba.cols()) + " must be (1x1) or empty");
+}
+
+}  // namespace detail
+
+/// SeqSelfAttention over `x` (T×d) into caller-owned `output` (T×d) and `weights` (T×T), with
+/// scratch `ws`. The window of `params` is intersected with `mask`. A key length `n` in `mask`
+/// marks steps `>= n` as padding on both axes, as the Keras mask does: no row sees them, and
+/// their own rows of weights and output are zero and reported fully masked.
+/// `options.probability` applies (softmax is the Keras layer); `options.scale` must be unset.
+/// Returns the number of fully masked rows. Allocates nothing once `ws` has seen these shapes,
+/// unless both a width and an explicit matrix mask are given (the intersection copies the matrix).
+template <typename DerivedX>
+Index seq_self_attention_into(const Eigen::MatrixBase<DerivedX>& x,
+                              const SeqSelfAttentionParams<typename DerivedX::Scalar>& params,
+                              Eigen::Ref<Matrix<typename DerivedX::Scalar>> output,
+                              Eigen::Ref<Matrix<typename DerivedX::Scalar>> weights,
+                              Workspace<typename DerivedX::Scalar>& ws, const Mask& mask = Mask(),
+                              const Options& options = Options()) {
+  using Scalar = typename DerivedX::Scalar;
+  detail::check_scalar<Scalar>();
+  constexpr const char* fn = "attn::seq_self_attention";
+  const Index t = x.rows();
+  const Index d = x.cols();
+  detail::check_self_attention_params(fn, params, d);
+  detail::check_shape(fn, "output", output, t, d);
+  detail::check_shape(fn, "weights", weights, t, t);
+  mask.check(fn, t, t);
+  ATTN_CHECK(!options.scale, std::string(fn) + ": options.scale is for scaled_dot_product");
+
+  // Raw emissions for every pair; padded rows and columns are computed but never read.
+  if (params.type == SelfAttentionType::additive) {
+    auto pq = ws.queries_.matrix(t, params.wt.cols());
+    pq.noalias() = x * params.wt;
+    if (params.bh.size() != 0) pq.rowwise() += params.bh;
+    auto pk = ws.keys_.matrix(t, params.wx.cols());
+    pk.noalias() = x * params.wx;
+    detail::additive_scores(pq, pk, params.wa.transpose(), weights, ws);
+  } else {
+    auto xw = ws.queries_.matrix(t, d);
+    xw.noalias() = x * params.wa;
+    weights.noalias() = xw * x.transpose();
+  }
+  if (params.ba.size() != 0) weights.array() += params.ba(0);
+  if (options.return_scores) ws.scores_.matrix(t, t) = weights;
+
+  // Rows [0, n) attend; rows [n, t) are padding (zero, fully masked).
+  const Index n = detail::visible_prefix(mask, t);
+  ws.flags(t);  // capacity for all rows before finish() fills the first n
+  Options inner = options;
+  inner.return_scores = false;  // kept above for all t rows
+  Index count = 0;
+  if (params.width || params.history_only) {
+    count = detail::finish<Scalar>(weights.topRows(n), x, output.topRows(n), ws,
+                           mask & local_attention_mask(params.width, params.history_only), inner);
+  } else {
+    count = detail::finish<Scalar>(weights.topRows(n), x, output.topRows(n), ws, mask, inner);
+  }
+  auto flags = ws.flags(t);
+  if (n < t) {
+    weights.bottomRows(t - n).setZero();
+    output.bottomRows(t - n).setZero();
+    flags.tail(t - n).setConstant(true);
+    count += t - n;
+  }
+  return count;
+}
+
+/// SeqSelfAttention over `x` (T×d): output T×d (keras `v`), weights T×T (keras `a`, what
+/// `return_attention=True` returns), fully masked rows and, with `options.return_scores`, the
+/// emissions `e` (T×T, before window, mask and softmax). See seq_self_attention_into.
+template <typename DerivedX>
+AttentionResult<typename DerivedX::Scalar> seq_self_attention(
+    const Eigen::MatrixBase<DerivedX>& x, const SeqSelfAttentionParams<typename DerivedX::Scalar>& params,
+    const Mask& mask = Mask(), const Options& options = Options()) {
+  using Scalar = typename DerivedX::Scalar;
+  return detail::run<Scalar>(x.rows(), x.rows(), x.cols(), options, [&](auto& out, auto& w, auto& ws) {
+    seq_self_attention_into(x, params, out, w, ws, mask, options);
+  });
+}
+
+}  // namespace attn

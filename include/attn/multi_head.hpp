@@ -615,6 +615,27 @@ std::vector<MultiHeadResult<Scalar>> multi_head_batch(const QSeq& q, const KSeq&
 
 // --- loading PyTorch weights -----------------------------------------------------------------
 
+namespace detail {
+
+/// The torch biases (in_proj_bias 3D split into bq, bk, bv; out_proj_bias as bo) and the head
+/// count, then the parameter checks shared by the torch loaders.
+template <typename Scalar, typename DerivedB, typename DerivedBo>
+void finish_torch_params(const char* fn, MultiHeadParams<Scalar>& p, const Eigen::MatrixBase<DerivedB>& in_proj_bias,
+                         const Eigen::MatrixBase<DerivedBo>& out_proj_bias, Index num_heads) {
+  const Index d = p.wo.rows();
+  const RowVector<Scalar> b = torch_vector<Scalar>(fn, "in_proj_bias", in_proj_bias, 3 * d);
+  if (b.size() != 0) {
+    p.bq = b.segment(0, d);
+    p.bk = b.segment(d, d);
+    p.bv = b.segment(2 * d, d);
+  }
+  p.bo = torch_vector<Scalar>(fn, "out_proj_bias", out_proj_bias, d);
+  p.heads = num_heads;
+  check_multi_head_params(fn, p);
+}
+
+}  // namespace detail
+
 template <typename Scalar>
 template <typename DerivedW, typename DerivedB, typename DerivedWo, typename DerivedBo>
 MultiHeadParams<Scalar> MultiHeadParams<Scalar>::from_torch(const Eigen::MatrixBase<DerivedW>& in_proj_weight,
@@ -632,15 +653,7 @@ MultiHeadParams<Scalar> MultiHeadParams<Scalar>::from_torch(const Eigen::MatrixB
   p.wk = in_proj_weight.middleRows(d, d).transpose();
   p.wv = in_proj_weight.bottomRows(d).transpose();
   p.wo = out_proj_weight.transpose();
-  const RowVector<Scalar> b = detail::torch_vector<Scalar>(fn, "in_proj_bias", in_proj_bias, 3 * d);
-  if (b.size() != 0) {
-    p.bq = b.segment(0, d);
-    p.bk = b.segment(d, d);
-    p.bv = b.segment(2 * d, d);
-  }
-  p.bo = detail::torch_vector<Scalar>(fn, "out_proj_bias", out_proj_bias, d);
-  p.heads = num_heads;
-  detail::check_multi_head_params(fn, p);
+  detail::finish_torch_params(fn, p, in_proj_bias, out_proj_bias, num_heads);
   return p;
 }
 
@@ -663,15 +676,7 @@ MultiHeadParams<Scalar> MultiHeadParams<Scalar>::from_torch_separate(
   p.wk = k_proj_weight.transpose();
   p.wv = v_proj_weight.transpose();
   p.wo = out_proj_weight.transpose();
-  const RowVector<Scalar> b = detail::torch_vector<Scalar>(fn, "in_proj_bias", in_proj_bias, 3 * d);
-  if (b.size() != 0) {
-    p.bq = b.segment(0, d);
-    p.bk = b.segment(d, d);
-    p.bv = b.segment(2 * d, d);
-  }
-  p.bo = detail::torch_vector<Scalar>(fn, "out_proj_bias", out_proj_bias, d);
-  p.heads = num_heads;
-  detail::check_multi_head_params(fn, p);
+  detail::finish_torch_params(fn, p, in_proj_bias, out_proj_bias, num_heads);
   return p;
 }
 

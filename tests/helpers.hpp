@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <exception>
 #include <limits>
 #include <random>
 #include <sstream>
@@ -72,6 +74,33 @@ std::string mismatch(const Eigen::MatrixBase<DA>& actual, const Eigen::MatrixBas
   return {};
 }
 
+/// Bit-for-bit equality of two matrices (distinguishes +0 from -0; NaN equals the same NaN).
+template <typename DA, typename DB>
+bool same_bits(const Eigen::MatrixBase<DA>& a, const Eigen::MatrixBase<DB>& b) {
+  if (a.rows() != b.rows() || a.cols() != b.cols()) return false;
+  for (Index j = 0; j < a.cols(); ++j)
+    for (Index i = 0; i < a.rows(); ++i) {
+      const typename DA::Scalar x = a(i, j);
+      const typename DB::Scalar y = b(i, j);
+      static_assert(sizeof(x) == sizeof(y), "same scalar");
+      if (std::memcmp(&x, &y, sizeof(x)) != 0) return false;
+    }
+  return true;
+}
+
+/// What() of the exception (of type `Exception`) that `f` throws; fails the test when it
+/// throws nothing.
+template <typename Exception = std::exception, typename F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const Exception& e) {
+    return e.what();
+  }
+  FAIL("no exception was thrown");
+  return {};
+}
+
 }  // namespace attn_test
 
 /// CHECK that two matrices agree within `tol` (absolute near zero, relative elsewhere).
@@ -92,6 +121,35 @@ attn::Matrix<Scalar> random_matrix(std::mt19937_64& rng, Index rows, Index cols,
   for (Index j = 0; j < cols; ++j)
     for (Index i = 0; i < rows; ++i) m(i, j) = static_cast<Scalar>(dist(rng));
   return m;
+}
+
+/// The mechanisms the property, workspace and no-malloc tests run through one interface.
+enum class Kind { sdpa, luong_dot, luong_general, luong_concat, bahdanau, bahdanau_normalized };
+
+inline constexpr Kind all_kinds[] = {Kind::sdpa,         Kind::luong_dot, Kind::luong_general,
+                                     Kind::luong_concat, Kind::bahdanau,  Kind::bahdanau_normalized};
+inline constexpr attn::Probability all_probabilities[] = {attn::Probability::softmax, attn::Probability::sparsemax,
+                                                          attn::Probability::hardmax};
+
+inline const char* kind_name(Kind kind) {
+  switch (kind) {
+    case Kind::sdpa: return "scaled_dot_product";
+    case Kind::luong_dot: return "luong dot";
+    case Kind::luong_general: return "luong general";
+    case Kind::luong_concat: return "luong concat";
+    case Kind::bahdanau: return "bahdanau";
+    case Kind::bahdanau_normalized: return "bahdanau normalized";
+  }
+  return "?";
+}
+
+inline const char* probability_name(attn::Probability p) {
+  switch (p) {
+    case attn::Probability::softmax: return "softmax";
+    case attn::Probability::sparsemax: return "sparsemax";
+    case attn::Probability::hardmax: return "hardmax";
+  }
+  return "?";
 }
 
 /// The mask as an explicit Tq×Tk boolean matrix, from its definition (not from Mask::visible).

@@ -4,6 +4,8 @@
 // detection, RFC 4180 corner cases, and the messages for malformed CSV.
 #include "attn/io/csv.hpp"
 
+#include "helpers.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <Eigen/Core>
@@ -20,19 +22,9 @@
 
 namespace fs = std::filesystem;
 using attn::Index;
+using attn_test::message_of;
 
 namespace {
-
-template <typename F>
-std::string error_text(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  FAIL("no exception was thrown");
-  return {};
-}
 
 template <typename Scalar>
 attn::io::CsvMatrix<Scalar> read_text(const std::string& text,
@@ -84,17 +76,17 @@ TEST_CASE("write_csv_long checks that coordinates and labels fit every map", "[i
   std::ostringstream os;
   std::vector<attn::io::CsvMap<double>> maps{{0, std::nullopt, std::nullopt, Eigen::MatrixXd::Zero(2, 2)},
                                              {std::nullopt, std::nullopt, std::nullopt, Eigen::MatrixXd::Zero(2, 2)}};
-  CHECK(error_text([&] { attn::io::write_csv_long(os, maps); }) ==
+  CHECK(message_of([&] { attn::io::write_csv_long(os, maps); }) ==
         "attn::io::write_csv_long: maps[1].layer is unset but maps[0].layer is set");
   maps[1].layer = 1;
   maps[1].head = 3;
-  CHECK(error_text([&] { attn::io::write_csv_long(os, maps); }) ==
+  CHECK(message_of([&] { attn::io::write_csv_long(os, maps); }) ==
         "attn::io::write_csv_long: maps[1].head is set but maps[0].head is unset");
   maps[1].head.reset();
   maps[1].weights = Eigen::MatrixXd::Zero(3, 2);
-  CHECK(error_text([&] { attn::io::write_csv_long(os, maps, {"a", "b"}); }) ==
+  CHECK(message_of([&] { attn::io::write_csv_long(os, maps, {"a", "b"}); }) ==
         "attn::io::write_csv_long: row_labels.size() (2) must equal maps[1].weights.rows() (3)");
-  CHECK(error_text([&] { attn::io::write_csv_long(os, maps, {}, {"a"}); }) ==
+  CHECK(message_of([&] { attn::io::write_csv_long(os, maps, {}, {"a"}); }) ==
         "attn::io::write_csv_long: col_labels.size() (1) must equal maps[0].weights.cols() (2)");
   CHECK(os.str().empty());
   CHECK_THROWS_AS(attn::io::write_csv_long(os, maps, {"a", "b"}), attn::invalid_argument);
@@ -103,7 +95,7 @@ TEST_CASE("write_csv_long checks that coordinates and labels fit every map", "[i
   fs::create_directories(dir);
   maps[1].weights = Eigen::MatrixXd::Ones(2, 2);
   attn::io::write_csv_long(dir / "long.csv", maps);
-  const std::string what = error_text([&] { attn::io::write_csv_long(dir / "no" / "long.csv", maps); });
+  const std::string what = message_of([&] { attn::io::write_csv_long(dir / "no" / "long.csv", maps); });
   CHECK_THAT(what, Catch::StartsWith("attn::io::write_csv_long: cannot write '" + (dir / "no" / "long.csv").string()));
   CHECK(fs::file_size(dir / "long.csv") > 0);
   std::error_code ignored;
@@ -218,29 +210,29 @@ TEST_CASE("read_csv accepts CRLF, a BOM, blank lines, quoted numbers and spelled
 }
 
 TEST_CASE("read_csv rejects malformed CSV with the line and the reason", "[io][csv][error]") {
-  CHECK(error_text([] { (void)read_text<double>("a,b\n1,\"2\n3,4\n"); }) ==
+  CHECK(message_of([] { (void)read_text<double>("a,b\n1,\"2\n3,4\n"); }) ==
         "attn::io::read_csv: line 2: a quoted field is not closed");
-  CHECK(error_text([] { (void)read_text<double>("a,b\n1,2\"x\n"); }) ==
+  CHECK(message_of([] { (void)read_text<double>("a,b\n1,2\"x\n"); }) ==
         "attn::io::read_csv: line 2: a '\"' inside an unquoted field (quote the field and double the '\"')");
-  CHECK(error_text([] { (void)read_text<double>("\"a\"b,c\n"); }) ==
+  CHECK(message_of([] { (void)read_text<double>("\"a\"b,c\n"); }) ==
         "attn::io::read_csv: line 1: text after the closing quote of a field");
-  CHECK(error_text([] { (void)read_text<double>("a,b\n1,2\n3\n"); }) ==
+  CHECK(message_of([] { (void)read_text<double>("a,b\n1,2\n3\n"); }) ==
         "attn::io::read_csv: line 3: 1 fields, expected 2 (as on line 1)");
-  CHECK(error_text([] { (void)read_text<double>("x,a,b\nq,1,zz\n", attn::io::CsvLabels::both); }) ==
+  CHECK(message_of([] { (void)read_text<double>("x,a,b\nq,1,zz\n", attn::io::CsvLabels::both); }) ==
         "attn::io::read_csv: line 2, field 3: 'zz' is not a number");
-  CHECK(error_text([] { (void)read_text<double>("1, 2\n", attn::io::CsvLabels::none); }) ==
+  CHECK(message_of([] { (void)read_text<double>("1, 2\n", attn::io::CsvLabels::none); }) ==
         "attn::io::read_csv: line 1, field 2: ' 2' is not a number");
-  CHECK(error_text([] { (void)read_text<double>("\"multi\nline\",b\nq,1,2\n"); }) ==
+  CHECK(message_of([] { (void)read_text<double>("\"multi\nline\",b\nq,1,2\n"); }) ==
         "attn::io::read_csv: line 3: 3 fields, expected 2 (as on line 1)");
   const fs::path missing = fs::temp_directory_path() / "attn_no_such_file.csv";
-  CHECK(error_text([&] { (void)attn::io::read_csv(missing); }) ==
+  CHECK(message_of([&] { (void)attn::io::read_csv(missing); }) ==
         "attn::io::read_csv: cannot open '" + missing.string() + "' for reading: No such file or directory");
   const fs::path directory = fs::temp_directory_path();
-  CHECK(error_text([&] { (void)attn::io::read_csv(directory); }) ==
+  CHECK(message_of([&] { (void)attn::io::read_csv(directory); }) ==
         "attn::io::read_csv: cannot open '" + directory.string() + "' for reading: Is a directory");
   std::istringstream bad;
   bad.setstate(std::ios::failbit);
-  CHECK(error_text([&] { (void)attn::io::read_csv(bad); }) == "attn::io::read_csv: the input stream is not in a good state");
+  CHECK(message_of([&] { (void)attn::io::read_csv(bad); }) == "attn::io::read_csv: the input stream is not in a good state");
 }
 
 TEST_CASE("read_csv from a path names the path in its messages and round-trips the file", "[io][csv]") {
@@ -256,7 +248,7 @@ TEST_CASE("read_csv from a path names the path in its messages and round-trips t
     std::ofstream out(dir / "bad.csv");
     out << "a,b\n1,x\n";
   }
-  CHECK(error_text([&] { (void)attn::io::read_csv(dir / "bad.csv", attn::io::CsvLabels::columns); }) ==
+  CHECK(message_of([&] { (void)attn::io::read_csv(dir / "bad.csv", attn::io::CsvLabels::columns); }) ==
         "attn::io::read_csv: '" + (dir / "bad.csv").string() + "': line 2, field 2: 'x' is not a number");
   std::error_code ignored;
   fs::remove_all(dir, ignored);

@@ -4,6 +4,8 @@
 // one line per query, characters, argument checks and the atomic path overload.
 #include "attn/io/html.hpp"
 
+#include "helpers.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <Eigen/Core>
@@ -21,6 +23,7 @@
 
 namespace fs = std::filesystem;
 using attn::Index;
+using attn_test::message_of;
 
 namespace {
 
@@ -61,17 +64,6 @@ std::string lint(const std::string& text, const std::string& flags) {
     INFO("as HTML: " << as_html_);                   \
     CHECK(as_html_.empty());                         \
   } while (false)
-
-template <typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  FAIL("no exception was thrown");
-  return {};
-}
 
 std::size_t occurrences(const std::string& text, const std::string& what) {
   std::size_t n = 0;

@@ -36,7 +36,10 @@ using attn::Index;
 using attn::Mask;
 using attn::Matrix;
 using attn::Probability;
+using attn_test::all_kinds;
+using attn_test::all_probabilities;
 using attn_test::EigenAssertion;
+using attn_test::Kind;
 
 /// Forbids Eigen heap allocation for its lifetime; always re-enables it, even when a check
 /// inside throws.
@@ -60,12 +63,7 @@ std::string without_malloc(F&& f) {
   return {};
 }
 
-const Probability all_probabilities[] = {Probability::softmax, Probability::sparsemax, Probability::hardmax};
-
-enum class Kind { sdpa, luong_dot, luong_general, luong_concat, bahdanau, bahdanau_normalized };
-const Kind all_kinds[] = {Kind::sdpa,         Kind::luong_dot, Kind::luong_general,
-                          Kind::luong_concat, Kind::bahdanau,  Kind::bahdanau_normalized};
-
+// The names of the into forms this file calls.
 const char* name(Kind kind) {
   switch (kind) {
     case Kind::sdpa: return "scaled_dot_product_into";

@@ -4,6 +4,8 @@
 // malformed corpus (tests/fixtures/npy/bad/) each rejected with the right message.
 #include "attn/io/npy.hpp"
 
+#include "helpers.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <Eigen/Core>
@@ -27,6 +29,7 @@
 
 namespace fs = std::filesystem;
 using attn::Index;
+using attn_test::message_of;
 
 namespace {
 
@@ -69,18 +72,6 @@ class PipeBuffer : public std::streambuf {
   std::string data_;
   std::size_t next_ = 0;
 };
-
-/// What() of the exception `f` throws, failing the test when it throws nothing.
-template <typename Exception, typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const Exception& e) {
-    return e.what();
-  }
-  FAIL("no exception was thrown");
-  return {};
-}
 
 struct TempDir {
   fs::path path;

@@ -13,6 +13,7 @@
 #include <numeric>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -25,35 +26,13 @@ using attn::Mask;
 using attn::Matrix;
 using attn::Probability;
 using attn_test::MatrixD;
+using attn_test::all_kinds;
+using attn_test::all_probabilities;
+using attn_test::Kind;
+using attn_test::probability_name;
+using attn_test::same_bits;
 
 // ---- the mechanisms under test, behind one interface ------------------------------------
-
-enum class Kind { sdpa, luong_dot, luong_general, luong_concat, bahdanau, bahdanau_normalized };
-
-const Kind all_kinds[] = {Kind::sdpa,         Kind::luong_dot, Kind::luong_general,
-                          Kind::luong_concat, Kind::bahdanau,  Kind::bahdanau_normalized};
-const Probability all_probabilities[] = {Probability::softmax, Probability::sparsemax, Probability::hardmax};
-
-const char* name(Kind kind) {
-  switch (kind) {
-    case Kind::sdpa: return "scaled_dot_product";
-    case Kind::luong_dot: return "luong dot";
-    case Kind::luong_general: return "luong general";
-    case Kind::luong_concat: return "luong concat";
-    case Kind::bahdanau: return "bahdanau";
-    case Kind::bahdanau_normalized: return "bahdanau normalized";
-  }
-  return "?";
-}
-
-const char* name(Probability p) {
-  switch (p) {
-    case Probability::softmax: return "softmax";
-    case Probability::sparsemax: return "sparsemax";
-    case Probability::hardmax: return "hardmax";
-  }
-  return "?";
-}
 
 // One attention problem: inputs and the parameters of its mechanism.
 template <typename S>
@@ -215,26 +194,21 @@ Mask random_mask(std::mt19937_64& rng, Index tq, Index tk, int kind) {
   }
 }
 
-// Bit-for-bit equality (distinguishes +0 from -0; NaN equals the same NaN).
-template <typename DA, typename DB>
-bool same_bits(const Eigen::MatrixBase<DA>& a, const Eigen::MatrixBase<DB>& b) {
-  if (a.rows() != b.rows() || a.cols() != b.cols()) return false;
-  for (Index j = 0; j < a.cols(); ++j)
-    for (Index i = 0; i < a.rows(); ++i) {
-      const typename DA::Scalar x = a(i, j);
-      const typename DB::Scalar y = b(i, j);
-      static_assert(sizeof(x) == sizeof(y), "same scalar");
-      if (std::memcmp(&x, &y, sizeof(x)) != 0) return false;
-    }
-  return true;
-}
-
 template <typename S>
 constexpr double tol() {
   return attn_test::tolerance<S>();
 }
 
 const Index sizes[] = {0, 1, 2, 3, 7, 37};
+
+// The INFO of a random problem: mechanism, probability, shapes and mask kind.
+template <typename S>
+std::string describe(Kind kind, Probability prob, Index tq, Index tk, int mk, const Problem<S>& p) {
+  std::ostringstream os;
+  os << kind_name(kind) << ", " << probability_name(prob) << ", tq = " << tq << ", tk = " << tk << ", mask kind " << mk
+     << ", dq = " << p.q.cols() << ", dk = " << p.k.cols() << ", dv = " << p.v.cols();
+  return os.str();
+}
 
 }  // namespace
 
@@ -250,8 +224,7 @@ TEMPLATE_TEST_CASE("weights are distributions over visible keys; fully masked ro
             const Mask mask = random_mask(rng, tq, tk, mk);
             const BoolMatrix visible = attn_test::dense_mask(mask, tq, tk);
             const auto r = call(p, mask, prob);
-            INFO(name(kind) << ", " << name(prob) << ", tq = " << tq << ", tk = " << tk << ", mask kind " << mk
-                            << ", dq = " << p.q.cols() << ", dk = " << p.k.cols() << ", dv = " << p.v.cols());
+            INFO(describe(kind, prob, tq, tk, mk, p));
             REQUIRE(r.output.rows() == tq);
             REQUIRE(r.output.cols() == p.v.cols());
             REQUIRE(r.weights.rows() == tq);
@@ -306,8 +279,7 @@ TEMPLATE_TEST_CASE("mechanisms agree with the plain-loop float64 reference", "[m
             const MatrixD scores = reference_scores(pd);
             const MatrixD weights = attn_test::reference_probability(scores, visible, prob);
             const MatrixD output = attn_test::reference_output(weights, pd.v, visible);
-            INFO(name(kind) << ", " << name(prob) << ", tq = " << tq << ", tk = " << tk << ", mask kind " << mk
-                            << ", dq = " << p.q.cols() << ", dk = " << p.k.cols() << ", dv = " << p.v.cols());
+            INFO(describe(kind, prob, tq, tk, mk, p));
             ATTN_CHECK_CLOSE(r.scores, scores, tol<TestType>());
             ATTN_CHECK_CLOSE(r.weights, weights, tol<TestType>());
             ATTN_CHECK_CLOSE(r.output, output, tol<TestType>());
@@ -328,7 +300,7 @@ TEMPLATE_TEST_CASE("return_scores returns the raw scores; otherwise scores are e
       without.probability = prob;
       const auto a = call(p, mask, with);
       const auto b = call(p, mask, without);
-      INFO(name(kind) << ", " << name(prob));
+      INFO(kind_name(kind) << ", " << probability_name(prob));
       REQUIRE(a.scores.rows() == 4);
       REQUIRE(a.scores.cols() == 6);
       CHECK(b.scores.rows() == 0);
@@ -356,7 +328,7 @@ TEMPLATE_TEST_CASE("adding a constant to a score row changes nothing", "[mechani
           attn::Options options;
           options.return_scores = true;
           const auto r = call(p, mask, options);
-          INFO(name(kind) << ", tq = " << tq << ", tk = " << tk << ", mask kind " << mk);
+          INFO(kind_name(kind) << ", tq = " << tq << ", tk = " << tk << ", mask kind " << mk);
           // The mechanism's weights are softmax of its raw scores, bit for bit.
           CHECK(same_bits(attn::softmax(r.scores, mask), r.weights));
           // One constant for the whole matrix, and one per row.
@@ -396,7 +368,8 @@ TEMPLATE_TEST_CASE("permuting keys with values permutes weight columns and keeps
             }
             const auto a = call(p, mask, prob);
             const auto b = call(pp, Mask::matrix(moved), prob);
-            INFO(name(kind) << ", " << name(prob) << ", tq = " << tq << ", tk = " << tk << ", mask kind " << mk);
+            INFO(kind_name(kind) << ", " << probability_name(prob) << ", tq = " << tq << ", tk = " << tk
+                                 << ", mask kind " << mk);
             Matrix<TestType> back(tq, tk);
             for (Index j = 0; j < tk; ++j) back.col(j) = b.weights.col(perm[static_cast<std::size_t>(j)]);
             ATTN_CHECK_CLOSE(back, a.weights, tol<TestType>());
@@ -414,7 +387,7 @@ TEMPLATE_TEST_CASE("band masks equal their explicit-matrix form", "[mechanism][p
         const Mask mask = random_mask(rng, 7, 9, mk);
         const auto a = call(p, mask, prob);
         const auto b = call(p, Mask::matrix(attn_test::dense_mask(mask, 7, 9)), prob);
-        INFO(name(kind) << ", " << name(prob) << ", mask kind " << mk);
+        INFO(kind_name(kind) << ", " << probability_name(prob) << ", mask kind " << mk);
         // Same scores and same per-row arithmetic; the output may sum in another order when a
         // key-length mask shortens the product, hence a tolerance there.
         CHECK(same_bits(a.weights, b.weights));
@@ -458,8 +431,8 @@ TEMPLATE_TEST_CASE("NaN or Inf in a masked key or value row leaves output and we
               if (where != 0) dirty.v.row(j).setConstant(bad);
             }
             const auto r = call(dirty, c.mask, prob);
-            INFO(name(kind) << ", " << name(prob) << ", mask " << c.label << ", poison " << bad << " in "
-                            << (where == 0 ? "keys" : where == 1 ? "values" : "keys and values"));
+            INFO(kind_name(kind) << ", " << probability_name(prob) << ", mask " << c.label << ", poison " << bad
+                                 << " in " << (where == 0 ? "keys" : where == 1 ? "values" : "keys and values"));
             CHECK(same_bits(r.weights, clean.weights));
             CHECK(same_bits(r.output, clean.output));
             CHECK((r.fully_masked == clean.fully_masked).all());
@@ -488,7 +461,7 @@ TEMPLATE_TEST_CASE("NaN or Inf in masked prepared Bahdanau keys leaves results u
     dirty.projected.row(4).setConstant(std::numeric_limits<TestType>::quiet_NaN());
     dirty.projected.row(5).setConstant(std::numeric_limits<TestType>::infinity());
     const auto r = attn::bahdanau(p.q, dirty, p.v, p.bahdanau, mask);
-    INFO(name(kind));
+    INFO(kind_name(kind));
     CHECK(same_bits(r.weights, clean.weights));
     CHECK(same_bits(r.output, clean.output));
   }
@@ -503,7 +476,7 @@ TEMPLATE_TEST_CASE("NaN in a visible value row shows in the output rows that see
       const Problem<TestType> p = make_problem<TestType>(rng, kind, tq, tk);
       Problem<TestType> dirty = p;
       dirty.v(2, 0) = std::numeric_limits<TestType>::quiet_NaN();
-      INFO(name(kind) << ", " << name(prob));
+      INFO(kind_name(kind) << ", " << probability_name(prob));
 
       // Causal: queries 2, 3, 4 see key 2; queries 0 and 1 do not.
       const auto clean = call(p, Mask::causal(0), prob);
@@ -552,7 +525,7 @@ TEMPLATE_TEST_CASE("prepared Bahdanau keys reused across query calls equal the u
         const Mask mask = step % 2 ? Mask::key_length(7) : Mask();
         const auto a = attn::bahdanau(q, keys, p.v, p.bahdanau, mask, options);
         const auto b = attn::bahdanau(q, p.k, p.v, p.bahdanau, mask, options);
-        INFO(name(kind) << ", " << name(prob) << ", step " << step);
+        INFO(kind_name(kind) << ", " << probability_name(prob) << ", step " << step);
         CHECK(same_bits(a.output, b.output));
         CHECK(same_bits(a.weights, b.weights));
         CHECK(same_bits(a.scores, b.scores));
@@ -626,7 +599,7 @@ TEMPLATE_TEST_CASE("inputs may be blocks and expressions", "[mechanism][api]", f
       case Kind::luong_concat: r = attn::luong(q, k, v, p.luong, mask); break;
       default: r = attn::bahdanau(q, k, v, p.bahdanau, mask); break;
     }
-    INFO(name(kind));
+    INFO(kind_name(kind));
     ATTN_CHECK_CLOSE(r.weights, ref.weights, tol<TestType>());
     ATTN_CHECK_CLOSE(r.output, ref.output, tol<TestType>());
   }

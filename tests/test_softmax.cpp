@@ -19,6 +19,9 @@ using attn::Index;
 using attn::Mask;
 using attn::Matrix;
 using attn::Probability;
+using attn_test::all_probabilities;
+using attn_test::probability_name;
+using attn_test::same_bits;
 
 template <typename Scalar>
 constexpr Scalar nan_v() {
@@ -27,20 +30,6 @@ constexpr Scalar nan_v() {
 template <typename Scalar>
 constexpr Scalar inf_v() {
   return std::numeric_limits<Scalar>::infinity();
-}
-
-// Bit-for-bit equality of two matrices (distinguishes +0 from -0; NaN equals the same NaN).
-template <typename DA, typename DB>
-bool same_bits(const Eigen::MatrixBase<DA>& a, const Eigen::MatrixBase<DB>& b) {
-  if (a.rows() != b.rows() || a.cols() != b.cols()) return false;
-  for (Index j = 0; j < a.cols(); ++j)
-    for (Index i = 0; i < a.rows(); ++i) {
-      const typename DA::Scalar x = a(i, j);
-      const typename DB::Scalar y = b(i, j);
-      static_assert(sizeof(x) == sizeof(y), "same scalar");
-      if (std::memcmp(&x, &y, sizeof(x)) != 0) return false;
-    }
-  return true;
 }
 
 template <typename Scalar>
@@ -60,17 +49,6 @@ attn::RowFlags flags_of(const Matrix<Scalar>& scores, const Mask& mask, Probabil
   std::vector<Scalar> buffer(static_cast<std::size_t>(scores.cols()) + 1);
   attn::detail::normalize_rows(p, w, mask, flags, buffer.data());
   return flags;
-}
-
-const Probability all_probabilities[] = {Probability::softmax, Probability::sparsemax, Probability::hardmax};
-
-const char* name(Probability p) {
-  switch (p) {
-    case Probability::softmax: return "softmax";
-    case Probability::sparsemax: return "sparsemax";
-    case Probability::hardmax: return "hardmax";
-  }
-  return "?";
 }
 
 // A random mask of one kind (or a combination) for a tq×tk problem.
@@ -226,7 +204,7 @@ TEMPLATE_TEST_CASE("probability functions agree with the float64 reference", "[s
           const Matrix<TestType> w = attn::normalize(s, mask, p);
           // The reference runs on the very same scores, cast exactly to double.
           const Eigen::MatrixXd expected = attn_test::reference_probability(s.template cast<double>(), visible, p);
-          INFO(name(p) << " tq = " << tq << " tk = " << tk << " mask kind " << kind);
+          INFO(probability_name(p) << " tq = " << tq << " tk = " << tk << " mask kind " << kind);
           ATTN_CHECK_CLOSE(w, expected, attn_test::tolerance<TestType>());
           // Masked entries are exactly +0; visible rows sum to 1; empty rows are all 0.
           const attn::RowFlags flags = flags_of(s, mask, p);
@@ -262,7 +240,7 @@ TEMPLATE_TEST_CASE("masked entries are exactly zero", "[softmax][mask]", float, 
       for (Index i = 0; i < 5; ++i)
         for (Index j = 0; j < 6; ++j)
           if (!mask.visible(i, j, 6)) {
-            INFO(name(p) << " (" << i << ", " << j << ")");
+            INFO(probability_name(p) << " (" << i << ", " << j << ")");
             CHECK(w(i, j) == TestType(0));  // ==, not approximately
           }
     }
@@ -274,7 +252,7 @@ TEMPLATE_TEST_CASE("fully masked rows are zero and flagged", "[softmax][fully_ma
   // causal(-2): rows 0 and 1 see nothing; row 2 sees key 0; row 3 keys 0-1.
   const Mask mask = Mask::causal(-2);
   for (Probability p : all_probabilities) {
-    INFO(name(p));
+    INFO(probability_name(p));
     const Matrix<TestType> w = attn::normalize(s, mask, p);
     CHECK(same_bits(w.topRows(2), Matrix<TestType>::Zero(2, 5)));  // +0, no NaN
     CHECK(w(2, 0) == TestType(1));
@@ -322,7 +300,7 @@ TEMPLATE_TEST_CASE("a row whose visible scores are all -inf is zero and flagged"
   m << true, true, false, false,  //
       true, true, true, true;
   for (Probability p : all_probabilities) {
-    INFO(name(p));
+    INFO(probability_name(p));
     const Matrix<TestType> w = attn::normalize(s, Mask::matrix(m), p);
     CHECK(same_bits(w, Matrix<TestType>::Zero(2, 4)));
     CHECK(flags_of(s, Mask::matrix(m), p).all());
@@ -353,7 +331,7 @@ TEMPLATE_TEST_CASE("NaN or Inf in a masked score never matters", "[softmax][nonf
         for (Index j = 0; j < tk; ++j)
           if (!mask.visible(i, j, tk)) dirty(i, j) = bad;
       for (Probability p : all_probabilities) {
-        INFO(name(p) << " poison " << bad);
+        INFO(probability_name(p) << " poison " << bad);
         const Matrix<TestType> w_clean = attn::normalize(clean, mask, p);
         const Matrix<TestType> w_dirty = attn::normalize(dirty, mask, p);
         CHECK(same_bits(w_dirty, w_clean));
@@ -371,7 +349,7 @@ TEMPLATE_TEST_CASE("NaN in a visible score makes the row NaN", "[softmax][nonfin
   BoolMatrix m = BoolMatrix::Constant(3, 4, true);
   m(0, 3) = false;  // row 0: key 3 masked, key 1 (NaN) visible
   for (Probability p : all_probabilities) {
-    INFO(name(p));
+    INFO(probability_name(p));
     const Matrix<TestType> w = attn::normalize(s, Mask::matrix(m), p);
     CHECK(std::isnan(w(0, 0)));
     CHECK(std::isnan(w(0, 1)));
@@ -404,7 +382,7 @@ TEMPLATE_TEST_CASE("large scores stay finite", "[softmax][stability]", float, do
       -1e4, -1e4, -1e4,     //
       1e4, 1e4 - 0.5, -1e4;
   for (Probability p : all_probabilities) {
-    INFO(name(p));
+    INFO(probability_name(p));
     const Matrix<TestType> w = attn::normalize(s, Mask(), p);
     CHECK(w.allFinite());
     // sparsemax computes z - tau with z and tau near 1e4: that difference is only known to
@@ -435,7 +413,7 @@ TEMPLATE_TEST_CASE("large scores stay finite", "[softmax][stability]", float, do
 
 TEMPLATE_TEST_CASE("empty shapes: 0x0, 0xk and kx0", "[softmax][shape]", float, double) {
   for (Probability p : all_probabilities) {
-    INFO(name(p));
+    INFO(probability_name(p));
     const Matrix<TestType> a = attn::normalize(Matrix<TestType>(0, 0), Mask(), p);
     CHECK(a.rows() == 0);
     CHECK(a.cols() == 0);
@@ -458,7 +436,7 @@ TEMPLATE_TEST_CASE("a single key: weight exactly 1 for every function", "[softma
   Matrix<TestType> s(3, 1);
   s << -1e4, 0, 123.5;
   for (Probability p : all_probabilities) {
-    INFO(name(p));
+    INFO(probability_name(p));
     CHECK(same_bits(attn::normalize(s, Mask(), p), Matrix<TestType>::Ones(3, 1)));
   }
 }

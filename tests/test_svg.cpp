@@ -6,6 +6,8 @@
 #include "attn/io/colormap.hpp"
 #include "attn/io/svg.hpp"
 
+#include "helpers.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <Eigen/Core>
@@ -23,6 +25,7 @@
 
 namespace fs = std::filesystem;
 using attn::Index;
+using attn_test::message_of;
 
 namespace {
 
@@ -78,17 +81,6 @@ std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
   return n;
-}
-
-template <typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  FAIL("no exception was thrown");
-  return {};
 }
 
 const std::vector<std::string> kHostileRows{"le <b>", "chat & \"chien\"", "l'oiseau", "注意力 🙂",

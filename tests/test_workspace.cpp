@@ -19,24 +19,10 @@ using attn::Index;
 using attn::Mask;
 using attn::Matrix;
 using attn::Probability;
-
-enum class Kind { sdpa, luong_dot, luong_general, luong_concat, bahdanau, bahdanau_normalized };
-
-const Kind all_kinds[] = {Kind::sdpa,         Kind::luong_dot, Kind::luong_general,
-                          Kind::luong_concat, Kind::bahdanau,  Kind::bahdanau_normalized};
-const Probability all_probabilities[] = {Probability::softmax, Probability::sparsemax, Probability::hardmax};
-
-const char* name(Kind kind) {
-  switch (kind) {
-    case Kind::sdpa: return "scaled_dot_product";
-    case Kind::luong_dot: return "luong dot";
-    case Kind::luong_general: return "luong general";
-    case Kind::luong_concat: return "luong concat";
-    case Kind::bahdanau: return "bahdanau";
-    case Kind::bahdanau_normalized: return "bahdanau normalized";
-  }
-  return "?";
-}
+using attn_test::all_kinds;
+using attn_test::all_probabilities;
+using attn_test::Kind;
+using attn_test::same_bits;
 
 // Parameters of one mechanism for fixed widths; the inputs vary per call.
 template <typename S>
@@ -113,20 +99,6 @@ Index call_into(const Mechanism<S>& m, const Matrix<S>& q, const Matrix<S>& k, c
   }
 }
 
-// Bit-for-bit equality (distinguishes +0 from -0; NaN equals the same NaN).
-template <typename DA, typename DB>
-bool same_bits(const Eigen::MatrixBase<DA>& a, const Eigen::MatrixBase<DB>& b) {
-  if (a.rows() != b.rows() || a.cols() != b.cols()) return false;
-  for (Index j = 0; j < a.cols(); ++j)
-    for (Index i = 0; i < a.rows(); ++i) {
-      const typename DA::Scalar x = a(i, j);
-      const typename DB::Scalar y = b(i, j);
-      static_assert(sizeof(x) == sizeof(y), "same scalar");
-      if (std::memcmp(&x, &y, sizeof(x)) != 0) return false;
-    }
-  return true;
-}
-
 Mask mask_for(std::mt19937_64& rng, Index tq, Index tk, int kind) {
   switch (kind % 5) {
     case 0: return Mask();
@@ -171,8 +143,8 @@ TEMPLATE_TEST_CASE("into forms equal the value forms bit for bit, one workspace 
         Matrix<TestType> output = Matrix<TestType>::Constant(tq, m.dv, TestType(42));  // stale content
         Matrix<TestType> weights = Matrix<TestType>::Constant(tq, tk, TestType(-42));
         const Index n = call_into(m, q, k, v, output, weights, ws, mask, options);
-        INFO(name(kind) << ", probability " << static_cast<int>(prob) << ", call " << call << " (" << tq << "x" << tk
-                        << ")");
+        INFO(kind_name(kind) << ", probability " << static_cast<int>(prob) << ", call " << call << " (" << tq << "x"
+                             << tk << ")");
         CHECK(same_bits(output, r.output));
         CHECK(same_bits(weights, r.weights));
         CHECK(n == r.num_fully_masked());
@@ -206,8 +178,8 @@ TEMPLATE_TEST_CASE("into forms write into blocks of bigger matrices", "[workspac
         options.probability = prob;
         options.return_scores = true;
         const auto r = call_value(m, q, k, v, mask, options);
-        INFO(name(kind) << ", probability " << static_cast<int>(prob) << ", call " << call << " (" << tq << "x" << tk
-                        << ")");
+        INFO(kind_name(kind) << ", probability " << static_cast<int>(prob) << ", call " << call << " (" << tq << "x"
+                             << tk << ")");
 
         // middleCols of a matrix with the same row count: column blocks, contiguous.
         Matrix<TestType> big_out = Matrix<TestType>::Constant(tq, m.dv + 3, sentinel);
@@ -312,7 +284,7 @@ TEMPLATE_TEST_CASE("a workspace shared by different mechanisms in turn", "[works
       const auto r = call_value(m, q, k, v, mask, options);
       Matrix<TestType> out(tq, m.dv), w(tq, tk);
       call_into(m, q, k, v, out, w, ws, mask, options);
-      INFO(name(m.kind) << ", round " << round);
+      INFO(kind_name(m.kind) << ", round " << round);
       CHECK(same_bits(out, r.output));
       CHECK(same_bits(w, r.weights));
       CHECK(same_bits(ws.scores(), r.scores));
@@ -337,7 +309,7 @@ TEMPLATE_TEST_CASE("prepared keys reused by bahdanau_into across decoder steps",
       // middleRows(step, 1): a 1-row block with an outer stride, as Eigen::Ref accepts it.
       attn::bahdanau_into(q, keys, v, m.bahdanau, outputs.middleRows(step, 1), history.middleRows(step, 1), ws, mask);
       const auto r = attn::bahdanau(q, k, v, m.bahdanau, mask);
-      INFO(name(kind) << ", step " << step);
+      INFO(kind_name(kind) << ", step " << step);
       CHECK(same_bits(history.row(step), r.weights));
       CHECK(same_bits(outputs.row(step), r.output));
     }

@@ -46,7 +46,7 @@ template <typename Scalar>
 attn::RowFlags flags_of(const Matrix<Scalar>& scores, const Mask& mask, Probability p) {
   Matrix<Scalar> w = scores;
   attn::RowFlags flags(scores.rows());
-  std::vector<Scalar> buffer(static_cast<std::size_t>(scores.cols()) + 1);
+  attn::Vector<Scalar> buffer(attn::detail::normalize_scratch_size(scores.rows(), scores.cols()));
   attn::detail::normalize_rows(p, w, mask, flags, buffer.data());
   return flags;
 }

@@ -11,7 +11,6 @@
 #include <functional>
 #include <limits>
 #include <utility>
-#include <vector>
 
 namespace attn {
 
@@ -31,9 +30,10 @@ inline bool row_visible(const Mask& mask, Index i, Index j) {
   return !m || (*m)(i, j);
 }
 
-/// Normalises row `i` of `s` in place over its visible keys, after multiplying the visible
-/// scores by `scale` (folded in here so products need no scaled operand); returns false when
-/// the row is fully masked (it is then all zero). `buffer` must hold at least `s.cols()` scalars.
+/// Sparsemax or hardmax of row `i` of `s` in place over its visible keys, after multiplying the
+/// visible scores by `scale` (folded in here so products need no scaled operand); returns false
+/// when the row is fully masked (it is then all zero). `buffer` must hold at least `s.cols()`
+/// scalars. Softmax runs column-wise over the whole matrix instead: see softmax_columns.
 template <typename Scalar, typename Derived>
 bool normalize_row(Probability probability, Eigen::MatrixBase<Derived>& s, Index i, const Mask& mask,
                    Scalar* buffer, Scalar scale = Scalar(1)) {
@@ -69,17 +69,6 @@ bool normalize_row(Probability probability, Eigen::MatrixBase<Derived>& s, Index
   }
 
   switch (probability) {
-    case Probability::softmax: {
-      Scalar sum = 0;
-      for (Index j = 0; j < tk; ++j) {
-        const bool vis = j >= first && j < last && (!has_matrix || row_visible(mask, i, j));
-        const Scalar e = vis ? std::exp(row(j) - max) : Scalar(0);
-        row(j) = e;
-        sum += e;
-      }
-      row /= sum;  // sum >= 1: the maximum contributes exp(0)
-      break;
-    }
     case Probability::sparsemax: {
       // Sort visible z = score - max descending (shifting keeps large scores exact); support
       // k = max{k : 1 + k·z(k) > Σ_{r<=k} z(r)}, tau = (Σ_{r<=k} z(r) - 1) / k, weight max(z - tau, 0).
@@ -114,22 +103,11 @@ bool normalize_row(Probability probability, Eigen::MatrixBase<Derived>& s, Index
       row(argmax) = Scalar(1);
       break;
     }
+    case Probability::softmax:  // column-wise, in normalize_rows; never per row
+      ATTN_ASSERT(false);
+      break;
   }
   return true;
-}
-
-/// Normalises every row of `scale·s` in place; `fully_masked(i)` tells whether row i saw no
-/// key. Returns the number of fully masked rows. `buffer` holds at least `s.cols()` scalars.
-template <typename Scalar, typename Derived>
-Index normalize_rows(Probability probability, Eigen::MatrixBase<Derived>& s, const Mask& mask,
-                     Eigen::Ref<RowFlags> fully_masked, Scalar* buffer, Scalar scale = Scalar(1)) {
-  Index count = 0;
-  for (Index i = 0; i < s.rows(); ++i) {
-    const bool seen = normalize_row(probability, s, i, mask, buffer, scale);
-    fully_masked(i) = !seen;
-    count += seen ? 0 : 1;
-  }
-  return count;
 }
 
 /// Rows `[r0, r1)` of column `j` that the band kinds of `mask` (length, causal, window) show
@@ -246,6 +224,31 @@ Index softmax_columns(Eigen::MatrixBase<Derived>& s, const Mask& mask, Eigen::Re
   return fully_masked.count();
 }
 
+/// Normalises every row of `scale·s` in place with the given probability function: softmax
+/// sweeps the columns (softmax_columns), sparsemax and hardmax go row by row (normalize_row).
+/// `fully_masked(i)` tells whether row i saw no key. `buffer` holds at least
+/// `max(s.cols(), 2·s.rows())` scalars. Returns the number of fully masked rows.
+template <typename Scalar, typename Derived>
+Index normalize_rows(Probability probability, Eigen::MatrixBase<Derived>& s, const Mask& mask,
+                     Eigen::Ref<RowFlags> fully_masked, Scalar* buffer, Scalar scale = Scalar(1)) {
+  const Index tq = s.rows();
+  if (probability == Probability::softmax) {
+    Eigen::Map<Vector<Scalar>> row_max(buffer, tq);
+    Eigen::Map<Vector<Scalar>> row_sum(buffer + tq, tq);
+    return softmax_columns<Scalar>(s, mask, fully_masked, row_max, row_sum, scale);
+  }
+  Index count = 0;
+  for (Index i = 0; i < tq; ++i) {
+    const bool seen = normalize_row(probability, s, i, mask, buffer, scale);
+    fully_masked(i) = !seen;
+    count += seen ? 0 : 1;
+  }
+  return count;
+}
+
+/// Scalars of scratch normalize_rows needs for a `tq×tk` problem.
+inline Index normalize_scratch_size(Index tq, Index tk) { return std::max(tk, 2 * tq); }
+
 }  // namespace detail
 
 /// Weights `Tq×Tk` from scores `Tq×Tk` with the given probability function under `mask`.
@@ -258,13 +261,7 @@ Matrix<typename Derived::Scalar> normalize(const Eigen::MatrixBase<Derived>& sco
   mask.check("attn::normalize", scores.rows(), scores.cols());
   Matrix<Scalar> w = scores;
   RowFlags fully_masked(scores.rows());
-  if (probability == Probability::softmax) {
-    Vector<Scalar> row_max(scores.rows());
-    Vector<Scalar> row_sum(scores.rows());
-    detail::softmax_columns<Scalar>(w, mask, fully_masked, row_max, row_sum);
-    return w;
-  }
-  std::vector<Scalar> buffer(static_cast<std::size_t>(scores.cols()));
+  Vector<Scalar> buffer(detail::normalize_scratch_size(scores.rows(), scores.cols()));
   detail::normalize_rows(probability, w, mask, fully_masked, buffer.data());
   return w;
 }

@@ -54,8 +54,7 @@ class Workspace {
   detail::Buffer<Scalar> column_;   // one score column
   detail::Buffer<Scalar> vector_;   // an effective parameter vector (normalized v)
   detail::Buffer<Scalar> values_;   // V with non-finite rows zeroed (rare path)
-  detail::Buffer<Scalar> sort_;     // sparsemax sort buffer
-  detail::Buffer<Scalar> row_stats_;  // Tq×2: row maxima and sums of the column-sweep softmax
+  detail::Buffer<Scalar> sort_;     // normalisation scratch: sparsemax sort, softmax row max and sum
 
  private:
   RowFlags flags_;

@@ -47,13 +47,8 @@ Index finish(Eigen::Ref<Matrix<Scalar>> weights, const Eigen::MatrixBase<Derived
   if (options.return_scores) ws.scores_.matrix(tq, tk) = score_scale * weights;
 
   auto flags = ws.flags(tq);
-  auto sort = ws.sort_.matrix(tk, 1);
-  if (options.probability == Probability::softmax) {
-    auto stats = ws.row_stats_.matrix(tq, 2);
-    softmax_columns<Scalar>(weights, mask, flags, stats.col(0), stats.col(1), score_scale);
-  } else {
-    normalize_rows(options.probability, weights, mask, flags, sort.data(), score_scale);
-  }
+  auto scratch = ws.sort_.matrix(normalize_scratch_size(tq, tk), 1);
+  normalize_rows(options.probability, weights, mask, flags, scratch.data(), score_scale);
 
   const Index n = visible_prefix(mask, tk);
   const auto w = weights.leftCols(n);

@@ -198,6 +198,41 @@ TEMPLATE_TEST_CASE("no allocation: memory steps, every score and probability fun
   }
 }
 
+// The shapes of bench/bench_decode.cpp (issue 7): T_in = 50, query, keys and values 256 wide,
+// 256 Bahdanau units. Products this size take other Eigen code paths than the small ones above.
+TEMPLATE_TEST_CASE("no allocation: decoder steps at the benchmark's shapes", "[no_malloc][memory]", float, double) {
+  using S = TestType;
+  constexpr Index inputs = 50, width = 256;
+  std::mt19937_64 rng(7);
+  const Matrix<S> k = random<S>(rng, inputs, width);
+  const Matrix<S> v = random<S>(rng, inputs, width);
+  attn::BahdanauParams<S> b;
+  b.wq = random<S>(rng, width, width);
+  b.wk = random<S>(rng, width, width);
+  b.v = random<S>(rng, 1, width);
+  std::vector<std::pair<std::string, attn::Memory<S>>> all;
+  all.emplace_back("bahdanau", attn::prepare_memory(k, v, b));
+  const auto luong = attn::LuongParams<S>::general(random<S>(rng, width, width));
+  all.emplace_back("luong general", attn::prepare_memory(k, v, luong));
+  all.emplace_back("sdp", attn::prepare_memory(k, v, attn::ScaledDotProductParams{}));
+  for (auto& entry : all) {
+    INFO(entry.first);
+    const attn::Memory<S>& memory = entry.second;
+    const Matrix<S> query = random<S>(rng, 1, width);
+    attn::Workspace<S> ws;
+    Matrix<S> context(1, width), alignment(1, inputs);
+    attn::attend_into(memory, query, context, alignment, ws);  // warm-up: the workspace grows
+    const Matrix<S> expected = alignment;
+    const std::string error = without_allocation([&] {
+      for (int step = 0; step < 3; ++step) attn::attend_into(memory, query, context, alignment, ws);
+    });
+    INFO(error);
+    CHECK(error.empty());
+    CHECK(alignment == expected);
+    CHECK(std::abs(alignment.sum() - S(1)) < S(1e-5));
+  }
+}
+
 TEMPLATE_TEST_CASE("no allocation: monotonic steps in every mode, with engine noise", "[no_malloc][monotonic]", float,
                    double) {
   using S = TestType;

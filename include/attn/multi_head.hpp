@@ -379,7 +379,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     for (Index i = 0; i < h; ++i) {
       auto& hw = ws.heads_[static_cast<std::size_t>(b * h + i)];
       hw.flags(tq);
-      hw.sort_.matrix(detail::normalize_scratch_size(tq, tk), 1);
+      hw.sort_.matrix(detail::normalize_scratch_size(tk), 1);
       if (options.return_scores) hw.scores_.matrix(tq, tk);
     }
   }

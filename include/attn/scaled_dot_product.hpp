@@ -40,8 +40,13 @@ Index scaled_dot_product_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen:
 
   const Scalar scale = options.scale ? static_cast<Scalar>(*options.scale)
                                      : Scalar(1) / std::sqrt(static_cast<Scalar>(k.cols() > 0 ? k.cols() : 1));
-  weights.noalias() = q * k.transpose();
-  return detail::finish(weights, v, output, ws, mask, options, scale);
+  // Block by block (detail::attend_rows): the scores of r query rows, softmax in cache, ·V.
+  // Every block's product packs Kᵀ again; from a column-major copy of Kᵀ that packing reads
+  // contiguous memory instead of striding across K's columns.
+  auto kt = ws.keys_.matrix(k.cols(), k.rows());
+  kt = k.transpose();
+  const auto scores = [&](Index i0, Index r, auto& block) { block.noalias() = q.middleRows(i0, r) * kt; };
+  return detail::attend_rows<Scalar>(scores, weights, v, output, ws, mask, options, scale);
 }
 
 /// Scaled dot-product attention. Returns output (Tq×dv), weights (Tq×Tk), the fully masked

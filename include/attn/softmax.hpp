@@ -33,7 +33,7 @@ inline bool row_visible(const Mask& mask, Index i, Index j) {
 /// Sparsemax or hardmax of row `i` of `s` in place over its visible keys, after multiplying the
 /// visible scores by `scale` (folded in here so products need no scaled operand); returns false
 /// when the row is fully masked (it is then all zero). `buffer` must hold at least `s.cols()`
-/// scalars. Softmax runs column-wise over the whole matrix instead: see softmax_columns.
+/// scalars. Softmax runs on blocks of rows instead: see softmax_rows.
 template <typename Scalar, typename Derived>
 bool normalize_row(Probability probability, Eigen::MatrixBase<Derived>& s, Index i, const Mask& mask,
                    Scalar* buffer, Scalar scale = Scalar(1)) {
@@ -103,7 +103,7 @@ bool normalize_row(Probability probability, Eigen::MatrixBase<Derived>& s, Index
       row(argmax) = Scalar(1);
       break;
     }
-    case Probability::softmax:  // column-wise, in normalize_rows; never per row
+    case Probability::softmax:  // by chunks of rows, in normalize_rows; never per row
       ATTN_ASSERT(false);
       break;
   }
@@ -127,127 +127,174 @@ inline std::pair<Index, Index> band_rows(const Mask& mask, Index j, Index tq) {
   return {r0, std::max(r0, r1)};
 }
 
-/// exp(x - shift) for `n <= B` entries through a fixed-size block, so that every entry, whatever
-/// its position or alignment, goes through the same (packet) exp: results do not depend on how
-/// a column is cut into bands. B = 64 bytes is a whole number of packets on SSE, AVX, AVX-512,
-/// NEON. Eigen's packet exp clamps its argument (exp(-inf) would be ~1e-38): -inf gives exactly 0.
-template <typename Scalar, typename X, typename Shift, typename Out>
-void exp_block(const X& x, const Shift& shift, Index n, Out&& out) {
-  constexpr Index B = static_cast<Index>(64 / sizeof(Scalar));
-  using Block = Eigen::Array<Scalar, B, 1>;
-  Block t;
-  if (n == B) {
-    t = x - shift;
-  } else {
-    t.setZero();
-    t.head(n) = x - shift;
-  }
-  t = (t == -std::numeric_limits<Scalar>::infinity()).select(Block::Zero(), t.exp());
-  out = t.head(n);
+/// Rows per softmax chunk: 64 bytes of scalars, a whole number of packets on SSE, AVX,
+/// AVX-512 and NEON, so a chunk of a column is one fixed-size vector whatever the build.
+template <typename Scalar>
+constexpr Index chunk_rows() {
+  return static_cast<Index>(64 / sizeof(Scalar));
 }
 
-/// Masked softmax of every row of `scale·s` for the column-major `s` (Tq×Tk), in place, swept
-/// column by column (the visible band is multiplied by `scale` first, as normalize_row does). Semantics of normalize_rows(Probability::softmax, ...): masked entries exactly 0; a
-/// row with no visible key, or whose visible scores are all -inf, is all 0 and flagged in
-/// `fully_masked`; a visible NaN or +inf makes the row's visible entries NaN (masked entries
-/// stay 0) without touching other rows. `row_max` and `row_sum` are Tq scratch vectors.
-/// Allocates nothing. Returns the number of fully masked rows.
+/// Most rows one softmax sweep takes (normalize_rows cuts longer ranges); its state is three
+/// scalars per row.
+constexpr Index sweep_rows = 256;
+
+// GCC 12 reports Eigen's AVX-512 packet exp, inlined here, as reading an uninitialised
+// register (GCC bug 105593, fixed in GCC 13); the kernel itself initialises everything.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+/// Masked softmax of the rows `[i0, i1)` (at most sweep_rows) of `scale·s`, in place, for the
+/// column-major `s` (Tq×Tk). The rows are cut into chunks of chunk_rows lanes, and the block is
+/// swept column by column three times, each column one contiguous run of rows, each chunk of
+/// it a fixed-size vector, so that Eigen's packet exp runs and every lane's arithmetic is the
+/// same whatever chunk, block or build path its row falls in:
+///  1. scale, hide masked entries as -inf, and take the row maxima;
+///  2. e = exp(x - max), exactly 0 for -inf, and the row sums;
+///  3. multiply by 1/sum (as PyTorch's CPU softmax does; within 1.5 ulp of dividing).
+/// Semantics of normalize_rows(Probability::softmax, ...): masked entries exactly 0; a row with
+/// no visible key, or whose visible scores are all -inf, is all 0 and flagged in `fully_masked`
+/// (indexed by row of `s`); a visible NaN or +inf makes the row's sum NaN, and then the row's
+/// visible entries NaN (masked entries stay 0). `scratch` holds 3·sweep_rows scalars.
+/// Allocates nothing.
 template <typename Scalar, typename Derived>
-Index softmax_columns(Eigen::MatrixBase<Derived>& s, const Mask& mask, Eigen::Ref<RowFlags> fully_masked,
-                      Eigen::Ref<Vector<Scalar>> row_max, Eigen::Ref<Vector<Scalar>> row_sum,
-                      Scalar scale = Scalar(1)) {
-  constexpr Index B = static_cast<Index>(64 / sizeof(Scalar));
+void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask& mask,
+                  Eigen::Ref<RowFlags> fully_masked, Scalar scale, Scalar* scratch) {
+  static_assert(Derived::InnerStrideAtCompileTime == 1, "attn: softmax_rows reads columns as contiguous runs");
+  constexpr Index B = chunk_rows<Scalar>();
+  using Lanes = Eigen::Array<Scalar, B, 1>;
+  using LaneBlock = Eigen::Map<Eigen::Array<Scalar, B, Eigen::Dynamic>>;
+  const Scalar inf = std::numeric_limits<Scalar>::infinity();
   const Index tq = s.rows();
   const Index tk = s.cols();
-  const Scalar inf = std::numeric_limits<Scalar>::infinity();
-  const Scalar nan = std::numeric_limits<Scalar>::quiet_NaN();
   const auto& m = mask.explicit_matrix();
+  const Index chunks = (i1 - i0 + B - 1) / B;
+  LaneBlock max(scratch, B, chunks);           // pass 1: row maxima; pass 3: divisors
+  LaneBlock shift(scratch + B * chunks, B, chunks);
+  LaneBlock sum(scratch + 2 * B * chunks, B, chunks);
 
-  // Pass 1: row maxima over the visible entries. `fully_masked` first marks rows holding a
-  // visible NaN (found through a per-column probe, NaN iff the column has a non-finite entry).
-  row_max.setConstant(-inf);
-  fully_masked.setConstant(false);
-  for (Index j = 0; j < tk; ++j) {
-    const auto [r0, r1] = band_rows(mask, j, tq);
-    if (r1 <= r0) continue;
-    auto x = s.col(j).segment(r0, r1 - r0).array();
-    if (scale != Scalar(1)) x *= scale;
-    auto mx = row_max.segment(r0, r1 - r0).array();
-    Scalar probe;
-    if (m) {
-      const auto vis = m->col(j).segment(r0, r1 - r0).array();
-      mx = vis.select(mx.max(x), mx);
-      probe = vis.select(x - x, Scalar(0)).sum();
-    } else {
-      mx = mx.max(x);
-      probe = (x - x).sum();
+  // Chunk c holds rows [i0 + c·B, i0 + c·B + rows(c)). each_chunk(j, f) calls f(c, x) on the
+  // lanes x of every chunk of column j, in place: a Map of the column for full chunks, a copy
+  // for the last chunk when it is short, whose lanes past its rows read -inf and go nowhere.
+  const Index full = (i1 - i0) / B;
+  const auto rows = [&](Index c) { return std::min(B, i1 - i0 - c * B); };
+  const auto each_chunk = [&](Index j, auto&& f) {
+    Scalar* column = &s.coeffRef(i0, j);
+    for (Index c = 0; c < full; ++c) {
+      Eigen::Map<Lanes> x(column + c * B);
+      f(c, x);
     }
-    if (probe == probe) continue;
-    for (Index i = r0; i < r1; ++i)
-      if (s(i, j) != s(i, j) && (!m || (*m)(i, j))) fully_masked(i) = true;
-  }
-  // Rows with a visible NaN or +inf get a NaN shift (their visible entries come out NaN); rows
-  // with no finite visible score are fully masked and shifted by 0 (exp(-inf) = 0).
-  for (Index i = 0; i < tq; ++i) {
-    if (fully_masked(i) || row_max(i) == inf) {
-      row_max(i) = nan;
-      fully_masked(i) = false;
-    } else {
-      fully_masked(i) = row_max(i) == -inf;
-      if (fully_masked(i)) row_max(i) = 0;
+    if (full < chunks) {
+      Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>> tail(column + full * B, rows(full));
+      Lanes x = Lanes::Constant(-inf);
+      x.head(tail.size()) = tail;
+      f(full, x);
+      tail = x.head(tail.size());
     }
+  };
+
+  // Columns [first, last) are seen by some row of the block (bands move right with the row,
+  // so the first row's band starts first and the last row's band ends last).
+  const Index first = std::min(mask.band(i0, tk).first, tk);
+  const Index last = std::clamp(mask.band(i1 - 1, tk).second, first, tk);
+  s.block(i0, 0, i1 - i0, first).setZero();
+  s.block(i0, last, i1 - i0, tk - last).setZero();
+
+  // Pass 1. Column j shows rows [r0, r1) through the band kinds; the explicit matrix, if any,
+  // is read lane by lane.
+  max.setConstant(-inf);
+  for (Index j = first; j < last; ++j) {
+    const std::pair<Index, Index> band = band_rows(mask, j, tq);
+    const Index r0 = band.first;  // not a structured binding: C++17 lambdas cannot capture one
+    const Index r1 = band.second;
+    each_chunk(j, [&](Index c, auto& x) {
+      const Index i = i0 + c * B;
+      if (r1 <= i || i + rows(c) <= r0) {
+        x.setConstant(-inf);
+        return;
+      }
+      x *= scale;
+      if (m || i < r0 || i + rows(c) > r1)
+        for (Index l = 0; l < rows(c); ++l)
+          if (i + l < r0 || i + l >= r1 || (m && !(*m)(i + l, j))) x(l) = -inf;
+      max.col(c) = max.col(c).max(x);
+    });
   }
 
-  // Pass 2: e = exp(x - max) where visible, 0 elsewhere; row sums.
-  row_sum.setZero();
-  for (Index j = 0; j < tk; ++j) {
-    const auto [r0, r1] = band_rows(mask, j, tq);
-    auto col = s.col(j);
-    col.head(r0).setZero();
-    col.tail(tq - r1).setZero();
-    for (Index i = r0; i < r1; i += B) {
-      const Index n = std::min(B, r1 - i);
-      auto x = col.segment(i, n).array();
-      exp_block<Scalar>(x, row_max.segment(i, n).array(), n, x);
-      if (m) x = m->col(j).segment(i, n).array().select(x, Scalar(0));
-      row_sum.segment(i, n).array() += x;
+  // Pass 2. A row with no finite maximum is shifted by 0, so that its -inf entries give 0, not
+  // NaN. Eigen's packet exp clamps its argument, so exp(-inf) is exp(lower clamp), about 1e-38
+  // in float, not 0: subtracting that floor makes every e at or below the clamp exactly 0 (a
+  // masked entry among them) and changes no e above 1e-30. (A select would make Eigen 3.4
+  // evaluate the expression scalar by scalar, exp included.) The max keeps rounding below the
+  // floor out of 0 and returns its first operand when that is NaN (x86, NEON and scalar max do).
+  const Lanes floor = Lanes::Constant(-inf).exp();
+  for (Index c = 0; c < chunks; ++c)
+    for (Index l = 0; l < B; ++l) shift(l, c) = max(l, c) == -inf ? Scalar(0) : max(l, c);
+  sum.setZero();
+  for (Index j = first; j < last; ++j) {
+    each_chunk(j, [&](Index c, auto& x) {
+      x = ((x - shift.col(c)).exp() - floor).max(Scalar(0));
+      sum.col(c) += x;
+    });
+  }
+
+  // Pass 3. Multiply by 1/sum. Fully masked rows (and the lanes past the last row) take 1:
+  // they stay exactly 0.
+  LaneBlock& inverse = max;
+  for (Index c = 0; c < chunks; ++c) {
+    for (Index l = 0; l < B; ++l) {
+      const bool poisoned = sum(l, c) != sum(l, c);
+      const bool empty = l >= rows(c) || (!poisoned && max(l, c) == -inf);
+      if (l < rows(c)) fully_masked(i0 + c * B + l) = empty;
+      inverse(l, c) = empty ? Scalar(1) : Scalar(1) / sum(l, c);
     }
   }
-  // Pass 3: divide by the sums. Fully masked rows (all 0) and NaN rows divide by 1, so their
-  // masked entries stay exactly 0.
-  for (Index i = 0; i < tq; ++i)
-    if (fully_masked(i) || row_max(i) != row_max(i)) row_sum(i) = 1;
-  for (Index j = 0; j < tk; ++j) {
-    const auto [r0, r1] = band_rows(mask, j, tq);
-    if (r1 > r0) s.col(j).segment(r0, r1 - r0).array() /= row_sum.segment(r0, r1 - r0).array();
+  for (Index j = first; j < last; ++j) each_chunk(j, [&](Index c, auto& x) { x *= inverse.col(c); });
+
+  // A visible NaN or +inf: the row's visible entries are NaN, its masked entries 0 (rare).
+  for (Index c = 0; c < chunks; ++c) {
+    for (Index l = 0; l < rows(c); ++l) {
+      if (sum(l, c) == sum(l, c)) continue;
+      const Index i = i0 + c * B + l;
+      for (Index j = 0; j < tk; ++j)
+        s(i, j) = mask.visible(i, j, tk) ? std::numeric_limits<Scalar>::quiet_NaN() : Scalar(0);
+    }
   }
-  return fully_masked.count();
 }
 
-/// Normalises every row of `scale·s` in place with the given probability function: softmax
-/// sweeps the columns (softmax_columns), sparsemax and hardmax go row by row (normalize_row).
-/// `fully_masked(i)` tells whether row i saw no key. `buffer` holds at least
-/// `max(s.cols(), 2·s.rows())` scalars. Returns the number of fully masked rows.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+/// Normalises rows `[i0, i1)` of `scale·s` in place with the given probability function:
+/// softmax sweeps blocks of up to sweep_rows rows (softmax_rows), sparsemax and hardmax go row
+/// by row (normalize_row). `fully_masked(i)` (indexed by row of `s`) tells whether row i saw
+/// no key. `buffer` holds normalize_scratch_size(s.cols()) scalars. Returns the number of fully
+/// masked rows among `[i0, i1)`.
+template <typename Scalar, typename Derived>
+Index normalize_rows(Probability probability, Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask& mask,
+                     Eigen::Ref<RowFlags> fully_masked, Scalar* buffer, Scalar scale = Scalar(1)) {
+  if (probability == Probability::softmax) {
+    for (Index i = i0; i < i1; i += sweep_rows)
+      softmax_rows(s, i, std::min(i + sweep_rows, i1), mask, fully_masked, scale, buffer);
+  } else {
+    for (Index i = i0; i < i1; ++i) fully_masked(i) = !normalize_row(probability, s, i, mask, buffer, scale);
+  }
+  return fully_masked.segment(i0, i1 - i0).count();
+}
+
+/// normalize_rows over every row of `s`.
 template <typename Scalar, typename Derived>
 Index normalize_rows(Probability probability, Eigen::MatrixBase<Derived>& s, const Mask& mask,
                      Eigen::Ref<RowFlags> fully_masked, Scalar* buffer, Scalar scale = Scalar(1)) {
-  const Index tq = s.rows();
-  if (probability == Probability::softmax) {
-    Eigen::Map<Vector<Scalar>> row_max(buffer, tq);
-    Eigen::Map<Vector<Scalar>> row_sum(buffer + tq, tq);
-    return softmax_columns<Scalar>(s, mask, fully_masked, row_max, row_sum, scale);
-  }
-  Index count = 0;
-  for (Index i = 0; i < tq; ++i) {
-    const bool seen = normalize_row(probability, s, i, mask, buffer, scale);
-    fully_masked(i) = !seen;
-    count += seen ? 0 : 1;
-  }
-  return count;
+  return normalize_rows(probability, s, 0, s.rows(), mask, fully_masked, buffer, scale);
 }
 
-/// Scalars of scratch normalize_rows needs for a `tq×tk` problem.
-inline Index normalize_scratch_size(Index tq, Index tk) { return std::max(tk, 2 * tq); }
+/// Scalars of scratch normalize_rows needs for rows of `tk` keys: the sparsemax sort, or the
+/// softmax sweep's three values per row.
+inline Index normalize_scratch_size(Index tk) { return std::max(tk, 3 * sweep_rows); }
 
 }  // namespace detail
 
@@ -261,7 +308,7 @@ Matrix<typename Derived::Scalar> normalize(const Eigen::MatrixBase<Derived>& sco
   mask.check("attn::normalize", scores.rows(), scores.cols());
   Matrix<Scalar> w = scores;
   RowFlags fully_masked(scores.rows());
-  Vector<Scalar> buffer(detail::normalize_scratch_size(scores.rows(), scores.cols()));
+  Vector<Scalar> buffer(detail::normalize_scratch_size(scores.cols()));
   detail::normalize_rows(probability, w, mask, fully_masked, buffer.data());
   return w;
 }

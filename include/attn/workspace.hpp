@@ -54,7 +54,7 @@ class Workspace {
   detail::Buffer<Scalar> column_;   // one score column
   detail::Buffer<Scalar> vector_;   // an effective parameter vector (normalized v)
   detail::Buffer<Scalar> values_;   // V with non-finite rows zeroed (rare path)
-  detail::Buffer<Scalar> sort_;     // normalisation scratch: sparsemax sort, softmax row max and sum
+  detail::Buffer<Scalar> sort_;     // normalisation scratch: the sparsemax sort
 
  private:
   RowFlags flags_;

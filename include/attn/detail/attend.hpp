@@ -9,6 +9,7 @@
 #include "../softmax.hpp"
 #include "../workspace.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace attn {
@@ -34,46 +35,75 @@ inline Index visible_prefix(const Mask& mask, Index tk) {
   return mask.length() ? *mask.length() : tk;
 }
 
-/// Normalises the scores `score_scale·weights` (unscaled scores sit in `weights`: a scaled
-/// operand in the product would make Eigen's GEMV allocate) and writes output = weights·V.
+/// Query rows per block of the fused loop in attend_rows: one softmax sweep, 256 rows. Bigger
+/// blocks keep Eigen's GEMM efficient (it packs Kᵀ and V again for every block); smaller ones
+/// keep the block in the L2 cache. Measured with bench/ on d = 64, T = 256 to 4096: 256 rows
+/// was as fast as the best of 128 to 4096 everywhere, 10 to 25% faster than 64 rows.
+constexpr Index block_rows = sweep_rows;
+
+/// The part every mechanism shares, fused over blocks of query rows. For each block of rows
+/// `[i0, i0 + r)`: `scores(i0, r, block)` writes the raw scores into `block`, the rows
+/// `[i0, i0 + r)` of `weights`, unscaled (a scaled operand in the product would make Eigen's
+/// GEMV allocate); a copy `score_scale·block` is kept if asked; the block is normalised under
+/// the mask while it is still in cache (L2, up to T of about 1000 in float); and output rows =
+/// block·V over the visible keys.
+/// Nothing Tq×Tk is allocated: the weights are the only Tq×Tk storage.
 /// A masked key's value row is never read into a result: V rows with NaN/Inf are zeroed in a
 /// copy and added back only where visible. Returns the number of fully masked rows.
-template <typename Scalar, typename DerivedV>
-Index finish(Eigen::Ref<Matrix<Scalar>> weights, const Eigen::MatrixBase<DerivedV>& v,
-             Eigen::Ref<Matrix<Scalar>> output, Workspace<Scalar>& ws, const Mask& mask, const Options& options,
-             Scalar score_scale = Scalar(1)) {
+template <typename Scalar, typename Scores, typename DerivedV>
+Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eigen::MatrixBase<DerivedV>& v,
+                  Eigen::Ref<Matrix<Scalar>> output, Workspace<Scalar>& ws, const Mask& mask,
+                  const Options& options, Scalar score_scale = Scalar(1)) {
   const Index tq = weights.rows();
   const Index tk = weights.cols();
-  if (options.return_scores) ws.scores_.matrix(tq, tk) = score_scale * weights;
-
-  auto flags = ws.flags(tq);
-  auto scratch = ws.sort_.matrix(normalize_scratch_size(tq, tk), 1);
-  normalize_rows(options.probability, weights, mask, flags, scratch.data(), score_scale);
-
   const Index n = visible_prefix(mask, tk);
-  const auto w = weights.leftCols(n);
+  auto flags = ws.flags(tq);
+  Scalar* buffer = ws.sort_.matrix(normalize_scratch_size(tk), 1).data();
+  if (options.return_scores) ws.scores_.matrix(tq, tk);
+
   const auto vn = v.topRows(n);
-  if (vn.allFinite()) {
-    output.noalias() = w * vn;
-  } else {
+  const bool finite = vn.allFinite();
+  if (!finite) {
     auto clean = ws.values_.matrix(n, v.cols());
     clean = vn;
     for (Index j = 0; j < n; ++j)
       if (!clean.row(j).allFinite()) clean.row(j).setZero();
-    output.noalias() = w * clean;
+  }
+
+  const Index rows = block_rows;
+  for (Index i0 = 0; i0 < tq; i0 += rows) {
+    const Index r = std::min(rows, tq - i0);
+    auto block = weights.middleRows(i0, r);
+    scores(i0, r, block);
+    if (options.return_scores) ws.scores_.view().middleRows(i0, r) = score_scale * block;
+    normalize_rows(options.probability, weights, i0, i0 + r, mask, flags, buffer, score_scale);
+
+    auto out = output.middleRows(i0, r);
+    const auto w = block.leftCols(n);
+    if (finite) {
+      out.noalias() = w * vn;
+      continue;
+    }
+    out.noalias() = w * ws.values_.view();
     for (Index j = 0; j < n; ++j) {
       if (vn.row(j).allFinite()) continue;
-      for (Index i = 0; i < tq; ++i)
-        if (!flags(i) && mask.visible(i, j, tk)) output.row(i) += w(i, j) * vn.row(j);
+      for (Index i = 0; i < r; ++i)
+        if (!flags(i0 + i) && mask.visible(i0 + i, j, tk)) out.row(i) += w(i, j) * vn.row(j);
     }
   }
-  Index count = 0;
-  for (Index i = 0; i < tq; ++i) {
-    if (!flags(i)) continue;
-    output.row(i).setZero();  // exact +0, never -0 from 0·(negative)
-    ++count;
-  }
-  return count;
+
+  for (Index i = 0; i < tq; ++i)
+    if (flags(i)) output.row(i).setZero();  // exact +0, never -0 from 0·(negative)
+  return flags.count();
+}
+
+/// attend_rows for scores already computed into `weights` (unscaled; see attend_rows).
+template <typename Scalar, typename DerivedV>
+Index finish(Eigen::Ref<Matrix<Scalar>> weights, const Eigen::MatrixBase<DerivedV>& v,
+             Eigen::Ref<Matrix<Scalar>> output, Workspace<Scalar>& ws, const Mask& mask, const Options& options,
+             Scalar score_scale = Scalar(1)) {
+  const auto in_place = [](Index, Index, const auto&) {};
+  return attend_rows<Scalar>(in_place, weights, v, output, ws, mask, options, score_scale);
 }
 
 /// Value form on top of an `_into` call: allocates the result, runs `into`, collects reports.

@@ -4,6 +4,7 @@
 //   mha/*:  multi-head self-attention with per-head weights, h = 8, D = 512, T in {128, 512, 2048}
 //           FLOPs 8·T·D² (four projections) + 4·T²·D (scores and weights·V over the heads)
 //   sdpa/*: single-head attention, d = 64, T in {64, 256, 1024, 4096}; FLOPs 4·T²·d
+// mha/attn also reports the size of the returned weights and the process's peak resident memory.
 // Each benchmark reports GFLOP/s (counter "GFLOP/s", wall-clock time) of those FLOPs; softmax
 // work is not counted. Variants: attn (the library, through a workspace), naive (products,
 // colwise softmax and temporaries, as a user would write it with Eigen), gemm (the products
@@ -14,6 +15,8 @@
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Core>
+
+#include <sys/resource.h>
 
 #include <cmath>
 #include <cstdint>
@@ -97,6 +100,13 @@ Mat naive_softmax(const Mat& s) {
 
 // --- multi-head, h = 8, D = 512 ---------------------------------------------------------------
 
+// Peak resident memory of this process so far, MiB (Linux reports ru_maxrss in KiB).
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
 void mha_attn(benchmark::State& state) {
   const Index t = state.range(0);
   if (!set_threads(state, state.range(1))) return;
@@ -113,6 +123,10 @@ void mha_attn(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   set_flops(state, mha_flops(t));
+  // Memory: the returned weights against the process's peak so far. The peak is this call's
+  // only when the filter selects this benchmark alone (the README's memory row does).
+  state.counters["weights_MiB"] = static_cast<double>(w.size()) * sizeof(Scalar) / (1024.0 * 1024.0);
+  state.counters["peak_MiB"] = peak_rss_mib();
 }
 
 void mha_naive(benchmark::State& state) {
@@ -148,7 +162,7 @@ void mha_gemm(benchmark::State& state) {
   const Mat x = random(t, kModel, 9);
   const Index dh = kModel / kHeads;
   Mat q(t, kModel), k(t, kModel), v(t, kModel), concat(t, kModel), out(t, kModel);
-  std::vector<Mat> s(static_cast<std::size_t>(kHeads), Mat(t, t));
+  std::vector<Mat> s(static_cast<std::size_t>(kHeads), Mat::Zero(t, t));  // pages touched now
   const Scalar scale = Scalar(1) / std::sqrt(static_cast<Scalar>(dh));
   for (auto _ : state) {
     q.noalias() = x * p.wq;
@@ -204,6 +218,7 @@ void sdpa_gemm(benchmark::State& state) {
   if (!set_threads(state, state.range(1))) return;
   const Mat q = random(t, kHeadDim, 1), k = random(t, kHeadDim, 2), v = random(t, kHeadDim, 3);
   Mat out(t, kHeadDim), s(t, t);
+  s.setZero();  // touch the pages now: a first write inside the loop would time page faults
   const Scalar scale = Scalar(1) / std::sqrt(static_cast<Scalar>(kHeadDim));
   for (auto _ : state) {
     s.noalias() = scale * q * k.transpose();

@@ -93,6 +93,8 @@ class Memory {
   const Matrix<Scalar>& keys() const { return keys_; }
   /// The values, Tk×dv.
   const Matrix<Scalar>& values() const { return values_; }
+  /// Whether the visible value rows are all finite (checked once, when prepared).
+  bool values_finite() const { return values_finite_; }
   /// The padding mask `Mask::key_length(length())`.
   const Mask& mask() const { return mask_; }
 
@@ -162,7 +164,8 @@ class Memory {
         wq_(std::move(parts.wq)),
         v_(std::move(parts.v)),
         factor_(parts.factor),
-        apply_factor_(parts.apply_factor) {}
+        apply_factor_(parts.apply_factor),
+        values_finite_(detail::all_finite(values_.topRows(length_))) {}
 
   /// Energies of the query rows `q` (B×dq) into `scores` (B×Tk): -inf on padding.
   template <typename DerivedQ>
@@ -176,7 +179,13 @@ class Memory {
     } else {
       // Scale after the product: with one query row, `factor·q·Kᵀ` makes Eigen's GEMV evaluate
       // `factor·q` into a heap temporary.
-      scores.leftCols(n).noalias() = q * keys_.topRows(n).transpose();
+      auto column = ws.column_.matrix(n, 1);  // sized on every call (see detail::attend_rows)
+      if (q.rows() == 1) {  // one decoder step: GEMV on contiguous vectors (see detail::attend_rows)
+        column.noalias() = keys_.topRows(n) * q.transpose();
+        scores.leftCols(n) = column.transpose();
+      } else {
+        scores.leftCols(n).noalias() = q * keys_.topRows(n).transpose();
+      }
       if (factor_ != Scalar(1)) scores.leftCols(n) *= factor_;
     }
     scores.rightCols(max_time() - n).setConstant(-std::numeric_limits<Scalar>::infinity());
@@ -194,6 +203,7 @@ class Memory {
   RowVector<Scalar> v_;
   Scalar factor_ = Scalar(1);
   bool apply_factor_ = false;
+  bool values_finite_ = true;
   Probability probability_ = Probability::softmax;
   std::optional<MonotonicParams<Scalar>> monotonic_;
 };
@@ -350,7 +360,8 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
     alignment = scores;
     Options options;
     options.probability = memory.probability();
-    return detail::finish(alignment, memory.values(), context, ws, memory.mask(), options);
+    return detail::finish(alignment, memory.values(), context, ws, memory.mask(), options, Scalar(1),
+                          std::optional<bool>(memory.values_finite()));
   }
 
   auto p = ws.keys_.matrix(b, tk);  // choosing probabilities (keys_ is free: the keys are prepared)

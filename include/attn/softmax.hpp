@@ -146,6 +146,36 @@ constexpr Index sweep_rows = 256;
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+/// Lanes of chunk_rows scalars: one column's chunk of rows in softmax_rows, one row's group of
+/// keys in softmax_short_rows.
+template <typename Scalar>
+using Lanes = Eigen::Array<Scalar, chunk_rows<Scalar>(), 1>;
+
+/// e = exp(x - shift) lane by lane, exactly 0 where x - shift is -inf; `floor` is
+/// exp_floor<Scalar>(). Eigen's packet exp clamps its argument, so exp(-inf) comes out as
+/// exp(lower clamp), about 1e-38 in float, not 0: subtracting that floor makes every e at or
+/// below the clamp exactly 0 (a masked entry among them) and changes no e above 1e-30. (A select
+/// would make Eigen 3.4 evaluate the expression scalar by scalar, exp included.) The max keeps
+/// rounding below the floor out of 0 and returns its first operand when that is NaN (x86, NEON
+/// and scalar max all do). Both softmax kernels compute every entry through this function.
+template <typename Scalar, typename X, typename Shift>
+Lanes<Scalar> shifted_exp(const X& x, const Shift& shift, const Lanes<Scalar>& floor) {
+  return ((x - shift).exp() - floor).max(Scalar(0));
+}
+
+template <typename Scalar>
+Lanes<Scalar> exp_floor() {
+  return Lanes<Scalar>::Constant(-std::numeric_limits<Scalar>::infinity()).exp();
+}
+
+/// Row i after a visible NaN or +inf made its sum NaN: visible entries NaN, masked entries 0.
+template <typename Derived>
+void poison_row(Eigen::MatrixBase<Derived>& s, Index i, const Mask& mask) {
+  using Scalar = typename Derived::Scalar;
+  for (Index j = 0; j < s.cols(); ++j)
+    s(i, j) = mask.visible(i, j, s.cols()) ? std::numeric_limits<Scalar>::quiet_NaN() : Scalar(0);
+}
+
 /// Masked softmax of the rows `[i0, i1)` (at most sweep_rows) of `scale·s`, in place, for the
 /// column-major `s` (Tq×Tk). The rows are cut into chunks of chunk_rows lanes, and the block is
 /// swept column by column three times, each column one contiguous run of rows, each chunk of
@@ -164,7 +194,7 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
                   Eigen::Ref<RowFlags> fully_masked, Scalar scale, Scalar* scratch) {
   static_assert(Derived::InnerStrideAtCompileTime == 1, "attn: softmax_rows reads columns as contiguous runs");
   constexpr Index B = chunk_rows<Scalar>();
-  using Lanes = Eigen::Array<Scalar, B, 1>;
+  using Lanes = detail::Lanes<Scalar>;
   using LaneBlock = Eigen::Map<Eigen::Array<Scalar, B, Eigen::Dynamic>>;
   const Scalar inf = std::numeric_limits<Scalar>::infinity();
   const Index tq = s.rows();
@@ -186,12 +216,12 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
       Eigen::Map<Lanes> x(column + c * B);
       f(c, x);
     }
-    if (full < chunks) {
-      Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>> tail(column + full * B, rows(full));
+    if (full < chunks) {  // plain loops: cheaper than Eigen's dynamic-size copies for a few rows
+      Scalar* tail = column + full * B;
       Lanes x = Lanes::Constant(-inf);
-      x.head(tail.size()) = tail;
+      for (Index l = 0; l < rows(full); ++l) x(l) = tail[l];
       f(full, x);
-      tail = x.head(tail.size());
+      for (Index l = 0; l < rows(full); ++l) tail[l] = x(l);
     }
   };
 
@@ -224,18 +254,14 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
   }
 
   // Pass 2. A row with no finite maximum is shifted by 0, so that its -inf entries give 0, not
-  // NaN. Eigen's packet exp clamps its argument, so exp(-inf) is exp(lower clamp), about 1e-38
-  // in float, not 0: subtracting that floor makes every e at or below the clamp exactly 0 (a
-  // masked entry among them) and changes no e above 1e-30. (A select would make Eigen 3.4
-  // evaluate the expression scalar by scalar, exp included.) The max keeps rounding below the
-  // floor out of 0 and returns its first operand when that is NaN (x86, NEON and scalar max do).
-  const Lanes floor = Lanes::Constant(-inf).exp();
+  // NaN (see shifted_exp).
+  const Lanes floor = exp_floor<Scalar>();
   for (Index c = 0; c < chunks; ++c)
     for (Index l = 0; l < B; ++l) shift(l, c) = max(l, c) == -inf ? Scalar(0) : max(l, c);
   sum.setZero();
   for (Index j = first; j < last; ++j) {
     each_chunk(j, [&](Index c, auto& x) {
-      x = ((x - shift.col(c)).exp() - floor).max(Scalar(0));
+      x = shifted_exp<Scalar>(x, shift.col(c), floor);
       sum.col(c) += x;
     });
   }
@@ -253,14 +279,72 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
   }
   for (Index j = first; j < last; ++j) each_chunk(j, [&](Index c, auto& x) { x *= inverse.col(c); });
 
-  // A visible NaN or +inf: the row's visible entries are NaN, its masked entries 0 (rare).
-  for (Index c = 0; c < chunks; ++c) {
-    for (Index l = 0; l < rows(c); ++l) {
-      if (sum(l, c) == sum(l, c)) continue;
-      const Index i = i0 + c * B + l;
-      for (Index j = 0; j < tk; ++j)
-        s(i, j) = mask.visible(i, j, tk) ? std::numeric_limits<Scalar>::quiet_NaN() : Scalar(0);
-    }
+  for (Index c = 0; c < chunks; ++c)
+    for (Index l = 0; l < rows(c); ++l)
+      if (sum(l, c) != sum(l, c)) poison_row(s, i0 + c * B + l, mask);  // rare
+}
+
+/// softmax_rows for a block of fewer than chunk_rows rows (a decoder step, a few beams), where a
+/// column holds too few rows to fill the lanes: here the lanes run along the keys of one row,
+/// copied into `buffer` (Tk scalars). Every entry goes through the same lane arithmetic as in
+/// softmax_rows (scale, -inf where masked, shifted_exp, times 1/sum), the maximum is exact in
+/// any order, and each row sums in key order as there, so the results are bitwise those of
+/// softmax_rows: a decoder step equals the same row of a longer query.
+template <typename Scalar, typename Derived>
+void softmax_short_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask& mask,
+                        Eigen::Ref<RowFlags> fully_masked, Scalar scale, Scalar* buffer) {
+  constexpr Index B = chunk_rows<Scalar>();
+  using Lanes = detail::Lanes<Scalar>;
+  const Scalar inf = std::numeric_limits<Scalar>::infinity();
+  const Index tk = s.cols();
+  const auto& m = mask.explicit_matrix();
+  const Lanes floor = exp_floor<Scalar>();
+  for (Index i = i0; i < i1; ++i) {
+    const auto band = mask.band(i, tk);
+    const Index first = std::min(band.first, tk);
+    const Index last = std::clamp(band.second, first, tk);
+    Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>> row(buffer, tk);
+    row = s.row(i).transpose().array();
+
+    // each_group(f): f(j, x) on the lanes x of keys [j, j + B) of the band, in place; the last
+    // group may be short, its lanes past the band read -inf and go nowhere.
+    const auto each_group = [&](auto&& f) {
+      Index j = first;
+      for (; j + B <= last; j += B) {
+        Eigen::Map<Lanes> x(buffer + j);
+        f(j, x);
+      }
+      if (j < last) {
+        Lanes x = Lanes::Constant(-inf);
+        for (Index l = 0; l < last - j; ++l) x(l) = buffer[j + l];
+        f(j, x);
+        for (Index l = 0; l < last - j; ++l) buffer[j + l] = x(l);
+      }
+    };
+
+    Scalar max = -inf;
+    each_group([&](Index j, auto& x) {
+      x *= scale;
+      if (m)
+        for (Index l = 0; l < B && j + l < last; ++l)
+          if (!(*m)(i, j + l)) x(l) = -inf;
+      max = std::max(max, x.maxCoeff());
+    });
+    const Scalar shift = max == -inf ? Scalar(0) : max;
+    Scalar sum = 0;
+    each_group([&](Index j, auto& x) {
+      x = shifted_exp<Scalar>(x, Lanes::Constant(shift), floor);
+      for (Index l = 0; l < B && j + l < last; ++l) sum += x(l);
+    });
+    const bool poisoned = sum != sum;
+    fully_masked(i) = !poisoned && max == -inf;
+    const Scalar inverse = fully_masked(i) ? Scalar(1) : Scalar(1) / sum;
+    each_group([&](Index, auto& x) { x *= inverse; });
+
+    row.head(first).setZero();
+    row.tail(tk - last).setZero();
+    s.row(i) = row.transpose().matrix();
+    if (poisoned) poison_row(s, i, mask);  // rare
   }
 }
 
@@ -269,14 +353,16 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
 #endif
 
 /// Normalises rows `[i0, i1)` of `scale·s` in place with the given probability function:
-/// softmax sweeps blocks of up to sweep_rows rows (softmax_rows), sparsemax and hardmax go row
-/// by row (normalize_row). `fully_masked(i)` (indexed by row of `s`) tells whether row i saw
+/// softmax sweeps blocks of up to sweep_rows rows (softmax_rows; fewer than chunk_rows rows:
+/// softmax_short_rows), sparsemax and hardmax go row by row (normalize_row). `fully_masked(i)` (indexed by row of `s`) tells whether row i saw
 /// no key. `buffer` holds normalize_scratch_size(s.cols()) scalars. Returns the number of fully
 /// masked rows among `[i0, i1)`.
 template <typename Scalar, typename Derived>
 Index normalize_rows(Probability probability, Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask& mask,
                      Eigen::Ref<RowFlags> fully_masked, Scalar* buffer, Scalar scale = Scalar(1)) {
-  if (probability == Probability::softmax) {
+  if (probability == Probability::softmax && i1 - i0 < chunk_rows<Scalar>()) {
+    softmax_short_rows(s, i0, i1, mask, fully_masked, scale, buffer);
+  } else if (probability == Probability::softmax) {
     for (Index i = i0; i < i1; i += sweep_rows)
       softmax_rows(s, i, std::min(i + sweep_rows, i1), mask, fully_masked, scale, buffer);
   } else {
@@ -292,8 +378,8 @@ Index normalize_rows(Probability probability, Eigen::MatrixBase<Derived>& s, con
   return normalize_rows(probability, s, 0, s.rows(), mask, fully_masked, buffer, scale);
 }
 
-/// Scalars of scratch normalize_rows needs for rows of `tk` keys: the sparsemax sort, or the
-/// softmax sweep's three values per row.
+/// Scalars of scratch normalize_rows needs for rows of `tk` keys: the sparsemax sort or a row of
+/// softmax_short_rows, or the softmax sweep's three values per row.
 inline Index normalize_scratch_size(Index tk) { return std::max(tk, 3 * sweep_rows); }
 
 }  // namespace detail

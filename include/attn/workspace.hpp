@@ -55,6 +55,7 @@ class Workspace {
   detail::Buffer<Scalar> vector_;   // an effective parameter vector (normalized v)
   detail::Buffer<Scalar> values_;   // V with non-finite rows zeroed (rare path)
   detail::Buffer<Scalar> sort_;     // normalisation scratch: the sparsemax sort
+  detail::Buffer<Scalar> row_;      // a one-row block's weights and output as contiguous vectors
 
  private:
   RowFlags flags_;

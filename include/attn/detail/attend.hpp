@@ -10,6 +10,7 @@
 #include "../workspace.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 
 namespace attn {
@@ -41,6 +42,13 @@ inline Index visible_prefix(const Mask& mask, Index tk) {
 /// was as fast as the best of 128 to 4096 everywhere, 10 to 25% faster than 64 rows.
 constexpr Index block_rows = sweep_rows;
 
+/// Whether every entry of `m` is finite, vectorised (see attend_rows).
+template <typename Derived>
+bool all_finite(const Eigen::MatrixBase<Derived>& m) {
+  const typename Derived::Scalar probe = (m.array() - m.array()).sum();
+  return probe == probe;
+}
+
 /// The part every mechanism shares, fused over blocks of query rows. For each block of rows
 /// `[i0, i0 + r)`: `scores(i0, r, block)` writes the raw scores into `block`, the rows
 /// `[i0, i0 + r)` of `weights`, unscaled (a scaled operand in the product would make Eigen's
@@ -53,16 +61,23 @@ constexpr Index block_rows = sweep_rows;
 template <typename Scalar, typename Scores, typename DerivedV>
 Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eigen::MatrixBase<DerivedV>& v,
                   Eigen::Ref<Matrix<Scalar>> output, Workspace<Scalar>& ws, const Mask& mask,
-                  const Options& options, Scalar score_scale = Scalar(1)) {
+                  const Options& options, Scalar score_scale = Scalar(1),
+                  std::optional<bool> values_finite = std::nullopt) {
   const Index tq = weights.rows();
   const Index tk = weights.cols();
   const Index n = visible_prefix(mask, tk);
   auto flags = ws.flags(tq);
   Scalar* buffer = ws.sort_.matrix(normalize_scratch_size(tk), 1).data();
+  // Sized on every call, used by one-row blocks only: a workspace warmed up on a bigger problem
+  // must not allocate for a smaller one.
+  auto pair = ws.row_.matrix(std::max(tk, v.cols()), 2);
   if (options.return_scores) ws.scores_.matrix(tq, tk);
 
+  // Whether the visible V rows are finite, unless the caller knows (a Memory checks once): x - x
+  // is 0 everywhere iff they are (inf - inf and NaN - NaN are NaN), a vectorised sum where
+  // allFinite() compares entry by entry (Eigen 3.4 does not vectorise comparisons).
   const auto vn = v.topRows(n);
-  const bool finite = vn.allFinite();
+  const bool finite = values_finite ? *values_finite : all_finite(vn);
   if (!finite) {
     auto clean = ws.values_.matrix(n, v.cols());
     clean = vn;
@@ -80,6 +95,16 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
 
     auto out = output.middleRows(i0, r);
     const auto w = block.leftCols(n);
+    if (finite && r == 1) {
+      // A decoder step: Eigen's GEMV is fastest on contiguous vectors, which a row of a
+      // column-major matrix is not (at compile time).
+      auto wt = pair.col(0).head(n);
+      auto ot = pair.col(1).head(v.cols());
+      wt = w.transpose();
+      ot.noalias() = vn.transpose() * wt;
+      out = ot.transpose();
+      continue;
+    }
     if (finite) {
       out.noalias() = w * vn;
       continue;
@@ -101,9 +126,9 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
 template <typename Scalar, typename DerivedV>
 Index finish(Eigen::Ref<Matrix<Scalar>> weights, const Eigen::MatrixBase<DerivedV>& v,
              Eigen::Ref<Matrix<Scalar>> output, Workspace<Scalar>& ws, const Mask& mask, const Options& options,
-             Scalar score_scale = Scalar(1)) {
+             Scalar score_scale = Scalar(1), std::optional<bool> values_finite = std::nullopt) {
   const auto in_place = [](Index, Index, const auto&) {};
-  return attend_rows<Scalar>(in_place, weights, v, output, ws, mask, options, score_scale);
+  return attend_rows<Scalar>(in_place, weights, v, output, ws, mask, options, score_scale, values_finite);
 }
 
 /// Value form on top of an `_into` call: allocates the result, runs `into`, collects reports.

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Markdown tables for the README from Google Benchmark JSON (attn's bench/ executables).
+
+Usage: bench/table.py attention.json [decode.json ...]
+
+Reads the median rows (run with --benchmark_repetitions=N --benchmark_report_aggregates_only=true
+--benchmark_out=FILE --benchmark_out_format=json). Each table compares the variants of one
+benchmark family side by side, as measured in one run: attn's time, naive Eigen's time and the
+GEMM-only bound where there is one; `attn ÷ GEMM` is attn's time over the bound's (1.00 would be
+the products alone), `naive ÷ attn` the speed-up over naive Eigen.
+"""
+import json
+import sys
+from collections import defaultdict
+
+
+def medians(path):
+    with open(path) as f:
+        data = json.load(f)
+    rows = {}
+    for b in data["benchmarks"]:
+        if b.get("aggregate_name", "median") != "median":
+            continue
+        name = b.get("run_name", b["name"]).replace("/real_time", "")
+        rows[name] = b
+    return data.get("context", {}), rows
+
+
+def ms(b):
+    scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]]
+    return b["real_time"] * scale
+
+
+def table(rows):
+    # family/variant/args -> {variant: row}; e.g. "sdpa/attn/T:1024/threads:1".
+    families = defaultdict(lambda: defaultdict(dict))
+    for name, b in rows.items():
+        parts = name.split("/")
+        family, variant, args = parts[0] + ("/" + parts[1] if parts[0] == "decode" else ""), None, None
+        if parts[0] == "decode":
+            variant, args = parts[2], ""
+        else:
+            variant, args = parts[1], "/".join(parts[2:])
+        families[family][args][variant] = b
+    out = []
+    for family, by_args in families.items():
+        out.append(f"\n**{family}**\n")
+        out.append("| case | attn ms | naive ms | GEMM-only ms | attn ÷ GEMM | naive ÷ attn | extra |")
+        out.append("|---|---:|---:|---:|---:|---:|---|")
+        for args, v in by_args.items():
+            a, n, g = v.get("attn"), v.get("naive"), v.get("gemm")
+            cell = lambda b: f"{ms(b):.4g}" if b else ""
+            ratio_g = f"{ms(a) / ms(g):.2f}" if a and g else ""
+            ratio_n = f"{ms(n) / ms(a):.2f}×" if a and n else ""
+            extra = ""
+            if a and "peak_MiB" in a:
+                extra = f"weights {a['weights_MiB']:.0f} MiB, peak RSS {a['peak_MiB']:.0f} MiB"
+            out.append(f"| {args or family} | {cell(a)} | {cell(n)} | {cell(g)} | {ratio_g} | {ratio_n} | {extra} |")
+    return "\n".join(out)
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__)
+        return 2
+    for path in sys.argv[1:]:
+        context, rows = medians(path)
+        print(f"<!-- {path}: {context.get('date', '')}, {context.get('num_cpus', '?')} CPUs, "
+              f"{context.get('mhz_per_cpu', '?')} MHz -->")
+        print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

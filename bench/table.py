@@ -54,7 +54,7 @@ def table(rows):
             ratio_g = f"{ms(a) / ms(g):.2f}" if a and g else ""
             ratio_n = f"{ms(n) / ms(a):.2f}×" if a and n else ""
             extra = ""
-            if a and "peak_MiB" in a:
+            if a and "peak_MiB" in a and len(rows) == 1:  # a memory run: this benchmark alone
                 extra = f"weights {a['weights_MiB']:.0f} MiB, peak RSS {a['peak_MiB']:.0f} MiB"
             out.append(f"| {args or family} | {cell(a)} | {cell(n)} | {cell(g)} | {ratio_g} | {ratio_n} | {extra} |")
     return "\n".join(out)

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Build and run attn's benchmarks (Google Benchmark), then print the README's performance tables.
+#   bash scripts/bench.sh          Eigen's own products, -O3 -march=native -fopenmp
+#   bash scripts/bench.sh --blas   the same with EIGEN_USE_BLAS and OpenBLAS (AVX-512 kernels
+#                                  forced with OPENBLAS_CORETYPE=SkylakeX, one OpenBLAS thread)
+# Writes bench-<variant>/{attention,decode}.json in the repository root (ignored by git).
+# Timings are only comparable within one run: every table row compares attn, naive Eigen and
+# the GEMM-only bound measured side by side. Run it on an otherwise idle machine.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/deps.sh
+source scripts/deps.sh
+
+variant=eigen
+blas=OFF
+extra=()
+if [ "${1:-}" = "--blas" ]; then
+    variant=blas
+    blas=ON
+    extra=(libopenblas-dev)
+    # OpenBLAS 0.3.21 runs its Haswell (AVX2) kernels on AVX-512 AMD cores unless told; its
+    # own threads would fight attn's OpenMP threads in the multi-head rows.
+    export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-SkylakeX}"
+    export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+fi
+repetitions="${ATTN_BENCH_REPETITIONS:-5}"
+dir="bench-$variant"
+section() { printf '\n==== %s ====\n' "$*"; }
+
+section "dependencies"
+attn_deps libbenchmark-dev python3 "${extra[@]}"
+
+section "configure build-$dir (Release, -march=native, ATTN_USE_BLAS=$blas)"
+cmake -S . -B "build-$dir" -DCMAKE_BUILD_TYPE=Release -DATTN_BUILD_TESTS=OFF -DATTN_BUILD_EXAMPLES=OFF \
+    -DATTN_INSTALL=OFF -DATTN_BUILD_BENCHMARKS=ON -DATTN_BENCH_NATIVE=ON -DATTN_USE_BLAS="$blas"
+cmake --build "build-$dir" -j"$(nproc 2>/dev/null || echo 2)"
+
+mkdir -p "$dir"
+for name in attention decode; do
+    section "attn_bench_$name ($repetitions repetitions, medians)"
+    "./build-$dir/bench/attn_bench_$name" --benchmark_repetitions="$repetitions" \
+        --benchmark_report_aggregates_only=true --benchmark_out="$dir/$name.json" --benchmark_out_format=json
+done
+# The multi-head memory row: T = 2048 alone in its process, so that the peak is this call's.
+section "memory: multi-head T = 2048, 1 thread, alone"
+"./build-$dir/bench/attn_bench_attention" --benchmark_filter='mha/attn/T:2048/threads:1$' \
+    --benchmark_out="$dir/memory.json" --benchmark_out_format=json
+
+section "tables"
+python3 bench/table.py "$dir/attention.json" "$dir/decode.json" "$dir/memory.json"

@@ -13,6 +13,10 @@
 #include <optional>
 #include <string>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace attn {
 namespace detail {
 
@@ -42,6 +46,26 @@ inline Index visible_prefix(const Mask& mask, Index tk) {
 /// was as fast as the best of 128 to 4096 everywhere, 10 to 25% faster than 64 rows.
 constexpr Index block_rows = sweep_rows;
 
+/// Threads a parallel region started here would have: 1 without OpenMP, and 1 inside an active
+/// parallel region (attn never nests one: a nested team of one would let Eigen's GEMM take
+/// another code path, and results would depend on the thread count).
+inline Index max_threads() {
+#ifdef _OPENMP
+  return omp_in_parallel() ? 1 : static_cast<Index>(omp_get_max_threads());
+#else
+  return 1;
+#endif
+}
+
+/// This thread's number in the current team (0 without OpenMP).
+inline Index thread_id() {
+#ifdef _OPENMP
+  return static_cast<Index>(omp_get_thread_num());
+#else
+  return 0;
+#endif
+}
+
 /// Whether every entry of `m` is finite, vectorised (see attend_rows).
 template <typename Derived>
 bool all_finite(const Eigen::MatrixBase<Derived>& m) {
@@ -67,7 +91,10 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
   const Index tk = weights.cols();
   const Index n = visible_prefix(mask, tk);
   auto flags = ws.flags(tq);
-  Scalar* buffer = ws.sort_.matrix(normalize_scratch_size(tk), 1).data();
+  // Blocks run in parallel when OpenMP is on (see below): normalisation scratch per thread.
+  const Index threads = max_threads();
+  const Index scratch = normalize_scratch_size(tk);
+  Scalar* buffers = ws.sort_.matrix(scratch, threads).data();
   // Sized on every call, used by one-row blocks only: a workspace warmed up on a bigger problem
   // must not allocate for a smaller one.
   auto pair = ws.row_.matrix(std::max(tk, v.cols()), 2);
@@ -85,9 +112,9 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
       if (!clean.row(j).allFinite()) clean.row(j).setZero();
   }
 
-  const Index rows = block_rows;
-  for (Index i0 = 0; i0 < tq; i0 += rows) {
-    const Index r = std::min(rows, tq - i0);
+  // Block b: rows [i0, i0 + r). It writes only its own rows of weights, scores, flags and
+  // output, so blocks are independent.
+  const auto run_block = [&](Index i0, Index r, Scalar* buffer) {
     auto block = weights.middleRows(i0, r);
     scores(i0, r, block);
     if (options.return_scores) ws.scores_.view().middleRows(i0, r) = score_scale * block;
@@ -96,25 +123,41 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
     auto out = output.middleRows(i0, r);
     const auto w = block.leftCols(n);
     if (finite && r == 1) {
-      // A decoder step: Eigen's GEMV is fastest on contiguous vectors, which a row of a
-      // column-major matrix is not (at compile time).
+      // A decoder step (or a last block of one row): Eigen's GEMV is fastest on contiguous
+      // vectors, which a row of a column-major matrix is not (at compile time).
       auto wt = pair.col(0).head(n);
       auto ot = pair.col(1).head(v.cols());
       wt = w.transpose();
       ot.noalias() = vn.transpose() * wt;
       out = ot.transpose();
-      continue;
-    }
-    if (finite) {
+    } else if (finite) {
       out.noalias() = w * vn;
-      continue;
+    } else {
+      out.noalias() = w * ws.values_.view();
+      for (Index j = 0; j < n; ++j) {
+        if (vn.row(j).allFinite()) continue;
+        for (Index i = 0; i < r; ++i)
+          if (!flags(i0 + i) && mask.visible(i0 + i, j, tk)) out.row(i) += w(i, j) * vn.row(j);
+      }
     }
-    out.noalias() = w * ws.values_.view();
-    for (Index j = 0; j < n; ++j) {
-      if (vn.row(j).allFinite()) continue;
-      for (Index i = 0; i < r; ++i)
-        if (!flags(i0 + i) && mask.visible(i0 + i, j, tk)) out.row(i) += w(i, j) * vn.row(j);
-    }
+  };
+
+  // With OpenMP, blocks are shared among the threads of one parallel region, inside which
+  // Eigen's GEMM runs single-threaded (it does so by itself in a team of more than one): one
+  // level of threads, never Eigen's inside ours, and none for a problem of one block, where
+  // Eigen's own threading of small products was measured slower than one thread. Decoder steps
+  // (fewer than chunk_rows queries) start no region at all, nor does a call from inside an
+  // active parallel region (attn::multi_head's heads): it runs on the calling thread. Each block
+  // is computed the same way whichever thread runs it: results do not depend on the threads.
+  const Index blocks = (tq + block_rows - 1) / block_rows;
+  const auto rows_of = [&](Index b) { return std::min(block_rows, tq - b * block_rows); };
+  if (threads <= 1 || tq < chunk_rows<Scalar>()) {
+    for (Index b = 0; b < blocks; ++b) run_block(b * block_rows, rows_of(b), buffers);
+  } else {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1)
+#endif
+    for (Index b = 0; b < blocks; ++b) run_block(b * block_rows, rows_of(b), buffers + scratch * thread_id());
   }
 
   for (Index i = 0; i < tq; ++i)

@@ -43,7 +43,7 @@ for name in attention decode; do
 done
 # The multi-head memory row: T = 2048 alone in its process, so that the peak is this call's.
 section "memory: multi-head T = 2048, 1 thread, alone"
-"./build-$dir/bench/attn_bench_attention" --benchmark_filter='mha/attn/T:2048/threads:1$' \
+"./build-$dir/bench/attn_bench_attention" --benchmark_filter='mha/attn/T:2048/threads:1/' \
     --benchmark_out="$dir/memory.json" --benchmark_out_format=json
 
 section "tables"

@@ -37,8 +37,9 @@
 //   region Eigen's GEMM runs single-threaded (it does not start threads inside a team of more
 //   than one, and a team of one means Eigen::nbThreads() is 1 too, unless Eigen::setNbThreads
 //   asked for more), so results are bit-identical with and without OpenMP, for any thread count.
-//   Consequence: one head of one sequence is one task; for a single head use
-//   attn::scaled_dot_product, whose products Eigen threads itself. Called from inside a
+//   Consequence: one head of one sequence is one task; a single head (attn::scaled_dot_product
+//   and the other mechanisms) shares its blocks of 256 query rows among the threads instead
+//   (detail::attend_rows), and never inside this region. Called from inside a
 //   parallel region of the caller, attn's region is nested (usually one thread) and Eigen
 //   decides for itself whether to thread the products.
 // - Inputs are best passed as matrices, maps or column-major blocks: other expressions are

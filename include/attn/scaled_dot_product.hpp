@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Scaled dot-product attention: e = scale·Q·Kᵀ (default scale 1/sqrt(dk)), weights = p(e),
+// Scaled dot-product attention: e = Q·(scale·K)ᵀ (default scale 1/sqrt(dk)), weights = p(e),
 // output = weights·V. Q is Tq×dk, K is Tk×dk, V is Tk×dv.
 #pragma once
 
@@ -42,11 +42,12 @@ Index scaled_dot_product_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen:
                                      : Scalar(1) / std::sqrt(static_cast<Scalar>(k.cols() > 0 ? k.cols() : 1));
   // Block by block (detail::attend_rows): the scores of r query rows, softmax in cache, ·V.
   // Every block's product packs Kᵀ again; from a column-major copy of Kᵀ that packing reads
-  // contiguous memory instead of striding across K's columns.
+  // contiguous memory instead of striding across K's columns. The copy carries the scale, so
+  // the products give scaled scores and the softmax only reads them before exp.
   auto kt = ws.keys_.matrix(k.cols(), k.rows());
-  kt = k.transpose();
+  kt = scale * k.transpose();
   const auto scores = [&](Index i0, Index r, auto& block) { block.noalias() = q.middleRows(i0, r) * kt; };
-  return detail::attend_rows<Scalar>(scores, weights, v, output, ws, mask, options, scale);
+  return detail::attend_rows<Scalar>(scores, weights, v, output, ws, mask, options);
 }
 
 /// Scaled dot-product attention. Returns output (Tq×dv), weights (Tq×Tk), the fully masked

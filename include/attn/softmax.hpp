@@ -159,7 +159,7 @@ using Lanes = Eigen::Array<Scalar, chunk_rows<Scalar>(), 1>;
 /// rounding below the floor out of 0 and returns its first operand when that is NaN (x86, NEON
 /// and scalar max all do). Both softmax kernels compute every entry through this function.
 template <typename Scalar, typename X, typename Shift>
-Lanes<Scalar> shifted_exp(const X& x, const Shift& shift, const Lanes<Scalar>& floor) {
+EIGEN_ALWAYS_INLINE Lanes<Scalar> shifted_exp(const X& x, const Shift& shift, const Lanes<Scalar>& floor) {
   return ((x - shift).exp() - floor).max(Scalar(0));
 }
 
@@ -245,7 +245,7 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
         x.setConstant(-inf);
         return;
       }
-      x *= scale;
+      if (scale != Scalar(1)) x *= scale;  // an unmasked chunk of unscaled scores is only read
       if (m || i < r0 || i + rows(c) > r1)
         for (Index l = 0; l < rows(c); ++l)
           if (i + l < r0 || i + l >= r1 || (m && !(*m)(i + l, j))) x(l) = -inf;
@@ -324,7 +324,7 @@ void softmax_short_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const
 
     Scalar max = -inf;
     each_group([&](Index j, auto& x) {
-      x *= scale;
+      if (scale != Scalar(1)) x *= scale;
       if (m)
         for (Index l = 0; l < B && j + l < last; ++l)
           if (!(*m)(i, j + l)) x(l) = -inf;

@@ -2,7 +2,8 @@
 # Build and run attn's benchmarks (Google Benchmark), then print the README's performance tables.
 #   bash scripts/bench.sh          Eigen's own products, -O3 -march=native -fopenmp
 #   bash scripts/bench.sh --blas   the same with EIGEN_USE_BLAS and OpenBLAS (AVX-512 kernels
-#                                  forced with OPENBLAS_CORETYPE=SkylakeX, one OpenBLAS thread)
+#                                  with OPENBLAS_CORETYPE=SkylakeX where the CPU has AVX-512,
+#                                  one OpenBLAS thread)
 # Writes bench-<variant>/{attention,decode}.json in the repository root (ignored by git).
 # Timings are only comparable within one run: every table row compares attn, naive Eigen and
 # the GEMM-only bound measured side by side. Run it on an otherwise idle machine.
@@ -18,10 +19,13 @@ if [ "${1:-}" = "--blas" ]; then
     variant=blas
     blas=ON
     extra=(libopenblas-dev)
-    # OpenBLAS 0.3.21 runs its Haswell (AVX2) kernels on AVX-512 AMD cores unless told; its
-    # own threads would fight attn's OpenMP threads in the multi-head rows.
-    export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-SkylakeX}"
-    export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+    # OpenBLAS 0.3.21 runs its Haswell (AVX2) kernels on AVX-512 AMD cores unless told (and
+    # this workplace's environment presets OPENBLAS_CORETYPE=Haswell): on a CPU with AVX-512,
+    # ask for SkylakeX. Its own threads would fight attn's OpenMP threads in the multi-head rows.
+    if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+        export OPENBLAS_CORETYPE=SkylakeX
+    fi
+    export OPENBLAS_NUM_THREADS=1
 fi
 repetitions="${ATTN_BENCH_REPETITIONS:-5}"
 dir="bench-$variant"

@@ -201,7 +201,7 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
   const Index tk = s.cols();
   const auto& m = mask.explicit_matrix();
   const Index chunks = (i1 - i0 + B - 1) / B;
-  LaneBlock max(scratch, B, chunks);           // pass 1: row maxima; pass 3: divisors
+  LaneBlock max(scratch, B, chunks);  // pass 1: row maxima; pass 3: 1/sum
   LaneBlock shift(scratch + B * chunks, B, chunks);
   LaneBlock sum(scratch + 2 * B * chunks, B, chunks);
 
@@ -245,7 +245,7 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
         x.setConstant(-inf);
         return;
       }
-      if (scale != Scalar(1)) x *= scale;  // an unmasked chunk of unscaled scores is only read
+      if (scale != Scalar(1)) x *= scale;  // scale 1: an unmasked chunk is read, never written
       if (m || i < r0 || i + rows(c) > r1)
         for (Index l = 0; l < rows(c); ++l)
           if (i + l < r0 || i + l >= r1 || (m && !(*m)(i + l, j))) x(l) = -inf;
@@ -354,9 +354,10 @@ void softmax_short_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const
 
 /// Normalises rows `[i0, i1)` of `scale·s` in place with the given probability function:
 /// softmax sweeps blocks of up to sweep_rows rows (softmax_rows; fewer than chunk_rows rows:
-/// softmax_short_rows), sparsemax and hardmax go row by row (normalize_row). `fully_masked(i)` (indexed by row of `s`) tells whether row i saw
-/// no key. `buffer` holds normalize_scratch_size(s.cols()) scalars. Returns the number of fully
-/// masked rows among `[i0, i1)`.
+/// softmax_short_rows), sparsemax and hardmax go row by row (normalize_row). `fully_masked(i)`
+/// (indexed by row of `s`) tells whether row i saw no key. `buffer` holds
+/// normalize_scratch_size(s.cols()) scalars. Returns the number of fully masked rows among
+/// `[i0, i1)`.
 template <typename Scalar, typename Derived>
 Index normalize_rows(Probability probability, Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask& mask,
                      Eigen::Ref<RowFlags> fully_masked, Scalar* buffer, Scalar scale = Scalar(1)) {

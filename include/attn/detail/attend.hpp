@@ -74,11 +74,12 @@ bool all_finite(const Eigen::MatrixBase<Derived>& m) {
 }
 
 /// The part every mechanism shares, fused over blocks of query rows. For each block of rows
-/// `[i0, i0 + r)`: `scores(i0, r, block)` writes the raw scores into `block`, the rows
-/// `[i0, i0 + r)` of `weights`, unscaled (a scaled operand in the product would make Eigen's
-/// GEMV allocate); a copy `score_scale·block` is kept if asked; the block is normalised under
-/// the mask while it is still in cache (L2, up to T of about 1000 in float); and output rows =
-/// block·V over the visible keys.
+/// `[i0, i0 + r)`: `scores(i0, r, block)` writes the scores into `block`, the rows
+/// `[i0, i0 + r)` of `weights`, before `score_scale` (a mechanism whose product cannot carry
+/// its scale passes it here: a scaled operand would make Eigen's GEMV allocate); a copy
+/// `score_scale·block` is kept if asked; the block is normalised under the mask while it is
+/// still in cache (L2, up to T of about 1000 in float); and output rows = block·V over the
+/// visible keys.
 /// Nothing Tq×Tk is allocated: the weights are the only Tq×Tk storage.
 /// A masked key's value row is never read into a result: V rows with NaN/Inf are zeroed in a
 /// copy and added back only where visible. Returns the number of fully masked rows.
@@ -144,8 +145,8 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
 
   // With OpenMP, blocks are shared among the threads of one parallel region, inside which
   // Eigen's GEMM runs single-threaded (it does so by itself in a team of more than one): one
-  // level of threads, never Eigen's inside ours, and none for a problem of one block, where
-  // Eigen's own threading of small products was measured slower than one thread. Decoder steps
+  // level of threads, never Eigen's inside ours. A problem of one block thus runs on one
+  // thread (Eigen's own threading of such small products was measured slower). Decoder steps
   // (fewer than chunk_rows queries) start no region at all, nor does a call from inside an
   // active parallel region (attn::multi_head's heads): it runs on the calling thread. Each block
   // is computed the same way whichever thread runs it: results do not depend on the threads.
@@ -165,7 +166,7 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
   return flags.count();
 }
 
-/// attend_rows for scores already computed into `weights` (unscaled; see attend_rows).
+/// attend_rows for scores already computed into `weights` (before `score_scale`; see attend_rows).
 template <typename Scalar, typename DerivedV>
 Index finish(Eigen::Ref<Matrix<Scalar>> weights, const Eigen::MatrixBase<DerivedV>& v,
              Eigen::Ref<Matrix<Scalar>> output, Workspace<Scalar>& ws, const Mask& mask, const Options& options,

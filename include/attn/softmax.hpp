@@ -168,6 +168,26 @@ Lanes<Scalar> exp_floor() {
   return Lanes<Scalar>::Constant(-std::numeric_limits<Scalar>::infinity()).exp();
 }
 
+/// Calls f(k, x) for k = 0, B, 2B, ... on the lanes x of the scalars p[k, k + B) of the
+/// contiguous run p[0, n), in place (B = chunk_rows): a Map for each whole group; for a short
+/// last group a copy whose lanes past n read -inf and are not written back (plain loops:
+/// cheaper than Eigen's dynamic-size copies for a few scalars).
+template <typename Scalar, typename F>
+EIGEN_ALWAYS_INLINE void for_each_lanes(Scalar* p, Index n, F&& f) {
+  constexpr Index B = chunk_rows<Scalar>();
+  Index k = 0;
+  for (; k + B <= n; k += B) {
+    Eigen::Map<Lanes<Scalar>> x(p + k);
+    f(k, x);
+  }
+  if (k < n) {
+    Lanes<Scalar> x = Lanes<Scalar>::Constant(-std::numeric_limits<Scalar>::infinity());
+    for (Index l = 0; l < n - k; ++l) x(l) = p[k + l];
+    f(k, x);
+    for (Index l = 0; l < n - k; ++l) p[k + l] = x(l);
+  }
+}
+
 /// Row i after a visible NaN or +inf made its sum NaN: visible entries NaN, masked entries 0.
 template <typename Derived>
 void poison_row(Eigen::MatrixBase<Derived>& s, Index i, const Mask& mask) {
@@ -206,23 +226,10 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
   LaneBlock sum(scratch + 2 * B * chunks, B, chunks);
 
   // Chunk c holds rows [i0 + c·B, i0 + c·B + rows(c)). each_chunk(j, f) calls f(c, x) on the
-  // lanes x of every chunk of column j, in place: a Map of the column for full chunks, a copy
-  // for the last chunk when it is short, whose lanes past its rows read -inf and go nowhere.
-  const Index full = (i1 - i0) / B;
+  // lanes x of every chunk of column j, in place (for_each_lanes).
   const auto rows = [&](Index c) { return std::min(B, i1 - i0 - c * B); };
   const auto each_chunk = [&](Index j, auto&& f) {
-    Scalar* column = &s.coeffRef(i0, j);
-    for (Index c = 0; c < full; ++c) {
-      Eigen::Map<Lanes> x(column + c * B);
-      f(c, x);
-    }
-    if (full < chunks) {  // plain loops: cheaper than Eigen's dynamic-size copies for a few rows
-      Scalar* tail = column + full * B;
-      Lanes x = Lanes::Constant(-inf);
-      for (Index l = 0; l < rows(full); ++l) x(l) = tail[l];
-      f(full, x);
-      for (Index l = 0; l < rows(full); ++l) tail[l] = x(l);
-    }
+    for_each_lanes(&s.coeffRef(i0, j), i1 - i0, [&](Index k, auto& x) { f(k / B, x); });
   };
 
   // Columns [first, last) are seen by some row of the block (bands move right with the row,
@@ -306,20 +313,10 @@ void softmax_short_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const
     Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>> row(buffer, tk);
     row = s.row(i).transpose().array();
 
-    // each_group(f): f(j, x) on the lanes x of keys [j, j + B) of the band, in place; the last
-    // group may be short, its lanes past the band read -inf and go nowhere.
+    // each_group(f): f(j, x) on the lanes x of keys [j, j + B) of the band, in place
+    // (for_each_lanes; the last group may be short).
     const auto each_group = [&](auto&& f) {
-      Index j = first;
-      for (; j + B <= last; j += B) {
-        Eigen::Map<Lanes> x(buffer + j);
-        f(j, x);
-      }
-      if (j < last) {
-        Lanes x = Lanes::Constant(-inf);
-        for (Index l = 0; l < last - j; ++l) x(l) = buffer[j + l];
-        f(j, x);
-        for (Index l = 0; l < last - j; ++l) buffer[j + l] = x(l);
-      }
+      for_each_lanes(buffer + first, last - first, [&](Index k, auto& x) { f(first + k, x); });
     };
 
     Scalar max = -inf;

@@ -12,6 +12,8 @@
 #include <attn/multi_head.hpp>
 #include <attn/scaled_dot_product.hpp>
 
+#include "common.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Core>
@@ -19,7 +21,6 @@
 #include <sys/resource.h>
 
 #include <cmath>
-#include <cstdint>
 #include <vector>
 
 #ifdef _OPENMP
@@ -29,8 +30,9 @@
 namespace {
 
 using attn::Index;
-using Scalar = float;
-using Mat = attn::Matrix<Scalar>;
+using attn_bench::Mat;
+using attn_bench::random;
+using attn_bench::Scalar;
 using Row = attn::RowVector<Scalar>;
 
 constexpr Index kHeads = 8;
@@ -48,17 +50,6 @@ bool set_threads(benchmark::State& state, Index threads) {
   state.SkipWithError("built without OpenMP: only 1 thread");
   return false;
 #endif
-}
-
-Mat random(Index rows, Index cols, std::uint32_t seed) {
-  // A small LCG: reproducible inputs in [-1, 1] without <random>'s per-call cost.
-  Mat m(rows, cols);
-  std::uint32_t s = seed;
-  for (Index i = 0; i < m.size(); ++i) {
-    s = s * 1664525u + 1013904223u;
-    m.data()[i] = static_cast<Scalar>(s >> 8) / static_cast<Scalar>(1u << 23) - Scalar(1);
-  }
-  return m;
 }
 
 attn::MultiHeadParams<Scalar> mha_params() {

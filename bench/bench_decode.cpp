@@ -11,33 +11,24 @@
 // that at these shapes.
 #include <attn/memory.hpp>
 
+#include "common.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Core>
 
 #include <cmath>
-#include <cstdint>
 
 namespace {
 
 using attn::Index;
-using Scalar = float;
-using Mat = attn::Matrix<Scalar>;
+using attn_bench::Mat;
+using attn_bench::random;
+using attn_bench::Scalar;
 using Row = attn::RowVector<Scalar>;
 
 constexpr Index kInputs = 50;  // T_in
 constexpr Index kWidth = 256;  // query, key and value width; Bahdanau units
-
-Mat random(Index rows, Index cols, std::uint32_t seed) {
-  // A small LCG: reproducible inputs in [-1, 1] without <random>'s per-call cost.
-  Mat m(rows, cols);
-  std::uint32_t s = seed;
-  for (Index i = 0; i < m.size(); ++i) {
-    s = s * 1664525u + 1013904223u;
-    m.data()[i] = static_cast<Scalar>(s >> 8) / static_cast<Scalar>(1u << 23) - Scalar(1);
-  }
-  return m;
-}
 
 struct Inputs {
   Mat keys = random(kInputs, kWidth, 1);

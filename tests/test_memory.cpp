@@ -429,3 +429,17 @@ TEST_CASE("Memory and attend argument checks", "[memory][errors]") {
                     "attn::attend: previous (1x2) must be (1x3)");
   CHECK_NOTHROW(attn::attend(memory, Eigen::MatrixXd::Ones(1, 3), prev, [] { return 0.0; }));
 }
+
+TEST_CASE("memory: values_finite looks at the visible value rows only", "[memory]") {
+  std::mt19937_64 rng(5);
+  const Matrix<double> k = attn_test::random_matrix<double>(rng, 5, 3);
+  Matrix<double> v = attn_test::random_matrix<double>(rng, 5, 2);
+  const attn::ScaledDotProductParams sdp;
+  CHECK(attn::prepare_memory(k, v, sdp).values_finite());
+  v(4, 1) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_FALSE(attn::prepare_memory(k, v, sdp).values_finite());
+  CHECK(attn::prepare_memory(k, v, sdp, Index(4)).values_finite());  // row 4 is padding
+  v(4, 1) = 0.5;
+  v(0, 0) = -std::numeric_limits<double>::infinity();
+  CHECK_FALSE(attn::prepare_memory(k, v, sdp, Index(4)).values_finite());
+}

@@ -358,6 +358,12 @@ void softmax_short_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const
 template <typename Scalar, typename Derived>
 Index normalize_rows(Probability probability, Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask& mask,
                      Eigen::Ref<RowFlags> fully_masked, Scalar* buffer, Scalar scale = Scalar(1)) {
+  if (s.cols() == 0) {
+    // No key at all: every row is fully masked. Returned before any row is taken: a row of a
+    // matrix without storage would be a null pointer plus an offset (undefined behaviour).
+    fully_masked.segment(i0, i1 - i0).setConstant(true);
+    return i1 - i0;
+  }
   if (probability == Probability::softmax && i1 - i0 < chunk_rows<Scalar>()) {
     softmax_short_rows(s, i0, i1, mask, fully_masked, scale, buffer);
   } else if (probability == Probability::softmax) {

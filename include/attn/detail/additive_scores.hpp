@@ -15,6 +15,14 @@ template <typename Scalar, typename DerivedPq, typename DerivedPk, typename Deri
 void additive_scores(const Eigen::MatrixBase<DerivedPq>& pq, const Eigen::MatrixBase<DerivedPk>& pk,
                      const Eigen::MatrixBase<DerivedVv>& v, Eigen::Ref<Matrix<Scalar>> scores, Workspace<Scalar>& ws) {
   const Index tk = pk.rows();
+  // Nothing to write without keys; without units every score is the empty sum, 0. (Returned
+  // before any row is taken: a row of a matrix without storage would be a null pointer plus an
+  // offset, undefined behaviour.)
+  if (tk == 0) return;
+  if (pq.cols() == 0) {
+    scores.setZero();
+    return;
+  }
   auto hidden = ws.hidden_.matrix(tk, pk.cols());
   auto column = ws.column_.matrix(tk, 1);
   for (Index i = 0; i < pq.rows(); ++i) {

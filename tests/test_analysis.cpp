@@ -20,6 +20,9 @@
 
 #include <unistd.h>
 
+// Everything in this file lives in namespace test_analysis: the suite is a unity build.
+namespace test_analysis {
+
 namespace {
 
 using attn::Index;
@@ -339,3 +342,5 @@ TEST_CASE("AER against a hand-made gold alignment", "[analysis][aer]") {
   CHECK(none.aer == 1.0);
   CHECK(none.recall == 0.0);
 }
+
+}  // namespace test_analysis

@@ -13,6 +13,9 @@
 #include <random>
 #include <type_traits>
 
+// Everything in this file lives in namespace test_attention_loop: the suite is a unity build.
+namespace test_attention_loop {
+
 namespace {
 
 using attn::Index;
@@ -258,3 +261,5 @@ TEST_CASE("AttentionLoop argument checks", "[loop][errors]") {
   CHECK_THROWS_WITH(loop.step(MatrixXd::Ones(1, 1), [](const MatrixXd&, MatrixXd& h) { h.resize(1, 3); }),
                     "attn::AttentionLoop::step: cell_output (after the cell) (1x3) must be (1x2)");
 }
+
+}  // namespace test_attention_loop

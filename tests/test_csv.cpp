@@ -27,6 +27,9 @@
 #include <type_traits>
 #include <vector>
 
+// Everything in this file lives in namespace test_csv: the suite is a unity build.
+namespace test_csv {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -631,3 +634,5 @@ TEST_CASE("write_csv(path): a failure while writing removes the temp file", "[cs
   }
   CHECK(!has_temporary_file(dir.path()));
 }
+
+}  // namespace test_csv

@@ -20,6 +20,9 @@
 #include <string>
 #include <vector>
 
+// Everything in this file lives in namespace test_csv_tidy: the suite is a unity build.
+namespace test_csv_tidy {
+
 namespace fs = std::filesystem;
 using attn::Index;
 using attn_test::message_of;
@@ -253,3 +256,5 @@ TEST_CASE("read_csv from a path names the path in its messages and round-trips t
   std::error_code ignored;
   fs::remove_all(dir, ignored);
 }
+
+}  // namespace test_csv_tidy

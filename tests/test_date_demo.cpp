@@ -20,6 +20,9 @@
 #define ATTN_DATE_DEMO_DIR ATTN_FIXTURE_DIR "/../../examples/date_demo"
 #endif
 
+// Everything in this file lives in namespace test_date_demo: the suite is a unity build.
+namespace test_date_demo {
+
 namespace {
 
 using attn::Index;
@@ -140,3 +143,5 @@ TEST_CASE("date demo: alignments export as CSV labelled target tokens x source c
   CHECK(csv.rfind(",M,a,y,\" \",3,\",\",\" \",1,9,9,8\n1,", 0) == 0);
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 12);
 }
+
+}  // namespace test_date_demo

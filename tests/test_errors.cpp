@@ -10,6 +10,9 @@
 #include <string>
 #include <type_traits>
 
+// Everything in this file lives in namespace test_errors: the suite is a unity build.
+namespace test_errors {
+
 // Both the type and the exact text of an attn argument error.
 #define REQUIRE_ATTN_ERROR(expr, message)                  \
   do {                                                     \
@@ -380,3 +383,5 @@ TEMPLATE_TEST_CASE("a failed check leaves the workspace usable", "[errors][works
   CHECK((w.array() == r.weights.array()).all());
   CHECK(ws.num_fully_masked() == 1);
 }
+
+}  // namespace test_errors

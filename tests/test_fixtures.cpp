@@ -18,6 +18,9 @@
 #include <string>
 #include <vector>
 
+// Everything in this file lives in namespace test_fixtures: the suite is a unity build.
+namespace test_fixtures {
+
 namespace {
 
 using attn_test::Fixture;
@@ -204,3 +207,5 @@ TEST_CASE("fixtures: the reader fails loudly on a missing or damaged file", "[fi
   std::error_code ec;
   std::filesystem::remove(tmp, ec);
 }
+
+}  // namespace test_fixtures

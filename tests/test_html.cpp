@@ -21,6 +21,9 @@
 #include <string>
 #include <vector>
 
+// Everything in this file lives in namespace test_html: the suite is a unity build.
+namespace test_html {
+
 namespace fs = std::filesystem;
 using attn::Index;
 using attn_test::message_of;
@@ -213,3 +216,5 @@ TEST_CASE("html: the path overload writes atomically and reports I/O failures", 
   std::error_code ignored;
   fs::remove_all(dir, ignored);
 }
+
+}  // namespace test_html

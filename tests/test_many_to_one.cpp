@@ -17,6 +17,9 @@
 #include <string>
 #include <vector>
 
+// Everything in this file lives in namespace test_many_to_one: the suite is a unity build.
+namespace test_many_to_one {
+
 namespace {
 
 using attn::Index;
@@ -219,3 +222,5 @@ TEST_CASE("many_to_one rejects bad arguments with exact messages", "[many_to_one
   w.resize(1, 5);
   CHECK_THROWS_WITH(attn::many_to_one_into(h, luong, out, w, ctx, ws), "attn::many_to_one: weights (1x5) must be (1x6)");
 }
+
+}  // namespace test_many_to_one

@@ -7,6 +7,9 @@
 #include <string>
 #include <utility>
 
+// Everything in this file lives in namespace test_mask: the suite is a unity build.
+namespace test_mask {
+
 namespace {
 
 using attn::BoolMatrix;
@@ -418,3 +421,5 @@ TEST_CASE("band: the largest row index with a right edge of 0", "[mask][band]") 
   // A positive one saturates.
   CHECK(Mask::causal(1).band(row, 7) == std::make_pair(Index(0), Index(7)));
 }
+
+}  // namespace test_mask

@@ -18,6 +18,9 @@
 #include <string>
 #include <vector>
 
+// Everything in this file lives in namespace test_memory: the suite is a unity build.
+namespace test_memory {
+
 namespace {
 
 using attn::Index;
@@ -443,3 +446,5 @@ TEST_CASE("memory: values_finite looks at the visible value rows only", "[memory
   v(0, 0) = -std::numeric_limits<double>::infinity();
   CHECK_FALSE(attn::prepare_memory(k, v, sdp, Index(4)).values_finite());
 }
+
+}  // namespace test_memory

@@ -17,6 +17,9 @@
 #include <string>
 #include <vector>
 
+// Everything in this file lives in namespace test_monotonic: the suite is a unity build.
+namespace test_monotonic {
+
 namespace {
 
 using attn::Index;
@@ -507,3 +510,5 @@ TEST_CASE("monotonic argument checks", "[monotonic][errors]") {
   CHECK_THROWS_WITH(attn::bahdanau_monotonic(q, k, v, prev, b, m),
                     "attn::bahdanau_monotonic: params.wq.cols() (4) must equal params.v.cols() (5)");
 }
+
+}  // namespace test_monotonic

@@ -7,27 +7,18 @@
 #error "test_no_malloc.cpp must be compiled with -DEIGEN_RUNTIME_NO_MALLOC (tests/CMakeLists.txt does it)"
 #endif
 
-#include <stdexcept>
+#include "no_malloc.hpp"  // before any Eigen header
+
 #include <string>
-
-namespace attn_test {
-/// What an eigen_assert (Eigen's heap check, ATTN_ASSERT, any Eigen precondition) throws here.
-struct EigenAssertion : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-}  // namespace attn_test
-
-// Before any Eigen header: Eigen's `eigen_assert` aborts by default; throw instead.
-#define eigen_assert(x)                                                         \
-  do {                                                                          \
-    if (!(x)) throw ::attn_test::EigenAssertion("eigen_assert: " #x);           \
-  } while (0)
 
 #include "helpers.hpp"
 
 #include <memory>
 #include <random>
 #include <vector>
+
+// Everything in this file lives in namespace test_no_malloc: the suite is a unity build.
+namespace test_no_malloc {
 
 namespace {
 
@@ -335,3 +326,5 @@ TEMPLATE_TEST_CASE("one-row queries (decoder steps) allocate nothing in steady s
   INFO(error);
   CHECK(error.empty());
 }
+
+}  // namespace test_no_malloc

@@ -12,11 +12,9 @@
 #include <new>
 #include <stdexcept>
 
+#include "no_malloc.hpp"  // before any Eigen header
+
 #ifdef EIGEN_RUNTIME_NO_MALLOC
-#define eigen_assert(x)                                                   \
-  do {                                                                    \
-    if (!(x)) throw std::runtime_error("eigen_assert: " #x);              \
-  } while (0)
 
 // Sanitizers bring their own operator new: count only in plain builds.
 #if defined(__SANITIZE_ADDRESS__)
@@ -67,6 +65,9 @@ void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 #include <random>
 #include <string>
 #include <vector>
+
+// Everything in this file lives in namespace test_no_malloc_decoding: the suite is a unity build.
+namespace test_no_malloc_decoding {
 
 namespace {
 
@@ -374,3 +375,5 @@ TEST_CASE("no allocation: the guard itself catches operator new", "[no_malloc]")
         }) == "1 operator new call(s)");
 }
 #endif
+
+}  // namespace test_no_malloc_decoding

@@ -5,12 +5,7 @@
 // for Eigen's GEMM to keep its blocking buffers on the stack (EIGEN_STACK_ALLOCATION_LIMIT).
 #include <stdexcept>
 
-#ifdef EIGEN_RUNTIME_NO_MALLOC
-#define eigen_assert(x)                                                   \
-  do {                                                                    \
-    if (!(x)) throw std::runtime_error("eigen_assert: " #x);              \
-  } while (0)
-#endif
+#include "no_malloc.hpp"  // before any Eigen header
 
 #include <attn/multi_head.hpp>
 
@@ -20,6 +15,9 @@
 
 #include <random>
 #include <vector>
+
+// Everything in this file lives in namespace test_no_malloc_multi_head: the suite is a unity build.
+namespace test_no_malloc_multi_head {
 
 namespace {
 
@@ -180,3 +178,5 @@ TEMPLATE_TEST_CASE("multi_head_batch_into allocates nothing in steady state", "[
   }
   for (std::size_t b = 0; b < 3; ++b) CHECK(results[b].output == attn::multi_head(qs[b], ks[b], ks[b], p, masks[b]).output);
 }
+
+}  // namespace test_no_malloc_multi_head

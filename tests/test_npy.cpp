@@ -27,6 +27,9 @@
 #error "ATTN_FIXTURE_DIR must name tests/fixtures (tests/CMakeLists.txt defines it)"
 #endif
 
+// Everything in this file lives in namespace test_npy: the suite is a unity build.
+namespace test_npy {
+
 namespace fs = std::filesystem;
 using attn::Index;
 using attn_test::message_of;
@@ -464,3 +467,5 @@ TEST_CASE("npy argument checks throw attn::invalid_argument with the documented 
   CHECK(message_of<attn::invalid_argument>([&] { (void)short_stack.matrix(0); }) ==
         "attn::io::NpyArray::matrix: data.size() (1) must equal the product of shape (4)");
 }
+
+}  // namespace test_npy

@@ -17,6 +17,9 @@
 #include <string>
 #include <vector>
 
+// Everything in this file lives in namespace test_pooling: the suite is a unity build.
+namespace test_pooling {
+
 namespace {
 
 using attn::Index;
@@ -191,3 +194,5 @@ TEST_CASE("attention_pooling rejects bad arguments with exact messages", "[pooli
   CHECK_THROWS_WITH(attn::attention_pooling_into(x, ok, out, w, ws),
                     "attn::attention_pooling: weights (1x5) must be (1x6)");
 }
+
+}  // namespace test_pooling

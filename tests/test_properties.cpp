@@ -18,6 +18,9 @@
 #include <type_traits>
 #include <vector>
 
+// Everything in this file lives in namespace test_properties: the suite is a unity build.
+namespace test_properties {
+
 namespace {
 
 using attn::BoolMatrix;
@@ -643,3 +646,5 @@ TEMPLATE_TEST_CASE("zero-width inputs: empty dot products give uniform weights",
   CHECK(r0.output.cols() == 0);
   CHECK(same_bits(r0.weights, attn::scaled_dot_product(q, k, v, mask).weights));
 }
+
+}  // namespace test_properties

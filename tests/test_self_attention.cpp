@@ -17,6 +17,9 @@
 #include <string>
 #include <vector>
 
+// Everything in this file lives in namespace test_self_attention: the suite is a unity build.
+namespace test_self_attention {
+
 namespace {
 
 using attn::Index;
@@ -315,3 +318,5 @@ TEST_CASE("seq_self_attention rejects bad arguments with exact messages", "[self
   CHECK_THROWS_WITH(attn::seq_self_attention_into(x, additive, out, w, ws),
                     "attn::seq_self_attention: weights (6x7) must be (7x7)");
 }
+
+}  // namespace test_self_attention

@@ -23,6 +23,9 @@
 #include <string>
 #include <vector>
 
+// Everything in this file lives in namespace test_svg: the suite is a unity build.
+namespace test_svg {
+
 namespace fs = std::filesystem;
 using attn::Index;
 using attn_test::message_of;
@@ -465,3 +468,5 @@ TEST_CASE("svg: nice ticks and locale-independent numbers", "[io][svg]") {
   CHECK(attn::io::detail::format_number(-0.0001, 2) == "0.00");
   CHECK(attn::io::detail::format_number(0.5, -1) == "0.5");
 }
+
+}  // namespace test_svg

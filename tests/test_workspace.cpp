@@ -12,6 +12,9 @@
 #include <utility>
 #include <vector>
 
+// Everything in this file lives in namespace test_workspace: the suite is a unity build.
+namespace test_workspace {
+
 namespace {
 
 using attn::BoolMatrix;
@@ -315,3 +318,5 @@ TEMPLATE_TEST_CASE("prepared keys reused by bahdanau_into across decoder steps",
     }
   }
 }
+
+}  // namespace test_workspace

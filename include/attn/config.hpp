@@ -26,6 +26,7 @@
 #define ATTN_ASSERT(cond) eigen_assert(cond)
 #endif
 
+/// Everything public in attn: masks, mechanisms, results, workspaces, decoding and analysis.
 namespace attn {
 
 /// Thrown for bad arguments (shape mismatch, bad head count, negative length).

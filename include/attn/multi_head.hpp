@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-// Semantics worth knowing (README "Multi-head attention" says the same):
+// Semantics worth knowing (docs/03-multi-head.md explains them for users):
 //
 // - Weights: `result.weights` holds every head, h×Tq×Tk in one contiguous block (head-major,
 //   each head column-major like attn::Matrix); `weights.head(i)` is an Eigen::Map on it (no

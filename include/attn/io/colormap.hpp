@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+/// Exporters and readers: CSV, NumPy `.npy`, SVG heatmaps, HTML highlighting, Pharaoh alignments.
 namespace attn::io {
 
 /// An 8-bit sRGB colour.

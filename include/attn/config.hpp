@@ -36,6 +36,7 @@ class invalid_argument : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+/// The index and size type of every attn call (Eigen's).
 using Index = Eigen::Index;
 
 /// Dense column-major matrix, the type every call returns.

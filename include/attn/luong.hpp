@@ -24,7 +24,7 @@ enum class LuongScore { dot, general, concat };
 /// Parameters of Luong attention (Keras kernel layout: `in×out`, applied as `x·W`).
 template <typename Scalar>
 struct LuongParams {
-  LuongScore score = LuongScore::dot;
+  LuongScore score = LuongScore::dot;  ///< which score function
   Matrix<Scalar> w;         ///< general: dq×dk; concat: (dq+dk)×units; dot: unused (empty)
   RowVector<Scalar> v;      ///< concat: 1×units; otherwise unused (empty)
   std::optional<Scalar> g;  ///< scalar multiplying the score (TF `scale=True`); unset = 1
@@ -43,6 +43,16 @@ struct LuongParams {
 
 /// Luong attention into caller-owned `output` (Tq×dv) and `weights` (Tq×Tk) with scratch `ws`.
 /// Returns the number of fully masked query rows.
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params score function (dot, general, concat) and its parameters
+/// \param output Tq×dv, written
+/// \param weights Tq×Tk, written
+/// \param ws reusable scratch; reports the fully masked rows and the scores of the last call
+/// \param mask which keys each query may see
+/// \param options probability function and return_scores
+/// \return the number of queries that saw no key
 template <typename DerivedQ, typename DerivedK, typename DerivedV>
 Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
                  const Eigen::MatrixBase<DerivedV>& v, const LuongParams<typename DerivedQ::Scalar>& params,
@@ -92,6 +102,13 @@ Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<D
 
 /// Luong attention; defaults to the dot score. Returns output (Tq×dv), weights (Tq×Tk),
 /// fully masked rows and, with `options.return_scores`, the scores.
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params score function and its parameters (default: dot)
+/// \param mask which keys each query may see
+/// \param options probability function and return_scores
+/// \return output, weights, fully_masked (and scores when asked)
 template <typename DerivedQ, typename DerivedK, typename DerivedV>
 AttentionResult<typename DerivedQ::Scalar> luong(const Eigen::MatrixBase<DerivedQ>& q,
                                                  const Eigen::MatrixBase<DerivedK>& k,

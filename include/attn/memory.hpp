@@ -49,16 +49,21 @@ struct StepResult {
   /// Number of query rows that saw no key.
   Index num_fully_masked() const { return fully_masked.count(); }
 
+  /// Structured binding: `get<0>()` and `get<1>()` are the first two members.
+  /// \tparam I 0 or 1
+  /// \return a reference to the member
   template <std::size_t I>
   decltype(auto) get() & {
     static_assert(I < 2, "attn::StepResult binds as [context, alignment]");
     if constexpr (I == 0) return (context); else return (alignment);
   }
+  /// Structured binding of a const result. \tparam I 0 or 1 \return a const reference
   template <std::size_t I>
   decltype(auto) get() const& {
     static_assert(I < 2, "attn::StepResult binds as [context, alignment]");
     if constexpr (I == 0) return (context); else return (alignment);
   }
+  /// Structured binding of a temporary result. \tparam I 0 or 1 \return the moved member
   template <std::size_t I>
   decltype(auto) get() && {
     static_assert(I < 2, "attn::StepResult binds as [context, alignment]");

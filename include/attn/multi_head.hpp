@@ -231,16 +231,21 @@ struct MultiHeadResult {
   /// Weights averaged over heads (torch `average_attn_weights=True`), Tq×Tk.
   Matrix<Scalar> mean_weights() const { return weights.mean(); }
 
+  /// Structured binding: `get<0>()` and `get<1>()` are the first two members.
+  /// \tparam I 0 or 1
+  /// \return a reference to the member
   template <std::size_t I>
   decltype(auto) get() & {
     static_assert(I < 2, "attn::MultiHeadResult binds as [output, weights]");
     if constexpr (I == 0) return (output); else return (weights);
   }
+  /// Structured binding of a const result. \tparam I 0 or 1 \return a const reference
   template <std::size_t I>
   decltype(auto) get() const& {
     static_assert(I < 2, "attn::MultiHeadResult binds as [output, weights]");
     if constexpr (I == 0) return (output); else return (weights);
   }
+  /// Structured binding of a temporary result. \tparam I 0 or 1 \return the moved member
   template <std::size_t I>
   decltype(auto) get() && {
     static_assert(I < 2, "attn::MultiHeadResult binds as [output, weights]");

@@ -30,12 +30,21 @@ struct LuongParams {
   std::optional<Scalar> g;  ///< scalar multiplying the score (TF `scale=True`); unset = 1
 
   /// e = g·Q·Kᵀ
+  /// \param g score factor (TF `scale=True`); unset: 1
+  /// \return parameters of the dot score (dq must equal dk)
   static LuongParams dot(std::optional<Scalar> g = std::nullopt) { return {LuongScore::dot, {}, {}, g}; }
   /// e = g·Q·W·Kᵀ, W dq×dk
+  /// \param w dq×dk
+  /// \param g score factor; unset: 1
+  /// \return parameters of the general score
   static LuongParams general(Matrix<Scalar> w, std::optional<Scalar> g = std::nullopt) {
     return {LuongScore::general, std::move(w), {}, g};
   }
   /// e_ij = g·v·tanh([q_i, k_j]·W), W (dq+dk)×units, v 1×units
+  /// \param w (dq+dk)×units: its first dq rows apply to the query, the rest to the key
+  /// \param v 1×units
+  /// \param g score factor; unset: 1
+  /// \return parameters of the concat score
   static LuongParams concat(Matrix<Scalar> w, RowVector<Scalar> v, std::optional<Scalar> g = std::nullopt) {
     return {LuongScore::concat, std::move(w), std::move(v), g};
   }

@@ -27,11 +27,17 @@ struct PoolingParams {
   PoolingActivation activation = PoolingActivation::linear;
 
   /// keras-self-attention SeqWeightedAttention: e_t = x_t·w + b.
+  /// \param w d×1
+  /// \param b 1×1, or empty (default) for no bias
+  /// \return parameters with the linear activation
   static PoolingParams seq_weighted(Matrix<Scalar> w, RowVector<Scalar> b = {}) {
     return {std::move(w), std::move(b), PoolingActivation::linear};
   }
-  /// Feed-forward attention (Raffel & Ellis 2015), `TimeDistributed(Dense(1, activation='tanh'))`
+  /// Feed-forward attention (Raffel & Ellis 2015), ``TimeDistributed(Dense(1, activation='tanh'))``
   /// then softmax over time: e_t = tanh(x_t·w + b).
+  /// \param w d×1
+  /// \param b 1×1, or empty (default) for no bias
+  /// \return parameters with the tanh activation
   static PoolingParams feed_forward(Matrix<Scalar> w, RowVector<Scalar> b = {}) {
     return {std::move(w), std::move(b), PoolingActivation::tanh};
   }

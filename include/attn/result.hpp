@@ -35,6 +35,7 @@ struct AttentionResult {
   RowFlags fully_masked;   ///< Tq; true where the query saw no key (zero weights and output)
 
   /// Number of queries that saw no key.
+  /// \return the number of true entries of fully_masked
   Index num_fully_masked() const { return fully_masked.count(); }
 
   /// Structured binding: `get<0>()` is output, `get<1>()` weights.

@@ -177,13 +177,13 @@ class AttentionLoop {
   /// Steps taken since construction or reset().
   /// \return t, the number of step() calls
   Index time() const { return time_; }
-  /// \return the memory the loop attends
+  /// The memory the loop attends. \return a reference to it (the loop does not own it)
   const Memory<Scalar>& memory() const { return *memory_; }
-  /// \return the options the loop was built with
+  /// The options the loop was built with. \return a reference to them
   const AttentionLoopOptions<Scalar>& options() const { return options_; }
-  /// \return the attention width: the attention layer's units, or dv without a layer
+  /// Width of the attention vector. \return the attention layer's units, or dv without a layer
   Index attention_size() const { return attention_size_; }
-  /// \return the cell input width: options.cell_input_size, or input_size + attention_size()
+  /// Width of the cell input. \return options.cell_input_size, or input_size + attention_size()
   Index cell_input_size() const { return cell_input_size_; }
   /// Width of step()'s result.
   /// \return attention_size(), or dq when output_attention is off
@@ -192,11 +192,11 @@ class AttentionLoop {
   /// The last step's values (1×n each); before the first step: zeros and the initial alignment.
   /// \return the cell input, 1×cell_input_size() (reset() leaves it as it was)
   const Matrix<Scalar>& cell_input() const { return cell_input_; }
-  /// \return the cell output (the query), 1×dq
+  /// The last cell output (the query). \return 1×dq
   const Matrix<Scalar>& cell_output() const { return cell_output_; }
-  /// \return the context, 1×dv
+  /// The last context. \return 1×dv
   const Matrix<Scalar>& context() const { return context_; }
-  /// \return the attention, 1×attention_size()
+  /// The last attention vector. \return 1×attention_size()
   const Matrix<Scalar>& attention() const { return attention_; }
   /// 1×Tk (padding included, exactly 0 there).
   /// \return the last step's alignment, or the initial alignment before the first step

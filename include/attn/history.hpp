@@ -59,9 +59,9 @@ class AlignmentHistory {
   AlignmentHistory(Index batch_size, Index source_length, Index heads = 1, Index reserve_steps = 0)
       : AlignmentHistory(make_lengths(batch_size, source_length), heads, reserve_steps) {}
 
-  /// \return B, the number of sequences
+  /// Number of sequences. \return B
   Index batch_size() const { return static_cast<Index>(lengths_.size()); }
-  /// \return the rows recorded per step
+  /// Rows recorded per step (heads). \return heads, >= 1
   Index heads() const { return heads_; }
   /// T_in of sequence `b`.
   /// \param b sequence, in `[0, B)` \return n_b \throws attn::invalid_argument when `b` is out of range

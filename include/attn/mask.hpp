@@ -106,14 +106,15 @@ class Mask {
   /// \return true for the default mask, false once any kind is set
   bool is_all_visible() const { return !length_ && !left_ && !right_ && !matrix_; }
 
-  /// \return the key length `n`; unset when the mask has none
+  /// The key length. \return `n`; unset when the mask has none
   const std::optional<Index>& length() const { return length_; }
-  /// \return the window's `left`; unset unless a window was set
+  /// The window's left extent. \return `left`; unset unless a window was set
   const std::optional<Index>& left() const { return left_; }
-  /// \return how far right of the diagonal keys stay visible (causal offset or window `right`,
-  ///         the smallest after `&`); unset when neither was set
+  /// How far right of the diagonal keys stay visible.
+  /// \return the causal offset or window `right` (the smallest after `&`); unset when neither
+  ///         was set
   const std::optional<Index>& right() const { return right_; }
-  /// \return the explicit `Tq×Tk` matrix; unset when the mask has none
+  /// The explicit visibility matrix. \return `Tq×Tk`; unset when the mask has none
   const std::optional<BoolMatrix>& explicit_matrix() const { return matrix_; }
 
   /// Throws attn::invalid_argument, naming `function`, when this mask cannot apply to a

@@ -87,7 +87,7 @@ class Memory {
  public:
   Memory() = default;
 
-  /// \return the score function the memory was prepared for
+  /// The score function the memory was prepared for. \return scaled_dot_product, luong or bahdanau
   MemoryScore score() const { return score_; }
   /// Tk: number of keys, padding included (the width of every alignment row).
   /// \return Tk

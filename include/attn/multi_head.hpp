@@ -143,17 +143,17 @@ class HeadWeights {
     cols_ = cols;
   }
 
-  /// \return the number of heads h
+  /// Number of heads. \return h
   Index heads() const { return heads_; }
-  /// \return Tq, the rows of each head
+  /// Rows of each head. \return Tq
   Index rows() const { return rows_; }  ///< Tq
-  /// \return Tk, the columns of each head
+  /// Columns of each head. \return Tk
   Index cols() const { return cols_; }  ///< Tk
-  /// \return `heads()·rows()·cols()`, the entries in use
+  /// Entries in use. \return `heads()·rows()·cols()`
   Index size() const { return heads_ * rows_ * cols_; }
-  /// \return the first entry; head `i` starts at `data() + i·rows()·cols()`
+  /// The storage. \return the first entry; head `i` starts at `data() + i·rows()·cols()`
   const Scalar* data() const { return storage_.data(); }
-  /// \return the first entry, writable
+  /// The storage, writable. \return the first entry
   Scalar* data() { return storage_.data(); }
 
   /// Head `i` as a `Tq×Tk` matrix, without a copy. Throws unless `0 <= i < heads()`.

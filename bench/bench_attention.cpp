@@ -115,7 +115,7 @@ void mha_attn(benchmark::State& state) {
   }
   set_flops(state, mha_flops(t));
   // Memory: the returned weights against the process's peak so far. The peak is this call's
-  // only when the filter selects this benchmark alone (the README's memory row does).
+  // only when the filter selects this benchmark alone (the memory row of docs/08-performance.md does).
   state.counters["weights_MiB"] = static_cast<double>(w.size()) * sizeof(Scalar) / (1024.0 * 1024.0);
   state.counters["peak_MiB"] = peak_rss_mib();
 }

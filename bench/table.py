@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Markdown tables for the README from Google Benchmark JSON (attn's bench/ executables).
+"""Markdown tables for docs/08-performance.md from Google Benchmark JSON (attn's bench/ executables).
 
 Usage: bench/table.py attention.json [decode.json ...]
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build and run attn's benchmarks (Google Benchmark), then print the README's performance tables.
+# Build and run attn's benchmarks (Google Benchmark), then print the performance tables of docs/08-performance.md.
 #   bash scripts/bench.sh          Eigen's own products, -O3 -march=native -fopenmp
 #   bash scripts/bench.sh --blas   the same with EIGEN_USE_BLAS and OpenBLAS (AVX-512 kernels
 #                                  with OPENBLAS_CORETYPE=SkylakeX where the CPU has AVX-512,

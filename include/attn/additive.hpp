@@ -27,13 +27,14 @@ struct BahdanauParams {
   Scalar g = Scalar(1);     ///< normalized only [attention_g]
   RowVector<Scalar> b;      ///< normalized only, 1×units or empty for zeros [attention_b]
 
+  /// \return the number of hidden units, `v.cols()`
   Index units() const { return v.cols(); }
 };
 
 /// Keys projected once per memory: `K·Wk (+ b when normalized)`, Tk×units.
 template <typename Scalar>
 struct BahdanauKeys {
-  Matrix<Scalar> projected;
+  Matrix<Scalar> projected;  ///< Tk×units
   bool normalized = false;  ///< whether `b` is folded in
 };
 
@@ -77,6 +78,9 @@ BahdanauKeys<typename DerivedK::Scalar> prepare_keys(const char* fn,
 }  // namespace detail
 
 /// Projects the memory's keys once (`K·Wk`, plus `b` when normalized). K is Tk×dk.
+/// \param params the Bahdanau parameters (wk, and b when normalized)
+/// \param k keys, Tk×dk
+/// \return the projected keys, Tk×units
 template <typename DerivedK>
 BahdanauKeys<typename DerivedK::Scalar> prepare_keys(const BahdanauParams<typename DerivedK::Scalar>& params,
                                                      const Eigen::MatrixBase<DerivedK>& k) {
@@ -85,6 +89,16 @@ BahdanauKeys<typename DerivedK::Scalar> prepare_keys(const BahdanauParams<typena
 
 /// Bahdanau attention against prepared keys, into caller-owned `output` (Tq×dv) and
 /// `weights` (Tq×Tk) with scratch `ws`. Returns the number of fully masked query rows.
+/// \param q queries, Tq×dq
+/// \param keys keys prepared by prepare_keys() with the same `params`
+/// \param v values, Tk×dv
+/// \param params the Bahdanau parameters
+/// \param output Tq×dv, written
+/// \param weights Tq×Tk, written
+/// \param ws reusable scratch; reports the fully masked rows and the scores of the last call
+/// \param mask which keys each query may see
+/// \param options probability function and return_scores
+/// \return the number of queries that saw no key
 template <typename DerivedQ, typename DerivedV>
 Index bahdanau_into(const Eigen::MatrixBase<DerivedQ>& q, const BahdanauKeys<typename DerivedQ::Scalar>& keys,
                     const Eigen::MatrixBase<DerivedV>& v, const BahdanauParams<typename DerivedQ::Scalar>& params,
@@ -122,6 +136,13 @@ Index bahdanau_into(const Eigen::MatrixBase<DerivedQ>& q, const BahdanauKeys<typ
 }
 
 /// Bahdanau attention against prepared keys (the decoder-step case: prepare once, call per step).
+/// \param q queries, Tq×dq
+/// \param keys keys prepared by prepare_keys() with the same `params`
+/// \param v values, Tk×dv
+/// \param params the Bahdanau parameters
+/// \param mask which keys each query may see
+/// \param options probability function and return_scores
+/// \return output, weights, fully_masked (and scores when asked)
 template <typename DerivedQ, typename DerivedV>
 AttentionResult<typename DerivedQ::Scalar> bahdanau(const Eigen::MatrixBase<DerivedQ>& q,
                                                     const BahdanauKeys<typename DerivedQ::Scalar>& keys,
@@ -136,6 +157,13 @@ AttentionResult<typename DerivedQ::Scalar> bahdanau(const Eigen::MatrixBase<Deri
 
 /// Bahdanau attention. Returns output (Tq×dv), weights (Tq×Tk), fully masked rows and,
 /// with `options.return_scores`, the scores.
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params the Bahdanau parameters (Keras kernel layout)
+/// \param mask which keys each query may see
+/// \param options probability function and return_scores
+/// \return output, weights, fully_masked (and scores when asked)
 template <typename DerivedQ, typename DerivedK, typename DerivedV>
 AttentionResult<typename DerivedQ::Scalar> bahdanau(const Eigen::MatrixBase<DerivedQ>& q,
                                                     const Eigen::MatrixBase<DerivedK>& k,

@@ -27,6 +27,10 @@ namespace attn {
 /// that `mask` lets row i see (masked entries are excluded whatever they hold), with
 /// 0·log 0 = 0. A uniform row over n visible keys gives log(n), a one-hot row 0, a fully masked
 /// row 0. Returns a Tq vector. Divide by log(n) for a normalised entropy.
+/// \param weights Tq×Tk
+/// \param mask which entries count (default: all)
+/// \return Tq entropies, >= 0 for weights in [0, 1]
+/// \throws attn::invalid_argument when the mask does not fit Tq×Tk
 template <typename Derived>
 Vector<typename Derived::Scalar> row_entropy(const Eigen::MatrixBase<Derived>& weights, const Mask& mask = Mask()) {
   using Scalar = typename Derived::Scalar;
@@ -78,6 +82,12 @@ std::pair<Index, Index> check_same_shapes(const char* fn, const char* what, cons
 
 /// Views of `heads` column-major `tq×tk` matrices laid one after another in `data`
 /// (head k starts at `data + k·tq·tk`), for reduce_heads and attention_rollout.
+/// \param data the first entry of head 0
+/// \param heads number of heads, >= 0
+/// \param tq rows of each head, >= 0
+/// \param tk columns of each head, >= 0
+/// \return `heads` read-only maps into `data` (no copy; `data` must outlive them)
+/// \throws attn::invalid_argument when a count is negative
 template <typename Scalar>
 std::vector<Eigen::Map<const Matrix<Scalar>>> head_views(const Scalar* data, Index heads, Index tq, Index tk) {
   detail::check_scalar<Scalar>();
@@ -91,6 +101,8 @@ std::vector<Eigen::Map<const Matrix<Scalar>>> head_views(const Scalar* data, Ind
 }
 
 /// Views of every head of a multi-head result's weights (`HeadWeights::head(i)` for each i).
+/// \param weights per-head weights, h×Tq×Tk
+/// \return h read-only `Tq×Tk` maps into `weights`, valid until it is resized or destroyed
 template <typename Scalar>
 std::vector<Eigen::Map<const Matrix<Scalar>>> head_views(const HeadWeights<Scalar>& weights) {
   return head_views(weights.data(), weights.heads(), weights.rows(), weights.cols());
@@ -101,6 +113,11 @@ std::vector<Eigen::Map<const Matrix<Scalar>>> head_views(const HeadWeights<Scala
 /// by entry: their mean, sum, maximum or minimum (attn::HeadReduction, shared with
 /// HeadWeights::reduce). The mean of softmax rows is again a distribution; the others are not.
 /// Throws on an empty range or heads of different shapes.
+/// \tparam Heads a range with begin() and end() over Eigen matrices of float or double
+/// \param heads the per-head weights, Tq×Tk each
+/// \param how mean, sum, max or min
+/// \return Tq×Tk
+/// \throws attn::invalid_argument when `heads` is empty or the shapes differ
 template <typename Heads>
 Matrix<detail::head_scalar<Heads>> reduce_heads(const Heads& heads, HeadReduction how) {
   using Scalar = detail::head_scalar<Heads>;
@@ -123,6 +140,12 @@ Matrix<detail::head_scalar<Heads>> reduce_heads(const Heads& heads, HeadReductio
 
 /// reduce_heads over the heads listed in `subset` only (indices into `heads`, repeats allowed).
 /// Throws on an empty subset or an index outside `[0, number of heads)`.
+/// \param heads the per-head weights, Tq×Tk each
+/// \param how mean, sum, max or min
+/// \param subset indices into `heads`
+/// \return Tq×Tk
+/// \throws attn::invalid_argument when `heads` or `subset` is empty, the shapes differ, or an
+///         index is out of range
 template <typename Heads>
 Matrix<detail::head_scalar<Heads>> reduce_heads(const Heads& heads, HeadReduction how,
                                                 const std::vector<Index>& subset) {
@@ -160,6 +183,12 @@ struct RolloutResult {
 /// (a row summing to 0 stays 0), then R_l = Â_l·R_{l-1}, R_1 = Â_1. Rows of R are the top
 /// layer's tokens, columns the input tokens. `identity_weight` (0.5 in the paper) accounts
 /// for the residual connections and must lie in [0, 1].
+/// \tparam Layers a range with begin() and end() over Eigen matrices of float or double
+/// \param layers per-layer weights, T×T each, first layer first
+/// \param identity_weight weight of the identity, in [0, 1] (default 0.5)
+/// \return the rollout (T×T) and the rollout after each layer
+/// \throws attn::invalid_argument when `layers` is empty, the shapes differ or are not square,
+///         or `identity_weight` is outside [0, 1] (or NaN)
 template <typename Layers>
 RolloutResult<detail::head_scalar<Layers>> attention_rollout(const Layers& layers, double identity_weight = 0.5) {
   using Scalar = detail::head_scalar<Layers>;
@@ -201,10 +230,15 @@ RolloutResult<detail::head_scalar<Layers>> attention_rollout(const Layers& layer
 
 /// One alignment link: row `i` (query / target token) aligned to column `j` (key / source token).
 struct AlignmentLink {
+  /// Row: the query / target token.
   Index i = 0;
+  /// Column: the key / source token.
   Index j = 0;
+  /// \param a first link \param b second link \return true when `i` and `j` are equal
   friend bool operator==(const AlignmentLink& a, const AlignmentLink& b) { return a.i == b.i && a.j == b.j; }
+  /// \param a first link \param b second link \return `!(a == b)`
   friend bool operator!=(const AlignmentLink& a, const AlignmentLink& b) { return !(a == b); }
+  /// Order by `(i, j)`. \param a first link \param b second link \return true when `a` sorts first
   friend bool operator<(const AlignmentLink& a, const AlignmentLink& b) {
     return a.i < b.i || (a.i == b.i && a.j < b.j);
   }
@@ -216,6 +250,10 @@ using Alignment = std::vector<AlignmentLink>;
 /// One link per row of `weights` (Tq×Tk): the column of the row's largest visible weight
 /// (ties: the first). Rows with no visible positive weight (fully masked rows) get no link;
 /// NaN weights are skipped.
+/// \param weights Tq×Tk
+/// \param mask which entries may be chosen (default: all)
+/// \return at most Tq links, sorted by (i, j)
+/// \throws attn::invalid_argument when the mask does not fit Tq×Tk
 template <typename Derived>
 Alignment argmax_alignment(const Eigen::MatrixBase<Derived>& weights, const Mask& mask = Mask()) {
   using Scalar = typename Derived::Scalar;
@@ -242,6 +280,11 @@ Alignment argmax_alignment(const Eigen::MatrixBase<Derived>& weights, const Mask
 
 /// Every visible (i, j) of `weights` with weight strictly above `threshold`, sorted by (i, j).
 /// A row may get several links or none.
+/// \param weights Tq×Tk
+/// \param threshold links need a weight strictly above it
+/// \param mask which entries may be chosen (default: all)
+/// \return the links, sorted by (i, j)
+/// \throws attn::invalid_argument when `threshold` is NaN or the mask does not fit Tq×Tk
 template <typename Derived>
 Alignment threshold_alignment(const Eigen::MatrixBase<Derived>& weights, double threshold, const Mask& mask = Mask()) {
   using Scalar = typename Derived::Scalar;
@@ -269,8 +312,11 @@ Alignment threshold_alignment(const Eigen::MatrixBase<Derived>& weights, double 
 /// Links are sets: duplicates count once. An empty A has precision 1, an empty S recall 1, and
 /// AER is 0 when A and S are both empty.
 struct AlignmentScores {
+  /// |A∩P|/|A|; 1 when A is empty.
   double precision = 1.0;
+  /// |A∩S|/|S|; 1 when S is empty.
   double recall = 1.0;
+  /// Alignment error rate, in [0, 1]; 0 when A and S are both empty.
   double aer = 0.0;
   Index hypothesis = 0;      ///< |A|
   Index sure = 0;            ///< |S|
@@ -296,6 +342,10 @@ inline Index count_common(const Alignment& a, const Alignment& b) {  // both sor
 }  // namespace detail
 
 /// Precision, recall and AER of `hypothesis` against gold `sure` and `possible` links.
+/// \param hypothesis A, the links to score
+/// \param sure S, the gold sure links
+/// \param possible P, the gold possible links (S is added to them)
+/// \return the scores and the set sizes they come from
 inline AlignmentScores alignment_scores(const Alignment& hypothesis, const Alignment& sure,
                                         const Alignment& possible) {
   const Alignment a = detail::link_set(hypothesis);
@@ -319,6 +369,10 @@ inline AlignmentScores alignment_scores(const Alignment& hypothesis, const Align
 }
 
 /// AER = 1 − (|A∩S| + |A∩P|)/(|A| + |S|); see alignment_scores.
+/// \param hypothesis A, the links to score
+/// \param sure S, the gold sure links
+/// \param possible P, the gold possible links (S is added to them)
+/// \return the AER, in [0, 1]
 inline double alignment_error_rate(const Alignment& hypothesis, const Alignment& sure, const Alignment& possible) {
   return alignment_scores(hypothesis, sure, possible).aer;
 }

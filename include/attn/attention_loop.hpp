@@ -68,6 +68,12 @@ struct AttentionLoopOptions {
 template <typename Scalar>
 class AttentionLoop {
  public:
+  /// A loop at time 0 over `memory`.
+  /// \param memory the prepared memory; it must outlive the loop (a temporary does not compile)
+  /// \param options attention layer, output, initial alignment and history (default: TF's)
+  /// \throws attn::invalid_argument when `input_size` or `reserve_steps` is negative, the
+  ///         attention layer does not have dq + dv rows, or cell_input_fn comes without
+  ///         cell_input_size
   AttentionLoop(const Memory<Scalar>& memory, AttentionLoopOptions<Scalar> options = {})
       : memory_(&memory), options_(std::move(options)) {
     constexpr const char* fn = "attn::AttentionLoop";
@@ -123,6 +129,16 @@ class AttentionLoop {
   /// One step (see the order of operations at the top of this header). `input` is 1×input_size;
   /// `noise` feeds a monotonic memory's pre-sigmoid noise. Returns the step output (1×attention
   /// size, or 1×dq when output_attention is off), valid until the next step.
+  /// \tparam Cell callable as `cell(cell_input, cell_output)` with `const Matrix<Scalar>&` and
+  ///         `Matrix<Scalar>&` (see the class comment)
+  /// \tparam Noise attn::NoNoise (default), a std::mt19937-like engine or a callable returning
+  ///         N(0,1) samples
+  /// \param input 1×input_size
+  /// \param cell the caller's RNN cell; it writes the 1×dq query
+  /// \param noise the pre-sigmoid noise source of a monotonic memory
+  /// \return the step output, 1×output_size()
+  /// \throws attn::invalid_argument when `input`, the cell input built by cell_input_fn or the
+  ///         cell output has another shape, or a noisy monotonic memory gets attn::NoNoise
   template <typename DerivedI, typename Cell, typename Noise = NoNoise>
   const Matrix<Scalar>& step(const Eigen::MatrixBase<DerivedI>& input, Cell&& cell, Noise&& noise = Noise()) {
     static_assert(std::is_same<Scalar, typename DerivedI::Scalar>::value,
@@ -159,30 +175,46 @@ class AttentionLoop {
   }
 
   /// Steps taken since construction or reset().
+  /// \return t, the number of step() calls
   Index time() const { return time_; }
+  /// The memory the loop attends. \return a reference to it (the loop does not own it)
   const Memory<Scalar>& memory() const { return *memory_; }
+  /// The options the loop was built with. \return a reference to them
   const AttentionLoopOptions<Scalar>& options() const { return options_; }
+  /// Width of the attention vector. \return the attention layer's units, or dv without a layer
   Index attention_size() const { return attention_size_; }
+  /// Width of the cell input. \return options.cell_input_size, or input_size + attention_size()
   Index cell_input_size() const { return cell_input_size_; }
   /// Width of step()'s result.
+  /// \return attention_size(), or dq when output_attention is off
   Index output_size() const { return options_.output_attention ? attention_size_ : memory_->query_size(); }
 
   /// The last step's values (1×n each); before the first step: zeros and the initial alignment.
+  /// \return the cell input, 1×cell_input_size() (reset() leaves it as it was)
   const Matrix<Scalar>& cell_input() const { return cell_input_; }
+  /// The last cell output (the query). \return 1×dq
   const Matrix<Scalar>& cell_output() const { return cell_output_; }
+  /// The last context. \return 1×dv
   const Matrix<Scalar>& context() const { return context_; }
+  /// The last attention vector. \return 1×attention_size()
   const Matrix<Scalar>& attention() const { return attention_; }
   /// 1×Tk (padding included, exactly 0 there).
+  /// \return the last step's alignment, or the initial alignment before the first step
   const Matrix<Scalar>& alignment() const { return alignment_; }
   /// The last step's energies (1×Tk, -inf on padding).
+  /// \return a view into the loop's workspace, valid until the next step
   Eigen::Map<const Matrix<Scalar>> scores() const { return ws_.scores(); }
 
   /// The alignment history (one sequence, T_in = memory.length()). Throws when it is off.
+  /// \return the history, one row per step
+  /// \throws attn::invalid_argument when options.alignment_history is off
   const AlignmentHistory<Scalar>& history() const {
     ATTN_CHECK(options_.alignment_history, "attn::AttentionLoop::history: options.alignment_history is off");
     return history_;
   }
   /// T_out×T_in alignments of every step so far.
+  /// \return time()×memory.length(), a copy
+  /// \throws attn::invalid_argument when options.alignment_history is off
   Matrix<Scalar> alignments() const { return history().matrix(0); }
 
  private:

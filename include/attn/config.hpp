@@ -26,6 +26,7 @@
 #define ATTN_ASSERT(cond) eigen_assert(cond)
 #endif
 
+/// Everything public in attn: masks, mechanisms, results, workspaces, decoding and analysis.
 namespace attn {
 
 /// Thrown for bad arguments (shape mismatch, bad head count, negative length).
@@ -35,6 +36,7 @@ class invalid_argument : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+/// The index and size type of every attn call (Eigen's).
 using Index = Eigen::Index;
 
 /// Dense column-major matrix, the type every call returns.

@@ -25,6 +25,7 @@ namespace attn {
 template <typename Scalar>
 class AlignmentHistory {
  public:
+  /// Row-major dynamic matrix: the layout of the stored steps.
   using RowMajorMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   /// `steps×n_b` read-only view of one head of one sequence (no copy).
   using View = Eigen::Map<const RowMajorMatrix, 0, Eigen::OuterStride<>>;
@@ -33,6 +34,10 @@ class AlignmentHistory {
 
   /// One sequence per entry of `source_lengths` (each >= 0), `heads` >= 1 rows per step, room for
   /// `reserve_steps` steps.
+  /// \param source_lengths n_b per sequence; their count is the batch size B
+  /// \param heads rows recorded per step (default 1)
+  /// \param reserve_steps steps reserved ahead in every sequence (default 0)
+  /// \throws attn::invalid_argument when `heads < 1`, a length or `reserve_steps` is negative
   explicit AlignmentHistory(std::vector<Index> source_lengths, Index heads = 1, Index reserve_steps = 0)
       : lengths_(std::move(source_lengths)), heads_(heads) {
     ATTN_CHECK(heads >= 1, "attn::AlignmentHistory: heads (" + std::to_string(heads) + ") must be >= 1");
@@ -46,19 +51,32 @@ class AlignmentHistory {
   }
 
   /// `batch_size` sequences of the same source length.
+  /// \param batch_size B, >= 0
+  /// \param source_length n_b of every sequence, >= 0
+  /// \param heads rows recorded per step (default 1)
+  /// \param reserve_steps steps reserved ahead in every sequence (default 0)
+  /// \throws attn::invalid_argument when `heads < 1` or a size is negative
   AlignmentHistory(Index batch_size, Index source_length, Index heads = 1, Index reserve_steps = 0)
       : AlignmentHistory(make_lengths(batch_size, source_length), heads, reserve_steps) {}
 
+  /// Number of sequences. \return B
   Index batch_size() const { return static_cast<Index>(lengths_.size()); }
+  /// Rows recorded per step (heads). \return heads, >= 1
   Index heads() const { return heads_; }
   /// T_in of sequence `b`.
+  /// \param b sequence, in `[0, B)` \return n_b \throws attn::invalid_argument when `b` is out of range
   Index source_length(Index b) const { return lengths_[checked(b, "source_length")]; }
   /// Steps recorded for sequence `b` (T_out so far).
+  /// \param b sequence, in `[0, B)` \return the step count
+  /// \throws attn::invalid_argument when `b` is out of range
   Index steps(Index b) const { return steps_[checked(b, "steps")]; }
   /// Steps sequence `b` can hold before recording allocates.
+  /// \param b sequence, in `[0, B)` \return the capacity in steps
+  /// \throws attn::invalid_argument when `b` is out of range
   Index capacity(Index b) const { return capacity_[checked(b, "capacity")]; }
 
   /// Makes room for `steps` steps in every sequence (never shrinks).
+  /// \param steps capacity wanted, >= 0 \throws attn::invalid_argument when `steps < 0`
   void reserve(Index steps) {
     ATTN_CHECK(steps >= 0, "attn::AlignmentHistory::reserve: steps (" + std::to_string(steps) + ") must be >= 0");
     for (std::size_t b = 0; b < data_.size(); ++b) grow(b, steps);
@@ -69,6 +87,9 @@ class AlignmentHistory {
 
   /// Records one step of sequence `b`: `weights` is heads×Tk with Tk >= n_b; its first n_b
   /// columns are kept (the rest is padding, dropped).
+  /// \param b sequence, in `[0, B)`
+  /// \param weights heads×Tk, Tk >= n_b (cast to Scalar)
+  /// \throws attn::invalid_argument when `b` is out of range or `weights` has another shape
   template <typename Derived>
   void record(Index b, const Eigen::MatrixBase<Derived>& weights) {
     const std::size_t s = checked(b, "record");
@@ -86,6 +107,8 @@ class AlignmentHistory {
 
   /// Records one step of every sequence: `weights` is (B·heads)×Tk, rows `[b·heads, (b+1)·heads)`
   /// belong to sequence `b`, which keeps its first n_b columns.
+  /// \param weights (B·heads)×Tk, Tk >= every n_b
+  /// \throws attn::invalid_argument when `weights` has another number of rows or too few columns
   template <typename Derived>
   void record(const Eigen::MatrixBase<Derived>& weights) {
     ATTN_CHECK(weights.rows() == batch_size() * heads_,
@@ -99,6 +122,10 @@ class AlignmentHistory {
   /// `parents` is any container with size() and operator[] (std::vector<int>, Eigen::VectorXi...)
   /// of batch_size() indices in [0, B), each parent with the same source length as its child.
   /// The first call allocates spare storage; later calls at the same capacity allocate nothing.
+  /// \tparam Parents a container of integers with size() and operator[] (or an Eigen vector)
+  /// \param parents B parent indices, `parents[b]` in `[0, B)`
+  /// \throws attn::invalid_argument when `parents` has another size, an index is out of range
+  ///         or a parent's source length differs from its child's (nothing is changed then)
   template <typename Parents>
   void reorder(const Parents& parents) {
     constexpr const char* fn = "attn::AlignmentHistory::reorder";
@@ -135,6 +162,10 @@ class AlignmentHistory {
   }
 
   /// Read-only `steps(b)×n_b` view of head `head` of sequence `b`.
+  /// \param b sequence, in `[0, B)`
+  /// \param head head, in `[0, heads())` (default 0)
+  /// \return a map into the history, valid until the next record, reorder, reserve or clear
+  /// \throws attn::invalid_argument when `b` or `head` is out of range
   View view(Index b, Index head = 0) const {
     const std::size_t s = checked(b, "view");
     check_head(head, "view");
@@ -143,9 +174,15 @@ class AlignmentHistory {
   }
 
   /// `steps(b)×n_b` copy of head `head` of sequence `b` (the T_out×T_in alignment matrix).
+  /// \param b sequence, in `[0, B)`
+  /// \param head head, in `[0, heads())` (default 0)
+  /// \return steps(b)×n_b
+  /// \throws attn::invalid_argument when `b` or `head` is out of range
   Matrix<Scalar> matrix(Index b, Index head = 0) const { return view(b, head); }
 
   /// `steps(b)×n_b` mean over the heads of sequence `b` (PyTorch `average_attn_weights=True`).
+  /// \param b sequence, in `[0, B)` \return steps(b)×n_b
+  /// \throws attn::invalid_argument when `b` is out of range
   Matrix<Scalar> mean_over_heads(Index b) const {
     Matrix<Scalar> m = view(b, 0);
     for (Index h = 1; h < heads_; ++h) m += view(b, h);

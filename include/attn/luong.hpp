@@ -24,18 +24,27 @@ enum class LuongScore { dot, general, concat };
 /// Parameters of Luong attention (Keras kernel layout: `in×out`, applied as `x·W`).
 template <typename Scalar>
 struct LuongParams {
-  LuongScore score = LuongScore::dot;
+  LuongScore score = LuongScore::dot;  ///< which score function
   Matrix<Scalar> w;         ///< general: dq×dk; concat: (dq+dk)×units; dot: unused (empty)
   RowVector<Scalar> v;      ///< concat: 1×units; otherwise unused (empty)
   std::optional<Scalar> g;  ///< scalar multiplying the score (TF `scale=True`); unset = 1
 
   /// e = g·Q·Kᵀ
+  /// \param g score factor (TF `scale=True`); unset: 1
+  /// \return parameters of the dot score (dq must equal dk)
   static LuongParams dot(std::optional<Scalar> g = std::nullopt) { return {LuongScore::dot, {}, {}, g}; }
   /// e = g·Q·W·Kᵀ, W dq×dk
+  /// \param w dq×dk
+  /// \param g score factor; unset: 1
+  /// \return parameters of the general score
   static LuongParams general(Matrix<Scalar> w, std::optional<Scalar> g = std::nullopt) {
     return {LuongScore::general, std::move(w), {}, g};
   }
   /// e_ij = g·v·tanh([q_i, k_j]·W), W (dq+dk)×units, v 1×units
+  /// \param w (dq+dk)×units: its first dq rows apply to the query, the rest to the key
+  /// \param v 1×units
+  /// \param g score factor; unset: 1
+  /// \return parameters of the concat score
   static LuongParams concat(Matrix<Scalar> w, RowVector<Scalar> v, std::optional<Scalar> g = std::nullopt) {
     return {LuongScore::concat, std::move(w), std::move(v), g};
   }
@@ -43,6 +52,16 @@ struct LuongParams {
 
 /// Luong attention into caller-owned `output` (Tq×dv) and `weights` (Tq×Tk) with scratch `ws`.
 /// Returns the number of fully masked query rows.
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params score function (dot, general, concat) and its parameters
+/// \param output Tq×dv, written
+/// \param weights Tq×Tk, written
+/// \param ws reusable scratch; reports the fully masked rows and the scores of the last call
+/// \param mask which keys each query may see
+/// \param options probability function and return_scores
+/// \return the number of queries that saw no key
 template <typename DerivedQ, typename DerivedK, typename DerivedV>
 Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
                  const Eigen::MatrixBase<DerivedV>& v, const LuongParams<typename DerivedQ::Scalar>& params,
@@ -92,6 +111,13 @@ Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<D
 
 /// Luong attention; defaults to the dot score. Returns output (Tq×dv), weights (Tq×Tk),
 /// fully masked rows and, with `options.return_scores`, the scores.
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params score function and its parameters (default: dot)
+/// \param mask which keys each query may see
+/// \param options probability function and return_scores
+/// \return output, weights, fully_masked (and scores when asked)
 template <typename DerivedQ, typename DerivedK, typename DerivedV>
 AttentionResult<typename DerivedQ::Scalar> luong(const Eigen::MatrixBase<DerivedQ>& q,
                                                  const Eigen::MatrixBase<DerivedK>& k,

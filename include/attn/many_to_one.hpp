@@ -25,6 +25,7 @@ enum class ManyToOneScore { luong, bahdanau };
 /// Keras layer names in brackets (keras-attention 5.x; 3.x/4.x names after the slash).
 template <typename Scalar>
 struct ManyToOneParams {
+  /// Score function [score]; default luong.
   ManyToOneScore score = ManyToOneScore::luong;
   Matrix<Scalar> w;   ///< luong: d×d [luong_w / attention_score_vec]; bahdanau: empty
   Matrix<Scalar> w1;  ///< bahdanau: d×units, applied to h_T [bahdanau_w1]; luong: empty
@@ -33,6 +34,9 @@ struct ManyToOneParams {
   Matrix<Scalar> wc;  ///< 2d×out, rows [context; h_T] [attention_vector]
 
   /// score_s = (h_s·W)·h_Tᵀ
+  /// \param w d×d
+  /// \param wc 2d×out
+  /// \return parameters of the luong score
   static ManyToOneParams luong(Matrix<Scalar> w, Matrix<Scalar> wc) {
     ManyToOneParams p;
     p.score = ManyToOneScore::luong;
@@ -41,6 +45,11 @@ struct ManyToOneParams {
     return p;
   }
   /// score_s = tanh(h_T·W1 + h_s·W2)·v
+  /// \param w1 d×units
+  /// \param w2 d×units
+  /// \param v units×1
+  /// \param wc 2d×out
+  /// \return parameters of the bahdanau score
   static ManyToOneParams bahdanau(Matrix<Scalar> w1, Matrix<Scalar> w2, Matrix<Scalar> v, Matrix<Scalar> wc) {
     ManyToOneParams p;
     p.score = ManyToOneScore::bahdanau;
@@ -63,18 +72,24 @@ struct ManyToOneResult {
   RowFlags fully_masked;   ///< 1 flag: true when no step was visible (everything above is zero)
 
   /// 1 when no step was visible, else 0.
+  /// \return the number of true entries of fully_masked
   Index num_fully_masked() const { return fully_masked.count(); }
 
+  /// Structured binding: `get<0>()` and `get<1>()` are the first two members.
+  /// \tparam I 0 or 1
+  /// \return a reference to the member
   template <std::size_t I>
   decltype(auto) get() & {
     static_assert(I < 2, "attn::ManyToOneResult binds as [output, weights]");
     if constexpr (I == 0) return (output); else return (weights);
   }
+  /// Structured binding of a const result. \tparam I 0 or 1 \return a const reference
   template <std::size_t I>
   decltype(auto) get() const& {
     static_assert(I < 2, "attn::ManyToOneResult binds as [output, weights]");
     if constexpr (I == 0) return (output); else return (weights);
   }
+  /// Structured binding of a temporary result. \tparam I 0 or 1 \return the moved member
   template <std::size_t I>
   decltype(auto) get() && {
     static_assert(I < 2, "attn::ManyToOneResult binds as [output, weights]");
@@ -107,6 +122,17 @@ void check_many_to_one_params(const char* fn, const ManyToOneParams<Scalar>& p, 
 /// with `Mask::key_length(n)` it is h_{n-1}, the last real step (a masked Keras RNN repeats it
 /// into the padding), and steps `>= n` are hidden. Other mask kinds apply to the one query row
 /// (row 0). With no visible step, weights, context and output are zero and 1 is returned, else 0.
+/// \param h hidden states, T×d
+/// \param params score and Dense kernels
+/// \param output 1×out, written
+/// \param weights 1×T, written
+/// \param context 1×d, written
+/// \param ws reusable scratch; reports the fully masked row and the scores of the last call
+/// \param mask which steps are visible (default: all)
+/// \param options probability function and return_scores; `scale` must be unset
+/// \return 1 when no step was visible, else 0
+/// \throws attn::invalid_argument when a kernel of `params` does not fit d (or is set for the
+///         other score), an output has another shape, the mask does not fit, or `options.scale` is set
 template <typename DerivedH>
 Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOneParams<typename DerivedH::Scalar>& params,
                        Eigen::Ref<Matrix<typename DerivedH::Scalar>> output,
@@ -155,6 +181,12 @@ Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOnePara
 /// Many-to-one attention over hidden states `h` (T×d): the attention vector (1×out), the
 /// weights (1×T), the context (1×d) and, with `options.return_scores`, the scores (1×T).
 /// See many_to_one_into.
+/// \param h hidden states, T×d
+/// \param params score and Dense kernels
+/// \param mask which steps are visible (default: all)
+/// \param options probability function and return_scores; `scale` must be unset
+/// \return output 1×out, weights 1×T, context 1×d, fully_masked (and scores when asked)
+/// \throws attn::invalid_argument as many_to_one_into does
 template <typename DerivedH>
 ManyToOneResult<typename DerivedH::Scalar> many_to_one(const Eigen::MatrixBase<DerivedH>& h,
                                                        const ManyToOneParams<typename DerivedH::Scalar>& params,

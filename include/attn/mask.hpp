@@ -30,6 +30,9 @@ class Mask {
   Mask() = default;
 
   /// Keys `j >= n` are padding. `n` must be >= 0 and, when applied, <= Tk.
+  /// \param n number of real keys (not padding)
+  /// \return the key-length mask
+  /// \throws attn::invalid_argument when `n < 0`
   static Mask key_length(Index n) {
     ATTN_CHECK(n >= 0, "attn::Mask::key_length: n (" + std::to_string(n) + ") must be >= 0");
     Mask m;
@@ -39,6 +42,8 @@ class Mask {
 
   /// Query `i` sees keys `j <= i + offset`. `offset = Tk - Tq` puts a block of queries at the
   /// end of a longer key sequence (decoding with a cache); a negative offset hides the diagonal.
+  /// \param offset how far right of the diagonal query `i` sees (default 0: keys `j <= i`)
+  /// \return the causal mask
   static Mask causal(Index offset = 0) {
     Mask m;
     m.right_ = offset;
@@ -46,6 +51,10 @@ class Mask {
   }
 
   /// Query `i` sees keys `i - left <= j <= i + right` (`right = 0`: history only).
+  /// \param left keys before `i` that stay visible, >= 0
+  /// \param right keys after `i` that stay visible, >= 0
+  /// \return the window mask
+  /// \throws attn::invalid_argument when `left` or `right` is negative
   static Mask window(Index left, Index right) {
     ATTN_CHECK(left >= 0, "attn::Mask::window: left (" + std::to_string(left) + ") must be >= 0");
     ATTN_CHECK(right >= 0, "attn::Mask::window: right (" + std::to_string(right) + ") must be >= 0");
@@ -56,6 +65,8 @@ class Mask {
   }
 
   /// Explicit visibility, `Tq×Tk`, `true` = visible (any bool-convertible Eigen expression).
+  /// \param visible `Tq×Tk`, cast to bool; its shape is checked when the mask is applied
+  /// \return the explicit mask (it stores a copy of `visible`)
   template <typename Derived>
   static Mask matrix(const Eigen::DenseBase<Derived>& visible) {
     Mask m;
@@ -64,6 +75,9 @@ class Mask {
   }
 
   /// Intersection: visible where both masks are.
+  /// \param other the mask to intersect with
+  /// \return `*this`
+  /// \throws attn::invalid_argument when both hold explicit matrices of different shapes
   Mask& operator&=(const Mask& other) {
     if (other.length_) length_ = length_ ? std::min(*length_, *other.length_) : *other.length_;
     if (other.left_) left_ = left_ ? std::min(*left_, *other.left_) : *other.left_;
@@ -81,18 +95,33 @@ class Mask {
     return *this;
   }
 
+  /// Intersection of two masks, as operator&=.
+  /// \param a first mask
+  /// \param b second mask
+  /// \return the mask visible where both are
+  /// \throws attn::invalid_argument when both hold explicit matrices of different shapes
   friend Mask operator&(Mask a, const Mask& b) { return a &= b; }
 
   /// True when nothing is hidden (the default mask).
+  /// \return true for the default mask, false once any kind is set
   bool is_all_visible() const { return !length_ && !left_ && !right_ && !matrix_; }
 
+  /// The key length. \return `n`; unset when the mask has none
   const std::optional<Index>& length() const { return length_; }
+  /// The window's left extent. \return `left`; unset unless a window was set
   const std::optional<Index>& left() const { return left_; }
+  /// How far right of the diagonal keys stay visible.
+  /// \return the causal offset or window `right` (the smallest after `&`); unset when neither
+  ///         was set
   const std::optional<Index>& right() const { return right_; }
+  /// The explicit visibility matrix. \return `Tq×Tk`; unset when the mask has none
   const std::optional<BoolMatrix>& explicit_matrix() const { return matrix_; }
 
   /// Throws attn::invalid_argument, naming `function`, when this mask cannot apply to a
   /// `tq×tk` score matrix (key length beyond tk, matrix of another shape).
+  /// \param function the name that starts the message, e.g. "attn::scaled_dot_product"
+  /// \param tq number of queries
+  /// \param tk number of keys
   void check(const char* function, Index tq, Index tk) const {
     if (length_) {
       ATTN_CHECK(*length_ <= tk, std::string(function) + ": mask key length (" + std::to_string(*length_) +
@@ -107,6 +136,9 @@ class Mask {
 
   /// Keys `[first, last)` that row `i` may see before the explicit matrix is consulted
   /// (empty when `first >= last`).
+  /// \param i query row
+  /// \param tk number of keys
+  /// \return `{first, last}`, with `first <= last`
   std::pair<Index, Index> band(Index i, Index tk) const {
     Index first = 0;
     Index last = tk;
@@ -117,6 +149,10 @@ class Mask {
   }
 
   /// Whether query `i` sees key `j` (in a `·×tk` problem).
+  /// \param i query row
+  /// \param j key column
+  /// \param tk number of keys
+  /// \return true when every kind of the mask lets query `i` see key `j`
   bool visible(Index i, Index j, Index tk) const {
     const auto [first, last] = band(i, tk);
     return j >= first && j < last && (!matrix_ || (*matrix_)(i, j));

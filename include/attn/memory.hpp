@@ -29,6 +29,7 @@ namespace attn {
 /// Parameters of scaled dot-product attention for a prepared memory: `e = scale·q·Kᵀ`,
 /// unset scale = `1/sqrt(dk)` (as attn::scaled_dot_product).
 struct ScaledDotProductParams {
+  /// Factor on `q·Kᵀ`; unset: `1/sqrt(dk)`. Must be finite.
   std::optional<double> scale;
 };
 
@@ -47,18 +48,24 @@ struct StepResult {
   Vector<Scalar> expected_position;  ///< B: Σ j·a_j / Σ a_j, NaN for a zero alignment
 
   /// Number of query rows that saw no key.
+  /// \return the number of true entries of fully_masked
   Index num_fully_masked() const { return fully_masked.count(); }
 
+  /// Structured binding: `get<0>()` and `get<1>()` are the first two members.
+  /// \tparam I 0 or 1
+  /// \return a reference to the member
   template <std::size_t I>
   decltype(auto) get() & {
     static_assert(I < 2, "attn::StepResult binds as [context, alignment]");
     if constexpr (I == 0) return (context); else return (alignment);
   }
+  /// Structured binding of a const result. \tparam I 0 or 1 \return a const reference
   template <std::size_t I>
   decltype(auto) get() const& {
     static_assert(I < 2, "attn::StepResult binds as [context, alignment]");
     if constexpr (I == 0) return (context); else return (alignment);
   }
+  /// Structured binding of a temporary result. \tparam I 0 or 1 \return the moved member
   template <std::size_t I>
   decltype(auto) get() && {
     static_assert(I < 2, "attn::StepResult binds as [context, alignment]");
@@ -80,53 +87,84 @@ class Memory {
  public:
   Memory() = default;
 
+  /// The score function the memory was prepared for. \return scaled_dot_product, luong or bahdanau
   MemoryScore score() const { return score_; }
   /// Tk: number of keys, padding included (the width of every alignment row).
+  /// \return Tk
   Index max_time() const { return keys_.rows(); }
   /// n <= Tk: the keys a query may see.
+  /// \return n, in `[0, Tk]`
   Index length() const { return length_; }
   /// dq: the width of a query row.
+  /// \return dq
   Index query_size() const { return query_size_; }
   /// dv: the width of a context row.
+  /// \return dv
   Index value_size() const { return values_.cols(); }
   /// The prepared keys (see the class comment).
+  /// \return Tk×(dk, dq or units), padding rows included
   const Matrix<Scalar>& keys() const { return keys_; }
   /// The values, Tk×dv.
+  /// \return the values as prepared, padding rows included
   const Matrix<Scalar>& values() const { return values_; }
   /// Whether the visible value rows are all finite (checked once, when prepared).
+  /// \return true when rows `[0, n)` of the values hold no NaN or inf
   bool values_finite() const { return values_finite_; }
   /// The padding mask `Mask::key_length(length())`.
+  /// \return the mask every step applies
   const Mask& mask() const { return mask_; }
 
+  /// Whether the memory runs monotonic attention (set by with_monotonic).
+  /// \return true after with_monotonic, until with_probability
   bool is_monotonic() const { return monotonic_.has_value(); }
   /// The probability function of a non-monotonic memory.
+  /// \return softmax unless with_probability chose another (ignored while monotonic)
   Probability probability() const { return probability_; }
   /// The monotonic parameters; throws unless is_monotonic().
+  /// \return the parameters given to with_monotonic
+  /// \throws attn::invalid_argument when the memory is not monotonic
   const MonotonicParams<Scalar>& monotonic() const {
     ATTN_CHECK(monotonic_.has_value(), "attn::Memory::monotonic: the memory is not monotonic");
     return *monotonic_;
   }
 
   /// Softmax (default), sparsemax or hardmax over the visible keys; clears monotonic mode.
+  /// \param probability the probability function of later steps
+  /// \return `*this`
   Memory& with_probability(Probability probability) & {
     probability_ = probability;
     monotonic_.reset();
     return *this;
   }
+  /// with_probability on a temporary, for `prepare_memory(...).with_probability(...)`.
+  /// \param probability the probability function of later steps
+  /// \return the memory, moved
   Memory with_probability(Probability probability) && { return std::move(with_probability(probability)); }
 
   /// Monotonic attention (TF Bahdanau/LuongMonotonicAttention) on this memory's energies.
+  /// \param params mode, score bias and pre-sigmoid noise (default: parallel, 0, 0); noise > 0
+  ///        needs a noise source at every step
+  /// \return `*this`
+  /// \throws attn::invalid_argument for an unknown mode, a non-finite score bias, or a negative
+  ///         or non-finite sigmoid_noise
   Memory& with_monotonic(const MonotonicParams<Scalar>& params = {}) & {
     detail::check_monotonic_params("attn::Memory::with_monotonic", params, true);
     monotonic_ = params;
     return *this;
   }
+  /// with_monotonic on a temporary, for `prepare_memory(...).with_monotonic(...)`.
+  /// \param params mode, score bias and pre-sigmoid noise
+  /// \return the memory, moved
+  /// \throws attn::invalid_argument as the other overload does
   Memory with_monotonic(const MonotonicParams<Scalar>& params = {}) && {
     return std::move(with_monotonic(params));
   }
 
   /// The alignment before the first step (TF `initial_alignments`), `rows×Tk`: zeros, or one-hot
   /// at key 0 for a monotonic memory.
+  /// \param rows number of query rows B (default 1), >= 0
+  /// \return rows×Tk
+  /// \throws attn::invalid_argument when `rows < 0`
   Matrix<Scalar> initial_alignment(Index rows = 1) const {
     ATTN_CHECK(rows >= 0, "attn::Memory::initial_alignment: rows (" + std::to_string(rows) + ") must be >= 0");
     if (is_monotonic()) return monotonic_initial_alignment<Scalar>(rows, max_time());
@@ -134,12 +172,15 @@ class Memory {
   }
 
   /// Writes the initial alignment into `alignment` (rows×Tk). Allocates nothing.
+  /// \param alignment B×Tk, written
+  /// \throws attn::invalid_argument when `alignment` does not have Tk columns
   void initial_alignment_into(Eigen::Ref<Matrix<Scalar>> alignment) const {
     detail::check_shape("attn::Memory::initial_alignment", "alignment", alignment, alignment.rows(), max_time());
     alignment.setZero();
     if (is_monotonic() && max_time() > 0) alignment.col(0).setOnes();
   }
 
+  /// \cond INTERNAL
   // Built by prepare_memory; not part of the API.
   struct Parts {
     MemoryScore score;
@@ -166,8 +207,13 @@ class Memory {
         factor_(parts.factor),
         apply_factor_(parts.apply_factor),
         values_finite_(detail::all_finite(values_.topRows(length_))) {}
+  /// \endcond
 
   /// Energies of the query rows `q` (B×dq) into `scores` (B×Tk): -inf on padding.
+  /// Shapes are not checked here (attend_into checks them).
+  /// \param q query rows, B×dq
+  /// \param scores B×Tk, written
+  /// \param ws scratch
   template <typename DerivedQ>
   void scores_into(const Eigen::MatrixBase<DerivedQ>& q, Eigen::Ref<Matrix<Scalar>> scores, Workspace<Scalar>& ws) const {
     const Index n = length_;
@@ -230,6 +276,11 @@ void check_memory(const char* fn, const Eigen::MatrixBase<DerivedK>& k, const Ei
 
 /// Prepares a memory for Bahdanau attention: keys `K·Wk (+ b)` once. K Tk×dk, V Tk×dv;
 /// `length` (default Tk) keys are visible. Throws attn::invalid_argument on bad shapes.
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params the Bahdanau parameters (wk dk×units)
+/// \param length visible keys n, in `[0, Tk]`; unset: Tk
+/// \return the prepared memory (it copies the values)
 template <typename DerivedK, typename DerivedV>
 Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k,
                                                  const Eigen::MatrixBase<DerivedV>& v,
@@ -257,6 +308,13 @@ Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<Derived
 /// Prepares a memory for Luong attention (dot: keys `K`; general: `K·Wᵀ`; concat: `K·W[dq:]`).
 /// For dot the query width is dk; for general W is dq×dk; for concat W is (dq+dk)×units, and dq
 /// is taken as `W.rows() - dk`.
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params the Luong score and its parameters; `g` multiplies the scores
+/// \param length visible keys n, in `[0, Tk]`; unset: Tk
+/// \return the prepared memory (it copies the keys or their projection, and the values)
+/// \throws attn::invalid_argument when `v.rows() != Tk`, W or v does not fit, or `length` is
+///         out of range
 template <typename DerivedK, typename DerivedV>
 Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k,
                                                  const Eigen::MatrixBase<DerivedV>& v,
@@ -302,6 +360,13 @@ Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<Derived
 }
 
 /// Prepares a memory for scaled dot-product attention: keys `K` (Tk×dk), `e = scale·q·Kᵀ`.
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params the scale (unset: `1/sqrt(dk)`)
+/// \param length visible keys n, in `[0, Tk]`; unset: Tk
+/// \return the prepared memory (it copies the keys and values)
+/// \throws attn::invalid_argument when `v.rows() != Tk`, the scale is not finite, or `length`
+///         is out of range
 template <typename DerivedK, typename DerivedV>
 Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k,
                                                  const Eigen::MatrixBase<DerivedV>& v,
@@ -333,6 +398,18 @@ Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<Derived
 /// After the call `ws.scores()` holds the energies (B×Tk, -inf on padding). Returns the number
 /// of fully masked rows (B when length() is 0, else 0). Allocates nothing once `ws` has seen
 /// these shapes.
+/// \tparam Noise attn::NoNoise (default), a std::mt19937-like engine or a callable returning
+///         N(0,1) samples
+/// \param memory the prepared memory
+/// \param query B×dq
+/// \param previous B×Tk previous alignment (monotonic only; otherwise not read)
+/// \param context B×dv, written
+/// \param alignment B×Tk, written
+/// \param ws reusable scratch; holds the energies afterwards
+/// \param noise the pre-sigmoid noise source of a monotonic memory
+/// \return the number of fully masked rows
+/// \throws attn::invalid_argument when a shape does not fit, or a monotonic memory with
+///         sigmoid_noise > 0 gets attn::NoNoise
 template <typename Scalar, typename DerivedQ, typename DerivedA, typename Noise = NoNoise>
 Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ>& query,
                   const Eigen::MatrixBase<DerivedA>& previous, Eigen::Ref<Matrix<typename DerivedQ::Scalar>> context,
@@ -380,6 +457,13 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
 }
 
 /// One step of a non-monotonic memory (no previous alignment needed); see the overload above.
+/// \param memory the prepared memory, not monotonic
+/// \param query B×dq
+/// \param context B×dv, written
+/// \param alignment B×Tk, written
+/// \param ws reusable scratch; holds the energies afterwards
+/// \return the number of fully masked rows
+/// \throws attn::invalid_argument when the memory is monotonic or a shape does not fit
 template <typename Scalar, typename DerivedQ>
 Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ>& query,
                   Eigen::Ref<Matrix<typename DerivedQ::Scalar>> context,
@@ -391,6 +475,14 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
 
 /// Value form of attend_into: one step of `query` (B×dq) against `memory` with the previous
 /// alignment `previous` (B×Tk; read by monotonic memories only).
+/// \tparam Noise attn::NoNoise (default), a std::mt19937-like engine or a callable returning
+///         N(0,1) samples
+/// \param memory the prepared memory
+/// \param query B×dq
+/// \param previous B×Tk previous alignment (monotonic only)
+/// \param noise the pre-sigmoid noise source of a monotonic memory
+/// \return context B×dv, alignment B×Tk, scores, fully_masked, leaked and expected_position
+/// \throws attn::invalid_argument as attend_into does
 template <typename Scalar, typename DerivedQ, typename DerivedA, typename Noise = NoNoise>
 StepResult<Scalar> attend(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ>& query,
                           const Eigen::MatrixBase<DerivedA>& previous, Noise&& noise = Noise()) {
@@ -408,6 +500,10 @@ StepResult<Scalar> attend(const Memory<Scalar>& memory, const Eigen::MatrixBase<
 }
 
 /// Value form for a non-monotonic memory.
+/// \param memory the prepared memory, not monotonic
+/// \param query B×dq
+/// \return context B×dv, alignment B×Tk, scores, fully_masked, leaked and expected_position
+/// \throws attn::invalid_argument when the memory is monotonic or a shape does not fit
 template <typename Scalar, typename DerivedQ>
 StepResult<Scalar> attend(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ>& query) {
   ATTN_CHECK(!memory.is_monotonic(),

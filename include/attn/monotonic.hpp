@@ -23,14 +23,14 @@
 namespace attn {
 
 /// How the monotonic alignment is computed from the choosing probabilities `p`
-/// (TF `mode`). With `c_i = prod_{k<i} (1 - p_k)` and the previous alignment `a'`:
-/// - `recursive` (exact): `q_0 = a'_0`, `q_i = (1 - p_{i-1})·q_{i-1} + a'_i`, `a_i = p_i·q_i`;
+/// (TF `mode`). With `c_i = prod_{k<i} (1 - p_k)` and the previous alignment ``a'``:
+/// - `recursive` (exact): ``q_0 = a'_0``, ``q_i = (1 - p_{i-1})·q_{i-1} + a'_i``, `a_i = p_i·q_i`;
 /// - `parallel` (TF's closed form): `c_i` in log space (`safe_cumprod`: `exp(Σ log clip(1-p_k, tiny, 1))`),
-///   `a_i = p_i·c_i·Σ_{j<=i} a'_j / clip(c_j, 1e-10, 1)`;
-/// - `hard`: `p` must hold 0/1; `p̃ = p ⊙ cumsum(a')`, `a = p̃ ⊙ exclusive_cumprod(1 - p̃)`.
+///   ``a_i = p_i·c_i·Σ_{j<=i} a'_j / clip(c_j, 1e-10, 1)``;
+/// - `hard`: `p` must hold 0/1; ``p̃ = p ⊙ cumsum(a')``, `a = p̃ ⊙ exclusive_cumprod(1 - p̃)`.
 ///
 /// Where `parallel` differs from `recursive`: only through TF's two clips. For every `j` with
-/// `a'_j != 0` and `c_j >= 1e-10` (and every `p_k < 1`), both compute the same alignment up to
+/// ``a'_j != 0`` and `c_j >= 1e-10` (and every `p_k < 1`), both compute the same alignment up to
 /// rounding (tested: 1e-9 in double, 1e-4 in float, p in [1e-6, 1 - 1e-6], Tk up to 4096). Once
 /// the running product `c_j` of a key that still holds previous mass falls below 1e-10, `parallel`
 /// divides by 1e-10 instead of `c_j` and returns *less* mass on keys `i >= j` than `recursive`
@@ -72,18 +72,24 @@ struct MonotonicResult {
   Vector<Scalar> expected_position;   ///< Tq: Σ_j j·w_ij / Σ_j w_ij, NaN for a zero row
 
   /// Number of queries that saw no key.
+  /// \return the number of true entries of fully_masked
   Index num_fully_masked() const { return fully_masked.count(); }
 
+  /// Structured binding: `get<0>()` and `get<1>()` are the first two members.
+  /// \tparam I 0 or 1
+  /// \return a reference to the member
   template <std::size_t I>
   decltype(auto) get() & {
     static_assert(I < 2, "attn::MonotonicResult binds as [output, weights]");
     if constexpr (I == 0) return (output); else return (weights);
   }
+  /// Structured binding of a const result. \tparam I 0 or 1 \return a const reference
   template <std::size_t I>
   decltype(auto) get() const& {
     static_assert(I < 2, "attn::MonotonicResult binds as [output, weights]");
     if constexpr (I == 0) return (output); else return (weights);
   }
+  /// Structured binding of a temporary result. \tparam I 0 or 1 \return the moved member
   template <std::size_t I>
   decltype(auto) get() && {
     static_assert(I < 2, "attn::MonotonicResult binds as [output, weights]");
@@ -324,6 +330,11 @@ void monotonic_finish(const char* fn, MonotonicResult<Scalar>& r, const Eigen::M
 /// Monotonic alignment from choosing probabilities `p` (Tq×Tk, entries in [0, 1]; 0/1 for `hard`)
 /// and the previous alignment `previous` (Tq×Tk; one-hot at key 0 for the first step), row by row,
 /// into `out` (Tq×Tk, caller-owned; may be the same matrix as `p` or `previous`). Allocates nothing.
+/// \param p choosing probabilities, Tq×Tk
+/// \param previous previous alignment, Tq×Tk
+/// \param mode recursive, parallel or hard
+/// \param out Tq×Tk, written
+/// \throws attn::invalid_argument for an unknown mode, or `previous` or `out` not shaped as `p`
 template <typename DerivedP, typename DerivedA>
 void monotonic_attention_into(const Eigen::MatrixBase<DerivedP>& p, const Eigen::MatrixBase<DerivedA>& previous,
                               MonotonicMode mode, Eigen::Ref<Matrix<typename DerivedP::Scalar>> out) {
@@ -344,6 +355,11 @@ void monotonic_attention_into(const Eigen::MatrixBase<DerivedP>& p, const Eigen:
 }
 
 /// Monotonic alignment (TF `monotonic_attention(p_choose_i, previous_attention, mode)`), Tq×Tk.
+/// \param p choosing probabilities, Tq×Tk, entries in [0, 1] (0/1 for `hard`)
+/// \param previous previous alignment, Tq×Tk
+/// \param mode recursive, parallel or hard
+/// \return the alignment, Tq×Tk
+/// \throws attn::invalid_argument as monotonic_attention_into does
 template <typename DerivedP, typename DerivedA>
 Matrix<typename DerivedP::Scalar> monotonic_attention(const Eigen::MatrixBase<DerivedP>& p,
                                                       const Eigen::MatrixBase<DerivedA>& previous,
@@ -355,6 +371,11 @@ Matrix<typename DerivedP::Scalar> monotonic_attention(const Eigen::MatrixBase<De
 
 /// The initial alignment of a monotonic mechanism (TF `initial_alignments`): `rows×tk`, one-hot at
 /// key 0 (all zero when tk = 0).
+/// \tparam Scalar float or double, given explicitly: `monotonic_initial_alignment<float>(1, tk)`
+/// \param rows number of query rows
+/// \param tk number of keys
+/// \return rows×tk
+/// \throws attn::invalid_argument when `rows` or `tk` is negative
 template <typename Scalar>
 Matrix<Scalar> monotonic_initial_alignment(Index rows, Index tk) {
   ATTN_CHECK(rows >= 0 && tk >= 0, "attn::monotonic_initial_alignment: shape " + detail::shape(rows, tk) +
@@ -366,6 +387,10 @@ Matrix<Scalar> monotonic_initial_alignment(Index rows, Index tk) {
 
 /// Leaked mass `1 − Σ_j a_ij` and expected position `Σ_j j·a_ij / Σ_j a_ij` (NaN for a zero row)
 /// of each row of `alignment` (Tq×Tk), into caller-owned vectors of Tq entries. Allocates nothing.
+/// \param alignment Tq×Tk
+/// \param leaked Tq entries, written
+/// \param expected_position Tq entries, written
+/// \throws attn::invalid_argument when `leaked` or `expected_position` does not have Tq entries
 template <typename DerivedA>
 void alignment_stats_into(const Eigen::MatrixBase<DerivedA>& alignment,
                           Eigen::Ref<Vector<typename DerivedA::Scalar>> leaked,
@@ -388,6 +413,8 @@ void alignment_stats_into(const Eigen::MatrixBase<DerivedA>& alignment,
 }
 
 /// Leaked mass and expected position of each row of `alignment` (Tq×Tk).
+/// \param alignment Tq×Tk
+/// \return leaked and expected_position, Tq entries each
 template <typename DerivedA>
 AlignmentStats<typename DerivedA::Scalar> alignment_stats(const Eigen::MatrixBase<DerivedA>& alignment) {
   AlignmentStats<typename DerivedA::Scalar> s;
@@ -433,6 +460,17 @@ void monotonic_finish(const char* fn, MonotonicResult<Scalar>& r, const Eigen::M
 /// monotonic_initial_alignment for the first step). Keys hidden by `mask` get `p = 0`.
 /// `noise`: attn::NoNoise, a std::mt19937-like engine or a callable returning N(0,1) samples;
 /// required when `monotonic.sigmoid_noise > 0`. Q Tq×dq, K Tk×dk, V Tk×dv.
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param previous previous alignment, Tq×Tk
+/// \param params the Bahdanau parameters
+/// \param monotonic mode, score bias and noise scale (default: parallel, 0, 0)
+/// \param mask which keys each query may see (default: all)
+/// \param noise the pre-sigmoid noise source (default: none)
+/// \return output Tq×dv, weights Tq×Tk, the energies, fully_masked, leaked and expected_position
+/// \throws attn::invalid_argument when a shape or parameter does not fit, or noise is needed but
+///         not given
 template <typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise = NoNoise>
 MonotonicResult<typename DerivedQ::Scalar> bahdanau_monotonic(
     const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v,
@@ -475,6 +513,18 @@ MonotonicResult<typename DerivedQ::Scalar> bahdanau_monotonic(
 /// (dot `g·Q·Kᵀ`, general `g·Q·W·Kᵀ`, concat), then `p = sigmoid(e + r (+ noise))` and the
 /// monotonic recurrence from `previous` (Tq×Tk). TF's form is `general` with `W` = the memory
 /// layer's kernel transposed (keys = memory·W_m, e = g·q·keysᵀ). Keys hidden by `mask` get p = 0.
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param previous previous alignment, Tq×Tk
+/// \param params the Luong score and its parameters (default: dot)
+/// \param monotonic mode, score bias and noise scale (default: parallel, 0, 0)
+/// \param mask which keys each query may see (default: all)
+/// \param noise the pre-sigmoid noise source: attn::NoNoise (default), a std::mt19937-like
+///        engine or a callable returning N(0,1) samples
+/// \return output Tq×dv, weights Tq×Tk, the energies, fully_masked, leaked and expected_position
+/// \throws attn::invalid_argument when a shape or parameter does not fit, or noise is needed but
+///         not given
 template <typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise = NoNoise>
 MonotonicResult<typename DerivedQ::Scalar> luong_monotonic(
     const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v,

@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-// Semantics worth knowing (README "Multi-head attention" says the same):
+// Semantics worth knowing (docs/03-multi-head.md explains them for users):
 //
 // - Weights: `result.weights` holds every head, h×Tq×Tk in one contiguous block (head-major,
 //   each head column-major like attn::Matrix); `weights.head(i)` is an Eigen::Map on it (no
@@ -60,11 +60,14 @@ struct MultiHeadParams {
   RowVector<Scalar> bk;  ///< 1×D or empty
   RowVector<Scalar> bv;  ///< 1×D or empty
   RowVector<Scalar> bo;  ///< 1×D or empty
+  /// Number of heads h: >= 1 and a divisor of D.
   Index heads = 1;
 
   /// Model width D.
+  /// \return `wq.cols()`
   Index model_dim() const { return wq.cols(); }
   /// Width of one head, D / heads (0 when heads < 1).
+  /// \return `D / heads`
   Index head_dim() const { return heads > 0 ? wq.cols() / heads : 0; }
 
   /// From a `torch.nn.MultiheadAttention` with `kdim == vdim == embed_dim` (its state dict):
@@ -72,6 +75,13 @@ struct MultiHeadParams {
   /// module has `bias=False`), `out_proj.weight` (D×D), `out_proj.bias` (D, or empty).
   /// torch's `out×in` Linear weights are transposed to attn's `in×out`. Not supported:
   /// `add_bias_kv`, `add_zero_attn` (and dropout, which is off in eval mode anyway).
+  /// \param in_proj_weight 3D×D, the rows of Wq, Wk, Wv stacked (torch `out×in`)
+  /// \param in_proj_bias 3D values (bq, bk, bv), or empty for none
+  /// \param out_proj_weight D×D (torch `out×in`)
+  /// \param out_proj_bias D values, or empty for none
+  /// \param num_heads h, >= 1 and a divisor of D
+  /// \return the parameters in attn's `in×out` layout
+  /// \throws attn::invalid_argument when a shape does not fit or h does not divide D
   template <typename DerivedW, typename DerivedB, typename DerivedWo, typename DerivedBo>
   static MultiHeadParams from_torch(const Eigen::MatrixBase<DerivedW>& in_proj_weight,
                                     const Eigen::MatrixBase<DerivedB>& in_proj_bias,
@@ -83,6 +93,15 @@ struct MultiHeadParams {
   /// (3D or empty), `out_proj.weight` (D×D), `out_proj.bias` (D or empty).
   template <typename DerivedWq, typename DerivedWk, typename DerivedWv, typename DerivedB, typename DerivedWo,
             typename DerivedBo>
+  /// \param q_proj_weight D×dq (torch `out×in`)
+  /// \param k_proj_weight D×dk
+  /// \param v_proj_weight D×dv
+  /// \param in_proj_bias 3D values (bq, bk, bv), or empty for none
+  /// \param out_proj_weight D×D
+  /// \param out_proj_bias D values, or empty for none
+  /// \param num_heads h, >= 1 and a divisor of D
+  /// \return the parameters in attn's `in×out` layout
+  /// \throws attn::invalid_argument when a shape does not fit or h does not divide D
   static MultiHeadParams from_torch_separate(const Eigen::MatrixBase<DerivedWq>& q_proj_weight,
                                              const Eigen::MatrixBase<DerivedWk>& k_proj_weight,
                                              const Eigen::MatrixBase<DerivedWv>& v_proj_weight,
@@ -101,9 +120,18 @@ template <typename Scalar>
 class HeadWeights {
  public:
   HeadWeights() = default;
+  /// A block shaped as resize() does.
+  /// \param heads h, >= 0
+  /// \param rows Tq, >= 0
+  /// \param cols Tk, >= 0
+  /// \throws attn::invalid_argument when a size is negative
   HeadWeights(Index heads, Index rows, Index cols) { resize(heads, rows, cols); }
 
   /// Shapes the block as `heads×rows×cols` (contents unspecified); grows storage if needed.
+  /// \param heads h, >= 0
+  /// \param rows Tq, >= 0
+  /// \param cols Tk, >= 0
+  /// \throws attn::invalid_argument when a size is negative
   void resize(Index heads, Index rows, Index cols) {
     ATTN_CHECK(heads >= 0 && rows >= 0 && cols >= 0,
                "attn::HeadWeights::resize: heads (" + std::to_string(heads) + "), rows (" + std::to_string(rows) +
@@ -115,18 +143,31 @@ class HeadWeights {
     cols_ = cols;
   }
 
+  /// Number of heads. \return h
   Index heads() const { return heads_; }
+  /// Rows of each head. \return Tq
   Index rows() const { return rows_; }  ///< Tq
+  /// Columns of each head. \return Tk
   Index cols() const { return cols_; }  ///< Tk
+  /// Entries in use. \return `heads()·rows()·cols()`
   Index size() const { return heads_ * rows_ * cols_; }
+  /// The storage. \return the first entry; head `i` starts at `data() + i·rows()·cols()`
   const Scalar* data() const { return storage_.data(); }
+  /// The storage, writable. \return the first entry
   Scalar* data() { return storage_.data(); }
 
   /// Head `i` as a `Tq×Tk` matrix, without a copy. Throws unless `0 <= i < heads()`.
+  /// \param i head index
+  /// \return a read-only map into this block
+  /// \throws attn::invalid_argument when `i` is out of range
   Eigen::Map<const Matrix<Scalar>> head(Index i) const {
     check_head("attn::HeadWeights::head", i);
     return {data() + i * rows_ * cols_, rows_, cols_};
   }
+  /// Head `i` as a writable `Tq×Tk` map into this block.
+  /// \param i head index, `0 <= i < heads()`
+  /// \return a writable map
+  /// \throws attn::invalid_argument when `i` is out of range
   Eigen::Map<Matrix<Scalar>> head(Index i) {
     check_head("attn::HeadWeights::head", i);
     return {data() + i * rows_ * cols_, rows_, cols_};
@@ -134,9 +175,13 @@ class HeadWeights {
 
   /// Every head as one `(Tq·Tk)×h` matrix (column `i` is head `i`, flattened column-major),
   /// for reductions of your own: `flat().rowwise().maxCoeff()`.
+  /// \return a read-only `(Tq·Tk)×h` map into this block
   Eigen::Map<const Matrix<Scalar>> flat() const { return {data(), rows_ * cols_, heads_}; }
 
   /// Entry-wise reduction over all heads into `out` (`Tq×Tk`); allocates nothing.
+  /// \param how mean, sum, max or min
+  /// \param out Tq×Tk, written
+  /// \throws attn::invalid_argument when there are no heads or `out` has another shape
   void reduce_into(HeadReduction how, Eigen::Ref<Matrix<Scalar>> out) const {
     const char* fn = name(how);
     ATTN_CHECK(heads_ > 0, std::string(fn) + ": there are no heads to reduce");
@@ -146,6 +191,11 @@ class HeadWeights {
   }
 
   /// Entry-wise reduction over the heads listed in `heads` (repeats count repeatedly).
+  /// \param how mean, sum, max or min
+  /// \param heads head indices, non-empty, each in `[0, heads())`
+  /// \param out Tq×Tk, written
+  /// \throws attn::invalid_argument when `heads` is empty, an index is out of range or `out`
+  ///         has another shape
   void reduce_into(HeadReduction how, const std::vector<Index>& heads, Eigen::Ref<Matrix<Scalar>> out) const {
     const char* fn = name(how);
     ATTN_CHECK(!heads.empty(), std::string(fn) + ": the list of heads is empty");
@@ -155,11 +205,16 @@ class HeadWeights {
     if (how == HeadReduction::mean) out /= static_cast<Scalar>(heads.size());
   }
 
+  /// Value form of reduce_into over all heads. \param how the reduction \return Tq×Tk
+  /// \throws attn::invalid_argument when there are no heads
   Matrix<Scalar> reduce(HeadReduction how) const {
     Matrix<Scalar> out(rows_, cols_);
     reduce_into(how, out);
     return out;
   }
+  /// Value form of reduce_into over the heads listed. \param how the reduction
+  /// \param heads head indices, non-empty, each in `[0, heads())` \return Tq×Tk
+  /// \throws attn::invalid_argument when `heads` is empty or an index is out of range
   Matrix<Scalar> reduce(HeadReduction how, const std::vector<Index>& heads) const {
     Matrix<Scalar> out(rows_, cols_);
     reduce_into(how, heads, out);
@@ -167,17 +222,31 @@ class HeadWeights {
   }
 
   /// Mean over heads (torch `average_attn_weights=True`); rows still sum to 1.
+  /// \return Tq×Tk \throws attn::invalid_argument when there are no heads
   Matrix<Scalar> mean() const { return reduce(HeadReduction::mean); }
+  /// Mean over the heads listed. \param heads head indices (repeats count) \return Tq×Tk
+  /// \throws attn::invalid_argument when `heads` is empty or an index is out of range
   Matrix<Scalar> mean(const std::vector<Index>& heads) const { return reduce(HeadReduction::mean, heads); }
+  /// Sum over heads. \return Tq×Tk \throws attn::invalid_argument when there are no heads
   Matrix<Scalar> sum() const { return reduce(HeadReduction::sum); }
+  /// Sum over the heads listed. \param heads head indices (repeats count) \return Tq×Tk
+  /// \throws attn::invalid_argument when `heads` is empty or an index is out of range
   Matrix<Scalar> sum(const std::vector<Index>& heads) const { return reduce(HeadReduction::sum, heads); }
+  /// Entry-wise maximum over heads. \return Tq×Tk \throws attn::invalid_argument when there are no heads
   Matrix<Scalar> max() const { return reduce(HeadReduction::max); }
+  /// Entry-wise maximum over the heads listed. \param heads head indices \return Tq×Tk
+  /// \throws attn::invalid_argument when `heads` is empty or an index is out of range
   Matrix<Scalar> max(const std::vector<Index>& heads) const { return reduce(HeadReduction::max, heads); }
+  /// Entry-wise minimum over heads. \return Tq×Tk \throws attn::invalid_argument when there are no heads
   Matrix<Scalar> min() const { return reduce(HeadReduction::min); }
+  /// Entry-wise minimum over the heads listed. \param heads head indices \return Tq×Tk
+  /// \throws attn::invalid_argument when `heads` is empty or an index is out of range
   Matrix<Scalar> min(const std::vector<Index>& heads) const { return reduce(HeadReduction::min, heads); }
 
+  /// \cond INTERNAL
   // Head `i` without the range check (the kernels' own use).
   Eigen::Map<Matrix<Scalar>> unchecked_head(Index i) { return {data() + i * rows_ * cols_, rows_, cols_}; }
+  /// \endcond
 
  private:
   static const char* name(HeadReduction how) {
@@ -227,20 +296,27 @@ struct MultiHeadResult {
   RowFlags fully_masked;        ///< Tq; true where the query saw no key in every head
 
   /// Number of queries that saw no key.
+  /// \return the number of true entries of fully_masked
   Index num_fully_masked() const { return fully_masked.count(); }
   /// Weights averaged over heads (torch `average_attn_weights=True`), Tq×Tk.
+  /// \return `weights.mean()`, a new matrix
   Matrix<Scalar> mean_weights() const { return weights.mean(); }
 
+  /// Structured binding: `get<0>()` and `get<1>()` are the first two members.
+  /// \tparam I 0 or 1
+  /// \return a reference to the member
   template <std::size_t I>
   decltype(auto) get() & {
     static_assert(I < 2, "attn::MultiHeadResult binds as [output, weights]");
     if constexpr (I == 0) return (output); else return (weights);
   }
+  /// Structured binding of a const result. \tparam I 0 or 1 \return a const reference
   template <std::size_t I>
   decltype(auto) get() const& {
     static_assert(I < 2, "attn::MultiHeadResult binds as [output, weights]");
     if constexpr (I == 0) return (output); else return (weights);
   }
+  /// Structured binding of a temporary result. \tparam I 0 or 1 \return the moved member
   template <std::size_t I>
   decltype(auto) get() && {
     static_assert(I < 2, "attn::MultiHeadResult binds as [output, weights]");
@@ -256,19 +332,29 @@ template <typename Scalar>
 class MultiHeadWorkspace {
  public:
   /// Queries of batch item `item` (0 for multi_head_into) that saw no key in every head.
+  /// \param item batch item of the last call (default 0)
+  /// \return Tq flags of that item, a view into this workspace (valid until its next use)
+  /// \throws attn::invalid_argument when `item` is outside [0, number of items of the last call)
   Eigen::Map<const RowFlags> fully_masked(Index item = 0) const {
     check_item("attn::MultiHeadWorkspace::fully_masked", item);
     const Item& it = items_[static_cast<std::size_t>(item)];
     return {it.flags.data(), it.flag_count};
   }
   /// Number of such rows.
+  /// \param item batch item of the last call (default 0)
+  /// \return the number of true flags in fully_masked(item)
+  /// \throws attn::invalid_argument when `item` is out of range
   Index num_fully_masked(Index item = 0) const { return fully_masked(item).count(); }
   /// Per-head scaled scores of the last call made with Options::return_scores, else stale.
+  /// \param item batch item of the last call (default 0)
+  /// \return h×Tq×Tk scores of that item, owned by this workspace
+  /// \throws attn::invalid_argument when `item` is out of range
   const HeadWeights<Scalar>& scores(Index item = 0) const {
     check_item("attn::MultiHeadWorkspace::scores", item);
     return items_[static_cast<std::size_t>(item)].scores;
   }
 
+  /// \cond INTERNAL
   // Scratch used by the kernels; not part of the API.
   struct Item {
     detail::Buffer<Scalar> q;       // Tq×D projected queries
@@ -282,6 +368,7 @@ class MultiHeadWorkspace {
   std::vector<Item> items_;
   std::vector<Workspace<Scalar>> heads_;  // item-major: heads_[item·h + head]
   Index used_ = 0;                        // items of the last call
+  /// \endcond
 
  private:
   void check_item(const char* fn, Index item) const {
@@ -493,6 +580,19 @@ inline std::string item_message(const char* fn, Index b, const std::string& mess
 /// `weights` have seen shapes this large. `options.scale` overrides 1/sqrt(D/h);
 /// `options.probability` applies per head. Returns the number of queries that saw no key
 /// (which ones: `ws.fully_masked()`; per-head scores: `ws.scores()`).
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params projections, biases and the head count h
+/// \param output Tq×D, written
+/// \param weights resized to h×Tq×Tk and written; rows sum to 1 over visible keys
+/// \param ws reusable scratch; reports the fully masked rows and the scores of the last call
+/// \param mask which keys each query may see, in every head (default: all)
+/// \param options probability function, return_scores and the scale
+/// \return the number of queries that saw no key
+/// \throws attn::invalid_argument for bad parameters (h < 1 or not dividing D, shapes), inputs
+///         whose widths do not match them, an `output` not Tq×D, a mask that does not fit, or a
+///         non-finite scale
 template <typename DerivedQ, typename DerivedK, typename DerivedV, typename Scalar>
 Index multi_head_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
                       const Eigen::MatrixBase<DerivedV>& v, const MultiHeadParams<Scalar>& params,
@@ -516,6 +616,14 @@ Index multi_head_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixB
 /// Multi-head attention (cross attention: Q Tq×dq attends to K Tk×dk, V Tk×dv). Returns the
 /// output (Tq×D), the per-head weights (h×Tq×Tk), the fully masked rows and, with
 /// `options.return_scores`, the per-head scaled scores.
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params projections, biases and the head count h
+/// \param mask which keys each query may see, in every head (default: all)
+/// \param options probability function, return_scores and the scale
+/// \return output, per-head weights, fully_masked (and scores when asked)
+/// \throws attn::invalid_argument as multi_head_into does
 template <typename DerivedQ, typename DerivedK, typename DerivedV, typename Scalar>
 MultiHeadResult<Scalar> multi_head(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
                                    const Eigen::MatrixBase<DerivedV>& v, const MultiHeadParams<Scalar>& params,
@@ -533,6 +641,12 @@ MultiHeadResult<Scalar> multi_head(const Eigen::MatrixBase<DerivedQ>& q, const E
 }
 
 /// Multi-head self-attention: `multi_head(x, x, x, params, mask, options)`.
+/// \param x the sequence, T×d (queries, keys and values)
+/// \param params projections, biases and the head count h
+/// \param mask which keys each query may see (default: all; Mask::causal() for a decoder)
+/// \param options probability function, return_scores and the scale
+/// \return output T×D, per-head weights h×T×T, fully_masked (and scores when asked)
+/// \throws attn::invalid_argument as multi_head_into does
 template <typename DerivedX, typename Scalar>
 MultiHeadResult<Scalar> multi_head(const Eigen::MatrixBase<DerivedX>& x, const MultiHeadParams<Scalar>& params,
                                    const Mask& mask = Mask(), const Options& options = Options()) {
@@ -547,6 +661,17 @@ MultiHeadResult<Scalar> multi_head(const Eigen::MatrixBase<DerivedX>& x, const M
 /// batch; an item's output and weights are reallocated only when its shape changes).
 /// Items and heads run in parallel under OpenMP; results equal per-item multi_head calls bit
 /// for bit. Fully masked rows of item b: `results[b].fully_masked` and `ws.fully_masked(b)`.
+/// \param q queries per item, Tq_b×dq
+/// \param k keys per item, Tk_b×dk
+/// \param v values per item, Tk_b×dv
+/// \param params projections, biases and the head count h, shared by every item
+/// \param results resized to the batch; item b's output Tq_b×D, weights h×Tq_b×Tk_b, flags
+///        (and scores when asked) are written
+/// \param ws reusable scratch for every item and head
+/// \param masks empty (default), or one mask per item
+/// \param options probability function, return_scores and the scale
+/// \throws attn::invalid_argument when `k`, `v` or a non-empty `masks` differ in size from
+///         `q`, or as multi_head_into does for an item (the message names the item)
 template <typename QSeq, typename KSeq, typename VSeq, typename Scalar>
 void multi_head_batch_into(const QSeq& q, const KSeq& k, const VSeq& v, const MultiHeadParams<Scalar>& params,
                            std::vector<MultiHeadResult<Scalar>>& results, MultiHeadWorkspace<Scalar>& ws,
@@ -602,6 +727,14 @@ void multi_head_batch_into(const QSeq& q, const KSeq& k, const VSeq& v, const Mu
 }
 
 /// Value form of multi_head_batch_into: one MultiHeadResult per item.
+/// \param q queries per item, Tq_b×dq
+/// \param k keys per item, Tk_b×dk
+/// \param v values per item, Tk_b×dv
+/// \param params projections, biases and the head count h
+/// \param masks empty (default), or one mask per item
+/// \param options probability function, return_scores and the scale
+/// \return `q.size()` results, in item order
+/// \throws attn::invalid_argument as multi_head_batch_into does
 template <typename QSeq, typename KSeq, typename VSeq, typename Scalar>
 std::vector<MultiHeadResult<Scalar>> multi_head_batch(const QSeq& q, const KSeq& k, const VSeq& v,
                                                       const MultiHeadParams<Scalar>& params,
@@ -636,6 +769,8 @@ void finish_torch_params(const char* fn, MultiHeadParams<Scalar>& p, const Eigen
 
 }  // namespace detail
 
+/// \cond INTERNAL
+// Definitions of the loaders; their documentation is at the declarations in MultiHeadParams.
 template <typename Scalar>
 template <typename DerivedW, typename DerivedB, typename DerivedWo, typename DerivedBo>
 MultiHeadParams<Scalar> MultiHeadParams<Scalar>::from_torch(const Eigen::MatrixBase<DerivedW>& in_proj_weight,
@@ -679,6 +814,7 @@ MultiHeadParams<Scalar> MultiHeadParams<Scalar>::from_torch_separate(
   detail::finish_torch_params(fn, p, in_proj_bias, out_proj_bias, num_heads);
   return p;
 }
+/// \endcond
 
 }  // namespace attn
 

@@ -23,14 +23,21 @@ template <typename Scalar>
 struct PoolingParams {
   Matrix<Scalar> w;      ///< d×1 [SeqWeightedAttention `<name>_W`; Dense(1) `kernel`]
   RowVector<Scalar> b;   ///< 1×1 or empty [SeqWeightedAttention `<name>_b`; Dense(1) `bias`]
+  /// linear (SeqWeightedAttention) or tanh (feed-forward attention)
   PoolingActivation activation = PoolingActivation::linear;
 
   /// keras-self-attention SeqWeightedAttention: e_t = x_t·w + b.
+  /// \param w d×1
+  /// \param b 1×1, or empty (default) for no bias
+  /// \return parameters with the linear activation
   static PoolingParams seq_weighted(Matrix<Scalar> w, RowVector<Scalar> b = {}) {
     return {std::move(w), std::move(b), PoolingActivation::linear};
   }
-  /// Feed-forward attention (Raffel & Ellis 2015), `TimeDistributed(Dense(1, activation='tanh'))`
+  /// Feed-forward attention (Raffel & Ellis 2015), ``TimeDistributed(Dense(1, activation='tanh'))``
   /// then softmax over time: e_t = tanh(x_t·w + b).
+  /// \param w d×1
+  /// \param b 1×1, or empty (default) for no bias
+  /// \return parameters with the tanh activation
   static PoolingParams feed_forward(Matrix<Scalar> w, RowVector<Scalar> b = {}) {
     return {std::move(w), std::move(b), PoolingActivation::tanh};
   }
@@ -40,6 +47,14 @@ struct PoolingParams {
 /// scratch `ws`. `mask` applies to the one query row (row 0): `Mask::key_length(n)` hides
 /// padded steps `>= n`, an explicit `1×T` matrix hides any steps. A sequence with no visible
 /// step gives zero weights and a zero output (reported fully masked). Returns 1 in that case, else 0.
+/// \param x the sequence, T×d
+/// \param params w, b and the activation
+/// \param output 1×d, written
+/// \param weights 1×T, written
+/// \param ws reusable scratch
+/// \param mask which steps are visible to the one query row
+/// \param options probability function and return_scores
+/// \return 1 when no step was visible, else 0
 template <typename DerivedX>
 Index attention_pooling_into(const Eigen::MatrixBase<DerivedX>& x, const PoolingParams<typename DerivedX::Scalar>& params,
                              Eigen::Ref<Matrix<typename DerivedX::Scalar>> output,
@@ -68,6 +83,11 @@ Index attention_pooling_into(const Eigen::MatrixBase<DerivedX>& x, const Pooling
 /// Attention pooling of `x` (T×d): output 1×d (the pooled vector), weights 1×T (what
 /// `return_attention=True` returns), whether the sequence was fully masked, and with
 /// `options.return_scores` the scores 1×T (after the activation, before the softmax).
+/// \param x the sequence, T×d
+/// \param params w, b and the activation
+/// \param mask which steps are visible
+/// \param options probability function and return_scores
+/// \return output 1×d, weights 1×T, fully_masked (and scores when asked)
 template <typename DerivedX>
 AttentionResult<typename DerivedX::Scalar> attention_pooling(const Eigen::MatrixBase<DerivedX>& x,
                                                              const PoolingParams<typename DerivedX::Scalar>& params,

@@ -35,18 +35,24 @@ struct AttentionResult {
   RowFlags fully_masked;   ///< Tq; true where the query saw no key (zero weights and output)
 
   /// Number of queries that saw no key.
+  /// \return the number of true entries of fully_masked
   Index num_fully_masked() const { return fully_masked.count(); }
 
+  /// Structured binding: `get<0>()` is output, `get<1>()` weights.
+  /// \tparam I 0 or 1
+  /// \return a reference to the member
   template <std::size_t I>
   decltype(auto) get() & {
     static_assert(I < 2, "attn::AttentionResult binds as [output, weights]");
     if constexpr (I == 0) return (output); else return (weights);
   }
+  /// Structured binding of a const result. \tparam I 0 or 1 \return a const reference
   template <std::size_t I>
   decltype(auto) get() const& {
     static_assert(I < 2, "attn::AttentionResult binds as [output, weights]");
     if constexpr (I == 0) return (output); else return (weights);
   }
+  /// Structured binding of a temporary result. \tparam I 0 or 1 \return the moved member
   template <std::size_t I>
   decltype(auto) get() && {
     static_assert(I < 2, "attn::AttentionResult binds as [output, weights]");

@@ -17,6 +17,15 @@ namespace attn {
 /// Scaled dot-product attention into caller-owned `output` (Tq×dv) and `weights` (Tq×Tk),
 /// with scratch from `ws`; allocates nothing once `ws` has seen shapes this large.
 /// Returns the number of fully masked query rows (which ones: `ws.fully_masked()`).
+/// \param q queries, Tq×dk (any Eigen expression)
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param output Tq×dv, written
+/// \param weights Tq×Tk, written; rows sum to 1 over visible keys, masked entries exactly 0
+/// \param ws reusable scratch; after the call it reports the fully masked rows and the scores
+/// \param mask which keys each query may see (default: all)
+/// \param options probability function, return_scores and the scale
+/// \return the number of queries that saw no key
 template <typename DerivedQ, typename DerivedK, typename DerivedV>
 Index scaled_dot_product_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
                               const Eigen::MatrixBase<DerivedV>& v,
@@ -52,6 +61,12 @@ Index scaled_dot_product_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen:
 
 /// Scaled dot-product attention. Returns output (Tq×dv), weights (Tq×Tk), the fully masked
 /// rows and, with `options.return_scores`, the scaled scores.
+/// \param q queries, Tq×dk (any Eigen expression)
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param mask which keys each query may see (default: all)
+/// \param options probability function, return_scores and the scale
+/// \return output, weights, fully_masked (and scores when asked)
 template <typename DerivedQ, typename DerivedK, typename DerivedV>
 AttentionResult<typename DerivedQ::Scalar> scaled_dot_product(const Eigen::MatrixBase<DerivedQ>& q,
                                                               const Eigen::MatrixBase<DerivedK>& k,

@@ -25,6 +25,7 @@ enum class SelfAttentionType { additive, multiplicative };
 /// (`use_additive_bias=False`, `use_attention_bias=False`).
 template <typename Scalar>
 struct SeqSelfAttentionParams {
+  /// Score function [attention_type]; default additive.
   SelfAttentionType type = SelfAttentionType::additive;
   Matrix<Scalar> wt;     ///< additive: d×units [Add_Wt]; multiplicative: empty
   Matrix<Scalar> wx;     ///< additive: d×units [Add_Wx]; multiplicative: empty
@@ -32,12 +33,18 @@ struct SeqSelfAttentionParams {
   Matrix<Scalar> wa;     ///< additive: units×1 [Add_Wa]; multiplicative: d×d [Mul_Wa]
   RowVector<Scalar> ba;  ///< 1×1 or empty [Add_ba / Mul_ba]
   /// `attention_width`: unset for global attention. Row t sees keys
-  /// `t - width/2 <= t' < t - width/2 + width`, or `t - width + 1 <= t' <= t` when history only.
+  /// ``t - width/2 <= t' < t - width/2 + width``, or ``t - width + 1 <= t' <= t`` when history only.
   std::optional<Index> width;
   /// `history_only`: row t sees no key after t (with no width: every key up to t).
   bool history_only = false;
 
   /// e_tt' = tanh(x_t·Wt + x_t'·Wx + bh)·Wa + ba
+  /// \param wt d×units
+  /// \param wx d×units
+  /// \param wa units×1
+  /// \param bh 1×units, or empty (default) for none
+  /// \param ba 1×1, or empty (default) for none
+  /// \return additive parameters with no width and history_only off
   static SeqSelfAttentionParams additive(Matrix<Scalar> wt, Matrix<Scalar> wx, Matrix<Scalar> wa,
                                          RowVector<Scalar> bh = {}, RowVector<Scalar> ba = {}) {
     SeqSelfAttentionParams p;
@@ -50,6 +57,9 @@ struct SeqSelfAttentionParams {
     return p;
   }
   /// e_tt' = x_t·Wa·x_t'ᵀ + ba
+  /// \param wa d×d
+  /// \param ba 1×1, or empty (default) for none
+  /// \return multiplicative parameters with no width and history_only off
   static SeqSelfAttentionParams multiplicative(Matrix<Scalar> wa, RowVector<Scalar> ba = {}) {
     SeqSelfAttentionParams p;
     p.type = SelfAttentionType::multiplicative;
@@ -62,6 +72,10 @@ struct SeqSelfAttentionParams {
 /// The mask of keras-self-attention's local attention: with a width, `Mask::window(width/2,
 /// (width-1)/2)`, or `Mask::window(width-1, 0)` when history only; without a width,
 /// `Mask::causal()` when history only, else the all-visible mask. Throws unless width > 0.
+/// \param width `attention_width`; unset for global attention
+/// \param history_only whether row t sees no key after t
+/// \return the mask
+/// \throws attn::invalid_argument when `width` is set and not > 0
 inline Mask local_attention_mask(std::optional<Index> width, bool history_only) {
   if (width) {
     ATTN_CHECK(*width > 0, "attn::local_attention_mask: width (" + std::to_string(*width) + ") must be > 0");
@@ -107,6 +121,17 @@ void check_self_attention_params(const char* fn, const SeqSelfAttentionParams<Sc
 /// `options.probability` applies (softmax is the Keras layer); `options.scale` must be unset.
 /// Returns the number of fully masked rows. Allocates nothing once `ws` has seen these shapes,
 /// unless both a width and an explicit matrix mask are given (the intersection copies the matrix).
+/// \param x the sequence, T×d
+/// \param params score kernels, biases, width and history_only
+/// \param output T×d, written
+/// \param weights T×T, written
+/// \param ws reusable scratch; reports the fully masked rows and the scores of the last call
+/// \param mask which keys each row may see (default: all)
+/// \param options probability function and return_scores
+/// \return the number of fully masked rows
+/// \throws attn::invalid_argument when a kernel or bias of `params` does not fit d (or is set for
+///         the other type), the width is not > 0, an output has another shape, the mask does not
+///         fit, or `options.scale` is set
 template <typename DerivedX>
 Index seq_self_attention_into(const Eigen::MatrixBase<DerivedX>& x,
                               const SeqSelfAttentionParams<typename DerivedX::Scalar>& params,
@@ -166,6 +191,12 @@ Index seq_self_attention_into(const Eigen::MatrixBase<DerivedX>& x,
 /// SeqSelfAttention over `x` (T×d): output T×d (keras `v`), weights T×T (keras `a`, what
 /// `return_attention=True` returns), fully masked rows and, with `options.return_scores`, the
 /// emissions `e` (T×T, before window, mask and softmax). See seq_self_attention_into.
+/// \param x the sequence, T×d
+/// \param params score kernels, biases, width and history_only
+/// \param mask which keys each row may see (default: all)
+/// \param options probability function and return_scores
+/// \return output T×d, weights T×T, fully_masked (and scores when asked)
+/// \throws attn::invalid_argument as seq_self_attention_into does
 template <typename DerivedX>
 AttentionResult<typename DerivedX::Scalar> seq_self_attention(
     const Eigen::MatrixBase<DerivedX>& x, const SeqSelfAttentionParams<typename DerivedX::Scalar>& params,

@@ -390,6 +390,10 @@ inline Index normalize_scratch_size(Index tk) { return std::max(tk, 3 * sweep_ro
 
 /// Weights `Tq×Tk` from scores `Tq×Tk` with the given probability function under `mask`.
 /// Masked entries are exactly 0; a row that sees no key is all 0 (see the notes above).
+/// \param scores Tq×Tk scores
+/// \param mask which entries are visible (default: all)
+/// \param probability softmax, sparsemax or hardmax
+/// \return the weights, Tq×Tk
 template <typename Derived>
 Matrix<typename Derived::Scalar> normalize(const Eigen::MatrixBase<Derived>& scores, const Mask& mask = Mask(),
                                            Probability probability = Probability::softmax) {
@@ -404,18 +408,27 @@ Matrix<typename Derived::Scalar> normalize(const Eigen::MatrixBase<Derived>& sco
 }
 
 /// Masked softmax over each row of `scores` (`Tq×Tk`).
+/// \param scores Tq×Tk scores
+/// \param mask which entries are visible (default: all)
+/// \return the weights, Tq×Tk
 template <typename Derived>
 Matrix<typename Derived::Scalar> softmax(const Eigen::MatrixBase<Derived>& scores, const Mask& mask = Mask()) {
   return normalize(scores, mask, Probability::softmax);
 }
 
 /// Masked sparsemax over each row: the Euclidean projection onto the simplex (exact zeros).
+/// \param scores Tq×Tk scores
+/// \param mask which entries are visible (default: all)
+/// \return the weights, Tq×Tk
 template <typename Derived>
 Matrix<typename Derived::Scalar> sparsemax(const Eigen::MatrixBase<Derived>& scores, const Mask& mask = Mask()) {
   return normalize(scores, mask, Probability::sparsemax);
 }
 
 /// Masked hardmax over each row: one-hot at the first visible maximum.
+/// \param scores Tq×Tk scores
+/// \param mask which entries are visible (default: all)
+/// \return the weights, Tq×Tk
 template <typename Derived>
 Matrix<typename Derived::Scalar> hardmax(const Eigen::MatrixBase<Derived>& scores, const Mask& mask = Mask()) {
   return normalize(scores, mask, Probability::hardmax);

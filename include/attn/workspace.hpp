@@ -35,12 +35,16 @@ template <typename Scalar>
 class Workspace {
  public:
   /// Query rows of the last call that saw no key.
+  /// \return Tq flags, a view into this workspace (valid until its next use)
   Eigen::Map<const RowFlags> fully_masked() const { return {flags_.data(), flag_count_}; }
   /// Number of such rows in the last call.
+  /// \return the number of true flags in fully_masked()
   Index num_fully_masked() const { return fully_masked().count(); }
   /// Raw scores of the last call made with Options::return_scores (Tq×Tk), else stale or 0×0.
+  /// \return a view into this workspace (valid until its next use)
   Eigen::Map<const Matrix<Scalar>> scores() const { return scores_.view(); }
 
+  /// \cond INTERNAL
   // Scratch used by the kernels; not part of the API.
   Eigen::Map<RowFlags> flags(Index n) {
     if (n > flags_.size()) flags_.resize(n);
@@ -56,6 +60,7 @@ class Workspace {
   detail::Buffer<Scalar> values_;   // V with non-finite rows zeroed (rare path)
   detail::Buffer<Scalar> sort_;     // normalisation scratch: the sparsemax sort
   detail::Buffer<Scalar> row_;      // a one-row block's weights and output as contiguous vectors
+  /// \endcond
 
  private:
   RowFlags flags_;

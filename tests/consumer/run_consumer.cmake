@@ -4,8 +4,14 @@
 #                          with CMAKE_PREFIX_PATH pointing at that prefix.
 #   MODE=add_subdirectory  configure, build and run consumer/add_subdirectory against the
 #                          attn source tree.
+#   MODE=pkg_config        install the outer build tree ATTN_BUILD_DIR into a prefix under
+#                          WORK_DIR; check attn.pc, and bin/attn-plot with its manual page
+#                          when EXPECT_TOOL is ON (rendered with man -l, else groff, else only
+#                          found); compile consumer/pkg_config/main.cpp with CXX_COMPILER and
+#                          `pkg-config --cflags attn` alone, and run it.
 # Other inputs: ATTN_SOURCE_DIR, CONSUMER_DIR, WORK_DIR; optional GENERATOR, CXX_COMPILER,
-# EIGEN_DIR (the Eigen3_DIR the outer build used).
+# EIGEN_DIR (the Eigen3_DIR the outer build used); for pkg_config ATTN_BUILD_DIR, EXPECT_TOOL,
+# PKG_CONFIG (the pkg-config program).
 cmake_minimum_required(VERSION 3.16)
 
 foreach(var IN ITEMS MODE ATTN_SOURCE_DIR CONSUMER_DIR WORK_DIR)
@@ -13,8 +19,8 @@ foreach(var IN ITEMS MODE ATTN_SOURCE_DIR CONSUMER_DIR WORK_DIR)
     message(FATAL_ERROR "run_consumer.cmake: -D${var}=... is required")
   endif()
 endforeach()
-if(NOT MODE MATCHES "^(find_package|add_subdirectory)$")
-  message(FATAL_ERROR "run_consumer.cmake: MODE must be find_package or add_subdirectory, got '${MODE}'")
+if(NOT MODE MATCHES "^(find_package|add_subdirectory|pkg_config)$")
+  message(FATAL_ERROR "run_consumer.cmake: MODE must be find_package, add_subdirectory or pkg_config, got '${MODE}'")
 endif()
 
 set(work "${WORK_DIR}/${MODE}")
@@ -76,6 +82,46 @@ if(MODE STREQUAL "find_package")
   endif()
 
   build_and_run("${work}/build")
+elseif(MODE STREQUAL "pkg_config")
+  set(prefix "${work}/prefix")
+  step("install attn" "${CMAKE_COMMAND}" --install "${ATTN_BUILD_DIR}" --prefix "${prefix}" --config Release)
+  if(NOT EXISTS "${prefix}/share/pkgconfig/attn.pc")
+    message(FATAL_ERROR "[consumer.${MODE}] install is missing share/pkgconfig/attn.pc")
+  endif()
+  if(EXPECT_TOOL)
+    set(man_page "${prefix}/share/man/man1/attn-plot.1")
+    if(NOT EXISTS "${prefix}/bin/attn-plot${CMAKE_EXECUTABLE_SUFFIX}" OR NOT EXISTS "${man_page}")
+      message(FATAL_ERROR "[consumer.${MODE}] install is missing bin/attn-plot or share/man/man1/attn-plot.1")
+    endif()
+    find_program(MAN man)
+    find_program(GROFF groff)
+    if(MAN)
+      set(render "${CMAKE_COMMAND}" -E env MANWIDTH=80 "${MAN}" -l "${man_page}")
+    elseif(GROFF)
+      set(render "${GROFF}" -man -Tutf8 -ww "${man_page}")
+    endif()
+    if(render)
+      execute_process(COMMAND ${render} OUTPUT_VARIABLE page ERROR_VARIABLE page_errors RESULT_VARIABLE rc)
+      if(NOT rc EQUAL 0 OR NOT page MATCHES "SYNOPSIS" OR NOT page_errors STREQUAL "")
+        message(FATAL_ERROR "[consumer.${MODE}] the manual page does not render cleanly (${rc}): ${page_errors}")
+      endif()
+      message(STATUS "[consumer.${MODE}] the manual page renders")
+    endif()
+  endif()
+
+  # Only pkg-config's flags: no CMake, no -I of our own.
+  execute_process(
+    COMMAND "${CMAKE_COMMAND}" -E env "PKG_CONFIG_PATH=${prefix}/share/pkgconfig" "${PKG_CONFIG}" --cflags attn
+    OUTPUT_VARIABLE cflags OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0 OR NOT cflags MATCHES "/prefix/share/pkgconfig/\\.\\./\\.\\./include")
+    message(FATAL_ERROR "[consumer.${MODE}] pkg-config --cflags attn failed or points elsewhere: '${cflags}'")
+  endif()
+  message(STATUS "[consumer.${MODE}] pkg-config --cflags attn: ${cflags}")
+  separate_arguments(cflags UNIX_COMMAND "${cflags}")
+  set(exe "${work}/attn_consumer${CMAKE_EXECUTABLE_SUFFIX}")
+  step("compile consumer"
+    "${CXX_COMPILER}" -std=c++17 ${cflags} "${CONSUMER_DIR}/pkg_config/main.cpp" -o "${exe}")
+  step("run consumer" "${exe}")
 else()
   step("configure consumer"
     "${CMAKE_COMMAND}" -S "${CONSUMER_DIR}/add_subdirectory" -B "${work}/build" ${common_args}

@@ -13,14 +13,20 @@
 #include <string>
 #include <string_view>
 
+/// Exporters and readers: CSV, NumPy `.npy`, SVG heatmaps, HTML highlighting, Pharaoh alignments.
 namespace attn::io {
 
 /// An 8-bit sRGB colour.
 struct Rgb {
+  /// Red, 0..255.
   std::uint8_t r = 0;
+  /// Green, 0..255.
   std::uint8_t g = 0;
+  /// Blue, 0..255.
   std::uint8_t b = 0;
+  /// \param x first colour \param y second colour \return true when all three channels are equal
   friend bool operator==(const Rgb& x, const Rgb& y) { return x.r == y.r && x.g == y.g && x.b == y.b; }
+  /// \param x first colour \param y second colour \return `!(x == y)`
   friend bool operator!=(const Rgb& x, const Rgb& y) { return !(x == y); }
 };
 
@@ -54,7 +60,10 @@ inline std::uint8_t to_byte(double v) {
 }  // namespace detail
 
 /// The colour of `t` in `map`: `t` is clamped to [0, 1] (+inf → 1, -inf → 0). NaN gives light
-/// grey #d9d9d9 (the SVG heatmap also crosses such cells out, since greys has that colour too).
+/// grey `#d9d9d9` (the SVG heatmap also crosses such cells out, since greys has that colour too).
+/// \param map viridis or greys
+/// \param t position on the map, 0 the low end, 1 the high end
+/// \return the sRGB colour
 inline Rgb colormap_color(Colormap map, double t) {
   if (std::isnan(t)) return {0xd9, 0xd9, 0xd9};
   t = std::clamp(t, 0.0, 1.0);
@@ -75,6 +84,7 @@ inline Rgb colormap_color(Colormap map, double t) {
 }
 
 /// "#rrggbb", lowercase.
+/// \param c the colour \return the CSS hex text, e.g. "#e6550d"
 inline std::string css_color(Rgb c) {
   static const char* const hex = "0123456789abcdef";
   std::string s = "#000000";
@@ -88,6 +98,10 @@ inline std::string css_color(Rgb c) {
 
 /// Parses "#rrggbb" or "#rgb" (case-insensitive). Throws attn::invalid_argument naming `who`
 /// otherwise.
+/// \param text the colour text
+/// \param who the function named in the message
+/// \return the colour
+/// \throws attn::invalid_argument when `text` is neither form
 inline Rgb parse_css_color(std::string_view text, const char* who = "attn::io::parse_css_color") {
   const auto nibble = [&](char ch) -> int {
     if (ch >= '0' && ch <= '9') return ch - '0';
@@ -107,6 +121,7 @@ inline Rgb parse_css_color(std::string_view text, const char* who = "attn::io::p
 }
 
 /// Relative luminance (WCAG 2) of an sRGB colour, in [0, 1].
+/// \param c the colour \return 0 for black, 1 for white
 inline double relative_luminance(Rgb c) {
   const auto linear = [](std::uint8_t v) {
     const double s = v / 255.0;
@@ -116,6 +131,7 @@ inline double relative_luminance(Rgb c) {
 }
 
 /// Black or white, whichever reads better on `background` (the larger WCAG contrast ratio).
+/// \param background the colour behind the text \return black or white
 inline Rgb contrasting_text_color(Rgb background) {
   const double l = relative_luminance(background);
   return (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) ? Rgb{0, 0, 0} : Rgb{255, 255, 255};
@@ -123,6 +139,10 @@ inline Rgb contrasting_text_color(Rgb background) {
 
 /// The map named `name` ("viridis", "greys"; case-sensitive). Throws attn::invalid_argument
 /// naming `who` and the known names otherwise.
+/// \param name "viridis" or "greys" ("grays" is read as greys too)
+/// \param who the function named in the message
+/// \return the map
+/// \throws attn::invalid_argument for any other name
 inline Colormap parse_colormap(std::string_view name, const char* who = "attn::io::parse_colormap") {
   if (name == "viridis") return Colormap::viridis;
   if (name == "greys" || name == "grays") return Colormap::greys;
@@ -131,6 +151,7 @@ inline Colormap parse_colormap(std::string_view name, const char* who = "attn::i
 }
 
 /// The name of `map`, as parse_colormap() reads it.
+/// \param map the colour map \return "viridis" or "greys"
 inline const char* colormap_name(Colormap map) { return map == Colormap::greys ? "greys" : "viridis"; }
 
 }  // namespace attn::io

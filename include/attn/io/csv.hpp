@@ -33,9 +33,11 @@
 namespace attn::io {
 
 /// One CSV field, quoted per RFC 4180 when needed: a field that contains a comma, a double
-/// quote, CR or LF, or that starts or ends with a space or a tab, is wrapped in `"` with each
-/// inner `"` doubled; any other field (the empty one included) comes back unchanged. Bytes are
-/// copied as they are, so UTF-8 passes through untouched.
+/// quote, CR or LF, or that starts or ends with a space or a tab, is wrapped in double quotes
+/// with each inner double quote doubled; any other field (the empty one included) comes back
+/// unchanged. Bytes are copied as they are, so UTF-8 passes through untouched.
+/// \param text the field's text
+/// \return the field as it goes between commas
 inline std::string csv_field(std::string_view text) {
   bool quote = !text.empty() && (text.front() == ' ' || text.front() == '\t' || text.back() == ' ' ||
                                  text.back() == '\t');
@@ -162,6 +164,10 @@ void csv_write_records(std::ostream& os, const Eigen::DenseBase<Derived>& m,
 /// Throws attn::invalid_argument when a non-empty `row_labels` / `col_labels` does not have
 /// m.rows() / m.cols() entries, std::runtime_error when the stream is not good before the call
 /// or fails during it.
+/// \param os the stream, written unformatted
+/// \param m the matrix, rows×cols
+/// \param row_labels one per row, or empty (default) for none
+/// \param col_labels one per column, or empty (default) for no header
 template <typename Derived>
 void write_csv(std::ostream& os, const Eigen::DenseBase<Derived>& m,
                const std::vector<std::string>& row_labels = {},
@@ -179,6 +185,10 @@ void write_csv(std::ostream& os, const Eigen::DenseBase<Derived>& m,
 /// renamed onto `path`. A failed write leaves neither a half-written `path` nor the temporary
 /// file. Throws attn::invalid_argument on a label-count mismatch (before touching the file
 /// system) and std::runtime_error naming the path and the system's reason on I/O failure.
+/// \param path the file to write
+/// \param m the matrix, rows×cols
+/// \param row_labels one per row, or empty (default) for none
+/// \param col_labels one per column, or empty (default) for no header
 template <typename Derived>
 void write_csv(const std::filesystem::path& path, const Eigen::DenseBase<Derived>& m,
                const std::vector<std::string>& row_labels = {},
@@ -202,8 +212,11 @@ namespace attn::io {
 /// decoding or training step, each optional. A coordinate set on one map must be set on all.
 template <typename Scalar>
 struct CsvMap {
+  /// The `layer` column; unset: no such column.
   std::optional<Index> layer;
+  /// The `head` column; unset: no such column.
   std::optional<Index> head;
+  /// The `step` column; unset: no such column.
   std::optional<Index> step;
   Matrix<Scalar> weights;  ///< Tq×Tk
 };
@@ -215,8 +228,11 @@ enum class CsvLabels { automatic, none, rows, columns, both };
 /// What read_csv() returns: the values and the labels (each empty when the file has none).
 template <typename Scalar = double>
 struct CsvMatrix {
+  /// The numbers, records × fields (labels excluded).
   Matrix<Scalar> values;
+  /// The first field of each record, when the file has row labels; else empty.
   std::vector<std::string> row_labels;
+  /// The header record (without its corner cell), when the file has one; else empty.
   std::vector<std::string> col_labels;
 };
 
@@ -471,6 +487,10 @@ CsvMatrix<Scalar> csv_read(std::istream& is, CsvLabels labels, const std::string
 /// coordinates, the 0-based query and key indices, the labels and the weight. Numbers and
 /// quoting as in write_csv(). Throws attn::invalid_argument when the maps do not all set the
 /// same coordinates or the labels do not fit a map, std::runtime_error on stream failure.
+/// \param os the stream, written unformatted
+/// \param maps the maps, in the order written
+/// \param row_labels one per query row of every map, or empty (default)
+/// \param col_labels one per key column of every map, or empty (default)
 template <typename Scalar>
 void write_csv_long(std::ostream& os, const std::vector<CsvMap<Scalar>>& maps,
                     const std::vector<std::string>& row_labels = {}, const std::vector<std::string>& col_labels = {}) {
@@ -483,6 +503,12 @@ void write_csv_long(std::ostream& os, const std::vector<CsvMap<Scalar>>& maps,
 }
 
 /// Writes the long form to the file `path`, atomically (see the wide write_csv path overload).
+/// \param path the file to write
+/// \param maps the maps, in the order written
+/// \param row_labels one per query row of every map, or empty (default)
+/// \param col_labels one per key column of every map, or empty (default)
+/// \throws attn::invalid_argument as the stream overload does (before the file is touched),
+///         std::runtime_error naming the path and the system's reason on I/O failure
 template <typename Scalar>
 void write_csv_long(const std::filesystem::path& path, const std::vector<CsvMap<Scalar>>& maps,
                     const std::vector<std::string>& row_labels = {}, const std::vector<std::string>& col_labels = {}) {
@@ -506,6 +532,10 @@ void write_csv_long(const std::filesystem::path& path, const std::vector<CsvMap<
 /// rows, no header for one without columns, and nothing at all without fields: such files
 /// read back with the labels they do hold, and an empty file as a 0×0 matrix.) Throws std::runtime_error naming the line (and field)
 /// for malformed CSV, records of different lengths, or a value that is not a number.
+/// \tparam Scalar float or double (default double)
+/// \param is the stream, read to its end
+/// \param labels which labels the file holds (default: detect them)
+/// \return the values and the labels
 template <typename Scalar = double>
 CsvMatrix<Scalar> read_csv(std::istream& is, CsvLabels labels = CsvLabels::automatic) {
   ::attn::detail::check_scalar<Scalar>();
@@ -514,6 +544,10 @@ CsvMatrix<Scalar> read_csv(std::istream& is, CsvLabels labels = CsvLabels::autom
 
 /// Reads the CSV file at `path` as read_csv(std::istream&) does; messages name the path, and
 /// a file that cannot be opened throws std::runtime_error with the system's reason.
+/// \tparam Scalar float or double (default double)
+/// \param path the file to read
+/// \param labels which labels the file holds (default: detect them)
+/// \return the values and the labels
 template <typename Scalar = double>
 CsvMatrix<Scalar> read_csv(const std::filesystem::path& path, CsvLabels labels = CsvLabels::automatic) {
   ::attn::detail::check_scalar<Scalar>();

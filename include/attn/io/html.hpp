@@ -28,10 +28,11 @@ namespace attn::io {
 /// How highlighted text looks.
 struct HighlightOptions {
   std::string title;                    ///< page title and heading; empty: "attention weights" (no heading)
-  std::string color = "#e6550d";        ///< shade of the highest weight ('#rrggbb'); weight 0 is white
+  std::string color = "#e6550d";        ///< shade of the highest weight ("#rrggbb"); weight 0 is white
   /// Shading scale. Unset: vmin = min(0, smallest weight), vmax = the largest weight (so the
   /// most attended token of the page has the full colour). Weights outside are clamped.
   std::optional<double> vmin;
+  /// Shading scale's upper end; unset: the largest finite weight (see vmin).
   std::optional<double> vmax;
   std::string separator = " ";          ///< text between tokens: " " for words, "" for characters
   std::vector<std::string> row_labels;  ///< one label per line (the query token), or empty
@@ -44,6 +45,8 @@ struct HighlightOptions {
 /// The characters of UTF-8 `text`, one string each, to highlight text character by character
 /// (with HighlightOptions::separator ""). A character here is a code point plus any combining
 /// marks after it; malformed bytes become U+FFFD.
+/// \param text UTF-8 text
+/// \return the characters, in order; joined they give `text` (with malformed bytes replaced)
 inline std::vector<std::string> utf8_characters(std::string_view text) {
   std::vector<std::string> characters;
   std::size_t i = 0;
@@ -197,7 +200,13 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
 /// U+FFFD); their spaces are kept (white-space: pre-wrap). The document is polyglot
 /// HTML5/XHTML: browsers read it as HTML and XML tools can parse it. Throws
 /// attn::invalid_argument when weights.cols() != tokens.size(), row_labels does not have one
-/// label per row, options.color is not '#rrggbb', or vmin >= vmax (both given).
+/// label per row, options.color is not `#rrggbb` or `#rgb`, or vmin >= vmax (both given).
+/// \param tokens the tokens, n of them
+/// \param weights `1×n` or `n×1` (one line), or `m×n` (one line per row); float or double
+/// \param options look of the page (default: HighlightOptions{})
+/// \return the HTML document, or only the `<div>` with `options.fragment`
+/// \throws attn::invalid_argument also when options.decimals is outside [0, 10] or vmin or vmax
+///         is not finite
 template <typename Derived>
 std::string highlight_html(const std::vector<std::string>& tokens, const Eigen::DenseBase<Derived>& weights,
                            const HighlightOptions& options = {}) {
@@ -206,6 +215,11 @@ std::string highlight_html(const std::vector<std::string>& tokens, const Eigen::
 
 /// Writes highlight_html(tokens, weights, options) to `os` (std::runtime_error when the stream
 /// is not good before the call or fails during it).
+/// \param os the stream, written unformatted
+/// \param tokens the tokens, n of them
+/// \param weights `1×n`, `n×1` or `m×n`
+/// \param options look of the page
+/// \throws attn::invalid_argument as highlight_html does
 template <typename Derived>
 void write_highlight_html(std::ostream& os, const std::vector<std::string>& tokens,
                           const Eigen::DenseBase<Derived>& weights, const HighlightOptions& options = {}) {
@@ -218,6 +232,11 @@ void write_highlight_html(std::ostream& os, const std::vector<std::string>& toke
 
 /// Writes highlight_html(tokens, weights, options) to the file `path` atomically (temporary
 /// file + rename); I/O failures throw std::runtime_error naming the path and the reason.
+/// \param path the file to write
+/// \param tokens the tokens, n of them
+/// \param weights `1×n`, `n×1` or `m×n`
+/// \param options look of the page
+/// \throws attn::invalid_argument as highlight_html does (before the file is touched)
 template <typename Derived>
 void write_highlight_html(const std::filesystem::path& path, const std::vector<std::string>& tokens,
                           const Eigen::DenseBase<Derived>& weights, const HighlightOptions& options = {}) {

@@ -33,7 +33,7 @@ namespace attn::io {
 
 /// Thrown when a .npy file or stream is malformed, unsupported or truncated. Derived from
 /// std::runtime_error; the message names the function, the path (when there is one) and
-/// what was wrong, e.g. `attn::io::read_npy: 'w.npy': unsupported descr '>f8': big-endian ...`.
+/// what was wrong, e.g. ``attn::io::read_npy: 'w.npy': unsupported descr '>f8': big-endian ...``.
 class npy_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -81,6 +81,7 @@ struct NpyHeader {
   std::size_t data_offset = 0; ///< bytes from the start of the array to its first data byte
 
   /// Number of elements: the product of `shape` (1 for a 0-D array).
+  /// \return the element count
   Index size() const { return detail::npy_element_count(shape); }
 };
 
@@ -95,14 +96,18 @@ struct NpyArray {
   std::vector<Scalar> data;  ///< size() elements in C order
 
   /// Number of dimensions.
+  /// \return `shape.size()`
   Index ndim() const { return static_cast<Index>(shape.size()); }
   /// Number of elements: the product of `shape` (1 for a 0-D array; -1 when a dimension is
   /// negative or the product overflows Index).
+  /// \return the element count, or -1
   Index size() const { return detail::npy_element_count(shape); }
 
   /// The `k`-th matrix of a 3-D stack of shape (n, rows, cols), as a `rows×cols` matrix
   /// (head `k` of per-head weights h×Tq×Tk). Throws attn::invalid_argument when the array is
   /// not 3-D, `k` is out of range or `data` does not hold size() elements.
+  /// \param k index along the first dimension, in `[0, shape[0])`
+  /// \return rows×cols, a copy
   Matrix<Scalar> matrix(Index k) const {
     ATTN_CHECK(shape.size() == 3, "attn::io::NpyArray::matrix: the array has " +
                                       std::to_string(shape.size()) + " dimensions, must have 3");
@@ -121,6 +126,7 @@ struct NpyArray {
   /// A 0-D, 1-D or 2-D array as a matrix, with read_npy()'s rule: 0-D → 1×1, 1-D of n → 1×n
   /// (a row vector, like the library's biases), 2-D (r, c) → r×c. Throws
   /// attn::invalid_argument for other dimensions or when `data` does not hold size() elements.
+  /// \return 1×1, 1×n or r×c, a copy
   Matrix<Scalar> to_matrix() const {
     ATTN_CHECK(shape.size() <= 2, "attn::io::NpyArray::to_matrix: the array has " +
                                       std::to_string(shape.size()) +
@@ -139,6 +145,8 @@ struct NpyArray {
 /// Stacks equally shaped `r×c` matrices into a 3-D array of shape (maps.size(), r, c), e.g.
 /// per-head weights into h×Tq×Tk for write_npy(). Throws attn::invalid_argument when the
 /// shapes differ.
+/// \param maps the matrices, r×c each; none gives shape (0, 0, 0)
+/// \return the array, data in C order
 template <typename Scalar>
 NpyArray<Scalar> npy_stack(const std::vector<Matrix<Scalar>>& maps) {
   ::attn::detail::check_scalar<Scalar>();
@@ -807,6 +815,8 @@ void npy_write_array(std::ostream& os, const NpyArray<Scalar>& array, NpyOrder o
 /// (duplicate, missing or unexpected keys, bad fortran_order, a shape that is not a tuple of
 /// non-negative integers or whose byte count overflows) and unsupported descr values
 /// (big-endian, structured, complex, strings, ...).
+/// \param is the stream, at the start of an array
+/// \return the validated header
 inline NpyHeader read_npy_header(std::istream& is) {
   return detail::npy_read_header(is, detail::npy_read_context("attn::io::read_npy_header", nullptr));
 }
@@ -817,6 +827,9 @@ inline NpyHeader read_npy_header(std::istream& is) {
 /// other can be read in turn. The data size is checked against the bytes the stream holds
 /// before anything is allocated. Throws attn::io::npy_error (a std::runtime_error) naming
 /// what is wrong; see read_npy_header() for the header checks, plus truncated data.
+/// \tparam Scalar float or double (default double)
+/// \param is the stream, at the start of an array
+/// \return shape and data (C order)
 template <typename Scalar = double>
 NpyArray<Scalar> read_npy_array(std::istream& is) {
   ::attn::detail::check_scalar<Scalar>();
@@ -827,6 +840,9 @@ NpyArray<Scalar> read_npy_array(std::istream& is) {
 /// std::runtime_error naming the path and the system's reason when it cannot be opened, and
 /// attn::io::npy_error naming the path when its content is bad. Bytes after the array are
 /// ignored (as NumPy does).
+/// \tparam Scalar float or double (default double)
+/// \param path the file to read
+/// \return shape and data (C order)
 template <typename Scalar = double>
 NpyArray<Scalar> read_npy_array(const std::filesystem::path& path) {
   ::attn::detail::check_scalar<Scalar>();
@@ -838,6 +854,9 @@ NpyArray<Scalar> read_npy_array(const std::filesystem::path& path) {
 /// row vector, as the library's biases are), 2-D (r, c) → `r×c`, whatever the file's order.
 /// Types convert as in read_npy_array(). Arrays with more dimensions are rejected with
 /// attn::io::npy_error before their data is read (use read_npy_array for those).
+/// \tparam Scalar float or double (default double)
+/// \param is the stream, at the start of an array; left after it
+/// \return 1×1, 1×n or r×c
 template <typename Scalar = double>
 Matrix<Scalar> read_npy(std::istream& is) {
   ::attn::detail::check_scalar<Scalar>();
@@ -847,6 +866,9 @@ Matrix<Scalar> read_npy(std::istream& is) {
 /// Reads the .npy file at `path` as a matrix, as read_npy(std::istream&) does. Throws
 /// std::runtime_error naming the path and the system's reason when it cannot be opened, and
 /// attn::io::npy_error naming the path when its content is bad.
+/// \tparam Scalar float or double (default double)
+/// \param path the file to read
+/// \return 1×1, 1×n or r×c
 template <typename Scalar = double>
 Matrix<Scalar> read_npy(const std::filesystem::path& path) {
   ::attn::detail::check_scalar<Scalar>();
@@ -859,6 +881,9 @@ Matrix<Scalar> read_npy(const std::filesystem::path& path) {
 /// starts on a 64-byte boundary, byte for byte what NumPy 1.24's np.save writes. `order`
 /// chooses the data order in the file (C by default, like np.save). Throws
 /// std::runtime_error when the stream is not good before the call or fails during it.
+/// \param os the stream, written unformatted
+/// \param m the matrix, r×c, float or double
+/// \param order data order in the file (default C)
 template <typename Derived>
 void write_npy(std::ostream& os, const Eigen::DenseBase<Derived>& m, NpyOrder order = NpyOrder::c) {
   ::attn::detail::check_scalar<typename Derived::Scalar>();
@@ -870,6 +895,9 @@ void write_npy(std::ostream& os, const Eigen::DenseBase<Derived>& m, NpyOrder or
 /// Writes `m` as a .npy file at `path`, replacing it atomically (temporary file in the same
 /// directory, flushed, checked, renamed); a failed write leaves neither a half-written `path`
 /// nor the temporary file. Throws std::runtime_error naming the path and the system's reason.
+/// \param path the file to write
+/// \param m the matrix, r×c, float or double
+/// \param order data order in the file (default C)
 template <typename Derived>
 void write_npy(const std::filesystem::path& path, const Eigen::DenseBase<Derived>& m, NpyOrder order = NpyOrder::c) {
   ::attn::detail::check_scalar<typename Derived::Scalar>();
@@ -880,6 +908,9 @@ void write_npy(const std::filesystem::path& path, const Eigen::DenseBase<Derived
 /// Writes an N-D array (shape as given, data in C order; e.g. from npy_stack()) to `os`.
 /// Throws attn::invalid_argument when a dimension is negative, there are more than 32, or
 /// `array.data.size()` is not the product of `array.shape`; std::runtime_error on stream failure.
+/// \param os the stream, written unformatted
+/// \param array shape and data (C order)
+/// \param order data order in the file (default C)
 template <typename Scalar>
 void write_npy(std::ostream& os, const NpyArray<Scalar>& array, NpyOrder order = NpyOrder::c) {
   detail::npy_check_array(array, "attn::io::write_npy");
@@ -889,6 +920,11 @@ void write_npy(std::ostream& os, const NpyArray<Scalar>& array, NpyOrder order =
 }
 
 /// Writes an N-D array as a .npy file at `path`, atomically (see the matrix overload).
+/// \param path the file to write
+/// \param array shape and data (C order)
+/// \param order data order in the file (default C)
+/// \throws attn::invalid_argument as the stream overload does (before the file is touched),
+///         std::runtime_error naming the path and the system's reason on I/O failure
 template <typename Scalar>
 void write_npy(const std::filesystem::path& path, const NpyArray<Scalar>& array, NpyOrder order = NpyOrder::c) {
   detail::npy_check_array(array, "attn::io::write_npy");

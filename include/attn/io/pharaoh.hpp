@@ -26,6 +26,10 @@ namespace attn::io {
 enum class PharaohOrder { row_col, col_row };
 
 /// The links as one Pharaoh line without a line end, in the order given: "0-0 1-2 2-1".
+/// \param links the links (not sorted here)
+/// \param order which index comes first (default: row, then column)
+/// \return the line; empty for no links
+/// \throws attn::invalid_argument when a link has a negative index
 inline std::string pharaoh_line(const Alignment& links, PharaohOrder order = PharaohOrder::row_col) {
   std::string line;
   for (std::size_t k = 0; k < links.size(); ++k) {
@@ -44,6 +48,10 @@ inline std::string pharaoh_line(const Alignment& links, PharaohOrder order = Pha
 
 /// Writes one line per sentence pair ("i-j ..." then '\n'; an empty alignment is an empty line).
 /// Throws std::runtime_error when the stream is not good before or after writing.
+/// \param os the stream, written unformatted
+/// \param sentences one alignment per sentence pair
+/// \param order which index comes first (default: row, then column)
+/// \throws attn::invalid_argument when a link has a negative index
 inline void write_pharaoh(std::ostream& os, const std::vector<Alignment>& sentences,
                           PharaohOrder order = PharaohOrder::row_col) {
   if (!os) throw std::runtime_error("attn::io::write_pharaoh: the output stream is not in a good state");
@@ -56,12 +64,20 @@ inline void write_pharaoh(std::ostream& os, const std::vector<Alignment>& senten
 }
 
 /// Writes one sentence pair's line (with its '\n').
+/// \param os the stream
+/// \param links the alignment of one sentence pair
+/// \param order which index comes first (default: row, then column)
+/// \throws attn::invalid_argument for a negative index, std::runtime_error on stream failure
 inline void write_pharaoh(std::ostream& os, const Alignment& links, PharaohOrder order = PharaohOrder::row_col) {
   write_pharaoh(os, std::vector<Alignment>{links}, order);
 }
 
 /// Writes the lines to the file `path`, replacing it atomically (temporary file + rename, as
 /// the other exporters do). Throws std::runtime_error naming the path and the system's reason.
+/// \param path the file to write
+/// \param sentences one alignment per sentence pair
+/// \param order which index comes first (default: row, then column)
+/// \throws attn::invalid_argument when a link has a negative index (before the file is touched)
 inline void write_pharaoh(const std::filesystem::path& path, const std::vector<Alignment>& sentences,
                           PharaohOrder order = PharaohOrder::row_col) {
   std::vector<std::string> lines;
@@ -98,6 +114,9 @@ inline Index pharaoh_index(std::string_view digits, std::string_view token) {
 /// Reads one Pharaoh line into gold links: tokens separated by spaces or tabs, "i-j" sure,
 /// "ipj" or "i?j" possible; indices are 0-based decimal. With `PharaohOrder::col_row` the
 /// first index of each token is the column j. Throws attn::invalid_argument on a bad token.
+/// \param line one line, without or with its line end
+/// \param order which index comes first (default: row, then column)
+/// \return the sure and the possible links, in the order read
 inline GoldAlignment parse_pharaoh_gold(std::string_view line, PharaohOrder order = PharaohOrder::row_col) {
   GoldAlignment gold;
   std::size_t pos = 0;
@@ -123,6 +142,9 @@ inline GoldAlignment parse_pharaoh_gold(std::string_view line, PharaohOrder orde
 
 /// Reads one Pharaoh line of plain "i-j" links (a hypothesis). Throws attn::invalid_argument
 /// on a bad token, possible links included.
+/// \param line one line, without or with its line end
+/// \param order which index comes first (default: row, then column)
+/// \return the links, in the order read
 inline Alignment parse_pharaoh(std::string_view line, PharaohOrder order = PharaohOrder::row_col) {
   GoldAlignment gold = parse_pharaoh_gold(line, order);
   ATTN_CHECK(gold.possible.empty(), "attn::io::parse_pharaoh: possible links (ipj, i?j) need parse_pharaoh_gold");

@@ -44,12 +44,14 @@ struct HeatmapOptions {
   std::vector<std::string> col_labels;  ///< one per column (key tokens, top, rotated), or empty
   std::string row_axis_title;           ///< e.g. "target" (left of the row labels); empty: none
   std::string col_axis_title;           ///< e.g. "source" (above the column labels); empty: none
+  /// Colour map of the cells and the colour bar (default viridis).
   Colormap colormap = Colormap::viridis;
   bool reverse_colormap = false;        ///< high values get the low end of the map
   /// Colour scale ends. Unset: the smallest / largest finite value of all maps drawn; when
   /// they are equal, the scale becomes [0, v] (or [v, 0], or [0, 1] for 0). Values outside
   /// the scale take the end colours; NaN cells are light grey and crossed out.
   std::optional<double> vmin;
+  /// Upper end of the colour scale (see vmin).
   std::optional<double> vmax;
   bool colorbar = true;                 ///< draw the colour bar with its ticks
   std::string colorbar_label;           ///< e.g. "weight", beside the colour bar; empty: none
@@ -61,6 +63,7 @@ struct HeatmapOptions {
   /// Labels wider than this many character cells are cut with "…" (the full label stays in
   /// its tooltip); 0: never cut.
   std::size_t max_label_length = 24;
+  /// Vector or raster cells (default: raster above raster_threshold cells).
   HeatmapRaster raster = HeatmapRaster::automatic;
   Index raster_threshold = 16384;       ///< automatic: raster above this many cells per map
   Index grid_columns = 0;               ///< maps per row of a grid; 0: ceil(sqrt(number of maps))
@@ -70,9 +73,13 @@ struct HeatmapOptions {
 /// One map of a grid: its values (`rows×cols`), its title, and its labels (empty: the grid's
 /// HeatmapOptions::row_labels / col_labels when their sizes fit this map, else none).
 struct HeatmapPanel {
+  /// rows×cols values, e.g. weights Tq×Tk.
   Matrix<double> values;
+  /// Drawn above this map; empty: none.
   std::string title;
+  /// One per row, or empty.
   std::vector<std::string> row_labels;
+  /// One per column, or empty.
   std::vector<std::string> col_labels;
 };
 
@@ -554,6 +561,9 @@ inline void svg_write(const std::filesystem::path& path, const std::string& text
 /// an embedded raster (see HeatmapRaster). Throws attn::invalid_argument when a non-empty
 /// label list does not have one label per row / column, or for a bad option (vmin >= vmax,
 /// non-finite ends, sizes <= 0).
+/// \param m rows×cols
+/// \param options look of the map (default: HeatmapOptions{})
+/// \return the SVG text
 template <typename Derived>
 std::string heatmap_svg(const Eigen::DenseBase<Derived>& m, const HeatmapOptions& options = {}) {
   return detail::svg_single(m, options, "attn::io::heatmap_svg");
@@ -561,6 +571,9 @@ std::string heatmap_svg(const Eigen::DenseBase<Derived>& m, const HeatmapOptions
 
 /// Writes heatmap_svg(m, options) to `os`. Throws as heatmap_svg() does, and
 /// std::runtime_error when the stream is not good before the call or fails during it.
+/// \param os the stream, written unformatted
+/// \param m rows×cols
+/// \param options look of the map
 template <typename Derived>
 void write_heatmap_svg(std::ostream& os, const Eigen::DenseBase<Derived>& m, const HeatmapOptions& options = {}) {
   detail::svg_write(os, detail::svg_single(m, options, "attn::io::write_heatmap_svg"), "attn::io::write_heatmap_svg");
@@ -569,6 +582,10 @@ void write_heatmap_svg(std::ostream& os, const Eigen::DenseBase<Derived>& m, con
 /// Writes heatmap_svg(m, options) to the file `path`, atomically (temporary file + rename: a
 /// failed write leaves no half-written file). I/O failures throw std::runtime_error naming the
 /// path and the system's reason.
+/// \param path the file to write
+/// \param m rows×cols
+/// \param options look of the map
+/// \throws attn::invalid_argument as heatmap_svg() does (before the file is touched)
 template <typename Derived>
 void write_heatmap_svg(const std::filesystem::path& path, const Eigen::DenseBase<Derived>& m,
                        const HeatmapOptions& options = {}) {
@@ -580,11 +597,18 @@ void write_heatmap_svg(const std::filesystem::path& path, const Eigen::DenseBase
 /// `options.title` above them all. All maps get the same cell size, so equal token counts
 /// line up. Throws attn::invalid_argument when `panels` is empty or a panel's labels do not
 /// fit its values (messages name `panels[k].row_labels`), and for bad options.
+/// \param panels the maps, in reading order
+/// \param options look of the grid; its labels serve panels without their own
+/// \return the SVG text
 inline std::string heatmap_grid_svg(const std::vector<HeatmapPanel>& panels, const HeatmapOptions& options = {}) {
   return detail::svg_grid(panels, options, "attn::io::heatmap_grid_svg");
 }
 
 /// Writes heatmap_grid_svg(panels, options) to `os` (std::runtime_error on stream failure).
+/// \param os the stream, written unformatted
+/// \param panels the maps, in reading order
+/// \param options look of the grid
+/// \throws attn::invalid_argument as heatmap_grid_svg() does
 inline void write_heatmap_grid_svg(std::ostream& os, const std::vector<HeatmapPanel>& panels,
                                    const HeatmapOptions& options = {}) {
   detail::svg_write(os, detail::svg_grid(panels, options, "attn::io::write_heatmap_grid_svg"),
@@ -592,6 +616,11 @@ inline void write_heatmap_grid_svg(std::ostream& os, const std::vector<HeatmapPa
 }
 
 /// Writes heatmap_grid_svg(panels, options) to `path`, atomically.
+/// \param path the file to write
+/// \param panels the maps, in reading order
+/// \param options look of the grid
+/// \throws attn::invalid_argument as heatmap_grid_svg() does (before the file is touched),
+///         std::runtime_error naming the path and the system's reason on I/O failure
 inline void write_heatmap_grid_svg(const std::filesystem::path& path, const std::vector<HeatmapPanel>& panels,
                                    const HeatmapOptions& options = {}) {
   detail::svg_write(path, detail::svg_grid(panels, options, "attn::io::write_heatmap_grid_svg"),
@@ -600,6 +629,12 @@ inline void write_heatmap_grid_svg(const std::filesystem::path& path, const std:
 
 /// Two maps on one scale, the second beside (PairLayout::beside) or under the first: e.g. the
 /// ground-truth alignment and the attention learnt so far. Same rules as heatmap_grid_svg().
+/// \param first the first map (left or top)
+/// \param second the second map
+/// \param options look of the pair; `grid_columns` is ignored
+/// \param layout beside (default) or under
+/// \return the SVG text
+/// \throws attn::invalid_argument as heatmap_grid_svg() does
 inline std::string heatmap_pair_svg(const HeatmapPanel& first, const HeatmapPanel& second,
                                     const HeatmapOptions& options = {}, PairLayout layout = PairLayout::beside) {
   HeatmapOptions pair = options;
@@ -609,6 +644,12 @@ inline std::string heatmap_pair_svg(const HeatmapPanel& first, const HeatmapPane
 
 /// Writes heatmap_pair_svg(first, second, options, layout) to `os` (std::runtime_error on
 /// stream failure).
+/// \param os the stream, written unformatted
+/// \param first the first map (left or top)
+/// \param second the second map
+/// \param options look of the pair
+/// \param layout beside (default) or under
+/// \throws attn::invalid_argument as heatmap_grid_svg() does
 inline void write_heatmap_pair_svg(std::ostream& os, const HeatmapPanel& first, const HeatmapPanel& second,
                                    const HeatmapOptions& options = {}, PairLayout layout = PairLayout::beside) {
   HeatmapOptions pair = options;
@@ -618,6 +659,13 @@ inline void write_heatmap_pair_svg(std::ostream& os, const HeatmapPanel& first, 
 }
 
 /// Writes heatmap_pair_svg(first, second, options, layout) to the file `path`, atomically.
+/// \param path the file to write
+/// \param first the first map (left or top)
+/// \param second the second map
+/// \param options look of the pair
+/// \param layout beside (default) or under
+/// \throws attn::invalid_argument as heatmap_grid_svg() does (before the file is touched),
+///         std::runtime_error naming the path and the system's reason on I/O failure
 inline void write_heatmap_pair_svg(const std::filesystem::path& path, const HeatmapPanel& first,
                                    const HeatmapPanel& second, const HeatmapOptions& options = {},
                                    PairLayout layout = PairLayout::beside) {
@@ -629,6 +677,9 @@ inline void write_heatmap_pair_svg(const std::filesystem::path& path, const Heat
 
 /// Panels for heatmap_grid_svg() from equally or differently shaped maps (float or double),
 /// titled `titles[k]` (or none when `titles` is shorter).
+/// \param maps the maps, converted to double
+/// \param titles one title per map, or fewer (default: none)
+/// \return one panel per map, without labels of their own
 template <typename Scalar>
 std::vector<HeatmapPanel> heatmap_panels(const std::vector<Matrix<Scalar>>& maps,
                                          const std::vector<std::string>& titles = {}) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Build attn and run every test: a Release build (unit, compile, example, consumer, tool and
-# browser tests), an ASan+UBSan build running the unit, example and tool tests again, the
-# bounded libFuzzer runs and the API reference (Doxygen, warnings are errors). Prints the wall
-# time of each phase at the end (also when a phase fails), so regressions show.
+# Build attn and run every test: a Release build (unit, compile, documentation snippet, example,
+# consumer, tool and browser tests), an ASan+UBSan build running the unit, example and tool
+# tests again, the bounded libFuzzer runs and the API reference (Doxygen, warnings are
+# errors). Prints the wall time of each phase at the end (also when a phase fails), so
+# regressions show.
 #
 #   bash scripts/test.sh            everything (what .ci/run calls)
 #   ATTN_FUZZ_SECONDS=N             fuzzing budget in seconds (default 60)
@@ -66,5 +67,7 @@ phase "test build-asan/ (unit, example and tool tests)" \
     ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE 'consumer|compile|browser'
 
 phase "fuzz (libFuzzer + ASan + UBSan, ${ATTN_FUZZ_SECONDS:-60} s)" bash fuzz/run.sh "${ATTN_FUZZ_SECONDS:-60}"
+
+phase "API reference (Doxygen, a warning is an error)" bash scripts/docs.sh build/docs
 
 section "all tests passed"

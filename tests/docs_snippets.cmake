@@ -98,14 +98,11 @@ set(snippet_file "${WORK_DIR}/snippets.cpp")
 file(WRITE "${snippet_file}" "${includes}\n${blocks}")
 
 set(flags -std=c++17 -fsyntax-only -Wall -Wextra -Werror "-I${SOURCE_DIR}/include")
-# Eigen's include directories, '|'-separated, possibly as $<BUILD_INTERFACE:...> of a parent
-# project's Eigen3::Eigen; passed with -isystem so that Eigen's own warnings don't count.
+# Eigen's include directories ('|'-separated, as tests/CMakeLists.txt unwrapped them), passed
+# with -isystem so that Eigen's own warnings don't count.
 string(REPLACE "|" ";" eigen_dirs "${EIGEN_INCLUDE_DIRS}")
 foreach(dir IN LISTS eigen_dirs)
-  string(REGEX REPLACE "^\\$<BUILD_INTERFACE:(.*)>$" "\\1" dir "${dir}")
-  if(dir AND NOT dir MATCHES "\\$<")
-    list(APPEND flags -isystem "${dir}")
-  endif()
+  list(APPEND flags -isystem "${dir}")
 endforeach()
 
 message(STATUS "docs.snippets: ${block_count} blocks (${whole_count} programs, ${fragment_count} fragments) in ${snippet_file}")

@@ -52,7 +52,8 @@ Output (the format follows the extension of OUTPUT unless --format is given):
   .html, .htm   the key tokens shaded by their weight, one line per query, weights in tooltips
 
 Options:
-  -o, --output FILE        where to write (required); replaced atomically, never half-written
+  -o, --output FILE        where to write (required); replaced atomically, never half-written;
+                           "-" writes to standard output (then --format is needed)
   -f, --format svg|html    the output format, whatever the extension of FILE
   -r, --rows FILE          query tokens, one per line (UTF-8): labels of the rows
   -c, --cols FILE          key tokens, one per line (UTF-8): labels of the columns
@@ -281,6 +282,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv) {
   if (positional.size() > 1) throw usage_error("one WEIGHTS file expected, got " + std::to_string(positional.size()));
   a.weights = positional.front();
   if (a.output.empty()) throw usage_error("no output file given (-o FILE)");
+  if (a.format.empty() && a.output == "-") throw usage_error("-o - (standard output) needs --format svg or --format html");
   if (a.format.empty()) {
     std::string extension = fs::path(a.output).extension().string();
     std::transform(extension.begin(), extension.end(), extension.begin(),
@@ -439,7 +441,12 @@ int run(const Arguments& a) {
     if (a.separator) options.separator = *a.separator;
     if (a.decimals) options.decimals = *a.decimals;
     options.show_weights = a.values;
-    attn::io::write_highlight_html(fs::path(a.output), tokens, weights, options);
+    if (a.output == "-") {
+      attn::io::write_highlight_html(std::cout, tokens, weights, options);
+      std::cout.flush();
+    } else {
+      attn::io::write_highlight_html(fs::path(a.output), tokens, weights, options);
+    }
     return 0;
   }
 
@@ -478,8 +485,13 @@ int run(const Arguments& a) {
     titles.resize(2);
     attn::io::HeatmapPanel truth_panel{t, titles[0], {}, {}};
     attn::io::HeatmapPanel weights_panel{first, titles[1], {}, {}};
-    attn::io::write_heatmap_pair_svg(fs::path(a.output), truth_panel, weights_panel, options,
-                                     a.layout == "under" ? attn::io::PairLayout::under : attn::io::PairLayout::beside);
+    const auto layout = a.layout == "under" ? attn::io::PairLayout::under : attn::io::PairLayout::beside;
+    if (a.output == "-") {
+      attn::io::write_heatmap_pair_svg(std::cout, truth_panel, weights_panel, options, layout);
+      std::cout.flush();
+    } else {
+      attn::io::write_heatmap_pair_svg(fs::path(a.output), truth_panel, weights_panel, options, layout);
+    }
     return 0;
   }
   if (w.stacked) {
@@ -491,10 +503,20 @@ int run(const Arguments& a) {
         titles.push_back("head " + std::to_string(k));
       }
     }
-    attn::io::write_heatmap_grid_svg(fs::path(a.output), attn::io::heatmap_panels(w.maps, titles), options);
+    if (a.output == "-") {
+      attn::io::write_heatmap_grid_svg(std::cout, attn::io::heatmap_panels(w.maps, titles), options);
+      std::cout.flush();
+    } else {
+      attn::io::write_heatmap_grid_svg(fs::path(a.output), attn::io::heatmap_panels(w.maps, titles), options);
+    }
     return 0;
   }
-  attn::io::write_heatmap_svg(fs::path(a.output), first, options);
+  if (a.output == "-") {
+    attn::io::write_heatmap_svg(std::cout, first, options);
+    std::cout.flush();
+  } else {
+    attn::io::write_heatmap_svg(fs::path(a.output), first, options);
+  }
   return 0;
 }
 

@@ -120,6 +120,15 @@ ok "html chars"             c.html   chars.csv --csv-labels none --chars chars.t
 ok "html format flag"       out.svgz "$npy/f8_1d_5.npy" --format html -c <(printf '%s\n' 1 2 3 4 5)
 ok "option=value form"      n.svg    "$npy/f8_c_3x4.npy" --title=eq --vmax=10 --layout=under
 
+# -o - writes to standard output.
+if "$plot" "$npy/f8_c_3x4.npy" --format svg -o - >stdout.svg 2>"$work/err" && xmllint --noout stdout.svg \
+    && [ ! -e ./- ]; then pass; else fail "-o - did not write an SVG to standard output"; fi
+bad "stdout no format"  2 "-o - (standard output) needs --format" "$npy/f8_c_3x4.npy" -o -
+# The output is never written through a symbolic link or into a FIFO.
+mkfifo fifo.svg
+bad "fifo output"       1 "it is a FIFO, and only a regular file is replaced" "$npy/f8_c_3x4.npy" -o fifo.svg
+if [ -p fifo.svg ]; then pass; else fail "the FIFO was replaced"; fi
+
 if grep -q 'le &lt;b&gt;' b.svg && grep -q 'chat &amp; &quot;chien&quot;' b.svg && grep -q '注意' b.svg; then
     pass
 else

@@ -185,7 +185,8 @@ class AlignmentHistory {
 
   void grow(std::size_t b, Index steps) {
     if (steps <= capacity_[b]) return;
-    data_[b].conservativeResize(steps * heads_ * lengths_[b]);
+    data_[b].conservativeResize(detail::checked_product("attn::AlignmentHistory::reserve", "steps·heads·source_length",
+                                                        {steps, heads_, lengths_[b]}));
     capacity_[b] = steps;
   }
 

@@ -108,7 +108,7 @@ class HeadWeights {
     ATTN_CHECK(heads >= 0 && rows >= 0 && cols >= 0,
                "attn::HeadWeights::resize: heads (" + std::to_string(heads) + "), rows (" + std::to_string(rows) +
                    ") and cols (" + std::to_string(cols) + ") must be >= 0");
-    const Index n = heads * rows * cols;
+    const Index n = detail::checked_product("attn::HeadWeights::resize", "heads·rows·cols", {heads, rows, cols});
     if (n > storage_.size()) storage_.resize(n);
     heads_ = heads;
     rows_ = rows;

@@ -5,6 +5,7 @@
 // 2 bad command line. The output file is written atomically: never half-written.
 
 #include <attn/io/csv.hpp>
+#include <attn/io/detail/write_file.hpp>
 #include <attn/io/html.hpp>
 #include <attn/io/npy.hpp>
 #include <attn/io/svg.hpp>
@@ -52,7 +53,8 @@ Output (the format follows the extension of OUTPUT unless --format is given):
   .html, .htm   the key tokens shaded by their weight, one line per query, weights in tooltips
 
 Options:
-  -o, --output FILE        where to write (required); replaced atomically, never half-written
+  -o, --output FILE        where to write (required); replaced atomically, never half-written;
+                           "-" writes to standard output (then --format is needed)
   -f, --format svg|html    the output format, whatever the extension of FILE
   -r, --rows FILE          query tokens, one per line (UTF-8): labels of the rows
   -c, --cols FILE          key tokens, one per line (UTF-8): labels of the columns
@@ -81,6 +83,9 @@ Options:
       --query N            html: only the line of query N (0-based)
       --color #RRGGBB      html: the shade of the highest weight (default #e6550d)
       --separator TEXT     html: text between tokens (default: one space; "" with --chars)
+      --max-maps N         refuse inputs with more than N maps (default 1024)
+      --max-cells N        refuse inputs with more than N cells over all maps (default 4194304)
+      --max-bytes N        refuse to write more than N bytes of output (default 268435456)
       --csv-labels auto|none|rows|cols|both
                            which labels a CSV file has (default auto: a header record is
                            detected by a field that is not a number, row labels likewise)
@@ -130,6 +135,9 @@ struct Arguments {
   std::string color = "#e6550d";
   std::optional<std::string> separator;
   std::string csv_labels = "auto";
+  long long max_maps = 1024;
+  long long max_cells = 4194304;
+  long long max_bytes = 268435456;
 };
 
 double parse_double(const std::string& option, const std::string& text) {
@@ -174,7 +182,7 @@ std::vector<std::string> split_commas(const std::string& text) {
 }
 
 /// Returns nullopt for --help / --version (already answered).
-std::optional<Arguments> parse_arguments(int argc, char** argv) {
+std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& out) {
   Arguments a;
   std::vector<std::string> positional;
   for (int i = 1; i < argc; ++i) {
@@ -196,10 +204,10 @@ std::optional<Arguments> parse_arguments(int argc, char** argv) {
       if (inline_value) throw usage_error(arg + " takes no value");
     };
     if (arg == "-h" || arg == "--help") {
-      std::cout << kHelp;
+      out << kHelp;
       return std::nullopt;
     } else if (arg == "--version") {
-      std::cout << "attn-plot " << ATTN_VERSION_MAJOR << "." << ATTN_VERSION_MINOR << "." << ATTN_VERSION_PATCH << "\n";
+      out << "attn-plot " << ATTN_VERSION_MAJOR << "." << ATTN_VERSION_MINOR << "." << ATTN_VERSION_PATCH << "\n";
       return std::nullopt;
     } else if (arg == "-o" || arg == "--output") {
       a.output = value();
@@ -263,6 +271,12 @@ std::optional<Arguments> parse_arguments(int argc, char** argv) {
       a.color = value();
     } else if (arg == "--separator") {
       a.separator = value();
+    } else if (arg == "--max-maps") {
+      a.max_maps = parse_integer(arg, value(), 1, std::numeric_limits<long long>::max());
+    } else if (arg == "--max-cells") {
+      a.max_cells = parse_integer(arg, value(), 1, std::numeric_limits<long long>::max());
+    } else if (arg == "--max-bytes") {
+      a.max_bytes = parse_integer(arg, value(), 1, std::numeric_limits<long long>::max());
     } else if (arg == "--csv-labels") {
       a.csv_labels = value();
       if (a.csv_labels != "auto" && a.csv_labels != "none" && a.csv_labels != "rows" && a.csv_labels != "cols" &&
@@ -281,6 +295,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv) {
   if (positional.size() > 1) throw usage_error("one WEIGHTS file expected, got " + std::to_string(positional.size()));
   a.weights = positional.front();
   if (a.output.empty()) throw usage_error("no output file given (-o FILE)");
+  if (a.format.empty() && a.output == "-") throw usage_error("-o - (standard output) needs --format svg or --format html");
   if (a.format.empty()) {
     std::string extension = fs::path(a.output).extension().string();
     std::transform(extension.begin(), extension.end(), extension.begin(),
@@ -349,16 +364,37 @@ struct Weights {
   bool stacked = false;  // from a 3-D array
 };
 
-Weights read_weights(const std::string& path, const std::string& csv_labels) {
+/// Refuses, before any map is built, more maps or cells than the limits allow (--max-maps,
+/// --max-cells) and a stack of empty maps.
+void check_limits(const std::string& path, long long maps, long long rows, long long cols, const Arguments& a) {
+  if (maps > a.max_maps) {
+    throw std::runtime_error("'" + path + "' holds " + std::to_string(maps) + " maps, more than --max-maps " +
+                             std::to_string(a.max_maps));
+  }
+  if (maps > 1 && (rows == 0 || cols == 0)) {
+    throw std::runtime_error("'" + path + "': its " + std::to_string(maps) + " maps are empty (" + std::to_string(rows) +
+                             "x" + std::to_string(cols) + ")");
+  }
+  const long long limit = a.max_cells;
+  const bool over = rows > 0 && cols > 0 && (rows > limit / cols || maps > limit / (rows * cols));
+  if (over) {
+    throw std::runtime_error("'" + path + "' holds " + std::to_string(maps) + " map(s) of " + std::to_string(rows) +
+                             "x" + std::to_string(cols) + " cells, more than --max-cells " + std::to_string(limit));
+  }
+}
+
+Weights read_weights(const std::string& path, const std::string& csv_labels, const Arguments& a) {
   Weights w;
   if (has_extension(path, ".npy")) {
     const attn::io::NpyArray<double> array = attn::io::read_npy_array(fs::path(path));
     if (array.shape.size() == 3) {
       if (array.shape[0] == 0) throw std::runtime_error("'" + path + "': the 3-D array holds no map (shape (0, ...))");
+      check_limits(path, array.shape[0], array.shape[1], array.shape[2], a);
       for (attn::Index k = 0; k < array.shape[0]; ++k) w.maps.push_back(array.matrix(k));
       w.stacked = true;
     } else if (array.shape.size() <= 2) {
       w.maps.push_back(array.to_matrix());
+      check_limits(path, 1, w.maps.back().rows(), w.maps.back().cols(), a);
     } else {
       throw std::runtime_error("'" + path + "': the array has " + std::to_string(array.shape.size()) +
                                " dimensions; attn-plot draws 0-D to 2-D arrays (one map) and 3-D arrays (a grid)");
@@ -370,6 +406,7 @@ Weights read_weights(const std::string& path, const std::string& csv_labels) {
     if (csv_labels == "cols") labels = attn::io::CsvLabels::columns;
     if (csv_labels == "both") labels = attn::io::CsvLabels::both;
     attn::io::CsvMatrix<double> csv = attn::io::read_csv<double>(fs::path(path), labels);
+    check_limits(path, 1, csv.values.rows(), csv.values.cols(), a);
     w.maps.push_back(std::move(csv.values));
     w.row_labels = std::move(csv.row_labels);
     w.col_labels = std::move(csv.col_labels);
@@ -391,8 +428,44 @@ void check_label_count(const std::vector<std::string>& labels, attn::Index count
   }
 }
 
-int run(const Arguments& a) {
-  Weights w = read_weights(a.weights, a.csv_labels);
+std::size_t total_bytes(const std::vector<std::string>& labels) {
+  std::size_t n = 0;
+  for (const auto& label : labels) n += label.size();
+  return n;
+}
+
+/// Refuses up front an output that would exceed --max-bytes by its labels alone: every cell's
+/// tooltip repeats its row and column labels.
+void check_label_bytes(const std::vector<std::string>& rows, const std::vector<std::string>& cols, attn::Index nrows,
+                       attn::Index ncols, long long maps, const Arguments& a) {
+  const double estimate = static_cast<double>(maps) * (static_cast<double>(total_bytes(rows)) * static_cast<double>(ncols) +
+                                                       static_cast<double>(total_bytes(cols)) * static_cast<double>(nrows));
+  if (estimate > static_cast<double>(a.max_bytes)) {
+    throw std::runtime_error("the labels alone would make the output about " + std::to_string(static_cast<long long>(estimate)) +
+                             " bytes, more than --max-bytes " + std::to_string(a.max_bytes));
+  }
+}
+
+/// Writes `text` to standard output (-o -) or atomically to the output file, unless it is
+/// larger than --max-bytes.
+void emit(const Arguments& a, const std::string& text, std::ostream& out) {
+  if (text.size() > static_cast<unsigned long long>(a.max_bytes)) {
+    throw std::runtime_error("the output would be " + std::to_string(text.size()) + " bytes, more than --max-bytes " +
+                             std::to_string(a.max_bytes));
+  }
+  if (a.output == "-") {
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.flush();
+    if (!out) throw std::runtime_error("writing to standard output failed");
+    return;
+  }
+  attn::io::detail::write_file_atomically(fs::path(a.output), "attn-plot", [&](std::ostream& os) {
+    os.write(text.data(), static_cast<std::streamsize>(text.size()));
+  });
+}
+
+int run(const Arguments& a, std::ostream& out) {
+  Weights w = read_weights(a.weights, a.csv_labels, a);
   const Eigen::MatrixXd& first = w.maps.front();
   std::vector<std::string> row_labels = w.row_labels;
   std::vector<std::string> col_labels = w.col_labels;
@@ -439,7 +512,12 @@ int run(const Arguments& a) {
     if (a.separator) options.separator = *a.separator;
     if (a.decimals) options.decimals = *a.decimals;
     options.show_weights = a.values;
-    attn::io::write_highlight_html(fs::path(a.output), tokens, weights, options);
+    check_label_bytes(options.row_labels, tokens, weights.rows(), weights.cols(), 1, a);
+    if (static_cast<double>(weights.size()) * 120.0 > static_cast<double>(a.max_bytes)) {
+      throw std::runtime_error("a " + shape_text(weights) + " map makes more than --max-bytes " + std::to_string(a.max_bytes) +
+                               " bytes of html (about 120 per token); draw it as svg, or raise --max-bytes");
+    }
+    emit(a, attn::io::highlight_html(tokens, weights, options), out);
     return 0;
   }
 
@@ -467,7 +545,7 @@ int run(const Arguments& a) {
 
   if (!a.truth.empty()) {
     if (w.stacked) throw usage_error("--truth takes one map, but '" + a.weights + "' is 3-D");
-    const Weights truth = read_weights(a.truth, a.csv_labels);
+    const Weights truth = read_weights(a.truth, a.csv_labels, a);
     if (truth.stacked) throw std::runtime_error("--truth '" + a.truth + "' is 3-D: it must be one map");
     const Eigen::MatrixXd& t = truth.maps.front();
     if (t.rows() != first.rows() || t.cols() != first.cols()) {
@@ -478,8 +556,9 @@ int run(const Arguments& a) {
     titles.resize(2);
     attn::io::HeatmapPanel truth_panel{t, titles[0], {}, {}};
     attn::io::HeatmapPanel weights_panel{first, titles[1], {}, {}};
-    attn::io::write_heatmap_pair_svg(fs::path(a.output), truth_panel, weights_panel, options,
-                                     a.layout == "under" ? attn::io::PairLayout::under : attn::io::PairLayout::beside);
+    const auto layout = a.layout == "under" ? attn::io::PairLayout::under : attn::io::PairLayout::beside;
+    check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 2, a);
+    emit(a, attn::io::heatmap_pair_svg(truth_panel, weights_panel, options, layout), out);
     return 0;
   }
   if (w.stacked) {
@@ -491,34 +570,42 @@ int run(const Arguments& a) {
         titles.push_back("head " + std::to_string(k));
       }
     }
-    attn::io::write_heatmap_grid_svg(fs::path(a.output), attn::io::heatmap_panels(w.maps, titles), options);
+    check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), static_cast<long long>(w.maps.size()), a);
+    emit(a, attn::io::heatmap_grid_svg(attn::io::heatmap_panels(w.maps, titles), options), out);
     return 0;
   }
-  attn::io::write_heatmap_svg(fs::path(a.output), first, options);
+  check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a);
+  emit(a, attn::io::heatmap_svg(first, options), out);
   return 0;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
+/// The whole tool, callable in-process (the fuzzer does): arguments as main() gets them,
+/// standard output and error as streams. Returns the exit status.
+int attn_plot_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
   try {
-    const std::optional<Arguments> arguments = parse_arguments(argc, argv);
+    const std::optional<Arguments> arguments = parse_arguments(argc, argv, out);
     if (!arguments) return 0;
-    return run(*arguments);
+    return run(*arguments, out);
   } catch (const usage_error& e) {
-    std::cerr << "attn-plot: " << e.what() << "\n" << kUsage << "\n";
+    err << "attn-plot: " << e.what() << "\n" << kUsage << "\n";
     return 2;
   } catch (const attn::invalid_argument& e) {
-    std::cerr << "attn-plot: " << e.what() << "\n";
+    err << "attn-plot: " << e.what() << "\n";
     return 2;
   } catch (const std::bad_alloc&) {
-    std::cerr << "attn-plot: out of memory\n";
+    err << "attn-plot: out of memory\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "attn-plot: " << e.what() << "\n";
+    err << "attn-plot: " << e.what() << "\n";
     return 1;
   } catch (...) {
-    std::cerr << "attn-plot: unknown error\n";
+    err << "attn-plot: unknown error\n";
     return 1;
   }
 }
+
+#ifndef ATTN_PLOT_NO_MAIN
+int main(int argc, char** argv) { return attn_plot_main(argc, argv, std::cout, std::cerr); }
+#endif

@@ -120,6 +120,15 @@ ok "html chars"             c.html   chars.csv --csv-labels none --chars chars.t
 ok "html format flag"       out.svgz "$npy/f8_1d_5.npy" --format html -c <(printf '%s\n' 1 2 3 4 5)
 ok "option=value form"      n.svg    "$npy/f8_c_3x4.npy" --title=eq --vmax=10 --layout=under
 
+# -o - writes to standard output.
+if "$plot" "$npy/f8_c_3x4.npy" --format svg -o - >stdout.svg 2>"$work/err" && xmllint --noout stdout.svg \
+    && [ ! -e ./- ]; then pass; else fail "-o - did not write an SVG to standard output"; fi
+bad "stdout no format"  2 "-o - (standard output) needs --format" "$npy/f8_c_3x4.npy" -o -
+# The output is never written through a symbolic link or into a FIFO.
+mkfifo fifo.svg
+bad "fifo output"       1 "it is a FIFO, and only a regular file is replaced" "$npy/f8_c_3x4.npy" -o fifo.svg
+if [ -p fifo.svg ]; then pass; else fail "the FIFO was replaced"; fi
+
 if grep -q 'le &lt;b&gt;' b.svg && grep -q 'chat &amp; &quot;chien&quot;' b.svg && grep -q '注意' b.svg; then
     pass
 else
@@ -166,6 +175,30 @@ mkdir -p dir.npy
 bad "directory input"   1 "cannot open 'dir.npy' for reading: Is a directory" dir.npy -o out/new.svg
 bad "directory tokens"  1 "--rows 'dir.npy': cannot open for reading: Is a directory" "$npy/f8_c_3x4.npy" -r dir.npy -o out/new.svg
 bad "no output dir"     1 "cannot write 'out/missing/new.svg'"    "$npy/f8_c_3x4.npy" -o out/missing/new.svg
+# Resource limits: a 128-byte .npy claiming a billion empty maps ends at once, with status 1.
+npy_header() {  # npy_header SHAPE: a version-1.0 float64 .npy header of 128 bytes, no data
+    local dict="{'descr': '<f8', 'fortran_order': False, 'shape': $1, }"
+    local pad=$((118 - ${#dict} - 1))
+    printf '\x93NUMPY\x01\x00\x76\x00%s%*s\n' "$dict" "$pad" ''
+}
+npy_header '(1000000000, 0, 1)' >billion_empty.npy
+if [ "$(wc -c <billion_empty.npy)" -eq 128 ]; then pass; else fail "billion_empty.npy is not 128 bytes"; fi
+start=$(date +%s%N)
+bad "billion empty maps" 1 "'billion_empty.npy' holds 1000000000 maps, more than --max-maps 1024" billion_empty.npy -o out/new.svg
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if [ "$elapsed_ms" -lt 1000 ]; then pass; else fail "billion empty maps took ${elapsed_ms} ms"; fi
+npy_header '(2, 0, 1)' >two_empty.npy
+bad "empty maps"        1 "'two_empty.npy': its 2 maps are empty (0x1)" two_empty.npy -o out/new.svg
+bad "max cells"         1 "holds 2 map(s) of 3x4 cells, more than --max-cells 20" "$npy/f8_c_2x3x4.npy" --max-cells 20 -o out/new.svg
+bad "max maps"          1 "holds 2 maps, more than --max-maps 1" "$npy/f8_c_2x3x4.npy" --max-maps 1 -o out/new.svg
+bad "max bytes"         1 "bytes, more than --max-bytes 1000" "$npy/f8_c_3x4.npy" --max-bytes 1000 -o out/new.svg
+bad "max bytes html"    1 "more than --max-bytes 1000" "$npy/f8_c_3x4.npy" -c cols4.txt --max-bytes 1000 -o out/new.html
+bad "max maps value"    2 "--max-maps needs an integer in [1, " "$npy/f8_c_3x4.npy" --max-maps 0 -o out/new.svg
+# Labels repeated in every cell's tooltip: refused before drawing.
+head -c 200000 /dev/zero | tr '\0' 'x' >longlabel.txt; printf '\n' >>longlabel.txt
+for _ in 1 2 3; do printf 'y\n' >>longlabel.txt; done
+bad "label bytes"       1 "the labels alone would make the output about" "$npy/f8_c_3x4.npy" -c longlabel.txt --max-bytes 500000 -o out/new.svg
+
 # Every malformed .npy of the corpus: status 1 with the reader's message.
 while IFS=$'\t' read -r file text; do
     case "$file" in "#"*|"") continue ;; esac

@@ -50,6 +50,7 @@ void check_params(const char* fn, const BahdanauParams<Scalar>& p) {
                std::string(fn) + ": params.b " + shape(p.b.rows(), p.b.cols()) + " must be " + shape(1, u) +
                    " or empty");
     ATTN_CHECK(p.v.squaredNorm() > Scalar(0), std::string(fn) + ": params.v must be non-zero when normalize is set");
+    ATTN_CHECK(std::isfinite(p.g), std::string(fn) + ": params.g must be finite");
   } else {
     ATTN_CHECK(p.b.size() == 0, std::string(fn) + ": params.b is only used when normalize is set");
     ATTN_CHECK(p.g == Scalar(1), std::string(fn) + ": params.g is only used when normalize is set");

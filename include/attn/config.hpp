@@ -5,12 +5,14 @@
 
 #include <Eigen/Core>
 
+#include <initializer_list>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
 #define ATTN_VERSION_MAJOR 0
-#define ATTN_VERSION_MINOR 1
+#define ATTN_VERSION_MINOR 2
 #define ATTN_VERSION_PATCH 0
 
 /// Argument check, on in every build type: throws attn::invalid_argument(msg).
@@ -61,6 +63,36 @@ inline std::string shape(Index rows, Index cols) {
 template <typename Derived>
 std::string shape(const Eigen::EigenBase<Derived>& m) {
   return shape(m.rows(), m.cols());
+}
+
+/// The product of `sizes` (each >= 0) as an Index, for a size that allocates or indexes.
+/// Throws attn::invalid_argument when a size is negative or the product does not fit in an
+/// Index: "<function>: <what> (3·4·5) ...", `what` naming the factors ("steps·heads·length").
+inline Index checked_product(const char* function, const char* what, std::initializer_list<Index> sizes) {
+  bool negative = false;
+  bool zero = false;
+  for (const Index n : sizes) {
+    negative = negative || n < 0;
+    zero = zero || n == 0;
+  }
+  Index product = 1;
+  bool overflow = false;
+  if (!negative && !zero) {
+    for (const Index n : sizes) {
+      if (product > std::numeric_limits<Index>::max() / n) {
+        overflow = true;
+        break;
+      }
+      product *= n;
+    }
+  }
+  if (negative || overflow) {
+    std::string values;
+    for (const Index n : sizes) values += (values.empty() ? "" : "\xC2\xB7") + std::to_string(n);
+    throw invalid_argument(std::string(function) + ": " + what + " (" + values + ") " +
+                           (negative ? "has a negative size" : "is too large: the product overflows Index"));
+  }
+  return zero ? Index(0) : product;
 }
 
 template <typename Scalar>

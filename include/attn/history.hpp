@@ -7,6 +7,7 @@
 #include "config.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <string>
 #include <type_traits>
@@ -201,9 +202,24 @@ class AlignmentHistory {
   template <typename Parents>
   static Index parent_at(const Parents& parents, Index b) {
     if constexpr (std::is_base_of<Eigen::EigenBase<Parents>, Parents>::value) {
-      return static_cast<Index>(parents(b));
+      return to_index(parents(b), b);
     } else {
-      return static_cast<Index>(parents[static_cast<std::size_t>(b)]);
+      return to_index(parents[static_cast<std::size_t>(b)], b);
+    }
+  }
+
+  // A parent as an Index. A floating-point parent must be a whole number within Index's range
+  // before the cast (casting NaN, inf or 1e300 to an integer is undefined behaviour); out of
+  // range it becomes -1, which reorder() rejects with the parent's value in the message.
+  template <typename T>
+  static Index to_index(const T& value, Index b) {
+    if constexpr (std::is_floating_point<T>::value) {
+      ATTN_CHECK(std::isfinite(value) && value == std::trunc(value) && value >= T(-1) && value < T(9.2e18),
+                 "attn::AlignmentHistory::reorder: parents[" + std::to_string(b) + "] (" +
+                     std::to_string(static_cast<double>(value)) + ") must be an integer index");
+      return static_cast<Index>(value);
+    } else {
+      return static_cast<Index>(value);
     }
   }
 
@@ -222,7 +238,8 @@ class AlignmentHistory {
 
   void grow(std::size_t b, Index steps) {
     if (steps <= capacity_[b]) return;
-    data_[b].conservativeResize(steps * heads_ * lengths_[b]);
+    data_[b].conservativeResize(detail::checked_product("attn::AlignmentHistory::reserve", "steps·heads·source_length",
+                                                        {steps, heads_, lengths_[b]}));
     capacity_[b] = steps;
   }
 

@@ -11,6 +11,7 @@
 #include "result.hpp"
 #include "workspace.hpp"
 
+#include <cmath>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -20,6 +21,20 @@ namespace attn {
 
 /// Luong score functions.
 enum class LuongScore { dot, general, concat };
+
+template <typename Scalar>
+struct LuongParams;
+
+namespace detail {
+/// The score is one of the enumerators and `g`, when set, is finite.
+template <typename Scalar>
+void check_luong_params(const char* fn, const LuongParams<Scalar>& p) {
+  ATTN_CHECK(p.score == LuongScore::dot || p.score == LuongScore::general || p.score == LuongScore::concat,
+             std::string(fn) + ": params.score (" + std::to_string(static_cast<int>(p.score)) +
+                 ") must be dot, general or concat");
+  ATTN_CHECK(!p.g || std::isfinite(*p.g), std::string(fn) + ": params.g must be finite");
+}
+}  // namespace detail
 
 /// Parameters of Luong attention (Keras kernel layout: `in×out`, applied as `x·W`).
 template <typename Scalar>
@@ -81,6 +96,7 @@ Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<D
   detail::check_shape(fn, "weights", weights, q.rows(), k.rows());
   mask.check(fn, q.rows(), k.rows());
   ATTN_CHECK(!options.scale, std::string(fn) + ": options.scale is for scaled_dot_product; use params.g");
+  detail::check_luong_params(fn, params);
   const Scalar g = params.g ? *params.g : Scalar(1);
 
   switch (params.score) {

@@ -119,9 +119,11 @@ void check_many_to_one_params(const char* fn, const ManyToOneParams<Scalar>& p, 
 
 /// Many-to-one attention over hidden states `h` (T×d) into caller-owned `output` (1×out),
 /// `weights` (1×T) and `context` (1×d), with scratch `ws`. The query is the last state h_T;
-/// with `Mask::key_length(n)` it is h_{n-1}, the last real step (a masked Keras RNN repeats it
-/// into the padding), and steps `>= n` are hidden. Other mask kinds apply to the one query row
-/// (row 0). With no visible step, weights, context and output are zero and 1 is returned, else 0.
+/// under a mask it is the last step that query row 0 sees: with `Mask::key_length(n)` h_{n-1},
+/// the last real step (a masked Keras RNN repeats it into the padding); with a window, causal
+/// or matrix mask the last visible step. A masked step is never read, not even as the query.
+/// With no visible step (e.g. `Mask::causal(-1)`, an all-false matrix) weights, context and
+/// output are all zero, the row is flagged fully masked and 1 is returned, else 0.
 /// \param h hidden states, T×d
 /// \param params score and Dense kernels
 /// \param output 1×out, written
@@ -151,10 +153,14 @@ Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOnePara
   mask.check(fn, 1, t);
   ATTN_CHECK(!options.scale, std::string(fn) + ": options.scale is for scaled_dot_product");
 
-  const Index n = detail::visible_prefix(mask, t);
-  auto query = ws.vector_.matrix(1, d);  // h_T, or zero when there is no step at all
-  if (n > 0) {
-    query = h.row(n - 1);
+  // The query is the last step the mask lets the one query row see (h_{n-1} under
+  // Mask::key_length(n)); a masked step is never read, not even as the query.
+  Index last_visible = -1;
+  for (Index j = t - 1; j >= 0 && last_visible < 0; --j)
+    if (mask.visible(0, j, t)) last_visible = j;
+  auto query = ws.vector_.matrix(1, d);  // zero when no step is visible
+  if (last_visible >= 0) {
+    query = h.row(last_visible);
   } else {
     query.setZero();
   }
@@ -172,6 +178,10 @@ Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOnePara
   }
   const Index count = detail::finish(weights, h, context, ws, mask, options);
 
+  if (last_visible < 0) {
+    output.setZero();
+    return count;
+  }
   output.noalias() = context * params.wc.topRows(d);
   output.noalias() += query * params.wc.bottomRows(d);
   output.array() = output.array().tanh();

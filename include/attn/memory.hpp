@@ -328,6 +328,7 @@ Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<Derived
   parts.score = MemoryScore::luong;
   parts.values = v;
   parts.length = detail::memory_length(fn, length, k.rows());
+  detail::check_luong_params(fn, params);
   parts.factor = params.g ? *params.g : Scalar(1);
   parts.apply_factor = params.g.has_value();
   switch (params.score) {

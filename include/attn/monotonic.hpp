@@ -239,11 +239,18 @@ void monotonic_probability(const Eigen::MatrixBase<DerivedS>& scores, const Eige
       }
     }
   }
+  // Masked keys of `previous` are never read (NaN there stays out): the recurrence runs on a
+  // copy of the row with them zeroed, written into `out` (which may alias `previous`; each entry
+  // is read before it is written, here and in monotonic_row).
   for (Index i = 0; i < tq; ++i) {
-    auto pr = p.row(i);
-    auto ar = previous.row(i);
+    const auto [first, last] = mask.band(i, tk);
     auto orow = out.row(i);
-    monotonic_row<Scalar>(pr, ar, orow, tk, m.mode);
+    for (Index j = 0; j < tk; ++j) {
+      const bool visible = j >= first && j < last && (!has_matrix || (*mask.explicit_matrix())(i, j));
+      orow(j) = visible ? previous(i, j) : Scalar(0);
+    }
+    auto pr = p.row(i);
+    monotonic_row<Scalar>(pr, orow, orow, tk, m.mode);
   }
 }
 
@@ -346,6 +353,11 @@ void monotonic_attention_into(const Eigen::MatrixBase<DerivedP>& p, const Eigen:
   detail::check_mode(fn, mode);
   detail::check_shape(fn, "previous", previous, p.rows(), p.cols());
   detail::check_shape(fn, "out", out, p.rows(), p.cols());
+  for (Index i = 0; i < p.rows(); ++i)
+    for (Index j = 0; j < p.cols(); ++j)
+      ATTN_CHECK(p(i, j) >= Scalar(0) && p(i, j) <= Scalar(1),
+                 std::string(fn) + ": p(" + std::to_string(i) + ", " + std::to_string(j) + ") (" +
+                     std::to_string(static_cast<double>(p(i, j))) + ") must be a probability in [0, 1]");
   for (Index i = 0; i < p.rows(); ++i) {
     auto pr = p.row(i);
     auto ar = previous.row(i);

@@ -136,7 +136,7 @@ class HeadWeights {
     ATTN_CHECK(heads >= 0 && rows >= 0 && cols >= 0,
                "attn::HeadWeights::resize: heads (" + std::to_string(heads) + "), rows (" + std::to_string(rows) +
                    ") and cols (" + std::to_string(cols) + ") must be >= 0");
-    const Index n = heads * rows * cols;
+    const Index n = detail::checked_product("attn::HeadWeights::resize", "heads·rows·cols", {heads, rows, cols});
     if (n > storage_.size()) storage_.resize(n);
     heads_ = heads;
     rows_ = rows;
@@ -421,8 +421,10 @@ void check_multi_head_inputs(const char* fn, const Eigen::MatrixBase<DerivedQ>& 
   mask.check(fn, q.rows(), k.rows());
 }
 
-inline void check_multi_head_options(const char* fn, const Options& options) {
-  ATTN_CHECK(!options.scale || std::isfinite(*options.scale), std::string(fn) + ": options.scale must be finite");
+template <typename Scalar>
+void check_multi_head_options(const char* fn, const Options& options) {
+  detail::check_scale<Scalar>(fn, options.scale);
+  detail::check_probability(fn, options.probability);
 }
 
 template <typename Scalar, typename Derived>
@@ -604,7 +606,7 @@ Index multi_head_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixB
   detail::check_multi_head_params(fn, params);
   detail::check_multi_head_inputs(fn, q, k, v, params, mask);
   detail::check_shape(fn, "output", output, q.rows(), params.model_dim());
-  detail::check_multi_head_options(fn, options);
+  detail::check_multi_head_options<Scalar>(fn, options);
   detail::multi_head_run(
       1, [&](Index) -> const DerivedQ& { return q.derived(); }, [&](Index) -> const DerivedK& { return k.derived(); },
       [&](Index) -> const DerivedV& { return v.derived(); }, [&](Index) -> const Mask& { return mask; }, params,
@@ -688,7 +690,7 @@ void multi_head_batch_into(const QSeq& q, const KSeq& k, const VSeq& v, const Mu
              std::string(fn) + ": masks.size() (" + std::to_string(masks.size()) + ") must be 0 or q.size() (" +
                  std::to_string(batch) + ")");
   detail::check_multi_head_params(fn, params);
-  detail::check_multi_head_options(fn, options);
+  detail::check_multi_head_options<Scalar>(fn, options);
   const Mask none;
   const auto mask_of = [&](Index b) -> const Mask& {
     return masks.empty() ? none : masks[static_cast<std::size_t>(b)];

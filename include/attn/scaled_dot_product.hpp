@@ -44,8 +44,8 @@ Index scaled_dot_product_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen:
   detail::check_shape(fn, "output", output, q.rows(), v.cols());
   detail::check_shape(fn, "weights", weights, q.rows(), k.rows());
   mask.check(fn, q.rows(), k.rows());
-  ATTN_CHECK(!options.scale || std::isfinite(*options.scale),
-             std::string(fn) + ": options.scale must be finite");
+  detail::check_scale<Scalar>(fn, options.scale);
+  detail::check_probability(fn, options.probability);
 
   const Scalar scale = options.scale ? static_cast<Scalar>(*options.scale)
                                      : Scalar(1) / std::sqrt(static_cast<Scalar>(k.cols() > 0 ? k.cols() : 1));

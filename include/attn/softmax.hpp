@@ -10,6 +10,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <utility>
 
 namespace attn {
@@ -349,6 +350,22 @@ void softmax_short_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const
 #pragma GCC diagnostic pop
 #endif
 
+/// Throws attn::invalid_argument unless `probability` is one of the enumerators.
+inline void check_probability(const char* fn, Probability probability) {
+  ATTN_CHECK(probability == Probability::softmax || probability == Probability::sparsemax ||
+                 probability == Probability::hardmax,
+             std::string(fn) + ": options.probability (" + std::to_string(static_cast<int>(probability)) +
+                 ") must be softmax, sparsemax or hardmax");
+}
+
+/// Throws attn::invalid_argument unless `scale` is unset or finite in `Scalar` (1e300 is not a float).
+template <typename Scalar>
+void check_scale(const char* fn, const std::optional<double>& scale) {
+  ATTN_CHECK(!scale || std::isfinite(*scale), std::string(fn) + ": options.scale must be finite");
+  ATTN_CHECK(!scale || std::isfinite(static_cast<Scalar>(*scale)),
+             std::string(fn) + ": options.scale (" + std::to_string(*scale) + ") overflows float");
+}
+
 /// Normalises rows `[i0, i1)` of `scale·s` in place with the given probability function:
 /// softmax sweeps blocks of up to sweep_rows rows (softmax_rows; fewer than chunk_rows rows:
 /// softmax_short_rows), sparsemax and hardmax go row by row (normalize_row). `fully_masked(i)`
@@ -400,6 +417,7 @@ Matrix<typename Derived::Scalar> normalize(const Eigen::MatrixBase<Derived>& sco
   using Scalar = typename Derived::Scalar;
   detail::check_scalar<Scalar>();
   mask.check("attn::normalize", scores.rows(), scores.cols());
+  detail::check_probability("attn::normalize", probability);
   Matrix<Scalar> w = scores;
   RowFlags fully_masked(scores.rows());
   Vector<Scalar> buffer(detail::normalize_scratch_size(scores.cols()));

@@ -13,7 +13,8 @@ template <typename Scalar>
 class Buffer {
  public:
   Eigen::Map<Matrix<Scalar>> matrix(Index rows, Index cols) {
-    if (rows * cols > storage_.size()) storage_.resize(rows * cols);
+    const Index n = checked_product("attn::Workspace", "rows·cols of a scratch buffer", {rows, cols});
+    if (n > storage_.size()) storage_.resize(n);
     rows_ = rows;
     cols_ = cols;
     return view();

@@ -88,6 +88,9 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
                   Eigen::Ref<Matrix<Scalar>> output, Workspace<Scalar>& ws, const Mask& mask,
                   const Options& options, Scalar score_scale = Scalar(1),
                   std::optional<bool> values_finite = std::nullopt) {
+  // Checked here, before any parallel region (nothing may throw inside one); the mechanisms
+  // check it first with their own name.
+  check_probability("attn", options.probability);
   const Index tq = weights.rows();
   const Index tk = weights.cols();
   const Index n = visible_prefix(mask, tk);

@@ -39,8 +39,9 @@ namespace attn::io {
 /// \param text the field's text
 /// \return the field as it goes between commas
 inline std::string csv_field(std::string_view text) {
+  // A leading U+FEFF is quoted, so a reader never takes it for a byte order mark.
   bool quote = !text.empty() && (text.front() == ' ' || text.front() == '\t' || text.back() == ' ' ||
-                                 text.back() == '\t');
+                                 text.back() == '\t' || text.compare(0, 3, "\xEF\xBB\xBF") == 0);
   for (const char c : text) {
     if (c == ',' || c == '"' || c == '\r' || c == '\n') {
       quote = true;
@@ -300,80 +301,128 @@ void csv_write_long_records(std::ostream& os, const std::vector<CsvMap<Scalar>>&
   }
 }
 
-/// A parsed record and the line it starts on (for messages).
+/// One record in compact form: the fields' bytes back to back and where each ends (a few
+/// bytes per field, not a std::string each), and the line it starts on (for messages).
 struct CsvRecord {
-  std::vector<std::string> fields;
+  std::string data;
+  std::vector<std::size_t> ends;
   std::size_t line = 0;
+  std::size_t size() const { return ends.size(); }
+  std::string_view field(std::size_t k) const {
+    const std::size_t begin = k == 0 ? 0 : ends[k - 1];
+    return std::string_view(data).substr(begin, ends[k] - begin);
+  }
 };
 
-/// Splits RFC 4180 text into records: fields separated by ',', records by LF or CRLF (a lone
-/// CR too), quoted fields may hold ',', CR, LF and '""' (one '"'). Empty lines are skipped;
-/// a UTF-8 byte order mark at the start is dropped. Throws std::runtime_error (`context` +
-/// line number) for a '"' inside an unquoted field, text after a closing quote, or a quoted
-/// field left open at the end.
-inline std::vector<CsvRecord> csv_parse(std::istream& is, const std::string& context) {
-  std::string text((std::istreambuf_iterator<char>(is)), std::istreambuf_iterator<char>());
-  if (is.bad()) throw std::runtime_error(context + "reading the input failed");
-  std::size_t i = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
-  std::vector<CsvRecord> records;
-  std::size_t line = 1;
-  const auto fail = [&](std::size_t at_line, const std::string& what) {
-    throw std::runtime_error(context + "line " + std::to_string(at_line) + ": " + what);
-  };
-  while (i < text.size()) {
-    if (text[i] == '\n' || text[i] == '\r') {  // empty line
-      if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-      ++i;
-      ++line;
-      continue;
+/// Streams RFC 4180 text record by record: fields separated by ',', records by LF or CRLF (a
+/// lone CR too), quoted fields may hold ',', CR, LF and '""' (one '"'). Empty lines are
+/// skipped; an unquoted UTF-8 byte order mark at the very start is dropped. Throws
+/// std::runtime_error (`context` + line number) for a '"' inside an unquoted field, text after a
+/// closing quote, or a quoted field left open at the end. Holds one record at a time.
+class CsvReader {
+ public:
+  CsvReader(std::istream& is, std::string context) : is_(is), buffer_(is.rdbuf()), context_(std::move(context)) {
+    if (peek() == 0xEF) {  // a BOM?
+      get();
+      if (peek() == 0xBB) {
+        get();
+        if (peek() == 0xBF) {
+          get();
+        } else {
+          pending_ = "\xEF\xBB";
+        }
+      } else {
+        pending_ = "\xEF";
+      }
     }
-    CsvRecord record;
-    record.line = line;
+  }
+
+  /// Reads the next record into `record`; false at the end of the input.
+  bool next(CsvRecord& record) {
+    record.data.clear();
+    record.ends.clear();
+    for (;;) {  // skip empty lines
+      const int c = peek();
+      if (c == eof) {
+        if (is_.bad()) throw std::runtime_error(context_ + "reading the input failed");
+        return false;
+      }
+      if (c != '\n' && c != '\r') break;
+      end_of_line();
+    }
+    record.line = line_;
     for (;;) {  // one field per pass
-      std::string field;
-      if (i < text.size() && text[i] == '"') {
-        const std::size_t opened = line;
-        ++i;
+      if (peek() == '"') {
+        const std::size_t opened = line_;
+        get();
         for (;;) {
-          if (i >= text.size()) fail(opened, "a quoted field is not closed");
-          const char c = text[i++];
+          const int c = get();
+          if (c == eof) fail(opened, "a quoted field is not closed");
           if (c == '"') {
-            if (i < text.size() && text[i] == '"') {
-              field.push_back('"');
-              ++i;
+            if (peek() == '"') {
+              record.data.push_back('"');
+              get();
             } else {
               break;
             }
           } else {
-            if (c == '\n' || (c == '\r' && (i >= text.size() || text[i] != '\n'))) ++line;
-            field.push_back(c);
+            if (c == '\n' || (c == '\r' && peek() != '\n')) ++line_;
+            record.data.push_back(static_cast<char>(c));
           }
         }
-        if (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
-          fail(line, "text after the closing quote of a field");
+        const int after = peek();
+        if (after != eof && after != ',' && after != '\n' && after != '\r') {
+          fail(line_, "text after the closing quote of a field");
         }
       } else {
-        while (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
-          if (text[i] == '"') fail(line, "a '\"' inside an unquoted field (quote the field and double the '\"')");
-          field.push_back(text[i++]);
+        for (int c = peek(); c != eof && c != ',' && c != '\n' && c != '\r'; c = peek()) {
+          if (c == '"') fail(line_, "a '\"' inside an unquoted field (quote the field and double the '\"')");
+          record.data.push_back(static_cast<char>(get()));
         }
       }
-      record.fields.push_back(std::move(field));
-      if (i < text.size() && text[i] == ',') {
-        ++i;
+      record.ends.push_back(record.data.size());
+      if (peek() == ',') {
+        get();
         continue;
       }
-      if (i < text.size()) {  // end of record
-        if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-        ++i;
-        ++line;
-      }
-      break;
+      if (peek() != eof) end_of_line();
+      return true;
     }
-    records.push_back(std::move(record));
   }
-  return records;
-}
+
+  [[noreturn]] void fail(std::size_t at_line, const std::string& what) const {
+    throw std::runtime_error(context_ + "line " + std::to_string(at_line) + ": " + what);
+  }
+
+ private:
+  static constexpr int eof = std::char_traits<char>::eof();
+  int peek() {
+    if (!pending_.empty()) return static_cast<unsigned char>(pending_.front());
+    if (buffer_ == nullptr) return eof;
+    const auto c = buffer_->sgetc();
+    if (c == std::char_traits<char>::eof()) return eof;
+    return static_cast<unsigned char>(std::char_traits<char>::to_char_type(c));
+  }
+  int get() {
+    const int c = peek();
+    if (!pending_.empty()) {
+      pending_.erase(0, 1);
+    } else if (c != eof) {
+      buffer_->sbumpc();
+    }
+    return c;
+  }
+  void end_of_line() {  // at '\n', '\r' or "\r\n"
+    if (get() == '\r' && peek() == '\n') get();
+    ++line_;
+  }
+
+  std::istream& is_;
+  std::streambuf* buffer_;
+  std::string context_;
+  std::string pending_;
+  std::size_t line_ = 1;
+};
 
 /// Parses a whole field as a number of type Scalar, in the C locale, exactly (strtod/strtof
 /// rounding); "nan", "inf", "-inf", "infinity" in any case are accepted, as is an overflowing
@@ -431,48 +480,99 @@ inline bool csv_is_number(const std::string& field) {
 template <typename Scalar>
 CsvMatrix<Scalar> csv_read(std::istream& is, CsvLabels labels, const std::string& context) {
   if (!is) throw std::runtime_error(context + "the input stream is not in a good state");
-  const std::vector<CsvRecord> records = csv_parse(is, context);
+  CsvReader reader(is, context);
   CsvMatrix<Scalar> result;
-  if (records.empty()) return result;
+  CsvRecord first;
+  if (!reader.next(first)) return result;
+  const std::size_t width = first.size();
+  const bool automatic = labels == CsvLabels::automatic;
+  const bool maybe_rows = automatic || labels == CsvLabels::rows || labels == CsvLabels::both;
 
-  bool has_rows = labels == CsvLabels::rows || labels == CsvLabels::both;
-  bool has_cols = labels == CsvLabels::columns || labels == CsvLabels::both;
-  if (labels == CsvLabels::automatic) {
-    const std::vector<std::string>& first = records.front().fields;
-    const bool corner = first.size() >= 2 && first.front().empty();
-    has_rows = corner;
-    for (std::size_t r = 1; r < records.size() && !has_rows; ++r) has_rows = !csv_is_number(records[r].fields.front());
-    has_cols = corner;
-    for (std::size_t k = has_rows ? 1 : 0; k < first.size() && !has_cols; ++k) has_cols = !csv_is_number(first[k]);
-  }
+  const auto not_a_number = [&](std::size_t line, std::size_t field, std::string_view text, bool first_record) {
+    std::string shown = text.size() > 40 ? std::string(text.substr(0, 40)) + "..." : std::string(text);
+    std::string hint;
+    if (first_record && automatic) hint = " (if line " + std::to_string(line) + " is a header, say which labels the file has)";
+    throw std::runtime_error(context + "line " + std::to_string(line) + ", field " + std::to_string(field) + ": '" +
+                             shown + "' is not a number" + hint);
+  };
+  const auto number = [&](const CsvRecord& record, std::size_t k, Scalar& value) {
+    if (!csv_parse_number(std::string(record.field(k)), value)) not_a_number(record.line, k + 1, record.field(k), &record == &first);
+  };
 
-  const std::size_t width = records.front().fields.size();
-  if (has_rows && width == 1) has_cols = false;  // no value column, so no header (as write_csv)
-  for (const CsvRecord& record : records) {
-    if (record.fields.size() != width) {
-      throw std::runtime_error(context + "line " + std::to_string(record.line) + ": " +
-                               std::to_string(record.fields.size()) + " fields, expected " + std::to_string(width) +
-                               " (as on line " + std::to_string(records.front().line) + ")");
+  // The records after the first, checked and converted as they stream by: fields 2.. are
+  // numbers, field 1 is kept as text and as a number while it may be a row label.
+  std::vector<Scalar> rest;             // fields 2.. of each record, record after record
+  std::vector<Scalar> leading;          // field 1 as a number (0 when it is not one)
+  std::string label_text;               // field 1 as text, back to back
+  std::vector<std::size_t> label_ends;
+  bool any_label = false;
+  CsvRecord record;
+  std::size_t count = 0;
+  while (reader.next(record)) {
+    if (record.size() != width) {
+      reader.fail(record.line, std::to_string(record.size()) + " fields, expected " + std::to_string(width) +
+                                   " (as on line " + std::to_string(first.line) + ")");
+    }
+    ++count;
+    if (width == 0) continue;
+    if (maybe_rows) {
+      label_text += record.field(0);
+      label_ends.push_back(label_text.size());
+      Scalar value = 0;
+      const bool is_number = csv_parse_number(std::string(record.field(0)), value);
+      if (!is_number && automatic) any_label = true;
+      leading.push_back(is_number ? value : Scalar(0));
+    } else {
+      Scalar value = 0;
+      number(record, 0, value);
+      leading.push_back(value);
+    }
+    for (std::size_t k = 1; k < width; ++k) {
+      Scalar value = 0;
+      number(record, k, value);
+      rest.push_back(value);
     }
   }
+
+  // Labels: what the caller says, or detected. A header needs data records after it when it
+  // starts with write_csv's empty corner, and otherwise has no number among its value fields:
+  // a first record mixing numbers and text is a malformed data record, not a header.
+  const bool corner = width >= 2 && first.field(0).empty() && count > 0;
+  bool has_rows = labels == CsvLabels::rows || labels == CsvLabels::both || (automatic && (corner || any_label));
+  bool has_cols = labels == CsvLabels::columns || labels == CsvLabels::both;
+  if (automatic) {
+    // (A lone record of empty fields is no header either: such labels would say nothing.)
+    bool all_text = width > (has_rows ? 1u : 0u);
+    bool any_text = false;
+    for (std::size_t k = has_rows ? 1 : 0; k < width && all_text; ++k) {
+      all_text = !csv_is_number(std::string(first.field(k)));
+      any_text = any_text || !first.field(k).empty();
+    }
+    has_cols = corner || (all_text && (any_text || count > 0));
+  }
+  if (has_rows && width == 1) has_cols = false;  // no value column, so no header (as write_csv)
   const std::size_t skip = has_rows ? 1 : 0;
-  const std::size_t first_data = has_cols ? 1 : 0;
-  const auto rows = static_cast<Index>(records.size() - first_data);
   const auto cols = static_cast<Index>(width - skip);
-  if (has_cols) result.col_labels.assign(records.front().fields.begin() + static_cast<std::ptrdiff_t>(skip),
-                                         records.front().fields.end());
+  const auto rows = static_cast<Index>(count + (has_cols ? 0 : 1));
+  if (has_cols) {
+    for (std::size_t k = skip; k < width; ++k) result.col_labels.emplace_back(first.field(k));
+  }
   result.values.resize(rows, cols);
-  for (Index i = 0; i < rows; ++i) {
-    const CsvRecord& record = records[first_data + static_cast<std::size_t>(i)];
-    if (has_rows) result.row_labels.push_back(record.fields.front());
-    for (Index j = 0; j < cols; ++j) {
-      const std::string& field = record.fields[skip + static_cast<std::size_t>(j)];
-      if (!csv_parse_number(field, result.values(i, j))) {
-        std::string shown = field.size() > 40 ? field.substr(0, 40) + "..." : field;
-        throw std::runtime_error(context + "line " + std::to_string(record.line) + ", field " +
-                                 std::to_string(skip + static_cast<std::size_t>(j) + 1) + ": '" + shown +
-                                 "' is not a number");
-      }
+  Index i = 0;
+  if (!has_cols) {  // the first record is data
+    if (has_rows) result.row_labels.emplace_back(first.field(0));
+    for (std::size_t k = skip; k < width; ++k) number(first, k, result.values(0, static_cast<Index>(k - skip)));
+    i = 1;
+  }
+  for (std::size_t r = 0; r < count; ++r, ++i) {
+    if (has_rows) {
+      const std::size_t begin = r == 0 ? 0 : label_ends[r - 1];
+      result.row_labels.push_back(label_text.substr(begin, label_ends[r] - begin));
+    } else if (width > 0) {
+      result.values(i, 0) = leading[r];  // every field 1 was a number, or has_rows would be set
+    }
+    for (Index j = has_rows ? 0 : 1; j < cols; ++j) {
+      result.values(i, j) = rest[r * (width - 1) + static_cast<std::size_t>(has_rows ? j : j - 1)];
     }
   }
   return result;

@@ -148,7 +148,7 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
     out += "<div class=\"attn-line\">";
     if (labels) {
       out += "<span class=\"attn-query\" style=\"display:inline-block;min-width:6em;margin-right:0.8em;"
-             "font-weight:bold;text-align:right\">";
+             "font-weight:bold;text-align:right;unicode-bidi:isolate\">";
       append_xml_escaped(out, options.row_labels[static_cast<std::size_t>(i)]);
       out += "</span>";
     }
@@ -163,7 +163,7 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
       const std::string weight = format_number(v, options.decimals);
       if (j > 0) out += separator;
       out += "<span class=\"attn-token\" style=\"background-color:" + css_color(background) +
-             ";color:" + css_color(ink) + ";white-space:pre-wrap\" title=\"";
+             ";color:" + css_color(ink) + ";white-space:pre-wrap;unicode-bidi:isolate\" title=\"";
       if (labels) {
         append_xml_escaped(out, options.row_labels[static_cast<std::size_t>(i)]);
         out += " \xE2\x86\x92 ";  // →

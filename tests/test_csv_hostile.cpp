@@ -7,8 +7,8 @@
 
 #include <Eigen/Core>
 
-#include <chrono>
 #include <cmath>
+#include <ctime>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -38,10 +38,11 @@ TEST_CASE("csv hostile: 10 MB of commas is refused early, without reading on", "
   }
   SECTION("one line of 10 MB of commas: one record, refused, quickly") {
     std::istringstream in(std::string(10u << 20, ','));
-    const auto start = std::chrono::steady_clock::now();
+    // Processor time, not wall time: the test must not fail on a machine busy with other work.
+    const std::clock_t start = std::clock();
     CHECK(message_of_read(in) ==
           "attn::io::read_csv: line 1, field 1: '' is not a number (if line 1 is a header, say which labels the file has)");
-    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+    CHECK(static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC < 3.0);
   }
 }
 

@@ -573,6 +573,39 @@ TEMPLATE_TEST_CASE("structured binding: auto [out, w] = ...", "[mechanism][api]"
   }
 }
 
+TEMPLATE_TEST_CASE("bahdanau with zero units or zero keys: scores 0, no row taken of an empty matrix",
+                   "[mechanism][bahdanau][shape]", float, double) {
+  // Zero units: every score is the empty sum v·tanh(·) = 0, so the weights are uniform over the
+  // visible keys (the plain-loop reference gives the same) and the output is their mean.
+  std::mt19937_64 rng(31);
+  const Matrix<TestType> q = attn_test::random_matrix<TestType>(rng, 3, 4);
+  const Matrix<TestType> k = attn_test::random_matrix<TestType>(rng, 5, 4);
+  const Matrix<TestType> v = attn_test::random_matrix<TestType>(rng, 5, 2);
+  attn::BahdanauParams<TestType> params;
+  params.wq.resize(4, 0);
+  params.wk.resize(4, 0);
+  params.v.resize(1, 0);
+  attn::Options options;
+  options.return_scores = true;
+  const auto r = attn::bahdanau(q, k, v, params, Mask::key_length(4), options);
+  CHECK((r.scores.leftCols(4).array() == TestType(0)).all());
+  const attn::BoolMatrix visible = attn_test::dense_mask(Mask::key_length(4), 3, 5);
+  const MatrixD reference = attn_test::reference_probability(MatrixD::Zero(3, 5), visible, attn::Probability::softmax);
+  ATTN_CHECK_CLOSE(r.weights, reference, attn_test::tolerance<TestType>());
+  ATTN_CHECK_CLOSE(r.output, attn_test::reference_output(reference, v.template cast<double>(), visible),
+                   attn_test::tolerance<TestType>());
+
+  // Zero keys: every row is fully masked, the output is zero.
+  attn::BahdanauParams<TestType> some_units;
+  some_units.wq = attn_test::random_matrix<TestType>(rng, 4, 3);
+  some_units.wk = attn_test::random_matrix<TestType>(rng, 4, 3);
+  some_units.v = attn_test::random_matrix<TestType>(rng, 1, 3);
+  const auto none = attn::bahdanau(q, Matrix<TestType>(0, 4), Matrix<TestType>(0, 2), some_units);
+  CHECK(none.weights.cols() == 0);
+  CHECK(none.num_fully_masked() == 3);
+  CHECK((none.output.array() == TestType(0)).all());
+}
+
 TEMPLATE_TEST_CASE("inputs may be blocks and expressions", "[mechanism][api]", float, double) {
   std::mt19937_64 rng(12);
   for (Kind kind : all_kinds) {

@@ -96,9 +96,9 @@ Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<D
       const Index units = params.v.cols();
       detail::check_shape(fn, "params.w", params.w, dq + dk, units);
       auto pq = ws.queries_.matrix(q.rows(), units);
-      pq.noalias() = q * params.w.topRows(dq);
+      pq.noalias() = q * detail::parameter_rows(params.w, 0, dq);
       auto pk = ws.keys_.matrix(k.rows(), units);
-      pk.noalias() = k * params.w.bottomRows(dk);
+      pk.noalias() = k * detail::parameter_rows(params.w, dq, dk);
       detail::additive_scores(pq, pk, params.v, weights, ws);
       break;
     }

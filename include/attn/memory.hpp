@@ -291,10 +291,10 @@ Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<Derived
       ATTN_CHECK(params.w.rows() > dk, std::string(fn) + ": params.w.rows() (" + std::to_string(params.w.rows()) +
                                            ") must exceed k.cols() (" + std::to_string(dk) + ") for concat");
       const Index dq = params.w.rows() - dk;
-      parts.keys.noalias() = k * params.w.bottomRows(dk);
+      parts.keys.noalias() = k * detail::parameter_rows(params.w, dq, dk);
       parts.query_size = dq;
       parts.additive = true;
-      parts.wq = params.w.topRows(dq);
+      parts.wq = detail::parameter_rows(params.w, 0, dq);
       parts.v = params.v;
       break;
     }

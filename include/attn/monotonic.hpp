@@ -310,9 +310,9 @@ void luong_scores(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const Ei
       const Index units = params.v.cols();
       check_shape(fn, "params.w", params.w, dq + dk, units);
       auto pq = ws.queries_.matrix(q.rows(), units);
-      pq.noalias() = q * params.w.topRows(dq);
+      pq.noalias() = q * parameter_rows(params.w, 0, dq);
       auto pk = ws.keys_.matrix(k.rows(), units);
-      pk.noalias() = k * params.w.bottomRows(dk);
+      pk.noalias() = k * parameter_rows(params.w, dq, dk);
       additive_scores<Scalar>(pq, pk, params.v, scores, ws);
       if (params.g) scores *= g;
       break;

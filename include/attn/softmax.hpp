@@ -375,6 +375,10 @@ void check_scale(const char* fn, const std::optional<double>& scale) {
 template <typename Scalar, typename Derived>
 Index normalize_rows(Probability probability, Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask& mask,
                      Eigen::Ref<RowFlags> fully_masked, Scalar* buffer, Scalar scale = Scalar(1)) {
+  if (s.cols() == 0) {  // no key: every row is fully masked (and s may have no storage to take rows of)
+    fully_masked.segment(i0, i1 - i0).setConstant(true);
+    return i1 - i0;
+  }
   if (probability == Probability::softmax && i1 - i0 < chunk_rows<Scalar>()) {
     softmax_short_rows(s, i0, i1, mask, fully_masked, scale, buffer);
   } else if (probability == Probability::softmax) {

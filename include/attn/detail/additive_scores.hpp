@@ -6,8 +6,20 @@
 #include "../config.hpp"
 #include "../workspace.hpp"
 
+#include <algorithm>
+
 namespace attn {
 namespace detail {
+
+/// Rows `[first, first + count)` of the parameter matrix `m`, as a map. Unlike `m.middleRows`,
+/// also defined for a matrix without storage (0 units: no columns), whose blocks Eigen would
+/// form by offsetting a null pointer.
+template <typename Scalar>
+Eigen::Map<const Matrix<Scalar>, 0, Eigen::OuterStride<>> parameter_rows(const Matrix<Scalar>& m, Index first,
+                                                                          Index count) {
+  const Scalar* data = m.size() == 0 ? nullptr : m.data() + first;
+  return {data, count, m.cols(), Eigen::OuterStride<>(std::max<Index>(m.rows(), 1))};
+}
 
 /// Writes the additive scores into `scores` (Tq×Tk). The broadcast sum is materialised in
 /// `ws.hidden_` first so that Eigen's vectorised tanh runs on plain storage.
@@ -15,6 +27,10 @@ template <typename Scalar, typename DerivedPq, typename DerivedPk, typename Deri
 void additive_scores(const Eigen::MatrixBase<DerivedPq>& pq, const Eigen::MatrixBase<DerivedPk>& pk,
                      const Eigen::MatrixBase<DerivedVv>& v, Eigen::Ref<Matrix<Scalar>> scores, Workspace<Scalar>& ws) {
   const Index tk = pk.rows();
+  if (pk.cols() == 0 || tk == 0) {  // no units: every score is the empty sum 0 (and no keys: nothing to write);
+    scores.setZero();               // the loop below would take rows of matrices without storage
+    return;
+  }
   auto hidden = ws.hidden_.matrix(tk, pk.cols());
   auto column = ws.column_.matrix(tk, 1);
   for (Index i = 0; i < pq.rows(); ++i) {

@@ -95,6 +95,12 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
   const Index tk = weights.cols();
   const Index n = visible_prefix(mask, tk);
   auto flags = ws.flags(tq);
+  if (tk == 0) {  // no key: every row is fully masked, its output zero (and blocks of the
+    flags.setConstant(true);  // storage-less weights would offset a null pointer)
+    output.setZero();
+    if (options.return_scores) ws.scores_.matrix(tq, tk);
+    return tq;
+  }
   // Blocks run in parallel when OpenMP is on (see below): normalisation scratch per thread.
   const Index threads = max_threads();
   const Index scratch = normalize_scratch_size(tk);

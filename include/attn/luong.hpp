@@ -70,6 +70,7 @@ Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<D
                     std::is_same<Scalar, typename DerivedV::Scalar>::value,
                 "attn::luong: q, k and v must share one scalar type; use .cast<T>()");
   constexpr const char* fn = "attn::luong";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   const Index dq = q.cols();
   const Index dk = k.cols();
   detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());

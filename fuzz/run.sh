@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target for the .npy reader (clang++ -fsanitize=fuzzer,address,undefined)
-# and runs it for a bounded time; fails on any crash, sanitizer report, leak, timeout or
-# allocation above the memory limit.
+# Builds every libFuzzer target fuzz/<target>_fuzzer.cpp (clang++ -fsanitize=fuzzer,address,
+# undefined, -O1, one compile each) and runs them one after the other, sharing a time budget;
+# fails on any crash, sanitizer report, leak, timeout or allocation above the memory limit.
 #
-#   fuzz/run.sh [SECONDS]        default 60; env ATTN_FUZZ_BUILD_DIR (default build-fuzz),
-#                                CXX_FUZZ (default: the first clang++ found), ATTN_FUZZ_JOBS
+#   fuzz/run.sh [SECONDS] [TARGET...]
+#       SECONDS  total run time (default 60), split evenly among the targets (at least 1 s each)
+#       TARGET   npy, csv, attn_plot, writers (default: every fuzz/*_fuzzer.cpp)
+#   env: ATTN_FUZZ_BUILD_DIR (default build-fuzz), CXX_FUZZ (default: the first clang++ found),
+#        EIGEN3_INCLUDE_DIR (default /usr/include/eigen3)
 #
-# Seeds: fuzz/corpus/ (tiny hostile files), tests/fixtures/npy/ (files written by NumPy) and
-# tests/fixtures/npy/bad/ (the malformed corpus); new inputs go to $ATTN_FUZZ_BUILD_DIR/corpus,
-# never into the committed seed directories. Needs Debian's clang and libclang-rt-14-dev.
+# Prints "fuzz <target>: N executions, 0 crashes" per target. Seeds: fuzz/corpus/<target>/
+# (committed, small), plus tests/fixtures/npy/ and tests/fixtures/npy/bad/ for npy; new inputs go
+# to $ATTN_FUZZ_BUILD_DIR/corpus/<target>/, never into the committed seed directories. A
+# dictionary fuzz/<target>.dict is used when it exists. Needs Debian's clang and
+# libclang-rt-14-dev.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root="$PWD"
 
 seconds="${1:-60}"
+shift || true
 build="${ATTN_FUZZ_BUILD_DIR:-build-fuzz}"
+case "$build" in /*) ;; *) build="$root/$build" ;; esac  # absolute: attn_plot changes directory
 cxx="${CXX_FUZZ:-}"
 if [ -z "$cxx" ]; then
     for candidate in clang++ clang++-18 clang++-17 clang++-16 clang++-15 clang++-14; do
@@ -26,29 +34,59 @@ if [ -z "$cxx" ]; then
 fi
 eigen_dir="${EIGEN3_INCLUDE_DIR:-/usr/include/eigen3}"
 
-mkdir -p "$build/corpus" "$build/artifacts"
-echo "fuzz: building $build/npy_fuzzer with $cxx"
-"$cxx" -std=c++17 -g -O1 -fno-omit-frame-pointer \
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -Iinclude -isystem "$eigen_dir" \
-    fuzz/npy_fuzzer.cpp -o "$build/npy_fuzzer"
+targets=("$@")
+if [ "${#targets[@]}" -eq 0 ]; then
+    for source in fuzz/*_fuzzer.cpp; do
+        name="$(basename "$source" .cpp)"
+        targets+=("${name%_fuzzer}")
+    done
+fi
+count="${#targets[@]}"
+each=$(( seconds / count ))
+[ "$each" -ge 1 ] || each=1
 
-log="$build/fuzz.log"
-echo "fuzz: running for ${seconds}s (log: $log)"
+mkdir -p "$build"
+for target in "${targets[@]}"; do
+    source="fuzz/${target}_fuzzer.cpp"
+    [ -f "$source" ] || { echo "fuzz: no target '$target' ($source)" >&2; exit 1; }
+    binary="$build/${target}_fuzzer"
+    # Rebuilt only when the target or a header it may include changed.
+    if [ ! -x "$binary" ] || [ -n "$(find "$source" fuzz/*.hpp include tools/attn_plot.cpp -newer "$binary" -print -quit)" ]; then
+        echo "fuzz: building $binary with $cxx"
+        "$cxx" -std=c++17 -g -O1 -fno-omit-frame-pointer \
+            -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+            -Iinclude -isystem "$eigen_dir" \
+            "$source" -o "$binary"
+    fi
+done
+
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-status=0
-"$build/npy_fuzzer" \
-    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 \
-    -max_len=16384 -dict=fuzz/npy.dict -print_final_stats=1 \
-    -artifact_prefix="$build/artifacts/" \
-    "$build/corpus" fuzz/corpus tests/fixtures/npy tests/fixtures/npy/bad >"$log" 2>&1 || status=$?
-
-runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
-crashes="$(find "$build/artifacts" -type f | wc -l)"
-if [ "$status" -ne 0 ] || [ "$crashes" -ne 0 ]; then
-    tail -n 60 "$log" >&2
-    echo "fuzz: FAILED (exit $status, $crashes artifact(s) in $build/artifacts)" >&2
-    exit 1
-fi
-echo "fuzz: ${runs:-?} executions in ${seconds}s, 0 crashes (corpus: $(find "$build/corpus" -type f | wc -l) new inputs)"
+failed=0
+for target in "${targets[@]}"; do
+    corpus="$build/corpus/$target"
+    artifacts="$build/artifacts/$target"
+    log="$build/$target.log"
+    rm -rf "$artifacts"
+    mkdir -p "$corpus" "$artifacts"
+    seeds=("$root/fuzz/corpus/$target")
+    if [ "$target" = npy ]; then seeds+=("$root/tests/fixtures/npy" "$root/tests/fixtures/npy/bad"); fi
+    extra=()
+    if [ -f "fuzz/$target.dict" ]; then extra+=("-dict=$root/fuzz/$target.dict"); fi
+    status=0
+    "$build/${target}_fuzzer" \
+        -max_total_time="$each" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 \
+        -max_len=16384 -print_final_stats=1 "${extra[@]}" \
+        -artifact_prefix="$artifacts/" \
+        "$corpus" "${seeds[@]}" >"$log" 2>&1 || status=$?
+    runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
+    crashes="$(find "$artifacts" -type f | wc -l)"
+    if [ "$status" -ne 0 ] || [ "$crashes" -ne 0 ] || [ -z "$runs" ]; then
+        tail -n 60 "$log" >&2
+        echo "fuzz $target: FAILED (exit $status, $crashes artifact(s) in $artifacts; log $log)" >&2
+        failed=1
+        continue
+    fi
+    echo "fuzz $target: $runs executions, 0 crashes (${each}s; corpus: $(find "$corpus" -type f | wc -l) new inputs)"
+done
+exit "$failed"

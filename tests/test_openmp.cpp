@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Compiled with OpenMP (its own executable, tests/CMakeLists.txt): attn's parallel regions
 // (blocks of query rows in every mechanism, heads and items in multi-head) must give the same
-// bits whatever the thread count, and whether or not the caller is itself in a parallel region.
+// bits whatever the thread count, whether or not the caller is itself in a parallel region, and
+// under any OpenMP setting: CTest runs this executable again with OMP_DYNAMIC=true,
+// OMP_THREAD_LIMIT=1, OMP_NUM_THREADS=1 and 3 and nested regions enabled, each comparing its
+// results with the ones the default run wrote (ATTN_OPENMP_REFERENCE, "[reference]").
 #include "helpers.hpp"
 
+#include <attn/additive.hpp>
+#include <attn/luong.hpp>
 #include <attn/multi_head.hpp>
 #include <attn/scaled_dot_product.hpp>
 
@@ -11,10 +16,17 @@
 
 #include <omp.h>
 
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <random>
+#include <string>
 #include <vector>
 
-namespace {
+namespace test_openmp {
 
 using attn::Index;
 using attn::Mask;
@@ -29,8 +41,6 @@ struct Threads {
   Threads& operator=(const Threads&) = delete;
   int before;
 };
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("openmp: scaled dot-product gives the same bits with 1, 2 and 5 threads", "[openmp]", float,
                    double) {
@@ -98,3 +108,122 @@ TEMPLATE_TEST_CASE("openmp: multi-head gives the same bits with 1, 2 and 5 threa
     }
   }
 }
+
+TEST_CASE("openmp: SingleThreadedEigen keeps Eigen single-threaded and restores the caller's count", "[openmp]") {
+  Threads threads(4);
+  CHECK(attn::detail::max_threads() == 4);
+  {
+    const attn::detail::SingleThreadedEigen outer;
+    CHECK(omp_get_max_threads() == 1);         // what Eigen::nbThreads() follows
+    CHECK(attn::detail::max_threads() == 4);   // attn's own regions keep the caller's count
+    {
+      const attn::detail::SingleThreadedEigen inner;
+      CHECK(attn::detail::max_threads() == 4);
+    }
+    CHECK(omp_get_max_threads() == 1);
+    int inside = -1;
+#pragma omp parallel num_threads(1)
+    inside = static_cast<int>(attn::detail::max_threads());  // a region started under the guard
+    CHECK(inside == 1);
+  }
+  CHECK(omp_get_max_threads() == 4);
+  CHECK(attn::detail::max_threads() == 4);
+}
+
+/// The results compared across processes: every mechanism whose products are big enough for
+/// Eigen to thread them on its own (projections, several blocks of 256 rows), float and double.
+std::map<std::string, std::string> reference_results() {
+  std::map<std::string, std::string> out;
+  const auto put = [&out](const std::string& name, const auto& m) {
+    using Scalar = typename std::decay_t<decltype(m)>::Scalar;
+    const Matrix<Scalar> plain = m;
+    std::string bytes(reinterpret_cast<const char*>(plain.data()), static_cast<std::size_t>(plain.size()) * sizeof(Scalar));
+    out[name + " " + std::to_string(plain.rows()) + "x" + std::to_string(plain.cols())] = bytes;
+  };
+  const auto run = [&](auto zero, const std::string& type) {
+    using S = decltype(zero);
+    std::mt19937_64 rng(31);
+    for (const Index t : {Index(15), Index(300), Index(700)}) {
+      const Matrix<S> q = attn_test::random_matrix<S>(rng, t, 64);
+      const Matrix<S> k = attn_test::random_matrix<S>(rng, t + 3, 64);
+      const Matrix<S> v = attn_test::random_matrix<S>(rng, t + 3, 48);
+      const std::string at = type + " T=" + std::to_string(t);
+      const auto sdp = attn::scaled_dot_product(q, k, v, Mask::causal(3));
+      put("scaled_dot_product output " + at, sdp.output);
+      if (t == 300) put("scaled_dot_product weights " + at, sdp.weights);
+      attn::BahdanauParams<S> b;
+      b.wq = attn_test::random_matrix<S>(rng, 64, 256, -0.2, 0.2);
+      b.wk = attn_test::random_matrix<S>(rng, 64, 256, -0.2, 0.2);
+      b.v = attn_test::random_matrix<S>(rng, 1, 256);
+      put("bahdanau output " + at, attn::bahdanau(q, k, v, b).output);
+      const auto general = attn::LuongParams<S>::general(attn_test::random_matrix<S>(rng, 64, 64, -0.2, 0.2));
+      put("luong general output " + at, attn::luong(q, k, v, general).output);
+      attn::MultiHeadParams<S> p;
+      p.wq = attn_test::random_matrix<S>(rng, 64, 256, -0.2, 0.2);
+      p.wk = attn_test::random_matrix<S>(rng, 64, 256, -0.2, 0.2);
+      p.wv = attn_test::random_matrix<S>(rng, 48, 256, -0.2, 0.2);
+      p.wo = attn_test::random_matrix<S>(rng, 256, 256, -0.2, 0.2);
+      p.heads = 4;
+      put("multi_head output " + at, attn::multi_head(q, k, v, p).output);
+    }
+  };
+  run(0.0f, "float");
+  run(0.0, "double");
+  return out;
+}
+
+std::string serialise(const std::map<std::string, std::string>& results) {
+  std::string text;
+  for (const auto& [name, bytes] : results) {
+    text += name + '\n' + std::to_string(bytes.size()) + '\n' + bytes;
+  }
+  return text;
+}
+
+std::map<std::string, std::string> deserialise(const std::string& text) {
+  std::map<std::string, std::string> results;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t name_end = text.find('\n', at);
+    const std::size_t size_end = text.find('\n', name_end + 1);
+    if (name_end == std::string::npos || size_end == std::string::npos) break;
+    const std::size_t size = std::stoul(text.substr(name_end + 1, size_end - name_end - 1));
+    results[text.substr(at, name_end - at)] = text.substr(size_end + 1, size);
+    at = size_end + 1 + size;
+  }
+  return results;
+}
+
+TEST_CASE("openmp: results equal the default run's, bit for bit, under any OpenMP setting", "[openmp][reference]") {
+  const char* path = std::getenv("ATTN_OPENMP_REFERENCE");
+  const char* mode = std::getenv("ATTN_OPENMP_REFERENCE_MODE");
+  const std::map<std::string, std::string> results = reference_results();
+  if (path == nullptr || mode == nullptr) {
+    SUCCEED("ATTN_OPENMP_REFERENCE(_MODE) unset: the CTest entries openmp.settings.* compare runs");
+    return;
+  }
+  INFO("OMP_DYNAMIC=" << (std::getenv("OMP_DYNAMIC") ? std::getenv("OMP_DYNAMIC") : "")
+                      << " OMP_THREAD_LIMIT=" << (std::getenv("OMP_THREAD_LIMIT") ? std::getenv("OMP_THREAD_LIMIT") : "")
+                      << " OMP_NUM_THREADS=" << (std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : ""));
+  if (std::string(mode) == "write") {
+    std::ofstream file(path, std::ios::binary | std::ios::trunc);
+    file << serialise(results);
+    file.close();
+    REQUIRE(file.good());
+    return;
+  }
+  REQUIRE(std::string(mode) == "compare");
+  std::ifstream file(path, std::ios::binary);
+  REQUIRE(file.is_open());
+  const std::map<std::string, std::string> reference =
+      deserialise(std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()));
+  REQUIRE(reference.size() == results.size());
+  for (const auto& [name, bytes] : results) {
+    INFO(name);
+    const auto found = reference.find(name);
+    REQUIRE(found != reference.end());
+    CHECK(found->second == bytes);
+  }
+}
+
+}  // namespace test_openmp

@@ -501,7 +501,8 @@ int run(const Arguments& a, std::ostream& out) {
                           std::to_string(weights.rows()) + " rows");
       }
       const auto q = static_cast<attn::Index>(*a.query);
-      weights = Eigen::MatrixXd(first.row(q));
+      // (A map without columns has no storage to take a row of: Eigen would offset a null pointer.)
+      weights = first.cols() == 0 ? Eigen::MatrixXd(1, 0) : Eigen::MatrixXd(first.row(q));
       if (!row_labels.empty()) row_labels = {row_labels[static_cast<std::size_t>(q)]};
     }
     options.title = a.title;

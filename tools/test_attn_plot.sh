@@ -119,6 +119,10 @@ ok "html csv query"         b.html   labelled.csv --query 1 --color '#08306b' -t
 ok "html chars"             c.html   chars.csv --csv-labels none --chars chars.txt
 ok "html format flag"       out.svgz "$npy/f8_1d_5.npy" --format html -c <(printf '%s\n' 1 2 3 4 5)
 ok "option=value form"      n.svg    "$npy/f8_c_3x4.npy" --title=eq --vmax=10 --layout=under
+# A CSV of row labels only (a 2x0 map): --query takes a row without columns (found by
+# fuzz/attn_plot_fuzzer.cpp; clang's UBSan reported an offset applied to a null pointer).
+printf 'a\nb\n' >labels_only.csv
+ok "html query, no columns" d.html   labels_only.csv --query 1
 
 # -o - writes to standard output.
 if "$plot" "$npy/f8_c_3x4.npy" --format svg -o - >stdout.svg 2>"$work/err" && xmllint --noout stdout.svg \

@@ -69,6 +69,7 @@ BahdanauKeys<typename DerivedK::Scalar> prepare_keys(const char* fn,
   check_scalar<Scalar>();
   check_params(fn, params);
   check_equal(fn, "k.cols()", k.cols(), "params.wk.rows()", params.wk.rows());
+  const SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   BahdanauKeys<Scalar> keys;
   keys.projected.noalias() = k * params.wk;
   if (params.normalize && params.b.size() != 0) keys.projected.rowwise() += params.b;
@@ -111,6 +112,7 @@ Index bahdanau_into(const Eigen::MatrixBase<DerivedQ>& q, const BahdanauKeys<typ
   static_assert(std::is_same<Scalar, typename DerivedV::Scalar>::value,
                 "attn::bahdanau: q and v must share one scalar type; use .cast<T>()");
   constexpr const char* fn = "attn::bahdanau";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   detail::check_params(fn, params);
   const Index tk = keys.projected.rows();
   detail::check_equal(fn, "q.cols()", q.cols(), "params.wq.rows()", params.wq.rows());

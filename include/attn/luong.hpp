@@ -89,6 +89,7 @@ Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<D
                     std::is_same<Scalar, typename DerivedV::Scalar>::value,
                 "attn::luong: q, k and v must share one scalar type; use .cast<T>()");
   constexpr const char* fn = "attn::luong";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   const Index dq = q.cols();
   const Index dk = k.cols();
   detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
@@ -115,9 +116,9 @@ Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<D
       const Index units = params.v.cols();
       detail::check_shape(fn, "params.w", params.w, dq + dk, units);
       auto pq = ws.queries_.matrix(q.rows(), units);
-      pq.noalias() = q * params.w.topRows(dq);
+      pq.noalias() = q * detail::parameter_rows(params.w, 0, dq);
       auto pk = ws.keys_.matrix(k.rows(), units);
-      pk.noalias() = k * params.w.bottomRows(dk);
+      pk.noalias() = k * detail::parameter_rows(params.w, dq, dk);
       detail::additive_scores(pq, pk, params.v, weights, ws);
       break;
     }

@@ -144,6 +144,7 @@ Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOnePara
   using Scalar = typename DerivedH::Scalar;
   detail::check_scalar<Scalar>();
   constexpr const char* fn = "attn::many_to_one";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   const Index t = h.rows();
   const Index d = h.cols();
   detail::check_many_to_one_params(fn, params, d);

@@ -288,6 +288,7 @@ Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<Derived
                                                  std::optional<Index> length = std::nullopt) {
   using Scalar = typename DerivedK::Scalar;
   constexpr const char* fn = "attn::prepare_memory";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   detail::check_memory(fn, k, v);
   detail::check_params(fn, params);
   detail::check_equal(fn, "k.cols()", k.cols(), "params.wk.rows()", params.wk.rows());
@@ -322,6 +323,7 @@ Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<Derived
                                                  std::optional<Index> length = std::nullopt) {
   using Scalar = typename DerivedK::Scalar;
   constexpr const char* fn = "attn::prepare_memory";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   detail::check_memory(fn, k, v);
   const Index dk = k.cols();
   typename Memory<Scalar>::Parts parts;
@@ -349,10 +351,10 @@ Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<Derived
       ATTN_CHECK(params.w.rows() > dk, std::string(fn) + ": params.w.rows() (" + std::to_string(params.w.rows()) +
                                            ") must exceed k.cols() (" + std::to_string(dk) + ") for concat");
       const Index dq = params.w.rows() - dk;
-      parts.keys.noalias() = k * params.w.bottomRows(dk);
+      parts.keys.noalias() = k * detail::parameter_rows(params.w, dq, dk);
       parts.query_size = dq;
       parts.additive = true;
-      parts.wq = params.w.topRows(dq);
+      parts.wq = detail::parameter_rows(params.w, 0, dq);
       parts.v = params.v;
       break;
     }
@@ -375,6 +377,7 @@ Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<Derived
                                                  std::optional<Index> length = std::nullopt) {
   using Scalar = typename DerivedK::Scalar;
   constexpr const char* fn = "attn::prepare_memory";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   detail::check_memory(fn, k, v);
   ATTN_CHECK(!params.scale || std::isfinite(*params.scale), std::string(fn) + ": params.scale must be finite");
   typename Memory<Scalar>::Parts parts;
@@ -420,6 +423,7 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
                     std::is_same<Scalar, typename DerivedA::Scalar>::value,
                 "attn::attend: the query and previous alignment must have the memory's scalar type; use .cast<T>()");
   constexpr const char* fn = "attn::attend";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   const Index b = query.rows();
   const Index tk = memory.max_time();
   detail::check_equal(fn, "query.cols()", query.cols(), "memory.query_size()", memory.query_size());

@@ -316,9 +316,9 @@ void luong_scores(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const Ei
       const Index units = params.v.cols();
       check_shape(fn, "params.w", params.w, dq + dk, units);
       auto pq = ws.queries_.matrix(q.rows(), units);
-      pq.noalias() = q * params.w.topRows(dq);
+      pq.noalias() = q * parameter_rows(params.w, 0, dq);
       auto pk = ws.keys_.matrix(k.rows(), units);
-      pk.noalias() = k * params.w.bottomRows(dk);
+      pk.noalias() = k * parameter_rows(params.w, dq, dk);
       additive_scores<Scalar>(pq, pk, params.v, scores, ws);
       if (params.g) scores *= g;
       break;
@@ -350,6 +350,7 @@ void monotonic_attention_into(const Eigen::MatrixBase<DerivedP>& p, const Eigen:
   static_assert(std::is_same<Scalar, typename DerivedA::Scalar>::value,
                 "attn::monotonic_attention: p and previous must share one scalar type; use .cast<T>()");
   constexpr const char* fn = "attn::monotonic_attention";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   detail::check_mode(fn, mode);
   detail::check_shape(fn, "previous", previous, p.rows(), p.cols());
   detail::check_shape(fn, "out", out, p.rows(), p.cols());
@@ -496,6 +497,7 @@ MonotonicResult<typename DerivedQ::Scalar> bahdanau_monotonic(
                     std::is_same<Scalar, typename DerivedA::Scalar>::value,
                 "attn::bahdanau_monotonic: q, k, v and previous must share one scalar type; use .cast<T>()");
   constexpr const char* fn = "attn::bahdanau_monotonic";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   detail::check_params(fn, params);
   detail::check_monotonic_params(fn, monotonic, !detail::is_no_noise<Noise>());
   detail::check_equal(fn, "q.cols()", q.cols(), "params.wq.rows()", params.wq.rows());
@@ -550,6 +552,7 @@ MonotonicResult<typename DerivedQ::Scalar> luong_monotonic(
                     std::is_same<Scalar, typename DerivedA::Scalar>::value,
                 "attn::luong_monotonic: q, k, v and previous must share one scalar type; use .cast<T>()");
   constexpr const char* fn = "attn::luong_monotonic";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   detail::check_monotonic_params(fn, monotonic, !detail::is_no_noise<Noise>());
   detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
   mask.check(fn, q.rows(), k.rows());

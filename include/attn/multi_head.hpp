@@ -33,15 +33,14 @@
 //   torch returns NaN for such a row; attn never does.
 // - Threads: when the consumer compiles with OpenMP (-fopenmp), heads and batch items run in
 //   parallel (one task per item and head; then one per item and block of output columns).
-//   Each task writes only its own slices and its own workspace, and inside the parallel
-//   region Eigen's GEMM runs single-threaded (it does not start threads inside a team of more
-//   than one, and a team of one means Eigen::nbThreads() is 1 too, unless Eigen::setNbThreads
-//   asked for more), so results are bit-identical with and without OpenMP, for any thread count.
+//   Each task writes only its own slices and its own workspace, and Eigen's GEMM runs
+//   single-threaded (detail::SingleThreadedEigen: also in a team of one thread, as
+//   OMP_DYNAMIC or OMP_THREAD_LIMIT may give, unless Eigen::setNbThreads asked for more), so
+//   results are bit-identical with and without OpenMP, for any thread count and setting.
 //   Consequence: one head of one sequence is one task; a single head (attn::scaled_dot_product
 //   and the other mechanisms) shares its blocks of 256 query rows among the threads instead
-//   (detail::attend_rows), and never inside this region. Called from inside a
-//   parallel region of the caller, attn's region is nested (usually one thread) and Eigen
-//   decides for itself whether to thread the products.
+//   (detail::attend_rows), and never inside this region. Called from inside an active
+//   parallel region of the caller, attn's region has one thread.
 // - Inputs are best passed as matrices, maps or column-major blocks: other expressions are
 //   evaluated (into temporaries) by every product that reads them.
 
@@ -449,6 +448,8 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
   const Index d = p.model_dim();
   const Index dh = p.head_dim();
   const Index tasks = batch * h;
+  const SingleThreadedEigen serial;  // Eigen's products single-threaded in a team of any size
+  const Index threads = max_threads();
 
   // Size everything outside the parallel region (growth only; nothing here in steady state).
   if (static_cast<Index>(ws.items_.size()) < batch) ws.items_.resize(static_cast<std::size_t>(batch));
@@ -541,7 +542,9 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
   };
 
 #ifdef _OPENMP
-#pragma omp parallel
+#pragma omp parallel num_threads(static_cast<int>(threads))
+#else
+  static_cast<void>(threads);
 #endif
   {
 #ifdef _OPENMP

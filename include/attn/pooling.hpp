@@ -64,6 +64,7 @@ Index attention_pooling_into(const Eigen::MatrixBase<DerivedX>& x, const Pooling
   using Scalar = typename DerivedX::Scalar;
   detail::check_scalar<Scalar>();
   constexpr const char* fn = "attn::attention_pooling";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   const Index t = x.rows();
   detail::check_shape(fn, "params.w", params.w, x.cols(), 1);
   ATTN_CHECK(params.b.size() == 0 || params.b.cols() == 1,

@@ -142,6 +142,7 @@ Index seq_self_attention_into(const Eigen::MatrixBase<DerivedX>& x,
   using Scalar = typename DerivedX::Scalar;
   detail::check_scalar<Scalar>();
   constexpr const char* fn = "attn::seq_self_attention";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   const Index t = x.rows();
   const Index d = x.cols();
   detail::check_self_attention_params(fn, params, d);

@@ -46,16 +46,67 @@ inline Index visible_prefix(const Mask& mask, Index tk) {
 /// was as fast as the best of 128 to 4096 everywhere, 10 to 25% faster than 64 rows.
 constexpr Index block_rows = sweep_rows;
 
-/// Threads a parallel region started here would have: 1 without OpenMP, and 1 inside an active
-/// parallel region (attn never nests one: a nested team of one would let Eigen's GEMM take
-/// another code path, and results would depend on the thread count).
+#ifdef _OPENMP
+/// This thread's record of the outermost SingleThreadedEigen in force (see there).
+struct SerialState {
+  int depth = 0;    // guards in force on this thread
+  int threads = 1;  // omp_get_max_threads() before the outermost one
+  int level = 0;    // omp_get_level() then
+};
+inline SerialState& serial_state() {
+  static thread_local SerialState state;
+  return state;
+}
+#endif
+
+/// Threads a parallel region started here would have: 1 without OpenMP, inside an active
+/// parallel region, and inside a region attn started (attn never nests one); else what
+/// omp_get_max_threads() said before SingleThreadedEigen set it to 1.
 inline Index max_threads() {
 #ifdef _OPENMP
-  return omp_in_parallel() ? 1 : static_cast<Index>(omp_get_max_threads());
+  if (omp_in_parallel()) return 1;
+  const SerialState& state = serial_state();
+  if (state.depth == 0) return static_cast<Index>(omp_get_max_threads());
+  return omp_get_level() > state.level ? 1 : static_cast<Index>(state.threads);
 #else
   return 1;
 #endif
 }
+
+/// For its lifetime, every product Eigen computes on this thread is single-threaded, whatever
+/// the OpenMP settings; attn's own parallel regions still take max_threads() threads.
+///
+/// Why: with OpenMP, Eigen's GEMM threads itself unless it runs in a team of more than one
+/// thread, asking for Eigen::nbThreads() threads (by default omp_get_max_threads()) and
+/// blocking the product for that count. In a team of one (OMP_DYNAMIC=true on a busy machine,
+/// OMP_THREAD_LIMIT=1) or outside any region it would take that path, and the other blocking
+/// rounds differently: 1 ulp apart from the single-threaded product a team of two runs.
+/// The guard sets the calling task's nthreads-var (omp_set_num_threads(1)) and restores it on
+/// exit; that value is per task (an OpenMP internal control variable), so no other thread and
+/// nothing after the call sees the change. A count set with Eigen::setNbThreads(n > 1) takes
+/// precedence over it: then results are bit-identical only for a fixed OpenMP setting (README).
+/// Without OpenMP it does nothing.
+class SingleThreadedEigen {
+ public:
+  SingleThreadedEigen() {
+#ifdef _OPENMP
+    SerialState& state = serial_state();
+    if (state.depth++ == 0) {
+      state.threads = omp_get_max_threads();
+      state.level = omp_get_level();
+      omp_set_num_threads(1);
+    }
+#endif
+  }
+  ~SingleThreadedEigen() {
+#ifdef _OPENMP
+    SerialState& state = serial_state();
+    if (--state.depth == 0) omp_set_num_threads(state.threads);
+#endif
+  }
+  SingleThreadedEigen(const SingleThreadedEigen&) = delete;
+  SingleThreadedEigen& operator=(const SingleThreadedEigen&) = delete;
+};
 
 /// This thread's number in the current team (0 without OpenMP).
 inline Index thread_id() {
@@ -91,10 +142,17 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
   // Checked here, before any parallel region (nothing may throw inside one); the mechanisms
   // check it first with their own name.
   check_probability("attn", options.probability);
+  const SingleThreadedEigen serial;  // every block's products single-threaded, on any thread
   const Index tq = weights.rows();
   const Index tk = weights.cols();
   const Index n = visible_prefix(mask, tk);
   auto flags = ws.flags(tq);
+  if (tk == 0) {  // no key: every row is fully masked, its output zero (and blocks of the
+    flags.setConstant(true);  // storage-less weights would offset a null pointer)
+    output.setZero();
+    if (options.return_scores) ws.scores_.matrix(tq, tk);
+    return tq;
+  }
   // Blocks run in parallel when OpenMP is on (see below): normalisation scratch per thread.
   const Index threads = max_threads();
   const Index scratch = normalize_scratch_size(tk);
@@ -146,20 +204,22 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
     }
   };
 
-  // With OpenMP, blocks are shared among the threads of one parallel region, inside which
-  // Eigen's GEMM runs single-threaded (it does so by itself in a team of more than one): one
-  // level of threads, never Eigen's inside ours. A problem of one block thus runs on one
-  // thread (Eigen's own threading of such small products was measured slower). Decoder steps
-  // (fewer than chunk_rows queries) start no region at all, nor does a call from inside an
-  // active parallel region (attn::multi_head's heads): it runs on the calling thread. Each block
-  // is computed the same way whichever thread runs it: results do not depend on the threads.
+  // With OpenMP, blocks are shared among the threads of one parallel region of max_threads()
+  // threads (the count before `serial` set it to 1). Eigen's GEMM runs single-threaded
+  // everywhere (SingleThreadedEigen: in a team of one too): one level of threads, never Eigen's
+  // inside ours. A problem of one block thus runs on one thread (Eigen's own threading of such
+  // small products was measured slower). Decoder steps (fewer than chunk_rows queries) start no
+  // region at all, nor does a call from inside an active parallel region or from inside one attn
+  // started (attn::multi_head's heads): it runs on the calling thread. Each block is computed
+  // the same way whichever thread runs it, in a team of any size: results do not depend on the
+  // threads, nor on OMP_DYNAMIC or OMP_THREAD_LIMIT.
   const Index blocks = (tq + block_rows - 1) / block_rows;
   const auto rows_of = [&](Index b) { return std::min(block_rows, tq - b * block_rows); };
   if (threads <= 1 || tq < chunk_rows<Scalar>()) {
     for (Index b = 0; b < blocks; ++b) run_block(b * block_rows, rows_of(b), buffers);
   } else {
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for num_threads(static_cast<int>(threads)) schedule(dynamic, 1)
 #endif
     for (Index b = 0; b < blocks; ++b) run_block(b * block_rows, rows_of(b), buffers + scratch * thread_id());
   }

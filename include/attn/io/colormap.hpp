@@ -5,11 +5,13 @@
 #pragma once
 
 #include "../config.hpp"
+#include "detail/text.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -55,6 +57,31 @@ inline constexpr double viridis_table[33][3] = {
 
 inline std::uint8_t to_byte(double v) {
   return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0, 1.0) * 255.0));
+}
+
+/// Where `v` lies on the colour scale [vmin, vmax] (finite, vmin < vmax): 0 at vmin, 1 at vmax,
+/// unclamped (±inf for infinite `v`), NaN for NaN. Exact at the ends, and with no overflow when
+/// the span exceeds the largest double (vmin = -1.8e308, vmax = 1.8e308 puts 0 at 0.5): such a
+/// span is computed on halves, which are exact there.
+inline double scale_fraction(double v, double vmin, double vmax) {
+  if (v == vmin) return 0.0;
+  if (v == vmax) return 1.0;
+  const double span = vmax - vmin;
+  if (std::isfinite(span)) return (v - vmin) / span;
+  return (0.5 * v - 0.5 * vmin) / (0.5 * vmax - 0.5 * vmin);
+}
+
+/// The other end of a colour scale that has only `end` (a caller's vmin or vmax, or the value
+/// of a constant map): `end ± |end|`, or `± 1` for 0 (`above`: +), capped at the largest finite
+/// double. Throws attn::invalid_argument naming `who` and `name` when `end` is already that
+/// largest double (nothing finite lies beyond it).
+inline double scale_other_end(double end, bool above, const std::string& who, const char* name) {
+  const double limit = above ? std::numeric_limits<double>::max() : -std::numeric_limits<double>::max();
+  ATTN_CHECK(end != limit, who + ": " + name + " (" + format_number(end, -1) + ") leaves no room for a scale " +
+                               (above ? "above it; set options.vmax too" : "below it; set options.vmin too"));
+  const double step = end == 0 ? 1.0 : std::abs(end);
+  const double other = above ? end + step : end - step;
+  return std::isfinite(other) ? other : limit;
 }
 
 }  // namespace detail

@@ -30,7 +30,9 @@ struct HighlightOptions {
   std::string title;                    ///< page title and heading; empty: "attention weights" (no heading)
   std::string color = "#e6550d";        ///< shade of the highest weight ("#rrggbb"); weight 0 is white
   /// Shading scale. Unset: vmin = min(0, smallest weight), vmax = the largest weight (so the
-  /// most attended token of the page has the full colour). Weights outside are clamped.
+  /// most attended token of the page has the full colour). Weights outside are clamped. When
+  /// the ends meet or cross, the end not given moves away: vmax = vmin + |vmin| (vmin + 1 for
+  /// 0), or with only vmax given vmin = vmax - |vmax|, capped at the largest double.
   std::optional<double> vmin;
   /// Shading scale's upper end; unset: the largest finite weight (see vmin).
   std::optional<double> vmax;
@@ -113,11 +115,11 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
     ATTN_CHECK(vmin < vmax, std::string(who) + ": options.vmin (" + format_number(vmin, -1) +
                                 ") must be less than options.vmax (" + format_number(vmax, -1) + ")");
   }
-  if (!(vmin < vmax)) {
+  if (!(vmin < vmax)) {  // (without options.vmin, vmin <= 0 and the scale can grow above it)
     if (options.vmax) {
-      vmin = vmax - (vmax == 0 ? 1.0 : std::abs(vmax));
+      vmin = scale_other_end(vmax, false, who, "options.vmax");
     } else {
-      vmax = vmin + (vmin == 0 ? 1.0 : std::abs(vmin));
+      vmax = scale_other_end(vmin, true, who, "options.vmin");
     }
   }
 
@@ -154,7 +156,7 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
     }
     for (Index j = 0; j < n; ++j) {
       const double v = w(i, j);
-      double t = (v - vmin) / (vmax - vmin);
+      double t = scale_fraction(v, vmin, vmax);  // no overflow for vmin = -1.8e308, vmax = 1.8e308
       if (std::isnan(t)) t = 0;
       t = std::clamp(t, 0.0, 1.0);
       const Rgb background = std::isnan(v) ? Rgb{0xd9, 0xd9, 0xd9} : mix_white(color, t);
@@ -180,10 +182,11 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
   }
   if (options.legend) {
     const Rgb top = mix_white(color, 1.0);
-    out += "<div class=\"attn-legend\">weight " + format_number(vmin, options.decimals) +
+    const std::vector<std::string> ends = tick_labels({vmin, vmax}, options.decimals);  // "0" and "5e-324"
+    out += "<div class=\"attn-legend\">weight " + ends[0] +
            " <span style=\"display:inline-block;width:10em;height:0.9em;vertical-align:middle;border:1px solid "
            "#808080;background:linear-gradient(to right, #ffffff, " +
-           css_color(top) + ")\"></span> " + format_number(vmax, options.decimals) + "</div>\n";
+           css_color(top) + ")\"></span> " + ends[1] + "</div>\n";
   }
   out += "</div>\n";
   if (!options.fragment) out += "</body>\n</html>\n";
@@ -200,7 +203,9 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
 /// U+FFFD); their spaces are kept (white-space: pre-wrap). The document is polyglot
 /// HTML5/XHTML: browsers read it as HTML and XML tools can parse it. Throws
 /// attn::invalid_argument when weights.cols() != tokens.size(), row_labels does not have one
-/// label per row, options.color is not `#rrggbb` or `#rgb`, or vmin >= vmax (both given).
+/// label per row, options.color is not `#rrggbb` or `#rgb`, vmin >= vmax (both given), or a lone
+/// vmin or vmax is the largest double (no room for the other end). The legend's two ends are
+/// told apart (more digits when `decimals` would print them alike: "0" and "5e-324").
 /// \param tokens the tokens, n of them
 /// \param weights `1×n` or `n×1` (one line), or `m×n` (one line per row); float or double
 /// \param options look of the page (default: HighlightOptions{})

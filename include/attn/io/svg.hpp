@@ -48,8 +48,10 @@ struct HeatmapOptions {
   Colormap colormap = Colormap::viridis;
   bool reverse_colormap = false;        ///< high values get the low end of the map
   /// Colour scale ends. Unset: the smallest / largest finite value of all maps drawn; when
-  /// they are equal, the scale becomes [0, v] (or [v, 0], or [0, 1] for 0). Values outside
-  /// the scale take the end colours; NaN cells are light grey and crossed out.
+  /// they are equal, the scale becomes [0, v] (or [v, 0], or [0, 1] for 0). A lone vmin at or
+  /// above every value gives [vmin, vmin + |vmin|] (a lone vmax likewise), capped at the
+  /// largest double. Values outside the scale take the end colours; NaN cells are light grey
+  /// and crossed out.
   std::optional<double> vmin;
   /// Upper end of the colour scale (see vmin).
   std::optional<double> vmax;
@@ -99,30 +101,49 @@ struct PanelView {
 
 inline double svg_char_width(double font) { return 0.6 * font; }
 
-/// Nice tick values (1, 2, 2.5, 5 × 10^k steps) covering [lo, hi], and the decimals they need.
+/// Tick values of a colour bar over [lo, hi] (finite, lo < hi), and the decimals of their
+/// labels (-1: the shortest "%g" form that tells them apart, see tick_labels). The ticks step by
+/// 1, 2, 2.5 or 5 × 10^k, two to six of them, in fixed notation while that stays short (up to 6
+/// decimals, below 1e9). When no such step works (a span in the subnormal range such as
+/// [0, 5e-324], or one so narrow that adding the step leaves the value unchanged), the ticks are
+/// the two ends. Spans wider than the largest double (±1.8e308) are fine.
 inline std::vector<double> nice_ticks(double lo, double hi, int& decimals) {
-  std::vector<double> ticks;
   decimals = 0;
+  if (!(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi)) return {std::isfinite(lo) ? lo : 0.0};
+  const std::vector<double> ends{lo, hi};
   const double span = hi - lo;
-  if (!(span > 0) || !std::isfinite(span)) {
-    ticks.push_back(lo);
-    return ticks;
+  const double raw = std::isfinite(span) ? span / 4.0 : hi / 4.0 - lo / 4.0;
+  if (!(raw >= 1e-300)) {
+    decimals = -1;
+    return ends;
   }
-  const double raw = span / 4.0;
-  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));  // 1e-300 to 1e307
   double step = magnitude;
   for (const double m : {1.0, 2.0, 2.5, 5.0, 10.0}) {
     step = m * magnitude;
     if (step >= raw) break;
   }
-  decimals = std::max(0, -static_cast<int>(std::floor(std::log10(step) + 1e-9)));
-  if (std::abs(step / std::pow(10.0, -decimals) - std::round(step / std::pow(10.0, -decimals))) > 1e-6) ++decimals;
-  const double first = std::ceil(lo / step - 1e-9) * step;
-  for (int k = 0; k < 100; ++k) {
-    const double t = first + k * step;
-    if (t > hi + step * 1e-9) break;
-    ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
+  // step <= 2·raw = span/2: at least two ticks. lo/step is finite: the span is at least an ulp of lo.
+  std::vector<double> ticks;
+  const double first = std::ceil(lo / step - 1e-9);  // in steps
+  for (int k = 0; k < 8; ++k) {
+    double t = (first + k) * step;  // (not first·step + k·step: k·step may overflow on its own)
+    if (!std::isfinite(t) || t - hi > step * 1e-9) break;  // (hi + step·1e-9 may overflow)
+    if (std::abs(t) < step * 1e-9) t = 0.0;
+    if (!ticks.empty() && !(t > ticks.back())) {  // the step is lost in rounding
+      decimals = -1;
+      return ends;
+    }
+    ticks.push_back(t);
   }
+  if (ticks.size() < 2) {
+    decimals = -1;
+    return ends;
+  }
+  int fixed = std::max(0, -static_cast<int>(std::floor(std::log10(step) + 1e-9)));
+  if (std::abs(step / std::pow(10.0, -fixed) - std::round(step / std::pow(10.0, -fixed))) > 1e-6) ++fixed;
+  const double largest = std::max(std::abs(ticks.front()), std::abs(ticks.back()));
+  decimals = fixed <= 6 && largest < 1e9 ? fixed : -1;
   return ticks;
 }
 
@@ -156,8 +177,8 @@ inline HeatmapScale heatmap_scale(const std::vector<PanelView>& panels, const He
   if (!std::isfinite(lo)) lo = std::min(0.0, hi - 1.0);
   if (!std::isfinite(hi)) hi = std::max(1.0, lo + 1.0);
   if (lo < hi) return {lo, hi};
-  if (options.vmin) return {lo, lo + (lo == 0 ? 1.0 : std::abs(lo))};
-  if (options.vmax) return {hi - (hi == 0 ? 1.0 : std::abs(hi)), hi};
+  if (options.vmin) return {lo, scale_other_end(lo, true, who, "options.vmin")};
+  if (options.vmax) return {scale_other_end(hi, false, who, "options.vmax"), hi};
   if (lo > 0) return {0.0, lo};
   if (lo < 0) return {lo, 0.0};
   return {0.0, 1.0};
@@ -165,8 +186,7 @@ inline HeatmapScale heatmap_scale(const std::vector<PanelView>& panels, const He
 
 inline Rgb heatmap_color(double v, const HeatmapScale& scale, const HeatmapOptions& options) {
   if (std::isnan(v)) return colormap_color(options.colormap, v);
-  double t = (v - scale.vmin) / (scale.vmax - scale.vmin);
-  if (std::isnan(t)) t = v > 0 ? 1.0 : 0.0;  // inf - inf
+  double t = scale_fraction(v, scale.vmin, scale.vmax);  // ±inf for ±inf: clamped by colormap_color
   if (options.reverse_colormap) t = 1.0 - t;
   return colormap_color(options.colormap, t);
 }
@@ -426,8 +446,9 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
   // Colour bar: beside the first row of maps, at least 100 px tall.
   int tick_decimals = 0;
   const std::vector<double> ticks = nice_ticks(scale.vmin, scale.vmax, tick_decimals);
+  const std::vector<std::string> tick_texts = tick_labels(ticks, tick_decimals);
   std::size_t tick_chars = 1;
-  for (const double t : ticks) tick_chars = std::max(tick_chars, format_number(t, tick_decimals).size());
+  for (const std::string& t : tick_texts) tick_chars = std::max(tick_chars, t.size());
   const double bar_x = margin + grid_width + (panels.size() > 1 ? 4 : 16);
   const double bar_width = 14;
   const double bar_height = std::max(100.0, layout.map_height);
@@ -485,11 +506,11 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
     append_xml_escaped(out, id);
     out += ")\" stroke=\"#404040\" stroke-width=\"0.5\"/>\n";
     out += "<g class=\"ticks\" font-size=\"" + svg_num(font * 0.9) + "\">\n";
-    for (const double t : ticks) {
-      const double y = bar_top + bar_height - (t - scale.vmin) / (scale.vmax - scale.vmin) * bar_height;
+    for (std::size_t k = 0; k < ticks.size(); ++k) {
+      const double y = bar_top + bar_height - scale_fraction(ticks[k], scale.vmin, scale.vmax) * bar_height;
       out += "<path d=\"M" + svg_num(bar_x + bar_width) + " " + svg_num(y) + "h4\" stroke=\"#404040\"/>";
       out += "<text x=\"" + svg_num(bar_x + bar_width + 6) + "\" y=\"" + svg_num(y) + "\" dy=\"0.35em\">" +
-             format_number(t, tick_decimals) + "</text>\n";
+             tick_texts[k] + "</text>\n";
     }
     out += "</g>\n";
     if (!options.colorbar_label.empty()) {
@@ -560,7 +581,9 @@ inline void svg_write(const std::filesystem::path& path, const std::string& text
 /// wider than `max_label_length` are cut (full text in a tooltip), and big maps are drawn as
 /// an embedded raster (see HeatmapRaster). Throws attn::invalid_argument when a non-empty
 /// label list does not have one label per row / column, or for a bad option (vmin >= vmax,
-/// non-finite ends, sizes <= 0).
+/// non-finite ends, sizes <= 0, a lone vmin or vmax at the largest double). Any finite values
+/// give a finite scale (a span wider than the largest double included) and colour-bar ticks
+/// that read as numbers ("0" and "5e-324" for a [0, 5e-324] map, "1.5e+308", never "NaN").
 /// \param m rows×cols
 /// \param options look of the map (default: HeatmapOptions{})
 /// \return the SVG text

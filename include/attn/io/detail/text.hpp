@@ -3,6 +3,7 @@
 // width estimates and locale-independent number formatting.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -225,6 +226,60 @@ inline std::string format_number(double value, int decimals) {
     if (zero) text.erase(0, 1);
   }
   return text;
+}
+
+/// `value` with `digits` significant digits in the shortest form of printf's "%g", C locale
+/// ("0.25", "5e-324", "1.5e+308"); zero (either sign) is "0".
+inline std::string format_significant(double value, int digits) {
+  if (value == 0) return "0";
+  std::ostringstream os;
+  os.imbue(std::locale::classic());
+  os.precision(digits);
+  os << value;
+  return os.str();
+}
+
+/// Labels of the increasing finite values `ticks` (a colour bar, the ends of a legend) that
+/// tell neighbours apart: fixed with `decimals` decimals when `decimals >= 0`, every |tick| is
+/// below 1e9 and that is enough; otherwise the fewest significant digits (1 to 17,
+/// format_significant) with which no two neighbours read the same and each label reads back
+/// within a millionth of the smallest gap between ticks (so 1.5e308 is never shown as
+/// "2e+308", and 5e-324 next to 0 is "5e-324", not "0").
+inline std::vector<std::string> tick_labels(const std::vector<double>& ticks, int decimals) {
+  std::vector<std::string> labels(ticks.size());
+  const auto distinct = [&labels] {
+    for (std::size_t k = 1; k < labels.size(); ++k)
+      if (labels[k] == labels[k - 1]) return false;
+    return true;
+  };
+  bool short_fixed = decimals >= 0;
+  for (const double t : ticks) short_fixed = short_fixed && std::abs(t) < 1e9;
+  if (short_fixed) {
+    for (std::size_t k = 0; k < ticks.size(); ++k) labels[k] = format_number(ticks[k], decimals);
+    if (distinct()) return labels;
+  }
+  double gap = std::numeric_limits<double>::infinity();
+  for (std::size_t k = 1; k < ticks.size(); ++k) {
+    const double g = ticks[k] - ticks[k - 1];
+    gap = std::min(gap, std::isfinite(g) ? g : std::numeric_limits<double>::max());  // -1e308 to 1e308
+  }
+  const double tolerance = std::isfinite(gap) ? gap * 1e-6 : 0.0;
+  const auto reads_back = [tolerance](const std::string& text, double value) {
+    std::istringstream in(text);
+    in.imbue(std::locale::classic());
+    double back = 0;
+    in >> back;
+    return !in.fail() && std::isfinite(back) && std::abs(back - value) <= tolerance;
+  };
+  for (int digits = 1; digits <= 17; ++digits) {
+    bool close = true;
+    for (std::size_t k = 0; k < ticks.size(); ++k) {
+      labels[k] = format_significant(ticks[k], digits);
+      close = close && reads_back(labels[k], ticks[k]);
+    }
+    if (close && distinct()) break;
+  }
+  return labels;
 }
 
 }  // namespace attn::io::detail

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+// libFuzzer target for attn-plot's argument and file handling, in-process (attn_plot_main,
+// tools/attn_plot.cpp compiled with ATTN_PLOT_NO_MAIN). Input, as text:
+//
+//   argv words, one per line (argv[0] is added)
+//   %% NAME          then the bytes of the file NAME, up to the next "\n%% " line; repeatable
+//
+// Each run starts in an empty private temporary directory (the working directory of the whole
+// fuzzer), writes the files, and runs attn-plot. Words never hold '/', and "." or ".." become
+// "dot", so nothing outside that directory can be named. Checks: the exit status is 0, 1 or 2;
+// an error is one "attn-plot: ..." message; a success writes a well-formed document
+// (markup_check.hpp) to the output file or to standard output; no temporary file is left
+// behind either way. Build and run: fuzz/run.sh (it passes absolute paths, since this target
+// changes directory).
+#define ATTN_PLOT_NO_MAIN
+#include "../tools/attn_plot.cpp"
+
+#include "markup_check.hpp"
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace attn_plot_fuzzer {
+
+void require(bool condition, const std::string& what) {
+  if (condition) return;
+  std::fprintf(stderr, "attn_plot_fuzzer: %s\n", what.c_str());
+  std::abort();
+}
+
+std::string safe_word(std::string word) {
+  for (char& c : word)
+    if (c == '/') c = '_';
+  if (word == "." || word == "..") word = "dot";
+  return word;
+}
+
+std::set<std::string> entries() {
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(fs::current_path())) names.insert(entry.path().filename().string());
+  return names;
+}
+
+void clear_directory() {
+  for (const auto& entry : fs::directory_iterator(fs::current_path())) fs::remove_all(entry.path());
+}
+
+}  // namespace attn_plot_fuzzer
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  char pattern[] = "/tmp/attn_plot_fuzzer.XXXXXX";
+  const char* dir = mkdtemp(pattern);
+  attn_plot_fuzzer::require(dir != nullptr && chdir(dir) == 0, "cannot make and enter a temporary directory");
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using attn_plot_fuzzer::require;
+  if (size > 8192) return -1;  // keep runs short: attn-plot's own limits are tested elsewhere
+  attn_plot_fuzzer::clear_directory();
+  const std::string text(reinterpret_cast<const char*>(data), size);
+
+  // Words until the first "%% " line, then files.
+  std::vector<std::string> words{"attn-plot"};
+  std::size_t at = 0;
+  while (at < text.size() && text.compare(at, 3, "%% ") != 0) {
+    const std::size_t end = std::min(text.find('\n', at), text.size());
+    if (words.size() < 24) words.push_back(attn_plot_fuzzer::safe_word(text.substr(at, end - at)));
+    at = end + 1;
+  }
+  std::set<std::string> made;
+  while (at < text.size()) {  // at "%% NAME\n"
+    const std::size_t line_end = std::min(text.find('\n', at), text.size());
+    std::string name = attn_plot_fuzzer::safe_word(text.substr(at + 3, line_end - at - 3));
+    std::size_t body = std::min(line_end + 1, text.size());
+    std::size_t next = text.find("\n%% ", body > 0 ? body - 1 : 0);
+    if (next == std::string::npos) next = text.size();
+    if (!name.empty() && name.size() < 64 && made.size() < 4 && made.count(name) == 0) {
+      std::ofstream(name, std::ios::binary) << text.substr(body, next > body ? next - body : 0);
+      made.insert(name);
+    }
+    at = next + 1;
+  }
+  const std::set<std::string> before = attn_plot_fuzzer::entries();
+
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  std::ostringstream out;
+  std::ostringstream err;
+  const int status = attn_plot_main(static_cast<int>(words.size()), argv.data(), out, err);
+
+  require(status == 0 || status == 1 || status == 2, "exit status " + std::to_string(status));
+  const std::string message = err.str();
+  // New entries may only be the output file (no temporary left behind, success or not).
+  std::vector<std::string> added;
+  for (const auto& name : attn_plot_fuzzer::entries())
+    if (before.count(name) == 0) added.push_back(name);
+  if (status != 0) {
+    require(message.rfind("attn-plot: ", 0) == 0, "error message '" + message + "'");
+    require(added.empty(), "a failed run left '" + (added.empty() ? std::string() : added.front()) + "'");
+    return 0;
+  }
+  require(message.empty(), "a successful run wrote to standard error: " + message);
+  require(added.size() <= 1, "a run left " + std::to_string(added.size()) + " new files");
+  std::string document = out.str();
+  if (!added.empty()) {
+    std::ifstream in(added.front(), std::ios::binary);
+    document.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    require(out.str().empty(), "wrote both a file and standard output");
+  }
+  const bool help = document.rfind("attn-plot", 0) == 0 || document.rfind("usage", 0) == 0;
+  if (!help && !document.empty()) {
+    const std::string problem = attn_fuzz::markup_problem(document);
+    require(problem.empty(), "output not well-formed: " + problem);
+  }
+  return 0;
+}

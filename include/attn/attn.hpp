@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// attn: attention kernels on Eigen that hand the attention weights back. Umbrella header.
+// attn: attention kernels on Eigen that hand the attention weights back. Umbrella header: every
+// public header of the library, the exporters of attn/io/ included.
 #pragma once
 
 #include "config.hpp"
@@ -14,10 +15,15 @@
 #include "self_attention.hpp"
 #include "pooling.hpp"
 #include "many_to_one.hpp"
+#include "alignment.hpp"
 #include "analysis.hpp"
 #include "monotonic.hpp"
 #include "memory.hpp"
 #include "history.hpp"
 #include "attention_loop.hpp"
+#include "io/colormap.hpp"
 #include "io/csv.hpp"
+#include "io/html.hpp"
+#include "io/npy.hpp"
 #include "io/pharaoh.hpp"
+#include "io/svg.hpp"

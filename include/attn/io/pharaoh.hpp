@@ -4,7 +4,7 @@
 // that mark sure links "i-j" and possible links "ipj" or "i?j".
 #pragma once
 
-#include "../analysis.hpp"
+#include "../alignment.hpp"
 #include "../config.hpp"
 #include "detail/write_file.hpp"
 

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+// Part of attn/io/npy.hpp (include that): NpyArray, an N-D array in C order (per-head stacks
+// h×Tq×Tk), npy_stack(), and the conversion from Fortran to C order.
+#pragma once
+
+#include "../../config.hpp"
+#include "npy_header.hpp"
+
+#include <Eigen/Core>
+
+#include <cstddef>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace attn::io {
+
+/// An N-D array as read from or written to a .npy file. `data` always holds the elements in
+/// C order (row-major: the last index varies fastest), whatever order the file used; so for a
+/// per-head stack of shape (h, Tq, Tk) entry (k, i, j) is `data[(k*Tq + i)*Tk + j]`.
+/// \headerfile npy.hpp <attn/io/npy.hpp>
+template <typename Scalar = double>
+struct NpyArray {
+  static_assert(std::is_floating_point<Scalar>::value,
+                "attn::io::NpyArray: Scalar must be float or double");
+  std::vector<Index> shape;  ///< NumPy shape; empty for a 0-D array
+  std::vector<Scalar> data;  ///< size() elements in C order
+
+  /// Number of dimensions.
+  /// \return `shape.size()`
+  Index ndim() const { return static_cast<Index>(shape.size()); }
+  /// Number of elements: the product of `shape` (1 for a 0-D array; -1 when a dimension is
+  /// negative or the product overflows Index).
+  /// \return the element count, or -1
+  Index size() const { return detail::npy_element_count(shape); }
+
+  /// The `k`-th matrix of a 3-D stack of shape (n, rows, cols), as a `rows×cols` matrix
+  /// (head `k` of per-head weights h×Tq×Tk). Throws attn::invalid_argument when the array is
+  /// not 3-D, `k` is out of range or `data` does not hold size() elements.
+  /// \param k index along the first dimension, in `[0, shape[0])`
+  /// \return rows×cols, a copy
+  Matrix<Scalar> matrix(Index k) const {
+    ATTN_CHECK(shape.size() == 3, "attn::io::NpyArray::matrix: the array has " +
+                                      std::to_string(shape.size()) + " dimensions, must have 3");
+    ATTN_CHECK(static_cast<Index>(data.size()) == size(),
+               "attn::io::NpyArray::matrix: data.size() (" + std::to_string(data.size()) +
+                   ") must equal the product of shape (" + std::to_string(size()) + ")");
+    ATTN_CHECK(k >= 0 && k < shape[0], "attn::io::NpyArray::matrix: k (" + std::to_string(k) +
+                                           ") must be in [0, " + std::to_string(shape[0]) + ")");
+    const Index rows = shape[1];
+    const Index cols = shape[2];
+    if (rows == 0 || cols == 0) return Matrix<Scalar>(rows, cols);  // no O(rows + cols) loop
+    using RowMajor = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    return Eigen::Map<const RowMajor>(data.data() + k * rows * cols, rows, cols);
+  }
+
+  /// A 0-D, 1-D or 2-D array as a matrix, with read_npy()'s rule: 0-D → 1×1, 1-D of n → 1×n
+  /// (a row vector, like the library's biases), 2-D (r, c) → r×c. Throws
+  /// attn::invalid_argument for other dimensions or when `data` does not hold size() elements.
+  /// \return 1×1, 1×n or r×c, a copy
+  Matrix<Scalar> to_matrix() const {
+    ATTN_CHECK(shape.size() <= 2, "attn::io::NpyArray::to_matrix: the array has " +
+                                      std::to_string(shape.size()) +
+                                      " dimensions, must have 0, 1 or 2");
+    ATTN_CHECK(static_cast<Index>(data.size()) == size(),
+               "attn::io::NpyArray::to_matrix: data.size() (" + std::to_string(data.size()) +
+                   ") must equal the product of shape (" + std::to_string(size()) + ")");
+    const Index rows = shape.size() == 2 ? shape[0] : 1;
+    const Index cols = shape.empty() ? 1 : shape.back();
+    if (rows == 0 || cols == 0) return Matrix<Scalar>(rows, cols);  // (0, 10^18) costs nothing
+    using RowMajor = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    return Eigen::Map<const RowMajor>(data.data(), rows, cols);
+  }
+};
+
+/// Stacks equally shaped `r×c` matrices into a 3-D array of shape (maps.size(), r, c), e.g.
+/// per-head weights into h×Tq×Tk for write_npy(). Throws attn::invalid_argument when the
+/// shapes differ.
+/// \param maps the matrices, r×c each; none gives shape (0, 0, 0)
+/// \return the array, data in C order
+template <typename Scalar>
+NpyArray<Scalar> npy_stack(const std::vector<Matrix<Scalar>>& maps) {
+  ::attn::detail::check_scalar<Scalar>();
+  NpyArray<Scalar> array;
+  const Index rows = maps.empty() ? 0 : maps.front().rows();
+  const Index cols = maps.empty() ? 0 : maps.front().cols();
+  for (std::size_t k = 0; k < maps.size(); ++k) {
+    ATTN_CHECK(maps[k].rows() == rows && maps[k].cols() == cols,
+               "attn::io::npy_stack: maps[" + std::to_string(k) + "] " +
+                   ::attn::detail::shape(maps[k]) + " must match maps[0] " +
+                   ::attn::detail::shape(rows, cols));
+  }
+  array.shape = {static_cast<Index>(maps.size()), rows, cols};
+  array.data.resize(maps.size() * static_cast<std::size_t>(rows * cols));
+  using RowMajor = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  for (std::size_t k = 0; k < maps.size(); ++k) {
+    Eigen::Map<RowMajor>(array.data.data() + static_cast<Index>(k) * rows * cols, rows, cols) = maps[k];
+  }
+  return array;
+}
+
+namespace detail {
+
+/// Converts `count` elements stored with the first index fastest (Fortran) into C order.
+template <typename Scalar>
+void npy_fortran_to_c(const Scalar* from, Scalar* to, const std::vector<Index>& shape) {
+  const std::size_t n = shape.size();
+  const Index count = npy_element_count(shape);  // 0 for (0, 2^32, 2^32): no stride is formed
+  if (count <= 0) return;
+  std::vector<Index> c_stride(n, 1), index(n, 0);
+  for (std::size_t k = n; k-- > 1;) c_stride[k - 1] = c_stride[k] * shape[k];
+  Index target = 0;
+  for (Index f = 0; f < count; ++f) {
+    to[target] = from[f];
+    for (std::size_t k = 0; k < n; ++k) {  // increment the multi-index, first index fastest
+      target += c_stride[k];
+      if (++index[k] < shape[k]) break;
+      target -= c_stride[k] * shape[k];
+      index[k] = 0;
+    }
+  }
+}
+
+}  // namespace detail
+}  // namespace attn::io

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: MIT
+// Part of attn/io/svg.hpp (include that): drawing heatmap panels (vector or raster cells, labels,
+// colour bar) into one SVG document, the single map and the grid, and writing the document.
+#pragma once
+
+#include "../../config.hpp"
+#include "../colormap.hpp"
+#include "png.hpp"
+#include "svg_layout.hpp"
+#include "text.hpp"
+#include "write_file.hpp"
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace attn::io::detail {
+
+inline std::string svg_num(double v) { return format_coordinate(v, 2); }
+
+/// Appends `<text ...>label<title>full label</title></text>` for a label cut to the limit.
+inline void svg_label(std::string& out, const std::string& attributes, const std::string& label, std::size_t max_length) {
+  const std::string shown = truncated(label, max_length);
+  out += "<text " + attributes + ">";
+  append_xml_escaped(out, shown);
+  if (shown != label) {
+    out += "<title>";
+    append_xml_escaped(out, label);
+    out += "</title>";
+  }
+  out += "</text>\n";
+}
+
+inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOptions& options,
+                      const HeatmapLayout& layout, const HeatmapScale& scale, double x0, double y0) {
+  const Matrix<double>& m = *panel.values;
+  const Index rows = m.rows();
+  const Index cols = m.cols();
+  const double cell = layout.cell;
+  const double left = x0 + layout.row_axis_width + layout.row_label_width;
+  const double top = y0 + layout.panel_title_height + layout.col_axis_height + layout.col_label_height;
+  const double width = cell * static_cast<double>(cols);
+  const double height = cell * static_cast<double>(rows);
+  const std::vector<std::string>& row_labels = *panel.row_labels;
+  const std::vector<std::string>& col_labels = *panel.col_labels;
+
+  out += "<g class=\"panel\">\n";
+  if (!panel.title->empty()) {
+    std::string attributes = "class=\"panel-title\" x=\"" + svg_num(left + width / 2) + "\" y=\"" +
+                             svg_num(y0 + layout.font * 1.1) + "\" text-anchor=\"middle\" font-size=\"" +
+                             svg_num(layout.font * 1.1) + "\" font-weight=\"bold\"";
+    svg_label(out, attributes, *panel.title, 0);
+  }
+  if (!options.col_axis_title.empty()) {
+    svg_label(out,
+              "class=\"axis-title\" x=\"" + svg_num(left + width / 2) + "\" y=\"" +
+                  svg_num(y0 + layout.panel_title_height + layout.font) + "\" text-anchor=\"middle\"",
+              options.col_axis_title, 0);
+  }
+  if (!options.row_axis_title.empty()) {
+    const double x = x0 + layout.font;
+    const double y = top + height / 2;
+    svg_label(out,
+              "class=\"axis-title\" transform=\"translate(" + svg_num(x) + "," + svg_num(y) +
+                  ") rotate(-90)\" text-anchor=\"middle\"",
+              options.row_axis_title, 0);
+  }
+  const std::string label_font = svg_num(layout.label_font);
+  const auto step = static_cast<std::size_t>(layout.label_step);
+  if (!col_labels.empty()) {
+    out += "<g class=\"col-labels\" font-size=\"" + label_font + "\">\n";
+    for (std::size_t j = 0; j < col_labels.size(); j += step) {
+      const double x = left + (static_cast<double>(j) + 0.5) * cell;
+      svg_label(out, "transform=\"translate(" + svg_num(x) + "," + svg_num(top - 4) + ") rotate(-90)\" dy=\"0.35em\"",
+                col_labels[j], options.max_label_length);
+    }
+    out += "</g>\n";
+  }
+  if (!row_labels.empty()) {
+    out += "<g class=\"row-labels\" font-size=\"" + label_font + "\" text-anchor=\"end\">\n";
+    for (std::size_t i = 0; i < row_labels.size(); i += step) {
+      const double y = top + (static_cast<double>(i) + 0.5) * cell;
+      svg_label(out, "x=\"" + svg_num(left - 4) + "\" y=\"" + svg_num(y) + "\" dy=\"0.35em\"", row_labels[i],
+                options.max_label_length);
+    }
+    out += "</g>\n";
+  }
+
+  const bool raster = options.raster == HeatmapRaster::always ||
+                      (options.raster == HeatmapRaster::automatic && rows * cols > options.raster_threshold);
+  if (rows > 0 && cols > 0 && raster) {
+    std::vector<Rgb> pixels(static_cast<std::size_t>(rows * cols));
+    for (Index i = 0; i < rows; ++i)
+      for (Index j = 0; j < cols; ++j)
+        pixels[static_cast<std::size_t>(i * cols + j)] = heatmap_color(m(i, j), scale, options);
+    out += "<image class=\"cells\" x=\"" + svg_num(left) + "\" y=\"" + svg_num(top) + "\" width=\"" +
+           svg_num(width) + "\" height=\"" + svg_num(height) +
+           "\" preserveAspectRatio=\"none\" image-rendering=\"optimizeSpeed\" "
+           "style=\"image-rendering:crisp-edges;image-rendering:pixelated\" xlink:href=\"data:image/png;base64,";
+    out += base64(png_rgb(static_cast<std::uint32_t>(cols), static_cast<std::uint32_t>(rows), pixels));
+    out += "\"/>\n";
+  } else if (rows > 0 && cols > 0) {
+    out += "<g class=\"cells\" shape-rendering=\"crispEdges\">\n";
+    const std::string size = svg_num(cell);
+    for (Index i = 0; i < rows; ++i) {
+      for (Index j = 0; j < cols; ++j) {
+        const double v = m(i, j);
+        const double x = left + static_cast<double>(j) * cell;
+        const double y = top + static_cast<double>(i) * cell;
+        out += "<rect x=\"" + svg_num(x) + "\" y=\"" + svg_num(y) + "\" width=\"" + size + "\" height=\"" + size +
+               "\" fill=\"" + css_color(heatmap_color(v, scale, options)) + "\"><title>";
+        if (!row_labels.empty() && !col_labels.empty()) {
+          append_xml_escaped(out, row_labels[static_cast<std::size_t>(i)]);
+          out += " \xE2\x86\x92 ";  // →
+          append_xml_escaped(out, col_labels[static_cast<std::size_t>(j)]);
+        } else {
+          out += "row " + std::to_string(i) + ", column " + std::to_string(j);
+        }
+        out += ": " + format_number(v, -1) + "</title></rect>\n";
+        if (std::isnan(v)) {
+          out += "<path d=\"M" + svg_num(x) + " " + svg_num(y) + "l" + size + " " + size + "M" + svg_num(x + cell) +
+                 " " + svg_num(y) + "l-" + size + " " + size + "\" stroke=\"#808080\" stroke-width=\"0.75\"/>\n";
+        }
+      }
+    }
+    out += "</g>\n";
+    if (layout.value_font > 0) {
+      out += "<g class=\"values\" font-size=\"" + svg_num(layout.value_font) +
+             "\" text-anchor=\"middle\" pointer-events=\"none\">\n";
+      for (Index i = 0; i < rows; ++i) {
+        for (Index j = 0; j < cols; ++j) {
+          const double v = m(i, j);
+          const Rgb ink = contrasting_text_color(heatmap_color(v, scale, options));
+          out += "<text x=\"" + svg_num(left + (static_cast<double>(j) + 0.5) * cell) + "\" y=\"" +
+                 svg_num(top + (static_cast<double>(i) + 0.5) * cell) + "\" dy=\"0.35em\" fill=\"" + css_color(ink) +
+                 "\">" + format_number(v, options.value_decimals) + "</text>\n";
+        }
+      }
+      out += "</g>\n";
+    }
+  }
+  out += "<rect class=\"frame\" x=\"" + svg_num(left) + "\" y=\"" + svg_num(top) + "\" width=\"" + svg_num(width) +
+         "\" height=\"" + svg_num(height) + "\" fill=\"none\" stroke=\"#404040\" stroke-width=\"0.5\"/>\n";
+  out += "</g>\n";
+}
+
+inline std::string svg_render(const std::vector<PanelView>& panels, const HeatmapOptions& options, const char* who) {
+  ATTN_CHECK(options.max_map_size > 0 && std::isfinite(options.max_map_size),
+             std::string(who) + ": options.max_map_size (" + format_number(options.max_map_size, -1) + ") must be > 0");
+  ATTN_CHECK(options.max_cell_size > 0 && std::isfinite(options.max_cell_size),
+             std::string(who) + ": options.max_cell_size (" + format_number(options.max_cell_size, -1) + ") must be > 0");
+  ATTN_CHECK(options.font_size > 0 && options.font_size <= 200,
+             std::string(who) + ": options.font_size (" + format_number(options.font_size, -1) + ") must be in (0, 200]");
+  ATTN_CHECK(options.value_decimals >= 0 && options.value_decimals <= 10,
+             std::string(who) + ": options.value_decimals (" + std::to_string(options.value_decimals) +
+                 ") must be in [0, 10]");
+  ATTN_CHECK(options.raster_threshold >= 0,
+             std::string(who) + ": options.raster_threshold (" + std::to_string(options.raster_threshold) + ") must be >= 0");
+  ATTN_CHECK(options.grid_columns >= 0,
+             std::string(who) + ": options.grid_columns (" + std::to_string(options.grid_columns) + ") must be >= 0");
+
+  const HeatmapScale scale = heatmap_scale(panels, options, who);
+  const HeatmapLayout layout = heatmap_layout(panels, options);
+  const double font = layout.font;
+  const double margin = 8;
+  const double title_height = options.title.empty() ? 0 : font * 1.4 * 1.3 + 8;
+  const double grid_width = layout.box_width * static_cast<double>(layout.grid_columns);
+  const double grid_height = layout.box_height * static_cast<double>(layout.grid_rows);
+  const double first_map_top =
+      margin + title_height + layout.panel_title_height + layout.col_axis_height + layout.col_label_height;
+
+  // Colour bar: beside the first row of maps, at least 100 px tall.
+  int tick_decimals = 0;
+  const std::vector<double> ticks = nice_ticks(scale.vmin, scale.vmax, tick_decimals);
+  const std::vector<std::string> tick_texts = tick_labels(ticks, tick_decimals);
+  std::size_t tick_chars = 1;
+  for (const std::string& t : tick_texts) tick_chars = std::max(tick_chars, t.size());
+  const double bar_x = margin + grid_width + (panels.size() > 1 ? 4 : 16);
+  const double bar_width = 14;
+  const double bar_height = std::max(100.0, layout.map_height);
+  const double bar_top = first_map_top;
+  const double bar_block = options.colorbar ? (bar_x - margin - grid_width) + bar_width + 6 +
+                                                  static_cast<double>(tick_chars) * svg_char_width(font) +
+                                                  (options.colorbar_label.empty() ? 0 : font * 1.6)
+                                            : 0;
+  double height = margin + title_height + grid_height + margin;
+  if (options.colorbar) height = std::max(height, bar_top + bar_height + font + margin);
+  height = std::ceil(height);
+  const double title_width = static_cast<double>(display_width(options.title)) * svg_char_width(font * 1.4);
+  const double width = std::ceil(std::max(margin + grid_width + bar_block + margin, title_width + 2 * margin));
+
+  std::string out;
+  out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out += "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" version=\"1.1\" width=\"" +
+         svg_num(width) + "\" height=\"" + svg_num(height) + "\" viewBox=\"0 0 " + svg_num(width) + " " +
+         svg_num(height) + "\" font-family=\"DejaVu Sans, Verdana, Arial, sans-serif\" font-size=\"" + svg_num(font) +
+         "\">\n";
+  out += "<title>";
+  append_xml_escaped(out, options.title.empty() ? std::string("attention heatmap") : options.title);
+  out += "</title>\n";
+  out += "<desc>attn heatmap: " + std::to_string(panels.size()) + (panels.size() == 1 ? " map" : " maps") +
+         ", colour map " + colormap_name(options.colormap) + (options.reverse_colormap ? " (reversed)" : "") +
+         ", scale [" + format_number(scale.vmin, -1) + ", " + format_number(scale.vmax, -1) + "]</desc>\n";
+  out += "<rect class=\"background\" width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
+  if (!options.title.empty()) {
+    svg_label(out,
+              "class=\"title\" x=\"" + svg_num(std::max(margin + grid_width / 2, margin + title_width / 2)) +
+                  "\" y=\"" + svg_num(margin + font * 1.4) +
+                  "\" text-anchor=\"middle\" font-size=\"" + svg_num(font * 1.4) + "\" font-weight=\"bold\"",
+              options.title, 0);
+  }
+  for (std::size_t k = 0; k < panels.size(); ++k) {
+    const auto column = static_cast<Index>(k) % layout.grid_columns;
+    const auto row = static_cast<Index>(k) / layout.grid_columns;
+    svg_panel(out, panels[k], options, layout, scale, margin + layout.box_width * static_cast<double>(column),
+              margin + title_height + layout.box_height * static_cast<double>(row));
+  }
+
+  if (options.colorbar) {
+    const std::string id = options.id_prefix + "-colorbar";
+    out += "<g class=\"colorbar\">\n<defs><linearGradient id=\"";
+    append_xml_escaped(out, id);
+    out += "\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">\n";
+    for (int k = 0; k <= 32; ++k) {
+      const double t = k / 32.0;
+      const Rgb c = colormap_color(options.colormap, options.reverse_colormap ? 1.0 - t : t);
+      out += "<stop offset=\"" + format_coordinate(t, 4) + "\" stop-color=\"" + css_color(c) + "\"/>\n";
+    }
+    out += "</linearGradient></defs>\n";
+    out += "<rect x=\"" + svg_num(bar_x) + "\" y=\"" + svg_num(bar_top) + "\" width=\"" + svg_num(bar_width) +
+           "\" height=\"" + svg_num(bar_height) + "\" fill=\"url(#";
+    append_xml_escaped(out, id);
+    out += ")\" stroke=\"#404040\" stroke-width=\"0.5\"/>\n";
+    out += "<g class=\"ticks\" font-size=\"" + svg_num(font * 0.9) + "\">\n";
+    for (std::size_t k = 0; k < ticks.size(); ++k) {
+      const double y = bar_top + bar_height - scale_fraction(ticks[k], scale.vmin, scale.vmax) * bar_height;
+      out += "<path d=\"M" + svg_num(bar_x + bar_width) + " " + svg_num(y) + "h4\" stroke=\"#404040\"/>";
+      out += "<text x=\"" + svg_num(bar_x + bar_width + 6) + "\" y=\"" + svg_num(y) + "\" dy=\"0.35em\">" +
+             tick_texts[k] + "</text>\n";
+    }
+    out += "</g>\n";
+    if (!options.colorbar_label.empty()) {
+      const double x = bar_x + bar_width + 6 + static_cast<double>(tick_chars) * svg_char_width(font) + font;
+      svg_label(out,
+                "class=\"colorbar-label\" transform=\"translate(" + svg_num(x) + "," +
+                    svg_num(bar_top + bar_height / 2) + ") rotate(-90)\" text-anchor=\"middle\"",
+                options.colorbar_label, 0);
+    }
+    out += "</g>\n";
+  }
+  out += "</svg>\n";
+  return out;
+}
+
+inline void svg_check_labels(const char* who, const char* name, Index rows, Index cols,
+                             const std::vector<std::string>& row_labels, const std::vector<std::string>& col_labels) {
+  ATTN_CHECK(row_labels.empty() || static_cast<Index>(row_labels.size()) == rows,
+             std::string(who) + ": " + name + "row_labels.size() (" + std::to_string(row_labels.size()) +
+                 ") must equal the number of rows (" + std::to_string(rows) + ")");
+  ATTN_CHECK(col_labels.empty() || static_cast<Index>(col_labels.size()) == cols,
+             std::string(who) + ": " + name + "col_labels.size() (" + std::to_string(col_labels.size()) +
+                 ") must equal the number of columns (" + std::to_string(cols) + ")");
+}
+
+inline std::string svg_grid(const std::vector<HeatmapPanel>& panels, const HeatmapOptions& options, const char* who) {
+  ATTN_CHECK(!panels.empty(), std::string(who) + ": panels must not be empty");
+  std::vector<PanelView> views;
+  views.reserve(panels.size());
+  for (std::size_t k = 0; k < panels.size(); ++k) {
+    const HeatmapPanel& p = panels[k];
+    const std::string name = "panels[" + std::to_string(k) + "].";
+    svg_check_labels(who, name.c_str(), p.values.rows(), p.values.cols(), p.row_labels, p.col_labels);
+    views.push_back({&p.values, &p.title, &panel_labels(p.row_labels, options.row_labels, p.values.rows()),
+                     &panel_labels(p.col_labels, options.col_labels, p.values.cols())});
+  }
+  return svg_render(views, options, who);
+}
+
+template <typename Derived>
+std::string svg_single(const Eigen::DenseBase<Derived>& m, const HeatmapOptions& options, const char* who) {
+  ::attn::detail::check_scalar<typename Derived::Scalar>();
+  svg_check_labels(who, "options.", m.rows(), m.cols(), options.row_labels, options.col_labels);
+  const Matrix<double> values = m.template cast<double>();
+  static const std::string no_title;
+  const std::vector<PanelView> views{{&values, &no_title, &options.row_labels, &options.col_labels}};
+  return svg_render(views, options, who);
+}
+
+inline void svg_write(std::ostream& os, const std::string& text, const char* who) {
+  if (!os) throw std::runtime_error(std::string(who) + ": the output stream is not in a good state");
+  os.write(text.data(), static_cast<std::streamsize>(text.size()));
+  if (!os) throw std::runtime_error(std::string(who) + ": writing to the output stream failed");
+}
+
+inline void svg_write(const std::filesystem::path& path, const std::string& text, const char* who) {
+  write_file_atomically(path, who, [&](std::ostream& os) { os.write(text.data(), static_cast<std::streamsize>(text.size())); });
+}
+
+}  // namespace attn::io::detail

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: MIT
+// Part of attn/io/svg.hpp (include that): heatmap options and panels, the shared colour scale
+// with its ticks, and the layout of maps, labels and colour bar (sizes in SVG pixels).
+#pragma once
+
+#include "../../config.hpp"
+#include "../colormap.hpp"
+#include "text.hpp"
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attn::io {
+
+/// How the cells of a heatmap are drawn. Vector cells are one `<rect>` each, with a tooltip
+/// (`<title>`: row label → column label: weight) and optional printed values; raster cells are
+/// one embedded PNG with a pixel per cell, drawn unsmoothed (`image-rendering: pixelated`),
+/// which keeps a 500×500 map near 1 MB instead of tens of MB. `automatic` rasterises maps with
+/// more than HeatmapOptions::raster_threshold cells.
+enum class HeatmapRaster { automatic, never, always };
+
+/// Where the second map of write_heatmap_pair_svg() goes.
+enum class PairLayout { beside, under };
+
+/// How a heatmap looks. Defaults fit a sentence-sized map; every size is in SVG pixels.
+/// \headerfile svg.hpp <attn/io/svg.hpp>
+struct HeatmapOptions {
+  std::string title;                    ///< above the map(s); empty: none
+  std::vector<std::string> row_labels;  ///< one per row (query tokens, left side), or empty
+  std::vector<std::string> col_labels;  ///< one per column (key tokens, top, rotated), or empty
+  std::string row_axis_title;           ///< e.g. "target" (left of the row labels); empty: none
+  std::string col_axis_title;           ///< e.g. "source" (above the column labels); empty: none
+  /// Colour map of the cells and the colour bar (default viridis).
+  Colormap colormap = Colormap::viridis;
+  bool reverse_colormap = false;        ///< high values get the low end of the map
+  /// Colour scale ends. Unset: the smallest / largest finite value of all maps drawn; when
+  /// they are equal, the scale becomes [0, v] (or [v, 0], or [0, 1] for 0). A lone vmin at or
+  /// above every value gives [vmin, vmin + |vmin|] (a lone vmax likewise), capped at the
+  /// largest double. Values outside the scale take the end colours; NaN cells are light grey
+  /// and crossed out.
+  std::optional<double> vmin;
+  /// Upper end of the colour scale (see vmin).
+  std::optional<double> vmax;
+  bool colorbar = true;                 ///< draw the colour bar with its ticks
+  std::string colorbar_label;           ///< e.g. "weight", beside the colour bar; empty: none
+  bool show_values = false;             ///< print each value in its cell (vector cells big enough)
+  int value_decimals = 2;               ///< decimals of printed values, 0..10
+  double max_map_size = 720;            ///< the maps together span at most this along each axis
+  double max_cell_size = 32;            ///< cells are squares of at most this side
+  double font_size = 12;                ///< labels and ticks; the title is 1.4 times larger
+  /// Labels wider than this many character cells are cut with "…" (the full label stays in
+  /// its tooltip); 0: never cut.
+  std::size_t max_label_length = 24;
+  /// Vector or raster cells (default: raster above raster_threshold cells).
+  HeatmapRaster raster = HeatmapRaster::automatic;
+  Index raster_threshold = 16384;       ///< automatic: raster above this many cells per map
+  Index grid_columns = 0;               ///< maps per row of a grid; 0: ceil(sqrt(number of maps))
+  std::string id_prefix = "attn";       ///< prefix of element ids (distinct SVGs inlined in one page)
+};
+
+/// One map of a grid: its values (`rows×cols`), its title, and its labels (empty: the grid's
+/// HeatmapOptions::row_labels / col_labels when their sizes fit this map, else none).
+/// \headerfile svg.hpp <attn/io/svg.hpp>
+struct HeatmapPanel {
+  /// rows×cols values, e.g. weights Tq×Tk.
+  Matrix<double> values;
+  /// Drawn above this map; empty: none.
+  std::string title;
+  /// One per row, or empty.
+  std::vector<std::string> row_labels;
+  /// One per column, or empty.
+  std::vector<std::string> col_labels;
+};
+
+namespace detail {
+
+struct HeatmapScale {
+  double vmin = 0;
+  double vmax = 1;
+};
+
+struct PanelView {
+  const Matrix<double>* values;
+  const std::string* title;
+  const std::vector<std::string>* row_labels;  // empty vector: none
+  const std::vector<std::string>* col_labels;
+};
+
+inline double svg_char_width(double font) { return 0.6 * font; }
+
+/// Tick values of a colour bar over [lo, hi] (finite, lo < hi), and the decimals of their
+/// labels (-1: the shortest "%g" form that tells them apart, see tick_labels). The ticks step by
+/// 1, 2, 2.5 or 5 × 10^k, two to six of them, in fixed notation while that stays short (up to 6
+/// decimals, below 1e9). When no such step works (a span in the subnormal range such as
+/// [0, 5e-324], or one so narrow that adding the step leaves the value unchanged), the ticks are
+/// the two ends. Spans wider than the largest double (±1.8e308) are fine.
+inline std::vector<double> nice_ticks(double lo, double hi, int& decimals) {
+  decimals = 0;
+  if (!(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi)) return {std::isfinite(lo) ? lo : 0.0};
+  const std::vector<double> ends{lo, hi};
+  const double span = hi - lo;
+  const double raw = std::isfinite(span) ? span / 4.0 : hi / 4.0 - lo / 4.0;
+  if (!(raw >= 1e-300)) {
+    decimals = -1;
+    return ends;
+  }
+  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));  // 1e-300 to 1e307
+  double step = magnitude;
+  for (const double m : {1.0, 2.0, 2.5, 5.0, 10.0}) {
+    step = m * magnitude;
+    if (step >= raw) break;
+  }
+  // step <= 2·raw = span/2: at least two ticks. lo/step is finite: the span is at least an ulp of lo.
+  std::vector<double> ticks;
+  const double first = std::ceil(lo / step - 1e-9);  // in steps
+  for (int k = 0; k < 8; ++k) {
+    double t = (first + k) * step;  // (not first·step + k·step: k·step may overflow on its own)
+    if (!std::isfinite(t) || t - hi > step * 1e-9) break;  // (hi + step·1e-9 may overflow)
+    if (std::abs(t) < step * 1e-9) t = 0.0;
+    if (!ticks.empty() && !(t > ticks.back())) {  // the step is lost in rounding
+      decimals = -1;
+      return ends;
+    }
+    ticks.push_back(t);
+  }
+  if (ticks.size() < 2) {
+    decimals = -1;
+    return ends;
+  }
+  int fixed = std::max(0, -static_cast<int>(std::floor(std::log10(step) + 1e-9)));
+  if (std::abs(step / std::pow(10.0, -fixed) - std::round(step / std::pow(10.0, -fixed))) > 1e-6) ++fixed;
+  const double largest = std::max(std::abs(ticks.front()), std::abs(ticks.back()));
+  decimals = fixed <= 6 && largest < 1e9 ? fixed : -1;
+  return ticks;
+}
+
+inline HeatmapScale heatmap_scale(const std::vector<PanelView>& panels, const HeatmapOptions& options, const char* who) {
+  ATTN_CHECK(!options.vmin || std::isfinite(*options.vmin),
+             std::string(who) + ": options.vmin (" + format_number(*options.vmin, -1) + ") must be finite");
+  ATTN_CHECK(!options.vmax || std::isfinite(*options.vmax),
+             std::string(who) + ": options.vmax (" + format_number(*options.vmax, -1) + ") must be finite");
+  if (options.vmin && options.vmax) {
+    ATTN_CHECK(*options.vmin < *options.vmax, std::string(who) + ": options.vmin (" +
+                                                  format_number(*options.vmin, -1) +
+                                                  ") must be less than options.vmax (" +
+                                                  format_number(*options.vmax, -1) + ")");
+    return {*options.vmin, *options.vmax};
+  }
+  double lo = std::numeric_limits<double>::infinity();
+  double hi = -std::numeric_limits<double>::infinity();
+  for (const PanelView& panel : panels) {
+    const Matrix<double>& m = *panel.values;
+    for (Index k = 0; k < m.size(); ++k) {
+      const double v = m.data()[k];
+      if (std::isfinite(v)) {
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+      }
+    }
+  }
+  if (options.vmin) lo = *options.vmin;
+  if (options.vmax) hi = *options.vmax;
+  if (!std::isfinite(lo) && !std::isfinite(hi)) return {0.0, 1.0};
+  if (!std::isfinite(lo)) lo = std::min(0.0, hi - 1.0);
+  if (!std::isfinite(hi)) hi = std::max(1.0, lo + 1.0);
+  if (lo < hi) return {lo, hi};
+  if (options.vmin) return {lo, scale_other_end(lo, true, who, "options.vmin")};
+  if (options.vmax) return {scale_other_end(hi, false, who, "options.vmax"), hi};
+  if (lo > 0) return {0.0, lo};
+  if (lo < 0) return {lo, 0.0};
+  return {0.0, 1.0};
+}
+
+inline Rgb heatmap_color(double v, const HeatmapScale& scale, const HeatmapOptions& options) {
+  if (std::isnan(v)) return colormap_color(options.colormap, v);
+  double t = scale_fraction(v, scale.vmin, scale.vmax);  // ±inf for ±inf: clamped by colormap_color
+  if (options.reverse_colormap) t = 1.0 - t;
+  return colormap_color(options.colormap, t);
+}
+
+/// Geometry shared by all panels of one picture (they use one cell size and one panel box).
+struct HeatmapLayout {
+  double font = 12;
+  double cell = 32;
+  double label_font = 12;
+  Index label_step = 1;
+  double value_font = 0;  // 0: values not printed
+  double row_axis_width = 0;
+  double col_axis_height = 0;
+  double panel_title_height = 0;
+  double row_label_width = 0;
+  double col_label_height = 0;
+  double box_width = 0;
+  double box_height = 0;
+  double map_width = 0;   // of the largest panel
+  double map_height = 0;
+  Index grid_columns = 1;
+  Index grid_rows = 1;
+};
+
+inline const std::vector<std::string>& panel_labels(const std::vector<std::string>& own,
+                                                    const std::vector<std::string>& shared, Index count) {
+  static const std::vector<std::string> none;
+  if (!own.empty()) return own;
+  if (static_cast<Index>(shared.size()) == count) return shared;
+  return none;
+}
+
+inline std::size_t max_shown_label_width(const std::vector<std::string>& labels, Index step, std::size_t max_length) {
+  std::size_t widest = 0;
+  for (std::size_t i = 0; i < labels.size(); i += static_cast<std::size_t>(step)) {
+    widest = std::max(widest, display_width(truncated(labels[i], max_length)));
+  }
+  return widest;
+}
+
+inline HeatmapLayout heatmap_layout(const std::vector<PanelView>& panels, const HeatmapOptions& options) {
+  HeatmapLayout layout;
+  layout.font = options.font_size;
+  const auto n = static_cast<Index>(panels.size());
+  layout.grid_columns = options.grid_columns > 0 ? std::min(options.grid_columns, n)
+                                                 : static_cast<Index>(std::ceil(std::sqrt(static_cast<double>(n))));
+  layout.grid_columns = std::max<Index>(layout.grid_columns, 1);
+  layout.grid_rows = std::max<Index>(1, (n + layout.grid_columns - 1) / layout.grid_columns);
+
+  Index max_rows = 1;
+  Index max_cols = 1;
+  for (const PanelView& p : panels) {
+    max_rows = std::max(max_rows, p.values->rows());
+    max_cols = std::max(max_cols, p.values->cols());
+  }
+  const double across = static_cast<double>(max_cols * layout.grid_columns);
+  const double down = static_cast<double>(max_rows * layout.grid_rows);
+  layout.cell = std::min({options.max_cell_size, options.max_map_size / across, options.max_map_size / down});
+
+  // Labels: as large as the font allows, but never larger than a cell; when a cell is smaller
+  // than a 7 px label, show every `label_step`-th label only.
+  const double min_label_font = std::min(7.0, layout.font);
+  layout.label_font = std::clamp(layout.cell / 1.15, min_label_font, layout.font);
+  layout.label_step = std::max<Index>(1, static_cast<Index>(std::ceil(layout.label_font * 1.15 / layout.cell - 1e-9)));
+
+  std::size_t row_width = 0;
+  std::size_t col_width = 0;
+  bool any_title = false;
+  for (const PanelView& p : panels) {
+    row_width = std::max(row_width, max_shown_label_width(*p.row_labels, layout.label_step, options.max_label_length));
+    col_width = std::max(col_width, max_shown_label_width(*p.col_labels, layout.label_step, options.max_label_length));
+    any_title = any_title || !p.title->empty();
+  }
+  const double cw = svg_char_width(layout.label_font);
+  layout.row_label_width = row_width > 0 ? static_cast<double>(row_width) * cw + 6 : 0;
+  layout.col_label_height = col_width > 0 ? static_cast<double>(col_width) * cw + 6 : 0;
+  layout.row_axis_width = options.row_axis_title.empty() ? 0 : layout.font * 1.2 + 4;
+  layout.col_axis_height = options.col_axis_title.empty() ? 0 : layout.font * 1.2 + 4;
+  layout.panel_title_height = any_title ? layout.font * 1.1 * 1.3 + 6 : 0;
+
+  // Printed values: the widest value must fit a cell; the font shrinks down to 6 px, below that
+  // values are left out (the tooltips still have them).
+  if (options.show_values) {
+    std::size_t widest = 1;
+    for (const PanelView& p : panels) {
+      const Matrix<double>& m = *p.values;
+      for (Index k = 0; k < m.size(); ++k) {
+        widest = std::max(widest, format_number(m.data()[k], options.value_decimals).size());
+      }
+    }
+    const double fit = (layout.cell - 3) / (0.6 * static_cast<double>(widest));
+    const double value_font = std::min({layout.font, layout.cell * 0.45, fit});
+    layout.value_font = value_font >= 6 ? value_font : 0;
+  }
+
+  layout.map_width = layout.cell * static_cast<double>(max_cols);
+  layout.map_height = layout.cell * static_cast<double>(max_rows);
+  const double gap = n > 1 ? 18 : 0;
+  layout.box_width = layout.row_axis_width + layout.row_label_width + layout.map_width + gap;
+  layout.box_height = layout.panel_title_height + layout.col_axis_height + layout.col_label_height + layout.map_height + gap;
+  return layout;
+}
+}  // namespace detail
+}  // namespace attn::io

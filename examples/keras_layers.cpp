@@ -49,8 +49,8 @@ int main() {
   auto self = attn::SeqSelfAttentionParams<float>::additive(
       from_numpy({0.5f, -0.2f, 0.1f, 0.4f, -0.3f, 0.2f}, 3, 2),  // Add_Wt
       from_numpy({0.3f, 0.1f, -0.4f, 0.2f, 0.6f, -0.1f}, 3, 2),  // Add_Wx
-      from_numpy({0.7f, -0.5f}, 2, 1),                           // Add_Wa
       from_numpy({0.05f, -0.05f}, 1, 2),                         // Add_bh
+      from_numpy({0.7f, -0.5f}, 2, 1),                           // Add_Wa
       from_numpy({0.1f}, 1, 1));                                 // Add_ba
   self.width = 3;  // attention_width; history_only=True would be `self.history_only = true`
   const auto sa = attn::seq_self_attention(x, self, padding);

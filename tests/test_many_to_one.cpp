@@ -95,10 +95,11 @@ TEMPLATE_TEST_CASE("many_to_one scores are the core Luong general and Bahdanau s
   const attn::Matrix<Scalar> wc = attn_test::random_matrix<Scalar>(rng, 2 * d, 3);
   const double tol = attn_test::tolerance<Scalar>();
 
-  // Luong: score_s = (h_s·W)·h_Tᵀ = h_T·Wᵀ·h_sᵀ, the core's general score with Wᵀ.
+  // Luong: score_s = h_T·(h_s·W)ᵀ = h_T·Wᵀ·h_sᵀ, the core's score of the key-side kernel W.
   const attn::Matrix<Scalar> w = attn_test::random_matrix<Scalar>(rng, d, d);
   const auto lu = attn::many_to_one(h, attn::ManyToOneParams<Scalar>::luong(w, wc));
-  const auto core = attn::luong(h.bottomRows(1), h, h, attn::LuongParams<Scalar>::general(w.transpose()));
+  const auto core = attn::luong(h.bottomRows(1), h, h, attn::LuongParams<Scalar>::memory_layer(w));
+  CHECK(attn::LuongParams<Scalar>::memory_layer(w).w == w.transpose());
   ATTN_CHECK_CLOSE(lu.weights, core.weights.template cast<double>(), tol);
   ATTN_CHECK_CLOSE(lu.context, core.output.template cast<double>(), tol);
 

@@ -253,8 +253,14 @@ TEMPLATE_TEST_CASE("monotonic memories match the TF-formula fixtures, chained, p
           ATTN_CHECK_CLOSE(value.leaked, fx.matrix(step_name("leaked", s)), tol);
           ATTN_CHECK_CLOSE(value.expected_position, fx.matrix(step_name("position", s)), tol);
         }
+        // TF's score: the energies (the fixture's) plus the score bias.
         ATTN_CHECK_CLOSE(Matrix<Scalar>(ws.scores().leftCols(n)),
-                         MatrixD(fx.matrix(step_name("scores", s)).leftCols(n)), tol);
+                         MatrixD(fx.matrix(step_name("scores", s)).leftCols(n).array() +
+                                 fx.scalar("score_bias").value_or(0.0)),
+                         tol);
+        CHECK(ws.p_choose().rows() == b);
+        CHECK(ws.p_choose().rightCols(tk - n).isZero(0));
+        if (!noisy) CHECK(Matrix<Scalar>(ws.p_choose()) == value.p_choose);
         ATTN_CHECK_CLOSE(alignment, fx.matrix(step_name("a", s)), tol);
         ATTN_CHECK_CLOSE(context, fx.matrix(step_name("context", s)), tol);
       }
@@ -345,6 +351,11 @@ TEST_CASE("Memory: keys are projected once, structured binding, initial alignmen
   CHECK(*memory.mask().length() == 4);
   const auto general = attn::LuongParams<double>::general(attn_test::random_matrix(rng, 2, 3));
   CHECK(attn::prepare_memory(k, v, general).keys().isApprox(k * general.w.transpose()));
+  // TF LuongAttention's memory_layer kernel goes in as it is: the prepared keys are memory·W_m.
+  const Eigen::MatrixXd memory_kernel = general.w.transpose();
+  CHECK(attn::prepare_memory(k, v, attn::LuongParams<double>::memory_layer(memory_kernel)).keys() ==
+        attn::prepare_memory(k, v, general).keys());
+  CHECK(attn::prepare_memory(k, v, attn::LuongParams<double>::memory_layer(memory_kernel)).keys().isApprox(k * memory_kernel));
   CHECK(attn::prepare_memory(k, v, attn::ScaledDotProductParams{}).score() == attn::MemoryScore::scaled_dot_product);
   CHECK(attn::prepare_memory(k, v, general).score() == attn::MemoryScore::luong);
 

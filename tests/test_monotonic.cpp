@@ -195,8 +195,22 @@ TEMPLATE_TEST_CASE("Bahdanau- and Luong-monotonic match the TF-formula fixtures"
         } else {
           r = run_mechanism<Scalar>(fx, q, prev, attn::NoNoise{});
         }
-        ATTN_CHECK_CLOSE(MatrixD(r.scores.template cast<double>().leftCols(n)),
-                         visible_cols(fx.matrix(step_name("scores", s)), n), tol);
+        // scores are TF's score: the energies plus the score bias, -inf on masked keys (the
+        // fixture stores the energies before the bias).
+        const double bias = fx.scalar("score_bias").value_or(0.0);
+        const MatrixD expected_scores = visible_cols(fx.matrix(step_name("scores", s)), n).array() + bias;
+        ATTN_CHECK_CLOSE(MatrixD(r.scores.template cast<double>().leftCols(n)), expected_scores, tol);
+        CHECK((r.scores.rightCols(tk - n).array() == -std::numeric_limits<Scalar>::infinity()).all());
+        // p_choose: sigmoid of that score (plus the fixture's noise), 1[score > 0] in hard mode.
+        REQUIRE(r.p_choose.rows() == b);
+        REQUIRE(r.p_choose.cols() == tk);
+        CHECK(r.p_choose.rightCols(tk - n).isZero(0));
+        MatrixD x = expected_scores;
+        if (noisy) x += *fx.scalar("sigmoid_noise") * fx.matrix(step_name("noise", s)).leftCols(n);
+        const MatrixD expected_p = fx.probability == "hard"
+                                       ? MatrixD((x.array() > 0.0).cast<double>())
+                                       : MatrixD(1.0 / (1.0 + (-x.array()).exp()));
+        ATTN_CHECK_CLOSE(MatrixD(r.p_choose.template cast<double>().leftCols(n)), expected_p, tol);
         ATTN_CHECK_CLOSE(r.weights, fx.matrix(step_name("a", s)), tol);
         ATTN_CHECK_CLOSE(r.output, fx.matrix(step_name("context", s)), tol);
         ATTN_CHECK_CLOSE(r.leaked, fx.matrix(step_name("leaked", s)), tol);

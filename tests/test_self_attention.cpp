@@ -42,7 +42,7 @@ attn::SeqSelfAttentionParams<Scalar> params_of(const attn_test::KerasCase& c) {
       c.param("multiplicative")
           ? attn::SeqSelfAttentionParams<Scalar>::multiplicative(as<Scalar>(c.matrix("wa")), row<Scalar>(c.matrix("ba")))
           : attn::SeqSelfAttentionParams<Scalar>::additive(as<Scalar>(c.matrix("wt")), as<Scalar>(c.matrix("wx")),
-                                                           as<Scalar>(c.matrix("wa")), row<Scalar>(c.matrix("bh")),
+                                                           row<Scalar>(c.matrix("bh")), as<Scalar>(c.matrix("wa")),
                                                            row<Scalar>(c.matrix("ba")));
   if (c.param("width") >= 0) p.width = c.param("width");
   p.history_only = c.param("history_only") != 0;
@@ -164,7 +164,7 @@ TEMPLATE_TEST_CASE("seq_self_attention padding is hidden on both axes", "[self_a
   attn::Matrix<Scalar> x = attn_test::random_matrix<Scalar>(rng, t, d);
   auto params = attn::SeqSelfAttentionParams<Scalar>::additive(
       attn_test::random_matrix<Scalar>(rng, d, 4), attn_test::random_matrix<Scalar>(rng, d, 4),
-      attn_test::random_matrix<Scalar>(rng, 4, 1), attn_test::random_matrix<Scalar>(rng, 1, 4),
+      attn_test::random_matrix<Scalar>(rng, 1, 4), attn_test::random_matrix<Scalar>(rng, 4, 1),
       attn_test::random_matrix<Scalar>(rng, 1, 1));
   params.width = 3;
   const auto clean = attn::seq_self_attention(x, params, attn::Mask::key_length(4));
@@ -197,7 +197,7 @@ TEMPLATE_TEST_CASE("seq_self_attention honours the probability function and the 
   const attn::Matrix<Scalar> x = attn_test::random_matrix<Scalar>(rng, t, d);
   auto params = attn::SeqSelfAttentionParams<Scalar>::additive(
       attn_test::random_matrix<Scalar>(rng, d, 3), attn_test::random_matrix<Scalar>(rng, d, 3),
-      attn_test::random_matrix<Scalar>(rng, 3, 1), attn_test::random_matrix<Scalar>(rng, 1, 3));
+      attn_test::random_matrix<Scalar>(rng, 1, 3), attn_test::random_matrix<Scalar>(rng, 3, 1));
   params.width = 4;
   params.history_only = true;
   const attn::Mask window = attn::local_attention_mask(params.width, params.history_only);
@@ -258,8 +258,8 @@ TEST_CASE("seq_self_attention rejects bad arguments with exact messages", "[self
   using attn::Matrix;
   const Matrix<double> x = Matrix<double>::Ones(7, 4);
   const auto additive = attn::SeqSelfAttentionParams<double>::additive(
-      Matrix<double>::Ones(4, 5), Matrix<double>::Ones(4, 5), Matrix<double>::Ones(5, 1),
-      attn::RowVector<double>::Ones(5), attn::RowVector<double>::Ones(1));
+      Matrix<double>::Ones(4, 5), Matrix<double>::Ones(4, 5), attn::RowVector<double>::Ones(5),
+      Matrix<double>::Ones(5, 1), attn::RowVector<double>::Ones(1));
   const auto run = [&x](const attn::SeqSelfAttentionParams<double>& p, const attn::Mask& m = attn::Mask(),
                         const attn::Options& o = attn::Options()) { return attn::seq_self_attention(x, p, m, o); };
 
@@ -317,6 +317,31 @@ TEST_CASE("seq_self_attention rejects bad arguments with exact messages", "[self
   w.resize(6, 7);
   CHECK_THROWS_WITH(attn::seq_self_attention_into(x, additive, out, w, ws),
                     "attn::seq_self_attention: weights (6x7) must be (7x7)");
+}
+
+TEST_CASE("self-attention: additive() takes its kernels in get_weights() order", "[self_attention][keras]") {
+  // keras-self-attention's SeqSelfAttention.get_weights() = [Add_Wt, Add_Wx, Add_bh, Add_Wa,
+  // Add_ba]: unpacking that list in order must put every kernel in its own field.
+  using attn::Matrix;
+  const Matrix<double> wt = Matrix<double>::Constant(3, 2, 1.0);
+  const Matrix<double> wx = Matrix<double>::Constant(3, 2, 2.0);
+  const attn::RowVector<double> bh = attn::RowVector<double>::Constant(2, 3.0);
+  const Matrix<double> wa = Matrix<double>::Constant(2, 1, 4.0);
+  const attn::RowVector<double> ba = attn::RowVector<double>::Constant(1, 5.0);
+  const auto p = attn::SeqSelfAttentionParams<double>::additive(wt, wx, bh, wa, ba);
+  CHECK(p.wt == wt);
+  CHECK(p.wx == wx);
+  REQUIRE(p.bh.size() == 2);
+  CHECK(p.bh == bh);
+  REQUIRE(p.wa.rows() == 2);
+  REQUIRE(p.wa.cols() == 1);
+  CHECK(p.wa == wa);
+  CHECK(p.ba == ba);
+  // Without the additive bias (use_additive_bias=False) the list has no Add_bh: pass {}.
+  const auto q = attn::SeqSelfAttentionParams<double>::additive(wt, wx, {}, wa);
+  CHECK(q.bh.size() == 0);
+  CHECK(q.ba.size() == 0);
+  CHECK(attn::seq_self_attention(Matrix<double>::Ones(4, 3), q).weights.rows() == 4);
 }
 
 }  // namespace test_self_attention

@@ -27,6 +27,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -79,7 +80,9 @@ Options:
                            "truth", "attention")
       --grid-columns N     svg: maps per row of a grid (default: about square)
       --max-size PX        svg: the maps span at most PX pixels along each axis (default 720)
-      --raster auto|always|never  svg: draw cells as an embedded image (auto: above 16384 cells)
+      --raster auto|always|never  svg: draw cells as an embedded image (auto: above 16384 cells);
+                           html: above that (auto) or always, the page shows the map as such a
+                           heatmap instead of highlighted text (not with --query or --chars)
       --query N            html: only the line of query N (0-based)
       --color #RRGGBB      html: the shade of the highest weight (default #e6550d)
       --separator TEXT     html: text between tokens (default: one space; "" with --chars)
@@ -464,6 +467,48 @@ void emit(const Arguments& a, const std::string& text, std::ostream& out) {
   });
 }
 
+/// The heatmap options the command line asks for.
+attn::io::HeatmapOptions heatmap_options(const Arguments& a, const std::vector<std::string>& row_labels,
+                                         const std::vector<std::string>& col_labels) {
+  attn::io::HeatmapOptions options;
+  options.title = a.title;
+  options.row_axis_title = a.row_title;
+  options.col_axis_title = a.col_title;
+  options.colormap = attn::io::parse_colormap(a.colormap);
+  options.reverse_colormap = a.reverse;
+  options.vmin = a.vmin;
+  options.vmax = a.vmax;
+  options.show_values = a.values;
+  if (a.decimals) options.value_decimals = *a.decimals;
+  options.colorbar = a.colorbar;
+  options.colorbar_label = a.colorbar_label;
+  options.max_map_size = a.max_size;
+  options.raster = a.raster == "always"  ? attn::io::HeatmapRaster::always
+                   : a.raster == "never" ? attn::io::HeatmapRaster::never
+                                         : attn::io::HeatmapRaster::automatic;
+  options.grid_columns = static_cast<attn::Index>(a.grid_columns);
+  options.row_labels = row_labels;
+  options.col_labels = col_labels;
+  return options;
+}
+
+/// An HTML page (polyglot HTML5/XHTML, like attn's highlighting pages) that shows one SVG
+/// document inline, under a note saying why it is a picture.
+std::string html_page_with_svg(const std::string& title, const std::string& svg, const std::string& note) {
+  std::string page =
+      "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>";
+  attn::io::detail::append_xml_escaped(page, title.empty() ? std::string("attention weights") : title);
+  page += "</title>\n</head>\n<body style=\"font-family: sans-serif\">\n<p>";
+  attn::io::detail::append_xml_escaped(page, note);
+  page += "</p>\n";
+  std::string_view body(svg);
+  if (body.substr(0, 5) == "<?xml") body.remove_prefix(std::min(body.size(), body.find("?>") + 2));  // no prolog inside HTML
+  while (!body.empty() && (body.front() == '\n' || body.front() == '\r')) body.remove_prefix(1);
+  page.append(body.data(), body.size());
+  page += "\n</body>\n</html>\n";
+  return page;
+}
+
 int run(const Arguments& a, std::ostream& out) {
   Weights w = read_weights(a.weights, a.csv_labels, a);
   const Eigen::MatrixXd& first = w.maps.front();
@@ -481,6 +526,25 @@ int run(const Arguments& a, std::ostream& out) {
   if (a.format == "html") {
     if (w.stacked) throw std::runtime_error("'" + a.weights + "' is 3-D: html highlighting takes one map (1-D or 2-D)");
     if (!a.truth.empty()) throw usage_error("--truth is for svg output");
+    // A whole big map as highlighted text is about 120 bytes per token (163 MB at 1000x1000) and
+    // unreadable; above the SVG raster threshold (--raster auto: 16384 cells) or with --raster
+    // always, the page shows the map as the heatmap with its cells drawn as one embedded image,
+    // as the SVG output does. --query and --chars ask for text: they keep it.
+    const attn::Index raster_threshold = attn::io::HeatmapOptions().raster_threshold;
+    if (!a.query && a.chars_file.empty() &&
+        (a.raster == "always" || (a.raster == "auto" && first.size() > raster_threshold))) {
+      attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
+      options.raster = attn::io::HeatmapRaster::always;
+      check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a);
+      const std::string note = "A " + shape_text(first) + " map" +
+                               (a.raster == "always" ? std::string(" (--raster always)")
+                                                     : " has more than " + std::to_string(raster_threshold) +
+                                                           " cells") +
+                               ": drawn as a heatmap image, not as highlighted text (--query N highlights one row; "
+                               "--raster never keeps the text).";
+      emit(a, html_page_with_svg(a.title, attn::io::heatmap_svg(first, options), note), out);
+      return 0;
+    }
     Eigen::MatrixXd weights = first;
     std::vector<std::string> tokens = col_labels;
     attn::io::HighlightOptions options;
@@ -524,25 +588,8 @@ int run(const Arguments& a, std::ostream& out) {
 
   if (!a.chars_file.empty()) throw usage_error("--chars is for html output");
   if (a.query) throw usage_error("--query is for html output");
-  attn::io::HeatmapOptions options;
-  options.title = a.title;
-  options.row_axis_title = a.row_title;
-  options.col_axis_title = a.col_title;
-  options.colormap = attn::io::parse_colormap(a.colormap);
-  options.reverse_colormap = a.reverse;
-  options.vmin = a.vmin;
-  options.vmax = a.vmax;
-  options.show_values = a.values;
-  if (a.decimals) options.value_decimals = *a.decimals;
-  options.colorbar = a.colorbar;
-  options.colorbar_label = a.colorbar_label;
-  options.max_map_size = a.max_size;
-  options.raster = a.raster == "always"  ? attn::io::HeatmapRaster::always
-                   : a.raster == "never" ? attn::io::HeatmapRaster::never
-                                         : attn::io::HeatmapRaster::automatic;
-  options.grid_columns = static_cast<attn::Index>(a.grid_columns);
-  options.row_labels = row_labels;
-  options.col_labels = col_labels;
+  const attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
+
 
   if (!a.truth.empty()) {
     if (w.stacked) throw usage_error("--truth takes one map, but '" + a.weights + "' is 3-D");

@@ -203,6 +203,22 @@ bad "max maps"          1 "holds 2 maps, more than --max-maps 1" "$npy/f8_c_2x3x
 bad "max bytes"         1 "bytes, more than --max-bytes 1000" "$npy/f8_c_3x4.npy" --max-bytes 1000 -o out/new.svg
 bad "max bytes html"    1 "more than --max-bytes 1000" "$npy/f8_c_3x4.npy" -c cols4.txt --max-bytes 1000 -o out/new.html
 bad "max maps value"    2 "--max-maps needs an integer in [1, " "$npy/f8_c_3x4.npy" --max-maps 0 -o out/new.svg
+# A big map to HTML is drawn as a heatmap image, not as 90000 highlighted tokens (about 11 MB).
+npy_header '(300, 300)' >big.npy
+head -c $((300 * 300 * 8)) /dev/zero >>big.npy
+cols300="$(seq 1 300)"
+printf '%s\n' $cols300 >cols300.txt
+ok "html big map raster" big.html big.npy -c cols300.txt
+if grep -q '<image' big.html && grep -q 'drawn as a heatmap image' big.html && [ "$(wc -c <big.html)" -lt 2000000 ]; then
+    pass
+else
+    fail "html big map: no embedded image, or $(wc -c <big.html) bytes"
+fi
+ok "html big map as text" big_text.html big.npy -c cols300.txt --raster never
+if grep -q 'data-weight' big_text.html && ! grep -q '<image' big_text.html; then pass; else fail "html --raster never: not text"; fi
+ok "html raster always" small_raster.html "$npy/f8_c_3x4.npy" -c cols4.txt --raster always
+if grep -q '<image' small_raster.html; then pass; else fail "html --raster always: no image"; fi
+
 # Labels repeated in every cell's tooltip: refused before drawing.
 head -c 200000 /dev/zero | tr '\0' 'x' >longlabel.txt; printf '\n' >>longlabel.txt
 for _ in 1 2 3; do printf 'y\n' >>longlabel.txt; done

@@ -27,6 +27,50 @@
 
 namespace attn {
 
+namespace detail {
+/// The second parameter type of a callable with a single, non-template call operator or of a
+/// function (pointer); `known` is false for generic lambdas and overload sets, whose parameters
+/// only show once called.
+template <typename T, typename = void>
+struct second_parameter {
+  static constexpr bool known = false;
+};
+template <typename R, typename A, typename B>
+struct second_parameter<R (*)(A, B)> {
+  static constexpr bool known = true;
+  using type = B;
+};
+template <typename R, typename A, typename B>
+struct second_parameter<R (*)(A, B) noexcept> : second_parameter<R (*)(A, B)> {};
+template <typename R, typename A, typename B>
+struct second_parameter<R(A, B)> : second_parameter<R (*)(A, B)> {};
+template <typename R, typename A, typename B>
+struct second_parameter<R(A, B) noexcept> : second_parameter<R (*)(A, B)> {};
+template <typename R, typename C, typename A, typename B>
+struct second_parameter<R (C::*)(A, B)> : second_parameter<R (*)(A, B)> {};
+template <typename R, typename C, typename A, typename B>
+struct second_parameter<R (C::*)(A, B) const> : second_parameter<R (*)(A, B)> {};
+template <typename R, typename C, typename A, typename B>
+struct second_parameter<R (C::*)(A, B) noexcept> : second_parameter<R (*)(A, B)> {};
+template <typename R, typename C, typename A, typename B>
+struct second_parameter<R (C::*)(A, B) const noexcept> : second_parameter<R (*)(A, B)> {};
+template <typename T>
+struct second_parameter<T, std::void_t<decltype(&T::operator())>> : second_parameter<decltype(&T::operator())> {};
+
+/// Whether a cell's second parameter, when it can be seen, is a non-const lvalue reference:
+/// anything else (`const Matrix&`, a copy) cannot write the cell output back.
+template <typename Cell>
+constexpr bool cell_output_writable() {
+  using Traits = second_parameter<std::remove_pointer_t<std::decay_t<Cell>>>;
+  if constexpr (Traits::known) {
+    using B = typename Traits::type;
+    return std::is_lvalue_reference<B>::value && !std::is_const<std::remove_reference_t<B>>::value;
+  } else {
+    return true;
+  }
+}
+}  // namespace detail
+
 /// The alignment before the first step.
 enum class InitialAlignment {
   automatic,  ///< the memory's: one-hot at key 0 when monotonic, zeros otherwise (TF)
@@ -60,9 +104,10 @@ struct AttentionLoopOptions {
 };
 
 /// A decoder loop over a prepared memory, without owning the RNN. The cell is any callable
-/// `cell(const attn::Matrix<S>& cell_input, attn::Matrix<S>& cell_output)` that reads the
+/// `void cell(const attn::Matrix<S>& cell_input, attn::Matrix<S>& cell_output)` that reads the
 /// 1×cell_input_size input, updates its own state and writes the 1×dq output (the query; dq =
-/// memory.query_size()) without resizing it. See the top of this header for the order of
+/// memory.query_size()) without resizing it. A cell that returns a value, or whose second
+/// parameter is const or a copy, does not compile (a static_assert names this signature). See the top of this header for the order of
 /// operations. The memory must outlive the loop. Steps allocate nothing once the history's
 /// reservation covers them (and the cell allocates nothing).
 template <typename Scalar>
@@ -143,6 +188,22 @@ class AttentionLoop {
   const Matrix<Scalar>& step(const Eigen::MatrixBase<DerivedI>& input, Cell&& cell, Noise&& noise = Noise()) {
     static_assert(std::is_same<Scalar, typename DerivedI::Scalar>::value,
                   "attn::AttentionLoop::step: input must have the memory's scalar type; use .cast<T>()");
+    // A cell written as `(const Matrix& x, const Matrix& h) -> Matrix`, the natural guess, would
+    // bind cell_output_ to its const parameter and have its return value dropped: every step
+    // would then attend with an all-zero query. Rejected here, naming the signature.
+    static_assert(std::is_invocable<Cell&, const Matrix<Scalar>&, Matrix<Scalar>&>::value,
+                  "attn::AttentionLoop::step: the cell must be callable as "
+                  "void cell(const attn::Matrix<S>& cell_input, attn::Matrix<S>& cell_output)");
+    if constexpr (std::is_invocable<Cell&, const Matrix<Scalar>&, Matrix<Scalar>&>::value) {
+      static_assert(std::is_void<std::invoke_result_t<Cell&, const Matrix<Scalar>&, Matrix<Scalar>&>>::value,
+                    "attn::AttentionLoop::step: the cell returns a value, which step() would drop; it must be "
+                    "void cell(const attn::Matrix<S>& cell_input, attn::Matrix<S>& cell_output) and write "
+                    "the 1xdq output into cell_output");
+      static_assert(detail::cell_output_writable<Cell>(),
+                    "attn::AttentionLoop::step: the cell's second parameter must be a non-const reference: "
+                    "void cell(const attn::Matrix<S>& cell_input, attn::Matrix<S>& cell_output) writes the "
+                    "1xdq output into cell_output");
+    }
     constexpr const char* fn = "attn::AttentionLoop::step";
     detail::check_shape(fn, "input", input, 1, options_.input_size);
     // 1. cell input from the input and the previous attention

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Luong (multiplicative) attention, TF LuongAttention / Keras Attention: dot e = Q·Kᵀ,
-// general e = Q·W·Kᵀ (W dq×dk), concat e_ij = v·tanh([q_i, k_j]·W) (W (dq+dk)×u, v 1×u);
+// general e = Q·W·Kᵀ (W dq×dk; from a key-side kernel W_m with LuongParams::memory_layer), concat e_ij = v·tanh([q_i, k_j]·W) (W (dq+dk)×u, v 1×u);
 // an optional scalar g multiplies the score (TF scale=True). Q Tq×dq, K Tk×dk, V Tk×dv.
 #pragma once
 
@@ -54,6 +54,16 @@ struct LuongParams {
   /// \return parameters of the general score
   static LuongParams general(Matrix<Scalar> w, std::optional<Scalar> g = std::nullopt) {
     return {LuongScore::general, std::move(w), {}, g};
+  }
+  /// The general score from the kernel a framework applies to the keys, as it is: TF
+  /// `LuongAttention`'s `memory_layer` kernel (keys = memory·W_m, e = g·q·keysᵀ) or
+  /// keras-attention's `luong_w` (attn::many_to_one). e = g·Q·(K·W_m)ᵀ = g·Q·W_mᵀ·Kᵀ, so this is
+  /// `general(W_m.transpose(), g)`: the prepared memory holds the keys `K·W_m`.
+  /// \param memory_kernel dk×dq, Keras layout (applied as `K·W_m`)
+  /// \param g score factor (TF `scale=True`); unset: 1
+  /// \return parameters of the general score with `w` = memory_kernelᵀ (dq×dk)
+  static LuongParams memory_layer(const Matrix<Scalar>& memory_kernel, std::optional<Scalar> g = std::nullopt) {
+    return {LuongScore::general, memory_kernel.transpose(), {}, g};
   }
   /// e_ij = g·v·tanh([q_i, k_j]·W), W (dq+dk)×units, v 1×units
   /// \param w (dq+dk)×units: its first dq rows apply to the query, the rest to the key

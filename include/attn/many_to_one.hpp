@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Many-to-one attention as philipperemy/keras-attention's `Attention` layer: the hidden states
-// H (T×d) of an RNN attend from their last state h_T. Luong score_s = (h_s·W)·h_Tᵀ, Bahdanau
+// H (T×d) of an RNN attend from their last state h_T. Luong score_s = h_T·(h_s·W)ᵀ (W the
+// key-side kernel, as attn::LuongParams::memory_layer(W) scores with q = h_T, K = H), Bahdanau
 // score_s = tanh(h_T·W1 + h_s·W2)·v; context = a·H (1×d); output tanh([context, h_T]·Wc) (1×units).
 #pragma once
 
@@ -33,8 +34,9 @@ struct ManyToOneParams {
   Matrix<Scalar> v;   ///< bahdanau: units×1 [bahdanau_v]; luong: empty
   Matrix<Scalar> wc;  ///< 2d×out, rows [context; h_T] [attention_vector]
 
-  /// score_s = (h_s·W)·h_Tᵀ
-  /// \param w d×d
+  /// score_s = h_T·(h_s·W)ᵀ: W is applied to the hidden states (the keys), as keras-attention's
+  /// `luong_w` Dense layer is; the same score as `LuongParams::memory_layer(W)` with q = h_T.
+  /// \param w d×d [luong_w], as Keras holds it
   /// \param wc 2d×out
   /// \return parameters of the luong score
   static ManyToOneParams luong(Matrix<Scalar> w, Matrix<Scalar> wc) {

@@ -42,7 +42,8 @@ template <typename Scalar>
 struct StepResult {
   Matrix<Scalar> context;            ///< B×dv: alignment·values
   Matrix<Scalar> alignment;          ///< B×Tk: padding entries exactly 0
-  Matrix<Scalar> scores;             ///< B×Tk: energies before the probability function; -inf on padding
+  Matrix<Scalar> scores;             ///< B×Tk: energies before the probability function (monotonic: `e + r`, as TF's score); -inf on padding
+  Matrix<Scalar> p_choose;           ///< B×Tk: a monotonic memory's choosing probabilities (0 on padding); 0×0 otherwise
   RowFlags fully_masked;             ///< B: true when the memory has no visible key (length 0)
   Vector<Scalar> leaked;             ///< B: 1 − Σ alignment (monotonic: mass that ran past the end)
   Vector<Scalar> expected_position;  ///< B: Σ j·a_j / Σ a_j, NaN for a zero alignment
@@ -399,7 +400,9 @@ Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<Derived
 /// alignment, read only by a monotonic memory (Memory::initial_alignment for the first step);
 /// `alignment` may be the same matrix as `previous`. `noise` feeds monotonic pre-sigmoid noise
 /// (attn::NoNoise, a std::mt19937-like engine or a callable returning N(0,1) samples).
-/// After the call `ws.scores()` holds the energies (B×Tk, -inf on padding). Returns the number
+/// After the call `ws.scores()` holds the energies (B×Tk, -inf on padding; a monotonic memory
+/// adds its score bias, as TF does) and, for a monotonic memory, `ws.p_choose()` the choosing
+/// probabilities. Returns the number
 /// of fully masked rows (B when length() is 0, else 0). Allocates nothing once `ws` has seen
 /// these shapes.
 /// \tparam Noise attn::NoNoise (default), a std::mt19937-like engine or a callable returning
@@ -446,7 +449,7 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
                           std::optional<bool>(memory.values_finite()));
   }
 
-  auto p = ws.keys_.matrix(b, tk);  // choosing probabilities (keys_ is free: the keys are prepared)
+  auto p = ws.p_choose_.matrix(b, tk);  // choosing probabilities, reported by ws.p_choose()
   if constexpr (detail::is_no_noise<Noise>()) {
     detail::monotonic_probability<Scalar>(scores, previous, memory.monotonic(), memory.mask(), noise, p, alignment);
   } else {
@@ -497,6 +500,7 @@ StepResult<Scalar> attend(const Memory<Scalar>& memory, const Eigen::MatrixBase<
   Workspace<Scalar> ws;
   attend_into(memory, query, previous, r.context, r.alignment, ws, std::forward<Noise>(noise));
   r.scores = ws.scores();
+  if (memory.is_monotonic()) r.p_choose = ws.p_choose();
   r.fully_masked = ws.fully_masked();
   r.leaked.resize(query.rows());
   r.expected_position.resize(query.rows());

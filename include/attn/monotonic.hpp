@@ -66,7 +66,8 @@ template <typename Scalar>
 struct MonotonicResult {
   Matrix<Scalar> output;              ///< Tq×dv: weights·V (no renormalisation of the leaked mass)
   Matrix<Scalar> weights;             ///< Tq×Tk: the monotonic alignment, masked entries exactly 0
-  Matrix<Scalar> scores;              ///< Tq×Tk: the energies `e` before score bias, noise and sigmoid
+  Matrix<Scalar> scores;              ///< Tq×Tk: the energies `e + r` (score bias included, as TF's score), before noise and sigmoid; -inf on masked keys
+  Matrix<Scalar> p_choose;            ///< Tq×Tk: the choosing probabilities `sigmoid(e + r + noise)` (0/1 in hard mode), 0 on masked keys
   RowFlags fully_masked;              ///< Tq: rows that saw no key (all-zero weights and output)
   Vector<Scalar> leaked;              ///< Tq: 1 − Σ_j weights(i, j)
   Vector<Scalar> expected_position;   ///< Tq: Σ_j j·w_ij / Σ_j w_ij, NaN for a zero row
@@ -207,12 +208,14 @@ void check_monotonic_params(const char* fn, const MonotonicParams<Scalar>& m, bo
                                "engine or a callable returning N(0,1) samples)");
 }
 
-/// TF `_monotonic_probability_fn` on the energies `scores` (Tq×Tk), under `mask`: masked keys get
-/// `p = 0` (TF masks the score with -inf), visible keys `p = sigmoid(e + r + σ·z)` or, in hard
-/// mode, `1[e + r + σ·z > 0]`; then the monotonic recurrence from `previous` into `out`.
-/// `p` is a Tq×Tk scratch; `out` may alias `previous` (not `scores`, not `p`).
-template <typename Scalar, typename DerivedS, typename DerivedA, typename Noise>
-void monotonic_probability(const Eigen::MatrixBase<DerivedS>& scores, const Eigen::MatrixBase<DerivedA>& previous,
+/// TF `_monotonic_probability_fn` on the energies `scores` (Tq×Tk), under `mask`. The score bias
+/// is added to the scores in place and masked keys get the score -inf (TF's score_mask_value),
+/// so `scores` ends as TF's score in every form (value, `_into`, memory step); masked keys get
+/// `p = 0`, visible keys `p = sigmoid(e + r + σ·z)` or, in hard mode, `1[e + r + σ·z > 0]`;
+/// then the monotonic recurrence from `previous` into `out`. `p` is Tq×Tk (kept: it is
+/// reported as p_choose); `out` may alias `previous` (not `scores`, not `p`).
+template <typename Scalar, typename DerivedA, typename Noise>
+void monotonic_probability(Eigen::Ref<Matrix<Scalar>> scores, const Eigen::MatrixBase<DerivedA>& previous,
                            const MonotonicParams<Scalar>& m, const Mask& mask, Noise& noise,
                            Eigen::Map<Matrix<Scalar>> p, Eigen::Ref<Matrix<Scalar>> out) {
   const Index tq = scores.rows();
@@ -225,10 +228,12 @@ void monotonic_probability(const Eigen::MatrixBase<DerivedS>& scores, const Eige
     for (Index j = 0; j < tk; ++j) {
       const bool visible = j >= first && j < last && (!has_matrix || (*mask.explicit_matrix())(i, j));
       if (!visible) {
+        scores(i, j) = -std::numeric_limits<Scalar>::infinity();
         p(i, j) = Scalar(0);
         continue;
       }
-      Scalar x = scores(i, j) + m.score_bias;
+      scores(i, j) += m.score_bias;
+      Scalar x = scores(i, j);
       if constexpr (!is_no_noise<Noise>()) {
         if (noisy) x += m.sigmoid_noise * static_cast<Scalar>(noise());
       }
@@ -447,13 +452,14 @@ void monotonic_finish(const char* fn, MonotonicResult<Scalar>& r, const Eigen::M
   const Index tk = r.scores.cols();
   check_shape(fn, "previous", previous, tq, tk);
   r.weights.resize(tq, tk);
-  auto p = ws.column_.matrix(tq, tk);
+  auto p = ws.p_choose_.matrix(tq, tk);
   if constexpr (is_no_noise<Noise>()) {
     monotonic_probability<Scalar>(r.scores, previous, m, mask, noise, p, r.weights);
   } else {
     StandardNormal<std::remove_reference_t<Noise>> normal(noise);
     monotonic_probability<Scalar>(r.scores, previous, m, mask, normal, p, r.weights);
   }
+  r.p_choose = p;
   r.fully_masked.resize(tq);
   mask_fully_masked(mask, tq, tk, r.fully_masked);
   r.output.resize(tq, v.cols());

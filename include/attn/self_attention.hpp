@@ -38,15 +38,17 @@ struct SeqSelfAttentionParams {
   /// `history_only`: row t sees no key after t (with no width: every key up to t).
   bool history_only = false;
 
-  /// e_tt' = tanh(x_t·Wt + x_t'·Wx + bh)·Wa + ba
-  /// \param wt d×units
-  /// \param wx d×units
-  /// \param wa units×1
-  /// \param bh 1×units, or empty (default) for none
-  /// \param ba 1×1, or empty (default) for none
+  /// e_tt' = tanh(x_t·Wt + x_t'·Wx + bh)·Wa + ba. The arguments come in the order of the
+  /// layer's `get_weights()` (`Add_Wt, Add_Wx, Add_bh, Add_Wa, Add_ba`), so unpacking that list
+  /// in order is right; pass an empty `{}` for a bias the layer was built without.
+  /// \param wt d×units [Add_Wt]
+  /// \param wx d×units [Add_Wx]
+  /// \param bh 1×units [Add_bh], or empty `{}` for none (`use_additive_bias=False`)
+  /// \param wa units×1 [Add_Wa]
+  /// \param ba 1×1 [Add_ba], or empty (default) for none (`use_attention_bias=False`)
   /// \return additive parameters with no width and history_only off
-  static SeqSelfAttentionParams additive(Matrix<Scalar> wt, Matrix<Scalar> wx, Matrix<Scalar> wa,
-                                         RowVector<Scalar> bh = {}, RowVector<Scalar> ba = {}) {
+  static SeqSelfAttentionParams additive(Matrix<Scalar> wt, Matrix<Scalar> wx, RowVector<Scalar> bh,
+                                         Matrix<Scalar> wa, RowVector<Scalar> ba = {}) {
     SeqSelfAttentionParams p;
     p.type = SelfAttentionType::additive;
     p.wt = std::move(wt);

@@ -44,6 +44,10 @@ class Workspace {
   /// Raw scores of the last call made with Options::return_scores (Tq×Tk), else stale or 0×0.
   /// \return a view into this workspace (valid until its next use)
   Eigen::Map<const Matrix<Scalar>> scores() const { return scores_.view(); }
+  /// Choosing probabilities `p` of the last monotonic call (Tq×Tk, 0 on masked keys), else stale
+  /// or 0×0.
+  /// \return a view into this workspace (valid until its next use)
+  Eigen::Map<const Matrix<Scalar>> p_choose() const { return p_choose_.view(); }
 
   /// \cond INTERNAL
   // Scratch used by the kernels; not part of the API.
@@ -57,6 +61,7 @@ class Workspace {
   detail::Buffer<Scalar> keys_;     // projected keys (K·W), when not prepared by the caller
   detail::Buffer<Scalar> hidden_;   // tanh(q_i·Wq + K·Wk) for one query
   detail::Buffer<Scalar> column_;   // one score column
+  detail::Buffer<Scalar> p_choose_; // monotonic choosing probabilities, Tq×Tk
   detail::Buffer<Scalar> vector_;   // an effective parameter vector (normalized v)
   detail::Buffer<Scalar> values_;   // V with non-finite rows zeroed (rare path)
   detail::Buffer<Scalar> sort_;     // normalisation scratch: the sparsemax sort

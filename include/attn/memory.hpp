@@ -6,6 +6,7 @@
 
 #include "additive.hpp"
 #include "config.hpp"
+#include "detail/binding.hpp"
 #include "detail/additive_scores.hpp"
 #include "detail/attend.hpp"
 #include "luong.hpp"
@@ -37,11 +38,11 @@ struct ScaledDotProductParams {
 enum class MemoryScore { scaled_dot_product, luong, bahdanau };
 
 /// What one decoder step returns (value form of attn::attend_into).
-/// `auto [context, alignment] = attn::attend(memory, query);` works.
+/// `auto [output, weights] = attn::attend(memory, query);` works.
 template <typename Scalar>
-struct StepResult {
-  Matrix<Scalar> context;            ///< B×dv: alignment·values
-  Matrix<Scalar> alignment;          ///< B×Tk: padding entries exactly 0
+struct StepResult : detail::BindOutputWeights<StepResult<Scalar>> {
+  Matrix<Scalar> output;             ///< B×dv: the context, weights·values
+  Matrix<Scalar> weights;            ///< B×Tk: the alignment; padding entries exactly 0
   Matrix<Scalar> scores;             ///< B×Tk: energies before the probability function; -inf on padding
   RowFlags fully_masked;             ///< B: true when the memory has no visible key (length 0)
   Vector<Scalar> leaked;             ///< B: 1 − Σ alignment (monotonic: mass that ran past the end)
@@ -50,27 +51,6 @@ struct StepResult {
   /// Number of query rows that saw no key.
   /// \return the number of true entries of fully_masked
   Index num_fully_masked() const { return fully_masked.count(); }
-
-  /// Structured binding: `get<0>()` and `get<1>()` are the first two members.
-  /// \tparam I 0 or 1
-  /// \return a reference to the member
-  template <std::size_t I>
-  decltype(auto) get() & {
-    static_assert(I < 2, "attn::StepResult binds as [context, alignment]");
-    if constexpr (I == 0) return (context); else return (alignment);
-  }
-  /// Structured binding of a const result. \tparam I 0 or 1 \return a const reference
-  template <std::size_t I>
-  decltype(auto) get() const& {
-    static_assert(I < 2, "attn::StepResult binds as [context, alignment]");
-    if constexpr (I == 0) return (context); else return (alignment);
-  }
-  /// Structured binding of a temporary result. \tparam I 0 or 1 \return the moved member
-  template <std::size_t I>
-  decltype(auto) get() && {
-    static_assert(I < 2, "attn::StepResult binds as [context, alignment]");
-    if constexpr (I == 0) return std::move(context); else return std::move(alignment);
-  }
 };
 
 /// A memory prepared once per source sequence (TF `_BaseAttentionMechanism` after
@@ -486,28 +466,28 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
 /// \param query B×dq
 /// \param previous B×Tk previous alignment (monotonic only)
 /// \param noise the pre-sigmoid noise source of a monotonic memory
-/// \return context B×dv, alignment B×Tk, scores, fully_masked, leaked and expected_position
+/// \return output (the context) B×dv, weights (the alignment) B×Tk, scores, fully_masked, leaked and expected_position
 /// \throws attn::invalid_argument as attend_into does
 template <typename Scalar, typename DerivedQ, typename DerivedA, typename Noise = NoNoise>
 StepResult<Scalar> attend(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ>& query,
                           const Eigen::MatrixBase<DerivedA>& previous, Noise&& noise = Noise()) {
   StepResult<Scalar> r;
-  r.context.resize(query.rows(), memory.value_size());
-  r.alignment.resize(query.rows(), memory.max_time());
+  r.output.resize(query.rows(), memory.value_size());
+  r.weights.resize(query.rows(), memory.max_time());
   Workspace<Scalar> ws;
-  attend_into(memory, query, previous, r.context, r.alignment, ws, std::forward<Noise>(noise));
+  attend_into(memory, query, previous, r.output, r.weights, ws, std::forward<Noise>(noise));
   r.scores = ws.scores();
   r.fully_masked = ws.fully_masked();
   r.leaked.resize(query.rows());
   r.expected_position.resize(query.rows());
-  alignment_stats_into(r.alignment, r.leaked, r.expected_position);
+  alignment_stats_into(r.weights, r.leaked, r.expected_position);
   return r;
 }
 
 /// Value form for a non-monotonic memory.
 /// \param memory the prepared memory, not monotonic
 /// \param query B×dq
-/// \return context B×dv, alignment B×Tk, scores, fully_masked, leaked and expected_position
+/// \return output (the context) B×dv, weights (the alignment) B×Tk, scores, fully_masked, leaked and expected_position
 /// \throws attn::invalid_argument when the memory is monotonic or a shape does not fit
 template <typename Scalar, typename DerivedQ>
 StepResult<Scalar> attend(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ>& query) {
@@ -518,10 +498,4 @@ StepResult<Scalar> attend(const Memory<Scalar>& memory, const Eigen::MatrixBase<
 
 }  // namespace attn
 
-template <typename Scalar>
-struct std::tuple_size<attn::StepResult<Scalar>> : std::integral_constant<std::size_t, 2> {};
-
-template <std::size_t I, typename Scalar>
-struct std::tuple_element<I, attn::StepResult<Scalar>> {
-  using type = attn::Matrix<Scalar>;
-};
+ATTN_BIND_OUTPUT_WEIGHTS(StepResult)

@@ -5,6 +5,7 @@
 
 #include "additive.hpp"
 #include "config.hpp"
+#include "detail/binding.hpp"
 #include "detail/additive_scores.hpp"
 #include "detail/attend.hpp"
 #include "luong.hpp"
@@ -63,7 +64,7 @@ struct AlignmentStats {
 /// Result of a monotonic mechanism: like AttentionResult, plus the leaked mass and the expected
 /// position per query row. `auto [output, weights] = attn::bahdanau_monotonic(...)` works.
 template <typename Scalar>
-struct MonotonicResult {
+struct MonotonicResult : detail::BindOutputWeights<MonotonicResult<Scalar>> {
   Matrix<Scalar> output;              ///< Tq×dv: weights·V (no renormalisation of the leaked mass)
   Matrix<Scalar> weights;             ///< Tq×Tk: the monotonic alignment, masked entries exactly 0
   Matrix<Scalar> scores;              ///< Tq×Tk: the energies `e` before score bias, noise and sigmoid
@@ -74,39 +75,9 @@ struct MonotonicResult {
   /// Number of queries that saw no key.
   /// \return the number of true entries of fully_masked
   Index num_fully_masked() const { return fully_masked.count(); }
-
-  /// Structured binding: `get<0>()` and `get<1>()` are the first two members.
-  /// \tparam I 0 or 1
-  /// \return a reference to the member
-  template <std::size_t I>
-  decltype(auto) get() & {
-    static_assert(I < 2, "attn::MonotonicResult binds as [output, weights]");
-    if constexpr (I == 0) return (output); else return (weights);
-  }
-  /// Structured binding of a const result. \tparam I 0 or 1 \return a const reference
-  template <std::size_t I>
-  decltype(auto) get() const& {
-    static_assert(I < 2, "attn::MonotonicResult binds as [output, weights]");
-    if constexpr (I == 0) return (output); else return (weights);
-  }
-  /// Structured binding of a temporary result. \tparam I 0 or 1 \return the moved member
-  template <std::size_t I>
-  decltype(auto) get() && {
-    static_assert(I < 2, "attn::MonotonicResult binds as [output, weights]");
-    if constexpr (I == 0) return std::move(output); else return std::move(weights);
-  }
 };
 
 namespace detail {
-
-inline const char* mode_name(MonotonicMode mode) {
-  switch (mode) {
-    case MonotonicMode::recursive: return "recursive";
-    case MonotonicMode::parallel: return "parallel";
-    case MonotonicMode::hard: return "hard";
-  }
-  return "unknown";
-}
 
 inline void check_mode(const char* fn, MonotonicMode mode) {
   ATTN_CHECK(mode == MonotonicMode::recursive || mode == MonotonicMode::parallel || mode == MonotonicMode::hard,
@@ -567,10 +538,4 @@ MonotonicResult<typename DerivedQ::Scalar> luong_monotonic(
 
 }  // namespace attn
 
-template <typename Scalar>
-struct std::tuple_size<attn::MonotonicResult<Scalar>> : std::integral_constant<std::size_t, 2> {};
-
-template <std::size_t I, typename Scalar>
-struct std::tuple_element<I, attn::MonotonicResult<Scalar>> {
-  using type = attn::Matrix<Scalar>;
-};
+ATTN_BIND_OUTPUT_WEIGHTS(MonotonicResult)

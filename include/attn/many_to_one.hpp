@@ -139,7 +139,7 @@ Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOnePara
   Index last_visible = -1;
   for (Index j = t - 1; j >= 0 && last_visible < 0; --j)
     if (mask.visible(0, j, t)) last_visible = j;
-  auto query = ws.vector_.matrix(1, d);  // zero when no step is visible
+  auto query = detail::buffers(ws).vector.matrix(1, d);  // zero when no step is visible
   if (last_visible >= 0) {
     query = h.row(last_visible);
   } else {
@@ -147,13 +147,13 @@ Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOnePara
   }
 
   if (params.score == ManyToOneScore::luong) {
-    auto projected = ws.keys_.matrix(t, d);
+    auto projected = detail::buffers(ws).keys.matrix(t, d);
     projected.noalias() = h * params.w;
     weights.noalias() = query * projected.transpose();
   } else {
-    auto pq = ws.queries_.matrix(1, params.w1.cols());
+    auto pq = detail::buffers(ws).queries.matrix(1, params.w1.cols());
     pq.noalias() = query * params.w1;
-    auto pk = ws.keys_.matrix(t, params.w2.cols());
+    auto pk = detail::buffers(ws).keys.matrix(t, params.w2.cols());
     pk.noalias() = h * params.w2;
     detail::additive_scores(pq, pk, params.v.transpose(), weights, ws);
   }

@@ -9,6 +9,7 @@
 #include "detail/attend.hpp"
 #include "head_weights.hpp"
 #include "multi_head_params.hpp"
+#include "multi_head_workspace.hpp"
 #include "mask.hpp"
 #include "result.hpp"
 #include "scaled_dot_product.hpp"
@@ -63,76 +64,6 @@ struct MultiHeadResult : detail::BindOutputWeights<MultiHeadResult<Scalar>> {
   /// Number of queries that saw no key.
   /// \return the number of true entries of fully_masked
   Index num_fully_masked() const { return fully_masked.count(); }
-};
-
-template <typename Scalar>
-class MultiHeadWorkspace;
-
-namespace detail {
-
-/// The kernels' access to a MultiHeadWorkspace's scratch (not part of the API).
-struct MultiHeadWorkspaceAccess {
-  template <typename Scalar>
-  static auto& items(MultiHeadWorkspace<Scalar>& ws) { return ws.items_; }
-  template <typename Scalar>
-  static auto& heads(MultiHeadWorkspace<Scalar>& ws) { return ws.heads_; }
-  template <typename Scalar>
-  static Index& used(MultiHeadWorkspace<Scalar>& ws) { return ws.used_; }
-};
-
-}  // namespace detail
-
-/// Scratch for multi_head_into / multi_head_batch_into: projected Q/K/V and the concatenated
-/// heads per sequence, one core Workspace per (sequence, head). Grows, never shrinks: steady-
-/// state calls allocate nothing. After a call it reports, per batch item, the fully masked
-/// rows and (with Options::return_scores) the per-head scores.
-template <typename Scalar>
-class MultiHeadWorkspace {
- public:
-  /// Queries of batch item `item` (0 for multi_head_into) that saw no key in every head.
-  /// \param item batch item of the last call (default 0)
-  /// \return Tq flags of that item, a view into this workspace (valid until its next use)
-  /// \throws attn::invalid_argument when `item` is outside [0, number of items of the last call)
-  Eigen::Map<const RowFlags> fully_masked(Index item = 0) const {
-    check_item("attn::MultiHeadWorkspace::fully_masked", item);
-    const Item& it = items_[static_cast<std::size_t>(item)];
-    return {it.flags.data(), it.flag_count};
-  }
-  /// Number of such rows.
-  /// \param item batch item of the last call (default 0)
-  /// \return the number of true flags in fully_masked(item)
-  /// \throws attn::invalid_argument when `item` is out of range
-  Index num_fully_masked(Index item = 0) const { return fully_masked(item).count(); }
-  /// Per-head scaled scores of the last call made with Options::return_scores, else stale.
-  /// \param item batch item of the last call (default 0)
-  /// \return h×Tq×Tk scores of that item, owned by this workspace
-  /// \throws attn::invalid_argument when `item` is out of range
-  const HeadWeights<Scalar>& scores(Index item = 0) const {
-    check_item("attn::MultiHeadWorkspace::scores", item);
-    return items_[static_cast<std::size_t>(item)].scores;
-  }
-
- private:
-  friend struct detail::MultiHeadWorkspaceAccess;
-
-  // Scratch used by the kernels (through detail::MultiHeadWorkspaceAccess); not part of the API.
-  struct Item {
-    detail::Buffer<Scalar> q;       // Tq×D projected queries
-    detail::Buffer<Scalar> k;       // Tk×D projected keys
-    detail::Buffer<Scalar> v;       // Tk×D projected values
-    detail::Buffer<Scalar> concat;  // Tq×D heads' outputs side by side
-    RowFlags flags;
-    Index flag_count = 0;
-    HeadWeights<Scalar> scores;
-  };
-  std::vector<Item> items_;
-  std::vector<Workspace<Scalar>> heads_;  // item-major: heads_[item·h + head]
-  Index used_ = 0;                        // items of the last call
-
-  void check_item(const char* fn, Index item) const {
-    ATTN_CHECK(item >= 0 && item < used_, std::string(fn) + ": item (" + std::to_string(item) +
-                                              ") must be in [0, " + std::to_string(used_) + ")");
-  }
 };
 
 namespace detail {
@@ -200,9 +131,9 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     if (options.return_scores) it.scores.resize(h, tq, tk);
     for (Index i = 0; i < h; ++i) {
       auto& hw = ws_heads[static_cast<std::size_t>(b * h + i)];
-      hw.flags(tq);
-      hw.sort_.matrix(detail::normalize_scratch_size(tk), 1);
-      if (options.return_scores) hw.scores_.matrix(tq, tk);
+      detail::row_flags(hw, tq);
+      detail::buffers(hw).sort.matrix(detail::normalize_scratch_size(tk), 1);
+      if (options.return_scores) detail::buffers(hw).scores.matrix(tq, tk);
     }
   }
 

@@ -58,21 +58,21 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
   const Index tq = weights.rows();
   const Index tk = weights.cols();
   const Index n = visible_prefix(mask, tk);
-  auto flags = ws.flags(tq);
+  auto flags = detail::row_flags(ws, tq);
   if (tk == 0) {  // no key: every row is fully masked, its output zero (and blocks of the
     flags.setConstant(true);  // storage-less weights would offset a null pointer)
     output.setZero();
-    if (options.return_scores) ws.scores_.matrix(tq, tk);
+    if (options.return_scores) detail::buffers(ws).scores.matrix(tq, tk);
     return tq;
   }
   // Blocks run in parallel when OpenMP is on (see below): normalisation scratch per thread.
   const Index threads = max_threads();
   const Index scratch = normalize_scratch_size(tk);
-  Scalar* buffers = ws.sort_.matrix(scratch, threads).data();
+  Scalar* buffers = detail::buffers(ws).sort.matrix(scratch, threads).data();
   // Sized on every call, used by one-row blocks only: a workspace warmed up on a bigger problem
   // must not allocate for a smaller one.
-  auto pair = ws.row_.matrix(std::max(tk, v.cols()), 2);
-  if (options.return_scores) ws.scores_.matrix(tq, tk);
+  auto pair = detail::buffers(ws).row.matrix(std::max(tk, v.cols()), 2);
+  if (options.return_scores) detail::buffers(ws).scores.matrix(tq, tk);
 
   // Whether the visible V rows are finite, unless the caller knows (a Memory checks once): x - x
   // is 0 everywhere iff they are (inf - inf and NaN - NaN are NaN), a vectorised sum where
@@ -80,7 +80,7 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
   const auto vn = v.topRows(n);
   const bool finite = values_finite ? *values_finite : all_finite(vn);
   if (!finite) {
-    auto clean = ws.values_.matrix(n, v.cols());
+    auto clean = detail::buffers(ws).values.matrix(n, v.cols());
     clean = vn;
     for (Index j = 0; j < n; ++j)
       if (!clean.row(j).allFinite()) clean.row(j).setZero();
@@ -91,7 +91,7 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
   const auto run_block = [&](Index i0, Index r, Scalar* buffer) {
     auto block = weights.middleRows(i0, r);
     scores(i0, r, block);
-    if (options.return_scores) ws.scores_.view().middleRows(i0, r) = score_scale * block;
+    if (options.return_scores) detail::buffers(ws).scores.view().middleRows(i0, r) = score_scale * block;
     normalize_rows(options.probability, weights, i0, i0 + r, mask, flags, buffer, score_scale);
 
     auto out = output.middleRows(i0, r);
@@ -107,7 +107,7 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
     } else if (finite) {
       out.noalias() = w * vn;
     } else {
-      out.noalias() = w * ws.values_.view();
+      out.noalias() = w * detail::buffers(ws).values.view();
       for (Index j = 0; j < n; ++j) {
         if (vn.row(j).allFinite()) continue;
         for (Index i = 0; i < r; ++i)

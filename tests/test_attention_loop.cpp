@@ -165,9 +165,9 @@ TEMPLATE_TEST_CASE("AttentionLoop equals the steps composed by hand", "[loop]", 
       x << inputs[t], attention;
       h = (x * w_in + h * w_h).array().tanh().matrix();
       const auto r = attn::attend(memory, h, alignment);
-      alignment = r.alignment;
+      alignment = r.weights;
       M hc(1, dq + dv);
-      hc << h, r.context;
+      hc << h, r.output;
       attention = hc * layer;
       history.conservativeResize(history.rows() + 1, n);
       history.bottomRows(1) = alignment.leftCols(n);
@@ -176,7 +176,7 @@ TEMPLATE_TEST_CASE("AttentionLoop equals the steps composed by hand", "[loop]", 
       const double tol = attn_test::tolerance<Scalar>();
       ATTN_CHECK_CLOSE(out, attention, tol);
       ATTN_CHECK_CLOSE(loop.cell_output(), h, tol);
-      ATTN_CHECK_CLOSE(loop.context(), r.context, tol);
+      ATTN_CHECK_CLOSE(loop.context(), r.output, tol);
       ATTN_CHECK_CLOSE(loop.alignment(), alignment, tol);
     }
     ATTN_CHECK_CLOSE(loop.alignments(), history, attn_test::tolerance<Scalar>());

@@ -162,7 +162,7 @@ TEST_CASE("history: per-head rows and their mean", "[history][heads]") {
   CHECK(h.view(0, 1).row(1) == step1.row(1));
   CHECK(h.view(1, 0).row(0) == step0.row(2).head(2));
   CHECK(h.view(1, 1).row(1) == step1.row(3).head(2));
-  const MatrixXd mean = h.mean_over_heads(0);
+  const MatrixXd mean = h.head_weights(0).mean();
   CHECK(mean.row(0).isApprox(0.5 * (step0.row(0) + step0.row(1))));
   CHECK(mean.row(1).isApprox(0.5 * (step1.row(0) + step1.row(1))));
   h.record(1, step0.bottomRows(2));

@@ -187,11 +187,11 @@ TEMPLATE_TEST_CASE("attend equals the core kernel for every score and probabilit
           options.return_scores = true;
           const auto core = mech.core(q, k, v, attn::Mask::key_length(n), options);
           const auto step = attn::attend(memory, q);
-          ATTN_CHECK_CLOSE(step.context, core.output, tol);
-          ATTN_CHECK_CLOSE(step.alignment, core.weights, tol);
+          ATTN_CHECK_CLOSE(step.output, core.output, tol);
+          ATTN_CHECK_CLOSE(step.weights, core.weights, tol);
           ATTN_CHECK_CLOSE(Matrix<Scalar>(step.scores.leftCols(n)), Matrix<Scalar>(core.scores.leftCols(n)), tol);
           CHECK((step.scores.rightCols(tk - n).array() == -std::numeric_limits<Scalar>::infinity()).all());
-          CHECK(step.alignment.rightCols(tk - n).isZero(0));
+          CHECK(step.weights.rightCols(tk - n).isZero(0));
           CHECK(step.fully_masked.matrix() == core.fully_masked.matrix());
           CHECK(step.num_fully_masked() == (n == 0 ? b : 0));
 
@@ -202,8 +202,8 @@ TEMPLATE_TEST_CASE("attend equals the core kernel for every score and probabilit
           for (int rep = 0; rep < 3; ++rep) {
             const Index masked = attn::attend_into(memory, q, context, alignment, ws);
             CHECK(masked == step.num_fully_masked());
-            CHECK(context == step.context);
-            CHECK(alignment == step.alignment);
+            CHECK(context == step.output);
+            CHECK(alignment == step.weights);
             CHECK(Matrix<Scalar>(ws.scores()) == step.scores);
           }
           ++checked;
@@ -248,8 +248,8 @@ TEMPLATE_TEST_CASE("monotonic memories match the TF-formula fixtures, chained, p
           CHECK(noise.next == noise.values.size());
         } else {
           attn::attend_into(memory, q, alignment, context, alignment, ws);
-          CHECK(value.context == context);
-          CHECK(value.alignment == alignment);
+          CHECK(value.output == context);
+          CHECK(value.weights == alignment);
           ATTN_CHECK_CLOSE(value.leaked, fx.matrix(step_name("leaked", s)), tol);
           ATTN_CHECK_CLOSE(value.expected_position, fx.matrix(step_name("position", s)), tol);
         }
@@ -289,14 +289,14 @@ TEMPLATE_TEST_CASE("monotonic memory step equals the value-form mechanisms; beam
       const Matrix<Scalar> q = attn_test::random_matrix<Scalar>(rng, 3, 5);
       const auto step = attn::attend(memory, q, prev);
       const auto value = attn::bahdanau_monotonic(q, k, v, prev, params, m, attn::Mask::key_length(7));
-      ATTN_CHECK_CLOSE(step.alignment, value.weights, attn_test::tolerance<Scalar>());
-      ATTN_CHECK_CLOSE(step.context, value.output, attn_test::tolerance<Scalar>());
-      CHECK(step.alignment.rightCols(2).isZero(0));
+      ATTN_CHECK_CLOSE(step.weights, value.weights, attn_test::tolerance<Scalar>());
+      ATTN_CHECK_CLOSE(step.output, value.output, attn_test::tolerance<Scalar>());
+      CHECK(step.weights.rightCols(2).isZero(0));
       for (Index r = 0; r < 3; ++r) {  // each beam row on its own
         const auto one = attn::attend(memory, Matrix<Scalar>(q.row(r)), Matrix<Scalar>(prev.row(r)));
-        ATTN_CHECK_CLOSE(one.alignment, Matrix<Scalar>(step.alignment.row(r)), attn_test::tolerance<Scalar>());
+        ATTN_CHECK_CLOSE(one.weights, Matrix<Scalar>(step.weights.row(r)), attn_test::tolerance<Scalar>());
       }
-      prev = step.alignment;
+      prev = step.weights;
     }
   }
 }
@@ -316,22 +316,22 @@ TEST_CASE("attend: padding never reaches the context, length 0 is fully masked",
     auto memory = attn::prepare_memory(k, v, p, Index(3));
     if (monotonic) memory.with_monotonic();
     const auto r = attn::attend(memory, q, memory.initial_alignment());
-    CHECK(r.context.allFinite());
-    CHECK(r.alignment.allFinite());
-    CHECK(r.alignment.rightCols(2).isZero(0));
+    CHECK(r.output.allFinite());
+    CHECK(r.weights.allFinite());
+    CHECK(r.weights.rightCols(2).isZero(0));
     CHECK(r.num_fully_masked() == 0);
   }
   auto empty = attn::prepare_memory(k, v, p, Index(0));
   const auto r = attn::attend(empty, q);
-  CHECK(r.context.isZero(0));
-  CHECK(r.alignment.isZero(0));
+  CHECK(r.output.isZero(0));
+  CHECK(r.weights.isZero(0));
   CHECK(r.fully_masked(0));
   CHECK(r.leaked(0) == 1.0);
   CHECK(std::isnan(r.expected_position(0)));
   empty.with_monotonic();
   const auto m = attn::attend(empty, q, empty.initial_alignment());
-  CHECK(m.context.isZero(0));
-  CHECK(m.alignment.isZero(0));
+  CHECK(m.output.isZero(0));
+  CHECK(m.weights.isZero(0));
   CHECK(m.num_fully_masked() == 1);
 }
 
@@ -360,10 +360,10 @@ TEST_CASE("Memory: keys are projected once, structured binding, initial alignmen
   CHECK(attn::prepare_memory(k, v, general).score() == attn::MemoryScore::luong);
 
   const Eigen::MatrixXd q = attn_test::random_matrix(rng, 1, 2);
-  auto [context, alignment] = attn::attend(memory, q);
-  CHECK(context.rows() == 1);
-  CHECK(context.cols() == 2);
-  CHECK(alignment.sum() == Approx(1.0));
+  auto [output, weights] = attn::attend(memory, q);
+  CHECK(output.rows() == 1);
+  CHECK(output.cols() == 2);
+  CHECK(weights.sum() == Approx(1.0));
 
   CHECK(memory.initial_alignment(2).isZero(0));
   CHECK(memory.initial_alignment(2).cols() == 4);

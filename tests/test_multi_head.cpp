@@ -363,8 +363,8 @@ TEMPLATE_TEST_CASE("multi_head matches torch.nn.MultiheadAttention (float64 fixt
         ATTN_CHECK_CLOSE(r.weights.head(i), expected_w.middleRows(i * tq, tq), tol);
         w_err.add(r.weights.head(i), expected_w.middleRows(i * tq, tq));
       }
-      ATTN_CHECK_CLOSE(r.mean_weights(), f.matrix("mean_weights" + s), tol);
-      mean_err.add(r.mean_weights(), f.matrix("mean_weights" + s));
+      ATTN_CHECK_CLOSE(r.weights.mean(), f.matrix("mean_weights" + s), tol);
+      mean_err.add(r.weights.mean(), f.matrix("mean_weights" + s));
       CHECK(r.num_fully_masked() == 0);
 
       // The batch call computes exactly what the per-item call does.
@@ -642,7 +642,7 @@ TEST_CASE("multi_head result binds as [output, per-head weights]", "[multi_head]
   CHECK(weights.heads() == 2);
   CHECK(weights.rows() == 3);
   CHECK(weights.cols() == 3);
-  CHECK(r.mean_weights() == weights.mean());
+  CHECK(r.weights.mean() == weights.mean());
 }
 
 TEMPLATE_TEST_CASE("HeadWeights: heads are maps over one block, reductions over all or some heads",
@@ -709,7 +709,7 @@ TEMPLATE_TEST_CASE("multi_head: a query that sees no key gets zero weights and t
     const auto none = attn::multi_head(q, k, k, p, attn::Mask::key_length(0));
     CHECK(none.num_fully_masked() == 4);
     for (Index i = 0; i < 4; ++i) CHECK(none.output.row(i) == expected);
-    CHECK(none.mean_weights().isZero(0));
+    CHECK(none.weights.mean().isZero(0));
   }
 }
 

@@ -15,7 +15,9 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 // Everything in this file lives in namespace test_properties: the suite is a unity build.
@@ -570,6 +572,44 @@ TEMPLATE_TEST_CASE("structured binding: auto [out, w] = ...", "[mechanism][api]"
     const auto ref = attn::bahdanau(q, k, v, params, Mask::causal(1));
     CHECK(same_bits(out, ref.output));
     CHECK(same_bits(w, ref.weights));
+  }
+}
+
+// Every result type binds through detail::BindOutputWeights: references into an lvalue, const
+// references into a const result, moved members out of a temporary.
+template <typename R, typename Weights>
+void check_binding_categories() {
+  using Out = decltype(std::declval<R&>().output);
+  static_assert(std::tuple_size<R>::value == 2, "results bind two names");
+  static_assert(std::is_same<std::tuple_element_t<0, R>, Out>::value, "get<0> is output");
+  static_assert(std::is_same<std::tuple_element_t<1, R>, Weights>::value, "get<1> is weights");
+  static_assert(std::is_same<decltype(std::declval<R&>().template get<0>()), Out&>::value, "lvalue");
+  static_assert(std::is_same<decltype(std::declval<const R&>().template get<1>()), const Weights&>::value, "const");
+  static_assert(std::is_same<decltype(std::declval<R&&>().template get<1>()), Weights&&>::value, "rvalue");
+}
+
+TEMPLATE_TEST_CASE("structured binding: every result binds [output, weights] alike", "[mechanism][api]", float,
+                   double) {
+  check_binding_categories<attn::AttentionResult<TestType>, Matrix<TestType>>();
+  check_binding_categories<attn::StepResult<TestType>, Matrix<TestType>>();
+  check_binding_categories<attn::MonotonicResult<TestType>, Matrix<TestType>>();
+  check_binding_categories<attn::ManyToOneResult<TestType>, Matrix<TestType>>();
+  check_binding_categories<attn::MultiHeadResult<TestType>, attn::HeadWeights<TestType>>();
+
+  attn::StepResult<TestType> step;
+  step.output = Matrix<TestType>::Ones(1, 2);
+  step.weights = Matrix<TestType>::Ones(1, 3);
+  {
+    auto& [out, w] = step;
+    CHECK(&out == &step.output);
+    CHECK(&w == &step.weights);
+  }
+  {
+    auto [out, w] = std::move(step);  // binding a temporary moves its members
+    CHECK(out.cols() == 2);
+    CHECK(w.cols() == 3);
+    CHECK(step.output.size() == 0);
+    CHECK(step.weights.size() == 0);
   }
 }
 

@@ -199,9 +199,9 @@ TEMPLATE_TEST_CASE("scales: no keys (Tk = 0) and no additive units compute on em
 
     // The prepared-memory, monotonic and Keras forms of the same empty products.
     const auto concat = attn::LuongParams<S>::concat(M(7, 0), attn::RowVector<S>(0));
-    CHECK(attn::attend(attn::prepare_memory(M(0, 4), M(0, 2), attn::ScaledDotProductParams{}), q).context.isZero(0));
-    CHECK(attn::attend(attn::prepare_memory(k, v, concat), q).alignment.isConstant(S(0.2)));
-    CHECK(attn::attend(attn::prepare_memory(k, v, params), q).alignment.isConstant(S(0.2)));
+    CHECK(attn::attend(attn::prepare_memory(M(0, 4), M(0, 2), attn::ScaledDotProductParams{}), q).output.isZero(0));
+    CHECK(attn::attend(attn::prepare_memory(k, v, concat), q).weights.isConstant(S(0.2)));
+    CHECK(attn::attend(attn::prepare_memory(k, v, params), q).weights.isConstant(S(0.2)));
     M previous = M::Zero(tq, 5);
     previous.col(0).setOnes();
     CHECK(attn::luong_monotonic(q, k, v, previous, concat).weights.allFinite());

@@ -126,10 +126,10 @@ Index bahdanau_into(const Eigen::MatrixBase<DerivedQ>& q, const BahdanauKeys<typ
   mask.check(fn, q.rows(), tk);
   ATTN_CHECK(!options.scale, std::string(fn) + ": options.scale is for scaled_dot_product; use params.g");
 
-  auto pq = ws.queries_.matrix(q.rows(), params.units());
+  auto pq = detail::buffers(ws).queries.matrix(q.rows(), params.units());
   pq.noalias() = q * params.wq;
   if (params.normalize) {
-    auto vv = ws.vector_.matrix(1, params.units());  // g·v/‖v‖
+    auto vv = detail::buffers(ws).vector.matrix(1, params.units());  // g·v/‖v‖
     vv = (params.g / params.v.norm()) * params.v;
     detail::additive_scores(pq, keys.projected, vv, weights, ws);
   } else {

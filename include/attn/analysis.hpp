@@ -6,8 +6,9 @@
 
 #include "alignment.hpp"
 #include "config.hpp"
+#include "detail/threads.hpp"
+#include "head_weights.hpp"
 #include "mask.hpp"
-#include "multi_head.hpp"  // attn::HeadReduction, attn::HeadWeights
 
 #include <algorithm>
 #include <cmath>

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "config.hpp"
+#include "head_weights.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -181,14 +182,16 @@ class AlignmentHistory {
   /// \throws attn::invalid_argument when `b` or `head` is out of range
   Matrix<Scalar> matrix(Index b, Index head = 0) const { return view(b, head); }
 
-  /// `steps(b)×n_b` mean over the heads of sequence `b` (PyTorch `average_attn_weights=True`).
-  /// \param b sequence, in `[0, B)` \return steps(b)×n_b
+  /// Every head of sequence `b`, copied into a `heads()×steps(b)×n_b` HeadWeights: reduce it
+  /// with `.mean()` (PyTorch `average_attn_weights=True`), `.max()`, ... or read `.head(i)`.
+  /// \param b sequence, in `[0, B)`
+  /// \return the per-head alignments of sequence `b`
   /// \throws attn::invalid_argument when `b` is out of range
-  Matrix<Scalar> mean_over_heads(Index b) const {
-    Matrix<Scalar> m = view(b, 0);
-    for (Index h = 1; h < heads_; ++h) m += view(b, h);
-    if (heads_ > 1) m /= static_cast<Scalar>(heads_);
-    return m;
+  HeadWeights<Scalar> head_weights(Index b) const {
+    const std::size_t s = checked(b, "head_weights");
+    HeadWeights<Scalar> w(heads_, steps_[s], lengths_[s]);
+    for (Index h = 0; h < heads_; ++h) w.head(h) = view(b, h);
+    return w;
   }
 
  private:

@@ -117,7 +117,7 @@ Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<D
       break;
     case LuongScore::general: {
       detail::check_shape(fn, "params.w", params.w, dq, dk);
-      auto qw = ws.queries_.matrix(q.rows(), dk);
+      auto qw = detail::buffers(ws).queries.matrix(q.rows(), dk);
       qw.noalias() = q * params.w;
       weights.noalias() = qw * k.transpose();
       break;
@@ -125,9 +125,9 @@ Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<D
     case LuongScore::concat: {
       const Index units = params.v.cols();
       detail::check_shape(fn, "params.w", params.w, dq + dk, units);
-      auto pq = ws.queries_.matrix(q.rows(), units);
+      auto pq = detail::buffers(ws).queries.matrix(q.rows(), units);
       pq.noalias() = q * detail::parameter_rows(params.w, 0, dq);
-      auto pk = ws.keys_.matrix(k.rows(), units);
+      auto pk = detail::buffers(ws).keys.matrix(k.rows(), units);
       pk.noalias() = k * detail::parameter_rows(params.w, dq, dk);
       detail::additive_scores(pq, pk, params.v, weights, ws);
       break;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "config.hpp"
+#include "detail/binding.hpp"
 #include "detail/additive_scores.hpp"
 #include "detail/attend.hpp"
 #include "mask.hpp"
@@ -66,7 +67,7 @@ struct ManyToOneParams {
 /// What the many-to-one layer computes for one sequence. `auto [output, weights] = ...` binds
 /// the first two members.
 template <typename Scalar>
-struct ManyToOneResult {
+struct ManyToOneResult : detail::BindOutputWeights<ManyToOneResult<Scalar>> {
   Matrix<Scalar> output;   ///< 1×out: tanh([context, h_T]·Wc), what the Keras layer returns
   Matrix<Scalar> weights;  ///< 1×T: softmax of the scores [attention_weight]
   Matrix<Scalar> context;  ///< 1×d: weights·H [context_vector]
@@ -76,27 +77,6 @@ struct ManyToOneResult {
   /// 1 when no step was visible, else 0.
   /// \return the number of true entries of fully_masked
   Index num_fully_masked() const { return fully_masked.count(); }
-
-  /// Structured binding: `get<0>()` and `get<1>()` are the first two members.
-  /// \tparam I 0 or 1
-  /// \return a reference to the member
-  template <std::size_t I>
-  decltype(auto) get() & {
-    static_assert(I < 2, "attn::ManyToOneResult binds as [output, weights]");
-    if constexpr (I == 0) return (output); else return (weights);
-  }
-  /// Structured binding of a const result. \tparam I 0 or 1 \return a const reference
-  template <std::size_t I>
-  decltype(auto) get() const& {
-    static_assert(I < 2, "attn::ManyToOneResult binds as [output, weights]");
-    if constexpr (I == 0) return (output); else return (weights);
-  }
-  /// Structured binding of a temporary result. \tparam I 0 or 1 \return the moved member
-  template <std::size_t I>
-  decltype(auto) get() && {
-    static_assert(I < 2, "attn::ManyToOneResult binds as [output, weights]");
-    if constexpr (I == 0) return std::move(output); else return std::move(weights);
-  }
 };
 
 namespace detail {
@@ -161,7 +141,7 @@ Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOnePara
   Index last_visible = -1;
   for (Index j = t - 1; j >= 0 && last_visible < 0; --j)
     if (mask.visible(0, j, t)) last_visible = j;
-  auto query = ws.vector_.matrix(1, d);  // zero when no step is visible
+  auto query = detail::buffers(ws).vector.matrix(1, d);  // zero when no step is visible
   if (last_visible >= 0) {
     query = h.row(last_visible);
   } else {
@@ -169,13 +149,13 @@ Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOnePara
   }
 
   if (params.score == ManyToOneScore::luong) {
-    auto projected = ws.keys_.matrix(t, d);
+    auto projected = detail::buffers(ws).keys.matrix(t, d);
     projected.noalias() = h * params.w;
     weights.noalias() = query * projected.transpose();
   } else {
-    auto pq = ws.queries_.matrix(1, params.w1.cols());
+    auto pq = detail::buffers(ws).queries.matrix(1, params.w1.cols());
     pq.noalias() = query * params.w1;
-    auto pk = ws.keys_.matrix(t, params.w2.cols());
+    auto pk = detail::buffers(ws).keys.matrix(t, params.w2.cols());
     pk.noalias() = h * params.w2;
     detail::additive_scores(pq, pk, params.v.transpose(), weights, ws);
   }
@@ -218,10 +198,4 @@ ManyToOneResult<typename DerivedH::Scalar> many_to_one(const Eigen::MatrixBase<D
 
 }  // namespace attn
 
-template <typename Scalar>
-struct std::tuple_size<attn::ManyToOneResult<Scalar>> : std::integral_constant<std::size_t, 2> {};
-
-template <std::size_t I, typename Scalar>
-struct std::tuple_element<I, attn::ManyToOneResult<Scalar>> {
-  using type = attn::Matrix<Scalar>;
-};
+ATTN_BIND_OUTPUT_WEIGHTS(ManyToOneResult)

@@ -4,44 +4,26 @@
 // and writes the context B×dv and the alignment B×Tk. Steady-state steps allocate nothing.
 #pragma once
 
-#include "additive.hpp"
 #include "config.hpp"
-#include "detail/additive_scores.hpp"
 #include "detail/attend.hpp"
-#include "luong.hpp"
-#include "mask.hpp"
-#include "monotonic.hpp"
-#include "result.hpp"
-#include "softmax.hpp"
+#include "detail/binding.hpp"
+#include "monotonic_attention.hpp"
+#include "prepared_memory.hpp"
 #include "workspace.hpp"
 
-#include <cmath>
 #include <cstddef>
-#include <limits>
 #include <optional>
-#include <string>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 
 namespace attn {
 
-/// Parameters of scaled dot-product attention for a prepared memory: `e = scale·q·Kᵀ`,
-/// unset scale = `1/sqrt(dk)` (as attn::scaled_dot_product).
-struct ScaledDotProductParams {
-  /// Factor on `q·Kᵀ`; unset: `1/sqrt(dk)`. Must be finite.
-  std::optional<double> scale;
-};
-
-/// Score function of a Memory.
-enum class MemoryScore { scaled_dot_product, luong, bahdanau };
-
 /// What one decoder step returns (value form of attn::attend_into).
-/// `auto [context, alignment] = attn::attend(memory, query);` works.
+/// `auto [output, weights] = attn::attend(memory, query);` works.
 template <typename Scalar>
-struct StepResult {
-  Matrix<Scalar> context;            ///< B×dv: alignment·values
-  Matrix<Scalar> alignment;          ///< B×Tk: padding entries exactly 0
+struct StepResult : detail::BindOutputWeights<StepResult<Scalar>> {
+  Matrix<Scalar> output;             ///< B×dv: the context, weights·values
+  Matrix<Scalar> weights;            ///< B×Tk: the alignment; padding entries exactly 0
   Matrix<Scalar> scores;             ///< B×Tk: energies before the probability function (monotonic: `e + r`, as TF's score); -inf on padding
   Matrix<Scalar> p_choose;           ///< B×Tk: a monotonic memory's choosing probabilities (0 on padding); 0×0 otherwise
   RowFlags fully_masked;             ///< B: true when the memory has no visible key (length 0)
@@ -51,348 +33,7 @@ struct StepResult {
   /// Number of query rows that saw no key.
   /// \return the number of true entries of fully_masked
   Index num_fully_masked() const { return fully_masked.count(); }
-
-  /// Structured binding: `get<0>()` and `get<1>()` are the first two members.
-  /// \tparam I 0 or 1
-  /// \return a reference to the member
-  template <std::size_t I>
-  decltype(auto) get() & {
-    static_assert(I < 2, "attn::StepResult binds as [context, alignment]");
-    if constexpr (I == 0) return (context); else return (alignment);
-  }
-  /// Structured binding of a const result. \tparam I 0 or 1 \return a const reference
-  template <std::size_t I>
-  decltype(auto) get() const& {
-    static_assert(I < 2, "attn::StepResult binds as [context, alignment]");
-    if constexpr (I == 0) return (context); else return (alignment);
-  }
-  /// Structured binding of a temporary result. \tparam I 0 or 1 \return the moved member
-  template <std::size_t I>
-  decltype(auto) get() && {
-    static_assert(I < 2, "attn::StepResult binds as [context, alignment]");
-    if constexpr (I == 0) return std::move(context); else return std::move(alignment);
-  }
 };
-
-/// A memory prepared once per source sequence (TF `_BaseAttentionMechanism` after
-/// `_setup_memory`): the keys projected by the mechanism's key-side parameters, the values
-/// (Tk×dv) and the padding length `n` (keys `j >= n` are never attended). Build it with
-/// attn::prepare_memory; choose the probability function with with_probability (softmax by
-/// default, sparsemax, hardmax) or make it monotonic with with_monotonic.
-///
-/// Prepared keys per score function:
-/// - scaled dot-product, Luong dot: `K` (Tk×dk); Luong general: `K·Wᵀ` (Tk×dq);
-/// - Luong concat: `K·W[dq:]` (Tk×units); Bahdanau: `K·Wk (+ b when normalized)` (Tk×units).
-template <typename Scalar>
-class Memory {
- public:
-  Memory() = default;
-
-  /// The score function the memory was prepared for. \return scaled_dot_product, luong or bahdanau
-  MemoryScore score() const { return score_; }
-  /// Tk: number of keys, padding included (the width of every alignment row).
-  /// \return Tk
-  Index max_time() const { return keys_.rows(); }
-  /// n <= Tk: the keys a query may see.
-  /// \return n, in `[0, Tk]`
-  Index length() const { return length_; }
-  /// dq: the width of a query row.
-  /// \return dq
-  Index query_size() const { return query_size_; }
-  /// dv: the width of a context row.
-  /// \return dv
-  Index value_size() const { return values_.cols(); }
-  /// The prepared keys (see the class comment).
-  /// \return Tk×(dk, dq or units), padding rows included
-  const Matrix<Scalar>& keys() const { return keys_; }
-  /// The values, Tk×dv.
-  /// \return the values as prepared, padding rows included
-  const Matrix<Scalar>& values() const { return values_; }
-  /// Whether the visible value rows are all finite (checked once, when prepared).
-  /// \return true when rows `[0, n)` of the values hold no NaN or inf
-  bool values_finite() const { return values_finite_; }
-  /// The padding mask `Mask::key_length(length())`.
-  /// \return the mask every step applies
-  const Mask& mask() const { return mask_; }
-
-  /// Whether the memory runs monotonic attention (set by with_monotonic).
-  /// \return true after with_monotonic, until with_probability
-  bool is_monotonic() const { return monotonic_.has_value(); }
-  /// The probability function of a non-monotonic memory.
-  /// \return softmax unless with_probability chose another (ignored while monotonic)
-  Probability probability() const { return probability_; }
-  /// The monotonic parameters; throws unless is_monotonic().
-  /// \return the parameters given to with_monotonic
-  /// \throws attn::invalid_argument when the memory is not monotonic
-  const MonotonicParams<Scalar>& monotonic() const {
-    ATTN_CHECK(monotonic_.has_value(), "attn::Memory::monotonic: the memory is not monotonic");
-    return *monotonic_;
-  }
-
-  /// Softmax (default), sparsemax or hardmax over the visible keys; clears monotonic mode.
-  /// \param probability the probability function of later steps
-  /// \return `*this`
-  Memory& with_probability(Probability probability) & {
-    probability_ = probability;
-    monotonic_.reset();
-    return *this;
-  }
-  /// with_probability on a temporary, for `prepare_memory(...).with_probability(...)`.
-  /// \param probability the probability function of later steps
-  /// \return the memory, moved
-  Memory with_probability(Probability probability) && { return std::move(with_probability(probability)); }
-
-  /// Monotonic attention (TF Bahdanau/LuongMonotonicAttention) on this memory's energies.
-  /// \param params mode, score bias and pre-sigmoid noise (default: parallel, 0, 0); noise > 0
-  ///        needs a noise source at every step
-  /// \return `*this`
-  /// \throws attn::invalid_argument for an unknown mode, a non-finite score bias, or a negative
-  ///         or non-finite sigmoid_noise
-  Memory& with_monotonic(const MonotonicParams<Scalar>& params = {}) & {
-    detail::check_monotonic_params("attn::Memory::with_monotonic", params, true);
-    monotonic_ = params;
-    return *this;
-  }
-  /// with_monotonic on a temporary, for `prepare_memory(...).with_monotonic(...)`.
-  /// \param params mode, score bias and pre-sigmoid noise
-  /// \return the memory, moved
-  /// \throws attn::invalid_argument as the other overload does
-  Memory with_monotonic(const MonotonicParams<Scalar>& params = {}) && {
-    return std::move(with_monotonic(params));
-  }
-
-  /// The alignment before the first step (TF `initial_alignments`), `rows×Tk`: zeros, or one-hot
-  /// at key 0 for a monotonic memory.
-  /// \param rows number of query rows B (default 1), >= 0
-  /// \return rows×Tk
-  /// \throws attn::invalid_argument when `rows < 0`
-  Matrix<Scalar> initial_alignment(Index rows = 1) const {
-    ATTN_CHECK(rows >= 0, "attn::Memory::initial_alignment: rows (" + std::to_string(rows) + ") must be >= 0");
-    if (is_monotonic()) return monotonic_initial_alignment<Scalar>(rows, max_time());
-    return Matrix<Scalar>::Zero(rows, max_time());
-  }
-
-  /// Writes the initial alignment into `alignment` (rows×Tk). Allocates nothing.
-  /// \param alignment B×Tk, written
-  /// \throws attn::invalid_argument when `alignment` does not have Tk columns
-  void initial_alignment_into(Eigen::Ref<Matrix<Scalar>> alignment) const {
-    detail::check_shape("attn::Memory::initial_alignment", "alignment", alignment, alignment.rows(), max_time());
-    alignment.setZero();
-    if (is_monotonic() && max_time() > 0) alignment.col(0).setOnes();
-  }
-
-  /// \cond INTERNAL
-  // Built by prepare_memory; not part of the API.
-  struct Parts {
-    MemoryScore score;
-    Matrix<Scalar> keys;
-    Matrix<Scalar> values;
-    Index length;
-    Index query_size;
-    bool additive;           // scores = factor·additive(q·wq, keys, v) instead of factor·q·keysᵀ
-    Matrix<Scalar> wq;       // additive only: dq×units
-    RowVector<Scalar> v;     // additive only: effective v (g·v/‖v‖ when normalized)
-    Scalar factor;           // multiplies the scores (scale, Luong g)
-    bool apply_factor;       // additive only: whether to multiply by factor
-  };
-  explicit Memory(Parts parts)
-      : score_(parts.score),
-        keys_(std::move(parts.keys)),
-        values_(std::move(parts.values)),
-        length_(parts.length),
-        query_size_(parts.query_size),
-        mask_(Mask::key_length(parts.length)),
-        additive_(parts.additive),
-        wq_(std::move(parts.wq)),
-        v_(std::move(parts.v)),
-        factor_(parts.factor),
-        apply_factor_(parts.apply_factor),
-        values_finite_(detail::all_finite(values_.topRows(length_))) {}
-  /// \endcond
-
-  /// Energies of the query rows `q` (B×dq) into `scores` (B×Tk): -inf on padding.
-  /// Shapes are not checked here (attend_into checks them).
-  /// \param q query rows, B×dq
-  /// \param scores B×Tk, written
-  /// \param ws scratch
-  template <typename DerivedQ>
-  void scores_into(const Eigen::MatrixBase<DerivedQ>& q, Eigen::Ref<Matrix<Scalar>> scores, Workspace<Scalar>& ws) const {
-    const Index n = length_;
-    if (additive_) {
-      auto pq = ws.queries_.matrix(q.rows(), wq_.cols());
-      pq.noalias() = q * wq_;
-      detail::additive_scores<Scalar>(pq, keys_.topRows(n), v_, scores.leftCols(n), ws);
-      if (apply_factor_) scores.leftCols(n) *= factor_;
-    } else {
-      // Scale after the product: with one query row, `factor·q·Kᵀ` makes Eigen's GEMV evaluate
-      // `factor·q` into a heap temporary.
-      auto column = ws.column_.matrix(n, 1);  // sized on every call (see detail::attend_rows)
-      if (q.rows() == 1) {  // one decoder step: GEMV on contiguous vectors (see detail::attend_rows)
-        column.noalias() = keys_.topRows(n) * q.transpose();
-        scores.leftCols(n) = column.transpose();
-      } else {
-        scores.leftCols(n).noalias() = q * keys_.topRows(n).transpose();
-      }
-      if (factor_ != Scalar(1)) scores.leftCols(n) *= factor_;
-    }
-    scores.rightCols(max_time() - n).setConstant(-std::numeric_limits<Scalar>::infinity());
-  }
-
- private:
-  MemoryScore score_ = MemoryScore::scaled_dot_product;
-  Matrix<Scalar> keys_;
-  Matrix<Scalar> values_;
-  Index length_ = 0;
-  Index query_size_ = 0;
-  Mask mask_ = Mask::key_length(0);
-  bool additive_ = false;
-  Matrix<Scalar> wq_;
-  RowVector<Scalar> v_;
-  Scalar factor_ = Scalar(1);
-  bool apply_factor_ = false;
-  bool values_finite_ = true;
-  Probability probability_ = Probability::softmax;
-  std::optional<MonotonicParams<Scalar>> monotonic_;
-};
-
-namespace detail {
-
-inline Index memory_length(const char* fn, std::optional<Index> length, Index tk) {
-  if (!length) return tk;
-  ATTN_CHECK(*length >= 0, std::string(fn) + ": length (" + std::to_string(*length) + ") must be >= 0");
-  ATTN_CHECK(*length <= tk, std::string(fn) + ": length (" + std::to_string(*length) + ") exceeds the number of keys (" +
-                                std::to_string(tk) + ")");
-  return *length;
-}
-
-template <typename DerivedK, typename DerivedV>
-void check_memory(const char* fn, const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v) {
-  check_scalar<typename DerivedK::Scalar>();
-  static_assert(std::is_same<typename DerivedK::Scalar, typename DerivedV::Scalar>::value,
-                "attn::prepare_memory: k and v must share one scalar type; use .cast<T>()");
-  check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
-}
-
-}  // namespace detail
-
-/// Prepares a memory for Bahdanau attention: keys `K·Wk (+ b)` once. K Tk×dk, V Tk×dv;
-/// `length` (default Tk) keys are visible. Throws attn::invalid_argument on bad shapes.
-/// \param k keys, Tk×dk
-/// \param v values, Tk×dv
-/// \param params the Bahdanau parameters (wk dk×units)
-/// \param length visible keys n, in `[0, Tk]`; unset: Tk
-/// \return the prepared memory (it copies the values)
-template <typename DerivedK, typename DerivedV>
-Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k,
-                                                 const Eigen::MatrixBase<DerivedV>& v,
-                                                 const BahdanauParams<typename DerivedK::Scalar>& params,
-                                                 std::optional<Index> length = std::nullopt) {
-  using Scalar = typename DerivedK::Scalar;
-  constexpr const char* fn = "attn::prepare_memory";
-  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
-  detail::check_memory(fn, k, v);
-  detail::check_params(fn, params);
-  detail::check_equal(fn, "k.cols()", k.cols(), "params.wk.rows()", params.wk.rows());
-  typename Memory<Scalar>::Parts parts;
-  parts.score = MemoryScore::bahdanau;
-  parts.keys = prepare_keys(params, k).projected;
-  parts.values = v;
-  parts.length = detail::memory_length(fn, length, k.rows());
-  parts.query_size = params.wq.rows();
-  parts.additive = true;
-  parts.wq = params.wq;
-  parts.v = params.normalize ? RowVector<Scalar>((params.g / params.v.norm()) * params.v) : params.v;
-  parts.factor = Scalar(1);
-  parts.apply_factor = false;
-  return Memory<Scalar>(std::move(parts));
-}
-
-/// Prepares a memory for Luong attention (dot: keys `K`; general: `K·Wᵀ`; concat: `K·W[dq:]`).
-/// For dot the query width is dk; for general W is dq×dk; for concat W is (dq+dk)×units, and dq
-/// is taken as `W.rows() - dk`.
-/// \param k keys, Tk×dk
-/// \param v values, Tk×dv
-/// \param params the Luong score and its parameters; `g` multiplies the scores
-/// \param length visible keys n, in `[0, Tk]`; unset: Tk
-/// \return the prepared memory (it copies the keys or their projection, and the values)
-/// \throws attn::invalid_argument when `v.rows() != Tk`, W or v does not fit, or `length` is
-///         out of range
-template <typename DerivedK, typename DerivedV>
-Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k,
-                                                 const Eigen::MatrixBase<DerivedV>& v,
-                                                 const LuongParams<typename DerivedK::Scalar>& params,
-                                                 std::optional<Index> length = std::nullopt) {
-  using Scalar = typename DerivedK::Scalar;
-  constexpr const char* fn = "attn::prepare_memory";
-  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
-  detail::check_memory(fn, k, v);
-  const Index dk = k.cols();
-  typename Memory<Scalar>::Parts parts;
-  parts.score = MemoryScore::luong;
-  parts.values = v;
-  parts.length = detail::memory_length(fn, length, k.rows());
-  detail::check_luong_params(fn, params);
-  parts.factor = params.g ? *params.g : Scalar(1);
-  parts.apply_factor = params.g.has_value();
-  switch (params.score) {
-    case LuongScore::dot:
-      parts.keys = k;
-      parts.query_size = dk;
-      parts.additive = false;
-      break;
-    case LuongScore::general:
-      detail::check_equal(fn, "params.w.cols()", params.w.cols(), "k.cols()", dk);
-      parts.keys.noalias() = k * params.w.transpose();
-      parts.query_size = params.w.rows();
-      parts.additive = false;
-      break;
-    case LuongScore::concat: {
-      const Index units = params.v.cols();
-      detail::check_equal(fn, "params.w.cols()", params.w.cols(), "params.v.cols()", units);
-      ATTN_CHECK(params.w.rows() > dk, std::string(fn) + ": params.w.rows() (" + std::to_string(params.w.rows()) +
-                                           ") must exceed k.cols() (" + std::to_string(dk) + ") for concat");
-      const Index dq = params.w.rows() - dk;
-      parts.keys.noalias() = k * detail::parameter_rows(params.w, dq, dk);
-      parts.query_size = dq;
-      parts.additive = true;
-      parts.wq = detail::parameter_rows(params.w, 0, dq);
-      parts.v = params.v;
-      break;
-    }
-  }
-  return Memory<Scalar>(std::move(parts));
-}
-
-/// Prepares a memory for scaled dot-product attention: keys `K` (Tk×dk), `e = scale·q·Kᵀ`.
-/// \param k keys, Tk×dk
-/// \param v values, Tk×dv
-/// \param params the scale (unset: `1/sqrt(dk)`)
-/// \param length visible keys n, in `[0, Tk]`; unset: Tk
-/// \return the prepared memory (it copies the keys and values)
-/// \throws attn::invalid_argument when `v.rows() != Tk`, the scale is not finite, or `length`
-///         is out of range
-template <typename DerivedK, typename DerivedV>
-Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k,
-                                                 const Eigen::MatrixBase<DerivedV>& v,
-                                                 const ScaledDotProductParams& params,
-                                                 std::optional<Index> length = std::nullopt) {
-  using Scalar = typename DerivedK::Scalar;
-  constexpr const char* fn = "attn::prepare_memory";
-  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
-  detail::check_memory(fn, k, v);
-  ATTN_CHECK(!params.scale || std::isfinite(*params.scale), std::string(fn) + ": params.scale must be finite");
-  typename Memory<Scalar>::Parts parts;
-  parts.score = MemoryScore::scaled_dot_product;
-  parts.keys = k;
-  parts.values = v;
-  parts.length = detail::memory_length(fn, length, k.rows());
-  parts.query_size = k.cols();
-  parts.additive = false;
-  parts.factor = params.scale ? static_cast<Scalar>(*params.scale)
-                              : Scalar(1) / std::sqrt(static_cast<Scalar>(k.cols() > 0 ? k.cols() : 1));
-  parts.apply_factor = true;
-  return Memory<Scalar>(std::move(parts));
-}
 
 /// One decoder step: the query rows `query` (B×dq; B = 1 for one sequence, B > 1 for beams
 /// sharing this memory) attend the memory. Writes `context` (B×dv) and `alignment` (B×Tk,
@@ -439,7 +80,7 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
 
   // Plain matrices, maps and column blocks bind without a copy; other expressions are evaluated.
   const Eigen::Ref<const Matrix<Scalar>> q(query);
-  auto scores = ws.scores_.matrix(b, tk);
+  auto scores = detail::buffers(ws).scores.matrix(b, tk);
   memory.scores_into(q, scores, ws);
   if (!memory.is_monotonic()) {
     alignment = scores;
@@ -449,14 +90,14 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
                           std::optional<bool>(memory.values_finite()));
   }
 
-  auto p = ws.p_choose_.matrix(b, tk);  // choosing probabilities, reported by ws.p_choose()
+  auto p = detail::buffers(ws).probabilities.matrix(b, tk);  // reported by ws.p_choose()
   if constexpr (detail::is_no_noise<Noise>()) {
     detail::monotonic_probability<Scalar>(scores, previous, memory.monotonic(), memory.mask(), noise, p, alignment);
   } else {
     detail::StandardNormal<std::remove_reference_t<Noise>> normal(noise);
     detail::monotonic_probability<Scalar>(scores, previous, memory.monotonic(), memory.mask(), normal, p, alignment);
   }
-  auto flags = ws.flags(b);
+  auto flags = detail::row_flags(ws, b);
   const Index masked = detail::mask_fully_masked(memory.mask(), b, tk, flags);
   detail::monotonic_output<Scalar>(alignment, memory.values(), context, ws, memory.mask());
   for (Index i = 0; i < b; ++i)
@@ -489,29 +130,29 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
 /// \param query B×dq
 /// \param previous B×Tk previous alignment (monotonic only)
 /// \param noise the pre-sigmoid noise source of a monotonic memory
-/// \return context B×dv, alignment B×Tk, scores, fully_masked, leaked and expected_position
+/// \return output (the context) B×dv, weights (the alignment) B×Tk, scores, fully_masked, leaked and expected_position
 /// \throws attn::invalid_argument as attend_into does
 template <typename Scalar, typename DerivedQ, typename DerivedA, typename Noise = NoNoise>
 StepResult<Scalar> attend(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ>& query,
                           const Eigen::MatrixBase<DerivedA>& previous, Noise&& noise = Noise()) {
   StepResult<Scalar> r;
-  r.context.resize(query.rows(), memory.value_size());
-  r.alignment.resize(query.rows(), memory.max_time());
+  r.output.resize(query.rows(), memory.value_size());
+  r.weights.resize(query.rows(), memory.max_time());
   Workspace<Scalar> ws;
-  attend_into(memory, query, previous, r.context, r.alignment, ws, std::forward<Noise>(noise));
+  attend_into(memory, query, previous, r.output, r.weights, ws, std::forward<Noise>(noise));
   r.scores = ws.scores();
   if (memory.is_monotonic()) r.p_choose = ws.p_choose();
   r.fully_masked = ws.fully_masked();
   r.leaked.resize(query.rows());
   r.expected_position.resize(query.rows());
-  alignment_stats_into(r.alignment, r.leaked, r.expected_position);
+  alignment_stats_into(r.weights, r.leaked, r.expected_position);
   return r;
 }
 
 /// Value form for a non-monotonic memory.
 /// \param memory the prepared memory, not monotonic
 /// \param query B×dq
-/// \return context B×dv, alignment B×Tk, scores, fully_masked, leaked and expected_position
+/// \return output (the context) B×dv, weights (the alignment) B×Tk, scores, fully_masked, leaked and expected_position
 /// \throws attn::invalid_argument when the memory is monotonic or a shape does not fit
 template <typename Scalar, typename DerivedQ>
 StepResult<Scalar> attend(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ>& query) {
@@ -522,10 +163,4 @@ StepResult<Scalar> attend(const Memory<Scalar>& memory, const Eigen::MatrixBase<
 
 }  // namespace attn
 
-template <typename Scalar>
-struct std::tuple_size<attn::StepResult<Scalar>> : std::integral_constant<std::size_t, 2> {};
-
-template <std::size_t I, typename Scalar>
-struct std::tuple_element<I, attn::StepResult<Scalar>> {
-  using type = attn::Matrix<Scalar>;
-};
+ATTN_BIND_OUTPUT_WEIGHTS(StepResult)

@@ -53,7 +53,7 @@ Index scaled_dot_product_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen:
   // Every block's product packs Kᵀ again; from a column-major copy of Kᵀ that packing reads
   // contiguous memory instead of striding across K's columns. The copy carries the scale, so
   // the products give scaled scores and the softmax only reads them before exp.
-  auto kt = ws.keys_.matrix(k.cols(), k.rows());
+  auto kt = detail::buffers(ws).keys.matrix(k.cols(), k.rows());
   kt = scale * k.transpose();
   const auto scores = [&](Index i0, Index r, auto& block) { block.noalias() = q.middleRows(i0, r) * kt; };
   return detail::attend_rows<Scalar>(scores, weights, v, output, ws, mask, options);

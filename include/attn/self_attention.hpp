@@ -155,23 +155,23 @@ Index seq_self_attention_into(const Eigen::MatrixBase<DerivedX>& x,
 
   // Raw emissions for every pair; padded rows and columns are computed but never read.
   if (params.type == SelfAttentionType::additive) {
-    auto pq = ws.queries_.matrix(t, params.wt.cols());
+    auto pq = detail::buffers(ws).queries.matrix(t, params.wt.cols());
     pq.noalias() = x * params.wt;
     if (params.bh.size() != 0) pq.rowwise() += params.bh;
-    auto pk = ws.keys_.matrix(t, params.wx.cols());
+    auto pk = detail::buffers(ws).keys.matrix(t, params.wx.cols());
     pk.noalias() = x * params.wx;
     detail::additive_scores(pq, pk, params.wa.transpose(), weights, ws);
   } else {
-    auto xw = ws.queries_.matrix(t, d);
+    auto xw = detail::buffers(ws).queries.matrix(t, d);
     xw.noalias() = x * params.wa;
     weights.noalias() = xw * x.transpose();
   }
   if (params.ba.size() != 0) weights.array() += params.ba(0);
-  if (options.return_scores) ws.scores_.matrix(t, t) = weights;
+  if (options.return_scores) detail::buffers(ws).scores.matrix(t, t) = weights;
 
   // Rows [0, n) attend; rows [n, t) are padding (zero, fully masked).
   const Index n = detail::visible_prefix(mask, t);
-  ws.flags(t);  // capacity for all rows before finish() fills the first n
+  detail::row_flags(ws, t);  // capacity for all rows before finish() fills the first n
   Options inner = options;
   inner.return_scores = false;  // kept above for all t rows
   Index count = 0;
@@ -181,7 +181,7 @@ Index seq_self_attention_into(const Eigen::MatrixBase<DerivedX>& x,
   } else {
     count = detail::finish<Scalar>(weights.topRows(n), x, output.topRows(n), ws, mask, inner);
   }
-  auto flags = ws.flags(t);
+  auto flags = detail::row_flags(ws, t);
   if (n < t) {
     weights.bottomRows(t - n).setZero();
     output.bottomRows(t - n).setZero();

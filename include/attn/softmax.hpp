@@ -4,7 +4,9 @@
 #pragma once
 
 #include "config.hpp"
+#include "detail/checks.hpp"
 #include "mask.hpp"
+#include "options.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -14,9 +16,6 @@
 #include <utility>
 
 namespace attn {
-
-/// How scores become weights.
-enum class Probability { softmax, sparsemax, hardmax };
 
 /// Row semantics shared by all three functions:
 /// - masked entries get weight exactly 0; their scores are never read, so NaN/Inf there is harmless;
@@ -349,22 +348,6 @@ void softmax_short_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
-
-/// Throws attn::invalid_argument unless `probability` is one of the enumerators.
-inline void check_probability(const char* fn, Probability probability) {
-  ATTN_CHECK(probability == Probability::softmax || probability == Probability::sparsemax ||
-                 probability == Probability::hardmax,
-             std::string(fn) + ": options.probability (" + std::to_string(static_cast<int>(probability)) +
-                 ") must be softmax, sparsemax or hardmax");
-}
-
-/// Throws attn::invalid_argument unless `scale` is unset or finite in `Scalar` (1e300 is not a float).
-template <typename Scalar>
-void check_scale(const char* fn, const std::optional<double>& scale) {
-  ATTN_CHECK(!scale || std::isfinite(*scale), std::string(fn) + ": options.scale must be finite");
-  ATTN_CHECK(!scale || std::isfinite(static_cast<Scalar>(*scale)),
-             std::string(fn) + ": options.scale (" + std::to_string(*scale) + ") overflows float");
-}
 
 /// Normalises rows `[i0, i1)` of `scale·s` in place with the given probability function:
 /// softmax sweeps blocks of up to sweep_rows rows (softmax_rows; fewer than chunk_rows rows:

@@ -30,6 +30,48 @@ class Buffer {
 
 }  // namespace detail
 
+template <typename Scalar>
+class Workspace;
+
+namespace detail {
+
+/// The scratch buffers of a Workspace, each named after what the kernels keep in it.
+template <typename Scalar>
+struct WorkspaceBuffers {
+  Buffer<Scalar> scores;         // copy of raw scores (Options::return_scores)
+  Buffer<Scalar> queries;        // projected queries (Q·W)
+  Buffer<Scalar> keys;           // projected keys (K·W, scaled Kᵀ), when not prepared by the caller
+  Buffer<Scalar> hidden;         // tanh(q_i·Wq + K·Wk) for one query
+  Buffer<Scalar> column;         // one score column
+  Buffer<Scalar> probabilities;  // monotonic choosing probabilities p, Tq×Tk
+  Buffer<Scalar> vector;         // an effective parameter vector (normalized v)
+  Buffer<Scalar> values;         // V with non-finite rows zeroed (rare path)
+  Buffer<Scalar> sort;           // normalisation scratch: the sparsemax sort
+  Buffer<Scalar> row;            // a one-row block's weights and output as contiguous vectors
+};
+
+/// The kernels' access to a Workspace's scratch (not part of the API).
+struct WorkspaceAccess {
+  template <typename Scalar>
+  static WorkspaceBuffers<Scalar>& buffers(Workspace<Scalar>& ws) { return ws.buffers_; }
+  template <typename Scalar>
+  static Eigen::Map<RowFlags> flags(Workspace<Scalar>& ws, Index n) {
+    if (n > ws.flags_.size()) ws.flags_.resize(n);
+    ws.flag_count_ = n;
+    return {ws.flags_.data(), n};
+  }
+};
+
+/// The scratch buffers of `ws`.
+template <typename Scalar>
+WorkspaceBuffers<Scalar>& buffers(Workspace<Scalar>& ws) { return WorkspaceAccess::buffers(ws); }
+
+/// `n` fully-masked flags of `ws` (what Workspace::fully_masked reports), grown if needed.
+template <typename Scalar>
+Eigen::Map<RowFlags> row_flags(Workspace<Scalar>& ws, Index n) { return WorkspaceAccess::flags(ws, n); }
+
+}  // namespace detail
+
 /// Scratch for the `_into` forms. After a call it also holds what the call reports
 /// besides output and weights: which rows were fully masked and, on request, the raw scores.
 template <typename Scalar>
@@ -43,32 +85,16 @@ class Workspace {
   Index num_fully_masked() const { return fully_masked().count(); }
   /// Raw scores of the last call made with Options::return_scores (Tq×Tk), else stale or 0×0.
   /// \return a view into this workspace (valid until its next use)
-  Eigen::Map<const Matrix<Scalar>> scores() const { return scores_.view(); }
+  Eigen::Map<const Matrix<Scalar>> scores() const { return buffers_.scores.view(); }
   /// Choosing probabilities `p` of the last monotonic call (Tq×Tk, 0 on masked keys), else stale
   /// or 0×0.
   /// \return a view into this workspace (valid until its next use)
-  Eigen::Map<const Matrix<Scalar>> p_choose() const { return p_choose_.view(); }
-
-  /// \cond INTERNAL
-  // Scratch used by the kernels; not part of the API.
-  Eigen::Map<RowFlags> flags(Index n) {
-    if (n > flags_.size()) flags_.resize(n);
-    flag_count_ = n;
-    return {flags_.data(), n};
-  }
-  detail::Buffer<Scalar> scores_;   // copy of raw scores
-  detail::Buffer<Scalar> queries_;  // projected queries (Q·W)
-  detail::Buffer<Scalar> keys_;     // projected keys (K·W), when not prepared by the caller
-  detail::Buffer<Scalar> hidden_;   // tanh(q_i·Wq + K·Wk) for one query
-  detail::Buffer<Scalar> column_;   // one score column
-  detail::Buffer<Scalar> p_choose_; // monotonic choosing probabilities, Tq×Tk
-  detail::Buffer<Scalar> vector_;   // an effective parameter vector (normalized v)
-  detail::Buffer<Scalar> values_;   // V with non-finite rows zeroed (rare path)
-  detail::Buffer<Scalar> sort_;     // normalisation scratch: the sparsemax sort
-  detail::Buffer<Scalar> row_;      // a one-row block's weights and output as contiguous vectors
-  /// \endcond
+  Eigen::Map<const Matrix<Scalar>> p_choose() const { return buffers_.probabilities.view(); }
 
  private:
+  friend struct detail::WorkspaceAccess;
+
+  detail::WorkspaceBuffers<Scalar> buffers_;
   RowFlags flags_;
   Index flag_count_ = 0;
 };

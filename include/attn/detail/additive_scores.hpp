@@ -22,7 +22,7 @@ Eigen::Map<const Matrix<Scalar>, 0, Eigen::OuterStride<>> parameter_rows(const M
 }
 
 /// Writes the additive scores into `scores` (Tq×Tk). The broadcast sum is materialised in
-/// `ws.hidden_` first so that Eigen's vectorised tanh runs on plain storage.
+/// `detail::buffers(ws).hidden` first so that Eigen's vectorised tanh runs on plain storage.
 template <typename Scalar, typename DerivedPq, typename DerivedPk, typename DerivedVv>
 void additive_scores(const Eigen::MatrixBase<DerivedPq>& pq, const Eigen::MatrixBase<DerivedPk>& pk,
                      const Eigen::MatrixBase<DerivedVv>& v, Eigen::Ref<Matrix<Scalar>> scores, Workspace<Scalar>& ws) {
@@ -35,8 +35,8 @@ void additive_scores(const Eigen::MatrixBase<DerivedPq>& pq, const Eigen::Matrix
     scores.setZero();
     return;
   }
-  auto hidden = ws.hidden_.matrix(tk, pk.cols());
-  auto column = ws.column_.matrix(tk, 1);
+  auto hidden = detail::buffers(ws).hidden.matrix(tk, pk.cols());
+  auto column = detail::buffers(ws).column.matrix(tk, 1);
   for (Index i = 0; i < pq.rows(); ++i) {
     hidden = pk.rowwise() + pq.row(i);
     hidden.array() = hidden.array().tanh();

@@ -4,6 +4,8 @@
 #pragma once
 
 #include "../config.hpp"
+#include "checks.hpp"
+#include "threads.hpp"
 #include "../mask.hpp"
 #include "../result.hpp"
 #include "../softmax.hpp"
@@ -13,27 +15,8 @@
 #include <optional>
 #include <string>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace attn {
 namespace detail {
-
-/// Throws unless `m` is `rows×cols`, naming the function and argument.
-template <typename Derived>
-void check_shape(const char* function, const char* argument, const Eigen::EigenBase<Derived>& m, Index rows,
-                 Index cols) {
-  ATTN_CHECK(m.rows() == rows && m.cols() == cols, std::string(function) + ": " + argument + " " +
-                                                       shape(m.rows(), m.cols()) + " must be " +
-                                                       shape(rows, cols));
-}
-
-/// Throws unless `a == b`, with the message "function: what_a (a) must equal what_b (b)".
-inline void check_equal(const char* function, const char* what_a, Index a, const char* what_b, Index b) {
-  ATTN_CHECK(a == b, std::string(function) + ": " + what_a + " (" + std::to_string(a) + ") must equal " + what_b +
-                         " (" + std::to_string(b) + ")");
-}
 
 /// Keys `[0, n)` hold every key any row can see (the rest are padding for all rows).
 inline Index visible_prefix(const Mask& mask, Index tk) {
@@ -45,77 +28,6 @@ inline Index visible_prefix(const Mask& mask, Index tk) {
 /// keep the block in the L2 cache. Measured with bench/ on d = 64, T = 256 to 4096: 256 rows
 /// was as fast as the best of 128 to 4096 everywhere, 10 to 25% faster than 64 rows.
 constexpr Index block_rows = sweep_rows;
-
-#ifdef _OPENMP
-/// This thread's record of the outermost SingleThreadedEigen in force (see there).
-struct SerialState {
-  int depth = 0;    // guards in force on this thread
-  int threads = 1;  // omp_get_max_threads() before the outermost one
-  int level = 0;    // omp_get_level() then
-};
-inline SerialState& serial_state() {
-  static thread_local SerialState state;
-  return state;
-}
-#endif
-
-/// Threads a parallel region started here would have: 1 without OpenMP, inside an active
-/// parallel region, and inside a region attn started (attn never nests one); else what
-/// omp_get_max_threads() said before SingleThreadedEigen set it to 1.
-inline Index max_threads() {
-#ifdef _OPENMP
-  if (omp_in_parallel()) return 1;
-  const SerialState& state = serial_state();
-  if (state.depth == 0) return static_cast<Index>(omp_get_max_threads());
-  return omp_get_level() > state.level ? 1 : static_cast<Index>(state.threads);
-#else
-  return 1;
-#endif
-}
-
-/// For its lifetime, every product Eigen computes on this thread is single-threaded, whatever
-/// the OpenMP settings; attn's own parallel regions still take max_threads() threads.
-///
-/// Why: with OpenMP, Eigen's GEMM threads itself unless it runs in a team of more than one
-/// thread, asking for Eigen::nbThreads() threads (by default omp_get_max_threads()) and
-/// blocking the product for that count. In a team of one (OMP_DYNAMIC=true on a busy machine,
-/// OMP_THREAD_LIMIT=1) or outside any region it would take that path, and the other blocking
-/// rounds differently: 1 ulp apart from the single-threaded product a team of two runs.
-/// The guard sets the calling task's nthreads-var (omp_set_num_threads(1)) and restores it on
-/// exit; that value is per task (an OpenMP internal control variable), so no other thread and
-/// nothing after the call sees the change. A count set with Eigen::setNbThreads(n > 1) takes
-/// precedence over it: then results are bit-identical only for a fixed OpenMP setting (README).
-/// Without OpenMP it does nothing.
-class SingleThreadedEigen {
- public:
-  SingleThreadedEigen() {
-#ifdef _OPENMP
-    SerialState& state = serial_state();
-    if (state.depth++ == 0) {
-      state.threads = omp_get_max_threads();
-      state.level = omp_get_level();
-      omp_set_num_threads(1);
-    }
-#endif
-  }
-  ~SingleThreadedEigen() {
-#ifdef _OPENMP
-    SerialState& state = serial_state();
-    if (--state.depth == 0) omp_set_num_threads(state.threads);
-#endif
-  }
-  SingleThreadedEigen(const SingleThreadedEigen&) = delete;
-  SingleThreadedEigen& operator=(const SingleThreadedEigen&) = delete;
-};
-
-/// This thread's number in the current team (0 without OpenMP).
-inline Index thread_id() {
-#ifdef _OPENMP
-  return static_cast<Index>(omp_get_thread_num());
-#else
-  return 0;
-#endif
-}
 
 /// Whether every entry of `m` is finite, vectorised (see attend_rows).
 template <typename Derived>
@@ -146,21 +58,21 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
   const Index tq = weights.rows();
   const Index tk = weights.cols();
   const Index n = visible_prefix(mask, tk);
-  auto flags = ws.flags(tq);
+  auto flags = detail::row_flags(ws, tq);
   if (tk == 0) {  // no key: every row is fully masked, its output zero (and blocks of the
     flags.setConstant(true);  // storage-less weights would offset a null pointer)
     output.setZero();
-    if (options.return_scores) ws.scores_.matrix(tq, tk);
+    if (options.return_scores) detail::buffers(ws).scores.matrix(tq, tk);
     return tq;
   }
   // Blocks run in parallel when OpenMP is on (see below): normalisation scratch per thread.
   const Index threads = max_threads();
   const Index scratch = normalize_scratch_size(tk);
-  Scalar* buffers = ws.sort_.matrix(scratch, threads).data();
+  Scalar* buffers = detail::buffers(ws).sort.matrix(scratch, threads).data();
   // Sized on every call, used by one-row blocks only: a workspace warmed up on a bigger problem
   // must not allocate for a smaller one.
-  auto pair = ws.row_.matrix(std::max(tk, v.cols()), 2);
-  if (options.return_scores) ws.scores_.matrix(tq, tk);
+  auto pair = detail::buffers(ws).row.matrix(std::max(tk, v.cols()), 2);
+  if (options.return_scores) detail::buffers(ws).scores.matrix(tq, tk);
 
   // Whether the visible V rows are finite, unless the caller knows (a Memory checks once): x - x
   // is 0 everywhere iff they are (inf - inf and NaN - NaN are NaN), a vectorised sum where
@@ -168,7 +80,7 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
   const auto vn = v.topRows(n);
   const bool finite = values_finite ? *values_finite : all_finite(vn);
   if (!finite) {
-    auto clean = ws.values_.matrix(n, v.cols());
+    auto clean = detail::buffers(ws).values.matrix(n, v.cols());
     clean = vn;
     for (Index j = 0; j < n; ++j)
       if (!clean.row(j).allFinite()) clean.row(j).setZero();
@@ -179,7 +91,7 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
   const auto run_block = [&](Index i0, Index r, Scalar* buffer) {
     auto block = weights.middleRows(i0, r);
     scores(i0, r, block);
-    if (options.return_scores) ws.scores_.view().middleRows(i0, r) = score_scale * block;
+    if (options.return_scores) detail::buffers(ws).scores.view().middleRows(i0, r) = score_scale * block;
     normalize_rows(options.probability, weights, i0, i0 + r, mask, flags, buffer, score_scale);
 
     auto out = output.middleRows(i0, r);
@@ -195,7 +107,7 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
     } else if (finite) {
       out.noalias() = w * vn;
     } else {
-      out.noalias() = w * ws.values_.view();
+      out.noalias() = w * detail::buffers(ws).values.view();
       for (Index j = 0; j < n; ++j) {
         if (vn.row(j).allFinite()) continue;
         for (Index i = 0; i < r; ++i)

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+// Argument checks shared by the mechanisms: shapes, equal sizes, the probability function and
+// the scale. Each throws attn::invalid_argument with "function: argument ..." (STYLE.md).
+#pragma once
+
+#include "../config.hpp"
+#include "../options.hpp"
+
+#include <cmath>
+#include <optional>
+#include <string>
+
+namespace attn {
+namespace detail {
+
+/// Throws unless `m` is `rows×cols`, naming the function and argument.
+template <typename Derived>
+void check_shape(const char* function, const char* argument, const Eigen::EigenBase<Derived>& m, Index rows,
+                 Index cols) {
+  ATTN_CHECK(m.rows() == rows && m.cols() == cols, std::string(function) + ": " + argument + " " +
+                                                       shape(m.rows(), m.cols()) + " must be " +
+                                                       shape(rows, cols));
+}
+
+/// Throws unless `a == b`, with the message "function: what_a (a) must equal what_b (b)".
+inline void check_equal(const char* function, const char* what_a, Index a, const char* what_b, Index b) {
+  ATTN_CHECK(a == b, std::string(function) + ": " + what_a + " (" + std::to_string(a) + ") must equal " + what_b +
+                         " (" + std::to_string(b) + ")");
+}
+
+/// Throws attn::invalid_argument unless `probability` is one of the enumerators.
+inline void check_probability(const char* fn, Probability probability) {
+  ATTN_CHECK(probability == Probability::softmax || probability == Probability::sparsemax ||
+                 probability == Probability::hardmax,
+             std::string(fn) + ": options.probability (" + std::to_string(static_cast<int>(probability)) +
+                 ") must be softmax, sparsemax or hardmax");
+}
+
+/// Throws attn::invalid_argument unless `scale` is unset or finite in `Scalar` (1e300 is not a float).
+template <typename Scalar>
+void check_scale(const char* fn, const std::optional<double>& scale) {
+  ATTN_CHECK(!scale || std::isfinite(*scale), std::string(fn) + ": options.scale must be finite");
+  ATTN_CHECK(!scale || std::isfinite(static_cast<Scalar>(*scale)),
+             std::string(fn) + ": options.scale (" + std::to_string(*scale) + ") overflows float");
+}
+
+}  // namespace detail
+}  // namespace attn

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+// Parameters of multi-head attention (attn::MultiHeadParams, Keras layout `in×out`), their checks
+// and the loaders from a torch.nn.MultiheadAttention state dict (torch's `out×in` transposed).
+#pragma once
+
+#include "config.hpp"
+#include "detail/checks.hpp"
+
+#include <string>
+#include <type_traits>
+
+namespace attn {
+
+/// Parameters of multi-head attention (Keras kernel layout: `in×out`, applied as `x·W`).
+/// `D = wq.cols()` is the model width; `heads` must divide it. Biases are `1×D` or empty
+/// (no bias). `dk`, `dv` may differ from `D` (torch's kdim, vdim); so may `dq` (torch ties it to D).
+template <typename Scalar>
+struct MultiHeadParams {
+  Matrix<Scalar> wq;     ///< dq×D
+  Matrix<Scalar> wk;     ///< dk×D
+  Matrix<Scalar> wv;     ///< dv×D
+  Matrix<Scalar> wo;     ///< D×D
+  RowVector<Scalar> bq;  ///< 1×D or empty
+  RowVector<Scalar> bk;  ///< 1×D or empty
+  RowVector<Scalar> bv;  ///< 1×D or empty
+  RowVector<Scalar> bo;  ///< 1×D or empty
+  /// Number of heads h: >= 1 and a divisor of D.
+  Index heads = 1;
+
+  /// Model width D.
+  /// \return `wq.cols()`
+  Index model_dim() const { return wq.cols(); }
+  /// Width of one head, D / heads (0 when heads < 1).
+  /// \return `D / heads`
+  Index head_dim() const { return heads > 0 ? wq.cols() / heads : 0; }
+
+  /// From a `torch.nn.MultiheadAttention` with `kdim == vdim == embed_dim` (its state dict):
+  /// `in_proj_weight` (3D×D), `in_proj_bias` (3D, as a row or column vector; empty when the
+  /// module has `bias=False`), `out_proj.weight` (D×D), `out_proj.bias` (D, or empty).
+  /// torch's `out×in` Linear weights are transposed to attn's `in×out`. Not supported:
+  /// `add_bias_kv`, `add_zero_attn` (and dropout, which is off in eval mode anyway).
+  /// \param in_proj_weight 3D×D, the rows of Wq, Wk, Wv stacked (torch `out×in`)
+  /// \param in_proj_bias 3D values (bq, bk, bv), or empty for none
+  /// \param out_proj_weight D×D (torch `out×in`)
+  /// \param out_proj_bias D values, or empty for none
+  /// \param num_heads h, >= 1 and a divisor of D
+  /// \return the parameters in attn's `in×out` layout
+  /// \throws attn::invalid_argument when a shape does not fit or h does not divide D
+  template <typename DerivedW, typename DerivedB, typename DerivedWo, typename DerivedBo>
+  static MultiHeadParams from_torch(const Eigen::MatrixBase<DerivedW>& in_proj_weight,
+                                    const Eigen::MatrixBase<DerivedB>& in_proj_bias,
+                                    const Eigen::MatrixBase<DerivedWo>& out_proj_weight,
+                                    const Eigen::MatrixBase<DerivedBo>& out_proj_bias, Index num_heads);
+
+  /// From a `torch.nn.MultiheadAttention` with `kdim` or `vdim` != `embed_dim`:
+  /// `q_proj_weight` (D×dq), `k_proj_weight` (D×dk), `v_proj_weight` (D×dv), `in_proj_bias`
+  /// (3D or empty), `out_proj.weight` (D×D), `out_proj.bias` (D or empty).
+  template <typename DerivedWq, typename DerivedWk, typename DerivedWv, typename DerivedB, typename DerivedWo,
+            typename DerivedBo>
+  /// \param q_proj_weight D×dq (torch `out×in`)
+  /// \param k_proj_weight D×dk
+  /// \param v_proj_weight D×dv
+  /// \param in_proj_bias 3D values (bq, bk, bv), or empty for none
+  /// \param out_proj_weight D×D
+  /// \param out_proj_bias D values, or empty for none
+  /// \param num_heads h, >= 1 and a divisor of D
+  /// \return the parameters in attn's `in×out` layout
+  /// \throws attn::invalid_argument when a shape does not fit or h does not divide D
+  static MultiHeadParams from_torch_separate(const Eigen::MatrixBase<DerivedWq>& q_proj_weight,
+                                             const Eigen::MatrixBase<DerivedWk>& k_proj_weight,
+                                             const Eigen::MatrixBase<DerivedWv>& v_proj_weight,
+                                             const Eigen::MatrixBase<DerivedB>& in_proj_bias,
+                                             const Eigen::MatrixBase<DerivedWo>& out_proj_weight,
+                                             const Eigen::MatrixBase<DerivedBo>& out_proj_bias, Index num_heads);
+};
+
+namespace detail {
+
+template <typename Scalar>
+void check_bias(const char* fn, const char* what, const RowVector<Scalar>& b, Index d) {
+  ATTN_CHECK(b.size() == 0 || b.cols() == d,
+             std::string(fn) + ": " + what + " " + shape(b) + " must be " + shape(1, d) + " or empty");
+}
+
+template <typename Scalar>
+void check_multi_head_params(const char* fn, const MultiHeadParams<Scalar>& p) {
+  const Index d = p.wq.cols();
+  ATTN_CHECK(p.heads >= 1, std::string(fn) + ": heads (" + std::to_string(p.heads) + ") must be >= 1");
+  ATTN_CHECK(d % p.heads == 0, std::string(fn) + ": heads (" + std::to_string(p.heads) +
+                                   ") must divide the model width D (" + std::to_string(d) + ")");
+  check_equal(fn, "params.wk.cols()", p.wk.cols(), "params.wq.cols()", d);
+  check_equal(fn, "params.wv.cols()", p.wv.cols(), "params.wq.cols()", d);
+  check_shape(fn, "params.wo", p.wo, d, d);
+  check_bias(fn, "params.bq", p.bq, d);
+  check_bias(fn, "params.bk", p.bk, d);
+  check_bias(fn, "params.bv", p.bv, d);
+  check_bias(fn, "params.bo", p.bo, d);
+}
+
+template <typename Scalar, typename... Derived>
+constexpr void check_multi_head_scalars() {
+  check_scalar<Scalar>();
+  static_assert((std::is_same<Scalar, typename Derived::Scalar>::value && ...),
+                "attn::multi_head: inputs and parameters must share one scalar type; use .cast<T>()");
+}
+
+template <typename Scalar, typename Derived>
+RowVector<Scalar> torch_vector(const char* fn, const char* what, const Eigen::MatrixBase<Derived>& b, Index n) {
+  ATTN_CHECK(b.size() == 0 || ((b.rows() == 1 || b.cols() == 1) && b.size() == n),
+             std::string(fn) + ": " + what + " " + shape(b) + " must hold " + std::to_string(n) +
+                 " values (a row or column vector) or none");
+  if (b.size() == 0) return RowVector<Scalar>();
+  return b.reshaped(1, n);
+}
+
+}  // namespace detail
+
+// --- loading PyTorch weights -----------------------------------------------------------------
+
+namespace detail {
+
+/// The torch biases (in_proj_bias 3D split into bq, bk, bv; out_proj_bias as bo) and the head
+/// count, then the parameter checks shared by the torch loaders.
+template <typename Scalar, typename DerivedB, typename DerivedBo>
+void finish_torch_params(const char* fn, MultiHeadParams<Scalar>& p, const Eigen::MatrixBase<DerivedB>& in_proj_bias,
+                         const Eigen::MatrixBase<DerivedBo>& out_proj_bias, Index num_heads) {
+  const Index d = p.wo.rows();
+  const RowVector<Scalar> b = torch_vector<Scalar>(fn, "in_proj_bias", in_proj_bias, 3 * d);
+  if (b.size() != 0) {
+    p.bq = b.segment(0, d);
+    p.bk = b.segment(d, d);
+    p.bv = b.segment(2 * d, d);
+  }
+  p.bo = torch_vector<Scalar>(fn, "out_proj_bias", out_proj_bias, d);
+  p.heads = num_heads;
+  check_multi_head_params(fn, p);
+}
+
+}  // namespace detail
+
+/// \cond INTERNAL
+// Definitions of the loaders; their documentation is at the declarations in MultiHeadParams.
+template <typename Scalar>
+template <typename DerivedW, typename DerivedB, typename DerivedWo, typename DerivedBo>
+MultiHeadParams<Scalar> MultiHeadParams<Scalar>::from_torch(const Eigen::MatrixBase<DerivedW>& in_proj_weight,
+                                                            const Eigen::MatrixBase<DerivedB>& in_proj_bias,
+                                                            const Eigen::MatrixBase<DerivedWo>& out_proj_weight,
+                                                            const Eigen::MatrixBase<DerivedBo>& out_proj_bias,
+                                                            Index num_heads) {
+  detail::check_multi_head_scalars<Scalar, DerivedW, DerivedB, DerivedWo, DerivedBo>();
+  constexpr const char* fn = "attn::MultiHeadParams::from_torch";
+  const Index d = in_proj_weight.cols();
+  detail::check_equal(fn, "in_proj_weight.rows()", in_proj_weight.rows(), "3 * in_proj_weight.cols()", 3 * d);
+  detail::check_shape(fn, "out_proj_weight", out_proj_weight, d, d);
+  MultiHeadParams p;
+  p.wq = in_proj_weight.topRows(d).transpose();
+  p.wk = in_proj_weight.middleRows(d, d).transpose();
+  p.wv = in_proj_weight.bottomRows(d).transpose();
+  p.wo = out_proj_weight.transpose();
+  detail::finish_torch_params(fn, p, in_proj_bias, out_proj_bias, num_heads);
+  return p;
+}
+
+template <typename Scalar>
+template <typename DerivedWq, typename DerivedWk, typename DerivedWv, typename DerivedB, typename DerivedWo,
+          typename DerivedBo>
+MultiHeadParams<Scalar> MultiHeadParams<Scalar>::from_torch_separate(
+    const Eigen::MatrixBase<DerivedWq>& q_proj_weight, const Eigen::MatrixBase<DerivedWk>& k_proj_weight,
+    const Eigen::MatrixBase<DerivedWv>& v_proj_weight, const Eigen::MatrixBase<DerivedB>& in_proj_bias,
+    const Eigen::MatrixBase<DerivedWo>& out_proj_weight, const Eigen::MatrixBase<DerivedBo>& out_proj_bias,
+    Index num_heads) {
+  detail::check_multi_head_scalars<Scalar, DerivedWq, DerivedWk, DerivedWv, DerivedB, DerivedWo, DerivedBo>();
+  constexpr const char* fn = "attn::MultiHeadParams::from_torch_separate";
+  const Index d = q_proj_weight.rows();
+  detail::check_equal(fn, "k_proj_weight.rows()", k_proj_weight.rows(), "q_proj_weight.rows()", d);
+  detail::check_equal(fn, "v_proj_weight.rows()", v_proj_weight.rows(), "q_proj_weight.rows()", d);
+  detail::check_shape(fn, "out_proj_weight", out_proj_weight, d, d);
+  MultiHeadParams p;
+  p.wq = q_proj_weight.transpose();
+  p.wk = k_proj_weight.transpose();
+  p.wv = v_proj_weight.transpose();
+  p.wo = out_proj_weight.transpose();
+  detail::finish_torch_params(fn, p, in_proj_bias, out_proj_bias, num_heads);
+  return p;
+}
+/// \endcond
+
+}  // namespace attn

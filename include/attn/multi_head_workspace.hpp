@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+// Scratch of multi-head attention (attn::MultiHeadWorkspace): per batch item the projected Q/K/V
+// and the concatenated heads, one core Workspace per (item, head), and what a call reports.
+#pragma once
+
+#include "config.hpp"
+#include "head_weights.hpp"
+#include "workspace.hpp"
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace attn {
+
+template <typename Scalar>
+class MultiHeadWorkspace;
+
+namespace detail {
+
+/// The kernels' access to a MultiHeadWorkspace's scratch (not part of the API).
+struct MultiHeadWorkspaceAccess {
+  template <typename Scalar>
+  static auto& items(MultiHeadWorkspace<Scalar>& ws) { return ws.items_; }
+  template <typename Scalar>
+  static auto& heads(MultiHeadWorkspace<Scalar>& ws) { return ws.heads_; }
+  template <typename Scalar>
+  static Index& used(MultiHeadWorkspace<Scalar>& ws) { return ws.used_; }
+};
+
+}  // namespace detail
+
+/// Scratch for multi_head_into / multi_head_batch_into: projected Q/K/V and the concatenated
+/// heads per sequence, one core Workspace per (sequence, head). Grows, never shrinks: steady-
+/// state calls allocate nothing. After a call it reports, per batch item, the fully masked
+/// rows and (with Options::return_scores) the per-head scores.
+template <typename Scalar>
+class MultiHeadWorkspace {
+ public:
+  /// Queries of batch item `item` (0 for multi_head_into) that saw no key in every head.
+  /// \param item batch item of the last call (default 0)
+  /// \return Tq flags of that item, a view into this workspace (valid until its next use)
+  /// \throws attn::invalid_argument when `item` is outside [0, number of items of the last call)
+  Eigen::Map<const RowFlags> fully_masked(Index item = 0) const {
+    check_item("attn::MultiHeadWorkspace::fully_masked", item);
+    const Item& it = items_[static_cast<std::size_t>(item)];
+    return {it.flags.data(), it.flag_count};
+  }
+  /// Number of such rows.
+  /// \param item batch item of the last call (default 0)
+  /// \return the number of true flags in fully_masked(item)
+  /// \throws attn::invalid_argument when `item` is out of range
+  Index num_fully_masked(Index item = 0) const { return fully_masked(item).count(); }
+  /// Per-head scaled scores of the last call made with Options::return_scores, else stale.
+  /// \param item batch item of the last call (default 0)
+  /// \return h×Tq×Tk scores of that item, owned by this workspace
+  /// \throws attn::invalid_argument when `item` is out of range
+  const HeadWeights<Scalar>& scores(Index item = 0) const {
+    check_item("attn::MultiHeadWorkspace::scores", item);
+    return items_[static_cast<std::size_t>(item)].scores;
+  }
+
+ private:
+  friend struct detail::MultiHeadWorkspaceAccess;
+
+  // Scratch used by the kernels (through detail::MultiHeadWorkspaceAccess); not part of the API.
+  struct Item {
+    detail::Buffer<Scalar> q;       // Tq×D projected queries
+    detail::Buffer<Scalar> k;       // Tk×D projected keys
+    detail::Buffer<Scalar> v;       // Tk×D projected values
+    detail::Buffer<Scalar> concat;  // Tq×D heads' outputs side by side
+    RowFlags flags;
+    Index flag_count = 0;
+    HeadWeights<Scalar> scores;
+  };
+  std::vector<Item> items_;
+  std::vector<Workspace<Scalar>> heads_;  // item-major: heads_[item·h + head]
+  Index used_ = 0;                        // items of the last call
+
+  void check_item(const char* fn, Index item) const {
+    ATTN_CHECK(item >= 0 && item < used_, std::string(fn) + ": item (" + std::to_string(item) +
+                                              ") must be in [0, " + std::to_string(used_) + ")");
+  }
+};
+
+}  // namespace attn

@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: MIT
+// A memory prepared once per source sequence for decoding: attn::Memory holds the keys projected
+// by the mechanism's key-side parameters (Tk×·), the values (Tk×dv) and the padding length;
+// attn::prepare_memory builds it for scaled dot-product, Luong and Bahdanau scores.
+#pragma once
+
+#include "additive.hpp"
+#include "config.hpp"
+#include "detail/additive_scores.hpp"
+#include "detail/attend.hpp"
+#include "luong.hpp"
+#include "mask.hpp"
+#include "monotonic_attention.hpp"
+#include "softmax.hpp"
+#include "workspace.hpp"
+
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace attn {
+
+/// Parameters of scaled dot-product attention for a prepared memory: `e = scale·q·Kᵀ`,
+/// unset scale = `1/sqrt(dk)` (as attn::scaled_dot_product).
+struct ScaledDotProductParams {
+  /// Factor on `q·Kᵀ`; unset: `1/sqrt(dk)`. Must be finite.
+  std::optional<double> scale;
+};
+
+/// Score function of a Memory.
+enum class MemoryScore { scaled_dot_product, luong, bahdanau };
+
+
+template <typename Scalar>
+class Memory;
+
+namespace detail {
+
+/// How prepare_memory builds a Memory from its parts (not part of the API).
+struct MemoryAccess {
+  /// Empty parts to fill.
+  template <typename Scalar>
+  static typename Memory<Scalar>::Parts parts() { return {}; }
+  /// The memory made of `parts`.
+  template <typename Scalar>
+  static Memory<Scalar> make(typename Memory<Scalar>::Parts parts) { return Memory<Scalar>(std::move(parts)); }
+};
+
+}  // namespace detail
+
+/// A memory prepared once per source sequence (TF `_BaseAttentionMechanism` after
+/// `_setup_memory`): the keys projected by the mechanism's key-side parameters, the values
+/// (Tk×dv) and the padding length `n` (keys `j >= n` are never attended). Build it with
+/// attn::prepare_memory; choose the probability function with with_probability (softmax by
+/// default, sparsemax, hardmax) or make it monotonic with with_monotonic.
+///
+/// Prepared keys per score function:
+/// - scaled dot-product, Luong dot: `K` (Tk×dk); Luong general: `K·Wᵀ` (Tk×dq);
+/// - Luong concat: `K·W[dq:]` (Tk×units); Bahdanau: `K·Wk (+ b when normalized)` (Tk×units).
+template <typename Scalar>
+class Memory {
+ public:
+  Memory() = default;
+
+  /// The score function the memory was prepared for. \return scaled_dot_product, luong or bahdanau
+  MemoryScore score() const { return score_; }
+  /// Tk: number of keys, padding included (the width of every alignment row).
+  /// \return Tk
+  Index max_time() const { return keys_.rows(); }
+  /// n <= Tk: the keys a query may see.
+  /// \return n, in `[0, Tk]`
+  Index length() const { return length_; }
+  /// dq: the width of a query row.
+  /// \return dq
+  Index query_size() const { return query_size_; }
+  /// dv: the width of a context row.
+  /// \return dv
+  Index value_size() const { return values_.cols(); }
+  /// The prepared keys (see the class comment).
+  /// \return Tk×(dk, dq or units), padding rows included
+  const Matrix<Scalar>& keys() const { return keys_; }
+  /// The values, Tk×dv.
+  /// \return the values as prepared, padding rows included
+  const Matrix<Scalar>& values() const { return values_; }
+  /// Whether the visible value rows are all finite (checked once, when prepared).
+  /// \return true when rows `[0, n)` of the values hold no NaN or inf
+  bool values_finite() const { return values_finite_; }
+  /// The padding mask `Mask::key_length(length())`.
+  /// \return the mask every step applies
+  const Mask& mask() const { return mask_; }
+
+  /// Whether the memory runs monotonic attention (set by with_monotonic).
+  /// \return true after with_monotonic, until with_probability
+  bool is_monotonic() const { return monotonic_.has_value(); }
+  /// The probability function of a non-monotonic memory.
+  /// \return softmax unless with_probability chose another (ignored while monotonic)
+  Probability probability() const { return probability_; }
+  /// The monotonic parameters; throws unless is_monotonic().
+  /// \return the parameters given to with_monotonic
+  /// \throws attn::invalid_argument when the memory is not monotonic
+  const MonotonicParams<Scalar>& monotonic() const {
+    ATTN_CHECK(monotonic_.has_value(), "attn::Memory::monotonic: the memory is not monotonic");
+    return *monotonic_;
+  }
+
+  /// Softmax (default), sparsemax or hardmax over the visible keys; clears monotonic mode.
+  /// \param probability the probability function of later steps
+  /// \return `*this`
+  Memory& with_probability(Probability probability) & {
+    probability_ = probability;
+    monotonic_.reset();
+    return *this;
+  }
+  /// with_probability on a temporary, for `prepare_memory(...).with_probability(...)`.
+  /// \param probability the probability function of later steps
+  /// \return the memory, moved
+  Memory with_probability(Probability probability) && { return std::move(with_probability(probability)); }
+
+  /// Monotonic attention (TF Bahdanau/LuongMonotonicAttention) on this memory's energies.
+  /// \param params mode, score bias and pre-sigmoid noise (default: parallel, 0, 0); noise > 0
+  ///        needs a noise source at every step
+  /// \return `*this`
+  /// \throws attn::invalid_argument for an unknown mode, a non-finite score bias, or a negative
+  ///         or non-finite sigmoid_noise
+  Memory& with_monotonic(const MonotonicParams<Scalar>& params = {}) & {
+    detail::check_monotonic_params("attn::Memory::with_monotonic", params, true);
+    monotonic_ = params;
+    return *this;
+  }
+  /// with_monotonic on a temporary, for `prepare_memory(...).with_monotonic(...)`.
+  /// \param params mode, score bias and pre-sigmoid noise
+  /// \return the memory, moved
+  /// \throws attn::invalid_argument as the other overload does
+  Memory with_monotonic(const MonotonicParams<Scalar>& params = {}) && {
+    return std::move(with_monotonic(params));
+  }
+
+  /// The alignment before the first step (TF `initial_alignments`), `rows×Tk`: zeros, or one-hot
+  /// at key 0 for a monotonic memory.
+  /// \param rows number of query rows B (default 1), >= 0
+  /// \return rows×Tk
+  /// \throws attn::invalid_argument when `rows < 0`
+  Matrix<Scalar> initial_alignment(Index rows = 1) const {
+    ATTN_CHECK(rows >= 0, "attn::Memory::initial_alignment: rows (" + std::to_string(rows) + ") must be >= 0");
+    if (is_monotonic()) return monotonic_initial_alignment<Scalar>(rows, max_time());
+    return Matrix<Scalar>::Zero(rows, max_time());
+  }
+
+  /// Writes the initial alignment into `alignment` (rows×Tk). Allocates nothing.
+  /// \param alignment B×Tk, written
+  /// \throws attn::invalid_argument when `alignment` does not have Tk columns
+  void initial_alignment_into(Eigen::Ref<Matrix<Scalar>> alignment) const {
+    detail::check_shape("attn::Memory::initial_alignment", "alignment", alignment, alignment.rows(), max_time());
+    alignment.setZero();
+    if (is_monotonic() && max_time() > 0) alignment.col(0).setOnes();
+  }
+
+
+  /// Energies of the query rows `q` (B×dq) into `scores` (B×Tk): -inf on padding.
+  /// Shapes are not checked here (attend_into checks them).
+  /// \param q query rows, B×dq
+  /// \param scores B×Tk, written
+  /// \param ws scratch
+  template <typename DerivedQ>
+  void scores_into(const Eigen::MatrixBase<DerivedQ>& q, Eigen::Ref<Matrix<Scalar>> scores, Workspace<Scalar>& ws) const {
+    const Index n = length_;
+    if (additive_) {
+      auto pq = detail::buffers(ws).queries.matrix(q.rows(), wq_.cols());
+      pq.noalias() = q * wq_;
+      detail::additive_scores<Scalar>(pq, keys_.topRows(n), v_, scores.leftCols(n), ws);
+      if (apply_factor_) scores.leftCols(n) *= factor_;
+    } else {
+      // Scale after the product: with one query row, `factor·q·Kᵀ` makes Eigen's GEMV evaluate
+      // `factor·q` into a heap temporary.
+      auto column = detail::buffers(ws).column.matrix(n, 1);  // sized on every call (see detail::attend_rows)
+      if (q.rows() == 1) {  // one decoder step: GEMV on contiguous vectors (see detail::attend_rows)
+        column.noalias() = keys_.topRows(n) * q.transpose();
+        scores.leftCols(n) = column.transpose();
+      } else {
+        scores.leftCols(n).noalias() = q * keys_.topRows(n).transpose();
+      }
+      if (factor_ != Scalar(1)) scores.leftCols(n) *= factor_;
+    }
+    scores.rightCols(max_time() - n).setConstant(-std::numeric_limits<Scalar>::infinity());
+  }
+
+ private:
+  friend struct detail::MemoryAccess;
+
+  // What prepare_memory computes (through detail::MemoryAccess); not part of the API.
+  struct Parts {
+    MemoryScore score;
+    Matrix<Scalar> keys;
+    Matrix<Scalar> values;
+    Index length;
+    Index query_size;
+    bool additive;           // scores = factor·additive(q·wq, keys, v) instead of factor·q·keysᵀ
+    Matrix<Scalar> wq;       // additive only: dq×units
+    RowVector<Scalar> v;     // additive only: effective v (g·v/‖v‖ when normalized)
+    Scalar factor;           // multiplies the scores (scale, Luong g)
+    bool apply_factor;       // additive only: whether to multiply by factor
+  };
+  explicit Memory(Parts parts)
+      : score_(parts.score),
+        keys_(std::move(parts.keys)),
+        values_(std::move(parts.values)),
+        length_(parts.length),
+        query_size_(parts.query_size),
+        mask_(Mask::key_length(parts.length)),
+        additive_(parts.additive),
+        wq_(std::move(parts.wq)),
+        v_(std::move(parts.v)),
+        factor_(parts.factor),
+        apply_factor_(parts.apply_factor),
+        values_finite_(detail::all_finite(values_.topRows(length_))) {}
+
+  MemoryScore score_ = MemoryScore::scaled_dot_product;
+  Matrix<Scalar> keys_;
+  Matrix<Scalar> values_;
+  Index length_ = 0;
+  Index query_size_ = 0;
+  Mask mask_ = Mask::key_length(0);
+  bool additive_ = false;
+  Matrix<Scalar> wq_;
+  RowVector<Scalar> v_;
+  Scalar factor_ = Scalar(1);
+  bool apply_factor_ = false;
+  bool values_finite_ = true;
+  Probability probability_ = Probability::softmax;
+  std::optional<MonotonicParams<Scalar>> monotonic_;
+};
+
+namespace detail {
+
+inline Index memory_length(const char* fn, std::optional<Index> length, Index tk) {
+  if (!length) return tk;
+  ATTN_CHECK(*length >= 0, std::string(fn) + ": length (" + std::to_string(*length) + ") must be >= 0");
+  ATTN_CHECK(*length <= tk, std::string(fn) + ": length (" + std::to_string(*length) + ") exceeds the number of keys (" +
+                                std::to_string(tk) + ")");
+  return *length;
+}
+
+template <typename DerivedK, typename DerivedV>
+void check_memory(const char* fn, const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v) {
+  check_scalar<typename DerivedK::Scalar>();
+  static_assert(std::is_same<typename DerivedK::Scalar, typename DerivedV::Scalar>::value,
+                "attn::prepare_memory: k and v must share one scalar type; use .cast<T>()");
+  check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
+}
+
+}  // namespace detail
+
+/// Prepares a memory for Bahdanau attention: keys `K·Wk (+ b)` once. K Tk×dk, V Tk×dv;
+/// `length` (default Tk) keys are visible. Throws attn::invalid_argument on bad shapes.
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params the Bahdanau parameters (wk dk×units)
+/// \param length visible keys n, in `[0, Tk]`; unset: Tk
+/// \return the prepared memory (it copies the values)
+template <typename DerivedK, typename DerivedV>
+Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k,
+                                                 const Eigen::MatrixBase<DerivedV>& v,
+                                                 const BahdanauParams<typename DerivedK::Scalar>& params,
+                                                 std::optional<Index> length = std::nullopt) {
+  using Scalar = typename DerivedK::Scalar;
+  constexpr const char* fn = "attn::prepare_memory";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
+  detail::check_memory(fn, k, v);
+  detail::check_params(fn, params);
+  detail::check_equal(fn, "k.cols()", k.cols(), "params.wk.rows()", params.wk.rows());
+  auto parts = detail::MemoryAccess::parts<Scalar>();
+  parts.score = MemoryScore::bahdanau;
+  parts.keys = prepare_keys(params, k).projected;
+  parts.values = v;
+  parts.length = detail::memory_length(fn, length, k.rows());
+  parts.query_size = params.wq.rows();
+  parts.additive = true;
+  parts.wq = params.wq;
+  parts.v = params.normalize ? RowVector<Scalar>((params.g / params.v.norm()) * params.v) : params.v;
+  parts.factor = Scalar(1);
+  parts.apply_factor = false;
+  return detail::MemoryAccess::make<Scalar>(std::move(parts));
+}
+
+/// Prepares a memory for Luong attention (dot: keys `K`; general: `K·Wᵀ`; concat: `K·W[dq:]`).
+/// For dot the query width is dk; for general W is dq×dk; for concat W is (dq+dk)×units, and dq
+/// is taken as `W.rows() - dk`.
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params the Luong score and its parameters; `g` multiplies the scores
+/// \param length visible keys n, in `[0, Tk]`; unset: Tk
+/// \return the prepared memory (it copies the keys or their projection, and the values)
+/// \throws attn::invalid_argument when `v.rows() != Tk`, W or v does not fit, or `length` is
+///         out of range
+template <typename DerivedK, typename DerivedV>
+Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k,
+                                                 const Eigen::MatrixBase<DerivedV>& v,
+                                                 const LuongParams<typename DerivedK::Scalar>& params,
+                                                 std::optional<Index> length = std::nullopt) {
+  using Scalar = typename DerivedK::Scalar;
+  constexpr const char* fn = "attn::prepare_memory";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
+  detail::check_memory(fn, k, v);
+  const Index dk = k.cols();
+  auto parts = detail::MemoryAccess::parts<Scalar>();
+  parts.score = MemoryScore::luong;
+  parts.values = v;
+  parts.length = detail::memory_length(fn, length, k.rows());
+  detail::check_luong_params(fn, params);
+  parts.factor = params.g ? *params.g : Scalar(1);
+  parts.apply_factor = params.g.has_value();
+  switch (params.score) {
+    case LuongScore::dot:
+      parts.keys = k;
+      parts.query_size = dk;
+      parts.additive = false;
+      break;
+    case LuongScore::general:
+      detail::check_equal(fn, "params.w.cols()", params.w.cols(), "k.cols()", dk);
+      parts.keys.noalias() = k * params.w.transpose();
+      parts.query_size = params.w.rows();
+      parts.additive = false;
+      break;
+    case LuongScore::concat: {
+      const Index units = params.v.cols();
+      detail::check_equal(fn, "params.w.cols()", params.w.cols(), "params.v.cols()", units);
+      ATTN_CHECK(params.w.rows() > dk, std::string(fn) + ": params.w.rows() (" + std::to_string(params.w.rows()) +
+                                           ") must exceed k.cols() (" + std::to_string(dk) + ") for concat");
+      const Index dq = params.w.rows() - dk;
+      parts.keys.noalias() = k * detail::parameter_rows(params.w, dq, dk);
+      parts.query_size = dq;
+      parts.additive = true;
+      parts.wq = detail::parameter_rows(params.w, 0, dq);
+      parts.v = params.v;
+      break;
+    }
+  }
+  return detail::MemoryAccess::make<Scalar>(std::move(parts));
+}
+
+/// Prepares a memory for scaled dot-product attention: keys `K` (Tk×dk), `e = scale·q·Kᵀ`.
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params the scale (unset: `1/sqrt(dk)`)
+/// \param length visible keys n, in `[0, Tk]`; unset: Tk
+/// \return the prepared memory (it copies the keys and values)
+/// \throws attn::invalid_argument when `v.rows() != Tk`, the scale is not finite, or `length`
+///         is out of range
+template <typename DerivedK, typename DerivedV>
+Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k,
+                                                 const Eigen::MatrixBase<DerivedV>& v,
+                                                 const ScaledDotProductParams& params,
+                                                 std::optional<Index> length = std::nullopt) {
+  using Scalar = typename DerivedK::Scalar;
+  constexpr const char* fn = "attn::prepare_memory";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
+  detail::check_memory(fn, k, v);
+  ATTN_CHECK(!params.scale || std::isfinite(*params.scale), std::string(fn) + ": params.scale must be finite");
+  auto parts = detail::MemoryAccess::parts<Scalar>();
+  parts.score = MemoryScore::scaled_dot_product;
+  parts.keys = k;
+  parts.values = v;
+  parts.length = detail::memory_length(fn, length, k.rows());
+  parts.query_size = k.cols();
+  parts.additive = false;
+  parts.factor = params.scale ? static_cast<Scalar>(*params.scale)
+                              : Scalar(1) / std::sqrt(static_cast<Scalar>(k.cols() > 0 ? k.cols() : 1));
+  parts.apply_factor = true;
+  return detail::MemoryAccess::make<Scalar>(std::move(parts));
+}
+
+}  // namespace attn

@@ -63,10 +63,7 @@ void csv_write_long_records(std::ostream& os, const std::vector<CsvMap<Scalar>>&
   std::ostringstream buffer;
   csv_setup_number_buffer<Scalar>(buffer);
   std::string line;
-  const auto put_line = [&os, &line] {
-    line.push_back('\n');
-    os.write(line.data(), static_cast<std::streamsize>(line.size()));
-  };
+  const auto put_line = [&os, &line] { csv_put_line(os, line); };
   if (layer) line += "layer,";
   if (head) line += "head,";
   if (step) line += "step,";

@@ -93,6 +93,12 @@ void csv_setup_number_buffer(std::ostringstream& buffer) {
   buffer.precision(std::numeric_limits<Scalar>::max_digits10);
 }
 
+/// Ends `line` with a newline and writes it to `os` (one record of a CSV writer).
+inline void csv_put_line(std::ostream& os, std::string& line) {
+  line.push_back('\n');
+  os.write(line.data(), static_cast<std::streamsize>(line.size()));
+}
+
 /// Writes the records to `os` with unformatted writes only (the stream's width, precision,
 /// flags and locale are neither used nor changed); stops early once `os` has failed.
 template <typename Derived>
@@ -108,10 +114,7 @@ void csv_write_records(std::ostream& os, const Eigen::DenseBase<Derived>& m,
   std::ostringstream buffer;
   csv_setup_number_buffer<Scalar>(buffer);
   std::string line;
-  const auto put_line = [&os, &line] {
-    line.push_back('\n');
-    os.write(line.data(), static_cast<std::streamsize>(line.size()));
-  };
+  const auto put_line = [&os, &line] { csv_put_line(os, line); };
 
   if (!col_labels.empty()) {
     line.clear();

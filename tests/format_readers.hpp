@@ -15,25 +15,21 @@
 
 namespace test_formats {
 
-/// CRC-32 (ISO-HDLC, as PNG uses it), bit by bit: reflected polynomial 0xEDB88320.
-inline std::uint32_t crc32_bitwise(const std::string& bytes) {
+/// A reflected CRC-32 with initial value and final xor 0xFFFFFFFF, bit by bit.
+inline std::uint32_t crc32_reflected(const std::string& bytes, std::uint32_t polynomial) {
   std::uint32_t crc = 0xFFFFFFFFu;
   for (const char ch : bytes) {
     crc ^= static_cast<unsigned char>(ch);
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (polynomial & (0u - (crc & 1u)));
   }
   return ~crc;
 }
 
-/// CRC-32C (Castagnoli), bit by bit: reflected polynomial 0x82F63B78.
-inline std::uint32_t crc32c_bitwise(const std::string& bytes) {
-  std::uint32_t crc = 0xFFFFFFFFu;
-  for (const char ch : bytes) {
-    crc ^= static_cast<unsigned char>(ch);
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
+/// CRC-32 (ISO-HDLC, as PNG uses it): reflected polynomial 0xEDB88320.
+inline std::uint32_t crc32_bitwise(const std::string& bytes) { return crc32_reflected(bytes, 0xEDB88320u); }
+
+/// CRC-32C (Castagnoli, as TFRecord uses it): reflected polynomial 0x82F63B78.
+inline std::uint32_t crc32c_bitwise(const std::string& bytes) { return crc32_reflected(bytes, 0x82F63B78u); }
 
 /// TFRecord's mask of a CRC-32C.
 inline std::uint32_t tfrecord_mask(std::uint32_t crc) { return ((crc >> 15) | (crc << 17)) + 0xa282ead8u; }

@@ -6,6 +6,7 @@
 
 #include "../config.hpp"
 #include "../multi_head.hpp"  // attn::HeadWeights
+#include "detail/png.hpp"  // detail::reflected_crc32
 #include "png.hpp"
 
 #include <Eigen/Core>
@@ -39,18 +40,7 @@ namespace detail {
 
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as TFRecord uses it.
 inline std::uint32_t crc32c(const unsigned char* data, std::size_t size) {
-  static const std::array<std::uint32_t, 256> table = [] {
-    std::array<std::uint32_t, 256> t{};
-    for (std::uint32_t n = 0; n < 256; ++n) {
-      std::uint32_t c = n;
-      for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0x82F63B78u ^ (c >> 1) : c >> 1;
-      t[n] = c;
-    }
-    return t;
-  }();
-  std::uint32_t crc = 0xFFFFFFFFu;
-  for (std::size_t i = 0; i < size; ++i) crc = table[(crc ^ data[i]) & 0xFFu] ^ (crc >> 8);
-  return ~crc;
+  return reflected_crc32<0x82F63B78u>(data, size);
 }
 
 /// TFRecord's masked CRC-32C: rotated right by 15 bits plus a constant.

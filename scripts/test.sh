@@ -41,8 +41,10 @@ trap summary EXIT
 
 # libxml2-utils: xmllint for the SVG/HTML well-formedness tests; chromium + python3: the
 # browser pixel test; clang + libclang-rt-14-dev + libomp-dev: the sanitizer build and the
-# libFuzzer runs (fuzz/run.sh); doxygen: the API reference.
-phase "dependencies" attn_deps libxml2-utils chromium python3 clang libclang-rt-14-dev libomp-dev doxygen
+# libFuzzer runs (fuzz/run.sh); doxygen: the API reference; protobuf-compiler: protoc
+# --decode_raw for the TensorBoard format test (tool.tensorboard_protoc).
+phase "dependencies" attn_deps libxml2-utils chromium python3 clang libclang-rt-14-dev libomp-dev doxygen \
+    protobuf-compiler
 
 phase "configure build/ (Release)" \
     cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \

@@ -32,4 +32,6 @@
 #include "io/html.hpp"
 #include "io/npy.hpp"
 #include "io/pharaoh.hpp"
+#include "io/png.hpp"
 #include "io/svg.hpp"
+#include "io/tensorboard.hpp"

@@ -14,12 +14,15 @@
 
 namespace attn::io::detail {
 
-inline std::uint32_t crc32(const unsigned char* data, std::size_t size, std::uint32_t crc = 0) {
+/// A reflected CRC-32 with the bit-reversed `Polynomial` (0xEDB88320: zlib's and PNG's CRC-32;
+/// 0x82F63B78: CRC-32C), pre- and post-inverted; `crc` continues an earlier result.
+template <std::uint32_t Polynomial>
+std::uint32_t reflected_crc32(const unsigned char* data, std::size_t size, std::uint32_t crc = 0) {
   static const std::array<std::uint32_t, 256> table = [] {
     std::array<std::uint32_t, 256> t{};
     for (std::uint32_t n = 0; n < 256; ++n) {
       std::uint32_t c = n;
-      for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      for (int k = 0; k < 8; ++k) c = (c & 1u) ? Polynomial ^ (c >> 1) : c >> 1;
       t[n] = c;
     }
     return t;
@@ -27,6 +30,11 @@ inline std::uint32_t crc32(const unsigned char* data, std::size_t size, std::uin
   crc = ~crc;
   for (std::size_t i = 0; i < size; ++i) crc = table[(crc ^ data[i]) & 0xFFu] ^ (crc >> 8);
   return ~crc;
+}
+
+/// The CRC-32 of PNG chunks.
+inline std::uint32_t crc32(const unsigned char* data, std::size_t size, std::uint32_t crc = 0) {
+  return reflected_crc32<0xEDB88320u>(data, size, crc);
 }
 
 inline void png_put32(std::string& out, std::uint32_t v) {

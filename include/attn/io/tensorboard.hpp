@@ -1,0 +1,513 @@
+// SPDX-License-Identifier: MIT
+// TensorBoard event files from C++, without TensorFlow or a protobuf library: scalars,
+// colour-mapped heatmap images of attention weights (`Tq×Tk`, one per head) and histograms,
+// as TFRecord-framed `tensorflow.Event` messages encoded by hand from the public field numbers.
+#pragma once
+
+#include "../config.hpp"
+#include "../multi_head.hpp"  // attn::HeadWeights
+#include "detail/png.hpp"  // detail::reflected_crc32
+#include "png.hpp"
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#if !defined(_WIN32)
+#include <unistd.h>
+#endif
+
+namespace attn::io {
+
+namespace detail {
+
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as TFRecord uses it.
+inline std::uint32_t crc32c(const unsigned char* data, std::size_t size) {
+  return reflected_crc32<0x82F63B78u>(data, size);
+}
+
+/// TFRecord's masked CRC-32C: rotated right by 15 bits plus a constant.
+inline std::uint32_t masked_crc32c(const unsigned char* data, std::size_t size) {
+  const std::uint32_t crc = crc32c(data, size);
+  return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
+}
+
+inline void put_le(std::string& out, std::uint64_t v, int bytes) {
+  for (int k = 0; k < bytes; ++k) out.push_back(static_cast<char>((v >> (8 * k)) & 0xFFu));
+}
+
+/// One TFRecord: length (uint64 LE), masked CRC of the length, data, masked CRC of the data.
+inline std::string tfrecord(const std::string& data) {
+  std::string out;
+  out.reserve(data.size() + 16);
+  put_le(out, data.size(), 8);
+  put_le(out, masked_crc32c(reinterpret_cast<const unsigned char*>(out.data()), 8), 4);
+  out += data;
+  put_le(out, masked_crc32c(reinterpret_cast<const unsigned char*>(data.data()), data.size()), 4);
+  return out;
+}
+
+// Protocol buffer wire format: a key is (field number << 3) | wire type; 0 varint,
+// 1 fixed64, 2 length-delimited, 5 fixed32.
+inline void pb_varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80u) {
+    out.push_back(static_cast<char>((v & 0x7Fu) | 0x80u));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+inline void pb_key(std::string& out, std::uint32_t field, std::uint32_t wire) { pb_varint(out, (field << 3) | wire); }
+inline void pb_int(std::string& out, std::uint32_t field, std::int64_t v) {  // int32 / int64
+  pb_key(out, field, 0);
+  pb_varint(out, static_cast<std::uint64_t>(v));  // negative: ten bytes, two's complement
+}
+inline void pb_double(std::string& out, std::uint32_t field, double v) {
+  std::uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof bits);
+  pb_key(out, field, 1);
+  put_le(out, bits, 8);
+}
+inline void pb_float(std::string& out, std::uint32_t field, float v) {
+  std::uint32_t bits = 0;
+  std::memcpy(&bits, &v, sizeof bits);
+  pb_key(out, field, 5);
+  put_le(out, bits, 4);
+}
+inline void pb_bytes(std::string& out, std::uint32_t field, std::string_view bytes) {
+  pb_key(out, field, 2);
+  pb_varint(out, bytes.size());
+  out.append(bytes.data(), bytes.size());
+}
+inline void pb_packed_doubles(std::string& out, std::uint32_t field, const std::vector<double>& values) {
+  std::string packed;
+  for (const double v : values) {
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, &v, sizeof bits);
+    put_le(packed, bits, 8);
+  }
+  pb_bytes(out, field, packed);
+}
+
+// Field numbers of tensorflow/core/util/event.proto and tensorflow/core/framework/summary.proto.
+namespace event_field {
+constexpr std::uint32_t wall_time = 1, step = 2, file_version = 3, summary = 5;
+}
+namespace value_field {
+constexpr std::uint32_t tag = 1, simple_value = 2, image = 4, histo = 5;
+}
+namespace image_field {
+constexpr std::uint32_t height = 1, width = 2, colorspace = 3, encoded_image_string = 4;
+}
+namespace histogram_field {
+constexpr std::uint32_t min = 1, max = 2, num = 3, sum = 4, sum_squares = 5, bucket_limit = 6, bucket = 7;
+}
+
+/// An Event holding one Summary.Value: `tag` plus the already encoded rest of the value.
+inline std::string summary_event(double wall_time, std::int64_t step, std::string_view tag, const std::string& rest) {
+  std::string value;
+  pb_bytes(value, value_field::tag, tag);
+  value += rest;
+  std::string summary;
+  pb_bytes(summary, 1, value);  // Summary.value = 1
+  std::string event;
+  pb_double(event, event_field::wall_time, wall_time);
+  pb_int(event, event_field::step, step);
+  pb_bytes(event, event_field::summary, summary);
+  return event;
+}
+
+/// Width and height of a PNG from its IHDR chunk.
+inline std::pair<std::uint32_t, std::uint32_t> png_size(const std::string& png) {
+  const auto at = [&](std::size_t k) {
+    return (static_cast<std::uint32_t>(static_cast<unsigned char>(png[k])) << 24) |
+           (static_cast<std::uint32_t>(static_cast<unsigned char>(png[k + 1])) << 16) |
+           (static_cast<std::uint32_t>(static_cast<unsigned char>(png[k + 2])) << 8) |
+           static_cast<std::uint32_t>(static_cast<unsigned char>(png[k + 3]));
+  };
+  return {at(16), at(20)};
+}
+
+/// The host name, made safe for a file name (letters, digits, '-', '_'; others become '_').
+inline std::string file_name_host() {
+  std::string host;
+#if !defined(_WIN32)
+  std::array<char, 256> buffer{};
+  if (::gethostname(buffer.data(), buffer.size() - 1) == 0) host = buffer.data();
+#else
+  if (const char* name = std::getenv("COMPUTERNAME")) host = name;
+#endif
+  for (char& c : host) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '_' || c == '.';
+    if (!ok) c = '_';
+  }
+  return host.empty() ? std::string("localhost") : host;
+}
+
+}  // namespace detail
+
+/// Writes TensorBoard event files, like `torch.utils.tensorboard.SummaryWriter` and
+/// `tf.summary.create_file_writer`: scalars, colour-mapped heatmap images of attention weights
+/// (not the grey images raw weights give) and histograms, each at a step. Open the directory
+/// with `tensorboard --logdir <dir>` (TensorBoard keeps 10 images per tag unless started with
+/// `--samples_per_plugin images=100`).
+///
+/// The constructor creates `log_dir` (and its parents) if needed and a new file
+/// `events.out.tfevents.<unix time>.<host>[.<suffix>]` in it, never an existing one: it is
+/// created exclusively (O_EXCL), and when that name is taken, `.<n>` is added after the host
+/// name (n = 1, 2, ...). The file is a log, not written atomically like the library's other
+/// exporters: every add_* appends one record right away (TensorBoard shows it while the program
+/// runs), so a crash keeps the records written so far, and the last one may be cut short (the
+/// readers skip a truncated record). flush() forces the records to disk (fsync); close() and the
+/// destructor close the file. Not thread-safe: one writer per thread, or a lock of your own.
+///
+/// Records are TFRecord-framed `tensorflow.Event` messages: the first holds `file_version
+/// "brain.Event:2"`, the others one `Summary.Value` each (simple_value, image or histo), with
+/// the wall time (seconds since 1970, system clock) and the step.
+class SummaryWriter {
+ public:
+  /// Opens a new event file in `log_dir`.
+  /// \param log_dir directory of the run, e.g. "runs/exp1" (created with its parents if missing)
+  /// \param filename_suffix appended to the file name after a '.', or empty; no '/', '\\' or NUL
+  /// \throws attn::invalid_argument when `log_dir` is empty or the suffix holds '/', '\\' or NUL
+  /// \throws std::runtime_error (naming the path and the system's reason) when the directory or
+  ///         the file cannot be created or the first record cannot be written
+  explicit SummaryWriter(const std::filesystem::path& log_dir, const std::string& filename_suffix = "")
+      : log_dir_(log_dir) {
+    ATTN_CHECK(!log_dir.empty(), "attn::io::SummaryWriter: log_dir must not be empty");
+    ATTN_CHECK(filename_suffix.find_first_of(std::string("/\\\0", 3)) == std::string::npos,
+               "attn::io::SummaryWriter: filename_suffix ('" + filename_suffix +
+                   "') must not contain '/', '\\' or NUL");
+    std::error_code error;
+    std::filesystem::create_directories(log_dir, error);
+    if (error) {
+      throw std::runtime_error("attn::io::SummaryWriter: cannot create the log directory '" + log_dir.string() +
+                               "': " + error.message());
+    }
+    const double now = wall_time();
+    const std::string stem = "events.out.tfevents." + std::to_string(static_cast<long long>(now)) + "." +
+                             detail::file_name_host();
+    const std::string suffix = filename_suffix.empty() ? std::string() : "." + filename_suffix;
+    for (int n = 0; file_ == nullptr; ++n) {
+      path_ = log_dir / (stem + (n == 0 ? std::string() : "." + std::to_string(n)) + suffix);
+      errno = 0;
+      file_ = std::fopen(path_.string().c_str(), exclusive_mode());
+      if (file_ == nullptr && (errno != EEXIST || n >= 10000)) {
+        const int reason = errno;
+        throw std::runtime_error("attn::io::SummaryWriter: cannot create '" + path_.string() +
+                                 "': " + detail::system_reason(reason));
+      }
+    }
+    std::string first;
+    detail::pb_double(first, detail::event_field::wall_time, now);
+    detail::pb_bytes(first, detail::event_field::file_version, "brain.Event:2");
+    try {
+      write_record(first);
+    } catch (...) {
+      std::fclose(file_);
+      file_ = nullptr;
+      throw;
+    }
+  }
+
+  SummaryWriter(const SummaryWriter&) = delete;
+  SummaryWriter& operator=(const SummaryWriter&) = delete;
+  /// Takes over `other`'s open file; `other` is left closed.
+  /// \param other the writer moved from
+  SummaryWriter(SummaryWriter&& other) noexcept
+      : log_dir_(std::move(other.log_dir_)), path_(std::move(other.path_)), file_(std::exchange(other.file_, nullptr)),
+        failed_(other.failed_) {}
+  /// Closes this writer's file (errors ignored), then takes over `other`'s.
+  /// \param other the writer moved from
+  /// \return *this
+  SummaryWriter& operator=(SummaryWriter&& other) noexcept {
+    if (this != &other) {
+      if (file_ != nullptr) std::fclose(file_);
+      log_dir_ = std::move(other.log_dir_);
+      path_ = std::move(other.path_);
+      file_ = std::exchange(other.file_, nullptr);
+      failed_ = other.failed_;
+    }
+    return *this;
+  }
+  /// Closes the file; errors are ignored here (call close() to see them).
+  ~SummaryWriter() {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+
+  /// The log directory given to the constructor. \return the directory
+  const std::filesystem::path& log_dir() const { return log_dir_; }
+  /// The event file this writer appends to. \return its path
+  const std::filesystem::path& file() const { return path_; }
+  /// Whether the file is still open (not closed, not moved from). \return true while open
+  bool is_open() const { return file_ != nullptr; }
+
+  /// Appends a scalar (TensorBoard's Scalars tab), e.g. a loss or a head's mean entropy.
+  /// NaN and ±infinity are written as they are (TensorBoard shows them); values beyond the
+  /// float range become ±infinity, since the format stores a float.
+  /// \param tag the series name, e.g. "entropy/layer0/head_1" ('/' groups); non-empty UTF-8
+  /// \param value the value at `step`
+  /// \param step global step (epoch, batch), any int64
+  /// \throws attn::invalid_argument for an empty tag or one that is not valid UTF-8
+  /// \throws std::runtime_error when writing fails or the writer is closed
+  void add_scalar(const std::string& tag, double value, std::int64_t step) {
+    check_tag("attn::io::SummaryWriter::add_scalar", tag);
+    std::string rest;
+    detail::pb_float(rest, detail::value_field::simple_value, static_cast<float>(value));
+    write_summary("attn::io::SummaryWriter::add_scalar", tag, step, rest);
+  }
+
+  /// Appends a heatmap image of `weights` (`Tq×Tk`, float or double) for TensorBoard's Images
+  /// tab: a PNG coloured with `options.colormap` (viridis by default) on the scale of
+  /// `options` (unset vmin/vmax: the map's own range), upscaled so that each cell is a square
+  /// of pixels (see PngHeatmapOptions).
+  /// \param tag the image name, e.g. "attention/layer0/head_1"; non-empty UTF-8
+  /// \param weights rows×cols, at least 1×1
+  /// \param step global step
+  /// \param options colours and pixel size
+  /// \throws attn::invalid_argument for a bad tag, and as heatmap_png() does
+  /// \throws std::runtime_error when writing fails or the writer is closed
+  template <typename Derived>
+  void add_image(const std::string& tag, const Eigen::DenseBase<Derived>& weights, std::int64_t step,
+                 const PngHeatmapOptions& options = {}) {
+    check_tag("attn::io::SummaryWriter::add_image", tag);
+    write_image("attn::io::SummaryWriter::add_image", tag,
+                detail::png_heatmap(weights, options, "attn::io::SummaryWriter::add_image"), step);
+  }
+
+  /// Appends a histogram of the values of `values` (any shape, float or double) for
+  /// TensorBoard's Histograms and Distributions tabs: `bins` buckets of equal width from the
+  /// smallest to the largest value (a constant `v` spans [v - 0.5, v + 0.5]), with min, max,
+  /// count, sum and sum of squares.
+  /// \param tag the series name, e.g. "weights/layer0"; non-empty UTF-8
+  /// \param values at least one value, all finite
+  /// \param step global step
+  /// \param bins number of buckets, >= 1 (TensorBoard redraws them into its own 30)
+  /// \throws attn::invalid_argument for a bad tag, no values, a NaN or infinite value (the
+  ///         message gives its index) or bins < 1
+  /// \throws std::runtime_error when writing fails or the writer is closed
+  template <typename Derived>
+  void add_histogram(const std::string& tag, const Eigen::DenseBase<Derived>& values, std::int64_t step,
+                     Index bins = 30) {
+    const char* who = "attn::io::SummaryWriter::add_histogram";
+    ::attn::detail::check_scalar<typename Derived::Scalar>();
+    check_tag(who, tag);
+    ATTN_CHECK(bins >= 1, std::string(who) + ": bins (" + std::to_string(bins) + ") must be >= 1");
+    ATTN_CHECK(values.size() > 0, std::string(who) + ": values is empty (" + std::to_string(values.rows()) + "×" +
+                                      std::to_string(values.cols()) + "); a histogram needs at least one value");
+    const Matrix<double> v = values.template cast<double>();
+    double lo = std::numeric_limits<double>::infinity();
+    double hi = -lo;
+    double sum = 0;
+    double squares = 0;
+    for (Index k = 0; k < v.size(); ++k) {
+      const double x = v.data()[k];
+      ATTN_CHECK(std::isfinite(x), std::string(who) + ": values(" + std::to_string(k % v.rows()) + ", " +
+                                       std::to_string(k / v.rows()) + ") is " + detail::format_number(x, -1) +
+                                       "; a histogram takes finite values only");
+      lo = std::min(lo, x);
+      hi = std::max(hi, x);
+      sum += x;
+      squares += x * x;
+    }
+    const double left = lo < hi ? lo : lo - 0.5;
+    const double right = lo < hi ? hi : hi + 0.5;
+    // TensorBoard's buckets are given by their right edges; the first, empty bucket ends at
+    // the left edge (bucket i spans bucket_limit(i-1) .. bucket_limit(i)).
+    std::vector<double> limits(static_cast<std::size_t>(bins) + 1);
+    std::vector<double> counts(static_cast<std::size_t>(bins) + 1, 0.0);
+    for (Index b = 0; b <= bins; ++b) {
+      const double f = static_cast<double>(b) / static_cast<double>(bins);
+      limits[static_cast<std::size_t>(b)] = b == bins ? right : left + f * (right - left);
+    }
+    for (Index k = 0; k < v.size(); ++k) {
+      const double f = (v.data()[k] - left) / (right - left);
+      const Index b = std::clamp<Index>(static_cast<Index>(f * static_cast<double>(bins)), 0, bins - 1);
+      counts[static_cast<std::size_t>(b) + 1] += 1;
+    }
+    std::string histo;
+    detail::pb_double(histo, detail::histogram_field::min, lo);
+    detail::pb_double(histo, detail::histogram_field::max, hi);
+    detail::pb_double(histo, detail::histogram_field::num, static_cast<double>(v.size()));
+    detail::pb_double(histo, detail::histogram_field::sum, sum);
+    detail::pb_double(histo, detail::histogram_field::sum_squares, squares);
+    detail::pb_packed_doubles(histo, detail::histogram_field::bucket_limit, limits);
+    detail::pb_packed_doubles(histo, detail::histogram_field::bucket, counts);
+    std::string rest;
+    detail::pb_bytes(rest, detail::value_field::histo, histo);
+    write_summary(who, tag, step, rest);
+  }
+
+  /// Appends one heatmap image per head, tagged `<tag_prefix>/head_<i>` (i from 0), all on one
+  /// colour scale (unset vmin/vmax: the range of all heads together) so heads compare.
+  /// \param tag_prefix e.g. "attention/layer0"; non-empty UTF-8
+  /// \param weights `h×Tq×Tk` per-head weights of a multi-head call, h >= 1, Tq, Tk >= 1
+  /// \param step global step
+  /// \param options colours and pixel size
+  /// \throws attn::invalid_argument for a bad prefix, no heads, or as heatmap_png() does
+  /// \throws std::runtime_error when writing fails or the writer is closed
+  template <typename Scalar>
+  void add_attention(const std::string& tag_prefix, const HeadWeights<Scalar>& weights, std::int64_t step,
+                     const PngHeatmapOptions& options = {}) {
+    std::vector<Matrix<double>> maps;
+    maps.reserve(static_cast<std::size_t>(weights.heads()));
+    for (Index i = 0; i < weights.heads(); ++i) maps.push_back(weights.head(i).template cast<double>());
+    add_attention(tag_prefix, maps, step, options);
+  }
+
+  /// Appends one heatmap image per matrix, tagged `<tag_prefix>/head_<i>`, on one shared colour
+  /// scale (see the HeadWeights overload). The maps may differ in shape.
+  /// \param tag_prefix e.g. "attention/layer0"; non-empty UTF-8
+  /// \param maps at least one map, each at least 1×1
+  /// \param step global step
+  /// \param options colours and pixel size
+  /// \throws attn::invalid_argument for a bad prefix, no maps, or as heatmap_png() does
+  /// \throws std::runtime_error when writing fails or the writer is closed
+  template <typename Scalar>
+  void add_attention(const std::string& tag_prefix, const std::vector<Matrix<Scalar>>& maps, std::int64_t step,
+                     const PngHeatmapOptions& options = {}) {
+    const char* who = "attn::io::SummaryWriter::add_attention";
+    ::attn::detail::check_scalar<Scalar>();
+    check_tag(who, tag_prefix);
+    ATTN_CHECK(!maps.empty(), std::string(who) + ": there are no heads (maps is empty)");
+    std::vector<Matrix<double>> values;
+    values.reserve(maps.size());
+    for (const auto& m : maps) values.push_back(m.template cast<double>());
+    HeatmapOptions look;
+    look.vmin = options.vmin;
+    look.vmax = options.vmax;
+    static const std::string no_title;
+    static const std::vector<std::string> no_labels;
+    std::vector<detail::PanelView> views;
+    for (const auto& m : values) views.push_back({&m, &no_title, &no_labels, &no_labels});
+    const detail::HeatmapScale scale = detail::heatmap_scale(views, look, who);
+    PngHeatmapOptions shared = options;
+    shared.vmin = scale.vmin;
+    shared.vmax = scale.vmax;
+    // Encode every image first: a bad map writes nothing.
+    std::vector<std::string> pngs;
+    pngs.reserve(values.size());
+    for (const auto& m : values) pngs.push_back(detail::png_heatmap(m, shared, who));
+    for (std::size_t i = 0; i < pngs.size(); ++i) write_image(who, tag_prefix + "/head_" + std::to_string(i), pngs[i], step);
+  }
+
+  /// Forces the records written so far to disk (fflush, then fsync).
+  /// \throws std::runtime_error naming the file and the reason when that fails or the writer is closed
+  void flush() {
+    check_open("attn::io::SummaryWriter::flush");
+    if (std::fflush(file_) != 0) fail("attn::io::SummaryWriter::flush", "cannot flush", errno);
+#if !defined(_WIN32)
+    if (::fsync(::fileno(file_)) != 0 && errno != EINVAL) {
+      fail("attn::io::SummaryWriter::flush", "cannot sync to disk", errno);
+    }
+#endif
+  }
+
+  /// Flushes and closes the file; later add_* calls throw. Closing a closed writer does nothing.
+  /// \throws std::runtime_error naming the file and the reason when flushing or closing fails
+  ///         (the file is closed all the same)
+  void close() {
+    if (file_ == nullptr) return;
+    int error = 0;
+    if (std::fflush(file_) != 0) error = errno != 0 ? errno : EIO;
+#if !defined(_WIN32)
+    if (error == 0 && ::fsync(::fileno(file_)) != 0 && errno != EINVAL) error = errno;
+#endif
+    if (std::fclose(file_) != 0 && error == 0) error = errno != 0 ? errno : EIO;
+    file_ = nullptr;
+    if (error != 0) {
+      throw std::runtime_error("attn::io::SummaryWriter::close: cannot close '" + path_.string() +
+                               "': " + detail::system_reason(error));
+    }
+  }
+
+ private:
+  static const char* exclusive_mode() {
+#if defined(__GLIBC__)
+    return "wbxe";  // x: O_EXCL (never an existing file, nor through a symbolic link); e: O_CLOEXEC
+#else
+    return "wbx";
+#endif
+  }
+
+  static double wall_time() {
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    return std::chrono::duration<double>(now).count();
+  }
+
+  static void check_tag(const char* who, const std::string& tag) {
+    ATTN_CHECK(!tag.empty(), std::string(who) + ": the tag must not be empty");
+    for (std::size_t i = 0; i < tag.size();) {
+      const std::size_t at = i;
+      const char32_t cp = detail::utf8_next(tag, i);
+      const bool replacement = cp == detail::replacement_character && tag.compare(at, 3, "\xEF\xBF\xBD") != 0;
+      ATTN_CHECK(!replacement, std::string(who) + ": the tag is not valid UTF-8 (byte " + std::to_string(at) +
+                                   " of '" + tag + "')");
+    }
+  }
+
+  void check_open(const char* who) const {
+    if (file_ == nullptr) {
+      throw std::runtime_error(std::string(who) + ": the writer of '" + path_.string() + "' is closed");
+    }
+    if (failed_) {
+      throw std::runtime_error(std::string(who) + ": an earlier write to '" + path_.string() +
+                               "' failed; the file may end in a partial record");
+    }
+  }
+
+  [[noreturn]] void fail(const char* who, const char* what, int error) {
+    failed_ = true;
+    throw std::runtime_error(std::string(who) + ": " + what + " '" + path_.string() +
+                             "': " + detail::system_reason(error));
+  }
+
+  void write_record(const std::string& event) {
+    const std::string record = detail::tfrecord(event);
+    errno = 0;
+    if (std::fwrite(record.data(), 1, record.size(), file_) != record.size() || std::fflush(file_) != 0) {
+      fail("attn::io::SummaryWriter", "cannot write to", errno != 0 ? errno : EIO);
+    }
+  }
+
+  void write_summary(const char* who, const std::string& tag, std::int64_t step, const std::string& rest) {
+    check_open(who);
+    write_record(detail::summary_event(wall_time(), step, tag, rest));
+  }
+
+  void write_image(const char* who, const std::string& tag, const std::string& png, std::int64_t step) {
+    const auto [width, height] = detail::png_size(png);
+    std::string image;
+    detail::pb_int(image, detail::image_field::height, height);
+    detail::pb_int(image, detail::image_field::width, width);
+    detail::pb_int(image, detail::image_field::colorspace, 3);  // RGB
+    detail::pb_bytes(image, detail::image_field::encoded_image_string, png);
+    std::string rest;
+    detail::pb_bytes(rest, detail::value_field::image, image);
+    write_summary(who, tag, step, rest);
+  }
+
+  std::filesystem::path log_dir_;
+  std::filesystem::path path_;
+  std::FILE* file_ = nullptr;
+  bool failed_ = false;
+};
+
+}  // namespace attn::io

@@ -65,7 +65,8 @@ Options:
   -r, --rows FILE          query tokens, one per line (UTF-8): labels of the rows
   -c, --cols FILE          key tokens, one per line (UTF-8): labels of the columns
       --chars FILE         html: highlight the characters of this UTF-8 text (one weight per
-                           character, newlines included) instead of --cols tokens
+                           character, newlines included) instead of --cols tokens; one
+                           newline (\n or \r\n) at the very end of FILE is not a character
   -t, --title TEXT         title above the picture
       --row-title TEXT     svg: axis title beside the row labels (e.g. "target")
       --col-title TEXT     svg: axis title above the column labels (e.g. "source")
@@ -79,7 +80,8 @@ Options:
                            infinite weights are left out and counted in a note
       --colormap NAME      svg: viridis (default; high weights bright) or greys (high dark)
       --reverse            svg: reverse the colour map
-      --vmin X             low end of the colour scale (default: the smallest weight; html: 0)
+      --vmin X             low end of the colour scale (default: the smallest weight; html: 0,
+                           see --highlight-scale)
       --vmax X             high end of the colour scale (default: the largest weight)
       --values             svg: print each weight in its cell (when the cells are big enough)
       --decimals N         decimals of printed weights (default: svg 2, html 3)
@@ -99,6 +101,10 @@ Options:
       --query N            html: only the line of query N (0-based)
       --color #RRGGBB      html: the shade of the highest weight (default #e6550d); bars and
                            histograms: the colour of the bars (default #31688e)
+      --highlight-scale from-zero|min-max
+                           html: white is weight 0 (from-zero, the default: shades compare
+                           across pages) or the smallest weight shown (min-max, like pandas'
+                           background_gradient); the most attended token has the full colour
       --separator TEXT     html: text between tokens (default: one space; "" with --chars)
       --max-maps N         refuse inputs with more than N maps (default 1024)
       --max-cells N        refuse inputs with more than N cells over all maps (default 4194304)
@@ -156,6 +162,7 @@ struct Arguments {
   std::optional<long long> query;
   std::optional<std::string> color;
   std::optional<std::string> separator;
+  std::string highlight_scale = "from-zero";
   std::string csv_labels = "auto";
   long long max_maps = 1024;
   long long max_cells = 4194304;
@@ -308,6 +315,11 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.query = parse_integer(arg, value(), 0, std::numeric_limits<long long>::max());
     } else if (arg == "--color") {
       a.color = value();
+    } else if (arg == "--highlight-scale") {
+      a.highlight_scale = value();
+      if (a.highlight_scale != "from-zero" && a.highlight_scale != "min-max") {
+        throw usage_error("--highlight-scale must be from-zero or min-max, not '" + a.highlight_scale + "'");
+      }
     } else if (arg == "--separator") {
       a.separator = value();
     } else if (arg == "--max-maps") {
@@ -593,7 +605,13 @@ int run(const Arguments& a, std::ostream& out) {
     std::vector<std::string> tokens = col_labels;
     attn::io::HighlightOptions options;
     if (!a.chars_file.empty()) {
-      tokens = attn::io::utf8_characters(read_text_file(a.chars_file, "--chars"));
+      std::string text = read_text_file(a.chars_file, "--chars");
+      // Editors end a text file with a newline: one at the very end is not part of the text.
+      if (!text.empty() && text.back() == '\n') {
+        text.pop_back();
+        if (!text.empty() && text.back() == '\r') text.pop_back();
+      }
+      tokens = attn::io::utf8_characters(text);
       if (static_cast<attn::Index>(tokens.size()) != weights.cols()) {
         throw std::runtime_error("--chars '" + a.chars_file + "' has " + std::to_string(tokens.size()) +
                                  " characters but the weights have " + std::to_string(weights.cols()) + " columns");
@@ -616,6 +634,7 @@ int run(const Arguments& a, std::ostream& out) {
     options.title = a.title;
     options.row_labels = row_labels;
     options.color = a.color.value_or("#e6550d");
+    if (a.highlight_scale == "min-max") options.scale = attn::io::HighlightScale::min_max;
     options.vmin = a.vmin;
     options.vmax = a.vmax;
     if (a.separator) options.separator = *a.separator;

@@ -151,6 +151,23 @@ if [ "$(grep -c 'class="bar"' hist20.svg)" -eq 20 ]; then pass; else fail "--his
 ok "histogram =bins range"  hist_range.svg "$npy/f8_c_3x4.npy" --hist=4 --vmin 0 --vmax 5 --col-title 'weight <w>'
 if grep -q 'outside the range' hist_range.svg; then pass; else fail "--hist range: no note of the values left out"; fi
 
+# --chars ignores one newline at the end of the file (editors write it), not two.
+printf 'Un café.\n' >chars_lf.txt
+printf 'Un café.\r\n' >chars_crlf.txt
+printf 'Un café.\n\n' >chars_two.txt
+ok "chars final LF"         c_lf.html   chars.csv --csv-labels none --chars chars_lf.txt
+ok "chars final CRLF"       c_crlf.html chars.csv --csv-labels none --chars chars_crlf.txt
+bad "chars two newlines" 1 "--chars 'chars_two.txt' has 9 characters but the weights have 8 columns" chars.csv --csv-labels none --chars chars_two.txt -o out/new.html
+# --highlight-scale min-max: the smallest weight is white; from-zero (default) it is not.
+ok "highlight min-max"      mm.html chars.csv --csv-labels none --chars chars.txt --highlight-scale min-max
+if grep -q 'background-color:#ffffff' mm.html && grep -q 'white: the smallest weight' mm.html \
+    && ! grep -q 'background-color:#ffffff' c.html && grep -q 'white: weight 0' c.html; then
+    pass
+else
+    fail "--highlight-scale min-max: the smallest weight is not white, or the legend does not say so"
+fi
+bad "highlight scale"   2 "--highlight-scale must be from-zero or min-max, not 'log'" chars.csv --highlight-scale log -o out/new.html
+
 # -o - writes to standard output.
 if "$plot" "$npy/f8_c_3x4.npy" --format svg -o - >stdout.svg 2>"$work/err" && xmllint --noout stdout.svg \
     && [ ! -e ./- ]; then pass; else fail "-o - did not write an SVG to standard output"; fi

@@ -147,6 +147,11 @@ inline void svg_axis_titles(std::string& out, const std::string& y_title, double
   }
 }
 
+/// Width of a bold title of `font` px: bold glyphs are about 0.7 em wide, not 0.6.
+inline double bold_title_width(const std::string& title, double font) {
+  return static_cast<double>(display_width(title)) * 0.7 * font;
+}
+
 inline void check_font(double font, const char* who) {
   ATTN_CHECK(font > 0 && font <= 200,
              std::string(who) + ": options.font_size (" + format_number(font, -1) + ") must be in (0, 200]");
@@ -241,7 +246,7 @@ inline std::string bars_render(const Matrix<double>& m, const BarOptions& o, con
   const double plots_top = margin + title_h;
   const double panel_h = panel_title_h + plot_h + gap;
   const double plots_bottom = plots_top + panel_h * static_cast<double>(rows) - gap;
-  const double title_w = static_cast<double>(display_width(o.title)) * svg_char_width(font * 1.4);
+  const double title_w = bold_title_width(o.title, font * 1.4);
   const double width = std::ceil(std::max(left + plot_w + margin + 4, title_w + 2 * margin));
   const double height = std::ceil(plots_bottom + x_labels_h + x_title_h + margin);
 

@@ -115,7 +115,7 @@ inline std::string histogram_render(const Histogram& h, const HistogramOptions& 
   const double note_h = note.empty() ? 0 : font * 1.3 + 4;
   // The first and last x tick labels are centred on the ends: leave room for half of them.
   const double x_overhang = static_cast<double>(x_axis.widest) * svg_char_width(font * 0.9) / 2;
-  const double title_w = static_cast<double>(display_width(o.title)) * svg_char_width(font * 1.4);
+  const double title_w = bold_title_width(o.title, font * 1.4);
   const double note_w = static_cast<double>(display_width(note)) * svg_char_width(font * 0.9);
   const double width =
       std::ceil(std::max({left + o.plot_width + x_overhang + margin, title_w + 2 * margin, left + note_w + margin}));
@@ -145,7 +145,9 @@ inline std::string histogram_render(const Histogram& h, const HistogramOptions& 
            format_number(h.edges[k], -1) + ", " + format_number(h.edges[k + 1], -1) +
            (k + 1 == h.counts.size() ? "]" : ")") + ": " + std::to_string(h.counts[k]) + "</title></rect>\n";
   }
-  out += "</g>\n<g class=\"x-axis\" font-size=\"" + svg_num(font * 0.9) + "\" text-anchor=\"middle\">\n";
+  out += "</g>\n<path d=\"M" + svg_num(left) + " " + svg_num(top) + "v" + svg_num(o.plot_height) +
+         "\" stroke=\"#404040\"/>\n";  // the y axis line again, over the first bar
+  out += "<g class=\"x-axis\" font-size=\"" + svg_num(font * 0.9) + "\" text-anchor=\"middle\">\n";
   out += "<path d=\"M" + svg_num(left) + " " + svg_num(bottom) + "h" + svg_num(o.plot_width) + "\" stroke=\"#404040\"/>\n";
   for (std::size_t k = 0; k < x_axis.ticks.size(); ++k) {
     const std::string x = svg_num(x_of(x_axis.ticks[k]));

@@ -10,12 +10,7 @@
 # Needs chromium (Debian: apt-get install chromium) and python3; scripts/test.sh installs them.
 set -euo pipefail
 
-plot="${1:?usage: bars_pixels.sh ATTN_PLOT [WORK_DIR]}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-work="${2:-$(mktemp -d "${TMPDIR:-/tmp}/attn_browser_bars.XXXXXX")}"
-mkdir -p "$work"
-work="$(cd "$work" && pwd)"
-
 # shellcheck source=tests/browser/lib.sh
 . "$here/lib.sh"
 

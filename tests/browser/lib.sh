@@ -1,7 +1,13 @@
 # SPDX-License-Identifier: MIT
-# Shared by the browser tests (tests/browser/*_pixels.sh; source it after setting `work`, the
-# working directory, and `here`, this directory): finds chromium and python3 (exit 1 without
-# them), and defines screenshot, svg_size, run_check (which counts `failures`) and finish.
+# Shared by the browser tests (tests/browser/*_pixels.sh ATTN_PLOT [WORK_DIR]; source it with
+# `here` set to this directory): sets `plot` and `work` (WORK_DIR, or a temporary directory) from
+# the script's arguments, finds chromium and python3 (exit 1 without them), and defines
+# screenshot, svg_size, run_check (which counts `failures`) and finish.
+
+plot="${1:?usage: $(basename "$0") ATTN_PLOT [WORK_DIR]}"
+work="${2:-$(mktemp -d "${TMPDIR:-/tmp}/attn_browser.XXXXXX")}"
+mkdir -p "$work"
+work="$(cd "$work" && pwd)"
 
 chromium=""
 for candidate in chromium chromium-browser google-chrome; do

@@ -119,7 +119,7 @@ TEST_CASE("html: each token's shade follows its weight and its tooltip gives the
   CHECK(html.find("background-color:#f3aa86;color:#000000;white-space:pre-wrap;unicode-bidi:isolate\" title=\"b: 0.500\"") !=
         std::string::npos);
   CHECK(html.find("weight 0.000 <span") != std::string::npos);  // legend: 0 .. max
-  CHECK(html.find("</span> 1.000</div>") != std::string::npos);
+  CHECK(html.find("</span> 1.000 (white: weight 0)</div>") != std::string::npos);
   CHECK(occurrences(html, "class=\"attn-line\"") == 1);
 
   attn::io::HighlightOptions dark;
@@ -215,6 +215,37 @@ TEST_CASE("html: the path overload writes atomically and reports I/O failures", 
   CHECK(files == 1);
   std::error_code ignored;
   fs::remove_all(dir, ignored);
+}
+
+TEST_CASE("html: scale min_max makes the smallest weight white, as pandas' background_gradient", "[io][html]") {
+  Eigen::RowVectorXd w(3);
+  w << 0.2, 0.5, 0.8;
+  const std::vector<std::string> tokens{"a", "b", "c"};
+  const auto shade = [](const std::string& html, const std::string& token) {
+    const std::size_t at = html.find("\" title=\"" + token + ": ");
+    REQUIRE(at != std::string::npos);
+    const std::size_t start = html.rfind("background-color:", at);
+    return html.substr(start + 17, 7);
+  };
+  const std::string zero = attn::io::highlight_html(tokens, w);  // from_zero: 0.2 is a quarter shade
+  CHECK(shade(zero, "a") == "#f9d5c3");
+  CHECK(shade(zero, "c") == "#e6550d");
+  CHECK(zero.find("weight 0.000 <span") != std::string::npos);
+  CHECK(zero.find("(white: weight 0)") != std::string::npos);
+
+  attn::io::HighlightOptions options;
+  options.scale = attn::io::HighlightScale::min_max;
+  const std::string mm = attn::io::highlight_html(tokens, w, options);
+  CHECK(shade(mm, "a") == "#ffffff");
+  CHECK(shade(mm, "b") == "#f3aa86");  // halfway
+  CHECK(shade(mm, "c") == "#e6550d");
+  CHECK(mm.find("weight 0.200 <span") != std::string::npos);  // the legend starts at the smallest weight
+  CHECK(mm.find("</span> 0.800 (white: the smallest weight)</div>") != std::string::npos);
+  // A given vmin wins over the scale, and the legend then shows only the ends.
+  options.vmin = 0.0;
+  const std::string given = attn::io::highlight_html(tokens, w, options);
+  CHECK(shade(given, "a") == "#f9d5c3");
+  CHECK(given.find("(white:") == std::string::npos);
 }
 
 }  // namespace test_html

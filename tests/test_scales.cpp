@@ -156,7 +156,7 @@ TEST_CASE("scales: HTML shading of ±1.8e308, and a legend that tells its ends a
   sub << 0.0, tiny;
   const std::string legend = attn::io::highlight_html({"a", "b"}, sub);
   CHECK(legend.find("weight 0 <span") != std::string::npos);
-  CHECK(legend.find("</span> 5e-324</div>") != std::string::npos);
+  CHECK(legend.find("</span> 5e-324 (white: weight 0)</div>") != std::string::npos);
 
   attn::io::HighlightOptions top;
   top.vmin = big;

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // attn-plot: draws attention weights saved by any framework (.npy from NumPy/PyTorch/Keras,
-// or .csv as attn writes it) as an SVG heatmap or as HTML text highlighting.
+// or .csv as attn writes it) as an SVG heatmap, bar chart or histogram, or as HTML text
+// highlighting.
 // Run `attn-plot --help` for the options. Exit status: 0 done, 1 bad input or I/O failure,
 // 2 bad command line. The output file is written atomically: never half-written.
 
+#include <attn/io/bars.hpp>
 #include <attn/io/csv.hpp>
 #include <attn/io/detail/write_file.hpp>
 #include <attn/io/html.hpp>
@@ -37,7 +39,8 @@ namespace {
 
 constexpr const char* kUsage = "usage: attn-plot [OPTIONS] WEIGHTS -o OUTPUT    (attn-plot --help for more)";
 
-constexpr const char* kHelp = R"(attn-plot: draw attention weights as an SVG heatmap or as HTML highlighted text.
+constexpr const char* kHelp = R"(attn-plot: draw attention weights as an SVG heatmap, bar chart or histogram, or as HTML
+highlighted text.
 
 usage: attn-plot [OPTIONS] WEIGHTS -o OUTPUT
 
@@ -50,7 +53,9 @@ WEIGHTS is a NumPy .npy file or a CSV file:
         labels become the token labels unless --rows / --cols are given.
 
 Output (the format follows the extension of OUTPUT unless --format is given):
-  .svg          a heatmap: query tokens down the left, key tokens along the top, a colour bar
+  .svg          a heatmap: query tokens down the left, key tokens along the top, a colour bar;
+                a single row (1-D input or a 1 x T map) is drawn as bars instead, one bar per
+                key token (earlier versions drew a strip a few pixels tall: --heatmap keeps it)
   .html, .htm   the key tokens shaded by their weight, one line per query, weights in tooltips
 
 Options:
@@ -60,13 +65,23 @@ Options:
   -r, --rows FILE          query tokens, one per line (UTF-8): labels of the rows
   -c, --cols FILE          key tokens, one per line (UTF-8): labels of the columns
       --chars FILE         html: highlight the characters of this UTF-8 text (one weight per
-                           character, newlines included) instead of --cols tokens
+                           character, newlines included) instead of --cols tokens; one
+                           newline (\n or \r\n) at the very end of FILE is not a character
   -t, --title TEXT         title above the picture
       --row-title TEXT     svg: axis title beside the row labels (e.g. "target")
       --col-title TEXT     svg: axis title above the column labels (e.g. "source")
+      --bars               svg: draw each row as bars, the key tokens on the x axis (several
+                           rows: one panel per row, titled by its query token); the default
+                           for a single row (1-D input, 1 x T map)
+      --heatmap            svg: draw a single row as a heatmap strip, not as bars
+      --hist [BINS]        svg: the histogram of all weights (all maps of a 3-D input), BINS
+                           bins (default 20; taken when the next argument is a whole number);
+                           --vmin and --vmax together give the range of the bins; NaN and
+                           infinite weights are left out and counted in a note
       --colormap NAME      svg: viridis (default; high weights bright) or greys (high dark)
       --reverse            svg: reverse the colour map
-      --vmin X             low end of the colour scale (default: the smallest weight; html: 0)
+      --vmin X             low end of the colour scale (default: the smallest weight; html: 0,
+                           see --highlight-scale)
       --vmax X             high end of the colour scale (default: the largest weight)
       --values             svg: print each weight in its cell (when the cells are big enough)
       --decimals N         decimals of printed weights (default: svg 2, html 3)
@@ -84,7 +99,12 @@ Options:
                            html: above that (auto) or always, the page shows the map as such a
                            heatmap instead of highlighted text (not with --query or --chars)
       --query N            html: only the line of query N (0-based)
-      --color #RRGGBB      html: the shade of the highest weight (default #e6550d)
+      --color #RRGGBB      html: the shade of the highest weight (default #e6550d); bars and
+                           histograms: the colour of the bars (default #31688e)
+      --highlight-scale from-zero|min-max
+                           html: white is weight 0 (from-zero, the default: shades compare
+                           across pages) or the smallest weight shown (min-max, like pandas'
+                           background_gradient); the most attended token has the full colour
       --separator TEXT     html: text between tokens (default: one space; "" with --chars)
       --max-maps N         refuse inputs with more than N maps (default 1024)
       --max-cells N        refuse inputs with more than N cells over all maps (default 4194304)
@@ -103,6 +123,8 @@ Examples:
   attn-plot epoch9.npy --truth alignment.npy --layout beside -o epoch9.svg
   attn-plot weights.csv --query 2 -o sentence.html               # labels from the CSV
   attn-plot pooling.npy --chars review.txt -o review.html        # 1 x n character weights
+  attn-plot pooling.npy --cols tokens.txt -o pooling.svg         # 1 x n weights as bars
+  attn-plot weights.npy --hist 30 -o histogram.svg               # histogram of all weights
 )";
 
 /// A command-line mistake: exit status 2.
@@ -122,6 +144,9 @@ struct Arguments {
   std::string col_title;
   std::string colormap = "viridis";
   bool reverse = false;
+  bool bars = false;
+  bool heatmap = false;
+  std::optional<long long> hist;  // bins
   std::optional<double> vmin;
   std::optional<double> vmax;
   bool values = false;
@@ -135,8 +160,9 @@ struct Arguments {
   double max_size = 720;
   std::string raster = "auto";
   std::optional<long long> query;
-  std::string color = "#e6550d";
+  std::optional<std::string> color;
   std::optional<std::string> separator;
+  std::string highlight_scale = "from-zero";
   std::string csv_labels = "auto";
   long long max_maps = 1024;
   long long max_cells = 4194304;
@@ -234,6 +260,23 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       if (a.colormap != "viridis" && a.colormap != "greys" && a.colormap != "grays") {
         throw usage_error("--colormap must be viridis or greys, not '" + a.colormap + "'");
       }
+    } else if (arg == "--bars") {
+      flag();
+      a.bars = true;
+    } else if (arg == "--heatmap") {
+      flag();
+      a.heatmap = true;
+    } else if (arg == "--hist") {
+      a.hist = 20;
+      std::string bins;
+      if (inline_value) {
+        bins = *inline_value;
+      } else if (i + 1 < argc && argv[i + 1][0] != '\0' &&
+                 std::all_of(argv[i + 1], argv[i + 1] + std::char_traits<char>::length(argv[i + 1]),
+                             [](char c) { return c >= '0' && c <= '9'; })) {
+        bins = argv[++i];
+      }
+      if (!bins.empty()) a.hist = parse_integer(arg, bins, 1, 100000);
     } else if (arg == "--reverse") {
       flag();
       a.reverse = true;
@@ -272,6 +315,11 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.query = parse_integer(arg, value(), 0, std::numeric_limits<long long>::max());
     } else if (arg == "--color") {
       a.color = value();
+    } else if (arg == "--highlight-scale") {
+      a.highlight_scale = value();
+      if (a.highlight_scale != "from-zero" && a.highlight_scale != "min-max") {
+        throw usage_error("--highlight-scale must be from-zero or min-max, not '" + a.highlight_scale + "'");
+      }
     } else if (arg == "--separator") {
       a.separator = value();
     } else if (arg == "--max-maps") {
@@ -313,6 +361,14 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
   }
   if (!a.chars_file.empty() && !a.cols_file.empty()) throw usage_error("--chars and --cols cannot be used together");
   if (a.vmin && a.vmax && !(*a.vmin < *a.vmax)) throw usage_error("--vmin must be less than --vmax");
+  if (static_cast<int>(a.bars) + static_cast<int>(a.heatmap) + static_cast<int>(a.hist.has_value()) > 1) {
+    throw usage_error("--bars, --heatmap and --hist cannot be used together");
+  }
+  if ((a.bars || a.heatmap || a.hist) && a.format != "svg") throw usage_error("--bars, --heatmap and --hist are for svg output");
+  if ((a.bars || a.hist) && !a.truth.empty()) throw usage_error("--bars and --hist cannot be used with --truth");
+  if (a.hist && a.vmin.has_value() != a.vmax.has_value()) {
+    throw usage_error("--hist takes the range of its bins from --vmin and --vmax together: give both or neither");
+  }
   return a;
 }
 
@@ -549,7 +605,13 @@ int run(const Arguments& a, std::ostream& out) {
     std::vector<std::string> tokens = col_labels;
     attn::io::HighlightOptions options;
     if (!a.chars_file.empty()) {
-      tokens = attn::io::utf8_characters(read_text_file(a.chars_file, "--chars"));
+      std::string text = read_text_file(a.chars_file, "--chars");
+      // Editors end a text file with a newline: one at the very end is not part of the text.
+      if (!text.empty() && text.back() == '\n') {
+        text.pop_back();
+        if (!text.empty() && text.back() == '\r') text.pop_back();
+      }
+      tokens = attn::io::utf8_characters(text);
       if (static_cast<attn::Index>(tokens.size()) != weights.cols()) {
         throw std::runtime_error("--chars '" + a.chars_file + "' has " + std::to_string(tokens.size()) +
                                  " characters but the weights have " + std::to_string(weights.cols()) + " columns");
@@ -571,7 +633,8 @@ int run(const Arguments& a, std::ostream& out) {
     }
     options.title = a.title;
     options.row_labels = row_labels;
-    options.color = a.color;
+    options.color = a.color.value_or("#e6550d");
+    if (a.highlight_scale == "min-max") options.scale = attn::io::HighlightScale::min_max;
     options.vmin = a.vmin;
     options.vmax = a.vmax;
     if (a.separator) options.separator = *a.separator;
@@ -588,8 +651,42 @@ int run(const Arguments& a, std::ostream& out) {
 
   if (!a.chars_file.empty()) throw usage_error("--chars is for html output");
   if (a.query) throw usage_error("--query is for html output");
+  if (a.hist) {
+    attn::io::HistogramOptions options;
+    options.bins = static_cast<attn::Index>(*a.hist);
+    options.range_min = a.vmin;
+    options.range_max = a.vmax;
+    options.title = a.title;
+    if (!a.col_title.empty()) options.x_axis_title = a.col_title;
+    if (a.color) options.color = *a.color;
+    Eigen::Index total = 0;
+    for (const Eigen::MatrixXd& m : w.maps) total += m.size();
+    Eigen::RowVectorXd all(total);
+    Eigen::Index at = 0;
+    for (const Eigen::MatrixXd& m : w.maps) {
+      if (m.size() > 0) all.segment(at, m.size()) = Eigen::Map<const Eigen::RowVectorXd>(m.data(), m.size());
+      at += m.size();
+    }
+    emit(a, attn::io::histogram_svg(all, options), out);
+    return 0;
+  }
+  // A single row is drawn as bars unless --heatmap asks for the strip.
+  if (a.bars || (!a.heatmap && !w.stacked && a.truth.empty() && first.rows() == 1)) {
+    if (w.stacked) throw usage_error("--bars takes one map (1-D or 2-D), but '" + a.weights + "' is 3-D");
+    attn::io::BarOptions options;
+    options.title = a.title;
+    options.labels = col_labels;
+    options.row_labels = row_labels;
+    options.x_axis_title = a.col_title;
+    options.ymin = a.vmin;
+    options.ymax = a.vmax;
+    options.max_plot_width = a.max_size;
+    if (a.color) options.color = *a.color;
+    check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a);
+    emit(a, attn::io::bars_svg(first, options), out);
+    return 0;
+  }
   const attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
-
 
   if (!a.truth.empty()) {
     if (w.stacked) throw usage_error("--truth takes one map, but '" + a.weights + "' is 3-D");

@@ -124,6 +124,50 @@ ok "option=value form"      n.svg    "$npy/f8_c_3x4.npy" --title=eq --vmax=10 --
 printf 'a\nb\n' >labels_only.csv
 ok "html query, no columns" d.html   labels_only.csv --query 1
 
+# Bars and histograms (issue 15): a single row is drawn as bars by default.
+ok "bars default 1-D"       bars1.svg "$npy/f8_1d_5.npy" -c <(printf '%s\n' 'le <b>' 'chat & "x"' $'\xe2\x80\xaeevil' $'\xff' '注意')
+if grep -q 'class="bar"' bars1.svg && ! grep -q 'class="cells"' bars1.svg && grep -q 'le &lt;b&gt;' bars1.svg; then
+    pass
+else
+    fail "a 1-D input is not drawn as bars by default"
+fi
+if [ "$(grep -c 'class="bar"' bars1.svg)" -eq 5 ]; then pass; else fail "bars1.svg: not 5 bars"; fi
+ok "heatmap strip"          strip.svg "$npy/f8_1d_5.npy" --heatmap
+if grep -q 'class="cells"' strip.svg && ! grep -q 'class="bar"' strip.svg; then pass; else fail "--heatmap did not draw a heatmap"; fi
+ok "bars small multiples"   bars3.svg "$npy/f8_c_3x4.npy" --bars -r rows3.txt -c cols4.txt -t 'Bars <&>' --vmax 20 --color '#e6550d'
+if [ "$(grep -c 'class="panel"' bars3.svg)" -eq 3 ] && [ "$(grep -c 'class="bar"' bars3.svg)" -eq 12 ] \
+    && grep -q '>chat &amp; &quot;chien&quot;<' bars3.svg && grep -q 'fill="#e6550d"' bars3.svg; then
+    pass
+else
+    fail "--bars on a 3x4 map: not 3 titled panels of 4 bars in the given colour"
+fi
+printf ',a,b,c\nq,0.2,0.5,0.3\n' >row.csv
+ok "csv row as bars"        bars_csv.svg row.csv
+if grep -q 'class="panel-title"[^>]*>q<' bars_csv.svg && grep -q '>b</text>' bars_csv.svg; then pass; else fail "row.csv: labels missing"; fi
+ok "histogram"              hist.svg "$npy/f8_c_2x3x4.npy" --hist 7 -t 'Histogram <&>'
+if [ "$(grep -c 'class="bar"' hist.svg)" -eq 7 ]; then pass; else fail "--hist 7 did not give 7 bins"; fi
+ok "histogram default bins" hist20.svg "$npy/f8_c_3x4.npy" --hist
+if [ "$(grep -c 'class="bar"' hist20.svg)" -eq 20 ]; then pass; else fail "--hist did not give 20 bins"; fi
+ok "histogram =bins range"  hist_range.svg "$npy/f8_c_3x4.npy" --hist=4 --vmin 0 --vmax 5 --col-title 'weight <w>'
+if grep -q 'outside the range' hist_range.svg; then pass; else fail "--hist range: no note of the values left out"; fi
+
+# --chars ignores one newline at the end of the file (editors write it), not two.
+printf 'Un café.\n' >chars_lf.txt
+printf 'Un café.\r\n' >chars_crlf.txt
+printf 'Un café.\n\n' >chars_two.txt
+ok "chars final LF"         c_lf.html   chars.csv --csv-labels none --chars chars_lf.txt
+ok "chars final CRLF"       c_crlf.html chars.csv --csv-labels none --chars chars_crlf.txt
+bad "chars two newlines" 1 "--chars 'chars_two.txt' has 9 characters but the weights have 8 columns" chars.csv --csv-labels none --chars chars_two.txt -o out/new.html
+# --highlight-scale min-max: the smallest weight is white; from-zero (default) it is not.
+ok "highlight min-max"      mm.html chars.csv --csv-labels none --chars chars.txt --highlight-scale min-max
+if grep -q 'background-color:#ffffff' mm.html && grep -q 'white: the smallest weight' mm.html \
+    && ! grep -q 'background-color:#ffffff' c.html && grep -q 'white: weight 0' c.html; then
+    pass
+else
+    fail "--highlight-scale min-max: the smallest weight is not white, or the legend does not say so"
+fi
+bad "highlight scale"   2 "--highlight-scale must be from-zero or min-max, not 'log'" chars.csv --highlight-scale log -o out/new.html
+
 # -o - writes to standard output.
 if "$plot" "$npy/f8_c_3x4.npy" --format svg -o - >stdout.svg 2>"$work/err" && xmllint --noout stdout.svg \
     && [ ! -e ./- ]; then pass; else fail "-o - did not write an SVG to standard output"; fi
@@ -164,6 +208,13 @@ bad "html no tokens"    2 "html output needs the tokens"          "$npy/f8_c_3x4
 bad "chars and cols"    2 "--chars and --cols cannot be used together" "$npy/f8_1d_5.npy" --chars chars.txt -c cols4.txt -o out/new.html
 bad "bad colour"        2 "colour 'orange' must be '#rrggbb' or '#rgb'" "$npy/f8_c_3x4.npy" -c cols4.txt --color orange -o out/new.html
 bad "query for svg"     2 "--query is for html output"            "$npy/f8_c_3x4.npy" --query 0 -o out/new.svg
+bad "hist bins 0"        2 "--hist needs an integer in [1, 100000], not '0'" "$npy/f8_c_3x4.npy" --hist=0 -o out/new.svg
+bad "hist bins text"    2 "--hist needs an integer in [1, 100000], not 'many'" "$npy/f8_c_3x4.npy" --hist=many -o out/new.svg
+bad "hist and bars"     2 "--bars, --heatmap and --hist cannot be used together" "$npy/f8_c_3x4.npy" --hist --bars -o out/new.svg
+bad "bars for html"     2 "--bars, --heatmap and --hist are for svg output" "$npy/f8_c_3x4.npy" --bars -c cols4.txt -o out/new.html
+bad "bars and truth"    2 "--bars and --hist cannot be used with --truth" "$npy/f8_c_3x4.npy" --bars --truth "$npy/f4_c_3x4.npy" -o out/new.svg
+bad "hist lone vmin"    2 "--hist takes the range of its bins from --vmin and --vmax together" "$npy/f8_c_3x4.npy" --hist --vmin 0 -o out/new.svg
+bad "bars 3-D"          2 "--bars takes one map (1-D or 2-D), but" "$npy/f8_c_2x3x4.npy" --bars -o out/new.svg
 
 # --- bad input files: status 1 ------------------------------------------------------------------
 bad "missing file"      1 "cannot open 'nothere.npy' for reading: No such file or directory" nothere.npy -o out/new.svg

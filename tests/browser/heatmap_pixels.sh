@@ -11,25 +11,9 @@
 # Needs chromium (Debian: apt-get install chromium) and python3; scripts/test.sh installs them.
 set -euo pipefail
 
-plot="${1:?usage: heatmap_pixels.sh ATTN_PLOT [WORK_DIR]}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-work="${2:-$(mktemp -d "${TMPDIR:-/tmp}/attn_browser.XXXXXX")}"
-mkdir -p "$work"
-work="$(cd "$work" && pwd)"
-
-chromium=""
-for candidate in chromium chromium-browser google-chrome; do
-    if command -v "$candidate" >/dev/null 2>&1; then chromium="$candidate"; break; fi
-done
-if [ -z "$chromium" ]; then
-    echo "FAIL: chromium is not installed (Debian: apt-get install chromium); scripts/test.sh installs it" >&2
-    exit 1
-fi
-python="$(command -v python3 || true)"
-if [ -z "$python" ]; then
-    echo "FAIL: python3 is not installed" >&2
-    exit 1
-fi
+# shellcheck source=tests/browser/lib.sh
+. "$here/lib.sh"
 
 # The known matrix: rows are queries, columns keys; (0,0) = 0.95 is the high-weight cell,
 # (1,0) = 0.02 the low-weight one.
@@ -40,41 +24,6 @@ chat,0.02,0.08,0.90
 noir,0.10,0.85,0.05
 EOF
 printf '%s\n' 'le <b>' 'chat & "chien"' 'noir ünïcødé' >"$work/rows.txt"
-
-# screenshot FILE WIDTH HEIGHT OUT: renders FILE at 1 px per unit, top-left at (0, 0).
-screenshot() {
-    local profile
-    profile="$(mktemp -d "$work/profile.XXXXXX")"
-    local status=0
-    timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --disable-background-networking \
-        --disable-quic --no-first-run --disable-component-update --disable-sync --disable-dev-shm-usage \
-        --disable-extensions --hide-scrollbars --force-device-scale-factor=1 --user-data-dir="$profile" \
-        --window-size="$2,$3" --screenshot="$4" "file://$1" >"$work/chromium.log" 2>&1 || status=$?
-    rm -rf "$profile"
-    if [ "$status" -ne 0 ] || [ ! -s "$4" ]; then
-        echo "FAIL: chromium could not render $1 (exit $status):" >&2
-        tail -n 20 "$work/chromium.log" >&2
-        exit 1
-    fi
-}
-
-svg_size() {  # prints "WIDTH HEIGHT" of an SVG's root element, rounded up
-    "$python" - "$1" <<'EOF'
-import math, sys, xml.etree.ElementTree as ET
-root = ET.parse(sys.argv[1]).getroot()
-print(math.ceil(float(root.get("width"))), math.ceil(float(root.get("height"))))
-EOF
-}
-
-failures=0
-run_check() {
-    if "$python" "$here/png_pixels.py" "$@"; then
-        echo "ok"
-    else
-        echo "FAIL: png_pixels.py $*" >&2
-        failures=$((failures + 1))
-    fi
-}
 
 # 1. viridis, vector cells, labels from the CSV: the high-weight cell is brighter.
 "$plot" "$work/weights.csv" -r "$work/rows.txt" -t "viridis <&>" --values -o "$work/viridis.svg"
@@ -100,9 +49,4 @@ run_check check-svg "$work/greys.png" "$work/greys.svg" 0 0 1 0 darker
 screenshot "$work/text.html" 800 300 "$work/text.png"
 run_check count-color "$work/text.png" '#e6550d' 100
 
-if [ "$failures" -ne 0 ]; then
-    echo "browser test: $failures check(s) failed; files in $work" >&2
-    exit 1
-fi
-echo "browser test: all checks passed"
-if [ -z "${2:-}" ]; then rm -rf "$work"; fi
+finish "${2:-}"

@@ -8,6 +8,11 @@
         cell must be brighter than the low-weight one) or "darker" (greys). With vector cells it
         also checks that each pixel is the cell's own fill colour; REFERENCE.svg (a vector rendering
         of the same map) gives the expected fills for a raster MAP.svg.
+    png_pixels.py check-bars SHOT.png CHART.svg #RRGGBB
+        Measures, in the screenshot, the top of every bar of CHART.svg (the first pixel of
+        colour #RRGGBB going down the bar's centre column) and checks: the tallest bar (largest
+        weight, read from its tooltip) shows the bar colour at its x, its top is where the SVG puts
+        it (within 2 px), and in each panel bars of smaller weight have lower tops (larger y).
     png_pixels.py count-color SHOT.png #RRGGBB MIN_PIXELS
         Counts the pixels within 8 of the colour in every channel; fails below MIN_PIXELS.
 
@@ -164,6 +169,54 @@ def check_svg(shot, svg_path, row_high, col_high, row_low, col_low, direction, r
     return 0
 
 
+def check_bars(shot, svg_path, color):
+    width, height, rows = read_png(shot)
+    target = hex_rgb(color)
+    bars = []
+    root = ET.parse(svg_path).getroot()
+    panels = [g for g in root.iter(SVG + "g") if g.get("class") == "panel"] or [root]
+    for panel, rect in ((k, r) for k, g in enumerate(panels) for r in g.iter(SVG + "rect")):
+        if rect.get("class") != "bar":
+            continue
+        title = rect.find(SVG + "title").text
+        weight = float(title.rsplit(": ", 1)[1])
+        x = float(rect.get("x")) + float(rect.get("width")) / 2
+        y_svg = float(rect.get("y"))
+        bottom = y_svg + float(rect.get("height"))
+        top = next((y for y in range(max(0, int(y_svg) - 20), min(height, int(bottom) + 1))
+                    if close(rows[y][int(x)], target)), None)
+        bars.append((weight, x, y_svg, top, panel))
+    if len(bars) < 2:
+        print("FAIL: %s has %d bars" % (svg_path, len(bars)))
+        return 1
+    failures = []
+    tallest = max(bars)
+    weight, x, y_svg, top, _ = tallest
+    print("%s: %d bars; tallest (weight %g) at x %.1f: top at y %s in the screenshot, %.1f in the SVG" %
+          (svg_path, len(bars), weight, x, top, y_svg))
+    if top is None:
+        failures.append("no pixel of the bar colour %s in the tallest bar's column x=%.1f" % (color, x))
+    else:
+        if abs(top - y_svg) > 2:
+            failures.append("the tallest bar's top is at y %d, the SVG says %.1f" % (top, y_svg))
+        middle = sample(rows, x, top + 5)
+        if not close(middle, target):
+            failures.append("the tallest bar is drawn rgb%s, not %s" % (middle, color))
+    # Within each panel, a smaller weight has a lower top.
+    for w, bx, _, btop, panel in bars:
+        peers = [b for b in bars if b[4] == panel and b[3] is not None and b[0] > w]
+        for pw, px, _, ptop, _ in peers:
+            if btop is not None and not btop > ptop:
+                failures.append("bar of weight %g at x %.1f has its top at y %d, not lower than that of weight %g "
+                                "at x %.1f (y %d)" % (w, bx, btop, pw, px, ptop))
+    shortest = min(b for b in bars if b[3] is not None)
+    print("shortest drawn bar (weight %g) at x %.1f: top at y %d" % (shortest[0], shortest[1], shortest[3]))
+    if failures:
+        print("FAIL: " + "; ".join(failures))
+        return 1
+    return 0
+
+
 def count_color(shot, color, minimum):
     _, _, rows = read_png(shot)
     target = hex_rgb(color)
@@ -177,6 +230,8 @@ def main(argv):
         if len(argv) >= 8 and argv[1] == "check-svg":
             return check_svg(argv[2], argv[3], int(argv[4]), int(argv[5]), int(argv[6]), int(argv[7]), argv[8],
                              argv[9] if len(argv) > 9 else None)
+        if len(argv) == 5 and argv[1] == "check-bars":
+            return check_bars(argv[2], argv[3], argv[4])
         if len(argv) == 5 and argv[1] == "count-color":
             return count_color(argv[2], argv[3], int(argv[4]))
     except (ValueError, OSError, ET.ParseError, IndexError, KeyError) as e:

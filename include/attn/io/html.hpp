@@ -25,17 +25,27 @@
 
 namespace attn::io {
 
+/// Where the shading of highlighted text starts when HighlightOptions::vmin is not given.
+enum class HighlightScale {
+  from_zero,  ///< white is weight 0 (or the smallest weight when it is negative): shades compare across pages
+  min_max     ///< white is the smallest weight of the page, like pandas' `Styler.background_gradient`
+};
+
 /// How highlighted text looks.
 struct HighlightOptions {
   std::string title;                    ///< page title and heading; empty: "attention weights" (no heading)
   std::string color = "#e6550d";        ///< shade of the highest weight ("#rrggbb"); weight 0 is white
-  /// Shading scale. Unset: vmin = min(0, smallest weight), vmax = the largest weight (so the
-  /// most attended token of the page has the full colour). Weights outside are clamped. When
+  /// Shading scale. Unset: vmin = min(0, smallest weight) with HighlightScale::from_zero
+  /// (default), the smallest weight with HighlightScale::min_max; vmax = the largest weight (so
+  /// the most attended token of the page has the full colour). Weights outside are clamped. When
   /// the ends meet or cross, the end not given moves away: vmax = vmin + |vmin| (vmin + 1 for
   /// 0), or with only vmax given vmin = vmax - |vmax|, capped at the largest double.
   std::optional<double> vmin;
   /// Shading scale's upper end; unset: the largest finite weight (see vmin).
   std::optional<double> vmax;
+  /// Where white is when vmin is unset: weight 0 (from_zero, default) or the smallest weight
+  /// (min_max); the legend says which.
+  HighlightScale scale = HighlightScale::from_zero;
   std::string separator = " ";          ///< text between tokens: " " for words, "" for characters
   std::vector<std::string> row_labels;  ///< one label per line (the query token), or empty
   bool show_weights = false;            ///< also print each weight under its token
@@ -109,13 +119,16 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
       hi = std::max(hi, v);
     }
   }
-  double vmin = options.vmin ? *options.vmin : std::min(0.0, std::isfinite(lo) ? lo : 0.0);
+  const double smallest = std::isfinite(lo) ? lo : 0.0;
+  double vmin = options.vmin                                   ? *options.vmin
+                : options.scale == HighlightScale::min_max ? smallest
+                                                           : std::min(0.0, smallest);
   double vmax = options.vmax ? *options.vmax : (std::isfinite(hi) ? hi : 1.0);
   if (options.vmin && options.vmax) {
     ATTN_CHECK(vmin < vmax, std::string(who) + ": options.vmin (" + format_number(vmin, -1) +
                                 ") must be less than options.vmax (" + format_number(vmax, -1) + ")");
   }
-  if (!(vmin < vmax)) {  // (without options.vmin, vmin <= 0 and the scale can grow above it)
+  if (!(vmin < vmax)) {  // (without options.vmin the scale can grow above vmin)
     if (options.vmax) {
       vmin = scale_other_end(vmax, false, who, "options.vmax");
     } else {
@@ -186,7 +199,11 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
     out += "<div class=\"attn-legend\">weight " + ends[0] +
            " <span style=\"display:inline-block;width:10em;height:0.9em;vertical-align:middle;border:1px solid "
            "#808080;background:linear-gradient(to right, #ffffff, " +
-           css_color(top) + ")\"></span> " + ends[1] + "</div>\n";
+           css_color(top) + ")\"></span> " + ends[1] +
+           (options.vmin ? std::string()
+            : options.scale == HighlightScale::min_max ? std::string(" (white: the smallest weight)")
+                                                       : std::string(" (white: weight 0)")) +
+           "</div>\n";
   }
   out += "</div>\n";
   if (!options.fragment) out += "</body>\n</html>\n";
@@ -197,7 +214,8 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
 
 /// HTML of `tokens` shaded by `weights`: `1×n` (or `n×1`) gives one line, `m×n` gives one line
 /// per row (query), labelled with `options.row_labels` when given. Each token is a `<span>`
-/// whose background goes from white (vmin) to `options.color` (vmax), with black or white
+/// whose background goes from white (vmin: 0 by default, the smallest weight with
+/// `options.scale = HighlightScale::min_max`) to `options.color` (vmax), with black or white
 /// text for contrast, a tooltip (`title`: "query → token: weight") and a `data-weight`
 /// attribute; NaN weights are grey. Tokens are any UTF-8, escaped (malformed bytes become
 /// U+FFFD); their spaces are kept (white-space: pre-wrap). The document is polyglot

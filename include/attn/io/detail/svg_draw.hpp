@@ -39,6 +39,19 @@ inline void svg_label(std::string& out, const std::string& attributes, const std
   out += "</text>\n";
 }
 
+/// Appends the XML prolog, the `<svg>` root element (`width×height` px, `font` px text) and its
+/// `<title>`; the caller adds a `<desc>`, the drawing and `</svg>`.
+inline void svg_open(std::string& out, double width, double height, double font, const std::string& title) {
+  out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out += "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" version=\"1.1\" width=\"" +
+         svg_num(width) + "\" height=\"" + svg_num(height) + "\" viewBox=\"0 0 " + svg_num(width) + " " +
+         svg_num(height) + "\" font-family=\"DejaVu Sans, Verdana, Arial, sans-serif\" font-size=\"" + svg_num(font) +
+         "\">\n";
+  out += "<title>";
+  append_xml_escaped(out, title);
+  out += "</title>\n";
+}
+
 inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOptions& options,
                       const HeatmapLayout& layout, const HeatmapScale& scale, double x0, double y0) {
   const Matrix<double>& m = *panel.values;
@@ -198,14 +211,7 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
   const double width = std::ceil(std::max(margin + grid_width + bar_block + margin, title_width + 2 * margin));
 
   std::string out;
-  out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out += "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" version=\"1.1\" width=\"" +
-         svg_num(width) + "\" height=\"" + svg_num(height) + "\" viewBox=\"0 0 " + svg_num(width) + " " +
-         svg_num(height) + "\" font-family=\"DejaVu Sans, Verdana, Arial, sans-serif\" font-size=\"" + svg_num(font) +
-         "\">\n";
-  out += "<title>";
-  append_xml_escaped(out, options.title.empty() ? std::string("attention heatmap") : options.title);
-  out += "</title>\n";
+  svg_open(out, width, height, font, options.title.empty() ? std::string("attention heatmap") : options.title);
   out += "<desc>attn heatmap: " + std::to_string(panels.size()) + (panels.size() == 1 ? " map" : " maps") +
          ", colour map " + colormap_name(options.colormap) + (options.reverse_colormap ? " (reversed)" : "") +
          ", scale [" + format_number(scale.vmin, -1) + ", " + format_number(scale.vmax, -1) + "]</desc>\n";

@@ -107,8 +107,8 @@ struct AttentionLoopOptions {
 /// `void cell(const attn::Matrix<S>& cell_input, attn::Matrix<S>& cell_output)` that reads the
 /// 1×cell_input_size input, updates its own state and writes the 1×dq output (the query; dq =
 /// memory.query_size()) without resizing it. A cell that returns a value, or whose second
-/// parameter is const or a copy, does not compile (a static_assert names this signature). See the top of this header for the order of
-/// operations. The memory must outlive the loop. Steps allocate nothing once the history's
+/// parameter is const or a copy, does not compile (a static_assert names this signature). See
+/// the top of this header for the order of operations. The memory must outlive the loop. Steps allocate nothing once the history's
 /// reservation covers them (and the cell allocates nothing).
 template <typename Scalar>
 class AttentionLoop {

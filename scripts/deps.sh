@@ -33,3 +33,21 @@ attn_deps() {
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 }
+
+# attn_npm_deps DIR: installs node and npm if missing (Debian's npm package), then the npm
+# packages pinned in DIR/package-lock.json into DIR/node_modules (npm ci), unless they are
+# there already at the pinned versions. No browser is downloaded: the tests use Debian's Chromium.
+attn_npm_deps() {
+    local dir="$1"
+    if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+        attn_deps npm
+    fi
+    if [ -f "$dir/node_modules/.package-lock.json" ] &&
+        cmp -s <(grep -v '"name"' "$dir/package-lock.json" | sed -n '/"node_modules\//,$p') \
+               <(grep -v '"name"' "$dir/node_modules/.package-lock.json" | sed -n '/"node_modules\//,$p'); then
+        echo "deps: npm packages of $dir present"
+        return 0
+    fi
+    echo "deps: npm ci in $dir"
+    npm ci --prefix "$dir" --no-audit --no-fund
+}

@@ -45,6 +45,9 @@ trap summary EXIT
 # --decode_raw for the TensorBoard format test (tool.tensorboard_protoc).
 phase "dependencies" attn_deps libxml2-utils chromium python3 clang libclang-rt-14-dev libomp-dev doxygen \
     protobuf-compiler
+# npm (with Debian's nodejs) and playwright-core, pinned in tests/browser/package-lock.json, for
+# the browser interaction tests (browser.* CTests driven by tests/browser/*.test.mjs).
+phase "dependencies (npm: playwright-core)" attn_npm_deps tests/browser
 
 phase "configure build/ (Release)" \
     cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \

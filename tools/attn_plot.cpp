@@ -5,6 +5,8 @@
 // Run `attn-plot --help` for the options. Exit status: 0 done, 1 bad input or I/O failure,
 // 2 bad command line. The output file is written atomically: never half-written.
 
+#include <attn/io/alignment_formats.hpp>
+#include <attn/io/alignment_svg.hpp>
 #include <attn/io/bars.hpp>
 #include <attn/io/csv.hpp>
 #include <attn/io/detail/write_file.hpp>
@@ -112,6 +114,30 @@ Options:
       --csv-labels auto|none|rows|cols|both
                            which labels a CSV file has (default auto: a header record is
                            detected by a field that is not a number, row labels likewise)
+Word alignments (svg only): WEIGHTS may also be an alignment file (any extension but .npy
+and .csv): Pharaoh "i-j" links (fast_align, atools; "ipj" / "i?j" possible links), fairseq
+generate output (its "A-<id>" lines, --print-alignment hard or soft) or Marian output
+(--alignment hard or soft: "translation ||| alignment"). A soft alignment without --gold is
+drawn as a heatmap; everything else as the alignment picture: rows are target tokens (--rows),
+columns source tokens (--cols).
+      --gold FILE          Pharaoh gold standard ("i-j" sure, "ipj" or "i?j" possible links, one
+                           line per sentence pair): draws the hypothesis over it (hit, possible
+                           hit, miss, possible link not found, false alarm, with a legend) and
+                           prints precision, recall and AER (Och & Ney) of the sentence drawn and,
+                           for alignment files, of all sentences (to standard error with -o -).
+                           With .npy / .csv weights the hypothesis is each row's largest weight
+      --align-format auto|pharaoh|fairseq|marian
+                           the format of an alignment WEIGHTS file (default auto: "A-<id><tab>"
+                           lines are fairseq, "|||" or commas Marian, else Pharaoh)
+      --sentence N         which sentence pair to draw (default 0): fairseq's sample id, else
+                           the 0-based line (Marian n-best: its sentence number); also the line
+                           of --gold
+      --link-order src-tgt|tgt-src
+                           which index comes first in Pharaoh links, of WEIGHTS and --gold
+                           (default src-tgt, as fast_align, fairseq and Marian write them;
+                           attn::io::write_pharaoh writes tgt-src, i.e. row-column)
+      --threshold X        soft alignments and weights: the hypothesis is every weight above X
+                           instead of each target token's largest weight
   -h, --help               this help
       --version            the attn version
 
@@ -125,6 +151,8 @@ Examples:
   attn-plot pooling.npy --chars review.txt -o review.html        # 1 x n character weights
   attn-plot pooling.npy --cols tokens.txt -o pooling.svg         # 1 x n weights as bars
   attn-plot weights.npy --hist 30 -o histogram.svg               # histogram of all weights
+  attn-plot generate.out --gold gold.talp --sentence 3 -o a3.svg # fairseq A- lines vs gold
+  attn-plot weights.npy --gold gold.talp --rows tgt.txt --cols src.txt -o vs_gold.svg
 )";
 
 /// A command-line mistake: exit status 2.
@@ -167,6 +195,12 @@ struct Arguments {
   long long max_maps = 1024;
   long long max_cells = 4194304;
   long long max_bytes = 268435456;
+  // Word alignments (run_alignment)
+  std::string gold;
+  std::string align_format = "auto";
+  long long sentence = 0;
+  std::string link_order = "src-tgt";
+  std::optional<double> threshold;
 };
 
 double parse_double(const std::string& option, const std::string& text) {
@@ -334,6 +368,23 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
           a.csv_labels != "both") {
         throw usage_error("--csv-labels must be auto, none, rows, cols or both, not '" + a.csv_labels + "'");
       }
+    } else if (arg == "--gold") {
+      a.gold = value();
+    } else if (arg == "--align-format") {
+      a.align_format = value();
+      if (a.align_format != "auto" && a.align_format != "pharaoh" && a.align_format != "fairseq" &&
+          a.align_format != "marian") {
+        throw usage_error("--align-format must be auto, pharaoh, fairseq or marian, not '" + a.align_format + "'");
+      }
+    } else if (arg == "--sentence") {
+      a.sentence = parse_integer(arg, value(), 0, std::numeric_limits<long long>::max());
+    } else if (arg == "--link-order") {
+      a.link_order = value();
+      if (a.link_order != "src-tgt" && a.link_order != "tgt-src") {
+        throw usage_error("--link-order must be src-tgt or tgt-src, not '" + a.link_order + "'");
+      }
+    } else if (arg == "--threshold") {
+      a.threshold = parse_double(arg, value());
     } else if (arg == "--") {
       for (++i; i < argc; ++i) positional.emplace_back(argv[i]);
     } else if (arg.size() > 1 && arg[0] == '-') {
@@ -565,7 +616,153 @@ std::string html_page_with_svg(const std::string& title, const std::string& svg,
   return page;
 }
 
-int run(const Arguments& a, std::ostream& out) {
+// --- word alignments: alignment files, --gold ------------------------------------------------
+
+bool is_alignment_file(const std::string& path) { return !has_extension(path, ".npy") && !has_extension(path, ".csv"); }
+
+std::string scores_text(const attn::AlignmentScores& s) {
+  std::ostringstream text;
+  text.imbue(std::locale::classic());
+  text.setf(std::ios::fixed);
+  text.precision(4);
+  text << "precision " << s.precision << " recall " << s.recall << " AER " << s.aer << " (|A| " << s.hypothesis
+       << ", |S| " << s.sure << ", |P| " << s.possible << ", |A&S| " << s.hits_sure << ", |A&P| " << s.hits_possible << ")";
+  return text.str();
+}
+
+attn::Alignment hard_links(const Eigen::MatrixXd& weights, const Arguments& a) {
+  return a.threshold ? attn::threshold_alignment(weights, *a.threshold) : attn::argmax_alignment(weights);
+}
+
+/// Alignment files and --gold: draws the alignment (over the gold) and prints the scores.
+int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
+  if (a.format != "svg") throw usage_error("alignments (--gold, alignment files) are drawn as svg only");
+  if (a.bars || a.heatmap || a.hist || !a.truth.empty() || a.query || !a.chars_file.empty()) {
+    throw usage_error("--bars, --heatmap, --hist, --truth, --query and --chars do not apply to alignments");
+  }
+  const attn::io::PharaohOrder order =
+      a.link_order == "src-tgt" ? attn::io::PharaohOrder::col_row : attn::io::PharaohOrder::row_col;
+  const auto wanted = static_cast<attn::Index>(a.sentence);
+  // The hypothesis: weights (.npy / .csv), or the records of an alignment file.
+  std::vector<attn::io::AlignmentRecord> records;
+  Eigen::MatrixXd weights;
+  attn::Alignment links;
+  bool soft = false;
+  if (is_alignment_file(a.weights)) {
+    attn::io::AlignmentFormat format = attn::io::AlignmentFormat::automatic;
+    if (a.align_format == "pharaoh") format = attn::io::AlignmentFormat::pharaoh;
+    if (a.align_format == "fairseq") format = attn::io::AlignmentFormat::fairseq;
+    if (a.align_format == "marian") format = attn::io::AlignmentFormat::marian;
+    try {
+      records = attn::io::read_alignments(fs::path(a.weights), format, order);
+    } catch (const attn::invalid_argument& e) {  // bad content: an input error (exit status 1)
+      throw std::runtime_error("'" + a.weights + "' is neither .npy / .csv weights nor an alignment file " +
+                               "(Pharaoh, fairseq, Marian): " + e.what());
+    }
+    const auto found = std::find_if(records.begin(), records.end(),
+                                    [&](const attn::io::AlignmentRecord& r) { return r.sentence == wanted; });
+    if (found == records.end()) {
+      throw std::runtime_error("'" + a.weights + "' has no alignment of sentence " + std::to_string(wanted) + " (" +
+                               std::to_string(records.size()) + " alignments read)");
+    }
+    soft = found->soft;
+    weights = found->weights;
+    links = found->links;
+    check_limits(a.weights, 1, weights.rows(), weights.cols(), a);
+  } else {
+    Weights w = read_weights(a.weights, a.csv_labels, a);
+    if (w.stacked) throw std::runtime_error("'" + a.weights + "' is 3-D: --gold takes one map (targets x sources)");
+    weights = w.maps.front();
+    soft = true;
+  }
+  if (soft) links = hard_links(weights, a);
+
+  std::vector<std::string> rows = a.rows_file.empty() ? std::vector<std::string>{} : read_tokens(a.rows_file, "--rows");
+  std::vector<std::string> cols = a.cols_file.empty() ? std::vector<std::string>{} : read_tokens(a.cols_file, "--cols");
+  if (soft) {
+    check_label_count(rows, weights.rows(), "--rows '" + a.rows_file + "'", "rows (target tokens)");
+    check_label_count(cols, weights.cols(), "--cols '" + a.cols_file + "'", "columns (source tokens)");
+  }
+  if (a.gold.empty()) {
+    if (soft) {  // a soft alignment alone is a heatmap
+      emit(a, attn::io::heatmap_svg(weights, heatmap_options(a, rows, cols)), out);
+      return 0;
+    }
+    attn::io::AlignmentSvgOptions options;
+    options.title = a.title;
+    options.row_labels = rows;
+    options.col_labels = cols;
+    options.row_axis_title = a.row_title;
+    options.col_axis_title = a.col_title;
+    options.max_map_size = a.max_size;
+    emit(a, attn::io::alignment_svg(links, options), out);
+    return 0;
+  }
+
+  std::vector<attn::io::GoldAlignment> gold;
+  try {
+    gold = attn::io::read_pharaoh(fs::path(a.gold), order);
+  } catch (const attn::invalid_argument& e) {
+    throw std::runtime_error("--gold '" + a.gold + "': " + e.what());
+  }
+  if (wanted >= static_cast<attn::Index>(gold.size())) {
+    throw std::runtime_error("--gold '" + a.gold + "' has " + std::to_string(gold.size()) +
+                             " sentence pairs (lines); --sentence " + std::to_string(wanted) + " is not one of them");
+  }
+  const attn::io::GoldAlignment& g = gold[static_cast<std::size_t>(wanted)];
+  attn::io::AlignmentSvgOptions options;
+  options.title = a.title;
+  options.row_labels = rows;
+  options.col_labels = cols;
+  options.row_axis_title = a.row_title;
+  options.col_axis_title = a.col_title;
+  options.max_map_size = a.max_size;
+  options.threshold = a.threshold;
+  if (soft) {
+    options.rows = weights.rows();
+    options.cols = weights.cols();
+  }
+  std::string svg;
+  try {
+    svg = soft ? attn::io::alignment_svg(weights, g, options) : attn::io::alignment_svg(links, g, options);
+  } catch (const attn::invalid_argument& e) {  // links outside the picture: the files do not fit
+    throw std::runtime_error("'" + a.weights + "' and --gold '" + a.gold + "', sentence " + std::to_string(wanted) +
+                             ": " + e.what());
+  }
+
+  // The scores: of the sentence drawn, and with an alignment file of every gold sentence pair.
+  std::ostream& report = a.output == "-" ? err : out;
+  std::string text = "sentence " + std::to_string(wanted) + ": " + scores_text(attn::alignment_scores(links, g.sure, g.possible)) + "\n";
+  if (!records.empty() && gold.size() > 1) {
+    std::vector<attn::Alignment> hypotheses(gold.size());
+    std::vector<bool> seen(gold.size(), false);
+    for (const attn::io::AlignmentRecord& r : records) {
+      if (r.sentence < 0 || r.sentence >= static_cast<attn::Index>(gold.size())) {
+        throw std::runtime_error("'" + a.weights + "' line " + std::to_string(r.line) + ": sentence " +
+                                 std::to_string(r.sentence) + " is not in --gold '" + a.gold + "' (" +
+                                 std::to_string(gold.size()) + " sentence pairs)");
+      }
+      const auto k = static_cast<std::size_t>(r.sentence);
+      if (seen[k]) continue;  // n-best: the first hypothesis of a sentence
+      seen[k] = true;
+      hypotheses[k] = r.soft ? hard_links(r.weights, a) : r.links;
+    }
+    const auto missing = static_cast<std::size_t>(std::count(seen.begin(), seen.end(), false));
+    if (missing > 0) {
+      text += "all sentences: not scored: '" + a.weights + "' has no alignment for " + std::to_string(missing) +
+              " of the " + std::to_string(gold.size()) + " sentence pairs of --gold\n";
+    } else {
+      text += "all " + std::to_string(gold.size()) + " sentences: " + scores_text(attn::io::alignment_scores(hypotheses, gold)) + "\n";
+    }
+  }
+  emit(a, svg, out);
+  report << text;
+  report.flush();
+  return 0;
+}
+
+int run(const Arguments& a, std::ostream& out, std::ostream& err) {
+  if (!a.gold.empty() || is_alignment_file(a.weights)) return run_alignment(a, out, err);
   Weights w = read_weights(a.weights, a.csv_labels, a);
   const Eigen::MatrixXd& first = w.maps.front();
   std::vector<std::string> row_labels = w.row_labels;
@@ -732,7 +929,7 @@ int attn_plot_main(int argc, char** argv, std::ostream& out, std::ostream& err) 
   try {
     const std::optional<Arguments> arguments = parse_arguments(argc, argv, out);
     if (!arguments) return 0;
-    return run(*arguments, out);
+    return run(*arguments, out, err);
   } catch (const usage_error& e) {
     err << "attn-plot: " << e.what() << "\n" << kUsage << "\n";
     return 2;

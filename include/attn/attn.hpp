@@ -27,6 +27,8 @@
 #include "memory.hpp"
 #include "history.hpp"
 #include "attention_loop.hpp"
+#include "io/alignment_formats.hpp"
+#include "io/alignment_svg.hpp"
 #include "io/bars.hpp"
 #include "io/colormap.hpp"
 #include "io/csv.hpp"

@@ -27,6 +27,7 @@
 #include "memory.hpp"
 #include "history.hpp"
 #include "attention_loop.hpp"
+#include "io/animation.hpp"
 #include "io/bars.hpp"
 #include "io/colormap.hpp"
 #include "io/csv.hpp"

@@ -15,6 +15,7 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cstddef>
 #include <filesystem>
 #include <ostream>
@@ -93,6 +94,24 @@ inline std::string animation_grid_svg(const std::vector<AnimationFrame>& frames,
   look.vmax = scale.vmax;
   look.colorbar_label = options.colorbar_label;
   look.grid_columns = static_cast<Index>(frames_shown.size() + (truth.empty() ? 0 : 1));
+  // Cells big enough for the panel titles ("sample 1: epoch 10") to fit over their maps (up to
+  // 40 characters, cells up to 64 px), so that neighbouring titles do not overlap.
+  double cell = 0;
+  Index rows = 1;
+  Index cols = 1;
+  for (const HeatmapPanel& p : panels) {
+    const double title = static_cast<double>(std::min<std::size_t>(40, detail::display_width(p.title)));
+    cell = std::max(cell, (title * detail::svg_char_width(look.font_size * 1.1) + 4) /
+                              static_cast<double>(std::max<Index>(1, p.values.cols())));
+    rows = std::max(rows, p.values.rows());
+    cols = std::max(cols, p.values.cols());
+  }
+  const double columns = static_cast<double>(look.grid_columns);
+  const double grid_rows = static_cast<double>(panels.size()) / columns;  // one row per sample
+  cell = std::min(cell, 64.0);  // (a one-column map keeps a sane height)
+  look.max_cell_size = std::max(look.max_cell_size, cell);
+  look.max_map_size = std::max({look.max_map_size, cell * static_cast<double>(cols) * columns,
+                                cell * static_cast<double>(rows) * grid_rows});
   return detail::svg_grid(panels, look, who.c_str());
 }
 

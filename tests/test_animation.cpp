@@ -392,11 +392,11 @@ TEST_CASE("animation: the SVG grid has one row per sample, the chosen frames and
   CHECK(svg.find("Grid &lt;&amp;&gt;") != std::string::npos);
   // Long titles get cells wide enough to fit over their maps (neighbours do not overlap).
   AnimationOptions wordy;
-  wordy.sample_titles = {"a rather long sample title", "b"};
+  wordy.sample_titles = {"a long sample title", "b"};
   const std::string wide = attn::io::animation_grid_svg(frames, {}, {0}, wordy);
   std::smatch frame;
   REQUIRE(std::regex_search(wide, frame, std::regex("<rect class=\"frame\" x=\"[^\"]+\" y=\"[^\"]+\" width=\"([^\"]+)\"")));
-  CHECK(std::stod(frame[1]) >= 0.6 * 12 * 1.1 * static_cast<double>(std::string("a rather long sample title: epoch 1").size()));
+  CHECK(std::stod(frame[1]) >= 0.6 * 12 * 1.1 * static_cast<double>(std::string("a long sample title: epoch 1").size()));
   // One sample: titles without the sample's name; no truth: no truth column.
   const std::string single = attn::io::animation_grid_svg({{5, "epoch 5", {ramp(2, 2, 0)}}}, {}, {0});
   CHECK(count(single, "<g class=\"panel\">") == 1);

@@ -116,13 +116,14 @@ Options:
                            detected by a field that is not a number, row labels likewise)
 
 Training animation (--animate): attention of a few samples after every epoch, beside the truth
-      --animate            read one frame per file: FILES... are epoch_1.npy, epoch_2.npy, ...
-                           (or a directory of them), sorted by the number in their names
-                           (epoch_2 before epoch_10), that number being the frame's step and
-                           the name its title ("epoch 10"); each file is one map (2-D) or one
-                           map per sample (3-D: n x Tq x Tk). Writes an HTML page (slider,
-                           play/pause, every frame on one colour scale, the maps embedded
-                           quantised to 16 bits) or, with -o FILE.svg and --frames, a grid
+      --animate            one frame per file: FRAMES... are epoch_1.npy, epoch_2.npy, ...
+                           or a directory (its .npy files with a number in their names),
+                           sorted by that number (epoch_2 before epoch_10), which is the
+                           frame's step; the name is its title ("epoch 10"). Each file holds
+                           one map (2-D) or one map per sample (3-D: n x Tq x Tk). Writes an
+                           HTML page (slider, play/pause, one colour scale for every frame
+                           and the truth, maps embedded quantised to 16 bits) or, with
+                           -o FILE.svg and --frames, a grid of chosen frames
       --truth FILE         with --animate: the ground truth, one map per sample (2-D or 3-D),
                            drawn beside (--layout under: under) each sample's map
       --frames LIST        svg grid: the frames to show, by the number in their file names
@@ -846,15 +847,20 @@ FrameFile frame_file(const std::string& path) {
   return file;
 }
 
-/// The frame files: the arguments, a directory standing for its .npy files, sorted by the
-/// number in their names (epoch_2 before epoch_10), each number once.
-std::vector<FrameFile> frame_files(const std::vector<std::string>& inputs) {
+/// The frame files: the arguments, a directory standing for its .npy files with a number in
+/// their names (not truth.npy, nor `truth`), sorted by that number (epoch_2 before epoch_10),
+/// each number once.
+std::vector<FrameFile> frame_files(const std::vector<std::string>& inputs, const std::string& truth) {
   std::vector<FrameFile> files;
   for (const std::string& input : inputs) {
     std::error_code error;
     if (fs::is_directory(input, error)) {
       for (const auto& entry : fs::directory_iterator(input)) {
-        if (entry.is_regular_file() && has_extension(entry.path().string(), ".npy")) {
+        std::error_code same_error;
+        const bool is_truth = !truth.empty() && fs::equivalent(entry.path(), truth, same_error);
+        const std::string stem = entry.path().stem().string();
+        const bool numbered = std::any_of(stem.begin(), stem.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (entry.is_regular_file() && has_extension(entry.path().string(), ".npy") && !is_truth && numbered) {
           files.push_back(frame_file(entry.path().string()));
         }
       }
@@ -862,7 +868,7 @@ std::vector<FrameFile> frame_files(const std::vector<std::string>& inputs) {
       files.push_back(frame_file(input));
     }
   }
-  if (files.empty()) throw usage_error("--animate: no .npy file found in '" + inputs.front() + "'");
+  if (files.empty()) throw usage_error("--animate: no numbered .npy file found in '" + inputs.front() + "'");
   std::sort(files.begin(), files.end(), [](const FrameFile& x, const FrameFile& y) {
     return x.step != y.step ? x.step < y.step : x.path < y.path;
   });
@@ -876,7 +882,7 @@ std::vector<FrameFile> frame_files(const std::vector<std::string>& inputs) {
 }
 
 int run_animation(const Arguments& a, std::ostream& out) {
-  const std::vector<FrameFile> files = frame_files(a.inputs);
+  const std::vector<FrameFile> files = frame_files(a.inputs, a.truth);
   std::vector<attn::io::AnimationFrame> frames;
   long long cells = 0;
   for (const FrameFile& file : files) {

@@ -155,7 +155,10 @@ inline const char* animation_script() {
     views.push(view);
   });
   (function legend() {
-    var canvas = document.getElementById('attn-legend'), ctx = canvas.getContext('2d');
+    var canvas = document.createElement('canvas'), ctx = canvas.getContext('2d');
+    canvas.id = 'attn-legend';
+    var box = document.getElementById('attn-legend-box');
+    box.insertBefore(canvas, box.firstChild);
     var w = 300, h = 44, x0 = 20, bar = 256;
     canvas.width = w * dpr; canvas.height = h * dpr; canvas.style.width = w + 'px'; canvas.style.height = h + 'px';
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -255,7 +258,7 @@ inline std::string animation_page(const std::vector<AnimationFrame>& frames, con
   append_xml_escaped(page, frame_titles.back());
   page += "</span><span id=\"attn-frame-step\">" + frame_steps.back() + "</span><span id=\"attn-frame-count\">" +
           std::to_string(frames.size()) + " / " + std::to_string(frames.size()) + "</span></div>\n";
-  page += "<div id=\"attn-samples\"></div>\n<div class=\"attn-legend\"><canvas id=\"attn-legend\"></canvas><span>";
+  page += "<div id=\"attn-samples\"></div>\n<div class=\"attn-legend\" id=\"attn-legend-box\"><span>";
   append_xml_escaped(page, options.colorbar_label);
   page += "</span></div>\n<div id=\"attn-tip\" hidden=\"hidden\"></div>\n<noscript><p>This page draws the maps with "
           "JavaScript.</p></noscript>\n<div hidden=\"hidden\">\n";

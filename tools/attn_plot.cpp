@@ -7,6 +7,7 @@
 
 #include <attn/io/alignment_formats.hpp>
 #include <attn/io/alignment_svg.hpp>
+#include <attn/io/animation.hpp>
 #include <attn/io/bars.hpp>
 #include <attn/io/csv.hpp>
 #include <attn/io/detail/write_file.hpp>
@@ -45,6 +46,7 @@ constexpr const char* kHelp = R"(attn-plot: draw attention weights as an SVG hea
 highlighted text.
 
 usage: attn-plot [OPTIONS] WEIGHTS -o OUTPUT
+       attn-plot --animate [OPTIONS] FRAMES... -o OUTPUT
 
 WEIGHTS is a NumPy .npy file or a CSV file:
   .npy  0-D, 1-D (one row) or 2-D (Tq x Tk: rows are queries, columns are keys) gives one map;
@@ -138,6 +140,27 @@ columns source tokens (--cols).
                            attn::io::write_pharaoh writes tgt-src, i.e. row-column)
       --threshold X        soft alignments and weights: the hypothesis is every weight above X
                            instead of each target token's largest weight
+
+Training animation (--animate): attention of a few samples after every epoch, beside the truth
+      --animate            one frame per file: FRAMES... are epoch_1.npy, epoch_2.npy, ...
+                           or a directory (its .npy files with a number in their names),
+                           sorted by that number (epoch_2 before epoch_10), which is the
+                           frame's step; the name is its title ("epoch 10"). Each file holds
+                           one map (2-D) or one map per sample (3-D: n x Tq x Tk). Writes an
+                           HTML page (slider, play/pause, one colour scale for every frame
+                           and the truth, maps embedded quantised to 16 bits) or, with
+                           -o FILE.svg and --frames, a grid of chosen frames
+      --truth FILE         with --animate: the ground truth, one map per sample (2-D or 3-D),
+                           drawn beside (--layout under: under) each sample's map
+      --frames LIST        svg grid: the frames to show, by the number in their file names
+                           (e.g. 1,5,10); one row per sample, the truth in the last column
+      --frame-ms N         html: milliseconds per frame when playing (20..60000, default 600)
+      --cell PX            html: pixels per cell (1..64; default: about 240 px per map)
+      --precision uint16|uint8
+                           html: how the maps are embedded (default uint16: within 1/131064 of
+                           each map's range; uint8: within 1/504, half the size)
+      --panel-titles LIST  with --animate: the titles of the samples (default "sample 0", ...)
+
   -h, --help               this help
       --version            the attn version
 
@@ -153,6 +176,8 @@ Examples:
   attn-plot weights.npy --hist 30 -o histogram.svg               # histogram of all weights
   attn-plot generate.out --gold gold.talp --sentence 3 -o a3.svg # fairseq A- lines vs gold
   attn-plot weights.npy --gold gold.talp --rows tgt.txt --cols src.txt -o vs_gold.svg
+  attn-plot --animate epoch_*.npy --truth mask.npy -o training.html   # training animation
+  attn-plot --animate runs/ --truth mask.npy --frames 1,5,10 -o training.svg  # grid of 3 epochs
 )";
 
 /// A command-line mistake: exit status 2.
@@ -201,6 +226,13 @@ struct Arguments {
   long long sentence = 0;
   std::string link_order = "src-tgt";
   std::optional<double> threshold;
+  // --animate (training animation): every positional file, the chosen frames, the page's look.
+  bool animate = false;
+  std::vector<std::string> inputs;
+  std::optional<std::vector<long long>> frames;  // steps, as numbered in the file names
+  std::optional<long long> frame_ms;
+  std::optional<long long> cell;
+  std::string precision = "uint16";
 };
 
 double parse_double(const std::string& option, const std::string& text) {
@@ -242,6 +274,54 @@ std::vector<std::string> split_commas(const std::string& text) {
   }
   parts.push_back(part);
   return parts;
+}
+
+// --- training animation (--animate): command line ------------------------------------------
+
+/// The options of --animate; returns false for any other argument. `value()` takes the
+/// option's value, `flag()` refuses one.
+template <typename Value, typename Flag>
+bool parse_animation_option(Arguments& a, const std::string& arg, const Value& value, const Flag& flag) {
+  if (arg == "--animate") {
+    flag();
+    a.animate = true;
+  } else if (arg == "--frames") {
+    std::vector<long long> steps;
+    for (const std::string& part : split_commas(value())) {
+      steps.push_back(parse_integer("--frames", part, std::numeric_limits<long long>::min(),
+                                    std::numeric_limits<long long>::max()));
+    }
+    a.frames = steps;
+  } else if (arg == "--frame-ms") {
+    a.frame_ms = parse_integer(arg, value(), 20, 60000);
+  } else if (arg == "--cell") {
+    a.cell = parse_integer(arg, value(), 1, 64);
+  } else if (arg == "--precision") {
+    a.precision = value();
+    if (a.precision != "uint16" && a.precision != "uint8") {
+      throw usage_error("--precision must be uint16 or uint8, not '" + a.precision + "'");
+    }
+  } else {
+    return false;
+  }
+  return true;
+}
+
+/// What --animate cannot be combined with, and its options without it.
+void check_animation_arguments(const Arguments& a) {
+  if (!a.animate) {
+    if (a.frames || a.frame_ms || a.cell || a.precision != "uint16") {
+      throw usage_error("--frames, --frame-ms, --cell and --precision are for --animate");
+    }
+    return;
+  }
+  if (a.bars || a.heatmap || a.hist || a.query || !a.chars_file.empty() || a.grid_columns != 0) {
+    throw usage_error("--animate cannot be used with --bars, --heatmap, --hist, --query, --chars or --grid-columns");
+  }
+  if (a.format == "svg" && !a.frames) {
+    throw usage_error("--animate with svg output draws a grid of chosen frames: give --frames LIST (e.g. --frames 1,5,10)");
+  }
+  if (a.format == "html" && a.frames) throw usage_error("--frames is for the svg grid (-o FILE.svg)");
 }
 
 /// Returns nullopt for --help / --version (already answered).
@@ -385,6 +465,8 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       }
     } else if (arg == "--threshold") {
       a.threshold = parse_double(arg, value());
+    } else if (parse_animation_option(a, arg, value, flag)) {
+      // --animate and its options (see parse_animation_option)
     } else if (arg == "--") {
       for (++i; i < argc; ++i) positional.emplace_back(argv[i]);
     } else if (arg.size() > 1 && arg[0] == '-') {
@@ -393,9 +475,13 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       positional.push_back(arg);
     }
   }
-  if (positional.empty()) throw usage_error("no WEIGHTS file given");
-  if (positional.size() > 1) throw usage_error("one WEIGHTS file expected, got " + std::to_string(positional.size()));
+  if (positional.empty()) throw usage_error(a.animate ? "no frame files given (epoch_*.npy)" : "no WEIGHTS file given");
+  if (positional.size() > 1 && !a.animate) {
+    throw usage_error("one WEIGHTS file expected, got " + std::to_string(positional.size()) +
+                      " (--animate takes one file per frame)");
+  }
   a.weights = positional.front();
+  a.inputs = positional;
   if (a.output.empty()) throw usage_error("no output file given (-o FILE)");
   if (a.format.empty() && a.output == "-") throw usage_error("-o - (standard output) needs --format svg or --format html");
   if (a.format.empty()) {
@@ -420,6 +506,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
   if (a.hist && a.vmin.has_value() != a.vmax.has_value()) {
     throw usage_error("--hist takes the range of its bins from --vmin and --vmax together: give both or neither");
   }
+  check_animation_arguments(a);
   return a;
 }
 
@@ -761,7 +848,10 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+int run_animation(const Arguments& a, std::ostream& out);
+
 int run(const Arguments& a, std::ostream& out, std::ostream& err) {
+  if (a.animate) return run_animation(a, out);
   if (!a.gold.empty() || is_alignment_file(a.weights)) return run_alignment(a, out, err);
   Weights w = read_weights(a.weights, a.csv_labels, a);
   const Eigen::MatrixXd& first = w.maps.front();
@@ -918,6 +1008,156 @@ int run(const Arguments& a, std::ostream& out, std::ostream& err) {
   }
   check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a);
   emit(a, attn::io::heatmap_svg(first, options), out);
+  return 0;
+}
+
+// --- training animation (--animate): frames from epoch_*.npy files ---------------------------
+
+/// One input file of an animation, with the number in its name.
+struct FrameFile {
+  std::string path;
+  long long step = 0;
+  std::string title;  // "epoch 3" for epoch_3.npy
+};
+
+/// The number in a file's name (the last run of digits of its stem: epoch_10.npy → 10) and its
+/// title (the stem, '_' and '-' before the number becoming a space: "epoch 10").
+FrameFile frame_file(const std::string& path) {
+  const std::string stem = fs::path(path).stem().string();
+  std::size_t end = stem.size();
+  while (end > 0 && !std::isdigit(static_cast<unsigned char>(stem[end - 1]))) --end;
+  std::size_t begin = end;
+  while (begin > 0 && std::isdigit(static_cast<unsigned char>(stem[begin - 1]))) --begin;
+  if (begin == end) {
+    throw usage_error("--animate: '" + path + "' has no number in its name (name the frames epoch_1.npy, epoch_2.npy, ...)");
+  }
+  const std::string digits = stem.substr(begin, end - begin);
+  FrameFile file{path, 0, {}};
+  try {
+    file.step = std::stoll(digits);
+  } catch (const std::exception&) {
+    throw usage_error("--animate: the number in '" + path + "' is too large");
+  }
+  std::string prefix = stem.substr(0, begin);
+  while (!prefix.empty() && (prefix.back() == '_' || prefix.back() == '-' || prefix.back() == ' ')) prefix.pop_back();
+  file.title = (prefix.empty() ? std::string("step") : prefix) + " " + std::to_string(file.step) + stem.substr(end);
+  return file;
+}
+
+/// The frame files: the arguments, a directory standing for its .npy files with a number in
+/// their names (not truth.npy, nor `truth`), sorted by that number (epoch_2 before epoch_10),
+/// each number once.
+std::vector<FrameFile> frame_files(const std::vector<std::string>& inputs, const std::string& truth) {
+  std::vector<FrameFile> files;
+  for (const std::string& input : inputs) {
+    std::error_code error;
+    if (fs::is_directory(input, error)) {
+      for (const auto& entry : fs::directory_iterator(input)) {
+        std::error_code same_error;
+        const bool is_truth = !truth.empty() && fs::equivalent(entry.path(), truth, same_error);
+        const std::string stem = entry.path().stem().string();
+        const bool numbered = std::any_of(stem.begin(), stem.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (entry.is_regular_file() && has_extension(entry.path().string(), ".npy") && !is_truth && numbered) {
+          files.push_back(frame_file(entry.path().string()));
+        }
+      }
+    } else {
+      files.push_back(frame_file(input));
+    }
+  }
+  if (files.empty()) throw usage_error("--animate: no numbered .npy file found in '" + inputs.front() + "'");
+  std::sort(files.begin(), files.end(), [](const FrameFile& x, const FrameFile& y) {
+    return x.step != y.step ? x.step < y.step : x.path < y.path;
+  });
+  for (std::size_t k = 1; k < files.size(); ++k) {
+    if (files[k].step == files[k - 1].step) {
+      throw usage_error("--animate: '" + files[k - 1].path + "' and '" + files[k].path + "' have the same number " +
+                        std::to_string(files[k].step));
+    }
+  }
+  return files;
+}
+
+int run_animation(const Arguments& a, std::ostream& out) {
+  const std::vector<FrameFile> files = frame_files(a.inputs, a.truth);
+  std::vector<attn::io::AnimationFrame> frames;
+  long long cells = 0;
+  for (const FrameFile& file : files) {
+    if (!has_extension(file.path, ".npy") && !has_extension(file.path, ".csv")) {
+      throw usage_error("cannot tell the format of '" + file.path + "' from its extension: use .npy or .csv");
+    }
+    Weights w = read_weights(file.path, a.csv_labels, a);
+    for (const Eigen::MatrixXd& m : w.maps) cells += static_cast<long long>(m.size());
+    if (cells > a.max_cells) {
+      throw std::runtime_error("the frames up to '" + file.path + "' hold " + std::to_string(cells) +
+                               " cells, more than --max-cells " + std::to_string(a.max_cells));
+    }
+    frames.push_back({file.step, file.title, std::move(w.maps)});
+  }
+  std::vector<Eigen::MatrixXd> truth;
+  if (!a.truth.empty()) truth = read_weights(a.truth, a.csv_labels, a).maps;
+
+  attn::io::AnimationOptions options;
+  options.title = a.title;  // the page's default: "attention during training"; the grid's: none
+  if (!a.rows_file.empty()) options.row_labels = read_tokens(a.rows_file, "--rows");
+  if (!a.cols_file.empty()) options.col_labels = read_tokens(a.cols_file, "--cols");
+  options.colormap = attn::io::parse_colormap(a.colormap);
+  options.reverse_colormap = a.reverse;
+  options.vmin = a.vmin;
+  options.vmax = a.vmax;
+  if (!a.colorbar_label.empty()) options.colorbar_label = a.colorbar_label;
+  if (!a.colorbar) options.colorbar_label.clear();
+  if (a.panel_titles) options.sample_titles = *a.panel_titles;
+  options.truth_layout = a.layout == "under" ? attn::io::PairLayout::under : attn::io::PairLayout::beside;
+  if (a.frame_ms) options.frame_ms = static_cast<int>(*a.frame_ms);
+  if (a.cell) options.cell_size = static_cast<int>(*a.cell);
+  if (a.precision == "uint8") options.precision = attn::io::AnimationPrecision::uint8;
+  // Shapes are checked here to name the files, not frames[k].
+  for (std::size_t f = 1; f < frames.size(); ++f) {
+    if (frames[f].maps.size() != frames.front().maps.size()) {
+      throw std::runtime_error("'" + files[f].path + "' holds " + std::to_string(frames[f].maps.size()) + " maps but '" +
+                               files.front().path + "' holds " + std::to_string(frames.front().maps.size()));
+    }
+    for (std::size_t k = 0; k < frames[f].maps.size(); ++k) {
+      if (frames[f].maps[k].rows() != frames.front().maps[k].rows() ||
+          frames[f].maps[k].cols() != frames.front().maps[k].cols()) {
+        throw std::runtime_error("'" + files[f].path + "' map " + std::to_string(k) + " is " +
+                                 shape_text(frames[f].maps[k]) + " but in '" + files.front().path + "' it is " +
+                                 shape_text(frames.front().maps[k]));
+      }
+    }
+  }
+  if (!truth.empty()) {
+    const auto& first = frames.front().maps;
+    bool fits = truth.size() == first.size();
+    for (std::size_t k = 0; fits && k < truth.size(); ++k) {
+      fits = truth[k].rows() == first[k].rows() && truth[k].cols() == first[k].cols();
+    }
+    if (!fits) {
+      const auto shapes = [](const std::vector<Eigen::MatrixXd>& maps) {
+        return std::to_string(maps.size()) + " map(s) of " + shape_text(maps.front());
+      };
+      throw std::runtime_error("--truth '" + a.truth + "' holds " + shapes(truth) + " but each frame holds " +
+                               shapes(first) + " (one truth map per map of a frame)");
+    }
+  }
+  check_label_bytes(options.row_labels, options.col_labels, 1, 1, 1, a);
+
+  if (a.format == "svg") {
+    std::vector<std::size_t> shown;
+    for (const long long step : *a.frames) {
+      const auto at = std::find_if(files.begin(), files.end(), [&](const FrameFile& f) { return f.step == step; });
+      if (at == files.end()) {
+        std::string known;
+        for (const FrameFile& f : files) known += (known.empty() ? "" : ", ") + std::to_string(f.step);
+        throw usage_error("--frames: no frame file is numbered " + std::to_string(step) + " (the frames are " + known + ")");
+      }
+      shown.push_back(static_cast<std::size_t>(at - files.begin()));
+    }
+    emit(a, attn::io::animation_grid_svg(frames, truth, shown, options), out);
+    return 0;
+  }
+  emit(a, attn::io::animation_html(frames, truth, options), out);
   return 0;
 }
 

@@ -187,6 +187,66 @@ if [ "$(grep -c 'class="panel"' h.svg)" -eq 2 ]; then pass; else fail "3-D input
 if grep -q 'title="chat &quot;x&quot; → cat: 0.900"' b.html; then pass; else fail "html tooltip missing"; fi
 if [ "$(grep -c 'class="attn-line"' a.html)" -eq 3 ]; then pass; else fail "html: not one line per query"; fi
 
+# --- training animation (--animate, issue 14) ---------------------------------------------------
+# Frames from epoch_N.npy files, sorted by N (epoch_2 before epoch_10, whatever the shell's order).
+mkdir -p frames
+cp "$npy/f4_c_3x4.npy" frames/epoch_1.npy
+cp "$npy/f8_fortran_3x4.npy" frames/epoch_2.npy
+cp "$npy/f8_c_3x4.npy" frames/epoch_10.npy
+cp "$npy/f8_v2_3x4.npy" frames/truth.npy
+ok "animate html"           anim.html --animate frames/epoch_10.npy frames/epoch_1.npy frames/epoch_2.npy \
+                                      --truth frames/truth.npy -r rows3.txt -c cols4.txt -t 'Training <&>'
+if grep -q '<ol id="attn-frame-titles"><li>epoch 1</li><li>epoch 2</li><li>epoch 10</li></ol>' anim.html \
+    && grep -q '<ol id="attn-frame-steps"><li>step 1</li><li>step 2</li><li>step 10</li></ol>' anim.html \
+    && grep -q '<li>chat &amp; &quot;chien&quot;</li>' anim.html && grep -q '<title>Training &lt;&amp;&gt;</title>' anim.html \
+    && grep -q '"truth":{"lo"' anim.html && ! grep -q 'src=' anim.html; then
+    pass
+else
+    fail "--animate: frames not in natural order, labels or truth missing"
+fi
+# A directory stands for its numbered .npy files (truth.npy in it is not a frame).
+ok "animate directory"      anim_dir.html --animate frames --truth frames/truth.npy --frame-ms 100 --cell 8 --precision uint8 \
+                                          --colormap greys --panel-titles 'sentence <1>'
+if grep -q '"frame_ms":100,"cell":8' anim_dir.html && grep -q '"bytes":1' anim_dir.html \
+    && grep -q '<li>sentence &lt;1&gt;</li>' anim_dir.html && [ "$(grep -o '<li>epoch' anim_dir.html | wc -l)" -eq 3 ]; then
+    pass
+else
+    fail "--animate DIR: options not applied or not 3 frames"
+fi
+# The SVG grid of chosen frames, by the numbers in the file names, in the order given.
+ok "animate grid"           anim_grid.svg --animate frames --truth frames/truth.npy --frames 10,1 -t 'Grid'
+if [ "$(grep -c 'class="panel"' anim_grid.svg)" -eq 3 ] \
+    && grep -o 'class="panel-title"[^>]*>[^<]*' anim_grid.svg | sed 's/.*>//' | tr '\n' ',' | grep -q '^epoch 10,epoch 1,truth,$'; then
+    pass
+else
+    fail "--animate --frames 10,1: not the panels epoch 10, epoch 1, truth"
+fi
+cp "$npy/f8_c_2x3x4.npy" frames3d_5.npy   # two samples per frame
+cp "$npy/f4_fortran_2x3x4.npy" frames3d_6.npy
+ok "animate 3-D samples"    anim3d.svg --animate frames3d_5.npy frames3d_6.npy --truth "$npy/f8_c_2x3x4.npy" --frames 6
+if [ "$(grep -c 'class="panel"' anim3d.svg)" -eq 4 ] && grep -q '>sample 1: truth<' anim3d.svg; then
+    pass
+else
+    fail "--animate with 3-D frames: not 2 samples x (1 frame + truth)"
+fi
+cp "$npy/f2_c_2x3.npy" frames_bad_3.npy
+bad "animate shapes"    1 "'frames_bad_3.npy' map 0 is 2x3 but in 'frames/epoch_1.npy' it is 3x4" --animate frames/epoch_1.npy frames_bad_3.npy -o out/new.html
+bad "animate count"     1 "'frames3d_5.npy' holds 2 maps but 'frames/epoch_1.npy' holds 1" --animate frames/epoch_1.npy frames3d_5.npy -o out/new.html
+bad "animate truth"     1 "--truth '$npy/f2_c_2x3.npy' holds 1 map(s) of 2x3 but each frame holds 1 map(s) of 3x4" --animate frames --truth "$npy/f2_c_2x3.npy" -o out/new.html
+bad "animate no number" 2 "'notes.npy' has no number in its name" --animate frames/epoch_1.npy notes.npy -o out/new.html
+bad "animate same step" 2 "have the same number 10" --animate frames/epoch_10.npy frames/epoch_10.npy -o out/new.html
+bad "animate frame 3"   2 "--frames: no frame file is numbered 3 (the frames are 1, 2, 10)" --animate frames --frames 1,3 -o out/new.svg
+bad "animate svg"       2 "give --frames LIST" --animate frames -o out/new.svg
+bad "animate frames"    2 "--frames is for the svg grid" --animate frames --frames 1 -o out/new.html
+bad "frames alone"      2 "--frames, --frame-ms, --cell and --precision are for --animate" "$npy/f8_c_3x4.npy" --frames 1 -o out/new.svg
+bad "animate bars"      2 "--animate cannot be used with --bars" --animate frames --bars -o out/new.svg
+bad "animate frame-ms"  2 "--frame-ms needs an integer in [20, 60000], not '5'" --animate frames --frame-ms 5 -o out/new.html
+bad "animate precision" 2 "--precision must be uint16 or uint8, not 'float'" --animate frames --precision float -o out/new.html
+mkdir -p no_frames && cp frames/truth.npy no_frames/
+bad "animate empty dir" 2 "no numbered .npy file found in 'no_frames'" --animate no_frames -o out/new.html
+bad "animate no files"  2 "no frame files given" --animate -o out/new.html
+bad "animate max cells" 1 "more than --max-cells 20" --animate frames --max-cells 20 -o out/new.html
+
 # --- bad command lines: status 2 --------------------------------------------------------------
 bad "no arguments"      2 "no WEIGHTS file given"
 bad "no output"         2 "no output file given"                 "$npy/f8_c_3x4.npy"

@@ -29,6 +29,7 @@
 #include "attention_loop.hpp"
 #include "io/alignment_formats.hpp"
 #include "io/alignment_svg.hpp"
+#include "io/animation.hpp"
 #include "io/bars.hpp"
 #include "io/colormap.hpp"
 #include "io/csv.hpp"

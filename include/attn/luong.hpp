@@ -8,7 +8,7 @@
 #include "detail/attend.hpp"
 #include "mask.hpp"
 #include "result.hpp"
-#include "scorers.hpp"
+#include "detail/scorers.hpp"
 #include "workspace.hpp"
 
 #include <cmath>

@@ -7,7 +7,7 @@
 
 #include "config.hpp"
 #include "detail/binding.hpp"
-#include "scorers.hpp"
+#include "detail/scorers.hpp"
 #include "detail/attend.hpp"
 #include "mask.hpp"
 #include "result.hpp"

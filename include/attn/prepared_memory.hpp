@@ -6,7 +6,7 @@
 
 #include "additive.hpp"
 #include "config.hpp"
-#include "scorers.hpp"
+#include "detail/scorers.hpp"
 #include "detail/attend.hpp"
 #include "luong.hpp"
 #include "mask.hpp"

@@ -8,7 +8,7 @@
 #include "threads.hpp"
 #include "../mask.hpp"
 #include "../result.hpp"
-#include "../scorers.hpp"
+#include "scorers.hpp"
 #include "../softmax.hpp"
 #include "../workspace.hpp"
 

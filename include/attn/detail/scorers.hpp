@@ -7,10 +7,10 @@
 // monotonic) calls these two functions, so a mechanism's scores are written once, here.
 #pragma once
 
-#include "config.hpp"
-#include "detail/additive_scores.hpp"
-#include "detail/checks.hpp"
-#include "workspace.hpp"
+#include "../config.hpp"
+#include "../workspace.hpp"
+#include "additive_scores.hpp"
+#include "checks.hpp"
 
 #include <string>
 #include <utility>

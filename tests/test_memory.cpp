@@ -5,7 +5,7 @@
 // the into form reusing its workspace, and every argument check.
 #include "helpers.hpp"
 
-#include <attn/attn.hpp>
+#include "attn_core.hpp"  // the kernels; no exporter
 #include <attn/memory.hpp>
 #include <attn/monotonic.hpp>
 

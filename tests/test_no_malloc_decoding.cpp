@@ -52,7 +52,7 @@ void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 #endif
 
 #include <attn/attention_loop.hpp>
-#include <attn/attn.hpp>
+#include "attn_core.hpp"  // the kernels; no exporter
 #include <attn/history.hpp>
 #include <attn/memory.hpp>
 #include <attn/monotonic.hpp>

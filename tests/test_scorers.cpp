@@ -11,7 +11,7 @@
 // tolerance (1e-12 double, 1e-5 float), not bit for bit.
 #include "helpers.hpp"
 
-#include <attn/attn.hpp>
+#include "attn_core.hpp"  // the kernels; no exporter
 
 #include <catch2/catch.hpp>
 

@@ -71,18 +71,13 @@ void check_monotonic_call(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, 
 /// the scores, p_choose, fully masked rows and the alignment statistics.
 template <typename Scalar, typename Into>
 MonotonicResult<Scalar> run_monotonic(Index tq, Index tk, Index dv, Into&& into) {
-  MonotonicResult<Scalar> r;
-  r.output.resize(tq, dv);
-  r.weights.resize(tq, tk);
-  Workspace<Scalar> ws;
-  into(r.output, r.weights, ws);
-  r.scores = ws.scores();
-  r.p_choose = ws.p_choose();
-  r.fully_masked = ws.fully_masked();
-  r.leaked.resize(tq);
-  r.expected_position.resize(tq);
-  alignment_stats_into(r.weights, r.leaked, r.expected_position);
-  return r;
+  return run_with<MonotonicResult<Scalar>, Scalar>(tq, tk, dv, std::forward<Into>(into), [&](auto& r, auto& ws) {
+    r.scores = ws.scores();
+    r.p_choose = ws.p_choose();
+    r.leaked.resize(tq);
+    r.expected_position.resize(tq);
+    alignment_stats_into(r.weights, r.leaked, r.expected_position);
+  });
 }
 
 }  // namespace detail

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace attn {
 namespace detail {
@@ -198,17 +199,27 @@ Index attend_keys(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q, co
   return attend_prepared<Scalar>(scorer, q, prepared, v, output, weights, ws, mask, options);
 }
 
-/// Value form on top of an `_into` call: allocates the result, runs `into`, collects reports.
-template <typename Scalar, typename Into>
-AttentionResult<Scalar> run(Index tq, Index tk, Index dv, const Options& options, Into&& into) {
-  AttentionResult<Scalar> r;
+/// Value form on top of an `_into` call: allocates a `Result` (output Tq×dv, weights Tq×Tk),
+/// runs `into(output, weights, ws)` with a fresh workspace, takes the fully masked rows and lets
+/// `collect(result, ws)` take the rest of what the workspace reports.
+template <typename Result, typename Scalar, typename Into, typename Collect>
+Result run_with(Index tq, Index tk, Index dv, Into&& into, Collect&& collect) {
+  Result r;
   r.output.resize(tq, dv);
   r.weights.resize(tq, tk);
   Workspace<Scalar> ws;
   into(r.output, r.weights, ws);
   r.fully_masked = ws.fully_masked();
-  if (options.return_scores) r.scores = ws.scores();
+  collect(r, ws);
   return r;
+}
+
+/// run_with for an AttentionResult: the scores when `options.return_scores`.
+template <typename Scalar, typename Into>
+AttentionResult<Scalar> run(Index tq, Index tk, Index dv, const Options& options, Into&& into) {
+  return run_with<AttentionResult<Scalar>, Scalar>(tq, tk, dv, std::forward<Into>(into), [&](auto& r, auto& ws) {
+    if (options.return_scores) r.scores = ws.scores();
+  });
 }
 
 }  // namespace detail

@@ -92,10 +92,11 @@ struct HeatmapPanel {
   std::vector<std::string> row_labels;
   /// One per column, or empty.
   std::vector<std::string> col_labels;
+  // (Default member initializers: `HeatmapPanel{values, title, {}, {}}` stays warning-free.)
   /// Masked cells of this map (drawn hatched); unset: HeatmapOptions::mask.
-  std::optional<Mask> mask;
+  std::optional<Mask> mask = std::nullopt;
   /// Leaked mass per row of this map (see HeatmapOptions::leaked_mass); empty: none.
-  Eigen::VectorXd leaked_mass;
+  Eigen::VectorXd leaked_mass = Eigen::VectorXd();
 };
 
 namespace detail {

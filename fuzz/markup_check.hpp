@@ -57,7 +57,8 @@ inline std::string markup_problem(std::string_view doc) {
       "xmlns", "xmlns:xlink", "version", "width", "height", "viewBox", "font-family", "font-size", "font-weight",
       "class", "x", "y", "dy", "x1", "y1", "x2", "y2", "text-anchor", "transform", "fill", "stroke", "stroke-width",
       "d", "id", "offset", "stop-color", "shape-rendering", "pointer-events", "preserveAspectRatio",
-      "image-rendering", "style", "xlink:href", "lang", "charset", "title", "data-weight"};
+      "image-rendering", "style", "xlink:href", "lang", "charset", "title", "data-weight", "patternUnits",
+      "patternTransform"};
   // Element -> the child elements it may hold. Elements not listed hold anything.
   const auto allowed_children = [](std::string_view parent, std::string_view child) {
     if (parent == "text") return child == "title";

@@ -58,7 +58,8 @@ inline std::string markup_problem(std::string_view doc) {
       "xmlns", "xmlns:xlink", "version", "width", "height", "viewBox", "font-family", "font-size", "font-weight",
       "class", "x", "y", "dy", "x1", "y1", "x2", "y2", "text-anchor", "transform", "fill", "stroke", "stroke-width",
       "d", "id", "offset", "stop-color", "shape-rendering", "pointer-events", "preserveAspectRatio",
-      "image-rendering", "style", "xlink:href", "lang", "charset", "title", "data-weight",
+      "image-rendering", "style", "xlink:href", "lang", "charset", "title", "data-weight", "patternUnits",
+      "patternTransform",
       // the animation page (io/animation.hpp): its meta, slider, button and hidden lists
       "name", "content", "type", "min", "max", "step", "value", "aria-label", "hidden"};
   // Element -> the child elements it may hold. Elements not listed hold anything.

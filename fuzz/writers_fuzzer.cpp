@@ -134,6 +134,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     options.colormap = (bits & 0x400u) ? attn::io::Colormap::greys : attn::io::Colormap::viridis;
     options.max_label_length = (bits & 0x800u) ? 3 : 24;
     options.value_decimals = static_cast<int>((bits >> 12) % 11);
+    // The readability options, chosen by the title's length (the 16 bits are all taken).
+    const std::size_t extra = title.size() % 4;
+    if (extra & 1u) options.mask = attn::Mask::causal();                                 // hatched cells
+    if ((extra & 2u) && m.cols() > 0) options.leaked_mass = (1.0 - m.rowwise().sum().array()).matrix();  // (Eigen: no rowwise sum of r×0)
+    options.fragment = extra == 3;
     std::string svg;
     if (kind == 0) {
       svg = attn::io::heatmap_svg(m, options);

@@ -102,6 +102,9 @@ Options:
       --raster auto|always|never  svg: draw cells as an embedded image (auto: above 16384 cells);
                            html: above that (auto) or always, the page shows the map as such a
                            heatmap instead of highlighted text (not with --query or --chars)
+      --mask causal|FILE   svg heatmaps: draw the cells a mask hid hatched (not in a colour of the
+                           scale), named in the legend: "causal" hides keys after the query;
+                           FILE (.npy or .csv, the shape of the weights) is visible where non-zero
       --query N            html: only the line of query N (0-based)
       --color #RRGGBB      html: the shade of the highest weight (default #e6550d); bars and
                            histograms: the colour of the bars (default #31688e)
@@ -217,6 +220,7 @@ struct Arguments {
   std::optional<std::string> separator;
   std::string highlight_scale = "from-zero";
   std::string csv_labels = "auto";
+  std::string mask;  // --mask: "causal" or a file
   long long max_maps = 1024;
   long long max_cells = 4194304;
   long long max_bytes = 268435456;
@@ -467,6 +471,9 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.threshold = parse_double(arg, value());
     } else if (parse_animation_option(a, arg, value, flag)) {
       // --animate and its options (see parse_animation_option)
+    } else if (arg == "--mask") {
+      a.mask = value();
+      if (a.mask.empty()) throw usage_error("--mask needs 'causal' or a file");
     } else if (arg == "--") {
       for (++i; i < argc; ++i) positional.emplace_back(argv[i]);
     } else if (arg.size() > 1 && arg[0] == '-') {
@@ -503,6 +510,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
   }
   if ((a.bars || a.heatmap || a.hist) && a.format != "svg") throw usage_error("--bars, --heatmap and --hist are for svg output");
   if ((a.bars || a.hist) && !a.truth.empty()) throw usage_error("--bars and --hist cannot be used with --truth");
+  if (!a.mask.empty() && (a.bars || a.hist || a.format != "svg")) throw usage_error("--mask is for svg heatmaps");
   if (a.hist && a.vmin.has_value() != a.vmax.has_value()) {
     throw usage_error("--hist takes the range of its bins from --vmin and --vmax together: give both or neither");
   }
@@ -684,6 +692,19 @@ attn::io::HeatmapOptions heatmap_options(const Arguments& a, const std::vector<s
   options.row_labels = row_labels;
   options.col_labels = col_labels;
   return options;
+}
+
+/// --mask: the mask of the `rows×cols` weights ("causal", or a file visible where non-zero).
+attn::Mask mask_option(const Arguments& a, attn::Index rows, attn::Index cols) {
+  if (a.mask.empty()) return attn::Mask();
+  if (a.mask == "causal") return attn::Mask::causal();
+  const Weights file = read_weights(a.mask, "none", a);
+  const Eigen::MatrixXd& m = file.maps.front();
+  if (file.stacked || m.rows() != rows || m.cols() != cols) {
+    throw std::runtime_error("--mask '" + a.mask + "' is " + (file.stacked ? std::string("3-D") : shape_text(m)) +
+                             " but the weights are " + std::to_string(rows) + "x" + std::to_string(cols));
+  }
+  return attn::Mask::matrix((m.array() != 0.0).matrix());
 }
 
 /// An HTML page (polyglot HTML5/XHTML, like attn's highlighting pages) that shows one SVG
@@ -973,7 +994,8 @@ int run(const Arguments& a, std::ostream& out, std::ostream& err) {
     emit(a, attn::io::bars_svg(first, options), out);
     return 0;
   }
-  const attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
+  attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
+  options.mask = mask_option(a, first.rows(), first.cols());
 
   if (!a.truth.empty()) {
     if (w.stacked) throw usage_error("--truth takes one map, but '" + a.weights + "' is 3-D");

@@ -335,6 +335,16 @@ head -c 200000 /dev/zero | tr '\0' 'x' >longlabel.txt; printf '\n' >>longlabel.t
 for _ in 1 2 3; do printf 'y\n' >>longlabel.txt; done
 bad "label bytes"       1 "the labels alone would make the output about" "$npy/f8_c_3x4.npy" -c longlabel.txt --max-bytes 500000 -o out/new.svg
 
+# --mask: masked cells hatched (a pattern, a legend); a mask file of the weights' shape.
+ok "mask causal" masked.svg "$npy/f8_c_3x4.npy" --mask causal
+if grep -q 'url(#attn-masked)' masked.svg && grep -q '>masked</text>' masked.svg; then pass; else fail "--mask causal: no hatched cells"; fi
+printf '1,1,0,0\n1,1,1,0\n1,1,1,1\n' >visible.csv
+ok "mask file" masked_file.svg "$npy/f8_c_3x4.npy" --mask visible.csv
+if [ "$(grep -o 'url(#attn-masked)' masked_file.svg | wc -l)" -eq 4 ]; then pass; else fail "--mask FILE: not 3 masked cells + legend"; fi
+printf '1,1\n1,1\n' >visible2.csv
+bad "mask shape"        1 "--mask 'visible2.csv' is 2x2 but the weights are 3x4" "$npy/f8_c_3x4.npy" --mask visible2.csv -o out/new.svg
+bad "mask html"         2 "--mask is for svg heatmaps" "$npy/f8_c_3x4.npy" --mask causal -o out/new.html
+
 # Every malformed .npy of the corpus: status 1 with the reader's message.
 while IFS=$'\t' read -r file text; do
     case "$file" in "#"*|"") continue ;; esac

@@ -175,6 +175,19 @@ class AlignmentHistory {
     return View(data_[s].data() + head * n, steps_[s], n, Eigen::OuterStride<>(heads_ * n));
   }
 
+  /// view(b, head) of every sequence, in order: a list of maps for the exporters
+  /// (`attn::io::heatmap_panels(history.views(), titles)`, `npy_stack`, `TidyCsvWriter::append_heads`).
+  /// \param head head, in `[0, heads())` (default 0)
+  /// \return batch_size() maps, valid until the next record, reorder, reserve or clear
+  /// \throws attn::invalid_argument when `head` is out of range
+  std::vector<View> views(Index head = 0) const {
+    check_head(head, "views");
+    std::vector<View> all;
+    all.reserve(lengths_.size());
+    for (Index b = 0; b < batch_size(); ++b) all.push_back(view(b, head));
+    return all;
+  }
+
   /// `steps(b)×n_b` copy of head `head` of sequence `b` (the T_out×T_in alignment matrix).
   /// \param b sequence, in `[0, B)`
   /// \param head head, in `[0, heads())` (default 0)

@@ -21,6 +21,13 @@
         centre; a false alarm is red at its centre (the crossing); a possible link (not found)
         has no fill at its centre; a link without gold is a dark dot. KIND=COUNT pairs (e.g.
         hit=2) check how many marks of each kind the picture has.
+
+    png_pixels.py check-masked SHOT.png MAP.svg [REFERENCE.svg]
+        Checks the masked cells of MAP.svg (drawn with a mask): every masked cell (vector: fill
+        url(#...-masked); raster: the rectangles of the "masked" group) shows the hatching:
+        only neutral greys (no colour of the map), both the light background and darker
+        stripes, and the legend swatch likewise; every other cell shows its own fill colour
+        (raster: the fill of the same cell in REFERENCE.svg, a vector rendering).
     png_pixels.py count-color SHOT.png #RRGGBB MIN_PIXELS
         Counts the pixels within 8 of the colour in every channel; fails below MIN_PIXELS.
 
@@ -177,6 +184,68 @@ def check_svg(shot, svg_path, row_high, col_high, row_low, col_low, direction, r
     return 0
 
 
+def hatch_problems(rows, x, y, w, h, what):
+    """Problems of the box (x, y, w, h) as a hatched area: neutral greys, light and dark ones."""
+    pixels = [rows[py][px] for py in range(int(y) + 1, int(y + h) - 1) for px in range(int(x) + 1, int(x + w) - 1)]
+    if not pixels:
+        return ["%s is too small to sample" % what]
+    problems = []
+    coloured = [p for p in pixels if max(p) - min(p) > 12]
+    if coloured:
+        problems.append("%s has %d coloured pixels (e.g. rgb%s), not only greys" % (what, len(coloured), coloured[0]))
+    light = sum(1 for p in pixels if luminance(p) > 0.85)
+    dark = sum(1 for p in pixels if luminance(p) < 0.6)
+    if light < len(pixels) // 5 or dark < len(pixels) // 20:
+        problems.append("%s is not hatched: %d light and %d dark pixels of %d" % (what, light, dark, len(pixels)))
+    return problems
+
+
+def check_masked(shot, svg_path, reference=None):
+    width, height, rows = read_png(shot)
+    root = ET.parse(svg_path).getroot()
+    kind, geometry = cells(svg_path)
+    failures = []
+    masked_boxes = []
+    if kind == "vector":
+        fills = geometry
+    else:
+        _, fills = cells(reference)
+        for g in root.iter(SVG + "g"):
+            if g.get("class") == "masked":
+                masked_boxes += [tuple(float(r.get(k)) for k in ("x", "y", "width", "height")) for r in g.iter(SVG + "rect")]
+        x0, y0, w, h = geometry
+        n_rows = 1 + max(i for i, _ in fills)
+        n_cols = 1 + max(j for _, j in fills)
+        size = w / n_cols
+        fills = {(i, j): (x0 + j * size, y0 + i * size, size, fill) for (i, j), (_, _, _, fill) in fills.items()}
+    masked = 0
+    for key, (x, y, size, fill) in sorted(fills.items()):
+        if fill.startswith("url("):
+            masked += 1
+            if kind == "vector":
+                masked_boxes.append((x, y, size, size))
+            continue
+        got = sample(rows, x + size / 2, y + size / 2)
+        if not close(got, hex_rgb(fill)):
+            failures.append("cell %s drawn as rgb%s, its fill is rgb%s" % (key, got, hex_rgb(fill)))
+    if masked == 0 or not masked_boxes:
+        failures.append("%s has no masked cell" % svg_path)
+    for k, (x, y, w, h) in enumerate(masked_boxes):
+        failures += hatch_problems(rows, x, y, w, h, "masked area %d at (%.0f, %.0f)" % (k, x, y))
+    legend = [g for g in root.iter(SVG + "g") if g.get("class") == "legend"]
+    if not legend or "masked" not in "".join(t.text or "" for t in legend[0].iter(SVG + "text")):
+        failures.append("no legend says 'masked'")
+    else:
+        swatch = legend[0].find(SVG + "rect")
+        failures += hatch_problems(rows, *(float(swatch.get(k)) for k in ("x", "y", "width", "height")), "the legend swatch")
+    print("%s: %s cells, %d masked cells in %d hatched areas, %d other cells" %
+          (svg_path, kind, masked, len(masked_boxes), len(fills) - masked))
+    if failures:
+        print("FAIL: " + "; ".join(failures[:10]))
+        return 1
+    return 0
+
+
 def check_bars(shot, svg_path, color):
     width, height, rows = read_png(shot)
     target = hex_rgb(color)
@@ -298,6 +367,8 @@ def main(argv):
             return check_bars(argv[2], argv[3], argv[4])
         if len(argv) >= 4 and argv[1] == "check-alignment":
             return check_alignment(argv[2], argv[3], argv[4:])
+        if len(argv) in (4, 5) and argv[1] == "check-masked":
+            return check_masked(argv[2], argv[3], argv[4] if len(argv) > 4 else None)
         if len(argv) == 5 and argv[1] == "count-color":
             return count_color(argv[2], argv[3], int(argv[4]))
     except (ValueError, OSError, ET.ParseError, IndexError, KeyError) as e:

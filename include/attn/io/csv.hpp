@@ -8,6 +8,7 @@
 #include "../config.hpp"
 #include "detail/csv_long.hpp"
 #include "detail/csv_read.hpp"
+#include "detail/csv_tidy.hpp"
 #include "detail/csv_write.hpp"
 #include "detail/write_file.hpp"
 
@@ -22,9 +23,27 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <vector>
 
 namespace attn::io {
+
+namespace detail {
+
+template <typename Maps>
+void csv_check_list_labels(const Maps& heads, const std::vector<std::string>& row_labels,
+                           const std::vector<std::string>& col_labels) {
+  for_each_map(heads, [&](std::size_t k, const auto& m) {
+    ATTN_CHECK(row_labels.empty() || static_cast<Index>(row_labels.size()) == m.rows(),
+               "attn::io::write_csv_long: row_labels.size() (" + std::to_string(row_labels.size()) +
+                   ") must equal heads[" + std::to_string(k) + "].rows() (" + std::to_string(m.rows()) + ")");
+    ATTN_CHECK(col_labels.empty() || static_cast<Index>(col_labels.size()) == m.cols(),
+               "attn::io::write_csv_long: col_labels.size() (" + std::to_string(col_labels.size()) +
+                   ") must equal heads[" + std::to_string(k) + "].cols() (" + std::to_string(m.cols()) + ")");
+  });
+}
+
+}  // namespace detail
 
 /// Writes `m` (any float/double Eigen expression, e.g. weights `Tq×Tk`) to `os` as CSV:
 /// - `col_labels` (if not empty) become a header record; when `row_labels` are given too, the
@@ -117,6 +136,47 @@ void write_csv_long(const std::filesystem::path& path, const std::vector<CsvMap<
   detail::write_file_atomically(path, "attn::io::write_csv_long", [&](std::ostream& os) {
     detail::csv_write_long_records(os, maps, row_labels, col_labels, layer, head, step);
   });
+}
+
+/// Writes a list of maps in the long form with a `head` column (map `k` is head `k`): any range of
+/// Eigen matrices (`attn::head_views(w)`, a `std::vector` of matrices, Maps, Refs or
+/// AlignmentHistory views) or an attn::HeadWeights. The header is
+/// `head,query,key,[query_token,][key_token,]weight`; to add rows step by step under one header,
+/// keep a TidyCsvWriter instead.
+/// \param os the stream, written unformatted
+/// \param heads the maps, Tq×Tk each (float or double)
+/// \param row_labels one per query row of every map, or empty (default)
+/// \param col_labels one per key column of every map, or empty (default)
+/// \throws attn::invalid_argument when the labels do not fit a map, std::runtime_error on stream failure
+template <typename Maps, typename = std::enable_if_t<detail::is_map_list<Maps>>>
+void write_csv_long(std::ostream& os, const Maps& heads, const std::vector<std::string>& row_labels = {},
+                    const std::vector<std::string>& col_labels = {}) {
+  detail::csv_check_list_labels(heads, row_labels, col_labels);
+  TidyCsvWriter writer(os, row_labels, col_labels);
+  if (detail::map_list_size(heads) > 0) {
+    writer.append_heads(heads);
+    return;
+  }
+  if (!os) throw std::runtime_error("attn::io::write_csv_long: the output stream is not in a good state");
+  std::string header = detail::csv_long_header(false, true, false, !row_labels.empty(), !col_labels.empty());
+  detail::csv_put_line(os, header);
+  if (!os) throw std::runtime_error("attn::io::write_csv_long: writing to the output stream failed");
+}
+
+/// Writes a list of maps in the long form with a `head` column to the file `path`, atomically
+/// (a new file each time; see TidyCsvWriter to append).
+/// \param path the file to write
+/// \param heads the maps, Tq×Tk each (any range of Eigen matrices, or a HeadWeights)
+/// \param row_labels one per query row of every map, or empty (default)
+/// \param col_labels one per key column of every map, or empty (default)
+/// \throws attn::invalid_argument as the stream overload does (before the file is touched),
+///         std::runtime_error naming the path and the system's reason on I/O failure
+template <typename Maps, typename = std::enable_if_t<detail::is_map_list<Maps>>>
+void write_csv_long(const std::filesystem::path& path, const Maps& heads,
+                    const std::vector<std::string>& row_labels = {}, const std::vector<std::string>& col_labels = {}) {
+  detail::csv_check_list_labels(heads, row_labels, col_labels);  // before the file is touched
+  detail::write_file_atomically(path, "attn::io::write_csv_long",
+                                [&](std::ostream& os) { write_csv_long(os, heads, row_labels, col_labels); });
 }
 
 /// Reads a matrix in the wide form that write_csv() writes, with its labels: what write_csv

@@ -6,6 +6,7 @@
 
 #include "../config.hpp"
 #include "colormap.hpp"
+#include "detail/map_source.hpp"
 #include "detail/svg_draw.hpp"
 #include "detail/svg_layout.hpp"
 
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <ostream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace attn::io {
@@ -23,7 +25,7 @@ namespace attn::io {
 /// `options.row_labels` on the left, `options.col_labels` above (rotated), a colour bar with
 /// ticks on the right and `options.title` on top. Labels are any UTF-8 (escaped for XML;
 /// malformed bytes become U+FFFD). Long sequences stay readable: the maps span at most
-/// `options.max_map_size` px, labels shrink to 7 px and then only every k-th is shown, labels
+/// `options.max_map_size` px, labels shrink to 9 px and then only every k-th is shown, labels
 /// wider than `max_label_length` are cut (full text in a tooltip), and big maps are drawn as
 /// an embedded raster (see HeatmapRaster). Throws attn::invalid_argument when a non-empty
 /// label list does not have one label per row / column, or for a bad option (vmin >= vmax,
@@ -144,21 +146,117 @@ inline void write_heatmap_pair_svg(const std::filesystem::path& path, const Heat
                     "attn::io::write_heatmap_pair_svg");
 }
 
-/// Panels for heatmap_grid_svg() from equally or differently shaped maps (float or double),
-/// titled `titles[k]` (or none when `titles` is shorter).
-/// \param maps the maps, converted to double
+/// One panel for heatmap_grid_svg() / heatmap_pair_svg() from any Eigen matrix expression, Map
+/// or Ref (float or double), copied as double.
+/// \param m rows×cols
+/// \param title drawn above the map (default: none)
+/// \param row_labels one per row, or empty (default: the options' labels when they fit)
+/// \param col_labels one per column, or empty (default: the options' labels when they fit)
+/// \return the panel
+template <typename Derived>
+HeatmapPanel heatmap_panel(const Eigen::DenseBase<Derived>& m, std::string title = {},
+                           std::vector<std::string> row_labels = {}, std::vector<std::string> col_labels = {}) {
+  ::attn::detail::check_scalar<typename Derived::Scalar>();
+  HeatmapPanel panel;
+  panel.values = m.template cast<double>();
+  panel.title = std::move(title);
+  panel.row_labels = std::move(row_labels);
+  panel.col_labels = std::move(col_labels);
+  return panel;
+}
+
+/// Panels for heatmap_grid_svg() from a list of maps of any shapes: a range of Eigen matrices
+/// (`std::vector<attn::Matrix<S>>`, `attn::head_views(w)`, Maps, Refs, AlignmentHistory views)
+/// or an attn::HeadWeights (one panel per head), titled `titles[k]` (none when `titles` is
+/// shorter).
+/// \param maps the maps (float or double), copied as double
 /// \param titles one title per map, or fewer (default: none)
 /// \return one panel per map, without labels of their own
-template <typename Scalar>
-std::vector<HeatmapPanel> heatmap_panels(const std::vector<Matrix<Scalar>>& maps,
-                                         const std::vector<std::string>& titles = {}) {
-  ::attn::detail::check_scalar<Scalar>();
-  std::vector<HeatmapPanel> panels(maps.size());
-  for (std::size_t k = 0; k < maps.size(); ++k) {
-    panels[k].values = maps[k].template cast<double>();
+template <typename Maps, typename = std::enable_if_t<detail::is_map_list<Maps>>>
+std::vector<HeatmapPanel> heatmap_panels(const Maps& maps, const std::vector<std::string>& titles = {}) {
+  ::attn::detail::check_scalar<detail::map_list_scalar<Maps>>();
+  std::vector<HeatmapPanel> panels(detail::map_list_size(maps));
+  detail::for_each_map(maps, [&](std::size_t k, const auto& m) {
+    panels[k].values = m.template cast<double>();
     if (k < titles.size()) panels[k].title = titles[k];
-  }
+  });
   return panels;
+}
+
+/// heatmap_grid_svg() of a list of maps (see heatmap_panels(): any range of Eigen matrices, or a
+/// HeadWeights), untitled: `heatmap_grid_svg(attn::head_views(w), options)`.
+/// \param maps the maps, in reading order
+/// \param options look of the grid
+/// \return the SVG text
+/// \throws attn::invalid_argument as heatmap_grid_svg() does
+template <typename Maps, typename = std::enable_if_t<detail::is_map_list<Maps>>>
+std::string heatmap_grid_svg(const Maps& maps, const HeatmapOptions& options = {}) {
+  return detail::svg_grid(heatmap_panels(maps), options, "attn::io::heatmap_grid_svg");
+}
+
+/// write_heatmap_grid_svg() of a list of maps (any range of Eigen matrices, or a HeadWeights).
+/// \param os the stream, written unformatted
+/// \param maps the maps, in reading order
+/// \param options look of the grid
+/// \throws attn::invalid_argument as heatmap_grid_svg() does
+template <typename Maps, typename = std::enable_if_t<detail::is_map_list<Maps>>>
+void write_heatmap_grid_svg(std::ostream& os, const Maps& maps, const HeatmapOptions& options = {}) {
+  write_heatmap_grid_svg(os, heatmap_panels(maps), options);
+}
+
+/// write_heatmap_grid_svg() of a list of maps to the file `path`, atomically.
+/// \param path the file to write
+/// \param maps the maps, in reading order (any range of Eigen matrices, or a HeadWeights)
+/// \param options look of the grid
+/// \throws attn::invalid_argument as heatmap_grid_svg() does (before the file is touched),
+///         std::runtime_error naming the path and the system's reason on I/O failure
+template <typename Maps, typename = std::enable_if_t<detail::is_map_list<Maps>>>
+void write_heatmap_grid_svg(const std::filesystem::path& path, const Maps& maps, const HeatmapOptions& options = {}) {
+  write_heatmap_grid_svg(path, heatmap_panels(maps), options);
+}
+
+/// heatmap_pair_svg() of two matrices (any Eigen expressions, Maps or Refs, float or double),
+/// untitled; use heatmap_panel(m, "title") and the HeatmapPanel form for panel titles.
+/// \param first the first map (left or top)
+/// \param second the second map
+/// \param options look of the pair; `grid_columns` is ignored
+/// \param layout beside (default) or under
+/// \return the SVG text
+/// \throws attn::invalid_argument as heatmap_grid_svg() does
+template <typename DerivedA, typename DerivedB>
+std::string heatmap_pair_svg(const Eigen::DenseBase<DerivedA>& first, const Eigen::DenseBase<DerivedB>& second,
+                             const HeatmapOptions& options = {}, PairLayout layout = PairLayout::beside) {
+  return heatmap_pair_svg(heatmap_panel(first), heatmap_panel(second), options, layout);
+}
+
+/// write_heatmap_pair_svg() of two matrices to `os`.
+/// \param os the stream, written unformatted
+/// \param first the first map (left or top)
+/// \param second the second map
+/// \param options look of the pair
+/// \param layout beside (default) or under
+/// \throws attn::invalid_argument as heatmap_grid_svg() does
+template <typename DerivedA, typename DerivedB>
+void write_heatmap_pair_svg(std::ostream& os, const Eigen::DenseBase<DerivedA>& first,
+                            const Eigen::DenseBase<DerivedB>& second, const HeatmapOptions& options = {},
+                            PairLayout layout = PairLayout::beside) {
+  write_heatmap_pair_svg(os, heatmap_panel(first), heatmap_panel(second), options, layout);
+}
+
+/// write_heatmap_pair_svg() of two matrices to the file `path`, atomically:
+/// `write_heatmap_pair_svg("pair.svg", truth, weights)`.
+/// \param path the file to write
+/// \param first the first map (left or top)
+/// \param second the second map
+/// \param options look of the pair
+/// \param layout beside (default) or under
+/// \throws attn::invalid_argument as heatmap_grid_svg() does (before the file is touched),
+///         std::runtime_error naming the path and the system's reason on I/O failure
+template <typename DerivedA, typename DerivedB>
+void write_heatmap_pair_svg(const std::filesystem::path& path, const Eigen::DenseBase<DerivedA>& first,
+                            const Eigen::DenseBase<DerivedB>& second, const HeatmapOptions& options = {},
+                            PairLayout layout = PairLayout::beside) {
+  write_heatmap_pair_svg(path, heatmap_panel(first), heatmap_panel(second), options, layout);
 }
 
 }  // namespace attn::io

@@ -147,11 +147,6 @@ inline void svg_axis_titles(std::string& out, const std::string& y_title, double
   }
 }
 
-/// Width of a bold title of `font` px: bold glyphs are about 0.7 em wide, not 0.6.
-inline double bold_title_width(const std::string& title, double font) {
-  return static_cast<double>(display_width(title)) * 0.7 * font;
-}
-
 inline void check_font(double font, const char* who) {
   ATTN_CHECK(font > 0 && font <= 200,
              std::string(who) + ": options.font_size (" + format_number(font, -1) + ") must be in (0, 200]");

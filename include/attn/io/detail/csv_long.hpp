@@ -6,6 +6,8 @@
 #include "../../config.hpp"
 #include "csv_write.hpp"
 
+#include <Eigen/Core>
+
 #include <cstddef>
 #include <optional>
 #include <ostream>
@@ -56,37 +58,57 @@ void csv_check_long(const std::vector<CsvMap<Scalar>>& maps, const std::vector<s
   }
 }
 
-template <typename Scalar>
-void csv_write_long_records(std::ostream& os, const std::vector<CsvMap<Scalar>>& maps,
-                            const std::vector<std::string>& row_labels, const std::vector<std::string>& col_labels,
-                            bool layer, bool head, bool step) {
-  std::ostringstream buffer;
-  csv_setup_number_buffer<Scalar>(buffer);
+/// The header of the long form for the columns a map sets.
+inline std::string csv_long_header(bool layer, bool head, bool step, bool query_token, bool key_token) {
   std::string line;
-  const auto put_line = [&os, &line] { csv_put_line(os, line); };
   if (layer) line += "layer,";
   if (head) line += "head,";
   if (step) line += "step,";
   line += "query,key,";
-  if (!row_labels.empty()) line += "query_token,";
-  if (!col_labels.empty()) line += "key_token,";
+  if (query_token) line += "query_token,";
+  if (key_token) line += "key_token,";
   line += "weight";
-  put_line();
-  for (const CsvMap<Scalar>& m : maps) {
-    std::string prefix;
-    if (layer) prefix += std::to_string(*m.layer) + ",";
-    if (head) prefix += std::to_string(*m.head) + ",";
-    if (step) prefix += std::to_string(*m.step) + ",";
-    for (Index i = 0; i < m.weights.rows() && os; ++i) {
-      for (Index j = 0; j < m.weights.cols(); ++j) {
-        line = prefix;
-        line += std::to_string(i) + "," + std::to_string(j) + ",";
-        if (!row_labels.empty()) line += csv_field(row_labels[static_cast<std::size_t>(i)]) + ",";
-        if (!col_labels.empty()) line += csv_field(col_labels[static_cast<std::size_t>(j)]) + ",";
-        csv_append_number(line, m.weights(i, j), buffer);
-        put_line();
-      }
+  return line;
+}
+
+/// Appends the records of one map (`prefix` holds its layer/head/step fields) to `os`, row by
+/// row; stops early once `os` has failed.
+template <typename Derived>
+void csv_write_long_map(std::ostream& os, const Eigen::DenseBase<Derived>& weights, const std::string& prefix,
+                        const std::vector<std::string>& row_labels, const std::vector<std::string>& col_labels) {
+  std::ostringstream buffer;
+  csv_setup_number_buffer<typename Derived::Scalar>(buffer);
+  std::string line;
+  for (Index i = 0; i < weights.rows() && os; ++i) {
+    for (Index j = 0; j < weights.cols(); ++j) {
+      line = prefix;
+      line += std::to_string(i) + "," + std::to_string(j) + ",";
+      if (!row_labels.empty()) line += csv_field(row_labels[static_cast<std::size_t>(i)]) + ",";
+      if (!col_labels.empty()) line += csv_field(col_labels[static_cast<std::size_t>(j)]) + ",";
+      csv_append_number(line, weights(i, j), buffer);
+      csv_put_line(os, line);
     }
+  }
+}
+
+/// The layer/head/step fields that start every record of a map.
+inline std::string csv_long_prefix(const std::optional<Index>& layer, const std::optional<Index>& head,
+                                   const std::optional<Index>& step) {
+  std::string prefix;
+  if (layer) prefix += std::to_string(*layer) + ",";
+  if (head) prefix += std::to_string(*head) + ",";
+  if (step) prefix += std::to_string(*step) + ",";
+  return prefix;
+}
+
+template <typename Scalar>
+void csv_write_long_records(std::ostream& os, const std::vector<CsvMap<Scalar>>& maps,
+                            const std::vector<std::string>& row_labels, const std::vector<std::string>& col_labels,
+                            bool layer, bool head, bool step) {
+  std::string header = csv_long_header(layer, head, step, !row_labels.empty(), !col_labels.empty());
+  csv_put_line(os, header);
+  for (const CsvMap<Scalar>& m : maps) {
+    csv_write_long_map(os, m.weights, csv_long_prefix(m.layer, m.head, m.step), row_labels, col_labels);
   }
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "../../config.hpp"
+#include "map_source.hpp"
 #include "npy_header.hpp"
 
 #include <Eigen/Core>
@@ -73,29 +74,35 @@ struct NpyArray {
   }
 };
 
-/// Stacks equally shaped `r×c` matrices into a 3-D array of shape (maps.size(), r, c), e.g.
-/// per-head weights into h×Tq×Tk for write_npy(). Throws attn::invalid_argument when the
-/// shapes differ.
-/// \param maps the matrices, r×c each; none gives shape (0, 0, 0)
-/// \return the array, data in C order
-template <typename Scalar>
-NpyArray<Scalar> npy_stack(const std::vector<Matrix<Scalar>>& maps) {
+/// Stacks equally shaped `r×c` maps into a 3-D array of shape (number of maps, r, c), e.g.
+/// per-head weights into h×Tq×Tk for write_npy(). The maps are any list: a range of Eigen
+/// matrices (`std::vector<attn::Matrix<S>>`, `attn::head_views(w)`, Maps, Refs, AlignmentHistory
+/// views) or an attn::HeadWeights. Throws attn::invalid_argument when the shapes differ.
+/// \param maps the matrices (float or double), r×c each; none gives shape (0, 0, 0)
+/// \return the array, data in C order, of the maps' scalar
+template <typename Maps, typename = std::enable_if_t<detail::is_map_list<Maps>>>
+NpyArray<detail::map_list_scalar<Maps>> npy_stack(const Maps& maps) {
+  using Scalar = detail::map_list_scalar<Maps>;
   ::attn::detail::check_scalar<Scalar>();
   NpyArray<Scalar> array;
-  const Index rows = maps.empty() ? 0 : maps.front().rows();
-  const Index cols = maps.empty() ? 0 : maps.front().cols();
-  for (std::size_t k = 0; k < maps.size(); ++k) {
-    ATTN_CHECK(maps[k].rows() == rows && maps[k].cols() == cols,
-               "attn::io::npy_stack: maps[" + std::to_string(k) + "] " +
-                   ::attn::detail::shape(maps[k]) + " must match maps[0] " +
-                   ::attn::detail::shape(rows, cols));
-  }
-  array.shape = {static_cast<Index>(maps.size()), rows, cols};
-  array.data.resize(maps.size() * static_cast<std::size_t>(rows * cols));
+  const std::size_t count = detail::map_list_size(maps);
+  Index rows = 0;
+  Index cols = 0;
+  detail::for_each_map(maps, [&](std::size_t k, const auto& m) {
+    if (k == 0) {
+      rows = m.rows();
+      cols = m.cols();
+    }
+    ATTN_CHECK(m.rows() == rows && m.cols() == cols,
+               "attn::io::npy_stack: maps[" + std::to_string(k) + "] " + ::attn::detail::shape(m.rows(), m.cols()) +
+                   " must match maps[0] " + ::attn::detail::shape(rows, cols));
+  });
+  array.shape = {static_cast<Index>(count), rows, cols};
+  array.data.resize(count * static_cast<std::size_t>(rows * cols));
   using RowMajor = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  for (std::size_t k = 0; k < maps.size(); ++k) {
-    Eigen::Map<RowMajor>(array.data.data() + static_cast<Index>(k) * rows * cols, rows, cols) = maps[k];
-  }
+  detail::for_each_map(maps, [&](std::size_t k, const auto& m) {
+    Eigen::Map<RowMajor>(array.data.data() + static_cast<Index>(k) * rows * cols, rows, cols) = m;
+  });
   return array;
 }
 

@@ -39,10 +39,11 @@ inline void svg_label(std::string& out, const std::string& attributes, const std
   out += "</text>\n";
 }
 
-/// Appends the XML prolog, the `<svg>` root element (`width×height` px, `font` px text) and its
-/// `<title>`; the caller adds a `<desc>`, the drawing and `</svg>`.
-inline void svg_open(std::string& out, double width, double height, double font, const std::string& title) {
-  out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+/// Appends the XML prolog (unless `fragment`), the `<svg>` root element (`width×height` px,
+/// `font` px text) and its `<title>`; the caller adds a `<desc>`, the drawing and `</svg>`.
+inline void svg_open(std::string& out, double width, double height, double font, const std::string& title,
+                     bool fragment = false) {
+  if (!fragment) out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out += "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" version=\"1.1\" width=\"" +
          svg_num(width) + "\" height=\"" + svg_num(height) + "\" viewBox=\"0 0 " + svg_num(width) + " " +
          svg_num(height) + "\" font-family=\"DejaVu Sans, Verdana, Arial, sans-serif\" font-size=\"" + svg_num(font) +
@@ -50,6 +51,63 @@ inline void svg_open(std::string& out, double width, double height, double font,
   out += "<title>";
   append_xml_escaped(out, title);
   out += "</title>\n";
+}
+
+/// Fill of masked cells (under the hatching) and colour of the hatch lines.
+inline constexpr Rgb masked_background{0xf4, 0xf4, 0xf4};
+inline constexpr const char* masked_stroke = "#8c8c8c";
+/// Bars of the leaked-mass column.
+inline constexpr const char* leaked_color = "#d95f02";
+
+/// The `<pattern>` that hatches masked cells (id `<id_prefix>-masked`).
+inline void svg_masked_pattern(std::string& out, const std::string& id) {
+  out += "<defs><pattern id=\"";
+  append_xml_escaped(out, id);
+  out += "\" patternUnits=\"userSpaceOnUse\" width=\"6\" height=\"6\" patternTransform=\"rotate(45)\">"
+         "<rect width=\"6\" height=\"6\" fill=\"" + css_color(masked_background) + "\"/>"
+         "<path d=\"M0 0v6\" stroke=\"" + masked_stroke + "\" stroke-width=\"1.5\"/></pattern></defs>\n";
+}
+
+/// Index numbers along an unlabelled axis: rows left of the map, columns above it.
+inline void svg_index_ticks(std::string& out, Index count, bool rows, double left, double top, double cell,
+                            double font) {
+  out += std::string("<g class=\"") + (rows ? "row-ticks" : "col-ticks") + "\" font-size=\"" + svg_num(font) + "\"" +
+         (rows ? " text-anchor=\"end\"" : " text-anchor=\"middle\"") + ">\n";
+  for (const Index t : index_ticks(count)) {
+    const double at = (static_cast<double>(t) + 0.5) * cell;
+    if (rows) {
+      out += "<path d=\"M" + svg_num(left - 3) + " " + svg_num(top + at) + "h3\" stroke=\"#404040\"/>";
+      out += "<text x=\"" + svg_num(left - 5) + "\" y=\"" + svg_num(top + at) + "\" dy=\"0.35em\">" +
+             std::to_string(t) + "</text>\n";
+    } else {
+      out += "<path d=\"M" + svg_num(left + at) + " " + svg_num(top - 3) + "v3\" stroke=\"#404040\"/>";
+      out += "<text x=\"" + svg_num(left + at) + "\" y=\"" + svg_num(top - 5) + "\">" + std::to_string(t) + "</text>\n";
+    }
+  }
+  out += "</g>\n";
+}
+
+/// The leaked-mass column right of a map: one bar per row, 0 to 1 across `width` px.
+inline void svg_leaked_column(std::string& out, const Eigen::VectorXd& leaked, double x, double top, double cell,
+                              double width, double font) {
+  const double height = cell * static_cast<double>(leaked.size());
+  out += "<g class=\"leaked\">\n";
+  out += "<text class=\"leaked-label\" transform=\"translate(" + svg_num(x + width / 2) + "," + svg_num(top - 4) +
+         ") rotate(-90)\" dy=\"0.35em\" font-size=\"" + svg_num(font) + "\">leaked<title>mass that ran past the last key "
+         "(1 \xE2\x88\x92 row sum), bar from 0 to 1</title></text>\n";
+  for (Index i = 0; i < leaked.size(); ++i) {
+    const double v = leaked(i);
+    if (!(v > 0)) continue;  // 0, negative rounding noise and NaN: no bar
+    out += "<rect x=\"" + svg_num(x) + "\" y=\"" + svg_num(top + static_cast<double>(i) * cell) + "\" width=\"" +
+           svg_num(std::min(v, 1.0) * width) + "\" height=\"" + svg_num(cell) + "\" fill=\"" + leaked_color +
+           "\"><title>row " + std::to_string(i) + ": leaked mass " + format_number(v, -1) + "</title></rect>\n";
+  }
+  out += "<rect class=\"frame\" x=\"" + svg_num(x) + "\" y=\"" + svg_num(top) + "\" width=\"" + svg_num(width) +
+         "\" height=\"" + svg_num(height) + "\" fill=\"none\" stroke=\"#404040\" stroke-width=\"0.5\"/>\n";
+  const std::string below = svg_num(top + height + font);
+  out += "<text x=\"" + svg_num(x) + "\" y=\"" + below + "\" font-size=\"" + svg_num(font) + "\">0</text><text x=\"" +
+         svg_num(x + width) + "\" y=\"" + below + "\" font-size=\"" + svg_num(font) +
+         "\" text-anchor=\"end\">1</text>\n</g>\n";
 }
 
 inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOptions& options,
@@ -88,6 +146,8 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
   }
   const std::string label_font = svg_num(layout.label_font);
   const auto step = static_cast<std::size_t>(layout.label_step);
+  if (options.index_ticks && col_labels.empty() && cols > 0) svg_index_ticks(out, cols, false, left, top, cell, layout.tick_font);
+  if (options.index_ticks && row_labels.empty() && rows > 0) svg_index_ticks(out, rows, true, left, top, cell, layout.tick_font);
   if (!col_labels.empty()) {
     out += "<g class=\"col-labels\" font-size=\"" + label_font + "\">\n";
     for (std::size_t j = 0; j < col_labels.size(); j += step) {
@@ -107,19 +167,42 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
     out += "</g>\n";
   }
 
+  static const Mask all_visible;
+  const Mask& mask = panel.mask != nullptr ? *panel.mask : all_visible;
+  const bool masked = layout.any_masked && !mask.is_all_visible();
+  const std::string hatch = "url(#" + xml_escaped(options.id_prefix) + "-masked)";
   const bool raster = options.raster == HeatmapRaster::always ||
                       (options.raster == HeatmapRaster::automatic && rows * cols > options.raster_threshold);
   if (rows > 0 && cols > 0 && raster) {
     std::vector<Rgb> pixels(static_cast<std::size_t>(rows * cols));
     for (Index i = 0; i < rows; ++i)
       for (Index j = 0; j < cols; ++j)
-        pixels[static_cast<std::size_t>(i * cols + j)] = heatmap_color(m(i, j), scale, options);
+        pixels[static_cast<std::size_t>(i * cols + j)] =
+            masked && !mask.visible(i, j, cols) ? masked_background : heatmap_color(m(i, j), scale, options);
     out += "<image class=\"cells\" x=\"" + svg_num(left) + "\" y=\"" + svg_num(top) + "\" width=\"" +
            svg_num(width) + "\" height=\"" + svg_num(height) +
            "\" preserveAspectRatio=\"none\" image-rendering=\"optimizeSpeed\" "
            "style=\"image-rendering:crisp-edges;image-rendering:pixelated\" xlink:href=\"data:image/png;base64,";
     out += base64(png_rgb(static_cast<std::uint32_t>(cols), static_cast<std::uint32_t>(rows), pixels));
     out += "\"/>\n";
+    if (masked) {  // the hatching over each run of masked cells of a row
+      out += "<g class=\"masked\" fill=\"" + hatch + "\" shape-rendering=\"crispEdges\">\n";
+      for (Index i = 0; i < rows; ++i) {
+        for (Index j = 0; j < cols;) {
+          if (mask.visible(i, j, cols)) {
+            ++j;
+            continue;
+          }
+          Index end = j;
+          while (end < cols && !mask.visible(i, end, cols)) ++end;
+          out += "<rect x=\"" + svg_num(left + static_cast<double>(j) * cell) + "\" y=\"" +
+                 svg_num(top + static_cast<double>(i) * cell) + "\" width=\"" +
+                 svg_num(static_cast<double>(end - j) * cell) + "\" height=\"" + svg_num(cell) + "\"/>\n";
+          j = end;
+        }
+      }
+      out += "</g>\n";
+    }
   } else if (rows > 0 && cols > 0) {
     out += "<g class=\"cells\" shape-rendering=\"crispEdges\">\n";
     const std::string size = svg_num(cell);
@@ -128,8 +211,9 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
         const double v = m(i, j);
         const double x = left + static_cast<double>(j) * cell;
         const double y = top + static_cast<double>(i) * cell;
+        const bool hidden = masked && !mask.visible(i, j, cols);
         out += "<rect x=\"" + svg_num(x) + "\" y=\"" + svg_num(y) + "\" width=\"" + size + "\" height=\"" + size +
-               "\" fill=\"" + css_color(heatmap_color(v, scale, options)) + "\"><title>";
+               "\" fill=\"" + (hidden ? hatch : css_color(heatmap_color(v, scale, options))) + "\"><title>";
         if (!row_labels.empty() && !col_labels.empty()) {
           append_xml_escaped(out, row_labels[static_cast<std::size_t>(i)]);
           out += " \xE2\x86\x92 ";  // →
@@ -137,8 +221,8 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
         } else {
           out += "row " + std::to_string(i) + ", column " + std::to_string(j);
         }
-        out += ": " + format_number(v, -1) + "</title></rect>\n";
-        if (std::isnan(v)) {
+        out += std::string(hidden ? ": masked (" : ": ") + format_number(v, -1) + (hidden ? ")" : "") + "</title></rect>\n";
+        if (std::isnan(v) && !hidden) {
           out += "<path d=\"M" + svg_num(x) + " " + svg_num(y) + "l" + size + " " + size + "M" + svg_num(x + cell) +
                  " " + svg_num(y) + "l-" + size + " " + size + "\" stroke=\"#808080\" stroke-width=\"0.75\"/>\n";
         }
@@ -151,6 +235,7 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
       for (Index i = 0; i < rows; ++i) {
         for (Index j = 0; j < cols; ++j) {
           const double v = m(i, j);
+          if (masked && !mask.visible(i, j, cols)) continue;
           const Rgb ink = contrasting_text_color(heatmap_color(v, scale, options));
           out += "<text x=\"" + svg_num(left + (static_cast<double>(j) + 0.5) * cell) + "\" y=\"" +
                  svg_num(top + (static_cast<double>(i) + 0.5) * cell) + "\" dy=\"0.35em\" fill=\"" + css_color(ink) +
@@ -162,6 +247,9 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
   }
   out += "<rect class=\"frame\" x=\"" + svg_num(left) + "\" y=\"" + svg_num(top) + "\" width=\"" + svg_num(width) +
          "\" height=\"" + svg_num(height) + "\" fill=\"none\" stroke=\"#404040\" stroke-width=\"0.5\"/>\n";
+  if (panel.leaked != nullptr && panel.leaked->size() > 0) {
+    svg_leaked_column(out, *panel.leaked, left + width + 6, top, cell, layout.leak_width - 6, layout.tick_font);
+  }
   out += "</g>\n";
 }
 
@@ -204,21 +292,35 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
                                                   static_cast<double>(tick_chars) * svg_char_width(font) +
                                                   (options.colorbar_label.empty() ? 0 : font * 1.6)
                                             : 0;
+  // The legend of masked cells: a hatched swatch under the colour bar (or right of the maps).
+  const double legend_x = options.colorbar ? bar_x : margin + grid_width + 8;
+  const double legend_y = options.colorbar ? bar_top + bar_height + font + 6 : first_map_top;
+  const double legend_width = layout.any_masked ? legend_x + 14 + 6 + 6 * svg_char_width(font) - margin - grid_width : 0;
   double height = margin + title_height + grid_height + margin;
   if (options.colorbar) height = std::max(height, bar_top + bar_height + font + margin);
+  if (layout.any_masked) height = std::max(height, legend_y + 14 + margin);
   height = std::ceil(height);
-  const double title_width = static_cast<double>(display_width(options.title)) * svg_char_width(font * 1.4);
-  const double width = std::ceil(std::max(margin + grid_width + bar_block + margin, title_width + 2 * margin));
+  // The title is centred over the maps (from the left edge of the first column of maps to the
+  // right edge of the last), moved right only as far as it must to stay in the picture.
+  const double title_width = bold_title_width(options.title, font * 1.4);
+  const double maps_left = margin + layout.row_axis_width + layout.row_label_width;
+  const double maps_right = margin + layout.box_width * static_cast<double>(layout.grid_columns - 1) +
+                            layout.row_axis_width + layout.row_label_width + layout.map_width;
+  const double title_x = std::max((maps_left + maps_right) / 2, margin + title_width / 2);
+  const double width = std::ceil(std::max({margin + grid_width + std::max(bar_block, legend_width) + margin,
+                                           title_x + title_width / 2 + margin}));
 
   std::string out;
-  svg_open(out, width, height, font, options.title.empty() ? std::string("attention heatmap") : options.title);
+  svg_open(out, width, height, font, options.title.empty() ? std::string("attention heatmap") : options.title,
+           options.fragment);
   out += "<desc>attn heatmap: " + std::to_string(panels.size()) + (panels.size() == 1 ? " map" : " maps") +
          ", colour map " + colormap_name(options.colormap) + (options.reverse_colormap ? " (reversed)" : "") +
          ", scale [" + format_number(scale.vmin, -1) + ", " + format_number(scale.vmax, -1) + "]</desc>\n";
   out += "<rect class=\"background\" width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
+  if (layout.any_masked) svg_masked_pattern(out, options.id_prefix + "-masked");
   if (!options.title.empty()) {
     svg_label(out,
-              "class=\"title\" x=\"" + svg_num(std::max(margin + grid_width / 2, margin + title_width / 2)) +
+              "class=\"title\" x=\"" + svg_num(title_x) +
                   "\" y=\"" + svg_num(margin + font * 1.4) +
                   "\" text-anchor=\"middle\" font-size=\"" + svg_num(font * 1.4) + "\" font-weight=\"bold\"",
               options.title, 0);
@@ -262,6 +364,13 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
     }
     out += "</g>\n";
   }
+  if (layout.any_masked) {
+    out += "<g class=\"legend\"><rect x=\"" + svg_num(legend_x) + "\" y=\"" + svg_num(legend_y) +
+           "\" width=\"14\" height=\"14\" fill=\"url(#";
+    append_xml_escaped(out, options.id_prefix + "-masked");
+    out += ")\" stroke=\"#404040\" stroke-width=\"0.5\"/><text x=\"" + svg_num(legend_x + 20) + "\" y=\"" +
+           svg_num(legend_y + 7) + "\" dy=\"0.35em\" font-size=\"" + svg_num(font * 0.9) + "\">masked</text></g>\n";
+  }
   out += "</svg>\n";
   return out;
 }
@@ -276,6 +385,15 @@ inline void svg_check_labels(const char* who, const char* name, Index rows, Inde
                  ") must equal the number of columns (" + std::to_string(cols) + ")");
 }
 
+/// Checks a map's mask and leaked mass against its `rows×cols` (`name` prefixes the fields).
+inline void svg_check_extras(const char* who, const std::string& name, Index rows, Index cols, const Mask& mask,
+                             const Eigen::VectorXd& leaked) {
+  mask.check((std::string(who) + ": " + name.substr(0, name.size() - 1)).c_str(), rows, cols);  // "...: options: mask ..."
+  ATTN_CHECK(leaked.size() == 0 || leaked.size() == rows,
+             std::string(who) + ": " + name + "leaked_mass.size() (" + std::to_string(leaked.size()) +
+                 ") must equal the number of rows (" + std::to_string(rows) + ")");
+}
+
 inline std::string svg_grid(const std::vector<HeatmapPanel>& panels, const HeatmapOptions& options, const char* who) {
   ATTN_CHECK(!panels.empty(), std::string(who) + ": panels must not be empty");
   std::vector<PanelView> views;
@@ -284,8 +402,11 @@ inline std::string svg_grid(const std::vector<HeatmapPanel>& panels, const Heatm
     const HeatmapPanel& p = panels[k];
     const std::string name = "panels[" + std::to_string(k) + "].";
     svg_check_labels(who, name.c_str(), p.values.rows(), p.values.cols(), p.row_labels, p.col_labels);
+    const Mask& mask = p.mask ? *p.mask : options.mask;
+    svg_check_extras(who, p.mask ? name : std::string("options."), p.values.rows(), p.values.cols(), mask,
+                     p.leaked_mass);
     views.push_back({&p.values, &p.title, &panel_labels(p.row_labels, options.row_labels, p.values.rows()),
-                     &panel_labels(p.col_labels, options.col_labels, p.values.cols())});
+                     &panel_labels(p.col_labels, options.col_labels, p.values.cols()), &mask, &p.leaked_mass});
   }
   return svg_render(views, options, who);
 }
@@ -294,9 +415,11 @@ template <typename Derived>
 std::string svg_single(const Eigen::DenseBase<Derived>& m, const HeatmapOptions& options, const char* who) {
   ::attn::detail::check_scalar<typename Derived::Scalar>();
   svg_check_labels(who, "options.", m.rows(), m.cols(), options.row_labels, options.col_labels);
+  svg_check_extras(who, "options.", m.rows(), m.cols(), options.mask, options.leaked_mass);
   const Matrix<double> values = m.template cast<double>();
   static const std::string no_title;
-  const std::vector<PanelView> views{{&values, &no_title, &options.row_labels, &options.col_labels}};
+  const std::vector<PanelView> views{
+      {&values, &no_title, &options.row_labels, &options.col_labels, &options.mask, &options.leaked_mass}};
   return svg_render(views, options, who);
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "../../config.hpp"
+#include "../../mask.hpp"
 #include "../colormap.hpp"
 #include "text.hpp"
 
@@ -62,7 +63,21 @@ struct HeatmapOptions {
   HeatmapRaster raster = HeatmapRaster::automatic;
   Index raster_threshold = 16384;       ///< automatic: raster above this many cells per map
   Index grid_columns = 0;               ///< maps per row of a grid; 0: ceil(sqrt(number of maps))
-  std::string id_prefix = "attn";       ///< prefix of element ids (distinct SVGs inlined in one page)
+  /// Prefix of the element ids (colour-bar gradient, hatch pattern): give each SVG inlined in
+  /// one HTML page its own, or the second picture's colour bar points at the first one's.
+  std::string id_prefix = "attn";
+  /// Index numbers (nice steps: 0, 5, 10 … or 0, 50, 100 …) along an axis that has no labels,
+  /// as matplotlib's imshow shows them.
+  bool index_ticks = true;
+  /// Which cells were masked: cells the mask hides are drawn hatched (not in a colour of the
+  /// scale) and the legend says "masked". Default: nothing hidden, nothing hatched. Must fit
+  /// every map drawn (attn::invalid_argument otherwise); a grid panel's own mask overrides it.
+  Mask mask;
+  /// Mass that ran past the last key, one value per row (monotonic attention's `leaked`, in
+  /// [0, 1]), or empty: drawn as a bar per row in a "leaked" column right of the map.
+  Eigen::VectorXd leaked_mass;
+  /// Only the `<svg>` element, without the `<?xml …?>` prolog: to paste into an HTML page.
+  bool fragment = false;
 };
 
 /// One map of a grid: its values (`rows×cols`), its title, and its labels (empty: the grid's
@@ -77,6 +92,11 @@ struct HeatmapPanel {
   std::vector<std::string> row_labels;
   /// One per column, or empty.
   std::vector<std::string> col_labels;
+  // (Default member initializers: `HeatmapPanel{values, title, {}, {}}` stays warning-free.)
+  /// Masked cells of this map (drawn hatched); unset: HeatmapOptions::mask.
+  std::optional<Mask> mask = std::nullopt;
+  /// Leaked mass per row of this map (see HeatmapOptions::leaked_mass); empty: none.
+  Eigen::VectorXd leaked_mass = Eigen::VectorXd();
 };
 
 namespace detail {
@@ -91,9 +111,16 @@ struct PanelView {
   const std::string* title;
   const std::vector<std::string>* row_labels;  // empty vector: none
   const std::vector<std::string>* col_labels;
+  const Mask* mask = nullptr;               // null or all visible: nothing hatched
+  const Eigen::VectorXd* leaked = nullptr;  // null or empty: no leaked-mass column
 };
 
 inline double svg_char_width(double font) { return 0.6 * font; }
+
+/// Width of a bold title of `font` px: bold glyphs are about 0.7 em wide, not 0.6.
+inline double bold_title_width(const std::string& title, double font) {
+  return static_cast<double>(display_width(title)) * 0.7 * font;
+}
 
 /// Tick values of a colour bar over [lo, hi] (finite, lo < hi), and the decimals of their
 /// labels (-1: the shortest "%g" form that tells them apart, see tick_labels). The ticks step by
@@ -157,11 +184,14 @@ inline HeatmapScale heatmap_scale(const std::vector<PanelView>& panels, const He
   double hi = -std::numeric_limits<double>::infinity();
   for (const PanelView& panel : panels) {
     const Matrix<double>& m = *panel.values;
-    for (Index k = 0; k < m.size(); ++k) {
-      const double v = m.data()[k];
-      if (std::isfinite(v)) {
-        lo = std::min(lo, v);
-        hi = std::max(hi, v);
+    const bool masked = panel.mask != nullptr && !panel.mask->is_all_visible();  // masked cells do not set the scale (seaborn)
+    for (Index j = 0; j < m.cols(); ++j) {
+      for (Index i = 0; i < m.rows(); ++i) {
+        const double v = m(i, j);
+        if (std::isfinite(v) && (!masked || panel.mask->visible(i, j, m.cols()))) {
+          lo = std::min(lo, v);
+          hi = std::max(hi, v);
+        }
       }
     }
   }
@@ -203,7 +233,44 @@ struct HeatmapLayout {
   double map_height = 0;
   Index grid_columns = 1;
   Index grid_rows = 1;
+  double tick_font = 10.8;  // index numbers
+  double leak_width = 0;    // the leaked-mass column, 0: none
+  bool any_masked = false;
 };
+
+/// Smallest font of token labels: below it, labels are thinned out (every k-th), not shrunk.
+inline double min_label_font(double font) { return std::min(9.0, font); }
+
+/// Without labels, each map of a grid is at least this many pixels along its longer side.
+inline constexpr double min_panel_map_size = 160;
+
+/// Index ticks for `count` rows or columns, matplotlib-like: whole steps of 1, 2 or 5 × 10^k,
+/// at most six ticks, starting at 0.
+inline std::vector<Index> index_ticks(Index count) {
+  std::vector<Index> ticks;
+  if (count <= 0) return ticks;
+  const Index raw = (count - 1 + 4) / 5;  // ceil((count - 1) / 5): at most six ticks
+  Index step = 1;
+  for (Index magnitude = 1; step < raw; magnitude *= 10) {
+    for (const Index m : {1, 2, 5, 10}) {
+      step = m * magnitude;
+      if (step >= raw) break;
+    }
+  }
+  for (Index t = 0; t < count; t += step) ticks.push_back(t);
+  return ticks;
+}
+
+/// True when the panel has a mask that hides at least one of its cells.
+inline bool panel_has_masked_cell(const PanelView& p) {
+  if (p.mask == nullptr || p.mask->is_all_visible()) return false;
+  const Mask& mask = *p.mask;
+  const Matrix<double>& m = *p.values;
+  for (Index i = 0; i < m.rows(); ++i)
+    for (Index j = 0; j < m.cols(); ++j)
+      if (!mask.visible(i, j, m.cols())) return true;
+  return false;
+}
 
 inline const std::vector<std::string>& panel_labels(const std::vector<std::string>& own,
                                                     const std::vector<std::string>& shared, Index count) {
@@ -224,6 +291,7 @@ inline std::size_t max_shown_label_width(const std::vector<std::string>& labels,
 inline HeatmapLayout heatmap_layout(const std::vector<PanelView>& panels, const HeatmapOptions& options) {
   HeatmapLayout layout;
   layout.font = options.font_size;
+  layout.tick_font = options.font_size * 0.9;
   const auto n = static_cast<Index>(panels.size());
   layout.grid_columns = options.grid_columns > 0 ? std::min(options.grid_columns, n)
                                                  : static_cast<Index>(std::ceil(std::sqrt(static_cast<double>(n))));
@@ -232,31 +300,57 @@ inline HeatmapLayout heatmap_layout(const std::vector<PanelView>& panels, const 
 
   Index max_rows = 1;
   Index max_cols = 1;
+  bool any_labels = false;
+  bool any_leak = false;
   for (const PanelView& p : panels) {
     max_rows = std::max(max_rows, p.values->rows());
     max_cols = std::max(max_cols, p.values->cols());
+    any_labels = any_labels || !p.row_labels->empty() || !p.col_labels->empty();
+    any_leak = any_leak || (p.leaked != nullptr && p.leaked->size() > 0);
+    layout.any_masked = layout.any_masked || panel_has_masked_cell(p);
   }
   const double across = static_cast<double>(max_cols * layout.grid_columns);
   const double down = static_cast<double>(max_rows * layout.grid_rows);
+  const double longest = static_cast<double>(std::max(max_rows, max_cols));
   layout.cell = std::min({options.max_cell_size, options.max_map_size / across, options.max_map_size / down});
+  if (n > 1) {
+    // A grid grows past max_map_size rather than shrink its labels below min_label_font (or,
+    // without labels, its maps below min_panel_map_size); one map never exceeds max_map_size.
+    const double per_panel = std::min({options.max_cell_size, options.max_map_size / static_cast<double>(max_cols),
+                                       options.max_map_size / static_cast<double>(max_rows)});
+    const double wanted = any_labels ? min_label_font(layout.font) * 1.15 : min_panel_map_size / longest;
+    layout.cell = std::max(layout.cell, std::min(wanted, per_panel));
+  }
 
   // Labels: as large as the font allows, but never larger than a cell; when a cell is smaller
-  // than a 7 px label, show every `label_step`-th label only.
-  const double min_label_font = std::min(7.0, layout.font);
-  layout.label_font = std::clamp(layout.cell / 1.15, min_label_font, layout.font);
+  // than a min_label_font label, show every `label_step`-th label only.
+  layout.label_font = std::clamp(layout.cell / 1.15, min_label_font(layout.font), layout.font);
   layout.label_step = std::max<Index>(1, static_cast<Index>(std::ceil(layout.label_font * 1.15 / layout.cell - 1e-9)));
 
   std::size_t row_width = 0;
   std::size_t col_width = 0;
+  std::size_t row_tick_chars = 0;
+  bool col_ticks = false;
   bool any_title = false;
   for (const PanelView& p : panels) {
     row_width = std::max(row_width, max_shown_label_width(*p.row_labels, layout.label_step, options.max_label_length));
     col_width = std::max(col_width, max_shown_label_width(*p.col_labels, layout.label_step, options.max_label_length));
+    if (options.index_ticks && p.row_labels->empty() && p.values->rows() > 0) {
+      row_tick_chars = std::max(row_tick_chars, std::to_string(index_ticks(p.values->rows()).back()).size());
+    }
+    col_ticks = col_ticks || (options.index_ticks && p.col_labels->empty() && p.values->cols() > 0);
     any_title = any_title || !p.title->empty();
   }
   const double cw = svg_char_width(layout.label_font);
   layout.row_label_width = row_width > 0 ? static_cast<double>(row_width) * cw + 6 : 0;
+  layout.row_label_width = std::max(layout.row_label_width,
+                                    row_tick_chars > 0 ? static_cast<double>(row_tick_chars) * svg_char_width(layout.tick_font) + 8 : 0.0);
   layout.col_label_height = col_width > 0 ? static_cast<double>(col_width) * cw + 6 : 0;
+  if (col_ticks) layout.col_label_height = std::max(layout.col_label_height, layout.tick_font + 8);
+  if (any_leak) {
+    layout.leak_width = std::clamp(3 * layout.cell, 24.0, 48.0) + 6;
+    layout.col_label_height = std::max(layout.col_label_height, 6 * svg_char_width(layout.tick_font) + 6);  // "leaked"
+  }
   layout.row_axis_width = options.row_axis_title.empty() ? 0 : layout.font * 1.2 + 4;
   layout.col_axis_height = options.col_axis_title.empty() ? 0 : layout.font * 1.2 + 4;
   layout.panel_title_height = any_title ? layout.font * 1.1 * 1.3 + 6 : 0;
@@ -279,8 +373,9 @@ inline HeatmapLayout heatmap_layout(const std::vector<PanelView>& panels, const 
   layout.map_width = layout.cell * static_cast<double>(max_cols);
   layout.map_height = layout.cell * static_cast<double>(max_rows);
   const double gap = n > 1 ? 18 : 0;
-  layout.box_width = layout.row_axis_width + layout.row_label_width + layout.map_width + gap;
-  layout.box_height = layout.panel_title_height + layout.col_axis_height + layout.col_label_height + layout.map_height + gap;
+  layout.box_width = layout.row_axis_width + layout.row_label_width + layout.map_width + layout.leak_width + gap;
+  layout.box_height = layout.panel_title_height + layout.col_axis_height + layout.col_label_height + layout.map_height +
+                      (any_leak ? layout.tick_font + 4 : 0) + gap;  // (the leaked column's "0" and "1" under it)
   return layout;
 }
 }  // namespace detail

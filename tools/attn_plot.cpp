@@ -11,6 +11,7 @@
 #include <attn/io/html.hpp>
 #include <attn/io/npy.hpp>
 #include <attn/io/svg.hpp>
+#include <attn/io/viewer.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -24,6 +25,7 @@
 #include <iterator>
 #include <limits>
 #include <locale>
+#include <map>
 #include <new>
 #include <optional>
 #include <sstream>
@@ -43,6 +45,7 @@ constexpr const char* kHelp = R"(attn-plot: draw attention weights as an SVG hea
 highlighted text.
 
 usage: attn-plot [OPTIONS] WEIGHTS -o OUTPUT
+       attn-plot --view [OPTIONS] WEIGHTS... -o PAGE.html
 
 WEIGHTS is a NumPy .npy file or a CSV file:
   .npy  0-D, 1-D (one row) or 2-D (Tq x Tk: rows are queries, columns are keys) gives one map;
@@ -57,6 +60,15 @@ Output (the format follows the extension of OUTPUT unless --format is given):
                 a single row (1-D input or a 1 x T map) is drawn as bars instead, one bar per
                 key token (earlier versions drew a strip a few pixels tall: --heatmap keeps it)
   .html, .htm   the key tokens shaded by their weight, one line per query, weights in tooltips
+
+Interactive view (--view): one self-contained HTML page (no network request) with a head view
+(query and key tokens joined by lines whose opacity is the weight; hover a token, toggle heads),
+a model view (layers x heads), a zoomable map view with tooltips and a text view. WEIGHTS:
+  .npy  4-D (L x h x Tq x Tk): L layers of h heads; 3-D (h x Tq x Tk): one layer; 2-D: one map
+  several files: one layer each (2-D or 3-D, all of one shape)
+  .csv  the tidy form of attn::io::write_csv_long (columns [layer,][head,][step,]query,key,
+        [query_token,][key_token,]weight): layers and heads as given, each step a batch item
+        with a selector, tokens from its token columns; or a wide matrix as above
 
 Options:
   -o, --output FILE        where to write (required); replaced atomically, never half-written;
@@ -109,6 +121,16 @@ Options:
       --max-maps N         refuse inputs with more than N maps (default 1024)
       --max-cells N        refuse inputs with more than N cells over all maps (default 4194304)
       --max-bytes N        refuse to write more than N bytes of output (default 268435456)
+      --view               write the interactive view (above) instead of a picture; takes
+                           several WEIGHTS files (one per layer); -r/-c/-t and --colormap
+                           apply, --color is the text view's shade
+      --view-start head|model|map|text
+                           --view: the view the page opens with (default head)
+      --view-precision auto|float32|uint16|uint8
+                           --view: how each map is stored (default auto: float32 up to 2^20
+                           cells in all, then uint16, then uint8 above 2.5 * 2^20 cells;
+                           quantised values are within (max - min) / 131068 (uint16) or
+                           (max - min) / 508 (uint8) of the map's float32 values)
       --csv-labels auto|none|rows|cols|both
                            which labels a CSV file has (default auto: a header record is
                            detected by a field that is not a number, row labels likewise)
@@ -125,6 +147,8 @@ Examples:
   attn-plot pooling.npy --chars review.txt -o review.html        # 1 x n character weights
   attn-plot pooling.npy --cols tokens.txt -o pooling.svg         # 1 x n weights as bars
   attn-plot weights.npy --hist 30 -o histogram.svg               # histogram of all weights
+  attn-plot --view bert.npy -r tokens.txt -c tokens.txt -o view.html   # L x h x T x T, interactive
+  attn-plot --view layer0.npy layer1.npy -o view.html            # one h x Tq x Tk file per layer
 )";
 
 /// A command-line mistake: exit status 2.
@@ -167,6 +191,11 @@ struct Arguments {
   long long max_maps = 1024;
   long long max_cells = 4194304;
   long long max_bytes = 268435456;
+  // --view (the interactive viewer page): the extra WEIGHTS files, one per layer
+  bool view = false;
+  std::string view_start = "head";
+  std::string view_precision = "auto";
+  std::vector<std::string> more_weights;
 };
 
 double parse_double(const std::string& option, const std::string& text) {
@@ -334,6 +363,20 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
           a.csv_labels != "both") {
         throw usage_error("--csv-labels must be auto, none, rows, cols or both, not '" + a.csv_labels + "'");
       }
+    } else if (arg == "--view") {
+      flag();
+      a.view = true;
+    } else if (arg == "--view-start") {
+      a.view_start = value();
+      if (a.view_start != "head" && a.view_start != "model" && a.view_start != "map" && a.view_start != "text") {
+        throw usage_error("--view-start must be head, model, map or text, not '" + a.view_start + "'");
+      }
+    } else if (arg == "--view-precision") {
+      a.view_precision = value();
+      if (a.view_precision != "auto" && a.view_precision != "float32" && a.view_precision != "uint16" &&
+          a.view_precision != "uint8") {
+        throw usage_error("--view-precision must be auto, float32, uint16 or uint8, not '" + a.view_precision + "'");
+      }
     } else if (arg == "--") {
       for (++i; i < argc; ++i) positional.emplace_back(argv[i]);
     } else if (arg.size() > 1 && arg[0] == '-') {
@@ -343,8 +386,19 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     }
   }
   if (positional.empty()) throw usage_error("no WEIGHTS file given");
-  if (positional.size() > 1) throw usage_error("one WEIGHTS file expected, got " + std::to_string(positional.size()));
+  if (positional.size() > 1 && !a.view) {
+    throw usage_error("one WEIGHTS file expected, got " + std::to_string(positional.size()) +
+                      " (several files, one per layer, are for --view)");
+  }
   a.weights = positional.front();
+  a.more_weights.assign(positional.begin() + 1, positional.end());
+  if (a.view) {
+    if (a.format == "svg") throw usage_error("--view writes an HTML page, not svg");
+    a.format = "html";
+    if (a.bars || a.heatmap || a.hist || !a.truth.empty() || !a.chars_file.empty() || a.query) {
+      throw usage_error("--view cannot be used with --bars, --heatmap, --hist, --truth, --chars or --query");
+    }
+  }
   if (a.output.empty()) throw usage_error("no output file given (-o FILE)");
   if (a.format.empty() && a.output == "-") throw usage_error("-o - (standard output) needs --format svg or --format html");
   if (a.format.empty()) {
@@ -565,7 +619,10 @@ std::string html_page_with_svg(const std::string& title, const std::string& svg,
   return page;
 }
 
+int run_view(const Arguments& a, std::ostream& out);
+
 int run(const Arguments& a, std::ostream& out) {
+  if (a.view) return run_view(a, out);
   Weights w = read_weights(a.weights, a.csv_labels, a);
   const Eigen::MatrixXd& first = w.maps.front();
   std::vector<std::string> row_labels = w.row_labels;
@@ -724,6 +781,201 @@ int run(const Arguments& a, std::ostream& out) {
   return 0;
 }
 
+
+// ---- --view: the interactive viewer page (attn::io::AttentionView) ----------------------------
+
+/// The maps of one view item: layers × heads, each Tq×Tk, and the token labels found.
+struct ViewMaps {
+  std::string name;
+  std::vector<std::vector<Eigen::MatrixXd>> layers;
+  std::vector<std::string> query_tokens;
+  std::vector<std::string> key_tokens;
+};
+
+/// Whether the header record of the CSV file `path` names the columns query, key and weight
+/// (the tidy form of attn::io::write_csv_long).
+bool is_tidy_csv(const std::string& path, std::vector<std::string>& header) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) return false;
+  attn::io::detail::CsvReader reader(in, "'" + path + "': ");
+  attn::io::detail::CsvRecord record;
+  if (!reader.next(record)) return false;
+  header.clear();
+  for (std::size_t k = 0; k < record.size(); ++k) header.emplace_back(record.field(k));
+  const auto has = [&](const char* name) { return std::find(header.begin(), header.end(), name) != header.end(); };
+  return has("query") && has("key") && has("weight");
+}
+
+/// Reads the tidy CSV `path` (header already read into `header`): each step is an item, layers
+/// and heads as numbered (their distinct values in increasing order), cells not given are NaN.
+std::vector<ViewMaps> read_tidy_csv(const std::string& path, const std::vector<std::string>& header, const Arguments& a) {
+  const auto column = [&](const char* name) -> long long {
+    const auto at = std::find(header.begin(), header.end(), name);
+    return at == header.end() ? -1 : static_cast<long long>(at - header.begin());
+  };
+  const long long c_layer = column("layer"), c_head = column("head"), c_step = column("step");
+  const long long c_query = column("query"), c_key = column("key"), c_weight = column("weight");
+  const long long c_qtok = column("query_token"), c_ktok = column("key_token");
+  struct Cell {
+    long long step, layer, head, query, key;
+    double weight;
+  };
+  std::vector<Cell> cells;
+  std::map<long long, std::map<long long, std::string>> qtok, ktok;  // step -> index -> token
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) throw std::runtime_error("'" + path + "': cannot open for reading");
+  attn::io::detail::CsvReader reader(in, "'" + path + "': ");
+  attn::io::detail::CsvRecord record;
+  reader.next(record);  // the header
+  while (reader.next(record)) {
+    if (record.size() != header.size()) {
+      reader.fail(record.line, "the record has " + std::to_string(record.size()) + " fields, the header " +
+                                   std::to_string(header.size()));
+    }
+    const auto index = [&](long long c, const char* name) -> long long {
+      if (c < 0) return 0;
+      const std::string field(record.field(static_cast<std::size_t>(c)));
+      double v = 0;
+      if (!attn::io::detail::csv_parse_number(field, v) || !(v >= 0) || v > 1e9 || v != std::floor(v)) {
+        reader.fail(record.line, std::string("the ") + name + " '" + field + "' is not a whole number in [0, 1e9]");
+      }
+      return static_cast<long long>(v);
+    };
+    Cell cell{index(c_step, "step"), index(c_layer, "layer"), index(c_head, "head"), index(c_query, "query"),
+              index(c_key, "key"), 0.0};
+    const std::string w(record.field(static_cast<std::size_t>(c_weight)));
+    if (!attn::io::detail::csv_parse_number(w, cell.weight)) reader.fail(record.line, "the weight '" + w + "' is not a number");
+    if (c_qtok >= 0) qtok[cell.step][cell.query] = std::string(record.field(static_cast<std::size_t>(c_qtok)));
+    if (c_ktok >= 0) ktok[cell.step][cell.key] = std::string(record.field(static_cast<std::size_t>(c_ktok)));
+    cells.push_back(cell);
+    if (static_cast<long long>(cells.size()) > a.max_cells) {
+      throw std::runtime_error("'" + path + "' holds more than --max-cells " + std::to_string(a.max_cells) + " weights");
+    }
+  }
+  if (cells.empty()) throw std::runtime_error("'" + path + "' holds no weight");
+  std::map<long long, std::size_t> steps, layers, heads;
+  long long rows = 0, cols = 0;
+  for (const Cell& c : cells) {
+    steps[c.step];
+    layers[c.layer];
+    heads[c.head];
+    rows = std::max(rows, c.query + 1);
+    cols = std::max(cols, c.key + 1);
+  }
+  const auto number = [](std::map<long long, std::size_t>& m) {
+    std::size_t k = 0;
+    for (auto& entry : m) entry.second = k++;
+  };
+  number(steps);
+  number(layers);
+  number(heads);
+  const auto maps = static_cast<long long>(steps.size() * layers.size() * heads.size());
+  check_limits(path, maps, rows, cols, a);
+  std::vector<ViewMaps> items(steps.size());
+  for (const auto& entry : steps) {
+    const long long step = entry.first;
+    const std::size_t k = entry.second;
+    items[k].name = c_step >= 0 ? "step " + std::to_string(step) : std::string();
+    items[k].layers.assign(layers.size(), std::vector<Eigen::MatrixXd>(
+                                              heads.size(), Eigen::MatrixXd::Constant(rows, cols, std::nan(""))));
+    const auto labels = [&](std::map<long long, std::map<long long, std::string>>& tokens, long long n) {
+      std::vector<std::string> out;
+      if (tokens.count(step) == 0) return out;
+      for (long long i = 0; i < n; ++i) out.push_back(tokens[step].count(i) ? tokens[step][i] : std::to_string(i));
+      return out;
+    };
+    items[k].query_tokens = labels(qtok, rows);
+    items[k].key_tokens = labels(ktok, cols);
+  }
+  for (const Cell& c : cells) items[steps[c.step]].layers[layers[c.layer]][heads[c.head]](c.query, c.key) = c.weight;
+  return items;
+}
+
+/// The layers of one .npy or wide .csv file: 4-D L×h×Tq×Tk, 3-D h×Tq×Tk (one layer), 2-D (one map).
+std::vector<std::vector<Eigen::MatrixXd>> read_view_layers(const std::string& path, const Arguments& a,
+                                                           ViewMaps& labels) {
+  std::vector<std::vector<Eigen::MatrixXd>> layers;
+  if (has_extension(path, ".npy")) {
+    const attn::io::NpyArray<double> array = attn::io::read_npy_array(fs::path(path));
+    if (array.shape.size() == 4) {
+      const attn::Index L = array.shape[0], h = array.shape[1], rows = array.shape[2], cols = array.shape[3];
+      if (L == 0 || h == 0) throw std::runtime_error("'" + path + "': the 4-D array holds no map");
+      if (h > a.max_maps / L) throw std::runtime_error("'" + path + "' holds " + std::to_string(L) + "x" + std::to_string(h) + " maps, more than --max-maps " + std::to_string(a.max_maps));
+      check_limits(path, L * h, rows, cols, a);
+      using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+      for (attn::Index l = 0; l < L; ++l) {
+        layers.emplace_back();
+        for (attn::Index k = 0; k < h; ++k) {
+          layers.back().push_back(Eigen::Map<const RowMajor>(array.data.data() + (l * h + k) * rows * cols, rows, cols));
+        }
+      }
+      return layers;
+    }
+  }
+  Weights w = read_weights(path, a.csv_labels, a);
+  if (labels.query_tokens.empty()) labels.query_tokens = w.row_labels;
+  if (labels.key_tokens.empty()) labels.key_tokens = w.col_labels;
+  layers.push_back(std::move(w.maps));
+  return layers;
+}
+
+int run_view(const Arguments& a, std::ostream& out) {
+  std::vector<ViewMaps> items;
+  std::vector<std::string> header;
+  if (a.more_weights.empty() && has_extension(a.weights, ".csv") && is_tidy_csv(a.weights, header)) {
+    items = read_tidy_csv(a.weights, header, a);
+  } else {
+    items.emplace_back();
+    ViewMaps& item = items.back();
+    std::vector<std::string> files{a.weights};
+    files.insert(files.end(), a.more_weights.begin(), a.more_weights.end());
+    for (const std::string& file : files) {
+      for (auto& layer : read_view_layers(file, a, item)) {
+        const Eigen::MatrixXd& first = item.layers.empty() ? layer.front() : item.layers.front().front();
+        if (layer.front().rows() != first.rows() || layer.front().cols() != first.cols() ||
+            (!item.layers.empty() && layer.size() != item.layers.front().size())) {
+          throw std::runtime_error("'" + file + "' holds " + std::to_string(layer.size()) + " map(s) of " +
+                                   shape_text(layer.front()) + " but the first layer has " +
+                                   std::to_string(item.layers.front().size()) + " of " + shape_text(first) +
+                                   ": every layer needs the same heads and shape");
+        }
+        item.layers.push_back(std::move(layer));
+      }
+      if (static_cast<long long>(item.layers.size() * item.layers.front().size()) > a.max_maps) {
+        throw std::runtime_error("the files hold more than --max-maps " + std::to_string(a.max_maps) + " maps");
+      }
+    }
+  }
+  attn::io::AttentionView view;
+  for (ViewMaps& item : items) {
+    const Eigen::MatrixXd& first = item.layers.front().front();
+    if (!a.rows_file.empty()) {
+      item.query_tokens = read_tokens(a.rows_file, "--rows");
+      check_label_count(item.query_tokens, first.rows(), "--rows '" + a.rows_file + "'", "rows (queries)");
+    }
+    if (!a.cols_file.empty()) {
+      item.key_tokens = read_tokens(a.cols_file, "--cols");
+      check_label_count(item.key_tokens, first.cols(), "--cols '" + a.cols_file + "'", "columns (keys)");
+    }
+    view.add_item(item.name);
+    auto& attention = view.add_attention("attention", item.query_tokens, item.key_tokens);
+    for (const auto& layer : item.layers) attention.add_layer(layer);
+  }
+  attn::io::ViewOptions options;
+  options.title = a.title;
+  options.colormap = attn::io::parse_colormap(a.colormap);
+  if (a.color) options.highlight_color = *a.color;
+  options.view = a.view_start == "model" ? attn::io::ViewKind::model
+                 : a.view_start == "map" ? attn::io::ViewKind::map
+                 : a.view_start == "text" ? attn::io::ViewKind::text
+                                          : attn::io::ViewKind::head;
+  options.precision = a.view_precision == "float32"  ? attn::io::ViewPrecision::float32
+                      : a.view_precision == "uint16" ? attn::io::ViewPrecision::uint16
+                      : a.view_precision == "uint8"  ? attn::io::ViewPrecision::uint8
+                                                     : attn::io::ViewPrecision::automatic;
+  emit(a, attn::io::attention_view_html(view, options), out);
+  return 0;
+}
 }  // namespace
 
 /// The whole tool, callable in-process (the fuzzer does): arguments as main() gets them,

@@ -25,7 +25,7 @@ h1 { font-size: 1.3em; margin: 0 0 0.5em 0; }
 #attn-head-svg text { font-size: 13px; cursor: pointer; unicode-bidi: isolate; }
 #attn-head-svg text.attn-selected { font-weight: bold; fill: #000; }
 #attn-head-svg .attn-colhead { font-size: 11px; fill: #666; cursor: default; }
-#attn-model-grid { display: grid; gap: 4px; align-items: center; }
+#attn-model-grid { display: grid; gap: 4px; align-items: center; justify-content: start; }
 #attn-model-grid canvas { cursor: pointer; border: 1px solid #ccc; image-rendering: auto; }
 #attn-model-grid canvas:hover { outline: 2px solid #31688e; }
 #attn-model-grid .attn-label { font-size: 11px; color: #555; text-align: center; }

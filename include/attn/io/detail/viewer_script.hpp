@@ -25,6 +25,8 @@ function short(t, n) {
   const cs = Array.from(t);
   return cs.length > n ? cs.slice(0, n - 1).join('') + '\u2026' : t;
 }
+// A label inside other text: a first-strong isolate, so its bidi controls stay inside it.
+function iso(t) { return '\u2068' + t + '\u2069'; }
 function fmt(v) {
   if (v !== v) return 'NaN';
   const digits = D.encoding === 'float32' ? 6 : D.encoding === 'uint16' ? 4 : 2;
@@ -124,7 +126,7 @@ function setupAttention() {
   $('attn-head-pick').value = String(S.pick);
   if (S.query >= a.tq) S.query = 0;
   const qs = [];
-  for (let i = 0; i < a.tq; ++i) qs.push(i + ': ' + short(qLabel(a, i), 40));
+  for (let i = 0; i < a.tq; ++i) qs.push(i + ': ' + iso(short(qLabel(a, i), 40)));
   fill($('attn-query'), qs);
   $('attn-query').value = String(S.query);
   S.sel = null;
@@ -229,7 +231,7 @@ function drawLines() {
       else for (let i = 0; i < a.tq; ++i) add(h, i, sel.index, v[i * a.tk + sel.index]);
     }
     const label = sel.side === 'q' ? qLabel(a, sel.index) : kLabel(a, sel.index);
-    note = (sel.side === 'q' ? 'What query \u201c' : 'What attends to key \u201c') + short(label, 40) +
+    note = (sel.side === 'q' ? 'What query \u201c' : 'What attends to key \u201c') + iso(short(label, 40)) +
       (sel.side === 'q' ? '\u201d attends to' : '\u201d') + (S.locked ? ' (click it again to release).' : '.');
   } else {
     const min = D.minLine * scale;

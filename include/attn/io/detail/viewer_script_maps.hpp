@@ -111,7 +111,7 @@ function clampPan() {
 }
 function zoomAt(f, x, y) {
   const g = geometry();
-  const z = Math.min(Math.max(1, 80 / g.base), Math.max(1, MV.zoom * f));
+  const z = Math.min(Math.max(8, 80 / g.base), Math.max(1, MV.zoom * f));  // up to 80 px a cell
   const k = z / MV.zoom;
   MV.px = x - (x - MV.px) * k;
   MV.py = y - (y - MV.py) * k;
@@ -129,11 +129,14 @@ function renderMap() {
   const im = mapImage(S.layer, S.pick);
   c.dataset.layer = String(S.layer);
   c.dataset.head = String(S.pick);
-  c.dataset.zoom = String(MV.zoom);
+  const x0 = MV.ml + MV.px, y0 = MV.mt + MV.py;
+  c.dataset.zoom = String(MV.zoom);  // where cell (i, j) is: x0 + j·cell, y0 + i·cell
+  c.dataset.x0 = String(x0);
+  c.dataset.y0 = String(y0);
+  c.dataset.cell = String(g.cell);
   const ctx = c.getContext('2d');
   ctx.fillStyle = '#ffffff';
   ctx.fillRect(0, 0, c.width, c.height);
-  const x0 = MV.ml + MV.px, y0 = MV.mt + MV.py;
   ctx.save();
   ctx.beginPath();
   ctx.rect(MV.ml, MV.mt, g.W, g.H);
@@ -204,7 +207,7 @@ function tooltip(e) {
   if (!cell) { tip.hidden = true; return; }
   const a = att();
   const v = mapImage(S.layer, S.pick).values[cell.i * a.tk + cell.j];
-  tip.textContent = qLabel(a, cell.i) + ' \u2192 ' + kLabel(a, cell.j) + ': ' + fmt(v) +
+  tip.textContent = iso(qLabel(a, cell.i)) + ' \u2192 ' + iso(kLabel(a, cell.j)) + ': ' + fmt(v) +
     '  (query ' + cell.i + ', key ' + cell.j + ')';
   tip.dataset.query = String(cell.i);
   tip.dataset.key = String(cell.j);
@@ -259,7 +262,7 @@ function renderText() {
   for (let j = 0; j < a.tk; ++j) if (v[S.query * a.tk + j] > top) top = v[S.query * a.tk + j];
   const q = document.createElement('span');
   q.className = 'attn-query';
-  q.textContent = qLabel(a, S.query) + ' \u2192';
+  q.textContent = iso(qLabel(a, S.query)) + ' \u2192';
   box.appendChild(q);
   for (let j = 0; j < a.tk; ++j) {
     const w = v[S.query * a.tk + j];
@@ -272,7 +275,7 @@ function renderText() {
     s.style.color = lum < 0.5 ? '#ffffff' : '#000000';
     s.dataset.key = String(j);
     s.dataset.weight = String(w);
-    s.title = kLabel(a, j) + ': ' + fmt(w);
+    s.title = iso(kLabel(a, j)) + ': ' + fmt(w);
     s.textContent = kLabel(a, j);
     if (j > 0) box.appendChild(document.createTextNode(' '));
     box.appendChild(s);

@@ -222,6 +222,7 @@ function setupMapEvents() {
     e.preventDefault();
     const r = c.getBoundingClientRect();
     zoomAt(e.deltaY < 0 ? 1.25 : 0.8, e.clientX - r.left - MV.ml, e.clientY - r.top - MV.mt);
+    tooltip(e);
   }, { passive: false });
   c.addEventListener('mousedown', (e) => { MV.drag = { x: e.clientX, y: e.clientY, px: MV.px, py: MV.py, moved: false }; });
   window.addEventListener('mouseup', (e) => {

@@ -123,7 +123,8 @@ Options:
       --max-bytes N        refuse to write more than N bytes of output (default 268435456)
       --view               write the interactive view (above) instead of a picture; takes
                            several WEIGHTS files (one per layer); -r/-c/-t and --colormap
-                           apply, --color is the text view's shade
+                           apply, --color and --separator set the text view's shade and the
+                           text between its tokens
       --view-start head|model|map|text
                            --view: the view the page opens with (default head)
       --view-precision auto|float32|uint16|uint8
@@ -965,6 +966,7 @@ int run_view(const Arguments& a, std::ostream& out) {
   options.title = a.title;
   options.colormap = attn::io::parse_colormap(a.colormap);
   if (a.color) options.highlight_color = *a.color;
+  if (a.separator) options.separator = *a.separator;
   options.view = a.view_start == "model" ? attn::io::ViewKind::model
                  : a.view_start == "map" ? attn::io::ViewKind::map
                  : a.view_start == "text" ? attn::io::ViewKind::text

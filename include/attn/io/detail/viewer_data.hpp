@@ -55,6 +55,7 @@ struct ViewOptions {
   /// (the page says to hover a token). >= 1.
   Index max_lines = 20000;
   std::string highlight_color = "#e6550d";      ///< text view: the shade of the highest weight
+  std::string separator = " ";                  ///< text view: between key tokens ("" for characters)
 };
 
 namespace detail {
@@ -177,6 +178,8 @@ inline std::string viewer_json(const std::vector<ViewItemRef>& items, const View
   out += ",\"view\":\"" + std::string(views[static_cast<int>(options.view)]) + "\"";
   out += ",\"encoding\":\"" + viewer_precision_name(precision) + "\"";
   out += ",\"minLine\":" + json_number(options.min_line_weight) + ",\"maxLines\":" + std::to_string(options.max_lines);
+  out += ",\"separator\":";
+  append_json_string(out, options.separator);
   out += ",\"highlight\":\"" + highlight + "\",\"headColors\":[";
   for (std::size_t k = 0; k < head_colors.size(); ++k) out += (k > 0 ? ",\"" : "\"") + head_colors[k] + "\"";
   out += "],\"colormap\":\"";

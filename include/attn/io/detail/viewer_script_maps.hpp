@@ -96,10 +96,12 @@ function renderModel() {
 
 // ---- map view: the map on a canvas; wheel zooms at the pointer, drag pans ----
 const MV = { zoom: 1, px: 0, py: 0, drag: null, ml: 120, mt: 96, pending: false };
+// The map area is 672 pixels wide and at most 600 tall; the canvas is as tall as the map needs.
 function geometry() {
   const a = att(), c = $('attn-map-canvas');
-  const W = c.width - MV.ml - 8, H = c.height - MV.mt - 8;
-  const base = Math.min(W / Math.max(1, a.tk), H / Math.max(1, a.tq));
+  const W = c.width - MV.ml - 8;
+  const base = Math.min(W / Math.max(1, a.tk), 600 / Math.max(1, a.tq));
+  const H = Math.max(120, Math.ceil(base * a.tq));
   return { a: a, c: c, W: W, H: H, base: base, cell: base * MV.zoom };
 }
 function resetZoom() { MV.zoom = 1; MV.px = 0; MV.py = 0; }
@@ -126,6 +128,7 @@ function scheduleMap() {
 }
 function renderMap() {
   const g = geometry(), a = g.a, c = g.c;
+  if (c.height !== MV.mt + g.H + 8) c.height = MV.mt + g.H + 8;
   const im = mapImage(S.layer, S.pick);
   c.dataset.layer = String(S.layer);
   c.dataset.head = String(S.pick);
@@ -212,9 +215,10 @@ function tooltip(e) {
   tip.dataset.query = String(cell.i);
   tip.dataset.key = String(cell.j);
   tip.dataset.value = String(v);
-  tip.style.left = (cell.x + 14) + 'px';
-  tip.style.top = (cell.y + 14) + 'px';
   tip.hidden = false;
+  const right = cell.x + 14 + tip.offsetWidth > $('attn-map-canvas').width;  // keep it on the canvas
+  tip.style.left = (right ? Math.max(0, cell.x - 14 - tip.offsetWidth) : cell.x + 14) + 'px';
+  tip.style.top = (cell.y + 14) + 'px';
 }
 function setupMapEvents() {
   const c = $('attn-map-canvas');
@@ -278,7 +282,7 @@ function renderText() {
     s.dataset.weight = String(w);
     s.title = iso(kLabel(a, j)) + ': ' + fmt(w);
     s.textContent = kLabel(a, j);
-    if (j > 0) box.appendChild(document.createTextNode(' '));
+    if (j > 0 && D.separator) box.appendChild(document.createTextNode(D.separator));
     box.appendChild(s);
   }
   $('attn-text-legend').textContent = 'White is weight 0, full colour the largest weight of this query (' +

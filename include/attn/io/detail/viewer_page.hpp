@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Part of attn/io/viewer.hpp (include that): the viewer page around its data: HTML skeleton,
-// inline style, the JSON data block and the inline script (viewer_script*.hpp).
+// inline style, the JSON data block and the inline script (viewer_script*.hpp). The page is
+// polyglot HTML5/XHTML, like the other HTML exporters: XML tools can parse it.
 #pragma once
 
 #include "text.hpp"
@@ -55,36 +56,37 @@ inline constexpr const char* viewer_body = R"(<div id="attn-root" data-view="hea
 </div>
 <div class="attn-bar" id="attn-heads"></div>
 <div class="attn-bar" id="attn-head-pick-box">head <select id="attn-head-pick"></select></div>
-<section id="attn-view-head">
+<div id="attn-view-head">
 <p class="attn-note" id="attn-head-note"></p>
-<svg id="attn-head-svg" xmlns="http://www.w3.org/2000/svg"></svg>
-</section>
-<section id="attn-view-model">
+<div id="attn-head-box"></div>
+</div>
+<div id="attn-view-model">
 <p class="attn-note">Rows are layers, columns are heads; click a map to open it.</p>
 <div id="attn-model-grid"></div>
-</section>
-<section id="attn-view-map">
+</div>
+<div id="attn-view-map">
 <div class="attn-bar">
 <button type="button" id="attn-zoom-in" title="zoom in">+</button>
 <button type="button" id="attn-zoom-out" title="zoom out">&#x2212;</button>
 <button type="button" id="attn-zoom-reset">reset</button>
 <span class="attn-note" id="attn-map-info"></span>
 </div>
-<div id="attn-map-box"><canvas id="attn-map-canvas" width="800" height="640"></canvas><div id="attn-tooltip" hidden="hidden"></div></div>
+<div id="attn-map-box"><div id="attn-tooltip" hidden="hidden"></div></div>
 <div id="attn-colorbar"></div>
-</section>
-<section id="attn-view-text">
+</div>
+<div id="attn-view-text">
 <div class="attn-bar"><label>query <select id="attn-query"></select></label></div>
 <div id="attn-text"></div>
 <div id="attn-text-legend" class="attn-note"></div>
-</section>
+</div>
 </div>
 )";
 
 /// The whole page: `json` is the data block (viewer_json), `options.title` the title.
 inline std::string viewer_page(const std::string& json, const ViewOptions& options) {
   const std::string title = options.title.empty() ? std::string("attention") : options.title;
-  std::string page = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>";
+  std::string page =
+      "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>";
   append_xml_escaped(page, title);
   page += "</title>\n<style>";
   page += viewer_style;
@@ -94,10 +96,10 @@ inline std::string viewer_page(const std::string& json, const ViewOptions& optio
   page += viewer_body;
   page += "<script type=\"application/json\" id=\"attn-data\">";
   page += json;
-  page += "</script>\n<script>\n";
+  page += "</script>\n<script>//<![CDATA[\n";  // (CDATA: the page also parses as XML)
   page += viewer_script;
   page += viewer_script_maps;
-  page += "</script>\n</body>\n</html>\n";
+  page += "//]]>\n</script>\n</body>\n</html>\n";
   return page;
 }
 

@@ -14,6 +14,15 @@ const $ = (id) => document.getElementById(id);
 const root = $('attn-root');
 const NS = 'http://www.w3.org/2000/svg';
 const S = { item: 0, att: 0, layer: 0, view: D.view, heads: [], sel: null, locked: false, pick: 0, query: 0 };
+// The drawing surfaces (made here, so the markup stays HTML 4 and XML tools read the page).
+const headSvg = document.createElementNS(NS, 'svg');
+headSvg.id = 'attn-head-svg';
+$('attn-head-box').appendChild(headSvg);
+const mapCanvas = document.createElement('canvas');
+mapCanvas.id = 'attn-map-canvas';
+mapCanvas.width = 800;
+mapCanvas.height = 640;
+$('attn-map-box').prepend(mapCanvas);
 const LUT = new Uint8Array(768);
 for (let k = 0; k < 768; ++k) LUT[k] = parseInt(D.colormap.substr(2 * k, 2), 16);
 

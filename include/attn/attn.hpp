@@ -36,3 +36,4 @@
 #include "io/png.hpp"
 #include "io/svg.hpp"
 #include "io/tensorboard.hpp"
+#include "io/viewer.hpp"

@@ -22,6 +22,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 // Everything in this file lives in namespace test_viewer: the suite is a unity build.

@@ -68,7 +68,9 @@ a model view (layers x heads), a zoomable map view with tooltips and a text view
   several files: one layer each (2-D or 3-D, all of one shape)
   .csv  the tidy form of attn::io::write_csv_long (columns [layer,][head,][step,]query,key,
         [query_token,][key_token,]weight): layers and heads as given, each step a batch item
-        with a selector, tokens from its token columns; or a wide matrix as above
+        with a selector, tokens from its token columns; an extra column "attention" (e.g.
+        encoder, cross, decoder) splits an item into attentions with their own tokens and shapes;
+        or a wide matrix as above
 
 Options:
   -o, --output FILE        where to write (required); replaced atomically, never half-written;
@@ -785,9 +787,11 @@ int run(const Arguments& a, std::ostream& out) {
 
 // ---- --view: the interactive viewer page (attn::io::AttentionView) ----------------------------
 
-/// The maps of one view item: layers × heads, each Tq×Tk, and the token labels found.
+/// One attention of one view item: layers × heads, each Tq×Tk, and the token labels found.
 struct ViewMaps {
-  std::string name;
+  std::string item;       // the batch item's name ("step 3" from a tidy CSV)
+  std::size_t item_index = 0;
+  std::string attention = "attention";
   std::vector<std::vector<Eigen::MatrixXd>> layers;
   std::vector<std::string> query_tokens;
   std::vector<std::string> key_tokens;
@@ -807,8 +811,10 @@ bool is_tidy_csv(const std::string& path, std::vector<std::string>& header) {
   return has("query") && has("key") && has("weight");
 }
 
-/// Reads the tidy CSV `path` (header already read into `header`): each step is an item, layers
-/// and heads as numbered (their distinct values in increasing order), cells not given are NaN.
+/// Reads the tidy CSV `path` (header already read into `header`): each step is an item, each
+/// value of an `attention` column (if any) an attention of it, in the order of first appearance;
+/// layers and heads as numbered (their distinct values in increasing order); tokens from the
+/// query_token / key_token columns; cells not given are NaN.
 std::vector<ViewMaps> read_tidy_csv(const std::string& path, const std::vector<std::string>& header, const Arguments& a) {
   const auto column = [&](const char* name) -> long long {
     const auto at = std::find(header.begin(), header.end(), name);
@@ -816,13 +822,20 @@ std::vector<ViewMaps> read_tidy_csv(const std::string& path, const std::vector<s
   };
   const long long c_layer = column("layer"), c_head = column("head"), c_step = column("step");
   const long long c_query = column("query"), c_key = column("key"), c_weight = column("weight");
-  const long long c_qtok = column("query_token"), c_ktok = column("key_token");
+  const long long c_qtok = column("query_token"), c_ktok = column("key_token"), c_att = column("attention");
   struct Cell {
-    long long step, layer, head, query, key;
+    long long layer, head, query, key;
     double weight;
   };
-  std::vector<Cell> cells;
-  std::map<long long, std::map<long long, std::string>> qtok, ktok;  // step -> index -> token
+  struct Group {  // one attention of one step
+    std::vector<Cell> cells;
+    std::map<long long, std::string> qtok, ktok;
+    std::map<long long, std::size_t> layers, heads;
+    long long rows = 0, cols = 0;
+  };
+  std::map<long long, std::vector<std::string>> order;  // step -> its attentions, first seen first
+  std::map<std::pair<long long, std::string>, Group> groups;
+  long long count = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in.is_open()) throw std::runtime_error("'" + path + "': cannot open for reading");
   attn::io::detail::CsvReader reader(in, "'" + path + "': ");
@@ -833,63 +846,75 @@ std::vector<ViewMaps> read_tidy_csv(const std::string& path, const std::vector<s
       reader.fail(record.line, "the record has " + std::to_string(record.size()) + " fields, the header " +
                                    std::to_string(header.size()));
     }
+    const auto field = [&](long long c) { return std::string(record.field(static_cast<std::size_t>(c))); };
     const auto index = [&](long long c, const char* name) -> long long {
       if (c < 0) return 0;
-      const std::string field(record.field(static_cast<std::size_t>(c)));
+      const std::string text = field(c);
       double v = 0;
-      if (!attn::io::detail::csv_parse_number(field, v) || !(v >= 0) || v > 1e9 || v != std::floor(v)) {
-        reader.fail(record.line, std::string("the ") + name + " '" + field + "' is not a whole number in [0, 1e9]");
+      if (!attn::io::detail::csv_parse_number(text, v) || !(v >= 0) || v > 1e9 || v != std::floor(v)) {
+        reader.fail(record.line, std::string("the ") + name + " '" + text + "' is not a whole number in [0, 1e9]");
       }
       return static_cast<long long>(v);
     };
-    Cell cell{index(c_step, "step"), index(c_layer, "layer"), index(c_head, "head"), index(c_query, "query"),
-              index(c_key, "key"), 0.0};
-    const std::string w(record.field(static_cast<std::size_t>(c_weight)));
+    const long long step = index(c_step, "step");
+    const std::string attention = c_att >= 0 ? field(c_att) : std::string("attention");
+    Cell cell{index(c_layer, "layer"), index(c_head, "head"), index(c_query, "query"), index(c_key, "key"), 0.0};
+    const std::string w = field(c_weight);
     if (!attn::io::detail::csv_parse_number(w, cell.weight)) reader.fail(record.line, "the weight '" + w + "' is not a number");
-    if (c_qtok >= 0) qtok[cell.step][cell.query] = std::string(record.field(static_cast<std::size_t>(c_qtok)));
-    if (c_ktok >= 0) ktok[cell.step][cell.key] = std::string(record.field(static_cast<std::size_t>(c_ktok)));
-    cells.push_back(cell);
-    if (static_cast<long long>(cells.size()) > a.max_cells) {
+    std::vector<std::string>& names = order[step];
+    if (std::find(names.begin(), names.end(), attention) == names.end()) names.push_back(attention);
+    Group& g = groups[{step, attention}];
+    if (c_qtok >= 0) g.qtok[cell.query] = field(c_qtok);
+    if (c_ktok >= 0) g.ktok[cell.key] = field(c_ktok);
+    g.layers[cell.layer];
+    g.heads[cell.head];
+    g.rows = std::max(g.rows, cell.query + 1);
+    g.cols = std::max(g.cols, cell.key + 1);
+    g.cells.push_back(cell);
+    if (++count > a.max_cells) {
       throw std::runtime_error("'" + path + "' holds more than --max-cells " + std::to_string(a.max_cells) + " weights");
     }
   }
-  if (cells.empty()) throw std::runtime_error("'" + path + "' holds no weight");
-  std::map<long long, std::size_t> steps, layers, heads;
-  long long rows = 0, cols = 0;
-  for (const Cell& c : cells) {
-    steps[c.step];
-    layers[c.layer];
-    heads[c.head];
-    rows = std::max(rows, c.query + 1);
-    cols = std::max(cols, c.key + 1);
+  if (count == 0) throw std::runtime_error("'" + path + "' holds no weight");
+  std::vector<ViewMaps> out;
+  long long maps = 0, cells = 0;  // over the whole file, for --max-maps and --max-cells
+  std::size_t item_index = 0;
+  for (const auto& step : order) {
+    for (const std::string& name : step.second) {
+      Group& g = groups[{step.first, name}];
+      std::size_t k = 0;
+      for (auto& entry : g.layers) entry.second = k++;
+      k = 0;
+      for (auto& entry : g.heads) entry.second = k++;
+      const auto n = static_cast<long long>(g.layers.size() * g.heads.size());
+      check_limits(path, maps + n, g.rows, g.cols, a);
+      maps += n;
+      cells += n * g.rows * g.cols;
+      if (cells > a.max_cells) {
+        throw std::runtime_error("'" + path + "' holds more than --max-cells " + std::to_string(a.max_cells) + " cells");
+      }
+      ViewMaps v;
+      v.item = c_step >= 0 ? "step " + std::to_string(step.first) : std::string();
+      v.item_index = item_index;
+      v.attention = name;
+      v.layers.assign(g.layers.size(), std::vector<Eigen::MatrixXd>(g.heads.size(),
+                                                                     Eigen::MatrixXd::Constant(g.rows, g.cols, std::nan(""))));
+      for (const Cell& c : g.cells) v.layers[g.layers[c.layer]][g.heads[c.head]](c.query, c.key) = c.weight;
+      const auto labels = [](const std::map<long long, std::string>& tokens, long long n_tokens) {
+        std::vector<std::string> labels_out;
+        for (long long i = 0; i < n_tokens && !tokens.empty(); ++i) {
+          const auto at = tokens.find(i);
+          labels_out.push_back(at != tokens.end() ? at->second : std::to_string(i));
+        }
+        return labels_out;
+      };
+      v.query_tokens = labels(g.qtok, g.rows);
+      v.key_tokens = labels(g.ktok, g.cols);
+      out.push_back(std::move(v));
+    }
+    ++item_index;
   }
-  const auto number = [](std::map<long long, std::size_t>& m) {
-    std::size_t k = 0;
-    for (auto& entry : m) entry.second = k++;
-  };
-  number(steps);
-  number(layers);
-  number(heads);
-  const auto maps = static_cast<long long>(steps.size() * layers.size() * heads.size());
-  check_limits(path, maps, rows, cols, a);
-  std::vector<ViewMaps> items(steps.size());
-  for (const auto& entry : steps) {
-    const long long step = entry.first;
-    const std::size_t k = entry.second;
-    items[k].name = c_step >= 0 ? "step " + std::to_string(step) : std::string();
-    items[k].layers.assign(layers.size(), std::vector<Eigen::MatrixXd>(
-                                              heads.size(), Eigen::MatrixXd::Constant(rows, cols, std::nan(""))));
-    const auto labels = [&](std::map<long long, std::map<long long, std::string>>& tokens, long long n) {
-      std::vector<std::string> out;
-      if (tokens.count(step) == 0) return out;
-      for (long long i = 0; i < n; ++i) out.push_back(tokens[step].count(i) ? tokens[step][i] : std::to_string(i));
-      return out;
-    };
-    items[k].query_tokens = labels(qtok, rows);
-    items[k].key_tokens = labels(ktok, cols);
-  }
-  for (const Cell& c : cells) items[steps[c.step]].layers[layers[c.layer]][heads[c.head]](c.query, c.key) = c.weight;
-  return items;
+  return out;
 }
 
 /// The layers of one .npy or wide .csv file: 4-D L×h×Tq×Tk, 3-D h×Tq×Tk (one layer), 2-D (one map).
@@ -958,8 +983,8 @@ int run_view(const Arguments& a, std::ostream& out) {
       item.key_tokens = read_tokens(a.cols_file, "--cols");
       check_label_count(item.key_tokens, first.cols(), "--cols '" + a.cols_file + "'", "columns (keys)");
     }
-    view.add_item(item.name);
-    auto& attention = view.add_attention("attention", item.query_tokens, item.key_tokens);
+    if (&item == &items.front() || item.item_index != (&item - 1)->item_index) view.add_item(item.item);
+    auto& attention = view.add_attention(item.attention, item.query_tokens, item.key_tokens);
     for (const auto& layer : item.layers) attention.add_layer(layer);
   }
   attn::io::ViewOptions options;

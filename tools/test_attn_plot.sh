@@ -301,6 +301,13 @@ if grep -q '"encoding":"uint8"' v3.html && grep -q '"k":\["the","black, dark","c
 else
     fail "view wide csv: labels or precision"
 fi
+printf 'attention,query,key,key_token,weight\nenc,0,0,a,1\ncross,0,0,x,0.5\ncross,0,1,y,0.5\n' >tidy_att.csv
+ok "view tidy attentions"   v5.html  --view tidy_att.csv
+if grep -q '"name":"enc","tq":1,"tk":1' v5.html && grep -q '"name":"cross","tq":1,"tk":2,"q":\[\],"k":\["x","y"\]' v5.html; then
+    pass
+else
+    fail "view tidy csv: the attention column"
+fi
 ok "view tidy csv"          v4.html  --view tidy.csv
 if grep -q '"name":"step 0"' v4.html && grep -q '"name":"step 5"' v4.html && grep -q '"k":\["the","cat, black"\]' v4.html; then
     pass

@@ -60,12 +60,15 @@ const crossPage = join(work, 'cross.html');
 execFileSync(plot, ['--view', join(work, 'cross.npy'), '-r', join(work, 'target.txt'), '-c', join(work, 'source.txt'),
   '-t', 'cross <b>attention</b>', '-o', crossPage]);
 
-// Tidy CSV with two steps (batch items) of different tokens, one layer, one head each.
-const tidy = ['step,query,key,query_token,key_token,weight'];
+// Tidy CSV with two steps (batch items) of different tokens; step 0 has a cross-attention and an
+// encoder self-attention (the attention column), step 1 a cross-attention; one layer, one head.
+const tidy = ['step,attention,query,key,query_token,key_token,weight'];
 const T2 = [[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]];
+const E3 = [[0.1, 0.2, 0.7], [0.5, 0.4, 0.1], [0.3, 0.3, 0.4]];
 const T3 = [[0.25, 0.75], [0.9, 0.1]];
-T2.forEach((row, i) => row.forEach((w, j) => tidy.push(`0,${i},${j},q${i},k${j},${w}`)));
-T3.forEach((row, i) => row.forEach((w, j) => tidy.push(`1,${i},${j},"Q,${i}",K${j},${w}`)));
+T2.forEach((row, i) => row.forEach((w, j) => tidy.push(`0,cross,${i},${j},q${i},k${j},${w}`)));
+E3.forEach((row, i) => row.forEach((w, j) => tidy.push(`0,encoder,${i},${j},k${i},k${j},${w}`)));
+T3.forEach((row, i) => row.forEach((w, j) => tidy.push(`1,cross,${i},${j},"Q,${i}",K${j},${w}`)));
 writeFileSync(join(work, 'tidy.csv'), tidy.join('\n') + '\n');
 const tidyPage = join(work, 'tidy.html');
 execFileSync(plot, ['--view', join(work, 'tidy.csv'), '-o', tidyPage]);
@@ -187,6 +190,14 @@ await run('viewer', async (browser) => {
   await t.page.hover('#attn-head-svg text.attn-q[data-index="1"]');
   let l2 = await shownLines(t.page);
   assert.equal(l2.reduce((a, b) => (b.opacity > a.opacity ? b : a)).key, 2);
+  // The attention selector: step 0's encoder self-attention has its own tokens and weights.
+  assert.deepEqual(await t.page.$$eval('#attn-attention option', (o) => o.map((x) => x.textContent)), ['cross', 'encoder']);
+  await t.page.selectOption('#attn-attention', '1');
+  assert.deepEqual(await t.page.$$eval('#attn-head-svg text.attn-q title', (x) => x.map((e) => e.textContent)), ['k0', 'k1', 'k2']);
+  await t.page.hover('#attn-head-svg text.attn-q[data-index="1"]');
+  l2 = await shownLines(t.page);
+  assert.equal(l2.length, 3);
+  assert.equal(l2.reduce((a, b) => (b.opacity > a.opacity ? b : a)).key, 0, 'encoder query 1 attends most to key 0');
   await t.page.selectOption('#attn-item', '1');
   assert.deepEqual(await t.page.$$eval('#attn-head-svg text.attn-q title', (x) => x.map((e) => e.textContent)), ['Q,0', 'Q,1']);
   await t.page.hover('#attn-head-svg text.attn-q[data-index="0"]');

@@ -319,7 +319,7 @@ TEST_CASE("viewer: bad shapes and options are refused with a clear message", "[i
   CHECK_THROWS_AS(attn::io::attention_view_html(empty), attn::invalid_argument);
 }
 
-TEST_CASE("viewer: the path overload writes atomically; a refused view leaves the file alone", "[io][viewer]") {
+TEST_CASE("viewer: the path overload writes atomically, and a refused view leaves the file alone", "[io][viewer]") {
   const fs::path dir = fs::temp_directory_path() / ("attn_test_viewer_" + std::to_string(std::random_device{}()));
   fs::create_directories(dir);
   attn::io::AttentionView view;

@@ -3,7 +3,8 @@
 // (scripts/demo.sh writes alignments.html) for the head, map and text views, and a synthetic
 // 4-layer × 6-head self-attention (typical head patterns) for the model view.
 // Usage: node viewer_screenshots.mjs OUT_DIR ATTN_PLOT ALIGNMENTS_HTML
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { run, openOffline, expectClean } from './offline.mjs';
@@ -11,6 +12,7 @@ import { run, openOffline, expectClean } from './offline.mjs';
 const [out, plot, dates] = process.argv.slice(2);
 if (!out || !plot || !dates) throw new Error('usage: node viewer_screenshots.mjs OUT_DIR ATTN_PLOT ALIGNMENTS_HTML');
 mkdirSync(out, { recursive: true });
+const scratch = mkdtempSync(join(tmpdir(), 'attn_viewer_shots_'));  // the synthetic page's files
 
 // Synthetic heads: attend to self, previous, next, first token, the end of the phrase, broadly.
 const tokens = '[CLS] the cat sat on the mat because it was warm . [SEP]'.split(' ');
@@ -33,10 +35,10 @@ Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(head);
 head.writeUInt16LE(header.length, 8);
 const body = Buffer.alloc(8 * flat.length);
 flat.forEach((v, k) => body.writeDoubleLE(v, 8 * k));
-writeFileSync(join(out, 'synthetic.npy'), Buffer.concat([head, Buffer.from(header, 'latin1'), body]));
-writeFileSync(join(out, 'tokens.txt'), tokens.join('\n') + '\n');
-const synthetic = join(out, 'synthetic.html');
-execFileSync(plot, ['--view', join(out, 'synthetic.npy'), '-r', join(out, 'tokens.txt'), '-c', join(out, 'tokens.txt'),
+writeFileSync(join(scratch, 'synthetic.npy'), Buffer.concat([head, Buffer.from(header, 'latin1'), body]));
+writeFileSync(join(scratch, 'tokens.txt'), tokens.join('\n') + '\n');
+const synthetic = join(scratch, 'synthetic.html');
+execFileSync(plot, ['--view', join(scratch, 'synthetic.npy'), '-r', join(scratch, 'tokens.txt'), '-c', join(scratch, 'tokens.txt'),
   '-t', 'self-attention, 4 layers x 6 heads (synthetic)', '--view-start', 'model', '-o', synthetic]);
 
 await run('viewer screenshots', async (browser) => {
@@ -59,3 +61,4 @@ await run('viewer screenshots', async (browser) => {
   await s.page.screenshot({ path: join(out, 'viewer_model.png') });
   expectClean(s.problems, synthetic);
 });
+rmSync(scratch, { recursive: true, force: true });

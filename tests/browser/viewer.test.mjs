@@ -100,6 +100,9 @@ await run('viewer', async (browser) => {
       await page.hover(`#attn-head-svg text.attn-q[data-index="${q}"]`);
       const lines = await shownLines(page);
       assert.equal(lines.length, H * Tk, `layer ${layer} query ${q}: ${H}·${Tk} lines`);
+      const colours = await page.$$eval('#attn-lines line', (ls) => [...new Set(ls.map((l) => `${l.dataset.head} ${l.getAttribute('stroke')}`))]);
+      assert.equal(colours.length, H, 'one colour per head');
+      assert.equal(new Set(colours.map((c) => c.split(' ')[1])).size, H, 'no two heads share a colour');
       assert.ok(lines.every((l) => l.query === q), 'every line is the hovered token\'s');
       for (const l of lines) close(l.weight, W[layer][l.head][q][l.key], 1e-6, `line ${l.head}/${l.key}`);
       const top = lines.reduce((a, b) => (b.opacity > a.opacity ? b : a));

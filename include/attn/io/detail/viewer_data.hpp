@@ -46,8 +46,8 @@ struct ViewOptions {
   ViewKind view = ViewKind::head;               ///< the view shown first
   ViewPrecision precision = ViewPrecision::automatic;  ///< how maps are stored (see ViewPrecision)
   Colormap colormap = Colormap::viridis;        ///< colours of the model and map views
-  /// Head view: one colour per head ("#rrggbb"), repeated when there are more heads; empty: a
-  /// built-in palette of 10 colours.
+  /// Head view: one colour per head ("#rrggbb"); heads beyond the list get hues spread by the
+  /// golden angle, so no two heads share a colour. Empty: a built-in palette of 10 colours.
   std::vector<std::string> head_colors;
   /// Head view with no token selected: lines of weight below this are not drawn (a selected
   /// token shows all its lines). In [0, 1].

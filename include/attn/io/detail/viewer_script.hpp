@@ -41,7 +41,11 @@ function fmt(v) {
   const digits = D.encoding === 'float32' ? 6 : D.encoding === 'uint16' ? 4 : 2;
   return String(Number(v.toPrecision(digits)));
 }
-function headColor(h) { return D.headColors[h % D.headColors.length]; }
+// One colour per head: the given ones, then hues spread by the golden angle (never a repeat).
+function headColor(h) {
+  if (h < D.headColors.length) return D.headColors[h];
+  return 'hsl(' + ((h - D.headColors.length) * 137.508 + 20) % 360 + ', 70%, 42%)';
+}
 function heads() { return att().layers[0].heads.length; }
 
 // The values of one map, row-major (query i, key j at i*tk + j), decoded once.

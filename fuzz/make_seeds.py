@@ -67,6 +67,14 @@ write("attn_plot", "view_files.txt", b"--view\na.npy\nb.npy\n--view-precision\nu
       + npy((2, 2), [0.5, 0.5, 0.9, 0.1]) + b"\n%% b.npy\n" + npy((2, 2), [0.2, 0.8, 1, 0]))
 write("attn_plot", "view_tidy.txt", "--view\nt.csv\n-o\nv.html\n%% t.csv\nstep,attention,query,key,query_token,key_token,weight\n"
       "0,enc,0,0,</script>,\"a,\u2028\",0.5\n0,enc,0,1,</script>,\u202eb,0.5\n1,x,0,0,q,k,1\n")
+# Training animations (--animate): frames epoch_N sorted by N, a truth, hostile labels; a grid.
+write("attn_plot", "animate.txt",
+      b"--animate\nepoch_10.npy\nepoch_2.npy\n--truth\nt.npy\n--cols\nc.txt\n-o\na.html\n--precision\nuint8\n"
+      b"%% epoch_10.npy\n" + npy((2, 2), [0.9, 0.1, 0.2, 0.8]) + b"\n%% epoch_2.npy\n" + npy((2, 2), [0.5, 0.5, float("nan"), 0.5]) +
+      b"\n%% t.npy\n" + npy((2, 2), [1, 0, 0, 1]) + "\n%% c.txt\n</script>\n\u202eevil\n".encode("utf-8"))
+write("attn_plot", "animate_grid.txt",
+      b"--animate\nepoch_1.npy\nepoch_3.npy\n--frames\n3,1\n-o\ng.svg\n"
+      b"%% epoch_1.npy\n" + npy((2, 1, 3), [0.2, 0.3, 0.5, 1, 0, 0]) + b"\n%% epoch_3.npy\n" + npy((2, 1, 3), [0, 0, 1, 0.1, 0.8, 0.1]))
 # Found by this fuzzer: --query on a CSV of labels only (a 2x0 map) took a row of a matrix
 # without storage (UBSan: offset applied to a null pointer).
 write("attn_plot", "regression_query_without_columns.txt", "w.csv\n--query\n1\n-o\nout.html\n%% w.csv\na\nb\n")

@@ -4,8 +4,9 @@
 // tab/LF/CR; tags balanced and nested; attributes quoted, unique, and from the short list attn
 // writes (a label that broke out of a quoted attribute would add one); '&' only as one of the
 // five entities attn writes or a numeric reference; no raw '<' or '>' in text; and elements that
-// hold label text (text, title, desc, h1, span, sub) contain no elements but the ones attn puts
-// there, so a label spelling "<rect/>" would be caught even though it is well-formed.
+// hold label text (text, title, desc, h1, span, sub, li) contain no elements but the ones attn
+// puts there, so a label spelling "<rect/>" would be caught even though it is well-formed. A
+// <script> element (the animation page's) is raw text up to its end tag and holds no "</".
 #pragma once
 
 #include <algorithm>
@@ -57,12 +58,17 @@ inline std::string markup_problem(std::string_view doc) {
       "xmlns", "xmlns:xlink", "version", "width", "height", "viewBox", "font-family", "font-size", "font-weight",
       "class", "x", "y", "dy", "x1", "y1", "x2", "y2", "text-anchor", "transform", "fill", "stroke", "stroke-width",
       "d", "id", "offset", "stop-color", "shape-rendering", "pointer-events", "preserveAspectRatio",
-      "image-rendering", "style", "xlink:href", "lang", "charset", "title", "data-weight"};
+      "image-rendering", "style", "xlink:href", "lang", "charset", "title", "data-weight",
+      // the animation page (io/animation.hpp): its meta, slider, button and hidden lists
+      "name", "content", "type", "min", "max", "step", "value", "aria-label", "hidden"};
   // Element -> the child elements it may hold. Elements not listed hold anything.
   const auto allowed_children = [](std::string_view parent, std::string_view child) {
     if (parent == "text") return child == "title";
     if (parent == "span") return child == "sub";
-    if (parent == "title" || parent == "desc" || parent == "h1" || parent == "sub" || parent == "style") return false;
+    if (parent == "title" || parent == "desc" || parent == "h1" || parent == "sub" || parent == "style" ||
+        parent == "li") {
+      return false;
+    }
     return true;
   };
   const auto name_char = [](char c) {
@@ -138,6 +144,11 @@ inline std::string markup_problem(std::string_view doc) {
       if (doc[k] == '>') {
         open.push_back(name);
         i = k + 1;
+        if (name == "script") {  // raw text: nothing in it may end it early or open markup
+          const std::size_t end = doc.find("</", i);
+          if (end == std::string_view::npos || doc.substr(end, 9) != "</script>") return "<script> not closed by </script>" + at(i);
+          i = end;
+        }
         break;
       }
       if (doc.substr(k, 2) == "/>") {

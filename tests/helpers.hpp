@@ -3,7 +3,7 @@
 // matrices, and a plain-loop float64 reference of masked attention independent of the library.
 #pragma once
 
-#include <attn/attn.hpp>
+#include "attn_core.hpp"  // the kernels only: a test of an exporter includes its attn/io/ header
 
 #include <catch2/catch.hpp>
 

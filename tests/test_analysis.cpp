@@ -4,6 +4,8 @@
 // three-layer example, hard alignments, Pharaoh text, and AER on a hand-made gold alignment.
 #include "helpers.hpp"
 
+#include <attn/attn.hpp>  // the exporters of attn/io/ (helpers.hpp brings only the kernels)
+
 #include <attn/analysis.hpp>
 #include <attn/io/pharaoh.hpp>
 

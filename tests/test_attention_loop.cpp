@@ -5,7 +5,7 @@
 #include "helpers.hpp"
 
 #include <attn/attention_loop.hpp>
-#include <attn/attn.hpp>
+#include "attn_core.hpp"  // the kernels; no exporter
 
 #include <catch2/catch.hpp>
 

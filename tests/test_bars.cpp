@@ -6,6 +6,8 @@
 
 #include "helpers.hpp"
 
+#include <attn/attn.hpp>  // the exporters of attn/io/ (helpers.hpp brings only the kernels)
+
 #include <catch2/catch.hpp>
 
 #include <Eigen/Core>

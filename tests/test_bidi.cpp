@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Bidirectional-text isolation of labels in the HTML and SVG exporters: a token holding an
 // unterminated right-to-left override (U+202E) must not reverse the tokens after it.
+#include <attn/attn.hpp>  // the exporters of attn/io/ (helpers.hpp brings only the kernels)
 #include "attn/io/detail/text.hpp"
 #include "attn/io/html.hpp"
 #include "attn/io/svg.hpp"

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Tests of attn/io/csv.hpp: exact text, RFC 4180 quoting, bit-exact number round trip,
 // locale independence, stream state, and the atomic path overload (temp file + rename).
+#include <attn/attn.hpp>  // the exporters of attn/io/ (helpers.hpp brings only the kernels)
 #include "attn/io/csv.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // read_csv on hostile input (issue 13, items 4 and 9): it streams and stops at the first bad
 // record, never takes a malformed data record for a header, and keeps a label's leading U+FEFF.
+#include <attn/attn.hpp>  // the exporters of attn/io/ (helpers.hpp brings only the kernels)
 #include "attn/io/csv.hpp"
 
 #include <catch2/catch.hpp>

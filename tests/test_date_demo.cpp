@@ -5,6 +5,8 @@
 // translations, alignments and logits within 1e-5, and the year digits attend to the year.
 #include "helpers.hpp"
 
+#include <attn/attn.hpp>  // the exporters of attn/io/ (helpers.hpp brings only the kernels)
+
 #include "../examples/date_demo/date_model.hpp"
 
 #include <attn/io/csv.hpp>

@@ -197,13 +197,12 @@ TEMPLATE_TEST_CASE("luong argument errors", "[errors][luong]", float, double) {
     REQUIRE_ATTN_ERROR(attn::luong_into(q, k, v, P::dot(), out, w, ws, Mask::matrix(all_visible(5, 3))),
                        "attn::luong: mask matrix (5x3) must match the scores (3x5)");
   }
-  SECTION("options.scale belongs to scaled_dot_product") {
+  SECTION("options.scale, a factor on the scores, must be finite") {
     attn::Options o;
-    o.scale = 0.5;
-    REQUIRE_ATTN_ERROR(attn::luong(q, k, v, P::dot(), Mask(), o),
-                       "attn::luong: options.scale is for scaled_dot_product; use params.g");
+    o.scale = std::numeric_limits<double>::infinity();
+    REQUIRE_ATTN_ERROR(attn::luong(q, k, v, P::dot(), Mask(), o), "attn::luong: options.scale must be finite");
     REQUIRE_ATTN_ERROR(attn::luong_into(q, k, v, P::dot(), out, w, ws, Mask(), o),
-                       "attn::luong: options.scale is for scaled_dot_product; use params.g");
+                       "attn::luong: options.scale must be finite");
   }
   SECTION("dot: q.cols() must equal k.cols()") {
     const M q3 = M::Zero(3, 3);
@@ -355,13 +354,12 @@ TEMPLATE_TEST_CASE("bahdanau argument errors", "[errors][bahdanau]", float, doub
     REQUIRE_ATTN_ERROR(attn::bahdanau_into(q, keys, v, plain, out, w, ws, Mask::key_length(6)),
                        "attn::bahdanau: mask key length (6) exceeds the number of keys (5)");
   }
-  SECTION("options.scale belongs to scaled_dot_product") {
+  SECTION("options.scale, a factor on the scores, must be finite") {
     attn::Options o;
-    o.scale = 2.0;
-    REQUIRE_ATTN_ERROR(attn::bahdanau(q, k, v, plain, Mask(), o),
-                       "attn::bahdanau: options.scale is for scaled_dot_product; use params.g");
+    o.scale = std::numeric_limits<double>::quiet_NaN();
+    REQUIRE_ATTN_ERROR(attn::bahdanau(q, k, v, plain, Mask(), o), "attn::bahdanau: options.scale must be finite");
     REQUIRE_ATTN_ERROR(attn::bahdanau_into(q, keys, v, plain, out, w, ws, Mask(), o),
-                       "attn::bahdanau: options.scale is for scaled_dot_product; use params.g");
+                       "attn::bahdanau: options.scale must be finite");
   }
   CHECK_NOTHROW(attn::bahdanau_into(q, keys, v, plain, out, w, ws));
   CHECK_NOTHROW(attn::bahdanau_into(q, keys_norm, v, norm, out, w, ws));

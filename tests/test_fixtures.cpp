@@ -4,7 +4,7 @@
 // (tests/fixtures/attention_core.txt, written by tests/fixtures/make_fixtures.py).
 #include "helpers.hpp"
 
-#include <attn/attn.hpp>
+#include "attn_core.hpp"  // the kernels; no exporter
 
 #include <catch2/catch.hpp>
 

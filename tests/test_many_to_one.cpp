@@ -207,9 +207,9 @@ TEST_CASE("many_to_one rejects bad arguments with exact messages", "[many_to_one
   CHECK_THROWS_WITH(attn::many_to_one(h, luong, attn::Mask::key_length(7)),
                     "attn::many_to_one: mask key length (7) exceeds the number of keys (6)");
   attn::Options scaled;
-  scaled.scale = 0.5;
+  scaled.scale = std::numeric_limits<double>::infinity();  // a scale is a factor on the scores: finite
   CHECK_THROWS_WITH(attn::many_to_one(h, luong, attn::Mask(), scaled),
-                    "attn::many_to_one: options.scale is for scaled_dot_product");
+                    "attn::many_to_one: options.scale must be finite");
 
   attn::Workspace<double> ws;
   Matrix<double> out(1, 3);

@@ -5,7 +5,7 @@
 // the into form reusing its workspace, and every argument check.
 #include "helpers.hpp"
 
-#include <attn/attn.hpp>
+#include "attn_core.hpp"  // the kernels; no exporter
 #include <attn/memory.hpp>
 #include <attn/monotonic.hpp>
 
@@ -391,10 +391,10 @@ TEST_CASE("Memory and attend argument checks", "[memory][errors]") {
   CHECK_THROWS_WITH(attn::prepare_memory(k, v, attn::ScaledDotProductParams{std::nan("")}),
                     "attn::prepare_memory: params.scale must be finite");
   CHECK_THROWS_WITH(attn::prepare_memory(k, v, attn::LuongParams<double>::general(Eigen::MatrixXd(3, 2))),
-                    "attn::prepare_memory: params.w.cols() (2) must equal k.cols() (3)");
+                    "attn::prepare_memory: params.w (3x2) must be (3x3)");
   CHECK_THROWS_WITH(attn::prepare_memory(k, v, attn::LuongParams<double>::concat(Eigen::MatrixXd(5, 4),
                                                                                  Eigen::RowVectorXd(3))),
-                    "attn::prepare_memory: params.w.cols() (4) must equal params.v.cols() (3)");
+                    "attn::prepare_memory: params.w (5x4) must be (5x3)");
   CHECK_THROWS_WITH(attn::prepare_memory(k, v, attn::LuongParams<double>::concat(Eigen::MatrixXd(3, 4),
                                                                                  Eigen::RowVectorXd(4))),
                     "attn::prepare_memory: params.w.rows() (3) must exceed k.cols() (3) for concat");

@@ -6,7 +6,7 @@
 // noise sources, statistics and every argument check.
 #include "helpers.hpp"
 
-#include <attn/attn.hpp>
+#include "attn_core.hpp"  // the kernels; no exporter
 #include <attn/monotonic.hpp>
 
 #include <catch2/catch.hpp>

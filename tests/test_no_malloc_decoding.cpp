@@ -52,7 +52,7 @@ void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 #endif
 
 #include <attn/attention_loop.hpp>
-#include <attn/attn.hpp>
+#include "attn_core.hpp"  // the kernels; no exporter
 #include <attn/history.hpp>
 #include <attn/memory.hpp>
 #include <attn/monotonic.hpp>
@@ -282,6 +282,46 @@ TEMPLATE_TEST_CASE("no allocation: monotonic steps in every mode, with engine no
     }
   });
   CHECK(error.empty());
+}
+
+TEMPLATE_TEST_CASE("no allocation: monotonic _into forms and Luong prepared keys, once warm", "[no_malloc][monotonic]",
+                   float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(4);
+  const Matrix<S> q = random<S>(rng, 3, dq);
+  const Matrix<S> k = random<S>(rng, tk, dk);
+  const Matrix<S> v = random<S>(rng, tk, dv);
+  attn::BahdanauParams<S> b;
+  b.wq = random<S>(rng, dq, units);
+  b.wk = random<S>(rng, dk, units);
+  b.v = random<S>(rng, 1, units);
+  const auto concat = attn::LuongParams<S>::concat(random<S>(rng, dq + dk, units), random<S>(rng, 1, units), S(2));
+  const auto general = attn::LuongParams<S>::general(random<S>(rng, dq, dk), S(0.5));
+  const auto general_keys = attn::prepare_keys(general, k);
+  const auto mask = attn::Mask::key_length(n);
+  attn::Workspace<S> ws;
+  Matrix<S> out(3, dv);
+  Matrix<S> w = attn::monotonic_initial_alignment<S>(3, tk);
+  attn::Options half;
+  half.scale = 0.5;
+  const auto steps = [&] {
+    attn::bahdanau_monotonic_into(q, k, v, w, b, out, w, ws, {}, mask);
+    attn::luong_monotonic_into(q, k, v, w, concat, out, w, ws, {}, mask);
+    attn::luong_monotonic_into(q, k, v, w, general, out, w, ws, {}, mask);
+    attn::luong_into(q, general_keys, v, general, out, w, ws, mask, half);
+    attn::luong_into(q, k, v, concat, out, w, ws, mask, half);
+    w = attn::Matrix<S>::Zero(3, tk);
+  };
+  steps();  // warm-up (and the assignment above allocates nothing: same size)
+  const std::string error = without_allocation([&] {
+    for (int t = 0; t < 3; ++t) {
+      w.col(0).setOnes();
+      steps();
+    }
+  });
+  INFO(error);
+  CHECK(error.empty());
+  CHECK(out.allFinite());
 }
 
 TEMPLATE_TEST_CASE("no allocation: history recording and beam reordering within the reservation",

@@ -181,9 +181,9 @@ TEST_CASE("attention_pooling rejects bad arguments with exact messages", "[pooli
   CHECK_THROWS_WITH(attn::attention_pooling(x, ok, attn::Mask::matrix(attn::BoolMatrix::Ones(2, 6))),
                     "attn::attention_pooling: mask matrix (2x6) must match the scores (1x6)");
   attn::Options scaled;
-  scaled.scale = 1.0;
+  scaled.scale = -std::numeric_limits<double>::infinity();  // a scale is a factor on the scores: finite
   CHECK_THROWS_WITH(attn::attention_pooling(x, ok, attn::Mask(), scaled),
-                    "attn::attention_pooling: options.scale is for scaled_dot_product");
+                    "attn::attention_pooling: options.scale must be finite");
   attn::Workspace<double> ws;
   Matrix<double> out(5, 1);
   Matrix<double> w(1, 6);

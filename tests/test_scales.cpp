@@ -5,6 +5,7 @@
 // products (Tk = 0 keys, 0 additive units) compute without pointer arithmetic on null (Eigen's
 // blocks of a matrix without storage offset a null pointer: clang's UBSan, which the sanitizer
 // build of scripts/test.sh uses, reports it; GCC's does not).
+#include <attn/attn.hpp>  // the exporters of attn/io/ (helpers.hpp brings only the kernels)
 #include "attn/io/colormap.hpp"
 #include "attn/io/html.hpp"
 #include "attn/io/svg.hpp"

@@ -304,9 +304,8 @@ TEST_CASE("seq_self_attention rejects bad arguments with exact messages", "[self
   CHECK_THROWS_WITH(run(additive, attn::Mask::matrix(attn::BoolMatrix::Ones(7, 6))),
                     "attn::seq_self_attention: mask matrix (7x6) must match the scores (7x7)");
   attn::Options scaled;
-  scaled.scale = 2.0;
-  CHECK_THROWS_WITH(run(additive, attn::Mask(), scaled),
-                    "attn::seq_self_attention: options.scale is for scaled_dot_product");
+  scaled.scale = std::numeric_limits<double>::quiet_NaN();  // a scale is a factor on the scores: finite
+  CHECK_THROWS_WITH(run(additive, attn::Mask(), scaled), "attn::seq_self_attention: options.scale must be finite");
 
   attn::Workspace<double> ws;
   Matrix<double> out(7, 3);

@@ -42,7 +42,7 @@ TEST_CASE("validation: an out-of-range Probability is rejected, never returns ra
   CHECK_THROWS_WITH(attn::scaled_dot_product(q, k, v, attn::Mask(), o),
                     "attn::scaled_dot_product: options.probability (7) must be softmax, sparsemax or hardmax");
   CHECK_THROWS_WITH(attn::luong(q, k, v, {}, attn::Mask(), o),
-                    "attn: options.probability (7) must be softmax, sparsemax or hardmax");
+                    "attn::luong: options.probability (7) must be softmax, sparsemax or hardmax");
   CHECK_THROWS_WITH(attn::normalize(q, attn::Mask(), static_cast<attn::Probability>(-1)),
                     "attn::normalize: options.probability (-1) must be softmax, sparsemax or hardmax");
 }

@@ -2,6 +2,7 @@
 // Tests of the atomic writer behind every exporter's path overload (attn/io/detail/write_file.hpp)
 // on a hostile file system: files planted at the temporary name, modes, FIFOs, symbolic links,
 // long names, and a failure at every step (through the fault-injection hook).
+#include <attn/attn.hpp>  // the exporters of attn/io/ (helpers.hpp brings only the kernels)
 #include "attn/io/detail/write_file.hpp"
 #include "attn/io/csv.hpp"
 

@@ -5,6 +5,9 @@
 // Run `attn-plot --help` for the options. Exit status: 0 done, 1 bad input or I/O failure,
 // 2 bad command line. The output file is written atomically: never half-written.
 
+#include <attn/io/alignment_formats.hpp>
+#include <attn/io/alignment_svg.hpp>
+#include <attn/io/animation.hpp>
 #include <attn/io/bars.hpp>
 #include <attn/io/csv.hpp>
 #include <attn/io/detail/write_file.hpp>
@@ -46,6 +49,7 @@ highlighted text.
 
 usage: attn-plot [OPTIONS] WEIGHTS -o OUTPUT
        attn-plot --view [OPTIONS] WEIGHTS... -o PAGE.html
+       attn-plot --animate [OPTIONS] FRAMES... -o OUTPUT
 
 WEIGHTS is a NumPy .npy file or a CSV file:
   .npy  0-D, 1-D (one row) or 2-D (Tq x Tk: rows are queries, columns are keys) gives one map;
@@ -137,6 +141,51 @@ Options:
       --csv-labels auto|none|rows|cols|both
                            which labels a CSV file has (default auto: a header record is
                            detected by a field that is not a number, row labels likewise)
+Word alignments (svg only): WEIGHTS may also be an alignment file (any extension but .npy
+and .csv): Pharaoh "i-j" links (fast_align, atools; "ipj" / "i?j" possible links), fairseq
+generate output (its "A-<id>" lines, --print-alignment hard or soft) or Marian output
+(--alignment hard or soft: "translation ||| alignment"). A soft alignment without --gold is
+drawn as a heatmap; everything else as the alignment picture: rows are target tokens (--rows),
+columns source tokens (--cols).
+      --gold FILE          Pharaoh gold standard ("i-j" sure, "ipj" or "i?j" possible links, one
+                           line per sentence pair): draws the hypothesis over it (hit, possible
+                           hit, miss, possible link not found, false alarm, with a legend) and
+                           prints precision, recall and AER (Och & Ney) of the sentence drawn and,
+                           for alignment files, of all sentences (to standard error with -o -).
+                           With .npy / .csv weights the hypothesis is each row's largest weight
+      --align-format auto|pharaoh|fairseq|marian
+                           the format of an alignment WEIGHTS file (default auto: "A-<id><tab>"
+                           lines are fairseq, "|||" or commas Marian, else Pharaoh)
+      --sentence N         which sentence pair to draw (default 0): fairseq's sample id, else
+                           the 0-based line (Marian n-best: its sentence number); also the line
+                           of --gold
+      --link-order src-tgt|tgt-src
+                           which index comes first in Pharaoh links, of WEIGHTS and --gold
+                           (default src-tgt, as fast_align, fairseq and Marian write them;
+                           attn::io::write_pharaoh writes tgt-src, i.e. row-column)
+      --threshold X        soft alignments and weights: the hypothesis is every weight above X
+                           instead of each target token's largest weight
+
+Training animation (--animate): attention of a few samples after every epoch, beside the truth
+      --animate            one frame per file: FRAMES... are epoch_1.npy, epoch_2.npy, ...
+                           or a directory (its .npy files with a number in their names),
+                           sorted by that number (epoch_2 before epoch_10), which is the
+                           frame's step; the name is its title ("epoch 10"). Each file holds
+                           one map (2-D) or one map per sample (3-D: n x Tq x Tk). Writes an
+                           HTML page (slider, play/pause, one colour scale for every frame
+                           and the truth, maps embedded quantised to 16 bits) or, with
+                           -o FILE.svg and --frames, a grid of chosen frames
+      --truth FILE         with --animate: the ground truth, one map per sample (2-D or 3-D),
+                           drawn beside (--layout under: under) each sample's map
+      --frames LIST        svg grid: the frames to show, by the number in their file names
+                           (e.g. 1,5,10); one row per sample, the truth in the last column
+      --frame-ms N         html: milliseconds per frame when playing (20..60000, default 600)
+      --cell PX            html: pixels per cell (1..64; default: about 240 px per map)
+      --precision uint16|uint8
+                           html: how the maps are embedded (default uint16: within 1/131064 of
+                           each map's range; uint8: within 1/504, half the size)
+      --panel-titles LIST  with --animate: the titles of the samples (default "sample 0", ...)
+
   -h, --help               this help
       --version            the attn version
 
@@ -152,6 +201,10 @@ Examples:
   attn-plot weights.npy --hist 30 -o histogram.svg               # histogram of all weights
   attn-plot --view bert.npy -r tokens.txt -c tokens.txt -o view.html   # L x h x T x T, interactive
   attn-plot --view layer0.npy layer1.npy -o view.html            # one h x Tq x Tk file per layer
+  attn-plot generate.out --gold gold.talp --sentence 3 -o a3.svg # fairseq A- lines vs gold
+  attn-plot weights.npy --gold gold.talp --rows tgt.txt --cols src.txt -o vs_gold.svg
+  attn-plot --animate epoch_*.npy --truth mask.npy -o training.html   # training animation
+  attn-plot --animate runs/ --truth mask.npy --frames 1,5,10 -o training.svg  # grid of 3 epochs
 )";
 
 /// A command-line mistake: exit status 2.
@@ -199,6 +252,19 @@ struct Arguments {
   std::string view_start = "head";
   std::string view_precision = "auto";
   std::vector<std::string> more_weights;
+  // Word alignments (run_alignment)
+  std::string gold;
+  std::string align_format = "auto";
+  long long sentence = 0;
+  std::string link_order = "src-tgt";
+  std::optional<double> threshold;
+  // --animate (training animation): every positional file, the chosen frames, the page's look.
+  bool animate = false;
+  std::vector<std::string> inputs;
+  std::optional<std::vector<long long>> frames;  // steps, as numbered in the file names
+  std::optional<long long> frame_ms;
+  std::optional<long long> cell;
+  std::string precision = "uint16";
 };
 
 double parse_double(const std::string& option, const std::string& text) {
@@ -240,6 +306,54 @@ std::vector<std::string> split_commas(const std::string& text) {
   }
   parts.push_back(part);
   return parts;
+}
+
+// --- training animation (--animate): command line ------------------------------------------
+
+/// The options of --animate; returns false for any other argument. `value()` takes the
+/// option's value, `flag()` refuses one.
+template <typename Value, typename Flag>
+bool parse_animation_option(Arguments& a, const std::string& arg, const Value& value, const Flag& flag) {
+  if (arg == "--animate") {
+    flag();
+    a.animate = true;
+  } else if (arg == "--frames") {
+    std::vector<long long> steps;
+    for (const std::string& part : split_commas(value())) {
+      steps.push_back(parse_integer("--frames", part, std::numeric_limits<long long>::min(),
+                                    std::numeric_limits<long long>::max()));
+    }
+    a.frames = steps;
+  } else if (arg == "--frame-ms") {
+    a.frame_ms = parse_integer(arg, value(), 20, 60000);
+  } else if (arg == "--cell") {
+    a.cell = parse_integer(arg, value(), 1, 64);
+  } else if (arg == "--precision") {
+    a.precision = value();
+    if (a.precision != "uint16" && a.precision != "uint8") {
+      throw usage_error("--precision must be uint16 or uint8, not '" + a.precision + "'");
+    }
+  } else {
+    return false;
+  }
+  return true;
+}
+
+/// What --animate cannot be combined with, and its options without it.
+void check_animation_arguments(const Arguments& a) {
+  if (!a.animate) {
+    if (a.frames || a.frame_ms || a.cell || a.precision != "uint16") {
+      throw usage_error("--frames, --frame-ms, --cell and --precision are for --animate");
+    }
+    return;
+  }
+  if (a.bars || a.heatmap || a.hist || a.query || !a.chars_file.empty() || a.grid_columns != 0) {
+    throw usage_error("--animate cannot be used with --bars, --heatmap, --hist, --query, --chars or --grid-columns");
+  }
+  if (a.format == "svg" && !a.frames) {
+    throw usage_error("--animate with svg output draws a grid of chosen frames: give --frames LIST (e.g. --frames 1,5,10)");
+  }
+  if (a.format == "html" && a.frames) throw usage_error("--frames is for the svg grid (-o FILE.svg)");
 }
 
 /// Returns nullopt for --help / --version (already answered).
@@ -380,6 +494,25 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
           a.view_precision != "uint8") {
         throw usage_error("--view-precision must be auto, float32, uint16 or uint8, not '" + a.view_precision + "'");
       }
+    } else if (arg == "--gold") {
+      a.gold = value();
+    } else if (arg == "--align-format") {
+      a.align_format = value();
+      if (a.align_format != "auto" && a.align_format != "pharaoh" && a.align_format != "fairseq" &&
+          a.align_format != "marian") {
+        throw usage_error("--align-format must be auto, pharaoh, fairseq or marian, not '" + a.align_format + "'");
+      }
+    } else if (arg == "--sentence") {
+      a.sentence = parse_integer(arg, value(), 0, std::numeric_limits<long long>::max());
+    } else if (arg == "--link-order") {
+      a.link_order = value();
+      if (a.link_order != "src-tgt" && a.link_order != "tgt-src") {
+        throw usage_error("--link-order must be src-tgt or tgt-src, not '" + a.link_order + "'");
+      }
+    } else if (arg == "--threshold") {
+      a.threshold = parse_double(arg, value());
+    } else if (parse_animation_option(a, arg, value, flag)) {
+      // --animate and its options (see parse_animation_option)
     } else if (arg == "--") {
       for (++i; i < argc; ++i) positional.emplace_back(argv[i]);
     } else if (arg.size() > 1 && arg[0] == '-') {
@@ -388,18 +521,20 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       positional.push_back(arg);
     }
   }
-  if (positional.empty()) throw usage_error("no WEIGHTS file given");
-  if (positional.size() > 1 && !a.view) {
+  if (positional.empty()) throw usage_error(a.animate ? "no frame files given (epoch_*.npy)" : "no WEIGHTS file given");
+  if (positional.size() > 1 && !a.animate && !a.view) {
     throw usage_error("one WEIGHTS file expected, got " + std::to_string(positional.size()) +
-                      " (several files, one per layer, are for --view)");
+                      " (several files are for --view, one per layer, and --animate, one per frame)");
   }
   a.weights = positional.front();
+  a.inputs = positional;
   a.more_weights.assign(positional.begin() + 1, positional.end());
   if (a.view) {
     if (a.format == "svg") throw usage_error("--view writes an HTML page, not svg");
     a.format = "html";
-    if (a.bars || a.heatmap || a.hist || !a.truth.empty() || !a.chars_file.empty() || a.query) {
-      throw usage_error("--view cannot be used with --bars, --heatmap, --hist, --truth, --chars or --query");
+    if (a.bars || a.heatmap || a.hist || !a.truth.empty() || !a.chars_file.empty() || a.query || a.animate ||
+        !a.gold.empty()) {
+      throw usage_error("--view cannot be used with --bars, --heatmap, --hist, --truth, --chars, --query, --animate or --gold");
     }
   }
   if (a.output.empty()) throw usage_error("no output file given (-o FILE)");
@@ -426,6 +561,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
   if (a.hist && a.vmin.has_value() != a.vmax.has_value()) {
     throw usage_error("--hist takes the range of its bins from --vmin and --vmax together: give both or neither");
   }
+  check_animation_arguments(a);
   return a;
 }
 
@@ -622,10 +758,159 @@ std::string html_page_with_svg(const std::string& title, const std::string& svg,
   return page;
 }
 
+// --- word alignments: alignment files, --gold ------------------------------------------------
+
+bool is_alignment_file(const std::string& path) { return !has_extension(path, ".npy") && !has_extension(path, ".csv"); }
+
+std::string scores_text(const attn::AlignmentScores& s) {
+  std::ostringstream text;
+  text.imbue(std::locale::classic());
+  text.setf(std::ios::fixed);
+  text.precision(4);
+  text << "precision " << s.precision << " recall " << s.recall << " AER " << s.aer << " (|A| " << s.hypothesis
+       << ", |S| " << s.sure << ", |P| " << s.possible << ", |A&S| " << s.hits_sure << ", |A&P| " << s.hits_possible << ")";
+  return text.str();
+}
+
+attn::Alignment hard_links(const Eigen::MatrixXd& weights, const Arguments& a) {
+  return a.threshold ? attn::threshold_alignment(weights, *a.threshold) : attn::argmax_alignment(weights);
+}
+
+/// Alignment files and --gold: draws the alignment (over the gold) and prints the scores.
+int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
+  if (a.format != "svg") throw usage_error("alignments (--gold, alignment files) are drawn as svg only");
+  if (a.bars || a.heatmap || a.hist || !a.truth.empty() || a.query || !a.chars_file.empty()) {
+    throw usage_error("--bars, --heatmap, --hist, --truth, --query and --chars do not apply to alignments");
+  }
+  const attn::io::PharaohOrder order =
+      a.link_order == "src-tgt" ? attn::io::PharaohOrder::col_row : attn::io::PharaohOrder::row_col;
+  const auto wanted = static_cast<attn::Index>(a.sentence);
+  // The hypothesis: weights (.npy / .csv), or the records of an alignment file.
+  std::vector<attn::io::AlignmentRecord> records;
+  Eigen::MatrixXd weights;
+  attn::Alignment links;
+  bool soft = false;
+  if (is_alignment_file(a.weights)) {
+    attn::io::AlignmentFormat format = attn::io::AlignmentFormat::automatic;
+    if (a.align_format == "pharaoh") format = attn::io::AlignmentFormat::pharaoh;
+    if (a.align_format == "fairseq") format = attn::io::AlignmentFormat::fairseq;
+    if (a.align_format == "marian") format = attn::io::AlignmentFormat::marian;
+    try {
+      records = attn::io::read_alignments(fs::path(a.weights), format, order);
+    } catch (const attn::invalid_argument& e) {  // bad content: an input error (exit status 1)
+      throw std::runtime_error("'" + a.weights + "' is neither .npy / .csv weights nor an alignment file " +
+                               "(Pharaoh, fairseq, Marian): " + e.what());
+    }
+    const auto found = std::find_if(records.begin(), records.end(),
+                                    [&](const attn::io::AlignmentRecord& r) { return r.sentence == wanted; });
+    if (found == records.end()) {
+      throw std::runtime_error("'" + a.weights + "' has no alignment of sentence " + std::to_string(wanted) + " (" +
+                               std::to_string(records.size()) + " alignments read)");
+    }
+    soft = found->soft;
+    weights = found->weights;
+    links = found->links;
+    check_limits(a.weights, 1, weights.rows(), weights.cols(), a);
+  } else {
+    Weights w = read_weights(a.weights, a.csv_labels, a);
+    if (w.stacked) throw std::runtime_error("'" + a.weights + "' is 3-D: --gold takes one map (targets x sources)");
+    weights = w.maps.front();
+    soft = true;
+  }
+  if (soft) links = hard_links(weights, a);
+
+  std::vector<std::string> rows = a.rows_file.empty() ? std::vector<std::string>{} : read_tokens(a.rows_file, "--rows");
+  std::vector<std::string> cols = a.cols_file.empty() ? std::vector<std::string>{} : read_tokens(a.cols_file, "--cols");
+  if (soft) {
+    check_label_count(rows, weights.rows(), "--rows '" + a.rows_file + "'", "rows (target tokens)");
+    check_label_count(cols, weights.cols(), "--cols '" + a.cols_file + "'", "columns (source tokens)");
+  }
+  if (a.gold.empty()) {
+    if (soft) {  // a soft alignment alone is a heatmap
+      emit(a, attn::io::heatmap_svg(weights, heatmap_options(a, rows, cols)), out);
+      return 0;
+    }
+    attn::io::AlignmentSvgOptions options;
+    options.title = a.title;
+    options.row_labels = rows;
+    options.col_labels = cols;
+    options.row_axis_title = a.row_title;
+    options.col_axis_title = a.col_title;
+    options.max_map_size = a.max_size;
+    emit(a, attn::io::alignment_svg(links, options), out);
+    return 0;
+  }
+
+  std::vector<attn::io::GoldAlignment> gold;
+  try {
+    gold = attn::io::read_pharaoh(fs::path(a.gold), order);
+  } catch (const attn::invalid_argument& e) {
+    throw std::runtime_error("--gold '" + a.gold + "': " + e.what());
+  }
+  if (wanted >= static_cast<attn::Index>(gold.size())) {
+    throw std::runtime_error("--gold '" + a.gold + "' has " + std::to_string(gold.size()) +
+                             " sentence pairs (lines); --sentence " + std::to_string(wanted) + " is not one of them");
+  }
+  const attn::io::GoldAlignment& g = gold[static_cast<std::size_t>(wanted)];
+  attn::io::AlignmentSvgOptions options;
+  options.title = a.title;
+  options.row_labels = rows;
+  options.col_labels = cols;
+  options.row_axis_title = a.row_title;
+  options.col_axis_title = a.col_title;
+  options.max_map_size = a.max_size;
+  options.threshold = a.threshold;
+  if (soft) {
+    options.rows = weights.rows();
+    options.cols = weights.cols();
+  }
+  std::string svg;
+  try {
+    svg = soft ? attn::io::alignment_svg(weights, g, options) : attn::io::alignment_svg(links, g, options);
+  } catch (const attn::invalid_argument& e) {  // links outside the picture: the files do not fit
+    throw std::runtime_error("'" + a.weights + "' and --gold '" + a.gold + "', sentence " + std::to_string(wanted) +
+                             ": " + e.what());
+  }
+
+  // The scores: of the sentence drawn, and with an alignment file of every gold sentence pair.
+  std::ostream& report = a.output == "-" ? err : out;
+  std::string text = "sentence " + std::to_string(wanted) + ": " + scores_text(attn::alignment_scores(links, g.sure, g.possible)) + "\n";
+  if (!records.empty() && gold.size() > 1) {
+    std::vector<attn::Alignment> hypotheses(gold.size());
+    std::vector<bool> seen(gold.size(), false);
+    for (const attn::io::AlignmentRecord& r : records) {
+      if (r.sentence < 0 || r.sentence >= static_cast<attn::Index>(gold.size())) {
+        throw std::runtime_error("'" + a.weights + "' line " + std::to_string(r.line) + ": sentence " +
+                                 std::to_string(r.sentence) + " is not in --gold '" + a.gold + "' (" +
+                                 std::to_string(gold.size()) + " sentence pairs)");
+      }
+      const auto k = static_cast<std::size_t>(r.sentence);
+      if (seen[k]) continue;  // n-best: the first hypothesis of a sentence
+      seen[k] = true;
+      hypotheses[k] = r.soft ? hard_links(r.weights, a) : r.links;
+    }
+    const auto missing = static_cast<std::size_t>(std::count(seen.begin(), seen.end(), false));
+    if (missing > 0) {
+      text += "all sentences: not scored: '" + a.weights + "' has no alignment for " + std::to_string(missing) +
+              " of the " + std::to_string(gold.size()) + " sentence pairs of --gold\n";
+    } else {
+      text += "all " + std::to_string(gold.size()) + " sentences: " + scores_text(attn::io::alignment_scores(hypotheses, gold)) + "\n";
+    }
+  }
+  emit(a, svg, out);
+  report << text;
+  report.flush();
+  return 0;
+}
+
+int run_animation(const Arguments& a, std::ostream& out);
+
 int run_view(const Arguments& a, std::ostream& out);
 
-int run(const Arguments& a, std::ostream& out) {
+int run(const Arguments& a, std::ostream& out, std::ostream& err) {
   if (a.view) return run_view(a, out);
+  if (a.animate) return run_animation(a, out);
+  if (!a.gold.empty() || is_alignment_file(a.weights)) return run_alignment(a, out, err);
   Weights w = read_weights(a.weights, a.csv_labels, a);
   const Eigen::MatrixXd& first = w.maps.front();
   std::vector<std::string> row_labels = w.row_labels;
@@ -1003,6 +1288,157 @@ int run_view(const Arguments& a, std::ostream& out) {
   emit(a, attn::io::attention_view_html(view, options), out);
   return 0;
 }
+
+// --- training animation (--animate): frames from epoch_*.npy files ---------------------------
+
+/// One input file of an animation, with the number in its name.
+struct FrameFile {
+  std::string path;
+  long long step = 0;
+  std::string title;  // "epoch 3" for epoch_3.npy
+};
+
+/// The number in a file's name (the last run of digits of its stem: epoch_10.npy → 10) and its
+/// title (the stem, '_' and '-' before the number becoming a space: "epoch 10").
+FrameFile frame_file(const std::string& path) {
+  const std::string stem = fs::path(path).stem().string();
+  std::size_t end = stem.size();
+  while (end > 0 && !std::isdigit(static_cast<unsigned char>(stem[end - 1]))) --end;
+  std::size_t begin = end;
+  while (begin > 0 && std::isdigit(static_cast<unsigned char>(stem[begin - 1]))) --begin;
+  if (begin == end) {
+    throw usage_error("--animate: '" + path + "' has no number in its name (name the frames epoch_1.npy, epoch_2.npy, ...)");
+  }
+  const std::string digits = stem.substr(begin, end - begin);
+  FrameFile file{path, 0, {}};
+  try {
+    file.step = std::stoll(digits);
+  } catch (const std::exception&) {
+    throw usage_error("--animate: the number in '" + path + "' is too large");
+  }
+  std::string prefix = stem.substr(0, begin);
+  while (!prefix.empty() && (prefix.back() == '_' || prefix.back() == '-' || prefix.back() == ' ')) prefix.pop_back();
+  file.title = (prefix.empty() ? std::string("step") : prefix) + " " + std::to_string(file.step) + stem.substr(end);
+  return file;
+}
+
+/// The frame files: the arguments, a directory standing for its .npy files with a number in
+/// their names (not truth.npy, nor `truth`), sorted by that number (epoch_2 before epoch_10),
+/// each number once.
+std::vector<FrameFile> frame_files(const std::vector<std::string>& inputs, const std::string& truth) {
+  std::vector<FrameFile> files;
+  for (const std::string& input : inputs) {
+    std::error_code error;
+    if (fs::is_directory(input, error)) {
+      for (const auto& entry : fs::directory_iterator(input)) {
+        std::error_code same_error;
+        const bool is_truth = !truth.empty() && fs::equivalent(entry.path(), truth, same_error);
+        const std::string stem = entry.path().stem().string();
+        const bool numbered = std::any_of(stem.begin(), stem.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (entry.is_regular_file() && has_extension(entry.path().string(), ".npy") && !is_truth && numbered) {
+          files.push_back(frame_file(entry.path().string()));
+        }
+      }
+    } else {
+      files.push_back(frame_file(input));
+    }
+  }
+  if (files.empty()) throw usage_error("--animate: no numbered .npy file found in '" + inputs.front() + "'");
+  std::sort(files.begin(), files.end(), [](const FrameFile& x, const FrameFile& y) {
+    return x.step != y.step ? x.step < y.step : x.path < y.path;
+  });
+  for (std::size_t k = 1; k < files.size(); ++k) {
+    if (files[k].step == files[k - 1].step) {
+      throw usage_error("--animate: '" + files[k - 1].path + "' and '" + files[k].path + "' have the same number " +
+                        std::to_string(files[k].step));
+    }
+  }
+  return files;
+}
+
+int run_animation(const Arguments& a, std::ostream& out) {
+  const std::vector<FrameFile> files = frame_files(a.inputs, a.truth);
+  std::vector<attn::io::AnimationFrame> frames;
+  long long cells = 0;
+  for (const FrameFile& file : files) {
+    if (!has_extension(file.path, ".npy") && !has_extension(file.path, ".csv")) {
+      throw usage_error("cannot tell the format of '" + file.path + "' from its extension: use .npy or .csv");
+    }
+    Weights w = read_weights(file.path, a.csv_labels, a);
+    for (const Eigen::MatrixXd& m : w.maps) cells += static_cast<long long>(m.size());
+    if (cells > a.max_cells) {
+      throw std::runtime_error("the frames up to '" + file.path + "' hold " + std::to_string(cells) +
+                               " cells, more than --max-cells " + std::to_string(a.max_cells));
+    }
+    frames.push_back({file.step, file.title, std::move(w.maps)});
+  }
+  std::vector<Eigen::MatrixXd> truth;
+  if (!a.truth.empty()) truth = read_weights(a.truth, a.csv_labels, a).maps;
+
+  attn::io::AnimationOptions options;
+  options.title = a.title;  // the page's default: "attention during training"; the grid's: none
+  if (!a.rows_file.empty()) options.row_labels = read_tokens(a.rows_file, "--rows");
+  if (!a.cols_file.empty()) options.col_labels = read_tokens(a.cols_file, "--cols");
+  options.colormap = attn::io::parse_colormap(a.colormap);
+  options.reverse_colormap = a.reverse;
+  options.vmin = a.vmin;
+  options.vmax = a.vmax;
+  if (!a.colorbar_label.empty()) options.colorbar_label = a.colorbar_label;
+  if (!a.colorbar) options.colorbar_label.clear();
+  if (a.panel_titles) options.sample_titles = *a.panel_titles;
+  options.truth_layout = a.layout == "under" ? attn::io::PairLayout::under : attn::io::PairLayout::beside;
+  if (a.frame_ms) options.frame_ms = static_cast<int>(*a.frame_ms);
+  if (a.cell) options.cell_size = static_cast<int>(*a.cell);
+  if (a.precision == "uint8") options.precision = attn::io::AnimationPrecision::uint8;
+  // Shapes are checked here to name the files, not frames[k].
+  for (std::size_t f = 1; f < frames.size(); ++f) {
+    if (frames[f].maps.size() != frames.front().maps.size()) {
+      throw std::runtime_error("'" + files[f].path + "' holds " + std::to_string(frames[f].maps.size()) + " maps but '" +
+                               files.front().path + "' holds " + std::to_string(frames.front().maps.size()));
+    }
+    for (std::size_t k = 0; k < frames[f].maps.size(); ++k) {
+      if (frames[f].maps[k].rows() != frames.front().maps[k].rows() ||
+          frames[f].maps[k].cols() != frames.front().maps[k].cols()) {
+        throw std::runtime_error("'" + files[f].path + "' map " + std::to_string(k) + " is " +
+                                 shape_text(frames[f].maps[k]) + " but in '" + files.front().path + "' it is " +
+                                 shape_text(frames.front().maps[k]));
+      }
+    }
+  }
+  if (!truth.empty()) {
+    const auto& first = frames.front().maps;
+    bool fits = truth.size() == first.size();
+    for (std::size_t k = 0; fits && k < truth.size(); ++k) {
+      fits = truth[k].rows() == first[k].rows() && truth[k].cols() == first[k].cols();
+    }
+    if (!fits) {
+      const auto shapes = [](const std::vector<Eigen::MatrixXd>& maps) {
+        return std::to_string(maps.size()) + " map(s) of " + shape_text(maps.front());
+      };
+      throw std::runtime_error("--truth '" + a.truth + "' holds " + shapes(truth) + " but each frame holds " +
+                               shapes(first) + " (one truth map per map of a frame)");
+    }
+  }
+  check_label_bytes(options.row_labels, options.col_labels, 1, 1, 1, a);
+
+  if (a.format == "svg") {
+    std::vector<std::size_t> shown;
+    for (const long long step : *a.frames) {
+      const auto at = std::find_if(files.begin(), files.end(), [&](const FrameFile& f) { return f.step == step; });
+      if (at == files.end()) {
+        std::string known;
+        for (const FrameFile& f : files) known += (known.empty() ? "" : ", ") + std::to_string(f.step);
+        throw usage_error("--frames: no frame file is numbered " + std::to_string(step) + " (the frames are " + known + ")");
+      }
+      shown.push_back(static_cast<std::size_t>(at - files.begin()));
+    }
+    emit(a, attn::io::animation_grid_svg(frames, truth, shown, options), out);
+    return 0;
+  }
+  emit(a, attn::io::animation_html(frames, truth, options), out);
+  return 0;
+}
+
 }  // namespace
 
 /// The whole tool, callable in-process (the fuzzer does): arguments as main() gets them,
@@ -1011,7 +1447,7 @@ int attn_plot_main(int argc, char** argv, std::ostream& out, std::ostream& err) 
   try {
     const std::optional<Arguments> arguments = parse_arguments(argc, argv, out);
     if (!arguments) return 0;
-    return run(*arguments, out);
+    return run(*arguments, out, err);
   } catch (const usage_error& e) {
     err << "attn-plot: " << e.what() << "\n" << kUsage << "\n";
     return 2;

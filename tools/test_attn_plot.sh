@@ -187,13 +187,73 @@ if [ "$(grep -c 'class="panel"' h.svg)" -eq 2 ]; then pass; else fail "3-D input
 if grep -q 'title="chat &quot;x&quot; → cat: 0.900"' b.html; then pass; else fail "html tooltip missing"; fi
 if [ "$(grep -c 'class="attn-line"' a.html)" -eq 3 ]; then pass; else fail "html: not one line per query"; fi
 
+# --- training animation (--animate, issue 14) ---------------------------------------------------
+# Frames from epoch_N.npy files, sorted by N (epoch_2 before epoch_10, whatever the shell's order).
+mkdir -p frames
+cp "$npy/f4_c_3x4.npy" frames/epoch_1.npy
+cp "$npy/f8_fortran_3x4.npy" frames/epoch_2.npy
+cp "$npy/f8_c_3x4.npy" frames/epoch_10.npy
+cp "$npy/f8_v2_3x4.npy" frames/truth.npy
+ok "animate html"           anim.html --animate frames/epoch_10.npy frames/epoch_1.npy frames/epoch_2.npy \
+                                      --truth frames/truth.npy -r rows3.txt -c cols4.txt -t 'Training <&>'
+if grep -q '<ol id="attn-frame-titles"><li>epoch 1</li><li>epoch 2</li><li>epoch 10</li></ol>' anim.html \
+    && grep -q '<ol id="attn-frame-steps"><li>step 1</li><li>step 2</li><li>step 10</li></ol>' anim.html \
+    && grep -q '<li>chat &amp; &quot;chien&quot;</li>' anim.html && grep -q '<title>Training &lt;&amp;&gt;</title>' anim.html \
+    && grep -q '"truth":{"lo"' anim.html && ! grep -q 'src=' anim.html; then
+    pass
+else
+    fail "--animate: frames not in natural order, labels or truth missing"
+fi
+# A directory stands for its numbered .npy files (truth.npy in it is not a frame).
+ok "animate directory"      anim_dir.html --animate frames --truth frames/truth.npy --frame-ms 100 --cell 8 --precision uint8 \
+                                          --colormap greys --panel-titles 'sentence <1>'
+if grep -q '"frame_ms":100,"cell":8' anim_dir.html && grep -q '"bytes":1' anim_dir.html \
+    && grep -q '<li>sentence &lt;1&gt;</li>' anim_dir.html && [ "$(grep -o '<li>epoch' anim_dir.html | wc -l)" -eq 3 ]; then
+    pass
+else
+    fail "--animate DIR: options not applied or not 3 frames"
+fi
+# The SVG grid of chosen frames, by the numbers in the file names, in the order given.
+ok "animate grid"           anim_grid.svg --animate frames --truth frames/truth.npy --frames 10,1 -t 'Grid'
+if [ "$(grep -c 'class="panel"' anim_grid.svg)" -eq 3 ] \
+    && grep -o 'class="panel-title"[^>]*>[^<]*' anim_grid.svg | sed 's/.*>//' | tr '\n' ',' | grep -q '^epoch 10,epoch 1,truth,$'; then
+    pass
+else
+    fail "--animate --frames 10,1: not the panels epoch 10, epoch 1, truth"
+fi
+cp "$npy/f8_c_2x3x4.npy" frames3d_5.npy   # two samples per frame
+cp "$npy/f4_fortran_2x3x4.npy" frames3d_6.npy
+ok "animate 3-D samples"    anim3d.svg --animate frames3d_5.npy frames3d_6.npy --truth "$npy/f8_c_2x3x4.npy" --frames 6
+if [ "$(grep -c 'class="panel"' anim3d.svg)" -eq 4 ] && grep -q '>sample 1: truth<' anim3d.svg; then
+    pass
+else
+    fail "--animate with 3-D frames: not 2 samples x (1 frame + truth)"
+fi
+cp "$npy/f2_c_2x3.npy" frames_bad_3.npy
+bad "animate shapes"    1 "'frames_bad_3.npy' map 0 is 2x3 but in 'frames/epoch_1.npy' it is 3x4" --animate frames/epoch_1.npy frames_bad_3.npy -o out/new.html
+bad "animate count"     1 "'frames3d_5.npy' holds 2 maps but 'frames/epoch_1.npy' holds 1" --animate frames/epoch_1.npy frames3d_5.npy -o out/new.html
+bad "animate truth"     1 "--truth '$npy/f2_c_2x3.npy' holds 1 map(s) of 2x3 but each frame holds 1 map(s) of 3x4" --animate frames --truth "$npy/f2_c_2x3.npy" -o out/new.html
+bad "animate no number" 2 "'notes.npy' has no number in its name" --animate frames/epoch_1.npy notes.npy -o out/new.html
+bad "animate same step" 2 "have the same number 10" --animate frames/epoch_10.npy frames/epoch_10.npy -o out/new.html
+bad "animate frame 3"   2 "--frames: no frame file is numbered 3 (the frames are 1, 2, 10)" --animate frames --frames 1,3 -o out/new.svg
+bad "animate svg"       2 "give --frames LIST" --animate frames -o out/new.svg
+bad "animate frames"    2 "--frames is for the svg grid" --animate frames --frames 1 -o out/new.html
+bad "frames alone"      2 "--frames, --frame-ms, --cell and --precision are for --animate" "$npy/f8_c_3x4.npy" --frames 1 -o out/new.svg
+bad "animate bars"      2 "--animate cannot be used with --bars" --animate frames --bars -o out/new.svg
+bad "animate frame-ms"  2 "--frame-ms needs an integer in [20, 60000], not '5'" --animate frames --frame-ms 5 -o out/new.html
+bad "animate precision" 2 "--precision must be uint16 or uint8, not 'float'" --animate frames --precision float -o out/new.html
+mkdir -p no_frames && cp frames/truth.npy no_frames/
+bad "animate empty dir" 2 "no numbered .npy file found in 'no_frames'" --animate no_frames -o out/new.html
+bad "animate no files"  2 "no frame files given" --animate -o out/new.html
+bad "animate max cells" 1 "more than --max-cells 20" --animate frames --max-cells 20 -o out/new.html
+
 # --- bad command lines: status 2 --------------------------------------------------------------
 bad "no arguments"      2 "no WEIGHTS file given"
 bad "no output"         2 "no output file given"                 "$npy/f8_c_3x4.npy"
 bad "unknown option"    2 "unknown option '--colour'"             "$npy/f8_c_3x4.npy" --colour red -o out/new.svg
 bad "two inputs"        2 "one WEIGHTS file expected, got 2"      a b -o out/new.svg
 bad "bad extension"     2 "cannot tell the format of 'out/new.png'" "$npy/f8_c_3x4.npy" -o out/new.png
-bad "input extension"   2 "use .npy or .csv"                      rows3.txt -o out/new.svg
+bad "input extension"   1 "'rows3.txt' is neither .npy / .csv weights nor an alignment file (Pharaoh, fairseq, Marian): attn::io::read_pharaoh: line 1: token 'le' is not of the form i-j" rows3.txt -o out/new.svg
 bad "bad number"        2 "--vmin needs a finite number, not 'abc'" "$npy/f8_c_3x4.npy" --vmin abc -o out/new.svg
 bad "nan number"        2 "--vmax needs a finite number"          "$npy/f8_c_3x4.npy" --vmax nan -o out/new.svg
 bad "vmin >= vmax"      2 "--vmin must be less than --vmax"       "$npy/f8_c_3x4.npy" --vmin 1 --vmax 0 -o out/new.svg
@@ -318,7 +378,7 @@ bad "view svg"          2 "--view writes an HTML page, not svg" --view view4d.np
 bad "view bars"         2 "--view cannot be used with --bars" --view view4d.npy --bars -o out/new.html
 bad "view start"        2 "--view-start must be head, model, map or text, not 'grid'" --view view4d.npy --view-start grid -o out/new.html
 bad "view precision"    2 "--view-precision must be auto, float32, uint16 or uint8, not 'f16'" --view view4d.npy --view-precision f16 -o out/new.html
-bad "two files"         2 "one WEIGHTS file expected, got 2 (several files, one per layer, are for --view)" "$npy/f8_c_3x4.npy" "$npy/f8_c_3x4.npy" -o out/new.svg
+bad "two files"         2 "one WEIGHTS file expected, got 2 (several files are for --view, one per layer, and --animate" "$npy/f8_c_3x4.npy" "$npy/f8_c_3x4.npy" -o out/new.svg
 bad "view shapes"       1 "every layer needs the same heads and shape" --view "$npy/f8_c_2x3x4.npy" "$npy/f8_c_3x4.npy" -o out/new.html
 bad "view rows"         1 "--rows 'rows3.txt' has 3 tokens but the weights have 2 rows" --view view4d.npy -r rows3.txt -o out/new.html
 bad "view tidy index"   1 "line 3: the key 'x' is not a whole number" --view tidy_bad.csv -o out/new.html
@@ -329,6 +389,70 @@ while IFS=$'\t' read -r file text; do
     case "$file" in "#"*|"") continue ;; esac
     bad "npy $file" 1 "$text" "$npy/bad/$file" -o out/new.svg
 done <"$npy/bad/MANIFEST.tsv"
+
+# --- word alignments: Pharaoh, fairseq, Marian files; --gold -----------------------------------
+al="$src/tests/fixtures/alignments"
+# scores NAME EXPECTED ARGS...: the tool succeeds, its standard output has the line EXPECTED,
+# and the SVG (a.svg) parses.
+scores() {
+    local name="$1" want="$2"
+    shift 2
+    rm -f a.svg
+    if ! "$plot" "$@" -o a.svg >"$work/stdout" 2>"$work/err"; then fail "$name: exit status ($(cat "$work/err"))"; return; fi
+    if ! grep -qxF -- "$want" "$work/stdout"; then fail "$name: no line '$want' in: $(cat "$work/stdout")"; return; fi
+    if ! xmllint --noout a.svg 2>"$work/lint"; then fail "$name: xmllint: $(head -c 400 "$work/lint")"; return; fi
+    pass
+}
+ok "pharaoh links alone"    al1.svg "$al/fast_align_readme.align" --sentence 2
+ok "fairseq soft heatmap"   al2.svg "$al/fairseq_generate_soft.txt" -t 'soft <&>'
+ok "marian soft heatmap"    al3.svg "$al/marian_soft.txt" --align-format marian
+ok "marian hard links"      al4.svg "$al/marian_hard.txt" --row-title target --col-title source
+printf '%s\n' new models are being tested . '</s>' >tgt7.txt
+printf '%s\n' neue Modelle werden erprobt . '</s>' >src6.txt
+# Gold for the README's second sentence (and </s>): werden-are/being sure, erprobt-being possible.
+printf '0-0 1-1 2-2 2-3 3p3 3-4 4-5 5-6\n' >marian_gold.talp
+# Marian's argmax links are 0-0 1-1 2-2 3-3 3-4 4-5 5-6 (marian_hard.txt): 6 of the 7 sure links,
+# 3-3 possible: precision 7/7, recall 6/7, AER 1 - (6 + 7)/(7 + 7).
+scores "marian soft vs gold" "sentence 0: precision 1.0000 recall 0.8571 AER 0.0714 (|A| 7, |S| 7, |P| 8, |A&S| 6, |A&P| 7)" \
+    "$al/marian_soft.txt" --gold marian_gold.talp -r tgt7.txt -c src6.txt
+# Hand-computed (tests/test_alignment_formats.cpp): A = {0-0 1-1 0-2}, S = {0-0 2-2}, P = S + {1-1 2-1}
+# (source-target): precision 2/3, recall 1/2, AER 1 - (1 + 2)/(3 + 2) = 0.4.
+printf '0-0 1-1 0-2\n' >hyp.align
+printf '0-0 2-2 1p1 2p1\n' >hyp_gold.talp
+scores "pharaoh vs gold" "sentence 0: precision 0.6667 recall 0.5000 AER 0.4000 (|A| 3, |S| 2, |P| 4, |A&S| 1, |A&P| 2)" \
+    hyp.align --gold hyp_gold.talp
+# The same links written target-source: --link-order tgt-src reads both files that way.
+printf '0-0 1-1 2-0\n' >hyp_ts.align
+printf '0-0 2-2 1?1 1p2\n' >hyp_gold_ts.talp
+scores "tgt-src order" "sentence 0: precision 0.6667 recall 0.5000 AER 0.4000 (|A| 3, |S| 2, |P| 4, |A&S| 1, |A&P| 2)" \
+    hyp_ts.align --gold hyp_gold_ts.talp --link-order tgt-src
+head -n 2 "$al/gold.talp" >gold2.talp
+scores "fairseq corpus" "all 2 sentences: precision 1.0000 recall 1.0000 AER 0.0000 (|A| 13, |S| 12, |P| 14, |A&S| 12, |A&P| 13)" \
+    "$al/fairseq_generate_hard.txt" --gold gold2.talp --sentence 1
+scores "fairseq vs longer gold" "all sentences: not scored: '$al/fairseq_generate_hard.txt' has no alignment for 2 of the 4 sentence pairs of --gold" \
+    "$al/fairseq_generate_hard.txt" --gold "$al/gold.talp"
+scores "marian n-best" "sentence 0: precision 1.0000 recall 0.8571 AER 0.0714 (|A| 7, |S| 7, |P| 8, |A&S| 6, |A&P| 7)" \
+    "$al/marian_nbest.txt" --gold marian_gold.talp --align-format marian
+# Weights (.npy) against a gold standard: the hypothesis is each row's largest weight.
+printf '0-0 1-1 2-2\n' >npy_gold.talp
+ok "npy vs gold"            al5.svg "$npy/f8_c_3x4.npy" --gold npy_gold.talp -r rows3.txt -c cols4.txt --threshold 0.5
+if "$plot" "$npy/f8_c_3x4.npy" --gold npy_gold.talp --format svg -o - 2>"$work/err" | xmllint --noout - && grep -q '^sentence 0: precision' "$work/err"; then
+    pass
+else
+    fail "-o - with --gold: the scores go to standard error ($(cat "$work/err"))"
+fi
+printf '0-0\n3x\n' >badgold.talp
+bad "gold bad token"    1 "--gold 'badgold.talp': attn::io::read_pharaoh: line 2: token '3x' is not of the form i-j" hyp.align --gold badgold.talp -o out/new.svg
+bad "gold sentence"     1 "--gold 'npy_gold.talp' has 1 sentence pairs (lines); --sentence 4 is not one of them" "$npy/f8_c_3x4.npy" --gold npy_gold.talp --sentence 4 -o out/new.svg
+bad "no such sentence"  1 "has no alignment of sentence 7 (2 alignments read)" "$al/fairseq_generate_hard.txt" --sentence 7 -o out/new.svg
+bad "gold too wide"     1 "sentence 0: attn::io::alignment_svg: gold.sure[2] (4, 2) is outside the 3x4 picture" "$npy/f8_c_3x4.npy" --gold "$al/gold.talp" -o out/new.svg
+printf 'A-0\t0-0 0.5,0.5\n' >mixed.out
+bad "fairseq mixed"     1 "attn::io::read_fairseq_alignments: line 1: token '0.5,0.5' is not a link s-t like the first token '0-0'" mixed.out -o out/new.svg
+bad "gold html"         2 "alignments (--gold, alignment files) are drawn as svg only" "$npy/f8_c_3x4.npy" --gold npy_gold.talp -c cols4.txt -o out/new.html
+bad "gold and bars"     2 "do not apply to alignments" "$npy/f8_c_3x4.npy" --gold npy_gold.talp --bars -o out/new.svg
+bad "link order"        2 "--link-order must be src-tgt or tgt-src, not 'st'" hyp.align --link-order st -o out/new.svg
+bad "align format"      2 "--align-format must be auto, pharaoh, fairseq or marian, not 'giza'" hyp.align --align-format giza -o out/new.svg
+bad "rows vs soft"      1 "--rows 'rows3.txt' has 3 tokens but the weights have 7 rows (target tokens)" "$al/marian_soft.txt" -r rows3.txt -o out/new.svg
 
 echo "attn-plot: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

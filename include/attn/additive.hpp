@@ -5,10 +5,10 @@
 #pragma once
 
 #include "config.hpp"
-#include "detail/additive_scores.hpp"
 #include "detail/attend.hpp"
 #include "mask.hpp"
 #include "result.hpp"
+#include "detail/scorers.hpp"
 #include "workspace.hpp"
 
 #include <cmath>
@@ -61,18 +61,41 @@ void check_params(const char* fn, const BahdanauParams<Scalar>& p) {
 
 namespace detail {
 
+/// The scorer of `p` (checked): an AdditiveScorer with keys `K·Wk (+ b when normalized)` and the
+/// effective `v` (`scale·v`, or `scale·g·v/‖v‖` when normalized) in `ws`'s vector buffer when it
+/// differs from `p.v`.
+template <typename Scalar>
+AdditiveScorer<Scalar> bahdanau_scorer(const char* fn, const BahdanauParams<Scalar>& p, Scalar scale,
+                                       Workspace<Scalar>& ws) {
+  check_params(fn, p);
+  const Index units = p.units();
+  const Scalar* v = p.v.size() == 0 ? nullptr : p.v.data();
+  if (p.normalize || scale != Scalar(1)) {
+    auto effective = buffers(ws).vector.matrix(1, units);
+    if (p.normalize) {
+      effective = (scale * p.g / p.v.norm()) * p.v;  // g·v/‖v‖
+    } else {
+      effective = scale * p.v;
+    }
+    v = effective.data();
+  }
+  const bool with_b = p.normalize && p.b.size() != 0;
+  return {view(p.wq), view(p.wk), with_b ? view(p.b) : RowView<Scalar>(nullptr, 0), RowView<Scalar>(v, units), Scalar(0)};
+}
+
 template <typename DerivedK>
 BahdanauKeys<typename DerivedK::Scalar> prepare_keys(const char* fn,
                                                      const BahdanauParams<typename DerivedK::Scalar>& params,
                                                      const Eigen::MatrixBase<DerivedK>& k) {
   using Scalar = typename DerivedK::Scalar;
   check_scalar<Scalar>();
-  check_params(fn, params);
-  check_equal(fn, "k.cols()", k.cols(), "params.wk.rows()", params.wk.rows());
+  Workspace<Scalar> ws;
+  const auto scorer = bahdanau_scorer(fn, params, Scalar(1), ws);
+  scorer.check(fn, k.cols());
   const SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   BahdanauKeys<Scalar> keys;
-  keys.projected.noalias() = k * params.wk;
-  if (params.normalize && params.b.size() != 0) keys.projected.rowwise() += params.b;
+  keys.projected.resize(k.rows(), params.units());
+  scorer.prepare(k, keys.projected);
   keys.normalized = params.normalize;
   return keys;
 }
@@ -99,7 +122,7 @@ BahdanauKeys<typename DerivedK::Scalar> prepare_keys(const BahdanauParams<typena
 /// \param weights Tq×Tk, written
 /// \param ws reusable scratch; reports the fully masked rows and the scores of the last call
 /// \param mask which keys each query may see
-/// \param options probability function and return_scores
+/// \param options probability function, return_scores and the scale (a factor on the scores)
 /// \return the number of queries that saw no key
 template <typename DerivedQ, typename DerivedV>
 Index bahdanau_into(const Eigen::MatrixBase<DerivedQ>& q, const BahdanauKeys<typename DerivedQ::Scalar>& keys,
@@ -124,18 +147,9 @@ Index bahdanau_into(const Eigen::MatrixBase<DerivedQ>& q, const BahdanauKeys<typ
   detail::check_shape(fn, "output", output, q.rows(), v.cols());
   detail::check_shape(fn, "weights", weights, q.rows(), tk);
   mask.check(fn, q.rows(), tk);
-  ATTN_CHECK(!options.scale, std::string(fn) + ": options.scale is for scaled_dot_product; use params.g");
-
-  auto pq = detail::buffers(ws).queries.matrix(q.rows(), params.units());
-  pq.noalias() = q * params.wq;
-  if (params.normalize) {
-    auto vv = detail::buffers(ws).vector.matrix(1, params.units());  // g·v/‖v‖
-    vv = (params.g / params.v.norm()) * params.v;
-    detail::additive_scores(pq, keys.projected, vv, weights, ws);
-  } else {
-    detail::additive_scores(pq, keys.projected, params.v, weights, ws);
-  }
-  return detail::finish(weights, v, output, ws, mask, options);
+  detail::check_probability(fn, options.probability);
+  const auto scorer = detail::bahdanau_scorer(fn, params, detail::score_scale<Scalar>(fn, options, Scalar(1)), ws);
+  return detail::attend_prepared<Scalar>(scorer, q, keys.projected, v, output, weights, ws, mask, options);
 }
 
 /// Bahdanau attention against prepared keys (the decoder-step case: prepare once, call per step).

@@ -7,7 +7,7 @@
 
 #include "config.hpp"
 #include "detail/binding.hpp"
-#include "detail/additive_scores.hpp"
+#include "detail/scorers.hpp"
 #include "detail/attend.hpp"
 #include "mask.hpp"
 #include "result.hpp"
@@ -113,10 +113,10 @@ void check_many_to_one_params(const char* fn, const ManyToOneParams<Scalar>& p, 
 /// \param context 1×d, written
 /// \param ws reusable scratch; reports the fully masked row and the scores of the last call
 /// \param mask which steps are visible (default: all)
-/// \param options probability function and return_scores; `scale` must be unset
+/// \param options probability function, return_scores and the scale (a factor on the scores)
 /// \return 1 when no step was visible, else 0
 /// \throws attn::invalid_argument when a kernel of `params` does not fit d (or is set for the
-///         other score), an output has another shape, the mask does not fit, or `options.scale` is set
+///         other score), an output has another shape, the mask does not fit, or `options.scale` is not finite
 template <typename DerivedH>
 Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOneParams<typename DerivedH::Scalar>& params,
                        Eigen::Ref<Matrix<typename DerivedH::Scalar>> output,
@@ -134,7 +134,7 @@ Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOnePara
   detail::check_shape(fn, "weights", weights, 1, t);
   detail::check_shape(fn, "context", context, 1, d);
   mask.check(fn, 1, t);
-  ATTN_CHECK(!options.scale, std::string(fn) + ": options.scale is for scaled_dot_product");
+  const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1));
 
   // The query is the last step the mask lets the one query row see (h_{n-1} under
   // Mask::key_length(n)); a masked step is never read, not even as the query.
@@ -148,18 +148,22 @@ Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOnePara
     query.setZero();
   }
 
+  // The scores of the one query against every step (the scorer of params).
+  const auto score_all = [&](const auto& scorer) {
+    auto prepared = detail::buffers(ws).prepared.matrix(t, scorer.prepared_size(d));
+    scorer.prepare(h, prepared);
+    scorer.scores(query, prepared, weights, ws);
+  };
   if (params.score == ManyToOneScore::luong) {
-    auto projected = detail::buffers(ws).keys.matrix(t, d);
-    projected.noalias() = h * params.w;
-    weights.noalias() = query * projected.transpose();
+    score_all(detail::DotScorer<Scalar>{detail::view(params.w), false, Scalar(1), Scalar(0)});  // keys h_s·W
   } else {
-    auto pq = detail::buffers(ws).queries.matrix(1, params.w1.cols());
-    pq.noalias() = query * params.w1;
-    auto pk = detail::buffers(ws).keys.matrix(t, params.w2.cols());
-    pk.noalias() = h * params.w2;
-    detail::additive_scores(pq, pk, params.v.transpose(), weights, ws);
+    const Index units = params.w1.cols();
+    score_all(detail::AdditiveScorer<Scalar>{detail::view(params.w1), detail::view(params.w2),
+                                             detail::RowView<Scalar>(nullptr, 0),
+                                             detail::RowView<Scalar>(units == 0 ? nullptr : params.v.data(), units),
+                                             Scalar(0)});
   }
-  const Index count = detail::finish(weights, h, context, ws, mask, options);
+  const Index count = detail::finish(weights, h, context, ws, mask, options, scale);
 
   if (last_visible < 0) {
     output.setZero();
@@ -177,7 +181,7 @@ Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOnePara
 /// \param h hidden states, T×d
 /// \param params score and Dense kernels
 /// \param mask which steps are visible (default: all)
-/// \param options probability function and return_scores; `scale` must be unset
+/// \param options probability function, return_scores and the scale (a factor on the scores)
 /// \return output 1×out, weights 1×T, context 1×d, fully_masked (and scores when asked)
 /// \throws attn::invalid_argument as many_to_one_into does
 template <typename DerivedH>

@@ -90,19 +90,8 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
                           std::optional<bool>(memory.values_finite()));
   }
 
-  auto p = detail::buffers(ws).probabilities.matrix(b, tk);  // reported by ws.p_choose()
-  if constexpr (detail::is_no_noise<Noise>()) {
-    detail::monotonic_probability<Scalar>(scores, previous, memory.monotonic(), memory.mask(), noise, p, alignment);
-  } else {
-    detail::StandardNormal<std::remove_reference_t<Noise>> normal(noise);
-    detail::monotonic_probability<Scalar>(scores, previous, memory.monotonic(), memory.mask(), normal, p, alignment);
-  }
-  auto flags = detail::row_flags(ws, b);
-  const Index masked = detail::mask_fully_masked(memory.mask(), b, tk, flags);
-  detail::monotonic_output<Scalar>(alignment, memory.values(), context, ws, memory.mask());
-  for (Index i = 0; i < b; ++i)
-    if (flags(i)) context.row(i).setZero();
-  return masked;
+  return detail::monotonic_step<Scalar>(scores, previous, memory.monotonic(), memory.mask(), noise, memory.values(),
+                                        context, alignment, ws);
 }
 
 /// One step of a non-monotonic memory (no previous alignment needed); see the overload above.

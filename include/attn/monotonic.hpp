@@ -5,7 +5,6 @@
 
 #include "additive.hpp"
 #include "config.hpp"
-#include "detail/additive_scores.hpp"
 #include "detail/attend.hpp"
 #include "detail/binding.hpp"
 #include "luong.hpp"
@@ -39,101 +38,82 @@ struct MonotonicResult : detail::BindOutputWeights<MonotonicResult<Scalar>> {
 
 namespace detail {
 
-/// Luong energies into `scores` (Tq×Tk): dot g·Q·Kᵀ, general g·Q·W·Kᵀ, concat g·v·tanh([q,k]·W).
-template <typename Scalar, typename DerivedQ, typename DerivedK>
-void luong_scores(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
-                  const LuongParams<Scalar>& params, Eigen::Ref<Matrix<Scalar>> scores, Workspace<Scalar>& ws) {
-  const Index dq = q.cols();
-  const Index dk = k.cols();
-  const Scalar g = params.g ? *params.g : Scalar(1);
-  switch (params.score) {
-    case LuongScore::dot:
-      check_equal(fn, "q.cols()", dq, "k.cols()", dk);
-      scores.noalias() = g * q * k.transpose();
-      break;
-    case LuongScore::general: {
-      check_shape(fn, "params.w", params.w, dq, dk);
-      auto qw = detail::buffers(ws).queries.matrix(q.rows(), dk);
-      qw.noalias() = g * q * params.w;
-      scores.noalias() = qw * k.transpose();
-      break;
-    }
-    case LuongScore::concat: {
-      const Index units = params.v.cols();
-      check_shape(fn, "params.w", params.w, dq + dk, units);
-      auto pq = detail::buffers(ws).queries.matrix(q.rows(), units);
-      pq.noalias() = q * parameter_rows(params.w, 0, dq);
-      auto pk = detail::buffers(ws).keys.matrix(k.rows(), units);
-      pk.noalias() = k * parameter_rows(params.w, dq, dk);
-      additive_scores<Scalar>(pq, pk, params.v, scores, ws);
-      if (params.g) scores *= g;
-      break;
-    }
-  }
+/// The monotonic engine of every mechanism's `_into` form: the scorer's scores of every query
+/// row against the keys `k`, then monotonic_step. The scores stay in `ws.scores()` and the
+/// choosing probabilities in `ws.p_choose()`.
+template <typename Scalar, typename Scorer, typename DerivedQ, typename DerivedK, typename DerivedV,
+          typename DerivedA, typename Noise>
+Index monotonic_keys(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                     const Eigen::MatrixBase<DerivedV>& v, const Eigen::MatrixBase<DerivedA>& previous,
+                     const MonotonicParams<Scalar>& monotonic, const Mask& mask, Noise& noise,
+                     Eigen::Ref<Matrix<Scalar>> output, Eigen::Ref<Matrix<Scalar>> weights, Workspace<Scalar>& ws) {
+  auto prepared = buffers(ws).prepared.matrix(k.rows(), scorer.prepared_size(k.cols()));
+  scorer.prepare(k, prepared);
+  auto scores = buffers(ws).scores.matrix(q.rows(), k.rows());
+  scorer.scores(q, prepared, scores, ws);
+  return monotonic_step<Scalar>(scores, previous, monotonic, mask, noise, v, output, weights, ws);
 }
 
-/// Shared tail of the value forms: scores are in `r.scores`; fills weights, output and stats.
-template <typename Scalar, typename DerivedA, typename DerivedV, typename Noise>
-void monotonic_finish(const char* fn, MonotonicResult<Scalar>& r, const Eigen::MatrixBase<DerivedA>& previous,
-                      const Eigen::MatrixBase<DerivedV>& v, const MonotonicParams<Scalar>& m, const Mask& mask,
-                      Noise& noise, Workspace<Scalar>& ws);
+/// Checks shared by the monotonic `_into` forms.
+template <typename Scalar, typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA>
+void check_monotonic_call(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                          const Eigen::MatrixBase<DerivedV>& v, const Eigen::MatrixBase<DerivedA>& previous,
+                          const Eigen::Ref<Matrix<Scalar>>& output, const Eigen::Ref<Matrix<Scalar>>& weights,
+                          const Mask& mask) {
+  check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
+  check_shape(fn, "previous", previous, q.rows(), k.rows());
+  check_shape(fn, "output", output, q.rows(), v.cols());
+  check_shape(fn, "weights", weights, q.rows(), k.rows());
+  mask.check(fn, q.rows(), k.rows());
+}
 
-}  // namespace detail
-
-namespace detail {
-
-template <typename Scalar, typename DerivedA, typename DerivedV, typename Noise>
-void monotonic_finish(const char* fn, MonotonicResult<Scalar>& r, const Eigen::MatrixBase<DerivedA>& previous,
-                      const Eigen::MatrixBase<DerivedV>& v, const MonotonicParams<Scalar>& m, const Mask& mask,
-                      Noise& noise, Workspace<Scalar>& ws) {
-  const Index tq = r.scores.rows();
-  const Index tk = r.scores.cols();
-  check_shape(fn, "previous", previous, tq, tk);
-  r.weights.resize(tq, tk);
-  auto p = detail::buffers(ws).probabilities.matrix(tq, tk);
-  if constexpr (is_no_noise<Noise>()) {
-    monotonic_probability<Scalar>(r.scores, previous, m, mask, noise, p, r.weights);
-  } else {
-    StandardNormal<std::remove_reference_t<Noise>> normal(noise);
-    monotonic_probability<Scalar>(r.scores, previous, m, mask, normal, p, r.weights);
-  }
-  r.p_choose = p;
-  r.fully_masked.resize(tq);
-  mask_fully_masked(mask, tq, tk, r.fully_masked);
-  r.output.resize(tq, v.cols());
-  monotonic_output<Scalar>(r.weights, v, r.output, ws, mask);
-  for (Index i = 0; i < tq; ++i)
-    if (r.fully_masked(i)) r.output.row(i).setZero();
-  r.leaked.resize(tq);
-  r.expected_position.resize(tq);
-  alignment_stats_into(r.weights, r.leaked, r.expected_position);
+/// Value form on top of a monotonic `_into` call: allocates the result, runs `into`, collects
+/// the scores, p_choose, fully masked rows and the alignment statistics.
+template <typename Scalar, typename Into>
+MonotonicResult<Scalar> run_monotonic(Index tq, Index tk, Index dv, Into&& into) {
+  return run_with<MonotonicResult<Scalar>, Scalar>(tq, tk, dv, std::forward<Into>(into), [&](auto& r, auto& ws) {
+    r.scores = ws.scores();
+    r.p_choose = ws.p_choose();
+    r.leaked.resize(tq);
+    r.expected_position.resize(tq);
+    alignment_stats_into(r.weights, r.leaked, r.expected_position);
+  });
 }
 
 }  // namespace detail
 
-/// Bahdanau-monotonic attention (TF `BahdanauMonotonicAttention`): energies
-/// `e_ij = v·tanh(q_i·Wq + k_j·Wk)` (normalized form as in attn::bahdanau), then
+/// Bahdanau-monotonic attention (TF `BahdanauMonotonicAttention`) into caller-owned `output`
+/// (Tq×dv) and `weights` (Tq×Tk, may be the same matrix as `previous`) with scratch `ws`:
+/// energies `e_ij = v·tanh(q_i·Wq + k_j·Wk)` (normalized form as in attn::bahdanau), then
 /// `p = sigmoid(e + r (+ noise))` and the monotonic recurrence from `previous` (Tq×Tk; use
 /// monotonic_initial_alignment for the first step). Keys hidden by `mask` get `p = 0`.
-/// `noise`: attn::NoNoise, a std::mt19937-like engine or a callable returning N(0,1) samples;
-/// required when `monotonic.sigmoid_noise > 0`. Q Tq×dq, K Tk×dk, V Tk×dv.
+/// Afterwards `ws.scores()` holds the energies `e + r` (-inf on masked keys), `ws.p_choose()` the
+/// choosing probabilities and `ws.fully_masked()` the rows that saw no key. Allocates nothing
+/// once `ws` has seen these shapes.
 /// \param q queries, Tq×dq
 /// \param k keys, Tk×dk
 /// \param v values, Tk×dv
 /// \param previous previous alignment, Tq×Tk
 /// \param params the Bahdanau parameters
+/// \param output Tq×dv, written
+/// \param weights Tq×Tk, written
+/// \param ws reusable scratch
 /// \param monotonic mode, score bias and noise scale (default: parallel, 0, 0)
 /// \param mask which keys each query may see (default: all)
-/// \param noise the pre-sigmoid noise source (default: none)
-/// \return output Tq×dv, weights Tq×Tk, the energies, fully_masked, leaked and expected_position
+/// \param noise the pre-sigmoid noise source: attn::NoNoise (default), a std::mt19937-like
+///        engine or a callable returning N(0,1) samples; required when sigmoid_noise > 0
+/// \return the number of queries that saw no key
 /// \throws attn::invalid_argument when a shape or parameter does not fit, or noise is needed but
 ///         not given
 template <typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise = NoNoise>
-MonotonicResult<typename DerivedQ::Scalar> bahdanau_monotonic(
-    const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v,
-    const Eigen::MatrixBase<DerivedA>& previous, const BahdanauParams<typename DerivedQ::Scalar>& params,
-    const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {}, const Mask& mask = Mask(),
-    Noise&& noise = Noise()) {
+Index bahdanau_monotonic_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                              const Eigen::MatrixBase<DerivedV>& v, const Eigen::MatrixBase<DerivedA>& previous,
+                              const BahdanauParams<typename DerivedQ::Scalar>& params,
+                              Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
+                              Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights,
+                              Workspace<typename DerivedQ::Scalar>& ws,
+                              const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {},
+                              const Mask& mask = Mask(), Noise&& noise = Noise()) {
   using Scalar = typename DerivedQ::Scalar;
   detail::check_scalar<Scalar>();
   static_assert(std::is_same<Scalar, typename DerivedK::Scalar>::value &&
@@ -142,53 +122,41 @@ MonotonicResult<typename DerivedQ::Scalar> bahdanau_monotonic(
                 "attn::bahdanau_monotonic: q, k, v and previous must share one scalar type; use .cast<T>()");
   constexpr const char* fn = "attn::bahdanau_monotonic";
   const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
-  detail::check_params(fn, params);
+  const auto scorer = detail::bahdanau_scorer(fn, params, Scalar(1), ws);
   detail::check_monotonic_params(fn, monotonic, !detail::is_no_noise<Noise>());
   detail::check_equal(fn, "q.cols()", q.cols(), "params.wq.rows()", params.wq.rows());
-  detail::check_equal(fn, "k.cols()", k.cols(), "params.wk.rows()", params.wk.rows());
-  detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
-  mask.check(fn, q.rows(), k.rows());
-
-  MonotonicResult<Scalar> r;
-  Workspace<Scalar> ws;
-  auto pk = detail::buffers(ws).keys.matrix(k.rows(), params.units());
-  pk.noalias() = k * params.wk;
-  if (params.normalize && params.b.size() != 0) pk.rowwise() += params.b;
-  auto pq = detail::buffers(ws).queries.matrix(q.rows(), params.units());
-  pq.noalias() = q * params.wq;
-  r.scores.resize(q.rows(), k.rows());
-  if (params.normalize) {
-    RowVector<Scalar> vv = (params.g / params.v.norm()) * params.v;
-    detail::additive_scores<Scalar>(pq, pk, vv, r.scores, ws);
-  } else {
-    detail::additive_scores<Scalar>(pq, pk, params.v, r.scores, ws);
-  }
-  detail::monotonic_finish(fn, r, previous, v, monotonic, mask, noise, ws);
-  return r;
+  scorer.check(fn, k.cols());
+  detail::check_monotonic_call<Scalar>(fn, q, k, v, previous, output, weights, mask);
+  return detail::monotonic_keys<Scalar>(scorer, q, k, v, previous, monotonic, mask, noise, output, weights, ws);
 }
 
-/// Luong-monotonic attention (TF `LuongMonotonicAttention`): energies from attn::LuongParams
-/// (dot `g·Q·Kᵀ`, general `g·Q·W·Kᵀ`, concat), then `p = sigmoid(e + r (+ noise))` and the
-/// monotonic recurrence from `previous` (Tq×Tk). TF's form is `general` with `W` = the memory
-/// layer's kernel transposed (keys = memory·W_m, e = g·q·keysᵀ). Keys hidden by `mask` get p = 0.
+/// Luong-monotonic attention (TF `LuongMonotonicAttention`) into caller-owned `output` and
+/// `weights` with scratch `ws`: energies from attn::LuongParams (dot `g·Q·Kᵀ`, general
+/// `g·Q·W·Kᵀ`, concat), then as bahdanau_monotonic_into. TF's form is
+/// `LuongParams::memory_layer(W_m, g)` (keys = memory·W_m, e = g·q·keysᵀ).
 /// \param q queries, Tq×dq
 /// \param k keys, Tk×dk
 /// \param v values, Tk×dv
 /// \param previous previous alignment, Tq×Tk
-/// \param params the Luong score and its parameters (default: dot)
+/// \param params the Luong score and its parameters
+/// \param output Tq×dv, written
+/// \param weights Tq×Tk, written (may be the same matrix as `previous`)
+/// \param ws reusable scratch; holds the energies, p_choose and fully masked rows afterwards
 /// \param monotonic mode, score bias and noise scale (default: parallel, 0, 0)
 /// \param mask which keys each query may see (default: all)
-/// \param noise the pre-sigmoid noise source: attn::NoNoise (default), a std::mt19937-like
-///        engine or a callable returning N(0,1) samples
-/// \return output Tq×dv, weights Tq×Tk, the energies, fully_masked, leaked and expected_position
+/// \param noise the pre-sigmoid noise source (default: none)
+/// \return the number of queries that saw no key
 /// \throws attn::invalid_argument when a shape or parameter does not fit, or noise is needed but
 ///         not given
 template <typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise = NoNoise>
-MonotonicResult<typename DerivedQ::Scalar> luong_monotonic(
-    const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v,
-    const Eigen::MatrixBase<DerivedA>& previous, const LuongParams<typename DerivedQ::Scalar>& params = {},
-    const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {}, const Mask& mask = Mask(),
-    Noise&& noise = Noise()) {
+Index luong_monotonic_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                           const Eigen::MatrixBase<DerivedV>& v, const Eigen::MatrixBase<DerivedA>& previous,
+                           const LuongParams<typename DerivedQ::Scalar>& params,
+                           Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
+                           Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights,
+                           Workspace<typename DerivedQ::Scalar>& ws,
+                           const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {},
+                           const Mask& mask = Mask(), Noise&& noise = Noise()) {
   using Scalar = typename DerivedQ::Scalar;
   detail::check_scalar<Scalar>();
   static_assert(std::is_same<Scalar, typename DerivedK::Scalar>::value &&
@@ -198,15 +166,56 @@ MonotonicResult<typename DerivedQ::Scalar> luong_monotonic(
   constexpr const char* fn = "attn::luong_monotonic";
   const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   detail::check_monotonic_params(fn, monotonic, !detail::is_no_noise<Noise>());
-  detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
-  mask.check(fn, q.rows(), k.rows());
+  detail::check_monotonic_call<Scalar>(fn, q, k, v, previous, output, weights, mask);
+  return detail::with_luong_scorer(fn, params, q.cols(), k.cols(), Scalar(1), ws, [&](const auto& scorer) {
+    return detail::monotonic_keys<Scalar>(scorer, q, k, v, previous, monotonic, mask, noise, output, weights, ws);
+  });
+}
 
-  MonotonicResult<Scalar> r;
-  Workspace<Scalar> ws;
-  r.scores.resize(q.rows(), k.rows());
-  detail::luong_scores<Scalar>(fn, q, k, params, r.scores, ws);
-  detail::monotonic_finish(fn, r, previous, v, monotonic, mask, noise, ws);
-  return r;
+/// Bahdanau-monotonic attention, value form of bahdanau_monotonic_into.
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param previous previous alignment, Tq×Tk
+/// \param params the Bahdanau parameters
+/// \param monotonic mode, score bias and noise scale (default: parallel, 0, 0)
+/// \param mask which keys each query may see (default: all)
+/// \param noise the pre-sigmoid noise source (default: none)
+/// \return output Tq×dv, weights Tq×Tk, the energies, p_choose, fully_masked, leaked and expected_position
+/// \throws attn::invalid_argument as bahdanau_monotonic_into does
+template <typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise = NoNoise>
+MonotonicResult<typename DerivedQ::Scalar> bahdanau_monotonic(
+    const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v,
+    const Eigen::MatrixBase<DerivedA>& previous, const BahdanauParams<typename DerivedQ::Scalar>& params,
+    const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {}, const Mask& mask = Mask(),
+    Noise&& noise = Noise()) {
+  using Scalar = typename DerivedQ::Scalar;
+  return detail::run_monotonic<Scalar>(q.rows(), k.rows(), v.cols(), [&](auto& out, auto& w, auto& ws) {
+    bahdanau_monotonic_into(q, k, v, previous, params, out, w, ws, monotonic, mask, std::forward<Noise>(noise));
+  });
+}
+
+/// Luong-monotonic attention, value form of luong_monotonic_into.
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param previous previous alignment, Tq×Tk
+/// \param params the Luong score and its parameters (default: dot)
+/// \param monotonic mode, score bias and noise scale (default: parallel, 0, 0)
+/// \param mask which keys each query may see (default: all)
+/// \param noise the pre-sigmoid noise source (default: none)
+/// \return output Tq×dv, weights Tq×Tk, the energies, p_choose, fully_masked, leaked and expected_position
+/// \throws attn::invalid_argument as luong_monotonic_into does
+template <typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise = NoNoise>
+MonotonicResult<typename DerivedQ::Scalar> luong_monotonic(
+    const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v,
+    const Eigen::MatrixBase<DerivedA>& previous, const LuongParams<typename DerivedQ::Scalar>& params = {},
+    const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {}, const Mask& mask = Mask(),
+    Noise&& noise = Noise()) {
+  using Scalar = typename DerivedQ::Scalar;
+  return detail::run_monotonic<Scalar>(q.rows(), k.rows(), v.cols(), [&](auto& out, auto& w, auto& ws) {
+    luong_monotonic_into(q, k, v, previous, params, out, w, ws, monotonic, mask, std::forward<Noise>(noise));
+  });
 }
 
 }  // namespace attn

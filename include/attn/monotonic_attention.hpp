@@ -250,6 +250,33 @@ void monotonic_output(Eigen::Ref<const Matrix<Scalar>> weights, const Eigen::Mat
   }
 }
 
+/// The monotonic part of every monotonic form (value, `_into`, memory step), after the scores:
+/// `scores` (B×Tk, raw energies; ends as TF's score: bias added, -inf on masked keys), the
+/// choosing probabilities into the workspace (ws.p_choose()), the alignment from `previous`
+/// into `weights` (which may alias `previous`), output = weights·V, fully masked rows flagged
+/// in `ws` with zero output. Returns the number of fully masked rows.
+template <typename Scalar, typename DerivedA, typename DerivedV, typename Noise>
+Index monotonic_step(Eigen::Ref<Matrix<Scalar>> scores, const Eigen::MatrixBase<DerivedA>& previous,
+                     const MonotonicParams<Scalar>& m, const Mask& mask, Noise& noise,
+                     const Eigen::MatrixBase<DerivedV>& v, Eigen::Ref<Matrix<Scalar>> output,
+                     Eigen::Ref<Matrix<Scalar>> weights, Workspace<Scalar>& ws) {
+  const Index b = scores.rows();
+  const Index tk = scores.cols();
+  auto p = buffers(ws).probabilities.matrix(b, tk);  // reported by ws.p_choose()
+  if constexpr (is_no_noise<Noise>()) {
+    monotonic_probability<Scalar>(scores, previous, m, mask, noise, p, weights);
+  } else {
+    StandardNormal<std::remove_reference_t<Noise>> normal(noise);
+    monotonic_probability<Scalar>(scores, previous, m, mask, normal, p, weights);
+  }
+  auto flags = row_flags(ws, b);
+  const Index masked = mask_fully_masked(mask, b, tk, flags);
+  monotonic_output<Scalar>(weights, v, output, ws, mask);
+  for (Index i = 0; i < b; ++i)
+    if (flags(i)) output.row(i).setZero();
+  return masked;
+}
+
 }  // namespace detail
 
 /// Monotonic alignment from choosing probabilities `p` (Tq×Tk, entries in [0, 1]; 0/1 for `hard`)

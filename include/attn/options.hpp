@@ -16,8 +16,10 @@ struct Options {
   Probability probability = Probability::softmax;
   /// Also return the raw scores (before the probability function).
   bool return_scores = false;
-  /// scaled_dot_product and multi_head (per head) only: the factor on Q·Kᵀ; unset means
-  /// 1/sqrt(dk) (1/sqrt(D/h) per head); the other mechanisms reject it.
+  /// The factor on every score before the probability function, in every mechanism (as the
+  /// `scale` of torch's scaled_dot_product_attention). Unset: 1/sqrt(dk) for scaled_dot_product
+  /// (1/sqrt(D/h) per head in multi_head), 1 for every other mechanism. It multiplies a
+  /// mechanism's own factor (Luong `g`, normalized Bahdanau `g`). Must be finite.
   std::optional<double> scale;
 };
 

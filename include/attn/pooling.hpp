@@ -53,7 +53,7 @@ struct PoolingParams {
 /// \param weights 1×T, written
 /// \param ws reusable scratch
 /// \param mask which steps are visible to the one query row
-/// \param options probability function and return_scores
+/// \param options probability function, return_scores and the scale (a factor on the scores)
 /// \return 1 when no step was visible, else 0
 template <typename DerivedX>
 Index attention_pooling_into(const Eigen::MatrixBase<DerivedX>& x, const PoolingParams<typename DerivedX::Scalar>& params,
@@ -73,12 +73,12 @@ Index attention_pooling_into(const Eigen::MatrixBase<DerivedX>& x, const Pooling
   detail::check_shape(fn, "output", output, 1, x.cols());
   detail::check_shape(fn, "weights", weights, 1, t);
   mask.check(fn, 1, t);
-  ATTN_CHECK(!options.scale, std::string(fn) + ": options.scale is for scaled_dot_product");
+  const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1));
 
   weights.noalias() = params.w.transpose() * x.transpose();
   if (params.b.size() != 0) weights.array() += params.b(0);
   if (params.activation == PoolingActivation::tanh) weights.array() = weights.array().tanh();
-  return detail::finish(weights, x, output, ws, mask, options);
+  return detail::finish(weights, x, output, ws, mask, options, scale);
 }
 
 /// Attention pooling of `x` (T×d): output 1×d (the pooled vector), weights 1×T (what

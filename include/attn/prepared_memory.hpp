@@ -6,7 +6,7 @@
 
 #include "additive.hpp"
 #include "config.hpp"
-#include "detail/additive_scores.hpp"
+#include "detail/scorers.hpp"
 #include "detail/attend.hpp"
 #include "luong.hpp"
 #include "mask.hpp"
@@ -58,8 +58,8 @@ struct MemoryAccess {
 /// attn::prepare_memory; choose the probability function with with_probability (softmax by
 /// default, sparsemax, hardmax) or make it monotonic with with_monotonic.
 ///
-/// Prepared keys per score function:
-/// - scaled dot-product, Luong dot: `K` (Tk×dk); Luong general: `K·Wᵀ` (Tk×dq);
+/// Prepared keys per score function (what the mechanism's scorer prepares, detail/scorers.hpp):
+/// - scaled dot-product: `scale·K` (Tk×dk); Luong dot: `g·K`; Luong general: `g·K·Wᵀ` (Tk×dq);
 /// - Luong concat: `K·W[dq:]` (Tk×units); Bahdanau: `K·Wk (+ b when normalized)` (Tk×units).
 template <typename Scalar>
 class Memory {
@@ -168,22 +168,14 @@ class Memory {
   template <typename DerivedQ>
   void scores_into(const Eigen::MatrixBase<DerivedQ>& q, Eigen::Ref<Matrix<Scalar>> scores, Workspace<Scalar>& ws) const {
     const Index n = length_;
+    const auto keys = keys_.topRows(n);
     if (additive_) {
-      auto pq = detail::buffers(ws).queries.matrix(q.rows(), wq_.cols());
-      pq.noalias() = q * wq_;
-      detail::additive_scores<Scalar>(pq, keys_.topRows(n), v_, scores.leftCols(n), ws);
-      if (apply_factor_) scores.leftCols(n) *= factor_;
+      const detail::AdditiveScorer<Scalar> scorer{detail::view(wq_), detail::no_parameter<Scalar>(),
+                                                  detail::RowView<Scalar>(nullptr, 0), detail::view(v_), Scalar(0)};
+      scorer.scores(q, keys, scores.leftCols(n), ws);
     } else {
-      // Scale after the product: with one query row, `factor·q·Kᵀ` makes Eigen's GEMV evaluate
-      // `factor·q` into a heap temporary.
-      auto column = detail::buffers(ws).column.matrix(n, 1);  // sized on every call (see detail::attend_rows)
-      if (q.rows() == 1) {  // one decoder step: GEMV on contiguous vectors (see detail::attend_rows)
-        column.noalias() = keys_.topRows(n) * q.transpose();
-        scores.leftCols(n) = column.transpose();
-      } else {
-        scores.leftCols(n).noalias() = q * keys_.topRows(n).transpose();
-      }
-      if (factor_ != Scalar(1)) scores.leftCols(n) *= factor_;
+      const detail::DotScorer<Scalar> scorer;  // the prepared keys carry the scale
+      scorer.scores(q, keys, scores.leftCols(n), ws);
     }
     scores.rightCols(max_time() - n).setConstant(-std::numeric_limits<Scalar>::infinity());
   }
@@ -198,11 +190,9 @@ class Memory {
     Matrix<Scalar> values;
     Index length;
     Index query_size;
-    bool additive;           // scores = factor·additive(q·wq, keys, v) instead of factor·q·keysᵀ
+    bool additive;           // an AdditiveScorer's scores (wq, v) instead of a DotScorer's q·keysᵀ
     Matrix<Scalar> wq;       // additive only: dq×units
-    RowVector<Scalar> v;     // additive only: effective v (g·v/‖v‖ when normalized)
-    Scalar factor;           // multiplies the scores (scale, Luong g)
-    bool apply_factor;       // additive only: whether to multiply by factor
+    RowVector<Scalar> v;     // additive only: the effective v (g·v/‖v‖ when normalized, g·v for concat)
   };
   explicit Memory(Parts parts)
       : score_(parts.score),
@@ -214,8 +204,6 @@ class Memory {
         additive_(parts.additive),
         wq_(std::move(parts.wq)),
         v_(std::move(parts.v)),
-        factor_(parts.factor),
-        apply_factor_(parts.apply_factor),
         values_finite_(detail::all_finite(values_.topRows(length_))) {}
 
   MemoryScore score_ = MemoryScore::scaled_dot_product;
@@ -227,8 +215,6 @@ class Memory {
   bool additive_ = false;
   Matrix<Scalar> wq_;
   RowVector<Scalar> v_;
-  Scalar factor_ = Scalar(1);
-  bool apply_factor_ = false;
   bool values_finite_ = true;
   Probability probability_ = Probability::softmax;
   std::optional<MonotonicParams<Scalar>> monotonic_;
@@ -252,6 +238,30 @@ void check_memory(const char* fn, const Eigen::MatrixBase<DerivedK>& k, const Ei
   check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
 }
 
+/// The memory of `scorer`: its keys prepared from `k`, the values `v`, and what its scores need
+/// of the query side (an AdditiveScorer's wq and effective v; a DotScorer's keys carry its scale).
+template <typename Scorer, typename DerivedK, typename DerivedV>
+Memory<typename DerivedK::Scalar> memory_of(const char* fn, const Scorer& scorer, const Eigen::MatrixBase<DerivedK>& k,
+                                            const Eigen::MatrixBase<DerivedV>& v, std::optional<Index> length,
+                                            MemoryScore score) {
+  using Scalar = typename DerivedK::Scalar;
+  const SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
+  scorer.check(fn, k.cols());
+  auto parts = MemoryAccess::parts<Scalar>();
+  parts.score = score;
+  parts.keys.resize(k.rows(), scorer.prepared_size(k.cols()));
+  scorer.prepare(k, parts.keys);
+  parts.values = v;
+  parts.length = memory_length(fn, length, k.rows());
+  parts.query_size = scorer.query_size(k.cols());
+  parts.additive = Scorer::additive;
+  if constexpr (Scorer::additive) {
+    parts.wq = scorer.wq;
+    parts.v = scorer.v;
+  }
+  return MemoryAccess::make<Scalar>(std::move(parts));
+}
+
 }  // namespace detail
 
 /// Prepares a memory for Bahdanau attention: keys `K·Wk (+ b)` once. K Tk×dk, V Tk×dv;
@@ -268,25 +278,13 @@ Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<Derived
                                                  std::optional<Index> length = std::nullopt) {
   using Scalar = typename DerivedK::Scalar;
   constexpr const char* fn = "attn::prepare_memory";
-  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   detail::check_memory(fn, k, v);
-  detail::check_params(fn, params);
-  detail::check_equal(fn, "k.cols()", k.cols(), "params.wk.rows()", params.wk.rows());
-  auto parts = detail::MemoryAccess::parts<Scalar>();
-  parts.score = MemoryScore::bahdanau;
-  parts.keys = prepare_keys(params, k).projected;
-  parts.values = v;
-  parts.length = detail::memory_length(fn, length, k.rows());
-  parts.query_size = params.wq.rows();
-  parts.additive = true;
-  parts.wq = params.wq;
-  parts.v = params.normalize ? RowVector<Scalar>((params.g / params.v.norm()) * params.v) : params.v;
-  parts.factor = Scalar(1);
-  parts.apply_factor = false;
-  return detail::MemoryAccess::make<Scalar>(std::move(parts));
+  Workspace<Scalar> ws;
+  const auto scorer = detail::bahdanau_scorer(fn, params, Scalar(1), ws);
+  return detail::memory_of(fn, scorer, k, v, length, MemoryScore::bahdanau);
 }
 
-/// Prepares a memory for Luong attention (dot: keys `K`; general: `K·Wᵀ`; concat: `K·W[dq:]`).
+/// Prepares a memory for Luong attention (dot: keys `g·K`; general: `g·K·Wᵀ`; concat: `K·W[dq:]`).
 /// For dot the query width is dk; for general W is dq×dk; for concat W is (dq+dk)×units, and dq
 /// is taken as `W.rows() - dk`.
 /// \param k keys, Tk×dk
@@ -303,46 +301,19 @@ Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<Derived
                                                  std::optional<Index> length = std::nullopt) {
   using Scalar = typename DerivedK::Scalar;
   constexpr const char* fn = "attn::prepare_memory";
-  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   detail::check_memory(fn, k, v);
   const Index dk = k.cols();
-  auto parts = detail::MemoryAccess::parts<Scalar>();
-  parts.score = MemoryScore::luong;
-  parts.values = v;
-  parts.length = detail::memory_length(fn, length, k.rows());
-  detail::check_luong_params(fn, params);
-  parts.factor = params.g ? *params.g : Scalar(1);
-  parts.apply_factor = params.g.has_value();
-  switch (params.score) {
-    case LuongScore::dot:
-      parts.keys = k;
-      parts.query_size = dk;
-      parts.additive = false;
-      break;
-    case LuongScore::general:
-      detail::check_equal(fn, "params.w.cols()", params.w.cols(), "k.cols()", dk);
-      parts.keys.noalias() = k * params.w.transpose();
-      parts.query_size = params.w.rows();
-      parts.additive = false;
-      break;
-    case LuongScore::concat: {
-      const Index units = params.v.cols();
-      detail::check_equal(fn, "params.w.cols()", params.w.cols(), "params.v.cols()", units);
-      ATTN_CHECK(params.w.rows() > dk, std::string(fn) + ": params.w.rows() (" + std::to_string(params.w.rows()) +
-                                           ") must exceed k.cols() (" + std::to_string(dk) + ") for concat");
-      const Index dq = params.w.rows() - dk;
-      parts.keys.noalias() = k * detail::parameter_rows(params.w, dq, dk);
-      parts.query_size = dq;
-      parts.additive = true;
-      parts.wq = detail::parameter_rows(params.w, 0, dq);
-      parts.v = params.v;
-      break;
-    }
-  }
-  return detail::MemoryAccess::make<Scalar>(std::move(parts));
+  const Index dq = detail::luong_query_size(fn, params, dk);
+  Workspace<Scalar> ws;
+  Memory<Scalar> memory;
+  detail::with_luong_scorer(fn, params, dq, dk, Scalar(1), ws, [&](const auto& scorer) {
+    memory = detail::memory_of(fn, scorer, k, v, length, MemoryScore::luong);
+    return Index(0);
+  });
+  return memory;
 }
 
-/// Prepares a memory for scaled dot-product attention: keys `K` (Tk×dk), `e = scale·q·Kᵀ`.
+/// Prepares a memory for scaled dot-product attention: keys `scale·K` (Tk×dk), `e = q·(scale·K)ᵀ`.
 /// \param k keys, Tk×dk
 /// \param v values, Tk×dv
 /// \param params the scale (unset: `1/sqrt(dk)`)
@@ -357,20 +328,12 @@ Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<Derived
                                                  std::optional<Index> length = std::nullopt) {
   using Scalar = typename DerivedK::Scalar;
   constexpr const char* fn = "attn::prepare_memory";
-  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   detail::check_memory(fn, k, v);
   ATTN_CHECK(!params.scale || std::isfinite(*params.scale), std::string(fn) + ": params.scale must be finite");
-  auto parts = detail::MemoryAccess::parts<Scalar>();
-  parts.score = MemoryScore::scaled_dot_product;
-  parts.keys = k;
-  parts.values = v;
-  parts.length = detail::memory_length(fn, length, k.rows());
-  parts.query_size = k.cols();
-  parts.additive = false;
-  parts.factor = params.scale ? static_cast<Scalar>(*params.scale)
+  detail::DotScorer<Scalar> scorer;
+  scorer.scale = params.scale ? static_cast<Scalar>(*params.scale)
                               : Scalar(1) / std::sqrt(static_cast<Scalar>(k.cols() > 0 ? k.cols() : 1));
-  parts.apply_factor = true;
-  return detail::MemoryAccess::make<Scalar>(std::move(parts));
+  return detail::memory_of(fn, scorer, k, v, length, MemoryScore::scaled_dot_product);
 }
 
 }  // namespace attn

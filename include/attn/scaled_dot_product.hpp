@@ -44,19 +44,14 @@ Index scaled_dot_product_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen:
   detail::check_shape(fn, "output", output, q.rows(), v.cols());
   detail::check_shape(fn, "weights", weights, q.rows(), k.rows());
   mask.check(fn, q.rows(), k.rows());
-  detail::check_scale<Scalar>(fn, options.scale);
   detail::check_probability(fn, options.probability);
 
-  const Scalar scale = options.scale ? static_cast<Scalar>(*options.scale)
-                                     : Scalar(1) / std::sqrt(static_cast<Scalar>(k.cols() > 0 ? k.cols() : 1));
-  // Block by block (detail::attend_rows): the scores of r query rows, softmax in cache, ·V.
-  // Every block's product packs Kᵀ again; from a column-major copy of Kᵀ that packing reads
-  // contiguous memory instead of striding across K's columns. The copy carries the scale, so
-  // the products give scaled scores and the softmax only reads them before exp.
-  auto kt = detail::buffers(ws).keys.matrix(k.cols(), k.rows());
-  kt = scale * k.transpose();
-  const auto scores = [&](Index i0, Index r, auto& block) { block.noalias() = q.middleRows(i0, r) * kt; };
-  return detail::attend_rows<Scalar>(scores, weights, v, output, ws, mask, options);
+  // Block by block (detail::attend_keys): the scores of r query rows against the keys prepared
+  // as scale·Kᵀ, softmax in cache, ·V.
+  detail::DotScorer<Scalar> scorer;
+  scorer.scale = detail::score_scale<Scalar>(
+      fn, options, Scalar(1) / std::sqrt(static_cast<Scalar>(k.cols() > 0 ? k.cols() : 1)));
+  return detail::attend_keys<Scalar>(scorer, q, k, v, output, weights, ws, mask, options);
 }
 
 /// Scaled dot-product attention. Returns output (Tq×dv), weights (Tq×Tk), the fully masked

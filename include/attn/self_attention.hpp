@@ -5,10 +5,10 @@
 #pragma once
 
 #include "config.hpp"
-#include "detail/additive_scores.hpp"
 #include "detail/attend.hpp"
 #include "mask.hpp"
 #include "result.hpp"
+#include "detail/scorers.hpp"
 #include "workspace.hpp"
 
 #include <optional>
@@ -120,7 +120,8 @@ void check_self_attention_params(const char* fn, const SeqSelfAttentionParams<Sc
 /// scratch `ws`. The window of `params` is intersected with `mask`. A key length `n` in `mask`
 /// marks steps `>= n` as padding on both axes, as the Keras mask does: no row sees them, and
 /// their own rows of weights and output are zero and reported fully masked.
-/// `options.probability` applies (softmax is the Keras layer); `options.scale` must be unset.
+/// `options.probability` applies (softmax is the Keras layer); `options.scale`, when set,
+/// multiplies the emissions before it (1 in the Keras layer).
 /// Returns the number of fully masked rows. Allocates nothing once `ws` has seen these shapes,
 /// unless both a width and an explicit matrix mask are given (the intersection copies the matrix).
 /// \param x the sequence, T×d
@@ -133,7 +134,7 @@ void check_self_attention_params(const char* fn, const SeqSelfAttentionParams<Sc
 /// \return the number of fully masked rows
 /// \throws attn::invalid_argument when a kernel or bias of `params` does not fit d (or is set for
 ///         the other type), the width is not > 0, an output has another shape, the mask does not
-///         fit, or `options.scale` is set
+///         fit, or `options.scale` is not finite
 template <typename DerivedX>
 Index seq_self_attention_into(const Eigen::MatrixBase<DerivedX>& x,
                               const SeqSelfAttentionParams<typename DerivedX::Scalar>& params,
@@ -151,22 +152,24 @@ Index seq_self_attention_into(const Eigen::MatrixBase<DerivedX>& x,
   detail::check_shape(fn, "output", output, t, d);
   detail::check_shape(fn, "weights", weights, t, t);
   mask.check(fn, t, t);
-  ATTN_CHECK(!options.scale, std::string(fn) + ": options.scale is for scaled_dot_product");
+  const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1));
 
-  // Raw emissions for every pair; padded rows and columns are computed but never read.
+  // Raw emissions for every pair (the scorer of params); padded rows and columns are computed
+  // but never read.
+  const Scalar ba = params.ba.size() != 0 ? params.ba(0) : Scalar(0);
+  const auto score_all = [&](const auto& scorer) {
+    auto prepared = detail::buffers(ws).prepared.matrix(t, scorer.prepared_size(d));
+    scorer.prepare(x, prepared);
+    scorer.scores(x, prepared, weights, ws);
+  };
   if (params.type == SelfAttentionType::additive) {
-    auto pq = detail::buffers(ws).queries.matrix(t, params.wt.cols());
-    pq.noalias() = x * params.wt;
-    if (params.bh.size() != 0) pq.rowwise() += params.bh;
-    auto pk = detail::buffers(ws).keys.matrix(t, params.wx.cols());
-    pk.noalias() = x * params.wx;
-    detail::additive_scores(pq, pk, params.wa.transpose(), weights, ws);
+    const Index units = params.wt.cols();
+    score_all(detail::AdditiveScorer<Scalar>{detail::view(params.wt), detail::view(params.wx), detail::view(params.bh),
+                                             detail::RowView<Scalar>(units == 0 ? nullptr : params.wa.data(), units),
+                                             ba});
   } else {
-    auto xw = detail::buffers(ws).queries.matrix(t, d);
-    xw.noalias() = x * params.wa;
-    weights.noalias() = xw * x.transpose();
+    score_all(detail::DotScorer<Scalar>{detail::view(params.wa), true, Scalar(1), ba});
   }
-  if (params.ba.size() != 0) weights.array() += params.ba(0);
   if (options.return_scores) detail::buffers(ws).scores.matrix(t, t) = weights;
 
   // Rows [0, n) attend; rows [n, t) are padding (zero, fully masked).
@@ -177,9 +180,9 @@ Index seq_self_attention_into(const Eigen::MatrixBase<DerivedX>& x,
   Index count = 0;
   if (params.width || params.history_only) {
     count = detail::finish<Scalar>(weights.topRows(n), x, output.topRows(n), ws,
-                           mask & local_attention_mask(params.width, params.history_only), inner);
+                           mask & local_attention_mask(params.width, params.history_only), inner, scale);
   } else {
-    count = detail::finish<Scalar>(weights.topRows(n), x, output.topRows(n), ws, mask, inner);
+    count = detail::finish<Scalar>(weights.topRows(n), x, output.topRows(n), ws, mask, inner, scale);
   }
   auto flags = detail::row_flags(ws, t);
   if (n < t) {

@@ -40,7 +40,8 @@ template <typename Scalar>
 struct WorkspaceBuffers {
   Buffer<Scalar> scores;         // copy of raw scores (Options::return_scores)
   Buffer<Scalar> queries;        // projected queries (Q·W)
-  Buffer<Scalar> keys;           // projected keys (K·W, scaled Kᵀ), when not prepared by the caller
+  Buffer<Scalar> prepared;       // keys prepared by a scorer (Tk×width), when not prepared by the caller
+  Buffer<Scalar> keys;           // prepared keys transposed (width×Tk), for the fused dot-product blocks
   Buffer<Scalar> hidden;         // tanh(q_i·Wq + K·Wk) for one query
   Buffer<Scalar> column;         // one score column
   Buffer<Scalar> probabilities;  // monotonic choosing probabilities p, Tq×Tk

@@ -13,6 +13,14 @@
         colour #RRGGBB going down the bar's centre column) and checks: the tallest bar (largest
         weight, read from its tooltip) shows the bar colour at its x, its top is where the SVG puts
         it (within 2 px), and in each panel bars of smaller weight have lower tops (larger y).
+    png_pixels.py check-alignment SHOT.png ALIGNMENT.svg KIND=COUNT...
+        Finds every mark of the alignment picture (attn::io::alignment_svg: <g class="mark KIND"
+        data-i data-j> inside <g class="alignment" data-left data-top data-cell>) and checks its
+        pixels: hit / possible-hit cells are filled with their colour (away from the centre dot),
+        a hypothesis dot is at their centre; a miss has the orange outline and no fill at its
+        centre; a false alarm is red at its centre (the crossing); a possible link (not found)
+        has no fill at its centre; a link without gold is a dark dot. KIND=COUNT pairs (e.g.
+        hit=2) check how many marks of each kind the picture has.
     png_pixels.py count-color SHOT.png #RRGGBB MIN_PIXELS
         Counts the pixels within 8 of the colour in every channel; fails below MIN_PIXELS.
 
@@ -217,6 +225,62 @@ def check_bars(shot, svg_path, color):
     return 0
 
 
+ALIGNMENT_COLORS = {"hit": "#1b9e77", "possible-hit": "#a6dba0", "miss": "#d95f02", "false-alarm": "#d7191c",
+                    "dot": "#202020"}
+
+
+def check_alignment(shot, svg_path, counts):
+    _, _, rows = read_png(shot)
+    root = ET.parse(svg_path).getroot()
+    grid = next(e for e in root.iter() if e.get("class") == "alignment")
+    left, top, cell = (float(grid.get("data-" + k)) for k in ("left", "top", "cell"))
+    failures = []
+    found = {}
+    for mark in grid.iter(SVG + "g"):
+        classes = (mark.get("class") or "").split()
+        if "mark" not in classes:
+            continue
+        kind = classes[1]
+        found[kind] = found.get(kind, 0) + 1
+        i, j = int(mark.get("data-i")), int(mark.get("data-j"))
+        cx, cy = left + (j + 0.5) * cell, top + (i + 0.5) * cell
+        centre = sample(rows, cx, cy)
+        corner = sample(rows, cx - 0.25 * cell, cy - 0.25 * cell)
+        edge = sample(rows, cx - 0.36 * cell, cy)
+        where = "%s at row %d, column %d" % (kind, i, j)
+        colored = [name for name, c in ALIGNMENT_COLORS.items() if close(centre, hex_rgb(c))]
+        if kind in ("hit", "possible-hit"):
+            if not close(corner, hex_rgb(ALIGNMENT_COLORS[kind])):
+                failures.append("%s: fill %s, expected %s" % (where, corner, ALIGNMENT_COLORS[kind]))
+            if not close(centre, hex_rgb(ALIGNMENT_COLORS["dot"])):
+                failures.append("%s: no hypothesis dot at the centre (%s)" % (where, centre))
+        elif kind == "miss":
+            if not close(edge, hex_rgb(ALIGNMENT_COLORS["miss"])):
+                failures.append("%s: outline %s, expected %s" % (where, edge, ALIGNMENT_COLORS["miss"]))
+            if colored:
+                failures.append("%s: the centre is %s (%s), expected no mark" % (where, colored, centre))
+        elif kind == "false-alarm":
+            if not close(centre, hex_rgb(ALIGNMENT_COLORS["false-alarm"])):
+                failures.append("%s: centre %s, expected the red cross" % (where, centre))
+            if close(corner, hex_rgb(ALIGNMENT_COLORS["hit"])):
+                failures.append("%s: filled like a hit" % where)
+        elif kind == "possible":
+            if colored:
+                failures.append("%s: the centre is %s (%s), expected no mark" % (where, colored, centre))
+        elif kind == "link":
+            if not close(centre, hex_rgb(ALIGNMENT_COLORS["dot"])):
+                failures.append("%s: centre %s, expected a dot" % (where, centre))
+    for pair in counts:
+        kind, n = pair.split("=")
+        if found.get(kind, 0) != int(n):
+            failures.append("%d marks of kind %s, expected %s" % (found.get(kind, 0), kind, n))
+    print("%s: %d marks checked (%s)" % (shot, sum(found.values()), ", ".join("%s %d" % kv for kv in sorted(found.items()))))
+    if failures:
+        print("FAIL: " + "; ".join(failures))
+        return 1
+    return 0
+
+
 def count_color(shot, color, minimum):
     _, _, rows = read_png(shot)
     target = hex_rgb(color)
@@ -232,6 +296,8 @@ def main(argv):
                              argv[9] if len(argv) > 9 else None)
         if len(argv) == 5 and argv[1] == "check-bars":
             return check_bars(argv[2], argv[3], argv[4])
+        if len(argv) >= 4 and argv[1] == "check-alignment":
+            return check_alignment(argv[2], argv[3], argv[4:])
         if len(argv) == 5 and argv[1] == "count-color":
             return count_color(argv[2], argv[3], int(argv[4]))
     except (ValueError, OSError, ET.ParseError, IndexError, KeyError) as e:

@@ -6,7 +6,7 @@
 # that needs another one included first, or that warns, fails the test. The headers are globbed
 # when the test runs, so a new header is checked without being listed anywhere. About 1 s of
 # CPU per header. It also checks that the umbrella attn/attn.hpp includes every public header
-# (every one outside a detail/ directory).
+# (every one outside a detail/ directory), and tests/attn_core.hpp every one outside io/.
 cmake_minimum_required(VERSION 3.16)
 
 if(NOT SOURCE_DIR OR NOT WORK_DIR OR NOT CXX)
@@ -56,6 +56,22 @@ foreach(header IN LISTS headers)
     list(APPEND missing "${header}")
   endif()
 endforeach()
+
+# tests/attn_core.hpp (the test suite's precompiled header) names every public header outside io/.
+set(core_file "${SOURCE_DIR}/tests/attn_core.hpp")
+if(EXISTS "${core_file}")
+  file(READ "${core_file}" core)
+  foreach(header IN LISTS headers)
+    if(header STREQUAL "attn/attn.hpp" OR header MATCHES "(^|/)detail/" OR header MATCHES "^attn/io/")
+      continue()
+    endif()
+    string(FIND "${core}" "#include <${header}>" at)
+    if(at EQUAL -1)
+      message("FAILED  tests/attn_core.hpp does not include ${header}")
+      list(APPEND failed "tests/attn_core.hpp")
+    endif()
+  endforeach()
+endif()
 
 list(LENGTH headers total)
 if(missing)

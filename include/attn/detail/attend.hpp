@@ -8,12 +8,14 @@
 #include "threads.hpp"
 #include "../mask.hpp"
 #include "../result.hpp"
+#include "scorers.hpp"
 #include "../softmax.hpp"
 #include "../workspace.hpp"
 
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace attn {
 namespace detail {
@@ -150,17 +152,74 @@ Index finish(Eigen::Ref<Matrix<Scalar>> weights, const Eigen::MatrixBase<Derived
   return attend_rows<Scalar>(in_place, weights, v, output, ws, mask, options, score_scale, values_finite);
 }
 
-/// Value form on top of an `_into` call: allocates the result, runs `into`, collects reports.
-template <typename Scalar, typename Into>
-AttentionResult<Scalar> run(Index tq, Index tk, Index dv, const Options& options, Into&& into) {
-  AttentionResult<Scalar> r;
+/// The engine every mechanism's `_into` form runs on: the scores of `scorer` for the query rows
+/// `q` against keys it has prepared (`prepared`, Tk×width: a Memory's, prepare_keys', or the
+/// buffer attend_keys fills), masked, normalised, ·V. A scorer whose blocks are independent
+/// (DotScorer) is fused into attend_rows block by block (in parallel with OpenMP); another
+/// (AdditiveScorer) scores every row first, then normalises. `score_scale` multiplies scores
+/// the prepared keys could not carry (see attend_rows).
+template <typename Scalar, typename Scorer, typename DerivedQ, typename DerivedP, typename DerivedV>
+Index attend_prepared(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedP>& prepared,
+                      const Eigen::MatrixBase<DerivedV>& v, Eigen::Ref<Matrix<Scalar>> output,
+                      Eigen::Ref<Matrix<Scalar>> weights, Workspace<Scalar>& ws, const Mask& mask,
+                      const Options& options, std::optional<bool> values_finite = std::nullopt,
+                      Scalar score_scale = Scalar(1)) {
+  if constexpr (Scorer::parallel_blocks) {
+    // Every block's product packs the keys again; from a column-major copy of the prepared keys'
+    // transpose that packing reads contiguous memory instead of striding across them.
+    auto kt = buffers(ws).keys.matrix(prepared.cols(), prepared.rows());
+    kt = prepared.transpose();
+    const Eigen::Map<const Matrix<Scalar>> keys_t(kt.data(), kt.rows(), kt.cols());
+    const auto scores = [&](Index i0, Index r, auto& block) { scorer.scores_transposed(q.middleRows(i0, r), keys_t, block); };
+    return attend_rows<Scalar>(scores, weights, v, output, ws, mask, options, score_scale, values_finite);
+  } else {
+    scorer.scores(q, prepared, weights, ws);
+    return finish<Scalar>(weights, v, output, ws, mask, options, score_scale, values_finite);
+  }
+}
+
+/// attend_prepared after preparing the keys `k` (Tk×dk) in the workspace. For a DotScorer
+/// without `w` the transposed keys are written at once (`scale·Kᵀ`, entry for entry what
+/// transposing the prepared `scale·K` gives).
+template <typename Scalar, typename Scorer, typename DerivedQ, typename DerivedK, typename DerivedV>
+Index attend_keys(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                  const Eigen::MatrixBase<DerivedV>& v, Eigen::Ref<Matrix<Scalar>> output,
+                  Eigen::Ref<Matrix<Scalar>> weights, Workspace<Scalar>& ws, const Mask& mask, const Options& options) {
+  if constexpr (Scorer::parallel_blocks) {
+    if (!scorer.projects()) {
+      auto kt = buffers(ws).keys.matrix(k.cols(), k.rows());
+      kt = scorer.scale * k.transpose();
+      const Eigen::Map<const Matrix<Scalar>> keys_t(kt.data(), kt.rows(), kt.cols());
+      const auto scores = [&](Index i0, Index r, auto& block) { scorer.scores_transposed(q.middleRows(i0, r), keys_t, block); };
+      return attend_rows<Scalar>(scores, weights, v, output, ws, mask, options);
+    }
+  }
+  auto prepared = buffers(ws).prepared.matrix(k.rows(), scorer.prepared_size(k.cols()));
+  scorer.prepare(k, prepared);
+  return attend_prepared<Scalar>(scorer, q, prepared, v, output, weights, ws, mask, options);
+}
+
+/// Value form on top of an `_into` call: allocates a `Result` (output Tq×dv, weights Tq×Tk),
+/// runs `into(output, weights, ws)` with a fresh workspace, takes the fully masked rows and lets
+/// `collect(result, ws)` take the rest of what the workspace reports.
+template <typename Result, typename Scalar, typename Into, typename Collect>
+Result run_with(Index tq, Index tk, Index dv, Into&& into, Collect&& collect) {
+  Result r;
   r.output.resize(tq, dv);
   r.weights.resize(tq, tk);
   Workspace<Scalar> ws;
   into(r.output, r.weights, ws);
   r.fully_masked = ws.fully_masked();
-  if (options.return_scores) r.scores = ws.scores();
+  collect(r, ws);
   return r;
+}
+
+/// run_with for an AttentionResult: the scores when `options.return_scores`.
+template <typename Scalar, typename Into>
+AttentionResult<Scalar> run(Index tq, Index tk, Index dv, const Options& options, Into&& into) {
+  return run_with<AttentionResult<Scalar>, Scalar>(tq, tk, dv, std::forward<Into>(into), [&](auto& r, auto& ws) {
+    if (options.return_scores) r.scores = ws.scores();
+  });
 }
 
 }  // namespace detail

@@ -44,5 +44,13 @@ void check_scale(const char* fn, const std::optional<double>& scale) {
              std::string(fn) + ": options.scale (" + std::to_string(*scale) + ") overflows float");
 }
 
+/// The factor on every score: `options.scale` when set (checked), else `fallback` (1/sqrt(dk)
+/// for scaled dot-product and multi-head, 1 for every other mechanism).
+template <typename Scalar, typename OptionsT>
+Scalar score_scale(const char* fn, const OptionsT& options, Scalar fallback) {
+  check_scale<Scalar>(fn, options.scale);
+  return options.scale ? static_cast<Scalar>(*options.scale) : fallback;
+}
+
 }  // namespace detail
 }  // namespace attn

@@ -96,18 +96,22 @@ struct GoldAlignment {
 
 namespace detail {
 
-inline Index pharaoh_index(std::string_view digits, std::string_view token) {
-  ATTN_CHECK(!digits.empty(), "attn::io::parse_pharaoh: token '" + std::string(token) + "' is not of the form i-j");
+// `who` starts every message: "attn::io::parse_pharaoh" or "attn::io::read_pharaoh: line 3".
+inline Index pharaoh_index(std::string_view digits, std::string_view token, const std::string& who) {
+  ATTN_CHECK(!digits.empty(), who + ": token '" + std::string(token) + "' is not of the form i-j");
   Index value = 0;
   for (const char c : digits) {
-    ATTN_CHECK(std::isdigit(static_cast<unsigned char>(c)),
-               "attn::io::parse_pharaoh: token '" + std::string(token) + "' is not of the form i-j");
+    ATTN_CHECK(std::isdigit(static_cast<unsigned char>(c)), who + ": token '" + std::string(token) + "' is not of the form i-j");
     ATTN_CHECK(value <= (std::numeric_limits<Index>::max() - 9) / 10,
-               "attn::io::parse_pharaoh: index in token '" + std::string(token) + "' is too large");
+               who + ": index in token '" + std::string(token) + "' is too large");
     value = value * 10 + (c - '0');
   }
   return value;
 }
+
+inline bool pharaoh_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+inline GoldAlignment parse_pharaoh_links(std::string_view line, PharaohOrder order, const std::string& who);
 
 }  // namespace detail
 
@@ -118,27 +122,32 @@ inline Index pharaoh_index(std::string_view digits, std::string_view token) {
 /// \param order which index comes first (default: row, then column)
 /// \return the sure and the possible links, in the order read
 inline GoldAlignment parse_pharaoh_gold(std::string_view line, PharaohOrder order = PharaohOrder::row_col) {
+  return detail::parse_pharaoh_links(line, order, "attn::io::parse_pharaoh");
+}
+
+namespace detail {
+
+inline GoldAlignment parse_pharaoh_links(std::string_view line, PharaohOrder order, const std::string& who) {
   GoldAlignment gold;
   std::size_t pos = 0;
   while (pos < line.size()) {
-    while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\t' || line[pos] == '\r' || line[pos] == '\n'))
-      ++pos;
+    while (pos < line.size() && pharaoh_space(line[pos])) ++pos;
     if (pos >= line.size()) break;
     std::size_t end = pos;
-    while (end < line.size() && line[end] != ' ' && line[end] != '\t' && line[end] != '\r' && line[end] != '\n')
-      ++end;
+    while (end < line.size() && !pharaoh_space(line[end])) ++end;
     const std::string_view token = line.substr(pos, end - pos);
     pos = end;
     const std::size_t sep = token.find_first_of("-p?");
-    ATTN_CHECK(sep != std::string_view::npos,
-               "attn::io::parse_pharaoh: token '" + std::string(token) + "' is not of the form i-j");
-    const Index a = detail::pharaoh_index(token.substr(0, sep), token);
-    const Index b = detail::pharaoh_index(token.substr(sep + 1), token);
+    ATTN_CHECK(sep != std::string_view::npos, who + ": token '" + std::string(token) + "' is not of the form i-j");
+    const Index a = pharaoh_index(token.substr(0, sep), token, who);
+    const Index b = pharaoh_index(token.substr(sep + 1), token, who);
     const AlignmentLink link = order == PharaohOrder::row_col ? AlignmentLink{a, b} : AlignmentLink{b, a};
     (token[sep] == '-' ? gold.sure : gold.possible).push_back(link);
   }
   return gold;
 }
+
+}  // namespace detail
 
 /// Reads one Pharaoh line of plain "i-j" links (a hypothesis). Throws attn::invalid_argument
 /// on a bad token, possible links included.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // JSON text that is safe inside an HTML <script> element: strings with `<`, `>`, `&`, U+2028 and
 // U+2029 escaped (so "</script>" or "<!--" in a label cannot end the script), malformed UTF-8
-// replaced, bidi controls balanced; numbers in the C locale (non-finite ones as null).
+// replaced, bidi controls balanced; numbers in the C locale, exact.
 #pragma once
 
 #include "text.hpp"
@@ -53,11 +53,8 @@ inline std::string json_string(std::string_view text) {
   return out;
 }
 
-/// `value` as a JSON number with `digits` significant digits (C locale); NaN and ±inf, which
-/// JSON cannot hold, become null.
-inline std::string json_number(double value, int digits = 9) {
-  if (!std::isfinite(value)) return "null";
-  return format_significant(value, digits);
-}
+/// A double as a JSON number that reads back exactly (17 significant digits, C locale); NaN and
+/// ±inf, which JSON cannot hold, become 0 (callers keep non-finite values out of their numbers).
+inline std::string json_number(double v) { return std::isfinite(v) ? format_significant(v, 17) : "0"; }
 
 }  // namespace attn::io::detail

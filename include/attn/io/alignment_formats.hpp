@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: MIT
+// Readers of the alignment files that word-alignment and translation tools write: Pharaoh
+// files (fast_align, atools, gold standards with possible links), fairseq's `A-<id>` lines
+// (`fairseq-generate --print-alignment [hard|soft]`) and Marian's `--alignment` output (hard
+// "s-t" links or soft weights), each into one record per sentence pair. Links follow attn's
+// convention: i = target token (a row of a decoder's cross-attention weights), j = source token.
+#pragma once
+
+#include "../alignment.hpp"
+#include "../config.hpp"
+#include "detail/csv_read.hpp"
+#include "detail/write_file.hpp"
+#include "pharaoh.hpp"
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <istream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace attn::io {
+
+/// One sentence pair's alignment as a tool wrote it: hard links, or soft weights.
+struct AlignmentRecord {
+  /// The sentence it belongs to: fairseq's sample id (the N of "A-N"), Marian's n-best
+  /// sentence number; otherwise the 0-based count of alignment lines before it.
+  Index sentence = 0;
+  /// Line of the file (1-based) it was read from.
+  Index line = 0;
+  /// Hard links (i = target token, j = source token), in the order read; empty when soft.
+  Alignment links;
+  /// Pharaoh possible links ("ipj", "i?j"); empty for the other formats.
+  Alignment possible;
+  /// True when the tool wrote weights (`weights` holds them) rather than links.
+  bool soft = false;
+  /// Soft alignments: `targets×sources`, row t holds target token t's weights over the source
+  /// tokens, in the tool's order (end-of-sentence tokens included as the tool wrote them).
+  Matrix<double> weights;
+};
+
+/// Which tool wrote an alignment file.
+enum class AlignmentFormat {
+  automatic,  ///< told from the text: "A-<digits><tab>" lines: fairseq; "|||" or "," : Marian; else Pharaoh
+  pharaoh,    ///< one line per sentence pair of "i-j" links (and "ipj"/"i?j" possible links)
+  fairseq,    ///< fairseq-generate / fairseq-interactive output; only the "A-" lines are read
+  marian      ///< Marian's output: "translation ||| alignment", or the alignment alone
+};
+
+namespace detail {
+
+inline std::string alignment_file_text(const std::filesystem::path& path, const char* who) {
+  std::error_code ignored;
+  const bool directory = std::filesystem::is_directory(path, ignored);
+  errno = 0;
+  std::ifstream file;
+  if (!directory) file.open(path, std::ios_base::in | std::ios_base::binary);
+  if (!file.is_open()) {
+    const int error = directory ? EISDIR : errno;
+    throw std::runtime_error(std::string(who) + ": cannot open '" + path.string() + "' for reading: " +
+                             system_reason(error));
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad()) throw std::runtime_error(std::string(who) + ": '" + path.string() + "': read error");
+  return text.str();
+}
+
+inline std::string alignment_stream_text(std::istream& is, const char* who) {
+  if (!is) throw std::runtime_error(std::string(who) + ": the input stream is not in a good state");
+  std::ostringstream text;
+  text << is.rdbuf();
+  if (is.bad()) throw std::runtime_error(std::string(who) + ": reading the input failed");
+  return text.str();
+}
+
+/// The lines of `text` without their line ends ("\n" or "\r\n"); no line after a final "\n".
+inline std::vector<std::string_view> alignment_lines(std::string_view text) {
+  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // UTF-8 BOM
+  std::vector<std::string_view> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    lines.push_back(line);
+    start = end + 1;
+  }
+  return lines;
+}
+
+inline std::string_view alignment_trim(std::string_view s) {
+  while (!s.empty() && pharaoh_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && pharaoh_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+inline std::vector<std::string_view> alignment_tokens(std::string_view s) {
+  std::vector<std::string_view> tokens;
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    while (pos < s.size() && pharaoh_space(s[pos])) ++pos;
+    std::size_t end = pos;
+    while (end < s.size() && !pharaoh_space(s[end])) ++end;
+    if (end > pos) tokens.push_back(s.substr(pos, end - pos));
+    pos = end;
+  }
+  return tokens;
+}
+
+/// A token "s-t" of two decimal numbers (a hard link).
+inline bool is_link_token(std::string_view token) {
+  const std::size_t dash = token.find('-');
+  if (dash == 0 || dash == std::string_view::npos || dash + 1 == token.size()) return false;
+  for (std::size_t k = 0; k < token.size(); ++k) {
+    if (k != dash && (token[k] < '0' || token[k] > '9')) return false;
+  }
+  return true;
+}
+
+/// Reads `payload` (the alignment part of a fairseq or Marian line) as hard "s-t" links or as
+/// soft weights, one space-separated token per target token, its source weights separated by
+/// commas. `who` starts every message ("attn::io::read_marian_alignments: line 4").
+inline void read_alignment_payload(std::string_view payload, AlignmentRecord& record, const std::string& who) {
+  const std::vector<std::string_view> tokens = alignment_tokens(payload);
+  if (tokens.empty()) return;  // no links (e.g. an empty translation)
+  if (is_link_token(tokens.front())) {
+    for (const std::string_view token : tokens) {
+      ATTN_CHECK(is_link_token(token), who + ": token '" + std::string(token) +
+                                           "' is not a link s-t like the first token '" + std::string(tokens.front()) + "'");
+    }
+    record.links = parse_pharaoh_links(payload, PharaohOrder::col_row, who).sure;
+    return;
+  }
+  record.soft = true;
+  std::vector<double> values;
+  Index cols = -1;
+  for (std::size_t t = 0; t < tokens.size(); ++t) {
+    const std::string_view token = tokens[t];
+    Index count = 0;
+    std::size_t start = 0;
+    while (true) {
+      const std::size_t comma = std::min(token.find(',', start), token.size());
+      const std::string field(token.substr(start, comma - start));
+      double v = 0;
+      ATTN_CHECK(csv_parse_number(field, v) && std::isfinite(v),
+                 who + ": target token " + std::to_string(t) + ": '" + field +
+                     "' is not a finite number (soft alignments are comma-separated weights, one group per target token)");
+      values.push_back(v);
+      ++count;
+      if (comma == token.size()) break;
+      start = comma + 1;
+    }
+    ATTN_CHECK(cols < 0 || count == cols, who + ": target token " + std::to_string(t) + " has " + std::to_string(count) +
+                                              " source weights, target token 0 has " + std::to_string(cols));
+    cols = count;
+  }
+  const auto rows = static_cast<Index>(tokens.size());
+  record.weights.resize(rows, cols);
+  for (Index i = 0; i < rows; ++i)
+    for (Index j = 0; j < cols; ++j) record.weights(i, j) = values[static_cast<std::size_t>(i * cols + j)];
+}
+
+inline bool alignment_whole_number(std::string_view s, Index& value) {
+  if (s.empty() || s.size() > 18) return false;
+  value = 0;
+  for (const char c : s) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  return true;
+}
+
+inline std::vector<GoldAlignment> pharaoh_from_text(std::string_view text, PharaohOrder order) {
+  std::vector<GoldAlignment> sentences;
+  const std::vector<std::string_view> lines = alignment_lines(text);
+  for (std::size_t k = 0; k < lines.size(); ++k) {
+    sentences.push_back(parse_pharaoh_links(lines[k], order, "attn::io::read_pharaoh: line " + std::to_string(k + 1)));
+  }
+  return sentences;
+}
+
+inline std::vector<AlignmentRecord> fairseq_from_text(std::string_view text) {
+  std::vector<AlignmentRecord> records;
+  const std::vector<std::string_view> lines = alignment_lines(text);
+  for (std::size_t k = 0; k < lines.size(); ++k) {
+    const std::string_view line = lines[k];
+    if (line.substr(0, 2) != "A-") continue;  // S-, T-, H-, D-, P- lines and log lines
+    const std::string who = "attn::io::read_fairseq_alignments: line " + std::to_string(k + 1);
+    const std::size_t tab = line.find('\t');
+    AlignmentRecord record;
+    ATTN_CHECK(tab != std::string_view::npos && alignment_whole_number(line.substr(2, tab - 2), record.sentence),
+               who + ": an alignment line is 'A-<sample id><tab><alignment>', not '" +
+                   std::string(line.substr(0, std::min<std::size_t>(line.size(), 40))) + "'");
+    record.line = static_cast<Index>(k + 1);
+    read_alignment_payload(line.substr(tab + 1), record, who);
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+inline std::vector<AlignmentRecord> marian_from_text(std::string_view text) {
+  std::vector<AlignmentRecord> records;
+  const std::vector<std::string_view> lines = alignment_lines(text);
+  for (std::size_t k = 0; k < lines.size(); ++k) {
+    const std::string who = "attn::io::read_marian_alignments: line " + std::to_string(k + 1);
+    std::vector<std::string_view> fields;
+    std::string_view rest = lines[k];
+    for (std::size_t bar = rest.find("|||"); bar != std::string_view::npos; bar = rest.find("|||")) {
+      fields.push_back(alignment_trim(rest.substr(0, bar)));
+      rest.remove_prefix(bar + 3);
+    }
+    fields.push_back(alignment_trim(rest));
+    AlignmentRecord record;
+    record.line = static_cast<Index>(k + 1);
+    record.sentence = static_cast<Index>(records.size());
+    std::string_view payload = fields[0];  // the alignment alone
+    if (fields.size() >= 4 && alignment_whole_number(fields[0], record.sentence) &&
+        fields[fields.size() - 2].find('=') != std::string_view::npos) {
+      payload = fields[2];  // n-best: N ||| translation ||| alignment ||| features ||| score
+    } else if (fields.size() >= 2) {
+      std::size_t at = 1;  // translation ||| [WordCounts=... |||] alignment [||| WordScores=...]
+      while (at + 1 < fields.size() && fields[at].find('=') != std::string_view::npos) ++at;
+      payload = fields[at];
+    }
+    read_alignment_payload(payload, record, who);
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+inline AlignmentFormat detect_alignment_format(std::string_view text) {
+  for (const std::string_view line : alignment_lines(text)) {
+    if (line.substr(0, 2) == "A-" && line.find('\t') != std::string_view::npos) return AlignmentFormat::fairseq;
+  }
+  for (const std::string_view line : alignment_lines(text)) {
+    if (line.find("|||") != std::string_view::npos || line.find(',') != std::string_view::npos) return AlignmentFormat::marian;
+  }
+  return AlignmentFormat::pharaoh;
+}
+
+}  // namespace detail
+
+/// Reads Pharaoh text: one line per sentence pair (an empty line: no links), tokens "i-j"
+/// (sure) and "ipj" or "i?j" (possible), as parse_pharaoh_gold() reads a line. Files of
+/// fast_align, atools, fairseq, Marian and most gold standards put the source index first:
+/// read them with PharaohOrder::col_row (attn::io::write_pharaoh writes row_col by default).
+/// \param is the text (a UTF-8 BOM and "\r\n" line ends are accepted)
+/// \param order which index comes first (no default: the files differ)
+/// \return one GoldAlignment per line
+/// \throws attn::invalid_argument for a bad token, naming its line:
+///         "attn::io::read_pharaoh: line 3: token '1x2' is not of the form i-j";
+///         std::runtime_error when the stream fails
+inline std::vector<GoldAlignment> read_pharaoh(std::istream& is, PharaohOrder order) {
+  return detail::pharaoh_from_text(detail::alignment_stream_text(is, "attn::io::read_pharaoh"), order);
+}
+
+/// Reads the Pharaoh file `path` as read_pharaoh(std::istream&, ...) does.
+/// \param path the file
+/// \param order which index comes first
+/// \return one GoldAlignment per line
+/// \throws std::runtime_error naming the path when it cannot be read; attn::invalid_argument for a bad token
+inline std::vector<GoldAlignment> read_pharaoh(const std::filesystem::path& path, PharaohOrder order) {
+  return detail::pharaoh_from_text(detail::alignment_file_text(path, "attn::io::read_pharaoh"), order);
+}
+
+/// Reads the "A-<id><tab>..." lines of fairseq-generate / fairseq-interactive output (with
+/// `--print-alignment` or `--print-alignment hard`: "s-t" links, source index first; with
+/// `--print-alignment soft`: per target token its source weights joined by commas, the target
+/// tokens separated by spaces); every other line is skipped. Records come in file order,
+/// which is fairseq's batch order, not the sample ids' (with `--nbest` n, n records per id).
+/// \param is the generate output
+/// \return one record per "A-" line
+/// \throws attn::invalid_argument for a malformed "A-" line, naming its line number
+inline std::vector<AlignmentRecord> read_fairseq_alignments(std::istream& is) {
+  return detail::fairseq_from_text(detail::alignment_stream_text(is, "attn::io::read_fairseq_alignments"));
+}
+
+/// Reads the file `path` as read_fairseq_alignments(std::istream&) does.
+/// \param path the generate output
+/// \return one record per "A-" line
+/// \throws std::runtime_error naming the path when it cannot be read; attn::invalid_argument for a malformed line
+inline std::vector<AlignmentRecord> read_fairseq_alignments(const std::filesystem::path& path) {
+  return detail::fairseq_from_text(detail::alignment_file_text(path, "attn::io::read_fairseq_alignments"));
+}
+
+/// Reads Marian's output with `--alignment soft|hard|<threshold>`: per line "translation |||
+/// alignment" (fields with '=' between them, such as WordCounts=, are skipped), an n-best line
+/// "N ||| translation ||| alignment ||| features ||| score", or the alignment alone. Hard
+/// alignments are "s-t" links (source index first); soft ones give per target token (the
+/// end-of-sentence token included) its source weights joined by commas, the target tokens
+/// separated by spaces; numbers may have exponents ("1.2e-05").
+/// \param is Marian's output
+/// \return one record per line
+/// \throws attn::invalid_argument for a malformed line, naming its line number
+inline std::vector<AlignmentRecord> read_marian_alignments(std::istream& is) {
+  return detail::marian_from_text(detail::alignment_stream_text(is, "attn::io::read_marian_alignments"));
+}
+
+/// Reads the file `path` as read_marian_alignments(std::istream&) does.
+/// \param path Marian's output
+/// \return one record per line
+/// \throws std::runtime_error naming the path when it cannot be read; attn::invalid_argument for a malformed line
+inline std::vector<AlignmentRecord> read_marian_alignments(const std::filesystem::path& path) {
+  return detail::marian_from_text(detail::alignment_file_text(path, "attn::io::read_marian_alignments"));
+}
+
+/// Reads any of the three formats into records (Pharaoh: `links` are the sure links,
+/// `possible` the possible ones, `sentence` the 0-based line).
+/// \param path the file
+/// \param format the format, or AlignmentFormat::automatic to tell it from the text
+/// \param order Pharaoh only: which index comes first (default col_row: source first, as the tools write)
+/// \return one record per sentence pair (fairseq: per "A-" line)
+/// \throws as the reader of the format does
+inline std::vector<AlignmentRecord> read_alignments(const std::filesystem::path& path,
+                                                    AlignmentFormat format = AlignmentFormat::automatic,
+                                                    PharaohOrder order = PharaohOrder::col_row) {
+  const std::string text = detail::alignment_file_text(path, "attn::io::read_alignments");
+  if (format == AlignmentFormat::automatic) format = detail::detect_alignment_format(text);
+  if (format == AlignmentFormat::fairseq) return detail::fairseq_from_text(text);
+  if (format == AlignmentFormat::marian) return detail::marian_from_text(text);
+  std::vector<AlignmentRecord> records;
+  std::vector<GoldAlignment> gold = detail::pharaoh_from_text(text, order);
+  for (std::size_t k = 0; k < gold.size(); ++k) {
+    AlignmentRecord record;
+    record.sentence = static_cast<Index>(k);
+    record.line = static_cast<Index>(k + 1);
+    record.links = std::move(gold[k].sure);
+    record.possible = std::move(gold[k].possible);
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+/// Corpus-level precision, recall and AER (Och & Ney 2003): the set sizes summed over the
+/// sentence pairs before dividing, as the usual AER scripts do. Same rules as
+/// attn::alignment_scores() for one sentence.
+/// \param hypotheses one hypothesis per sentence pair
+/// \param gold one gold alignment per sentence pair
+/// \return the scores and the summed set sizes
+/// \throws attn::invalid_argument when the two do not have the same number of sentence pairs
+inline AlignmentScores alignment_scores(const std::vector<Alignment>& hypotheses, const std::vector<GoldAlignment>& gold) {
+  ATTN_CHECK(hypotheses.size() == gold.size(), "attn::io::alignment_scores: hypotheses.size() (" +
+                                                   std::to_string(hypotheses.size()) + ") must equal gold.size() (" +
+                                                   std::to_string(gold.size()) + ")");
+  AlignmentScores total;
+  for (std::size_t k = 0; k < gold.size(); ++k) {
+    const AlignmentScores s = ::attn::alignment_scores(hypotheses[k], gold[k].sure, gold[k].possible);
+    total.hypothesis += s.hypothesis;
+    total.sure += s.sure;
+    total.possible += s.possible;
+    total.hits_sure += s.hits_sure;
+    total.hits_possible += s.hits_possible;
+  }
+  const auto d = [](Index v) { return static_cast<double>(v); };
+  total.precision = total.hypothesis > 0 ? d(total.hits_possible) / d(total.hypothesis) : 1.0;
+  total.recall = total.sure > 0 ? d(total.hits_sure) / d(total.sure) : 1.0;
+  total.aer = total.hypothesis + total.sure > 0
+                  ? 1.0 - d(total.hits_sure + total.hits_possible) / d(total.hypothesis + total.sure)
+                  : 0.0;
+  return total;
+}
+
+}  // namespace attn::io

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: MIT
+// Training animations: the attention maps of a few samples after every epoch or step, beside the
+// ground truth on one colour scale, as one self-contained HTML page (a slider, play/pause, the
+// frame's title and step; no network request) and as a static SVG grid of chosen frames.
+// Maps are `rows×cols` (rows = queries, top to bottom; columns = keys, left to right).
+#pragma once
+
+#include "../config.hpp"
+#include "colormap.hpp"
+#include "detail/animation_data.hpp"
+#include "detail/animation_page.hpp"
+#include "detail/svg_draw.hpp"
+#include "detail/write_file.hpp"
+#include "svg.hpp"
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cstddef>
+#include <filesystem>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace attn::io {
+
+/// The HTML page of a training animation (UTF-8, polyglot HTML5/XHTML, inline style and
+/// script, no request of any kind): one figure per sample with its map of the frame on screen
+/// and, when `truth` is given, its ground-truth map beside or under it
+/// (AnimationOptions::truth_layout), all on one colour scale with a legend; a slider, a
+/// play/pause button, the frame's title and step. The last frame is shown first. Maps are drawn
+/// on canvases with the colour map of attn::io::colormap_color (256 levels); hovering a cell
+/// shows its value. The maps are embedded quantised (AnimationOptions::precision: uint16 keeps
+/// every value within (hi − lo)/131064 of its map's range, about 2.7 bytes a cell). Titles
+/// and labels are escaped (any UTF-8; `</script>`, quotes, malformed bytes, bidi controls).
+/// \param frames at least one frame; every frame has one map per sample, sample k of the same
+///        shape in every frame
+/// \param truth one ground-truth map per sample, each of its sample's shape; or empty: none
+/// \param options look of the page
+/// \return the HTML text
+/// \throws attn::invalid_argument for no frame, a frame without maps, a frame with another
+///         number of maps or a map of another shape than the first frame's, a truth map of the
+///         wrong shape or count, a bad option (cell_size, frame_ms, vmin >= vmax)
+inline std::string animation_html(const std::vector<AnimationFrame>& frames, const std::vector<Matrix<double>>& truth = {},
+                                  const AnimationOptions& options = {}) {
+  const std::string who = "attn::io::animation_html";
+  detail::animation_check(frames, truth, options, who);
+  return detail::animation_page(frames, truth, options, who);
+}
+
+/// Writes animation_html(frames, truth, options) to the file `path`, atomically (temporary
+/// file + rename: a failed write leaves the previous file as it was).
+/// \param path the file to write
+/// \param frames the frames (see animation_html())
+/// \param truth one map per sample, or empty
+/// \param options look of the page
+/// \throws attn::invalid_argument as animation_html() does (before the file is touched),
+///         std::runtime_error naming the path and the system's reason on I/O failure
+inline void write_animation_html(const std::filesystem::path& path, const std::vector<AnimationFrame>& frames,
+                                 const std::vector<Matrix<double>>& truth = {}, const AnimationOptions& options = {}) {
+  const std::string who = "attn::io::write_animation_html";
+  detail::animation_check(frames, truth, options, who);
+  detail::svg_write(path, detail::animation_page(frames, truth, options, who), who.c_str());
+}
+
+/// A static SVG grid of chosen frames, for papers: one row per sample, one column per chosen
+/// frame (in the order given) and a last column with the truth map (when `truth` is given);
+/// every panel titled ("epoch 5", or "sample 1: epoch 5" with several samples), one colour
+/// scale for all, the same as the page's (over every frame and truth map, not only those shown)
+/// with one colour bar. Drawn by attn::io::heatmap_grid_svg, so labels, raster cells for big
+/// maps and the other HeatmapOptions rules are the same.
+/// \param frames the frames (see animation_html())
+/// \param truth one map per sample, or empty
+/// \param frames_shown indices into `frames` (0-based), at least one
+/// \param options look (title, labels, colour map, scale, sample and truth titles)
+/// \return the SVG text
+/// \throws attn::invalid_argument as animation_html() does, and for an empty `frames_shown` or
+///         an index out of range
+inline std::string animation_grid_svg(const std::vector<AnimationFrame>& frames, const std::vector<Matrix<double>>& truth,
+                                      const std::vector<std::size_t>& frames_shown, const AnimationOptions& options = {}) {
+  const std::string who = "attn::io::animation_grid_svg";
+  detail::animation_check(frames, truth, options, who);
+  const std::vector<HeatmapPanel> panels = detail::animation_grid_panels(frames, truth, frames_shown, options, who);
+  const detail::HeatmapScale scale = detail::animation_scale(frames, truth, options, who);
+  HeatmapOptions look;
+  look.title = options.title;
+  look.row_labels = options.row_labels;
+  look.col_labels = options.col_labels;
+  look.colormap = options.colormap;
+  look.reverse_colormap = options.reverse_colormap;
+  look.vmin = scale.vmin;
+  look.vmax = scale.vmax;
+  look.colorbar_label = options.colorbar_label;
+  look.grid_columns = static_cast<Index>(frames_shown.size() + (truth.empty() ? 0 : 1));
+  // Cells big enough for the panel titles ("sample 1: epoch 10") to fit over their maps (up to
+  // 40 characters, cells up to 64 px), so that neighbouring titles do not overlap.
+  double cell = 0;
+  Index rows = 1;
+  Index cols = 1;
+  for (const HeatmapPanel& p : panels) {
+    const double title = static_cast<double>(std::min<std::size_t>(40, detail::display_width(p.title)));
+    cell = std::max(cell, (title * detail::svg_char_width(look.font_size * 1.1) + 4) /
+                              static_cast<double>(std::max<Index>(1, p.values.cols())));
+    rows = std::max(rows, p.values.rows());
+    cols = std::max(cols, p.values.cols());
+  }
+  const double columns = static_cast<double>(look.grid_columns);
+  const double grid_rows = static_cast<double>(panels.size()) / columns;  // one row per sample
+  cell = std::min(cell, 64.0);  // (a one-column map keeps a sane height)
+  look.max_cell_size = std::max(look.max_cell_size, cell);
+  look.max_map_size = std::max({look.max_map_size, cell * static_cast<double>(cols) * columns,
+                                cell * static_cast<double>(rows) * grid_rows});
+  return detail::svg_grid(panels, look, who.c_str());
+}
+
+/// Writes animation_grid_svg(frames, truth, frames_shown, options) to `path`, atomically.
+/// \param path the file to write
+/// \param frames the frames
+/// \param truth one map per sample, or empty
+/// \param frames_shown indices into `frames`
+/// \param options look of the grid
+/// \throws as animation_grid_svg() does (before the file is touched), and std::runtime_error
+///         naming the path and the system's reason on I/O failure
+inline void write_animation_grid_svg(const std::filesystem::path& path, const std::vector<AnimationFrame>& frames,
+                                     const std::vector<Matrix<double>>& truth,
+                                     const std::vector<std::size_t>& frames_shown, const AnimationOptions& options = {}) {
+  detail::svg_write(path, animation_grid_svg(frames, truth, frames_shown, options), "attn::io::write_animation_grid_svg");
+}
+
+/// What a training loop appends to: collects the frames (kept in memory as doubles, 8 bytes a
+/// cell) and writes the page with write(), or after every frame with
+/// AnimationOptions::write_each_frame. Every write is atomic, so a crash or a failed write leaves
+/// the last complete page.
+/// ```cpp
+/// attn::io::AnimationWriter anim("training.html", options);
+/// anim.set_truth({mask0, mask1});                     // optional, one per sample
+/// for (int epoch = 1; epoch <= 30; ++epoch) {
+///   train_one_epoch();
+///   anim.add_frame(epoch, "epoch " + std::to_string(epoch), {weights(x0), weights(x1)});
+/// }
+/// anim.write();
+/// ```
+/// \headerfile animation.hpp <attn/io/animation.hpp>
+class AnimationWriter {
+ public:
+  /// \param path the page to write (replaced atomically on each write)
+  /// \param options look of the page and whether every frame writes it
+  explicit AnimationWriter(std::filesystem::path path, AnimationOptions options = {})
+      : path_(std::move(path)), options_(std::move(options)) {}
+
+  /// Sets the ground-truth maps, one per sample (float or double), each of its sample's shape.
+  /// \param truth the maps; empty: none
+  /// \throws attn::invalid_argument when the frames added so far do not match
+  template <typename Scalar>
+  void set_truth(const std::vector<Matrix<Scalar>>& truth) {
+    ::attn::detail::check_scalar<Scalar>();
+    std::vector<Matrix<double>> t;
+    for (const Matrix<Scalar>& m : truth) t.push_back(m.template cast<double>());
+    if (!frames_.empty()) {
+      detail::animation_check_frame(frames_.front(), nullptr, t, "attn::io::AnimationWriter::set_truth", "the first frame");
+    }
+    truth_ = std::move(t);
+  }
+
+  /// Sets the ground truth of a single sample.
+  /// \param truth `rows×cols`, the shape of the sample's maps
+  template <typename Derived>
+  void set_truth(const Eigen::MatrixBase<Derived>& truth) {
+    set_truth(std::vector<Matrix<typename Derived::Scalar>>{truth});
+  }
+
+  /// Appends a frame: the maps of every sample (float or double) after epoch or step `step`.
+  /// \param step the epoch or step number
+  /// \param title shown while the frame is on screen; empty: "step N"
+  /// \param maps one per sample, as many and of the same shapes as in the first frame
+  /// \throws attn::invalid_argument for no map, another count or shape than the first frame's,
+  ///         or a shape the truth does not have (the frame is not added); with
+  ///         write_each_frame, what write() throws (the frame stays added)
+  template <typename Scalar>
+  void add_frame(long long step, std::string title, const std::vector<Matrix<Scalar>>& maps) {
+    ::attn::detail::check_scalar<Scalar>();
+    AnimationFrame frame{step, std::move(title), {}};
+    for (const Matrix<Scalar>& m : maps) frame.maps.push_back(m.template cast<double>());
+    detail::animation_check_frame(frame, frames_.empty() ? nullptr : &frames_.front(), truth_,
+                                  "attn::io::AnimationWriter::add_frame", "the frame");
+    frames_.push_back(std::move(frame));
+    if (options_.write_each_frame) write();
+  }
+
+  /// Appends a frame of a single sample.
+  /// \param step the epoch or step number \param title the frame's title \param map its map
+  template <typename Derived>
+  void add_frame(long long step, std::string title, const Eigen::MatrixBase<Derived>& map) {
+    add_frame(step, std::move(title), std::vector<Matrix<typename Derived::Scalar>>{map});
+  }
+
+  /// The page of the frames so far (animation_html()).
+  /// \return the HTML text \throws attn::invalid_argument when no frame was added
+  std::string html() const { return animation_html(frames_, truth_, options_); }
+
+  /// Writes the page to the path given at construction, atomically.
+  /// \throws attn::invalid_argument when no frame was added, std::runtime_error on I/O failure
+  void write() const {
+    const std::string who = "attn::io::AnimationWriter::write";
+    detail::animation_check(frames_, truth_, options_, who);
+    detail::svg_write(path_, detail::animation_page(frames_, truth_, options_, who), who.c_str());
+  }
+
+  /// The SVG grid of the frames at `frames_shown` (0-based positions, see animation_grid_svg()).
+  /// \param frames_shown indices of the frames \return the SVG text
+  std::string grid_svg(const std::vector<std::size_t>& frames_shown) const {
+    return animation_grid_svg(frames_, truth_, frames_shown, options_);
+  }
+
+  /// Writes grid_svg(frames_shown) to `path`, atomically.
+  /// \param path the file \param frames_shown indices of the frames
+  void write_grid_svg(const std::filesystem::path& path, const std::vector<std::size_t>& frames_shown) const {
+    write_animation_grid_svg(path, frames_, truth_, frames_shown, options_);
+  }
+
+  /// \return the frames added so far
+  const std::vector<AnimationFrame>& frames() const { return frames_; }
+  /// \return the truth maps (empty: none)
+  const std::vector<Matrix<double>>& truth() const { return truth_; }
+  /// \return the page's path
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  AnimationOptions options_;
+  std::vector<AnimationFrame> frames_;
+  std::vector<Matrix<double>> truth_;
+};
+
+}  // namespace attn::io

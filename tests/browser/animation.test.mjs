@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+// browser.animation: the training animation page that `attn-plot --animate` writes, driven in
+// Debian's Chromium with every request blocked. The slider moves between frames (sorted
+// epoch_1, epoch_2, epoch_10 by the number in their names) and the title, the step and the
+// colour of a known cell follow; that colour is matplotlib's viridis for the cell's value
+// (the published table, not attn's code); the truth is drawn on the same scale; play advances
+// the frames and pause stops them; hostile titles and labels stay text.
+// Usage: node animation.test.mjs WORK_DIR ATTN_PLOT
+import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { run, openOffline, expectClean, assert } from './offline.mjs';
+
+const work = process.argv[2] || '/tmp/attn_playwright_animation';
+const plot = process.argv[3];
+if (!plot) throw new Error('usage: node animation.test.mjs WORK_DIR ATTN_PLOT');
+rmSync(work, { recursive: true, force: true });
+mkdirSync(work, { recursive: true });
+
+// matplotlib's _viridis_data, entries 0, 128 and 255, times 255 and rounded.
+const viridis = {
+  0: [68, 1, 84],        // (0.267004, 0.004874, 0.329415)
+  128: [33, 145, 140],   // (0.127568, 0.566949, 0.550556)
+  255: [253, 231, 37],   // (0.993248, 0.906157, 0.143936)
+};
+
+// Three 3x4 frames; every map holds 0 and 1. Cell (1, 2) is 128/255, then 1, then 0: on the
+// scale [0, 1] those are viridis entries 128, 255 and 0.
+const frame = (v) => [[0, 0.25, 0.5, 1], [0.1, 0.2, v, 0.3], [0.4, 0.6, 0.7, 0.8]];
+const csv = (rows) => rows.map((r) => r.map((x) => x.toPrecision(17)).join(',')).join('\n') + '\n';
+writeFileSync(join(work, 'epoch_1.csv'), csv(frame(128 / 255)));
+writeFileSync(join(work, 'epoch_2.csv'), csv(frame(1)));
+writeFileSync(join(work, 'epoch_10.csv'), csv(frame(0)));
+writeFileSync(join(work, 'truth.csv'), csv([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]));
+writeFileSync(join(work, 'rows.txt'), '</script><script>window.pwned = 1</script>\n"quoted" & \'single\'\n\u202Eevil\n');
+writeFileSync(join(work, 'cols.txt'), 'a\nb\nc\n<img src=x onerror="window.pwned = 2">\n');
+const page = join(work, 'animation.html');
+execFileSync(plot, ['--animate', join(work, 'epoch_10.csv'), join(work, 'epoch_1.csv'), join(work, 'epoch_2.csv'),
+  '--truth', join(work, 'truth.csv'), '--vmin', '0', '--vmax', '1', '--frame-ms', '200', '--cell', '20',
+  '--rows', join(work, 'rows.txt'), '--cols', join(work, 'cols.txt'),
+  '-t', 'Training </script><b>bold</b>', '-o', page]);
+
+async function pixel(p, id, k, i, j, truth) {
+  return p.evaluate(({ id, k, i, j, truth }) => {
+    const at = window.attnAnimation.cellCenter(k, i, j, truth);
+    return Array.from(document.getElementById(id).getContext('2d').getImageData(at.x, at.y, 1, 1).data);
+  }, { id, k, i, j, truth });
+}
+
+function expectColor(got, want, what) {
+  const close = got.length === 4 && got[3] === 255 && want.every((c, n) => Math.abs(got[n] - c) <= 1);
+  assert.ok(close, `${what}: pixel ${JSON.stringify(got)}, expected ${JSON.stringify(want)} (±1)`);
+}
+
+async function shown(p) {
+  return {
+    title: await p.textContent('#attn-frame-title'),
+    step: await p.textContent('#attn-frame-step'),
+    count: await p.textContent('#attn-frame-count'),
+  };
+}
+
+await run('animation page', async (browser) => {
+  const { page: p, problems } = await openOffline(browser, page, { width: 1000, height: 700 });
+  // The last frame is shown first.
+  assert.deepEqual(await shown(p), { title: 'epoch 10', step: 'step 10', count: '3 / 3' });
+  expectColor(await pixel(p, 'attn-map-0', 0, 1, 2, false), viridis[0], 'epoch 10, cell (1, 2) = 0');
+
+  // Move the slider as a user does: focus it, Home, then the arrow keys.
+  await p.focus('#attn-slider');
+  await p.keyboard.press('Home');
+  assert.deepEqual(await shown(p), { title: 'epoch 1', step: 'step 1', count: '1 / 3' });
+  expectColor(await pixel(p, 'attn-map-0', 0, 1, 2, false), viridis[128], 'epoch 1, cell (1, 2) = 128/255');
+  await p.keyboard.press('ArrowRight');
+  assert.deepEqual(await shown(p), { title: 'epoch 2', step: 'step 2', count: '2 / 3' });
+  expectColor(await pixel(p, 'attn-map-0', 0, 1, 2, false), viridis[255], 'epoch 2, cell (1, 2) = 1');
+  expectColor(await pixel(p, 'attn-map-0', 0, 0, 0, false), viridis[0], 'epoch 2, cell (0, 0) = 0');
+
+  // The truth, on the same scale, beside the map.
+  expectColor(await pixel(p, 'attn-truth-0', 0, 2, 2, true), viridis[255], 'truth (2, 2) = 1');
+  expectColor(await pixel(p, 'attn-truth-0', 0, 2, 3, true), viridis[0], 'truth (2, 3) = 0');
+  const boxes = await p.evaluate(() => ['attn-map-0', 'attn-truth-0'].map((id) => document.getElementById(id).getBoundingClientRect().x));
+  assert.ok(boxes[1] > boxes[0], `the truth is beside the map: x ${boxes}`);
+
+  // Play advances the frames (200 ms each), wrapping after the last; pause stops them.
+  await p.keyboard.press('Home');
+  await p.click('#attn-play');
+  assert.equal(await p.textContent('#attn-play'), 'Pause');
+  await p.waitForFunction(() => window.attnAnimation.frame() === 1, null, { timeout: 5000 });
+  assert.equal(await p.textContent('#attn-frame-title'), 'epoch 2');
+  await p.waitForFunction(() => window.attnAnimation.frame() === 2, null, { timeout: 5000 });
+  await p.waitForFunction(() => window.attnAnimation.frame() === 0, null, { timeout: 5000 });
+  await p.click('#attn-play');
+  assert.equal(await p.textContent('#attn-play'), 'Play');
+  const stopped = await p.evaluate(() => window.attnAnimation.frame());
+  await p.waitForTimeout(700);
+  assert.equal(await p.evaluate(() => window.attnAnimation.frame()), stopped, 'pause stops the frames');
+
+  // Hostile title and labels: shown as text, never run.
+  assert.equal(await p.evaluate(() => window.pwned), undefined, 'no label ran as script');
+  assert.equal(await p.textContent('h1'), 'Training </script><b>bold</b>');
+  assert.equal(await p.title(), 'Training </script><b>bold</b>');
+  assert.equal(await p.locator('h1 b').count(), 0);
+  assert.equal(await p.locator('img').count(), 0);
+  const labels = await p.evaluate(() => Array.from(document.querySelectorAll('#attn-row-labels li')).map((li) => li.textContent));
+  assert.deepEqual(labels, ['</script><script>window.pwned = 1</script>', '"quoted" & \'single\'', '\u202Eevil\u202C']);
+
+  // Hovering a cell shows its labels and value (frame 1: 128/255 = 0.50196...).
+  await p.focus('#attn-slider');
+  await p.keyboard.press('Home');
+  const box = await p.locator('#attn-map-0').boundingBox();
+  const at = await p.evaluate(() => window.attnAnimation.cellCenter(0, 1, 2, false));
+  await p.mouse.move(box.x + at.x, box.y + at.y);
+  assert.equal(await p.textContent('#attn-tip'), '"quoted" & \'single\' \u2192 c: 0.502');
+  assert.equal(await p.isVisible('#attn-tip'), true);
+  await p.screenshot({ path: join(work, 'animation.png') });
+  expectClean(problems, 'animation.html');
+});

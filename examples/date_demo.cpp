@@ -3,14 +3,17 @@
 // attention; examples/date_demo/train.py) turns human-written dates into ISO 8601 in C++. The
 // decoder runs on attn::AttentionLoop, which keeps every step's alignment; the demo prints each
 // translation, draws the first one's alignment and writes it to alignments.csv (target tokens ×
-// source characters).
+// source characters), and every translation's alignment to alignments.html, the interactive
+// view (attn::io::write_attention_view: one batch item per date).
 //
-// Usage: attn_date_demo [--weights DIR] [--csv FILE] [date ...]
-//   DIR defaults to examples/date_demo/weights next to this source file; FILE to alignments.csv.
+// Usage: attn_date_demo [--weights DIR] [--csv FILE] [--html FILE] [date ...]
+//   DIR defaults to examples/date_demo/weights next to this source file; FILE to alignments.csv
+//   and alignments.html.
 
 #include "date_demo/date_model.hpp"
 
 #include <attn/io/csv.hpp>
+#include <attn/io/viewer.hpp>
 
 #include <cstdio>
 #include <exception>
@@ -49,6 +52,7 @@ int main(int argc, char** argv) {
   try {
     std::filesystem::path weights = default_weights();
     std::filesystem::path csv = "alignments.csv";
+    std::filesystem::path html = "alignments.html";
     std::vector<std::string> dates;
     for (int i = 1; i < argc; ++i) {
       const std::string arg = argv[i];
@@ -56,8 +60,10 @@ int main(int argc, char** argv) {
         weights = argv[++i];
       } else if (arg == "--csv" && i + 1 < argc) {
         csv = argv[++i];
+      } else if (arg == "--html" && i + 1 < argc) {
+        html = argv[++i];
       } else if (arg == "--help" || arg == "-h") {
-        std::cout << "usage: attn_date_demo [--weights DIR] [--csv FILE] [date ...]\n";
+        std::cout << "usage: attn_date_demo [--weights DIR] [--csv FILE] [--html FILE] [date ...]\n";
         return 0;
       } else {
         dates.push_back(arg);
@@ -85,6 +91,21 @@ int main(int argc, char** argv) {
     attn::io::write_csv(csv, first.alignments, first.target_tokens, first.source_tokens);
     std::cout << "\nwrote " << csv.string() << " (" << first.alignments.rows() << " output tokens x "
               << first.alignments.cols() << " input characters)\n";
+
+    // The interactive view: one batch item per date, the decoder's alignment history as its layer.
+    attn::io::AttentionView view;
+    for (std::size_t k = 0; k < translations.size(); ++k) {
+      const date_demo::Translation& tr = translations[k];
+      view.add_item(dates[k])
+          .add_attention("decoder alignment (Bahdanau)", tr.target_tokens, tr.source_tokens)
+          .add_layer(tr.alignments, "alignment history");
+    }
+    attn::io::ViewOptions options;
+    options.title = "Bahdanau attention of a trained date translator";
+    options.separator = "";  // the source tokens are characters
+    attn::io::write_attention_view(html, view, options);
+    std::cout << "wrote " << html.string() << " (interactive view of the " << translations.size()
+              << " translations; open it in a browser)\n";
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "attn_date_demo: " << e.what() << "\n";

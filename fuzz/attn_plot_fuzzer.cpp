@@ -52,6 +52,34 @@ void clear_directory() {
   for (const auto& entry : fs::directory_iterator(fs::current_path())) fs::remove_all(entry.path());
 }
 
+/// What is wrong with an interactive view page (attn-plot --view), or "": valid UTF-8 without
+/// control characters, exactly the page's two scripts, and a data block in which no label can
+/// open or close markup (no '<', '>' or '&'); the page ends where it should.
+std::string viewer_problem(const std::string& doc, const std::string& data_open) {
+  for (std::size_t i = 0; i < doc.size();) {
+    const auto c = static_cast<unsigned char>(doc[i]);
+    if (c < 0x80) {
+      if (c < 0x20 && c != '\n' && c != '\t') return "control character at byte " + std::to_string(i);
+      ++i;
+      continue;
+    }
+    const std::size_t n = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1;
+    if (c < 0xC2 || c > 0xF4 || i + n >= doc.size()) return "bad UTF-8 at byte " + std::to_string(i);
+    for (std::size_t k = 1; k <= n; ++k)
+      if ((static_cast<unsigned char>(doc[i + k]) & 0xC0u) != 0x80u) return "bad UTF-8 at byte " + std::to_string(i);
+    i += n + 1;
+  }
+  std::size_t scripts = 0;
+  for (std::size_t at = doc.find("</script>"); at != std::string::npos; at = doc.find("</script>", at + 1)) ++scripts;
+  if (scripts != 2) return std::to_string(scripts) + " </script> tags, not 2";
+  const std::size_t begin = doc.find(data_open) + data_open.size();
+  const std::string data = doc.substr(begin, doc.find("</script>", begin) - begin);
+  if (data.find_first_of("<>&") != std::string::npos) return "'<', '>' or '&' in the data block";
+  if (data.empty() || data.front() != '{' || data.back() != '}') return "the data block is not one JSON object";
+  if (doc.size() < 8 || doc.compare(doc.size() - 8, 8, "</html>\n") != 0) return "the page does not end with </html>";
+  return {};
+}
+
 }  // namespace attn_plot_fuzzer
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -117,7 +145,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(out.str().empty(), "wrote both a file and standard output");
   }
   const bool help = document.rfind("attn-plot", 0) == 0 || document.rfind("usage", 0) == 0;
-  if (!help && !document.empty()) {
+  const std::string data_open = "<script type=\"application/json\" id=\"attn-data\">";
+  if (document.find(data_open) != std::string::npos) {  // --view: the interactive page
+    const std::string problem = attn_plot_fuzzer::viewer_problem(document, data_open);
+    require(problem.empty(), "viewer page: " + problem);
+  } else if (!help && !document.empty()) {
     const std::string problem = attn_fuzz::markup_problem(document);
     require(problem.empty(), "output not well-formed: " + problem);
   }

@@ -61,6 +61,12 @@ write("attn_plot", "billion_maps.txt", b"b.npy\n-o\nb.svg\n%% b.npy\n" + npy((10
 write("attn_plot", "limits.txt", "w.csv\n--max-cells\n4\n--max-bytes=100\n-o\nout.svg\n%% w.csv\n" + CSV)
 write("attn_plot", "bad_options.txt", "w.csv\n--vmin\n1\n--vmax\n0\n--colormap\njet\n-o\nx.pdf\n%% w.csv\n" + CSV)
 write("attn_plot", "help.txt", "--help\n")
+# --view: the interactive page from a 4-D .npy, several files, and a tidy CSV with hostile tokens.
+write("attn_plot", "view_4d.txt", b"v.npy\n--view\n-o\nv.html\n%% v.npy\n" + npy((2, 1, 2, 2), [0.5, 0.5, 0.9, 0.1, 0.2, 0.8, 1, 0]))
+write("attn_plot", "view_files.txt", b"--view\na.npy\nb.npy\n--view-precision\nuint8\n--view-start\nmap\n-o\nv.html\n%% a.npy\n"
+      + npy((2, 2), [0.5, 0.5, 0.9, 0.1]) + b"\n%% b.npy\n" + npy((2, 2), [0.2, 0.8, 1, 0]))
+write("attn_plot", "view_tidy.txt", "--view\nt.csv\n-o\nv.html\n%% t.csv\nstep,attention,query,key,query_token,key_token,weight\n"
+      "0,enc,0,0,</script>,\"a,\u2028\",0.5\n0,enc,0,1,</script>,\u202eb,0.5\n1,x,0,0,q,k,1\n")
 # Training animations (--animate): frames epoch_N sorted by N, a truth, hostile labels; a grid.
 write("attn_plot", "animate.txt",
       b"--animate\nepoch_10.npy\nepoch_2.npy\n--truth\nt.npy\n--cols\nc.txt\n-o\na.html\n--precision\nuint8\n"

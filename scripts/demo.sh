@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build and run the demo: a trained GRU encoder-decoder with Bahdanau attention translates
-# dates in C++ (examples/date_demo.cpp), writes alignments.csv into the repository root and
-# attn-plot draws it as alignments.svg.
+# dates in C++ (examples/date_demo.cpp), writes alignments.csv and alignments.html (the
+# interactive view of every translation's alignment) into the repository root, and attn-plot
+# draws alignments.csv as alignments.svg.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/deps.sh
@@ -20,7 +21,7 @@ section "build attn_date_demo and attn-plot"
 cmake --build build -j"$jobs" --target attn_date_demo attn-plot
 
 section "run attn_date_demo (dates given as arguments are translated too)"
-rm -f alignments.csv alignments.svg
+rm -f alignments.csv alignments.svg alignments.html
 ./build/examples/attn_date_demo "$@"
 
 section "alignments.csv"
@@ -32,3 +33,7 @@ section "alignments.svg (heatmap of alignments.csv)"
     -t "Bahdanau attention of a trained date translator" --colorbar-label weight --vmin 0 \
     -o alignments.svg
 echo "wrote alignments.svg"
+
+section "alignments.html (interactive view: head, model, map and text views; works offline)"
+test -s alignments.html
+echo "open alignments.html in a browser"

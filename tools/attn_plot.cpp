@@ -14,6 +14,7 @@
 #include <attn/io/html.hpp>
 #include <attn/io/npy.hpp>
 #include <attn/io/svg.hpp>
+#include <attn/io/viewer.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -27,6 +28,7 @@
 #include <iterator>
 #include <limits>
 #include <locale>
+#include <map>
 #include <new>
 #include <optional>
 #include <sstream>
@@ -46,6 +48,7 @@ constexpr const char* kHelp = R"(attn-plot: draw attention weights as an SVG hea
 highlighted text.
 
 usage: attn-plot [OPTIONS] WEIGHTS -o OUTPUT
+       attn-plot --view [OPTIONS] WEIGHTS... -o PAGE.html
        attn-plot --animate [OPTIONS] FRAMES... -o OUTPUT
 
 WEIGHTS is a NumPy .npy file or a CSV file:
@@ -61,6 +64,17 @@ Output (the format follows the extension of OUTPUT unless --format is given):
                 a single row (1-D input or a 1 x T map) is drawn as bars instead, one bar per
                 key token (earlier versions drew a strip a few pixels tall: --heatmap keeps it)
   .html, .htm   the key tokens shaded by their weight, one line per query, weights in tooltips
+
+Interactive view (--view): one self-contained HTML page (no network request) with a head view
+(query and key tokens joined by lines whose opacity is the weight; hover a token, toggle heads),
+a model view (layers x heads), a zoomable map view with tooltips and a text view. WEIGHTS:
+  .npy  4-D (L x h x Tq x Tk): L layers of h heads; 3-D (h x Tq x Tk): one layer; 2-D: one map
+  several files: one layer each (2-D or 3-D, all of one shape)
+  .csv  the tidy form of attn::io::write_csv_long (columns [layer,][head,][step,]query,key,
+        [query_token,][key_token,]weight): layers and heads as given, each step a batch item
+        with a selector, tokens from its token columns; an extra column "attention" (e.g.
+        encoder, cross, decoder) splits an item into attentions with their own tokens and shapes;
+        or a wide matrix as above
 
 Options:
   -o, --output FILE        where to write (required); replaced atomically, never half-written;
@@ -116,6 +130,17 @@ Options:
       --max-maps N         refuse inputs with more than N maps (default 1024)
       --max-cells N        refuse inputs with more than N cells over all maps (default 4194304)
       --max-bytes N        refuse to write more than N bytes of output (default 268435456)
+      --view               write the interactive view (above) instead of a picture; takes
+                           several WEIGHTS files (one per layer); -r/-c/-t and --colormap
+                           apply, --color and --separator set the text view's shade and the
+                           text between its tokens
+      --view-start head|model|map|text
+                           --view: the view the page opens with (default head)
+      --view-precision auto|float32|uint16|uint8
+                           --view: how each map is stored (default auto: float32 up to 2^20
+                           cells in all, then uint16, then uint8 above 2.5 * 2^20 cells;
+                           quantised values are within (max - min) / 131068 (uint16) or
+                           (max - min) / 508 (uint8) of the map's float32 values)
       --csv-labels auto|none|rows|cols|both
                            which labels a CSV file has (default auto: a header record is
                            detected by a field that is not a number, row labels likewise)
@@ -177,6 +202,8 @@ Examples:
   attn-plot pooling.npy --chars review.txt -o review.html        # 1 x n character weights
   attn-plot pooling.npy --cols tokens.txt -o pooling.svg         # 1 x n weights as bars
   attn-plot weights.npy --hist 30 -o histogram.svg               # histogram of all weights
+  attn-plot --view bert.npy -r tokens.txt -c tokens.txt -o view.html   # L x h x T x T, interactive
+  attn-plot --view layer0.npy layer1.npy -o view.html            # one h x Tq x Tk file per layer
   attn-plot generate.out --gold gold.talp --sentence 3 -o a3.svg # fairseq A- lines vs gold
   attn-plot weights.npy --gold gold.talp --rows tgt.txt --cols src.txt -o vs_gold.svg
   attn-plot --animate epoch_*.npy --truth mask.npy -o training.html   # training animation
@@ -224,6 +251,11 @@ struct Arguments {
   long long max_maps = 1024;
   long long max_cells = 4194304;
   long long max_bytes = 268435456;
+  // --view (the interactive viewer page): the extra WEIGHTS files, one per layer
+  bool view = false;
+  std::string view_start = "head";
+  std::string view_precision = "auto";
+  std::vector<std::string> more_weights;
   // Word alignments (run_alignment)
   std::string gold;
   std::string align_format = "auto";
@@ -452,6 +484,20 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
           a.csv_labels != "both") {
         throw usage_error("--csv-labels must be auto, none, rows, cols or both, not '" + a.csv_labels + "'");
       }
+    } else if (arg == "--view") {
+      flag();
+      a.view = true;
+    } else if (arg == "--view-start") {
+      a.view_start = value();
+      if (a.view_start != "head" && a.view_start != "model" && a.view_start != "map" && a.view_start != "text") {
+        throw usage_error("--view-start must be head, model, map or text, not '" + a.view_start + "'");
+      }
+    } else if (arg == "--view-precision") {
+      a.view_precision = value();
+      if (a.view_precision != "auto" && a.view_precision != "float32" && a.view_precision != "uint16" &&
+          a.view_precision != "uint8") {
+        throw usage_error("--view-precision must be auto, float32, uint16 or uint8, not '" + a.view_precision + "'");
+      }
     } else if (arg == "--gold") {
       a.gold = value();
     } else if (arg == "--align-format") {
@@ -483,12 +529,21 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     }
   }
   if (positional.empty()) throw usage_error(a.animate ? "no frame files given (epoch_*.npy)" : "no WEIGHTS file given");
-  if (positional.size() > 1 && !a.animate) {
+  if (positional.size() > 1 && !a.animate && !a.view) {
     throw usage_error("one WEIGHTS file expected, got " + std::to_string(positional.size()) +
-                      " (--animate takes one file per frame)");
+                      " (several files are for --view, one per layer, and --animate, one per frame)");
   }
   a.weights = positional.front();
   a.inputs = positional;
+  a.more_weights.assign(positional.begin() + 1, positional.end());
+  if (a.view) {
+    if (a.format == "svg") throw usage_error("--view writes an HTML page, not svg");
+    a.format = "html";
+    if (a.bars || a.heatmap || a.hist || !a.truth.empty() || !a.chars_file.empty() || a.query || a.animate ||
+        !a.gold.empty()) {
+      throw usage_error("--view cannot be used with --bars, --heatmap, --hist, --truth, --chars, --query, --animate or --gold");
+    }
+  }
   if (a.output.empty()) throw usage_error("no output file given (-o FILE)");
   if (a.format.empty() && a.output == "-") throw usage_error("-o - (standard output) needs --format svg or --format html");
   if (a.format.empty()) {
@@ -871,7 +926,10 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
 
 int run_animation(const Arguments& a, std::ostream& out);
 
+int run_view(const Arguments& a, std::ostream& out);
+
 int run(const Arguments& a, std::ostream& out, std::ostream& err) {
+  if (a.view) return run_view(a, out);
   if (a.animate) return run_animation(a, out);
   if (!a.gold.empty() || is_alignment_file(a.weights)) return run_alignment(a, out, err);
   Weights w = read_weights(a.weights, a.csv_labels, a);
@@ -1030,6 +1088,226 @@ int run(const Arguments& a, std::ostream& out, std::ostream& err) {
   }
   check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a);
   emit(a, attn::io::heatmap_svg(first, options), out);
+  return 0;
+}
+
+
+// ---- --view: the interactive viewer page (attn::io::AttentionView) ----------------------------
+
+/// One attention of one view item: layers × heads, each Tq×Tk, and the token labels found.
+struct ViewMaps {
+  std::string item;       // the batch item's name ("step 3" from a tidy CSV)
+  std::size_t item_index = 0;
+  std::string attention = "attention";
+  std::vector<std::vector<Eigen::MatrixXd>> layers;
+  std::vector<std::string> query_tokens;
+  std::vector<std::string> key_tokens;
+};
+
+/// Whether the header record of the CSV file `path` names the columns query, key and weight
+/// (the tidy form of attn::io::write_csv_long).
+bool is_tidy_csv(const std::string& path, std::vector<std::string>& header) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) return false;
+  attn::io::detail::CsvReader reader(in, "'" + path + "': ");
+  attn::io::detail::CsvRecord record;
+  if (!reader.next(record)) return false;
+  header.clear();
+  for (std::size_t k = 0; k < record.size(); ++k) header.emplace_back(record.field(k));
+  const auto has = [&](const char* name) { return std::find(header.begin(), header.end(), name) != header.end(); };
+  return has("query") && has("key") && has("weight");
+}
+
+/// Reads the tidy CSV `path` (header already read into `header`): each step is an item, each
+/// value of an `attention` column (if any) an attention of it, in the order of first appearance;
+/// layers and heads as numbered (their distinct values in increasing order); tokens from the
+/// query_token / key_token columns; cells not given are NaN.
+std::vector<ViewMaps> read_tidy_csv(const std::string& path, const std::vector<std::string>& header, const Arguments& a) {
+  const auto column = [&](const char* name) -> long long {
+    const auto at = std::find(header.begin(), header.end(), name);
+    return at == header.end() ? -1 : static_cast<long long>(at - header.begin());
+  };
+  const long long c_layer = column("layer"), c_head = column("head"), c_step = column("step");
+  const long long c_query = column("query"), c_key = column("key"), c_weight = column("weight");
+  const long long c_qtok = column("query_token"), c_ktok = column("key_token"), c_att = column("attention");
+  struct Cell {
+    long long layer, head, query, key;
+    double weight;
+  };
+  struct Group {  // one attention of one step
+    std::vector<Cell> cells;
+    std::map<long long, std::string> qtok, ktok;
+    std::map<long long, std::size_t> layers, heads;
+    long long rows = 0, cols = 0;
+  };
+  std::map<long long, std::vector<std::string>> order;  // step -> its attentions, first seen first
+  std::map<std::pair<long long, std::string>, Group> groups;
+  long long count = 0;
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) throw std::runtime_error("'" + path + "': cannot open for reading");
+  attn::io::detail::CsvReader reader(in, "'" + path + "': ");
+  attn::io::detail::CsvRecord record;
+  reader.next(record);  // the header
+  while (reader.next(record)) {
+    if (record.size() != header.size()) {
+      reader.fail(record.line, "the record has " + std::to_string(record.size()) + " fields, the header " +
+                                   std::to_string(header.size()));
+    }
+    const auto field = [&](long long c) { return std::string(record.field(static_cast<std::size_t>(c))); };
+    const auto index = [&](long long c, const char* name) -> long long {
+      if (c < 0) return 0;
+      const std::string text = field(c);
+      double v = 0;
+      if (!attn::io::detail::csv_parse_number(text, v) || !(v >= 0) || v > 1e9 || v != std::floor(v)) {
+        reader.fail(record.line, std::string("the ") + name + " '" + text + "' is not a whole number in [0, 1e9]");
+      }
+      return static_cast<long long>(v);
+    };
+    const long long step = index(c_step, "step");
+    const std::string attention = c_att >= 0 ? field(c_att) : std::string("attention");
+    Cell cell{index(c_layer, "layer"), index(c_head, "head"), index(c_query, "query"), index(c_key, "key"), 0.0};
+    const std::string w = field(c_weight);
+    if (!attn::io::detail::csv_parse_number(w, cell.weight)) reader.fail(record.line, "the weight '" + w + "' is not a number");
+    std::vector<std::string>& names = order[step];
+    if (std::find(names.begin(), names.end(), attention) == names.end()) names.push_back(attention);
+    Group& g = groups[{step, attention}];
+    if (c_qtok >= 0) g.qtok[cell.query] = field(c_qtok);
+    if (c_ktok >= 0) g.ktok[cell.key] = field(c_ktok);
+    g.layers[cell.layer];
+    g.heads[cell.head];
+    g.rows = std::max(g.rows, cell.query + 1);
+    g.cols = std::max(g.cols, cell.key + 1);
+    g.cells.push_back(cell);
+    if (++count > a.max_cells) {
+      throw std::runtime_error("'" + path + "' holds more than --max-cells " + std::to_string(a.max_cells) + " weights");
+    }
+  }
+  if (count == 0) throw std::runtime_error("'" + path + "' holds no weight");
+  std::vector<ViewMaps> out;
+  long long maps = 0, cells = 0;  // over the whole file, for --max-maps and --max-cells
+  std::size_t item_index = 0;
+  for (const auto& step : order) {
+    for (const std::string& name : step.second) {
+      Group& g = groups[{step.first, name}];
+      std::size_t k = 0;
+      for (auto& entry : g.layers) entry.second = k++;
+      k = 0;
+      for (auto& entry : g.heads) entry.second = k++;
+      const auto n = static_cast<long long>(g.layers.size() * g.heads.size());
+      check_limits(path, maps + n, g.rows, g.cols, a);
+      maps += n;
+      cells += n * g.rows * g.cols;
+      if (cells > a.max_cells) {
+        throw std::runtime_error("'" + path + "' holds more than --max-cells " + std::to_string(a.max_cells) + " cells");
+      }
+      ViewMaps v;
+      v.item = c_step >= 0 ? "step " + std::to_string(step.first) : std::string();
+      v.item_index = item_index;
+      v.attention = name;
+      v.layers.assign(g.layers.size(), std::vector<Eigen::MatrixXd>(g.heads.size(),
+                                                                     Eigen::MatrixXd::Constant(g.rows, g.cols, std::nan(""))));
+      for (const Cell& c : g.cells) v.layers[g.layers[c.layer]][g.heads[c.head]](c.query, c.key) = c.weight;
+      const auto labels = [](const std::map<long long, std::string>& tokens, long long n_tokens) {
+        std::vector<std::string> labels_out;
+        for (long long i = 0; i < n_tokens && !tokens.empty(); ++i) {
+          const auto at = tokens.find(i);
+          labels_out.push_back(at != tokens.end() ? at->second : std::to_string(i));
+        }
+        return labels_out;
+      };
+      v.query_tokens = labels(g.qtok, g.rows);
+      v.key_tokens = labels(g.ktok, g.cols);
+      out.push_back(std::move(v));
+    }
+    ++item_index;
+  }
+  return out;
+}
+
+/// The layers of one .npy or wide .csv file: 4-D L×h×Tq×Tk, 3-D h×Tq×Tk (one layer), 2-D (one map).
+std::vector<std::vector<Eigen::MatrixXd>> read_view_layers(const std::string& path, const Arguments& a,
+                                                           ViewMaps& labels) {
+  std::vector<std::vector<Eigen::MatrixXd>> layers;
+  if (has_extension(path, ".npy")) {
+    const attn::io::NpyArray<double> array = attn::io::read_npy_array(fs::path(path));
+    if (array.shape.size() == 4) {
+      const attn::Index L = array.shape[0], h = array.shape[1], rows = array.shape[2], cols = array.shape[3];
+      if (L == 0 || h == 0) throw std::runtime_error("'" + path + "': the 4-D array holds no map");
+      if (h > a.max_maps / L) throw std::runtime_error("'" + path + "' holds " + std::to_string(L) + "x" + std::to_string(h) + " maps, more than --max-maps " + std::to_string(a.max_maps));
+      check_limits(path, L * h, rows, cols, a);
+      using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+      for (attn::Index l = 0; l < L; ++l) {
+        layers.emplace_back();
+        for (attn::Index k = 0; k < h; ++k) {
+          layers.back().push_back(Eigen::Map<const RowMajor>(array.data.data() + (l * h + k) * rows * cols, rows, cols));
+        }
+      }
+      return layers;
+    }
+  }
+  Weights w = read_weights(path, a.csv_labels, a);
+  if (labels.query_tokens.empty()) labels.query_tokens = w.row_labels;
+  if (labels.key_tokens.empty()) labels.key_tokens = w.col_labels;
+  layers.push_back(std::move(w.maps));
+  return layers;
+}
+
+int run_view(const Arguments& a, std::ostream& out) {
+  std::vector<ViewMaps> items;
+  std::vector<std::string> header;
+  if (a.more_weights.empty() && has_extension(a.weights, ".csv") && is_tidy_csv(a.weights, header)) {
+    items = read_tidy_csv(a.weights, header, a);
+  } else {
+    items.emplace_back();
+    ViewMaps& item = items.back();
+    std::vector<std::string> files{a.weights};
+    files.insert(files.end(), a.more_weights.begin(), a.more_weights.end());
+    for (const std::string& file : files) {
+      for (auto& layer : read_view_layers(file, a, item)) {
+        const Eigen::MatrixXd& first = item.layers.empty() ? layer.front() : item.layers.front().front();
+        if (layer.front().rows() != first.rows() || layer.front().cols() != first.cols() ||
+            (!item.layers.empty() && layer.size() != item.layers.front().size())) {
+          throw std::runtime_error("'" + file + "' holds " + std::to_string(layer.size()) + " map(s) of " +
+                                   shape_text(layer.front()) + " but the first layer has " +
+                                   std::to_string(item.layers.front().size()) + " of " + shape_text(first) +
+                                   ": every layer needs the same heads and shape");
+        }
+        item.layers.push_back(std::move(layer));
+      }
+      if (static_cast<long long>(item.layers.size() * item.layers.front().size()) > a.max_maps) {
+        throw std::runtime_error("the files hold more than --max-maps " + std::to_string(a.max_maps) + " maps");
+      }
+    }
+  }
+  attn::io::AttentionView view;
+  for (ViewMaps& item : items) {
+    const Eigen::MatrixXd& first = item.layers.front().front();
+    if (!a.rows_file.empty()) {
+      item.query_tokens = read_tokens(a.rows_file, "--rows");
+      check_label_count(item.query_tokens, first.rows(), "--rows '" + a.rows_file + "'", "rows (queries)");
+    }
+    if (!a.cols_file.empty()) {
+      item.key_tokens = read_tokens(a.cols_file, "--cols");
+      check_label_count(item.key_tokens, first.cols(), "--cols '" + a.cols_file + "'", "columns (keys)");
+    }
+    if (&item == &items.front() || item.item_index != (&item - 1)->item_index) view.add_item(item.item);
+    auto& attention = view.add_attention(item.attention, item.query_tokens, item.key_tokens);
+    for (const auto& layer : item.layers) attention.add_layer(layer);
+  }
+  attn::io::ViewOptions options;
+  options.title = a.title;
+  options.colormap = attn::io::parse_colormap(a.colormap);
+  if (a.color) options.highlight_color = *a.color;
+  if (a.separator) options.separator = *a.separator;
+  options.view = a.view_start == "model" ? attn::io::ViewKind::model
+                 : a.view_start == "map" ? attn::io::ViewKind::map
+                 : a.view_start == "text" ? attn::io::ViewKind::text
+                                          : attn::io::ViewKind::head;
+  options.precision = a.view_precision == "float32"  ? attn::io::ViewPrecision::float32
+                      : a.view_precision == "uint16" ? attn::io::ViewPrecision::uint16
+                      : a.view_precision == "uint8"  ? attn::io::ViewPrecision::uint8
+                                                     : attn::io::ViewPrecision::automatic;
+  emit(a, attn::io::attention_view_html(view, options), out);
   return 0;
 }
 

@@ -345,6 +345,55 @@ printf '1,1\n1,1\n' >visible2.csv
 bad "mask shape"        1 "--mask 'visible2.csv' is 2x2 but the weights are 3x4" "$npy/f8_c_3x4.npy" --mask visible2.csv -o out/new.svg
 bad "mask html"         2 "--mask is for svg heatmaps" "$npy/f8_c_3x4.npy" --mask causal -o out/new.html
 
+# --- --view: the interactive page --------------------------------------------------------
+npy_header '(2, 3, 2, 2)' >view4d.npy                      # L x h x Tq x Tk, all zero
+head -c $((2 * 3 * 2 * 2 * 8)) /dev/zero >>view4d.npy
+cat >tidy.csv <<'EOF'
+layer,head,step,query,key,query_token,key_token,weight
+0,0,0,0,0,le,the,0.9
+0,0,0,0,1,le,"cat, black",0.1
+0,1,0,0,0,le,the,0.4
+0,1,0,0,1,le,"cat, black",0.6
+0,0,5,0,0,Q,K,1
+EOF
+printf 'query,key,weight\n0,0,0.5\n1,x,0.5\n' >tidy_bad.csv
+ok "view 4-D"               v1.html  --view view4d.npy -r rows2.txt -c rows2.txt -t 'view <4-D>'
+if grep -q '"name":"layer 1","heads":\[{' v1.html && [ "$(grep -o '{"lo":' v1.html | wc -l)" -eq 6 ]; then
+    pass
+else
+    fail "view 4-D: not 2 layers of 3 heads"
+fi
+ok "view 3-D two files"     v2.html  --view "$npy/f8_c_2x3x4.npy" "$npy/f4_fortran_2x3x4.npy" --view-start model
+if grep -q '"view":"model"' v2.html && [ "$(grep -o '{"lo":' v2.html | wc -l)" -eq 4 ]; then pass; else fail "view two files"; fi
+ok "view 2-D csv labels"    v3.html  --view labelled.csv --view-precision uint8 --separator ''
+if grep -q '"encoding":"uint8"' v3.html && grep -q '"k":\["the","black, dark","cat"\]' v3.html && grep -q '"separator":""' v3.html; then
+    pass
+else
+    fail "view wide csv: labels or precision"
+fi
+printf 'attention,query,key,key_token,weight\nenc,0,0,a,1\ncross,0,0,x,0.5\ncross,0,1,y,0.5\n' >tidy_att.csv
+ok "view tidy attentions"   v5.html  --view tidy_att.csv
+if grep -q '"name":"enc","tq":1,"tk":1' v5.html && grep -q '"name":"cross","tq":1,"tk":2,"q":\[\],"k":\["x","y"\]' v5.html; then
+    pass
+else
+    fail "view tidy csv: the attention column"
+fi
+ok "view tidy csv"          v4.html  --view tidy.csv
+if grep -q '"name":"step 0"' v4.html && grep -q '"name":"step 5"' v4.html && grep -q '"k":\["the","cat, black"\]' v4.html; then
+    pass
+else
+    fail "view tidy csv: items or tokens"
+fi
+bad "view svg"          2 "--view writes an HTML page, not svg" --view view4d.npy -f svg -o out/new.svg
+bad "view bars"         2 "--view cannot be used with --bars" --view view4d.npy --bars -o out/new.html
+bad "view start"        2 "--view-start must be head, model, map or text, not 'grid'" --view view4d.npy --view-start grid -o out/new.html
+bad "view precision"    2 "--view-precision must be auto, float32, uint16 or uint8, not 'f16'" --view view4d.npy --view-precision f16 -o out/new.html
+bad "two files"         2 "one WEIGHTS file expected, got 2 (several files are for --view, one per layer, and --animate" "$npy/f8_c_3x4.npy" "$npy/f8_c_3x4.npy" -o out/new.svg
+bad "view shapes"       1 "every layer needs the same heads and shape" --view "$npy/f8_c_2x3x4.npy" "$npy/f8_c_3x4.npy" -o out/new.html
+bad "view rows"         1 "--rows 'rows3.txt' has 3 tokens but the weights have 2 rows" --view view4d.npy -r rows3.txt -o out/new.html
+bad "view tidy index"   1 "line 3: the key 'x' is not a whole number" --view tidy_bad.csv -o out/new.html
+bad "view max bytes"    1 "more than --max-bytes 1000" --view view4d.npy --max-bytes 1000 -o out/new.html
+
 # Every malformed .npy of the corpus: status 1 with the reader's message.
 while IFS=$'\t' read -r file text; do
     case "$file" in "#"*|"") continue ;; esac

@@ -39,3 +39,4 @@
 #include "io/png.hpp"
 #include "io/svg.hpp"
 #include "io/tensorboard.hpp"
+#include "io/viewer.hpp"

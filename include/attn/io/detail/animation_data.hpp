@@ -6,6 +6,7 @@
 
 #include "../../config.hpp"
 #include "../colormap.hpp"
+#include "json.hpp"
 #include "png.hpp"
 #include "svg_layout.hpp"
 #include "text.hpp"
@@ -140,9 +141,6 @@ inline std::string animation_sample_title(const AnimationOptions& options, std::
 inline std::string animation_frame_title(const AnimationFrame& frame) {
   return frame.title.empty() ? "step " + std::to_string(frame.step) : frame.title;
 }
-
-/// A double as a JSON number that reads back exactly (17 significant digits, C locale).
-inline std::string json_number(double v) { return std::isfinite(v) ? format_significant(v, 17) : "0"; }
 
 /// The JSON object of one quantised map: {"lo":..,"hi":..,"q":"base64"}. Codes 0..top are
 /// lo + code / top · (hi − lo); top + 1 is NaN, top + 2 is −inf, top + 3 is +inf (top = 65532

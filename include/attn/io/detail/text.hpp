@@ -86,30 +86,52 @@ inline void append_utf8(std::string& out, char32_t cp) {
   }
 }
 
+/// Keeps the bidirectional controls of one label balanced: feed() every code point in order; it
+/// says whether to keep the code point (an unmatched closer, U+202C PDF or U+2069 PDI, is
+/// dropped), and close() appends the closers of every embedding, override (U+202A, U+202B,
+/// U+202D, U+202E) or isolate (U+2066..U+2068) left open, so one label cannot reorder the text
+/// around it.
+class BidiBalance {
+ public:
+  /// Whether `cp` is a bidi control (then feed() decides on it).
+  static bool is_control(char32_t cp) { return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069); }
+  /// Records the bidi control `cp`; false when it closes nothing and must be dropped.
+  bool feed(char32_t cp) {
+    if (cp == 0x202C) {  // PDF closes the latest embedding, unless an isolate is open above it
+      if (open_.empty() || open_.back() != 'e') return false;
+      open_.pop_back();
+    } else if (cp == 0x2069) {  // PDI closes the latest isolate and what was opened inside it
+      const std::size_t at = open_.rfind('i');
+      if (at == std::string::npos) return false;
+      open_.erase(at);
+    } else {
+      open_.push_back(cp >= 0x2066 ? 'i' : 'e');
+    }
+    return true;
+  }
+  /// The closers of what is still open, innermost first.
+  std::vector<char32_t> closers() const {
+    std::vector<char32_t> out;
+    for (auto k = open_.rbegin(); k != open_.rend(); ++k) out.push_back(*k == 'i' ? 0x2069 : 0x202C);
+    return out;
+  }
+
+ private:
+  std::string open_;  // the bidi controls opened so far: 'e' embedding/override, 'i' isolate
+};
+
 /// Appends `text` escaped for XML character data and attribute values (both quote kinds):
 /// `& < > " '` become entities; tab, CR and LF become a space (labels are one line); other
 /// control characters, U+FFFE/U+FFFF and malformed UTF-8 become U+FFFD, so the result is
 /// always well-formed XML 1.0 in valid UTF-8. Bidirectional controls are kept balanced within
-/// `text`: an unmatched closer (U+202C PDF, U+2069 PDI) is dropped and every embedding, override
-/// (U+202A, U+202B, U+202D, U+202E) or isolate (U+2066..U+2068) left open is closed at its end,
-/// so one label cannot reorder the text around it.
+/// `text` (BidiBalance), so one label cannot reorder the text around it.
 inline void append_xml_escaped(std::string& out, std::string_view text) {
-  std::string open;  // the bidi controls opened so far: 'e' embedding/override, 'i' isolate
+  BidiBalance bidi;
   std::size_t i = 0;
   while (i < text.size()) {
     const char32_t cp = utf8_next(text, i);
-    if ((cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069)) {
-      if (cp == 0x202C) {  // PDF closes the latest embedding, unless an isolate is open above it
-        if (open.empty() || open.back() != 'e') continue;
-        open.pop_back();
-      } else if (cp == 0x2069) {  // PDI closes the latest isolate and what was opened inside it
-        const std::size_t at = open.rfind('i');
-        if (at == std::string::npos) continue;
-        open.erase(at);
-      } else {
-        open.push_back(cp >= 0x2066 ? 'i' : 'e');
-      }
-      append_utf8(out, cp);
+    if (BidiBalance::is_control(cp)) {
+      if (bidi.feed(cp)) append_utf8(out, cp);
       continue;
     }
     switch (cp) {
@@ -129,7 +151,7 @@ inline void append_xml_escaped(std::string& out, std::string_view text) {
         }
     }
   }
-  for (auto k = open.rbegin(); k != open.rend(); ++k) append_utf8(out, *k == 'i' ? 0x2069 : 0x202C);
+  for (const char32_t closer : bidi.closers()) append_utf8(out, closer);
 }
 
 inline std::string xml_escaped(std::string_view text) {

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: MIT
+// Part of attn/io/viewer.hpp (include that): the first half of the viewer's inline script:
+// the data (decoded lazily from base64), the state, the selectors and the head view. The page
+// exposes its state in DOM attributes (data-view, data-layer, data-selected on #attn-root;
+// data-head, data-query, data-key, data-weight on each line) for readers and tests alike.
+#pragma once
+
+namespace attn::io::detail {
+
+inline constexpr const char* viewer_script = R"JS((function () {
+'use strict';
+const D = JSON.parse(document.getElementById('attn-data').textContent);
+const $ = (id) => document.getElementById(id);
+const root = $('attn-root');
+const NS = 'http://www.w3.org/2000/svg';
+const S = { item: 0, att: 0, layer: 0, view: D.view, heads: [], sel: null, locked: false, pick: 0, query: 0 };
+// The drawing surfaces (made here, so the markup stays HTML 4 and XML tools read the page).
+const headSvg = document.createElementNS(NS, 'svg');
+headSvg.id = 'attn-head-svg';
+$('attn-head-box').appendChild(headSvg);
+const mapCanvas = document.createElement('canvas');
+mapCanvas.id = 'attn-map-canvas';
+mapCanvas.width = 800;
+mapCanvas.height = 640;
+$('attn-map-box').prepend(mapCanvas);
+const LUT = new Uint8Array(768);
+for (let k = 0; k < 768; ++k) LUT[k] = parseInt(D.colormap.substr(2 * k, 2), 16);
+
+function att() { return D.items[S.item].attentions[S.att]; }
+function qLabel(a, i) { return a.q.length ? a.q[i] : String(i); }
+function kLabel(a, j) { return a.k.length ? a.k[j] : String(j); }
+// At most n characters (code points, never half a surrogate pair), with an ellipsis when cut.
+function short(t, n) {
+  const cs = Array.from(t);
+  return cs.length > n ? cs.slice(0, n - 1).join('') + '\u2026' : t;
+}
+// A label inside other text: a first-strong isolate, so its bidi controls stay inside it.
+function iso(t) { return '\u2068' + t + '\u2069'; }
+function fmt(v) {
+  if (v !== v) return 'NaN';
+  const digits = D.encoding === 'float32' ? 6 : D.encoding === 'uint16' ? 4 : 2;
+  return String(Number(v.toPrecision(digits)));
+}
+// One colour per head: the given ones, then hues spread by the golden angle (never a repeat).
+function headColor(h) {
+  if (h < D.headColors.length) return D.headColors[h];
+  return 'hsl(' + ((h - D.headColors.length) * 137.508 + 20) % 360 + ', 70%, 42%)';
+}
+function heads() { return att().layers[0].heads.length; }
+
+// The values of one map, row-major (query i, key j at i*tk + j), decoded once.
+function values(m) {
+  if (m.v) return m.v;
+  const bin = atob(m.d);
+  const n = bin.length;
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; ++i) bytes[i] = bin.charCodeAt(i);
+  const dv = new DataView(bytes.buffer);
+  let v;
+  if (D.encoding === 'float32') {
+    v = new Float32Array(n >> 2);
+    for (let i = 0; i < v.length; ++i) v[i] = dv.getFloat32(4 * i, true);
+  } else if (D.encoding === 'uint16') {
+    v = new Float32Array(n >> 1);
+    const step = (m.hi - m.lo) / 65534;
+    for (let i = 0; i < v.length; ++i) {
+      const c = dv.getUint16(2 * i, true);
+      v[i] = c === 65535 ? NaN : m.lo + c * step;
+    }
+  } else {
+    v = new Float32Array(n);
+    const step = (m.hi - m.lo) / 254;
+    for (let i = 0; i < n; ++i) v[i] = bytes[i] === 255 ? NaN : m.lo + bytes[i] * step;
+  }
+  m.v = v;
+  return v;
+}
+// The mean over the heads of a layer (head -1 of the head selector).
+function meanValues(L) {
+  if (L.mean) return L.mean;
+  const n = values(L.heads[0]).length;
+  const out = new Float32Array(n);
+  for (const m of L.heads) {
+    const v = values(m);
+    for (let i = 0; i < n; ++i) out[i] += v[i] / L.heads.length;
+  }
+  L.mean = out;
+  return out;
+}
+function mapValues(layer, head) {
+  const L = att().layers[layer];
+  return head < 0 ? meanValues(L) : values(L.heads[head]);
+}
+// The largest finite value of an attention: the head view's full opacity.
+function attentionMax(a) {
+  if (a.top === undefined) {
+    a.top = 0;
+    for (const L of a.layers) for (const m of L.heads) a.top = Math.max(a.top, m.hi);
+  }
+  return a.top;
+}
+
+function fill(select, labels) {
+  select.textContent = '';
+  labels.forEach((t, i) => {
+    const o = document.createElement('option');
+    o.value = String(i);
+    o.textContent = t;
+    select.appendChild(o);
+  });
+}
+function setupItem() {
+  fill($('attn-item'), D.items.map((it) => it.name));
+  $('attn-item').value = String(S.item);
+  $('attn-item-box').hidden = D.items.length < 2;
+}
+function setupAttention() {
+  const it = D.items[S.item];
+  if (S.att >= it.attentions.length) S.att = 0;
+  fill($('attn-attention'), it.attentions.map((a) => a.name));
+  $('attn-attention').value = String(S.att);
+  $('attn-attention-box').hidden = it.attentions.length < 2;
+  const a = att();
+  fill($('attn-layer'), a.layers.map((L) => L.name));
+  if (S.layer >= a.layers.length) S.layer = 0;
+  $('attn-layer').value = String(S.layer);
+  const H = heads();
+  if (S.heads.length !== H) S.heads = new Array(H).fill(true);
+  if (S.pick >= H) S.pick = 0;
+  const pick = [];
+  for (let h = 0; h < H; ++h) pick.push('head ' + h);
+  fill($('attn-head-pick'), pick);
+  if (H > 1) {
+    const o = document.createElement('option');
+    o.value = '-1';
+    o.textContent = 'mean of the heads';
+    $('attn-head-pick').appendChild(o);
+  }
+  $('attn-head-pick').value = String(S.pick);
+  if (S.query >= a.tq) S.query = 0;
+  const qs = [];
+  for (let i = 0; i < a.tq; ++i) qs.push(i + ': ' + iso(short(qLabel(a, i), 40)));
+  fill($('attn-query'), qs);
+  $('attn-query').value = String(S.query);
+  S.sel = null;
+  S.locked = false;
+  buildToggles();
+}
+function buildToggles() {
+  const box = $('attn-heads');
+  box.textContent = '';
+  const title = document.createElement('span');
+  title.textContent = 'heads (double-click: only that one):';
+  box.appendChild(title);
+  for (let h = 0; h < heads(); ++h) {
+    const label = document.createElement('label');
+    label.className = 'attn-head-toggle';
+    const box1 = document.createElement('input');
+    box1.type = 'checkbox';
+    box1.id = 'attn-head-' + h;
+    box1.dataset.head = String(h);
+    box1.checked = S.heads[h];
+    box1.addEventListener('change', () => { S.heads[h] = box1.checked; render(); });
+    label.addEventListener('dblclick', (e) => {
+      e.preventDefault();
+      S.heads = S.heads.map((_, k) => k === h);
+      buildToggles();
+      render();
+    });
+    const swatch = document.createElement('span');
+    swatch.className = 'attn-swatch';
+    swatch.style.background = headColor(h);
+    label.append(box1, swatch, document.createTextNode('head ' + h));
+    box.appendChild(label);
+  }
+}
+
+// ---- head view: query tokens on the left, key tokens on the right ----
+const ROW = 20, TOP = 34, COLW = 190, GAP = 230;
+function svgEl(name, attrs) {
+  const e = document.createElementNS(NS, name);
+  for (const k in attrs) e.setAttribute(k, attrs[k]);
+  return e;
+}
+function renderHead() {
+  const a = att();
+  const svg = $('attn-head-svg');
+  svg.textContent = '';
+  svg.setAttribute('width', String(2 * COLW + GAP));
+  svg.setAttribute('height', String(TOP + Math.max(a.tq, a.tk) * ROW + 8));
+  const h1 = svgEl('text', { x: COLW - 8, y: 16, 'text-anchor': 'end', class: 'attn-colhead' });
+  h1.textContent = 'query (target)';
+  const h2 = svgEl('text', { x: COLW + GAP + 8, y: 16, class: 'attn-colhead' });
+  h2.textContent = 'key (source)';
+  svg.append(h1, h2, svgEl('g', { id: 'attn-lines' }));
+  const side = (n, label, cls, x, anchor) => {
+    for (let i = 0; i < n; ++i) {
+      const t = svgEl('text', { x: x, y: TOP + i * ROW + ROW / 2, 'text-anchor': anchor,
+        'dominant-baseline': 'middle', class: cls, 'data-index': i });
+      t.textContent = short(label(a, i), 24);
+      const tip = svgEl('title', {});
+      tip.textContent = label(a, i);
+      t.appendChild(tip);
+      const s = cls === 'attn-q' ? 'q' : 'k';
+      t.addEventListener('mouseenter', () => { if (!S.locked) { S.sel = { side: s, index: i }; drawLines(); } });
+      t.addEventListener('mouseleave', () => { if (!S.locked) { S.sel = null; drawLines(); } });
+      t.addEventListener('click', () => {
+        const same = S.locked && S.sel && S.sel.side === s && S.sel.index === i;
+        S.locked = !same;
+        S.sel = same ? null : { side: s, index: i };
+        drawLines();
+      });
+      svg.appendChild(t);
+    }
+  };
+  side(a.tq, qLabel, 'attn-q', COLW - 8, 'end');
+  side(a.tk, kLabel, 'attn-k', COLW + GAP + 8, 'start');
+  drawLines();
+}
+// The lines of the shown heads: a selected token's lines, or every line of weight >= minLine.
+function drawLines() {
+  const a = att();
+  const g = $('attn-lines');
+  if (!g) return;
+  g.textContent = '';
+  const L = a.layers[S.layer];
+  const scale = Math.max(1, attentionMax(a));
+  const shown = [];
+  S.heads.forEach((on, h) => { if (on) shown.push(h); });
+  const frag = document.createDocumentFragment();
+  const add = (h, i, j, w) => {
+    if (!(w > 0)) return;
+    frag.appendChild(svgEl('line', { x1: COLW - 4, y1: TOP + i * ROW + ROW / 2, x2: COLW + GAP + 4,
+      y2: TOP + j * ROW + ROW / 2, stroke: headColor(h), 'stroke-width': 2,
+      'stroke-opacity': Math.min(1, w / scale), class: 'attn-line', 'data-head': h, 'data-query': i,
+      'data-key': j, 'data-weight': String(w) }));
+  };
+  const sel = S.sel;
+  let note;
+  if (sel) {
+    for (const h of shown) {
+      const v = values(L.heads[h]);
+      if (sel.side === 'q') for (let j = 0; j < a.tk; ++j) add(h, sel.index, j, v[sel.index * a.tk + j]);
+      else for (let i = 0; i < a.tq; ++i) add(h, i, sel.index, v[i * a.tk + sel.index]);
+    }
+    const label = sel.side === 'q' ? qLabel(a, sel.index) : kLabel(a, sel.index);
+    note = (sel.side === 'q' ? 'What query \u201c' : 'What attends to key \u201c') + iso(short(label, 40)) +
+      (sel.side === 'q' ? '\u201d attends to' : '\u201d') + (S.locked ? ' (click it again to release).' : '.');
+  } else {
+    const min = D.minLine * scale;
+    let total = 0;
+    for (const h of shown) for (const w of values(L.heads[h])) if (w >= min && w > 0) ++total;
+    if (total > D.maxLines) {
+      note = total + ' lines are too many to draw: hover or click a token to see its lines.';
+    } else {
+      for (const h of shown) {
+        const v = values(L.heads[h]);
+        for (let i = 0; i < a.tq; ++i) for (let j = 0; j < a.tk; ++j) {
+          const w = v[i * a.tk + j];
+          if (w >= min) add(h, i, j, w);
+        }
+      }
+      note = 'Line opacity is the weight. Hover a token to see only its lines; click to keep them.';
+    }
+  }
+  g.appendChild(frag);
+  for (const t of $('attn-head-svg').querySelectorAll('text[data-index]')) {
+    const s = t.classList.contains('attn-q') ? 'q' : 'k';
+    t.classList.toggle('attn-selected', !!sel && sel.side === s && sel.index === Number(t.dataset.index));
+  }
+  root.dataset.selected = sel ? sel.side + sel.index : '';
+  $('attn-head-note').textContent = note;
+}
+)JS";
+
+}  // namespace attn::io::detail

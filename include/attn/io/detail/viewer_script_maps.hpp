@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: MIT
+// Part of attn/io/viewer.hpp (include that): the second half of the viewer's inline script:
+// heatmap images, the model view (layers × heads thumbnails), the map view (a canvas with
+// zoom, pan and tooltips; maps above 4096 cells a side are drawn from their block maxima), the
+// text view, and the start-up code.
+#pragma once
+
+namespace attn::io::detail {
+
+inline constexpr const char* viewer_script_maps = R"JS(
+// ---- heatmap images: one offscreen canvas per map, at most 4096 pixels a side ----
+const images = new Map();
+function mapImage(layer, head) {
+  const key = S.item + '/' + S.att + '/' + layer + '/' + head;
+  if (images.has(key)) return images.get(key);
+  const a = att();
+  const v = mapValues(layer, head);
+  let lo = Infinity, hi = -Infinity;
+  for (const x of v) if (x === x && Math.abs(x) !== Infinity) { if (x < lo) lo = x; if (x > hi) hi = x; }
+  const vmin = Math.min(0, lo === Infinity ? 0 : lo);
+  let vmax = hi === -Infinity ? 0 : hi;
+  if (!(vmax > vmin)) vmax = vmin + 1;
+  const step = Math.max(1, Math.ceil(Math.max(a.tq, a.tk) / 4096));
+  const w = Math.max(1, Math.ceil(a.tk / step)), h = Math.max(1, Math.ceil(a.tq / step));
+  const canvas = document.createElement('canvas');
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext('2d');
+  const img = ctx.createImageData(w, h);
+  const px = img.data;
+  for (let y = 0; y < h; ++y) {
+    for (let x = 0; x < w; ++x) {
+      let val = NaN;
+      for (let i = y * step; i < Math.min(a.tq, (y + 1) * step); ++i)
+        for (let j = x * step; j < Math.min(a.tk, (x + 1) * step); ++j) {
+          const c = v[i * a.tk + j];
+          if (!(val >= c)) val = c;
+        }
+      const o = 4 * (y * w + x);
+      if (val !== val) {
+        px[o] = px[o + 1] = px[o + 2] = 217;
+      } else {
+        const t = Math.min(1, Math.max(0, (val - vmin) / (vmax - vmin)));
+        const c = 3 * Math.round(t * 255);
+        px[o] = LUT[c]; px[o + 1] = LUT[c + 1]; px[o + 2] = LUT[c + 2];
+      }
+      px[o + 3] = 255;
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  const out = { canvas: canvas, values: v, vmin: vmin, vmax: vmax };
+  images.set(key, out);
+  return out;
+}
+
+// ---- model view: a grid of layers × heads; a click opens the map ----
+function renderModel() {
+  const a = att();
+  const grid = $('attn-model-grid');
+  grid.textContent = '';
+  const H = heads();
+  const size = Math.max(40, Math.min(110, Math.floor(900 / H)));
+  grid.style.gridTemplateColumns = 'auto repeat(' + H + ', ' + size + 'px)';
+  const label = (text) => {
+    const d = document.createElement('div');
+    d.className = 'attn-label';
+    d.textContent = text;
+    grid.appendChild(d);
+  };
+  label('');
+  for (let h = 0; h < H; ++h) label('head ' + h);
+  a.layers.forEach((L, l) => {
+    label(L.name);
+    for (let h = 0; h < H; ++h) {
+      const c = document.createElement('canvas');
+      c.width = size;
+      c.height = size;
+      c.dataset.layer = String(l);
+      c.dataset.head = String(h);
+      c.title = L.name + ', head ' + h + ': click to open';
+      const ctx = c.getContext('2d');
+      ctx.imageSmoothingEnabled = a.tq > size || a.tk > size;
+      ctx.drawImage(mapImage(l, h).canvas, 0, 0, size, size);
+      c.addEventListener('click', () => {
+        S.layer = l;
+        S.pick = h;
+        $('attn-layer').value = String(l);
+        $('attn-head-pick').value = String(h);
+        resetZoom();
+        show('map');
+      });
+      grid.appendChild(c);
+    }
+  });
+}
+
+// ---- map view: the map on a canvas; wheel zooms at the pointer, drag pans ----
+const MV = { zoom: 1, px: 0, py: 0, drag: null, ml: 120, mt: 96, pending: false };
+// The map area is 672 pixels wide and at most 600 tall; the canvas is as tall as the map needs.
+function geometry() {
+  const a = att(), c = $('attn-map-canvas');
+  const W = c.width - MV.ml - 8;
+  const base = Math.min(W / Math.max(1, a.tk), 600 / Math.max(1, a.tq));
+  const H = Math.max(120, Math.ceil(base * a.tq));
+  return { a: a, c: c, W: W, H: H, base: base, cell: base * MV.zoom };
+}
+function resetZoom() { MV.zoom = 1; MV.px = 0; MV.py = 0; }
+function clampPan() {
+  const g = geometry();
+  const w = g.a.tk * g.cell, h = g.a.tq * g.cell;
+  MV.px = w <= g.W ? 0 : Math.min(0, Math.max(g.W - w, MV.px));
+  MV.py = h <= g.H ? 0 : Math.min(0, Math.max(g.H - h, MV.py));
+}
+function zoomAt(f, x, y) {
+  const g = geometry();
+  const z = Math.min(Math.max(8, 80 / g.base), Math.max(1, MV.zoom * f));  // up to 80 px a cell
+  const k = z / MV.zoom;
+  MV.px = x - (x - MV.px) * k;
+  MV.py = y - (y - MV.py) * k;
+  MV.zoom = z;
+  clampPan();
+  scheduleMap();
+}
+function scheduleMap() {
+  if (MV.pending) return;
+  MV.pending = true;
+  requestAnimationFrame(() => { MV.pending = false; if (S.view === 'map') renderMap(); });
+}
+function renderMap() {
+  const g = geometry(), a = g.a, c = g.c;
+  if (c.height !== MV.mt + g.H + 8) c.height = MV.mt + g.H + 8;
+  const im = mapImage(S.layer, S.pick);
+  c.dataset.layer = String(S.layer);
+  c.dataset.head = String(S.pick);
+  const x0 = MV.ml + MV.px, y0 = MV.mt + MV.py;
+  c.dataset.zoom = String(MV.zoom);  // where cell (i, j) is: x0 + j·cell, y0 + i·cell
+  c.dataset.x0 = String(x0);
+  c.dataset.y0 = String(y0);
+  c.dataset.cell = String(g.cell);
+  const ctx = c.getContext('2d');
+  ctx.fillStyle = '#ffffff';
+  ctx.fillRect(0, 0, c.width, c.height);
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(MV.ml, MV.mt, g.W, g.H);
+  ctx.clip();
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(im.canvas, x0, y0, a.tk * g.cell, a.tq * g.cell);
+  if (S.query < a.tq) {
+    ctx.strokeStyle = '#e6550d';
+    ctx.lineWidth = 2;
+    ctx.strokeRect(x0, y0 + S.query * g.cell, a.tk * g.cell, g.cell);
+  }
+  ctx.restore();
+  ctx.fillStyle = '#333333';
+  ctx.font = '11px sans-serif';
+  if (g.cell >= 9) {
+    ctx.textAlign = 'right';
+    ctx.textBaseline = 'middle';
+    for (let i = 0; i < a.tq; ++i) {
+      const y = y0 + (i + 0.5) * g.cell;
+      if (y >= MV.mt && y <= MV.mt + g.H) ctx.fillText(short(qLabel(a, i), 16), MV.ml - 4, y);
+    }
+    ctx.textAlign = 'left';
+    for (let j = 0; j < a.tk; ++j) {
+      const x = x0 + (j + 0.5) * g.cell;
+      if (x < MV.ml || x > MV.ml + g.W) continue;
+      ctx.save();
+      ctx.translate(x, MV.mt - 4);
+      ctx.rotate(-Math.PI / 2);
+      ctx.fillText(short(kLabel(a, j), 14), 0, 0);
+      ctx.restore();
+    }
+  } else {
+    ctx.textAlign = 'center';
+    ctx.fillText('keys (columns) \u2192', MV.ml + g.W / 2, MV.mt - 10);
+    ctx.save();
+    ctx.translate(MV.ml - 10, MV.mt + g.H / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.fillText('\u2190 queries (rows)', 0, 0);
+    ctx.restore();
+  }
+  $('attn-map-info').textContent = a.tq + '\u00d7' + a.tk + ', zoom \u00d7' + MV.zoom.toFixed(1) +
+    '. Wheel: zoom; drag: pan; double-click: reset; click: choose the query of the text view.';
+  const bar = $('attn-colorbar');
+  bar.textContent = '';
+  const stops = [];
+  for (let k = 0; k <= 8; ++k) stops.push('#' + D.colormap.substr(6 * Math.round(k * 255 / 8), 6));
+  const ramp = document.createElement('span');
+  ramp.className = 'attn-ramp';
+  ramp.style.background = 'linear-gradient(to right, ' + stops.join(', ') + ')';
+  const lo = document.createElement('span');
+  lo.textContent = fmt(im.vmin);
+  const hi = document.createElement('span');
+  hi.textContent = fmt(im.vmax);
+  bar.append(lo, ramp, hi);
+}
+function cellAt(e) {
+  const g = geometry();
+  const r = g.c.getBoundingClientRect();
+  const x = e.clientX - r.left - MV.ml, y = e.clientY - r.top - MV.mt;
+  if (x < 0 || y < 0 || x >= g.W || y >= g.H) return null;
+  const i = Math.floor((y - MV.py) / g.cell), j = Math.floor((x - MV.px) / g.cell);
+  if (i < 0 || j < 0 || i >= g.a.tq || j >= g.a.tk) return null;
+  return { i: i, j: j, x: e.clientX - r.left, y: e.clientY - r.top };
+}
+function tooltip(e) {
+  const tip = $('attn-tooltip');
+  const cell = cellAt(e);
+  if (!cell) { tip.hidden = true; return; }
+  const a = att();
+  const v = mapImage(S.layer, S.pick).values[cell.i * a.tk + cell.j];
+  tip.textContent = iso(qLabel(a, cell.i)) + ' \u2192 ' + iso(kLabel(a, cell.j)) + ': ' + fmt(v) +
+    '  (query ' + cell.i + ', key ' + cell.j + ')';
+  tip.dataset.query = String(cell.i);
+  tip.dataset.key = String(cell.j);
+  tip.dataset.value = String(v);
+  tip.hidden = false;
+  const right = cell.x + 14 + tip.offsetWidth > $('attn-map-canvas').width;  // keep it on the canvas
+  tip.style.left = (right ? Math.max(0, cell.x - 14 - tip.offsetWidth) : cell.x + 14) + 'px';
+  tip.style.top = (cell.y + 14) + 'px';
+}
+function setupMapEvents() {
+  const c = $('attn-map-canvas');
+  c.addEventListener('wheel', (e) => {
+    e.preventDefault();
+    const r = c.getBoundingClientRect();
+    zoomAt(e.deltaY < 0 ? 1.25 : 0.8, e.clientX - r.left - MV.ml, e.clientY - r.top - MV.mt);
+    tooltip(e);
+  }, { passive: false });
+  c.addEventListener('mousedown', (e) => { MV.drag = { x: e.clientX, y: e.clientY, px: MV.px, py: MV.py, moved: false }; });
+  window.addEventListener('mouseup', (e) => {
+    const d = MV.drag;
+    MV.drag = null;
+    if (d && !d.moved && e.target === c) {
+      const cell = cellAt(e);
+      if (cell) { S.query = cell.i; root.dataset.query = String(cell.i); $('attn-query').value = String(cell.i); scheduleMap(); }
+    }
+  });
+  c.addEventListener('mousemove', (e) => {
+    const d = MV.drag;
+    if (d) {
+      const dx = e.clientX - d.x, dy = e.clientY - d.y;
+      if (Math.abs(dx) + Math.abs(dy) > 3) d.moved = true;
+      if (d.moved) { MV.px = d.px + dx; MV.py = d.py + dy; clampPan(); scheduleMap(); }
+    }
+    tooltip(e);
+  });
+  c.addEventListener('mouseleave', () => { $('attn-tooltip').hidden = true; });
+  c.addEventListener('dblclick', () => { resetZoom(); scheduleMap(); });
+  const centre = (f) => { const g = geometry(); zoomAt(f, g.W / 2, g.H / 2); };
+  $('attn-zoom-in').addEventListener('click', () => centre(2));
+  $('attn-zoom-out').addEventListener('click', () => centre(0.5));
+  $('attn-zoom-reset').addEventListener('click', () => { resetZoom(); scheduleMap(); });
+}
+
+// ---- text view: the keys of one query shaded by weight (white 0, full colour its largest) ----
+function renderText() {
+  const a = att();
+  const box = $('attn-text');
+  box.textContent = '';
+  $('attn-text-legend').textContent = '';
+  if (a.tq === 0) return;
+  const v = mapImage(S.layer, S.pick).values;
+  const rgb = [1, 3, 5].map((k) => parseInt(D.highlight.substr(k, 2), 16));
+  let top = 0;
+  for (let j = 0; j < a.tk; ++j) if (v[S.query * a.tk + j] > top) top = v[S.query * a.tk + j];
+  const q = document.createElement('span');
+  q.className = 'attn-query';
+  q.textContent = iso(qLabel(a, S.query)) + ' \u2192';
+  box.appendChild(q);
+  for (let j = 0; j < a.tk; ++j) {
+    const w = v[S.query * a.tk + j];
+    const t = top > 0 && w > 0 ? Math.min(1, w / top) : 0;
+    const c = rgb.map((x) => Math.round(255 + t * (x - 255)));
+    const lum = (0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]) / 255;
+    const s = document.createElement('span');
+    s.className = 'attn-tok';
+    s.style.background = 'rgb(' + c.join(',') + ')';
+    s.style.color = lum < 0.5 ? '#ffffff' : '#000000';
+    s.dataset.key = String(j);
+    s.dataset.weight = String(w);
+    s.title = iso(kLabel(a, j)) + ': ' + fmt(w);
+    s.textContent = kLabel(a, j);
+    if (j > 0 && D.separator) box.appendChild(document.createTextNode(D.separator));
+    box.appendChild(s);
+  }
+  $('attn-text-legend').textContent = 'White is weight 0, full colour the largest weight of this query (' +
+    fmt(top) + '); the tooltips give each weight.';
+}
+
+// ---- start-up ----
+function show(view) {
+  S.view = view;
+  root.dataset.view = view;
+  for (const v of ['head', 'model', 'map', 'text']) $('attn-view-' + v).hidden = v !== view;
+  for (const b of document.querySelectorAll('.attn-tab')) b.setAttribute('aria-pressed', String(b.dataset.view === view));
+  $('attn-heads').hidden = view !== 'head';
+  $('attn-head-pick-box').hidden = view !== 'map' && view !== 'text';
+  $('attn-layer-box').hidden = view === 'model';
+  render();
+}
+function render() {
+  root.dataset.item = String(S.item);
+  root.dataset.attention = String(S.att);
+  root.dataset.layer = String(S.layer);
+  root.dataset.query = String(S.query);
+  if (S.view === 'head') renderHead();
+  else if (S.view === 'model') renderModel();
+  else if (S.view === 'map') renderMap();
+  else renderText();
+}
+const change = (id, f) => $(id).addEventListener('change', (e) => { f(Number(e.target.value)); render(); });
+change('attn-item', (v) => { S.item = v; S.att = 0; S.layer = 0; S.heads = []; resetZoom(); setupAttention(); });
+change('attn-attention', (v) => { S.att = v; S.layer = 0; S.heads = []; resetZoom(); setupAttention(); });
+change('attn-layer', (v) => { S.layer = v; S.sel = null; S.locked = false; });
+change('attn-head-pick', (v) => { S.pick = v; });
+change('attn-query', (v) => { S.query = v; });
+for (const b of document.querySelectorAll('.attn-tab')) b.addEventListener('click', () => show(b.dataset.view));
+setupMapEvents();
+setupItem();
+setupAttention();
+show(S.view);
+})();
+)JS";
+
+}  // namespace attn::io::detail

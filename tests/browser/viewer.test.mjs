@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: MIT
+// browser.viewer: the interactive attention view (attn::io::write_attention_view, attn-plot
+// --view) in Chromium, offline. Weights are made here (seeded), written as .npy and tidy CSV,
+// turned into pages by attn-plot, and every check compares the page with these numbers:
+// hovering a token draws only its lines and the most opaque one goes to its largest weight;
+// a head toggled off loses its lines; the model view opens the clicked map; the map view's
+// tooltip gives the cell's value, also after zooming; the text view shades the chosen query;
+// batch items switch; hostile labels stay text. Screenshots of each view go to WORK_DIR.
+// Usage: node viewer.test.mjs WORK_DIR ATTN_PLOT
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { run, openOffline, expectClean, assert } from './offline.mjs';
+
+const work = process.argv[2] || '/tmp/attn_viewer_test';
+const plot = process.argv[3];
+assert.ok(plot, 'usage: node viewer.test.mjs WORK_DIR ATTN_PLOT');
+mkdirSync(work, { recursive: true });
+
+// A seeded generator (mulberry32) and softmax rows with distinct values.
+let seed = 12345;
+function random() {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+function softmaxRow(n) {
+  const e = Array.from({ length: n }, () => Math.exp(4 * random()));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / s);
+}
+// w[l][h][i][j], L layers × H heads × Tq × Tk
+function weights(L, H, Tq, Tk) {
+  return Array.from({ length: L }, () => Array.from({ length: H }, () => Array.from({ length: Tq }, () => softmaxRow(Tk))));
+}
+function writeNpy(path, shape, flat) {
+  let header = `{'descr': '<f8', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const head = Buffer.alloc(10);
+  Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(head);
+  head.writeUInt16LE(header.length, 8);
+  const body = Buffer.alloc(8 * flat.length);
+  flat.forEach((v, k) => body.writeDoubleLE(v, 8 * k));
+  writeFileSync(path, Buffer.concat([head, Buffer.from(header, 'latin1'), body]));
+}
+const argmax = (row) => row.reduce((best, v, j) => (v > row[best] ? j : best), 0);
+const close = (a, b, tol, what) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b} (tolerance ${tol})`);
+
+// Cross-attention: 4 target tokens (queries) attend to 6 source tokens (keys), 2 layers × 3 heads.
+const [L, H, Tq, Tk] = [2, 3, 4, 6];
+const W = weights(L, H, Tq, Tk);
+writeNpy(join(work, 'cross.npy'), [L, H, Tq, Tk], W.flat(3));
+const hostile = '</script><img src=x onerror="alert(1)">';
+const source = ['the', 'cat', hostile, '"quoted" & \'single\'', '\u202Eevil', 'mat'];
+const target = ['le', 'chat', 'tapis', 'fin'];
+writeFileSync(join(work, 'source.txt'), Buffer.concat([Buffer.from(source.join('\n')), Buffer.from([0xff, 0xfe, 0x0a])]));
+writeFileSync(join(work, 'target.txt'), target.join('\n') + '\n');
+const crossPage = join(work, 'cross.html');
+execFileSync(plot, ['--view', join(work, 'cross.npy'), '-r', join(work, 'target.txt'), '-c', join(work, 'source.txt'),
+  '-t', 'cross <b>attention</b>', '-o', crossPage]);
+
+// Tidy CSV with two steps (batch items) of different tokens; step 0 has a cross-attention and an
+// encoder self-attention (the attention column), step 1 a cross-attention; one layer, one head.
+const tidy = ['step,attention,query,key,query_token,key_token,weight'];
+const T2 = [[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]];
+const E3 = [[0.1, 0.2, 0.7], [0.5, 0.4, 0.1], [0.3, 0.3, 0.4]];
+const T3 = [[0.25, 0.75], [0.9, 0.1]];
+T2.forEach((row, i) => row.forEach((w, j) => tidy.push(`0,cross,${i},${j},q${i},k${j},${w}`)));
+E3.forEach((row, i) => row.forEach((w, j) => tidy.push(`0,encoder,${i},${j},k${i},k${j},${w}`)));
+T3.forEach((row, i) => row.forEach((w, j) => tidy.push(`1,cross,${i},${j},"Q,${i}",K${j},${w}`)));
+writeFileSync(join(work, 'tidy.csv'), tidy.join('\n') + '\n');
+const tidyPage = join(work, 'tidy.html');
+execFileSync(plot, ['--view', join(work, 'tidy.csv'), '-o', tidyPage]);
+
+async function shownLines(page) {
+  return page.$$eval('#attn-lines line', (ls) => ls.map((l) => ({
+    head: Number(l.dataset.head), query: Number(l.dataset.query), key: Number(l.dataset.key),
+    weight: Number(l.dataset.weight), opacity: Number(l.getAttribute('stroke-opacity')) })));
+}
+
+await run('viewer', async (browser) => {
+  const { page, problems } = await openOffline(browser, crossPage, { width: 1200, height: 900 });
+  assert.equal(await page.getAttribute('#attn-root', 'data-view'), 'head', 'opens with the head view');
+  assert.equal(await page.title(), 'cross <b>attention</b>', 'the title is text');
+  // Hostile labels are text: no <img> element, the label reads back as given, bad bytes are U+FFFD.
+  assert.equal(await page.$$eval('img', (x) => x.length), 0, 'no element from a label');
+  const keys = await page.$$eval('#attn-head-svg text.attn-k title', (ts) => ts.map((t) => t.textContent));
+  assert.equal(keys[2], hostile);
+  assert.equal(keys[3], source[3]);
+  assert.equal(keys[4], '\u202Eevil\u202C', 'the override is closed inside its label');
+  assert.equal(keys[5], 'mat\uFFFD\uFFFD', 'malformed UTF-8 becomes U+FFFD');
+  await page.screenshot({ path: join(work, 'viewer_head.png') });
+
+  // Hover query 2: only its lines, one per head and key with weight > 0; the most opaque goes to
+  // the key with the largest weight over the shown heads.
+  for (const layer of [0, 1]) {
+    await page.selectOption('#attn-layer', String(layer));
+    for (const q of [0, 2]) {
+      await page.hover(`#attn-head-svg text.attn-q[data-index="${q}"]`);
+      const lines = await shownLines(page);
+      assert.equal(lines.length, H * Tk, `layer ${layer} query ${q}: ${H}·${Tk} lines`);
+      const colours = await page.$$eval('#attn-lines line', (ls) => [...new Set(ls.map((l) => `${l.dataset.head} ${l.getAttribute('stroke')}`))]);
+      assert.equal(colours.length, H, 'one colour per head');
+      assert.equal(new Set(colours.map((c) => c.split(' ')[1])).size, H, 'no two heads share a colour');
+      assert.ok(lines.every((l) => l.query === q), 'every line is the hovered token\'s');
+      for (const l of lines) close(l.weight, W[layer][l.head][q][l.key], 1e-6, `line ${l.head}/${l.key}`);
+      const top = lines.reduce((a, b) => (b.opacity > a.opacity ? b : a));
+      let best = { h: 0, j: 0 };
+      for (let h = 0; h < H; ++h) for (let j = 0; j < Tk; ++j) if (W[layer][h][q][j] > W[layer][best.h][q][best.j]) best = { h, j };
+      assert.deepEqual([top.head, top.key], [best.h, best.j], 'the most opaque line goes to the largest weight');
+    }
+  }
+  // A key token shows the lines into it.
+  await page.hover('#attn-head-svg text.attn-k[data-index="1"]');
+  assert.ok((await shownLines(page)).every((l) => l.key === 1), 'hovering a key shows the lines into it');
+  assert.equal(await page.getAttribute('#attn-root', 'data-selected'), 'k1');
+
+  // Toggle head 1 off: its lines go, the others stay; the strongest line is now among heads 0 and 2.
+  await page.hover('#attn-head-svg text.attn-q[data-index="2"]');
+  await page.uncheck('#attn-head-1');
+  await page.hover('#attn-head-svg text.attn-q[data-index="2"]');
+  let lines = await shownLines(page);
+  assert.ok(lines.length > 0 && lines.every((l) => l.head !== 1), 'head 1 is gone');
+  assert.deepEqual([...new Set(lines.map((l) => l.head))].sort(), [0, 2]);
+  const top = lines.reduce((a, b) => (b.opacity > a.opacity ? b : a));
+  const layer1 = W[1];
+  const want = [0, 2].map((h) => ({ h, j: argmax(layer1[h][2]), w: Math.max(...layer1[h][2]) })).reduce((a, b) => (b.w > a.w ? b : a));
+  assert.deepEqual([top.head, top.key], [want.h, want.j]);
+  // Click keeps a selection when the pointer leaves; clicking again releases it.
+  await page.click('#attn-head-svg text.attn-q[data-index="3"]');
+  await page.mouse.move(900, 800);
+  assert.ok((await shownLines(page)).every((l) => l.query === 3), 'the clicked token stays selected');
+  await page.click('#attn-head-svg text.attn-q[data-index="3"]');
+  await page.mouse.move(900, 800);
+  assert.equal(await page.getAttribute('#attn-root', 'data-selected'), '');
+  await page.check('#attn-head-1');
+
+  // Model view: L × H thumbnails; a click opens that map in the map view.
+  await page.click('.attn-tab[data-view="model"]');
+  assert.equal(await page.$$eval('#attn-model-grid canvas', (c) => c.length), L * H);
+  await page.screenshot({ path: join(work, 'viewer_model.png') });
+  await page.click('#attn-model-grid canvas[data-layer="1"][data-head="2"]');
+  assert.equal(await page.getAttribute('#attn-root', 'data-view'), 'map');
+  assert.ok(await page.isVisible('#attn-map-canvas'), 'the map is shown');
+  assert.equal(await page.getAttribute('#attn-map-canvas', 'data-layer'), '1');
+  assert.equal(await page.getAttribute('#attn-map-canvas', 'data-head'), '2');
+
+  // Map view: the tooltip over cell (i, j) gives W[1][2][i][j], before and after zooming.
+  const hoverCell = async (i, j) => {
+    const g = await page.$eval('#attn-map-canvas', (c) => {
+      const r = c.getBoundingClientRect();
+      return { left: r.left, top: r.top, x0: Number(c.dataset.x0), y0: Number(c.dataset.y0), cell: Number(c.dataset.cell) };
+    });
+    await page.mouse.move(g.left + g.x0 + (j + 0.5) * g.cell, g.top + g.y0 + (i + 0.5) * g.cell);
+    const tip = await page.$eval('#attn-tooltip', (t) => ({ hidden: t.hidden, text: t.textContent, ...t.dataset }));
+    assert.equal(tip.hidden, false, 'the tooltip shows');
+    assert.deepEqual([Number(tip.query), Number(tip.key)], [i, j], 'the tooltip is the hovered cell\'s');
+    close(Number(tip.value), W[1][2][i][j], 1e-6, `tooltip value of (${i}, ${j})`);
+    assert.ok(tip.text.includes(String(Number(W[1][2][i][j].toPrecision(6)))), `tooltip text ${tip.text}`);
+    return tip;
+  };
+  await hoverCell(0, 0);
+  const tip = await hoverCell(2, 4);
+  assert.ok(tip.text.startsWith('\u2068tapis\u2069 \u2192 \u2068\u202Eevil\u202C\u2069: '), `tooltip labels: ${tip.text}`);
+  await page.screenshot({ path: join(work, 'viewer_map.png') });
+  const box = await page.$eval('#attn-map-canvas', (c) => { const r = c.getBoundingClientRect(); return { x: r.left + 300, y: r.top + 300 }; });
+  await page.mouse.move(box.x, box.y);
+  await page.mouse.wheel(0, -300);
+  await page.waitForFunction(() => Number(document.getElementById('attn-map-canvas').dataset.zoom) > 1);
+  // The cell under canvas point (200, 200) after zooming (one wheel step: cells of 1.25 times the size).
+  const z = await page.$eval('#attn-map-canvas', (c) => ({ x0: Number(c.dataset.x0), y0: Number(c.dataset.y0), cell: Number(c.dataset.cell) }));
+  assert.ok(z.cell > 100, `zoomed cells are larger: ${z.cell}`);
+  await hoverCell(Math.floor((200 - z.y0) / z.cell), Math.floor((200 - z.x0) / z.cell));
+  await page.dblclick('#attn-map-canvas');
+  await page.waitForFunction(() => document.getElementById('attn-map-canvas').dataset.zoom === '1');
+
+  // Text view: query 1 of layer 1, head 2; each key's data-weight is its weight.
+  await page.click('.attn-tab[data-view="text"]');
+  await page.selectOption('#attn-query', '1');
+  const spans = await page.$$eval('#attn-text .attn-tok', (s) => s.map((x) => ({ key: Number(x.dataset.key), w: Number(x.dataset.weight), bg: x.style.background })));
+  assert.equal(spans.length, Tk);
+  spans.forEach((s) => close(s.w, W[1][2][1][s.key], 1e-6, `text weight ${s.key}`));
+  const strongest = argmax(W[1][2][1]);
+  assert.equal(spans[strongest].bg, 'rgb(230, 85, 13)', 'the largest weight has the full colour');
+  await page.screenshot({ path: join(work, 'viewer_text.png') });
+  expectClean(problems, 'cross.html');
+
+  // Batch items from the tidy CSV's steps: a selector, and each item its own tokens and weights.
+  const t = await openOffline(browser, tidyPage);
+  assert.equal(await t.page.isVisible('#attn-item'), true, 'two items: the item selector shows');
+  assert.deepEqual(await t.page.$$eval('#attn-item option', (o) => o.map((x) => x.textContent)), ['step 0', 'step 1']);
+  await t.page.hover('#attn-head-svg text.attn-q[data-index="1"]');
+  let l2 = await shownLines(t.page);
+  assert.equal(l2.reduce((a, b) => (b.opacity > a.opacity ? b : a)).key, 2);
+  // The attention selector: step 0's encoder self-attention has its own tokens and weights.
+  assert.deepEqual(await t.page.$$eval('#attn-attention option', (o) => o.map((x) => x.textContent)), ['cross', 'encoder']);
+  await t.page.selectOption('#attn-attention', '1');
+  assert.deepEqual(await t.page.$$eval('#attn-head-svg text.attn-q title', (x) => x.map((e) => e.textContent)), ['k0', 'k1', 'k2']);
+  await t.page.hover('#attn-head-svg text.attn-q[data-index="1"]');
+  l2 = await shownLines(t.page);
+  assert.equal(l2.length, 3);
+  assert.equal(l2.reduce((a, b) => (b.opacity > a.opacity ? b : a)).key, 0, 'encoder query 1 attends most to key 0');
+  await t.page.selectOption('#attn-item', '1');
+  assert.deepEqual(await t.page.$$eval('#attn-head-svg text.attn-q title', (x) => x.map((e) => e.textContent)), ['Q,0', 'Q,1']);
+  await t.page.hover('#attn-head-svg text.attn-q[data-index="0"]');
+  l2 = await shownLines(t.page);
+  assert.equal(l2.length, 2);
+  assert.equal(l2.reduce((a, b) => (b.opacity > a.opacity ? b : a)).key, 1);
+  expectClean(t.problems, 'tidy.html');
+});

@@ -8,6 +8,7 @@
 #include "detail/attend.hpp"
 #include "mask.hpp"
 #include "result.hpp"
+#include "detail/scorers.hpp"
 #include "workspace.hpp"
 
 #include <string>
@@ -75,8 +76,15 @@ Index attention_pooling_into(const Eigen::MatrixBase<DerivedX>& x, const Pooling
   mask.check(fn, 1, t);
   const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1));
 
-  weights.noalias() = params.w.transpose() * x.transpose();
-  if (params.b.size() != 0) weights.array() += params.b(0);
+  // A dot scorer whose one query is the constant 1: keys prepared as x·w, e = 1·(x·w)ᵀ + b;
+  // the feed-forward layer's tanh follows.
+  const detail::DotScorer<Scalar> scorer{detail::view(params.w), false, Scalar(1),
+                                         params.b.size() != 0 ? params.b(0) : Scalar(0)};
+  const Scalar one = 1;
+  const Eigen::Map<const Matrix<Scalar>> query(&one, 1, 1);
+  auto prepared = detail::buffers(ws).prepared.matrix(t, 1);
+  scorer.prepare(x, prepared);
+  scorer.scores(query, prepared, weights, ws);
   if (params.activation == PoolingActivation::tanh) weights.array() = weights.array().tanh();
   return detail::finish(weights, x, output, ws, mask, options, scale);
 }

@@ -58,16 +58,7 @@ enum class AlignmentFormat {
 namespace detail {
 
 inline std::string alignment_file_text(const std::filesystem::path& path, const char* who) {
-  std::error_code ignored;
-  const bool directory = std::filesystem::is_directory(path, ignored);
-  errno = 0;
-  std::ifstream file;
-  if (!directory) file.open(path, std::ios_base::in | std::ios_base::binary);
-  if (!file.is_open()) {
-    const int error = directory ? EISDIR : errno;
-    throw std::runtime_error(std::string(who) + ": cannot open '" + path.string() + "' for reading: " +
-                             system_reason(error));
-  }
+  std::ifstream file = open_for_reading(path, who);
   std::ostringstream text;
   text << file.rdbuf();
   if (file.bad()) throw std::runtime_error(std::string(who) + ": '" + path.string() + "': read error");

@@ -210,16 +210,7 @@ CsvMatrix<Scalar> read_csv(std::istream& is, CsvLabels labels = CsvLabels::autom
 template <typename Scalar = double>
 CsvMatrix<Scalar> read_csv(const std::filesystem::path& path, CsvLabels labels = CsvLabels::automatic) {
   ::attn::detail::check_scalar<Scalar>();
-  std::error_code ignored;
-  const bool directory = std::filesystem::is_directory(path, ignored);
-  errno = 0;
-  std::ifstream file;
-  if (!directory) file.open(path, std::ios_base::in | std::ios_base::binary);
-  if (!file.is_open()) {
-    const int error = directory ? EISDIR : errno;
-    throw std::runtime_error("attn::io::read_csv: cannot open '" + path.string() +
-                             "' for reading: " + detail::system_reason(error));
-  }
+  std::ifstream file = detail::open_for_reading(path, "attn::io::read_csv");
   return detail::csv_read<Scalar>(file, labels, "attn::io::read_csv: '" + path.string() + "': ");
 }
 

@@ -6,7 +6,7 @@
 #include "../../config.hpp"
 #include "npy_array.hpp"
 #include "npy_header.hpp"
-#include "write_file.hpp"  // system_reason
+#include "write_file.hpp"  // open_for_reading
 
 #include <Eigen/Core>
 
@@ -210,20 +210,6 @@ Matrix<Scalar> npy_read_matrix(std::istream& is, const std::string& context) {
   return transposed.transpose();
 }
 
-inline std::ifstream npy_open(const std::filesystem::path& path, const char* who) {
-  std::error_code ignored;
-  if (std::filesystem::is_directory(path, ignored)) {
-    throw std::runtime_error(std::string(who) + ": cannot open '" + path.string() +
-                             "' for reading: " + system_reason(EISDIR));
-  }
-  errno = 0;
-  std::ifstream file(path, std::ios_base::in | std::ios_base::binary);
-  if (!file.is_open()) {
-    const int error = errno;
-    throw std::runtime_error(std::string(who) + ": cannot open '" + path.string() +
-                             "' for reading: " + system_reason(error));
-  }
-  return file;
-}
+inline std::ifstream npy_open(const std::filesystem::path& path, const char* who) { return open_for_reading(path, who); }
 
 }  // namespace attn::io::detail

@@ -38,6 +38,23 @@ inline std::string system_reason(int error) {
   return error != 0 ? std::generic_category().message(error) : std::string("unknown error");
 }
 
+/// Opens `path` for reading in binary mode, or throws std::runtime_error
+/// "<who>: cannot open '<path>' for reading: <reason>" (a directory is refused with EISDIR, as
+/// a read of one would fail later with a less clear message).
+inline std::ifstream open_for_reading(const std::filesystem::path& path, const std::string& who) {
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored)) {
+    throw std::runtime_error(who + ": cannot open '" + path.string() + "' for reading: " + system_reason(EISDIR));
+  }
+  errno = 0;
+  std::ifstream file(path, std::ios_base::in | std::ios_base::binary);
+  if (!file.is_open()) {
+    const int error = errno;
+    throw std::runtime_error(who + ": cannot open '" + path.string() + "' for reading: " + system_reason(error));
+  }
+  return file;
+}
+
 /// The steps of write_file_atomically() that can fail, as seen by write_fault_hook().
 enum class WriteStep { open, write, sync, chmod, rename, sync_directory };
 

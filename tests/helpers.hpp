@@ -10,8 +10,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <filesystem>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <sstream>
@@ -525,6 +528,59 @@ inline std::vector<KerasCase> read_keras_fixture(const std::string& file) {
   }
   REQUIRE(!cases.empty());
   return cases;
+}
+
+
+// --- files for the I/O tests: a scratch directory, a file's bytes, xmllint --------------------
+
+/// A fresh directory under temp_directory_path() (named `<stem>_<random>`), removed with
+/// everything in it at scope exit.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& stem = "attn_test") {
+    std::random_device device;
+    for (int attempt = 0; attempt < 100 && path.empty(); ++attempt) {
+      const auto candidate =
+          std::filesystem::temp_directory_path() / (stem + "_" + std::to_string(device()) + "_" + std::to_string(attempt));
+      if (std::filesystem::create_directories(candidate)) path = candidate;
+    }
+    if (path.empty()) throw std::runtime_error("attn_test::TempDir: cannot create a unique directory");
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  /// \return the number of regular files in the directory
+  std::size_t files() const {
+    std::size_t n = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(path)) n += entry.is_regular_file() ? 1 : 0;
+    return n;
+  }
+};
+
+/// The bytes of a file ("" when it cannot be read).
+inline std::string slurp(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// Writes `text` to a file and runs `xmllint --noout` (plus `extra` flags) on it; returns ""
+/// when it parses, else xmllint's complaint. Fails the test when xmllint is missing.
+inline std::string xmllint_errors(const std::string& text, const std::string& extra = "") {
+  if (std::system("xmllint --version >/dev/null 2>&1") != 0) {
+    FAIL("xmllint is not installed (Debian: apt-get install libxml2-utils); scripts/test.sh installs it");
+  }
+  const TempDir dir("attn_xmllint");
+  const std::filesystem::path file = dir.path / "document.xml";
+  const std::filesystem::path errors = dir.path / "errors.txt";
+  std::ofstream(file, std::ios::binary) << text;
+  const std::string command = "xmllint --noout " + extra + " '" + file.string() + "' 2>'" + errors.string() + "'";
+  const int status = std::system(command.c_str());
+  std::string complaint = slurp(errors);
+  if (status != 0 && complaint.empty()) complaint = "xmllint exited with status " + std::to_string(status);
+  return status == 0 ? std::string() : complaint;
 }
 
 }  // namespace attn_test

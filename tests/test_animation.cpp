@@ -35,48 +35,18 @@ using attn::io::AnimationFrame;
 using attn::io::AnimationOptions;
 using attn::io::AnimationWriter;
 using attn_test::message_of;
+using attn_test::slurp;
+using attn_test::xmllint_errors;
 
 namespace {
 
-struct AnimTempDir {
-  fs::path path;
-  AnimTempDir() {
-    path = fs::temp_directory_path() / ("attn_test_animation_" + std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~AnimTempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-    attn::io::detail::write_fault_hook() = nullptr;
-  }
-  std::size_t files() const {
-    std::size_t n = 0;
-    for (const auto& entry : fs::directory_iterator(path)) n += entry.is_regular_file() ? 1 : 0;
-    return n;
-  }
+/// A scratch directory that also clears the write-fault hook at scope exit.
+struct AnimTempDir : attn_test::TempDir {
+  AnimTempDir() : attn_test::TempDir("attn_test_animation") {}
+  ~AnimTempDir() { attn::io::detail::write_fault_hook() = nullptr; }
 };
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
-/// xmllint's complaint about `text` ("" when it parses as XML).
-std::string xmllint_errors(const std::string& text) {
-  if (std::system("xmllint --version >/dev/null 2>&1") != 0) {
-    FAIL("xmllint is not installed (Debian: apt-get install libxml2-utils); scripts/test.sh installs it");
-  }
-  const fs::path file = fs::temp_directory_path() / ("attn_anim_xmllint_" + std::to_string(std::random_device{}()));
-  const fs::path errors = file.string() + ".err";
-  std::ofstream(file, std::ios::binary) << text;
-  const int status = std::system(("xmllint --noout '" + file.string() + "' 2>'" + errors.string() + "'").c_str());
-  std::string complaint = slurp(errors);
-  std::error_code ignored;
-  fs::remove(file, ignored);
-  fs::remove(errors, ignored);
-  if (status != 0 && complaint.empty()) complaint = "xmllint exited with status " + std::to_string(status);
-  return status == 0 ? std::string() : complaint;
-}
 
 std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;

@@ -30,42 +30,18 @@ namespace test_compose {
 namespace fs = std::filesystem;
 using attn::Index;
 using attn_test::message_of;
+using attn_test::slurp;
+using attn_test::TempDir;
+using attn_test::xmllint_errors;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("attn_test_compose_" + std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
-/// "" when xmllint parses `text`, else its complaint (fails the test when xmllint is missing).
-std::string xmllint(const std::string& text) {
-  if (std::system("xmllint --version >/dev/null 2>&1") != 0) {
-    FAIL("xmllint is not installed (Debian: apt-get install libxml2-utils); scripts/test.sh installs it");
-  }
-  TempDir dir;
-  const fs::path file = dir.path / "doc.svg";
-  std::ofstream(file, std::ios::binary) << text;
-  const std::string command = "xmllint --noout '" + file.string() + "' 2>'" + file.string() + ".err'";
-  const int status = std::system(command.c_str());
-  return status == 0 ? std::string() : "xmllint: " + slurp(file.string() + ".err");
-}
 
 #define CHECK_XML(text)                  \
   do {                                   \
-    const std::string complaint_ = xmllint(text); \
+    const std::string complaint_ = xmllint_errors(text); \
     INFO(complaint_);                    \
     CHECK(complaint_.empty());           \
   } while (false)

@@ -33,6 +33,8 @@ namespace test_csv {
 
 namespace fs = std::filesystem;
 
+using attn_test::TempDir;
+
 namespace {
 
 template <typename Scalar>
@@ -73,33 +75,6 @@ bool has_temporary_file(const fs::path& dir) {
   return false;
 }
 
-/// A fresh directory under temp_directory_path(), removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device device;
-    std::mt19937_64 engine(device() ^ static_cast<std::uint64_t>(
-                                          std::chrono::steady_clock::now().time_since_epoch().count()));
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      const fs::path candidate = fs::temp_directory_path() / ("attn_test_csv_" + std::to_string(engine()));
-      if (fs::create_directory(candidate)) {
-        path_ = candidate;
-        return;
-      }
-    }
-    throw std::runtime_error("TempDir: cannot create a unique directory");
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 /// Changes the working directory for the scope (to test relative paths and literals).
 class CurrentPathGuard {
@@ -394,7 +369,7 @@ TEMPLATE_TEST_CASE("write_csv: label counts must match the shape", "[csv][error]
 
   SECTION("the path overload checks before touching the file system") {
     TempDir dir;
-    const fs::path existing = dir.path() / "kept.csv";
+    const fs::path existing = dir.path / "kept.csv";
     write_file(existing, "old\n");
     REQUIRE_THROWS_AS(attn::io::write_csv(existing, m, {"a"}), attn::invalid_argument);
     REQUIRE_THROWS_WITH(attn::io::write_csv(existing, m, {"a"}),
@@ -402,7 +377,7 @@ TEMPLATE_TEST_CASE("write_csv: label counts must match the shape", "[csv][error]
     REQUIRE_THROWS_WITH(attn::io::write_csv(existing, m, {}, {"x"}),
                         "attn::io::write_csv: col_labels.size() (1) must equal m.cols() (2)");
     CHECK(read_file(existing) == "old\n");
-    CHECK(entries(dir.path()) == std::vector<std::string>{"kept.csv"});
+    CHECK(entries(dir.path) == std::vector<std::string>{"kept.csv"});
   }
 }
 
@@ -516,47 +491,47 @@ TEMPLATE_TEST_CASE("write_csv(path): writes the stream text atomically and leave
   const std::string expected = csv_text(m, rows, cols);
 
   SECTION("std::filesystem::path") {
-    const fs::path path = dir.path() / "weights.csv";
+    const fs::path path = dir.path / "weights.csv";
     attn::io::write_csv(path, m, rows, cols);
     CHECK(read_file(path) == expected);
   }
   SECTION("std::string") {
-    const std::string path = (dir.path() / "weights.csv").string();
+    const std::string path = (dir.path / "weights.csv").string();
     attn::io::write_csv(path, m, rows, cols);
     CHECK(read_file(path) == expected);
   }
   SECTION("const char*") {
-    const std::string path = (dir.path() / "weights.csv").string();
+    const std::string path = (dir.path / "weights.csv").string();
     attn::io::write_csv(path.c_str(), m, rows, cols);
     CHECK(read_file(path) == expected);
   }
   SECTION("string literal, relative to the working directory") {
     {
-      CurrentPathGuard cwd(dir.path());
+      CurrentPathGuard cwd(dir.path);
       attn::io::write_csv("weights.csv", m, rows, cols);
     }
-    CHECK(read_file(dir.path() / "weights.csv") == expected);
+    CHECK(read_file(dir.path / "weights.csv") == expected);
   }
   SECTION("replaces an existing file") {
-    const fs::path path = dir.path() / "weights.csv";
+    const fs::path path = dir.path / "weights.csv";
     write_file(path, std::string(10000, 'x'));
     attn::io::write_csv(path, m, rows, cols);
     CHECK(read_file(path) == expected);
   }
   SECTION("UTF-8 file name") {
-    const fs::path path = dir.path() / (nihon + ".csv");
+    const fs::path path = dir.path / (nihon + ".csv");
     attn::io::write_csv(path, m);
     CHECK(read_file(path) == csv_text(m));
-    CHECK(entries(dir.path()) == std::vector<std::string>{nihon + ".csv"});
+    CHECK(entries(dir.path) == std::vector<std::string>{nihon + ".csv"});
   }
-  CHECK(!has_temporary_file(dir.path()));
-  CHECK(entries(dir.path()).size() == 1);
+  CHECK(!has_temporary_file(dir.path));
+  CHECK(entries(dir.path).size() == 1);
 }
 
 TEST_CASE("write_csv(path): a missing directory throws and leaves nothing behind", "[csv][file][error]") {
   TempDir dir;
   const Mat<double> m = small_matrix<double>();
-  const fs::path path = dir.path() / "no_such_dir" / "w.csv";
+  const fs::path path = dir.path / "no_such_dir" / "w.csv";
   try {
     attn::io::write_csv(path, m);
     FAIL("write_csv did not throw");
@@ -569,14 +544,14 @@ TEST_CASE("write_csv(path): a missing directory throws and leaves nothing behind
           std::string::npos);
     CHECK(message.find(std::strerror(ENOENT)) != std::string::npos);
   }
-  CHECK(entries(dir.path()).empty());
+  CHECK(entries(dir.path).empty());
 }
 
 TEST_CASE("write_csv(path): a directory at the path is refused and kept, no temp file",
           "[csv][file][error]") {
   TempDir dir;
   const Mat<double> m = small_matrix<double>();
-  const fs::path target = dir.path() / "target.csv";
+  const fs::path target = dir.path / "target.csv";
   fs::create_directory(target);
   write_file(target / "keep.txt", "keep\n");
   try {
@@ -589,7 +564,7 @@ TEST_CASE("write_csv(path): a directory at the path is refused and kept, no temp
     CHECK(message.find("'" + target.string() + "'") != std::string::npos);
     CHECK(message.find("it is a directory, and only a regular file is replaced") != std::string::npos);
   }
-  CHECK(entries(dir.path()) == std::vector<std::string>{"target.csv"});
+  CHECK(entries(dir.path) == std::vector<std::string>{"target.csv"});
   CHECK(fs::is_directory(target));
   CHECK(entries(target) == std::vector<std::string>{"keep.txt"});
   CHECK(read_file(target / "keep.txt") == "keep\n");
@@ -598,7 +573,7 @@ TEST_CASE("write_csv(path): a directory at the path is refused and kept, no temp
 TEST_CASE("write_csv(path): a failure while writing removes the temp file", "[csv][file][error][detail]") {
   // The atomic writer behind write_csv(path), driven with writers that fail part-way.
   TempDir dir;
-  const fs::path path = dir.path() / "w.csv";
+  const fs::path path = dir.path / "w.csv";
   SECTION("the stream fails") {
     const auto failing = [](std::ostream& os) {
       os << "half,";
@@ -613,7 +588,7 @@ TEST_CASE("write_csv(path): a failure while writing removes the temp file", "[cs
       CHECK(message.find("attn::io::write_csv: cannot write '" + path.string() +
                          "': writing the temporary file failed") == 0);
     }
-    CHECK(entries(dir.path()).empty());
+    CHECK(entries(dir.path).empty());
   }
   SECTION("the writer throws") {
     const auto throwing = [](std::ostream& os) {
@@ -622,7 +597,7 @@ TEST_CASE("write_csv(path): a failure while writing removes the temp file", "[cs
     };
     REQUIRE_THROWS_AS(attn::io::detail::write_file_atomically(path, "attn::io::write_csv", throwing),
                       std::length_error);
-    CHECK(entries(dir.path()).empty());
+    CHECK(entries(dir.path).empty());
   }
   SECTION("an existing file is kept when the write fails") {
     write_file(path, "old\n");
@@ -630,9 +605,9 @@ TEST_CASE("write_csv(path): a failure while writing removes the temp file", "[cs
     REQUIRE_THROWS_AS(attn::io::detail::write_file_atomically(path, "attn::io::write_csv", failing),
                       std::runtime_error);
     CHECK(read_file(path) == "old\n");
-    CHECK(entries(dir.path()) == std::vector<std::string>{"w.csv"});
+    CHECK(entries(dir.path) == std::vector<std::string>{"w.csv"});
   }
-  CHECK(!has_temporary_file(dir.path()));
+  CHECK(!has_temporary_file(dir.path));
 }
 
 }  // namespace test_csv

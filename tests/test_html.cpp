@@ -29,13 +29,10 @@ namespace test_html {
 namespace fs = std::filesystem;
 using attn::Index;
 using attn_test::message_of;
+using attn_test::slurp;
 
 namespace {
 
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 /// Runs `xmllint --noout [flags]` on `text`; "" when it parses without error or warning.
 std::string lint(const std::string& text, const std::string& flags) {
@@ -52,7 +49,7 @@ std::string lint(const std::string& text, const std::string& flags) {
   }
   const int status =
       std::system(("xmllint --noout " + flags + " '" + file.string() + "' 2>'" + errors.string() + "'").c_str());
-  std::string complaint = read_all(errors);
+  std::string complaint = slurp(errors);
   std::error_code ignored;
   fs::remove(file, ignored);
   fs::remove(errors, ignored);
@@ -201,10 +198,10 @@ TEST_CASE("html: the path overload writes atomically and reports I/O failures", 
   fs::create_directories(dir);
   const Eigen::RowVectorXd w = Eigen::RowVectorXd::Constant(2, 0.5);
   attn::io::write_highlight_html(dir / "a.html", {"x", "y"}, w);
-  CHECK(read_all(dir / "a.html") == attn::io::highlight_html({"x", "y"}, w));
+  CHECK(slurp(dir / "a.html") == attn::io::highlight_html({"x", "y"}, w));
   std::ostringstream os;
   attn::io::write_highlight_html(os, {"x", "y"}, w);
-  CHECK(os.str() == read_all(dir / "a.html"));
+  CHECK(os.str() == slurp(dir / "a.html"));
   const fs::path missing = dir / "missing" / "a.html";
   const std::string what = message_of([&] { attn::io::write_highlight_html(missing, {"x", "y"}, w); });
   CHECK_THAT(what, Catch::StartsWith("attn::io::write_highlight_html: cannot write '" + missing.string() + "'"));

@@ -35,6 +35,7 @@ namespace test_npy {
 namespace fs = std::filesystem;
 using attn::Index;
 using attn_test::message_of;
+using attn_test::TempDir;
 
 namespace {
 
@@ -78,18 +79,6 @@ class PipeBuffer : public std::streambuf {
   std::size_t next_ = 0;
 };
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("attn_test_npy_" + std::to_string(std::random_device{}()) + "_" + std::to_string(std::rand()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
 
 }  // namespace
 

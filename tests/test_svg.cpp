@@ -31,49 +31,14 @@ namespace test_svg {
 namespace fs = std::filesystem;
 using attn::Index;
 using attn_test::message_of;
+using attn_test::slurp;
+using attn_test::TempDir;
+using attn_test::xmllint_errors;
 
 namespace {
 
-struct SvgTempDir {
-  fs::path path;
-  SvgTempDir() {
-    path = fs::temp_directory_path() / ("attn_test_svg_" + std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~SvgTempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
-/// Writes `text` to a file and runs `xmllint --noout` (plus `extra` flags) on it; returns ""
-/// when it parses, else xmllint's complaint. Fails the test when xmllint is missing.
-std::string xmllint_errors(const std::string& text, const std::string& extra = "") {
-  if (std::system("xmllint --version >/dev/null 2>&1") != 0) {
-    FAIL("xmllint is not installed (Debian: apt-get install libxml2-utils); scripts/test.sh installs it");
-  }
-  static int counter = 0;
-  const fs::path dir = fs::temp_directory_path();
-  const fs::path file = dir / ("attn_xmllint_" + std::to_string(std::random_device{}()) + "_" + std::to_string(++counter));
-  const fs::path errors = file.string() + ".err";
-  {
-    std::ofstream out(file, std::ios::binary);
-    out << text;
-  }
-  const std::string command = "xmllint --noout " + extra + " '" + file.string() + "' 2>'" + errors.string() + "'";
-  const int status = std::system(command.c_str());
-  std::string complaint = slurp(errors);
-  std::error_code ignored;
-  fs::remove(file, ignored);
-  fs::remove(errors, ignored);
-  if (status != 0 && complaint.empty()) complaint = "xmllint exited with status " + std::to_string(status);
-  return status == 0 ? std::string() : complaint;
-}
 
 #define CHECK_WELL_FORMED(text)                  \
   do {                                           \
@@ -424,7 +389,7 @@ TEST_CASE("svg: argument checks name the function, the argument and the sizes", 
 }
 
 TEST_CASE("svg: path overloads replace files atomically and report I/O failures", "[io][svg]") {
-  SvgTempDir tmp;
+  TempDir tmp;
   const fs::path path = tmp.path / "map.svg";
   attn::io::write_heatmap_svg(path, example(2, 2));
   attn::io::write_heatmap_svg(path, example(3, 3));

@@ -37,26 +37,13 @@ namespace test_tensorboard {
 namespace fs = std::filesystem;
 using attn::Index;
 using attn_test::message_of;
+using attn_test::slurp;
+using attn_test::TempDir;
 using test_formats::Field;
 using test_formats::field;
 using test_formats::parse_fields;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("attn_test_tensorboard_" + std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 /// An event's step, tag and the Summary.Value's fields.
 struct SummaryEvent {

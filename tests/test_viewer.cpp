@@ -31,13 +31,10 @@ namespace test_viewer {
 namespace fs = std::filesystem;
 using attn::Index;
 using attn_test::message_of;
+using attn_test::slurp;
 
 namespace {
 
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 /// The JSON text of the page's data block.
 std::string data_block(const std::string& page) {
@@ -325,14 +322,14 @@ TEST_CASE("viewer: the path overload writes atomically, and a refused view leave
   attn::io::AttentionView view;
   view.add_attention("a", {"x"}, {"y", "z"}).add_layer(Eigen::RowVector2d(0.25, 0.75));
   attn::io::write_attention_view(dir / "v.html", view);
-  CHECK(read_all(dir / "v.html") == attn::io::attention_view_html(view));
+  CHECK(slurp(dir / "v.html") == attn::io::attention_view_html(view));
   std::ostringstream os;
   attn::io::write_attention_view(os, view);
-  CHECK(os.str() == read_all(dir / "v.html"));
+  CHECK(os.str() == slurp(dir / "v.html"));
   // A view that cannot be drawn throws before the file is touched.
   attn::io::AttentionView bad;
   CHECK_THROWS_AS(attn::io::write_attention_view(dir / "v.html", bad), attn::invalid_argument);
-  CHECK(read_all(dir / "v.html") == os.str());
+  CHECK(slurp(dir / "v.html") == os.str());
   // A failing rename leaves the old file and no temporary behind.
   attn::io::detail::write_fault_hook() = [](attn::io::detail::WriteStep step, const fs::path&) {
     return step == attn::io::detail::WriteStep::rename ? EXDEV : 0;
@@ -342,7 +339,7 @@ TEST_CASE("viewer: the path overload writes atomically, and a refused view leave
   const std::string what = message_of([&] { attn::io::write_attention_view(dir / "v.html", other); });
   attn::io::detail::write_fault_hook() = nullptr;
   CHECK_THAT(what, Catch::StartsWith("attn::io::write_attention_view: cannot write '" + (dir / "v.html").string() + "'"));
-  CHECK(read_all(dir / "v.html") == os.str());
+  CHECK(slurp(dir / "v.html") == os.str());
   std::size_t files = 0;
   for (const auto& entry : fs::directory_iterator(dir)) {
     (void)entry;

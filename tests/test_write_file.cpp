@@ -32,22 +32,8 @@ namespace test_write_file {
 namespace fs = std::filesystem;
 using attn::io::detail::WriteStep;
 using attn::io::detail::write_file_atomically;
+using attn_test::TempDir;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device device;
-    path = fs::temp_directory_path() / ("attn_test_write_file_" + std::to_string(device()) + "_" +
-                                        std::to_string(::getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
 
 /// Resets the hook at scope exit, whatever happens.
 struct HookGuard {

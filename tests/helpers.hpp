@@ -566,6 +566,13 @@ inline std::string slurp(const std::filesystem::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+/// How many times `what` occurs in `text`, without overlaps.
+inline std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
 /// Writes `text` to a file and runs `xmllint --noout` (plus `extra` flags) on it; returns ""
 /// when it parses, else xmllint's complaint. Fails the test when xmllint is missing.
 inline std::string xmllint_errors(const std::string& text, const std::string& extra = "") {
@@ -582,5 +589,17 @@ inline std::string xmllint_errors(const std::string& text, const std::string& ex
   if (status != 0 && complaint.empty()) complaint = "xmllint exited with status " + std::to_string(status);
   return status == 0 ? std::string() : complaint;
 }
+
+}  // namespace attn_test
+
+/// CHECK that `text` is well-formed XML (xmllint parses it), with xmllint's complaint as INFO.
+#define ATTN_CHECK_WELL_FORMED(text)                                         \
+  do {                                                                       \
+    const std::string attn_complaint_ = ::attn_test::xmllint_errors(text);   \
+    INFO(attn_complaint_);                                                   \
+    CHECK(attn_complaint_.empty());                                          \
+  } while (false)
+
+namespace attn_test {
 
 }  // namespace attn_test

@@ -34,6 +34,7 @@ using attn::Index;
 using attn::io::AnimationFrame;
 using attn::io::AnimationOptions;
 using attn::io::AnimationWriter;
+using attn_test::count;
 using attn_test::message_of;
 using attn_test::slurp;
 using attn_test::xmllint_errors;
@@ -46,13 +47,6 @@ struct AnimTempDir : attn_test::TempDir {
   ~AnimTempDir() { attn::io::detail::write_fault_hook() = nullptr; }
 };
 
-
-
-std::size_t count(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
-  return n;
-}
 
 /// Standard base64 (RFC 4648), written here independently of the library.
 std::vector<unsigned char> unbase64(const std::string& text) {

@@ -16,17 +16,14 @@
 
 namespace test_bidi {
 
+using attn_test::count;
+
 const std::string RLO = "\xE2\x80\xAE";  // U+202E right-to-left override
 const std::string PDF = "\xE2\x80\xAC";  // U+202C pop directional formatting
 const std::string LRE = "\xE2\x80\xAA";  // U+202A left-to-right embedding
 const std::string RLI = "\xE2\x81\xA7";  // U+2067 right-to-left isolate
 const std::string PDI = "\xE2\x81\xA9";  // U+2069 pop directional isolate
 
-std::size_t count(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
-  return n;
-}
 
 TEST_CASE("bidi: labels are escaped with their directional controls balanced", "[io][bidi][text]") {
   using attn::io::detail::xml_escaped;

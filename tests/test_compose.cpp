@@ -29,28 +29,13 @@ namespace test_compose {
 
 namespace fs = std::filesystem;
 using attn::Index;
+using attn_test::count;
 using attn_test::message_of;
 using attn_test::slurp;
 using attn_test::TempDir;
 using attn_test::xmllint_errors;
 
 namespace {
-
-
-
-
-#define CHECK_XML(text)                  \
-  do {                                   \
-    const std::string complaint_ = xmllint_errors(text); \
-    INFO(complaint_);                    \
-    CHECK(complaint_.empty());           \
-  } while (false)
-
-std::size_t count(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
-  return n;
-}
 
 /// The texts of the `<text>` elements inside the first `<g class="cls" ...>` group.
 std::vector<std::string> group_texts(const std::string& svg, const std::string& cls) {
@@ -99,7 +84,7 @@ TEST_CASE("heatmap_panels(HeadWeights) and heatmap_grid_svg(HeadWeights) draw ev
   attn::io::HeatmapOptions options;
   options.raster = attn::io::HeatmapRaster::never;
   const std::string svg = attn::io::heatmap_grid_svg(w, options);
-  CHECK_XML(svg);
+  ATTN_CHECK_WELL_FORMED(svg);
   std::vector<double> want;
   for (Index h = 0; h < 2; ++h)
     for (Index i = 0; i < 2; ++i)
@@ -109,14 +94,14 @@ TEST_CASE("heatmap_panels(HeadWeights) and heatmap_grid_svg(HeadWeights) draw ev
 
 TEST_CASE("heatmap_grid_svg takes head_views and Refs; write_heatmap_grid_svg a HeadWeights", "[compose][svg]") {
   const attn::HeadWeights<double> w = make_heads(2, 3, 3);
-  CHECK_XML(attn::io::heatmap_grid_svg(attn::head_views(w)));
+  ATTN_CHECK_WELL_FORMED(attn::io::heatmap_grid_svg(attn::head_views(w)));
   const Eigen::MatrixXd a = Eigen::MatrixXd::Random(4, 6);
   const std::vector<Eigen::Ref<const Eigen::MatrixXd>> refs{a.leftCols(3), a.rightCols(3)};
   const std::vector<attn::io::HeatmapPanel> panels = attn::io::heatmap_panels(refs);
   CHECK(panels[1].values == a.rightCols(3));
   TempDir dir;
   attn::io::write_heatmap_grid_svg(dir.path / "grid.svg", w);
-  CHECK_XML(slurp(dir.path / "grid.svg"));
+  ATTN_CHECK_WELL_FORMED(slurp(dir.path / "grid.svg"));
   std::ostringstream os;
   attn::io::write_heatmap_grid_svg(os, attn::head_views(w));
   CHECK(os.str() == slurp(dir.path / "grid.svg"));
@@ -133,7 +118,7 @@ TEST_CASE("heatmap_panels(history.views()) gives one panel per sequence", "[comp
   CHECK(panels[0].values == history.matrix(0).cast<double>());
   CHECK(panels[1].values.cols() == 2);
   CHECK(panels[1].values == history.matrix(1).cast<double>());
-  CHECK_XML(attn::io::heatmap_grid_svg(panels));
+  ATTN_CHECK_WELL_FORMED(attn::io::heatmap_grid_svg(panels));
 }
 
 TEST_CASE("heatmap_panel takes any expression; heatmap_pair_svg two matrices", "[compose][svg]") {
@@ -148,12 +133,12 @@ TEST_CASE("heatmap_panel takes any expression; heatmap_pair_svg two matrices", "
   options.raster = attn::io::HeatmapRaster::never;
   const std::string pair = attn::io::heatmap_pair_svg(truth, weights, options);
   CHECK(pair == attn::io::heatmap_pair_svg(attn::io::heatmap_panel(truth), attn::io::heatmap_panel(weights), options));
-  CHECK_XML(pair);
+  ATTN_CHECK_WELL_FORMED(pair);
   TempDir dir;
   attn::io::write_heatmap_pair_svg(dir.path / "pair.svg", truth, weights.block(0, 0, 3, 3), options,
                                    attn::io::PairLayout::under);
   const std::string under = slurp(dir.path / "pair.svg");
-  CHECK_XML(under);
+  ATTN_CHECK_WELL_FORMED(under);
   std::ostringstream os;
   attn::io::write_heatmap_pair_svg(os, truth, weights, options, attn::io::PairLayout::under);
   CHECK(os.str() == under);
@@ -279,7 +264,7 @@ TEST_CASE("fragment: the <svg> element without the XML prolog", "[compose][svg]"
   CHECK(fragment.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0) == 0);
   CHECK(fragment.find("<?xml") == std::string::npos);
   CHECK(fragment.find("id=\"second-colorbar\"") != std::string::npos);
-  CHECK_XML(fragment);
+  ATTN_CHECK_WELL_FORMED(fragment);
   CHECK(attn::io::heatmap_grid_svg(std::vector<Eigen::MatrixXd>{m, m}, options).rfind("<svg ", 0) == 0);
 }
 
@@ -294,7 +279,7 @@ TEST_CASE("index ticks at nice steps when there are no labels", "[compose][svg][
   CHECK(attn::io::detail::index_ticks(1001) == std::vector<Index>{0, 200, 400, 600, 800, 1000});
 
   const std::string svg = attn::io::heatmap_svg(Eigen::MatrixXd::Random(120, 24));
-  CHECK_XML(svg);
+  ATTN_CHECK_WELL_FORMED(svg);
   CHECK(group_texts(svg, "row-ticks") == std::vector<std::string>{"0", "50", "100"});
   CHECK(group_texts(svg, "col-ticks") == std::vector<std::string>{"0", "5", "10", "15", "20"});
   attn::io::HeatmapOptions labelled;
@@ -314,7 +299,7 @@ TEST_CASE("masked cells are hatched, named in the legend, and do not set the sca
   options.raster = attn::io::HeatmapRaster::never;
   options.id_prefix = "p1";
   const std::string svg = attn::io::heatmap_svg(m, options);
-  CHECK_XML(svg);
+  ATTN_CHECK_WELL_FORMED(svg);
   CHECK(count(svg, "fill=\"url(#p1-masked)\"") == 3 + 1);  // three cells and the legend swatch
   CHECK(count(svg, "<pattern id=\"p1-masked\"") == 1);
   CHECK(group_texts(svg, "legend") == std::vector<std::string>{"masked"});
@@ -323,7 +308,7 @@ TEST_CASE("masked cells are hatched, named in the legend, and do not set the sca
 
   options.raster = attn::io::HeatmapRaster::always;
   const std::string raster = attn::io::heatmap_svg(m, options);
-  CHECK_XML(raster);
+  ATTN_CHECK_WELL_FORMED(raster);
   CHECK(raster.find("<g class=\"masked\" fill=\"url(#p1-masked)\"") != std::string::npos);
   CHECK(count(raster, "<rect x=") >= 2);  // runs: row 0 (2 cells), row 1 (1 cell)
 
@@ -345,7 +330,7 @@ TEST_CASE("leaked mass: a bar per row in a column beside the map", "[compose][sv
   attn::io::HeatmapOptions options;
   options.leaked_mass = Eigen::VectorXd::Ones(3) - w.rowwise().sum();
   const std::string svg = attn::io::heatmap_svg(w, options);
-  CHECK_XML(svg);
+  ATTN_CHECK_WELL_FORMED(svg);
   CHECK(svg.find("<g class=\"leaked\">") != std::string::npos);
   CHECK(count(svg, ": leaked mass ") == 2);  // row 0 leaks nothing: no bar
   CHECK(svg.find("row 2: leaked mass 0.9") != std::string::npos);
@@ -366,7 +351,7 @@ TEST_CASE("a 5×2 grid keeps its labels at 9 px or more and grows instead", "[co
   for (int k = 0; k < 20; ++k) options.row_labels.push_back("t" + std::to_string(k));
   options.col_labels = options.row_labels;
   const std::string svg = attn::io::heatmap_grid_svg(attn::io::heatmap_panels(maps), options);
-  CHECK_XML(svg);
+  ATTN_CHECK_WELL_FORMED(svg);
   const std::regex font_re("<g class=\"col-labels\" font-size=\"([^\"]+)\"");
   std::smatch font;
   REQUIRE(std::regex_search(svg, font, font_re));

@@ -30,28 +30,13 @@ namespace test_svg {
 
 namespace fs = std::filesystem;
 using attn::Index;
+using attn_test::count;
 using attn_test::message_of;
 using attn_test::slurp;
 using attn_test::TempDir;
 using attn_test::xmllint_errors;
 
 namespace {
-
-
-
-
-#define CHECK_WELL_FORMED(text)                  \
-  do {                                           \
-    const std::string complaint_ = xmllint_errors(text); \
-    INFO(complaint_);                            \
-    CHECK(complaint_.empty());                   \
-  } while (false)
-
-std::size_t count(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
-  return n;
-}
 
 const std::vector<std::string> kHostileRows{"le <b>", "chat & \"chien\"", "l'oiseau", "注意力 🙂",
                                             std::string("bad \xff\xfe utf8 \xc3")};
@@ -116,7 +101,7 @@ TEST_CASE("svg: hostile labels and titles give well-formed XML with every charac
   options.show_values = true;
   const Eigen::MatrixXd m = example(5, 6);
   const std::string svg = attn::io::heatmap_svg(m, options);
-  CHECK_WELL_FORMED(svg);
+  ATTN_CHECK_WELL_FORMED(svg);
   CHECK(svg.find("<script>") == std::string::npos);
   CHECK(svg.find("le &lt;b&gt;") != std::string::npos);
   CHECK(svg.find("chat &amp; &quot;chien&quot;") != std::string::npos);
@@ -140,7 +125,7 @@ TEST_CASE("svg: cells take the colour of their value on the scale, the colour ba
   Eigen::MatrixXd m(2, 2);
   m << 0.0, 1.0, 0.5, 0.25;
   const std::string svg = attn::io::heatmap_svg(m);
-  CHECK_WELL_FORMED(svg);
+  ATTN_CHECK_WELL_FORMED(svg);
   CHECK(count(svg, "fill=\"#440154\"><title>row 0, column 0: 0</title>") == 1);
   CHECK(count(svg, "fill=\"#fde725\"><title>row 0, column 1: 1</title>") == 1);
   CHECK(svg.find("<title>row 1, column 0: 0.5</title>") != std::string::npos);
@@ -154,7 +139,7 @@ TEST_CASE("svg: cells take the colour of their value on the scale, the colour ba
   greys.vmin = 0.25;
   greys.vmax = 0.5;
   const std::string g = attn::io::heatmap_svg(m, greys);
-  CHECK_WELL_FORMED(g);
+  ATTN_CHECK_WELL_FORMED(g);
   CHECK(g.find("fill=\"#ffffff\"><title>row 0, column 1: 1</title>") != std::string::npos);  // clamped, reversed
   CHECK(g.find("fill=\"#000000\"><title>row 0, column 0: 0</title>") != std::string::npos);
   CHECK(g.find("colour map greys (reversed), scale [0.25, 0.5]") != std::string::npos);
@@ -191,20 +176,20 @@ TEST_CASE("svg: default scale, constant maps, NaN and infinities", "[io][svg]") 
   Eigen::MatrixXd special(2, 2);
   special << std::nan(""), std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(), 0.5;
   const std::string svg = attn::io::heatmap_svg(special);
-  CHECK_WELL_FORMED(svg);
+  ATTN_CHECK_WELL_FORMED(svg);
   CHECK(svg.find("fill=\"#d9d9d9\"><title>row 0, column 0: NaN</title>") != std::string::npos);
   CHECK(svg.find("stroke=\"#808080\"") != std::string::npos);  // NaN cell crossed out
   CHECK(svg.find("fill=\"#fde725\"><title>row 0, column 1: inf</title>") != std::string::npos);
   CHECK(svg.find("fill=\"#440154\"><title>row 1, column 0: -inf</title>") != std::string::npos);
 
   Eigen::MatrixXf all_nan = Eigen::MatrixXf::Constant(2, 2, std::numeric_limits<float>::quiet_NaN());
-  CHECK_WELL_FORMED(attn::io::heatmap_svg(all_nan));
+  ATTN_CHECK_WELL_FORMED(attn::io::heatmap_svg(all_nan));
 
   // Empty maps draw their frame, labels and colour bar, and stay valid.
-  CHECK_WELL_FORMED(attn::io::heatmap_svg(Eigen::MatrixXd(0, 0)));
+  ATTN_CHECK_WELL_FORMED(attn::io::heatmap_svg(Eigen::MatrixXd(0, 0)));
   attn::io::HeatmapOptions labels;
   labels.col_labels = {"a", "b", "c"};
-  CHECK_WELL_FORMED(attn::io::heatmap_svg(Eigen::MatrixXd(0, 3), labels));
+  ATTN_CHECK_WELL_FORMED(attn::io::heatmap_svg(Eigen::MatrixXd(0, 3), labels));
 }
 
 TEST_CASE("svg: a 500x500 map stays readable: size capped, labels thinned, cells rasterised",
@@ -222,7 +207,7 @@ TEST_CASE("svg: a 500x500 map stays readable: size capped, labels thinned, cells
   options.row_labels[3] = "a very long label that goes on and on and on past the limit";
   options.title = "500 × 500";
   const std::string svg = attn::io::heatmap_svg(m, options);
-  CHECK_WELL_FORMED(svg);
+  ATTN_CHECK_WELL_FORMED(svg);
 
   const auto attribute = [&](const std::string& name) {
     const auto at = svg.find(name + "=\"", svg.find("<svg "));
@@ -255,7 +240,7 @@ TEST_CASE("svg: a 500x500 map stays readable: size capped, labels thinned, cells
   vector.col_labels.clear();
   const std::string big = attn::io::heatmap_svg(m.topLeftCorner(150, 150), vector);
   CHECK(count(big, "\"><title>") == 150 * 150);
-  CHECK_WELL_FORMED(big);
+  ATTN_CHECK_WELL_FORMED(big);
 }
 
 TEST_CASE("svg: long labels are cut with an ellipsis and keep the full text in a tooltip", "[io][svg]") {
@@ -263,7 +248,7 @@ TEST_CASE("svg: long labels are cut with an ellipsis and keep the full text in a
   options.row_labels = {"short", "an extraordinarily long token label indeed"};
   options.max_label_length = 10;
   const std::string svg = attn::io::heatmap_svg(Eigen::MatrixXd::Identity(2, 2), options);
-  CHECK_WELL_FORMED(svg);
+  ATTN_CHECK_WELL_FORMED(svg);
   // 10 character cells, the ellipsis included.
   CHECK(svg.find(">an extrao\xE2\x80\xA6<title>an extraordinarily long token label indeed</title></text>") !=
         std::string::npos);
@@ -294,7 +279,7 @@ TEST_CASE("svg: a grid of heads shares one scale; a pair puts the truth beside o
   options.grid_columns = 3;
   const std::string grid =
       attn::io::heatmap_grid_svg(attn::io::heatmap_panels(heads, {"head 0", "head 1", "head <2>"}), options);
-  CHECK_WELL_FORMED(grid);
+  ATTN_CHECK_WELL_FORMED(grid);
   CHECK(count(grid, "<g class=\"panel\">") == 6);
   CHECK(count(grid, "class=\"colorbar\"") == 1);
   CHECK(grid.find(">head &lt;2&gt;</text>") != std::string::npos);
@@ -309,8 +294,8 @@ TEST_CASE("svg: a grid of heads shares one scale; a pair puts the truth beside o
   attn::io::HeatmapPanel attention{example(3, 3), "epoch 9", {"x", "y", "z"}, {"p", "q", "r"}};
   const std::string beside = attn::io::heatmap_pair_svg(truth, attention);
   const std::string under = attn::io::heatmap_pair_svg(truth, attention, {}, attn::io::PairLayout::under);
-  CHECK_WELL_FORMED(beside);
-  CHECK_WELL_FORMED(under);
+  ATTN_CHECK_WELL_FORMED(beside);
+  ATTN_CHECK_WELL_FORMED(under);
   const auto size_of = [](const std::string& svg, const char* name) {
     const auto at = svg.find(std::string(name) + "=\"", svg.find("<svg "));
     return std::stod(svg.substr(at + std::string(name).size() + 2));
@@ -396,8 +381,8 @@ TEST_CASE("svg: path overloads replace files atomically and report I/O failures"
   CHECK(slurp(path) == attn::io::heatmap_svg(example(3, 3)));
   attn::io::write_heatmap_grid_svg(tmp.path / "grid.svg", attn::io::heatmap_panels(std::vector<Eigen::MatrixXd>{example(2, 2)}));
   attn::io::write_heatmap_pair_svg(tmp.path / "pair.svg", {example(2, 2), "a", {}, {}}, {example(2, 2), "b", {}, {}});
-  CHECK_WELL_FORMED(slurp(tmp.path / "grid.svg"));
-  CHECK_WELL_FORMED(slurp(tmp.path / "pair.svg"));
+  ATTN_CHECK_WELL_FORMED(slurp(tmp.path / "grid.svg"));
+  ATTN_CHECK_WELL_FORMED(slurp(tmp.path / "pair.svg"));
   std::size_t files = 0;
   for (const auto& entry : fs::directory_iterator(tmp.path)) {
     (void)entry;

@@ -300,6 +300,12 @@ TEST_CASE("Luong prepared keys: prepare_keys once, luong(q, keys, ...) per call,
       ATTN_CHECK_CLOSE(prepared.output, full.output, 1e-14);
     }
   }
+  // Keys prepared with another W of the same score: refused by their width, never read out of bounds.
+  const auto concat_keys = attn::prepare_keys(all[1], k);
+  const auto wider = attn::LuongParams<double>::concat(attn_test::random_matrix(rng, 5, 6),
+                                                       attn_test::random_matrix(rng, 1, 6), 1.5);
+  CHECK_THROWS_WITH(attn::luong(q, concat_keys, v, wider),
+                    "attn::luong: keys.projected.cols() (4) must equal the key width of params (6)");
   const auto dot_keys = attn::prepare_keys(attn::LuongParams<double>::dot(), q);
   CHECK_THROWS_WITH(attn::luong(q, dot_keys, q, attn::LuongParams<double>::dot(2.0)),
                     "attn::luong: the keys were prepared for other parameters (score or g); prepare_keys(params, k) again");

@@ -234,6 +234,8 @@ Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const LuongKeys<typename 
   if (params.score != LuongScore::concat)
     detail::check_equal(fn, "q.cols()", dq, "keys.projected.cols()", keys.projected.cols());
   return detail::with_luong_scorer(fn, params, dq, dk, scale, ws, [&](const auto& scorer) {
+    detail::check_equal(fn, "keys.projected.cols()", keys.projected.cols(), "the key width of params",
+                        scorer.prepared_size(dk));
     // A DotScorer's keys carry g already: the options' scale is applied before the softmax.
     // An AdditiveScorer folds g and the scale into its v.
     const Scalar rest = std::decay_t<decltype(scorer)>::parallel_blocks ? scale : Scalar(1);

@@ -314,3 +314,36 @@ TEST_CASE("Luong prepared keys: prepare_keys once, luong(q, keys, ...) per call,
 }
 
 }  // namespace test_scorers
+
+namespace test_scorers {
+
+TEST_CASE("monotonic _into forms: bad shapes and missing noise are refused with their messages",
+          "[scorers][monotonic][error]") {
+  std::mt19937_64 rng(9);
+  using M = attn::Matrix<double>;
+  const M q = attn_test::random_matrix(rng, 2, 3);
+  const M k = attn_test::random_matrix(rng, 4, 3);
+  const M v = attn_test::random_matrix(rng, 4, 2);
+  const M previous = attn::monotonic_initial_alignment<double>(2, 4);
+  attn::BahdanauParams<double> b;
+  b.wq = attn_test::random_matrix(rng, 3, 5);
+  b.wk = attn_test::random_matrix(rng, 3, 5);
+  b.v = attn_test::random_matrix(rng, 1, 5);
+  attn::Workspace<double> ws;
+  M out(2, 2);
+  M w(2, 4);
+  M wrong(2, 3);
+  CHECK_THROWS_WITH(attn::bahdanau_monotonic_into(q, k, v, previous, b, wrong, w, ws),
+                    "attn::bahdanau_monotonic: output (2x3) must be (2x2)");
+  CHECK_THROWS_WITH(attn::luong_monotonic_into(q, k, v, previous, attn::LuongParams<double>::dot(), out, wrong, ws),
+                    "attn::luong_monotonic: weights (2x3) must be (2x4)");
+  CHECK_THROWS_WITH(attn::luong_monotonic_into(q, k, v, wrong, attn::LuongParams<double>::dot(), out, w, ws),
+                    "attn::luong_monotonic: previous (2x3) must be (2x4)");
+  attn::MonotonicParams<double> noisy;
+  noisy.sigmoid_noise = 1.0;
+  CHECK_THROWS_WITH(attn::bahdanau_monotonic_into(q, k, v, previous, b, out, w, ws, noisy),
+                    Catch::Contains("attn::bahdanau_monotonic: monotonic sigmoid_noise > 0 needs a noise generator"));
+  CHECK_NOTHROW(attn::bahdanau_monotonic_into(q, k, v, previous, b, out, w, ws, noisy, attn::Mask(), std::mt19937(1)));
+}
+
+}  // namespace test_scorers

@@ -26,6 +26,7 @@
 #include <attn/analysis.hpp>
 #include <attn/monotonic_attention.hpp>
 #include <attn/monotonic.hpp>
+#include <attn/prepared_keys.hpp>
 #include <attn/prepared_memory.hpp>
 #include <attn/memory.hpp>
 #include <attn/history.hpp>

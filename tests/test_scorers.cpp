@@ -311,6 +311,42 @@ TEST_CASE("Luong prepared keys: prepare_keys once, luong(q, keys, ...) per call,
                     "attn::luong: the keys were prepared for other parameters (score or g); prepare_keys(params, k) again");
   CHECK_THROWS_WITH(attn::luong(q, dot_keys, q, all[0]),
                     "attn::luong: the keys were prepared for other parameters (score or g); prepare_keys(params, k) again");
+  // Concat keys and queries as wide as W has rows: no key width is left (it would be read out of bounds).
+  const M q5 = attn_test::random_matrix(rng, 4, 5);
+  CHECK_THROWS_WITH(attn::luong(q5, concat_keys, v, all[1]),
+                    "attn::luong: params.w.rows() (5) must exceed q.cols() (5) for concat");
+}
+
+TEST_CASE("Bahdanau on keys or on prepared keys: one function, the same arithmetic", "[scorers][bahdanau]") {
+  std::mt19937_64 rng(9);
+  using M = attn::Matrix<double>;
+  const M q = attn_test::random_matrix(rng, 3, 4);
+  const M k = attn_test::random_matrix(rng, 5, 2);
+  const M v = attn_test::random_matrix(rng, 5, 3);
+  attn::BahdanauParams<double> p;
+  p.wq = attn_test::random_matrix(rng, 4, 6);
+  p.wk = attn_test::random_matrix(rng, 2, 6);
+  p.v = attn_test::random_matrix(rng, 1, 6);
+  const auto keys = attn::prepare_keys(p, k);
+  attn::Workspace<double> ws;
+  M out_k(3, 3), w_k(3, 5), out_p(3, 3), w_p(3, 5);
+  CHECK(attn::bahdanau_into(q, k, v, p, out_k, w_k, ws, attn::Mask::key_length(4)) == 0);
+  CHECK(attn::bahdanau_into(q, keys, v, p, out_p, w_p, ws, attn::Mask::key_length(4)) == 0);
+  CHECK(w_k == w_p);
+  CHECK(out_k == out_p);
+  const auto value = attn::bahdanau(q, k, v, p, attn::Mask::key_length(4));
+  CHECK(value.weights == w_k);
+  CHECK(value.output == out_k);
+  // Checked against the formula: e_ij = v·tanh(q_i·Wq + k_j·Wk), softmax over the first 4 keys.
+  for (attn::Index i = 0; i < 3; ++i) {
+    Eigen::RowVectorXd e(4);
+    for (attn::Index j = 0; j < 4; ++j) e(j) = (p.v.array() * (q.row(i) * p.wq + k.row(j) * p.wk).array().tanh()).sum();
+    const Eigen::RowVectorXd a = (e.array() - e.maxCoeff()).exp() / (e.array() - e.maxCoeff()).exp().sum();
+    CHECK((w_k.row(i).head(4) - a).cwiseAbs().maxCoeff() < 1e-14);
+    CHECK(w_k(i, 4) == 0.0);
+  }
+  CHECK_THROWS_WITH(attn::bahdanau_into(q, k.leftCols(1), v, p, out_k, w_k, ws),
+                    "attn::bahdanau: k.cols() (1) must equal params.wk.rows() (2)");
 }
 
 }  // namespace test_scorers

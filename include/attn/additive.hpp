@@ -6,6 +6,8 @@
 
 #include "config.hpp"
 #include "detail/attend.hpp"
+#include "detail/forms.hpp"
+#include "prepared_keys.hpp"
 #include "mask.hpp"
 #include "result.hpp"
 #include "detail/scorers.hpp"
@@ -57,10 +59,6 @@ void check_params(const char* fn, const BahdanauParams<Scalar>& p) {
   }
 }
 
-}  // namespace detail
-
-namespace detail {
-
 /// The scorer of `p` (checked): an AdditiveScorer with keys `K·Wk (+ b when normalized)` and the
 /// effective `v` (`scale·v`, or `scale·g·v/‖v‖` when normalized) in `ws`'s vector buffer when it
 /// differs from `p.v`.
@@ -83,39 +81,48 @@ AdditiveScorer<Scalar> bahdanau_scorer(const char* fn, const BahdanauParams<Scal
   return {view(p.wq), view(p.wk), with_b ? view(p.b) : RowView<Scalar>(nullptr, 0), RowView<Scalar>(v, units), Scalar(0)};
 }
 
-template <typename DerivedK>
-BahdanauKeys<typename DerivedK::Scalar> prepare_keys(const char* fn,
-                                                     const BahdanauParams<typename DerivedK::Scalar>& params,
-                                                     const Eigen::MatrixBase<DerivedK>& k) {
-  using Scalar = typename DerivedK::Scalar;
-  check_scalar<Scalar>();
-  Workspace<Scalar> ws;
-  const auto scorer = bahdanau_scorer(fn, params, Scalar(1), ws);
-  scorer.check(fn, k.cols());
-  const SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
-  BahdanauKeys<Scalar> keys;
-  keys.projected.resize(k.rows(), params.units());
-  scorer.prepare(k, keys.projected);
-  keys.normalized = params.normalize;
-  return keys;
-}
+/// The Bahdanau scorer (see detail::ScorerOf).
+template <typename S>
+struct ScorerOf<BahdanauParams<S>> {
+  using Scalar = S;
+  using Keys = BahdanauKeys<Scalar>;
+
+  static Index query_size(const char* fn, const BahdanauParams<Scalar>& p, Index) {
+    check_params(fn, p);
+    return p.wq.rows();
+  }
+
+  template <typename F>
+  static Index with(const char* fn, const BahdanauParams<Scalar>& p, Index dq, Index dk, Scalar scale,
+                    Workspace<Scalar>& ws, F&& f) {
+    const auto scorer = bahdanau_scorer(fn, p, scale, ws);
+    check_equal(fn, "q.cols()", dq, "params.wq.rows()", p.wq.rows());
+    scorer.check(fn, dk);
+    return f(scorer);
+  }
+
+  static Keys keys_for(const BahdanauParams<Scalar>& p) {
+    Keys keys;
+    keys.normalized = p.normalize;
+    return keys;
+  }
+
+  static Index check_keys(const char* fn, const Keys& keys, const BahdanauParams<Scalar>& p, Index) {
+    ATTN_CHECK(keys.normalized == p.normalize,
+               std::string(fn) + ": keys were prepared with normalize = " + (keys.normalized ? "true" : "false") +
+                   " but params.normalize is " + (p.normalize ? "true" : "false"));
+    check_equal(fn, "keys.projected.cols()", keys.projected.cols(), "params.v.cols()", p.units());
+    return p.wk.rows();
+  }
+};
 
 }  // namespace detail
 
-/// Projects the memory's keys once (`K·Wk`, plus `b` when normalized). K is Tk×dk.
-/// \param params the Bahdanau parameters (wk, and b when normalized)
-/// \param k keys, Tk×dk
-/// \return the projected keys, Tk×units
-template <typename DerivedK>
-BahdanauKeys<typename DerivedK::Scalar> prepare_keys(const BahdanauParams<typename DerivedK::Scalar>& params,
-                                                     const Eigen::MatrixBase<DerivedK>& k) {
-  return detail::prepare_keys("attn::prepare_keys", params, k);
-}
-
-/// Bahdanau attention against prepared keys, into caller-owned `output` (Tq×dv) and
-/// `weights` (Tq×Tk) with scratch `ws`. Returns the number of fully masked query rows.
+/// Bahdanau attention into caller-owned `output` (Tq×dv) and `weights` (Tq×Tk) with scratch
+/// `ws`. Returns the number of fully masked query rows.
 /// \param q queries, Tq×dq
-/// \param keys keys prepared by prepare_keys() with the same `params`
+/// \param k keys, Tk×dk (any Eigen expression), or the BahdanauKeys prepare_keys(params, keys)
+///        made of them (the decoder-step case: prepare once, call per step; same arithmetic)
 /// \param v values, Tk×dv
 /// \param params the Bahdanau parameters
 /// \param output Tq×dv, written
@@ -124,73 +131,36 @@ BahdanauKeys<typename DerivedK::Scalar> prepare_keys(const BahdanauParams<typena
 /// \param mask which keys each query may see
 /// \param options probability function, return_scores and the scale (a factor on the scores)
 /// \return the number of queries that saw no key
-template <typename DerivedQ, typename DerivedV>
-Index bahdanau_into(const Eigen::MatrixBase<DerivedQ>& q, const BahdanauKeys<typename DerivedQ::Scalar>& keys,
-                    const Eigen::MatrixBase<DerivedV>& v, const BahdanauParams<typename DerivedQ::Scalar>& params,
+/// \throws attn::invalid_argument when a shape does not fit, or the keys were prepared with
+///         another `normalize`
+template <typename DerivedQ, typename K, typename DerivedV>
+Index bahdanau_into(const Eigen::MatrixBase<DerivedQ>& q, const K& k, const Eigen::MatrixBase<DerivedV>& v,
+                    const BahdanauParams<typename DerivedQ::Scalar>& params,
                     Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
                     Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights, Workspace<typename DerivedQ::Scalar>& ws,
                     const Mask& mask = Mask(), const Options& options = Options()) {
-  using Scalar = typename DerivedQ::Scalar;
-  detail::check_scalar<Scalar>();
-  static_assert(std::is_same<Scalar, typename DerivedV::Scalar>::value,
-                "attn::bahdanau: q and v must share one scalar type; use .cast<T>()");
-  constexpr const char* fn = "attn::bahdanau";
-  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
-  detail::check_params(fn, params);
-  const Index tk = keys.projected.rows();
-  detail::check_equal(fn, "q.cols()", q.cols(), "params.wq.rows()", params.wq.rows());
-  detail::check_equal(fn, "keys.projected.cols()", keys.projected.cols(), "params.v.cols()", params.units());
-  ATTN_CHECK(keys.normalized == params.normalize,
-             std::string(fn) + ": keys were prepared with normalize = " + (keys.normalized ? "true" : "false") +
-                 " but params.normalize is " + (params.normalize ? "true" : "false"));
-  detail::check_equal(fn, "v.rows()", v.rows(), "keys.projected.rows()", tk);
-  detail::check_shape(fn, "output", output, q.rows(), v.cols());
-  detail::check_shape(fn, "weights", weights, q.rows(), tk);
-  mask.check(fn, q.rows(), tk);
-  detail::check_probability(fn, options.probability);
-  const auto scorer = detail::bahdanau_scorer(fn, params, detail::score_scale<Scalar>(fn, options, Scalar(1)), ws);
-  return detail::attend_prepared<Scalar>(scorer, q, keys.projected, v, output, weights, ws, mask, options);
-}
-
-/// Bahdanau attention against prepared keys (the decoder-step case: prepare once, call per step).
-/// \param q queries, Tq×dq
-/// \param keys keys prepared by prepare_keys() with the same `params`
-/// \param v values, Tk×dv
-/// \param params the Bahdanau parameters
-/// \param mask which keys each query may see
-/// \param options probability function and return_scores
-/// \return output, weights, fully_masked (and scores when asked)
-template <typename DerivedQ, typename DerivedV>
-AttentionResult<typename DerivedQ::Scalar> bahdanau(const Eigen::MatrixBase<DerivedQ>& q,
-                                                    const BahdanauKeys<typename DerivedQ::Scalar>& keys,
-                                                    const Eigen::MatrixBase<DerivedV>& v,
-                                                    const BahdanauParams<typename DerivedQ::Scalar>& params,
-                                                    const Mask& mask = Mask(), const Options& options = Options()) {
-  using Scalar = typename DerivedQ::Scalar;
-  return detail::run<Scalar>(q.rows(), keys.projected.rows(), v.cols(), options, [&](auto& out, auto& w, auto& ws) {
-    bahdanau_into(q, keys, v, params, out, w, ws, mask, options);
-  });
+  return detail::attend_with("attn::bahdanau", q, k, v, params, output, weights, ws, mask, options);
 }
 
 /// Bahdanau attention. Returns output (Tq×dv), weights (Tq×Tk), fully masked rows and,
 /// with `options.return_scores`, the scores.
 /// \param q queries, Tq×dq
-/// \param k keys, Tk×dk
+/// \param k keys, Tk×dk, or the BahdanauKeys prepare_keys(params, keys) made of them
 /// \param v values, Tk×dv
 /// \param params the Bahdanau parameters (Keras kernel layout)
 /// \param mask which keys each query may see
-/// \param options probability function and return_scores
+/// \param options probability function, return_scores and the scale (a factor on the scores)
 /// \return output, weights, fully_masked (and scores when asked)
-template <typename DerivedQ, typename DerivedK, typename DerivedV>
-AttentionResult<typename DerivedQ::Scalar> bahdanau(const Eigen::MatrixBase<DerivedQ>& q,
-                                                    const Eigen::MatrixBase<DerivedK>& k,
+template <typename DerivedQ, typename K, typename DerivedV>
+AttentionResult<typename DerivedQ::Scalar> bahdanau(const Eigen::MatrixBase<DerivedQ>& q, const K& k,
                                                     const Eigen::MatrixBase<DerivedV>& v,
                                                     const BahdanauParams<typename DerivedQ::Scalar>& params,
                                                     const Mask& mask = Mask(), const Options& options = Options()) {
-  static_assert(std::is_same<typename DerivedQ::Scalar, typename DerivedK::Scalar>::value,
-                "attn::bahdanau: q and k must share one scalar type; use .cast<T>()");
-  detail::check_equal("attn::bahdanau", "v.rows()", v.rows(), "k.rows()", k.rows());
-  return bahdanau(q, detail::prepare_keys("attn::bahdanau", params, k), v, params, mask, options);
+  using Scalar = typename DerivedQ::Scalar;
+  const Index tk = detail::key_count<BahdanauParams<Scalar>>(k);
+  return detail::run<Scalar>(q.rows(), tk, v.cols(), options, [&](auto& out, auto& w, auto& ws) {
+    bahdanau_into(q, k, v, params, out, w, ws, mask, options);
+  });
 }
 
 }  // namespace attn

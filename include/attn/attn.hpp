@@ -23,6 +23,7 @@
 #include "analysis.hpp"
 #include "monotonic_attention.hpp"
 #include "monotonic.hpp"
+#include "prepared_keys.hpp"
 #include "prepared_memory.hpp"
 #include "memory.hpp"
 #include "history.hpp"

@@ -13,7 +13,7 @@
 
 #define ATTN_VERSION_MAJOR 0
 #define ATTN_VERSION_MINOR 4
-#define ATTN_VERSION_PATCH 0
+#define ATTN_VERSION_PATCH 1
 
 /// Argument check, on in every build type: throws attn::invalid_argument(msg).
 /// `msg` is only evaluated when the check fails.
@@ -99,6 +99,14 @@ template <typename Scalar>
 constexpr void check_scalar() {
   static_assert(std::is_floating_point<Scalar>::value,
                 "attn: inputs must hold float or double; convert integer matrices with .cast<float>()");
+}
+
+/// The matrix arguments of one call (Eigen types) hold float or double, all the same one.
+template <typename First, typename... Rest>
+constexpr void check_scalars() {
+  check_scalar<typename First::Scalar>();
+  static_assert((std::is_same<typename First::Scalar, typename Rest::Scalar>::value && ...),
+                "attn: the matrix arguments of one call must share one scalar type; use .cast<T>()");
 }
 
 }  // namespace detail

@@ -6,6 +6,8 @@
 
 #include "config.hpp"
 #include "detail/attend.hpp"
+#include "detail/forms.hpp"
+#include "prepared_keys.hpp"
 #include "mask.hpp"
 #include "result.hpp"
 #include "detail/scorers.hpp"
@@ -97,68 +99,75 @@ Index luong_query_size(const char* fn, const LuongParams<Scalar>& p, Index dk) {
   return p.w.rows() - dk;
 }
 
-/// Calls `f(scorer)` with the scorer of `p` for queries of width `dq` and keys of width `dk`
-/// (checked): dot and general are DotScorers with scale `g·scale`, concat an AdditiveScorer
-/// whose `v` is `g·scale·v` (in `ws`'s vector buffer when that factor is not 1).
-template <typename Scalar, typename F>
-Index with_luong_scorer(const char* fn, const LuongParams<Scalar>& p, Index dq, Index dk, Scalar scale,
-                        Workspace<Scalar>& ws, F&& f) {
-  check_luong_params(fn, p);
-  const Scalar g = (p.g ? *p.g : Scalar(1)) * scale;
-  if (p.score == LuongScore::concat) {
-    const Index units = p.v.cols();
-    check_shape(fn, "params.w", p.w, dq + dk, units);
-    const Scalar* v = p.v.size() == 0 ? nullptr : p.v.data();
-    if (g != Scalar(1)) {
-      auto gv = buffers(ws).vector.matrix(1, units);
-      gv = g * p.v;
-      v = gv.data();
+/// The Luong scorer (see detail::ScorerOf): dot and general are DotScorers with scale
+/// `g·scale`, concat an AdditiveScorer whose `v` is `g·scale·v` (in `ws`'s vector buffer when
+/// that factor is not 1).
+template <typename S>
+struct ScorerOf<LuongParams<S>> {
+  using Scalar = S;
+  using Keys = LuongKeys<Scalar>;
+
+  static Index query_size(const char* fn, const LuongParams<Scalar>& p, Index dk) { return luong_query_size(fn, p, dk); }
+
+  template <typename F>
+  static Index with(const char* fn, const LuongParams<Scalar>& p, Index dq, Index dk, Scalar scale,
+                    Workspace<Scalar>& ws, F&& f) {
+    check_luong_params(fn, p);
+    const Scalar g = (p.g ? *p.g : Scalar(1)) * scale;
+    if (p.score == LuongScore::concat) {
+      const Index units = p.v.cols();
+      check_shape(fn, "params.w", p.w, dq + dk, units);
+      const Scalar* v = p.v.size() == 0 ? nullptr : p.v.data();
+      if (g != Scalar(1)) {
+        auto gv = buffers(ws).vector.matrix(1, units);
+        gv = g * p.v;
+        v = gv.data();
+      }
+      const AdditiveScorer<Scalar> scorer{parameter_rows(p.w, 0, dq), parameter_rows(p.w, dq, dk),
+                                          RowView<Scalar>(nullptr, 0), RowView<Scalar>(v, units), Scalar(0)};
+      return f(scorer);
     }
-    const AdditiveScorer<Scalar> scorer{parameter_rows(p.w, 0, dq), parameter_rows(p.w, dq, dk),
-                                        RowView<Scalar>(nullptr, 0), RowView<Scalar>(v, units), Scalar(0)};
+    if (p.score == LuongScore::dot) {
+      check_equal(fn, "q.cols()", dq, "k.cols()", dk);
+    } else {
+      check_shape(fn, "params.w", p.w, dq, dk);
+    }
+    const DotScorer<Scalar> scorer{p.score == LuongScore::general ? view(p.w) : no_parameter<Scalar>(), true, g, Scalar(0)};
     return f(scorer);
   }
-  if (p.score == LuongScore::dot) {
-    check_equal(fn, "q.cols()", dq, "k.cols()", dk);
-  } else {
-    check_shape(fn, "params.w", p.w, dq, dk);
+
+  static Keys keys_for(const LuongParams<Scalar>& p) {
+    Keys keys;
+    keys.score = p.score;
+    keys.g = p.g ? *p.g : Scalar(1);
+    return keys;
   }
-  const DotScorer<Scalar> scorer{p.score == LuongScore::general ? view(p.w) : no_parameter<Scalar>(), true, g, Scalar(0)};
-  return f(scorer);
-}
+
+  /// The key width the parameters imply (the prepared keys no longer show it).
+  static Index check_keys(const char* fn, const Keys& keys, const LuongParams<Scalar>& p, Index dq) {
+    ATTN_CHECK(keys.score == p.score && keys.g == (p.g ? *p.g : Scalar(1)),
+               std::string(fn) + ": the keys were prepared for other parameters (score or g); prepare_keys(params, k) again");
+    if (p.score == LuongScore::dot) {
+      check_equal(fn, "q.cols()", dq, "keys.projected.cols()", keys.projected.cols());
+      return keys.projected.cols();
+    }
+    if (p.score == LuongScore::general) {
+      check_equal(fn, "q.cols()", dq, "keys.projected.cols()", keys.projected.cols());
+      return p.w.cols();
+    }
+    ATTN_CHECK(p.w.rows() > dq, std::string(fn) + ": params.w.rows() (" + std::to_string(p.w.rows()) +
+                                    ") must exceed q.cols() (" + std::to_string(dq) + ") for concat");
+    return p.w.rows() - dq;
+  }
+};
 
 }  // namespace detail
-
-/// Projects the memory's keys once for Luong attention (`g·K`, `g·K·Wᵀ`, or `K·W[dq:]`).
-/// \param params the Luong score and its parameters
-/// \param k keys, Tk×dk
-/// \return the prepared keys, for luong() and luong_into() with the same `params`
-/// \throws attn::invalid_argument when `params` does not fit dk
-template <typename DerivedK>
-LuongKeys<typename DerivedK::Scalar> prepare_keys(const LuongParams<typename DerivedK::Scalar>& params,
-                                                  const Eigen::MatrixBase<DerivedK>& k) {
-  using Scalar = typename DerivedK::Scalar;
-  detail::check_scalar<Scalar>();
-  constexpr const char* fn = "attn::prepare_keys";
-  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
-  const Index dk = k.cols();
-  LuongKeys<Scalar> keys;
-  keys.score = params.score;
-  keys.g = params.g ? *params.g : Scalar(1);
-  Workspace<Scalar> ws;
-  detail::with_luong_scorer(fn, params, detail::luong_query_size(fn, params, dk), dk, Scalar(1), ws,
-                            [&](const auto& scorer) {
-                              keys.projected.resize(k.rows(), scorer.prepared_size(dk));
-                              scorer.prepare(k, keys.projected);
-                              return Index(0);
-                            });
-  return keys;
-}
 
 /// Luong attention into caller-owned `output` (Tq×dv) and `weights` (Tq×Tk) with scratch `ws`.
 /// Returns the number of fully masked query rows.
 /// \param q queries, Tq×dq
-/// \param k keys, Tk×dk
+/// \param k keys, Tk×dk (any Eigen expression), or the LuongKeys prepare_keys(params, keys) made
+///        of them (the decoder-step case: prepare once, call per step; same arithmetic)
 /// \param v values, Tk×dv
 /// \param params score function (dot, general, concat) and its parameters
 /// \param output Tq×dv, written
@@ -167,121 +176,35 @@ LuongKeys<typename DerivedK::Scalar> prepare_keys(const LuongParams<typename Der
 /// \param mask which keys each query may see
 /// \param options probability function, return_scores and the scale (a factor on g)
 /// \return the number of queries that saw no key
-template <typename DerivedQ, typename DerivedK, typename DerivedV>
-Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
-                 const Eigen::MatrixBase<DerivedV>& v, const LuongParams<typename DerivedQ::Scalar>& params,
+/// \throws attn::invalid_argument when a shape does not fit, or the keys were prepared for
+///         another score, g or width
+template <typename DerivedQ, typename K, typename DerivedV>
+Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const K& k, const Eigen::MatrixBase<DerivedV>& v,
+                 const LuongParams<typename DerivedQ::Scalar>& params,
                  Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
                  Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights, Workspace<typename DerivedQ::Scalar>& ws,
                  const Mask& mask = Mask(), const Options& options = Options()) {
-  using Scalar = typename DerivedQ::Scalar;
-  detail::check_scalar<Scalar>();
-  static_assert(std::is_same<Scalar, typename DerivedK::Scalar>::value &&
-                    std::is_same<Scalar, typename DerivedV::Scalar>::value,
-                "attn::luong: q, k and v must share one scalar type; use .cast<T>()");
-  constexpr const char* fn = "attn::luong";
-  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
-  detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
-  detail::check_shape(fn, "output", output, q.rows(), v.cols());
-  detail::check_shape(fn, "weights", weights, q.rows(), k.rows());
-  mask.check(fn, q.rows(), k.rows());
-  detail::check_probability(fn, options.probability);
-  const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1));
-  return detail::with_luong_scorer(fn, params, q.cols(), k.cols(), scale, ws, [&](const auto& scorer) {
-    return detail::attend_keys<Scalar>(scorer, q, k, v, output, weights, ws, mask, options);
-  });
-}
-
-/// Luong attention against keys prepared once (prepare_keys with the same `params`): the
-/// decoder-step case. Same arithmetic as the other overload.
-/// \param q queries, Tq×dq
-/// \param keys keys prepared by prepare_keys() with the same `params`
-/// \param v values, Tk×dv
-/// \param params the Luong score and its parameters
-/// \param output Tq×dv, written
-/// \param weights Tq×Tk, written
-/// \param ws reusable scratch
-/// \param mask which keys each query may see
-/// \param options probability function, return_scores and the scale (a factor on g)
-/// \return the number of queries that saw no key
-/// \throws attn::invalid_argument when the keys were prepared for another score or g, or a
-///         shape does not fit
-template <typename DerivedQ, typename DerivedV>
-Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const LuongKeys<typename DerivedQ::Scalar>& keys,
-                 const Eigen::MatrixBase<DerivedV>& v, const LuongParams<typename DerivedQ::Scalar>& params,
-                 Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
-                 Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights, Workspace<typename DerivedQ::Scalar>& ws,
-                 const Mask& mask = Mask(), const Options& options = Options()) {
-  using Scalar = typename DerivedQ::Scalar;
-  detail::check_scalar<Scalar>();
-  static_assert(std::is_same<Scalar, typename DerivedV::Scalar>::value,
-                "attn::luong: q and v must share one scalar type; use .cast<T>()");
-  constexpr const char* fn = "attn::luong";
-  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
-  const Index tk = keys.projected.rows();
-  ATTN_CHECK(keys.score == params.score && keys.g == (params.g ? *params.g : Scalar(1)),
-             std::string(fn) + ": the keys were prepared for other parameters (score or g); prepare_keys(params, k) again");
-  detail::check_equal(fn, "v.rows()", v.rows(), "keys.projected.rows()", tk);
-  detail::check_shape(fn, "output", output, q.rows(), v.cols());
-  detail::check_shape(fn, "weights", weights, q.rows(), tk);
-  mask.check(fn, q.rows(), tk);
-  detail::check_probability(fn, options.probability);
-  const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1));
-  // The key width the parameters imply (the prepared keys no longer show it).
-  const Index dq = q.cols();
-  const Index dk = params.score == LuongScore::dot       ? keys.projected.cols()
-                   : params.score == LuongScore::general ? params.w.cols()
-                                                         : params.w.rows() - dq;
-  if (params.score != LuongScore::concat)
-    detail::check_equal(fn, "q.cols()", dq, "keys.projected.cols()", keys.projected.cols());
-  return detail::with_luong_scorer(fn, params, dq, dk, scale, ws, [&](const auto& scorer) {
-    detail::check_equal(fn, "keys.projected.cols()", keys.projected.cols(), "the key width of params",
-                        scorer.prepared_size(dk));
-    // A DotScorer's keys carry g already: the options' scale is applied before the softmax.
-    // An AdditiveScorer folds g and the scale into its v.
-    const Scalar rest = std::decay_t<decltype(scorer)>::parallel_blocks ? scale : Scalar(1);
-    return detail::attend_prepared<Scalar>(scorer, q, keys.projected, v, output, weights, ws, mask, options,
-                                           std::nullopt, rest);
-  });
+  return detail::attend_with("attn::luong", q, k, v, params, output, weights, ws, mask, options);
 }
 
 /// Luong attention; defaults to the dot score. Returns output (Tq×dv), weights (Tq×Tk),
 /// fully masked rows and, with `options.return_scores`, the scores.
 /// \param q queries, Tq×dq
-/// \param k keys, Tk×dk
+/// \param k keys, Tk×dk, or the LuongKeys prepare_keys(params, keys) made of them
 /// \param v values, Tk×dv
 /// \param params score function and its parameters (default: dot)
 /// \param mask which keys each query may see
 /// \param options probability function, return_scores and the scale (a factor on g)
 /// \return output, weights, fully_masked (and scores when asked)
-template <typename DerivedQ, typename DerivedK, typename DerivedV>
-AttentionResult<typename DerivedQ::Scalar> luong(const Eigen::MatrixBase<DerivedQ>& q,
-                                                 const Eigen::MatrixBase<DerivedK>& k,
+template <typename DerivedQ, typename K, typename DerivedV>
+AttentionResult<typename DerivedQ::Scalar> luong(const Eigen::MatrixBase<DerivedQ>& q, const K& k,
                                                  const Eigen::MatrixBase<DerivedV>& v,
                                                  const LuongParams<typename DerivedQ::Scalar>& params = {},
                                                  const Mask& mask = Mask(), const Options& options = Options()) {
   using Scalar = typename DerivedQ::Scalar;
-  return detail::run<Scalar>(q.rows(), k.rows(), v.cols(), options, [&](auto& out, auto& w, auto& ws) {
+  const Index tk = detail::key_count<LuongParams<Scalar>>(k);
+  return detail::run<Scalar>(q.rows(), tk, v.cols(), options, [&](auto& out, auto& w, auto& ws) {
     luong_into(q, k, v, params, out, w, ws, mask, options);
-  });
-}
-
-/// Luong attention against prepared keys (value form of the prepared luong_into).
-/// \param q queries, Tq×dq
-/// \param keys keys prepared by prepare_keys() with the same `params`
-/// \param v values, Tk×dv
-/// \param params the Luong score and its parameters
-/// \param mask which keys each query may see
-/// \param options probability function, return_scores and the scale
-/// \return output, weights, fully_masked (and scores when asked)
-template <typename DerivedQ, typename DerivedV>
-AttentionResult<typename DerivedQ::Scalar> luong(const Eigen::MatrixBase<DerivedQ>& q,
-                                                 const LuongKeys<typename DerivedQ::Scalar>& keys,
-                                                 const Eigen::MatrixBase<DerivedV>& v,
-                                                 const LuongParams<typename DerivedQ::Scalar>& params,
-                                                 const Mask& mask = Mask(), const Options& options = Options()) {
-  using Scalar = typename DerivedQ::Scalar;
-  return detail::run<Scalar>(q.rows(), keys.projected.rows(), v.cols(), options, [&](auto& out, auto& w, auto& ws) {
-    luong_into(q, keys, v, params, out, w, ws, mask, options);
   });
 }
 

@@ -130,10 +130,8 @@ Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOnePara
   const Index t = h.rows();
   const Index d = h.cols();
   detail::check_many_to_one_params(fn, params, d);
-  detail::check_shape(fn, "output", output, 1, params.wc.cols());
-  detail::check_shape(fn, "weights", weights, 1, t);
+  detail::check_into<Scalar>(fn, 1, t, params.wc.cols(), output, weights, mask, options);
   detail::check_shape(fn, "context", context, 1, d);
-  mask.check(fn, 1, t);
   const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1));
 
   // The query is the last step the mask lets the one query row see (h_{n-1} under

@@ -54,17 +54,25 @@ Index monotonic_keys(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q,
   return monotonic_step<Scalar>(scores, previous, monotonic, mask, noise, v, output, weights, ws);
 }
 
-/// Checks shared by the monotonic `_into` forms.
-template <typename Scalar, typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA>
-void check_monotonic_call(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
-                          const Eigen::MatrixBase<DerivedV>& v, const Eigen::MatrixBase<DerivedA>& previous,
-                          const Eigen::Ref<Matrix<Scalar>>& output, const Eigen::Ref<Matrix<Scalar>>& weights,
-                          const Mask& mask) {
+/// The monotonic `_into` form of the mechanism of `params` (see detail::ScorerOf).
+template <typename Params, typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise>
+Index monotonic_with(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                     const Eigen::MatrixBase<DerivedV>& v, const Eigen::MatrixBase<DerivedA>& previous,
+                     const Params& params, Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
+                     Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights, Workspace<typename DerivedQ::Scalar>& ws,
+                     const MonotonicParams<typename DerivedQ::Scalar>& monotonic, const Mask& mask, Noise& noise) {
+  using Scalar = typename DerivedQ::Scalar;
+  check_scalars<DerivedQ, DerivedK, DerivedV, DerivedA>();
+  const SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
+  check_monotonic_params(fn, monotonic, !is_no_noise<Noise>());
   check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
   check_shape(fn, "previous", previous, q.rows(), k.rows());
   check_shape(fn, "output", output, q.rows(), v.cols());
   check_shape(fn, "weights", weights, q.rows(), k.rows());
   mask.check(fn, q.rows(), k.rows());
+  return ScorerOf<Params>::with(fn, params, q.cols(), k.cols(), Scalar(1), ws, [&](const auto& scorer) {
+    return monotonic_keys<Scalar>(scorer, q, k, v, previous, monotonic, mask, noise, output, weights, ws);
+  });
 }
 
 /// Value form on top of a monotonic `_into` call: allocates the result, runs `into`, collects
@@ -114,20 +122,8 @@ Index bahdanau_monotonic_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen:
                               Workspace<typename DerivedQ::Scalar>& ws,
                               const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {},
                               const Mask& mask = Mask(), Noise&& noise = Noise()) {
-  using Scalar = typename DerivedQ::Scalar;
-  detail::check_scalar<Scalar>();
-  static_assert(std::is_same<Scalar, typename DerivedK::Scalar>::value &&
-                    std::is_same<Scalar, typename DerivedV::Scalar>::value &&
-                    std::is_same<Scalar, typename DerivedA::Scalar>::value,
-                "attn::bahdanau_monotonic: q, k, v and previous must share one scalar type; use .cast<T>()");
-  constexpr const char* fn = "attn::bahdanau_monotonic";
-  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
-  const auto scorer = detail::bahdanau_scorer(fn, params, Scalar(1), ws);
-  detail::check_monotonic_params(fn, monotonic, !detail::is_no_noise<Noise>());
-  detail::check_equal(fn, "q.cols()", q.cols(), "params.wq.rows()", params.wq.rows());
-  scorer.check(fn, k.cols());
-  detail::check_monotonic_call<Scalar>(fn, q, k, v, previous, output, weights, mask);
-  return detail::monotonic_keys<Scalar>(scorer, q, k, v, previous, monotonic, mask, noise, output, weights, ws);
+  return detail::monotonic_with("attn::bahdanau_monotonic", q, k, v, previous, params, output, weights, ws, monotonic,
+                                 mask, noise);
 }
 
 /// Luong-monotonic attention (TF `LuongMonotonicAttention`) into caller-owned `output` and
@@ -157,19 +153,8 @@ Index luong_monotonic_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::Ma
                            Workspace<typename DerivedQ::Scalar>& ws,
                            const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {},
                            const Mask& mask = Mask(), Noise&& noise = Noise()) {
-  using Scalar = typename DerivedQ::Scalar;
-  detail::check_scalar<Scalar>();
-  static_assert(std::is_same<Scalar, typename DerivedK::Scalar>::value &&
-                    std::is_same<Scalar, typename DerivedV::Scalar>::value &&
-                    std::is_same<Scalar, typename DerivedA::Scalar>::value,
-                "attn::luong_monotonic: q, k, v and previous must share one scalar type; use .cast<T>()");
-  constexpr const char* fn = "attn::luong_monotonic";
-  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
-  detail::check_monotonic_params(fn, monotonic, !detail::is_no_noise<Noise>());
-  detail::check_monotonic_call<Scalar>(fn, q, k, v, previous, output, weights, mask);
-  return detail::with_luong_scorer(fn, params, q.cols(), k.cols(), Scalar(1), ws, [&](const auto& scorer) {
-    return detail::monotonic_keys<Scalar>(scorer, q, k, v, previous, monotonic, mask, noise, output, weights, ws);
-  });
+  return detail::monotonic_with("attn::luong_monotonic", q, k, v, previous, params, output, weights, ws, monotonic,
+                                 mask, noise);
 }
 
 /// Bahdanau-monotonic attention, value form of bahdanau_monotonic_into.

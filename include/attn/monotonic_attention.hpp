@@ -291,9 +291,7 @@ template <typename DerivedP, typename DerivedA>
 void monotonic_attention_into(const Eigen::MatrixBase<DerivedP>& p, const Eigen::MatrixBase<DerivedA>& previous,
                               MonotonicMode mode, Eigen::Ref<Matrix<typename DerivedP::Scalar>> out) {
   using Scalar = typename DerivedP::Scalar;
-  detail::check_scalar<Scalar>();
-  static_assert(std::is_same<Scalar, typename DerivedA::Scalar>::value,
-                "attn::monotonic_attention: p and previous must share one scalar type; use .cast<T>()");
+  detail::check_scalars<DerivedP, DerivedA>();
   constexpr const char* fn = "attn::monotonic_attention";
   const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   detail::check_mode(fn, mode);

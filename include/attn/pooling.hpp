@@ -71,9 +71,7 @@ Index attention_pooling_into(const Eigen::MatrixBase<DerivedX>& x, const Pooling
   ATTN_CHECK(params.b.size() == 0 || params.b.cols() == 1,
              std::string(fn) + ": params.b " + detail::shape(params.b.rows(), params.b.cols()) +
                  " must be (1x1) or empty");
-  detail::check_shape(fn, "output", output, 1, x.cols());
-  detail::check_shape(fn, "weights", weights, 1, t);
-  mask.check(fn, 1, t);
+  detail::check_into<Scalar>(fn, 1, t, x.cols(), output, weights, mask, options);
   const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1));
 
   // A dot scorer whose one query is the constant 1: keys prepared as x·w, e = 1·(x·w)ᵀ + b;

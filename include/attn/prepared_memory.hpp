@@ -232,9 +232,7 @@ inline Index memory_length(const char* fn, std::optional<Index> length, Index tk
 
 template <typename DerivedK, typename DerivedV>
 void check_memory(const char* fn, const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v) {
-  check_scalar<typename DerivedK::Scalar>();
-  static_assert(std::is_same<typename DerivedK::Scalar, typename DerivedV::Scalar>::value,
-                "attn::prepare_memory: k and v must share one scalar type; use .cast<T>()");
+  check_scalars<DerivedK, DerivedV>();
   check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
 }
 
@@ -262,55 +260,54 @@ Memory<typename DerivedK::Scalar> memory_of(const char* fn, const Scorer& scorer
   return MemoryAccess::make<Scalar>(std::move(parts));
 }
 
-}  // namespace detail
-
-/// Prepares a memory for Bahdanau attention: keys `K·Wk (+ b)` once. K Tk×dk, V Tk×dv;
-/// `length` (default Tk) keys are visible. Throws attn::invalid_argument on bad shapes.
-/// \param k keys, Tk×dk
-/// \param v values, Tk×dv
-/// \param params the Bahdanau parameters (wk dk×units)
-/// \param length visible keys n, in `[0, Tk]`; unset: Tk
-/// \return the prepared memory (it copies the values)
-template <typename DerivedK, typename DerivedV>
-Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k,
-                                                 const Eigen::MatrixBase<DerivedV>& v,
-                                                 const BahdanauParams<typename DerivedK::Scalar>& params,
-                                                 std::optional<Index> length = std::nullopt) {
-  using Scalar = typename DerivedK::Scalar;
-  constexpr const char* fn = "attn::prepare_memory";
-  detail::check_memory(fn, k, v);
-  Workspace<Scalar> ws;
-  const auto scorer = detail::bahdanau_scorer(fn, params, Scalar(1), ws);
-  return detail::memory_of(fn, scorer, k, v, length, MemoryScore::bahdanau);
+/// The MemoryScore of a mechanism's parameters.
+template <typename Scalar>
+constexpr MemoryScore memory_score(const BahdanauParams<Scalar>&) {
+  return MemoryScore::bahdanau;
+}
+template <typename Scalar>
+constexpr MemoryScore memory_score(const LuongParams<Scalar>&) {
+  return MemoryScore::luong;
 }
 
-/// Prepares a memory for Luong attention (dot: keys `g·K`; general: `g·K·Wᵀ`; concat: `K·W[dq:]`).
-/// For dot the query width is dk; for general W is dq×dk; for concat W is (dq+dk)×units, and dq
-/// is taken as `W.rows() - dk`.
-/// \param k keys, Tk×dk
-/// \param v values, Tk×dv
-/// \param params the Luong score and its parameters; `g` multiplies the scores
-/// \param length visible keys n, in `[0, Tk]`; unset: Tk
-/// \return the prepared memory (it copies the keys or their projection, and the values)
-/// \throws attn::invalid_argument when `v.rows() != Tk`, W or v does not fit, or `length` is
-///         out of range
-template <typename DerivedK, typename DerivedV>
-Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k,
-                                                 const Eigen::MatrixBase<DerivedV>& v,
-                                                 const LuongParams<typename DerivedK::Scalar>& params,
-                                                 std::optional<Index> length = std::nullopt) {
+/// The memory of the mechanism of `params` (see detail::ScorerOf): its keys prepared once.
+template <typename Params, typename DerivedK, typename DerivedV>
+Memory<typename DerivedK::Scalar> memory_with(const char* fn, const Params& params, const Eigen::MatrixBase<DerivedK>& k,
+                                              const Eigen::MatrixBase<DerivedV>& v, std::optional<Index> length,
+                                              MemoryScore score) {
   using Scalar = typename DerivedK::Scalar;
-  constexpr const char* fn = "attn::prepare_memory";
-  detail::check_memory(fn, k, v);
+  check_memory(fn, k, v);
   const Index dk = k.cols();
-  const Index dq = detail::luong_query_size(fn, params, dk);
   Workspace<Scalar> ws;
   Memory<Scalar> memory;
-  detail::with_luong_scorer(fn, params, dq, dk, Scalar(1), ws, [&](const auto& scorer) {
-    memory = detail::memory_of(fn, scorer, k, v, length, MemoryScore::luong);
-    return Index(0);
-  });
+  ScorerOf<Params>::with(fn, params, ScorerOf<Params>::query_size(fn, params, dk), dk, Scalar(1), ws,
+                         [&](const auto& scorer) {
+                           memory = memory_of(fn, scorer, k, v, length, score);
+                           return Index(0);
+                         });
   return memory;
+}
+
+}  // namespace detail
+
+/// Prepares a memory for the mechanism of `params`: Bahdanau keys `K·Wk (+ b)`; Luong keys
+/// `g·K` (dot), `g·K·Wᵀ` (general) or `K·W[dq:]` (concat), once. For Luong dot the query width is
+/// dk; for general W is dq×dk; for concat W is (dq+dk)×units, and dq is taken as `W.rows() - dk`.
+/// K Tk×dk, V Tk×dv; `length` (default Tk) keys are visible.
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params attn::BahdanauParams (wk dk×units) or attn::LuongParams (`g` multiplies the scores)
+/// \param length visible keys n, in `[0, Tk]`; unset: Tk
+/// \return the prepared memory (it copies the keys or their projection, and the values)
+/// \throws attn::invalid_argument when `v.rows() != Tk`, a parameter does not fit, or `length` is
+///         out of range
+template <typename DerivedK, typename DerivedV, typename Params, typename = typename detail::ScorerOf<Params>::Keys>
+Memory<typename DerivedK::Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k,
+                                                 const Eigen::MatrixBase<DerivedV>& v, const Params& params,
+                                                 std::optional<Index> length = std::nullopt) {
+  static_assert(std::is_same<typename detail::ScorerOf<Params>::Scalar, typename DerivedK::Scalar>::value,
+                "attn::prepare_memory: params and k must share one scalar type; use .cast<T>()");
+  return detail::memory_with("attn::prepare_memory", params, k, v, length, detail::memory_score(params));
 }
 
 /// Prepares a memory for scaled dot-product attention: keys `scale·K` (Tk×dk), `e = q·(scale·K)ᵀ`.

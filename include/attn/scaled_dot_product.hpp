@@ -34,17 +34,11 @@ Index scaled_dot_product_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen:
                               Workspace<typename DerivedQ::Scalar>& ws, const Mask& mask = Mask(),
                               const Options& options = Options()) {
   using Scalar = typename DerivedQ::Scalar;
-  detail::check_scalar<Scalar>();
-  static_assert(std::is_same<Scalar, typename DerivedK::Scalar>::value &&
-                    std::is_same<Scalar, typename DerivedV::Scalar>::value,
-                "attn::scaled_dot_product: q, k and v must share one scalar type; use .cast<T>()");
+  detail::check_scalars<DerivedQ, DerivedK, DerivedV>();
   constexpr const char* fn = "attn::scaled_dot_product";
   detail::check_equal(fn, "q.cols()", q.cols(), "k.cols()", k.cols());
   detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
-  detail::check_shape(fn, "output", output, q.rows(), v.cols());
-  detail::check_shape(fn, "weights", weights, q.rows(), k.rows());
-  mask.check(fn, q.rows(), k.rows());
-  detail::check_probability(fn, options.probability);
+  detail::check_into<Scalar>(fn, q.rows(), k.rows(), v.cols(), output, weights, mask, options);
 
   // Block by block (detail::attend_keys): the scores of r query rows against the keys prepared
   // as scale·Kᵀ, softmax in cache, ·V.

@@ -149,9 +149,7 @@ Index seq_self_attention_into(const Eigen::MatrixBase<DerivedX>& x,
   const Index t = x.rows();
   const Index d = x.cols();
   detail::check_self_attention_params(fn, params, d);
-  detail::check_shape(fn, "output", output, t, d);
-  detail::check_shape(fn, "weights", weights, t, t);
-  mask.check(fn, t, t);
+  detail::check_into<Scalar>(fn, t, t, d, output, weights, mask, options);
   const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1));
 
   // Raw emissions for every pair (the scorer of params); padded rows and columns are computed

@@ -38,6 +38,17 @@ bool all_finite(const Eigen::MatrixBase<Derived>& m) {
   return probe == probe;
 }
 
+/// What every `_into` form checks of its outputs and options: output Tq×dv, weights Tq×Tk, a
+/// mask that fits Tq×Tk and a known probability function.
+template <typename Scalar>
+void check_into(const char* fn, Index tq, Index tk, Index dv, const Eigen::Ref<Matrix<Scalar>>& output,
+                const Eigen::Ref<Matrix<Scalar>>& weights, const Mask& mask, const Options& options) {
+  check_shape(fn, "output", output, tq, dv);
+  check_shape(fn, "weights", weights, tq, tk);
+  mask.check(fn, tq, tk);
+  check_probability(fn, options.probability);
+}
+
 /// The part every mechanism shares, fused over blocks of query rows. For each block of rows
 /// `[i0, i0 + r)`: `scores(i0, r, block)` writes the scores into `block`, the rows
 /// `[i0, i0 + r)` of `weights`, before `score_scale` (a mechanism whose product cannot carry

@@ -161,5 +161,20 @@ struct AdditiveScorer {
   }
 };
 
+/// The scorer of a mechanism's parameter type (BahdanauParams, LuongParams), specialised beside
+/// the parameters. A specialisation gives:
+/// - `Scalar`, and `Keys`, the type prepare_keys returns (the prepared keys and what they were prepared for);
+/// - `query_size(fn, params, dk)`: the query width the parameters imply for keys of width dk;
+/// - `with(fn, params, dq, dk, scale, ws, f)`: checks the parameters against the widths and
+///   returns `f(scorer)` (scale: a factor on every score);
+/// - `keys_for(params)`: empty keys tagged with what they are prepared for;
+/// - `check_keys(fn, keys, params, dq)`: throws unless `keys` were prepared for `params`;
+///   returns the key width dk they were prepared from.
+/// Every form of such a mechanism (detail/forms.hpp, monotonic.hpp, prepared_memory.hpp) is
+/// written once over it. The primary template is empty: a function constrained on
+/// `ScorerOf<Params>::Keys` takes only the parameters of such a mechanism.
+template <typename Params>
+struct ScorerOf {};
+
 }  // namespace detail
 }  // namespace attn

@@ -1,5 +1,6 @@
-# Compiles every header of include/attn/ on its own (ctest compile.each_header), run as
-#   cmake -DSOURCE_DIR=<attn> -DWORK_DIR=<dir> -DCXX=<compiler> "-DEIGEN_INCLUDE_DIRS=<dir|...>" -P each_header.cmake
+# Compiles every header of include/attn/ on its own (ctest compile.each_header.*), run as
+#   cmake -DSOURCE_DIR=<attn> -DWORK_DIR=<dir> -DCXX=<compiler> "-DEIGEN_INCLUDE_DIRS=<dir|...>"
+#         [-DPART=<i> -DPARTS=<n>] -P each_header.cmake
 #
 # One translation unit per header, which includes it twice (#pragma once) and nothing else, is
 # compiled with -std=c++17 -fsyntax-only and the warnings of our own targets as errors: a header
@@ -7,6 +8,8 @@
 # when the test runs, so a new header is checked without being listed anywhere. About 1 s of
 # CPU per header. It also checks that the umbrella attn/attn.hpp includes every public header
 # (every one outside a detail/ directory), and tests/attn_core.hpp every one outside io/.
+# PART/PARTS (default 1/1) compile every PARTS-th header from the PART-th on, so that CTest runs
+# the parts side by side; part 1 also does the two umbrella checks.
 cmake_minimum_required(VERSION 3.16)
 
 if(NOT SOURCE_DIR OR NOT WORK_DIR OR NOT CXX)
@@ -27,8 +30,18 @@ if(NOT headers)
   message(FATAL_ERROR "each_header.cmake: no header under ${SOURCE_DIR}/include/attn")
 endif()
 
+if(NOT PARTS)
+  set(PARTS 1)
+  set(PART 1)
+endif()
 set(failed)
+set(index 0)
 foreach(header IN LISTS headers)
+  math(EXPR index "${index} + 1")
+  math(EXPR slot "(${index} - 1) % ${PARTS} + 1")
+  if(NOT slot EQUAL PART)
+    continue()
+  endif()
   string(MAKE_C_IDENTIFIER "${header}" stem)
   set(source "${WORK_DIR}/${stem}.cpp")
   file(WRITE "${source}" "#include <${header}>\n#include <${header}>\n\nint main() { return 0; }\n")
@@ -44,8 +57,9 @@ foreach(header IN LISTS headers)
   endif()
 endforeach()
 
-file(READ "${SOURCE_DIR}/include/attn/attn.hpp" umbrella)
 set(missing)
+if(PART EQUAL 1)
+file(READ "${SOURCE_DIR}/include/attn/attn.hpp" umbrella)
 foreach(header IN LISTS headers)
   string(REGEX REPLACE "^attn/" "" relative "${header}")
   if(relative STREQUAL "attn.hpp" OR relative MATCHES "(^|/)detail/")
@@ -72,6 +86,7 @@ if(EXISTS "${core_file}")
     endif()
   endforeach()
 endif()
+endif()  # PART EQUAL 1
 
 list(LENGTH headers total)
 if(missing)
@@ -84,4 +99,4 @@ if(failed)
   string(REPLACE ";" ", " failed "${failed}")
   message(FATAL_ERROR "each_header.cmake: ${count} of ${total} headers do not compile on their own: ${failed}")
 endif()
-message(STATUS "each_header.cmake: all ${total} headers compile on their own")
+message(STATUS "each_header.cmake: part ${PART} of ${PARTS}: its share of the ${total} headers compiles on its own")

@@ -13,6 +13,8 @@
 #include <attn/result.hpp>
 #include <attn/workspace.hpp>
 #include <attn/scaled_dot_product.hpp>
+#include <attn/sinks.hpp>
+#include <attn/sink_reductions.hpp>
 #include <attn/luong.hpp>
 #include <attn/additive.hpp>
 #include <attn/head_weights.hpp>

@@ -10,6 +10,8 @@
 #include "result.hpp"
 #include "workspace.hpp"
 #include "scaled_dot_product.hpp"
+#include "sinks.hpp"
+#include "sink_reductions.hpp"
 #include "luong.hpp"
 #include "additive.hpp"
 #include "head_weights.hpp"

@@ -49,6 +49,7 @@ struct WorkspaceBuffers {
   Buffer<Scalar> values;         // V with non-finite rows zeroed (rare path)
   Buffer<Scalar> sort;           // normalisation scratch: the sparsemax sort
   Buffer<Scalar> row;            // a one-row block's weights and output as contiguous vectors
+  Buffer<Scalar> block;          // per-thread blocks of weights (block_rows×Tk) when a call keeps no full matrix
 };
 
 /// The kernels' access to a Workspace's scratch (not part of the API).

@@ -168,6 +168,64 @@ TEMPLATE_TEST_CASE("sinks: every sink equals a reduction of the full weights, un
   }
 }
 
+TEMPLATE_TEST_CASE("sinks: Luong (every score, keys and prepared keys) and Bahdanau give the full call's weights",
+                   "[sinks]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(77);
+  const Index tq = 530, tk = 37, d = 6, units = 5;
+  const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, d);
+  const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, d);
+  const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, 4);
+  attn::BahdanauParams<S> bahdanau;
+  bahdanau.wq = attn_test::random_matrix<S>(rng, d, units);
+  bahdanau.wk = attn_test::random_matrix<S>(rng, d, units);
+  bahdanau.v = attn_test::random_matrix<S>(rng, 1, units);
+  const std::vector<std::pair<std::string, attn::LuongParams<S>>> luongs = {
+      {"dot", attn::LuongParams<S>::dot(S(0.7))},
+      {"general", attn::LuongParams<S>::general(attn_test::random_matrix<S>(rng, d, d))},
+      {"concat", attn::LuongParams<S>::concat(attn_test::random_matrix<S>(rng, 2 * d, units),
+                                              attn_test::random_matrix<S>(rng, 1, units))}};
+  for (const auto& named_mask : masks_for(tq, tk, rng)) {
+    const std::string& name = named_mask.first;
+    const Mask& mask = named_mask.second;
+    // Each case: the full call, then the same call with a callback gathering the blocks and
+    // ColumnSums; output and weights must be the same bits.
+    const auto check = [&](const std::string& what, const auto& full, const auto& with_sinks) {
+      INFO(what << ", mask " << name);
+      Matrix<S> out_full(tq, 4), w(tq, tk), out(tq, 4);
+      Matrix<S> gathered = Matrix<S>::Constant(tq, tk, S(-1));
+      attn::Workspace<S> ws_full, ws;
+      full(out_full, w, ws_full);
+      auto gather = attn::callback_sink<S>(
+          [&](Index i0, const attn::WeightBlock<S>& block) { gathered.middleRows(i0, block.rows()) = block; });
+      attn::ColumnSums<S> sums;
+      with_sinks(out, attn::Sinks<S>(gather, sums), ws);
+      CHECK(same_bits(out, out_full));
+      CHECK(same_bits(gathered, w));
+      CHECK(same_bits(sums.sums(), column_sums_reference(w)));
+      CHECK((ws.fully_masked() == ws_full.fully_masked()).all());
+    };
+    for (const auto& luong : luongs) {
+      const std::string& score = luong.first;
+      const attn::LuongParams<S>& params = luong.second;
+      check("luong " + score, [&](auto& o, auto& w, auto& ws) { attn::luong_into(q, k, v, params, o, w, ws, mask); },
+            [&](auto& o, const attn::Sinks<S>& s, auto& ws) { attn::luong_into(q, k, v, params, o, s, ws, mask); });
+      const attn::LuongKeys<S> keys = attn::prepare_keys(params, k);
+      check("luong prepared " + score,
+            [&](auto& o, auto& w, auto& ws) { attn::luong_into(q, keys, v, params, o, w, ws, mask); },
+            [&](auto& o, const attn::Sinks<S>& s, auto& ws) { attn::luong_into(q, keys, v, params, o, s, ws, mask); });
+    }
+    const attn::BahdanauKeys<S> keys = attn::prepare_keys(bahdanau, k);
+    check("bahdanau", [&](auto& o, auto& w, auto& ws) { attn::bahdanau_into(q, keys, v, bahdanau, o, w, ws, mask); },
+          [&](auto& o, const attn::Sinks<S>& s, auto& ws) { attn::bahdanau_into(q, keys, v, bahdanau, o, s, ws, mask); });
+  }
+  // The value forms with no_weights.
+  const auto ref_l = attn::luong(q, k, v, luongs[2].second);
+  CHECK(same_bits(attn::luong(q, k, v, luongs[2].second, attn::no_weights).output, ref_l.output));
+  const auto ref_b = attn::bahdanau(q, k, v, bahdanau);
+  CHECK(same_bits(attn::bahdanau(q, k, v, bahdanau, attn::no_weights).output, ref_b.output));
+}
+
 TEMPLATE_TEST_CASE("sinks: FullWeights in a list computes in place beside other sinks", "[sinks]", float, double) {
   using S = TestType;
   std::mt19937_64 rng(5);

@@ -112,6 +112,39 @@ BahdanauKeys<typename DerivedK::Scalar> prepare_keys(const BahdanauParams<typena
   return detail::prepare_keys("attn::prepare_keys", params, k);
 }
 
+namespace detail {
+
+/// bahdanau_into, the weights to a matrix or to sinks (`W`).
+template <typename DerivedQ, typename DerivedV, typename W>
+Index bahdanau_prepared_into(const Eigen::MatrixBase<DerivedQ>& q, const BahdanauKeys<typename DerivedQ::Scalar>& keys,
+                             const Eigen::MatrixBase<DerivedV>& v, const BahdanauParams<typename DerivedQ::Scalar>& params,
+                             Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output, W& weights,
+                             Workspace<typename DerivedQ::Scalar>& ws, const Mask& mask, const Options& options) {
+  using Scalar = typename DerivedQ::Scalar;
+  detail::check_scalar<Scalar>();
+  static_assert(std::is_same<Scalar, typename DerivedV::Scalar>::value,
+                "attn::bahdanau: q and v must share one scalar type; use .cast<T>()");
+  constexpr const char* fn = "attn::bahdanau";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
+  detail::check_params(fn, params);
+  const Index tk = keys.projected.rows();
+  detail::check_equal(fn, "q.cols()", q.cols(), "params.wq.rows()", params.wq.rows());
+  detail::check_equal(fn, "keys.projected.cols()", keys.projected.cols(), "params.v.cols()", params.units());
+  ATTN_CHECK(keys.normalized == params.normalize,
+             std::string(fn) + ": keys were prepared with normalize = " + (keys.normalized ? "true" : "false") +
+                 " but params.normalize is " + (params.normalize ? "true" : "false"));
+  detail::check_equal(fn, "v.rows()", v.rows(), "keys.projected.rows()", tk);
+  detail::check_shape(fn, "output", output, q.rows(), v.cols());
+  detail::check_weights<Scalar>(fn, weights, q.rows(), tk);
+  mask.check(fn, q.rows(), tk);
+  detail::check_probability(fn, options.probability);
+  const auto scorer = detail::bahdanau_scorer(fn, params, detail::score_scale<Scalar>(fn, options, Scalar(1)), ws);
+  const auto target = detail::target_of<Scalar>(fn, weights, q.rows(), tk, mask);
+  return detail::attend_prepared<Scalar>(scorer, q, keys.projected, v, output, target, ws, mask, options);
+}
+
+}  // namespace detail
+
 /// Bahdanau attention against prepared keys, into caller-owned `output` (Tq×dv) and
 /// `weights` (Tq×Tk) with scratch `ws`. Returns the number of fully masked query rows.
 /// \param q queries, Tq×dq
@@ -130,26 +163,72 @@ Index bahdanau_into(const Eigen::MatrixBase<DerivedQ>& q, const BahdanauKeys<typ
                     Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
                     Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights, Workspace<typename DerivedQ::Scalar>& ws,
                     const Mask& mask = Mask(), const Options& options = Options()) {
+  return detail::bahdanau_prepared_into(q, keys, v, params, output, weights, ws, mask, options);
+}
+
+/// bahdanau_into with the weights going to `sinks` instead of a Tq×Tk matrix (attn::no_weights:
+/// output only; see sinks.hpp). The scores are computed block by block on one thread (the
+/// additive score uses workspace buffers), the same arithmetic per row as the form with `weights`.
+/// \param q queries, Tq×dq
+/// \param keys keys prepared by prepare_keys() with the same `params`
+/// \param v values, Tk×dv
+/// \param params the Bahdanau parameters
+/// \param output Tq×dv, written
+/// \param sinks where the weights go
+/// \param ws reusable scratch
+/// \param mask which keys each query may see
+/// \param options probability function, return_scores and the scale (a factor on the scores)
+/// \return the number of queries that saw no key
+template <typename DerivedQ, typename DerivedV>
+Index bahdanau_into(const Eigen::MatrixBase<DerivedQ>& q, const BahdanauKeys<typename DerivedQ::Scalar>& keys,
+                    const Eigen::MatrixBase<DerivedV>& v, const BahdanauParams<typename DerivedQ::Scalar>& params,
+                    Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output, const Sinks<typename DerivedQ::Scalar>& sinks,
+                    Workspace<typename DerivedQ::Scalar>& ws, const Mask& mask = Mask(),
+                    const Options& options = Options()) {
+  return detail::bahdanau_prepared_into(q, keys, v, params, output, sinks, ws, mask, options);
+}
+
+/// Bahdanau attention with the weights going to `sinks`: output, fully masked rows (and scores).
+/// \param q queries, Tq×dq
+/// \param keys keys prepared by prepare_keys() with the same `params`
+/// \param v values, Tk×dv
+/// \param params the Bahdanau parameters
+/// \param sinks where the weights go (attn::no_weights: output only)
+/// \param mask which keys each query may see
+/// \param options probability function and return_scores
+/// \return output, fully_masked (and scores when asked)
+template <typename DerivedQ, typename DerivedV>
+OutputResult<typename DerivedQ::Scalar> bahdanau(const Eigen::MatrixBase<DerivedQ>& q,
+                                                 const BahdanauKeys<typename DerivedQ::Scalar>& keys,
+                                                 const Eigen::MatrixBase<DerivedV>& v,
+                                                 const BahdanauParams<typename DerivedQ::Scalar>& params,
+                                                 const Sinks<typename DerivedQ::Scalar>& sinks,
+                                                 const Mask& mask = Mask(), const Options& options = Options()) {
   using Scalar = typename DerivedQ::Scalar;
-  detail::check_scalar<Scalar>();
-  static_assert(std::is_same<Scalar, typename DerivedV::Scalar>::value,
-                "attn::bahdanau: q and v must share one scalar type; use .cast<T>()");
-  constexpr const char* fn = "attn::bahdanau";
-  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
-  detail::check_params(fn, params);
-  const Index tk = keys.projected.rows();
-  detail::check_equal(fn, "q.cols()", q.cols(), "params.wq.rows()", params.wq.rows());
-  detail::check_equal(fn, "keys.projected.cols()", keys.projected.cols(), "params.v.cols()", params.units());
-  ATTN_CHECK(keys.normalized == params.normalize,
-             std::string(fn) + ": keys were prepared with normalize = " + (keys.normalized ? "true" : "false") +
-                 " but params.normalize is " + (params.normalize ? "true" : "false"));
-  detail::check_equal(fn, "v.rows()", v.rows(), "keys.projected.rows()", tk);
-  detail::check_shape(fn, "output", output, q.rows(), v.cols());
-  detail::check_shape(fn, "weights", weights, q.rows(), tk);
-  mask.check(fn, q.rows(), tk);
-  detail::check_probability(fn, options.probability);
-  const auto scorer = detail::bahdanau_scorer(fn, params, detail::score_scale<Scalar>(fn, options, Scalar(1)), ws);
-  return detail::attend_prepared<Scalar>(scorer, q, keys.projected, v, output, weights, ws, mask, options);
+  return detail::run_sinks<Scalar>(q.rows(), v.cols(), options, [&](auto& out, auto& ws) {
+    bahdanau_into(q, keys, v, params, out, sinks, ws, mask, options);
+  });
+}
+
+/// Bahdanau attention with the weights going to `sinks`, preparing the keys `k` (Tk×dk) first.
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params the Bahdanau parameters (Keras kernel layout)
+/// \param sinks where the weights go (attn::no_weights: output only)
+/// \param mask which keys each query may see
+/// \param options probability function and return_scores
+/// \return output, fully_masked (and scores when asked)
+template <typename DerivedQ, typename DerivedK, typename DerivedV>
+OutputResult<typename DerivedQ::Scalar> bahdanau(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                                                 const Eigen::MatrixBase<DerivedV>& v,
+                                                 const BahdanauParams<typename DerivedQ::Scalar>& params,
+                                                 const Sinks<typename DerivedQ::Scalar>& sinks,
+                                                 const Mask& mask = Mask(), const Options& options = Options()) {
+  static_assert(std::is_same<typename DerivedQ::Scalar, typename DerivedK::Scalar>::value,
+                "attn::bahdanau: q and k must share one scalar type; use .cast<T>()");
+  detail::check_equal("attn::bahdanau", "v.rows()", v.rows(), "k.rows()", k.rows());
+  return bahdanau(q, detail::prepare_keys("attn::bahdanau", params, k), v, params, sinks, mask, options);
 }
 
 /// Bahdanau attention against prepared keys (the decoder-step case: prepare once, call per step).

@@ -155,6 +155,35 @@ LuongKeys<typename DerivedK::Scalar> prepare_keys(const LuongParams<typename Der
   return keys;
 }
 
+namespace detail {
+
+/// luong_into with keys, the weights to a matrix or to sinks (`W`).
+template <typename DerivedQ, typename DerivedK, typename DerivedV, typename W>
+Index luong_keys_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                      const Eigen::MatrixBase<DerivedV>& v, const LuongParams<typename DerivedQ::Scalar>& params,
+                      Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output, W& weights,
+                      Workspace<typename DerivedQ::Scalar>& ws, const Mask& mask, const Options& options) {
+  using Scalar = typename DerivedQ::Scalar;
+  detail::check_scalar<Scalar>();
+  static_assert(std::is_same<Scalar, typename DerivedK::Scalar>::value &&
+                    std::is_same<Scalar, typename DerivedV::Scalar>::value,
+                "attn::luong: q, k and v must share one scalar type; use .cast<T>()");
+  constexpr const char* fn = "attn::luong";
+  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
+  detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
+  detail::check_shape(fn, "output", output, q.rows(), v.cols());
+  detail::check_weights<Scalar>(fn, weights, q.rows(), k.rows());
+  mask.check(fn, q.rows(), k.rows());
+  detail::check_probability(fn, options.probability);
+  const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1));
+  return detail::with_luong_scorer(fn, params, q.cols(), k.cols(), scale, ws, [&](const auto& scorer) {
+    const auto target = detail::target_of<Scalar>(fn, weights, q.rows(), k.rows(), mask);
+    return detail::attend_keys<Scalar>(scorer, q, k, v, output, target, ws, mask, options);
+  });
+}
+
+}  // namespace detail
+
 /// Luong attention into caller-owned `output` (Tq×dv) and `weights` (Tq×Tk) with scratch `ws`.
 /// Returns the number of fully masked query rows.
 /// \param q queries, Tq×dq
@@ -173,23 +202,53 @@ Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<D
                  Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
                  Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights, Workspace<typename DerivedQ::Scalar>& ws,
                  const Mask& mask = Mask(), const Options& options = Options()) {
+  return detail::luong_keys_into(q, k, v, params, output, weights, ws, mask, options);
+}
+
+
+namespace detail {
+
+/// luong_into with prepared keys, the weights to a matrix or to sinks (`W`).
+template <typename DerivedQ, typename DerivedV, typename W>
+Index luong_prepared_into(const Eigen::MatrixBase<DerivedQ>& q, const LuongKeys<typename DerivedQ::Scalar>& keys,
+                          const Eigen::MatrixBase<DerivedV>& v, const LuongParams<typename DerivedQ::Scalar>& params,
+                          Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output, W& weights,
+                          Workspace<typename DerivedQ::Scalar>& ws, const Mask& mask, const Options& options) {
   using Scalar = typename DerivedQ::Scalar;
   detail::check_scalar<Scalar>();
-  static_assert(std::is_same<Scalar, typename DerivedK::Scalar>::value &&
-                    std::is_same<Scalar, typename DerivedV::Scalar>::value,
-                "attn::luong: q, k and v must share one scalar type; use .cast<T>()");
+  static_assert(std::is_same<Scalar, typename DerivedV::Scalar>::value,
+                "attn::luong: q and v must share one scalar type; use .cast<T>()");
   constexpr const char* fn = "attn::luong";
   const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
-  detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
+  const Index tk = keys.projected.rows();
+  ATTN_CHECK(keys.score == params.score && keys.g == (params.g ? *params.g : Scalar(1)),
+             std::string(fn) + ": the keys were prepared for other parameters (score or g); prepare_keys(params, k) again");
+  detail::check_equal(fn, "v.rows()", v.rows(), "keys.projected.rows()", tk);
   detail::check_shape(fn, "output", output, q.rows(), v.cols());
-  detail::check_shape(fn, "weights", weights, q.rows(), k.rows());
-  mask.check(fn, q.rows(), k.rows());
+  detail::check_weights<Scalar>(fn, weights, q.rows(), tk);
+  mask.check(fn, q.rows(), tk);
   detail::check_probability(fn, options.probability);
   const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1));
-  return detail::with_luong_scorer(fn, params, q.cols(), k.cols(), scale, ws, [&](const auto& scorer) {
-    return detail::attend_keys<Scalar>(scorer, q, k, v, output, weights, ws, mask, options);
+  // The key width the parameters imply (the prepared keys no longer show it).
+  const Index dq = q.cols();
+  const Index dk = params.score == LuongScore::dot       ? keys.projected.cols()
+                   : params.score == LuongScore::general ? params.w.cols()
+                                                         : params.w.rows() - dq;
+  if (params.score != LuongScore::concat)
+    detail::check_equal(fn, "q.cols()", dq, "keys.projected.cols()", keys.projected.cols());
+  return detail::with_luong_scorer(fn, params, dq, dk, scale, ws, [&](const auto& scorer) {
+    detail::check_equal(fn, "keys.projected.cols()", keys.projected.cols(), "the key width of params",
+                        scorer.prepared_size(dk));
+    // A DotScorer's keys carry g already: the options' scale is applied before the softmax.
+    // An AdditiveScorer folds g and the scale into its v.
+    const Scalar rest = std::decay_t<decltype(scorer)>::parallel_blocks ? scale : Scalar(1);
+    const auto target = detail::target_of<Scalar>(fn, weights, q.rows(), tk, mask);
+    return detail::attend_prepared<Scalar>(scorer, q, keys.projected, v, output, target, ws, mask, options,
+                                           std::nullopt, rest);
   });
 }
+
+}  // namespace detail
 
 /// Luong attention against keys prepared once (prepare_keys with the same `params`): the
 /// decoder-step case. Same arithmetic as the other overload.
@@ -211,36 +270,68 @@ Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const LuongKeys<typename 
                  Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
                  Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights, Workspace<typename DerivedQ::Scalar>& ws,
                  const Mask& mask = Mask(), const Options& options = Options()) {
+  return detail::luong_prepared_into(q, keys, v, params, output, weights, ws, mask, options);
+}
+
+/// luong_into with the weights going to `sinks` instead of a Tq×Tk matrix (attn::no_weights:
+/// output only; see sinks.hpp). Output and reports are those of the form with `weights`.
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params score function (dot, general, concat) and its parameters
+/// \param output Tq×dv, written
+/// \param sinks where the weights go
+/// \param ws reusable scratch
+/// \param mask which keys each query may see
+/// \param options probability function, return_scores and the scale (a factor on g)
+/// \return the number of queries that saw no key
+template <typename DerivedQ, typename DerivedK, typename DerivedV>
+Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                 const Eigen::MatrixBase<DerivedV>& v, const LuongParams<typename DerivedQ::Scalar>& params,
+                 Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output, const Sinks<typename DerivedQ::Scalar>& sinks,
+                 Workspace<typename DerivedQ::Scalar>& ws, const Mask& mask = Mask(),
+                 const Options& options = Options()) {
+  return detail::luong_keys_into(q, k, v, params, output, sinks, ws, mask, options);
+}
+
+/// luong_into against prepared keys with the weights going to `sinks` (see the other forms).
+/// \param q queries, Tq×dq
+/// \param keys keys prepared by prepare_keys() with the same `params`
+/// \param v values, Tk×dv
+/// \param params the Luong score and its parameters
+/// \param output Tq×dv, written
+/// \param sinks where the weights go
+/// \param ws reusable scratch
+/// \param mask which keys each query may see
+/// \param options probability function, return_scores and the scale (a factor on g)
+/// \return the number of queries that saw no key
+template <typename DerivedQ, typename DerivedV>
+Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const LuongKeys<typename DerivedQ::Scalar>& keys,
+                 const Eigen::MatrixBase<DerivedV>& v, const LuongParams<typename DerivedQ::Scalar>& params,
+                 Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output, const Sinks<typename DerivedQ::Scalar>& sinks,
+                 Workspace<typename DerivedQ::Scalar>& ws, const Mask& mask = Mask(),
+                 const Options& options = Options()) {
+  return detail::luong_prepared_into(q, keys, v, params, output, sinks, ws, mask, options);
+}
+
+/// Luong attention with the weights going to `sinks`: output, fully masked rows (and scores).
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params score function and its parameters
+/// \param sinks where the weights go (attn::no_weights: output only)
+/// \param mask which keys each query may see
+/// \param options probability function, return_scores and the scale
+/// \return output, fully_masked (and scores when asked)
+template <typename DerivedQ, typename DerivedK, typename DerivedV>
+OutputResult<typename DerivedQ::Scalar> luong(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                                              const Eigen::MatrixBase<DerivedV>& v,
+                                              const LuongParams<typename DerivedQ::Scalar>& params,
+                                              const Sinks<typename DerivedQ::Scalar>& sinks, const Mask& mask = Mask(),
+                                              const Options& options = Options()) {
   using Scalar = typename DerivedQ::Scalar;
-  detail::check_scalar<Scalar>();
-  static_assert(std::is_same<Scalar, typename DerivedV::Scalar>::value,
-                "attn::luong: q and v must share one scalar type; use .cast<T>()");
-  constexpr const char* fn = "attn::luong";
-  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
-  const Index tk = keys.projected.rows();
-  ATTN_CHECK(keys.score == params.score && keys.g == (params.g ? *params.g : Scalar(1)),
-             std::string(fn) + ": the keys were prepared for other parameters (score or g); prepare_keys(params, k) again");
-  detail::check_equal(fn, "v.rows()", v.rows(), "keys.projected.rows()", tk);
-  detail::check_shape(fn, "output", output, q.rows(), v.cols());
-  detail::check_shape(fn, "weights", weights, q.rows(), tk);
-  mask.check(fn, q.rows(), tk);
-  detail::check_probability(fn, options.probability);
-  const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1));
-  // The key width the parameters imply (the prepared keys no longer show it).
-  const Index dq = q.cols();
-  const Index dk = params.score == LuongScore::dot       ? keys.projected.cols()
-                   : params.score == LuongScore::general ? params.w.cols()
-                                                         : params.w.rows() - dq;
-  if (params.score != LuongScore::concat)
-    detail::check_equal(fn, "q.cols()", dq, "keys.projected.cols()", keys.projected.cols());
-  return detail::with_luong_scorer(fn, params, dq, dk, scale, ws, [&](const auto& scorer) {
-    detail::check_equal(fn, "keys.projected.cols()", keys.projected.cols(), "the key width of params",
-                        scorer.prepared_size(dk));
-    // A DotScorer's keys carry g already: the options' scale is applied before the softmax.
-    // An AdditiveScorer folds g and the scale into its v.
-    const Scalar rest = std::decay_t<decltype(scorer)>::parallel_blocks ? scale : Scalar(1);
-    return detail::attend_prepared<Scalar>(scorer, q, keys.projected, v, output, weights, ws, mask, options,
-                                           std::nullopt, rest);
+  return detail::run_sinks<Scalar>(q.rows(), v.cols(), options, [&](auto& out, auto& ws) {
+    luong_into(q, k, v, params, out, sinks, ws, mask, options);
   });
 }
 

@@ -286,6 +286,26 @@ Target<Scalar> begin_sinks(const char* fn, const Sinks<Scalar>& sinks, Index tq,
   return sink_target(sinks, tq, tk);
 }
 
+/// The `weights` argument of an `_into` form checked against Tq×Tk (a matrix; sinks are checked
+/// by begin_sinks, after every other argument).
+template <typename Scalar>
+void check_weights(const char* fn, const Eigen::Ref<Matrix<Scalar>>& weights, Index tq, Index tk) {
+  check_shape(fn, "weights", weights, tq, tk);
+}
+template <typename Scalar>
+void check_weights(const char*, const Sinks<Scalar>&, Index, Index) {}
+
+/// The engine's target for the `weights` argument of an `_into` form: the matrix, or the sinks
+/// (begun here: their checks throw here).
+template <typename Scalar>
+Target<Scalar> target_of(const char*, Eigen::Ref<Matrix<Scalar>>& weights, Index, Index, const Mask&) {
+  return full_target(weights);
+}
+template <typename Scalar>
+Target<Scalar> target_of(const char* fn, const Sinks<Scalar>& sinks, Index tq, Index tk, const Mask& mask) {
+  return begin_sinks(fn, sinks, tq, tk, mask);
+}
+
 /// Value form of a call with sinks: output, fully masked rows and (when asked) the scores;
 /// `into(output, ws)` runs the `_into` form.
 template <typename Scalar, typename Into>

@@ -21,6 +21,7 @@
 #include <attn/multi_head_params.hpp>
 #include <attn/multi_head_workspace.hpp>
 #include <attn/multi_head.hpp>
+#include <attn/multi_head_sinks.hpp>
 #include <attn/self_attention.hpp>
 #include <attn/pooling.hpp>
 #include <attn/many_to_one.hpp>

@@ -100,4 +100,37 @@ TEMPLATE_TEST_CASE("sinks allocate nothing in steady state, each alone and all t
   CHECK_FALSE(without_malloc([&] { attn::scaled_dot_product_into(q, k, v, out, cold, ws); }).empty());
 }
 
+TEMPLATE_TEST_CASE("multi-head with HeadSinks allocates nothing in steady state", "[no_malloc][sinks]", float,
+                   double) {
+  using S = TestType;
+  std::mt19937_64 rng(32);
+  attn::MultiHeadParams<S> p;
+  p.heads = 2;
+  p.wq = attn_test::random_matrix<S>(rng, 8, 8);
+  p.wk = attn_test::random_matrix<S>(rng, 8, 8);
+  p.wv = attn_test::random_matrix<S>(rng, 8, 8);
+  p.wo = attn_test::random_matrix<S>(rng, 8, 8);
+  const Index tq = 300, tk = 16;
+  const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, 8);
+  const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, 8);
+  Matrix<S> out(tq, 8);
+  Matrix<S> mean(tq, tk);
+  attn::TopK<S> top(2);
+  attn::ColumnSums<S> sums;
+  attn::HeadSinks<S> none;
+  attn::HeadSinks<S> per_head;
+  per_head.head(0, top).head(1, sums);
+  attn::HeadSinks<S> reduced;
+  reduced.reduce(attn::HeadReduction::mean, mean);
+  attn::MultiHeadWorkspace<S> ws;
+  for (const attn::HeadSinks<S>* sinks : {&none, &per_head, &reduced}) {
+    for (const Mask& mask : {Mask(), Mask::causal(-2)}) {
+      attn::multi_head_into(q, k, k, p, out, *sinks, ws, mask);  // warm
+      const std::string error = without_malloc([&] { attn::multi_head_into(q, k, k, p, out, *sinks, ws, mask); });
+      INFO(error);
+      CHECK(error.empty());
+    }
+  }
+}
+
 }  // namespace test_no_malloc_sinks

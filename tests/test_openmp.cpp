@@ -156,6 +156,37 @@ TEMPLATE_TEST_CASE("openmp: weight sinks give the same bits with 1 and 2 threads
   }
 }
 
+TEMPLATE_TEST_CASE("openmp: multi-head sinks give the same bits with 1 and 2 threads", "[openmp][sinks]", float,
+                   double) {
+  using S = TestType;
+  std::mt19937_64 rng(14);
+  attn::MultiHeadParams<S> p;
+  p.wq = attn_test::random_matrix<S>(rng, 16, 16);
+  p.wk = attn_test::random_matrix<S>(rng, 16, 16);
+  p.wv = attn_test::random_matrix<S>(rng, 16, 16);
+  p.wo = attn_test::random_matrix<S>(rng, 16, 16);
+  p.heads = 4;
+  const Matrix<S> x = attn_test::random_matrix<S>(rng, 600, 16);
+  const auto run = [&](int threads, Matrix<S>& out, Matrix<S>& mean, attn::ColumnSums<S>& sums) {
+    Threads t(threads);
+    attn::HeadSinks<S> sinks;
+    sinks.head(2, sums).reduce(attn::HeadReduction::mean, mean);
+    attn::MultiHeadWorkspace<S> ws;
+    attn::multi_head_into(x, x, x, p, out, sinks, ws, Mask::causal(0));
+  };
+  Matrix<S> out1(600, 16), out2(600, 16), mean1(600, 600), mean2(600, 600);
+  attn::ColumnSums<S> sums1, sums2;
+  run(1, out1, mean1, sums1);
+  run(2, out2, mean2, sums2);  // heads in turn, each head's three blocks on two threads
+  CHECK(same_bits(out2, out1));
+  CHECK(same_bits(mean2, mean1));
+  CHECK(same_bits(sums2.sums(), sums1.sums()));
+  Threads t(2);
+  const auto full = attn::multi_head(x, p, Mask::causal(0));
+  CHECK(same_bits(mean2, full.weights.mean()));
+  CHECK(same_bits(out2, full.output));
+}
+
 TEST_CASE("openmp: SingleThreadedEigen keeps Eigen single-threaded and restores the caller's count", "[openmp]") {
   Threads threads(4);
   CHECK(attn::detail::max_threads() == 4);

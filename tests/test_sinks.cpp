@@ -320,6 +320,79 @@ TEST_CASE("sinks: ties in TopK go to the lower key, NaN ranks last", "[sinks]") 
   CHECK(std::isnan(top_nan.weights()(0, 1)));
 }
 
+TEMPLATE_TEST_CASE("sinks: multi-head per-head sinks and reductions over heads equal the full call's", "[sinks]",
+                   float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(91);
+  attn::MultiHeadParams<S> p;
+  const Index dm = 24;
+  p.heads = 4;
+  p.wq = attn_test::random_matrix<S>(rng, dm, dm);
+  p.wk = attn_test::random_matrix<S>(rng, dm, dm);
+  p.wv = attn_test::random_matrix<S>(rng, dm, dm);
+  p.wo = attn_test::random_matrix<S>(rng, dm, dm);
+  p.bq = attn_test::random_matrix<S>(rng, 1, dm);
+  p.bo = attn_test::random_matrix<S>(rng, 1, dm);
+  for (const Index tq : {Index(1), Index(40), Index(300)}) {
+    const Index tk = 33;
+    const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, dm);
+    const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, dm);
+    const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, dm);
+    for (const auto& named : masks_for(tq, tk, rng)) {
+      const Mask& mask = named.second;
+      INFO("tq " << tq << ", mask " << named.first);
+      const attn::MultiHeadResult<S> ref = attn::multi_head(q, k, v, p, mask);
+      attn::TopK<S> top(4);
+      attn::RowStats<S> stats0, stats3;
+      Matrix<S> mean(tq, tk), max(tq, tk), sum(tq, tk);
+      attn::HeadSinks<S> sinks;
+      sinks.head(1, top).head(0, stats0).head(3, stats3);
+      sinks.reduce(attn::HeadReduction::mean, mean).reduce(attn::HeadReduction::max, max);
+      sinks.reduce(attn::HeadReduction::sum, sum);
+      Matrix<S> out(tq, dm);
+      attn::MultiHeadWorkspace<S> ws;
+      for (int repeat = 0; repeat < 2; ++repeat) {  // a warm workspace and warm sinks give the same
+        attn::multi_head_into(q, k, v, p, out, sinks, ws, mask);
+        CHECK(same_bits(out, ref.output));
+        CHECK((ws.fully_masked() == ref.fully_masked).all());
+        // Reductions: the same order of operations as HeadWeights::reduce_into, bit for bit.
+        CHECK(same_bits(mean, ref.weights.mean()));
+        CHECK(same_bits(max, ref.weights.max()));
+        CHECK(same_bits(sum, ref.weights.sum()));
+        IndexMatrix idx;
+        Matrix<S> val;
+        topk_reference(Matrix<S>(ref.weights.head(1)), mask, 4, idx, val);
+        CHECK(top.indices() == idx);
+        CHECK(same_bits(top.weights(), val));
+        CHECK(same_bits(stats0.entropy(), attn::row_entropy(ref.weights.head(0), mask)));
+        CHECK(same_bits(stats3.entropy(), attn::row_entropy(ref.weights.head(3), mask)));
+      }
+      // Output only: the inference call.
+      const attn::MultiHeadOutput<S> none = attn::multi_head(q, k, v, p, attn::no_weights, mask);
+      CHECK(same_bits(none.output, ref.output));
+      CHECK((none.fully_masked == ref.fully_masked).all());
+    }
+  }
+  // Bad HeadSinks.
+  const Matrix<S> x = attn_test::random_matrix<S>(rng, 5, dm);
+  Matrix<S> out(5, dm);
+  attn::MultiHeadWorkspace<S> ws;
+  attn::TopK<S> top(2);
+  attn::HeadSinks<S> bad_head;
+  bad_head.head(4, top);
+  CHECK(message_of<attn::invalid_argument>([&] { attn::multi_head_into(x, x, x, p, out, bad_head, ws); }) ==
+        "attn::multi_head: HeadSinks head (4) must be in [0, 4)");
+  attn::HeadSinks<S> shared;
+  shared.head(0, top).head(2, top);
+  CHECK(message_of<attn::invalid_argument>([&] { attn::multi_head_into(x, x, x, p, out, shared, ws); }) ==
+        "attn::multi_head: a sink of HeadSinks head (2) is given twice; each head needs sink objects of its own");
+  Matrix<S> wrong(5, 4);
+  attn::HeadSinks<S> bad_reduce;
+  bad_reduce.reduce(attn::HeadReduction::mean, wrong);
+  CHECK(message_of<attn::invalid_argument>([&] { attn::multi_head_into(x, x, x, p, out, bad_reduce, ws); }) ==
+        "attn::multi_head: HeadSinks::reduce output (5x4) must be (5x5)");
+}
+
 TEMPLATE_TEST_CASE("sinks: bad sinks are refused with a message", "[sinks][errors]", float, double) {
   using S = TestType;
   const Matrix<S> q = Matrix<S>::Ones(4, 2);

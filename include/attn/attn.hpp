@@ -18,6 +18,7 @@
 #include "multi_head_params.hpp"
 #include "multi_head_workspace.hpp"
 #include "multi_head.hpp"
+#include "multi_head_sinks.hpp"
 #include "self_attention.hpp"
 #include "pooling.hpp"
 #include "many_to_one.hpp"

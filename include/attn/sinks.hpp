@@ -96,6 +96,14 @@ class Sinks {
     static_assert(sizeof...(S) <= capacity, "attn::Sinks: at most 8 sinks per call");
   }
 
+  /// The first `n` sinks of `list` (built at run time), fed in this order.
+  /// \param list pointers to sinks, none null \param n how many, at most capacity
+  /// \throws attn::invalid_argument when n > capacity
+  Sinks(WeightSink<Scalar>* const* list, std::size_t n) : size_(n) {
+    ATTN_CHECK(n <= capacity, "attn::Sinks: " + std::to_string(n) + " sinks; at most 8 per call");
+    for (std::size_t i = 0; i < n; ++i) list_[i] = list[i];
+  }
+
   /// Number of sinks. \return 0 for output only
   std::size_t size() const { return size_; }
   /// \return true when no sink is given

@@ -366,6 +366,9 @@ TEMPLATE_TEST_CASE("sinks: multi-head per-head sinks and reductions over heads e
         CHECK(same_bits(top.weights(), val));
         CHECK(same_bits(stats0.entropy(), attn::row_entropy(ref.weights.head(0), mask)));
         CHECK(same_bits(stats3.entropy(), attn::row_entropy(ref.weights.head(3), mask)));
+        // Memory: heads that run in turn share one set of blocks (none left in a head's workspace).
+        for (auto& hw : attn::detail::MultiHeadWorkspaceAccess::heads(ws))
+          CHECK(attn::detail::buffers(hw).block.view().size() == 0);
       }
       // Output only: the inference call.
       const attn::MultiHeadOutput<S> none = attn::multi_head(q, k, v, p, attn::no_weights, mask);

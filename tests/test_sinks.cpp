@@ -6,7 +6,12 @@
 // and each reference below reduces the full matrix in the order the sink does (stated per sink).
 #include "helpers.hpp"
 
+#include <attn/io/npy.hpp>
+#include <attn/io/npy_stream.hpp>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <utility>
@@ -429,6 +434,73 @@ TEMPLATE_TEST_CASE("sinks: bad sinks are refused with a message", "[sinks][error
   CHECK(message_of<attn::invalid_argument>([&] {
           attn::scaled_dot_product_into(q, k, v, bad_out, attn::no_weights, ws);
         }) == "attn::scaled_dot_product: output (3x2) must be (4x2)");
+}
+
+TEMPLATE_TEST_CASE("sinks: NpyWeightsWriter streams the map to the bytes write_npy writes", "[sinks][npy]", float,
+                   double) {
+  using S = TestType;
+  std::mt19937_64 rng(41);
+  attn_test::TempDir dir;
+  for (const auto& shape : std::vector<std::pair<Index, Index>>{{530, 70}, {3, 5}, {300, 0}, {0, 4}}) {
+    const Index tq = shape.first, tk = shape.second;
+    const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, 8);
+    const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, 8);
+    const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, 3);
+    const Mask mask = tk > 0 ? Mask::causal(-1) & Mask::key_length(tk - 1) : Mask();
+    INFO("tq " << tq << ", tk " << tk);
+    const attn::AttentionResult<S> ref = attn::scaled_dot_product(q, k, v, mask);
+    const auto streamed = dir.path / "streamed.npy";
+    const auto whole = dir.path / "whole.npy";
+    attn::io::NpyWeightsWriter<S> writer(streamed);
+    attn::TopK<S> top(2);
+    const attn::OutputResult<S> r = attn::scaled_dot_product(q, k, v, attn::Sinks<S>(writer, top), mask);
+    CHECK(same_bits(r.output, ref.output));
+    attn::io::write_npy(whole, ref.weights);
+    // Byte for byte what write_npy writes for the full matrix (NumPy 1.24's np.save bytes).
+    CHECK(attn_test::slurp(streamed) == attn_test::slurp(whole));
+    const Matrix<S> back = attn::io::read_npy<S>(streamed);
+    CHECK(same_bits(back, ref.weights));
+  }
+  // Nothing left behind but the two files.
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.path), std::filesystem::directory_iterator()) == 2);
+}
+
+TEST_CASE("sinks: NpyWeightsWriter failures leave the target as it was and say why", "[sinks][npy][errors]") {
+  attn_test::TempDir dir;
+  const Matrix<double> q = Matrix<double>::Ones(300, 2);
+  const Matrix<double> k = Matrix<double>::Ones(4, 2);
+  // A directory at the path is refused before any block.
+  attn::io::NpyWeightsWriter<double> to_dir(dir.path);
+  CHECK(message_of<std::runtime_error>([&] { attn::scaled_dot_product(q, k, k, to_dir); }) ==
+        "attn::io::NpyWeightsWriter: cannot write '" + dir.path.string() +
+            "': it is a directory, and only a regular file is replaced");
+  // A write that fails mid-call: the call throws at its end, the old file stays, no temporary is left.
+  const auto target = dir.path / "w.npy";
+  { std::ofstream(target) << "old"; }
+  int writes = 0;
+  attn::io::detail::write_fault_hook() = [&](attn::io::detail::WriteStep step, const std::filesystem::path&) {
+    return step == attn::io::detail::WriteStep::write && ++writes == 2 ? ENOSPC : 0;
+  };
+  attn::io::NpyWeightsWriter<double> writer(target);
+  const std::string message = message_of<std::runtime_error>([&] { attn::scaled_dot_product(q, k, k, writer); });
+  attn::io::detail::write_fault_hook() = nullptr;
+  CHECK(message == "attn::io::NpyWeightsWriter: cannot write '" + target.string() +
+                       "': writing the temporary file failed: " + attn::io::detail::system_reason(ENOSPC));
+  CHECK(attn_test::slurp(target) == "old");
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.path), std::filesystem::directory_iterator()) == 1);
+  // The same writer works again.
+  attn::scaled_dot_product(q, k, k, writer);
+  CHECK(attn::io::read_npy<double>(target).rows() == 300);
+}
+
+TEST_CASE("sinks: NumPy memory-maps a streamed map (tests/fixtures/make_npy_stream_check.py)", "[sinks][npy]") {
+  // The script streams a causal 2048 x 2048 float map with NpyWeightsWriter, opens it with
+  // np.load(mmap_mode='r') and compares it with a float64 NumPy softmax; its verdicts are committed.
+  const std::string check = attn_test::slurp(std::string(ATTN_FIXTURE_DIR) + "/npy/stream_check.txt");
+  CHECK(check == "attn NpyWeightsWriter streamed map, read by np.load(mmap_mode='r')\n"
+                 "memmap True\nshape 2048 2048\ndtype <f4\nfortran_order False\n"
+                 "masked entries exactly 0: True\nmax |w - float64 NumPy| <= 1e-6: True\n"
+                 "max |row sum - 1| <= 1e-5: True\n");
 }
 
 }  // namespace test_sinks

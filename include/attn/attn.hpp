@@ -38,6 +38,7 @@
 #include "io/csv.hpp"
 #include "io/html.hpp"
 #include "io/npy.hpp"
+#include "io/npy_stream.hpp"
 #include "io/pharaoh.hpp"
 #include "io/png.hpp"
 #include "io/svg.hpp"

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
-// The part every mechanism shares once its scores sit in `weights` (Tq×Tk): keep the raw
-// scores if asked, normalise rows under the mask, then output = weights·V over visible keys.
+// The part every mechanism shares: blocks of 256 query rows scored into the caller's full weights
+// (Tq×Tk) or, with sinks (attn/sinks.hpp), into per-thread scratch; keep the raw scores if asked,
+// normalise rows under the mask, output = block·V over visible keys, then hand the block to the
+// sinks.
 #pragma once
 
 #include "../config.hpp"

@@ -350,8 +350,10 @@ TEMPLATE_TEST_CASE("sinks: multi-head per-head sinks and reductions over heads e
       attn::TopK<S> top(4);
       attn::RowStats<S> stats0, stats3;
       Matrix<S> mean(tq, tk), max(tq, tk), sum(tq, tk);
+      Matrix<S> head2(tq, tk);
+      attn::FullWeights<S> full2(head2);  // one selected head's whole map
       attn::HeadSinks<S> sinks;
-      sinks.head(1, top).head(0, stats0).head(3, stats3);
+      sinks.head(1, top).head(0, stats0).head(3, stats3).head(2, full2);
       sinks.reduce(attn::HeadReduction::mean, mean).reduce(attn::HeadReduction::max, max);
       sinks.reduce(attn::HeadReduction::sum, sum);
       Matrix<S> out(tq, dm);
@@ -371,6 +373,7 @@ TEMPLATE_TEST_CASE("sinks: multi-head per-head sinks and reductions over heads e
         CHECK(same_bits(top.weights(), val));
         CHECK(same_bits(stats0.entropy(), attn::row_entropy(ref.weights.head(0), mask)));
         CHECK(same_bits(stats3.entropy(), attn::row_entropy(ref.weights.head(3), mask)));
+        CHECK(same_bits(head2, ref.weights.head(2)));
         // Memory: heads that run in turn share one set of blocks (none left in a head's workspace).
         for (auto& hw : attn::detail::MultiHeadWorkspaceAccess::heads(ws))
           CHECK(attn::detail::buffers(hw).block.view().size() == 0);

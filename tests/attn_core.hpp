@@ -13,12 +13,15 @@
 #include <attn/result.hpp>
 #include <attn/workspace.hpp>
 #include <attn/scaled_dot_product.hpp>
+#include <attn/sinks.hpp>
+#include <attn/sink_reductions.hpp>
 #include <attn/luong.hpp>
 #include <attn/additive.hpp>
 #include <attn/head_weights.hpp>
 #include <attn/multi_head_params.hpp>
 #include <attn/multi_head_workspace.hpp>
 #include <attn/multi_head.hpp>
+#include <attn/multi_head_sinks.hpp>
 #include <attn/self_attention.hpp>
 #include <attn/pooling.hpp>
 #include <attn/many_to_one.hpp>

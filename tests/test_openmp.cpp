@@ -109,6 +109,84 @@ TEMPLATE_TEST_CASE("openmp: multi-head gives the same bits with 1, 2 and 5 threa
   }
 }
 
+// --- weight sinks (attn/sinks.hpp): results identical for any thread count -------------------
+
+TEMPLATE_TEST_CASE("openmp: weight sinks give the same bits with 1 and 2 threads", "[openmp][sinks]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(13);
+  // 700 rows: three blocks, run by two threads in either order; the sinks' results are reduced
+  // per row or per block in block order, so they cannot depend on which thread ran what.
+  const Index tq = 700, tk = 90;
+  const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, 16);
+  const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, 16);
+  const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, 5);
+  for (const Mask& mask : {Mask(), Mask::causal(-1) & Mask::key_length(80)}) {
+    struct Run {
+      attn::TopK<S> top{5};
+      attn::ColumnSums<S> sums;
+      attn::RowStats<S> stats;
+      Matrix<S> rows = Matrix<S>(2, 90);
+      Matrix<S> out = Matrix<S>(700, 5);
+      Matrix<S> gathered = Matrix<S>(700, 90);
+    };
+    const auto run = [&](int threads, Run& r) {
+      Threads t(threads);
+      attn::SelectedRows<S> pick({699, 256}, r.rows);
+      auto gather = attn::callback_sink<S>(
+          [&](Index i0, const attn::WeightBlock<S>& block) { r.gathered.middleRows(i0, block.rows()) = block; });
+      attn::Workspace<S> ws;
+      attn::scaled_dot_product_into(q, k, v, r.out, attn::Sinks<S>(r.top, r.sums, r.stats, pick, gather), ws, mask);
+    };
+    Run one, two;
+    run(1, one);
+    run(2, two);
+    CHECK(same_bits(two.out, one.out));
+    CHECK(two.top.indices() == one.top.indices());
+    CHECK(same_bits(two.top.weights(), one.top.weights()));
+    CHECK(same_bits(two.sums.sums(), one.sums.sums()));
+    CHECK(two.sums.counts() == one.sums.counts());
+    CHECK(same_bits(two.stats.entropy(), one.stats.entropy()));
+    CHECK(two.stats.argmax() == one.stats.argmax());
+    CHECK(same_bits(two.rows, one.rows));
+    CHECK(same_bits(two.gathered, one.gathered));
+    // And the full-matrix call with 2 threads has the same weights.
+    Threads t(2);
+    const auto full = attn::scaled_dot_product(q, k, v, mask);
+    CHECK(same_bits(two.gathered, full.weights));
+  }
+}
+
+TEMPLATE_TEST_CASE("openmp: multi-head sinks give the same bits with 1 and 2 threads", "[openmp][sinks]", float,
+                   double) {
+  using S = TestType;
+  std::mt19937_64 rng(14);
+  attn::MultiHeadParams<S> p;
+  p.wq = attn_test::random_matrix<S>(rng, 16, 16);
+  p.wk = attn_test::random_matrix<S>(rng, 16, 16);
+  p.wv = attn_test::random_matrix<S>(rng, 16, 16);
+  p.wo = attn_test::random_matrix<S>(rng, 16, 16);
+  p.heads = 4;
+  const Matrix<S> x = attn_test::random_matrix<S>(rng, 600, 16);
+  const auto run = [&](int threads, Matrix<S>& out, Matrix<S>& mean, attn::ColumnSums<S>& sums) {
+    Threads t(threads);
+    attn::HeadSinks<S> sinks;
+    sinks.head(2, sums).reduce(attn::HeadReduction::mean, mean);
+    attn::MultiHeadWorkspace<S> ws;
+    attn::multi_head_into(x, x, x, p, out, sinks, ws, Mask::causal(0));
+  };
+  Matrix<S> out1(600, 16), out2(600, 16), mean1(600, 600), mean2(600, 600);
+  attn::ColumnSums<S> sums1, sums2;
+  run(1, out1, mean1, sums1);
+  run(2, out2, mean2, sums2);  // heads in turn, each head's three blocks on two threads
+  CHECK(same_bits(out2, out1));
+  CHECK(same_bits(mean2, mean1));
+  CHECK(same_bits(sums2.sums(), sums1.sums()));
+  Threads t(2);
+  const auto full = attn::multi_head(x, p, Mask::causal(0));
+  CHECK(same_bits(mean2, full.weights.mean()));
+  CHECK(same_bits(out2, full.output));
+}
+
 TEST_CASE("openmp: SingleThreadedEigen keeps Eigen single-threaded and restores the caller's count", "[openmp]") {
   Threads threads(4);
   CHECK(attn::detail::max_threads() == 4);

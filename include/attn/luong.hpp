@@ -208,4 +208,49 @@ AttentionResult<typename DerivedQ::Scalar> luong(const Eigen::MatrixBase<Derived
   });
 }
 
+/// luong_into with the weights going to `sinks` instead of a Tq×Tk matrix (attn::no_weights:
+/// output only; see sinks.hpp). Output and reports are those of the form with `weights`, bit for
+/// bit. A scorer whose blocks depend on each other (Bahdanau, Luong concat) scores the blocks on
+/// one thread when no attn::FullWeights is among the sinks.
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk, or the LuongKeys prepare_keys(params, keys) made of them
+/// \param v values, Tk×dv
+/// \param params the parameters
+/// \param output Tq×dv, written
+/// \param sinks where the weights go (one sink, attn::Sinks<Scalar>(a, b, ...), or attn::no_weights)
+/// \param ws reusable scratch (also holds a block of 256×Tk weights per thread)
+/// \param mask which keys each query may see
+/// \param options probability function, return_scores and the scale
+/// \return the number of queries that saw no key
+/// \throws attn::invalid_argument as the form with `weights`, or when a sink does not fit
+template <typename DerivedQ, typename K, typename DerivedV>
+Index luong_into(const Eigen::MatrixBase<DerivedQ>& q, const K& k, const Eigen::MatrixBase<DerivedV>& v,
+                 const LuongParams<typename DerivedQ::Scalar>& params, Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
+                 const Sinks<typename DerivedQ::Scalar>& sinks, Workspace<typename DerivedQ::Scalar>& ws,
+                 const Mask& mask = Mask(), const Options& options = Options()) {
+  return detail::attend_with("attn::luong", q, k, v, params, output, sinks, ws, mask, options);
+}
+
+/// luong with the weights going to `sinks` (attn::no_weights: output only, PyTorch
+/// `need_weights=False`): output, fully masked rows (and the scores when asked).
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk, or the LuongKeys prepare_keys(params, keys) made of them
+/// \param v values, Tk×dv
+/// \param params the parameters
+/// \param sinks where the weights go
+/// \param mask which keys each query may see
+/// \param options probability function, return_scores and the scale
+/// \return output, fully_masked (and scores when asked)
+template <typename DerivedQ, typename K, typename DerivedV>
+OutputResult<typename DerivedQ::Scalar> luong(const Eigen::MatrixBase<DerivedQ>& q, const K& k,
+                                              const Eigen::MatrixBase<DerivedV>& v,
+                                              const LuongParams<typename DerivedQ::Scalar>& params,
+                                              const Sinks<typename DerivedQ::Scalar>& sinks, const Mask& mask = Mask(),
+                                              const Options& options = Options()) {
+  using Scalar = typename DerivedQ::Scalar;
+  return detail::run_sinks<Scalar>(q.rows(), v.cols(), options, [&](auto& out, auto& ws) {
+    luong_into(q, k, v, params, out, sinks, ws, mask, options);
+  });
+}
+
 }  // namespace attn

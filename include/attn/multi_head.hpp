@@ -95,14 +95,33 @@ void check_multi_head_options(const char* fn, const Options& options) {
   detail::check_probability(fn, options.probability);
 }
 
+/// Where multi_head_run puts the weights of head i of item b: `weights_of(b)`'s HeadWeights
+/// (resized to h×Tq×Tk), head by head in parallel. (multi_head_sinks.hpp has the other policy:
+/// sinks per head and across heads.)
+template <typename WeightsOf>
+struct FullHeads {
+  const WeightsOf& weights_of;
+  /// Whether heads must run one after another, in head order.
+  bool serial() const { return false; }
+  void prepare(Index b, Index h, Index tq, Index tk) const { weights_of(b).resize(h, tq, tk); }
+  template <typename Qh, typename Kh, typename Vh, typename Oh, typename Scalar>
+  void attend(Index b, Index i, const Qh& qh, const Kh& kh, const Vh& vh, Oh& oh, Workspace<Scalar>& hw,
+              const Mask& mask, const Options& options) const {
+    auto w = HeadWeightsAccess::head(weights_of(b), i);
+    scaled_dot_product_into(qh, kh, vh, oh, w, hw, mask, options);
+  }
+};
+
 /// The multi-head kernel over a batch. `q_of(b)`, `k_of(b)`, `v_of(b)`, `mask_of(b)` give item
-/// b's inputs, `output_of(b)` its Tq×D output, `weights_of(b)` its HeadWeights. All arguments
-/// are valid (checked by the caller). Tasks (item, head) project, attend and write their
-/// columns of the concatenation; then tasks (item, column block) apply the output projection.
+/// b's inputs, `output_of(b)` its Tq×D output, `heads_to` where the weights go (FullHeads: the
+/// HeadWeights of each item). All arguments are valid (checked by the caller). Tasks (item, head)
+/// project, attend and write their columns of the concatenation (one after another in head order
+/// when `heads_to.serial()`, each head's blocks then in parallel); then tasks (item, column
+/// block) apply the output projection.
 template <typename Scalar, typename QOf, typename KOf, typename VOf, typename MaskOf, typename OutputOf,
-          typename WeightsOf>
+          typename HeadsTo>
 void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_of, const MaskOf& mask_of,
-                    const MultiHeadParams<Scalar>& p, const OutputOf& output_of, const WeightsOf& weights_of,
+                    const MultiHeadParams<Scalar>& p, const OutputOf& output_of, const HeadsTo& heads_to,
                     MultiHeadWorkspace<Scalar>& ws, const Options& options) {
   auto& ws_items = MultiHeadWorkspaceAccess::items(ws);
   auto& ws_heads = MultiHeadWorkspaceAccess::heads(ws);
@@ -127,7 +146,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     it.concat.matrix(tq, d);
     if (it.flags.size() < tq) it.flags.resize(tq);
     it.flag_count = tq;
-    weights_of(b).resize(h, tq, tk);
+    heads_to.prepare(b, h, tq, tk);
     if (options.return_scores) it.scores.resize(h, tq, tk);
     for (Index i = 0; i < h; ++i) {
       auto& hw = ws_heads[static_cast<std::size_t>(b * h + i)];
@@ -158,8 +177,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     if (p.bv.size() != 0) vh.rowwise() += p.bv.segment(c0, dh);
     auto concat = it.concat.view();
     auto oh = concat.middleCols(c0, dh);
-    auto w = detail::HeadWeightsAccess::head(weights_of(b), i);
-    scaled_dot_product_into(qh, kh, vh, oh, w, hw, mask_of(b), options);
+    heads_to.attend(b, i, qh, kh, vh, oh, hw, mask_of(b), options);
     if (options.return_scores) detail::HeadWeightsAccess::head(it.scores, i) = hw.scores();
   };
 
@@ -203,16 +221,21 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     }
   };
 
+  const bool serial_heads = heads_to.serial();
+  if (serial_heads)
+    for (Index t = 0; t < tasks; ++t) guarded(attend, t);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(static_cast<int>(threads))
 #else
   static_cast<void>(threads);
 #endif
   {
+    if (!serial_heads) {
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
-    for (Index t = 0; t < tasks; ++t) guarded(attend, t);
+      for (Index t = 0; t < tasks; ++t) guarded(attend, t);
+    }
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
@@ -265,11 +288,12 @@ Index multi_head_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixB
   detail::check_multi_head_inputs(fn, q, k, v, params, mask);
   detail::check_shape(fn, "output", output, q.rows(), params.model_dim());
   detail::check_multi_head_options<Scalar>(fn, options);
+  const auto weights_of = [&](Index) -> HeadWeights<Scalar>& { return weights; };
   detail::multi_head_run(
       1, [&](Index) -> const DerivedQ& { return q.derived(); }, [&](Index) -> const DerivedK& { return k.derived(); },
       [&](Index) -> const DerivedV& { return v.derived(); }, [&](Index) -> const Mask& { return mask; }, params,
-      [&](Index) -> Eigen::Ref<Matrix<Scalar>>& { return output; },
-      [&](Index) -> HeadWeights<Scalar>& { return weights; }, ws, options);
+      [&](Index) -> Eigen::Ref<Matrix<Scalar>>& { return output; }, detail::FullHeads<decltype(weights_of)>{weights_of},
+      ws, options);
   return ws.num_fully_masked(0);
 }
 
@@ -363,6 +387,7 @@ void multi_head_batch_into(const QSeq& q, const KSeq& k, const VSeq& v, const Mu
   }
 
   if (static_cast<Index>(results.size()) != batch) results.resize(static_cast<std::size_t>(batch));
+  const auto weights_of = [&](Index b) -> HeadWeights<Scalar>& { return results[static_cast<std::size_t>(b)].weights; };
   for (Index b = 0; b < batch; ++b) {
     auto& r = results[static_cast<std::size_t>(b)];
     r.output.resize(q[static_cast<std::size_t>(b)].rows(), params.model_dim());
@@ -372,7 +397,7 @@ void multi_head_batch_into(const QSeq& q, const KSeq& k, const VSeq& v, const Mu
       [&](Index b) -> const K& { return k[static_cast<std::size_t>(b)]; },
       [&](Index b) -> const V& { return v[static_cast<std::size_t>(b)]; }, mask_of, params,
       [&](Index b) -> Matrix<Scalar>& { return results[static_cast<std::size_t>(b)].output; },
-      [&](Index b) -> HeadWeights<Scalar>& { return results[static_cast<std::size_t>(b)].weights; }, ws, options);
+      detail::FullHeads<decltype(weights_of)>{weights_of}, ws, options);
   for (Index b = 0; b < batch; ++b) {
     auto& r = results[static_cast<std::size_t>(b)];
     const auto flags = ws.fully_masked(b);

@@ -33,14 +33,16 @@ inline bool row_visible(const Mask& mask, Index i, Index j) {
 /// Sparsemax or hardmax of row `i` of `s` in place over its visible keys, after multiplying the
 /// visible scores by `scale` (folded in here so products need no scaled operand); returns false
 /// when the row is fully masked (it is then all zero). `buffer` must hold at least `s.cols()`
-/// scalars. Softmax runs on blocks of rows instead: see softmax_rows.
+/// scalars. Softmax runs on blocks of rows instead: see softmax_rows. `row0` is the query row
+/// that row 0 of `s` holds (a block of a longer problem; the mask is read at query `i`, `s` at
+/// row `i - row0`).
 template <typename Scalar, typename Derived>
 bool normalize_row(Probability probability, Eigen::MatrixBase<Derived>& s, Index i, const Mask& mask,
-                   Scalar* buffer, Scalar scale = Scalar(1)) {
+                   Scalar* buffer, Scalar scale = Scalar(1), Index row0 = 0) {
   const Index tk = s.cols();
   const auto [first, last] = mask.band(i, tk);
   const bool has_matrix = mask.explicit_matrix().has_value();
-  auto row = s.row(i);
+  auto row = s.row(i - row0);
   if (scale != Scalar(1))
     for (Index j = first; j < last; ++j) row(j) *= scale;
 
@@ -188,12 +190,13 @@ EIGEN_ALWAYS_INLINE void for_each_lanes(Scalar* p, Index n, F&& f) {
   }
 }
 
-/// Row i after a visible NaN or +inf made its sum NaN: visible entries NaN, masked entries 0.
+/// Query row i (row `i - row0` of `s`) after a visible NaN or +inf made its sum NaN: visible
+/// entries NaN, masked entries 0.
 template <typename Derived>
-void poison_row(Eigen::MatrixBase<Derived>& s, Index i, const Mask& mask) {
+void poison_row(Eigen::MatrixBase<Derived>& s, Index i, const Mask& mask, Index row0 = 0) {
   using Scalar = typename Derived::Scalar;
   for (Index j = 0; j < s.cols(); ++j)
-    s(i, j) = mask.visible(i, j, s.cols()) ? std::numeric_limits<Scalar>::quiet_NaN() : Scalar(0);
+    s(i - row0, j) = mask.visible(i, j, s.cols()) ? std::numeric_limits<Scalar>::quiet_NaN() : Scalar(0);
 }
 
 /// Masked softmax of the rows `[i0, i1)` (at most sweep_rows) of `scale·s`, in place, for the
@@ -208,16 +211,17 @@ void poison_row(Eigen::MatrixBase<Derived>& s, Index i, const Mask& mask) {
 /// no visible key, or whose visible scores are all -inf, is all 0 and flagged in `fully_masked`
 /// (indexed by row of `s`); a visible NaN or +inf makes the row's sum NaN, and then the row's
 /// visible entries NaN (masked entries stay 0). `scratch` holds 3·sweep_rows scalars.
+/// `row0`: as in normalize_row (rows and flags are numbered as queries, `s` holds from row0 on).
 /// Allocates nothing.
 template <typename Scalar, typename Derived>
 void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask& mask,
-                  Eigen::Ref<RowFlags> fully_masked, Scalar scale, Scalar* scratch) {
+                  Eigen::Ref<RowFlags> fully_masked, Scalar scale, Scalar* scratch, Index row0 = 0) {
   static_assert(Derived::InnerStrideAtCompileTime == 1, "attn: softmax_rows reads columns as contiguous runs");
   constexpr Index B = chunk_rows<Scalar>();
   using Lanes = detail::Lanes<Scalar>;
   using LaneBlock = Eigen::Map<Eigen::Array<Scalar, B, Eigen::Dynamic>>;
   const Scalar inf = std::numeric_limits<Scalar>::infinity();
-  const Index tq = s.rows();
+  const Index tq = row0 + s.rows();
   const Index tk = s.cols();
   const auto& m = mask.explicit_matrix();
   const Index chunks = (i1 - i0 + B - 1) / B;
@@ -229,15 +233,15 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
   // lanes x of every chunk of column j, in place (for_each_lanes).
   const auto rows = [&](Index c) { return std::min(B, i1 - i0 - c * B); };
   const auto each_chunk = [&](Index j, auto&& f) {
-    for_each_lanes(&s.coeffRef(i0, j), i1 - i0, [&](Index k, auto& x) { f(k / B, x); });
+    for_each_lanes(&s.coeffRef(i0 - row0, j), i1 - i0, [&](Index k, auto& x) { f(k / B, x); });
   };
 
   // Columns [first, last) are seen by some row of the block (bands move right with the row,
   // so the first row's band starts first and the last row's band ends last).
   const Index first = std::min(mask.band(i0, tk).first, tk);
   const Index last = std::clamp(mask.band(i1 - 1, tk).second, first, tk);
-  s.block(i0, 0, i1 - i0, first).setZero();
-  s.block(i0, last, i1 - i0, tk - last).setZero();
+  s.block(i0 - row0, 0, i1 - i0, first).setZero();
+  s.block(i0 - row0, last, i1 - i0, tk - last).setZero();
 
   // Pass 1. Column j shows rows [r0, r1) through the band kinds; the explicit matrix, if any,
   // is read lane by lane.
@@ -288,7 +292,7 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
 
   for (Index c = 0; c < chunks; ++c)
     for (Index l = 0; l < rows(c); ++l)
-      if (sum(l, c) != sum(l, c)) poison_row(s, i0 + c * B + l, mask);  // rare
+      if (sum(l, c) != sum(l, c)) poison_row(s, i0 + c * B + l, mask, row0);  // rare
 }
 
 /// softmax_rows for a block of fewer than chunk_rows rows (a decoder step, a few beams), where a
@@ -299,7 +303,7 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
 /// softmax_rows: a decoder step equals the same row of a longer query.
 template <typename Scalar, typename Derived>
 void softmax_short_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask& mask,
-                        Eigen::Ref<RowFlags> fully_masked, Scalar scale, Scalar* buffer) {
+                        Eigen::Ref<RowFlags> fully_masked, Scalar scale, Scalar* buffer, Index row0 = 0) {
   constexpr Index B = chunk_rows<Scalar>();
   using Lanes = detail::Lanes<Scalar>;
   const Scalar inf = std::numeric_limits<Scalar>::infinity();
@@ -311,7 +315,7 @@ void softmax_short_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const
     const Index first = std::min(band.first, tk);
     const Index last = std::clamp(band.second, first, tk);
     Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>> row(buffer, tk);
-    row = s.row(i).transpose().array();
+    row = s.row(i - row0).transpose().array();
 
     // each_group(f): f(j, x) on the lanes x of keys [j, j + B) of the band, in place
     // (for_each_lanes; the last group may be short).
@@ -340,8 +344,8 @@ void softmax_short_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const
 
     row.head(first).setZero();
     row.tail(tk - last).setZero();
-    s.row(i) = row.transpose().matrix();
-    if (poisoned) poison_row(s, i, mask);  // rare
+    s.row(i - row0) = row.transpose().matrix();
+    if (poisoned) poison_row(s, i, mask, row0);  // rare
   }
 }
 
@@ -354,10 +358,13 @@ void softmax_short_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const
 /// softmax_short_rows), sparsemax and hardmax go row by row (normalize_row). `fully_masked(i)`
 /// (indexed by row of `s`) tells whether row i saw no key. `buffer` holds
 /// normalize_scratch_size(s.cols()) scalars. Returns the number of fully masked rows among
-/// `[i0, i1)`.
+/// `[i0, i1)`. With `row0`, `s` holds query rows from row0 on (a block of rows kept apart from
+/// the others, as attn::Sinks calls use): row i of the problem is row `i - row0` of `s`, the
+/// mask and `fully_masked` are read at i; the arithmetic is the same.
 template <typename Scalar, typename Derived>
 Index normalize_rows(Probability probability, Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask& mask,
-                     Eigen::Ref<RowFlags> fully_masked, Scalar* buffer, Scalar scale = Scalar(1)) {
+                     Eigen::Ref<RowFlags> fully_masked, Scalar* buffer, Scalar scale = Scalar(1),
+                     Index row0 = 0) {
   if (s.cols() == 0) {
     // No key at all: every row is fully masked. Returned before any row is taken: a row of a
     // matrix without storage would be a null pointer plus an offset (undefined behaviour).
@@ -365,12 +372,13 @@ Index normalize_rows(Probability probability, Eigen::MatrixBase<Derived>& s, Ind
     return i1 - i0;
   }
   if (probability == Probability::softmax && i1 - i0 < chunk_rows<Scalar>()) {
-    softmax_short_rows(s, i0, i1, mask, fully_masked, scale, buffer);
+    softmax_short_rows(s, i0, i1, mask, fully_masked, scale, buffer, row0);
   } else if (probability == Probability::softmax) {
     for (Index i = i0; i < i1; i += sweep_rows)
-      softmax_rows(s, i, std::min(i + sweep_rows, i1), mask, fully_masked, scale, buffer);
+      softmax_rows(s, i, std::min(i + sweep_rows, i1), mask, fully_masked, scale, buffer, row0);
   } else {
-    for (Index i = i0; i < i1; ++i) fully_masked(i) = !normalize_row(probability, s, i, mask, buffer, scale);
+    for (Index i = i0; i < i1; ++i)
+      fully_masked(i) = !normalize_row(probability, s, i, mask, buffer, scale, row0);
   }
   return fully_masked.segment(i0, i1 - i0).count();
 }

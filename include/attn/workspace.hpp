@@ -5,6 +5,8 @@
 
 #include "config.hpp"
 
+#include <utility>
+
 namespace attn {
 namespace detail {
 
@@ -20,6 +22,12 @@ class Buffer {
     return view();
   }
   Eigen::Map<Matrix<Scalar>> view() { return {storage_.data(), rows_, cols_}; }
+  /// Exchanges storage and shape with `other` (no allocation).
+  void swap(Buffer& other) {
+    storage_.swap(other.storage_);
+    std::swap(rows_, other.rows_);
+    std::swap(cols_, other.cols_);
+  }
   Eigen::Map<const Matrix<Scalar>> view() const { return {storage_.data(), rows_, cols_}; }
 
  private:
@@ -49,6 +57,7 @@ struct WorkspaceBuffers {
   Buffer<Scalar> values;         // V with non-finite rows zeroed (rare path)
   Buffer<Scalar> sort;           // normalisation scratch: the sparsemax sort
   Buffer<Scalar> row;            // a one-row block's weights and output as contiguous vectors
+  Buffer<Scalar> block;          // per-thread blocks of weights (block_rows×Tk) when a call keeps no full matrix
 };
 
 /// The kernels' access to a Workspace's scratch (not part of the API).

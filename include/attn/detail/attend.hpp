@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
-// The part every mechanism shares once its scores sit in `weights` (Tq×Tk): keep the raw
-// scores if asked, normalise rows under the mask, then output = weights·V over visible keys.
+// The part every mechanism shares: blocks of 256 query rows scored into the caller's full weights
+// (Tq×Tk) or, with sinks (attn/sinks.hpp), into per-thread scratch; keep the raw scores if asked,
+// normalise rows under the mask, output = block·V over visible keys, then hand the block to the
+// sinks.
 #pragma once
 
 #include "../config.hpp"
@@ -8,6 +10,7 @@
 #include "threads.hpp"
 #include "../mask.hpp"
 #include "../result.hpp"
+#include "../sinks.hpp"
 #include "scorers.hpp"
 #include "../softmax.hpp"
 #include "../workspace.hpp"
@@ -38,50 +41,73 @@ bool all_finite(const Eigen::MatrixBase<Derived>& m) {
   return probe == probe;
 }
 
-/// What every `_into` form checks of its outputs and options: output Tq×dv, weights Tq×Tk, a
-/// mask that fits Tq×Tk and a known probability function.
+/// Where the blocks of a call go: the caller's full Tq×Tk storage (`full`, outer stride
+/// `stride`; null: none, blocks live in per-thread scratch of the workspace) and the sinks fed
+/// each normalised block (null or empty: none).
 template <typename Scalar>
-void check_into(const char* fn, Index tq, Index tk, Index dv, const Eigen::Ref<Matrix<Scalar>>& output,
-                const Eigen::Ref<Matrix<Scalar>>& weights, const Mask& mask, const Options& options) {
-  check_shape(fn, "output", output, tq, dv);
-  check_shape(fn, "weights", weights, tq, tk);
-  mask.check(fn, tq, tk);
-  check_probability(fn, options.probability);
+struct Target {
+  Index rows = 0;
+  Index cols = 0;
+  Scalar* full = nullptr;
+  Index stride = 0;
+  const Sinks<Scalar>* sinks = nullptr;
+};
+
+/// The target of a `_into(..., weights, ...)` call: the matrix, no sink.
+template <typename Scalar>
+Target<Scalar> full_target(Eigen::Ref<Matrix<Scalar>> weights) {
+  return {weights.rows(), weights.cols(), weights.size() == 0 ? nullptr : weights.data(), weights.outerStride(),
+          nullptr};
+}
+
+/// The target of a call with `sinks` (already begun) over Tq×Tk weights: a FullWeights among
+/// them gives the storage.
+template <typename Scalar>
+Target<Scalar> sink_target(const Sinks<Scalar>& sinks, Index tq, Index tk) {
+  Target<Scalar> t{tq, tk, nullptr, 0, &sinks};
+  t.full = sinks.storage(t.stride);
+  return t;
 }
 
 /// The part every mechanism shares, fused over blocks of query rows. For each block of rows
-/// `[i0, i0 + r)`: `scores(i0, r, block)` writes the scores into `block`, the rows
-/// `[i0, i0 + r)` of `weights`, before `score_scale` (a mechanism whose product cannot carry
+/// `[i0, i0 + r)`: `scores(i0, r, block)` writes the scores into `block` (the rows
+/// `[i0, i0 + r)` of the target's full storage, or a per-thread scratch block), before `score_scale` (a mechanism whose product cannot carry
 /// its scale passes it here: a scaled operand would make Eigen's GEMV allocate); a copy
 /// `score_scale·block` is kept if asked; the block is normalised under the mask while it is
 /// still in cache (L2, up to T of about 1000 in float); and output rows = block·V over the
-/// visible keys.
-/// Nothing Tq×Tk is allocated: the weights are the only Tq×Tk storage.
+/// visible keys; then the target's sinks get the block (rows [i0, i0 + r) of the weights).
+/// Nothing Tq×Tk is allocated: the target's full storage is the only Tq×Tk storage; without it
+/// a block of block_rows·Tk scalars per thread. `serial_scores`: `scores` uses workspace
+/// buffers, blocks run one after another.
 /// A masked key's value row is never read into a result: V rows with NaN/Inf are zeroed in a
 /// copy and added back only where visible. Returns the number of fully masked rows.
 template <typename Scalar, typename Scores, typename DerivedV>
-Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eigen::MatrixBase<DerivedV>& v,
-                  Eigen::Ref<Matrix<Scalar>> output, Workspace<Scalar>& ws, const Mask& mask,
-                  const Options& options, Scalar score_scale = Scalar(1),
-                  std::optional<bool> values_finite = std::nullopt) {
+Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::MatrixBase<DerivedV>& v,
+                    Eigen::Ref<Matrix<Scalar>> output, Workspace<Scalar>& ws, const Mask& mask,
+                    const Options& options, Scalar score_scale = Scalar(1),
+                    std::optional<bool> values_finite = std::nullopt, bool serial_scores = false) {
   // Checked here, before any parallel region (nothing may throw inside one); the mechanisms
   // check it first with their own name.
   check_probability("attn", options.probability);
   const SingleThreadedEigen serial;  // every block's products single-threaded, on any thread
-  const Index tq = weights.rows();
-  const Index tk = weights.cols();
+  const Index tq = target.rows;
+  const Index tk = target.cols;
+  const Sinks<Scalar>* sinks = target.sinks != nullptr && !target.sinks->empty() ? target.sinks : nullptr;
   const Index n = visible_prefix(mask, tk);
   auto flags = detail::row_flags(ws, tq);
   if (tk == 0) {  // no key: every row is fully masked, its output zero (and blocks of the
     flags.setConstant(true);  // storage-less weights would offset a null pointer)
     output.setZero();
     if (options.return_scores) detail::buffers(ws).scores.matrix(tq, tk);
+    if (sinks) sinks->end();
     return tq;
   }
   // Blocks run in parallel when OpenMP is on (see below): normalisation scratch per thread.
-  const Index threads = max_threads();
+  const Index threads = serial_scores ? 1 : max_threads();
   const Index scratch = normalize_scratch_size(tk);
   Scalar* buffers = detail::buffers(ws).sort.matrix(scratch, threads).data();
+  // Without full storage, each thread's block lives in its own block_rows·Tk scalars.
+  Scalar* blocks = target.full || tq == 0 ? nullptr : detail::buffers(ws).block.matrix(block_rows * tk, threads).data();
   // Sized on every call, used by one-row blocks only: a workspace warmed up on a bigger problem
   // must not allocate for a smaller one.
   auto pair = detail::buffers(ws).row.matrix(std::max(tk, v.cols()), 2);
@@ -101,11 +127,14 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
 
   // Block b: rows [i0, i0 + r). It writes only its own rows of weights, scores, flags and
   // output, so blocks are independent.
-  const auto run_block = [&](Index i0, Index r, Scalar* buffer) {
-    auto block = weights.middleRows(i0, r);
+  const auto run_block = [&](Index i0, Index r, Index thread) {
+    Scalar* buffer = buffers + scratch * thread;
+    using BlockMap = Eigen::Map<Matrix<Scalar>, 0, Eigen::OuterStride<>>;
+    BlockMap block = target.full ? BlockMap(target.full + i0, r, tk, Eigen::OuterStride<>(target.stride))
+                                 : BlockMap(blocks + block_rows * tk * thread, r, tk, Eigen::OuterStride<>(r));
     scores(i0, r, block);
     if (options.return_scores) detail::buffers(ws).scores.view().middleRows(i0, r) = score_scale * block;
-    normalize_rows(options.probability, weights, i0, i0 + r, mask, flags, buffer, score_scale);
+    normalize_rows(options.probability, block, i0, i0 + r, mask, flags, buffer, score_scale, i0);
 
     auto out = output.middleRows(i0, r);
     const auto w = block.leftCols(n);
@@ -127,6 +156,7 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
           if (!flags(i0 + i) && mask.visible(i0 + i, j, tk)) out.row(i) += w(i, j) * vn.row(j);
       }
     }
+    if (sinks) sinks->consume(i0, WeightBlock<Scalar>(block.data(), r, tk, block.outerStride()));
   };
 
   // With OpenMP, blocks are shared among the threads of one parallel region of max_threads()
@@ -138,20 +168,32 @@ Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eig
   // started (attn::multi_head's heads): it runs on the calling thread. Each block is computed
   // the same way whichever thread runs it, in a team of any size: results do not depend on the
   // threads, nor on OMP_DYNAMIC or OMP_THREAD_LIMIT.
-  const Index blocks = (tq + block_rows - 1) / block_rows;
+  const Index count = (tq + block_rows - 1) / block_rows;
   const auto rows_of = [&](Index b) { return std::min(block_rows, tq - b * block_rows); };
   if (threads <= 1 || tq < chunk_rows<Scalar>()) {
-    for (Index b = 0; b < blocks; ++b) run_block(b * block_rows, rows_of(b), buffers);
+    for (Index b = 0; b < count; ++b) run_block(b * block_rows, rows_of(b), 0);
   } else {
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(static_cast<int>(threads)) schedule(dynamic, 1)
 #endif
-    for (Index b = 0; b < blocks; ++b) run_block(b * block_rows, rows_of(b), buffers + scratch * thread_id());
+    for (Index b = 0; b < count; ++b) run_block(b * block_rows, rows_of(b), thread_id());
   }
 
   for (Index i = 0; i < tq; ++i)
     if (flags(i)) output.row(i).setZero();  // exact +0, never -0 from 0·(negative)
+  if (sinks) sinks->end();
   return flags.count();
+}
+
+/// attend_blocks into the caller's full `weights` (Tq×Tk), no sink: what every `_into` form
+/// with a `weights` argument runs.
+template <typename Scalar, typename Scores, typename DerivedV>
+Index attend_rows(Scores&& scores, Eigen::Ref<Matrix<Scalar>> weights, const Eigen::MatrixBase<DerivedV>& v,
+                  Eigen::Ref<Matrix<Scalar>> output, Workspace<Scalar>& ws, const Mask& mask,
+                  const Options& options, Scalar score_scale = Scalar(1),
+                  std::optional<bool> values_finite = std::nullopt) {
+  return attend_blocks<Scalar>(std::forward<Scores>(scores), full_target(weights), v, output, ws, mask, options,
+                               score_scale, values_finite);
 }
 
 /// attend_rows for scores already computed into `weights` (before `score_scale`; see attend_rows).
@@ -165,14 +207,16 @@ Index finish(Eigen::Ref<Matrix<Scalar>> weights, const Eigen::MatrixBase<Derived
 
 /// The engine every mechanism's `_into` form runs on: the scores of `scorer` for the query rows
 /// `q` against keys it has prepared (`prepared`, Tk×width: a Memory's, prepare_keys', or the
-/// buffer attend_keys fills), masked, normalised, ·V. A scorer whose blocks are independent
-/// (DotScorer) is fused into attend_rows block by block (in parallel with OpenMP); another
-/// (AdditiveScorer) scores every row first, then normalises. `score_scale` multiplies scores
-/// the prepared keys could not carry (see attend_rows).
+/// buffer attend_keys fills), masked, normalised, ·V, the weights to `target`. A scorer whose
+/// blocks are independent (DotScorer) is fused into attend_blocks block by block (in parallel
+/// with OpenMP); another (AdditiveScorer) scores every row into the full storage first, then
+/// normalises, or, without full storage (sinks), projects every query first and scores block by
+/// block on one thread (the same arithmetic per row). `score_scale` multiplies scores the
+/// prepared keys could not carry (see attend_blocks).
 template <typename Scalar, typename Scorer, typename DerivedQ, typename DerivedP, typename DerivedV>
 Index attend_prepared(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedP>& prepared,
                       const Eigen::MatrixBase<DerivedV>& v, Eigen::Ref<Matrix<Scalar>> output,
-                      Eigen::Ref<Matrix<Scalar>> weights, Workspace<Scalar>& ws, const Mask& mask,
+                      const Target<Scalar>& target, Workspace<Scalar>& ws, const Mask& mask,
                       const Options& options, std::optional<bool> values_finite = std::nullopt,
                       Scalar score_scale = Scalar(1)) {
   if constexpr (Scorer::parallel_blocks) {
@@ -182,11 +226,30 @@ Index attend_prepared(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q
     kt = prepared.transpose();
     const Eigen::Map<const Matrix<Scalar>> keys_t(kt.data(), kt.rows(), kt.cols());
     const auto scores = [&](Index i0, Index r, auto& block) { scorer.scores_transposed(q.middleRows(i0, r), keys_t, block); };
-    return attend_rows<Scalar>(scores, weights, v, output, ws, mask, options, score_scale, values_finite);
+    return attend_blocks<Scalar>(scores, target, v, output, ws, mask, options, score_scale, values_finite);
   } else {
-    scorer.scores(q, prepared, weights, ws);
-    return finish<Scalar>(weights, v, output, ws, mask, options, score_scale, values_finite);
+    if (target.full) {
+      Eigen::Map<Matrix<Scalar>, 0, Eigen::OuterStride<>> all(target.full, target.rows, target.cols,
+                                                              Eigen::OuterStride<>(target.stride));
+      scorer.scores(q, prepared, all, ws);
+      const auto in_place = [](Index, Index, const auto&) {};
+      return attend_blocks<Scalar>(in_place, target, v, output, ws, mask, options, score_scale, values_finite);
+    }
+    const auto pq = scorer.project_queries(q, ws);
+    const auto scores = [&](Index i0, Index r, auto& block) { scorer.scores_projected(pq.middleRows(i0, r), prepared, block, ws); };
+    return attend_blocks<Scalar>(scores, target, v, output, ws, mask, options, score_scale, values_finite, true);
   }
+}
+
+/// attend_prepared into the caller's full `weights` (Tq×Tk).
+template <typename Scalar, typename Scorer, typename DerivedQ, typename DerivedP, typename DerivedV>
+Index attend_prepared(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedP>& prepared,
+                      const Eigen::MatrixBase<DerivedV>& v, Eigen::Ref<Matrix<Scalar>> output,
+                      Eigen::Ref<Matrix<Scalar>> weights, Workspace<Scalar>& ws, const Mask& mask,
+                      const Options& options, std::optional<bool> values_finite = std::nullopt,
+                      Scalar score_scale = Scalar(1)) {
+  return attend_prepared<Scalar>(scorer, q, prepared, v, output, full_target(weights), ws, mask, options,
+                                 values_finite, score_scale);
 }
 
 /// attend_prepared after preparing the keys `k` (Tk×dk) in the workspace. For a DotScorer
@@ -195,19 +258,79 @@ Index attend_prepared(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q
 template <typename Scalar, typename Scorer, typename DerivedQ, typename DerivedK, typename DerivedV>
 Index attend_keys(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
                   const Eigen::MatrixBase<DerivedV>& v, Eigen::Ref<Matrix<Scalar>> output,
-                  Eigen::Ref<Matrix<Scalar>> weights, Workspace<Scalar>& ws, const Mask& mask, const Options& options) {
+                  const Target<Scalar>& target, Workspace<Scalar>& ws, const Mask& mask, const Options& options) {
   if constexpr (Scorer::parallel_blocks) {
     if (!scorer.projects()) {
       auto kt = buffers(ws).keys.matrix(k.cols(), k.rows());
       kt = scorer.scale * k.transpose();
       const Eigen::Map<const Matrix<Scalar>> keys_t(kt.data(), kt.rows(), kt.cols());
       const auto scores = [&](Index i0, Index r, auto& block) { scorer.scores_transposed(q.middleRows(i0, r), keys_t, block); };
-      return attend_rows<Scalar>(scores, weights, v, output, ws, mask, options);
+      return attend_blocks<Scalar>(scores, target, v, output, ws, mask, options);
     }
   }
   auto prepared = buffers(ws).prepared.matrix(k.rows(), scorer.prepared_size(k.cols()));
   scorer.prepare(k, prepared);
-  return attend_prepared<Scalar>(scorer, q, prepared, v, output, weights, ws, mask, options);
+  return attend_prepared<Scalar>(scorer, q, prepared, v, output, target, ws, mask, options);
+}
+
+/// attend_keys into the caller's full `weights` (Tq×Tk).
+template <typename Scalar, typename Scorer, typename DerivedQ, typename DerivedK, typename DerivedV>
+Index attend_keys(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                  const Eigen::MatrixBase<DerivedV>& v, Eigen::Ref<Matrix<Scalar>> output,
+                  Eigen::Ref<Matrix<Scalar>> weights, Workspace<Scalar>& ws, const Mask& mask, const Options& options) {
+  return attend_keys<Scalar>(scorer, q, k, v, output, full_target(weights), ws, mask, options);
+}
+
+/// Starts the sinks of a call over Tq×Tk weights (checks them: may throw) and returns its target.
+template <typename Scalar>
+Target<Scalar> begin_sinks(const char* fn, const Sinks<Scalar>& sinks, Index tq, Index tk, const Mask& mask) {
+  sinks.begin(SinkCall{fn, tq, tk, &mask});
+  return sink_target(sinks, tq, tk);
+}
+
+/// The `weights` argument of an `_into` form checked against Tq×Tk (a matrix; sinks are checked
+/// by begin_sinks, after every other argument).
+template <typename Scalar>
+void check_weights(const char* fn, const Eigen::Ref<Matrix<Scalar>>& weights, Index tq, Index tk) {
+  check_shape(fn, "weights", weights, tq, tk);
+}
+template <typename Scalar>
+void check_weights(const char*, const Sinks<Scalar>&, Index, Index) {}
+
+/// The engine's target for the `weights` argument of an `_into` form: the matrix, or the sinks
+/// (begun here: their checks throw here).
+template <typename Scalar>
+Target<Scalar> target_of(const char*, Eigen::Ref<Matrix<Scalar>>& weights, Index, Index, const Mask&) {
+  return full_target(weights);
+}
+template <typename Scalar>
+Target<Scalar> target_of(const char* fn, const Sinks<Scalar>& sinks, Index tq, Index tk, const Mask& mask) {
+  return begin_sinks(fn, sinks, tq, tk, mask);
+}
+
+/// What every `_into` form checks of its outputs and options: output Tq×dv, the weights Tq×Tk
+/// (a matrix; sinks are checked when they begin, after every other argument), a mask that fits
+/// Tq×Tk and a known probability function.
+template <typename Scalar, typename W>
+void check_into(const char* fn, Index tq, Index tk, Index dv, const Eigen::Ref<Matrix<Scalar>>& output,
+                const W& weights, const Mask& mask, const Options& options) {
+  check_shape(fn, "output", output, tq, dv);
+  check_weights<Scalar>(fn, weights, tq, tk);
+  mask.check(fn, tq, tk);
+  check_probability(fn, options.probability);
+}
+
+/// Value form of a call with sinks: output, fully masked rows and (when asked) the scores;
+/// `into(output, ws)` runs the `_into` form.
+template <typename Scalar, typename Into>
+OutputResult<Scalar> run_sinks(Index tq, Index dv, const Options& options, Into&& into) {
+  OutputResult<Scalar> r;
+  r.output.resize(tq, dv);
+  Workspace<Scalar> ws;
+  into(r.output, ws);
+  r.fully_masked = ws.fully_masked();
+  if (options.return_scores) r.scores = ws.scores();
+  return r;
 }
 
 /// Value form on top of an `_into` call: allocates a `Result` (output Tq×dv, weights Tq×Tk),

@@ -56,12 +56,12 @@ typename ScorerOf<Params>::Keys prepare_keys_with(const char* fn, const Params& 
 }
 
 /// The `_into` form of the mechanism of `params`, on keys `k` (Tk×dk) or on keys prepared by
-/// prepare_keys_with (the decoder-step case): the same arithmetic either way.
-template <typename Params, typename DerivedQ, typename K, typename DerivedV>
+/// prepare_keys_with (the decoder-step case): the same arithmetic either way. The weights go to
+/// `weights`: a Tq×Tk matrix (Eigen::Ref) or attn::Sinks (begun after every other check).
+template <typename Params, typename DerivedQ, typename K, typename DerivedV, typename W>
 Index attend_with(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const K& k, const Eigen::MatrixBase<DerivedV>& v,
-                  const Params& params, Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
-                  Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights, Workspace<typename DerivedQ::Scalar>& ws,
-                  const Mask& mask, const Options& options) {
+                  const Params& params, Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output, W& weights,
+                  Workspace<typename DerivedQ::Scalar>& ws, const Mask& mask, const Options& options) {
   using Scalar = typename DerivedQ::Scalar;
   constexpr bool prepared = is_prepared_keys<Params, K>;
   const Index tk = key_count<Params>(k);
@@ -77,12 +77,14 @@ Index attend_with(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const K&
       // A DotScorer's prepared keys carry the parameters' factor (Luong's g) but not the
       // options' scale: that is applied before the softmax. An AdditiveScorer folds both into v.
       const Scalar rest = std::decay_t<decltype(scorer)>::parallel_blocks ? scale : Scalar(1);
-      return attend_prepared<Scalar>(scorer, q, k.projected, v, output, weights, ws, mask, options, std::nullopt, rest);
+      const auto target = target_of<Scalar>(fn, weights, q.rows(), tk, mask);
+      return attend_prepared<Scalar>(scorer, q, k.projected, v, output, target, ws, mask, options, std::nullopt, rest);
     });
   } else {
     check_scalars<DerivedQ, K, DerivedV>();
     return ScorerOf<Params>::with(fn, params, q.cols(), k.cols(), scale, ws, [&](const auto& scorer) {
-      return attend_keys<Scalar>(scorer, q, k, v, output, weights, ws, mask, options);
+      const auto target = target_of<Scalar>(fn, weights, q.rows(), tk, mask);
+      return attend_keys<Scalar>(scorer, q, k, v, output, target, ws, mask, options);
     });
   }
 }

@@ -159,6 +159,24 @@ struct AdditiveScorer {
     additive_scores<Scalar>(pq, keys, v, out, ws);
     if (bias != Scalar(0)) out.array() += bias;
   }
+
+  /// Every query projected, `q·Wq` (Tq×units, in the workspace): the first half of scores(),
+  /// for scoring block by block with scores_projected().
+  template <typename DerivedQ>
+  Eigen::Map<Matrix<Scalar>> project_queries(const Eigen::MatrixBase<DerivedQ>& q, Workspace<Scalar>& ws) const {
+    auto pq = buffers(ws).queries.matrix(q.rows(), v.cols());
+    pq.noalias() = q * wq;
+    return pq;
+  }
+
+  /// The second half of scores(): scores of projected query rows `pq` (B×units, rows of
+  /// project_queries') into `out` (B×n), row by row as scores() computes them.
+  template <typename DerivedPq, typename DerivedP>
+  void scores_projected(const Eigen::MatrixBase<DerivedPq>& pq, const Eigen::MatrixBase<DerivedP>& keys,
+                        Eigen::Ref<Matrix<Scalar>> out, Workspace<Scalar>& ws) const {
+    additive_scores<Scalar>(pq, keys, v, out, ws);
+    if (bias != Scalar(0)) out.array() += bias;
+  }
 };
 
 /// The scorer of a mechanism's parameter type (BahdanauParams, LuongParams), specialised beside

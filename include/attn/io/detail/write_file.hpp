@@ -154,7 +154,127 @@ inline const char* file_kind(mode_t mode) {
   return "not a regular file";
 }
 
+/// A new temporary file next to `path` that commit() renames onto it (the steps and guarantees
+/// of write_file_atomically, which writes through one; attn::io::NpyWeightsWriter writes one
+/// block by block). Destroyed or aborted before commit(), it removes the temporary file.
+class AtomicFile {
+ public:
+  /// Checks what is at `path` (only a regular file is replaced) and creates the temporary file.
+  /// \throws std::runtime_error "<who>: cannot write '<path>': <reason>"
+  AtomicFile(const std::filesystem::path& path, const char* who)
+      : path_(path), prefix_(std::string(who) + ": cannot write '" + path.string() + "': ") {
+    namespace fs = std::filesystem;
+    if (path.empty() || !path.has_filename()) throw std::runtime_error(prefix_ + "the path names no file");
+
+    // What is there now decides the mode, and whether we may replace it at all.
+    if (::lstat(path.c_str(), &existing_) == 0) {
+      if (!S_ISREG(existing_.st_mode)) {
+        throw std::runtime_error(prefix_ + "it is " + file_kind(existing_.st_mode) +
+                                 ", and only a regular file is replaced");
+      }
+      exists_ = true;
+    } else if (errno != ENOENT) {
+      const int error = errno;
+      throw std::runtime_error(prefix_ + system_reason(error));
+    }
+
+    directory_ = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
+      temporary_ = directory_ / temporary_file_name();
+      int error = injected_fault(WriteStep::open, temporary_);
+      if (error == 0) {
+        fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (fd_ < 0) error = errno;
+      }
+      if (fd_ < 0 && error != EEXIST) {
+        throw std::runtime_error(prefix_ + "cannot create a temporary file in '" + directory_.string() +
+                                 "': " + system_reason(error));
+      }
+    }
+    if (fd_ < 0) {
+      throw std::runtime_error(prefix_ + "cannot create a temporary file in '" + directory_.string() +
+                               "': every name tried exists");
+    }
+  }
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  ~AtomicFile() { abort(); }
+
+  /// The temporary file's descriptor (open for writing until commit or abort).
+  int fd() const { return fd_; }
+  /// The temporary file's path.
+  const std::filesystem::path& temporary() const { return temporary_; }
+  /// "<who>: cannot write '<path>': ", the start of every message.
+  const std::string& prefix() const { return prefix_; }
+
+  /// Closes and removes the temporary file (nothing once committed or aborted).
+  void abort() {
+    if (open_) ::close(fd_);
+    if (open_ || !done_) ::unlink(temporary_.c_str());
+    open_ = false;
+    done_ = true;
+  }
+  /// abort(), then throws std::runtime_error(prefix + what + ": " + reason of `error`).
+  [[noreturn]] void fail(const std::string& what, int error) {
+    abort();
+    throw std::runtime_error(prefix_ + what + ": " + system_reason(error));
+  }
+
+  /// Gives the temporary file the mode (and owner) of the file it replaces, syncs it, renames
+  /// it onto the path and syncs the directory. \throws std::runtime_error on any failure
+  void commit() {
+    int error = 0;
+    if (exists_) {
+      if ((error = injected_fault(WriteStep::chmod, temporary_)) != 0 ||
+          ::fchmod(fd_, existing_.st_mode & 07777) != 0) {
+        fail("cannot give the temporary file the mode of the file it replaces", error != 0 ? error : errno);
+      }
+      // Keep the owner where we may (root replacing a user's file); otherwise the writer owns it.
+      if (existing_.st_uid != ::geteuid() || existing_.st_gid != ::getegid()) {
+        (void)!::fchown(fd_, existing_.st_uid, existing_.st_gid);
+      }
+    }
+    if ((error = injected_fault(WriteStep::sync, temporary_)) != 0 || ::fsync(fd_) != 0) {
+      fail("cannot flush the temporary file to disk", error != 0 ? error : errno);
+    }
+    open_ = false;
+    if (::close(fd_) != 0) fail("closing the temporary file failed", errno);
+
+    if ((error = injected_fault(WriteStep::rename, temporary_)) != 0 ||
+        ::rename(temporary_.c_str(), path_.c_str()) != 0) {
+      fail("cannot rename the temporary file onto it", error != 0 ? error : errno);
+    }
+    done_ = true;
+
+    // Make the rename itself durable. File systems that cannot sync a directory say EINVAL.
+    error = injected_fault(WriteStep::sync_directory, temporary_);
+    if (error == 0) {
+      const int dir = ::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dir >= 0) {
+        if (::fsync(dir) != 0 && errno != EINVAL && errno != ENOTSUP) error = errno;
+        ::close(dir);
+      }
+    }
+    if (error != 0) {
+      throw std::runtime_error(prefix_ + "the file was replaced, but syncing its directory failed: " +
+                               system_reason(error));
+    }
+  }
+
+ private:
+  std::filesystem::path path_;
+  std::string prefix_;
+  std::filesystem::path directory_;
+  std::filesystem::path temporary_;
+  struct ::stat existing_ {};
+  bool exists_ = false;
+  int fd_ = -1;
+  bool open_ = true;   // fd_ open
+  bool done_ = false;  // committed or aborted: the temporary is gone (renamed or removed)
+};
+
 #endif
+
 
 /// Runs `write(std::ostream&)` into a new temporary file next to `path`, then renames it onto
 /// `path`. The temporary is created with O_CREAT|O_EXCL|O_NOFOLLOW under an unpredictable
@@ -198,108 +318,26 @@ void write_file_atomically(const std::filesystem::path& path, const char* who, W
     throw std::runtime_error(prefix + "cannot rename the temporary file onto it: " + rename_error.message());
   }
 #else
-  if (path.empty() || !path.has_filename()) throw std::runtime_error(prefix + "the path names no file");
-
-  // What is there now decides the mode, and whether we may replace it at all.
-  struct ::stat existing {};
-  bool exists = false;
-  if (::lstat(path.c_str(), &existing) == 0) {
-    if (!S_ISREG(existing.st_mode)) {
-      throw std::runtime_error(prefix + "it is " + file_kind(existing.st_mode) +
-                               ", and only a regular file is replaced");
-    }
-    exists = true;
-  } else if (errno != ENOENT) {
-    const int error = errno;
-    throw std::runtime_error(prefix + system_reason(error));
-  }
-
-  const fs::path directory = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  fs::path temporary;
-  int fd = -1;
-  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-    temporary = directory / temporary_file_name();
-    int error = injected_fault(WriteStep::open, temporary);
-    if (error == 0) {
-      fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-      if (fd < 0) error = errno;
-    }
-    if (fd < 0 && error != EEXIST) {
-      throw std::runtime_error(prefix + "cannot create a temporary file in '" + directory.string() +
-                               "': " + system_reason(error));
-    }
-  }
-  if (fd < 0) {
-    throw std::runtime_error(prefix + "cannot create a temporary file in '" + directory.string() +
-                             "': every name tried exists");
-  }
-
-  bool open = true;
-  const auto fail = [&](const std::string& what, int error) {
-    if (open) ::close(fd);
-    open = false;
-    ::unlink(temporary.c_str());
-    throw std::runtime_error(prefix + what + ": " + system_reason(error));
-  };
-
+  AtomicFile file(path, who);
   int error = 0;
   {
-    FdStreambuf buffer(fd, temporary);
+    FdStreambuf buffer(file.fd(), file.temporary());
     std::ostream stream(&buffer);
     try {
       std::forward<Writer>(write)(stream);
     } catch (...) {
-      ::close(fd);
-      ::unlink(temporary.c_str());
+      file.abort();
       throw;
     }
     if (stream) stream.flush();
     error = buffer.error();
     if (error == 0 && !stream) {
-      ::close(fd);
-      ::unlink(temporary.c_str());
+      file.abort();
       throw std::runtime_error(prefix + "writing the temporary file failed: the output stream went bad");
     }
   }
-  if (error != 0) fail("writing the temporary file failed", error);
-
-  if (exists) {
-    if ((error = injected_fault(WriteStep::chmod, temporary)) != 0 ||
-        ::fchmod(fd, existing.st_mode & 07777) != 0) {
-      fail("cannot give the temporary file the mode of the file it replaces", error != 0 ? error : errno);
-    }
-    // Keep the owner where we may (root replacing a user's file); otherwise the writer owns it.
-    if (existing.st_uid != ::geteuid() || existing.st_gid != ::getegid()) {
-      (void)!::fchown(fd, existing.st_uid, existing.st_gid);
-    }
-  }
-  if ((error = injected_fault(WriteStep::sync, temporary)) != 0 || ::fsync(fd) != 0) {
-    fail("cannot flush the temporary file to disk", error != 0 ? error : errno);
-  }
-  if (::close(fd) != 0) {
-    open = false;
-    fail("closing the temporary file failed", errno);
-  }
-  open = false;
-
-  if ((error = injected_fault(WriteStep::rename, temporary)) != 0 ||
-      ::rename(temporary.c_str(), path.c_str()) != 0) {
-    fail("cannot rename the temporary file onto it", error != 0 ? error : errno);
-  }
-
-  // Make the rename itself durable. File systems that cannot sync a directory say EINVAL.
-  error = injected_fault(WriteStep::sync_directory, temporary);
-  if (error == 0) {
-    const int dir = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0) {
-      if (::fsync(dir) != 0 && errno != EINVAL && errno != ENOTSUP) error = errno;
-      ::close(dir);
-    }
-  }
-  if (error != 0) {
-    throw std::runtime_error(prefix + "the file was replaced, but syncing its directory failed: " +
-                             system_reason(error));
-  }
+  if (error != 0) file.fail("writing the temporary file failed", error);
+  file.commit();
 #endif
 }
 

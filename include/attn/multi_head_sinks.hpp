@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: MIT
+// Multi-head attention with weight sinks (sinks.hpp) instead of h×Tq×Tk weights: sinks per head
+// and reductions over heads (mean, sum, max, min) into one Tq×Tk map, or no weights at all (the
+// inference call). Output and fully masked rows are those of attn::multi_head, bit for bit.
+#pragma once
+
+#include "config.hpp"
+#include "head_weights.hpp"
+#include "multi_head.hpp"
+#include "sinks.hpp"
+
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace attn {
+
+template <typename Scalar>
+class HeadSinks;
+
+namespace detail {
+
+/// The sink a HeadSinks reduction feeds with every head in turn (heads run in head order): head 0
+/// is copied into `out`, each next head combined entry by entry, and the mean divided by h after
+/// the last head, the order HeadWeights::reduce_into uses (the same bits).
+template <typename Scalar>
+class HeadReduceSink final : public WeightSink<Scalar> {
+ public:
+  HeadReduceSink(HeadReduction how, Eigen::Ref<Matrix<Scalar>> out) : how_(how), out_(out) {}
+  void begin(const SinkCall& call) override {
+    ATTN_CHECK(out_.rows() == call.rows && out_.cols() == call.cols,
+               std::string(call.function) + ": HeadSinks::reduce output " + shape(out_.rows(), out_.cols()) +
+                   " must be " + shape(call.rows, call.cols));
+  }
+  void consume(Index first_row, const WeightBlock<Scalar>& block) override {
+    auto rows = out_.middleRows(first_row, block.rows());
+    if (head_ == 0) {
+      rows = block;
+      return;
+    }
+    switch (how_) {
+      case HeadReduction::mean:
+      case HeadReduction::sum: rows += block; break;
+      case HeadReduction::max: rows = rows.cwiseMax(block); break;
+      case HeadReduction::min: rows = rows.cwiseMin(block); break;
+    }
+  }
+  void end() override {
+    if (head_ == heads_ - 1 && how_ == HeadReduction::mean) out_ /= static_cast<Scalar>(heads_);
+  }
+  void set_head(Index head, Index heads) {
+    head_ = head;
+    heads_ = heads;
+  }
+
+ private:
+  HeadReduction how_;
+  Eigen::Ref<Matrix<Scalar>> out_;
+  Index head_ = 0;
+  Index heads_ = 1;
+};
+
+/// multi_head_run's policy for HeadSinks: head i's sinks, and the reductions, per head.
+template <typename Scalar>
+struct SinkHeads {
+  const HeadSinks<Scalar>& sinks;
+  Index heads;
+  bool serial() const { return sinks.reductions_.size() > 0; }
+  void prepare(Index, Index, Index, Index) const {}
+  template <typename Qh, typename Kh, typename Vh, typename Oh>
+  void attend(Index, Index i, const Qh& qh, const Kh& kh, const Vh& vh, Oh& oh, Workspace<Scalar>& hw,
+              const Mask& mask, const Options& options) const {
+    // The head's list: its own sinks, then every reduction (told which head this is).
+    std::array<WeightSink<Scalar>*, Sinks<Scalar>::capacity> list{};
+    std::size_t n = 0;
+    for (const auto& [head, s] : sinks.per_head_)
+      if (head == i)
+        for (std::size_t k = 0; k < s.size() && n < list.size(); ++k) list[n++] = &s[k];
+    for (auto& r : sinks.reductions_) {
+      r->set_head(i, heads);
+      if (n < list.size()) list[n++] = r.get();
+    }
+    // Heads one after another (a reduction): they share one set of per-thread blocks, lent to the
+    // head's workspace for its call, instead of a set per head.
+    auto& own = buffers(hw).block;
+    if (serial()) own.swap(sinks.shared_blocks_);
+    scaled_dot_product_into(qh, kh, vh, oh, Sinks<Scalar>(list.data(), n), hw, mask, options);
+    if (serial()) own.swap(sinks.shared_blocks_);
+  }
+};
+
+}  // namespace detail
+
+/// Where multi_head_into's weights go instead of an h×Tq×Tk HeadWeights: sinks for chosen heads
+/// (each head its own sink objects) and reductions over all heads into caller Tq×Tk maps. Empty
+/// (or attn::no_weights): output only, the call for inference. Holds references: the sinks and
+/// maps must outlive the calls. Setting it up allocates; calls with it do not (once warm).
+template <typename Scalar>
+class HeadSinks {
+ public:
+  /// No sink: output only.
+  HeadSinks() = default;
+  /// No sink: output only.
+  HeadSinks(NoWeights) {}  // NOLINT(google-explicit-constructor)
+
+  /// Feeds head `h`'s weights to `sinks` (several calls for one head add lists; at most
+  /// Sinks::capacity sinks per head in all, reductions included).
+  /// \param h head index, checked against the head count at the call \param sinks the head's sinks
+  /// \return *this
+  HeadSinks& head(Index h, Sinks<Scalar> sinks) {
+    per_head_.emplace_back(h, sinks);
+    return *this;
+  }
+  /// Reduces every head's weights entry by entry into `out` (Tq×Tk): their mean (torch's
+  /// average_attn_weights=True), sum, maximum or minimum, the same bits as
+  /// HeadWeights::reduce_into. Heads then run one after another (each head's blocks in parallel).
+  /// \param how mean, sum, max or min \param out Tq×Tk caller storage \return *this
+  HeadSinks& reduce(HeadReduction how, Eigen::Ref<Matrix<Scalar>> out) {
+    reductions_.push_back(std::make_unique<detail::HeadReduceSink<Scalar>>(how, out));
+    return *this;
+  }
+
+  /// Throws unless every head index is in [0, heads), no sink object serves two heads or twice,
+  /// and each head gets at most Sinks::capacity sinks; then begins every sink (shape checks).
+  /// \param fn the calling function \param heads h \param tq Tq \param tk Tk \param mask the mask
+  void begin(const char* fn, Index heads, Index tq, Index tk, const Mask& mask) const {
+    for (std::size_t e = 0; e < per_head_.size(); ++e) {
+      const auto& [h, s] = per_head_[e];
+      ATTN_CHECK(h >= 0 && h < heads, std::string(fn) + ": HeadSinks head (" + std::to_string(h) +
+                                          ") must be in [0, " + std::to_string(heads) + ")");
+      // Every sink against those listed before it (no allocation: calls run this every time).
+      for (std::size_t k = 0; k < s.size(); ++k)
+        for (std::size_t f = 0; f <= e; ++f)
+          for (std::size_t l = 0; l < (f == e ? k : per_head_[f].second.size()); ++l)
+            ATTN_CHECK(&per_head_[f].second[l] != &s[k],
+                       std::string(fn) + ": a sink of HeadSinks head (" + std::to_string(h) +
+                           ") is given twice; each head needs sink objects of its own");
+    }
+    for (Index h = 0; h < heads; ++h) {
+      std::size_t n = reductions_.size();
+      for (const auto& [head, s] : per_head_) n += head == h ? s.size() : 0;
+      ATTN_CHECK(n <= Sinks<Scalar>::capacity, std::string(fn) + ": head " + std::to_string(h) + " has " +
+                                                   std::to_string(n) + " sinks; at most " +
+                                                   std::to_string(Sinks<Scalar>::capacity));
+    }
+    const SinkCall call{fn, tq, tk, &mask};
+    for (const auto& [h, s] : per_head_) s.begin(call);
+    for (const auto& r : reductions_) r->begin(call);
+  }
+
+ private:
+  template <typename S>
+  friend struct detail::SinkHeads;
+  std::vector<std::pair<Index, Sinks<Scalar>>> per_head_;
+  std::vector<std::unique_ptr<detail::HeadReduceSink<Scalar>>> reductions_;
+  mutable detail::Buffer<Scalar> shared_blocks_;  // the heads' blocks when they run in turn
+};
+
+/// Output and fully masked rows of a multi-head call made with HeadSinks.
+template <typename Scalar>
+struct MultiHeadOutput {
+  Matrix<Scalar> output;  ///< Tq×D
+  RowFlags fully_masked;  ///< Tq; true where the query saw no key in every head
+  /// \return the number of true entries of fully_masked
+  Index num_fully_masked() const { return fully_masked.count(); }
+};
+
+/// multi_head_into with the weights going to `sinks` (attn::no_weights: output only) instead of
+/// an h×Tq×Tk HeadWeights. Output and fully masked rows equal multi_head_into's bit for bit.
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params projections, biases and the head count h
+/// \param output Tq×D, written
+/// \param sinks per-head sinks and reductions over heads
+/// \param ws reusable scratch
+/// \param mask which keys each query may see, in every head
+/// \param options probability function and the scale (return_scores still fills ws.scores())
+/// \return the number of queries that saw no key
+/// \throws attn::invalid_argument as multi_head_into does, or for sinks that do not fit
+template <typename DerivedQ, typename DerivedK, typename DerivedV, typename Scalar>
+Index multi_head_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                      const Eigen::MatrixBase<DerivedV>& v, const MultiHeadParams<Scalar>& params,
+                      detail::NoDeduce<Eigen::Ref<Matrix<Scalar>>> output,
+                      const detail::NoDeduce<HeadSinks<Scalar>>& sinks, MultiHeadWorkspace<Scalar>& ws,
+                      const Mask& mask = Mask(), const Options& options = Options()) {
+  detail::check_multi_head_scalars<Scalar, DerivedQ, DerivedK, DerivedV>();
+  constexpr const char* fn = "attn::multi_head";
+  detail::check_multi_head_params(fn, params);
+  detail::check_multi_head_inputs(fn, q, k, v, params, mask);
+  detail::check_shape(fn, "output", output, q.rows(), params.model_dim());
+  detail::check_multi_head_options<Scalar>(fn, options);
+  sinks.begin(fn, params.heads, q.rows(), k.rows(), mask);
+  detail::multi_head_run(
+      1, [&](Index) -> const DerivedQ& { return q.derived(); }, [&](Index) -> const DerivedK& { return k.derived(); },
+      [&](Index) -> const DerivedV& { return v.derived(); }, [&](Index) -> const Mask& { return mask; }, params,
+      [&](Index) -> Eigen::Ref<Matrix<Scalar>>& { return output; }, detail::SinkHeads<Scalar>{sinks, params.heads},
+      ws, options);
+  return ws.num_fully_masked(0);
+}
+
+/// Multi-head attention with the weights going to `sinks` (attn::no_weights: output only).
+/// \param q queries, Tq×dq
+/// \param k keys, Tk×dk
+/// \param v values, Tk×dv
+/// \param params projections, biases and the head count h
+/// \param sinks per-head sinks and reductions over heads
+/// \param mask which keys each query may see, in every head
+/// \param options probability function and the scale
+/// \return output and fully masked rows
+/// \throws attn::invalid_argument as multi_head_into does
+template <typename DerivedQ, typename DerivedK, typename DerivedV, typename Scalar>
+MultiHeadOutput<Scalar> multi_head(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                                   const Eigen::MatrixBase<DerivedV>& v, const MultiHeadParams<Scalar>& params,
+                                   const detail::NoDeduce<HeadSinks<Scalar>>& sinks, const Mask& mask = Mask(),
+                                   const Options& options = Options()) {
+  detail::check_multi_head_scalars<Scalar, DerivedQ, DerivedK, DerivedV>();
+  detail::check_multi_head_params("attn::multi_head", params);
+  MultiHeadOutput<Scalar> r;
+  r.output.resize(q.rows(), params.model_dim());
+  MultiHeadWorkspace<Scalar> ws;
+  multi_head_into(q, k, v, params, r.output, sinks, ws, mask, options);
+  r.fully_masked = ws.fully_masked(0);
+  return r;
+}
+
+}  // namespace attn

@@ -315,6 +315,16 @@ TEST_CASE("Luong prepared keys: prepare_keys once, luong(q, keys, ...) per call,
   const M q5 = attn_test::random_matrix(rng, 4, 5);
   CHECK_THROWS_WITH(attn::luong(q5, concat_keys, v, all[1]),
                     "attn::luong: params.w.rows() (5) must exceed q.cols() (5) for concat");
+  // Dot keys (g·K): the same as the full call too.
+  const M kd = attn_test::random_matrix(rng, 6, 3);
+  const auto dot = attn::LuongParams<double>::dot(0.7);
+  const auto dot_prepared = attn::prepare_keys(dot, kd);
+  for (const auto& o : {attn::Options(), half}) {
+    const auto full = attn::luong(q, kd, v, dot, attn::Mask::key_length(4), o);
+    const auto prepared = attn::luong(q, dot_prepared, v, dot, attn::Mask::key_length(4), o);
+    ATTN_CHECK_CLOSE(prepared.weights, full.weights, 1e-14);
+    ATTN_CHECK_CLOSE(prepared.output, full.output, 1e-14);
+  }
 }
 
 TEST_CASE("Bahdanau on keys or on prepared keys: one function, the same arithmetic", "[scorers][bahdanau]") {

@@ -38,7 +38,7 @@ std::vector<std::pair<std::string, Mask>> masks_for(Index tq, Index tk, std::mt1
   std::bernoulli_distribution coin(0.6);
   for (Index i = 0; i < tq; ++i)
     for (Index j = 0; j < tk; ++j) m(i, j) = coin(rng);
-  if (tq > 2) m.row(1).setConstant(false);  // a fully masked row
+  if (tq > 2 && tk > 0) m.row(1).setConstant(false);  // a fully masked row (a 0-column matrix has no storage)
   std::vector<std::pair<std::string, Mask>> out = {
       {"none", Mask()},
       {"key length", Mask::key_length(tk / 2)},

@@ -95,6 +95,18 @@ void check_multi_head_options(const char* fn, const Options& options) {
   detail::check_probability(fn, options.probability);
 }
 
+/// The checks of a one-item multi_head_into call (with HeadWeights or with HeadSinks).
+template <typename Scalar, typename DerivedQ, typename DerivedK, typename DerivedV>
+void check_multi_head_call(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                           const Eigen::MatrixBase<DerivedV>& v, const MultiHeadParams<Scalar>& params,
+                           const Eigen::Ref<Matrix<Scalar>>& output, const Mask& mask, const Options& options) {
+  check_multi_head_scalars<Scalar, DerivedQ, DerivedK, DerivedV>();
+  check_multi_head_params(fn, params);
+  check_multi_head_inputs(fn, q, k, v, params, mask);
+  check_shape(fn, "output", output, q.rows(), params.model_dim());
+  check_multi_head_options<Scalar>(fn, options);
+}
+
 /// Where multi_head_run puts the weights of head i of item b: `weights_of(b)`'s HeadWeights
 /// (resized to h×Tq×Tk), head by head in parallel. (multi_head_sinks.hpp has the other policy:
 /// sinks per head and across heads.)
@@ -282,12 +294,8 @@ Index multi_head_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixB
                       detail::NoDeduce<Eigen::Ref<Matrix<Scalar>>> output, HeadWeights<Scalar>& weights,
                       MultiHeadWorkspace<Scalar>& ws,
                       const Mask& mask = Mask(), const Options& options = Options()) {
-  detail::check_multi_head_scalars<Scalar, DerivedQ, DerivedK, DerivedV>();
   constexpr const char* fn = "attn::multi_head";
-  detail::check_multi_head_params(fn, params);
-  detail::check_multi_head_inputs(fn, q, k, v, params, mask);
-  detail::check_shape(fn, "output", output, q.rows(), params.model_dim());
-  detail::check_multi_head_options<Scalar>(fn, options);
+  detail::check_multi_head_call(fn, q, k, v, params, output, mask, options);
   const auto weights_of = [&](Index) -> HeadWeights<Scalar>& { return weights; };
   detail::multi_head_run(
       1, [&](Index) -> const DerivedQ& { return q.derived(); }, [&](Index) -> const DerivedK& { return k.derived(); },

@@ -187,12 +187,8 @@ Index multi_head_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixB
                       detail::NoDeduce<Eigen::Ref<Matrix<Scalar>>> output,
                       const detail::NoDeduce<HeadSinks<Scalar>>& sinks, MultiHeadWorkspace<Scalar>& ws,
                       const Mask& mask = Mask(), const Options& options = Options()) {
-  detail::check_multi_head_scalars<Scalar, DerivedQ, DerivedK, DerivedV>();
   constexpr const char* fn = "attn::multi_head";
-  detail::check_multi_head_params(fn, params);
-  detail::check_multi_head_inputs(fn, q, k, v, params, mask);
-  detail::check_shape(fn, "output", output, q.rows(), params.model_dim());
-  detail::check_multi_head_options<Scalar>(fn, options);
+  detail::check_multi_head_call(fn, q, k, v, params, output, mask, options);
   sinks.begin(fn, params.heads, q.rows(), k.rows(), mask);
   detail::multi_head_run(
       1, [&](Index) -> const DerivedQ& { return q.derived(); }, [&](Index) -> const DerivedK& { return k.derived(); },

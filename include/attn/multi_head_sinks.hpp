@@ -30,11 +30,13 @@ template <typename Scalar>
 class HeadReduceSink final : public WeightSink<Scalar> {
  public:
   HeadReduceSink(HeadReduction how, Eigen::Ref<Matrix<Scalar>> out) : how_(how), out_(out) {}
+  /// Checks the sink fits the call and prepares its storage (see WeightSink::begin). \param call the call
   void begin(const SinkCall& call) override {
     ATTN_CHECK(out_.rows() == call.rows && out_.cols() == call.cols,
                std::string(call.function) + ": HeadSinks::reduce output " + shape(out_.rows(), out_.cols()) +
                    " must be " + shape(call.rows, call.cols));
   }
+  /// One block of the call (see WeightSink::consume). \param first_row its first query row \param block its weights
   void consume(Index first_row, const WeightBlock<Scalar>& block) override {
     auto rows = out_.middleRows(first_row, block.rows());
     if (head_ == 0) {

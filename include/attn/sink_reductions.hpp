@@ -52,6 +52,7 @@ class TopK final : public WeightSink<Scalar> {
   explicit TopK(Index k) : k_(k) {
     ATTN_CHECK(k >= 1, "attn::TopK: k (" + std::to_string(k) + ") must be >= 1");
   }
+  /// Checks the sink fits the call and prepares its storage (see WeightSink::begin). \param call the call
   void begin(const SinkCall& call) override {
     mask_ = call.mask;
     tk_ = call.cols;
@@ -60,6 +61,7 @@ class TopK final : public WeightSink<Scalar> {
     indices_.setConstant(-1);
     weights_.setZero();
   }
+  /// One block of the call (see WeightSink::consume). \param first_row its first query row \param block its weights
   void consume(Index first_row, const WeightBlock<Scalar>& block) override {
     for (Index r = 0; r < block.rows(); ++r) {
       const Index i = first_row + r;
@@ -106,6 +108,7 @@ class TopK final : public WeightSink<Scalar> {
 template <typename Scalar>
 class ColumnSums final : public WeightSink<Scalar> {
  public:
+  /// Checks the sink fits the call and prepares its storage (see WeightSink::begin). \param call the call
   void begin(const SinkCall& call) override {
     mask_ = call.mask;
     tq_ = call.rows;
@@ -114,6 +117,7 @@ class ColumnSums final : public WeightSink<Scalar> {
     detail::shape_to(sums_, call.cols, 1);
     detail::shape_to(counts_, call.cols, 1);
   }
+  /// One block of the call (see WeightSink::consume). \param first_row its first query row \param block its weights
   void consume(Index first_row, const WeightBlock<Scalar>& block) override {
     auto p = partial_.col(first_row / block_rows);
     for (Index j = 0; j < block.cols(); ++j) {
@@ -160,6 +164,7 @@ class ColumnSums final : public WeightSink<Scalar> {
 template <typename Scalar>
 class RowStats final : public WeightSink<Scalar> {
  public:
+  /// Checks the sink fits the call and prepares its storage (see WeightSink::begin). \param call the call
   void begin(const SinkCall& call) override {
     mask_ = call.mask;
     tk_ = call.cols;
@@ -168,6 +173,7 @@ class RowStats final : public WeightSink<Scalar> {
     entropy_.setZero();
     argmax_.setConstant(-1);
   }
+  /// One block of the call (see WeightSink::consume). \param first_row its first query row \param block its weights
   void consume(Index first_row, const WeightBlock<Scalar>& block) override {
     for (Index r = 0; r < block.rows(); ++r) {
       const Index i = first_row + r;

@@ -89,6 +89,7 @@ class Sinks {
   /// No sink: output only.
   Sinks(NoWeights) {}  // NOLINT(google-explicit-constructor): attn::no_weights in place of a list
   /// The given sinks, fed in this order. Implicit, so that one sink passes as a list.
+  /// \param sinks the sinks (each derived from WeightSink<Scalar>), held by reference
   template <typename... S,
             typename = std::enable_if_t<(sizeof...(S) > 0) && (std::is_base_of<WeightSink<Scalar>, S>::value && ...)>>
   Sinks(S&... sinks)  // NOLINT(google-explicit-constructor)
@@ -154,11 +155,13 @@ class FullWeights final : public WeightSink<Scalar> {
  public:
   /// \param weights Tq×Tk caller storage (a Matrix, a block, a Map), written by the call
   explicit FullWeights(Eigen::Ref<Matrix<Scalar>> weights) : weights_(weights) {}
+  /// Checks the sink fits the call and prepares its storage (see WeightSink::begin). \param call the call
   void begin(const SinkCall& call) override {
     ATTN_CHECK(weights_.rows() == call.rows && weights_.cols() == call.cols,
                std::string(call.function) + ": FullWeights " + detail::shape(weights_.rows(), weights_.cols()) +
                    " must be " + detail::shape(call.rows, call.cols));
   }
+  /// Nothing to do: the engine computes the blocks in place (see WeightSink::consume).
   void consume(Index, const WeightBlock<Scalar>&) override {}  // computed in place
   Scalar* storage(Index& outer_stride) override {
     outer_stride = weights_.outerStride();
@@ -177,6 +180,7 @@ class SelectedRows final : public WeightSink<Scalar> {
  public:
   /// \param rows the query rows to keep, each in [0, Tq) \param out rows.size()×Tk caller storage
   SelectedRows(std::vector<Index> rows, Eigen::Ref<Matrix<Scalar>> out) : rows_(std::move(rows)), out_(out) {}
+  /// Checks the sink fits the call and prepares its storage (see WeightSink::begin). \param call the call
   void begin(const SinkCall& call) override {
     const Index m = static_cast<Index>(rows_.size());
     ATTN_CHECK(out_.rows() == m && out_.cols() == call.cols,
@@ -187,6 +191,7 @@ class SelectedRows final : public WeightSink<Scalar> {
                  std::string(call.function) + ": SelectedRows rows[" + std::to_string(t) + "] (" +
                      std::to_string(rows_[t]) + ") must be in [0, " + std::to_string(call.rows) + ")");
   }
+  /// One block of the call (see WeightSink::consume). \param first_row its first query row \param block its weights
   void consume(Index first_row, const WeightBlock<Scalar>& block) override {
     for (std::size_t t = 0; t < rows_.size(); ++t) {
       const Index i = rows_[t] - first_row;
@@ -210,6 +215,7 @@ class CallbackSink final : public WeightSink<Scalar> {
   /// \param f callable as f(Index first_row, const WeightBlock<Scalar>& block); must not throw
   explicit CallbackSink(F f) : f_(std::move(f)) {}
   void begin(const SinkCall&) override {}
+  /// One block of the call (see WeightSink::consume). \param first_row its first query row \param block its weights
   void consume(Index first_row, const WeightBlock<Scalar>& block) override {
 #ifdef _OPENMP
 #pragma omp critical(attn_callback_sink)

@@ -44,6 +44,7 @@ class NpyWeightsWriter final : public WeightSink<Scalar> {
   explicit NpyWeightsWriter(std::filesystem::path path) : path_(std::move(path)) {}
 
   /// Creates the temporary file and writes the header.
+  /// \param call the call's function, shape and mask
   /// \throws std::runtime_error "attn::io::NpyWeightsWriter: cannot write '<path>': <reason>"
   void begin(const SinkCall& call) override {
     file_.reset();  // a call that failed before its end: its temporary file goes
@@ -66,6 +67,7 @@ class NpyWeightsWriter final : public WeightSink<Scalar> {
   }
 
   /// Writes the block's rows at their place (serialised; an I/O error is reported by end()).
+  /// \param first_row the block's first query row \param block its weights
   void consume(Index first_row, const WeightBlock<Scalar>& block) override {
 #ifdef _OPENMP
 #pragma omp critical(attn_npy_weights_writer)

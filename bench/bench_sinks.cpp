@@ -130,19 +130,7 @@ void out_gemm(benchmark::State& state) {
   }
 }
 
-void out_full(benchmark::State& state) {
-  const Index t = state.range(0);
-  const Mat q = random(t, kDim, 1), k = random(t, kDim, 2), v = random(t, kDim, 3);
-  Mat out(t, kDim), w(t, t);
-  attn::Workspace<Scalar> ws;
-  attn::scaled_dot_product_into(q, k, v, out, w, ws);
-  for (auto _ : state) {
-    attn::scaled_dot_product_into(q, k, v, out, w, ws);
-    benchmark::DoNotOptimize(out.data());
-    benchmark::DoNotOptimize(w.data());
-    benchmark::ClobberMemory();
-  }
-}
+void out_full(benchmark::State& state) { attn_bench::sdpa_weights_loop(state, state.range(0), kDim); }
 
 // --- mhsink: multi-head h = 8, D = 512, T = 8192 -------------------------------------------------
 
@@ -151,13 +139,7 @@ constexpr Index kModel = 512;
 
 void mhsink(benchmark::State& state, bool mean) {
   const Index t = state.range(0);
-  attn::MultiHeadParams<Scalar> p;
-  const Scalar g = Scalar(1) / std::sqrt(static_cast<Scalar>(kModel));
-  p.wq = random(kModel, kModel, 1) * g;
-  p.wk = random(kModel, kModel, 2) * g;
-  p.wv = random(kModel, kModel, 3) * g;
-  p.wo = random(kModel, kModel, 4) * g;
-  p.heads = kHeads;
+  const attn::MultiHeadParams<Scalar> p = attn_bench::mha_params(kHeads, kModel);
   const Mat x = random(t, kModel, 9);
   const double base = reset_peak();
   Mat out(t, kModel);
@@ -174,7 +156,7 @@ void mhsink(benchmark::State& state, bool mean) {
     benchmark::DoNotOptimize(map.data());
     benchmark::ClobberMemory();
   }
-  set_memory(state, base, mib(t * kModel + 4 * kModel * kModel));
+  set_memory(state, base, mib(t * kModel + 4 * kModel * kModel + 4 * kModel));
   state.counters["map_MiB"] = mib(t * t);
   state.counters["full_sink_MiB"] = mib(kHeads * t * t);
 }

@@ -38,7 +38,7 @@ section "alignments.html (interactive view: head, model, map and text views; wor
 test -s alignments.html
 echo "open alignments.html in a browser"
 
-# T = 8192 keeps the demo short (about 1 s); `attn_long_context` alone runs T = 32768, 20 to
+# T = 8192 keeps the demo short (1 to 2 s); `attn_long_context` alone runs T = 32768, 20 to
 # 30 s on the project's 2-vCPU VM (docs/08-performance.md, "Example: 32768 tokens").
 section "attn_long_context 8192: attention received per key, without a T x T matrix"
 ./build/examples/attn_long_context 8192

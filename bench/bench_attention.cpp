@@ -52,20 +52,7 @@ bool set_threads(benchmark::State& state, Index threads) {
 #endif
 }
 
-attn::MultiHeadParams<Scalar> mha_params() {
-  attn::MultiHeadParams<Scalar> p;
-  const Scalar g = Scalar(1) / std::sqrt(static_cast<Scalar>(kModel));
-  p.wq = random(kModel, kModel, 1) * g;
-  p.wk = random(kModel, kModel, 2) * g;
-  p.wv = random(kModel, kModel, 3) * g;
-  p.wo = random(kModel, kModel, 4) * g;
-  p.bq = random(1, kModel, 5);
-  p.bk = random(1, kModel, 6);
-  p.bv = random(1, kModel, 7);
-  p.bo = random(1, kModel, 8);
-  p.heads = kHeads;
-  return p;
-}
+attn::MultiHeadParams<Scalar> mha_params() { return attn_bench::mha_params(kHeads, kModel); }
 
 void set_flops(benchmark::State& state, double flops) {
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
@@ -176,16 +163,7 @@ void mha_gemm(benchmark::State& state) {
 void sdpa_attn(benchmark::State& state) {
   const Index t = state.range(0);
   if (!set_threads(state, state.range(1))) return;
-  const Mat q = random(t, kHeadDim, 1), k = random(t, kHeadDim, 2), v = random(t, kHeadDim, 3);
-  Mat out(t, kHeadDim), w(t, t);
-  attn::Workspace<Scalar> ws;
-  attn::scaled_dot_product_into(q, k, v, out, w, ws);
-  for (auto _ : state) {
-    attn::scaled_dot_product_into(q, k, v, out, w, ws);
-    benchmark::DoNotOptimize(out.data());
-    benchmark::DoNotOptimize(w.data());
-    benchmark::ClobberMemory();
-  }
+  attn_bench::sdpa_weights_loop(state, t, kHeadDim);
   set_flops(state, sdpa_flops(t));
 }
 

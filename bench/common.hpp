@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: MIT
-// What every bench/bench_*.cpp shares: the scalar type and reproducible inputs.
+// What every bench/bench_*.cpp shares: the scalar type, reproducible inputs, the multi-head
+// parameters and the timed loop of the full-weights scaled dot-product call.
 #pragma once
 
 #include <attn/config.hpp>
+#include <attn/multi_head_params.hpp>
+#include <attn/scaled_dot_product.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <cmath>
 
 #include <cstdint>
 
@@ -21,6 +28,38 @@ inline Mat random(attn::Index rows, attn::Index cols, std::uint32_t seed) {
     m.data()[i] = static_cast<Scalar>(s >> 8) / static_cast<Scalar>(1u << 23) - Scalar(1);
   }
   return m;
+}
+
+/// Multi-head parameters of the benchmarks: `heads` heads of width `model` / `heads`, the four
+/// model×model kernels scaled by 1/sqrt(model), and biases.
+inline attn::MultiHeadParams<Scalar> mha_params(attn::Index heads, attn::Index model) {
+  attn::MultiHeadParams<Scalar> p;
+  const Scalar g = Scalar(1) / std::sqrt(static_cast<Scalar>(model));
+  p.wq = random(model, model, 1) * g;
+  p.wk = random(model, model, 2) * g;
+  p.wv = random(model, model, 3) * g;
+  p.wo = random(model, model, 4) * g;
+  p.bq = random(1, model, 5);
+  p.bk = random(1, model, 6);
+  p.bv = random(1, model, 7);
+  p.bo = random(1, model, 8);
+  p.heads = heads;
+  return p;
+}
+
+/// The timed loop of scaled_dot_product_into returning every weight (warm workspace): T×d
+/// random Q, K, V.
+inline void sdpa_weights_loop(benchmark::State& state, attn::Index t, attn::Index d) {
+  const Mat q = random(t, d, 1), k = random(t, d, 2), v = random(t, d, 3);
+  Mat out(t, d), w(t, t);
+  attn::Workspace<Scalar> ws;
+  attn::scaled_dot_product_into(q, k, v, out, w, ws);
+  for (auto _ : state) {
+    attn::scaled_dot_product_into(q, k, v, out, w, ws);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::DoNotOptimize(w.data());
+    benchmark::ClobberMemory();
+  }
 }
 
 }  // namespace attn_bench

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Markdown tables for docs/08-performance.md from Google Benchmark JSON (attn's bench/ executables).
 
-Usage: bench/table.py attention.json [decode.json ...]
+Usage: bench/table.py attention.json [decode.json sinks.json ...]
 
 Reads the median rows (run with --benchmark_repetitions=N --benchmark_report_aggregates_only=true
 --benchmark_out=FILE --benchmark_out_format=json). Each table compares the variants of one
@@ -32,7 +32,59 @@ def ms(b):
     return b["real_time"] * scale
 
 
+def counter(b, name):
+    return f"{b[name]:.1f}" if b and name in b and b[name] >= 0 else ""
+
+
+def sinks_table(rows):
+    """bench_sinks.cpp: long/*, out/* and mhsink/* side by side (median real time, ms)."""
+    by = defaultdict(dict)  # (family, T) -> {variant: row}
+    for name, b in rows.items():
+        parts = name.split("/")
+        t = next((p for p in parts if p.startswith("T:")), "")
+        by[(parts[0], t)][parts[1]] = b
+    out = []
+    headed = set()
+    order = {"long": 0, "out": 1, "mhsink": 2}
+    for (family, t), v in sorted(by.items(), key=lambda kv: (order[kv[0][0]], int(kv[0][1][2:] or 0))):
+        if family == "long":
+            a, g = v.get("colsum"), v.get("gemm")
+            out.append("\n**single head d=64, 1 thread: ColumnSums sink vs the two products alone (block by block)**\n")
+            out.append("| case | ColumnSums ms | GEMM-only ms | ÷ GEMM | CPU ÷ GEMM CPU | peak above inputs MiB | GEMM-only peak above inputs MiB | inputs MiB |")
+            out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+            ratio = f"{ms(a) / ms(g):.2f}" if a and g else ""
+            cpu = f"{a['cpu_time'] / g['cpu_time']:.2f}" if a and g else ""
+            out.append(f"| {t} | {ms(a):.4g} | {ms(g):.4g} | {ratio} | {cpu} | {counter(a, 'peak_above_inputs_MiB')} | "
+                       f"{counter(g, 'peak_above_inputs_MiB')} | {counter(a, 'inputs_MiB')} |")
+        elif family == "out":
+            n, g, f = v.get("none"), v.get("gemm"), v.get("full")
+            if family not in headed:
+                headed.add(family)
+                out.append("\n**single head d=64, 1 thread: output only (no_weights) vs GEMM-only writing T×T scores vs full weights**\n")
+                out.append("| case | output only ms | GEMM-only ms | full weights ms | GEMM ÷ output only | full ÷ output only |")
+                out.append("|---|---:|---:|---:|---:|---:|")
+            rg = f"{ms(g) / ms(n):.2f}" if n and g else ""
+            rf = f"{ms(f) / ms(n):.2f}" if n and f else ""
+            out.append(f"| {t} | {ms(n):.4g} | {ms(g):.4g} | {ms(f):.4g} | {rg} | {rf} |")
+        elif family == "mhsink":
+            m, n = v.get("mean"), v.get("none")
+            ref = m or n
+            out.append("\n**multi-head h=8 D=512, 1 thread: HeadSinks::reduce(mean) and output only**\n")
+            out.append("| case | mean sink ms | output only ms | peak above inputs MiB: mean | output only | one T×T map MiB | "
+                       "(mean peak + inputs) ÷ (map + inputs) | full per-head sink MiB (h maps, from sizes) |")
+            out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+            ratio = ""
+            if m and m.get("peak_above_inputs_MiB", -1) >= 0:
+                ratio = f"{(m['peak_above_inputs_MiB'] + m['inputs_MiB']) / (m['map_MiB'] + m['inputs_MiB']):.2f}"
+            out.append(f"| {t} | {ms(m):.4g} | {ms(n):.4g} | {counter(m, 'peak_above_inputs_MiB')} | "
+                       f"{counter(n, 'peak_above_inputs_MiB')} | {counter(ref, 'map_MiB')} | {ratio} | "
+                       f"{counter(ref, 'full_sink_MiB')} |")
+    return "\n".join(out)
+
+
 def table(rows):
+    if rows and all(name.split("/")[0] in ("long", "out", "mhsink") for name in rows):
+        return sinks_table(rows)
     # family/variant/args -> {variant: row}; e.g. "sdpa/attn/T:1024/threads:1".
     families = defaultdict(lambda: defaultdict(dict))
     for name, b in rows.items():

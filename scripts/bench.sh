@@ -4,7 +4,9 @@
 #   bash scripts/bench.sh --blas   the same with EIGEN_USE_BLAS and OpenBLAS (AVX-512 kernels
 #                                  with OPENBLAS_CORETYPE=SkylakeX where the CPU has AVX-512,
 #                                  one OpenBLAS thread)
-# Writes bench-<variant>/{attention,decode}.json in the repository root (ignored by git).
+# Writes bench-<variant>/{attention,decode,sinks}.json in the repository root (ignored by git).
+# attn_bench_sinks (weight sinks: T = 32768 column sums, output only, multi-head mean over heads)
+# adds about 3 minutes at 5 repetitions; its memory counters reset the process's peak per case.
 # Timings are only comparable within one run: every table row compares attn, naive Eigen and
 # the GEMM-only bound measured side by side. Run it on an otherwise idle machine.
 set -euo pipefail
@@ -40,7 +42,7 @@ cmake -S . -B "build-$dir" -DCMAKE_BUILD_TYPE=Release -DATTN_BUILD_TESTS=OFF -DA
 cmake --build "build-$dir" -j"$(nproc 2>/dev/null || echo 2)"
 
 mkdir -p "$dir"
-for name in attention decode; do
+for name in attention decode sinks; do
     section "attn_bench_$name ($repetitions repetitions, medians)"
     "./build-$dir/bench/attn_bench_$name" --benchmark_repetitions="$repetitions" \
         --benchmark_report_aggregates_only=true --benchmark_out="$dir/$name.json" --benchmark_out_format=json
@@ -51,4 +53,4 @@ section "memory: multi-head T = 2048, 1 thread, alone"
     --benchmark_out="$dir/memory.json" --benchmark_out_format=json
 
 section "tables"
-python3 bench/table.py "$dir/attention.json" "$dir/decode.json" "$dir/memory.json"
+python3 bench/table.py "$dir/attention.json" "$dir/decode.json" "$dir/memory.json" "$dir/sinks.json"

@@ -17,8 +17,8 @@ attn_deps
 section "configure build/ (Release)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DATTN_BUILD_EXAMPLES=ON
 
-section "build attn_date_demo and attn-plot"
-cmake --build build -j"$jobs" --target attn_date_demo attn-plot
+section "build attn_date_demo, attn_long_context and attn-plot"
+cmake --build build -j"$jobs" --target attn_date_demo attn_long_context attn-plot
 
 section "run attn_date_demo (dates given as arguments are translated too)"
 rm -f alignments.csv alignments.svg alignments.html
@@ -37,3 +37,8 @@ echo "wrote alignments.svg"
 section "alignments.html (interactive view: head, model, map and text views; works offline)"
 test -s alignments.html
 echo "open alignments.html in a browser"
+
+# T = 8192 keeps the demo short (1 to 2 s); `attn_long_context` alone runs T = 32768, 20 to
+# 30 s on the project's 2-vCPU VM (docs/08-performance.md, "Example: 32768 tokens").
+section "attn_long_context 8192: attention received per key, without a T x T matrix"
+./build/examples/attn_long_context 8192

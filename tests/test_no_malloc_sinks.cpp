@@ -100,6 +100,52 @@ TEMPLATE_TEST_CASE("sinks allocate nothing in steady state, each alone and all t
   CHECK_FALSE(without_malloc([&] { attn::scaled_dot_product_into(q, k, v, out, cold, ws); }).empty());
 }
 
+TEMPLATE_TEST_CASE("Luong and Bahdanau with sinks allocate nothing in steady state", "[no_malloc][sinks]", float,
+                   double) {
+  using S = TestType;
+  std::mt19937_64 rng(33);
+  const Index tq = 600, tk = 16, d = 8, units = 6;
+  const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, d);
+  const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, d);
+  const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, d);
+  attn::BahdanauParams<S> bahdanau;
+  bahdanau.wq = attn_test::random_matrix<S>(rng, d, units);
+  bahdanau.wk = attn_test::random_matrix<S>(rng, d, units);
+  bahdanau.v = attn_test::random_matrix<S>(rng, 1, units);
+  const std::vector<attn::LuongParams<S>> luongs = {
+      attn::LuongParams<S>::dot(S(0.7)), attn::LuongParams<S>::general(attn_test::random_matrix<S>(rng, d, d)),
+      attn::LuongParams<S>::concat(attn_test::random_matrix<S>(rng, 2 * d, units),
+                                   attn_test::random_matrix<S>(rng, 1, units))};
+  Matrix<S> out(tq, d);
+  Matrix<S> selected(1, tk);
+  attn::SelectedRows<S> pick({300}, selected);
+  attn::TopK<S> top(3);
+  attn::ColumnSums<S> sums;
+  attn::RowStats<S> stats;
+  const attn::Sinks<S> all(pick, top, sums, stats);
+  attn::Workspace<S> ws;
+  const auto bahdanau_keys = attn::prepare_keys(bahdanau, k);
+  for (const Mask& mask : {Mask(), Mask::causal(-3)}) {
+    for (std::size_t l = 0; l < luongs.size(); ++l) {
+      INFO("luong " << l);
+      for (const attn::Sinks<S>& sinks : {all, attn::Sinks<S>(attn::no_weights)}) {
+        attn::luong_into(q, k, v, luongs[l], out, sinks, ws, mask);  // warm
+        const std::string error = without_malloc([&] { attn::luong_into(q, k, v, luongs[l], out, sinks, ws, mask); });
+        INFO(error);
+        CHECK(error.empty());
+      }
+    }
+    for (const attn::Sinks<S>& sinks : {all, attn::Sinks<S>(attn::no_weights)}) {
+      INFO("bahdanau");
+      attn::bahdanau_into(q, bahdanau_keys, v, bahdanau, out, sinks, ws, mask);  // warm
+      const std::string error =
+          without_malloc([&] { attn::bahdanau_into(q, bahdanau_keys, v, bahdanau, out, sinks, ws, mask); });
+      INFO(error);
+      CHECK(error.empty());
+    }
+  }
+}
+
 TEMPLATE_TEST_CASE("multi-head with HeadSinks allocates nothing in steady state", "[no_malloc][sinks]", float,
                    double) {
   using S = TestType;

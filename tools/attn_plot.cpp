@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -37,6 +38,13 @@
 #include <string_view>
 #include <system_error>
 #include <vector>
+
+#if !defined(_WIN32)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
 
 namespace fs = std::filesystem;
 
@@ -128,7 +136,12 @@ Options:
                            background_gradient); the most attended token has the full colour
       --separator TEXT     html: text between tokens (default: one space; "" with --chars)
       --max-maps N         refuse inputs with more than N maps (default 1024)
-      --max-cells N        refuse inputs with more than N cells over all maps (default 4194304)
+      --max-cells N        refuse inputs with more than N cells over all maps (default 4194304);
+                           a 2-D float .npy above it is pooled instead (--pool)
+      --pool mean|max      pool a 2-D float32/float64 .npy map, read by memory map (never held
+                           whole), to at most --max-size cells per axis: each drawn cell is the
+                           mean (default) or the maximum of a block of cells; the title says so.
+                           Done without this option when the map exceeds --max-cells
       --max-bytes N        refuse to write more than N bytes of output (default 268435456)
       --view               write the interactive view (above) instead of a picture; takes
                            several WEIGHTS files (one per layer); -r/-c/-t and --colormap
@@ -250,6 +263,7 @@ struct Arguments {
   std::string mask;  // --mask: "causal" or a file
   long long max_maps = 1024;
   long long max_cells = 4194304;
+  std::optional<std::string> pool;  // --pool mean|max (pool_npy_map)
   long long max_bytes = 268435456;
   // --view (the interactive viewer page): the extra WEIGHTS files, one per layer
   bool view = false;
@@ -474,6 +488,9 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.separator = value();
     } else if (arg == "--max-maps") {
       a.max_maps = parse_integer(arg, value(), 1, std::numeric_limits<long long>::max());
+    } else if (arg == "--pool") {
+      a.pool = value();
+      if (*a.pool != "mean" && *a.pool != "max") throw usage_error("--pool must be mean or max, not '" + *a.pool + "'");
     } else if (arg == "--max-cells") {
       a.max_cells = parse_integer(arg, value(), 1, std::numeric_limits<long long>::max());
     } else if (arg == "--max-bytes") {
@@ -622,7 +639,126 @@ struct Weights {
   std::vector<std::string> row_labels;
   std::vector<std::string> col_labels;
   bool stacked = false;  // from a 3-D array
+  std::string pooled;    // "pooled from R×C to r×c (mean of a×b cells)" when pool_npy_map drew it
+  long long pool_rows = 1, pool_cols = 1;  // the pooled blocks' rows and columns
 };
+
+// --- pooling of .npy maps too large to hold (--pool, --max-cells) --------------------------------
+// A 2-D float32/float64 .npy map is memory-mapped (POSIX mmap; its header read by
+// attn::io::read_npy_header) and read once in file order, each cell added to (or compared with)
+// the pooled cell of its block: memory is the pooled map, whatever the file's size.
+
+/// Whether the .npy at `path` is a 2-D map to pool, and its header (the header only is read).
+bool npy_map_to_pool(const std::string& path, const Arguments& a, attn::io::NpyHeader& header) {
+  // Anything wrong with the file (no such file, a directory, a bad header, data shorter than
+  // the shape): read_npy_array reports it, as for every .npy.
+  std::error_code error;
+  if (!fs::is_regular_file(path, error)) return false;
+  std::ifstream in(path, std::ios::binary);
+  try {
+    header = attn::io::read_npy_header(in);
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (header.shape.size() != 2) return false;
+  const long long rows = header.shape[0], cols = header.shape[1];
+  if (rows == 0 || cols == 0) return false;
+  const auto size = fs::file_size(path, error);
+  if (error || static_cast<double>(size) < static_cast<double>(header.data_offset) +
+                                               static_cast<double>(rows) * static_cast<double>(cols) *
+                                                   static_cast<double>(header.item_size)) {
+    return false;
+  }
+  const bool too_many = rows > a.max_cells / cols;
+  const auto display = static_cast<long long>(a.max_size);
+  return too_many || (a.pool && (rows > display || cols > display));
+}
+
+/// Pools the 2-D .npy map at `path` (header `h`) to at most --max-size cells per axis (and
+/// --max-cells in all): blocks of ceil(R / size) × ceil(C / size) cells, the last ones smaller;
+/// each pooled cell is the mean or the maximum of its block (NaN when the block holds a NaN).
+Eigen::MatrixXd pool_npy_map(const std::string& path, const attn::io::NpyHeader& h, const Arguments& a,
+                             Weights& w) {
+  const std::string how = a.pool.value_or("mean");
+  const long long rows = h.shape[0], cols = h.shape[1];
+  if (h.descr != "<f4" && h.descr != "<f8") {
+    throw std::runtime_error("'" + path + "' holds " + std::to_string(rows) + "x" + std::to_string(cols) + " cells of " +
+                             h.descr + ": pooling (--pool, above --max-cells) reads float32 or float64 (<f4, <f8)");
+  }
+  const auto display = std::max<long long>(1, static_cast<long long>(a.max_size));
+  long long fr = (rows + display - 1) / display, fc = (cols + display - 1) / display;
+  while (((rows + fr - 1) / fr) * ((cols + fc - 1) / fc) > a.max_cells) {  // a small --max-cells
+    ++fr;
+    ++fc;
+  }
+  const long long pr = (rows + fr - 1) / fr, pc = (cols + fc - 1) / fc;
+#if defined(_WIN32)
+  static_cast<void>(w);
+  throw std::runtime_error("'" + path + "': pooling a map by memory map is not supported on Windows yet");
+#else
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw std::runtime_error("cannot open '" + path + "': " + std::generic_category().message(errno));
+  struct stat st {};
+  const std::size_t data = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols) * h.item_size;
+  if (::fstat(fd, &st) != 0 || static_cast<std::size_t>(st.st_size) < h.data_offset + data) {
+    ::close(fd);
+    throw std::runtime_error("'" + path + "' is truncated: its header announces " + std::to_string(rows) + "x" +
+                             std::to_string(cols) + " cells");
+  }
+  void* mapped = ::mmap(nullptr, h.data_offset + data, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (mapped == MAP_FAILED) throw std::runtime_error("cannot map '" + path + "': " + std::generic_category().message(errno));
+  ::madvise(mapped, h.data_offset + data, MADV_SEQUENTIAL);
+  const unsigned char* bytes = static_cast<const unsigned char*>(mapped) + h.data_offset;
+  const bool f4 = h.descr == "<f4";
+  const auto cell = [&](std::size_t k) {
+    if (f4) {
+      float x;
+      std::memcpy(&x, bytes + 4 * k, 4);
+      return static_cast<double>(x);
+    }
+    double x;
+    std::memcpy(&x, bytes + 8 * k, 8);
+    return x;
+  };
+  const bool max = how == "max";
+  Eigen::MatrixXd pooled = Eigen::MatrixXd::Constant(pr, pc, max ? -std::numeric_limits<double>::infinity() : 0.0);
+  Eigen::MatrixXi nan = Eigen::MatrixXi::Zero(pr, pc);
+  // File order: C order walks rows, Fortran order columns; either way every cell is read once.
+  const long long outer = h.fortran_order ? cols : rows, inner = h.fortran_order ? rows : cols;
+  for (long long o = 0; o < outer; ++o) {
+    for (long long n = 0; n < inner; ++n) {
+      const double x = cell(static_cast<std::size_t>(o) * static_cast<std::size_t>(inner) + static_cast<std::size_t>(n));
+      const long long i = h.fortran_order ? n : o, j = h.fortran_order ? o : n;
+      double& p = pooled(i / fr, j / fc);
+      if (std::isnan(x)) {
+        nan(i / fr, j / fc) = 1;
+      } else if (max) {
+        p = std::max(p, x);
+      } else {
+        p += x;
+      }
+    }
+  }
+  ::munmap(mapped, h.data_offset + data);
+  for (long long i = 0; i < pr; ++i) {
+    for (long long j = 0; j < pc; ++j) {
+      const long long n = (std::min(rows, (i + 1) * fr) - i * fr) * (std::min(cols, (j + 1) * fc) - j * fc);
+      if (nan(i, j)) {
+        pooled(i, j) = std::numeric_limits<double>::quiet_NaN();
+      } else if (!max) {
+        pooled(i, j) /= static_cast<double>(n);
+      }
+    }
+  }
+  w.pool_rows = fr;
+  w.pool_cols = fc;
+  w.pooled = "pooled from " + std::to_string(rows) + "\u00d7" + std::to_string(cols) + " to " + std::to_string(pr) +
+         "\u00d7" + std::to_string(pc) + " (" + how + " of " + std::to_string(fr) + "\u00d7" + std::to_string(fc) +
+         " cells)";
+  return pooled;
+#endif
+}
 
 /// Refuses, before any map is built, more maps or cells than the limits allow (--max-maps,
 /// --max-cells) and a stack of empty maps.
@@ -645,7 +781,10 @@ void check_limits(const std::string& path, long long maps, long long rows, long 
 
 Weights read_weights(const std::string& path, const std::string& csv_labels, const Arguments& a) {
   Weights w;
-  if (has_extension(path, ".npy")) {
+  attn::io::NpyHeader header;
+  if (has_extension(path, ".npy") && npy_map_to_pool(path, a, header)) {
+    w.maps.push_back(pool_npy_map(path, header, a, w));
+  } else if (has_extension(path, ".npy")) {
     const attn::io::NpyArray<double> array = attn::io::read_npy_array(fs::path(path));
     if (array.shape.size() == 3) {
       if (array.shape[0] == 0) throw std::runtime_error("'" + path + "': the 3-D array holds no map (shape (0, ...))");
@@ -928,11 +1067,29 @@ int run_animation(const Arguments& a, std::ostream& out);
 
 int run_view(const Arguments& a, std::ostream& out);
 
+int run_weights(const Arguments& a, Weights w, std::ostream& out);
+
 int run(const Arguments& a, std::ostream& out, std::ostream& err) {
   if (a.view) return run_view(a, out);
   if (a.animate) return run_animation(a, out);
   if (!a.gold.empty() || is_alignment_file(a.weights)) return run_alignment(a, out, err);
   Weights w = read_weights(a.weights, a.csv_labels, a);
+  if (!w.pooled.empty()) {  // the picture says it was pooled: a line of its title
+    Arguments titled = a;
+    titled.title = a.title.empty() ? w.pooled : a.title + " \u2014 " + w.pooled;
+    // Tick marks count pooled cells: the axes say how many of the file's rows and columns each is.
+    const auto blocks = [](const std::string& mine, long long n, const char* what) {
+      return (mine.empty() ? std::string(what) : mine) + " (blocks of " + std::to_string(n) + ")";
+    };
+    titled.row_title = blocks(a.row_title, w.pool_rows, "row");
+    titled.col_title = blocks(a.col_title, w.pool_cols, "column");
+    return run_weights(titled, std::move(w), out);
+  }
+  return run_weights(a, std::move(w), out);
+}
+
+/// run() for the weights of WEIGHTS (read): a heatmap, bars, a histogram or highlighted text.
+int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   const Eigen::MatrixXd& first = w.maps.front();
   std::vector<std::string> row_labels = w.row_labels;
   std::vector<std::string> col_labels = w.col_labels;

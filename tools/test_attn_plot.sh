@@ -6,7 +6,9 @@
 # exit status 1 (input/output) or 2 (command line), never a crash, and leave no output file,
 # no temporary file and any existing output untouched.
 #
-#   tools/test_attn_plot.sh ATTN_PLOT SOURCE_DIR
+#   tools/test_attn_plot.sh ATTN_PLOT SOURCE_DIR [POOL_REFERENCE]
+# POOL_REFERENCE (attn_plot_pool_reference, tools/pool_reference.cpp) writes the large map of
+# the --pool tests and computes its pooled values independently; without it they fail.
 set -uo pipefail
 
 plot="${1:?usage: test_attn_plot.sh ATTN_PLOT SOURCE_DIR}"
@@ -463,6 +465,66 @@ bad "gold and bars"     2 "do not apply to alignments" "$npy/f8_c_3x4.npy" --gol
 bad "link order"        2 "--link-order must be src-tgt or tgt-src, not 'st'" hyp.align --link-order st -o out/new.svg
 bad "align format"      2 "--align-format must be auto, pharaoh, fairseq or marian, not 'giza'" hyp.align --align-format giza -o out/new.svg
 bad "rows vs soft"      1 "--rows 'rows3.txt' has 3 tokens but the weights have 7 rows (target tokens)" "$al/marian_soft.txt" -r rows3.txt -o out/new.svg
+
+# --- pooling of maps too large to hold (--pool, above --max-cells) ---------------------------------
+pool_ref="${3:-}"
+if [ -z "$pool_ref" ] || [ ! -x "$pool_ref" ]; then
+    fail "pool: no POOL_REFERENCE helper (third argument: attn_plot_pool_reference)"
+else
+    # 3000 x 2000 float32 cells (24 MB), one hot cell of weight 1 at (1234, 567).
+    "$pool_ref" write big.npy 3000 2000 1234 567
+    # pooled_cells SVG: "i j value" of every cell's tooltip ("row i, column j: value").
+    pooled_cells() { grep -o 'row [0-9]*, column [0-9]*: [^<]*' "$1" | sed 's/row \([0-9]*\), column \([0-9]*\): /\1 \2 /'; }
+    # same_cells NAME GOT WANT: the same cells, values within 1e-5 relative (6 significant digits shown).
+    same_cells() {
+        local verdict
+        verdict="$(awk 'NR == FNR { want[$1 " " $2] = $3; n++; next }
+                        { k = $1 " " $2; seen++; if (!(k in want)) { print "extra cell " k; exit }
+                          d = $3 - want[k]; if (d < 0) d = -d; t = 1e-5 * (want[k] < 0 ? -want[k] : want[k]) + 1e-9
+                          if (d > t) { print "cell " k ": " $3 " != " want[k]; exit } }
+                        END { if (seen != n) print seen " cells, expected " n }' "$3" "$2")"
+        if [ -n "$verdict" ]; then fail "$1: $verdict"; else pass; fi
+    }
+    # --max-size 60: blocks of 50 x 34 cells, 60 x 59 pooled cells (few enough for one <rect> each).
+    ok "pool mean" pool_mean.svg big.npy --pool mean --max-size 60
+    pooled_cells pool_mean.svg >got_mean.txt
+    "$pool_ref" expect mean 3000 2000 50 34 1234 567 >want_mean.txt
+    same_cells "pool mean values" got_mean.txt want_mean.txt
+    ok "pool max" pool_max.svg big.npy --pool max --max-size 60 -t "Hot cell"
+    pooled_cells pool_max.svg >got_max.txt
+    "$pool_ref" expect max 3000 2000 50 34 1234 567 >want_max.txt
+    same_cells "pool max values" got_max.txt want_max.txt
+    # Max pooling keeps the single hot cell at full weight (block 1234 / 50, 567 / 34); mean dilutes it.
+    if grep -q '^24 16 1$' got_max.txt && ! grep -q '^24 16 1$' got_mean.txt; then pass; else
+        fail "pool max: the hot cell is not 1 in block (24, 16) ($(grep '^24 16 ' got_max.txt got_mean.txt | tr '\n' ' '))"
+    fi
+    # The picture says so: in its title (the user's title first).
+    if grep -q 'pooled from 3000×2000 to 60×59 (mean of 50×34 cells)' pool_mean.svg &&
+       grep -q 'Hot cell — pooled from 3000×2000 to 60×59 (max of 50×34 cells)' pool_max.svg; then pass; else
+        fail "pool: the title does not say the map was pooled ($(grep -o '<title>[^<]*pooled[^<]*' pool_mean.svg pool_max.svg | head -2 | tr '\n' ' '))"
+    fi
+    # Above --max-cells (default 4194304) a 2-D float .npy is pooled without --pool, to --max-size
+    # 720 cells per axis: 600 x 667 (blocks of 5 x 3), drawn as one image.
+    ok "pool automatic" pool_auto.svg big.npy
+    if grep -q 'pooled from 3000×2000 to 600×667 (mean of 5×3 cells)' pool_auto.svg; then pass; else
+        fail "pool automatic: no pooled title"
+    fi
+    # Fortran order is read in file order to the same pooled cells (--max-cells 4: 2 x 2 blocks).
+    ok "pool fortran" pool_f.svg "$npy/f4_fortran_3x4.npy" --max-cells 4
+    ok "pool c order" pool_c.svg "$npy/f4_c_3x4.npy" --max-cells 4
+    pooled_cells pool_f.svg >got_f.txt
+    pooled_cells pool_c.svg >got_c.txt
+    if [ "$(wc -l <got_c.txt)" -eq 4 ] && cmp -s got_f.txt got_c.txt; then pass; else
+        fail "pool fortran: $(tr '\n' ' ' <got_f.txt) vs C order $(tr '\n' ' ' <got_c.txt)"
+    fi
+    # A small map is not pooled with --pool when it fits the display.
+    ok "pool small" pool_small.svg "$npy/f8_c_3x4.npy" --pool max
+    if grep -q 'pooled' pool_small.svg; then fail "pool small: a 3x4 map was pooled"; else pass; fi
+    bad "pool how"      2 "--pool must be mean or max, not 'median'" big.npy --pool median -o out/new.svg
+    bad "pool int"      1 "pooling (--pool, above --max-cells) reads float32 or float64 (<f4, <f8)" "$npy/i4_2x3.npy" --pool mean --max-size 16 --max-cells 4 -o out/new.svg
+    head -c 100000 big.npy >cut.npy
+    bad "pool truncated" 1 "truncated data: shape (3000, 2000) of '<f4' needs 24000000 bytes" cut.npy -o out/new.svg
+fi
 
 echo "attn-plot: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

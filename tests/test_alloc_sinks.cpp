@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: MIT
+// Memory bound of every weight sink, by counting bytes: at T = 2048 one call with a fresh
+// workspace and a fresh sink allocates at most what the sink keeps plus O(threads × 256 × Tk)
+// (each thread's block of rows, Eigen's GEMM packing) plus O(T·d) (keys): far below one T×T map.
+// A second call of the same shape keeps nothing and allocates only Eigen's transient GEMM
+// packing buffers (NpyWeightsWriter: its block buffer too, by design). Its own program (tests/CMakeLists.txt: attn_tests_alloc, CTest prefix "alloc."): it
+// replaces glibc's malloc family, which every allocation goes through (Eigen's aligned_malloc
+// and operator new alike), to count bytes, calls and the peak of bytes in use. Linux/glibc only,
+// not in sanitizer builds (they replace malloc themselves).
+#include <malloc.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdlib>
+
+#include "helpers.hpp"
+
+#include <attn/io/npy_stream.hpp>
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+// The replacements come after every header: glibc and the compiler's headers declare these
+// functions first.
+namespace attn_alloc {
+std::atomic<bool> counting{false};     // whether calls and totals are counted
+std::atomic<long long> in_use{0};      // bytes in use now (usable sizes), always tracked
+std::atomic<long long> peak{0};        // the largest in_use while counting
+std::atomic<long long> allocated{0};   // bytes allocated while counting
+std::atomic<long long> calls{0};       // allocations while counting
+
+inline void* note(void* p) {
+  if (p == nullptr) return p;
+  const auto size = static_cast<long long>(malloc_usable_size(p));
+  const long long now = in_use.fetch_add(size) + size;
+  if (counting.load()) {
+    ++calls;
+    allocated += size;
+    long long seen = peak.load();
+    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+    }
+  }
+  return p;
+}
+inline void forget(void* p) {
+  if (p != nullptr) in_use -= static_cast<long long>(malloc_usable_size(p));
+}
+}  // namespace attn_alloc
+
+// glibc declares the malloc family `throw()` (noexcept) in C++: so are these.
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+void __libc_free(void*);
+
+void* malloc(std::size_t size) noexcept { return attn_alloc::note(__libc_malloc(size)); }
+void* calloc(std::size_t n, std::size_t size) noexcept { return attn_alloc::note(__libc_calloc(n, size)); }
+void* realloc(void* p, std::size_t size) noexcept {
+  attn_alloc::forget(p);
+  return attn_alloc::note(__libc_realloc(p, size));
+}
+void* memalign(std::size_t alignment, std::size_t size) noexcept { return attn_alloc::note(__libc_memalign(alignment, size)); }
+void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept { return memalign(alignment, size); }
+int posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept {
+  void* p = memalign(alignment, size);
+  if (p == nullptr) return 12;  // ENOMEM
+  *out = p;
+  return 0;
+}
+void free(void* p) noexcept {
+  attn_alloc::forget(p);
+  __libc_free(p);
+}
+}
+
+// Everything in this file lives in namespace test_alloc_sinks.
+namespace test_alloc_sinks {
+
+namespace {
+
+using attn::Index;
+using attn::Matrix;
+
+/// What a call allocated: bytes in all, the peak of bytes in use above the start, and calls.
+struct Usage {
+  long long bytes = 0;
+  long long peak = 0;
+  long long calls = 0;
+};
+
+/// Runs `f` and reports what it allocated.
+template <typename F>
+Usage measure(F&& f) {
+  const long long start = attn_alloc::in_use.load();
+  attn_alloc::peak = start;
+  attn_alloc::allocated = 0;
+  attn_alloc::calls = 0;
+  attn_alloc::counting = true;
+  f();
+  attn_alloc::counting = false;
+  return {attn_alloc::allocated.load(), attn_alloc::peak.load() - start, attn_alloc::calls.load()};
+}
+
+Index threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+constexpr Index kT = 2048;   // Tq = Tk
+constexpr Index kD = 4;      // d = dv (small: the test is about Tk, and runs at -O0)
+constexpr Index kK = 8;      // TopK's k
+constexpr long long kSlack = 64 * 1024;  // small things: paths, a Catch2 message, malloc rounding
+
+/// Bytes of the packing buffers of Eigen's GEMM, all threads: for a block's W·V (256 × Tk by
+/// Tk × dv) at most the block's 256 × Tk lhs and the Tk × dv rhs, per thread; Q·Kᵀ packs less.
+template <typename S>
+long long gemm_scratch() {
+  return threads() * (256 * kT + kT * kD) * static_cast<long long>(sizeof(S));
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("each sink allocates its own storage plus one block of rows per thread, far below a T x T map",
+                   "[alloc][sinks]", float, double) {
+  using S = TestType;
+  const long long s = sizeof(S);
+  const long long map = kT * kT * s;  // one T×T map
+  // The engine's share: each thread's block (256 × Tk) and normalisation scratch (Tk), the scaled
+  // keys' transpose (d × Tk), two rows for one-row blocks, fully masked flags; and per thread the
+  // packing buffers of Eigen's GEMM (gemm_scratch), which Eigen allocates on the heap above
+  // EIGEN_STACK_ALLOCATION_LIMIT on every product, and frees.
+  const long long engine = threads() * (256 + 1) * kT * s + kD * kT * s + 2 * kT * s + kT + gemm_scratch<S>();
+  REQUIRE(engine < map / 3);  // at T = 2048 one block of 256 rows is 1/8 of the map
+
+  std::mt19937_64 rng(16);
+  const Matrix<S> q = attn_test::random_matrix<S>(rng, kT, kD);
+  const Matrix<S> k = attn_test::random_matrix<S>(rng, kT, kD);
+  const Matrix<S> v = attn_test::random_matrix<S>(rng, kT, kD);
+  Matrix<S> out(kT, kD);
+  Matrix<S> selected(3, kT);
+  attn_test::TempDir dir("attn_alloc_sinks");
+
+  struct Case {
+    std::string name;
+    long long keeps;  // what the sink itself keeps (documented in docs/08)
+  };
+  const Index blocks = (kT + 255) / 256;
+  const std::vector<Case> cases = {
+      {"none", 0},
+      {"ColumnSums", kT * blocks * s + kT * s + kT * static_cast<long long>(sizeof(Index))},
+      {"RowStats", kT * s + kT * static_cast<long long>(sizeof(Index))},
+      {"TopK", kT * kK * (s + static_cast<long long>(sizeof(Index)))},
+      {"SelectedRows", 0},  // caller storage
+      {"callback", 0},
+      {"NpyWeightsWriter", 256 * kT * s},  // one block's bytes
+  };
+  Usage output_only;  // the warm output-only call ("none", the first case)
+  for (const Case& c : cases) {
+    INFO(c.name);
+    // Fresh workspace and sink: everything the call needs is allocated during it.
+    const auto run = [&](attn::Workspace<S>& ws, auto&& list) {
+      return measure([&] { attn::scaled_dot_product_into(q, k, v, out, list(), ws); });
+    };
+    attn::Workspace<S> ws;
+    attn::ColumnSums<S> sums;
+    attn::RowStats<S> stats;
+    attn::TopK<S> top(kK);
+    attn::SelectedRows<S> pick({0, 1000, kT - 1}, selected);
+    double total = 0;
+    auto callback = attn::callback_sink<S>([&](Index, const attn::WeightBlock<S>& b) { total += double(b.sum()); });
+    attn::io::NpyWeightsWriter<S> npy(dir.path / "w.npy");
+    const auto sinks = [&]() -> attn::Sinks<S> {
+      if (c.name == "ColumnSums") return attn::Sinks<S>(sums);
+      if (c.name == "RowStats") return attn::Sinks<S>(stats);
+      if (c.name == "TopK") return attn::Sinks<S>(top);
+      if (c.name == "SelectedRows") return attn::Sinks<S>(pick);
+      if (c.name == "callback") return attn::Sinks<S>(callback);
+      if (c.name == "NpyWeightsWriter") return attn::Sinks<S>(npy);
+      return attn::Sinks<S>(attn::no_weights);
+    };
+    const Usage cold = run(ws, sinks);
+    const long long bound = c.keeps + engine + kSlack;
+    INFO("cold call: " << cold.bytes << " bytes in " << cold.calls << " allocations, peak " << cold.peak
+                       << "; bound " << bound << ", one T x T map " << map);
+    CHECK(cold.peak <= bound);
+    CHECK(bound < map / 2);  // 256 rows are 1/8 of the map at T = 2048: a block, GEMM packing, a sink's block
+    // The block of rows is the bulk: the count sees it (so a bound above could fail).
+    CHECK(cold.peak >= 256 * kT * s);
+
+    if (c.name == "callback") CHECK(total > 0);
+
+    // Warm: nothing is kept, and the sink adds no allocation to those of the output-only call
+    // (Eigen's GEMM packing buffers, allocated and freed by every product at this Tk;
+    // tests/test_no_malloc_sinks.cpp checks, at shapes below Eigen's stack limit, that nothing is
+    // allocated at all).
+    const long long before = attn_alloc::in_use.load();
+    const Usage warm = run(ws, sinks);
+    const long long after = attn_alloc::in_use.load();  // before INFO's own allocation
+    INFO("warm call: " << warm.bytes << " bytes in " << warm.calls << " allocations, peak " << warm.peak);
+    CHECK(after == before);
+    CHECK(warm.peak <= gemm_scratch<S>() + (c.name == "NpyWeightsWriter" ? c.keeps + kSlack : 0));
+    if (c.name == "none") {
+      output_only = warm;
+    } else if (c.name != "NpyWeightsWriter") {  // it allocates its paths and block buffer, by design
+      CHECK(warm.calls == output_only.calls);
+      CHECK(warm.bytes == output_only.bytes);
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("the counter sees a T x T allocation: the full-weights value call", "[alloc][sinks]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(17);
+  const Matrix<S> q = attn_test::random_matrix<S>(rng, kT, kD);
+  const Usage full = measure([&] { static_cast<void>(attn::scaled_dot_product(q, q, q)); });
+  CHECK(full.peak >= kT * kT * static_cast<long long>(sizeof(S)));
+}
+
+TEST_CASE("multi-head HeadSinks::reduce allocates one block set, not h T x T maps", "[alloc][sinks]") {
+  using S = float;  // the single-head case covers double; this one takes seconds at -O0
+  const long long s = sizeof(S);
+  const Index h = 2, dm = 8;  // model width D, head width D / h = 4
+  std::mt19937_64 rng(18);
+  attn::MultiHeadParams<S> p;
+  p.heads = h;
+  p.wq = attn_test::random_matrix<S>(rng, dm, dm);
+  p.wk = attn_test::random_matrix<S>(rng, dm, dm);
+  p.wv = attn_test::random_matrix<S>(rng, dm, dm);
+  p.wo = attn_test::random_matrix<S>(rng, dm, dm);
+  const Matrix<S> x = attn_test::random_matrix<S>(rng, kT, dm);
+  Matrix<S> out(kT, dm);
+  Matrix<S> mean(kT, kT);  // the caller's one T×T map
+  const long long map = kT * kT * s;
+  // Per head: a Workspace with the scaled keys' transpose (D/h × Tk), normalisation scratch, two
+  // rows and flags; the projections Q·Wq, K·Wk, V·Wv and the concatenated heads (4 × T × D);
+  // Eigen's GEMM packing. Blocks of 256 rows: with a reduction the heads run in turn and share one
+  // set (one per thread); output only, each head's workspace keeps its own (heads may run in
+  // parallel): h blocks, still not one map.
+  const long long common = h * ((dm / h) * kT * s + 3 * kT * s + kT) + 4 * kT * dm * s + kT + gemm_scratch<S>();
+  std::vector<long long> warm_calls;
+  for (const bool reduce : {true, false}) {
+    INFO((reduce ? "HeadSinks::reduce(mean)" : "no_weights"));
+    attn::HeadSinks<S> sinks;
+    if (reduce) sinks.reduce(attn::HeadReduction::mean, mean);
+    attn::MultiHeadWorkspace<S> ws;
+    const Usage cold = measure([&] { attn::multi_head_into(x, x, x, p, out, sinks, ws); });
+    const long long bound = (reduce ? threads() : h) * 256 * kT * s + common + kSlack;
+    INFO("cold call: " << cold.bytes << " bytes in " << cold.calls << " allocations, peak " << cold.peak
+                       << "; bound " << bound << ", one T x T map " << map);
+    CHECK(cold.peak <= bound);
+    CHECK(bound < map / 2);
+    CHECK(cold.peak >= 256 * kT * s);
+    const long long before = attn_alloc::in_use.load();
+    const Usage warm = measure([&] { attn::multi_head_into(x, x, x, p, out, sinks, ws); });
+    const long long after = attn_alloc::in_use.load();  // before INFO's own allocation
+    INFO("warm call: " << warm.bytes << " bytes in " << warm.calls << " allocations, peak " << warm.peak);
+    CHECK(after == before);
+    CHECK(warm.peak <= gemm_scratch<S>());
+    warm_calls.push_back(warm.calls);
+  }
+  // Warm, the reduction allocates nothing the output-only call does not (Eigen's GEMM packing).
+  CHECK(warm_calls[0] == warm_calls[1]);
+}
+
+}  // namespace test_alloc_sinks

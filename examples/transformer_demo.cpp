@@ -40,6 +40,8 @@ std::filesystem::path default_weights() {
 /// translation is not a date or the year is not in the source.
 double year_share(const Hypothesis& h, const transformer_demo::Mat& m, const std::string& source) {
   if (h.text.size() != 10 || m.rows() < 4) return -1;
+  for (std::size_t i = 0; i < 4; ++i)
+    if (h.text[i] < '0' || h.text[i] > '9') return -1;
   const auto [first, last] = date_demo::year_span(source, std::stoi(h.text.substr(0, 4)));
   if (first < 0) return -1;
   return static_cast<double>(m.topRows(4).middleCols(first, last - first).sum()) / 4.0;

@@ -11,6 +11,8 @@
 #include <attn/attn.hpp>
 #include <attn/io/npy.hpp>
 
+#include "../date_demo/alphabets.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <filesystem>
@@ -104,9 +106,8 @@ inline void cross_attention(const attn::MultiHeadParams<float>& p, std::vector<M
 
 // --- the model ----------------------------------------------------------------------------------
 
-struct Model {
-  std::string source_chars;  ///< source ids 2.. (0 = padding, 1 = unknown character)
-  std::string target_chars;  ///< target ids 2.. (0 = <s>, 1 = </s>)
+/// The model; its alphabets (source_id, target_token, bos, eos) are the GRU demo's.
+struct Model : date_demo::Alphabets {
   Index d_model = 0, heads = 0;
   Mat src_embed, tgt_embed;  ///< vocabulary×D
   std::vector<EncoderLayer> encoder;
@@ -115,8 +116,6 @@ struct Model {
   Row out_b;
   Mat positions;  ///< sinusoidal encoding, max_positions×D
 
-  static constexpr Index bos = 0;
-  static constexpr Index eos = 1;
   static constexpr Index max_positions = 64;
 
   /// Loads the weights written by train.py from `dir` (.npy files, alphabets.txt, config.txt).
@@ -130,11 +129,7 @@ struct Model {
       return lines;
     };
     Model m;
-    const auto alphabets = text_lines("alphabets.txt");
-    if (alphabets.size() < 4 || alphabets[1].empty() || alphabets[3].empty())
-      throw std::runtime_error("transformer_demo: " + (dir / "alphabets.txt").string() + " is malformed");
-    m.source_chars = alphabets[1];
-    m.target_chars = alphabets[3];
+    static_cast<date_demo::Alphabets&>(m) = date_demo::Alphabets::load(dir / "alphabets.txt");
     std::map<std::string, Index> config;
     for (const std::string& line : text_lines("config.txt")) {
       const auto space = line.find(' ');
@@ -181,17 +176,6 @@ struct Model {
         m.positions(p, i + 1) = static_cast<float>(std::cos(angle));
       }
     return m;
-  }
-
-  Index source_id(char c) const {
-    const auto at = source_chars.find(c);
-    return at == std::string::npos ? 1 : static_cast<Index>(at) + 2;
-  }
-
-  std::string target_token(Index id) const {
-    if (id == bos) return "<s>";
-    if (id == eos) return "</s>";
-    return std::string(1, target_chars[static_cast<std::size_t>(id - 2)]);
   }
 
   Index layers() const { return static_cast<Index>(decoder.size()); }

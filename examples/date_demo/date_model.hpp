@@ -10,6 +10,8 @@
 #include <attn/attn.hpp>
 #include <attn/io/npy.hpp>
 
+#include "alphabets.hpp"
+
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
@@ -48,9 +50,7 @@ struct Gru {
   }
 };
 
-struct Model {
-  std::string source_chars;  ///< source ids 2.. (0 = padding, 1 = unknown character)
-  std::string target_chars;  ///< target ids 2.. (0 = <s>, 1 = </s>)
+struct Model : Alphabets {
   Mat src_embed, tgt_embed;
   Gru encoder_forward, encoder_backward, decoder;
   Mat bridge_w, bridge_b;
@@ -58,22 +58,11 @@ struct Model {
   Mat attention_layer;
   Mat out_w, out_b;
 
-  static constexpr Index bos = 0;
-  static constexpr Index eos = 1;
-
   /// Loads the weights written by train.py from `dir` (.npy files and alphabets.txt).
   static Model load(const std::filesystem::path& dir) {
     auto npy = [&](const char* name) { return attn::io::read_npy<float>(dir / (std::string(name) + ".npy")); };
     Model m;
-    std::ifstream alphabets(dir / "alphabets.txt");
-    if (!alphabets) throw std::runtime_error("date_demo: cannot open " + (dir / "alphabets.txt").string());
-    std::string comment;
-    std::getline(alphabets, comment);
-    std::getline(alphabets, m.source_chars);
-    std::getline(alphabets, comment);
-    std::getline(alphabets, m.target_chars);
-    if (!alphabets || m.source_chars.empty() || m.target_chars.empty())
-      throw std::runtime_error("date_demo: " + (dir / "alphabets.txt").string() + " is malformed");
+    static_cast<Alphabets&>(m) = Alphabets::load(dir / "alphabets.txt");
     m.src_embed = npy("src_embed");
     m.tgt_embed = npy("tgt_embed");
     m.encoder_forward = {npy("enc_fw_w_ih"), npy("enc_fw_w_hh"), npy("enc_fw_b_ih"), npy("enc_fw_b_hh"), {}, {}};
@@ -88,17 +77,6 @@ struct Model {
     m.out_w = npy("out_w");
     m.out_b = npy("out_b");
     return m;
-  }
-
-  Index source_id(char c) const {
-    const auto at = source_chars.find(c);
-    return at == std::string::npos ? 1 : static_cast<Index>(at) + 2;
-  }
-
-  std::string target_token(Index id) const {
-    if (id == bos) return "<s>";
-    if (id == eos) return "</s>";
-    return std::string(1, target_chars[static_cast<std::size_t>(id - 2)]);
   }
 
   /// Encoder outputs (T_in×2H: forward and backward states per character) and the decoder's

@@ -317,6 +317,13 @@ TEST_CASE("KVCache: an empty cache, clear, and the errors", "[multi_head][decodi
   cache.append(x);
   cache.reorder(std::vector<int>{1, 1});
   CHECK(cache.slot(0) == 1);
+  cache.append(2 * x);
+  const Mat<double> first_keys = cache.keys(0);
+  cache.append(3 * x);
+  cache.truncate(2);  // a rollback: the third position is gone, the first two stay
+  CHECK(cache.steps() == 2);
+  CHECK(cache.keys(0) == first_keys);
+  CHECK(attn_test::message_of([&] { cache.truncate(3); }) == "attn::KVCache::truncate: steps (3) must be in [0, 2]");
   cache.clear();
   CHECK(cache.steps() == 0);
   CHECK(cache.slot(0) == 0);

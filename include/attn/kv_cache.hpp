@@ -66,6 +66,8 @@ class KVCache {
     }
     projected_k_.resize(beams, params.model_dim());
     projected_v_.resize(beams, params.model_dim());
+    row_in_.resize(std::max(params.wk.rows(), params.wv.rows()));
+    row_out_.resize(params.model_dim());
     reserve(reserve_steps);
   }
   KVCache(const MultiHeadParams<Scalar>&& params, Index beams = 1, Index reserve_steps = 0) = delete;
@@ -117,6 +119,16 @@ class KVCache {
     for (std::size_t b = 0; b < slot_of_.size(); ++b) slot_of_[b] = static_cast<Index>(b);
   }
 
+  /// Drops the positions from `steps` on, in every beam (keeps the storage): a rollback, e.g. of
+  /// speculative tokens.
+  /// \param steps positions kept, in `[0, steps()]`
+  /// \throws attn::invalid_argument when `steps` is out of range
+  void truncate(Index steps) {
+    ATTN_CHECK(steps >= 0 && steps <= steps_, "attn::KVCache::truncate: steps (" + std::to_string(steps) +
+                                                  ") must be in [0, " + std::to_string(steps_) + "]");
+    steps_ = steps;
+  }
+
   /// Appends one position to every beam: row `b` of `k` (B×dk) and of `v` (B×dv) are beam `b`'s
   /// new key and value inputs, projected here. Doubles the capacity (at least 8) when full.
   /// \param k B×dk \param v B×dv
@@ -130,10 +142,8 @@ class KVCache {
     detail::check_shape(fn, "v", v, beams(), p.wv.rows());
     const detail::SingleThreadedEigen serial;
     if (steps_ == capacity_) reserve(std::max<Index>(2 * capacity_, 8));
-    projected_k_.noalias() = k * p.wk;
-    projected_v_.noalias() = v * p.wv;
-    if (p.bk.size() != 0) projected_k_.rowwise() += p.bk;
-    if (p.bv.size() != 0) projected_v_.rowwise() += p.bv;
+    detail::project_rows(k, p.wk, p.bk, projected_k_, row_in_.data(), row_out_.data());
+    detail::project_rows(v, p.wv, p.bv, projected_v_, row_in_.data(), row_out_.data());
     for (std::size_t b = 0; b < slot_of_.size(); ++b) {
       const auto s = static_cast<std::size_t>(slot_of_[b]);
       keys_[s].row(steps_) = projected_k_.row(static_cast<Index>(b));
@@ -211,6 +221,8 @@ class KVCache {
   std::vector<char> taken_;             // reorder's scratch: parent chosen / slot in use
   Matrix<Scalar> projected_k_;          // B×D, append's scratch
   Matrix<Scalar> projected_v_;
+  Vector<Scalar> row_in_;   // append's GEMV scratch: one input row
+  Vector<Scalar> row_out_;  // and its projection
   Index steps_ = 0;
   Index capacity_ = 0;
   Index copies_ = 0;
@@ -251,7 +263,7 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
   const detail::SingleThreadedEigen serial;
   const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1) / std::sqrt(static_cast<Scalar>(dh)));
   weights.resize(p.heads, b, t);
-  auto s = detail::step_scratch(ws, b, d, t);
+  auto s = detail::step_scratch(ws, b, d, p.wq.rows(), t);
   detail::project_step_queries(query, p, scale, s);
   for (Index r = 0; r < b; ++r) {
     const auto keys = cache.keys(r);

@@ -156,7 +156,7 @@ Index attend_into(const MultiHeadMemory<Scalar>& memory, const Eigen::MatrixBase
   const detail::SingleThreadedEigen serial;
   const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1) / std::sqrt(static_cast<Scalar>(dh)));
   weights.resize(p.heads, b, tk);
-  auto s = detail::step_scratch(ws, b, d, tk);
+  auto s = detail::step_scratch(ws, b, d, p.wq.rows(), tk);
   detail::project_step_queries(query, p, scale, s);
   const auto& keys = memory.keys();
   const auto& values = memory.values();

@@ -17,6 +17,7 @@
 #include "checks.hpp"
 #include "threads.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <string>
@@ -35,7 +36,7 @@ void check_step_options(const char* fn, const Options& options) {
 }
 
 /// The scratch of one step in a MultiHeadWorkspace (its first item and first head), sized for `b`
-/// query rows of width `d` and rows of up to `tk` keys; reports `b` fully masked flags afterwards.
+/// query rows of width `dq` projected to `d` and rows of up to `tk` keys; reports `b` fully masked flags afterwards.
 template <typename Scalar>
 struct StepScratch {
   Eigen::Map<Matrix<Scalar>> q;       // b×D projected, scaled queries
@@ -43,11 +44,11 @@ struct StepScratch {
   Eigen::Map<RowFlags> flags;         // b fully masked flags
   Scalar* sort;                       // normalize_scratch_size(tk) scalars
   Eigen::Map<Matrix<Scalar>> column;  // tk×1: one row of scores as a contiguous vector
-  Eigen::Map<Matrix<Scalar>> pair;    // max(tk, D)×2: a one-row block's weights and output
+  Eigen::Map<Matrix<Scalar>> pair;    // max(tk, D, dq)×2: a row in and a row out of a GEMV
 };
 
 template <typename Scalar>
-StepScratch<Scalar> step_scratch(MultiHeadWorkspace<Scalar>& ws, Index b, Index d, Index tk) {
+StepScratch<Scalar> step_scratch(MultiHeadWorkspace<Scalar>& ws, Index b, Index d, Index dq, Index tk) {
   auto& items = MultiHeadWorkspaceAccess::items(ws);
   auto& heads = MultiHeadWorkspaceAccess::heads(ws);
   if (items.empty()) items.resize(1);
@@ -63,42 +64,47 @@ StepScratch<Scalar> step_scratch(MultiHeadWorkspace<Scalar>& ws, Index b, Index 
           Eigen::Map<RowFlags>(it.flags.data(), b),
           buf.sort.matrix(normalize_scratch_size(tk), 1).data(),
           buf.column.matrix(tk, 1),
-          buf.row.matrix(std::max(tk, d), 2)};
+          buf.row.matrix(std::max({tk, d, dq}), 2)};
+}
+
+/// Rows a step multiplies one at a time (GEMV) by a projection matrix; more go through GEMM.
+/// Eigen's GEMM packs the whole right-hand side for every call: for a 512×512 projection and a
+/// few beams that copy costs more than the products (measured with bench/bench_decode.cpp:
+/// 4 beams 1.3–1.5× slower through GEMM than row by row).
+constexpr Index step_gemv_rows = 8;
+
+/// `y = x·W + b` (b empty: none) for the rows of `x`, one GEMV per row on contiguous vectors
+/// (`in`, `out`: scratch of x.cols() and W.cols() scalars) up to step_gemv_rows rows, GEMM beyond.
+template <typename Scalar, typename X, typename Y>
+void project_rows(const Eigen::MatrixBase<X>& x, const Matrix<Scalar>& w, const RowVector<Scalar>& b, Y&& y,
+                  Scalar* in, Scalar* out) {
+  if (x.rows() <= step_gemv_rows) {
+    Eigen::Map<Vector<Scalar>> xv(in, x.cols());
+    Eigen::Map<Vector<Scalar>> yv(out, w.cols());
+    for (Index r = 0; r < x.rows(); ++r) {
+      xv = x.row(r).transpose();
+      yv.noalias() = w.transpose() * xv;
+      if (b.size() != 0) yv += b.transpose();
+      y.row(r) = yv.transpose();
+    }
+  } else {
+    y.noalias() = x * w;
+    if (b.size() != 0) y.rowwise() += b;
+  }
 }
 
 /// Projected, scaled queries: `s.q = (query·Wq + bq)·scale` (B×D).
 template <typename Scalar, typename DerivedQ>
 void project_step_queries(const Eigen::MatrixBase<DerivedQ>& query, const MultiHeadParams<Scalar>& p, Scalar scale,
                           StepScratch<Scalar>& s) {
-  if (query.rows() == 1) {
-    // One row: GEMV on a contiguous vector (a row of a column-major matrix is not one).
-    auto x = s.pair.col(0).head(query.cols());
-    auto y = s.pair.col(1).head(p.model_dim());
-    x = query.row(0).transpose();
-    y.noalias() = p.wq.transpose() * x;
-    if (p.bq.size() != 0) y += p.bq.transpose();
-    s.q.row(0) = scale * y.transpose();
-  } else {
-    s.q.noalias() = query * p.wq;
-    if (p.bq.size() != 0) s.q.rowwise() += p.bq;
-    s.q *= scale;
-  }
+  project_rows(query, p.wq, p.bq, s.q, s.pair.col(0).data(), s.pair.col(1).data());
+  s.q *= scale;
 }
 
 /// `output = concat·Wo + bo` (B×D); rows whose query saw no key are exactly `bo` (0 without bias).
 template <typename Scalar>
 void project_step_output(const MultiHeadParams<Scalar>& p, StepScratch<Scalar>& s, Eigen::Ref<Matrix<Scalar>> output) {
-  const Index d = p.model_dim();
-  if (output.rows() == 1) {
-    auto x = s.pair.col(0).head(d);
-    auto y = s.pair.col(1).head(d);
-    x = s.concat.row(0).transpose();
-    y.noalias() = p.wo.transpose() * x;
-    output.row(0) = y.transpose();
-  } else {
-    output.noalias() = s.concat * p.wo;
-  }
-  if (p.bo.size() != 0) output.rowwise() += p.bo;
+  project_rows(s.concat, p.wo, p.bo, output, s.pair.col(0).data(), s.pair.col(1).data());
   for (Index r = 0; r < output.rows(); ++r) {
     if (!s.flags(r)) continue;
     if (p.bo.size() != 0) {
@@ -137,14 +143,15 @@ void step_row(const Qh& qh, const Kh& kh, const Vh& vh, W&& w, C&& ctx, StepScra
 
 /// The B query rows `qh` (B×dh, scaled) of one head against the same `n` keys and values (n×dh,
 /// all visible): weights into `w` (B×Tk, Tk >= n; columns from n on set to 0), `c_h` into `ctx`
-/// (B×dh).
+/// (B×dh). Up to step_gemv_rows rows go one by one through GEMV (GEMM would pack K_h and V_h
+/// for a few rows), more through GEMM.
 template <typename Scalar, typename Qh, typename Kh, typename Vh, typename W, typename C>
 void step_rows(const Qh& qh, const Kh& kh, const Vh& vh, W& w, C&& ctx, StepScratch<Scalar>& s, Probability probability) {
   const Index n = kh.rows();
   const Index b = qh.rows();
   w.rightCols(w.cols() - n).setZero();
-  if (b == 1) {
-    step_row(qh, kh, vh, w.row(0).head(n), ctx, s, probability);
+  if (b <= step_gemv_rows) {
+    for (Index r = 0; r < b; ++r) step_row(qh.row(r), kh, vh, w.row(r).head(n), ctx.row(r), s, probability);
     return;
   }
   if (n == 0) {

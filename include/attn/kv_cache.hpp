@@ -253,31 +253,22 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
                 "attn::attend: the query must have the cache's scalar type; use .cast<T>()");
   constexpr const char* fn = "attn::attend";
   const MultiHeadParams<Scalar>& p = cache.params();
-  const Index b = cache.beams();
-  const Index d = p.model_dim();
   const Index dh = p.head_dim();
   const Index t = cache.steps();
-  detail::check_shape(fn, "query", query, b, p.wq.rows());
-  detail::check_shape(fn, "output", output, b, d);
-  detail::check_step_options<Scalar>(fn, options);
-  const detail::SingleThreadedEigen serial;
-  const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1) / std::sqrt(static_cast<Scalar>(dh)));
-  weights.resize(p.heads, b, t);
-  auto s = detail::step_scratch(ws, b, d, p.wq.rows(), t);
-  detail::project_step_queries(query, p, scale, s);
-  for (Index r = 0; r < b; ++r) {
-    const auto keys = cache.keys(r);
-    const auto values = cache.values(r);
-    for (Index i = 0; i < p.heads; ++i) {
-      const Index c0 = i * dh;
-      detail::step_row(s.q.row(r).segment(c0, dh), keys.middleCols(c0, dh), values.middleCols(c0, dh),
-                       detail::HeadWeightsAccess::head(weights, i).row(r), s.concat.row(r).segment(c0, dh), s,
-                       options.probability);
+  detail::check_shape(fn, "query", query, cache.beams(), p.wq.rows());
+  const auto heads = [&](detail::StepScratch<Scalar>& s, HeadWeights<Scalar>& w) {
+    for (Index r = 0; r < cache.beams(); ++r) {
+      const auto keys = cache.keys(r);
+      const auto values = cache.values(r);
+      for (Index i = 0; i < p.heads; ++i) {
+        const Index c0 = i * dh;
+        detail::step_row(s.q.row(r).segment(c0, dh), keys.middleCols(c0, dh), values.middleCols(c0, dh),
+                         detail::HeadWeightsAccess::head(w, i).row(r), s.concat.row(r).segment(c0, dh), s,
+                         options.probability);
+      }
     }
-  }
-  s.flags.setConstant(t == 0);
-  detail::project_step_output(p, s, output);
-  return t == 0 ? b : 0;
+  };
+  return detail::run_step(fn, p, query, t, t == 0, output, weights, ws, options, heads);
 }
 
 /// Value form of the cache step: output B×D, weights h×B×steps(), fully masked rows.
@@ -289,12 +280,9 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
 template <typename Scalar, typename DerivedQ>
 MultiHeadResult<Scalar> attend(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ>& query,
                                const Options& options = Options()) {
-  MultiHeadResult<Scalar> r;
-  r.output.resize(query.rows(), cache.params().model_dim());
-  MultiHeadWorkspace<Scalar> ws;
-  attend_into(cache, query, r.output, r.weights, ws, options);
-  r.fully_masked = ws.fully_masked();
-  return r;
+  return detail::step_result<Scalar>(query.rows(), cache.params().model_dim(), [&](auto& out, auto& w, auto& ws) {
+    attend_into(cache, query, out, w, ws, options);
+  });
 }
 
 }  // namespace attn

@@ -145,31 +145,19 @@ Index attend_into(const MultiHeadMemory<Scalar>& memory, const Eigen::MatrixBase
                 "attn::attend: the query must have the memory's scalar type; use .cast<T>()");
   constexpr const char* fn = "attn::attend";
   const MultiHeadParams<Scalar>& p = memory.params();
-  const Index b = query.rows();
-  const Index d = p.model_dim();
   const Index dh = p.head_dim();
-  const Index tk = memory.max_time();
   const Index n = memory.length();
   detail::check_equal(fn, "query.cols()", query.cols(), "memory.query_size()", memory.query_size());
-  detail::check_shape(fn, "output", output, b, d);
-  detail::check_step_options<Scalar>(fn, options);
-  const detail::SingleThreadedEigen serial;
-  const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1) / std::sqrt(static_cast<Scalar>(dh)));
-  weights.resize(p.heads, b, tk);
-  auto s = detail::step_scratch(ws, b, d, p.wq.rows(), tk);
-  detail::project_step_queries(query, p, scale, s);
-  const auto& keys = memory.keys();
-  const auto& values = memory.values();
-  for (Index i = 0; i < p.heads; ++i) {
-    const Index c0 = i * dh;
-    auto w = detail::HeadWeightsAccess::head(weights, i);
-    auto ctx = s.concat.middleCols(c0, dh);
-    detail::step_rows(s.q.middleCols(c0, dh), keys.block(0, c0, n, dh), values.block(0, c0, n, dh), w, ctx, s,
-                      options.probability);
-  }
-  s.flags.setConstant(n == 0);
-  detail::project_step_output(p, s, output);
-  return n == 0 ? b : 0;
+  const auto heads = [&](detail::StepScratch<Scalar>& s, HeadWeights<Scalar>& w) {
+    for (Index i = 0; i < p.heads; ++i) {
+      const Index c0 = i * dh;
+      auto wi = detail::HeadWeightsAccess::head(w, i);
+      detail::step_rows(s.q.middleCols(c0, dh), memory.keys().block(0, c0, n, dh),
+                        memory.values().block(0, c0, n, dh), wi, s.concat.middleCols(c0, dh), s,
+                        options.probability);
+    }
+  };
+  return detail::run_step(fn, p, query, memory.max_time(), n == 0, output, weights, ws, options, heads);
 }
 
 /// Value form of the multi-head memory step: output B×D, weights h×B×Tk, fully masked rows.
@@ -181,12 +169,9 @@ Index attend_into(const MultiHeadMemory<Scalar>& memory, const Eigen::MatrixBase
 template <typename Scalar, typename DerivedQ>
 MultiHeadResult<Scalar> attend(const MultiHeadMemory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ>& query,
                                const Options& options = Options()) {
-  MultiHeadResult<Scalar> r;
-  r.output.resize(query.rows(), memory.model_dim());
-  MultiHeadWorkspace<Scalar> ws;
-  attend_into(memory, query, r.output, r.weights, ws, options);
-  r.fully_masked = ws.fully_masked();
-  return r;
+  return detail::step_result<Scalar>(query.rows(), memory.model_dim(), [&](auto& out, auto& w, auto& ws) {
+    attend_into(memory, query, out, w, ws, options);
+  });
 }
 
 }  // namespace attn

@@ -9,6 +9,7 @@
 #include "../config.hpp"
 #include "../head_weights.hpp"
 #include "../mask.hpp"
+#include "../multi_head.hpp"
 #include "../multi_head_params.hpp"
 #include "../multi_head_workspace.hpp"
 #include "../options.hpp"
@@ -162,6 +163,41 @@ void step_rows(const Qh& qh, const Kh& kh, const Vh& vh, W& w, C&& ctx, StepScra
   wn.noalias() = qh * kh.transpose();
   normalize_rows(probability, wn, 0, b, Mask(), Eigen::Ref<RowFlags>(s.flags), s.sort);
   ctx.noalias() = wn * vh;
+}
+
+/// The frame of every multi-head step (MultiHeadMemory, KVCache): checks `output` (B×D) and the
+/// options, projects and scales the queries, lets `heads(s, weights, scale)` write every head's
+/// weights (`weights` resized to h×B×tk) and its block of `s.concat`, then applies the output
+/// projection. `no_key`: no query row sees a key (the rows are flagged, their output is `bo`).
+/// Returns the number of fully masked rows.
+template <typename Scalar, typename DerivedQ, typename Heads>
+Index run_step(const char* fn, const MultiHeadParams<Scalar>& p, const Eigen::MatrixBase<DerivedQ>& query, Index tk,
+               bool no_key, Eigen::Ref<Matrix<Scalar>> output, HeadWeights<Scalar>& weights,
+               MultiHeadWorkspace<Scalar>& ws, const Options& options, Heads&& heads) {
+  const Index b = query.rows();
+  const Index d = p.model_dim();
+  check_shape(fn, "output", output, b, d);
+  check_step_options<Scalar>(fn, options);
+  const SingleThreadedEigen serial;
+  const Scalar scale = score_scale<Scalar>(fn, options, Scalar(1) / std::sqrt(static_cast<Scalar>(p.head_dim())));
+  weights.resize(p.heads, b, tk);
+  auto s = step_scratch(ws, b, d, p.wq.rows(), tk);
+  project_step_queries(query, p, scale, s);
+  heads(s, weights);
+  s.flags.setConstant(no_key);
+  project_step_output(p, s, output);
+  return no_key ? b : 0;
+}
+
+/// Value form of a step: `into(output, weights, ws)` runs its `_into` form.
+template <typename Scalar, typename Into>
+MultiHeadResult<Scalar> step_result(Index b, Index d, Into&& into) {
+  MultiHeadResult<Scalar> r;
+  r.output.resize(b, d);
+  MultiHeadWorkspace<Scalar> ws;
+  into(r.output, r.weights, ws);
+  r.fully_masked = ws.fully_masked();
+  return r;
 }
 
 }  // namespace detail

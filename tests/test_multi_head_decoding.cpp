@@ -216,11 +216,11 @@ TEMPLATE_TEST_CASE("KVCache: token-by-token steps equal one full causal multi_he
   }
 }
 
-TEMPLATE_TEST_CASE("KVCache: beams with their own inputs and cross-attention keys of another width",
+TEMPLATE_TEST_CASE("KVCache: 9 beams with their own inputs, and keys and values of other widths",
                    "[multi_head][decoding][cache]", float, double) {
   using Scalar = TestType;
   std::mt19937_64 rng(1712);
-  const Index d = 8, beams = 3, steps = 6;
+  const Index d = 8, beams = 9, steps = 6;  // more than detail::step_gemv_rows: GEMM projections
   const auto p = make_params<Scalar>(rng, 2, d, 5, 6, 7);  // dq, dk, dv all differ from D
   std::vector<Mat<Scalar>> q, k, v;
   for (Index b = 0; b < beams; ++b) {

@@ -8,7 +8,8 @@ Reads the median rows (run with --benchmark_repetitions=N --benchmark_report_agg
 --benchmark_out=FILE --benchmark_out_format=json). Each table compares the variants of one
 benchmark family side by side, as measured in one run: attn's time, naive Eigen's time and the
 GEMM-only bound where there is one; `attn ÷ GEMM` is attn's time over the bound's (1.00 would be
-the products alone), `naive ÷ attn` the speed-up over naive Eigen.
+the products alone), `naive ÷ attn` the speed-up over naive Eigen; `extra` gives the spread
+(coefficient of variation over the repetitions, attn / naive) where the run has it.
 """
 import json
 import sys
@@ -19,11 +20,17 @@ def medians(path):
     with open(path) as f:
         data = json.load(f)
     rows = {}
+    spread = {}
     for b in data["benchmarks"]:
+        name = b.get("run_name", b["name"]).replace("/real_time", "")
+        if b.get("aggregate_name") == "cv":
+            spread[name] = b["real_time"]  # coefficient of variation over the repetitions
         if b.get("aggregate_name", "median") != "median":
             continue
-        name = b.get("run_name", b["name"]).replace("/real_time", "")
         rows[name] = b
+    for name, b in rows.items():
+        if name in spread:
+            b["cv"] = spread[name]
     return data.get("context", {}), rows
 
 
@@ -90,8 +97,8 @@ def table(rows):
     for name, b in rows.items():
         parts = name.split("/")
         family, variant, args = parts[0] + ("/" + parts[1] if parts[0] == "decode" else ""), None, None
-        if parts[0] == "decode":
-            variant, args = parts[2], ""
+        if parts[0] == "decode":  # decode/<step>/<variant>[/args]: multi-head rows have args
+            variant, args = parts[2], "/".join(parts[3:])
         else:
             variant, args = parts[1], "/".join(parts[2:])
         families[family][args][variant] = b
@@ -108,6 +115,8 @@ def table(rows):
             extra = ""
             if a and "peak_MiB" in a and len(rows) == 1:  # a memory run: this benchmark alone
                 extra = f"weights {a['weights_MiB']:.0f} MiB, peak RSS {a['peak_MiB']:.0f} MiB"
+            elif a and n and "cv" in a and "cv" in n:  # spread over the repetitions
+                extra = f"cv {100 * a['cv']:.0f} % / {100 * n['cv']:.0f} %"
             out.append(f"| {args or family} | {cell(a)} | {cell(n)} | {cell(g)} | {ratio_g} | {ratio_n} | {extra} |")
     return "\n".join(out)
 

@@ -34,3 +34,6 @@
 #include <attn/memory.hpp>
 #include <attn/history.hpp>
 #include <attn/attention_loop.hpp>
+#include <attn/multi_head_memory.hpp>
+#include <attn/kv_cache.hpp>
+#include <attn/decoder_history.hpp>

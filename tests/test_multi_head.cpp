@@ -874,4 +874,59 @@ TEST_CASE("from_torch and HeadWeights: bad arguments throw with exact messages",
                     "attn::HeadWeights::resize: heads (-1), rows (2) and cols (3) must be >= 0");
 }
 
+// --- decoder steps against the torch fixtures (attn/multi_head_memory.hpp, attn/kv_cache.hpp) ---
+
+TEMPLATE_TEST_CASE("decoder steps match torch.nn.MultiheadAttention: the memory step and the cache step",
+                   "[multi_head][parity][decoding]", float, double) {
+  using Scalar = TestType;
+  const double tol = attn_test::tolerance<Scalar>();
+  Index cross_cases = 0;
+  Index self_cases = 0;
+  for (const std::string& name : fixture_cases()) {
+    const Fixture f = read_fixture(name);
+    if (f.str("mask") != "none" && f.str("mask") != "causal") continue;
+    INFO("case " << name);
+    const auto params = fixture_params<Scalar>(f);
+    const Index h = params.heads;
+    const bool self = f.integer("self") != 0;
+    for (Index b = 0; b < f.integer("batch"); ++b) {
+      INFO("item " << b);
+      const std::string s = "." + std::to_string(b);
+      const Mat<Scalar> q = f.matrix("q" + s).cast<Scalar>();
+      const MatrixD& expected_w = f.matrix("weights" + s);
+      const Index tq = q.rows();
+      if (!self && f.str("mask") == "none") {
+        // Cross-attention: the source prepared once with its length; every query row as a step,
+        // then all rows at once as beams.
+        const Mat<Scalar> k = f.matrix("k" + s).cast<Scalar>();
+        const Mat<Scalar> v = f.matrix("v" + s).cast<Scalar>();
+        const Index n = f.has("lengths") ? static_cast<Index>(f.matrix("lengths")(0, b)) : k.rows();
+        const auto memory = attn::prepare_memory(k, v, params, n);
+        for (Index t = 0; t < tq; ++t) {
+          const auto step = attn::attend(memory, q.row(t));
+          ATTN_CHECK_CLOSE(step.output, f.matrix("output" + s).row(t), tol);
+          for (Index i = 0; i < h; ++i) ATTN_CHECK_CLOSE(step.weights.head(i), expected_w.row(i * tq + t), tol);
+        }
+        const auto beams = attn::attend(memory, q);
+        ATTN_CHECK_CLOSE(beams.output, f.matrix("output" + s), tol);
+        ATTN_CHECK_CLOSE(beams.weights.mean(), f.matrix("mean_weights" + s), tol);
+        ++cross_cases;
+      } else if (self && f.str("mask") == "causal" && f.integer("mask_a") == 0 && !f.has("lengths")) {
+        // Causal self-attention: one position appended and attended per step.
+        attn::KVCache<Scalar> cache(params);
+        for (Index t = 0; t < tq; ++t) {
+          cache.append(q.row(t));
+          const auto step = attn::attend(cache, q.row(t));
+          ATTN_CHECK_CLOSE(step.output, f.matrix("output" + s).row(t), tol);
+          for (Index i = 0; i < h; ++i)
+            ATTN_CHECK_CLOSE(step.weights.head(i), expected_w.row(i * tq + t).head(t + 1), tol);
+        }
+        ++self_cases;
+      }
+    }
+  }
+  CHECK(cross_cases >= 6);  // h1, h4, h8 (two of them, one with 4 beams and D = 64): two items each
+  CHECK(self_cases >= 2);
+}
+
 }  // namespace test_multi_head

@@ -416,4 +416,75 @@ TEST_CASE("no allocation: the guard itself catches operator new", "[no_malloc]")
 }
 #endif
 
+// --- multi-head decoding (attn/multi_head_memory.hpp, attn/kv_cache.hpp, attn/decoder_history.hpp) ---
+
+template <typename S>
+attn::MultiHeadParams<S> multi_head_params(std::mt19937_64& rng, Index heads, Index d) {
+  attn::MultiHeadParams<S> p;
+  p.wq = random<S>(rng, d, d);
+  p.wk = random<S>(rng, d, d);
+  p.wv = random<S>(rng, d, d);
+  p.wo = random<S>(rng, d, d);
+  p.bq = random<S>(rng, 1, d);
+  p.bk = random<S>(rng, 1, d);
+  p.bv = random<S>(rng, 1, d);
+  p.bo = random<S>(rng, 1, d);
+  p.heads = heads;
+  return p;
+}
+
+// A transformer decoder's steps: per layer a cache append and self-attention step, a
+// cross-attention step, the history of both, and a beam reorder of caches and history.
+template <typename S>
+void decoder_steps_without_allocation(Index heads, Index d, Index t_in, Index beams, Index steps) {
+  std::mt19937_64 rng(17);
+  const auto self = multi_head_params<S>(rng, heads, d);
+  const auto cross = multi_head_params<S>(rng, heads, d);
+  const Matrix<S> source = random<S>(rng, t_in, d);
+  const auto memory = attn::prepare_memory(source, source, cross, t_in - 1);
+  attn::KVCache<S> cache(self, beams, steps + 1);
+  attn::DecoderHistory<S> history(1, heads, beams, t_in - 1, steps + 1);
+  attn::MultiHeadWorkspace<S> ws;
+  attn::HeadWeights<S> w;
+  Matrix<S> x = random<S>(rng, beams, d), y(beams, d), z(beams, d);
+  std::vector<int> parents(static_cast<std::size_t>(beams));
+  for (Index b = 0; b < beams; ++b) parents[static_cast<std::size_t>(b)] = static_cast<int>(b / 2);  // duplicates
+  attn::Options sparse;
+  sparse.probability = attn::Probability::sparsemax;
+  const auto step = [&](const attn::Options& options) {
+    cache.append(x);
+    attn::attend_into(cache, x, y, w, ws, options);
+    history.record_self(0, w);
+    attn::attend_into(memory, y, z, w, ws, options);
+    history.record_cross(0, w);
+    attn::attend_into(memory, y.topRows(1), z.topRows(1), w, ws, options);  // one beam: the GEMV paths
+    cache.reorder(parents);
+    history.reorder(parents);
+  };
+  // Warm-up: the workspace and the weights grow to the last step's shapes (the self-attention
+  // weights grow with every step), and the history's first reorder allocates its spare storage.
+  for (Index t = 0; t < steps; ++t) step(attn::Options());
+  cache.clear();
+  history.clear();
+  const std::string error = without_allocation([&] {
+    for (Index t = 0; t < steps; ++t) step(t % 2 == 0 ? attn::Options() : sparse);
+  });
+  INFO(error);
+  CHECK(error.empty());
+  CHECK(cache.steps() == steps);
+  CHECK(history.cross(0).steps(0) == steps);
+  CHECK(z.allFinite());
+}
+
+TEMPLATE_TEST_CASE("no allocation: multi-head decoder steps (memory, cache, history, reorder)",
+                   "[no_malloc][multi_head][decoding]", float, double) {
+  decoder_steps_without_allocation<TestType>(2, 8, 9, 3, 12);
+}
+
+// The shapes of bench/bench_decode.cpp's multi-head rows: h = 8, D = 512, T_in = 512, 4 beams.
+TEMPLATE_TEST_CASE("no allocation: multi-head decoder steps at the benchmark's shapes",
+                   "[no_malloc][multi_head][decoding]", float, double) {
+  decoder_steps_without_allocation<TestType>(8, 512, 512, 4, 3);
+}
+
 }  // namespace test_no_malloc_decoding

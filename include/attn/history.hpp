@@ -17,6 +17,34 @@
 
 namespace attn {
 
+namespace detail {
+
+/// `parents[b]` of a beam-search reorder as an Index: of a standard container (size_t index) or
+/// an Eigen vector (Index index). A floating-point parent must be a whole number within Index's
+/// range before the cast (casting NaN, inf or 1e300 to an integer is undefined behaviour); out
+/// of range it becomes -1, which the caller's range check rejects with the parent's value.
+template <typename Parents>
+Index parent_at(const Parents& parents, Index b, const char* fn) {
+  const auto to_index = [&](const auto& value) -> Index {
+    using T = std::decay_t<decltype(value)>;
+    if constexpr (std::is_floating_point<T>::value) {
+      ATTN_CHECK(std::isfinite(value) && value == std::trunc(value) && value >= T(-1) && value < T(9.2e18),
+                 std::string(fn) + ": parents[" + std::to_string(b) + "] (" +
+                     std::to_string(static_cast<double>(value)) + ") must be an integer index");
+      return static_cast<Index>(value);
+    } else {
+      return static_cast<Index>(value);
+    }
+  };
+  if constexpr (std::is_base_of<Eigen::EigenBase<Parents>, Parents>::value) {
+    return to_index(parents(b));
+  } else {
+    return to_index(parents[static_cast<std::size_t>(b)]);
+  }
+}
+
+}  // namespace detail
+
 /// Alignment history of a batch of `B` sequences, sequence `b` with its own source length
 /// `n_b` (T_in) and `heads` rows per step (1 for single-head attention; `h` for multi-head steps,
 /// one row per head). Step `t` of sequence `b` is row `t` of its `steps(b)×n_b` matrix.
@@ -214,29 +242,9 @@ class AlignmentHistory {
     return std::vector<Index>(static_cast<std::size_t>(batch_size), source_length);
   }
 
-  // parents[b] of a standard container (size_t index) or an Eigen vector (Index index).
   template <typename Parents>
   static Index parent_at(const Parents& parents, Index b) {
-    if constexpr (std::is_base_of<Eigen::EigenBase<Parents>, Parents>::value) {
-      return to_index(parents(b), b);
-    } else {
-      return to_index(parents[static_cast<std::size_t>(b)], b);
-    }
-  }
-
-  // A parent as an Index. A floating-point parent must be a whole number within Index's range
-  // before the cast (casting NaN, inf or 1e300 to an integer is undefined behaviour); out of
-  // range it becomes -1, which reorder() rejects with the parent's value in the message.
-  template <typename T>
-  static Index to_index(const T& value, Index b) {
-    if constexpr (std::is_floating_point<T>::value) {
-      ATTN_CHECK(std::isfinite(value) && value == std::trunc(value) && value >= T(-1) && value < T(9.2e18),
-                 "attn::AlignmentHistory::reorder: parents[" + std::to_string(b) + "] (" +
-                     std::to_string(static_cast<double>(value)) + ") must be an integer index");
-      return static_cast<Index>(value);
-    } else {
-      return static_cast<Index>(value);
-    }
+    return detail::parent_at(parents, b, "attn::AlignmentHistory::reorder");
   }
 
   std::size_t checked(Index b, const char* what) const {

@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: MIT
+// Multi-head self-attention over a growing cache (attn::KVCache): each step appends the projected
+// key x·Wk + bk and value x·Wv + bv of one new position per beam (steps×D per beam, head i =
+// columns [i·dh, (i+1)·dh)); attn::attend_into then attends each beam's query row over its own
+// cache (causal by construction: the cache holds the positions up to the current one).
+// Beam search reorders the beams by parent indices through an indirection (see reorder()).
+#pragma once
+
+#include "config.hpp"
+#include "detail/checks.hpp"
+#include "detail/multi_head_step.hpp"
+#include "head_weights.hpp"
+#include "history.hpp"
+#include "multi_head.hpp"
+#include "multi_head_params.hpp"
+#include "multi_head_workspace.hpp"
+#include "options.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace attn {
+
+/// The projected keys and values of the positions decoded so far, per beam, for one
+/// self-attention layer (PyTorch's `past_key_values`, CTranslate2's layer cache). Keys are
+/// `x·Wk + bk`, values `x·Wv + bv`, unscaled (the step scales the query, as torch does).
+///
+/// Storage: one slot per beam, each a `capacity×D` matrix of keys and one of values, reserved
+/// ahead (`reserve`, or the constructor's `reserve_steps`) and doubled when a step goes past it
+/// (the only time append allocates). Beam `b` reads slot `slot(b)`: reorder(parents) re-points
+/// beams at their parents' slots and copies a cache only when a parent is chosen by more than
+/// one beam (the second and later children get a copy, in the slot of a beam nobody chose); a
+/// permutation of the beams copies nothing. It keeps a pointer to the parameters, which must
+/// outlive it.
+template <typename Scalar>
+class KVCache {
+ public:
+  /// Steps×D view of one beam's keys or values (rows: positions).
+  using View = Eigen::Block<const Matrix<Scalar>>;
+
+  /// An empty cache of `beams` beams with room for `reserve_steps` positions.
+  /// \param params the layer's self-attention parameters (dk = dv = the input width); they must
+  ///        outlive the cache (a temporary does not compile)
+  /// \param beams B, >= 1
+  /// \param reserve_steps positions reserved ahead, >= 0
+  /// \throws attn::invalid_argument for bad parameters, `beams < 1` or `reserve_steps < 0`
+  explicit KVCache(const MultiHeadParams<Scalar>& params, Index beams = 1, Index reserve_steps = 0)
+      : params_(&params) {
+    constexpr const char* fn = "attn::KVCache";
+    detail::check_multi_head_params(fn, params);
+    ATTN_CHECK(beams >= 1, std::string(fn) + ": beams (" + std::to_string(beams) + ") must be >= 1");
+    const auto count = static_cast<std::size_t>(beams);
+    keys_.resize(count);
+    values_.resize(count);
+    slot_of_.resize(count);
+    next_slot_.resize(count);
+    taken_.resize(count);
+    for (std::size_t b = 0; b < count; ++b) {
+      slot_of_[b] = static_cast<Index>(b);
+      keys_[b].resize(0, params.model_dim());
+      values_[b].resize(0, params.model_dim());
+    }
+    projected_k_.resize(beams, params.model_dim());
+    projected_v_.resize(beams, params.model_dim());
+    row_in_.resize(std::max(params.wk.rows(), params.wv.rows()));
+    row_out_.resize(params.model_dim());
+    reserve(reserve_steps);
+  }
+  KVCache(const MultiHeadParams<Scalar>&& params, Index beams = 1, Index reserve_steps = 0) = delete;
+
+  /// The parameters. \return a reference (the cache does not own them)
+  const MultiHeadParams<Scalar>& params() const { return *params_; }
+  /// Number of beams B. \return B
+  Index beams() const { return static_cast<Index>(slot_of_.size()); }
+  /// Positions cached per beam (the decoding step t). \return t
+  Index steps() const { return steps_; }
+  /// Positions each beam holds before append allocates. \return the capacity
+  Index capacity() const { return capacity_; }
+  /// The slot beam `b` reads (reorder re-points beams instead of copying).
+  /// \param b beam, in `[0, B)` \return its slot, in `[0, B)`
+  /// \throws attn::invalid_argument when `b` is out of range
+  Index slot(Index b) const { return slot_of_[checked(b, "slot")]; }
+  /// Caches copied by the last reorder (beams whose parent was already taken). \return the count
+  Index last_reorder_copies() const { return copies_; }
+
+  /// Beam `b`'s projected keys `x·Wk + bk`, one row per position.
+  /// \param b beam, in `[0, B)` \return steps×D, valid until the next append, reserve or reorder
+  /// \throws attn::invalid_argument when `b` is out of range
+  View keys(Index b) const { return keys_[slot_index(checked(b, "keys"))].topRows(steps_); }
+  /// Beam `b`'s projected values `x·Wv + bv`.
+  /// \param b beam, in `[0, B)` \return steps×D, valid until the next append, reserve or reorder
+  /// \throws attn::invalid_argument when `b` is out of range
+  View values(Index b) const { return values_[slot_index(checked(b, "values"))].topRows(steps_); }
+
+  /// Makes room for `steps` positions per beam (never shrinks; keeps the cached positions).
+  /// \param steps capacity wanted, >= 0 \throws attn::invalid_argument when `steps < 0`
+  void reserve(Index steps) {
+    ATTN_CHECK(steps >= 0, "attn::KVCache::reserve: steps (" + std::to_string(steps) + ") must be >= 0");
+    if (steps <= capacity_) return;
+    const Index d = params_->model_dim();
+    detail::checked_product("attn::KVCache::reserve", "steps·D", {steps, d});
+    for (auto* store : {&keys_, &values_}) {
+      for (auto& m : *store) {
+        Matrix<Scalar> grown(steps, d);
+        grown.topRows(steps_) = m.topRows(steps_);
+        m.swap(grown);
+      }
+    }
+    capacity_ = steps;
+  }
+
+  /// Forgets every position (keeps the storage) and points beam `b` at slot `b` again.
+  void clear() {
+    steps_ = 0;
+    for (std::size_t b = 0; b < slot_of_.size(); ++b) slot_of_[b] = static_cast<Index>(b);
+  }
+
+  /// Drops the positions from `steps` on, in every beam (keeps the storage): a rollback, e.g. of
+  /// speculative tokens.
+  /// \param steps positions kept, in `[0, steps()]`
+  /// \throws attn::invalid_argument when `steps` is out of range
+  void truncate(Index steps) {
+    ATTN_CHECK(steps >= 0 && steps <= steps_, "attn::KVCache::truncate: steps (" + std::to_string(steps) +
+                                                  ") must be in [0, " + std::to_string(steps_) + "]");
+    steps_ = steps;
+  }
+
+  /// Appends one position to every beam: row `b` of `k` (B×dk) and of `v` (B×dv) are beam `b`'s
+  /// new key and value inputs, projected here. Doubles the capacity (at least 8) when full.
+  /// \param k B×dk \param v B×dv
+  /// \throws attn::invalid_argument when a shape does not fit the parameters or the beams
+  template <typename DerivedK, typename DerivedV>
+  void append(const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v) {
+    constexpr const char* fn = "attn::KVCache::append";
+    detail::check_multi_head_scalars<Scalar, DerivedK, DerivedV>();
+    const MultiHeadParams<Scalar>& p = *params_;
+    detail::check_shape(fn, "k", k, beams(), p.wk.rows());
+    detail::check_shape(fn, "v", v, beams(), p.wv.rows());
+    const detail::SingleThreadedEigen serial;
+    if (steps_ == capacity_) reserve(std::max<Index>(2 * capacity_, 8));
+    detail::project_rows(k, p.wk, p.bk, projected_k_, row_in_.data(), row_out_.data());
+    detail::project_rows(v, p.wv, p.bv, projected_v_, row_in_.data(), row_out_.data());
+    for (std::size_t b = 0; b < slot_of_.size(); ++b) {
+      const auto s = static_cast<std::size_t>(slot_of_[b]);
+      keys_[s].row(steps_) = projected_k_.row(static_cast<Index>(b));
+      values_[s].row(steps_) = projected_v_.row(static_cast<Index>(b));
+    }
+    ++steps_;
+  }
+
+  /// Self-attention: append(x, x).
+  /// \param x B×D, each beam's new input (key and value alike)
+  /// \throws attn::invalid_argument as append(k, v) does
+  template <typename DerivedX>
+  void append(const Eigen::MatrixBase<DerivedX>& x) {
+    append(x, x);
+  }
+
+  /// Beam search: afterwards beam `b` continues the cache beam `parents[b]` had before the call
+  /// (a gather; a parent may be chosen by several beams or by none). Beams are re-pointed at
+  /// their parents' slots; a parent chosen by k beams is copied k − 1 times (into slots nobody
+  /// chose). Allocates nothing.
+  /// \tparam Parents a container of integers with size() and operator[] (or an Eigen vector)
+  /// \param parents B indices, each in `[0, B)`
+  /// \throws attn::invalid_argument when `parents` has another size or an index is out of range
+  ///         (nothing is changed then)
+  template <typename Parents>
+  void reorder(const Parents& parents) {
+    constexpr const char* fn = "attn::KVCache::reorder";
+    const Index count = static_cast<Index>(parents.size());
+    ATTN_CHECK(count == beams(), std::string(fn) + ": parents.size() (" + std::to_string(count) +
+                                     ") must equal beams() (" + std::to_string(beams()) + ")");
+    for (Index b = 0; b < count; ++b) {
+      const Index p = detail::parent_at(parents, b, fn);
+      ATTN_CHECK(p >= 0 && p < count, std::string(fn) + ": parents[" + std::to_string(b) + "] (" + std::to_string(p) +
+                                          ") must be in [0, " + std::to_string(count) + ")");
+    }
+    // First child of each parent takes the parent's slot; slots of unchosen parents are free.
+    std::fill(taken_.begin(), taken_.end(), char(0));
+    for (std::size_t b = 0; b < slot_of_.size(); ++b) next_slot_[b] = -1;
+    for (Index b = 0; b < count; ++b) {
+      const auto p = static_cast<std::size_t>(detail::parent_at(parents, b, fn));
+      if (taken_[p]) continue;
+      taken_[p] = 1;
+      next_slot_[static_cast<std::size_t>(b)] = slot_of_[p];
+    }
+    // Later children copy their parent's cache into a free slot.
+    std::size_t free = 0;
+    copies_ = 0;
+    for (Index b = 0; b < count; ++b) {
+      if (next_slot_[static_cast<std::size_t>(b)] >= 0) continue;
+      while (taken_[free]) ++free;  // a beam nobody chose: its slot is free
+      taken_[free] = 1;
+      const auto from = static_cast<std::size_t>(slot_of_[static_cast<std::size_t>(detail::parent_at(parents, b, fn))]);
+      const auto to = static_cast<std::size_t>(slot_of_[free]);
+      keys_[to].topRows(steps_) = keys_[from].topRows(steps_);
+      values_[to].topRows(steps_) = values_[from].topRows(steps_);
+      next_slot_[static_cast<std::size_t>(b)] = static_cast<Index>(to);
+      ++copies_;
+    }
+    slot_of_.swap(next_slot_);
+  }
+
+ private:
+  std::size_t checked(Index b, const char* what) const {
+    ATTN_CHECK(b >= 0 && b < beams(), std::string("attn::KVCache::") + what + ": beam (" + std::to_string(b) +
+                                          ") must be in [0, " + std::to_string(beams()) + ")");
+    return static_cast<std::size_t>(b);
+  }
+  std::size_t slot_index(std::size_t b) const { return static_cast<std::size_t>(slot_of_[b]); }
+
+  const MultiHeadParams<Scalar>* params_;
+  std::vector<Matrix<Scalar>> keys_;    // per slot, capacity×D
+  std::vector<Matrix<Scalar>> values_;  // per slot, capacity×D
+  std::vector<Index> slot_of_;          // beam -> slot
+  std::vector<Index> next_slot_;        // reorder's scratch
+  std::vector<char> taken_;             // reorder's scratch: parent chosen / slot in use
+  Matrix<Scalar> projected_k_;          // B×D, append's scratch
+  Matrix<Scalar> projected_v_;
+  Vector<Scalar> row_in_;   // append's GEMV scratch: one input row
+  Vector<Scalar> row_out_;  // and its projection
+  Index steps_ = 0;
+  Index capacity_ = 0;
+  Index copies_ = 0;
+};
+
+/// One multi-head self-attention step over the cache: beam `b`'s query row `query.row(b)`
+/// attends the `steps()` positions of beam `b`'s cache (append this step's position first: the
+/// query then sees itself and every earlier position, the causal mask of a decoder). Writes
+/// `output` (B×D, after the output projection) and `weights` (resized to h×B×steps(): head `i`,
+/// row `b` is beam `b`'s weights over its positions). Torch's arithmetic, as the
+/// MultiHeadMemory step. An empty cache: zero weights, output `bo`, rows flagged in
+/// `ws.fully_masked()`. Allocates nothing once `ws` and `weights` have seen these shapes.
+/// \param cache the layer's cache
+/// \param query B×dq
+/// \param output B×D, written
+/// \param weights resized to h×B×steps() and written
+/// \param ws reusable scratch; reports the fully masked rows of the last step
+/// \param options probability function (per head) and scale (unset: 1/sqrt(D/h)); return_scores
+///        is not supported
+/// \return the number of query rows that saw no key (B for an empty cache, else 0)
+/// \throws attn::invalid_argument when `query` is not B×dq, `output` is not B×D, the scale is
+///         not finite or options.return_scores is set
+template <typename Scalar, typename DerivedQ>
+Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ>& query,
+                  detail::NoDeduce<Eigen::Ref<Matrix<Scalar>>> output, HeadWeights<Scalar>& weights,
+                  MultiHeadWorkspace<Scalar>& ws, const Options& options = Options()) {
+  static_assert(std::is_same<Scalar, typename DerivedQ::Scalar>::value,
+                "attn::attend: the query must have the cache's scalar type; use .cast<T>()");
+  constexpr const char* fn = "attn::attend";
+  const MultiHeadParams<Scalar>& p = cache.params();
+  const Index dh = p.head_dim();
+  const Index t = cache.steps();
+  detail::check_shape(fn, "query", query, cache.beams(), p.wq.rows());
+  const auto heads = [&](detail::StepScratch<Scalar>& s, HeadWeights<Scalar>& w) {
+    for (Index r = 0; r < cache.beams(); ++r) {
+      const auto keys = cache.keys(r);
+      const auto values = cache.values(r);
+      for (Index i = 0; i < p.heads; ++i) {
+        const Index c0 = i * dh;
+        detail::step_row(s.q.row(r).segment(c0, dh), keys.middleCols(c0, dh), values.middleCols(c0, dh),
+                         detail::HeadWeightsAccess::head(w, i).row(r), s.concat.row(r).segment(c0, dh), s,
+                         options.probability);
+      }
+    }
+  };
+  return detail::run_step(fn, p, query, t, t == 0, output, weights, ws, options, heads);
+}
+
+/// Value form of the cache step: output B×D, weights h×B×steps(), fully masked rows.
+/// \param cache the layer's cache
+/// \param query B×dq
+/// \param options probability function and scale (return_scores is not supported)
+/// \return output, per-head weights and fully_masked
+/// \throws attn::invalid_argument as attend_into does
+template <typename Scalar, typename DerivedQ>
+MultiHeadResult<Scalar> attend(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ>& query,
+                               const Options& options = Options()) {
+  return detail::step_result<Scalar>(query.rows(), cache.params().model_dim(), [&](auto& out, auto& w, auto& ws) {
+    attend_into(cache, query, out, w, ws, options);
+  });
+}
+
+}  // namespace attn

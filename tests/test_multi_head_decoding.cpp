@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: MIT
+// Tests of transformer decoding: attn::MultiHeadMemory (cross-attention step), attn::KVCache
+// (self-attention over a growing cache, beam reordering) and attn::DecoderHistory. Decoding token
+// by token is compared with one full-sequence attn::multi_head call (key padding for the memory,
+// the causal mask for the cache); torch parity of the cross step is in test_multi_head.cpp.
+//
+// Why a tolerance and not bit equality: a step of one query row runs Eigen's GEMV where the full
+// call runs GEMM over every row (another summation order), and the step scales the query as
+// torch does (q·s)·Kᵀ while attn::multi_head scales the keys q·(s·K)ᵀ. Every other operation (the
+// projections of K and V, the masked softmax of a row, the output projection) is the same; so the
+// results agree to a few ulps: 1e-6 in float and 1e-12 in double, relative (absolute near 0).
+
+#include "helpers.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <random>
+#include <string>
+#include <vector>
+
+// Everything in this file lives in namespace test_multi_head_decoding: the suite is a unity build.
+namespace test_multi_head_decoding {
+
+namespace {
+
+using attn::Index;
+template <typename Scalar>
+using Mat = attn::Matrix<Scalar>;
+
+template <typename Scalar>
+constexpr double step_tolerance() {
+  return std::is_same<Scalar, float>::value ? 1e-6 : 1e-12;
+}
+
+/// torch-like parameters: weights uniform in ±1/sqrt(fan_in), biases in ±0.5.
+template <typename Scalar>
+attn::MultiHeadParams<Scalar> make_params(std::mt19937_64& rng, Index heads, Index d, Index dq, Index dk, Index dv,
+                                          bool bias = true) {
+  const auto uniform = [&](Index r, Index c, double bound) {
+    return attn_test::random_matrix<Scalar>(rng, r, c, -bound, bound);
+  };
+  attn::MultiHeadParams<Scalar> p;
+  p.wq = uniform(dq, d, 1.0 / std::sqrt(double(dq)));
+  p.wk = uniform(dk, d, 1.0 / std::sqrt(double(dk)));
+  p.wv = uniform(dv, d, 1.0 / std::sqrt(double(dv)));
+  p.wo = uniform(d, d, 1.0 / std::sqrt(double(d)));
+  if (bias) {
+    p.bq = uniform(1, d, 0.5);
+    p.bk = uniform(1, d, 0.5);
+    p.bv = uniform(1, d, 0.5);
+    p.bo = uniform(1, d, 0.5);
+  }
+  p.heads = heads;
+  return p;
+}
+
+/// Row `r` of every head of `w` (h×B×Tk) as h×Tk.
+template <typename Scalar>
+Mat<Scalar> beam_rows(const attn::HeadWeights<Scalar>& w, Index r) {
+  Mat<Scalar> rows(w.heads(), w.cols());
+  for (Index i = 0; i < w.heads(); ++i) rows.row(i) = w.head(i).row(r);
+  return rows;
+}
+
+}  // namespace
+
+// --- cross-attention: MultiHeadMemory ---------------------------------------------------------
+
+TEMPLATE_TEST_CASE("MultiHeadMemory: token-by-token steps equal one full multi_head call with key padding",
+                   "[multi_head][decoding][memory]", float, double) {
+  using Scalar = TestType;
+  const double tol = step_tolerance<Scalar>();
+  std::mt19937_64 rng(1701);
+  for (const Index heads : {1, 3, 4}) {
+    for (const bool bias : {true, false}) {
+      const Index d = 12, dq = 10, dk = 7, dv = 5, tq = 9, tk = 11;
+      const auto p = make_params<Scalar>(rng, heads, d, dq, dk, dv, bias);
+      const Mat<Scalar> q = attn_test::random_matrix<Scalar>(rng, tq, dq);
+      const Mat<Scalar> k = attn_test::random_matrix<Scalar>(rng, tk, dk);
+      const Mat<Scalar> v = attn_test::random_matrix<Scalar>(rng, tk, dv);
+      for (const Index n : {tk, Index(6), Index(1)}) {
+        INFO("heads " << heads << ", bias " << bias << ", length " << n);
+        const auto full = attn::multi_head(q, k, v, p, attn::Mask::key_length(n));
+        const auto memory = attn::prepare_memory(k, v, p, n);
+        REQUIRE(memory.length() == n);
+        REQUIRE(memory.max_time() == tk);
+
+        // The memory's projections are multi_head's, bit for bit (same expressions, same shapes).
+        Mat<Scalar> kp(tk, d);
+        for (Index i = 0; i < heads; ++i) {
+          const Index dh = d / heads;
+          kp.middleCols(i * dh, dh).noalias() = k * p.wk.middleCols(i * dh, dh);
+          if (bias) kp.middleCols(i * dh, dh).rowwise() += p.bk.segment(i * dh, dh);
+        }
+        CHECK(attn_test::same_bits(memory.keys(), kp));
+
+        attn::MultiHeadWorkspace<Scalar> ws;
+        attn::HeadWeights<Scalar> w;
+        Mat<Scalar> out(1, d);
+        for (Index t = 0; t < tq; ++t) {
+          INFO("step " << t);
+          CHECK(attn::attend_into(memory, q.row(t), out, w, ws) == 0);
+          ATTN_CHECK_CLOSE(out, full.output.row(t), tol);
+          REQUIRE(w.heads() == heads);
+          REQUIRE(w.rows() == 1);
+          REQUIRE(w.cols() == tk);
+          for (Index i = 0; i < heads; ++i) ATTN_CHECK_CLOSE(w.head(i), full.weights.head(i).row(t), tol);
+          CHECK((w.flat().bottomRows(tk - n).array() == Scalar(0)).all());  // padding exactly 0
+        }
+        // All query rows at once: B beams against the one source.
+        const auto beams = attn::attend(memory, q);
+        ATTN_CHECK_CLOSE(beams.output, full.output, tol);
+        for (Index i = 0; i < heads; ++i) ATTN_CHECK_CLOSE(beams.weights.head(i), full.weights.head(i), tol);
+        ATTN_CHECK_CLOSE(beams.weights.mean(), full.weights.mean(), tol);
+        CHECK(beams.num_fully_masked() == 0);
+      }
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("MultiHeadMemory: sparsemax, hardmax and a scale option as multi_head", "[multi_head][decoding][memory]",
+                   float, double) {
+  using Scalar = TestType;
+  std::mt19937_64 rng(1702);
+  const auto p = make_params<Scalar>(rng, 2, 8, 8, 8, 8);
+  const Mat<Scalar> q = attn_test::random_matrix<Scalar>(rng, 5, 8, -3, 3);
+  const Mat<Scalar> k = attn_test::random_matrix<Scalar>(rng, 7, 8, -3, 3);
+  for (const auto probability : {attn::Probability::sparsemax, attn::Probability::hardmax}) {
+    attn::Options options;
+    options.probability = probability;
+    options.scale = 0.7;
+    const auto full = attn::multi_head(q, k, k, p, attn::Mask::key_length(6), options);
+    const auto memory = attn::prepare_memory(k, k, p, 6);
+    for (Index t = 0; t < q.rows(); ++t) {
+      const auto step = attn::attend(memory, q.row(t), options);
+      ATTN_CHECK_CLOSE(step.output, full.output.row(t), step_tolerance<Scalar>());
+      for (Index i = 0; i < 2; ++i) ATTN_CHECK_CLOSE(step.weights.head(i), full.weights.head(i).row(t), 1e-5);
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("MultiHeadMemory: a source of length 0 gives zero weights and the output bias",
+                   "[multi_head][decoding][memory][masked]", float, double) {
+  using Scalar = TestType;
+  std::mt19937_64 rng(1703);
+  const auto p = make_params<Scalar>(rng, 2, 6, 6, 6, 6);
+  Mat<Scalar> k = attn_test::random_matrix<Scalar>(rng, 4, 6);
+  k.row(2).setConstant(std::numeric_limits<Scalar>::quiet_NaN());  // padding: never read
+  const Mat<Scalar> q = attn_test::random_matrix<Scalar>(rng, 3, 6);
+  const auto empty = attn::attend(attn::prepare_memory(k, k, p, 0), q);
+  CHECK(empty.num_fully_masked() == 3);
+  CHECK((empty.weights.flat().array() == Scalar(0)).all());
+  for (Index r = 0; r < 3; ++r) CHECK(empty.output.row(r) == p.bo);
+  // NaN in a padding row of the source does not reach a step.
+  const auto memory = attn::prepare_memory(k, k, p, 2);
+  const auto clean = attn::attend(attn::prepare_memory(k.topRows(2), k.topRows(2), p), q);
+  const auto step = attn::attend(memory, q);
+  CHECK(attn_test::same_bits(step.output, clean.output));
+  CHECK(step.output.allFinite());
+}
+
+TEST_CASE("MultiHeadMemory: errors name the function, the argument and the shapes", "[multi_head][decoding][errors]") {
+  std::mt19937_64 rng(1704);
+  const auto p = make_params<double>(rng, 2, 6, 5, 4, 3);
+  const Mat<double> k = attn_test::random_matrix<double>(rng, 4, 4);
+  const Mat<double> v = attn_test::random_matrix<double>(rng, 4, 3);
+  CHECK(attn_test::message_of([&] { attn::prepare_memory(k, v, p, 5); }) ==
+        "attn::prepare_memory: length (5) exceeds the number of keys (4)");
+  CHECK(attn_test::message_of([&] { attn::prepare_memory(v, v, p); }) ==
+        "attn::prepare_memory: k.cols() (3) must equal params.wk.rows() (4)");
+  const auto memory = attn::prepare_memory(k, v, p, 3);
+  attn::MultiHeadWorkspace<double> ws;
+  attn::HeadWeights<double> w;
+  Mat<double> out(2, 6);
+  CHECK(attn_test::message_of([&] { attn::attend_into(memory, Mat<double>(2, 6), out, w, ws); }) ==
+        "attn::attend: query.cols() (6) must equal memory.query_size() (5)");
+  CHECK(attn_test::message_of([&] { attn::attend_into(memory, Mat<double>(3, 5), out, w, ws); })
+            .find("attn::attend: output (2x6) must be (3x6)") == 0);
+  attn::Options scores;
+  scores.return_scores = true;
+  CHECK(attn_test::message_of([&] { attn::attend(memory, Mat<double>::Zero(1, 5), scores); }).find(
+            "attn::attend: options.return_scores is not supported") == 0);
+}
+
+// --- self-attention: KVCache -------------------------------------------------------------------
+
+TEMPLATE_TEST_CASE("KVCache: token-by-token steps equal one full causal multi_head call, through growth",
+                   "[multi_head][decoding][cache]", float, double) {
+  using Scalar = TestType;
+  const double tol = step_tolerance<Scalar>();
+  std::mt19937_64 rng(1711);
+  for (const Index heads : {1, 2, 4}) {
+    const Index d = 16, tq = 21;
+    const auto p = make_params<Scalar>(rng, heads, d, d, d, d);
+    const Mat<Scalar> x = attn_test::random_matrix<Scalar>(rng, tq, d);
+    const auto full = attn::multi_head(x, x, x, p, attn::Mask::causal());
+    attn::KVCache<Scalar> cache(p, 1, 3);  // grows 3 -> 8 -> 16 -> 32
+    attn::MultiHeadWorkspace<Scalar> ws;
+    attn::HeadWeights<Scalar> w;
+    Mat<Scalar> out(1, d);
+    for (Index t = 0; t < tq; ++t) {
+      INFO("heads " << heads << ", step " << t);
+      cache.append(x.row(t));
+      REQUIRE(cache.steps() == t + 1);
+      CHECK(attn::attend_into(cache, x.row(t), out, w, ws) == 0);
+      ATTN_CHECK_CLOSE(out, full.output.row(t), tol);
+      REQUIRE(w.cols() == t + 1);
+      for (Index i = 0; i < heads; ++i) {
+        ATTN_CHECK_CLOSE(w.head(i), full.weights.head(i).row(t).head(t + 1), tol);
+        CHECK((full.weights.head(i).row(t).tail(tq - t - 1).array() == Scalar(0)).all());
+      }
+    }
+    CHECK(cache.capacity() == 32);
+    ATTN_CHECK_CLOSE(cache.keys(0), (x * p.wk).rowwise() + p.bk, tol);
+    ATTN_CHECK_CLOSE(cache.values(0), (x * p.wv).rowwise() + p.bv, tol);
+  }
+}
+
+TEMPLATE_TEST_CASE("KVCache: 9 beams with their own inputs, and keys and values of other widths",
+                   "[multi_head][decoding][cache]", float, double) {
+  using Scalar = TestType;
+  std::mt19937_64 rng(1712);
+  const Index d = 8, beams = 9, steps = 6;  // more than detail::step_gemv_rows: GEMM projections
+  const auto p = make_params<Scalar>(rng, 2, d, 5, 6, 7);  // dq, dk, dv all differ from D
+  std::vector<Mat<Scalar>> q, k, v;
+  for (Index b = 0; b < beams; ++b) {
+    q.push_back(attn_test::random_matrix<Scalar>(rng, steps, 5));
+    k.push_back(attn_test::random_matrix<Scalar>(rng, steps, 6));
+    v.push_back(attn_test::random_matrix<Scalar>(rng, steps, 7));
+  }
+  attn::KVCache<Scalar> cache(p, beams, steps);
+  attn::MultiHeadWorkspace<Scalar> ws;
+  attn::HeadWeights<Scalar> w;
+  Mat<Scalar> out(beams, d), qs(beams, 5), ks(beams, 6), vs(beams, 7);
+  for (Index t = 0; t < steps; ++t) {
+    for (Index b = 0; b < beams; ++b) {
+      qs.row(b) = q[std::size_t(b)].row(t);
+      ks.row(b) = k[std::size_t(b)].row(t);
+      vs.row(b) = v[std::size_t(b)].row(t);
+    }
+    cache.append(ks, vs);
+    attn::attend_into(cache, qs, out, w, ws);
+    for (Index b = 0; b < beams; ++b) {
+      INFO("step " << t << ", beam " << b);
+      const auto full = attn::multi_head(q[std::size_t(b)], k[std::size_t(b)], v[std::size_t(b)], p, attn::Mask::causal());
+      ATTN_CHECK_CLOSE(out.row(b), full.output.row(t), step_tolerance<Scalar>());
+      for (Index i = 0; i < 2; ++i)
+        ATTN_CHECK_CLOSE(w.head(i).row(b), full.weights.head(i).row(t).head(t + 1), step_tolerance<Scalar>());
+    }
+  }
+  CHECK(cache.capacity() == steps);  // reserved ahead: no growth
+}
+
+TEMPLATE_TEST_CASE("KVCache: beam search reorders by parents; each beam continues its path's decoding",
+                   "[multi_head][decoding][cache][beam]", float, double) {
+  using Scalar = TestType;
+  std::mt19937_64 rng(1713);
+  const Index d = 8, beams = 4, steps = 9;
+  const auto p = make_params<Scalar>(rng, 2, d, d, d, d);
+  attn::KVCache<Scalar> cache(p, beams, 4);
+  attn::MultiHeadWorkspace<Scalar> ws;
+  attn::HeadWeights<Scalar> w;
+  Mat<Scalar> out(beams, d);
+  std::vector<Mat<Scalar>> path(beams, Mat<Scalar>(0, d));  // the inputs along each beam's path
+  std::uniform_int_distribution<int> pick(0, int(beams) - 1);
+  const std::vector<std::vector<int>> fixed = {{0, 1, 2, 3}, {3, 2, 1, 0}, {1, 1, 1, 1}};
+  for (Index t = 0; t < steps; ++t) {
+    const Mat<Scalar> x = attn_test::random_matrix<Scalar>(rng, beams, d);
+    cache.append(x);
+    for (Index b = 0; b < beams; ++b) {
+      Mat<Scalar> grown(t + 1, d);
+      grown << path[std::size_t(b)], x.row(b);
+      path[std::size_t(b)] = grown;
+    }
+    attn::attend_into(cache, x, out, w, ws);
+    for (Index b = 0; b < beams; ++b) {
+      INFO("step " << t << ", beam " << b);
+      const auto full = attn::multi_head(path[std::size_t(b)], p, attn::Mask::causal());
+      ATTN_CHECK_CLOSE(out.row(b), full.output.row(t), step_tolerance<Scalar>());
+      for (Index i = 0; i < 2; ++i) ATTN_CHECK_CLOSE(w.head(i).row(b), full.weights.head(i).row(t), step_tolerance<Scalar>());
+    }
+    std::vector<int> parents(beams);
+    if (t < Index(fixed.size())) {
+      parents = fixed[std::size_t(t)];
+    } else {
+      for (auto& parent : parents) parent = pick(rng);
+    }
+    std::vector<Mat<Scalar>> keys_before;
+    for (Index b = 0; b < beams; ++b) keys_before.push_back(cache.keys(b));
+    cache.reorder(parents);
+    // A parent chosen by k beams is copied k - 1 times; a permutation copies nothing.
+    std::vector<int> chosen(beams, 0);
+    for (const int parent : parents) ++chosen[std::size_t(parent)];
+    Index duplicates = 0;
+    for (const int c : chosen) duplicates += std::max(0, c - 1);
+    CHECK(cache.last_reorder_copies() == duplicates);
+    if (t == 0) CHECK(cache.last_reorder_copies() == 0);
+    if (t == 2) CHECK(cache.last_reorder_copies() == 3);
+    std::vector<Mat<Scalar>> reordered;
+    for (Index b = 0; b < beams; ++b) {
+      CHECK(cache.keys(b) == keys_before[std::size_t(parents[std::size_t(b)])]);
+      reordered.push_back(path[std::size_t(parents[std::size_t(b)])]);
+    }
+    path = reordered;
+  }
+}
+
+TEST_CASE("KVCache: an empty cache, clear, and the errors", "[multi_head][decoding][cache][errors]") {
+  std::mt19937_64 rng(1714);
+  const auto p = make_params<double>(rng, 2, 6, 6, 6, 6);
+  attn::KVCache<double> cache(p, 2);
+  const Mat<double> x = attn_test::random_matrix<double>(rng, 2, 6);
+  const auto empty = attn::attend(cache, x);
+  CHECK(empty.num_fully_masked() == 2);
+  CHECK(empty.weights.cols() == 0);
+  CHECK(empty.output.row(1) == p.bo);
+  cache.append(x);
+  cache.reorder(std::vector<int>{1, 1});
+  CHECK(cache.slot(0) == 1);
+  cache.append(2 * x);
+  const Mat<double> first_keys = cache.keys(0);
+  cache.append(3 * x);
+  cache.truncate(2);  // a rollback: the third position is gone, the first two stay
+  CHECK(cache.steps() == 2);
+  CHECK(cache.keys(0) == first_keys);
+  CHECK(attn_test::message_of([&] { cache.truncate(3); }) == "attn::KVCache::truncate: steps (3) must be in [0, 2]");
+  cache.clear();
+  CHECK(cache.steps() == 0);
+  CHECK(cache.slot(0) == 0);
+
+  using attn_test::message_of;
+  CHECK(message_of([&] { attn::KVCache<double>(p, 0); }) == "attn::KVCache: beams (0) must be >= 1");
+  CHECK(message_of([&] { cache.append(Mat<double>(3, 6)); }) == "attn::KVCache::append: k (3x6) must be (2x6)");
+  CHECK(message_of([&] { cache.reorder(std::vector<int>{0}); }) ==
+        "attn::KVCache::reorder: parents.size() (1) must equal beams() (2)");
+  CHECK(message_of([&] { cache.reorder(std::vector<int>{0, 2}); }) ==
+        "attn::KVCache::reorder: parents[1] (2) must be in [0, 2)");
+  CHECK(message_of([&] { cache.reorder(std::vector<double>{0.5, 1}); }) ==
+        "attn::KVCache::reorder: parents[0] (0.500000) must be an integer index");
+  CHECK(message_of([&] { cache.keys(2); }) == "attn::KVCache::keys: beam (2) must be in [0, 2)");
+  CHECK(message_of([&] { cache.reserve(-1); }) == "attn::KVCache::reserve: steps (-1) must be >= 0");
+  attn::MultiHeadWorkspace<double> ws;
+  attn::HeadWeights<double> w;
+  Mat<double> out(2, 6);
+  CHECK(message_of([&] { attn::attend_into(cache, Mat<double>(1, 6), out, w, ws); }).find(
+            "attn::attend: query (1x6) must be (2x6)") == 0);
+}
+
+// --- DecoderHistory ---------------------------------------------------------------------------
+
+TEMPLATE_TEST_CASE("DecoderHistory: a finished beam keeps exactly the alignments along its path",
+                   "[multi_head][decoding][history][beam]", float, double) {
+  using Scalar = TestType;
+  std::mt19937_64 rng(1721);
+  const Index layers = 2, d = 8, heads = 2, beams = 3, tk = 7, n = 5, steps = 6;
+  std::vector<attn::MultiHeadParams<Scalar>> self_p, cross_p;
+  for (Index l = 0; l < layers; ++l) {
+    self_p.push_back(make_params<Scalar>(rng, heads, d, d, d, d));
+    cross_p.push_back(make_params<Scalar>(rng, heads, d, d, d, d));
+  }
+  const Mat<Scalar> source = attn_test::random_matrix<Scalar>(rng, tk, d);
+  std::vector<attn::MultiHeadMemory<Scalar>> memories;
+  std::vector<attn::KVCache<Scalar>> caches;
+  for (Index l = 0; l < layers; ++l) {
+    memories.push_back(attn::prepare_memory(source, source, cross_p[std::size_t(l)], n));
+    caches.emplace_back(self_p[std::size_t(l)], beams, steps);
+  }
+  attn::DecoderHistory<Scalar> history(layers, heads, beams, n, steps);
+  // What each beam's path recorded, step by step: [beam][layer] -> rows (step·heads + head)×width.
+  using Log = std::vector<std::vector<Mat<Scalar>>>;
+  Log cross_log(beams, std::vector<Mat<Scalar>>(layers)), self_log = cross_log;
+  attn::MultiHeadWorkspace<Scalar> ws;
+  attn::HeadWeights<Scalar> w;
+  Mat<Scalar> x = attn_test::random_matrix<Scalar>(rng, beams, d), y(beams, d);
+  std::uniform_int_distribution<int> pick(0, int(beams) - 1);
+  const auto log_rows = [&](Log& log, Index l, Index width) {
+    for (Index b = 0; b < beams; ++b) {
+      Mat<Scalar> rows = Mat<Scalar>::Zero(heads, width);
+      const Mat<Scalar> r = beam_rows(w, b);
+      rows.leftCols(std::min(width, r.cols())) = r.leftCols(std::min(width, r.cols()));
+      Mat<Scalar>& m = log[std::size_t(b)][std::size_t(l)];
+      if (m.rows() == 0) {
+        m = rows;
+      } else {
+        Mat<Scalar> grown(m.rows() + heads, width);
+        grown << m, rows;
+        m = grown;
+      }
+    }
+  };
+  for (Index t = 0; t < steps; ++t) {
+    for (Index l = 0; l < layers; ++l) {
+      caches[std::size_t(l)].append(x);
+      attn::attend_into(caches[std::size_t(l)], x, y, w, ws);
+      history.record_self(l, w);
+      log_rows(self_log, l, steps);
+      attn::attend_into(memories[std::size_t(l)], y, x, w, ws);
+      history.record_cross(l, w);
+      log_rows(cross_log, l, n);
+    }
+    std::vector<int> parents(beams);
+    for (auto& parent : parents) parent = pick(rng);
+    history.reorder(parents);
+    for (auto& c : caches) c.reorder(parents);
+    Log c2 = cross_log, s2 = self_log;
+    for (Index b = 0; b < beams; ++b) {
+      c2[std::size_t(b)] = cross_log[std::size_t(parents[std::size_t(b)])];
+      s2[std::size_t(b)] = self_log[std::size_t(parents[std::size_t(b)])];
+    }
+    cross_log = c2;
+    self_log = s2;
+    Mat<Scalar> next(beams, d);
+    for (Index b = 0; b < beams; ++b) next.row(b) = x.row(parents[std::size_t(b)]);
+    x = next;
+  }
+  for (Index l = 0; l < layers; ++l) {
+    for (Index b = 0; b < beams; ++b) {
+      for (Index i = 0; i < heads; ++i) {
+        INFO("layer " << l << ", beam " << b << ", head " << i);
+        Mat<Scalar> expected_cross(steps, n), expected_self(steps, steps);
+        for (Index t = 0; t < steps; ++t) {
+          expected_cross.row(t) = cross_log[std::size_t(b)][std::size_t(l)].row(t * heads + i);
+          expected_self.row(t) = self_log[std::size_t(b)][std::size_t(l)].row(t * heads + i);
+        }
+        CHECK(history.cross(l).matrix(b, i) == expected_cross);
+        CHECK(history.self(l).matrix(b, i) == expected_self);
+        CHECK(Mat<Scalar>(history.self(l).matrix(b, i).template triangularView<Eigen::StrictlyUpper>()).isZero(0));
+      }
+    }
+  }
+  using attn_test::message_of;
+  CHECK(message_of([&] { history.record_cross(2, w); }) ==
+        "attn::DecoderHistory::record_cross: layer (2) must be in [0, 2)");
+  attn::HeadWeights<Scalar> narrow(heads, beams, 3);
+  CHECK(message_of([&] { history.record_cross(0, narrow); }) ==
+        "attn::DecoderHistory::record_cross: weights have 3 columns, fewer than the source length (5)");
+  attn::HeadWeights<Scalar> wide(heads, beams, steps + 1);
+  CHECK(message_of([&] { history.record_self(0, wide); }) ==
+        "attn::DecoderHistory::record_self: weights have 7 columns, more than max_steps (6)");
+  attn::HeadWeights<Scalar> one_beam(heads, 1, 5);
+  CHECK(message_of([&] { history.record_cross(0, one_beam); }) ==
+        "attn::DecoderHistory::record_cross: weights (2 heads, 1 rows) must have 2 heads and 3 rows (one per beam)");
+}
+
+}  // namespace test_multi_head_decoding

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Greedy and beam-search decoding of the transformer demo (transformer_model.hpp), recording the
-// cross-attention of every step, layer and head. Each step re-runs the decoder over the whole
-// prefix (no cache). The per-step rows go into an attn::AlignmentHistory with L·h rows per step
-// (row l·h + head); beam search reorders it by the parents of the surviving hypotheses, so each
+// cross-attention of every step, layer and head. The decoder runs token by token: per layer an
+// attn::KVCache (one beam per hypothesis) and per layer and source an attn::MultiHeadMemory
+// (Model::start_decoding, Model::step). The per-step rows go into an attn::AlignmentHistory with L·h rows per step
+// (row l·h + head); beam search reorders it and the caches by the parents of the surviving hypotheses, so each
 // finished hypothesis keeps exactly the alignments along its own path. The beam search is the one
 // train.py's docstring specifies (ties, stopping), so C++ and PyTorch give the same n-best list.
 #pragma once
@@ -49,28 +50,26 @@ inline std::vector<std::string> characters(const std::string& text) {
   return out;
 }
 
-/// Greedy decoding of a batch of texts (encoded together, padded): one Hypothesis per text.
+/// Greedy decoding of a batch of texts (encoded together, padded; decoded together, one cache beam
+/// and one prepared memory per text): one Hypothesis per text.
 inline std::vector<Hypothesis> greedy(const Model& model, const std::vector<std::string>& texts,
                                       Index max_steps = 12) {
   AttentionScratch s;
   const std::vector<Mat> memory = model.encode(texts, s);
   const auto batch = texts.size();
-  std::vector<const Mat*> mem;
-  std::vector<attn::Mask> masks;
   std::vector<Index> lengths;
-  for (std::size_t b = 0; b < batch; ++b) {
-    mem.push_back(&memory[b]);
-    lengths.push_back(static_cast<Index>(texts[b].size()));
-    masks.push_back(attn::Mask::key_length(lengths.back()));
-  }
+  for (std::size_t b = 0; b < batch; ++b) lengths.push_back(static_cast<Index>(texts[b].size()));
+  DecoderState state = model.start_decoding(memory, lengths, static_cast<Index>(batch), max_steps);
   attn::AlignmentHistory<float> history(lengths, model.layers() * model.heads, max_steps);
+  std::vector<Index> tokens(batch, Model::bos);
   std::vector<std::vector<Index>> prefixes(batch, std::vector<Index>{Model::bos});
   std::vector<bool> done(batch, false);
   std::vector<Mat> out_logits(batch, Mat(0, model.vocabulary()));
   Mat logits;
   std::vector<Mat> cross;
   for (Index t = 0; t < max_steps; ++t) {
-    model.decode_last(prefixes, mem, masks, logits, cross, s);
+    for (std::size_t b = 0; b < batch; ++b) tokens[b] = prefixes[b].back();
+    model.step(state, tokens, t, logits, cross, s);
     bool all_done = true;
     for (std::size_t b = 0; b < batch; ++b) {
       if (done[b]) {  // finished items run on (one batch, prefixes of one length); nothing is kept
@@ -106,8 +105,7 @@ inline std::vector<Hypothesis> beam_search(const Model& model, const std::string
   const std::vector<Mat> memory = model.encode({text}, s);
   const auto n = static_cast<Index>(text.size());
   const auto width = static_cast<std::size_t>(k);
-  const std::vector<const Mat*> mem(width, &memory[0]);
-  const std::vector<attn::Mask> masks(width, attn::Mask::key_length(n));
+  DecoderState state = model.start_decoding(memory, {n}, k, max_steps);  // k beams, one memory per layer
   attn::AlignmentHistory<float> history(k, n, model.layers() * model.heads, max_steps);
 
   // k slots; at the start only slot 0 is live (the others score -inf and are never chosen).
@@ -120,9 +118,11 @@ inline std::vector<Hypothesis> beam_search(const Model& model, const std::string
   const Index vocab = model.vocabulary();
   std::vector<double> cand(width * static_cast<std::size_t>(vocab));
   std::vector<std::size_t> order(cand.size());
+  std::vector<Index> tokens(width);
   bool stopped = false;
   for (Index t = 0; t < max_steps && !stopped; ++t) {
-    model.decode_last(prefixes, mem, masks, logits, cross, s);
+    for (std::size_t b = 0; b < width; ++b) tokens[b] = prefixes[b].back();
+    model.step(state, tokens, t, logits, cross, s);
     for (std::size_t b = 0; b < width; ++b) history.record(static_cast<Index>(b), cross[b]);
     // Candidates: score + log_softmax(logits) (float, as torch), summed in double.
     for (std::size_t b = 0; b < width; ++b) {
@@ -168,6 +168,7 @@ inline std::vector<Hypothesis> beam_search(const Model& model, const std::string
       stopped = true;
       break;
     }
+    state.reorder(parents);    // beam b continues its parent's self-attention cache
     history.reorder(parents);  // slot b now holds the history of its parent
     prefixes = std::move(next_prefixes);
     scores = std::move(next_scores);

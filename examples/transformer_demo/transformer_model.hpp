@@ -2,8 +2,9 @@
 // The transformer demo's model in C++: a small post-norm encoder-decoder transformer (2 + 2 layers,
 // 4 heads, d_model 64; trained by examples/transformer_demo/train.py) that turns human-written
 // dates into ISO 8601. Embeddings, sinusoidal positions, layer norm and the feed-forward blocks
-// are plain Eigen here; every attention is attn::multi_head_batch_into (torch.nn.MultiheadAttention's
-// parameters, loaded with attn::MultiHeadParams::from_torch). Rows are tokens; a batch is a
+// are plain Eigen here; every attention is attn's multi-head attention with torch.nn.MultiheadAttention's
+// parameters (loaded with attn::MultiHeadParams::from_torch): attn::multi_head_batch_into in the
+// encoder, attn::KVCache and attn::MultiHeadMemory steps in the decoder. Rows are tokens; a batch is a
 // std::vector of T×D matrices. Shared by examples/transformer_demo.cpp and
 // tests/test_transformer_demo.cpp; the decoding (greedy and beam search) is in decode.hpp.
 #pragma once
@@ -72,37 +73,68 @@ struct DecoderLayer {
 };
 
 // --- the attention calls ------------------------------------------------------------------------
-// All attention of the model goes through these two functions. They recompute everything from the
-// token rows (no cache: the decoder re-runs over its whole prefix at each step); a prepared
-// multi-head memory (keys and values projected once per source) would replace the body of
-// cross_attention and nothing else.
+// All attention of the model goes through these functions. The encoder runs over a padded batch
+// of whole texts (attn::multi_head_batch_into, key padding). The decoder runs token by token with
+// attn's decoding API: per layer an attn::KVCache (the projected keys and values of the positions
+// decoded so far, one beam per hypothesis; appending this step's row first gives the causal mask)
+// and per layer and source an attn::MultiHeadMemory (the encoder output projected once).
 
 /// Scratch of the attention calls, reused across layers and steps.
 struct AttentionScratch {
   attn::MultiHeadWorkspace<float> ws;
-  std::vector<attn::MultiHeadResult<float>> results;
+  std::vector<attn::MultiHeadResult<float>> results;  ///< the encoder's batch results
+  attn::HeadWeights<float> weights;                   ///< a decoder step's weights, h×B×Tk
+  Mat out;                                            ///< a decoder step's attention output, B×D
 };
 
-/// Self-attention of a batch: x[b] ← x[b] + MHA(x[b], x[b], x[b]) under masks[b] (key padding in
-/// the encoder, causal in the decoder).
+/// Encoder self-attention of a batch: x[b] ← x[b] + MHA(x[b], x[b], x[b]) under masks[b] (key
+/// padding).
 inline void self_attention(const attn::MultiHeadParams<float>& p, std::vector<Mat>& x,
                            const std::vector<attn::Mask>& masks, AttentionScratch& s) {
   attn::multi_head_batch_into(x, x, x, p, s.results, s.ws, masks);
   for (std::size_t b = 0; b < x.size(); ++b) x[b] += s.results[b].output;
 }
 
-/// Cross-attention of a batch: y[b] ← y[b] + MHA(y[b], memory[b], memory[b]) with the source's
-/// padding hidden (memory_masks[b] = Mask::key_length(n_b)); the per-head weights of item b
-/// (h×T×T_mem) are left in `s.results[b].weights`.
-inline void cross_attention(const attn::MultiHeadParams<float>& p, std::vector<Mat>& y,
-                            const std::vector<const Mat*>& memory, const std::vector<attn::Mask>& memory_masks,
-                            AttentionScratch& s) {
-  std::vector<Eigen::Ref<const Mat>> mem;
-  mem.reserve(memory.size());
-  for (const Mat* m : memory) mem.emplace_back(*m);
-  attn::multi_head_batch_into(y, mem, mem, p, s.results, s.ws, memory_masks);
-  for (std::size_t b = 0; b < y.size(); ++b) y[b] += s.results[b].output;
+/// Decoder self-attention of one step: row b of `y` (B×D) is hypothesis b's layer input at this
+/// step; it is appended to `cache` (B beams), then y ← y + MHA(y, cached rows 0..t).
+inline void self_attention(attn::KVCache<float>& cache, Mat& y, AttentionScratch& s) {
+  cache.append(y);
+  s.out.resize(y.rows(), y.cols());
+  attn::attend_into(cache, y, s.out, s.weights, s.ws);
+  y += s.out;
 }
+
+/// Decoder cross-attention of one step: the rows of `y` (B×D) are split into memory.size()
+/// consecutive groups of equal size, group m attends memory[m] (one source: greedy decoding has
+/// one row per source, beam search k rows against one source); y ← y + the attention output.
+/// The per-head weights of row b go to rows layer·h + head of cross[b] ((L·h)×Tk).
+inline void cross_attention(const std::vector<const attn::MultiHeadMemory<float>*>& memory, Mat& y, Index layer,
+                            std::vector<Mat>& cross, AttentionScratch& s) {
+  const Index group = y.rows() / static_cast<Index>(memory.size());
+  s.out.resize(y.rows(), y.cols());
+  for (std::size_t m = 0; m < memory.size(); ++m) {
+    const Index first = static_cast<Index>(m) * group;
+    attn::attend_into(*memory[m], y.middleRows(first, group), s.out.middleRows(first, group), s.weights, s.ws);
+    const Index heads = s.weights.heads();
+    for (Index r = 0; r < group; ++r)
+      for (Index h = 0; h < heads; ++h)
+        cross[static_cast<std::size_t>(first + r)].row(layer * heads + h) = s.weights.head(h).row(r);
+  }
+  y += s.out;
+}
+
+/// The decoder's attention state of one decoding: per layer a KV cache with one beam per
+/// hypothesis and one prepared memory per source. It points into the model's parameters.
+struct DecoderState {
+  std::vector<attn::KVCache<float>> cache;                                 ///< [layer]
+  std::vector<std::vector<attn::MultiHeadMemory<float>>> memory;           ///< [layer][source]
+  std::vector<std::vector<const attn::MultiHeadMemory<float>*>> memories;  ///< pointers into memory
+
+  /// Beam search: hypothesis b continues hypothesis parents[b] (every layer's cache).
+  void reorder(const std::vector<Index>& parents) {
+    for (auto& c : cache) c.reorder(parents);
+  }
+};
 
 // --- the model ----------------------------------------------------------------------------------
 
@@ -216,34 +248,50 @@ struct Model : date_demo::Alphabets {
     return x;
   }
 
-  /// One decoder run over whole prefixes (each starting with <s>; all of the same length T): the
-  /// logits of each item's last position (row b of `logits`, B×V) and the cross-attention row of
-  /// that position for every layer and head (`cross[b]`, (L·h)×T_mem, row l·h + head).
-  void decode_last(const std::vector<std::vector<Index>>& prefixes, const std::vector<const Mat*>& memory,
-                   const std::vector<attn::Mask>& memory_masks, Mat& logits, std::vector<Mat>& cross,
-                   AttentionScratch& s) const {
-    const auto batch = prefixes.size();
-    std::vector<Mat> y;
-    for (const auto& p : prefixes) y.push_back(embed(tgt_embed, p));
-    const std::vector<attn::Mask> causal(batch, attn::Mask::causal());
-    cross.resize(batch);
-    for (std::size_t b = 0; b < batch; ++b) cross[b].resize(layers() * heads, memory[b]->rows());
-    for (Index l = 0; l < layers(); ++l) {
-      const DecoderLayer& layer = decoder[static_cast<std::size_t>(l)];
-      self_attention(layer.self_attn, y, causal, s);
-      for (Mat& yb : y) layer.norm1.apply(yb);
-      cross_attention(layer.cross_attn, y, memory, memory_masks, s);
-      for (std::size_t b = 0; b < batch; ++b) {
-        const auto& w = s.results[b].weights;
-        for (Index h = 0; h < heads; ++h) cross[b].row(l * heads + h) = w.head(h).bottomRows(1);
-        layer.norm2.apply(y[b]);
-        layer.ff.add_to(y[b]);
-        layer.norm3.apply(y[b]);
-      }
+  /// The decoding state for `hypotheses` hypotheses (a multiple of encoded.size(), grouped by
+  /// source: hypothesis b decodes source b / (hypotheses / sources)) of the encoder outputs
+  /// `encoded` (padded; source s has lengths[s] characters), room for `max_steps` steps.
+  DecoderState start_decoding(const std::vector<Mat>& encoded, const std::vector<Index>& lengths, Index hypotheses,
+                              Index max_steps) const {
+    DecoderState st;
+    for (const DecoderLayer& layer : decoder) {
+      st.cache.emplace_back(layer.self_attn, hypotheses, max_steps);
+      st.memory.emplace_back();
+      for (std::size_t b = 0; b < encoded.size(); ++b)
+        st.memory.back().push_back(attn::prepare_memory(encoded[b], encoded[b], layer.cross_attn, lengths[b]));
     }
-    logits.resize(static_cast<Index>(batch), vocabulary());
-    for (std::size_t b = 0; b < batch; ++b)
-      logits.row(static_cast<Index>(b)) = y[b].bottomRows(1) * out_w + out_b;
+    for (const auto& layer : st.memory) {
+      st.memories.emplace_back();
+      for (const auto& m : layer) st.memories.back().push_back(&m);
+    }
+    return st;
+  }
+
+  /// One decoder step: hypothesis b's token `tokens[b]` at position `t` (the first step feeds <s>
+  /// at 0). Writes the logits of every hypothesis (row b of `logits`, B×V) and the cross-attention
+  /// row of this position for every layer and head (`cross[b]`, (L·h)×T_mem, row l·h + head).
+  void step(DecoderState& st, const std::vector<Index>& tokens, Index t, Mat& logits, std::vector<Mat>& cross,
+            AttentionScratch& s) const {
+    if (t >= max_positions) throw std::runtime_error("transformer_demo: sequence longer than 64 positions");
+    const auto batch = static_cast<Index>(tokens.size());
+    const float scale = std::sqrt(static_cast<float>(d_model));
+    Mat y(batch, d_model);
+    for (Index b = 0; b < batch; ++b)
+      y.row(b) = tgt_embed.row(tokens[static_cast<std::size_t>(b)]) * scale + positions.row(t);
+    cross.resize(static_cast<std::size_t>(batch));
+    for (Mat& c : cross) c.resize(layers() * heads, st.memory.front().front().max_time());
+    for (Index l = 0; l < layers(); ++l) {
+      const auto li = static_cast<std::size_t>(l);
+      const DecoderLayer& layer = decoder[li];
+      self_attention(st.cache[li], y, s);
+      layer.norm1.apply(y);
+      cross_attention(st.memories[li], y, l, cross, s);
+      layer.norm2.apply(y);
+      layer.ff.add_to(y);
+      layer.norm3.apply(y);
+    }
+    logits = y * out_w;
+    logits.rowwise() += out_b;
   }
 };
 

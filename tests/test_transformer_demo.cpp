@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The trained transformer demo (examples/transformer_demo): the C++ model (plain-Eigen layers,
-// attn::multi_head_batch_into for every attention) reproduces the PyTorch float32 reference run
+// attn::multi_head_batch_into in the encoder, attn::KVCache and attn::MultiHeadMemory in the
+// decoder) reproduces the PyTorch float32 reference run
 // (examples/transformer_demo/reference.txt, written by examples/transformer_demo/train.py, one
 // input at a time without padding): the same greedy translations and logits, the same beam-4
 // n-best lists and scores, and the per-layer, per-head cross-attention of every step within 1e-5

@@ -257,6 +257,10 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
   const Index t = cache.steps();
   detail::check_shape(fn, "query", query, cache.beams(), p.wq.rows());
   const auto heads = [&](detail::StepScratch<Scalar>& s, HeadWeights<Scalar>& w) {
+    if (t == 0) {  // no position yet: every head's output is 0 (and the h×B×0 weights have no row)
+      s.concat.setZero();
+      return;
+    }
     for (Index r = 0; r < cache.beams(); ++r) {
       const auto keys = cache.keys(r);
       const auto values = cache.values(r);

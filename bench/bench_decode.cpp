@@ -142,21 +142,6 @@ void sdpa_naive(benchmark::State& state) {
 constexpr Index kHeads = 8;
 constexpr Index kModel = 512;  // D
 
-attn::MultiHeadParams<Scalar> mha_params() {
-  const Scalar g = Scalar(1) / std::sqrt(static_cast<Scalar>(kModel));
-  attn::MultiHeadParams<Scalar> p;
-  p.wq = random(kModel, kModel, 11) * g;
-  p.wk = random(kModel, kModel, 12) * g;
-  p.wv = random(kModel, kModel, 13) * g;
-  p.wo = random(kModel, kModel, 14) * g;
-  p.bq = random(1, kModel, 15);
-  p.bk = random(1, kModel, 16);
-  p.bv = random(1, kModel, 17);
-  p.bo = random(1, kModel, 18);
-  p.heads = kHeads;
-  return p;
-}
-
 // The naive multi-head step a user writes with Eigen, given projected K and V (n×D each): B query
 // rows, per-head weights into `weights` (one B×n matrix per head), output B×D.
 void naive_mha_step(const attn::MultiHeadParams<Scalar>& p, const Mat& query, const Mat& keys, const Mat& values,
@@ -180,7 +165,7 @@ void naive_mha_step(const attn::MultiHeadParams<Scalar>& p, const Mat& query, co
 void mha_cross_attn(benchmark::State& state) {
   const Index t_in = state.range(0);
   const Index beams = state.range(1);
-  const auto p = mha_params();
+  const auto p = attn_bench::mha_params(kHeads, kModel);
   const Mat source = random(t_in, kModel, 21);
   const Mat query = random(beams, kModel, 22);
   const auto memory = attn::prepare_memory(source, source, p);
@@ -199,7 +184,7 @@ void mha_cross_attn(benchmark::State& state) {
 void mha_cross_naive(benchmark::State& state) {
   const Index t_in = state.range(0);
   const Index beams = state.range(1);
-  const auto p = mha_params();
+  const auto p = attn_bench::mha_params(kHeads, kModel);
   const Mat source = random(t_in, kModel, 21);
   const Mat query = random(beams, kModel, 22);
   const Mat keys = (source * p.wk).rowwise() + p.bk;  // projected once, outside the loop
@@ -218,7 +203,7 @@ constexpr Index kCache = 512;
 
 void mha_self_attn(benchmark::State& state) {
   const Index beams = state.range(1);
-  const auto p = mha_params();
+  const auto p = attn_bench::mha_params(kHeads, kModel);
   const Mat past = random(kCache - 1, kModel, 23);
   const Mat x = random(beams, kModel, 24);
   attn::KVCache<Scalar> cache(p, beams, kCache);
@@ -242,7 +227,7 @@ void mha_self_attn(benchmark::State& state) {
 
 void mha_self_naive(benchmark::State& state) {
   const Index beams = state.range(1);
-  const auto p = mha_params();
+  const auto p = attn_bench::mha_params(kHeads, kModel);
   const Mat past = random(kCache - 1, kModel, 23);
   const Mat x = random(beams, kModel, 24);
   // Per beam, K and V with room for the new position, the past projected outside the loop.
@@ -274,7 +259,7 @@ const std::vector<std::vector<int>> kParents = {{0, 0, 1, 2}, {1, 0, 3, 2}};
 
 void kv_reorder_attn(benchmark::State& state) {
   const auto& parents = kParents[static_cast<std::size_t>(state.range(0))];
-  const auto p = mha_params();
+  const auto p = attn_bench::mha_params(kHeads, kModel);
   const Mat x = random(4, kModel, 25);
   attn::KVCache<Scalar> cache(p, 4, kCache);
   for (Index t = 0; t < kCache; ++t) cache.append(x);

@@ -126,6 +126,25 @@ attn::Matrix<Scalar> random_matrix(std::mt19937_64& rng, Index rows, Index cols,
   return m;
 }
 
+/// Seeded random multi-head parameters with biases: `heads` heads over `d` model columns, for
+/// queries, keys and values `dq`, `dk` and `dv` wide (random_matrix entries, drawn in the order
+/// wq, wk, wv, wo, bq, bk, bv, bo).
+template <typename Scalar>
+attn::MultiHeadParams<Scalar> random_multi_head_params(std::mt19937_64& rng, Index heads, Index d, Index dq, Index dk,
+                                                       Index dv) {
+  attn::MultiHeadParams<Scalar> p;
+  p.wq = random_matrix<Scalar>(rng, dq, d);
+  p.wk = random_matrix<Scalar>(rng, dk, d);
+  p.wv = random_matrix<Scalar>(rng, dv, d);
+  p.wo = random_matrix<Scalar>(rng, d, d);
+  p.bq = random_matrix<Scalar>(rng, 1, d);
+  p.bk = random_matrix<Scalar>(rng, 1, d);
+  p.bv = random_matrix<Scalar>(rng, 1, d);
+  p.bo = random_matrix<Scalar>(rng, 1, d);
+  p.heads = heads;
+  return p;
+}
+
 /// The mechanisms the property, workspace and no-malloc tests run through one interface.
 enum class Kind { sdpa, luong_dot, luong_general, luong_concat, bahdanau, bahdanau_normalized };
 

@@ -53,6 +53,7 @@ void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 #include <attn/attention_loop.hpp>
 #include "attn_core.hpp"  // the kernels; no exporter
+#include "helpers.hpp"
 #include <attn/history.hpp>
 #include <attn/memory.hpp>
 #include <attn/monotonic.hpp>
@@ -128,40 +129,32 @@ std::string without_allocation(F&& f) {
   return error;
 }
 
-template <typename S>
-Matrix<S> random(std::mt19937_64& rng, Index r, Index c) {
-  std::uniform_real_distribution<double> d(-1, 1);
-  Matrix<S> m(r, c);
-  for (Index j = 0; j < c; ++j)
-    for (Index i = 0; i < r; ++i) m(i, j) = static_cast<S>(d(rng));
-  return m;
-}
 
 constexpr Index tk = 16, n = 12, dk = 8, dv = 6, dq = 7, units = 8;
 
 /// Every memory kind, prepared (and allocated) before any no-allocation region.
 template <typename S>
 std::vector<std::pair<std::string, attn::Memory<S>>> memories(std::mt19937_64& rng) {
-  Matrix<S> k = random<S>(rng, tk, dk);
-  Matrix<S> v = random<S>(rng, tk, dv);
+  Matrix<S> k = attn_test::random_matrix<S>(rng, tk, dk);
+  Matrix<S> v = attn_test::random_matrix<S>(rng, tk, dv);
   v.bottomRows(2).setConstant(std::numeric_limits<S>::quiet_NaN());  // padding content never read
   std::vector<std::pair<std::string, attn::Memory<S>>> all;
   all.emplace_back("sdp", attn::prepare_memory(k, v, attn::ScaledDotProductParams{}, n));
   all.emplace_back("luong dot", attn::prepare_memory(k, v, attn::LuongParams<S>::dot(S(0.5)), n));
   all.emplace_back("luong general",
-                   attn::prepare_memory(k, v, attn::LuongParams<S>::general(random<S>(rng, dq, dk)), n));
+                   attn::prepare_memory(k, v, attn::LuongParams<S>::general(attn_test::random_matrix<S>(rng, dq, dk)), n));
   all.emplace_back("luong concat", attn::prepare_memory(k, v,
-                                                        attn::LuongParams<S>::concat(random<S>(rng, dq + dk, units),
-                                                                                     random<S>(rng, 1, units), S(2)),
+                                                        attn::LuongParams<S>::concat(attn_test::random_matrix<S>(rng, dq + dk, units),
+                                                                                     attn_test::random_matrix<S>(rng, 1, units), S(2)),
                                                         n));
   attn::BahdanauParams<S> b;
-  b.wq = random<S>(rng, dq, units);
-  b.wk = random<S>(rng, dk, units);
-  b.v = random<S>(rng, 1, units);
+  b.wq = attn_test::random_matrix<S>(rng, dq, units);
+  b.wk = attn_test::random_matrix<S>(rng, dk, units);
+  b.v = attn_test::random_matrix<S>(rng, 1, units);
   all.emplace_back("bahdanau", attn::prepare_memory(k, v, b, n));
   b.normalize = true;
   b.g = S(0.7);
-  b.b = random<S>(rng, 1, units);
+  b.b = attn_test::random_matrix<S>(rng, 1, units);
   all.emplace_back("bahdanau normalized", attn::prepare_memory(k, v, b, n));
   return all;
 }
@@ -183,7 +176,7 @@ TEMPLATE_TEST_CASE("no allocation: memory steps, every score and probability fun
         INFO(name << " probability " << static_cast<int>(prob) << " rows " << b);
         const Index q_cols = memory.query_size();
         std::vector<Matrix<S>> queries;
-        for (int t = 0; t < 5; ++t) queries.push_back(random<S>(rng, b, q_cols));
+        for (int t = 0; t < 5; ++t) queries.push_back(attn_test::random_matrix<S>(rng, b, q_cols));
         auto ws = std::make_unique<attn::Workspace<S>>();
         Matrix<S> context(b, dv), alignment(b, tk);
         attn::attend_into(memory, queries[0], context, alignment, *ws);  // warm-up: the workspace grows
@@ -205,21 +198,21 @@ TEMPLATE_TEST_CASE("no allocation: decoder steps at the benchmark's shapes", "[n
   using S = TestType;
   constexpr Index inputs = 50, width = 256;
   std::mt19937_64 rng(7);
-  const Matrix<S> k = random<S>(rng, inputs, width);
-  const Matrix<S> v = random<S>(rng, inputs, width);
+  const Matrix<S> k = attn_test::random_matrix<S>(rng, inputs, width);
+  const Matrix<S> v = attn_test::random_matrix<S>(rng, inputs, width);
   attn::BahdanauParams<S> b;
-  b.wq = random<S>(rng, width, width);
-  b.wk = random<S>(rng, width, width);
-  b.v = random<S>(rng, 1, width);
+  b.wq = attn_test::random_matrix<S>(rng, width, width);
+  b.wk = attn_test::random_matrix<S>(rng, width, width);
+  b.v = attn_test::random_matrix<S>(rng, 1, width);
   std::vector<std::pair<std::string, attn::Memory<S>>> all;
   all.emplace_back("bahdanau", attn::prepare_memory(k, v, b));
-  const auto luong = attn::LuongParams<S>::general(random<S>(rng, width, width));
+  const auto luong = attn::LuongParams<S>::general(attn_test::random_matrix<S>(rng, width, width));
   all.emplace_back("luong general", attn::prepare_memory(k, v, luong));
   all.emplace_back("sdp", attn::prepare_memory(k, v, attn::ScaledDotProductParams{}));
   for (auto& entry : all) {
     INFO(entry.first);
     const attn::Memory<S>& memory = entry.second;
-    const Matrix<S> query = random<S>(rng, 1, width);
+    const Matrix<S> query = attn_test::random_matrix<S>(rng, 1, width);
     attn::Workspace<S> ws;
     Matrix<S> context(1, width), alignment(1, inputs);
     attn::attend_into(memory, query, context, alignment, ws);  // warm-up: the workspace grows
@@ -249,7 +242,7 @@ TEMPLATE_TEST_CASE("no allocation: monotonic steps in every mode, with engine no
         INFO(name << " mode " << static_cast<int>(mode) << " noise " << noise);
         memory.with_monotonic({mode, S(-0.5), noise});
         std::vector<Matrix<S>> queries;
-        for (int t = 0; t < 6; ++t) queries.push_back(random<S>(rng, 2, memory.query_size()));
+        for (int t = 0; t < 6; ++t) queries.push_back(attn_test::random_matrix<S>(rng, 2, memory.query_size()));
         auto ws = std::make_unique<attn::Workspace<S>>();
         Matrix<S> context(2, dv);
         Matrix<S> alignment = memory.initial_alignment(2);
@@ -274,7 +267,7 @@ TEMPLATE_TEST_CASE("no allocation: monotonic steps in every mode, with engine no
     }
   }
   // monotonic_attention_into on its own, in place
-  Matrix<S> p = random<S>(rng, 3, 40).cwiseAbs();
+  Matrix<S> p = attn_test::random_matrix<S>(rng, 3, 40).cwiseAbs();
   Matrix<S> a = attn::monotonic_initial_alignment<S>(3, 40);
   const std::string error = without_allocation([&] {
     for (const auto mode : {attn::MonotonicMode::recursive, attn::MonotonicMode::parallel}) {
@@ -288,15 +281,15 @@ TEMPLATE_TEST_CASE("no allocation: monotonic _into forms and Luong prepared keys
                    float, double) {
   using S = TestType;
   std::mt19937_64 rng(4);
-  const Matrix<S> q = random<S>(rng, 3, dq);
-  const Matrix<S> k = random<S>(rng, tk, dk);
-  const Matrix<S> v = random<S>(rng, tk, dv);
+  const Matrix<S> q = attn_test::random_matrix<S>(rng, 3, dq);
+  const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, dk);
+  const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, dv);
   attn::BahdanauParams<S> b;
-  b.wq = random<S>(rng, dq, units);
-  b.wk = random<S>(rng, dk, units);
-  b.v = random<S>(rng, 1, units);
-  const auto concat = attn::LuongParams<S>::concat(random<S>(rng, dq + dk, units), random<S>(rng, 1, units), S(2));
-  const auto general = attn::LuongParams<S>::general(random<S>(rng, dq, dk), S(0.5));
+  b.wq = attn_test::random_matrix<S>(rng, dq, units);
+  b.wk = attn_test::random_matrix<S>(rng, dk, units);
+  b.v = attn_test::random_matrix<S>(rng, 1, units);
+  const auto concat = attn::LuongParams<S>::concat(attn_test::random_matrix<S>(rng, dq + dk, units), attn_test::random_matrix<S>(rng, 1, units), S(2));
+  const auto general = attn::LuongParams<S>::general(attn_test::random_matrix<S>(rng, dq, dk), S(0.5));
   const auto general_keys = attn::prepare_keys(general, k);
   const auto mask = attn::Mask::key_length(n);
   attn::Workspace<S> ws;
@@ -329,7 +322,7 @@ TEMPLATE_TEST_CASE("no allocation: history recording and beam reordering within 
   using S = TestType;
   std::mt19937_64 rng(3);
   attn::AlignmentHistory<S> history(std::vector<Index>{9, 9, 9, 5}, 1, 32);
-  const Matrix<S> rows = random<S>(rng, 4, 9);
+  const Matrix<S> rows = attn_test::random_matrix<S>(rng, 4, 9);
   const std::vector<int> parents = {1, 1, 0, 3};
   history.record(rows);
   history.reorder(parents);  // the first reorder allocates the spare storage
@@ -362,7 +355,7 @@ TEMPLATE_TEST_CASE("no allocation: AttentionLoop steps with a GRU-like cell", "[
       const Index din = 3, att = 5;
       attn::AttentionLoopOptions<S> options;
       options.input_size = din;
-      options.attention_layer = random<S>(rng, dq + dv, att);
+      options.attention_layer = attn_test::random_matrix<S>(rng, dq + dv, att);
       options.reserve_steps = 20;
       if (custom_input) {
         options.cell_input_fn = [](const Matrix<S>& input, const Matrix<S>& attention, Matrix<S>& cell_input) {
@@ -372,8 +365,8 @@ TEMPLATE_TEST_CASE("no allocation: AttentionLoop steps with a GRU-like cell", "[
         options.cell_input_size = din + att;
       }
       attn::AttentionLoop<S> loop(memory, options);
-      const Matrix<S> w_in = random<S>(rng, din + att, dq);
-      const Matrix<S> w_h = random<S>(rng, dq, dq);
+      const Matrix<S> w_in = attn_test::random_matrix<S>(rng, din + att, dq);
+      const Matrix<S> w_h = attn_test::random_matrix<S>(rng, dq, dq);
       Matrix<S> state = Matrix<S>::Zero(1, dq);
       Matrix<S> pre(1, dq);
       auto cell = [&](const Matrix<S>& x, Matrix<S>& h) {
@@ -383,7 +376,7 @@ TEMPLATE_TEST_CASE("no allocation: AttentionLoop steps with a GRU-like cell", "[
         h = state;
       };
       std::vector<Matrix<S>> inputs;
-      for (int t = 0; t < 20; ++t) inputs.push_back(random<S>(rng, 1, din));
+      for (int t = 0; t < 20; ++t) inputs.push_back(attn_test::random_matrix<S>(rng, 1, din));
       loop.step(inputs[0], cell);  // warm-up
       loop.reset();
       const std::string error = without_allocation([&] {
@@ -418,35 +411,21 @@ TEST_CASE("no allocation: the guard itself catches operator new", "[no_malloc]")
 
 // --- multi-head decoding (attn/multi_head_memory.hpp, attn/kv_cache.hpp, attn/decoder_history.hpp) ---
 
-template <typename S>
-attn::MultiHeadParams<S> multi_head_params(std::mt19937_64& rng, Index heads, Index d) {
-  attn::MultiHeadParams<S> p;
-  p.wq = random<S>(rng, d, d);
-  p.wk = random<S>(rng, d, d);
-  p.wv = random<S>(rng, d, d);
-  p.wo = random<S>(rng, d, d);
-  p.bq = random<S>(rng, 1, d);
-  p.bk = random<S>(rng, 1, d);
-  p.bv = random<S>(rng, 1, d);
-  p.bo = random<S>(rng, 1, d);
-  p.heads = heads;
-  return p;
-}
 
 // A transformer decoder's steps: per layer a cache append and self-attention step, a
 // cross-attention step, the history of both, and a beam reorder of caches and history.
 template <typename S>
 void decoder_steps_without_allocation(Index heads, Index d, Index t_in, Index beams, Index steps) {
   std::mt19937_64 rng(17);
-  const auto self = multi_head_params<S>(rng, heads, d);
-  const auto cross = multi_head_params<S>(rng, heads, d);
-  const Matrix<S> source = random<S>(rng, t_in, d);
+  const auto self = attn_test::random_multi_head_params<S>(rng, heads, d, d, d, d);
+  const auto cross = attn_test::random_multi_head_params<S>(rng, heads, d, d, d, d);
+  const Matrix<S> source = attn_test::random_matrix<S>(rng, t_in, d);
   const auto memory = attn::prepare_memory(source, source, cross, t_in - 1);
   attn::KVCache<S> cache(self, beams, steps + 1);
   attn::DecoderHistory<S> history(1, heads, beams, t_in - 1, steps + 1);
   attn::MultiHeadWorkspace<S> ws;
   attn::HeadWeights<S> w;
-  Matrix<S> x = random<S>(rng, beams, d), y(beams, d), z(beams, d);
+  Matrix<S> x = attn_test::random_matrix<S>(rng, beams, d), y(beams, d), z(beams, d);
   std::vector<int> parents(static_cast<std::size_t>(beams));
   for (Index b = 0; b < beams; ++b) parents[static_cast<std::size_t>(b)] = static_cast<int>(b / 2);  // duplicates
   attn::Options sparse;

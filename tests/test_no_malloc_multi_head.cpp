@@ -8,6 +8,7 @@
 #include "no_malloc.hpp"  // before any Eigen header
 
 #include <attn/multi_head.hpp>
+#include "helpers.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -41,30 +42,6 @@ class NoMalloc {
   }
 };
 
-template <typename Scalar>
-attn::Matrix<Scalar> random(std::mt19937_64& rng, Index rows, Index cols) {
-  std::uniform_real_distribution<double> dist(-1.0, 1.0);
-  attn::Matrix<Scalar> m(rows, cols);
-  for (Index j = 0; j < cols; ++j)
-    for (Index i = 0; i < rows; ++i) m(i, j) = static_cast<Scalar>(dist(rng));
-  return m;
-}
-
-template <typename Scalar>
-attn::MultiHeadParams<Scalar> random_params(std::mt19937_64& rng, Index heads, Index d, Index dq, Index dk, Index dv) {
-  attn::MultiHeadParams<Scalar> p;
-  p.wq = random<Scalar>(rng, dq, d);
-  p.wk = random<Scalar>(rng, dk, d);
-  p.wv = random<Scalar>(rng, dv, d);
-  p.wo = random<Scalar>(rng, d, d);
-  p.bq = random<Scalar>(rng, 1, d);
-  p.bk = random<Scalar>(rng, 1, d);
-  p.bv = random<Scalar>(rng, 1, d);
-  p.bo = random<Scalar>(rng, 1, d);
-  p.heads = heads;
-  return p;
-}
-
 }  // namespace
 
 TEST_CASE("no-malloc harness (multi-head): a forbidden Eigen allocation is caught", "[no_malloc][multi_head]") {
@@ -80,10 +57,10 @@ TEMPLATE_TEST_CASE("multi_head_into allocates nothing in steady state", "[no_mal
   using Scalar = TestType;
   using Mat = attn::Matrix<Scalar>;
   std::mt19937_64 rng(31);
-  const auto p = random_params<Scalar>(rng, 4, 16, 12, 10, 8);
-  const Mat q = random<Scalar>(rng, 12, 12);
-  const Mat k = random<Scalar>(rng, 14, 10);
-  const Mat v = random<Scalar>(rng, 14, 8);
+  const auto p = attn_test::random_multi_head_params<Scalar>(rng, 4, 16, 12, 10, 8);
+  const Mat q = attn_test::random_matrix<Scalar>(rng, 12, 12);
+  const Mat k = attn_test::random_matrix<Scalar>(rng, 14, 10);
+  const Mat v = attn_test::random_matrix<Scalar>(rng, 14, 8);
   attn::BoolMatrix visible = attn::BoolMatrix::Constant(12, 14, true);
   visible(3, 4) = false;
   const attn::Mask masks[] = {attn::Mask(),
@@ -133,11 +110,11 @@ TEMPLATE_TEST_CASE("multi_head_into: one-row queries (decoder steps) allocate no
   using Scalar = TestType;
   using Mat = attn::Matrix<Scalar>;
   std::mt19937_64 rng(33);
-  const auto p = random_params<Scalar>(rng, 4, 16, 12, 10, 8);
-  const Mat q = random<Scalar>(rng, 1, 12);
+  const auto p = attn_test::random_multi_head_params<Scalar>(rng, 4, 16, 12, 10, 8);
+  const Mat q = attn_test::random_matrix<Scalar>(rng, 1, 12);
   const attn::RowVector<Scalar> q_row = q.row(0);
-  const Mat k = random<Scalar>(rng, 14, 10);
-  const Mat v = random<Scalar>(rng, 14, 8);
+  const Mat k = attn_test::random_matrix<Scalar>(rng, 14, 10);
+  const Mat v = attn_test::random_matrix<Scalar>(rng, 14, 8);
   attn::MultiHeadWorkspace<Scalar> ws;
   attn::HeadWeights<Scalar> w;
   Mat out(1, 16);
@@ -160,12 +137,12 @@ TEMPLATE_TEST_CASE("multi_head_batch_into allocates nothing in steady state", "[
   using Scalar = TestType;
   using Mat = attn::Matrix<Scalar>;
   std::mt19937_64 rng(32);
-  const auto p = random_params<Scalar>(rng, 2, 8, 6, 6, 6);
+  const auto p = attn_test::random_multi_head_params<Scalar>(rng, 2, 8, 6, 6, 6);
   std::vector<Mat> qs, ks;
   std::vector<attn::Mask> masks;
   for (Index b = 0; b < 3; ++b) {
-    qs.push_back(random<Scalar>(rng, 4 + b, 6));
-    ks.push_back(random<Scalar>(rng, 7 - b, 6));
+    qs.push_back(attn_test::random_matrix<Scalar>(rng, 4 + b, 6));
+    ks.push_back(attn_test::random_matrix<Scalar>(rng, 7 - b, 6));
     masks.push_back(attn::Mask::key_length(5 - b));
   }
   std::vector<attn::MultiHeadResult<Scalar>> results;

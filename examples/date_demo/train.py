@@ -238,6 +238,15 @@ def year_span(text, year):
     return i, i + 2
 
 
+def write_alphabets(directory):
+    """alphabets.txt in `directory`: the character tables the C++ demos read (alphabets.hpp)."""
+    with open(os.path.join(directory, "alphabets.txt"), "w") as f:
+        f.write("# line 2: source characters (ids 2.. in order; 0 = padding, 1 = unknown)\n")
+        f.write(SOURCE_CHARS + "\n")
+        f.write("# line 4: target characters (ids 2.. in order; 0 = <s>, 1 = </s>)\n")
+        f.write(TARGET_CHARS + "\n")
+
+
 def export(model, test_accuracy):
     os.makedirs(WEIGHTS, exist_ok=True)
     sd = {k: v.detach().numpy().astype(np.float32) for k, v in model.state_dict().items()}
@@ -264,11 +273,7 @@ def export(model, test_accuracy):
     save("att_layer", sd["att_layer.weight"].T)
     save("out_w", sd["out.weight"].T)
     save("out_b", sd["out.bias"])
-    with open(os.path.join(WEIGHTS, "alphabets.txt"), "w") as f:
-        f.write("# line 2: source characters (ids 2.. in order; 0 = padding, 1 = unknown)\n")
-        f.write(SOURCE_CHARS + "\n")
-        f.write("# line 4: target characters (ids 2.. in order; 0 = <s>, 1 = </s>)\n")
-        f.write(TARGET_CHARS + "\n")
+    write_alphabets(WEIGHTS)
 
     # Reference run: each input alone (batch 1, no padding), float32, greedy.
     model.eval()

@@ -280,11 +280,7 @@ def export(model, test_accuracy, train_seconds):
             save(p + "ff2_b", sd[s + "ff2.bias"])
     save("out_w", sd["out.weight"].T)
     save("out_b", sd["out.bias"])
-    with open(os.path.join(WEIGHTS, "alphabets.txt"), "w") as f:
-        f.write("# line 2: source characters (ids 2.. in order; 0 = padding, 1 = unknown)\n")
-        f.write(SOURCE_CHARS + "\n")
-        f.write("# line 4: target characters (ids 2.. in order; 0 = <s>, 1 = </s>)\n")
-        f.write(TARGET_CHARS + "\n")
+    dates.write_alphabets(WEIGHTS)
     with open(os.path.join(WEIGHTS, "config.txt"), "w") as f:
         f.write("d_model %d\nheads %d\nff %d\nencoder_layers %d\ndecoder_layers %d\n"
                 % (D_MODEL, HEADS, FF, ENC_LAYERS, DEC_LAYERS))

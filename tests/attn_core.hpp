@@ -25,6 +25,7 @@
 #include <attn/self_attention.hpp>
 #include <attn/pooling.hpp>
 #include <attn/many_to_one.hpp>
+#include <attn/mechanism.hpp>
 #include <attn/alignment.hpp>
 #include <attn/analysis.hpp>
 #include <attn/monotonic_attention.hpp>

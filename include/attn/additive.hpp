@@ -7,6 +7,7 @@
 #include "config.hpp"
 #include "detail/attend.hpp"
 #include "detail/forms.hpp"
+#include "mechanism.hpp"
 #include "prepared_keys.hpp"
 #include "mask.hpp"
 #include "result.hpp"
@@ -118,94 +119,17 @@ struct ScorerOf<BahdanauParams<S>> {
 
 }  // namespace detail
 
-/// Bahdanau attention into caller-owned `output` (Tq×dv) and `weights` (Tq×Tk) with scratch
-/// `ws`. Returns the number of fully masked query rows.
-/// \param q queries, Tq×dq
-/// \param k keys, Tk×dk (any Eigen expression), or the BahdanauKeys prepare_keys(params, keys)
-///        made of them (the decoder-step case: prepare once, call per step; same arithmetic)
-/// \param v values, Tk×dv
-/// \param params the Bahdanau parameters
-/// \param output Tq×dv, written
-/// \param weights Tq×Tk, written
-/// \param ws reusable scratch; reports the fully masked rows and the scores of the last call
-/// \param mask which keys each query may see
-/// \param options probability function, return_scores and the scale (a factor on the scores)
-/// \return the number of queries that saw no key
-/// \throws attn::invalid_argument when a shape does not fit, or the keys were prepared with
-///         another `normalize`
-template <typename DerivedQ, typename K, typename DerivedV>
-Index bahdanau_into(const Eigen::MatrixBase<DerivedQ>& q, const K& k, const Eigen::MatrixBase<DerivedV>& v,
-                    const BahdanauParams<typename DerivedQ::Scalar>& params,
-                    Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
-                    Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights, Workspace<typename DerivedQ::Scalar>& ws,
-                    const Mask& mask = Mask(), const Options& options = Options()) {
-  return detail::attend_with("attn::bahdanau", q, k, v, params, output, weights, ws, mask, options);
-}
+/// Bahdanau attention (TF `BahdanauAttention`), value forms: `attn::bahdanau(q, k, v, params
+/// [, mask, options])` returns output (Tq×dv), weights (Tq×Tk), fully masked rows and, with
+/// `options.return_scores`, the scores; `attn::bahdanau(q, k, v, params, sinks [, mask,
+/// options])` sends the weights to sinks. `k` is the keys (Tk×dk) or the BahdanauKeys
+/// `prepare_keys(params, keys)` made of them. Arguments and errors: attn::AttentionFn.
+inline constexpr AttentionFn<BahdanauParams> bahdanau{"attn::bahdanau"};
 
-/// Bahdanau attention. Returns output (Tq×dv), weights (Tq×Tk), fully masked rows and,
-/// with `options.return_scores`, the scores.
-/// \param q queries, Tq×dq
-/// \param k keys, Tk×dk, or the BahdanauKeys prepare_keys(params, keys) made of them
-/// \param v values, Tk×dv
-/// \param params the Bahdanau parameters (Keras kernel layout)
-/// \param mask which keys each query may see
-/// \param options probability function, return_scores and the scale (a factor on the scores)
-/// \return output, weights, fully_masked (and scores when asked)
-template <typename DerivedQ, typename K, typename DerivedV>
-AttentionResult<typename DerivedQ::Scalar> bahdanau(const Eigen::MatrixBase<DerivedQ>& q, const K& k,
-                                                    const Eigen::MatrixBase<DerivedV>& v,
-                                                    const BahdanauParams<typename DerivedQ::Scalar>& params,
-                                                    const Mask& mask = Mask(), const Options& options = Options()) {
-  using Scalar = typename DerivedQ::Scalar;
-  const Index tk = detail::key_count<BahdanauParams<Scalar>>(k);
-  return detail::run<Scalar>(q.rows(), tk, v.cols(), options, [&](auto& out, auto& w, auto& ws) {
-    bahdanau_into(q, k, v, params, out, w, ws, mask, options);
-  });
-}
-
-/// bahdanau_into with the weights going to `sinks` instead of a Tq×Tk matrix (attn::no_weights:
-/// output only; see sinks.hpp). Output and reports are those of the form with `weights`, bit for
-/// bit. A scorer whose blocks depend on each other (Bahdanau, Luong concat) scores the blocks on
-/// one thread when no attn::FullWeights is among the sinks.
-/// \param q queries, Tq×dq
-/// \param k keys, Tk×dk, or the BahdanauKeys prepare_keys(params, keys) made of them
-/// \param v values, Tk×dv
-/// \param params the parameters
-/// \param output Tq×dv, written
-/// \param sinks where the weights go (one sink, attn::Sinks<Scalar>(a, b, ...), or attn::no_weights)
-/// \param ws reusable scratch (also holds a block of 256×Tk weights per thread)
-/// \param mask which keys each query may see
-/// \param options probability function, return_scores and the scale
-/// \return the number of queries that saw no key
-/// \throws attn::invalid_argument as the form with `weights`, or when a sink does not fit
-template <typename DerivedQ, typename K, typename DerivedV>
-Index bahdanau_into(const Eigen::MatrixBase<DerivedQ>& q, const K& k, const Eigen::MatrixBase<DerivedV>& v,
-                 const BahdanauParams<typename DerivedQ::Scalar>& params, Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
-                 const Sinks<typename DerivedQ::Scalar>& sinks, Workspace<typename DerivedQ::Scalar>& ws,
-                 const Mask& mask = Mask(), const Options& options = Options()) {
-  return detail::attend_with("attn::bahdanau", q, k, v, params, output, sinks, ws, mask, options);
-}
-
-/// bahdanau with the weights going to `sinks` (attn::no_weights: output only, PyTorch
-/// `need_weights=False`): output, fully masked rows (and the scores when asked).
-/// \param q queries, Tq×dq
-/// \param k keys, Tk×dk, or the BahdanauKeys prepare_keys(params, keys) made of them
-/// \param v values, Tk×dv
-/// \param params the parameters
-/// \param sinks where the weights go
-/// \param mask which keys each query may see
-/// \param options probability function, return_scores and the scale
-/// \return output, fully_masked (and scores when asked)
-template <typename DerivedQ, typename K, typename DerivedV>
-OutputResult<typename DerivedQ::Scalar> bahdanau(const Eigen::MatrixBase<DerivedQ>& q, const K& k,
-                                              const Eigen::MatrixBase<DerivedV>& v,
-                                              const BahdanauParams<typename DerivedQ::Scalar>& params,
-                                              const Sinks<typename DerivedQ::Scalar>& sinks, const Mask& mask = Mask(),
-                                              const Options& options = Options()) {
-  using Scalar = typename DerivedQ::Scalar;
-  return detail::run_sinks<Scalar>(q.rows(), v.cols(), options, [&](auto& out, auto& ws) {
-    bahdanau_into(q, k, v, params, out, sinks, ws, mask, options);
-  });
-}
+/// Bahdanau attention into caller-owned `output` and `weights` (or sinks) with scratch `ws`:
+/// `attn::bahdanau_into(q, k, v, params, output, weights, ws [, mask, options])`. Returns the
+/// number of fully masked query rows. Keys prepared with another `normalize` are refused.
+/// Arguments and errors: attn::AttentionIntoFn.
+inline constexpr AttentionIntoFn<BahdanauParams> bahdanau_into{"attn::bahdanau"};
 
 }  // namespace attn

@@ -194,9 +194,8 @@ struct RolloutResult {
 template <typename Layers>
 RolloutResult<detail::head_scalar<Layers>> attention_rollout(const Layers& layers, double identity_weight = 0.5) {
   using Scalar = detail::head_scalar<Layers>;
-  detail::check_scalar<Scalar>();
   constexpr const char* fn = "attn::attention_rollout";
-  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
+  const detail::SerialCall<Scalar> serial;  // Eigen's products single-threaded (bit-identical results)
   const auto [t, tk] = detail::check_same_shapes(fn, "layers", layers);
   ATTN_CHECK(t == tk, std::string(fn) + ": layers[0] " + detail::shape(t, tk) + " must be square");
   if (!(identity_weight >= 0.0 && identity_weight <= 1.0)) {

@@ -22,6 +22,7 @@
 #include "self_attention.hpp"
 #include "pooling.hpp"
 #include "many_to_one.hpp"
+#include "mechanism.hpp"
 #include "alignment.hpp"
 #include "analysis.hpp"
 #include "monotonic_attention.hpp"

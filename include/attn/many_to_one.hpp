@@ -21,7 +21,12 @@
 namespace attn {
 
 /// keras-attention's `score` argument.
+// GCC 12's -Wshadow takes these scoped enumerators for redeclarations of attn::luong and
+// attn::bahdanau (the callable objects) when both are visible; they are not.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
 enum class ManyToOneScore { luong, bahdanau };
+#pragma GCC diagnostic pop
 
 /// Parameters of the many-to-one layer in Keras kernel layout (all Dense layers have no bias).
 /// Keras layer names in brackets (keras-attention 5.x; 3.x/4.x names after the slash).
@@ -41,11 +46,7 @@ struct ManyToOneParams {
   /// \param wc 2d×out
   /// \return parameters of the luong score
   static ManyToOneParams luong(Matrix<Scalar> w, Matrix<Scalar> wc) {
-    ManyToOneParams p;
-    p.score = ManyToOneScore::luong;
-    p.w = std::move(w);
-    p.wc = std::move(wc);
-    return p;
+    return {ManyToOneScore::luong, std::move(w), {}, {}, {}, std::move(wc)};
   }
   /// score_s = tanh(h_T·W1 + h_s·W2)·v
   /// \param w1 d×units
@@ -54,13 +55,7 @@ struct ManyToOneParams {
   /// \param wc 2d×out
   /// \return parameters of the bahdanau score
   static ManyToOneParams bahdanau(Matrix<Scalar> w1, Matrix<Scalar> w2, Matrix<Scalar> v, Matrix<Scalar> wc) {
-    ManyToOneParams p;
-    p.score = ManyToOneScore::bahdanau;
-    p.w1 = std::move(w1);
-    p.w2 = std::move(w2);
-    p.v = std::move(v);
-    p.wc = std::move(wc);
-    return p;
+    return {ManyToOneScore::bahdanau, {}, std::move(w1), std::move(w2), std::move(v), std::move(wc)};
   }
 };
 
@@ -124,9 +119,8 @@ Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOnePara
                        Eigen::Ref<Matrix<typename DerivedH::Scalar>> context, Workspace<typename DerivedH::Scalar>& ws,
                        const Mask& mask = Mask(), const Options& options = Options()) {
   using Scalar = typename DerivedH::Scalar;
-  detail::check_scalar<Scalar>();
   constexpr const char* fn = "attn::many_to_one";
-  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
+  const detail::SerialCall<Scalar> serial;  // Eigen's products single-threaded (bit-identical results)
   const Index t = h.rows();
   const Index d = h.cols();
   detail::check_many_to_one_params(fn, params, d);
@@ -147,19 +141,16 @@ Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOnePara
   }
 
   // The scores of the one query against every step (the scorer of params).
-  const auto score_all = [&](const auto& scorer) {
-    auto prepared = detail::buffers(ws).prepared.matrix(t, scorer.prepared_size(d));
-    scorer.prepare(h, prepared);
-    scorer.scores(query, prepared, weights, ws);
-  };
   if (params.score == ManyToOneScore::luong) {
-    score_all(detail::DotScorer<Scalar>{detail::view(params.w), false, Scalar(1), Scalar(0)});  // keys h_s·W
+    const detail::DotScorer<Scalar> scorer{detail::view(params.w), false, Scalar(1), Scalar(0)};  // keys h_s·W
+    detail::score_keys(scorer, query, h, weights, ws);
   } else {
     const Index units = params.w1.cols();
-    score_all(detail::AdditiveScorer<Scalar>{detail::view(params.w1), detail::view(params.w2),
-                                             detail::RowView<Scalar>(nullptr, 0),
-                                             detail::RowView<Scalar>(units == 0 ? nullptr : params.v.data(), units),
-                                             Scalar(0)});
+    const detail::AdditiveScorer<Scalar> scorer{detail::view(params.w1), detail::view(params.w2),
+                                                detail::RowView<Scalar>(nullptr, 0),
+                                                detail::RowView<Scalar>(units == 0 ? nullptr : params.v.data(), units),
+                                                Scalar(0)};
+    detail::score_keys(scorer, query, h, weights, ws);
   }
   const Index count = detail::finish(weights, h, context, ws, mask, options, scale);
 

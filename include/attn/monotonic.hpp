@@ -47,10 +47,8 @@ Index monotonic_keys(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q,
                      const Eigen::MatrixBase<DerivedV>& v, const Eigen::MatrixBase<DerivedA>& previous,
                      const MonotonicParams<Scalar>& monotonic, const Mask& mask, Noise& noise,
                      Eigen::Ref<Matrix<Scalar>> output, Eigen::Ref<Matrix<Scalar>> weights, Workspace<Scalar>& ws) {
-  auto prepared = buffers(ws).prepared.matrix(k.rows(), scorer.prepared_size(k.cols()));
-  scorer.prepare(k, prepared);
   auto scores = buffers(ws).scores.matrix(q.rows(), k.rows());
-  scorer.scores(q, prepared, scores, ws);
+  score_keys<Scorer, DerivedQ, DerivedK, Scalar>(scorer, q, k, scores, ws);
   return monotonic_step<Scalar>(scores, previous, monotonic, mask, noise, v, output, weights, ws);
 }
 
@@ -90,118 +88,120 @@ MonotonicResult<Scalar> run_monotonic(Index tq, Index tk, Index dv, Into&& into)
 
 }  // namespace detail
 
-/// Bahdanau-monotonic attention (TF `BahdanauMonotonicAttention`) into caller-owned `output`
-/// (Tq×dv) and `weights` (Tq×Tk, may be the same matrix as `previous`) with scratch `ws`:
-/// energies `e_ij = v·tanh(q_i·Wq + k_j·Wk)` (normalized form as in attn::bahdanau), then
+/// The `_into` form of the monotonic mechanism whose energies come from `Params<Scalar>`
+/// (attn::bahdanau_monotonic_into, attn::luong_monotonic_into): energies `e`, then
 /// `p = sigmoid(e + r (+ noise))` and the monotonic recurrence from `previous` (Tq×Tk; use
 /// monotonic_initial_alignment for the first step). Keys hidden by `mask` get `p = 0`.
 /// Afterwards `ws.scores()` holds the energies `e + r` (-inf on masked keys), `ws.p_choose()` the
 /// choosing probabilities and `ws.fully_masked()` the rows that saw no key. Allocates nothing
 /// once `ws` has seen these shapes.
-/// \param q queries, Tq×dq
-/// \param k keys, Tk×dk
-/// \param v values, Tk×dv
-/// \param previous previous alignment, Tq×Tk
-/// \param params the Bahdanau parameters
-/// \param output Tq×dv, written
-/// \param weights Tq×Tk, written
-/// \param ws reusable scratch
-/// \param monotonic mode, score bias and noise scale (default: parallel, 0, 0)
-/// \param mask which keys each query may see (default: all)
-/// \param noise the pre-sigmoid noise source: attn::NoNoise (default), a std::mt19937-like
-///        engine or a callable returning N(0,1) samples; required when sigmoid_noise > 0
-/// \return the number of queries that saw no key
-/// \throws attn::invalid_argument when a shape or parameter does not fit, or noise is needed but
-///         not given
-template <typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise = NoNoise>
-Index bahdanau_monotonic_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
-                              const Eigen::MatrixBase<DerivedV>& v, const Eigen::MatrixBase<DerivedA>& previous,
-                              const BahdanauParams<typename DerivedQ::Scalar>& params,
-                              Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
-                              Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights,
-                              Workspace<typename DerivedQ::Scalar>& ws,
-                              const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {},
-                              const Mask& mask = Mask(), Noise&& noise = Noise()) {
-  return detail::monotonic_with("attn::bahdanau_monotonic", q, k, v, previous, params, output, weights, ws, monotonic,
-                                 mask, noise);
-}
+template <template <typename> class Params>
+class MonotonicIntoFn {
+ public:
+  /// \param name the name error messages give, e.g. "attn::bahdanau_monotonic"
+  explicit constexpr MonotonicIntoFn(const char* name) : name_(name) {}
 
-/// Luong-monotonic attention (TF `LuongMonotonicAttention`) into caller-owned `output` and
-/// `weights` with scratch `ws`: energies from attn::LuongParams (dot `g·Q·Kᵀ`, general
-/// `g·Q·W·Kᵀ`, concat), then as bahdanau_monotonic_into. TF's form is
-/// `LuongParams::memory_layer(W_m, g)` (keys = memory·W_m, e = g·q·keysᵀ).
-/// \param q queries, Tq×dq
-/// \param k keys, Tk×dk
-/// \param v values, Tk×dv
-/// \param previous previous alignment, Tq×Tk
-/// \param params the Luong score and its parameters
-/// \param output Tq×dv, written
-/// \param weights Tq×Tk, written (may be the same matrix as `previous`)
-/// \param ws reusable scratch; holds the energies, p_choose and fully masked rows afterwards
-/// \param monotonic mode, score bias and noise scale (default: parallel, 0, 0)
-/// \param mask which keys each query may see (default: all)
-/// \param noise the pre-sigmoid noise source (default: none)
-/// \return the number of queries that saw no key
-/// \throws attn::invalid_argument when a shape or parameter does not fit, or noise is needed but
-///         not given
-template <typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise = NoNoise>
-Index luong_monotonic_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
-                           const Eigen::MatrixBase<DerivedV>& v, const Eigen::MatrixBase<DerivedA>& previous,
-                           const LuongParams<typename DerivedQ::Scalar>& params,
-                           Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
-                           Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights,
-                           Workspace<typename DerivedQ::Scalar>& ws,
-                           const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {},
-                           const Mask& mask = Mask(), Noise&& noise = Noise()) {
-  return detail::monotonic_with("attn::luong_monotonic", q, k, v, previous, params, output, weights, ws, monotonic,
-                                 mask, noise);
-}
+  /// Into caller-owned `output` and `weights` with scratch `ws`.
+  /// \param q queries, Tq×dq
+  /// \param k keys, Tk×dk
+  /// \param v values, Tk×dv
+  /// \param previous previous alignment, Tq×Tk
+  /// \param params the parameters of the energies
+  /// \param output Tq×dv, written
+  /// \param weights Tq×Tk, written (may be the same matrix as `previous`)
+  /// \param ws reusable scratch; holds the energies, p_choose and fully masked rows afterwards
+  /// \param monotonic mode, score bias and noise scale (default: parallel, 0, 0)
+  /// \param mask which keys each query may see (default: all)
+  /// \param noise the pre-sigmoid noise source: attn::NoNoise (default), a std::mt19937-like
+  ///        engine or a callable returning N(0,1) samples; required when sigmoid_noise > 0
+  /// \return the number of queries that saw no key
+  /// \throws attn::invalid_argument when a shape or parameter does not fit, or noise is needed
+  ///         but not given
+  template <typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise = NoNoise>
+  Index operator()(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                   const Eigen::MatrixBase<DerivedV>& v, const Eigen::MatrixBase<DerivedA>& previous,
+                   const Params<typename DerivedQ::Scalar>& params, Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
+                   Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights, Workspace<typename DerivedQ::Scalar>& ws,
+                   const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {}, const Mask& mask = Mask(),
+                   Noise&& noise = Noise()) const {
+    return detail::monotonic_with(name_, q, k, v, previous, params, output, weights, ws, monotonic, mask, noise);
+  }
 
-/// Bahdanau-monotonic attention, value form of bahdanau_monotonic_into.
-/// \param q queries, Tq×dq
-/// \param k keys, Tk×dk
-/// \param v values, Tk×dv
-/// \param previous previous alignment, Tq×Tk
-/// \param params the Bahdanau parameters
-/// \param monotonic mode, score bias and noise scale (default: parallel, 0, 0)
-/// \param mask which keys each query may see (default: all)
-/// \param noise the pre-sigmoid noise source (default: none)
-/// \return output Tq×dv, weights Tq×Tk, the energies, p_choose, fully_masked, leaked and expected_position
-/// \throws attn::invalid_argument as bahdanau_monotonic_into does
-template <typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise = NoNoise>
-MonotonicResult<typename DerivedQ::Scalar> bahdanau_monotonic(
-    const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v,
-    const Eigen::MatrixBase<DerivedA>& previous, const BahdanauParams<typename DerivedQ::Scalar>& params,
-    const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {}, const Mask& mask = Mask(),
-    Noise&& noise = Noise()) {
-  using Scalar = typename DerivedQ::Scalar;
-  return detail::run_monotonic<Scalar>(q.rows(), k.rows(), v.cols(), [&](auto& out, auto& w, auto& ws) {
-    bahdanau_monotonic_into(q, k, v, previous, params, out, w, ws, monotonic, mask, std::forward<Noise>(noise));
-  });
-}
+ private:
+  const char* name_;
+};
 
-/// Luong-monotonic attention, value form of luong_monotonic_into.
-/// \param q queries, Tq×dq
-/// \param k keys, Tk×dk
-/// \param v values, Tk×dv
-/// \param previous previous alignment, Tq×Tk
-/// \param params the Luong score and its parameters (default: dot)
-/// \param monotonic mode, score bias and noise scale (default: parallel, 0, 0)
-/// \param mask which keys each query may see (default: all)
-/// \param noise the pre-sigmoid noise source (default: none)
-/// \return output Tq×dv, weights Tq×Tk, the energies, p_choose, fully_masked, leaked and expected_position
-/// \throws attn::invalid_argument as luong_monotonic_into does
-template <typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise = NoNoise>
-MonotonicResult<typename DerivedQ::Scalar> luong_monotonic(
-    const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v,
-    const Eigen::MatrixBase<DerivedA>& previous, const LuongParams<typename DerivedQ::Scalar>& params = {},
-    const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {}, const Mask& mask = Mask(),
-    Noise&& noise = Noise()) {
-  using Scalar = typename DerivedQ::Scalar;
-  return detail::run_monotonic<Scalar>(q.rows(), k.rows(), v.cols(), [&](auto& out, auto& w, auto& ws) {
-    luong_monotonic_into(q, k, v, previous, params, out, w, ws, monotonic, mask, std::forward<Noise>(noise));
-  });
-}
+/// The value form of a monotonic mechanism (attn::bahdanau_monotonic, attn::luong_monotonic):
+/// the MonotonicIntoFn of the same parameters into a fresh result.
+template <template <typename> class Params>
+class MonotonicFn {
+ public:
+  /// \param name the name error messages give, e.g. "attn::bahdanau_monotonic"
+  explicit constexpr MonotonicFn(const char* name) : name_(name) {}
+
+  /// `auto [output, weights] = attn::bahdanau_monotonic(q, k, v, previous, params);` works.
+  /// \param q queries, Tq×dq
+  /// \param k keys, Tk×dk
+  /// \param v values, Tk×dv
+  /// \param previous previous alignment, Tq×Tk
+  /// \param params the parameters of the energies
+  /// \param monotonic mode, score bias and noise scale (default: parallel, 0, 0)
+  /// \param mask which keys each query may see (default: all)
+  /// \param noise the pre-sigmoid noise source (default: none)
+  /// \return output Tq×dv, weights Tq×Tk, the energies, p_choose, fully_masked, leaked and
+  ///         expected_position
+  /// \throws attn::invalid_argument as the `_into` form does
+  template <typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise = NoNoise>
+  MonotonicResult<typename DerivedQ::Scalar> operator()(
+      const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v,
+      const Eigen::MatrixBase<DerivedA>& previous, const Params<typename DerivedQ::Scalar>& params,
+      const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {}, const Mask& mask = Mask(),
+      Noise&& noise = Noise()) const {
+    using Scalar = typename DerivedQ::Scalar;
+    return detail::run_monotonic<Scalar>(q.rows(), k.rows(), v.cols(), [&](auto& out, auto& w, auto& ws) {
+      detail::monotonic_with(name_, q, k, v, previous, params, out, w, ws, monotonic, mask, noise);
+    });
+  }
+
+  /// With the default parameters, for a mechanism that has them (Luong: the dot score).
+  /// \param q queries, Tq×dq
+  /// \param k keys, Tk×dk
+  /// \param v values, Tk×dv
+  /// \param previous previous alignment, Tq×Tk
+  /// \return as the form with parameters
+  template <typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA,
+            template <typename> class P = Params, std::enable_if_t<detail::has_default_params<P>::value, int> = 0>
+  MonotonicResult<typename DerivedQ::Scalar> operator()(const Eigen::MatrixBase<DerivedQ>& q,
+                                                        const Eigen::MatrixBase<DerivedK>& k,
+                                                        const Eigen::MatrixBase<DerivedV>& v,
+                                                        const Eigen::MatrixBase<DerivedA>& previous) const {
+    return (*this)(q, k, v, previous, Params<typename DerivedQ::Scalar>{});
+  }
+
+ private:
+  const char* name_;
+};
+
+/// Bahdanau-monotonic attention (TF `BahdanauMonotonicAttention`), `_into` form:
+/// `attn::bahdanau_monotonic_into(q, k, v, previous, params, output, weights, ws [, monotonic,
+/// mask, noise])`. Energies `e_ij = v·tanh(q_i·Wq + k_j·Wk)` (normalized form as in
+/// attn::bahdanau). Arguments and errors: attn::MonotonicIntoFn.
+inline constexpr MonotonicIntoFn<BahdanauParams> bahdanau_monotonic_into{"attn::bahdanau_monotonic"};
+
+/// Bahdanau-monotonic attention, value form: `attn::bahdanau_monotonic(q, k, v, previous, params
+/// [, monotonic, mask, noise])`. Arguments: attn::MonotonicFn.
+inline constexpr MonotonicFn<BahdanauParams> bahdanau_monotonic{"attn::bahdanau_monotonic"};
+
+/// Luong-monotonic attention (TF `LuongMonotonicAttention`), `_into` form:
+/// `attn::luong_monotonic_into(q, k, v, previous, params, output, weights, ws [, monotonic, mask,
+/// noise])`. Energies from attn::LuongParams (dot `g·Q·Kᵀ`, general `g·Q·W·Kᵀ`, concat); TF's
+/// form is `LuongParams::memory_layer(W_m, g)` (keys = memory·W_m, e = g·q·keysᵀ). Arguments and
+/// errors: attn::MonotonicIntoFn.
+inline constexpr MonotonicIntoFn<LuongParams> luong_monotonic_into{"attn::luong_monotonic"};
+
+/// Luong-monotonic attention, value form: `attn::luong_monotonic(q, k, v, previous [, params,
+/// monotonic, mask, noise])` (default: the dot score). Arguments: attn::MonotonicFn.
+inline constexpr MonotonicFn<LuongParams> luong_monotonic{"attn::luong_monotonic"};
 
 }  // namespace attn
 

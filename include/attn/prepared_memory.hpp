@@ -32,7 +32,12 @@ struct ScaledDotProductParams {
 };
 
 /// Score function of a Memory.
+// GCC 12's -Wshadow takes these scoped enumerators for redeclarations of attn::luong and
+// attn::bahdanau (the callable objects) when both are visible; they are not.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
 enum class MemoryScore { scaled_dot_product, luong, bahdanau };
+#pragma GCC diagnostic pop
 
 
 template <typename Scalar>

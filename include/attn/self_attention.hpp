@@ -9,6 +9,7 @@
 #include "mask.hpp"
 #include "result.hpp"
 #include "detail/scorers.hpp"
+#include "mechanism.hpp"
 #include "workspace.hpp"
 
 #include <optional>
@@ -49,25 +50,15 @@ struct SeqSelfAttentionParams {
   /// \return additive parameters with no width and history_only off
   static SeqSelfAttentionParams additive(Matrix<Scalar> wt, Matrix<Scalar> wx, RowVector<Scalar> bh,
                                          Matrix<Scalar> wa, RowVector<Scalar> ba = {}) {
-    SeqSelfAttentionParams p;
-    p.type = SelfAttentionType::additive;
-    p.wt = std::move(wt);
-    p.wx = std::move(wx);
-    p.wa = std::move(wa);
-    p.bh = std::move(bh);
-    p.ba = std::move(ba);
-    return p;
+    return {SelfAttentionType::additive, std::move(wt), std::move(wx), std::move(bh), std::move(wa), std::move(ba),
+            std::nullopt, false};
   }
   /// e_tt' = x_t·Wa·x_t'ᵀ + ba
   /// \param wa d×d
   /// \param ba 1×1, or empty (default) for none
   /// \return multiplicative parameters with no width and history_only off
   static SeqSelfAttentionParams multiplicative(Matrix<Scalar> wa, RowVector<Scalar> ba = {}) {
-    SeqSelfAttentionParams p;
-    p.type = SelfAttentionType::multiplicative;
-    p.wa = std::move(wa);
-    p.ba = std::move(ba);
-    return p;
+    return {SelfAttentionType::multiplicative, {}, {}, {}, std::move(wa), std::move(ba), std::nullopt, false};
   }
 };
 
@@ -88,127 +79,98 @@ inline Mask local_attention_mask(std::optional<Index> width, bool history_only) 
 
 namespace detail {
 
-template <typename Scalar>
-void check_self_attention_params(const char* fn, const SeqSelfAttentionParams<Scalar>& p, Index d) {
-  const auto unused = [fn](Index size, const char* name) {
-    ATTN_CHECK(size == 0, std::string(fn) + ": " + name + " is only used by the additive type");
-  };
-  if (p.width) {
-    ATTN_CHECK(*p.width > 0, std::string(fn) + ": params.width (" + std::to_string(*p.width) + ") must be > 0");
+/// The SeqSelfAttention layer (see detail::LayerOf): one row per step.
+template <typename S>
+struct LayerOf<SeqSelfAttentionParams<S>> {
+  using Scalar = S;
+
+  static Index query_rows(Index t) { return t; }
+
+  static void check(const char* fn, const SeqSelfAttentionParams<Scalar>& p, Index d) {
+    const auto unused = [fn](Index size, const char* name) {
+      ATTN_CHECK(size == 0, std::string(fn) + ": " + name + " is only used by the additive type");
+    };
+    if (p.width) {
+      ATTN_CHECK(*p.width > 0, std::string(fn) + ": params.width (" + std::to_string(*p.width) + ") must be > 0");
+    }
+    if (p.type == SelfAttentionType::additive) {
+      const Index units = p.wt.cols();
+      check_equal(fn, "params.wt.rows()", p.wt.rows(), "x.cols()", d);
+      check_shape(fn, "params.wx", p.wx, d, units);
+      check_shape(fn, "params.wa", p.wa, units, 1);
+      ATTN_CHECK(p.bh.size() == 0 || p.bh.cols() == units,
+                 std::string(fn) + ": params.bh " + shape(p.bh.rows(), p.bh.cols()) + " must be " + shape(1, units) +
+                     " or empty");
+    } else {
+      check_shape(fn, "params.wa", p.wa, d, d);
+      unused(p.wt.size(), "params.wt");
+      unused(p.wx.size(), "params.wx");
+      unused(p.bh.size(), "params.bh");
+    }
+    ATTN_CHECK(p.ba.size() == 0 || p.ba.cols() == 1,
+               std::string(fn) + ": params.ba " + shape(p.ba.rows(), p.ba.cols()) + " must be (1x1) or empty");
   }
-  if (p.type == SelfAttentionType::additive) {
-    const Index units = p.wt.cols();
-    check_equal(fn, "params.wt.rows()", p.wt.rows(), "x.cols()", d);
-    check_shape(fn, "params.wx", p.wx, d, units);
-    check_shape(fn, "params.wa", p.wa, units, 1);
-    ATTN_CHECK(p.bh.size() == 0 || p.bh.cols() == units,
-               std::string(fn) + ": params.bh " + shape(p.bh.rows(), p.bh.cols()) + " must be " + shape(1, units) +
-                   " or empty");
-  } else {
-    check_shape(fn, "params.wa", p.wa, d, d);
-    unused(p.wt.size(), "params.wt");
-    unused(p.wx.size(), "params.wx");
-    unused(p.bh.size(), "params.bh");
+
+  template <typename DerivedX>
+  static Index into(const Eigen::MatrixBase<DerivedX>& x, const SeqSelfAttentionParams<Scalar>& params,
+                    Eigen::Ref<Matrix<Scalar>> output, Eigen::Ref<Matrix<Scalar>> weights, Workspace<Scalar>& ws,
+                    const Mask& mask, const Options& options, Scalar scale) {
+    const Index t = x.rows();
+    // Raw emissions for every pair (the scorer of params); padded rows and columns are computed
+    // but never read.
+    const Scalar ba = params.ba.size() != 0 ? params.ba(0) : Scalar(0);
+    if (params.type == SelfAttentionType::additive) {
+      const Index units = params.wt.cols();
+      const AdditiveScorer<Scalar> scorer{view(params.wt), view(params.wx), view(params.bh),
+                                          RowView<Scalar>(units == 0 ? nullptr : params.wa.data(), units), ba};
+      score_keys(scorer, x, x, weights, ws);
+    } else {
+      score_keys(DotScorer<Scalar>{view(params.wa), true, Scalar(1), ba}, x, x, weights, ws);
+    }
+    if (options.return_scores) buffers(ws).scores.matrix(t, t) = weights;
+
+    // Rows [0, n) attend; rows [n, t) are padding (zero, fully masked).
+    const Index n = visible_prefix(mask, t);
+    row_flags(ws, t);  // capacity for all rows before finish() fills the first n
+    Options inner = options;
+    inner.return_scores = false;  // kept above for all t rows
+    Index count = 0;
+    if (params.width || params.history_only) {
+      count = finish<Scalar>(weights.topRows(n), x, output.topRows(n), ws,
+                             mask & local_attention_mask(params.width, params.history_only), inner, scale);
+    } else {
+      count = finish<Scalar>(weights.topRows(n), x, output.topRows(n), ws, mask, inner, scale);
+    }
+    auto flags = row_flags(ws, t);
+    if (n < t) {
+      weights.bottomRows(t - n).setZero();
+      output.bottomRows(t - n).setZero();
+      flags.tail(t - n).setConstant(true);
+      count += t - n;
+    }
+    return count;
   }
-  ATTN_CHECK(p.ba.size() == 0 || p.ba.cols() == 1,
-             std::string(fn) + ": params.ba " + shape(p.ba.rows(), p.ba.cols()) + " must be (1x1) or empty");
-}
+};
 
 }  // namespace detail
 
 /// SeqSelfAttention over `x` (T×d) into caller-owned `output` (T×d) and `weights` (T×T), with
-/// scratch `ws`. The window of `params` is intersected with `mask`. A key length `n` in `mask`
+/// scratch `ws`: `attn::seq_self_attention_into(x, params, output, weights, ws [, mask,
+/// options])`. The window of `params` is intersected with `mask`. A key length `n` in `mask`
 /// marks steps `>= n` as padding on both axes, as the Keras mask does: no row sees them, and
 /// their own rows of weights and output are zero and reported fully masked.
 /// `options.probability` applies (softmax is the Keras layer); `options.scale`, when set,
-/// multiplies the emissions before it (1 in the Keras layer).
-/// Returns the number of fully masked rows. Allocates nothing once `ws` has seen these shapes,
-/// unless both a width and an explicit matrix mask are given (the intersection copies the matrix).
-/// \param x the sequence, T×d
-/// \param params score kernels, biases, width and history_only
-/// \param output T×d, written
-/// \param weights T×T, written
-/// \param ws reusable scratch; reports the fully masked rows and the scores of the last call
-/// \param mask which keys each row may see (default: all)
-/// \param options probability function and return_scores
-/// \return the number of fully masked rows
-/// \throws attn::invalid_argument when a kernel or bias of `params` does not fit d (or is set for
-///         the other type), the width is not > 0, an output has another shape, the mask does not
-///         fit, or `options.scale` is not finite
-template <typename DerivedX>
-Index seq_self_attention_into(const Eigen::MatrixBase<DerivedX>& x,
-                              const SeqSelfAttentionParams<typename DerivedX::Scalar>& params,
-                              Eigen::Ref<Matrix<typename DerivedX::Scalar>> output,
-                              Eigen::Ref<Matrix<typename DerivedX::Scalar>> weights,
-                              Workspace<typename DerivedX::Scalar>& ws, const Mask& mask = Mask(),
-                              const Options& options = Options()) {
-  using Scalar = typename DerivedX::Scalar;
-  detail::check_scalar<Scalar>();
-  constexpr const char* fn = "attn::seq_self_attention";
-  const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
-  const Index t = x.rows();
-  const Index d = x.cols();
-  detail::check_self_attention_params(fn, params, d);
-  detail::check_into<Scalar>(fn, t, t, d, output, weights, mask, options);
-  const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1));
+/// multiplies the emissions before it (1 in the Keras layer). Returns the number of fully
+/// masked rows. Allocates nothing once `ws` has seen these shapes, unless both a width and an
+/// explicit matrix mask are given (the intersection copies the matrix). Also refused: a width
+/// that is not > 0, a kernel set for the other type. Arguments and errors:
+/// attn::SequenceLayerIntoFn.
+inline constexpr SequenceLayerIntoFn<SeqSelfAttentionParams> seq_self_attention_into{"attn::seq_self_attention"};
 
-  // Raw emissions for every pair (the scorer of params); padded rows and columns are computed
-  // but never read.
-  const Scalar ba = params.ba.size() != 0 ? params.ba(0) : Scalar(0);
-  const auto score_all = [&](const auto& scorer) {
-    auto prepared = detail::buffers(ws).prepared.matrix(t, scorer.prepared_size(d));
-    scorer.prepare(x, prepared);
-    scorer.scores(x, prepared, weights, ws);
-  };
-  if (params.type == SelfAttentionType::additive) {
-    const Index units = params.wt.cols();
-    score_all(detail::AdditiveScorer<Scalar>{detail::view(params.wt), detail::view(params.wx), detail::view(params.bh),
-                                             detail::RowView<Scalar>(units == 0 ? nullptr : params.wa.data(), units),
-                                             ba});
-  } else {
-    score_all(detail::DotScorer<Scalar>{detail::view(params.wa), true, Scalar(1), ba});
-  }
-  if (options.return_scores) detail::buffers(ws).scores.matrix(t, t) = weights;
-
-  // Rows [0, n) attend; rows [n, t) are padding (zero, fully masked).
-  const Index n = detail::visible_prefix(mask, t);
-  detail::row_flags(ws, t);  // capacity for all rows before finish() fills the first n
-  Options inner = options;
-  inner.return_scores = false;  // kept above for all t rows
-  Index count = 0;
-  if (params.width || params.history_only) {
-    count = detail::finish<Scalar>(weights.topRows(n), x, output.topRows(n), ws,
-                           mask & local_attention_mask(params.width, params.history_only), inner, scale);
-  } else {
-    count = detail::finish<Scalar>(weights.topRows(n), x, output.topRows(n), ws, mask, inner, scale);
-  }
-  auto flags = detail::row_flags(ws, t);
-  if (n < t) {
-    weights.bottomRows(t - n).setZero();
-    output.bottomRows(t - n).setZero();
-    flags.tail(t - n).setConstant(true);
-    count += t - n;
-  }
-  return count;
-}
-
-/// SeqSelfAttention over `x` (T×d): output T×d (keras `v`), weights T×T (keras `a`, what
-/// `return_attention=True` returns), fully masked rows and, with `options.return_scores`, the
-/// emissions `e` (T×T, before window, mask and softmax). See seq_self_attention_into.
-/// \param x the sequence, T×d
-/// \param params score kernels, biases, width and history_only
-/// \param mask which keys each row may see (default: all)
-/// \param options probability function and return_scores
-/// \return output T×d, weights T×T, fully_masked (and scores when asked)
-/// \throws attn::invalid_argument as seq_self_attention_into does
-template <typename DerivedX>
-AttentionResult<typename DerivedX::Scalar> seq_self_attention(
-    const Eigen::MatrixBase<DerivedX>& x, const SeqSelfAttentionParams<typename DerivedX::Scalar>& params,
-    const Mask& mask = Mask(), const Options& options = Options()) {
-  using Scalar = typename DerivedX::Scalar;
-  return detail::run<Scalar>(x.rows(), x.rows(), x.cols(), options, [&](auto& out, auto& w, auto& ws) {
-    seq_self_attention_into(x, params, out, w, ws, mask, options);
-  });
-}
+/// SeqSelfAttention over `x` (T×d), value form: `attn::seq_self_attention(x, params [, mask,
+/// options])` returns output T×d (keras `v`), weights T×T (keras `a`, what `return_attention=True`
+/// returns), fully masked rows and, with `options.return_scores`, the emissions `e` (T×T, before
+/// window, mask and softmax). Arguments: attn::SequenceLayerFn.
+inline constexpr SequenceLayerFn<SeqSelfAttentionParams> seq_self_attention{"attn::seq_self_attention"};
 
 }  // namespace attn

@@ -41,8 +41,7 @@ template <typename Params, typename DerivedK>
 typename ScorerOf<Params>::Keys prepare_keys_with(const char* fn, const Params& params,
                                                   const Eigen::MatrixBase<DerivedK>& k) {
   using Scalar = typename DerivedK::Scalar;
-  check_scalar<Scalar>();
-  const SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
+  const SerialCall<Scalar> serial;  // Eigen's products single-threaded (bit-identical results)
   const Index dk = k.cols();
   auto keys = ScorerOf<Params>::keys_for(params);
   Workspace<Scalar> ws;

@@ -194,5 +194,16 @@ struct AdditiveScorer {
 template <typename Params>
 struct ScorerOf {};
 
+/// The scores of query rows `q` (B×dq) against the keys `k` (n×dk) under `scorer` into `out`
+/// (B×n), with the key side of `k` prepared in `ws` first: what the sequence layers
+/// (attention_pooling, many_to_one, seq_self_attention) and the monotonic forms do with a scorer.
+template <typename Scorer, typename DerivedQ, typename DerivedK, typename Scalar>
+void score_keys(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                Eigen::Ref<Matrix<Scalar>> out, Workspace<Scalar>& ws) {
+  auto prepared = buffers(ws).prepared.matrix(k.rows(), scorer.prepared_size(k.cols()));
+  scorer.prepare(k, prepared);
+  scorer.scores(q, prepared, out, ws);
+}
+
 }  // namespace detail
 }  // namespace attn

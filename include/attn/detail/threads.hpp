@@ -76,6 +76,14 @@ class SingleThreadedEigen {
   SingleThreadedEigen& operator=(const SingleThreadedEigen&) = delete;
 };
 
+/// The start of a kernel call on `Scalar` that runs Eigen's products single-threaded (see
+/// SingleThreadedEigen) until the end of its scope, with the scalar type checked at compile time.
+template <typename Scalar>
+class SerialCall : SingleThreadedEigen {
+ public:
+  SerialCall() { check_scalar<Scalar>(); }
+};
+
 /// This thread's number in the current team (0 without OpenMP).
 inline Index thread_id() {
 #ifdef _OPENMP

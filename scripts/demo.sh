@@ -47,7 +47,7 @@ rm -f transformer_attention.csv transformer_attention.svg
 ./build/examples/attn_transformer_demo "$@"
 echo "open transformer_attention.svg in a browser"
 
-# T = 8192 keeps the demo short (1 to 2 s); `attn_long_context` alone runs T = 32768, 20 to
-# 30 s on the project's 2-vCPU VM (docs/08-performance.md, "Example: 32768 tokens").
+# T = 8192 keeps the demo short (under a second); `attn_long_context` alone runs T = 32768, about
+# 5 s on the project's 2-vCPU VM under load (docs/08-performance.md, "Example: 32768 tokens").
 section "attn_long_context 8192: attention received per key, without a T x T matrix"
 ./build/examples/attn_long_context 8192

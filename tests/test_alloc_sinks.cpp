@@ -2,6 +2,8 @@
 // Memory bound of every weight sink, by counting bytes: at T = 2048 one call with a fresh
 // workspace and a fresh sink allocates at most what the sink keeps plus O(threads × 256 × Tk)
 // (each thread's block of rows, Eigen's GEMM packing) plus O(T·d) (keys): far below one T×T map.
+// Multi-head: one block and one head's projections per thread, whatever h. Long keys: blocks of
+// fewer rows (64 at Tk = 32768 floats), about 8 MiB each.
 // A second call of the same shape keeps nothing and allocates only Eigen's transient GEMM
 // packing buffers (NpyWeightsWriter: its block buffer too, by design). Its own program (tests/CMakeLists.txt: attn_tests_alloc, CTest prefix "alloc."): it
 // replaces glibc's malloc family, which every allocation goes through (Eigen's aligned_malloc
@@ -156,10 +158,9 @@ TEMPLATE_TEST_CASE("each sink allocates its own storage plus one block of rows p
     std::string name;
     long long keeps;  // what the sink itself keeps (documented in docs/08)
   };
-  const Index blocks = (kT + 255) / 256;
   const std::vector<Case> cases = {
       {"none", 0},
-      {"ColumnSums", kT * blocks * s + kT * s + kT * static_cast<long long>(sizeof(Index))},
+      {"ColumnSums", kT * s + kT * static_cast<long long>(sizeof(Index))},
       {"RowStats", kT * s + kT * static_cast<long long>(sizeof(Index))},
       {"TopK", kT * kK * (s + static_cast<long long>(sizeof(Index)))},
       {"SelectedRows", 0},  // caller storage
@@ -228,10 +229,10 @@ TEMPLATE_TEST_CASE("the counter sees a T x T allocation: the full-weights value 
   CHECK(full.peak >= kT * kT * static_cast<long long>(sizeof(S)));
 }
 
-TEST_CASE("multi-head HeadSinks::reduce allocates one block set, not h T x T maps", "[alloc][sinks]") {
+TEST_CASE("multi-head sinks allocate one block and one head's projections per thread, not per head", "[alloc][sinks]") {
   using S = float;  // the single-head case covers double; this one takes seconds at -O0
   const long long s = sizeof(S);
-  const Index h = 2, dm = 8;  // model width D, head width D / h = 4
+  const Index h = 4, dm = 8;  // model width D, head width D / h = 2
   std::mt19937_64 rng(18);
   attn::MultiHeadParams<S> p;
   p.heads = h;
@@ -243,12 +244,14 @@ TEST_CASE("multi-head HeadSinks::reduce allocates one block set, not h T x T map
   Matrix<S> out(kT, dm);
   Matrix<S> mean(kT, kT);  // the caller's one T×T map
   const long long map = kT * kT * s;
-  // Per head: a Workspace with the scaled keys' transpose (D/h × Tk), normalisation scratch, two
-  // rows and flags; the projections Q·Wq, K·Wk, V·Wv and the concatenated heads (4 × T × D);
-  // Eigen's GEMM packing. Blocks of 256 rows: with a reduction the heads run in turn and share one
-  // set (one per thread); output only, each head's workspace keeps its own (heads may run in
-  // parallel): h blocks, still not one map.
-  const long long common = h * ((dm / h) * kT * s + 3 * kT * s + kT) + 4 * kT * dm * s + kT + gemm_scratch<S>();
+  const long long block = 256 * kT * s;  // one block of rows
+  // Per head: a Workspace with normalisation scratch (Tk), fully masked flags; per item the
+  // concatenated heads (T × D) and flags. Per thread of the call (one when a reduction makes
+  // the heads run in turn; heads in parallel run their blocks on their own thread): one lane
+  // with a head's projections (3 × T × D/h), its scaled keys' transpose (D/h × Tk), two rows and
+  // blocks of 256 rows. Plus Eigen's GEMM packing.
+  const long long lane = 3 * kT * (dm / h) * s + (dm / h) * kT * s + 2 * kT * s;
+  const long long common = h * (kT * s + kT) + kT * dm * s + kT + gemm_scratch<S>();
   std::vector<long long> warm_calls;
   for (const bool reduce : {true, false}) {
     INFO((reduce ? "HeadSinks::reduce(mean)" : "no_weights"));
@@ -256,12 +259,14 @@ TEST_CASE("multi-head HeadSinks::reduce allocates one block set, not h T x T map
     if (reduce) sinks.reduce(attn::HeadReduction::mean, mean);
     attn::MultiHeadWorkspace<S> ws;
     const Usage cold = measure([&] { attn::multi_head_into(x, x, x, p, out, sinks, ws); });
-    const long long bound = (reduce ? threads() : h) * 256 * kT * s + common + kSlack;
+    const long long bound = threads() * (lane + block) + common + kSlack;
     INFO("cold call: " << cold.bytes << " bytes in " << cold.calls << " allocations, peak " << cold.peak
                        << "; bound " << bound << ", one T x T map " << map);
     CHECK(cold.peak <= bound);
     CHECK(bound < map / 2);
-    CHECK(cold.peak >= 256 * kT * s);
+    CHECK(cold.peak >= block);
+    // One block per thread, not per head (h blocks would exceed the bound with one thread).
+    if (threads() == 1) CHECK(cold.peak < 2 * block);
     const long long before = attn_alloc::in_use.load();
     const Usage warm = measure([&] { attn::multi_head_into(x, x, x, p, out, sinks, ws); });
     const long long after = attn_alloc::in_use.load();  // before INFO's own allocation
@@ -272,6 +277,35 @@ TEST_CASE("multi-head HeadSinks::reduce allocates one block set, not h T x T map
   }
   // Warm, the reduction allocates nothing the output-only call does not (Eigen's GEMM packing).
   CHECK(warm_calls[0] == warm_calls[1]);
+}
+
+TEMPLATE_TEST_CASE("long keys: blocks get fewer rows, so a block stays near 8 MiB", "[alloc][sinks]", float, double) {
+  using S = TestType;
+  const long long s = sizeof(S);
+  // Tk = 32768 floats: 64 rows of 128 KiB; 16384 doubles: 64 rows too. A block of 256 rows
+  // would be 32 MiB.
+  const Index tk = 32768 * 4 / s;
+  const Index tq = 256;
+  const Index rows = attn::detail::block_rows_for<S>(tk);
+  REQUIRE(rows == 64);
+  std::mt19937_64 rng(19);
+  const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, kD);
+  const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, kD);
+  const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, kD);
+  Matrix<S> out(tq, kD);
+  attn::Workspace<S> ws;
+  attn::ColumnSums<S> sums;
+  const Usage cold = measure([&] { attn::scaled_dot_product_into(q, k, v, out, sums, ws); });
+  // A block per thread and its normalisation scratch, the keys' transpose, two rows, flags, the
+  // sums and counts; Eigen's GEMM packing of a block's products (at most the block and V).
+  const long long block = rows * tk * s;
+  const long long bound = threads() * (block + tk * s) + kD * tk * s + 2 * tk * s + tq +
+                          tk * (s + static_cast<long long>(sizeof(Index))) + threads() * (block + tk * kD * s) + kSlack;
+  INFO("cold call: peak " << cold.peak << "; bound " << bound << ", a block of 256 rows " << 256 * tk * s);
+  CHECK(cold.peak >= block);
+  CHECK(cold.peak <= bound);
+  if (threads() == 1) CHECK(cold.peak < 256 * tk * s);
+  CHECK(sums.sums().sum() > S(255));  // every query's weights, summing to 1 each
 }
 
 }  // namespace test_alloc_sinks

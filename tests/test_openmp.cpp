@@ -115,7 +115,7 @@ TEMPLATE_TEST_CASE("openmp: weight sinks give the same bits with 1 and 2 threads
   using S = TestType;
   std::mt19937_64 rng(13);
   // 700 rows: three blocks, run by two threads in either order; the sinks' results are reduced
-  // per row or per block in block order, so they cannot depend on which thread ran what.
+  // per row or in row order (ColumnSums), so they cannot depend on which thread ran what.
   const Index tq = 700, tk = 90;
   const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, 16);
   const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, 16);
@@ -185,6 +185,34 @@ TEMPLATE_TEST_CASE("openmp: multi-head sinks give the same bits with 1 and 2 thr
   const auto full = attn::multi_head(x, p, Mask::causal(0));
   CHECK(same_bits(mean2, full.weights.mean()));
   CHECK(same_bits(out2, full.output));
+}
+
+TEMPLATE_TEST_CASE("openmp: long keys, many short blocks on several threads: ColumnSums adds rows in order",
+                   "[openmp][sinks]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(15);
+  // Tk = 20000: blocks of 96 float rows (48 double), so 200 rows are 3 (5) blocks, which the
+  // threads take in turn; a block's ColumnSums waits for the rows before it.
+  const Index tq = 200, tk = 20000;
+  REQUIRE(attn::detail::block_rows_for<S>(tk) < tq / 2);
+  const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, 4);
+  const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, 4);
+  const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, 2);
+  const Mask mask = Mask::causal(tk - tq);
+  // The sums in row order, from the full weights (2 threads).
+  Threads two(2);
+  const auto full = attn::scaled_dot_product(q, k, v, mask);
+  attn::Vector<S> expected = attn::Vector<S>::Zero(tk);
+  for (Index i = 0; i < tq; ++i) expected += full.weights.row(i).transpose();
+  for (const int n : {1, 2, 3}) {
+    Threads t(n);
+    attn::ColumnSums<S> sums;
+    attn::Workspace<S> ws;
+    Matrix<S> out(tq, 2);
+    attn::scaled_dot_product_into(q, k, v, out, sums, ws, mask);
+    CHECK(same_bits(out, full.output));
+    CHECK(same_bits(sums.sums(), expected));
+  }
 }
 
 TEST_CASE("openmp: SingleThreadedEigen keeps Eigen single-threaded and restores the caller's count", "[openmp]") {

@@ -74,18 +74,13 @@ void topk_reference(const Matrix<S>& w, const Mask& mask, Index k, IndexMatrix& 
   }
 }
 
-// Column sums in the sink's order: rows of each block of 256 summed in increasing order, then
-// the blocks' sums added in block order.
+// Column sums in the sink's order: for each key, the rows added one by one in increasing order
+// (whatever the engine's blocks and threads).
 template <typename S>
 attn::Vector<S> column_sums_reference(const Matrix<S>& w) {
   attn::Vector<S> total = attn::Vector<S>::Zero(w.cols());
-  for (Index i0 = 0; i0 < w.rows(); i0 += 256) {
-    for (Index j = 0; j < w.cols(); ++j) {
-      S s = 0;
-      for (Index i = i0; i < std::min(w.rows(), i0 + 256); ++i) s += w(i, j);
-      total(j) += s;
-    }
-  }
+  for (Index i = 0; i < w.rows(); ++i)
+    for (Index j = 0; j < w.cols(); ++j) total(j) += w(i, j);
   return total;
 }
 
@@ -99,7 +94,8 @@ IndexVector counts_reference(const Mask& mask, Index tq, Index tk) {
 // Runs scaled_dot_product_into with a full matrix, then with every sink at once (no full
 // matrix), and checks each sink against the full weights.
 template <typename S>
-void check_all_sinks(Index tq, Index tk, const Mask& mask, Probability probability, std::mt19937_64& rng) {
+void check_all_sinks(Index tq, Index tk, const Mask& mask, Probability probability, std::mt19937_64& rng,
+                     Index rows_per_block = 256) {
   const Index d = 6;
   const Index dv = 5;
   const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, d, -2, 2);
@@ -136,7 +132,8 @@ void check_all_sinks(Index tq, Index tk, const Mask& mask, Probability probabili
   CHECK((ws.fully_masked() == flags_full).all());
   CHECK(same_bits(out, out_full));
   // The callback saw every block once, and they are the full matrix's rows, bit for bit.
-  CHECK(calls == (tk == 0 ? 0 : (tq + 255) / 256));
+  CHECK(attn::detail::block_rows_for<S>(tk) == rows_per_block);
+  CHECK(calls == (tk == 0 ? 0 : (tq + rows_per_block - 1) / rows_per_block));
   if (tk > 0) CHECK(same_bits(gathered, w));
   // SelectedRows: the rows of the full matrix, bit for bit.
   // (Rows of a matrix without columns have no storage to point into: compared only when tk > 0.)
@@ -173,6 +170,26 @@ TEMPLATE_TEST_CASE("sinks: every sink equals a reduction of the full weights, un
         check_all_sinks<TestType>(tq, tk, mask, p, rng);
       }
     }
+  }
+}
+
+TEMPLATE_TEST_CASE("sinks: long keys cut the rows into shorter blocks; every sink still equals the full call's",
+                   "[sinks]", float, double) {
+  using S = TestType;
+  // Blocks hold about 8 MiB: 256 rows up to Tk = 8192 floats, then fewer, in whole softmax chunks.
+  CHECK(attn::detail::block_rows_for<float>(8192) == 256);
+  CHECK(attn::detail::block_rows_for<float>(16384) == 128);
+  CHECK(attn::detail::block_rows_for<float>(32768) == 64);
+  CHECK(attn::detail::block_rows_for<float>(20000) == 96);
+  CHECK(attn::detail::block_rows_for<double>(32768) == 32);
+  CHECK(attn::detail::block_rows_for<float>(Index(1) << 30) == 32);  // never fewer than two chunks
+  CHECK(attn::detail::block_rows_for<double>(Index(1) << 30) == 16);
+  std::mt19937_64 rng(31);
+  const Index tq = 130, tk = 20000;  // float: blocks of 96 rows (96 + 34); double: 48 (48 + 48 + 34)
+  const Index rows = attn::detail::block_rows_for<S>(tk);
+  REQUIRE(rows < tq);
+  for (const Mask& mask : {Mask(), Mask::causal(tk - tq) & Mask::key_length(tk - 7)}) {
+    check_all_sinks<S>(tq, tk, mask, Probability::softmax, rng, rows);
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include "alignment.hpp"
 #include "config.hpp"
+#include "detail/row_entropy.hpp"
 #include "detail/threads.hpp"
 #include "head_weights.hpp"
 #include "mask.hpp"
@@ -28,7 +29,8 @@ namespace attn {
 /// Entropy of each row of `weights` (Tq×Tk) in nats: H_i = -Σ_j w_ij·log(w_ij) over the keys
 /// that `mask` lets row i see (masked entries are excluded whatever they hold), with
 /// 0·log 0 = 0. A uniform row over n visible keys gives log(n), a one-hot row 0, a fully masked
-/// row 0. Returns a Tq vector. Divide by log(n) for a normalised entropy.
+/// row 0. Returns a Tq vector. Divide by log(n) for a normalised entropy. Vectorised over rows
+/// (Eigen's packet log); the attn::RowStats sink gives the same bits.
 /// \param weights Tq×Tk
 /// \param mask which entries count (default: all)
 /// \return Tq entropies, >= 0 for weights in [0, 1]
@@ -40,16 +42,14 @@ Vector<typename Derived::Scalar> row_entropy(const Eigen::MatrixBase<Derived>& w
   const Index tq = weights.rows();
   const Index tk = weights.cols();
   mask.check("attn::row_entropy", tq, tk);
+  constexpr Index B = detail::chunk_rows<Scalar>();
   Vector<Scalar> h(tq);
-  for (Index i = 0; i < tq; ++i) {
-    Scalar sum = 0;
-    const auto [first, last] = mask.band(i, tk);
-    for (Index j = first; j < last; ++j) {
-      if (mask.explicit_matrix() && !(*mask.explicit_matrix())(i, j)) continue;
-      const Scalar w = weights(i, j);
-      if (w != Scalar(0)) sum -= w * std::log(w);
-    }
-    h(i) = sum + Scalar(0);  // never -0
+  for (Index i0 = 0; i0 < tq; i0 += B) {
+    const Index n = std::min(B, tq - i0);
+    const auto load = [&](Index j, detail::Lanes<Scalar>& x) {
+      for (Index l = 0; l < n; ++l) x(l) = weights(i0 + l, j);
+    };
+    detail::entropy_chunk<Scalar>(i0, n, tq, tk, mask, load, h.data() + i0, nullptr);
   }
   return h;
 }

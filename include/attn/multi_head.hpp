@@ -15,6 +15,7 @@
 #include "scaled_dot_product.hpp"
 #include "workspace.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <exception>
@@ -37,12 +38,13 @@
 //   torch returns NaN for such a row; attn never does.
 // - Threads: when the consumer compiles with OpenMP (-fopenmp), heads and batch items run in
 //   parallel (one task per item and head; then one per item and block of output columns).
-//   Each task writes only its own slices and its own workspace, and Eigen's GEMM runs
+//   Each task writes only its own slices, its own workspace and its thread's lane of scratch
+//   (projections, blocks of weights: one set per thread, not per head), and Eigen's GEMM runs
 //   single-threaded (detail::SingleThreadedEigen: also in a team of one thread, as
 //   OMP_DYNAMIC or OMP_THREAD_LIMIT may give, unless Eigen::setNbThreads asked for more), so
 //   results are bit-identical with and without OpenMP, for any thread count and setting.
 //   Consequence: one head of one sequence is one task; a single head (attn::scaled_dot_product
-//   and the other mechanisms) shares its blocks of 256 query rows among the threads instead
+//   and the other mechanisms) shares its blocks of query rows among the threads instead
 //   (detail::attend_rows), and never inside this region. Called from inside an active
 //   parallel region of the caller, attn's region has one thread.
 // - Inputs are best passed as matrices, maps or column-major blocks: other expressions are
@@ -124,6 +126,18 @@ struct FullHeads {
   }
 };
 
+/// Lends a buffer to a Workspace for a scope: swaps `a` and `b` now and back at its end (also
+/// when the scope throws).
+template <typename Scalar>
+struct Lend {
+  Buffer<Scalar>& a;
+  Buffer<Scalar>& b;
+  Lend(Buffer<Scalar>& x, Buffer<Scalar>& y) : a(x), b(y) { a.swap(b); }
+  ~Lend() { a.swap(b); }
+  Lend(const Lend&) = delete;
+  Lend& operator=(const Lend&) = delete;
+};
+
 /// The multi-head kernel over a batch. `q_of(b)`, `k_of(b)`, `v_of(b)`, `mask_of(b)` give item
 /// b's inputs, `output_of(b)` its Tq×D output, `heads_to` where the weights go (FullHeads: the
 /// HeadWeights of each item). All arguments are valid (checked by the caller). Tasks (item, head)
@@ -152,9 +166,6 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     auto& it = ws_items[static_cast<std::size_t>(b)];
     const Index tq = q_of(b).rows();
     const Index tk = k_of(b).rows();
-    it.q.matrix(tq, d);
-    it.k.matrix(tk, d);
-    it.v.matrix(tk, d);
     it.concat.matrix(tq, d);
     if (it.flags.size() < tq) it.flags.resize(tq);
     it.flag_count = tq;
@@ -168,6 +179,26 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     }
   }
 
+  // One lane of scratch per thread (one when heads run in turn, each head's blocks then in
+  // parallel): a head is projected into its thread's lane, and its Workspace borrows the lane's
+  // blocks of weights and keys' transpose for its call, so that h heads hold `threads` sets of
+  // them, not h. Sized here, outside the parallel region.
+  const bool serial_heads = heads_to.serial();
+  auto& lanes = MultiHeadWorkspaceAccess::lanes(ws);
+  const auto lane_count = static_cast<std::size_t>(serial_heads ? 1 : threads);
+  if (lanes.size() < lane_count) lanes.resize(lane_count);
+  Index most_q = 0;
+  Index most_k = 0;
+  for (Index b = 0; b < batch; ++b) {
+    most_q = std::max(most_q, q_of(b).rows());
+    most_k = std::max(most_k, k_of(b).rows());
+  }
+  for (std::size_t l = 0; l < lane_count; ++l) {
+    lanes[l].q.matrix(most_q, dh);
+    lanes[l].k.matrix(most_k, dh);
+    lanes[l].v.matrix(most_k, dh);
+  }
+
   // A head's projection, attention, and its block of the concatenation.
   const auto attend = [&](Index t) {
     const Index b = t / h;
@@ -175,12 +206,10 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     const Index c0 = i * dh;
     auto& it = ws_items[static_cast<std::size_t>(b)];
     auto& hw = ws_heads[static_cast<std::size_t>(t)];
-    auto qp = it.q.view();
-    auto kp = it.k.view();
-    auto vp = it.v.view();
-    auto qh = qp.middleCols(c0, dh);
-    auto kh = kp.middleCols(c0, dh);
-    auto vh = vp.middleCols(c0, dh);
+    auto& lane = lanes[serial_heads ? 0 : static_cast<std::size_t>(thread_id())];
+    auto qh = lane.q.matrix(q_of(b).rows(), dh);  // within the sizes above: no allocation
+    auto kh = lane.k.matrix(k_of(b).rows(), dh);
+    auto vh = lane.v.matrix(k_of(b).rows(), dh);
     qh.noalias() = q_of(b) * p.wq.middleCols(c0, dh);
     kh.noalias() = k_of(b) * p.wk.middleCols(c0, dh);
     vh.noalias() = v_of(b) * p.wv.middleCols(c0, dh);
@@ -189,6 +218,9 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     if (p.bv.size() != 0) vh.rowwise() += p.bv.segment(c0, dh);
     auto concat = it.concat.view();
     auto oh = concat.middleCols(c0, dh);
+    auto& own = buffers(hw);
+    const Lend lend_blocks(own.block, lane.blocks);
+    const Lend lend_keys(own.keys, lane.keys);
     heads_to.attend(b, i, qh, kh, vh, oh, hw, mask_of(b), options);
     if (options.return_scores) detail::HeadWeightsAccess::head(it.scores, i) = hw.scores();
   };
@@ -233,7 +265,6 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     }
   };
 
-  const bool serial_heads = heads_to.serial();
   if (serial_heads)
     for (Index t = 0; t < tasks; ++t) guarded(attend, t);
 #ifdef _OPENMP

@@ -85,12 +85,8 @@ struct SinkHeads {
       r->set_head(i, heads);
       if (n < list.size()) list[n++] = r.get();
     }
-    // Heads one after another (a reduction): they share one set of per-thread blocks, lent to the
-    // head's workspace for its call, instead of a set per head.
-    auto& own = buffers(hw).block;
-    if (serial()) own.swap(sinks.shared_blocks_);
+    // The head's blocks live in its thread's lane of the MultiHeadWorkspace (multi_head_run).
     scaled_dot_product_into(qh, kh, vh, oh, Sinks<Scalar>(list.data(), n), hw, mask, options);
-    if (serial()) own.swap(sinks.shared_blocks_);
   }
 };
 
@@ -148,7 +144,7 @@ class HeadSinks {
                                                    std::to_string(n) + " sinks; at most " +
                                                    std::to_string(Sinks<Scalar>::capacity));
     }
-    const SinkCall call{fn, tq, tk, &mask};
+    const SinkCall call{fn, tq, tk, &mask, detail::block_rows_for<Scalar>(tk)};
     for (const auto& [h, s] : per_head_) s.begin(call);
     for (const auto& r : reductions_) r->begin(call);
   }
@@ -158,7 +154,6 @@ class HeadSinks {
   friend struct detail::SinkHeads;
   std::vector<std::pair<Index, Sinks<Scalar>>> per_head_;
   std::vector<std::unique_ptr<detail::HeadReduceSink<Scalar>>> reductions_;
-  mutable detail::Buffer<Scalar> shared_blocks_;  // the heads' blocks when they run in turn
 };
 
 /// Output and fully masked rows of a multi-head call made with HeadSinks.

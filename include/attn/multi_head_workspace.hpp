@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Scratch of multi-head attention (attn::MultiHeadWorkspace): per batch item the projected Q/K/V
-// and the concatenated heads, one core Workspace per (item, head), and what a call reports.
+// Scratch of multi-head attention (attn::MultiHeadWorkspace): per batch item the concatenated
+// heads, one core Workspace per (item, head), per thread the head being computed (its projected
+// Q/K/V, blocks of weights and keys' transpose), and what a call reports.
 #pragma once
 
 #include "config.hpp"
@@ -26,13 +27,16 @@ struct MultiHeadWorkspaceAccess {
   static auto& heads(MultiHeadWorkspace<Scalar>& ws) { return ws.heads_; }
   template <typename Scalar>
   static Index& used(MultiHeadWorkspace<Scalar>& ws) { return ws.used_; }
+  template <typename Scalar>
+  static auto& lanes(MultiHeadWorkspace<Scalar>& ws) { return ws.lanes_; }
 };
 
 }  // namespace detail
 
-/// Scratch for multi_head_into / multi_head_batch_into: projected Q/K/V and the concatenated
-/// heads per sequence, one core Workspace per (sequence, head). Grows, never shrinks: steady-
-/// state calls allocate nothing. After a call it reports, per batch item, the fully masked
+/// Scratch for multi_head_into / multi_head_batch_into: the concatenated heads per sequence, one
+/// core Workspace per (sequence, head), and per thread the one head it computes at a time (its
+/// projected Q/K/V, blocks of weights, keys' transpose). Grows, never shrinks: steady-state calls
+/// allocate nothing. After a call it reports, per batch item, the fully masked
 /// rows and (with Options::return_scores) the per-head scores.
 template <typename Scalar>
 class MultiHeadWorkspace {
@@ -65,16 +69,25 @@ class MultiHeadWorkspace {
 
   // Scratch used by the kernels (through detail::MultiHeadWorkspaceAccess); not part of the API.
   struct Item {
-    detail::Buffer<Scalar> q;       // Tq×D projected queries
-    detail::Buffer<Scalar> k;       // Tk×D projected keys
-    detail::Buffer<Scalar> v;       // Tk×D projected values
+    detail::Buffer<Scalar> q;       // B×D projected queries of a decoder step (multi_head_step.hpp)
     detail::Buffer<Scalar> concat;  // Tq×D heads' outputs side by side
     RowFlags flags;
     Index flag_count = 0;
     HeadWeights<Scalar> scores;
   };
+  // What one thread needs for the head it computes, whichever head: its projections, and the
+  // blocks of weights and keys' transpose lent to the head's Workspace for its call (see
+  // multi_head_run); h heads thus hold one set per thread, not one per head.
+  struct Lane {
+    detail::Buffer<Scalar> q;       // Tq×(D/h) projected queries of the head
+    detail::Buffer<Scalar> k;       // Tk×(D/h) projected keys
+    detail::Buffer<Scalar> v;       // Tk×(D/h) projected values
+    detail::Buffer<Scalar> blocks;  // lent: the head's per-thread blocks of weights
+    detail::Buffer<Scalar> keys;    // lent: the head's scaled keys' transpose
+  };
   std::vector<Item> items_;
   std::vector<Workspace<Scalar>> heads_;  // item-major: heads_[item·h + head]
+  std::vector<Lane> lanes_;               // one per thread of a call (one when heads run in turn)
   Index used_ = 0;                        // items of the last call
 
   void check_item(const char* fn, Index item) const {

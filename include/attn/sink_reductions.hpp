@@ -6,20 +6,22 @@
 
 #include "alignment.hpp"
 #include "config.hpp"
+#include "detail/row_entropy.hpp"
 #include "mask.hpp"
 #include "sinks.hpp"
 #include "softmax.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <string>
+#include <thread>
 
 namespace attn {
 
 namespace detail {
 
-/// Calls f(j) for every key j that query i sees (in increasing j), as row_entropy and
-/// argmax_alignment visit them.
+/// Calls f(j) for every key j that query i sees (in increasing j), as argmax_alignment visits them.
 template <typename F>
 void for_visible(const Mask& mask, Index i, Index tk, F&& f) {
   const auto [first, last] = mask.band(i, tk);
@@ -34,6 +36,65 @@ void shape_to(M& m, Index rows, Index cols) {
   if (m.rows() != rows || m.cols() != cols) m.resize(rows, cols);
 }
 
+/// `m` resized to rows×cols (shape_to) with every entry `value`.
+template <typename M>
+void fresh(M& m, Index rows, Index cols, typename M::Scalar value) {
+  shape_to(m, rows, cols);
+  m.setConstant(value);
+}
+
+/// A sink that keeps its call (shape, mask) for its blocks: the base of the reductions here.
+template <typename Scalar>
+class CallSink : public WeightSink<Scalar> {
+ protected:
+  SinkCall call_;  ///< the call being fed (set by begin())
+  /// The mask of the call. \return it
+  const Mask& mask() const { return *call_.mask; }
+};
+
+/// How many query rows a sink has taken in, in order: consume() of a block starting at row i
+/// waits until rows [0, i) are in. Copies take the count (the atomic alone could not be copied).
+struct RowsDone {
+  std::atomic<Index> rows{0};
+  RowsDone() = default;
+  RowsDone(const RowsDone& other) : rows(other.rows.load()) {}
+  RowsDone& operator=(const RowsDone& other) {
+    rows.store(other.rows.load());
+    return *this;
+  }
+  /// Waits until the rows before `first_row` are in (blocks start in increasing order, so the
+  /// block before is running on another thread: see attend_blocks).
+  void wait_for(Index first_row) const {
+    while (rows.load(std::memory_order_acquire) != first_row) std::this_thread::yield();
+  }
+};
+
+/// sums(j) += block(r, j) for r = 0, 1, ... in order, each sum on its own: eight columns at a
+/// time (independent additions in flight instead of one chain, the same bits).
+template <typename Scalar>
+void add_rows_in_order(const WeightBlock<Scalar>& block, Scalar* sums) {
+  constexpr Index L = 8;
+  const Index rows = block.rows();
+  const Index cols = block.cols();
+  Index j = 0;
+  for (; j + L <= cols; j += L) {
+    Scalar a[L];
+    const Scalar* c[L];
+    for (Index l = 0; l < L; ++l) {
+      a[l] = sums[j + l];
+      c[l] = block.data() + (j + l) * block.outerStride();
+    }
+    for (Index r = 0; r < rows; ++r)
+      for (Index l = 0; l < L; ++l) a[l] += c[l][r];
+    for (Index l = 0; l < L; ++l) sums[j + l] = a[l];
+  }
+  for (; j < cols; ++j) {
+    Scalar a = sums[j];
+    for (Index r = 0; r < rows; ++r) a += block(r, j);
+    sums[j] = a;
+  }
+}
+
 }  // namespace detail
 
 /// Matrix of key indices (TopK::indices).
@@ -46,7 +107,7 @@ using IndexVector = Eigen::Matrix<Index, Eigen::Dynamic, 1>;
 /// (a fully masked row: none) is padded with index -1 and weight 0. Masked keys never appear.
 /// Memory: Tq×k indices and weights. Time: O(Tk·k) per row at worst (insertion into a list of k).
 template <typename Scalar>
-class TopK final : public WeightSink<Scalar> {
+class TopK final : public detail::CallSink<Scalar> {
  public:
   /// \param k keys per row, >= 1 \throws attn::invalid_argument when k < 1
   explicit TopK(Index k) : k_(k) {
@@ -54,12 +115,9 @@ class TopK final : public WeightSink<Scalar> {
   }
   /// Checks the sink fits the call and prepares its storage (see WeightSink::begin). \param call the call
   void begin(const SinkCall& call) override {
-    mask_ = call.mask;
-    tk_ = call.cols;
-    detail::shape_to(indices_, call.rows, k_);
-    detail::shape_to(weights_, call.rows, k_);
-    indices_.setConstant(-1);
-    weights_.setZero();
+    this->call_ = call;
+    detail::fresh(indices_, call.rows, k_, -1);
+    detail::fresh(weights_, call.rows, k_, Scalar(0));
   }
   /// One block of the call (see WeightSink::consume). \param first_row its first query row \param block its weights
   void consume(Index first_row, const WeightBlock<Scalar>& block) override {
@@ -68,7 +126,7 @@ class TopK final : public WeightSink<Scalar> {
       auto idx = indices_.row(i);
       auto w = weights_.row(i);
       Index count = 0;
-      detail::for_visible(*mask_, i, tk_, [&](Index j) {
+      detail::for_visible(this->mask(), i, this->call_.cols, [&](Index j) {
         const Scalar x = block(r, j);
         // Position of x: after every kept entry that ranks at least as high (earlier keys win ties).
         const auto above = [&](Index p) { return !(x > w(p)) && !(x == x && w(p) != w(p)); };
@@ -94,45 +152,37 @@ class TopK final : public WeightSink<Scalar> {
 
  private:
   Index k_;
-  Index tk_ = 0;
-  const Mask* mask_ = nullptr;
   IndexMatrix indices_;
   Matrix<Scalar> weights_;
 };
 
-/// Attention received per key: `sums(j)` = Σ_i w_ij over every query (what KV-cache eviction
-/// such as H2O ranks keys by), and `counts(j)`, the number of queries the mask lets see key j
-/// (divide for a mean). Deterministic for any thread count: each block of rows sums its columns
-/// (rows in increasing order), and end() adds the blocks' sums in block order.
-/// Memory: Tk·ceil(Tq/256) scalars of per-block sums, plus Tk sums and counts.
+/// Attention received per key: `sums(j)` = Σ_i w_ij over every query, added in increasing
+/// query order (what KV-cache eviction such as H2O ranks keys by: `for i: sums += w.row(i)`,
+/// whatever the blocks or threads), and `counts(j)`, the number of queries the mask lets see
+/// key j (divide for a mean). Blocks add their rows in block order: a block that comes early
+/// waits in consume() until the rows before it are in (the engine hands blocks out in order).
+/// Memory: Tk sums and Tk counts.
 template <typename Scalar>
-class ColumnSums final : public WeightSink<Scalar> {
+class ColumnSums final : public detail::CallSink<Scalar> {
  public:
   /// Checks the sink fits the call and prepares its storage (see WeightSink::begin). \param call the call
   void begin(const SinkCall& call) override {
-    mask_ = call.mask;
-    tq_ = call.rows;
-    const Index blocks = (call.rows + block_rows - 1) / block_rows;
-    detail::shape_to(partial_, call.cols, blocks);
-    detail::shape_to(sums_, call.cols, 1);
+    this->call_ = call;
+    detail::fresh(sums_, call.cols, 1, Scalar(0));
     detail::shape_to(counts_, call.cols, 1);
+    added_.rows = 0;
   }
   /// One block of the call (see WeightSink::consume). \param first_row its first query row \param block its weights
   void consume(Index first_row, const WeightBlock<Scalar>& block) override {
-    auto p = partial_.col(first_row / block_rows);
-    for (Index j = 0; j < block.cols(); ++j) {
-      Scalar s = 0;
-      for (Index r = 0; r < block.rows(); ++r) s += block(r, j);
-      p(j) = s;
-    }
+    added_.wait_for(first_row);
+    detail::add_rows_in_order(block, sums_.data());
+    added_.rows.store(first_row + block.rows(), std::memory_order_release);
   }
   void end() override {
-    sums_.setZero();
-    for (Index b = 0; b < partial_.cols(); ++b) sums_ += partial_.col(b);
     const Index tk = sums_.size();
-    const auto& m = mask_->explicit_matrix();
+    const auto& m = this->mask().explicit_matrix();
     for (Index j = 0; j < tk; ++j) {
-      const auto [r0, r1] = detail::band_rows(*mask_, j, tq_);
+      const auto [r0, r1] = detail::band_rows(this->mask(), j, this->call_.rows);
       Index c = 0;
       if (!m) {
         c = r1 - r0;
@@ -142,55 +192,34 @@ class ColumnSums final : public WeightSink<Scalar> {
       counts_(j) = c;
     }
   }
-  /// Query rows per block: the unit of the per-block sums (the engine's block).
-  static constexpr Index block_rows = detail::sweep_rows;
   /// \return Tk sums of the weights each key received in the last call
   const Vector<Scalar>& sums() const { return sums_; }
   /// \return Tk counts of queries that could see each key (by the mask)
   const IndexVector& counts() const { return counts_; }
 
  private:
-  const Mask* mask_ = nullptr;
-  Index tq_ = 0;
-  Matrix<Scalar> partial_;  // Tk × blocks
+  detail::RowsDone added_;
   Vector<Scalar> sums_;
   IndexVector counts_;
 };
 
 /// Per query row, the entropy of its weights in nats (exactly attn::row_entropy of the full
-/// weights under the same mask) and its argmax key (exactly attn::argmax_alignment: the first
-/// largest visible positive weight; -1 for a row without one, such as a fully masked row).
-/// Memory: Tq entropies and Tq indices.
+/// weights under the same mask: the same vectorised arithmetic) and its argmax key (exactly
+/// attn::argmax_alignment: the first largest visible positive weight; -1 for a row without one,
+/// such as a fully masked row). Memory: Tq entropies and Tq indices.
 template <typename Scalar>
-class RowStats final : public WeightSink<Scalar> {
+class RowStats final : public detail::CallSink<Scalar> {
  public:
   /// Checks the sink fits the call and prepares its storage (see WeightSink::begin). \param call the call
   void begin(const SinkCall& call) override {
-    mask_ = call.mask;
-    tk_ = call.cols;
-    detail::shape_to(entropy_, call.rows, 1);
-    detail::shape_to(argmax_, call.rows, 1);
-    entropy_.setZero();
-    argmax_.setConstant(-1);
+    this->call_ = call;
+    detail::fresh(entropy_, call.rows, 1, Scalar(0));
+    detail::fresh(argmax_, call.rows, 1, -1);
   }
   /// One block of the call (see WeightSink::consume). \param first_row its first query row \param block its weights
   void consume(Index first_row, const WeightBlock<Scalar>& block) override {
-    for (Index r = 0; r < block.rows(); ++r) {
-      const Index i = first_row + r;
-      Scalar sum = 0;
-      Scalar max = 0;
-      Index best = -1;
-      detail::for_visible(*mask_, i, tk_, [&](Index j) {
-        const Scalar w = block(r, j);
-        if (w != Scalar(0)) sum -= w * std::log(w);
-        if (w > max) {
-          max = w;
-          best = j;
-        }
-      });
-      entropy_(i) = sum + Scalar(0);  // never -0
-      argmax_(i) = best;
-    }
+    detail::entropy_block(block.data(), block.outerStride(), first_row, block.rows(), this->call_.rows,
+                          this->call_.cols, this->mask(), entropy_.data() + first_row, argmax_.data() + first_row);
   }
   /// \return Tq row entropies of the last call (nats; 0 for fully masked rows)
   const Vector<Scalar>& entropy() const { return entropy_; }
@@ -206,8 +235,6 @@ class RowStats final : public WeightSink<Scalar> {
   }
 
  private:
-  const Mask* mask_ = nullptr;
-  Index tk_ = 0;
   Vector<Scalar> entropy_;
   IndexVector argmax_;
 };

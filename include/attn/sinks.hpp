@@ -42,6 +42,7 @@ struct SinkCall {
   Index rows = 0;                 ///< Tq
   Index cols = 0;                 ///< Tk
   const Mask* mask = nullptr;     ///< which keys each query may see
+  Index block_rows = 256;         ///< most query rows of one block (fewer for long keys; the last block may be shorter)
 };
 
 /// A normalised block of weights handed to a sink: rows `[first_row, first_row + rows())` of the

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// The part every mechanism shares: blocks of 256 query rows scored into the caller's full weights
-// (Tq×Tk) or, with sinks (attn/sinks.hpp), into per-thread scratch; keep the raw scores if asked,
-// normalise rows under the mask, output = block·V over visible keys, then hand the block to the
-// sinks.
+// The part every mechanism shares: blocks of query rows (256; fewer for long keys, see
+// block_rows_for) scored into the caller's full weights (Tq×Tk) or, with sinks (attn/sinks.hpp),
+// into per-thread scratch; keep the raw scores if asked, normalise rows under the mask, output =
+// block·V over visible keys, then hand the block to the sinks.
 #pragma once
 
 #include "../config.hpp"
@@ -16,6 +16,7 @@
 #include "../workspace.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 #include <string>
 #include <utility>
@@ -28,11 +29,30 @@ inline Index visible_prefix(const Mask& mask, Index tk) {
   return mask.length() ? *mask.length() : tk;
 }
 
-/// Query rows per block of the fused loop in attend_rows: one softmax sweep, 256 rows. Bigger
-/// blocks keep Eigen's GEMM efficient (it packs Kᵀ and V again for every block); smaller ones
-/// keep the block in the L2 cache. Measured with bench/ on d = 64, T = 256 to 4096: 256 rows
-/// was as fast as the best of 128 to 4096 everywhere, 10 to 25% faster than 64 rows.
+/// Most query rows per block of the fused loop in attend_blocks: one softmax sweep, 256 rows.
+/// Bigger blocks keep Eigen's GEMM efficient (it packs Kᵀ and V again for every block); smaller
+/// ones keep the block in cache. Measured with bench/ on d = 64, T = 256 to 4096: 256 rows was
+/// as fast as the best of 128 to 4096 everywhere, 10 to 25% faster than 64 rows.
 constexpr Index block_rows = sweep_rows;
+
+/// Bytes of one block of weights (rows × Tk) that block_rows_for aims at: from Tk = 8192 floats
+/// on, blocks get fewer rows instead of more bytes. Measured (bench_sinks, d = 64, float, one
+/// thread): at T = 32768, blocks of 64 rows (8 MiB) were 1.2× faster than 256 rows (32 MiB, from
+/// memory: written, swept three times, packed) and 1.1× faster than 32 or 128; at T ≤ 8192,
+/// 256 rows stayed the fastest.
+constexpr Index block_bytes = Index(8) << 20;
+
+/// Query rows per block for `tk` keys: block_rows, or fewer so that a block stays within
+/// block_bytes, a multiple of the softmax's chunk_rows and never fewer than two chunks (32 float
+/// rows, 16 double). It depends on Tk and the scalar only: every call of a shape (full weights,
+/// sinks or none, any thread count) cuts the rows the same way, so its blocks' products and
+/// results are the same bits.
+template <typename Scalar>
+constexpr Index block_rows_for(Index tk) {
+  constexpr Index unit = chunk_rows<Scalar>();
+  const Index fit = block_bytes / (std::max<Index>(tk, 1) * static_cast<Index>(sizeof(Scalar)));
+  return std::clamp<Index>(fit / unit * unit, 2 * unit, block_rows);
+}
 
 /// Whether every entry of `m` is finite, vectorised (see attend_rows).
 template <typename Derived>
@@ -77,7 +97,7 @@ Target<Scalar> sink_target(const Sinks<Scalar>& sinks, Index tq, Index tk) {
 /// still in cache (L2, up to T of about 1000 in float); and output rows = block·V over the
 /// visible keys; then the target's sinks get the block (rows [i0, i0 + r) of the weights).
 /// Nothing Tq×Tk is allocated: the target's full storage is the only Tq×Tk storage; without it
-/// a block of block_rows·Tk scalars per thread. `serial_scores`: `scores` uses workspace
+/// a block of block_rows_for(Tk)·Tk scalars per thread. `serial_scores`: `scores` uses workspace
 /// buffers, blocks run one after another.
 /// A masked key's value row is never read into a result: V rows with NaN/Inf are zeroed in a
 /// copy and added back only where visible. Returns the number of fully masked rows.
@@ -106,8 +126,9 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   const Index threads = serial_scores ? 1 : max_threads();
   const Index scratch = normalize_scratch_size(tk);
   Scalar* buffers = detail::buffers(ws).sort.matrix(scratch, threads).data();
-  // Without full storage, each thread's block lives in its own block_rows·Tk scalars.
-  Scalar* blocks = target.full || tq == 0 ? nullptr : detail::buffers(ws).block.matrix(block_rows * tk, threads).data();
+  const Index rows = block_rows_for<Scalar>(tk);
+  // Without full storage, each thread's block lives in its own rows·Tk scalars.
+  Scalar* blocks = target.full || tq == 0 ? nullptr : detail::buffers(ws).block.matrix(rows * tk, threads).data();
   // Sized on every call, used by one-row blocks only: a workspace warmed up on a bigger problem
   // must not allocate for a smaller one.
   auto pair = detail::buffers(ws).row.matrix(std::max(tk, v.cols()), 2);
@@ -131,7 +152,7 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
     Scalar* buffer = buffers + scratch * thread;
     using BlockMap = Eigen::Map<Matrix<Scalar>, 0, Eigen::OuterStride<>>;
     BlockMap block = target.full ? BlockMap(target.full + i0, r, tk, Eigen::OuterStride<>(target.stride))
-                                 : BlockMap(blocks + block_rows * tk * thread, r, tk, Eigen::OuterStride<>(r));
+                                 : BlockMap(blocks + rows * tk * thread, r, tk, Eigen::OuterStride<>(r));
     scores(i0, r, block);
     if (options.return_scores) detail::buffers(ws).scores.view().middleRows(i0, r) = score_scale * block;
     normalize_rows(options.probability, block, i0, i0 + r, mask, flags, buffer, score_scale, i0);
@@ -167,16 +188,24 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   // region at all, nor does a call from inside an active parallel region or from inside one attn
   // started (attn::multi_head's heads): it runs on the calling thread. Each block is computed
   // the same way whichever thread runs it, in a team of any size: results do not depend on the
-  // threads, nor on OMP_DYNAMIC or OMP_THREAD_LIMIT.
-  const Index count = (tq + block_rows - 1) / block_rows;
-  const auto rows_of = [&](Index b) { return std::min(block_rows, tq - b * block_rows); };
+  // threads, nor on OMP_DYNAMIC or OMP_THREAD_LIMIT. The threads take blocks in increasing
+  // order (one shared counter, not an OpenMP schedule, whose order is unspecified): a block
+  // starts only after every block before it has started, so a sink may wait in consume() for the
+  // blocks before its own (ColumnSums adds rows in order) without ever waiting for a block that
+  // no thread runs.
+  const Index count = (tq + rows - 1) / rows;
+  const auto rows_of = [&](Index b) { return std::min(rows, tq - b * rows); };
   if (threads <= 1 || tq < chunk_rows<Scalar>()) {
-    for (Index b = 0; b < count; ++b) run_block(b * block_rows, rows_of(b), 0);
+    for (Index b = 0; b < count; ++b) run_block(b * rows, rows_of(b), 0);
   } else {
+    std::atomic<Index> next{0};
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(static_cast<int>(threads)) schedule(dynamic, 1)
+#pragma omp parallel num_threads(static_cast<int>(threads))
 #endif
-    for (Index b = 0; b < count; ++b) run_block(b * block_rows, rows_of(b), thread_id());
+    {
+      const Index thread = thread_id();
+      for (Index b = next++; b < count; b = next++) run_block(b * rows, rows_of(b), thread);
+    }
   }
 
   for (Index i = 0; i < tq; ++i)
@@ -284,7 +313,7 @@ Index attend_keys(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q, co
 /// Starts the sinks of a call over Tq×Tk weights (checks them: may throw) and returns its target.
 template <typename Scalar>
 Target<Scalar> begin_sinks(const char* fn, const Sinks<Scalar>& sinks, Index tq, Index tk, const Mask& mask) {
-  sinks.begin(SinkCall{fn, tq, tk, &mask});
+  sinks.begin(SinkCall{fn, tq, tk, &mask, block_rows_for<Scalar>(tk)});
   return sink_target(sinks, tq, tk);
 }
 

@@ -32,7 +32,7 @@ namespace attn::io {
 /// Streams the weights of each call to the .npy file `path`: shape `(Tq, Tk)`, C order, `<f4`
 /// for float, `<f8` for double, the bytes attn::io::write_npy (and NumPy's np.save) write for
 /// the full matrix. Blocks are written at their place as they come (any order, from any thread;
-/// writes are serialised), so memory stays one block (256·Tk scalars) whatever Tq. Like every
+/// writes are serialised), so memory stays one block (SinkCall::block_rows·Tk scalars) whatever Tq. Like every
 /// attn writer the file is written under a temporary name and renamed onto `path` when the call
 /// ends: a failed call leaves `path` as it was. Read it with attn::io::read_npy or
 /// `np.load(path, mmap_mode='r')`. POSIX only for now (begin() throws on Windows). Unlike the
@@ -62,7 +62,7 @@ class NpyWeightsWriter final : public WeightSink<Scalar> {
       file_->fail("cannot size the temporary file", errno);
     if (const int error = write_at(reinterpret_cast<const unsigned char*>(header.data()), header_, 0))
       file_->fail("writing the temporary file failed", error);
-    buffer_.resize(static_cast<std::size_t>(std::min<Index>(call.rows, 256) * cols_) * sizeof(Scalar));
+    buffer_.resize(static_cast<std::size_t>(std::min<Index>(call.rows, call.block_rows) * cols_) * sizeof(Scalar));
 #endif
   }
 

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: MIT
+// The multi-head kernel over a batch (detail::multi_head_run) and its full-weights policy: the
+// engine of multi_head(_into), multi_head_batch(_into) and the multi-head sink forms.
+#pragma once
+
+#include "../config.hpp"
+#include "../head_weights.hpp"
+#include "../mask.hpp"
+#include "../multi_head_params.hpp"
+#include "../multi_head_workspace.hpp"
+#include "../options.hpp"
+#include "../scaled_dot_product.hpp"
+#include "../workspace.hpp"
+#include "attend.hpp"
+#include "threads.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <exception>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace attn {
+namespace detail {
+
+/// Where multi_head_run puts the weights of head i of item b: `weights_of(b)`'s HeadWeights
+/// (resized to h×Tq×Tk), head by head in parallel. (multi_head_sinks.hpp has the other policy:
+/// sinks per head and across heads.)
+template <typename WeightsOf>
+struct FullHeads {
+  const WeightsOf& weights_of;
+  /// Whether heads must run one after another, in head order.
+  bool serial() const { return false; }
+  void prepare(Index b, Index h, Index tq, Index tk) const { weights_of(b).resize(h, tq, tk); }
+  template <typename Qh, typename Kh, typename Vh, typename Oh, typename Scalar>
+  void attend(Index b, Index i, const Qh& qh, const Kh& kh, const Vh& vh, Oh& oh, Workspace<Scalar>& hw,
+              const Mask& mask, const Options& options) const {
+    auto w = HeadWeightsAccess::head(weights_of(b), i);
+    scaled_dot_product_into(qh, kh, vh, oh, w, hw, mask, options);
+  }
+};
+
+/// Lends a buffer to a Workspace for a scope: swaps `a` and `b` now and back at its end (also
+/// when the scope throws).
+template <typename Scalar>
+struct Lend {
+  Buffer<Scalar>& a;
+  Buffer<Scalar>& b;
+  Lend(Buffer<Scalar>& x, Buffer<Scalar>& y) : a(x), b(y) { a.swap(b); }
+  ~Lend() { a.swap(b); }
+  Lend(const Lend&) = delete;
+  Lend& operator=(const Lend&) = delete;
+};
+
+/// The multi-head kernel over a batch. `q_of(b)`, `k_of(b)`, `v_of(b)`, `mask_of(b)` give item
+/// b's inputs, `output_of(b)` its Tq×D output, `heads_to` where the weights go (FullHeads: the
+/// HeadWeights of each item). All arguments are valid (checked by the caller). Tasks (item, head)
+/// project, attend and write their columns of the concatenation (one after another in head order
+/// when `heads_to.serial()`, each head's blocks then in parallel); then tasks (item, column
+/// block) apply the output projection.
+template <typename Scalar, typename QOf, typename KOf, typename VOf, typename MaskOf, typename OutputOf,
+          typename HeadsTo>
+void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_of, const MaskOf& mask_of,
+                    const MultiHeadParams<Scalar>& p, const OutputOf& output_of, const HeadsTo& heads_to,
+                    MultiHeadWorkspace<Scalar>& ws, const Options& options) {
+  auto& ws_items = MultiHeadWorkspaceAccess::items(ws);
+  auto& ws_heads = MultiHeadWorkspaceAccess::heads(ws);
+  const Index h = p.heads;
+  const Index d = p.model_dim();
+  const Index dh = p.head_dim();
+  const Index tasks = batch * h;
+  const SingleThreadedEigen serial;  // Eigen's products single-threaded in a team of any size
+  const Index threads = max_threads();
+
+  // Size everything outside the parallel region (growth only; nothing here in steady state).
+  if (static_cast<Index>(ws_items.size()) < batch) ws_items.resize(static_cast<std::size_t>(batch));
+  if (static_cast<Index>(ws_heads.size()) < tasks) ws_heads.resize(static_cast<std::size_t>(tasks));
+  MultiHeadWorkspaceAccess::used(ws) = batch;
+  for (Index b = 0; b < batch; ++b) {
+    auto& it = ws_items[static_cast<std::size_t>(b)];
+    const Index tq = q_of(b).rows();
+    const Index tk = k_of(b).rows();
+    it.concat.matrix(tq, d);
+    if (it.flags.size() < tq) it.flags.resize(tq);
+    it.flag_count = tq;
+    heads_to.prepare(b, h, tq, tk);
+    if (options.return_scores) it.scores.resize(h, tq, tk);
+    for (Index i = 0; i < h; ++i) {
+      auto& hw = ws_heads[static_cast<std::size_t>(b * h + i)];
+      detail::row_flags(hw, tq);
+      detail::buffers(hw).sort.matrix(detail::normalize_scratch_size(tk), 1);
+      if (options.return_scores) detail::buffers(hw).scores.matrix(tq, tk);
+    }
+  }
+
+  // One lane of scratch per thread (one when heads run in turn, each head's blocks then in
+  // parallel): a head is projected into its thread's lane, and its Workspace borrows the lane's
+  // blocks of weights and keys' transpose for its call, so that h heads hold `threads` sets of
+  // them, not h. Sized here, outside the parallel region.
+  const bool serial_heads = heads_to.serial();
+  auto& lanes = MultiHeadWorkspaceAccess::lanes(ws);
+  const auto lane_count = static_cast<std::size_t>(serial_heads ? 1 : threads);
+  if (lanes.size() < lane_count) lanes.resize(lane_count);
+  Index most_q = 0;
+  Index most_k = 0;
+  for (Index b = 0; b < batch; ++b) {
+    most_q = std::max(most_q, q_of(b).rows());
+    most_k = std::max(most_k, k_of(b).rows());
+  }
+  for (std::size_t l = 0; l < lane_count; ++l) {
+    lanes[l].q.matrix(most_q, dh);
+    lanes[l].k.matrix(most_k, dh);
+    lanes[l].v.matrix(most_k, dh);
+  }
+
+  // A head's projection, attention, and its block of the concatenation.
+  const auto attend = [&](Index t) {
+    const Index b = t / h;
+    const Index i = t % h;
+    const Index c0 = i * dh;
+    auto& it = ws_items[static_cast<std::size_t>(b)];
+    auto& hw = ws_heads[static_cast<std::size_t>(t)];
+    auto& lane = lanes[serial_heads ? 0 : static_cast<std::size_t>(thread_id())];
+    auto qh = lane.q.matrix(q_of(b).rows(), dh);  // within the sizes above: no allocation
+    auto kh = lane.k.matrix(k_of(b).rows(), dh);
+    auto vh = lane.v.matrix(k_of(b).rows(), dh);
+    qh.noalias() = q_of(b) * p.wq.middleCols(c0, dh);
+    kh.noalias() = k_of(b) * p.wk.middleCols(c0, dh);
+    vh.noalias() = v_of(b) * p.wv.middleCols(c0, dh);
+    if (p.bq.size() != 0) qh.rowwise() += p.bq.segment(c0, dh);
+    if (p.bk.size() != 0) kh.rowwise() += p.bk.segment(c0, dh);
+    if (p.bv.size() != 0) vh.rowwise() += p.bv.segment(c0, dh);
+    auto concat = it.concat.view();
+    auto oh = concat.middleCols(c0, dh);
+    auto& own = buffers(hw);
+    const Lend lend_blocks(own.block, lane.blocks);
+    const Lend lend_keys(own.keys, lane.keys);
+    heads_to.attend(b, i, qh, kh, vh, oh, hw, mask_of(b), options);
+    if (options.return_scores) detail::HeadWeightsAccess::head(it.scores, i) = hw.scores();
+  };
+
+  // True where query r of item b saw no key, in every head.
+  const auto masked_everywhere = [&](Index b, Index r) {
+    for (Index i = 0; i < h; ++i)
+      if (!ws_heads[static_cast<std::size_t>(b * h + i)].fully_masked()(r)) return false;
+    return true;
+  };
+
+  // Output columns [c0, c0 + dh) of item b: concat·Wo + bo; fully masked rows get exactly bo.
+  const auto project = [&](Index t) {
+    const Index b = t / h;
+    const Index c0 = (t % h) * dh;
+    auto& it = ws_items[static_cast<std::size_t>(b)];
+    auto&& out = output_of(b);
+    auto ob = out.middleCols(c0, dh);
+    ob.noalias() = it.concat.view() * p.wo.middleCols(c0, dh);
+    if (p.bo.size() != 0) ob.rowwise() += p.bo.segment(c0, dh);
+    for (Index r = 0; r < ob.rows(); ++r) {
+      if (!masked_everywhere(b, r)) continue;
+      if (p.bo.size() != 0) {
+        ob.row(r) = p.bo.segment(c0, dh);
+      } else {
+        ob.row(r).setZero();
+      }
+    }
+  };
+
+  std::exception_ptr error;
+  const auto guarded = [&error](const auto& task, Index t) {
+    try {
+      task(t);
+    } catch (...) {
+#ifdef _OPENMP
+#pragma omp critical(attn_multi_head_error)
+#endif
+      {
+        if (!error) error = std::current_exception();
+      }
+    }
+  };
+
+  if (serial_heads)
+    for (Index t = 0; t < tasks; ++t) guarded(attend, t);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(static_cast<int>(threads))
+#else
+  static_cast<void>(threads);
+#endif
+  {
+    if (!serial_heads) {
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+      for (Index t = 0; t < tasks; ++t) guarded(attend, t);
+    }
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+    for (Index t = 0; t < tasks; ++t) guarded(project, t);
+  }
+  if (error) std::rethrow_exception(error);
+
+  for (Index b = 0; b < batch; ++b) {
+    auto& it = ws_items[static_cast<std::size_t>(b)];
+    for (Index r = 0; r < it.flag_count; ++r) it.flags(r) = masked_everywhere(b, r);
+  }
+}
+
+}  // namespace detail
+}  // namespace attn

@@ -81,7 +81,7 @@ TEST_CASE("read_pharaoh reads the fast_align README example and a gold file with
   CHECK(s.aer == Approx(0.0).margin(1e-15));
 }
 
-TEST_CASE("read_pharaoh: an empty line is a sentence without links; CRLF, BOM and tabs are read", "[alignment_formats]") {
+TEST_CASE("read_pharaoh: an empty line is a sentence without links, CRLF, BOM and tabs are read", "[alignment_formats]") {
   std::istringstream in("\xEF\xBB\xBF" "0-1\t1p0\r\n\r\n2?2\n");
   const auto s = attn::io::read_pharaoh(in, PharaohOrder::row_col);
   REQUIRE(s.size() == 3);

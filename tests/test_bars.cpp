@@ -148,7 +148,7 @@ TEST_CASE("bars: bad arguments name the option", "[io][bars][errors]") {
         "attn::io::write_bars_svg: weights has no rows (0x3): nothing to draw");
 }
 
-TEST_CASE("histogram: counts follow numpy.histogram; NaN, inf and outside values are left out", "[io][histogram]") {
+TEST_CASE("histogram: counts follow numpy.histogram, NaN, inf and outside values are left out", "[io][histogram]") {
   Eigen::MatrixXd v(2, 5);
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const double inf = std::numeric_limits<double>::infinity();

@@ -92,7 +92,7 @@ TEST_CASE("heatmap_panels(HeadWeights) and heatmap_grid_svg(HeadWeights) draw ev
   CHECK(tooltip_values(svg) == want);
 }
 
-TEST_CASE("heatmap_grid_svg takes head_views and Refs; write_heatmap_grid_svg a HeadWeights", "[compose][svg]") {
+TEST_CASE("heatmap_grid_svg takes head_views and Refs, write_heatmap_grid_svg a HeadWeights", "[compose][svg]") {
   const attn::HeadWeights<double> w = make_heads(2, 3, 3);
   ATTN_CHECK_WELL_FORMED(attn::io::heatmap_grid_svg(attn::head_views(w)));
   const Eigen::MatrixXd a = Eigen::MatrixXd::Random(4, 6);
@@ -121,7 +121,7 @@ TEST_CASE("heatmap_panels(history.views()) gives one panel per sequence", "[comp
   ATTN_CHECK_WELL_FORMED(attn::io::heatmap_grid_svg(panels));
 }
 
-TEST_CASE("heatmap_panel takes any expression; heatmap_pair_svg two matrices", "[compose][svg]") {
+TEST_CASE("heatmap_panel takes any expression, heatmap_pair_svg two matrices", "[compose][svg]") {
   const Eigen::MatrixXd truth = Eigen::MatrixXd::Identity(3, 3);
   Eigen::MatrixXf weights(3, 3);
   weights << 0.7f, 0.2f, 0.1f, 0.1f, 0.8f, 0.1f, 0.3f, 0.3f, 0.4f;

@@ -269,7 +269,7 @@ TEMPLATE_TEST_CASE("monotonic memories match the TF-formula fixtures, chained, p
   CHECK(checked == 11);
 }
 
-TEMPLATE_TEST_CASE("monotonic memory step equals the value-form mechanisms; beams are independent rows",
+TEMPLATE_TEST_CASE("monotonic memory step equals the value-form mechanisms, beams are independent rows",
                    "[memory][monotonic]", float, double) {
   using Scalar = TestType;
   std::mt19937_64 rng(99);

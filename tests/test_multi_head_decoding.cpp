@@ -251,7 +251,7 @@ TEMPLATE_TEST_CASE("KVCache: 9 beams with their own inputs, and keys and values 
   CHECK(cache.capacity() == steps);  // reserved ahead: no growth
 }
 
-TEMPLATE_TEST_CASE("KVCache: beam search reorders by parents; each beam continues its path's decoding",
+TEMPLATE_TEST_CASE("KVCache: beam search reorders by parents, each beam continues its path's decoding",
                    "[multi_head][decoding][cache][beam]", float, double) {
   using Scalar = TestType;
   std::mt19937_64 rng(1713);

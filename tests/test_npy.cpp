@@ -131,7 +131,7 @@ TEST_CASE("read_npy converts little-endian integer and bool files", "[io][npy][f
   for (Index k = 0; k < 6; ++k) CHECK(b(k / 3, k % 3) == static_cast<double>(k % 2));
 }
 
-TEST_CASE("read_npy keeps NaN, infinities, -0 and subnormals; float64 narrows to float", "[io][npy][fixture]") {
+TEST_CASE("read_npy keeps NaN, infinities, -0 and subnormals, float64 narrows to float", "[io][npy][fixture]") {
   const Eigen::MatrixXd d = attn::io::read_npy(kNpyDir / "f8_specials_8.npy");
   REQUIRE(d.cols() == 8);
   CHECK(std::isnan(d(0, 0)));

@@ -217,7 +217,7 @@ std::string describe(Kind kind, Probability prob, Index tq, Index tk, int mk, co
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("weights are distributions over visible keys; fully masked rows are zero and flagged",
+TEMPLATE_TEST_CASE("weights are distributions over visible keys, fully masked rows are zero and flagged",
                    "[mechanism][property]", float, double) {
   std::mt19937_64 rng(1);
   for (Kind kind : all_kinds)
@@ -291,7 +291,7 @@ TEMPLATE_TEST_CASE("mechanisms agree with the plain-loop float64 reference", "[m
           }
 }
 
-TEMPLATE_TEST_CASE("return_scores returns the raw scores; otherwise scores are empty", "[mechanism][scores]", float,
+TEMPLATE_TEST_CASE("return_scores returns the raw scores, otherwise scores are empty", "[mechanism][scores]", float,
                    double) {
   std::mt19937_64 rng(3);
   for (Kind kind : all_kinds)

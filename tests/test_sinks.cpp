@@ -173,7 +173,7 @@ TEMPLATE_TEST_CASE("sinks: every sink equals a reduction of the full weights, un
   }
 }
 
-TEMPLATE_TEST_CASE("sinks: long keys cut the rows into shorter blocks; every sink still equals the full call's",
+TEMPLATE_TEST_CASE("sinks: long keys cut the rows into shorter blocks, every sink still equals the full call's",
                    "[sinks]", float, double) {
   using S = TestType;
   // Blocks hold about 8 MiB: 256 rows up to Tk = 8192 floats, then fewer, in whole softmax chunks.

@@ -269,7 +269,7 @@ TEST_CASE("svg: printed values appear only when the cells can hold them", "[io][
   CHECK(count(crowded, "class=\"values\"") == 0);
 }
 
-TEST_CASE("svg: a grid of heads shares one scale; a pair puts the truth beside or under", "[io][svg][xmllint]") {
+TEST_CASE("svg: a grid of heads shares one scale, a pair puts the truth beside or under", "[io][svg][xmllint]") {
   std::vector<Eigen::MatrixXf> heads;
   for (int h = 0; h < 6; ++h) heads.push_back((example(4, 5) * static_cast<double>(h + 1)).cast<float>());
   attn::io::HeatmapOptions options;

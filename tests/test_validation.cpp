@@ -133,7 +133,7 @@ TEST_CASE("validation: reorder with a non-integer parent throws before any cast"
   CHECK(h.matrix(0) == h.matrix(1));
 }
 
-TEST_CASE("validation: many_to_one with no visible step is all zero; its query is a visible step",
+TEST_CASE("validation: many_to_one with no visible step is all zero, its query is a visible step",
           "[validation][many_to_one]") {
   const auto h = seeded<double>(4, 3, 1);
   const auto params = attn::ManyToOneParams<double>::luong(seeded<double>(3, 3, 2), seeded<double>(6, 2, 3));

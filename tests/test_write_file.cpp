@@ -105,7 +105,7 @@ TEST_CASE("write_file: a symbolic link planted at the temporary name is not foll
   CHECK(planted[0].filename().string().find("out.svg") == std::string::npos);
 }
 
-TEST_CASE("write_file: the replaced file keeps its mode; a new file gets 0666 less the umask", "[io][write_file]") {
+TEST_CASE("write_file: the replaced file keeps its mode, a new file gets 0666 less the umask", "[io][write_file]") {
   TempDir dir;
   const fs::path secret = dir.path / "secret.csv";
   put(secret, "old\n");

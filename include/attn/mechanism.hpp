@@ -79,7 +79,8 @@ class AttentionIntoFn {
   /// \param params the mechanism's parameters
   /// \param output Tq×dv, written
   /// \param sinks where the weights go (one sink, attn::Sinks<Scalar>(a, b, ...), or attn::no_weights)
-  /// \param ws reusable scratch (also holds a block of 256×Tk weights per thread)
+  /// \param ws reusable scratch (also holds a block of weights per thread: 256×Tk, fewer rows past
+  ///        Tk = 8192 floats so that a block stays near 8 MiB)
   /// \param mask which keys each query may see
   /// \param options probability function, return_scores and the scale
   /// \return the number of queries that saw no key

@@ -57,7 +57,8 @@ Index scaled_dot_product_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen:
 /// \param v values, Tk×dv
 /// \param output Tq×dv, written
 /// \param sinks where the weights go (one sink, attn::Sinks<Scalar>(a, b, ...), or attn::no_weights)
-/// \param ws reusable scratch (also holds a block of 256×Tk weights per thread)
+/// \param ws reusable scratch (also holds a block of weights per thread: 256×Tk, fewer rows past
+///        Tk = 8192 floats so that a block stays near 8 MiB)
 /// \param mask which keys each query may see (default: all)
 /// \param options probability function, return_scores and the scale
 /// \return the number of queries that saw no key

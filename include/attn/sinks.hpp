@@ -16,10 +16,10 @@
 #include <utility>
 #include <vector>
 
-// Design (README "Weights at any length: sinks"):
+// Design (docs/08-performance.md "Weights at any length: sinks"):
 // - A sink is an object derived from attn::WeightSink<Scalar> (runtime polymorphism: one virtual
-//   call per block of 256 rows costs nothing next to the block's products, and a call takes any
-//   mix of sinks without a template per combination). A call takes them as an attn::Sinks<Scalar>
+//   call per block of rows (256, fewer for long keys) costs nothing next to the block's
+//   products, and a call takes any mix of sinks without a template per combination). A call takes them as an attn::Sinks<Scalar>
 //   in the place of `weights`: `attn::scaled_dot_product_into(q, k, v, out, attn::Sinks<float>(
 //   topk, sums), ws)`, one sink converts implicitly (`..., out, topk, ws)`), and `attn::no_weights`
 //   (an empty list) is PyTorch's `need_weights=False`: output only, no Tq×Tk write anywhere.

@@ -239,12 +239,13 @@ TEMPLATE_TEST_CASE("weights are distributions over visible keys, fully masked ro
             Index expected_fully = 0;
             for (Index i = 0; i < tq; ++i) {
               INFO("row " << i);
-              const bool sees = visible.row(i).any();
+              // No .row() of a matrix without columns: Eigen offsets its null data pointer (UBSan).
+              const bool sees = tk > 0 && visible.row(i).any();
               CHECK(r.fully_masked(i) == !sees);
               if (!sees) {
                 ++expected_fully;
-                CHECK(same_bits(r.weights.row(i), Matrix<TestType>::Zero(1, tk)));
-                CHECK(same_bits(r.output.row(i), Matrix<TestType>::Zero(1, p.v.cols())));
+                if (tk > 0) CHECK(same_bits(r.weights.row(i), Matrix<TestType>::Zero(1, tk)));
+                if (p.v.cols() > 0) CHECK(same_bits(r.output.row(i), Matrix<TestType>::Zero(1, p.v.cols())));
                 continue;
               }
               double sum = 0;
@@ -257,7 +258,7 @@ TEMPLATE_TEST_CASE("weights are distributions over visible keys, fully masked ro
                 }
               }
               CHECK(attn_test::close(sum, 1.0, tol<TestType>()));
-              CHECK(r.output.row(i).allFinite());
+              if (p.v.cols() > 0) CHECK(r.output.row(i).allFinite());
             }
             CHECK(r.num_fully_masked() == expected_fully);
           }

@@ -52,12 +52,10 @@ phase "dependencies (npm: playwright-core)" attn_npm_deps tests/browser
 # Release at -O2 (as Debian builds its packages; CMake's Release default is -O3): the tests run
 # optimised, vectorised code, and GCC compiles the test groups in about 0.73 of the -O3 time
 # (measured: 55 against 75 CPU seconds for the keras group). The benchmarks
-# (scripts/bench.sh) build at -O3 -march=native in their own tree. The no-allocation suite
-# (attn_tests_no_malloc: Eigen's heap check, which does not depend on compiler or -O) runs in
-# the sanitizer build only: 140 CPU seconds of GCC -O2 less here.
+# (scripts/bench.sh) build at -O3 -march=native in their own tree.
 phase "configure build/ (Release, -O2)" \
     cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
-        -DATTN_BUILD_TESTS=ON -DATTN_BUILD_EXAMPLES=ON -DATTN_SANITIZE=OFF -DATTN_NO_MALLOC_TESTS=OFF
+        -DATTN_BUILD_TESTS=ON -DATTN_BUILD_EXAMPLES=ON -DATTN_SANITIZE=OFF
 phase "build build/" cmake --build build -j"$jobs"
 phase "test build/" ctest --test-dir build --output-on-failure -j"$jobs"
 

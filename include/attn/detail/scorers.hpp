@@ -95,11 +95,16 @@ struct DotScorer {
   template <typename DerivedQ, typename DerivedP>
   void scores(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedP>& keys,
               Eigen::Ref<Matrix<Scalar>> out, Workspace<Scalar>& ws) const {
+    // (The one-row scratch is sized for any row count: a workspace warmed up on more rows must
+    // not allocate for one.)
+    auto kt = buffers(ws).keys.matrix(keys.cols(), keys.rows());
+    const auto row = buffers(ws).hidden.matrix(keys.cols(), 1);
+    const auto column = buffers(ws).column.matrix(keys.rows(), 1);
     if (q.rows() == 1) {
-      // One decoder step: GEMV on contiguous vectors (a row of a column-major matrix is not).
-      auto column = buffers(ws).column.matrix(keys.rows(), 1);
-      column.noalias() = keys * q.transpose();
-      out = column.transpose();
+      // One row: the keys transposed, each score one sum over a contiguous key column, as every
+      // one-row dot score is computed (dot_score_row: a Memory's step, the full call's blocks).
+      kt = keys.transpose();
+      dot_score_row<Scalar>(q, kt.data(), kt.rows(), kt.cols(), out, row, column);
     } else {
       out.noalias() = q * keys.transpose();
     }
@@ -108,11 +113,17 @@ struct DotScorer {
 
   /// The full call's form of scores(): `keys_t` is the transposed prepared keys (dq×Tk,
   /// column-major), whose packing in every block's GEMM reads contiguous memory. Same
-  /// arithmetic as scores() for more than one row.
+  /// arithmetic as scores(). A block of one row goes through dot_score_row with the scratch
+  /// `row` (dq×1) and `column` (Tk×1), which only that block may use (see attend_prepared).
   template <typename DerivedQ>
   void scores_transposed(const Eigen::MatrixBase<DerivedQ>& q, Eigen::Map<const Matrix<Scalar>> keys_t,
-                         Eigen::Ref<Matrix<Scalar>> out) const {
-    out.noalias() = q * keys_t;
+                         Eigen::Ref<Matrix<Scalar>> out, Eigen::Map<Matrix<Scalar>> row,
+                         Eigen::Map<Matrix<Scalar>> column) const {
+    if (q.rows() == 1) {
+      dot_score_row<Scalar>(q, keys_t.data(), keys_t.rows(), keys_t.cols(), out, row, column);
+    } else {
+      out.noalias() = q * keys_t;
+    }
     if (bias != Scalar(0)) out.array() += bias;
   }
 };

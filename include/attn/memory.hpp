@@ -40,7 +40,14 @@ Index memory_step_finish(const Memory<Scalar>& memory, const Eigen::Ref<const Ma
   const bool o_direct = context.outerStride() == 1;
   Eigen::Map<RowVector<Scalar>> w(w_direct ? alignment.data() : pair.data(), tk);
   w = Eigen::Map<const RowVector<Scalar>>(scores.data(), tk);
-  normalize_rows(memory.probability(), w, 0, 1, memory.mask(), flags, buffer);
+  if (memory.probability() == Probability::softmax && tk > 0) {
+    // softmax_short_rows' arithmetic on the alignment row itself (no copy in and out).
+    const auto band = memory.mask().band(0, tk);
+    if (softmax_contiguous_row(w.data(), tk, band.first, band.second, nullptr, 0, Scalar(1), flags(0)))
+      poison_row(w, 0, memory.mask());  // rare
+  } else {
+    normalize_rows(memory.probability(), w, 0, 1, memory.mask(), flags, buffer);
+  }
   if (!w_direct) alignment = w;
   if (flags(0) || n == 0 || dv == 0) {
     context.setZero();  // exact +0

@@ -16,6 +16,7 @@
 #include "softmax.hpp"
 #include "workspace.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -188,10 +189,19 @@ class Memory {
     // Each score one sum over a contiguous key column (detail/memory_step.hpp), as the full
     // call's one-row blocks and additive scores compute it; beams' dot scores as one GEMM, as
     // the full call's blocks of several rows.
-    auto row = detail::buffers(ws).hidden.matrix(width, 1);
+    auto row = detail::buffers(ws).hidden.matrix(std::max(width, query_size_), 1);
     auto column = detail::buffers(ws).column.matrix(n, 1);
     if (additive_) {
       auto pq = detail::buffers(ws).queries.matrix(b, width);
+      auto sums = detail::buffers(ws).sums.matrix(detail::additive_step_sums<Scalar>(n), 1);
+      if (b == 1) {  // the projection fused into the scores, as the full call's one-row scores
+        const Scalar* x = detail::contiguous_row(q, row);
+        detail::write_row<Scalar>(scores.leftCols(n), column, [&](Scalar* e) {
+          detail::additive_step_scores(x, query_size_, wq_.data(), wq_.rows(), keys_t_.data(), width, n, v_.data(),
+                                       pq.data(), sums.data(), e);
+        });
+        return;
+      }
       pq.noalias() = q * wq_;
       detail::additive_score_rows<Scalar>(pq, keys_t_.data(), width, n, v_.data(), scores.leftCols(n), row, column);
     } else if (b == 1) {

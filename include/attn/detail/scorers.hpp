@@ -12,6 +12,7 @@
 #include "additive_scores.hpp"
 #include "checks.hpp"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -162,21 +163,44 @@ struct AdditiveScorer {
   }
 
   /// The scores of query rows `q` (B×dq) against prepared keys `keys` (n×units) into `out` (B×n).
+  /// One row: the projection fused into the scores (additive_step_scores, as a Memory's step).
   template <typename DerivedQ, typename DerivedP>
   void scores(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedP>& keys,
               Eigen::Ref<Matrix<Scalar>> out, Workspace<Scalar>& ws) const {
-    auto pq = buffers(ws).queries.matrix(q.rows(), v.cols());
-    pq.noalias() = q * wq;
-    additive_scores<Scalar>(pq, keys, v, out, ws);
+    const Index n = keys.rows();
+    const Index units = v.cols();
+    // (The one-row scratch is sized for any row count: a workspace warmed up on more rows must
+    // not allocate for one.)
+    auto row = buffers(ws).hidden.matrix(std::max(wq.rows(), units), 1);
+    auto sums = buffers(ws).sums.matrix(additive_step_sums<Scalar>(n), 1);
+    auto kt = buffers(ws).keys.matrix(units, n);
+    auto pq = buffers(ws).queries.matrix(q.rows(), units);
+    if (q.rows() == 1 && n > 0 && units > 0) {
+      kt = keys.transpose();
+      const Scalar* x = contiguous_row(q, row);
+      write_row<Scalar>(out, buffers(ws).column.matrix(n, 1), [&](Scalar* e) {
+        additive_step_scores(x, wq.rows(), wq.data(), wq.outerStride(), kt.data(), units, n, v.data(), pq.data(),
+                             sums.data(), e);
+      });
+    } else {
+      pq.noalias() = q * wq;
+      additive_scores<Scalar>(pq, keys, v, out, ws);
+    }
     if (bias != Scalar(0)) out.array() += bias;
   }
 
   /// Every query projected, `q·Wq` (Tq×units, in the workspace): the first half of scores(),
-  /// for scoring block by block with scores_projected().
+  /// for scoring block by block with scores_projected(). One row: project_row's sums, as the
+  /// fused one-row scores() (so that both give the same bits).
   template <typename DerivedQ>
   Eigen::Map<Matrix<Scalar>> project_queries(const Eigen::MatrixBase<DerivedQ>& q, Workspace<Scalar>& ws) const {
+    auto row = buffers(ws).hidden.matrix(std::max(wq.rows(), v.cols()), 1);
     auto pq = buffers(ws).queries.matrix(q.rows(), v.cols());
-    pq.noalias() = q * wq;
+    if (q.rows() == 1 && v.cols() > 0) {
+      project_row(contiguous_row(q, row), wq.rows(), wq.data(), wq.outerStride(), v.cols(), pq.data());
+    } else {
+      pq.noalias() = q * wq;
+    }
     return pq;
   }
 

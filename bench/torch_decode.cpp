@@ -160,7 +160,7 @@ void mha_cross_torch_module(benchmark::State& state) {
   const Index t_in = state.range(0);
   const Index beams = state.range(1);
   const Mha m;
-  const auto module = m.module();
+  auto module = m.module();
   const torch::Tensor source = tensor(random(t_in, kModel, 21));
   const torch::Tensor query = tensor(random(beams, kModel, 22));
   torch::InferenceMode guard;
@@ -195,7 +195,7 @@ void mha_self_torch_ops(benchmark::State& state) {
 void mha_self_torch_module(benchmark::State& state) {
   const Index beams = state.range(1);
   const Mha m;
-  const auto module = m.module();
+  auto module = m.module();
   const torch::Tensor past = tensor(random(kCache - 1, kModel, 23));
   const torch::Tensor x = tensor(random(beams, kModel, 24));
   torch::InferenceMode guard;

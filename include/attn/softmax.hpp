@@ -295,11 +295,9 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
       if (sum(l, c) != sum(l, c)) poison_row(s, i0 + c * B + l, mask, row0);  // rare
 }
 
-/// The lane arithmetic of softmax_short_rows for query row i, in place on the contiguous row
-/// `row` (tk scalars) whose band of keys is `[first, last)`: scale, -inf where the explicit mask
-/// `m` (if any) hides a key, shifted_exp, sum in key order, times 1/sum; zeros outside the band.
-/// Sets `fully_masked`; returns true when a visible NaN or +inf made the sum NaN (the caller
-/// poisons the row). A prepared Memory's one-row step runs it on the alignment row itself.
+/// softmax_short_rows' lane arithmetic for query row i in place on the contiguous `row` (tk
+/// scalars, band `[first, last)`, explicit mask `m` or null); sets `fully_masked`, returns true
+/// when the row must be poisoned. A Memory's one-row step runs it on the alignment row itself.
 template <typename Scalar, typename Flag>
 EIGEN_ALWAYS_INLINE bool softmax_contiguous_row(Scalar* row, Index tk, Index first, Index last, const BoolMatrix* m,
                                                 Index i, Scalar scale, Flag&& fully_masked) {
@@ -307,12 +305,10 @@ EIGEN_ALWAYS_INLINE bool softmax_contiguous_row(Scalar* row, Index tk, Index fir
   using Lanes = detail::Lanes<Scalar>;
   const Scalar inf = std::numeric_limits<Scalar>::infinity();
   const Lanes floor = exp_floor<Scalar>();
-  // each_group(f): f(j, x) on the lanes x of keys [j, j + B) of the band, in place
-  // (for_each_lanes; the last group may be short).
+  // f(j, x) on the lanes x of keys [j, j + B) of the band, in place (the last may be short).
   const auto each_group = [&](auto&& f) {
     for_each_lanes(row + first, last - first, [&](Index k, auto& x) { f(first + k, x); });
   };
-
   Scalar max = -inf;
   each_group([&](Index j, auto& x) {
     if (scale != Scalar(1)) x *= scale;
@@ -328,8 +324,9 @@ EIGEN_ALWAYS_INLINE bool softmax_contiguous_row(Scalar* row, Index tk, Index fir
     for (Index l = 0; l < B && j + l < last; ++l) sum += x(l);
   });
   const bool poisoned = sum != sum;
-  fully_masked = !poisoned && max == -inf;
-  const Scalar inverse = (!poisoned && max == -inf) ? Scalar(1) : Scalar(1) / sum;
+  const bool empty = !poisoned && max == -inf;
+  fully_masked = empty;
+  const Scalar inverse = empty ? Scalar(1) : Scalar(1) / sum;
   each_group([&](Index, auto& x) { x *= inverse; });
   std::fill(row, row + first, Scalar(0));
   std::fill(row + last, row + tk, Scalar(0));

@@ -21,8 +21,9 @@ namespace attn {
 namespace detail {
 
 /// The rest of a one-row step of a non-monotonic memory with finite values, after its scores
-/// (1×Tk, in the workspace): copied into `alignment` and normalised there (normalize_rows, the
-/// full call's row arithmetic, on a contiguous row), then `context = alignment·values` as one GEMV
+/// (1×Tk, in the workspace): copied into `alignment` and normalised there with the full call's
+/// row arithmetic (softmax_contiguous_row in place; normalize_rows for sparsemax and hardmax),
+/// then `context = alignment·values` as one GEMV
 /// over the transposed values (dv×n, each value row a contiguous column). A caller's row that is
 /// not contiguous goes through a copy. Returns 1 when the row saw no key, else 0.
 template <typename Scalar>

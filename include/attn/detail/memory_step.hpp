@@ -63,15 +63,16 @@ EIGEN_ALWAYS_INLINE void per_key_sums(const Scalar* kt, Index width, Index n, Sc
 }
 
 /// The scalars of `q`, a single row: its own storage when they are contiguous, else a copy in
-/// `copy` (width×1).
+/// the first q.cols() scalars of `copy`.
 template <typename Derived, typename Scalar>
 const Scalar* contiguous_row(const Eigen::MatrixBase<Derived>& q, Eigen::Map<Matrix<Scalar>> copy) {
   if constexpr ((Derived::Flags & Eigen::DirectAccessBit) != 0) {
     const Derived& d = q.derived();
     if ((Derived::IsRowMajor ? d.innerStride() : d.outerStride()) == 1 || q.cols() <= 1) return d.data();
   }
-  copy = q.row(0).transpose();
-  return copy.data();
+  Eigen::Map<Matrix<Scalar>> head(copy.data(), q.cols(), 1);  // `copy` holds at least q.cols()
+  head = q.row(0).transpose();
+  return head.data();
 }
 
 /// Dot scores of one query row: `e[j] = q·kt.col(j)` for j < n; `q` holds `width` contiguous

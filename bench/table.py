@@ -117,6 +117,9 @@ def table(rows):
                 extra = f"weights {a['weights_MiB']:.0f} MiB, peak RSS {a['peak_MiB']:.0f} MiB"
             elif a and n and "cv" in a and "cv" in n:  # spread over the repetitions
                 extra = f"cv {100 * a['cv']:.0f} % / {100 * n['cv']:.0f} %"
+            torch = [f"{k} {ms(v[k]):.4g} ms" for k in ("torch", "torch_ops", "torch_module") if k in v]
+            if torch:  # attn_bench_decode_torch's rows (LibTorch)
+                extra = ", ".join(torch)
             out.append(f"| {args or family} | {cell(a)} | {cell(n)} | {cell(g)} | {ratio_g} | {ratio_n} | {extra} |")
     return "\n".join(out)
 

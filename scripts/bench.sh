@@ -4,7 +4,8 @@
 #   bash scripts/bench.sh --blas   the same with EIGEN_USE_BLAS and OpenBLAS (AVX-512 kernels
 #                                  with OPENBLAS_CORETYPE=SkylakeX where the CPU has AVX-512,
 #                                  one OpenBLAS thread)
-# Writes bench-<variant>/{attention,decode,sinks}.json in the repository root (ignored by git).
+# Writes bench-<variant>/{attention,decode,sinks}.json in the repository root (ignored by git), and
+# decode_torch.json when attn_bench_decode_torch was built (CMake found LibTorch).
 # attn_bench_sinks (weight sinks: T = 32768 column sums, output only, multi-head mean over heads)
 # adds about 3 minutes at 5 repetitions; its memory counters reset the process's peak per case.
 # Timings are only comparable within one run: every table row compares attn, naive Eigen and
@@ -47,10 +48,18 @@ for name in attention decode sinks; do
     "./build-$dir/bench/attn_bench_$name" --benchmark_repetitions="$repetitions" \
         --benchmark_report_aggregates_only=true --benchmark_out="$dir/$name.json" --benchmark_out_format=json
 done
+# LibTorch's decoder steps (bench/torch_decode.cpp), built only when CMake found LibTorch.
+torch_json=()
+if [ -x "./build-$dir/bench/attn_bench_decode_torch" ]; then
+    section "attn_bench_decode_torch ($repetitions repetitions, medians)"
+    "./build-$dir/bench/attn_bench_decode_torch" --benchmark_repetitions="$repetitions" \
+        --benchmark_report_aggregates_only=true --benchmark_out="$dir/decode_torch.json" --benchmark_out_format=json
+    torch_json=("$dir/decode_torch.json")
+fi
 # The multi-head memory row: T = 2048 alone in its process, so that the peak is this call's.
 section "memory: multi-head T = 2048, 1 thread, alone"
 "./build-$dir/bench/attn_bench_attention" --benchmark_filter='mha/attn/T:2048/threads:1/' \
     --benchmark_out="$dir/memory.json" --benchmark_out_format=json
 
 section "tables"
-python3 bench/table.py "$dir/attention.json" "$dir/decode.json" "$dir/memory.json" "$dir/sinks.json"
+python3 bench/table.py "$dir/attention.json" "$dir/decode.json" "${torch_json[@]}" "$dir/memory.json" "$dir/sinks.json"

@@ -65,6 +65,7 @@ void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 #include <memory>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 // Everything in this file lives in namespace test_no_malloc_decoding: the suite is a unity build.
@@ -224,6 +225,78 @@ TEMPLATE_TEST_CASE("no allocation: decoder steps at the benchmark's shapes", "[n
     CHECK(error.empty());
     CHECK(alignment == expected);
     CHECK(std::abs(alignment.sum() - S(1)) < S(1e-5));
+  }
+}
+
+// The one-row paths of a step (keys and values stored transposed, fused scores) and of the full
+// call (its one-row block transposes the values and, for additive scores, the keys into the
+// workspace) at the benchmark's shapes: after one warm-up of four beams and of one row, steps
+// into contiguous rows and into rows of bigger matrices (a history's row), and the full call on
+// one query row, allocate nothing, and all give the same bits.
+TEMPLATE_TEST_CASE("no allocation: one-row steps and one-row full calls at the benchmark's shapes",
+                   "[no_malloc][memory]", float, double) {
+  using S = TestType;
+  constexpr Index inputs = 50, width = 256, beams = 4, length = 47;
+  std::mt19937_64 rng(8);
+  const Matrix<S> k = attn_test::random_matrix<S>(rng, inputs, width);
+  const Matrix<S> v = attn_test::random_matrix<S>(rng, inputs, width);
+  const Matrix<S> queries = attn_test::random_matrix<S>(rng, beams, width);
+  attn::BahdanauParams<S> b;
+  b.wq = attn_test::random_matrix<S>(rng, width, width, -0.1, 0.1);
+  b.wk = attn_test::random_matrix<S>(rng, width, width, -0.1, 0.1);
+  b.v = attn_test::random_matrix<S>(rng, 1, width);
+  const auto luong = attn::LuongParams<S>::general(attn_test::random_matrix<S>(rng, width, width, -0.1, 0.1));
+  const attn::Mask padding = attn::Mask::key_length(length);
+  using Full = std::function<void(const Matrix<S>&, Matrix<S>&, Matrix<S>&, attn::Workspace<S>&)>;
+  std::vector<std::tuple<std::string, attn::Memory<S>, Full>> all;
+  all.emplace_back("bahdanau", attn::prepare_memory(k, v, b, length),
+                   [&](const Matrix<S>& q, Matrix<S>& out, Matrix<S>& w, attn::Workspace<S>& ws) {
+                     attn::bahdanau_into(q, k, v, b, out, w, ws, padding);
+                   });
+  all.emplace_back("luong general", attn::prepare_memory(k, v, luong, length),
+                   [&](const Matrix<S>& q, Matrix<S>& out, Matrix<S>& w, attn::Workspace<S>& ws) {
+                     attn::luong_into(q, k, v, luong, out, w, ws, padding);
+                   });
+  all.emplace_back("sdp", attn::prepare_memory(k, v, attn::ScaledDotProductParams{}, length),
+                   [&](const Matrix<S>& q, Matrix<S>& out, Matrix<S>& w, attn::Workspace<S>& ws) {
+                     attn::scaled_dot_product_into(q, k, v, out, w, ws, padding);
+                   });
+  for (auto& entry : all) {
+    INFO(std::get<0>(entry));
+    const attn::Memory<S>& memory = std::get<1>(entry);
+    const Full& full = std::get<2>(entry);
+    const Matrix<S> query = queries.topRows(1);
+    attn::Workspace<S> ws;
+    Matrix<S> beam_context(beams, width), beam_alignment(beams, inputs);
+    Matrix<S> context(1, width), alignment(1, inputs);
+    Matrix<S> history(9, inputs), contexts(9, width);  // rows of bigger matrices: strided
+    Matrix<S> full_out(1, width), full_w(1, inputs);
+    attn::attend_into(memory, queries, beam_context, beam_alignment, ws);  // warm-up: the workspace grows
+    attn::attend_into(memory, query, context, alignment, ws);
+    full(query, full_out, full_w, ws);
+    const std::string error = without_allocation([&] {
+      for (int step = 0; step < 3; ++step) {
+        attn::attend_into(memory, query, context, alignment, ws);
+        attn::attend_into(memory, query, contexts.middleRows(step, 1), history.middleRows(step, 1), ws);
+      }
+    });
+    INFO(error);
+    CHECK(error.empty());
+    const std::string beam_error =
+        without_allocation([&] { attn::attend_into(memory, queries, beam_context, beam_alignment, ws); });
+    INFO(beam_error);
+    CHECK(beam_error.empty());
+    // The full call of Bahdanau and Luong general projects K by W (a 50×256×256 GEMM, whose
+    // blocking buffers Eigen allocates above EIGEN_STACK_ALLOCATION_LIMIT): only scaled
+    // dot-product's is free of allocations at these shapes.
+    const std::string full_error = without_allocation([&] { full(query, full_out, full_w, ws); });
+    INFO(full_error);
+    if (std::get<0>(entry) == "sdp") CHECK(full_error.empty());
+    CHECK(attn_test::same_bits(history.row(2), alignment));
+    CHECK(attn_test::same_bits(contexts.row(2), context));
+    CHECK(attn_test::same_bits(full_w, alignment));
+    CHECK(attn_test::same_bits(full_out, context));
+    CHECK(alignment.rightCols(inputs - length).isZero(0));
   }
 }
 

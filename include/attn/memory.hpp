@@ -11,12 +11,56 @@
 #include "prepared_memory.hpp"
 #include "workspace.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
 #include <type_traits>
 #include <utility>
 
 namespace attn {
+namespace detail {
+
+/// The rest of a one-row step of a non-monotonic memory with finite values, after its scores
+/// (1×Tk, in the workspace): copied into `alignment` and normalised there with the full call's
+/// row arithmetic (softmax_contiguous_row in place; normalize_rows for sparsemax and hardmax),
+/// then `context = alignment·values` as one GEMV
+/// over the transposed values (dv×n, each value row a contiguous column). A caller's row that is
+/// not contiguous goes through a copy. Returns 1 when the row saw no key, else 0.
+template <typename Scalar>
+Index memory_step_finish(const Memory<Scalar>& memory, const Eigen::Ref<const Matrix<Scalar>>& scores,
+                         Eigen::Ref<Matrix<Scalar>> context, Eigen::Ref<Matrix<Scalar>> alignment,
+                         Workspace<Scalar>& ws) {
+  check_probability("attn::attend", memory.probability());
+  const Index tk = memory.max_time();
+  const Index n = memory.length();
+  const Index dv = memory.value_size();
+  auto flags = row_flags(ws, 1);
+  Scalar* buffer = buffers(ws).sort.matrix(normalize_scratch_size(tk), 1).data();
+  auto pair = buffers(ws).row.matrix(std::max(tk, dv), 2);
+  const bool w_direct = alignment.outerStride() == 1;
+  const bool o_direct = context.outerStride() == 1;
+  Eigen::Map<RowVector<Scalar>> w(w_direct ? alignment.data() : pair.data(), tk);
+  w = Eigen::Map<const RowVector<Scalar>>(scores.data(), tk);
+  if (memory.probability() == Probability::softmax && tk > 0) {
+    // softmax_short_rows' arithmetic on the alignment row itself (no copy in and out).
+    const auto band = memory.mask().band(0, tk);
+    if (softmax_contiguous_row(w.data(), tk, band.first, band.second, nullptr, 0, Scalar(1), flags(0)))
+      poison_row(w, 0, memory.mask());  // rare
+  } else {
+    normalize_rows(memory.probability(), w, 0, 1, memory.mask(), flags, buffer);
+  }
+  if (!w_direct) alignment = w;
+  if (flags(0) || n == 0 || dv == 0) {
+    context.setZero();  // exact +0
+    return flags(0) ? 1 : 0;
+  }
+  Eigen::Map<Vector<Scalar>> out(o_direct ? context.data() : pair.col(1).data(), dv);
+  out.noalias() = MemoryAccess::values_t(memory).leftCols(n) * w.head(n).transpose();
+  if (!o_direct) context = out.transpose();
+  return 0;
+}
+
+}  // namespace detail
 
 /// What one decoder step returns (value form of attn::attend_into).
 /// `auto [output, weights] = attn::attend(memory, query);` works.
@@ -83,6 +127,7 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
   auto scores = detail::buffers(ws).scores.matrix(b, tk);
   memory.scores_into(q, scores, ws);
   if (!memory.is_monotonic()) {
+    if (b == 1 && memory.values_finite()) return detail::memory_step_finish<Scalar>(memory, scores, context, alignment, ws);
     alignment = scores;
     Options options;
     options.probability = memory.probability();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // A memory prepared once per source sequence for decoding: attn::Memory holds the keys projected
-// by the mechanism's key-side parameters (Tk×·), the values (Tk×dv) and the padding length;
+// by the mechanism's key-side parameters and the values, both stored transposed (·×Tk, dv×Tk: a
+// step reads every key and value as one contiguous column), and the padding length;
 // attn::prepare_memory builds it for scaled dot-product, Luong and Bahdanau scores.
 #pragma once
 
@@ -8,12 +9,14 @@
 #include "config.hpp"
 #include "detail/scorers.hpp"
 #include "detail/attend.hpp"
+#include "detail/memory_step.hpp"
 #include "luong.hpp"
 #include "mask.hpp"
 #include "monotonic_attention.hpp"
 #include "softmax.hpp"
 #include "workspace.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -53,6 +56,9 @@ struct MemoryAccess {
   /// The memory made of `parts`.
   template <typename Scalar>
   static Memory<Scalar> make(typename Memory<Scalar>::Parts parts) { return Memory<Scalar>(std::move(parts)); }
+  /// The stored values, transposed: dv×Tk.
+  template <typename Scalar>
+  static const Matrix<Scalar>& values_t(const Memory<Scalar>& m) { return m.values_t_; }
 };
 
 }  // namespace detail
@@ -66,6 +72,9 @@ struct MemoryAccess {
 /// Prepared keys per score function (what the mechanism's scorer prepares, detail/scorers.hpp):
 /// - scaled dot-product: `scale·K` (Tk×dk); Luong dot: `g·K`; Luong general: `g·K·Wᵀ` (Tk×dq);
 /// - Luong concat: `K·W[dq:]` (Tk×units); Bahdanau: `K·Wk (+ b when normalized)` (Tk×units).
+///
+/// The keys and values are stored transposed (·×Tk and dv×Tk), so that a decoder step reads each
+/// key and each value row as one contiguous column; keys() and values() view them as Tk×·.
 template <typename Scalar>
 class Memory {
  public:
@@ -75,7 +84,7 @@ class Memory {
   MemoryScore score() const { return score_; }
   /// Tk: number of keys, padding included (the width of every alignment row).
   /// \return Tk
-  Index max_time() const { return keys_.rows(); }
+  Index max_time() const { return keys_t_.cols(); }
   /// n <= Tk: the keys a query may see.
   /// \return n, in `[0, Tk]`
   Index length() const { return length_; }
@@ -84,13 +93,13 @@ class Memory {
   Index query_size() const { return query_size_; }
   /// dv: the width of a context row.
   /// \return dv
-  Index value_size() const { return values_.cols(); }
-  /// The prepared keys (see the class comment).
-  /// \return Tk×(dk, dq or units), padding rows included
-  const Matrix<Scalar>& keys() const { return keys_; }
-  /// The values, Tk×dv.
-  /// \return the values as prepared, padding rows included
-  const Matrix<Scalar>& values() const { return values_; }
+  Index value_size() const { return values_t_.rows(); }
+  /// The prepared keys (see the class comment), a view of the transposed storage.
+  /// \return Tk×(dk, dq or units), padding rows included (an Eigen expression; `.eval()` copies)
+  Eigen::Transpose<const Matrix<Scalar>> keys() const { return keys_t_.transpose(); }
+  /// The values, Tk×dv, a view of the transposed storage.
+  /// \return the values as prepared, padding rows included (an Eigen expression; `.eval()` copies)
+  Eigen::Transpose<const Matrix<Scalar>> values() const { return values_t_.transpose(); }
   /// Whether the visible value rows are all finite (checked once, when prepared).
   /// \return true when rows `[0, n)` of the values hold no NaN or inf
   bool values_finite() const { return values_finite_; }
@@ -166,23 +175,45 @@ class Memory {
 
 
   /// Energies of the query rows `q` (B×dq) into `scores` (B×Tk): -inf on padding.
-  /// Shapes are not checked here (attend_into checks them).
+  /// Shapes are not checked here (attend_into checks them). Allocates nothing once `ws` has seen
+  /// these shapes.
   /// \param q query rows, B×dq
   /// \param scores B×Tk, written
   /// \param ws scratch
   template <typename DerivedQ>
   void scores_into(const Eigen::MatrixBase<DerivedQ>& q, Eigen::Ref<Matrix<Scalar>> scores, Workspace<Scalar>& ws) const {
     const Index n = length_;
-    const auto keys = keys_.topRows(n);
-    if (additive_) {
-      const detail::AdditiveScorer<Scalar> scorer{detail::view(wq_), detail::no_parameter<Scalar>(),
-                                                  detail::RowView<Scalar>(nullptr, 0), detail::view(v_), Scalar(0)};
-      scorer.scores(q, keys, scores.leftCols(n), ws);
-    } else {
-      const detail::DotScorer<Scalar> scorer;  // the prepared keys carry the scale
-      scorer.scores(q, keys, scores.leftCols(n), ws);
-    }
+    const Index b = q.rows();
+    const Index width = keys_t_.rows();
     scores.rightCols(max_time() - n).setConstant(-std::numeric_limits<Scalar>::infinity());
+    if (n == 0 || b == 0) return;
+    if (width == 0) {  // no units or no key width: every score is the empty sum
+      scores.leftCols(n).setZero();
+      return;
+    }
+    // Each score one sum over a contiguous key column (detail/memory_step.hpp), as the full
+    // call's one-row blocks and additive scores compute it; beams' dot scores as one GEMM, as
+    // the full call's blocks of several rows.
+    auto row = detail::buffers(ws).hidden.matrix(std::max(width, query_size_), 1);
+    auto column = detail::buffers(ws).column.matrix(n, 1);
+    if (additive_) {
+      auto pq = detail::buffers(ws).queries.matrix(b, width);
+      auto sums = detail::buffers(ws).sums.matrix(detail::additive_step_sums<Scalar>(n), 1);
+      if (b == 1) {  // the projection fused into the scores, as the full call's one-row scores
+        const Scalar* x = detail::contiguous_row(q, row);
+        detail::write_row<Scalar>(scores.leftCols(n), column, [&](Scalar* e) {
+          detail::additive_step_scores(x, query_size_, wq_.data(), wq_.rows(), keys_t_.data(), width, n, v_.data(),
+                                       pq.data(), sums.data(), e);
+        });
+        return;
+      }
+      pq.noalias() = q * wq_;
+      detail::additive_score_rows<Scalar>(pq, keys_t_.data(), width, n, v_.data(), scores.leftCols(n), row, column);
+    } else if (b == 1) {
+      detail::dot_score_row<Scalar>(q, keys_t_.data(), width, n, scores.leftCols(n), row, column);
+    } else {
+      scores.leftCols(n).noalias() = q * keys_t_.leftCols(n);
+    }
   }
 
  private:
@@ -191,8 +222,8 @@ class Memory {
   // What prepare_memory computes (through detail::MemoryAccess); not part of the API.
   struct Parts {
     MemoryScore score;
-    Matrix<Scalar> keys;
-    Matrix<Scalar> values;
+    Matrix<Scalar> keys;     // width×Tk: the prepared keys, transposed
+    Matrix<Scalar> values;   // dv×Tk: the values, transposed
     Index length;
     Index query_size;
     bool additive;           // an AdditiveScorer's scores (wq, v) instead of a DotScorer's q·keysᵀ
@@ -201,19 +232,19 @@ class Memory {
   };
   explicit Memory(Parts parts)
       : score_(parts.score),
-        keys_(std::move(parts.keys)),
-        values_(std::move(parts.values)),
+        keys_t_(std::move(parts.keys)),
+        values_t_(std::move(parts.values)),
         length_(parts.length),
         query_size_(parts.query_size),
         mask_(Mask::key_length(parts.length)),
         additive_(parts.additive),
         wq_(std::move(parts.wq)),
         v_(std::move(parts.v)),
-        values_finite_(detail::all_finite(values_.topRows(length_))) {}
+        values_finite_(detail::all_finite(values_t_.leftCols(length_))) {}
 
   MemoryScore score_ = MemoryScore::scaled_dot_product;
-  Matrix<Scalar> keys_;
-  Matrix<Scalar> values_;
+  Matrix<Scalar> keys_t_;    // width×Tk
+  Matrix<Scalar> values_t_;  // dv×Tk
   Index length_ = 0;
   Index query_size_ = 0;
   Mask mask_ = Mask::key_length(0);
@@ -252,9 +283,10 @@ Memory<typename DerivedK::Scalar> memory_of(const char* fn, const Scorer& scorer
   scorer.check(fn, k.cols());
   auto parts = MemoryAccess::parts<Scalar>();
   parts.score = score;
-  parts.keys.resize(k.rows(), scorer.prepared_size(k.cols()));
-  scorer.prepare(k, parts.keys);
-  parts.values = v;
+  Matrix<Scalar> keys(k.rows(), scorer.prepared_size(k.cols()));
+  scorer.prepare(k, keys);
+  parts.keys = keys.transpose();
+  parts.values = v.transpose();
   parts.length = memory_length(fn, length, k.rows());
   parts.query_size = scorer.query_size(k.cols());
   parts.additive = Scorer::additive;

@@ -295,6 +295,44 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
       if (sum(l, c) != sum(l, c)) poison_row(s, i0 + c * B + l, mask, row0);  // rare
 }
 
+/// softmax_short_rows' lane arithmetic for query row i in place on the contiguous `row` (tk
+/// scalars, band `[first, last)`, explicit mask `m` or null); sets `fully_masked`, returns true
+/// when the row must be poisoned. A Memory's one-row step runs it on the alignment row itself.
+template <typename Scalar, typename Flag>
+EIGEN_ALWAYS_INLINE bool softmax_contiguous_row(Scalar* row, Index tk, Index first, Index last, const BoolMatrix* m,
+                                                Index i, Scalar scale, Flag&& fully_masked) {
+  constexpr Index B = chunk_rows<Scalar>();
+  using Lanes = detail::Lanes<Scalar>;
+  const Scalar inf = std::numeric_limits<Scalar>::infinity();
+  const Lanes floor = exp_floor<Scalar>();
+  // f(j, x) on the lanes x of keys [j, j + B) of the band, in place (the last may be short).
+  const auto each_group = [&](auto&& f) {
+    for_each_lanes(row + first, last - first, [&](Index k, auto& x) { f(first + k, x); });
+  };
+  Scalar max = -inf;
+  each_group([&](Index j, auto& x) {
+    if (scale != Scalar(1)) x *= scale;
+    if (m)
+      for (Index l = 0; l < B && j + l < last; ++l)
+        if (!(*m)(i, j + l)) x(l) = -inf;
+    max = std::max(max, x.maxCoeff());
+  });
+  const Scalar shift = max == -inf ? Scalar(0) : max;
+  Scalar sum = 0;
+  each_group([&](Index j, auto& x) {
+    x = shifted_exp<Scalar>(x, Lanes::Constant(shift), floor);
+    for (Index l = 0; l < B && j + l < last; ++l) sum += x(l);
+  });
+  const bool poisoned = sum != sum;
+  const bool empty = !poisoned && max == -inf;
+  fully_masked = empty;
+  const Scalar inverse = empty ? Scalar(1) : Scalar(1) / sum;
+  each_group([&](Index, auto& x) { x *= inverse; });
+  std::fill(row, row + first, Scalar(0));
+  std::fill(row + last, row + tk, Scalar(0));
+  return poisoned;
+}
+
 /// softmax_rows for a block of fewer than chunk_rows rows (a decoder step, a few beams), where a
 /// column holds too few rows to fill the lanes: here the lanes run along the keys of one row,
 /// copied into `buffer` (Tk scalars). Every entry goes through the same lane arithmetic as in
@@ -304,46 +342,16 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
 template <typename Scalar, typename Derived>
 void softmax_short_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask& mask,
                         Eigen::Ref<RowFlags> fully_masked, Scalar scale, Scalar* buffer, Index row0 = 0) {
-  constexpr Index B = chunk_rows<Scalar>();
-  using Lanes = detail::Lanes<Scalar>;
-  const Scalar inf = std::numeric_limits<Scalar>::infinity();
   const Index tk = s.cols();
-  const auto& m = mask.explicit_matrix();
-  const Lanes floor = exp_floor<Scalar>();
   for (Index i = i0; i < i1; ++i) {
     const auto band = mask.band(i, tk);
     const Index first = std::min(band.first, tk);
     const Index last = std::clamp(band.second, first, tk);
     Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>> row(buffer, tk);
     row = s.row(i - row0).transpose().array();
-
-    // each_group(f): f(j, x) on the lanes x of keys [j, j + B) of the band, in place
-    // (for_each_lanes; the last group may be short).
-    const auto each_group = [&](auto&& f) {
-      for_each_lanes(buffer + first, last - first, [&](Index k, auto& x) { f(first + k, x); });
-    };
-
-    Scalar max = -inf;
-    each_group([&](Index j, auto& x) {
-      if (scale != Scalar(1)) x *= scale;
-      if (m)
-        for (Index l = 0; l < B && j + l < last; ++l)
-          if (!(*m)(i, j + l)) x(l) = -inf;
-      max = std::max(max, x.maxCoeff());
-    });
-    const Scalar shift = max == -inf ? Scalar(0) : max;
-    Scalar sum = 0;
-    each_group([&](Index j, auto& x) {
-      x = shifted_exp<Scalar>(x, Lanes::Constant(shift), floor);
-      for (Index l = 0; l < B && j + l < last; ++l) sum += x(l);
-    });
-    const bool poisoned = sum != sum;
-    fully_masked(i) = !poisoned && max == -inf;
-    const Scalar inverse = fully_masked(i) ? Scalar(1) : Scalar(1) / sum;
-    each_group([&](Index, auto& x) { x *= inverse; });
-
-    row.head(first).setZero();
-    row.tail(tk - last).setZero();
+    const bool poisoned =
+        softmax_contiguous_row(buffer, tk, first, last, mask.explicit_matrix() ? &*mask.explicit_matrix() : nullptr, i,
+                               scale, fully_masked(i));
     s.row(i - row0) = row.transpose().matrix();
     if (poisoned) poison_row(s, i, mask, row0);  // rare
   }

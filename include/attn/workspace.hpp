@@ -58,6 +58,7 @@ struct WorkspaceBuffers {
   Buffer<Scalar> sort;           // normalisation scratch: the sparsemax sort
   Buffer<Scalar> row;            // a one-row block's weights and output as contiguous vectors
   Buffer<Scalar> block;          // per-thread blocks of weights (block_rows×Tk) when a call keeps no full matrix
+  Buffer<Scalar> sums;           // per-key partial sums of a one-row additive step (detail/memory_step.hpp)
 };
 
 /// The kernels' access to a Workspace's scratch (not part of the API).

@@ -139,6 +139,13 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   // allFinite() compares entry by entry (Eigen 3.4 does not vectorise comparisons).
   const auto vn = v.topRows(n);
   const bool finite = values_finite ? *values_finite : all_finite(vn);
+  // A block of one row (at most one per call: the last) computes its output as one GEMV over the
+  // visible values transposed (dv×n, each value row a contiguous column), as a prepared
+  // Memory's step does (memory.hpp): the same arithmetic, bit for bit.
+  // (Sized on every call, as `pair` below.)
+  const bool one_row = finite && tq % block_rows == 1;
+  auto values_t = detail::buffers(ws).values.matrix(v.cols(), n);
+  if (one_row) values_t = vn.transpose();
   if (!finite) {
     auto clean = detail::buffers(ws).values.matrix(n, v.cols());
     clean = vn;
@@ -160,12 +167,12 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
     auto out = output.middleRows(i0, r);
     const auto w = block.leftCols(n);
     if (finite && r == 1) {
-      // A decoder step (or a last block of one row): Eigen's GEMV is fastest on contiguous
-      // vectors, which a row of a column-major matrix is not (at compile time).
+      // A decoder step (or a last block of one row): Eigen's GEMV on contiguous vectors (a row
+      // of a column-major matrix is not, at compile time) and the transposed values.
       auto wt = pair.col(0).head(n);
       auto ot = pair.col(1).head(v.cols());
       wt = w.transpose();
-      ot.noalias() = vn.transpose() * wt;
+      ot.noalias() = values_t * wt;
       out = ot.transpose();
     } else if (finite) {
       out.noalias() = w * vn;
@@ -234,6 +241,20 @@ Index finish(Eigen::Ref<Matrix<Scalar>> weights, const Eigen::MatrixBase<Derived
   return attend_rows<Scalar>(in_place, weights, v, output, ws, mask, options, score_scale, values_finite);
 }
 
+/// The block scores of a DotScorer over the transposed keys `keys_t` (width×Tk): at most one
+/// block of a call has one row (the last, when Tq mod block_rows is 1), and only it uses the
+/// workspace's `hidden` and `column` buffers, sized here (on every call: a workspace warmed up
+/// on more rows must not allocate for one), before any parallel region.
+template <typename Scorer, typename DerivedQ, typename Scalar>
+auto one_row_scratch_scores(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q,
+                            const Eigen::Map<const Matrix<Scalar>>& keys_t, Workspace<Scalar>& ws) {
+  const auto row = buffers(ws).hidden.matrix(keys_t.rows(), 1);
+  const auto column = buffers(ws).column.matrix(keys_t.cols(), 1);
+  return [&scorer, &q, keys_t, row, column](Index i0, Index r, auto& block) {
+    scorer.scores_transposed(q.middleRows(i0, r), keys_t, block, row, column);
+  };
+}
+
 /// The engine every mechanism's `_into` form runs on: the scores of `scorer` for the query rows
 /// `q` against keys it has prepared (`prepared`, Tk×width: a Memory's, prepare_keys', or the
 /// buffer attend_keys fills), masked, normalised, ·V, the weights to `target`. A scorer whose
@@ -254,7 +275,7 @@ Index attend_prepared(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q
     auto kt = buffers(ws).keys.matrix(prepared.cols(), prepared.rows());
     kt = prepared.transpose();
     const Eigen::Map<const Matrix<Scalar>> keys_t(kt.data(), kt.rows(), kt.cols());
-    const auto scores = [&](Index i0, Index r, auto& block) { scorer.scores_transposed(q.middleRows(i0, r), keys_t, block); };
+    const auto scores = one_row_scratch_scores(scorer, q, keys_t, ws);
     return attend_blocks<Scalar>(scores, target, v, output, ws, mask, options, score_scale, values_finite);
   } else {
     if (target.full) {
@@ -293,7 +314,7 @@ Index attend_keys(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q, co
       auto kt = buffers(ws).keys.matrix(k.cols(), k.rows());
       kt = scorer.scale * k.transpose();
       const Eigen::Map<const Matrix<Scalar>> keys_t(kt.data(), kt.rows(), kt.cols());
-      const auto scores = [&](Index i0, Index r, auto& block) { scorer.scores_transposed(q.middleRows(i0, r), keys_t, block); };
+      const auto scores = one_row_scratch_scores(scorer, q, keys_t, ws);
       return attend_blocks<Scalar>(scores, target, v, output, ws, mask, options);
     }
   }

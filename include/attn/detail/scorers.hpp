@@ -12,6 +12,7 @@
 #include "additive_scores.hpp"
 #include "checks.hpp"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -95,11 +96,16 @@ struct DotScorer {
   template <typename DerivedQ, typename DerivedP>
   void scores(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedP>& keys,
               Eigen::Ref<Matrix<Scalar>> out, Workspace<Scalar>& ws) const {
+    // (The one-row scratch is sized for any row count: a workspace warmed up on more rows must
+    // not allocate for one.)
+    auto kt = buffers(ws).keys.matrix(keys.cols(), keys.rows());
+    const auto row = buffers(ws).hidden.matrix(keys.cols(), 1);
+    const auto column = buffers(ws).column.matrix(keys.rows(), 1);
     if (q.rows() == 1) {
-      // One decoder step: GEMV on contiguous vectors (a row of a column-major matrix is not).
-      auto column = buffers(ws).column.matrix(keys.rows(), 1);
-      column.noalias() = keys * q.transpose();
-      out = column.transpose();
+      // One row: the keys transposed, each score one sum over a contiguous key column, as every
+      // one-row dot score is computed (dot_score_row: a Memory's step, the full call's blocks).
+      kt = keys.transpose();
+      dot_score_row<Scalar>(q, kt.data(), kt.rows(), kt.cols(), out, row, column);
     } else {
       out.noalias() = q * keys.transpose();
     }
@@ -108,11 +114,17 @@ struct DotScorer {
 
   /// The full call's form of scores(): `keys_t` is the transposed prepared keys (dq×Tk,
   /// column-major), whose packing in every block's GEMM reads contiguous memory. Same
-  /// arithmetic as scores() for more than one row.
+  /// arithmetic as scores(). A block of one row goes through dot_score_row with the scratch
+  /// `row` (dq×1) and `column` (Tk×1), which only that block may use (see attend_prepared).
   template <typename DerivedQ>
   void scores_transposed(const Eigen::MatrixBase<DerivedQ>& q, Eigen::Map<const Matrix<Scalar>> keys_t,
-                         Eigen::Ref<Matrix<Scalar>> out) const {
-    out.noalias() = q * keys_t;
+                         Eigen::Ref<Matrix<Scalar>> out, Eigen::Map<Matrix<Scalar>> row,
+                         Eigen::Map<Matrix<Scalar>> column) const {
+    if (q.rows() == 1) {
+      dot_score_row<Scalar>(q, keys_t.data(), keys_t.rows(), keys_t.cols(), out, row, column);
+    } else {
+      out.noalias() = q * keys_t;
+    }
     if (bias != Scalar(0)) out.array() += bias;
   }
 };
@@ -151,21 +163,44 @@ struct AdditiveScorer {
   }
 
   /// The scores of query rows `q` (B×dq) against prepared keys `keys` (n×units) into `out` (B×n).
+  /// One row: the projection fused into the scores (additive_step_scores, as a Memory's step).
   template <typename DerivedQ, typename DerivedP>
   void scores(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedP>& keys,
               Eigen::Ref<Matrix<Scalar>> out, Workspace<Scalar>& ws) const {
-    auto pq = buffers(ws).queries.matrix(q.rows(), v.cols());
-    pq.noalias() = q * wq;
-    additive_scores<Scalar>(pq, keys, v, out, ws);
+    const Index n = keys.rows();
+    const Index units = v.cols();
+    // (The one-row scratch is sized for any row count: a workspace warmed up on more rows must
+    // not allocate for one.)
+    auto row = buffers(ws).hidden.matrix(std::max(wq.rows(), units), 1);
+    auto sums = buffers(ws).sums.matrix(additive_step_sums<Scalar>(n), 1);
+    auto kt = buffers(ws).keys.matrix(units, n);
+    auto pq = buffers(ws).queries.matrix(q.rows(), units);
+    if (q.rows() == 1 && n > 0 && units > 0) {
+      kt = keys.transpose();
+      const Scalar* x = contiguous_row(q, row);
+      write_row<Scalar>(out, buffers(ws).column.matrix(n, 1), [&](Scalar* e) {
+        additive_step_scores(x, wq.rows(), wq.data(), wq.outerStride(), kt.data(), units, n, v.data(), pq.data(),
+                             sums.data(), e);
+      });
+    } else {
+      pq.noalias() = q * wq;
+      additive_scores<Scalar>(pq, keys, v, out, ws);
+    }
     if (bias != Scalar(0)) out.array() += bias;
   }
 
   /// Every query projected, `q·Wq` (Tq×units, in the workspace): the first half of scores(),
-  /// for scoring block by block with scores_projected().
+  /// for scoring block by block with scores_projected(). One row: project_row's sums, as the
+  /// fused one-row scores() (so that both give the same bits).
   template <typename DerivedQ>
   Eigen::Map<Matrix<Scalar>> project_queries(const Eigen::MatrixBase<DerivedQ>& q, Workspace<Scalar>& ws) const {
+    auto row = buffers(ws).hidden.matrix(std::max(wq.rows(), v.cols()), 1);
     auto pq = buffers(ws).queries.matrix(q.rows(), v.cols());
-    pq.noalias() = q * wq;
+    if (q.rows() == 1 && v.cols() > 0) {
+      project_row(contiguous_row(q, row), wq.rows(), wq.data(), wq.outerStride(), v.cols(), pq.data());
+    } else {
+      pq.noalias() = q * wq;
+    }
     return pq;
   }
 

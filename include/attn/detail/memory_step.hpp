@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: MIT
+// The kernels of a decoder step against a prepared attn::Memory, whose keys and values are stored
+// transposed (width×Tk and dv×Tk, column-major: each key and each value row is one contiguous
+// column): the scores of one query row as one sum per key over contiguous memory, on Eigen's
+// packets. Dot scores `e_j = q·k_j`; additive scores `e_j = v·tanh(pq + k_j)` in one pass, with no
+// Tk×units hidden matrix.
+#pragma once
+
+#include "../config.hpp"
+
+namespace attn {
+namespace detail {
+
+// GCC 12 reports Eigen's AVX-512 packet tanh, inlined here, as reading an uninitialised register
+// (GCC bug 105593, as in softmax.hpp); the kernels initialise every accumulator.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+/// `e[j] = Σ_c term(k_j, c)` for the n columns k_j of `kt` (width×n, column-major, columns
+/// `stride` apart: default `width`), where `term(acc, k, c)` returns acc plus the terms of entries `[c, c + lanes)`
+/// of column `k` as one `Packet` (or one scalar in the tail; `Packet` may be Scalar itself). Four keys at a time: four independent
+/// accumulator chains keep the FMA units busy. Each sum is taken in lanes across c, reduced by
+/// Eigen's predux, then the tail `width mod lanes` is added in order; the order depends only on
+/// width, so a row gives the same bits in any call.
+template <typename Scalar, typename Packet, Index lanes, typename Term>
+EIGEN_ALWAYS_INLINE void per_key_sums(const Scalar* kt, Index width, Index n, Scalar* e, Term&& term,
+                                      Index stride = -1) {
+  if (stride < 0) stride = width;
+  namespace ei = Eigen::internal;
+  const Index body = width / lanes * lanes;
+  const auto tail = [&](Scalar s, const Scalar* k) {
+    for (Index c = body; c < width; ++c) s = term(s, k, c);
+    return s;
+  };
+  const Index whole = n / 4 * 4;
+  for (Index j = 0; j < whole; j += 4) {
+    const Scalar* k0 = kt + j * stride;
+    const Scalar* k1 = k0 + stride;
+    const Scalar* k2 = k1 + stride;
+    const Scalar* k3 = k2 + stride;
+    Packet a0 = ei::pset1<Packet>(Scalar(0));
+    Packet a1 = a0, a2 = a0, a3 = a0;
+    for (Index c = 0; c < body; c += lanes) {
+      a0 = term(a0, k0, c);
+      a1 = term(a1, k1, c);
+      a2 = term(a2, k2, c);
+      a3 = term(a3, k3, c);
+    }
+    e[j] = tail(ei::predux(a0), k0);
+    e[j + 1] = tail(ei::predux(a1), k1);
+    e[j + 2] = tail(ei::predux(a2), k2);
+    e[j + 3] = tail(ei::predux(a3), k3);
+  }
+  for (Index j = whole; j < n; ++j) {
+    const Scalar* k0 = kt + j * stride;
+    Packet a0 = ei::pset1<Packet>(Scalar(0));
+    for (Index c = 0; c < body; c += lanes) a0 = term(a0, k0, c);
+    e[j] = tail(ei::predux(a0), k0);
+  }
+}
+
+/// The scalars of `q`, a single row: its own storage when they are contiguous, else a copy in
+/// the first q.cols() scalars of `copy`.
+template <typename Derived, typename Scalar>
+const Scalar* contiguous_row(const Eigen::MatrixBase<Derived>& q, Eigen::Map<Matrix<Scalar>> copy) {
+  if constexpr ((Derived::Flags & Eigen::DirectAccessBit) != 0) {
+    const Derived& d = q.derived();
+    if ((Derived::IsRowMajor ? d.innerStride() : d.outerStride()) == 1 || q.cols() <= 1) return d.data();
+  }
+  Eigen::Map<Matrix<Scalar>> head(copy.data(), q.cols(), 1);  // `copy` holds at least q.cols()
+  head = q.row(0).transpose();
+  return head.data();
+}
+
+/// Dot scores of one query row: `e[j] = q·kt.col(j)` for j < n; `q` holds `width` contiguous
+/// scalars; the columns of `kt` are `stride` apart (default `width`).
+template <typename Scalar>
+void dot_scores_transposed(const Scalar* kt, Index width, Index n, const Scalar* q, Scalar* e, Index stride = -1) {
+  namespace ei = Eigen::internal;
+  using Traits = Eigen::internal::packet_traits<Scalar>;
+  per_key_sums<Scalar, typename Traits::type, Traits::size>(
+      kt, width, n, e,
+      [q](auto acc, const Scalar* k, Index c) {
+        using P = decltype(acc);
+        return ei::pmadd(ei::ploadu<P>(k + c), ei::ploadu<P>(q + c), acc);
+      },
+      stride);
+}
+
+/// The packet of additive_scores_transposed: Eigen's packet where it has a vectorised tanh
+/// (float), else the scalar.
+template <typename Scalar, bool = Eigen::internal::packet_traits<Scalar>::HasTanh != 0>
+struct TanhPacket {
+  using type = typename Eigen::internal::packet_traits<Scalar>::type;
+  static constexpr Index size = Eigen::internal::packet_traits<Scalar>::size;
+};
+template <typename Scalar>
+struct TanhPacket<Scalar, false> {
+  using type = Scalar;
+  static constexpr Index size = 1;
+};
+
+/// Additive scores of one projected query row: `e[j] = v·tanh(pq + kt.col(j))` for j < n; `pq`
+/// and `v` hold `units` contiguous scalars. Eigen's packet tanh where it has one (float), scalar
+/// tanh otherwise (as Eigen's `.tanh()` does), fused: nothing Tk×units is written.
+template <typename Scalar>
+void additive_scores_transposed(const Scalar* kt, Index units, Index n, const Scalar* pq, const Scalar* v,
+                                Scalar* e) {
+  namespace ei = Eigen::internal;
+  using Tanh = TanhPacket<Scalar>;
+  per_key_sums<Scalar, typename Tanh::type, Tanh::size>(kt, units, n, e, [pq, v](auto acc, const Scalar* k, Index c) {
+    using P = decltype(acc);
+    return ei::pmadd(ei::ptanh(ei::padd(ei::ploadu<P>(k + c), ei::ploadu<P>(pq + c))), ei::ploadu<P>(v + c), acc);
+  });
+}
+
+/// One query row `q` (dq contiguous scalars) projected by `wq` (dq×units, column-major, columns
+/// `ld` apart): `pq[c] = q·wq.col(c)`, each a dot_scores_transposed sum. What every one-row
+/// additive projection runs (see additive_step_scores). Not inlined: with a constant count GCC 12
+/// reports a false out-of-range loop iteration (-Waggressive-loop-optimizations).
+template <typename Scalar>
+EIGEN_DONT_INLINE void project_row(const Scalar* q, Index dq, const Scalar* wq, Index ld, Index units, Scalar* pq) {
+  dot_scores_transposed(wq, dq, units, q, pq, ld);
+}
+
+/// Additive scores of one query row with its projection fused in: `pq = q·Wq` (project_row's
+/// sums) and `e[j] = v·tanh(pq + kt.col(j))` (additive_scores_transposed's sums, bit for bit),
+/// a block of `lanes` units at a time: each block of Wq's columns is projected just before the
+/// tanh pass that needs it, every key's partial sum kept in `acc` (n·lanes scalars), so that
+/// the reads of Wq (dq×units, columns `ld` apart) overlap the tanh arithmetic of the previous
+/// block instead of all preceding it (measured: 5% faster than projecting first at T_in = 50,
+/// 256 units; spreading the next block's dot products over the keys, or prefetching them, was
+/// slower). `pq` receives the projection (units scalars).
+template <typename Scalar>
+void additive_step_scores(const Scalar* q, Index dq, const Scalar* wq, Index ld, const Scalar* kt, Index units, Index n,
+                          const Scalar* v, Scalar* pq, Scalar* acc, Scalar* e) {
+  namespace ei = Eigen::internal;
+  using Tanh = TanhPacket<Scalar>;
+  using Packet = typename Tanh::type;
+  constexpr Index lanes = Tanh::size;
+  const Index body = units / lanes * lanes;
+  const Packet zero = ei::pset1<Packet>(Scalar(0));
+  for (Index j = 0; j < n; ++j) ei::pstoreu(acc + j * lanes, zero);
+  for (Index c0 = 0; c0 < body; c0 += lanes) {
+    project_row(q, dq, wq + c0 * ld, ld, lanes, pq + c0);
+    const Packet p = ei::ploadu<Packet>(pq + c0);
+    const Packet w = ei::ploadu<Packet>(v + c0);
+    for (Index j = 0; j < n; ++j) {
+      Packet a = ei::ploadu<Packet>(acc + j * lanes);
+      a = ei::pmadd(ei::ptanh(ei::padd(ei::ploadu<Packet>(kt + j * units + c0), p)), w, a);
+      ei::pstoreu(acc + j * lanes, a);
+    }
+  }
+  if (body < units) project_row(q, dq, wq + body * ld, ld, units - body, pq + body);
+  for (Index j = 0; j < n; ++j) {
+    Scalar sum = ei::predux(ei::ploadu<Packet>(acc + j * lanes));
+    for (Index c = body; c < units; ++c) sum = ei::pmadd(ei::ptanh(ei::padd(kt[j * units + c], pq[c])), v[c], sum);
+    e[j] = sum;
+  }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+/// Scalars of additive_step_scores' partial sums for n keys.
+template <typename Scalar>
+constexpr Index additive_step_sums(Index n) {
+  return n * TanhPacket<Scalar>::size;
+}
+
+/// Writes a row computed into contiguous scalars by `kernel(e)` (n of them) to `out` (1×n, any
+/// stride): straight into `out` when its entries are contiguous, else through `copy` (n×1).
+template <typename Scalar, typename Kernel>
+void write_row(Eigen::Ref<Matrix<Scalar>> out, Eigen::Map<Matrix<Scalar>> copy, Kernel&& kernel) {
+  const bool direct = out.rows() == 1 && out.outerStride() == 1;
+  kernel(direct ? out.data() : copy.data());
+  if (!direct) out = copy.transpose();
+}
+
+/// Dot scores of the query row `q` (1×width) against the n keys stored transposed in `kt`
+/// (width×n, contiguous), into `out` (1×n). What one-row dot scores run everywhere (a prepared
+/// memory's step, the full call's one-row blocks), so that they agree bit for bit. `row`
+/// (width×1) and `column` (n×1) are scratch for a query or score row that is not contiguous.
+template <typename Scalar, typename DerivedQ>
+void dot_score_row(const Eigen::MatrixBase<DerivedQ>& q, const Scalar* kt, Index width, Index n,
+                   Eigen::Ref<Matrix<Scalar>> out, Eigen::Map<Matrix<Scalar>> row, Eigen::Map<Matrix<Scalar>> column) {
+  if (n == 0) return;
+  if (width == 0) {  // the empty sum
+    out.setZero();
+    return;
+  }
+  const Scalar* x = contiguous_row(q, row);
+  write_row<Scalar>(out, column, [&](Scalar* e) { dot_scores_transposed(kt, width, n, x, e); });
+}
+
+/// Additive scores of the projected query rows `pq` (B×units) against the n keys stored
+/// transposed in `kt` (units×n, contiguous), `v` (units contiguous scalars), into `scores` (B×n),
+/// row by row as additive_scores_transposed computes them; what additive scores run everywhere.
+/// `row` (units×1) and `column` (n×1) are scratch.
+template <typename Scalar, typename DerivedPq>
+void additive_score_rows(const Eigen::MatrixBase<DerivedPq>& pq, const Scalar* kt, Index units, Index n, const Scalar* v,
+                         Eigen::Ref<Matrix<Scalar>> scores, Eigen::Map<Matrix<Scalar>> row,
+                         Eigen::Map<Matrix<Scalar>> column) {
+  if (n == 0) return;
+  if (units == 0) {  // the empty sum
+    scores.setZero();
+    return;
+  }
+  for (Index i = 0; i < pq.rows(); ++i) {
+    const Scalar* x = contiguous_row(pq.row(i), row);
+    write_row<Scalar>(scores.middleRows(i, 1), column, [&](Scalar* e) { additive_scores_transposed(kt, units, n, x, v, e); });
+  }
+}
+
+}  // namespace detail
+}  // namespace attn

@@ -287,17 +287,6 @@ void kv_reorder_naive(benchmark::State& state) {
   state.counters["copies"] = 4;
 }
 
-void mha_args(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"T", "B"});
-  for (const int t : {50, 512})
-    for (const int beams : {1, 4}) b->Args({t, beams});
-}
-
-void self_args(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"T", "B"});
-  for (const int beams : {1, 4}) b->Args({512, beams});
-}
-
 void reorder_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"parents"});
   b->Arg(0)->Arg(1);  // {0, 0, 1, 2}: one parent chosen twice; {1, 0, 3, 2}: a permutation
@@ -311,10 +300,10 @@ BENCHMARK(luong_attn)->Name("decode/luong/attn");
 BENCHMARK(luong_naive)->Name("decode/luong/naive");
 BENCHMARK(sdpa_attn)->Name("decode/sdpa/attn");
 BENCHMARK(sdpa_naive)->Name("decode/sdpa/naive");
-BENCHMARK(mha_cross_attn)->Name("decode/mha_cross/attn")->Apply(mha_args);
-BENCHMARK(mha_cross_naive)->Name("decode/mha_cross/naive")->Apply(mha_args);
-BENCHMARK(mha_self_attn)->Name("decode/mha_self/attn")->Apply(self_args);
-BENCHMARK(mha_self_naive)->Name("decode/mha_self/naive")->Apply(self_args);
+BENCHMARK(mha_cross_attn)->Name("decode/mha_cross/attn")->Apply(attn_bench::mha_args);
+BENCHMARK(mha_cross_naive)->Name("decode/mha_cross/naive")->Apply(attn_bench::mha_args);
+BENCHMARK(mha_self_attn)->Name("decode/mha_self/attn")->Apply(attn_bench::self_args);
+BENCHMARK(mha_self_naive)->Name("decode/mha_self/naive")->Apply(attn_bench::self_args);
 BENCHMARK(kv_reorder_attn)->Name("decode/kv_reorder/attn")->Apply(reorder_args);
 BENCHMARK(kv_reorder_naive)->Name("decode/kv_reorder/naive")->Apply(reorder_args);
 

@@ -62,4 +62,18 @@ inline void sdpa_weights_loop(benchmark::State& state, attn::Index t, attn::Inde
   }
 }
 
+/// The multi-head decoder-step shapes of bench_decode and torch_decode (side by side in docs/04):
+/// cross-attention over T_in ∈ {50, 512} with B ∈ {1, 4} beams.
+inline void mha_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"T", "B"});
+  for (const int t : {50, 512})
+    for (const int beams : {1, 4}) b->Args({t, beams});
+}
+
+/// Self-attention over a cache of 512 with B ∈ {1, 4} beams.
+inline void self_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"T", "B"});
+  for (const int beams : {1, 4}) b->Args({512, beams});
+}
+
 }  // namespace attn_bench

@@ -207,25 +207,14 @@ void mha_self_torch_module(benchmark::State& state) {
   run(state, [&] { return module->forward(q, inputs, inputs, {}, true, {}, false); });
 }
 
-void mha_args(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"T", "B"});
-  for (const int t : {50, 512})
-    for (const int beams : {1, 4}) b->Args({t, beams});
-}
-
-void self_args(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"T", "B"});
-  for (const int beams : {1, 4}) b->Args({512, beams});
-}
-
 }  // namespace
 
 BENCHMARK(bahdanau_torch)->Name("decode/bahdanau/torch");
 BENCHMARK(luong_torch)->Name("decode/luong/torch");
 BENCHMARK(sdpa_torch)->Name("decode/sdpa/torch");
-BENCHMARK(mha_cross_torch_ops)->Name("decode/mha_cross/torch_ops")->Apply(mha_args);
-BENCHMARK(mha_cross_torch_module)->Name("decode/mha_cross/torch_module")->Apply(mha_args);
-BENCHMARK(mha_self_torch_ops)->Name("decode/mha_self/torch_ops")->Apply(self_args);
-BENCHMARK(mha_self_torch_module)->Name("decode/mha_self/torch_module")->Apply(self_args);
+BENCHMARK(mha_cross_torch_ops)->Name("decode/mha_cross/torch_ops")->Apply(attn_bench::mha_args);
+BENCHMARK(mha_cross_torch_module)->Name("decode/mha_cross/torch_module")->Apply(attn_bench::mha_args);
+BENCHMARK(mha_self_torch_ops)->Name("decode/mha_self/torch_ops")->Apply(attn_bench::self_args);
+BENCHMARK(mha_self_torch_module)->Name("decode/mha_self/torch_module")->Apply(attn_bench::self_args);
 
 BENCHMARK_MAIN();

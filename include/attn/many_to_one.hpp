@@ -23,10 +23,14 @@ namespace attn {
 /// keras-attention's `score` argument.
 // GCC 12's -Wshadow takes these scoped enumerators for redeclarations of attn::luong and
 // attn::bahdanau (the callable objects) when both are visible; they are not.
+#if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wshadow"
+#endif
 enum class ManyToOneScore { luong, bahdanau };
+#if defined(__GNUC__)
 #pragma GCC diagnostic pop
+#endif
 
 /// Parameters of the many-to-one layer in Keras kernel layout (all Dense layers have no bias).
 /// Keras layer names in brackets (keras-attention 5.x; 3.x/4.x names after the slash).

@@ -37,10 +37,14 @@ struct ScaledDotProductParams {
 /// Score function of a Memory.
 // GCC 12's -Wshadow takes these scoped enumerators for redeclarations of attn::luong and
 // attn::bahdanau (the callable objects) when both are visible; they are not.
+#if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wshadow"
+#endif
 enum class MemoryScore { scaled_dot_product, luong, bahdanau };
+#if defined(__GNUC__)
 #pragma GCC diagnostic pop
+#endif
 
 
 template <typename Scalar>

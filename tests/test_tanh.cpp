@@ -119,7 +119,7 @@ TEMPLATE_TEST_CASE("additive_step_scores: the fused one-row kernel equals projec
   std::mt19937_64 rng(31);
   // (dq, units, keys): the benchmark's shape; q and Wq shorter than a packet; ragged tails of
   // q, of the units and of the keys; one key; more steps than keys.
-  const Index shapes[][3] = {{256, 256, 50}, {3, 40, 7}, {37, 40, 7}, {16, 16, 3}, {70, 33, 1}, {256, 64, 2}, {5, 2, 4}};
+  const Index shapes[][3] = {{256, 256, 50}, {3, 40, 7}, {37, 40, 7}, {16, 16, 3}, {70, 33, 1}, {256, 64, 2}, {5, 2, 4}, {29, 117, 9}};
   for (const auto& shape : shapes) {
     const Index dq = shape[0], units = shape[1], n = shape[2];
     INFO("dq " << dq << " units " << units << " keys " << n);

@@ -9,6 +9,7 @@
 #include "../config.hpp"
 #include "tanh.hpp"
 
+#include <algorithm>
 #include <type_traits>
 
 // A lambda's call operator always inlined where the compiler has the attribute (GCC, Clang): the
@@ -150,15 +151,16 @@ EIGEN_DONT_INLINE void project_row(const Scalar* q, Index dq, const Scalar* wq, 
 
 /// Additive scores of one query row with its projection fused in: `pq = q·Wq` (project_row's
 /// sums, bit for bit) and `e[j] = v·tanh(pq + kt.col(j))` (additive_scores_transposed's sums,
-/// bit for bit), a block of `lanes` units at a time, every key's partial sum kept in `acc`
-/// (n·lanes scalars). Where a packet holds a multiple of 4 lanes (float), the projection of the
-/// next block (its `lanes` columns of Wq, dq×units, columns `ld` apart) is spread over the keys
-/// of the current block's tanh pass, one packet of four columns at a time, so that the reads of
-/// Wq (from L2 at the benchmark's 256×256) overlap the tanh arithmetic instead of preceding it.
-/// Measured at T_in = 50, 256 units (AVX-512): the scores 6.1 µs → 4.9 µs with Eigen's tanh;
-/// projecting each block just before its pass was 5% faster than projecting first, and packing
-/// Wq by blocks, whose one-row full call would have to pack per call, only 5% faster again.
-/// `pq` receives the projection (units scalars).
+/// bit for bit), every key's partial sum kept in `acc` (n·lanes scalars). Where a packet holds a
+/// multiple of 4 lanes (float), the units go in passes over the keys of 1, 1, 2 and then 4
+/// blocks of `lanes` units, and the projection of the next pass's columns of Wq (dq×units,
+/// columns `ld` apart) is spread over the keys of the current pass, one packet of four columns
+/// at a time: the reads of Wq (from L2 at the benchmark's 256×256) overlap the tanh arithmetic
+/// instead of preceding it, and a key's partial sums are loaded and stored once per pass, not
+/// once per block. Measured at T_in = 50, 256 units (AVX-512, the scores alone): 6.1 µs
+/// projecting each block just before its pass, 4.9 µs spread over one-block passes, 4.6 µs
+/// over passes of up to 4 blocks. Packing Wq by blocks (which a one-row full call would have
+/// to do per call) was no faster. `pq` receives the projection (units scalars).
 template <typename Scalar>
 void additive_step_scores(const Scalar* q, Index dq, const Scalar* wq, Index ld, const Scalar* kt, Index units, Index n,
                           const Scalar* v, Scalar* pq, Scalar* acc, Scalar* e) {
@@ -169,31 +171,35 @@ void additive_step_scores(const Scalar* q, Index dq, const Scalar* wq, Index ld,
   const Index body = units / lanes * lanes;
   const Packet zero = ei::pset1<Packet>(Scalar(0));
   for (Index j = 0; j < n; ++j) ei::pstoreu(acc + j * lanes, zero);
-  // The tanh pass of block c0 for key j.
-  const auto pass = [&](Index c0, const Packet& p, const Packet& w, Index j) ATTN_LAMBDA_INLINE {
-    Packet a = ei::ploadu<Packet>(acc + j * lanes);
-    a = ei::pmadd(additive_tanh(ei::padd(ei::ploadu<Packet>(kt + j * units + c0), p)), w, a);
-    ei::pstoreu(acc + j * lanes, a);
-  };
   if constexpr (lanes % 4 != 0) {  // scalar tanh (double): project each block, then its pass
     for (Index c0 = 0; c0 < body; c0 += lanes) {
       project_row(q, dq, wq + c0 * ld, ld, lanes, pq + c0);
       const Packet p = ei::ploadu<Packet>(pq + c0);
       const Packet w = ei::ploadu<Packet>(v + c0);
-      for (Index j = 0; j < n; ++j) pass(c0, p, w, j);
+      for (Index j = 0; j < n; ++j) {
+        Packet a = ei::ploadu<Packet>(acc + j * lanes);
+        a = ei::pmadd(additive_tanh(ei::padd(ei::ploadu<Packet>(kt + j * units + c0), p)), w, a);
+        ei::pstoreu(acc + j * lanes, a);
+      }
     }
   } else {
     // The projection's sums are dot_scores_transposed's: packets of its own packet type along q.
     static_assert(ei::packet_traits<Scalar>::size == lanes, "attn: the projection and the tanh pass share one packet type");
-    const Index along = dq / lanes * lanes;              // q's whole packets
-    const Index steps = lanes / 4 * (along / lanes);     // a block's projection, in steps
-    if (body > 0) project_row(q, dq, wq, ld, lanes, pq);  // the first block, up front
-    for (Index c0 = 0; c0 < body; c0 += lanes) {
-      const Packet p = ei::ploadu<Packet>(pq + c0);
-      const Packet w = ei::ploadu<Packet>(v + c0);
-      const bool more = c0 + lanes < body;
-      const Scalar* next = wq + (c0 + lanes) * ld;  // the next block's columns
-      Scalar* out = pq + c0 + lanes;
+    const Index along = dq / lanes * lanes;  // q's whole packets
+    const Index blocks = body / lanes;
+    // Passes over the keys of 1, 1, 2, then 4 blocks: a key's partial sums are loaded and stored
+    // once per pass, and each pass projects the next one's columns; the first is projected up
+    // front (so it is small).
+    const auto pass_blocks = [&](Index b) { return std::min<Index>(b == 0 ? 1 : std::min<Index>(b, 4), blocks - b); };
+    if (blocks > 0) project_row(q, dq, wq, ld, pass_blocks(0) * lanes, pq);  // the first pass's, up front
+    for (Index b = 0; b < blocks;) {
+      const Index g = pass_blocks(b);
+      const Index c0 = b * lanes;
+      const Index nb = b + g;
+      const Index ng = nb < blocks ? pass_blocks(nb) : 0;
+      const Index steps = ng * lanes / 4 * (along / lanes);  // the next pass's projection, in steps
+      const Scalar* next = wq + nb * lanes * ld;             // its columns
+      Scalar* out = pq + nb * lanes;
       Packet a0 = zero, a1 = zero, a2 = zero, a3 = zero;
       Index col = 0, r = 0, quota = 0;
       // One packet of four columns; a group's last packet reduces it and adds q's tail, in
@@ -222,13 +228,31 @@ void additive_step_scores(const Scalar* q, Index dq, const Scalar* wq, Index ld,
         r = 0;
         a0 = a1 = a2 = a3 = zero;
       };
-      for (Index j = 0; j < n; ++j) {
-        pass(c0, p, w, j);
-        if (more) {  // floor((j + 1)·steps / n) steps in all after key j, without a division
+      // The pass of G blocks: the tanh packets of a key in unit order, as additive_scores_transposed.
+      const auto run = [&](auto blocks_in_pass) ATTN_LAMBDA_INLINE {
+        constexpr int G = decltype(blocks_in_pass)::value;
+        Packet p[G], w[G];
+        for (int i = 0; i < G; ++i) {
+          p[i] = ei::ploadu<Packet>(pq + c0 + i * lanes);
+          w[i] = ei::ploadu<Packet>(v + c0 + i * lanes);
+        }
+        for (Index j = 0; j < n; ++j) {
+          const Scalar* k = kt + j * units + c0;
+          Packet a = ei::ploadu<Packet>(acc + j * lanes);
+          for (int i = 0; i < G; ++i) a = ei::pmadd(additive_tanh(ei::padd(ei::ploadu<Packet>(k + i * lanes), p[i])), w[i], a);
+          ei::pstoreu(acc + j * lanes, a);
+          // floor((j + 1)·steps / n) steps in all after key j, without a division
           for (quota += steps; quota >= n; quota -= n) step();
         }
+      };
+      switch (g) {
+        case 4: run(std::integral_constant<int, 4>{}); break;
+        case 3: run(std::integral_constant<int, 3>{}); break;
+        case 2: run(std::integral_constant<int, 2>{}); break;
+        default: run(std::integral_constant<int, 1>{}); break;
       }
-      if (more && steps == 0) project_row(q, dq, next, ld, lanes, out);  // q shorter than a packet
+      if (ng > 0 && steps == 0) project_row(q, dq, next, ld, ng * lanes, out);  // q shorter than a packet
+      b = nb;
     }
   }
   if (body < units) project_row(q, dq, wq + body * ld, ld, units - body, pq + body);

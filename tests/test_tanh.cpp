@@ -64,6 +64,7 @@ TEST_CASE("tanh_rational: within 6 ulp of the correctly rounded tanh, odd, exact
   const std::size_t strided = x.size();
   for (float f = 3.55f; f < 3.75f; f = std::nextafter(f, 4.0f)) x.push_back(f);
   for (float f = 8.4f; f < 8.45f; f = std::nextafter(f, 9.0f)) x.push_back(f);
+  for (float f = 7.99f; f < 8.02f; f = std::nextafter(f, 10.0f)) x.push_back(f);
   for (float f = 8.99f; f < 9.02f; f = std::nextafter(f, 10.0f)) x.push_back(f);
   const std::vector<float> y = rational(x);
   std::vector<float> minus(x.size());
@@ -102,10 +103,10 @@ TEST_CASE("tanh_rational: within 6 ulp of the correctly rounded tanh, odd, exact
   CHECK(std::llabs(ordinal(s[2]) - ordinal(1e-40f)) <= 1);
   CHECK(std::llabs(ordinal(s[3]) - ordinal(-1e-40f)) <= 1);
   CHECK(std::llabs(ordinal(s[4]) - ordinal(1e-20f)) <= 1);
-  // Past the clamp: ±1 (with FMA) or the float just inside it (without: 1 ulp from tanh(30) = 1).
+  // Past the clamp at 8: tanh(±8), within 4 ulp of ±1.
   for (std::size_t i = 5; i <= 10; ++i) {
     INFO("tanh(" << special[i] << ") = " << s[i]);
-    CHECK(std::llabs(ordinal(std::abs(s[i])) - ordinal(1.0f)) <= 1);
+    CHECK(std::llabs(ordinal(std::abs(s[i])) - ordinal(1.0f)) <= 4);
     CHECK(std::abs(s[i]) <= 1.0f);
     CHECK(std::signbit(s[i]) == std::signbit(special[i]));
   }

@@ -55,7 +55,8 @@ Index memory_step_finish(const Memory<Scalar>& memory, const Eigen::Ref<const Ma
     return flags(0) ? 1 : 0;
   }
   Eigen::Map<Vector<Scalar>> out(o_direct ? context.data() : pair.col(1).data(), dv);
-  out.noalias() = MemoryAccess::values_t(memory).leftCols(n) * w.head(n).transpose();
+  const Matrix<Scalar>& vt = MemoryAccess::values_t(memory);
+  context_row(vt.data(), dv, n, vt.rows(), w.data(), out.data());
   if (!o_direct) context = out.transpose();
   return 0;
 }

@@ -167,12 +167,12 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
     auto out = output.middleRows(i0, r);
     const auto w = block.leftCols(n);
     if (finite && r == 1) {
-      // A decoder step (or a last block of one row): Eigen's GEMV on contiguous vectors (a row
-      // of a column-major matrix is not, at compile time) and the transposed values.
+      // A decoder step (or a last block of one row): the transposed values' columns weighted
+      // by a contiguous copy of the row (memory_step.hpp's context_row, as a Memory's step).
       auto wt = pair.col(0).head(n);
       auto ot = pair.col(1).head(v.cols());
       wt = w.transpose();
-      ot.noalias() = values_t * wt;
+      context_row(values_t.data(), v.cols(), n, values_t.rows(), wt.data(), ot.data());
       out = ot.transpose();
     } else if (finite) {
       out.noalias() = w * vn;

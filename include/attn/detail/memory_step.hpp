@@ -273,6 +273,41 @@ constexpr Index additive_step_sums(Index n) {
   return n * TanhPacket<Scalar>::size;
 }
 
+/// The context of one query row: `out[c] = Σ_j w[j]·vt(c, j)` for c < dv over the n columns of
+/// `vt` (dv×n, column-major, columns `ld` apart), each entry one multiply-add per key in key
+/// order, whatever dv (so a prepared memory's step and the full call's one-row block agree bit
+/// for bit). Eight packets of the output stay in registers while the value columns stream by
+/// (Eigen's matrix-vector product spends more on its blocking at these sizes: 50×256 floats).
+template <typename Scalar>
+void context_row(const Scalar* vt, Index dv, Index n, Index ld, const Scalar* w, Scalar* out) {
+  namespace ei = Eigen::internal;
+  using Packet = typename ei::packet_traits<Scalar>::type;
+  constexpr Index lanes = ei::packet_traits<Scalar>::size;
+  constexpr Index chunk = 8;  // packets in registers
+  const Index body = dv / lanes * lanes;
+  Index c = 0;
+  for (; c + chunk * lanes <= body; c += chunk * lanes) {
+    Packet a[chunk];
+    for (Index i = 0; i < chunk; ++i) a[i] = ei::pset1<Packet>(Scalar(0));
+    for (Index j = 0; j < n; ++j) {
+      const Packet x = ei::pset1<Packet>(w[j]);
+      const Scalar* col = vt + j * ld + c;
+      for (Index i = 0; i < chunk; ++i) a[i] = ei::pmadd(x, ei::ploadu<Packet>(col + i * lanes), a[i]);
+    }
+    for (Index i = 0; i < chunk; ++i) ei::pstoreu(out + c + i * lanes, a[i]);
+  }
+  for (; c < body; c += lanes) {
+    Packet a = ei::pset1<Packet>(Scalar(0));
+    for (Index j = 0; j < n; ++j) a = ei::pmadd(ei::pset1<Packet>(w[j]), ei::ploadu<Packet>(vt + j * ld + c), a);
+    ei::pstoreu(out + c, a);
+  }
+  for (; c < dv; ++c) {
+    Scalar a = Scalar(0);
+    for (Index j = 0; j < n; ++j) a = ei::pmadd(w[j], vt[j * ld + c], a);
+    out[c] = a;
+  }
+}
+
 /// Writes a row computed into contiguous scalars by `kernel(e)` (n of them) to `out` (1×n, any
 /// stride): straight into `out` when its entries are contiguous, else through `copy` (n×1).
 template <typename Scalar, typename Kernel>

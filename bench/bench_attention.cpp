@@ -4,6 +4,7 @@
 //   mha/*:  multi-head self-attention with per-head weights, h = 8, D = 512, T in {128, 512, 2048}
 //           FLOPs 8·T·D² (four projections) + 4·T²·D (scores and weights·V over the heads)
 //   sdpa/*: single-head attention, d = 64, T in {64, 256, 1024, 4096}; FLOPs 4·T²·d
+//   peak/fma: the machine's float multiply-add peak (register-only loop), 1 and 2 threads
 // mha/attn also reports the size of the returned weights and the process's peak resident memory.
 // Each benchmark reports GFLOP/s (counter "GFLOP/s", wall-clock time) of those FLOPs; softmax
 // work is not counted. Variants: attn (the library, through a workspace), naive (products,
@@ -198,6 +199,44 @@ void sdpa_gemm(benchmark::State& state) {
   set_flops(state, sdpa_flops(t));
 }
 
+// --- the machine's peak -----------------------------------------------------------------------
+
+// The float multiply-add peak of this machine as compiled (-march=native: its widest packets),
+// per thread count: a loop of independent packet multiply-adds on registers only (12 chains,
+// enough to fill two FMA pipes of 4-cycle latency), on every thread at once. The products above
+// can reach at most this; bench/table.py prints each row's GFLOP/s as a share of it.
+//   peak/fma/threads:N  counter GFLOP/s = 2 · lanes · chains · iterations · N / wall time
+void peak_fma(benchmark::State& state) {
+  const Index threads = state.range(0);
+  if (!set_threads(state, threads)) return;
+  using Packet = Eigen::internal::packet_traits<Scalar>::type;
+  constexpr int lanes = Eigen::internal::packet_traits<Scalar>::size;
+  constexpr int chains = 12;
+  constexpr long iterations = 1L << 16;
+  const auto run = [] {
+    namespace ei = Eigen::internal;
+    Packet a[chains];
+    for (int c = 0; c < chains; ++c) a[c] = ei::pset1<Packet>(Scalar(1) + Scalar(c) * Scalar(1e-3));
+    const Packet x = ei::pset1<Packet>(Scalar(0.999)), y = ei::pset1<Packet>(Scalar(1e-4));  // a -> 0.1
+    for (long it = 0; it < iterations; ++it)
+      for (int c = 0; c < chains; ++c) a[c] = ei::pmadd(a[c], x, y);
+    Packet sum = a[0];
+    for (int c = 1; c < chains; ++c) sum = ei::padd(sum, a[c]);
+    alignas(64) Scalar out[lanes];
+    ei::pstore(out, sum);
+    benchmark::DoNotOptimize(out[0]);
+  };
+  for (auto _ : state) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(static_cast<int>(threads))
+    run();
+#else
+    run();
+#endif
+  }
+  set_flops(state, 2.0 * lanes * chains * static_cast<double>(iterations) * static_cast<double>(threads));
+}
+
 void mha_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"T", "threads"})->UseRealTime()->Unit(benchmark::kMillisecond);
   for (const int threads : {1, 2})
@@ -212,6 +251,7 @@ void sdpa_args(benchmark::internal::Benchmark* b) {
 
 }  // namespace
 
+BENCHMARK(peak_fma)->Name("peak/fma")->ArgNames({"threads"})->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(mha_attn)->Name("mha/attn")->Apply(mha_args);
 BENCHMARK(mha_naive)->Name("mha/naive")->Apply(mha_args);
 BENCHMARK(mha_gemm)->Name("mha/gemm")->Apply(mha_args);

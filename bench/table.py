@@ -9,7 +9,9 @@ Reads the median rows (run with --benchmark_repetitions=N --benchmark_report_agg
 benchmark family side by side, as measured in one run: attn's time, naive Eigen's time and the
 GEMM-only bound where there is one; `attn ÷ GEMM` is attn's time over the bound's (1.00 would be
 the products alone), `naive ÷ attn` the speed-up over naive Eigen; `extra` gives the spread
-(coefficient of variation over the repetitions, attn / naive) where the run has it.
+(coefficient of variation over the repetitions, attn / naive) where the run has it. When the
+run has the machine's multiply-add peak (peak/fma/threads:N), the attention tables also give
+attn's and the bound's GFLOP/s and their share of the peak at the row's thread count.
 """
 import json
 import sys
@@ -92,10 +94,17 @@ def sinks_table(rows):
 def table(rows):
     if rows and all(name.split("/")[0] in ("long", "out", "mhsink") for name in rows):
         return sinks_table(rows)
+    # The machine's multiply-add peak per thread count (peak/fma/threads:N, bench_attention.cpp).
+    peak = {}
+    for name, b in rows.items():
+        if name.startswith("peak/fma/threads:") and "GFLOP/s" in b:
+            peak[name.rsplit(":", 1)[1]] = b["GFLOP/s"]
     # family/variant/args -> {variant: row}; e.g. "sdpa/attn/T:1024/threads:1".
     families = defaultdict(lambda: defaultdict(dict))
     for name, b in rows.items():
         parts = name.split("/")
+        if parts[0] == "peak":
+            continue
         family, variant, args = parts[0] + ("/" + parts[1] if parts[0] == "decode" else ""), None, None
         if parts[0] == "decode":  # decode/<step>/<variant>[/args]: multi-head rows have args
             variant, args = parts[2], "/".join(parts[3:])
@@ -103,10 +112,32 @@ def table(rows):
             variant, args = parts[1], "/".join(parts[2:])
         families[family][args][variant] = b
     out = []
+    if peak:
+        out.append("\n**the machine's float multiply-add peak (register-only loop)**\n")
+        out.append("| threads | GFLOP/s |")
+        out.append("|---:|---:|")
+        for threads, gflops in sorted(peak.items(), key=lambda kv: int(kv[0])):
+            out.append(f"| {threads} | {gflops:.1f} |")
+
+    def of_peak(b, args):
+        # "GFLOP/s (% of the peak at this row's thread count)", where both are known.
+        threads = next((p.split(":")[1] for p in args.split("/") if p.startswith("threads:")), "1")
+        if not b or "GFLOP/s" not in b:
+            return ""
+        if threads not in peak:
+            return f"{b['GFLOP/s']:.1f}"
+        return f"{b['GFLOP/s']:.1f} ({100 * b['GFLOP/s'] / peak[threads]:.0f} %)"
+
     for family, by_args in families.items():
+        rated = peak and any("GFLOP/s" in b for v in by_args.values() for b in v.values())
         out.append(f"\n**{family}**\n")
-        out.append("| case | attn ms | naive ms | GEMM-only ms | attn ÷ GEMM | naive ÷ attn | extra |")
-        out.append("|---|---:|---:|---:|---:|---:|---|")
+        if rated:
+            out.append("| case | attn ms | naive ms | GEMM-only ms | attn ÷ GEMM | naive ÷ attn | "
+                       "attn GFLOP/s (% of peak) | GEMM-only GFLOP/s (% of peak) | extra |")
+            out.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+        else:
+            out.append("| case | attn ms | naive ms | GEMM-only ms | attn ÷ GEMM | naive ÷ attn | extra |")
+            out.append("|---|---:|---:|---:|---:|---:|---|")
         for args, v in by_args.items():
             a, n, g = v.get("attn"), v.get("naive"), v.get("gemm")
             cell = lambda b: f"{ms(b):.4g}" if b else ""
@@ -120,7 +151,8 @@ def table(rows):
             torch = [f"{k} {ms(v[k]):.4g} ms" for k in ("torch", "torch_ops", "torch_module") if k in v]
             if torch:  # attn_bench_decode_torch's rows (LibTorch)
                 extra = ", ".join(torch)
-            out.append(f"| {args or family} | {cell(a)} | {cell(n)} | {cell(g)} | {ratio_g} | {ratio_n} | {extra} |")
+            rates = f" {of_peak(a, args)} | {of_peak(g, args)} |" if rated else ""
+            out.append(f"| {args or family} | {cell(a)} | {cell(n)} | {cell(g)} | {ratio_g} | {ratio_n} |{rates} {extra} |")
     return "\n".join(out)
 
 

@@ -8,6 +8,8 @@
 # decode_torch.json when attn_bench_decode_torch was built (CMake found LibTorch).
 # attn_bench_sinks (weight sinks: T = 32768 column sums, output only, multi-head mean over heads)
 # adds about 3 minutes at 5 repetitions; its memory counters reset the process's peak per case.
+# attn_bench_attention also measures the float multiply-add peak (peak/fma, 1 and 2 threads):
+# the tables give each row's GFLOP/s as a share of it.
 # Timings are only comparable within one run: every table row compares attn, naive Eigen and
 # the GEMM-only bound measured side by side. Run it on an otherwise idle machine.
 set -euo pipefail

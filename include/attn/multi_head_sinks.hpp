@@ -144,7 +144,7 @@ class HeadSinks {
                                                    std::to_string(n) + " sinks; at most " +
                                                    std::to_string(Sinks<Scalar>::capacity));
     }
-    const SinkCall call{fn, tq, tk, &mask, detail::block_rows_for<Scalar>(tk)};
+    const SinkCall call{fn, tq, tk, &mask, detail::block_rows_for<Scalar>(tk), tq};
     for (const auto& [h, s] : per_head_) s.begin(call);
     for (const auto& r : reductions_) r->begin(call);
   }

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Weight sinks on the Keras layers over one sequence (attn::seq_self_attention and
-// attn::attention_pooling, their value and `_into` forms): every sink against a reduction of the
-// full weights of the same call made with a weights matrix, bit for bit (each reference reduces
-// the full matrix in the order the sink does, as tests/test_sinks.cpp), under every kind of mask,
-// with the layers' own windows and self-attention's padded steps; output only; bad arguments.
+// attn::attention_pooling, their value and `_into` forms) and on attn::multi_head_batch: every
+// sink against a reduction of the full weights of the same call made with weights, bit for bit
+// (each reference reduces the full matrix in the order the sink does, as tests/test_sinks.cpp),
+// under every kind of mask, with the layers' own windows and self-attention's padded steps;
+// output only; bad arguments.
 #include "helpers.hpp"
 
 #include <functional>
@@ -319,6 +320,98 @@ TEST_CASE("layer sinks: bad arguments are refused with the layer's messages", "[
   attn::FullWeights<double> full_wide(wide);
   CHECK(message_of<attn::invalid_argument>([&] { attn::attention_pooling(x, pool, full_wide); }) ==
         "attn::attention_pooling: FullWeights (1x8) must be (1x7)");
+}
+
+TEMPLATE_TEST_CASE("batch sinks: multi_head_batch with HeadSinks per item equals the full batch's weights",
+                   "[sinks][multi_head][batch]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(909);
+  const auto p = attn_test::random_multi_head_params<S>(rng, 4, 8, 3, 5, 6);
+  std::vector<Matrix<S>> qs, ks, vs;
+  std::vector<Mask> masks;
+  const Index tqs[] = {40, 1, 300, 0, 3};
+  const Index tks[] = {6, 2, 33, 3, 0};
+  for (int b = 0; b < 5; ++b) {
+    qs.push_back(attn_test::random_matrix<S>(rng, tqs[b], 3));
+    ks.push_back(attn_test::random_matrix<S>(rng, tks[b], 5));
+    vs.push_back(attn_test::random_matrix<S>(rng, tks[b], 6));
+    masks.push_back(b == 2 ? Mask::causal(-2) & Mask::key_length(30) : Mask::key_length(tks[b] / 2));
+  }
+  const auto ref = attn::multi_head_batch(qs, ks, vs, p, masks);
+  // Item 0: the mean over heads (torch's average_attn_weights=True) and TopK of head 1; item 1:
+  // the maximum over heads; item 2: ColumnSums of head 3 and head 0's whole map; items 3, 4: none.
+  Matrix<S> mean0(tqs[0], tks[0]), max1(tqs[1], tks[1]), head0(tqs[2], tks[2]);
+  attn::TopK<S> top(2);
+  attn::ColumnSums<S> sums;
+  attn::FullWeights<S> full(head0);
+  std::vector<attn::HeadSinks<S>> sinks(5);
+  sinks[0].reduce(attn::HeadReduction::mean, mean0).head(1, top);
+  sinks[1].reduce(attn::HeadReduction::max, max1);
+  sinks[2].head(3, sums).head(0, full);
+  std::vector<attn::MultiHeadOutput<S>> results;
+  attn::MultiHeadWorkspace<S> ws;
+  for (int round = 0; round < 2; ++round) {  // a warm workspace, results and sinks give the same
+    attn::multi_head_batch_into(qs, ks, vs, p, results, sinks, ws, masks);
+    REQUIRE(results.size() == 5);
+    for (std::size_t b = 0; b < 5; ++b) {
+      INFO("round " << round << ", item " << b);
+      CHECK(same_bits(results[b].output, ref[b].output));
+      CHECK((results[b].fully_masked == ref[b].fully_masked).all());
+      CHECK((ws.fully_masked(static_cast<Index>(b)) == ref[b].fully_masked).all());
+    }
+    CHECK(same_bits(mean0, ref[0].weights.mean()));
+    CHECK(same_bits(max1, ref[1].weights.max()));
+    const Matrix<S> w01 = ref[0].weights.head(1);
+    IndexMatrix idx;
+    Matrix<S> val;
+    topk_reference(w01, [&](Index i, Index j) { return masks[0].visible(i, j, tks[0]); }, 2, idx, val);
+    CHECK(top.indices() == idx);
+    CHECK(same_bits(top.weights(), val));
+    CHECK(same_bits(sums.sums(), column_sums_reference(Matrix<S>(ref[2].weights.head(3)))));
+    CHECK(same_bits(head0, ref[2].weights.head(0)));
+  }
+  CHECK(results[4].num_fully_masked() == 3);  // no keys: every query fully masked
+
+  // Output only (need_weights=False) for the whole batch: value and `_into` forms.
+  const std::vector<attn::MultiHeadOutput<S>> none = attn::multi_head_batch(qs, ks, vs, p, attn::no_weights, masks);
+  attn::multi_head_batch_into(qs, ks, vs, p, results, attn::no_weights, ws, masks);
+  const std::vector<attn::MultiHeadOutput<S>> empty_list =
+      attn::multi_head_batch(qs, ks, vs, p, std::vector<attn::HeadSinks<S>>(), masks);
+  REQUIRE(none.size() == 5);
+  for (std::size_t b = 0; b < 5; ++b) {
+    CHECK(same_bits(none[b].output, ref[b].output));
+    CHECK(same_bits(results[b].output, ref[b].output));
+    CHECK(same_bits(empty_list[b].output, ref[b].output));
+    CHECK((none[b].fully_masked == ref[b].fully_masked).all());
+  }
+  const std::vector<Matrix<S>> no_items;
+  CHECK(attn::multi_head_batch(no_items, no_items, no_items, p, attn::no_weights).empty());
+}
+
+TEST_CASE("batch sinks: bad sinks are refused naming the item", "[sinks][multi_head][batch][errors]") {
+  std::mt19937_64 rng(10);
+  const auto p = attn_test::random_multi_head_params<double>(rng, 4, 8, 8, 8, 8);
+  const std::vector<Matrix<double>> two = {Matrix<double>::Ones(3, 8), Matrix<double>::Ones(5, 8)};
+  std::vector<attn::HeadSinks<double>> one(1);
+  CHECK(message_of<attn::invalid_argument>([&] { attn::multi_head_batch(two, two, two, p, one); }) ==
+        "attn::multi_head_batch: sinks.size() (1) must be 0 or q.size() (2)");
+  attn::TopK<double> top(1);
+  std::vector<attn::HeadSinks<double>> bad_head(2);
+  bad_head[1].head(4, top);
+  CHECK(message_of<attn::invalid_argument>([&] { attn::multi_head_batch(two, two, two, p, bad_head); }) ==
+        "attn::multi_head_batch: item 1: HeadSinks head (4) must be in [0, 4)");
+  Matrix<double> wrong(3, 4);
+  std::vector<attn::HeadSinks<double>> bad_reduce(2);
+  bad_reduce[0].reduce(attn::HeadReduction::mean, wrong);
+  CHECK(message_of<attn::invalid_argument>([&] { attn::multi_head_batch(two, two, two, p, bad_reduce); }) ==
+        "attn::multi_head_batch: item 0: HeadSinks::reduce output (3x4) must be (3x3)");
+  // The batch's own checks first.
+  CHECK(message_of<attn::invalid_argument>([&] {
+          attn::multi_head_batch(two, two, two, p, attn::no_weights, {Mask::key_length(9), Mask()});
+        }) == "attn::multi_head_batch: item 0: mask key length (9) exceeds the number of keys (3)");
+  const std::vector<Matrix<double>> one_item = {Matrix<double>::Ones(3, 8)};
+  CHECK(message_of<attn::invalid_argument>([&] { attn::multi_head_batch(two, one_item, two, p, bad_reduce); }) ==
+        "attn::multi_head_batch: k.size() (1) must equal q.size() (2)");
 }
 
 }  // namespace test_sinks_layers

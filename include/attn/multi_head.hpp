@@ -117,6 +117,35 @@ inline std::string item_message(const char* fn, Index b, const std::string& mess
   return prefix + "item " + std::to_string(b) + ": " + rest;
 }
 
+/// Every check of a multi_head_batch call (both forms): the batch sizes, the parameters and
+/// options, each item's inputs (the message naming the item). Returns the batch size.
+template <typename QSeq, typename KSeq, typename VSeq, typename Scalar>
+Index check_batch(const char* fn, const QSeq& q, const KSeq& k, const VSeq& v, const MultiHeadParams<Scalar>& params,
+                  const std::vector<Mask>& masks, const Options& options) {
+  using Q = std::decay_t<decltype(q[0])>;
+  using K = std::decay_t<decltype(k[0])>;
+  using V = std::decay_t<decltype(v[0])>;
+  check_multi_head_scalars<Scalar, Q, K, V>();
+  const Index batch = static_cast<Index>(q.size());
+  check_equal(fn, "k.size()", static_cast<Index>(k.size()), "q.size()", batch);
+  check_equal(fn, "v.size()", static_cast<Index>(v.size()), "q.size()", batch);
+  ATTN_CHECK(masks.empty() || static_cast<Index>(masks.size()) == batch,
+             std::string(fn) + ": masks.size() (" + std::to_string(masks.size()) + ") must be 0 or q.size() (" +
+                 std::to_string(batch) + ")");
+  check_multi_head_params(fn, params);
+  check_multi_head_options<Scalar>(fn, options);
+  const Mask none;
+  for (Index b = 0; b < batch; ++b) {
+    const auto i = static_cast<std::size_t>(b);
+    try {
+      check_multi_head_inputs(fn, q[i], k[i], v[i], params, masks.empty() ? none : masks[i]);
+    } catch (const invalid_argument& e) {
+      throw invalid_argument(item_message(fn, b, e.what()));
+    }
+  }
+  return batch;
+}
+
 }  // namespace detail
 
 /// Multi-head attention into caller-owned `output` (Tq×D) and `weights` (resized to
@@ -220,28 +249,12 @@ void multi_head_batch_into(const QSeq& q, const KSeq& k, const VSeq& v, const Mu
   using Q = std::decay_t<decltype(q[0])>;
   using K = std::decay_t<decltype(k[0])>;
   using V = std::decay_t<decltype(v[0])>;
-  detail::check_multi_head_scalars<Scalar, Q, K, V>();
   constexpr const char* fn = "attn::multi_head_batch";
-  const Index batch = static_cast<Index>(q.size());
-  detail::check_equal(fn, "k.size()", static_cast<Index>(k.size()), "q.size()", batch);
-  detail::check_equal(fn, "v.size()", static_cast<Index>(v.size()), "q.size()", batch);
-  ATTN_CHECK(masks.empty() || static_cast<Index>(masks.size()) == batch,
-             std::string(fn) + ": masks.size() (" + std::to_string(masks.size()) + ") must be 0 or q.size() (" +
-                 std::to_string(batch) + ")");
-  detail::check_multi_head_params(fn, params);
-  detail::check_multi_head_options<Scalar>(fn, options);
+  const Index batch = detail::check_batch(fn, q, k, v, params, masks, options);
   const Mask none;
   const auto mask_of = [&](Index b) -> const Mask& {
     return masks.empty() ? none : masks[static_cast<std::size_t>(b)];
   };
-  for (Index b = 0; b < batch; ++b) {
-    const auto i = static_cast<std::size_t>(b);
-    try {
-      detail::check_multi_head_inputs(fn, q[i], k[i], v[i], params, mask_of(b));
-    } catch (const invalid_argument& e) {
-      throw invalid_argument(detail::item_message(fn, b, e.what()));
-    }
-  }
 
   if (static_cast<Index>(results.size()) != batch) results.resize(static_cast<std::size_t>(batch));
   const auto weights_of = [&](Index b) -> HeadWeights<Scalar>& { return results[static_cast<std::size_t>(b)].weights; };

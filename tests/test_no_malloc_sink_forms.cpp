@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 // The Keras layers over one sequence (attn::seq_self_attention_into, attn::attention_pooling_into)
-// with weight sinks, output only or a weights matrix allocate nothing once the workspace and the
-// sinks have seen a call of the same shape, under every kind of mask (padded steps included).
+// with weight sinks, output only or a weights matrix, and attn::multi_head_batch_into with
+// HeadSinks per item or output only, allocate nothing once the workspace and the sinks have seen
+// a call of the same shape, under every kind of mask (padded steps included).
 // Part of the no-malloc program (EIGEN_RUNTIME_NO_MALLOC, eigen_assert throws; see
 // tests/no_malloc.hpp). Self-attention keeps T = 40 (its keys are its steps: Eigen's GEMM blocking
 // stays on the stack); pooling runs T = 600.
 #ifndef EIGEN_RUNTIME_NO_MALLOC
-#error "test_no_malloc_layer_sinks.cpp must be compiled with -DEIGEN_RUNTIME_NO_MALLOC (tests/CMakeLists.txt does it)"
+#error "test_no_malloc_sink_forms.cpp must be compiled with -DEIGEN_RUNTIME_NO_MALLOC (tests/CMakeLists.txt does it)"
 #endif
 
 #include "no_malloc.hpp"  // before any Eigen header
@@ -18,8 +19,8 @@
 #include <random>
 #include <vector>
 
-// Everything in this file lives in namespace test_no_malloc_layer_sinks: the suite is a unity build.
-namespace test_no_malloc_layer_sinks {
+// Everything in this file lives in namespace test_no_malloc_sink_forms: the suite is a unity build.
+namespace test_no_malloc_sink_forms {
 
 namespace {
 
@@ -131,4 +132,37 @@ TEMPLATE_TEST_CASE("layer sinks allocate nothing in steady state", "[no_malloc][
   CHECK_FALSE(without_malloc([&] { attn::attention_pooling_into(xp, pooling, pooled, cold, ws); }).empty());
 }
 
-}  // namespace test_no_malloc_layer_sinks
+TEMPLATE_TEST_CASE("multi_head_batch_into with HeadSinks allocates nothing in steady state",
+                   "[no_malloc][sinks][multi_head][batch]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(35);
+  const auto p = attn_test::random_multi_head_params<S>(rng, 2, 8, 6, 6, 6);
+  std::vector<Matrix<S>> qs, ks;
+  std::vector<Mask> masks;
+  for (Index b = 0; b < 3; ++b) {
+    qs.push_back(attn_test::random_matrix<S>(rng, 4 + b, 6));
+    ks.push_back(attn_test::random_matrix<S>(rng, 7 - b, 6));
+    masks.push_back(Mask::key_length(5 - b));
+  }
+  Matrix<S> mean(4, 7);
+  attn::TopK<S> top(2);
+  attn::ColumnSums<S> sums;
+  std::vector<attn::HeadSinks<S>> sinks(3);
+  sinks[0].reduce(attn::HeadReduction::mean, mean);
+  sinks[1].head(1, top);
+  sinks[2].head(0, sums);
+  std::vector<attn::MultiHeadOutput<S>> results;
+  attn::MultiHeadWorkspace<S> ws;
+  attn::multi_head_batch_into(qs, ks, ks, p, results, sinks, ws, masks);  // warm
+  attn::multi_head_batch_into(qs, ks, ks, p, results, attn::no_weights, ws, masks);
+  const std::string error = without_malloc([&] {
+    attn::multi_head_batch_into(qs, ks, ks, p, results, sinks, ws, masks);
+    attn::multi_head_batch_into(qs, ks, ks, p, results, attn::no_weights, ws, masks);
+  });
+  INFO(error);
+  CHECK(error.empty());
+  for (std::size_t b = 0; b < 3; ++b)
+    CHECK(results[b].output == attn::multi_head(qs[b], ks[b], ks[b], p, masks[b]).output);
+}
+
+}  // namespace test_no_malloc_sink_forms

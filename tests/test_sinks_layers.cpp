@@ -6,8 +6,8 @@
 // under every kind of mask, with the layers' own windows and self-attention's padded steps;
 // output only; bad arguments.
 #include "helpers.hpp"
+#include "sink_references.hpp"
 
-#include <functional>
 #include <limits>
 #include <random>
 #include <string>
@@ -26,48 +26,12 @@ using attn::IndexVector;
 using attn::Mask;
 using attn::Matrix;
 using attn::Probability;
+using attn_test::column_sums_reference;
+using attn_test::counts_reference;
 using attn_test::message_of;
 using attn_test::same_bits;
-
-// Which keys query i sees in the reference: the layer's mask, and no key at all for a padded step.
-using Visible = std::function<bool(Index, Index)>;
-
-// Top-k by the visible keys of each row, larger first, NaN last, ties to the lower key.
-template <typename S>
-void topk_reference(const Matrix<S>& w, const Visible& visible, Index k, IndexMatrix& idx, Matrix<S>& val) {
-  idx.setConstant(w.rows(), k, -1);
-  val.setZero(w.rows(), k);
-  for (Index i = 0; i < w.rows(); ++i) {
-    std::vector<Index> keys;
-    for (Index j = 0; j < w.cols(); ++j)
-      if (visible(i, j)) keys.push_back(j);
-    std::stable_sort(keys.begin(), keys.end(), [&](Index a, Index b) {
-      const S x = w(i, a);
-      const S y = w(i, b);
-      return x > y || (x == x && y != y);
-    });
-    for (Index t = 0; t < k && t < static_cast<Index>(keys.size()); ++t) {
-      idx(i, t) = keys[static_cast<std::size_t>(t)];
-      val(i, t) = w(i, keys[static_cast<std::size_t>(t)]);
-    }
-  }
-}
-
-// Column sums, rows added one by one in increasing order.
-template <typename S>
-attn::Vector<S> column_sums_reference(const Matrix<S>& w) {
-  attn::Vector<S> total = attn::Vector<S>::Zero(w.cols());
-  for (Index i = 0; i < w.rows(); ++i)
-    for (Index j = 0; j < w.cols(); ++j) total(j) += w(i, j);
-  return total;
-}
-
-IndexVector counts_reference(const Visible& visible, Index tq, Index tk) {
-  IndexVector c = IndexVector::Zero(tk);
-  for (Index i = 0; i < tq; ++i)
-    for (Index j = 0; j < tk; ++j) c(j) += visible(i, j) ? 1 : 0;
-  return c;
-}
+using attn_test::topk_reference;
+using attn_test::Visible;
 
 // Calls one layer (`into`, `value`: its two callable objects) on `x` with a weights matrix, then
 // with every sink at once, then output only, and checks each against the full call. `seen`: the
@@ -211,11 +175,12 @@ TEMPLATE_TEST_CASE("layer sinks: attention_pooling's sinks equal reductions of i
     BoolMatrix m(1, t);
     std::bernoulli_distribution coin(0.5);
     for (Index j = 0; j < t; ++j) m(0, j) = coin(rng);
-    const std::vector<std::pair<std::string, Mask>> masks = {{"none", Mask()},
-                                                             {"key length", Mask::key_length((t + 1) / 2)},
-                                                             {"key length 0 (fully masked)", Mask::key_length(0)},
-                                                             {"matrix", Mask::matrix(m)},
-                                                             {"matrix of no step", Mask::matrix(BoolMatrix::Zero(1, t))}};
+    const std::vector<std::pair<std::string, Mask>> masks = {
+        {"none", Mask()},
+        {"key length", Mask::key_length((t + 1) / 2)},
+        {"key length 0 (fully masked)", Mask::key_length(0)},
+        {"matrix", Mask::matrix(m)},
+        {"matrix of no step", Mask::matrix(BoolMatrix::Zero(1, t))}};
     for (const bool tanh : {false, true}) {
       const Matrix<S> w = attn_test::random_matrix<S>(rng, d, 1);
       const attn::RowVector<S> b = attn_test::random_matrix<S>(rng, 1, 1);
@@ -364,7 +329,7 @@ TEMPLATE_TEST_CASE("batch sinks: multi_head_batch with HeadSinks per item equals
     const Matrix<S> w01 = ref[0].weights.head(1);
     IndexMatrix idx;
     Matrix<S> val;
-    topk_reference(w01, [&](Index i, Index j) { return masks[0].visible(i, j, tks[0]); }, 2, idx, val);
+    topk_reference(w01, masks[0], 2, idx, val);
     CHECK(top.indices() == idx);
     CHECK(same_bits(top.weights(), val));
     CHECK(same_bits(sums.sums(), column_sums_reference(Matrix<S>(ref[2].weights.head(3)))));

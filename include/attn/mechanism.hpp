@@ -243,7 +243,8 @@ class SequenceLayerIntoFn {
     detail::check_into<Scalar>(name_, rows, x.rows(), x.cols(), output, weights, mask, options);
     const Scalar scale = detail::score_scale<Scalar>(name_, options, Scalar(1));
     return Layer::with_mask(params, mask, [&](const Mask& seen) {
-      const auto target = detail::target_of<Scalar>(name_, weights, rows, x.rows(), seen, Layer::padded_from(mask, x.rows()));
+      const Index padded_from = Layer::padded_from(mask, x.rows());
+      const auto target = detail::target_of<Scalar>(name_, weights, rows, x.rows(), seen, padded_from);
       return Layer::attend(x, params, output, target, ws, seen, options, scale);
     });
   }

@@ -266,43 +266,21 @@ void multi_head_batch_into(const QSeq& q, const KSeq& k, const VSeq& v, const Mu
                            const detail::NoDeduce<std::vector<HeadSinks<Scalar>>>& sinks,
                            MultiHeadWorkspace<Scalar>& ws, const std::vector<Mask>& masks = {},
                            const Options& options = Options()) {
-  using Q = std::decay_t<decltype(q[0])>;
-  using K = std::decay_t<decltype(k[0])>;
-  using V = std::decay_t<decltype(v[0])>;
   constexpr const char* fn = "attn::multi_head_batch";
   const Index batch = detail::check_batch(fn, q, k, v, params, masks, options);
   ATTN_CHECK(sinks.empty() || static_cast<Index>(sinks.size()) == batch,
              std::string(fn) + ": sinks.size() (" + std::to_string(sinks.size()) + ") must be 0 or q.size() (" +
                  std::to_string(batch) + ")");
   const Mask none;
-  const auto mask_of = [&](Index b) -> const Mask& {
-    return masks.empty() ? none : masks[static_cast<std::size_t>(b)];
-  };
   for (Index b = 0; b < static_cast<Index>(sinks.size()); ++b) {
     const auto i = static_cast<std::size_t>(b);
     try {
-      sinks[i].begin(fn, params.heads, q[i].rows(), k[i].rows(), mask_of(b));
+      sinks[i].begin(fn, params.heads, q[i].rows(), k[i].rows(), masks.empty() ? none : masks[i]);
     } catch (const invalid_argument& e) {
       throw invalid_argument(detail::item_message(fn, b, e.what()));
     }
   }
-  if (static_cast<Index>(results.size()) != batch) results.resize(static_cast<std::size_t>(batch));
-  for (Index b = 0; b < batch; ++b) {
-    auto& r = results[static_cast<std::size_t>(b)];
-    r.output.resize(q[static_cast<std::size_t>(b)].rows(), params.model_dim());
-  }
-  detail::multi_head_run(
-      batch, [&](Index b) -> const Q& { return q[static_cast<std::size_t>(b)]; },
-      [&](Index b) -> const K& { return k[static_cast<std::size_t>(b)]; },
-      [&](Index b) -> const V& { return v[static_cast<std::size_t>(b)]; }, mask_of, params,
-      [&](Index b) -> Matrix<Scalar>& { return results[static_cast<std::size_t>(b)].output; },
-      detail::BatchSinkHeads<Scalar>{sinks, params.heads}, ws, options);
-  for (Index b = 0; b < batch; ++b) {
-    auto& r = results[static_cast<std::size_t>(b)];
-    const auto flags = ws.fully_masked(b);
-    if (r.fully_masked.size() != flags.size()) r.fully_masked.resize(flags.size());
-    r.fully_masked = flags;
-  }
+  detail::run_batch(q, k, v, params, masks, results, detail::BatchSinkHeads<Scalar>{sinks, params.heads}, ws, options);
 }
 
 /// multi_head_batch_into, output only for every item (PyTorch `need_weights=False`).

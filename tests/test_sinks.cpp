@@ -5,6 +5,7 @@
 // Comparisons are bit for bit throughout: the sinks see the very blocks the full matrix holds,
 // and each reference below reduces the full matrix in the order the sink does (stated per sink).
 #include "helpers.hpp"
+#include "sink_references.hpp"
 
 #include <attn/io/npy.hpp>
 #include <attn/io/npy_stream.hpp>
@@ -38,8 +39,11 @@ using attn::IndexVector;
 using attn::Mask;
 using attn::Matrix;
 using attn::Probability;
+using attn_test::column_sums_reference;
+using attn_test::counts_reference;
 using attn_test::message_of;
 using attn_test::same_bits;
+using attn_test::topk_reference;
 
 // Every kind of mask for a tq×tk problem, including ones that leave rows fully masked.
 std::vector<std::pair<std::string, Mask>> masks_for(Index tq, Index tk, std::mt19937_64& rng) {
@@ -59,45 +63,6 @@ std::vector<std::pair<std::string, Mask>> masks_for(Index tq, Index tk, std::mt1
       {"matrix & causal & length", Mask::matrix(m) & Mask::causal(1) & Mask::key_length(tk - tk / 4)},
   };
   return out;
-}
-
-// The top-k reference: the visible keys of row i sorted by weight, larger first, NaN last,
-// equal weights by key index (stable sort of keys in increasing order), padded with -1 / 0.
-template <typename S>
-void topk_reference(const Matrix<S>& w, const Mask& mask, Index k, IndexMatrix& idx, Matrix<S>& val) {
-  idx.setConstant(w.rows(), k, -1);
-  val.setZero(w.rows(), k);
-  for (Index i = 0; i < w.rows(); ++i) {
-    std::vector<Index> keys;
-    for (Index j = 0; j < w.cols(); ++j)
-      if (mask.visible(i, j, w.cols())) keys.push_back(j);
-    std::stable_sort(keys.begin(), keys.end(), [&](Index a, Index b) {
-      const S x = w(i, a);
-      const S y = w(i, b);
-      return x > y || (x == x && y != y);
-    });
-    for (Index t = 0; t < k && t < static_cast<Index>(keys.size()); ++t) {
-      idx(i, t) = keys[static_cast<std::size_t>(t)];
-      val(i, t) = w(i, keys[static_cast<std::size_t>(t)]);
-    }
-  }
-}
-
-// Column sums in the sink's order: for each key, the rows added one by one in increasing order
-// (whatever the engine's blocks and threads).
-template <typename S>
-attn::Vector<S> column_sums_reference(const Matrix<S>& w) {
-  attn::Vector<S> total = attn::Vector<S>::Zero(w.cols());
-  for (Index i = 0; i < w.rows(); ++i)
-    for (Index j = 0; j < w.cols(); ++j) total(j) += w(i, j);
-  return total;
-}
-
-IndexVector counts_reference(const Mask& mask, Index tq, Index tk) {
-  IndexVector c = IndexVector::Zero(tk);
-  for (Index i = 0; i < tq; ++i)
-    for (Index j = 0; j < tk; ++j) c(j) += mask.visible(i, j, tk) ? 1 : 0;
-  return c;
 }
 
 // Runs scaled_dot_product_into with a full matrix, then with every sink at once (no full

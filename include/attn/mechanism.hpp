@@ -29,8 +29,13 @@ struct has_default_params : std::false_type {};
 /// frame of SequenceLayerIntoFn, specialised beside the parameters. A specialisation gives:
 /// - `query_rows(t)`: the rows of output and weights (1 for pooling, T for self-attention);
 /// - `check(fn, params, d)`: throws unless the parameters fit width d;
-/// - `into(x, params, output, weights, ws, mask, options, scale)`: the layer itself, after every
-///   check, with Eigen single-threaded; returns the number of fully masked rows.
+/// - `padded_from(mask, t)`: the first query row that is padding (zero weights and output,
+///   fully masked), or query_rows(t) when none;
+/// - `with_mask(params, mask, f)`: returns `f(m)`, `m` the mask the rows see (`mask` and what the
+///   parameters add, such as a window);
+/// - `attend(x, params, output, target, ws, mask, options, scale)`: the layer's scores through
+///   the engine (detail::attend_blocks) into `target` (the weights matrix or the sinks), after
+///   every check, with Eigen single-threaded; returns the number of fully masked rows.
 template <typename Params>
 struct LayerOf {};
 
@@ -173,11 +178,11 @@ class AttentionFn {
   const char* name_;
 };
 
-/// The `_into` form of a Keras layer over one sequence `x` (T×d) whose parameters are
+/// The `_into` forms of a Keras layer over one sequence `x` (T×d) whose parameters are
 /// `Params<Scalar>` (attn::attention_pooling_into, attn::seq_self_attention_into): caller-owned
-/// `output` and `weights`, a reusable Workspace; nothing is allocated once the workspace has seen
-/// the shapes. Returns the number of fully masked rows, and leaves them in `ws.fully_masked()`
-/// (and, with `options.return_scores`, the scores in `ws.scores()`).
+/// `output` and `weights` (or sinks), a reusable Workspace; nothing is allocated once the
+/// workspace has seen the shapes. Returns the number of fully masked rows, and leaves them in
+/// `ws.fully_masked()` (and, with `options.return_scores`, the scores in `ws.scores()`).
 template <template <typename> class Params>
 class SequenceLayerIntoFn {
  public:
@@ -199,16 +204,51 @@ class SequenceLayerIntoFn {
                    Eigen::Ref<Matrix<typename DerivedX::Scalar>> output,
                    Eigen::Ref<Matrix<typename DerivedX::Scalar>> weights, Workspace<typename DerivedX::Scalar>& ws,
                    const Mask& mask = Mask(), const Options& options = Options()) const {
-    using Scalar = typename DerivedX::Scalar;
-    using Layer = detail::LayerOf<Params<Scalar>>;
-    const detail::SerialCall<Scalar> serial;  // Eigen's products single-threaded (bit-identical results)
-    Layer::check(name_, params, x.cols());
-    detail::check_into<Scalar>(name_, Layer::query_rows(x.rows()), x.rows(), x.cols(), output, weights, mask, options);
-    const Scalar scale = detail::score_scale<Scalar>(name_, options, Scalar(1));
-    return Layer::into(x, params, output, weights, ws, mask, options, scale);
+    return run(x, params, output, weights, ws, mask, options);
+  }
+
+  /// Into `output`, the weights going to `sinks` (attn::no_weights: output only, Keras
+  /// `return_attention=False`). Output and reports are those of the form with `weights`, bit for
+  /// bit, and the sinks see its rows. Padded steps (self-attention's rows past a key length) are
+  /// zero rows that the reductions treat as seeing no key (SinkCall::padded_from).
+  /// \param x the sequence, T×d
+  /// \param params the layer's kernels and settings
+  /// \param output rows×d, written (1×d for pooling, T×d for self-attention)
+  /// \param sinks where the rows×T weights go (one sink, attn::Sinks<Scalar>(a, b, ...), or attn::no_weights)
+  /// \param ws reusable scratch (also holds a block of weights per thread when no sink is a
+  ///        FullWeights); reports the fully masked rows and the scores of the last call
+  /// \param mask which steps each row may see (default: all)
+  /// \param options probability function, return_scores and the scale
+  /// \return the number of fully masked rows
+  /// \throws attn::invalid_argument as the form with `weights`, or when a sink does not fit
+  template <typename DerivedX>
+  Index operator()(const Eigen::MatrixBase<DerivedX>& x, const Params<typename DerivedX::Scalar>& params,
+                   Eigen::Ref<Matrix<typename DerivedX::Scalar>> output,
+                   const Sinks<typename DerivedX::Scalar>& sinks, Workspace<typename DerivedX::Scalar>& ws,
+                   const Mask& mask = Mask(), const Options& options = Options()) const {
+    return run(x, params, output, sinks, ws, mask, options);
   }
 
  private:
+  // Both forms: the checks, then the layer's scores through the engine into the weights or sinks.
+  template <typename DerivedX, typename W>
+  Index run(const Eigen::MatrixBase<DerivedX>& x, const Params<typename DerivedX::Scalar>& params,
+            Eigen::Ref<Matrix<typename DerivedX::Scalar>> output, W& weights, Workspace<typename DerivedX::Scalar>& ws,
+            const Mask& mask, const Options& options) const {
+    using Scalar = typename DerivedX::Scalar;
+    using Layer = detail::LayerOf<Params<Scalar>>;
+    const detail::SerialCall<Scalar> serial;  // Eigen's products single-threaded (bit-identical results)
+    const Index rows = Layer::query_rows(x.rows());
+    Layer::check(name_, params, x.cols());
+    detail::check_into<Scalar>(name_, rows, x.rows(), x.cols(), output, weights, mask, options);
+    const Scalar scale = detail::score_scale<Scalar>(name_, options, Scalar(1));
+    return Layer::with_mask(params, mask, [&](const Mask& seen) {
+      const Index padded_from = Layer::padded_from(mask, x.rows());
+      const auto target = detail::target_of<Scalar>(name_, weights, rows, x.rows(), seen, padded_from);
+      return Layer::attend(x, params, output, target, ws, seen, options, scale);
+    });
+  }
+
   const char* name_;
 };
 
@@ -237,6 +277,29 @@ class SequenceLayerFn {
     return detail::run<Scalar>(rows, x.rows(), x.cols(), options, [&](auto& out, auto& w, auto& ws) {
       const SequenceLayerIntoFn<Params> into(name_);
       into(x, params, out, w, ws, mask, options);
+    });
+  }
+
+  /// The weights go to `sinks` instead of a matrix (attn::no_weights: output only, Keras
+  /// `return_attention=False`): output, fully masked rows (and the scores when asked).
+  /// \param x the sequence, T×d
+  /// \param params the layer's kernels and settings
+  /// \param sinks where the rows×T weights go (see sinks.hpp)
+  /// \param mask which steps each row may see (default: all)
+  /// \param options probability function, return_scores and the scale
+  /// \return output, fully_masked (and scores when asked)
+  /// \throws attn::invalid_argument as the `_into` form does, or when a sink does not fit
+  template <typename DerivedX>
+  OutputResult<typename DerivedX::Scalar> operator()(const Eigen::MatrixBase<DerivedX>& x,
+                                                     const Params<typename DerivedX::Scalar>& params,
+                                                     const Sinks<typename DerivedX::Scalar>& sinks,
+                                                     const Mask& mask = Mask(),
+                                                     const Options& options = Options()) const {
+    using Scalar = typename DerivedX::Scalar;
+    const Index rows = detail::LayerOf<Params<Scalar>>::query_rows(x.rows());
+    return detail::run_sinks<Scalar>(rows, x.cols(), options, [&](auto& out, auto& ws) {
+      const SequenceLayerIntoFn<Params> into(name_);
+      into(x, params, out, sinks, ws, mask, options);
     });
   }
 

@@ -117,6 +117,67 @@ inline std::string item_message(const char* fn, Index b, const std::string& mess
   return prefix + "item " + std::to_string(b) + ": " + rest;
 }
 
+/// Every check of a multi_head_batch call (both forms): the batch sizes, the parameters and
+/// options, each item's inputs (the message naming the item). Returns the batch size.
+template <typename QSeq, typename KSeq, typename VSeq, typename Scalar>
+Index check_batch(const char* fn, const QSeq& q, const KSeq& k, const VSeq& v, const MultiHeadParams<Scalar>& params,
+                  const std::vector<Mask>& masks, const Options& options) {
+  using Q = std::decay_t<decltype(q[0])>;
+  using K = std::decay_t<decltype(k[0])>;
+  using V = std::decay_t<decltype(v[0])>;
+  check_multi_head_scalars<Scalar, Q, K, V>();
+  const Index batch = static_cast<Index>(q.size());
+  check_equal(fn, "k.size()", static_cast<Index>(k.size()), "q.size()", batch);
+  check_equal(fn, "v.size()", static_cast<Index>(v.size()), "q.size()", batch);
+  ATTN_CHECK(masks.empty() || static_cast<Index>(masks.size()) == batch,
+             std::string(fn) + ": masks.size() (" + std::to_string(masks.size()) + ") must be 0 or q.size() (" +
+                 std::to_string(batch) + ")");
+  check_multi_head_params(fn, params);
+  check_multi_head_options<Scalar>(fn, options);
+  const Mask none;
+  for (Index b = 0; b < batch; ++b) {
+    const auto i = static_cast<std::size_t>(b);
+    try {
+      check_multi_head_inputs(fn, q[i], k[i], v[i], params, masks.empty() ? none : masks[i]);
+    } catch (const invalid_argument& e) {
+      throw invalid_argument(item_message(fn, b, e.what()));
+    }
+  }
+  return batch;
+}
+
+/// A checked batch through multi_head_run: `results` (MultiHeadResult or MultiHeadOutput items)
+/// resized to the batch, item b's output Tq_b×D and fully masked rows written, the weights going
+/// where `heads_to` puts them.
+template <typename QSeq, typename KSeq, typename VSeq, typename Scalar, typename Result, typename HeadsTo>
+void run_batch(const QSeq& q, const KSeq& k, const VSeq& v, const MultiHeadParams<Scalar>& params,
+               const std::vector<Mask>& masks, std::vector<Result>& results, const HeadsTo& heads_to,
+               MultiHeadWorkspace<Scalar>& ws, const Options& options) {
+  using Q = std::decay_t<decltype(q[0])>;
+  using K = std::decay_t<decltype(k[0])>;
+  using V = std::decay_t<decltype(v[0])>;
+  const Index batch = static_cast<Index>(q.size());
+  const Mask none;
+  const auto mask_of = [&](Index b) -> const Mask& {
+    return masks.empty() ? none : masks[static_cast<std::size_t>(b)];
+  };
+  if (static_cast<Index>(results.size()) != batch) results.resize(static_cast<std::size_t>(batch));
+  for (Index b = 0; b < batch; ++b) {
+    results[static_cast<std::size_t>(b)].output.resize(q[static_cast<std::size_t>(b)].rows(), params.model_dim());
+  }
+  multi_head_run(
+      batch, [&](Index b) -> const Q& { return q[static_cast<std::size_t>(b)]; },
+      [&](Index b) -> const K& { return k[static_cast<std::size_t>(b)]; },
+      [&](Index b) -> const V& { return v[static_cast<std::size_t>(b)]; }, mask_of, params,
+      [&](Index b) -> Matrix<Scalar>& { return results[static_cast<std::size_t>(b)].output; }, heads_to, ws, options);
+  for (Index b = 0; b < batch; ++b) {
+    auto& r = results[static_cast<std::size_t>(b)];
+    const auto flags = ws.fully_masked(b);
+    if (r.fully_masked.size() != flags.size()) r.fully_masked.resize(flags.size());
+    r.fully_masked = flags;
+  }
+}
+
 }  // namespace detail
 
 /// Multi-head attention into caller-owned `output` (Tq×D) and `weights` (resized to
@@ -217,49 +278,11 @@ template <typename QSeq, typename KSeq, typename VSeq, typename Scalar>
 void multi_head_batch_into(const QSeq& q, const KSeq& k, const VSeq& v, const MultiHeadParams<Scalar>& params,
                            std::vector<MultiHeadResult<Scalar>>& results, MultiHeadWorkspace<Scalar>& ws,
                            const std::vector<Mask>& masks = {}, const Options& options = Options()) {
-  using Q = std::decay_t<decltype(q[0])>;
-  using K = std::decay_t<decltype(k[0])>;
-  using V = std::decay_t<decltype(v[0])>;
-  detail::check_multi_head_scalars<Scalar, Q, K, V>();
-  constexpr const char* fn = "attn::multi_head_batch";
-  const Index batch = static_cast<Index>(q.size());
-  detail::check_equal(fn, "k.size()", static_cast<Index>(k.size()), "q.size()", batch);
-  detail::check_equal(fn, "v.size()", static_cast<Index>(v.size()), "q.size()", batch);
-  ATTN_CHECK(masks.empty() || static_cast<Index>(masks.size()) == batch,
-             std::string(fn) + ": masks.size() (" + std::to_string(masks.size()) + ") must be 0 or q.size() (" +
-                 std::to_string(batch) + ")");
-  detail::check_multi_head_params(fn, params);
-  detail::check_multi_head_options<Scalar>(fn, options);
-  const Mask none;
-  const auto mask_of = [&](Index b) -> const Mask& {
-    return masks.empty() ? none : masks[static_cast<std::size_t>(b)];
-  };
-  for (Index b = 0; b < batch; ++b) {
-    const auto i = static_cast<std::size_t>(b);
-    try {
-      detail::check_multi_head_inputs(fn, q[i], k[i], v[i], params, mask_of(b));
-    } catch (const invalid_argument& e) {
-      throw invalid_argument(detail::item_message(fn, b, e.what()));
-    }
-  }
-
-  if (static_cast<Index>(results.size()) != batch) results.resize(static_cast<std::size_t>(batch));
+  const Index batch = detail::check_batch("attn::multi_head_batch", q, k, v, params, masks, options);
   const auto weights_of = [&](Index b) -> HeadWeights<Scalar>& { return results[static_cast<std::size_t>(b)].weights; };
+  detail::run_batch(q, k, v, params, masks, results, detail::FullHeads<decltype(weights_of)>{weights_of}, ws, options);
   for (Index b = 0; b < batch; ++b) {
     auto& r = results[static_cast<std::size_t>(b)];
-    r.output.resize(q[static_cast<std::size_t>(b)].rows(), params.model_dim());
-  }
-  detail::multi_head_run(
-      batch, [&](Index b) -> const Q& { return q[static_cast<std::size_t>(b)]; },
-      [&](Index b) -> const K& { return k[static_cast<std::size_t>(b)]; },
-      [&](Index b) -> const V& { return v[static_cast<std::size_t>(b)]; }, mask_of, params,
-      [&](Index b) -> Matrix<Scalar>& { return results[static_cast<std::size_t>(b)].output; },
-      detail::FullHeads<decltype(weights_of)>{weights_of}, ws, options);
-  for (Index b = 0; b < batch; ++b) {
-    auto& r = results[static_cast<std::size_t>(b)];
-    const auto flags = ws.fully_masked(b);
-    if (r.fully_masked.size() != flags.size()) r.fully_masked.resize(flags.size());
-    r.fully_masked = flags;
     if (options.return_scores) {
       const auto& s = ws.scores(b);
       r.scores.resize(s.heads(), s.rows(), s.cols());

@@ -90,6 +90,29 @@ struct SinkHeads {
   }
 };
 
+/// multi_head_run's policy for a batch: item b's HeadSinks (`items` empty: output only for every
+/// item). Heads run one after another when any item reduces over heads.
+template <typename Scalar>
+struct BatchSinkHeads {
+  const std::vector<HeadSinks<Scalar>>& items;
+  Index heads;
+  bool serial() const {
+    for (const auto& s : items)
+      if (SinkHeads<Scalar>{s, heads}.serial()) return true;
+    return false;
+  }
+  void prepare(Index, Index, Index, Index) const {}
+  template <typename Qh, typename Kh, typename Vh, typename Oh>
+  void attend(Index b, Index i, const Qh& qh, const Kh& kh, const Vh& vh, Oh& oh, Workspace<Scalar>& hw,
+              const Mask& mask, const Options& options) const {
+    if (items.empty()) {
+      scaled_dot_product_into(qh, kh, vh, oh, Sinks<Scalar>(), hw, mask, options);
+    } else {
+      SinkHeads<Scalar>{items[static_cast<std::size_t>(b)], heads}.attend(b, i, qh, kh, vh, oh, hw, mask, options);
+    }
+  }
+};
+
 }  // namespace detail
 
 /// Where multi_head_into's weights go instead of an h×Tq×Tk HeadWeights: sinks for chosen heads
@@ -144,7 +167,7 @@ class HeadSinks {
                                                    std::to_string(n) + " sinks; at most " +
                                                    std::to_string(Sinks<Scalar>::capacity));
     }
-    const SinkCall call{fn, tq, tk, &mask, detail::block_rows_for<Scalar>(tk)};
+    const SinkCall call{fn, tq, tk, &mask, detail::block_rows_for<Scalar>(tk), tq};
     for (const auto& [h, s] : per_head_) s.begin(call);
     for (const auto& r : reductions_) r->begin(call);
   }
@@ -218,6 +241,104 @@ MultiHeadOutput<Scalar> multi_head(const Eigen::MatrixBase<DerivedQ>& q, const E
   multi_head_into(q, k, v, params, r.output, sinks, ws, mask, options);
   r.fully_masked = ws.fully_masked(0);
   return r;
+}
+
+/// multi_head_batch_into with the weights of item b going to `sinks[b]` (PyTorch's batched
+/// `MultiheadAttention`: `need_weights=False` is an empty `sinks` or attn::no_weights, output only
+/// for the whole batch; `sinks[b].reduce(HeadReduction::mean, m_b)` is `average_attn_weights=True`
+/// for item b). One HeadSinks per item, as each item has its own shape and a sink keeps the
+/// results of one call; each item needs sink objects of its own. Outputs and fully masked rows
+/// equal multi_head_batch_into's (and per-item multi_head calls') bit for bit.
+/// \param q queries per item, Tq_b×dq
+/// \param k keys per item, Tk_b×dk
+/// \param v values per item, Tk_b×dv
+/// \param params projections, biases and the head count h, shared by every item
+/// \param results resized to the batch; item b's output Tq_b×D and fully masked rows are written
+/// \param sinks empty (output only), or one HeadSinks per item
+/// \param ws reusable scratch for every item and head
+/// \param masks empty (default), or one mask per item
+/// \param options probability function and the scale
+/// \throws attn::invalid_argument as multi_head_batch_into does, when a non-empty `sinks` differs
+///         in size from `q`, or when item b's sinks do not fit it (the message names the item)
+template <typename QSeq, typename KSeq, typename VSeq, typename Scalar>
+void multi_head_batch_into(const QSeq& q, const KSeq& k, const VSeq& v, const MultiHeadParams<Scalar>& params,
+                           std::vector<MultiHeadOutput<Scalar>>& results,
+                           const detail::NoDeduce<std::vector<HeadSinks<Scalar>>>& sinks,
+                           MultiHeadWorkspace<Scalar>& ws, const std::vector<Mask>& masks = {},
+                           const Options& options = Options()) {
+  constexpr const char* fn = "attn::multi_head_batch";
+  const Index batch = detail::check_batch(fn, q, k, v, params, masks, options);
+  ATTN_CHECK(sinks.empty() || static_cast<Index>(sinks.size()) == batch,
+             std::string(fn) + ": sinks.size() (" + std::to_string(sinks.size()) + ") must be 0 or q.size() (" +
+                 std::to_string(batch) + ")");
+  const Mask none;
+  for (Index b = 0; b < static_cast<Index>(sinks.size()); ++b) {
+    const auto i = static_cast<std::size_t>(b);
+    try {
+      sinks[i].begin(fn, params.heads, q[i].rows(), k[i].rows(), masks.empty() ? none : masks[i]);
+    } catch (const invalid_argument& e) {
+      throw invalid_argument(detail::item_message(fn, b, e.what()));
+    }
+  }
+  detail::run_batch(q, k, v, params, masks, results, detail::BatchSinkHeads<Scalar>{sinks, params.heads}, ws, options);
+}
+
+/// multi_head_batch_into, output only for every item (PyTorch `need_weights=False`).
+/// \param q queries per item, Tq_b×dq
+/// \param k keys per item, Tk_b×dk
+/// \param v values per item, Tk_b×dv
+/// \param params projections, biases and the head count h
+/// \param results resized to the batch; outputs and fully masked rows are written
+/// \param ws reusable scratch
+/// \param masks empty (default), or one mask per item
+/// \param options probability function and the scale
+/// \throws attn::invalid_argument as multi_head_batch_into does
+template <typename QSeq, typename KSeq, typename VSeq, typename Scalar>
+void multi_head_batch_into(const QSeq& q, const KSeq& k, const VSeq& v, const MultiHeadParams<Scalar>& params,
+                           std::vector<MultiHeadOutput<Scalar>>& results, NoWeights, MultiHeadWorkspace<Scalar>& ws,
+                           const std::vector<Mask>& masks = {}, const Options& options = Options()) {
+  const std::vector<HeadSinks<Scalar>> none;  // empty: allocates nothing
+  multi_head_batch_into(q, k, v, params, results, none, ws, masks, options);
+}
+
+/// Value form of the batch with sinks: one MultiHeadOutput (output, fully masked rows) per item.
+/// \param q queries per item, Tq_b×dq
+/// \param k keys per item, Tk_b×dk
+/// \param v values per item, Tk_b×dv
+/// \param params projections, biases and the head count h
+/// \param sinks empty (output only), or one HeadSinks per item
+/// \param masks empty (default), or one mask per item
+/// \param options probability function and the scale
+/// \return `q.size()` outputs, in item order
+/// \throws attn::invalid_argument as multi_head_batch_into does
+template <typename QSeq, typename KSeq, typename VSeq, typename Scalar>
+std::vector<MultiHeadOutput<Scalar>> multi_head_batch(const QSeq& q, const KSeq& k, const VSeq& v,
+                                                      const MultiHeadParams<Scalar>& params,
+                                                      const detail::NoDeduce<std::vector<HeadSinks<Scalar>>>& sinks,
+                                                      const std::vector<Mask>& masks = {},
+                                                      const Options& options = Options()) {
+  std::vector<MultiHeadOutput<Scalar>> results;
+  MultiHeadWorkspace<Scalar> ws;
+  multi_head_batch_into(q, k, v, params, results, sinks, ws, masks, options);
+  return results;
+}
+
+/// Value form of the batch, output only (PyTorch `need_weights=False`).
+/// \param q queries per item, Tq_b×dq
+/// \param k keys per item, Tk_b×dk
+/// \param v values per item, Tk_b×dv
+/// \param params projections, biases and the head count h
+/// \param masks empty (default), or one mask per item
+/// \param options probability function and the scale
+/// \return `q.size()` outputs, in item order
+/// \throws attn::invalid_argument as multi_head_batch_into does
+template <typename QSeq, typename KSeq, typename VSeq, typename Scalar>
+std::vector<MultiHeadOutput<Scalar>> multi_head_batch(const QSeq& q, const KSeq& k, const VSeq& v,
+                                                      const MultiHeadParams<Scalar>& params, NoWeights,
+                                                      const std::vector<Mask>& masks = {},
+                                                      const Options& options = Options()) {
+  const std::vector<HeadSinks<Scalar>> none;
+  return multi_head_batch(q, k, v, params, none, masks, options);
 }
 
 }  // namespace attn

@@ -60,18 +60,35 @@ struct LayerOf<PoolingParams<S>> {
                std::string(fn) + ": params.b " + shape(params.b.rows(), params.b.cols()) + " must be (1x1) or empty");
   }
 
+  // The one row is never padding: a key length hides steps from it.
+  static Index padded_from(const Mask&, Index) { return 1; }
+
+  template <typename F>
+  static Index with_mask(const PoolingParams<Scalar>&, const Mask& mask, F&& f) {
+    return f(mask);
+  }
+
   template <typename DerivedX>
-  static Index into(const Eigen::MatrixBase<DerivedX>& x, const PoolingParams<Scalar>& params,
-                    Eigen::Ref<Matrix<Scalar>> output, Eigen::Ref<Matrix<Scalar>> weights, Workspace<Scalar>& ws,
-                    const Mask& mask, const Options& options, Scalar scale) {
+  static Index attend(const Eigen::MatrixBase<DerivedX>& x, const PoolingParams<Scalar>& params,
+                      Eigen::Ref<Matrix<Scalar>> output, const Target<Scalar>& target, Workspace<Scalar>& ws,
+                      const Mask& mask, const Options& options, Scalar scale) {
     // A dot scorer whose one query is the constant 1: keys prepared as x·w, e = 1·(x·w)ᵀ + b;
     // the feed-forward layer's tanh follows.
     const DotScorer<Scalar> scorer{view(params.w), false, Scalar(1), params.b.size() != 0 ? params.b(0) : Scalar(0)};
     const Scalar one = 1;
     const Eigen::Map<const Matrix<Scalar>> query(&one, 1, 1);
-    score_keys(scorer, query, x, weights, ws);
-    if (params.activation == PoolingActivation::tanh) weights.array() = weights.array().tanh();
-    return finish(weights, x, output, ws, mask, options, scale);
+    auto prepared = buffers(ws).prepared.matrix(x.rows(), 1);
+    scorer.prepare(x, prepared);
+    auto kt = buffers(ws).keys.matrix(1, x.rows());
+    kt = prepared.transpose();
+    const Eigen::Map<const Matrix<Scalar>> keys_t(kt.data(), kt.rows(), kt.cols());
+    const auto dot = one_row_scratch_scores(scorer, query, keys_t, ws);
+    const bool tanh = params.activation == PoolingActivation::tanh;
+    const auto scores = [&](Index i0, Index r, auto& block) {
+      dot(i0, r, block);
+      if (tanh) block.array() = block.array().tanh();
+    };
+    return attend_blocks<Scalar>(scores, target, x, output, ws, mask, options, scale);
   }
 };
 
@@ -82,13 +99,16 @@ struct LayerOf<PoolingParams<S>> {
 /// options])`. `mask` applies to the one query row (row 0): `Mask::key_length(n)` hides padded
 /// steps `>= n`, an explicit `1×T` matrix hides any steps. A sequence with no visible step gives
 /// zero weights and a zero output (reported fully masked); the call returns 1 in that case, else
-/// 0. Arguments and errors: attn::SequenceLayerIntoFn.
+/// 0. In place of `weights`, attn::Sinks (or attn::no_weights: output only) take the 1×T
+/// weights. Arguments and errors: attn::SequenceLayerIntoFn.
 inline constexpr SequenceLayerIntoFn<PoolingParams> attention_pooling_into{"attn::attention_pooling"};
 
 /// Attention pooling of `x` (T×d), value form: `attn::attention_pooling(x, params [, mask,
 /// options])` returns output 1×d (the pooled vector), weights 1×T (what `return_attention=True`
 /// returns), whether the sequence was fully masked, and with `options.return_scores` the scores
-/// 1×T (after the activation, before the softmax). Arguments: attn::SequenceLayerFn.
+/// 1×T (after the activation, before the softmax). `attn::attention_pooling(x, params, sinks [,
+/// mask, options])` sends the weights to sinks and returns the output and whether the sequence
+/// was fully masked (attn::OutputResult). Arguments: attn::SequenceLayerFn.
 inline constexpr SequenceLayerFn<PoolingParams> attention_pooling{"attn::attention_pooling"};
 
 }  // namespace attn

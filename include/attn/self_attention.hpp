@@ -111,44 +111,34 @@ struct LayerOf<SeqSelfAttentionParams<S>> {
                std::string(fn) + ": params.ba " + shape(p.ba.rows(), p.ba.cols()) + " must be (1x1) or empty");
   }
 
+  // Rows past a key length n are padding, as the Keras mask makes them: they see no key.
+  static Index padded_from(const Mask& mask, Index t) { return visible_prefix(mask, t); }
+
+  // The window of the parameters intersected with the mask (a copy only then).
+  template <typename F>
+  static Index with_mask(const SeqSelfAttentionParams<Scalar>& params, const Mask& mask, F&& f) {
+    if (params.width || params.history_only) return f(mask & local_attention_mask(params.width, params.history_only));
+    return f(mask);
+  }
+
+  // The emissions of every pair (padded rows are scored too: the scores report them) through the
+  // engine, the scale applied to e + ba before the probability function.
   template <typename DerivedX>
-  static Index into(const Eigen::MatrixBase<DerivedX>& x, const SeqSelfAttentionParams<Scalar>& params,
-                    Eigen::Ref<Matrix<Scalar>> output, Eigen::Ref<Matrix<Scalar>> weights, Workspace<Scalar>& ws,
-                    const Mask& mask, const Options& options, Scalar scale) {
-    const Index t = x.rows();
-    // Raw emissions for every pair (the scorer of params); padded rows and columns are computed
-    // but never read.
+  static Index attend(const Eigen::MatrixBase<DerivedX>& x, const SeqSelfAttentionParams<Scalar>& params,
+                      Eigen::Ref<Matrix<Scalar>> output, const Target<Scalar>& target, Workspace<Scalar>& ws,
+                      const Mask& mask, const Options& options, Scalar scale) {
     const Scalar ba = params.ba.size() != 0 ? params.ba(0) : Scalar(0);
+    const auto run = [&](const auto& scorer) {
+      auto prepared = buffers(ws).prepared.matrix(x.rows(), scorer.prepared_size(x.cols()));
+      scorer.prepare(x, prepared);
+      return attend_prepared<Scalar>(scorer, x, prepared, x, output, target, ws, mask, options, std::nullopt, scale);
+    };
     if (params.type == SelfAttentionType::additive) {
       const Index units = params.wt.cols();
-      const AdditiveScorer<Scalar> scorer{view(params.wt), view(params.wx), view(params.bh),
-                                          RowView<Scalar>(units == 0 ? nullptr : params.wa.data(), units), ba};
-      score_keys(scorer, x, x, weights, ws);
-    } else {
-      score_keys(DotScorer<Scalar>{view(params.wa), true, Scalar(1), ba}, x, x, weights, ws);
+      return run(AdditiveScorer<Scalar>{view(params.wt), view(params.wx), view(params.bh),
+                                        RowView<Scalar>(units == 0 ? nullptr : params.wa.data(), units), ba});
     }
-    if (options.return_scores) buffers(ws).scores.matrix(t, t) = weights;
-
-    // Rows [0, n) attend; rows [n, t) are padding (zero, fully masked).
-    const Index n = visible_prefix(mask, t);
-    row_flags(ws, t);  // capacity for all rows before finish() fills the first n
-    Options inner = options;
-    inner.return_scores = false;  // kept above for all t rows
-    Index count = 0;
-    if (params.width || params.history_only) {
-      count = finish<Scalar>(weights.topRows(n), x, output.topRows(n), ws,
-                             mask & local_attention_mask(params.width, params.history_only), inner, scale);
-    } else {
-      count = finish<Scalar>(weights.topRows(n), x, output.topRows(n), ws, mask, inner, scale);
-    }
-    auto flags = row_flags(ws, t);
-    if (n < t) {
-      weights.bottomRows(t - n).setZero();
-      output.bottomRows(t - n).setZero();
-      flags.tail(t - n).setConstant(true);
-      count += t - n;
-    }
-    return count;
+    return run(DotScorer<Scalar>{view(params.wa), true, Scalar(1), ba});
   }
 };
 
@@ -163,14 +153,18 @@ struct LayerOf<SeqSelfAttentionParams<S>> {
 /// multiplies the emissions before it (1 in the Keras layer). Returns the number of fully
 /// masked rows. Allocates nothing once `ws` has seen these shapes, unless both a width and an
 /// explicit matrix mask are given (the intersection copies the matrix). Also refused: a width
-/// that is not > 0, a kernel set for the other type. Arguments and errors:
-/// attn::SequenceLayerIntoFn.
+/// that is not > 0, a kernel set for the other type. In place of `weights`, attn::Sinks (or
+/// attn::no_weights: output only) take the T×T weights block by block (sinks.hpp); the padded
+/// steps' rows are zero there too, and reductions count them as seeing no key. Arguments and
+/// errors: attn::SequenceLayerIntoFn.
 inline constexpr SequenceLayerIntoFn<SeqSelfAttentionParams> seq_self_attention_into{"attn::seq_self_attention"};
 
 /// SeqSelfAttention over `x` (T×d), value form: `attn::seq_self_attention(x, params [, mask,
 /// options])` returns output T×d (keras `v`), weights T×T (keras `a`, what `return_attention=True`
-/// returns), fully masked rows and, with `options.return_scores`, the emissions `e` (T×T, before
-/// window, mask and softmax). Arguments: attn::SequenceLayerFn.
+/// returns), fully masked rows and, with `options.return_scores`, the emissions `e` (T×T, times
+/// `options.scale` when set, before window, mask and softmax). `attn::seq_self_attention(x,
+/// params, sinks [, mask, options])` sends the weights to sinks and returns the output and the
+/// fully masked rows (attn::OutputResult). Arguments: attn::SequenceLayerFn.
 inline constexpr SequenceLayerFn<SeqSelfAttentionParams> seq_self_attention{"attn::seq_self_attention"};
 
 }  // namespace attn

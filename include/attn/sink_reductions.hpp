@@ -123,6 +123,7 @@ class TopK final : public detail::CallSink<Scalar> {
   void consume(Index first_row, const WeightBlock<Scalar>& block) override {
     for (Index r = 0; r < block.rows(); ++r) {
       const Index i = first_row + r;
+      if (!this->call_.attends(i)) continue;  // a padded step: no key (index -1, weight 0)
       auto idx = indices_.row(i);
       auto w = weights_.row(i);
       Index count = 0;
@@ -182,7 +183,8 @@ class ColumnSums final : public detail::CallSink<Scalar> {
     const Index tk = sums_.size();
     const auto& m = this->mask().explicit_matrix();
     for (Index j = 0; j < tk; ++j) {
-      const auto [r0, r1] = detail::band_rows(this->mask(), j, this->call_.rows);
+      // (Padded steps see no key: rows from padded_from on are not counted.)
+      const auto [r0, r1] = detail::band_rows(this->mask(), j, std::min(this->call_.rows, this->call_.padded_from));
       Index c = 0;
       if (!m) {
         c = r1 - r0;

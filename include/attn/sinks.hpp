@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -43,6 +44,12 @@ struct SinkCall {
   Index cols = 0;                 ///< Tk
   const Mask* mask = nullptr;     ///< which keys each query may see
   Index block_rows = 256;         ///< most query rows of one block (fewer for long keys; the last block may be shorter)
+  /// First query row that is padding, `rows` when none: a sequence layer's steps past its key
+  /// length (attn::seq_self_attention with Mask::key_length(n): n), whose weights rows are all
+  /// zero although the mask lets them see keys; reductions treat them as seeing no key.
+  Index padded_from = std::numeric_limits<Index>::max();
+  /// Whether query row `i` attends (is not padding). \param i a query row \return i < padded_from
+  bool attends(Index i) const { return i < padded_from; }
 };
 
 /// A normalised block of weights handed to a sink: rows `[first_row, first_row + rows())` of the

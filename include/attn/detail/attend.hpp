@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -63,7 +64,8 @@ bool all_finite(const Eigen::MatrixBase<Derived>& m) {
 
 /// Where the blocks of a call go: the caller's full Tq×Tk storage (`full`, outer stride
 /// `stride`; null: none, blocks live in per-thread scratch of the workspace) and the sinks fed
-/// each normalised block (null or empty: none).
+/// each normalised block (null or empty: none). Query rows from `padded_from` on are padding
+/// (a sequence layer's steps past its key length): scored, then all zero and fully masked.
 template <typename Scalar>
 struct Target {
   Index rows = 0;
@@ -71,20 +73,28 @@ struct Target {
   Scalar* full = nullptr;
   Index stride = 0;
   const Sinks<Scalar>* sinks = nullptr;
+  Index padded_from = std::numeric_limits<Index>::max();
 };
 
 /// The target of a `_into(..., weights, ...)` call: the matrix, no sink.
 template <typename Scalar>
 Target<Scalar> full_target(Eigen::Ref<Matrix<Scalar>> weights) {
-  return {weights.rows(), weights.cols(), weights.size() == 0 ? nullptr : weights.data(), weights.outerStride(),
-          nullptr};
+  Target<Scalar> t;
+  t.rows = weights.rows();
+  t.cols = weights.cols();
+  t.full = weights.size() == 0 ? nullptr : weights.data();
+  t.stride = weights.outerStride();
+  return t;
 }
 
 /// The target of a call with `sinks` (already begun) over Tq×Tk weights: a FullWeights among
 /// them gives the storage.
 template <typename Scalar>
 Target<Scalar> sink_target(const Sinks<Scalar>& sinks, Index tq, Index tk) {
-  Target<Scalar> t{tq, tk, nullptr, 0, &sinks};
+  Target<Scalar> t;
+  t.rows = tq;
+  t.cols = tk;
+  t.sinks = &sinks;
   t.full = sinks.storage(t.stride);
   return t;
 }
@@ -96,6 +106,8 @@ Target<Scalar> sink_target(const Sinks<Scalar>& sinks, Index tq, Index tk) {
 /// `score_scale·block` is kept if asked; the block is normalised under the mask while it is
 /// still in cache (L2, up to T of about 1000 in float); and output rows = block·V over the
 /// visible keys; then the target's sinks get the block (rows [i0, i0 + r) of the weights).
+/// Rows from `target.padded_from` on are scored (and their scores kept if asked), then set to
+/// zero and flagged fully masked instead of normalised.
 /// Nothing Tq×Tk is allocated: the target's full storage is the only Tq×Tk storage; without it
 /// a block of block_rows_for(Tk)·Tk scalars per thread. `serial_scores`: `scores` uses workspace
 /// buffers, blocks run one after another.
@@ -162,7 +174,12 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
                                  : BlockMap(blocks + rows * tk * thread, r, tk, Eigen::OuterStride<>(r));
     scores(i0, r, block);
     if (options.return_scores) detail::buffers(ws).scores.view().middleRows(i0, r) = score_scale * block;
-    normalize_rows(options.probability, block, i0, i0 + r, mask, flags, buffer, score_scale, i0);
+    const Index live = std::clamp<Index>(target.padded_from - i0, 0, r);  // rows before the padding
+    if (live > 0) normalize_rows(options.probability, block, i0, i0 + live, mask, flags, buffer, score_scale, i0);
+    if (live < r) {
+      block.bottomRows(r - live).setZero();
+      flags.segment(i0 + live, r - live).setConstant(true);
+    }
 
     auto out = output.middleRows(i0, r);
     const auto w = block.leftCols(n);
@@ -331,11 +348,15 @@ Index attend_keys(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q, co
   return attend_keys<Scalar>(scorer, q, k, v, output, full_target(weights), ws, mask, options);
 }
 
-/// Starts the sinks of a call over Tq×Tk weights (checks them: may throw) and returns its target.
+/// Starts the sinks of a call over Tq×Tk weights (checks them: may throw) and returns its target;
+/// query rows from `padded_from` on are padding (see Target).
 template <typename Scalar>
-Target<Scalar> begin_sinks(const char* fn, const Sinks<Scalar>& sinks, Index tq, Index tk, const Mask& mask) {
-  sinks.begin(SinkCall{fn, tq, tk, &mask, block_rows_for<Scalar>(tk)});
-  return sink_target(sinks, tq, tk);
+Target<Scalar> begin_sinks(const char* fn, const Sinks<Scalar>& sinks, Index tq, Index tk, const Mask& mask,
+                           Index padded_from = std::numeric_limits<Index>::max()) {
+  sinks.begin(SinkCall{fn, tq, tk, &mask, block_rows_for<Scalar>(tk), std::min(padded_from, tq)});
+  Target<Scalar> t = sink_target(sinks, tq, tk);
+  t.padded_from = padded_from;
+  return t;
 }
 
 /// The `weights` argument of an `_into` form checked against Tq×Tk (a matrix; sinks are checked
@@ -348,14 +369,18 @@ template <typename Scalar>
 void check_weights(const char*, const Sinks<Scalar>&, Index, Index) {}
 
 /// The engine's target for the `weights` argument of an `_into` form: the matrix, or the sinks
-/// (begun here: their checks throw here).
+/// (begun here: their checks throw here); query rows from `padded_from` on are padding (see Target).
 template <typename Scalar>
-Target<Scalar> target_of(const char*, Eigen::Ref<Matrix<Scalar>>& weights, Index, Index, const Mask&) {
-  return full_target(weights);
+Target<Scalar> target_of(const char*, Eigen::Ref<Matrix<Scalar>>& weights, Index, Index, const Mask&,
+                         Index padded_from = std::numeric_limits<Index>::max()) {
+  Target<Scalar> t = full_target(weights);
+  t.padded_from = padded_from;
+  return t;
 }
 template <typename Scalar>
-Target<Scalar> target_of(const char* fn, const Sinks<Scalar>& sinks, Index tq, Index tk, const Mask& mask) {
-  return begin_sinks(fn, sinks, tq, tk, mask);
+Target<Scalar> target_of(const char* fn, const Sinks<Scalar>& sinks, Index tq, Index tk, const Mask& mask,
+                         Index padded_from = std::numeric_limits<Index>::max()) {
+  return begin_sinks(fn, sinks, tq, tk, mask, padded_from);
 }
 
 /// What every `_into` form checks of its outputs and options: output Tq×dv, the weights Tq×Tk

@@ -79,9 +79,8 @@ struct LayerOf<PoolingParams<S>> {
     const Eigen::Map<const Matrix<Scalar>> query(&one, 1, 1);
     auto prepared = buffers(ws).prepared.matrix(x.rows(), 1);
     scorer.prepare(x, prepared);
-    auto kt = buffers(ws).keys.matrix(1, x.rows());
-    kt = prepared.transpose();
-    const Eigen::Map<const Matrix<Scalar>> keys_t(kt.data(), kt.rows(), kt.cols());
+    // The keys transposed, 1×T: the same contiguous scalars as the T×1 prepared column, no copy.
+    const Eigen::Map<const Matrix<Scalar>> keys_t(prepared.data(), 1, x.rows());
     const auto dot = one_row_scratch_scores(scorer, query, keys_t, ws);
     const bool tanh = params.activation == PoolingActivation::tanh;
     const auto scores = [&](Index i0, Index r, auto& block) {

@@ -23,8 +23,8 @@ namespace detail {
 /// The rest of a one-row step of a non-monotonic memory with finite values, after its scores
 /// (1×Tk, in the workspace): copied into `alignment` and normalised there with the full call's
 /// row arithmetic (softmax_contiguous_row in place; normalize_rows for sparsemax and hardmax),
-/// then `context = alignment·values` as one GEMV
-/// over the transposed values (dv×n, each value row a contiguous column). A caller's row that is
+/// then `context = alignment·values` by context_row (memory_step.hpp) over the transposed
+/// values (dv×n, each value row a contiguous column). A caller's row that is
 /// not contiguous goes through a copy. Returns 1 when the row saw no key, else 0.
 template <typename Scalar>
 Index memory_step_finish(const Memory<Scalar>& memory, const Eigen::Ref<const Matrix<Scalar>>& scores,

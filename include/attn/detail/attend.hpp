@@ -151,8 +151,8 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   // allFinite() compares entry by entry (Eigen 3.4 does not vectorise comparisons).
   const auto vn = v.topRows(n);
   const bool finite = values_finite ? *values_finite : all_finite(vn);
-  // A block of one row (at most one per call: the last) computes its output as one GEMV over the
-  // visible values transposed (dv×n, each value row a contiguous column), as a prepared
+  // A block of one row (at most one per call: the last) computes its output by context_row over
+  // the visible values transposed (dv×n, each value row a contiguous column), as a prepared
   // Memory's step does (memory.hpp): the same arithmetic, bit for bit.
   // (Sized on every call, as `pair` below.)
   const bool one_row = finite && tq % block_rows == 1;

@@ -197,8 +197,16 @@ TEMPLATE_TEST_CASE("each sink allocates its own storage plus one block of rows p
                        << "; bound " << bound << ", one T x T map " << map);
     CHECK(cold.peak <= bound);
     CHECK(bound < map / 2);  // 256 rows are 1/8 of the map at T = 2048: a block, GEMM packing, a sink's block
-    // The block of rows is the bulk: the count sees it (so a bound above could fail).
-    CHECK(cold.peak >= 256 * kT * s);
+    // The block of rows is the bulk: the count sees it (so a bound above could fail). Output
+    // only, a thread keeps one part of a block instead (attend.hpp: part_rows_for rows, the last
+    // part of a block up to twice that), and the count sees that it keeps less.
+    const long long part = std::min<Index>(256, 2 * attn::detail::part_rows_for<S>(kT) - 1) * kT * s;
+    if (c.name == "none") {
+      CHECK(cold.peak >= part);
+      CHECK(cold.peak < 256 * kT * s);
+    } else {
+      CHECK(cold.peak >= 256 * kT * s);
+    }
 
     if (c.name == "callback") CHECK(total > 0);
 
@@ -264,7 +272,9 @@ TEST_CASE("multi-head sinks allocate one block and one head's projections per th
                        << "; bound " << bound << ", one T x T map " << map);
     CHECK(cold.peak <= bound);
     CHECK(bound < map / 2);
-    CHECK(cold.peak >= block);
+    // Output only, a thread keeps one part of a block (see the single-head case).
+    const long long part = std::min<Index>(256, 2 * attn::detail::part_rows_for<S>(kT) - 1) * kT * s;
+    CHECK(cold.peak >= (reduce ? block : part));
     // One block per thread, not per head (h blocks would exceed the bound with one thread).
     if (threads() == 1) CHECK(cold.peak < 2 * block);
     const long long before = attn_alloc::in_use.load();

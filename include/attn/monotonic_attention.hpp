@@ -235,14 +235,14 @@ void monotonic_output(Eigen::Ref<const Matrix<Scalar>> weights, const Eigen::Mat
   const Index n = visible_prefix(mask, tk);
   const auto vn = v.topRows(n);
   if (vn.allFinite()) {
-    output.noalias() = weights.leftCols(n) * vn;
+    product(weights.leftCols(n), vn, output);
     return;
   }
   auto clean = detail::buffers(ws).values.matrix(n, v.cols());
   clean = vn;
   for (Index j = 0; j < n; ++j)
     if (!clean.row(j).allFinite()) clean.row(j).setZero();
-  output.noalias() = weights.leftCols(n) * clean;
+  product(weights.leftCols(n), clean, output);
   for (Index j = 0; j < n; ++j) {
     if (vn.row(j).allFinite()) continue;
     for (Index i = 0; i < tq; ++i)

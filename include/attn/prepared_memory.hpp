@@ -216,7 +216,7 @@ class Memory {
     } else if (b == 1) {
       detail::dot_score_row<Scalar>(q, keys_t_.data(), width, n, scores.leftCols(n), row, column);
     } else {
-      scores.leftCols(n).noalias() = q * keys_t_.leftCols(n);
+      detail::product(q, keys_t_.leftCols(n), scores.leftCols(n));
     }
   }
 

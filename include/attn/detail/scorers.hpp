@@ -11,6 +11,7 @@
 #include "../workspace.hpp"
 #include "additive_scores.hpp"
 #include "checks.hpp"
+#include "gemm.hpp"
 
 #include <algorithm>
 #include <string>
@@ -107,7 +108,7 @@ struct DotScorer {
       kt = keys.transpose();
       dot_score_row<Scalar>(q, kt.data(), kt.rows(), kt.cols(), out, row, column);
     } else {
-      out.noalias() = q * keys.transpose();
+      product(q, keys.transpose(), out);  // attn's gemm for a plain q, as scores_transposed
     }
     if (bias != Scalar(0)) out.array() += bias;
   }
@@ -123,7 +124,7 @@ struct DotScorer {
     if (q.rows() == 1) {
       dot_score_row<Scalar>(q, keys_t.data(), keys_t.rows(), keys_t.cols(), out, row, column);
     } else {
-      out.noalias() = q * keys_t;
+      product(q, keys_t, out);  // attn's gemm for a plain q (attend.hpp)
     }
     if (bias != Scalar(0)) out.array() += bias;
   }

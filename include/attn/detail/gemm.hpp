@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+// attn's own product for the attention engine's two products per block of query rows (scores =
+// Q·Kᵀ, output = W·V), on Eigen's packets: C = A·B for column-major A (m×k), B (k×n), C (m×n).
+// Rows go in packets (a register tile of `mr` packets of rows by `nr` columns, every entry one
+// sum over k in order, from zero, with the packet's multiply-add), so an entry's bits depend on
+// nothing but its row of A and column of B: not on m, on where a block of rows starts, on the
+// tile it falls in, nor on the thread. That is what lets the output-only call cut its blocks
+// finer than the call with weights and still give the same bits (attend.hpp).
+#pragma once
+
+#include "../config.hpp"
+
+#include <algorithm>
+#include <type_traits>
+
+namespace attn {
+namespace detail {
+
+/// The register tile of gemm for `Scalar`: `mr` packets of rows by `nr` columns of accumulators
+/// (24 of the 32 registers of AVX-512 or NEON, 12 of the 16 of AVX), and `lanes` rows a packet.
+template <typename Scalar>
+struct GemmTile {
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  static constexpr Index lanes = Eigen::internal::unpacket_traits<Packet>::size;
+  static constexpr int mr = 2;
+  static constexpr int nr = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 12 : 6;
+  static constexpr Index rows = mr * lanes;  ///< rows of a whole tile
+};
+
+/// Whether gemm computes a product of m rows: at least one packet of rows (fewer go to Eigen).
+template <typename Scalar>
+constexpr bool gemm_fits(Index m) {
+  return m >= GemmTile<Scalar>::lanes;
+}
+
+/// One register tile: C(0:MR·lanes, 0:NR) = A(0:MR·lanes, 0:k)·B(0:k, 0:NR), every entry summed
+/// over p = 0, 1, …, k-1 from zero with pmadd. B(p, n) is b[n·ldb + p], or b[p·ldb + n] when
+/// `BT` (B stored row-major, as the transpose of a column-major matrix).
+template <typename Packet, int MR, int NR, bool BT, typename Scalar>
+EIGEN_ALWAYS_INLINE void gemm_tile(Index k, const Scalar* a, Index lda, const Scalar* b, Index ldb, Scalar* c,
+                                   Index ldc) {
+  namespace ei = Eigen::internal;
+  constexpr Index lanes = ei::unpacket_traits<Packet>::size;
+  Packet acc[MR][NR];
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n) acc[m][n] = ei::pset1<Packet>(Scalar(0));
+  for (Index p = 0; p < k; ++p) {
+    Packet x[MR];
+    for (int m = 0; m < MR; ++m) x[m] = ei::ploadu<Packet>(a + p * lda + m * lanes);
+    for (int n = 0; n < NR; ++n) {
+      const Packet y = ei::pset1<Packet>(BT ? b[p * ldb + n] : b[n * ldb + p]);
+      for (int m = 0; m < MR; ++m) acc[m][n] = ei::pmadd(x[m], y, acc[m][n]);
+    }
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NR; ++n) ei::pstoreu(c + n * ldc + m * lanes, acc[m][n]);
+}
+
+/// The column tiles of one row tile (rows [i, i + MR·lanes) of A and C): NR columns at a time,
+/// then the rest 4 at a time, the last of those moved left to end at column n (its overlap
+/// recomputed: the same bits); fewer than 4 columns in all go one at a time.
+template <typename Packet, int MR, int NR, bool BT, typename Scalar>
+void gemm_row_tile(Index n, Index k, const Scalar* a, Index lda, const Scalar* b, Index ldb, Scalar* c, Index ldc) {
+  const auto column = [b, ldb](Index j) { return BT ? b + j : b + j * ldb; };
+  Index j = 0;
+  for (; j + NR <= n; j += NR) gemm_tile<Packet, MR, NR, BT>(k, a, lda, column(j), ldb, c + j * ldc, ldc);
+  if (n >= 4) {
+    for (; j < n; j += 4) {
+      const Index j0 = std::min<Index>(j, n - 4);
+      gemm_tile<Packet, MR, 4, BT>(k, a, lda, column(j0), ldb, c + j0 * ldc, ldc);
+    }
+  } else {
+    for (; j < n; ++j) gemm_tile<Packet, MR, 1, BT>(k, a, lda, column(j), ldb, c + j * ldc, ldc);
+  }
+}
+
+/// C = A·B for column-major A (m×k, outer stride lda), B (k×n, ldb; row-major when `BT`), C
+/// (m×n, ldc), m ≥ lanes (gemm_fits). Row tiles of GemmTile::rows (fewer than that: one packet)
+/// a time, the last moved up to end at row m (its overlap recomputed, the same bits). Allocates
+/// nothing.
+template <typename Scalar, bool BT = false>
+void gemm(Index m, Index n, Index k, const Scalar* a, Index lda, const Scalar* b, Index ldb, Scalar* c, Index ldc) {
+  using Tile = GemmTile<Scalar>;
+  using Packet = typename Tile::Packet;
+  if (n == 0) return;
+  if (m >= Tile::rows) {
+    for (Index i = 0; i < m; i += Tile::rows) {
+      const Index i0 = std::min<Index>(i, m - Tile::rows);
+      gemm_row_tile<Packet, Tile::mr, Tile::nr, BT>(n, k, a + i0, lda, b, ldb, c + i0, ldc);
+    }
+  } else {
+    for (Index i = 0; i < m; i += Tile::lanes) {
+      const Index i0 = std::min<Index>(i, m - Tile::lanes);
+      gemm_row_tile<Packet, 1, Tile::nr, BT>(n, k, a + i0, lda, b, ldb, c + i0, ldc);
+    }
+  }
+}
+
+/// Whether an Eigen expression of type T is storage with contiguous columns (column-major) or,
+/// `RowMajor`, contiguous rows, which gemm reads through data() and outerStride().
+template <typename T, bool RowMajor = false>
+constexpr bool plain_storage() {
+  using X = std::decay_t<T>;
+  using Traits = Eigen::internal::traits<X>;
+  return (Traits::Flags & Eigen::DirectAccessBit) != 0 && ((Traits::Flags & Eigen::RowMajorBit) != 0) == RowMajor &&
+         X::InnerStrideAtCompileTime == 1;
+}
+
+/// c = a·b: attn's gemm when a and c have contiguous columns, b contiguous columns or rows (a
+/// Memory's values are the transpose of its dv×Tk storage), and a has a packet of rows at least
+/// (the bits of an entry then depend on its row of a and column of b only); else Eigen's product.
+template <typename A, typename B, typename C>
+void product(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<B>& b, C&& c) {
+  using Scalar = typename A::Scalar;
+  constexpr bool b_rows = plain_storage<B, true>();
+  if constexpr (plain_storage<A>() && plain_storage<C>() && (plain_storage<B>() || b_rows)) {
+    if (gemm_fits<Scalar>(a.rows())) {
+      gemm<Scalar, b_rows>(a.rows(), b.cols(), a.cols(), a.derived().data(), a.derived().outerStride(),
+                           b.derived().data(), b.derived().outerStride(), c.data(), c.outerStride());
+      return;
+    }
+  }
+  c.noalias() = a * b;
+}
+
+}  // namespace detail
+}  // namespace attn

@@ -57,19 +57,24 @@ constexpr Index block_rows_for(Index tk) {
 }
 
 /// Bytes of the part of a block that attend_blocks takes through scores, softmax and ·V at once
-/// when attn's own product (gemm.hpp) runs: about a quarter of a 1 MiB L2, so the scores stay in
-/// cache between the three. Measured (d = 64, float, one thread, T = 1024 and 4096): parts of
-/// 32 to 64 rows ran both products at 90 % of the FMA peak, blocks of 256 rows at 60 to 85 %.
+/// when attn's own product (gemm.hpp) runs: a quarter of a 1 MiB L2, so the scores stay in cache
+/// between the three; and the most bytes one register tile's rows may take (a part has at least
+/// those rows), past which blocks are not cut into parts. Measured (d = 64, float, one thread,
+/// T = 1024 and 4096): parts of 32 to 64 rows ran both products at about 90 % of the FMA peak,
+/// blocks of 256 rows at 60 to 85 %.
 constexpr Index part_bytes = Index(256) << 10;
+constexpr Index part_bytes_max = Index(512) << 10;
 
 /// Query rows per part of a block for `tk` keys: part_bytes' worth, a whole register tile of
-/// gemm at least, at most block_rows. A block of r rows is taken in parts of this many rows, the
-/// last part taking the rest (so no part has fewer rows than this unless the block has).
+/// gemm at least, at most block_rows; block_rows (no parts) when a tile's rows of Tk scalars
+/// exceed part_bytes_max. A block of r rows is taken in parts of this many rows, the last part
+/// taking the rest (so no part has fewer rows than this unless the block has).
 template <typename Scalar>
 constexpr Index part_rows_for(Index tk) {
   constexpr Index unit = GemmTile<Scalar>::rows;
-  const Index fit = part_bytes / (std::max<Index>(tk, 1) * static_cast<Index>(sizeof(Scalar)));
-  return std::clamp<Index>(fit / unit * unit, unit, block_rows);
+  const Index bytes = std::max<Index>(tk, 1) * static_cast<Index>(sizeof(Scalar));
+  if (unit * bytes > part_bytes_max) return block_rows;
+  return std::clamp<Index>(part_bytes / bytes / unit * unit, unit, block_rows);
 }
 
 /// Whether every entry of `m` is finite, vectorised (see attend_rows).
@@ -168,10 +173,15 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   const bool gemm_values = !finite || plain_storage<decltype(vn)>() || plain_storage<decltype(vn), true>();  // else Eigen's, whose bits follow the cut
   const Index part = gemm_values ? part_rows_for<Scalar>(tk) : rows;
   const bool parts_only = !target.full && !sinks;
-  const Index scratch_rows = parts_only ? std::min(rows, 2 * part - 1) : rows;
-  // Without full storage, each thread's block (or part) lives in its own scratch_rows·Tk scalars.
-  Scalar* blocks =
-      target.full || tq == 0 ? nullptr : detail::buffers(ws).block.matrix(scratch_rows * tk, threads).data();
+  // Whether some block is cut into parts, each then computed in a part of scratch (contiguous,
+  // at most 2·part - 1 rows) and copied to its rows of the full storage or the block: scored,
+  // normalised and ·V there, far from the caller's rows Tq apart (a page apart from T = 1024 on).
+  const bool cut = 2 * part <= std::min(rows, tq);
+  const Index part_scratch = parts_only || cut ? std::min(rows, 2 * part - 1) * tk : 0;
+  const Index block_scratch = !target.full && !parts_only ? rows * tk : 0;
+  // Per thread: its block (sinks without full storage) then its part.
+  const Index per_thread = block_scratch + part_scratch;
+  Scalar* blocks = per_thread == 0 || tq == 0 ? nullptr : detail::buffers(ws).block.matrix(per_thread, threads).data();
   // Sized on every call, used by one-row blocks only: a workspace warmed up on a bigger problem
   // must not allocate for a smaller one.
   auto pair = detail::buffers(ws).row.matrix(std::max(tk, v.cols()), 2);
@@ -229,22 +239,26 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   // output, so blocks are independent. Its parts: `part` rows each, the last taking the rest.
   const auto run_block = [&](Index i0, Index r, Index thread) {
     Scalar* buffer = buffers + scratch * thread;
-    Scalar* own = blocks + scratch_rows * tk * thread;
-    for (Index p0 = 0; p0 < r;) {
-      const Index pr = r - p0 < 2 * part ? r - p0 : part;
-      if (target.full) {
-        run_rows(i0 + p0, pr, BlockMap(target.full + i0 + p0, pr, tk, Eigen::OuterStride<>(target.stride)), buffer);
-      } else if (parts_only) {
-        run_rows(i0 + p0, pr, BlockMap(own, pr, tk, Eigen::OuterStride<>(pr)), buffer);
-      } else {
-        run_rows(i0 + p0, pr, BlockMap(own + p0, pr, tk, Eigen::OuterStride<>(r)), buffer);
+    Scalar* own = blocks == nullptr ? nullptr : blocks + per_thread * thread;  // the block, then the part
+    Scalar* own_part = own == nullptr ? nullptr : own + block_scratch;
+    BlockMap block = target.full ? BlockMap(target.full + i0, r, tk, Eigen::OuterStride<>(target.stride))
+                                 : BlockMap(own, r, tk, Eigen::OuterStride<>(r));
+    if (parts_only || r < 2 * part) {
+      for (Index p0 = 0; p0 < r;) {  // parts_only: each part in the part scratch, nothing kept
+        const Index pr = r - p0 < 2 * part ? r - p0 : part;
+        run_rows(i0 + p0, pr, parts_only ? BlockMap(own_part, pr, tk, Eigen::OuterStride<>(pr)) : block, buffer);
+        p0 += pr;
       }
-      p0 += pr;
+    } else {
+      for (Index p0 = 0; p0 < r;) {
+        const Index pr = r - p0 < 2 * part ? r - p0 : part;
+        BlockMap piece(own_part, pr, tk, Eigen::OuterStride<>(pr));
+        run_rows(i0 + p0, pr, piece, buffer);
+        block.middleRows(p0, pr) = piece;
+        p0 += pr;
+      }
     }
-    if (sinks) {
-      const Scalar* data = target.full ? target.full + i0 : own;
-      sinks->consume(i0, WeightBlock<Scalar>(data, r, tk, target.full ? target.stride : r));
-    }
+    if (sinks) sinks->consume(i0, WeightBlock<Scalar>(block.data(), r, tk, block.outerStride()));
   };
 
   // With OpenMP, blocks are shared among the threads of one parallel region of max_threads()

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: MIT
+// attn's own product (detail/gemm.hpp) against an in-order multiply-add chain per entry (its
+// stated arithmetic) and a double-precision reference, on shapes that leave every kind of tail;
+// and the engine that cuts blocks into parts with it: output only, with weights and with a sink
+// give the same bits whatever the cut, and a last block of one row after blocks of fewer than
+// 256 rows (long keys) is right.
+#include "helpers.hpp"
+
+#include <attn/detail/gemm.hpp>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+// Everything in this file lives in namespace test_gemm: the suite is a unity build.
+namespace test_gemm {
+
+namespace {
+
+using attn::Index;
+using attn::Matrix;
+using attn_test::same_bits;
+
+// The entry gemm must produce: a sum over p in order from zero with the packet multiply-add
+// (fused where Eigen vectorises with FMA, a product then a sum elsewhere).
+template <typename S>
+S chain(const Matrix<S>& a, const Matrix<S>& b, Index i, Index j) {
+  S acc = S(0);
+  for (Index p = 0; p < a.cols(); ++p) {
+#ifdef EIGEN_VECTORIZE_FMA
+    acc = std::fma(a(i, p), b(p, j), acc);
+#else
+    acc = a(i, p) * b(p, j) + acc;
+#endif
+  }
+  return acc;
+}
+
+template <typename S>
+void check_product(Index m, Index n, Index k, bool b_rows, std::mt19937_64& rng) {
+  INFO("m " << m << " n " << n << " k " << k << (b_rows ? " B row-major" : " B column-major"));
+  // A and C inside bigger matrices (outer strides larger than their rows), B stored either way.
+  const Matrix<S> big_a = attn_test::random_matrix<S>(rng, m + 3, k);
+  const Matrix<S> b = attn_test::random_matrix<S>(rng, k, n);
+  const Matrix<S> bt = b.transpose();  // B row-major = the storage of its transpose
+  Matrix<S> big_c = Matrix<S>::Constant(m + 5, n, S(7));
+  const auto a = big_a.middleRows(1, m);
+  if (b_rows) {
+    attn::detail::gemm<S, true>(m, n, k, a.data(), big_a.rows(), bt.data(), bt.rows(), big_c.data() + 2, big_c.rows());
+  } else {
+    attn::detail::gemm<S>(m, n, k, a.data(), big_a.rows(), b.data(), b.rows(), big_c.data() + 2, big_c.rows());
+  }
+  const Matrix<S> c = big_c.middleRows(2, m);
+  const Matrix<S> ma = a;
+  Index wrong = 0;
+  for (Index i = 0; i < m; ++i)
+    for (Index j = 0; j < n; ++j) wrong += c(i, j) != chain(ma, b, i, j);
+  CHECK(wrong == 0);
+  const Matrix<double> exact = ma.template cast<double>() * b.template cast<double>();
+  // The error bound of a sum of k products: k·eps·Σ|a·b| (entry by entry).
+  const Matrix<double> magnitude = ma.template cast<double>().cwiseAbs() * b.template cast<double>().cwiseAbs();
+  const double bound = static_cast<double>(k) * double(std::numeric_limits<S>::epsilon());
+  CHECK(((c.template cast<double>() - exact).cwiseAbs().array() <= bound * magnitude.array()).all());
+  // Rows around C untouched.
+  CHECK((big_c.topRows(2).array() == S(7)).all());
+  CHECK((big_c.bottomRows(3).array() == S(7)).all());
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("gemm: every entry is the in-order multiply-add chain, on every tail", "[kernels][gemm]", float,
+                   double) {
+  using S = TestType;
+  using Tile = attn::detail::GemmTile<S>;
+  std::mt19937_64 rng(41);
+  const Index l = Tile::lanes, t = Tile::rows;
+  for (const Index m : {l, l + 1, t - 1, t, t + 3, 2 * t + l - 1, Index(100)})
+    for (const Index n : {Index(1), Index(3), Index(4), Index(5), Index(Tile::nr), Index(Tile::nr + 3), Index(64)})
+      for (const Index k : {Index(0), Index(1), Index(9), Index(64)})
+        for (const bool b_rows : {false, true}) check_product<S>(m, n, k, b_rows, rng);
+}
+
+TEMPLATE_TEST_CASE("gemm: an entry's bits do not depend on the rows around it", "[kernels][gemm]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(42);
+  const Matrix<S> a = attn_test::random_matrix<S>(rng, 301, 37);
+  const Matrix<S> b = attn_test::random_matrix<S>(rng, 37, 29);
+  Matrix<S> whole(301, 29);
+  attn::detail::gemm<S>(301, 29, 37, a.data(), 301, b.data(), 37, whole.data(), 301);
+  const Index l = attn::detail::GemmTile<S>::lanes;
+  for (const Index first : {Index(0), Index(1), Index(17), Index(250)}) {
+    for (const Index rows : {l, l + 2, Index(40), Index(51)}) {
+      INFO("rows " << first << " + " << rows);
+      Matrix<S> part(rows, 29);
+      attn::detail::gemm<S>(rows, 29, 37, a.data() + first, 301, b.data(), 37, part.data(), rows);
+      CHECK(same_bits(part, Matrix<S>(whole.middleRows(first, rows))));
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("engine: output only, with weights and with a sink give the same bits when blocks are cut into parts",
+                   "[kernels][gemm]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(43);
+  // Tk where a block is cut into parts (part_rows_for below block_rows) and a Tq with whole
+  // parts, a last part taking the rest, and a last block of a few rows.
+  for (const Index tk : {Index(700), Index(1500)}) {
+    const Index part = attn::detail::part_rows_for<S>(tk);
+    REQUIRE(2 * part <= attn::detail::block_rows_for<S>(tk));
+    for (const Index tq : {2 * part + 5, Index(256) + 7}) {
+      for (const attn::Mask& mask : {attn::Mask(), attn::Mask::causal(), attn::Mask::key_length(tk - 9)}) {
+        INFO("Tq " << tq << " Tk " << tk << " part " << part);
+        const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, 9);
+        const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, 9);
+        const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, 6);
+        const auto full = attn::scaled_dot_product(q, k, v, mask);
+        const auto none = attn::scaled_dot_product(q, k, v, attn::no_weights, mask);
+        attn::ColumnSums<S> sums;
+        const auto summed = attn::scaled_dot_product(q, k, v, attn::Sinks<S>(sums), mask);
+        CHECK(same_bits(none.output, full.output));
+        CHECK(same_bits(summed.output, full.output));
+        // Against the definition in double.
+        Matrix<double> s = q.template cast<double>() * k.template cast<double>().transpose() / 3.0;
+        for (Index i = 0; i < tq; ++i)
+          for (Index j = 0; j < tk; ++j)
+            if (!mask.visible(i, j, tk)) s(i, j) = -std::numeric_limits<double>::infinity();
+        Matrix<double> w = (s.colwise() - s.rowwise().maxCoeff()).array().exp();
+        w = w.array().colwise() / w.rowwise().sum().array();
+        const Matrix<double> o = w * v.template cast<double>();
+        ATTN_CHECK_CLOSE(full.output, o, 1e-4);
+        ATTN_CHECK_CLOSE(full.weights, w, 1e-5);
+      }
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("engine: a last block of one row after blocks of fewer than 256 rows", "[kernels][gemm]", float,
+                   double) {
+  // Past Tk = 8192 floats (4096 doubles) a block has fewer than 256 rows; a Tq one more than a
+  // multiple of them leaves a last block of one row, which takes the one-row path (context_row
+  // over the transposed values). It once read those values unfilled: only Tq mod 256 was asked.
+  using S = TestType;
+  const Index tk = sizeof(S) == 4 ? 9000 : 5000;
+  const Index rows = attn::detail::block_rows_for<S>(tk);
+  REQUIRE(rows < 256);
+  const Index tq = rows + 1;
+  std::mt19937_64 rng(44);
+  const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, 2);
+  const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, 2);
+  const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, 3);
+  const auto r = attn::scaled_dot_product(q, k, v, attn::no_weights);
+  const Matrix<double> kd = k.template cast<double>();
+  for (const Index i : {Index(0), tq - 1}) {
+    INFO("row " << i << " of " << tq << ", blocks of " << rows);
+    const Matrix<double> s = q.row(i).template cast<double>() * kd.transpose() / std::sqrt(2.0);
+    Matrix<double> w = (s.array() - s.maxCoeff()).exp().matrix();
+    w /= w.sum();
+    const Matrix<double> o = w * v.template cast<double>();
+    ATTN_CHECK_CLOSE(r.output.row(i), o, 1e-5);
+  }
+}
+
+}  // namespace test_gemm

@@ -85,11 +85,12 @@ TEMPLATE_TEST_CASE("MultiHeadMemory: token-by-token steps equal one full multi_h
         REQUIRE(memory.length() == n);
         REQUIRE(memory.max_time() == tk);
 
-        // The memory's projections are multi_head's, bit for bit (same expressions, same shapes).
+        // The memory's projections are multi_head's, bit for bit (the same product, detail/gemm.hpp,
+        // of the same shapes).
         Mat<Scalar> kp(tk, d);
         for (Index i = 0; i < heads; ++i) {
           const Index dh = d / heads;
-          kp.middleCols(i * dh, dh).noalias() = k * p.wk.middleCols(i * dh, dh);
+          attn::detail::product(k, p.wk.middleCols(i * dh, dh), kp.middleCols(i * dh, dh));
           if (bias) kp.middleCols(i * dh, dh).rowwise() += p.bk.segment(i * dh, dh);
         }
         CHECK(attn_test::same_bits(memory.keys(), kp));

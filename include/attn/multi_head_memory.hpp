@@ -106,8 +106,8 @@ MultiHeadMemory<Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k, con
     const Index c0 = i * dh;
     auto kh = keys.middleCols(c0, dh);
     auto vh = values.middleCols(c0, dh);
-    kh.noalias() = k * params.wk.middleCols(c0, dh);
-    vh.noalias() = v * params.wv.middleCols(c0, dh);
+    detail::product(k, params.wk.middleCols(c0, dh), kh);  // as multi_head's projections
+    detail::product(v, params.wv.middleCols(c0, dh), vh);
     if (params.bk.size() != 0) kh.rowwise() += params.bk.segment(c0, dh);
     if (params.bv.size() != 0) vh.rowwise() += params.bv.segment(c0, dh);
   }

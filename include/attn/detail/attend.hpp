@@ -121,6 +121,13 @@ Target<Scalar> sink_target(const Sinks<Scalar>& sinks, Index tq, Index tk) {
   return t;
 }
 
+/// The scores of attend_blocks when they are already in the target's full storage (every row
+/// scored before the blocks run): nothing to write.
+struct InPlaceScores {
+  template <typename Block>
+  void operator()(Index, Index, const Block&) const {}
+};
+
 /// The part every mechanism shares, fused over blocks of query rows. For each block of rows
 /// `[i0, i0 + r)`: `scores(i0, r, block)` writes the scores into `block` (the rows
 /// `[i0, i0 + r)` of the target's full storage, or a per-thread scratch block), before `score_scale` (a mechanism whose product cannot carry
@@ -176,7 +183,9 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   // Whether some block is cut into parts, each then computed in a part of scratch (contiguous,
   // at most 2·part - 1 rows) and copied to its rows of the full storage or the block: scored,
   // normalised and ·V there, far from the caller's rows Tq apart (a page apart from T = 1024 on).
-  const bool cut = 2 * part <= std::min(rows, tq);
+  // Scores already in the full storage (InPlaceScores) are normalised and used where they are.
+  constexpr bool in_place = std::is_same<std::decay_t<Scores>, InPlaceScores>::value;
+  const bool cut = !in_place && 2 * part <= std::min(rows, tq);
   const Index part_scratch = parts_only || cut ? std::min(rows, 2 * part - 1) * tk : 0;
   const Index block_scratch = !target.full && !parts_only ? rows * tk : 0;
   // Per thread: its block (sinks without full storage) then its part.
@@ -243,10 +252,13 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
     Scalar* own_part = own == nullptr ? nullptr : own + block_scratch;
     BlockMap block = target.full ? BlockMap(target.full + i0, r, tk, Eigen::OuterStride<>(target.stride))
                                  : BlockMap(own, r, tk, Eigen::OuterStride<>(r));
-    if (parts_only || r < 2 * part) {
+    if (parts_only || in_place || r < 2 * part) {  // in place: each part where it is
       for (Index p0 = 0; p0 < r;) {  // parts_only: each part in the part scratch, nothing kept
         const Index pr = r - p0 < 2 * part ? r - p0 : part;
-        run_rows(i0 + p0, pr, parts_only ? BlockMap(own_part, pr, tk, Eigen::OuterStride<>(pr)) : block, buffer);
+        run_rows(i0 + p0, pr,
+                 parts_only ? BlockMap(own_part, pr, tk, Eigen::OuterStride<>(pr))
+                            : BlockMap(block.data() + p0, pr, tk, Eigen::OuterStride<>(block.outerStride())),
+                 buffer);
         p0 += pr;
       }
     } else {
@@ -311,8 +323,7 @@ template <typename Scalar, typename DerivedV>
 Index finish(Eigen::Ref<Matrix<Scalar>> weights, const Eigen::MatrixBase<DerivedV>& v,
              Eigen::Ref<Matrix<Scalar>> output, Workspace<Scalar>& ws, const Mask& mask, const Options& options,
              Scalar score_scale = Scalar(1), std::optional<bool> values_finite = std::nullopt) {
-  const auto in_place = [](Index, Index, const auto&) {};
-  return attend_rows<Scalar>(in_place, weights, v, output, ws, mask, options, score_scale, values_finite);
+  return attend_rows<Scalar>(InPlaceScores{}, weights, v, output, ws, mask, options, score_scale, values_finite);
 }
 
 /// The block scores of a DotScorer over the transposed keys `keys_t` (width×Tk): at most one
@@ -356,8 +367,7 @@ Index attend_prepared(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q
       Eigen::Map<Matrix<Scalar>, 0, Eigen::OuterStride<>> all(target.full, target.rows, target.cols,
                                                               Eigen::OuterStride<>(target.stride));
       scorer.scores(q, prepared, all, ws);
-      const auto in_place = [](Index, Index, const auto&) {};
-      return attend_blocks<Scalar>(in_place, target, v, output, ws, mask, options, score_scale, values_finite);
+      return attend_blocks<Scalar>(InPlaceScores{}, target, v, output, ws, mask, options, score_scale, values_finite);
     }
     const auto pq = scorer.project_queries(q, ws);
     const auto scores = [&](Index i0, Index r, auto& block) { scorer.scores_projected(pq.middleRows(i0, r), prepared, block, ws); };

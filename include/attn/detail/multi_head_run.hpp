@@ -126,9 +126,9 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     auto qh = lane.q.matrix(q_of(b).rows(), dh);  // within the sizes above: no allocation
     auto kh = lane.k.matrix(k_of(b).rows(), dh);
     auto vh = lane.v.matrix(k_of(b).rows(), dh);
-    qh.noalias() = q_of(b) * p.wq.middleCols(c0, dh);
-    kh.noalias() = k_of(b) * p.wk.middleCols(c0, dh);
-    vh.noalias() = v_of(b) * p.wv.middleCols(c0, dh);
+    product(q_of(b), p.wq.middleCols(c0, dh), qh);  // attn's gemm for plain inputs (gemm.hpp)
+    product(k_of(b), p.wk.middleCols(c0, dh), kh);
+    product(v_of(b), p.wv.middleCols(c0, dh), vh);
     if (p.bq.size() != 0) qh.rowwise() += p.bq.segment(c0, dh);
     if (p.bk.size() != 0) kh.rowwise() += p.bk.segment(c0, dh);
     if (p.bv.size() != 0) vh.rowwise() += p.bv.segment(c0, dh);
@@ -155,7 +155,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     auto& it = ws_items[static_cast<std::size_t>(b)];
     auto&& out = output_of(b);
     auto ob = out.middleCols(c0, dh);
-    ob.noalias() = it.concat.view() * p.wo.middleCols(c0, dh);
+    product(it.concat.view(), p.wo.middleCols(c0, dh), ob);
     if (p.bo.size() != 0) ob.rowwise() += p.bo.segment(c0, dh);
     for (Index r = 0; r < ob.rows(); ++r) {
       if (!masked_everywhere(b, r)) continue;

@@ -66,6 +66,10 @@ TEMPLATE_TEST_CASE("openmp: scaled dot-product gives the same bits with 1, 2 and
         CHECK(same_bits(many.weights, one.weights));
         CHECK(same_bits(many.output, one.output));
         CHECK((many.fully_masked == one.fully_masked).all());
+        // Output only: each thread keeps one part of a block (from 700 rows, blocks are cut).
+        const auto none = attn::scaled_dot_product(q, k, v, attn::no_weights, mask);
+        CHECK(same_bits(none.output, one.output));
+        CHECK((none.fully_masked == one.fully_masked).all());
       }
       // Called from inside the caller's own parallel region: attn starts none of its own.
       std::vector<attn::AttentionResult<S>> inside(3);

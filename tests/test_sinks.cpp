@@ -281,6 +281,75 @@ TEMPLATE_TEST_CASE("sinks: no_weights gives the output only, equal to the full c
   }
 }
 
+TEMPLATE_TEST_CASE("sinks: a prepared Memory's step gives the alignment of the form with `alignment`", "[sinks]",
+                   float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(9);
+  const Index tk = 37, n = 30, dq = 8, dv = 5;
+  const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, dq);
+  Matrix<S> v = attn_test::random_matrix<S>(rng, tk, dv);
+  v(tk - 1, 1) = std::numeric_limits<S>::infinity();  // Inf in a padded key's value row
+  attn::BahdanauParams<S> bahdanau;
+  bahdanau.wq = attn_test::random_matrix<S>(rng, dq, 6);
+  bahdanau.wk = attn_test::random_matrix<S>(rng, dq, 6);
+  bahdanau.v = attn_test::random_matrix<S>(rng, 1, 6);
+  const auto general = attn::LuongParams<S>::general(attn_test::random_matrix<S>(rng, dq, dq));
+  const std::vector<std::pair<std::string, attn::Memory<S>>> memories = {
+      {"scaled dot-product", attn::prepare_memory(k, v, attn::ScaledDotProductParams{}, n)},
+      {"luong general", attn::prepare_memory(k, v, general, n)},
+      {"bahdanau", attn::prepare_memory(k, v, bahdanau, n)}};
+  for (const auto& [name, memory] : memories) {
+    for (const Index b : {Index(1), Index(3), Index(40)}) {  // a step, beams, rows enough for attn's gemm
+      INFO(name << ", B = " << b);
+      const Matrix<S> q = attn_test::random_matrix<S>(rng, b, dq);
+      const attn::StepResult<S> ref = attn::attend(memory, q);
+      attn::Workspace<S> ws;
+      Matrix<S> context(b, dv);
+      Matrix<S> held(b, tk);
+      attn::FullWeights<S> full(held);
+      attn::TopK<S> top(3);
+      attn::ColumnSums<S> sums;
+      attn::RowStats<S> stats;
+      CHECK(attn::attend_into(memory, q, context, attn::Sinks<S>(full, top, sums, stats), ws) == 0);
+      CHECK(same_bits(context, ref.output));
+      CHECK(same_bits(held, ref.weights));
+      CHECK(same_bits(Matrix<S>(ws.scores()), ref.scores));
+      attn::IndexMatrix idx;
+      Matrix<S> val;
+      attn_test::topk_reference(ref.weights, memory.mask(), 3, idx, val);
+      CHECK(top.indices() == idx);
+      CHECK(same_bits(top.weights(), val));
+      CHECK(same_bits(sums.sums(), column_sums_reference(ref.weights)));
+      CHECK((sums.counts().head(n).array() == b).all());
+      CHECK((sums.counts().tail(tk - n).array() == 0).all());
+      CHECK(same_bits(stats.entropy(), attn::row_entropy(ref.weights, memory.mask())));
+      // Context only; and the value form.
+      Matrix<S> context2(b, dv);
+      attn::attend_into(memory, q, context2, attn::no_weights, ws);
+      CHECK(same_bits(context2, ref.output));
+      const attn::OutputResult<S> r = attn::attend(memory, q, attn::no_weights);
+      CHECK(same_bits(r.output, ref.output));
+      CHECK(same_bits(r.scores, ref.scores));
+      CHECK(r.num_fully_masked() == 0);
+    }
+  }
+  // A monotonic memory, a wrong context, a sink of another shape: refused with a message.
+  const auto monotonic = attn::prepare_memory(k, v, attn::ScaledDotProductParams{}, n).with_monotonic({});
+  Matrix<S> context(2, dv);
+  attn::Workspace<S> ws;
+  const Matrix<S> q = attn_test::random_matrix<S>(rng, 2, dq);
+  CHECK(message_of([&] { attn::attend_into(monotonic, q, context, attn::no_weights, ws); }) ==
+        "attn::attend: a monotonic memory takes no sinks: its step needs the previous alignment and returns the new "
+        "one (use the form with `alignment`)");
+  Matrix<S> wrong(3, dv);
+  CHECK(message_of([&] { attn::attend_into(memories[0].second, q, wrong, attn::no_weights, ws); }) ==
+        "attn::attend: context (3x5) must be (2x5)");
+  Matrix<S> small(2, tk - 1);
+  attn::FullWeights<S> full(small);
+  CHECK_THAT(message_of([&] { attn::attend_into(memories[0].second, q, context, full, ws); }),
+             Catch::Matchers::Contains("attn::attend"));
+}
+
 TEMPLATE_TEST_CASE("sinks: a sink reused for calls of other shapes holds the last call's results", "[sinks]", float,
                    double) {
   using S = TestType;

@@ -157,6 +157,69 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
   return attend_into(memory, query, alignment, context, alignment, ws);
 }
 
+/// One step of a non-monotonic memory with the alignment going to `sinks` instead of a B×Tk
+/// matrix (attn::no_weights: the context only): what the form with `alignment` writes there,
+/// bit for bit, goes to the sinks block by block (a `FullWeights` among them receives it). The
+/// energies stay in the workspace as with that form. A monotonic memory takes no sinks: its step
+/// needs the previous alignment row and returns the new one, which is the decoder's state.
+/// \param memory the prepared memory, not monotonic
+/// \param query B×dq
+/// \param context B×dv, written
+/// \param sinks where the alignment goes (one sink, attn::Sinks<Scalar>(a, b, ...), or attn::no_weights)
+/// \param ws reusable scratch; holds the energies afterwards (and the B×Tk alignment unless a
+///        FullWeights sink holds it)
+/// \return the number of fully masked rows
+/// \throws attn::invalid_argument when the memory is monotonic, a shape does not fit or a sink
+///         does not fit the call
+template <typename Scalar, typename DerivedQ>
+Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ>& query,
+                  Eigen::Ref<Matrix<typename DerivedQ::Scalar>> context,
+                  const Sinks<typename DerivedQ::Scalar>& sinks, Workspace<Scalar>& ws) {
+  static_assert(std::is_same<Scalar, typename DerivedQ::Scalar>::value,
+                "attn::attend: the query must have the memory's scalar type; use .cast<T>()");
+  constexpr const char* fn = "attn::attend";
+  ATTN_CHECK(!memory.is_monotonic(),
+             "attn::attend: a monotonic memory takes no sinks: its step needs the previous alignment and returns "
+             "the new one (use the form with `alignment`)");
+  const detail::SingleThreadedEigen serial;
+  const Index b = query.rows();
+  const Index tk = memory.max_time();
+  detail::check_equal(fn, "query.cols()", query.cols(), "memory.query_size()", memory.query_size());
+  detail::check_shape(fn, "context", context, b, memory.value_size());
+  const Eigen::Ref<const Matrix<Scalar>> q(query);
+  auto scores = detail::buffers(ws).scores.matrix(b, tk);
+  memory.scores_into(q, scores, ws);
+  detail::Target<Scalar> target = detail::begin_sinks(fn, sinks, b, tk, memory.mask());
+  if (!target.full) {  // the alignment in the workspace's block buffer, which the engine then leaves alone
+    target.full = detail::buffers(ws).block.matrix(b, tk).data();
+    target.stride = b;
+  }
+  Eigen::Map<Matrix<Scalar>, 0, Eigen::OuterStride<>>(target.full, b, tk, Eigen::OuterStride<>(target.stride)) = scores;
+  Options options;
+  options.probability = memory.probability();
+  return detail::attend_blocks<Scalar>(detail::InPlaceScores{}, target, memory.values(), context, ws, memory.mask(),
+                                       options, Scalar(1), std::optional<bool>(memory.values_finite()));
+}
+
+/// Value form of attend_into with sinks: one step of `query` (B×dq) against a non-monotonic
+/// `memory`, the alignment going to `sinks`.
+/// \param memory the prepared memory, not monotonic
+/// \param query B×dq
+/// \param sinks where the alignment goes (attn::no_weights: the context only)
+/// \return output (the context) B×dv, fully_masked and the energies as scores
+/// \throws attn::invalid_argument as attend_into does
+template <typename Scalar, typename DerivedQ>
+OutputResult<Scalar> attend(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ>& query,
+                            const Sinks<typename DerivedQ::Scalar>& sinks) {
+  OutputResult<Scalar> r;
+  r.output.resize(query.rows(), memory.value_size());
+  Workspace<Scalar> ws;
+  attend_into(memory, query, r.output, sinks, ws);
+  r.fully_masked = ws.fully_masked();
+  r.scores = ws.scores();
+  return r;
+}
+
 /// Value form of attend_into: one step of `query` (B×dq) against `memory` with the previous
 /// alignment `previous` (B×Tk; read by monotonic memories only).
 /// \tparam Noise attn::NoNoise (default), a std::mt19937-like engine or a callable returning

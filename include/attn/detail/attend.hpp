@@ -177,7 +177,8 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   // whole block at once: each thread keeps one part (at most 2·part - 1 rows), not a block.
   const auto vn = v.topRows(n);
   const bool finite = values_finite ? *values_finite : all_finite(vn);
-  const bool gemm_values = !finite || plain_storage<decltype(vn)>() || plain_storage<decltype(vn), true>();  // else Eigen's, whose bits follow the cut
+  const bool gemm_values =  // else Eigen's or a BLAS's product, whose bits may follow the cut
+      gemm_own && (!finite || plain_storage<decltype(vn)>() || plain_storage<decltype(vn), true>());
   const Index part = gemm_values ? part_rows_for<Scalar>(tk) : rows;
   const bool parts_only = !target.full && !sinks;
   // Whether some block is cut into parts, each then computed in a part of scratch (contiguous,
@@ -276,8 +277,8 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   // With OpenMP, blocks are shared among the threads of one parallel region of max_threads()
   // threads (the count before `serial` set it to 1). Eigen's GEMM runs single-threaded
   // everywhere (SingleThreadedEigen: in a team of one too): one level of threads, never Eigen's
-  // inside ours. A problem of one block thus runs on one thread (Eigen's own threading of such
-  // small products was measured slower). Decoder steps (fewer than chunk_rows queries) start no
+  // inside ours. A problem of one block is cut into as many blocks as threads instead (below;
+  // Eigen's own threading of such small products was measured slower). Decoder steps (fewer than chunk_rows queries) start no
   // region at all, nor does a call from inside an active parallel region or from inside one attn
   // started (attn::multi_head's heads): it runs on the calling thread. Each block is computed
   // the same way whichever thread runs it, in a team of any size: results do not depend on the
@@ -286,10 +287,22 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   // starts only after every block before it has started, so a sink may wait in consume() for the
   // blocks before its own (ColumnSums adds rows in order) without ever waiting for a block that
   // no thread runs.
-  const Index count = (tq + rows - 1) / rows;
-  const auto rows_of = [&](Index b) { return std::min(rows, tq - b * rows); };
+  // Blocks of `step` rows: `rows`, or, when the problem is one block and there are threads to
+  // share it, ceil(Tq / threads) rows but at least one register tile of gemm (the last block
+  // taking the rest rather than being shorter than that), so that a small problem runs on every
+  // thread. Only where both products are attn's gemm (an entry's bits do not follow the cut:
+  // results stay the same for any thread count) and no block has one row (Tq ≥ 2 tiles).
+  Index step = rows;
+  Index count = (tq + rows - 1) / rows;
+  constexpr Index tile = GemmTile<Scalar>::rows;
+  if (gemm_values && threads > 1 && tq <= rows && tq >= 2 * tile) {
+    step = std::max(tile, (tq + threads - 1) / threads);
+    count = (tq + step - 1) / step;
+    if (tq - (count - 1) * step < tile) --count;  // the rest joins the last block
+  }
+  const auto rows_of = [&](Index b) { return b + 1 < count ? step : tq - b * step; };
   if (threads <= 1 || tq < chunk_rows<Scalar>()) {
-    for (Index b = 0; b < count; ++b) run_block(b * rows, rows_of(b), 0);
+    for (Index b = 0; b < count; ++b) run_block(b * step, rows_of(b), 0);
   } else {
     std::atomic<Index> next{0};
 #ifdef _OPENMP
@@ -297,7 +310,7 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
 #endif
     {
       const Index thread = thread_id();
-      for (Index b = next++; b < count; b = next++) run_block(b * rows, rows_of(b), thread);
+      for (Index b = next++; b < count; b = next++) run_block(b * step, rows_of(b), thread);
     }
   }
 
@@ -335,9 +348,21 @@ auto one_row_scratch_scores(const Scorer& scorer, const Eigen::MatrixBase<Derive
                             const Eigen::Map<const Matrix<Scalar>>& keys_t, Workspace<Scalar>& ws) {
   const auto row = buffers(ws).hidden.matrix(keys_t.rows(), 1);
   const auto column = buffers(ws).column.matrix(keys_t.cols(), 1);
-  return [&scorer, &q, keys_t, row, column](Index i0, Index r, auto& block) {
-    scorer.scores_transposed(q.middleRows(i0, r), keys_t, block, row, column);
-  };
+  if constexpr (plain_storage<DerivedQ>()) {
+    return [&scorer, &q, keys_t, row, column](Index i0, Index r, auto& block) {
+      scorer.scores_transposed(q.middleRows(i0, r), keys_t, block, row, column);
+    };
+  } else {
+    // Queries that are not column-major storage (row-major, an expression) are evaluated once
+    // into the workspace, so that every block's scores run on attn's gemm, whose bits do not
+    // follow the cut into blocks (attend_blocks relies on it for parts and threads).
+    auto plain = buffers(ws).queries.matrix(q.rows(), q.cols());
+    plain = q;
+    const Eigen::Map<const Matrix<Scalar>> queries(plain.data(), plain.rows(), plain.cols());
+    return [&scorer, queries, keys_t, row, column](Index i0, Index r, auto& block) {
+      scorer.scores_transposed(queries.middleRows(i0, r), keys_t, block, row, column);
+    };
+  }
 }
 
 /// The engine every mechanism's `_into` form runs on: the scores of `scorer` for the query rows

@@ -27,10 +27,20 @@ struct GemmTile {
   static constexpr Index rows = mr * lanes;  ///< rows of a whole tile
 };
 
-/// Whether gemm computes a product of m rows: at least one packet of rows (fewer go to Eigen).
+/// Whether attn's gemm computes the engine's products: yes, unless the build gives Eigen's
+/// products to a BLAS (EIGEN_USE_BLAS: a backend you chose, faster than gemm where it is tuned
+/// for the CPU; then blocks are not cut into parts, as a BLAS's bits may follow the cut).
+#ifdef EIGEN_USE_BLAS
+constexpr bool gemm_own = false;
+#else
+constexpr bool gemm_own = true;
+#endif
+
+/// Whether gemm computes a product of m rows: attn's gemm is on and m is at least one packet of
+/// rows (fewer go to Eigen).
 template <typename Scalar>
 constexpr bool gemm_fits(Index m) {
-  return m >= GemmTile<Scalar>::lanes;
+  return gemm_own && m >= GemmTile<Scalar>::lanes;
 }
 
 /// One register tile: C(0:MR·lanes, 0:NR) = A(0:MR·lanes, 0:k)·B(0:k, 0:NR), every entry summed

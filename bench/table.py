@@ -149,8 +149,10 @@ def table(rows):
             elif a and n and "cv" in a and "cv" in n:  # spread over the repetitions
                 extra = f"cv {100 * a['cv']:.0f} % / {100 * n['cv']:.0f} %"
             torch = [f"{k} {ms(v[k]):.4g} ms" for k in ("torch", "torch_ops", "torch_module") if k in v]
-            if torch:  # attn_bench_decode_torch's rows (LibTorch)
+            if torch:  # the LibTorch benchmarks' rows (attn_bench_*_torch), merged by main()
                 extra = ", ".join(torch)
+                if a and "torch" in v:
+                    extra += f" (LibTorch ÷ attn {ms(v['torch']) / ms(a):.2f})"
             rates = f" {of_peak(a, args)} | {of_peak(g, args)} |" if rated else ""
             out.append(f"| {args or family} | {cell(a)} | {cell(n)} | {cell(g)} | {ratio_g} | {ratio_n} |{rates} {extra} |")
     return "\n".join(out)
@@ -160,8 +162,18 @@ def main():
     if len(sys.argv) < 2:
         print(__doc__)
         return 2
-    for path in sys.argv[1:]:
-        context, rows = medians(path)
+    # A LibTorch file (x_torch.json) given with its attn file (x.json) is merged into that file's
+    # tables, its rows beside attn's; alone, it makes its own.
+    runs = [(path, *medians(path)) for path in sys.argv[1:]]
+    paths = [path for path, _, _ in runs]
+    for path, context, rows in runs:
+        partner = path.replace("_torch.json", ".json")
+        if path.endswith("_torch.json") and partner in paths:
+            continue
+        for other, other_context, other_rows in runs:
+            if other != path and other.endswith("_torch.json") and other.replace("_torch.json", ".json") == path:
+                rows = {**rows, **other_rows}
+                print(f"<!-- {other}: {other_context.get('date', '')}, merged below -->")
         print(f"<!-- {path}: {context.get('date', '')}, {context.get('num_cpus', '?')} CPUs, "
               f"{context.get('mhz_per_cpu', '?')} MHz -->")
         print(table(rows))

@@ -17,6 +17,7 @@
 //   decode/mha_self/torch_module/...: MultiheadAttention::forward over the 512 cached inputs
 //     (again re-projecting all of them, as the module must).
 #include "common.hpp"
+#include "torch_common.hpp"
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
@@ -29,30 +30,15 @@ using attn::Index;
 using attn_bench::Mat;
 using attn_bench::random;
 using attn_bench::Scalar;
+using attn_bench::Mha;
+using attn_bench::one_thread;
+using attn_bench::tensor;
 
 constexpr Index kInputs = 50;
 constexpr Index kWidth = 256;
 constexpr Index kHeads = 8;
 constexpr Index kModel = 512;
 constexpr Index kCache = 512;
-
-// An Eigen matrix as a contiguous row-major float tensor of the same shape (a copy).
-torch::Tensor tensor(const Mat& m) {
-  const Mat copy = m;  // column-major: its storage read row-major is the transpose
-  return torch::from_blob(const_cast<Scalar*>(copy.data()), {m.cols(), m.rows()}, torch::kFloat32)
-      .t()
-      .contiguous()
-      .clone();
-}
-
-void one_thread() {
-  torch::set_num_threads(1);
-  static const bool interop = [] {
-    torch::set_num_interop_threads(1);  // may be set once per process
-    return true;
-  }();
-  (void)interop;
-}
 
 // The inputs of bench_decode.cpp (same seeds).
 struct Inputs {
@@ -107,25 +93,6 @@ void sdpa_torch(benchmark::State& state) {
     return std::make_pair(torch::matmul(a, in.values), a);
   });
 }
-
-// attn's multi-head parameters (Keras layout x·W) as torch tensors.
-struct Mha {
-  attn::MultiHeadParams<Scalar> p = attn_bench::mha_params(kHeads, kModel);
-  torch::Tensor wq = tensor(p.wq), wk = tensor(p.wk), wv = tensor(p.wv), wo = tensor(p.wo);
-  torch::Tensor bq = tensor(p.bq), bk = tensor(p.bk), bv = tensor(p.bv), bo = tensor(p.bo);
-
-  // A torch::nn::MultiheadAttention holding the same parameters (PyTorch weights are out×in).
-  torch::nn::MultiheadAttention module() const {
-    torch::nn::MultiheadAttention m(torch::nn::MultiheadAttentionOptions(kModel, kHeads));
-    torch::NoGradGuard no_grad;
-    m->in_proj_weight.copy_(torch::cat({wq.t(), wk.t(), wv.t()}, 0));
-    m->in_proj_bias.copy_(torch::cat({bq, bk, bv}, 1).reshape({-1}));
-    m->out_proj->weight.copy_(wo.t());
-    m->out_proj->bias.copy_(bo.reshape({-1}));
-    m->eval();
-    return m;
-  }
-};
 
 // One step of `query` (B×D) against per-head keys and values (B or 1)×h×T×dh: output B×D and the
 // per-head weights B×h×1×T.

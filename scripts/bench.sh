@@ -5,7 +5,8 @@
 #                                  with OPENBLAS_CORETYPE=SkylakeX where the CPU has AVX-512,
 #                                  one OpenBLAS thread)
 # Writes bench-<variant>/{attention,decode,sinks}.json in the repository root (ignored by git), and
-# decode_torch.json when attn_bench_decode_torch was built (CMake found LibTorch).
+# decode_torch.json and attention_torch.json when the LibTorch benchmarks were built (CMake found
+# LibTorch).
 # attn_bench_sinks (weight sinks: T = 32768 column sums, output only, multi-head mean over heads)
 # adds about 3 minutes at 5 repetitions; its memory counters reset the process's peak per case.
 # attn_bench_attention also measures the float multiply-add peak (peak/fma, 1 and 2 threads):
@@ -50,14 +51,17 @@ for name in attention decode sinks; do
     "./build-$dir/bench/attn_bench_$name" --benchmark_repetitions="$repetitions" \
         --benchmark_report_aggregates_only=true --benchmark_out="$dir/$name.json" --benchmark_out_format=json
 done
-# LibTorch's decoder steps (bench/torch_decode.cpp), built only when CMake found LibTorch.
+# LibTorch's decoder steps and MultiheadAttention (bench/torch_*.cpp), built only when CMake
+# found LibTorch.
 torch_json=()
-if [ -x "./build-$dir/bench/attn_bench_decode_torch" ]; then
-    section "attn_bench_decode_torch ($repetitions repetitions, medians)"
-    "./build-$dir/bench/attn_bench_decode_torch" --benchmark_repetitions="$repetitions" \
-        --benchmark_report_aggregates_only=true --benchmark_out="$dir/decode_torch.json" --benchmark_out_format=json
-    torch_json=("$dir/decode_torch.json")
-fi
+for name in decode attention; do
+    if [ -x "./build-$dir/bench/attn_bench_${name}_torch" ]; then
+        section "attn_bench_${name}_torch ($repetitions repetitions, medians)"
+        "./build-$dir/bench/attn_bench_${name}_torch" --benchmark_repetitions="$repetitions" \
+            --benchmark_report_aggregates_only=true --benchmark_out="$dir/${name}_torch.json" --benchmark_out_format=json
+        torch_json+=("$dir/${name}_torch.json")
+    fi
+done
 # The multi-head memory row: T = 2048 alone in its process, so that the peak is this call's.
 section "memory: multi-head T = 2048, 1 thread, alone"
 "./build-$dir/bench/attn_bench_attention" --benchmark_filter='mha/attn/T:2048/threads:1/' \

@@ -40,18 +40,19 @@ template <typename S>
 void check_product(Index m, Index n, Index k, bool b_rows, std::mt19937_64& rng) {
   INFO("m " << m << " n " << n << " k " << k << (b_rows ? " B row-major" : " B column-major"));
   // A and C inside bigger matrices (outer strides larger than their rows), B stored either way.
+  // k = 0: A and B have no storage (null data), as a 0-wide query's do in the engine.
   const Matrix<S> big_a = attn_test::random_matrix<S>(rng, m + 3, k);
   const Matrix<S> b = attn_test::random_matrix<S>(rng, k, n);
   const Matrix<S> bt = b.transpose();  // B row-major = the storage of its transpose
   Matrix<S> big_c = Matrix<S>::Constant(m + 5, n, S(7));
-  const auto a = big_a.middleRows(1, m);
+  const S* a = k == 0 ? nullptr : big_a.data() + 1;
   if (b_rows) {
-    attn::detail::gemm<S, true>(m, n, k, a.data(), big_a.rows(), bt.data(), bt.rows(), big_c.data() + 2, big_c.rows());
+    attn::detail::gemm<S, true>(m, n, k, a, big_a.rows(), bt.data(), bt.rows(), big_c.data() + 2, big_c.rows());
   } else {
-    attn::detail::gemm<S>(m, n, k, a.data(), big_a.rows(), b.data(), b.rows(), big_c.data() + 2, big_c.rows());
+    attn::detail::gemm<S>(m, n, k, a, big_a.rows(), b.data(), b.rows(), big_c.data() + 2, big_c.rows());
   }
   const Matrix<S> c = big_c.middleRows(2, m);
-  const Matrix<S> ma = a;
+  const Matrix<S> ma = k == 0 ? Matrix<S>(m, 0) : Matrix<S>(big_a.middleRows(1, m));
   Index wrong = 0;
   for (Index i = 0; i < m; ++i)
     for (Index j = 0; j < n; ++j) wrong += c(i, j) != chain(ma, b, i, j);

@@ -93,6 +93,10 @@ void gemm(Index m, Index n, Index k, const Scalar* a, Index lda, const Scalar* b
   using Tile = GemmTile<Scalar>;
   using Packet = typename Tile::Packet;
   if (n == 0) return;
+  if (k == 0) {  // the empty sum; a and b may be null then (a 0-wide matrix's storage)
+    for (Index j = 0; j < n; ++j) std::fill(c + j * ldc, c + j * ldc + m, Scalar(0));
+    return;
+  }
   if (m >= Tile::rows) {
     for (Index i = 0; i < m; i += Tile::rows) {
       const Index i0 = std::min<Index>(i, m - Tile::rows);

@@ -77,7 +77,7 @@ TEMPLATE_TEST_CASE("gemm: every entry is the in-order multiply-add chain, on eve
   const Index l = Tile::lanes, t = Tile::rows;
   for (const Index m : {l, l + 1, t - 1, t, t + 3, 2 * t + l - 1, Index(100)})
     for (const Index n : {Index(1), Index(3), Index(4), Index(5), Index(Tile::nr), Index(Tile::nr + 3), Index(64)})
-      for (const Index k : {Index(0), Index(1), Index(9), Index(64)})
+      for (const Index k : {Index(0), Index(1), Index(9), Index(64), Index(300)})  // 300: chunks of k
         for (const bool b_rows : {false, true}) check_product<S>(m, n, k, b_rows, rng);
 }
 

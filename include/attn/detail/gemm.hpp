@@ -44,16 +44,19 @@ constexpr bool gemm_fits(Index m) {
 }
 
 /// One register tile: C(0:MR·lanes, 0:NR) = A(0:MR·lanes, 0:k)·B(0:k, 0:NR), every entry summed
-/// over p = 0, 1, …, k-1 from zero with pmadd. B(p, n) is b[n·ldb + p], or b[p·ldb + n] when
-/// `BT` (B stored row-major, as the transpose of a column-major matrix).
+/// over p = 0, 1, …, k-1 with pmadd, from zero or, when `load`, from C (the sum of the chunks of
+/// k before: stored and loaded exactly, so a sum cut into chunks has the bits of one pass).
+/// B(p, n) is b[n·ldb + p], or b[p·ldb + n] when `BT` (B stored row-major, as the transpose of a
+/// column-major matrix).
 template <typename Packet, int MR, int NR, bool BT, typename Scalar>
 EIGEN_ALWAYS_INLINE void gemm_tile(Index k, const Scalar* a, Index lda, const Scalar* b, Index ldb, Scalar* c,
-                                   Index ldc) {
+                                   Index ldc, bool load) {
   namespace ei = Eigen::internal;
   constexpr Index lanes = ei::unpacket_traits<Packet>::size;
   Packet acc[MR][NR];
   for (int m = 0; m < MR; ++m)
-    for (int n = 0; n < NR; ++n) acc[m][n] = ei::pset1<Packet>(Scalar(0));
+    for (int n = 0; n < NR; ++n)
+      acc[m][n] = load ? ei::ploadu<Packet>(c + n * ldc + m * lanes) : ei::pset1<Packet>(Scalar(0));
   for (Index p = 0; p < k; ++p) {
     Packet x[MR];
     for (int m = 0; m < MR; ++m) x[m] = ei::ploadu<Packet>(a + p * lda + m * lanes);
@@ -67,27 +70,47 @@ EIGEN_ALWAYS_INLINE void gemm_tile(Index k, const Scalar* a, Index lda, const Sc
 }
 
 /// The column tiles of one row tile (rows [i, i + MR·lanes) of A and C): NR columns at a time,
-/// then the rest 4 at a time, the last of those moved left to end at column n (its overlap
-/// recomputed: the same bits); fewer than 4 columns in all go one at a time.
+/// then the rest 4 at a time, then 1 at a time. With `shift` (a product not cut into chunks of
+/// k), the last tile of 4 moves left to end at column n instead (its overlap recomputed: the same
+/// bits); a chunk after the first (`load`) must not add to a column twice, so no tile moves then.
 template <typename Packet, int MR, int NR, bool BT, typename Scalar>
-void gemm_row_tile(Index n, Index k, const Scalar* a, Index lda, const Scalar* b, Index ldb, Scalar* c, Index ldc) {
+void gemm_row_tile(Index n, Index k, const Scalar* a, Index lda, const Scalar* b, Index ldb, Scalar* c, Index ldc,
+                   bool load, bool shift) {
   const auto column = [b, ldb](Index j) { return BT ? b + j : b + j * ldb; };
   Index j = 0;
-  for (; j + NR <= n; j += NR) gemm_tile<Packet, MR, NR, BT>(k, a, lda, column(j), ldb, c + j * ldc, ldc);
-  if (n >= 4) {
+  for (; j + NR <= n; j += NR) gemm_tile<Packet, MR, NR, BT>(k, a, lda, column(j), ldb, c + j * ldc, ldc, load);
+  if (shift && n >= 4) {
     for (; j < n; j += 4) {
       const Index j0 = std::min<Index>(j, n - 4);
-      gemm_tile<Packet, MR, 4, BT>(k, a, lda, column(j0), ldb, c + j0 * ldc, ldc);
+      gemm_tile<Packet, MR, 4, BT>(k, a, lda, column(j0), ldb, c + j0 * ldc, ldc, load);
     }
-  } else {
-    for (; j < n; ++j) gemm_tile<Packet, MR, 1, BT>(k, a, lda, column(j), ldb, c + j * ldc, ldc);
+  }
+  for (; j + 4 <= n; j += 4) gemm_tile<Packet, MR, 4, BT>(k, a, lda, column(j), ldb, c + j * ldc, ldc, load);
+  for (; j < n; ++j) gemm_tile<Packet, MR, 1, BT>(k, a, lda, column(j), ldb, c + j * ldc, ldc, load);
+}
+
+/// Depth of the chunks of k a long product is cut into (gemm): a row tile's chunk of A (32 float
+/// rows × 128) stays in L1 while every column tile of C runs over it.
+constexpr Index gemm_depth = 128;
+
+/// One row tile of gemm (MR packets of rows): in one pass over k when k ≤ gemm_depth, else chunk
+/// by chunk, each chunk over every column tile.
+template <typename Packet, int MR, int NR, bool BT, typename Scalar>
+void gemm_rows(Index n, Index k, const Scalar* a, Index lda, const Scalar* b, Index ldb, Scalar* c, Index ldc) {
+  if (k <= gemm_depth) {
+    gemm_row_tile<Packet, MR, NR, BT>(n, k, a, lda, b, ldb, c, ldc, false, true);
+    return;
+  }
+  for (Index p0 = 0; p0 < k; p0 += gemm_depth) {
+    const Index kk = std::min(gemm_depth, k - p0);
+    gemm_row_tile<Packet, MR, NR, BT>(n, kk, a + p0 * lda, lda, BT ? b + p0 * ldb : b + p0, ldb, c, ldc, p0 > 0, false);
   }
 }
 
 /// C = A·B for column-major A (m×k, outer stride lda), B (k×n, ldb; row-major when `BT`), C
 /// (m×n, ldc), m ≥ lanes (gemm_fits). Row tiles of GemmTile::rows (fewer than that: one packet)
-/// a time, the last moved up to end at row m (its overlap recomputed, the same bits). Allocates
-/// nothing.
+/// a time, the last moved up to end at row m (its overlap recomputed from zero over every chunk
+/// of k before the tile ends: the same bits). Allocates nothing.
 template <typename Scalar, bool BT = false>
 void gemm(Index m, Index n, Index k, const Scalar* a, Index lda, const Scalar* b, Index ldb, Scalar* c, Index ldc) {
   using Tile = GemmTile<Scalar>;
@@ -100,12 +123,12 @@ void gemm(Index m, Index n, Index k, const Scalar* a, Index lda, const Scalar* b
   if (m >= Tile::rows) {
     for (Index i = 0; i < m; i += Tile::rows) {
       const Index i0 = std::min<Index>(i, m - Tile::rows);
-      gemm_row_tile<Packet, Tile::mr, Tile::nr, BT>(n, k, a + i0, lda, b, ldb, c + i0, ldc);
+      gemm_rows<Packet, Tile::mr, Tile::nr, BT>(n, k, a + i0, lda, b, ldb, c + i0, ldc);
     }
   } else {
     for (Index i = 0; i < m; i += Tile::lanes) {
       const Index i0 = std::min<Index>(i, m - Tile::lanes);
-      gemm_row_tile<Packet, 1, Tile::nr, BT>(n, k, a + i0, lda, b, ldb, c + i0, ldc);
+      gemm_rows<Packet, 1, Tile::nr, BT>(n, k, a + i0, lda, b, ldb, c + i0, ldc);
     }
   }
 }

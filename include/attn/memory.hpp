@@ -211,13 +211,11 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
 template <typename Scalar, typename DerivedQ>
 OutputResult<Scalar> attend(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ>& query,
                             const Sinks<typename DerivedQ::Scalar>& sinks) {
-  OutputResult<Scalar> r;
-  r.output.resize(query.rows(), memory.value_size());
-  Workspace<Scalar> ws;
-  attend_into(memory, query, r.output, sinks, ws);
-  r.fully_masked = ws.fully_masked();
-  r.scores = ws.scores();
-  return r;
+  Options energies;
+  energies.return_scores = true;  // run_sinks then returns ws.scores(): the energies
+  return detail::run_sinks<Scalar>(query.rows(), memory.value_size(), energies, [&](auto& output, auto& ws) {
+    return attend_into(memory, query, output, sinks, ws);
+  });
 }
 
 /// Value form of attend_into: one step of `query` (B×dq) against `memory` with the previous

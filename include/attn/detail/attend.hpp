@@ -253,23 +253,20 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
     Scalar* own_part = own == nullptr ? nullptr : own + block_scratch;
     BlockMap block = target.full ? BlockMap(target.full + i0, r, tk, Eigen::OuterStride<>(target.stride))
                                  : BlockMap(own, r, tk, Eigen::OuterStride<>(r));
-    if (parts_only || in_place || r < 2 * part) {  // in place: each part where it is
-      for (Index p0 = 0; p0 < r;) {  // parts_only: each part in the part scratch, nothing kept
-        const Index pr = r - p0 < 2 * part ? r - p0 : part;
-        run_rows(i0 + p0, pr,
-                 parts_only ? BlockMap(own_part, pr, tk, Eigen::OuterStride<>(pr))
-                            : BlockMap(block.data() + p0, pr, tk, Eigen::OuterStride<>(block.outerStride())),
-                 buffer);
-        p0 += pr;
-      }
-    } else {
-      for (Index p0 = 0; p0 < r;) {
-        const Index pr = r - p0 < 2 * part ? r - p0 : part;
+    // Output only, each part lives in the part scratch (nothing kept); a block cut into parts
+    // computes each in the part scratch and copies it to its rows; otherwise (scores in place,
+    // a block of one part) the part is the block's own rows.
+    const bool via_scratch = !parts_only && !in_place && r >= 2 * part;
+    for (Index p0 = 0; p0 < r;) {
+      const Index pr = r - p0 < 2 * part ? r - p0 : part;
+      if (parts_only || via_scratch) {
         BlockMap piece(own_part, pr, tk, Eigen::OuterStride<>(pr));
         run_rows(i0 + p0, pr, piece, buffer);
-        block.middleRows(p0, pr) = piece;
-        p0 += pr;
+        if (via_scratch) block.middleRows(p0, pr) = piece;
+      } else {
+        run_rows(i0 + p0, pr, BlockMap(block.data() + p0, pr, tk, Eigen::OuterStride<>(block.outerStride())), buffer);
       }
+      p0 += pr;
     }
     if (sinks) sinks->consume(i0, WeightBlock<Scalar>(block.data(), r, tk, block.outerStride()));
   };

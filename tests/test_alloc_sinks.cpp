@@ -200,9 +200,9 @@ TEMPLATE_TEST_CASE("each sink allocates its own storage plus one block of rows p
     // The block of rows is the bulk: the count sees it (so a bound above could fail). Output
     // only, a thread keeps one part of a block instead (attend.hpp: part_rows_for rows, the last
     // part of a block up to twice that), and the count sees that it keeps less.
-    // (Not with EIGEN_USE_BLAS, where blocks are not cut: attn::detail::gemm_own.)
+    // (Not with EIGEN_USE_BLAS, where blocks are not cut: attn::detail::parts_for.)
     const long long part = std::min<Index>(256, 2 * attn::detail::part_rows_for<S>(kT) - 1) * kT * s;
-    if (c.name == "none" && attn::detail::gemm_own) {
+    if (c.name == "none" && attn::detail::parts_for<S>()) {
       CHECK(cold.peak >= part);
       CHECK(cold.peak < 256 * kT * s);
     } else {
@@ -275,7 +275,7 @@ TEST_CASE("multi-head sinks allocate one block and one head's projections per th
     CHECK(bound < map / 2);
     // Output only, a thread keeps one part of a block (see the single-head case).
     const long long part = std::min<Index>(256, 2 * attn::detail::part_rows_for<S>(kT) - 1) * kT * s;
-    CHECK(cold.peak >= (reduce || !attn::detail::gemm_own ? block : part));
+    CHECK(cold.peak >= (reduce || !attn::detail::parts_for<S>() ? block : part));
     // One block per thread, not per head (h blocks would exceed the bound with one thread).
     if (threads() == 1) CHECK(cold.peak < 2 * block);
     const long long before = attn_alloc::in_use.load();

@@ -81,6 +81,41 @@ TEMPLATE_TEST_CASE("gemm: every entry is the in-order multiply-add chain, on eve
         for (const bool b_rows : {false, true}) check_product<S>(m, n, k, b_rows, rng);
 }
 
+// detail::product as the engine calls it: through the build's product backend (attn's gemm, a
+// BLAS, or oneDNN for float: docs/08 "Product backends"), on Eigen blocks whose outer strides
+// exceed their rows, B stored either way, a product too short for gemm, and k = 0.
+TEMPLATE_TEST_CASE("product: the build's backend computes a·b on strided blocks, B either way", "[kernels][gemm]",
+                   float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(43);
+  for (const Index m : {Index(1), Index(3), Index(8), Index(37), Index(300)}) {
+    for (const Index n : {Index(1), Index(13), Index(64)}) {
+      for (const Index k : {Index(0), Index(5), Index(64), Index(257)}) {
+        INFO("m " << m << " n " << n << " k " << k);
+        const Matrix<S> big_a = attn_test::random_matrix<S>(rng, m + 3, k + 1);
+        const Matrix<S> b = attn_test::random_matrix<S>(rng, k, n);
+        const Matrix<S> bt = b.transpose();
+        const Matrix<double> exact = big_a.block(1, 0, m, k).template cast<double>() * b.template cast<double>();
+        const Matrix<double> magnitude =
+            big_a.block(1, 0, m, k).template cast<double>().cwiseAbs() * b.template cast<double>().cwiseAbs();
+        const double bound = static_cast<double>(k) * double(std::numeric_limits<S>::epsilon());
+        for (const bool b_rows : {false, true}) {
+          INFO((b_rows ? "B row-major" : "B column-major"));
+          Matrix<S> big_c = Matrix<S>::Constant(m + 5, n, S(7));
+          if (b_rows)
+            attn::detail::product(big_a.block(1, 0, m, k), bt.transpose(), big_c.middleRows(2, m));
+          else
+            attn::detail::product(big_a.block(1, 0, m, k), b, big_c.middleRows(2, m));
+          const Matrix<double> c = big_c.middleRows(2, m).template cast<double>();
+          CHECK(((c - exact).cwiseAbs().array() <= bound * magnitude.array()).all());
+          CHECK((big_c.topRows(2).array() == S(7)).all());
+          CHECK((big_c.bottomRows(3).array() == S(7)).all());
+        }
+      }
+    }
+  }
+}
+
 TEMPLATE_TEST_CASE("gemm: an entry's bits do not depend on the rows around it", "[kernels][gemm]", float, double) {
   using S = TestType;
   std::mt19937_64 rng(42);

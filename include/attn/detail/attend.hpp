@@ -172,14 +172,19 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   // is 0 everywhere iff they are (inf - inf and NaN - NaN are NaN), a vectorised sum where
   // allFinite() compares entry by entry (Eigen 3.4 does not vectorise comparisons).
   // A block is taken in parts of `part` rows (part_rows_for), each scored, normalised and ·V
-  // while it is in cache, when attn's gemm computes the block's ·V (finite values: the bits of a
-  // row are then those of any cut). Without full storage and without sinks nothing needs the
+  // while it is in cache, when attn's gemm or oneDNN computes the block's ·V (plain storage or
+  // cleaned values). Without full storage and without sinks nothing needs the
   // whole block at once: each thread keeps one part (at most 2·part - 1 rows), not a block.
   const auto vn = v.topRows(n);
   const bool finite = values_finite ? *values_finite : all_finite(vn);
-  const bool gemm_values =  // else Eigen's or a BLAS's product, whose bits may follow the cut
-      gemm_own && (!finite || plain_storage<decltype(vn)>() || plain_storage<decltype(vn), true>());
-  const Index part = gemm_values ? part_rows_for<Scalar>(tk) : rows;
+  constexpr bool plain_values = plain_storage<decltype(vn)>() || plain_storage<decltype(vn), true>();
+  const bool gemm_values =  // else Eigen's, a BLAS's or oneDNN's product, whose bits may follow the cut
+      gemm_own_for<Scalar>() && (!finite || plain_values);
+  // oneDNN computes the parts too: its bits follow the shape of a product, and every form of a
+  // call cuts its blocks into the same parts (below), so the forms still agree bit for bit; only
+  // the cut that follows the thread count (one block shared among threads) is gemm's alone.
+  const bool part_values = parts_for<Scalar>() && (!finite || plain_values);
+  const Index part = part_values ? part_rows_for<Scalar>(tk) : rows;
   const bool parts_only = !target.full && !sinks;
   // Whether some block is cut into parts, each then computed in a part of scratch (contiguous,
   // at most 2·part - 1 rows) and copied to its rows of the full storage or the block: scored,

@@ -13,6 +13,12 @@
 #include <algorithm>
 #include <type_traits>
 
+#ifdef ATTN_USE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+
+#include <new>
+#endif
+
 namespace attn {
 namespace detail {
 
@@ -27,20 +33,45 @@ struct GemmTile {
   static constexpr Index rows = mr * lanes;  ///< rows of a whole tile
 };
 
-/// Whether attn's gemm computes the engine's products: yes, unless the build gives Eigen's
-/// products to a BLAS (EIGEN_USE_BLAS: a backend you chose, faster than gemm where it is tuned
-/// for the CPU; then blocks are not cut into parts, as a BLAS's bits may follow the cut).
+/// Whether attn's gemm computes the engine's products in `Scalar`: yes, unless the build gives
+/// them to another backend, chosen at build time (docs/08 "Product backends"):
+/// - EIGEN_USE_BLAS: Eigen's products, and with them attn's, go to the BLAS;
+/// - ATTN_USE_DNNL: attn's float products go to oneDNN's dnnl_sgemm (oneDNN has no double GEMM:
+///   double keeps attn's gemm).
+/// Another backend's bits may follow how rows are cut, so then blocks are not cut into parts.
+template <typename Scalar>
+constexpr bool gemm_own_for() {
 #ifdef EIGEN_USE_BLAS
-constexpr bool gemm_own = false;
+  return false;
+#elif defined(ATTN_USE_DNNL)
+  return !std::is_same<Scalar, float>::value;
 #else
-constexpr bool gemm_own = true;
+  return true;
 #endif
+}
+
+/// Whether attn's products in `Scalar` go to oneDNN (ATTN_USE_DNNL, float, no EIGEN_USE_BLAS).
+template <typename Scalar>
+constexpr bool dnnl_for() {
+#if defined(ATTN_USE_DNNL) && !defined(EIGEN_USE_BLAS)
+  return std::is_same<Scalar, float>::value;
+#else
+  return false;
+#endif
+}
+
+/// Whether the engine takes its blocks in parts in `Scalar` (attend.hpp): with attn's gemm and
+/// with oneDNN, not with a BLAS (EIGEN_USE_BLAS).
+template <typename Scalar>
+constexpr bool parts_for() {
+  return gemm_own_for<Scalar>() || dnnl_for<Scalar>();
+}
 
 /// Whether gemm computes a product of m rows: attn's gemm is on and m is at least one packet of
 /// rows (fewer go to Eigen).
 template <typename Scalar>
 constexpr bool gemm_fits(Index m) {
-  return gemm_own && m >= GemmTile<Scalar>::lanes;
+  return gemm_own_for<Scalar>() && m >= GemmTile<Scalar>::lanes;
 }
 
 /// One register tile: C(0:MR·lanes, 0:NR) = A(0:MR·lanes, 0:k)·B(0:k, 0:NR), every entry summed
@@ -143,14 +174,46 @@ constexpr bool plain_storage() {
          X::InnerStrideAtCompileTime == 1;
 }
 
+#ifdef ATTN_USE_DNNL
+/// C = A·B in float by oneDNN's dnnl_sgemm, for column-major A (m×k), C (m×n) and B (k×n, or
+/// row-major when `BT`). dnnl_sgemm is row-major: a column-major matrix is its transpose
+/// row-major, so it computes Cᵀ = Bᵀ·Aᵀ. Threads: oneDNN's own (OpenMP) count, which attn's
+/// calls set to one inside them (SingleThreadedEigen) when attn is built with the same OpenMP.
+inline void dnnl_product(Index m, Index n, Index k, const float* a, Index lda, const float* b, Index ldb, bool bt,
+                         float* c, Index ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {  // the empty sum; a and b may be null then
+    for (Index j = 0; j < n; ++j) std::fill(c + j * ldc, c + j * ldc + m, 0.0f);
+    return;
+  }
+  const dnnl_status_t status =
+      dnnl_sgemm(bt ? 'T' : 'N', 'N', static_cast<dnnl_dim_t>(n), static_cast<dnnl_dim_t>(m), static_cast<dnnl_dim_t>(k),
+                 1.0f, b, static_cast<dnnl_dim_t>(ldb), a, static_cast<dnnl_dim_t>(lda), 0.0f, c,
+                 static_cast<dnnl_dim_t>(ldc));
+  if (status == dnnl_out_of_memory) throw std::bad_alloc();
+  ATTN_CHECK(status == dnnl_success, "attn: oneDNN's dnnl_sgemm failed (dnnl_status_t " +
+                                         std::to_string(static_cast<int>(status)) + ")");
+}
+#endif
+
 /// c = a·b: attn's gemm when a and c have contiguous columns, b contiguous columns or rows (a
 /// Memory's values are the transpose of its dv×Tk storage), and a has a packet of rows at least
-/// (the bits of an entry then depend on its row of a and column of b only); else Eigen's product.
+/// (the bits of an entry then depend on its row of a and column of b only); oneDNN's sgemm for
+/// the same operands in float when the build chose it (ATTN_USE_DNNL); else Eigen's product.
 template <typename A, typename B, typename C>
 void product(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<B>& b, C&& c) {
   using Scalar = typename A::Scalar;
   constexpr bool b_rows = plain_storage<B, true>();
   if constexpr (plain_storage<A>() && plain_storage<C>() && (plain_storage<B>() || b_rows)) {
+#ifdef ATTN_USE_DNNL
+    if constexpr (std::is_same<Scalar, float>::value) {
+      if (a.rows() >= GemmTile<Scalar>::lanes) {
+        dnnl_product(a.rows(), b.cols(), a.cols(), a.derived().data(), a.derived().outerStride(), b.derived().data(),
+                     b.derived().outerStride(), b_rows, c.data(), c.outerStride());
+        return;
+      }
+    }
+#endif
     if (gemm_fits<Scalar>(a.rows())) {
       gemm<Scalar, b_rows>(a.rows(), b.cols(), a.cols(), a.derived().data(), a.derived().outerStride(),
                            b.derived().data(), b.derived().outerStride(), c.data(), c.outerStride());

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build attn and run every test: a Release build (unit, compile, documentation snippet, example,
 # consumer, tool and browser tests), an ASan+UBSan build running the unit, example and tool
-# tests again, the bounded libFuzzer runs and the API reference (Doxygen, warnings are
-# errors). Prints the wall time of each phase at the end (also when a phase fails), so
+# tests again, the unit tests on the oneDNN product backend, the bounded libFuzzer runs and
+# the API reference (Doxygen, warnings are errors). Prints the wall time of each phase at the end (also when a phase fails), so
 # regressions show.
 #
 #   bash scripts/test.sh            everything (what .ci/run calls)
@@ -43,8 +43,9 @@ trap summary EXIT
 # browser pixel test; clang + libclang-rt-14-dev + libomp-dev: the sanitizer build and the
 # libFuzzer runs (fuzz/run.sh); doxygen: the API reference; protobuf-compiler: protoc
 # --decode_raw for the TensorBoard format test (tool.tensorboard_protoc).
+# libdnnl-dev: the unit tests on the oneDNN product backend (build-dnnl/).
 phase "dependencies" attn_deps libxml2-utils chromium python3 clang libclang-rt-14-dev libomp-dev doxygen \
-    protobuf-compiler
+    protobuf-compiler libdnnl-dev
 # npm (with Debian's nodejs) and playwright-core, pinned in tests/browser/package-lock.json, for
 # the browser interaction tests (browser.* CTests driven by tests/browser/*.test.mjs).
 phase "dependencies (npm: playwright-core)" attn_npm_deps tests/browser
@@ -74,6 +75,18 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 # runs them.
 phase "test build-asan/ (unit, example and tool tests)" \
     ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE 'consumer|compile|browser'
+
+# The unit tests again with float products on oneDNN (-DATTN_USE_DNNL=ON, docs/08 "Product
+# backends"): Clang at -O0 (the fastest build), the unit test programs only. One oneDNN thread:
+# attn_tests runs without OpenMP, and ctest runs two of them at once on two cores.
+phase "configure build-dnnl/ (oneDNN backend, Clang, -O0)" \
+    cmake -S . -B build-dnnl -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0" \
+        -DCMAKE_CXX_COMPILER="${ATTN_SANITIZE_CXX:-clang++}" -DATTN_USE_DNNL=ON \
+        -DATTN_BUILD_TESTS=ON -DATTN_BUILD_EXAMPLES=OFF -DATTN_INSTALL=OFF
+phase "build build-dnnl/ (unit test programs)" \
+    cmake --build build-dnnl -j"$jobs" --target attn_tests attn_tests_no_malloc attn_tests_alloc_sinks
+phase "test build-dnnl/ (unit tests)" \
+    env OMP_NUM_THREADS=1 ctest --test-dir build-dnnl --output-on-failure -j"$jobs" -L unit -LE openmp
 
 phase "fuzz (libFuzzer + ASan + UBSan, ${ATTN_FUZZ_SECONDS:-60} s)" bash fuzz/run.sh "${ATTN_FUZZ_SECONDS:-60}"
 

@@ -10,7 +10,8 @@
 #                          found); compile consumer/pkg_config/main.cpp with CXX_COMPILER and
 #                          `pkg-config --cflags attn` alone, and run it.
 # Other inputs: ATTN_SOURCE_DIR, CONSUMER_DIR, WORK_DIR; optional GENERATOR, CXX_COMPILER,
-# EIGEN_DIR (the Eigen3_DIR the outer build used); for pkg_config ATTN_BUILD_DIR, EXPECT_TOOL,
+# EIGEN_DIR (the Eigen3_DIR the outer build used), CONSUMER_DNNL (find_package: also the
+# component dnnl, when oneDNN is installed); for pkg_config ATTN_BUILD_DIR, EXPECT_TOOL,
 # PKG_CONFIG (the pkg-config program).
 cmake_minimum_required(VERSION 3.16)
 
@@ -70,9 +71,13 @@ if(MODE STREQUAL "find_package")
     message(FATAL_ERROR "[consumer.${MODE}] install is missing include/attn/attn.hpp or attnConfig.cmake")
   endif()
 
+  set(consumer_dnnl OFF)
+  if(CONSUMER_DNNL)
+    set(consumer_dnnl ON)
+  endif()
   step("configure consumer"
     "${CMAKE_COMMAND}" -S "${CONSUMER_DIR}/find_package" -B "${work}/build" ${common_args}
-      "-DCMAKE_PREFIX_PATH=${prefix}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
+      "-DCMAKE_PREFIX_PATH=${prefix}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF "-DCONSUMER_DNNL=${consumer_dnnl}")
 
   # The package must come from our prefix, not from some other attn on the system.
   file(STRINGS "${work}/build/CMakeCache.txt" attn_dir_line REGEX "^attn_DIR:")

@@ -21,6 +21,20 @@ int main()
     // V is the identity, so the output equals the weights.
     if (!full.output.isApprox(full.weights, 1e-12)) ++failures;
 
+#ifdef CONSUMER_EXPECTS_DNNL
+    // attn::dnnl: ATTN_USE_DNNL came with the target, and a float call whose products go to
+    // oneDNN (64 rows) gives the double call's result.
+#ifndef ATTN_USE_DNNL
+    ++failures;
+#endif
+    const Eigen::MatrixXd q = Eigen::MatrixXd::Random(64, 16), k = Eigen::MatrixXd::Random(80, 16);
+    const auto exact = attn::scaled_dot_product(q, k, k);
+    const Eigen::MatrixXf qf = q.cast<float>(), kf = k.cast<float>();
+    const auto single = attn::scaled_dot_product(qf, kf, kf);
+    if (!single.output.cast<double>().isApprox(exact.output, 1e-5)) ++failures;
+    std::printf("attn consumer (find_package): attn::dnnl links oneDNN\n");
+#endif
+
     std::printf("attn consumer (find_package): %s\n", failures == 0 ? "ok" : "FAILED");
     return failures == 0 ? 0 : 1;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <attn/config.hpp>
+#include <attn/detail/gemm.hpp>
 #include <attn/multi_head_params.hpp>
 #include <attn/scaled_dot_product.hpp>
 
@@ -14,6 +15,18 @@
 #include <cstdint>
 
 namespace attn_bench {
+
+/// c = a·b for the bound rows (the products alone), on the product backend attn's float products
+/// use in this build: oneDNN's dnnl_sgemm with ATTN_USE_DNNL (through attn::detail::product),
+/// else Eigen's GEMM (a BLAS's with EIGEN_USE_BLAS).
+template <typename A, typename B, typename C>
+void bound_product(const A& a, const B& b, C&& c) {
+#ifdef ATTN_USE_DNNL
+  attn::detail::product(a, b, c);
+#else
+  c.noalias() = a * b;
+#endif
+}
 
 using Scalar = float;
 using Mat = attn::Matrix<Scalar>;

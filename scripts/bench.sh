@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Build and run attn's benchmarks (Google Benchmark), then print the performance tables of docs/08-performance.md.
-#   bash scripts/bench.sh          Eigen's own products, -O3 -march=native -fopenmp
+#   bash scripts/bench.sh          attn's own products (Eigen's where attn has none), -O3 -march=native -fopenmp
 #   bash scripts/bench.sh --blas   the same with EIGEN_USE_BLAS and OpenBLAS (AVX-512 kernels
 #                                  with OPENBLAS_CORETYPE=SkylakeX where the CPU has AVX-512,
 #                                  one OpenBLAS thread)
+#   bash scripts/bench.sh --dnnl   the same with ATTN_USE_DNNL: attn's float products, and the
+#                                  GEMM-only bound rows, on oneDNN (Debian libdnnl-dev)
 # Writes bench-<variant>/{attention,decode,sinks}.json in the repository root (ignored by git), and
 # decode_torch.json and attention_torch.json when the LibTorch benchmarks were built (CMake found
 # LibTorch).
@@ -20,8 +22,13 @@ source scripts/deps.sh
 
 variant=eigen
 blas=OFF
+dnnl=OFF
 extra=()
-if [ "${1:-}" = "--blas" ]; then
+if [ "${1:-}" = "--dnnl" ]; then
+    variant=dnnl
+    dnnl=ON
+    extra=(libdnnl-dev)
+elif [ "${1:-}" = "--blas" ]; then
     variant=blas
     blas=ON
     extra=(libopenblas-dev)
@@ -40,9 +47,10 @@ section() { printf '\n==== %s ====\n' "$*"; }
 section "dependencies"
 attn_deps libbenchmark-dev python3 "${extra[@]}"
 
-section "configure build-$dir (Release, -march=native, ATTN_USE_BLAS=$blas)"
+section "configure build-$dir (Release, -march=native, ATTN_USE_BLAS=$blas, ATTN_USE_DNNL=$dnnl)"
 cmake -S . -B "build-$dir" -DCMAKE_BUILD_TYPE=Release -DATTN_BUILD_TESTS=OFF -DATTN_BUILD_EXAMPLES=OFF \
-    -DATTN_INSTALL=OFF -DATTN_BUILD_BENCHMARKS=ON -DATTN_BENCH_NATIVE=ON -DATTN_USE_BLAS="$blas"
+    -DATTN_INSTALL=OFF -DATTN_BUILD_BENCHMARKS=ON -DATTN_BENCH_NATIVE=ON -DATTN_USE_BLAS="$blas" \
+    -DATTN_USE_DNNL="$dnnl"
 cmake --build "build-$dir" -j"$(nproc 2>/dev/null || echo 2)"
 
 mkdir -p "$dir"

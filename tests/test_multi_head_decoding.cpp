@@ -157,7 +157,7 @@ TEMPLATE_TEST_CASE("MultiHeadMemory: a source of length 0 gives zero weights and
   const auto clean = attn::attend(attn::prepare_memory(k.topRows(2), k.topRows(2), p), q);
   const auto step = attn::attend(memory, q);
   // The padded memory projects 4 rows, the clean one 2: the same bits where the product's bits
-  // follow only the row (attn's gemm), close on a backend whose bits follow the shape (oneDNN).
+  // follow only the row (attn's gemm), close on a backend whose bits follow the shape (oneDNN, a BLAS).
   if (attn::detail::gemm_own_for<Scalar>())
     CHECK(attn_test::same_bits(step.output, clean.output));
   else

@@ -38,7 +38,8 @@ struct GemmTile {
 /// - EIGEN_USE_BLAS: Eigen's products, and with them attn's, go to the BLAS;
 /// - ATTN_USE_DNNL: attn's float products go to oneDNN's dnnl_sgemm (oneDNN has no double GEMM:
 ///   double keeps attn's gemm).
-/// Another backend's bits may follow how rows are cut, so then blocks are not cut into parts.
+/// Another backend's bits may follow the shape of a product, so then a block of rows is never
+/// cut by the thread count (attend.hpp); a BLAS does not take blocks in parts either (parts_for).
 template <typename Scalar>
 constexpr bool gemm_own_for() {
 #ifdef EIGEN_USE_BLAS

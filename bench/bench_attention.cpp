@@ -5,6 +5,7 @@
 //           FLOPs 8·T·D² (four projections) + 4·T²·D (scores and weights·V over the heads)
 //   sdpa/*: single-head attention, d = 64, T in {64, 256, 1024, 4096}; FLOPs 4·T²·d
 //   peak/fma: the machine's float multiply-add peak (register-only loop), 1 and 2 threads
+//   inproj/*: self-attention's input projections per head (attn) against one in_proj GEMM
 // mha/attn also reports the size of the returned weights and the process's peak resident memory.
 // Each benchmark reports GFLOP/s (counter "GFLOP/s", wall-clock time) of those FLOPs; softmax
 // work is not counted. Variants: attn (the library, through a workspace), naive (products,
@@ -257,6 +258,41 @@ void peak_fma(benchmark::State& state) {
   set_flops(state, 2.0 * lanes * chains * static_cast<double>(iterations) * static_cast<double>(threads));
 }
 
+// --- self-attention's input projections: per head (attn) or one in_proj GEMM ------------------
+// inproj/attn: the 3h products x·W[:, head's columns] into one head's buffer, as multi_head
+// runs them (detail/multi_head_run.hpp); inproj/gemm: one product x·[Wq Wk Wv] into T×3D, as
+// torch.nn.MultiheadAttention's in_proj does. FLOPs 6·T·D², one thread (issue 18 asked whether
+// fusing pays: attn ÷ GEMM above 1 would say so).
+void inproj_heads(benchmark::State& state) {
+  const Index t = state.range(0);
+  const Mat x = random(t, kModel, 9), w = random(kModel, 3 * kModel, 10);
+  const Index dh = kModel / kHeads;
+  Mat lane(t, dh);
+  for (auto _ : state) {
+    for (Index c = 0; c < 3 * kModel; c += dh) attn::detail::product(x, w.middleCols(c, dh), lane);
+    benchmark::DoNotOptimize(lane.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, 6.0 * static_cast<double>(t) * kModel * kModel);
+}
+
+void inproj_fused(benchmark::State& state) {
+  const Index t = state.range(0);
+  const Mat x = random(t, kModel, 9), w = random(kModel, 3 * kModel, 10);
+  Mat y(t, 3 * kModel);
+  for (auto _ : state) {
+    attn::detail::product(x, w, y);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, 6.0 * static_cast<double>(t) * kModel * kModel);
+}
+
+void inproj_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"T"})->UseRealTime()->Unit(benchmark::kMillisecond);
+  for (const int t : {128, 512, 2048}) b->Args({t});
+}
+
 void mha_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"T", "threads"})->UseRealTime()->Unit(benchmark::kMillisecond);
   for (const int threads : {1, 2})
@@ -278,5 +314,7 @@ BENCHMARK(mha_gemm)->Name("mha/gemm")->Apply(mha_args);
 BENCHMARK(sdpa_attn)->Name("sdpa/attn")->Apply(sdpa_args);
 BENCHMARK(sdpa_naive)->Name("sdpa/naive")->Apply(sdpa_args);
 BENCHMARK(sdpa_gemm)->Name("sdpa/gemm")->Apply(sdpa_args);
+BENCHMARK(inproj_heads)->Name("inproj/attn")->Apply(inproj_args);
+BENCHMARK(inproj_fused)->Name("inproj/gemm")->Apply(inproj_args);
 
 BENCHMARK_MAIN();

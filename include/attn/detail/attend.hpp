@@ -303,12 +303,15 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
     if (tq - (count - 1) * step < tile) --count;  // the rest joins the last block
   }
   const auto rows_of = [&](Index b) { return b + 1 < count ? step : tq - b * step; };
-  if (threads <= 1 || tq < chunk_rows<Scalar>()) {
+  // No more threads than blocks: a problem left in one block (a backend whose bits follow the
+  // cut, or too few rows to share) runs on the calling thread, without a region to start.
+  const Index team = std::min(threads, count);
+  if (team <= 1 || tq < chunk_rows<Scalar>()) {
     for (Index b = 0; b < count; ++b) run_block(b * step, rows_of(b), 0);
   } else {
     std::atomic<Index> next{0};
 #ifdef _OPENMP
-#pragma omp parallel num_threads(static_cast<int>(threads))
+#pragma omp parallel num_threads(static_cast<int>(team))
 #endif
     {
       const Index thread = thread_id();

@@ -6,6 +6,7 @@
 #                                  one OpenBLAS thread)
 #   bash scripts/bench.sh --dnnl   the same with ATTN_USE_DNNL: attn's float products, and the
 #                                  GEMM-only bound rows, on oneDNN (Debian libdnnl-dev)
+#   bash scripts/bench.sh --all    the three, one after the other (about 3 times as long)
 # Writes bench-<variant>/{attention,decode,sinks}.json in the repository root (ignored by git), and
 # decode_torch.json and attention_torch.json when the LibTorch benchmarks were built (CMake found
 # LibTorch).
@@ -19,6 +20,20 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/deps.sh
 source scripts/deps.sh
+
+case "${1:-}" in
+    "" | --dnnl | --blas) ;;
+    --all)  # every backend in turn, each in its own build tree and JSON directory
+        bash "$0"
+        bash "$0" --dnnl
+        bash "$0" --blas
+        exit 0
+        ;;
+    *)
+        echo "scripts/bench.sh: unknown argument '$1' (none, --dnnl, --blas or --all)" >&2
+        exit 2
+        ;;
+esac
 
 variant=eigen
 blas=OFF

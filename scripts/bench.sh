@@ -24,9 +24,9 @@ source scripts/deps.sh
 case "${1:-}" in
     "" | --dnnl | --blas) ;;
     --all)  # every backend in turn, each in its own build tree and JSON directory
-        bash "$0"
-        bash "$0" --dnnl
-        bash "$0" --blas
+        bash scripts/bench.sh
+        bash scripts/bench.sh --dnnl
+        bash scripts/bench.sh --blas
         exit 0
         ;;
     *)

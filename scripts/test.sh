@@ -2,8 +2,8 @@
 # Build attn and run every test: a Release build (unit, compile, documentation snippet, example,
 # consumer, tool and browser tests), an ASan+UBSan build running the unit, example and tool
 # tests again, the unit tests on the oneDNN product backend, the bounded libFuzzer runs and
-# the API reference (Doxygen, warnings are errors). Prints the wall time of each phase at the end (also when a phase fails), so
-# regressions show.
+# the API reference (Doxygen, warnings are errors). Prints the wall time of each phase at the
+# end (also when a phase fails), so regressions show.
 #
 #   bash scripts/test.sh            everything (what .ci/run calls)
 #   ATTN_FUZZ_SECONDS=N             fuzzing budget in seconds (default 60)

@@ -43,9 +43,10 @@ trap summary EXIT
 # browser pixel test; clang + libclang-rt-14-dev + libomp-dev: the sanitizer build and the
 # libFuzzer runs (fuzz/run.sh); doxygen: the API reference; protobuf-compiler: protoc
 # --decode_raw for the TensorBoard format test (tool.tensorboard_protoc).
-# libdnnl-dev: the unit tests on the oneDNN product backend (build-dnnl/).
+# libdnnl-dev: the unit tests on the oneDNN product backend (build-dnnl/); ocl-icd-opencl-dev: the
+# OpenCL that Debian's oneDNN CMake package requires (only a Recommends of libdnnl-dev).
 phase "dependencies" attn_deps libxml2-utils chromium python3 clang libclang-rt-14-dev libomp-dev doxygen \
-    protobuf-compiler libdnnl-dev
+    protobuf-compiler libdnnl-dev ocl-icd-opencl-dev
 # npm (with Debian's nodejs) and playwright-core, pinned in tests/browser/package-lock.json, for
 # the browser interaction tests (browser.* CTests driven by tests/browser/*.test.mjs).
 phase "dependencies (npm: playwright-core)" attn_npm_deps tests/browser

@@ -116,6 +116,22 @@ TEMPLATE_TEST_CASE("product: the build's backend computes a·b on strided blocks
   }
 }
 
+#ifdef ATTN_USE_DNNL
+// A status oneDNN returns is an exception naming it, not a silently wrong product: an outer
+// stride shorter than the rows (oneDNN checks its arguments before it reads anything).
+TEST_CASE("product: a failure of oneDNN's dnnl_sgemm is an exception with its status", "[kernels][gemm]") {
+  Matrix<float> a = Matrix<float>::Ones(8, 4);
+  Matrix<float> b = Matrix<float>::Ones(4, 3);
+  Matrix<float> c = Matrix<float>::Constant(8, 3, 7.0f);
+  CHECK_THROWS_MATCHES(attn::detail::dnnl_product(8, 3, 4, a.data(), 7, b.data(), 4, false, c.data(), 8),
+                       attn::invalid_argument,
+                       Catch::Matchers::Message("attn: oneDNN's dnnl_sgemm failed (dnnl_status_t 2)"));
+  CHECK((c.array() == 7.0f).all());
+  attn::detail::dnnl_product(8, 3, 4, a.data(), 8, b.data(), 4, false, c.data(), 8);  // the control
+  CHECK((c.array() == 4.0f).all());
+}
+#endif
+
 TEMPLATE_TEST_CASE("gemm: an entry's bits do not depend on the rows around it", "[kernels][gemm]", float, double) {
   using S = TestType;
   std::mt19937_64 rng(42);

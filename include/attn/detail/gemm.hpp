@@ -33,6 +33,16 @@ struct GemmTile {
   static constexpr Index rows = mr * lanes;  ///< rows of a whole tile
 };
 
+/// Whether attn's products in `Scalar` go to oneDNN (ATTN_USE_DNNL, float, no EIGEN_USE_BLAS).
+template <typename Scalar>
+constexpr bool dnnl_for() {
+#if defined(ATTN_USE_DNNL) && !defined(EIGEN_USE_BLAS)
+  return std::is_same<Scalar, float>::value;
+#else
+  return false;
+#endif
+}
+
 /// Whether attn's gemm computes the engine's products in `Scalar`: yes, unless the build gives
 /// them to another backend, chosen at build time (docs/08 "Product backends"):
 /// - EIGEN_USE_BLAS: Eigen's products, and with them attn's, go to the BLAS;
@@ -44,20 +54,8 @@ template <typename Scalar>
 constexpr bool gemm_own_for() {
 #ifdef EIGEN_USE_BLAS
   return false;
-#elif defined(ATTN_USE_DNNL)
-  return !std::is_same<Scalar, float>::value;
 #else
-  return true;
-#endif
-}
-
-/// Whether attn's products in `Scalar` go to oneDNN (ATTN_USE_DNNL, float, no EIGEN_USE_BLAS).
-template <typename Scalar>
-constexpr bool dnnl_for() {
-#if defined(ATTN_USE_DNNL) && !defined(EIGEN_USE_BLAS)
-  return std::is_same<Scalar, float>::value;
-#else
-  return false;
+  return !dnnl_for<Scalar>();
 #endif
 }
 
@@ -139,6 +137,13 @@ void gemm_rows(Index n, Index k, const Scalar* a, Index lda, const Scalar* b, In
   }
 }
 
+/// C(0:m, 0:n) = 0 (outer stride ldc): a product of depth k = 0, the empty sum, whose operands
+/// may be null (a 0-wide matrix's storage).
+template <typename Scalar>
+void zero_columns(Index m, Index n, Scalar* c, Index ldc) {
+  for (Index j = 0; j < n; ++j) std::fill(c + j * ldc, c + j * ldc + m, Scalar(0));
+}
+
 /// C = A·B for column-major A (m×k, outer stride lda), B (k×n, ldb; row-major when `BT`), C
 /// (m×n, ldc), m ≥ lanes (gemm_fits). Row tiles of GemmTile::rows (fewer than that: one packet)
 /// a time, the last moved up to end at row m (its overlap recomputed from zero over every chunk
@@ -148,8 +153,8 @@ void gemm(Index m, Index n, Index k, const Scalar* a, Index lda, const Scalar* b
   using Tile = GemmTile<Scalar>;
   using Packet = typename Tile::Packet;
   if (n == 0) return;
-  if (k == 0) {  // the empty sum; a and b may be null then (a 0-wide matrix's storage)
-    for (Index j = 0; j < n; ++j) std::fill(c + j * ldc, c + j * ldc + m, Scalar(0));
+  if (k == 0) {
+    zero_columns(m, n, c, ldc);
     return;
   }
   if (m >= Tile::rows) {
@@ -183,8 +188,8 @@ constexpr bool plain_storage() {
 inline void dnnl_product(Index m, Index n, Index k, const float* a, Index lda, const float* b, Index ldb, bool bt,
                          float* c, Index ldc) {
   if (m == 0 || n == 0) return;
-  if (k == 0) {  // the empty sum; a and b may be null then
-    for (Index j = 0; j < n; ++j) std::fill(c + j * ldc, c + j * ldc + m, 0.0f);
+  if (k == 0) {
+    zero_columns(m, n, c, ldc);
     return;
   }
   const dnnl_status_t status =

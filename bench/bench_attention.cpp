@@ -146,28 +146,15 @@ void mha_gemm(benchmark::State& state) {
   std::vector<Mat> s(static_cast<std::size_t>(kHeads), Mat::Zero(t, t));  // pages touched now
   const Scalar scale = Scalar(1) / std::sqrt(static_cast<Scalar>(dh));
   for (auto _ : state) {
-#ifdef ATTN_USE_DNNL  // the products on oneDNN (the scale, T·T per head, left out)
-    static_cast<void>(scale);
     attn_bench::bound_product(x, p.wq, q);
     attn_bench::bound_product(x, p.wk, k);
     attn_bench::bound_product(x, p.wv, v);
     for (Index h = 0; h < kHeads; ++h) {
       auto& sh = s[static_cast<std::size_t>(h)];
-      attn_bench::bound_product(q.middleCols(h * dh, dh), k.middleCols(h * dh, dh).transpose(), sh);
+      attn_bench::bound_product(q.middleCols(h * dh, dh), k.middleCols(h * dh, dh).transpose(), sh, scale);
       attn_bench::bound_product(sh, v.middleCols(h * dh, dh), concat.middleCols(h * dh, dh));
     }
     attn_bench::bound_product(concat, p.wo, out);
-#else
-    q.noalias() = x * p.wq;
-    k.noalias() = x * p.wk;
-    v.noalias() = x * p.wv;
-    for (Index h = 0; h < kHeads; ++h) {
-      auto& sh = s[static_cast<std::size_t>(h)];
-      sh.noalias() = scale * q.middleCols(h * dh, dh) * k.middleCols(h * dh, dh).transpose();
-      concat.middleCols(h * dh, dh).noalias() = sh * v.middleCols(h * dh, dh);
-    }
-    out.noalias() = concat * p.wo;
-#endif
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
@@ -206,14 +193,8 @@ void sdpa_gemm(benchmark::State& state) {
   s.setZero();  // touch the pages now: a first write inside the loop would time page faults
   const Scalar scale = Scalar(1) / std::sqrt(static_cast<Scalar>(kHeadDim));
   for (auto _ : state) {
-#ifdef ATTN_USE_DNNL  // the products on oneDNN (the scale, T·T, left out)
-    static_cast<void>(scale);
-    attn_bench::bound_product(q, k.transpose(), s);
+    attn_bench::bound_product(q, k.transpose(), s, scale);
     attn_bench::bound_product(s, v, out);
-#else
-    s.noalias() = scale * q * k.transpose();
-    out.noalias() = s * v;
-#endif
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }

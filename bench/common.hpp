@@ -16,15 +16,17 @@
 
 namespace attn_bench {
 
-/// c = a·b for the bound rows (the products alone), on the product backend attn's float products
-/// use in this build: oneDNN's dnnl_sgemm with ATTN_USE_DNNL (through attn::detail::product),
-/// else Eigen's GEMM (a BLAS's with EIGEN_USE_BLAS).
+/// c = alpha·a·b for the bound rows (the products alone), on the product backend attn's float
+/// products use in this build: oneDNN's dnnl_sgemm with ATTN_USE_DNNL (through
+/// attn::detail::product, which has no alpha: the scale is left out there, as free as Eigen's),
+/// else Eigen's GEMM (a BLAS's with EIGEN_USE_BLAS), which takes alpha into the product.
 template <typename A, typename B, typename C>
-void bound_product(const A& a, const B& b, C&& c) {
+void bound_product(const A& a, const B& b, C&& c, typename A::Scalar alpha = 1) {
 #ifdef ATTN_USE_DNNL
+  static_cast<void>(alpha);
   attn::detail::product(a, b, c);
 #else
-  c.noalias() = a * b;
+  c.noalias() = alpha * a * b;
 #endif
 }
 

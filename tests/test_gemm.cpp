@@ -9,6 +9,7 @@
 #include <attn/detail/gemm.hpp>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -146,6 +147,33 @@ TEMPLATE_TEST_CASE("gemm: an entry's bits do not depend on the rows around it", 
       Matrix<S> part(rows, 29);
       attn::detail::gemm<S>(rows, 29, 37, a.data() + first, 301, b.data(), 37, part.data(), rows);
       CHECK(same_bits(part, Matrix<S>(whole.middleRows(first, rows))));
+    }
+  }
+}
+
+// transpose_into writes the keys' transpose in tiles of 16 key rows: every entry (on either side
+// of a tile's edge, in a block of a bigger matrix) has the bits of Eigen's `scale * k.transpose()`,
+// and a source that is not column-major storage takes Eigen's assignment.
+TEMPLATE_TEST_CASE("transpose_into: scale·kᵀ entry for entry in tiles, from blocks and from any expression",
+                   "[kernels][gemm]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(7);
+  const Matrix<S> big = attn_test::random_matrix<S>(rng, 53, 9);
+  const S scale = S(1) / std::sqrt(S(7));
+  for (const Index rows : {Index(0), Index(1), Index(15), Index(16), Index(17), Index(33), Index(50)}) {
+    for (const Index cols : {Index(1), Index(7)}) {
+      INFO(rows << " x " << cols);
+      const auto k = big.block(2, 1, rows, cols);  // outer stride 53
+      Matrix<S> scaled = Matrix<S>::Constant(cols, rows, std::numeric_limits<S>::quiet_NaN());
+      Matrix<S> plain = scaled;
+      attn::detail::transpose_into<true>(k, scale, scaled);
+      attn::detail::transpose_into<false>(k, scale, plain);
+      CHECK(same_bits(scaled, Matrix<S>(scale * k.transpose())));
+      CHECK(same_bits(plain, Matrix<S>(k.transpose())));
+      const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> row_major = k;
+      Matrix<S> from_rows = Matrix<S>::Constant(cols, rows, std::numeric_limits<S>::quiet_NaN());
+      attn::detail::transpose_into<true>(row_major, scale, from_rows);
+      CHECK(same_bits(from_rows, scaled));
     }
   }
 }

@@ -289,8 +289,10 @@ Memory<typename DerivedK::Scalar> memory_of(const char* fn, const Scorer& scorer
   parts.score = score;
   Matrix<Scalar> keys(k.rows(), scorer.prepared_size(k.cols()));
   scorer.prepare(k, keys);
-  parts.keys = keys.transpose();
-  parts.values = v.transpose();
+  parts.keys.resize(keys.cols(), keys.rows());
+  detail::transpose_into<false>(keys, Scalar(1), parts.keys);
+  parts.values.resize(v.cols(), v.rows());
+  detail::transpose_into<false>(v, Scalar(1), parts.values);
   parts.length = memory_length(fn, length, k.rows());
   parts.query_size = scorer.query_size(k.cols());
   parts.additive = Scorer::additive;

@@ -5,6 +5,7 @@
 
 #include "../config.hpp"
 #include "../workspace.hpp"
+#include "gemm.hpp"
 #include "memory_step.hpp"
 
 #include <algorithm>
@@ -41,7 +42,7 @@ void additive_scores(const Eigen::MatrixBase<DerivedPq>& pq, const Eigen::Matrix
     return;
   }
   auto kt = detail::buffers(ws).keys.matrix(units, tk);
-  kt = pk.transpose();
+  transpose_into<false>(pk, Scalar(1), kt);
   additive_score_rows<Scalar>(pq, kt.data(), units, tk, v.derived().data(), scores,
                               detail::buffers(ws).hidden.matrix(units, 1), detail::buffers(ws).column.matrix(tk, 1));
 }

@@ -153,8 +153,8 @@ TEMPLATE_TEST_CASE("gemm: an entry's bits do not depend on the rows around it", 
 
 // transpose_into writes the keys' transpose in tiles of 16 key rows: every entry (on either side
 // of a tile's edge, in a block of a bigger matrix) has the bits of Eigen's `scale * k.transpose()`,
-// and a source that is not column-major storage takes Eigen's assignment.
-TEMPLATE_TEST_CASE("transpose_into: scale·kᵀ entry for entry in tiles, from blocks and from any expression",
+// and a source that is not column-major storage (here row-major) takes Eigen's assignment.
+TEMPLATE_TEST_CASE("transpose_into: scale·kᵀ entry for entry in tiles, from a block and from row-major storage",
                    "[kernels][gemm]", float, double) {
   using S = TestType;
   std::mt19937_64 rng(7);

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Calls with weight sinks (attn/sinks.hpp) allocate nothing once the workspace and the sinks have
 // seen a call of the same shape: each sink alone, all of them together, output only, under every
-// kind of mask; the Keras layers and multi_head_batch with sinks too. Part of the no-malloc
-// program (EIGEN_RUNTIME_NO_MALLOC, eigen_assert throws; see tests/no_malloc.hpp). Shapes keep
-// Eigen's GEMM blocking on the stack (d = 8, Tk = 16) while Tq = 600 runs three blocks of rows
-// (per-block column sums, a short last block); self-attention keeps T = 40 (its keys are its
-// steps), pooling runs T = 600.
+// kind of mask; the Keras layers, the monotonic forms, many_to_one and multi_head_batch with sinks
+// too. Part of the no-malloc program (EIGEN_RUNTIME_NO_MALLOC, eigen_assert throws; see
+// tests/no_malloc.hpp). Shapes keep Eigen's GEMM blocking on the stack (d = 8, Tk = 16) while
+// Tq = 600 runs three blocks of rows (per-block column sums, a short last block); self-attention
+// keeps T = 40 (its keys are its steps), pooling and many_to_one run T = 600.
 #ifndef EIGEN_RUNTIME_NO_MALLOC
 #error "test_no_malloc_sinks.cpp must be compiled with -DEIGEN_RUNTIME_NO_MALLOC (tests/CMakeLists.txt does it)"
 #endif
@@ -165,6 +165,57 @@ TEMPLATE_TEST_CASE("Luong and Bahdanau with sinks allocate nothing in steady sta
       CHECK(error.empty());
     }
   }
+}
+
+TEMPLATE_TEST_CASE("monotonic forms and many_to_one with sinks allocate nothing in steady state",
+                   "[no_malloc][sinks][monotonic]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(34);
+  const Index tq = 300, tk = 16, d = 8;
+  const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, d);
+  const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, d);
+  const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, d);
+  attn::BahdanauParams<S> bahdanau;
+  bahdanau.wq = attn_test::random_matrix<S>(rng, d, 6);
+  bahdanau.wk = attn_test::random_matrix<S>(rng, d, 6);
+  bahdanau.v = attn_test::random_matrix<S>(rng, 1, 6);
+  const auto dot = attn::LuongParams<S>::dot();
+  Matrix<S> out(tq, d);
+  Matrix<S> previous = attn::monotonic_initial_alignment<S>(tq, tk);
+  Matrix<S> selected(1, tk);
+  attn::SelectedRows<S> pick({299}, selected);
+  attn::TopK<S> top(3);
+  attn::ColumnSums<S> sums;
+  attn::RowStats<S> stats;
+  attn::FullWeights<S> full(previous);  // the step writes the new alignment over the previous one
+  attn::Workspace<S> ws;
+  for (const attn::Sinks<S>& sinks : {attn::Sinks<S>(pick, top, sums, stats), attn::Sinks<S>(attn::no_weights),
+                                      attn::Sinks<S>(full, stats)}) {
+    for (const attn::MonotonicMode mode : {attn::MonotonicMode::parallel, attn::MonotonicMode::recursive}) {
+      INFO("monotonic mode " << static_cast<int>(mode));
+      const attn::MonotonicParams<S> m{mode, S(-0.5), S(0)};
+      const auto call = [&] {
+        attn::bahdanau_monotonic_into(q, k, v, previous, bahdanau, out, sinks, ws, m, Mask::causal(-3));
+        attn::luong_monotonic_into(q, k, v, previous, dot, out, sinks, ws, m, Mask::key_length(10));
+      };
+      call();  // warm
+      const std::string error = without_malloc(call);
+      INFO(error);
+      CHECK(error.empty());
+    }
+  }
+  // many_to_one: one query row over T = 600 steps.
+  const Matrix<S> h = attn_test::random_matrix<S>(rng, 600, d);
+  const auto luong = attn::ManyToOneParams<S>::luong(attn_test::random_matrix<S>(rng, d, d),
+                                                     attn_test::random_matrix<S>(rng, 2 * d, 5));
+  Matrix<S> pooled(1, 5), context(1, d), chosen(1, 600);
+  attn::SelectedRows<S> row({0}, chosen);
+  const std::vector<std::pair<std::string, attn::Sinks<S>>> lists = {
+      {"many_to_one, all", attn::Sinks<S>(row, top, sums, stats)}, {"many_to_one, none", attn::no_weights}};
+  CHECK(steady<S>(lists, {Mask(), Mask::key_length(300)}, [&](const attn::Sinks<S>& sinks, const Mask& mask,
+                                                              const attn::Options& options) {
+          attn::many_to_one_into(h, luong, pooled, sinks, context, ws, mask, options);
+        }).empty());
 }
 
 TEMPLATE_TEST_CASE("multi-head with HeadSinks allocates nothing in steady state", "[no_malloc][sinks]", float,

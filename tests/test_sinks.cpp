@@ -281,7 +281,7 @@ TEMPLATE_TEST_CASE("sinks: no_weights gives the output only, equal to the full c
   }
 }
 
-TEMPLATE_TEST_CASE("sinks: a prepared Memory's step gives the alignment of the form with `alignment`", "[sinks]",
+TEMPLATE_TEST_CASE("sinks: a prepared Memory's step, monotonic too, gives the alignment of the form with `alignment`", "[sinks]",
                    float, double) {
   using S = TestType;
   std::mt19937_64 rng(9);
@@ -333,14 +333,72 @@ TEMPLATE_TEST_CASE("sinks: a prepared Memory's step gives the alignment of the f
       CHECK(r.num_fully_masked() == 0);
     }
   }
-  // A monotonic memory, a wrong context, a sink of another shape: refused with a message.
+  // A monotonic memory's step with `previous` (engine noise: the same seed, the same draws): the
+  // form with `alignment`, bit for bit; its new alignment may go over `previous` (FullWeights).
+  for (const attn::MonotonicMode mode : {attn::MonotonicMode::parallel, attn::MonotonicMode::recursive}) {
+    const auto memory = attn::prepare_memory(k, v, bahdanau, n).with_monotonic({mode, S(-0.5), S(0.5)});
+    for (const Index b : {Index(1), Index(40)}) {
+      INFO("monotonic mode " << static_cast<int>(mode) << ", B = " << b);
+      const Matrix<S> q = attn_test::random_matrix<S>(rng, b, dq);
+      const Matrix<S> start = attn::Matrix<S>::Ones(b, tk) / S(tk);
+      attn::Workspace<S> ws_ref;
+      Matrix<S> context_ref(b, dv), alignment(b, tk);
+      std::mt19937 noise_ref(5);
+      const Index masked_ref = attn::attend_into(memory, q, start, context_ref, alignment, ws_ref, noise_ref);
+      attn::Workspace<S> ws;
+      Matrix<S> context(b, dv);
+      Matrix<S> held = start;
+      attn::FullWeights<S> full(held);
+      attn::TopK<S> top(2);
+      attn::ColumnSums<S> sums;
+      std::mt19937 noise(5);
+      CHECK(attn::attend_into(memory, q, held, context, attn::Sinks<S>(top, full, sums), ws, noise) == masked_ref);
+      CHECK(same_bits(context, context_ref));
+      CHECK(same_bits(held, alignment));
+      CHECK(same_bits(Matrix<S>(ws.scores()), Matrix<S>(ws_ref.scores())));
+      CHECK(same_bits(Matrix<S>(ws.p_choose()), Matrix<S>(ws_ref.p_choose())));
+      attn::IndexMatrix idx;
+      Matrix<S> val;
+      attn_test::topk_reference(alignment, memory.mask(), 2, idx, val);
+      CHECK(top.indices() == idx);
+      CHECK(same_bits(top.weights(), val));
+      CHECK(same_bits(sums.sums(), column_sums_reference(alignment)));
+      // Without a FullWeights (the alignment in the workspace), and context only.
+      attn::ColumnSums<S> sums2;
+      std::mt19937 noise2(5);
+      attn::attend_into(memory, q, start, context, sums2, ws, noise2);
+      CHECK(same_bits(sums2.sums(), sums.sums()));
+      std::mt19937 noise3(5);
+      attn::attend_into(memory, q, start, context, attn::no_weights, ws, noise3);
+      CHECK(same_bits(context, context_ref));
+    }
+  }
+  // A non-monotonic memory in the form with `previous`: not read, the form without it.
+  {
+    const Matrix<S> q = attn_test::random_matrix<S>(rng, 3, dq);
+    attn::ColumnSums<S> with, without;
+    attn::Workspace<S> ws;
+    Matrix<S> c1(3, dv), c2(3, dv);
+    attn::attend_into(memories[2].second, q, Matrix<S>(0, 0), c1, with, ws);
+    attn::attend_into(memories[2].second, q, c2, without, ws);
+    CHECK(same_bits(c1, c2));
+    CHECK(same_bits(with.sums(), without.sums()));
+  }
+  // A monotonic memory without `previous`, a wrong context, a sink of another shape, a wrong
+  // `previous` before a wrong sink: refused with a message.
   const auto monotonic = attn::prepare_memory(k, v, attn::ScaledDotProductParams{}, n).with_monotonic({});
   Matrix<S> context(2, dv);
   attn::Workspace<S> ws;
   const Matrix<S> q = attn_test::random_matrix<S>(rng, 2, dq);
   CHECK(message_of([&] { attn::attend_into(monotonic, q, context, attn::no_weights, ws); }) ==
-        "attn::attend: a monotonic memory takes no sinks: its step needs the previous alignment and returns the new "
-        "one (use the form with `alignment`)");
+        "attn::attend: a monotonic memory's step needs the previous alignment: attend_into(memory, query, previous, "
+        "context, sinks, ws)");
+  Matrix<S> narrow(2, tk - 1);
+  attn::FullWeights<S> narrow_sink(narrow);
+  CHECK(message_of([&] { attn::attend_into(monotonic, q, Matrix<S>(2, tk - 1), context, narrow_sink, ws); }) ==
+        "attn::attend: previous (2x" + std::to_string(tk - 1) + ") must be (2x" + std::to_string(tk) + ")");
+  CHECK(message_of([&] { attn::attend_into(monotonic, q, monotonic.initial_alignment(2), context, narrow_sink, ws); })
+            .find("attn::attend: FullWeights") == 0);
   Matrix<S> wrong(3, dv);
   CHECK(message_of([&] { attn::attend_into(memories[0].second, q, wrong, attn::no_weights, ws); }) ==
         "attn::attend: context (3x5) must be (2x5)");
@@ -348,6 +406,117 @@ TEMPLATE_TEST_CASE("sinks: a prepared Memory's step gives the alignment of the f
   attn::FullWeights<S> full(small);
   CHECK_THAT(message_of([&] { attn::attend_into(memories[0].second, q, context, full, ws); }),
              Catch::Matchers::Contains("attn::attend"));
+}
+
+TEMPLATE_TEST_CASE("sinks: the monotonic mechanisms give the weights of the form with `weights`",
+                   "[sinks][monotonic]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(12);
+  const Index d = 5, dv = 3;
+  attn::BahdanauParams<S> bahdanau;
+  bahdanau.wq = attn_test::random_matrix<S>(rng, d, 4);
+  bahdanau.wk = attn_test::random_matrix<S>(rng, d, 4);
+  bahdanau.v = attn_test::random_matrix<S>(rng, 1, 4);
+  const auto dot = attn::LuongParams<S>::dot();
+  // (Tq, Tk): one block; two blocks of rows (the second shorter); no key.
+  for (const auto& [tq, tk] : {std::pair<Index, Index>{7, 37}, {300, 9}, {4, 0}}) {
+    const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, d);
+    const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, d);
+    Matrix<S> v = attn_test::random_matrix<S>(rng, tk, dv);
+    if (tk > 0) v(tk - 1, 0) = std::numeric_limits<S>::quiet_NaN();  // NaN in a key that "key length" hides
+    // The previous alignment: one step from the initial one.
+    const Matrix<S> previous =
+        attn::luong_monotonic(q, k, v, attn::monotonic_initial_alignment<S>(tq, tk), dot).weights;
+    for (const auto& [mask_name, mask] : masks_for(tq, tk, rng)) {
+      for (const attn::MonotonicMode mode : {attn::MonotonicMode::parallel, attn::MonotonicMode::recursive}) {
+        for (const bool luong : {false, true}) {
+          INFO("Tq = " << tq << ", Tk = " << tk << ", mask " << mask_name << ", mode " << static_cast<int>(mode)
+                       << (luong ? ", luong" : ", bahdanau"));
+          attn::MonotonicParams<S> m;
+          m.mode = mode;
+          m.score_bias = S(-0.5);
+          m.sigmoid_noise = S(0.5);
+          // Each call draws its noise from an engine of the same seed: the same draws.
+          const auto call = [&](auto& output, auto&& weights, attn::Workspace<S>& ws, const Matrix<S>& prev) {
+            std::mt19937 noise(77);
+            return luong ? attn::luong_monotonic_into(q, k, v, prev, dot, output, weights, ws, m, mask, noise)
+                         : attn::bahdanau_monotonic_into(q, k, v, prev, bahdanau, output, weights, ws, m, mask, noise);
+          };
+          attn::Workspace<S> ws_full;
+          Matrix<S> out_full(tq, dv);
+          Matrix<S> w(tq, tk);
+          const Index masked_full = call(out_full, w, ws_full, previous);
+
+          attn::TopK<S> top(3);
+          attn::ColumnSums<S> sums;
+          attn::RowStats<S> stats;
+          Matrix<S> gathered = Matrix<S>::Constant(tq, tk, S(-7));
+          Index calls = 0;
+          auto callback = attn::callback_sink<S>([&](Index first_row, const attn::WeightBlock<S>& block) {
+            gathered.middleRows(first_row, block.rows()) = block;
+            ++calls;
+          });
+          attn::Workspace<S> ws;
+          Matrix<S> out(tq, dv);
+          CHECK(call(out, attn::Sinks<S>(top, sums, stats, callback), ws, previous) == masked_full);
+          CHECK((ws.fully_masked() == ws_full.fully_masked()).all());
+          CHECK(same_bits(out, out_full));
+          CHECK(same_bits(Matrix<S>(ws.scores()), Matrix<S>(ws_full.scores())));
+          CHECK(same_bits(Matrix<S>(ws.p_choose()), Matrix<S>(ws_full.p_choose())));
+          const Index rows = attn::detail::block_rows_for<S>(tk);
+          CHECK(calls == (tk == 0 ? 0 : (tq + rows - 1) / rows));
+          if (tk > 0) CHECK(same_bits(gathered, w));
+          IndexMatrix idx;
+          Matrix<S> val;
+          topk_reference(w, mask, 3, idx, val);
+          CHECK(top.indices() == idx);
+          CHECK(same_bits(top.weights(), val));
+          CHECK(same_bits(sums.sums(), column_sums_reference(w)));
+          CHECK(sums.counts() == counts_reference(mask, tq, tk));
+          CHECK(same_bits(stats.entropy(), attn::row_entropy(w, mask)));
+          CHECK(stats.alignment() == attn::argmax_alignment(w, mask));
+
+          // A FullWeights over the previous alignment's storage: the step writes the new one there.
+          Matrix<S> held = previous;
+          attn::FullWeights<S> full(held);
+          attn::RowStats<S> stats2;
+          Matrix<S> out2(tq, dv);
+          call(out2, attn::Sinks<S>(full, stats2), ws, held);
+          CHECK(same_bits(held, w));
+          CHECK(same_bits(out2, out_full));
+          CHECK(same_bits(stats2.entropy(), stats.entropy()));
+          // Output only, and the value form (the energies as its scores).
+          Matrix<S> out3(tq, dv);
+          call(out3, attn::Sinks<S>(attn::no_weights), ws, previous);
+          CHECK(same_bits(out3, out_full));
+          std::mt19937 noise(77);
+          const attn::OutputResult<S> r =
+              luong ? attn::luong_monotonic(q, k, v, previous, dot, attn::no_weights, m, mask, noise)
+                    : attn::bahdanau_monotonic(q, k, v, previous, bahdanau, attn::no_weights, m, mask, noise);
+          CHECK(same_bits(r.output, out_full));
+          CHECK(same_bits(r.scores, Matrix<S>(ws_full.scores())));
+          CHECK((r.fully_masked == ws_full.fully_masked()).all());
+        }
+      }
+    }
+  }
+  // Bad arguments: the call's own checks come before the sinks', whose messages name the mechanism.
+  const Matrix<S> q = attn_test::random_matrix<S>(rng, 2, d);
+  const Matrix<S> k = attn_test::random_matrix<S>(rng, 6, d);
+  const Matrix<S> v = attn_test::random_matrix<S>(rng, 6, dv);
+  const Matrix<S> previous = attn::monotonic_initial_alignment<S>(2, 6);
+  Matrix<S> out(2, dv);
+  attn::Workspace<S> ws;
+  Matrix<S> small(2, 5);
+  attn::FullWeights<S> wrong(small);
+  CHECK(message_of([&] { attn::bahdanau_monotonic_into(q, k, v, previous, bahdanau, out, wrong, ws); }) ==
+        "attn::bahdanau_monotonic: FullWeights (2x5) must be (2x6)");
+  CHECK(message_of([&] { attn::luong_monotonic_into(q, k, v, Matrix<S>(3, 6), dot, out, wrong, ws); }) ==
+        "attn::luong_monotonic: previous (3x6) must be (2x6)");
+  attn::MonotonicParams<S> noisy;
+  noisy.sigmoid_noise = S(1);
+  CHECK_THAT(message_of([&] { attn::luong_monotonic(q, k, v, previous, dot, attn::no_weights, noisy); }),
+             Catch::Matchers::StartsWith("attn::luong_monotonic: "));
 }
 
 TEMPLATE_TEST_CASE("sinks: a sink reused for calls of other shapes holds the last call's results", "[sinks]", float,

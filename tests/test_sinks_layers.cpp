@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Weight sinks on the Keras layers over one sequence (attn::seq_self_attention and
-// attn::attention_pooling, their value and `_into` forms) and on attn::multi_head_batch: every
+// Weight sinks on the Keras layers over one sequence (attn::seq_self_attention,
+// attn::attention_pooling and attn::many_to_one, their value and `_into` forms) and on attn::multi_head_batch: every
 // sink against a reduction of the full weights of the same call made with weights, bit for bit
 // (each reference reduces the full matrix in the order the sink does, as tests/test_sinks.cpp),
 // under every kind of mask, with the layers' own windows and self-attention's padded steps;
@@ -199,6 +199,99 @@ TEMPLATE_TEST_CASE("layer sinks: attention_pooling's sinks equal reductions of i
       }
     }
   }
+}
+
+namespace {
+
+// attn::many_to_one in check_layer's shapes: its `_into` form with the context kept aside (each
+// call's context appended to `contexts`), its value form as an AttentionResult.
+template <typename S>
+struct ManyToOneInto {
+  std::vector<Matrix<S>>* contexts;
+  template <typename W>
+  Index operator()(const Matrix<S>& h, const attn::ManyToOneParams<S>& params, Matrix<S>& output, W&& weights,
+                   attn::Workspace<S>& ws, const Mask& mask, const attn::Options& options) const {
+    Matrix<S> context(1, h.cols());
+    const Index masked =
+        attn::many_to_one_into(h, params, output, std::forward<W>(weights), context, ws, mask, options);
+    contexts->push_back(context);
+    return masked;
+  }
+};
+
+template <typename S>
+struct ManyToOneValue {
+  attn::AttentionResult<S> operator()(const Matrix<S>& h, const attn::ManyToOneParams<S>& params, const Mask& mask,
+                                      const attn::Options& options) const {
+    const attn::ManyToOneResult<S> r = attn::many_to_one(h, params, mask, options);
+    attn::AttentionResult<S> a;
+    a.output = r.output;
+    a.weights = r.weights;
+    a.scores = r.scores;
+    a.fully_masked = r.fully_masked;
+    return a;
+  }
+  attn::OutputResult<S> operator()(const Matrix<S>& h, const attn::ManyToOneParams<S>& params,
+                                   const attn::Sinks<S>& sinks, const Mask& mask,
+                                   const attn::Options& options) const {
+    return attn::many_to_one(h, params, sinks, mask, options);
+  }
+};
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("layer sinks: many_to_one's sinks equal reductions of its full weights", "[sinks][layers]", float,
+                   double) {
+  using S = TestType;
+  std::mt19937_64 rng(909);
+  const Index d = 4;
+  for (const Index t : {Index(1), Index(9), Index(300)}) {
+    Matrix<S> h = attn_test::random_matrix<S>(rng, t, d, -2, 2);
+    if (t > 2) h(t - 1, 0) = std::numeric_limits<S>::quiet_NaN();  // in a step "key length" hides
+    BoolMatrix m(1, t);
+    std::bernoulli_distribution coin(0.5);
+    for (Index j = 0; j < t; ++j) m(0, j) = coin(rng);
+    const std::vector<std::pair<std::string, Mask>> masks = {
+        {"key length", Mask::key_length((t + 1) / 2)},
+        {"key length 0 (fully masked)", Mask::key_length(0)},
+        {"matrix & length", Mask::matrix(m) & Mask::key_length((t + 1) / 2)},
+        {"matrix of no step", Mask::matrix(BoolMatrix::Zero(1, t))}};
+    const Matrix<S> wc = attn_test::random_matrix<S>(rng, 2 * d, d);  // output 1×d, as check_layer's
+    for (const bool luong : {true, false}) {
+      const auto params = luong ? attn::ManyToOneParams<S>::luong(attn_test::random_matrix<S>(rng, d, d), wc)
+                                : attn::ManyToOneParams<S>::bahdanau(attn_test::random_matrix<S>(rng, d, 3),
+                                                                     attn_test::random_matrix<S>(rng, d, 3),
+                                                                     attn_test::random_matrix<S>(rng, 3, 1), wc);
+      for (const auto& [name, mask] : masks) {
+        for (const Probability p : attn_test::all_probabilities) {
+          INFO("T " << t << (luong ? ", luong" : ", bahdanau") << ", mask " << name << ", probability "
+                    << static_cast<int>(p));
+          attn::Options options;
+          options.probability = p;
+          options.return_scores = p != Probability::hardmax;
+          std::vector<Matrix<S>> contexts;
+          check_layer<S>(ManyToOneInto<S>{&contexts}, ManyToOneValue<S>{}, h, params, 1, mask, mask, 1, options);
+          // The context of every form: that of the call with a weights matrix (the first).
+          for (const Matrix<S>& c : contexts) CHECK(same_bits(c, contexts.front()));
+          CHECK(contexts.size() == 4);
+        }
+      }
+    }
+  }
+  // Bad arguments: the layer's checks first, then the sinks', named by the layer.
+  const Matrix<double> h = Matrix<double>::Ones(5, 2);
+  const auto params = attn::ManyToOneParams<double>::luong(Matrix<double>::Ones(2, 2), Matrix<double>::Ones(4, 3));
+  attn::Workspace<double> ws;
+  Matrix<double> out(1, 3), context(1, 2), wide(1, 6);
+  attn::FullWeights<double> full_wide(wide);
+  Matrix<double> short_context(1, 1);
+  CHECK(message_of<attn::invalid_argument>([&] {
+          attn::many_to_one_into(h, params, out, full_wide, short_context, ws);
+        }) == "attn::many_to_one: context (1x1) must be (1x2)");
+  CHECK(message_of<attn::invalid_argument>([&] { attn::many_to_one_into(h, params, out, full_wide, context, ws); }) ==
+        "attn::many_to_one: FullWeights (1x6) must be (1x5)");
+  CHECK(message_of<attn::invalid_argument>([&] { attn::many_to_one(h, params, full_wide); }) ==
+        "attn::many_to_one: FullWeights (1x6) must be (1x5)");
 }
 
 TEMPLATE_TEST_CASE("layer sinks: NaN in padded steps reaches no output, with or without sinks", "[sinks][layers]",

@@ -11,11 +11,13 @@
 #include "detail/attend.hpp"
 #include "mask.hpp"
 #include "result.hpp"
+#include "sinks.hpp"
 #include "workspace.hpp"
 
 #include <cstddef>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 namespace attn {
@@ -98,6 +100,75 @@ void check_many_to_one_params(const char* fn, const ManyToOneParams<Scalar>& p, 
 
 }  // namespace detail
 
+namespace detail {
+
+/// The `_into` form of many-to-one attention, its weights going to `weights`: a 1×T matrix
+/// (Eigen::Ref) or attn::Sinks (begun after every other check). With sinks the scores are
+/// computed into the storage of a FullWeights among them, else the workspace's block buffer
+/// (1×T), and the engine normalises them there and hands the row to the sinks.
+template <typename DerivedH, typename W>
+Index many_to_one_with(const Eigen::MatrixBase<DerivedH>& h, const ManyToOneParams<typename DerivedH::Scalar>& params,
+                       Eigen::Ref<Matrix<typename DerivedH::Scalar>> output, W& weights,
+                       Eigen::Ref<Matrix<typename DerivedH::Scalar>> context, Workspace<typename DerivedH::Scalar>& ws,
+                       const Mask& mask, const Options& options) {
+  using Scalar = typename DerivedH::Scalar;
+  constexpr const char* fn = "attn::many_to_one";
+  const SerialCall<Scalar> serial;  // Eigen's products single-threaded (bit-identical results)
+  const Index t = h.rows();
+  const Index d = h.cols();
+  check_many_to_one_params(fn, params, d);
+  check_into<Scalar>(fn, 1, t, params.wc.cols(), output, weights, mask, options);
+  check_shape(fn, "context", context, 1, d);
+  const Scalar scale = score_scale<Scalar>(fn, options, Scalar(1));
+  Target<Scalar> target;
+  if constexpr (std::is_same<std::decay_t<W>, Sinks<Scalar>>::value) {
+    target = begin_sinks(fn, weights, 1, t, mask);
+    if (!target.full) {
+      target.full = buffers(ws).block.matrix(1, t).data();
+      target.stride = 1;
+    }
+  } else {
+    target = full_target<Scalar>(weights);
+  }
+  Eigen::Map<Matrix<Scalar>, 0, Eigen::OuterStride<>> storage(target.full, 1, t, Eigen::OuterStride<>(target.stride));
+  const Eigen::Ref<Matrix<Scalar>> scores(storage);  // the scores, normalised in place into the weights
+
+  // The query is the last step the mask lets the one query row see (h_{n-1} under
+  // Mask::key_length(n)); a masked step is never read, not even as the query.
+  Index last_visible = -1;
+  for (Index j = t - 1; j >= 0 && last_visible < 0; --j)
+    if (mask.visible(0, j, t)) last_visible = j;
+  auto query = buffers(ws).vector.matrix(1, d);  // zero when no step is visible
+  if (last_visible >= 0) {
+    query = h.row(last_visible);
+  } else {
+    query.setZero();
+  }
+
+  // The scores of the one query against every step (the scorer of params).
+  if (params.score == ManyToOneScore::luong) {
+    const DotScorer<Scalar> scorer{view(params.w), false, Scalar(1), Scalar(0)};  // keys h_s·W
+    score_keys(scorer, query, h, scores, ws);
+  } else {
+    const Index units = params.w1.cols();
+    const AdditiveScorer<Scalar> scorer{view(params.w1), view(params.w2), RowView<Scalar>(nullptr, 0),
+                                        RowView<Scalar>(units == 0 ? nullptr : params.v.data(), units), Scalar(0)};
+    score_keys(scorer, query, h, scores, ws);
+  }
+  const Index count = attend_blocks<Scalar>(InPlaceScores{}, target, h, context, ws, mask, options, scale);
+
+  if (last_visible < 0) {
+    output.setZero();
+    return count;
+  }
+  output.noalias() = context * params.wc.topRows(d);
+  output.noalias() += query * params.wc.bottomRows(d);
+  output.array() = output.array().tanh();
+  return count;
+}
+
+}  // namespace detail
+
 /// Many-to-one attention over hidden states `h` (T×d) into caller-owned `output` (1×out),
 /// `weights` (1×T) and `context` (1×d), with scratch `ws`. The query is the last state h_T;
 /// under a mask it is the last step that query row 0 sees: with `Mask::key_length(n)` h_{n-1},
@@ -122,50 +193,29 @@ Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOnePara
                        Eigen::Ref<Matrix<typename DerivedH::Scalar>> weights,
                        Eigen::Ref<Matrix<typename DerivedH::Scalar>> context, Workspace<typename DerivedH::Scalar>& ws,
                        const Mask& mask = Mask(), const Options& options = Options()) {
-  using Scalar = typename DerivedH::Scalar;
-  constexpr const char* fn = "attn::many_to_one";
-  const detail::SerialCall<Scalar> serial;  // Eigen's products single-threaded (bit-identical results)
-  const Index t = h.rows();
-  const Index d = h.cols();
-  detail::check_many_to_one_params(fn, params, d);
-  detail::check_into<Scalar>(fn, 1, t, params.wc.cols(), output, weights, mask, options);
-  detail::check_shape(fn, "context", context, 1, d);
-  const Scalar scale = detail::score_scale<Scalar>(fn, options, Scalar(1));
+  return detail::many_to_one_with(h, params, output, weights, context, ws, mask, options);
+}
 
-  // The query is the last step the mask lets the one query row see (h_{n-1} under
-  // Mask::key_length(n)); a masked step is never read, not even as the query.
-  Index last_visible = -1;
-  for (Index j = t - 1; j >= 0 && last_visible < 0; --j)
-    if (mask.visible(0, j, t)) last_visible = j;
-  auto query = detail::buffers(ws).vector.matrix(1, d);  // zero when no step is visible
-  if (last_visible >= 0) {
-    query = h.row(last_visible);
-  } else {
-    query.setZero();
-  }
-
-  // The scores of the one query against every step (the scorer of params).
-  if (params.score == ManyToOneScore::luong) {
-    const detail::DotScorer<Scalar> scorer{detail::view(params.w), false, Scalar(1), Scalar(0)};  // keys h_s·W
-    detail::score_keys(scorer, query, h, weights, ws);
-  } else {
-    const Index units = params.w1.cols();
-    const detail::AdditiveScorer<Scalar> scorer{detail::view(params.w1), detail::view(params.w2),
-                                                detail::RowView<Scalar>(nullptr, 0),
-                                                detail::RowView<Scalar>(units == 0 ? nullptr : params.v.data(), units),
-                                                Scalar(0)};
-    detail::score_keys(scorer, query, h, weights, ws);
-  }
-  const Index count = detail::finish(weights, h, context, ws, mask, options, scale);
-
-  if (last_visible < 0) {
-    output.setZero();
-    return count;
-  }
-  output.noalias() = context * params.wc.topRows(d);
-  output.noalias() += query * params.wc.bottomRows(d);
-  output.array() = output.array().tanh();
-  return count;
+/// many_to_one_into with the weights (1×T) going to `sinks` instead of a matrix (attn::no_weights:
+/// the layer's output and context only, as the Keras layer returns them). Output, context and
+/// reports are those of the form with `weights`, bit for bit, and the sinks see its row.
+/// \param h hidden states, T×d
+/// \param params score and Dense kernels
+/// \param output 1×out, written
+/// \param sinks where the 1×T weights go (one sink, attn::Sinks<Scalar>(a, b, ...), or attn::no_weights)
+/// \param context 1×d, written
+/// \param ws reusable scratch; reports the fully masked row and the scores of the last call
+/// \param mask which steps are visible (default: all)
+/// \param options probability function, return_scores and the scale (a factor on the scores)
+/// \return 1 when no step was visible, else 0
+/// \throws attn::invalid_argument as the form with `weights`, or when a sink does not fit
+template <typename DerivedH>
+Index many_to_one_into(const Eigen::MatrixBase<DerivedH>& h, const ManyToOneParams<typename DerivedH::Scalar>& params,
+                       Eigen::Ref<Matrix<typename DerivedH::Scalar>> output,
+                       const Sinks<typename DerivedH::Scalar>& sinks,
+                       Eigen::Ref<Matrix<typename DerivedH::Scalar>> context, Workspace<typename DerivedH::Scalar>& ws,
+                       const Mask& mask = Mask(), const Options& options = Options()) {
+  return detail::many_to_one_with(h, params, output, sinks, context, ws, mask, options);
 }
 
 /// Many-to-one attention over hidden states `h` (T×d): the attention vector (1×out), the
@@ -191,6 +241,29 @@ ManyToOneResult<typename DerivedH::Scalar> many_to_one(const Eigen::MatrixBase<D
   r.fully_masked = ws.fully_masked();
   if (options.return_scores) r.scores = ws.scores();
   return r;
+}
+
+/// Many-to-one attention over hidden states `h` (T×d), the weights going to `sinks` instead of a
+/// matrix (attn::no_weights: the layer's output only, as Keras returns it): the output (1×out),
+/// the fully masked flag and, with `options.return_scores`, the scores (an attn::OutputResult, as
+/// the other Keras layers' sink forms; many_to_one_into gives the context too).
+/// \param h hidden states, T×d
+/// \param params score and Dense kernels
+/// \param sinks where the 1×T weights go (see sinks.hpp)
+/// \param mask which steps are visible (default: all)
+/// \param options probability function, return_scores and the scale (a factor on the scores)
+/// \return output 1×out, fully_masked (and scores when asked)
+/// \throws attn::invalid_argument as many_to_one_into does
+template <typename DerivedH>
+OutputResult<typename DerivedH::Scalar> many_to_one(const Eigen::MatrixBase<DerivedH>& h,
+                                                    const ManyToOneParams<typename DerivedH::Scalar>& params,
+                                                    const Sinks<typename DerivedH::Scalar>& sinks,
+                                                    const Mask& mask = Mask(), const Options& options = Options()) {
+  using Scalar = typename DerivedH::Scalar;
+  return detail::run_sinks<Scalar>(1, params.wc.cols(), options, [&](auto& output, auto& ws) {
+    Matrix<Scalar> context(1, h.cols());
+    many_to_one_into(h, params, output, sinks, context, ws, mask, options);
+  });
 }
 
 }  // namespace attn

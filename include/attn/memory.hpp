@@ -160,8 +160,8 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
 /// One step of a non-monotonic memory with the alignment going to `sinks` instead of a B×Tk
 /// matrix (attn::no_weights: the context only): what the form with `alignment` writes there,
 /// bit for bit, goes to the sinks block by block (a `FullWeights` among them receives it). The
-/// energies stay in the workspace as with that form. A monotonic memory takes no sinks: its step
-/// needs the previous alignment row and returns the new one, which is the decoder's state.
+/// energies stay in the workspace as with that form. A monotonic memory's step needs the previous
+/// alignment: the form with `previous` below.
 /// \param memory the prepared memory, not monotonic
 /// \param query B×dq
 /// \param context B×dv, written
@@ -179,8 +179,8 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
                 "attn::attend: the query must have the memory's scalar type; use .cast<T>()");
   constexpr const char* fn = "attn::attend";
   ATTN_CHECK(!memory.is_monotonic(),
-             "attn::attend: a monotonic memory takes no sinks: its step needs the previous alignment and returns "
-             "the new one (use the form with `alignment`)");
+             "attn::attend: a monotonic memory's step needs the previous alignment: attend_into(memory, query, "
+             "previous, context, sinks, ws)");
   const detail::SingleThreadedEigen serial;
   const Index b = query.rows();
   const Index tk = memory.max_time();
@@ -199,6 +199,56 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
   options.probability = memory.probability();
   return detail::attend_blocks<Scalar>(detail::InPlaceScores{}, target, memory.values(), context, ws, memory.mask(),
                                        options, Scalar(1), std::optional<bool>(memory.values_finite()));
+}
+
+/// One step of any memory, monotonic too, with the alignment going to `sinks` instead of a B×Tk
+/// matrix: the form with `previous` and `alignment`, its alignment computed whole (into the
+/// storage of a FullWeights among the sinks, else a B×Tk buffer of `ws`) and then handed to the
+/// sinks in blocks of rows, bit for bit. A monotonic step's alignment is the next step's
+/// `previous`: keep it with a FullWeights (whose storage may be `previous` itself). For a memory
+/// that is not monotonic `previous` is not read: this is the form without it.
+/// \tparam Noise attn::NoNoise (default), a std::mt19937-like engine or a callable returning
+///         N(0,1) samples
+/// \param memory the prepared memory
+/// \param query B×dq
+/// \param previous B×Tk previous alignment (monotonic only; otherwise not read)
+/// \param context B×dv, written
+/// \param sinks where the alignment goes (one sink, attn::Sinks<Scalar>(a, b, ...), or attn::no_weights)
+/// \param ws reusable scratch; holds the energies (and a monotonic memory's choosing
+///        probabilities) afterwards
+/// \param noise the pre-sigmoid noise source of a monotonic memory
+/// \return the number of fully masked rows
+/// \throws attn::invalid_argument as the form with `alignment`, or when a sink does not fit the call
+template <typename Scalar, typename DerivedQ, typename DerivedA, typename Noise = NoNoise>
+Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ>& query,
+                  const Eigen::MatrixBase<DerivedA>& previous, Eigen::Ref<Matrix<typename DerivedQ::Scalar>> context,
+                  const Sinks<typename DerivedQ::Scalar>& sinks, Workspace<Scalar>& ws, Noise&& noise = Noise()) {
+  if (!memory.is_monotonic()) return attend_into(memory, query, context, sinks, ws);
+  static_assert(std::is_same<Scalar, typename DerivedA::Scalar>::value,
+                "attn::attend: the previous alignment must have the memory's scalar type; use .cast<T>()");
+  constexpr const char* fn = "attn::attend";
+  const Index b = query.rows();
+  const Index tk = memory.max_time();
+  // The checks of the form with `alignment` first, then the sinks'.
+  detail::check_equal(fn, "query.cols()", query.cols(), "memory.query_size()", memory.query_size());
+  detail::check_shape(fn, "context", context, b, memory.value_size());
+  detail::check_shape(fn, "previous", previous, b, tk);
+  detail::check_monotonic_params(fn, memory.monotonic(), !detail::is_no_noise<Noise>());
+  const detail::Target<Scalar> target = detail::begin_sinks(fn, sinks, b, tk, memory.mask());
+  Scalar* full = target.full;
+  Index stride = target.stride;
+  if (!full) {
+    full = detail::buffers(ws).block.matrix(b, tk).data();
+    stride = b;
+  }
+  Eigen::Map<Matrix<Scalar>, 0, Eigen::OuterStride<>> alignment(full, b, tk, Eigen::OuterStride<>(stride));
+  const Index masked = attend_into(memory, query, previous, context, alignment, ws, std::forward<Noise>(noise));
+  const Index rows = detail::block_rows_for<Scalar>(tk);
+  if (tk > 0)
+    for (Index i0 = 0; i0 < b; i0 += rows)
+      sinks.consume(i0, WeightBlock<Scalar>(full + i0, std::min(rows, b - i0), tk, Eigen::OuterStride<>(stride)));
+  sinks.end();
+  return masked;
 }
 
 /// Value form of attend_into with sinks: one step of `query` (B×dq) against a non-monotonic

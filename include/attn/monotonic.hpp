@@ -10,8 +10,11 @@
 #include "luong.hpp"
 #include "mask.hpp"
 #include "monotonic_attention.hpp"
+#include "options.hpp"
+#include "sinks.hpp"
 #include "workspace.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <type_traits>
@@ -52,12 +55,45 @@ Index monotonic_keys(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q,
   return monotonic_step<Scalar>(scores, previous, monotonic, mask, noise, v, output, weights, ws);
 }
 
-/// The monotonic `_into` form of the mechanism of `params` (see detail::ScorerOf).
-template <typename Params, typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise>
+/// monotonic_keys with the weights going to `sinks` (already checked with every other argument):
+/// the weights of every row first, as the form with `weights` computes them, into the storage of a
+/// FullWeights among the sinks or else the workspace's block buffer (Tq×Tk, beside the energies
+/// and choosing probabilities the workspace holds anyway); then the rows go to the sinks in
+/// blocks of block_rows_for(Tk) rows, in order (none when Tk = 0), as the engine hands them.
+template <typename Scalar, typename Scorer, typename DerivedQ, typename DerivedK, typename DerivedV,
+          typename DerivedA, typename Noise>
+Index monotonic_sinks(const char* fn, const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q,
+                      const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v,
+                      const Eigen::MatrixBase<DerivedA>& previous, const MonotonicParams<Scalar>& monotonic,
+                      const Mask& mask, Noise& noise, Eigen::Ref<Matrix<Scalar>> output, const Sinks<Scalar>& sinks,
+                      Workspace<Scalar>& ws) {
+  const Index tq = q.rows();
+  const Index tk = k.rows();
+  const Target<Scalar> target = begin_sinks(fn, sinks, tq, tk, mask);
+  Scalar* full = target.full;
+  Index stride = target.stride;
+  if (!full) {
+    full = buffers(ws).block.matrix(tq, tk).data();
+    stride = tq;
+  }
+  Eigen::Map<Matrix<Scalar>, 0, Eigen::OuterStride<>> weights(full, tq, tk, Eigen::OuterStride<>(stride));
+  const Index masked = monotonic_keys<Scalar>(scorer, q, k, v, previous, monotonic, mask, noise, output, weights, ws);
+  const Index rows = block_rows_for<Scalar>(tk);
+  if (tk > 0)
+    for (Index i0 = 0; i0 < tq; i0 += rows)
+      sinks.consume(i0, WeightBlock<Scalar>(full + i0, std::min(rows, tq - i0), tk, Eigen::OuterStride<>(stride)));
+  sinks.end();
+  return masked;
+}
+
+/// The monotonic `_into` form of the mechanism of `params` (see detail::ScorerOf). The weights go
+/// to `weights`: a Tq×Tk matrix (Eigen::Ref) or attn::Sinks (begun after every other check).
+template <typename Params, typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename W,
+          typename Noise>
 Index monotonic_with(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
                      const Eigen::MatrixBase<DerivedV>& v, const Eigen::MatrixBase<DerivedA>& previous,
-                     const Params& params, Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
-                     Eigen::Ref<Matrix<typename DerivedQ::Scalar>> weights, Workspace<typename DerivedQ::Scalar>& ws,
+                     const Params& params, Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output, W& weights,
+                     Workspace<typename DerivedQ::Scalar>& ws,
                      const MonotonicParams<typename DerivedQ::Scalar>& monotonic, const Mask& mask, Noise& noise) {
   using Scalar = typename DerivedQ::Scalar;
   check_scalars<DerivedQ, DerivedK, DerivedV, DerivedA>();
@@ -66,10 +102,14 @@ Index monotonic_with(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const
   check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
   check_shape(fn, "previous", previous, q.rows(), k.rows());
   check_shape(fn, "output", output, q.rows(), v.cols());
-  check_shape(fn, "weights", weights, q.rows(), k.rows());
+  check_weights<Scalar>(fn, weights, q.rows(), k.rows());
   mask.check(fn, q.rows(), k.rows());
   return ScorerOf<Params>::with(fn, params, q.cols(), k.cols(), Scalar(1), ws, [&](const auto& scorer) {
-    return monotonic_keys<Scalar>(scorer, q, k, v, previous, monotonic, mask, noise, output, weights, ws);
+    if constexpr (std::is_same<std::decay_t<W>, Sinks<Scalar>>::value) {
+      return monotonic_sinks<Scalar>(fn, scorer, q, k, v, previous, monotonic, mask, noise, output, weights, ws);
+    } else {
+      return monotonic_keys<Scalar>(scorer, q, k, v, previous, monotonic, mask, noise, output, weights, ws);
+    }
   });
 }
 
@@ -127,6 +167,34 @@ class MonotonicIntoFn {
     return detail::monotonic_with(name_, q, k, v, previous, params, output, weights, ws, monotonic, mask, noise);
   }
 
+  /// Into `output`, the weights going to `sinks` instead of a Tq×Tk matrix (attn::no_weights:
+  /// output only). Output, weights, energies, p_choose and fully masked rows are those of the form
+  /// with `weights`, bit for bit: the recurrence runs over every row first (into the storage of a
+  /// FullWeights among the sinks, else a Tq×Tk buffer of `ws`), then the sinks get its rows in
+  /// order. The new alignment is the next step's `previous`: keep it with a FullWeights.
+  /// \param q queries, Tq×dq
+  /// \param k keys, Tk×dk
+  /// \param v values, Tk×dv
+  /// \param previous previous alignment, Tq×Tk (may be the storage of a FullWeights among the sinks)
+  /// \param params the parameters of the energies
+  /// \param output Tq×dv, written
+  /// \param sinks where the weights go (one sink, attn::Sinks<Scalar>(a, b, ...), or attn::no_weights)
+  /// \param ws reusable scratch; holds the energies, p_choose and fully masked rows afterwards
+  /// \param monotonic mode, score bias and noise scale (default: parallel, 0, 0)
+  /// \param mask which keys each query may see (default: all)
+  /// \param noise the pre-sigmoid noise source (default: none), as in the form with `weights`
+  /// \return the number of queries that saw no key
+  /// \throws attn::invalid_argument as the form with `weights`, or when a sink does not fit
+  template <typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise = NoNoise>
+  Index operator()(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
+                   const Eigen::MatrixBase<DerivedV>& v, const Eigen::MatrixBase<DerivedA>& previous,
+                   const Params<typename DerivedQ::Scalar>& params, Eigen::Ref<Matrix<typename DerivedQ::Scalar>> output,
+                   const Sinks<typename DerivedQ::Scalar>& sinks, Workspace<typename DerivedQ::Scalar>& ws,
+                   const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {}, const Mask& mask = Mask(),
+                   Noise&& noise = Noise()) const {
+    return detail::monotonic_with(name_, q, k, v, previous, params, output, sinks, ws, monotonic, mask, noise);
+  }
+
  private:
   const char* name_;
 };
@@ -176,6 +244,34 @@ class MonotonicFn {
                                                         const Eigen::MatrixBase<DerivedV>& v,
                                                         const Eigen::MatrixBase<DerivedA>& previous) const {
     return (*this)(q, k, v, previous, Params<typename DerivedQ::Scalar>{});
+  }
+
+  /// The weights go to `sinks` instead of a Tq×Tk matrix (attn::no_weights: output only): the
+  /// output, the fully masked rows and the energies `e + r` as `scores` (the choosing
+  /// probabilities stay in the workspace of the `_into` form).
+  /// \param q queries, Tq×dq
+  /// \param k keys, Tk×dk
+  /// \param v values, Tk×dv
+  /// \param previous previous alignment, Tq×Tk
+  /// \param params the parameters of the energies
+  /// \param sinks where the weights go (see sinks.hpp)
+  /// \param monotonic mode, score bias and noise scale (default: parallel, 0, 0)
+  /// \param mask which keys each query may see (default: all)
+  /// \param noise the pre-sigmoid noise source (default: none)
+  /// \return output, fully_masked and the energies as scores
+  /// \throws attn::invalid_argument as the `_into` form does
+  template <typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename Noise = NoNoise>
+  OutputResult<typename DerivedQ::Scalar> operator()(
+      const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v,
+      const Eigen::MatrixBase<DerivedA>& previous, const Params<typename DerivedQ::Scalar>& params,
+      const Sinks<typename DerivedQ::Scalar>& sinks, const MonotonicParams<typename DerivedQ::Scalar>& monotonic = {},
+      const Mask& mask = Mask(), Noise&& noise = Noise()) const {
+    using Scalar = typename DerivedQ::Scalar;
+    Options energies;
+    energies.return_scores = true;  // run_sinks then returns ws.scores(): the energies
+    return detail::run_sinks<Scalar>(q.rows(), v.cols(), energies, [&](auto& out, auto& ws) {
+      detail::monotonic_with(name_, q, k, v, previous, params, out, sinks, ws, monotonic, mask, noise);
+    });
   }
 
  private:

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -78,6 +79,37 @@ TEMPLATE_TEST_CASE("row_entropy: uniform rows give log n, one-hot rows 0", "[ana
 
   CHECK_THROWS_WITH(attn::row_entropy(w, attn::Mask::key_length(6)),
                     "attn::row_entropy: mask key length (6) exceeds the number of keys (5)");
+}
+
+TEMPLATE_TEST_CASE("row_entropy: a row's entropy has the same bits in a chunk of any number of rows",
+                   "[analysis][entropy]", float, double) {
+  // row_entropy (and the RowStats sink) take a chunk of a few rows with the keys in the lanes and
+  // a full chunk with the rows in the lanes: each row, alone or among others, the same bits.
+  using Scalar = TestType;
+  std::mt19937_64 rng(41);
+  const Index tq = 37, tk = 70;  // 70 keys: four groups of 16 floats (8 doubles) and a rest
+  Matrix<Scalar> w = attn_test::random_matrix<Scalar>(rng, tq, tk, 0, 1);
+  w(3, 5) = 0;                                                // 0·log 0 = 0
+  w(4, 6) = std::numeric_limits<Scalar>::denorm_min();        // below the smallest normal
+  w(5, 7) = Scalar(-0.25);                                    // a negative weight: NaN
+  w(6, 69) = std::numeric_limits<Scalar>::quiet_NaN();        // NaN in the last group
+  attn::BoolMatrix m(tq, tk);
+  std::bernoulli_distribution coin(0.7);
+  for (Index i = 0; i < tq; ++i)
+    for (Index j = 0; j < tk; ++j) m(i, j) = coin(rng);
+  for (const attn::Mask& mask : {attn::Mask(), attn::Mask::causal(20), attn::Mask::window(9, 30),
+                                 attn::Mask::key_length(33), attn::Mask::matrix(m)}) {
+    const attn::Vector<Scalar> all = attn::row_entropy(w, mask);
+    const attn::BoolMatrix seen = attn_test::dense_mask(mask, tq, tk);
+    for (const Index rows : {Index(1), Index(2), Index(3), Index(4), Index(5)}) {
+      for (Index i = 0; i + rows <= tq; ++i) {
+        INFO(rows << " rows from row " << i);
+        const attn::Vector<Scalar> part =
+            attn::row_entropy(Matrix<Scalar>(w.middleRows(i, rows)), attn::Mask::matrix(seen.middleRows(i, rows)));
+        CHECK(attn_test::same_bits(part, all.segment(i, rows)));
+      }
+    }
+  }
 }
 
 // --- head reductions ---------------------------------------------------------------------------

@@ -186,19 +186,10 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
   const Index tk = memory.max_time();
   detail::check_equal(fn, "query.cols()", query.cols(), "memory.query_size()", memory.query_size());
   detail::check_shape(fn, "context", context, b, memory.value_size());
-  const Eigen::Ref<const Matrix<Scalar>> q(query);
-  auto scores = detail::buffers(ws).scores.matrix(b, tk);
-  memory.scores_into(q, scores, ws);
-  detail::Target<Scalar> target = detail::begin_sinks(fn, sinks, b, tk, memory.mask());
-  if (!target.full) {  // the alignment in the workspace's block buffer, which the engine then leaves alone
-    target.full = detail::buffers(ws).block.matrix(b, tk).data();
-    target.stride = b;
-  }
-  Eigen::Map<Matrix<Scalar>, 0, Eigen::OuterStride<>>(target.full, b, tk, Eigen::OuterStride<>(target.stride)) = scores;
-  Options options;
-  options.probability = memory.probability();
-  return detail::attend_blocks<Scalar>(detail::InPlaceScores{}, target, memory.values(), context, ws, memory.mask(),
-                                       options, Scalar(1), std::optional<bool>(memory.values_finite()));
+  // The form with `alignment`, then the sinks get its rows (one-row steps keep their kernels).
+  return detail::whole_to_sinks(fn, sinks, b, tk, memory.mask(), ws, [&](auto& alignment) {
+    return attend_into(memory, query, context, alignment, ws);
+  });
 }
 
 /// One step of any memory, monotonic too, with the alignment going to `sinks` instead of a B×Tk
@@ -234,21 +225,9 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
   detail::check_shape(fn, "context", context, b, memory.value_size());
   detail::check_shape(fn, "previous", previous, b, tk);
   detail::check_monotonic_params(fn, memory.monotonic(), !detail::is_no_noise<Noise>());
-  const detail::Target<Scalar> target = detail::begin_sinks(fn, sinks, b, tk, memory.mask());
-  Scalar* full = target.full;
-  Index stride = target.stride;
-  if (!full) {
-    full = detail::buffers(ws).block.matrix(b, tk).data();
-    stride = b;
-  }
-  Eigen::Map<Matrix<Scalar>, 0, Eigen::OuterStride<>> alignment(full, b, tk, Eigen::OuterStride<>(stride));
-  const Index masked = attend_into(memory, query, previous, context, alignment, ws, std::forward<Noise>(noise));
-  const Index rows = detail::block_rows_for<Scalar>(tk);
-  if (tk > 0)
-    for (Index i0 = 0; i0 < b; i0 += rows)
-      sinks.consume(i0, WeightBlock<Scalar>(full + i0, std::min(rows, b - i0), tk, Eigen::OuterStride<>(stride)));
-  sinks.end();
-  return masked;
+  return detail::whole_to_sinks(fn, sinks, b, tk, memory.mask(), ws, [&](auto& alignment) {
+    return attend_into(memory, query, previous, context, alignment, ws, std::forward<Noise>(noise));
+  });
 }
 
 /// Value form of attend_into with sinks: one step of `query` (B×dq) against a non-monotonic

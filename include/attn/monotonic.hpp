@@ -14,7 +14,6 @@
 #include "sinks.hpp"
 #include "workspace.hpp"
 
-#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <type_traits>
@@ -55,37 +54,6 @@ Index monotonic_keys(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q,
   return monotonic_step<Scalar>(scores, previous, monotonic, mask, noise, v, output, weights, ws);
 }
 
-/// monotonic_keys with the weights going to `sinks` (already checked with every other argument):
-/// the weights of every row first, as the form with `weights` computes them, into the storage of a
-/// FullWeights among the sinks or else the workspace's block buffer (Tq×Tk, beside the energies
-/// and choosing probabilities the workspace holds anyway); then the rows go to the sinks in
-/// blocks of block_rows_for(Tk) rows, in order (none when Tk = 0), as the engine hands them.
-template <typename Scalar, typename Scorer, typename DerivedQ, typename DerivedK, typename DerivedV,
-          typename DerivedA, typename Noise>
-Index monotonic_sinks(const char* fn, const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q,
-                      const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v,
-                      const Eigen::MatrixBase<DerivedA>& previous, const MonotonicParams<Scalar>& monotonic,
-                      const Mask& mask, Noise& noise, Eigen::Ref<Matrix<Scalar>> output, const Sinks<Scalar>& sinks,
-                      Workspace<Scalar>& ws) {
-  const Index tq = q.rows();
-  const Index tk = k.rows();
-  const Target<Scalar> target = begin_sinks(fn, sinks, tq, tk, mask);
-  Scalar* full = target.full;
-  Index stride = target.stride;
-  if (!full) {
-    full = buffers(ws).block.matrix(tq, tk).data();
-    stride = tq;
-  }
-  Eigen::Map<Matrix<Scalar>, 0, Eigen::OuterStride<>> weights(full, tq, tk, Eigen::OuterStride<>(stride));
-  const Index masked = monotonic_keys<Scalar>(scorer, q, k, v, previous, monotonic, mask, noise, output, weights, ws);
-  const Index rows = block_rows_for<Scalar>(tk);
-  if (tk > 0)
-    for (Index i0 = 0; i0 < tq; i0 += rows)
-      sinks.consume(i0, WeightBlock<Scalar>(full + i0, std::min(rows, tq - i0), tk, Eigen::OuterStride<>(stride)));
-  sinks.end();
-  return masked;
-}
-
 /// The monotonic `_into` form of the mechanism of `params` (see detail::ScorerOf). The weights go
 /// to `weights`: a Tq×Tk matrix (Eigen::Ref) or attn::Sinks (begun after every other check).
 template <typename Params, typename DerivedQ, typename DerivedK, typename DerivedV, typename DerivedA, typename W,
@@ -106,7 +74,10 @@ Index monotonic_with(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const
   mask.check(fn, q.rows(), k.rows());
   return ScorerOf<Params>::with(fn, params, q.cols(), k.cols(), Scalar(1), ws, [&](const auto& scorer) {
     if constexpr (std::is_same<std::decay_t<W>, Sinks<Scalar>>::value) {
-      return monotonic_sinks<Scalar>(fn, scorer, q, k, v, previous, monotonic, mask, noise, output, weights, ws);
+      // The recurrence runs over every row first, then the sinks get the rows.
+      return whole_to_sinks(fn, weights, q.rows(), k.rows(), mask, ws, [&](auto& whole) {
+        return monotonic_keys<Scalar>(scorer, q, k, v, previous, monotonic, mask, noise, output, whole, ws);
+      });
     } else {
       return monotonic_keys<Scalar>(scorer, q, k, v, previous, monotonic, mask, noise, output, weights, ws);
     }

@@ -456,6 +456,34 @@ Target<Scalar> begin_sinks(const char* fn, const Sinks<Scalar>& sinks, Index tq,
   return t;
 }
 
+/// A call whose Tq×Tk weights are computed whole before any row is handed on (the monotonic
+/// recurrence, a Memory's step), with `sinks` in the place of the weights: begins the sinks (their
+/// checks throw here: call it after every other check), runs `compute(weights)` into the storage
+/// of a FullWeights among them or else the workspace's block buffer (Tq×Tk), then gives the sinks
+/// its rows in blocks of block_rows_for(Tk) rows, in order (none when Tk = 0), and ends them.
+/// The sinks see the bits the form with a weights matrix writes: `compute` is that form, and it
+/// must leave the block buffer alone (attend_blocks does when it is given full storage).
+/// \return what `compute` returns (the number of fully masked rows)
+template <typename Scalar, typename Compute>
+Index whole_to_sinks(const char* fn, const Sinks<Scalar>& sinks, Index tq, Index tk, const Mask& mask,
+                     Workspace<Scalar>& ws, Compute&& compute) {
+  const Target<Scalar> target = begin_sinks(fn, sinks, tq, tk, mask);
+  Scalar* full = target.full;
+  Index stride = target.stride;
+  if (!full) {
+    full = buffers(ws).block.matrix(tq, tk).data();
+    stride = std::max<Index>(tq, 1);
+  }
+  Eigen::Map<Matrix<Scalar>, 0, Eigen::OuterStride<>> weights(full, tq, tk, Eigen::OuterStride<>(stride));
+  const Index masked = compute(weights);
+  const Index rows = block_rows_for<Scalar>(tk);
+  if (tk > 0)
+    for (Index i0 = 0; i0 < tq; i0 += rows)
+      sinks.consume(i0, WeightBlock<Scalar>(full + i0, std::min(rows, tq - i0), tk, Eigen::OuterStride<>(stride)));
+  sinks.end();
+  return masked;
+}
+
 /// The `weights` argument of an `_into` form checked against Tq×Tk (a matrix; sinks are checked
 /// by begin_sinks, after every other argument).
 template <typename Scalar>

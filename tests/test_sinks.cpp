@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <string>
 #include <utility>
@@ -65,6 +66,48 @@ std::vector<std::pair<std::string, Mask>> masks_for(Index tq, Index tk, std::mt1
   return out;
 }
 
+// The reduction sinks of one call (TopK(3), ColumnSums, RowStats and a callback gathering every
+// block), and check(): each against the full weights `w` of the same call made with a weights
+// matrix, bit for bit (each reference reduces `w` in the order the sink does).
+template <typename S>
+struct ReductionSinks {
+  attn::TopK<S> top{3};
+  attn::ColumnSums<S> sums;
+  attn::RowStats<S> stats;
+  Matrix<S> gathered;
+  Index calls = 0;
+  attn::CallbackSink<S, std::function<void(Index, const attn::WeightBlock<S>&)>> callback;
+
+  ReductionSinks(Index tq, Index tk)
+      : gathered(Matrix<S>::Constant(tq, tk, S(-7))), callback([this](Index first_row, const attn::WeightBlock<S>& b) {
+          gathered.middleRows(first_row, b.rows()) = b;
+          ++calls;
+        }) {}
+  ReductionSinks(const ReductionSinks&) = delete;  // the callback holds `this`
+  ReductionSinks& operator=(const ReductionSinks&) = delete;
+
+  void check(const Matrix<S>& w, const Mask& mask) const {
+    const Index tq = w.rows();
+    const Index tk = w.cols();
+    // The callback saw every block once (blocks of block_rows_for(Tk) rows), the full matrix's rows.
+    const Index rows = attn::detail::block_rows_for<S>(tk);
+    CHECK(calls == (tk == 0 ? 0 : (tq + rows - 1) / rows));
+    if (tk > 0) CHECK(same_bits(gathered, w));
+    // TopK: bit for bit (a selection, no arithmetic).
+    IndexMatrix idx;
+    Matrix<S> val;
+    topk_reference(w, mask, 3, idx, val);
+    CHECK(top.indices() == idx);
+    CHECK(same_bits(top.weights(), val));
+    // ColumnSums: bit for bit against the sums in the same order; counts by the mask.
+    CHECK(same_bits(sums.sums(), column_sums_reference(w)));
+    CHECK(sums.counts() == counts_reference(mask, tq, tk));
+    // RowStats: bit for bit what row_entropy and argmax_alignment give on the full weights.
+    CHECK(same_bits(stats.entropy(), attn::row_entropy(w, mask)));
+    CHECK(stats.alignment() == attn::argmax_alignment(w, mask));
+  }
+};
+
 // Runs scaled_dot_product_into with a full matrix, then with every sink at once (no full
 // matrix), and checks each sink against the full weights.
 template <typename S>
@@ -87,45 +130,23 @@ void check_all_sinks(Index tq, Index tk, const Mask& mask, Probability probabili
   const std::vector<Index> rows = tq > 0 ? std::vector<Index>{tq - 1, 0, tq / 2, 0} : std::vector<Index>{};
   Matrix<S> selected(static_cast<Index>(rows.size()), tk);
   attn::SelectedRows<S> pick(rows, selected);
-  attn::TopK<S> top(3);
-  attn::ColumnSums<S> sums;
-  attn::RowStats<S> stats;
-  Matrix<S> gathered = Matrix<S>::Constant(tq, tk, S(-7));
-  Index calls = 0;
-  auto callback = attn::callback_sink<S>([&](Index first_row, const attn::WeightBlock<S>& block) {
-    gathered.middleRows(first_row, block.rows()) = block;
-    ++calls;
-  });
+  ReductionSinks<S> r(tq, tk);
 
   attn::Workspace<S> ws;
   Matrix<S> out(tq, dv);
-  const Index masked = attn::scaled_dot_product_into(q, k, v, out, attn::Sinks<S>(pick, top, sums, stats, callback),
-                                                     ws, mask, options);
+  const Index masked = attn::scaled_dot_product_into(
+      q, k, v, out, attn::Sinks<S>(pick, r.top, r.sums, r.stats, r.callback), ws, mask, options);
   // The output and the fully masked rows: the same bits as with the full matrix.
   CHECK(masked == masked_full);
   CHECK((ws.fully_masked() == flags_full).all());
   CHECK(same_bits(out, out_full));
-  // The callback saw every block once, and they are the full matrix's rows, bit for bit.
   CHECK(attn::detail::block_rows_for<S>(tk) == rows_per_block);
-  CHECK(calls == (tk == 0 ? 0 : (tq + rows_per_block - 1) / rows_per_block));
-  if (tk > 0) CHECK(same_bits(gathered, w));
+  r.check(w, mask);
   // SelectedRows: the rows of the full matrix, bit for bit.
   // (Rows of a matrix without columns have no storage to point into: compared only when tk > 0.)
   CHECK(selected.cols() == tk);
   if (tk > 0)
     for (std::size_t t = 0; t < rows.size(); ++t) CHECK(same_bits(selected.row(static_cast<Index>(t)), w.row(rows[t])));
-  // TopK: bit for bit (a selection, no arithmetic).
-  IndexMatrix idx;
-  Matrix<S> val;
-  topk_reference(w, mask, 3, idx, val);
-  CHECK(top.indices() == idx);
-  CHECK(same_bits(top.weights(), val));
-  // ColumnSums: bit for bit against the sums in the same order; counts by the mask.
-  CHECK(same_bits(sums.sums(), column_sums_reference(w)));
-  CHECK(sums.counts() == counts_reference(mask, tq, tk));
-  // RowStats: bit for bit what row_entropy and argmax_alignment give on the full weights.
-  CHECK(same_bits(stats.entropy(), attn::row_entropy(w, mask)));
-  CHECK(stats.alignment() == attn::argmax_alignment(w, mask));
 }
 
 }  // namespace
@@ -447,34 +468,15 @@ TEMPLATE_TEST_CASE("sinks: the monotonic mechanisms give the weights of the form
           Matrix<S> w(tq, tk);
           const Index masked_full = call(out_full, w, ws_full, previous);
 
-          attn::TopK<S> top(3);
-          attn::ColumnSums<S> sums;
-          attn::RowStats<S> stats;
-          Matrix<S> gathered = Matrix<S>::Constant(tq, tk, S(-7));
-          Index calls = 0;
-          auto callback = attn::callback_sink<S>([&](Index first_row, const attn::WeightBlock<S>& block) {
-            gathered.middleRows(first_row, block.rows()) = block;
-            ++calls;
-          });
+          ReductionSinks<S> r(tq, tk);
           attn::Workspace<S> ws;
           Matrix<S> out(tq, dv);
-          CHECK(call(out, attn::Sinks<S>(top, sums, stats, callback), ws, previous) == masked_full);
+          CHECK(call(out, attn::Sinks<S>(r.top, r.sums, r.stats, r.callback), ws, previous) == masked_full);
           CHECK((ws.fully_masked() == ws_full.fully_masked()).all());
           CHECK(same_bits(out, out_full));
           CHECK(same_bits(Matrix<S>(ws.scores()), Matrix<S>(ws_full.scores())));
           CHECK(same_bits(Matrix<S>(ws.p_choose()), Matrix<S>(ws_full.p_choose())));
-          const Index rows = attn::detail::block_rows_for<S>(tk);
-          CHECK(calls == (tk == 0 ? 0 : (tq + rows - 1) / rows));
-          if (tk > 0) CHECK(same_bits(gathered, w));
-          IndexMatrix idx;
-          Matrix<S> val;
-          topk_reference(w, mask, 3, idx, val);
-          CHECK(top.indices() == idx);
-          CHECK(same_bits(top.weights(), val));
-          CHECK(same_bits(sums.sums(), column_sums_reference(w)));
-          CHECK(sums.counts() == counts_reference(mask, tq, tk));
-          CHECK(same_bits(stats.entropy(), attn::row_entropy(w, mask)));
-          CHECK(stats.alignment() == attn::argmax_alignment(w, mask));
+          r.check(w, mask);
 
           // A FullWeights over the previous alignment's storage: the step writes the new one there.
           Matrix<S> held = previous;
@@ -484,18 +486,18 @@ TEMPLATE_TEST_CASE("sinks: the monotonic mechanisms give the weights of the form
           call(out2, attn::Sinks<S>(full, stats2), ws, held);
           CHECK(same_bits(held, w));
           CHECK(same_bits(out2, out_full));
-          CHECK(same_bits(stats2.entropy(), stats.entropy()));
+          CHECK(same_bits(stats2.entropy(), r.stats.entropy()));
           // Output only, and the value form (the energies as its scores).
           Matrix<S> out3(tq, dv);
           call(out3, attn::Sinks<S>(attn::no_weights), ws, previous);
           CHECK(same_bits(out3, out_full));
           std::mt19937 noise(77);
-          const attn::OutputResult<S> r =
+          const attn::OutputResult<S> value =
               luong ? attn::luong_monotonic(q, k, v, previous, dot, attn::no_weights, m, mask, noise)
                     : attn::bahdanau_monotonic(q, k, v, previous, bahdanau, attn::no_weights, m, mask, noise);
-          CHECK(same_bits(r.output, out_full));
-          CHECK(same_bits(r.scores, Matrix<S>(ws_full.scores())));
-          CHECK((r.fully_masked == ws_full.fully_masked()).all());
+          CHECK(same_bits(value.output, out_full));
+          CHECK(same_bits(value.scores, Matrix<S>(ws_full.scores())));
+          CHECK((value.fully_masked == ws_full.fully_masked()).all());
         }
       }
     }

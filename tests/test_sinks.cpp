@@ -448,10 +448,11 @@ TEMPLATE_TEST_CASE("sinks: the monotonic mechanisms give the weights of the form
     // The previous alignment: one step from the initial one.
     const Matrix<S> previous =
         attn::luong_monotonic(q, k, v, attn::monotonic_initial_alignment<S>(tq, tk), dot).weights;
-    for (const auto& [mask_name, mask] : masks_for(tq, tk, rng)) {
+    for (const auto& entry : masks_for(tq, tk, rng)) {
+      const Mask& mask = entry.second;  // not a structured binding: C++17 lambdas cannot capture one
       for (const attn::MonotonicMode mode : {attn::MonotonicMode::parallel, attn::MonotonicMode::recursive}) {
         for (const bool luong : {false, true}) {
-          INFO("Tq = " << tq << ", Tk = " << tk << ", mask " << mask_name << ", mode " << static_cast<int>(mode)
+          INFO("Tq = " << tq << ", Tk = " << tk << ", mask " << entry.first << ", mode " << static_cast<int>(mode)
                        << (luong ? ", luong" : ", bahdanau"));
           attn::MonotonicParams<S> m;
           m.mode = mode;

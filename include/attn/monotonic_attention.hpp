@@ -172,6 +172,7 @@ void monotonic_probability(Eigen::Ref<Matrix<Scalar>> scores, const Eigen::Matri
                            Eigen::Map<Matrix<Scalar>> p, Eigen::Ref<Matrix<Scalar>> out) {
   const Index tq = scores.rows();
   const Index tk = scores.cols();
+  if (tk == 0) return;  // no key, nothing to write (and a row of storage-less `out` has no address)
   const bool has_matrix = mask.explicit_matrix().has_value();
   const bool noisy = m.sigmoid_noise > Scalar(0);
   const bool hard = m.mode == MonotonicMode::hard;

@@ -61,6 +61,25 @@ Index memory_step_finish(const Memory<Scalar>& memory, const Eigen::Ref<const Ma
   return 0;
 }
 
+
+/// The checks every step of `memory` makes before its alignment's (a matrix's shape or the
+/// sinks'): the query's width and the context's shape; `previous` and the noise settings of a
+/// monotonic memory come after the alignment (check_monotonic_step).
+template <typename Scalar, typename DerivedQ, typename Context>
+void check_step(const char* fn, const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ>& query,
+                const Context& context) {
+  check_equal(fn, "query.cols()", query.cols(), "memory.query_size()", memory.query_size());
+  check_shape(fn, "context", context, query.rows(), memory.value_size());
+}
+
+/// A monotonic memory's step: `previous` is B×Tk and noise is given when the memory asks for it.
+template <typename Scalar, typename DerivedA>
+void check_monotonic_step(const char* fn, const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedA>& previous,
+                          Index b, bool has_noise) {
+  check_shape(fn, "previous", previous, b, memory.max_time());
+  check_monotonic_params(fn, memory.monotonic(), has_noise);
+}
+
 }  // namespace detail
 
 /// What one decoder step returns (value form of attn::attend_into).
@@ -115,13 +134,9 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
   const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   const Index b = query.rows();
   const Index tk = memory.max_time();
-  detail::check_equal(fn, "query.cols()", query.cols(), "memory.query_size()", memory.query_size());
-  detail::check_shape(fn, "context", context, b, memory.value_size());
+  detail::check_step(fn, memory, query, context);
   detail::check_shape(fn, "alignment", alignment, b, tk);
-  if (memory.is_monotonic()) {
-    detail::check_shape(fn, "previous", previous, b, tk);
-    detail::check_monotonic_params(fn, memory.monotonic(), !detail::is_no_noise<Noise>());
-  }
+  if (memory.is_monotonic()) detail::check_monotonic_step(fn, memory, previous, b, !detail::is_no_noise<Noise>());
 
   // Plain matrices, maps and column blocks bind without a copy; other expressions are evaluated.
   const Eigen::Ref<const Matrix<Scalar>> q(query);
@@ -181,13 +196,9 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
   ATTN_CHECK(!memory.is_monotonic(),
              "attn::attend: a monotonic memory's step needs the previous alignment: attend_into(memory, query, "
              "previous, context, sinks, ws)");
-  const detail::SingleThreadedEigen serial;
-  const Index b = query.rows();
-  const Index tk = memory.max_time();
-  detail::check_equal(fn, "query.cols()", query.cols(), "memory.query_size()", memory.query_size());
-  detail::check_shape(fn, "context", context, b, memory.value_size());
+  detail::check_step(fn, memory, query, context);
   // The form with `alignment`, then the sinks get its rows (one-row steps keep their kernels).
-  return detail::whole_to_sinks(fn, sinks, b, tk, memory.mask(), ws, [&](auto& alignment) {
+  return detail::whole_to_sinks(fn, sinks, query.rows(), memory.max_time(), memory.mask(), ws, [&](auto& alignment) {
     return attend_into(memory, query, context, alignment, ws);
   });
 }
@@ -218,14 +229,10 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
   static_assert(std::is_same<Scalar, typename DerivedA::Scalar>::value,
                 "attn::attend: the previous alignment must have the memory's scalar type; use .cast<T>()");
   constexpr const char* fn = "attn::attend";
-  const Index b = query.rows();
-  const Index tk = memory.max_time();
   // The checks of the form with `alignment` first, then the sinks'.
-  detail::check_equal(fn, "query.cols()", query.cols(), "memory.query_size()", memory.query_size());
-  detail::check_shape(fn, "context", context, b, memory.value_size());
-  detail::check_shape(fn, "previous", previous, b, tk);
-  detail::check_monotonic_params(fn, memory.monotonic(), !detail::is_no_noise<Noise>());
-  return detail::whole_to_sinks(fn, sinks, b, tk, memory.mask(), ws, [&](auto& alignment) {
+  detail::check_step(fn, memory, query, context);
+  detail::check_monotonic_step(fn, memory, previous, query.rows(), !detail::is_no_noise<Noise>());
+  return detail::whole_to_sinks(fn, sinks, query.rows(), memory.max_time(), memory.mask(), ws, [&](auto& alignment) {
     return attend_into(memory, query, previous, context, alignment, ws, std::forward<Noise>(noise));
   });
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Weight sinks on the Keras layers over one sequence (attn::seq_self_attention,
-// attn::attention_pooling and attn::many_to_one, their value and `_into` forms) and on attn::multi_head_batch: every
-// sink against a reduction of the full weights of the same call made with weights, bit for bit
+// attn::attention_pooling and attn::many_to_one, their value and `_into` forms) and on
+// attn::multi_head_batch: every sink against a reduction of the full weights of the same call made with weights, bit for bit
 // (each reference reduces the full matrix in the order the sink does, as tests/test_sinks.cpp),
 // under every kind of mask, with the layers' own windows and self-attention's padded steps;
 // output only; bad arguments.

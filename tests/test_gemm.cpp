@@ -166,13 +166,13 @@ TEMPLATE_TEST_CASE("transpose_into: scale·kᵀ entry for entry in tiles, from a
       const auto k = big.block(2, 1, rows, cols);  // outer stride 53
       Matrix<S> scaled = Matrix<S>::Constant(cols, rows, std::numeric_limits<S>::quiet_NaN());
       Matrix<S> plain = scaled;
-      attn::detail::transpose_into<true>(k, scale, scaled);
-      attn::detail::transpose_into<false>(k, scale, plain);
+      attn::detail::transpose_into(k, scale, scaled);
+      attn::detail::transpose_into(k, plain);
       CHECK(same_bits(scaled, Matrix<S>(scale * k.transpose())));
       CHECK(same_bits(plain, Matrix<S>(k.transpose())));
       const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> row_major = k;
       Matrix<S> from_rows = Matrix<S>::Constant(cols, rows, std::numeric_limits<S>::quiet_NaN());
-      attn::detail::transpose_into<true>(row_major, scale, from_rows);
+      attn::detail::transpose_into(row_major, scale, from_rows);
       CHECK(same_bits(from_rows, scaled));
     }
   }

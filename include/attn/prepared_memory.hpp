@@ -290,9 +290,9 @@ Memory<typename DerivedK::Scalar> memory_of(const char* fn, const Scorer& scorer
   Matrix<Scalar> keys(k.rows(), scorer.prepared_size(k.cols()));
   scorer.prepare(k, keys);
   parts.keys.resize(keys.cols(), keys.rows());
-  detail::transpose_into<false>(keys, Scalar(1), parts.keys);
+  detail::transpose_into(keys, parts.keys);
   parts.values.resize(v.cols(), v.rows());
-  detail::transpose_into<false>(v, Scalar(1), parts.values);
+  detail::transpose_into(v, parts.values);
   parts.length = memory_length(fn, length, k.rows());
   parts.query_size = scorer.query_size(k.cols());
   parts.additive = Scorer::additive;

@@ -42,7 +42,7 @@ void additive_scores(const Eigen::MatrixBase<DerivedPq>& pq, const Eigen::Matrix
     return;
   }
   auto kt = detail::buffers(ws).keys.matrix(units, tk);
-  transpose_into<false>(pk, Scalar(1), kt);
+  transpose_into(pk, kt);
   additive_score_rows<Scalar>(pq, kt.data(), units, tk, v.derived().data(), scores,
                               detail::buffers(ws).hidden.matrix(units, 1), detail::buffers(ws).column.matrix(tk, 1));
 }

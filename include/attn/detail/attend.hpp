@@ -388,7 +388,7 @@ Index attend_prepared(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q
     // Every block's product packs the keys again; from a column-major copy of the prepared keys'
     // transpose that packing reads contiguous memory instead of striding across them.
     auto kt = buffers(ws).keys.matrix(prepared.cols(), prepared.rows());
-    transpose_into<false>(prepared, Scalar(1), kt);
+    transpose_into(prepared, kt);
     const Eigen::Map<const Matrix<Scalar>> keys_t(kt.data(), kt.rows(), kt.cols());
     const auto scores = one_row_scratch_scores(scorer, q, keys_t, ws);
     return attend_blocks<Scalar>(scores, target, v, output, ws, mask, options, score_scale, values_finite);
@@ -426,7 +426,7 @@ Index attend_keys(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q, co
   if constexpr (Scorer::parallel_blocks) {
     if (!scorer.projects()) {
       auto kt = buffers(ws).keys.matrix(k.cols(), k.rows());
-      transpose_into<true>(k, scorer.scale, kt);
+      transpose_into(k, scorer.scale, kt);
       const Eigen::Map<const Matrix<Scalar>> keys_t(kt.data(), kt.rows(), kt.cols());
       const auto scores = one_row_scratch_scores(scorer, q, keys_t, ws);
       return attend_blocks<Scalar>(scores, target, v, output, ws, mask, options);

@@ -182,13 +182,14 @@ constexpr bool plain_storage() {
 
 /// dst = srcᵀ, or scale·srcᵀ when `Scaled` (each entry `scale * src(j, p)`, the bits of
 /// `dst = scale * src.transpose()`), for a column-major `dst` (src.cols()×src.rows(), e.g. a
-/// workspace buffer). A column-major `src` of T rows (the keys, Tk×d) is read in tiles of 16 of
-/// its rows, one cache line of each column at a time: Eigen's assignment reads it across a row,
-/// T scalars apart, and at T = 1024 floats those reads are 4 KiB apart, all in one set of L1,
-/// each a miss. Measured (bench/, d = 64, float, one thread): the transposed scaled keys of
-/// T = 1024 took 7 % of the whole output-only call that way. Other sources go to Eigen.
+/// workspace buffer): the two transpose_into overloads below. A column-major `src` of T rows
+/// (the keys, Tk×d) is read in tiles of 16 of its rows, one cache line of each column at a time:
+/// Eigen's assignment reads it across a row, T scalars apart, and at T = 1024 floats those reads
+/// are 4 KiB apart, all in one set of L1, each a miss. Measured (bench/, d = 64, float, one
+/// thread): the transposed scaled keys of T = 1024 took 7 % of the whole output-only call that
+/// way. Other sources go to Eigen.
 template <bool Scaled, typename Derived, typename Dst>
-void transpose_into(const Eigen::MatrixBase<Derived>& src, typename Derived::Scalar scale, Dst&& dst) {
+void transpose_tiled(const Eigen::MatrixBase<Derived>& src, typename Derived::Scalar scale, Dst& dst) {
   using Scalar = typename Derived::Scalar;
   if constexpr (plain_storage<Derived>() && plain_storage<Dst>()) {
     constexpr Index tile = 16;
@@ -209,6 +210,18 @@ void transpose_into(const Eigen::MatrixBase<Derived>& src, typename Derived::Sca
     static_cast<void>(scale);
     dst = src.transpose();
   }
+}
+
+/// dst = srcᵀ (see transpose_tiled).
+template <typename Derived, typename Dst>
+void transpose_into(const Eigen::MatrixBase<Derived>& src, Dst&& dst) {
+  transpose_tiled<false>(src, typename Derived::Scalar(1), dst);
+}
+
+/// dst = scale·srcᵀ, entry for entry the bits of `dst = scale * src.transpose()` (see transpose_tiled).
+template <typename Derived, typename Dst>
+void transpose_into(const Eigen::MatrixBase<Derived>& src, typename Derived::Scalar scale, Dst&& dst) {
+  transpose_tiled<true>(src, scale, dst);
 }
 
 #ifdef ATTN_USE_DNNL

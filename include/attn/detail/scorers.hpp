@@ -105,7 +105,7 @@ struct DotScorer {
     if (q.rows() == 1) {
       // One row: the keys transposed, each score one sum over a contiguous key column, as every
       // one-row dot score is computed (dot_score_row: a Memory's step, the full call's blocks).
-      transpose_into<false>(keys, Scalar(1), kt);
+      transpose_into(keys, kt);
       dot_score_row<Scalar>(q, kt.data(), kt.rows(), kt.cols(), out, row, column);
     } else {
       product(q, keys.transpose(), out);  // attn's gemm for a plain q, as scores_transposed

@@ -52,5 +52,18 @@ Scalar score_scale(const char* fn, const OptionsT& options, Scalar fallback) {
   return options.scale ? static_cast<Scalar>(*options.scale) : fallback;
 }
 
+/// A vector argument of a parameter factory as one row: `m` empty, or 1×n (a `.npy` of shape
+/// (n,) reads as 1×n). Anything else throws here, naming the argument: Eigen's own conversion of a
+/// Matrix of another shape to a row vector would abort the program (an assertion), and a
+/// column or a kernel passed here is most often an argument out of order, which `order` then
+/// spells out (e.g. "the arguments follow get_weights(): Wt, Wx, bh, Wa, ba").
+template <typename Scalar>
+RowVector<Scalar> factory_row(const char* function, const char* argument, Matrix<Scalar> m, const char* order) {
+  ATTN_CHECK(m.size() == 0 || m.rows() == 1, std::string(function) + ": " + argument + " " + shape(m.rows(), m.cols()) +
+                                                  " must be one row (1xn) or empty; " + order);
+  if (m.size() == 0) return RowVector<Scalar>();
+  return Eigen::Map<const RowVector<Scalar>>(m.data(), m.cols());
+}
+
 }  // namespace detail
 }  // namespace attn

@@ -32,16 +32,24 @@ struct PoolingParams {
   /// \param w d×1
   /// \param b 1×1, or empty (default) for no bias
   /// \return parameters with the linear activation
-  static PoolingParams seq_weighted(Matrix<Scalar> w, RowVector<Scalar> b = {}) {
-    return {std::move(w), std::move(b), PoolingActivation::linear};
+  /// \throws attn::invalid_argument when `b` is not one row (or empty); `w` is checked by the call
+  static PoolingParams seq_weighted(Matrix<Scalar> w, Matrix<Scalar> b = {}) {
+    return {std::move(w),
+            detail::factory_row<Scalar>("attn::PoolingParams::seq_weighted", "b", std::move(b),
+                                        "the arguments follow get_weights(): W, b"),
+            PoolingActivation::linear};
   }
   /// Feed-forward attention (Raffel & Ellis 2015), ``TimeDistributed(Dense(1, activation='tanh'))``
   /// then softmax over time: e_t = tanh(x_t·w + b).
   /// \param w d×1
   /// \param b 1×1, or empty (default) for no bias
   /// \return parameters with the tanh activation
-  static PoolingParams feed_forward(Matrix<Scalar> w, RowVector<Scalar> b = {}) {
-    return {std::move(w), std::move(b), PoolingActivation::tanh};
+  /// \throws attn::invalid_argument when `b` is not one row (or empty); `w` is checked by the call
+  static PoolingParams feed_forward(Matrix<Scalar> w, Matrix<Scalar> b = {}) {
+    return {std::move(w),
+            detail::factory_row<Scalar>("attn::PoolingParams::feed_forward", "b", std::move(b),
+                                        "the arguments follow get_weights(): kernel, bias"),
+            PoolingActivation::tanh};
   }
 };
 

@@ -120,7 +120,8 @@ Options:
                            of the two maps of --truth (default: "head 0", "head 1", ... and
                            "truth", "attention")
       --grid-columns N     svg: maps per row of a grid (default: about square)
-      --max-size PX        svg: the maps span at most PX pixels along each axis (default 720)
+      --max-size PX        svg: the maps span at most PX pixels along each axis (default 720,
+                           at least 16); a pooled map (--pool) has at most PX cells per axis
       --raster auto|always|never  svg: draw cells as an embedded image (auto: above 16384 cells);
                            html: above that (auto) or always, the page shows the map as such a
                            heatmap instead of highlighted text (not with --query or --chars)
@@ -141,7 +142,9 @@ Options:
       --pool mean|max      pool a 2-D float32/float64 .npy map, read by memory map (never held
                            whole), to at most --max-size cells per axis: each drawn cell is the
                            mean (default) or the maximum of a block of cells; the title says so.
-                           Done without this option when the map exceeds --max-cells
+                           Done without this option when the map exceeds --max-cells. A pooled
+                           map takes no --rows/--cols/--chars (a block has no token); 3-D
+                           stacks and --view are not pooled
       --max-bytes N        refuse to write more than N bytes of output (default 268435456)
       --view               write the interactive view (above) instead of a picture; takes
                            several WEIGHTS files (one per layer); -r/-c/-t and --colormap
@@ -190,7 +193,8 @@ Training animation (--animate): attention of a few samples after every epoch, be
                            one map (2-D) or one map per sample (3-D: n x Tq x Tk). Writes an
                            HTML page (slider, play/pause, one colour scale for every frame
                            and the truth, maps embedded quantised to 16 bits) or, with
-                           -o FILE.svg and --frames, a grid of chosen frames
+                           -o FILE.svg and --frames, a grid of chosen frames; -r/-c label
+                           every map's rows and columns (one token per row / column)
       --truth FILE         with --animate: the ground truth, one map per sample (2-D or 3-D),
                            drawn beside (--layout under: under) each sample's map
       --frames LIST        svg grid: the frames to show, by the number in their file names
@@ -560,6 +564,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
         !a.gold.empty()) {
       throw usage_error("--view cannot be used with --bars, --heatmap, --hist, --truth, --chars, --query, --animate or --gold");
     }
+    if (a.pool) throw usage_error("--view shows every token and pools nothing: --pool is for pictures (svg, html)");
   }
   if (a.output.empty()) throw usage_error("no output file given (-o FILE)");
   if (a.format.empty() && a.output == "-") throw usage_error("-o - (standard output) needs --format svg or --format html");
@@ -805,6 +810,13 @@ Weights read_weights(const std::string& path, const std::string& csv_labels, con
     if (csv_labels == "cols") labels = attn::io::CsvLabels::columns;
     if (csv_labels == "both") labels = attn::io::CsvLabels::both;
     attn::io::CsvMatrix<double> csv = attn::io::read_csv<double>(fs::path(path), labels);
+    if (csv.values.rows() > 0 && csv.values.cols() == 0 && !csv.row_labels.empty()) {
+      // Every line became a row label: most often numbers separated by spaces (np.savetxt's default).
+      throw std::runtime_error("'" + path + "' has no column of numbers (each line was read as one row label, e.g. '" +
+                               csv.row_labels.front().substr(0, 40) +
+                               "'): attn-plot reads comma-separated values; NumPy writes them with "
+                               "np.savetxt(path, w, delimiter=',')");
+    }
     check_limits(path, 1, csv.values.rows(), csv.values.cols(), a);
     w.maps.push_back(std::move(csv.values));
     w.row_labels = std::move(csv.row_labels);
@@ -822,8 +834,12 @@ std::string shape_text(const Eigen::MatrixXd& m) {
 void check_label_count(const std::vector<std::string>& labels, attn::Index count, const std::string& source,
                        const char* what) {
   if (!labels.empty() && static_cast<attn::Index>(labels.size()) != count) {
+    // One token per line: an empty line at the end is an empty last token, which is easy to miss.
+    const bool blank_end = labels.back().empty() && static_cast<attn::Index>(labels.size()) > count;
     throw std::runtime_error(source + " has " + std::to_string(labels.size()) + " tokens but the weights have " +
-                             std::to_string(count) + " " + what);
+                             std::to_string(count) + " " + what +
+                             (blank_end ? " (its last line is empty: one token per line, an empty line is an empty token)"
+                                        : ""));
   }
 }
 
@@ -857,6 +873,11 @@ void emit(const Arguments& a, const std::string& text, std::ostream& out) {
     out.flush();
     if (!out) throw std::runtime_error("writing to standard output failed");
     return;
+  }
+  const fs::path directory = fs::path(a.output).parent_path();
+  std::error_code error;
+  if (!directory.empty() && !fs::is_directory(directory, error)) {
+    throw std::runtime_error("cannot write '" + a.output + "': there is no directory '" + directory.string() + "'");
   }
   attn::io::detail::write_file_atomically(fs::path(a.output), "attn-plot", [&](std::ostream& os) {
     os.write(text.data(), static_cast<std::streamsize>(text.size()));
@@ -1069,11 +1090,42 @@ int run_view(const Arguments& a, std::ostream& out);
 
 int run_weights(const Arguments& a, Weights w, std::ostream& out);
 
+/// Refuses an OUTPUT that is one of the input files (or a directory of --animate frames):
+/// writing it would replace the weights or labels it is drawn from.
+void check_output_is_no_input(const Arguments& a) {
+  if (a.output == "-") return;
+  std::error_code error;
+  if (!fs::exists(a.output, error)) return;
+  const char* positional = a.animate ? "FRAMES" : "WEIGHTS";
+  std::vector<std::pair<std::string, std::string>> inputs{{"--rows", a.rows_file}, {"--cols", a.cols_file},
+                                                          {"--chars", a.chars_file}, {"--truth", a.truth},
+                                                          {"--gold", a.gold}};
+  if (a.mask != "causal") inputs.emplace_back("--mask", a.mask);
+  inputs.emplace_back(positional, a.weights);
+  for (const std::string& file : a.more_weights) inputs.emplace_back(positional, file);
+  for (const auto& [what, path] : inputs) {
+    if (!path.empty() && fs::equivalent(a.output, path, error)) {
+      throw usage_error("-o '" + a.output + "' is the " + what + " file '" + path +
+                        "': attn-plot does not write over its inputs; choose another output");
+    }
+  }
+}
+
 int run(const Arguments& a, std::ostream& out, std::ostream& err) {
+  check_output_is_no_input(a);
   if (a.view) return run_view(a, out);
   if (a.animate) return run_animation(a, out);
   if (!a.gold.empty() || is_alignment_file(a.weights)) return run_alignment(a, out, err);
   Weights w = read_weights(a.weights, a.csv_labels, a);
+  if (w.stacked && a.pool) {
+    throw usage_error("--pool pools one 2-D map too large to draw; '" + a.weights + "' is a stack of " +
+                      std::to_string(w.maps.size()) + " maps, drawn as a grid without pooling: leave out --pool");
+  }
+  if (!w.pooled.empty() && (!a.rows_file.empty() || !a.cols_file.empty() || !a.chars_file.empty())) {
+    throw usage_error("'" + a.weights + "' is drawn " + w.pooled + ": its blocks of " + std::to_string(w.pool_rows) + "x" + std::to_string(w.pool_cols) +
+                      " cells have no token each, so --rows, --cols and --chars cannot label them; leave them out, "
+                      "or draw the map unpooled with a larger --max-cells");
+  }
   if (!w.pooled.empty()) {  // the picture says it was pooled: a line of its title
     Arguments titled = a;
     titled.title = a.title.empty() ? w.pooled : a.title + " \u2014 " + w.pooled;
@@ -1402,6 +1454,14 @@ std::vector<std::vector<Eigen::MatrixXd>> read_view_layers(const std::string& pa
       return layers;
     }
   }
+  attn::io::NpyHeader header;
+  if (has_extension(path, ".npy") && npy_map_to_pool(path, a, header)) {
+    // The view's head and text views draw every token: a map pooled into blocks has none.
+    throw std::runtime_error("'" + path + "' holds a " + std::to_string(header.shape[0]) + "x" +
+                             std::to_string(header.shape[1]) + " map, more than --max-cells " +
+                             std::to_string(a.max_cells) + ", and --view shows every token: draw it as a picture ("
+                             "attn-plot " + path + " -o map.svg pools it to the display size) or raise --max-cells");
+  }
   Weights w = read_weights(path, a.csv_labels, a);
   if (labels.query_tokens.empty()) labels.query_tokens = w.row_labels;
   if (labels.key_tokens.empty()) labels.key_tokens = w.col_labels;
@@ -1598,6 +1658,11 @@ int run_animation(const Arguments& a, std::ostream& out) {
                                shapes(first) + " (one truth map per map of a frame)");
     }
   }
+  // Every map of a frame has the first one's shape (3-D) or is the only one (2-D).
+  check_label_count(options.row_labels, frames.front().maps.front().rows(), "--rows '" + a.rows_file + "'",
+                    "rows (queries)");
+  check_label_count(options.col_labels, frames.front().maps.front().cols(), "--cols '" + a.cols_file + "'",
+                    "columns (keys)");
   check_label_bytes(options.row_labels, options.col_labels, 1, 1, 1, a);
 
   if (a.format == "svg") {
@@ -1637,7 +1702,9 @@ int attn_plot_main(int argc, char** argv, std::ostream& out, std::ostream& err) 
     err << "attn-plot: out of memory\n";
     return 1;
   } catch (const std::exception& e) {
-    err << "attn-plot: " << e.what() << "\n";
+    // attn's file writers name the program themselves ("attn-plot: cannot write ...").
+    const std::string message = e.what();
+    err << (message.rfind("attn-plot: ", 0) == 0 ? "" : "attn-plot: ") << message << "\n";
     return 1;
   } catch (...) {
     err << "attn-plot: unknown error\n";

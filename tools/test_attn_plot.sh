@@ -121,10 +121,12 @@ ok "html csv query"         b.html   labelled.csv --query 1 --color '#08306b' -t
 ok "html chars"             c.html   chars.csv --csv-labels none --chars chars.txt
 ok "html format flag"       out.svgz "$npy/f8_1d_5.npy" --format html -c <(printf '%s\n' 1 2 3 4 5)
 ok "option=value form"      n.svg    "$npy/f8_c_3x4.npy" --title=eq --vmax=10 --layout=under
-# A CSV of row labels only (a 2x0 map): --query takes a row without columns (found by
-# fuzz/attn_plot_fuzzer.cpp; clang's UBSan reported an offset applied to a null pointer).
+# A CSV of row labels only: every line read as a label, no column of numbers, as NumPy's
+# space-separated np.savetxt output reads. Refused, with the delimiter to use.
 printf 'a\nb\n' >labels_only.csv
-ok "html query, no columns" d.html   labels_only.csv --query 1
+bad "csv no numbers"     1 "'labels_only.csv' has no column of numbers (each line was read as one row label, e.g. 'a'): attn-plot reads comma-separated values; NumPy writes them with np.savetxt(path, w, delimiter=',')" labels_only.csv -o out/new.svg
+printf '0.25 0.75\n0.5 0.5\n' >spaces.csv
+bad "csv spaces"         1 "'spaces.csv' has no column of numbers (each line was read as one row label, e.g. '0.25 0.75')" spaces.csv -o out/new.svg
 
 # Bars and histograms (issue 15): a single row is drawn as bars by default.
 ok "bars default 1-D"       bars1.svg "$npy/f8_1d_5.npy" -c <(printf '%s\n' 'le <b>' 'chat & "x"' $'\xe2\x80\xaeevil' $'\xff' '注意')
@@ -237,6 +239,8 @@ bad "animate count"     1 "'frames3d_5.npy' holds 2 maps but 'frames/epoch_1.npy
 bad "animate truth"     1 "--truth '$npy/f2_c_2x3.npy' holds 1 map(s) of 2x3 but each frame holds 1 map(s) of 3x4" --animate frames --truth "$npy/f2_c_2x3.npy" -o out/new.html
 bad "animate no number" 2 "'notes.npy' has no number in its name" --animate frames/epoch_1.npy notes.npy -o out/new.html
 bad "animate same step" 2 "have the same number 10" --animate frames/epoch_10.npy frames/epoch_10.npy -o out/new.html
+printf 'a\nb\n' >rows2_animate.txt
+bad "animate rows"      1 "--rows 'rows2_animate.txt' has 2 tokens but the weights have 3 rows (queries)" --animate frames -r rows2_animate.txt -o out/new.html
 bad "animate frame 3"   2 "--frames: no frame file is numbered 3 (the frames are 1, 2, 10)" --animate frames --frames 1,3 -o out/new.svg
 bad "animate svg"       2 "give --frames LIST" --animate frames -o out/new.svg
 bad "animate frames"    2 "--frames is for the svg grid" --animate frames --frames 1 -o out/new.html
@@ -291,7 +295,25 @@ bad "csv not number"    1 "line 2, field 2: 'x' is not a number"  notnumber.csv 
 mkdir -p dir.npy
 bad "directory input"   1 "cannot open 'dir.npy' for reading: Is a directory" dir.npy -o out/new.svg
 bad "directory tokens"  1 "--rows 'dir.npy': cannot open for reading: Is a directory" "$npy/f8_c_3x4.npy" -r dir.npy -o out/new.svg
-bad "no output dir"     1 "cannot write 'out/missing/new.svg'"    "$npy/f8_c_3x4.npy" -o out/missing/new.svg
+bad "no output dir"     1 "attn-plot: cannot write 'out/missing/new.svg': there is no directory 'out/missing'" "$npy/f8_c_3x4.npy" -o out/missing/new.svg
+if grep -q 'attn-plot: attn-plot:' "$work/err"; then fail "no output dir: the program is named twice: $(cat "$work/err")"; else pass; fi
+# OUTPUT is never one of the inputs: WEIGHTS, a label file, a frame (each left as it was).
+cp "$npy/f8_c_3x4.npy" self.npy && cp self.npy self_orig.npy && cp self.npy self_1.npy
+printf 'a\nb\nc\n' >self_rows.txt && cp self_rows.txt self_rows_orig.txt
+bad "output is weights" 2 "-o 'self.npy' is the WEIGHTS file 'self.npy': attn-plot does not write over its inputs" self.npy --format svg -o self.npy
+bad "output is rows"    2 "-o 'self_rows.txt' is the --rows file 'self_rows.txt'" self.npy --rows self_rows.txt --format svg -o self_rows.txt
+bad "output is a frame" 2 "-o 'self_1.npy' is the FRAMES file 'self_1.npy'" --animate self_1.npy --format html -o self_1.npy
+if cmp -s self.npy self_orig.npy && cmp -s self_1.npy self_orig.npy && cmp -s self_rows.txt self_rows_orig.txt; then
+    pass
+else
+    fail "output is an input: an input changed"
+fi
+# A label file's extra empty last line is named in the message.
+printf 'a\nb\nc\n\n' >rows_blank_end.txt
+bad "rows blank end"    1 "has 4 tokens but the weights have 3 rows (queries) (its last line is empty: one token per line" "$npy/f8_c_3x4.npy" --rows rows_blank_end.txt -o out/new.svg
+# --pool is for one 2-D map: a stack refuses it, and so does --view.
+bad "pool stack"        2 "is a stack of 2 maps, drawn as a grid without pooling: leave out --pool" "$npy/f8_c_2x3x4.npy" --pool max -o out/new.svg
+bad "pool view"         2 "--view shows every token and pools nothing" --view "$npy/f8_c_3x4.npy" --pool max -o out/new.html
 # Resource limits: a 128-byte .npy claiming a billion empty maps ends at once, with status 1.
 npy_header() {  # npy_header SHAPE: a version-1.0 float64 .npy header of 128 bytes, no data
     local dict="{'descr': '<f8', 'fortran_order': False, 'shape': $1, }"
@@ -311,6 +333,10 @@ elapsed_ms="$(cpu_ms "$plot" billion_empty.npy -o out/new.svg)"
 if [ "$elapsed_ms" -lt 1000 ]; then pass; else fail "billion empty maps took ${elapsed_ms} ms of processor time"; fi
 npy_header '(2, 0, 1)' >two_empty.npy
 bad "empty maps"        1 "'two_empty.npy': its 2 maps are empty (0x1)" two_empty.npy -o out/new.svg
+# A 2x0 map: --query takes a row without columns (found by fuzz/attn_plot_fuzzer.cpp with a
+# CSV of labels only; clang's UBSan reported an offset applied to a null pointer).
+npy_header '(2, 0)' >two_by_zero.npy
+ok "html query, no columns" d.html   two_by_zero.npy --query 1
 bad "max cells"         1 "holds 2 map(s) of 3x4 cells, more than --max-cells 20" "$npy/f8_c_2x3x4.npy" --max-cells 20 -o out/new.svg
 bad "max maps"          1 "holds 2 maps, more than --max-maps 1" "$npy/f8_c_2x3x4.npy" --max-maps 1 -o out/new.svg
 bad "max bytes"         1 "bytes, more than --max-bytes 1000" "$npy/f8_c_3x4.npy" --max-bytes 1000 -o out/new.svg
@@ -521,6 +547,10 @@ else
     ok "pool small" pool_small.svg "$npy/f8_c_3x4.npy" --pool max
     if grep -q 'pooled' pool_small.svg; then fail "pool small: a 3x4 map was pooled"; else pass; fi
     bad "pool how"      2 "--pool must be mean or max, not 'median'" big.npy --pool median -o out/new.svg
+    # A pooled map has no token per row or column to label; --view draws every token: refused.
+    printf '%s\n' $(seq 1 3000) >rows3000.txt
+    bad "pool labels"   2 "'big.npy' is drawn pooled from 3000×2000 to 600×667 (mean of 5×3 cells): its blocks of 5x3 cells have no token each" big.npy --rows rows3000.txt -o out/new.svg
+    bad "pool view big" 1 "'big.npy' holds a 3000x2000 map, more than --max-cells 4194304, and --view shows every token" --view big.npy -o out/new.html
     bad "pool int"      1 "pooling (--pool, above --max-cells) reads float32 or float64 (<f4, <f8)" "$npy/i4_2x3.npy" --pool mean --max-size 16 --max-cells 4 -o out/new.svg
     head -c 100000 big.npy >cut.npy
     bad "pool truncated" 1 "truncated data: shape (3000, 2000) of '<f4' needs 24000000 bytes" cut.npy -o out/new.svg

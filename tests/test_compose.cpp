@@ -291,6 +291,41 @@ TEST_CASE("index ticks at nice steps when there are no labels", "[compose][svg][
   CHECK(attn::io::heatmap_svg(Eigen::MatrixXd::Random(120, 24), labelled).find("row-ticks") == std::string::npos);
 }
 
+// A map of a few pixels (attn-plot --max-size 16 on a pooled map): index ticks whose numbers would
+// touch are left out, and the column axis title, wider than the map, stays inside the picture.
+TEST_CASE("a map of a few pixels: ticks apart, the axis title inside the picture", "[compose][svg][ticks]") {
+  attn::io::HeatmapOptions options;
+  options.max_map_size = 16;
+  options.font_size = 12;
+  options.col_axis_title = "column (blocks of 2)";
+  options.row_axis_title = "row";
+  const std::string svg = attn::io::heatmap_svg(Eigen::MatrixXd::Random(10, 15), options);
+  ATTN_CHECK_WELL_FORMED(svg);
+  const auto xs = [&svg](const std::string& cls) {
+    std::vector<std::pair<double, std::string>> at;
+    const std::size_t start = svg.find("<g class=\"" + cls + "\"");
+    if (start == std::string::npos) return at;
+    const std::string group = svg.substr(start, svg.find("</g>", start) - start);
+    const std::regex text_re("<text x=\"([-0-9.]+)\"[^>]*>([^<]*)");
+    for (std::sregex_iterator it(group.begin(), group.end(), text_re), end; it != end; ++it)
+      at.emplace_back(std::stod((*it)[1]), (*it)[2]);
+    return at;
+  };
+  const auto ticks = xs("col-ticks");
+  REQUIRE(!ticks.empty());
+  CHECK(ticks.front().second == "0");
+  for (std::size_t k = 1; k < ticks.size(); ++k) {  // numbers drawn 0.6 em per digit, centred
+    const double half_widths = 0.3 * 12 * static_cast<double>(ticks[k].second.size() + ticks[k - 1].second.size());
+    CHECK(ticks[k].first - ticks[k - 1].first >= half_widths);
+  }
+  std::smatch title, width;
+  REQUIRE(std::regex_search(svg, title, std::regex("class=\"axis-title\" x=\"([-0-9.]+)\"[^>]*>column \\(blocks")));
+  REQUIRE(std::regex_search(svg, width, std::regex("<svg [^>]*width=\"([0-9.]+)\"")));
+  const double half_title = 0.3 * 12 * static_cast<double>(options.col_axis_title.size());
+  CHECK(std::stod(title[1]) - half_title >= 0);
+  CHECK(std::stod(title[1]) + half_title <= std::stod(width[1]));
+}
+
 TEST_CASE("masked cells are hatched, named in the legend, and do not set the scale", "[compose][svg][mask]") {
   Eigen::MatrixXd m(3, 3);
   m << 0.2, 9, 9, 0.4, 0.6, 9, 0.1, 0.3, 0.6;  // 9: what a caller left in the masked cells

@@ -73,8 +73,18 @@ inline void svg_index_ticks(std::string& out, Index count, bool rows, double lef
                             double font) {
   out += std::string("<g class=\"") + (rows ? "row-ticks" : "col-ticks") + "\" font-size=\"" + svg_num(font) + "\"" +
          (rows ? " text-anchor=\"end\"" : " text-anchor=\"middle\"") + ">\n";
+  // A tick whose number would touch the previous one's is left out (a map of a few pixels: the
+  // ticks of index_ticks then lie closer than their numbers are wide, or tall).
+  double last_at = 0;
+  std::size_t last_digits = 0;
   for (const Index t : index_ticks(count)) {
     const double at = (static_cast<double>(t) + 0.5) * cell;
+    const std::size_t digits = std::to_string(t).size();
+    const double room = rows ? font + 1
+                             : 0.5 * static_cast<double>(digits + last_digits) * svg_char_width(font) + 3;
+    if (last_digits > 0 && at - last_at < room) continue;
+    last_at = at;
+    last_digits = digits;
     if (rows) {
       out += "<path d=\"M" + svg_num(left - 3) + " " + svg_num(top + at) + "h3\" stroke=\"#404040\"/>";
       out += "<text x=\"" + svg_num(left - 5) + "\" y=\"" + svg_num(top + at) + "\" dy=\"0.35em\">" +
@@ -131,8 +141,11 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
     svg_label(out, attributes, *panel.title, 0);
   }
   if (!options.col_axis_title.empty()) {
+    // Centred over the map, or as far right as keeps it inside the panel when it is the wider
+    // (compute_layout widens the panel to hold it).
+    const double half = 0.5 * col_axis_title_width(options.col_axis_title, layout.font);
     svg_label(out,
-              "class=\"axis-title\" x=\"" + svg_num(left + width / 2) + "\" y=\"" +
+              "class=\"axis-title\" x=\"" + svg_num(std::max(left + width / 2, x0 + half)) + "\" y=\"" +
                   svg_num(y0 + layout.panel_title_height + layout.font) + "\" text-anchor=\"middle\"",
               options.col_axis_title, 0);
   }

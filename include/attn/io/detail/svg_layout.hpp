@@ -241,6 +241,12 @@ struct HeatmapLayout {
 /// Smallest font of token labels: below it, labels are thinned out (every k-th), not shrunk.
 inline double min_label_font(double font) { return std::min(9.0, font); }
 
+/// Width of the column axis title in `font` pixels (svg_char_width per character cell), plus a
+/// little room on either side.
+inline double col_axis_title_width(const std::string& title, double font) {
+  return static_cast<double>(display_width(title)) * svg_char_width(font) + 4;
+}
+
 /// Without labels, each map of a grid is at least this many pixels along its longer side.
 inline constexpr double min_panel_map_size = 160;
 
@@ -374,6 +380,13 @@ inline HeatmapLayout heatmap_layout(const std::vector<PanelView>& panels, const 
   layout.map_height = layout.cell * static_cast<double>(max_rows);
   const double gap = n > 1 ? 18 : 0;
   layout.box_width = layout.row_axis_width + layout.row_label_width + layout.map_width + layout.leak_width + gap;
+  if (!options.col_axis_title.empty()) {
+    // The column axis title, centred over the map (or moved right to start at the panel's left
+    // edge), must end inside the panel: a map of a few pixels is narrower than its title.
+    const double title = col_axis_title_width(options.col_axis_title, layout.font);
+    const double left = layout.row_axis_width + layout.row_label_width;
+    layout.box_width = std::max(layout.box_width, std::max(title, left + layout.map_width / 2 + title / 2) + gap);
+  }
   layout.box_height = layout.panel_title_height + layout.col_axis_height + layout.col_label_height + layout.map_height +
                       (any_leak ? layout.tick_font + 4 : 0) + gap;  // (the leaked column's "0" and "1" under it)
   return layout;

@@ -51,6 +51,10 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kUsage = "usage: attn-plot [OPTIONS] WEIGHTS -o OUTPUT    (attn-plot --help for more)";
+constexpr const char* kViewUsage =
+    "usage: attn-plot --view [OPTIONS] WEIGHTS... -o PAGE.html    (attn-plot --help for more)";
+constexpr const char* kAnimateUsage =
+    "usage: attn-plot --animate [OPTIONS] FRAMES... -o OUTPUT    (attn-plot --help for more)";
 
 constexpr const char* kHelp = R"(attn-plot: draw attention weights as an SVG heatmap, bar chart or histogram, or as HTML
 highlighted text.
@@ -1693,7 +1697,14 @@ int attn_plot_main(int argc, char** argv, std::ostream& out, std::ostream& err) 
     if (!arguments) return 0;
     return run(*arguments, out, err);
   } catch (const usage_error& e) {
-    err << "attn-plot: " << e.what() << "\n" << kUsage << "\n";
+    // The usage line of the mode the command line asked for.
+    const char* usage = kUsage;
+    for (int i = 1; i < argc; ++i) {
+      const std::string_view arg = argv[i];
+      if (arg == "--animate") usage = kAnimateUsage;
+      if (arg == "--view") usage = kViewUsage;
+    }
+    err << "attn-plot: " << e.what() << "\n" << usage << "\n";
     return 2;
   } catch (const attn::invalid_argument& e) {
     err << "attn-plot: " << e.what() << "\n";

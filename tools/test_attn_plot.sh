@@ -239,6 +239,7 @@ bad "animate count"     1 "'frames3d_5.npy' holds 2 maps but 'frames/epoch_1.npy
 bad "animate truth"     1 "--truth '$npy/f2_c_2x3.npy' holds 1 map(s) of 2x3 but each frame holds 1 map(s) of 3x4" --animate frames --truth "$npy/f2_c_2x3.npy" -o out/new.html
 bad "animate no number" 2 "'notes.npy' has no number in its name" --animate frames/epoch_1.npy notes.npy -o out/new.html
 bad "animate same step" 2 "have the same number 10" --animate frames/epoch_10.npy frames/epoch_10.npy -o out/new.html
+if grep -q '^usage: attn-plot --animate ' "$work/err"; then pass; else fail "animate same step: not the --animate usage line: $(cat "$work/err")"; fi
 printf 'a\nb\n' >rows2_animate.txt
 bad "animate rows"      1 "--rows 'rows2_animate.txt' has 2 tokens but the weights have 3 rows (queries)" --animate frames -r rows2_animate.txt -o out/new.html
 bad "animate frame 3"   2 "--frames: no frame file is numbered 3 (the frames are 1, 2, 10)" --animate frames --frames 1,3 -o out/new.svg

@@ -1094,8 +1094,8 @@ int run_view(const Arguments& a, std::ostream& out);
 
 int run_weights(const Arguments& a, Weights w, std::ostream& out);
 
-/// Refuses an OUTPUT that is one of the input files (or a directory of --animate frames):
-/// writing it would replace the weights or labels it is drawn from.
+/// Refuses an OUTPUT that is one of the input files (weights, frames, labels, truth, gold or
+/// mask): writing it would replace what the picture is drawn from.
 void check_output_is_no_input(const Arguments& a) {
   if (a.output == "-") return;
   std::error_code error;
@@ -1126,9 +1126,10 @@ int run(const Arguments& a, std::ostream& out, std::ostream& err) {
                       std::to_string(w.maps.size()) + " maps, drawn as a grid without pooling: leave out --pool");
   }
   if (!w.pooled.empty() && (!a.rows_file.empty() || !a.cols_file.empty() || !a.chars_file.empty())) {
-    throw usage_error("'" + a.weights + "' is drawn " + w.pooled + ": its blocks of " + std::to_string(w.pool_rows) + "x" + std::to_string(w.pool_cols) +
+    throw usage_error("'" + a.weights + "' is drawn " + w.pooled + ": its blocks of " + std::to_string(w.pool_rows) +
+                      "x" + std::to_string(w.pool_cols) +
                       " cells have no token each, so --rows, --cols and --chars cannot label them; leave them out, "
-                      "or draw the map unpooled with a larger --max-cells");
+                      "or draw the map unpooled (no --pool, and a --max-cells above its cells)");
   }
   if (!w.pooled.empty()) {  // the picture says it was pooled: a line of its title
     Arguments titled = a;

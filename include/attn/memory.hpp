@@ -61,7 +61,6 @@ Index memory_step_finish(const Memory<Scalar>& memory, const Eigen::Ref<const Ma
   return 0;
 }
 
-
 /// The checks every step of `memory` makes before its alignment's (a matrix's shape or the
 /// sinks'): the query's width and the context's shape; `previous` and the noise settings of a
 /// monotonic memory come after the alignment (check_monotonic_step).

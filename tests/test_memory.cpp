@@ -398,12 +398,15 @@ TEST_CASE("Memory and attend argument checks", "[memory][errors]") {
   CHECK_THROWS_WITH(attn::prepare_memory(k, v, attn::LuongParams<double>::concat(Eigen::MatrixXd(3, 4),
                                                                                  Eigen::RowVectorXd(4))),
                     "attn::prepare_memory: params.w.rows() (3) must exceed k.cols() (3) for concat");
-  // concat's v must be one row: a column (a Keras Dense(1) kernel as it is) is refused by the
-  // factory, naming it, where Eigen's conversion to a row vector would abort.
-  CHECK_THROWS_WITH(attn::LuongParams<double>::concat(Eigen::MatrixXd(5, 4), Eigen::MatrixXd(4, 1)),
-                    "attn::LuongParams::concat: v (4x1) must be one row (1xn) or empty; the arguments are w "
-                    "((dq+dk)xunits), then v (1xunits)");
+  // concat's v is a vector (a row as a .npy of (units,) reads, or a column as Eigen::VectorXd and
+  // a Keras Dense(1) kernel are); a matrix is refused by the factory, naming it, where Eigen's
+  // conversion to a row vector would abort.
+  CHECK_THROWS_WITH(attn::LuongParams<double>::concat(Eigen::MatrixXd(5, 4), Eigen::MatrixXd(4, 2)),
+                    "attn::LuongParams::concat: v (4x2) must be a vector (1xn or nx1) or empty; the arguments are "
+                    "w ((dq+dk)xunits), then v (1xunits)");
   CHECK(attn::LuongParams<double>::concat(Eigen::MatrixXd(5, 4), Eigen::MatrixXd::Ones(1, 4)).v ==
+        Eigen::RowVectorXd::Ones(4));
+  CHECK(attn::LuongParams<double>::concat(Eigen::MatrixXd(5, 4), Eigen::VectorXd::Ones(4)).v ==
         Eigen::RowVectorXd::Ones(4));
   attn::BahdanauParams<double> p;
   p.wq = Eigen::MatrixXd::Ones(2, 4);

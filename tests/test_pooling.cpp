@@ -194,16 +194,17 @@ TEST_CASE("attention_pooling rejects bad arguments with exact messages", "[pooli
   CHECK_THROWS_WITH(attn::attention_pooling_into(x, ok, out, w, ws),
                     "attn::attention_pooling: weights (1x5) must be (1x6)");
 
-  // The factories refuse a bias that is not one row (the kernel and bias swapped), where Eigen's
-  // conversion to a row vector would abort; a (1,) bias read as a matrix is taken as it is.
+  // The factories refuse a bias of more than one entry (the kernel and bias swapped), where
+  // Eigen's conversion to a row vector would abort; a (1,) bias read as a matrix is taken as it is.
   const Matrix<double> kernel = Matrix<double>::Ones(5, 1), bias = Matrix<double>::Ones(1, 1);
   CHECK_THROWS_WITH(attn::PoolingParams<double>::seq_weighted(bias, kernel),
-                    "attn::PoolingParams::seq_weighted: b (5x1) must be one row (1xn) or empty; the arguments "
+                    "attn::PoolingParams::seq_weighted: b (5x1) must be 1x1 or empty; the arguments "
                     "follow get_weights(): W, b");
   CHECK_THROWS_WITH(attn::PoolingParams<double>::feed_forward(bias, kernel),
-                    "attn::PoolingParams::feed_forward: b (5x1) must be one row (1xn) or empty; the arguments "
+                    "attn::PoolingParams::feed_forward: b (5x1) must be 1x1 or empty; the arguments "
                     "follow get_weights(): kernel, bias");
   CHECK(attn::PoolingParams<double>::feed_forward(kernel, bias).b == ok.b);
+  CHECK(attn::PoolingParams<double>::seq_weighted(kernel, Eigen::VectorXd::Ones(1)).b == ok.b);
   CHECK(attn::PoolingParams<double>::seq_weighted(kernel).b.size() == 0);
 }
 

@@ -307,25 +307,31 @@ TEST_CASE("seq_self_attention rejects bad arguments with exact messages", "[self
   scaled.scale = std::numeric_limits<double>::quiet_NaN();  // a scale is a factor on the scores: finite
   CHECK_THROWS_WITH(run(additive, attn::Mask(), scaled), "attn::seq_self_attention: options.scale must be finite");
 
-  // The factories refuse a bias that is not one row, naming it (Eigen's conversion to a row
-  // vector would abort): kernels out of get_weights() order, Wa (5x1) where bh goes.
+  // The factories refuse what cannot be the argument, naming it and the get_weights() order
+  // (Eigen's conversion of a matrix to a row vector would abort): Wa and bh swapped, a kernel
+  // where a bias goes, a bias of more than one entry where ba goes.
   const Matrix<double> wt = Matrix<double>::Ones(4, 5), wa = Matrix<double>::Ones(5, 1);
   const Matrix<double> bh = attn::RowVector<double>::Ones(5), ba = Matrix<double>::Ones(1, 1);
   CHECK_THROWS_WITH(attn::SeqSelfAttentionParams<double>::additive(wt, wt, wa, bh, ba),
-                    "attn::SeqSelfAttentionParams::additive: bh (5x1) must be one row (1xn) or empty; the "
+                    "attn::SeqSelfAttentionParams::additive: wa (1x5) must be one column (units x 1); the "
+                    "arguments follow get_weights(): Wt, Wx, bh, Wa, ba");
+  CHECK_THROWS_WITH(attn::SeqSelfAttentionParams<double>::additive(wt, wt, wt, wa, ba),
+                    "attn::SeqSelfAttentionParams::additive: bh (4x5) must be a vector (1xn or nx1) or empty; the "
                     "arguments follow get_weights(): Wt, Wx, bh, Wa, ba");
   CHECK_THROWS_WITH(attn::SeqSelfAttentionParams<double>::additive(wt, wt, bh, wa, Matrix<double>::Ones(2, 1)),
-                    "attn::SeqSelfAttentionParams::additive: ba (2x1) must be one row (1xn) or empty; the "
+                    "attn::SeqSelfAttentionParams::additive: ba (2x1) must be 1x1 or empty; the "
                     "arguments follow get_weights(): Wt, Wx, bh, Wa, ba");
   CHECK_THROWS_AS(attn::SeqSelfAttentionParams<double>::additive(wt, wt, wa, bh), attn::invalid_argument);
   CHECK_THROWS_WITH(attn::SeqSelfAttentionParams<double>::multiplicative(Matrix<double>::Ones(4, 4), wa),
-                    "attn::SeqSelfAttentionParams::multiplicative: ba (5x1) must be one row (1xn) or empty; the "
+                    "attn::SeqSelfAttentionParams::multiplicative: ba (5x1) must be 1x1 or empty; the "
                     "arguments follow get_weights(): Wa, ba");
-  // In order, with biases as matrices (read_npy's type) or left empty, they are what the
-  // fields would be.
+  // In order, with the biases as matrices (read_npy's type), as a column vector (Eigen::VectorXd,
+  // which the row-vector parameters took before 0.7.1) or left empty, they are the fields'.
   const auto from_matrices = attn::SeqSelfAttentionParams<double>::additive(wt, wt, bh, wa, ba);
   CHECK(from_matrices.bh == additive.bh);
   CHECK(from_matrices.ba == additive.ba);
+  const Eigen::VectorXd bh_column = Eigen::VectorXd::Ones(5);
+  CHECK(attn::SeqSelfAttentionParams<double>::additive(wt, wt, bh_column, wa, ba).bh == additive.bh);
   const auto no_biases = attn::SeqSelfAttentionParams<double>::additive(wt, wt, {}, wa);
   CHECK(no_biases.bh.size() == 0);
   CHECK(no_biases.ba.size() == 0);

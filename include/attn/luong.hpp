@@ -73,11 +73,12 @@ struct LuongParams {
   /// \param v 1×units
   /// \param g score factor; unset: 1
   /// \return parameters of the concat score
-  /// \throws attn::invalid_argument when `v` is not one row (the other shapes are checked by the call)
-  static LuongParams concat(Matrix<Scalar> w, Matrix<Scalar> v, std::optional<Scalar> g = std::nullopt) {
+  /// \throws attn::invalid_argument when `v` is not a vector (1×units or units×1); the call
+  ///         checks the sizes
+  static LuongParams concat(Matrix<Scalar> w, const Matrix<Scalar>& v, std::optional<Scalar> g = std::nullopt) {
     return {LuongScore::concat, std::move(w),
-            detail::factory_row<Scalar>("attn::LuongParams::concat", "v", std::move(v),
-                                        "the arguments are w ((dq+dk)xunits), then v (1xunits)"),
+            detail::factory_vector<Scalar>("attn::LuongParams::concat", "v", v,
+                                           "the arguments are w ((dq+dk)xunits), then v (1xunits)"),
             g};
   }
 };

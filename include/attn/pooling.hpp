@@ -32,11 +32,11 @@ struct PoolingParams {
   /// \param w d×1
   /// \param b 1×1, or empty (default) for no bias
   /// \return parameters with the linear activation
-  /// \throws attn::invalid_argument when `b` is not one row (or empty); `w` is checked by the call
-  static PoolingParams seq_weighted(Matrix<Scalar> w, Matrix<Scalar> b = {}) {
+  /// \throws attn::invalid_argument when `b` is not 1×1 or empty; `w` is checked by the call
+  static PoolingParams seq_weighted(Matrix<Scalar> w, const Matrix<Scalar>& b = {}) {
     return {std::move(w),
-            detail::factory_row<Scalar>("attn::PoolingParams::seq_weighted", "b", std::move(b),
-                                        "the arguments follow get_weights(): W, b"),
+            detail::factory_scalar<Scalar>("attn::PoolingParams::seq_weighted", "b", b,
+                                           "the arguments follow get_weights(): W, b"),
             PoolingActivation::linear};
   }
   /// Feed-forward attention (Raffel & Ellis 2015), ``TimeDistributed(Dense(1, activation='tanh'))``
@@ -44,11 +44,11 @@ struct PoolingParams {
   /// \param w d×1
   /// \param b 1×1, or empty (default) for no bias
   /// \return parameters with the tanh activation
-  /// \throws attn::invalid_argument when `b` is not one row (or empty); `w` is checked by the call
-  static PoolingParams feed_forward(Matrix<Scalar> w, Matrix<Scalar> b = {}) {
+  /// \throws attn::invalid_argument when `b` is not 1×1 or empty; `w` is checked by the call
+  static PoolingParams feed_forward(Matrix<Scalar> w, const Matrix<Scalar>& b = {}) {
     return {std::move(w),
-            detail::factory_row<Scalar>("attn::PoolingParams::feed_forward", "b", std::move(b),
-                                        "the arguments follow get_weights(): kernel, bias"),
+            detail::factory_scalar<Scalar>("attn::PoolingParams::feed_forward", "b", b,
+                                           "the arguments follow get_weights(): kernel, bias"),
             PoolingActivation::tanh};
   }
 };

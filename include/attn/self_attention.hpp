@@ -48,25 +48,28 @@ struct SeqSelfAttentionParams {
   /// \param wa units×1 [Add_Wa]
   /// \param ba 1×1 [Add_ba], or empty (default) for none (`use_attention_bias=False`)
   /// \return additive parameters with no width and history_only off
-  /// \throws attn::invalid_argument when `bh` or `ba` is not one row (or empty): most often the
-  ///         arguments out of order (the other shapes are checked by the call)
-  static SeqSelfAttentionParams additive(Matrix<Scalar> wt, Matrix<Scalar> wx, Matrix<Scalar> bh, Matrix<Scalar> wa,
-                                         Matrix<Scalar> ba = {}) {
+  /// \throws attn::invalid_argument when `bh` is not a vector (1×units or units×1) or empty, `wa`
+  ///         not one column or `ba` not 1×1 or empty: most often the arguments out of order (the
+  ///         call checks the sizes against x)
+  static SeqSelfAttentionParams additive(Matrix<Scalar> wt, Matrix<Scalar> wx, const Matrix<Scalar>& bh,
+                                         Matrix<Scalar> wa, const Matrix<Scalar>& ba = {}) {
     constexpr const char* fn = "attn::SeqSelfAttentionParams::additive";
     constexpr const char* order = "the arguments follow get_weights(): Wt, Wx, bh, Wa, ba";
+    ATTN_CHECK(wa.cols() == 1, std::string(fn) + ": wa " + detail::shape(wa.rows(), wa.cols()) +
+                                   " must be one column (units x 1); " + order);
     return {SelfAttentionType::additive, std::move(wt), std::move(wx),
-            detail::factory_row<Scalar>(fn, "bh", std::move(bh), order), std::move(wa),
-            detail::factory_row<Scalar>(fn, "ba", std::move(ba), order), std::nullopt, false};
+            detail::factory_vector<Scalar>(fn, "bh", bh, order), std::move(wa),
+            detail::factory_scalar<Scalar>(fn, "ba", ba, order), std::nullopt, false};
   }
   /// e_tt' = x_t·Wa·x_t'ᵀ + ba
   /// \param wa d×d
   /// \param ba 1×1, or empty (default) for none
   /// \return multiplicative parameters with no width and history_only off
-  /// \throws attn::invalid_argument when `ba` is not one row (or empty)
-  static SeqSelfAttentionParams multiplicative(Matrix<Scalar> wa, Matrix<Scalar> ba = {}) {
+  /// \throws attn::invalid_argument when `ba` is not 1×1 or empty
+  static SeqSelfAttentionParams multiplicative(Matrix<Scalar> wa, const Matrix<Scalar>& ba = {}) {
     return {SelfAttentionType::multiplicative, {}, {}, {}, std::move(wa),
-            detail::factory_row<Scalar>("attn::SeqSelfAttentionParams::multiplicative", "ba", std::move(ba),
-                                        "the arguments follow get_weights(): Wa, ba"),
+            detail::factory_scalar<Scalar>("attn::SeqSelfAttentionParams::multiplicative", "ba", ba,
+                                           "the arguments follow get_weights(): Wa, ba"),
             std::nullopt, false};
   }
 };

@@ -52,17 +52,29 @@ Scalar score_scale(const char* fn, const OptionsT& options, Scalar fallback) {
   return options.scale ? static_cast<Scalar>(*options.scale) : fallback;
 }
 
-/// A vector argument of a parameter factory as one row: `m` empty, or 1×n (a `.npy` of shape
-/// (n,) reads as 1×n). Anything else throws here, naming the argument: Eigen's own conversion of a
-/// Matrix of another shape to a row vector would abort the program (an assertion), and a
-/// column or a kernel passed here is most often an argument out of order, which `order` then
-/// spells out (e.g. "the arguments follow get_weights(): Wt, Wx, bh, Wa, ba").
+/// A vector argument of a parameter factory (a bias, `v`) as one row: `m` empty, or a vector in
+/// either orientation (1×n, as a `.npy` of shape (n,) reads; or n×1, as an Eigen::VectorXf
+/// converts), as the row-vector parameter it replaces took both. A matrix throws here, naming
+/// the argument: Eigen's own conversion of it to a row vector would abort the program (an
+/// assertion), and a kernel passed here is most often an argument out of order, which `order`
+/// then spells out (e.g. "the arguments follow get_weights(): Wt, Wx, bh, Wa, ba").
 template <typename Scalar>
-RowVector<Scalar> factory_row(const char* function, const char* argument, Matrix<Scalar> m, const char* order) {
-  ATTN_CHECK(m.size() == 0 || m.rows() == 1, std::string(function) + ": " + argument + " " + shape(m.rows(), m.cols()) +
-                                                  " must be one row (1xn) or empty; " + order);
-  if (m.size() == 0) return RowVector<Scalar>();
-  return Eigen::Map<const RowVector<Scalar>>(m.data(), m.cols());
+RowVector<Scalar> factory_vector(const char* function, const char* argument, const Matrix<Scalar>& m,
+                                 const char* order) {
+  ATTN_CHECK(m.size() == 0 || m.rows() == 1 || m.cols() == 1,
+             std::string(function) + ": " + argument + " " + shape(m.rows(), m.cols()) +
+                 " must be a vector (1xn or nx1) or empty; " + order);
+  return Eigen::Map<const RowVector<Scalar>>(m.data(), m.size());
+}
+
+/// A scalar argument of a parameter factory (a 1×1 bias) as a 1×1 row, or empty; anything with
+/// more entries throws, naming it and the argument order.
+template <typename Scalar>
+RowVector<Scalar> factory_scalar(const char* function, const char* argument, const Matrix<Scalar>& m,
+                                 const char* order) {
+  ATTN_CHECK(m.size() <= 1, std::string(function) + ": " + argument + " " + shape(m.rows(), m.cols()) +
+                                " must be 1x1 or empty; " + order);
+  return Eigen::Map<const RowVector<Scalar>>(m.data(), m.size());
 }
 
 }  // namespace detail

@@ -68,4 +68,53 @@ inline attn::IndexVector counts_reference(const attn::Mask& mask, Index tq, Inde
   return counts_reference(Visible([&](Index i, Index j) { return mask.visible(i, j, tk); }), tq, tk);
 }
 
+/// The reduction sinks of one call (TopK(3), ColumnSums, RowStats and a callback gathering every
+/// block), and check(): each against the full weights `w` of the same call made with a weights
+/// matrix, bit for bit (each reference reduces `w` in the order the sink does).
+template <typename S>
+struct ReductionSinks {
+  attn::TopK<S> top{3};
+  attn::ColumnSums<S> sums;
+  attn::RowStats<S> stats;
+  attn::Matrix<S> gathered;
+  Index calls = 0;
+  attn::CallbackSink<S, std::function<void(Index, const attn::WeightBlock<S>&)>> callback;
+
+  ReductionSinks(Index tq, Index tk)
+      : gathered(attn::Matrix<S>::Constant(tq, tk, S(-7))),
+        callback([this](Index first_row, const attn::WeightBlock<S>& b) {
+          gathered.middleRows(first_row, b.rows()) = b;
+          ++calls;
+        }) {}
+  ReductionSinks(const ReductionSinks&) = delete;  // the callback holds `this`
+  ReductionSinks& operator=(const ReductionSinks&) = delete;
+
+  /// Checks every sink: TopK and ColumnSums' counts over the keys `visible` shows (a layer's
+  /// padded steps see none), RowStats against row_entropy and argmax_alignment under `mask`.
+  void check(const attn::Matrix<S>& w, const Visible& visible, const attn::Mask& mask) const {
+    const Index tq = w.rows();
+    const Index tk = w.cols();
+    // The callback saw every block once (blocks of block_rows_for(Tk) rows), the full matrix's rows.
+    const Index rows = attn::detail::block_rows_for<S>(tk);
+    CHECK(calls == (tk == 0 ? 0 : (tq + rows - 1) / rows));
+    if (tk > 0) CHECK(same_bits(gathered, w));
+    // TopK: bit for bit (a selection, no arithmetic).
+    attn::IndexMatrix idx;
+    attn::Matrix<S> val;
+    topk_reference(w, visible, 3, idx, val);
+    CHECK(top.indices() == idx);
+    CHECK(same_bits(top.weights(), val));
+    // ColumnSums: bit for bit against the sums in the same order; counts by what rows see.
+    CHECK(same_bits(sums.sums(), column_sums_reference(w)));
+    CHECK(sums.counts() == counts_reference(visible, tq, tk));
+    // RowStats: bit for bit what row_entropy and argmax_alignment give on the full weights.
+    CHECK(same_bits(stats.entropy(), attn::row_entropy(w, mask)));
+    CHECK(stats.alignment() == attn::argmax_alignment(w, mask));
+  }
+  /// check() with the keys `mask` shows.
+  void check(const attn::Matrix<S>& w, const attn::Mask& mask) const {
+    check(w, Visible([&](Index i, Index j) { return mask.visible(i, j, w.cols()); }), mask);
+  }
+};
+
 }  // namespace attn_test

@@ -43,6 +43,7 @@ using attn::Probability;
 using attn_test::column_sums_reference;
 using attn_test::counts_reference;
 using attn_test::message_of;
+using attn_test::ReductionSinks;
 using attn_test::same_bits;
 using attn_test::topk_reference;
 
@@ -65,48 +66,6 @@ std::vector<std::pair<std::string, Mask>> masks_for(Index tq, Index tk, std::mt1
   };
   return out;
 }
-
-// The reduction sinks of one call (TopK(3), ColumnSums, RowStats and a callback gathering every
-// block), and check(): each against the full weights `w` of the same call made with a weights
-// matrix, bit for bit (each reference reduces `w` in the order the sink does).
-template <typename S>
-struct ReductionSinks {
-  attn::TopK<S> top{3};
-  attn::ColumnSums<S> sums;
-  attn::RowStats<S> stats;
-  Matrix<S> gathered;
-  Index calls = 0;
-  attn::CallbackSink<S, std::function<void(Index, const attn::WeightBlock<S>&)>> callback;
-
-  ReductionSinks(Index tq, Index tk)
-      : gathered(Matrix<S>::Constant(tq, tk, S(-7))), callback([this](Index first_row, const attn::WeightBlock<S>& b) {
-          gathered.middleRows(first_row, b.rows()) = b;
-          ++calls;
-        }) {}
-  ReductionSinks(const ReductionSinks&) = delete;  // the callback holds `this`
-  ReductionSinks& operator=(const ReductionSinks&) = delete;
-
-  void check(const Matrix<S>& w, const Mask& mask) const {
-    const Index tq = w.rows();
-    const Index tk = w.cols();
-    // The callback saw every block once (blocks of block_rows_for(Tk) rows), the full matrix's rows.
-    const Index rows = attn::detail::block_rows_for<S>(tk);
-    CHECK(calls == (tk == 0 ? 0 : (tq + rows - 1) / rows));
-    if (tk > 0) CHECK(same_bits(gathered, w));
-    // TopK: bit for bit (a selection, no arithmetic).
-    IndexMatrix idx;
-    Matrix<S> val;
-    topk_reference(w, mask, 3, idx, val);
-    CHECK(top.indices() == idx);
-    CHECK(same_bits(top.weights(), val));
-    // ColumnSums: bit for bit against the sums in the same order; counts by the mask.
-    CHECK(same_bits(sums.sums(), column_sums_reference(w)));
-    CHECK(sums.counts() == counts_reference(mask, tq, tk));
-    // RowStats: bit for bit what row_entropy and argmax_alignment give on the full weights.
-    CHECK(same_bits(stats.entropy(), attn::row_entropy(w, mask)));
-    CHECK(stats.alignment() == attn::argmax_alignment(w, mask));
-  }
-};
 
 // Runs scaled_dot_product_into with a full matrix, then with every sink at once (no full
 // matrix), and checks each sink against the full weights.

@@ -75,6 +75,12 @@ write("attn_plot", "animate.txt",
 write("attn_plot", "animate_grid.txt",
       b"--animate\nepoch_1.npy\nepoch_3.npy\n--frames\n3,1\n-o\ng.svg\n"
       b"%% epoch_1.npy\n" + npy((2, 1, 3), [0.2, 0.3, 0.5, 1, 0, 0]) + b"\n%% epoch_3.npy\n" + npy((2, 1, 3), [0, 0, 1, 0.1, 0.8, 0.1]))
+# PNG output (the cells alone): the extremes with 2-px cells, and a 20x20 map max-pooled to 16x16
+# (which notes the pooling on standard error).
+write("attn_plot", "png.txt",
+      b"e.npy\n-o\ne.png\n--cell\n2\n--reverse\n%% e.npy\n" + npy((2, 2), [0.0, 5e-324, -1.7976931348623157e308, float("nan")]))
+write("attn_plot", "png_pooled.txt",
+      b"p.npy\n--pool\nmax\n--max-size\n16\n--format\npng\n-o\n-\n%% p.npy\n" + npy((20, 20), [((i * 7) % 20) / 20 for i in range(400)]))
 # Found by this fuzzer: --query on a CSV of labels only (a 2x0 map) took a row of a matrix
 # without storage (UBSan: offset applied to a null pointer).
 write("attn_plot", "regression_query_without_columns.txt", "w.csv\n--query\n1\n-o\nout.html\n%% w.csv\na\nb\n")

@@ -13,6 +13,7 @@
 #include <attn/io/detail/write_file.hpp>
 #include <attn/io/html.hpp>
 #include <attn/io/npy.hpp>
+#include <attn/io/png.hpp>
 #include <attn/io/svg.hpp>
 #include <attn/io/viewer.hpp>
 
@@ -76,6 +77,10 @@ Output (the format follows the extension of OUTPUT unless --format is given):
                 a single row (1-D input or a 1 x T map) is drawn as bars instead, one bar per
                 key token (earlier versions drew a strip a few pixels tall: --heatmap keeps it)
   .html, .htm   the key tokens shaded by their weight, one line per query, weights in tooltips
+  .png          the cells of one map alone (no labels, title or colour bar), each a square of
+                --cell pixels (default: the longer side of the image at least 256 pixels),
+                stored uncompressed; --colormap, --reverse, --vmin, --vmax apply; a map above
+                --max-cells is pooled (the note goes to standard error)
 
 Interactive view (--view): one self-contained HTML page (no network request) with a head view
 (query and key tokens joined by lines whose opacity is the weight; hover a token, toggle heads),
@@ -91,7 +96,7 @@ a model view (layers x heads), a zoomable map view with tooltips and a text view
 Options:
   -o, --output FILE        where to write (required); replaced atomically, never half-written;
                            "-" writes to standard output (then --format is needed)
-  -f, --format svg|html    the output format, whatever the extension of FILE
+  -f, --format svg|html|png  the output format, whatever the extension of FILE
   -r, --rows FILE          query tokens, one per line (UTF-8): labels of the rows
   -c, --cols FILE          key tokens, one per line (UTF-8): labels of the columns
       --chars FILE         html: highlight the characters of this UTF-8 text (one weight per
@@ -204,7 +209,8 @@ Training animation (--animate): attention of a few samples after every epoch, be
       --frames LIST        svg grid: the frames to show, by the number in their file names
                            (e.g. 1,5,10); one row per sample, the truth in the last column
       --frame-ms N         html: milliseconds per frame when playing (20..60000, default 600)
-      --cell PX            html: pixels per cell (1..64; default: about 240 px per map)
+      --cell PX            html: pixels per cell (1..64; default: about 240 px per map);
+                           also for png output (above)
       --precision uint16|uint8
                            html: how the maps are embedded (default uint16: within 1/131064 of
                            each map's range; uint8: within 1/504, half the size)
@@ -368,9 +374,10 @@ bool parse_animation_option(Arguments& a, const std::string& arg, const Value& v
 /// What --animate cannot be combined with, and its options without it.
 void check_animation_arguments(const Arguments& a) {
   if (!a.animate) {
-    if (a.frames || a.frame_ms || a.cell || a.precision != "uint16") {
-      throw usage_error("--frames, --frame-ms, --cell and --precision are for --animate");
+    if (a.frames || a.frame_ms || a.precision != "uint16") {
+      throw usage_error("--frames, --frame-ms and --precision are for --animate");
     }
+    if (a.cell && a.format != "png") throw usage_error("--cell is for --animate and png output");
     return;
   }
   if (a.bars || a.heatmap || a.hist || a.query || !a.chars_file.empty() || a.grid_columns != 0) {
@@ -380,6 +387,53 @@ void check_animation_arguments(const Arguments& a) {
     throw usage_error("--animate with svg output draws a grid of chosen frames: give --frames LIST (e.g. --frames 1,5,10)");
   }
   if (a.format == "html" && a.frames) throw usage_error("--frames is for the svg grid (-o FILE.svg)");
+}
+
+/// Whether `path` ends in `extension` (".npy"), in any case.
+bool has_extension(const std::string& path, const char* extension) {
+  std::string e = fs::path(path).extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return e == extension;
+}
+
+/// PNG output is the map's cells alone, one colour each: what draws anything else is refused
+/// (rather than silently left out), and so are the modes that write pages or grids.
+void check_png_arguments(const Arguments& a) {
+  if (a.format != "png") return;
+  if (a.animate) throw usage_error("--animate writes an HTML page or an svg grid, not png");
+  const std::vector<std::pair<const char*, bool>> refused{
+      {"--rows", !a.rows_file.empty()},
+      {"--cols", !a.cols_file.empty()},
+      {"--chars", !a.chars_file.empty()},
+      {"--title", !a.title.empty()},
+      {"--row-title", !a.row_title.empty()},
+      {"--col-title", !a.col_title.empty()},
+      {"--bars", a.bars},
+      {"--heatmap", a.heatmap},
+      {"--hist", a.hist.has_value()},
+      {"--values", a.values},
+      {"--decimals", a.decimals.has_value()},
+      {"--colorbar-label", !a.colorbar_label.empty()},
+      {"--no-colorbar", !a.colorbar},
+      {"--truth", !a.truth.empty()},
+      {"--layout", a.layout != "beside"},
+      {"--panel-titles", a.panel_titles.has_value()},
+      {"--grid-columns", a.grid_columns != 0},
+      {"--raster", a.raster != "auto"},
+      {"--mask", !a.mask.empty()},
+      {"--query", a.query.has_value()},
+      {"--color", a.color.has_value()},
+      {"--highlight-scale", a.highlight_scale != "from-zero"},
+      {"--separator", a.separator.has_value()},
+      {"--gold", !a.gold.empty()},
+  };
+  for (const auto& [option, given] : refused) {
+    if (given) {
+      throw usage_error(std::string(option) +
+                        " is not for png output: a PNG holds the map's cells alone (no labels, titles, "
+                        "colour bar or other pictures); write svg or html for those");
+    }
+  }
 }
 
 /// Returns nullopt for --help / --version (already answered).
@@ -414,7 +468,9 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.output = value();
     } else if (arg == "-f" || arg == "--format") {
       a.format = value();
-      if (a.format != "svg" && a.format != "html") throw usage_error("--format must be svg or html, not '" + a.format + "'");
+      if (a.format != "svg" && a.format != "html" && a.format != "png") {
+        throw usage_error("--format must be svg, html or png, not '" + a.format + "'");
+      }
     } else if (arg == "-r" || arg == "--rows") {
       a.rows_file = value();
     } else if (arg == "-c" || arg == "--cols") {
@@ -562,7 +618,10 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
   a.inputs = positional;
   a.more_weights.assign(positional.begin() + 1, positional.end());
   if (a.view) {
-    if (a.format == "svg") throw usage_error("--view writes an HTML page, not svg");
+    if (a.format == "svg" || a.format == "png") throw usage_error("--view writes an HTML page, not " + a.format);
+    if (a.format.empty() && (has_extension(a.output, ".svg") || has_extension(a.output, ".png"))) {
+      throw usage_error("--view writes an HTML page: name the output .html, not '" + a.output + "'");
+    }
     a.format = "html";
     if (a.bars || a.heatmap || a.hist || !a.truth.empty() || !a.chars_file.empty() || a.query || a.animate ||
         !a.gold.empty()) {
@@ -571,7 +630,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     if (a.pool) throw usage_error("--view shows every token and pools nothing: --pool is for pictures (svg, html)");
   }
   if (a.output.empty()) throw usage_error("no output file given (-o FILE)");
-  if (a.format.empty() && a.output == "-") throw usage_error("-o - (standard output) needs --format svg or --format html");
+  if (a.format.empty() && a.output == "-") throw usage_error("-o - (standard output) needs --format svg, html or png");
   if (a.format.empty()) {
     std::string extension = fs::path(a.output).extension().string();
     std::transform(extension.begin(), extension.end(), extension.begin(),
@@ -580,10 +639,14 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.format = "svg";
     } else if (extension == ".html" || extension == ".htm" || extension == ".xhtml") {
       a.format = "html";
+    } else if (extension == ".png") {
+      a.format = "png";
     } else {
-      throw usage_error("cannot tell the format of '" + a.output + "' from its extension: use .svg or .html, or --format");
+      throw usage_error("cannot tell the format of '" + a.output +
+                        "' from its extension: use .svg, .html or .png, or --format");
     }
   }
+  check_png_arguments(a);
   if (!a.chars_file.empty() && !a.cols_file.empty()) throw usage_error("--chars and --cols cannot be used together");
   if (a.vmin && a.vmax && !(*a.vmin < *a.vmax)) throw usage_error("--vmin must be less than --vmax");
   if (static_cast<int>(a.bars) + static_cast<int>(a.heatmap) + static_cast<int>(a.hist.has_value()) > 1) {
@@ -635,12 +698,6 @@ std::vector<std::string> read_tokens(const std::string& path, const std::string&
     tokens.push_back(token);
   }
   return tokens;
-}
-
-bool has_extension(const std::string& path, const char* extension) {
-  std::string e = fs::path(path).extension().string();
-  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return e == extension;
 }
 
 struct Weights {
@@ -1131,6 +1188,9 @@ int run(const Arguments& a, std::ostream& out, std::ostream& err) {
                       " cells have no token each, so --rows, --cols and --chars cannot label them; leave them out, "
                       "or draw the map unpooled (no --pool, and a --max-cells above its cells)");
   }
+  if (!w.pooled.empty() && a.format == "png") {  // a PNG has no title to say it: standard error does
+    err << "attn-plot: note: '" << a.weights << "' is drawn " << w.pooled << "\n";
+  }
   if (!w.pooled.empty()) {  // the picture says it was pooled: a line of its title
     Arguments titled = a;
     titled.title = a.title.empty() ? w.pooled : a.title + " \u2014 " + w.pooled;
@@ -1143,6 +1203,44 @@ int run(const Arguments& a, std::ostream& out, std::ostream& err) {
     return run_weights(titled, std::move(w), out);
   }
   return run_weights(a, std::move(w), out);
+}
+
+/// run_weights() for png output: the colour-mapped cells of one map (attn::io::heatmap_png),
+/// `cell` pixels a side (--cell; default: the longer side of the image at least 256 pixels).
+int run_png(const Arguments& a, const Eigen::MatrixXd& map, std::size_t maps, std::ostream& out) {
+  if (maps > 1) {
+    throw std::runtime_error("'" + a.weights + "' is 3-D (" + std::to_string(maps) +
+                             " maps): a PNG holds one map; draw the grid as svg (-o FILE.svg), or save one map, "
+                             "e.g. np.save('head0.npy', w[0])");
+  }
+  if (map.size() == 0) {
+    throw std::runtime_error("'" + a.weights + "' is a " + shape_text(map) +
+                             " map: a PNG needs at least one row and one column");
+  }
+  attn::io::PngHeatmapOptions options;
+  options.colormap = attn::io::parse_colormap(a.colormap);
+  options.reverse_colormap = a.reverse;
+  options.vmin = a.vmin;
+  options.vmax = a.vmax;
+  if (a.cell) options.cell_size = static_cast<attn::Index>(*a.cell);
+  // The image is stored uncompressed (3 bytes a pixel): its size is known before it is made,
+  // and checked here in the command line's terms (--cell, --max-bytes).
+  const long long side = options.cell_size > 0
+                             ? options.cell_size
+                             : std::max<long long>(1, (options.min_image_size + std::max(map.rows(), map.cols()) - 1) /
+                                                          std::max(map.rows(), map.cols()));
+  const double bytes = 3.0 * static_cast<double>(map.rows()) * static_cast<double>(map.cols()) *
+                       static_cast<double>(side) * static_cast<double>(side);
+  if (bytes > static_cast<double>(a.max_bytes)) {
+    throw std::runtime_error("a " + shape_text(map) + " map at " + std::to_string(side) + " px per cell is " +
+                             std::to_string(map.cols() * side) + "x" + std::to_string(map.rows() * side) +
+                             " px, about " + std::to_string(static_cast<long long>(bytes)) +
+                             " bytes of PNG (stored uncompressed), more than --max-bytes " + std::to_string(a.max_bytes) +
+                             ": lower --cell, pool the map (--pool) or raise --max-bytes");
+  }
+  options.max_pixels = std::numeric_limits<attn::Index>::max();
+  emit(a, attn::io::heatmap_png(map, options), out);
+  return 0;
 }
 
 /// run() for the weights of WEIGHTS (read): a heatmap, bars, a histogram or highlighted text.
@@ -1159,6 +1257,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     check_label_count(col_labels, first.cols(), "--cols '" + a.cols_file + "'", "columns (keys)");
   }
 
+  if (a.format == "png") return run_png(a, first, w.stacked ? w.maps.size() : 1, out);
   if (a.format == "html") {
     if (w.stacked) throw std::runtime_error("'" + a.weights + "' is 3-D: html highlighting takes one map (1-D or 2-D)");
     if (!a.truth.empty()) throw usage_error("--truth is for svg output");

@@ -67,7 +67,8 @@ bad() {
         *) fail "$name: message lacks '$text': $message"; return ;;
     esac
     if [ "$(cat "$work/out/keep.svg")" != "OLD" ]; then fail "$name: an existing output file was changed"; return; fi
-    if [ -n "$(find "$work/out" -name '*.tmp.*')" ] || [ -e "$work/out/new.svg" ] || [ -e "$work/out/new.html" ]; then
+    if [ -n "$(find "$work/out" -name '*.tmp.*')" ] || [ -e "$work/out/new.svg" ] || [ -e "$work/out/new.html" ] ||
+       [ -e "$work/out/new.png" ]; then
         fail "$name: left an output or temporary file: $(ls "$work/out")"
         return
     fi
@@ -245,7 +246,7 @@ bad "animate rows"      1 "--rows 'rows2_animate.txt' has 2 tokens but the weigh
 bad "animate frame 3"   2 "--frames: no frame file is numbered 3 (the frames are 1, 2, 10)" --animate frames --frames 1,3 -o out/new.svg
 bad "animate svg"       2 "give --frames LIST" --animate frames -o out/new.svg
 bad "animate frames"    2 "--frames is for the svg grid" --animate frames --frames 1 -o out/new.html
-bad "frames alone"      2 "--frames, --frame-ms, --cell and --precision are for --animate" "$npy/f8_c_3x4.npy" --frames 1 -o out/new.svg
+bad "frames alone"      2 "--frames, --frame-ms and --precision are for --animate" "$npy/f8_c_3x4.npy" --frames 1 -o out/new.svg
 bad "animate bars"      2 "--animate cannot be used with --bars" --animate frames --bars -o out/new.svg
 bad "animate frame-ms"  2 "--frame-ms needs an integer in [20, 60000], not '5'" --animate frames --frame-ms 5 -o out/new.html
 bad "animate precision" 2 "--precision must be uint16 or uint8, not 'float'" --animate frames --precision float -o out/new.html
@@ -259,7 +260,7 @@ bad "no arguments"      2 "no WEIGHTS file given"
 bad "no output"         2 "no output file given"                 "$npy/f8_c_3x4.npy"
 bad "unknown option"    2 "unknown option '--colour'"             "$npy/f8_c_3x4.npy" --colour red -o out/new.svg
 bad "two inputs"        2 "one WEIGHTS file expected, got 2"      a b -o out/new.svg
-bad "bad extension"     2 "cannot tell the format of 'out/new.png'" "$npy/f8_c_3x4.npy" -o out/new.png
+bad "bad extension"     2 "cannot tell the format of 'out/new.gif'" "$npy/f8_c_3x4.npy" -o out/new.gif
 bad "input extension"   1 "'rows3.txt' is neither .npy / .csv weights nor an alignment file (Pharaoh, fairseq, Marian): attn::io::read_pharaoh: line 1: token 'le' is not of the form i-j" rows3.txt -o out/new.svg
 bad "bad number"        2 "--vmin needs a finite number, not 'abc'" "$npy/f8_c_3x4.npy" --vmin abc -o out/new.svg
 bad "nan number"        2 "--vmax needs a finite number"          "$npy/f8_c_3x4.npy" --vmax nan -o out/new.svg
@@ -555,6 +556,100 @@ else
     bad "pool int"      1 "pooling (--pool, above --max-cells) reads float32 or float64 (<f4, <f8)" "$npy/i4_2x3.npy" --pool mean --max-size 16 --max-cells 4 -o out/new.svg
     head -c 100000 big.npy >cut.npy
     bad "pool truncated" 1 "truncated data: shape (3000, 2000) of '<f4' needs 24000000 bytes" cut.npy -o out/new.svg
+fi
+
+# --- png output (-o FILE.png, --format png): the cells of one map, decoded here --------------------
+# png_pixels FILE X,Y...: checks the PNG's signature and every chunk's CRC (Python's zlib, not
+# attn's code), then prints "WIDTH HEIGHT" and the "R G B" of each pixel asked for.
+png_pixels() {
+    python3 - "$@" <<'PY'
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n", "no PNG signature"
+at, idat, ihdr = 8, b"", None
+while at < len(data):
+    n, kind = struct.unpack(">I4s", data[at:at + 8])
+    body = data[at + 8:at + 8 + n]
+    assert struct.unpack(">I", data[at + 8 + n:at + 12 + n])[0] == zlib.crc32(kind + body), "bad CRC"
+    if kind == b"IHDR": ihdr = struct.unpack(">IIBBBBB", body)
+    if kind == b"IDAT": idat += body
+    at += 12 + n
+w, h, depth, color = ihdr[:4]
+assert (depth, color) == (8, 2), "not 8-bit RGB"
+raw, rows, prev = zlib.decompress(idat), [], bytearray(3 * w)
+for y in range(h):
+    line = raw[y * (3 * w + 1):(y + 1) * (3 * w + 1)]
+    f, cur = line[0], bytearray(line[1:])
+    for i in range(3 * w):
+        a = cur[i - 3] if i >= 3 else 0
+        b, c = prev[i], prev[i - 3] if i >= 3 else 0
+        p = a + b - c
+        pred = [0, a, b, (a + b) // 2,
+                a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else (b if abs(p - b) <= abs(p - c) else c)][f]
+        cur[i] = (cur[i] + pred) & 255
+    rows.append(cur)
+    prev = cur
+print(w, h)
+for point in sys.argv[2:]:
+    x, y = map(int, point.split(","))
+    print(*rows[y][3 * x:3 * x + 3])
+PY
+}
+if ! command -v python3 >/dev/null 2>&1; then
+    fail "png: python3 is not installed (it decodes the PNGs)"
+else
+    # expect_png NAME FILE "WANT" X,Y...: the decoded size and pixels are WANT (lines joined by "|").
+    expect_png() {
+        local name="$1" file="$2" want="$3"
+        shift 3
+        local got
+        got="$(png_pixels "$file" "$@" 2>&1 | tr '\n' '|')"
+        if [ "$got" = "$want|" ]; then pass; else fail "$name: got '$got', expected '$want|'"; fi
+    }
+    # viridis ends #440154 (68 1 84) and #fde725 (253 231 37); greys white to black; NaN #d9d9d9.
+    # f8_c_3x4: -3 ... 2.5 by rows; automatic cells of 64 px (the longer side reaches 256).
+    "$plot" "$npy/f8_c_3x4.npy" -o m.png 2>err.txt && [ ! -s err.txt ] && pass || fail "png: $(cat err.txt)"
+    expect_png "png size and ends" m.png "256 192|68 1 84|253 231 37|253 231 37" 0,0 255,191 192,128
+    # The same map in Fortran order and float32 gives the same bytes; so does standard output.
+    "$plot" "$npy/f4_fortran_3x4.npy" -o mf.png && cmp -s m.png mf.png && pass || fail "png: Fortran float32 differs"
+    "$plot" "$npy/f8_c_3x4.npy" --format png -o - >stdout.png && cmp -s m.png stdout.png && pass ||
+        fail "png: -o - --format png differs from the file"
+    # --cell 3 with a scale of 0..1: row 1 is -1 -0.5 0 0.5 (low, low, low, the middle); row 2 high.
+    "$plot" "$npy/f8_c_3x4.npy" --cell 3 --vmin 0 --vmax 1 -o c.png && pass || fail "png --cell"
+    expect_png "png --cell --vmin --vmax" c.png "12 9|68 1 84|68 1 84|253 231 37|253 231 37" 0,0 7,4 0,6 11,8
+    "$plot" "$npy/f8_c_3x4.npy" --cell 1 --colormap greys -o g.png && pass || fail "png greys"
+    expect_png "png greys" g.png "4 3|255 255 255|0 0 0" 0,0 3,2
+    "$plot" "$npy/f8_c_3x4.npy" --cell 1 --reverse -o r.png && pass || fail "png reverse"
+    expect_png "png reverse" r.png "4 3|253 231 37|68 1 84" 0,0 3,2
+    # f8_specials_8 (1-D): NaN grey, +inf the high end, -inf the low end, on the finite values' scale.
+    "$plot" "$npy/f8_specials_8.npy" --cell 2 -o s.png && pass || fail "png specials"
+    expect_png "png specials" s.png "16 2|217 217 217|253 231 37|68 1 84|253 231 37" 0,0 2,1 4,0 10,1
+    # A map above --max-cells is pooled (mean) to --max-size cells per axis; standard error says so.
+    if [ -n "${pool_ref:-}" ] && [ -x "$pool_ref" ] && [ -f big.npy ]; then
+        if "$plot" big.npy -o big.png 2>err.txt &&
+           [ "$(cat err.txt)" = "attn-plot: note: 'big.npy' is drawn pooled from 3000×2000 to 600×667 (mean of 5×3 cells)" ]; then
+            pass
+        else
+            fail "png pooled: $(cat err.txt)"
+        fi
+        expect_png "png pooled size" big.png "667 600"
+    fi
+    bad "png stack"     1 "'$npy/f8_c_2x3x4.npy' is 3-D (2 maps): a PNG holds one map" "$npy/f8_c_2x3x4.npy" -o out/new.png
+    bad "png empty"     1 "is a 0x3 map: a PNG needs at least one row and one column" "$npy/f8_empty_0x3.npy" -o out/new.png
+    bad "png rows"      2 "--rows is not for png output: a PNG holds the map's cells alone" "$npy/f8_c_3x4.npy" -r rows.txt -o out/new.png
+    bad "png title"     2 "--title is not for png output" "$npy/f8_c_3x4.npy" -t T --format png -o out/new.svg
+    bad "png truth"     2 "--truth is not for png output" "$npy/f8_c_3x4.npy" --truth "$npy/f8_c_3x4.npy" -o out/new.png
+    bad "png bytes"     1 "a 3x4 map at 64 px per cell is 256x192 px, about 147456 bytes of PNG (stored uncompressed), more than --max-bytes 1000" "$npy/f8_c_3x4.npy" --max-bytes 1000 -o out/new.png
+    bad "png cell"      2 "--cell needs an integer in [1, 64], not '0'" "$npy/f8_c_3x4.npy" --cell 0 -o out/new.png
+    bad "cell svg"      2 "--cell is for --animate and png output" "$npy/f8_c_3x4.npy" --cell 4 -o out/new.svg
+    bad "png animate"   2 "--animate writes an HTML page or an svg grid, not png" --animate "$npy/f8_c_3x4.npy" -o out/new.png
+    bad "png view"      2 "--view writes an HTML page: name the output .html, not 'out/new.png'" --view "$npy/f8_c_3x4.npy" -o out/new.png
+    bad "view svg name" 2 "--view writes an HTML page: name the output .html, not 'out/new.svg'" --view "$npy/f8_c_3x4.npy" -o out/new.svg
+    bad "png view -f"   2 "--view writes an HTML page, not png" --view "$npy/f8_c_3x4.npy" -f png -o out/new.html
+    bad "png gold"      2 "--gold is not for png output" "$npy/f8_c_3x4.npy" --gold gold.talp -o out/new.png
+    bad "png alignment" 2 "alignments (--gold, alignment files) are drawn as svg only" "$al/marian_soft.txt" -o out/new.png
+    bad "png format"    2 "--format must be svg, html or png, not 'jpg'" "$npy/f8_c_3x4.npy" -f jpg -o out/new.png
+    bad "jpg extension" 2 "use .svg, .html or .png, or --format" "$npy/f8_c_3x4.npy" -o out/new.jpg
 fi
 
 echo "attn-plot: $passed passed, $failed failed"

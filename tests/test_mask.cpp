@@ -157,6 +157,69 @@ TEST_CASE("explicit matrix from a bool-convertible expression", "[mask][kind]") 
   check_visibility(from_ints, 2, 2, [&](Index i, Index j) { return ints(i, j) != 0; });
 }
 
+TEST_CASE("explicit matrix of numbers: non-zero visible; negative, infinite and NaN refused", "[mask][kind]") {
+  // Keras' 0/1 masks, as float.
+  Eigen::MatrixXf keras(2, 3);
+  keras << 1, 0, 1,  //
+      0, 0, 1;
+  check_visibility(Mask::matrix(keras), 2, 3, [&](Index i, Index j) { return keras(i, j) != 0; });
+  // PyTorch's float attn_mask read as visibility would be inverted: refused, pointing to additive().
+  const double inf = std::numeric_limits<double>::infinity();
+  Eigen::MatrixXd torch = Eigen::MatrixXd::Zero(3, 3);
+  torch(0, 1) = torch(0, 2) = torch(1, 2) = -inf;
+  CHECK_THROWS_WITH(Mask::matrix(torch),
+                    "attn::Mask::matrix: visible(0, 1) is -inf, but a mask matrix holds visibility: true or non-zero "
+                    "= visible, false or 0 = hidden. PyTorch's float attn_mask, added to the scores (0 = attend, "
+                    "-inf = hidden), is attn::Mask::additive(m)");
+  Eigen::MatrixXi negative = Eigen::MatrixXi::Ones(2, 2);
+  negative(1, 0) = -1;
+  CHECK_THROWS_WITH(Mask::matrix(negative), Catch::Matchers::StartsWith("attn::Mask::matrix: visible(1, 0) is -1, but"));
+  Eigen::MatrixXf nan = Eigen::MatrixXf::Ones(1, 2);
+  nan(0, 1) = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH(Mask::matrix(nan), Catch::Matchers::StartsWith("attn::Mask::matrix: visible(0, 1) is nan, but"));
+  CHECK_THROWS_WITH(Mask::matrix(Eigen::ArrayXXd::Constant(1, 1, inf)),
+                    Catch::Matchers::StartsWith("attn::Mask::matrix: visible(0, 0) is inf, but"));
+  // Unsigned entries are never negative.
+  Eigen::Matrix<unsigned char, 1, 3> bytes;
+  bytes << 0, 255, 1;
+  check_visibility(Mask::matrix(bytes), 1, 3, [&](Index, Index j) { return bytes(0, j) != 0; });
+}
+
+TEST_CASE("additive mask: PyTorch's float attn_mask, 0 visible, -inf or <= -10000 hidden", "[mask][kind]") {
+  const double inf = std::numeric_limits<double>::infinity();
+  // torch.triu(torch.full((4, 5), -inf), diagonal=2): the causal mask of a cache offset 1.
+  Eigen::MatrixXd torch = Eigen::MatrixXd::Zero(4, 5);
+  for (Index i = 0; i < 4; ++i)
+    for (Index j = i + 2; j < 5; ++j) torch(i, j) = -inf;
+  const Mask mask = Mask::additive(torch);
+  check_visibility(mask, 4, 5, [](Index i, Index j) { return j <= i + 1; });
+  // The same visibility as the causal mask, so the same weights, bit for bit.
+  const Eigen::MatrixXd q = Eigen::MatrixXd::Random(4, 3), k = Eigen::MatrixXd::Random(5, 3);
+  const Eigen::MatrixXd v = Eigen::MatrixXd::Random(5, 2);
+  const auto a = attn::scaled_dot_product(q, k, v, mask);
+  const auto c = attn::scaled_dot_product(q, k, v, Mask::causal(1));
+  CHECK(a.weights == c.weights);
+  CHECK(a.output == c.output);
+  // BERT's -10000 and Hugging Face's finfo(float32).min hide too (exp() of them is 0).
+  Eigen::MatrixXf hf(1, 4);
+  hf << 0.0f, -10000.0f, std::numeric_limits<float>::lowest(), 0.0f;
+  check_visibility(Mask::additive(hf), 1, 4, [](Index, Index j) { return j == 0 || j == 3; });
+  // Any other bias is refused: attn adds none to the scores.
+  Eigen::MatrixXd alibi(1, 3);
+  alibi << 0.0, -0.5, -1.0;
+  CHECK_THROWS_WITH(Mask::additive(alibi),
+                    "attn::Mask::additive: bias(0, 1) is -0.5: an additive mask holds 0 (attend) or -inf (hidden; any "
+                    "value <= -10000 hides too), and attn adds no other bias to the scores");
+  alibi << 0.0, -9999.0, std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH(Mask::additive(alibi), Catch::Matchers::StartsWith("attn::Mask::additive: bias(0, 1) is -9999:"));
+  alibi(0, 1) = -inf;
+  CHECK_THROWS_WITH(Mask::additive(alibi), Catch::Matchers::StartsWith("attn::Mask::additive: bias(0, 2) is nan:"));
+  alibi << 0.0, inf, 0.0;
+  CHECK_THROWS_WITH(Mask::additive(alibi), Catch::Matchers::StartsWith("attn::Mask::additive: bias(0, 1) is inf:"));
+  // Empty: an empty mask, checked against the shape when applied.
+  CHECK(Mask::additive(Eigen::MatrixXd(0, 0)).explicit_matrix()->size() == 0);
+}
+
 TEST_CASE("intersection: key length and causal", "[mask][intersection]") {
   const Mask mask = Mask::key_length(3) & Mask::causal(1);
   check_visibility(mask, 5, 6, [](Index i, Index j) { return j < 3 && j <= i + 1; });

@@ -6,9 +6,13 @@
 #include "config.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
+#include <locale>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace attn {
@@ -21,7 +25,8 @@ using BoolMatrix = Eigen::Matrix<bool, Eigen::Dynamic, Eigen::Dynamic>;
 /// - `key_length(n)`: visible iff `j < n` (padding);
 /// - `causal(o)`: visible iff `j <= i + o`;
 /// - `window(left, right)`: visible iff `i - left <= j <= i + right`;
-/// - `matrix(m)`: visible iff `m(i, j)`.
+/// - `matrix(m)`: visible iff `m(i, j)`;
+/// - `additive(m)`: PyTorch's float `attn_mask`, added to the scores: visible iff `m(i, j) == 0`.
 ///
 /// `a & b` is visible where both are. The band kinds (length, causal, window) cost
 /// nothing per entry; only an explicit matrix is stored.
@@ -65,12 +70,66 @@ class Mask {
   }
 
   /// Explicit visibility, `Tq×Tk`, `true` = visible (any bool-convertible Eigen expression).
+  /// A numeric matrix (Keras' 0/1 masks) is visible where non-zero; its entries must be finite
+  /// and >= 0, so that PyTorch's float `attn_mask` (0 = attend, -inf = hidden, the opposite
+  /// reading) is refused instead of silently inverted: that one is additive().
   /// \param visible `Tq×Tk`, cast to bool; its shape is checked when the mask is applied
   /// \return the explicit mask (it stores a copy of `visible`)
+  /// \throws attn::invalid_argument naming the first negative, infinite or NaN entry of a
+  ///         numeric matrix
   template <typename Derived>
   static Mask matrix(const Eigen::DenseBase<Derived>& visible) {
+    using Scalar = typename Derived::Scalar;
     Mask m;
-    m.matrix_ = visible.template cast<bool>();
+    if constexpr (std::is_same_v<Scalar, bool>) {
+      m.matrix_ = visible.template cast<bool>();
+    } else {
+      const typename Derived::PlainObject plain = visible;
+      for (Index j = 0; j < plain.cols(); ++j) {
+        for (Index i = 0; i < plain.rows(); ++i) {
+          const Scalar x = plain(i, j);
+          bool fine = true;
+          if constexpr (std::is_signed_v<Scalar>) fine = !(x < Scalar(0));
+          if constexpr (std::is_floating_point_v<Scalar>) fine = fine && std::isfinite(x);
+          ATTN_CHECK(fine, "attn::Mask::matrix: visible" + entry(i, j, x) +
+                               ", but a mask matrix holds visibility: true or non-zero = visible, false or 0 = "
+                               "hidden. PyTorch's float attn_mask, added to the scores (0 = attend, -inf = "
+                               "hidden), is attn::Mask::additive(m)");
+        }
+      }
+      m.matrix_ = plain.template cast<bool>();
+    }
+    return m;
+  }
+
+  /// PyTorch's float `attn_mask`, `Tq×Tk`, which `torch.nn.MultiheadAttention` and
+  /// `scaled_dot_product_attention` add to the scores: 0 = visible; -inf, or any value
+  /// <= -10000 (BERT's -10000, Hugging Face's `torch.finfo(dtype).min`, whose exp() is 0 in
+  /// float and double) = hidden. attn adds no other bias to the scores, so any other entry
+  /// (a relative-position or ALiBi bias, NaN) is refused.
+  /// \param bias `Tq×Tk` float or double; its shape is checked when the mask is applied
+  /// \return the explicit mask, visible where `bias` is 0
+  /// \throws attn::invalid_argument naming the first entry that is neither 0 nor <= -10000
+  template <typename Derived>
+  static Mask additive(const Eigen::DenseBase<Derived>& bias) {
+    using Scalar = typename Derived::Scalar;
+    static_assert(std::is_floating_point_v<Scalar>,
+                  "attn::Mask::additive takes a float or double matrix (PyTorch's float attn_mask); "
+                  "a boolean mask is attn::Mask::matrix");
+    const typename Derived::PlainObject plain = bias;
+    Mask m;
+    BoolMatrix visible(plain.rows(), plain.cols());
+    for (Index j = 0; j < plain.cols(); ++j) {
+      for (Index i = 0; i < plain.rows(); ++i) {
+        const Scalar x = plain(i, j);
+        ATTN_CHECK(x == Scalar(0) || x <= Scalar(-10000),
+                   "attn::Mask::additive: bias" + entry(i, j, x) +
+                       ": an additive mask holds 0 (attend) or -inf (hidden; any value <= -10000 hides "
+                       "too), and attn adds no other bias to the scores");
+        visible(i, j) = x == Scalar(0);
+      }
+    }
+    m.matrix_ = std::move(visible);
     return m;
   }
 
@@ -172,6 +231,15 @@ class Mask {
   std::optional<Index> left_;
   std::optional<Index> right_;
   std::optional<BoolMatrix> matrix_;
+
+  /// "(i, j) is x" for messages: the entry's place and value ("-inf", "0.5").
+  template <typename Scalar>
+  static std::string entry(Index i, Index j, Scalar x) {
+    std::ostringstream text;
+    text.imbue(std::locale::classic());
+    text << "(" << i << ", " << j << ") is " << +x;
+    return text.str();
+  }
 };
 
 }  // namespace attn

@@ -20,6 +20,9 @@
 #include <iterator>
 #include <limits>
 #include <random>
+#include <regex>
+#include <set>
+#include <array>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -306,6 +309,50 @@ TEST_CASE("svg: a grid of heads shares one scale, a pair puts the truth beside o
   std::ostringstream os;
   attn::io::write_heatmap_pair_svg(os, truth, attention, {}, attn::io::PairLayout::under);
   CHECK(os.str() == under);
+}
+
+TEST_CASE("svg: cells of a fractional size tile the map, each ending where the next begins", "[io][svg]") {
+  // 7 columns in 180 px: cells of 25.714... px, positions written to 0.01 px. A cell's width must
+  // reach the next cell's written x exactly, or a renderer snapping edges (crispEdges) shows a
+  // hairline of background between them (seen between rows 3 and 4 of a 5x7 grid of heads).
+  Eigen::MatrixXd m = Eigen::MatrixXd::Random(5, 7);
+  m(2, 6) = std::numeric_limits<double>::quiet_NaN();
+  attn::io::HeatmapOptions options;
+  options.max_map_size = 180;
+  options.mask = attn::Mask::causal(4);  // the hatched cells are cells too
+  const std::string whole = attn::io::heatmap_svg(m, options);
+  const std::size_t group = whole.find("<g class=\"cells\"");
+  REQUIRE(group != std::string::npos);
+  const std::string svg = whole.substr(group, whole.find("</g>", group) - group);
+  const std::regex cell_re("<rect x=\"([0-9.]+)\" y=\"([0-9.]+)\" width=\"([0-9.]+)\" height=\"([0-9.]+)\" fill=");
+  const auto hundredths = [](const std::string& text) { return std::llround(std::stod(text) * 100.0); };
+  std::vector<std::array<long long, 4>> cells;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), cell_re); it != std::sregex_iterator(); ++it) {
+    cells.push_back({hundredths((*it)[1]), hundredths((*it)[2]), hundredths((*it)[3]), hundredths((*it)[4])});
+  }
+  REQUIRE(cells.size() == 35);
+  std::set<long long> xs, ys, widths;
+  for (const auto& c : cells) {
+    xs.insert(c[0]);
+    ys.insert(c[1]);
+    widths.insert(c[2]);
+  }
+  REQUIRE(xs.size() == 7);
+  REQUIRE(ys.size() == 5);
+  CHECK(widths.size() > 1);  // the size is fractional: some cells are 0.01 px wider than others
+  for (const auto& c : cells) {
+    INFO("cell at x " << c[0] << ", y " << c[1] << " (hundredths of a px), " << c[2] << " x " << c[3]);
+    CHECK((c[0] == *xs.rbegin() || xs.count(c[0] + c[2]) == 1));
+    CHECK((c[1] == *ys.rbegin() || ys.count(c[1] + c[3]) == 1));
+  }
+  // The last column and row end at the same edge in every row and column.
+  std::set<long long> right, bottom;
+  for (const auto& c : cells) {
+    if (c[0] == *xs.rbegin()) right.insert(c[0] + c[2]);
+    if (c[1] == *ys.rbegin()) bottom.insert(c[1] + c[3]);
+  }
+  CHECK(right.size() == 1);
+  CHECK(bottom.size() == 1);
 }
 
 TEST_CASE("svg: the same input gives the same bytes", "[io][svg]") {

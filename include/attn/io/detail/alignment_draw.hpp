@@ -216,7 +216,9 @@ inline std::string alignment_render(const Alignment& hypothesis, const GoldAlign
     for (Index i = 0; i < rows; ++i)
       for (Index j = 0; j < cols; ++j)
         out += "<rect x=\"" + svg_num(left + static_cast<double>(j) * c) + "\" y=\"" + svg_num(top + static_cast<double>(i) * c) +
-               "\" width=\"" + svg_num(c) + "\" height=\"" + svg_num(c) + "\" fill=\"" + shade(weights(i, j)) + "\"><title>" +
+               "\" width=\"" + svg_span(left + static_cast<double>(j) * c, left + static_cast<double>(j + 1) * c) +
+               "\" height=\"" + svg_span(top + static_cast<double>(i) * c, top + static_cast<double>(i + 1) * c) +
+               "\" fill=\"" + shade(weights(i, j)) + "\"><title>" +
                xml_escaped(row_text[static_cast<std::size_t>(i)]) + " \xE2\x86\x92 " + xml_escaped(col_text[static_cast<std::size_t>(j)]) +
                ": " + format_number(weights(i, j), -1) + "</title></rect>\n";
     out += "</g>\n";

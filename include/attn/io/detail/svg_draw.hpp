@@ -26,6 +26,14 @@ namespace attn::io::detail {
 
 inline std::string svg_num(double v) { return format_coordinate(v, 2); }
 
+/// The length from `a` to `b` as the file writes it: svg_num(b) minus svg_num(a), in the file's
+/// hundredths, so that a cell drawn at svg_num(a) with this length ends exactly where the next
+/// one begins. (`svg_num(b - a)` can leave 0.01 between neighbours, which a renderer snapping
+/// edges to pixels, as crispEdges asks, shows as a hairline of background across the map.)
+inline std::string svg_span(double a, double b) {
+  return svg_num(static_cast<double>(std::llround(b * 100.0) - std::llround(a * 100.0)) / 100.0);
+}
+
 /// Appends `<text ...>label<title>full label</title></text>` for a label cut to the limit.
 inline void svg_label(std::string& out, const std::string& attributes, const std::string& label, std::size_t max_length) {
   const std::string shown = truncated(label, max_length);
@@ -208,9 +216,10 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
           }
           Index end = j;
           while (end < cols && !mask.visible(i, end, cols)) ++end;
-          out += "<rect x=\"" + svg_num(left + static_cast<double>(j) * cell) + "\" y=\"" +
-                 svg_num(top + static_cast<double>(i) * cell) + "\" width=\"" +
-                 svg_num(static_cast<double>(end - j) * cell) + "\" height=\"" + svg_num(cell) + "\"/>\n";
+          const double x = left + static_cast<double>(j) * cell;
+          const double y = top + static_cast<double>(i) * cell;
+          out += "<rect x=\"" + svg_num(x) + "\" y=\"" + svg_num(y) + "\" width=\"" +
+                 svg_span(x, left + static_cast<double>(end) * cell) + "\" height=\"" + svg_span(y, y + cell) + "\"/>\n";
           j = end;
         }
       }
@@ -218,14 +227,15 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
     }
   } else if (rows > 0 && cols > 0) {
     out += "<g class=\"cells\" shape-rendering=\"crispEdges\">\n";
-    const std::string size = svg_num(cell);
     for (Index i = 0; i < rows; ++i) {
+      const double y = top + static_cast<double>(i) * cell;
+      const std::string cell_height = svg_span(y, top + static_cast<double>(i + 1) * cell);
       for (Index j = 0; j < cols; ++j) {
         const double v = m(i, j);
         const double x = left + static_cast<double>(j) * cell;
-        const double y = top + static_cast<double>(i) * cell;
+        const std::string cell_width = svg_span(x, left + static_cast<double>(j + 1) * cell);
         const bool hidden = masked && !mask.visible(i, j, cols);
-        out += "<rect x=\"" + svg_num(x) + "\" y=\"" + svg_num(y) + "\" width=\"" + size + "\" height=\"" + size +
+        out += "<rect x=\"" + svg_num(x) + "\" y=\"" + svg_num(y) + "\" width=\"" + cell_width + "\" height=\"" + cell_height +
                "\" fill=\"" + (hidden ? hatch : css_color(heatmap_color(v, scale, options))) + "\"><title>";
         if (!row_labels.empty() && !col_labels.empty()) {
           append_xml_escaped(out, row_labels[static_cast<std::size_t>(i)]);
@@ -236,6 +246,7 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
         }
         out += std::string(hidden ? ": masked (" : ": ") + format_number(v, -1) + (hidden ? ")" : "") + "</title></rect>\n";
         if (std::isnan(v) && !hidden) {
+          const std::string size = svg_num(cell);
           out += "<path d=\"M" + svg_num(x) + " " + svg_num(y) + "l" + size + " " + size + "M" + svg_num(x + cell) +
                  " " + svg_num(y) + "l-" + size + " " + size + "\" stroke=\"#808080\" stroke-width=\"0.75\"/>\n";
         }

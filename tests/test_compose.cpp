@@ -81,10 +81,17 @@ TEST_CASE("heatmap_panels(HeadWeights) and heatmap_grid_svg(HeadWeights) draw ev
   attn::HeadWeights<float> w(2, 2, 3);
   for (Index k = 0; k < w.size(); ++k) w.data()[k] = static_cast<float>(k);
   CHECK(attn::io::heatmap_panels(w)[1].values == w.head(1).cast<double>());
+  // A HeadWeights' panels are titled by head unless titles are given; a range of maps is not.
+  CHECK(attn::io::heatmap_panels(w)[0].title == "head 0");
+  CHECK(attn::io::heatmap_panels(w)[1].title == "head 1");
+  CHECK(attn::io::heatmap_panels(w, {"self"})[0].title == "self");
+  CHECK(attn::io::heatmap_panels(w, {"self"})[1].title == "head 1");
+  CHECK(attn::io::heatmap_panels(attn::head_views(w))[1].title.empty());
   attn::io::HeatmapOptions options;
   options.raster = attn::io::HeatmapRaster::never;
   const std::string svg = attn::io::heatmap_grid_svg(w, options);
   ATTN_CHECK_WELL_FORMED(svg);
+  CHECK(svg.find(">head 1</text>") != std::string::npos);
   std::vector<double> want;
   for (Index h = 0; h < 2; ++h)
     for (Index i = 0; i < 2; ++i)
@@ -103,8 +110,15 @@ TEST_CASE("heatmap_grid_svg takes head_views and Refs, write_heatmap_grid_svg a 
   attn::io::write_heatmap_grid_svg(dir.path / "grid.svg", w);
   ATTN_CHECK_WELL_FORMED(slurp(dir.path / "grid.svg"));
   std::ostringstream os;
-  attn::io::write_heatmap_grid_svg(os, attn::head_views(w));
+  attn::io::write_heatmap_grid_svg(os, w);
   CHECK(os.str() == slurp(dir.path / "grid.svg"));
+  // The same maps as head_views, which are untitled: the HeadWeights' grid titles its heads.
+  const std::string views = attn::io::heatmap_grid_svg(attn::head_views(w));
+  CHECK(views.find(">head 0</text>") == std::string::npos);
+  CHECK(os.str().find(">head 0</text>") != std::string::npos);
+  std::vector<attn::io::HeatmapPanel> untitled = attn::io::heatmap_panels(w);
+  for (attn::io::HeatmapPanel& panel : untitled) panel.title.clear();
+  CHECK(attn::io::heatmap_grid_svg(untitled) == views);
 }
 
 TEST_CASE("heatmap_panels(history.views()) gives one panel per sequence", "[compose][svg][history]") {

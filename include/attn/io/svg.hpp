@@ -167,10 +167,11 @@ HeatmapPanel heatmap_panel(const Eigen::DenseBase<Derived>& m, std::string title
 
 /// Panels for heatmap_grid_svg() from a list of maps of any shapes: a range of Eigen matrices
 /// (`std::vector<attn::Matrix<S>>`, `attn::head_views(w)`, Maps, Refs, AlignmentHistory views)
-/// or an attn::HeadWeights (one panel per head), titled `titles[k]` (none when `titles` is
-/// shorter).
+/// or an attn::HeadWeights (one panel per head), titled `titles[k]`. A map past the end of
+/// `titles` has no title, but for a HeadWeights' head k: "head k" (as attn-plot titles the maps
+/// of a 3-D file).
 /// \param maps the maps (float or double), copied as double
-/// \param titles one title per map, or fewer (default: none)
+/// \param titles one title per map, or fewer (default: none; a HeadWeights' heads "head k")
 /// \return one panel per map, without labels of their own
 template <typename Maps, typename = std::enable_if_t<detail::is_map_list<Maps>>>
 std::vector<HeatmapPanel> heatmap_panels(const Maps& maps, const std::vector<std::string>& titles = {}) {
@@ -178,13 +179,17 @@ std::vector<HeatmapPanel> heatmap_panels(const Maps& maps, const std::vector<std
   std::vector<HeatmapPanel> panels(detail::map_list_size(maps));
   detail::for_each_map(maps, [&](std::size_t k, const auto& m) {
     panels[k].values = m.template cast<double>();
-    if (k < titles.size()) panels[k].title = titles[k];
+    if (k < titles.size()) {
+      panels[k].title = titles[k];
+    } else if constexpr (detail::is_head_weights<Maps>::value) {
+      panels[k].title = "head " + std::to_string(k);
+    }
   });
   return panels;
 }
 
-/// heatmap_grid_svg() of a list of maps (see heatmap_panels(): any range of Eigen matrices, or a
-/// HeadWeights), untitled: `heatmap_grid_svg(attn::head_views(w), options)`.
+/// heatmap_grid_svg() of a list of maps (see heatmap_panels(): any range of Eigen matrices,
+/// untitled, or a HeadWeights, titled "head 0", "head 1", ...): `heatmap_grid_svg(w, options)`.
 /// \param maps the maps, in reading order
 /// \param options look of the grid
 /// \return the SVG text

@@ -841,8 +841,16 @@ TEST_CASE("from_torch and HeadWeights: bad arguments throw with exact messages",
   const MatrixD none;
   using P = attn::MultiHeadParams<double>;
   CHECK_THROWS_ATTN(P::from_torch(MatrixD(5, 6), none, MatrixD(6, 6), none, 1),
-                    "attn::MultiHeadParams::from_torch: in_proj_weight.rows() (5) must equal 3 * "
-                    "in_proj_weight.cols() (18)");
+                    "attn::MultiHeadParams::from_torch: in_proj_weight (5x6) must be (3·D)×D, the [W_q; W_k; W_v] "
+                    "rows of torch's state_dict: (18x6) for D = 6 (out_proj_weight)");
+  // Saved the other way round (numpy's .T, or Keras' layout): said so.
+  CHECK_THROWS_ATTN(P::from_torch(MatrixD(4, 12), none, w4, none, 1),
+                    "attn::MultiHeadParams::from_torch: in_proj_weight (4x12) must be (3·D)×D, the [W_q; W_k; W_v] "
+                    "rows of torch's state_dict: (12x4) for D = 4 (out_proj_weight); this one is transposed: pass "
+                    "in_proj_weight.transpose()");
+  CHECK_THROWS_ATTN(P::from_torch(MatrixD(5, 6), none, MatrixD(6, 5), none, 1),
+                    "attn::MultiHeadParams::from_torch: in_proj_weight (5x6) must be (3·D)×D, the [W_q; W_k; W_v] "
+                    "rows of torch's state_dict");
   CHECK_THROWS_ATTN(P::from_torch(w12, none, MatrixD(4, 3), none, 1),
                     "attn::MultiHeadParams::from_torch: out_proj_weight (4x3) must be (4x4)");
   CHECK_THROWS_ATTN(P::from_torch(w12, MatrixD(5, 1), w4, none, 1),

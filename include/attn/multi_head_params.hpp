@@ -150,7 +150,16 @@ MultiHeadParams<Scalar> MultiHeadParams<Scalar>::from_torch(const Eigen::MatrixB
   detail::check_multi_head_scalars<Scalar, DerivedW, DerivedB, DerivedWo, DerivedBo>();
   constexpr const char* fn = "attn::MultiHeadParams::from_torch";
   const Index d = in_proj_weight.cols();
-  detail::check_equal(fn, "in_proj_weight.rows()", in_proj_weight.rows(), "3 * in_proj_weight.cols()", 3 * d);
+  if (in_proj_weight.rows() != 3 * d) {  // the expected shape, from out_proj_weight's D when it is square
+    const Index e = out_proj_weight.rows();
+    const bool known = e > 0 && out_proj_weight.cols() == e;
+    const bool transposed = in_proj_weight.cols() == 3 * in_proj_weight.rows();
+    ATTN_CHECK(false, std::string(fn) + ": in_proj_weight " + detail::shape(in_proj_weight) +
+                          " must be (3·D)×D, the [W_q; W_k; W_v] rows of torch's state_dict" +
+                          (known ? ": " + detail::shape(3 * e, e) + " for D = " + std::to_string(e) + " (out_proj_weight)"
+                                 : std::string()) +
+                          (transposed ? "; this one is transposed: pass in_proj_weight.transpose()" : ""));
+  }
   detail::check_shape(fn, "out_proj_weight", out_proj_weight, d, d);
   MultiHeadParams p;
   p.wq = in_proj_weight.topRows(d).transpose();

@@ -157,7 +157,7 @@ TEST_CASE("explicit matrix from a bool-convertible expression", "[mask][kind]") 
   check_visibility(from_ints, 2, 2, [&](Index i, Index j) { return ints(i, j) != 0; });
 }
 
-TEST_CASE("explicit matrix of numbers: non-zero visible; negative, infinite and NaN refused", "[mask][kind]") {
+TEST_CASE("explicit matrix of numbers: non-zero visible, negative, infinite and NaN refused", "[mask][kind]") {
   // Keras' 0/1 masks, as float.
   Eigen::MatrixXf keras(2, 3);
   keras << 1, 0, 1,  //

@@ -4,6 +4,7 @@
 #include "attn/config.hpp"
 #include "attn/history.hpp"
 #include "attn/multi_head.hpp"
+#include "attn/scaled_dot_product.hpp"
 #include "attn/workspace.hpp"
 
 #include <catch2/catch.hpp>
@@ -42,6 +43,24 @@ TEST_CASE("sizes: HeadWeights::resize with heads·rows·cols overflowing Index t
   CHECK(w.size() == 0);
   w.resize(2, 3, 4);
   CHECK(w.size() == 24);
+}
+
+TEMPLATE_TEST_CASE("sizes: Tk near Index's limit throws, output only and with sinks (no SIGFPE)", "[sizes][error]",
+                   float, double) {
+  // Keys and values are nullary expressions: no storage, nothing read. Sizing the call's blocks
+  // multiplied Tk by sizeof(Scalar), which overflowed from Tk = 2^62 (float) or 2^61 (double)
+  // and then divided by zero (SIGFPE) before any size check ran.
+  using M = Eigen::Matrix<TestType, Eigen::Dynamic, Eigen::Dynamic>;
+  for (const int lg : {61, 62}) {
+    const Index tk = Index(1) << lg;
+    INFO("Tk = 2^" << lg);
+    M out(4, 1);
+    attn::Workspace<TestType> ws;
+    CHECK_THROWS_WITH(attn::scaled_dot_product_into(M::Constant(4, 4, 1), M::Constant(tk, 4, 1), M::Constant(tk, 1, 1),
+                                                    out, attn::no_weights, ws),
+                      "attn::Workspace: rows\xC2\xB7" "cols of a scratch buffer (4\xC2\xB7" + std::to_string(tk) +
+                          ") is too large: the product overflows Index");
+  }
 }
 
 TEST_CASE("sizes: checked_product", "[sizes][error]") {

@@ -49,10 +49,19 @@ constexpr Index block_bytes = Index(8) << 20;
 /// rows, 16 double). It depends on Tk and the scalar only: every call of a shape (full weights,
 /// sinks or none, any thread count) cuts the rows the same way, so its blocks' products and
 /// results are the same bits.
+/// Bytes of one row of `tk` scalars (at least one), saturated at 2^40, above every budget here:
+/// Tk near Index's limit must reach the size checks that refuse it, not overflow first.
+template <typename Scalar>
+constexpr Index row_bytes(Index tk) {
+  constexpr Index cap = Index(1) << 40;
+  const Index n = std::max<Index>(tk, 1);
+  return n > cap / static_cast<Index>(sizeof(Scalar)) ? cap : n * static_cast<Index>(sizeof(Scalar));
+}
+
 template <typename Scalar>
 constexpr Index block_rows_for(Index tk) {
   constexpr Index unit = chunk_rows<Scalar>();
-  const Index fit = block_bytes / (std::max<Index>(tk, 1) * static_cast<Index>(sizeof(Scalar)));
+  const Index fit = block_bytes / row_bytes<Scalar>(tk);
   return std::clamp<Index>(fit / unit * unit, 2 * unit, block_rows);
 }
 
@@ -72,7 +81,7 @@ constexpr Index part_bytes_max = Index(512) << 10;
 template <typename Scalar>
 constexpr Index part_rows_for(Index tk) {
   constexpr Index unit = GemmTile<Scalar>::rows;
-  const Index bytes = std::max<Index>(tk, 1) * static_cast<Index>(sizeof(Scalar));
+  const Index bytes = row_bytes<Scalar>(tk);
   if (unit * bytes > part_bytes_max) return block_rows;
   return std::clamp<Index>(part_bytes / bytes / unit * unit, unit, block_rows);
 }

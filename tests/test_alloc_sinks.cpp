@@ -5,14 +5,10 @@
 // Multi-head: one block and one head's projections per thread, whatever h. Long keys: blocks of
 // fewer rows (64 at Tk = 32768 floats), about 8 MiB each.
 // A second call of the same shape keeps nothing and allocates only Eigen's transient GEMM
-// packing buffers (NpyWeightsWriter: its block buffer too, by design). Its own program (tests/CMakeLists.txt: attn_tests_alloc, CTest prefix "alloc."): it
-// replaces glibc's malloc family, which every allocation goes through (Eigen's aligned_malloc
-// and operator new alike), to count bytes, calls and the peak of bytes in use. Linux/glibc only,
-// not in sanitizer builds (they replace malloc themselves).
-#include <malloc.h>
-
-#include <atomic>
-#include <cstddef>
+// packing buffers (NpyWeightsWriter: its block buffer too, by design). Its own program
+// (tests/CMakeLists.txt: attn_tests_alloc_sinks, CTest prefix "alloc_sinks."), counting with
+// tests/alloc_counter.hpp. Linux/glibc only, not in sanitizer builds (they replace malloc
+// themselves).
 #include <cstdlib>
 
 #include "helpers.hpp"
@@ -29,60 +25,7 @@
 #include <omp.h>
 #endif
 
-// The replacements come after every header: glibc and the compiler's headers declare these
-// functions first.
-namespace attn_alloc {
-std::atomic<bool> counting{false};     // whether calls and totals are counted
-std::atomic<long long> in_use{0};      // bytes in use now (usable sizes), always tracked
-std::atomic<long long> peak{0};        // the largest in_use while counting
-std::atomic<long long> allocated{0};   // bytes allocated while counting
-std::atomic<long long> calls{0};       // allocations while counting
-
-inline void* note(void* p) {
-  if (p == nullptr) return p;
-  const auto size = static_cast<long long>(malloc_usable_size(p));
-  const long long now = in_use.fetch_add(size) + size;
-  if (counting.load()) {
-    ++calls;
-    allocated += size;
-    long long seen = peak.load();
-    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
-    }
-  }
-  return p;
-}
-inline void forget(void* p) {
-  if (p != nullptr) in_use -= static_cast<long long>(malloc_usable_size(p));
-}
-}  // namespace attn_alloc
-
-// glibc declares the malloc family `throw()` (noexcept) in C++: so are these.
-extern "C" {
-void* __libc_malloc(std::size_t);
-void* __libc_calloc(std::size_t, std::size_t);
-void* __libc_realloc(void*, std::size_t);
-void* __libc_memalign(std::size_t, std::size_t);
-void __libc_free(void*);
-
-void* malloc(std::size_t size) noexcept { return attn_alloc::note(__libc_malloc(size)); }
-void* calloc(std::size_t n, std::size_t size) noexcept { return attn_alloc::note(__libc_calloc(n, size)); }
-void* realloc(void* p, std::size_t size) noexcept {
-  attn_alloc::forget(p);
-  return attn_alloc::note(__libc_realloc(p, size));
-}
-void* memalign(std::size_t alignment, std::size_t size) noexcept { return attn_alloc::note(__libc_memalign(alignment, size)); }
-void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept { return memalign(alignment, size); }
-int posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept {
-  void* p = memalign(alignment, size);
-  if (p == nullptr) return 12;  // ENOMEM
-  *out = p;
-  return 0;
-}
-void free(void* p) noexcept {
-  attn_alloc::forget(p);
-  __libc_free(p);
-}
-}
+#include "alloc_counter.hpp"  // after every header: it replaces the malloc family
 
 // Everything in this file lives in namespace test_alloc_sinks.
 namespace test_alloc_sinks {
@@ -92,25 +35,8 @@ namespace {
 using attn::Index;
 using attn::Matrix;
 
-/// What a call allocated: bytes in all, the peak of bytes in use above the start, and calls.
-struct Usage {
-  long long bytes = 0;
-  long long peak = 0;
-  long long calls = 0;
-};
-
-/// Runs `f` and reports what it allocated.
-template <typename F>
-Usage measure(F&& f) {
-  const long long start = attn_alloc::in_use.load();
-  attn_alloc::peak = start;
-  attn_alloc::allocated = 0;
-  attn_alloc::calls = 0;
-  attn_alloc::counting = true;
-  f();
-  attn_alloc::counting = false;
-  return {attn_alloc::allocated.load(), attn_alloc::peak.load() - start, attn_alloc::calls.load()};
-}
+using attn_alloc::measure;
+using attn_alloc::Usage;
 
 Index threads() {
 #ifdef _OPENMP

@@ -122,7 +122,9 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     const Index c0 = i * dh;
     auto& it = ws_items[static_cast<std::size_t>(b)];
     auto& hw = ws_heads[static_cast<std::size_t>(t)];
-    auto& lane = lanes[serial_heads ? 0 : static_cast<std::size_t>(thread_id())];
+    // This thread's lane in attn's team; lane 0 when no team runs (heads in turn, or one thread:
+    // then omp_get_thread_num() is the caller's own team's number, not a lane).
+    auto& lane = lanes[serial_heads || threads <= 1 ? 0 : static_cast<std::size_t>(thread_id())];
     auto qh = lane.q.matrix(q_of(b).rows(), dh);  // within the sizes above: no allocation
     auto kh = lane.k.matrix(k_of(b).rows(), dh);
     auto vh = lane.v.matrix(k_of(b).rows(), dh);
@@ -183,22 +185,29 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
 
   if (serial_heads)
     for (Index t = 0; t < tasks; ++t) guarded(attend, t);
+  if (threads <= 1) {
+    // One thread (OMP_NUM_THREADS=1, a caller's parallel region, no OpenMP): the same tasks in
+    // the same order, without a region to start: libgomp allocates a team for every region,
+    // even of one thread, and a warm call allocates nothing.
+    if (!serial_heads)
+      for (Index t = 0; t < tasks; ++t) guarded(attend, t);
+    for (Index t = 0; t < tasks; ++t) guarded(project, t);
+  } else {
 #ifdef _OPENMP
 #pragma omp parallel num_threads(static_cast<int>(threads))
-#else
-  static_cast<void>(threads);
 #endif
-  {
-    if (!serial_heads) {
+    {
+      if (!serial_heads) {
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
-      for (Index t = 0; t < tasks; ++t) guarded(attend, t);
+        for (Index t = 0; t < tasks; ++t) guarded(attend, t);
+      }
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+      for (Index t = 0; t < tasks; ++t) guarded(project, t);
     }
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-    for (Index t = 0; t < tasks; ++t) guarded(project, t);
   }
   if (error) std::rethrow_exception(error);
 

@@ -44,11 +44,6 @@ constexpr Index block_rows = sweep_rows;
 /// 256 rows stayed the fastest.
 constexpr Index block_bytes = Index(8) << 20;
 
-/// Query rows per block for `tk` keys: block_rows, or fewer so that a block stays within
-/// block_bytes, a multiple of the softmax's chunk_rows and never fewer than two chunks (32 float
-/// rows, 16 double). It depends on Tk and the scalar only: every call of a shape (full weights,
-/// sinks or none, any thread count) cuts the rows the same way, so its blocks' products and
-/// results are the same bits.
 /// Bytes of one row of `tk` scalars (at least one), saturated at 2^40, above every budget here:
 /// Tk near Index's limit must reach the size checks that refuse it, not overflow first.
 template <typename Scalar>
@@ -58,6 +53,11 @@ constexpr Index row_bytes(Index tk) {
   return n > cap / static_cast<Index>(sizeof(Scalar)) ? cap : n * static_cast<Index>(sizeof(Scalar));
 }
 
+/// Query rows per block for `tk` keys: block_rows, or fewer so that a block stays within
+/// block_bytes, a multiple of the softmax's chunk_rows and never fewer than two chunks (32 float
+/// rows, 16 double). It depends on Tk and the scalar only: every call of a shape (full weights,
+/// sinks or none, any thread count) cuts the rows the same way, so its blocks' products and
+/// results are the same bits.
 template <typename Scalar>
 constexpr Index block_rows_for(Index tk) {
   constexpr Index unit = chunk_rows<Scalar>();

@@ -627,7 +627,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
         !a.gold.empty()) {
       throw usage_error("--view cannot be used with --bars, --heatmap, --hist, --truth, --chars, --query, --animate or --gold");
     }
-    if (a.pool) throw usage_error("--view shows every token and pools nothing: --pool is for pictures (svg, html)");
+    if (a.pool) throw usage_error("--view shows every token and pools nothing: --pool is for pictures (svg, html, png)");
   }
   if (a.output.empty()) throw usage_error("no output file given (-o FILE)");
   if (a.format.empty() && a.output == "-") throw usage_error("-o - (standard output) needs --format svg, html or png");

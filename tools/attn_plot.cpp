@@ -1188,10 +1188,9 @@ int run(const Arguments& a, std::ostream& out, std::ostream& err) {
                       " cells have no token each, so --rows, --cols and --chars cannot label them; leave them out, "
                       "or draw the map unpooled (no --pool, and a --max-cells above its cells)");
   }
-  if (!w.pooled.empty() && a.format == "png") {  // a PNG has no title to say it: standard error does
-    err << "attn-plot: note: '" << a.weights << "' is drawn " << w.pooled << "\n";
-  }
   if (!w.pooled.empty()) {  // the picture says it was pooled: a line of its title
+    // A PNG has no title to say it: standard error does.
+    if (a.format == "png") err << "attn-plot: note: '" << a.weights << "' is drawn " << w.pooled << "\n";
     Arguments titled = a;
     titled.title = a.title.empty() ? w.pooled : a.title + " \u2014 " + w.pooled;
     // Tick marks count pooled cells: the axes say how many of the file's rows and columns each is.
@@ -1225,10 +1224,7 @@ int run_png(const Arguments& a, const Eigen::MatrixXd& map, std::size_t maps, st
   if (a.cell) options.cell_size = static_cast<attn::Index>(*a.cell);
   // The image is stored uncompressed (3 bytes a pixel): its size is known before it is made,
   // and checked here in the command line's terms (--cell, --max-bytes).
-  const long long side = options.cell_size > 0
-                             ? options.cell_size
-                             : std::max<long long>(1, (options.min_image_size + std::max(map.rows(), map.cols()) - 1) /
-                                                          std::max(map.rows(), map.cols()));
+  const long long side = attn::io::detail::png_cell_side(map.rows(), map.cols(), options);
   const double bytes = 3.0 * static_cast<double>(map.rows()) * static_cast<double>(map.cols()) *
                        static_cast<double>(side) * static_cast<double>(side);
   if (bytes > static_cast<double>(a.max_bytes)) {

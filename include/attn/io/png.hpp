@@ -52,6 +52,13 @@ struct PngLayout {
   Index height = 0;
 };
 
+/// Pixels per cell side of a `rows×cols` map (at least 1×1) under `options`: `cell_size`, or
+/// automatic, the smallest factor (at least 1) making the longer side >= min_image_size.
+inline Index png_cell_side(Index rows, Index cols, const PngHeatmapOptions& options) {
+  const Index longer = std::max(rows, cols);
+  return options.cell_size > 0 ? options.cell_size : std::max<Index>(1, (options.min_image_size + longer - 1) / longer);
+}
+
 inline PngLayout png_layout(Index rows, Index cols, const PngHeatmapOptions& options, const char* who) {
   const std::string fn(who);
   ATTN_CHECK(rows > 0 && cols > 0, fn + ": the map is " + std::to_string(rows) + "×" + std::to_string(cols) +
@@ -61,10 +68,8 @@ inline PngLayout png_layout(Index rows, Index cols, const PngHeatmapOptions& opt
   ATTN_CHECK(options.min_image_size >= 0,
              fn + ": options.min_image_size (" + std::to_string(options.min_image_size) + ") must be >= 0");
   ATTN_CHECK(options.max_pixels > 0, fn + ": options.max_pixels (" + std::to_string(options.max_pixels) + ") must be > 0");
-  const Index longer = std::max(rows, cols);
   PngLayout layout;
-  layout.scale = options.cell_size > 0 ? options.cell_size
-                                       : std::max<Index>(1, (options.min_image_size + longer - 1) / longer);
+  layout.scale = png_cell_side(rows, cols, options);
   // width·height <= max_pixels, checked without overflow; PNG sides are at most 2^31 - 1.
   const Index limit = std::min<Index>(options.max_pixels, std::numeric_limits<std::int32_t>::max());
   const bool fits = cols <= limit / layout.scale && rows <= limit / layout.scale &&

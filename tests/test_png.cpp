@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Tests of attn/io/png.hpp: heatmap PNGs decoded by the test's own reader (tests/format_readers.hpp:
-// chunk CRCs, zlib header, stored blocks and Adler-32 checked), pixel colours of known cells
+// chunk CRCs, zlib header, deflate blocks and Adler-32 checked), pixel colours of known cells
 // against viridis' published end colours and the colour map, the pixel size rules and the errors.
 #include "attn/io/png.hpp"
 
@@ -152,6 +152,72 @@ TEST_CASE("write_heatmap_png: stream and path forms write the bytes of heatmap_p
   bad.setstate(std::ios::badbit);
   CHECK(message_of<std::runtime_error>([&] { attn::io::write_heatmap_png(bad, m); }) ==
         "attn::io::write_heatmap_png: the output stream is not in a good state");
+}
+
+/// `width×height` pixels from `pick(x, y)`.
+template <typename Pick>
+std::vector<attn::io::Rgb> image_of(std::uint32_t width, std::uint32_t height, Pick pick) {
+  std::vector<attn::io::Rgb> pixels;
+  for (std::uint32_t y = 0; y < height; ++y)
+    for (std::uint32_t x = 0; x < width; ++x) pixels.push_back(pick(x, y));
+  return pixels;
+}
+
+/// The decoded pixels of png_rgb(width, height, pixels) equal `pixels`; returns the PNG's size.
+std::size_t round_trip(std::uint32_t width, std::uint32_t height, const std::vector<attn::io::Rgb>& pixels) {
+  const std::string png = attn::io::detail::png_rgb(width, height, pixels);
+  const test_formats::Image image = decode_png(png);
+  REQUIRE(image.width == width);
+  REQUIRE(image.height == height);
+  std::vector<unsigned char> expected;
+  for (const attn::io::Rgb& c : pixels) expected.insert(expected.end(), {c.r, c.g, c.b});
+  CHECK(image.rgb == expected);
+  return png.size();
+}
+
+TEST_CASE("png: the deflate data decodes to every pixel, compressed where pixels repeat, never much larger", "[png][io]") {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_int_distribution<int> few(0, 3);
+  const auto rgb_of = [](int r, int g, int b) {
+    return attn::io::Rgb{static_cast<std::uint8_t>(r), static_cast<std::uint8_t>(g), static_cast<std::uint8_t>(b)};
+  };
+  // Noise does not compress: the stored blocks are kept (a zlib stream of 5 bytes per 65535 more).
+  const std::uint32_t side = 200;  // 120 601 bytes of scanlines: two stored blocks
+  const std::size_t noise = round_trip(side, side, image_of(side, side, [&](std::uint32_t, std::uint32_t) {
+                                         return rgb_of(byte(rng), byte(rng), byte(rng));
+                                       }));
+  const std::size_t raw = side * (1 + 3 * side);
+  CHECK(noise <= raw + 2 * 5 + 2 + 4 + 57);  // blocks, zlib header, Adler-32, PNG signature + chunks
+  // Four colours at random: literals and short matches at every distance.
+  round_trip(97, 61, image_of(97, 61, [&](std::uint32_t, std::uint32_t) { return rgb_of(few(rng) * 80, 0, 0); }));
+  // One pixel; one colour everywhere (matches of the longest length, 258, and the remainders).
+  round_trip(1, 1, {rgb_of(1, 2, 3)});
+  for (const std::uint32_t w : {1u, 2u, 85u, 86u, 87u, 300u})
+    round_trip(w, 3, image_of(w, 3, [&](std::uint32_t, std::uint32_t) { return rgb_of(9, 9, 9); }));
+  // A heatmap's cells (9 px squares of random colours): runs of a colour and repeated scanlines.
+  const auto cells = [&](std::uint32_t width, std::uint32_t height) {
+    std::vector<attn::io::Rgb> colors(static_cast<std::size_t>(width / 9 + 1) * (height / 9 + 1));
+    for (attn::io::Rgb& c : colors) c = rgb_of(byte(rng), byte(rng), byte(rng));
+    return image_of(width, height, [&](std::uint32_t x, std::uint32_t y) { return colors[(y / 9) * (width / 9 + 1) + x / 9]; });
+  };
+  const std::size_t map = round_trip(450, 450, cells(450, 450));
+  CHECK(map * 30 < std::size_t(450) * (1 + 3 * 450));  // 36 times smaller when written
+  // Scanlines longer than deflate's 32 KiB window: the row above is out of reach, runs are not.
+  round_trip(11000, 4, cells(11000, 4));
+}
+
+TEST_CASE("heatmap_png: a map's PNG is a small part of its pixels", "[png][io]") {
+  std::mt19937_64 rng(3);
+  const Eigen::MatrixXd m = attn_test::random_matrix<double>(rng, 100, 100, 0.0, 1.0);
+  PngHeatmapOptions options;
+  options.cell_size = 16;
+  const std::string png = attn::io::heatmap_png(m, options);
+  const test_formats::Image image = decode_png(png);
+  REQUIRE(image.width == 1600);
+  CHECK(cell_pixel(image, 99, 99, 16) == rgb(attn::io::colormap_color(Colormap::viridis, (m(99, 99) - m.minCoeff()) /
+                                                                                             (m.maxCoeff() - m.minCoeff()))));
+  CHECK(png.size() * 50 < image.rgb.size());  // 7.7 MB of pixels in 98 KB when written
 }
 
 TEST_CASE("format_readers: the PNG reader rejects a flipped byte", "[png][io]") {

@@ -79,7 +79,7 @@ Output (the format follows the extension of OUTPUT unless --format is given):
   .html, .htm   the key tokens shaded by their weight, one line per query, weights in tooltips
   .png          the cells of one map alone (no labels, title or colour bar), each a square of
                 --cell pixels (default: the longer side of the image at least 256 pixels),
-                stored uncompressed; --colormap, --reverse, --vmin, --vmax apply; a map above
+                compressed; --colormap, --reverse, --vmin, --vmax apply; a map above
                 --max-cells is pooled (the note goes to standard error)
 
 Interactive view (--view): one self-contained HTML page (no network request) with a head view
@@ -154,7 +154,8 @@ Options:
                            Done without this option when the map exceeds --max-cells. A pooled
                            map takes no --rows/--cols/--chars (a block has no token); 3-D
                            stacks and --view are not pooled
-      --max-bytes N        refuse to write more than N bytes of output (default 268435456)
+      --max-bytes N        refuse to write more than N bytes of output (default 268435456), or
+                           a PNG of more than N bytes of pixels before compression
       --view               write the interactive view (above) instead of a picture; takes
                            several WEIGHTS files (one per layer); -r/-c/-t and --colormap
                            apply, --color and --separator set the text view's shade and the
@@ -1222,16 +1223,16 @@ int run_png(const Arguments& a, const Eigen::MatrixXd& map, std::size_t maps, st
   options.vmin = a.vmin;
   options.vmax = a.vmax;
   if (a.cell) options.cell_size = static_cast<attn::Index>(*a.cell);
-  // The image is stored uncompressed (3 bytes a pixel): its size is known before it is made,
-  // and checked here in the command line's terms (--cell, --max-bytes).
+  // The image's pixels (3 bytes each) are made in memory before they are compressed: --max-bytes
+  // bounds them too, checked before they are made, in the command line's terms (--cell).
   const long long side = attn::io::detail::png_cell_side(map.rows(), map.cols(), options);
   const double bytes = 3.0 * static_cast<double>(map.rows()) * static_cast<double>(map.cols()) *
                        static_cast<double>(side) * static_cast<double>(side);
   if (bytes > static_cast<double>(a.max_bytes)) {
     throw std::runtime_error("a " + shape_text(map) + " map at " + std::to_string(side) + " px per cell is " +
                              std::to_string(map.cols() * side) + "x" + std::to_string(map.rows() * side) +
-                             " px, about " + std::to_string(static_cast<long long>(bytes)) +
-                             " bytes of PNG (stored uncompressed), more than --max-bytes " + std::to_string(a.max_bytes) +
+                             " px, " + std::to_string(static_cast<long long>(bytes)) +
+                             " bytes of pixels before compression, more than --max-bytes " + std::to_string(a.max_bytes) +
                              ": lower --cell, pool the map (--pool) or raise --max-bytes");
   }
   options.max_pixels = std::numeric_limits<attn::Index>::max();

@@ -639,7 +639,7 @@ else
     bad "png rows"      2 "--rows is not for png output: a PNG holds the map's cells alone" "$npy/f8_c_3x4.npy" -r rows.txt -o out/new.png
     bad "png title"     2 "--title is not for png output" "$npy/f8_c_3x4.npy" -t T --format png -o out/new.svg
     bad "png truth"     2 "--truth is not for png output" "$npy/f8_c_3x4.npy" --truth "$npy/f8_c_3x4.npy" -o out/new.png
-    bad "png bytes"     1 "a 3x4 map at 64 px per cell is 256x192 px, about 147456 bytes of PNG (stored uncompressed), more than --max-bytes 1000" "$npy/f8_c_3x4.npy" --max-bytes 1000 -o out/new.png
+    bad "png bytes"     1 "a 3x4 map at 64 px per cell is 256x192 px, 147456 bytes of pixels before compression, more than --max-bytes 1000" "$npy/f8_c_3x4.npy" --max-bytes 1000 -o out/new.png
     bad "png cell"      2 "--cell needs an integer in [1, 64], not '0'" "$npy/f8_c_3x4.npy" --cell 0 -o out/new.png
     bad "cell svg"      2 "--cell is for --animate and png output" "$npy/f8_c_3x4.npy" --cell 4 -o out/new.svg
     bad "png animate"   2 "--animate writes an HTML page or an svg grid, not png" --animate "$npy/f8_c_3x4.npy" -o out/new.png

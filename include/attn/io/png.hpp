@@ -38,8 +38,8 @@ struct PngHeatmapOptions {
   /// longer side of the image at least min_image_size pixels (a 20×20 map: 13 px cells).
   Index cell_size = 0;
   Index min_image_size = 256;  ///< automatic cell_size: the longer side reaches at least this
-  /// Largest image, in pixels (width·height); larger ones throw. The image is stored
-  /// uncompressed: 3 bytes a pixel (the default, 2048×2048, is 12 MiB).
+  /// Largest image, in pixels (width·height); larger ones throw. The pixels are made in memory
+  /// before they are compressed: 3 bytes each (the default, 2048×2048, is 12 MiB).
   Index max_pixels = Index(1) << 22;
 };
 

@@ -15,8 +15,6 @@
 #include <cmath>
 #include <cstddef>
 #include <iterator>
-#include <locale>
-#include <sstream>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -198,12 +196,8 @@ RolloutResult<detail::head_scalar<Layers>> attention_rollout(const Layers& layer
   const detail::SerialCall<Scalar> serial;  // Eigen's products single-threaded (bit-identical results)
   const auto [t, tk] = detail::check_same_shapes(fn, "layers", layers);
   ATTN_CHECK(t == tk, std::string(fn) + ": layers[0] " + detail::shape(t, tk) + " must be square");
-  if (!(identity_weight >= 0.0 && identity_weight <= 1.0)) {
-    std::ostringstream os;
-    os.imbue(std::locale::classic());
-    os << fn << ": identity_weight (" << identity_weight << ") must be in [0, 1]";
-    throw invalid_argument(os.str());
-  }
+  ATTN_CHECK(identity_weight >= 0.0 && identity_weight <= 1.0,
+             std::string(fn) + ": identity_weight (" + detail::number_text(identity_weight) + ") must be in [0, 1]");
   const Scalar keep = static_cast<Scalar>(1.0 - identity_weight);
   const Scalar self = static_cast<Scalar>(identity_weight);
 

@@ -7,6 +7,8 @@
 
 #include <initializer_list>
 #include <limits>
+#include <locale>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -56,6 +58,17 @@ using RowFlags = Eigen::Array<bool, Eigen::Dynamic, 1>;
 namespace detail {
 
 /// "(r x c)" shape text for messages: "(3x2)".
+/// `x` as an error message shows a number: as `std::ostream` prints it in the classic locale
+/// ("1e+300", "0.5", "-inf", "nan"; not std::to_string's 300 digits or fixed six decimals), a
+/// one-byte integer (bool, char) as a number.
+template <typename T>
+std::string number_text(T x) {
+  std::ostringstream text;
+  text.imbue(std::locale::classic());
+  text << +x;
+  return text.str();
+}
+
 inline std::string shape(Index rows, Index cols) {
   return "(" + std::to_string(rows) + "x" + std::to_string(cols) + ")";
 }

@@ -8,9 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <locale>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -235,10 +233,7 @@ class Mask {
   /// "(i, j) is x" for messages: the entry's place and value ("-inf", "0.5").
   template <typename Scalar>
   static std::string entry(Index i, Index j, Scalar x) {
-    std::ostringstream text;
-    text.imbue(std::locale::classic());
-    text << "(" << i << ", " << j << ") is " << +x;
-    return text.str();
+    return "(" + std::to_string(i) + ", " + std::to_string(j) + ") is " + detail::number_text(x);
   }
 };
 

@@ -7,9 +7,7 @@
 #include "../options.hpp"
 
 #include <cmath>
-#include <locale>
 #include <optional>
-#include <sstream>
 #include <string>
 
 namespace attn {
@@ -42,12 +40,8 @@ inline void check_probability(const char* fn, Probability probability) {
 template <typename Scalar>
 void check_scale(const char* fn, const std::optional<double>& scale) {
   ATTN_CHECK(!scale || std::isfinite(*scale), std::string(fn) + ": options.scale must be finite");
-  if (scale && !std::isfinite(static_cast<Scalar>(*scale))) {
-    std::ostringstream text;  // "1e+300", not std::to_string's 300 digits
-    text.imbue(std::locale::classic());
-    text << *scale;
-    ATTN_CHECK(false, std::string(fn) + ": options.scale (" + text.str() + ") overflows float");
-  }
+  ATTN_CHECK(!scale || std::isfinite(static_cast<Scalar>(*scale)),
+             std::string(fn) + ": options.scale (" + number_text(scale.value_or(0.0)) + ") overflows float");
 }
 
 /// The factor on every score: `options.scale` when set (checked), else `fallback` (1/sqrt(dk)

@@ -57,7 +57,6 @@ using RowFlags = Eigen::Array<bool, Eigen::Dynamic, 1>;
 
 namespace detail {
 
-/// "(r x c)" shape text for messages: "(3x2)".
 /// `x` as an error message shows a number: as `std::ostream` prints it in the classic locale
 /// ("1e+300", "0.5", "-inf", "nan"; not std::to_string's 300 digits or fixed six decimals), a
 /// one-byte integer (bool, char) as a number.
@@ -69,6 +68,7 @@ std::string number_text(T x) {
   return text.str();
 }
 
+/// "(r x c)" shape text for messages: "(3x2)".
 inline std::string shape(Index rows, Index cols) {
   return "(" + std::to_string(rows) + "x" + std::to_string(cols) + ")";
 }

@@ -79,6 +79,13 @@ write("attn_plot", "animate_grid.txt",
 # (which notes the pooling on standard error).
 write("attn_plot", "png.txt",
       b"e.npy\n-o\ne.png\n--cell\n2\n--reverse\n%% e.npy\n" + npy((2, 2), [0.0, 5e-324, -1.7976931348623157e308, float("nan")]))
+# Hugging Face's shapes: --index on a 4-D stack, a 5-D --view (batch items), leading ones dropped.
+write("attn_plot", "index.txt",
+      b"h.npy\n--index\n1,-1\n-o\nh.svg\n%% h.npy\n" + npy((2, 3, 2, 2), [i / 24 for i in range(24)]))
+write("attn_plot", "view5d.txt",
+      b"--view\nv.npy\n-o\nv.html\n%% v.npy\n" + npy((2, 2, 1, 2, 2), [i / 16 for i in range(16)]))
+write("attn_plot", "leading_ones.txt",
+      b"o.npy\n-o\no.svg\n%% o.npy\n" + npy((1, 1, 2, 3), [0.1, 0.2, 0.7, 0.5, 0.25, 0.25]))
 write("attn_plot", "png_pooled.txt",
       b"p.npy\n--pool\nmax\n--max-size\n16\n--format\npng\n-o\n-\n%% p.npy\n" + npy((20, 20), [((i * 7) % 20) / 20 for i in range(400)]))
 # Found by this fuzzer: --query on a CSV of labels only (a 2x0 map) took a row of a matrix

@@ -332,6 +332,10 @@ TEST_CASE("a few malformed files in full: the messages say exactly what is wrong
   CHECK(read(file_bytes(kNpyDir / "bad" / "descr_big_endian.npy")) ==
         "attn::io::read_npy: unsupported descr '>f8': big-endian data is not supported; save it little-endian, e.g. "
         "a.astype('<f8')");
+  CHECK(read(file_bytes(kNpyDir / "bad" / "descr_object.npy")) ==
+        "attn::io::read_npy: unsupported descr '|O' (supported: little-endian '<f2', '<f4', '<f8', '<i2'..'<i8', "
+        "'<u2'..'<u8', and '|i1', '|u1', '|b1'); an object array (np.save of a Python list of arrays?): stack them "
+        "into one array first, np.save(path, np.stack(arrays))");
   CHECK(read(file_bytes(kNpyDir / "bad" / "duplicate_descr.npy")) ==
         "attn::io::read_npy: malformed header at offset 17: duplicate key 'descr'");
   CHECK(read(file_bytes(kNpyDir / "bad" / "signed_header_length_v2.npy")) ==

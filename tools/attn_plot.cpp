@@ -66,7 +66,8 @@ usage: attn-plot [OPTIONS] WEIGHTS -o OUTPUT
 
 WEIGHTS is a NumPy .npy file or a CSV file:
   .npy  0-D, 1-D (one row) or 2-D (Tq x Tk: rows are queries, columns are keys) gives one map;
-        3-D (n x Tq x Tk), e.g. per-head weights, gives a grid of n maps on one colour scale.
+        3-D (n x Tq x Tk), e.g. per-head weights, gives a grid of n maps on one colour scale;
+        more axes: pick a map or a grid with --index (leading axes of size 1 are dropped).
         float16/32/64 and little-endian integer types are read, C or Fortran order.
   .csv  a matrix in the wide form that attn::io::write_csv writes (numbers, with an optional
         header record of column labels and an optional first column of row labels); its
@@ -85,8 +86,10 @@ Output (the format follows the extension of OUTPUT unless --format is given):
 Interactive view (--view): one self-contained HTML page (no network request) with a head view
 (query and key tokens joined by lines whose opacity is the weight; hover a token, toggle heads),
 a model view (layers x heads), a zoomable map view with tooltips and a text view. WEIGHTS:
-  .npy  4-D (L x h x Tq x Tk): L layers of h heads; 3-D (h x Tq x Tk): one layer; 2-D: one map
-  several files: one layer each (2-D or 3-D, all of one shape)
+  .npy  5-D (L x B x h x Tq x Tk, torch.stack of Hugging Face's output_attentions): B batch
+        items with a selector, each L layers of h heads; 4-D (L x h x Tq x Tk): L layers of h
+        heads; 3-D (h x Tq x Tk): one layer; 2-D: one map (--index picks first, see below)
+  several files: one layer each (2-D or 3-D, all of one shape; 4-D and 5-D files go alone)
   .csv  the tidy form of attn::io::write_csv_long (columns [layer,][head,][step,]query,key,
         [query_token,][key_token,]weight): layers and heads as given, each step a batch item
         with a selector, tokens from its token columns; an extra column "attention" (e.g.
@@ -145,10 +148,14 @@ Options:
                            across pages) or the smallest weight shown (min-max, like pandas'
                            background_gradient); the most attended token has the full colour
       --separator TEXT     html: text between tokens (default: one space; "" with --chars)
+      --index I[,J...]     .npy WEIGHTS: pick along the leading axes, as NumPy's w[I, J] (-1 is the
+                           last): e.g. Hugging Face's per-layer (batch, heads, T, T) with --index 0
+                           draws batch item 0's heads as a grid, --index 0,3 its head 3; leading
+                           axes of size 1 are dropped without it ((1, h, T, T) is h maps)
       --max-maps N         refuse inputs with more than N maps (default 1024)
       --max-cells N        refuse inputs with more than N cells over all maps (default 4194304);
                            a 2-D float .npy above it is pooled instead (--pool)
-      --pool mean|max      pool a 2-D float32/float64 .npy map, read by memory map (never held
+      --pool mean|max      pool a 2-D float16/32/64 .npy map, read by memory map (never held
                            whole), to at most --max-size cells per axis: each drawn cell is the
                            mean (default) or the maximum of a block of cells; the title says so.
                            Done without this option when the map exceeds --max-cells. A pooled
@@ -279,6 +286,7 @@ struct Arguments {
   long long max_maps = 1024;
   long long max_cells = 4194304;
   std::optional<std::string> pool;  // --pool mean|max (pool_npy_map)
+  std::vector<long long> index;     // --index: picked along the leading axes of a .npy (select_npy)
   long long max_bytes = 268435456;
   // --view (the interactive viewer page): the extra WEIGHTS files, one per layer
   bool view = false;
@@ -556,6 +564,21 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     } else if (arg == "--pool") {
       a.pool = value();
       if (*a.pool != "mean" && *a.pool != "max") throw usage_error("--pool must be mean or max, not '" + *a.pool + "'");
+    } else if (arg == "--index") {
+      a.index.clear();
+      const std::string text = value();
+      for (const std::string& part : split_commas(text)) {
+        std::size_t used = 0;
+        try {
+          a.index.push_back(std::stoll(part, &used));
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != part.size()) {
+          throw usage_error("--index needs comma-separated integers, NumPy's indices of the leading axes (e.g. 2,0 "
+                            "for w[2, 0]; -1 is the last), not '" + text + "'");
+        }
+      }
     } else if (arg == "--max-cells") {
       a.max_cells = parse_integer(arg, value(), 1, std::numeric_limits<long long>::max());
     } else if (arg == "--max-bytes") {
@@ -618,6 +641,14 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
   a.weights = positional.front();
   a.inputs = positional;
   a.more_weights.assign(positional.begin() + 1, positional.end());
+  if (!a.index.empty()) {
+    if (a.animate) throw usage_error("--index picks maps from WEIGHTS .npy files, not from --animate's frames");
+    for (const std::string& file : positional) {
+      if (!has_extension(file, ".npy")) {
+        throw usage_error("--index picks maps from .npy arrays; '" + file + "' is not a .npy file");
+      }
+    }
+  }
   if (a.view) {
     if (a.format == "svg" || a.format == "png") throw usage_error("--view writes an HTML page, not " + a.format);
     if (a.format.empty() && (has_extension(a.output, ".svg") || has_extension(a.output, ".png"))) {
@@ -710,30 +741,150 @@ struct Weights {
   long long pool_rows = 1, pool_cols = 1;  // the pooled blocks' rows and columns
 };
 
+// --- which maps of an N-D .npy are drawn (--index; leading axes of size 1) ------------------------
+
+/// A shape as NumPy prints it: "(2, 6, 10, 10)", "(5,)".
+std::string shape_tuple(const std::vector<attn::Index>& shape) {
+  std::string text = "(";
+  for (std::size_t k = 0; k < shape.size(); ++k) text += (k ? ", " : "") + std::to_string(shape[k]);
+  return text + (shape.size() == 1 ? ",)" : ")");
+}
+
+long long element_count(const std::vector<attn::Index>& shape) {
+  long long n = 1;
+  for (const attn::Index d : shape) n = d == 0 || n == 0 ? 0 : (n > std::numeric_limits<long long>::max() / d ? -1 : n * d);
+  return n;  // -1: more than a long long (refused by the limits before anything is read)
+}
+
+/// The part of a .npy file that attn-plot draws (select_npy).
+struct NpySelection {
+  attn::io::NpyHeader header;
+  std::vector<attn::Index> shape;  // after --index and the leading axes of size 1
+  std::size_t offset = 0;          // its first element, in C order
+  bool picked = false;             // --index took part of the array
+};
+
+/// What attn-plot draws of the .npy at `path`, known from its header alone (so the limits are
+/// checked before any data is read): --index picks along the leading axes as NumPy's w[i, j]
+/// does (a negative index counts from the end), then leading axes of size 1 go while more than
+/// two axes remain (Hugging Face's batch of one: (1, h, T, T) is h maps, (1, 1, T, T) one map).
+/// nullopt when the header cannot be read or the data are cut short: attn's reader then says
+/// what is wrong.
+std::optional<NpySelection> select_npy(const std::string& path, const std::vector<long long>& index) {
+  NpySelection s;
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    try {
+      s.header = attn::io::read_npy_header(in);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+  s.shape = s.header.shape;
+  const std::size_t axes = s.shape.size();
+  if (!index.empty() && index.size() + 1 > axes) {
+    throw std::runtime_error("'" + path + "' has shape " + shape_tuple(s.shape) + ": --index picks along " +
+                             std::to_string(index.size()) + " axes, but at most " +
+                             std::to_string(axes > 0 ? axes - 1 : 0) +
+                             " of its axes can be picked (the last one is a row of weights)");
+  }
+  for (std::size_t k = 0; k < index.size(); ++k) {
+    const long long n = s.shape[k];
+    const long long i = index[k] < 0 ? index[k] + n : index[k];
+    if (i < 0 || i >= n) {
+      throw std::runtime_error("'" + path + "' has shape " + shape_tuple(s.shape) + ": --index " +
+                               std::to_string(index[k]) + " is out of range for axis " + std::to_string(k) +
+                               " (size " + std::to_string(n) + ")");
+    }
+    long long stride = 1;  // elements per step of axis k in C order (no overflow: the file holds them)
+    for (std::size_t m = k + 1; m < axes; ++m) stride *= s.shape[m];
+    s.offset += static_cast<std::size_t>(i) * static_cast<std::size_t>(stride);
+  }
+  // A file shorter than its header says is reported as such (attn's reader checks the size
+  // before it allocates or reads anything), not as an array above the limits.
+  std::error_code error;
+  const auto file_size = fs::file_size(path, error);
+  if (error || static_cast<double>(file_size) < static_cast<double>(s.header.data_offset) +
+                                                    static_cast<double>(s.header.size()) *
+                                                        static_cast<double>(s.header.item_size)) {
+    return std::nullopt;
+  }
+  s.picked = !index.empty();
+  s.shape.erase(s.shape.begin(), s.shape.begin() + static_cast<std::ptrdiff_t>(index.size()));
+  while (s.shape.size() > 2 && s.shape.front() == 1) s.shape.erase(s.shape.begin());
+  return s;
+}
+
+/// The elements of selection `s` of the .npy at `path`, in C order, as attn's reader converts
+/// them (every element type, Fortran order). A C-order file is read from the picked part only.
+attn::io::NpyArray<double> read_selection(const std::string& path, const NpySelection& s) {
+  const auto count = static_cast<std::size_t>(element_count(s.shape));
+  const attn::io::NpyHeader& h = s.header;
+  std::error_code error;
+  const auto file_size = fs::file_size(path, error);
+  const double needed = static_cast<double>(h.data_offset) +
+                        static_cast<double>(h.size()) * static_cast<double>(h.item_size);
+  if (!s.picked || h.fortran_order || error || static_cast<double>(file_size) < needed) {
+    // All of it, through attn's reader: its checks (a truncated file), Fortran order made C.
+    attn::io::NpyArray<double> array = attn::io::read_npy_array(fs::path(path));
+    if (s.picked) {
+      const auto first = array.data.begin() + static_cast<std::ptrdiff_t>(s.offset);
+      array.data = std::vector<double>(first, first + static_cast<std::ptrdiff_t>(count));
+    }
+    array.shape = s.shape;
+    return array;
+  }
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(h.data_offset + s.offset * h.item_size));
+  std::vector<unsigned char> bytes(count * h.item_size);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!in) throw std::runtime_error("cannot read '" + path + "'");
+  attn::io::NpyArray<double> array;
+  array.shape = s.shape;
+  array.data.resize(count);
+  const std::string context = "attn-plot: '" + path + "': ";
+  attn::io::detail::npy_decode(bytes.data(), count, attn::io::detail::npy_parse_descr(h.descr, context),
+                               array.data.data());
+  return array;
+}
+
+/// The refusal of an array with more axes than a picture draws (`s.shape` has more than 3),
+/// saying how to pick a grid or a map with --index.
+std::string too_many_axes(const std::string& path, const NpySelection& s, const std::vector<long long>& index) {
+  std::string grid;
+  for (const long long i : index) grid += (grid.empty() ? "" : ",") + std::to_string(i);
+  for (std::size_t k = 0; k + 3 < s.shape.size(); ++k) grid += grid.empty() ? "0" : ",0";
+  const std::string map = grid + ",0";
+  const std::string shape = shape_tuple(s.header.shape);
+  return "'" + path + "' has shape " + shape + (index.empty() ? "" : ", " + shape_tuple(s.shape) + " after --index") +
+         ": attn-plot draws one map (2-D) or a grid of maps (3-D); pick along the leading axes with --index "
+         "(--index " + grid + ": the grid of w[" + grid + "]; --index " + map + ": the map w[" + map + "])" +
+         (s.shape.size() <= 5 ? ", or show every map with --view" : "");
+}
+
 // --- pooling of .npy maps too large to hold (--pool, --max-cells) --------------------------------
-// A 2-D float32/float64 .npy map is memory-mapped (POSIX mmap; its header read by
+// A 2-D float16/float32/float64 .npy map is memory-mapped (POSIX mmap; its header read by
 // attn::io::read_npy_header) and read once in file order, each cell added to (or compared with)
 // the pooled cell of its block: memory is the pooled map, whatever the file's size.
 
-/// Whether the .npy at `path` is a 2-D map to pool, and its header (the header only is read).
-bool npy_map_to_pool(const std::string& path, const Arguments& a, attn::io::NpyHeader& header) {
-  // Anything wrong with the file (no such file, a directory, a bad header, data shorter than
-  // the shape): read_npy_array reports it, as for every .npy.
-  std::error_code error;
-  if (!fs::is_regular_file(path, error)) return false;
-  std::ifstream in(path, std::ios::binary);
-  try {
-    header = attn::io::read_npy_header(in);
-  } catch (const std::exception&) {
-    return false;
-  }
-  if (header.shape.size() != 2) return false;
-  const long long rows = header.shape[0], cols = header.shape[1];
+/// Whether selection `s` of the .npy at `path` is a 2-D map to pool, and the header pool_npy_map
+/// reads it with (the selection's shape and first byte: its elements are contiguous in the file).
+bool npy_map_to_pool(const std::string& path, const NpySelection& s, const Arguments& a,
+                     attn::io::NpyHeader& header) {
+  // Anything wrong with the file (a bad header, data shorter than the shape): read_npy_array
+  // reports it, as for every .npy.
+  if (s.shape.size() != 2 || (s.picked && s.header.fortran_order)) return false;
+  const long long rows = s.shape[0], cols = s.shape[1];
   if (rows == 0 || cols == 0) return false;
+  header = s.header;
+  header.shape = s.shape;
+  header.data_offset += s.offset * header.item_size;
+  std::error_code error;
   const auto size = fs::file_size(path, error);
-  if (error || static_cast<double>(size) < static_cast<double>(header.data_offset) +
-                                               static_cast<double>(rows) * static_cast<double>(cols) *
-                                                   static_cast<double>(header.item_size)) {
+  if (error || static_cast<double>(size) < static_cast<double>(s.header.data_offset) +
+                                               static_cast<double>(s.header.size()) *
+                                                   static_cast<double>(s.header.item_size)) {
     return false;
   }
   const bool too_many = rows > a.max_cells / cols;
@@ -748,9 +899,11 @@ Eigen::MatrixXd pool_npy_map(const std::string& path, const attn::io::NpyHeader&
                              Weights& w) {
   const std::string how = a.pool.value_or("mean");
   const long long rows = h.shape[0], cols = h.shape[1];
-  if (h.descr != "<f4" && h.descr != "<f8") {
+  if (h.descr != "<f2" && h.descr != "<f4" && h.descr != "<f8") {
     throw std::runtime_error("'" + path + "' holds " + std::to_string(rows) + "x" + std::to_string(cols) + " cells of " +
-                             h.descr + ": pooling (--pool, above --max-cells) reads float32 or float64 (<f4, <f8)");
+                             h.descr + ": pooling (--pool, above --max-cells) reads float16, float32 or float64 "
+                             "(<f2, <f4, <f8); save it as one, np.save(path, w.astype(np.float32)), or raise "
+                             "--max-cells");
   }
   const auto display = std::max<long long>(1, static_cast<long long>(a.max_size));
   long long fr = (rows + display - 1) / display, fc = (cols + display - 1) / display;
@@ -777,8 +930,13 @@ Eigen::MatrixXd pool_npy_map(const std::string& path, const attn::io::NpyHeader&
   if (mapped == MAP_FAILED) throw std::runtime_error("cannot map '" + path + "': " + std::generic_category().message(errno));
   ::madvise(mapped, h.data_offset + data, MADV_SEQUENTIAL);
   const unsigned char* bytes = static_cast<const unsigned char*>(mapped) + h.data_offset;
-  const bool f4 = h.descr == "<f4";
+  const bool f2 = h.descr == "<f2", f4 = h.descr == "<f4";
   const auto cell = [&](std::size_t k) {
+    if (f2) {
+      std::uint16_t x;
+      std::memcpy(&x, bytes + 2 * k, 2);
+      return static_cast<double>(attn::io::detail::npy_half_to_float(x));
+    }
     if (f4) {
       float x;
       std::memcpy(&x, bytes + 4 * k, 4);
@@ -793,7 +951,17 @@ Eigen::MatrixXd pool_npy_map(const std::string& path, const attn::io::NpyHeader&
   Eigen::MatrixXi nan = Eigen::MatrixXi::Zero(pr, pc);
   // File order: C order walks rows, Fortran order columns; either way every cell is read once.
   const long long outer = h.fortran_order ? cols : rows, inner = h.fortran_order ? rows : cols;
+  // Pages already pooled are given back every 64 MiB: the file's pages would otherwise stay
+  // resident (reclaimable, but counted in the process's memory) up to the whole file.
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::size_t released = 0;
   for (long long o = 0; o < outer; ++o) {
+    const std::size_t done = h.data_offset + static_cast<std::size_t>(o) * static_cast<std::size_t>(inner) * h.item_size;
+    if (done / page * page >= released + (std::size_t(64) << 20)) {
+      const std::size_t end = done / page * page;
+      ::madvise(static_cast<char*>(mapped) + released, end - released, MADV_DONTNEED);
+      released = end;
+    }
     for (long long n = 0; n < inner; ++n) {
       const double x = cell(static_cast<std::size_t>(o) * static_cast<std::size_t>(inner) + static_cast<std::size_t>(n));
       const long long i = h.fortran_order ? n : o, j = h.fortran_order ? o : n;
@@ -846,24 +1014,34 @@ void check_limits(const std::string& path, long long maps, long long rows, long 
   }
 }
 
-Weights read_weights(const std::string& path, const std::string& csv_labels, const Arguments& a) {
+/// The maps of WEIGHTS, --truth, --mask or a frame at `path`: `index` picks from a .npy (the
+/// WEIGHTS files' --index; select_npy).
+Weights read_weights(const std::string& path, const std::string& csv_labels, const Arguments& a,
+                     const std::vector<long long>& index = {}) {
   Weights w;
-  attn::io::NpyHeader header;
-  if (has_extension(path, ".npy") && npy_map_to_pool(path, a, header)) {
-    w.maps.push_back(pool_npy_map(path, header, a, w));
-  } else if (has_extension(path, ".npy")) {
-    const attn::io::NpyArray<double> array = attn::io::read_npy_array(fs::path(path));
-    if (array.shape.size() == 3) {
-      if (array.shape[0] == 0) throw std::runtime_error("'" + path + "': the 3-D array holds no map (shape (0, ...))");
-      check_limits(path, array.shape[0], array.shape[1], array.shape[2], a);
+  if (has_extension(path, ".npy")) {
+    const std::optional<NpySelection> s = select_npy(path, index);
+    if (!s) {
+      attn::io::read_npy_array(fs::path(path));  // throws what is wrong with the file
+      throw std::runtime_error("cannot read the header of '" + path + "'");
+    }
+    attn::io::NpyHeader header;
+    if (npy_map_to_pool(path, *s, a, header)) {
+      w.maps.push_back(pool_npy_map(path, header, a, w));
+      return w;
+    }
+    if (s->shape.size() > 3) throw std::runtime_error(too_many_axes(path, *s, index));
+    if (s->shape.size() == 3) {
+      if (s->shape[0] == 0) {
+        throw std::runtime_error("'" + path + "': the 3-D array holds no map (shape " + shape_tuple(s->shape) + ")");
+      }
+      check_limits(path, s->shape[0], s->shape[1], s->shape[2], a);
+      const attn::io::NpyArray<double> array = read_selection(path, *s);
       for (attn::Index k = 0; k < array.shape[0]; ++k) w.maps.push_back(array.matrix(k));
       w.stacked = true;
-    } else if (array.shape.size() <= 2) {
-      w.maps.push_back(array.to_matrix());
-      check_limits(path, 1, w.maps.back().rows(), w.maps.back().cols(), a);
     } else {
-      throw std::runtime_error("'" + path + "': the array has " + std::to_string(array.shape.size()) +
-                               " dimensions; attn-plot draws 0-D to 2-D arrays (one map) and 3-D arrays (a grid)");
+      check_limits(path, 1, s->shape.size() == 2 ? s->shape[0] : 1, s->shape.empty() ? 1 : s->shape.back(), a);
+      w.maps.push_back(read_selection(path, *s).to_matrix());
     }
   } else if (has_extension(path, ".csv")) {
     attn::io::CsvLabels labels = attn::io::CsvLabels::automatic;
@@ -898,10 +1076,14 @@ void check_label_count(const std::vector<std::string>& labels, attn::Index count
   if (!labels.empty() && static_cast<attn::Index>(labels.size()) != count) {
     // One token per line: an empty line at the end is an empty last token, which is easy to miss.
     const bool blank_end = labels.back().empty() && static_cast<attn::Index>(labels.size()) > count;
+    // ' '.join(tokens) written to the file: one line of tokens with spaces.
+    const bool one_line = labels.size() == 1 && count > 1 && labels.front().find(' ') != std::string::npos;
     throw std::runtime_error(source + " has " + std::to_string(labels.size()) + " tokens but the weights have " +
                              std::to_string(count) + " " + what +
                              (blank_end ? " (its last line is empty: one token per line, an empty line is an empty token)"
-                                        : ""));
+                              : one_line ? " (one token per line: its only line holds spaces; in Python, "
+                                           "open(path, 'w').write('\\n'.join(tokens)))"
+                                         : ""));
   }
 }
 
@@ -1055,7 +1237,7 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
     links = found->links;
     check_limits(a.weights, 1, weights.rows(), weights.cols(), a);
   } else {
-    Weights w = read_weights(a.weights, a.csv_labels, a);
+    Weights w = read_weights(a.weights, a.csv_labels, a, a.index);
     if (w.stacked) throw std::runtime_error("'" + a.weights + "' is 3-D: --gold takes one map (targets x sources)");
     weights = w.maps.front();
     soft = true;
@@ -1173,12 +1355,27 @@ void check_output_is_no_input(const Arguments& a) {
   }
 }
 
+/// Refuses a ZIP archive (NumPy's .npz, a torch.save file) as input, saying what to save instead:
+/// attn's readers would report its bytes as a malformed .npy, CSV or alignment file.
+void check_not_archive(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  if (path.empty() || !in.read(magic, 4) || std::string(magic, 4) != std::string("PK\x03\x04", 4)) return;
+  throw std::runtime_error(std::string(what) + " '" + path +
+                           "' is a ZIP archive (NumPy's .npz from np.savez, or a torch.save file): attn-plot reads "
+                           ".npy and .csv files; save one array with np.save, e.g. np.save('w.npy', "
+                           "np.load(path)['arr_0']) or np.save('w.npy', tensor.numpy())");
+}
+
 int run(const Arguments& a, std::ostream& out, std::ostream& err) {
   check_output_is_no_input(a);
+  for (const std::string& file : a.inputs) check_not_archive(file, a.animate ? "FRAMES" : "WEIGHTS");
+  check_not_archive(a.truth, "--truth");
+  if (a.mask != "causal") check_not_archive(a.mask, "--mask");
   if (a.view) return run_view(a, out);
   if (a.animate) return run_animation(a, out);
   if (!a.gold.empty() || is_alignment_file(a.weights)) return run_alignment(a, out, err);
-  Weights w = read_weights(a.weights, a.csv_labels, a);
+  Weights w = read_weights(a.weights, a.csv_labels, a, a.index);
   if (w.stacked && a.pool) {
     throw usage_error("--pool pools one 2-D map too large to draw; '" + a.weights + "' is a stack of " +
                       std::to_string(w.maps.size()) + " maps, drawn as a grid without pooling: leave out --pool");
@@ -1255,8 +1452,16 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   }
 
   if (a.format == "png") return run_png(a, first, w.stacked ? w.maps.size() : 1, out);
+  if (first.size() == 0) {  // most often a slice that took nothing (a stack of empty maps: check_limits)
+    throw std::runtime_error("'" + a.weights + "' is a " + shape_text(first) + " map: there is nothing to draw");
+  }
   if (a.format == "html") {
-    if (w.stacked) throw std::runtime_error("'" + a.weights + "' is 3-D: html highlighting takes one map (1-D or 2-D)");
+    if (w.stacked) {
+      std::string pick = "--index ";
+      for (const long long i : a.index) pick += std::to_string(i) + ",";
+      throw std::runtime_error("'" + a.weights + "' is 3-D: html highlighting takes one map (1-D or 2-D); draw the "
+                               "grid as svg (-o FILE.svg), show it with --view, or pick one map with " + pick + "K");
+    }
     if (!a.truth.empty()) throw usage_error("--truth is for svg output");
     // A whole big map as highlighted text is about 120 bytes per token (163 MB at 1000x1000) and
     // unreadable; above the SVG raster threshold (--raster auto: 16384 cells) or with --raster
@@ -1272,8 +1477,10 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
                                (a.raster == "always" ? std::string(" (--raster always)")
                                                      : " has more than " + std::to_string(raster_threshold) +
                                                            " cells") +
-                               ": drawn as a heatmap image, not as highlighted text (--query N highlights one row; "
-                               "--raster never keeps the text).";
+                               ": drawn as a heatmap image, not as highlighted text" +
+                               (w.pooled.empty() ? " (--query N with the key tokens, --cols FILE, highlights one row; "
+                                                   "--raster never keeps the text)."
+                                                 : ".");
       emit(a, html_page_with_svg(a.title, attn::io::heatmap_svg(first, options), note), out);
       return 0;
     }
@@ -1534,40 +1741,59 @@ std::vector<ViewMaps> read_tidy_csv(const std::string& path, const std::vector<s
   return out;
 }
 
-/// The layers of one .npy or wide .csv file: 4-D L×h×Tq×Tk, 3-D h×Tq×Tk (one layer), 2-D (one map).
-std::vector<std::vector<Eigen::MatrixXd>> read_view_layers(const std::string& path, const Arguments& a,
-                                                           ViewMaps& labels) {
-  std::vector<std::vector<Eigen::MatrixXd>> layers;
-  if (has_extension(path, ".npy")) {
-    const attn::io::NpyArray<double> array = attn::io::read_npy_array(fs::path(path));
-    if (array.shape.size() == 4) {
-      const attn::Index L = array.shape[0], h = array.shape[1], rows = array.shape[2], cols = array.shape[3];
-      if (L == 0 || h == 0) throw std::runtime_error("'" + path + "': the 4-D array holds no map");
-      if (h > a.max_maps / L) throw std::runtime_error("'" + path + "' holds " + std::to_string(L) + "x" + std::to_string(h) + " maps, more than --max-maps " + std::to_string(a.max_maps));
-      check_limits(path, L * h, rows, cols, a);
-      using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+/// The batch items of one .npy or wide .csv file, each its layers of heads, after --index and
+/// leading axes of size 1 (select_npy): 5-D L×B×h×Tq×Tk (`torch.stack` of Hugging Face's
+/// `output_attentions`: B items), 4-D L×h×Tq×Tk (one item of L layers), 3-D h×Tq×Tk (one layer),
+/// 2-D (one map). `alone`: the only WEIGHTS file; with several, each is one layer (2-D or 3-D).
+std::vector<std::vector<std::vector<Eigen::MatrixXd>>> read_view_file(const std::string& path, const Arguments& a,
+                                                                      bool alone, ViewMaps& labels) {
+  std::vector<std::vector<std::vector<Eigen::MatrixXd>>> items(1);
+  const std::optional<NpySelection> s = has_extension(path, ".npy") ? select_npy(path, a.index) : std::nullopt;
+  if (s && s->shape.size() > 3) {
+    const std::string shape = "'" + path + "' has shape " + shape_tuple(s->header.shape) +
+                              (a.index.empty() ? "" : ", " + shape_tuple(s->shape) + " after --index");
+    if (!alone) {
+      throw std::runtime_error(shape + ": with several files each is one layer, 2-D (Tq x Tk) or 3-D (h x Tq x Tk); "
+                               "a 4-D (layers x h x Tq x Tk) or 5-D (layers x batch x h x Tq x Tk) file goes alone, or "
+                               "pick from every file with --index (e.g. --index 0: batch item 0 of each)");
+    }
+    if (s->shape.size() > 5) {
+      throw std::runtime_error(shape + ": --view reads up to 5 axes (layers x batch x heads x Tq x Tk); pick along "
+                               "the leading ones with --index");
+    }
+    const bool batch = s->shape.size() == 5;
+    const attn::Index L = s->shape[0], B = batch ? s->shape[1] : 1, h = s->shape[batch ? 2 : 1];
+    const attn::Index rows = s->shape[batch ? 3 : 2], cols = s->shape[batch ? 4 : 3];
+    if (L == 0 || B == 0 || h == 0) throw std::runtime_error(shape + ": the array holds no map");
+    const long long maps = element_count({L, B, h});
+    check_limits(path, maps < 0 ? std::numeric_limits<long long>::max() : maps, rows, cols, a);
+    const attn::io::NpyArray<double> array = read_selection(path, *s);
+    using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    items.assign(static_cast<std::size_t>(B), {});
+    for (attn::Index b = 0; b < B; ++b) {
       for (attn::Index l = 0; l < L; ++l) {
-        layers.emplace_back();
+        items[static_cast<std::size_t>(b)].emplace_back();
         for (attn::Index k = 0; k < h; ++k) {
-          layers.back().push_back(Eigen::Map<const RowMajor>(array.data.data() + (l * h + k) * rows * cols, rows, cols));
+          const double* map = array.data.data() + ((l * B + b) * h + k) * rows * cols;
+          items[static_cast<std::size_t>(b)].back().push_back(Eigen::Map<const RowMajor>(map, rows, cols));
         }
       }
-      return layers;
     }
+    return items;
   }
   attn::io::NpyHeader header;
-  if (has_extension(path, ".npy") && npy_map_to_pool(path, a, header)) {
+  if (s && npy_map_to_pool(path, *s, a, header)) {
     // The view's head and text views draw every token: a map pooled into blocks has none.
     throw std::runtime_error("'" + path + "' holds a " + std::to_string(header.shape[0]) + "x" +
                              std::to_string(header.shape[1]) + " map, more than --max-cells " +
                              std::to_string(a.max_cells) + ", and --view shows every token: draw it as a picture ("
                              "attn-plot " + path + " -o map.svg pools it to the display size) or raise --max-cells");
   }
-  Weights w = read_weights(path, a.csv_labels, a);
+  Weights w = read_weights(path, a.csv_labels, a, a.index);
   if (labels.query_tokens.empty()) labels.query_tokens = w.row_labels;
   if (labels.key_tokens.empty()) labels.key_tokens = w.col_labels;
-  layers.push_back(std::move(w.maps));
-  return layers;
+  items.front().push_back(std::move(w.maps));
+  return items;
 }
 
 int run_view(const Arguments& a, std::ostream& out) {
@@ -1577,11 +1803,23 @@ int run_view(const Arguments& a, std::ostream& out) {
     items = read_tidy_csv(a.weights, header, a);
   } else {
     items.emplace_back();
-    ViewMaps& item = items.back();
     std::vector<std::string> files{a.weights};
     files.insert(files.end(), a.more_weights.begin(), a.more_weights.end());
     for (const std::string& file : files) {
-      for (auto& layer : read_view_layers(file, a, item)) {
+      auto batch = read_view_file(file, a, files.size() == 1, items.front());
+      if (batch.size() > 1) {  // a 5-D file, alone: one batch item each, with the item selector
+        const ViewMaps labels = items.front();
+        items.clear();
+        for (std::size_t b = 0; b < batch.size(); ++b) {
+          items.push_back(labels);
+          items.back().item = "item " + std::to_string(b);
+          items.back().item_index = b;
+          items.back().layers = std::move(batch[b]);
+        }
+        break;
+      }
+      ViewMaps& item = items.back();
+      for (auto& layer : batch.front()) {
         const Eigen::MatrixXd& first = item.layers.empty() ? layer.front() : item.layers.front().front();
         if (layer.front().rows() != first.rows() || layer.front().cols() != first.cols() ||
             (!item.layers.empty() && layer.size() != item.layers.front().size())) {

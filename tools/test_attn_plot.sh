@@ -110,7 +110,6 @@ ok "npy float16"            c.svg    "$npy/f2_c_2x3.npy" --colormap greys --reve
 ok "npy int8"               d.svg    "$npy/i1_2x3.npy" --decimals 0 --values --colorbar-label "weight"
 ok "npy 1-D"                e.svg    "$npy/f8_1d_5.npy"
 ok "npy 0-D"                f.svg    "$npy/f8_0d.npy"
-ok "npy empty"              g.svg    "$npy/f8_empty_0x3.npy"
 ok "npy 3-D grid"           h.svg    "$npy/f8_c_2x3x4.npy" -r rows3.txt -c cols4.txt --grid-columns 1
 ok "npy 3-D titles"         i.svg    "$npy/f4_fortran_2x3x4.npy" --panel-titles 'layer <0>,layer 1'
 ok "truth beside"           j.svg    "$npy/f8_c_3x4.npy" --truth "$npy/f8_fortran_3x4.npy" --row-title target --col-title source
@@ -337,8 +336,11 @@ npy_header '(2, 0, 1)' >two_empty.npy
 bad "empty maps"        1 "'two_empty.npy': its 2 maps are empty (0x1)" two_empty.npy -o out/new.svg
 # A 2x0 map: --query takes a row without columns (found by fuzz/attn_plot_fuzzer.cpp with a
 # CSV of labels only; clang's UBSan reported an offset applied to a null pointer).
+# Since attn-plot refuses empty maps (nothing to draw, most often a slice that took nothing), the
+# case stays as a refusal.
 npy_header '(2, 0)' >two_by_zero.npy
-ok "html query, no columns" d.html   two_by_zero.npy --query 1
+bad "html query, no columns" 1 "'two_by_zero.npy' is a 2x0 map: there is nothing to draw" two_by_zero.npy --query 1 -o out/new.html
+bad "npy empty"         1 "is a 0x3 map: there is nothing to draw" "$npy/f8_empty_0x3.npy" -o out/new.svg
 bad "max cells"         1 "holds 2 map(s) of 3x4 cells, more than --max-cells 20" "$npy/f8_c_2x3x4.npy" --max-cells 20 -o out/new.svg
 bad "max maps"          1 "holds 2 maps, more than --max-maps 1" "$npy/f8_c_2x3x4.npy" --max-maps 1 -o out/new.svg
 bad "max bytes"         1 "bytes, more than --max-bytes 1000" "$npy/f8_c_3x4.npy" --max-bytes 1000 -o out/new.svg
@@ -423,6 +425,104 @@ bad "view shapes"       1 "every layer needs the same heads and shape" --view "$
 bad "view rows"         1 "--rows 'rows3.txt' has 3 tokens but the weights have 2 rows" --view view4d.npy -r rows3.txt -o out/new.html
 bad "view tidy index"   1 "line 3: the key 'x' is not a whole number" --view tidy_bad.csv -o out/new.html
 bad "view max bytes"    1 "more than --max-bytes 1000" --view view4d.npy --max-bytes 1000 -o out/new.html
+
+# --- N-D arrays (Hugging Face's output_attentions): --index, leading axes of size 1, 5-D views ---
+# write_npy FILE SHAPE C|F DESCR EXPR: a .npy of SHAPE in C or Fortran order whose entry at the
+# index tuple t is EXPR (Python's standard library only: struct packs '<f8', '<f4' and '<f2').
+write_npy() {
+    python3 - "$@" <<'PY'
+import itertools, struct, sys
+path, shape, fortran, descr, expr = sys.argv[1], eval(sys.argv[2]), sys.argv[3] == "F", sys.argv[4], sys.argv[5]
+order = list(itertools.product(*[range(n) for n in shape]))
+if fortran:
+    order.sort(key=lambda t: t[::-1])  # the first index varies fastest
+fmt = {"<f8": "<d", "<f4": "<f", "<f2": "<e"}[descr]
+data = b"".join(struct.pack(fmt, eval(expr, {}, {"t": t})) for t in order)
+head = "{'descr': '%s', 'fortran_order': %s, 'shape': %r, }" % (descr, fortran, tuple(shape))
+head += " " * ((64 - (10 + len(head) + 1) % 64) % 64) + "\n"
+open(path, "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode() + data)
+PY
+}
+if ! command -v python3 >/dev/null 2>&1; then
+    fail "N-D arrays: python3 is not installed (it writes them)"
+else
+    # layers x batch x heads x Tq x Tk, entry (l, b, h, i, j) = l·10000 + b·1000 + h·100 + i·10 + j.
+    value='t[0]*10000 + t[1]*1000 + t[2]*100 + t[3]*10 + t[4]'
+    write_npy hf5.npy '(3, 2, 4, 2, 3)' C '<f8' "$value"
+    write_npy hf5f.npy '(3, 2, 4, 2, 3)' F '<f8' "$value"
+    ok "index map"              n1.svg   hf5.npy --index 2,1,3 --values --decimals 0
+    if grep -q '>21312<' n1.svg && grep -q '>21300<' n1.svg && ! grep -q '>21212<' n1.svg; then
+        pass
+    else
+        fail "index map: w[2, 1, 3] is not the map drawn"
+    fi
+    ok "index negative"         n2.svg   hf5.npy --index -1,1,-1 --values --decimals 0
+    if cmp -s n1.svg n2.svg; then pass; else fail "--index -1,1,-1 is not --index 2,1,3"; fi
+    ok "index Fortran"          n3.svg   hf5f.npy --index 2,1,3 --values --decimals 0
+    if cmp -s n1.svg n3.svg; then pass; else fail "--index of a Fortran-order file picks another map"; fi
+    ok "index grid"             n4.svg   hf5.npy --index 2,1 --values --decimals 0
+    if grep -q '>head 3<' n4.svg && grep -q '>21312<' n4.svg && ! grep -q '>head 4<' n4.svg && ! grep -q '>20312<' n4.svg; then
+        pass
+    else
+        fail "index grid: w[2, 1] is not the grid of 4 heads drawn"
+    fi
+    # Hugging Face's batch of one: leading axes of size 1 go, (1, 1, 2, 3) is one map.
+    write_npy one_map.npy '(1, 1, 2, 3)' C '<f8' 't[2]*10 + t[3]'
+    write_npy plain_map.npy '(2, 3)' C '<f8' 't[0]*10 + t[1]'
+    ok "leading ones"           n5.svg   one_map.npy
+    ok "plain map"              n6.svg   plain_map.npy
+    if cmp -s n5.svg n6.svg; then pass; else fail "a (1, 1, 2, 3) array is not drawn as its (2, 3) map"; fi
+    bad "5-D picture"       1 "'hf5.npy' has shape (3, 2, 4, 2, 3): attn-plot draws one map (2-D) or a grid of maps (3-D); pick along the leading axes with --index (--index 0,0: the grid of w[0,0]; --index 0,0,0: the map w[0,0,0]), or show every map with --view" hf5.npy -o out/new.svg
+    bad "index range"       1 "'hf5.npy' has shape (3, 2, 4, 2, 3): --index 2 is out of range for axis 1 (size 2)" hf5.npy --index 0,2 -o out/new.svg
+    bad "index axes"        1 "--index picks along 5 axes, but at most 4 of its axes can be picked" hf5.npy --index 0,0,0,0,0 -o out/new.svg
+    bad "index text"        2 "--index needs comma-separated integers" hf5.npy --index 0,x -o out/new.svg
+    bad "index csv"         2 "--index picks maps from .npy arrays; 'labelled.csv' is not a .npy file" labelled.csv --index 0 -o out/new.svg
+    bad "index animate"     2 "--index picks maps from WEIGHTS .npy files, not from --animate's frames" --animate hf5.npy --index 0 -o out/new.html
+    bad "index html grid"   1 "html highlighting takes one map (1-D or 2-D); draw the grid as svg (-o FILE.svg), show it with --view, or pick one map with --index 2,1,K" hf5.npy --index 2,1 -o out/new.html
+    # --view of a 5-D file: one batch item each (the page's item selector), layers x heads.
+    ok "view 5-D"               v6.html  --view hf5.npy
+    if grep -q '"name":"item 1"' v6.html && ! grep -q '"name":"item 2"' v6.html &&
+       [ "$(python3 -c 'import re,sys; print(" ".join("%g" % float(x) for x in re.findall(r"\{\"lo\":([^,]+),", open(sys.argv[1]).read())))' v6.html)" = \
+         "$(python3 -c 'print(" ".join("%g" % (l*10000 + b*1000 + h*100) for b in range(2) for l in range(3) for h in range(4)))')" ]; then
+        pass
+    else
+        fail "view 5-D: not 2 items of 3 layers of 4 heads in order"
+    fi
+    # Several files are one layer each: a 4-D one (a batch of layers) is refused, not flattened.
+    write_npy hf4.npy '(2, 4, 2, 3)' C '<f8' 't[0]*1000 + t[1]*100 + t[2]*10 + t[3]'
+    bad "view 4-D files"    1 "'hf4.npy' has shape (2, 4, 2, 3): with several files each is one layer, 2-D (Tq x Tk) or 3-D (h x Tq x Tk)" --view hf4.npy hf4.npy -o out/new.html
+    ok "view files index"       v7.html  --view hf4.npy hf4.npy --index 1
+    if [ "$(grep -o '{"lo":' v7.html | wc -l)" -eq 8 ] && grep -q '{"lo":1100,' v7.html && ! grep -q '{"lo":0,' v7.html; then
+        pass
+    else
+        fail "view files index: not 2 layers of item 1's 4 heads"
+    fi
+    # Limits come from the header, before any data is read: a sparse 4 GiB file (no disk used)
+    # is refused in no time, where reading it would take 4 GiB of memory.
+    npy_header '(2, 16384, 16384)' >huge_stack.npy
+    truncate -s $((128 + 2 * 16384 * 16384 * 8)) huge_stack.npy
+    bad "limits first"      1 "'huge_stack.npy' holds 2 map(s) of 16384x16384 cells, more than --max-cells 4194304" huge_stack.npy -o out/new.svg
+    elapsed_ms="$(cpu_ms "$plot" huge_stack.npy -o out/new.svg)"
+    if [ "$elapsed_ms" -lt 1000 ]; then pass; else fail "limits first: took ${elapsed_ms} ms of processor time"; fi
+    npy_header '(2, 3, 1, 8192, 8192)' >huge_view.npy
+    truncate -s $((128 + 6 * 8192 * 8192 * 8)) huge_view.npy
+    bad "view limits first" 1 "'huge_view.npy' holds 6 map(s) of 8192x8192 cells, more than --max-cells 4194304" --view huge_view.npy -o out/new.html
+    rm -f huge_stack.npy huge_view.npy
+    # An .npz or a torch.save file is a ZIP archive: said so, with what to save instead.
+    python3 -c 'import zipfile; zipfile.ZipFile("w.npz", "w").writestr("arr_0.npy", b"x")'
+    bad "npz"               1 "WEIGHTS 'w.npz' is a ZIP archive (NumPy's .npz from np.savez, or a torch.save file): attn-plot reads .npy and .csv files; save one array with np.save" w.npz -o out/new.svg
+    cp w.npz torch_saved.npy
+    bad "torch.save"        1 "WEIGHTS 'torch_saved.npy' is a ZIP archive" torch_saved.npy -o out/new.svg
+    bad "npz truth"         1 "--truth 'w.npz' is a ZIP archive" "$npy/f8_c_3x4.npy" --truth w.npz -o out/new.svg
+    # float16 maps are pooled too: the same picture as the float32 file of the same values.
+    write_npy half.npy '(40, 30)' C '<f2' '(t[0] % 4) / 4 + (t[1] % 2) / 8'
+    write_npy single.npy '(40, 30)' C '<f4' '(t[0] % 4) / 4 + (t[1] % 2) / 8'
+    ok "pool float16"           n7.svg   half.npy --max-cells 100
+    ok "pool float32"           n8.svg   single.npy --max-cells 100
+    if grep -q 'pooled from 40×30' n7.svg && cmp -s n7.svg n8.svg; then pass; else fail "pool float16: not the float32 picture"; fi
+fi
+printf 'a b c d\n' >one_line.txt
+bad "one line tokens"   1 "--cols 'one_line.txt' has 1 tokens but the weights have 4 columns (keys) (one token per line: its only line holds spaces" "$npy/f8_c_3x4.npy" -c one_line.txt -o out/new.svg
 
 # Every malformed .npy of the corpus: status 1 with the reader's message.
 while IFS=$'\t' read -r file text; do
@@ -553,7 +653,7 @@ else
     printf '%s\n' $(seq 1 3000) >rows3000.txt
     bad "pool labels"   2 "'big.npy' is drawn pooled from 3000×2000 to 600×667 (mean of 5×3 cells): its blocks of 5x3 cells have no token each" big.npy --rows rows3000.txt -o out/new.svg
     bad "pool view big" 1 "'big.npy' holds a 3000x2000 map, more than --max-cells 4194304, and --view shows every token" --view big.npy -o out/new.html
-    bad "pool int"      1 "pooling (--pool, above --max-cells) reads float32 or float64 (<f4, <f8)" "$npy/i4_2x3.npy" --pool mean --max-size 16 --max-cells 4 -o out/new.svg
+    bad "pool int"      1 "pooling (--pool, above --max-cells) reads float16, float32 or float64 (<f2, <f4, <f8); save it as one, np.save(path, w.astype(np.float32)), or raise --max-cells" "$npy/i4_2x3.npy" --pool mean --max-size 16 --max-cells 4 -o out/new.svg
     head -c 100000 big.npy >cut.npy
     bad "pool truncated" 1 "truncated data: shape (3000, 2000) of '<f4' needs 24000000 bytes" cut.npy -o out/new.svg
 fi

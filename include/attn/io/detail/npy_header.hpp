@@ -154,9 +154,13 @@ inline NpyType npy_parse_descr(const std::string& descr, const std::string& cont
       }
     }
   }
+  // '|O': np.save of a list of arrays (or of arrays of different shapes) pickles Python objects.
+  const std::string objects = descr == "|O" ? "; an object array (np.save of a Python list of arrays?): stack "
+                                              "them into one array first, np.save(path, np.stack(arrays))"
+                                            : "";
   npy_fail(context, "unsupported descr " + quoted +
                         " (supported: little-endian '<f2', '<f4', '<f8', '<i2'..'<i8', '<u2'..'<u8', "
-                        "and '|i1', '|u1', '|b1')");
+                        "and '|i1', '|u1', '|b1')" + objects);
 }
 
 /// Parser for the header's Python dict literal, e.g.

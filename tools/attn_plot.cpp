@@ -817,10 +817,17 @@ std::optional<NpySelection> select_npy(const std::string& path, const std::vecto
 }
 
 /// The elements of selection `s` of the .npy at `path`, in C order, as attn's reader converts
-/// them (every element type, Fortran order). A C-order file is read from the picked part only.
-attn::io::NpyArray<double> read_selection(const std::string& path, const NpySelection& s) {
+/// them (every element type, Fortran order). A C-order file is read from the picked part only;
+/// a Fortran-order one whole, so a part picked from it is refused when the whole file holds more
+/// than `max_cells` cells.
+attn::io::NpyArray<double> read_selection(const std::string& path, const NpySelection& s, long long max_cells) {
   const auto count = static_cast<std::size_t>(element_count(s.shape));
   const attn::io::NpyHeader& h = s.header;
+  if (s.picked && h.fortran_order && (element_count(h.shape) < 0 || element_count(h.shape) > max_cells)) {
+    throw std::runtime_error("'" + path + "' is in Fortran order: --index reads all of its " +
+                             std::to_string(h.size()) + " cells, more than --max-cells " + std::to_string(max_cells) +
+                             "; save it in C order, np.save(path, np.ascontiguousarray(w)), or raise --max-cells");
+  }
   std::error_code error;
   const auto file_size = fs::file_size(path, error);
   const double needed = static_cast<double>(h.data_offset) +
@@ -1036,12 +1043,12 @@ Weights read_weights(const std::string& path, const std::string& csv_labels, con
         throw std::runtime_error("'" + path + "': the 3-D array holds no map (shape " + shape_tuple(s->shape) + ")");
       }
       check_limits(path, s->shape[0], s->shape[1], s->shape[2], a);
-      const attn::io::NpyArray<double> array = read_selection(path, *s);
+      const attn::io::NpyArray<double> array = read_selection(path, *s, a.max_cells);
       for (attn::Index k = 0; k < array.shape[0]; ++k) w.maps.push_back(array.matrix(k));
       w.stacked = true;
     } else {
       check_limits(path, 1, s->shape.size() == 2 ? s->shape[0] : 1, s->shape.empty() ? 1 : s->shape.back(), a);
-      w.maps.push_back(read_selection(path, *s).to_matrix());
+      w.maps.push_back(read_selection(path, *s, a.max_cells).to_matrix());
     }
   } else if (has_extension(path, ".csv")) {
     attn::io::CsvLabels labels = attn::io::CsvLabels::automatic;
@@ -1767,7 +1774,7 @@ std::vector<std::vector<std::vector<Eigen::MatrixXd>>> read_view_file(const std:
     if (L == 0 || B == 0 || h == 0) throw std::runtime_error(shape + ": the array holds no map");
     const long long maps = element_count({L, B, h});
     check_limits(path, maps < 0 ? std::numeric_limits<long long>::max() : maps, rows, cols, a);
-    const attn::io::NpyArray<double> array = read_selection(path, *s);
+    const attn::io::NpyArray<double> array = read_selection(path, *s, a.max_cells);
     using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     items.assign(static_cast<std::size_t>(B), {});
     for (attn::Index b = 0; b < B; ++b) {

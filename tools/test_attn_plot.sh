@@ -460,6 +460,9 @@ else
     if cmp -s n1.svg n2.svg; then pass; else fail "--index -1,1,-1 is not --index 2,1,3"; fi
     ok "index Fortran"          n3.svg   hf5f.npy --index 2,1,3 --values --decimals 0
     if cmp -s n1.svg n3.svg; then pass; else fail "--index of a Fortran-order file picks another map"; fi
+    # A Fortran-order file is read whole: picking from one bigger than --max-cells is refused.
+    bad "index Fortran limit" 1 "'hf5f.npy' is in Fortran order: --index reads all of its 144 cells, more than --max-cells 100; save it in C order, np.save(path, np.ascontiguousarray(w)), or raise --max-cells" hf5f.npy --index 2,1,3 --max-cells 100 -o out/new.svg
+    ok "index C limit"          n9.svg   hf5.npy --index 2,1,3 --max-cells 100
     ok "index grid"             n4.svg   hf5.npy --index 2,1 --values --decimals 0
     if grep -q '>head 3<' n4.svg && grep -q '>21312<' n4.svg && ! grep -q '>head 4<' n4.svg && ! grep -q '>20312<' n4.svg; then
         pass

@@ -750,12 +750,6 @@ std::string shape_tuple(const std::vector<attn::Index>& shape) {
   return text + (shape.size() == 1 ? ",)" : ")");
 }
 
-long long element_count(const std::vector<attn::Index>& shape) {
-  long long n = 1;
-  for (const attn::Index d : shape) n = d == 0 || n == 0 ? 0 : (n > std::numeric_limits<long long>::max() / d ? -1 : n * d);
-  return n;  // -1: more than a long long (refused by the limits before anything is read)
-}
-
 /// The part of a .npy file that attn-plot draws (select_npy).
 struct NpySelection {
   attn::io::NpyHeader header;
@@ -821,19 +815,15 @@ std::optional<NpySelection> select_npy(const std::string& path, const std::vecto
 /// a Fortran-order one whole, so a part picked from it is refused when the whole file holds more
 /// than `max_cells` cells.
 attn::io::NpyArray<double> read_selection(const std::string& path, const NpySelection& s, long long max_cells) {
-  const auto count = static_cast<std::size_t>(element_count(s.shape));
+  const auto count = static_cast<std::size_t>(attn::io::detail::npy_element_count(s.shape));
   const attn::io::NpyHeader& h = s.header;
-  if (s.picked && h.fortran_order && (element_count(h.shape) < 0 || element_count(h.shape) > max_cells)) {
+  if (s.picked && h.fortran_order && h.size() > max_cells) {
     throw std::runtime_error("'" + path + "' is in Fortran order: --index reads all of its " +
                              std::to_string(h.size()) + " cells, more than --max-cells " + std::to_string(max_cells) +
                              "; save it in C order, np.save(path, np.ascontiguousarray(w)), or raise --max-cells");
   }
-  std::error_code error;
-  const auto file_size = fs::file_size(path, error);
-  const double needed = static_cast<double>(h.data_offset) +
-                        static_cast<double>(h.size()) * static_cast<double>(h.item_size);
-  if (!s.picked || h.fortran_order || error || static_cast<double>(file_size) < needed) {
-    // All of it, through attn's reader: its checks (a truncated file), Fortran order made C.
+  if (!s.picked || h.fortran_order) {
+    // All of it, through attn's reader (select_npy saw the file hold it), Fortran order made C.
     attn::io::NpyArray<double> array = attn::io::read_npy_array(fs::path(path));
     if (s.picked) {
       const auto first = array.data.begin() + static_cast<std::ptrdiff_t>(s.offset);
@@ -875,25 +865,16 @@ std::string too_many_axes(const std::string& path, const NpySelection& s, const 
 // attn::io::read_npy_header) and read once in file order, each cell added to (or compared with)
 // the pooled cell of its block: memory is the pooled map, whatever the file's size.
 
-/// Whether selection `s` of the .npy at `path` is a 2-D map to pool, and the header pool_npy_map
-/// reads it with (the selection's shape and first byte: its elements are contiguous in the file).
-bool npy_map_to_pool(const std::string& path, const NpySelection& s, const Arguments& a,
-                     attn::io::NpyHeader& header) {
-  // Anything wrong with the file (a bad header, data shorter than the shape): read_npy_array
-  // reports it, as for every .npy.
+/// Whether selection `s` of a .npy (a file that holds its data: select_npy) is a 2-D map to pool,
+/// and the header pool_npy_map reads it with (the selection's shape and first byte: its elements
+/// are contiguous in the file).
+bool npy_map_to_pool(const NpySelection& s, const Arguments& a, attn::io::NpyHeader& header) {
   if (s.shape.size() != 2 || (s.picked && s.header.fortran_order)) return false;
   const long long rows = s.shape[0], cols = s.shape[1];
   if (rows == 0 || cols == 0) return false;
   header = s.header;
   header.shape = s.shape;
   header.data_offset += s.offset * header.item_size;
-  std::error_code error;
-  const auto size = fs::file_size(path, error);
-  if (error || static_cast<double>(size) < static_cast<double>(s.header.data_offset) +
-                                               static_cast<double>(s.header.size()) *
-                                                   static_cast<double>(s.header.item_size)) {
-    return false;
-  }
   const bool too_many = rows > a.max_cells / cols;
   const auto display = static_cast<long long>(a.max_size);
   return too_many || (a.pool && (rows > display || cols > display));
@@ -1033,7 +1014,7 @@ Weights read_weights(const std::string& path, const std::string& csv_labels, con
       throw std::runtime_error("cannot read the header of '" + path + "'");
     }
     attn::io::NpyHeader header;
-    if (npy_map_to_pool(path, *s, a, header)) {
+    if (npy_map_to_pool(*s, a, header)) {
       w.maps.push_back(pool_npy_map(path, header, a, w));
       return w;
     }
@@ -1772,7 +1753,7 @@ std::vector<std::vector<std::vector<Eigen::MatrixXd>>> read_view_file(const std:
     const attn::Index L = s->shape[0], B = batch ? s->shape[1] : 1, h = s->shape[batch ? 2 : 1];
     const attn::Index rows = s->shape[batch ? 3 : 2], cols = s->shape[batch ? 4 : 3];
     if (L == 0 || B == 0 || h == 0) throw std::runtime_error(shape + ": the array holds no map");
-    const long long maps = element_count({L, B, h});
+    const long long maps = attn::io::detail::npy_element_count({L, B, h});
     check_limits(path, maps < 0 ? std::numeric_limits<long long>::max() : maps, rows, cols, a);
     const attn::io::NpyArray<double> array = read_selection(path, *s, a.max_cells);
     using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -1789,7 +1770,7 @@ std::vector<std::vector<std::vector<Eigen::MatrixXd>>> read_view_file(const std:
     return items;
   }
   attn::io::NpyHeader header;
-  if (s && npy_map_to_pool(path, *s, a, header)) {
+  if (s && npy_map_to_pool(*s, a, header)) {
     // The view's head and text views draw every token: a map pooled into blocks has none.
     throw std::runtime_error("'" + path + "' holds a " + std::to_string(header.shape[0]) + "x" +
                              std::to_string(header.shape[1]) + " map, more than --max-cells " +

@@ -71,16 +71,18 @@ struct Fixture {
   }
 };
 
-std::string fixture_path(const std::string& file) {
-  return std::string(ATTN_FIXTURE_DIR) + "/multi_head/" + file;
+// `dir`: multi_head (torch's module, make_multi_head_fixtures.py) or keras_mha (Keras' layer,
+// make_keras_mha_fixtures.py), both in this format.
+std::string fixture_path(const std::string& file, const std::string& dir = "multi_head") {
+  return std::string(ATTN_FIXTURE_DIR) + "/" + dir + "/" + file;
 }
 
-Fixture read_fixture(const std::string& name) {
+Fixture read_fixture(const std::string& name, const std::string& dir = "multi_head") {
   Fixture f;
   f.name = name;
-  std::ifstream in(fixture_path(name + ".txt"));
+  std::ifstream in(fixture_path(name + ".txt", dir));
   in.imbue(std::locale::classic());
-  INFO("reading " << fixture_path(name + ".txt"));
+  INFO("reading " << fixture_path(name + ".txt", dir));
   REQUIRE(in.is_open());
   std::string kind;
   while (in >> kind) {
@@ -112,9 +114,9 @@ Fixture read_fixture(const std::string& name) {
   return f;
 }
 
-std::vector<std::string> fixture_cases() {
-  std::ifstream in(fixture_path("cases.txt"));
-  INFO("reading " << fixture_path("cases.txt"));
+std::vector<std::string> fixture_cases(const std::string& dir = "multi_head") {
+  std::ifstream in(fixture_path("cases.txt", dir));
+  INFO("reading " << fixture_path("cases.txt", dir));
   REQUIRE(in.is_open());
   std::vector<std::string> names;
   std::string line;
@@ -764,11 +766,24 @@ TEST_CASE("multi_head: bad shapes throw attn::invalid_argument with exact messag
   p.wk = MatrixD::Zero(8, 6);
   CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.wk.cols() (6) must equal params.wq.cols() (8)");
   p = good;
-  p.wv = MatrixD::Zero(8, 4);
-  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.wv.cols() (4) must equal params.wq.cols() (8)");
+  p.wv = MatrixD::Zero(8, 4);  // heads' values 2 wide: then Wo must have 4 rows
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.wo.rows() (8) must equal params.wv.cols() (4)");
+  p.wv = MatrixD::Zero(8, 5);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p),
+                    "attn::multi_head: heads (2) must divide the values' width params.wv.cols() (5)");
   p = good;
-  p.wo = MatrixD::Zero(8, 6);
-  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.wo (8x6) must be (8x8)");
+  p.wo = MatrixD::Zero(6, 8);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.wo.rows() (6) must equal params.wv.cols() (8)");
+  p = good;
+  p.wo = MatrixD::Zero(8, 6);  // an output 6 wide (Keras' output_shape): bo must be too
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.bo (1x8) must be (1x6) or empty");
+  p.bo.resize(0);
+  CHECK(attn::multi_head(x, p).output.cols() == 6);
+  MatrixD out86(3, 8);
+  attn::HeadWeights<double> w86;
+  attn::MultiHeadWorkspace<double> ws86;
+  CHECK_THROWS_ATTN(attn::multi_head_into(x, x, x, p, out86, w86, ws86),
+                    "attn::multi_head: output (3x8) must be (3x6)");
   p = good;
   p.bq = Eigen::RowVectorXd::Zero(5);
   CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.bq (1x5) must be (1x8) or empty");
@@ -935,6 +950,107 @@ TEMPLATE_TEST_CASE("decoder steps match torch.nn.MultiheadAttention: the memory 
   }
   CHECK(cross_cases >= 6);  // h1, h4, h8 (two of them, one with 4 beams and D = 64): two items each
   CHECK(self_cases >= 2);
+}
+
+// --- Keras' MultiHeadAttention: key_dim, value_dim and output_shape of its own -----------------
+
+// The layer's kernels as docs/05 maps them: each reshaped in C order to 2-D (the fixture holds
+// them so), the biases as rows; no scale option (attn's default 1/sqrt(dh) is Keras' 1/sqrt(key_dim)).
+template <typename Scalar>
+attn::MultiHeadParams<Scalar> keras_params(const Fixture& f) {
+  attn::MultiHeadParams<Scalar> p;
+  p.wq = f.matrix("query_kernel").cast<Scalar>();
+  p.wk = f.matrix("key_kernel").cast<Scalar>();
+  p.wv = f.matrix("value_kernel").cast<Scalar>();
+  p.wo = f.matrix("output_kernel").cast<Scalar>();
+  if (f.integer("bias") != 0) {
+    p.bq = f.matrix("query_bias").cast<Scalar>();
+    p.bk = f.matrix("key_bias").cast<Scalar>();
+    p.bv = f.matrix("value_bias").cast<Scalar>();
+    p.bo = f.matrix("output_bias").cast<Scalar>();
+  }
+  p.heads = f.integer("heads");
+  return p;
+}
+
+TEMPLATE_TEST_CASE("multi_head matches Keras' MultiHeadAttention with its own key_dim, value_dim and output_shape",
+                   "[multi_head][parity][keras]", float, double) {
+  using Scalar = TestType;
+  const double tol = attn_test::tolerance<Scalar>();
+  const std::vector<std::string> cases = fixture_cases("keras_mha");
+  REQUIRE(cases.size() >= 5);
+  Index steps_checked = 0;
+  for (const std::string& name : cases) {
+    INFO("case " << name);
+    const Fixture f = read_fixture(name, "keras_mha");
+    const auto p = keras_params<Scalar>(f);
+    const Index h = p.heads;
+    const MatrixD& expected = f.matrix("output");
+    const MatrixD& expected_w = f.matrix("weights");
+    CHECK(p.head_dim() == f.integer("key_dim"));
+    CHECK(p.value_head_dim() == f.integer("value_dim"));
+    CHECK(p.output_dim() == expected.cols());
+    const bool self = f.integer("self") != 0;
+    const Mat<Scalar> q = f.matrix("q").cast<Scalar>();
+    const Mat<Scalar> k = self ? q : Mat<Scalar>(f.matrix("k").cast<Scalar>());
+    const Mat<Scalar> v = self ? q : Mat<Scalar>(f.matrix("v").cast<Scalar>());
+    const Index tq = q.rows();
+    attn::Mask mask;
+    if (f.str("mask") != "none") mask = attn::Mask::matrix(f.matrix("visible").array() != 0.0);
+
+    const auto r = attn::multi_head(q, k, v, p, mask);
+    ATTN_CHECK_CLOSE(r.output, expected, tol);
+    REQUIRE(r.weights.heads() == h);
+    for (Index i = 0; i < h; ++i) {
+      INFO("head " << i);
+      ATTN_CHECK_CLOSE(r.weights.head(i), expected_w.middleRows(i * tq, tq), tol);
+    }
+    CHECK(r.num_fully_masked() == 0);
+
+    // Output only and a batch of two: the same bits.
+    const attn::MultiHeadOutput<Scalar> none = attn::multi_head(q, k, v, p, attn::no_weights, mask);
+    CHECK(bitwise_equal(none.output, r.output));
+    const std::vector<Mat<Scalar>> qs{q, q}, ks{k, k}, vs{v, v};
+    const auto batch = attn::multi_head_batch(qs, ks, vs, p, {mask, mask});
+    CHECK(same_result(batch[1], r));
+
+    // Every query fully masked: zero weights and the output row bo (zeros without bias), O wide.
+    const auto hidden = attn::multi_head(q, k, v, p, attn::Mask::key_length(0));
+    CHECK(hidden.num_fully_masked() == tq);
+    for (Index t = 0; t < tq; ++t) {
+      if (p.bo.size() != 0) {
+        CHECK(bitwise_equal(Mat<Scalar>(hidden.output.row(t)), Mat<Scalar>(p.bo)));
+      } else {
+        CHECK(hidden.output.row(t).isZero(0));
+      }
+    }
+
+    // Decoder steps: a prepared source (each row, then all rows as beams), or a growing cache.
+    if (!self && f.str("mask") == "none") {
+      const auto memory = attn::prepare_memory(k, v, p);
+      CHECK(memory.output_dim() == expected.cols());
+      for (Index t = 0; t < tq; ++t) {
+        const auto step = attn::attend(memory, q.row(t));
+        ATTN_CHECK_CLOSE(step.output, expected.row(t), tol);
+        for (Index i = 0; i < h; ++i) ATTN_CHECK_CLOSE(step.weights.head(i), expected_w.row(i * tq + t), tol);
+      }
+      const auto beams = attn::attend(memory, q);
+      ATTN_CHECK_CLOSE(beams.output, expected, tol);
+      ++steps_checked;
+    } else if (self && f.str("mask") == "causal") {
+      attn::KVCache<Scalar> cache(p);
+      for (Index t = 0; t < tq; ++t) {
+        cache.append(q.row(t));
+        const auto step = attn::attend(cache, q.row(t));
+        ATTN_CHECK_CLOSE(step.output, expected.row(t), tol);
+        for (Index i = 0; i < h; ++i)
+          ATTN_CHECK_CLOSE(step.weights.head(i), expected_w.row(i * tq + t).head(t + 1), tol);
+      }
+      CHECK(cache.values(0).cols() == h * p.value_head_dim());
+      ++steps_checked;
+    }
+  }
+  CHECK(steps_checked >= 4);
 }
 
 }  // namespace test_multi_head

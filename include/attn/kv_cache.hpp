@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Multi-head self-attention over a growing cache (attn::KVCache): each step appends the projected
-// key x·Wk + bk and value x·Wv + bv of one new position per beam (steps×D per beam, head i =
-// columns [i·dh, (i+1)·dh)); attn::attend_into then attends each beam's query row over its own
+// key x·Wk + bk and value x·Wv + bv of one new position per beam (steps×D keys and
+// steps×(h·dhv) values per beam, head i = columns [i·dh, (i+1)·dh) and [i·dhv, (i+1)·dhv)); attn::attend_into then attends each beam's query row over its own
 // cache (causal by construction: the cache holds the positions up to the current one).
 // Beam search reorders the beams by parent indices through an indirection (see reorder()).
 #pragma once
@@ -29,7 +29,8 @@ namespace attn {
 /// self-attention layer (PyTorch's `past_key_values`, CTranslate2's layer cache). Keys are
 /// `x·Wk + bk`, values `x·Wv + bv`, unscaled (the step scales the query, as torch does).
 ///
-/// Storage: one slot per beam, each a `capacity×D` matrix of keys and one of values, reserved
+/// Storage: one slot per beam, each a `capacity×D` matrix of keys and a `capacity×(h·dhv)` one
+/// of values (torch: `capacity×D`), reserved
 /// ahead (`reserve`, or the constructor's `reserve_steps`) and doubled when a step goes past it
 /// (the only time append allocates). Beam `b` reads slot `slot(b)`: reorder(parents) re-points
 /// beams at their parents' slots and copies a cache only when a parent is chosen by more than
@@ -62,12 +63,12 @@ class KVCache {
     for (std::size_t b = 0; b < count; ++b) {
       slot_of_[b] = static_cast<Index>(b);
       keys_[b].resize(0, params.model_dim());
-      values_[b].resize(0, params.model_dim());
+      values_[b].resize(0, params.wv.cols());
     }
     projected_k_.resize(beams, params.model_dim());
-    projected_v_.resize(beams, params.model_dim());
+    projected_v_.resize(beams, params.wv.cols());
     row_in_.resize(std::max(params.wk.rows(), params.wv.rows()));
-    row_out_.resize(params.model_dim());
+    row_out_.resize(std::max(params.model_dim(), params.wv.cols()));
     reserve(reserve_steps);
   }
   KVCache(const MultiHeadParams<Scalar>&& params, Index beams = 1, Index reserve_steps = 0) = delete;
@@ -92,7 +93,8 @@ class KVCache {
   /// \throws attn::invalid_argument when `b` is out of range
   View keys(Index b) const { return keys_[slot_index(checked(b, "keys"))].topRows(steps_); }
   /// Beam `b`'s projected values `x·Wv + bv`.
-  /// \param b beam, in `[0, B)` \return steps×D, valid until the next append, reserve or reorder
+  /// \param b beam, in `[0, B)` \return steps×(h·dhv) (torch: steps×D), valid until the next
+  ///        append, reserve or reorder
   /// \throws attn::invalid_argument when `b` is out of range
   View values(Index b) const { return values_[slot_index(checked(b, "values"))].topRows(steps_); }
 
@@ -101,11 +103,11 @@ class KVCache {
   void reserve(Index steps) {
     ATTN_CHECK(steps >= 0, "attn::KVCache::reserve: steps (" + std::to_string(steps) + ") must be >= 0");
     if (steps <= capacity_) return;
-    const Index d = params_->model_dim();
-    detail::checked_product("attn::KVCache::reserve", "steps·D", {steps, d});
+    detail::checked_product("attn::KVCache::reserve", "steps·D", {steps, params_->model_dim()});
+    detail::checked_product("attn::KVCache::reserve", "steps·h·dhv", {steps, params_->wv.cols()});
     for (auto* store : {&keys_, &values_}) {
       for (auto& m : *store) {
-        Matrix<Scalar> grown(steps, d);
+        Matrix<Scalar> grown(steps, m.cols());
         grown.topRows(steps_) = m.topRows(steps_);
         m.swap(grown);
       }
@@ -153,7 +155,7 @@ class KVCache {
   }
 
   /// Self-attention: append(x, x).
-  /// \param x B×D, each beam's new input (key and value alike)
+  /// \param x B×dk (dk = dv), each beam's new input (key and value alike)
   /// \throws attn::invalid_argument as append(k, v) does
   template <typename DerivedX>
   void append(const Eigen::MatrixBase<DerivedX>& x) {
@@ -215,12 +217,12 @@ class KVCache {
 
   const MultiHeadParams<Scalar>* params_;
   std::vector<Matrix<Scalar>> keys_;    // per slot, capacity×D
-  std::vector<Matrix<Scalar>> values_;  // per slot, capacity×D
+  std::vector<Matrix<Scalar>> values_;  // per slot, capacity×(h·dhv)
   std::vector<Index> slot_of_;          // beam -> slot
   std::vector<Index> next_slot_;        // reorder's scratch
   std::vector<char> taken_;             // reorder's scratch: parent chosen / slot in use
   Matrix<Scalar> projected_k_;          // B×D, append's scratch
-  Matrix<Scalar> projected_v_;
+  Matrix<Scalar> projected_v_;          // B×(h·dhv)
   Vector<Scalar> row_in_;   // append's GEMV scratch: one input row
   Vector<Scalar> row_out_;  // and its projection
   Index steps_ = 0;
@@ -231,19 +233,19 @@ class KVCache {
 /// One multi-head self-attention step over the cache: beam `b`'s query row `query.row(b)`
 /// attends the `steps()` positions of beam `b`'s cache (append this step's position first: the
 /// query then sees itself and every earlier position, the causal mask of a decoder). Writes
-/// `output` (B×D, after the output projection) and `weights` (resized to h×B×steps(): head `i`,
+/// `output` (B×O, after the output projection) and `weights` (resized to h×B×steps(): head `i`,
 /// row `b` is beam `b`'s weights over its positions). Torch's arithmetic, as the
 /// MultiHeadMemory step. An empty cache: zero weights, output `bo`, rows flagged in
 /// `ws.fully_masked()`. Allocates nothing once `ws` and `weights` have seen these shapes.
 /// \param cache the layer's cache
 /// \param query B×dq
-/// \param output B×D, written
+/// \param output B×O (torch: B×D), written
 /// \param weights resized to h×B×steps() and written
 /// \param ws reusable scratch; reports the fully masked rows of the last step
-/// \param options probability function (per head) and scale (unset: 1/sqrt(D/h)); return_scores
+/// \param options probability function (per head) and scale (unset: 1/sqrt(dh)); return_scores
 ///        is not supported
 /// \return the number of query rows that saw no key (B for an empty cache, else 0)
-/// \throws attn::invalid_argument when `query` is not B×dq, `output` is not B×D, the scale is
+/// \throws attn::invalid_argument when `query` is not B×dq, `output` is not B×O, the scale is
 ///         not finite or options.return_scores is set
 template <typename Scalar, typename DerivedQ>
 Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ>& query,
@@ -254,6 +256,7 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
   constexpr const char* fn = "attn::attend";
   const MultiHeadParams<Scalar>& p = cache.params();
   const Index dh = p.head_dim();
+  const Index dhv = p.value_head_dim();
   const Index t = cache.steps();
   detail::check_shape(fn, "query", query, cache.beams(), p.wq.rows());
   const auto heads = [&](detail::StepScratch<Scalar>& s, HeadWeights<Scalar>& w) {
@@ -266,8 +269,9 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
       const auto values = cache.values(r);
       for (Index i = 0; i < p.heads; ++i) {
         const Index c0 = i * dh;
-        detail::step_row(s.q.row(r).segment(c0, dh), keys.middleCols(c0, dh), values.middleCols(c0, dh),
-                         detail::HeadWeightsAccess::head(w, i).row(r), s.concat.row(r).segment(c0, dh), s,
+        const Index v0 = i * dhv;
+        detail::step_row(s.q.row(r).segment(c0, dh), keys.middleCols(c0, dh), values.middleCols(v0, dhv),
+                         detail::HeadWeightsAccess::head(w, i).row(r), s.concat.row(r).segment(v0, dhv), s,
                          options.probability);
       }
     }
@@ -275,7 +279,7 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
   return detail::run_step(fn, p, query, t, t == 0, output, weights, ws, options, heads);
 }
 
-/// Value form of the cache step: output B×D, weights h×B×steps(), fully masked rows.
+/// Value form of the cache step: output B×O, weights h×B×steps(), fully masked rows.
 /// \param cache the layer's cache
 /// \param query B×dq
 /// \param options probability function and scale (return_scores is not supported)
@@ -284,7 +288,7 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
 template <typename Scalar, typename DerivedQ>
 MultiHeadResult<Scalar> attend(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ>& query,
                                const Options& options = Options()) {
-  return detail::step_result<Scalar>(query.rows(), cache.params().model_dim(), [&](auto& out, auto& w, auto& ws) {
+  return detail::step_result<Scalar>(query.rows(), cache.params().output_dim(), [&](auto& out, auto& w, auto& ws) {
     attend_into(cache, query, out, w, ws, options);
   });
 }

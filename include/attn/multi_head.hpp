@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Multi-head attention, numerically torch.nn.MultiheadAttention: project Q·Wq+bq, K·Wk+bk,
-// V·Wv+bv, split the D columns into h heads, scaled dot-product per head (scale 1/sqrt(D/h)),
-// concatenate, ·Wo+bo. Q is Tq×dq, K Tk×dk, V Tk×dv; output Tq×D; weights h×Tq×Tk per head.
+// V·Wv+bv, split the columns into h heads, scaled dot-product per head (scale 1/sqrt(dh)),
+// concatenate, ·Wo+bo. Q is Tq×dq, K Tk×dk, V Tk×dv; output Tq×O (torch: Tq×D); weights
+// h×Tq×Tk per head. Keras' MultiHeadAttention too: its key_dim is dh, value_dim dhv, output_shape O.
 #pragma once
 
 #include "config.hpp"
@@ -55,11 +56,11 @@ namespace attn {
 
 /// Output and per-head weights of one multi-head call.
 ///
-/// `auto [output, weights] = attn::multi_head(...)` binds `output` (Tq×D) and the per-head
+/// `auto [output, weights] = attn::multi_head(...)` binds `output` (Tq×O) and the per-head
 /// `weights` (HeadWeights, h×Tq×Tk); `weights.mean()` gives torch's averaged weights.
 template <typename Scalar>
 struct MultiHeadResult : detail::BindOutputWeights<MultiHeadResult<Scalar>> {
-  Matrix<Scalar> output;        ///< Tq×D; a query that saw no key gets the row `bo` (0 without bias)
+  Matrix<Scalar> output;        ///< Tq×O (torch: Tq×D); a query that saw no key gets the row `bo` (0 without bias)
   HeadWeights<Scalar> weights;  ///< h×Tq×Tk; rows sum to 1 over visible keys, masked entries exactly 0
   HeadWeights<Scalar> scores;   ///< h×Tq×Tk scaled scores when Options::return_scores, else empty
   RowFlags fully_masked;        ///< Tq; true where the query saw no key in every head
@@ -106,7 +107,7 @@ void check_multi_head_call(const char* fn, const Eigen::MatrixBase<DerivedQ>& q,
   check_multi_head_scalars<Scalar, DerivedQ, DerivedK, DerivedV>();
   check_multi_head_params(fn, params);
   check_multi_head_inputs(fn, q, k, v, params, mask);
-  check_shape(fn, "output", output, q.rows(), params.model_dim());
+  check_shape(fn, "output", output, q.rows(), params.output_dim());
   check_multi_head_options<Scalar>(fn, options);
 }
 
@@ -163,7 +164,7 @@ void run_batch(const QSeq& q, const KSeq& k, const VSeq& v, const MultiHeadParam
   };
   if (static_cast<Index>(results.size()) != batch) results.resize(static_cast<std::size_t>(batch));
   for (Index b = 0; b < batch; ++b) {
-    results[static_cast<std::size_t>(b)].output.resize(q[static_cast<std::size_t>(b)].rows(), params.model_dim());
+    results[static_cast<std::size_t>(b)].output.resize(q[static_cast<std::size_t>(b)].rows(), params.output_dim());
   }
   multi_head_run(
       batch, [&](Index b) -> const Q& { return q[static_cast<std::size_t>(b)]; },
@@ -180,23 +181,23 @@ void run_batch(const QSeq& q, const KSeq& k, const VSeq& v, const MultiHeadParam
 
 }  // namespace detail
 
-/// Multi-head attention into caller-owned `output` (Tq×D) and `weights` (resized to
-/// h×Tq×Tk; storage grows only), with scratch `ws`; allocates nothing once `ws` and
-/// `weights` have seen shapes this large. `options.scale` overrides 1/sqrt(D/h);
+/// Multi-head attention into caller-owned `output` (Tq×O, O = `params.output_dim()`) and
+/// `weights` (resized to h×Tq×Tk; storage grows only), with scratch `ws`; allocates nothing
+/// once `ws` and `weights` have seen shapes this large. `options.scale` overrides 1/sqrt(dh);
 /// `options.probability` applies per head. Returns the number of queries that saw no key
 /// (which ones: `ws.fully_masked()`; per-head scores: `ws.scores()`).
 /// \param q queries, Tq×dq
 /// \param k keys, Tk×dk
 /// \param v values, Tk×dv
 /// \param params projections, biases and the head count h
-/// \param output Tq×D, written
+/// \param output Tq×O, written
 /// \param weights resized to h×Tq×Tk and written; rows sum to 1 over visible keys
 /// \param ws reusable scratch; reports the fully masked rows and the scores of the last call
 /// \param mask which keys each query may see, in every head (default: all)
 /// \param options probability function, return_scores and the scale
 /// \return the number of queries that saw no key
-/// \throws attn::invalid_argument for bad parameters (h < 1 or not dividing D, shapes), inputs
-///         whose widths do not match them, an `output` not Tq×D, a mask that does not fit, or a
+/// \throws attn::invalid_argument for bad parameters (h < 1 or not dividing D or h·dhv, shapes),
+///         inputs whose widths do not match them, an `output` not Tq×O, a mask that does not fit, or a
 ///         non-finite scale
 template <typename DerivedQ, typename DerivedK, typename DerivedV, typename Scalar>
 Index multi_head_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
@@ -216,7 +217,7 @@ Index multi_head_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixB
 }
 
 /// Multi-head attention (cross attention: Q Tq×dq attends to K Tk×dk, V Tk×dv). Returns the
-/// output (Tq×D), the per-head weights (h×Tq×Tk), the fully masked rows and, with
+/// output (Tq×O), the per-head weights (h×Tq×Tk), the fully masked rows and, with
 /// `options.return_scores`, the per-head scaled scores.
 /// \param q queries, Tq×dq
 /// \param k keys, Tk×dk
@@ -234,7 +235,7 @@ MultiHeadResult<Scalar> multi_head(const Eigen::MatrixBase<DerivedQ>& q, const E
   // Shape checks first, so that a bad call throws before anything is allocated.
   detail::check_multi_head_params("attn::multi_head", params);
   MultiHeadResult<Scalar> r;
-  r.output.resize(q.rows(), params.model_dim());
+  r.output.resize(q.rows(), params.output_dim());
   MultiHeadWorkspace<Scalar> ws;
   multi_head_into(q, k, v, params, r.output, r.weights, ws, mask, options);
   r.fully_masked = ws.fully_masked(0);

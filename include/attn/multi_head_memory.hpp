@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Multi-head cross-attention against a source prepared once (attn::MultiHeadMemory): the keys
-// K·Wk + bk and values V·Wv + bv of one source sequence (Tk×D, head i = columns [i·dh, (i+1)·dh)),
-// and its length. A decoder step (attn::attend_into) takes B query rows (beams of one source) and
-// writes the B×D output and the per-head weights h×B×Tk; steady-state steps allocate nothing.
+// K·Wk + bk (Tk×D, head i = columns [i·dh, (i+1)·dh)) and values V·Wv + bv (Tk×h·dhv) of one
+// source sequence, and its length. A decoder step (attn::attend_into) takes B query rows (beams
+// of one source) and writes the B×O output and the per-head weights h×B×Tk; steady-state steps
+// allocate nothing.
 #pragma once
 
 #include "config.hpp"
@@ -36,9 +37,9 @@ struct MultiHeadMemoryAccess {
 }  // namespace detail
 
 /// One source sequence prepared for multi-head cross-attention (torch.nn.MultiheadAttention with
-/// the encoder output as key and value): the projected keys `K·Wk + bk` and values `V·Wv + bv`
-/// (Tk×D each, computed once; head `i` is the contiguous column block `[i·dh, (i+1)·dh)`, no copy
-/// per step) and the source length `n` (keys `j >= n` are padding, never attended). It keeps a
+/// the encoder output as key and value): the projected keys `K·Wk + bk` (Tk×D) and values
+/// `V·Wv + bv` (Tk×(h·dhv); torch: Tk×D), computed once (head `i` is the contiguous column block
+/// `[i·dh, (i+1)·dh)` of the keys and `[i·dhv, (i+1)·dhv)` of the values, no copy per step) and the source length `n` (keys `j >= n` are padding, never attended). It keeps a
 /// pointer to the parameters, which must outlive it. Build it with attn::prepare_memory.
 template <typename Scalar>
 class MultiHeadMemory {
@@ -47,8 +48,10 @@ class MultiHeadMemory {
   const MultiHeadParams<Scalar>& params() const { return *params_; }
   /// Number of heads h. \return h
   Index heads() const { return params_->heads; }
-  /// Model width D. \return D
+  /// Model width D (the keys' columns). \return D
   Index model_dim() const { return params_->model_dim(); }
+  /// Output width O of a step (torch: D). \return `params().output_dim()`
+  Index output_dim() const { return params_->output_dim(); }
   /// dq: the width of a query row. \return `params.wq.rows()`
   Index query_size() const { return params_->wq.rows(); }
   /// Tk: keys, padding included (the width of every weights row). \return Tk
@@ -58,7 +61,7 @@ class MultiHeadMemory {
   /// The projected keys `K·Wk + bk` (Tk×D; unscaled: the step scales the query, as torch does).
   /// \return Tk×D, padding rows included
   const Matrix<Scalar>& keys() const { return keys_; }
-  /// The projected values `V·Wv + bv`. \return Tk×D, padding rows included
+  /// The projected values `V·Wv + bv`. \return Tk×(h·dhv) (torch: Tk×D), padding rows included
   const Matrix<Scalar>& values() const { return values_; }
 
  private:
@@ -98,18 +101,19 @@ MultiHeadMemory<Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k, con
                                         ") exceeds the number of keys (" + std::to_string(k.rows()) + ")");
   }
   const detail::SingleThreadedEigen serial;
-  const Index d = params.model_dim();
   const Index dh = params.head_dim();
-  Matrix<Scalar> keys(k.rows(), d);
-  Matrix<Scalar> values(v.rows(), d);
+  const Index dhv = params.value_head_dim();
+  Matrix<Scalar> keys(k.rows(), params.model_dim());
+  Matrix<Scalar> values(v.rows(), params.wv.cols());
   for (Index i = 0; i < params.heads; ++i) {  // the expressions of detail::multi_head_run
     const Index c0 = i * dh;
+    const Index v0 = i * dhv;
     auto kh = keys.middleCols(c0, dh);
-    auto vh = values.middleCols(c0, dh);
+    auto vh = values.middleCols(v0, dhv);
     detail::product(k, params.wk.middleCols(c0, dh), kh);  // as multi_head's projections
-    detail::product(v, params.wv.middleCols(c0, dh), vh);
+    detail::product(v, params.wv.middleCols(v0, dhv), vh);
     if (params.bk.size() != 0) kh.rowwise() += params.bk.segment(c0, dh);
-    if (params.bv.size() != 0) vh.rowwise() += params.bv.segment(c0, dh);
+    if (params.bv.size() != 0) vh.rowwise() += params.bv.segment(v0, dhv);
   }
   return detail::MultiHeadMemoryAccess::make(params, std::move(keys), std::move(values), length ? *length : k.rows());
 }
@@ -121,7 +125,7 @@ MultiHeadMemory<Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k, con
                                        std::optional<Index> length = std::nullopt) = delete;
 
 /// One multi-head cross-attention step: the B query rows `query` (B×dq: B = 1, or the beams of
-/// one source) attend the memory. Writes `output` (B×D, after the output projection: what
+/// one source) attend the memory. Writes `output` (B×O, after the output projection: what
 /// torch.nn.MultiheadAttention returns for these query rows) and `weights` (resized to h×B×Tk:
 /// head `i` is B×Tk, padding columns exactly 0; `weights.mean()` is torch's averaged form).
 /// Arithmetic: torch's, `q = (x·Wq + bq)·scale`, per head `softmax(q_h·K_hᵀ)·V_h`, concatenate,
@@ -129,13 +133,13 @@ MultiHeadMemory<Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k, con
 /// `ws.fully_masked()` flags them. Allocates nothing once `ws` and `weights` have seen these shapes.
 /// \param memory the prepared source
 /// \param query B×dq
-/// \param output B×D, written
+/// \param output B×O (torch: B×D), written
 /// \param weights resized to h×B×Tk and written
 /// \param ws reusable scratch; reports the fully masked rows of the last step
-/// \param options probability function (per head) and scale (unset: 1/sqrt(D/h)); return_scores
+/// \param options probability function (per head) and scale (unset: 1/sqrt(dh)); return_scores
 ///        is not supported
 /// \return the number of query rows that saw no key (B when length() is 0, else 0)
-/// \throws attn::invalid_argument when `query` does not have dq columns, `output` is not B×D,
+/// \throws attn::invalid_argument when `query` does not have dq columns, `output` is not B×O,
 ///         the scale is not finite or options.return_scores is set
 template <typename Scalar, typename DerivedQ>
 Index attend_into(const MultiHeadMemory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ>& query,
@@ -146,21 +150,23 @@ Index attend_into(const MultiHeadMemory<Scalar>& memory, const Eigen::MatrixBase
   constexpr const char* fn = "attn::attend";
   const MultiHeadParams<Scalar>& p = memory.params();
   const Index dh = p.head_dim();
+  const Index dhv = p.value_head_dim();
   const Index n = memory.length();
   detail::check_equal(fn, "query.cols()", query.cols(), "memory.query_size()", memory.query_size());
   const auto heads = [&](detail::StepScratch<Scalar>& s, HeadWeights<Scalar>& w) {
     for (Index i = 0; i < p.heads; ++i) {
       const Index c0 = i * dh;
+      const Index v0 = i * dhv;
       auto wi = detail::HeadWeightsAccess::head(w, i);
       detail::step_rows(s.q.middleCols(c0, dh), memory.keys().block(0, c0, n, dh),
-                        memory.values().block(0, c0, n, dh), wi, s.concat.middleCols(c0, dh), s,
+                        memory.values().block(0, v0, n, dhv), wi, s.concat.middleCols(v0, dhv), s,
                         options.probability);
     }
   };
   return detail::run_step(fn, p, query, memory.max_time(), n == 0, output, weights, ws, options, heads);
 }
 
-/// Value form of the multi-head memory step: output B×D, weights h×B×Tk, fully masked rows.
+/// Value form of the multi-head memory step: output B×O, weights h×B×Tk, fully masked rows.
 /// \param memory the prepared source
 /// \param query B×dq
 /// \param options probability function and scale (return_scores is not supported)
@@ -169,7 +175,7 @@ Index attend_into(const MultiHeadMemory<Scalar>& memory, const Eigen::MatrixBase
 template <typename Scalar, typename DerivedQ>
 MultiHeadResult<Scalar> attend(const MultiHeadMemory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ>& query,
                                const Options& options = Options()) {
-  return detail::step_result<Scalar>(query.rows(), memory.model_dim(), [&](auto& out, auto& w, auto& ws) {
+  return detail::step_result<Scalar>(query.rows(), memory.output_dim(), [&](auto& out, auto& w, auto& ws) {
     attend_into(memory, query, out, w, ws, options);
   });
 }

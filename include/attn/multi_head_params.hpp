@@ -12,27 +12,40 @@
 namespace attn {
 
 /// Parameters of multi-head attention (Keras kernel layout: `in×out`, applied as `x·W`).
-/// `D = wq.cols()` is the model width; `heads` must divide it. Biases are `1×D` or empty
-/// (no bias). `dk`, `dv` may differ from `D` (torch's kdim, vdim); so may `dq` (torch ties it to D).
+/// Head `i` projects queries and keys with the column block `[i·dh, (i+1)·dh)` of `wq` and `wk`
+/// (`dh = head_dim()`) and values with the block `[i·dhv, (i+1)·dhv)` of `wv`
+/// (`dhv = value_head_dim()`); the heads' outputs, side by side (`h·dhv` wide), go through `wo`.
+/// torch.nn.MultiheadAttention has `dh = dhv = D/h` and `wo` D×D (`D = wq.cols()`, the model
+/// width); Keras' MultiHeadAttention may have `dh = key_dim`, `dhv = value_dim` and an output
+/// width `output_shape` of its own. The input widths `dq`, `dk`, `dv` (the rows of `wq`, `wk`,
+/// `wv`) may all differ (torch's kdim, vdim). Biases are one row as wide as their matrix's
+/// columns, or empty (no bias).
 template <typename Scalar>
 struct MultiHeadParams {
-  Matrix<Scalar> wq;     ///< dq×D
-  Matrix<Scalar> wk;     ///< dk×D
-  Matrix<Scalar> wv;     ///< dv×D
-  Matrix<Scalar> wo;     ///< D×D
-  RowVector<Scalar> bq;  ///< 1×D or empty
-  RowVector<Scalar> bk;  ///< 1×D or empty
-  RowVector<Scalar> bv;  ///< 1×D or empty
-  RowVector<Scalar> bo;  ///< 1×D or empty
-  /// Number of heads h: >= 1 and a divisor of D.
+  Matrix<Scalar> wq;     ///< dq×(h·dh); torch: dq×D
+  Matrix<Scalar> wk;     ///< dk×(h·dh)
+  Matrix<Scalar> wv;     ///< dv×(h·dhv); torch: dv×D
+  Matrix<Scalar> wo;     ///< (h·dhv)×O, O the output width; torch: D×D
+  RowVector<Scalar> bq;  ///< 1×(h·dh) or empty
+  RowVector<Scalar> bk;  ///< 1×(h·dh) or empty
+  RowVector<Scalar> bv;  ///< 1×(h·dhv) or empty
+  RowVector<Scalar> bo;  ///< 1×O or empty
+  /// Number of heads h: >= 1, a divisor of `wq.cols()` and of `wv.cols()`.
   Index heads = 1;
 
-  /// Model width D.
-  /// \return `wq.cols()`
+  /// Model width D: the projected width of queries and keys, all heads (torch's embed_dim).
+  /// \return `wq.cols()` (h·dh)
   Index model_dim() const { return wq.cols(); }
-  /// Width of one head, D / heads (0 when heads < 1).
-  /// \return `D / heads`
+  /// Width dh of one head's queries and keys (Keras' key_dim; torch's D / h), 0 when heads < 1.
+  /// The default score scale is `1/sqrt(dh)`.
+  /// \return `wq.cols() / heads`
   Index head_dim() const { return heads > 0 ? wq.cols() / heads : 0; }
+  /// Width dhv of one head's values and output (Keras' value_dim; torch's D / h), 0 when heads < 1.
+  /// \return `wv.cols() / heads`
+  Index value_head_dim() const { return heads > 0 ? wv.cols() / heads : 0; }
+  /// Output width O: the columns of a call's output (Keras' output_shape; torch's D).
+  /// \return `wo.cols()`
+  Index output_dim() const { return wo.cols(); }
 
   /// From a `torch.nn.MultiheadAttention` with `kdim == vdim == embed_dim` (its state dict):
   /// `in_proj_weight` (3D×D), `in_proj_bias` (3D, as a row or column vector; empty when the
@@ -85,16 +98,19 @@ void check_bias(const char* fn, const char* what, const RowVector<Scalar>& b, In
 template <typename Scalar>
 void check_multi_head_params(const char* fn, const MultiHeadParams<Scalar>& p) {
   const Index d = p.wq.cols();
-  ATTN_CHECK(p.heads >= 1, std::string(fn) + ": heads (" + std::to_string(p.heads) + ") must be >= 1");
-  ATTN_CHECK(d % p.heads == 0, std::string(fn) + ": heads (" + std::to_string(p.heads) +
-                                   ") must divide the model width D (" + std::to_string(d) + ")");
+  const Index dv = p.wv.cols();
+  const std::string heads = "heads (" + std::to_string(p.heads) + ")";
+  ATTN_CHECK(p.heads >= 1, std::string(fn) + ": " + heads + " must be >= 1");
+  ATTN_CHECK(d % p.heads == 0,
+             std::string(fn) + ": " + heads + " must divide the model width D (" + std::to_string(d) + ")");
   check_equal(fn, "params.wk.cols()", p.wk.cols(), "params.wq.cols()", d);
-  check_equal(fn, "params.wv.cols()", p.wv.cols(), "params.wq.cols()", d);
-  check_shape(fn, "params.wo", p.wo, d, d);
+  ATTN_CHECK(dv % p.heads == 0, std::string(fn) + ": " + heads + " must divide the values' width params.wv.cols() (" +
+                                    std::to_string(dv) + ")");
+  check_equal(fn, "params.wo.rows()", p.wo.rows(), "params.wv.cols()", dv);
   check_bias(fn, "params.bq", p.bq, d);
   check_bias(fn, "params.bk", p.bk, d);
-  check_bias(fn, "params.bv", p.bv, d);
-  check_bias(fn, "params.bo", p.bo, d);
+  check_bias(fn, "params.bv", p.bv, dv);
+  check_bias(fn, "params.bo", p.bo, p.wo.cols());
 }
 
 template <typename Scalar, typename... Derived>

@@ -182,7 +182,7 @@ class HeadSinks {
 /// Output and fully masked rows of a multi-head call made with HeadSinks.
 template <typename Scalar>
 struct MultiHeadOutput {
-  Matrix<Scalar> output;  ///< Tq×D
+  Matrix<Scalar> output;  ///< Tq×O (torch: Tq×D)
   RowFlags fully_masked;  ///< Tq; true where the query saw no key in every head
   /// \return the number of true entries of fully_masked
   Index num_fully_masked() const { return fully_masked.count(); }
@@ -194,7 +194,7 @@ struct MultiHeadOutput {
 /// \param k keys, Tk×dk
 /// \param v values, Tk×dv
 /// \param params projections, biases and the head count h
-/// \param output Tq×D, written
+/// \param output Tq×O, written
 /// \param sinks per-head sinks and reductions over heads
 /// \param ws reusable scratch
 /// \param mask which keys each query may see, in every head
@@ -236,7 +236,7 @@ MultiHeadOutput<Scalar> multi_head(const Eigen::MatrixBase<DerivedQ>& q, const E
   detail::check_multi_head_scalars<Scalar, DerivedQ, DerivedK, DerivedV>();
   detail::check_multi_head_params("attn::multi_head", params);
   MultiHeadOutput<Scalar> r;
-  r.output.resize(q.rows(), params.model_dim());
+  r.output.resize(q.rows(), params.output_dim());
   MultiHeadWorkspace<Scalar> ws;
   multi_head_into(q, k, v, params, r.output, sinks, ws, mask, options);
   r.fully_masked = ws.fully_masked(0);

@@ -70,7 +70,7 @@ class MultiHeadWorkspace {
   // Scratch used by the kernels (through detail::MultiHeadWorkspaceAccess); not part of the API.
   struct Item {
     detail::Buffer<Scalar> q;       // B×D projected queries of a decoder step (multi_head_step.hpp)
-    detail::Buffer<Scalar> concat;  // Tq×D heads' outputs side by side
+    detail::Buffer<Scalar> concat;  // Tq×(h·dhv) heads' outputs side by side
     RowFlags flags;
     Index flag_count = 0;
     HeadWeights<Scalar> scores;

@@ -18,7 +18,7 @@ struct Options {
   bool return_scores = false;
   /// The factor on every score before the probability function, in every mechanism (as the
   /// `scale` of torch's scaled_dot_product_attention). Unset: 1/sqrt(dk) for scaled_dot_product
-  /// (1/sqrt(D/h) per head in multi_head), 1 for every other mechanism. It multiplies a
+  /// (1/sqrt(dh) per head in multi_head, dh = D/h for torch's layers, key_dim for Keras'), 1 for every other mechanism. It multiplies a
   /// mechanism's own factor (Luong `g`, normalized Bahdanau `g`). Must be finite.
   std::optional<double> scale;
 };

@@ -55,7 +55,7 @@ struct Lend {
 };
 
 /// The multi-head kernel over a batch. `q_of(b)`, `k_of(b)`, `v_of(b)`, `mask_of(b)` give item
-/// b's inputs, `output_of(b)` its Tq×D output, `heads_to` where the weights go (FullHeads: the
+/// b's inputs, `output_of(b)` its Tq×O output, `heads_to` where the weights go (FullHeads: the
 /// HeadWeights of each item). All arguments are valid (checked by the caller). Tasks (item, head)
 /// project, attend and write their columns of the concatenation (one after another in head order
 /// when `heads_to.serial()`, each head's blocks then in parallel); then tasks (item, column
@@ -68,8 +68,9 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
   auto& ws_items = MultiHeadWorkspaceAccess::items(ws);
   auto& ws_heads = MultiHeadWorkspaceAccess::heads(ws);
   const Index h = p.heads;
-  const Index d = p.model_dim();
-  const Index dh = p.head_dim();
+  const Index dh = p.head_dim();         // queries' and keys' columns per head
+  const Index dhv = p.value_head_dim();  // values' (and the concatenation's) columns per head
+  const Index o = p.output_dim();
   const Index tasks = batch * h;
   const SingleThreadedEigen serial;  // Eigen's products single-threaded in a team of any size
   const Index threads = max_threads();
@@ -82,7 +83,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     auto& it = ws_items[static_cast<std::size_t>(b)];
     const Index tq = q_of(b).rows();
     const Index tk = k_of(b).rows();
-    it.concat.matrix(tq, d);
+    it.concat.matrix(tq, h * dhv);
     if (it.flags.size() < tq) it.flags.resize(tq);
     it.flag_count = tq;
     heads_to.prepare(b, h, tq, tk);
@@ -112,7 +113,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
   for (std::size_t l = 0; l < lane_count; ++l) {
     lanes[l].q.matrix(most_q, dh);
     lanes[l].k.matrix(most_k, dh);
-    lanes[l].v.matrix(most_k, dh);
+    lanes[l].v.matrix(most_k, dhv);
   }
 
   // A head's projection, attention, and its block of the concatenation.
@@ -120,6 +121,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     const Index b = t / h;
     const Index i = t % h;
     const Index c0 = i * dh;
+    const Index v0 = i * dhv;
     auto& it = ws_items[static_cast<std::size_t>(b)];
     auto& hw = ws_heads[static_cast<std::size_t>(t)];
     // This thread's lane in attn's team; lane 0 when no team runs (heads in turn, or one thread:
@@ -127,15 +129,15 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     auto& lane = lanes[serial_heads || threads <= 1 ? 0 : static_cast<std::size_t>(thread_id())];
     auto qh = lane.q.matrix(q_of(b).rows(), dh);  // within the sizes above: no allocation
     auto kh = lane.k.matrix(k_of(b).rows(), dh);
-    auto vh = lane.v.matrix(k_of(b).rows(), dh);
+    auto vh = lane.v.matrix(k_of(b).rows(), dhv);
     product(q_of(b), p.wq.middleCols(c0, dh), qh);  // attn's gemm for plain inputs (gemm.hpp)
     product(k_of(b), p.wk.middleCols(c0, dh), kh);
-    product(v_of(b), p.wv.middleCols(c0, dh), vh);
+    product(v_of(b), p.wv.middleCols(v0, dhv), vh);
     if (p.bq.size() != 0) qh.rowwise() += p.bq.segment(c0, dh);
     if (p.bk.size() != 0) kh.rowwise() += p.bk.segment(c0, dh);
-    if (p.bv.size() != 0) vh.rowwise() += p.bv.segment(c0, dh);
+    if (p.bv.size() != 0) vh.rowwise() += p.bv.segment(v0, dhv);
     auto concat = it.concat.view();
-    auto oh = concat.middleCols(c0, dh);
+    auto oh = concat.middleCols(v0, dhv);
     auto& own = buffers(hw);
     const Lend lend_blocks(own.block, lane.blocks);
     const Lend lend_keys(own.keys, lane.keys);
@@ -150,19 +152,22 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     return true;
   };
 
-  // Output columns [c0, c0 + dh) of item b: concat·Wo + bo; fully masked rows get exactly bo.
+  // Output columns [c0, c1) of item b, the t % h-th of h nearly equal parts of the O columns
+  // (torch: O = D, parts of dh): concat·Wo + bo; fully masked rows get exactly bo.
   const auto project = [&](Index t) {
     const Index b = t / h;
-    const Index c0 = (t % h) * dh;
+    const Index c0 = (t % h) * o / h;
+    const Index n = (t % h + 1) * o / h - c0;
+    if (n == 0) return;  // O < h: some parts are empty
     auto& it = ws_items[static_cast<std::size_t>(b)];
     auto&& out = output_of(b);
-    auto ob = out.middleCols(c0, dh);
-    product(it.concat.view(), p.wo.middleCols(c0, dh), ob);
-    if (p.bo.size() != 0) ob.rowwise() += p.bo.segment(c0, dh);
+    auto ob = out.middleCols(c0, n);
+    product(it.concat.view(), p.wo.middleCols(c0, n), ob);
+    if (p.bo.size() != 0) ob.rowwise() += p.bo.segment(c0, n);
     for (Index r = 0; r < ob.rows(); ++r) {
       if (!masked_everywhere(b, r)) continue;
       if (p.bo.size() != 0) {
-        ob.row(r) = p.bo.segment(c0, dh);
+        ob.row(r) = p.bo.segment(c0, n);
       } else {
         ob.row(r).setZero();
       }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The arithmetic of one multi-head decoder step, shared by attn::MultiHeadMemory (cross-attention
 // against a prepared source) and attn::KVCache (self-attention over a growing cache). It is
-// torch.nn.MultiheadAttention's order of operations: q = (x·Wq + bq)·s (s = 1/sqrt(D/h), on the
+// torch.nn.MultiheadAttention's order of operations: q = (x·Wq + bq)·s (s = 1/sqrt(dh), on the
 // query as torch scales it), per head e = q_h·K_hᵀ, masked softmax, c_h = w·V_h, then
 // [c_1 … c_h]·Wo + bo. K and V arrive projected (K·Wk + bk, V·Wv + bv) and are never re-projected.
 #pragma once
@@ -37,19 +37,22 @@ void check_step_options(const char* fn, const Options& options) {
 }
 
 /// The scratch of one step in a MultiHeadWorkspace (its first item and first head), sized for `b`
-/// query rows of width `dq` projected to `d` and rows of up to `tk` keys; reports `b` fully masked flags afterwards.
+/// query rows of the parameters' widths (`dq` in, D = h·dh projected, h·dhv concatenated, O out)
+/// and rows of up to `tk` keys; reports `b` fully masked flags afterwards.
 template <typename Scalar>
 struct StepScratch {
   Eigen::Map<Matrix<Scalar>> q;       // b×D projected, scaled queries
-  Eigen::Map<Matrix<Scalar>> concat;  // b×D heads' outputs side by side
+  Eigen::Map<Matrix<Scalar>> concat;  // b×(h·dhv) heads' outputs side by side
   Eigen::Map<RowFlags> flags;         // b fully masked flags
   Scalar* sort;                       // normalize_scratch_size(tk) scalars
   Eigen::Map<Matrix<Scalar>> column;  // tk×1: one row of scores as a contiguous vector
-  Eigen::Map<Matrix<Scalar>> pair;    // max(tk, D, dq)×2: a row in and a row out of a GEMV
+  Eigen::Map<Matrix<Scalar>> pair;    // max(tk, dq, D, h·dhv, O)×2: a row in and a row out of a GEMV
 };
 
 template <typename Scalar>
-StepScratch<Scalar> step_scratch(MultiHeadWorkspace<Scalar>& ws, Index b, Index d, Index dq, Index tk) {
+StepScratch<Scalar> step_scratch(MultiHeadWorkspace<Scalar>& ws, const MultiHeadParams<Scalar>& p, Index b, Index tk) {
+  const Index d = p.model_dim();
+  const Index dv = p.wv.cols();
   auto& items = MultiHeadWorkspaceAccess::items(ws);
   auto& heads = MultiHeadWorkspaceAccess::heads(ws);
   if (items.empty()) items.resize(1);
@@ -61,11 +64,11 @@ StepScratch<Scalar> step_scratch(MultiHeadWorkspace<Scalar>& ws, Index b, Index 
   Workspace<Scalar>& hw = heads[0];
   auto& buf = buffers(hw);
   return {it.q.matrix(b, d),
-          it.concat.matrix(b, d),
+          it.concat.matrix(b, dv),
           Eigen::Map<RowFlags>(it.flags.data(), b),
           buf.sort.matrix(normalize_scratch_size(tk), 1).data(),
           buf.column.matrix(tk, 1),
-          buf.row.matrix(std::max({tk, d, dq}), 2)};
+          buf.row.matrix(std::max({tk, p.wq.rows(), d, dv, p.output_dim()}), 2)};
 }
 
 /// Rows a step multiplies one at a time (GEMV) by a projection matrix; more go through GEMM.
@@ -102,7 +105,7 @@ void project_step_queries(const Eigen::MatrixBase<DerivedQ>& query, const MultiH
   s.q *= scale;
 }
 
-/// `output = concat·Wo + bo` (B×D); rows whose query saw no key are exactly `bo` (0 without bias).
+/// `output = concat·Wo + bo` (B×O); rows whose query saw no key are exactly `bo` (0 without bias).
 template <typename Scalar>
 void project_step_output(const MultiHeadParams<Scalar>& p, StepScratch<Scalar>& s, Eigen::Ref<Matrix<Scalar>> output) {
   project_rows(s.concat, p.wo, p.bo, output, s.pair.col(0).data(), s.pair.col(1).data());
@@ -117,8 +120,8 @@ void project_step_output(const MultiHeadParams<Scalar>& p, StepScratch<Scalar>& 
 }
 
 /// One query row `qh` (1×dh, already scaled) of one head against `n` keys `kh` (n×dh) and values
-/// `vh` (n×dh), all visible: the weights into `w` (1×n, any row of a matrix) and `c_h` into
-/// `ctx` (1×dh). Scores, weights and context go through contiguous vectors (Eigen's GEMV is
+/// `vh` (n×dhv), all visible: the weights into `w` (1×n, any row of a matrix) and `c_h` into
+/// `ctx` (1×dhv). Scores, weights and context go through contiguous vectors (Eigen's GEMV is
 /// fastest there). Nothing is written to `w` when n == 0 (the caller zeroes the row).
 template <typename Scalar, typename Qh, typename Kh, typename Vh, typename W, typename C>
 void step_row(const Qh& qh, const Kh& kh, const Vh& vh, W&& w, C&& ctx, StepScratch<Scalar>& s,
@@ -131,7 +134,7 @@ void step_row(const Qh& qh, const Kh& kh, const Vh& vh, W&& w, C&& ctx, StepScra
   }
   auto col = s.column.col(0).head(n);
   auto x = s.pair.col(0).head(dh);
-  auto y = s.pair.col(1).head(dh);
+  auto y = s.pair.col(1).head(vh.cols());
   x = qh.transpose();
   col.noalias() = kh * x;
   Eigen::Map<Matrix<Scalar>> row(col.data(), 1, n);
@@ -142,9 +145,9 @@ void step_row(const Qh& qh, const Kh& kh, const Vh& vh, W&& w, C&& ctx, StepScra
   ctx = y.transpose();
 }
 
-/// The B query rows `qh` (B×dh, scaled) of one head against the same `n` keys and values (n×dh,
-/// all visible): weights into `w` (B×Tk, Tk >= n; columns from n on set to 0), `c_h` into `ctx`
-/// (B×dh). Up to step_gemv_rows rows go one by one through GEMV (GEMM would pack K_h and V_h
+/// The B query rows `qh` (B×dh, scaled) of one head against the same `n` keys (n×dh) and values
+/// (n×dhv), all visible: weights into `w` (B×Tk, Tk >= n; columns from n on set to 0), `c_h` into
+/// `ctx` (B×dhv). Up to step_gemv_rows rows go one by one through GEMV (GEMM would pack K_h and V_h
 /// for a few rows), more through GEMM.
 template <typename Scalar, typename Qh, typename Kh, typename Vh, typename W, typename C>
 void step_rows(const Qh& qh, const Kh& kh, const Vh& vh, W& w, C&& ctx, StepScratch<Scalar>& s, Probability probability) {
@@ -165,7 +168,7 @@ void step_rows(const Qh& qh, const Kh& kh, const Vh& vh, W& w, C&& ctx, StepScra
   ctx.noalias() = wn * vh;
 }
 
-/// The frame of every multi-head step (MultiHeadMemory, KVCache): checks `output` (B×D) and the
+/// The frame of every multi-head step (MultiHeadMemory, KVCache): checks `output` (B×O) and the
 /// options, projects and scales the queries, lets `heads(s, weights, scale)` write every head's
 /// weights (`weights` resized to h×B×tk) and its block of `s.concat`, then applies the output
 /// projection. `no_key`: no query row sees a key (the rows are flagged, their output is `bo`).
@@ -175,13 +178,12 @@ Index run_step(const char* fn, const MultiHeadParams<Scalar>& p, const Eigen::Ma
                bool no_key, Eigen::Ref<Matrix<Scalar>> output, HeadWeights<Scalar>& weights,
                MultiHeadWorkspace<Scalar>& ws, const Options& options, Heads&& heads) {
   const Index b = query.rows();
-  const Index d = p.model_dim();
-  check_shape(fn, "output", output, b, d);
+  check_shape(fn, "output", output, b, p.output_dim());
   check_step_options<Scalar>(fn, options);
   const SingleThreadedEigen serial;
   const Scalar scale = score_scale<Scalar>(fn, options, Scalar(1) / std::sqrt(static_cast<Scalar>(p.head_dim())));
   weights.resize(p.heads, b, tk);
-  auto s = step_scratch(ws, b, d, p.wq.rows(), tk);
+  auto s = step_scratch(ws, p, b, tk);
   project_step_queries(query, p, scale, s);
   heads(s, weights);
   s.flags.setConstant(no_key);
@@ -191,9 +193,9 @@ Index run_step(const char* fn, const MultiHeadParams<Scalar>& p, const Eigen::Ma
 
 /// Value form of a step: `into(output, weights, ws)` runs its `_into` form.
 template <typename Scalar, typename Into>
-MultiHeadResult<Scalar> step_result(Index b, Index d, Into&& into) {
+MultiHeadResult<Scalar> step_result(Index b, Index o, Into&& into) {
   MultiHeadResult<Scalar> r;
-  r.output.resize(b, d);
+  r.output.resize(b, o);
   MultiHeadWorkspace<Scalar> ws;
   into(r.output, r.weights, ws);
   r.fully_masked = ws.fully_masked();

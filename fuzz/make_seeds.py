@@ -84,6 +84,8 @@ write("attn_plot", "index.txt",
       b"h.npy\n--index\n1,-1\n-o\nh.svg\n%% h.npy\n" + npy((2, 3, 2, 2), [i / 24 for i in range(24)]))
 write("attn_plot", "view5d.txt",
       b"--view\nv.npy\n-o\nv.html\n%% v.npy\n" + npy((2, 2, 1, 2, 2), [i / 16 for i in range(16)]))
+write("attn_plot", "view_batch.txt",
+      b"--view\n--batch\nb.npy\n-o\nb.html\n%% b.npy\n" + npy((2, 1, 2, 2), [0.5, 0.5, 0.25, float("inf"), 1, 0, 0, float("nan")]))
 write("attn_plot", "leading_ones.txt",
       b"o.npy\n-o\no.svg\n%% o.npy\n" + npy((1, 1, 2, 3), [0.1, 0.2, 0.7, 0.5, 0.25, 0.25]))
 write("attn_plot", "png_pooled.txt",

@@ -103,12 +103,13 @@ Eigen::MatrixXd decode(const Encoded& e, const std::string& precision, Index row
         float f = 0;
         std::memcpy(&f, &u, 4);
         m(i, j) = f;
-      } else if (precision == "uint16") {
-        const unsigned c = e.bytes.at(2 * k) | (static_cast<unsigned>(e.bytes.at(2 * k + 1)) << 8);
-        m(i, j) = c == 65535 ? std::nan("") : e.lo + c * (e.hi - e.lo) / 65534;
       } else {
-        const unsigned c = e.bytes.at(k);
-        m(i, j) = c == 255 ? std::nan("") : e.lo + c * (e.hi - e.lo) / 254;
+        // Codes 0..top: lo to hi; top + 1: -inf, top + 2: +inf, top + 3: NaN (ViewPrecision).
+        const bool wide = precision == "uint16";
+        const unsigned top = wide ? 65532 : 252;
+        const unsigned c = wide ? e.bytes.at(2 * k) | (static_cast<unsigned>(e.bytes.at(2 * k + 1)) << 8) : e.bytes.at(k);
+        const double inf = std::numeric_limits<double>::infinity();
+        m(i, j) = c <= top ? e.lo + c * (e.hi - e.lo) / top : c == top + 1 ? -inf : c == top + 2 ? inf : std::nan("");
       }
     }
   }
@@ -159,18 +160,40 @@ TEST_CASE("viewer: the data block holds every map in order, exactly in float32",
   CHECK(page.find("https://") == std::string::npos);
 }
 
-TEST_CASE("viewer: quantised maps read back within the stated bound, NaN kept", "[io][viewer]") {
+TEST_CASE("viewer: float32 keeps NaN, +inf and -inf as they are", "[io][viewer]") {
+  Eigen::MatrixXd m(2, 3);
+  m << 0.25, std::numeric_limits<double>::infinity(), std::nan(""), -std::numeric_limits<double>::infinity(), 0.5, 0.25;
+  attn::io::AttentionView view;
+  view.add_attention("a", {}, {}).add_layer(m);
+  attn::io::ViewOptions options;
+  options.precision = attn::io::ViewPrecision::float32;
+  const std::vector<Encoded> maps = maps_of(data_block(attn::io::attention_view_html(view, options)));
+  REQUIRE(maps.size() == 1);
+  const Eigen::MatrixXd back = decode(maps[0], "float32", 2, 3);
+  CHECK(back(0, 1) == std::numeric_limits<double>::infinity());
+  CHECK(back(1, 0) == -std::numeric_limits<double>::infinity());
+  CHECK(std::isnan(back(0, 2)));
+  CHECK(back(1, 1) == 0.5);
+  CHECK(maps[0].lo == 0.25);  // the finite range
+  CHECK(maps[0].hi == 0.5);
+}
+
+TEST_CASE("viewer: quantised maps read back within the stated bound, NaN and ±inf kept", "[io][viewer]") {
   std::mt19937 rng(11);
   Eigen::MatrixXd m = softmax_rows(30, 40, rng);
   m(3, 4) = std::nan("");
   m(5, 6) = -std::numeric_limits<double>::infinity();
+  m(9, 1) = std::numeric_limits<double>::infinity();
   m(7, 8) = -0.5;  // a negative value sets lo
   attn::io::AttentionView view;
   view.add_attention("a", {}, {}).add_layer(m);
   const double lo = -0.5;
-  const double hi = static_cast<float>(m.maxCoeff<Eigen::PropagateNumbers>());
-  for (const auto& [precision, name, steps] : {std::tuple{attn::io::ViewPrecision::uint16, "uint16", 65534.0},
-                                               std::tuple{attn::io::ViewPrecision::uint8, "uint8", 254.0}}) {
+  double hi = -std::numeric_limits<double>::infinity();  // of the finite values
+  for (Index k = 0; k < m.size(); ++k)
+    if (std::isfinite(m.data()[k])) hi = std::max(hi, m.data()[k]);
+  hi = static_cast<float>(hi);
+  for (const auto& [precision, name, steps] : {std::tuple{attn::io::ViewPrecision::uint16, "uint16", 65532.0},
+                                               std::tuple{attn::io::ViewPrecision::uint8, "uint8", 252.0}}) {
     attn::io::ViewOptions options;
     options.precision = precision;
     const std::string json = data_block(attn::io::attention_view_html(view, options));
@@ -187,8 +210,10 @@ TEST_CASE("viewer: quantised maps read back within the stated bound, NaN kept", 
       for (Index j = 0; j < 40; ++j) {
         if (std::isfinite(m(i, j))) {
           worst = std::max(worst, std::abs(back(i, j) - static_cast<float>(m(i, j))));
-        } else {
+        } else if (std::isnan(m(i, j))) {
           CHECK(std::isnan(back(i, j)));
+        } else {
+          CHECK(back(i, j) == m(i, j));  // ±inf
         }
       }
     }

@@ -88,7 +88,9 @@ Interactive view (--view): one self-contained HTML page (no network request) wit
 a model view (layers x heads), a zoomable map view with tooltips and a text view. WEIGHTS:
   .npy  5-D (L x B x h x Tq x Tk, torch.stack of Hugging Face's output_attentions): B batch
         items with a selector, each L layers of h heads; 4-D (L x h x Tq x Tk): L layers of h
-        heads; 3-D (h x Tq x Tk): one layer; 2-D: one map (--index picks first, see below)
+        heads, or with --batch (B x h x Tq x Tk, torch's MultiheadAttention per-head weights) B
+        items of one layer; 3-D (h x Tq x Tk): one layer; 2-D: one map (--index picks first, see
+        below; what it leaves of a 5-D file keeps the axes' names: --index 0 gives B items)
   several files: one layer each (2-D or 3-D, all of one shape; 4-D and 5-D files go alone)
   .csv  the tidy form of attn::io::write_csv_long (columns [layer,][head,][step,]query,key,
         [query_token,][key_token,]weight): layers and heads as given, each step a batch item
@@ -166,14 +168,19 @@ Options:
       --view               write the interactive view (above) instead of a picture; takes
                            several WEIGHTS files (one per layer); -r/-c/-t and --colormap
                            apply, --color and --separator set the text view's shade and the
-                           text between its tokens
+                           text between its tokens; the picture options (--vmin, --vmax,
+                           --reverse, --values, ...) are refused
+      --batch              --view: a 4-D WEIGHTS file is B x h x Tq x Tk (batch items of one
+                           layer, as torch.nn.MultiheadAttention returns them with
+                           average_attn_weights=False), not L x h x Tq x Tk
       --view-start head|model|map|text
                            --view: the view the page opens with (default head)
       --view-precision auto|float32|uint16|uint8
                            --view: how each map is stored (default auto: float32 up to 2^20
-                           cells in all, then uint16, then uint8 above 2.5 * 2^20 cells;
-                           quantised values are within (max - min) / 131068 (uint16) or
-                           (max - min) / 508 (uint8) of the map's float32 values)
+                           cells in all, then uint16, then uint8 above 4 * 2^20 cells, said on
+                           standard error; quantised values are within (max - min) / 131064
+                           (uint16) or (max - min) / 504 (uint8) of the map's float32 values,
+                           shown with ≈ and the decimals that resolves; NaN and ±inf exact)
       --csv-labels auto|none|rows|cols|both
                            which labels a CSV file has (default auto: a header record is
                            detected by a field that is not a number, row labels likewise)
@@ -290,6 +297,7 @@ struct Arguments {
   long long max_bytes = 268435456;
   // --view (the interactive viewer page): the extra WEIGHTS files, one per layer
   bool view = false;
+  bool batch = false;  // --batch: a 4-D --view file is batch x heads x Tq x Tk
   std::string view_start = "head";
   std::string view_precision = "auto";
   std::vector<std::string> more_weights;
@@ -592,6 +600,9 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     } else if (arg == "--view") {
       flag();
       a.view = true;
+    } else if (arg == "--batch") {
+      flag();
+      a.batch = true;
     } else if (arg == "--view-start") {
       a.view_start = value();
       if (a.view_start != "head" && a.view_start != "model" && a.view_start != "map" && a.view_start != "text") {
@@ -660,6 +671,33 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       throw usage_error("--view cannot be used with --bars, --heatmap, --hist, --truth, --chars, --query, --animate or --gold");
     }
     if (a.pool) throw usage_error("--view shows every token and pools nothing: --pool is for pictures (svg, html, png)");
+    // The page's own controls, not these, set its colours and labels: refused rather than
+    // dropped (a page made with --vmax 1 looked like one made without).
+    const std::vector<std::pair<const char*, bool>> refused{
+        {"--reverse", a.reverse},
+        {"--vmin", a.vmin.has_value()},
+        {"--vmax", a.vmax.has_value()},
+        {"--values", a.values},
+        {"--decimals", a.decimals.has_value()},
+        {"--row-title", !a.row_title.empty()},
+        {"--col-title", !a.col_title.empty()},
+        {"--colorbar-label", !a.colorbar_label.empty()},
+        {"--no-colorbar", !a.colorbar},
+        {"--layout", a.layout != "beside"},
+        {"--panel-titles", a.panel_titles.has_value()},
+        {"--grid-columns", a.grid_columns != 0},
+        {"--raster", a.raster != "auto"},
+        {"--highlight-scale", a.highlight_scale != "from-zero"},
+        {"--max-size", a.max_size != 720},
+    };
+    for (const auto& [option, given] : refused) {
+      if (given) {
+        throw usage_error(std::string(option) + " is for pictures, not --view: the page scales each map from 0 to "
+                                                "its largest weight, and its tooltips give every value");
+      }
+    }
+  } else if (a.batch) {
+    throw usage_error("--batch is for --view (a 4-D file of batch items); pictures pick an item with --index");
   }
   if (a.output.empty()) throw usage_error("no output file given (-o FILE)");
   if (a.format.empty() && a.output == "-") throw usage_error("-o - (standard output) needs --format svg, html or png");
@@ -1318,7 +1356,7 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
 
 int run_animation(const Arguments& a, std::ostream& out);
 
-int run_view(const Arguments& a, std::ostream& out);
+int run_view(const Arguments& a, std::ostream& out, std::ostream& err);
 
 int run_weights(const Arguments& a, Weights w, std::ostream& out);
 
@@ -1360,7 +1398,7 @@ int run(const Arguments& a, std::ostream& out, std::ostream& err) {
   for (const std::string& file : a.inputs) check_not_archive(file, a.animate ? "FRAMES" : "WEIGHTS");
   check_not_archive(a.truth, "--truth");
   if (a.mask != "causal") check_not_archive(a.mask, "--mask");
-  if (a.view) return run_view(a, out);
+  if (a.view) return run_view(a, out, err);
   if (a.animate) return run_animation(a, out);
   if (!a.gold.empty() || is_alignment_file(a.weights)) return run_alignment(a, out, err);
   Weights w = read_weights(a.weights, a.csv_labels, a, a.index);
@@ -1732,7 +1770,10 @@ std::vector<ViewMaps> read_tidy_csv(const std::string& path, const std::vector<s
 /// The batch items of one .npy or wide .csv file, each its layers of heads, after --index and
 /// leading axes of size 1 (select_npy): 5-D L×B×h×Tq×Tk (`torch.stack` of Hugging Face's
 /// `output_attentions`: B items), 4-D L×h×Tq×Tk (one item of L layers), 3-D h×Tq×Tk (one layer),
-/// 2-D (one map). `alone`: the only WEIGHTS file; with several, each is one layer (2-D or 3-D).
+/// 2-D (one map). The axes are named from the right: what --index leaves of a file of 5 axes or
+/// more keeps its names (4-D: B×h×Tq×Tk, items of one layer), as a 4-D file does with --batch
+/// (torch.nn.MultiheadAttention's per-head weights). `alone`: the only WEIGHTS file; with
+/// several, each is one layer (2-D or 3-D).
 std::vector<std::vector<std::vector<Eigen::MatrixXd>>> read_view_file(const std::string& path, const Arguments& a,
                                                                       bool alone, ViewMaps& labels) {
   std::vector<std::vector<std::vector<Eigen::MatrixXd>>> items(1);
@@ -1749,9 +1790,12 @@ std::vector<std::vector<std::vector<Eigen::MatrixXd>>> read_view_file(const std:
       throw std::runtime_error(shape + ": --view reads up to 5 axes (layers x batch x heads x Tq x Tk); pick along "
                                "the leading ones with --index");
     }
-    const bool batch = s->shape.size() == 5;
-    const attn::Index L = s->shape[0], B = batch ? s->shape[1] : 1, h = s->shape[batch ? 2 : 1];
-    const attn::Index rows = s->shape[batch ? 3 : 2], cols = s->shape[batch ? 4 : 3];
+    const bool five = s->shape.size() == 5;
+    const bool of_items = !five && (a.batch || s->header.shape.size() >= 5);  // 4-D: B×h×Tq×Tk
+    const attn::Index L = of_items ? 1 : s->shape[0];
+    const attn::Index B = five ? s->shape[1] : of_items ? s->shape[0] : 1;
+    const attn::Index h = s->shape[five ? 2 : 1];
+    const attn::Index rows = s->shape[five ? 3 : 2], cols = s->shape[five ? 4 : 3];
     if (L == 0 || B == 0 || h == 0) throw std::runtime_error(shape + ": the array holds no map");
     const long long maps = attn::io::detail::npy_element_count({L, B, h});
     check_limits(path, maps < 0 ? std::numeric_limits<long long>::max() : maps, rows, cols, a);
@@ -1784,7 +1828,7 @@ std::vector<std::vector<std::vector<Eigen::MatrixXd>>> read_view_file(const std:
   return items;
 }
 
-int run_view(const Arguments& a, std::ostream& out) {
+int run_view(const Arguments& a, std::ostream& out, std::ostream& err) {
   std::vector<ViewMaps> items;
   std::vector<std::string> header;
   if (a.more_weights.empty() && has_extension(a.weights, ".csv") && is_tidy_csv(a.weights, header)) {
@@ -1824,8 +1868,15 @@ int run_view(const Arguments& a, std::ostream& out) {
     }
   }
   attn::io::AttentionView view;
+  double cells = 0;
   for (ViewMaps& item : items) {
     const Eigen::MatrixXd& first = item.layers.front().front();
+    if (first.size() == 0) {
+      const bool one = items.size() == 1 && item.layers.size() == 1 && item.layers.front().size() == 1;
+      throw std::runtime_error("'" + a.weights + (one ? "' is a " : "' holds ") + shape_text(first) +
+                               (one ? " map" : " maps") + ": there is nothing to draw");
+    }
+    for (const auto& layer : item.layers) cells += static_cast<double>(layer.size()) * static_cast<double>(first.size());
     if (!a.rows_file.empty()) {
       item.query_tokens = read_tokens(a.rows_file, "--rows");
       check_label_count(item.query_tokens, first.rows(), "--rows '" + a.rows_file + "'", "rows (queries)");
@@ -1850,7 +1901,16 @@ int run_view(const Arguments& a, std::ostream& out) {
   options.precision = a.view_precision == "float32"  ? attn::io::ViewPrecision::float32
                       : a.view_precision == "uint16" ? attn::io::ViewPrecision::uint16
                       : a.view_precision == "uint8"  ? attn::io::ViewPrecision::uint8
-                                                     : attn::io::ViewPrecision::automatic;
+                                                     : attn::io::automatic_view_precision(cells);
+  if (a.view_precision == "auto" && options.precision != attn::io::ViewPrecision::float32) {
+    // Chosen for the page's size: said, since values then read back approximately.
+    const bool wide = options.precision == attn::io::ViewPrecision::uint16;
+    err << "attn-plot: note: the page stores its " << static_cast<long long>(cells) << " cells in "
+        << (wide ? "16" : "8") << " bits, each value within (max - min) / " << (wide ? "131064" : "504")
+        << " of its map's (the page says how far, and prints values with \u2248); --view-precision float32 keeps "
+           "them exactly, in a page of about "
+        << static_cast<long long>(cells * 16 / 3 / 1e6 + 1) << " MB\n";
+  }
   emit(a, attn::io::attention_view_html(view, options), out);
   return 0;
 }

@@ -500,6 +500,45 @@ else
     else
         fail "view files index: not 2 layers of item 1's 4 heads"
     fi
+    # lo_values PAGE: the smallest value of every map of a --view page, in page order.
+    lo_values() { python3 -c 'import re,sys; print(" ".join("%g" % float(x) for x in re.findall(r"\{\"lo\":([^,]+),", open(sys.argv[1]).read())))' "$1"; }
+    # What --index leaves of a 5-D file keeps the axes' names: w[2] is batch x heads x Tq x Tk,
+    # two items of one layer (a user saw them titled "layer 0", "layer 1").
+    ok "view 5-D index"         v8.html  --view hf5.npy --index 2
+    if grep -q '"name":"item 1"' v8.html && ! grep -q '"name":"layer 1"' v8.html &&
+       [ "$(lo_values v8.html)" = "$(python3 -c 'print(" ".join("%g" % (20000 + b*1000 + h*100) for b in range(2) for h in range(4)))')" ]; then
+        pass
+    else
+        fail "view 5-D index: not 2 items of layer 2's 4 heads"
+    fi
+    # --batch: a 4-D file is batch x heads x Tq x Tk (torch's per-head weights of a batch).
+    ok "view batch"             v9.html  --view --batch hf4.npy
+    if grep -q '"name":"item 1"' v9.html && ! grep -q '"name":"layer 1"' v9.html &&
+       [ "$(lo_values v9.html)" = "$(python3 -c 'print(" ".join("%g" % (b*1000 + h*100) for b in range(2) for h in range(4)))')" ]; then
+        pass
+    else
+        fail "view batch: not 2 items of 4 heads"
+    fi
+    bad "batch picture"     2 "--batch is for --view (a 4-D file of batch items); pictures pick an item with --index" --batch hf4.npy --index 0 -o out/new.svg
+    # Picture options are refused with --view, not dropped (the page looked the same with them).
+    bad "view vmax"         2 "--vmax is for pictures, not --view" --view hf4.npy --vmax 1 -o out/new.html
+    bad "view reverse"      2 "--reverse is for pictures, not --view" --view hf4.npy --reverse -o out/new.html
+    bad "view values"       2 "--values is for pictures, not --view" --view hf4.npy --values -o out/new.html
+    write_npy empty_map.npy '(0, 5)' C '<f8' '0'
+    bad "view empty"        1 "'empty_map.npy' is a 0x5 map: there is nothing to draw" --view empty_map.npy -o out/new.html
+    write_npy empty4.npy '(2, 3, 0, 4)' C '<f8' '0'
+    bad "view empty 4-D"    1 "'empty4.npy': its 6 maps are empty (0x4)" --view empty4.npy -o out/new.html
+    # A page above 2^20 cells is stored quantised: said on standard error, with the way back.
+    write_npy wide.npy '(1100, 1000)' C '<f4' '((t[0] * 7 + t[1]) % 13) / 1300'
+    if "$plot" --view wide.npy -o v10.html 2>"$work/err" && grep -q '"encoding":"uint16"' v10.html &&
+       grep -q "^attn-plot: note: the page stores its 1100000 cells in 16 bits, each value within (max - min) / 131064 of its map's" "$work/err" &&
+       grep -q -- '--view-precision float32 keeps them exactly' "$work/err"; then
+        pass
+    else
+        fail "view quantised note: $(cat "$work/err")"
+    fi
+    ok "view uint16 asked"      v11.html --view wide.npy --view-precision uint16
+    rm -f wide.npy v10.html v11.html
     # Limits come from the header, before any data is read: a sparse 4 GiB file (no disk used)
     # is refused in no time, where reading it would take 4 GiB of memory.
     npy_header '(2, 16384, 16384)' >huge_stack.npy

@@ -2,7 +2,7 @@
 // browser.viewer_large: a 4096 × 4096 map in the interactive view stays usable: attn-plot
 // --view stores it as uint8 (about 22 MB of page), Chromium opens it offline, the map view
 // draws it, a wheel step redraws in well under a frame budget on average, and after zooming the
-// tooltip gives the cell's value within the uint8 bound (max - min) / 508.
+// tooltip gives the cell's value within the uint8 bound (max - min) / 504.
 // Usage: node viewer_large.test.mjs WORK_DIR ATTN_PLOT
 import { writeFileSync, mkdirSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -65,7 +65,17 @@ await run('viewer large', async (browser) => {
   const tip = await page.$eval('#attn-tooltip', (t) => ({ hidden: t.hidden, ...t.dataset }));
   assert.equal(tip.hidden, false);
   assert.deepEqual([Number(tip.query), Number(tip.key)], [i, j]);
-  const bound = (hi - lo) / 508 + 1e-6;
+  const bound = (hi - lo) / 504 + 1e-6;
   assert.ok(Math.abs(Number(tip.value) - value(i, j)) <= bound, `tooltip ${tip.value} vs ${value(i, j)} (bound ${bound})`);
+  // The text says the value is approximate, with the decimals 8 bits resolve, and the page says
+  // how far a value may be (a 2000 x 2000 user read "2.6e-11" for weights of 1e-4 before).
+  const text = await page.$eval('#attn-tooltip', (t) => t.textContent);
+  const shown = text.match(/: \u2248(-?[0-9.]+) /);
+  assert.ok(shown, `tooltip text ${text}`);
+  const decimals = Math.floor(-Math.log10((hi - lo) / 504));
+  assert.equal(shown[1].split('.')[1]?.length ?? 0, decimals, `decimals of ${shown[1]}`);
+  assert.ok(Math.abs(Number(shown[1]) - value(i, j)) <= bound + 0.5 * 10 ** -decimals, `tooltip text ${text}`);
+  const info = await page.$eval('#attn-map-info', (e) => e.textContent);
+  assert.ok(info.includes('Stored in 8 bits: each value within \u00b1'), `map info: ${info}`);
   expectClean(problems, 'large.html');
 });

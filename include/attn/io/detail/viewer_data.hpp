@@ -23,14 +23,24 @@
 namespace attn::io {
 
 /// How the viewer stores each map in the page. Quantised maps keep, per map, the smallest
-/// and largest finite value `lo`, `hi`; a value reads back within `(hi - lo) / 508` (uint8)
-/// or `(hi - lo) / 131068` (uint16) of the float32 it came from. NaN and ±inf read back as NaN.
+/// and largest finite value `lo`, `hi`; a finite value reads back within `(hi - lo) / 504`
+/// (uint8) or `(hi - lo) / 131064` (uint16) of the float32 it came from, and the page prints
+/// it with `≈` and no more decimals than that resolves (the map view says the bound). NaN,
+/// +inf and -inf read back as themselves in every precision.
 enum class ViewPrecision {
-  automatic,  ///< float32 up to 2^20 cells in all, uint16 up to 2.5·2^20, uint8 above
+  automatic,  ///< automatic_view_precision(): float32 up to 2^20 cells in all, uint16 up to 4·2^20, uint8 above
   float32,    ///< exact (float32): 4 bytes per cell before base64 (which adds a third)
-  uint16,     ///< 2 bytes per cell, error ≤ (hi - lo) / 131068
-  uint8       ///< 1 byte per cell, error ≤ (hi - lo) / 508
+  uint16,     ///< 2 bytes per cell, error ≤ (hi - lo) / 131064
+  uint8       ///< 1 byte per cell, error ≤ (hi - lo) / 504
 };
+
+/// The precision ViewPrecision::automatic stores a view in: float32 up to 2^20 cells (all maps
+/// together), uint16 up to 4·2^20 (attn-plot's default --max-cells), uint8 above (pages of about
+/// 5.3, 2.7 and 1.3 bytes a cell).
+/// \param cells the number of cells of every map of the view \return float32, uint16 or uint8
+inline ViewPrecision automatic_view_precision(double cells) {
+  return cells <= 1048576.0 ? ViewPrecision::float32 : cells <= 4194304.0 ? ViewPrecision::uint16 : ViewPrecision::uint8;
+}
 
 /// The view a page opens with.
 enum class ViewKind {
@@ -104,8 +114,7 @@ inline std::string viewer_encode(const Eigen::MatrixXf& map, ViewPrecision preci
     bytes.reserve(4 * n);
     for (Index i = 0; i < map.rows(); ++i) {
       for (Index j = 0; j < map.cols(); ++j) {
-        float v = map(i, j);
-        if (!std::isfinite(v)) v = std::numeric_limits<float>::quiet_NaN();
+        const float v = map(i, j);  // NaN and ±inf as they are
         std::uint32_t u = 0;
         std::memcpy(&u, &v, 4);
         for (int b = 0; b < 4; ++b) bytes.push_back(static_cast<char>((u >> (8 * b)) & 0xFF));
@@ -114,13 +123,14 @@ inline std::string viewer_encode(const Eigen::MatrixXf& map, ViewPrecision preci
     return bytes;
   }
   const bool wide = precision == ViewPrecision::uint16;
-  const double top = wide ? 65534.0 : 254.0;  // the largest code of a value; top + 1 is NaN
+  // Codes 0..top are values from lo to hi; top + 1 is -inf, top + 2 +inf, top + 3 NaN.
+  const double top = wide ? 65532.0 : 252.0;
   const double span = hi - lo;
   bytes.reserve((wide ? 2 : 1) * n);
   for (Index i = 0; i < map.rows(); ++i) {
     for (Index j = 0; j < map.cols(); ++j) {
       const double v = map(i, j);
-      double code = top + 1;
+      double code = std::isnan(v) ? top + 3 : v < 0 ? top + 1 : top + 2;
       if (std::isfinite(v)) code = span > 0 ? std::round(std::clamp((v - lo) / span, 0.0, 1.0) * top) : 0.0;
       if (wide) {
         viewer_put_u16(bytes, static_cast<std::uint16_t>(code));
@@ -170,9 +180,7 @@ inline std::string viewer_json(const std::vector<ViewItemRef>& items, const View
   const std::string highlight = css_color(parse_css_color(options.highlight_color, who));
 
   ViewPrecision precision = options.precision;
-  if (precision == ViewPrecision::automatic) {
-    precision = cells <= 1048576.0 ? ViewPrecision::float32 : cells <= 2621440.0 ? ViewPrecision::uint16 : ViewPrecision::uint8;
-  }
+  if (precision == ViewPrecision::automatic) precision = automatic_view_precision(cells);
   static const char* const views[] = {"head", "model", "map", "text"};
   std::string out = "{\"title\":";
   append_json_string(out, options.title.empty() ? std::string("attention") : options.title);

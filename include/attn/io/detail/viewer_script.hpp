@@ -36,10 +36,26 @@ function short(t, n) {
 }
 // A label inside other text: a first-strong isolate, so its bidi controls stay inside it.
 function iso(t) { return '\u2068' + t + '\u2069'; }
-function fmt(v) {
+// A value as text. `res`: how far a stored value may be from the file's (half a quantisation
+// step; 0 or absent: exact, float32): then '≈' and only the decimals the storage resolves.
+function fmt(v, res) {
   if (v !== v) return 'NaN';
-  const digits = D.encoding === 'float32' ? 6 : D.encoding === 'uint16' ? 4 : 2;
-  return String(Number(v.toPrecision(digits)));
+  if (v === Infinity) return 'inf';
+  if (v === -Infinity) return '-inf';
+  if (!(res > 0)) return String(Number(v.toPrecision(6)));
+  const decimals = Math.min(20, Math.max(0, Math.floor(-Math.log10(res))));
+  return '\u2248' + v.toFixed(decimals);
+}
+// The largest code of a finite value: top + 1 is -inf, top + 2 +inf, top + 3 NaN.
+const CODE_TOP = D.encoding === 'uint16' ? 65532 : 252;
+// How far the values of map (layer, head) may be from the file's: half a step of its storage
+// (the mean over heads: the largest of its heads'), 0 when stored as float32.
+function resolution(layer, head) {
+  if (D.encoding === 'float32') return 0;
+  const L = att().layers[layer];
+  let res = 0;
+  for (const [h, m] of L.heads.entries()) if (head < 0 || h === head) res = Math.max(res, (m.hi - m.lo) / (2 * CODE_TOP));
+  return res;
 }
 // One colour per head: the given ones, then hues spread by the golden angle (never a repeat).
 function headColor(h) {
@@ -48,6 +64,11 @@ function headColor(h) {
 }
 function heads() { return att().layers[0].heads.length; }
 
+// A quantised code of map m as its value.
+function decode(c, m) {
+  if (c <= CODE_TOP) return m.lo + c * ((m.hi - m.lo) / CODE_TOP);
+  return c === CODE_TOP + 1 ? -Infinity : c === CODE_TOP + 2 ? Infinity : NaN;
+}
 // The values of one map, row-major (query i, key j at i*tk + j), decoded once.
 function values(m) {
   if (m.v) return m.v;
@@ -62,15 +83,10 @@ function values(m) {
     for (let i = 0; i < v.length; ++i) v[i] = dv.getFloat32(4 * i, true);
   } else if (D.encoding === 'uint16') {
     v = new Float32Array(n >> 1);
-    const step = (m.hi - m.lo) / 65534;
-    for (let i = 0; i < v.length; ++i) {
-      const c = dv.getUint16(2 * i, true);
-      v[i] = c === 65535 ? NaN : m.lo + c * step;
-    }
+    for (let i = 0; i < v.length; ++i) v[i] = decode(dv.getUint16(2 * i, true), m);
   } else {
     v = new Float32Array(n);
-    const step = (m.hi - m.lo) / 254;
-    for (let i = 0; i < n; ++i) v[i] = bytes[i] === 255 ? NaN : m.lo + bytes[i] * step;
+    for (let i = 0; i < n; ++i) v[i] = decode(bytes[i], m);
   }
   m.v = v;
   return v;

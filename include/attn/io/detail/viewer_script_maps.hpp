@@ -181,7 +181,8 @@ function renderMap() {
     ctx.restore();
   }
   $('attn-map-info').textContent = a.tq + '\u00d7' + a.tk + ', zoom \u00d7' + MV.zoom.toFixed(1) +
-    '. Wheel: zoom; drag: pan; double-click: reset; click: choose the query of the text view.';
+    '. Wheel: zoom; drag: pan; double-click: reset; click: choose the query of the text view.' +
+    storageNote(S.layer, S.pick);
   const bar = $('attn-colorbar');
   bar.textContent = '';
   const stops = [];
@@ -194,6 +195,13 @@ function renderMap() {
   const hi = document.createElement('span');
   hi.textContent = fmt(im.vmax);
   bar.append(lo, ramp, hi);
+}
+// What the page's storage does to the values of map (layer, head), when it is not exact.
+function storageNote(layer, head) {
+  const res = resolution(layer, head);
+  if (!(res > 0)) return '';
+  return ' Stored in ' + (D.encoding === 'uint16' ? 16 : 8) + ' bits: each value within \u00b1' +
+    Number(res.toPrecision(2)) + ' of the file\u2019s (attn-plot --view-precision float32 keeps them exactly).';
 }
 function cellAt(e) {
   const g = geometry();
@@ -210,7 +218,8 @@ function tooltip(e) {
   if (!cell) { tip.hidden = true; return; }
   const a = att();
   const v = mapImage(S.layer, S.pick).values[cell.i * a.tk + cell.j];
-  tip.textContent = iso(qLabel(a, cell.i)) + ' \u2192 ' + iso(kLabel(a, cell.j)) + ': ' + fmt(v) +
+  tip.textContent = iso(qLabel(a, cell.i)) + ' \u2192 ' + iso(kLabel(a, cell.j)) + ': ' +
+    fmt(v, resolution(S.layer, S.pick)) +
     '  (query ' + cell.i + ', key ' + cell.j + ')';
   tip.dataset.query = String(cell.i);
   tip.dataset.key = String(cell.j);
@@ -262,6 +271,7 @@ function renderText() {
   $('attn-text-legend').textContent = '';
   if (a.tq === 0) return;
   const v = mapImage(S.layer, S.pick).values;
+  const res = resolution(S.layer, S.pick);
   const rgb = [1, 3, 5].map((k) => parseInt(D.highlight.substr(k, 2), 16));
   let top = 0;
   for (let j = 0; j < a.tk; ++j) if (v[S.query * a.tk + j] > top) top = v[S.query * a.tk + j];
@@ -280,13 +290,13 @@ function renderText() {
     s.style.color = lum < 0.5 ? '#ffffff' : '#000000';
     s.dataset.key = String(j);
     s.dataset.weight = String(w);
-    s.title = iso(kLabel(a, j)) + ': ' + fmt(w);
+    s.title = iso(kLabel(a, j)) + ': ' + fmt(w, res);
     s.textContent = kLabel(a, j);
     if (j > 0 && D.separator) box.appendChild(document.createTextNode(D.separator));
     box.appendChild(s);
   }
   $('attn-text-legend').textContent = 'White is weight 0, full colour the largest weight of this query (' +
-    fmt(top) + '); the tooltips give each weight.';
+    fmt(top, res) + '); the tooltips give each weight.' + storageNote(S.layer, S.pick);
 }
 
 // ---- start-up ----

@@ -73,6 +73,13 @@ writeFileSync(join(work, 'tidy.csv'), tidy.join('\n') + '\n');
 const tidyPage = join(work, 'tidy.html');
 execFileSync(plot, ['--view', join(work, 'tidy.csv'), '-o', tidyPage]);
 
+// A map whose weights all stay below the lightest line drawn without a selection (0.01): no
+// line, and the note says why (a user saw an empty head view of T = 2000 with no word).
+const U = 120;
+writeNpy(join(work, 'uniform.npy'), [U, U], new Array(U * U).fill(1 / U));
+const uniformPage = join(work, 'uniform.html');
+execFileSync(plot, ['--view', join(work, 'uniform.npy'), '-o', uniformPage]);
+
 async function shownLines(page) {
   return page.$$eval('#attn-lines line', (ls) => ls.map((l) => ({
     head: Number(l.dataset.head), query: Number(l.dataset.query), key: Number(l.dataset.key),
@@ -208,4 +215,12 @@ await run('viewer', async (browser) => {
   assert.equal(l2.length, 2);
   assert.equal(l2.reduce((a, b) => (b.opacity > a.opacity ? b : a)).key, 1);
   expectClean(t.problems, 'tidy.html');
+
+  const u = await openOffline(browser, uniformPage);
+  assert.equal((await shownLines(u.page)).length, 0);
+  const note = await u.page.$eval('#attn-head-note', (e) => e.textContent);
+  assert.ok(note.startsWith('No weight reaches 0.01'), `head note: ${note}`);
+  await u.page.hover('#attn-head-svg text.attn-q[data-index="3"]');
+  assert.equal((await shownLines(u.page)).length, U, 'a hovered query shows all its lines');
+  expectClean(u.problems, 'uniform.html');
 });

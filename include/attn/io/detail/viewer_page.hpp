@@ -61,7 +61,8 @@ inline constexpr const char* viewer_body = R"(<div id="attn-root" data-view="hea
 <div id="attn-head-box"></div>
 </div>
 <div id="attn-view-model">
-<p class="attn-note">Rows are layers, columns are heads; click a map to open it.</p>
+<p class="attn-note">Rows are layers, columns are heads; click a map to open it. Each map has a colour
+scale of its own, from 0 to its largest weight (the map view shows it), and is drawn square.</p>
 <div id="attn-model-grid"></div>
 </div>
 <div id="attn-view-map">

@@ -205,9 +205,9 @@ function renderHead() {
   svg.setAttribute('width', String(2 * COLW + GAP));
   svg.setAttribute('height', String(TOP + Math.max(a.tq, a.tk) * ROW + 8));
   const h1 = svgEl('text', { x: COLW - 8, y: 16, 'text-anchor': 'end', class: 'attn-colhead' });
-  h1.textContent = 'query (target)';
+  h1.textContent = 'queries';
   const h2 = svgEl('text', { x: COLW + GAP + 8, y: 16, class: 'attn-colhead' });
-  h2.textContent = 'key (source)';
+  h2.textContent = 'keys';
   svg.append(h1, h2, svgEl('g', { id: 'attn-lines' }));
   const side = (n, label, cls, x, anchor) => {
     for (let i = 0; i < n; ++i) {
@@ -276,7 +276,10 @@ function drawLines() {
           if (w >= min) add(h, i, j, w);
         }
       }
-      note = 'Line opacity is the weight. Hover a token to see only its lines; click to keep them.';
+      note = total === 0 && shown.length > 0 ?
+        'No weight reaches ' + fmt(min) + ' (the lightest line drawn without a selection): hover or click a ' +
+          'token to see its lines.' :
+        'Line opacity is the weight. Hover a token to see only its lines; click to keep them.';
     }
   }
   g.appendChild(frag);

@@ -80,6 +80,15 @@ writeNpy(join(work, 'uniform.npy'), [U, U], new Array(U * U).fill(1 / U));
 const uniformPage = join(work, 'uniform.html');
 execFileSync(plot, ['--view', join(work, 'uniform.npy'), '-o', uniformPage]);
 
+// One strong weight among 1500 × 1500 cells (2.6 cells a pixel in the map view): drawn from
+// block maxima, it shows (nearest-neighbour scaling skipped it, and a user saw nothing).
+const P = 1500, peak = [700, 900];
+const sparse = new Array(P * P).fill(0);
+sparse[peak[0] * P + peak[1]] = 1;
+writeNpy(join(work, 'peak.npy'), [P, P], sparse);
+const peakPage = join(work, 'peak.html');
+execFileSync(plot, ['--view', join(work, 'peak.npy'), '--view-start', 'map', '-o', peakPage], { stdio: 'ignore' });
+
 async function shownLines(page) {
   return page.$$eval('#attn-lines line', (ls) => ls.map((l) => ({
     head: Number(l.dataset.head), query: Number(l.dataset.query), key: Number(l.dataset.key),
@@ -223,4 +232,19 @@ await run('viewer', async (browser) => {
   await u.page.hover('#attn-head-svg text.attn-q[data-index="3"]');
   assert.equal((await shownLines(u.page)).length, U, 'a hovered query shows all its lines');
   expectClean(u.problems, 'uniform.html');
+
+  const pk = await openOffline(browser, peakPage);
+  await pk.page.waitForFunction(() => document.getElementById('attn-map-canvas').dataset.cell !== undefined);
+  const bright = await pk.page.evaluate(([i, j]) => {
+    const c = document.getElementById('attn-map-canvas');
+    const x = Number(c.dataset.x0) + (j + 0.5) * Number(c.dataset.cell);
+    const y = Number(c.dataset.y0) + (i + 0.5) * Number(c.dataset.cell);
+    const px = c.getContext('2d').getImageData(Math.floor(x) - 2, Math.floor(y) - 2, 5, 5).data;
+    let n = 0;
+    for (let k = 0; k < px.length; k += 4) if (px[k] > 200 && px[k + 1] > 200) ++n;  // viridis' top
+    return { n: n, cell: Number(c.dataset.cell) };
+  }, peak);
+  assert.ok(bright.cell < 1, `cells smaller than a pixel: ${bright.cell}`);
+  assert.ok(bright.n >= 1, 'the one strong weight shows at zoom 1');
+  expectClean(pk.problems, 'peak.html');
 });

@@ -1,26 +1,30 @@
 // SPDX-License-Identifier: MIT
 // Part of attn/io/viewer.hpp (include that): the second half of the viewer's inline script:
 // heatmap images, the model view (layers × heads thumbnails), the map view (a canvas with
-// zoom, pan and tooltips; maps above 4096 cells a side are drawn from their block maxima), the
+// zoom, pan and tooltips; cells smaller than a pixel are drawn from their block maxima), the
 // text view, and the start-up code.
 #pragma once
 
 namespace attn::io::detail {
 
 inline constexpr const char* viewer_script_maps = R"JS(
-// ---- heatmap images: one offscreen canvas per map, at most 4096 pixels a side ----
+// ---- heatmap images: offscreen canvases of a map, at most 4096 pixels a side ----
+// `want`: cells per pixel along each axis the drawing can show (a map view zoomed out, a
+// thumbnail): each pixel is then the maximum of a block of cells, so that one strong weight
+// among many cells still shows (nearest-neighbour scaling would skip most cells). One canvas
+// per block size, made when first drawn.
 const images = new Map();
-function mapImage(layer, head) {
-  const key = S.item + '/' + S.att + '/' + layer + '/' + head;
-  if (images.has(key)) return images.get(key);
+function mapImage(layer, head, want) {
   const a = att();
+  const step = Math.max(1, Math.ceil(Math.max(a.tq, a.tk) / 4096), Math.ceil((want || 1) - 1e-9));
+  const key = S.item + '/' + S.att + '/' + layer + '/' + head + '/' + step;
+  if (images.has(key)) return images.get(key);
   const v = mapValues(layer, head);
   let lo = Infinity, hi = -Infinity;
   for (const x of v) if (x === x && Math.abs(x) !== Infinity) { if (x < lo) lo = x; if (x > hi) hi = x; }
   const vmin = Math.min(0, lo === Infinity ? 0 : lo);
   let vmax = hi === -Infinity ? 0 : hi;
   if (!(vmax > vmin)) vmax = vmin + 1;
-  const step = Math.max(1, Math.ceil(Math.max(a.tq, a.tk) / 4096));
   const w = Math.max(1, Math.ceil(a.tk / step)), h = Math.max(1, Math.ceil(a.tq / step));
   const canvas = document.createElement('canvas');
   canvas.width = w;
@@ -48,7 +52,7 @@ function mapImage(layer, head) {
     }
   }
   ctx.putImageData(img, 0, 0);
-  const out = { canvas: canvas, values: v, vmin: vmin, vmax: vmax };
+  const out = { canvas: canvas, values: v, vmin: vmin, vmax: vmax, step: step };
   images.set(key, out);
   return out;
 }
@@ -79,8 +83,10 @@ function renderModel() {
       c.dataset.head = String(h);
       c.title = L.name + ', head ' + h + ': click to open';
       const ctx = c.getContext('2d');
-      ctx.imageSmoothingEnabled = a.tq > size || a.tk > size;
-      ctx.drawImage(mapImage(l, h).canvas, 0, 0, size, size);
+      const im = mapImage(l, h, Math.max(a.tq, a.tk) / size);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(im.canvas, 0, 0, size * im.canvas.width * im.step / Math.max(1, a.tk),
+        size * im.canvas.height * im.step / Math.max(1, a.tq));
       c.addEventListener('click', () => {
         S.layer = l;
         S.pick = h;
@@ -129,7 +135,7 @@ function scheduleMap() {
 function renderMap() {
   const g = geometry(), a = g.a, c = g.c;
   if (c.height !== MV.mt + g.H + 8) c.height = MV.mt + g.H + 8;
-  const im = mapImage(S.layer, S.pick);
+  const im = mapImage(S.layer, S.pick, 1 / g.cell);
   c.dataset.layer = String(S.layer);
   c.dataset.head = String(S.pick);
   const x0 = MV.ml + MV.px, y0 = MV.mt + MV.py;
@@ -145,7 +151,7 @@ function renderMap() {
   ctx.rect(MV.ml, MV.mt, g.W, g.H);
   ctx.clip();
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(im.canvas, x0, y0, a.tk * g.cell, a.tq * g.cell);
+  ctx.drawImage(im.canvas, x0, y0, im.canvas.width * im.step * g.cell, im.canvas.height * im.step * g.cell);
   if (S.query < a.tq) {
     ctx.strokeStyle = '#e6550d';
     ctx.lineWidth = 2;

@@ -23,8 +23,10 @@ h1 { font-size: 1.3em; margin: 0 0 0.5em 0; }
 .attn-head-toggle { display: inline-flex; align-items: center; gap: 0.25em; cursor: pointer; user-select: none; }
 .attn-swatch { display: inline-block; width: 0.9em; height: 0.9em; border-radius: 2px; }
 .attn-note { color: #555; font-size: 0.9em; min-height: 1.2em; margin: 0.3em 0; }
+/* One line whatever its text: the head view below must not move while a token is hovered. */
+#attn-head-note { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 #attn-head-svg text { font-size: 13px; cursor: pointer; unicode-bidi: isolate; }
-#attn-head-svg text.attn-selected { font-weight: bold; fill: #000; }
+#attn-head-svg text.attn-selected { fill: #e6550d; text-decoration: underline; }
 #attn-head-svg .attn-colhead { font-size: 11px; fill: #666; cursor: default; }
 #attn-model-grid { display: grid; gap: 4px; align-items: center; justify-content: start; }
 #attn-model-grid canvas { cursor: pointer; border: 1px solid #ccc; image-rendering: auto; }

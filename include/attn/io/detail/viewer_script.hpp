@@ -30,9 +30,13 @@ function att() { return D.items[S.item].attentions[S.att]; }
 function qLabel(a, i) { return a.q.length ? a.q[i] : String(i); }
 function kLabel(a, j) { return a.k.length ? a.k[j] : String(j); }
 // At most n characters (code points, never half a surrogate pair), with an ellipsis when cut.
+// At most n characters: a longer label keeps its start and its end (labels that differ only at
+// the end, "..._token_12", stay apart), an ellipsis between.
 function short(t, n) {
   const cs = Array.from(t);
-  return cs.length > n ? cs.slice(0, n - 1).join('') + '\u2026' : t;
+  if (cs.length <= n) return t;
+  const head = Math.ceil((n - 1) / 2);
+  return cs.slice(0, head).join('') + '\u2026' + cs.slice(cs.length - (n - 1 - head)).join('');
 }
 // A label inside other text: a first-strong isolate, so its bidi controls stay inside it.
 function iso(t) { return '\u2068' + t + '\u2069'; }
@@ -213,7 +217,7 @@ function renderHead() {
     for (let i = 0; i < n; ++i) {
       const t = svgEl('text', { x: x, y: TOP + i * ROW + ROW / 2, 'text-anchor': anchor,
         'dominant-baseline': 'middle', class: cls, 'data-index': i });
-      t.textContent = short(label(a, i), 24);
+      t.textContent = short(label(a, i), 22);
       const tip = svgEl('title', {});
       tip.textContent = label(a, i);
       t.appendChild(tip);
@@ -244,24 +248,33 @@ function drawLines() {
   const shown = [];
   S.heads.forEach((on, h) => { if (on) shown.push(h); });
   const frag = document.createDocumentFragment();
-  const add = (h, i, j, w) => {
+  // `top`: the weight drawn fully opaque.
+  const add = (h, i, j, w, top) => {
     if (!(w > 0)) return;
     frag.appendChild(svgEl('line', { x1: COLW - 4, y1: TOP + i * ROW + ROW / 2, x2: COLW + GAP + 4,
       y2: TOP + j * ROW + ROW / 2, stroke: headColor(h), 'stroke-width': 2,
-      'stroke-opacity': Math.min(1, w / scale), class: 'attn-line', 'data-head': h, 'data-query': i,
+      'stroke-opacity': Math.min(1, w / top), class: 'attn-line', 'data-head': h, 'data-query': i,
       'data-key': j, 'data-weight': String(w) }));
   };
   const sel = S.sel;
   let note;
   if (sel) {
+    // A selected token's lines: opacity relative to the largest of them, so that a query
+    // spread over many keys still shows which it prefers.
+    const pairs = [];
     for (const h of shown) {
       const v = values(L.heads[h]);
-      if (sel.side === 'q') for (let j = 0; j < a.tk; ++j) add(h, sel.index, j, v[sel.index * a.tk + j]);
-      else for (let i = 0; i < a.tq; ++i) add(h, i, sel.index, v[i * a.tk + sel.index]);
+      if (sel.side === 'q') for (let j = 0; j < a.tk; ++j) pairs.push([h, sel.index, j, v[sel.index * a.tk + j]]);
+      else for (let i = 0; i < a.tq; ++i) pairs.push([h, i, sel.index, v[i * a.tk + sel.index]]);
     }
+    let top = 0;
+    for (const p of pairs) if (p[3] > top) top = p[3];
+    for (const p of pairs) add(p[0], p[1], p[2], p[3], top);
     const label = sel.side === 'q' ? qLabel(a, sel.index) : kLabel(a, sel.index);
     note = (sel.side === 'q' ? 'What query \u201c' : 'What attends to key \u201c') + iso(short(label, 40)) +
-      (sel.side === 'q' ? '\u201d attends to' : '\u201d') + (S.locked ? ' (click it again to release).' : '.');
+      (sel.side === 'q' ? '\u201d attends to' : '\u201d') +
+      (top > 0 ? ' (darkest line: ' + fmt(top, resolution(S.layer, shown.length === 1 ? shown[0] : -1)) + ')' : '') +
+      (S.locked ? '; click it again to release.' : '.');
   } else {
     const min = D.minLine * scale;
     let total = 0;
@@ -273,7 +286,7 @@ function drawLines() {
         const v = values(L.heads[h]);
         for (let i = 0; i < a.tq; ++i) for (let j = 0; j < a.tk; ++j) {
           const w = v[i * a.tk + j];
-          if (w >= min) add(h, i, j, w);
+          if (w >= min) add(h, i, j, w, scale);
         }
       }
       note = total === 0 && shown.length > 0 ?
@@ -289,6 +302,7 @@ function drawLines() {
   }
   root.dataset.selected = sel ? sel.side + sel.index : '';
   $('attn-head-note').textContent = note;
+  $('attn-head-note').title = note;
 }
 )JS";
 

@@ -125,6 +125,11 @@ await run('viewer', async (browser) => {
       let best = { h: 0, j: 0 };
       for (let h = 0; h < H; ++h) for (let j = 0; j < Tk; ++j) if (W[layer][h][q][j] > W[layer][best.h][q][best.j]) best = { h, j };
       assert.deepEqual([top.head, top.key], [best.h, best.j], 'the most opaque line goes to the largest weight');
+      // Opacity relative to the largest of the token's lines: that one is opaque, the others in proportion.
+      const wmax = W[layer][best.h][q][best.j];
+      for (const l of lines) close(l.opacity, l.weight / wmax, 1e-6, `opacity of line ${l.head}/${l.key}`);
+      const note = await page.$eval('#attn-head-note', (e) => e.textContent);
+      assert.ok(note.includes('(darkest line: ' + String(Number(wmax.toPrecision(6))) + ')'), `head note: ${note}`);
     }
   }
   // A key token shows the lines into it.

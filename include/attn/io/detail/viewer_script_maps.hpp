@@ -101,12 +101,20 @@ function renderModel() {
 }
 
 // ---- map view: the map on a canvas; wheel zooms at the pointer, drag pans ----
-const MV = { zoom: 1, px: 0, py: 0, drag: null, ml: 120, mt: 96, pending: false };
-// The map area is 672 pixels wide and at most 600 tall; the canvas is as tall as the map needs.
+const MV = { zoom: 1, px: 0, py: 0, drag: null, ml: 120, mt: 96, pending: false, maxH: 600 };
+// The map area follows the window, fitted at each drawing: the canvas as wide as the page
+// allows (360 to 1800 pixels), the map at most as tall as the window less the controls (300 to
+// 1400 pixels); the canvas is as tall as the map needs.
+function fitCanvas() {
+  const c = $('attn-map-canvas');
+  const w = Math.max(360, Math.min(1800, document.documentElement.clientWidth - 60));
+  if (c.width !== w) c.width = w;
+  MV.maxH = Math.max(300, Math.min(1400, window.innerHeight - 260));
+}
 function geometry() {
   const a = att(), c = $('attn-map-canvas');
   const W = c.width - MV.ml - 8;
-  const base = Math.min(W / Math.max(1, a.tk), 600 / Math.max(1, a.tq));
+  const base = Math.min(W / Math.max(1, a.tk), MV.maxH / Math.max(1, a.tq));
   const H = Math.max(120, Math.ceil(base * a.tq));
   return { a: a, c: c, W: W, H: H, base: base, cell: base * MV.zoom };
 }
@@ -133,6 +141,8 @@ function scheduleMap() {
   requestAnimationFrame(() => { MV.pending = false; if (S.view === 'map') renderMap(); });
 }
 function renderMap() {
+  fitCanvas();
+  clampPan();
   const g = geometry(), a = g.a, c = g.c;
   if (c.height !== MV.mt + g.H + 8) c.height = MV.mt + g.H + 8;
   const im = mapImage(S.layer, S.pick, 1 / g.cell);
@@ -263,6 +273,7 @@ function setupMapEvents() {
   });
   c.addEventListener('mouseleave', () => { $('attn-tooltip').hidden = true; });
   c.addEventListener('dblclick', () => { resetZoom(); scheduleMap(); });
+  window.addEventListener('resize', scheduleMap);
   const centre = (f) => { const g = geometry(); zoomAt(f, g.W / 2, g.H / 2); };
   $('attn-zoom-in').addEventListener('click', () => centre(2));
   $('attn-zoom-out').addEventListener('click', () => centre(0.5));

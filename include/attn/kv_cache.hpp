@@ -40,7 +40,7 @@ namespace attn {
 template <typename Scalar>
 class KVCache {
  public:
-  /// Steps×D view of one beam's keys or values (rows: positions).
+  /// View of one beam's keys (steps×D) or values (steps×(h·dhv)); rows are positions.
   using View = Eigen::Block<const Matrix<Scalar>>;
 
   /// An empty cache of `beams` beams with room for `reserve_steps` positions.

@@ -148,7 +148,7 @@ Index check_batch(const char* fn, const QSeq& q, const KSeq& k, const VSeq& v, c
 }
 
 /// A checked batch through multi_head_run: `results` (MultiHeadResult or MultiHeadOutput items)
-/// resized to the batch, item b's output Tq_b×D and fully masked rows written, the weights going
+/// resized to the batch, item b's output Tq_b×O and fully masked rows written, the weights going
 /// where `heads_to` puts them.
 template <typename QSeq, typename KSeq, typename VSeq, typename Scalar, typename Result, typename HeadsTo>
 void run_batch(const QSeq& q, const KSeq& k, const VSeq& v, const MultiHeadParams<Scalar>& params,
@@ -196,9 +196,9 @@ void run_batch(const QSeq& q, const KSeq& k, const VSeq& v, const MultiHeadParam
 /// \param mask which keys each query may see, in every head (default: all)
 /// \param options probability function, return_scores and the scale
 /// \return the number of queries that saw no key
-/// \throws attn::invalid_argument for bad parameters (h < 1 or not dividing D or h·dhv, shapes),
-///         inputs whose widths do not match them, an `output` not Tq×O, a mask that does not fit, or a
-///         non-finite scale
+/// \throws attn::invalid_argument for bad parameters (h < 1 or not dividing `wq.cols()` or
+///         `wv.cols()`, shapes), inputs whose widths do not match them, an `output` not Tq×O, a
+///         mask that does not fit, or a non-finite scale
 template <typename DerivedQ, typename DerivedK, typename DerivedV, typename Scalar>
 Index multi_head_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
                       const Eigen::MatrixBase<DerivedV>& v, const MultiHeadParams<Scalar>& params,
@@ -248,7 +248,7 @@ MultiHeadResult<Scalar> multi_head(const Eigen::MatrixBase<DerivedQ>& q, const E
 /// \param params projections, biases and the head count h
 /// \param mask which keys each query may see (default: all; Mask::causal() for a decoder)
 /// \param options probability function, return_scores and the scale
-/// \return output T×D, per-head weights h×T×T, fully_masked (and scores when asked)
+/// \return output T×O, per-head weights h×T×T, fully_masked (and scores when asked)
 /// \throws attn::invalid_argument as multi_head_into does
 template <typename DerivedX, typename Scalar>
 MultiHeadResult<Scalar> multi_head(const Eigen::MatrixBase<DerivedX>& x, const MultiHeadParams<Scalar>& params,
@@ -268,7 +268,7 @@ MultiHeadResult<Scalar> multi_head(const Eigen::MatrixBase<DerivedX>& x, const M
 /// \param k keys per item, Tk_b×dk
 /// \param v values per item, Tk_b×dv
 /// \param params projections, biases and the head count h, shared by every item
-/// \param results resized to the batch; item b's output Tq_b×D, weights h×Tq_b×Tk_b, flags
+/// \param results resized to the batch; item b's output Tq_b×O, weights h×Tq_b×Tk_b, flags
 ///        (and scores when asked) are written
 /// \param ws reusable scratch for every item and head
 /// \param masks empty (default), or one mask per item

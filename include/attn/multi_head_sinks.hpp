@@ -253,7 +253,7 @@ MultiHeadOutput<Scalar> multi_head(const Eigen::MatrixBase<DerivedQ>& q, const E
 /// \param k keys per item, Tk_b×dk
 /// \param v values per item, Tk_b×dv
 /// \param params projections, biases and the head count h, shared by every item
-/// \param results resized to the batch; item b's output Tq_b×D and fully masked rows are written
+/// \param results resized to the batch; item b's output Tq_b×O and fully masked rows are written
 /// \param sinks empty (output only), or one HeadSinks per item
 /// \param ws reusable scratch for every item and head
 /// \param masks empty (default), or one mask per item

@@ -79,9 +79,9 @@ class MultiHeadWorkspace {
   // blocks of weights and keys' transpose lent to the head's Workspace for its call (see
   // multi_head_run); h heads thus hold one set per thread, not one per head.
   struct Lane {
-    detail::Buffer<Scalar> q;       // Tq×(D/h) projected queries of the head
-    detail::Buffer<Scalar> k;       // Tk×(D/h) projected keys
-    detail::Buffer<Scalar> v;       // Tk×(D/h) projected values
+    detail::Buffer<Scalar> q;       // Tq×dh projected queries of the head (dh = D/h for torch)
+    detail::Buffer<Scalar> k;       // Tk×dh projected keys
+    detail::Buffer<Scalar> v;       // Tk×dhv projected values
     detail::Buffer<Scalar> blocks;  // lent: the head's per-thread blocks of weights
     detail::Buffer<Scalar> keys;    // lent: the head's scaled keys' transpose
   };

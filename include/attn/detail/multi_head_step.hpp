@@ -169,7 +169,7 @@ void step_rows(const Qh& qh, const Kh& kh, const Vh& vh, W& w, C&& ctx, StepScra
 }
 
 /// The frame of every multi-head step (MultiHeadMemory, KVCache): checks `output` (B×O) and the
-/// options, projects and scales the queries, lets `heads(s, weights, scale)` write every head's
+/// options, projects and scales the queries, lets `heads(s, weights)` write every head's
 /// weights (`weights` resized to h×B×tk) and its block of `s.concat`, then applies the output
 /// projection. `no_key`: no query row sees a key (the rows are flagged, their output is `bo`).
 /// Returns the number of fully masked rows.

@@ -415,6 +415,13 @@ bool has_extension(const std::string& path, const char* extension) {
 
 /// PNG output is the map's cells alone, one colour each: what draws anything else is refused
 /// (rather than silently left out), and so are the modes that write pages or grids.
+/// Throws "OPTION WHY" for the first option of `options` that was given ({name, given}).
+void refuse_given(const std::vector<std::pair<const char*, bool>>& options, const std::string& why) {
+  for (const auto& [option, given] : options) {
+    if (given) throw usage_error(std::string(option) + why);
+  }
+}
+
 void check_png_arguments(const Arguments& a) {
   if (a.format != "png") return;
   if (a.animate) throw usage_error("--animate writes an HTML page or an svg grid, not png");
@@ -444,13 +451,8 @@ void check_png_arguments(const Arguments& a) {
       {"--separator", a.separator.has_value()},
       {"--gold", !a.gold.empty()},
   };
-  for (const auto& [option, given] : refused) {
-    if (given) {
-      throw usage_error(std::string(option) +
-                        " is not for png output: a PNG holds the map's cells alone (no labels, titles, "
+  refuse_given(refused, " is not for png output: a PNG holds the map's cells alone (no labels, titles, "
                         "colour bar or other pictures); write svg or html for those");
-    }
-  }
 }
 
 /// Returns nullopt for --help / --version (already answered).
@@ -688,14 +690,10 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
         {"--grid-columns", a.grid_columns != 0},
         {"--raster", a.raster != "auto"},
         {"--highlight-scale", a.highlight_scale != "from-zero"},
-        {"--max-size", a.max_size != 720},
+        {"--max-size", a.max_size != Arguments().max_size},
     };
-    for (const auto& [option, given] : refused) {
-      if (given) {
-        throw usage_error(std::string(option) + " is for pictures, not --view: the page scales each map from 0 to "
-                                                "its largest weight, and its tooltips give every value");
-      }
-    }
+    refuse_given(refused, " is for pictures, not --view: the page scales each map from 0 to its largest weight, "
+                          "and its tooltips give every value");
   } else if (a.batch) {
     throw usage_error("--batch is for --view (a 4-D file of batch items); pictures pick an item with --index");
   }

@@ -20,11 +20,14 @@ function mapImage(layer, head, want) {
   const key = S.item + '/' + S.att + '/' + layer + '/' + head + '/' + step;
   if (images.has(key)) return images.get(key);
   const v = mapValues(layer, head);
-  let lo = Infinity, hi = -Infinity;
-  for (const x of v) if (x === x && Math.abs(x) !== Infinity) { if (x < lo) lo = x; if (x > hi) hi = x; }
-  const vmin = Math.min(0, lo === Infinity ? 0 : lo);
-  let vmax = hi === -Infinity ? 0 : hi;
-  if (!(vmax > vmin)) vmax = vmin + 1;
+  if (!v.scale) {  // the colour scale of the map, the same for each of its block sizes: once
+    let lo = Infinity, hi = -Infinity;
+    for (const x of v) if (x === x && Math.abs(x) !== Infinity) { if (x < lo) lo = x; if (x > hi) hi = x; }
+    const low = Math.min(0, lo === Infinity ? 0 : lo);
+    const high = hi === -Infinity ? 0 : hi;
+    v.scale = [low, high > low ? high : low + 1];
+  }
+  const [vmin, vmax] = v.scale;
   const w = Math.max(1, Math.ceil(a.tk / step)), h = Math.max(1, Math.ceil(a.tq / step));
   const canvas = document.createElement('canvas');
   canvas.width = w;

@@ -157,6 +157,32 @@ await run('viewer', async (browser) => {
   assert.equal(await page.getAttribute('#attn-root', 'data-selected'), '');
   await page.check('#attn-head-1');
 
+  // The keyboard does what the pointer does: Tab reaches the tokens, focus selects as hovering
+  // does, arrows move along a side (left and right: to the other side), Enter keeps, Escape releases.
+  await page.selectOption('#attn-layer', '0');
+  await page.focus('#attn-head-svg text.attn-q[data-index="0"]');
+  assert.equal(await page.getAttribute('#attn-root', 'data-selected'), 'q0', 'a focused query is selected');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.getAttribute('#attn-root', 'data-selected'), 'q2', 'ArrowDown moves to the next query');
+  lines = await shownLines(page);
+  assert.equal(lines.length, H * Tk, 'the focused query\'s lines');
+  assert.ok(lines.every((l) => l.query === 2), 'only the focused query\'s lines');
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('class') + ' ' + document.activeElement.dataset.index),
+    'attn-k 2', 'ArrowRight goes to the key of the same index');
+  assert.equal(await page.getAttribute('#attn-root', 'data-selected'), 'q2', 'Enter kept query 2 while the focus moves');
+  await page.keyboard.press('End');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.index), String(Tk - 1), 'End: the last key');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.getAttribute('#attn-root', 'data-selected'), 'k' + (Tk - 1), 'Escape releases; the focused key is selected');
+  assert.ok((await shownLines(page)).every((l) => l.key === Tk - 1), 'the focused key\'s lines');
+  await page.keyboard.press('Shift+Tab');  // the page's tab order: the key before
+  assert.equal(await page.getAttribute('#attn-root', 'data-selected'), 'k' + (Tk - 2), 'Shift+Tab: the key before');
+  await page.evaluate(() => document.activeElement.blur());
+  assert.equal(await page.getAttribute('#attn-root', 'data-selected'), '', 'leaving the tokens clears the selection');
+
   // Model view: L × H thumbnails; a click opens that map in the map view.
   await page.click('.attn-tab[data-view="model"]');
   assert.equal(await page.$$eval('#attn-model-grid canvas', (c) => c.length), L * H);
@@ -196,7 +222,45 @@ await run('viewer', async (browser) => {
   await page.dblclick('#attn-map-canvas');
   await page.waitForFunction(() => document.getElementById('attn-map-canvas').dataset.zoom === '1');
 
-  // Text view: query 1 of layer 1, head 2; each key's data-weight is its weight.
+  // The map by keyboard: focus puts a cell on the chosen query's first key, arrows move it (the
+  // tooltip follows, with the cell's value), Enter chooses its query, + zooms, 0 resets.
+  await page.mouse.move(5, 5);
+  const keyTip = async (i, j) => {
+    const t = await page.$eval('#attn-tooltip', (x) => ({ hidden: x.hidden, ...x.dataset }));
+    assert.equal(t.hidden, false, `the keyboard's tooltip shows (${i}, ${j})`);
+    assert.deepEqual([Number(t.query), Number(t.key)], [i, j], 'the tooltip is the keyboard cell\'s');
+    close(Number(t.value), W[1][2][i][j], 1e-6, `keyboard tooltip value of (${i}, ${j})`);
+  };
+  await page.evaluate(() => document.activeElement.blur());  // the clicks above focused the map
+  await page.click('.attn-tab[data-view="text"]');  // the text view's query is the map's too
+  await page.selectOption('#attn-query', '2');
+  await page.click('.attn-tab[data-view="map"]');
+  await page.focus('#attn-map-canvas');
+  await keyTip(2, 0);
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowUp');
+  await keyTip(1, 2);
+  await page.keyboard.press('Shift+ArrowRight');
+  await keyTip(1, Tk - 1);
+  await page.keyboard.press('Home');
+  await keyTip(1, 0);
+  await page.keyboard.press('Enter');
+  assert.equal(await page.getAttribute('#attn-root', 'data-query'), '1', 'Enter chooses the cell\'s query');
+  await page.keyboard.press('+');
+  await page.waitForFunction(() => document.getElementById('attn-map-canvas').dataset.zoom === '2');
+  await keyTip(1, 0);
+  await page.keyboard.press('0');
+  await page.waitForFunction(() => document.getElementById('attn-map-canvas').dataset.zoom === '1');
+  await page.screenshot({ path: join(work, 'viewer_map_keyboard.png') });
+  await page.evaluate(() => document.activeElement.blur());
+  assert.equal(await page.$eval('#attn-tooltip', (x) => x.hidden), true, 'the tooltip goes with the focus');
+  await page.click('.attn-tab[data-view="model"]');
+  await page.focus('#attn-model-grid canvas[data-layer="1"][data-head="2"]');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.getAttribute('#attn-root', 'data-view'), 'map', 'Enter on a thumbnail opens its map');
+
+  // Text view: query 1 of layer 1, head 2 (the map chose it; chosen again here); each key's data-weight is its weight.
   await page.click('.attn-tab[data-view="text"]');
   await page.selectOption('#attn-query', '1');
   const spans = await page.$$eval('#attn-text .attn-tok', (s) => s.map((x) => ({ key: Number(x.dataset.key), w: Number(x.dataset.weight), bg: x.style.background })));

@@ -26,14 +26,17 @@ h1 { font-size: 1.3em; margin: 0 0 0.5em 0; }
 /* One line whatever its text: the head view below must not move while a token is hovered. */
 #attn-head-note { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 #attn-head-svg text { font-size: 13px; cursor: pointer; unicode-bidi: isolate; }
+#attn-head-svg text:focus { outline: none; }
+#attn-head-svg text:focus-visible { fill: #31688e; text-decoration: underline; }
 #attn-head-svg text.attn-selected { fill: #e6550d; text-decoration: underline; }
 #attn-head-svg .attn-colhead { font-size: 11px; fill: #666; cursor: default; }
 #attn-model-grid { display: grid; gap: 4px; align-items: center; justify-content: start; }
 #attn-model-grid canvas { cursor: pointer; border: 1px solid #ccc; image-rendering: auto; }
-#attn-model-grid canvas:hover { outline: 2px solid #31688e; }
+#attn-model-grid canvas:hover, #attn-model-grid canvas:focus-visible { outline: 2px solid #31688e; }
 #attn-model-grid .attn-label { font-size: 11px; color: #555; text-align: center; }
 #attn-map-box { position: relative; display: inline-block; }
 #attn-map-canvas { border: 1px solid #ccc; cursor: crosshair; touch-action: none; }
+#attn-map-canvas:focus-visible { outline: 2px solid #31688e; }
 #attn-tooltip { position: absolute; pointer-events: none; background: rgba(255,255,255,0.95); border: 1px solid #888;
   padding: 0.2em 0.45em; font-size: 12px; white-space: nowrap; border-radius: 3px; unicode-bidi: isolate; }
 #attn-colorbar { display: flex; align-items: center; gap: 0.5em; font-size: 12px; color: #444; margin-top: 0.3em; }
@@ -63,7 +66,7 @@ inline constexpr const char* viewer_body = R"(<div id="attn-root" data-view="hea
 <div id="attn-head-box"></div>
 </div>
 <div id="attn-view-model">
-<p class="attn-note">Rows are layers, columns are heads; click a map to open it. Each map has a colour
+<p class="attn-note">Rows are layers, columns are heads; click a map (or Tab to it, Enter) to open it. Each map has a colour
 scale of its own, from 0 to its largest weight (the map view shows it), and is drawn square.</p>
 <div id="attn-model-grid"></div>
 </div>

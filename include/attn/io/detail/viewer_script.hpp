@@ -222,20 +222,53 @@ function renderHead() {
       tip.textContent = label(a, i);
       t.appendChild(tip);
       const s = cls === 'attn-q' ? 'q' : 'k';
-      t.addEventListener('mouseenter', () => { if (!S.locked) { S.sel = { side: s, index: i }; drawLines(); } });
-      t.addEventListener('mouseleave', () => { if (!S.locked) { S.sel = null; drawLines(); } });
-      t.addEventListener('click', () => {
-        const same = S.locked && S.sel && S.sel.side === s && S.sel.index === i;
-        S.locked = !same;
-        S.sel = same ? null : { side: s, index: i };
-        drawLines();
-      });
+      // The keyboard does what the pointer does: Tab to a token selects it as hovering does,
+      // Enter or Space keeps it as a click does (headKey).
+      t.setAttribute('tabindex', '0');
+      t.setAttribute('role', 'button');
+      t.setAttribute('aria-label', (s === 'q' ? 'query ' : 'key ') + i + ': ' + label(a, i));
+      const hover = () => { if (!S.locked) { S.sel = { side: s, index: i }; drawLines(); } };
+      const leave = () => { if (!S.locked) { S.sel = null; drawLines(); } };
+      t.addEventListener('mouseenter', hover);
+      t.addEventListener('mouseleave', leave);
+      t.addEventListener('focus', hover);
+      t.addEventListener('blur', leave);
+      t.addEventListener('click', () => keep(s, i));
+      t.addEventListener('keydown', (e) => headKey(e, s, i, s === 'q' ? a.tq : a.tk));
       svg.appendChild(t);
     }
   };
   side(a.tq, qLabel, 'attn-q', COLW - 8, 'end');
   side(a.tk, kLabel, 'attn-k', COLW + GAP + 8, 'start');
   drawLines();
+}
+// A click on token (s, i): keep it selected when the pointer leaves; on the kept token, release it.
+function keep(s, i) {
+  const same = S.locked && S.sel && S.sel.side === s && S.sel.index === i;
+  S.locked = !same;
+  S.sel = same ? null : { side: s, index: i };
+  drawLines();
+}
+// Keys on token (s, i) of a side of n tokens: Enter or Space as a click; Escape releases a kept
+// token; up and down (Home, End) move along the side, left and right to the other side.
+function headKey(e, s, i, n) {
+  const a = att();
+  let side = s, to = -1;
+  if (e.key === 'Enter' || e.key === ' ') keep(s, i);
+  else if (e.key === 'Escape') { S.locked = false; S.sel = { side: s, index: i }; drawLines(); }
+  else if (e.key === 'ArrowDown') to = Math.min(n - 1, i + 1);
+  else if (e.key === 'ArrowUp') to = Math.max(0, i - 1);
+  else if (e.key === 'Home') to = 0;
+  else if (e.key === 'End') to = n - 1;
+  else if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
+    side = e.key === 'ArrowLeft' ? 'q' : 'k';
+    const m = side === 'q' ? a.tq : a.tk;
+    if (m > 0) to = Math.min(m - 1, i);
+  } else return;
+  e.preventDefault();  // no scrolling, no click from Space
+  if (to < 0) return;
+  const t = $('attn-head-svg').querySelector('text.attn-' + side + '[data-index="' + to + '"]');
+  if (t) t.focus();
 }
 // The lines of the shown heads: a selected token's lines, or every line of weight >= minLine.
 function drawLines() {
@@ -292,7 +325,7 @@ function drawLines() {
       note = total === 0 && shown.length > 0 ?
         'No weight reaches ' + fmt(min) + ' (the lightest line drawn without a selection): hover or click a ' +
           'token to see its lines.' :
-        'Line opacity is the weight. Hover a token to see only its lines; click to keep them.';
+        'Line opacity is the weight. Hover a token (or Tab to it) to see only its lines; click (Enter) to keep them.';
     }
   }
   g.appendChild(frag);

@@ -90,21 +90,28 @@ function renderModel() {
       ctx.imageSmoothingEnabled = false;
       ctx.drawImage(im.canvas, 0, 0, size * im.canvas.width * im.step / Math.max(1, a.tk),
         size * im.canvas.height * im.step / Math.max(1, a.tq));
-      c.addEventListener('click', () => {
+      const open = () => {
         S.layer = l;
         S.pick = h;
         $('attn-layer').value = String(l);
         $('attn-head-pick').value = String(h);
         resetZoom();
         show('map');
-      });
+      };
+      c.tabIndex = 0;  // Tab reaches each map, Enter or Space opens it
+      c.setAttribute('role', 'button');
+      c.setAttribute('aria-label', c.title);
+      c.addEventListener('click', open);
+      c.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } });
       grid.appendChild(c);
     }
   });
 }
 
 // ---- map view: the map on a canvas; wheel zooms at the pointer, drag pans ----
-const MV = { zoom: 1, px: 0, py: 0, drag: null, ml: 120, mt: 96, pending: false, maxH: 600 };
+const MV = { zoom: 1, px: 0, py: 0, drag: null, ml: 120, mt: 96, pending: false, maxH: 600, cur: null, keys: false };
+// cur: the keyboard's cell ({i, j}, or null: a query's first key); keys: drawn and followed while
+// the map has the focus from the keyboard (Tab or a key), not from a click.
 // The map area follows the window, fitted at each drawing: the canvas as wide as the page
 // allows (360 to 1800 pixels), the map at most as tall as the window less the controls (300 to
 // 1400 pixels); the canvas is as tall as the map needs.
@@ -170,6 +177,16 @@ function renderMap() {
     ctx.lineWidth = 2;
     ctx.strokeRect(x0, y0 + S.query * g.cell, a.tk * g.cell, g.cell);
   }
+  const cur = cursor();
+  if (cur && MV.keys && document.activeElement === c) {  // the keyboard's cell: black and white, on any colour
+    const s = Math.max(g.cell, 3);
+    const cx = x0 + cur.j * g.cell + (g.cell - s) / 2, cy = y0 + cur.i * g.cell + (g.cell - s) / 2;
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = '#000000';
+    ctx.strokeRect(cx - 1, cy - 1, s + 2, s + 2);
+    ctx.strokeStyle = '#ffffff';
+    ctx.strokeRect(cx + 1, cy + 1, s - 2, s - 2);
+  }
   ctx.restore();
   ctx.fillStyle = '#333333';
   ctx.font = '11px sans-serif';
@@ -200,7 +217,8 @@ function renderMap() {
     ctx.restore();
   }
   $('attn-map-info').textContent = a.tq + '\u00d7' + a.tk + ', zoom \u00d7' + MV.zoom.toFixed(1) +
-    '. Wheel: zoom; drag: pan; double-click: reset; click: choose the query of the text view.' +
+    '. Wheel: zoom; drag: pan; double-click: reset; click: choose the query of the text view. ' +
+    'Keyboard (Tab to the map): arrows move a cell, Shift+arrows 10; Enter chooses the query; +, \u2212, 0: zoom.' +
     storageNote(S.layer, S.pick);
   const bar = $('attn-colorbar');
   bar.textContent = '';
@@ -232,9 +250,13 @@ function cellAt(e) {
   return { i: i, j: j, x: e.clientX - r.left, y: e.clientY - r.top };
 }
 function tooltip(e) {
-  const tip = $('attn-tooltip');
   const cell = cellAt(e);
-  if (!cell) { tip.hidden = true; return; }
+  if (!cell) { $('attn-tooltip').hidden = true; return; }
+  showTip(cell);
+}
+// The tooltip of cell {i, j}, beside canvas point {x, y}.
+function showTip(cell) {
+  const tip = $('attn-tooltip');
   const a = att();
   const v = mapImage(S.layer, S.pick).values[cell.i * a.tk + cell.j];
   tip.textContent = iso(qLabel(a, cell.i)) + ' \u2192 ' + iso(kLabel(a, cell.j)) + ': ' +
@@ -256,7 +278,7 @@ function setupMapEvents() {
     zoomAt(e.deltaY < 0 ? 1.25 : 0.8, e.clientX - r.left - MV.ml, e.clientY - r.top - MV.mt);
     tooltip(e);
   }, { passive: false });
-  c.addEventListener('mousedown', (e) => { MV.drag = { x: e.clientX, y: e.clientY, px: MV.px, py: MV.py, moved: false }; });
+  c.addEventListener('mousedown', (e) => { MV.keys = false; MV.drag = { x: e.clientX, y: e.clientY, px: MV.px, py: MV.py, moved: false }; });
   window.addEventListener('mouseup', (e) => {
     const d = MV.drag;
     MV.drag = null;
@@ -274,13 +296,64 @@ function setupMapEvents() {
     }
     tooltip(e);
   });
-  c.addEventListener('mouseleave', () => { $('attn-tooltip').hidden = true; });
+  c.addEventListener('mouseleave', () => {
+    if (MV.keys && document.activeElement === c) keyCell(0, 0); else $('attn-tooltip').hidden = true;
+  });
+  c.tabIndex = 0;
+  c.setAttribute('aria-label', 'attention map: arrows move a cell, Enter chooses its query, plus and minus zoom');
+  c.addEventListener('focus', () => { if (!MV.drag) { MV.keys = true; keyCell(0, 0); } });  // not a click's
+  c.addEventListener('blur', () => { $('attn-tooltip').hidden = true; scheduleMap(); });
+  c.addEventListener('keydown', mapKey);
   c.addEventListener('dblclick', () => { resetZoom(); scheduleMap(); });
   window.addEventListener('resize', scheduleMap);
   const centre = (f) => { const g = geometry(); zoomAt(f, g.W / 2, g.H / 2); };
   $('attn-zoom-in').addEventListener('click', () => centre(2));
   $('attn-zoom-out').addEventListener('click', () => centre(0.5));
   $('attn-zoom-reset').addEventListener('click', () => { resetZoom(); scheduleMap(); });
+}
+
+// The keyboard's cell of the map view: where it was, within the map shown (a query's row first).
+function cursor() {
+  const a = att();
+  if (a.tq === 0 || a.tk === 0) return null;
+  const c = MV.cur || { i: S.query, j: 0 };
+  return { i: Math.min(a.tq - 1, Math.max(0, c.i)), j: Math.min(a.tk - 1, Math.max(0, c.j)) };
+}
+// Move the keyboard's cell by (di, dj), pan until it shows, give its tooltip.
+function keyCell(di, dj) {
+  const c = cursor();
+  if (!c) return;
+  const a = att();
+  MV.cur = { i: Math.min(a.tq - 1, Math.max(0, c.i + di)), j: Math.min(a.tk - 1, Math.max(0, c.j + dj)) };
+  const g = geometry();
+  const x = MV.px + MV.cur.j * g.cell, y = MV.py + MV.cur.i * g.cell;
+  if (x < 0) MV.px -= x; else if (x + g.cell > g.W) MV.px -= x + g.cell - g.W;
+  if (y < 0) MV.py -= y; else if (y + g.cell > g.H) MV.py -= y + g.cell - g.H;
+  clampPan();
+  showTip({ i: MV.cur.i, j: MV.cur.j, x: MV.ml + MV.px + (MV.cur.j + 0.5) * g.cell,
+    y: MV.mt + MV.py + (MV.cur.i + 0.5) * g.cell });
+  scheduleMap();
+}
+function mapKey(e) {
+  const n = e.shiftKey ? 10 : 1;
+  const moves = { ArrowUp: [-n, 0], ArrowDown: [n, 0], ArrowLeft: [0, -n], ArrowRight: [0, n] };
+  const c = cursor();
+  if (!c) return;
+  MV.keys = true;
+  if (moves[e.key]) keyCell(moves[e.key][0], moves[e.key][1]);
+  else if (e.key === 'Home') keyCell(0, -c.j);
+  else if (e.key === 'End') keyCell(0, att().tk);
+  else if (e.key === 'Enter' || e.key === ' ') {
+    S.query = c.i; root.dataset.query = String(c.i); $('attn-query').value = String(c.i); scheduleMap();
+  } else if (e.key === '+' || e.key === '=' || e.key === '-' || e.key === '0') {
+    if (e.key === '0') resetZoom();
+    else {
+      const g = geometry();  // zoom about the keyboard's cell
+      zoomAt(e.key === '-' ? 0.5 : 2, MV.px + (c.j + 0.5) * g.cell, MV.py + (c.i + 0.5) * g.cell);
+    }
+    keyCell(0, 0);
+  } else return;
+  e.preventDefault();
 }
 
 // ---- text view: the keys of one query shaded by weight (white 0, full colour its largest) ----

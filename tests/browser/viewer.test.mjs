@@ -190,6 +190,10 @@ await run('viewer', async (browser) => {
   await page.click('#attn-model-grid canvas[data-layer="1"][data-head="2"]');
   assert.equal(await page.getAttribute('#attn-root', 'data-view'), 'map');
   assert.ok(await page.isVisible('#attn-map-canvas'), 'the map is shown');
+  // The whole map and its colour bar fit the window (a user saw the bar below the fold).
+  const fold = await page.evaluate(() => ({ bar: document.getElementById('attn-colorbar').getBoundingClientRect().bottom +
+    window.scrollY, window: window.innerHeight }));
+  assert.ok(fold.bar <= fold.window, `the colour bar ends at ${fold.bar}, in a window ${fold.window} tall`);
   assert.equal(await page.getAttribute('#attn-map-canvas', 'data-layer'), '1');
   assert.equal(await page.getAttribute('#attn-map-canvas', 'data-head'), '2');
 

@@ -109,17 +109,21 @@ function renderModel() {
 }
 
 // ---- map view: the map on a canvas; wheel zooms at the pointer, drag pans ----
-const MV = { zoom: 1, px: 0, py: 0, drag: null, ml: 120, mt: 96, pending: false, maxH: 600, cur: null, keys: false };
+const MV = { zoom: 1, px: 0, py: 0, drag: null, ml: 120, mt: 96, pending: false, maxH: 600, top: null, cur: null, keys: false };
 // cur: the keyboard's cell ({i, j}, or null: a query's first key); keys: drawn and followed while
 // the map has the focus from the keyboard (Tab or a key), not from a click.
 // The map area follows the window, fitted at each drawing: the canvas as wide as the page
-// allows (360 to 1800 pixels), the map at most as tall as the window less the controls (300 to
-// 1400 pixels); the canvas is as tall as the map needs.
+// allows (360 to 1800 pixels), the map at most as tall as the window less what is above the
+// canvas, the key labels and the colour bar below it (200 to 1400 pixels), so that the page
+// scrolled to its top shows the whole map and its colour bar; the canvas is as tall as the map needs.
 function fitCanvas() {
   const c = $('attn-map-canvas');
   const w = Math.max(360, Math.min(1800, document.documentElement.clientWidth - 60));
   if (c.width !== w) c.width = w;
-  MV.maxH = Math.max(300, Math.min(1400, window.innerHeight - 260));
+  // Where the canvas starts on the page: measured once per window size and view, so that a
+  // zoom whose text wraps the line above differently does not resize the cells under the pointer.
+  if (MV.top === null) MV.top = c.getBoundingClientRect().top + window.scrollY;
+  MV.maxH = Math.max(200, Math.min(1400, window.innerHeight - MV.top - MV.mt - 8 - 48));
 }
 function geometry() {
   const a = att(), c = $('attn-map-canvas');
@@ -151,6 +155,11 @@ function scheduleMap() {
   requestAnimationFrame(() => { MV.pending = false; if (S.view === 'map') renderMap(); });
 }
 function renderMap() {
+  const a0 = att();  // the text above the canvas first: fitCanvas measures where the canvas starts
+  $('attn-map-info').textContent = a0.tq + '\u00d7' + a0.tk + ', zoom \u00d7' + MV.zoom.toFixed(1) +
+    '. Wheel: zoom; drag: pan; double-click: reset; click: choose the query of the text view. ' +
+    'Keyboard (Tab to the map): arrows move a cell, Shift+arrows 10; Enter chooses the query; +, \u2212, 0: zoom.' +
+    storageNote(S.layer, S.pick);
   fitCanvas();
   clampPan();
   const g = geometry(), a = g.a, c = g.c;
@@ -189,7 +198,7 @@ function renderMap() {
   }
   ctx.restore();
   ctx.fillStyle = '#333333';
-  ctx.font = '11px sans-serif';
+  ctx.font = (g.cell >= 40 ? 14 : 11) + 'px sans-serif';  // larger beside large cells
   if (g.cell >= 9) {
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
@@ -216,10 +225,6 @@ function renderMap() {
     ctx.fillText('\u2190 queries (rows)', 0, 0);
     ctx.restore();
   }
-  $('attn-map-info').textContent = a.tq + '\u00d7' + a.tk + ', zoom \u00d7' + MV.zoom.toFixed(1) +
-    '. Wheel: zoom; drag: pan; double-click: reset; click: choose the query of the text view. ' +
-    'Keyboard (Tab to the map): arrows move a cell, Shift+arrows 10; Enter chooses the query; +, \u2212, 0: zoom.' +
-    storageNote(S.layer, S.pick);
   const bar = $('attn-colorbar');
   bar.textContent = '';
   const stops = [];
@@ -305,7 +310,7 @@ function setupMapEvents() {
   c.addEventListener('blur', () => { $('attn-tooltip').hidden = true; scheduleMap(); });
   c.addEventListener('keydown', mapKey);
   c.addEventListener('dblclick', () => { resetZoom(); scheduleMap(); });
-  window.addEventListener('resize', scheduleMap);
+  window.addEventListener('resize', () => { MV.top = null; scheduleMap(); });
   const centre = (f) => { const g = geometry(); zoomAt(f, g.W / 2, g.H / 2); };
   $('attn-zoom-in').addEventListener('click', () => centre(2));
   $('attn-zoom-out').addEventListener('click', () => centre(0.5));
@@ -395,6 +400,7 @@ function renderText() {
 // ---- start-up ----
 function show(view) {
   S.view = view;
+  MV.top = null;  // the controls above the map differ by view
   root.dataset.view = view;
   for (const v of ['head', 'model', 'map', 'text']) $('attn-view-' + v).hidden = v !== view;
   for (const b of document.querySelectorAll('.attn-tab')) b.setAttribute('aria-pressed', String(b.dataset.view === view));

@@ -105,13 +105,16 @@ await run('animation page', async (browser) => {
   const labels = await p.evaluate(() => Array.from(document.querySelectorAll('#attn-row-labels li')).map((li) => li.textContent));
   assert.deepEqual(labels, ['</script><script>window.pwned = 1</script>', '"quoted" & \'single\'', '\u202Eevil\u202C']);
 
-  // Hovering a cell shows its labels and value (frame 1: 128/255 = 0.50196...).
+  // Hovering a cell shows its labels and value (frame 1: 128/255 = 0.50196...), as stored: uint16
+  // codes over the map's [0, 1] keep it within 1/131064, so the tooltip says '≈' and gives the
+  // 5 decimals that resolves (a user saw 4 significant digits of a value below one step).
   await p.focus('#attn-slider');
   await p.keyboard.press('Home');
   const box = await p.locator('#attn-map-0').boundingBox();
   const at = await p.evaluate(() => window.attnAnimation.cellCenter(0, 1, 2, false));
   await p.mouse.move(box.x + at.x, box.y + at.y);
-  assert.equal(await p.textContent('#attn-tip'), '"quoted" & \'single\' \u2192 c: 0.502');
+  const stored = Math.round((128 / 255) * 65532) / 65532;
+  assert.equal(await p.textContent('#attn-tip'), '"quoted" & \'single\' \u2192 c: \u2248' + stored.toFixed(5));
   assert.equal(await p.isVisible('#attn-tip'), true);
   await p.screenshot({ path: join(work, 'animation.png') });
   expectClean(problems, 'animation.html');

@@ -61,7 +61,17 @@ inline const char* animation_script() {
         out[i] = f === 1 ? map.hi : (isFinite(span) ? map.lo + f * span : map.lo * (1 - f) + map.hi * f);
       }
     }
+    // How far a decoded value may be from the original: half a step of the codes (0 when the
+    // map holds one value, decoded exactly). The tooltip shows only the decimals this resolves.
+    out.res = isFinite(span) && span > 0 ? span / (2 * data.top) : (span > 0 ? Infinity : 0);
     return out;
+  }
+  // A value as the tooltip shows it: exact ones to 6 significant digits, quantised ones with
+  // '\u2248' and the decimals their storage resolves (as the interactive viewer does).
+  function fmt(v, res) {
+    if (!isFinite(v) || !(res > 0)) return isFinite(v) ? String(+v.toPrecision(6)) : String(v);
+    if (res === Infinity) return '\u2248' + v.toPrecision(2);
+    return '\u2248' + v.toFixed(Math.min(20, Math.max(0, Math.floor(-Math.log10(res)))));
   }
   var cache = {};
   function values(f, k) {
@@ -95,7 +105,7 @@ inline const char* animation_script() {
       if (!view.values || i < 0 || j < 0 || i >= s.rows || j >= s.cols) { tip.hidden = true; return; }
       var v = view.values[i * s.cols + j];
       tip.textContent = (s.row_labels ? rowLabels[i] : 'row ' + i) + ' \u2192 ' +
-                        (s.col_labels ? colLabels[j] : 'column ' + j) + ': ' + (isFinite(v) ? +v.toPrecision(4) : v);
+                        (s.col_labels ? colLabels[j] : 'column ' + j) + ': ' + fmt(v, view.values.res);
       tip.style.left = (e.pageX + 12) + 'px'; tip.style.top = (e.pageY + 12) + 'px';
       tip.hidden = false;
     });

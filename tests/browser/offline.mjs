@@ -6,7 +6,7 @@
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { pathToFileURL } from 'node:url';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 
 export { assert };
 
@@ -41,6 +41,19 @@ export async function openOffline(browser, file, { width = 1200, height = 900 } 
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   await page.goto(own, { waitUntil: 'load' });
   return { page, problems };
+}
+
+// writeNpy(path, shape, flat): a float64 C-order .npy of the values `flat` (row-major), as NumPy
+// writes it (version 1.0 header padded to 64 bytes).
+export function writeNpy(path, shape, flat) {
+  let header = `{'descr': '<f8', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const head = Buffer.alloc(10);
+  Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(head);
+  head.writeUInt16LE(header.length, 8);
+  const body = Buffer.alloc(8 * flat.length);
+  flat.forEach((v, k) => body.writeDoubleLE(v, 8 * k));
+  writeFileSync(path, Buffer.concat([head, Buffer.from(header, 'latin1'), body]));
 }
 
 export function expectClean(problems, what) {

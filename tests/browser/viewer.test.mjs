@@ -10,7 +10,7 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { run, openOffline, expectClean, assert } from './offline.mjs';
+import { run, openOffline, expectClean, assert, writeNpy } from './offline.mjs';
 
 const work = process.argv[2] || '/tmp/attn_viewer_test';
 const plot = process.argv[3];
@@ -33,16 +33,6 @@ function softmaxRow(n) {
 // w[l][h][i][j], L layers × H heads × Tq × Tk
 function weights(L, H, Tq, Tk) {
   return Array.from({ length: L }, () => Array.from({ length: H }, () => Array.from({ length: Tq }, () => softmaxRow(Tk))));
-}
-function writeNpy(path, shape, flat) {
-  let header = `{'descr': '<f8', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
-  const head = Buffer.alloc(10);
-  Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(head);
-  head.writeUInt16LE(header.length, 8);
-  const body = Buffer.alloc(8 * flat.length);
-  flat.forEach((v, k) => body.writeDoubleLE(v, 8 * k));
-  writeFileSync(path, Buffer.concat([head, Buffer.from(header, 'latin1'), body]));
 }
 const argmax = (row) => row.reduce((best, v, j) => (v > row[best] ? j : best), 0);
 const close = (a, b, tol, what) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b} (tolerance ${tol})`);

@@ -143,10 +143,12 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
 
   out += "<g class=\"panel\">\n";
   if (!panel.title->empty()) {
-    std::string attributes = "class=\"panel-title\" x=\"" + svg_num(left + width / 2) + "\" y=\"" +
+    // Cut to panel_title_chars and inside the panel, which compute_layout widened to hold it.
+    const double half = 0.5 * panel_title_width(*panel.title, layout.font);
+    std::string attributes = "class=\"panel-title\" x=\"" + svg_num(std::max(left + width / 2, x0 + half)) + "\" y=\"" +
                              svg_num(y0 + layout.font * 1.1) + "\" text-anchor=\"middle\" font-size=\"" +
                              svg_num(layout.font * 1.1) + "\" font-weight=\"bold\"";
-    svg_label(out, attributes, *panel.title, 0);
+    svg_label(out, attributes, *panel.title, panel_title_chars);
   }
   if (!options.col_axis_title.empty()) {
     // Centred over the map, or as far right as keeps it inside the panel when it is the wider

@@ -86,7 +86,8 @@ struct HeatmapOptions {
 struct HeatmapPanel {
   /// rows×cols values, e.g. weights Tq×Tk.
   Matrix<double> values;
-  /// Drawn above this map; empty: none.
+  /// Drawn above this map (cut to 40 columns with "…", whole in its tooltip; the panel widens
+  /// to hold it); empty: none.
   std::string title;
   /// One per row, or empty.
   std::vector<std::string> row_labels;
@@ -238,6 +239,16 @@ struct HeatmapLayout {
   bool any_masked = false;
 };
 
+/// Most display columns of a panel title: a longer one is cut (start and "…"; its tooltip has it
+/// whole), and each panel is widened to hold its title, so that titles never overlap their
+/// neighbours' nor leave the picture.
+constexpr std::size_t panel_title_chars = 40;
+
+/// The width of panel title `title` as drawn (cut to panel_title_chars, bold, 1.1 × `font`).
+inline double panel_title_width(const std::string& title, double font) {
+  return title.empty() ? 0 : bold_title_width(truncated(title, panel_title_chars), font * 1.1) + 4;
+}
+
 /// Smallest font of token labels: below it, labels are thinned out (every k-th), not shrunk.
 inline double min_label_font(double font) { return std::min(9.0, font); }
 
@@ -338,6 +349,7 @@ inline HeatmapLayout heatmap_layout(const std::vector<PanelView>& panels, const 
   std::size_t row_tick_chars = 0;
   bool col_ticks = false;
   bool any_title = false;
+  double title_width = 0;  // the widest panel title as drawn
   for (const PanelView& p : panels) {
     row_width = std::max(row_width, max_shown_label_width(*p.row_labels, layout.label_step, options.max_label_length));
     col_width = std::max(col_width, max_shown_label_width(*p.col_labels, layout.label_step, options.max_label_length));
@@ -346,6 +358,7 @@ inline HeatmapLayout heatmap_layout(const std::vector<PanelView>& panels, const 
     }
     col_ticks = col_ticks || (options.index_ticks && p.col_labels->empty() && p.values->cols() > 0);
     any_title = any_title || !p.title->empty();
+    title_width = std::max(title_width, panel_title_width(*p.title, layout.font));
   }
   const double cw = svg_char_width(layout.label_font);
   layout.row_label_width = row_width > 0 ? static_cast<double>(row_width) * cw + 6 : 0;
@@ -386,6 +399,12 @@ inline HeatmapLayout heatmap_layout(const std::vector<PanelView>& panels, const 
     const double title = col_axis_title_width(options.col_axis_title, layout.font);
     const double left = layout.row_axis_width + layout.row_label_width;
     layout.box_width = std::max(layout.box_width, std::max(title, left + layout.map_width / 2 + title / 2) + gap);
+  }
+  if (title_width > 0) {
+    // Each panel title, centred over its map (or moved right to start at the panel's left edge),
+    // ends inside the panel (svg_panel places it so).
+    const double left = layout.row_axis_width + layout.row_label_width;
+    layout.box_width = std::max(layout.box_width, std::max(title_width, left + layout.map_width / 2 + title_width / 2) + gap);
   }
   layout.box_height = layout.panel_title_height + layout.col_axis_height + layout.col_label_height + layout.map_height +
                       (any_leak ? layout.tick_font + 4 : 0) + gap;  // (the leaked column's "0" and "1" under it)

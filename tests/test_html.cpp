@@ -231,6 +231,13 @@ TEST_CASE("html: scale min_max makes the smallest weight white, as pandas' backg
   CHECK(shade(zero, "c") == "#e6550d");
   CHECK(zero.find("weight 0.000 <span") != std::string::npos);
   CHECK(zero.find("(white: weight 0)") != std::string::npos);
+  // from_zero with a negative weight: the scale starts at it (white), and the legend says so.
+  const Eigen::RowVector3d negative(-0.5, std::numeric_limits<double>::infinity(), 0.2);
+  const std::string below = attn::io::highlight_html(tokens, negative);
+  CHECK(shade(below, "a") == "#ffffff");
+  CHECK(below.find("weight -0.500 <span") != std::string::npos);
+  CHECK(below.find("</span> 0.200 (white: the smallest weight)</div>") != std::string::npos);
+  CHECK(below.find("(white: weight 0)") == std::string::npos);
 
   attn::io::HighlightOptions options;
   options.scale = attn::io::HighlightScale::min_max;

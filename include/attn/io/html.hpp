@@ -200,9 +200,11 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
            " <span style=\"display:inline-block;width:10em;height:0.9em;vertical-align:middle;border:1px solid "
            "#808080;background:linear-gradient(to right, #ffffff, " +
            css_color(top) + ")\"></span> " + ends[1] +
+           // What white is: weight 0, or the smallest weight (min_max, or from_zero when a
+           // weight is negative: the scale then starts there).
            (options.vmin ? std::string()
-            : options.scale == HighlightScale::min_max ? std::string(" (white: the smallest weight)")
-                                                       : std::string(" (white: weight 0)")) +
+            : vmin == 0.0 ? std::string(" (white: weight 0)")
+                          : std::string(" (white: the smallest weight)")) +
            "</div>\n";
   }
   out += "</div>\n";

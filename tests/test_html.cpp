@@ -154,6 +154,23 @@ TEST_CASE("html: characters, NaN weights and empty input", "[io][html][xmllint]"
   const std::vector<std::string> chars = attn::io::utf8_characters("Un cafe\xCC\x81 \xE2\x80\x94 ok\xff");
   CHECK(chars == std::vector<std::string>{"U", "n", " ", "c", "a", "f", "e\xCC\x81", " ", "\xE2\x80\x94", " ", "o",
                                           "k", "\xEF\xBF\xBD"});
+  // Code points, as Python's list(text): the combining mark is one of its own.
+  CHECK(attn::io::utf8_code_points("cafe\xCC\x81!\xff") ==
+        std::vector<std::string>{"c", "a", "f", "e", "\xCC\x81", "!", "\xEF\xBF\xBD"});
+  // What a reader sees as one character: a family joined by zero-width joiners (U+200D), a thumb
+  // with a skin tone (U+1F3FD), a flag (two regional indicators), a heart with its emoji
+  // variation selector (U+FE0F), x with a combining ring above for symbols (U+20DD); two flags
+  // in a row are two; a joiner before a letter joins nothing.
+  const std::string family = "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7";
+  const std::string thumb = "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD";
+  const std::string fr = "\xF0\x9F\x87\xAB\xF0\x9F\x87\xB7";
+  const std::string de = "\xF0\x9F\x87\xA9\xF0\x9F\x87\xAA";
+  const std::string heart = "\xE2\x9D\xA4\xEF\xB8\x8F";
+  const std::string ring = "x\xE2\x83\x9D";
+  CHECK(attn::io::utf8_characters(family + thumb + fr + de + heart + ring + "a\xE2\x80\x8D" + "b") ==
+        std::vector<std::string>{family, thumb, fr, de, heart, ring, "a\xE2\x80\x8D", "b"});
+  CHECK(attn::io::utf8_code_points(family).size() == 5);
+  CHECK(attn::io::utf8_code_points(fr + de).size() == 4);
   Eigen::RowVectorXd w = Eigen::RowVectorXd::LinSpaced(static_cast<Index>(chars.size()), 0.0, 1.0);
   w(2) = std::numeric_limits<double>::quiet_NaN();
   attn::io::HighlightOptions options;

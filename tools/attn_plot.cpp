@@ -106,7 +106,12 @@ Options:
   -c, --cols FILE          key tokens, one per line (UTF-8): labels of the columns
       --chars FILE         html: highlight the characters of this UTF-8 text (one weight per
                            character, newlines included) instead of --cols tokens; one
-                           newline (\n or \r\n) at the very end of FILE is not a character
+                           newline (\n or \r\n) at the very end of FILE is not a character.
+                           A character is what a reader sees as one: a code point with its
+                           combining marks, variation selectors and joined emoji (e + U+0301,
+                           a family emoji, a flag: one each)
+      --code-points        with --chars: one weight per code point instead, as Python's
+                           list(text) splits text (e + U+0301: two)
   -t, --title TEXT         title above the picture
       --row-title TEXT     svg: axis title beside the row labels (e.g. "target")
       --col-title TEXT     svg: axis title above the column labels (e.g. "source")
@@ -264,6 +269,7 @@ struct Arguments {
   std::string rows_file;
   std::string cols_file;
   std::string chars_file;
+  bool code_points = false;  // --chars split into code points, not characters
   std::string title;
   std::string row_title;
   std::string col_title;
@@ -496,6 +502,8 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.cols_file = value();
     } else if (arg == "--chars") {
       a.chars_file = value();
+    } else if (arg == "--code-points") {
+      a.code_points = true;
     } else if (arg == "-t" || arg == "--title") {
       a.title = value();
     } else if (arg == "--row-title") {
@@ -716,6 +724,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
   }
   check_png_arguments(a);
   if (!a.chars_file.empty() && !a.cols_file.empty()) throw usage_error("--chars and --cols cannot be used together");
+  if (a.code_points && a.chars_file.empty()) throw usage_error("--code-points says how to split --chars FILE: give --chars");
   if (a.vmin && a.vmax && !(*a.vmin < *a.vmax)) throw usage_error("--vmin must be less than --vmax");
   if (static_cast<int>(a.bars) + static_cast<int>(a.heatmap) + static_cast<int>(a.hist.has_value()) > 1) {
     throw usage_error("--bars, --heatmap and --hist cannot be used together");
@@ -1518,10 +1527,21 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
         text.pop_back();
         if (!text.empty() && text.back() == '\r') text.pop_back();
       }
-      tokens = attn::io::utf8_characters(text);
+      tokens = a.code_points ? attn::io::utf8_code_points(text) : attn::io::utf8_characters(text);
       if (static_cast<attn::Index>(tokens.size()) != weights.cols()) {
+        // Say how the text was split, and whether the other split would fit.
+        const std::size_t other =
+            (a.code_points ? attn::io::utf8_characters(text) : attn::io::utf8_code_points(text)).size();
+        const std::string other_fits = static_cast<attn::Index>(other) == weights.cols() ? std::to_string(other) : "";
+        const std::string why =
+            a.code_points ? (other_fits.empty() ? "" : " (as characters, without --code-points, it has " + other_fits + ")")
+                          : " (a character: a code point with its combining marks and joined emoji" +
+                                (other_fits.empty() ? std::string(")")
+                                                    : "; split into code points, as Python's list(text) does, it has " +
+                                                          other_fits + ": add --code-points)");
         throw std::runtime_error("--chars '" + a.chars_file + "' has " + std::to_string(tokens.size()) +
-                                 " characters but the weights have " + std::to_string(weights.cols()) + " columns");
+                                 (a.code_points ? " code points" : " characters") + " but the weights have " +
+                                 std::to_string(weights.cols()) + " columns" + why);
       }
       options.separator = "";
     }

@@ -164,6 +164,18 @@ ok "chars final CRLF"       c_crlf.html chars.csv --csv-labels none --chars char
 bad "chars two newlines" 1 "--chars 'chars_two.txt' has 9 characters but the weights have 8 columns" chars.csv --csv-labels none --chars chars_two.txt -o out/new.html
 # --highlight-scale min-max: the smallest weight is white; from-zero (default) it is not.
 ok "highlight min-max"      mm.html chars.csv --csv-labels none --chars chars.txt --highlight-scale min-max
+# "café" written with a combining acute (e + U+0301): 8 characters, 9 code points (Python's
+# list(text)). Weights from a code-point model are refused with a pointer to --code-points, and
+# drawn with it, the mark in a span of its own.
+printf 'Un cafe\xcc\x81.' >chars_nfd.txt
+printf '0.1,0.1,0.1,0.1,0.2,0.1,0.1,0.1,0.1\n' >codepoints.csv
+bad "chars as code points" 1 "--chars 'chars_nfd.txt' has 8 characters but the weights have 9 columns (a character: a code point with its combining marks and joined emoji; split into code points, as Python's list(text) does, it has 9: add --code-points)" codepoints.csv --csv-labels none --chars chars_nfd.txt -o out/new.html
+ok "chars --code-points"    cp.html codepoints.csv --csv-labels none --chars chars_nfd.txt --code-points
+if [ "$(grep -o 'class="attn-token"' cp.html | wc -l)" -eq 9 ] && grep -qF "$(printf '>\xcc\x81</span>')" cp.html; then pass; else fail "--code-points: 9 spans, the mark alone"; fi
+ok "chars NFD as characters" nfd.html chars.csv --csv-labels none --chars chars_nfd.txt
+if [ "$(grep -o 'class="attn-token"' nfd.html | wc -l)" -eq 8 ] && grep -qF "$(printf '>e\xcc\x81</span>')" nfd.html; then pass; else fail "characters: 8 spans, e with its mark"; fi
+bad "code points count" 1 "--chars 'chars.txt' has 8 code points but the weights have 9 columns" codepoints.csv --csv-labels none --chars chars.txt --code-points -o out/new.html
+bad "code points alone" 2 "--code-points says how to split --chars FILE: give --chars" codepoints.csv --csv-labels none --code-points -o out/new.html
 if grep -q 'background-color:#ffffff' mm.html && grep -q 'white: the smallest weight' mm.html \
     && ! grep -q 'background-color:#ffffff' c.html && grep -q 'white: weight 0' c.html; then
     pass

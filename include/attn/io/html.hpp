@@ -54,31 +54,77 @@ struct HighlightOptions {
   bool fragment = false;                ///< only the `<div>` (inline styles), to embed in a page
 };
 
-/// The characters of UTF-8 `text`, one string each, to highlight text character by character
-/// (with HighlightOptions::separator ""). A character here is a code point plus any combining
-/// marks after it; malformed bytes become U+FFFD.
-/// \param text UTF-8 text
-/// \return the characters, in order; joined they give `text` (with malformed bytes replaced)
-inline std::vector<std::string> utf8_characters(std::string_view text) {
-  std::vector<std::string> characters;
+namespace detail {
+
+/// Whether code point `cp` belongs to the character before it (utf8_characters): combining
+/// marks (U+0300–036F, U+1AB0–1AFF, U+1DC0–1DFF, U+20D0–20FF, U+FE20–FE2F), variation selectors,
+/// the zero-width format characters U+200B–200F (joiners among them), emoji skin-tone modifiers
+/// and emoji tag characters.
+inline bool extends_character(char32_t cp) {
+  return (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x1AB0 && cp <= 0x1AFF) || (cp >= 0x1DC0 && cp <= 0x1DFF) ||
+         (cp >= 0x20D0 && cp <= 0x20FF) || (cp >= 0xFE20 && cp <= 0xFE2F) || (cp >= 0xFE00 && cp <= 0xFE0F) ||
+         (cp >= 0xE0100 && cp <= 0xE01EF) || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x1F3FB && cp <= 0x1F3FF) ||
+         (cp >= 0xE0020 && cp <= 0xE007F);
+}
+
+/// Whether `cp` is a pictograph that a zero-width joiner (U+200D) joins to the one before it,
+/// as in 👨‍👩‍👧 (the emoji and symbol blocks).
+inline bool joined_pictograph(char32_t cp) {
+  return (cp >= 0x2600 && cp <= 0x27BF) || (cp >= 0x1F000 && cp <= 0x1FAFF);
+}
+
+inline bool regional_indicator(char32_t cp) { return cp >= 0x1F1E6 && cp <= 0x1F1FF; }
+
+/// The pieces of UTF-8 `text`: each code point its own piece, or with `join` glued to the piece
+/// before it where utf8_characters says so. Malformed bytes become U+FFFD.
+inline std::vector<std::string> utf8_pieces(std::string_view text, bool join) {
+  std::vector<std::string> pieces;
+  char32_t before = 0;     // the code point before
+  bool open_flag = false;  // the last piece is one regional indicator, waiting for its pair
   std::size_t i = 0;
   while (i < text.size()) {
     const std::size_t start = i;
-    const char32_t cp = detail::utf8_next(text, i);
+    const char32_t cp = utf8_next(text, i);
     std::string piece;
-    if (cp == detail::replacement_character) {
-      detail::append_utf8(piece, cp);
+    if (cp == replacement_character) {
+      append_utf8(piece, cp);
     } else {
       piece.assign(text.substr(start, i - start));
     }
-    if (!characters.empty() && detail::code_point_width(cp) == 0 && cp != 0) {
-      characters.back() += piece;
+    const bool flag_pair = open_flag && regional_indicator(cp);
+    const bool glued = join && !pieces.empty() &&
+                       (extends_character(cp) || flag_pair || (before == 0x200D && joined_pictograph(cp)));
+    if (glued) {
+      pieces.back() += piece;
     } else {
-      characters.push_back(std::move(piece));
+      pieces.push_back(std::move(piece));
     }
+    open_flag = regional_indicator(cp) && !flag_pair;
+    before = cp;
   }
-  return characters;
+  return pieces;
 }
+
+}  // namespace detail
+
+/// The characters of UTF-8 `text`, one string each, to highlight text character by character
+/// (with HighlightOptions::separator ""). A character here is what a reader sees as one: a code
+/// point with the code points that belong to it, namely combining marks (é written as e +
+/// U+0301), variation selectors, zero-width joiners with the emoji they join (👨‍👩‍👧 is one),
+/// emoji skin-tone modifiers (👍🏽) and the two regional indicators of a flag (🇫🇷). This is
+/// close to Unicode's grapheme clusters, not all of them: Hangul jamo sequences and Indic
+/// conjuncts stay split. A model whose tokens are code points (Python's `list(text)`) needs
+/// utf8_code_points instead. Malformed bytes become U+FFFD.
+/// \param text UTF-8 text
+/// \return the characters, in order; joined they give `text` (with malformed bytes replaced)
+inline std::vector<std::string> utf8_characters(std::string_view text) { return detail::utf8_pieces(text, true); }
+
+/// The code points of UTF-8 `text`, one string each: the tokens of a character-level model that
+/// splits text as Python's `list(text)` does (é written as e + U+0301 is two). Malformed bytes
+/// become U+FFFD.
+/// \param text UTF-8 text
+/// \return the code points, in order, each as UTF-8
+inline std::vector<std::string> utf8_code_points(std::string_view text) { return detail::utf8_pieces(text, false); }
 
 namespace detail {
 

@@ -321,6 +321,22 @@ TEST_CASE("animation: bad shapes and options give clear errors", "[io][animation
         "attn::io::animation_html: options.vmin (1) must be less than options.vmax (1)");
   CHECK(message_of<attn::invalid_argument>([&] { attn::io::animation_html({}); }) ==
         "attn::io::animation_html: there is no frame to show (add one first)");
+  // A writer checks its options and the page's directory when made, not at the end of training.
+  CHECK(message_of<attn::invalid_argument>([&] { AnimationWriter early("unused.html", bad); }) ==
+        "attn::io::AnimationWriter: options.vmin (1) must be less than options.vmax (1)");
+  bad = {};
+  bad.frame_ms = 10;
+  CHECK(message_of<attn::invalid_argument>([&] { AnimationWriter early("unused.html", bad); }) ==
+        "attn::io::AnimationWriter: options.frame_ms (10) must be in [20, 60000]");
+  bad = {};
+  bad.vmax = std::numeric_limits<double>::infinity();
+  CHECK(message_of<attn::invalid_argument>([&] { AnimationWriter early("unused.html", bad); }) ==
+        "attn::io::AnimationWriter: options.vmax (inf) must be finite");
+  AnimTempDir tmp;
+  CHECK(message_of<std::runtime_error>([&] { AnimationWriter early(tmp.path / "no_such_dir" / "page.html"); }) ==
+        "attn::io::AnimationWriter: the directory '" + (tmp.path / "no_such_dir").string() + "' of '" +
+            (tmp.path / "no_such_dir" / "page.html").string() + "' does not exist (create it first)");
+  CHECK(tmp.files() == 0);
   std::vector<AnimationFrame> mixed = frames;
   mixed[2].maps[0] = Eigen::MatrixXd::Zero(4, 3);
   CHECK(message_of<attn::invalid_argument>([&] { attn::io::animation_html(mixed); }) ==

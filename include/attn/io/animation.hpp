@@ -145,10 +145,25 @@ inline void write_animation_grid_svg(const std::filesystem::path& path, const st
 /// \headerfile animation.hpp <attn/io/animation.hpp>
 class AnimationWriter {
  public:
+  /// Checks what it can before the first frame, so that a bad setting fails before a training
+  /// run rather than at its end: the options (cell_size, frame_ms, vmin and vmax) and that the
+  /// directory of `path` exists (it is not created). Nothing is written until write(), or the
+  /// first frame with AnimationOptions::write_each_frame: without either, no page is written.
   /// \param path the page to write (replaced atomically on each write)
   /// \param options look of the page and whether every frame writes it
+  /// \throws attn::invalid_argument for a bad option, std::runtime_error when the directory of
+  ///         `path` does not exist
   explicit AnimationWriter(std::filesystem::path path, AnimationOptions options = {})
-      : path_(std::move(path)), options_(std::move(options)) {}
+      : path_(std::move(path)), options_(std::move(options)) {
+    const std::string who = "attn::io::AnimationWriter";
+    detail::animation_check_options(options_, who);
+    const std::filesystem::path directory = path_.parent_path().empty() ? std::filesystem::path(".") : path_.parent_path();
+    std::error_code error;
+    if (!std::filesystem::is_directory(directory, error)) {
+      throw std::runtime_error(who + ": the directory '" + directory.string() + "' of '" + path_.string() +
+                               "' does not exist (create it first)");
+    }
+  }
 
   /// Sets the ground-truth maps, one per sample (float or double), each of its sample's shape.
   /// \param truth the maps; empty: none

@@ -103,6 +103,16 @@ inline void animation_check_frame(const AnimationFrame& frame, const AnimationFr
   }
 }
 
+/// The checks of `options` on their own (AnimationWriter's constructor runs them too, so that
+/// a bad setting fails before a training run, not at its first write).
+inline void animation_check_options(const AnimationOptions& options, const std::string& who) {
+  ATTN_CHECK(options.cell_size >= 0 && options.cell_size <= 64,
+             who + ": options.cell_size (" + std::to_string(options.cell_size) + ") must be in [0, 64]");
+  ATTN_CHECK(options.frame_ms >= 20 && options.frame_ms <= 60000,
+             who + ": options.frame_ms (" + std::to_string(options.frame_ms) + ") must be in [20, 60000]");
+  check_scale_ends(options.vmin, options.vmax, who.c_str());
+}
+
 /// Checks frames, truth and options together (what a page or a grid needs).
 inline void animation_check(const std::vector<AnimationFrame>& frames, const std::vector<Matrix<double>>& truth,
                             const AnimationOptions& options, const std::string& who) {
@@ -111,10 +121,7 @@ inline void animation_check(const std::vector<AnimationFrame>& frames, const std
     animation_check_frame(frames[f], f == 0 ? nullptr : &frames.front(), truth, who,
                           "frames[" + std::to_string(f) + "]");
   }
-  ATTN_CHECK(options.cell_size >= 0 && options.cell_size <= 64,
-             who + ": options.cell_size (" + std::to_string(options.cell_size) + ") must be in [0, 64]");
-  ATTN_CHECK(options.frame_ms >= 20 && options.frame_ms <= 60000,
-             who + ": options.frame_ms (" + std::to_string(options.frame_ms) + ") must be in [20, 60000]");
+  animation_check_options(options, who);
 }
 
 /// The colour scale shared by every frame and truth map (HeatmapOptions' rules).

@@ -169,18 +169,17 @@ inline std::vector<double> nice_ticks(double lo, double hi, int& decimals) {
   return ticks;
 }
 
+/// A scale's given ends: each finite, vmin below vmax when both are given.
+inline void check_scale_ends(const std::optional<double>& vmin, const std::optional<double>& vmax, const char* who) {
+  ATTN_CHECK(!vmin || std::isfinite(*vmin), std::string(who) + ": options.vmin (" + format_number(*vmin, -1) + ") must be finite");
+  ATTN_CHECK(!vmax || std::isfinite(*vmax), std::string(who) + ": options.vmax (" + format_number(*vmax, -1) + ") must be finite");
+  ATTN_CHECK(!vmin || !vmax || *vmin < *vmax, std::string(who) + ": options.vmin (" + format_number(*vmin, -1) +
+                                                  ") must be less than options.vmax (" + format_number(*vmax, -1) + ")");
+}
+
 inline HeatmapScale heatmap_scale(const std::vector<PanelView>& panels, const HeatmapOptions& options, const char* who) {
-  ATTN_CHECK(!options.vmin || std::isfinite(*options.vmin),
-             std::string(who) + ": options.vmin (" + format_number(*options.vmin, -1) + ") must be finite");
-  ATTN_CHECK(!options.vmax || std::isfinite(*options.vmax),
-             std::string(who) + ": options.vmax (" + format_number(*options.vmax, -1) + ") must be finite");
-  if (options.vmin && options.vmax) {
-    ATTN_CHECK(*options.vmin < *options.vmax, std::string(who) + ": options.vmin (" +
-                                                  format_number(*options.vmin, -1) +
-                                                  ") must be less than options.vmax (" +
-                                                  format_number(*options.vmax, -1) + ")");
-    return {*options.vmin, *options.vmax};
-  }
+  check_scale_ends(options.vmin, options.vmax, who);
+  if (options.vmin && options.vmax) return {*options.vmin, *options.vmax};
   double lo = std::numeric_limits<double>::infinity();
   double hi = -std::numeric_limits<double>::infinity();
   for (const PanelView& panel : panels) {

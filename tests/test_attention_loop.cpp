@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <type_traits>
 
@@ -260,6 +261,23 @@ TEST_CASE("AttentionLoop argument checks", "[loop][errors]") {
   CHECK_THROWS_WITH(loop.step(MatrixXd::Ones(1, 2), cell), "attn::AttentionLoop::step: input (1x2) must be (1x1)");
   CHECK_THROWS_WITH(loop.step(MatrixXd::Ones(1, 1), [](const MatrixXd&, MatrixXd& h) { h.resize(1, 3); }),
                     "attn::AttentionLoop::step: cell_output (after the cell) (1x3) must be (1x2)");
+  // A cell that skips its output, or part of it, on some step: an error, not the previous
+  // step's query (a user's cell forgot to write on step 1 and got step 0's alignment again).
+  attn::AttentionLoop<double> forgetful(memory, options);
+  forgetful.step(MatrixXd::Ones(1, 1), cell);
+  CHECK_THROWS_WITH(forgetful.step(MatrixXd::Ones(1, 1), [](const MatrixXd&, MatrixXd&) {}),
+                    "attn::AttentionLoop::step: the cell left cell_output(0, 0) unwritten: it must write the whole "
+                    "1x2 query on every step (cell_output does not keep the previous step's)");
+  CHECK_THROWS_WITH(forgetful.step(MatrixXd::Ones(1, 1), [](const MatrixXd&, MatrixXd& h) { h(0, 0) = 1; }),
+                    "attn::AttentionLoop::step: the cell left cell_output(0, 1) unwritten: it must write the whole "
+                    "1x2 query on every step (cell_output does not keep the previous step's)");
+  // A NaN the cell computes is its output (the marker is a NaN no arithmetic makes).
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  CHECK_NOTHROW(forgetful.step(MatrixXd::Ones(1, 1), [&](const MatrixXd&, MatrixXd& h) { h.setConstant(nan * 2.0); }));
+  CHECK(std::isnan(forgetful.cell_output()(0, 1)));
+  CHECK(std::isnan(attn::detail::unwritten_marker<float>()));
+  const attn::Matrix<float> computed = attn::Matrix<float>::Constant(1, 3, std::numeric_limits<float>::quiet_NaN());
+  CHECK(attn::detail::first_unwritten(computed) == -1);
 }
 
 }  // namespace test_attention_loop

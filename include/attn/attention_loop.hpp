@@ -19,6 +19,8 @@
 #include "monotonic.hpp"
 #include "workspace.hpp"
 
+#include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <type_traits>
@@ -69,6 +71,29 @@ constexpr bool cell_output_writable() {
     return true;
   }
 }
+
+/// What AttentionLoop::step writes into the cell output before calling the cell: a quiet NaN
+/// whose payload no arithmetic produces (a NaN a cell computes has the default payload), so that
+/// an entry the cell leaves unwritten is seen after the call instead of silently keeping the
+/// previous step's query.
+template <typename Scalar>
+Scalar unwritten_marker() {
+  static_assert(sizeof(Scalar) == 4 || sizeof(Scalar) == 8, "attn: float or double");
+  using Bits = std::conditional_t<sizeof(Scalar) == 4, std::uint32_t, std::uint64_t>;
+  const Bits bits = sizeof(Scalar) == 4 ? Bits(0x7FC0A77Eu) : Bits(0x7FF80000A77E0A77ull);
+  Scalar value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+
+/// The first entry of `m` that still holds unwritten_marker (bit for bit), or -1.
+template <typename Scalar>
+Index first_unwritten(const Matrix<Scalar>& m) {
+  const Scalar marker = unwritten_marker<Scalar>();
+  for (Index k = 0; k < m.size(); ++k)
+    if (std::memcmp(&m.data()[k], &marker, sizeof marker) == 0) return k;
+  return -1;
+}
 }  // namespace detail
 
 /// The alignment before the first step.
@@ -107,7 +132,10 @@ struct AttentionLoopOptions {
 /// `void cell(const attn::Matrix<S>& cell_input, attn::Matrix<S>& cell_output)` that reads the
 /// 1×cell_input_size input, updates its own state and writes the 1×dq output (the query; dq =
 /// memory.query_size()) without resizing it. A cell that returns a value, or whose second
-/// parameter is const or a copy, does not compile (a static_assert names this signature). See
+/// parameter is const or a copy, does not compile (a static_assert names this signature).
+/// `cell_output` holds nothing between steps (it is not the cell's state: keep that in the
+/// cell): each step fills it with a marker NaN before calling the cell, and an entry the cell
+/// leaves unwritten throws instead of attending with the previous step's query. See
 /// the top of this header for the order of operations. The memory must outlive the loop. Steps allocate nothing once the history's
 /// reservation covers them (and the cell allocates nothing).
 template <typename Scalar>
@@ -183,7 +211,8 @@ class AttentionLoop {
   /// \param noise the pre-sigmoid noise source of a monotonic memory
   /// \return the step output, 1×output_size()
   /// \throws attn::invalid_argument when `input`, the cell input built by cell_input_fn or the
-  ///         cell output has another shape, or a noisy monotonic memory gets attn::NoNoise
+  ///         cell output has another shape, the cell leaves an entry of its output unwritten,
+  ///         or a noisy monotonic memory gets attn::NoNoise
   template <typename DerivedI, typename Cell, typename Noise = NoNoise>
   const Matrix<Scalar>& step(const Eigen::MatrixBase<DerivedI>& input, Cell&& cell, Noise&& noise = Noise()) {
     static_assert(std::is_same<Scalar, typename DerivedI::Scalar>::value,
@@ -215,9 +244,15 @@ class AttentionLoop {
       cell_input_.leftCols(options_.input_size) = input;
       cell_input_.rightCols(attention_size_) = attention_;
     }
-    // 2. the caller's cell
+    // 2. the caller's cell, on an output marked unwritten: a cell that skips an entry must not
+    // attend with the previous step's value of it (a stale query gives plausible alignments).
+    cell_output_.setConstant(detail::unwritten_marker<Scalar>());
     cell(static_cast<const Matrix<Scalar>&>(cell_input_), cell_output_);
     detail::check_shape(fn, "cell_output (after the cell)", cell_output_, 1, memory_->query_size());
+    const Index unwritten = detail::first_unwritten(cell_output_);
+    ATTN_CHECK(unwritten < 0, std::string(fn) + ": the cell left cell_output(0, " + std::to_string(unwritten) +
+                                  ") unwritten: it must write the whole 1x" + std::to_string(cell_output_.cols()) +
+                                  " query on every step (cell_output does not keep the previous step's)");
     // 3-4. alignment from the cell output and the previous alignment, then the context
     attend_into(*memory_, cell_output_, alignment_, context_, alignment_, ws_, std::forward<Noise>(noise));
     // 5. attention

@@ -215,6 +215,15 @@ TEMPLATE_TEST_CASE("luong argument errors", "[errors][luong]", float, double) {
     REQUIRE_ATTN_ERROR(attn::luong(q3, k, v, P::general(M::Zero(3, 3))), "attn::luong: params.w (3x3) must be (3x2)");
     REQUIRE_ATTN_ERROR(attn::luong_into(q, k, v, P::general(M()), out, w, ws), "attn::luong: params.w (0x0) must be (2x2)");
     CHECK_NOTHROW(attn::luong(q3, k, v, P::general(M::Zero(3, 2))));  // dq != dk is fine here
+    // memory_layer(W_m) holds W_mᵀ; its errors speak of W_m as given (a user passed TF's kernel
+    // transposed and read of a 6x5 matrix they never made).
+    REQUIRE_ATTN_ERROR(attn::luong(q3, k, v, P::memory_layer(M::Zero(3, 2))),
+                       "attn::luong: params from LuongParams::memory_layer(W_m): W_m (3x2) must be (2x3): k.cols() rows "
+                       "and the query's width in columns (TF's memory_layer kernel as it is)");
+    REQUIRE_ATTN_ERROR(attn::prepare_memory(k, v, P::memory_layer(M::Zero(3, 3))),
+                       "attn::prepare_memory: params from LuongParams::memory_layer(W_m): W_m (3x3) must be (2x3): "
+                       "k.cols() rows and the query's width in columns (TF's memory_layer kernel as it is)");
+    CHECK_NOTHROW(attn::luong(q3, k, v, P::memory_layer(M::Zero(2, 3))));
   }
   SECTION("concat: params.w must be (dq + dk) x units, units = params.v.cols()") {
     attn::RowVector<TestType> vv = attn::RowVector<TestType>::Zero(6);

@@ -46,6 +46,9 @@ struct LuongParams {
   Matrix<Scalar> w;         ///< general: dq×dk; concat: (dq+dk)×units; dot: unused (empty)
   RowVector<Scalar> v;      ///< concat: 1×units; otherwise unused (empty)
   std::optional<Scalar> g;  ///< scalar multiplying the score (TF `scale=True`); unset = 1
+  /// Set by memory_layer(): `w` holds the transpose of the caller's kernel W_m, and shape
+  /// errors speak of W_m as given, not of `w`.
+  bool from_memory_kernel = false;
 
   /// e = g·Q·Kᵀ
   /// \param g score factor (TF `scale=True`); unset: 1
@@ -66,7 +69,7 @@ struct LuongParams {
   /// \param g score factor (TF `scale=True`); unset: 1
   /// \return parameters of the general score with `w` = memory_kernelᵀ (dq×dk)
   static LuongParams memory_layer(const Matrix<Scalar>& memory_kernel, std::optional<Scalar> g = std::nullopt) {
-    return {LuongScore::general, memory_kernel.transpose(), {}, g};
+    return {LuongScore::general, memory_kernel.transpose(), {}, g, true};
   }
   /// e_ij = g·v·tanh([q_i, k_j]·W), W (dq+dk)×units, v 1×units
   /// \param w (dq+dk)×units: its first dq rows apply to the query, the rest to the key
@@ -135,6 +138,11 @@ struct ScorerOf<LuongParams<S>> {
     }
     if (p.score == LuongScore::dot) {
       check_equal(fn, "q.cols()", dq, "k.cols()", dk);
+    } else if (p.from_memory_kernel) {
+      ATTN_CHECK(p.w.rows() == dq && p.w.cols() == dk,
+                 std::string(fn) + ": params from LuongParams::memory_layer(W_m): W_m (" + std::to_string(p.w.cols()) + "x" +
+                     std::to_string(p.w.rows()) + ") must be (" + std::to_string(dk) + "x" + std::to_string(dq) +
+                     "): k.cols() rows and the query's width in columns (TF's memory_layer kernel as it is)");
     } else {
       check_shape(fn, "params.w", p.w, dq, dk);
     }

@@ -120,6 +120,12 @@ TEST_CASE("heatmap_png: errors name the function, the option and the sizes", "[p
   CHECK(message_of<attn::invalid_argument>([&] { attn::io::heatmap_png(Eigen::MatrixXd::Zero(2000, 1500), options); }) ==
         "attn::io::heatmap_png: a 2000×1500 map at 2 px per cell is 1500·2 × 2000·2 px, more than "
         "options.max_pixels (4194304); lower options.cell_size or raise options.max_pixels");
+  // At 1 px a cell, a smaller cell is no advice (a user at 1 px was told to lower it).
+  options.cell_size = 1;
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::heatmap_png(Eigen::MatrixXd::Zero(4000, 1500), options); }) ==
+        "attn::io::heatmap_png: a 4000×1500 map at 1 px per cell is 1500·1 × 4000·1 px, more than "
+        "options.max_pixels (4194304); raise options.max_pixels, or draw fewer cells (a block of the map, or the "
+        "map pooled: attn-plot --pool on its .npy)");
   options.cell_size = std::numeric_limits<Index>::max() / 2;  // no overflow on the way
   CHECK_THROWS_AS(attn::io::heatmap_png(Eigen::MatrixXd::Zero(3, 3), options), attn::invalid_argument);
   options = {};

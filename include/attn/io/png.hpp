@@ -78,7 +78,11 @@ inline PngLayout png_layout(Index rows, Index cols, const PngHeatmapOptions& opt
                        std::to_string(layout.scale) + " px per cell is " + std::to_string(cols) + "·" +
                        std::to_string(layout.scale) + " × " + std::to_string(rows) + "·" +
                        std::to_string(layout.scale) + " px, more than options.max_pixels (" +
-                       std::to_string(options.max_pixels) + "); lower options.cell_size or raise options.max_pixels");
+                       std::to_string(options.max_pixels) + ")" +
+                       // At 1 px a cell, no smaller cell helps: only a larger bound, or fewer cells.
+                       (layout.scale > 1 ? std::string("; lower options.cell_size or raise options.max_pixels")
+                                         : std::string("; raise options.max_pixels, or draw fewer cells (a block of "
+                                                       "the map, or the map pooled: attn-plot --pool on its .npy)")));
   layout.width = cols * layout.scale;
   layout.height = rows * layout.scale;
   return layout;

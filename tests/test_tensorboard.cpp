@@ -181,6 +181,12 @@ TEST_CASE("SummaryWriter::add_attention: one image per head on a shared scale", 
     attn::io::SummaryWriter writer(dir.path, "attn");
     writer.add_attention("layer0", heads, 2, png);
     writer.add_attention("layer1", std::vector<Eigen::MatrixXd>{Eigen::MatrixXd::Constant(1, 1, 0.5)}, 3, png);
+    // Any list of maps, as the other exporters take (a user's history.views() did not compile):
+    // the views of the same heads give the same images.
+    attn::AlignmentHistory<float> history(2, 2);
+    history.record(0, heads.head(0));
+    history.record(1, heads.head(1));
+    writer.add_attention("views", history.views(), 4, png);
     file = writer.file();
     writer.close();
     writer.close();  // closing twice is fine
@@ -189,10 +195,10 @@ TEST_CASE("SummaryWriter::add_attention: one image per head on a shared scale", 
   CHECK(file.filename().string().size() > 5);
   CHECK(file.filename().string().substr(file.filename().string().size() - 5) == ".attn");
   const std::vector<std::string> records = test_formats::read_tfrecords(slurp(file));
-  REQUIRE(records.size() == 4);
-  const std::vector<std::string> tags{"layer0/head_0", "layer0/head_1", "layer1/head_0"};
+  REQUIRE(records.size() == 6);
+  const std::vector<std::string> tags{"layer0/head_0", "layer0/head_1", "layer1/head_0", "views/head_0", "views/head_1"};
   std::vector<test_formats::Image> images;
-  for (std::size_t k = 0; k < 3; ++k) {
+  for (std::size_t k = 0; k < 5; ++k) {
     const SummaryEvent event = summary_event(records[k + 1]);
     CHECK(event.tag == tags[k]);
     images.push_back(test_formats::decode_png(field(parse_fields(field(event.value, 4).bytes), 4).bytes));
@@ -204,6 +210,10 @@ TEST_CASE("SummaryWriter::add_attention: one image per head on a shared scale", 
   CHECK(images[0].pixel(1, 0) != images[1].pixel(1, 0));
   // A constant 0.5 alone gets the scale [0, 0.5]: the top colour.
   CHECK(images[2].pixel(0, 0) == std::vector<int>{0xfd, 0xe7, 0x25});
+  for (int x = 0; x < 2; ++x) {
+    CHECK(images[3].pixel(x, 0) == images[0].pixel(x, 0));
+    CHECK(images[4].pixel(x, 0) == images[1].pixel(x, 0));
+  }
 }
 
 TEST_CASE("SummaryWriter: never overwrites a file, each writer has its own", "[tensorboard][io]") {

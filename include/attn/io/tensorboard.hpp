@@ -6,6 +6,7 @@
 
 #include "../config.hpp"
 #include "../head_weights.hpp"  // attn::HeadWeights
+#include "detail/map_source.hpp"
 #include "detail/tfrecord.hpp"
 #include "png.hpp"
 
@@ -228,41 +229,27 @@ class SummaryWriter {
     write_summary(who, tag, step, rest);
   }
 
-  /// Appends one heatmap image per head, tagged `<tag_prefix>/head_<i>` (i from 0), all on one
-  /// colour scale (unset vmin/vmax: the range of all heads together) so heads compare.
+  /// Appends one heatmap image per map, tagged `<tag_prefix>/head_<i>` (i from 0), all on one
+  /// colour scale (unset vmin/vmax: the range of all maps together) so heads compare. `maps` is
+  /// any list of maps, as the other exporters take: an attn::HeadWeights (`h×Tq×Tk` per-head
+  /// weights of a multi-head call), a std::vector of matrices, attn::head_views(w), or the views
+  /// of an AlignmentHistory; the maps may differ in shape.
   /// \param tag_prefix e.g. "attention/layer0"; non-empty UTF-8
-  /// \param weights `h×Tq×Tk` per-head weights of a multi-head call, h >= 1, Tq, Tk >= 1
-  /// \param step global step
-  /// \param options colours and pixel size
-  /// \throws attn::invalid_argument for a bad prefix, no heads, or as heatmap_png() does
-  /// \throws std::runtime_error when writing fails or the writer is closed
-  template <typename Scalar>
-  void add_attention(const std::string& tag_prefix, const HeadWeights<Scalar>& weights, std::int64_t step,
-                     const PngHeatmapOptions& options = {}) {
-    std::vector<Matrix<double>> maps;
-    maps.reserve(static_cast<std::size_t>(weights.heads()));
-    for (Index i = 0; i < weights.heads(); ++i) maps.push_back(weights.head(i).template cast<double>());
-    add_attention(tag_prefix, maps, step, options);
-  }
-
-  /// Appends one heatmap image per matrix, tagged `<tag_prefix>/head_<i>`, on one shared colour
-  /// scale (see the HeadWeights overload). The maps may differ in shape.
-  /// \param tag_prefix e.g. "attention/layer0"; non-empty UTF-8
-  /// \param maps at least one map, each at least 1×1
+  /// \param maps at least one map, each at least 1×1 (float or double)
   /// \param step global step
   /// \param options colours and pixel size
   /// \throws attn::invalid_argument for a bad prefix, no maps, or as heatmap_png() does
   /// \throws std::runtime_error when writing fails or the writer is closed
-  template <typename Scalar>
-  void add_attention(const std::string& tag_prefix, const std::vector<Matrix<Scalar>>& maps, std::int64_t step,
+  template <typename Maps, typename = std::enable_if_t<detail::is_map_list<Maps>>>
+  void add_attention(const std::string& tag_prefix, const Maps& maps, std::int64_t step,
                      const PngHeatmapOptions& options = {}) {
     const char* who = "attn::io::SummaryWriter::add_attention";
-    ::attn::detail::check_scalar<Scalar>();
+    ::attn::detail::check_scalar<detail::map_list_scalar<Maps>>();
     check_tag(who, tag_prefix);
-    ATTN_CHECK(!maps.empty(), std::string(who) + ": there are no heads (maps is empty)");
+    ATTN_CHECK(detail::map_list_size(maps) > 0, std::string(who) + ": there are no heads (maps is empty)");
     std::vector<Matrix<double>> values;
-    values.reserve(maps.size());
-    for (const auto& m : maps) values.push_back(m.template cast<double>());
+    values.reserve(detail::map_list_size(maps));
+    detail::for_each_map(maps, [&](std::size_t, const auto& m) { values.push_back(m.template cast<double>()); });
     HeatmapOptions look;
     look.vmin = options.vmin;
     look.vmax = options.vmax;

@@ -321,6 +321,22 @@ TEST_CASE("animation: bad shapes and options give clear errors", "[io][animation
         "attn::io::animation_html: options.vmin (1) must be less than options.vmax (1)");
   CHECK(message_of<attn::invalid_argument>([&] { attn::io::animation_html({}); }) ==
         "attn::io::animation_html: there is no frame to show (add one first)");
+  // Labels that fit no sample are refused (a user's were dropped without a word).
+  bad = {};
+  bad.row_labels = {"a", "b", "c", "d", "e"};
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::animation_html(frames, {}, bad); }) ==
+        "attn::io::animation_html: options.row_labels has 5 labels but no sample's maps have that many rows "
+        "(labels go on the samples they fit)");
+  bad = {};
+  bad.col_labels = {"a"};
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::animation_grid_svg(frames, {}, {0}, bad); }) ==
+        "attn::io::animation_grid_svg: options.col_labels has 1 labels but no sample's maps have that many columns "
+        "(labels go on the samples they fit)");
+  bad.col_labels = {"a", "b", "c", "d"};
+  CHECK_NOTHROW(attn::io::animation_html(frames, {}, bad));
+  bad = {};
+  bad.vmin = 1;
+  bad.vmax = 1;
   // A writer checks its options and the page's directory when made, not at the end of training.
   CHECK(message_of<attn::invalid_argument>([&] { AnimationWriter early("unused.html", bad); }) ==
         "attn::io::AnimationWriter: options.vmin (1) must be less than options.vmax (1)");

@@ -122,6 +122,19 @@ inline void animation_check(const std::vector<AnimationFrame>& frames, const std
                           "frames[" + std::to_string(f) + "]");
   }
   animation_check_options(options, who);
+  // Labels go on the samples whose maps they fit; labels that fit none are a mistake, not a
+  // choice (they would silently not be drawn).
+  const auto fits_some = [&](std::size_t n, bool rows) {
+    for (const Matrix<double>& m : frames.front().maps)
+      if (static_cast<std::size_t>(rows ? m.rows() : m.cols()) == n) return true;
+    return false;
+  };
+  ATTN_CHECK(options.row_labels.empty() || fits_some(options.row_labels.size(), true),
+             who + ": options.row_labels has " + std::to_string(options.row_labels.size()) +
+                 " labels but no sample's maps have that many rows (labels go on the samples they fit)");
+  ATTN_CHECK(options.col_labels.empty() || fits_some(options.col_labels.size(), false),
+             who + ": options.col_labels has " + std::to_string(options.col_labels.size()) +
+                 " labels but no sample's maps have that many columns (labels go on the samples they fit)");
 }
 
 /// The colour scale shared by every frame and truth map (HeatmapOptions' rules).

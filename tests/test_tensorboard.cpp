@@ -210,7 +210,7 @@ TEST_CASE("SummaryWriter::add_attention: one image per head on a shared scale", 
   CHECK(images[0].pixel(1, 0) != images[1].pixel(1, 0));
   // A constant 0.5 alone gets the scale [0, 0.5]: the top colour.
   CHECK(images[2].pixel(0, 0) == std::vector<int>{0xfd, 0xe7, 0x25});
-  for (int x = 0; x < 2; ++x) {
+  for (std::uint32_t x = 0; x < 2; ++x) {
     CHECK(images[3].pixel(x, 0) == images[0].pixel(x, 0));
     CHECK(images[4].pixel(x, 0) == images[1].pixel(x, 0));
   }

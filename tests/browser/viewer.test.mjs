@@ -246,13 +246,28 @@ await run('viewer', async (browser) => {
   await keyTip(1, 0);
   await page.keyboard.press('0');
   await page.waitForFunction(() => document.getElementById('attn-map-canvas').dataset.zoom === '1');
+  // The browser's own shortcuts stay the browser's: Ctrl with + is not the map's zoom.
+  await page.keyboard.press('Control+=');
+  await page.keyboard.press('ArrowRight');  // (a frame for a zoom that should not happen)
+  assert.equal(await page.getAttribute('#attn-map-canvas', 'data-zoom'), '1', 'Ctrl+= leaves the map\'s zoom');
+  await keyTip(1, 1);
   await page.screenshot({ path: join(work, 'viewer_map_keyboard.png') });
   await page.evaluate(() => document.activeElement.blur());
   assert.equal(await page.$eval('#attn-tooltip', (x) => x.hidden), true, 'the tooltip goes with the focus');
+  // Another query chosen: the keyboard's cell starts again on its first key.
+  await page.click('.attn-tab[data-view="text"]');
+  await page.selectOption('#attn-query', '3');
+  await page.click('.attn-tab[data-view="map"]');
+  await page.focus('#attn-map-canvas');
+  await keyTip(3, 0);
+  await page.evaluate(() => document.activeElement.blur());
   await page.click('.attn-tab[data-view="model"]');
   await page.focus('#attn-model-grid canvas[data-layer="1"][data-head="2"]');
   await page.keyboard.press('Enter');
   assert.equal(await page.getAttribute('#attn-root', 'data-view'), 'map', 'Enter on a thumbnail opens its map');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'attn-map-canvas', 'and the keyboard is in the map');
+  await keyTip(3, 0);
+  await page.evaluate(() => document.activeElement.blur());
 
   // Text view: query 1 of layer 1, head 2 (the map chose it; chosen again here); each key's data-weight is its weight.
   await page.click('.attn-tab[data-view="text"]');

@@ -252,6 +252,7 @@ function keep(s, i) {
 // Keys on token (s, i) of a side of n tokens: Enter or Space as a click; Escape releases a kept
 // token; up and down (Home, End) move along the side, left and right to the other side.
 function headKey(e, s, i, n) {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;  // the browser's own (history, page zoom)
   const a = att();
   let side = s, to = -1;
   if (e.key === 'Enter' || e.key === ' ') keep(s, i);

@@ -102,7 +102,12 @@ function renderModel() {
       c.setAttribute('role', 'button');
       c.setAttribute('aria-label', c.title);
       c.addEventListener('click', open);
-      c.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } });
+      c.addEventListener('keydown', (e) => {
+        if (e.ctrlKey || e.metaKey || e.altKey || (e.key !== 'Enter' && e.key !== ' ')) return;
+        e.preventDefault();
+        open();
+        $('attn-map-canvas').focus();  // the thumbnail is hidden now: the keyboard goes on in the map
+      });
       grid.appendChild(c);
     }
   });
@@ -289,7 +294,10 @@ function setupMapEvents() {
     MV.drag = null;
     if (d && !d.moved && e.target === c) {
       const cell = cellAt(e);
-      if (cell) { S.query = cell.i; root.dataset.query = String(cell.i); $('attn-query').value = String(cell.i); scheduleMap(); }
+      if (cell) {
+        S.query = cell.i; MV.cur = null;
+        root.dataset.query = String(cell.i); $('attn-query').value = String(cell.i); scheduleMap();
+      }
     }
   });
   c.addEventListener('mousemove', (e) => {
@@ -340,6 +348,7 @@ function keyCell(di, dj) {
   scheduleMap();
 }
 function mapKey(e) {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;  // the browser's own (page zoom, history)
   const n = e.shiftKey ? 10 : 1;
   const moves = { ArrowUp: [-n, 0], ArrowDown: [n, 0], ArrowLeft: [0, -n], ArrowRight: [0, n] };
   const c = cursor();
@@ -401,6 +410,7 @@ function renderText() {
 function show(view) {
   S.view = view;
   MV.top = null;  // the controls above the map differ by view
+  MV.cur = null;  // the keyboard's cell starts again on the chosen query's first key
   root.dataset.view = view;
   for (const v of ['head', 'model', 'map', 'text']) $('attn-view-' + v).hidden = v !== view;
   for (const b of document.querySelectorAll('.attn-tab')) b.setAttribute('aria-pressed', String(b.dataset.view === view));
@@ -419,7 +429,8 @@ function render() {
   else if (S.view === 'map') renderMap();
   else renderText();
 }
-const change = (id, f) => $(id).addEventListener('change', (e) => { f(Number(e.target.value)); render(); });
+// Any choice of map or query puts the keyboard's cell back on the chosen query's first key.
+const change = (id, f) => $(id).addEventListener('change', (e) => { MV.cur = null; f(Number(e.target.value)); render(); });
 change('attn-item', (v) => { S.item = v; S.att = 0; S.layer = 0; S.heads = []; resetZoom(); setupAttention(); });
 change('attn-attention', (v) => { S.att = v; S.layer = 0; S.heads = []; resetZoom(); setupAttention(); });
 change('attn-layer', (v) => { S.layer = v; S.sel = null; S.locked = false; });

@@ -334,6 +334,13 @@ TEST_CASE("animation: bad shapes and options give clear errors", "[io][animation
         "(labels go on the samples they fit)");
   bad.col_labels = {"a", "b", "c", "d"};
   CHECK_NOTHROW(attn::io::animation_html(frames, {}, bad));
+  // A writer checks them on its first frame, before the training run goes on.
+  bad.col_labels = {"a"};
+  AnimationWriter labelled("unused.html", bad);
+  CHECK(message_of<attn::invalid_argument>([&] { labelled.add_frame(1, "a", frames[0].maps); }) ==
+        "attn::io::AnimationWriter::add_frame: options.col_labels has 1 labels but no sample's maps have that many "
+        "columns (labels go on the samples they fit)");
+  CHECK(labelled.frames().empty());
   bad = {};
   bad.vmin = 1;
   bad.vmax = 1;

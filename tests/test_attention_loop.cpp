@@ -266,11 +266,13 @@ TEST_CASE("AttentionLoop argument checks", "[loop][errors]") {
   attn::AttentionLoop<double> forgetful(memory, options);
   forgetful.step(MatrixXd::Ones(1, 1), cell);
   CHECK_THROWS_WITH(forgetful.step(MatrixXd::Ones(1, 1), [](const MatrixXd&, MatrixXd&) {}),
-                    "attn::AttentionLoop::step: the cell left cell_output(0, 0) unwritten: it must write the whole "
-                    "1x2 query on every step (cell_output does not keep the previous step's)");
+                    "attn::AttentionLoop::step: the cell left cell_output(0, 0) unwritten, or computed it from "
+                    "cell_output's previous value: it must write the whole 1x2 query on every step (cell_output "
+                    "does not keep the previous step's; keep the cell's state in the cell)");
   CHECK_THROWS_WITH(forgetful.step(MatrixXd::Ones(1, 1), [](const MatrixXd&, MatrixXd& h) { h(0, 0) = 1; }),
-                    "attn::AttentionLoop::step: the cell left cell_output(0, 1) unwritten: it must write the whole "
-                    "1x2 query on every step (cell_output does not keep the previous step's)");
+                    "attn::AttentionLoop::step: the cell left cell_output(0, 1) unwritten, or computed it from "
+                    "cell_output's previous value: it must write the whole 1x2 query on every step (cell_output "
+                    "does not keep the previous step's; keep the cell's state in the cell)");
   // A NaN the cell computes is its output (the marker is a NaN no arithmetic makes).
   const double nan = std::numeric_limits<double>::quiet_NaN();
   CHECK_NOTHROW(forgetful.step(MatrixXd::Ones(1, 1), [&](const MatrixXd&, MatrixXd& h) { h.setConstant(nan * 2.0); }));

@@ -169,6 +169,9 @@ TEST_CASE("html: characters, NaN weights and empty input", "[io][html][xmllint]"
   const std::string ring = "x\xE2\x83\x9D";
   CHECK(attn::io::utf8_characters(family + thumb + fr + de + heart + ring + "a\xE2\x80\x8D" + "b") ==
         std::vector<std::string>{family, thumb, fr, de, heart, ring, "a\xE2\x80\x8D", "b"});
+  // A joiner joins two pictographs only (Unicode's rule GB11): after a letter the emoji is its own.
+  const std::string up = "\xF0\x9F\x91\x8D";
+  CHECK(attn::io::utf8_characters("a\xE2\x80\x8D" + up) == std::vector<std::string>{"a\xE2\x80\x8D", up});
   CHECK(attn::io::utf8_code_points(family).size() == 5);
   CHECK(attn::io::utf8_code_points(fr + de).size() == 4);
   Eigen::RowVectorXd w = Eigen::RowVectorXd::LinSpaced(static_cast<Index>(chars.size()), 0.0, 1.0);

@@ -73,9 +73,11 @@ constexpr bool cell_output_writable() {
 }
 
 /// What AttentionLoop::step writes into the cell output before calling the cell: a quiet NaN
-/// whose payload no arithmetic produces (a NaN a cell computes has the default payload), so that
-/// an entry the cell leaves unwritten is seen after the call instead of silently keeping the
-/// previous step's query.
+/// with a payload of its own (a NaN a cell computes from finite values has the default payload),
+/// so that an entry the cell leaves unwritten is seen after the call instead of silently keeping
+/// the previous step's query. Arithmetic on the marker usually carries its payload, so an entry
+/// computed from cell_output's previous value (`h = decay·h + x`) is caught too, as it should:
+/// cell_output is not the cell's state.
 template <typename Scalar>
 Scalar unwritten_marker() {
   static_assert(sizeof(Scalar) == 4 || sizeof(Scalar) == 8, "attn: float or double");
@@ -251,8 +253,10 @@ class AttentionLoop {
     detail::check_shape(fn, "cell_output (after the cell)", cell_output_, 1, memory_->query_size());
     const Index unwritten = detail::first_unwritten(cell_output_);
     ATTN_CHECK(unwritten < 0, std::string(fn) + ": the cell left cell_output(0, " + std::to_string(unwritten) +
-                                  ") unwritten: it must write the whole 1x" + std::to_string(cell_output_.cols()) +
-                                  " query on every step (cell_output does not keep the previous step's)");
+                                  ") unwritten, or computed it from cell_output's previous value: it must write "
+                                  "the whole 1x" + std::to_string(cell_output_.cols()) +
+                                  " query on every step (cell_output does not keep the previous step's; keep the "
+                                  "cell's state in the cell)");
     // 3-4. alignment from the cell output and the previous alignment, then the context
     attend_into(*memory_, cell_output_, alignment_, context_, alignment_, ws_, std::forward<Noise>(noise));
     // 5. attention

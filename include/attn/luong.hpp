@@ -47,7 +47,7 @@ struct LuongParams {
   RowVector<Scalar> v;      ///< concat: 1×units; otherwise unused (empty)
   std::optional<Scalar> g;  ///< scalar multiplying the score (TF `scale=True`); unset = 1
   /// Set by memory_layer(): `w` holds the transpose of the caller's kernel W_m, and shape
-  /// errors speak of W_m as given, not of `w`.
+  /// errors speak of W_m as given, not of `w` (set it back to false if you assign `w` yourself).
   bool from_memory_kernel = false;
 
   /// e = g·Q·Kᵀ

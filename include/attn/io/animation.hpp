@@ -160,8 +160,10 @@ class AnimationWriter {
     const std::filesystem::path directory = path_.parent_path().empty() ? std::filesystem::path(".") : path_.parent_path();
     std::error_code error;
     if (!std::filesystem::is_directory(directory, error)) {
-      throw std::runtime_error(who + ": the directory '" + directory.string() + "' of '" + path_.string() +
-                               "' does not exist (create it first)");
+      throw std::runtime_error(who + ": the directory '" + directory.string() + "' of '" + path_.string() + "' " +
+                               (error && error != std::errc::no_such_file_or_directory
+                                    ? "cannot be read: " + error.message()
+                                    : std::string("does not exist (create it first)")));
     }
   }
 
@@ -191,7 +193,8 @@ class AnimationWriter {
   /// \param title shown while the frame is on screen; empty: "step N"
   /// \param maps one per sample, as many and of the same shapes as in the first frame
   /// \throws attn::invalid_argument for no map, another count or shape than the first frame's,
-  ///         or a shape the truth does not have (the frame is not added); with
+  ///         a shape the truth does not have, or (first frame) row_labels / col_labels that fit
+  ///         no sample (the frame is not added); with
   ///         write_each_frame, what write() throws (the frame stays added)
   template <typename Scalar>
   void add_frame(long long step, std::string title, const std::vector<Matrix<Scalar>>& maps) {
@@ -200,6 +203,7 @@ class AnimationWriter {
     for (const Matrix<Scalar>& m : maps) frame.maps.push_back(m.template cast<double>());
     detail::animation_check_frame(frame, frames_.empty() ? nullptr : &frames_.front(), truth_,
                                   "attn::io::AnimationWriter::add_frame", "the frame");
+    if (frames_.empty()) detail::animation_check_labels(frame, options_, "attn::io::AnimationWriter::add_frame");
     frames_.push_back(std::move(frame));
     if (options_.write_each_frame) write();
   }

@@ -67,20 +67,21 @@ inline bool extends_character(char32_t cp) {
          (cp >= 0xE0020 && cp <= 0xE007F);
 }
 
-/// Whether `cp` is a pictograph that a zero-width joiner (U+200D) joins to the one before it,
-/// as in 👨‍👩‍👧 (the emoji and symbol blocks).
-inline bool joined_pictograph(char32_t cp) {
-  return (cp >= 0x2600 && cp <= 0x27BF) || (cp >= 0x1F000 && cp <= 0x1FAFF);
-}
-
 inline bool regional_indicator(char32_t cp) { return cp >= 0x1F1E6 && cp <= 0x1F1FF; }
+
+/// Whether `cp` is a pictograph, which a zero-width joiner (U+200D) joins to a pictograph before
+/// it, as in 👨‍👩‍👧 (the emoji and symbol blocks, regional indicators aside).
+inline bool joined_pictograph(char32_t cp) {
+  return ((cp >= 0x2600 && cp <= 0x27BF) || (cp >= 0x1F000 && cp <= 0x1FAFF)) && !regional_indicator(cp);
+}
 
 /// The pieces of UTF-8 `text`: each code point its own piece, or with `join` glued to the piece
 /// before it where utf8_characters says so. Malformed bytes become U+FFFD.
 inline std::vector<std::string> utf8_pieces(std::string_view text, bool join) {
   std::vector<std::string> pieces;
-  char32_t before = 0;     // the code point before
-  bool open_flag = false;  // the last piece is one regional indicator, waiting for its pair
+  char32_t before = 0;             // the code point before
+  bool open_flag = false;          // the last piece is one regional indicator, waiting for its pair
+  bool pictograph_piece = false;   // the last piece starts with a pictograph (a joiner may extend it)
   std::size_t i = 0;
   while (i < text.size()) {
     const std::size_t start = i;
@@ -93,11 +94,13 @@ inline std::vector<std::string> utf8_pieces(std::string_view text, bool join) {
     }
     const bool flag_pair = open_flag && regional_indicator(cp);
     const bool glued = join && !pieces.empty() &&
-                       (extends_character(cp) || flag_pair || (before == 0x200D && joined_pictograph(cp)));
+                       (extends_character(cp) || flag_pair ||
+                        (before == 0x200D && pictograph_piece && joined_pictograph(cp)));
     if (glued) {
       pieces.back() += piece;
     } else {
       pieces.push_back(std::move(piece));
+      pictograph_piece = joined_pictograph(cp);
     }
     open_flag = regional_indicator(cp) && !flag_pair;
     before = cp;

@@ -103,6 +103,23 @@ inline void animation_check_frame(const AnimationFrame& frame, const AnimationFr
   }
 }
 
+/// Labels go on the samples whose maps they fit; labels that fit no sample of `frame` (any frame:
+/// every frame has the samples' shapes) are a mistake, not a choice: they would not be drawn.
+/// AnimationWriter::add_frame runs this on the first frame, so it fails before training goes on.
+inline void animation_check_labels(const AnimationFrame& frame, const AnimationOptions& options, const std::string& who) {
+  const auto fits_some = [&](std::size_t n, bool rows) {
+    for (const Matrix<double>& m : frame.maps)
+      if (static_cast<std::size_t>(rows ? m.rows() : m.cols()) == n) return true;
+    return false;
+  };
+  ATTN_CHECK(options.row_labels.empty() || fits_some(options.row_labels.size(), true),
+             who + ": options.row_labels has " + std::to_string(options.row_labels.size()) +
+                 " labels but no sample's maps have that many rows (labels go on the samples they fit)");
+  ATTN_CHECK(options.col_labels.empty() || fits_some(options.col_labels.size(), false),
+             who + ": options.col_labels has " + std::to_string(options.col_labels.size()) +
+                 " labels but no sample's maps have that many columns (labels go on the samples they fit)");
+}
+
 /// The checks of `options` on their own (AnimationWriter's constructor runs them too, so that
 /// a bad setting fails before a training run, not at its first write).
 inline void animation_check_options(const AnimationOptions& options, const std::string& who) {
@@ -122,19 +139,7 @@ inline void animation_check(const std::vector<AnimationFrame>& frames, const std
                           "frames[" + std::to_string(f) + "]");
   }
   animation_check_options(options, who);
-  // Labels go on the samples whose maps they fit; labels that fit none are a mistake, not a
-  // choice (they would silently not be drawn).
-  const auto fits_some = [&](std::size_t n, bool rows) {
-    for (const Matrix<double>& m : frames.front().maps)
-      if (static_cast<std::size_t>(rows ? m.rows() : m.cols()) == n) return true;
-    return false;
-  };
-  ATTN_CHECK(options.row_labels.empty() || fits_some(options.row_labels.size(), true),
-             who + ": options.row_labels has " + std::to_string(options.row_labels.size()) +
-                 " labels but no sample's maps have that many rows (labels go on the samples they fit)");
-  ATTN_CHECK(options.col_labels.empty() || fits_some(options.col_labels.size(), false),
-             who + ": options.col_labels has " + std::to_string(options.col_labels.size()) +
-                 " labels but no sample's maps have that many columns (labels go on the samples they fit)");
+  animation_check_labels(frames.front(), options, who);
 }
 
 /// The colour scale shared by every frame and truth map (HeatmapOptions' rules).

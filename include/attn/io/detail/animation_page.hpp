@@ -71,7 +71,9 @@ inline const char* animation_script() {
   function fmt(v, res) {
     if (!isFinite(v) || !(res > 0)) return isFinite(v) ? String(+v.toPrecision(6)) : String(v);
     if (res === Infinity) return '\u2248' + v.toPrecision(2);
-    return '\u2248' + v.toFixed(Math.min(20, Math.max(0, Math.floor(-Math.log10(res)))));
+    // The decimals the storage resolves, and no more than a double holds (17 significant digits).
+    var whole = v !== 0 ? Math.floor(Math.log10(Math.abs(v))) + 1 : 1;
+    return '\u2248' + v.toFixed(Math.min(20, 17 - Math.min(17, whole), Math.max(0, Math.floor(-Math.log10(res)))));
   }
   var cache = {};
   function values(f, k) {

@@ -7,7 +7,7 @@ import { writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { run, openOffline, expectClean } from './offline.mjs';
+import { run, openOffline, expectClean, writeNpy } from './offline.mjs';
 
 const [out, plot, dates] = process.argv.slice(2);
 if (!out || !plot || !dates) throw new Error('usage: node viewer_screenshots.mjs OUT_DIR ATTN_PLOT ALIGNMENTS_HTML');
@@ -28,14 +28,7 @@ for (let l = 0; l < L; ++l) for (let h = 0; h < H; ++h) for (let i = 0; i < T; +
   const s = row.reduce((a, b) => a + b, 0);
   flat.push(...row.map((x) => x / s));
 }
-let header = `{'descr': '<f8', 'fortran_order': False, 'shape': (${L}, ${H}, ${T}, ${T}), }`;
-header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
-const head = Buffer.alloc(10);
-Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(head);
-head.writeUInt16LE(header.length, 8);
-const body = Buffer.alloc(8 * flat.length);
-flat.forEach((v, k) => body.writeDoubleLE(v, 8 * k));
-writeFileSync(join(scratch, 'synthetic.npy'), Buffer.concat([head, Buffer.from(header, 'latin1'), body]));
+writeNpy(join(scratch, 'synthetic.npy'), [L, H, T, T], flat);
 writeFileSync(join(scratch, 'tokens.txt'), tokens.join('\n') + '\n');
 const synthetic = join(scratch, 'synthetic.html');
 execFileSync(plot, ['--view', join(scratch, 'synthetic.npy'), '-r', join(scratch, 'tokens.txt'), '-c', join(scratch, 'tokens.txt'),

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -69,6 +70,19 @@ inline double scale_fraction(double v, double vmin, double vmax) {
   const double span = vmax - vmin;
   if (std::isfinite(span)) return (v - vmin) / span;
   return (0.5 * v - 0.5 * vmin) / (0.5 * vmax - 0.5 * vmin);
+}
+
+/// A scale's ends as a caller gave them (`options.<lo_name>` and `options.<hi_name>`, each
+/// optional): each finite, and the low one below the high one when both are given. Throws
+/// attn::invalid_argument naming `who` and the option otherwise.
+inline void check_scale_ends(const std::optional<double>& lo, const std::optional<double>& hi, const std::string& who,
+                             const char* lo_name = "vmin", const char* hi_name = "vmax") {
+  const std::string low = std::string("options.") + lo_name;
+  const std::string high = std::string("options.") + hi_name;
+  ATTN_CHECK(!lo || std::isfinite(*lo), who + ": " + low + " (" + format_number(*lo, -1) + ") must be finite");
+  ATTN_CHECK(!hi || std::isfinite(*hi), who + ": " + high + " (" + format_number(*hi, -1) + ") must be finite");
+  ATTN_CHECK(!lo || !hi || *lo < *hi, who + ": " + low + " (" + format_number(*lo, -1) + ") must be less than " + high +
+                                          " (" + format_number(*hi, -1) + ")");
 }
 
 /// The other end of a colour scale that has only `end` (a caller's vmin or vmax, or the value

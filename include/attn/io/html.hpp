@@ -154,10 +154,7 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
   ATTN_CHECK(options.row_labels.empty() || static_cast<Index>(options.row_labels.size()) == w.rows(),
              std::string(who) + ": options.row_labels.size() (" + std::to_string(options.row_labels.size()) +
                  ") must equal weights.rows() (" + std::to_string(w.rows()) + ")");
-  ATTN_CHECK(!options.vmin || std::isfinite(*options.vmin),
-             std::string(who) + ": options.vmin (" + format_number(*options.vmin, -1) + ") must be finite");
-  ATTN_CHECK(!options.vmax || std::isfinite(*options.vmax),
-             std::string(who) + ": options.vmax (" + format_number(*options.vmax, -1) + ") must be finite");
+  check_scale_ends(options.vmin, options.vmax, who);
 
   double lo = std::numeric_limits<double>::infinity();
   double hi = -std::numeric_limits<double>::infinity();
@@ -173,10 +170,6 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
                 : options.scale == HighlightScale::min_max ? smallest
                                                            : std::min(0.0, smallest);
   double vmax = options.vmax ? *options.vmax : (std::isfinite(hi) ? hi : 1.0);
-  if (options.vmin && options.vmax) {
-    ATTN_CHECK(vmin < vmax, std::string(who) + ": options.vmin (" + format_number(vmin, -1) +
-                                ") must be less than options.vmax (" + format_number(vmax, -1) + ")");
-  }
   if (!(vmin < vmax)) {  // (without options.vmin the scale can grow above vmin)
     if (options.vmax) {
       vmin = scale_other_end(vmax, false, who, "options.vmax");

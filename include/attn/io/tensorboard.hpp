@@ -246,9 +246,10 @@ class SummaryWriter {
     const char* who = "attn::io::SummaryWriter::add_attention";
     ::attn::detail::check_scalar<detail::map_list_scalar<Maps>>();
     check_tag(who, tag_prefix);
-    ATTN_CHECK(detail::map_list_size(maps) > 0, std::string(who) + ": there are no heads (maps is empty)");
+    const std::size_t count = detail::map_list_size(maps);
+    ATTN_CHECK(count > 0, std::string(who) + ": there are no heads (maps is empty)");
     std::vector<Matrix<double>> values;
-    values.reserve(detail::map_list_size(maps));
+    values.reserve(count);
     detail::for_each_map(maps, [&](std::size_t, const auto& m) { values.push_back(m.template cast<double>()); });
     HeatmapOptions look;
     look.vmin = options.vmin;

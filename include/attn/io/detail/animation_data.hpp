@@ -127,7 +127,7 @@ inline void animation_check_options(const AnimationOptions& options, const std::
              who + ": options.cell_size (" + std::to_string(options.cell_size) + ") must be in [0, 64]");
   ATTN_CHECK(options.frame_ms >= 20 && options.frame_ms <= 60000,
              who + ": options.frame_ms (" + std::to_string(options.frame_ms) + ") must be in [20, 60000]");
-  check_scale_ends(options.vmin, options.vmax, who.c_str());
+  check_scale_ends(options.vmin, options.vmax, who);
 }
 
 /// Checks frames, truth and options together (what a page or a grid needs).

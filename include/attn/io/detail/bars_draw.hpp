@@ -168,13 +168,7 @@ inline std::string bars_render(const Matrix<double>& m, const BarOptions& o, con
   ATTN_CHECK(o.row_labels.empty() || static_cast<Index>(o.row_labels.size()) == rows,
              std::string(who) + ": options.row_labels.size() (" + std::to_string(o.row_labels.size()) +
                  ") must equal the number of panels, weights.rows() (" + std::to_string(rows) + ")");
-  ATTN_CHECK(!o.ymin || std::isfinite(*o.ymin),
-             std::string(who) + ": options.ymin (" + format_number(*o.ymin, -1) + ") must be finite");
-  ATTN_CHECK(!o.ymax || std::isfinite(*o.ymax),
-             std::string(who) + ": options.ymax (" + format_number(*o.ymax, -1) + ") must be finite");
-  ATTN_CHECK(!o.ymin || !o.ymax || *o.ymin < *o.ymax,
-             std::string(who) + ": options.ymin (" + format_number(*o.ymin, -1) + ") must be less than options.ymax (" +
-                 format_number(*o.ymax, -1) + ")");
+  check_scale_ends(o.ymin, o.ymax, who, "ymin", "ymax");
   check_positive(o.max_plot_width, who, "max_plot_width");
   check_positive(o.max_bar_slot, who, "max_bar_slot");
   ATTN_CHECK(o.plot_height >= 0 && std::isfinite(o.plot_height),

@@ -141,21 +141,22 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
   const std::vector<std::string>& row_labels = *panel.row_labels;
   const std::vector<std::string>& col_labels = *panel.col_labels;
 
+  // Where a title `title_width` wide is centred: over the map, or as far right as keeps it inside
+  // the panel when it is the wider (heatmap_layout widens the panel to hold it).
+  const auto title_centre = [&](double title_width) { return std::max(left + width / 2, x0 + title_width / 2); };
   out += "<g class=\"panel\">\n";
   if (!panel.title->empty()) {
-    // Cut to panel_title_chars and inside the panel, which compute_layout widened to hold it.
-    const double half = 0.5 * panel_title_width(*panel.title, layout.font);
-    std::string attributes = "class=\"panel-title\" x=\"" + svg_num(std::max(left + width / 2, x0 + half)) + "\" y=\"" +
+    // Cut to panel_title_chars.
+    std::string attributes = "class=\"panel-title\" x=\"" +
+                             svg_num(title_centre(panel_title_width(*panel.title, layout.font))) + "\" y=\"" +
                              svg_num(y0 + layout.font * 1.1) + "\" text-anchor=\"middle\" font-size=\"" +
                              svg_num(layout.font * 1.1) + "\" font-weight=\"bold\"";
     svg_label(out, attributes, *panel.title, panel_title_chars);
   }
   if (!options.col_axis_title.empty()) {
-    // Centred over the map, or as far right as keeps it inside the panel when it is the wider
-    // (compute_layout widens the panel to hold it).
-    const double half = 0.5 * col_axis_title_width(options.col_axis_title, layout.font);
     svg_label(out,
-              "class=\"axis-title\" x=\"" + svg_num(std::max(left + width / 2, x0 + half)) + "\" y=\"" +
+              "class=\"axis-title\" x=\"" +
+                  svg_num(title_centre(col_axis_title_width(options.col_axis_title, layout.font))) + "\" y=\"" +
                   svg_num(y0 + layout.panel_title_height + layout.font) + "\" text-anchor=\"middle\"",
               options.col_axis_title, 0);
   }

@@ -169,14 +169,6 @@ inline std::vector<double> nice_ticks(double lo, double hi, int& decimals) {
   return ticks;
 }
 
-/// A scale's given ends: each finite, vmin below vmax when both are given.
-inline void check_scale_ends(const std::optional<double>& vmin, const std::optional<double>& vmax, const char* who) {
-  ATTN_CHECK(!vmin || std::isfinite(*vmin), std::string(who) + ": options.vmin (" + format_number(*vmin, -1) + ") must be finite");
-  ATTN_CHECK(!vmax || std::isfinite(*vmax), std::string(who) + ": options.vmax (" + format_number(*vmax, -1) + ") must be finite");
-  ATTN_CHECK(!vmin || !vmax || *vmin < *vmax, std::string(who) + ": options.vmin (" + format_number(*vmin, -1) +
-                                                  ") must be less than options.vmax (" + format_number(*vmax, -1) + ")");
-}
-
 inline HeatmapScale heatmap_scale(const std::vector<PanelView>& panels, const HeatmapOptions& options, const char* who) {
   check_scale_ends(options.vmin, options.vmax, who);
   if (options.vmin && options.vmax) return {*options.vmin, *options.vmax};
@@ -392,19 +384,15 @@ inline HeatmapLayout heatmap_layout(const std::vector<PanelView>& panels, const 
   layout.map_height = layout.cell * static_cast<double>(max_rows);
   const double gap = n > 1 ? 18 : 0;
   layout.box_width = layout.row_axis_width + layout.row_label_width + layout.map_width + layout.leak_width + gap;
-  if (!options.col_axis_title.empty()) {
-    // The column axis title, centred over the map (or moved right to start at the panel's left
-    // edge), must end inside the panel: a map of a few pixels is narrower than its title.
-    const double title = col_axis_title_width(options.col_axis_title, layout.font);
+  // A title centred over the map (or moved right to start at the panel's left edge: a map of a
+  // few pixels is narrower than its title) must end inside the panel (svg_panel places it so):
+  // the column axis title and the widest panel title.
+  const auto hold_title = [&](double title) {
     const double left = layout.row_axis_width + layout.row_label_width;
     layout.box_width = std::max(layout.box_width, std::max(title, left + layout.map_width / 2 + title / 2) + gap);
-  }
-  if (title_width > 0) {
-    // Each panel title, centred over its map (or moved right to start at the panel's left edge),
-    // ends inside the panel (svg_panel places it so).
-    const double left = layout.row_axis_width + layout.row_label_width;
-    layout.box_width = std::max(layout.box_width, std::max(title_width, left + layout.map_width / 2 + title_width / 2) + gap);
-  }
+  };
+  if (!options.col_axis_title.empty()) hold_title(col_axis_title_width(options.col_axis_title, layout.font));
+  if (title_width > 0) hold_title(title_width);
   layout.box_height = layout.panel_title_height + layout.col_axis_height + layout.col_label_height + layout.map_height +
                       (any_leak ? layout.tick_font + 4 : 0) + gap;  // (the leaked column's "0" and "1" under it)
   return layout;

@@ -234,7 +234,7 @@ function renderHead() {
       t.addEventListener('focus', hover);
       t.addEventListener('blur', leave);
       t.addEventListener('click', () => keep(s, i));
-      t.addEventListener('keydown', (e) => headKey(e, s, i, s === 'q' ? a.tq : a.tk));
+      t.addEventListener('keydown', (e) => headKey(e, s, i));
       svg.appendChild(t);
     }
   };
@@ -249,11 +249,13 @@ function keep(s, i) {
   S.sel = same ? null : { side: s, index: i };
   drawLines();
 }
-// Keys on token (s, i) of a side of n tokens: Enter or Space as a click; Escape releases a kept
-// token; up and down (Home, End) move along the side, left and right to the other side.
-function headKey(e, s, i, n) {
+// Keys on token (s, i): Enter or Space as a click; Escape releases a kept token; up and down
+// (Home, End) move along the side, left and right to the other side.
+function headKey(e, s, i) {
   if (e.ctrlKey || e.metaKey || e.altKey) return;  // the browser's own (history, page zoom)
   const a = att();
+  const size = (side) => (side === 'q' ? a.tq : a.tk);
+  const n = size(s);
   let side = s, to = -1;
   if (e.key === 'Enter' || e.key === ' ') keep(s, i);
   else if (e.key === 'Escape') { S.locked = false; S.sel = { side: s, index: i }; drawLines(); }
@@ -263,8 +265,7 @@ function headKey(e, s, i, n) {
   else if (e.key === 'End') to = n - 1;
   else if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
     side = e.key === 'ArrowLeft' ? 'q' : 'k';
-    const m = side === 'q' ? a.tq : a.tk;
-    if (m > 0) to = Math.min(m - 1, i);
+    if (size(side) > 0) to = Math.min(size(side) - 1, i);
   } else return;
   e.preventDefault();  // no scrolling, no click from Space
   if (to < 0) return;

@@ -294,10 +294,7 @@ function setupMapEvents() {
     MV.drag = null;
     if (d && !d.moved && e.target === c) {
       const cell = cellAt(e);
-      if (cell) {
-        S.query = cell.i; MV.cur = null;
-        root.dataset.query = String(cell.i); $('attn-query').value = String(cell.i); scheduleMap();
-      }
+      if (cell) { MV.cur = null; chooseQuery(cell.i); }
     }
   });
   c.addEventListener('mousemove', (e) => {
@@ -325,6 +322,13 @@ function setupMapEvents() {
   $('attn-zoom-reset').addEventListener('click', () => { resetZoom(); scheduleMap(); });
 }
 
+// Query i becomes the one the map outlines and the text view shows (a click or Enter on the map).
+function chooseQuery(i) {
+  S.query = i;
+  root.dataset.query = String(i);
+  $('attn-query').value = String(i);
+  scheduleMap();
+}
 // The keyboard's cell of the map view: where it was, within the map shown (a query's row first).
 function cursor() {
   const a = att();
@@ -357,9 +361,8 @@ function mapKey(e) {
   if (moves[e.key]) keyCell(moves[e.key][0], moves[e.key][1]);
   else if (e.key === 'Home') keyCell(0, -c.j);
   else if (e.key === 'End') keyCell(0, att().tk);
-  else if (e.key === 'Enter' || e.key === ' ') {
-    S.query = c.i; root.dataset.query = String(c.i); $('attn-query').value = String(c.i); scheduleMap();
-  } else if (e.key === '+' || e.key === '=' || e.key === '-' || e.key === '0') {
+  else if (e.key === 'Enter' || e.key === ' ') chooseQuery(c.i);
+  else if (e.key === '+' || e.key === '=' || e.key === '-' || e.key === '0') {
     if (e.key === '0') resetZoom();
     else {
       const g = geometry();  // zoom about the keyboard's cell

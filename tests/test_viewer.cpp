@@ -2,7 +2,8 @@
 // Tests of attn/io/viewer.hpp: the page's data block read back independently (its own base64
 // decoder here, and Python's json module when python3 is there): maps in order and within the
 // stated error bound of each precision, hostile labels escaped inside <script>, the 12 layers ×
-// 12 heads × T = 128 page under 8 MB, every argument check, and the atomic path overload.
+// 12 heads × T = 128 page under 8 MB, the bits of a mask, every argument check, and the atomic
+// path overload.
 #include "attn/io/viewer.hpp"
 
 #include "helpers.hpp"
@@ -339,6 +340,58 @@ TEST_CASE("viewer: bad shapes and options are refused with a clear message", "[i
   CHECK(message_of([&] { (void)attn::io::attention_view_html(view, options); }) ==
         "attn::io::attention_view_html: colour '#12' must be '#rrggbb' or '#rgb'");
   CHECK_THROWS_AS(attn::io::attention_view_html(empty), attn::invalid_argument);
+}
+
+TEST_CASE("viewer: a mask marks the cells it hid, one bit each; a mask that hides nothing adds nothing", "[io][viewer][mask]") {
+  // Which cells each mask hides, computed here from the masks' definitions (DESIGN.md), and
+  // read back from the page's "mask" bits: bit n % 8 of byte n / 8 for cell n = i·Tk + j.
+  const Index tq = 4;
+  const Index tk = 5;
+  Eigen::Matrix<bool, Eigen::Dynamic, Eigen::Dynamic> explicit_visible(tq, tk);
+  for (Index i = 0; i < tq; ++i)
+    for (Index j = 0; j < tk; ++j) explicit_visible(i, j) = (i + 2 * j) % 3 != 0;
+  struct Case {
+    const char* name;
+    attn::Mask mask;
+    bool (*hidden)(Index, Index);
+  };
+  const std::vector<Case> cases{
+      {"causal", attn::Mask::causal(), [](Index i, Index j) { return j > i; }},
+      {"key length 3", attn::Mask::key_length(3), [](Index, Index j) { return j >= 3; }},
+      {"window 1 0 & causal 1", attn::Mask::window(1, 0) & attn::Mask::causal(1),
+       [](Index i, Index j) { return j < i - 1 || j > i; }},
+      {"matrix", attn::Mask::matrix(explicit_visible), [](Index i, Index j) { return (i + 2 * j) % 3 == 0; }},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    attn::io::AttentionView view;
+    view.add_attention("self", {}, {}).add_layer(Eigen::MatrixXd::Constant(tq, tk, 0.2)).set_mask(c.mask);
+    const std::string json = data_block(attn::io::attention_view_html(view));
+    const std::size_t at = json.find("\"mask\":\"");
+    REQUIRE(at != std::string::npos);
+    const std::size_t end = json.find('"', at + 8);
+    const std::vector<std::uint8_t> bits = unbase64(json.substr(at + 8, end - at - 8));
+    REQUIRE(bits.size() == static_cast<std::size_t>((tq * tk + 7) / 8));
+    for (Index i = 0; i < tq; ++i) {
+      for (Index j = 0; j < tk; ++j) {
+        const auto n = static_cast<std::size_t>(i * tk + j);
+        CHECK(((bits[n / 8] >> (n % 8)) & 1) == (c.hidden(i, j) ? 1 : 0));
+      }
+    }
+  }
+  attn::io::AttentionView none;  // a mask that hides no cell of these maps: no "mask" at all
+  none.add_attention("self", {}, {}).add_layer(Eigen::MatrixXd::Constant(tq, tk, 0.2)).set_mask(attn::Mask::key_length(tk));
+  none.add_attention("plain", {}, {}).add_layer(Eigen::MatrixXd::Constant(tq, tk, 0.2));
+  CHECK(data_block(attn::io::attention_view_html(none)).find("\"mask\"") == std::string::npos);
+
+  attn::io::AttentionView wrong;
+  wrong.add_attention("cross", {}, {}).add_layer(Eigen::MatrixXd::Constant(tq, tk, 0.2)).set_mask(attn::Mask::key_length(6));
+  CHECK(message_of([&] { (void)attn::io::attention_view_html(wrong); }) ==
+        "attn::io::attention_view_html: item 0 attention 'cross': the mask's key length (6) exceeds the maps' 5 keys");
+  attn::io::AttentionView shape;
+  shape.add_attention("", {}, {}).add_layer(Eigen::MatrixXd::Constant(tq, tk, 0.2)).set_mask(attn::Mask::matrix(explicit_visible.transpose()));
+  CHECK(message_of([&] { (void)attn::io::attention_view_html(shape); }) ==
+        "attn::io::attention_view_html: item 0 attention 'attention 0': the mask is (5x4) but the maps are (4x5)");
 }
 
 TEST_CASE("viewer: the path overload writes atomically, and a refused view leaves the file alone", "[io][viewer]") {

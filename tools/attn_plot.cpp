@@ -144,9 +144,10 @@ Options:
       --raster auto|always|never  svg: draw cells as an embedded image (auto: above 16384 cells);
                            html: above that (auto) or always, the page shows the map as such a
                            heatmap instead of highlighted text (not with --query or --chars)
-      --mask causal|FILE   svg heatmaps: draw the cells a mask hid hatched (not in a colour of the
-                           scale), named in the legend: "causal" hides keys after the query;
-                           FILE (.npy or .csv, the shape of the weights) is visible where non-zero
+      --mask causal|FILE   svg heatmaps and --view: draw the cells a mask hid hatched (not in a
+                           colour of the scale), named in the legend: "causal" hides keys after
+                           the query; FILE (.npy or .csv, the shape of the weights) is visible
+                           where non-zero; with --view a 3-D FILE holds one mask per batch item
       --query N            html: only the line of query N (0-based)
       --color #RRGGBB      html: the shade of the highest weight (default #e6550d); bars and
                            histograms: the colour of the bars (default #31688e)
@@ -731,7 +732,9 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
   }
   if ((a.bars || a.heatmap || a.hist) && a.format != "svg") throw usage_error("--bars, --heatmap and --hist are for svg output");
   if ((a.bars || a.hist) && !a.truth.empty()) throw usage_error("--bars and --hist cannot be used with --truth");
-  if (!a.mask.empty() && (a.bars || a.hist || a.format != "svg")) throw usage_error("--mask is for svg heatmaps");
+  if (!a.mask.empty() && !a.view && (a.bars || a.hist || a.format != "svg")) {
+    throw usage_error("--mask is for svg heatmaps and --view pages");
+  }
   if (a.hist && a.vmin.has_value() != a.vmax.has_value()) {
     throw usage_error("--hist takes the range of its bins from --vmin and --vmax together: give both or neither");
   }
@@ -1679,6 +1682,24 @@ bool is_tidy_csv(const std::string& path, std::vector<std::string>& header) {
   return has("query") && has("key") && has("weight");
 }
 
+/// --mask with --view: "causal", or the maps of the mask file `masks`: one Tq×Tk map for every
+/// attention of the page, or a 3-D stack of one map per batch item (padding differs by item;
+/// the count is checked before).
+attn::Mask view_mask(const Arguments& a, const Weights& masks, const ViewMaps& item, attn::Index rows,
+                     attn::Index cols) {
+  if (a.mask == "causal") return attn::Mask::causal();
+  const std::size_t k = masks.stacked ? item.item_index : 0;  // the count was checked where the masks were read
+  const Eigen::MatrixXd& m = masks.maps.at(k);
+  if (m.rows() != rows || m.cols() != cols) {
+    std::string whose = item.item.empty() ? "the weights" : "the maps of '" + item.item + "'";
+    if (item.attention != "attention") whose += " (" + item.attention + ")";
+    throw std::runtime_error("--mask '" + a.mask + "'" + (masks.stacked ? " map " + std::to_string(k) : std::string()) +
+                             " is " + shape_text(m) + " but " + whose + " are " + std::to_string(rows) + "x" +
+                             std::to_string(cols));
+  }
+  return attn::Mask::matrix((m.array() != 0.0).matrix());
+}
+
 /// Reads the tidy CSV `path` (header already read into `header`): each step is an item, each
 /// value of an `attention` column (if any) an attention of it, in the order of first appearance;
 /// layers and heads as numbered (their distinct values in increasing order); tokens from the
@@ -1887,6 +1908,13 @@ int run_view(const Arguments& a, std::ostream& out, std::ostream& err) {
   }
   attn::io::AttentionView view;
   double cells = 0;
+  const Weights masks = a.mask.empty() || a.mask == "causal" ? Weights() : read_weights(a.mask, "none", a);
+  const std::size_t item_count = items.back().item_index + 1;
+  if (masks.stacked && masks.maps.size() != item_count) {  // (a 1×Tq×Tk file is one mask for all)
+    throw std::runtime_error("--mask '" + a.mask + "' holds " + std::to_string(masks.maps.size()) +
+                             " masks but the page has " + std::to_string(item_count) +
+                             " batch item(s): give one mask per item (B x Tq x Tk), or one for all (Tq x Tk)");
+  }
   for (ViewMaps& item : items) {
     const Eigen::MatrixXd& first = item.layers.front().front();
     if (first.size() == 0) {
@@ -1906,6 +1934,7 @@ int run_view(const Arguments& a, std::ostream& out, std::ostream& err) {
     if (&item == &items.front() || item.item_index != (&item - 1)->item_index) view.add_item(item.item);
     auto& attention = view.add_attention(item.attention, item.query_tokens, item.key_tokens);
     for (const auto& layer : item.layers) attention.add_layer(layer);
+    if (!a.mask.empty()) attention.set_mask(view_mask(a, masks, item, first.rows(), first.cols()));
   }
   attn::io::ViewOptions options;
   options.title = a.title;

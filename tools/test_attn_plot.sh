@@ -387,7 +387,7 @@ ok "mask file" masked_file.svg "$npy/f8_c_3x4.npy" --mask visible.csv
 if [ "$(grep -o 'url(#attn-masked)' masked_file.svg | wc -l)" -eq 4 ]; then pass; else fail "--mask FILE: not 3 masked cells + legend"; fi
 printf '1,1\n1,1\n' >visible2.csv
 bad "mask shape"        1 "--mask 'visible2.csv' is 2x2 but the weights are 3x4" "$npy/f8_c_3x4.npy" --mask visible2.csv -o out/new.svg
-bad "mask html"         2 "--mask is for svg heatmaps" "$npy/f8_c_3x4.npy" --mask causal -o out/new.html
+bad "mask html"         2 "--mask is for svg heatmaps and --view pages" "$npy/f8_c_3x4.npy" --mask causal -o out/new.html
 
 # --- --view: the interactive page --------------------------------------------------------
 npy_header '(2, 3, 2, 2)' >view4d.npy                      # L x h x Tq x Tk, all zero
@@ -422,6 +422,21 @@ if grep -q '"name":"enc","tq":1,"tk":1' v5.html && grep -q '"name":"cross","tq":
 else
     fail "view tidy csv: the attention column"
 fi
+# --view --mask: the page's "mask" bits (bit n of cell n = i·Tk + j; 1: hidden), causal or one
+# mask per batch item (a 3-D file); view4d.npy with --batch is 2 items of 3 heads of 2x2.
+ok "view mask causal"       vm1.html --view view4d.npy --mask causal
+if [ "$(grep -o '"mask":"Ag=="' vm1.html | wc -l)" -eq 1 ]; then pass; else fail "view --mask causal: not cell (0, 1) alone"; fi
+f8_one='\x00\x00\x00\x00\x00\x00\xf0\x3f' f8_zero='\x00\x00\x00\x00\x00\x00\x00\x00'
+{ npy_header '(2, 2, 2)'; printf "$f8_one$f8_one$f8_one$f8_one$f8_one$f8_zero$f8_one$f8_zero"; } >pad_mask.npy
+ok "view mask per item"     vm2.html --view --batch view4d.npy --mask pad_mask.npy
+if [ "$(grep -o '"mask":"[^"]*"' vm2.html)" = '"mask":"Cg=="' ] && grep -q '"name":"item 1","attentions":\[{"name":"attention","tq":2,"tk":2,"q":\[\],"k":\[\],"mask":"Cg=="' vm2.html; then
+    pass
+else
+    fail "view --mask per item: item 0 hides nothing, item 1 key 1"
+fi
+{ npy_header '(3, 2, 2)'; for _ in 1 2 3; do printf "$f8_one$f8_one$f8_one$f8_one"; done; } >three_masks.npy
+bad "view mask items"   1 "--mask 'three_masks.npy' holds 3 masks but the page has 2 batch item(s): give one mask per item (B x Tq x Tk), or one for all (Tq x Tk)" --view --batch view4d.npy --mask three_masks.npy -o out/new.html
+bad "view mask shape"   1 "--mask 'visible2.csv' is 2x2 but the weights are 3x4" --view "$npy/f8_c_3x4.npy" --mask visible2.csv -o out/new.html
 ok "view tidy csv"          v4.html  --view tidy.csv
 if grep -q '"name":"step 0"' v4.html && grep -q '"name":"step 5"' v4.html && grep -q '"k":\["the","cat, black"\]' v4.html; then
     pass

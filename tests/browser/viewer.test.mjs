@@ -5,7 +5,8 @@
 // hovering a token draws only its lines and the most opaque one goes to its largest weight;
 // a head toggled off loses its lines; the model view opens the clicked map; the map view's
 // tooltip gives the cell's value, also after zooming; the text view shades the chosen query;
-// batch items switch; hostile labels stay text. Screenshots of each view go to WORK_DIR.
+// batch items switch; hostile labels stay text; cells a mask hid are hatched, say so in their
+// tooltips and leave the colour scale alone. Screenshots of each view go to WORK_DIR.
 // Usage: node viewer.test.mjs WORK_DIR ATTN_PLOT
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -78,6 +79,24 @@ sparse[peak[0] * P + peak[1]] = 1;
 writeNpy(join(work, 'peak.npy'), [P, P], sparse);
 const peakPage = join(work, 'peak.html');
 execFileSync(plot, ['--view', join(work, 'peak.npy'), '--view-start', 'map', '-o', peakPage], { stdio: 'ignore' });
+
+// Masks (--mask): a causal self-attention of 5 tokens, 1 layer × 2 heads, whose masked cells
+// hold 5 (above every visible weight: a masked value must not set the colour scale); and a
+// batch of 2 items with a 3-D mask file, one padding mask per item (item 1: keys 3 and 4 hidden).
+const M = 5;
+const causal = (i, j) => j <= i;
+const MW = [0, 1].map(() => Array.from({ length: M }, (_, i) => {
+  const row = softmaxRow(i + 1);
+  return Array.from({ length: M }, (_, j) => (causal(i, j) ? row[j] : 5));
+}));
+writeNpy(join(work, 'causal.npy'), [2, M, M], MW.flat(2));
+const causalPage = join(work, 'causal.html');
+execFileSync(plot, ['--view', join(work, 'causal.npy'), '--mask', 'causal', '--view-start', 'map', '-o', causalPage]);
+const padded = (b, j) => b === 0 || j < 3;
+writeNpy(join(work, 'pad_mask.npy'), [2, M, M], [0, 1].flatMap((b) => Array.from({ length: M * M }, (_, n) => (padded(b, n % M) ? 1 : 0))));
+writeNpy(join(work, 'batch.npy'), [2, 1, M, M], [0, 1].flatMap((b) => Array.from({ length: M * M }, (_, n) => (padded(b, n % M) ? 0.2 : 0))));
+const paddedPage = join(work, 'padded.html');
+execFileSync(plot, ['--view', '--batch', join(work, 'batch.npy'), '--mask', join(work, 'pad_mask.npy'), '--view-start', 'map', '-o', paddedPage]);
 
 async function shownLines(page) {
   return page.$$eval('#attn-lines line', (ls) => ls.map((l) => ({
@@ -325,4 +344,74 @@ await run('viewer', async (browser) => {
   assert.ok(bright.cell < 1, `cells smaller than a pixel: ${bright.cell}`);
   assert.ok(bright.n >= 1, 'the one strong weight shows at zoom 1');
   expectClean(pk.problems, 'peak.html');
+
+  // Masked cells: hatched in greys (the hatch's lines and its background both in the cell, no
+  // colour), visible cells in colour; the tooltip says "masked (value)"; the colour bar ends at
+  // the largest visible weight (not the masked 5) and has the "masked" legend.
+  const mk = await openOffline(browser, causalPage, { width: 1000, height: 800 });
+  await mk.page.waitForFunction(() => document.getElementById('attn-map-canvas').dataset.cell !== undefined);
+  const cellPixels = (pg, i, j) => pg.evaluate(([ci, cj]) => {
+    const c = document.getElementById('attn-map-canvas');
+    const cell = Number(c.dataset.cell);
+    // inside the cell, clear of the chosen query's 2 px frame
+    const x = Math.ceil(Number(c.dataset.x0) + cj * cell) + 3, y = Math.ceil(Number(c.dataset.y0) + ci * cell) + 3;
+    const n = Math.floor(cell) - 6;
+    const px = c.getContext('2d').getImageData(x, y, n, n).data;
+    const out = [];
+    for (let k = 0; k < px.length; k += 4) out.push([px[k], px[k + 1], px[k + 2]]);
+    return out;
+  }, [i, j]);
+  const grey = (p) => p[0] === p[1] && p[1] === p[2];
+  for (let i = 0; i < M; ++i) {
+    for (let j = 0; j < M; ++j) {
+      const px = await cellPixels(mk.page, i, j);
+      if (causal(i, j)) {
+        assert.ok(px.every((p) => !grey(p)), `visible cell (${i}, ${j}) is in the scale's colours`);
+      } else {
+        assert.ok(px.every(grey), `masked cell (${i}, ${j}) is grey: ${JSON.stringify(px.filter((p) => !grey(p)).slice(0, 5))} of ${px.length}`);
+        assert.ok(px.some((p) => p[0] === 244) && px.some((p) => p[0] < 180), `masked cell (${i}, ${j}) is hatched`);
+      }
+    }
+  }
+  const tipAt = async (pg, i, j) => {
+    const g = await pg.$eval('#attn-map-canvas', (c) => {
+      const r = c.getBoundingClientRect();
+      return { left: r.left, top: r.top, x0: Number(c.dataset.x0), y0: Number(c.dataset.y0), cell: Number(c.dataset.cell) };
+    });
+    await pg.mouse.move(g.left + g.x0 + (j + 0.5) * g.cell, g.top + g.y0 + (i + 0.5) * g.cell);
+    return pg.$eval('#attn-tooltip', (t) => ({ text: t.textContent, ...t.dataset }));
+  };
+  let mt = await tipAt(mk.page, 1, 3);
+  assert.equal(mt.masked, 'true');
+  assert.ok(mt.text.startsWith('\u20681\u2069 \u2192 \u20683\u2069: masked (5)'), `masked tooltip: ${mt.text}`);
+  mt = await tipAt(mk.page, 3, 1);
+  assert.equal(mt.masked, 'false');
+  assert.ok(!mt.text.includes('masked'), `visible tooltip: ${mt.text}`);
+  const bar = await mk.page.$eval('#attn-colorbar', (b) => b.textContent);
+  assert.equal(bar, `0${Number(Math.max(...MW[0].flatMap((r, i) => r.filter((_, j) => causal(i, j)))).toPrecision(6))}masked`,
+    `colour bar: the largest visible weight, and the legend: ${bar}`);
+  await mk.page.screenshot({ path: join(work, 'viewer_masked_map.png') });
+  // Text view, query 1: keys 2..4 hatched (class, tooltip), the legend counts them, and the
+  // full colour goes to the largest visible weight.
+  await mk.page.click('.attn-tab[data-view="text"]');
+  await mk.page.selectOption('#attn-query', '1');
+  const toks = await mk.page.$$eval('#attn-text .attn-tok', (s) => s.map((x) => ({ masked: x.classList.contains('attn-masked'), title: x.title, bg: x.style.background })));
+  assert.deepEqual(toks.map((t) => t.masked), [false, false, true, true, true]);
+  assert.ok(toks[2].title.endsWith(': masked (5)'), `masked key's tooltip: ${toks[2].title}`);
+  assert.equal(toks[argmax(MW[0][1].slice(0, 2))].bg, 'rgb(230, 85, 13)', 'the largest visible weight has the full colour');
+  const legend = await mk.page.$eval('#attn-text-legend', (e) => e.textContent);
+  assert.ok(legend.includes('Hatched: 3 keys the mask hid from this query.'), `text legend: ${legend}`);
+  await mk.page.screenshot({ path: join(work, 'viewer_masked_text.png') });
+  expectClean(mk.problems, 'causal.html');
+
+  // One mask per batch item: item 0 hides nothing (no legend), item 1 hides keys 3 and 4.
+  const pd = await openOffline(browser, paddedPage, { width: 1000, height: 800 });
+  await pd.page.waitForFunction(() => document.getElementById('attn-map-canvas').dataset.cell !== undefined);
+  assert.equal((await tipAt(pd.page, 0, 4)).masked, 'false', 'item 0: key 4 is seen');
+  assert.ok(!(await pd.page.$eval('#attn-colorbar', (b) => b.textContent)).includes('masked'), 'item 0: no masked legend');
+  await pd.page.selectOption('#attn-item', '1');
+  await pd.page.waitForFunction(() => document.getElementById('attn-root').dataset.item === '1');
+  assert.equal((await tipAt(pd.page, 0, 4)).masked, 'true', 'item 1: key 4 is padding');
+  assert.equal((await tipAt(pd.page, 4, 2)).masked, 'false', 'item 1: key 2 is seen');
+  expectClean(pd.problems, 'padded.html');
 });

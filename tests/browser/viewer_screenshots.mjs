@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Makes the screenshots of the interactive view in docs/ (not a test): the date demo's page
 // (scripts/demo.sh writes alignments.html) for the head, map and text views, and a synthetic
-// 4-layer × 6-head self-attention (typical head patterns) for the model view.
+// 4-layer × 6-head self-attention (typical head patterns) for the model view, and a causal
+// self-attention with --mask causal for the masked map.
 // Usage: node viewer_screenshots.mjs OUT_DIR ATTN_PLOT ALIGNMENTS_HTML
 import { writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,18 @@ const synthetic = join(scratch, 'synthetic.html');
 execFileSync(plot, ['--view', join(scratch, 'synthetic.npy'), '-r', join(scratch, 'tokens.txt'), '-c', join(scratch, 'tokens.txt'),
   '-t', 'self-attention, 4 layers x 6 heads (synthetic)', '--view-start', 'model', '-o', synthetic]);
 
+// The same tokens as a causal decoder's self-attention (each row over keys j <= i), --mask causal.
+const causalFlat = [];
+for (let i = 0; i < T; ++i) {
+  const row = tokens.map((_, j) => (j <= i ? Math.exp(-Math.abs(i - 1 - j) / 2) + (j === 0 ? 0.6 : 0) : 0));
+  const s = row.reduce((a, b) => a + b, 0);
+  causalFlat.push(...row.map((x) => x / s));
+}
+writeNpy(join(scratch, 'causal.npy'), [T, T], causalFlat);
+const causal = join(scratch, 'causal.html');
+execFileSync(plot, ['--view', join(scratch, 'causal.npy'), '-r', join(scratch, 'tokens.txt'), '-c', join(scratch, 'tokens.txt'),
+  '-t', 'causal self-attention (synthetic), --mask causal', '--mask', 'causal', '--view-start', 'map', '-o', causal]);
+
 await run('viewer screenshots', async (browser) => {
   const d = await openOffline(browser, dates, { width: 900, height: 760 });
   await d.page.selectOption('#attn-item', '2');
@@ -53,5 +66,13 @@ await run('viewer screenshots', async (browser) => {
   const s = await openOffline(browser, synthetic, { width: 900, height: 560 });
   await s.page.screenshot({ path: join(out, 'viewer_model.png') });
   expectClean(s.problems, synthetic);
+  const c = await openOffline(browser, causal, { width: 900, height: 700 });
+  const cg = await c.page.$eval('#attn-map-canvas', (e) => {
+    const r = e.getBoundingClientRect();
+    return { left: r.left, top: r.top, x0: Number(e.dataset.x0), y0: Number(e.dataset.y0), cell: Number(e.dataset.cell) };
+  });
+  await c.page.mouse.move(cg.left + cg.x0 + 7.5 * cg.cell, cg.top + cg.y0 + 3.5 * cg.cell);  // a masked cell
+  await c.page.screenshot({ path: join(out, 'viewer_masked.png') });
+  expectClean(c.problems, causal);
 });
 rmSync(scratch, { recursive: true, force: true });

@@ -8,6 +8,7 @@
 #include "../config.hpp"
 #include "../head_weights.hpp"
 #include "../history.hpp"
+#include "../mask.hpp"
 #include "colormap.hpp"
 #include "detail/viewer_data.hpp"
 #include "detail/viewer_page.hpp"
@@ -101,6 +102,19 @@ class ViewAttention {
   /// \return the layers added so far
   const std::vector<ViewLayer>& layers() const { return layers_; }
 
+  /// The mask the weights were computed with (the same `attn::Mask` the kernels take), for every
+  /// layer and head of this attention: the page draws the cells it hid hatched in neutral
+  /// greys, never in a colour of the scale, so they cannot be taken for weight 0 (as the SVG
+  /// heatmaps do); tooltips say `masked (value)`, and the text view marks the hidden keys. Its
+  /// shape is checked against the maps when the page is written.
+  /// \param mask e.g. `attn::Mask::causal()`, `attn::Mask::key_length(n)` \return *this
+  ViewAttention& set_mask(Mask mask) {
+    mask_ = std::move(mask);
+    return *this;
+  }
+  /// \return the mask set with set_mask() (default: nothing hidden)
+  const Mask& mask() const { return mask_; }
+
  private:
   ViewAttention& push(ViewLayer layer) {
     const std::string who = "attn::io::ViewAttention::add_layer";
@@ -131,6 +145,7 @@ class ViewAttention {
   std::vector<std::string> query_tokens_;
   std::vector<std::string> key_tokens_;
   std::vector<ViewLayer> layers_;
+  Mask mask_;
 };
 
 /// One batch item (one sentence, one sample): its attentions.
@@ -191,7 +206,7 @@ inline std::string attention_view_html(const AttentionView& view, const ViewOpti
   for (const ViewItem& item : view.items()) {
     detail::ViewItemRef ref{item.name, {}};
     for (const ViewAttention& a : item.attentions) {
-      ref.attentions.push_back({&a.name(), &a.query_tokens(), &a.key_tokens(), {}, {}});
+      ref.attentions.push_back({&a.name(), &a.query_tokens(), &a.key_tokens(), {}, {}, &a.mask()});
       for (const ViewLayer& l : a.layers()) {
         ref.attentions.back().layer_names.push_back(&l.name);
         ref.attentions.back().layers.push_back(&l.heads);

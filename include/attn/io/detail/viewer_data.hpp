@@ -4,6 +4,7 @@
 #pragma once
 
 #include "../../config.hpp"
+#include "../../mask.hpp"
 #include "../colormap.hpp"
 #include "json.hpp"
 #include "png.hpp"
@@ -78,6 +79,7 @@ struct ViewAttentionRef {
   const std::vector<std::string>* key_tokens;
   std::vector<const std::string*> layer_names;
   std::vector<const std::vector<Eigen::MatrixXf>*> layers;
+  const Mask* mask;  ///< the cells the weights' call hid (nothing hidden: no "mask" in the JSON)
 };
 
 /// What the JSON writer reads of one ViewItem.
@@ -140,6 +142,29 @@ inline std::string viewer_encode(const Eigen::MatrixXf& map, ViewPrecision preci
     }
   }
   return bytes;
+}
+
+/// The cells `mask` hides in a `tq×tk` map, one bit per cell in row-major order (bit `n % 8`
+/// of byte `n / 8` for cell `n = i·tk + j`; 1: hidden). Checks that the mask fits the maps.
+inline std::string viewer_mask_bits(const Mask& mask, Index tq, Index tk, const std::string& at) {
+  if (mask.length()) {
+    ATTN_CHECK(*mask.length() <= tk, at + ": the mask's key length (" + std::to_string(*mask.length()) +
+                                         ") exceeds the maps' " + std::to_string(tk) + " keys");
+  }
+  if (mask.explicit_matrix()) {
+    const auto& m = *mask.explicit_matrix();
+    ATTN_CHECK(m.rows() == tq && m.cols() == tk, at + ": the mask is " + ::attn::detail::shape(m.rows(), m.cols()) +
+                                                     " but the maps are " + ::attn::detail::shape(tq, tk));
+  }
+  std::string bits(static_cast<std::size_t>((tq * tk + 7) / 8), '\0');
+  for (Index i = 0; i < tq; ++i) {
+    for (Index j = 0; j < tk; ++j) {
+      if (mask.visible(i, j, tk)) continue;
+      const auto n = static_cast<std::size_t>(i * tk + j);
+      bits[n / 8] = static_cast<char>(static_cast<unsigned char>(bits[n / 8]) | (1u << (n % 8)));
+    }
+  }
+  return bits;
 }
 
 inline void viewer_put_labels(std::string& out, const std::vector<std::string>& labels) {
@@ -209,6 +234,12 @@ inline std::string viewer_json(const std::vector<ViewItemRef>& items, const View
       viewer_put_labels(out, *a.query_tokens);
       out += ",\"k\":";
       viewer_put_labels(out, *a.key_tokens);
+      if (a.mask && !a.mask->is_all_visible()) {  // "mask": the hidden cells, base64 bits (none hidden: none)
+        const std::string at = std::string(who) + ": item " + std::to_string(b) + " attention '" +
+                               (a.name->empty() ? "attention " + std::to_string(k) : *a.name) + "'";
+        const std::string bits = viewer_mask_bits(*a.mask, first.rows(), first.cols(), at);
+        if (bits.find_first_not_of('\0') != std::string::npos) out += ",\"mask\":\"" + base64(bits) + "\"";
+      }
       out += ",\"layers\":[";
       for (std::size_t l = 0; l < a.layers.size(); ++l) {
         if (l > 0) out += ',';

@@ -95,6 +95,17 @@ function values(m) {
   m.v = v;
   return v;
 }
+// Whether attention a's mask hid cell (i, j): its "mask" holds one bit per cell, row-major.
+function masked(a, i, j) {
+  if (!a.mask) return false;
+  if (!a.maskBits) {
+    const bin = atob(a.mask);
+    a.maskBits = new Uint8Array(bin.length);
+    for (let k = 0; k < bin.length; ++k) a.maskBits[k] = bin.charCodeAt(k);
+  }
+  const n = i * a.tk + j;
+  return ((a.maskBits[n >> 3] >> (n & 7)) & 1) === 1;
+}
 // The mean over the heads of a layer (head -1 of the head selector).
 function meanValues(L) {
   if (L.mean) return L.mean;
@@ -285,7 +296,7 @@ function drawLines() {
   const frag = document.createDocumentFragment();
   // `top`: the weight drawn fully opaque.
   const add = (h, i, j, w, top) => {
-    if (!(w > 0)) return;
+    if (!(w > 0) || masked(a, i, j)) return;  // a masked pair is not attention, whatever its value
     frag.appendChild(svgEl('line', { x1: COLW - 4, y1: TOP + i * ROW + ROW / 2, x2: COLW + GAP + 4,
       y2: TOP + j * ROW + ROW / 2, stroke: headColor(h), 'stroke-width': 2,
       'stroke-opacity': Math.min(1, w / top), class: 'attn-line', 'data-head': h, 'data-query': i,

@@ -12,8 +12,28 @@ inline constexpr const char* viewer_script_maps = R"JS(
 // `want`: cells per pixel along each axis the drawing can show (a map view zoomed out, a
 // thumbnail): each pixel is then the maximum of a block of cells, so that one strong weight
 // among many cells still shows (nearest-neighbour scaling would skip most cells). One canvas
-// per block size, made when first drawn.
+// per block size, made when first drawn. Cells the attention's mask hid are drawn in a
+// neutral grey (hatched in the map view when cells are large enough) and do not set the scale;
+// a block is grey only when its every cell is masked.
 const images = new Map();
+const MASKED_FILL = 244, MASKED_STROKE = '#8c8c8c';  // as the SVG heatmaps'
+let hatchTile = null;
+// The hatching of masked cells: diagonal lines 6 px apart on the masked grey, tiling seamlessly.
+function hatch(ctx) {
+  if (!hatchTile) {
+    hatchTile = document.createElement('canvas');
+    hatchTile.width = hatchTile.height = 6;
+    const t = hatchTile.getContext('2d');
+    t.fillStyle = 'rgb(244,244,244)';
+    t.fillRect(0, 0, 6, 6);
+    t.strokeStyle = MASKED_STROKE;
+    t.lineWidth = 1.5;
+    t.beginPath();
+    for (const o of [-6, 0, 6]) { t.moveTo(o, 6); t.lineTo(o + 6, 0); }
+    t.stroke();
+  }
+  return ctx.createPattern(hatchTile, 'repeat');
+}
 function mapImage(layer, head, want) {
   const a = att();
   const step = Math.max(1, Math.ceil(Math.max(a.tq, a.tk) / 4096), Math.ceil((want || 1) - 1e-9));
@@ -22,7 +42,13 @@ function mapImage(layer, head, want) {
   const v = mapValues(layer, head);
   if (!v.scale) {  // the colour scale of the map, the same for each of its block sizes: once
     let lo = Infinity, hi = -Infinity;
-    for (const x of v) if (x === x && Math.abs(x) !== Infinity) { if (x < lo) lo = x; if (x > hi) hi = x; }
+    for (let n = 0; n < v.length; ++n) {
+      const x = v[n];
+      if (x === x && Math.abs(x) !== Infinity && !(a.mask && masked(a, Math.floor(n / a.tk), n % a.tk))) {
+        if (x < lo) lo = x;
+        if (x > hi) hi = x;
+      }
+    }
     const low = Math.min(0, lo === Infinity ? 0 : lo);
     const high = hi === -Infinity ? 0 : hi;
     v.scale = [low, high > low ? high : low + 1];
@@ -37,14 +63,18 @@ function mapImage(layer, head, want) {
   const px = img.data;
   for (let y = 0; y < h; ++y) {
     for (let x = 0; x < w; ++x) {
-      let val = NaN;
+      let val = NaN, hidden = !!a.mask;
       for (let i = y * step; i < Math.min(a.tq, (y + 1) * step); ++i)
         for (let j = x * step; j < Math.min(a.tk, (x + 1) * step); ++j) {
+          if (a.mask && masked(a, i, j)) continue;
+          hidden = false;
           const c = v[i * a.tk + j];
           if (!(val >= c)) val = c;
         }
       const o = 4 * (y * w + x);
-      if (val !== val) {
+      if (hidden) {
+        px[o] = px[o + 1] = px[o + 2] = MASKED_FILL;
+      } else if (val !== val) {
         px[o] = px[o + 1] = px[o + 2] = 217;
       } else {
         const t = Math.min(1, Math.max(0, (val - vmin) / (vmax - vmin)));
@@ -186,6 +216,20 @@ function renderMap() {
   ctx.clip();
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(im.canvas, x0, y0, im.canvas.width * im.step * g.cell, im.canvas.height * im.step * g.cell);
+  if (a.mask && g.cell >= 4) {  // hatch the masked runs of the rows on screen
+    ctx.fillStyle = hatch(ctx);
+    const i0 = Math.max(0, Math.floor((MV.mt - y0) / g.cell)), i1 = Math.min(a.tq, Math.ceil((MV.mt + g.H - y0) / g.cell));
+    const j0 = Math.max(0, Math.floor((MV.ml - x0) / g.cell)), j1 = Math.min(a.tk, Math.ceil((MV.ml + g.W - x0) / g.cell));
+    for (let i = i0; i < i1; ++i) {
+      for (let j = j0; j < j1; ++j) {
+        if (!masked(a, i, j)) continue;
+        let end = j + 1;
+        while (end < j1 && masked(a, i, end)) ++end;
+        ctx.fillRect(x0 + j * g.cell, y0 + i * g.cell, (end - j) * g.cell, g.cell);
+        j = end;
+      }
+    }
+  }
   if (S.query < a.tq) {
     ctx.strokeStyle = '#e6550d';
     ctx.lineWidth = 2;
@@ -242,6 +286,13 @@ function renderMap() {
   const hi = document.createElement('span');
   hi.textContent = fmt(im.vmax);
   bar.append(lo, ramp, hi);
+  if (a.mask) {  // the legend of masked cells, as the SVG heatmaps' (the tooltips say which)
+    const swatch = document.createElement('span');
+    swatch.className = 'attn-masked-swatch';
+    const label = document.createElement('span');
+    label.textContent = 'masked';
+    bar.append(swatch, label);
+  }
 }
 // What the page's storage does to the values of map (layer, head), when it is not exact.
 function storageNote(layer, head) {
@@ -269,9 +320,11 @@ function showTip(cell) {
   const tip = $('attn-tooltip');
   const a = att();
   const v = mapImage(S.layer, S.pick).values[cell.i * a.tk + cell.j];
+  const hidden = masked(a, cell.i, cell.j);
   tip.textContent = iso(qLabel(a, cell.i)) + ' \u2192 ' + iso(kLabel(a, cell.j)) + ': ' +
-    fmt(v, resolution(S.layer, S.pick)) +
+    (hidden ? 'masked (' : '') + fmt(v, resolution(S.layer, S.pick)) + (hidden ? ')' : '') +
     '  (query ' + cell.i + ', key ' + cell.j + ')';
+  tip.dataset.masked = String(hidden);
   tip.dataset.query = String(cell.i);
   tip.dataset.key = String(cell.j);
   tip.dataset.value = String(v);
@@ -384,7 +437,11 @@ function renderText() {
   const res = resolution(S.layer, S.pick);
   const rgb = [1, 3, 5].map((k) => parseInt(D.highlight.substr(k, 2), 16));
   let top = 0;
-  for (let j = 0; j < a.tk; ++j) if (v[S.query * a.tk + j] > top) top = v[S.query * a.tk + j];
+  let hid = 0;  // keys the mask hid from this query: hatched, and left out of `top`
+  for (let j = 0; j < a.tk; ++j) {
+    if (masked(a, S.query, j)) ++hid;
+    else if (v[S.query * a.tk + j] > top) top = v[S.query * a.tk + j];
+  }
   const q = document.createElement('span');
   q.className = 'attn-query';
   q.textContent = iso(qLabel(a, S.query)) + ' \u2192';
@@ -401,12 +458,20 @@ function renderText() {
     s.dataset.key = String(j);
     s.dataset.weight = String(w);
     s.title = iso(kLabel(a, j)) + ': ' + fmt(w, res);
+    if (masked(a, S.query, j)) {
+      s.classList.add('attn-masked');
+      s.style.background = '';  // the page's style: light hatching, grey text
+      s.style.color = '';
+      s.title = iso(kLabel(a, j)) + ': masked (' + fmt(w, res) + ')';
+    }
     s.textContent = kLabel(a, j);
     if (j > 0 && D.separator) box.appendChild(document.createTextNode(D.separator));
     box.appendChild(s);
   }
   $('attn-text-legend').textContent = 'White is weight 0, full colour the largest weight of this query (' +
-    fmt(top, res) + '); the tooltips give each weight.' + storageNote(S.layer, S.pick);
+    fmt(top, res) + '); the tooltips give each weight.' +
+    (hid ? ' Hatched: ' + hid + (hid === 1 ? ' key' : ' keys') + ' the mask hid from this query.' : '') +
+    storageNote(S.layer, S.pick);
 }
 
 // ---- start-up ----

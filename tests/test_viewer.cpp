@@ -342,7 +342,7 @@ TEST_CASE("viewer: bad shapes and options are refused with a clear message", "[i
   CHECK_THROWS_AS(attn::io::attention_view_html(empty), attn::invalid_argument);
 }
 
-TEST_CASE("viewer: a mask marks the cells it hid, one bit each; a mask that hides nothing adds nothing", "[io][viewer][mask]") {
+TEST_CASE("viewer: a mask marks the cells it hid, one bit each, and a mask that hides nothing adds nothing", "[io][viewer][mask]") {
   // Which cells each mask hides, computed here from the masks' definitions (DESIGN.md), and
   // read back from the page's "mask" bits: bit n % 8 of byte n / 8 for cell n = i·Tk + j.
   const Index tq = 4;

@@ -208,6 +208,80 @@ TEST_CASE("alignment_scores over a corpus: hand-computed", "[alignment_formats]"
         "attn::io::alignment_scores: hypotheses.size() (2) must equal gold.size() (0)");
 }
 
+TEST_CASE("records: the </s> row and column of soft alignments are dropped by default", "[alignment_formats]") {
+  const auto marian = attn::io::read_marian_alignments(dir + "marian_soft.txt");
+  REQUIRE(marian.size() == 1);
+  const attn::io::AlignmentRecord& r = marian.front();
+  const attn::Matrix<double> words = attn::io::soft_weights(r);
+  REQUIRE(words.rows() == 6);  // "new models are being tested ." without </s>
+  REQUIRE(words.cols() == 5);  // "neue Modelle werden erprobt ." without </s>
+  CHECK(words(0, 0) == 0.921834);
+  CHECK(words(5, 4) == 0.95412);
+  CHECK(attn::io::soft_weights(r, attn::io::EndOfSentence::keep) == r.weights);
+  // Row by row, the largest weight of the 6x5 block (tested . -> erprobt, 0.501287 over
+  // werden's 0.451239; the </s> column's 0.0118043 is not the largest of the last row anyway).
+  CHECK(attn::io::record_links(r) == st({{0, 0}, {1, 1}, {2, 2}, {3, 3}, {3, 4}, {4, 5}}));
+  attn::io::RecordLinkOptions keep;
+  keep.end_of_sentence = attn::io::EndOfSentence::keep;
+  // Kept, </s> links to </s> (5-6), which is Marian's own hard form of the same output.
+  const auto hard = attn::io::read_marian_alignments(dir + "marian_hard.txt");
+  CHECK(attn::io::record_links(r, keep) == sorted(hard.front().links));
+  CHECK(attn::io::record_links(hard.front()) == hard.front().links);  // hard links stay as read
+  // fairseq's soft output (3 words and </s> on each side): above 0.5, the diagonal of the 3x3 rest.
+  const auto fairseq = attn::io::read_fairseq_alignments(dir + "fairseq_generate_soft.txt");
+  attn::io::RecordLinkOptions above;
+  above.threshold = 0.5;
+  CHECK(attn::io::record_links(fairseq.front(), above) == Alignment{{0, 0}, {1, 1}, {2, 2}});
+  above.end_of_sentence = attn::io::EndOfSentence::keep;
+  CHECK(attn::io::record_links(fairseq.front(), above) == Alignment{{0, 0}, {1, 1}, {2, 2}, {3, 3}});
+  // A record of one row and column (only </s>) leaves nothing.
+  attn::io::AlignmentRecord only_eos;
+  only_eos.soft = true;
+  only_eos.weights = attn::Matrix<double>::Ones(1, 1);
+  CHECK(attn::io::soft_weights(only_eos).size() == 0);
+  CHECK(attn::io::record_links(only_eos).empty());
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::soft_weights(hard.front()); }) ==
+        "attn::io::soft_weights: the record of sentence 0 (line 1) holds hard links, not weights");
+}
+
+TEST_CASE("alignment_scores of records pairs them with the gold by sentence, not by file order", "[alignment_formats]") {
+  // fairseq writes sample 1 before sample 0; gold.talp's first two lines are samples 0 and 1.
+  const auto records = attn::io::read_fairseq_alignments(dir + "fairseq_generate_hard.txt");
+  auto gold = attn::io::read_pharaoh(dir + "gold.talp", PharaohOrder::col_row);
+  gold.resize(2);
+  // Sample 0: A = S = 7 links, P = S. Sample 1: A = {0-0 1-1 2-2 2-3 3-4 4-5}, S = {0-0 1-1 2-3 3-4
+  // 4-5}, P = S + {2-2 3-3}. Summed: |A| 13, |S| 12, |A∩S| 12, |A∩P| 13: precision 1, recall 1, AER 0.
+  const attn::AlignmentScores s = attn::io::alignment_scores(records, gold);
+  CHECK(s.hypothesis == 13);
+  CHECK(s.sure == 12);
+  CHECK(s.hits_sure == 12);
+  CHECK(s.hits_possible == 13);
+  CHECK(s.aer == 0.0);
+  // Paired by position instead (the links in file order), the same files score far worse:
+  // |A∩S| = |A∩P| = 2 + 2 (0-0 and 1-1 of each), AER 1 - 8/25.
+  CHECK(attn::io::alignment_scores(std::vector<Alignment>{records[0].links, records[1].links}, gold).aer ==
+        Approx(0.68));
+
+  // n-best: the first hypothesis of a sentence counts. Against a gold with </s> (5-6), the first
+  // (0-0 1-1 2-2 3-3 3-4 4-5 5-6) hits 6 of 7 sure links and the possible 3-3; the second
+  // (0-0 1-1 2-2 3-3 4-4 5-5) would hit 3.
+  const auto nbest = attn::io::read_marian_alignments(dir + "marian_nbest.txt");
+  const std::vector<attn::io::GoldAlignment> eos_gold{
+      attn::io::parse_pharaoh_gold("0-0 1-1 2-2 2-3 3p3 3-4 4-5 5-6", PharaohOrder::col_row)};
+  const attn::AlignmentScores first = attn::io::alignment_scores(nbest, eos_gold);
+  CHECK(first.hits_sure == 6);
+  CHECK(first.hits_possible == 7);
+  CHECK(first.aer == Approx(1.0 - 13.0 / 14.0));
+
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::alignment_scores(records, {gold[0]}); }) ==
+        "attn::io::alignment_scores: the hypothesis on line 6 is of sentence 1, which the gold standard "
+        "(1 sentence pair(s), numbered from 0) does not have");
+  gold = attn::io::read_pharaoh(dir + "gold.talp", PharaohOrder::col_row);
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::alignment_scores(records, gold); }) ==
+        "attn::io::alignment_scores: no hypothesis for 2 of the 4 sentence pairs of the gold standard "
+        "(the first: sentence 2)");
+}
+
 TEST_CASE("alignment_svg marks hits, misses, possible links and false alarms", "[alignment_formats][svg]") {
   // Rows: target tokens; columns: source tokens.
   const Alignment hypothesis{{0, 0}, {1, 1}, {2, 0}};

@@ -214,6 +214,12 @@ columns source tokens (--cols).
                            attn::io::write_pharaoh writes tgt-src, i.e. row-column)
       --threshold X        soft alignments and weights: the hypothesis is every weight above X
                            instead of each target token's largest weight
+      --eos auto|drop|keep the end-of-sentence token: fairseq's and Marian's soft alignments
+                           have a row for the target's </s> (the last) and a column for the
+                           source's (the last); auto (default) drops both for alignment files, as
+                           those tools' own hard alignments do, and keeps .npy / .csv weights as
+                           they are; drop / keep: always. Dropped, --rows / --cols list the
+                           words without </s>
 
 Training animation (--animate): attention of a few samples after every epoch, beside the truth
       --animate            one frame per file: FRAMES... are epoch_1.npy, epoch_2.npy, ...
@@ -314,6 +320,7 @@ struct Arguments {
   long long sentence = 0;
   std::string link_order = "src-tgt";
   std::optional<double> threshold;
+  std::string eos = "auto";  // --eos: the </s> row and column of soft alignments
   // --animate (training animation): every positional file, the chosen frames, the page's look.
   bool animate = false;
   std::vector<std::string> inputs;
@@ -642,6 +649,11 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       }
     } else if (arg == "--threshold") {
       a.threshold = parse_double(arg, value());
+    } else if (arg == "--eos") {
+      a.eos = value();
+      if (a.eos != "auto" && a.eos != "drop" && a.eos != "keep") {
+        throw usage_error("--eos must be auto, drop or keep, not '" + a.eos + "'");
+      }
     } else if (parse_animation_option(a, arg, value, flag)) {
       // --animate and its options (see parse_animation_option)
     } else if (arg == "--mask") {
@@ -1108,7 +1120,7 @@ std::string shape_text(const Eigen::MatrixXd& m) {
 }
 
 void check_label_count(const std::vector<std::string>& labels, attn::Index count, const std::string& source,
-                       const char* what) {
+                       const char* what, const std::string& note = "") {
   if (!labels.empty() && static_cast<attn::Index>(labels.size()) != count) {
     // One token per line: an empty line at the end is an empty last token, which is easy to miss.
     const bool blank_end = labels.back().empty() && static_cast<attn::Index>(labels.size()) > count;
@@ -1119,7 +1131,7 @@ void check_label_count(const std::vector<std::string>& labels, attn::Index count
                              (blank_end ? " (its last line is empty: one token per line, an empty line is an empty token)"
                               : one_line ? " (one token per line: its only line holds spaces; in Python, "
                                            "open(path, 'w').write('\\n'.join(tokens)))"
-                                         : ""));
+                                         : note));
   }
 }
 
@@ -1237,6 +1249,13 @@ attn::Alignment hard_links(const Eigen::MatrixXd& weights, const Arguments& a) {
   return a.threshold ? attn::threshold_alignment(weights, *a.threshold) : attn::argmax_alignment(weights);
 }
 
+/// --eos: soft alignment files (fairseq, Marian) drop their </s> row and column unless told to
+/// keep them; .npy / .csv weights are used as they are unless told to drop them.
+attn::io::EndOfSentence end_of_sentence(const Arguments& a, bool alignment_file) {
+  const bool drop = a.eos == "drop" || (a.eos == "auto" && alignment_file);
+  return drop ? attn::io::EndOfSentence::drop : attn::io::EndOfSentence::keep;
+}
+
 /// Alignment files and --gold: draws the alignment (over the gold) and prints the scores.
 int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
   if (a.format != "svg") throw usage_error("alignments (--gold, alignment files) are drawn as svg only");
@@ -1269,13 +1288,24 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
                                std::to_string(records.size()) + " alignments read)");
     }
     soft = found->soft;
-    weights = found->weights;
     links = found->links;
+    if (soft) {
+      weights = attn::io::soft_weights(*found, end_of_sentence(a, true));
+    } else if (a.threshold) {
+      throw usage_error("--threshold makes links of weights, but sentence " + std::to_string(wanted) + " of '" +
+                        a.weights + "' (line " + std::to_string(found->line) + ") holds hard links");
+    } else if (a.eos != "auto") {
+      throw usage_error("--eos is for soft alignments (weights), but sentence " + std::to_string(wanted) + " of '" +
+                        a.weights + "' (line " + std::to_string(found->line) + ") holds hard links");
+    }
     check_limits(a.weights, 1, weights.rows(), weights.cols(), a);
   } else {
     Weights w = read_weights(a.weights, a.csv_labels, a, a.index);
     if (w.stacked) throw std::runtime_error("'" + a.weights + "' is 3-D: --gold takes one map (targets x sources)");
-    weights = w.maps.front();
+    attn::io::AlignmentRecord record;
+    record.soft = true;
+    record.weights = w.maps.front();
+    weights = attn::io::soft_weights(record, end_of_sentence(a, false));
     soft = true;
   }
   if (soft) links = hard_links(weights, a);
@@ -1283,8 +1313,18 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
   std::vector<std::string> rows = a.rows_file.empty() ? std::vector<std::string>{} : read_tokens(a.rows_file, "--rows");
   std::vector<std::string> cols = a.cols_file.empty() ? std::vector<std::string>{} : read_tokens(a.cols_file, "--cols");
   if (soft) {
-    check_label_count(rows, weights.rows(), "--rows '" + a.rows_file + "'", "rows (target tokens)");
-    check_label_count(cols, weights.cols(), "--cols '" + a.cols_file + "'", "columns (source tokens)");
+    // One token too many: most likely the </s> that --eos dropped (or one too few: kept).
+    const bool dropped = end_of_sentence(a, records.size() > 0) == attn::io::EndOfSentence::drop;
+    const auto eos_note = [&](const std::vector<std::string>& labels, attn::Index count) -> std::string {
+      const auto n = static_cast<attn::Index>(labels.size());
+      if (dropped && n == count + 1) return " (the end-of-sentence row and column were dropped: --eos keep keeps them)";
+      if (!dropped && n + 1 == count) return " (--eos drop leaves out the last row and column, the </s> tokens)";
+      return "";
+    };
+    check_label_count(rows, weights.rows(), "--rows '" + a.rows_file + "'", "rows (target tokens)",
+                      eos_note(rows, weights.rows()));
+    check_label_count(cols, weights.cols(), "--cols '" + a.cols_file + "'", "columns (source tokens)",
+                      eos_note(cols, weights.cols()));
   }
   if (a.gold.empty()) {
     if (soft) {  // a soft alignment alone is a heatmap
@@ -1336,26 +1376,21 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
   // The scores: of the sentence drawn, and with an alignment file of every gold sentence pair.
   std::ostream& report = a.output == "-" ? err : out;
   std::string text = "sentence " + std::to_string(wanted) + ": " + scores_text(attn::alignment_scores(links, g.sure, g.possible)) + "\n";
-  if (!records.empty() && gold.size() > 1) {
-    std::vector<attn::Alignment> hypotheses(gold.size());
-    std::vector<bool> seen(gold.size(), false);
-    for (const attn::io::AlignmentRecord& r : records) {
-      if (r.sentence < 0 || r.sentence >= static_cast<attn::Index>(gold.size())) {
-        throw std::runtime_error("'" + a.weights + "' line " + std::to_string(r.line) + ": sentence " +
-                                 std::to_string(r.sentence) + " is not in --gold '" + a.gold + "' (" +
-                                 std::to_string(gold.size()) + " sentence pairs)");
-      }
-      const auto k = static_cast<std::size_t>(r.sentence);
-      if (seen[k]) continue;  // n-best: the first hypothesis of a sentence
-      seen[k] = true;
-      hypotheses[k] = r.soft ? hard_links(r.weights, a) : r.links;
-    }
-    const auto missing = static_cast<std::size_t>(std::count(seen.begin(), seen.end(), false));
-    if (missing > 0) {
-      text += "all sentences: not scored: '" + a.weights + "' has no alignment for " + std::to_string(missing) +
-              " of the " + std::to_string(gold.size()) + " sentence pairs of --gold\n";
-    } else {
-      text += "all " + std::to_string(gold.size()) + " sentences: " + scores_text(attn::io::alignment_scores(hypotheses, gold)) + "\n";
+  // One gold sentence and one record: the corpus is the sentence drawn, said once. Otherwise the
+  // records are matched to the gold lines by sentence number; when they do not cover the same
+  // sentences the corpus is not scored, and the line says why (the sentence drawn still is).
+  const bool one_sentence = gold.size() == 1 && std::all_of(records.begin(), records.end(), [](const auto& r) {
+                              return r.sentence == 0;
+                            });
+  if (!records.empty() && !one_sentence) {
+    attn::io::RecordLinkOptions link_options;
+    link_options.threshold = a.threshold;
+    link_options.end_of_sentence = end_of_sentence(a, true);
+    try {
+      text += "all " + std::to_string(gold.size()) + " sentences: " +
+              scores_text(attn::io::alignment_scores(records, gold, link_options)) + "\n";
+    } catch (const attn::invalid_argument& e) {
+      text += "all sentences: not scored: '" + a.weights + "' against --gold '" + a.gold + "': " + e.what() + "\n";
     }
   }
   emit(a, svg, out);
@@ -1411,6 +1446,13 @@ int run(const Arguments& a, std::ostream& out, std::ostream& err) {
   if (a.view) return run_view(a, out, err);
   if (a.animate) return run_animation(a, out);
   if (!a.gold.empty() || is_alignment_file(a.weights)) return run_alignment(a, out, err);
+  // Options of the word alignments would be silently ignored by the other pictures.
+  refuse_given({{"--threshold", a.threshold.has_value()},
+                {"--sentence", a.sentence != 0},
+                {"--align-format", a.align_format != "auto"},
+                {"--link-order", a.link_order != "src-tgt"},
+                {"--eos", a.eos != "auto"}},
+               " is for word alignments (--gold, or an alignment file as WEIGHTS), not for '" + a.weights + "'");
   Weights w = read_weights(a.weights, a.csv_labels, a, a.index);
   if (w.stacked && a.pool) {
     throw usage_error("--pool pools one 2-D map too large to draw; '" + a.weights + "' is a stack of " +

@@ -616,14 +616,25 @@ ok "pharaoh links alone"    al1.svg "$al/fast_align_readme.align" --sentence 2
 ok "fairseq soft heatmap"   al2.svg "$al/fairseq_generate_soft.txt" -t 'soft <&>'
 ok "marian soft heatmap"    al3.svg "$al/marian_soft.txt" --align-format marian
 ok "marian hard links"      al4.svg "$al/marian_hard.txt" --row-title target --col-title source
+printf '%s\n' new models are being tested . >tgt6.txt
+printf '%s\n' neue Modelle werden erprobt . >src5.txt
 printf '%s\n' new models are being tested . '</s>' >tgt7.txt
 printf '%s\n' neue Modelle werden erprobt . '</s>' >src6.txt
-# Gold for the README's second sentence (and </s>): werden-are/being sure, erprobt-being possible.
-printf '0-0 1-1 2-2 2-3 3p3 3-4 4-5 5-6\n' >marian_gold.talp
-# Marian's argmax links are 0-0 1-1 2-2 3-3 3-4 4-5 5-6 (marian_hard.txt): 6 of the 7 sure links,
-# 3-3 possible: precision 7/7, recall 6/7, AER 1 - (6 + 7)/(7 + 7).
-scores "marian soft vs gold" "sentence 0: precision 1.0000 recall 0.8571 AER 0.0714 (|A| 7, |S| 7, |P| 8, |A&S| 6, |A&P| 7)" \
-    "$al/marian_soft.txt" --gold marian_gold.talp -r tgt7.txt -c src6.txt
+# Gold for the README's second sentence: werden-are/being sure, erprobt-being possible.
+printf '0-0 1-1 2-2 2-3 3p3 3-4 4-5\n' >marian_gold.talp
+# marian_soft.txt's last row and column are </s> (7x6 weights), dropped by default (--eos auto):
+# the argmax links of the 6x5 rest are 0-0 1-1 2-2 3-3 3-4 4-5 (source-target): 5 of the 6 sure
+# links, 3-3 possible: precision 6/6, recall 5/6, AER 1 - (5 + 6)/(6 + 6).
+scores "marian soft vs gold" "sentence 0: precision 1.0000 recall 0.8333 AER 0.0833 (|A| 6, |S| 6, |P| 7, |A&S| 5, |A&P| 6)" \
+    "$al/marian_soft.txt" --gold marian_gold.talp -r tgt6.txt -c src5.txt
+# With --eos keep the </s> row joins in: its largest weight is the source </s>, 5-6, a false alarm
+# against this gold: precision 6/7, recall 5/6, AER 1 - (5 + 6)/(7 + 6).
+scores "marian soft, --eos keep" "sentence 0: precision 0.8571 recall 0.8333 AER 0.1538 (|A| 7, |S| 6, |P| 7, |A&S| 5, |A&P| 6)" \
+    "$al/marian_soft.txt" --gold marian_gold.talp -r tgt7.txt -c src6.txt --eos keep
+# A gold standard that has </s> (5-6) scores the kept row as a hit, Marian's own hard form alike.
+printf '0-0 1-1 2-2 2-3 3p3 3-4 4-5 5-6\n' >marian_gold_eos.talp
+scores "marian hard vs gold with </s>" "sentence 0: precision 1.0000 recall 0.8571 AER 0.0714 (|A| 7, |S| 7, |P| 8, |A&S| 6, |A&P| 7)" \
+    "$al/marian_hard.txt" --gold marian_gold_eos.talp
 # Hand-computed (tests/test_alignment_formats.cpp): A = {0-0 1-1 0-2}, S = {0-0 2-2}, P = S + {1-1 2-1}
 # (source-target): precision 2/3, recall 1/2, AER 1 - (1 + 2)/(3 + 2) = 0.4.
 printf '0-0 1-1 0-2\n' >hyp.align
@@ -638,10 +649,14 @@ scores "tgt-src order" "sentence 0: precision 0.6667 recall 0.5000 AER 0.4000 (|
 head -n 2 "$al/gold.talp" >gold2.talp
 scores "fairseq corpus" "all 2 sentences: precision 1.0000 recall 1.0000 AER 0.0000 (|A| 13, |S| 12, |P| 14, |A&S| 12, |A&P| 13)" \
     "$al/fairseq_generate_hard.txt" --gold gold2.talp --sentence 1
-scores "fairseq vs longer gold" "all sentences: not scored: '$al/fairseq_generate_hard.txt' has no alignment for 2 of the 4 sentence pairs of --gold" \
+scores "fairseq vs longer gold" "all sentences: not scored: '$al/fairseq_generate_hard.txt' against --gold '$al/gold.talp': attn::io::alignment_scores: no hypothesis for 2 of the 4 sentence pairs of the gold standard (the first: sentence 2)" \
     "$al/fairseq_generate_hard.txt" --gold "$al/gold.talp"
+# Two records against a one-line gold: the corpus is not scored (it used to be left out unsaid).
+head -n 1 "$al/gold.talp" >gold1.talp
+scores "fairseq vs shorter gold" "all sentences: not scored: '$al/fairseq_generate_hard.txt' against --gold 'gold1.talp': attn::io::alignment_scores: the hypothesis on line 6 is of sentence 1, which the gold standard (1 sentence pair(s), numbered from 0) does not have" \
+    "$al/fairseq_generate_hard.txt" --gold gold1.talp
 scores "marian n-best" "sentence 0: precision 1.0000 recall 0.8571 AER 0.0714 (|A| 7, |S| 7, |P| 8, |A&S| 6, |A&P| 7)" \
-    "$al/marian_nbest.txt" --gold marian_gold.talp --align-format marian
+    "$al/marian_nbest.txt" --gold marian_gold_eos.talp --align-format marian
 # Weights (.npy) against a gold standard: the hypothesis is each row's largest weight.
 printf '0-0 1-1 2-2\n' >npy_gold.talp
 ok "npy vs gold"            al5.svg "$npy/f8_c_3x4.npy" --gold npy_gold.talp -r rows3.txt -c cols4.txt --threshold 0.5
@@ -661,7 +676,14 @@ bad "gold html"         2 "alignments (--gold, alignment files) are drawn as svg
 bad "gold and bars"     2 "do not apply to alignments" "$npy/f8_c_3x4.npy" --gold npy_gold.talp --bars -o out/new.svg
 bad "link order"        2 "--link-order must be src-tgt or tgt-src, not 'st'" hyp.align --link-order st -o out/new.svg
 bad "align format"      2 "--align-format must be auto, pharaoh, fairseq or marian, not 'giza'" hyp.align --align-format giza -o out/new.svg
-bad "rows vs soft"      1 "--rows 'rows3.txt' has 3 tokens but the weights have 7 rows (target tokens)" "$al/marian_soft.txt" -r rows3.txt -o out/new.svg
+bad "rows vs soft"      1 "--rows 'rows3.txt' has 3 tokens but the weights have 6 rows (target tokens)" "$al/marian_soft.txt" -r rows3.txt -o out/new.svg
+bad "rows with </s>"    1 "--rows 'tgt7.txt' has 7 tokens but the weights have 6 rows (target tokens) (the end-of-sentence row and column were dropped: --eos keep keeps them)" "$al/marian_soft.txt" -r tgt7.txt -o out/new.svg
+bad "cols without </s>" 1 "--cols 'src5.txt' has 5 tokens but the weights have 6 columns (source tokens) (--eos drop leaves out the last row and column, the </s> tokens)" "$al/marian_soft.txt" -c src5.txt --eos keep -o out/new.svg
+bad "eos value"         2 "--eos must be auto, drop or keep, not 'yes'" "$al/marian_soft.txt" --eos yes -o out/new.svg
+bad "eos of hard links" 2 "--eos is for soft alignments (weights), but sentence 0 of '$al/marian_hard.txt' (line 1) holds hard links" "$al/marian_hard.txt" --eos drop -o out/new.svg
+bad "threshold of hard links" 2 "--threshold makes links of weights, but sentence 0 of 'hyp.align' (line 1) holds hard links" hyp.align --threshold 0.3 -o out/new.svg
+bad "threshold, no alignment" 2 "--threshold is for word alignments (--gold, or an alignment file as WEIGHTS), not for '$npy/f8_c_3x4.npy'" "$npy/f8_c_3x4.npy" --threshold 0.3 -o out/new.svg
+bad "sentence, no alignment"  2 "--sentence is for word alignments" "$npy/f8_c_3x4.npy" --sentence 1 -o out/new.svg
 
 # --- pooling of maps too large to hold (--pool, above --max-cells) ---------------------------------
 pool_ref="${3:-}"

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <istream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -332,10 +333,54 @@ inline std::vector<AlignmentRecord> read_alignments(const std::filesystem::path&
   return records;
 }
 
+/// The end-of-sentence tokens of a soft alignment: fairseq (`--print-alignment soft`) and
+/// Marian (`--alignment soft`) write a weight row for the target's `</s>` (the last row) and a
+/// weight for the source's `</s>` in every row (the last column).
+enum class EndOfSentence {
+  drop,  ///< leave out the last row and the last column, as fairseq's and Marian's own hard alignments do
+  keep   ///< use the weights as written (for soft alignments written without `</s>`)
+};
+
+/// How AlignmentRecord links are made from a record (see record_links()).
+struct RecordLinkOptions {
+  /// Soft records: the links are every weight strictly above it; unset: each target token's
+  /// largest weight (attn::argmax_alignment). Hard records keep their links.
+  std::optional<double> threshold;
+  /// Soft records: whether the `</s>` row and column are dropped first (default: dropped).
+  EndOfSentence end_of_sentence = EndOfSentence::drop;
+};
+
+/// A soft record's weights, the end-of-sentence row and column dropped or kept.
+/// \param record a record with `soft` set
+/// \param end_of_sentence EndOfSentence::drop (default): the last row and column are left out
+/// \return `weights`, or its top-left `(rows - 1)×(cols - 1)` block (an empty side stays empty)
+/// \throws attn::invalid_argument when the record holds hard links
+inline Matrix<double> soft_weights(const AlignmentRecord& record, EndOfSentence end_of_sentence = EndOfSentence::drop) {
+  ATTN_CHECK(record.soft, "attn::io::soft_weights: the record of sentence " + std::to_string(record.sentence) +
+                              " (line " + std::to_string(record.line) + ") holds hard links, not weights");
+  if (end_of_sentence == EndOfSentence::keep) return record.weights;
+  const Index rows = std::max<Index>(record.weights.rows() - 1, 0);
+  const Index cols = std::max<Index>(record.weights.cols() - 1, 0);
+  return record.weights.topLeftCorner(rows, cols);
+}
+
+/// A record's hard links: its `links`, or for a soft record the links of its weights (after
+/// the end-of-sentence row and column are dropped, by default): each target token's largest
+/// weight, or every weight above `options.threshold`.
+/// \param record a record of read_alignments(), read_fairseq_alignments() or read_marian_alignments()
+/// \param options threshold and end-of-sentence handling for soft records
+/// \return the links, i = target token, j = source token
+/// \throws attn::invalid_argument when the threshold is NaN
+inline Alignment record_links(const AlignmentRecord& record, const RecordLinkOptions& options = {}) {
+  if (!record.soft) return record.links;
+  const Matrix<double> weights = soft_weights(record, options.end_of_sentence);
+  return options.threshold ? threshold_alignment(weights, *options.threshold) : argmax_alignment(weights);
+}
+
 /// Corpus-level precision, recall and AER (Och & Ney 2003): the set sizes summed over the
 /// sentence pairs before dividing, as the usual AER scripts do. Same rules as
 /// attn::alignment_scores() for one sentence.
-/// \param hypotheses one hypothesis per sentence pair
+/// \param hypotheses one hypothesis per sentence pair, in the order of `gold`
 /// \param gold one gold alignment per sentence pair
 /// \return the scores and the summed set sizes
 /// \throws attn::invalid_argument when the two do not have the same number of sentence pairs
@@ -359,6 +404,42 @@ inline AlignmentScores alignment_scores(const std::vector<Alignment>& hypotheses
                   ? 1.0 - d(total.hits_sure + total.hits_possible) / d(total.hypothesis + total.sure)
                   : 0.0;
   return total;
+}
+
+/// Corpus-level scores of the records of an alignment file against a gold standard. Records are
+/// matched to gold sentence pairs by `record.sentence` (fairseq's sample id, Marian's n-best
+/// number, else the record's position), not by their order in the file: fairseq writes its
+/// records in batch order. With several records of one sentence (an n-best list) the first
+/// counts. Each record becomes links as record_links() makes them.
+/// \param hypotheses the records, e.g. of read_alignments()
+/// \param gold one gold alignment per sentence pair (sentence k: `gold[k]`)
+/// \param options threshold and end-of-sentence handling for soft records
+/// \return the scores and the summed set sizes
+/// \throws attn::invalid_argument when a record's sentence is not one of gold's, or a sentence
+///         of gold has no record: "attn::io::alignment_scores: no hypothesis for 2 of the 5
+///         sentence pairs of the gold standard (the first: sentence 3)"
+inline AlignmentScores alignment_scores(const std::vector<AlignmentRecord>& hypotheses, const std::vector<GoldAlignment>& gold,
+                                        const RecordLinkOptions& options = {}) {
+  const auto n = static_cast<Index>(gold.size());
+  std::vector<Alignment> links(gold.size());
+  std::vector<bool> seen(gold.size(), false);
+  for (const AlignmentRecord& r : hypotheses) {
+    ATTN_CHECK(r.sentence >= 0 && r.sentence < n,
+               "attn::io::alignment_scores: the hypothesis on line " + std::to_string(r.line) + " is of sentence " +
+                   std::to_string(r.sentence) + ", which the gold standard (" + std::to_string(n) +
+                   " sentence pair(s), numbered from 0) does not have");
+    const auto k = static_cast<std::size_t>(r.sentence);
+    if (seen[k]) continue;
+    seen[k] = true;
+    links[k] = record_links(r, options);
+  }
+  const auto first = std::find(seen.begin(), seen.end(), false);
+  ATTN_CHECK(first == seen.end(),
+             "attn::io::alignment_scores: no hypothesis for " +
+                 std::to_string(std::count(seen.begin(), seen.end(), false)) + " of the " + std::to_string(n) +
+                 " sentence pairs of the gold standard (the first: sentence " +
+                 std::to_string(first - seen.begin()) + ")");
+  return alignment_scores(links, gold);
 }
 
 }  // namespace attn::io

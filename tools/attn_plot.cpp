@@ -214,7 +214,8 @@ columns source tokens (--cols).
                            attn::io::write_pharaoh writes tgt-src, i.e. row-column)
       --threshold X        soft alignments and weights: the hypothesis is every weight above X
                            instead of each target token's largest weight
-      --eos auto|drop|keep the end-of-sentence token: fairseq's and Marian's soft alignments
+      --eos auto|drop|keep
+                           the end-of-sentence token: fairseq's and Marian's soft alignments
                            have a row for the target's </s> (the last) and a column for the
                            source's (the last); auto (default) drops both for alignment files, as
                            those tools' own hard alignments do, and keeps .npy / .csv weights as

@@ -117,12 +117,15 @@ Options:
       --col-title TEXT     svg: axis title above the column labels (e.g. "source")
       --bars               svg: draw each row as bars, the key tokens on the x axis (several
                            rows: one panel per row, titled by its query token); the default
-                           for a single row (1-D input, 1 x T map)
+                           for a single row (1-D input, 1 x T map); --colormap colours
+                           each bar by its value; the options of heatmaps alone (--values,
+                           --reverse, --no-colorbar, --mask, ...) are refused
       --heatmap            svg: draw a single row as a heatmap strip, not as bars
       --hist [BINS]        svg: the histogram of all weights (all maps of a 3-D input), BINS
                            bins (default 20; taken when the next argument is a whole number);
                            --vmin and --vmax together give the range of the bins; NaN and
-                           infinite weights are left out and counted in a note
+                           infinite weights are left out and counted in a note; token
+                           labels and the options of heatmaps alone are refused
       --colormap NAME      svg: viridis (default; high weights bright) or greys (high dark)
       --reverse            svg: reverse the colour map
       --vmin X             low end of the colour scale (default: the smallest weight; html: 0,
@@ -282,6 +285,7 @@ struct Arguments {
   std::string row_title;
   std::string col_title;
   std::string colormap = "viridis";
+  bool colormap_given = false;  // bars: coloured by value only when asked
   bool reverse = false;
   bool bars = false;
   bool heatmap = false;
@@ -521,6 +525,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.col_title = value();
     } else if (arg == "--colormap") {
       a.colormap = value();
+      a.colormap_given = true;
       if (a.colormap != "viridis" && a.colormap != "greys" && a.colormap != "grays") {
         throw usage_error("--colormap must be viridis or greys, not '" + a.colormap + "'");
       }
@@ -1202,6 +1207,24 @@ attn::io::HeatmapOptions heatmap_options(const Arguments& a, const std::vector<s
   return options;
 }
 
+/// Bars and histograms draw no cells, colour bar, grid or pair: the heatmap's options would be
+/// dropped without a word, so they are refused, saying why (`why`: what is drawn instead).
+void refuse_heatmap_only(const Arguments& a, bool colormap, const std::string& why) {
+  refuse_given({{"--colormap", colormap},
+                {"--reverse", a.reverse},
+                {"--values", a.values},
+                {"--decimals", a.decimals.has_value()},
+                {"--colorbar-label", !a.colorbar_label.empty()},
+                {"--no-colorbar", !a.colorbar},
+                {"--row-title", !a.row_title.empty()},
+                {"--raster", a.raster != "auto"},
+                {"--grid-columns", a.grid_columns != 0},
+                {"--layout", a.layout != "beside"},
+                {"--panel-titles", a.panel_titles.has_value()},
+                {"--mask", !a.mask.empty()}},
+               " is for heatmaps: " + why);
+}
+
 /// --mask: the mask of the `rows×cols` weights ("causal", or a file visible where non-zero).
 attn::Mask mask_option(const Arguments& a, attn::Index rows, attn::Index cols) {
   if (a.mask.empty()) return attn::Mask();
@@ -1625,6 +1648,9 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   if (!a.chars_file.empty()) throw usage_error("--chars is for html output");
   if (a.query) throw usage_error("--query is for html output");
   if (a.hist) {
+    refuse_heatmap_only(a, a.colormap_given, "--hist draws a histogram of all the weights");
+    refuse_given({{"--rows", !a.rows_file.empty()}, {"--cols", !a.cols_file.empty()}},
+                 " labels tokens, but --hist draws a histogram of all the weights (its x axis: weight)");
     attn::io::HistogramOptions options;
     options.bins = static_cast<attn::Index>(*a.hist);
     options.range_min = a.vmin;
@@ -1646,6 +1672,12 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   // A single row is drawn as bars unless --heatmap asks for the strip.
   if (a.bars || (!a.heatmap && !w.stacked && a.truth.empty() && first.rows() == 1)) {
     if (w.stacked) throw usage_error("--bars takes one map (1-D or 2-D), but '" + a.weights + "' is 3-D");
+    refuse_heatmap_only(a, false, a.bars ? std::string("--bars draws each row as bars")
+                                         : "'" + a.weights + "' is a single row, drawn as bars (--heatmap draws it as a one-row heatmap)");
+    if (a.colormap_given && a.color) {
+      throw usage_error("--color and --colormap: bars take one colour (--color) or each the colour of its value "
+                        "on a colormap (--colormap), not both");
+    }
     attn::io::BarOptions options;
     options.title = a.title;
     options.labels = col_labels;
@@ -1655,6 +1687,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     options.ymax = a.vmax;
     options.max_plot_width = a.max_size;
     if (a.color) options.color = *a.color;
+    if (a.colormap_given) options.colormap = attn::io::parse_colormap(a.colormap);
     check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a);
     emit(a, attn::io::bars_svg(first, options), out);
     return 0;

@@ -154,6 +154,14 @@ ok "histogram default bins" hist20.svg "$npy/f8_c_3x4.npy" --hist
 if [ "$(grep -c 'class="bar"' hist20.svg)" -eq 20 ]; then pass; else fail "--hist did not give 20 bins"; fi
 ok "histogram =bins range"  hist_range.svg "$npy/f8_c_3x4.npy" --hist=4 --vmin 0 --vmax 5 --col-title 'weight <w>'
 if grep -q 'outside the range' hist_range.svg; then pass; else fail "--hist range: no note of the values left out"; fi
+# Bars coloured by value (--colormap): one fill per distinct value, not the single --color.
+ok "bars colormap"          bars_cm.svg "$npy/f8_1d_5.npy" --colormap greys
+if [ "$(grep -o 'class="bar"[^>]*fill="#[0-9a-f]*"' bars_cm.svg | sort -u | wc -l)" -ge 4 ] \
+    && ! grep -q 'fill="#31688e"' bars_cm.svg; then
+    pass
+else
+    fail "--colormap on bars: the bars are not filled by value"
+fi
 
 # --chars ignores one newline at the end of the file (editors write it), not two.
 printf 'Un café.\n' >chars_lf.txt
@@ -294,6 +302,15 @@ bad "bars for html"     2 "--bars, --heatmap and --hist are for svg output" "$np
 bad "bars and truth"    2 "--bars and --hist cannot be used with --truth" "$npy/f8_c_3x4.npy" --bars --truth "$npy/f4_c_3x4.npy" -o out/new.svg
 bad "hist lone vmin"    2 "--hist takes the range of its bins from --vmin and --vmax together" "$npy/f8_c_3x4.npy" --hist --vmin 0 -o out/new.svg
 bad "bars 3-D"          2 "--bars takes one map (1-D or 2-D), but" "$npy/f8_c_2x3x4.npy" --bars -o out/new.svg
+# Options only a heatmap uses are refused for bars and histograms, saying what is drawn instead.
+bad "bars values"       2 "--values is for heatmaps: '$npy/f8_1d_5.npy' is a single row, drawn as bars (--heatmap draws it as a one-row heatmap)" "$npy/f8_1d_5.npy" --values -o out/new.svg
+bad "bars reverse"      2 "--reverse is for heatmaps: --bars draws each row as bars" "$npy/f8_c_3x4.npy" --bars --reverse -o out/new.svg
+bad "bars mask"         2 "--mask is for svg heatmaps and --view pages" "$npy/f8_c_3x4.npy" --bars --mask causal -o out/new.svg
+bad "bars no colorbar"  2 "--no-colorbar is for heatmaps: --bars draws each row as bars" "$npy/f8_c_3x4.npy" --bars --no-colorbar -o out/new.svg
+bad "bars color+map"    2 "--color and --colormap: bars take one colour (--color) or each the colour of its value" "$npy/f8_1d_5.npy" --color '#e6550d' --colormap greys -o out/new.svg
+bad "hist colormap"     2 "--colormap is for heatmaps: --hist draws a histogram of all the weights" "$npy/f8_c_3x4.npy" --hist --colormap greys -o out/new.svg
+bad "hist row title"    2 "--row-title is for heatmaps: --hist draws a histogram" "$npy/f8_c_3x4.npy" --hist --row-title q -o out/new.svg
+bad "hist rows"         2 "--rows labels tokens, but --hist draws a histogram of all the weights (its x axis: weight)" "$npy/f8_c_3x4.npy" --hist -r rows3.txt -o out/new.svg
 
 # --- bad input files: status 1 ------------------------------------------------------------------
 bad "missing file"      1 "cannot open 'nothere.npy' for reading: No such file or directory" nothere.npy -o out/new.svg

@@ -14,6 +14,7 @@
 
 #include <Eigen/Core>
 
+#include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -143,6 +144,43 @@ TEST_CASE("read_fairseq_alignments: malformed A- lines name their line", "[align
   CHECK(message_of<attn::invalid_argument>([&] { attn::io::read_fairseq_alignments(word); }) ==
         "attn::io::read_fairseq_alignments: line 1: target token 0: 'abc' is not a finite number (soft alignments "
         "are comma-separated weights, one group per target token)");
+}
+
+TEST_CASE("alignment files: errors name the file and the line; fairseq output without A- lines is refused",
+          "[alignment_formats][errors]") {
+  attn_test::TempDir tmp("attn_alignment_formats");
+  const auto write = [&](const std::string& name, const std::string& text) {
+    const std::string path = (tmp.path / name).string();
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+  };
+  const std::string gold = write("gold.talp", "0-0\n0-0 1x1\n");
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::read_pharaoh(gold, PharaohOrder::col_row); }) ==
+        "attn::io::read_pharaoh: '" + gold + "', line 2: token '1x1' is not of the form i-j");
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::read_alignments(gold); }) ==
+        "attn::io::read_pharaoh: '" + gold + "', line 2: token '1x1' is not of the form i-j");
+  const std::string fairseq = write("generate.txt", "S-0\tx y\nH-0\t-0.5\ta b\nA-0\t0-0 1\n");
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::read_fairseq_alignments(fairseq); }) ==
+        "attn::io::read_fairseq_alignments: '" + fairseq + "', line 3: token '1' is not a link s-t like the first token '0-0'");
+  const std::string marian = write("marian.txt", "a b ||| 0.5,0.5 0.5\n");
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::read_marian_alignments(marian); }) ==
+        "attn::io::read_marian_alignments: '" + marian + "', line 1: target token 1 has 1 source weights, target token 0 has 2");
+
+  // fairseq-generate without --print-alignment: translations, no alignment. Read as Pharaoh it
+  // would fail on "S-0"; an empty list of records would read as a corpus of no sentences.
+  const std::string plain = "S-0\tDas ist gut\nT-0\tthis is good\nH-0\t-0.31\tthis is good\n"
+                            "D-0\t-0.31\tthis is good\nP-0\t-0.1 -0.2 -0.3 -0.7\nS-1\tJa\nH-1\t-0.2\tyes\n";
+  const std::string said = " has 2 hypotheses (H- lines) but no alignment (A- lines): fairseq-generate and "
+                           "fairseq-interactive write them with --print-alignment (hard links) or --print-alignment soft (weights)";
+  const std::string no_links = write("no_links.txt", plain);
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::read_alignments(no_links); }) ==
+        "attn::io::read_fairseq_alignments: '" + no_links + "'" + said);
+  std::istringstream stream(plain);
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::read_fairseq_alignments(stream); }) ==
+        "attn::io::read_fairseq_alignments: the output" + said);
+  // Output of no sample at all (a log line) is an empty corpus, not an error.
+  std::istringstream empty("2026-12-03 | INFO | fairseq_cli.generate | done\n");
+  CHECK(attn::io::read_fairseq_alignments(empty).empty());
 }
 
 TEST_CASE("read_marian_alignments reads soft, hard and n-best output", "[alignment_formats]") {
@@ -341,6 +379,18 @@ TEST_CASE("alignment_svg argument checks", "[alignment_formats][svg][errors]") {
   o.max_cell_size = 0;
   CHECK(message_of<attn::invalid_argument>([&] { attn::io::alignment_svg(Alignment{}, o); }) ==
         "attn::io::alignment_svg: options.max_cell_size (0) must be > 0");
+  // A stray index ("0-999999999" in a Pharaoh file) is refused at once, not drawn as a billion
+  // cells; the limit is 2^26 cells (8192x8192).
+  CHECK(message_of<attn::invalid_argument>([] { attn::io::alignment_svg(Alignment{{0, 0}, {1, 999999999}}); }) ==
+        "attn::io::alignment_svg: a picture of 2x1000000000 cells is more than 2^26; is a link index out of place?");
+  CHECK(message_of<attn::invalid_argument>([] {
+          attn::io::alignment_svg(Alignment{{Index(1) << 40, Index(1) << 40}});
+        }) == "attn::io::alignment_svg: a picture of 1099511627777x1099511627777 cells is more than 2^26; is a link index out of place?");
+  o.max_cell_size = 20;
+  o.rows = 8192;
+  o.cols = 8193;
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::alignment_svg(Alignment{}, o); }) ==
+        "attn::io::alignment_svg: a picture of 8192x8193 cells is more than 2^26; is a link index out of place?");
 }
 
 }  // namespace test_alignment_formats

@@ -165,7 +165,8 @@ Options:
                            axes of size 1 are dropped without it ((1, h, T, T) is h maps)
       --max-maps N         refuse inputs with more than N maps (default 1024)
       --max-cells N        refuse inputs with more than N cells over all maps (default 4194304);
-                           a 2-D float .npy above it is pooled instead (--pool)
+                           a 2-D float .npy above it is pooled instead (--pool); hard links
+                           are refused when their largest indices make a picture above it
       --pool mean|max      pool a 2-D float16/32/64 .npy map, read by memory map (never held
                            whole), to at most --max-size cells per axis: each drawn cell is the
                            mean (default) or the maximum of a block of cells; the title says so.
@@ -1281,6 +1282,30 @@ attn::io::EndOfSentence end_of_sentence(const Arguments& a, bool alignment_file)
 }
 
 /// Alignment files and --gold: draws the alignment (over the gold) and prints the scores.
+/// Hard links draw a picture as large as their largest indices (or the label counts): --max-cells
+/// bounds it as it bounds weights, so that a stray index ("0-999999999") is refused at once.
+void check_link_extent(const Arguments& a, const std::vector<const attn::Alignment*>& sets, std::size_t row_labels,
+                       std::size_t col_labels) {
+  long long rows = static_cast<long long>(row_labels);
+  long long cols = static_cast<long long>(col_labels);
+  long long last_row = -1;
+  long long last_col = -1;
+  for (const attn::Alignment* set : sets) {
+    for (const attn::AlignmentLink& link : *set) {
+      last_row = std::max<long long>(last_row, link.i);
+      last_col = std::max<long long>(last_col, link.j);
+    }
+  }
+  if (rows == 0) rows = last_row + 1;
+  if (cols == 0) cols = last_col + 1;
+  if (rows > 0 && cols > a.max_cells / rows) {
+    throw std::runtime_error("'" + a.weights + "', sentence " + std::to_string(a.sentence) + ": its links reach target token " +
+                             std::to_string(last_row) + " and source token " + std::to_string(last_col) + ", a picture of " +
+                             std::to_string(rows) + "x" + std::to_string(cols) + " cells, more than --max-cells " +
+                             std::to_string(a.max_cells) + " (is a link index out of place?)");
+  }
+}
+
 int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
   if (a.format != "svg") throw usage_error("alignments (--gold, alignment files) are drawn as svg only");
   if (a.bars || a.heatmap || a.hist || !a.truth.empty() || a.query || !a.chars_file.empty()) {
@@ -1302,8 +1327,11 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
     try {
       records = attn::io::read_alignments(fs::path(a.weights), format, order);
     } catch (const attn::invalid_argument& e) {  // bad content: an input error (exit status 1)
-      throw std::runtime_error("'" + a.weights + "' is neither .npy / .csv weights nor an alignment file " +
-                               "(Pharaoh, fairseq, Marian): " + e.what());
+      // The message names the file and the line. Read as Pharaoh, the file had no sign of fairseq
+      // or Marian: it may be no alignment file at all (a token list given as WEIGHTS).
+      const std::string what = e.what();
+      if (what.rfind("attn::io::read_pharaoh", 0) != 0) throw std::runtime_error(what);
+      throw std::runtime_error("not .npy / .csv weights, nor an alignment file (Pharaoh, fairseq, Marian): " + what);
     }
     const auto found = std::find_if(records.begin(), records.end(),
                                     [&](const attn::io::AlignmentRecord& r) { return r.sentence == wanted; });
@@ -1362,6 +1390,7 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
     options.row_axis_title = a.row_title;
     options.col_axis_title = a.col_title;
     options.max_map_size = a.max_size;
+    check_link_extent(a, {&links}, rows.size(), cols.size());
     emit(a, attn::io::alignment_svg(links, options), out);
     return 0;
   }
@@ -1369,8 +1398,8 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
   std::vector<attn::io::GoldAlignment> gold;
   try {
     gold = attn::io::read_pharaoh(fs::path(a.gold), order);
-  } catch (const attn::invalid_argument& e) {
-    throw std::runtime_error("--gold '" + a.gold + "': " + e.what());
+  } catch (const attn::invalid_argument& e) {  // the message names the file and the line
+    throw std::runtime_error(std::string("--gold: ") + e.what());
   }
   if (wanted >= static_cast<attn::Index>(gold.size())) {
     throw std::runtime_error("--gold '" + a.gold + "' has " + std::to_string(gold.size()) +
@@ -1389,6 +1418,7 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
     options.rows = weights.rows();
     options.cols = weights.cols();
   }
+  if (!soft) check_link_extent(a, {&links, &g.sure, &g.possible}, rows.size(), cols.size());
   std::string svg;
   try {
     svg = soft ? attn::io::alignment_svg(weights, g, options) : attn::io::alignment_svg(links, g, options);

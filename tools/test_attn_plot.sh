@@ -280,7 +280,7 @@ bad "no output"         2 "no output file given"                 "$npy/f8_c_3x4.
 bad "unknown option"    2 "unknown option '--colour'"             "$npy/f8_c_3x4.npy" --colour red -o out/new.svg
 bad "two inputs"        2 "one WEIGHTS file expected, got 2"      a b -o out/new.svg
 bad "bad extension"     2 "cannot tell the format of 'out/new.gif'" "$npy/f8_c_3x4.npy" -o out/new.gif
-bad "input extension"   1 "'rows3.txt' is neither .npy / .csv weights nor an alignment file (Pharaoh, fairseq, Marian): attn::io::read_pharaoh: line 1: token 'le' is not of the form i-j" rows3.txt -o out/new.svg
+bad "input extension"   1 "not .npy / .csv weights, nor an alignment file (Pharaoh, fairseq, Marian): attn::io::read_pharaoh: 'rows3.txt', line 1: token 'le' is not of the form i-j" rows3.txt -o out/new.svg
 bad "bad number"        2 "--vmin needs a finite number, not 'abc'" "$npy/f8_c_3x4.npy" --vmin abc -o out/new.svg
 bad "nan number"        2 "--vmax needs a finite number"          "$npy/f8_c_3x4.npy" --vmax nan -o out/new.svg
 bad "vmin >= vmax"      2 "--vmin must be less than --vmax"       "$npy/f8_c_3x4.npy" --vmin 1 --vmax 0 -o out/new.svg
@@ -683,12 +683,19 @@ else
     fail "-o - with --gold: the scores go to standard error ($(cat "$work/err"))"
 fi
 printf '0-0\n3x\n' >badgold.talp
-bad "gold bad token"    1 "--gold 'badgold.talp': attn::io::read_pharaoh: line 2: token '3x' is not of the form i-j" hyp.align --gold badgold.talp -o out/new.svg
+bad "gold bad token"    1 "--gold: attn::io::read_pharaoh: 'badgold.talp', line 2: token '3x' is not of the form i-j" hyp.align --gold badgold.talp -o out/new.svg
 bad "gold sentence"     1 "--gold 'npy_gold.talp' has 1 sentence pairs (lines); --sentence 4 is not one of them" "$npy/f8_c_3x4.npy" --gold npy_gold.talp --sentence 4 -o out/new.svg
 bad "no such sentence"  1 "has no alignment of sentence 7 (2 alignments read)" "$al/fairseq_generate_hard.txt" --sentence 7 -o out/new.svg
 bad "gold too wide"     1 "sentence 0: attn::io::alignment_svg: gold.sure[2] (4, 2) is outside the 3x4 picture" "$npy/f8_c_3x4.npy" --gold "$al/gold.talp" -o out/new.svg
+# A stray index makes no picture of a billion cells: --max-cells bounds hard links too.
+printf '0-0 0-999999999\n' >stray.talp
+bad "stray index"       1 "'stray.talp', sentence 0: its links reach target token 999999999 and source token 0, a picture of 1000000000x1 cells, more than --max-cells 4194304 (is a link index out of place?)" stray.talp --link-order src-tgt -o out/new.svg
+bad "stray gold index"  1 "'hyp.align', sentence 0: its links reach target token" hyp.align --gold stray.talp -o out/new.svg
+# fairseq output written without --print-alignment: said, not read as a Pharaoh file.
+printf 'S-0\tDas ist gut\nH-0\t-0.3\tthis is good\nD-0\t-0.3\tthis is good\n' >no_align.out
+bad "fairseq no A-"     1 "attn-plot: attn::io::read_fairseq_alignments: 'no_align.out' has a hypothesis (H- line) but no alignment (A- lines): fairseq-generate and fairseq-interactive write them with --print-alignment" no_align.out -o out/new.svg
 printf 'A-0\t0-0 0.5,0.5\n' >mixed.out
-bad "fairseq mixed"     1 "attn::io::read_fairseq_alignments: line 1: token '0.5,0.5' is not a link s-t like the first token '0-0'" mixed.out -o out/new.svg
+bad "fairseq mixed"     1 "attn-plot: attn::io::read_fairseq_alignments: 'mixed.out', line 1: token '0.5,0.5' is not a link s-t like the first token '0-0'" mixed.out -o out/new.svg
 bad "gold html"         2 "alignments (--gold, alignment files) are drawn as svg only" "$npy/f8_c_3x4.npy" --gold npy_gold.talp -c cols4.txt -o out/new.html
 bad "gold and bars"     2 "do not apply to alignments" "$npy/f8_c_3x4.npy" --gold npy_gold.talp --bars -o out/new.svg
 bad "link order"        2 "--link-order must be src-tgt or tgt-src, not 'st'" hyp.align --link-order st -o out/new.svg

@@ -50,7 +50,7 @@ struct AlignmentRecord {
 
 /// Which tool wrote an alignment file.
 enum class AlignmentFormat {
-  automatic,  ///< told from the text: "A-<digits><tab>" lines: fairseq; "|||" or "," : Marian; else Pharaoh
+  automatic,  ///< told from the text: "A-<digits><tab>" or "H-<digits><tab>" lines: fairseq; "|||" or "," : Marian; else Pharaoh
   pharaoh,    ///< one line per sentence pair of "i-j" links (and "ipj"/"i?j" possible links)
   fairseq,    ///< fairseq-generate / fairseq-interactive output; only the "A-" lines are read
   marian      ///< Marian's output: "translation ||| alignment", or the alignment alone
@@ -162,6 +162,19 @@ inline void read_alignment_payload(std::string_view payload, AlignmentRecord& re
     for (Index j = 0; j < cols; ++j) record.weights(i, j) = values[static_cast<std::size_t>(i * cols + j)];
 }
 
+/// The start of a message about line `k` (0-based) of the text read by `who`: "who: line 3", or
+/// for a file "who: 'gold.talp', line 3" (`file` empty for a stream).
+inline std::string alignment_where(const char* who, const std::string& file, std::size_t k) {
+  return std::string(who) + ": " + (file.empty() ? std::string() : "'" + file + "', ") + "line " + std::to_string(k + 1);
+}
+
+/// True for a hypothesis line of fairseq's output: "H-", a sample id and a tab.
+inline bool is_fairseq_hypothesis(std::string_view line) {
+  std::size_t k = 2;
+  while (k < line.size() && line[k] >= '0' && line[k] <= '9') ++k;
+  return line.substr(0, 2) == "H-" && k > 2 && k < line.size() && line[k] == '\t';
+}
+
 inline bool alignment_whole_number(std::string_view s, Index& value) {
   if (s.empty() || s.size() > 18) return false;
   value = 0;
@@ -172,22 +185,24 @@ inline bool alignment_whole_number(std::string_view s, Index& value) {
   return true;
 }
 
-inline std::vector<GoldAlignment> pharaoh_from_text(std::string_view text, PharaohOrder order) {
+inline std::vector<GoldAlignment> pharaoh_from_text(std::string_view text, PharaohOrder order, const std::string& file) {
   std::vector<GoldAlignment> sentences;
   const std::vector<std::string_view> lines = alignment_lines(text);
   for (std::size_t k = 0; k < lines.size(); ++k) {
-    sentences.push_back(parse_pharaoh_links(lines[k], order, "attn::io::read_pharaoh: line " + std::to_string(k + 1)));
+    sentences.push_back(parse_pharaoh_links(lines[k], order, alignment_where("attn::io::read_pharaoh", file, k)));
   }
   return sentences;
 }
 
-inline std::vector<AlignmentRecord> fairseq_from_text(std::string_view text) {
+inline std::vector<AlignmentRecord> fairseq_from_text(std::string_view text, const std::string& file) {
   std::vector<AlignmentRecord> records;
   const std::vector<std::string_view> lines = alignment_lines(text);
+  std::size_t hypotheses = 0;
   for (std::size_t k = 0; k < lines.size(); ++k) {
     const std::string_view line = lines[k];
+    if (is_fairseq_hypothesis(line)) ++hypotheses;
     if (line.substr(0, 2) != "A-") continue;  // S-, T-, H-, D-, P- lines and log lines
-    const std::string who = "attn::io::read_fairseq_alignments: line " + std::to_string(k + 1);
+    const std::string who = alignment_where("attn::io::read_fairseq_alignments", file, k);
     const std::size_t tab = line.find('\t');
     AlignmentRecord record;
     ATTN_CHECK(tab != std::string_view::npos && alignment_whole_number(line.substr(2, tab - 2), record.sentence),
@@ -197,14 +212,22 @@ inline std::vector<AlignmentRecord> fairseq_from_text(std::string_view text) {
     read_alignment_payload(line.substr(tab + 1), record, who);
     records.push_back(std::move(record));
   }
+  // Translations without alignments: an empty result would look like a corpus of no sentences.
+  const std::string source = file.empty() ? std::string("the output") : "'" + file + "'";
+  const std::string lines_read =
+      hypotheses == 1 ? std::string("a hypothesis (H- line)") : std::to_string(hypotheses) + " hypotheses (H- lines)";
+  ATTN_CHECK(!records.empty() || hypotheses == 0,
+             "attn::io::read_fairseq_alignments: " + source + " has " + lines_read +
+                 " but no alignment (A- lines): fairseq-generate and fairseq-interactive write them with "
+                 "--print-alignment (hard links) or --print-alignment soft (weights)");
   return records;
 }
 
-inline std::vector<AlignmentRecord> marian_from_text(std::string_view text) {
+inline std::vector<AlignmentRecord> marian_from_text(std::string_view text, const std::string& file) {
   std::vector<AlignmentRecord> records;
   const std::vector<std::string_view> lines = alignment_lines(text);
   for (std::size_t k = 0; k < lines.size(); ++k) {
-    const std::string who = "attn::io::read_marian_alignments: line " + std::to_string(k + 1);
+    const std::string who = alignment_where("attn::io::read_marian_alignments", file, k);
     std::vector<std::string_view> fields;
     std::string_view rest = lines[k];
     for (std::size_t bar = rest.find("|||"); bar != std::string_view::npos; bar = rest.find("|||")) {
@@ -234,6 +257,10 @@ inline AlignmentFormat detect_alignment_format(std::string_view text) {
   for (const std::string_view line : alignment_lines(text)) {
     if (line.substr(0, 2) == "A-" && line.find('\t') != std::string_view::npos) return AlignmentFormat::fairseq;
   }
+  // fairseq output written without --print-alignment: read as fairseq, it says so.
+  for (const std::string_view line : alignment_lines(text)) {
+    if (is_fairseq_hypothesis(line)) return AlignmentFormat::fairseq;
+  }
   for (const std::string_view line : alignment_lines(text)) {
     if (line.find("|||") != std::string_view::npos || line.find(',') != std::string_view::npos) return AlignmentFormat::marian;
   }
@@ -253,16 +280,17 @@ inline AlignmentFormat detect_alignment_format(std::string_view text) {
 ///         "attn::io::read_pharaoh: line 3: token '1x2' is not of the form i-j";
 ///         std::runtime_error when the stream fails
 inline std::vector<GoldAlignment> read_pharaoh(std::istream& is, PharaohOrder order) {
-  return detail::pharaoh_from_text(detail::alignment_stream_text(is, "attn::io::read_pharaoh"), order);
+  return detail::pharaoh_from_text(detail::alignment_stream_text(is, "attn::io::read_pharaoh"), order, {});
 }
 
 /// Reads the Pharaoh file `path` as read_pharaoh(std::istream&, ...) does.
 /// \param path the file
 /// \param order which index comes first
 /// \return one GoldAlignment per line
-/// \throws std::runtime_error naming the path when it cannot be read; attn::invalid_argument for a bad token
+/// \throws std::runtime_error naming the path when it cannot be read; attn::invalid_argument for a bad token,
+///         naming the file and the line ("attn::io::read_pharaoh: 'gold.talp', line 3: ...")
 inline std::vector<GoldAlignment> read_pharaoh(const std::filesystem::path& path, PharaohOrder order) {
-  return detail::pharaoh_from_text(detail::alignment_file_text(path, "attn::io::read_pharaoh"), order);
+  return detail::pharaoh_from_text(detail::alignment_file_text(path, "attn::io::read_pharaoh"), order, path.string());
 }
 
 /// Reads the "A-<id><tab>..." lines of fairseq-generate / fairseq-interactive output (with
@@ -272,17 +300,20 @@ inline std::vector<GoldAlignment> read_pharaoh(const std::filesystem::path& path
 /// which is fairseq's batch order, not the sample ids' (with `--nbest` n, n records per id).
 /// \param is the generate output
 /// \return one record per "A-" line
-/// \throws attn::invalid_argument for a malformed "A-" line, naming its line number
+/// \throws attn::invalid_argument for a malformed "A-" line, naming its line number, and for
+///         output with hypotheses ("H-" lines) but no "A-" line (written without
+///         --print-alignment): an empty result would read as a corpus of no sentences
 inline std::vector<AlignmentRecord> read_fairseq_alignments(std::istream& is) {
-  return detail::fairseq_from_text(detail::alignment_stream_text(is, "attn::io::read_fairseq_alignments"));
+  return detail::fairseq_from_text(detail::alignment_stream_text(is, "attn::io::read_fairseq_alignments"), {});
 }
 
 /// Reads the file `path` as read_fairseq_alignments(std::istream&) does.
 /// \param path the generate output
 /// \return one record per "A-" line
-/// \throws std::runtime_error naming the path when it cannot be read; attn::invalid_argument for a malformed line
+/// \throws std::runtime_error naming the path when it cannot be read; attn::invalid_argument for a malformed line,
+///         naming the file and the line
 inline std::vector<AlignmentRecord> read_fairseq_alignments(const std::filesystem::path& path) {
-  return detail::fairseq_from_text(detail::alignment_file_text(path, "attn::io::read_fairseq_alignments"));
+  return detail::fairseq_from_text(detail::alignment_file_text(path, "attn::io::read_fairseq_alignments"), path.string());
 }
 
 /// Reads Marian's output with `--alignment soft|hard|<threshold>`: per line "translation |||
@@ -295,15 +326,16 @@ inline std::vector<AlignmentRecord> read_fairseq_alignments(const std::filesyste
 /// \return one record per line
 /// \throws attn::invalid_argument for a malformed line, naming its line number
 inline std::vector<AlignmentRecord> read_marian_alignments(std::istream& is) {
-  return detail::marian_from_text(detail::alignment_stream_text(is, "attn::io::read_marian_alignments"));
+  return detail::marian_from_text(detail::alignment_stream_text(is, "attn::io::read_marian_alignments"), {});
 }
 
 /// Reads the file `path` as read_marian_alignments(std::istream&) does.
 /// \param path Marian's output
 /// \return one record per line
-/// \throws std::runtime_error naming the path when it cannot be read; attn::invalid_argument for a malformed line
+/// \throws std::runtime_error naming the path when it cannot be read; attn::invalid_argument for a malformed line,
+///         naming the file and the line
 inline std::vector<AlignmentRecord> read_marian_alignments(const std::filesystem::path& path) {
-  return detail::marian_from_text(detail::alignment_file_text(path, "attn::io::read_marian_alignments"));
+  return detail::marian_from_text(detail::alignment_file_text(path, "attn::io::read_marian_alignments"), path.string());
 }
 
 /// Reads any of the three formats into records (Pharaoh: `links` are the sure links,
@@ -318,10 +350,10 @@ inline std::vector<AlignmentRecord> read_alignments(const std::filesystem::path&
                                                     PharaohOrder order = PharaohOrder::col_row) {
   const std::string text = detail::alignment_file_text(path, "attn::io::read_alignments");
   if (format == AlignmentFormat::automatic) format = detail::detect_alignment_format(text);
-  if (format == AlignmentFormat::fairseq) return detail::fairseq_from_text(text);
-  if (format == AlignmentFormat::marian) return detail::marian_from_text(text);
+  if (format == AlignmentFormat::fairseq) return detail::fairseq_from_text(text, path.string());
+  if (format == AlignmentFormat::marian) return detail::marian_from_text(text, path.string());
   std::vector<AlignmentRecord> records;
-  std::vector<GoldAlignment> gold = detail::pharaoh_from_text(text, order);
+  std::vector<GoldAlignment> gold = detail::pharaoh_from_text(text, order, path.string());
   for (std::size_t k = 0; k < gold.size(); ++k) {
     AlignmentRecord record;
     record.sentence = static_cast<Index>(k);

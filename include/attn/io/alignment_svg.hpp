@@ -46,7 +46,8 @@ std::string alignment_weights_svg(const Eigen::DenseBase<Derived>& weights, cons
 /// \return the SVG text
 /// \throws attn::invalid_argument when a link lies outside the picture (the message names
 ///         it: "hypothesis[2] (5, 1) is outside the 4x6 picture"), labels do not have one per
-///         row / column, or a size option is not positive
+///         row / column, a size option is not positive, or the picture would be more than
+///         2^26 cells (8192×8192: a link index far beyond any sentence, such as "0-999999999")
 inline std::string alignment_svg(const Alignment& hypothesis, const GoldAlignment& gold, const AlignmentSvgOptions& options = {}) {
   return detail::alignment_render(hypothesis, &gold, Matrix<double>(), options, "attn::io::alignment_svg");
 }

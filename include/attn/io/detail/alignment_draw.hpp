@@ -90,6 +90,12 @@ inline std::string alignment_render(const Alignment& hypothesis, const GoldAlign
   };
   const Index rows = extent(o.rows, o.row_labels, weights.rows(), true);
   const Index cols = extent(o.cols, o.col_labels, weights.cols(), false);
+  // A link index far beyond any sentence ("0-999999999") would make a picture of a billion
+  // cells, built for minutes before running out of memory: refused at 2^26 cells (8192×8192).
+  constexpr Index max_cells = Index(1) << 26;
+  ATTN_CHECK(rows == 0 || cols <= max_cells / rows,
+             std::string(who) + ": a picture of " + std::to_string(rows) + "x" + std::to_string(cols) +
+                 " cells is more than 2^26; is a link index out of place?");
   svg_check_labels(who, "options.", rows, cols, o.row_labels, o.col_labels);
   ATTN_CHECK(weights.size() == 0 || (weights.rows() == rows && weights.cols() == cols),
              std::string(who) + ": the weights are " + std::to_string(weights.rows()) + "x" +

@@ -263,8 +263,28 @@ TEST_CASE("records: the </s> row and column of soft alignments are dropped by de
   keep.end_of_sentence = attn::io::EndOfSentence::keep;
   // Kept, </s> links to </s> (5-6), which is Marian's own hard form of the same output.
   const auto hard = attn::io::read_marian_alignments(dir + "marian_hard.txt");
+  REQUIRE(hard.front().format == AlignmentFormat::marian);
   CHECK(attn::io::record_links(r, keep) == sorted(hard.front().links));
-  CHECK(attn::io::record_links(hard.front()) == hard.front().links);  // hard links stay as read
+  CHECK(attn::io::record_links(hard.front(), keep) == hard.front().links);
+  // Marian's hard links keep </s> (5-6 joins the largest indices); dropped by default, they are
+  // the links of the soft form without </s>: the hard and soft output agree.
+  CHECK(sorted(attn::io::record_links(hard.front())) == sorted(attn::io::record_links(r)));
+  CHECK(attn::io::record_links(hard.front()) == st({{0, 0}, {1, 1}, {2, 2}, {3, 3}, {3, 4}, {4, 5}}));
+  // Every link of the </s> row and column goes (a word whose largest weight was on the source's
+  // </s>: 5-2 here); without a link joining the largest indices, the links stay as read.
+  attn::io::AlignmentRecord edited = hard.front();
+  edited.links = st({{0, 0}, {5, 2}, {1, 1}, {5, 3}});
+  CHECK(attn::io::record_links(edited) == st({{0, 0}, {1, 1}}));
+  edited.links = st({{0, 0}, {2, 1}, {1, 2}});  // crossed: no link joins target 2 and source 2
+  CHECK(attn::io::record_links(edited) == edited.links);
+  // fairseq's and Pharaoh links, and records of no known tool, are kept as read.
+  edited.links = st({{0, 0}, {1, 1}});
+  for (const AlignmentFormat f : {AlignmentFormat::fairseq, AlignmentFormat::pharaoh, AlignmentFormat::automatic}) {
+    edited.format = f;
+    CHECK(attn::io::record_links(edited) == edited.links);
+  }
+  CHECK(attn::io::read_fairseq_alignments(dir + "fairseq_generate_hard.txt").front().format == AlignmentFormat::fairseq);
+  CHECK(attn::io::read_alignments(dir + "gold.talp").front().format == AlignmentFormat::pharaoh);
   // fairseq's soft output (3 words and </s> on each side): above 0.5, the diagonal of the 3x3 rest.
   const auto fairseq = attn::io::read_fairseq_alignments(dir + "fairseq_generate_soft.txt");
   attn::io::RecordLinkOptions above;
@@ -300,16 +320,26 @@ TEST_CASE("alignment_scores of records pairs them with the gold by sentence, not
   CHECK(attn::io::alignment_scores(std::vector<Alignment>{records[0].links, records[1].links}, gold).aer ==
         Approx(0.68));
 
-  // n-best: the first hypothesis of a sentence counts. Against a gold with </s> (5-6), the first
-  // (0-0 1-1 2-2 3-3 3-4 4-5 5-6) hits 6 of 7 sure links and the possible 3-3; the second
-  // (0-0 1-1 2-2 3-3 4-4 5-5) would hit 3.
+  // n-best: the first hypothesis of a sentence counts. Its </s> link 5-6 dropped, the first
+  // (0-0 1-1 2-2 3-3 3-4 4-5) hits 5 of the 6 sure links and the possible 3-3; the second
+  // (0-0 1-1 2-2 3-3 4-4, its 5-5 dropped) would hit 3.
   const auto nbest = attn::io::read_marian_alignments(dir + "marian_nbest.txt");
+  const std::vector<attn::io::GoldAlignment> words_gold{
+      attn::io::parse_pharaoh_gold("0-0 1-1 2-2 2-3 3p3 3-4 4-5", PharaohOrder::col_row)};
+  const attn::AlignmentScores first = attn::io::alignment_scores(nbest, words_gold);
+  CHECK(first.hypothesis == 6);
+  CHECK(first.hits_sure == 5);
+  CHECK(first.hits_possible == 6);
+  CHECK(first.aer == Approx(1.0 - 11.0 / 12.0));
+  // Against a gold with </s> (5-6), with the links kept: 6 of 7 sure links and the possible 3-3.
   const std::vector<attn::io::GoldAlignment> eos_gold{
       attn::io::parse_pharaoh_gold("0-0 1-1 2-2 2-3 3p3 3-4 4-5 5-6", PharaohOrder::col_row)};
-  const attn::AlignmentScores first = attn::io::alignment_scores(nbest, eos_gold);
-  CHECK(first.hits_sure == 6);
-  CHECK(first.hits_possible == 7);
-  CHECK(first.aer == Approx(1.0 - 13.0 / 14.0));
+  attn::io::RecordLinkOptions keep;
+  keep.end_of_sentence = attn::io::EndOfSentence::keep;
+  const attn::AlignmentScores kept = attn::io::alignment_scores(nbest, eos_gold, keep);
+  CHECK(kept.hits_sure == 6);
+  CHECK(kept.hits_possible == 7);
+  CHECK(kept.aer == Approx(1.0 - 13.0 / 14.0));
 
   CHECK(message_of<attn::invalid_argument>([&] { attn::io::alignment_scores(records, {gold[0]}); }) ==
         "attn::io::alignment_scores: the hypothesis on line 6 is of sentence 1, which the gold standard "

@@ -221,10 +221,11 @@ columns source tokens (--cols).
       --eos auto|drop|keep
                            the end-of-sentence token: fairseq's and Marian's soft alignments
                            have a row for the target's </s> (the last) and a column for the
-                           source's (the last); auto (default) drops both for alignment files, as
-                           those tools' own hard alignments do, and keeps .npy / .csv weights as
-                           they are; drop / keep: always. Dropped, --rows / --cols list the
-                           words without </s>
+                           source's (the last), and Marian's hard links link the two </s>;
+                           auto (default) drops them for alignment files, as fairseq's hard
+                           links and gold standards leave them out, and keeps .npy / .csv
+                           weights as they are; drop / keep: always. Dropped, --rows / --cols
+                           list the words without </s>
 
 Training animation (--animate): attention of a few samples after every epoch, beside the truth
       --animate            one frame per file: FRAMES... are epoch_1.npy, epoch_2.npy, ...
@@ -1281,7 +1282,6 @@ attn::io::EndOfSentence end_of_sentence(const Arguments& a, bool alignment_file)
   return drop ? attn::io::EndOfSentence::drop : attn::io::EndOfSentence::keep;
 }
 
-/// Alignment files and --gold: draws the alignment (over the gold) and prints the scores.
 /// Hard links draw a picture as large as their largest indices (or the label counts): --max-cells
 /// bounds it as it bounds weights, so that a stray index ("0-999999999") is refused at once.
 void check_link_extent(const Arguments& a, const std::vector<const attn::Alignment*>& sets, std::size_t row_labels,
@@ -1306,6 +1306,7 @@ void check_link_extent(const Arguments& a, const std::vector<const attn::Alignme
   }
 }
 
+/// Alignment files and --gold: draws the alignment (over the gold) and prints the scores.
 int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
   if (a.format != "svg") throw usage_error("alignments (--gold, alignment files) are drawn as svg only");
   if (a.bars || a.heatmap || a.hist || !a.truth.empty() || a.query || !a.chars_file.empty()) {
@@ -1340,15 +1341,19 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
                                std::to_string(records.size()) + " alignments read)");
     }
     soft = found->soft;
-    links = found->links;
     if (soft) {
       weights = attn::io::soft_weights(*found, end_of_sentence(a, true));
     } else if (a.threshold) {
       throw usage_error("--threshold makes links of weights, but sentence " + std::to_string(wanted) + " of '" +
                         a.weights + "' (line " + std::to_string(found->line) + ") holds hard links");
-    } else if (a.eos != "auto") {
-      throw usage_error("--eos is for soft alignments (weights), but sentence " + std::to_string(wanted) + " of '" +
-                        a.weights + "' (line " + std::to_string(found->line) + ") holds hard links");
+    } else if (a.eos != "auto" && found->format != attn::io::AlignmentFormat::marian) {
+      throw usage_error("--eos is for soft alignments (weights) and Marian's hard links, but sentence " +
+                        std::to_string(wanted) + " of '" + a.weights + "' (line " + std::to_string(found->line) +
+                        ") holds other hard links, which have no </s>");
+    } else {
+      attn::io::RecordLinkOptions link_options;
+      link_options.end_of_sentence = end_of_sentence(a, true);
+      links = attn::io::record_links(*found, link_options);  // Marian's: without the </s> link
     }
     check_limits(a.weights, 1, weights.rows(), weights.cols(), a);
   } else {

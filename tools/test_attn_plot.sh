@@ -635,6 +635,9 @@ ok "marian soft heatmap"    al3.svg "$al/marian_soft.txt" --align-format marian
 ok "marian hard links"      al4.svg "$al/marian_hard.txt" --row-title target --col-title source
 printf '%s\n' new models are being tested . >tgt6.txt
 printf '%s\n' neue Modelle werden erprobt . >src5.txt
+# Marian's hard links join the two </s> (5-6): dropped by default, the words' labels fit.
+ok "marian hard, words"     al4w.svg "$al/marian_hard.txt" -r tgt6.txt -c src5.txt
+if [ "$(grep -c 'class="mark link"' al4w.svg)" -eq 6 ]; then pass; else fail "marian hard links: not 6 links without </s>"; fi
 printf '%s\n' new models are being tested . '</s>' >tgt7.txt
 printf '%s\n' neue Modelle werden erprobt . '</s>' >src6.txt
 # Gold for the README's second sentence: werden-are/being sure, erprobt-being possible.
@@ -648,10 +651,14 @@ scores "marian soft vs gold" "sentence 0: precision 1.0000 recall 0.8333 AER 0.0
 # against this gold: precision 6/7, recall 5/6, AER 1 - (5 + 6)/(7 + 6).
 scores "marian soft, --eos keep" "sentence 0: precision 0.8571 recall 0.8333 AER 0.1538 (|A| 7, |S| 6, |P| 7, |A&S| 5, |A&P| 6)" \
     "$al/marian_soft.txt" --gold marian_gold.talp -r tgt7.txt -c src6.txt --eos keep
-# A gold standard that has </s> (5-6) scores the kept row as a hit, Marian's own hard form alike.
+# Marian's hard form of the same output links the two </s> (5-6); dropped by default (--eos
+# auto), it scores as the soft form does.
+scores "marian hard vs gold" "sentence 0: precision 1.0000 recall 0.8333 AER 0.0833 (|A| 6, |S| 6, |P| 7, |A&S| 5, |A&P| 6)" \
+    "$al/marian_hard.txt" --gold marian_gold.talp -r tgt6.txt -c src5.txt
+# A gold standard that has </s> (5-6) scores the kept link as a hit.
 printf '0-0 1-1 2-2 2-3 3p3 3-4 4-5 5-6\n' >marian_gold_eos.talp
-scores "marian hard vs gold with </s>" "sentence 0: precision 1.0000 recall 0.8571 AER 0.0714 (|A| 7, |S| 7, |P| 8, |A&S| 6, |A&P| 7)" \
-    "$al/marian_hard.txt" --gold marian_gold_eos.talp
+scores "marian hard, --eos keep" "sentence 0: precision 1.0000 recall 0.8571 AER 0.0714 (|A| 7, |S| 7, |P| 8, |A&S| 6, |A&P| 7)" \
+    "$al/marian_hard.txt" --gold marian_gold_eos.talp --eos keep
 # Hand-computed (tests/test_alignment_formats.cpp): A = {0-0 1-1 0-2}, S = {0-0 2-2}, P = S + {1-1 2-1}
 # (source-target): precision 2/3, recall 1/2, AER 1 - (1 + 2)/(3 + 2) = 0.4.
 printf '0-0 1-1 0-2\n' >hyp.align
@@ -672,8 +679,8 @@ scores "fairseq vs longer gold" "all sentences: not scored: '$al/fairseq_generat
 head -n 1 "$al/gold.talp" >gold1.talp
 scores "fairseq vs shorter gold" "all sentences: not scored: '$al/fairseq_generate_hard.txt' against --gold 'gold1.talp': attn::io::alignment_scores: the hypothesis on line 6 is of sentence 1, which the gold standard (1 sentence pair(s), numbered from 0) does not have" \
     "$al/fairseq_generate_hard.txt" --gold gold1.talp
-scores "marian n-best" "sentence 0: precision 1.0000 recall 0.8571 AER 0.0714 (|A| 7, |S| 7, |P| 8, |A&S| 6, |A&P| 7)" \
-    "$al/marian_nbest.txt" --gold marian_gold_eos.talp --align-format marian
+scores "marian n-best" "sentence 0: precision 1.0000 recall 0.8333 AER 0.0833 (|A| 6, |S| 6, |P| 7, |A&S| 5, |A&P| 6)" \
+    "$al/marian_nbest.txt" --gold marian_gold.talp --align-format marian
 # Weights (.npy) against a gold standard: the hypothesis is each row's largest weight.
 printf '0-0 1-1 2-2\n' >npy_gold.talp
 ok "npy vs gold"            al5.svg "$npy/f8_c_3x4.npy" --gold npy_gold.talp -r rows3.txt -c cols4.txt --threshold 0.5
@@ -704,7 +711,7 @@ bad "rows vs soft"      1 "--rows 'rows3.txt' has 3 tokens but the weights have 
 bad "rows with </s>"    1 "--rows 'tgt7.txt' has 7 tokens but the weights have 6 rows (target tokens) (the end-of-sentence row and column were dropped: --eos keep keeps them)" "$al/marian_soft.txt" -r tgt7.txt -o out/new.svg
 bad "cols without </s>" 1 "--cols 'src5.txt' has 5 tokens but the weights have 6 columns (source tokens) (--eos drop leaves out the last row and column, the </s> tokens)" "$al/marian_soft.txt" -c src5.txt --eos keep -o out/new.svg
 bad "eos value"         2 "--eos must be auto, drop or keep, not 'yes'" "$al/marian_soft.txt" --eos yes -o out/new.svg
-bad "eos of hard links" 2 "--eos is for soft alignments (weights), but sentence 0 of '$al/marian_hard.txt' (line 1) holds hard links" "$al/marian_hard.txt" --eos drop -o out/new.svg
+bad "eos of hard links" 2 "--eos is for soft alignments (weights) and Marian's hard links, but sentence 0 of '$al/fairseq_generate_hard.txt' (line 12) holds other hard links, which have no </s>" "$al/fairseq_generate_hard.txt" --eos drop -o out/new.svg
 bad "threshold of hard links" 2 "--threshold makes links of weights, but sentence 0 of 'hyp.align' (line 1) holds hard links" hyp.align --threshold 0.3 -o out/new.svg
 bad "threshold, no alignment" 2 "--threshold is for word alignments (--gold, or an alignment file as WEIGHTS), not for '$npy/f8_c_3x4.npy'" "$npy/f8_c_3x4.npy" --threshold 0.3 -o out/new.svg
 bad "sentence, no alignment"  2 "--sentence is for word alignments" "$npy/f8_c_3x4.npy" --sentence 1 -o out/new.svg

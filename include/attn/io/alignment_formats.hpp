@@ -30,6 +30,14 @@
 
 namespace attn::io {
 
+/// Which tool wrote an alignment file.
+enum class AlignmentFormat {
+  automatic,  ///< told from the text: "A-<digits><tab>" or "H-<digits><tab>" lines: fairseq; "|||" or "," : Marian; else Pharaoh
+  pharaoh,    ///< one line per sentence pair of "i-j" links (and "ipj"/"i?j" possible links)
+  fairseq,    ///< fairseq-generate / fairseq-interactive output; only the "A-" lines are read
+  marian      ///< Marian's output: "translation ||| alignment", or the alignment alone
+};
+
 /// One sentence pair's alignment as a tool wrote it: hard links, or soft weights.
 struct AlignmentRecord {
   /// The sentence it belongs to: fairseq's sample id (the N of "A-N"), Marian's n-best
@@ -46,14 +54,9 @@ struct AlignmentRecord {
   /// Soft alignments: `targets×sources`, row t holds target token t's weights over the source
   /// tokens, in the tool's order (end-of-sentence tokens included as the tool wrote them).
   Matrix<double> weights;
-};
-
-/// Which tool wrote an alignment file.
-enum class AlignmentFormat {
-  automatic,  ///< told from the text: "A-<digits><tab>" or "H-<digits><tab>" lines: fairseq; "|||" or "," : Marian; else Pharaoh
-  pharaoh,    ///< one line per sentence pair of "i-j" links (and "ipj"/"i?j" possible links)
-  fairseq,    ///< fairseq-generate / fairseq-interactive output; only the "A-" lines are read
-  marian      ///< Marian's output: "translation ||| alignment", or the alignment alone
+  /// The tool that wrote it, as the reader took it (automatic: not known, e.g. built by hand).
+  /// record_links() needs it for Marian's hard links, which keep the `</s>` tokens.
+  AlignmentFormat format = AlignmentFormat::automatic;
 };
 
 namespace detail {
@@ -209,6 +212,7 @@ inline std::vector<AlignmentRecord> fairseq_from_text(std::string_view text, con
                who + ": an alignment line is 'A-<sample id><tab><alignment>', not '" +
                    std::string(line.substr(0, std::min<std::size_t>(line.size(), 40))) + "'");
     record.line = static_cast<Index>(k + 1);
+    record.format = AlignmentFormat::fairseq;
     read_alignment_payload(line.substr(tab + 1), record, who);
     records.push_back(std::move(record));
   }
@@ -237,6 +241,7 @@ inline std::vector<AlignmentRecord> marian_from_text(std::string_view text, cons
     fields.push_back(alignment_trim(rest));
     AlignmentRecord record;
     record.line = static_cast<Index>(k + 1);
+    record.format = AlignmentFormat::marian;
     record.sentence = static_cast<Index>(records.size());
     std::string_view payload = fields[0];  // the alignment alone
     if (fields.size() >= 4 && alignment_whole_number(fields[0], record.sentence) &&
@@ -358,6 +363,7 @@ inline std::vector<AlignmentRecord> read_alignments(const std::filesystem::path&
     AlignmentRecord record;
     record.sentence = static_cast<Index>(k);
     record.line = static_cast<Index>(k + 1);
+    record.format = AlignmentFormat::pharaoh;
     record.links = std::move(gold[k].sure);
     record.possible = std::move(gold[k].possible);
     records.push_back(std::move(record));
@@ -365,12 +371,14 @@ inline std::vector<AlignmentRecord> read_alignments(const std::filesystem::path&
   return records;
 }
 
-/// The end-of-sentence tokens of a soft alignment: fairseq (`--print-alignment soft`) and
-/// Marian (`--alignment soft`) write a weight row for the target's `</s>` (the last row) and a
-/// weight for the source's `</s>` in every row (the last column).
+/// The end-of-sentence tokens: fairseq (`--print-alignment soft`) and Marian (`--alignment
+/// soft`) write a weight row for the target's `</s>` (the last row) and a weight for the
+/// source's `</s>` in every row (the last column). fairseq's hard links leave `</s>` out;
+/// Marian's keep its row: each target token's largest weight, `</s>` included, so the last link
+/// usually joins the two `</s>` ("5-6" after 6 words and 5).
 enum class EndOfSentence {
-  drop,  ///< leave out the last row and the last column, as fairseq's and Marian's own hard alignments do
-  keep   ///< use the weights as written (for soft alignments written without `</s>`)
+  drop,  ///< leave the `</s>` tokens out, as a gold standard does (see record_links())
+  keep   ///< use the weights and links as written (for alignments written without `</s>`)
 };
 
 /// How AlignmentRecord links are made from a record (see record_links()).
@@ -378,7 +386,8 @@ struct RecordLinkOptions {
   /// Soft records: the links are every weight strictly above it; unset: each target token's
   /// largest weight (attn::argmax_alignment). Hard records keep their links.
   std::optional<double> threshold;
-  /// Soft records: whether the `</s>` row and column are dropped first (default: dropped).
+  /// Soft records and Marian's hard records: whether the `</s>` tokens are dropped first
+  /// (default: dropped).
   EndOfSentence end_of_sentence = EndOfSentence::drop;
 };
 
@@ -396,15 +405,39 @@ inline Matrix<double> soft_weights(const AlignmentRecord& record, EndOfSentence 
   return record.weights.topLeftCorner(rows, cols);
 }
 
-/// A record's hard links: its `links`, or for a soft record the links of its weights (after
-/// the end-of-sentence row and column are dropped, by default): each target token's largest
-/// weight, or every weight above `options.threshold`.
+/// A record's hard links: for a soft record the links of its weights (after the end-of-sentence
+/// row and column are dropped, by default): each target token's largest weight, or every weight
+/// above `options.threshold`. For a hard record its `links`, except that from Marian's hard
+/// links (`record.format` marian) the `</s>` tokens are dropped by default: when a link joins
+/// the largest target index and the largest source index (the two `</s>`, which Marian links
+/// with its argmax), every link of that target row and of that source column is left out. So
+/// Marian's hard and soft output of one translation give the same links. fairseq's and
+/// Pharaoh links are kept as read.
 /// \param record a record of read_alignments(), read_fairseq_alignments() or read_marian_alignments()
-/// \param options threshold and end-of-sentence handling for soft records
+/// \param options threshold and end-of-sentence handling
 /// \return the links, i = target token, j = source token
 /// \throws attn::invalid_argument when the threshold is NaN
 inline Alignment record_links(const AlignmentRecord& record, const RecordLinkOptions& options = {}) {
-  if (!record.soft) return record.links;
+  if (!record.soft) {
+    if (record.format != AlignmentFormat::marian || options.end_of_sentence == EndOfSentence::keep ||
+        record.links.empty()) {
+      return record.links;
+    }
+    Index last_target = 0;
+    Index last_source = 0;
+    for (const AlignmentLink& l : record.links) {
+      last_target = std::max(last_target, l.i);
+      last_source = std::max(last_source, l.j);
+    }
+    const bool joined = std::any_of(record.links.begin(), record.links.end(),
+                                    [&](const AlignmentLink& l) { return l.i == last_target && l.j == last_source; });
+    if (!joined) return record.links;  // no </s>-</s> link (a threshold left the row empty): as read
+    Alignment words;
+    for (const AlignmentLink& l : record.links) {
+      if (l.i != last_target && l.j != last_source) words.push_back(l);
+    }
+    return words;
+  }
   const Matrix<double> weights = soft_weights(record, options.end_of_sentence);
   return options.threshold ? threshold_alignment(weights, *options.threshold) : argmax_alignment(weights);
 }

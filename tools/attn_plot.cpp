@@ -140,7 +140,8 @@ Options:
       --layout beside|under  svg: where the --truth map goes (default: beside)
       --panel-titles LIST  svg: comma-separated titles of the maps of a grid (3-D input) or
                            of the two maps of --truth (default: "head 0", "head 1", ... and
-                           "truth", "attention")
+                           "truth", "attention"); maps past the end of LIST keep the default,
+                           more titles than maps are refused
       --grid-columns N     svg: maps per row of a grid (default: about square)
       --max-size PX        svg: the maps span at most PX pixels along each axis (default 720,
                            at least 16); a pooled map (--pool) has at most PX cells per axis
@@ -247,7 +248,8 @@ Training animation (--animate): attention of a few samples after every epoch, be
       --precision uint16|uint8
                            html: how the maps are embedded (default uint16: within 1/131064 of
                            each map's range; uint8: within 1/504, half the size)
-      --panel-titles LIST  with --animate: the titles of the samples (default "sample 0", ...)
+      --panel-titles LIST  with --animate: the titles of the samples (default "sample 0", ...;
+                           as for svg, more titles than samples are refused)
 
   -h, --help               this help
       --version            the attn version
@@ -1150,11 +1152,17 @@ std::size_t total_bytes(const std::vector<std::string>& labels) {
 }
 
 /// Refuses up front an output that would exceed --max-bytes by its labels alone: every cell's
-/// tooltip repeats its row and column labels.
+/// tooltip repeats its row and column labels. Cells drawn as an image (--raster, by default
+/// above HeatmapOptions::raster_threshold cells) have no tooltips: for a `heatmap` the labels
+/// then appear once (bars and highlighted text are never drawn as an image).
 void check_label_bytes(const std::vector<std::string>& rows, const std::vector<std::string>& cols, attn::Index nrows,
-                       attn::Index ncols, long long maps, const Arguments& a) {
-  const double estimate = static_cast<double>(maps) * (static_cast<double>(total_bytes(rows)) * static_cast<double>(ncols) +
-                                                       static_cast<double>(total_bytes(cols)) * static_cast<double>(nrows));
+                       attn::Index ncols, long long maps, const Arguments& a, bool heatmap = false) {
+  const bool raster = heatmap && (a.raster == "always" ||
+                                  (a.raster == "auto" && nrows * ncols > attn::io::HeatmapOptions().raster_threshold));
+  const double per_row = raster ? 1.0 : static_cast<double>(ncols);
+  const double per_col = raster ? 1.0 : static_cast<double>(nrows);
+  const double estimate = static_cast<double>(maps) * (static_cast<double>(total_bytes(rows)) * per_row +
+                                                       static_cast<double>(total_bytes(cols)) * per_col);
   if (estimate > static_cast<double>(a.max_bytes)) {
     throw std::runtime_error("the labels alone would make the output about " + std::to_string(static_cast<long long>(estimate)) +
                              " bytes, more than --max-bytes " + std::to_string(a.max_bytes));
@@ -1225,6 +1233,21 @@ void refuse_heatmap_only(const Arguments& a, bool colormap, const std::string& w
                 {"--panel-titles", a.panel_titles.has_value()},
                 {"--mask", !a.mask.empty()}},
                " is for heatmaps: " + why);
+}
+
+/// --panel-titles: title k of `count` maps, or `fallback(k)` past the end of the list; a list
+/// longer than the maps is refused (a title would be dropped without a word).
+template <typename Fallback>
+std::vector<std::string> panel_titles(const Arguments& a, std::size_t count, const std::string& what, Fallback fallback) {
+  if (a.panel_titles && a.panel_titles->size() > count) {
+    throw std::runtime_error("--panel-titles lists " + std::to_string(a.panel_titles->size()) + " titles but " + what +
+                             " " + std::to_string(count) + (count == 1 ? " map" : " maps"));
+  }
+  std::vector<std::string> titles;
+  for (std::size_t k = 0; k < count; ++k) {
+    titles.push_back(a.panel_titles && k < a.panel_titles->size() ? (*a.panel_titles)[k] : fallback(k));
+  }
+  return titles;
 }
 
 /// --mask: the mask of the `rows×cols` weights ("causal", or a file visible where non-zero).
@@ -1609,7 +1632,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
         (a.raster == "always" || (a.raster == "auto" && first.size() > raster_threshold))) {
       attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
       options.raster = attn::io::HeatmapRaster::always;
-      check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a);
+      check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a, true);
       const std::string note = "A " + shape_text(first) + " map" +
                                (a.raster == "always" ? std::string(" (--raster always)")
                                                      : " has more than " + std::to_string(raster_threshold) +
@@ -1739,29 +1762,24 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
       throw std::runtime_error("--truth '" + a.truth + "' is " + shape_text(t) + " but the weights are " +
                                shape_text(first));
     }
-    std::vector<std::string> titles = a.panel_titles.value_or(std::vector<std::string>{"truth", "attention"});
-    titles.resize(2);
+    const std::vector<std::string> titles = panel_titles(a, 2, "--truth draws", [](std::size_t k) {
+      return std::string(k == 0 ? "truth" : "attention");
+    });
     attn::io::HeatmapPanel truth_panel{t, titles[0], {}, {}};
     attn::io::HeatmapPanel weights_panel{first, titles[1], {}, {}};
     const auto layout = a.layout == "under" ? attn::io::PairLayout::under : attn::io::PairLayout::beside;
-    check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 2, a);
+    check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 2, a, true);
     emit(a, attn::io::heatmap_pair_svg(truth_panel, weights_panel, options, layout), out);
     return 0;
   }
   if (w.stacked) {
-    std::vector<std::string> titles;
-    for (std::size_t k = 0; k < w.maps.size(); ++k) {
-      if (a.panel_titles) {
-        titles.push_back(k < a.panel_titles->size() ? (*a.panel_titles)[k] : std::string());
-      } else {
-        titles.push_back("head " + std::to_string(k));
-      }
-    }
-    check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), static_cast<long long>(w.maps.size()), a);
+    const std::vector<std::string> titles = panel_titles(a, w.maps.size(), "'" + a.weights + "' holds",
+                                                         [](std::size_t k) { return "head " + std::to_string(k); });
+    check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), static_cast<long long>(w.maps.size()), a, true);
     emit(a, attn::io::heatmap_grid_svg(attn::io::heatmap_panels(w.maps, titles), options), out);
     return 0;
   }
-  check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a);
+  check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a, true);
   emit(a, attn::io::heatmap_svg(first, options), out);
   return 0;
 }
@@ -2169,7 +2187,10 @@ int run_animation(const Arguments& a, std::ostream& out) {
   options.vmax = a.vmax;
   if (!a.colorbar_label.empty()) options.colorbar_label = a.colorbar_label;
   if (!a.colorbar) options.colorbar_label.clear();
-  if (a.panel_titles) options.sample_titles = *a.panel_titles;
+  if (a.panel_titles) {
+    options.sample_titles = panel_titles(a, frames.front().maps.size(), "'" + files.front().path + "' holds",
+                                         [](std::size_t k) { return "sample " + std::to_string(k); });
+  }
   options.truth_layout = a.layout == "under" ? attn::io::PairLayout::under : attn::io::PairLayout::beside;
   if (a.frame_ms) options.frame_ms = static_cast<int>(*a.frame_ms);
   if (a.cell) options.cell_size = static_cast<int>(*a.cell);

@@ -112,6 +112,11 @@ ok "npy 1-D"                e.svg    "$npy/f8_1d_5.npy"
 ok "npy 0-D"                f.svg    "$npy/f8_0d.npy"
 ok "npy 3-D grid"           h.svg    "$npy/f8_c_2x3x4.npy" -r rows3.txt -c cols4.txt --grid-columns 1
 ok "npy 3-D titles"         i.svg    "$npy/f4_fortran_2x3x4.npy" --panel-titles 'layer <0>,layer 1'
+# Maps past the end of --panel-titles keep their default title; more titles than maps are refused.
+ok "npy 3-D one title"      i1.svg   "$npy/f4_fortran_2x3x4.npy" --panel-titles 'layer <0>'
+if grep -q '>layer &lt;0&gt;<' i1.svg && grep -q '>head 1<' i1.svg; then pass; else fail "--panel-titles with one title of two maps: not 'layer <0>' and 'head 1'"; fi
+ok "truth one title"        k1.svg   "$npy/f8_c_3x4.npy" --truth "$npy/f4_c_3x4.npy" --panel-titles 'gold'
+if grep -q '>gold<' k1.svg && grep -q '>attention<' k1.svg; then pass; else fail "--truth with one title: not 'gold' and 'attention'"; fi
 ok "truth beside"           j.svg    "$npy/f8_c_3x4.npy" --truth "$npy/f8_fortran_3x4.npy" --row-title target --col-title source
 ok "truth under"            k.svg    "$npy/f8_c_3x4.npy" --truth "$npy/f4_c_3x4.npy" --layout under --panel-titles 'gold,epoch 3'
 ok "csv labels"             l.svg    labelled.csv
@@ -237,6 +242,7 @@ if grep -q '"frame_ms":100,"cell":8' anim_dir.html && grep -q '"bytes":1' anim_d
 else
     fail "--animate DIR: options not applied or not 3 frames"
 fi
+bad "animate titles"    1 "--panel-titles lists 2 titles but 'frames/epoch_1.npy' holds 1 map" --animate frames --panel-titles a,b -o out/new.html
 # The SVG grid of chosen frames, by the numbers in the file names, in the order given.
 ok "animate grid"           anim_grid.svg --animate frames --truth frames/truth.npy --frames 10,1 -t 'Grid'
 if [ "$(grep -c 'class="panel"' anim_grid.svg)" -eq 3 ] \
@@ -313,6 +319,8 @@ bad "hist row title"    2 "--row-title is for heatmaps: --hist draws a histogram
 bad "hist rows"         2 "--rows labels tokens, but --hist draws a histogram of all the weights (its x axis: weight)" "$npy/f8_c_3x4.npy" --hist -r rows3.txt -o out/new.svg
 
 # --- bad input files: status 1 ------------------------------------------------------------------
+bad "titles > maps"     1 "--panel-titles lists 3 titles but '$npy/f8_c_2x3x4.npy' holds 2 maps" "$npy/f8_c_2x3x4.npy" --panel-titles a,b,c -o out/new.svg
+bad "titles > truth"    1 "--panel-titles lists 3 titles but --truth draws 2 maps" "$npy/f8_c_3x4.npy" --truth "$npy/f4_c_3x4.npy" --panel-titles a,b,c -o out/new.svg
 bad "missing file"      1 "cannot open 'nothere.npy' for reading: No such file or directory" nothere.npy -o out/new.svg
 bad "row count"         1 "--rows 'rows2.txt' has 2 tokens but the weights have 3 rows" "$npy/f8_c_3x4.npy" -r rows2.txt -o out/new.svg
 bad "col count"         1 "--cols 'cols3.txt' has 3 tokens but the weights have 4 columns" "$npy/f8_c_3x4.npy" -c cols3.txt -o out/new.svg
@@ -395,6 +403,11 @@ if grep -q '<image' small_raster.html; then pass; else fail "html --raster alway
 head -c 200000 /dev/zero | tr '\0' 'x' >longlabel.txt; printf '\n' >>longlabel.txt
 for _ in 1 2 3; do printf 'y\n' >>longlabel.txt; done
 bad "label bytes"       1 "the labels alone would make the output about" "$npy/f8_c_3x4.npy" -c longlabel.txt --max-bytes 500000 -o out/new.svg
+# Cells drawn as an image have no tooltips: the labels are counted once (300 x 99 bytes here,
+# not 300 x 300 x 99 = 8.9 MB), so the picture is drawn, and refused only with --raster never.
+for k in $(seq 1 300); do printf '%099d\n' "$k"; done >cols300long.txt
+ok "raster label bytes"     big_long.svg big.npy -c cols300long.txt --max-bytes 2000000
+bad "vector label bytes" 1 "the labels alone would make the output about 8910000 bytes, more than --max-bytes 2000000" big.npy -c cols300long.txt --raster never --max-bytes 2000000 -o out/new.svg
 
 # --mask: masked cells hatched (a pattern, a legend); a mask file of the weights' shape.
 ok "mask causal" masked.svg "$npy/f8_c_3x4.npy" --mask causal

@@ -151,7 +151,8 @@ Options:
       --mask causal|FILE   svg heatmaps and --view: draw the cells a mask hid hatched (not in a
                            colour of the scale), named in the legend: "causal" hides keys after
                            the query; FILE (.npy or .csv, the shape of the weights) is visible
-                           where non-zero; with --view a 3-D FILE holds one mask per batch item
+                           where non-zero; with --view a 3-D FILE holds one mask per batch item;
+                           a pooled map (--pool) takes causal, hiding the blocks it hides whole
       --query N            html: only the line of query N (0-based)
       --color #RRGGBB      html: the shade of the highest weight (default #e6550d); bars and
                            histograms: the colour of the bars (default #31688e)
@@ -808,7 +809,8 @@ struct Weights {
   std::vector<std::string> col_labels;
   bool stacked = false;  // from a 3-D array
   std::string pooled;    // "pooled from R×C to r×c (mean of a×b cells)" when pool_npy_map drew it
-  long long pool_rows = 1, pool_cols = 1;  // the pooled blocks' rows and columns
+  long long pool_rows = 1, pool_cols = 1;      // the pooled blocks' rows and columns
+  long long source_rows = 0, source_cols = 0;  // the file's rows and columns, when pooled
 };
 
 // --- which maps of an N-D .npy are drawn (--index; leading axes of size 1) ------------------------
@@ -1046,6 +1048,8 @@ Eigen::MatrixXd pool_npy_map(const std::string& path, const attn::io::NpyHeader&
   }
   w.pool_rows = fr;
   w.pool_cols = fc;
+  w.source_rows = rows;
+  w.source_cols = cols;
   w.pooled = "pooled from " + std::to_string(rows) + "\u00d7" + std::to_string(cols) + " to " + std::to_string(pr) +
          "\u00d7" + std::to_string(pc) + " (" + how + " of " + std::to_string(fr) + "\u00d7" + std::to_string(fc) +
          " cells)";
@@ -1261,6 +1265,25 @@ attn::Mask mask_option(const Arguments& a, attn::Index rows, attn::Index cols) {
                              " but the weights are " + std::to_string(rows) + "x" + std::to_string(cols));
   }
   return attn::Mask::matrix((m.array() != 0.0).matrix());
+}
+
+/// --mask for a pooled map: a block is hidden when every cell of it is (a block on the diagonal
+/// of a causal mask holds visible cells: it is drawn). A mask file would have to be pooled the
+/// same way: it is refused, saying so.
+attn::Mask pooled_mask_option(const Arguments& a, const Weights& w) {
+  if (a.mask.empty()) return attn::Mask();
+  if (a.mask != "causal") {
+    throw usage_error("'" + a.weights + "' is drawn " + w.pooled + ": --mask takes 'causal' for a pooled map, not a "
+                      "file; leave --mask out, or draw the map unpooled (no --pool, and a --max-cells above its cells)");
+  }
+  const Eigen::MatrixXd& map = w.maps.front();
+  attn::BoolMatrix visible(map.rows(), map.cols());
+  for (attn::Index I = 0; I < map.rows(); ++I) {
+    // Causal hides the cells with j > i: the block is hidden when its first column is past its last row.
+    const long long last_row = std::min<long long>((I + 1) * w.pool_rows, w.source_rows) - 1;
+    for (attn::Index J = 0; J < map.cols(); ++J) visible(I, J) = J * w.pool_cols <= last_row;
+  }
+  return attn::Mask::matrix(visible);
 }
 
 /// An HTML page (polyglot HTML5/XHTML, like attn's highlighting pages) that shows one SVG
@@ -1751,7 +1774,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     return 0;
   }
   attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
-  options.mask = mask_option(a, first.rows(), first.cols());
+  options.mask = w.pooled.empty() ? mask_option(a, first.rows(), first.cols()) : pooled_mask_option(a, w);
 
   if (!a.truth.empty()) {
     if (w.stacked) throw usage_error("--truth takes one map, but '" + a.weights + "' is 3-D");

@@ -772,6 +772,17 @@ else
     if grep -q 'pooled from 3000×2000 to 600×667 (mean of 5×3 cells)' pool_auto.svg; then pass; else
         fail "pool automatic: no pooled title"
     fi
+    # --mask causal hides the blocks whose every cell is hidden (first column past the block's last
+    # row: J * 34 > min(50 (I + 1), 3000) - 1), in the file's coordinates, not the pooled grid's.
+    ok "pool causal" pool_causal.svg big.npy --pool mean --max-size 60 --mask causal
+    want_masked="$(awk 'BEGIN { n = 0; for (i = 0; i < 60; i++) { last = 50 * (i + 1); if (last > 3000) last = 3000
+                                 for (j = 0; j < 59; j++) if (34 * j > last - 1) n++ }; print n }')"
+    got_masked="$(grep -o 'row [0-9]*, column [0-9]*: masked' pool_causal.svg | wc -l)"
+    if [ "$got_masked" -eq "$want_masked" ] && grep -q 'row 0, column 1: [0-9]' pool_causal.svg \
+        && grep -q 'row 0, column 2: masked' pool_causal.svg; then pass; else
+        fail "pool causal: $got_masked masked blocks, expected $want_masked"
+    fi
+    bad "pool mask file" 2 "--mask takes 'causal' for a pooled map, not a file" big.npy --pool mean --mask "$npy/f8_c_3x4.npy" -o out/new.svg
     # Fortran order is read in file order to the same pooled cells (--max-cells 4: 2 x 2 blocks).
     ok "pool fortran" pool_f.svg "$npy/f4_fortran_3x4.npy" --max-cells 4
     ok "pool c order" pool_c.svg "$npy/f4_c_3x4.npy" --max-cells 4

@@ -77,7 +77,9 @@ Output (the format follows the extension of OUTPUT unless --format is given):
   .svg          a heatmap: query tokens down the left, key tokens along the top, a colour bar;
                 a single row (1-D input or a 1 x T map) is drawn as bars instead, one bar per
                 key token (earlier versions drew a strip a few pixels tall: --heatmap keeps it)
-  .html, .htm   the key tokens shaded by their weight, one line per query, weights in tooltips
+  .html, .htm   the key tokens shaded by their weight, one line per query, weights in tooltips;
+                above 16384 cells, or with --raster always, the heatmap instead (the options of
+                heatmaps, refused for text, then apply)
   .png          the cells of one map alone (no labels, title or colour bar), each a square of
                 --cell pixels (default: the longer side of the image at least 256 pixels),
                 compressed; --colormap, --reverse, --vmin, --vmax apply; a map above
@@ -1667,6 +1669,19 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
       emit(a, html_page_with_svg(a.title, attn::io::heatmap_svg(first, options), note), out);
       return 0;
     }
+    // Highlighted text has no colour map, colour bar, axis titles or grid: refused, not dropped.
+    refuse_given({{"--colormap", a.colormap_given},
+                  {"--reverse", a.reverse},
+                  {"--colorbar-label", !a.colorbar_label.empty()},
+                  {"--no-colorbar", !a.colorbar},
+                  {"--row-title", !a.row_title.empty()},
+                  {"--col-title", !a.col_title.empty()},
+                  {"--grid-columns", a.grid_columns != 0},
+                  {"--layout", a.layout != "beside"},
+                  {"--panel-titles", a.panel_titles.has_value()},
+                  {"--max-size", a.max_size != Arguments().max_size}},
+                 " is for heatmaps: html output shades the tokens with --color (it shows a heatmap, which takes it, "
+                 "above " + std::to_string(raster_threshold) + " cells or with --raster always)");
     Eigen::MatrixXd weights = first;
     std::vector<std::string> tokens = col_labels;
     attn::io::HighlightOptions options;

@@ -298,6 +298,10 @@ bad "missing value"     2 "--title needs a value"                 "$npy/f8_c_3x4
 bad "flag with value"   2 "--values takes no value"               "$npy/f8_c_3x4.npy" --values=1 -o out/new.svg
 bad "query range"       2 "--query 3 is out of range: the weights have 3 rows" "$npy/f8_c_3x4.npy" -c cols4.txt --query 3 -o out/new.html
 bad "html no tokens"    2 "html output needs the tokens"          "$npy/f8_c_3x4.npy" -o out/new.html
+bad "html colormap"     2 "--colormap is for heatmaps: html output shades the tokens with --color (it shows a heatmap, which takes it, above 16384 cells or with --raster always)" "$npy/f8_c_3x4.npy" -c cols4.txt --colormap greys -o out/new.html
+bad "html row title"    2 "--row-title is for heatmaps: html output shades the tokens" "$npy/f8_c_3x4.npy" -c cols4.txt --row-title q -o out/new.html
+bad "html max size"     2 "--max-size is for heatmaps: html output shades the tokens" "$npy/f8_c_3x4.npy" -c cols4.txt --max-size 100 -o out/new.html
+ok "html heatmap options"   raster_opts.html "$npy/f8_c_3x4.npy" -c cols4.txt --raster always --colormap greys --row-title q
 bad "chars and cols"    2 "--chars and --cols cannot be used together" "$npy/f8_1d_5.npy" --chars chars.txt -c cols4.txt -o out/new.html
 bad "bad colour"        2 "colour 'orange' must be '#rrggbb' or '#rgb'" "$npy/f8_c_3x4.npy" -c cols4.txt --color orange -o out/new.html
 bad "query for svg"     2 "--query is for html output"            "$npy/f8_c_3x4.npy" --query 0 -o out/new.svg

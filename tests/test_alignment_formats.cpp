@@ -146,7 +146,7 @@ TEST_CASE("read_fairseq_alignments: malformed A- lines name their line", "[align
         "are comma-separated weights, one group per target token)");
 }
 
-TEST_CASE("alignment files: errors name the file and the line; fairseq output without A- lines is refused",
+TEST_CASE("alignment files: errors name the file and the line, and fairseq output without A- lines is refused",
           "[alignment_formats][errors]") {
   attn_test::TempDir tmp("attn_alignment_formats");
   const auto write = [&](const std::string& name, const std::string& text) {

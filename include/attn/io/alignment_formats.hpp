@@ -384,7 +384,8 @@ enum class EndOfSentence {
 /// How AlignmentRecord links are made from a record (see record_links()).
 struct RecordLinkOptions {
   /// Soft records: the links are every weight strictly above it; unset: each target token's
-  /// largest weight (attn::argmax_alignment). Hard records keep their links.
+  /// largest weight (attn::argmax_alignment). Hard records keep their links (less Marian's
+  /// `</s>` link, see end_of_sentence).
   std::optional<double> threshold;
   /// Soft records and Marian's hard records: whether the `</s>` tokens are dropped first
   /// (default: dropped).

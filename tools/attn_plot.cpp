@@ -1157,14 +1157,19 @@ std::size_t total_bytes(const std::vector<std::string>& labels) {
   return n;
 }
 
+/// Whether a heatmap of `cells` cells per map is drawn as an image: --raster always, or --raster
+/// auto above HeatmapOptions::raster_threshold cells (the SVG writer's own rule).
+bool drawn_as_image(const Arguments& a, attn::Index cells) {
+  return a.raster == "always" || (a.raster == "auto" && cells > attn::io::HeatmapOptions().raster_threshold);
+}
+
 /// Refuses up front an output that would exceed --max-bytes by its labels alone: every cell's
 /// tooltip repeats its row and column labels. Cells drawn as an image (--raster, by default
 /// above HeatmapOptions::raster_threshold cells) have no tooltips: for a `heatmap` the labels
 /// then appear once (bars and highlighted text are never drawn as an image).
 void check_label_bytes(const std::vector<std::string>& rows, const std::vector<std::string>& cols, attn::Index nrows,
                        attn::Index ncols, long long maps, const Arguments& a, bool heatmap = false) {
-  const bool raster = heatmap && (a.raster == "always" ||
-                                  (a.raster == "auto" && nrows * ncols > attn::io::HeatmapOptions().raster_threshold));
+  const bool raster = heatmap && drawn_as_image(a, nrows * ncols);
   const double per_row = raster ? 1.0 : static_cast<double>(ncols);
   const double per_col = raster ? 1.0 : static_cast<double>(nrows);
   const double estimate = static_cast<double>(maps) * (static_cast<double>(total_bytes(rows)) * per_row +
@@ -1334,18 +1339,10 @@ attn::io::EndOfSentence end_of_sentence(const Arguments& a, bool alignment_file)
 /// bounds it as it bounds weights, so that a stray index ("0-999999999") is refused at once.
 void check_link_extent(const Arguments& a, const std::vector<const attn::Alignment*>& sets, std::size_t row_labels,
                        std::size_t col_labels) {
-  long long rows = static_cast<long long>(row_labels);
-  long long cols = static_cast<long long>(col_labels);
-  long long last_row = -1;
-  long long last_col = -1;
-  for (const attn::Alignment* set : sets) {
-    for (const attn::AlignmentLink& link : *set) {
-      last_row = std::max<long long>(last_row, link.i);
-      last_col = std::max<long long>(last_col, link.j);
-    }
-  }
-  if (rows == 0) rows = last_row + 1;
-  if (cols == 0) cols = last_col + 1;
+  const long long last_row = attn::io::detail::align_extent(sets, true) - 1;  // the picture's own rule
+  const long long last_col = attn::io::detail::align_extent(sets, false) - 1;
+  const long long rows = row_labels > 0 ? static_cast<long long>(row_labels) : last_row + 1;
+  const long long cols = col_labels > 0 ? static_cast<long long>(col_labels) : last_col + 1;
   if (rows > 0 && cols > a.max_cells / rows) {
     throw std::runtime_error("'" + a.weights + "', sentence " + std::to_string(a.sentence) + ": its links reach target token " +
                              std::to_string(last_row) + " and source token " + std::to_string(last_col) + ", a picture of " +
@@ -1653,8 +1650,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     // always, the page shows the map as the heatmap with its cells drawn as one embedded image,
     // as the SVG output does. --query and --chars ask for text: they keep it.
     const attn::Index raster_threshold = attn::io::HeatmapOptions().raster_threshold;
-    if (!a.query && a.chars_file.empty() &&
-        (a.raster == "always" || (a.raster == "auto" && first.size() > raster_threshold))) {
+    if (!a.query && a.chars_file.empty() && drawn_as_image(a, first.size())) {
       attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
       options.raster = attn::io::HeatmapRaster::always;
       check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a, true);

@@ -259,14 +259,15 @@ inline std::vector<AlignmentRecord> marian_from_text(std::string_view text, cons
 }
 
 inline AlignmentFormat detect_alignment_format(std::string_view text) {
-  for (const std::string_view line : alignment_lines(text)) {
-    if (line.substr(0, 2) == "A-" && line.find('\t') != std::string_view::npos) return AlignmentFormat::fairseq;
+  const std::vector<std::string_view> lines = alignment_lines(text);
+  // An "A-" line, or a hypothesis of output written without --print-alignment (read as
+  // fairseq, the reader says so).
+  for (const std::string_view line : lines) {
+    if ((line.substr(0, 2) == "A-" && line.find('\t') != std::string_view::npos) || is_fairseq_hypothesis(line)) {
+      return AlignmentFormat::fairseq;
+    }
   }
-  // fairseq output written without --print-alignment: read as fairseq, it says so.
-  for (const std::string_view line : alignment_lines(text)) {
-    if (is_fairseq_hypothesis(line)) return AlignmentFormat::fairseq;
-  }
-  for (const std::string_view line : alignment_lines(text)) {
+  for (const std::string_view line : lines) {
     if (line.find("|||") != std::string_view::npos || line.find(',') != std::string_view::npos) return AlignmentFormat::marian;
   }
   return AlignmentFormat::pharaoh;

@@ -158,6 +158,36 @@ TEMPLATE_TEST_CASE("each sink allocates its own storage plus one block of rows p
   }
 }
 
+TEMPLATE_TEST_CASE("the call with full weights keeps one block of rows per thread besides your map, nothing when warm",
+                   "[alloc][sinks]", float, double) {
+  // At T = 2048 a part of a block is under 256 bytes of each column, so the call gathers a
+  // block's parts in a block of scratch per thread (attend.hpp: gathers_parts) and copies it to
+  // the caller's weights: that block is the bulk of what it allocates, and a warm workspace keeps it.
+  using S = TestType;
+  const long long s = sizeof(S);
+  const long long map = kT * kT * s;
+  const long long engine = threads() * (256 + 1) * kT * s + kD * kT * s + 2 * kT * s + kT + gemm_scratch<S>();
+  std::mt19937_64 rng(20);
+  const Matrix<S> q = attn_test::random_matrix<S>(rng, kT, kD);
+  Matrix<S> out(kT, kD);
+  Matrix<S> w(kT, kT);  // the caller's map, allocated before counting
+  attn::Workspace<S> ws;
+  const Usage cold = measure([&] { attn::scaled_dot_product_into(q, q, q, out, w, ws); });
+  INFO("cold call: " << cold.bytes << " bytes in " << cold.calls << " allocations, peak " << cold.peak << "; bound "
+                     << engine + kSlack << ", one T x T map " << map);
+  CHECK(cold.peak <= engine + kSlack);
+  CHECK(engine + kSlack < map / 3);
+  const Index part = attn::detail::part_rows_for<S>(kT);
+  if (attn::detail::parts_for<S>() && attn::detail::gathers_parts<S>(part)) CHECK(cold.peak >= 256 * kT * s);
+  const long long before = attn_alloc::in_use.load();
+  const Usage warm = measure([&] { attn::scaled_dot_product_into(q, q, q, out, w, ws); });
+  const long long after = attn_alloc::in_use.load();  // before INFO's own allocation
+  INFO("warm call: " << warm.bytes << " bytes in " << warm.calls << " allocations, peak " << warm.peak);
+  CHECK(after == before);
+  CHECK(warm.peak <= gemm_scratch<S>());
+  CHECK(w.row(kT - 1).sum() == Approx(1.0).epsilon(1e-4));  // the map was written
+}
+
 TEMPLATE_TEST_CASE("the counter sees a T x T allocation: the full-weights value call", "[alloc][sinks]", float, double) {
   using S = TestType;
   std::mt19937_64 rng(17);

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -47,9 +48,11 @@ TEMPLATE_TEST_CASE("openmp: scaled dot-product gives the same bits with 1, 2 and
   using S = TestType;
   std::mt19937_64 rng(11);
   // 1 and 15 rows: decoder-sized, no region; 16 and 256: one block; 257 and 700: several blocks,
-  // the last one short.
-  for (const Index tq : {Index(1), Index(15), Index(16), Index(256), Index(257), Index(700)}) {
-    const Index tk = tq + 5;
+  // the last one short; 600 × 1500: blocks cut into parts short enough that the call with
+  // weights gathers them (attend.hpp: gathers_parts).
+  const std::pair<Index, Index> shapes[] = {{1, 6}, {15, 20}, {16, 21}, {256, 261}, {257, 262}, {700, 705}, {600, 1500}};
+  for (const auto& [tq, tk] : shapes) {
+    REQUIRE((tk != 1500 || attn::detail::gathers_parts<S>(attn::detail::part_rows_for<S>(tk))));
     const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, 24);
     const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, 24);
     const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, 9);

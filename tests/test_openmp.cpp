@@ -49,13 +49,18 @@ TEMPLATE_TEST_CASE("openmp: scaled dot-product gives the same bits with 1, 2 and
   std::mt19937_64 rng(11);
   // 1 and 15 rows: decoder-sized, no region; 16 and 256: one block; 257 and 700: several blocks,
   // the last one short; 600 × 1500: blocks cut into parts short enough that the call with
-  // weights gathers them (attend.hpp: gathers_parts).
-  const std::pair<Index, Index> shapes[] = {{1, 6}, {15, 20}, {16, 21}, {256, 261}, {257, 262}, {700, 705}, {600, 1500}};
+  // weights gathers them (attend.hpp: gathers_parts); 256 × 400 with 112 values: one block worth
+  // sharing among 2 and 5 threads (attend.hpp: split_work), each share gathered in scratch.
+  const std::pair<Index, Index> shapes[] = {{1, 6},     {15, 20},   {16, 21},   {256, 261},
+                                            {257, 262}, {700, 705}, {600, 1500}, {256, 400}};
   for (const auto& [tq, tk] : shapes) {
     REQUIRE((tk != 1500 || attn::detail::gathers_parts<S>(attn::detail::part_rows_for<S>(tk))));
+    const Index dv = tk == 400 ? 112 : 9;
+    REQUIRE((tk != 400 || 52 * tk * dv >= attn::detail::split_work));  // ceil(256 / 5) rows a thread
+    REQUIRE((tk != 261 || 128 * tk * dv < attn::detail::split_work));  // 256 × 261: one thread
     const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, 24);
     const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, 24);
-    const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, 9);
+    const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, dv);
     for (const Mask& mask : {Mask(), Mask::causal(5), Mask::key_length(tk - 3) & Mask::window(40, 2)}) {
       INFO("tq " << tq);
       attn::AttentionResult<S> one;

@@ -101,6 +101,15 @@ constexpr bool gathers_parts(Index part) {
   return part * static_cast<Index>(sizeof(Scalar)) < 256;
 }
 
+/// Fewest multiply-adds of a thread's share of the ·V product (rows × Tk × dv) for which a problem
+/// of one block is shared among threads (attend_blocks): 2^21, 128 rows × 256 keys × 64 values.
+/// Below it, starting the threads and moving the keys and values to the other core cost more
+/// than the half of the work it saves. Measured (2-vCPU Zen 5 VM, d = dv = 64, float, the call
+/// with weights; two threads ÷ one): T = 64 0.53×, T = 128 0.80×, T = 256 1.05× (output only:
+/// 0.52×, 0.93×, 1.32×). A 2-vCPU Zen 4 VM had gained 1.35× at T = 64: how much a second core
+/// costs depends on where the two vCPUs sit; this keeps the call never slower than one thread.
+constexpr Index split_work = Index(1) << 21;
+
 /// Whether every entry of `m` is finite, vectorised (see attend_rows).
 template <typename Derived>
 bool all_finite(const Eigen::MatrixBase<Derived>& m) {
@@ -219,7 +228,14 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   // With full storage, a block cut into parts whose rows are short runs of each column is
   // gathered (gathers_parts): its parts are computed in place in the block scratch and the
   // block is copied to the caller's rows once.
-  const bool gather = target.full && cut && gathers_parts<Scalar>(part);
+  // A problem of one block shared among threads (below) computes each thread's share in that
+  // thread's block scratch and copies it, gathered, to the caller's rows: computed in place
+  // there, two threads working on neighbouring rows of the same columns took 1.3–1.9× as long
+  // as in scratch (T = 128 and 256, d = 64, float: the softmax's sweeps waited on stores).
+  constexpr Index tile = GemmTile<Scalar>::rows;
+  const bool split = gemm_values && threads > 1 && tq <= rows && tq >= 2 * tile &&
+                     std::max(tile, (tq + threads - 1) / threads) * tk * std::max<Index>(v.cols(), 1) >= split_work;
+  const bool gather = target.full && !in_place && ((cut && gathers_parts<Scalar>(part)) || split);
   const Index part_scratch = parts_only || (cut && !gather) ? std::min(rows, 2 * part - 1) * tk : 0;
   const Index block_scratch = (!target.full && !parts_only) || gather ? rows * tk : 0;
   // Per thread: its block (sinks without full storage, or gathered parts) then its part.
@@ -292,7 +308,8 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
     // part) the part is the block's own rows.
     const bool cut_block = !parts_only && !in_place && r >= 2 * part;
     const bool via_scratch = cut_block && !gather;
-    BlockMap work = cut_block && gather ? BlockMap(own, r, tk, Eigen::OuterStride<>(r)) : block;
+    const bool gathered = gather && (cut_block || split);
+    BlockMap work = gathered ? BlockMap(own, r, tk, Eigen::OuterStride<>(r)) : block;
     for (Index p0 = 0; p0 < r;) {
       const Index pr = r - p0 < 2 * part ? r - p0 : part;
       if (parts_only || via_scratch) {
@@ -304,7 +321,7 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
       }
       p0 += pr;
     }
-    if (cut_block && gather) block = work;
+    if (gathered) block = work;
     if (sinks) sinks->consume(i0, WeightBlock<Scalar>(block.data(), r, tk, block.outerStride()));
   };
 
@@ -322,14 +339,14 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   // blocks before its own (ColumnSums adds rows in order) without ever waiting for a block that
   // no thread runs.
   // Blocks of `step` rows: `rows`, or, when the problem is one block and there are threads to
-  // share it, ceil(Tq / threads) rows but at least one register tile of gemm (the last block
-  // taking the rest rather than being shorter than that), so that a small problem runs on every
-  // thread. Only where both products are attn's gemm (an entry's bits do not follow the cut:
-  // results stay the same for any thread count) and no block has one row (Tq ≥ 2 tiles).
+  // share it (`split`), ceil(Tq / threads) rows but at least one register tile of gemm (the last
+  // block taking the rest rather than being shorter than that), so that a small problem runs on
+  // every thread. Only where both products are attn's gemm (an entry's bits do not follow the
+  // cut: results stay the same for any thread count), no block has one row (Tq ≥ 2 tiles), and
+  // each thread's share is worth it (split_work).
   Index step = rows;
   Index count = (tq + rows - 1) / rows;
-  constexpr Index tile = GemmTile<Scalar>::rows;
-  if (gemm_values && threads > 1 && tq <= rows && tq >= 2 * tile) {
+  if (split) {
     step = std::max(tile, (tq + threads - 1) / threads);
     count = (tq + step - 1) / step;
     if (tq - (count - 1) * step < tile) --count;  // the rest joins the last block

@@ -141,7 +141,8 @@ Options:
                            truth alignment, drawn with the first on one colour scale
       --layout beside|under  svg: where the --truth map goes (default: beside)
       --panel-titles LIST  svg: comma-separated titles of the maps of a grid (3-D input) or
-                           of the two maps of --truth (default: "head 0", "head 1", ... and
+                           of the two maps of --truth (default: "head 0", "head 1", ... (with
+                           --batch "item 0", ...) and
                            "truth", "attention"); maps past the end of LIST keep the default,
                            more titles than maps are refused
       --grid-columns N     svg: maps per row of a grid (default: about square)
@@ -184,9 +185,12 @@ Options:
                            apply, --color and --separator set the text view's shade and the
                            text between its tokens; the picture options (--vmin, --vmax,
                            --reverse, --values, ...) are refused
-      --batch              --view: a 4-D WEIGHTS file is B x h x Tq x Tk (batch items of one
-                           layer, as torch.nn.MultiheadAttention returns them with
-                           average_attn_weights=False), not L x h x Tq x Tk
+      --batch              the first axis of WEIGHTS is batch items: --view of a 4-D file
+                           B x h x Tq x Tk (torch.nn.MultiheadAttention's weights with
+                           average_attn_weights=False), not L x h x Tq x Tk; --view or an svg
+                           grid of a 3-D file B x Tq x Tk (torch's weights averaged over
+                           heads, a Keras Attention layer's scores), not h x Tq x Tk: items
+                           "item 0", ... instead of heads
       --view-start head|model|map|text
                            --view: the view the page opens with (default head)
       --view-precision auto|float32|uint16|uint8
@@ -688,6 +692,10 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
   a.weights = positional.front();
   a.inputs = positional;
   a.more_weights.assign(positional.begin() + 1, positional.end());
+  if (a.batch && a.animate) {
+    throw usage_error("--batch names the first axis of a WEIGHTS file; --animate's frames hold samples (their "
+                      "titles: --panel-titles)");
+  }
   if (!a.index.empty()) {
     if (a.animate) throw usage_error("--index picks maps from WEIGHTS .npy files, not from --animate's frames");
     for (const std::string& file : positional) {
@@ -728,8 +736,9 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     };
     refuse_given(refused, " is for pictures, not --view: the page scales each map from 0 to its largest weight, "
                           "and its tooltips give every value");
-  } else if (a.batch) {
-    throw usage_error("--batch is for --view (a 4-D file of batch items); pictures pick an item with --index");
+  } else if (a.batch && !a.index.empty()) {
+    throw usage_error("--batch names the first axis of a 3-D WEIGHTS file (an svg grid of batch items) or of a 4-D "
+                      "--view file; with --index, what is left keeps the axes' own names");
   }
   if (a.output.empty()) throw usage_error("no output file given (-o FILE)");
   if (a.format.empty() && a.output == "-") throw usage_error("-o - (standard output) needs --format svg, html or png");
@@ -1633,6 +1642,13 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     check_label_count(col_labels, first.cols(), "--cols '" + a.cols_file + "'", "columns (keys)");
   }
 
+  // --batch: a 3-D file's first axis is batch items (B x Tq x Tk: PyTorch's MultiheadAttention
+  // weights averaged over heads, a Keras Attention layer's scores), titled "item k" in the grid.
+  if (a.batch && !(w.stacked && a.format == "svg" && a.truth.empty())) {
+    throw usage_error(w.stacked ? "--batch names the items of an svg grid; " + a.format + " output draws no grid"
+                                : "--batch names the first axis of a 3-D WEIGHTS file, but '" + a.weights +
+                                      "' holds one map");
+  }
   if (a.format == "png") return run_png(a, first, w.stacked ? w.maps.size() : 1, out);
   if (first.size() == 0) {  // most often a slice that took nothing (a stack of empty maps: check_limits)
     throw std::runtime_error("'" + a.weights + "' is a " + shape_text(first) + " map: there is nothing to draw");
@@ -1808,7 +1824,9 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   }
   if (w.stacked) {
     const std::vector<std::string> titles = panel_titles(a, w.maps.size(), "'" + a.weights + "' holds",
-                                                         [](std::size_t k) { return "head " + std::to_string(k); });
+                                                         [&a](std::size_t k) {
+                                                           return (a.batch ? "item " : "head ") + std::to_string(k);
+                                                         });
     check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), static_cast<long long>(w.maps.size()), a, true);
     emit(a, attn::io::heatmap_grid_svg(attn::io::heatmap_panels(w.maps, titles), options), out);
     return 0;
@@ -2026,6 +2044,17 @@ std::vector<std::vector<std::vector<Eigen::MatrixXd>>> read_view_file(const std:
   Weights w = read_weights(path, a.csv_labels, a, a.index);
   if (labels.query_tokens.empty()) labels.query_tokens = w.row_labels;
   if (labels.key_tokens.empty()) labels.key_tokens = w.col_labels;
+  if (a.batch) {  // 3-D B×Tq×Tk, alone: B items of one map each (torch's weights averaged over heads)
+    if (!w.stacked || !alone) {
+      throw std::runtime_error("--batch: '" + path + "' " +
+                               (w.stacked ? "is one of several WEIGHTS files (each one layer)" : "holds one map") +
+                               "; --batch takes one file whose first axis is batch items (B x Tq x Tk or "
+                               "B x h x Tq x Tk)");
+    }
+    items.assign(w.maps.size(), {});
+    for (std::size_t b = 0; b < w.maps.size(); ++b) items[b].push_back({std::move(w.maps[b])});
+    return items;
+  }
   items.front().push_back(std::move(w.maps));
   return items;
 }
@@ -2034,6 +2063,10 @@ int run_view(const Arguments& a, std::ostream& out, std::ostream& err) {
   std::vector<ViewMaps> items;
   std::vector<std::string> header;
   if (a.more_weights.empty() && has_extension(a.weights, ".csv") && is_tidy_csv(a.weights, header)) {
+    if (a.batch) {
+      throw usage_error("--batch names the first axis of a .npy file; a tidy .csv gives its batch items in its "
+                        "'step' column");
+    }
     items = read_tidy_csv(a.weights, header, a);
   } else {
     items.emplace_back();

@@ -117,6 +117,13 @@ ok "npy 3-D one title"      i1.svg   "$npy/f4_fortran_2x3x4.npy" --panel-titles 
 if grep -q '>layer &lt;0&gt;<' i1.svg && grep -q '>head 1<' i1.svg; then pass; else fail "--panel-titles with one title of two maps: not 'layer <0>' and 'head 1'"; fi
 ok "truth one title"        k1.svg   "$npy/f8_c_3x4.npy" --truth "$npy/f4_c_3x4.npy" --panel-titles 'gold'
 if grep -q '>gold<' k1.svg && grep -q '>attention<' k1.svg; then pass; else fail "--truth with one title: not 'gold' and 'attention'"; fi
+# --batch: a 3-D file's first axis is batch items (torch's weights averaged over heads, a Keras
+# Attention layer's scores): the grid says "item k", not "head k".
+ok "npy 3-D batch"          i2.svg   "$npy/f8_c_2x3x4.npy" --batch
+if grep -q '>item 0<' i2.svg && grep -q '>item 1<' i2.svg && ! grep -q '>head ' i2.svg; then pass; else fail "--batch grid: not titled 'item 0', 'item 1'"; fi
+bad "batch one map"      2 "--batch names the first axis of a 3-D WEIGHTS file, but '$npy/f8_c_3x4.npy' holds one map" "$npy/f8_c_3x4.npy" --batch -o out/new.svg
+bad "batch png"          2 "--batch names the items of an svg grid; png output draws no grid" "$npy/f8_c_2x3x4.npy" --batch -o out/new.png
+bad "batch animate"      2 "--batch names the first axis of a WEIGHTS file; --animate's frames hold samples" --animate "$npy/f8_c_2x3x4.npy" --batch -o out/new.html
 ok "truth beside"           j.svg    "$npy/f8_c_3x4.npy" --truth "$npy/f8_fortran_3x4.npy" --row-title target --col-title source
 ok "truth under"            k.svg    "$npy/f8_c_3x4.npy" --truth "$npy/f4_c_3x4.npy" --layout under --panel-titles 'gold,epoch 3'
 ok "csv labels"             l.svg    labelled.csv
@@ -580,7 +587,11 @@ else
     else
         fail "view batch: not 2 items of 4 heads"
     fi
-    bad "batch picture"     2 "--batch is for --view (a 4-D file of batch items); pictures pick an item with --index" --batch hf4.npy --index 0 -o out/new.svg
+    bad "batch picture"     2 "--batch names the first axis of a 3-D WEIGHTS file (an svg grid of batch items) or of a 4-D --view file; with --index, what is left keeps the axes' own names" --batch hf4.npy --index 0 -o out/new.svg
+    # --batch with a 3-D file: B items of one map each (the page's item selector).
+    ok "view batch 3-D"         v10.html --view --batch "$npy/f8_c_2x3x4.npy"
+    if grep -q '"name":"item 1"' v10.html && ! grep -q '"name":"head 1"' v10.html; then pass; else fail "view batch 3-D: not 2 items of one map"; fi
+    bad "view batch one map" 1 "--batch: '$npy/f8_c_3x4.npy' holds one map; --batch takes one file whose first axis is batch items" --view --batch "$npy/f8_c_3x4.npy" -o out/new.html
     # Picture options are refused with --view, not dropped (the page looked the same with them).
     bad "view vmax"         2 "--vmax is for pictures, not --view" --view hf4.npy --vmax 1 -o out/new.html
     bad "view reverse"      2 "--reverse is for pictures, not --view" --view hf4.npy --reverse -o out/new.html

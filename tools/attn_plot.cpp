@@ -1644,7 +1644,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
 
   // --batch: a 3-D file's first axis is batch items (B x Tq x Tk: PyTorch's MultiheadAttention
   // weights averaged over heads, a Keras Attention layer's scores), titled "item k" in the grid.
-  if (a.batch && !(w.stacked && a.format == "svg" && a.truth.empty())) {
+  if (a.batch && !(w.stacked && a.format == "svg")) {
     throw usage_error(w.stacked ? "--batch names the items of an svg grid; " + a.format + " output draws no grid"
                                 : "--batch names the first axis of a 3-D WEIGHTS file, but '" + a.weights +
                                       "' holds one map");

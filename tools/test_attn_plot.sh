@@ -123,6 +123,7 @@ ok "npy 3-D batch"          i2.svg   "$npy/f8_c_2x3x4.npy" --batch
 if grep -q '>item 0<' i2.svg && grep -q '>item 1<' i2.svg && ! grep -q '>head ' i2.svg; then pass; else fail "--batch grid: not titled 'item 0', 'item 1'"; fi
 bad "batch one map"      2 "--batch names the first axis of a 3-D WEIGHTS file, but '$npy/f8_c_3x4.npy' holds one map" "$npy/f8_c_3x4.npy" --batch -o out/new.svg
 bad "batch png"          2 "--batch names the items of an svg grid; png output draws no grid" "$npy/f8_c_2x3x4.npy" --batch -o out/new.png
+bad "batch truth"        2 "--truth takes one map, but '$npy/f8_c_2x3x4.npy' is 3-D" "$npy/f8_c_2x3x4.npy" --batch --truth "$npy/f8_c_3x4.npy" -o out/new.svg
 bad "batch animate"      2 "--batch names the first axis of a WEIGHTS file; --animate's frames hold samples" --animate "$npy/f8_c_2x3x4.npy" --batch -o out/new.html
 ok "truth beside"           j.svg    "$npy/f8_c_3x4.npy" --truth "$npy/f8_fortran_3x4.npy" --row-title target --col-title source
 ok "truth under"            k.svg    "$npy/f8_c_3x4.npy" --truth "$npy/f4_c_3x4.npy" --layout under --panel-titles 'gold,epoch 3'

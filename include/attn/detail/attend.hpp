@@ -230,7 +230,7 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   // block is copied to the caller's rows once.
   // A problem of one block shared among threads (below) computes each thread's share in that
   // thread's block scratch and copies it, gathered, to the caller's rows: computed in place
-  // there, two threads working on neighbouring rows of the same columns took 1.3–1.9× as long
+  // there, two threads working on neighbouring rows of the same columns took 1.3–1.5× as long
   // as in scratch (T = 128 and 256, d = 64, float: the softmax's sweeps waited on stores).
   constexpr Index tile = GemmTile<Scalar>::rows;
   const bool split = gemm_values && threads > 1 && tq <= rows && tq >= 2 * tile &&

@@ -13,6 +13,7 @@
 
 #include <Eigen/Core>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -371,6 +372,80 @@ TEST_CASE("masked cells are hatched, named in the legend, and do not set the sca
   own.mask = attn::Mask::matrix(Eigen::MatrixXi::Ones(2, 2));
   CHECK(message_of<attn::invalid_argument>([&] { attn::io::heatmap_grid_svg({own, own}); }) ==
         "attn::io::heatmap_grid_svg: panels[0]: mask matrix (2x2) must match the scores (3x3)");
+}
+
+TEST_CASE("NaN cells are named in the legend, under the masked swatch, when a map shows one", "[compose][svg][mask]") {
+  // Every <g class="legend"> group: its text, whether it crosses its swatch, and its swatch's bottom.
+  struct Entry {
+    std::string text;
+    bool crossed;
+    double bottom;
+  };
+  const auto legend = [](const std::string& svg) {
+    std::vector<Entry> entries;
+    const std::regex entry_re("<g class=\"legend\"><rect x=\"[0-9.]+\" y=\"([0-9.]+)\" width=\"14\" height=\"14\" "
+                              "fill=\"([^\"]+)\"[^>]*/>(<path [^>]*/>)?<text[^>]*>([^<]*)</text></g>");
+    for (std::sregex_iterator it(svg.begin(), svg.end(), entry_re), end; it != end; ++it)
+      entries.push_back({(*it)[4], (*it)[3].matched, std::stod((*it)[1]) + 14});
+    return entries;
+  };
+  const auto height = [](const std::string& svg) {
+    std::smatch h;
+    REQUIRE(std::regex_search(svg, h, std::regex("<svg [^>]*height=\"([0-9.]+)\"")));
+    return std::stod(h[1]);
+  };
+  Eigen::MatrixXd m(3, 3);
+  m << 0.2, 0.3, 0.5, 0.4, std::nan(""), 0.6, 0.1, 0.3, 0.6;
+  attn::io::HeatmapOptions options;
+  options.raster = attn::io::HeatmapRaster::never;
+  std::string svg = attn::io::heatmap_svg(m, options);
+  ATTN_CHECK_WELL_FORMED(svg);
+  std::vector<Entry> entries = legend(svg);
+  REQUIRE(entries.size() == 1);
+  CHECK(entries[0].text == "NaN");
+  CHECK(entries[0].crossed);  // as the NaN cell drawn as a rectangle
+  CHECK(svg.find("fill=\"#d9d9d9\" stroke=\"#404040\"") != std::string::npos);  // the cells' grey
+  CHECK(entries[0].bottom + 8 <= height(svg));
+
+  // Under the masked swatch, 20 px lower, inside the picture; a taller bar moves both down.
+  options.mask = attn::Mask::causal();
+  svg = attn::io::heatmap_svg(m, options);
+  ATTN_CHECK_WELL_FORMED(svg);
+  entries = legend(svg);
+  REQUIRE(entries.size() == 2);
+  CHECK(entries[0].text == "masked");
+  CHECK(entries[1].text == "NaN");
+  CHECK(entries[1].bottom - entries[0].bottom == 20);
+  CHECK(entries[1].bottom + 8 <= height(svg));
+
+  // Raster cells are grey without a cross: so is the swatch.
+  options.raster = attn::io::HeatmapRaster::always;
+  entries = legend(attn::io::heatmap_svg(m, options));
+  REQUIRE(entries.size() == 2);
+  CHECK_FALSE(entries[1].crossed);
+
+  // A NaN hidden by the mask is drawn hatched, not grey: no NaN entry. Nor without NaN.
+  options.raster = attn::io::HeatmapRaster::never;
+  Eigen::MatrixXd hidden = m;
+  hidden(1, 1) = 0.5;
+  hidden(0, 2) = std::nan("");
+  entries = legend(attn::io::heatmap_svg(hidden, options));
+  REQUIRE(entries.size() == 1);
+  CHECK(entries[0].text == "masked");
+  options.mask = attn::Mask();
+  CHECK(legend(attn::io::heatmap_svg(hidden.bottomRows(2), options)).empty());
+
+  // A grid names it when any of its maps has one, without a colour bar too (right of the maps).
+  options.colorbar = false;
+  svg = attn::io::heatmap_grid_svg({attn::io::heatmap_panel(hidden.bottomRows(2)), attn::io::heatmap_panel(m)}, options);
+  ATTN_CHECK_WELL_FORMED(svg);
+  entries = legend(svg);
+  REQUIRE(entries.size() == 1);
+  CHECK(entries[0].text == "NaN");
+  std::smatch width, x;
+  REQUIRE(std::regex_search(svg, width, std::regex("<svg [^>]*width=\"([0-9.]+)\"")));
+  REQUIRE(std::regex_search(svg, x, std::regex("<g class=\"legend\"><rect x=\"([0-9.]+)\"")));
+  CHECK(std::stod(x[1]) + 20 + 3 * 0.6 * 12 * 0.9 <= std::stod(width[1]));  // "NaN" inside the picture
 }
 
 TEST_CASE("leaked mass: a bar per row in a column beside the map", "[compose][svg][monotonic]") {

@@ -97,6 +97,18 @@ writeNpy(join(work, 'pad_mask.npy'), [2, M, M], [0, 1].flatMap((b) => Array.from
 writeNpy(join(work, 'batch.npy'), [2, 1, M, M], [0, 1].flatMap((b) => Array.from({ length: M * M }, (_, n) => (padded(b, n % M) ? 0.2 : 0))));
 const paddedPage = join(work, 'padded.html');
 execFileSync(plot, ['--view', '--batch', join(work, 'batch.npy'), '--mask', join(work, 'pad_mask.npy'), '--view-start', 'map', '-o', paddedPage]);
+// NaN weights under the causal mask: nan.npy has one in a visible cell (2, 1) and one in a
+// masked cell (0, 3); nan_hidden.npy only the masked one.
+const NW = MW[0].map((r) => r.slice());
+NW[2][1] = NaN;
+NW[0][3] = NaN;
+writeNpy(join(work, 'nan.npy'), [M, M], NW.flat());
+const nanPage = join(work, 'nan.html');
+execFileSync(plot, ['--view', join(work, 'nan.npy'), '--mask', 'causal', '--view-start', 'map', '-o', nanPage]);
+NW[2][1] = MW[0][2][1];
+writeNpy(join(work, 'nan_hidden.npy'), [M, M], NW.flat());
+const nanHiddenPage = join(work, 'nan_hidden.html');
+execFileSync(plot, ['--view', join(work, 'nan_hidden.npy'), '--mask', 'causal', '--view-start', 'map', '-o', nanHiddenPage]);
 
 async function shownLines(page) {
   return page.$$eval('#attn-lines line', (ls) => ls.map((l) => ({
@@ -414,4 +426,24 @@ await run('viewer', async (browser) => {
   assert.equal((await tipAt(pd.page, 0, 4)).masked, 'true', 'item 1: key 4 is padding');
   assert.equal((await tipAt(pd.page, 4, 2)).masked, 'false', 'item 1: key 2 is seen');
   expectClean(pd.problems, 'padded.html');
+
+  // A visible NaN cell is light grey (as the SVG heatmaps' NaN cells), its tooltip says NaN, and
+  // the colour bar's legend names it after "masked"; a NaN the mask hides is hatched and named
+  // by neither.
+  const nn = await openOffline(browser, nanPage, { width: 1000, height: 800 });
+  await nn.page.waitForFunction(() => document.getElementById('attn-map-canvas').dataset.cell !== undefined);
+  const nanPx = await cellPixels(nn.page, 2, 1);
+  assert.ok(nanPx.every((p) => p[0] === 217 && grey(p)), `NaN cell is #d9d9d9: ${JSON.stringify(nanPx.slice(0, 3))}`);
+  assert.ok((await tipAt(nn.page, 2, 1)).text.includes('NaN'), 'NaN tooltip');
+  const nanBar = await nn.page.$eval('#attn-colorbar', (b) => b.textContent);
+  assert.ok(nanBar.endsWith('maskedNaN'), `colour bar legend with NaN: ${nanBar}`);
+  const swatch = await nn.page.$eval('#attn-colorbar .attn-nan-swatch', (e) => getComputedStyle(e).backgroundColor);
+  assert.equal(swatch, 'rgb(217, 217, 217)', 'the NaN swatch has the NaN cells\' grey');
+  await nn.page.screenshot({ path: join(work, 'viewer_nan_map.png') });
+  expectClean(nn.problems, 'nan.html');
+  const nh = await openOffline(browser, nanHiddenPage, { width: 1000, height: 800 });
+  await nh.page.waitForFunction(() => document.getElementById('attn-map-canvas').dataset.cell !== undefined);
+  const hiddenBar = await nh.page.$eval('#attn-colorbar', (b) => b.textContent);
+  assert.ok(hiddenBar.endsWith('masked'), `a masked NaN is not named: ${hiddenBar}`);
+  expectClean(nh.problems, 'nan_hidden.html');
 });

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -195,8 +196,7 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
   const Mask& mask = panel.mask != nullptr ? *panel.mask : all_visible;
   const bool masked = layout.any_masked && !mask.is_all_visible();
   const std::string hatch = "url(#" + xml_escaped(options.id_prefix) + "-masked)";
-  const bool raster = options.raster == HeatmapRaster::always ||
-                      (options.raster == HeatmapRaster::automatic && rows * cols > options.raster_threshold);
+  const bool raster = heatmap_raster(rows, cols, options);
   if (rows > 0 && cols > 0 && raster) {
     std::vector<Rgb> pixels(static_cast<std::size_t>(rows * cols));
     for (Index i = 0; i < rows; ++i)
@@ -319,13 +319,19 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
                                                   static_cast<double>(tick_chars) * svg_char_width(font) +
                                                   (options.colorbar_label.empty() ? 0 : font * 1.6)
                                             : 0;
-  // The legend of masked cells: a hatched swatch under the colour bar (or right of the maps).
+  // The legend under the colour bar (or right of the maps): a hatched swatch for masked cells,
+  // then a light grey one (crossed, as the cells of maps drawn as vectors) for NaN cells, each
+  // only when some map has such a cell.
   const double legend_x = options.colorbar ? bar_x : margin + grid_width + 8;
   const double legend_y = options.colorbar ? bar_top + bar_height + font + 6 : first_map_top;
-  const double legend_width = layout.any_masked ? legend_x + 14 + 6 + 6 * svg_char_width(font) - margin - grid_width : 0;
+  const double nan_legend_y = legend_y + (layout.any_masked ? 20 : 0);
+  const double legend_chars = layout.any_masked ? 6 : layout.any_nan ? 3 : 0;  // "masked", "NaN"
+  const double legend_width =
+      legend_chars > 0 ? legend_x + 14 + 6 + legend_chars * svg_char_width(font) - margin - grid_width : 0;
   double height = margin + title_height + grid_height + margin;
   if (options.colorbar) height = std::max(height, bar_top + bar_height + font + margin);
   if (layout.any_masked) height = std::max(height, legend_y + 14 + margin);
+  if (layout.any_nan) height = std::max(height, nan_legend_y + 14 + margin);
   height = std::ceil(height);
   // The title is centred over the maps (from the left edge of the first column of maps to the
   // right edge of the last), moved right only as far as it must to stay in the picture.
@@ -397,6 +403,18 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
     append_xml_escaped(out, options.id_prefix + "-masked");
     out += ")\" stroke=\"#404040\" stroke-width=\"0.5\"/><text x=\"" + svg_num(legend_x + 20) + "\" y=\"" +
            svg_num(legend_y + 7) + "\" dy=\"0.35em\" font-size=\"" + svg_num(font * 0.9) + "\">masked</text></g>\n";
+  }
+  if (layout.any_nan) {
+    const std::string x = svg_num(legend_x);
+    const std::string y = svg_num(nan_legend_y);
+    out += "<g class=\"legend\"><rect x=\"" + x + "\" y=\"" + y + "\" width=\"14\" height=\"14\" fill=\"" +
+           css_color(colormap_color(options.colormap, std::numeric_limits<double>::quiet_NaN())) +
+           "\" stroke=\"#404040\" stroke-width=\"0.5\"/>";
+    if (layout.any_crossed_nan)
+      out += "<path d=\"M" + x + " " + y + "l14 14M" + svg_num(legend_x + 14) + " " + y +
+             "l-14 14\" stroke=\"#808080\" stroke-width=\"0.75\"/>";
+    out += "<text x=\"" + svg_num(legend_x + 20) + "\" y=\"" + svg_num(nan_legend_y + 7) + "\" dy=\"0.35em\" font-size=\"" +
+           svg_num(font * 0.9) + "\">NaN</text></g>\n";
   }
   out += "</svg>\n";
   return out;

@@ -45,7 +45,8 @@ struct HeatmapOptions {
   /// they are equal, the scale becomes [0, v] (or [v, 0], or [0, 1] for 0). A lone vmin at or
   /// above every value gives [vmin, vmin + |vmin|] (a lone vmax likewise), capped at the
   /// largest double. Values outside the scale take the end colours; NaN cells are light grey
-  /// and crossed out.
+  /// (crossed out where the map is drawn as vectors), and the legend under the colour bar then
+  /// shows a "NaN" swatch (as it shows a "masked" one for hatched cells).
   std::optional<double> vmin;
   /// Upper end of the colour scale (see vmin).
   std::optional<double> vmax;
@@ -228,6 +229,8 @@ struct HeatmapLayout {
   double tick_font = 10.8;  // index numbers
   double leak_width = 0;    // the leaked-mass column, 0: none
   bool any_masked = false;
+  bool any_nan = false;          // a cell its mask shows holds NaN: the legend explains the grey
+  bool any_crossed_nan = false;  // ... in a map drawn as vectors, where NaN cells are also crossed
 };
 
 /// Most display columns of a panel title: a longer one is cut (start and "…"; its tooltip has it
@@ -280,6 +283,23 @@ inline bool panel_has_masked_cell(const PanelView& p) {
   return false;
 }
 
+/// True when a cell of the panel that its mask shows holds NaN (drawn light grey, crossed when
+/// the map is drawn as vectors).
+inline bool panel_has_nan_cell(const PanelView& p) {
+  const Matrix<double>& m = *p.values;
+  const bool all_visible = p.mask == nullptr || p.mask->is_all_visible();
+  for (Index j = 0; j < m.cols(); ++j)
+    for (Index i = 0; i < m.rows(); ++i)
+      if (std::isnan(m(i, j)) && (all_visible || p.mask->visible(i, j, m.cols()))) return true;
+  return false;
+}
+
+/// Whether a map of `rows×cols` cells is drawn as one embedded image rather than a rectangle a cell.
+inline bool heatmap_raster(Index rows, Index cols, const HeatmapOptions& options) {
+  return options.raster == HeatmapRaster::always ||
+         (options.raster == HeatmapRaster::automatic && rows * cols > options.raster_threshold);
+}
+
 inline const std::vector<std::string>& panel_labels(const std::vector<std::string>& own,
                                                     const std::vector<std::string>& shared, Index count) {
   static const std::vector<std::string> none;
@@ -316,6 +336,10 @@ inline HeatmapLayout heatmap_layout(const std::vector<PanelView>& panels, const 
     any_labels = any_labels || !p.row_labels->empty() || !p.col_labels->empty();
     any_leak = any_leak || (p.leaked != nullptr && p.leaked->size() > 0);
     layout.any_masked = layout.any_masked || panel_has_masked_cell(p);
+    if (panel_has_nan_cell(p)) {
+      layout.any_nan = true;
+      layout.any_crossed_nan = layout.any_crossed_nan || !heatmap_raster(p.values->rows(), p.values->cols(), options);
+    }
   }
   const double across = static_cast<double>(max_cols * layout.grid_columns);
   const double down = static_cast<double>(max_rows * layout.grid_rows);

@@ -43,7 +43,8 @@ h1 { font-size: 1.3em; margin: 0 0 0.5em 0; }
 #attn-colorbar .attn-ramp { width: 16em; height: 0.9em; border: 1px solid #888; }
 #attn-colorbar .attn-masked-swatch { background: repeating-linear-gradient(135deg, #8c8c8c 0 1.5px, #f4f4f4 1.5px 4.2px); }
 .attn-tok.attn-masked { background: repeating-linear-gradient(135deg, #d2d2d2 0 1px, #f4f4f4 1px 4px); color: #555555; }
-#attn-colorbar .attn-masked-swatch { width: 1.2em; height: 0.9em; border: 1px solid #888; margin-left: 1em; }
+#attn-colorbar .attn-masked-swatch, #attn-colorbar .attn-nan-swatch { width: 1.2em; height: 0.9em; border: 1px solid #888; margin-left: 1em; }
+#attn-colorbar .attn-nan-swatch { background: #d9d9d9; }
 #attn-text { line-height: 2.2; max-width: 60em; }
 #attn-text .attn-query { font-weight: bold; margin-right: 0.8em; unicode-bidi: isolate; }
 #attn-text .attn-tok { border-radius: 0.2em; padding: 0.15em 0.1em; white-space: pre-wrap; unicode-bidi: isolate; }

@@ -42,9 +42,12 @@ function mapImage(layer, head, want) {
   const v = mapValues(layer, head);
   if (!v.scale) {  // the colour scale of the map, the same for each of its block sizes: once
     let lo = Infinity, hi = -Infinity;
+    v.nan = false;  // a visible NaN: grey cells, which the colour bar's legend names
     for (let n = 0; n < v.length; ++n) {
       const x = v[n];
-      if (x === x && Math.abs(x) !== Infinity && !(a.mask && masked(a, Math.floor(n / a.tk), n % a.tk))) {
+      if (a.mask && masked(a, Math.floor(n / a.tk), n % a.tk)) continue;
+      if (x !== x) v.nan = true;
+      else if (Math.abs(x) !== Infinity) {
         if (x < lo) lo = x;
         if (x > hi) hi = x;
       }
@@ -291,6 +294,13 @@ function renderMap() {
     swatch.className = 'attn-masked-swatch';
     const label = document.createElement('span');
     label.textContent = 'masked';
+    bar.append(swatch, label);
+  }
+  if (im.values.nan) {  // NaN cells are light grey, as the SVG heatmaps' (the tooltips say NaN)
+    const swatch = document.createElement('span');
+    swatch.className = 'attn-nan-swatch';
+    const label = document.createElement('span');
+    label.textContent = 'NaN';
     bar.append(swatch, label);
   }
 }

@@ -168,6 +168,12 @@ TEST_CASE("animation: the page holds every frame, title and step, and parses as 
   for (Index j = 0; j < 3; ++j) CHECK(std::abs(coarse[0][static_cast<std::size_t>(3 + j)] - odd(1, j)) <= (hi - lo) / 504.0 * (1 + 1e-9));
   // A frame without a title is called by its step.
   CHECK(attn::io::animation_html({{7, "", {odd}}}).find("<li>step 7</li>") != std::string::npos);
+  // The page flags a NaN in any map or truth, for its legend's NaN swatch; ±inf is no NaN.
+  CHECK(attn::io::animation_html({{7, "", {odd}}}).find("\"any_nan\":true") != std::string::npos);
+  Eigen::MatrixXd infinite = ramp(2, 3, 0.0);
+  infinite(0, 0) = std::numeric_limits<double>::infinity();
+  CHECK(attn::io::animation_html({{7, "", {infinite}}}).find("\"any_nan\":false") != std::string::npos);
+  CHECK(attn::io::animation_html({{7, "", {infinite}}}, {odd}).find("\"any_nan\":true") != std::string::npos);
 }
 
 TEST_CASE("animation: the colour table is the colour map's and the scale spans every frame and truth", "[io][animation]") {

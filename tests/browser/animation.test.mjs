@@ -40,6 +40,12 @@ execFileSync(plot, ['--animate', join(work, 'epoch_10.csv'), join(work, 'epoch_1
   '--rows', join(work, 'rows.txt'), '--cols', join(work, 'cols.txt'),
   '-t', 'Training </script><b>bold</b>', '-o', page]);
 
+// A run with a NaN weight (cell (0, 1) of the second frame): the legend names the NaN grey.
+writeFileSync(join(work, 'nan_1.csv'), csv(frame(0.5)));
+writeFileSync(join(work, 'nan_2.csv'), csv(frame(0.5)).replace(/^([^,]*),[^,]*/, '$1,nan'));
+const nanPage = join(work, 'nan.html');
+execFileSync(plot, ['--animate', join(work, 'nan_1.csv'), join(work, 'nan_2.csv'), '-o', nanPage]);
+
 async function pixel(p, id, k, i, j, truth) {
   return p.evaluate(({ id, k, i, j, truth }) => {
     const at = window.attnAnimation.cellCenter(k, i, j, truth);
@@ -118,4 +124,19 @@ await run('animation page', async (browser) => {
   assert.equal(await p.isVisible('#attn-tip'), true);
   await p.screenshot({ path: join(work, 'animation.png') });
   expectClean(problems, 'animation.html');
+
+  // The legend: no NaN, no NaN swatch (300 px); with a NaN in any frame, a grey swatch right of
+  // the colour ramp (x 290 to 306, y 4 to 20) and 350 px.
+  const legendOf = (pg) => pg.evaluate(() => {
+    const c = document.getElementById('attn-legend');
+    const dpr = c.width / parseFloat(c.style.width);
+    return { width: c.style.width, swatch: Array.from(c.getContext('2d').getImageData(Math.round(293 * dpr), Math.round(12 * dpr), 1, 1).data) };
+  });
+  assert.equal((await legendOf(p)).width, '300px', 'no NaN: the legend has no NaN swatch');
+  const nn = await openOffline(browser, nanPage, { width: 1000, height: 700 });
+  const nanLegend = await legendOf(nn.page);
+  assert.equal(nanLegend.width, '350px', 'a NaN weight: the legend widens for its swatch');
+  expectColor(nanLegend.swatch, [217, 217, 217], 'the NaN swatch is the NaN cells\' grey');
+  await nn.page.screenshot({ path: join(work, 'animation_nan.png') });
+  expectClean(nn.problems, 'nan.html');
 });

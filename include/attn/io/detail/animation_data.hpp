@@ -223,6 +223,12 @@ inline std::string animation_json(const std::vector<AnimationFrame>& frames, con
   json += ",\"top\":" + std::string(options.precision == AnimationPrecision::uint16 ? "65532" : "252");
   json += ",\"bytes\":" + std::string(options.precision == AnimationPrecision::uint16 ? "2" : "1");
   json += ",\"lut\":\"" + base64(lut) + "\",\"nan\":\"" + css_color(nan) + "\"";
+  // Whether a map or truth holds NaN: the legend then names the NaN cells' grey.
+  bool any_nan = false;
+  for (const AnimationFrame& frame : frames)
+    for (const Matrix<double>& m : frame.maps) any_nan = any_nan || m.hasNaN();
+  for (const Matrix<double>& m : truth) any_nan = any_nan || m.hasNaN();
+  json += ",\"any_nan\":" + std::string(any_nan ? "true" : "false");
   json += ",\"frame_ms\":" + std::to_string(options.frame_ms) + ",\"cell\":" + std::to_string(options.cell_size);
   json += ",\"under\":" + std::string(options.truth_layout == PairLayout::under ? "true" : "false");
   json += ",\"ticks\":[";

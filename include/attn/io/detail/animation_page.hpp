@@ -171,7 +171,7 @@ inline const char* animation_script() {
     canvas.id = 'attn-legend';
     var box = document.getElementById('attn-legend-box');
     box.insertBefore(canvas, box.firstChild);
-    var w = 300, h = 44, x0 = 20, bar = 256;
+    var w = data.any_nan ? 350 : 300, h = 44, x0 = 20, bar = 256;
     canvas.width = w * dpr; canvas.height = h * dpr; canvas.style.width = w + 'px'; canvas.style.height = h + 'px';
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     for (var k = 0; k !== bar; ++k) { ctx.fillStyle = lut[k]; ctx.fillRect(x0 + k, 4, 1, 16); }
@@ -182,6 +182,14 @@ inline const char* animation_script() {
       ctx.beginPath(); ctx.moveTo(x, 20); ctx.lineTo(x, 25); ctx.stroke();
       ctx.fillText(tickLabels[k], x, 28);
     });
+    if (data.any_nan) {  // the NaN cells' grey, crossed as they are, and its name
+      var nx = x0 + bar + 14;
+      ctx.fillStyle = data.nan; ctx.fillRect(nx, 4, 16, 16);
+      ctx.strokeStyle = '#808080'; ctx.beginPath();
+      ctx.moveTo(nx, 4); ctx.lineTo(nx + 16, 20); ctx.moveTo(nx + 16, 4); ctx.lineTo(nx, 20); ctx.stroke();
+      ctx.strokeStyle = '#404040'; ctx.strokeRect(nx - 0.5, 3.5, 17, 17);
+      ctx.fillStyle = '#222'; ctx.textAlign = 'left'; ctx.textBaseline = 'middle'; ctx.fillText('NaN', nx + 21, 12);
+    }
   })();
   var slider = document.getElementById('attn-slider'), play = document.getElementById('attn-play');
   var current = -1, timer = null;

@@ -130,6 +130,42 @@ TEST_CASE("read_fairseq_alignments reads the A- lines of generate output, hard a
   CHECK(attn::argmax_alignment(soft[0].weights) == Alignment{{0, 0}, {1, 1}, {2, 2}, {3, 3}});
 }
 
+TEST_CASE("read_fairseq_alignments takes each alignment's tokens from its S- and H- lines", "[alignment_formats]") {
+  using Tokens = std::vector<std::string>;
+  const auto hard = attn::io::read_fairseq_alignments(dir + "fairseq_generate_hard.txt");
+  REQUIRE(hard.size() == 2);
+  CHECK(hard[0].source_tokens == Tokens{"neue", "Modelle", "werden", "erprobt", "."});  // S-1
+  CHECK(hard[0].target_tokens == Tokens{"new", "models", "are", "being", "tested", "."});  // H-1, not T-1 or D-1
+  CHECK(hard[1].source_tokens == Tokens{"doch", "jetzt", "ist", "der", "Held", "gefallen", "."});
+  CHECK(hard[1].target_tokens == Tokens{"but", "now", "the", "hero", "has", "fallen", "."});
+  const auto soft = attn::io::read_fairseq_alignments(dir + "fairseq_generate_soft.txt");
+  REQUIRE(soft.size() == 1);
+  CHECK(soft[0].source_tokens == Tokens{"neue", "Modelle", "."});
+  CHECK(soft[0].target_tokens == Tokens{"new", "models", "."});
+
+  // --nbest 2: each A- line gets the H- line before it; a sample without S- or H- lines, none;
+  // an H- line without its score tab is no hypothesis line and leaves the tokens alone; runs of
+  // spaces make no empty token.
+  std::istringstream nbest("S-3\tein  Haus\nH-3\t-0.1\ta house\nA-3\t0-0 1-1\nH-3\t-0.9\tone house .\n"
+                           "A-3\t0-0 1-1 1-2\nA-4\t0-0\nS-5\tx\nH-5\tno score\nA-5\t0-0\n");
+  const auto records = attn::io::read_fairseq_alignments(nbest);
+  REQUIRE(records.size() == 4);
+  CHECK(records[0].source_tokens == Tokens{"ein", "Haus"});
+  CHECK(records[0].target_tokens == Tokens{"a", "house"});
+  CHECK(records[1].source_tokens == Tokens{"ein", "Haus"});
+  CHECK(records[1].target_tokens == Tokens{"one", "house", "."});
+  CHECK(records[2].source_tokens.empty());
+  CHECK(records[2].target_tokens.empty());
+  CHECK(records[3].source_tokens == Tokens{"x"});
+  CHECK(records[3].target_tokens.empty());
+
+  // Other formats name no tokens.
+  const auto marian = attn::io::read_marian_alignments(dir + "marian_hard.txt");
+  REQUIRE_FALSE(marian.empty());
+  CHECK(marian[0].source_tokens.empty());
+  CHECK(marian[0].target_tokens.empty());
+}
+
 TEST_CASE("read_fairseq_alignments: malformed A- lines name their line", "[alignment_formats][errors]") {
   std::istringstream no_tab("S-0\tx\nA-0 0-0\n");
   CHECK(message_of<attn::invalid_argument>([&] { attn::io::read_fairseq_alignments(no_tab); }) ==

@@ -207,7 +207,8 @@ and .csv): Pharaoh "i-j" links (fast_align, atools; "ipj" / "i?j" possible links
 generate output (its "A-<id>" lines, --print-alignment hard or soft) or Marian output
 (--alignment hard or soft: "translation ||| alignment"). A soft alignment without --gold is
 drawn as a heatmap; everything else as the alignment picture: rows are target tokens (--rows),
-columns source tokens (--cols).
+columns source tokens (--cols). fairseq output labels them itself (its S- line and the H- line
+the alignment follows) where --rows / --cols do not and the token counts fit.
       --gold FILE          Pharaoh gold standard ("i-j" sure, "ipj" or "i?j" possible links, one
                            line per sentence pair): draws the hypothesis over it (hit, possible
                            hit, miss, possible link not found, false alarm, with a legend) and
@@ -1374,6 +1375,7 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
   Eigen::MatrixXd weights;
   attn::Alignment links;
   bool soft = false;
+  const attn::io::AlignmentRecord* own_record = nullptr;  // the sentence's record of an alignment file
   if (is_alignment_file(a.weights)) {
     attn::io::AlignmentFormat format = attn::io::AlignmentFormat::automatic;
     if (a.align_format == "pharaoh") format = attn::io::AlignmentFormat::pharaoh;
@@ -1394,6 +1396,7 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
       throw std::runtime_error("'" + a.weights + "' has no alignment of sentence " + std::to_string(wanted) + " (" +
                                std::to_string(records.size()) + " alignments read)");
     }
+    own_record = &*found;
     soft = found->soft;
     if (soft) {
       weights = attn::io::soft_weights(*found, end_of_sentence(a, true));
@@ -1437,7 +1440,34 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
     check_label_count(cols, weights.cols(), "--cols '" + a.cols_file + "'", "columns (source tokens)",
                       eos_note(cols, weights.cols()));
   }
+  // fairseq's S- and H- lines name the tokens (AlignmentRecord::source_tokens): they label the
+  // side --cols / --rows leave without labels when their count fits: soft weights' columns /
+  // rows ("</s>" added where --eos keep kept them), hard links' largest index and the gold's.
+  // Otherwise (--remove-bpe words against subword links) a note says why they are not used.
+  const auto own_labels = [&](const std::vector<const attn::Alignment*>& sets) {
+    if (own_record == nullptr) return;
+    const bool kept_eos = soft && end_of_sentence(a, true) == attn::io::EndOfSentence::keep;
+    const auto fit = [&](const std::vector<std::string>& tokens, bool target, std::vector<std::string>& labels) {
+      if (!labels.empty() || tokens.empty()) return;
+      std::vector<std::string> own = tokens;
+      if (kept_eos) own.push_back("</s>");
+      const auto n = static_cast<attn::Index>(own.size());
+      const attn::Index cells = soft ? (target ? weights.rows() : weights.cols()) : attn::io::detail::align_extent(sets, target);
+      if (soft ? n == cells : n >= cells) {
+        labels = std::move(own);
+        return;
+      }
+      err << "attn-plot: note: the " << (target ? "H- line's " : "S- line's ") << tokens.size()
+          << (target ? " hypothesis" : " source") << " tokens of sentence " << a.sentence << " do not fit its "
+          << (soft ? std::string(target ? "rows (" : "columns (") + std::to_string(cells) + ")"
+                   : std::string(target ? "target" : "source") + " link indices (up to " + std::to_string(cells - 1) + ")")
+          << ": drawn without them (" << (target ? "--rows" : "--cols") << " gives labels)\n";
+    };
+    fit(own_record->target_tokens, true, rows);
+    fit(own_record->source_tokens, false, cols);
+  };
   if (a.gold.empty()) {
+    own_labels({&links});
     if (soft) {  // a soft alignment alone is a heatmap
       emit(a, attn::io::heatmap_svg(weights, heatmap_options(a, rows, cols)), out);
       return 0;
@@ -1465,6 +1495,7 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
                              " sentence pairs (lines); --sentence " + std::to_string(wanted) + " is not one of them");
   }
   const attn::io::GoldAlignment& g = gold[static_cast<std::size_t>(wanted)];
+  own_labels({&links, &g.sure, &g.possible});
   attn::io::AlignmentSvgOptions options;
   options.title = a.title;
   options.row_labels = rows;

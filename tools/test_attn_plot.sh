@@ -704,6 +704,39 @@ scores "fairseq corpus" "all 2 sentences: precision 1.0000 recall 1.0000 AER 0.0
     "$al/fairseq_generate_hard.txt" --gold gold2.talp --sentence 1
 scores "fairseq vs longer gold" "all sentences: not scored: '$al/fairseq_generate_hard.txt' against --gold '$al/gold.talp': attn::io::alignment_scores: no hypothesis for 2 of the 4 sentence pairs of the gold standard (the first: sentence 2)" \
     "$al/fairseq_generate_hard.txt" --gold "$al/gold.talp"
+# fairseq's S- and H- lines label the picture when --cols / --rows do not: sentence 1's five
+# source and six hypothesis tokens (not the T- reference's), also over the gold (line 2 of
+# gold.talp: sure 0-0 1-1 2-3 3-4 4-5, possible 2p2 3p3; the six links hit 5 sure + 2-2 possible).
+# texts FILE: the texts of FILE's <text> elements, one a line.
+texts() { grep -o '<text[^>]*>[^<]*</text>' "$1" | sed -e 's/<text[^>]*>//' -e 's|</text>||'; }
+has_texts() {  # has_texts NAME FILE TEXT...: each TEXT is one of FILE's texts
+    local name="$1" file="$2" t
+    shift 2
+    for t in "$@"; do
+        if ! texts "$file" | grep -qxF -- "$t"; then fail "$name: no text '$t' in $file: $(texts "$file" | tr '\n' '|')"; return; fi
+    done
+    pass
+}
+ok "fairseq tokens"         alt1.svg "$al/fairseq_generate_hard.txt" --sentence 1
+has_texts "fairseq tokens, labels" alt1.svg neue Modelle werden erprobt . new models are being tested
+scores "fairseq tokens, gold" "sentence 1: precision 1.0000 recall 1.0000 AER 0.0000 (|A| 6, |S| 5, |P| 7, |A&S| 5, |A&P| 6)" \
+    "$al/fairseq_generate_hard.txt" --gold gold2.talp --sentence 1
+has_texts "fairseq tokens, gold labels" a.svg erprobt tested
+# Soft weights: their </s> row and column dropped (--eos auto), the three tokens fit; kept, the
+# labels end in </s> (escaped).
+ok "fairseq soft tokens"    alt2.svg "$al/fairseq_generate_soft.txt"
+has_texts "fairseq soft tokens, labels" alt2.svg neue Modelle . new models
+ok "fairseq soft, eos kept" alt3.svg "$al/fairseq_generate_soft.txt" --eos keep
+if [ "$(texts alt3.svg | grep -cxF '&lt;/s&gt;')" -eq 2 ]; then pass; else fail "fairseq soft, eos kept: not two </s> labels: $(texts alt3.svg | tr '\n' '|')"; fi
+# --cols wins over the S- line; the H- line still labels the rows.
+ok "fairseq tokens, --cols" alt4.svg "$al/fairseq_generate_hard.txt" --sentence 1 -c src5.txt
+has_texts "fairseq tokens, --cols labels" alt4.svg neue tested
+# Tokens that do not fit the links (--remove-bpe words against subword links): a note, no labels.
+printf 'S-0\tein Haus\nH-0\t-0.2\ta house is\nA-0\t0-0 1-1 2-2\n' >bpe.out
+if "$plot" bpe.out -o alt5.svg 2>"$work/err" && xmllint --noout alt5.svg; then pass; else fail "fairseq tokens, no fit: exit status ($(cat "$work/err"))"; fi
+if grep -qxF "attn-plot: note: the S- line's 2 source tokens of sentence 0 do not fit its source link indices (up to 2): drawn without them (--cols gives labels)" "$work/err"; then pass; else fail "fairseq tokens, no fit: note: $(cat "$work/err")"; fi
+has_texts "fairseq tokens, no fit, rows" alt5.svg a house is
+if texts alt5.svg | grep -qxF Haus; then fail "fairseq tokens, no fit: 'Haus' drawn"; else pass; fi
 # Two records against a one-line gold: the corpus is not scored (it used to be left out unsaid).
 head -n 1 "$al/gold.talp" >gold1.talp
 scores "fairseq vs shorter gold" "all sentences: not scored: '$al/fairseq_generate_hard.txt' against --gold 'gold1.talp': attn::io::alignment_scores: the hypothesis on line 6 is of sentence 1, which the gold standard (1 sentence pair(s), numbered from 0) does not have" \

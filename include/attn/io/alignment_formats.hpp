@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <istream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -57,6 +58,14 @@ struct AlignmentRecord {
   /// The tool that wrote it, as the reader took it (automatic: not known, e.g. built by hand).
   /// record_links() needs it for Marian's hard links, which keep the `</s>` tokens.
   AlignmentFormat format = AlignmentFormat::automatic;
+  /// fairseq: the tokens of the sample's `S-<id>` line (the source) and of the `H-<id>` line
+  /// the alignment follows (the hypothesis, after its score), split at spaces as fairseq joins
+  /// them, without `</s>`: the column and row labels of the alignment when they fit (attn-plot
+  /// uses them so). Empty where the output has no such line (a file of `A-` lines alone), and
+  /// for the other formats. With `--remove-bpe` the lines hold words while the links index
+  /// subwords: then their counts do not fit the links.
+  std::vector<std::string> source_tokens;
+  std::vector<std::string> target_tokens;  ///< see source_tokens
 };
 
 namespace detail {
@@ -188,6 +197,28 @@ inline bool alignment_whole_number(std::string_view s, Index& value) {
   return true;
 }
 
+/// A fairseq line "<tag>-<id><tab>tokens" (tag S: the source) or "<tag>-<id><tab>score<tab>tokens"
+/// (tag H: a hypothesis): its sample id and tokens (split at spaces, empty ones skipped).
+/// False for any other line, which the reader then leaves alone as before.
+inline bool fairseq_tokens_line(std::string_view line, char tag, Index& id, std::vector<std::string>& tokens) {
+  if (line.size() < 3 || line[0] != tag || line[1] != '-') return false;
+  const std::size_t tab = line.find('\t');
+  if (tab == std::string_view::npos || !alignment_whole_number(line.substr(2, tab - 2), id)) return false;
+  std::string_view rest = line.substr(tab + 1);
+  if (tag == 'H') {
+    const std::size_t score = rest.find('\t');
+    if (score == std::string_view::npos) return false;
+    rest.remove_prefix(score + 1);
+  }
+  tokens.clear();
+  for (std::size_t k = 0; k < rest.size();) {
+    const std::size_t end = std::min(rest.find(' ', k), rest.size());
+    if (end > k) tokens.emplace_back(rest.substr(k, end - k));
+    k = end + 1;
+  }
+  return true;
+}
+
 inline std::vector<GoldAlignment> pharaoh_from_text(std::string_view text, PharaohOrder order, const std::string& file) {
   std::vector<GoldAlignment> sentences;
   const std::vector<std::string_view> lines = alignment_lines(text);
@@ -201,10 +232,18 @@ inline std::vector<AlignmentRecord> fairseq_from_text(std::string_view text, con
   std::vector<AlignmentRecord> records;
   const std::vector<std::string_view> lines = alignment_lines(text);
   std::size_t hypotheses = 0;
+  // The tokens of each sample's S- line and of its last H- line (with --nbest, each hypothesis'
+  // A- line follows its own H- line).
+  std::map<Index, std::vector<std::string>> sources;
+  std::map<Index, std::vector<std::string>> targets;
+  std::vector<std::string> tokens;
   for (std::size_t k = 0; k < lines.size(); ++k) {
     const std::string_view line = lines[k];
     if (is_fairseq_hypothesis(line)) ++hypotheses;
-    if (line.substr(0, 2) != "A-") continue;  // S-, T-, H-, D-, P- lines and log lines
+    Index id = 0;
+    if (fairseq_tokens_line(line, 'S', id, tokens)) sources[id] = tokens;
+    if (fairseq_tokens_line(line, 'H', id, tokens)) targets[id] = tokens;
+    if (line.substr(0, 2) != "A-") continue;  // T-, D-, P- lines and log lines
     const std::string who = alignment_where("attn::io::read_fairseq_alignments", file, k);
     const std::size_t tab = line.find('\t');
     AlignmentRecord record;
@@ -214,6 +253,8 @@ inline std::vector<AlignmentRecord> fairseq_from_text(std::string_view text, con
     record.line = static_cast<Index>(k + 1);
     record.format = AlignmentFormat::fairseq;
     read_alignment_payload(line.substr(tab + 1), record, who);
+    if (const auto source = sources.find(record.sentence); source != sources.end()) record.source_tokens = source->second;
+    if (const auto target = targets.find(record.sentence); target != targets.end()) record.target_tokens = target->second;
     records.push_back(std::move(record));
   }
   // Translations without alignments: an empty result would look like a corpus of no sentences.

@@ -130,7 +130,7 @@ TEST_CASE("read_fairseq_alignments reads the A- lines of generate output, hard a
   CHECK(attn::argmax_alignment(soft[0].weights) == Alignment{{0, 0}, {1, 1}, {2, 2}, {3, 3}});
 }
 
-TEST_CASE("read_fairseq_alignments takes each alignment's tokens from its S- and H- lines", "[alignment_formats]") {
+TEST_CASE("alignment records carry their tokens: fairseq's S- and H- lines, Marian's translation", "[alignment_formats]") {
   using Tokens = std::vector<std::string>;
   const auto hard = attn::io::read_fairseq_alignments(dir + "fairseq_generate_hard.txt");
   REQUIRE(hard.size() == 2);
@@ -159,11 +159,26 @@ TEST_CASE("read_fairseq_alignments takes each alignment's tokens from its S- and
   CHECK(records[3].source_tokens == Tokens{"x"});
   CHECK(records[3].target_tokens.empty());
 
-  // Other formats name no tokens.
+  // Marian: the translation before the alignment (n-best: each line's own); no source. The
+  // alignment alone names none; nor does Pharaoh.
+  const Tokens words{"new", "models", "are", "being", "tested", "."};
   const auto marian = attn::io::read_marian_alignments(dir + "marian_hard.txt");
-  REQUIRE_FALSE(marian.empty());
+  REQUIRE(marian.size() == 1);
   CHECK(marian[0].source_tokens.empty());
-  CHECK(marian[0].target_tokens.empty());
+  CHECK(marian[0].target_tokens == words);
+  CHECK(attn::io::read_marian_alignments(dir + "marian_soft.txt").at(0).target_tokens == words);
+  const auto nbest_marian = attn::io::read_marian_alignments(dir + "marian_nbest.txt");
+  REQUIRE(nbest_marian.size() == 2);
+  CHECK(nbest_marian[0].target_tokens == words);
+  CHECK(nbest_marian[1].target_tokens == Tokens{"new", "models", "are", "tested", "."});
+  std::istringstream bare("0-0 1-1\n");
+  CHECK(attn::io::read_marian_alignments(bare).at(0).target_tokens.empty());
+  std::istringstream scored("a b ||| WordCounts=2 ||| 0-0 1-1\n");
+  CHECK(attn::io::read_marian_alignments(scored).at(0).target_tokens == Tokens{"a", "b"});
+  const auto pharaoh = attn::io::read_alignments(dir + "fast_align_readme.align");
+  REQUIRE_FALSE(pharaoh.empty());
+  CHECK(pharaoh[0].target_tokens.empty());
+  CHECK(pharaoh[0].source_tokens.empty());
 }
 
 TEST_CASE("read_fairseq_alignments: malformed A- lines name their line", "[alignment_formats][errors]") {

@@ -208,7 +208,8 @@ generate output (its "A-<id>" lines, --print-alignment hard or soft) or Marian o
 (--alignment hard or soft: "translation ||| alignment"). A soft alignment without --gold is
 drawn as a heatmap; everything else as the alignment picture: rows are target tokens (--rows),
 columns source tokens (--cols). fairseq output labels them itself (its S- line and the H- line
-the alignment follows) where --rows / --cols do not and the token counts fit.
+the alignment follows), Marian output its rows (the translation), where --rows / --cols do not
+and the token counts fit.
       --gold FILE          Pharaoh gold standard ("i-j" sure, "ipj" or "i?j" possible links, one
                            line per sentence pair): draws the hypothesis over it (hit, possible
                            hit, miss, possible link not found, false alarm, with a legend) and
@@ -1440,13 +1441,15 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
     check_label_count(cols, weights.cols(), "--cols '" + a.cols_file + "'", "columns (source tokens)",
                       eos_note(cols, weights.cols()));
   }
-  // fairseq's S- and H- lines name the tokens (AlignmentRecord::source_tokens): they label the
-  // side --cols / --rows leave without labels when their count fits: soft weights' columns /
-  // rows ("</s>" added where --eos keep kept them), hard links' largest index and the gold's.
+  // fairseq's S- and H- lines and Marian's translation name the tokens (AlignmentRecord::
+  // source_tokens, target_tokens): they label the side --cols / --rows leave without labels when
+  // their count fits: soft weights' columns / rows, hard links' largest index and the gold's
+  // ("</s>" added where --eos keep kept the soft weights' or Marian's hard links' </s>).
   // Otherwise (--remove-bpe words against subword links) a note says why they are not used.
   const auto own_labels = [&](const std::vector<const attn::Alignment*>& sets) {
     if (own_record == nullptr) return;
-    const bool kept_eos = soft && end_of_sentence(a, true) == attn::io::EndOfSentence::keep;
+    const bool kept_eos = (soft || own_record->format == attn::io::AlignmentFormat::marian) &&
+                          end_of_sentence(a, true) == attn::io::EndOfSentence::keep;
     const auto fit = [&](const std::vector<std::string>& tokens, bool target, std::vector<std::string>& labels) {
       if (!labels.empty() || tokens.empty()) return;
       std::vector<std::string> own = tokens;
@@ -1457,7 +1460,8 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
         labels = std::move(own);
         return;
       }
-      err << "attn-plot: note: the " << (target ? "H- line's " : "S- line's ") << tokens.size()
+      const bool marian = own_record->format == attn::io::AlignmentFormat::marian;
+      err << "attn-plot: note: the " << (marian ? "translation's " : target ? "H- line's " : "S- line's ") << tokens.size()
           << (target ? " hypothesis" : " source") << " tokens of sentence " << a.sentence << " do not fit its "
           << (soft ? std::string(target ? "rows (" : "columns (") + std::to_string(cells) + ")"
                    : std::string(target ? "target" : "source") + " link indices (up to " + std::to_string(cells - 1) + ")")

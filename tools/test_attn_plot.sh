@@ -737,6 +737,14 @@ if "$plot" bpe.out -o alt5.svg 2>"$work/err" && xmllint --noout alt5.svg; then p
 if grep -qxF "attn-plot: note: the S- line's 2 source tokens of sentence 0 do not fit its source link indices (up to 2): drawn without them (--cols gives labels)" "$work/err"; then pass; else fail "fairseq tokens, no fit: note: $(cat "$work/err")"; fi
 has_texts "fairseq tokens, no fit, rows" alt5.svg a house is
 if texts alt5.svg | grep -qxF Haus; then fail "fairseq tokens, no fit: 'Haus' drawn"; else pass; fi
+# Marian's translation labels the rows (no source in its output: the columns keep numbers);
+# with --eos keep its hard links keep the </s> row, and the labels end in </s>.
+ok "marian tokens"          alt6.svg "$al/marian_hard.txt"
+has_texts "marian tokens, labels" alt6.svg new models are being tested . 0 4
+ok "marian tokens, eos"     alt7.svg "$al/marian_hard.txt" --eos keep
+has_texts "marian tokens, eos labels" alt7.svg tested '&lt;/s&gt;' 5
+ok "marian soft tokens"     alt8.svg "$al/marian_soft.txt" --align-format marian
+has_texts "marian soft tokens, labels" alt8.svg new tested
 # Two records against a one-line gold: the corpus is not scored (it used to be left out unsaid).
 head -n 1 "$al/gold.talp" >gold1.talp
 scores "fairseq vs shorter gold" "all sentences: not scored: '$al/fairseq_generate_hard.txt' against --gold 'gold1.talp': attn::io::alignment_scores: the hypothesis on line 6 is of sentence 1, which the gold standard (1 sentence pair(s), numbered from 0) does not have" \

@@ -65,7 +65,9 @@ struct AlignmentRecord {
   /// for the other formats. With `--remove-bpe` the lines hold words while the links index
   /// subwords: then their counts do not fit the links.
   std::vector<std::string> source_tokens;
-  std::vector<std::string> target_tokens;  ///< see source_tokens
+  /// The hypothesis' tokens (see source_tokens): fairseq's `H-<id>` line; Marian's translation
+  /// (the field before the alignment; Marian writes no source), without `</s>`.
+  std::vector<std::string> target_tokens;
 };
 
 namespace detail {
@@ -197,9 +199,15 @@ inline bool alignment_whole_number(std::string_view s, Index& value) {
   return true;
 }
 
+/// The tokens of `text` (alignment_tokens: split at spaces, as fairseq and Marian join them), as strings.
+inline std::vector<std::string> alignment_token_strings(std::string_view text) {
+  const std::vector<std::string_view> tokens = alignment_tokens(text);
+  return {tokens.begin(), tokens.end()};
+}
+
 /// A fairseq line "<tag>-<id><tab>tokens" (tag S: the source) or "<tag>-<id><tab>score<tab>tokens"
-/// (tag H: a hypothesis): its sample id and tokens (split at spaces, empty ones skipped).
-/// False for any other line, which the reader then leaves alone as before.
+/// (tag H: a hypothesis): its sample id and tokens (alignment_token_strings). False for any other
+/// line, which the reader then leaves alone as before.
 inline bool fairseq_tokens_line(std::string_view line, char tag, Index& id, std::vector<std::string>& tokens) {
   if (line.size() < 3 || line[0] != tag || line[1] != '-') return false;
   const std::size_t tab = line.find('\t');
@@ -210,12 +218,7 @@ inline bool fairseq_tokens_line(std::string_view line, char tag, Index& id, std:
     if (score == std::string_view::npos) return false;
     rest.remove_prefix(score + 1);
   }
-  tokens.clear();
-  for (std::size_t k = 0; k < rest.size();) {
-    const std::size_t end = std::min(rest.find(' ', k), rest.size());
-    if (end > k) tokens.emplace_back(rest.substr(k, end - k));
-    k = end + 1;
-  }
+  tokens = alignment_token_strings(rest);
   return true;
 }
 
@@ -288,10 +291,12 @@ inline std::vector<AlignmentRecord> marian_from_text(std::string_view text, cons
     if (fields.size() >= 4 && alignment_whole_number(fields[0], record.sentence) &&
         fields[fields.size() - 2].find('=') != std::string_view::npos) {
       payload = fields[2];  // n-best: N ||| translation ||| alignment ||| features ||| score
+      record.target_tokens = alignment_token_strings(fields[1]);
     } else if (fields.size() >= 2) {
       std::size_t at = 1;  // translation ||| [WordCounts=... |||] alignment [||| WordScores=...]
       while (at + 1 < fields.size() && fields[at].find('=') != std::string_view::npos) ++at;
       payload = fields[at];
+      record.target_tokens = alignment_token_strings(fields[0]);
     }
     read_alignment_payload(payload, record, who);
     records.push_back(std::move(record));

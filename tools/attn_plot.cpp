@@ -1448,8 +1448,8 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
   // Otherwise (--remove-bpe words against subword links) a note says why they are not used.
   const auto own_labels = [&](const std::vector<const attn::Alignment*>& sets) {
     if (own_record == nullptr) return;
-    const bool kept_eos = (soft || own_record->format == attn::io::AlignmentFormat::marian) &&
-                          end_of_sentence(a, true) == attn::io::EndOfSentence::keep;
+    const bool marian = own_record->format == attn::io::AlignmentFormat::marian;
+    const bool kept_eos = (soft || marian) && end_of_sentence(a, true) == attn::io::EndOfSentence::keep;
     const auto fit = [&](const std::vector<std::string>& tokens, bool target, std::vector<std::string>& labels) {
       if (!labels.empty() || tokens.empty()) return;
       std::vector<std::string> own = tokens;
@@ -1460,7 +1460,6 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
         labels = std::move(own);
         return;
       }
-      const bool marian = own_record->format == attn::io::AlignmentFormat::marian;
       err << "attn-plot: note: the " << (marian ? "translation's " : target ? "H- line's " : "S- line's ") << tokens.size()
           << (target ? " hypothesis" : " source") << " tokens of sentence " << a.sentence << " do not fit its "
           << (soft ? std::string(target ? "rows (" : "columns (") + std::to_string(cells) + ")"

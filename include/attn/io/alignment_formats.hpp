@@ -205,20 +205,27 @@ inline std::vector<std::string> alignment_token_strings(std::string_view text) {
   return {tokens.begin(), tokens.end()};
 }
 
+/// The text after the first tab of a fairseq line "<tag>-<id><tab>...", its sample id in `id`;
+/// nullopt for a line of another tag, or without a whole-number id and a tab.
+inline std::optional<std::string_view> fairseq_tagged(std::string_view line, char tag, Index& id) {
+  if (line.size() < 2 || line[0] != tag || line[1] != '-') return std::nullopt;
+  const std::size_t tab = line.find('\t');
+  if (tab == std::string_view::npos || !alignment_whole_number(line.substr(2, tab - 2), id)) return std::nullopt;
+  return line.substr(tab + 1);
+}
+
 /// A fairseq line "<tag>-<id><tab>tokens" (tag S: the source) or "<tag>-<id><tab>score<tab>tokens"
 /// (tag H: a hypothesis): its sample id and tokens (alignment_token_strings). False for any other
 /// line, which the reader then leaves alone as before.
 inline bool fairseq_tokens_line(std::string_view line, char tag, Index& id, std::vector<std::string>& tokens) {
-  if (line.size() < 3 || line[0] != tag || line[1] != '-') return false;
-  const std::size_t tab = line.find('\t');
-  if (tab == std::string_view::npos || !alignment_whole_number(line.substr(2, tab - 2), id)) return false;
-  std::string_view rest = line.substr(tab + 1);
+  std::optional<std::string_view> rest = fairseq_tagged(line, tag, id);
+  if (!rest) return false;
   if (tag == 'H') {
-    const std::size_t score = rest.find('\t');
+    const std::size_t score = rest->find('\t');
     if (score == std::string_view::npos) return false;
-    rest.remove_prefix(score + 1);
+    rest->remove_prefix(score + 1);
   }
-  tokens = alignment_token_strings(rest);
+  tokens = alignment_token_strings(*rest);
   return true;
 }
 
@@ -248,14 +255,13 @@ inline std::vector<AlignmentRecord> fairseq_from_text(std::string_view text, con
     if (fairseq_tokens_line(line, 'H', id, tokens)) targets[id] = tokens;
     if (line.substr(0, 2) != "A-") continue;  // T-, D-, P- lines and log lines
     const std::string who = alignment_where("attn::io::read_fairseq_alignments", file, k);
-    const std::size_t tab = line.find('\t');
     AlignmentRecord record;
-    ATTN_CHECK(tab != std::string_view::npos && alignment_whole_number(line.substr(2, tab - 2), record.sentence),
-               who + ": an alignment line is 'A-<sample id><tab><alignment>', not '" +
-                   std::string(line.substr(0, std::min<std::size_t>(line.size(), 40))) + "'");
+    const std::optional<std::string_view> payload = fairseq_tagged(line, 'A', record.sentence);
+    ATTN_CHECK(payload.has_value(), who + ": an alignment line is 'A-<sample id><tab><alignment>', not '" +
+                                        std::string(line.substr(0, std::min<std::size_t>(line.size(), 40))) + "'");
     record.line = static_cast<Index>(k + 1);
     record.format = AlignmentFormat::fairseq;
-    read_alignment_payload(line.substr(tab + 1), record, who);
+    read_alignment_payload(*payload, record, who);
     if (const auto source = sources.find(record.sentence); source != sources.end()) record.source_tokens = source->second;
     if (const auto target = targets.find(record.sentence); target != targets.end()) record.target_tokens = target->second;
     records.push_back(std::move(record));

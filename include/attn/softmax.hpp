@@ -287,10 +287,18 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
   const Index whole1 = whole ? std::clamp(mask.band(i0, tk).second, whole0, last) : last;
   Scalar* const col0 = whole0 < whole1 ? &s.coeffRef(i0 - row0, 0) : nullptr;  // unread when no column is whole
   const Index stride = s.outerStride();
+  // One pass over the columns, in order (a lane's max and sum are one chain over j ascending,
+  // whatever the cut into blocks and parts): general(j0, j1) checks each column of [first,
+  // whole0), then whole_group(c0, group) sweeps the whole columns for each group of chunks, then
+  // general takes [whole1, last).
+  const auto in_order = [&](auto&& general, auto&& whole_group) {
+    general(first, whole0);
+    if (whole0 < whole1) for_each_chunk_group(chunks, whole_group);
+    general(whole1, last);
+  };
 
   // Pass 1. Column j shows rows [r0, r1) through the band kinds; the explicit matrix, if any,
-  // is read lane by lane. Every pass takes the columns in order (a lane's sum is one chain over
-  // j ascending): [first, whole0), the whole columns, [whole1, last).
+  // is read lane by lane.
   max.setConstant(-inf);
   const auto maxima = [&](Index j0, Index j1) {
     for (Index j = j0; j < j1; ++j) {
@@ -311,8 +319,7 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
       });
     }
   };
-  maxima(first, whole0);
-  for_each_chunk_group(chunks, [&](Index c0, auto group) {
+  in_order(maxima, [&](Index c0, auto group) {
     constexpr int G = decltype(group)::value;
     Lanes acc[G];
     for (int g = 0; g < G; ++g) acc[g] = max.col(c0 + g);
@@ -322,7 +329,6 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
     });
     for (int g = 0; g < G; ++g) max.col(c0 + g) = acc[g];
   });
-  maxima(whole1, last);
 
   // Pass 2. A row with no finite maximum is shifted by 0, so that its -inf entries give 0, not
   // NaN (see shifted_exp).
@@ -338,8 +344,7 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
       });
     }
   };
-  exps(first, whole0);
-  for_each_chunk_group(chunks, [&](Index c0, auto group) {
+  in_order(exps, [&](Index c0, auto group) {
     constexpr int G = decltype(group)::value;
     Lanes by[G];
     Lanes acc[G];
@@ -353,7 +358,6 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
     });
     for (int g = 0; g < G; ++g) sum.col(c0 + g) = acc[g];
   });
-  exps(whole1, last);
 
   // Pass 3. Multiply by 1/sum. Fully masked rows (and the lanes past the last row) take 1:
   // they stay exactly 0.
@@ -369,14 +373,12 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
   const auto scale_by_inverse = [&](Index j0, Index j1) {
     for (Index j = j0; j < j1; ++j) each_chunk(j, [&](Index c, auto& x) { x *= inverse.col(c); });
   };
-  scale_by_inverse(first, whole0);
-  for_each_chunk_group(chunks, [&](Index c0, auto group) {
+  in_order(scale_by_inverse, [&](Index c0, auto group) {
     constexpr int G = decltype(group)::value;
     Lanes by[G];
     for (int g = 0; g < G; ++g) by[g] = inverse.col(c0 + g);
     sweep_whole_chunks<G>(col0, stride, c0, whole0, whole1, [&](int g, auto& x) { x *= by[g]; });
   });
-  scale_by_inverse(whole1, last);
 
   for (Index c = 0; c < chunks; ++c)
     for (Index l = 0; l < rows(c); ++l)

@@ -448,36 +448,48 @@ TEMPLATE_TEST_CASE("a single key: weight exactly 1 for every function", "[softma
 
 // normalize_rows takes blocks of fewer than chunk_rows rows (a decoder step) through
 // softmax_short_rows, which runs its lanes along the keys; longer blocks through the column sweep.
-// Both must give the same bits: a decoder step equals the same row of a longer query.
+// Both must give the same bits: a decoder step equals the same row of a longer query. Tq = 48 is
+// whole chunks (3 in float, 6 in double), where the sweep takes the columns every row sees in
+// groups of chunks; the wide window (kind 4) leaves columns before and after those, which the
+// sweep must still take in order (a row's sum is one chain over the keys, as the row alone's).
 TEMPLATE_TEST_CASE("softmax: one row alone equals the same row of a taller matrix, bit for bit", "[softmax][bits]",
                    float, double) {
   using S = TestType;
   std::mt19937_64 rng(2026);
   const S inf = std::numeric_limits<S>::infinity();
-  for (const Index tk : {Index(1), Index(5), Index(16), Index(37), Index(300)}) {
-    const Index tq = 37;  // two full chunks and a short one in float, four and a short one in double
+  const Index widths[] = {1, 5, 16, 37, 300};
+  for (int shape = 0; shape < 10; ++shape) {
+    // Tq = 37: two full chunks and a short one in float, four and a short one in double.
+    const Index tq = shape < 5 ? 37 : 48;
+    const Index tk = widths[shape % 5];
     Matrix<S> s = attn_test::random_matrix<S>(rng, tq, tk, -30, 30);
     s(3, 0) = -inf;                       // a -inf score among finite ones
     s.row(5).setConstant(-inf);           // a row of -inf: fully masked
     if (tk > 2) s(7, tk - 2) = std::numeric_limits<S>::quiet_NaN();  // a poisoned row
     const BoolMatrix visible = attn_test::random_matrix<double>(rng, tq, tk).array() > -0.4;
     const Index length = tk / 2 + 1;
-    for (int kind = 0; kind < 4; ++kind) {
+    for (int kind = 0; kind < 5; ++kind) {
       const auto mask_of_row = [&](Index i) {  // the mask `kind` as seen by row i alone
         switch (kind) {
           case 1: return Mask::key_length(length);
           case 2: return Mask::causal(i - 3);
           case 3: return Mask::matrix(visible.row(i));
+          case 4: {  // keys i - 40 to i + 100
+            BoolMatrix band(1, tk);
+            for (Index j = 0; j < tk; ++j) band(0, j) = j >= i - 40 && j <= i + 100;
+            return Mask::matrix(band);
+          }
           default: return Mask();
         }
       };
       const Mask mask = kind == 1 ? Mask::key_length(length)
                         : kind == 2 ? Mask::causal(-3)
                         : kind == 3 ? Mask::matrix(visible)
+                        : kind == 4 ? Mask::window(40, 100)
                                     : Mask();
       const Matrix<S> all = attn::softmax(s, mask);
       for (Index i = 0; i < tq; ++i) {
-        INFO("tk " << tk << " mask kind " << kind << " row " << i);
+        INFO("tq " << tq << " tk " << tk << " mask kind " << kind << " row " << i);
         const Matrix<S> alone = attn::softmax(Matrix<S>(s.row(i)), mask_of_row(i));
         CHECK(same_bits(alone, Matrix<S>(all.row(i))));
       }

@@ -60,12 +60,13 @@ inline std::string markup_problem(std::string_view doc) {
       "d", "id", "offset", "stop-color", "shape-rendering", "pointer-events", "preserveAspectRatio",
       "image-rendering", "style", "xlink:href", "lang", "charset", "title", "data-weight", "patternUnits",
       "patternTransform",
+      "dir",  // dir="auto" of a highlighted line and of its query label (io/html.hpp)
       // the animation page (io/animation.hpp): its meta, slider, button and hidden lists
       "name", "content", "type", "min", "max", "step", "value", "aria-label", "hidden"};
   // Element -> the child elements it may hold. Elements not listed hold anything.
   const auto allowed_children = [](std::string_view parent, std::string_view child) {
     if (parent == "text") return child == "title";
-    if (parent == "span") return child == "sub";
+    if (parent == "span") return child == "sub" || child == "span";  // a token's weight, a query label
     if (parent == "title" || parent == "desc" || parent == "h1" || parent == "sub" || parent == "style" ||
         parent == "li") {
       return false;

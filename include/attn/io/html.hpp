@@ -187,8 +187,8 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
     out += "</title>\n<style>\n"
            "body { font-family: 'DejaVu Sans', Verdana, Arial, sans-serif; margin: 1.5em; }\n"
            ".attn-line { margin: 0.35em 0; line-height: 2.2; }\n"
-           ".attn-query { display: inline-block; min-width: 6em; margin-right: 0.8em; color: #444444; "
-           "font-weight: bold; text-align: right; }\n"
+           ".attn-query { display: inline-block; min-width: 6em; margin-inline-end: 0.8em; color: #444444; "
+           "font-weight: bold; text-align: end; }\n"
            ".attn-token { border-radius: 0.2em; padding: 0.15em 0.05em; }\n"
            ".attn-weight { font-size: 0.6em; color: #444444; }\n"
            ".attn-legend { margin-top: 1em; font-size: 0.85em; color: #444444; }\n"
@@ -202,12 +202,16 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
   out += "<div class=\"attn-highlight\">\n";
   const std::string separator = xml_escaped(options.separator);
   for (Index i = 0; i < w.rows(); ++i) {
-    out += "<div class=\"attn-line\">";
+    // dir="auto": a line reads in the direction of its tokens' first strong character (Hebrew and
+    // Arabic text right to left, its query label then at the right, aligned towards the tokens).
+    // The label sits in a <span dir="auto"> (what <bdi> does, in markup HTML4 parsers know too):
+    // laid out in its own direction, and left out of the line's choice.
+    out += "<div class=\"attn-line\" dir=\"auto\">";
     if (labels) {
-      out += "<span class=\"attn-query\" style=\"display:inline-block;min-width:6em;margin-right:0.8em;"
-             "font-weight:bold;text-align:right;unicode-bidi:isolate\">";
+      out += "<span class=\"attn-query\" style=\"display:inline-block;min-width:6em;margin-inline-end:0.8em;"
+             "font-weight:bold;text-align:end;unicode-bidi:isolate\"><span dir=\"auto\">";
       append_xml_escaped(out, options.row_labels[static_cast<std::size_t>(i)]);
-      out += "</span>";
+      out += "</span></span>";
     }
     for (Index j = 0; j < n; ++j) {
       const double v = w(i, j);
@@ -222,10 +226,10 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
       out += "<span class=\"attn-token\" style=\"background-color:" + css_color(background) +
              ";color:" + css_color(ink) + ";white-space:pre-wrap;unicode-bidi:isolate\" title=\"";
       if (labels) {
-        append_xml_escaped(out, options.row_labels[static_cast<std::size_t>(i)]);
+        append_label(out, options.row_labels[static_cast<std::size_t>(i)]);
         out += " \xE2\x86\x92 ";  // →
       }
-      append_xml_escaped(out, token);
+      append_label(out, token);
       out += ": " + weight + "\" data-weight=\"" + format_number(v, -1) + "\">";
       append_xml_escaped(out, token);
       if (options.show_weights) {

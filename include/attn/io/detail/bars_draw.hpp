@@ -279,10 +279,10 @@ inline std::string bars_render(const Matrix<double>& m, const BarOptions& o, con
              "\" height=\"" + svg_num(std::isnan(v) ? 0.0 : std::abs(base - y)) + "\" fill=\"" + css_color(c) +
              "\"><title>";
       if (rows > 1 || !o.row_labels.empty()) {
-        append_xml_escaped(out, row_name);
+        append_label(out, row_name);
         out += " \xE2\x86\x92 ";  // →
       }
-      append_xml_escaped(out, o.labels.empty() ? "column " + std::to_string(j) : o.labels[static_cast<std::size_t>(j)]);
+      append_label(out, o.labels.empty() ? "column " + std::to_string(j) : o.labels[static_cast<std::size_t>(j)]);
       out += ": " + format_number(v, -1) + "</title></rect>\n";
       if (!std::isfinite(v)) {  // say what is not drawn (inf bars reach the end of the axis)
         out += "<text class=\"non-finite\" x=\"" + svg_num(x + slot * 0.4) + "\" y=\"" + svg_num(base - 3) +

@@ -35,11 +35,13 @@ inline std::string svg_span(double a, double b) {
   return svg_num(static_cast<double>(std::llround(b * 100.0) - std::llround(a * 100.0)) / 100.0);
 }
 
-/// Appends `<text ...>label<title>full label</title></text>` for a label cut to the limit.
+/// Appends `<text ...>label<title>full label</title></text>` for a label cut to the limit (the
+/// shown label through append_label: right-to-left text in an isolate of its own, so the "…" of
+/// a cut Hebrew or Arabic label is at its left end).
 inline void svg_label(std::string& out, const std::string& attributes, const std::string& label, std::size_t max_length) {
   const std::string shown = truncated(label, max_length);
   out += "<text " + attributes + ">";
-  append_xml_escaped(out, shown);
+  append_label(out, shown);
   if (shown != label) {
     out += "<title>";
     append_xml_escaped(out, label);
@@ -241,9 +243,9 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
         out += "<rect x=\"" + svg_num(x) + "\" y=\"" + svg_num(y) + "\" width=\"" + cell_width + "\" height=\"" + cell_height +
                "\" fill=\"" + (hidden ? hatch : css_color(heatmap_color(v, scale, options))) + "\"><title>";
         if (!row_labels.empty() && !col_labels.empty()) {
-          append_xml_escaped(out, row_labels[static_cast<std::size_t>(i)]);
+          append_label(out, row_labels[static_cast<std::size_t>(i)]);
           out += " \xE2\x86\x92 ";  // →
-          append_xml_escaped(out, col_labels[static_cast<std::size_t>(j)]);
+          append_label(out, col_labels[static_cast<std::size_t>(j)]);
         } else {
           out += "row " + std::to_string(i) + ", column " + std::to_string(j);
         }

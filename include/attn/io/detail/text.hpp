@@ -161,10 +161,47 @@ inline std::string xml_escaped(std::string_view text) {
   return out;
 }
 
-/// Width of a code point in "character cells": 0 for combining marks, 2 for East Asian wide
-/// and emoji, 1 otherwise (a rough wcwidth, enough to size label margins).
+/// Whether `cp` is a letter of a right-to-left script: the Hebrew, Arabic, Syriac, Thaana, NKo,
+/// Samaritan and Mandaic blocks (U+0590..U+08FF), their presentation forms (U+FB1D..U+FDFF,
+/// U+FE70..U+FEFF) and the right-to-left planes' ranges (U+10800..U+10FFF, U+1E800..U+1EFFF),
+/// or the right-to-left mark U+200F. (The blocks also hold digits, marks and signs of weaker bidi
+/// classes; a label made of those alone is isolated too, which changes nothing it shows.)
+inline bool right_to_left_code_point(char32_t cp) {
+  return (cp >= 0x0590 && cp <= 0x08FF) || (cp >= 0xFB1D && cp <= 0xFDFF) || (cp >= 0xFE70 && cp <= 0xFEFF) ||
+         (cp >= 0x10800 && cp <= 0x10FFF) || (cp >= 0x1E800 && cp <= 0x1EFFF) || cp == 0x200F;
+}
+
+/// Whether `text` holds right-to-left text (right_to_left_code_point), so that a writer lays it
+/// out as a paragraph of its own (append_label).
+inline bool right_to_left(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (right_to_left_code_point(utf8_next(text, i))) return true;
+  }
+  return false;
+}
+
+/// Appends a label as append_xml_escaped does; a label holding right-to-left text goes inside a
+/// first-strong isolate (U+2068 … U+2069), as HTML's `dir="auto"` would lay it out. So a Hebrew
+/// or Arabic label cut to its first letters ("…" last in reading order) shows its ellipsis at
+/// its left end, where the reader stops, and in "label → token: 0.25" a right-to-left label or
+/// token cannot carry the number after it to its other side (without the isolate, the digits
+/// after an Arabic word join it as Arabic numbers). Other labels are written unchanged.
+inline void append_label(std::string& out, std::string_view label) {
+  const bool isolate = right_to_left(label);
+  if (isolate) out += "\xE2\x81\xA8";  // U+2068 first strong isolate
+  append_xml_escaped(out, label);
+  if (isolate) out += "\xE2\x81\xA9";  // U+2069 pop directional isolate
+}
+
+/// Width of a code point in "character cells": 0 for combining marks and invisible controls
+/// (zero-width, bidi), 2 for East Asian wide and emoji, 1 otherwise (a rough wcwidth, enough to
+/// size label margins).
 inline int code_point_width(char32_t cp) {
-  if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0xFE00 && cp <= 0xFE0F)) return 0;
+  if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
+      (cp >= 0x2060 && cp <= 0x206F) || (cp >= 0xFE00 && cp <= 0xFE0F)) {
+    return 0;  // combining marks, zero-width and bidi controls, variation selectors
+  }
   if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
       (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
       (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) || (cp >= 0x1F900 && cp <= 0x1F9FF) ||

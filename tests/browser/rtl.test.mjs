@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+// browser.rtl: right-to-left labels and text, measured as Chromium lays them out. A Hebrew or
+// Arabic label cut to its first letters must show its '…' at its left end, where a reader of
+// right-to-left text stops (it showed at the right, where the reader starts), and a highlighted
+// Hebrew sentence must read right to left, its first token rightmost and the query label at the
+// right (its words came out left to right, in reverse reading order). Latin text keeps its layout.
+// Usage: node rtl.test.mjs WORK_DIR ATTN_PLOT
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { run, openOffline, expectClean, assert, writeNpy } from './offline.mjs';
+
+const work = process.argv[2] || '/tmp/attn_rtl_test';
+const plot = process.argv[3];
+assert.ok(plot, 'usage: node rtl.test.mjs WORK_DIR ATTN_PLOT');
+mkdirSync(work, { recursive: true });
+
+const longHebrew = 'בראשית'.repeat(6);  // 36 letters: cut to 23 and '…' (24 columns)
+const longLatin = 'abcdef'.repeat(6);
+const hebrew = ['הילד', 'אכל', 'תפוח', 'אדום'];  // "the boy ate a red apple"
+const latin = ['the', 'boy', 'ate', 'apples'];
+writeNpy(join(work, 'map.npy'), [2, 4], [0.1, 0.6, 0.2, 0.1, 0.4, 0.3, 0.2, 0.1]);
+const lines = (name, tokens) => {
+  writeFileSync(join(work, name), tokens.join('\n') + '\n');
+  return join(work, name);
+};
+const rowsFile = lines('rows.txt', [longHebrew, longLatin]);
+const hebrewFile = lines('hebrew.txt', hebrew);
+const latinFile = lines('latin.txt', latin);
+const queriesFile = lines('queries.txt', ['שאלה', 'query']);
+const draw = (args, out) => {
+  execFileSync(plot, [join(work, 'map.npy'), ...args, '-o', join(work, out)], { stdio: 'ignore' });
+  return join(work, out);
+};
+
+await run('rtl', async (browser) => {
+  // SVG heatmap: row labels of 36 letters, cut to 24 columns.
+  {
+    const file = draw(['--rows', rowsFile, '--cols', hebrewFile], 'heatmap.svg');
+    const { page, problems } = await openOffline(browser, file);
+    const labels = await page.evaluate(() => Array.from(document.querySelectorAll('text'))
+      .filter((t) => t.querySelector('title')).map((t) => t.firstChild.textContent));
+    assert.equal(labels.length, 2, `two cut labels (${JSON.stringify(labels)})`);
+    // The box of each character (UTF-16 unit) of each cut label, from ranges over its text.
+    const cut = await page.evaluate(() => Array.from(document.querySelectorAll('text'))
+      .filter((t) => t.querySelector('title')).map((t) => {
+        const node = t.firstChild;
+        const range = document.createRange();
+        const boxes = [];
+        for (let k = 0; k < node.data.length; ++k) {
+          range.setStart(node, k);
+          range.setEnd(node, k + 1);
+          const r = range.getBoundingClientRect();
+          boxes.push({ ch: node.data[k], left: r.left, right: r.right, width: r.width });
+        }
+        return boxes;
+      }));
+    for (const selector of [0, 1]) {
+      const edges = cut[selector];
+      const visible = edges.filter((e) => e.width > 0);
+      const ellipsis = visible.find((e) => e.ch === '\u2026');
+      assert.ok(ellipsis, `label ${selector}: '…' drawn`);
+      const letters = visible.filter((e) => e.ch !== '\u2026');
+      const leftmost = Math.min(...letters.map((e) => e.left));
+      const rightmost = Math.max(...letters.map((e) => e.right));
+      if (selector === 0) {  // Hebrew: the ellipsis left of every letter
+        assert.ok(ellipsis.right <= leftmost + 0.5, `Hebrew label: '…' (${ellipsis.left}..${ellipsis.right}) ` +
+          `is left of its letters (${leftmost}..${rightmost})`);
+      } else {  // Latin: right of every letter, as before
+        assert.ok(ellipsis.left >= rightmost - 0.5, `Latin label: '…' (${ellipsis.left}..${ellipsis.right}) ` +
+          `is right of its letters (${leftmost}..${rightmost})`);
+      }
+    }
+    await page.screenshot({ path: join(work, 'heatmap.png') });
+    expectClean(problems, 'heatmap.svg');
+  }
+  // HTML highlight: Hebrew tokens read right to left; Latin tokens left to right; the query
+  // label at the start of the line, whatever its own script.
+  for (const [name, tokens] of [['hebrew', hebrewFile], ['latin', latinFile]]) {
+    const file = draw(['--rows', queriesFile, '--cols', tokens], `${name}.html`);
+    const { page, problems } = await openOffline(browser, file);
+    const got = await page.evaluate(() => Array.from(document.querySelectorAll('.attn-line')).map((line) => ({
+      label: line.querySelector('.attn-query').getBoundingClientRect().toJSON(),
+      tokens: Array.from(line.querySelectorAll('.attn-token')).map((t) => t.getBoundingClientRect().toJSON()),
+    })));
+    assert.equal(got.length, 2, `${name}: two lines`);
+    for (const [k, line] of got.entries()) {
+      assert.equal(line.tokens.length, 4, `${name} line ${k}: four tokens`);
+      for (let j = 1; j < 4; ++j) {
+        const [a, b] = [line.tokens[j - 1], line.tokens[j]];
+        if (name === 'hebrew') {
+          assert.ok(b.right <= a.left + 0.5, `${name} line ${k}: token ${j} (${b.left}..${b.right}) left of token ${j - 1} (${a.left}..${a.right})`);
+        } else {
+          assert.ok(b.left >= a.right - 0.5, `${name} line ${k}: token ${j} (${b.left}..${b.right}) right of token ${j - 1} (${a.left}..${a.right})`);
+        }
+      }
+      const first = line.tokens[0];
+      if (name === 'hebrew') {
+        assert.ok(line.label.left >= first.right, `${name} line ${k}: the label (${line.label.left}) right of the first token (${first.right})`);
+      } else {
+        assert.ok(line.label.right <= first.left, `${name} line ${k}: the label (${line.label.right}) left of the first token (${first.left})`);
+      }
+    }
+    await page.screenshot({ path: join(work, `${name}.png`) });
+    expectClean(problems, `${name}.html`);
+  }
+});

@@ -150,6 +150,61 @@ TEST_CASE("html: a Tq x n matrix gives one labelled line per query", "[io][html]
         attn::io::highlight_html({"the", "cat", "black", "."}, w.row(2)));
 }
 
+// The combining marks of every script belong to the character before them: each example's
+// characters are what the Unicode charts make of it (extended grapheme clusters), by hand.
+TEST_CASE("html: characters keep the combining marks of every script", "[io][html]") {
+  using attn::io::utf8_characters;
+  // Hindi हिंदी: HA + vowel sign I (U+093F, Mc) + anusvara (U+0902, Mn), DA + vowel sign II (U+0940, Mc).
+  CHECK(utf8_characters("\xE0\xA4\xB9\xE0\xA4\xBF\xE0\xA4\x82\xE0\xA4\xA6\xE0\xA5\x80") ==
+        std::vector<std::string>{"\xE0\xA4\xB9\xE0\xA4\xBF\xE0\xA4\x82", "\xE0\xA4\xA6\xE0\xA5\x80"});
+  // Arabic كَتَبَ: KAF, TEH, BEH, each with a fatha (U+064E).
+  CHECK(utf8_characters("\xD9\x83\xD9\x8E\xD8\xAA\xD9\x8E\xD8\xA8\xD9\x8E") ==
+        std::vector<std::string>{"\xD9\x83\xD9\x8E", "\xD8\xAA\xD9\x8E", "\xD8\xA8\xD9\x8E"});
+  // Hebrew שָׁלוֹם: SHIN + qamats (U+05B8) + shin dot (U+05C1), LAMED, VAV + holam (U+05B9), FINAL MEM.
+  CHECK(utf8_characters("\xD7\xA9\xD6\xB8\xD7\x81\xD7\x9C\xD7\x95\xD6\xB9\xD7\x9D") ==
+        std::vector<std::string>{"\xD7\xA9\xD6\xB8\xD7\x81", "\xD7\x9C", "\xD7\x95\xD6\xB9", "\xD7\x9D"});
+  // Thai ที่: THO THAHAN + sara ii (U+0E35) + mai ek (U+0E48): one character.
+  CHECK(utf8_characters("\xE0\xB8\x97\xE0\xB8\xB5\xE0\xB9\x88").size() == 1);
+  // Tamil நீ: NA + vowel sign II (U+0BC0, Mc); Cyrillic 100 000 sign (U+0488, Me) around a 1.
+  CHECK(utf8_characters("\xE0\xAE\xA8\xE0\xAF\x80").size() == 1);
+  CHECK(utf8_characters("1\xD2\x88").size() == 1);
+  // Still split, as documented: a conjunct (KA, virama, SSA: क्ष) is two characters, the virama
+  // with the first; code points are code points.
+  CHECK(utf8_characters("\xE0\xA4\x95\xE0\xA5\x8D\xE0\xA4\xB7") ==
+        std::vector<std::string>{"\xE0\xA4\x95\xE0\xA5\x8D", "\xE0\xA4\xB7"});
+  CHECK(attn::io::utf8_code_points("\xE0\xA4\xB9\xE0\xA4\xBF\xE0\xA4\x82").size() == 3);
+}
+
+// Every edge of the marks' ranges against Python's unicodedata (tests/fixtures/text/marks.txt,
+// made by make_combining_marks.py from the categories, not from the ranges): "a" followed by a
+// mark is one character, by anything else two, unless it joins for another reason (a variation
+// selector, a joiner, a skin tone, a tag: the other rules of utf8_characters, left out here).
+TEST_CASE("html: the marks' ranges agree with unicodedata at every edge", "[io][html]") {
+  std::ifstream in(attn_test::fixture_path("text/marks.txt"));
+  REQUIRE(in);
+  std::string line;
+  std::size_t checked = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    unsigned long cp = 0;
+    int mark = 0;
+    fields >> std::hex >> cp >> std::dec >> mark;
+    REQUIRE(fields);
+    const auto c = static_cast<char32_t>(cp);
+    if ((c >= 0x200B && c <= 0x200F) || (c >= 0x1F3FB && c <= 0x1F3FF) || (c >= 0xE0020 && c <= 0xE007F) ||
+        (c >= 0x1AB0 && c <= 0x1AFF) || (c >= 0x20D0 && c <= 0x20FF)) {
+      continue;  // joined by the other rules (the last two: whole combining blocks, gaps included)
+    }
+    std::string text = "a";
+    attn::io::detail::append_utf8(text, c);
+    INFO("U+" << std::hex << cp << (mark ? " is a mark" : " is not a mark"));
+    CHECK(attn::io::utf8_characters(text).size() == (mark ? 1u : 2u));
+    ++checked;
+  }
+  CHECK(checked > 1000);
+}
+
 TEST_CASE("html: characters, NaN weights and empty input", "[io][html][xmllint]") {
   const std::vector<std::string> chars = attn::io::utf8_characters("Un cafe\xCC\x81 \xE2\x80\x94 ok\xff");
   CHECK(chars == std::vector<std::string>{"U", "n", " ", "c", "a", "f", "e\xCC\x81", " ", "\xE2\x80\x94", " ", "o",

@@ -6,6 +6,7 @@
 
 #include "../config.hpp"
 #include "colormap.hpp"
+#include "detail/combining_marks.hpp"
 #include "detail/text.hpp"
 #include "detail/write_file.hpp"
 
@@ -57,11 +58,12 @@ struct HighlightOptions {
 namespace detail {
 
 /// Whether code point `cp` belongs to the character before it (utf8_characters): combining
-/// marks (U+0300–036F, U+1AB0–1AFF, U+1DC0–1DFF, U+20D0–20FF, U+FE20–FE2F), variation selectors,
-/// the zero-width format characters U+200B–200F (joiners among them), emoji skin-tone modifiers
-/// and emoji tag characters.
+/// marks of every script (combining_mark: general categories Mn, Mc, Me), the combining blocks
+/// (U+0300–036F, U+1AB0–1AFF, U+1DC0–1DFF, U+20D0–20FF, U+FE20–FE2F), variation selectors, the
+/// zero-width format characters U+200B–200F (joiners among them), emoji skin-tone modifiers and
+/// emoji tag characters.
 inline bool extends_character(char32_t cp) {
-  return (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x1AB0 && cp <= 0x1AFF) || (cp >= 0x1DC0 && cp <= 0x1DFF) ||
+  return combining_mark(cp) || (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x1AB0 && cp <= 0x1AFF) || (cp >= 0x1DC0 && cp <= 0x1DFF) ||
          (cp >= 0x20D0 && cp <= 0x20FF) || (cp >= 0xFE20 && cp <= 0xFE2F) || (cp >= 0xFE00 && cp <= 0xFE0F) ||
          (cp >= 0xE0100 && cp <= 0xE01EF) || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x1F3FB && cp <= 0x1F3FF) ||
          (cp >= 0xE0020 && cp <= 0xE007F);
@@ -114,10 +116,13 @@ inline std::vector<std::string> utf8_pieces(std::string_view text, bool join) {
 /// (with HighlightOptions::separator ""). A character here is what a reader sees as one: a code
 /// point with the code points that belong to it, namely combining marks (é written as e +
 /// U+0301), variation selectors, zero-width joiners with the emoji they join (👨‍👩‍👧 is one),
-/// emoji skin-tone modifiers (👍🏽) and the two regional indicators of a flag (🇫🇷). This is
-/// close to Unicode's grapheme clusters, not all of them: Hangul jamo sequences and Indic
-/// conjuncts stay split. A model whose tokens are code points (Python's `list(text)`) needs
-/// utf8_code_points instead. Malformed bytes become U+FFFD.
+/// emoji skin-tone modifiers (👍🏽) and the two regional indicators of a flag (🇫🇷). Combining
+/// marks are those of every script (general categories Mn, Mc and Me of Unicode 14): Hebrew
+/// points, Arabic vowel signs, Indic vowel signs (हिंदी is two characters, हिं and दी), Thai
+/// vowels and tones. This is close to Unicode's extended grapheme clusters, not all of them:
+/// Hangul jamo sequences stay split, and an Indic conjunct (consonant, virama, consonant) is two
+/// characters, the virama with the first. A model whose tokens are code points (Python's
+/// `list(text)`) needs utf8_code_points instead. Malformed bytes become U+FFFD.
 /// \param text UTF-8 text
 /// \return the characters, in order; joined they give `text` (with malformed bytes replaced)
 inline std::vector<std::string> utf8_characters(std::string_view text) { return detail::utf8_pieces(text, true); }

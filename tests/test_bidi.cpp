@@ -52,9 +52,10 @@ TEST_CASE("bidi: 'Transfer to Alice not Bob' stays in order in HTML", "[io][bidi
   CHECK(html.find("title=\"" + RLO + "query" + PDF + " \xE2\x86\x92 " + RLO + "Alice" + PDF + ": ") !=
         std::string::npos);
   CHECK(count(html, RLO) == count(html, PDF));
-  // Every token and the query label are isolated from their neighbours.
+  // The query label is isolated from the line; the tokens are not (the line lays out as the text
+  // it is: an Arabic word highlighted letter by letter stays joined), their controls closed inside.
   CHECK(count(html, "class=\"attn-token\"") == 5);
-  CHECK(count(html, "unicode-bidi:isolate") == 6);
+  CHECK(count(html, "unicode-bidi:isolate") == 1);
 }
 
 TEST_CASE("bidi: SVG labels and titles are balanced", "[io][bidi][svg]") {

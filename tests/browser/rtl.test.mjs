@@ -3,7 +3,9 @@
 // Arabic label cut to its first letters must show its '…' at its left end, where a reader of
 // right-to-left text stops (it showed at the right, where the reader starts), and a highlighted
 // Hebrew sentence must read right to left, its first token rightmost and the query label at the
-// right (its words came out left to right, in reverse reading order). Latin text keeps its layout.
+// right (its words came out left to right, in reverse reading order); a Hebrew phrase inside an
+// English line reads right to left; Arabic highlighted letter by letter stays joined (each token
+// was isolated, which drew the letters apart). Latin text keeps its layout.
 // Usage: node rtl.test.mjs WORK_DIR ATTN_PLOT
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -103,5 +105,50 @@ await run('rtl', async (browser) => {
     }
     await page.screenshot({ path: join(work, `${name}.png`) });
     expectClean(problems, `${name}.html`);
+  }
+  // A Hebrew phrase inside an English line reads right to left: its first word right of its
+  // second, the phrase between the English words around it.
+  {
+    writeNpy(join(work, 'mixed.npy'), [1, 5], [0.1, 0.2, 0.3, 0.2, 0.2]);
+    const file = join(work, 'mixed.html');
+    execFileSync(plot, [join(work, 'mixed.npy'), '--cols', lines('mixed.txt', ['I', 'said', 'שלום', 'עולם', 'today']),
+      '-o', file], { stdio: 'ignore' });
+    const { page, problems } = await openOffline(browser, file);
+    const t = await page.evaluate(() => Array.from(document.querySelectorAll('.attn-token'))
+      .map((e) => e.getBoundingClientRect().toJSON()));
+    assert.ok(t[0].right <= t[1].left + 0.5 && t[1].right <= t[3].left + 0.5 && t[3].right <= t[2].left + 0.5 &&
+      t[2].right <= t[4].left + 0.5, `mixed: I, said, then עולם left of שלום, then today (${JSON.stringify(t.map((r) => r.left))})`);
+    expectClean(problems, 'mixed.html');
+  }
+  // Arabic highlighted character by character: the letters stay joined. Each character's glyph
+  // width (a range over its text, padding left out) must add up to the width of the same text
+  // drawn whole in the same font; unjoined letters take their wider isolated forms.
+  {
+    const text = 'الكتاب جميل';
+    writeFileSync(join(work, 'arabic.txt'), text);
+    const n = Array.from(text).length;
+    writeNpy(join(work, 'arabic.npy'), [1, n], Array.from({ length: n }, (_, k) => (k + 1) / (n * (n + 1) / 2)));
+    const file = join(work, 'arabic.html');
+    execFileSync(plot, [join(work, 'arabic.npy'), '--chars', join(work, 'arabic.txt'), '-o', file], { stdio: 'ignore' });
+    const { page, problems } = await openOffline(browser, file);
+    await page.screenshot({ path: join(work, 'arabic.png') });
+    const got = await page.evaluate(() => {
+      const spans = Array.from(document.querySelectorAll('.attn-token'));
+      const range = document.createRange();
+      let sum = 0;
+      for (const s of spans) {
+        range.selectNodeContents(s);
+        sum += range.getBoundingClientRect().width;
+      }
+      const whole = document.createElement('span');
+      whole.textContent = spans.map((s) => s.textContent).join('');
+      spans[0].parentElement.append(whole);
+      const width = whole.getBoundingClientRect().width;
+      return { count: spans.length, sum, width };
+    });
+    assert.equal(got.count, n, 'arabic: one span per character');
+    assert.ok(Math.abs(got.sum - got.width) < 1.5, `arabic: the characters' widths add up to ${got.sum} px, ` +
+      `the whole text's is ${got.width} px: the letters were not joined`);
+    expectClean(problems, 'arabic.html');
   }
 });

@@ -228,8 +228,11 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
       const std::string& token = tokens[static_cast<std::size_t>(j)];
       const std::string weight = format_number(v, options.decimals);
       if (j > 0) out += separator;
+      // Tokens are not bidi-isolated: the line lays out as the text it is, so the letters of an
+      // Arabic word highlighted character by character stay joined, and a Hebrew phrase in an
+      // English line reads right to left. A token's own bidi controls are closed inside its span.
       out += "<span class=\"attn-token\" style=\"background-color:" + css_color(background) +
-             ";color:" + css_color(ink) + ";white-space:pre-wrap;unicode-bidi:isolate\" title=\"";
+             ";color:" + css_color(ink) + ";white-space:pre-wrap\" title=\"";
       if (labels) {
         append_label(out, options.row_labels[static_cast<std::size_t>(i)]);
         out += " \xE2\x86\x92 ";  // →

@@ -151,4 +151,33 @@ await run('rtl', async (browser) => {
       `the whole text's is ${got.width} px: the letters were not joined`);
     expectClean(problems, 'arabic.html');
   }
+  // The viewer's text view (attn-plot --view): Hebrew keys run right to left from the query
+  // label, its arrow pointing left at them; Latin keys left to right, the arrow pointing right.
+  for (const [name, tokens] of [['hebrew', hebrewFile], ['latin', latinFile]]) {
+    const file = join(work, `view_${name}.html`);
+    execFileSync(plot, ['--view', join(work, 'map.npy'), '--rows', queriesFile, '--cols', tokens, '-o', file],
+      { stdio: 'ignore' });
+    const { page, problems } = await openOffline(browser, file);
+    await page.click('.attn-tab[data-view="text"]');
+    const got = await page.evaluate(() => ({
+      label: document.querySelector('#attn-text .attn-query').getBoundingClientRect().toJSON(),
+      arrow: document.querySelector('#attn-text .attn-query').textContent.slice(-1),
+      tokens: Array.from(document.querySelectorAll('#attn-text .attn-tok')).map((t) => t.getBoundingClientRect().toJSON()),
+    }));
+    assert.equal(got.tokens.length, 4, `view ${name}: four keys`);
+    for (let j = 1; j < 4; ++j) {
+      const [a, b] = [got.tokens[j - 1], got.tokens[j]];
+      assert.ok(name === 'hebrew' ? b.right <= a.left + 0.5 : b.left >= a.right - 0.5,
+        `view ${name}: key ${j} (${b.left}..${b.right}) after key ${j - 1} (${a.left}..${a.right}) in reading order`);
+    }
+    if (name === 'hebrew') {
+      assert.ok(got.label.left >= got.tokens[0].right, `view hebrew: the query label right of the first key`);
+      assert.equal(got.arrow, '\u2190', 'view hebrew: the arrow points left, at the keys');
+    } else {
+      assert.ok(got.label.right <= got.tokens[0].left, `view latin: the query label left of the first key`);
+      assert.equal(got.arrow, '\u2192', 'view latin: the arrow points right, at the keys');
+    }
+    await page.screenshot({ path: join(work, `view_${name}.png`) });
+    expectClean(problems, `view_${name}.html`);
+  }
 });

@@ -46,8 +46,8 @@ h1 { font-size: 1.3em; margin: 0 0 0.5em 0; }
 #attn-colorbar .attn-masked-swatch, #attn-colorbar .attn-nan-swatch { width: 1.2em; height: 0.9em; border: 1px solid #888; margin-left: 1em; }
 #attn-colorbar .attn-nan-swatch { background: #d9d9d9; }
 #attn-text { line-height: 2.2; max-width: 60em; }
-#attn-text .attn-query { font-weight: bold; margin-right: 0.8em; unicode-bidi: isolate; }
-#attn-text .attn-tok { border-radius: 0.2em; padding: 0.15em 0.1em; white-space: pre-wrap; unicode-bidi: isolate; }
+#attn-text .attn-query { font-weight: bold; margin-inline-end: 0.8em; unicode-bidi: isolate; }
+#attn-text .attn-tok { border-radius: 0.2em; padding: 0.15em 0.1em; white-space: pre-wrap; }
 [hidden] { display: none !important; }
 )";
 
@@ -86,7 +86,7 @@ scale of its own, from 0 to its largest weight (the map view shows it), and is d
 </div>
 <div id="attn-view-text">
 <div class="attn-bar"><label>query <select id="attn-query"></select></label></div>
-<div id="attn-text"></div>
+<div id="attn-text" dir="auto"></div>
 <div id="attn-text-legend" class="attn-note"></div>
 </div>
 </div>

@@ -452,9 +452,15 @@ function renderText() {
     if (masked(a, S.query, j)) ++hid;
     else if (v[S.query * a.tk + j] > top) top = v[S.query * a.tk + j];
   }
+  // The text reads in its tokens' direction (#attn-text is dir="auto", the tokens are not
+  // isolated: Hebrew runs from the right, Arabic letters shaded one by one stay joined); the query
+  // label, in its own dir="auto", is left out of that choice, and its arrow points at the text.
   const q = document.createElement('span');
   q.className = 'attn-query';
-  q.textContent = iso(qLabel(a, S.query)) + ' \u2192';
+  const ql = document.createElement('span');
+  ql.dir = 'auto';
+  ql.textContent = qLabel(a, S.query);
+  q.append(ql, ' \u2192');
   box.appendChild(q);
   for (let j = 0; j < a.tk; ++j) {
     const w = v[S.query * a.tk + j];
@@ -478,6 +484,7 @@ function renderText() {
     if (j > 0 && D.separator) box.appendChild(document.createTextNode(D.separator));
     box.appendChild(s);
   }
+  if (getComputedStyle(box).direction === 'rtl') q.lastChild.textContent = ' \u2190';
   $('attn-text-legend').textContent = 'White is weight 0, full colour the largest weight of this query (' +
     fmt(top, res) + '); the tooltips give each weight.' +
     (hid ? ' Hatched: ' + hid + (hid === 1 ? ' key' : ' keys') + ' the mask hid from this query.' : '') +

@@ -5,7 +5,8 @@
 // Hebrew sentence must read right to left, its first token rightmost and the query label at the
 // right (its words came out left to right, in reverse reading order); a Hebrew phrase inside an
 // English line reads right to left; Arabic highlighted letter by letter stays joined (each token
-// was isolated, which drew the letters apart). Latin text keeps its layout.
+// was isolated, which drew the letters apart); the viewer's text view reads like highlighted
+// text, its arrow pointing at the keys. Latin text keeps its layout.
 // Usage: node rtl.test.mjs WORK_DIR ATTN_PLOT
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';

@@ -58,15 +58,13 @@ struct HighlightOptions {
 namespace detail {
 
 /// Whether code point `cp` belongs to the character before it (utf8_characters): combining
-/// marks of every script (combining_mark: general categories Mn, Mc, Me), the combining blocks
-/// (U+0300–036F, U+1AB0–1AFF, U+1DC0–1DFF, U+20D0–20FF, U+FE20–FE2F), variation selectors, the
-/// zero-width format characters U+200B–200F (joiners among them), emoji skin-tone modifiers and
-/// emoji tag characters.
+/// marks of every script (combining_mark: general categories Mn, Mc, Me; variation selectors
+/// among them), the rest of two combining blocks (U+1AB0–1AFF, U+20D0–20FF: their unassigned
+/// code points too), the zero-width format characters U+200B–200F (joiners among them), emoji
+/// skin-tone modifiers and emoji tag characters.
 inline bool extends_character(char32_t cp) {
-  return combining_mark(cp) || (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x1AB0 && cp <= 0x1AFF) || (cp >= 0x1DC0 && cp <= 0x1DFF) ||
-         (cp >= 0x20D0 && cp <= 0x20FF) || (cp >= 0xFE20 && cp <= 0xFE2F) || (cp >= 0xFE00 && cp <= 0xFE0F) ||
-         (cp >= 0xE0100 && cp <= 0xE01EF) || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x1F3FB && cp <= 0x1F3FF) ||
-         (cp >= 0xE0020 && cp <= 0xE007F);
+  return combining_mark(cp) || (cp >= 0x1AB0 && cp <= 0x1AFF) || (cp >= 0x20D0 && cp <= 0x20FF) ||
+         (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x1F3FB && cp <= 0x1F3FF) || (cp >= 0xE0020 && cp <= 0xE007F);
 }
 
 inline bool regional_indicator(char32_t cp) { return cp >= 0x1F1E6 && cp <= 0x1F1FF; }

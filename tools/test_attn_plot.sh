@@ -505,8 +505,9 @@ path, shape, fortran, descr, expr = sys.argv[1], eval(sys.argv[2]), sys.argv[3] 
 order = list(itertools.product(*[range(n) for n in shape]))
 if fortran:
     order.sort(key=lambda t: t[::-1])  # the first index varies fastest
-fmt = {"<f8": "<d", "<f4": "<f", "<f2": "<e"}[descr]
-data = b"".join(struct.pack(fmt, eval(expr, {}, {"t": t})) for t in order)
+fmt = {"<f8": "d", "<f4": "f", "<f2": "e"}[descr]
+entry = eval("lambda t: " + expr, {})  # compiled once: 1.1 million entries took 12 s with eval each
+data = struct.pack("<%d%s" % (len(order), fmt), *map(entry, order))
 head = "{'descr': '%s', 'fortran_order': %s, 'shape': %r, }" % (descr, fortran, tuple(shape))
 head += " " * ((64 - (10 + len(head) + 1) % 64) % 64) + "\n"
 open(path, "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode() + data)

@@ -1,19 +1,28 @@
 // SPDX-License-Identifier: MIT
-// libFuzzer target for the .npy reader (attn/io/npy.hpp). Every input is read as an N-D array
-// and as a matrix, from a seekable stream and from one that cannot seek; the only exception
-// allowed out of the reader is attn::io::npy_error (anything else, a sanitizer report, or an
-// allocation above -malloc_limit_mb is a crash). Whatever reads successfully must write back
-// and read again to the same shape and bits. Build and run: fuzz/run.sh.
+// libFuzzer target for the .npy and .npz readers (attn/io/npy.hpp, attn/io/npz.hpp). Every input
+// is read as an N-D array and as a matrix, from a seekable stream and from one that cannot seek;
+// it is inflated as a raw DEFLATE stream; and, when it starts as a ZIP archive ("PK"), it is
+// written to a file and read as an .npz (its names, then up to four of its arrays). The only
+// exception allowed out of the readers is attn::io::npy_error (anything else, a sanitizer report,
+// or an allocation above -malloc_limit_mb is a crash). Whatever reads successfully must write
+// back and read again to the same shape and bits. Build and run: fuzz/run.sh.
 #include <attn/io/npy.hpp>
+#include <attn/io/npz.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <istream>
 #include <sstream>
 #include <streambuf>
 #include <string>
+#include <system_error>
+#include <vector>
+
+#include <unistd.h>  // getpid
 
 namespace {
 
@@ -37,6 +46,20 @@ class PipeBuffer : public std::streambuf {
   std::string data_;
   std::size_t next_ = 0;
 };
+
+/// The file an .npz input is written to: one per process, removed when it ends.
+const std::filesystem::path& npz_path() {
+  static const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("attn_npz_fuzz_" + std::to_string(::getpid()) + ".npz");
+  // Registered after `path` is built, so it runs before `path` is destroyed.
+  static const bool removed_at_exit = (std::atexit([] {
+                                         std::error_code ignored;
+                                         std::filesystem::remove(npz_path(), ignored);
+                                       }),
+                                       true);
+  (void)removed_at_exit;
+  return path;
+}
 
 void check(bool condition) {
   if (!condition) std::abort();  // an invariant broke: report it as a crash
@@ -80,6 +103,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::istringstream in(text);
     (void)attn::io::read_npy_header(in);
   } catch (const attn::io::npy_error&) {
+  }
+  try {
+    const std::vector<unsigned char> out =
+        attn::io::detail::Inflate(data, size, std::size_t{1} << 22, "inflate: ").run();
+    check(out.size() <= std::size_t{1} << 22);
+  } catch (const attn::io::npy_error&) {
+  }
+  if (size >= 2 && data[0] == 'P' && data[1] == 'K') {
+    {
+      std::ofstream file(npz_path(), std::ios::binary | std::ios::trunc);
+      file.write(bytes, static_cast<std::streamsize>(size));
+      check(static_cast<bool>(file));
+    }
+    try {
+      const std::vector<std::string> names = attn::io::npz_names(npz_path());
+      for (std::size_t k = 0; k < names.size() && k < 4; ++k) {
+        try {
+          round_trip(attn::io::read_npz_array<double>(npz_path(), names[k]));
+        } catch (const attn::io::npy_error&) {
+        }
+      }
+    } catch (const attn::io::npy_error&) {
+    }
   }
   return 0;
 }

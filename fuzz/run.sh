@@ -93,7 +93,7 @@ run_target() {
     rm -rf "$artifacts"
     mkdir -p "$corpus" "$artifacts"
     local seeds=("$root/fuzz/corpus/$target")
-    if [ "$target" = npy ]; then seeds+=("$root/tests/fixtures/npy" "$root/tests/fixtures/npy/bad"); fi
+    if [ "$target" = npy ]; then seeds+=("$root/tests/fixtures/npy" "$root/tests/fixtures/npy/bad" "$root/tests/fixtures/npz"); fi
     local extra=()
     if [ -f "fuzz/$target.dict" ]; then extra+=("-dict=$root/fuzz/$target.dict"); fi
     local status=0

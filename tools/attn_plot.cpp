@@ -13,6 +13,7 @@
 #include <attn/io/detail/write_file.hpp>
 #include <attn/io/html.hpp>
 #include <attn/io/npy.hpp>
+#include <attn/io/npz.hpp>
 #include <attn/io/png.hpp>
 #include <attn/io/svg.hpp>
 #include <attn/io/viewer.hpp>
@@ -64,11 +65,14 @@ usage: attn-plot [OPTIONS] WEIGHTS -o OUTPUT
        attn-plot --view [OPTIONS] WEIGHTS... -o PAGE.html
        attn-plot --animate [OPTIONS] FRAMES... -o OUTPUT
 
-WEIGHTS is a NumPy .npy file or a CSV file:
+WEIGHTS is a NumPy .npy file, an array of a NumPy .npz archive, or a CSV file:
   .npy  0-D, 1-D (one row) or 2-D (Tq x Tk: rows are queries, columns are keys) gives one map;
         3-D (n x Tq x Tk), e.g. per-head weights, gives a grid of n maps on one colour scale;
         more axes: pick a map or a grid with --index (leading axes of size 1 are dropped).
         float16/32/64 and little-endian integer types are read, C or Fortran order.
+  .npz  (np.savez, np.savez_compressed) FILE.npz:NAME is its array NAME, FILE.npz alone its only
+        array, read as a .npy file; as --animate's FRAMES, every array with a number in its name
+        is a frame. The same goes for --truth and --mask files.
   .csv  a matrix in the wide form that attn::io::write_csv writes (numbers, with an optional
         header record of column labels and an optional first column of row labels); its
         labels become the token labels unless --rows / --cols are given.
@@ -285,6 +289,23 @@ Examples:
 struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+/// Whether `path` is a regular file that starts as a ZIP archive (NumPy's .npz, a torch.save file).
+bool is_zip_file(const std::string& path) {
+  std::error_code error;
+  if (path.empty() || !fs::is_regular_file(path, error)) return false;
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  return in.read(magic, 4) && std::string(magic, 4) == std::string("PK\x03\x04", 4);
+}
+
+/// The archive an input names, for the check that OUTPUT is no input: FILE of FILE.npz:NAME.
+std::string archive_of(const std::string& path) {
+  const std::size_t colon = path.rfind(':');
+  std::error_code error;
+  if (colon == std::string::npos || colon == 0 || fs::exists(path, error)) return path;
+  return is_zip_file(path.substr(0, colon)) ? path.substr(0, colon) : path;
+}
 
 struct Arguments {
   std::string weights;
@@ -701,8 +722,8 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
   if (!a.index.empty()) {
     if (a.animate) throw usage_error("--index picks maps from WEIGHTS .npy files, not from --animate's frames");
     for (const std::string& file : positional) {
-      if (!has_extension(file, ".npy")) {
-        throw usage_error("--index picks maps from .npy arrays; '" + file + "' is not a .npy file");
+      if (!has_extension(file, ".npy") && !is_zip_file(archive_of(file))) {
+        throw usage_error("--index picks maps from .npy arrays; '" + file + "' is not a .npy file or an .npz array");
       }
     }
   }
@@ -1552,6 +1573,115 @@ int run_view(const Arguments& a, std::ostream& out, std::ostream& err);
 
 int run_weights(const Arguments& a, Weights w, std::ostream& out);
 
+/// The arrays of NumPy .npz archives given as inputs, each extracted to a .npy file in a private
+/// temporary directory (removed when attn-plot ends), so that every reader of .npy files takes
+/// them as they are: an input FILE.npz stands for its only array, FILE.npz:NAME for its array
+/// NAME (when no file has that whole name), and a FRAMES archive for every array with a number
+/// in its name. Messages name the archive's arrays, never the temporary files.
+class NpzInputs {
+ public:
+  NpzInputs() = default;
+  NpzInputs(const NpzInputs&) = delete;
+  NpzInputs& operator=(const NpzInputs&) = delete;
+  ~NpzInputs() {
+    std::error_code ignored;
+    if (!dir_.empty()) fs::remove_all(dir_, ignored);
+  }
+
+  /// `path` itself, or the .npy file (or, for `frames`, the directory of .npy files) its
+  /// archive's arrays went to. `what` names the input in messages ("WEIGHTS", "--truth", ...).
+  std::string resolve(const std::string& path, const std::string& what, bool frames = false) {
+    std::string archive, name;
+    if (is_zip_file(path)) {
+      archive = path;
+    } else {
+      const std::size_t colon = path.rfind(':');
+      std::error_code error;
+      if (colon == std::string::npos || colon == 0 || fs::exists(path, error) || !is_zip_file(path.substr(0, colon))) {
+        return path;
+      }
+      archive = path.substr(0, colon);
+      name = path.substr(colon + 1);
+    }
+    const std::vector<std::string> names = attn::io::npz_names(archive);
+    const bool pickles = std::any_of(names.begin(), names.end(), [](const std::string& n) {
+      return n == "data.pkl" || (n.size() > 9 && n.compare(n.size() - 9, 9, "/data.pkl") == 0);
+    });
+    if (pickles) {
+      throw std::runtime_error(what + " '" + archive +
+                               "' is a torch.save file (a ZIP archive of pickles), not NumPy's .npz: save the "
+                               "tensor with np.save('w.npy', tensor.numpy()) or np.savez('w.npz', w=tensor.numpy())");
+    }
+    if (names.empty()) throw std::runtime_error(what + " '" + archive + "' is an .npz archive that holds no array");
+    const fs::path to = directory() / std::to_string(shown_.size());
+    fs::create_directory(to);
+    if (frames && name.empty()) {  // every numbered array, as a directory of numbered .npy files
+      for (const std::string& n : names) {
+        if (std::none_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
+        extract(archive, n, to);
+      }
+      shown_.emplace_back(to.string(), archive);
+      return to.string();
+    }
+    if (name.empty()) {
+      if (names.size() > 1) {
+        std::string list;
+        for (std::size_t k = 0; k < names.size() && k < 10; ++k) list += (k ? ", " : "") + names[k];
+        if (names.size() > 10) list += ", ...";
+        throw usage_error(what + " '" + archive + "' holds " + std::to_string(names.size()) + " arrays (" + list +
+                          "): name one as '" + archive + ":" + names.front() + "'");
+      }
+      name = names.front();
+    }
+    return extract(archive, name, to);
+  }
+
+  /// `text` with every temporary path replaced by the archive (and array) it stands for.
+  std::string shown(std::string text) const {
+    std::vector<std::pair<std::string, std::string>> longest_first = shown_;  // files before their directories
+    std::sort(longest_first.begin(), longest_first.end(),
+              [](const auto& x, const auto& y) { return x.first.size() > y.first.size(); });
+    for (const auto& [path, what] : longest_first) {
+      for (std::size_t at = text.find(path); at != std::string::npos; at = text.find(path, at)) {
+        text.replace(at, path.size(), what);
+        at += what.size();
+      }
+    }
+    return text;
+  }
+
+ private:
+  const fs::path& directory() {
+    if (dir_.empty()) {
+      std::string pattern = (fs::temp_directory_path() / "attn-plot-npz.XXXXXX").string();
+      if (::mkdtemp(pattern.data()) == nullptr) {
+        throw std::runtime_error("cannot make a temporary directory for the .npz arrays: " + std::string(std::strerror(errno)));
+      }
+      dir_ = pattern;
+    }
+    return dir_;
+  }
+
+  /// Writes array `name` of `archive` (its .npy bytes, checked) to `to`/<name>.npy.
+  std::string extract(const std::string& archive, const std::string& name, const fs::path& to) {
+    attn::io::detail::ZipArchive zip = attn::io::detail::zip_open(archive, "attn-plot");
+    const std::vector<unsigned char> bytes = attn::io::detail::zip_member_bytes(zip, attn::io::detail::npz_find(zip, name));
+    std::string file;  // the name, as a file name: its frame number and title stay
+    for (char c : name) file += std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ? c : '_';
+    fs::path path = to / (file + ".npy");
+    for (int k = 2; fs::exists(path); ++k) path = to / (file + "_" + std::to_string(k) + ".npy");
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) throw std::runtime_error("cannot write the array '" + name + "' of '" + archive + "' to a temporary file");
+    shown_.emplace_back(path.string(), archive + ":" + name);
+    return path.string();
+  }
+
+  fs::path dir_;
+  std::vector<std::pair<std::string, std::string>> shown_;  // temporary path, what it stands for
+};
+
 /// Refuses an OUTPUT that is one of the input files (weights, frames, labels, truth, gold or
 /// mask): writing it would replace what the picture is drawn from.
 void check_output_is_no_input(const Arguments& a) {
@@ -1566,30 +1696,45 @@ void check_output_is_no_input(const Arguments& a) {
   inputs.emplace_back(positional, a.weights);
   for (const std::string& file : a.more_weights) inputs.emplace_back(positional, file);
   for (const auto& [what, path] : inputs) {
-    if (!path.empty() && fs::equivalent(a.output, path, error)) {
+    if (!path.empty() && fs::equivalent(a.output, archive_of(path), error)) {
       throw usage_error("-o '" + a.output + "' is the " + what + " file '" + path +
                         "': attn-plot does not write over its inputs; choose another output");
     }
   }
 }
 
-/// Refuses a ZIP archive (NumPy's .npz, a torch.save file) as input, saying what to save instead:
-/// attn's readers would report its bytes as a malformed .npy, CSV or alignment file.
-void check_not_archive(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  if (path.empty() || !in.read(magic, 4) || std::string(magic, 4) != std::string("PK\x03\x04", 4)) return;
-  throw std::runtime_error(std::string(what) + " '" + path +
-                           "' is a ZIP archive (NumPy's .npz from np.savez, or a torch.save file): attn-plot reads "
-                           ".npy and .csv files; save one array with np.save, e.g. np.save('w.npy', "
-                           "np.load(path)['arr_0']) or np.save('w.npy', tensor.numpy())");
+int run_inputs(const Arguments& a, std::ostream& out, std::ostream& err);
+
+int run(const Arguments& given, std::ostream& out, std::ostream& err) {
+  check_output_is_no_input(given);
+  NpzInputs npz;
+  std::ostringstream notes;  // the notes name the archives' arrays, not their temporary files
+  try {
+    Arguments a = given;
+    for (std::string& file : a.inputs) file = npz.resolve(file, a.animate ? "FRAMES" : "WEIGHTS", a.animate);
+    a.weights = a.inputs.front();
+    a.more_weights.assign(a.inputs.begin() + 1, a.inputs.end());
+    a.truth = npz.resolve(a.truth, "--truth");
+    if (a.mask != "causal") a.mask = npz.resolve(a.mask, "--mask");
+    const int status = run_inputs(a, out, notes);
+    err << npz.shown(notes.str());
+    return status;
+  } catch (const usage_error& e) {
+    err << npz.shown(notes.str());
+    throw usage_error(npz.shown(e.what()));
+  } catch (const attn::invalid_argument& e) {
+    err << npz.shown(notes.str());
+    throw attn::invalid_argument(npz.shown(e.what()));
+  } catch (const std::bad_alloc&) {
+    err << npz.shown(notes.str());
+    throw;
+  } catch (const std::exception& e) {
+    err << npz.shown(notes.str());
+    throw std::runtime_error(npz.shown(e.what()));
+  }
 }
 
-int run(const Arguments& a, std::ostream& out, std::ostream& err) {
-  check_output_is_no_input(a);
-  for (const std::string& file : a.inputs) check_not_archive(file, a.animate ? "FRAMES" : "WEIGHTS");
-  check_not_archive(a.truth, "--truth");
-  if (a.mask != "causal") check_not_archive(a.mask, "--mask");
+int run_inputs(const Arguments& a, std::ostream& out, std::ostream& err) {
   if (a.view) return run_view(a, out, err);
   if (a.animate) return run_animation(a, out);
   if (!a.gold.empty() || is_alignment_file(a.weights)) return run_alignment(a, out, err);

@@ -624,12 +624,50 @@ else
     truncate -s $((128 + 6 * 8192 * 8192 * 8)) huge_view.npy
     bad "view limits first" 1 "'huge_view.npy' holds 6 map(s) of 8192x8192 cells, more than --max-cells 4194304" --view huge_view.npy -o out/new.html
     rm -f huge_stack.npy huge_view.npy
-    # An .npz or a torch.save file is a ZIP archive: said so, with what to save instead.
+    # A damaged array inside an .npz: the message names the archive's array, not a temporary file.
     python3 -c 'import zipfile; zipfile.ZipFile("w.npz", "w").writestr("arr_0.npy", b"x")'
-    bad "npz"               1 "WEIGHTS 'w.npz' is a ZIP archive (NumPy's .npz from np.savez, or a torch.save file): attn-plot reads .npy and .csv files; save one array with np.save" w.npz -o out/new.svg
-    cp w.npz torch_saved.npy
-    bad "torch.save"        1 "WEIGHTS 'torch_saved.npy' is a ZIP archive" torch_saved.npy -o out/new.svg
-    bad "npz truth"         1 "--truth 'w.npz' is a ZIP archive" "$npy/f8_c_3x4.npy" --truth w.npz -o out/new.svg
+    bad "npz bad member"    1 "attn-plot: attn::io::read_npy_array: 'w.npz:arr_0': not a NumPy .npy file" w.npz -o out/new.svg
+fi
+
+# --- NumPy .npz archives (tests/fixtures/npz/, written by np.savez and np.savez_compressed) ----
+npz="$src/tests/fixtures/npz"
+mkdir -p npz_tmp
+# Each archive's array draws the picture its np.save twin draws; the temporary files are gone.
+TMPDIR="$work/npz_tmp" ok "npz one name"        z1.svg "$npz/savez.npz:w"
+ok "npy twin"               z2.svg "$npz/w.npy"
+if cmp -s z1.svg z2.svg; then pass; else fail "npz one name: not the picture of w.npy"; fi
+ok "npz compressed"         z3.svg "$npz/compressed.npz:heads"
+ok "npy twin, heads"        z4.svg "$npz/heads.npy"
+if cmp -s z3.svg z4.svg; then pass; else fail "npz compressed: not the picture of heads.npy"; fi
+ok "npz index"              z5.svg "$npz/compressed.npz:heads" --index 1
+ok "npy index"              z6.svg "$npz/heads.npy" --index 1
+if cmp -s z5.svg z6.svg; then pass; else fail "npz index: not the picture of heads.npy --index 1"; fi
+ok "npz only array"         z7.svg "$npz/zip64.npz"
+if cmp -s z7.svg z2.svg; then pass; else fail "npz only array: zip64.npz's w is not the picture of w.npy"; fi
+if [ -z "$(ls -A npz_tmp)" ]; then pass; else fail "npz: temporary files left: $(ls npz_tmp)"; fi
+# Frames: every numbered array of the archive, in number order, its truth by name.
+ok "npz frames"             z8.html --animate "$npz/frames.npz" --truth "$npz/frames.npz:truth"
+ok "npy frames"             z9.html --animate "$npz/frames" --truth "$npz/frames.npz:truth"
+if cmp -s z8.html z9.html && grep -q 'epoch 10' z8.html; then pass; else fail "npz frames: not the page of frames/*.npy"; fi
+ok "npz view"               z10.html --view "$npz/savez.npz:w" "$npz/compressed.npz:w"
+bad "npz many arrays"   2 "WEIGHTS '$npz/savez.npz' holds 7 arrays (w, fortran, heads, bias, half, mask, arr_0): name one as '$npz/savez.npz:w'" "$npz/savez.npz" -o out/new.svg
+bad "npz no such name"  1 "'$npz/savez.npz': no array named 'wq'; the archive holds 'w', 'fortran'" "$npz/savez.npz:wq" -o out/new.svg
+bad "npz truth"         2 "--truth '$npz/frames.npz' holds 4 arrays" "$npy/f8_c_3x4.npy" --truth "$npz/frames.npz" -o out/new.svg
+bad "torch.save"        1 "WEIGHTS '$npz/torch_like.npz' is a torch.save file (a ZIP archive of pickles), not NumPy's .npz: save the tensor with np.save" "$npz/torch_like.npz" -o out/new.svg
+cp "$npz/torch_like.npz" torch_saved.npy
+bad "torch.save as .npy" 1 "WEIGHTS 'torch_saved.npy' is a torch.save file" torch_saved.npy -o out/new.svg
+cp "$npz/savez.npz" out/archive.svg
+bad "npz is the output"  2 "-o 'out/archive.svg' is the WEIGHTS file 'out/archive.svg:w'" out/archive.svg:w -o out/archive.svg
+if cmp -s out/archive.svg "$npz/savez.npz"; then pass; else fail "npz is the output: the archive was changed"; fi
+rm -f out/archive.svg
+if command -v python3 >/dev/null 2>&1; then
+    # Frames of one archive with one number: the message names both arrays.
+    python3 -c 'import sys, zipfile
+w = open(sys.argv[1], "rb").read()
+with zipfile.ZipFile("dup.npz", "w") as z:
+    z.writestr("epoch_1.npy", w)
+    z.writestr("epoch_01.npy", w)' "$npz/w.npy"
+    bad "npz frames, one number" 2 "--animate: 'dup.npz:epoch_01' and 'dup.npz:epoch_1' have the same number 1" --animate dup.npz -o out/new.html
     # float16 maps are pooled too: the same picture as the float32 file of the same values.
     write_npy half.npy '(40, 30)' C '<f2' '(t[0] % 4) / 4 + (t[1] % 2) / 8'
     write_npy single.npy '(40, 30)' C '<f4' '(t[0] % 4) / 4 + (t[1] % 2) / 8'

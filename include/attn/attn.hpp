@@ -44,6 +44,7 @@
 #include "io/html.hpp"
 #include "io/npy.hpp"
 #include "io/npy_stream.hpp"
+#include "io/npz.hpp"
 #include "io/pharaoh.hpp"
 #include "io/png.hpp"
 #include "io/svg.hpp"

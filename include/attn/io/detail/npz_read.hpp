@@ -318,7 +318,10 @@ inline ZipArchive zip_open(const std::filesystem::path& path, const std::string&
   std::uint64_t entries = zip_u16(record + 10);
   std::uint64_t directory_size = zip_u32(record + 12);
   std::uint64_t directory_offset = zip_u32(record + 16);
-  if (zip_u16(record + 4) != 0 || zip_u16(record + 6) != 0) npy_fail(zip.context, "a ZIP archive split over several disks");
+  const auto other_disk = [](std::uint32_t disk) { return disk != 0 && disk != 0xFFFF; };  // 0xFFFF: see ZIP64
+  if (other_disk(zip_u16(record + 4)) || other_disk(zip_u16(record + 6))) {
+    npy_fail(zip.context, "a ZIP archive split over several disks");
+  }
   if (entries == 0xFFFF || directory_size == 0xFFFFFFFFU || directory_offset == 0xFFFFFFFFU) {
     // ZIP64: a locator right before the record points at the ZIP64 end of central directory.
     if (record_offset < 20) npy_fail(zip.context, "a ZIP64 archive without its ZIP64 locator");

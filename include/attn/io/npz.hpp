@@ -47,12 +47,9 @@ inline std::vector<std::string> npz_names(const std::filesystem::path& path) {
 template <typename Scalar = double>
 NpyArray<Scalar> read_npz_array(const std::filesystem::path& path, const std::string& name) {
   ::attn::detail::check_scalar<Scalar>();
-  detail::ZipArchive zip = detail::zip_open(path, "attn::io::read_npz_array");
-  const detail::ZipMember& member = detail::npz_find(zip, name);
-  const std::vector<unsigned char> bytes = detail::zip_member_bytes(zip, member);
-  detail::ByteBuffer buffer(bytes.data(), bytes.size());
-  std::istream is(&buffer);
-  return detail::npy_read_array<Scalar>(is, zip.context + "array '" + name + "': ");
+  return detail::npz_read(path, name, "attn::io::read_npz_array", [](std::istream& is, const std::string& context) {
+    return detail::npy_read_array<Scalar>(is, context);
+  });
 }
 
 /// Reads the 0-D, 1-D or 2-D array `name` of the .npz archive at `path` as a matrix, as
@@ -66,12 +63,9 @@ NpyArray<Scalar> read_npz_array(const std::filesystem::path& path, const std::st
 template <typename Scalar = double>
 Matrix<Scalar> read_npz(const std::filesystem::path& path, const std::string& name) {
   ::attn::detail::check_scalar<Scalar>();
-  detail::ZipArchive zip = detail::zip_open(path, "attn::io::read_npz");
-  const detail::ZipMember& member = detail::npz_find(zip, name);
-  const std::vector<unsigned char> bytes = detail::zip_member_bytes(zip, member);
-  detail::ByteBuffer buffer(bytes.data(), bytes.size());
-  std::istream is(&buffer);
-  return detail::npy_read_matrix<Scalar>(is, zip.context + "array '" + name + "': ");
+  return detail::npz_read(path, name, "attn::io::read_npz", [](std::istream& is, const std::string& context) {
+    return detail::npy_read_matrix<Scalar>(is, context);
+  });
 }
 
 }  // namespace attn::io

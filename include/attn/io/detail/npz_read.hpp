@@ -459,4 +459,15 @@ class ByteBuffer : public std::streambuf {
   }
 };
 
+/// `read(is, context)` on an istream over the .npy bytes of array `name` of the archive at
+/// `path` (read_npz_array, read_npz); `who` names the caller in messages.
+template <typename Read>
+auto npz_read(const std::filesystem::path& path, const std::string& name, const char* who, Read&& read) {
+  ZipArchive zip = zip_open(path, who);
+  const std::vector<unsigned char> bytes = zip_member_bytes(zip, npz_find(zip, name));
+  ByteBuffer buffer(bytes.data(), bytes.size());
+  std::istream is(&buffer);
+  return read(is, zip.context + "array '" + name + "': ");
+}
+
 }  // namespace attn::io::detail

@@ -10,6 +10,7 @@
 
 #include "../../config.hpp"
 #include "npy_header.hpp"  // npy_error, npy_fail
+#include "png.hpp"         // crc32 (PNG's and ZIP's are one CRC-32)
 #include "write_file.hpp"  // open_for_reading
 
 #include <algorithm>
@@ -26,22 +27,6 @@
 #include <vector>
 
 namespace attn::io::detail {
-
-/// The CRC-32 of ZIP (and zlib, PNG): reflected polynomial 0xEDB88320, from 0xFFFFFFFF, inverted.
-inline std::uint32_t zip_crc32(const unsigned char* p, std::size_t n) {
-  static const std::array<std::uint32_t, 256> table = [] {
-    std::array<std::uint32_t, 256> t{};
-    for (std::uint32_t i = 0; i < 256; ++i) {
-      std::uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1U) != 0 ? 0xEDB88320U ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  std::uint32_t c = 0xFFFFFFFFU;
-  for (std::size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFFU] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFU;
-}
 
 /// A DEFLATE decoder (RFC 1951): stored, fixed-Huffman and dynamic-Huffman blocks, canonical
 /// codes decoded a bit at a time (as the RFC describes them; ample for weights files). Hostile
@@ -407,7 +392,7 @@ inline std::vector<unsigned char> zip_member_bytes(ZipArchive& zip, const ZipMem
     npy_fail(context, "it holds " + std::to_string(bytes.size()) + " bytes, its directory entry says " +
                           std::to_string(m.size));
   }
-  if (zip_crc32(bytes.data(), bytes.size()) != m.crc) npy_fail(context, "its CRC-32 does not match (a damaged file?)");
+  if (crc32(bytes.data(), bytes.size()) != m.crc) npy_fail(context, "its CRC-32 does not match (a damaged file?)");
   return bytes;
 }
 

@@ -33,7 +33,7 @@ std::uint32_t reflected_crc32(const unsigned char* data, std::size_t size, std::
   return ~crc;
 }
 
-/// The CRC-32 of PNG chunks.
+/// The CRC-32 of PNG chunks, ZIP members (npz_read.hpp) and zlib.
 inline std::uint32_t crc32(const unsigned char* data, std::size_t size, std::uint32_t crc = 0) {
   return reflected_crc32<0xEDB88320u>(data, size, crc);
 }

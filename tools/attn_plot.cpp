@@ -1591,19 +1591,12 @@ class NpzInputs {
   /// `path` itself, or the .npy file (or, for `frames`, the directory of .npy files) its
   /// archive's arrays went to. `what` names the input in messages ("WEIGHTS", "--truth", ...).
   std::string resolve(const std::string& path, const std::string& what, bool frames = false) {
-    std::string archive, name;
-    if (is_zip_file(path)) {
-      archive = path;
-    } else {
-      const std::size_t colon = path.rfind(':');
-      std::error_code error;
-      if (colon == std::string::npos || colon == 0 || fs::exists(path, error) || !is_zip_file(path.substr(0, colon))) {
-        return path;
-      }
-      archive = path.substr(0, colon);
-      name = path.substr(colon + 1);
-    }
-    const std::vector<std::string> names = attn::io::npz_names(archive);
+    const std::string archive = archive_of(path);
+    if (!is_zip_file(archive)) return path;
+    std::string name = archive == path ? std::string() : path.substr(archive.size() + 1);
+    attn::io::detail::ZipArchive zip = attn::io::detail::zip_open(archive, "attn-plot");  // read once
+    std::vector<std::string> names;
+    for (const attn::io::detail::ZipMember& m : zip.members) names.push_back(attn::io::detail::npz_key(m.name));
     const bool pickles = std::any_of(names.begin(), names.end(), [](const std::string& n) {
       return n == "data.pkl" || (n.size() > 9 && n.compare(n.size() - 9, 9, "/data.pkl") == 0);
     });
@@ -1618,7 +1611,7 @@ class NpzInputs {
     if (frames && name.empty()) {  // every numbered array, as a directory of numbered .npy files
       for (const std::string& n : names) {
         if (std::none_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
-        extract(archive, n, to);
+        extract(zip, archive, n, to);
       }
       shown_.emplace_back(to.string(), archive);
       return to.string();
@@ -1633,7 +1626,7 @@ class NpzInputs {
       }
       name = names.front();
     }
-    return extract(archive, name, to);
+    return extract(zip, archive, name, to);
   }
 
   /// `text` with every temporary path replaced by the archive (and array) it stands for.
@@ -1662,9 +1655,10 @@ class NpzInputs {
     return dir_;
   }
 
-  /// Writes array `name` of `archive` (its .npy bytes, checked) to `to`/<name>.npy.
-  std::string extract(const std::string& archive, const std::string& name, const fs::path& to) {
-    attn::io::detail::ZipArchive zip = attn::io::detail::zip_open(archive, "attn-plot");
+  /// Writes array `name` of `zip`, the archive at `archive` (its .npy bytes, checked), to
+  /// `to`/<name>.npy.
+  std::string extract(attn::io::detail::ZipArchive& zip, const std::string& archive, const std::string& name,
+                      const fs::path& to) {
     const std::vector<unsigned char> bytes = attn::io::detail::zip_member_bytes(zip, attn::io::detail::npz_find(zip, name));
     std::string file;  // the name, as a file name: its frame number and title stay
     for (char c : name) file += std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ? c : '_';

@@ -2,7 +2,8 @@
 // Tests of attn/io/npz.hpp: archives written by NumPy itself (np.savez, np.savez_compressed;
 // tests/fixtures/make_npz_fixtures.py) read back as the .npy reader reads the same arrays saved
 // with np.save, raw DEFLATE streams written by zlib inflated to their input, a ZIP64 archive,
-// and damaged archives and streams rejected with the right message.
+// and damaged archives and streams rejected with the right message; archives written by attn
+// compared byte for byte with what np.savez writes for the same arrays.
 #include "attn/io/npz.hpp"
 
 #include "helpers.hpp"
@@ -19,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -260,6 +262,139 @@ TEST_CASE("npz: damaged archives are refused with what is wrong", "[npz]") {
   }
   CHECK_THAT(message_of<std::runtime_error>([&] { attn::io::npz_names(tmp.path / "missing.npz"); }),
              Catch::Contains("attn::io::npz_names: cannot open '" + (tmp.path / "missing.npz").string() + "' for reading"));
+}
+
+namespace {
+
+// The arrays of written.npz (np.savez, tests/fixtures/make_npz_fixtures.py), read back with
+// attn's reader (checked above against np.save's files), as write_npz entries in the archive's
+// order; `output` was saved in Fortran order.
+struct Written {
+  Eigen::MatrixXf weights = attn::io::read_npz<float>(dir / "written.npz", "weights");
+  Eigen::MatrixXd output = attn::io::read_npz(dir / "written.npz", "output");
+  attn::io::NpyArray<float> heads = attn::io::read_npz_array<float>(dir / "written.npz", "heads");
+  Eigen::MatrixXd empty = attn::io::read_npz(dir / "written.npz", "empty");
+  Eigen::MatrixXd other = attn::io::read_npz(dir / "written.npz", "\u6ce8\u610f");
+
+  std::vector<attn::io::NpzEntry> entries() const {
+    return {{"weights", weights},
+            {"output", output, attn::io::NpyOrder::fortran},
+            {"heads", heads},
+            {"empty", empty},
+            {"\u6ce8\u610f", other}};
+  }
+};
+
+std::vector<unsigned char> bytes_of(const std::ostringstream& os) {
+  const std::string s = os.str();
+  return {s.begin(), s.end()};
+}
+
+}  // namespace
+
+TEST_CASE("npz: write_npz writes the bytes np.savez writes", "[npz][write]") {
+  const Written a;
+  REQUIRE(a.heads.shape == std::vector<Index>{2, 3, 4});
+  REQUIRE(a.empty.rows() == 0);
+  std::ostringstream os;
+  attn::io::write_npz(os, a.entries());
+  CHECK(bytes_of(os) == bytes_of(dir / "written.npz"));
+
+  const TempDir tmp("attn_npz");
+  attn::io::write_npz(tmp.path / "w.npz", a.entries());
+  CHECK(bytes_of(tmp.path / "w.npz") == bytes_of(dir / "written.npz"));
+  attn::io::write_npz(tmp.path / "none.npz", {});  // np.savez of nothing: the end record alone
+  CHECK(bytes_of(tmp.path / "none.npz") == bytes_of(dir / "written_empty.npz"));
+  CHECK(attn::io::npz_names(tmp.path / "none.npz").empty());
+}
+
+TEST_CASE("npz: past the ZIP64 limit write_npz writes zipfile's ZIP64 fields", "[npz][write]") {
+  // written_zip64_<n>.npz is np.savez with zipfile.ZIP64_LIMIT lowered to n bytes: members
+  // above it have ZIP64 sizes, members after it ZIP64 offsets, and the archive ZIP64 end records
+  // (at 500 only for the central directory's offset, not its size), as archives past 2 GiB
+  // have. attn's limit is lowered alike.
+  const Written a;
+  const std::vector<attn::io::NpzEntry> entries = a.entries();
+  std::vector<std::string> names;
+  for (const attn::io::NpzEntry& e : entries) names.push_back(e.name());
+  for (const std::uint64_t limit : {150, 500}) {
+    INFO(limit);
+    const fs::path expected = dir / ("written_zip64_" + std::to_string(limit) + ".npz");
+    std::ostringstream os;
+    attn::io::detail::npz_write(
+        os, names, [&](std::size_t k, std::ostream& out) { entries[k].write(out); }, limit);
+    CHECK(bytes_of(os) == bytes_of(expected));
+    // and attn's reader follows those fields.
+    check_same_array(attn::io::read_npz_array<float>(expected, "heads"), a.heads);
+  }
+}
+
+TEST_CASE("npz: write_npz takes views and expressions, and keeps what they show", "[npz][write]") {
+  Eigen::MatrixXf m(3, 4);
+  for (Index k = 0; k < 12; ++k) m(k / 4, k % 4) = static_cast<float>(k) - 5.5f;
+  const Eigen::MatrixXf t = m.transpose();
+  const Eigen::MatrixXf rows = m.topRows(2);
+  const Eigen::MatrixXf twice = m * 2.0f;
+  const Eigen::MatrixXd wide = m.cast<double>();
+  // Entries made first and written later: the views (transpose, block, Map) must still show m,
+  // and the expressions (a product, a cast) must have been kept (ASan would see a dangling one).
+  const Eigen::Map<const Eigen::MatrixXf> map(m.data(), 4, 3);
+  const std::vector<attn::io::NpzEntry> entries{
+      {"t", m.transpose()}, {"rows", m.topRows(2)}, {"twice", m * 2.0f}, {"wide", m.cast<double>()}, {"map", map}};
+  std::ostringstream os;
+  attn::io::write_npz(os, entries);
+  std::ostringstream expected;
+  const Eigen::MatrixXf map_copy = map;
+  attn::io::write_npz(expected, {{"t", t}, {"rows", rows}, {"twice", twice}, {"wide", wide}, {"map", map_copy}});
+  CHECK(bytes_of(os) == bytes_of(expected));
+  const TempDir tmp("attn_npz");
+  attn::io::write_npz(tmp.path / "v.npz", entries);
+  CHECK(attn_test::same_bits(attn::io::read_npz<float>(tmp.path / "v.npz", "twice"), twice));
+  CHECK(attn_test::same_bits(attn::io::read_npz<double>(tmp.path / "v.npz", "wide"), wide));
+}
+
+TEST_CASE("npz: write_npz refuses bad names and streams, and replaces files atomically", "[npz][write][error]") {
+  const Eigen::MatrixXd m = Eigen::MatrixXd::Ones(2, 2);
+  const TempDir tmp("attn_npz");
+  const fs::path path = tmp.path / "a.npz";
+  attn::io::write_npz(path, {{"kept", m}});
+  const std::vector<unsigned char> before = bytes_of(path);
+  const auto refused = [&](const std::vector<attn::io::NpzEntry>& entries) {
+    const std::string what = message_of<attn::invalid_argument>([&] { attn::io::write_npz(path, entries); });
+    std::ostringstream os;
+    CHECK(message_of<attn::invalid_argument>([&] { attn::io::write_npz(os, entries); }) == what);
+    CHECK(os.str().empty());  // nothing written before the checks
+    return what;
+  };
+  CHECK(refused({{"w", m}, {"", m}}) == "attn::io::write_npz: an array's name is empty");
+  CHECK(refused({{"w.npy", m}}) == "attn::io::write_npz: the name 'w.npy' ends in '.npy': give it without, the "
+                                   "member is named '<name>.npy' (as np.savez names it)");
+  CHECK(refused({{"w", m}, {"b", m}, {"w", m}}) == "attn::io::write_npz: two arrays are named 'w'");
+  CHECK(refused({{"w", m}, {"b\xff", m}}) == "attn::io::write_npz: the name of array 1 is not valid UTF-8 (byte 1)");
+  CHECK(refused({{std::string("a\0b", 3), m}}) == "attn::io::write_npz: the name 'a\\0...' holds a NUL character");
+  CHECK(refused({{std::string(65532, 'x'), m}}) ==
+        "attn::io::write_npz: the name of array 0 has 65532 bytes, a ZIP name at most 65531 before '.npy'");
+  attn::io::NpyArray<double> wrong{{2, 3}, {1, 2, 3}};
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::NpzEntry("w", wrong); }) ==
+        "attn::io::write_npz: array.data.size() (3) must equal the product of array.shape (2, 3)");
+  CHECK(bytes_of(path) == before);  // the file is untouched
+
+  std::ostringstream bad;
+  bad.setstate(std::ios::badbit);
+  CHECK(message_of<std::runtime_error>([&] { attn::io::write_npz(bad, {{"w", m}}); }) ==
+        "attn::io::write_npz: the output stream is not in a good state");
+  CHECK(message_of<std::runtime_error>([&] { attn::io::write_npz(tmp.path, {{"w", m}}); }) ==
+        "attn::io::write_npz: cannot write '" + tmp.path.string() +
+            "': it is a directory, and only a regular file is replaced");
+
+  attn::io::write_npz(path, {{"w", m}, {"v", Eigen::MatrixXf::Zero(1, 3)}});  // replaced
+  CHECK(attn::io::npz_names(path) == std::vector<std::string>{"w", "v"});
+  int entries = 0;
+  for (const auto& entry : fs::directory_iterator(tmp.path)) {
+    (void)entry;
+    ++entries;
+  }
+  CHECK(entries == 1);  // no temporary file left
 }
 
 }  // namespace test_npz

@@ -110,7 +110,7 @@ TEST_CASE("npz: a compressed map of 300 rows reads as NumPy computed it", "[npz]
 TEST_CASE("npz: zlib's DEFLATE streams inflate to their input, every block type", "[npz]") {
   const std::vector<unsigned char> plain = bytes_of(dir / "plain.bin");
   REQUIRE(plain.size() == 40000);
-  for (const char* kind : {"level0", "fixed", "huffman", "best"}) {
+  for (const char* kind : {"level0", "fixed", "huffman", "best", "mixed"}) {
     INFO(kind);
     const std::vector<unsigned char> in = bytes_of(dir / (std::string("deflate_") + kind + ".bin"));
     CHECK(inflate(in, plain.size()) == plain);
@@ -175,9 +175,10 @@ TEST_CASE("npz: a hand-made dynamic block decodes, and an incomplete literal cod
   // 257 literal/length codes, 1 distance code, 19 code-length codes: 18 (a run of zeros) one
   // bit (code 0), lengths 1 and 2 two bits (codes 10 and 11). 'a' (97) gets length 1, the
   // end-of-block code 256 length `end_length`, the distance code length 1.
-  const auto block = [](unsigned end_length) {
+  // `as` times 'a' then the end of block; with `stored`, a stored block "xyz" follows (final).
+  const auto block = [](unsigned end_length, int as = 2, bool stored = false) {
     Bits b;
-    b.put(1, 1);   // final
+    b.put(stored ? 0 : 1, 1);  // final
     b.put(2, 2);   // dynamic
     b.put(0, 5);   // 257 literal/length codes
     b.put(0, 5);   // 1 distance code
@@ -189,10 +190,25 @@ TEST_CASE("npz: a hand-made dynamic block decodes, and an incomplete literal cod
     b.code(0, 1), b.put(20 - 11, 7);                      // 20 zeros (up to 255)
     b.code(end_length == 1 ? 2 : 3, 2);                   // 256: end_length
     b.code(2, 2);                                         // the distance code: 1
-    b.code(0, 1), b.code(0, 1), b.code(1, 1);             // 'a', 'a', end of block
+    for (int k = 0; k < as; ++k) b.code(0, 1);            // 'a'
+    b.code(1, 1);                                         // end of block
+    if (stored) {
+      b.put(1, 1);  // final
+      b.put(0, 2);  // stored: to the byte boundary, then LEN, NLEN and the bytes
+      b.used = 8;
+      for (unsigned byte : {3U, 0U, 0xFCU, 0xFFU, unsigned{'x'}, unsigned{'y'}, unsigned{'z'}}) b.put(byte, 8);
+    }
     return b.bytes;
   };
   CHECK(inflate(block(1), 10) == std::vector<unsigned char>{'a', 'a'});
+  // A stored block right after codes read ahead of it (the decoder looks 9 bits ahead): with 2
+  // to 9 'a's it starts at every bit offset, and the bytes read ahead must be given back.
+  for (int as = 2; as <= 9; ++as) {
+    INFO(as);
+    std::vector<unsigned char> expected(static_cast<std::size_t>(as), 'a');
+    expected.insert(expected.end(), {'x', 'y', 'z'});
+    CHECK(inflate(block(1, as, true), 20) == expected);
+  }
   // 'a' one bit and the end of block two leave the code 11 unused. (Python's zlib.decompress(bytes,
   // -15) gives b'aa' for the first and refuses the second, "invalid literal/lengths set".)
   CHECK_THAT(message_of<attn::io::npy_error>([&] { inflate(block(2), 10); }),

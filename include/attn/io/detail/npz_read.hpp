@@ -29,7 +29,8 @@
 namespace attn::io::detail {
 
 /// A DEFLATE decoder (RFC 1951): stored, fixed-Huffman and dynamic-Huffman blocks, canonical
-/// codes decoded a bit at a time (as the RFC describes them; ample for weights files). Hostile
+/// codes decoded through a table of their first fast_bits bits (codes up to that long in one
+/// lookup), longer codes then a bit at a time, as the RFC describes them. Hostile
 /// streams fail with npy_error: a code set that is over-subscribed, or incomplete where the RFC
 /// allows no gap (only a lone one-bit code may leave one, as zlib accepts), a length or
 /// distance symbol out of range, a distance before the first byte, a stored block whose length
@@ -58,24 +59,44 @@ class Inflate {
 
  private:
   static constexpr int max_bits = 15;
+  static constexpr int fast_bits = 9;  // fixed codes are 7 to 9 bits; zlib's dynamic ones mostly shorter
   struct Huffman {
     std::array<std::uint16_t, max_bits + 1> count{};  // codes of each length (count[0]: unused symbols)
     std::array<std::uint16_t, 288> symbol{};          // the symbols in canonical order
+    // The next fast_bits bits of the stream (first bit least significant) → the symbol << 4 |
+    // its code's length, for codes of at most fast_bits bits; 0: a longer code, or none.
+    std::array<std::uint16_t, std::size_t{1} << fast_bits> fast{};
   };
 
   [[noreturn]] void fail(const std::string& what) const { npy_fail(context_, "corrupt DEFLATE data: " + what); }
 
-  /// The next `n` bits (n <= 16), least significant first.
-  std::uint32_t bits(int n) {
-    std::uint32_t value = bit_buffer_;
+  /// At least `n` bits (n <= 16) in the buffer; past the end of the data, zero bytes, counted in
+  /// `padding_` (a table lookup may look past the end; drop() fails if they are consumed).
+  void need(int n) {
     while (bit_count_ < n) {
-      if (pos_ == size_) fail("the compressed data ends early");
-      value |= std::uint32_t{in_[pos_++]} << bit_count_;
+      std::uint32_t byte = 0;
+      if (pos_ < size_) {
+        byte = in_[pos_++];
+      } else {
+        ++padding_;
+      }
+      bit_buffer_ |= byte << bit_count_;
       bit_count_ += 8;
     }
-    bit_buffer_ = value >> n;
+  }
+
+  void drop(int n) {
+    bit_buffer_ >>= n;
     bit_count_ -= n;
-    return value & ((std::uint32_t{1} << n) - 1U);
+    if (padding_ != 0 && 8 * padding_ > bit_count_) fail("the compressed data ends early");
+  }
+
+  /// The next `n` bits (n <= 16), least significant first.
+  std::uint32_t bits(int n) {
+    need(n);
+    const std::uint32_t value = bit_buffer_ & ((std::uint32_t{1} << n) - 1U);
+    drop(n);
+    return value;
   }
 
   void room(std::size_t n) const {
@@ -102,6 +123,27 @@ class Inflate {
     for (int s = 0; s < n; ++s) {
       if (length[s] != 0) h.symbol[next[length[s]]++] = static_cast<std::uint16_t>(s);
     }
+    // The fast table (only for codes that are not over-subscribed: those are refused). Codes of
+    // one length are consecutive in symbol order from that length's first code (RFC 1951 3.2.2);
+    // the stream sends a code's most significant bit first, so the table is indexed by the
+    // code's bits reversed, and every value of the bits after a short code leads to it.
+    h.fast.fill(0);
+    if (left >= 0) {
+      int code = 0;
+      std::size_t index = 0;
+      for (int len = 1; len <= fast_bits; ++len) {
+        const int count = h.count[static_cast<std::size_t>(len)];
+        for (int k = 0; k < count; ++k, ++code, ++index) {
+          std::uint32_t reversed = 0;
+          for (int b = 0; b < len; ++b) reversed |= ((static_cast<std::uint32_t>(code) >> b) & 1U) << (len - 1 - b);
+          const auto entry = static_cast<std::uint16_t>(h.symbol[index] << 4 | len);
+          for (std::uint32_t fill = reversed; fill < (std::uint32_t{1} << fast_bits); fill += std::uint32_t{1} << len) {
+            h.fast[fill] = entry;
+          }
+        }
+        code <<= 1;
+      }
+    }
     return left;
   }
 
@@ -114,6 +156,13 @@ class Inflate {
   }
 
   int decode(const Huffman& h) {
+    need(fast_bits);
+    const std::uint16_t entry = h.fast[bit_buffer_ & ((std::uint32_t{1} << fast_bits) - 1U)];
+    if (entry != 0) {
+      drop(entry & 0xF);
+      return entry >> 4;
+    }
+    // A code longer than fast_bits (or none): bit by bit from its first bit.
     int code = 0, first = 0, index = 0;
     for (int len = 1; len <= max_bits; ++len) {
       code |= static_cast<int>(bits(1));
@@ -127,8 +176,13 @@ class Inflate {
   }
 
   void stored() {
-    bit_buffer_ = 0;  // to the byte boundary: the bits left belong to the byte already read
+    // To the byte boundary: drop the bits left of the byte being read, and give back the whole
+    // bytes a lookup read ahead (padding past the end is not data).
+    drop(bit_count_ % 8);
+    pos_ -= static_cast<std::size_t>(bit_count_ / 8 - padding_);
+    bit_buffer_ = 0;
     bit_count_ = 0;
+    padding_ = 0;
     if (size_ - pos_ < 4) fail("the compressed data ends early");
     const std::size_t length = std::size_t{in_[pos_]} | std::size_t{in_[pos_ + 1]} << 8;
     const std::size_t check = std::size_t{in_[pos_ + 2]} | std::size_t{in_[pos_ + 3]} << 8;
@@ -229,6 +283,7 @@ class Inflate {
   std::size_t pos_ = 0;
   std::uint32_t bit_buffer_ = 0;
   int bit_count_ = 0;
+  int padding_ = 0;  // zero bytes in the buffer past the end of the data
   std::size_t limit_;
   std::string context_;
   std::vector<unsigned char> out_;

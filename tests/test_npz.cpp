@@ -367,6 +367,18 @@ TEST_CASE("npz: write_npz takes views and expressions, and keeps what they show"
   attn::io::write_npz(tmp.path / "v.npz", entries);
   CHECK(attn_test::same_bits(attn::io::read_npz<float>(tmp.path / "v.npz", "twice"), twice));
   CHECK(attn_test::same_bits(attn::io::read_npz<double>(tmp.path / "v.npz", "wide"), wide));
+
+  // Temporaries (a function's matrix, npy_stack's array) are moved into their entries.
+  const auto make = [&] { return Eigen::MatrixXf(m * 3.0f); };
+  const std::vector<Eigen::MatrixXf> maps{m, twice};
+  const std::vector<attn::io::NpzEntry> owned{{"made", make()}, {"stack", attn::io::npy_stack(maps)}};
+  std::ostringstream from_temporaries;
+  attn::io::write_npz(from_temporaries, owned);
+  const Eigen::MatrixXf made = m * 3.0f;
+  const attn::io::NpyArray<float> stack = attn::io::npy_stack(maps);
+  std::ostringstream from_values;
+  attn::io::write_npz(from_values, {{"made", made}, {"stack", stack}});
+  CHECK(bytes_of(from_temporaries) == bytes_of(from_values));
 }
 
 TEST_CASE("npz: write_npz refuses bad names and streams, and replaces files atomically", "[npz][write][error]") {

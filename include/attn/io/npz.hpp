@@ -84,7 +84,8 @@ Matrix<Scalar> read_npz(const std::filesystem::path& path, const std::string& na
 /// One named array for write_npz(): a float or double matrix (any Eigen expression; written as
 /// a 2-D array of shape (rows, cols), as write_npy() writes it) or an N-D NpyArray, and the
 /// order of its data in the file. A Matrix, a view of storage (a Map, block, Ref, transpose) and
-/// an NpyArray are held by reference, so what they show must outlive the write_npz() call;
+/// an NpyArray are held by reference, so what they show must outlive the write_npz() call; a
+/// temporary Matrix or NpyArray (a function's result, npy_stack()) is moved into the entry, and
 /// any other expression (a product, a cast, ...) is evaluated once, into the entry. Written as the member
 /// `<name>.npy`, as np.savez names a keyword argument, so `np.load(path)[name]` and
 /// attn::io::read_npz(path, name) read it back.
@@ -110,6 +111,19 @@ class NpzEntry {
     }
   }
 
+  /// A temporary matrix (a function's result): moved into the entry, so the entry owns it.
+  /// \param name the array's name (non-empty UTF-8, without ".npy")
+  /// \param m the matrix, r×c, float or double
+  /// \param order data order in the file (default C)
+  template <typename Scalar, int Rows, int Cols, int Options, int MaxRows, int MaxCols>
+  NpzEntry(std::string name, Eigen::Matrix<Scalar, Rows, Cols, Options, MaxRows, MaxCols>&& m,
+           NpyOrder order = NpyOrder::c)
+      : name_(std::move(name)) {
+    ::attn::detail::check_scalar<Scalar>();
+    auto owned = std::make_shared<const Eigen::Matrix<Scalar, Rows, Cols, Options, MaxRows, MaxCols>>(std::move(m));
+    write_ = [owned, order](std::ostream& os) { detail::npy_write_matrix(os, *owned, order); };
+  }
+
   /// \param name the array's name (non-empty UTF-8, without ".npy")
   /// \param array shape and data (C order), float or double, checked as write_npy() checks it
   /// \param order data order in the file (default C)
@@ -120,6 +134,18 @@ class NpzEntry {
     detail::npy_check_array(array, "attn::io::write_npz");
     const NpyArray<Scalar>* held = &array;
     write_ = [held, order](std::ostream& os) { detail::npy_write_array(os, *held, order); };
+  }
+
+  /// A temporary array (e.g. npy_stack()'s result): moved into the entry, so the entry owns it.
+  /// \param name the array's name (non-empty UTF-8, without ".npy")
+  /// \param array shape and data (C order), float or double, checked as write_npy() checks it
+  /// \param order data order in the file (default C)
+  template <typename Scalar>
+  NpzEntry(std::string name, NpyArray<Scalar>&& array, NpyOrder order = NpyOrder::c) : name_(std::move(name)) {
+    ::attn::detail::check_scalar<Scalar>();
+    detail::npy_check_array(array, "attn::io::write_npz");
+    auto owned = std::make_shared<const NpyArray<Scalar>>(std::move(array));
+    write_ = [owned, order](std::ostream& os) { detail::npy_write_array(os, *owned, order); };
   }
 
   /// The array's name, as given.

@@ -4,9 +4,14 @@
 // queries: a "find your partner" task, like the mask keras-attention's examples learn). After
 // every epoch the attention of three test samples goes into an attn::io::AnimationWriter;
 // the page (training_animation.html: slider, play/pause, truth beside each map) and an SVG grid
-// of epochs 1, 3, 8 and 30 (training_animation_grid.svg) are written at the end.
+// of epochs 1, 3, 8 and 30 (training_animation_grid.svg) are written at the end, and the same
+// maps as NumPy arrays (training_frames.npz: epoch_1 ... epoch_30, each 3 × 12 × 12, and truth),
+// for NumPy or for attn-plot:
+//   attn-plot --animate training_frames.npz --truth training_frames.npz:truth -o training.html
 
 #include <attn/io/animation.hpp>
+#include <attn/io/npy.hpp>
+#include <attn/io/npz.hpp>
 #include <attn/scaled_dot_product.hpp>
 
 #include <algorithm>
@@ -69,7 +74,9 @@ int main() {
   options.sample_titles = {"test sample 0", "test sample 1", "test sample 2"};
   options.cell_size = 14;  // pixels per cell on the page
   attn::io::AnimationWriter anim("training_animation.html", options);
-  anim.set_truth(std::vector<Eigen::MatrixXd>{test[0].truth, test[1].truth, test[2].truth});
+  const std::vector<Eigen::MatrixXd> truth{test[0].truth, test[1].truth, test[2].truth};
+  anim.set_truth(truth);
+  std::vector<attn::io::NpzEntry> arrays{{"truth", attn::io::npy_stack(truth)}};  // for training_frames.npz
 
   const double learning_rate = 0.03;
   for (int epoch = 1; epoch <= 30; ++epoch) {
@@ -83,10 +90,12 @@ int main() {
     std::vector<Eigen::MatrixXd> maps;
     for (const Sample& s : test) maps.push_back(attn::scaled_dot_product(s.queries * w, s.keys, s.keys).weights);
     anim.add_frame(epoch, "epoch " + std::to_string(epoch), maps);
+    arrays.emplace_back("epoch_" + std::to_string(epoch), attn::io::npy_stack(maps));  // 3 × 12 × 12, owned
     if (epoch % 10 == 0) std::cout << "epoch " << epoch << ": loss " << loss / static_cast<double>(train.size()) << "\n";
   }
   anim.write();
   anim.write_grid_svg("training_animation_grid.svg", {0, 2, 7, 29});  // epochs 1, 3, 8, 30
-  std::cout << "wrote training_animation.html and training_animation_grid.svg\n";
+  attn::io::write_npz("training_frames.npz", arrays);  // np.load("training_frames.npz")["epoch_30"]
+  std::cout << "wrote training_animation.html, training_animation_grid.svg and training_frames.npz\n";
   return 0;
 }

@@ -82,13 +82,10 @@ constexpr std::uint64_t zip_dos_date = 0x21;
 constexpr std::uint64_t zip_external_attributes = 0600u << 16;
 constexpr std::uint64_t zip_utf8_flag = 0x800;
 
-/// The local header of member `m` as zipfile writes it when np.savez closes the member (with
-/// force_zip64: the extra field holds both sizes whatever they are).
-inline std::string npz_local_header(const NpzWritten& m, std::uint64_t limit) {
-  const bool big = m.size > limit;
-  std::string h;
-  zip_put32(h, 0x04034b50u);
-  zip_put16(h, big ? zip_version_zip64 : zip_version);
+/// The fields a local header and a central directory entry share, from the version needed to
+/// extract to the name's length: sizes 0xFFFFFFFF when `big` (they are in the ZIP64 field).
+inline void zip_member_fields(std::string& h, const NpzWritten& m, std::uint64_t version, bool big) {
+  zip_put16(h, version);
   zip_put16(h, m.utf8 ? zip_utf8_flag : 0);
   zip_put16(h, 0);  // stored
   zip_put16(h, 0);  // time
@@ -97,6 +94,15 @@ inline std::string npz_local_header(const NpzWritten& m, std::uint64_t limit) {
   zip_put32(h, big ? 0xFFFFFFFFu : m.size);
   zip_put32(h, big ? 0xFFFFFFFFu : m.size);
   zip_put16(h, m.name.size());
+}
+
+/// The local header of member `m` as zipfile writes it when np.savez closes the member (with
+/// force_zip64: the extra field holds both sizes whatever they are).
+inline std::string npz_local_header(const NpzWritten& m, std::uint64_t limit) {
+  const bool big = m.size > limit;
+  std::string h;
+  zip_put32(h, 0x04034b50u);
+  zip_member_fields(h, m, big ? zip_version_zip64 : zip_version, big);
   zip_put16(h, 20);
   h += m.name;
   zip_put16(h, 1);  // ZIP64 extended information
@@ -124,15 +130,7 @@ inline std::string npz_central_entry(const NpzWritten& m, std::uint64_t limit) {
   std::string h;
   zip_put32(h, 0x02014b50u);
   zip_put16(h, version | zip_made_on_unix << 8);
-  zip_put16(h, version);
-  zip_put16(h, m.utf8 ? zip_utf8_flag : 0);
-  zip_put16(h, 0);  // stored
-  zip_put16(h, 0);  // time
-  zip_put16(h, zip_dos_date);
-  zip_put32(h, m.crc);
-  zip_put32(h, big ? 0xFFFFFFFFu : m.size);
-  zip_put32(h, big ? 0xFFFFFFFFu : m.size);
-  zip_put16(h, m.name.size());
+  zip_member_fields(h, m, version, big);
   zip_put16(h, extra.size());
   zip_put16(h, 0);  // comment
   zip_put16(h, 0);  // disk

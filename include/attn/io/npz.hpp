@@ -86,8 +86,8 @@ Matrix<Scalar> read_npz(const std::filesystem::path& path, const std::string& na
 /// order of its data in the file. A Matrix, a view of storage (a Map, block, Ref, transpose) and
 /// an NpyArray are held by reference, so what they show must outlive the write_npz() call; a
 /// temporary Matrix or NpyArray (a function's result, npy_stack()) is moved into the entry, and
-/// any other expression (a product, a cast, ...) is evaluated once, into the entry. Written as the member
-/// `<name>.npy`, as np.savez names a keyword argument, so `np.load(path)[name]` and
+/// any other expression (a product, a cast, ...) is evaluated once, into the entry. Written as
+/// the member `<name>.npy`, as np.savez names a keyword argument, so `np.load(path)[name]` and
 /// attn::io::read_npz(path, name) read it back.
 class NpzEntry {
  public:
@@ -199,7 +199,7 @@ inline std::vector<std::string> npz_entry_names(const std::vector<NpzEntry>& ent
 /// 1980-01-01 as zipfile dates them; ZIP64 fields where a size or offset passes 2^31 - 1 bytes,
 /// as zipfile writes them). No compression: like np.savez, not np.savez_compressed. Each
 /// array is written twice: once to count its bytes and CRC-32 (a ZIP header precedes its
-/// data), once to `os`; nothing is held in memory. No entries gives an empty archive
+/// data), once to `os`; the archive is never held in memory. No entries gives an empty archive
 /// (np.load lists no arrays).
 /// \param os the stream, written unformatted (from its current position: a ZIP archive's
 ///        offsets count from the start of the file, so give a stream at the start)

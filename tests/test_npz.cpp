@@ -333,7 +333,7 @@ TEST_CASE("npz: past the ZIP64 limit write_npz writes zipfile's ZIP64 fields", "
   const std::vector<attn::io::NpzEntry> entries = a.entries();
   std::vector<std::string> names;
   for (const attn::io::NpzEntry& e : entries) names.push_back(e.name());
-  for (const std::uint64_t limit : {150, 500}) {
+  for (const std::uint64_t limit : {std::uint64_t{150}, std::uint64_t{500}}) {
     INFO(limit);
     const fs::path expected = dir / ("written_zip64_" + std::to_string(limit) + ".npz");
     std::ostringstream os;

@@ -1595,8 +1595,7 @@ class NpzInputs {
     if (!is_zip_file(archive)) return path;
     std::string name = archive == path ? std::string() : path.substr(archive.size() + 1);
     attn::io::detail::ZipArchive zip = attn::io::detail::zip_open(archive, "attn-plot");  // read once
-    std::vector<std::string> names;
-    for (const attn::io::detail::ZipMember& m : zip.members) names.push_back(attn::io::detail::npz_key(m.name));
+    const std::vector<std::string> names = attn::io::detail::npz_keys(zip);
     const bool pickles = std::any_of(names.begin(), names.end(), [](const std::string& n) {
       return n == "data.pkl" || (n.size() > 9 && n.compare(n.size() - 9, 9, "/data.pkl") == 0);
     });

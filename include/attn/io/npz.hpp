@@ -38,11 +38,7 @@ namespace attn::io {
 /// \param path the .npz file
 /// \return the array names
 inline std::vector<std::string> npz_names(const std::filesystem::path& path) {
-  const detail::ZipArchive zip = detail::zip_open(path, "attn::io::npz_names");
-  std::vector<std::string> names;
-  names.reserve(zip.members.size());
-  for (const detail::ZipMember& m : zip.members) names.push_back(detail::npz_key(m.name));
-  return names;
+  return detail::npz_keys(detail::zip_open(path, "attn::io::npz_names"));
 }
 
 /// Reads the array `name` of the .npz archive at `path` (what `np.load(path)[name]` gives:

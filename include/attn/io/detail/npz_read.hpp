@@ -458,6 +458,14 @@ inline std::string npz_key(const std::string& member) {
   return npy ? member.substr(0, member.size() - suffix.size()) : member;
 }
 
+/// The array names of `zip`, in archive order (np.load(path).files).
+inline std::vector<std::string> npz_keys(const ZipArchive& zip) {
+  std::vector<std::string> names;
+  names.reserve(zip.members.size());
+  for (const ZipMember& m : zip.members) names.push_back(npz_key(m.name));
+  return names;
+}
+
 /// The member np.load(path)[name] reads: "name.npy", or a member named `name` itself (the last
 /// of equal names, as Python's zipfile keeps). Lists the archive's names when there is none.
 inline const ZipMember& npz_find(const ZipArchive& zip, const std::string& name) {

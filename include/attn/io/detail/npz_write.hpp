@@ -6,11 +6,13 @@
 
 #include "../../config.hpp"
 #include "npy_array.hpp"
+#include "npy_header.hpp"  // npy_store_le
 #include "npy_write.hpp"
 #include "png.hpp"  // crc32
 
 #include <Eigen/Core>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -50,17 +52,12 @@ class CrcCounter : public std::streambuf {
 /// Python's zipfile.ZIP64_LIMIT: sizes and offsets above it go into ZIP64 fields.
 constexpr std::uint64_t npz_zip64_limit = (std::uint64_t{1} << 31) - 1;
 
-inline void zip_put16(std::string& out, std::uint64_t v) {
-  out.push_back(static_cast<char>(v & 0xFFu));
-  out.push_back(static_cast<char>((v >> 8) & 0xFFu));
-}
-inline void zip_put32(std::string& out, std::uint64_t v) {
-  zip_put16(out, v & 0xFFFFu);
-  zip_put16(out, (v >> 16) & 0xFFFFu);
-}
-inline void zip_put64(std::string& out, std::uint64_t v) {
-  zip_put32(out, v & 0xFFFFFFFFu);
-  zip_put32(out, v >> 32);
+/// Appends the `Bytes` low bytes of `v`, little-endian (ZIP's byte order, as npy_store_le stores).
+template <std::size_t Bytes>
+void zip_put(std::string& out, std::uint64_t v) {
+  unsigned char bytes[Bytes];
+  npy_store_le(bytes, v, Bytes);
+  out.append(reinterpret_cast<const char*>(bytes), Bytes);
 }
 
 /// What the archive needs to know of a member once it is written.
@@ -85,15 +82,15 @@ constexpr std::uint64_t zip_utf8_flag = 0x800;
 /// The fields a local header and a central directory entry share, from the version needed to
 /// extract to the name's length: sizes 0xFFFFFFFF when `big` (they are in the ZIP64 field).
 inline void zip_member_fields(std::string& h, const NpzWritten& m, std::uint64_t version, bool big) {
-  zip_put16(h, version);
-  zip_put16(h, m.utf8 ? zip_utf8_flag : 0);
-  zip_put16(h, 0);  // stored
-  zip_put16(h, 0);  // time
-  zip_put16(h, zip_dos_date);
-  zip_put32(h, m.crc);
-  zip_put32(h, big ? 0xFFFFFFFFu : m.size);
-  zip_put32(h, big ? 0xFFFFFFFFu : m.size);
-  zip_put16(h, m.name.size());
+  zip_put<2>(h, version);
+  zip_put<2>(h, m.utf8 ? zip_utf8_flag : 0);
+  zip_put<2>(h, 0);  // stored
+  zip_put<2>(h, 0);  // time
+  zip_put<2>(h, zip_dos_date);
+  zip_put<4>(h, m.crc);
+  zip_put<4>(h, big ? 0xFFFFFFFFu : m.size);
+  zip_put<4>(h, big ? 0xFFFFFFFFu : m.size);
+  zip_put<2>(h, m.name.size());
 }
 
 /// The local header of member `m` as zipfile writes it when np.savez closes the member (with
@@ -101,14 +98,14 @@ inline void zip_member_fields(std::string& h, const NpzWritten& m, std::uint64_t
 inline std::string npz_local_header(const NpzWritten& m, std::uint64_t limit) {
   const bool big = m.size > limit;
   std::string h;
-  zip_put32(h, 0x04034b50u);
+  zip_put<4>(h, 0x04034b50u);
   zip_member_fields(h, m, big ? zip_version_zip64 : zip_version, big);
-  zip_put16(h, 20);
+  zip_put<2>(h, 20);
   h += m.name;
-  zip_put16(h, 1);  // ZIP64 extended information
-  zip_put16(h, 16);
-  zip_put64(h, m.size);
-  zip_put64(h, m.size);
+  zip_put<2>(h, 1);  // ZIP64 extended information
+  zip_put<2>(h, 16);
+  zip_put<8>(h, m.size);
+  zip_put<8>(h, m.size);
   return h;
 }
 
@@ -118,25 +115,25 @@ inline std::string npz_central_entry(const NpzWritten& m, std::uint64_t limit) {
   const bool far = m.offset > limit;
   std::string extra;
   if (big || far) {
-    zip_put16(extra, 1);
-    zip_put16(extra, 8u * ((big ? 2u : 0u) + (far ? 1u : 0u)));
+    zip_put<2>(extra, 1);
+    zip_put<2>(extra, 8u * ((big ? 2u : 0u) + (far ? 1u : 0u)));
     if (big) {
-      zip_put64(extra, m.size);
-      zip_put64(extra, m.size);
+      zip_put<8>(extra, m.size);
+      zip_put<8>(extra, m.size);
     }
-    if (far) zip_put64(extra, m.offset);
+    if (far) zip_put<8>(extra, m.offset);
   }
   const std::uint64_t version = big || far ? zip_version_zip64 : zip_version;
   std::string h;
-  zip_put32(h, 0x02014b50u);
-  zip_put16(h, version | zip_made_on_unix << 8);
+  zip_put<4>(h, 0x02014b50u);
+  zip_put<2>(h, version | zip_made_on_unix << 8);
   zip_member_fields(h, m, version, big);
-  zip_put16(h, extra.size());
-  zip_put16(h, 0);  // comment
-  zip_put16(h, 0);  // disk
-  zip_put16(h, 0);  // internal attributes
-  zip_put32(h, zip_external_attributes);
-  zip_put32(h, far ? 0xFFFFFFFFu : m.offset);
+  zip_put<2>(h, extra.size());
+  zip_put<2>(h, 0);  // comment
+  zip_put<2>(h, 0);  // disk
+  zip_put<2>(h, 0);  // internal attributes
+  zip_put<4>(h, zip_external_attributes);
+  zip_put<4>(h, far ? 0xFFFFFFFFu : m.offset);
   return h + m.name + extra;
 }
 
@@ -146,32 +143,32 @@ inline std::string npz_central_entry(const NpzWritten& m, std::uint64_t limit) {
 inline std::string npz_end_records(std::uint64_t count, std::uint64_t size, std::uint64_t offset, std::uint64_t limit) {
   std::string h;
   if (count > 0xFFFFu || offset > limit || size > limit) {
-    zip_put32(h, 0x06064b50u);
-    zip_put64(h, 44);  // the record's size after this field
-    zip_put16(h, zip_version_zip64);
-    zip_put16(h, zip_version_zip64);
-    zip_put32(h, 0);  // this disk
-    zip_put32(h, 0);  // the central directory's disk
-    zip_put64(h, count);
-    zip_put64(h, count);
-    zip_put64(h, size);
-    zip_put64(h, offset);
-    zip_put32(h, 0x07064b50u);
-    zip_put32(h, 0);
-    zip_put64(h, offset + size);  // where the ZIP64 end record starts
-    zip_put32(h, 1);              // disks
+    zip_put<4>(h, 0x06064b50u);
+    zip_put<8>(h, 44);  // the record's size after this field
+    zip_put<2>(h, zip_version_zip64);
+    zip_put<2>(h, zip_version_zip64);
+    zip_put<4>(h, 0);  // this disk
+    zip_put<4>(h, 0);  // the central directory's disk
+    zip_put<8>(h, count);
+    zip_put<8>(h, count);
+    zip_put<8>(h, size);
+    zip_put<8>(h, offset);
+    zip_put<4>(h, 0x07064b50u);
+    zip_put<4>(h, 0);
+    zip_put<8>(h, offset + size);  // where the ZIP64 end record starts
+    zip_put<4>(h, 1);              // disks
     count = std::min<std::uint64_t>(count, 0xFFFFu);
     size = std::min<std::uint64_t>(size, 0xFFFFFFFFu);
     offset = std::min<std::uint64_t>(offset, 0xFFFFFFFFu);
   }
-  zip_put32(h, 0x06054b50u);
-  zip_put16(h, 0);
-  zip_put16(h, 0);
-  zip_put16(h, count);
-  zip_put16(h, count);
-  zip_put32(h, size);
-  zip_put32(h, offset);
-  zip_put16(h, 0);  // comment
+  zip_put<4>(h, 0x06054b50u);
+  zip_put<2>(h, 0);
+  zip_put<2>(h, 0);
+  zip_put<2>(h, count);
+  zip_put<2>(h, count);
+  zip_put<4>(h, size);
+  zip_put<4>(h, offset);
+  zip_put<2>(h, 0);  // comment
   return h;
 }
 

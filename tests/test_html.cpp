@@ -168,41 +168,102 @@ TEST_CASE("html: characters keep the combining marks of every script", "[io][htm
   // Tamil நீ: NA + vowel sign II (U+0BC0, Mc); Cyrillic 100 000 sign (U+0488, Me) around a 1.
   CHECK(utf8_characters("\xE0\xAE\xA8\xE0\xAF\x80").size() == 1);
   CHECK(utf8_characters("1\xD2\x88").size() == 1);
-  // Still split, as documented: a conjunct (KA, virama, SSA: क्ष) is two characters, the virama
-  // with the first; code points are code points.
+  // A conjunct (KA, virama, SSA: क्ष) is one character in Devanagari, two in Tamil (KA, virama, SSA:
+  // க்ஷ, the virama with the first), as Unicode 15.1 on says; code points are code points.
   CHECK(utf8_characters("\xE0\xA4\x95\xE0\xA5\x8D\xE0\xA4\xB7") ==
-        std::vector<std::string>{"\xE0\xA4\x95\xE0\xA5\x8D", "\xE0\xA4\xB7"});
+        std::vector<std::string>{"\xE0\xA4\x95\xE0\xA5\x8D\xE0\xA4\xB7"});
+  CHECK(utf8_characters("\xE0\xAE\x95\xE0\xAF\x8D\xE0\xAE\xB7") ==
+        std::vector<std::string>{"\xE0\xAE\x95\xE0\xAF\x8D", "\xE0\xAE\xB7"});
+  // Korean in jamo (HIEUH, A, NIEUN: 한; KIYEOK, EU, RIEUL: 글) is two syllables.
+  CHECK(utf8_characters("\xE1\x84\x92\xE1\x85\xA1\xE1\x86\xAB\xE1\x84\x80\xE1\x85\xB3\xE1\x86\xAF") ==
+        std::vector<std::string>{"\xE1\x84\x92\xE1\x85\xA1\xE1\x86\xAB", "\xE1\x84\x80\xE1\x85\xB3\xE1\x86\xAF"});
   CHECK(attn::io::utf8_code_points("\xE0\xA4\xB9\xE0\xA4\xBF\xE0\xA4\x82").size() == 3);
 }
 
-// Every edge of the marks' ranges against Python's unicodedata (tests/fixtures/text/marks.txt,
-// made by make_combining_marks.py from the categories, not from the ranges): "a" followed by a
-// mark is one character, by anything else two, unless it joins for another reason (a variation
-// selector, a joiner, a skin tone, a tag: the other rules of utf8_characters, left out here).
-TEST_CASE("html: the marks' ranges agree with unicodedata at every edge", "[io][html]") {
-  std::ifstream in(attn_test::fixture_path("text/marks.txt"));
+namespace {
+
+// The UTF-8 of the hexadecimal code points in `fields` (up to a "|" or the end).
+std::string utf8_of_hex(std::istringstream& fields) {
+  std::string text;
+  std::string word;
+  while (fields >> word && word != "|") attn::io::detail::append_utf8(text, static_cast<char32_t>(std::stoul(word, nullptr, 16)));
+  return text;
+}
+
+// "2,1,1": sizes of clusters, in code points.
+std::vector<std::size_t> sizes_of(const std::string& list) {
+  std::vector<std::size_t> out;
+  std::istringstream in(list);
+  std::string n;
+  while (std::getline(in, n, ',')) out.push_back(std::stoul(n));
+  return out;
+}
+
+// The sizes, in code points, of utf8_characters(text)'s characters.
+std::vector<std::size_t> character_sizes(const std::string& text) {
+  std::vector<std::size_t> out;
+  for (const std::string& c : attn::io::utf8_characters(text)) out.push_back(attn::io::utf8_code_points(c).size());
+  return out;
+}
+
+}  // namespace
+
+// Every code point at an edge of the property table (and just outside it) in the four contexts of
+// tests/fixtures/text/grapheme_edges.txt, as ICU's grapheme segmenter cut them
+// (make_grapheme_breaks.mjs): "a" c "a", KA VIRAMA c KA, CHOSEONG KIYEOK c JONGSEONG KIYEOK,
+// U+263A c ZWJ U+263A.
+TEST_CASE("html: characters agree with ICU at every edge of the property table", "[io][html]") {
+  std::ifstream in(attn_test::fixture_path("text/grapheme_edges.txt"));
+  REQUIRE(in);
+  const char32_t before[4][2] = {{U'a', 0}, {0x915, 0x94D}, {0x1100, 0}, {0x263A, 0}};
+  const char32_t after[4][2] = {{U'a', 0}, {0x915, 0}, {0x11A8, 0}, {0x200D, 0x263A}};
+  std::string line;
+  std::size_t checked = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string hex;
+    std::string contexts;
+    fields >> hex >> contexts;
+    REQUIRE(fields);
+    const auto cp = static_cast<char32_t>(std::stoul(hex, nullptr, 16));
+    std::istringstream lists(contexts);
+    for (int k = 0; k < 4; ++k) {
+      std::string list;
+      REQUIRE(std::getline(lists, list, '|'));
+      std::string text;
+      for (const char32_t c : before[k])
+        if (c != 0) attn::io::detail::append_utf8(text, c);
+      attn::io::detail::append_utf8(text, cp);
+      for (const char32_t c : after[k])
+        if (c != 0) attn::io::detail::append_utf8(text, c);
+      INFO("U+" << hex << " in context " << k);
+      CHECK(character_sizes(text) == sizes_of(list));
+      ++checked;
+    }
+  }
+  CHECK(checked > 8000);
+}
+
+// Random strings of code points of every class, and words (Hindi, Bengali, Korean in jamo, emoji,
+// flags, CR LF, Arabic number signs), as ICU cut them (tests/fixtures/text/grapheme_strings.txt).
+TEST_CASE("html: characters agree with ICU on strings of every class", "[io][html]") {
+  std::ifstream in(attn_test::fixture_path("text/grapheme_strings.txt"));
   REQUIRE(in);
   std::string line;
   std::size_t checked = 0;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
     std::istringstream fields(line);
-    unsigned long cp = 0;
-    int mark = 0;
-    fields >> std::hex >> cp >> std::dec >> mark;
+    const std::string text = utf8_of_hex(fields);
+    std::string list;
+    fields >> list;
     REQUIRE(fields);
-    const auto c = static_cast<char32_t>(cp);
-    if ((c >= 0x200B && c <= 0x200F) || (c >= 0x1F3FB && c <= 0x1F3FF) || (c >= 0xE0020 && c <= 0xE007F) ||
-        (c >= 0x1AB0 && c <= 0x1AFF) || (c >= 0x20D0 && c <= 0x20FF)) {
-      continue;  // joined by the other rules (the last two: whole combining blocks, gaps included)
-    }
-    std::string text = "a";
-    attn::io::detail::append_utf8(text, c);
-    INFO("U+" << std::hex << cp << (mark ? " is a mark" : " is not a mark"));
-    CHECK(attn::io::utf8_characters(text).size() == (mark ? 1u : 2u));
+    INFO(line);
+    CHECK(character_sizes(text) == sizes_of(list));
     ++checked;
   }
-  CHECK(checked > 1000);
+  CHECK(checked > 4000);
 }
 
 TEST_CASE("html: characters, NaN weights and empty input", "[io][html][xmllint]") {

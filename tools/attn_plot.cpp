@@ -113,9 +113,10 @@ Options:
       --chars FILE         html: highlight the characters of this UTF-8 text (one weight per
                            character, newlines included) instead of --cols tokens; one
                            newline (\n or \r\n) at the very end of FILE is not a character.
-                           A character is what a reader sees as one: a code point with its
-                           combining marks, variation selectors and joined emoji (e + U+0301,
-                           a family emoji, a flag: one each)
+                           A character is what a reader sees as one (Unicode's grapheme
+                           cluster): a code point with its combining marks, an Indic conjunct,
+                           a Korean syllable, joined emoji (e + U+0301, क्ष, a family emoji, a
+                           flag: one each)
       --code-points        with --chars: one weight per code point instead, as Python's
                            list(text) splits text (e + U+0301: two)
   -t, --title TEXT         title above the picture
@@ -1884,7 +1885,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
         const std::string other_fits = static_cast<attn::Index>(other) == weights.cols() ? std::to_string(other) : "";
         const std::string why =
             a.code_points ? (other_fits.empty() ? "" : " (as characters, without --code-points, it has " + other_fits + ")")
-                          : " (a character: a code point with its combining marks and joined emoji" +
+                          : " (a character: what a reader sees as one, a code point with its combining marks, a conjunct, joined emoji" +
                                 (other_fits.empty() ? std::string(")")
                                                     : "; split into code points, as Python's list(text) does, it has " +
                                                           other_fits + ": add --code-points)");

@@ -190,11 +190,17 @@ ok "highlight min-max"      mm.html chars.csv --csv-labels none --chars chars.tx
 # drawn with it, the mark in a span of its own.
 printf 'Un cafe\xcc\x81.' >chars_nfd.txt
 printf '0.1,0.1,0.1,0.1,0.2,0.1,0.1,0.1,0.1\n' >codepoints.csv
-bad "chars as code points" 1 "--chars 'chars_nfd.txt' has 8 characters but the weights have 9 columns (a character: a code point with its combining marks and joined emoji; split into code points, as Python's list(text) does, it has 9: add --code-points)" codepoints.csv --csv-labels none --chars chars_nfd.txt -o out/new.html
+bad "chars as code points" 1 "--chars 'chars_nfd.txt' has 8 characters but the weights have 9 columns (a character: what a reader sees as one, a code point with its combining marks, a conjunct, joined emoji; split into code points, as Python's list(text) does, it has 9: add --code-points)" codepoints.csv --csv-labels none --chars chars_nfd.txt -o out/new.html
 ok "chars --code-points"    cp.html codepoints.csv --csv-labels none --chars chars_nfd.txt --code-points
 if [ "$(grep -o 'class="attn-token"' cp.html | wc -l)" -eq 9 ] && grep -qF "$(printf '>\xcc\x81</span>')" cp.html; then pass; else fail "--code-points: 9 spans, the mark alone"; fi
 ok "chars NFD as characters" nfd.html chars.csv --csv-labels none --chars chars_nfd.txt
 if [ "$(grep -o 'class="attn-token"' nfd.html | wc -l)" -eq 8 ] && grep -qF "$(printf '>e\xcc\x81</span>')" nfd.html; then pass; else fail "characters: 8 spans, e with its mark"; fi
+# Hindi क्षत्रिय: 8 code points, 3 characters as a reader (and a browser) cuts it: the conjuncts
+# क्ष and त्रि (consonant, virama, consonant, and a vowel sign) are one each.
+printf '\xe0\xa4\x95\xe0\xa5\x8d\xe0\xa4\xb7\xe0\xa4\xa4\xe0\xa5\x8d\xe0\xa4\xb0\xe0\xa4\xbf\xe0\xa4\xaf' >hindi.txt
+printf '0.5,0.3,0.2\n' >hindi.csv
+ok "chars conjuncts"        hindi.html hindi.csv --csv-labels none --chars hindi.txt
+if [ "$(grep -o 'class="attn-token"' hindi.html | wc -l)" -eq 3 ] && grep -qF "$(printf '>\xe0\xa4\x95\xe0\xa5\x8d\xe0\xa4\xb7</span>')" hindi.html; then pass; else fail "conjuncts: 3 spans, KA VIRAMA SSA in one"; fi
 bad "code points count" 1 "--chars 'chars.txt' has 8 code points but the weights have 9 columns" codepoints.csv --csv-labels none --chars chars.txt --code-points -o out/new.html
 bad "code points alone" 2 "--code-points says how to split --chars FILE: give --chars" codepoints.csv --csv-labels none --code-points -o out/new.html
 if grep -q 'background-color:#ffffff' mm.html && grep -q 'white: the smallest weight' mm.html \

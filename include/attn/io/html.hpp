@@ -6,7 +6,7 @@
 
 #include "../config.hpp"
 #include "colormap.hpp"
-#include "detail/combining_marks.hpp"
+#include "detail/grapheme_breaks.hpp"
 #include "detail/text.hpp"
 #include "detail/write_file.hpp"
 
@@ -57,31 +57,72 @@ struct HighlightOptions {
 
 namespace detail {
 
-/// Whether code point `cp` belongs to the character before it (utf8_characters): combining
-/// marks of every script (combining_mark: general categories Mn, Mc, Me; variation selectors
-/// among them), the rest of two combining blocks (U+1AB0–1AFF, U+20D0–20FF: their unassigned
-/// code points too), the zero-width format characters U+200B–200F (joiners among them), emoji
-/// skin-tone modifiers and emoji tag characters.
-inline bool extends_character(char32_t cp) {
-  return combining_mark(cp) || (cp >= 0x1AB0 && cp <= 0x1AFF) || (cp >= 0x20D0 && cp <= 0x20FF) ||
-         (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x1F3FB && cp <= 0x1F3FF) || (cp >= 0xE0020 && cp <= 0xE007F);
-}
+/// Unicode's extended grapheme clusters (UAX #29, rules GB3 to GB999), one code point at a time:
+/// `boundary(cp)` says whether a cluster starts at `cp`, given the code points before it. The
+/// properties are those of grapheme_breaks.hpp (ICU's, Unicode 17); the state is what the rules
+/// look back for: the class of the code point before, whether an emoji sequence (pictograph,
+/// Extend*, ZWJ) waits for a pictograph (GB11), whether the regional indicators before come in
+/// an odd number (GB12, GB13), and how far a conjunct (consonant, [extend or linker]*, linker,
+/// [extend or linker]*) has come (GB9c).
+class GraphemeBreaker {
+ public:
+  bool boundary(char32_t cp) {
+    const std::uint8_t p = grapheme_property(cp);
+    const auto cls = static_cast<GraphemeBreak>(p & 15);
+    const auto conjunct = static_cast<ConjunctBreak>((p >> 4) & 3);
+    const bool pictograph = (p & 64) != 0;
+    const bool cut = first_ || cut_before(cls, conjunct, pictograph);
+    // The state after cp.
+    emoji_ = pictograph ? Emoji::pictograph
+             : cls == GraphemeBreak::extend && emoji_ == Emoji::pictograph ? Emoji::pictograph
+             : cls == GraphemeBreak::zwj && emoji_ == Emoji::pictograph  ? Emoji::joined
+                                                                          : Emoji::none;
+    odd_indicators_ = cls == GraphemeBreak::regional_indicator && !(odd_indicators_ && !cut);
+    if (conjunct == ConjunctBreak::consonant) {
+      conjunct_ = Conjunct::consonant;
+    } else if (conjunct == ConjunctBreak::linker && conjunct_ != Conjunct::none) {
+      conjunct_ = Conjunct::linked;
+    } else if (conjunct != ConjunctBreak::extend) {
+      conjunct_ = Conjunct::none;
+    }
+    before_ = cls;
+    first_ = false;
+    return cut;
+  }
 
-inline bool regional_indicator(char32_t cp) { return cp >= 0x1F1E6 && cp <= 0x1F1FF; }
+ private:
+  enum class Emoji : std::uint8_t { none, pictograph, joined };
+  enum class Conjunct : std::uint8_t { none, consonant, linked };
 
-/// Whether `cp` is a pictograph, which a zero-width joiner (U+200D) joins to a pictograph before
-/// it, as in 👨‍👩‍👧 (the emoji and symbol blocks, regional indicators aside).
-inline bool joined_pictograph(char32_t cp) {
-  return ((cp >= 0x2600 && cp <= 0x27BF) || (cp >= 0x1F000 && cp <= 0x1FAFF)) && !regional_indicator(cp);
-}
+  bool cut_before(GraphemeBreak cls, ConjunctBreak conjunct, bool pictograph) const {
+    using G = GraphemeBreak;
+    const G b = before_;
+    if (b == G::cr && cls == G::lf) return false;                                             // GB3
+    if (b == G::cr || b == G::lf || b == G::control) return true;                             // GB4
+    if (cls == G::cr || cls == G::lf || cls == G::control) return true;                       // GB5
+    if (b == G::l && (cls == G::l || cls == G::v || cls == G::lv || cls == G::lvt)) return false;  // GB6
+    if ((b == G::lv || b == G::v) && (cls == G::v || cls == G::t)) return false;              // GB7
+    if ((b == G::lvt || b == G::t) && cls == G::t) return false;                              // GB8
+    if (cls == G::extend || cls == G::zwj || cls == G::spacing_mark) return false;            // GB9, GB9a
+    if (b == G::prepend) return false;                                                        // GB9b
+    if (conjunct == ConjunctBreak::consonant && conjunct_ == Conjunct::linked) return false;  // GB9c
+    if (pictograph && b == G::zwj && emoji_ == Emoji::joined) return false;                   // GB11
+    if (cls == G::regional_indicator && b == G::regional_indicator && odd_indicators_) return false;  // GB12, GB13
+    return true;                                                                              // GB999
+  }
 
-/// The pieces of UTF-8 `text`: each code point its own piece, or with `join` glued to the piece
-/// before it where utf8_characters says so. Malformed bytes become U+FFFD.
+  GraphemeBreak before_ = GraphemeBreak::other;
+  Emoji emoji_ = Emoji::none;
+  Conjunct conjunct_ = Conjunct::none;
+  bool odd_indicators_ = false;
+  bool first_ = true;
+};
+
+/// The pieces of UTF-8 `text`: each code point its own piece, or with `join` its extended
+/// grapheme clusters (GraphemeBreaker). Malformed bytes become U+FFFD.
 inline std::vector<std::string> utf8_pieces(std::string_view text, bool join) {
   std::vector<std::string> pieces;
-  char32_t before = 0;             // the code point before
-  bool open_flag = false;          // the last piece is one regional indicator, waiting for its pair
-  bool pictograph_piece = false;   // the last piece starts with a pictograph (a joiner may extend it)
+  GraphemeBreaker breaker;
   std::size_t i = 0;
   while (i < text.size()) {
     const std::size_t start = i;
@@ -92,18 +133,11 @@ inline std::vector<std::string> utf8_pieces(std::string_view text, bool join) {
     } else {
       piece.assign(text.substr(start, i - start));
     }
-    const bool flag_pair = open_flag && regional_indicator(cp);
-    const bool glued = join && !pieces.empty() &&
-                       (extends_character(cp) || flag_pair ||
-                        (before == 0x200D && pictograph_piece && joined_pictograph(cp)));
-    if (glued) {
-      pieces.back() += piece;
-    } else {
+    if (!join || breaker.boundary(cp)) {
       pieces.push_back(std::move(piece));
-      pictograph_piece = joined_pictograph(cp);
+    } else {
+      pieces.back() += piece;
     }
-    open_flag = regional_indicator(cp) && !flag_pair;
-    before = cp;
   }
   return pieces;
 }
@@ -111,16 +145,18 @@ inline std::vector<std::string> utf8_pieces(std::string_view text, bool join) {
 }  // namespace detail
 
 /// The characters of UTF-8 `text`, one string each, to highlight text character by character
-/// (with HighlightOptions::separator ""). A character here is what a reader sees as one: a code
-/// point with the code points that belong to it, namely combining marks (é written as e +
-/// U+0301), variation selectors, zero-width joiners with the emoji they join (👨‍👩‍👧 is one),
-/// emoji skin-tone modifiers (👍🏽) and the two regional indicators of a flag (🇫🇷). Combining
-/// marks are those of every script (general categories Mn, Mc and Me of Unicode 14): Hebrew
-/// points, Arabic vowel signs, Indic vowel signs (हिंदी is two characters, हिं and दी), Thai
-/// vowels and tones. This is close to Unicode's extended grapheme clusters, not all of them:
-/// Hangul jamo sequences stay split, and an Indic conjunct (consonant, virama, consonant) is two
-/// characters, the virama with the first. A model whose tokens are code points (Python's
-/// `list(text)`) needs utf8_code_points instead. Malformed bytes become U+FFFD.
+/// (with HighlightOptions::separator ""). A character here is what a reader sees as one:
+/// Unicode's extended grapheme cluster (UAX #29), as ICU and browsers (`Intl.Segmenter`) cut
+/// text, with the properties of Unicode 17. That is a code point with its combining marks (é
+/// written as e + U+0301; Hebrew points, Arabic vowel signs, Indic vowel signs: हिंदी is two
+/// characters, हिं and दी; Thai vowels and tones), an Indic conjunct (क्ष: consonant, virama,
+/// consonant) in the scripts where Unicode joins them (Devanagari, Bengali, Gujarati, Oriya,
+/// Telugu, Malayalam and a few more; not Tamil or Kannada), a Korean syllable written in jamo
+/// (ᄒ ᅡ ᆫ is one 한), emoji joined by zero-width joiners (👨‍👩‍👧 is one), an emoji with its
+/// skin tone (👍🏽) or variation selector, a flag (two regional indicators: 🇫🇷), CR LF, and a
+/// prepended sign with what follows it (the Arabic number sign U+0600 with its digit). A model
+/// whose tokens are code points (Python's `list(text)`) needs utf8_code_points instead.
+/// Malformed bytes become U+FFFD.
 /// \param text UTF-8 text
 /// \return the characters, in order; joined they give `text` (with malformed bytes replaced)
 inline std::vector<std::string> utf8_characters(std::string_view text) { return detail::utf8_pieces(text, true); }

@@ -259,6 +259,18 @@ TEST_CASE("svg: long labels are cut with an ellipsis and keep the full text in a
   // Cutting never splits a UTF-8 sequence.
   CHECK(attn::io::detail::truncated("ééééé", 3) == "éé\xE2\x80\xA6");
   CHECK(attn::io::detail::truncated("注意力注意力", 5) == "注意\xE2\x80\xA6");
+  // Nor a character (an extended grapheme cluster, as utf8_characters cuts text): a flag is two
+  // regional indicators (2 cells), a family three emoji joined by ZWJ (2 cells), a conjunct
+  // consonant + virama + consonant, and a vowel sign stays with its consonant (1 cell each).
+  const std::string fr = "\xF0\x9F\x87\xAB\xF0\x9F\x87\xB7";
+  const std::string de = "\xF0\x9F\x87\xA9\xF0\x9F\x87\xAA";
+  CHECK(attn::io::detail::truncated(fr + de + fr, 4) == fr + "\xE2\x80\xA6");
+  const std::string family = "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7";
+  CHECK(attn::io::detail::truncated(family + " ok", 3) == family + "\xE2\x80\xA6");
+  CHECK(attn::io::detail::display_width(family + fr) == 4);
+  const std::string ksha = "\xE0\xA4\x95\xE0\xA5\x8D\xE0\xA4\xB7";   // क्ष
+  const std::string tri = "\xE0\xA4\xA4\xE0\xA5\x8D\xE0\xA4\xB0\xE0\xA4\xBF";  // त्रि
+  CHECK(attn::io::detail::truncated(ksha + tri + "\xE0\xA4\xAF" + "!!", 3) == ksha + tri + "\xE2\x80\xA6");
 }
 
 TEST_CASE("svg: printed values appear only when the cells can hold them", "[io][svg]") {

@@ -6,7 +6,6 @@
 
 #include "../config.hpp"
 #include "colormap.hpp"
-#include "detail/grapheme_breaks.hpp"
 #include "detail/text.hpp"
 #include "detail/write_file.hpp"
 
@@ -56,67 +55,6 @@ struct HighlightOptions {
 };
 
 namespace detail {
-
-/// Unicode's extended grapheme clusters (UAX #29, rules GB3 to GB999), one code point at a time:
-/// `boundary(cp)` says whether a cluster starts at `cp`, given the code points before it. The
-/// properties are those of grapheme_breaks.hpp (ICU's, Unicode 17); the state is what the rules
-/// look back for: the class of the code point before, whether an emoji sequence (pictograph,
-/// Extend*, ZWJ) waits for a pictograph (GB11), whether the regional indicators before come in
-/// an odd number (GB12, GB13), and how far a conjunct (consonant, [extend or linker]*, linker,
-/// [extend or linker]*) has come (GB9c).
-class GraphemeBreaker {
- public:
-  bool boundary(char32_t cp) {
-    const std::uint8_t p = grapheme_property(cp);
-    const auto cls = static_cast<GraphemeBreak>(p & 15);
-    const auto conjunct = static_cast<ConjunctBreak>((p >> 4) & 3);
-    const bool pictograph = (p & 64) != 0;
-    const bool cut = first_ || cut_before(cls, conjunct, pictograph);
-    // The state after cp.
-    emoji_ = pictograph ? Emoji::pictograph
-             : cls == GraphemeBreak::extend && emoji_ == Emoji::pictograph ? Emoji::pictograph
-             : cls == GraphemeBreak::zwj && emoji_ == Emoji::pictograph  ? Emoji::joined
-                                                                          : Emoji::none;
-    odd_indicators_ = cls == GraphemeBreak::regional_indicator && !(odd_indicators_ && !cut);
-    if (conjunct == ConjunctBreak::consonant) {
-      conjunct_ = Conjunct::consonant;
-    } else if (conjunct == ConjunctBreak::linker && conjunct_ != Conjunct::none) {
-      conjunct_ = Conjunct::linked;
-    } else if (conjunct != ConjunctBreak::extend) {
-      conjunct_ = Conjunct::none;
-    }
-    before_ = cls;
-    first_ = false;
-    return cut;
-  }
-
- private:
-  enum class Emoji : std::uint8_t { none, pictograph, joined };
-  enum class Conjunct : std::uint8_t { none, consonant, linked };
-
-  bool cut_before(GraphemeBreak cls, ConjunctBreak conjunct, bool pictograph) const {
-    using G = GraphemeBreak;
-    const G b = before_;
-    if (b == G::cr && cls == G::lf) return false;                                             // GB3
-    if (b == G::cr || b == G::lf || b == G::control) return true;                             // GB4
-    if (cls == G::cr || cls == G::lf || cls == G::control) return true;                       // GB5
-    if (b == G::l && (cls == G::l || cls == G::v || cls == G::lv || cls == G::lvt)) return false;  // GB6
-    if ((b == G::lv || b == G::v) && (cls == G::v || cls == G::t)) return false;              // GB7
-    if ((b == G::lvt || b == G::t) && cls == G::t) return false;                              // GB8
-    if (cls == G::extend || cls == G::zwj || cls == G::spacing_mark) return false;            // GB9, GB9a
-    if (b == G::prepend) return false;                                                        // GB9b
-    if (conjunct == ConjunctBreak::consonant && conjunct_ == Conjunct::linked) return false;  // GB9c
-    if (pictograph && b == G::zwj && emoji_ == Emoji::joined) return false;                   // GB11
-    if (cls == G::regional_indicator && b == G::regional_indicator && odd_indicators_) return false;  // GB12, GB13
-    return true;                                                                              // GB999
-  }
-
-  GraphemeBreak before_ = GraphemeBreak::other;
-  Emoji emoji_ = Emoji::none;
-  Conjunct conjunct_ = Conjunct::none;
-  bool odd_indicators_ = false;
-  bool first_ = true;
-};
 
 /// The pieces of UTF-8 `text`: each code point its own piece, or with `join` its extended
 /// grapheme clusters (GraphemeBreaker). Malformed bytes become U+FFFD.

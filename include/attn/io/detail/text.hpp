@@ -3,6 +3,8 @@
 // width estimates and locale-independent number formatting.
 #pragma once
 
+#include "grapheme_breaks.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -194,6 +196,67 @@ inline void append_label(std::string& out, std::string_view label) {
   if (isolate) out += "\xE2\x81\xA9";  // U+2069 pop directional isolate
 }
 
+/// Unicode's extended grapheme clusters (UAX #29, rules GB3 to GB999), one code point at a time:
+/// `boundary(cp)` says whether a cluster starts at `cp`, given the code points before it. The
+/// properties are those of grapheme_breaks.hpp (ICU's, Unicode 17); the state is what the rules
+/// look back for: the class of the code point before, whether an emoji sequence (pictograph,
+/// Extend*, ZWJ) waits for a pictograph (GB11), whether the regional indicators before come in
+/// an odd number (GB12, GB13), and how far a conjunct (consonant, [extend or linker]*, linker,
+/// [extend or linker]*) has come (GB9c).
+class GraphemeBreaker {
+ public:
+  bool boundary(char32_t cp) {
+    const std::uint8_t p = grapheme_property(cp);
+    const auto cls = static_cast<GraphemeBreak>(p & 15);
+    const auto conjunct = static_cast<ConjunctBreak>((p >> 4) & 3);
+    const bool pictograph = (p & 64) != 0;
+    const bool cut = first_ || cut_before(cls, conjunct, pictograph);
+    // The state after cp.
+    emoji_ = pictograph ? Emoji::pictograph
+             : cls == GraphemeBreak::extend && emoji_ == Emoji::pictograph ? Emoji::pictograph
+             : cls == GraphemeBreak::zwj && emoji_ == Emoji::pictograph  ? Emoji::joined
+                                                                          : Emoji::none;
+    odd_indicators_ = cls == GraphemeBreak::regional_indicator && !(odd_indicators_ && !cut);
+    if (conjunct == ConjunctBreak::consonant) {
+      conjunct_ = Conjunct::consonant;
+    } else if (conjunct == ConjunctBreak::linker && conjunct_ != Conjunct::none) {
+      conjunct_ = Conjunct::linked;
+    } else if (conjunct != ConjunctBreak::extend) {
+      conjunct_ = Conjunct::none;
+    }
+    before_ = cls;
+    first_ = false;
+    return cut;
+  }
+
+ private:
+  enum class Emoji : std::uint8_t { none, pictograph, joined };
+  enum class Conjunct : std::uint8_t { none, consonant, linked };
+
+  bool cut_before(GraphemeBreak cls, ConjunctBreak conjunct, bool pictograph) const {
+    using G = GraphemeBreak;
+    const G b = before_;
+    if (b == G::cr && cls == G::lf) return false;                                             // GB3
+    if (b == G::cr || b == G::lf || b == G::control) return true;                             // GB4
+    if (cls == G::cr || cls == G::lf || cls == G::control) return true;                       // GB5
+    if (b == G::l && (cls == G::l || cls == G::v || cls == G::lv || cls == G::lvt)) return false;  // GB6
+    if ((b == G::lv || b == G::v) && (cls == G::v || cls == G::t)) return false;              // GB7
+    if ((b == G::lvt || b == G::t) && cls == G::t) return false;                              // GB8
+    if (cls == G::extend || cls == G::zwj || cls == G::spacing_mark) return false;            // GB9, GB9a
+    if (b == G::prepend) return false;                                                        // GB9b
+    if (conjunct == ConjunctBreak::consonant && conjunct_ == Conjunct::linked) return false;  // GB9c
+    if (pictograph && b == G::zwj && emoji_ == Emoji::joined) return false;                   // GB11
+    if (cls == G::regional_indicator && b == G::regional_indicator && odd_indicators_) return false;  // GB12, GB13
+    return true;                                                                              // GB999
+  }
+
+  GraphemeBreak before_ = GraphemeBreak::other;
+  Emoji emoji_ = Emoji::none;
+  Conjunct conjunct_ = Conjunct::none;
+  bool odd_indicators_ = false;
+  bool first_ = true;
+};
+
 /// Width of a code point in "character cells": 0 for combining marks and invisible controls
 /// (zero-width, bidi), 2 for East Asian wide and emoji, 1 otherwise (a rough wcwidth, enough to
 /// size label margins).
@@ -204,40 +267,67 @@ inline int code_point_width(char32_t cp) {
   }
   if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
       (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
-      (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) || (cp >= 0x1F900 && cp <= 0x1F9FF) ||
+      (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F1E6 && cp <= 0x1F1FF) || (cp >= 0x1F300 && cp <= 0x1F64F) || (cp >= 0x1F900 && cp <= 0x1F9FF) ||
       (cp >= 0x20000 && cp <= 0x3FFFD)) {
     return 2;
   }
   return 1;
 }
 
-/// Display width of `text` in character cells.
+/// Calls `f(start, end, width)` for each character (extended grapheme cluster, GraphemeBreaker)
+/// of `text`: its bytes [start, end) and its width in character cells, the widest of its code
+/// points (é written as e + U+0301 is 1, 👨‍👩‍👧 2, a flag 2).
+template <typename F>
+void for_each_character(std::string_view text, F&& f) {
+  GraphemeBreaker breaker;
+  std::size_t start = 0;
+  int width = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t at = i;
+    const char32_t cp = utf8_next(text, i);
+    if (breaker.boundary(cp) && at > 0) {
+      f(start, at, width);
+      start = at;
+      width = 0;
+    }
+    width = std::max(width, code_point_width(cp));
+  }
+  if (!text.empty()) f(start, text.size(), width);
+}
+
+/// Display width of `text` in character cells (for_each_character).
 inline std::size_t display_width(std::string_view text) {
   std::size_t width = 0;
-  std::size_t i = 0;
-  while (i < text.size()) width += static_cast<std::size_t>(code_point_width(utf8_next(text, i)));
+  for_each_character(text, [&](std::size_t, std::size_t, int w) { width += static_cast<std::size_t>(w); });
   return width;
 }
 
-/// `text` cut to at most `max_width` character cells, ending in "…" when cut (whole code
-/// points only, never a broken UTF-8 sequence). `max_width` 0 means no limit.
+/// `text` cut to at most `max_width` character cells, ending in "…" when cut: whole characters
+/// only (extended grapheme clusters: never a base without its marks, half a flag or part of a
+/// joined emoji, never a broken UTF-8 sequence; malformed bytes become U+FFFD). `max_width` 0
+/// means no limit.
 inline std::string truncated(std::string_view text, std::size_t max_width) {
   if (max_width == 0 || display_width(text) <= max_width) return std::string(text);
   std::string out;
   std::size_t width = 0;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const std::size_t start = i;
-    const char32_t cp = utf8_next(text, i);
-    const auto w = static_cast<std::size_t>(code_point_width(cp));
-    if (width + w + 1 > max_width) break;
-    width += w;
-    if (cp == replacement_character) {
-      append_utf8(out, cp);
-    } else {
-      out.append(text.substr(start, i - start));
+  bool full = false;
+  for_each_character(text, [&](std::size_t start, std::size_t end, int w) {
+    if (full || width + static_cast<std::size_t>(w) + 1 > max_width) {
+      full = true;
+      return;
     }
-  }
+    width += static_cast<std::size_t>(w);
+    for (std::size_t i = start; i < end;) {  // malformed bytes as U+FFFD, the rest as it is
+      const std::size_t at = i;
+      const char32_t cp = utf8_next(text, i);
+      if (cp == replacement_character) {
+        append_utf8(out, cp);
+      } else {
+        out.append(text.substr(at, i - at));
+      }
+    }
+  });
   out += "\xE2\x80\xA6";  // …
   return out;
 }

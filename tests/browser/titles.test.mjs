@@ -2,9 +2,11 @@
 // browser.titles: panel titles of attn-plot's grids, measured as Chromium lays them out
 // (getBBox of each title): every title inside the picture and apart from its neighbours, a title
 // longer than 40 columns cut with '…' and whole in its tooltip. A user saw two 40-character titles
-// drawn over each other and the first cut off at the picture's left edge.
+// drawn over each other and the first cut off at the picture's left edge. Labels too long for
+// a heatmap (SVG) or the viewer's head view are cut between whole characters as the browser's
+// Intl.Segmenter cuts text: never half a flag or part of a joined emoji.
 // Usage: node titles.test.mjs WORK_DIR ATTN_PLOT
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { run, openOffline, expectClean, assert, writeNpy } from './offline.mjs';
@@ -64,5 +66,33 @@ await run('titles', async (browser) => {
     }
     await page.screenshot({ path: join(work, name.replace(/ /g, '_') + '.png') });
     expectClean(problems, name);
+  }
+  // Row labels of 30 flags (60 code points) and of 30 families (three emoji joined by ZWJ, 150
+  // code points). The heatmap cuts them to 24 columns, an emoji taking 2: 11 whole characters and
+  // '…'; the viewer's head view to 22 characters: its first 11, '…', its last 10.
+  {
+    const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+    const family = '\u{1F468}\u200D\u{1F469}\u200D\u{1F467}';
+    const labels = ['\u{1F1EB}\u{1F1F7}\u{1F1E9}\u{1F1EA}'.repeat(15), family.repeat(30)];
+    const characters = labels.map((l) => Array.from(segmenter.segment(l), (x) => x.segment));
+    assert.deepEqual(characters.map((c) => c.length), [30, 30], 'the labels are 30 characters each');
+    writeFileSync(join(work, 'emoji_rows.txt'), labels.join('\n') + '\n');
+    writeFileSync(join(work, 'emoji_cols.txt'), 'a\nb\n');
+    writeNpy(join(work, 'emoji.npy'), [2, 2], [0.5, 0.5, 0.25, 0.75]);
+    const args = [join(work, 'emoji.npy'), '--rows', join(work, 'emoji_rows.txt'), '--cols', join(work, 'emoji_cols.txt')];
+    const svg = join(work, 'emoji.svg');
+    execFileSync(plot, [...args, '-o', svg], { stdio: 'ignore' });
+    const view = join(work, 'emoji_view.html');
+    execFileSync(plot, ['--view', ...args, '-o', view], { stdio: 'ignore' });
+    for (const [file, selector, want] of [
+      [svg, 'text', (c) => c.slice(0, 11).join('') + '\u2026'],
+      [view, '#attn-head-svg text.attn-q', (c) => c.slice(0, 11).join('') + '\u2026' + c.slice(-10).join('')]]) {
+      const { page, problems } = await openOffline(browser, file);
+      const shown = await page.evaluate((sel) => Array.from(document.querySelectorAll(sel))
+        .filter((t) => t.querySelector('title')).map((t) => t.firstChild.textContent), selector);
+      assert.deepEqual(shown, characters.map(want), `${file}: labels cut between whole characters`);
+      await page.screenshot({ path: file.replace(/\.\w+$/, '.png') });
+      expectClean(problems, file);
+    }
   }
 });

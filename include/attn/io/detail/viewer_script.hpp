@@ -29,11 +29,15 @@ for (let k = 0; k < 768; ++k) LUT[k] = parseInt(D.colormap.substr(2 * k, 2), 16)
 function att() { return D.items[S.item].attentions[S.att]; }
 function qLabel(a, i) { return a.q.length ? a.q[i] : String(i); }
 function kLabel(a, j) { return a.k.length ? a.k[j] : String(j); }
-// At most n characters (code points, never half a surrogate pair), with an ellipsis when cut.
+// The characters of t as a reader sees them: extended grapheme clusters (Intl.Segmenter, as
+// attn's utf8_characters and its SVG labels cut text: a flag, a joined emoji, a conjunct is
+// one), or code points (never half a surrogate pair) in a browser without Intl.Segmenter.
+const GRAPHEMES = typeof Intl === 'object' && Intl.Segmenter ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null;
+function chars(t) { return GRAPHEMES ? Array.from(GRAPHEMES.segment(t), (s) => s.segment) : Array.from(t); }
 // At most n characters: a longer label keeps its start and its end (labels that differ only at
 // the end, "..._token_12", stay apart), an ellipsis between.
 function short(t, n) {
-  const cs = Array.from(t);
+  const cs = chars(t);
   if (cs.length <= n) return t;
   const head = Math.ceil((n - 1) / 2);
   return cs.slice(0, head).join('') + '\u2026' + cs.slice(cs.length - (n - 1 - head)).join('');

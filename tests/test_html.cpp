@@ -186,7 +186,9 @@ namespace {
 std::string utf8_of_hex(std::istringstream& fields) {
   std::string text;
   std::string word;
-  while (fields >> word && word != "|") attn::io::detail::append_utf8(text, static_cast<char32_t>(std::stoul(word, nullptr, 16)));
+  while (fields >> word && word != "|") {
+    attn::io::detail::append_utf8(text, static_cast<char32_t>(std::stoul(word, nullptr, 16)));
+  }
   return text;
 }
 

@@ -84,7 +84,8 @@ inline const char* animation_script() {
   // A label of at most 24 characters, cut between whole characters as the SVG pictures cut
   // labels: characters as a reader sees them (extended grapheme clusters: a flag, a joined emoji,
   // a conjunct is one), or code points in a browser without Intl.Segmenter.
-  var graphemes = typeof Intl === 'object' && Intl.Segmenter ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null;
+  var graphemes = typeof Intl === 'object' && Intl.Segmenter
+    ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null;
   function cut(text) {
     var chars = graphemes ? Array.from(graphemes.segment(text), function (s) { return s.segment; }) : Array.from(text);
     return chars.length > 24 ? chars.slice(0, 23).join('') + '\u2026' : text;

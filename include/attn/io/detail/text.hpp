@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Text helpers shared by the SVG and HTML writers: UTF-8 validation, XML escaping, display
-// width estimates and locale-independent number formatting.
+// Text helpers shared by the SVG and HTML writers: UTF-8 validation, XML escaping, characters
+// (extended grapheme clusters), display width estimates and locale-independent number formatting.
 #pragma once
 
 #include "grapheme_breaks.hpp"
@@ -258,8 +258,8 @@ class GraphemeBreaker {
 };
 
 /// Width of a code point in "character cells": 0 for combining marks and invisible controls
-/// (zero-width, bidi), 2 for East Asian wide and emoji, 1 otherwise (a rough wcwidth, enough to
-/// size label margins).
+/// (zero-width, bidi), 2 for East Asian wide and emoji (regional indicators too: a flag is a
+/// pair), 1 otherwise (a rough wcwidth, enough to size label margins).
 inline int code_point_width(char32_t cp) {
   if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
       (cp >= 0x2060 && cp <= 0x206F) || (cp >= 0xFE00 && cp <= 0xFE0F)) {
@@ -267,8 +267,8 @@ inline int code_point_width(char32_t cp) {
   }
   if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
       (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
-      (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F1E6 && cp <= 0x1F1FF) || (cp >= 0x1F300 && cp <= 0x1F64F) || (cp >= 0x1F900 && cp <= 0x1F9FF) ||
-      (cp >= 0x20000 && cp <= 0x3FFFD)) {
+      (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F1E6 && cp <= 0x1F1FF) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
+      (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD)) {
     return 2;
   }
   return 1;

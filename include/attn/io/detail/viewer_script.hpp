@@ -32,7 +32,8 @@ function kLabel(a, j) { return a.k.length ? a.k[j] : String(j); }
 // The characters of t as a reader sees them: extended grapheme clusters (Intl.Segmenter, as
 // attn's utf8_characters and its SVG labels cut text: a flag, a joined emoji, a conjunct is
 // one), or code points (never half a surrogate pair) in a browser without Intl.Segmenter.
-const GRAPHEMES = typeof Intl === 'object' && Intl.Segmenter ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null;
+const GRAPHEMES = typeof Intl === 'object' && Intl.Segmenter
+  ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null;
 function chars(t) { return GRAPHEMES ? Array.from(GRAPHEMES.segment(t), (s) => s.segment) : Array.from(t); }
 // At most n characters: a longer label keeps its start and its end (labels that differ only at
 // the end, "..._token_12", stay apart), an ellipsis between.

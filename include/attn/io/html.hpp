@@ -57,24 +57,20 @@ struct HighlightOptions {
 namespace detail {
 
 /// The pieces of UTF-8 `text`: each code point its own piece, or with `join` its extended
-/// grapheme clusters (GraphemeBreaker). Malformed bytes become U+FFFD.
+/// grapheme clusters (for_each_character). Malformed bytes become U+FFFD.
 inline std::vector<std::string> utf8_pieces(std::string_view text, bool join) {
   std::vector<std::string> pieces;
-  GraphemeBreaker breaker;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const std::size_t start = i;
-    const char32_t cp = utf8_next(text, i);
-    std::string piece;
-    if (cp == replacement_character) {
-      append_utf8(piece, cp);
-    } else {
-      piece.assign(text.substr(start, i - start));
-    }
-    if (!join || breaker.boundary(cp)) {
-      pieces.push_back(std::move(piece));
-    } else {
-      pieces.back() += piece;
+  const auto piece = [&](std::size_t start, std::size_t end) {
+    pieces.emplace_back();
+    append_valid_utf8(pieces.back(), text.substr(start, end - start));
+  };
+  if (join) {
+    for_each_character(text, [&](std::size_t start, std::size_t end, int) { piece(start, end); });
+  } else {
+    for (std::size_t i = 0; i < text.size();) {
+      const std::size_t start = i;
+      utf8_next(text, i);
+      piece(start, i);
     }
   }
   return pieces;

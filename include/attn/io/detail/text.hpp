@@ -88,6 +88,21 @@ inline void append_utf8(std::string& out, char32_t cp) {
   }
 }
 
+/// Appends the UTF-8 bytes `text` to `out`, each malformed byte as U+FFFD (utf8_next), the rest
+/// as they are.
+inline void append_valid_utf8(std::string& out, std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t at = i;
+    const char32_t cp = utf8_next(text, i);
+    if (cp == replacement_character) {
+      append_utf8(out, cp);
+    } else {
+      out.append(text.substr(at, i - at));
+    }
+  }
+}
+
 /// Keeps the bidirectional controls of one label balanced: feed() every code point in order; it
 /// says whether to keep the code point (an unmatched closer, U+202C PDF or U+2069 PDI, is
 /// dropped), and close() appends the closers of every embedding, override (U+202A, U+202B,
@@ -318,15 +333,7 @@ inline std::string truncated(std::string_view text, std::size_t max_width) {
       return;
     }
     width += static_cast<std::size_t>(w);
-    for (std::size_t i = start; i < end;) {  // malformed bytes as U+FFFD, the rest as it is
-      const std::size_t at = i;
-      const char32_t cp = utf8_next(text, i);
-      if (cp == replacement_character) {
-        append_utf8(out, cp);
-      } else {
-        out.append(text.substr(at, i - at));
-      }
-    }
+    append_valid_utf8(out, text.substr(start, end - start));
   });
   out += "\xE2\x80\xA6";  // …
   return out;

@@ -18,6 +18,11 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/attn_plot_test.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1
 
+# Python writes the N-D arrays and decodes the PNGs. Debian's interpreter (scripts/test.sh installs
+# it) before the python3 that PATH finds first: a version manager's shim (pyenv) takes about 0.6 s
+# to start Python, /usr/bin/python3 0.05 s, and these tests start it about 20 times.
+if [ -x /usr/bin/python3 ]; then python=/usr/bin/python3; else python="$(command -v python3 || true)"; fi
+
 if ! command -v xmllint >/dev/null 2>&1; then
     echo "FAIL: xmllint is not installed (Debian: apt-get install libxml2-utils)"
     exit 1
@@ -505,7 +510,7 @@ bad "view max bytes"    1 "more than --max-bytes 1000" --view view4d.npy --max-b
 # write_npy FILE SHAPE C|F DESCR EXPR: a .npy of SHAPE in C or Fortran order whose entry at the
 # index tuple t is EXPR (Python's standard library only: struct packs '<f8', '<f4' and '<f2').
 write_npy() {
-    python3 - "$@" <<'PY'
+    "$python" - "$@" <<'PY'
 import itertools, struct, sys
 path, shape, fortran, descr, expr = sys.argv[1], eval(sys.argv[2]), sys.argv[3] == "F", sys.argv[4], sys.argv[5]
 order = list(itertools.product(*[range(n) for n in shape]))
@@ -519,7 +524,7 @@ head += " " * ((64 - (10 + len(head) + 1) % 64) % 64) + "\n"
 open(path, "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode() + data)
 PY
 }
-if ! command -v python3 >/dev/null 2>&1; then
+if [ -z "$python" ]; then
     fail "N-D arrays: python3 is not installed (it writes them)"
 else
     # layers x batch x heads x Tq x Tk, entry (l, b, h, i, j) = l·10000 + b·1000 + h·100 + i·10 + j.
@@ -561,8 +566,8 @@ else
     # --view of a 5-D file: one batch item each (the page's item selector), layers x heads.
     ok "view 5-D"               v6.html  --view hf5.npy
     if grep -q '"name":"item 1"' v6.html && ! grep -q '"name":"item 2"' v6.html &&
-       [ "$(python3 -c 'import re,sys; print(" ".join("%g" % float(x) for x in re.findall(r"\{\"lo\":([^,]+),", open(sys.argv[1]).read())))' v6.html)" = \
-         "$(python3 -c 'print(" ".join("%g" % (l*10000 + b*1000 + h*100) for b in range(2) for l in range(3) for h in range(4)))')" ]; then
+       [ "$("$python" -c 'import re,sys; print(" ".join("%g" % float(x) for x in re.findall(r"\{\"lo\":([^,]+),", open(sys.argv[1]).read())))' v6.html)" = \
+         "$("$python" -c 'print(" ".join("%g" % (l*10000 + b*1000 + h*100) for b in range(2) for l in range(3) for h in range(4)))')" ]; then
         pass
     else
         fail "view 5-D: not 2 items of 3 layers of 4 heads in order"
@@ -577,12 +582,12 @@ else
         fail "view files index: not 2 layers of item 1's 4 heads"
     fi
     # lo_values PAGE: the smallest value of every map of a --view page, in page order.
-    lo_values() { python3 -c 'import re,sys; print(" ".join("%g" % float(x) for x in re.findall(r"\{\"lo\":([^,]+),", open(sys.argv[1]).read())))' "$1"; }
+    lo_values() { "$python" -c 'import re,sys; print(" ".join("%g" % float(x) for x in re.findall(r"\{\"lo\":([^,]+),", open(sys.argv[1]).read())))' "$1"; }
     # What --index leaves of a 5-D file keeps the axes' names: w[2] is batch x heads x Tq x Tk,
     # two items of one layer (a user saw them titled "layer 0", "layer 1").
     ok "view 5-D index"         v8.html  --view hf5.npy --index 2
     if grep -q '"name":"item 1"' v8.html && ! grep -q '"name":"layer 1"' v8.html &&
-       [ "$(lo_values v8.html)" = "$(python3 -c 'print(" ".join("%g" % (20000 + b*1000 + h*100) for b in range(2) for h in range(4)))')" ]; then
+       [ "$(lo_values v8.html)" = "$("$python" -c 'print(" ".join("%g" % (20000 + b*1000 + h*100) for b in range(2) for h in range(4)))')" ]; then
         pass
     else
         fail "view 5-D index: not 2 items of layer 2's 4 heads"
@@ -590,7 +595,7 @@ else
     # --batch: a 4-D file is batch x heads x Tq x Tk (torch's per-head weights of a batch).
     ok "view batch"             v9.html  --view --batch hf4.npy
     if grep -q '"name":"item 1"' v9.html && ! grep -q '"name":"layer 1"' v9.html &&
-       [ "$(lo_values v9.html)" = "$(python3 -c 'print(" ".join("%g" % (b*1000 + h*100) for b in range(2) for h in range(4)))')" ]; then
+       [ "$(lo_values v9.html)" = "$("$python" -c 'print(" ".join("%g" % (b*1000 + h*100) for b in range(2) for h in range(4)))')" ]; then
         pass
     else
         fail "view batch: not 2 items of 4 heads"
@@ -631,7 +636,7 @@ else
     bad "view limits first" 1 "'huge_view.npy' holds 6 map(s) of 8192x8192 cells, more than --max-cells 4194304" --view huge_view.npy -o out/new.html
     rm -f huge_stack.npy huge_view.npy
     # A damaged array inside an .npz: the message names the archive's array, not a temporary file.
-    python3 -c 'import zipfile; zipfile.ZipFile("w.npz", "w").writestr("arr_0.npy", b"x")'
+    "$python" -c 'import zipfile; zipfile.ZipFile("w.npz", "w").writestr("arr_0.npy", b"x")'
     bad "npz bad member"    1 "attn-plot: attn::io::read_npy_array: 'w.npz:arr_0': not a NumPy .npy file" w.npz -o out/new.svg
 fi
 
@@ -666,9 +671,9 @@ cp "$npz/savez.npz" out/archive.svg
 bad "npz is the output"  2 "-o 'out/archive.svg' is the WEIGHTS file 'out/archive.svg:w'" out/archive.svg:w -o out/archive.svg
 if cmp -s out/archive.svg "$npz/savez.npz"; then pass; else fail "npz is the output: the archive was changed"; fi
 rm -f out/archive.svg
-if command -v python3 >/dev/null 2>&1; then
+if [ -n "$python" ]; then
     # Frames of one archive with one number: the message names both arrays.
-    python3 -c 'import sys, zipfile
+    "$python" -c 'import sys, zipfile
 w = open(sys.argv[1], "rb").read()
 with zipfile.ZipFile("dup.npz", "w") as z:
     z.writestr("epoch_1.npy", w)
@@ -910,7 +915,7 @@ fi
 # png_pixels FILE X,Y...: checks the PNG's signature and every chunk's CRC (Python's zlib, not
 # attn's code), then prints "WIDTH HEIGHT" and the "R G B" of each pixel asked for.
 png_pixels() {
-    python3 - "$@" <<'PY'
+    "$python" - "$@" <<'PY'
 import struct, sys, zlib
 data = open(sys.argv[1], "rb").read()
 assert data[:8] == b"\x89PNG\r\n\x1a\n", "no PNG signature"
@@ -943,7 +948,7 @@ for point in sys.argv[2:]:
     print(*rows[y][3 * x:3 * x + 3])
 PY
 }
-if ! command -v python3 >/dev/null 2>&1; then
+if [ -z "$python" ]; then
     fail "png: python3 is not installed (it decodes the PNGs)"
 else
     # expect_png NAME FILE "WANT" X,Y...: the decoded size and pixels are WANT (lines joined by "|").

@@ -94,7 +94,7 @@ int main() {
     if (epoch % 10 == 0) std::cout << "epoch " << epoch << ": loss " << loss / static_cast<double>(train.size()) << "\n";
   }
   anim.write();
-  anim.write_grid_svg("training_animation_grid.svg", {0, 2, 7, 29});  // epochs 1, 3, 8, 30
+  anim.write_grid_svg("training_animation_grid.svg", anim.frame_positions({1, 3, 8, 30}));
   attn::io::write_npz("training_frames.npz", arrays);  // np.load("training_frames.npz")["epoch_30"]
   std::cout << "wrote training_animation.html, training_animation_grid.svg and training_frames.npz\n";
   return 0;

@@ -422,4 +422,40 @@ TEST_CASE("animation: the SVG grid has one row per sample, the chosen frames and
   CHECK(tmp.files() == 1);
 }
 
+TEST_CASE("animation: frames are found by their epoch or step for the SVG grid", "[io][animation]") {
+  // Epochs 1, 2, 5, 10 at positions 0 to 3: the grid of epochs 10 and 1 is the grid at 3 and 0.
+  std::vector<AnimationFrame> frames;
+  for (const long long epoch : {1, 2, 5, 10}) {
+    frames.push_back({epoch, "epoch " + std::to_string(epoch), {ramp(2, 3, static_cast<double>(epoch))}});
+  }
+  CHECK(attn::io::animation_frame_positions(frames, {10, 1}) == std::vector<std::size_t>{3, 0});
+  CHECK(attn::io::animation_frame_positions(frames, {5}) == std::vector<std::size_t>{2});
+
+  AnimTempDir tmp;
+  AnimationWriter anim(tmp.path / "page.html");
+  for (const AnimationFrame& f : frames) anim.add_frame(f.step, f.title, f.maps);
+  CHECK(anim.frame_positions({2, 10, 2}) == std::vector<std::size_t>{1, 3, 1});
+  anim.write_grid_svg(tmp.path / "grid.svg", anim.frame_positions({10, 1}));
+  const std::string svg = slurp(tmp.path / "grid.svg");
+  CHECK(svg == attn::io::animation_grid_svg(frames, {}, {3, 0}));
+  CHECK(svg.find(">epoch 10</text>") < svg.find(">epoch 1</text>"));
+
+  const auto error = [&](const std::vector<AnimationFrame>& f, const std::vector<long long>& steps) {
+    return message_of<attn::invalid_argument>([&] { attn::io::animation_frame_positions(f, steps); });
+  };
+  CHECK(error(frames, {1, 3}) ==
+        "attn::io::animation_frame_positions: no frame is of step 3 (the frames' steps: 1, 2, 5, 10)");
+  CHECK(error({}, {1}) == "attn::io::animation_frame_positions: no frame is of step 1 (there is no frame)");
+  CHECK(error(frames, {}) == "attn::io::animation_frame_positions: no step given (name at least one)");
+  // A step that two frames have (a resumed run that logged epoch 5 again) is ambiguous.
+  frames.push_back({5, "epoch 5 again", {ramp(2, 3, 0)}});
+  CHECK(error(frames, {5}) ==
+        "attn::io::animation_frame_positions: 2 frames are of step 5 (positions 2 and 4); pass positions to choose one");
+  frames.push_back({5, "epoch 5 once more", {ramp(2, 3, 1)}});
+  CHECK(error(frames, {1, 5}) ==
+        "attn::io::animation_frame_positions: 3 frames are of step 5 (positions 2, 4 and 5); pass positions to choose one");
+  CHECK(message_of<attn::invalid_argument>([&] { (void)anim.frame_positions({7}); }) ==
+        "attn::io::animation_frame_positions: no frame is of step 7 (the frames' steps: 1, 2, 5, 10)");
+}
+
 }  // namespace test_animation

@@ -129,6 +129,46 @@ inline void write_animation_grid_svg(const std::filesystem::path& path, const st
   detail::svg_write(path, animation_grid_svg(frames, truth, frames_shown, options), "attn::io::write_animation_grid_svg");
 }
 
+/// The 0-based positions in `frames` of the frames of the epochs or steps `steps` (in the order
+/// given), for animation_grid_svg(), which takes positions: with frames added for epochs 1 to
+/// 10, `animation_frame_positions(frames, {1, 5, 10})` gives `{0, 4, 9}`. This is how
+/// `attn-plot --animate ... --frames 1,5,10` picks frames (by the numbers in their file names).
+/// \param frames the frames (each AnimationFrame::step as given to AnimationWriter::add_frame)
+/// \param steps the steps to find, at least one
+/// \return one position per step
+/// \throws attn::invalid_argument for an empty `steps`, a step no frame has (the message lists
+///         the frames' steps) or a step two frames have (positions are then the way to choose)
+inline std::vector<std::size_t> animation_frame_positions(const std::vector<AnimationFrame>& frames,
+                                                          const std::vector<long long>& steps) {
+  const std::string who = "attn::io::animation_frame_positions";
+  if (steps.empty()) throw invalid_argument(who + ": no step given (name at least one)");
+  std::vector<std::size_t> positions;
+  for (const long long step : steps) {
+    std::vector<std::size_t> found;
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      if (frames[i].step == step) found.push_back(i);
+    }
+    if (found.size() == 1) {
+      positions.push_back(found.front());
+      continue;
+    }
+    if (found.empty()) {
+      std::string known;
+      for (const AnimationFrame& f : frames) known += (known.empty() ? "" : ", ") + std::to_string(f.step);
+      throw invalid_argument(who + ": no frame is of step " + std::to_string(step) +
+                             (frames.empty() ? std::string(" (there is no frame)")
+                                             : " (the frames' steps: " + known + ")"));
+    }
+    std::string at;  // "2 and 4", "2, 4 and 6"
+    for (std::size_t k = 0; k < found.size(); ++k) {
+      at += (k == 0 ? "" : k + 1 == found.size() ? " and " : ", ") + std::to_string(found[k]);
+    }
+    throw invalid_argument(who + ": " + std::to_string(found.size()) + " frames are of step " +
+                           std::to_string(step) + " (positions " + at + "); pass positions to choose one");
+  }
+  return positions;
+}
+
 /// What a training loop appends to: collects the frames (kept in memory as doubles, 8 bytes a
 /// cell) and writes the page with write(), or after every frame with
 /// AnimationOptions::write_each_frame. Every write is atomic, so a crash or a failed write leaves
@@ -225,6 +265,14 @@ class AnimationWriter {
     const std::string who = "attn::io::AnimationWriter::write";
     detail::animation_check(frames_, truth_, options_, who);
     detail::svg_write(path_, detail::animation_page(frames_, truth_, options_, who), who.c_str());
+  }
+
+  /// The positions of the frames of epochs or steps `steps` (animation_frame_positions()):
+  /// `anim.write_grid_svg("training.svg", anim.frame_positions({1, 5, 10}))`.
+  /// \param steps the steps, as given to add_frame() \return one position per step
+  /// \throws attn::invalid_argument as animation_frame_positions() does
+  std::vector<std::size_t> frame_positions(const std::vector<long long>& steps) const {
+    return animation_frame_positions(frames_, steps);
   }
 
   /// The SVG grid of the frames at `frames_shown` (0-based positions, see animation_grid_svg()).

@@ -120,7 +120,8 @@ await run('animation page', async (browser) => {
   const at = await p.evaluate(() => window.attnAnimation.cellCenter(0, 1, 2, false));
   await p.mouse.move(box.x + at.x, box.y + at.y);
   const stored = Math.round((128 / 255) * 65532) / 65532;
-  assert.equal(await p.textContent('#attn-tip'), '"quoted" & \'single\' \u2192 c: \u2248' + stored.toFixed(5));
+  // Each label in a first-strong isolate (U+2068 … U+2069), as the viewer's tooltips (browser.rtl).
+  assert.equal(await p.textContent('#attn-tip'), '\u2068"quoted" & \'single\'\u2069 \u2192 \u2068c\u2069: \u2248' + stored.toFixed(5));
   assert.equal(await p.isVisible('#attn-tip'), true);
   await p.screenshot({ path: join(work, 'animation.png') });
   expectClean(problems, 'animation.html');

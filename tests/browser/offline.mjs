@@ -24,10 +24,12 @@ export async function launch() {
   });
 }
 
-// openOffline(browser, file, {width, height}) -> {page, problems}: loads FILE with every other
-// request blocked; `problems` collects blocked requests, console errors and page errors.
-export async function openOffline(browser, file, { width = 1200, height = 900 } = {}) {
+// openOffline(browser, file, {width, height, init}) -> {page, problems}: loads FILE with every
+// other request blocked; `problems` collects blocked requests, console errors and page errors.
+// `init`, a function, runs in the page before its own scripts (Playwright's addInitScript).
+export async function openOffline(browser, file, { width = 1200, height = 900, init = null } = {}) {
   const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1 });
+  if (init) await context.addInitScript(init);
   const page = await context.newPage();
   const problems = [];
   const own = pathToFileURL(file).href;

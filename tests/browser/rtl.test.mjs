@@ -6,7 +6,10 @@
 // right (its words came out left to right, in reverse reading order); a Hebrew phrase inside an
 // English line reads right to left; Arabic highlighted letter by letter stays joined (each token
 // was isolated, which drew the letters apart); the viewer's text view reads like highlighted
-// text, its arrow pointing at the keys. Latin text keeps its layout.
+// text, its arrow pointing at the keys; the labels the viewer's map view and the training
+// animation draw on canvases, and the animation's tooltip, lay out as the SVG pictures' (the
+// canvas drew them left to right: the '!' of a Hebrew "word!" at its right). Latin text keeps
+// its layout.
 // Usage: node rtl.test.mjs WORK_DIR ATTN_PLOT
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -180,5 +183,89 @@ await run('rtl', async (browser) => {
     }
     await page.screenshot({ path: join(work, `view_${name}.png`) });
     expectClean(problems, `view_${name}.html`);
+  }
+
+  // Canvas labels: the viewer's map view and the training animation draw their labels on a
+  // canvas, whose text runs left to right. Every label drawn must look as the label laid out in
+  // its own direction does: the text as drawn, on a scratch canvas in the page's direction, gives
+  // the same pixels as the label alone on a right-to-left canvas (a Hebrew label) or a
+  // left-to-right one (Latin). The Hebrew labels with a number or a '!' look different drawn
+  // plain, left to right: that is what the check catches. The animation's tooltip keeps the
+  // value after a Hebrew key (it went left of it).
+  {
+    const keys = ['2024 שנה', 'תפוח!', 'apple!', '(אדום)'];
+    const keysFile = lines('canvas_keys.txt', keys);
+    const record = () => {
+      const fill = CanvasRenderingContext2D.prototype.fillText;
+      window.drawnLabels = [];
+      CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
+        window.drawnLabels.push({ text: String(text), font: this.font });
+        return fill.call(this, text, ...rest);
+      };
+    };
+    const hebrewLetter = /[\u0590-\u05FF]/;
+    const check = async (page, what, labels) => {
+      const got = await page.evaluate((wanted) => {
+        const drawn = window.drawnLabels.slice();
+        const pixels = (text, font, direction) => {
+          const c = document.createElement('canvas');
+          c.width = 300; c.height = 40;
+          const ctx = c.getContext('2d');
+          ctx.font = font; ctx.direction = direction; ctx.textAlign = 'right'; ctx.textBaseline = 'middle';
+          ctx.fillText(text, 290, 20);
+          return Array.from(ctx.getImageData(0, 0, 300, 40).data).join(',');
+        };
+        return wanted.map(([label, rtl]) => {
+          const d = drawn.find((e) => e.text.replace(/[\u2068\u2069]/g, '') === label);
+          if (!d) return { label, found: false };
+          const own = pixels(label, d.font, rtl ? 'rtl' : 'ltr');
+          return { label, found: true, text: d.text, same: pixels(d.text, d.font, 'ltr') === own,
+                   plainSame: pixels(label, d.font, 'ltr') === own };
+        });
+      }, labels.map((t) => [t, hebrewLetter.test(t)]));
+      for (const g of got) {
+        assert.ok(g.found, `${what}: the label ${g.label} is drawn`);
+        assert.ok(g.same, `${what}: ${JSON.stringify(g.text)} must look like ${g.label} in its own direction`);
+      }
+      for (const label of ['2024 שנה', 'תפוח!']) {
+        assert.equal(got.find((g) => g.label === label).plainSame, false,
+          `${what}: ${label} drawn plain, left to right, looks different (else this check checks nothing)`);
+      }
+    };
+    const view = join(work, 'view_canvas.html');
+    execFileSync(plot, ['--view', join(work, 'map.npy'), '--rows', queriesFile, '--cols', keysFile,
+      '--view-start', 'map', '-o', view], { stdio: 'ignore' });
+    {
+      const { page, problems } = await openOffline(browser, view, { init: record });
+      await check(page, 'viewer map view', [...keys, 'שאלה', 'query']);
+      await page.screenshot({ path: join(work, 'view_canvas.png') });
+      expectClean(problems, 'view_canvas.html');
+    }
+    writeNpy(join(work, 'epoch_1.npy'), [2, 4], [0.1, 0.6, 0.2, 0.1, 0.4, 0.3, 0.2, 0.1]);
+    writeNpy(join(work, 'epoch_2.npy'), [2, 4], [0.7, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.7]);
+    const anim = join(work, 'animation_canvas.html');
+    execFileSync(plot, ['--animate', join(work, 'epoch_1.npy'), join(work, 'epoch_2.npy'), '--rows', queriesFile,
+      '--cols', keysFile, '-o', anim], { stdio: 'ignore' });
+    {
+      const { page, problems } = await openOffline(browser, anim, { init: record });
+      await check(page, 'training animation', [...keys, 'שאלה', 'query']);
+      // Row 'query', key '2024 שנה' (row 1, column 0): the value reads after the key.
+      const box = await page.locator('#attn-map-0').boundingBox();
+      const at = await page.evaluate(() => window.attnAnimation.cellCenter(0, 1, 0, false));
+      await page.mouse.move(box.x + at.x, box.y + at.y);
+      const tip = await page.evaluate(() => {
+        const node = document.getElementById('attn-tip').firstChild;
+        const range = document.createRange();
+        const boxOf = (k) => { range.setStart(node, k); range.setEnd(node, k + 1); return range.getBoundingClientRect().toJSON(); };
+        const text = node.data;
+        const letter = text.indexOf('\u05E9'), digit = text.length - 1;  // the value's last digit
+        return { text, letter: boxOf(letter), digit: boxOf(digit), digitChar: text[digit] };
+      });
+      assert.match(tip.digitChar, /[0-9]/, `animation tooltip: ${JSON.stringify(tip.text)} ends with a value`);
+      assert.ok(tip.digit.left >= tip.letter.right,
+        `animation tooltip ${JSON.stringify(tip.text)}: the value (${tip.digit.left}) right of the Hebrew key (${tip.letter.right})`);
+      await page.screenshot({ path: join(work, 'animation_canvas.png') });
+      expectClean(problems, 'animation_canvas.html');
+    }
   }
 });

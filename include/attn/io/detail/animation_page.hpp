@@ -88,8 +88,12 @@ inline const char* animation_script() {
     ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null;
   function cut(text) {
     var chars = graphemes ? Array.from(graphemes.segment(text), function (s) { return s.segment; }) : Array.from(text);
-    return chars.length > 24 ? chars.slice(0, 23).join('') + '\u2026' : text;
+    return iso(chars.length > 24 ? chars.slice(0, 23).join('') + '\u2026' : text);
   }
+  // A label in a first-strong isolate, as the SVG pictures write right-to-left labels: the
+  // canvas and the tooltip lay text out left to right, which put the '!' of an Arabic "word!"
+  // on its wrong side, and the number after a Hebrew label before it (Latin text is unchanged).
+  function iso(text) { return '\u2068' + text + '\u2069'; }
   var tip = document.getElementById('attn-tip');
   var views = [];  // per sample: {map: view, truth: view or null}
   function makeView(canvas, s, k) {
@@ -111,8 +115,8 @@ inline const char* animation_script() {
       var j = Math.floor((e.clientX - r.left - left) / cell), i = Math.floor((e.clientY - r.top - top) / cell);
       if (!view.values || i < 0 || j < 0 || i >= s.rows || j >= s.cols) { tip.hidden = true; return; }
       var v = view.values[i * s.cols + j];
-      tip.textContent = (s.row_labels ? rowLabels[i] : 'row ' + i) + ' \u2192 ' +
-                        (s.col_labels ? colLabels[j] : 'column ' + j) + ': ' + fmt(v, view.values.res);
+      tip.textContent = (s.row_labels ? iso(rowLabels[i]) : 'row ' + i) + ' \u2192 ' +
+                        (s.col_labels ? iso(colLabels[j]) : 'column ' + j) + ': ' + fmt(v, view.values.res);
       tip.style.left = (e.pageX + 12) + 'px'; tip.style.top = (e.pageY + 12) + 'px';
       tip.hidden = false;
     });

@@ -252,11 +252,14 @@ function renderMap() {
   ctx.fillStyle = '#333333';
   ctx.font = (g.cell >= 40 ? 14 : 11) + 'px sans-serif';  // larger beside large cells
   if (g.cell >= 9) {
+    // Each label in a first-strong isolate, as the SVG pictures write right-to-left labels: the
+    // canvas lays its text out left to right, which put the '!' of an Arabic "word!" at its
+    // right and the number of "2024 שנה" left of the word (a Latin label is unchanged).
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
     for (let i = 0; i < a.tq; ++i) {
       const y = y0 + (i + 0.5) * g.cell;
-      if (y >= MV.mt && y <= MV.mt + g.H) ctx.fillText(short(qLabel(a, i), 16), MV.ml - 4, y);
+      if (y >= MV.mt && y <= MV.mt + g.H) ctx.fillText(iso(short(qLabel(a, i), 16)), MV.ml - 4, y);
     }
     ctx.textAlign = 'left';
     for (let j = 0; j < a.tk; ++j) {
@@ -265,7 +268,7 @@ function renderMap() {
       ctx.save();
       ctx.translate(x, MV.mt - 4);
       ctx.rotate(-Math.PI / 2);
-      ctx.fillText(short(kLabel(a, j), 14), 0, 0);
+      ctx.fillText(iso(short(kLabel(a, j), 14)), 0, 0);
       ctx.restore();
     }
   } else {

@@ -92,8 +92,11 @@ await run('animation page', async (browser) => {
   await p.keyboard.press('Home');
   await p.click('#attn-play');
   assert.equal(await p.textContent('#attn-play'), 'Pause');
-  await p.waitForFunction(() => window.attnAnimation.frame() === 1, null, { timeout: 5000 });
-  assert.equal(await p.textContent('#attn-frame-title'), 'epoch 2');
+  // The frame and its title are read in one page call: read apart, the next 200 ms tick could
+  // come between them on a loaded machine (a CI run read 'epoch 10').
+  const titleAt1 = await p.waitForFunction(() => window.attnAnimation.frame() === 1 &&
+    document.getElementById('attn-frame-title').textContent, null, { timeout: 5000 });
+  assert.equal(await titleAt1.jsonValue(), 'epoch 2');
   await p.waitForFunction(() => window.attnAnimation.frame() === 2, null, { timeout: 5000 });
   await p.waitForFunction(() => window.attnAnimation.frame() === 0, null, { timeout: 5000 });
   await p.click('#attn-play');

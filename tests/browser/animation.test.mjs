@@ -94,9 +94,9 @@ await run('animation page', async (browser) => {
   assert.equal(await p.textContent('#attn-play'), 'Pause');
   // The frame and its title are read in one page call: read apart, the next 200 ms tick could
   // come between them on a loaded machine (a CI run read 'epoch 10').
-  const titleAt1 = await p.waitForFunction(() => window.attnAnimation.frame() === 1 &&
-    document.getElementById('attn-frame-title').textContent, null, { timeout: 5000 });
-  assert.equal(await titleAt1.jsonValue(), 'epoch 2');
+  const atFrame1 = await p.waitForFunction(() => window.attnAnimation.frame() === 1 &&
+    { title: document.getElementById('attn-frame-title').textContent }, null, { timeout: 5000 });
+  assert.equal((await atFrame1.jsonValue()).title, 'epoch 2');
   await p.waitForFunction(() => window.attnAnimation.frame() === 2, null, { timeout: 5000 });
   await p.waitForFunction(() => window.attnAnimation.frame() === 0, null, { timeout: 5000 });
   await p.click('#attn-play');

@@ -258,7 +258,7 @@ TEST_CASE("AttentionLoop argument checks", "[loop][errors]") {
                     "attn::AttentionLoop::step: cell_input (after options.cell_input_fn) (1x1) must be (1x3)");
   options.cell_input_fn = nullptr;
   attn::AttentionLoop<double> loop(memory, options);
-  CHECK_THROWS_WITH(loop.step(MatrixXd::Ones(1, 2), cell), "attn::AttentionLoop::step: input (1x2) must be (1x1)");
+  CHECK_THROWS_WITH(loop.step(MatrixXd::Ones(1, 2), cell), "attn::AttentionLoop::step: input (1x2) must be (1x1), 1 x options.input_size (AttentionLoopOptions::input_size, the width of the per-step input, 0 unless set)");
   CHECK_THROWS_WITH(loop.step(MatrixXd::Ones(1, 1), [](const MatrixXd&, MatrixXd& h) { h.resize(1, 3); }),
                     "attn::AttentionLoop::step: cell_output (after the cell) (1x3) must be (1x2)");
   // A cell that skips its output, or part of it, on some step: an error, not the previous

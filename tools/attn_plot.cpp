@@ -172,7 +172,8 @@ Options:
       --index I[,J...]     .npy WEIGHTS: pick along the leading axes, as NumPy's w[I, J] (-1 is the
                            last): e.g. Hugging Face's per-layer (batch, heads, T, T) with --index 0
                            draws batch item 0's heads as a grid, --index 0,3 its head 3; leading
-                           axes of size 1 are dropped without it ((1, h, T, T) is h maps)
+                           axes of size 1 are dropped without it ((1, h, T, T) is h maps).
+                           Without --title, the title names the part: "w.npy[0, 3]"
       --max-maps N         refuse inputs with more than N maps (default 1024)
       --max-cells N        refuse inputs with more than N cells over all maps (default 4194304);
                            a 2-D float .npy above it is pooled instead (--pool); hard links
@@ -347,6 +348,7 @@ struct Arguments {
   long long max_cells = 4194304;
   std::optional<std::string> pool;  // --pool mean|max (pool_npy_map)
   std::vector<long long> index;     // --index: picked along the leading axes of a .npy (select_npy)
+  std::string weights_named;        // WEIGHTS as given (weights: an .npz member's temporary file)
   long long max_bytes = 268435456;
   // --view (the interactive viewer page): the extra WEIGHTS files, one per layer
   bool view = false;
@@ -1603,7 +1605,8 @@ class NpzInputs {
     if (pickles) {
       throw std::runtime_error(what + " '" + archive +
                                "' is a torch.save file (a ZIP archive of pickles), not NumPy's .npz: save the "
-                               "tensor with np.save('w.npy', tensor.numpy()) or np.savez('w.npz', w=tensor.numpy())");
+                               "tensor with np.save('w.npy', tensor.detach().cpu().numpy()) or "
+                               "np.savez('w.npz', w=tensor.detach().cpu().numpy())");
     }
     if (names.empty()) throw std::runtime_error(what + " '" + archive + "' is an .npz archive that holds no array");
     const fs::path to = directory() / std::to_string(shown_.size());
@@ -1706,6 +1709,7 @@ int run(const Arguments& given, std::ostream& out, std::ostream& err) {
   try {
     Arguments a = given;
     for (std::string& file : a.inputs) file = npz.resolve(file, a.animate ? "FRAMES" : "WEIGHTS", a.animate);
+    a.weights_named = given.inputs.front();
     a.weights = a.inputs.front();
     a.more_weights.assign(a.inputs.begin() + 1, a.inputs.end());
     a.truth = npz.resolve(a.truth, "--truth");
@@ -1728,6 +1732,23 @@ int run(const Arguments& given, std::ostream& out, std::ostream& err) {
   }
 }
 
+/// `a` with the title of what --index picked, as NumPy names it, the file's name as given
+/// ("layer3.npy[2, 1]", "attentions.npz:layer3[0]") and a negative index counted from the end
+/// ("[-1]" of 4 is "[3]": the title says which map it is).
+Arguments index_titled(const Arguments& a) {
+  const std::optional<NpySelection> s = select_npy(a.weights, a.index);  // read_weights read it
+  Arguments titled = a;
+  titled.title = fs::path(a.weights_named.empty() ? a.weights : a.weights_named).filename().string() + "[";
+  for (std::size_t k = 0; k < a.index.size(); ++k) {
+    const long long n = s ? static_cast<long long>(s->header.shape[k]) : 0;
+    titled.title += (k ? ", " : "") + std::to_string(a.index[k] < 0 && s ? a.index[k] + n : a.index[k]);
+  }
+  titled.title += "]";
+  return titled;
+}
+
+int run_weights_titled(const Arguments& a, Weights w, std::ostream& out, std::ostream& err);
+
 int run_inputs(const Arguments& a, std::ostream& out, std::ostream& err) {
   if (a.view) return run_view(a, out, err);
   if (a.animate) return run_animation(a, out);
@@ -1740,6 +1761,15 @@ int run_inputs(const Arguments& a, std::ostream& out, std::ostream& err) {
                 {"--eos", a.eos != "auto"}},
                " is for word alignments (--gold, or an alignment file as WEIGHTS), not for '" + a.weights + "'");
   Weights w = read_weights(a.weights, a.csv_labels, a, a.index);
+  if (!a.index.empty() && a.title.empty() && a.format != "png") {
+    // What --index picked is said in the title, as NumPy names it ("w.npy[2, 1]"): a map of
+    // head 1 of layer 2 looks like any other map.
+    return run_weights_titled(index_titled(a), std::move(w), out, err);
+  }
+  return run_weights_titled(a, std::move(w), out, err);
+}
+
+int run_weights_titled(const Arguments& a, Weights w, std::ostream& out, std::ostream& err) {
   if (w.stacked && a.pool) {
     throw usage_error("--pool pools one 2-D map too large to draw; '" + a.weights + "' is a stack of " +
                       std::to_string(w.maps.size()) + " maps, drawn as a grid without pooling: leave out --pool");
@@ -1770,9 +1800,15 @@ int run_inputs(const Arguments& a, std::ostream& out, std::ostream& err) {
 /// `cell` pixels a side (--cell; default: the longer side of the image at least 256 pixels).
 int run_png(const Arguments& a, const Eigen::MatrixXd& map, std::size_t maps, std::ostream& out) {
   if (maps > 1) {
+    // A NumPy array picks its map with --index (after what --index already picked); a CSV stack
+    // has no index, so the hint is NumPy's.
+    std::string pick = "--index ";
+    for (const long long i : a.index) pick += std::to_string(i) + ",";
+    const bool numpy = has_extension(a.weights, ".npy") || is_zip_file(archive_of(a.weights));
     throw std::runtime_error("'" + a.weights + "' is 3-D (" + std::to_string(maps) +
-                             " maps): a PNG holds one map; draw the grid as svg (-o FILE.svg), or save one map, "
-                             "e.g. np.save('head0.npy', w[0])");
+                             " maps): a PNG holds one map; draw the grid as svg (-o FILE.svg), or " +
+                             (numpy ? "pick one map with " + pick + "0 (the first)"
+                                    : std::string("save one map, e.g. np.save('head0.npy', w[0])")));
   }
   if (map.size() == 0) {
     throw std::runtime_error("'" + a.weights + "' is a " + shape_text(map) +

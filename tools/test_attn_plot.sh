@@ -537,10 +537,15 @@ else
     else
         fail "index map: w[2, 1, 3] is not the map drawn"
     fi
+    # Without --title, the title names the part picked as NumPy does, a negative index counted
+    # from the end (the same picture as its positive twin); a --title of its own replaces it.
+    if grep -q 'class="title"[^>]*>hf5.npy\[2, 1, 3\]<' n1.svg; then pass; else fail "index map: not titled hf5.npy[2, 1, 3]"; fi
     ok "index negative"         n2.svg   hf5.npy --index -1,1,-1 --values --decimals 0
     if cmp -s n1.svg n2.svg; then pass; else fail "--index -1,1,-1 is not --index 2,1,3"; fi
-    ok "index Fortran"          n3.svg   hf5f.npy --index 2,1,3 --values --decimals 0
-    if cmp -s n1.svg n3.svg; then pass; else fail "--index of a Fortran-order file picks another map"; fi
+    ok "index own title"        n5.svg   hf5.npy --index 2,1,3 --values --decimals 0 -t 'w[2,1,3]'
+    if grep -q 'class="title"[^>]*>w\[2,1,3\]<' n5.svg && ! grep -q 'hf5.npy' n5.svg; then pass; else fail "index own title: --title not used alone"; fi
+    ok "index Fortran"          n3.svg   hf5f.npy --index 2,1,3 --values --decimals 0 -t 'w[2,1,3]'
+    if cmp -s n5.svg n3.svg; then pass; else fail "--index of a Fortran-order file picks another map"; fi
     # A Fortran-order file is read whole: picking from one bigger than --max-cells is refused.
     bad "index Fortran limit" 1 "'hf5f.npy' is in Fortran order: --index reads all of its 144 cells, more than --max-cells 100; save it in C order, np.save(path, np.ascontiguousarray(w)), or raise --max-cells" hf5f.npy --index 2,1,3 --max-cells 100 -o out/new.svg
     ok "index C limit"          n9.svg   hf5.npy --index 2,1,3 --max-cells 100
@@ -651,8 +656,11 @@ ok "npz compressed"         z3.svg "$npz/compressed.npz:heads"
 ok "npy twin, heads"        z4.svg "$npz/heads.npy"
 if cmp -s z3.svg z4.svg; then pass; else fail "npz compressed: not the picture of heads.npy"; fi
 ok "npz index"              z5.svg "$npz/compressed.npz:heads" --index 1
-ok "npy index"              z6.svg "$npz/heads.npy" --index 1
-if cmp -s z5.svg z6.svg; then pass; else fail "npz index: not the picture of heads.npy --index 1"; fi
+# The title names the archive's array as given, not attn-plot's temporary file.
+if grep -q 'class="title"[^>]*>compressed.npz:heads\[1\]<' z5.svg; then pass; else fail "npz index: not titled compressed.npz:heads[1]"; fi
+ok "npz index titled"       z8.svg "$npz/compressed.npz:heads" --index 1 -t heads
+ok "npy index titled"       z6.svg "$npz/heads.npy" --index 1 -t heads
+if cmp -s z8.svg z6.svg; then pass; else fail "npz index: not the picture of heads.npy --index 1"; fi
 ok "npz only array"         z7.svg "$npz/zip64.npz"
 if cmp -s z7.svg z2.svg; then pass; else fail "npz only array: zip64.npz's w is not the picture of w.npy"; fi
 if [ -z "$(ls -A npz_tmp)" ]; then pass; else fail "npz: temporary files left: $(ls npz_tmp)"; fi
@@ -664,7 +672,7 @@ ok "npz view"               z10.html --view "$npz/savez.npz:w" "$npz/compressed.
 bad "npz many arrays"   2 "WEIGHTS '$npz/savez.npz' holds 7 arrays (w, fortran, heads, bias, half, mask, arr_0): name one as '$npz/savez.npz:w'" "$npz/savez.npz" -o out/new.svg
 bad "npz no such name"  1 "'$npz/savez.npz': no array named 'wq'; the archive holds 'w', 'fortran'" "$npz/savez.npz:wq" -o out/new.svg
 bad "npz truth"         2 "--truth '$npz/frames.npz' holds 4 arrays" "$npy/f8_c_3x4.npy" --truth "$npz/frames.npz" -o out/new.svg
-bad "torch.save"        1 "WEIGHTS '$npz/torch_like.npz' is a torch.save file (a ZIP archive of pickles), not NumPy's .npz: save the tensor with np.save" "$npz/torch_like.npz" -o out/new.svg
+bad "torch.save"        1 "WEIGHTS '$npz/torch_like.npz' is a torch.save file (a ZIP archive of pickles), not NumPy's .npz: save the tensor with np.save('w.npy', tensor.detach().cpu().numpy())" "$npz/torch_like.npz" -o out/new.svg
 cp "$npz/torch_like.npz" torch_saved.npy
 bad "torch.save as .npy" 1 "WEIGHTS 'torch_saved.npy' is a torch.save file" torch_saved.npy -o out/new.svg
 cp "$npz/savez.npz" out/archive.svg
@@ -987,7 +995,8 @@ else
         fi
         expect_png "png pooled size" big.png "667 600"
     fi
-    bad "png stack"     1 "'$npy/f8_c_2x3x4.npy' is 3-D (2 maps): a PNG holds one map" "$npy/f8_c_2x3x4.npy" -o out/new.png
+    bad "png stack"     1 "'$npy/f8_c_2x3x4.npy' is 3-D (2 maps): a PNG holds one map; draw the grid as svg (-o FILE.svg), or pick one map with --index 0 (the first)" "$npy/f8_c_2x3x4.npy" -o out/new.png
+    bad "png stack index" 1 "'view4d.npy' is 3-D (3 maps): a PNG holds one map; draw the grid as svg (-o FILE.svg), or pick one map with --index 1,0 (the first)" view4d.npy --index 1 -o out/new.png
     bad "png empty"     1 "is a 0x3 map: a PNG needs at least one row and one column" "$npy/f8_empty_0x3.npy" -o out/new.png
     bad "png rows"      2 "--rows is not for png output: a PNG holds the map's cells alone" "$npy/f8_c_3x4.npy" -r rows.txt -o out/new.png
     bad "png title"     2 "--title is not for png output" "$npy/f8_c_3x4.npy" -t T --format png -o out/new.svg

@@ -236,7 +236,11 @@ class AttentionLoop {
                     "1xdq output into cell_output");
     }
     constexpr const char* fn = "attn::AttentionLoop::step";
-    detail::check_shape(fn, "input", input, 1, options_.input_size);
+    // The caller's input width is an option that defaults to 0, so its message names the option.
+    ATTN_CHECK(input.rows() == 1 && input.cols() == options_.input_size,
+               std::string(fn) + ": input " + detail::shape(input.rows(), input.cols()) + " must be " +
+                   detail::shape(1, options_.input_size) + ", 1 x options.input_size (AttentionLoopOptions::" +
+                   "input_size, the width of the per-step input, 0 unless set)");
     // 1. cell input from the input and the previous attention
     if (options_.cell_input_fn) {
       input_ = input;

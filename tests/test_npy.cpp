@@ -171,6 +171,29 @@ TEST_CASE("read_npy_array reads N-D stacks in C order whatever the file order", 
     REQUIRE(head1.cols() == 4);
     CHECK(head1(2, 3) == base_value(12 + 2 * 4 + 3));
   }
+  // NumPy's w[b, h] of a 4-D (B, h, Tq, Tk) file: entry (b, h, i, j) is element ((b·3 + h)·4 + i)·5 + j.
+  for (const char* name : {"f8_c_2x3x4x5.npy", "f4_fortran_2x3x4x5.npy"}) {
+    INFO(name);
+    const attn::io::NpyArray<double> a = attn::io::read_npy_array(kNpyDir / name);
+    REQUIRE(a.shape == std::vector<Index>{2, 3, 4, 5});
+    for (Index b = 0; b < 2; ++b) {
+      for (Index h = 0; h < 3; ++h) {
+        const Eigen::MatrixXd m = a.matrix({b, h});
+        REQUIRE(m.rows() == 4);
+        REQUIRE(m.cols() == 5);
+        for (Index i = 0; i < 4; ++i) {
+          for (Index j = 0; j < 5; ++j) CHECK(m(i, j) == base_value(((b * 3 + h) * 4 + i) * 5 + j));
+        }
+      }
+    }
+    CHECK(a.matrix({1, 2})(3, 4) == 56.5);  // np.load(name)[1, 2, 3, 4], printed by NumPy
+  }
+  {
+    const attn::io::NpyArray<double> three = attn::io::read_npy_array(kNpyDir / "f8_c_2x3x4.npy");
+    CHECK(three.matrix(std::vector<Index>{1}) == three.matrix(1));
+    const attn::io::NpyArray<double> two = attn::io::read_npy_array(kNpyDir / "f8_c_3x4.npy");
+    CHECK(two.matrix(std::vector<Index>()) == two.to_matrix());
+  }
   const auto zero_d = attn::io::read_npy_array<float>(kNpyDir / "f8_0d.npy");
   CHECK(zero_d.shape.empty());
   CHECK(zero_d.size() == 1);
@@ -459,6 +482,22 @@ TEST_CASE("npy argument checks throw attn::invalid_argument with the documented 
   const attn::io::NpyArray<double> short_data{{2, 2}, {1}};
   CHECK(message_of<attn::invalid_argument>([&] { (void)short_data.to_matrix(); }) ==
         "attn::io::NpyArray::to_matrix: data.size() (1) must equal the product of shape (4)");
+  const attn::io::NpyArray<double> four{{2, 3, 1, 1}, {1, 2, 3, 4, 5, 6}};
+  CHECK(message_of<attn::invalid_argument>([&] { (void)four.matrix(0); }) ==
+        "attn::io::NpyArray::matrix: the array has 4 dimensions, must have 3; matrix({i, j, ...}) picks a matrix "
+        "of more, as NumPy's w[i, j]");
+  CHECK(message_of<attn::invalid_argument>([&] { (void)four.matrix({1, 3}); }) ==
+        "attn::io::NpyArray::matrix: index[1] (3) must be in [0, 3)");
+  CHECK(message_of<attn::invalid_argument>([&] { (void)four.matrix({-1, 0}); }) ==
+        "attn::io::NpyArray::matrix: index[0] (-1) must be in [0, 2)");
+  CHECK(message_of<attn::invalid_argument>([&] { (void)four.matrix({0, 0, 0}); }) ==
+        "attn::io::NpyArray::matrix: the array has 4 dimensions, so index needs 2 entries (one per axis but the "
+        "last two), not 3");
+  CHECK(message_of<attn::invalid_argument>([&] { (void)flat.matrix(std::vector<Index>()); }) ==
+        "attn::io::NpyArray::matrix: the array has 1 dimensions, must have 2 or more to hold a matrix");
+  const attn::io::NpyArray<double> short_four{{1, 1, 2, 2}, {1}};
+  CHECK(message_of<attn::invalid_argument>([&] { (void)short_four.matrix({0, 0}); }) ==
+        "attn::io::NpyArray::matrix: data.size() (1) must equal the product of shape (4)");
   const attn::io::NpyArray<double> short_stack{{1, 2, 2}, {1}};
   CHECK(message_of<attn::invalid_argument>([&] { (void)short_stack.matrix(0); }) ==
         "attn::io::NpyArray::matrix: data.size() (1) must equal the product of shape (4)");

@@ -41,8 +41,11 @@ struct NpyArray {
   /// \param k index along the first dimension, in `[0, shape[0])`
   /// \return rows×cols, a copy
   Matrix<Scalar> matrix(Index k) const {
-    ATTN_CHECK(shape.size() == 3, "attn::io::NpyArray::matrix: the array has " +
-                                      std::to_string(shape.size()) + " dimensions, must have 3");
+    ATTN_CHECK(shape.size() == 3, "attn::io::NpyArray::matrix: the array has " + std::to_string(shape.size()) +
+                                      " dimensions, must have 3" +
+                                      (shape.size() > 3 ? std::string("; matrix({i, j, ...}) picks a matrix of "
+                                                                      "more, as NumPy's w[i, j]")
+                                                        : std::string()));
     ATTN_CHECK(static_cast<Index>(data.size()) == size(),
                "attn::io::NpyArray::matrix: data.size() (" + std::to_string(data.size()) +
                    ") must equal the product of shape (" + std::to_string(size()) + ")");
@@ -53,6 +56,42 @@ struct NpyArray {
     if (rows == 0 || cols == 0) return Matrix<Scalar>(rows, cols);  // no O(rows + cols) loop
     using RowMajor = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     return Eigen::Map<const RowMajor>(data.data() + k * rows * cols, rows, cols);
+  }
+
+  /// The matrix at `index` of an array of two or more dimensions, as NumPy's `w[i, j]`: `index`
+  /// picks along every axis but the last two, so `{b, h}` of PyTorch's per-head weights of a
+  /// batch (B, h, Tq, Tk) (`need_weights=True, average_attn_weights=False`) is head h of item b,
+  /// `{l, b, h}` of a `torch.stack` of Hugging Face's attentions (L, B, h, Tq, Tk) the same in
+  /// layer l, `{k}` of a 3-D stack is matrix(k) and an empty index (a `std::vector<Index>()`;
+  /// `matrix({})` is matrix(0)) of a 2-D array is to_matrix(). Unlike
+  /// NumPy, a negative index is refused. Throws attn::invalid_argument when `index` does not
+  /// have two entries fewer than the array has dimensions, an entry is out of range or `data`
+  /// does not hold size() elements.
+  /// \param index one index per leading axis, each in `[0, shape[axis])`
+  /// \return rows×cols (the last two dimensions), a copy
+  Matrix<Scalar> matrix(const std::vector<Index>& index) const {
+    constexpr const char* fn = "attn::io::NpyArray::matrix";
+    ATTN_CHECK(shape.size() >= 2, std::string(fn) + ": the array has " + std::to_string(shape.size()) +
+                                      " dimensions, must have 2 or more to hold a matrix");
+    ATTN_CHECK(index.size() + 2 == shape.size(),
+               std::string(fn) + ": the array has " + std::to_string(shape.size()) + " dimensions, so index " +
+                   "needs " + std::to_string(shape.size() - 2) + " entries (one per axis but the last two), not " +
+                   std::to_string(index.size()));
+    ATTN_CHECK(static_cast<Index>(data.size()) == size(),
+               std::string(fn) + ": data.size() (" + std::to_string(data.size()) +
+                   ") must equal the product of shape (" + std::to_string(size()) + ")");
+    Index first = 0;  // the picked matrix's first element, in C order (no overflow: size() fits)
+    for (std::size_t axis = 0; axis < index.size(); ++axis) {
+      ATTN_CHECK(index[axis] >= 0 && index[axis] < shape[axis],
+                 std::string(fn) + ": index[" + std::to_string(axis) + "] (" + std::to_string(index[axis]) +
+                     ") must be in [0, " + std::to_string(shape[axis]) + ")");
+      first = first * shape[axis] + index[axis];
+    }
+    const Index rows = shape[shape.size() - 2];
+    const Index cols = shape.back();
+    if (rows == 0 || cols == 0) return Matrix<Scalar>(rows, cols);
+    using RowMajor = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    return Eigen::Map<const RowMajor>(data.data() + first * rows * cols, rows, cols);
   }
 
   /// A 0-D, 1-D or 2-D array as a matrix, with read_npy()'s rule: 0-D → 1×1, 1-D of n → 1×n

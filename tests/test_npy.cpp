@@ -255,6 +255,52 @@ TEST_CASE("write_npy writes exactly the bytes np.save writes", "[io][npy][fixtur
   CHECK(written([&](std::ostream& os) {
           attn::io::write_npy(os, attn::io::npy_stack(heads_f), attn::io::NpyOrder::fortran);
         }) == file_bytes(kNpyDir / "f4_fortran_2x3x4.npy"));
+
+  // np.stack of two (3, 4, 5) stacks of maps, each npy_stack()ed, is NumPy's (2, 3, 4, 5) file.
+  std::vector<attn::io::NpyArray<double>> items;
+  for (Index b = 0; b < 2; ++b) {
+    std::vector<Eigen::MatrixXd> maps;
+    for (Index h = 0; h < 3; ++h) maps.push_back(base_matrix<double>(4, 5).array() + 10.0 * static_cast<double>(b * 3 + h));
+    items.push_back(attn::io::npy_stack(maps));  // 20 entries a map: the flat index goes on by 20 · 0.5
+  }
+  const attn::io::NpyArray<double> batch = attn::io::npy_stack(items);
+  CHECK(batch.shape == std::vector<Index>{2, 3, 4, 5});
+  CHECK(written([&](std::ostream& os) { attn::io::write_npy(os, batch); }) == file_bytes(kNpyDir / "f8_c_2x3x4x5.npy"));
+}
+
+TEST_CASE("npy_stack of a batch's per-head stacks reads back head by head", "[io][npy][compose]") {
+  const Eigen::MatrixXd x0 = Eigen::MatrixXd::Random(4, 8), x1 = Eigen::MatrixXd::Random(4, 8);
+  attn::MultiHeadParams<double> p;
+  p.wq = Eigen::MatrixXd::Random(8, 8);
+  p.wk = Eigen::MatrixXd::Random(8, 8);
+  p.wv = Eigen::MatrixXd::Random(8, 8);
+  p.wo = Eigen::MatrixXd::Random(8, 8);
+  p.heads = 2;
+  const std::vector<Eigen::MatrixXd> xs{x0, x1};
+  const auto results = attn::multi_head_batch(xs, xs, xs, p);
+  std::vector<attn::io::NpyArray<double>> items;
+  for (const auto& r : results) items.push_back(attn::io::npy_stack(r.weights));
+  const attn::io::NpyArray<double> w = attn::io::npy_stack(items);  // B×h×Tq×Tk, PyTorch's shape
+  REQUIRE(w.shape == std::vector<Index>{2, 2, 4, 4});
+  for (Index b = 0; b < 2; ++b) {
+    for (Index h = 0; h < 2; ++h) {
+      CHECK(w.matrix({b, h}) == Eigen::MatrixXd(results[static_cast<std::size_t>(b)].weights.head(h)));
+    }
+  }
+
+  CHECK(message_of<attn::invalid_argument>([] { (void)attn::io::npy_stack(std::vector<attn::io::NpyArray<float>>()); }) ==
+        "attn::io::npy_stack: no arrays to stack (np.stack needs at least one too)");
+  const std::vector<attn::io::NpyArray<double>> uneven{{{2, 3}, std::vector<double>(6)}, {{3, 2}, std::vector<double>(6)}};
+  CHECK(message_of<attn::invalid_argument>([&] { (void)attn::io::npy_stack(uneven); }) ==
+        "attn::io::npy_stack: arrays[1] has shape (3, 2), arrays[0] (2, 3)");
+  const std::vector<attn::io::NpyArray<double>> short_data{{{2}, {1.0, 2.0}}, {{2}, {1.0}}};
+  CHECK(message_of<attn::invalid_argument>([&] { (void)attn::io::npy_stack(short_data); }) ==
+        "attn::io::npy_stack: arrays[1].data.size() (1) must equal the product of its shape (2)");
+  attn::io::NpyArray<double> deep;
+  deep.shape.assign(32, 1);
+  deep.data = {1.0};
+  CHECK(message_of<attn::invalid_argument>([&] { (void)attn::io::npy_stack(std::vector<attn::io::NpyArray<double>>{deep}); }) ==
+        "attn::io::npy_stack: arrays[0] has 32 dimensions, the stack would have more than 32");
 }
 
 TEMPLATE_TEST_CASE("write_npy then read_npy gives back every bit", "[io][npy][roundtrip]", float, double) {

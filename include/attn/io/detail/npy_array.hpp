@@ -145,6 +145,39 @@ NpyArray<detail::map_list_scalar<Maps>> npy_stack(const Maps& maps) {
   return array;
 }
 
+/// Stacks equally shaped arrays along a new first axis, as NumPy's `np.stack`: the per-head
+/// stacks (h, Tq, Tk) of a batch's items (npy_stack() of each item's weights) into (B, h, Tq, Tk),
+/// the shape PyTorch gives per-head weights of a batch; what matrix({b, h}) reads back. As
+/// `np.stack`, an empty list is refused. Throws attn::invalid_argument when `arrays` is empty, the
+/// shapes differ, an array's `data` does not hold its size() elements or the result would have
+/// more than 32 dimensions.
+/// \param arrays the arrays, all of one shape
+/// \return shape (arrays.size(), shape of each...), data in C order
+template <typename Scalar>
+NpyArray<Scalar> npy_stack(const std::vector<NpyArray<Scalar>>& arrays) {
+  constexpr const char* fn = "attn::io::npy_stack";
+  ATTN_CHECK(!arrays.empty(), std::string(fn) + ": no arrays to stack (np.stack needs at least one too)");
+  const std::vector<Index>& shape = arrays.front().shape;
+  ATTN_CHECK(shape.size() < 32, std::string(fn) + ": arrays[0] has " + std::to_string(shape.size()) +
+                                    " dimensions, the stack would have more than 32");
+  for (std::size_t k = 0; k < arrays.size(); ++k) {
+    ATTN_CHECK(arrays[k].shape == shape, std::string(fn) + ": arrays[" + std::to_string(k) + "] has shape " +
+                                             detail::npy_shape_text(arrays[k].shape) + ", arrays[0] " +
+                                             detail::npy_shape_text(shape));
+    ATTN_CHECK(static_cast<Index>(arrays[k].data.size()) == arrays[k].size(),
+               std::string(fn) + ": arrays[" + std::to_string(k) + "].data.size() (" +
+                   std::to_string(arrays[k].data.size()) + ") must equal the product of its shape (" +
+                   std::to_string(arrays[k].size()) + ")");
+  }
+  NpyArray<Scalar> stack;
+  stack.shape.reserve(shape.size() + 1);
+  stack.shape.push_back(static_cast<Index>(arrays.size()));
+  stack.shape.insert(stack.shape.end(), shape.begin(), shape.end());
+  stack.data.reserve(arrays.size() * arrays.front().data.size());  // each array holds its size()
+  for (const NpyArray<Scalar>& a : arrays) stack.data.insert(stack.data.end(), a.data.begin(), a.data.end());
+  return stack;
+}
+
 namespace detail {
 
 /// Converts `count` elements stored with the first index fastest (Fortran) into C order.

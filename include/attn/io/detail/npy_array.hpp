@@ -15,6 +15,27 @@
 #include <vector>
 
 namespace attn::io {
+namespace detail {
+
+/// Throws attn::invalid_argument unless an array's data hold the elements its shape says:
+/// "fn: data_name.size() (n) must equal the product of shape_name (m)".
+inline void npy_check_data(const char* fn, const std::string& data_name, std::size_t data_size, Index size,
+                           const char* shape_name) {
+  ATTN_CHECK(static_cast<Index>(data_size) == size, std::string(fn) + ": " + data_name + ".size() (" +
+                                                        std::to_string(data_size) + ") must equal the product of " +
+                                                        shape_name + " (" + std::to_string(size) + ")");
+}
+
+/// The `rows×cols` matrix whose elements are row-major in C-order `data` from element `first`,
+/// as a column-major copy (empty without touching `data`: a (0, 10^18) array costs nothing).
+template <typename Scalar>
+Matrix<Scalar> npy_block(const std::vector<Scalar>& data, Index first, Index rows, Index cols) {
+  if (rows == 0 || cols == 0) return Matrix<Scalar>(rows, cols);
+  using RowMajor = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  return Eigen::Map<const RowMajor>(data.data() + first, rows, cols);
+}
+
+}  // namespace detail
 
 /// An N-D array as read from or written to a .npy file. `data` always holds the elements in
 /// C order (row-major: the last index varies fastest), whatever order the file used; so for a
@@ -46,16 +67,10 @@ struct NpyArray {
                                       (shape.size() > 3 ? std::string("; matrix({i, j, ...}) picks a matrix of "
                                                                       "more, as NumPy's w[i, j]")
                                                         : std::string()));
-    ATTN_CHECK(static_cast<Index>(data.size()) == size(),
-               "attn::io::NpyArray::matrix: data.size() (" + std::to_string(data.size()) +
-                   ") must equal the product of shape (" + std::to_string(size()) + ")");
+    detail::npy_check_data("attn::io::NpyArray::matrix", "data", data.size(), size(), "shape");
     ATTN_CHECK(k >= 0 && k < shape[0], "attn::io::NpyArray::matrix: k (" + std::to_string(k) +
                                            ") must be in [0, " + std::to_string(shape[0]) + ")");
-    const Index rows = shape[1];
-    const Index cols = shape[2];
-    if (rows == 0 || cols == 0) return Matrix<Scalar>(rows, cols);  // no O(rows + cols) loop
-    using RowMajor = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    return Eigen::Map<const RowMajor>(data.data() + k * rows * cols, rows, cols);
+    return detail::npy_block(data, k * shape[1] * shape[2], shape[1], shape[2]);
   }
 
   /// The matrix at `index` of an array of two or more dimensions, as NumPy's `w[i, j]`: `index`
@@ -77,9 +92,7 @@ struct NpyArray {
                std::string(fn) + ": the array has " + std::to_string(shape.size()) + " dimensions, so index " +
                    "needs " + std::to_string(shape.size() - 2) + " entries (one per axis but the last two), not " +
                    std::to_string(index.size()));
-    ATTN_CHECK(static_cast<Index>(data.size()) == size(),
-               std::string(fn) + ": data.size() (" + std::to_string(data.size()) +
-                   ") must equal the product of shape (" + std::to_string(size()) + ")");
+    detail::npy_check_data(fn, "data", data.size(), size(), "shape");
     Index first = 0;  // the picked matrix's first element, in C order (no overflow: size() fits)
     for (std::size_t axis = 0; axis < index.size(); ++axis) {
       ATTN_CHECK(index[axis] >= 0 && index[axis] < shape[axis],
@@ -89,9 +102,7 @@ struct NpyArray {
     }
     const Index rows = shape[shape.size() - 2];
     const Index cols = shape.back();
-    if (rows == 0 || cols == 0) return Matrix<Scalar>(rows, cols);
-    using RowMajor = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    return Eigen::Map<const RowMajor>(data.data() + first * rows * cols, rows, cols);
+    return detail::npy_block(data, first * rows * cols, rows, cols);
   }
 
   /// A 0-D, 1-D or 2-D array as a matrix, with read_npy()'s rule: 0-D → 1×1, 1-D of n → 1×n
@@ -102,14 +113,8 @@ struct NpyArray {
     ATTN_CHECK(shape.size() <= 2, "attn::io::NpyArray::to_matrix: the array has " +
                                       std::to_string(shape.size()) +
                                       " dimensions, must have 0, 1 or 2");
-    ATTN_CHECK(static_cast<Index>(data.size()) == size(),
-               "attn::io::NpyArray::to_matrix: data.size() (" + std::to_string(data.size()) +
-                   ") must equal the product of shape (" + std::to_string(size()) + ")");
-    const Index rows = shape.size() == 2 ? shape[0] : 1;
-    const Index cols = shape.empty() ? 1 : shape.back();
-    if (rows == 0 || cols == 0) return Matrix<Scalar>(rows, cols);  // (0, 10^18) costs nothing
-    using RowMajor = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    return Eigen::Map<const RowMajor>(data.data(), rows, cols);
+    detail::npy_check_data("attn::io::NpyArray::to_matrix", "data", data.size(), size(), "shape");
+    return detail::npy_block(data, 0, shape.size() == 2 ? shape[0] : 1, shape.empty() ? 1 : shape.back());
   }
 };
 
@@ -150,7 +155,7 @@ NpyArray<detail::map_list_scalar<Maps>> npy_stack(const Maps& maps) {
 /// the shape PyTorch gives per-head weights of a batch; what matrix({b, h}) reads back. As
 /// `np.stack`, an empty list is refused. Throws attn::invalid_argument when `arrays` is empty, the
 /// shapes differ, an array's `data` does not hold its size() elements or the result would have
-/// more than 32 dimensions.
+/// more than npy_max_dimensions (32).
 /// \param arrays the arrays, all of one shape
 /// \return shape (arrays.size(), shape of each...), data in C order
 template <typename Scalar>
@@ -158,16 +163,15 @@ NpyArray<Scalar> npy_stack(const std::vector<NpyArray<Scalar>>& arrays) {
   constexpr const char* fn = "attn::io::npy_stack";
   ATTN_CHECK(!arrays.empty(), std::string(fn) + ": no arrays to stack (np.stack needs at least one too)");
   const std::vector<Index>& shape = arrays.front().shape;
-  ATTN_CHECK(shape.size() < 32, std::string(fn) + ": arrays[0] has " + std::to_string(shape.size()) +
-                                    " dimensions, the stack would have more than 32");
+  ATTN_CHECK(shape.size() < npy_max_dimensions, std::string(fn) + ": arrays[0] has " +
+                                                   std::to_string(shape.size()) + " dimensions, the stack would "
+                                                   "have more than " + std::to_string(npy_max_dimensions));
   for (std::size_t k = 0; k < arrays.size(); ++k) {
     ATTN_CHECK(arrays[k].shape == shape, std::string(fn) + ": arrays[" + std::to_string(k) + "] has shape " +
                                              detail::npy_shape_text(arrays[k].shape) + ", arrays[0] " +
                                              detail::npy_shape_text(shape));
-    ATTN_CHECK(static_cast<Index>(arrays[k].data.size()) == arrays[k].size(),
-               std::string(fn) + ": arrays[" + std::to_string(k) + "].data.size() (" +
-                   std::to_string(arrays[k].data.size()) + ") must equal the product of its shape (" +
-                   std::to_string(arrays[k].size()) + ")");
+    detail::npy_check_data(fn, "arrays[" + std::to_string(k) + "].data", arrays[k].data.size(), arrays[k].size(),
+                           "its shape");
   }
   NpyArray<Scalar> stack;
   stack.shape.reserve(shape.size() + 1);

@@ -2,8 +2,8 @@
 // attn's own product (detail/gemm.hpp) against an in-order multiply-add chain per entry (its
 // stated arithmetic) and a double-precision reference, on shapes that leave every kind of tail;
 // and the engine that cuts blocks into parts with it: output only, with weights and with a sink
-// give the same bits whatever the cut, and a last block of one row after blocks of fewer than
-// 256 rows (long keys) is right.
+// give the same bits whatever the cut or the values' width, and a last block of one row after
+// blocks of fewer than 256 rows (long keys) is right.
 #include "helpers.hpp"
 
 #include <attn/detail/gemm.hpp>
@@ -211,6 +211,104 @@ TEMPLATE_TEST_CASE("engine: output only, with weights and with a sink give the s
         ATTN_CHECK_CLOSE(full.weights, w, 1e-5);
       }
     }
+  }
+}
+
+TEMPLATE_TEST_CASE("product: fewer rows than a packet get the bits they have among more rows, any shape",
+                   "[kernels][gemm]", float, double) {
+  // 2 to lanes - 1 rows go to gemm_few (a panel of one packet of rows, zeros below); at lanes
+  // rows and more, gemm. Either way every entry is the in-order chain, so the rows equal the same
+  // rows of a product of lanes + 3 rows, whatever the columns, the depth (chunks of 128) and B's
+  // storage order; C's rows around are untouched.
+  using S = TestType;
+  constexpr Index lanes = attn::detail::GemmTile<S>::lanes;
+  std::mt19937_64 rng(47);
+  for (const Index k : {Index(1), Index(7), Index(128), Index(300)}) {
+    for (const Index n : {Index(1), Index(3), Index(4), Index(13), Index(30)}) {
+      const Matrix<S> big_a = attn_test::random_matrix<S>(rng, lanes + 3, k);
+      const Matrix<S> b = attn_test::random_matrix<S>(rng, k, n);
+      const Matrix<S> bt = b.transpose();
+      const Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> b_rows(bt.data(), k, n);
+      Matrix<S> all(lanes + 3, n);
+      attn::detail::product(big_a, b, all);
+      for (Index m = 2; m <= lanes + 1; ++m) {
+        INFO("m " << m << " n " << n << " k " << k);
+        for (const bool row_major : {false, true}) {
+          Matrix<S> big_c = Matrix<S>::Constant(m + 4, n, S(7));
+          auto c = big_c.middleRows(2, m);
+          if (row_major) {
+            attn::detail::product(big_a.middleRows(1, m), b_rows, c);
+          } else {
+            attn::detail::product(big_a.middleRows(1, m), b, c);
+          }
+          CHECK(same_bits(Matrix<S>(c), Matrix<S>(all.middleRows(1, m))));
+          const Matrix<S> a = big_a.middleRows(1, m);
+          Index wrong = 0;
+          for (Index i = 0; i < m; ++i)
+            for (Index j = 0; j < n; ++j) wrong += c(i, j) != chain(a, b, i, j);
+          CHECK(wrong == 0);
+          CHECK((big_c.topRows(2).array() == S(7)).all());
+          CHECK((big_c.bottomRows(2).array() == S(7)).all());
+        }
+      }
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("product: a column of values gives bits that follow neither the stride nor the rows around",
+                   "[kernels][gemm]", float, double) {
+  // b of one column where gemm does not take the product (fewer rows than a packet, values that
+  // are not plain storage): Eigen's matrix-vector product summed in runs of columns chosen by
+  // a's outer stride, so the same block in scratch and in the caller's Tq×Tk matrix differed.
+  using S = TestType;
+  std::mt19937_64 rng(45);
+  const Index k = 300;
+  const Matrix<S> b = attn_test::random_matrix<S>(rng, k, 1);
+  for (const Index m : {Index(1), Index(3), Index(11), Index(40)}) {
+    INFO("m " << m);
+    const Matrix<S> tall = attn_test::random_matrix<S>(rng, 9000, k);  // a column spans 36000 bytes or more
+    const Matrix<S> a = tall.middleRows(5, m);                          // the same rows, stride m
+    Matrix<S> strided_out(m, 1), packed_out(m, 1), expression_out(m, 1), one_row(1, 1);
+    attn::detail::product(tall.middleRows(5, m), b, strided_out);
+    attn::detail::product(a, b, packed_out);
+    attn::detail::product(a, b * S(1), expression_out);  // values that are an expression
+    CHECK(same_bits(strided_out, packed_out));
+    CHECK(same_bits(expression_out, packed_out));
+    attn::detail::product(a.bottomRows(1), b, one_row);  // a row's bits do not follow m
+    CHECK(same_bits(one_row, packed_out.bottomRows(1)));
+    const Matrix<double> exact = a.template cast<double>() * b.template cast<double>();
+    const Matrix<double> magnitude = a.template cast<double>().cwiseAbs() * b.template cast<double>().cwiseAbs();
+    const double bound = static_cast<double>(k) * double(std::numeric_limits<S>::epsilon());
+    CHECK(((packed_out.template cast<double>() - exact).cwiseAbs().array() <= bound * magnitude.array()).all());
+  }
+}
+
+TEMPLATE_TEST_CASE("engine: values of one column give the same bits in every form, past Tq = 8000",
+                   "[kernels][gemm]", float, double) {
+  // A last block of fewer rows than a packet, ·V of one column, while your Tq×Tk weights have
+  // columns of 32000 bytes or more: the call with weights gave that block's outputs other bits
+  // than output only (Eigen's matrix-vector product, product_column now); and values that are
+  // an expression, every block.
+  using S = TestType;
+  std::mt19937_64 rng(46);
+  const Index tq = 8192 + 11;
+  const Index tk = 130;
+  const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, 2);
+  const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, 2);
+  const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, 1);
+  for (const attn::Mask& mask : {attn::Mask(), attn::Mask::causal(3)}) {
+    const auto full = attn::scaled_dot_product(q, k, v, mask);
+    const auto none = attn::scaled_dot_product(q, k, v, attn::no_weights, mask);
+    attn::ColumnSums<S> sums;
+    const auto summed = attn::scaled_dot_product(q, k, v, attn::Sinks<S>(sums), mask);
+    CHECK(same_bits(none.output, full.output));
+    CHECK(same_bits(summed.output, full.output));
+    const auto full_expression = attn::scaled_dot_product(q, k, v * S(1), mask);
+    const auto none_expression = attn::scaled_dot_product(q, k, v * S(1), attn::no_weights, mask);
+    CHECK(same_bits(none_expression.output, full_expression.output));
+    CHECK(same_bits(full_expression.weights, full.weights));
+    const Matrix<double> o = full.weights.template cast<double>() * v.template cast<double>();
+    ATTN_CHECK_CLOSE(full.output, o, 1e-5);
   }
 }
 

@@ -301,6 +301,36 @@ TEMPLATE_TEST_CASE("monotonic memory step equals the value-form mechanisms, beam
   }
 }
 
+TEMPLATE_TEST_CASE("attend: all rows in one step give the full call's bits with few rows, padding and a last row alone",
+                   "[memory]", float, double) {
+  // Found by a randomized comparison of the forms: a few rows (fewer than a packet) against a
+  // memory with padding went to Eigen's product, whose bits follow the shape (n columns here, Tk
+  // in the full call); and B = 257 scored its last row with the GEMM where the full call's last
+  // block of one row takes the one-row kernel.
+  using S = TestType;
+  std::mt19937_64 rng(21);
+  for (const Index tk : {Index(7), Index(129)}) {
+    const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, 16);
+    const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, 5);
+    const auto general = attn::LuongParams<S>::general(attn_test::random_matrix<S>(rng, 16, 16));
+    for (const Index n : {tk - 5, tk}) {
+      const attn::Mask mask = attn::Mask::key_length(n);
+      for (const Index b : {Index(2), Index(3), Index(5), Index(15), Index(257), Index(513)}) {
+        INFO("Tk " << tk << " n " << n << " B " << b);
+        const Matrix<S> q = attn_test::random_matrix<S>(rng, b, 16);
+        const auto dot = attn::attend(attn::prepare_memory(k, v, attn::ScaledDotProductParams{}, n), q);
+        const auto full_dot = attn::scaled_dot_product(q, k, v, mask);
+        CHECK(attn_test::same_bits(dot.weights, full_dot.weights));
+        CHECK(attn_test::same_bits(dot.output, full_dot.output));
+        const auto luong = attn::attend(attn::prepare_memory(k, v, general, n), q);
+        const auto full_luong = attn::luong(q, k, v, general, mask);
+        CHECK(attn_test::same_bits(luong.weights, full_luong.weights));
+        CHECK(attn_test::same_bits(luong.output, full_luong.output));
+      }
+    }
+  }
+}
+
 TEST_CASE("attend: padding never reaches the context, length 0 is fully masked", "[memory][mask]") {
   std::mt19937_64 rng(8);
   Eigen::MatrixXd k = attn_test::random_matrix(rng, 5, 3);

@@ -3,7 +3,8 @@
 // plain/normalized) over seeded random shapes and masks of every kind: weights rows are
 // distributions over visible keys, masked entries exactly 0, fully masked rows zero and flagged,
 // shift invariance, key permutation equivariance, agreement with the plain-loop float64
-// reference, and masked NaN/Inf content that cannot reach the results.
+// reference, masked NaN/Inf content that cannot reach the results, and every form of a call
+// (weights, output only, sinks, a memory's step) giving the same bits.
 #include "helpers.hpp"
 
 #include <algorithm>
@@ -49,9 +50,11 @@ struct Problem {
   attn::BahdanauParams<S> bahdanau;
 };
 
+// Widths (dq, dk, dv, units) drawn from `dims`.
+constexpr Index small_dims[] = {1, 3, 5};
+
 template <typename S>
-Problem<S> make_problem(std::mt19937_64& rng, Kind kind, Index tq, Index tk) {
-  const Index dims[] = {1, 3, 5};
+Problem<S> make_problem(std::mt19937_64& rng, Kind kind, Index tq, Index tk, const Index (&dims)[3] = small_dims) {
   std::uniform_int_distribution<int> pick(0, 2);
   std::bernoulli_distribution coin(0.5);
   std::uniform_real_distribution<double> gain(0.5, 2.0);
@@ -131,6 +134,41 @@ attn::AttentionResult<S> call(const Problem<S>& p, const Mask& mask, Probability
   attn::Options options;
   options.probability = probability;
   return call(p, mask, options);
+}
+
+// The problem's call with its weights going to `sinks` (output only with attn::no_weights).
+template <typename S>
+attn::OutputResult<S> call_sinks(const Problem<S>& p, const attn::Sinks<S>& sinks, const Mask& mask) {
+  attn::Options options;
+  switch (p.kind) {
+    case Kind::sdpa:
+      options.scale = p.scale;
+      return attn::scaled_dot_product(p.q, p.k, p.v, sinks, mask, options);
+    case Kind::luong_dot:
+    case Kind::luong_general:
+    case Kind::luong_concat: return attn::luong(p.q, p.k, p.v, p.luong, sinks, mask, options);
+    case Kind::bahdanau:
+    case Kind::bahdanau_normalized: return attn::bahdanau(p.q, p.k, p.v, p.bahdanau, sinks, mask, options);
+  }
+  return {};
+}
+
+// The problem's keys and values prepared as a decoder's memory with n visible keys.
+template <typename S>
+attn::Memory<S> memory_of(const Problem<S>& p, Index n) {
+  switch (p.kind) {
+    case Kind::sdpa: {
+      attn::ScaledDotProductParams params;
+      params.scale = p.scale;
+      return attn::prepare_memory(p.k, p.v, params, n);
+    }
+    case Kind::luong_dot:
+    case Kind::luong_general:
+    case Kind::luong_concat: return attn::prepare_memory(p.k, p.v, p.luong, n);
+    case Kind::bahdanau:
+    case Kind::bahdanau_normalized: break;
+  }
+  return attn::prepare_memory(p.k, p.v, p.bahdanau, n);
 }
 
 // Plain-loop float64 scores of the problem's mechanism.
@@ -290,6 +328,51 @@ TEMPLATE_TEST_CASE("mechanisms agree with the plain-loop float64 reference", "[m
             ATTN_CHECK_CLOSE(r.weights, weights, tol<TestType>());
             ATTN_CHECK_CLOSE(r.output, output, tol<TestType>());
           }
+}
+
+TEMPLATE_TEST_CASE("every form of a call gives the same bits, on shapes across block, part and packet boundaries",
+                   "[mechanism][property][forms]", float, double) {
+  // The value form with weights, output only, sinks, the `_into` form on a reused workspace and a
+  // prepared memory's step of every row at once, on random shapes where blocks (256 rows), parts
+  // and packets leave tails: a few rows, a last block of one row, keys around 128 and 256.
+  // Such a comparison found the cases fixed in 0.12.4 (CHANGELOG).
+  using S = TestType;
+  std::mt19937_64 rng(31);
+  constexpr Index wide_dims[] = {9, 16, 40};
+  const Index tqs[] = {2, 3, 5, 9, 15, 17, 33, 257, 300, 513};
+  const Index tks[] = {1, 2, 7, 31, 129, 300};
+  std::uniform_int_distribution<int> pick_tq(0, 9);
+  std::uniform_int_distribution<int> pick_tk(0, 5);
+  std::uniform_int_distribution<int> pick_mask(0, mask_kinds - 1);
+  for (const Kind kind : all_kinds) {
+    for (int trial = 0; trial < 6; ++trial) {
+      const Index tq = tqs[pick_tq(rng)];
+      const Index tk = tks[pick_tk(rng)];
+      const int mk = pick_mask(rng);
+      // Widths past a packet, so that sums in another order show (with widths of a few the
+      // one-row kernel's tail and the GEMM's chain sum alike).
+      const Problem<S> p = make_problem<S>(rng, kind, tq, tk, wide_dims);
+      const Mask mask = random_mask(rng, tq, tk, mk);
+      INFO(describe(kind, Probability::softmax, tq, tk, mk, p));
+      const attn::AttentionResult<S> full = call(p, mask, Probability::softmax);
+      CHECK(same_bits(call_sinks(p, attn::Sinks<S>(attn::no_weights), mask).output, full.output));
+      attn::ColumnSums<S> sums;
+      attn::TopK<S> top(2);
+      CHECK(same_bits(call_sinks(p, attn::Sinks<S>(sums, top), mask).output, full.output));
+      // The memory: n visible keys, the full call under key_length(n).
+      const Index n = std::uniform_int_distribution<Index>(0, tk)(rng);
+      const attn::AttentionResult<S> padded = call(p, Mask::key_length(n), Probability::softmax);
+      const attn::Memory<S> memory = memory_of(p, n);
+      attn::Workspace<S> ws;
+      Matrix<S> context(tq, p.v.cols());
+      Matrix<S> alignment(tq, tk);
+      for (int twice = 0; twice < 2; ++twice) {  // the second on a warm workspace
+        attn::attend_into(memory, p.q, context, alignment, ws);
+        CHECK(same_bits(alignment, padded.weights));
+        CHECK(same_bits(context, padded.output));
+      }
+    }
+  }
 }
 
 TEMPLATE_TEST_CASE("return_scores returns the raw scores, otherwise scores are empty", "[mechanism][scores]", float,

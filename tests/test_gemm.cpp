@@ -68,6 +68,17 @@ void check_product(Index m, Index n, Index k, bool b_rows, std::mt19937_64& rng)
   CHECK((big_c.bottomRows(3).array() == S(7)).all());
 }
 
+// The call with weights, after checking that output only and a ColumnSums sink give its output's bits.
+template <typename S, typename DerivedV>
+attn::AttentionResult<S> full_call_of_forms(const Matrix<S>& q, const Matrix<S>& k, const Eigen::MatrixBase<DerivedV>& v,
+                                            const attn::Mask& mask) {
+  const attn::AttentionResult<S> full = attn::scaled_dot_product(q, k, v, mask);
+  CHECK(same_bits(attn::scaled_dot_product(q, k, v, attn::no_weights, mask).output, full.output));
+  attn::ColumnSums<S> sums;
+  CHECK(same_bits(attn::scaled_dot_product(q, k, v, attn::Sinks<S>(sums), mask).output, full.output));
+  return full;
+}
+
 }  // namespace
 
 TEMPLATE_TEST_CASE("gemm: every entry is the in-order multiply-add chain, on every tail", "[kernels][gemm]", float,
@@ -193,12 +204,7 @@ TEMPLATE_TEST_CASE("engine: output only, with weights and with a sink give the s
         const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, 9);
         const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, 9);
         const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, 6);
-        const auto full = attn::scaled_dot_product(q, k, v, mask);
-        const auto none = attn::scaled_dot_product(q, k, v, attn::no_weights, mask);
-        attn::ColumnSums<S> sums;
-        const auto summed = attn::scaled_dot_product(q, k, v, attn::Sinks<S>(sums), mask);
-        CHECK(same_bits(none.output, full.output));
-        CHECK(same_bits(summed.output, full.output));
+        const auto full = full_call_of_forms(q, k, v, mask);
         // Against the definition in double.
         Matrix<double> s = q.template cast<double>() * k.template cast<double>().transpose() / 3.0;
         for (Index i = 0; i < tq; ++i)
@@ -308,15 +314,8 @@ TEMPLATE_TEST_CASE("engine: values of one column give the same bits in every for
   const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, 2);
   const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, 1);
   for (const attn::Mask& mask : {attn::Mask(), attn::Mask::causal(3)}) {
-    const auto full = attn::scaled_dot_product(q, k, v, mask);
-    const auto none = attn::scaled_dot_product(q, k, v, attn::no_weights, mask);
-    attn::ColumnSums<S> sums;
-    const auto summed = attn::scaled_dot_product(q, k, v, attn::Sinks<S>(sums), mask);
-    CHECK(same_bits(none.output, full.output));
-    CHECK(same_bits(summed.output, full.output));
-    const auto full_expression = attn::scaled_dot_product(q, k, v * S(1), mask);
-    const auto none_expression = attn::scaled_dot_product(q, k, v * S(1), attn::no_weights, mask);
-    CHECK(same_bits(none_expression.output, full_expression.output));
+    const auto full = full_call_of_forms(q, k, v, mask);
+    const auto full_expression = full_call_of_forms(q, k, v * S(1), mask);
     CHECK(same_bits(full_expression.weights, full.weights));
     const Matrix<double> o = full.weights.template cast<double>() * v.template cast<double>();
     ATTN_CHECK_CLOSE(full.output, o, 1e-5);

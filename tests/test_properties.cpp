@@ -332,8 +332,8 @@ TEMPLATE_TEST_CASE("mechanisms agree with the plain-loop float64 reference", "[m
 
 TEMPLATE_TEST_CASE("every form of a call gives the same bits, on shapes across block, part and packet boundaries",
                    "[mechanism][property][forms]", float, double) {
-  // The value form with weights, output only, sinks, the `_into` form on a reused workspace and a
-  // prepared memory's step of every row at once, on random shapes where blocks (256 rows), parts
+  // The value form with weights, output only, sinks and a prepared memory's step of every row at
+  // once (twice, the second on a warm workspace), on random shapes where blocks (256 rows), parts
   // and packets leave tails: a few rows, a last block of one row, keys around 128 and 256.
   // Such a comparison found the cases fixed in 0.12.4 (CHANGELOG).
   using S = TestType;

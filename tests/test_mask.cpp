@@ -185,7 +185,8 @@ TEST_CASE("explicit matrix of numbers: non-zero visible, negative, infinite and 
   check_visibility(Mask::matrix(bytes), 1, 3, [&](Index, Index j) { return bytes(0, j) != 0; });
 }
 
-TEST_CASE("additive mask: PyTorch's float attn_mask, 0 visible, -inf or <= -10000 hidden", "[mask][kind]") {
+TEST_CASE("additive mask: PyTorch's float attn_mask, -inf or <= -10000 hidden, other entries a score bias",
+          "[mask][kind]") {
   const double inf = std::numeric_limits<double>::infinity();
   // torch.triu(torch.full((4, 5), -inf), diagonal=2): the causal mask of a cache offset 1.
   Eigen::MatrixXd torch = Eigen::MatrixXd::Zero(4, 5);
@@ -193,6 +194,7 @@ TEST_CASE("additive mask: PyTorch's float attn_mask, 0 visible, -inf or <= -1000
     for (Index j = i + 2; j < 5; ++j) torch(i, j) = -inf;
   const Mask mask = Mask::additive(torch);
   check_visibility(mask, 4, 5, [](Index i, Index j) { return j <= i + 1; });
+  CHECK_FALSE(mask.bias());  // 0 and -inf only: no bias kept
   // The same visibility as the causal mask, so the same weights, bit for bit.
   const Eigen::MatrixXd q = Eigen::MatrixXd::Random(4, 3), k = Eigen::MatrixXd::Random(5, 3);
   const Eigen::MatrixXd v = Eigen::MatrixXd::Random(5, 2);
@@ -204,20 +206,54 @@ TEST_CASE("additive mask: PyTorch's float attn_mask, 0 visible, -inf or <= -1000
   Eigen::MatrixXf hf(1, 4);
   hf << 0.0f, -10000.0f, std::numeric_limits<float>::lowest(), 0.0f;
   check_visibility(Mask::additive(hf), 1, 4, [](Index, Index j) { return j == 0 || j == 3; });
-  // Any other bias is refused: attn adds none to the scores.
-  Eigen::MatrixXd alibi(1, 3);
-  alibi << 0.0, -0.5, -1.0;
-  CHECK_THROWS_WITH(Mask::additive(alibi),
-                    "attn::Mask::additive: bias(0, 1) is -0.5: an additive mask holds 0 (attend) or -inf (hidden; any "
-                    "value <= -10000 hides too), and attn adds no other bias to the scores");
-  alibi << 0.0, -9999.0, std::numeric_limits<double>::quiet_NaN();
-  CHECK_THROWS_WITH(Mask::additive(alibi), Catch::Matchers::StartsWith("attn::Mask::additive: bias(0, 1) is -9999:"));
-  alibi(0, 1) = -inf;
-  CHECK_THROWS_WITH(Mask::additive(alibi), Catch::Matchers::StartsWith("attn::Mask::additive: bias(0, 2) is nan:"));
-  alibi << 0.0, inf, 0.0;
-  CHECK_THROWS_WITH(Mask::additive(alibi), Catch::Matchers::StartsWith("attn::Mask::additive: bias(0, 1) is inf:"));
+  // Any other finite entry is visible and kept as the score bias (0 where hidden), in double.
+  Eigen::MatrixXf alibi(2, 3);
+  alibi << 0.0f, -0.5f, -9999.0f,  //
+      -inf, 0.25f, 3.0f;
+  const Mask biased = Mask::additive(alibi);
+  check_visibility(biased, 2, 3, [](Index i, Index j) { return i == 0 || j > 0; });
+  REQUIRE(biased.bias());
+  Eigen::MatrixXd expected(2, 3);
+  expected << 0.0, -0.5, -9999.0,  //
+      0.0, 0.25, 3.0;
+  CHECK(*biased.bias() == expected);
+  // NaN and +inf are refused, naming the entry.
+  Eigen::MatrixXd bad(1, 3);
+  bad << 0.0, -0.5, std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH(Mask::additive(bad),
+                    "attn::Mask::additive: bias(0, 2) is nan: an additive mask holds a finite score bias (0 = attend "
+                    "as usual) or -inf (hidden; any value <= -10000 hides too)");
+  bad << 0.0, inf, 0.0;
+  CHECK_THROWS_WITH(Mask::additive(bad), Catch::Matchers::StartsWith("attn::Mask::additive: bias(0, 1) is inf:"));
   // Empty: an empty mask, checked against the shape when applied.
   CHECK(Mask::additive(Eigen::MatrixXd(0, 0)).explicit_matrix()->size() == 0);
+  CHECK_THROWS_WITH(attn::scaled_dot_product(q, k, v, Mask::additive(Eigen::MatrixXd::Ones(4, 4))),
+                    "attn::scaled_dot_product: mask matrix (4x4) must match the scores (4x5)");
+}
+
+TEST_CASE("additive masks intersect: hidden where either hides, their biases add", "[mask][intersection]") {
+  const double inf = std::numeric_limits<double>::infinity();
+  Eigen::MatrixXd a(2, 3), b(2, 3);
+  a << 0.5, -inf, 0.0,  //
+      1.0, 2.0, 3.0;
+  b << 0.25, 1.0, -inf,  //
+      0.0, 0.0, -1.0;
+  const Mask both = Mask::additive(a) & Mask::additive(b) & Mask::key_length(3);
+  check_visibility(both, 2, 3, [](Index i, Index j) { return i == 1 || j == 0; });
+  REQUIRE(both.bias());
+  Eigen::MatrixXd expected(2, 3);
+  expected << 0.75, 0.0, 0.0,  //
+      1.0, 2.0, 2.0;
+  CHECK(*both.bias() == expected);
+  // A bias meets a mask without one: the bias stays, whichever side it is on.
+  const Mask left = Mask::causal(0) & Mask::additive(a);
+  const Mask right = Mask::additive(a) & Mask::causal(0);
+  REQUIRE(left.bias());
+  REQUIRE(right.bias());
+  CHECK(*left.bias() == *right.bias());
+  CHECK(*left.bias() == (Eigen::MatrixXd(2, 3) << 0.5, 0.0, 0.0, 1.0, 2.0, 3.0).finished());
+  CHECK_THROWS_WITH(Mask::additive(a) & Mask::additive(Eigen::MatrixXd::Zero(3, 2)),
+                    "attn::Mask::operator&: matrix masks (2x3) and (3x2) must have the same shape");
 }
 
 TEST_CASE("intersection: key length and causal", "[mask][intersection]") {

@@ -501,6 +501,15 @@ TEST_CASE("monotonic argument checks", "[monotonic][errors]") {
                     "attn::luong_monotonic: v.rows() (2) must equal k.rows() (3)");
   CHECK_THROWS_WITH(attn::luong_monotonic(q, k, v, prev, dot, m, attn::Mask::key_length(4)),
                     "attn::luong_monotonic: mask key length (4) exceeds the number of keys (3)");
+  // A float mask of 0 and -inf hides keys; one with a score bias is refused.
+  Eigen::MatrixXd torch_mask = Eigen::MatrixXd::Zero(2, 3);
+  torch_mask(0, 2) = -std::numeric_limits<double>::infinity();
+  CHECK(attn::luong_monotonic(q, k, v, prev, dot, m, attn::Mask::additive(torch_mask)).weights(0, 2) == 0.0);
+  torch_mask(1, 1) = -0.5;
+  CHECK_THROWS_WITH(attn::luong_monotonic(q, k, v, prev, dot, m, attn::Mask::additive(torch_mask)),
+                    "attn::luong_monotonic: the mask adds a score bias (Mask::additive with entries other than 0 "
+                    "and -inf), which monotonic attention does not take: its energies choose keys through a "
+                    "sigmoid, not a softmax; pass the hidden keys alone (0 / -inf)");
   CHECK_THROWS_WITH(attn::luong_monotonic(Eigen::MatrixXd(2, 2), k, v, prev, dot, m),
                     "attn::luong_monotonic: q.cols() (2) must equal k.cols() (3)");
   CHECK_THROWS_WITH(attn::luong_monotonic(q, k, v, prev, attn::LuongParams<double>::general(Eigen::MatrixXd(2, 2)), m),

@@ -153,7 +153,7 @@ MatrixD ref_linear(const MatrixD& x, const MatrixD& w, const MatrixD& b) {
 
 RefResult reference_multi_head(const MatrixD& q, const MatrixD& k, const MatrixD& v, const RefParams& p,
                                const attn::Mask& mask, attn::Probability prob = attn::Probability::softmax,
-                               double scale = -1) {
+                               double scale = -1, const MatrixD* bias = nullptr) {
   const Index d = p.wq.cols();
   const Index dh = d / p.heads;
   const MatrixD qp = ref_linear(q, p.wq, p.bq);
@@ -168,7 +168,7 @@ RefResult reference_multi_head(const MatrixD& q, const MatrixD& k, const MatrixD
     const MatrixD vh = vp.middleCols(h * dh, dh);
     const double s = scale > 0 ? scale : 1.0 / std::sqrt(static_cast<double>(dh));
     const MatrixD e = attn_test::reference_dot_scores(qh, kh, s);
-    const MatrixD w = attn_test::reference_probability(e, visible, prob);
+    const MatrixD w = attn_test::reference_probability(bias ? MatrixD(e + *bias) : e, visible, prob);
     concat.middleCols(h * dh, dh) = attn_test::reference_output(w, vh, visible);
     r.weights.push_back(w);
     r.scores.push_back(e);
@@ -292,6 +292,11 @@ attn::Mask fixture_mask(const Fixture& f, Index b) {
     mask = attn::Mask::window(a, c);
   } else if (kind == "matrix") {
     mask = attn::Mask::matrix(f.matrix("visible").array() != 0.0);
+  } else if (kind == "additive") {
+    // torch's float attn_mask as the script gave it to torch: the bias, -inf where hidden.
+    const MatrixD bias = (f.matrix("visible").array() != 0.0)
+                             .select(f.matrix("bias_mask"), -std::numeric_limits<double>::infinity());
+    mask = attn::Mask::additive(bias.cast<Scalar>());
   } else {
     REQUIRE(kind == "none");
   }
@@ -373,7 +378,7 @@ TEMPLATE_TEST_CASE("multi_head matches torch.nn.MultiheadAttention (float64 fixt
       CHECK(same_result(batched[static_cast<std::size_t>(b)], r));
 
       // Ragged form: the keys cut to their length, no length mask, gives torch's numbers too.
-      if (f.has("lengths") && f.str("mask") != "matrix") {
+      if (f.has("lengths") && f.str("mask") != "matrix" && f.str("mask") != "additive") {
         const auto n = static_cast<Index>(f.matrix("lengths")(0, b));
         attn::Mask band;
         if (f.str("mask") == "causal") band = attn::Mask::causal(f.integer("mask_a"));
@@ -478,6 +483,66 @@ TEMPLATE_TEST_CASE("multi_head matches a plain-loop reference under random shape
         CHECK((r.output.row(i).array() == Scalar(0)).all());
       }
     }
+  }
+  CHECK(fully_masked_rows > 0);
+}
+
+TEMPLATE_TEST_CASE("multi_head with a score bias (a float attn_mask) matches the plain-loop reference",
+                   "[multi_head][reference][mask]", float, double) {
+  // torch adds a 2-D float attn_mask to every head's scaled scores: softmax(q·kᵀ/√dh + bias).
+  using Scalar = TestType;
+  const double tol = attn_test::tolerance<Scalar>();
+  std::mt19937_64 rng(20261205);
+  std::uniform_int_distribution<Index> small(1, 9);
+  std::uniform_int_distribution<Index> dim(1, 5);
+  std::uniform_int_distribution<Index> heads_dist(1, 4);
+  std::uniform_real_distribution<double> bias_value(-3.0, 3.0);
+  std::bernoulli_distribution coin(0.5);
+  std::bernoulli_distribution seen(0.75);
+  const attn::Probability probs[] = {attn::Probability::softmax, attn::Probability::sparsemax,
+                                     attn::Probability::hardmax};
+  Index fully_masked_rows = 0;
+  for (int trial = 0; trial < 120; ++trial) {
+    const Index h = heads_dist(rng);
+    const Index d = h * dim(rng);
+    const Index tq = small(rng);
+    const Index tk = small(rng);
+    const RefParams rp = random_params<Scalar>(rng, h, d, dim(rng), dim(rng), dim(rng), coin(rng));
+    const MatrixD q = rounded<Scalar>(rng, tq, rp.wq.rows(), -2, 2);
+    const MatrixD k = rounded<Scalar>(rng, tk, rp.wk.rows(), -2, 2);
+    const MatrixD v = rounded<Scalar>(rng, tk, rp.wv.rows(), -2, 2);
+    // The float mask: a float-exact bias where seen, -inf where not; the reference's bias is 0
+    // where hidden (never read there).
+    MatrixD torch_mask(tq, tk), bias = MatrixD::Zero(tq, tk);
+    for (Index j = 0; j < tk; ++j)
+      for (Index i = 0; i < tq; ++i) {
+        const bool visible = seen(rng);
+        const double b = static_cast<double>(static_cast<float>(bias_value(rng)));
+        torch_mask(i, j) = visible ? b : -std::numeric_limits<double>::infinity();
+        if (visible) bias(i, j) = b;
+      }
+    attn::Mask mask = attn::Mask::additive(torch_mask.cast<Scalar>());
+    if (coin(rng)) mask &= attn::Mask::causal(tk - tq);
+    // Hardmax in float could pick another of two nearly equal maxima than float64 does.
+    const attn::Probability prob = probs[trial % (std::is_same<Scalar, float>::value ? 2 : 3)];
+    attn::Options options;
+    options.probability = prob;
+    INFO("trial " << trial << ": h " << h << ", D " << d << ", Tq " << tq << ", Tk " << tk);
+
+    const auto params = to_params<Scalar>(rp);
+    const RefResult ref = reference_multi_head(q, k, v, rp, mask, prob, -1, &bias);
+    const auto r = attn::multi_head(q.cast<Scalar>(), k.cast<Scalar>(), v.cast<Scalar>(), params, mask, options);
+    ATTN_CHECK_CLOSE(r.output, ref.output, tol);
+    REQUIRE(r.weights.heads() == h);
+    for (Index i = 0; i < h; ++i) ATTN_CHECK_CLOSE(r.weights.head(i), ref.weights[static_cast<std::size_t>(i)], tol);
+    for (Index i = 0; i < tq; ++i) {
+      CHECK(r.fully_masked(i) == ref.fully_masked[static_cast<std::size_t>(i)]);
+      fully_masked_rows += r.fully_masked(i) ? 1 : 0;
+    }
+    // Output only gives the same bits.
+    const attn::MultiHeadOutput<Scalar> none =
+        attn::multi_head(q.cast<Scalar>(), k.cast<Scalar>(), v.cast<Scalar>(), params, attn::no_weights, mask, options);
+    CHECK(bitwise_equal(none.output, r.output));
   }
   CHECK(fully_masked_rows > 0);
 }

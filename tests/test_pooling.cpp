@@ -9,10 +9,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <limits>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -206,6 +208,46 @@ TEST_CASE("attention_pooling rejects bad arguments with exact messages", "[pooli
   CHECK(attn::PoolingParams<double>::feed_forward(kernel, bias).b == ok.b);
   CHECK(attn::PoolingParams<double>::seq_weighted(kernel, Eigen::VectorXd::Ones(1)).b == ok.b);
   CHECK(attn::PoolingParams<double>::seq_weighted(kernel).b.size() == 0);
+}
+
+TEMPLATE_TEST_CASE("attention_pooling: a float mask's bias is added after options.scale",
+                   "[pooling][mask]", float, double) {
+  // softmax(scale·e + bias) over the visible steps, e_t = tanh(x_t·w + b): the scale multiplies
+  // the layer's scores, the mask's bias is added to the product (as torch adds attn_mask).
+  using Scalar = TestType;
+  std::mt19937_64 rng(11);
+  const Index t = 9;
+  const Index d = 4;
+  const attn::Matrix<Scalar> x = attn_test::random_matrix<Scalar>(rng, t, d, -1.0, 1.0);
+  const attn::Matrix<Scalar> w = attn_test::random_matrix<Scalar>(rng, d, 1, -2.0, 2.0);
+  const auto params = attn::PoolingParams<Scalar>::feed_forward(w, attn::Matrix<Scalar>::Constant(1, 1, Scalar(0.25)));
+  Eigen::MatrixXd torch_mask(1, t);
+  torch_mask << 0.5, -1.0, -std::numeric_limits<double>::infinity(), 2.0, 0.0, -0.75, 1.5, -10000.0, 0.25;
+  attn::Options options;
+  options.scale = 3.0;
+  const auto r = attn::attention_pooling(x, params, attn::Mask::additive(torch_mask), options);
+
+  const MatrixD xd = x.template cast<double>();
+  const MatrixD wd = w.template cast<double>();
+  std::vector<double> z(static_cast<std::size_t>(t));
+  double max = -std::numeric_limits<double>::infinity();
+  for (Index j = 0; j < t; ++j) {
+    if (torch_mask(0, j) <= -10000.0) continue;
+    double e = 0.25;
+    for (Index c = 0; c < d; ++c) e += xd(j, c) * wd(c, 0);
+    z[static_cast<std::size_t>(j)] = 3.0 * std::tanh(e) + torch_mask(0, j);
+    max = std::max(max, z[static_cast<std::size_t>(j)]);
+  }
+  MatrixD weights = MatrixD::Zero(1, t);
+  double sum = 0;
+  for (Index j = 0; j < t; ++j)
+    if (torch_mask(0, j) > -10000.0) sum += std::exp(z[static_cast<std::size_t>(j)] - max);
+  for (Index j = 0; j < t; ++j)
+    if (torch_mask(0, j) > -10000.0) weights(0, j) = std::exp(z[static_cast<std::size_t>(j)] - max) / sum;
+  ATTN_CHECK_CLOSE(r.weights, weights, attn_test::tolerance<Scalar>());
+  ATTN_CHECK_CLOSE(r.output, weights * xd, attn_test::tolerance<Scalar>());
+  CHECK(r.weights(0, 2) == Scalar(0));
+  CHECK(r.weights(0, 7) == Scalar(0));
 }
 
 }  // namespace test_pooling

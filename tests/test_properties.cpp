@@ -204,8 +204,11 @@ MatrixD reference_scores(const Problem<double>& p) {
 }
 
 // A random mask of the given kind for a tq×tk problem: 0 none, 1 key length, 2 causal,
-// 3 window, 4 history-only window, 5 explicit matrix, 6 all of them intersected.
+// 3 window, 4 history-only window, 5 explicit matrix, 6 all of them intersected; and 7, taken by
+// the tests that know of score biases (mask_kinds_with_bias): PyTorch's float attn_mask with a
+// score bias (Mask::additive), intersected with a key length.
 constexpr int mask_kinds = 7;
+constexpr int mask_kinds_with_bias = 8;
 
 BoolMatrix random_bool(std::mt19937_64& rng, Index tq, Index tk, double p_visible) {
   std::bernoulli_distribution coin(p_visible);
@@ -227,6 +230,16 @@ Mask random_mask(std::mt19937_64& rng, Index tq, Index tk, int kind) {
     case 3: return Mask::window(width(rng), width(rng));
     case 4: return Mask::window(width(rng), 0);
     case 5: return Mask::matrix(random_bool(rng, tq, tk, 0.6));
+    case 7: {  // a float bias in [-3, 3) (float-exact, so float and double calls add the same), -inf hiding
+      const BoolMatrix visible = random_bool(rng, tq, tk, 0.75);
+      std::uniform_real_distribution<double> bias(-3.0, 3.0);
+      MatrixD m(tq, tk);
+      for (Index j = 0; j < tk; ++j)
+        for (Index i = 0; i < tq; ++i)
+          m(i, j) = visible(i, j) ? static_cast<double>(static_cast<float>(bias(rng)))
+                                  : -std::numeric_limits<double>::infinity();
+      return Mask::additive(m) & Mask::key_length(std::uniform_int_distribution<Index>(tk / 2, tk)(rng));
+    }
     default: {
       Mask m = Mask::key_length(std::uniform_int_distribution<Index>(0, tk)(rng));
       m &= Mask::causal(std::uniform_int_distribution<Index>(0, tk)(rng));
@@ -261,7 +274,7 @@ TEMPLATE_TEST_CASE("weights are distributions over visible keys, fully masked ro
   for (Kind kind : all_kinds)
     for (Index tq : sizes)
       for (Index tk : sizes)
-        for (int mk = 0; mk < mask_kinds; ++mk)
+        for (int mk = 0; mk < mask_kinds_with_bias; ++mk)
           for (Probability prob : all_probabilities) {
             const Problem<TestType> p = make_problem<TestType>(rng, kind, tq, tk);
             const Mask mask = random_mask(rng, tq, tk, mk);
@@ -307,7 +320,7 @@ TEMPLATE_TEST_CASE("mechanisms agree with the plain-loop float64 reference", "[m
   for (Kind kind : all_kinds)
     for (Index tq : sizes)
       for (Index tk : sizes)
-        for (int mk = 0; mk < mask_kinds; ++mk)
+        for (int mk = 0; mk < mask_kinds_with_bias; ++mk)
           for (Probability prob : all_probabilities) {
             const Problem<TestType> p = make_problem<TestType>(rng, kind, tq, tk);
             const Mask mask = random_mask(rng, tq, tk, mk);
@@ -321,7 +334,10 @@ TEMPLATE_TEST_CASE("mechanisms agree with the plain-loop float64 reference", "[m
             // are cast exactly to double).
             const Problem<double> pd = to_double(p);
             const MatrixD scores = reference_scores(pd);
-            const MatrixD weights = attn_test::reference_probability(scores, visible, prob);
+            // The probability function sees the scores plus the mask's bias (the test's own
+            // input, kept exactly by Mask: test_mask.cpp); the returned scores are without it.
+            const MatrixD biased = mask.bias() ? MatrixD(scores + *mask.bias()) : scores;
+            const MatrixD weights = attn_test::reference_probability(biased, visible, prob);
             const MatrixD output = attn_test::reference_output(weights, pd.v, visible);
             INFO(describe(kind, prob, tq, tk, mk, p));
             ATTN_CHECK_CLOSE(r.scores, scores, tol<TestType>());
@@ -344,15 +360,19 @@ TEMPLATE_TEST_CASE("every form of a call gives the same bits, on shapes across b
   std::uniform_int_distribution<int> pick_tq(0, 9);
   std::uniform_int_distribution<int> pick_tk(0, 5);
   std::uniform_int_distribution<int> pick_mask(0, mask_kinds - 1);
+  std::mt19937_64 bias_rng(32);
   for (const Kind kind : all_kinds) {
-    for (int trial = 0; trial < 6; ++trial) {
-      const Index tq = tqs[pick_tq(rng)];
-      const Index tk = tks[pick_tk(rng)];
-      const int mk = pick_mask(rng);
+    // Six trials of the band and matrix kinds, then two with a score bias (Mask::additive), from
+    // a generator of their own (the first six draw what they drew before biases existed).
+    for (int trial = 0; trial < 8; ++trial) {
+      std::mt19937_64& g = trial < 6 ? rng : bias_rng;
+      const Index tq = tqs[pick_tq(g)];
+      const Index tk = tks[pick_tk(g)];
+      const int mk = trial < 6 ? pick_mask(g) : mask_kinds_with_bias - 1;
       // Widths past a packet, so that sums in another order show (with widths of a few the
       // one-row kernel's tail and the GEMM's chain sum alike).
-      const Problem<S> p = make_problem<S>(rng, kind, tq, tk, wide_dims);
-      const Mask mask = random_mask(rng, tq, tk, mk);
+      const Problem<S> p = make_problem<S>(g, kind, tq, tk, wide_dims);
+      const Mask mask = random_mask(g, tq, tk, mk);
       INFO(describe(kind, Probability::softmax, tq, tk, mk, p));
       const attn::AttentionResult<S> full = call(p, mask, Probability::softmax);
       CHECK(same_bits(call_sinks(p, attn::Sinks<S>(attn::no_weights), mask).output, full.output));
@@ -360,7 +380,7 @@ TEMPLATE_TEST_CASE("every form of a call gives the same bits, on shapes across b
       attn::TopK<S> top(2);
       CHECK(same_bits(call_sinks(p, attn::Sinks<S>(sums, top), mask).output, full.output));
       // The memory: n visible keys, the full call under key_length(n).
-      const Index n = std::uniform_int_distribution<Index>(0, tk)(rng);
+      const Index n = std::uniform_int_distribution<Index>(0, tk)(g);
       const attn::AttentionResult<S> padded = call(p, Mask::key_length(n), Probability::softmax);
       const attn::Memory<S> memory = memory_of(p, n);
       attn::Workspace<S> ws;

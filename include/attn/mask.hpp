@@ -24,7 +24,8 @@ using BoolMatrix = Eigen::Matrix<bool, Eigen::Dynamic, Eigen::Dynamic>;
 /// - `causal(o)`: visible iff `j <= i + o`;
 /// - `window(left, right)`: visible iff `i - left <= j <= i + right`;
 /// - `matrix(m)`: visible iff `m(i, j)`;
-/// - `additive(m)`: PyTorch's float `attn_mask`, added to the scores: visible iff `m(i, j) == 0`.
+/// - `additive(m)`: PyTorch's float `attn_mask`, added to the scores: visible iff
+///   `m(i, j) > -10000` (-inf hides), and a visible entry other than 0 is a score bias.
 ///
 /// `a & b` is visible where both are. The band kinds (length, causal, window) cost
 /// nothing per entry; only an explicit matrix is stored.
@@ -101,13 +102,18 @@ class Mask {
   }
 
   /// PyTorch's float `attn_mask`, `Tq×Tk`, which `torch.nn.MultiheadAttention` and
-  /// `scaled_dot_product_attention` add to the scores: 0 = visible; -inf, or any value
-  /// <= -10000 (BERT's -10000, Hugging Face's `torch.finfo(dtype).min`, whose exp() is 0 in
-  /// float and double) = hidden. attn adds no other bias to the scores, so any other entry
-  /// (a relative-position or ALiBi bias, NaN) is refused.
+  /// `scaled_dot_product_attention` add to the scores: -inf, or any value <= -10000 (BERT's
+  /// -10000, Hugging Face's `torch.finfo(dtype).min`, whose exp() is 0 in float and double),
+  /// hides the key; any other entry is visible and added to its score before the probability
+  /// function, as in torch: 0 attends as usual, other values are a score bias (ALiBi, T5's
+  /// relative positions, a causal mask and a bias in one matrix). Hidden entries stay exactly 0
+  /// and unread, as with every mask (NaN there is harmless). The bias is applied to the scaled
+  /// scores (`softmax(scale·q·kᵀ + bias)`); the `scores` a call returns are the mechanism's, before
+  /// the bias. The bias is stored as double (`Tq×Tk`, besides the visibility matrix), and only
+  /// when some visible entry is not 0.
   /// \param bias `Tq×Tk` float or double; its shape is checked when the mask is applied
-  /// \return the explicit mask, visible where `bias` is 0
-  /// \throws attn::invalid_argument naming the first entry that is neither 0 nor <= -10000
+  /// \return the explicit mask, visible where `bias > -10000`, with the bias when it has one
+  /// \throws attn::invalid_argument naming the first NaN or +inf entry
   template <typename Derived>
   static Mask additive(const Eigen::DenseBase<Derived>& bias) {
     using Scalar = typename Derived::Scalar;
@@ -117,22 +123,30 @@ class Mask {
     const typename Derived::PlainObject plain = bias;
     Mask m;
     BoolMatrix visible(plain.rows(), plain.cols());
+    Eigen::MatrixXd added = Eigen::MatrixXd::Zero(plain.rows(), plain.cols());
+    bool any = false;
     for (Index j = 0; j < plain.cols(); ++j) {
       for (Index i = 0; i < plain.rows(); ++i) {
         const Scalar x = plain(i, j);
-        ATTN_CHECK(x == Scalar(0) || x <= Scalar(-10000),
+        ATTN_CHECK(!std::isnan(x) && x != std::numeric_limits<Scalar>::infinity(),
                    "attn::Mask::additive: bias" + entry(i, j, x) +
-                       ": an additive mask holds 0 (attend) or -inf (hidden; any value <= -10000 hides "
-                       "too), and attn adds no other bias to the scores");
-        visible(i, j) = x == Scalar(0);
+                       ": an additive mask holds a finite score bias (0 = attend as usual) or -inf (hidden; any "
+                       "value <= -10000 hides too)");
+        visible(i, j) = x > Scalar(-10000);
+        if (visible(i, j) && x != Scalar(0)) {
+          added(i, j) = static_cast<double>(x);
+          any = true;
+        }
       }
     }
     m.matrix_ = std::move(visible);
+    if (any) m.bias_ = std::move(added);
     return m;
   }
 
   /// Intersection: visible where both masks are.
   /// \param other the mask to intersect with
+  /// Score biases (additive()) add up.
   /// \return `*this`
   /// \throws attn::invalid_argument when both hold explicit matrices of different shapes
   Mask& operator&=(const Mask& other) {
@@ -149,6 +163,16 @@ class Mask {
         matrix_ = other.matrix_;
       }
     }
+    // Biases add, as torch adds its float masks (attn_mask and key_padding_mask). A bias comes
+    // with its matrix (additive), so the shapes were checked above.
+    if (other.bias_) {
+      if (bias_) {
+        *bias_ += *other.bias_;
+      } else {
+        bias_ = other.bias_;
+      }
+    }
+    if (bias_) *bias_ = matrix_->select(*bias_, 0.0);  // 0 where the other mask's matrix hides
     return *this;
   }
 
@@ -173,6 +197,9 @@ class Mask {
   const std::optional<Index>& right() const { return right_; }
   /// The explicit visibility matrix. \return `Tq×Tk`; unset when the mask has none
   const std::optional<BoolMatrix>& explicit_matrix() const { return matrix_; }
+  /// The score bias of additive() masks, added to the visible scores (0 where hidden).
+  /// \return `Tq×Tk`; unset when no additive mask had a visible entry other than 0
+  const std::optional<Eigen::MatrixXd>& bias() const { return bias_; }
 
   /// Throws attn::invalid_argument, naming `function`, when this mask cannot apply to a
   /// `tq×tk` score matrix (key length beyond tk, matrix of another shape).
@@ -229,6 +256,7 @@ class Mask {
   std::optional<Index> left_;
   std::optional<Index> right_;
   std::optional<BoolMatrix> matrix_;
+  std::optional<Eigen::MatrixXd> bias_;  // only with matrix_, of its shape
 
   /// "(i, j) is x" for messages: the entry's place and value ("-inf", "0.5").
   template <typename Scalar>

@@ -72,6 +72,10 @@ Index monotonic_with(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const
   check_shape(fn, "output", output, q.rows(), v.cols());
   check_weights<Scalar>(fn, weights, q.rows(), k.rows());
   mask.check(fn, q.rows(), k.rows());
+  ATTN_CHECK(!mask.bias(), std::string(fn) +
+                               ": the mask adds a score bias (Mask::additive with entries other than 0 and -inf), "
+                               "which monotonic attention does not take: its energies choose keys through a "
+                               "sigmoid, not a softmax; pass the hidden keys alone (0 / -inf)");
   return ScorerOf<Params>::with(fn, params, q.cols(), k.cols(), Scalar(1), ws, [&](const auto& scorer) {
     if constexpr (std::is_same<std::decay_t<W>, Sinks<Scalar>>::value) {
       // The recurrence runs over every row first, then the sinks get the rows.

@@ -451,10 +451,31 @@ void softmax_short_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const
 #pragma GCC diagnostic pop
 #endif
 
-/// Normalises rows `[i0, i1)` of `scale·s` in place with the given probability function:
-/// softmax sweeps blocks of up to sweep_rows rows (softmax_rows; fewer than chunk_rows rows:
-/// softmax_short_rows), sparsemax and hardmax go row by row (normalize_row). `fully_masked(i)`
-/// (indexed by row of `s`) tells whether row i saw no key. `buffer` holds
+/// Rows `[i0, i1)` of `s` (rows from `row0` on, as in normalize_rows) become `scale·s + bias`
+/// on the keys the band kinds of `mask` show (Mask::additive's score bias, cast to Scalar; 0 on
+/// the keys its matrix hides, which are never read). The product and the sum are separate
+/// sweeps, so no build fuses them into one rounding: every form of a call (any block, part or
+/// row cut) gives the same bits.
+template <typename Scalar, typename Derived>
+void add_bias(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask& mask, Scalar scale, Index row0) {
+  const Eigen::MatrixXd& bias = *mask.bias();
+  const Index tq = row0 + s.rows();
+  for (Index j = 0; j < s.cols(); ++j) {
+    const auto [r0, r1] = band_rows(mask, j, tq);
+    const Index a = std::max(r0, i0);
+    const Index b = std::min(r1, i1);
+    if (a >= b) continue;
+    auto column = s.col(j).segment(a - row0, b - a);
+    if (scale != Scalar(1)) column *= scale;
+    column += bias.col(j).segment(a, b - a).template cast<Scalar>();
+  }
+}
+
+/// Normalises rows `[i0, i1)` of `scale·s` (plus the mask's score bias: add_bias) in place with
+/// the given probability function: softmax sweeps blocks of up to sweep_rows rows
+/// (softmax_rows; fewer than chunk_rows rows: softmax_short_rows), sparsemax and hardmax go row
+/// by row (normalize_row). `fully_masked(i)` (indexed by row of `s`) tells whether row i saw
+/// no key. `buffer` holds
 /// normalize_scratch_size(s.cols()) scalars. Returns the number of fully masked rows among
 /// `[i0, i1)`. With `row0`, `s` holds query rows from row0 on (a block of rows kept apart from
 /// the others, as attn::Sinks calls use): row i of the problem is row `i - row0` of `s`, the
@@ -468,6 +489,10 @@ Index normalize_rows(Probability probability, Eigen::MatrixBase<Derived>& s, Ind
     // matrix without storage would be a null pointer plus an offset (undefined behaviour).
     fully_masked.segment(i0, i1 - i0).setConstant(true);
     return i1 - i0;
+  }
+  if (mask.bias()) {  // Mask::additive's score bias: scale·s + bias, then normalised as is
+    add_bias(s, i0, i1, mask, scale, row0);
+    scale = Scalar(1);
   }
   if (probability == Probability::softmax && i1 - i0 < chunk_rows<Scalar>()) {
     softmax_short_rows(s, i0, i1, mask, fully_masked, scale, buffer, row0);

@@ -153,16 +153,22 @@ MatrixD ref_linear(const MatrixD& x, const MatrixD& w, const MatrixD& b) {
 
 RefResult reference_multi_head(const MatrixD& q, const MatrixD& k, const MatrixD& v, const RefParams& p,
                                const attn::Mask& mask, attn::Probability prob = attn::Probability::softmax,
-                               double scale = -1, const MatrixD* bias = nullptr) {
+                               double scale = -1, const MatrixD* bias = nullptr,
+                               const std::vector<MatrixD>* head_biases = nullptr) {
   const Index d = p.wq.cols();
   const Index dh = d / p.heads;
   const MatrixD qp = ref_linear(q, p.wq, p.bq);
   const MatrixD kp = ref_linear(k, p.wk, p.bk);
   const MatrixD vp = ref_linear(v, p.wv, p.bv);
-  const attn::BoolMatrix visible = attn_test::dense_mask(mask, q.rows(), k.rows());
   MatrixD concat(q.rows(), d);
   RefResult r;
+  std::vector<bool> sees(static_cast<std::size_t>(q.rows()), false);  // some key in some head
   for (Index h = 0; h < p.heads; ++h) {
+    // A per-head mask (Mask::per_head): head h's own visibility and bias.
+    const attn::BoolMatrix visible = attn_test::dense_mask(mask.head(h), q.rows(), k.rows());
+    if (head_biases) bias = &(*head_biases)[static_cast<std::size_t>(h)];
+    for (Index i = 0; i < q.rows(); ++i)
+      if (visible.cols() > 0 && visible.row(i).any()) sees[static_cast<std::size_t>(i)] = true;
     const MatrixD qh = qp.middleCols(h * dh, dh);
     const MatrixD kh = kp.middleCols(h * dh, dh);
     const MatrixD vh = vp.middleCols(h * dh, dh);
@@ -175,7 +181,7 @@ RefResult reference_multi_head(const MatrixD& q, const MatrixD& k, const MatrixD
   }
   r.output = ref_linear(concat, p.wo, p.bo);
   // (Without keys every row is fully masked; no row is taken of a matrix without storage.)
-  for (Index i = 0; i < q.rows(); ++i) r.fully_masked.push_back(visible.cols() == 0 || !visible.row(i).any());
+  for (Index i = 0; i < q.rows(); ++i) r.fully_masked.push_back(!sees[static_cast<std::size_t>(i)]);
   return r;
 }
 
@@ -297,6 +303,17 @@ attn::Mask fixture_mask(const Fixture& f, Index b) {
     const MatrixD bias = (f.matrix("visible").array() != 0.0)
                              .select(f.matrix("bias_mask"), -std::numeric_limits<double>::infinity());
     mask = attn::Mask::additive(bias.cast<Scalar>());
+  } else if (kind == "additive_heads") {
+    // torch's 3-D float attn_mask: item b's head i at b·h + i, each its bias and -inf.
+    const Index h = f.integer("heads");
+    std::vector<attn::Mask> heads;
+    for (Index i = 0; i < h; ++i) {
+      const std::string n = "." + std::to_string(b * h + i);
+      const MatrixD bias = (f.matrix("visible" + n).array() != 0.0)
+                               .select(f.matrix("bias_mask" + n), -std::numeric_limits<double>::infinity());
+      heads.push_back(attn::Mask::additive(bias.cast<Scalar>()));
+    }
+    mask = attn::Mask::per_head(std::move(heads));
   } else {
     REQUIRE(kind == "none");
   }
@@ -378,7 +395,7 @@ TEMPLATE_TEST_CASE("multi_head matches torch.nn.MultiheadAttention (float64 fixt
       CHECK(same_result(batched[static_cast<std::size_t>(b)], r));
 
       // Ragged form: the keys cut to their length, no length mask, gives torch's numbers too.
-      if (f.has("lengths") && f.str("mask") != "matrix" && f.str("mask") != "additive") {
+      if (f.has("lengths") && (f.str("mask") == "none" || f.str("mask") == "causal")) {
         const auto n = static_cast<Index>(f.matrix("lengths")(0, b));
         attn::Mask band;
         if (f.str("mask") == "causal") band = attn::Mask::causal(f.integer("mask_a"));
@@ -545,6 +562,116 @@ TEMPLATE_TEST_CASE("multi_head with a score bias (a float attn_mask) matches the
     CHECK(bitwise_equal(none.output, r.output));
   }
   CHECK(fully_masked_rows > 0);
+}
+
+TEMPLATE_TEST_CASE("multi_head with a mask per head (Mask::per_head) matches the plain-loop reference",
+                   "[multi_head][reference][mask]", float, double) {
+  // Each head its own mask: band kinds, matrices, float masks with a bias (torch's 3-D attn_mask);
+  // a query is fully masked only where no head lets it see a key.
+  using Scalar = TestType;
+  const double tol = attn_test::tolerance<Scalar>();
+  std::mt19937_64 rng(20261206);
+  std::uniform_int_distribution<Index> small(0, 8);
+  std::uniform_int_distribution<Index> dim(1, 4);
+  std::uniform_int_distribution<Index> heads_dist(1, 4);
+  std::uniform_real_distribution<double> bias_value(-3.0, 3.0);
+  std::bernoulli_distribution coin(0.5);
+  std::bernoulli_distribution seen(0.6);
+  Index partly_masked_rows = 0;  // hidden in some head, not in all
+  for (int trial = 0; trial < 100; ++trial) {
+    const Index h = heads_dist(rng);
+    const Index d = h * dim(rng);
+    const Index tq = small(rng);
+    const Index tk = small(rng);
+    const RefParams rp = random_params<Scalar>(rng, h, d, dim(rng), dim(rng), dim(rng), coin(rng));
+    const MatrixD q = rounded<Scalar>(rng, tq, rp.wq.rows(), -2, 2);
+    const MatrixD k = rounded<Scalar>(rng, tk, rp.wk.rows(), -2, 2);
+    const MatrixD v = rounded<Scalar>(rng, tk, rp.wv.rows(), -2, 2);
+    std::vector<attn::Mask> heads;
+    std::vector<MatrixD> biases;
+    for (Index i = 0; i < h; ++i) {
+      MatrixD bias = MatrixD::Zero(tq, tk);
+      if (coin(rng)) {  // a float mask: a float-exact bias where seen, -inf where not
+        MatrixD torch_mask(tq, tk);
+        for (Index j = 0; j < tk; ++j)
+          for (Index r = 0; r < tq; ++r) {
+            const double b = static_cast<double>(static_cast<float>(bias_value(rng)));
+            const bool visible = seen(rng);
+            torch_mask(r, j) = visible ? b : -std::numeric_limits<double>::infinity();
+            if (visible) bias(r, j) = b;
+          }
+        heads.push_back(attn::Mask::additive(torch_mask.cast<Scalar>()));
+      } else {
+        heads.push_back(random_mask<Scalar>(rng, tq, tk));
+      }
+      biases.push_back(bias);
+    }
+    attn::Mask mask = attn::Mask::per_head(heads);
+    if (coin(rng)) mask &= attn::Mask::key_length(tk - tk / 3);  // a shared kind goes into every head
+    attn::Options options;
+    options.probability = trial % 2 ? attn::Probability::sparsemax : attn::Probability::softmax;
+    INFO("trial " << trial << ": h " << h << ", D " << d << ", Tq " << tq << ", Tk " << tk);
+
+    const auto params = to_params<Scalar>(rp);
+    const RefResult ref = reference_multi_head(q, k, v, rp, mask, options.probability, -1, nullptr, &biases);
+    const auto r = attn::multi_head(q.cast<Scalar>(), k.cast<Scalar>(), v.cast<Scalar>(), params, mask, options);
+    ATTN_CHECK_CLOSE(r.output, ref.output, tol);
+    REQUIRE(r.weights.heads() == h);
+    for (Index i = 0; i < h; ++i) ATTN_CHECK_CLOSE(r.weights.head(i), ref.weights[static_cast<std::size_t>(i)], tol);
+    for (Index t = 0; t < tq; ++t) {
+      CHECK(r.fully_masked(t) == ref.fully_masked[static_cast<std::size_t>(t)]);
+      bool hidden_somewhere = false;
+      for (Index i = 0; i < h && tk > 0; ++i) hidden_somewhere |= (r.weights.head(i).row(t).array() == Scalar(0)).all();
+      if (hidden_somewhere && !r.fully_masked(t)) ++partly_masked_rows;
+    }
+    // Output only, sinks of the last head and a batch of two give the same bits and numbers.
+    const auto qs = q.cast<Scalar>().eval(), ks = k.cast<Scalar>().eval(), vs = v.cast<Scalar>().eval();
+    CHECK(bitwise_equal(attn::multi_head(qs, ks, vs, params, attn::no_weights, mask, options).output, r.output));
+    attn::ColumnSums<Scalar> sums;
+    const auto sunk = attn::multi_head(qs, ks, vs, params, attn::HeadSinks<Scalar>().head(h - 1, attn::Sinks<Scalar>(sums)), mask, options);
+    CHECK(bitwise_equal(sunk.output, r.output));
+    const attn::BoolMatrix last = attn_test::dense_mask(mask.head(h - 1), tq, tk);
+    for (Index j = 0; j < tk; ++j) {
+      CHECK(sums.counts()(j) == last.col(j).count());  // the queries head h - 1's own mask lets see key j
+      CHECK(attn_test::close(static_cast<double>(sums.sums()(j)),
+                             static_cast<double>(r.weights.head(h - 1).col(j).sum()), tol));
+    }
+    const std::vector<Mat<Scalar>> qb{qs, qs}, kb{ks, ks}, vb{vs, vs};
+    const auto batch = attn::multi_head_batch(qb, kb, vb, params, {attn::Mask(), mask}, options);
+    CHECK(same_result(batch[1], r));
+  }
+  CHECK(partly_masked_rows > 0);
+}
+
+TEST_CASE("Mask::per_head: refused where it cannot apply, with messages that say why", "[multi_head][mask][errors]") {
+  std::mt19937_64 rng(3);
+  const RefParams rp = random_params<double>(rng, 2, 4, 3, 3, 3, true);
+  const auto params = to_params<double>(rp);
+  const MatrixD q = rounded<double>(rng, 3, 3), k = rounded<double>(rng, 5, 3);
+  CHECK_THROWS_WITH(attn::Mask::per_head({}), "attn::Mask::per_head: heads is empty; give one mask per head");
+  const attn::Mask two = attn::Mask::per_head({attn::Mask::causal(), attn::Mask::key_length(2)});
+  CHECK_THROWS_WITH(attn::Mask::per_head({two}),
+                    "attn::Mask::per_head: heads[0] is itself a per-head mask; give each head one mask");
+  const attn::Mask three = attn::Mask::per_head({attn::Mask(), attn::Mask(), attn::Mask()});
+  CHECK_THROWS_WITH(attn::multi_head(q, k, k, params, three),
+                    "attn::multi_head: the mask has 3 heads (Mask::per_head), the call 2");
+  CHECK_THROWS_WITH(attn::multi_head(q, k, k, params, attn::Mask::per_head({attn::Mask(), attn::Mask::key_length(6)})),
+                    "attn::multi_head: head 1: mask key length (6) exceeds the number of keys (5)");
+  CHECK_THROWS_WITH(attn::scaled_dot_product(q, k, k, two),
+                    "attn::scaled_dot_product: a per-head mask (Mask::per_head, 2 heads) applies to "
+                    "attn::multi_head only; here pass one head's mask, mask.head(i)");
+  CHECK_THROWS_WITH(two & three, "attn::Mask::operator&: per-head masks of 2 and 3 heads");
+  // Intersections go head by head; a shared mask reaches every head, on either side.
+  const attn::Mask both = attn::Mask::key_length(4) & two;
+  REQUIRE(both.heads() == 2);
+  CHECK(attn_test::dense_mask(both.head(0), 3, 5) == attn_test::dense_mask(attn::Mask::causal() & attn::Mask::key_length(4), 3, 5));
+  CHECK(attn_test::dense_mask((two & attn::Mask::key_length(1)).head(1), 3, 5) ==
+        attn_test::dense_mask(attn::Mask::key_length(1), 3, 5));
+  CHECK(attn_test::dense_mask((two & two).head(0), 3, 5) == attn_test::dense_mask(attn::Mask::causal(), 3, 5));
+  const attn::Mask shared = attn::Mask::causal();
+  CHECK(&shared.head(1) == &shared);
+  CHECK(shared.heads() == 0);
+  CHECK_FALSE(two.is_all_visible());
 }
 
 TEMPLATE_TEST_CASE("multi_head: options.scale overrides 1/sqrt(D/h)", "[multi_head][reference]", float, double) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace attn {
 
@@ -144,12 +145,33 @@ class Mask {
     return m;
   }
 
+  /// One mask per head, for multi_head: head `i` sees what `heads[i]` shows and adds its score
+  /// bias, as torch's 3-D float `attn_mask` (`(B·h, Tq, Tk)`: item b's heads are entries
+  /// `b·h … b·h + h - 1`) gives each head its own (ALiBi's per-head slopes, T5's bias). Only
+  /// multi_head (its value, `_into`, batch and sinks forms) takes such a mask, with exactly as many
+  /// masks as heads; every other call refuses it. `a & b` with a per-head mask intersects head by
+  /// head (a shared mask applies to every head).
+  /// \param heads one mask per head, of any kinds (none of them per head itself)
+  /// \return the per-head mask
+  /// \throws attn::invalid_argument when `heads` is empty or holds a per-head mask
+  static Mask per_head(std::vector<Mask> heads) {
+    ATTN_CHECK(!heads.empty(), "attn::Mask::per_head: heads is empty; give one mask per head");
+    for (std::size_t i = 0; i < heads.size(); ++i)
+      ATTN_CHECK(heads[i].heads_.empty(), "attn::Mask::per_head: heads[" + std::to_string(i) +
+                                              "] is itself a per-head mask; give each head one mask");
+    Mask m;
+    m.heads_ = std::move(heads);
+    return m;
+  }
+
   /// Intersection: visible where both masks are.
   /// \param other the mask to intersect with
-  /// Score biases (additive()) add up.
+  /// Score biases (additive()) add up; per-head masks intersect head by head.
   /// \return `*this`
-  /// \throws attn::invalid_argument when both hold explicit matrices of different shapes
+  /// \throws attn::invalid_argument when both hold explicit matrices of different shapes, or
+  ///         both are per head with different head counts
   Mask& operator&=(const Mask& other) {
+    if (!heads_.empty() || !other.heads_.empty()) return intersect_heads(other);
     if (other.length_) length_ = length_ ? std::min(*length_, *other.length_) : *other.length_;
     if (other.left_) left_ = left_ ? std::min(*left_, *other.left_) : *other.left_;
     if (other.right_) right_ = right_ ? std::min(*right_, *other.right_) : *other.right_;
@@ -180,12 +202,12 @@ class Mask {
   /// \param a first mask
   /// \param b second mask
   /// \return the mask visible where both are
-  /// \throws attn::invalid_argument when both hold explicit matrices of different shapes
+  /// \throws attn::invalid_argument as operator&= does
   friend Mask operator&(Mask a, const Mask& b) { return a &= b; }
 
   /// True when nothing is hidden (the default mask).
   /// \return true for the default mask, false once any kind is set
-  bool is_all_visible() const { return !length_ && !left_ && !right_ && !matrix_; }
+  bool is_all_visible() const { return !length_ && !left_ && !right_ && !matrix_ && heads_.empty(); }
 
   /// The key length. \return `n`; unset when the mask has none
   const std::optional<Index>& length() const { return length_; }
@@ -197,6 +219,11 @@ class Mask {
   const std::optional<Index>& right() const { return right_; }
   /// The explicit visibility matrix. \return `Tq×Tk`; unset when the mask has none
   const std::optional<BoolMatrix>& explicit_matrix() const { return matrix_; }
+  /// Number of per-head masks. \return h for a per_head() mask; 0 for a mask every head shares
+  Index heads() const { return static_cast<Index>(heads_.size()); }
+  /// The mask of head `i`. \param i head, in [0, heads()) for a per-head mask
+  /// \return `heads[i]` of per_head(); this mask itself when every head shares it
+  const Mask& head(Index i) const { return heads_.empty() ? *this : heads_[static_cast<std::size_t>(i)]; }
   /// The score bias of additive() masks, added to the visible scores (0 where hidden).
   /// \return `Tq×Tk`; unset when no additive mask had a visible entry other than 0
   const std::optional<Eigen::MatrixXd>& bias() const { return bias_; }
@@ -207,6 +234,10 @@ class Mask {
   /// \param tq number of queries
   /// \param tk number of keys
   void check(const char* function, Index tq, Index tk) const {
+    ATTN_CHECK(heads_.empty(), std::string(function) + ": a per-head mask (Mask::per_head, " +
+                                   std::to_string(heads_.size()) +
+                                   " heads) applies to attn::multi_head only; here pass one head's mask, "
+                                   "mask.head(i)");
     if (length_) {
       ATTN_CHECK(*length_ <= tk, std::string(function) + ": mask key length (" + std::to_string(*length_) +
                                      ") exceeds the number of keys (" + std::to_string(tk) + ")");
@@ -215,6 +246,19 @@ class Mask {
       ATTN_CHECK(matrix_->rows() == tq && matrix_->cols() == tk,
                  std::string(function) + ": mask matrix " + detail::shape(*matrix_) +
                      " must match the scores " + detail::shape(tq, tk));
+    }
+  }
+
+  /// check() for a call of `heads` heads (multi_head): a shared mask as check(); a per-head mask
+  /// must have `heads` masks, each checked (the message names the head).
+  /// \param function the name that starts the message \param heads h \param tq Tq \param tk Tk
+  void check_heads(const char* function, Index heads, Index tq, Index tk) const {
+    if (heads_.empty()) return check(function, tq, tk);
+    ATTN_CHECK(this->heads() == heads, std::string(function) + ": the mask has " + std::to_string(this->heads()) +
+                                           " heads (Mask::per_head), the call " + std::to_string(heads));
+    for (Index i = 0; i < heads; ++i) {
+      const std::string name = std::string(function) + ": head " + std::to_string(i);
+      heads_[static_cast<std::size_t>(i)].check(name.c_str(), tq, tk);
     }
   }
 
@@ -257,6 +301,26 @@ class Mask {
   std::optional<Index> right_;
   std::optional<BoolMatrix> matrix_;
   std::optional<Eigen::MatrixXd> bias_;  // only with matrix_, of its shape
+  std::vector<Mask> heads_;              // per_head(): then every other member is unset
+
+  // operator&= when either side is per head: head by head, a shared side applying to each.
+  Mask& intersect_heads(const Mask& other) {
+    if (heads_.empty()) {  // shared & per head: the shared kinds go into each head (operands of & commute)
+      Mask shared = std::move(*this);
+      *this = other;
+      for (Mask& h : heads_) h = shared & h;
+      return *this;
+    }
+    if (other.heads_.empty()) {
+      for (Mask& h : heads_) h &= other;
+      return *this;
+    }
+    ATTN_CHECK(heads_.size() == other.heads_.size(),
+               "attn::Mask::operator&: per-head masks of " + std::to_string(heads_.size()) + " and " +
+                   std::to_string(other.heads_.size()) + " heads");
+    for (std::size_t i = 0; i < heads_.size(); ++i) heads_[i] &= other.heads_[i];
+    return *this;
+  }
 
   /// "(i, j) is x" for messages: the entry's place and value ("-inf", "0.5").
   template <typename Scalar>

@@ -34,10 +34,11 @@
 //   copy). `result.weights.mean()` is torch's default `average_attn_weights=True`.
 //   `auto [output, weights] = attn::multi_head(...)` binds the output and the PER-HEAD
 //   weights (attn's point is the heads; the mean is one cheap call away: `weights.mean()`).
-// - Masks: one attn::Mask applies to every head. A query that sees no key gets all-zero
-//   weights in every head and a zero attention output before the output projection, so its
-//   output row is exactly `bo` (zero without bias) and it is flagged in `fully_masked`.
-//   torch returns NaN for such a row; attn never does.
+// - Masks: one attn::Mask applies to every head, or Mask::per_head gives each head its own
+//   (torch's 3-D attn_mask). A query that sees no key in any head gets all-zero weights and a
+//   zero attention output before the output projection, so its output row is exactly `bo`
+//   (zero without bias) and it is flagged in `fully_masked`. torch returns NaN for such a row;
+//   attn never does.
 // - Threads: when the consumer compiles with OpenMP (-fopenmp), heads and batch items run in
 //   parallel (one task per item and head; then one per item and block of output columns).
 //   Each task writes only its own slices, its own workspace and its thread's lane of scratch
@@ -90,7 +91,7 @@ void check_multi_head_inputs(const char* fn, const Eigen::MatrixBase<DerivedQ>& 
   check_equal(fn, "k.cols()", k.cols(), "params.wk.rows()", p.wk.rows());
   check_equal(fn, "v.cols()", v.cols(), "params.wv.rows()", p.wv.rows());
   check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
-  mask.check(fn, q.rows(), k.rows());
+  mask.check_heads(fn, p.heads, q.rows(), k.rows());
 }
 
 template <typename Scalar>
@@ -193,7 +194,8 @@ void run_batch(const QSeq& q, const KSeq& k, const VSeq& v, const MultiHeadParam
 /// \param output Tq×O, written
 /// \param weights resized to h×Tq×Tk and written; rows sum to 1 over visible keys
 /// \param ws reusable scratch; reports the fully masked rows and the scores of the last call
-/// \param mask which keys each query may see, in every head (default: all)
+/// \param mask which keys each query may see, in every head or per head (Mask::per_head;
+///        default: all)
 /// \param options probability function, return_scores and the scale
 /// \return the number of queries that saw no key
 /// \throws attn::invalid_argument for bad parameters (h < 1 or not dividing `wq.cols()` or
@@ -223,7 +225,8 @@ Index multi_head_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixB
 /// \param k keys, Tk×dk
 /// \param v values, Tk×dv
 /// \param params projections, biases and the head count h
-/// \param mask which keys each query may see, in every head (default: all)
+/// \param mask which keys each query may see, in every head or per head (Mask::per_head;
+///        default: all)
 /// \param options probability function, return_scores and the scale
 /// \return output, per-head weights, fully_masked (and scores when asked)
 /// \throws attn::invalid_argument as multi_head_into does
@@ -271,7 +274,7 @@ MultiHeadResult<Scalar> multi_head(const Eigen::MatrixBase<DerivedX>& x, const M
 /// \param results resized to the batch; item b's output Tq_b×O, weights h×Tq_b×Tk_b, flags
 ///        (and scores when asked) are written
 /// \param ws reusable scratch for every item and head
-/// \param masks empty (default), or one mask per item
+/// \param masks empty (default), or one mask per item (shared by its heads, or Mask::per_head)
 /// \param options probability function, return_scores and the scale
 /// \throws attn::invalid_argument when `k`, `v` or a non-empty `masks` differ in size from
 ///         `q`, or as multi_head_into does for an item (the message names the item)
@@ -297,7 +300,7 @@ void multi_head_batch_into(const QSeq& q, const KSeq& k, const VSeq& v, const Mu
 /// \param k keys per item, Tk_b×dk
 /// \param v values per item, Tk_b×dv
 /// \param params projections, biases and the head count h
-/// \param masks empty (default), or one mask per item
+/// \param masks empty (default), or one mask per item (shared by its heads, or Mask::per_head)
 /// \param options probability function, return_scores and the scale
 /// \return `q.size()` results, in item order
 /// \throws attn::invalid_argument as multi_head_batch_into does

@@ -167,8 +167,11 @@ class HeadSinks {
                                                    std::to_string(n) + " sinks; at most " +
                                                    std::to_string(Sinks<Scalar>::capacity));
     }
-    const SinkCall call{fn, tq, tk, &mask, detail::block_rows_for<Scalar>(tk), tq};
-    for (const auto& [h, s] : per_head_) s.begin(call);
+    // Each head's sinks begin with its mask (Mask::per_head: its own); every head's call begins
+    // them again, and the reductions, with that head's mask.
+    const Index rows = detail::block_rows_for<Scalar>(tk);
+    for (const auto& [h, s] : per_head_) s.begin(SinkCall{fn, tq, tk, &mask.head(h), rows, tq});
+    const SinkCall call{fn, tq, tk, &mask.head(0), rows, tq};
     for (const auto& r : reductions_) r->begin(call);
   }
 
@@ -197,7 +200,7 @@ struct MultiHeadOutput {
 /// \param output Tq×O, written
 /// \param sinks per-head sinks and reductions over heads
 /// \param ws reusable scratch
-/// \param mask which keys each query may see, in every head
+/// \param mask which keys each query may see, in every head or per head (Mask::per_head)
 /// \param options probability function and the scale (return_scores still fills ws.scores())
 /// \return the number of queries that saw no key
 /// \throws attn::invalid_argument as multi_head_into does, or for sinks that do not fit
@@ -224,7 +227,7 @@ Index multi_head_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixB
 /// \param v values, Tk×dv
 /// \param params projections, biases and the head count h
 /// \param sinks per-head sinks and reductions over heads
-/// \param mask which keys each query may see, in every head
+/// \param mask which keys each query may see, in every head or per head (Mask::per_head)
 /// \param options probability function and the scale
 /// \return output and fully masked rows
 /// \throws attn::invalid_argument as multi_head_into does
@@ -256,7 +259,7 @@ MultiHeadOutput<Scalar> multi_head(const Eigen::MatrixBase<DerivedQ>& q, const E
 /// \param results resized to the batch; item b's output Tq_b×O and fully masked rows are written
 /// \param sinks empty (output only), or one HeadSinks per item
 /// \param ws reusable scratch for every item and head
-/// \param masks empty (default), or one mask per item
+/// \param masks empty (default), or one mask per item (shared by its heads, or Mask::per_head)
 /// \param options probability function and the scale
 /// \throws attn::invalid_argument as multi_head_batch_into does, when a non-empty `sinks` differs
 ///         in size from `q`, or when item b's sinks do not fit it (the message names the item)
@@ -290,7 +293,7 @@ void multi_head_batch_into(const QSeq& q, const KSeq& k, const VSeq& v, const Mu
 /// \param params projections, biases and the head count h
 /// \param results resized to the batch; outputs and fully masked rows are written
 /// \param ws reusable scratch
-/// \param masks empty (default), or one mask per item
+/// \param masks empty (default), or one mask per item (shared by its heads, or Mask::per_head)
 /// \param options probability function and the scale
 /// \throws attn::invalid_argument as multi_head_batch_into does
 template <typename QSeq, typename KSeq, typename VSeq, typename Scalar>
@@ -307,7 +310,7 @@ void multi_head_batch_into(const QSeq& q, const KSeq& k, const VSeq& v, const Mu
 /// \param v values per item, Tk_b×dv
 /// \param params projections, biases and the head count h
 /// \param sinks empty (output only), or one HeadSinks per item
-/// \param masks empty (default), or one mask per item
+/// \param masks empty (default), or one mask per item (shared by its heads, or Mask::per_head)
 /// \param options probability function and the scale
 /// \return `q.size()` outputs, in item order
 /// \throws attn::invalid_argument as multi_head_batch_into does
@@ -328,7 +331,7 @@ std::vector<MultiHeadOutput<Scalar>> multi_head_batch(const QSeq& q, const KSeq&
 /// \param k keys per item, Tk_b×dk
 /// \param v values per item, Tk_b×dv
 /// \param params projections, biases and the head count h
-/// \param masks empty (default), or one mask per item
+/// \param masks empty (default), or one mask per item (shared by its heads, or Mask::per_head)
 /// \param options probability function and the scale
 /// \return `q.size()` outputs, in item order
 /// \throws attn::invalid_argument as multi_head_batch_into does

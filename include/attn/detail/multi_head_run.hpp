@@ -141,7 +141,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     auto& own = buffers(hw);
     const Lend lend_blocks(own.block, lane.blocks);
     const Lend lend_keys(own.keys, lane.keys);
-    heads_to.attend(b, i, qh, kh, vh, oh, hw, mask_of(b), options);
+    heads_to.attend(b, i, qh, kh, vh, oh, hw, mask_of(b).head(i), options);  // a per-head mask: head i's
     if (options.return_scores) detail::HeadWeightsAccess::head(it.scores, i) = hw.scores();
   };
 

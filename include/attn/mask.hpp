@@ -164,9 +164,9 @@ class Mask {
     return m;
   }
 
-  /// Intersection: visible where both masks are.
+  /// Intersection: visible where both masks are. Score biases (additive()) add up; per-head
+  /// masks intersect head by head.
   /// \param other the mask to intersect with
-  /// Score biases (additive()) add up; per-head masks intersect head by head.
   /// \return `*this`
   /// \throws attn::invalid_argument when both hold explicit matrices of different shapes, or
   ///         both are per head with different head counts

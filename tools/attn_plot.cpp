@@ -159,7 +159,9 @@ Options:
       --mask causal|FILE   svg heatmaps and --view: draw the cells a mask hid hatched (not in a
                            colour of the scale), named in the legend: "causal" hides keys after
                            the query; FILE (.npy or .csv, the shape of the weights) is visible
-                           where non-zero; with --view a 3-D FILE holds one mask per batch item;
+                           where non-zero (negative entries, as in PyTorch's float attn_mask,
+                           are refused: save attn_mask == 0); with --view a 3-D FILE holds one
+                           mask per batch item;
                            a pooled map (--pool) takes causal, hiding the blocks it hides whole
       --query N            html: only the line of query N (0-based)
       --color #RRGGBB      html: the shade of the highest weight (default #e6550d); bars and
@@ -1296,6 +1298,24 @@ std::vector<std::string> panel_titles(const Arguments& a, std::size_t count, con
   return titles;
 }
 
+/// A --mask file's map `m` (from `path`) as a mask: visible where non-zero (Keras' 0/1 masks, a
+/// boolean mask with true = visible). A negative, infinite or NaN entry is refused, as
+/// attn::Mask::matrix refuses it: PyTorch's float attn_mask (0 = attend, -inf = hidden) would be
+/// drawn inverted, as would its boolean one (true = hidden), which no entry gives away.
+attn::Mask mask_of_file(const std::string& path, const Eigen::MatrixXd& m) {
+  for (attn::Index j = 0; j < m.cols(); ++j)
+    for (attn::Index i = 0; i < m.rows(); ++i) {
+      const double x = m(i, j);
+      if (x >= 0.0 && std::isfinite(x)) continue;
+      throw std::runtime_error("--mask '" + path + "' holds " + attn::detail::number_text(x) + " at (" +
+                               std::to_string(i) + ", " + std::to_string(j) +
+                               "): a mask file is visible where non-zero (Keras' 0/1 masks; true = visible). "
+                               "PyTorch's masks read the other way: save (attn_mask == 0) for its float "
+                               "attn_mask (0 = attend, -inf = hidden), ~attn_mask for its boolean one");
+    }
+  return attn::Mask::matrix((m.array() != 0.0).matrix());
+}
+
 /// --mask: the mask of the `rows×cols` weights ("causal", or a file visible where non-zero).
 attn::Mask mask_option(const Arguments& a, attn::Index rows, attn::Index cols) {
   if (a.mask.empty()) return attn::Mask();
@@ -1306,7 +1326,7 @@ attn::Mask mask_option(const Arguments& a, attn::Index rows, attn::Index cols) {
     throw std::runtime_error("--mask '" + a.mask + "' is " + (file.stacked ? std::string("3-D") : shape_text(m)) +
                              " but the weights are " + std::to_string(rows) + "x" + std::to_string(cols));
   }
-  return attn::Mask::matrix((m.array() != 0.0).matrix());
+  return mask_of_file(a.mask, m);
 }
 
 /// --mask for a pooled map: a block is hidden when every cell of it is (a block on the diagonal
@@ -2087,7 +2107,7 @@ attn::Mask view_mask(const Arguments& a, const Weights& masks, const ViewMaps& i
                              " is " + shape_text(m) + " but " + whose + " are " + std::to_string(rows) + "x" +
                              std::to_string(cols));
   }
-  return attn::Mask::matrix((m.array() != 0.0).matrix());
+  return mask_of_file(a.mask, m);
 }
 
 /// Reads the tidy CSV `path` (header already read into `header`): each step is an item, each

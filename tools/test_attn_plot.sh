@@ -440,6 +440,13 @@ ok "mask file" masked_file.svg "$npy/f8_c_3x4.npy" --mask visible.csv
 if [ "$(grep -o 'url(#attn-masked)' masked_file.svg | wc -l)" -eq 4 ]; then pass; else fail "--mask FILE: not 3 masked cells + legend"; fi
 printf '1,1\n1,1\n' >visible2.csv
 bad "mask shape"        1 "--mask 'visible2.csv' is 2x2 but the weights are 3x4" "$npy/f8_c_3x4.npy" --mask visible2.csv -o out/new.svg
+# PyTorch's float attn_mask (0 = attend, -inf = hidden) would be drawn inverted: refused, saying what to save.
+f8_ninf='\x00\x00\x00\x00\x00\x00\xf0\xff' f8_z='\x00\x00\x00\x00\x00\x00\x00\x00'
+{ npy_header '(3, 4)'; printf "$f8_z$f8_ninf$f8_ninf$f8_ninf$f8_z$f8_z$f8_ninf$f8_ninf$f8_z$f8_z$f8_z$f8_ninf"; } >torch_mask.npy
+bad "mask torch float"  1 "--mask 'torch_mask.npy' holds -inf at (0, 1): a mask file is visible where non-zero (Keras' 0/1 masks; true = visible). PyTorch's masks read the other way: save (attn_mask == 0) for its float attn_mask (0 = attend, -inf = hidden), ~attn_mask for its boolean one" "$npy/f8_c_3x4.npy" --mask torch_mask.npy -o out/new.svg
+bad "view mask torch float" 1 "--mask 'torch_mask.npy' holds -inf at (0, 1)" --view "$npy/f8_c_3x4.npy" --mask torch_mask.npy -o out/new.html
+printf '1,1,0,0\n1,-1,1,0\n1,1,1,1\n' >negative.csv
+bad "mask negative"     1 "--mask 'negative.csv' holds -1 at (1, 1)" "$npy/f8_c_3x4.npy" --mask negative.csv -o out/new.svg
 bad "mask html"         2 "--mask is for svg heatmaps and --view pages" "$npy/f8_c_3x4.npy" --mask causal -o out/new.html
 
 # --- --view: the interactive page --------------------------------------------------------

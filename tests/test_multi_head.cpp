@@ -244,6 +244,52 @@ attn::Mask random_mask(std::mt19937_64& rng, Index tq, Index tk) {
   }
 }
 
+/// A random multi-head problem of the plain-loop tests: h in [1, 4] heads of width in
+/// [1, max_dim], Tq and Tk in [min_len, max_len], widths of q, k, v in [1, max_dim], biases or
+/// not; inputs Scalar-representable in [-2, 2].
+struct RandomCase {
+  Index h = 0, d = 0, tq = 0, tk = 0;
+  RefParams rp;
+  MatrixD q, k, v;
+};
+
+template <typename Scalar>
+RandomCase random_case(std::mt19937_64& rng, Index min_len, Index max_len, Index max_dim) {
+  std::uniform_int_distribution<Index> len(min_len, max_len);
+  std::uniform_int_distribution<Index> dim(1, max_dim);
+  std::uniform_int_distribution<Index> heads(1, 4);
+  std::bernoulli_distribution coin(0.5);
+  RandomCase c;
+  c.h = heads(rng);
+  c.d = c.h * dim(rng);
+  c.tq = len(rng);
+  c.tk = len(rng);
+  c.rp = random_params<Scalar>(rng, c.h, c.d, dim(rng), dim(rng), dim(rng), coin(rng));
+  c.q = rounded<Scalar>(rng, c.tq, c.rp.wq.rows(), -2, 2);
+  c.k = rounded<Scalar>(rng, c.tk, c.rp.wk.rows(), -2, 2);
+  c.v = rounded<Scalar>(rng, c.tk, c.rp.wv.rows(), -2, 2);
+  return c;
+}
+
+/// A random float mask as torch takes it (tq×tk): where seen (probability `p_seen`) a
+/// float-exact bias in [-3, 3), elsewhere -inf; `bias` gets the bias where seen, 0 elsewhere
+/// (the plain-loop reference's, never read where hidden).
+template <typename Scalar>
+attn::Mask random_float_mask(std::mt19937_64& rng, Index tq, Index tk, double p_seen, MatrixD& bias) {
+  std::bernoulli_distribution seen(p_seen);
+  std::uniform_real_distribution<double> value(-3.0, 3.0);
+  MatrixD torch_mask(tq, tk);
+  bias = MatrixD::Zero(tq, tk);
+  for (Index j = 0; j < tk; ++j)
+    for (Index i = 0; i < tq; ++i) {
+      const bool visible = seen(rng);
+      const double b = static_cast<double>(static_cast<float>(value(rng)));
+      torch_mask(i, j) = visible ? b : -std::numeric_limits<double>::infinity();
+      if (visible) bias(i, j) = b;
+    }
+  return attn::Mask::additive(torch_mask.cast<Scalar>());
+}
+
 template <typename Derived>
 bool bitwise_equal(const Eigen::MatrixBase<Derived>& a, const Eigen::MatrixBase<Derived>& b) {
   if (a.rows() != b.rows() || a.cols() != b.cols()) return false;
@@ -452,22 +498,12 @@ TEMPLATE_TEST_CASE("multi_head matches a plain-loop reference under random shape
   using Scalar = TestType;
   const double tol = attn_test::tolerance<Scalar>();
   std::mt19937_64 rng(20240531);
-  std::uniform_int_distribution<Index> small(0, 7);
-  std::uniform_int_distribution<Index> dim(1, 5);
-  std::uniform_int_distribution<Index> heads_dist(1, 4);
-  std::bernoulli_distribution coin(0.5);
   const attn::Probability probs[] = {attn::Probability::softmax, attn::Probability::sparsemax,
                                      attn::Probability::hardmax};
   Index fully_masked_rows = 0;
   for (int trial = 0; trial < 300; ++trial) {
-    const Index h = heads_dist(rng);
-    const Index d = h * dim(rng);
-    const Index tq = small(rng);
-    const Index tk = small(rng);
-    const RefParams rp = random_params<Scalar>(rng, h, d, dim(rng), dim(rng), dim(rng), coin(rng));
-    const MatrixD q = rounded<Scalar>(rng, tq, rp.wq.rows(), -2, 2);
-    const MatrixD k = rounded<Scalar>(rng, tk, rp.wk.rows(), -2, 2);
-    const MatrixD v = rounded<Scalar>(rng, tk, rp.wv.rows(), -2, 2);
+    const RandomCase c = random_case<Scalar>(rng, 0, 7, 5);
+    const auto& [h, d, tq, tk, rp, q, k, v] = c;
     const attn::Mask mask = random_mask<Scalar>(rng, tq, tk);
     // Hardmax in float could pick another of two nearly equal maxima than float64 does.
     const attn::Probability prob = probs[trial % (std::is_same<Scalar, float>::value ? 2 : 3)];
@@ -510,35 +546,15 @@ TEMPLATE_TEST_CASE("multi_head with a score bias (a float attn_mask) matches the
   using Scalar = TestType;
   const double tol = attn_test::tolerance<Scalar>();
   std::mt19937_64 rng(20261205);
-  std::uniform_int_distribution<Index> small(1, 9);
-  std::uniform_int_distribution<Index> dim(1, 5);
-  std::uniform_int_distribution<Index> heads_dist(1, 4);
-  std::uniform_real_distribution<double> bias_value(-3.0, 3.0);
   std::bernoulli_distribution coin(0.5);
-  std::bernoulli_distribution seen(0.75);
   const attn::Probability probs[] = {attn::Probability::softmax, attn::Probability::sparsemax,
                                      attn::Probability::hardmax};
   Index fully_masked_rows = 0;
   for (int trial = 0; trial < 120; ++trial) {
-    const Index h = heads_dist(rng);
-    const Index d = h * dim(rng);
-    const Index tq = small(rng);
-    const Index tk = small(rng);
-    const RefParams rp = random_params<Scalar>(rng, h, d, dim(rng), dim(rng), dim(rng), coin(rng));
-    const MatrixD q = rounded<Scalar>(rng, tq, rp.wq.rows(), -2, 2);
-    const MatrixD k = rounded<Scalar>(rng, tk, rp.wk.rows(), -2, 2);
-    const MatrixD v = rounded<Scalar>(rng, tk, rp.wv.rows(), -2, 2);
-    // The float mask: a float-exact bias where seen, -inf where not; the reference's bias is 0
-    // where hidden (never read there).
-    MatrixD torch_mask(tq, tk), bias = MatrixD::Zero(tq, tk);
-    for (Index j = 0; j < tk; ++j)
-      for (Index i = 0; i < tq; ++i) {
-        const bool visible = seen(rng);
-        const double b = static_cast<double>(static_cast<float>(bias_value(rng)));
-        torch_mask(i, j) = visible ? b : -std::numeric_limits<double>::infinity();
-        if (visible) bias(i, j) = b;
-      }
-    attn::Mask mask = attn::Mask::additive(torch_mask.cast<Scalar>());
+    const RandomCase c = random_case<Scalar>(rng, 1, 9, 5);
+    const auto& [h, d, tq, tk, rp, q, k, v] = c;
+    MatrixD bias;
+    attn::Mask mask = random_float_mask<Scalar>(rng, tq, tk, 0.75, bias);
     if (coin(rng)) mask &= attn::Mask::causal(tk - tq);
     // Hardmax in float could pick another of two nearly equal maxima than float64 does.
     const attn::Probability prob = probs[trial % (std::is_same<Scalar, float>::value ? 2 : 3)];
@@ -571,40 +587,16 @@ TEMPLATE_TEST_CASE("multi_head with a mask per head (Mask::per_head) matches the
   using Scalar = TestType;
   const double tol = attn_test::tolerance<Scalar>();
   std::mt19937_64 rng(20261206);
-  std::uniform_int_distribution<Index> small(0, 8);
-  std::uniform_int_distribution<Index> dim(1, 4);
-  std::uniform_int_distribution<Index> heads_dist(1, 4);
-  std::uniform_real_distribution<double> bias_value(-3.0, 3.0);
   std::bernoulli_distribution coin(0.5);
-  std::bernoulli_distribution seen(0.6);
   Index partly_masked_rows = 0;  // hidden in some head, not in all
   for (int trial = 0; trial < 100; ++trial) {
-    const Index h = heads_dist(rng);
-    const Index d = h * dim(rng);
-    const Index tq = small(rng);
-    const Index tk = small(rng);
-    const RefParams rp = random_params<Scalar>(rng, h, d, dim(rng), dim(rng), dim(rng), coin(rng));
-    const MatrixD q = rounded<Scalar>(rng, tq, rp.wq.rows(), -2, 2);
-    const MatrixD k = rounded<Scalar>(rng, tk, rp.wk.rows(), -2, 2);
-    const MatrixD v = rounded<Scalar>(rng, tk, rp.wv.rows(), -2, 2);
+    const RandomCase c = random_case<Scalar>(rng, 0, 8, 4);
+    const auto& [h, d, tq, tk, rp, q, k, v] = c;
     std::vector<attn::Mask> heads;
-    std::vector<MatrixD> biases;
-    for (Index i = 0; i < h; ++i) {
-      MatrixD bias = MatrixD::Zero(tq, tk);
-      if (coin(rng)) {  // a float mask: a float-exact bias where seen, -inf where not
-        MatrixD torch_mask(tq, tk);
-        for (Index j = 0; j < tk; ++j)
-          for (Index r = 0; r < tq; ++r) {
-            const double b = static_cast<double>(static_cast<float>(bias_value(rng)));
-            const bool visible = seen(rng);
-            torch_mask(r, j) = visible ? b : -std::numeric_limits<double>::infinity();
-            if (visible) bias(r, j) = b;
-          }
-        heads.push_back(attn::Mask::additive(torch_mask.cast<Scalar>()));
-      } else {
-        heads.push_back(random_mask<Scalar>(rng, tq, tk));
-      }
-      biases.push_back(bias);
+    std::vector<MatrixD> biases(static_cast<std::size_t>(h), MatrixD::Zero(tq, tk));
+    for (Index i = 0; i < h; ++i) {  // a float mask, or a band or matrix mask
+      heads.push_back(coin(rng) ? random_float_mask<Scalar>(rng, tq, tk, 0.6, biases[static_cast<std::size_t>(i)])
+                                : random_mask<Scalar>(rng, tq, tk));
     }
     attn::Mask mask = attn::Mask::per_head(heads);
     if (coin(rng)) mask &= attn::Mask::key_length(tk - tk / 3);  // a shared kind goes into every head

@@ -217,6 +217,17 @@ TEST_CASE("additive mask: PyTorch's float attn_mask, -inf or <= -10000 hidden, o
   expected << 0.0, -0.5, -9999.0,  //
       0.0, 0.25, 3.0;
   CHECK(*biased.bias() == expected);
+  // attn::softmax adds the bias to the scores first, as torch's softmax(scores + attn_mask).
+  Eigen::MatrixXf scores(2, 3);
+  scores << 0.5f, 1.0f, -2.0f,  //
+      3.0f, -1.0f, 0.25f;
+  const Eigen::MatrixXf w = attn::softmax(scores, biased);
+  const double e00 = std::exp(0.5), e01 = std::exp(1.0 - 0.5), e02 = std::exp(-2.0 - 9999.0);
+  CHECK(attn_test::close(w(0, 0), e00 / (e00 + e01 + e02), 1e-6));
+  CHECK(attn_test::close(w(0, 1), e01 / (e00 + e01 + e02), 1e-6));
+  CHECK(w(1, 0) == 0.0f);
+  const double e11 = std::exp(-1.0 + 0.25), e12 = std::exp(0.25 + 3.0);
+  CHECK(attn_test::close(w(1, 2), e12 / (e11 + e12), 1e-6));
   // NaN and +inf are refused, naming the entry.
   Eigen::MatrixXd bad(1, 3);
   bad << 0.0, -0.5, std::numeric_limits<double>::quiet_NaN();

@@ -26,10 +26,11 @@ using BoolMatrix = Eigen::Matrix<bool, Eigen::Dynamic, Eigen::Dynamic>;
 /// - `window(left, right)`: visible iff `i - left <= j <= i + right`;
 /// - `matrix(m)`: visible iff `m(i, j)`;
 /// - `additive(m)`: PyTorch's float `attn_mask`, added to the scores: visible iff
-///   `m(i, j) > -10000` (-inf hides), and a visible entry other than 0 is a score bias.
+///   `m(i, j) > -10000` (-inf hides), and a visible entry other than 0 is a score bias;
+/// - `per_head({m_0, …})`: head `i` of multi_head sees what `m_i` shows (torch's 3-D mask).
 ///
-/// `a & b` is visible where both are. The band kinds (length, causal, window) cost
-/// nothing per entry; only an explicit matrix is stored.
+/// `a & b` is visible where both are (biases add). The band kinds (length, causal, window) cost
+/// nothing per entry; only an explicit matrix (and an additive mask's bias) is stored.
 class Mask {
  public:
   Mask() = default;

@@ -520,7 +520,8 @@ inline Index normalize_scratch_size(Index tk) { return std::max(tk, 3 * sweep_ro
 }  // namespace detail
 
 /// Weights `Tq×Tk` from scores `Tq×Tk` with the given probability function under `mask`.
-/// Masked entries are exactly 0; a row that sees no key is all 0 (see the notes above).
+/// Masked entries are exactly 0; a row that sees no key is all 0 (see the notes above). A
+/// Mask::additive bias is added to the scores first (torch's `softmax(scores + attn_mask)`).
 /// \param scores Tq×Tk scores
 /// \param mask which entries are visible (default: all)
 /// \param probability softmax, sparsemax or hardmax

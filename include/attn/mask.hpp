@@ -125,8 +125,6 @@ class Mask {
     const typename Derived::PlainObject plain = bias;
     Mask m;
     BoolMatrix visible(plain.rows(), plain.cols());
-    Eigen::MatrixXd added = Eigen::MatrixXd::Zero(plain.rows(), plain.cols());
-    bool any = false;
     for (Index j = 0; j < plain.cols(); ++j) {
       for (Index i = 0; i < plain.rows(); ++i) {
         const Scalar x = plain(i, j);
@@ -136,13 +134,12 @@ class Mask {
                        "value <= -10000 hides too)");
         visible(i, j) = x > Scalar(-10000);
         if (visible(i, j) && x != Scalar(0)) {
-          added(i, j) = static_cast<double>(x);
-          any = true;
+          if (!m.bias_) m.bias_ = Eigen::MatrixXd::Zero(plain.rows(), plain.cols());  // at the first bias
+          (*m.bias_)(i, j) = static_cast<double>(x);
         }
       }
     }
     m.matrix_ = std::move(visible);
-    if (any) m.bias_ = std::move(added);
     return m;
   }
 
@@ -195,7 +192,7 @@ class Mask {
         bias_ = other.bias_;
       }
     }
-    if (bias_) *bias_ = matrix_->select(*bias_, 0.0);  // 0 where the other mask's matrix hides
+    if (bias_ && other.matrix_) *bias_ = matrix_->select(*bias_, 0.0);  // 0 where the other mask's matrix hides
     return *this;
   }
 

@@ -153,8 +153,7 @@ MatrixD ref_linear(const MatrixD& x, const MatrixD& w, const MatrixD& b) {
 
 RefResult reference_multi_head(const MatrixD& q, const MatrixD& k, const MatrixD& v, const RefParams& p,
                                const attn::Mask& mask, attn::Probability prob = attn::Probability::softmax,
-                               double scale = -1, const MatrixD* bias = nullptr,
-                               const std::vector<MatrixD>* head_biases = nullptr) {
+                               double scale = -1, const std::vector<MatrixD>& biases = {}) {
   const Index d = p.wq.cols();
   const Index dh = d / p.heads;
   const MatrixD qp = ref_linear(q, p.wq, p.bq);
@@ -164,9 +163,8 @@ RefResult reference_multi_head(const MatrixD& q, const MatrixD& k, const MatrixD
   RefResult r;
   std::vector<bool> sees(static_cast<std::size_t>(q.rows()), false);  // some key in some head
   for (Index h = 0; h < p.heads; ++h) {
-    // A per-head mask (Mask::per_head): head h's own visibility and bias.
+    // A per-head mask (Mask::per_head): head h's own visibility; `biases`: none, or head h's score bias.
     const attn::BoolMatrix visible = attn_test::dense_mask(mask.head(h), q.rows(), k.rows());
-    if (head_biases) bias = &(*head_biases)[static_cast<std::size_t>(h)];
     for (Index i = 0; i < q.rows(); ++i)
       if (visible.cols() > 0 && visible.row(i).any()) sees[static_cast<std::size_t>(i)] = true;
     const MatrixD qh = qp.middleCols(h * dh, dh);
@@ -174,7 +172,8 @@ RefResult reference_multi_head(const MatrixD& q, const MatrixD& k, const MatrixD
     const MatrixD vh = vp.middleCols(h * dh, dh);
     const double s = scale > 0 ? scale : 1.0 / std::sqrt(static_cast<double>(dh));
     const MatrixD e = attn_test::reference_dot_scores(qh, kh, s);
-    const MatrixD w = attn_test::reference_probability(bias ? MatrixD(e + *bias) : e, visible, prob);
+    const MatrixD w = attn_test::reference_probability(
+        biases.empty() ? e : MatrixD(e + biases[static_cast<std::size_t>(h)]), visible, prob);
     concat.middleCols(h * dh, dh) = attn_test::reference_output(w, vh, visible);
     r.weights.push_back(w);
     r.scores.push_back(e);
@@ -288,6 +287,19 @@ attn::Mask random_float_mask(std::mt19937_64& rng, Index tq, Index tk, double p_
       if (visible) bias(i, j) = b;
     }
   return attn::Mask::additive(torch_mask.cast<Scalar>());
+}
+
+/// A multi_head result against the plain-loop reference: output and every head's weights within
+/// `tol`, the same fully masked rows.
+template <typename Scalar>
+void check_reference(const attn::MultiHeadResult<Scalar>& r, const RefResult& ref, double tol) {
+  ATTN_CHECK_CLOSE(r.output, ref.output, tol);
+  REQUIRE(r.weights.heads() == static_cast<Index>(ref.weights.size()));
+  for (Index i = 0; i < r.weights.heads(); ++i)
+    ATTN_CHECK_CLOSE(r.weights.head(i), ref.weights[static_cast<std::size_t>(i)], tol);
+  REQUIRE(r.fully_masked.size() == static_cast<Index>(ref.fully_masked.size()));
+  for (Index t = 0; t < r.fully_masked.size(); ++t)
+    CHECK(r.fully_masked(t) == ref.fully_masked[static_cast<std::size_t>(t)]);
 }
 
 template <typename Derived>
@@ -515,16 +527,13 @@ TEMPLATE_TEST_CASE("multi_head matches a plain-loop reference under random shape
     const auto params = to_params<Scalar>(rp);
     const RefResult ref = reference_multi_head(q, k, v, rp, mask, prob);
     const auto r = attn::multi_head(q.cast<Scalar>(), k.cast<Scalar>(), v.cast<Scalar>(), params, mask, options);
-    ATTN_CHECK_CLOSE(r.output, ref.output, tol);
+    check_reference(r, ref, tol);
     REQUIRE(r.weights.heads() == h);
-    for (Index i = 0; i < h; ++i) {
-      ATTN_CHECK_CLOSE(r.weights.head(i), ref.weights[static_cast<std::size_t>(i)], tol);
-      if (options.return_scores) ATTN_CHECK_CLOSE(r.scores.head(i), ref.scores[static_cast<std::size_t>(i)], tol);
-    }
+    for (Index i = 0; i < h && options.return_scores; ++i)
+      ATTN_CHECK_CLOSE(r.scores.head(i), ref.scores[static_cast<std::size_t>(i)], tol);
     if (!options.return_scores) CHECK(r.scores.size() == 0);
     REQUIRE(r.fully_masked.size() == tq);
     for (Index i = 0; i < tq; ++i) {
-      CHECK(r.fully_masked(i) == ref.fully_masked[static_cast<std::size_t>(i)]);
       if (!r.fully_masked(i)) continue;
       ++fully_masked_rows;
       // Documented semantics: zero weights in every head, output row exactly bo (or 0).
@@ -563,15 +572,11 @@ TEMPLATE_TEST_CASE("multi_head with a score bias (a float attn_mask) matches the
     INFO("trial " << trial << ": h " << h << ", D " << d << ", Tq " << tq << ", Tk " << tk);
 
     const auto params = to_params<Scalar>(rp);
-    const RefResult ref = reference_multi_head(q, k, v, rp, mask, prob, -1, &bias);
+    const RefResult ref =
+        reference_multi_head(q, k, v, rp, mask, prob, -1, std::vector<MatrixD>(static_cast<std::size_t>(h), bias));
     const auto r = attn::multi_head(q.cast<Scalar>(), k.cast<Scalar>(), v.cast<Scalar>(), params, mask, options);
-    ATTN_CHECK_CLOSE(r.output, ref.output, tol);
-    REQUIRE(r.weights.heads() == h);
-    for (Index i = 0; i < h; ++i) ATTN_CHECK_CLOSE(r.weights.head(i), ref.weights[static_cast<std::size_t>(i)], tol);
-    for (Index i = 0; i < tq; ++i) {
-      CHECK(r.fully_masked(i) == ref.fully_masked[static_cast<std::size_t>(i)]);
-      fully_masked_rows += r.fully_masked(i) ? 1 : 0;
-    }
+    check_reference(r, ref, tol);
+    fully_masked_rows += r.num_fully_masked();
     // Output only gives the same bits.
     const attn::MultiHeadOutput<Scalar> none =
         attn::multi_head(q.cast<Scalar>(), k.cast<Scalar>(), v.cast<Scalar>(), params, attn::no_weights, mask, options);
@@ -605,15 +610,13 @@ TEMPLATE_TEST_CASE("multi_head with a mask per head (Mask::per_head) matches the
     INFO("trial " << trial << ": h " << h << ", D " << d << ", Tq " << tq << ", Tk " << tk);
 
     const auto params = to_params<Scalar>(rp);
-    const RefResult ref = reference_multi_head(q, k, v, rp, mask, options.probability, -1, nullptr, &biases);
+    const RefResult ref = reference_multi_head(q, k, v, rp, mask, options.probability, -1, biases);
     // Stored inputs for every form (on oneDNN an expression's products take another path).
     const auto qs = q.cast<Scalar>().eval(), ks = k.cast<Scalar>().eval(), vs = v.cast<Scalar>().eval();
     const auto r = attn::multi_head(qs, ks, vs, params, mask, options);
-    ATTN_CHECK_CLOSE(r.output, ref.output, tol);
+    check_reference(r, ref, tol);
     REQUIRE(r.weights.heads() == h);
-    for (Index i = 0; i < h; ++i) ATTN_CHECK_CLOSE(r.weights.head(i), ref.weights[static_cast<std::size_t>(i)], tol);
     for (Index t = 0; t < tq; ++t) {
-      CHECK(r.fully_masked(t) == ref.fully_masked[static_cast<std::size_t>(t)]);
       bool hidden_somewhere = false;
       for (Index i = 0; i < h && tk > 0; ++i) hidden_somewhere |= (r.weights.head(i).row(t).array() == Scalar(0)).all();
       if (hidden_somewhere && !r.fully_masked(t)) ++partly_masked_rows;

@@ -229,23 +229,17 @@ TEMPLATE_TEST_CASE("attention_pooling: a float mask's bias is added after option
 
   const MatrixD xd = x.template cast<double>();
   const MatrixD wd = w.template cast<double>();
-  std::vector<double> z(static_cast<std::size_t>(t));
-  double max = -std::numeric_limits<double>::infinity();
+  MatrixD z(1, t);  // scale·e + bias
+  attn::BoolMatrix visible(1, t);
   for (Index j = 0; j < t; ++j) {
-    if (torch_mask(0, j) <= -10000.0) continue;
     double e = 0.25;
     for (Index c = 0; c < d; ++c) e += xd(j, c) * wd(c, 0);
-    z[static_cast<std::size_t>(j)] = 3.0 * std::tanh(e) + torch_mask(0, j);
-    max = std::max(max, z[static_cast<std::size_t>(j)]);
+    visible(0, j) = torch_mask(0, j) > -10000.0;
+    z(0, j) = visible(0, j) ? 3.0 * std::tanh(e) + torch_mask(0, j) : 0.0;
   }
-  MatrixD weights = MatrixD::Zero(1, t);
-  double sum = 0;
-  for (Index j = 0; j < t; ++j)
-    if (torch_mask(0, j) > -10000.0) sum += std::exp(z[static_cast<std::size_t>(j)] - max);
-  for (Index j = 0; j < t; ++j)
-    if (torch_mask(0, j) > -10000.0) weights(0, j) = std::exp(z[static_cast<std::size_t>(j)] - max) / sum;
+  const MatrixD weights = attn_test::reference_probability(z, visible, attn::Probability::softmax);
   ATTN_CHECK_CLOSE(r.weights, weights, attn_test::tolerance<Scalar>());
-  ATTN_CHECK_CLOSE(r.output, weights * xd, attn_test::tolerance<Scalar>());
+  ATTN_CHECK_CLOSE(r.output, attn_test::reference_output(weights, xd, visible), attn_test::tolerance<Scalar>());
   CHECK(r.weights(0, 2) == Scalar(0));
   CHECK(r.weights(0, 7) == Scalar(0));
 }

@@ -819,6 +819,165 @@ TEMPLATE_TEST_CASE("multi_head_batch: ragged items, own masks, equal to per-item
 
 // --- result objects ----------------------------------------------------------------------------
 
+// --- grouped-query attention (MultiHeadParams::kv_heads) ---------------------------------------
+
+/// Grouped parameters with their key and value heads written out once per query head
+/// (head i gets key/value head i / (h / g)): plain multi-head parameters that must give the same
+/// bits, since every head projects with the same values in the same layout.
+template <typename Scalar>
+attn::MultiHeadParams<Scalar> repeat_kv_heads(const attn::MultiHeadParams<Scalar>& p) {
+  const Index h = p.heads, g = p.key_value_heads(), dh = p.head_dim(), dhv = p.value_head_dim();
+  attn::MultiHeadParams<Scalar> e = p;
+  e.kv_heads = 0;
+  e.wk.resize(p.wk.rows(), h * dh);
+  e.wv.resize(p.wv.rows(), h * dhv);
+  if (p.bk.size() != 0) e.bk.resize(h * dh);
+  if (p.bv.size() != 0) e.bv.resize(h * dhv);
+  for (Index i = 0; i < h; ++i) {
+    const Index j = i / (h / g);
+    e.wk.middleCols(i * dh, dh) = p.wk.middleCols(j * dh, dh);
+    e.wv.middleCols(i * dhv, dhv) = p.wv.middleCols(j * dhv, dhv);
+    if (p.bk.size() != 0) e.bk.segment(i * dh, dh) = p.bk.segment(j * dh, dh);
+    if (p.bv.size() != 0) e.bv.segment(i * dhv, dhv) = p.bv.segment(j * dhv, dhv);
+  }
+  return e;
+}
+
+TEMPLATE_TEST_CASE("grouped-query attention is multi-head attention with its key and value heads repeated, bit for "
+                   "bit, in every form",
+                   "[multi_head][grouped]", float, double) {
+  using Scalar = TestType;
+  std::mt19937_64 rng(2311);
+  Index forms = 0;
+  // (h, g, dh, dhv): grouped, multi-query, and g = h written out (kv_heads = h, not 0)
+  const Index shapes[][4] = {{4, 2, 3, 3}, {6, 3, 2, 4}, {4, 1, 5, 2}, {8, 2, 4, 4}, {3, 3, 2, 3}, {1, 1, 4, 4}};
+  for (const auto& shape : shapes) {
+    const Index h = shape[0], g = shape[1], dh = shape[2], dhv = shape[3];
+    for (const bool bias : {true, false}) {
+      INFO("h " << h << ", g " << g << ", dh " << dh << ", dhv " << dhv << ", bias " << bias);
+      const Index dq = 7, dk = 6, dv = 5, o = 9, tq = 6, tk = 8;
+      attn::MultiHeadParams<Scalar> p;
+      p.heads = h;
+      p.kv_heads = g;
+      p.wq = attn_test::random_matrix<Scalar>(rng, dq, h * dh);
+      p.wk = attn_test::random_matrix<Scalar>(rng, dk, g * dh);
+      p.wv = attn_test::random_matrix<Scalar>(rng, dv, g * dhv);
+      p.wo = attn_test::random_matrix<Scalar>(rng, h * dhv, o);
+      if (bias) {
+        p.bq = attn_test::random_matrix<Scalar>(rng, 1, h * dh);
+        p.bk = attn_test::random_matrix<Scalar>(rng, 1, g * dh);
+        p.bv = attn_test::random_matrix<Scalar>(rng, 1, g * dhv);
+        p.bo = attn_test::random_matrix<Scalar>(rng, 1, o);
+      }
+      REQUIRE(p.key_value_heads() == g);
+      REQUIRE(p.head_dim() == dh);
+      REQUIRE(p.value_head_dim() == dhv);
+      const auto e = repeat_kv_heads(p);
+      const Mat<Scalar> q = attn_test::random_matrix<Scalar>(rng, tq, dq);
+      const Mat<Scalar> k = attn_test::random_matrix<Scalar>(rng, tk, dk);
+      const Mat<Scalar> v = attn_test::random_matrix<Scalar>(rng, tk, dv);
+
+      // Every head its own mask: a head that reads another's keys would also take its mask.
+      std::vector<attn::Mask> own;
+      for (Index i = 0; i < h; ++i) own.push_back(attn::Mask::key_length(tk - i % 4) & attn::Mask::causal(i % 3));
+      const attn::Mask masks[] = {attn::Mask(), attn::Mask::key_length(5), attn::Mask::causal(2),
+                                  attn::Mask::per_head(own)};
+      for (const attn::Mask& mask : masks) {
+        const auto r = attn::multi_head(q, k, v, p, mask);
+        CHECK(same_result(r, attn::multi_head(q, k, v, e, mask)));
+        const attn::MultiHeadOutput<Scalar> none = attn::multi_head(q, k, v, p, attn::no_weights, mask);
+        CHECK(bitwise_equal(none.output, r.output));
+        const std::vector<Mat<Scalar>> qs{q, q.topRows(3)}, ks{k, k.topRows(5)}, vs{v, v.topRows(5)};
+        const auto batch = attn::multi_head_batch(qs, ks, vs, p);
+        const auto batch_e = attn::multi_head_batch(qs, ks, vs, e);
+        CHECK((same_result(batch[0], batch_e[0]) && same_result(batch[1], batch_e[1])));
+        forms += 3;
+      }
+
+      // A prepared source: g heads' keys and values, the steps equal to the repeated heads' steps.
+      const auto memory = attn::prepare_memory(k, v, p, tk - 2);
+      const auto memory_e = attn::prepare_memory(k, v, e, tk - 2);
+      REQUIRE(memory.keys().cols() == g * dh);
+      REQUIRE(memory.values().cols() == g * dhv);
+      for (Index i = 0; i < h; ++i) {
+        const Index j = i / (h / g);
+        CHECK(bitwise_equal(Mat<Scalar>(memory.keys().middleCols(j * dh, dh)),
+                            Mat<Scalar>(memory_e.keys().middleCols(i * dh, dh))));
+        CHECK(bitwise_equal(Mat<Scalar>(memory.values().middleCols(j * dhv, dhv)),
+                            Mat<Scalar>(memory_e.values().middleCols(i * dhv, dhv))));
+      }
+      CHECK(same_result(attn::attend(memory, q), attn::attend(memory_e, q)));
+      CHECK(same_result(attn::attend(memory, q.row(2)), attn::attend(memory_e, q.row(2))));
+
+      // A cache of 3 beams: g heads' keys and values per position, the steps equal.
+      attn::KVCache<Scalar> cache(p, 3, 2), cache_e(e, 3, 2);
+      for (Index t = 0; t < 4; ++t) {
+        INFO("step " << t);
+        const Mat<Scalar> kt = attn_test::random_matrix<Scalar>(rng, 3, dk);
+        const Mat<Scalar> vt = attn_test::random_matrix<Scalar>(rng, 3, dv);
+        const Mat<Scalar> qt = attn_test::random_matrix<Scalar>(rng, 3, dq);
+        cache.append(kt, vt);
+        cache_e.append(kt, vt);
+        CHECK(same_result(attn::attend(cache, qt), attn::attend(cache_e, qt)));
+        if (t == 1) {
+          cache.reorder(std::vector<Index>{2, 2, 0});
+          cache_e.reorder(std::vector<Index>{2, 2, 0});
+        }
+      }
+      REQUIRE(cache.keys(1).cols() == g * dh);
+      REQUIRE(cache.values(1).cols() == g * dhv);
+      forms += 2;
+    }
+  }
+  CHECK(forms == 12 * (4 * 3 + 2));
+}
+
+TEST_CASE("grouped-query attention: bad kv_heads and widths throw with exact messages", "[multi_head][grouped][errors]") {
+  std::mt19937_64 rng(2312);
+  attn::MultiHeadParams<double> good;  // h = 4 query heads of dh = 2 over g = 2 key/value heads
+  good.heads = 4;
+  good.kv_heads = 2;
+  good.wq = attn_test::random_matrix<double>(rng, 5, 8);
+  good.wk = attn_test::random_matrix<double>(rng, 5, 4);
+  good.wv = attn_test::random_matrix<double>(rng, 5, 6);  // dhv = 3
+  good.wo = attn_test::random_matrix<double>(rng, 12, 5);
+  const MatrixD x = attn_test::random_matrix<double>(rng, 3, 5);
+  CHECK(attn::multi_head(x, good).output.cols() == 5);
+
+  auto p = good;
+  p.kv_heads = 3;
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: kv_heads (3) must be 0 (one per head) or a divisor of "
+                                            "heads (4): query head i reads key/value head i / (heads / kv_heads)");
+  p.kv_heads = -2;
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: kv_heads (-2) must be 0 (one per head) or a divisor of "
+                                            "heads (4): query head i reads key/value head i / (heads / kv_heads)");
+  p = good;
+  p.wk = MatrixD::Zero(5, 8);  // h heads' keys for g key/value heads
+  CHECK_THROWS_ATTN(attn::multi_head(x, p),
+                    "attn::multi_head: params.wk.cols() (8) must equal kv_heads·head_dim() (4)");
+  p = good;
+  p.wv = MatrixD::Zero(5, 5);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p),
+                    "attn::multi_head: kv_heads (2) must divide the values' width params.wv.cols() (5)");
+  p = good;
+  p.wo = MatrixD::Zero(6, 5);  // g·dhv rows instead of h·dhv
+  CHECK_THROWS_ATTN(attn::multi_head(x, p),
+                    "attn::multi_head: params.wo.rows() (6) must equal heads·value_head_dim() (12)");
+  p = good;
+  p.bk = Eigen::RowVectorXd::Zero(8);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.bk (1x8) must be (1x4) or empty");
+  p = good;
+  p.bv = Eigen::RowVectorXd::Zero(12);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.bv (1x12) must be (1x6) or empty");
+  p = good;
+  p.kv_heads = 5;
+  CHECK_THROWS_ATTN(attn::KVCache<double>(p), "attn::KVCache: kv_heads (5) must be 0 (one per head) or a divisor of "
+                                              "heads (4): query head i reads key/value head i / (heads / kv_heads)");
+  CHECK_THROWS_ATTN(attn::prepare_memory(x, x, p), "attn::prepare_memory: kv_heads (5) must be 0 (one per head) or a "
+                                                   "divisor of heads (4): query head i reads key/value head i / (heads "
+                                                   "/ kv_heads)");
+}
+
 TEST_CASE("multi_head result binds as [output, per-head weights]", "[multi_head][api]") {
   std::mt19937_64 rng(15);
   const auto p = to_params<double>(random_params<double>(rng, 2, 4, 4, 4, 4, false));
@@ -1158,16 +1317,19 @@ attn::MultiHeadParams<Scalar> keras_params(const Fixture& f) {
     p.bo = f.matrix("output_bias").cast<Scalar>();
   }
   p.heads = f.integer("heads");
+  if (f.ints.count("kv_heads") != 0) p.kv_heads = f.integer("kv_heads");  // GroupQueryAttention
   return p;
 }
 
-TEMPLATE_TEST_CASE("multi_head matches Keras' MultiHeadAttention with its own key_dim, value_dim and output_shape",
+TEMPLATE_TEST_CASE("multi_head matches Keras' MultiHeadAttention with its own key_dim, value_dim and output_shape, "
+                   "and GroupQueryAttention",
                    "[multi_head][parity][keras]", float, double) {
   using Scalar = TestType;
   const double tol = attn_test::tolerance<Scalar>();
   const std::vector<std::string> cases = fixture_cases("keras_mha");
-  REQUIRE(cases.size() >= 5);
+  REQUIRE(cases.size() >= 9);
   Index steps_checked = 0;
+  Index grouped = 0;
   for (const std::string& name : cases) {
     INFO("case " << name);
     const Fixture f = read_fixture(name, "keras_mha");
@@ -1178,6 +1340,11 @@ TEMPLATE_TEST_CASE("multi_head matches Keras' MultiHeadAttention with its own ke
     CHECK(p.head_dim() == f.integer("key_dim"));
     CHECK(p.value_head_dim() == f.integer("value_dim"));
     CHECK(p.output_dim() == expected.cols());
+    if (f.ints.count("kv_heads") != 0) {  // g key/value heads, each read by h/g query heads
+      CHECK(p.key_value_heads() == f.integer("kv_heads"));
+      CHECK(p.wk.cols() == p.key_value_heads() * p.head_dim());
+      grouped += p.key_value_heads() < h ? 1 : 0;
+    }
     const bool self = f.integer("self") != 0;
     const Mat<Scalar> q = f.matrix("q").cast<Scalar>();
     const Mat<Scalar> k = self ? q : Mat<Scalar>(f.matrix("k").cast<Scalar>());
@@ -1234,11 +1401,13 @@ TEMPLATE_TEST_CASE("multi_head matches Keras' MultiHeadAttention with its own ke
         for (Index i = 0; i < h; ++i)
           ATTN_CHECK_CLOSE(step.weights.head(i), expected_w.row(i * tq + t).head(t + 1), tol);
       }
-      CHECK(cache.values(0).cols() == h * p.value_head_dim());
+      CHECK(cache.keys(0).cols() == p.key_value_heads() * p.head_dim());  // g heads' keys, not h
+      CHECK(cache.values(0).cols() == p.key_value_heads() * p.value_head_dim());
       ++steps_checked;
     }
   }
-  CHECK(steps_checked >= 4);
+  CHECK(steps_checked >= 7);
+  CHECK(grouped == 4);
 }
 
 }  // namespace test_multi_head

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Multi-head self-attention over a growing cache (attn::KVCache): each step appends the projected
-// key x·Wk + bk and value x·Wv + bv of one new position per beam (steps×D keys and
-// steps×(h·dhv) values per beam, head i = columns [i·dh, (i+1)·dh) and [i·dhv, (i+1)·dhv)); attn::attend_into then attends each beam's query row over its own
+// key x·Wk + bk and value x·Wv + bv of one new position per beam (steps×(g·dh) keys and
+// steps×(g·dhv) values per beam, g key/value heads, key/value head j = columns [j·dh, (j+1)·dh)
+// and [j·dhv, (j+1)·dhv)); attn::attend_into then attends each beam's query row over its own
 // cache (causal by construction: the cache holds the positions up to the current one).
 // Beam search reorders the beams by parent indices through an indirection (see reorder()).
 #pragma once
@@ -29,8 +30,9 @@ namespace attn {
 /// self-attention layer (PyTorch's `past_key_values`, CTranslate2's layer cache). Keys are
 /// `x·Wk + bk`, values `x·Wv + bv`, unscaled (the step scales the query, as torch does).
 ///
-/// Storage: one slot per beam, each a `capacity×D` matrix of keys and a `capacity×(h·dhv)` one
-/// of values (torch: `capacity×D`), reserved
+/// Storage: one slot per beam, each a `capacity×(g·dh)` matrix of keys and a `capacity×(g·dhv)`
+/// one of values (torch: `capacity×D` each; g the key/value heads: h unless grouped-query
+/// attention, whose cache is h/g times smaller), reserved
 /// ahead (`reserve`, or the constructor's `reserve_steps`) and doubled when a step goes past it
 /// (the only time append allocates). Beam `b` reads slot `slot(b)`: reorder(parents) re-points
 /// beams at their parents' slots and copies a cache only when a parent is chosen by more than
@@ -40,7 +42,7 @@ namespace attn {
 template <typename Scalar>
 class KVCache {
  public:
-  /// View of one beam's keys (steps×D) or values (steps×(h·dhv)); rows are positions.
+  /// View of one beam's keys (steps×(g·dh)) or values (steps×(g·dhv)); rows are positions.
   using View = Eigen::Block<const Matrix<Scalar>>;
 
   /// An empty cache of `beams` beams with room for `reserve_steps` positions.
@@ -62,13 +64,13 @@ class KVCache {
     taken_.resize(count);
     for (std::size_t b = 0; b < count; ++b) {
       slot_of_[b] = static_cast<Index>(b);
-      keys_[b].resize(0, params.model_dim());
+      keys_[b].resize(0, params.wk.cols());
       values_[b].resize(0, params.wv.cols());
     }
-    projected_k_.resize(beams, params.model_dim());
+    projected_k_.resize(beams, params.wk.cols());
     projected_v_.resize(beams, params.wv.cols());
     row_in_.resize(std::max(params.wk.rows(), params.wv.rows()));
-    row_out_.resize(std::max(params.model_dim(), params.wv.cols()));
+    row_out_.resize(std::max(params.wk.cols(), params.wv.cols()));
     reserve(reserve_steps);
   }
   KVCache(const MultiHeadParams<Scalar>&& params, Index beams = 1, Index reserve_steps = 0) = delete;
@@ -89,11 +91,12 @@ class KVCache {
   Index last_reorder_copies() const { return copies_; }
 
   /// Beam `b`'s projected keys `x·Wk + bk`, one row per position.
-  /// \param b beam, in `[0, B)` \return steps×D, valid until the next append, reserve or reorder
+  /// \param b beam, in `[0, B)` \return steps×(g·dh) (torch: steps×D), valid until the next
+  ///        append, reserve or reorder
   /// \throws attn::invalid_argument when `b` is out of range
   View keys(Index b) const { return keys_[slot_index(checked(b, "keys"))].topRows(steps_); }
   /// Beam `b`'s projected values `x·Wv + bv`.
-  /// \param b beam, in `[0, B)` \return steps×(h·dhv) (torch: steps×D), valid until the next
+  /// \param b beam, in `[0, B)` \return steps×(g·dhv) (torch: steps×D), valid until the next
   ///        append, reserve or reorder
   /// \throws attn::invalid_argument when `b` is out of range
   View values(Index b) const { return values_[slot_index(checked(b, "values"))].topRows(steps_); }
@@ -103,8 +106,8 @@ class KVCache {
   void reserve(Index steps) {
     ATTN_CHECK(steps >= 0, "attn::KVCache::reserve: steps (" + std::to_string(steps) + ") must be >= 0");
     if (steps <= capacity_) return;
-    detail::checked_product("attn::KVCache::reserve", "steps·D", {steps, params_->model_dim()});
-    detail::checked_product("attn::KVCache::reserve", "steps·h·dhv", {steps, params_->wv.cols()});
+    detail::checked_product("attn::KVCache::reserve", "steps·g·dh", {steps, params_->wk.cols()});
+    detail::checked_product("attn::KVCache::reserve", "steps·g·dhv", {steps, params_->wv.cols()});
     for (auto* store : {&keys_, &values_}) {
       for (auto& m : *store) {
         Matrix<Scalar> grown(steps, m.cols());
@@ -216,13 +219,13 @@ class KVCache {
   std::size_t slot_index(std::size_t b) const { return static_cast<std::size_t>(slot_of_[b]); }
 
   const MultiHeadParams<Scalar>* params_;
-  std::vector<Matrix<Scalar>> keys_;    // per slot, capacity×D
-  std::vector<Matrix<Scalar>> values_;  // per slot, capacity×(h·dhv)
+  std::vector<Matrix<Scalar>> keys_;    // per slot, capacity×(g·dh)
+  std::vector<Matrix<Scalar>> values_;  // per slot, capacity×(g·dhv)
   std::vector<Index> slot_of_;          // beam -> slot
   std::vector<Index> next_slot_;        // reorder's scratch
   std::vector<char> taken_;             // reorder's scratch: parent chosen / slot in use
-  Matrix<Scalar> projected_k_;          // B×D, append's scratch
-  Matrix<Scalar> projected_v_;          // B×(h·dhv)
+  Matrix<Scalar> projected_k_;          // B×(g·dh), append's scratch
+  Matrix<Scalar> projected_v_;          // B×(g·dhv)
   Vector<Scalar> row_in_;   // append's GEMV scratch: one input row
   Vector<Scalar> row_out_;  // and its projection
   Index steps_ = 0;
@@ -270,7 +273,8 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
       for (Index i = 0; i < p.heads; ++i) {
         const Index c0 = i * dh;
         const Index v0 = i * dhv;
-        detail::step_row(s.q.row(r).segment(c0, dh), keys.middleCols(c0, dh), values.middleCols(v0, dhv),
+        const Index j = detail::kv_head(p, i);  // the key/value head it reads
+        detail::step_row(s.q.row(r).segment(c0, dh), keys.middleCols(j * dh, dh), values.middleCols(j * dhv, dhv),
                          detail::HeadWeightsAccess::head(w, i).row(r), s.concat.row(r).segment(v0, dhv), s,
                          options.probability);
       }

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Multi-head cross-attention against a source prepared once (attn::MultiHeadMemory): the keys
-// K·Wk + bk (Tk×D, head i = columns [i·dh, (i+1)·dh)) and values V·Wv + bv (Tk×h·dhv) of one
-// source sequence, and its length. A decoder step (attn::attend_into) takes B query rows (beams
-// of one source) and writes the B×O output and the per-head weights h×B×Tk; steady-state steps
-// allocate nothing.
+// K·Wk + bk (Tk×(g·dh), key/value head j = columns [j·dh, (j+1)·dh)) and values V·Wv + bv
+// (Tk×(g·dhv)) of one source sequence, and its length. A decoder step (attn::attend_into) takes
+// B query rows (beams of one source) and writes the B×O output and the per-head weights h×B×Tk;
+// steady-state steps allocate nothing.
 #pragma once
 
 #include "config.hpp"
@@ -37,10 +37,12 @@ struct MultiHeadMemoryAccess {
 }  // namespace detail
 
 /// One source sequence prepared for multi-head cross-attention (torch.nn.MultiheadAttention with
-/// the encoder output as key and value): the projected keys `K·Wk + bk` (Tk×D) and values
-/// `V·Wv + bv` (Tk×(h·dhv); torch: Tk×D), computed once (head `i` is the contiguous column block
-/// `[i·dh, (i+1)·dh)` of the keys and `[i·dhv, (i+1)·dhv)` of the values, no copy per step) and the source length `n` (keys `j >= n` are padding, never attended). It keeps a
-/// pointer to the parameters, which must outlive it. Build it with attn::prepare_memory.
+/// the encoder output as key and value): the projected keys `K·Wk + bk` (Tk×(g·dh); torch:
+/// Tk×D) and values `V·Wv + bv` (Tk×(g·dhv); torch: Tk×D), g the key/value heads (h unless
+/// grouped-query attention), computed once (key/value head `j` is the contiguous column block
+/// `[j·dh, (j+1)·dh)` of the keys and `[j·dhv, (j+1)·dhv)` of the values, no copy per step), and
+/// the source length `n` (keys `j >= n` are padding, never attended). It keeps a pointer to the
+/// parameters, which must outlive it. Build it with attn::prepare_memory.
 template <typename Scalar>
 class MultiHeadMemory {
  public:
@@ -48,7 +50,7 @@ class MultiHeadMemory {
   const MultiHeadParams<Scalar>& params() const { return *params_; }
   /// Number of heads h. \return h
   Index heads() const { return params_->heads; }
-  /// Model width D (the keys' columns). \return D
+  /// Model width D = h·dh (the projected queries' columns; the keys have g·dh). \return D
   Index model_dim() const { return params_->model_dim(); }
   /// Output width O of a step (torch: D). \return `params().output_dim()`
   Index output_dim() const { return params_->output_dim(); }
@@ -58,10 +60,10 @@ class MultiHeadMemory {
   Index max_time() const { return keys_.rows(); }
   /// n <= Tk: the keys a query may see. \return n
   Index length() const { return length_; }
-  /// The projected keys `K·Wk + bk` (Tk×D; unscaled: the step scales the query, as torch does).
-  /// \return Tk×D, padding rows included
+  /// The projected keys `K·Wk + bk` (unscaled: the step scales the query, as torch does).
+  /// \return Tk×(g·dh) (torch: Tk×D), padding rows included
   const Matrix<Scalar>& keys() const { return keys_; }
-  /// The projected values `V·Wv + bv`. \return Tk×(h·dhv) (torch: Tk×D), padding rows included
+  /// The projected values `V·Wv + bv`. \return Tk×(g·dhv) (torch: Tk×D), padding rows included
   const Matrix<Scalar>& values() const { return values_; }
 
  private:
@@ -103,9 +105,9 @@ MultiHeadMemory<Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k, con
   const detail::SingleThreadedEigen serial;
   const Index dh = params.head_dim();
   const Index dhv = params.value_head_dim();
-  Matrix<Scalar> keys(k.rows(), params.model_dim());
+  Matrix<Scalar> keys(k.rows(), params.wk.cols());
   Matrix<Scalar> values(v.rows(), params.wv.cols());
-  for (Index i = 0; i < params.heads; ++i) {  // the expressions of detail::multi_head_run
+  for (Index i = 0; i < params.key_value_heads(); ++i) {  // the expressions of detail::multi_head_run
     const Index c0 = i * dh;
     const Index v0 = i * dhv;
     auto kh = keys.middleCols(c0, dh);
@@ -157,9 +159,10 @@ Index attend_into(const MultiHeadMemory<Scalar>& memory, const Eigen::MatrixBase
     for (Index i = 0; i < p.heads; ++i) {
       const Index c0 = i * dh;
       const Index v0 = i * dhv;
+      const Index j = detail::kv_head(p, i);  // the key/value head it reads
       auto wi = detail::HeadWeightsAccess::head(w, i);
-      detail::step_rows(s.q.middleCols(c0, dh), memory.keys().block(0, c0, n, dh),
-                        memory.values().block(0, v0, n, dhv), wi, s.concat.middleCols(v0, dhv), s,
+      detail::step_rows(s.q.middleCols(c0, dh), memory.keys().block(0, j * dh, n, dh),
+                        memory.values().block(0, j * dhv, n, dhv), wi, s.concat.middleCols(v0, dhv), s,
                         options.probability);
     }
   };

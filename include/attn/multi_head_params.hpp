@@ -12,9 +12,14 @@
 namespace attn {
 
 /// Parameters of multi-head attention (Keras kernel layout: `in×out`, applied as `x·W`).
-/// Head `i` projects queries and keys with the column block `[i·dh, (i+1)·dh)` of `wq` and `wk`
-/// (`dh = head_dim()`) and values with the block `[i·dhv, (i+1)·dhv)` of `wv`
-/// (`dhv = value_head_dim()`); the heads' outputs, side by side (`h·dhv` wide), go through `wo`.
+/// Head `i` projects queries with the column block `[i·dh, (i+1)·dh)` of `wq` (`dh = head_dim()`);
+/// its keys and values are those of key/value head `j = i / (h / g)` (`g = key_value_heads()`):
+/// the block `[j·dh, (j+1)·dh)` of `wk` and `[j·dhv, (j+1)·dhv)` of `wv` (`dhv =
+/// value_head_dim()`). With `kv_heads` unset, g = h and j = i: every head has its own keys and
+/// values (torch.nn.MultiheadAttention, Keras' MultiHeadAttention). With g < h the query heads
+/// share them in groups of h/g consecutive heads: grouped-query attention (Keras'
+/// GroupQueryAttention, LLaMA's `n_kv_heads`, Hugging Face's `repeat_kv`), and with g = 1
+/// multi-query attention. The heads' outputs, side by side (`h·dhv` wide), go through `wo`.
 /// torch.nn.MultiheadAttention has `dh = dhv = D/h` and `wo` D×D (`D = wq.cols()`, the model
 /// width); Keras' MultiHeadAttention may have `dh = key_dim`, `dhv = value_dim` and an output
 /// width `output_shape` of its own. The input widths `dq`, `dk`, `dv` (the rows of `wq`, `wk`,
@@ -23,26 +28,34 @@ namespace attn {
 template <typename Scalar>
 struct MultiHeadParams {
   Matrix<Scalar> wq;     ///< dq×(h·dh); torch: dq×D
-  Matrix<Scalar> wk;     ///< dk×(h·dh)
-  Matrix<Scalar> wv;     ///< dv×(h·dhv); torch: dv×D
+  Matrix<Scalar> wk;     ///< dk×(g·dh), g = key_value_heads(); torch: dk×D
+  Matrix<Scalar> wv;     ///< dv×(g·dhv); torch: dv×D
   Matrix<Scalar> wo;     ///< (h·dhv)×O, O the output width; torch: D×D
   RowVector<Scalar> bq;  ///< 1×(h·dh) or empty
-  RowVector<Scalar> bk;  ///< 1×(h·dh) or empty
-  RowVector<Scalar> bv;  ///< 1×(h·dhv) or empty
+  RowVector<Scalar> bk;  ///< 1×(g·dh) or empty
+  RowVector<Scalar> bv;  ///< 1×(g·dhv) or empty
   RowVector<Scalar> bo;  ///< 1×O or empty
-  /// Number of heads h: >= 1, a divisor of `wq.cols()` and of `wv.cols()`.
+  /// Number of heads h: >= 1, a divisor of `wq.cols()`.
   Index heads = 1;
+  /// Number of key/value heads g (grouped-query attention: Keras' `num_key_value_heads`); 0, the
+  /// default, means h. Otherwise >= 1 and a divisor of h; `wk` then has g·dh columns and `wv`
+  /// g·dhv, and query head i reads key/value head i / (h / g).
+  Index kv_heads = 0;
 
-  /// Model width D: the projected width of queries and keys, all heads (torch's embed_dim).
+  /// Model width D: the projected width of the queries, all heads (torch's embed_dim).
   /// \return `wq.cols()` (h·dh)
   Index model_dim() const { return wq.cols(); }
+  /// Number g of key/value heads: `kv_heads`, or h when it is 0.
+  /// \return g
+  Index key_value_heads() const { return kv_heads == 0 ? heads : kv_heads; }
   /// Width dh of one head's queries and keys (Keras' key_dim; torch's D / h), 0 when heads < 1.
   /// The default score scale is `1/sqrt(dh)`.
   /// \return `wq.cols() / heads`
   Index head_dim() const { return heads > 0 ? wq.cols() / heads : 0; }
-  /// Width dhv of one head's values and output (Keras' value_dim; torch's D / h), 0 when heads < 1.
-  /// \return `wv.cols() / heads`
-  Index value_head_dim() const { return heads > 0 ? wv.cols() / heads : 0; }
+  /// Width dhv of one head's values and output (Keras' value_dim; torch's D / h), 0 when there is
+  /// no key/value head.
+  /// \return `wv.cols() / key_value_heads()`
+  Index value_head_dim() const { return key_value_heads() > 0 ? wv.cols() / key_value_heads() : 0; }
   /// Output width O: the columns of a call's output (Keras' output_shape; torch's D).
   /// \return `wo.cols()`
   Index output_dim() const { return wo.cols(); }
@@ -103,14 +116,31 @@ void check_multi_head_params(const char* fn, const MultiHeadParams<Scalar>& p) {
   ATTN_CHECK(p.heads >= 1, std::string(fn) + ": " + heads + " must be >= 1");
   ATTN_CHECK(d % p.heads == 0,
              std::string(fn) + ": " + heads + " must divide the model width D (" + std::to_string(d) + ")");
-  check_equal(fn, "params.wk.cols()", p.wk.cols(), "params.wq.cols()", d);
-  ATTN_CHECK(dv % p.heads == 0, std::string(fn) + ": " + heads + " must divide the values' width params.wv.cols() (" +
-                                    std::to_string(dv) + ")");
-  check_equal(fn, "params.wo.rows()", p.wo.rows(), "params.wv.cols()", dv);
+  if (p.kv_heads == 0) {  // one key/value head per head
+    check_equal(fn, "params.wk.cols()", p.wk.cols(), "params.wq.cols()", d);
+    ATTN_CHECK(dv % p.heads == 0, std::string(fn) + ": " + heads + " must divide the values' width params.wv.cols() (" +
+                                      std::to_string(dv) + ")");
+    check_equal(fn, "params.wo.rows()", p.wo.rows(), "params.wv.cols()", dv);
+  } else {  // grouped-query attention: g key/value heads, each read by h/g query heads
+    const Index g = p.kv_heads;
+    const std::string kv = "kv_heads (" + std::to_string(g) + ")";
+    ATTN_CHECK(g >= 1 && p.heads % g == 0, std::string(fn) + ": " + kv + " must be 0 (one per head) or a divisor of " +
+                                               heads + ": query head i reads key/value head i / (heads / kv_heads)");
+    check_equal(fn, "params.wk.cols()", p.wk.cols(), "kv_heads·head_dim()", g * p.head_dim());
+    ATTN_CHECK(dv % g == 0, std::string(fn) + ": " + kv + " must divide the values' width params.wv.cols() (" +
+                                std::to_string(dv) + ")");
+    check_equal(fn, "params.wo.rows()", p.wo.rows(), "heads·value_head_dim()", p.heads * (dv / g));
+  }
   check_bias(fn, "params.bq", p.bq, d);
-  check_bias(fn, "params.bk", p.bk, d);
+  check_bias(fn, "params.bk", p.bk, p.wk.cols());
   check_bias(fn, "params.bv", p.bv, dv);
   check_bias(fn, "params.bo", p.bo, p.wo.cols());
+}
+
+/// The key/value head that query head `i` reads: `i / (h / g)` (`p` checked).
+template <typename Scalar>
+Index kv_head(const MultiHeadParams<Scalar>& p, Index i) {
+  return i / (p.heads / p.key_value_heads());
 }
 
 template <typename Scalar, typename... Derived>

@@ -120,8 +120,11 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
   const auto attend = [&](Index t) {
     const Index b = t / h;
     const Index i = t % h;
-    const Index c0 = i * dh;
-    const Index v0 = i * dhv;
+    const Index c0 = i * dh;    // head i's columns of Wq
+    const Index v0 = i * dhv;   // and of the concatenation
+    const Index j = kv_head(p, i);  // its key/value head (i unless grouped-query attention)
+    const Index k0 = j * dh;
+    const Index kv0 = j * dhv;
     auto& it = ws_items[static_cast<std::size_t>(b)];
     auto& hw = ws_heads[static_cast<std::size_t>(t)];
     // This thread's lane in attn's team; lane 0 when no team runs (heads in turn, or one thread:
@@ -131,11 +134,11 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     auto kh = lane.k.matrix(k_of(b).rows(), dh);
     auto vh = lane.v.matrix(k_of(b).rows(), dhv);
     product(q_of(b), p.wq.middleCols(c0, dh), qh);  // attn's gemm for plain inputs (gemm.hpp)
-    product(k_of(b), p.wk.middleCols(c0, dh), kh);
-    product(v_of(b), p.wv.middleCols(v0, dhv), vh);
+    product(k_of(b), p.wk.middleCols(k0, dh), kh);  // grouped-query attention: again for each head
+    product(v_of(b), p.wv.middleCols(kv0, dhv), vh);  // of the group (the lane holds one head's)
     if (p.bq.size() != 0) qh.rowwise() += p.bq.segment(c0, dh);
-    if (p.bk.size() != 0) kh.rowwise() += p.bk.segment(c0, dh);
-    if (p.bv.size() != 0) vh.rowwise() += p.bv.segment(v0, dhv);
+    if (p.bk.size() != 0) kh.rowwise() += p.bk.segment(k0, dh);
+    if (p.bv.size() != 0) vh.rowwise() += p.bv.segment(kv0, dhv);
     auto concat = it.concat.view();
     auto oh = concat.middleCols(v0, dhv);
     auto& own = buffers(hw);

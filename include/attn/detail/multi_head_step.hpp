@@ -52,7 +52,7 @@ struct StepScratch {
 template <typename Scalar>
 StepScratch<Scalar> step_scratch(MultiHeadWorkspace<Scalar>& ws, const MultiHeadParams<Scalar>& p, Index b, Index tk) {
   const Index d = p.model_dim();
-  const Index dv = p.wv.cols();
+  const Index dv = p.heads * p.value_head_dim();  // the concatenation (p.wv.cols() unless grouped)
   auto& items = MultiHeadWorkspaceAccess::items(ws);
   auto& heads = MultiHeadWorkspaceAccess::heads(ws);
   if (items.empty()) items.resize(1);

@@ -1410,4 +1410,178 @@ TEMPLATE_TEST_CASE("multi_head matches Keras' MultiHeadAttention with its own ke
   CHECK(grouped == 4);
 }
 
+// --- rotary position embeddings (attn::apply_rotary) and a LLaMA attention layer ---------------
+
+attn::Rotary fixture_rotary(const Fixture& f, Index dims) {
+  attn::Rotary r;
+  r.dims = dims;
+  r.base = std::stod(f.str("base"));
+  if (f.ints.count("interleaved") != 0 && f.integer("interleaved") != 0) r.pairs = attn::RotaryPairs::interleaved;
+  if (f.has("frequencies")) {
+    const MatrixD& m = f.matrix("frequencies");
+    r.frequencies.assign(m.data(), m.data() + m.size());
+  }
+  return r;
+}
+
+TEMPLATE_TEST_CASE("apply_rotary rotates pairs of columns as complex numbers (float64 fixtures)",
+                   "[rotary][parity]", float, double) {
+  using Scalar = TestType;
+  const double tol = attn_test::tolerance<Scalar>();
+  Index rotations = 0;
+  for (const std::string& name : fixture_cases("rotary")) {
+    const Fixture f = read_fixture(name, "rotary");
+    if (f.str("kind") != "rotation") continue;
+    INFO("case " << name);
+    const Index dh = f.integer("head_dim");
+    const Index first = f.integer("first_position");
+    const attn::Rotary rope = fixture_rotary(f, f.integer("dims"));
+    const Mat<Scalar> x = f.matrix("x").cast<Scalar>();
+    Mat<Scalar> y = x;
+    attn::apply_rotary(y, dh, rope, first);
+    ATTN_CHECK_CLOSE(y, f.matrix("expected"), tol);
+    // Columns from dims on are not touched.
+    const Index dims = rope.dims == 0 ? dh : rope.dims;
+    for (Index i = 0; i < x.cols() / dh; ++i)
+      CHECK(bitwise_equal(Mat<Scalar>(y.middleCols(i * dh + dims, dh - dims)),
+                          Mat<Scalar>(x.middleCols(i * dh + dims, dh - dims))));
+    // Row by row at its own position (a decoding step), and a block of a wider matrix: the same bits.
+    for (Index r = 0; r < x.rows(); ++r) {
+      Mat<Scalar> row = x.row(r);
+      attn::apply_rotary(row, dh, rope, first + r);
+      CHECK(bitwise_equal(row, Mat<Scalar>(y.row(r))));
+    }
+    Mat<Scalar> wide = Mat<Scalar>::Zero(x.rows() + 2, x.cols() + 3);
+    wide.block(1, 2, x.rows(), x.cols()) = x;
+    attn::apply_rotary(wide.block(1, 2, x.rows(), x.cols()), dh, rope, first);
+    CHECK(bitwise_equal(Mat<Scalar>(wide.block(1, 2, x.rows(), x.cols())), y));
+    CHECK(wide.col(0).isZero(0));
+    ++rotations;
+  }
+  CHECK(rotations == 6);
+}
+
+TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, causal) from apply_rotary and "
+                   "scaled_dot_product gives transformers' numbers",
+                   "[rotary][grouped][parity]", float, double) {
+  using Scalar = TestType;
+  const double tol = attn_test::tolerance<Scalar>();
+  Index layers = 0;
+  for (const std::string& name : fixture_cases("rotary")) {
+    const Fixture f = read_fixture(name, "rotary");
+    if (f.str("kind") != "layer") continue;
+    INFO("case " << name);
+    const Index h = f.integer("heads"), g = f.integer("kv_heads"), dh = f.integer("head_dim");
+    const attn::Rotary rope = fixture_rotary(f, 0);
+    const Mat<Scalar> x = f.matrix("x").cast<Scalar>();
+    const Index t = x.rows();
+    // transformers' Linear weights are out×in: x·Wᵀ.
+    Mat<Scalar> q = x * f.matrix("q_proj").cast<Scalar>().transpose();  // T×(h·dh)
+    Mat<Scalar> k = x * f.matrix("k_proj").cast<Scalar>().transpose();  // T×(g·dh)
+    const Mat<Scalar> v = x * f.matrix("v_proj").cast<Scalar>().transpose();
+    attn::apply_rotary(q, dh, rope);  // positions 0..T-1
+    attn::apply_rotary(k, dh, rope);
+    Mat<Scalar> concat(t, h * dh);
+    const MatrixD& expected_w = f.matrix("weights");
+    for (Index i = 0; i < h; ++i) {
+      INFO("head " << i);
+      const Index j = i / (h / g);  // its key/value head
+      const auto r = attn::scaled_dot_product(q.middleCols(i * dh, dh), k.middleCols(j * dh, dh),
+                                              v.middleCols(j * dh, dh), attn::Mask::causal());
+      ATTN_CHECK_CLOSE(r.weights, expected_w.middleRows(i * t, t), tol);
+      concat.middleCols(i * dh, dh) = r.output;
+    }
+    const Mat<Scalar> out = concat * f.matrix("o_proj").cast<Scalar>().transpose();
+    ATTN_CHECK_CLOSE(out, f.matrix("output"), tol);
+
+    // The same layer in one call: MultiHeadParams with kv_heads and rotary.
+    attn::MultiHeadParams<Scalar> p;
+    p.wq = f.matrix("q_proj").cast<Scalar>().transpose();
+    p.wk = f.matrix("k_proj").cast<Scalar>().transpose();
+    p.wv = f.matrix("v_proj").cast<Scalar>().transpose();
+    p.wo = f.matrix("o_proj").cast<Scalar>().transpose();
+    p.heads = h;
+    p.kv_heads = g;
+    p.rotary = rope;
+    const auto r = attn::multi_head(x, p, attn::Mask::causal());
+    ATTN_CHECK_CLOSE(r.output, f.matrix("output"), tol);
+    for (Index i = 0; i < h; ++i) ATTN_CHECK_CLOSE(r.weights.head(i), expected_w.middleRows(i * t, t), tol);
+    const attn::MultiHeadOutput<Scalar> none = attn::multi_head(x, x, x, p, attn::no_weights, attn::Mask::causal());
+    CHECK(bitwise_equal(none.output, r.output));
+    // Without the rotation the numbers are not transformers': the test sees the embedding.
+    auto plain = p;
+    plain.rotary.reset();
+    CHECK_FALSE(attn::multi_head(x, plain, attn::Mask::causal()).output.isApprox(r.output, Scalar(1e-3)));
+
+    // Decoding token by token: the cache rotates each key at its position, the query at the last.
+    attn::KVCache<Scalar> cache(p, 1, 2);
+    for (Index s = 0; s < t; ++s) {
+      INFO("step " << s);
+      cache.append(x.row(s));
+      const auto step = attn::attend(cache, x.row(s));
+      ATTN_CHECK_CLOSE(step.output, f.matrix("output").row(s), tol);
+      for (Index i = 0; i < h; ++i)
+        ATTN_CHECK_CLOSE(step.weights.head(i), expected_w.row(i * t + s).head(s + 1), tol);
+    }
+    ATTN_CHECK_CLOSE(cache.keys(0), k, tol);  // the rotated keys, g heads
+    ++layers;
+  }
+  CHECK(layers == 2);
+}
+
+TEST_CASE("apply_rotary: bad arguments throw with exact messages", "[rotary][errors]") {
+  MatrixD x = MatrixD::Ones(3, 8);
+  attn::Rotary r;
+  CHECK_THROWS_ATTN(attn::apply_rotary(x, 3, r),
+                    "attn::apply_rotary: head_dim (3) must be >= 1 and divide x.cols() (8): x holds heads side by side");
+  CHECK_THROWS_ATTN(attn::apply_rotary(x, 0, r),
+                    "attn::apply_rotary: head_dim (0) must be >= 1 and divide x.cols() (8): x holds heads side by side");
+  r.dims = 3;
+  CHECK_THROWS_ATTN(attn::apply_rotary(x, 4, r),
+                    "attn::apply_rotary: rotary.dims (3) must be even and in [0, head_dim] (4; 0: the whole head)");
+  r.dims = 6;
+  CHECK_THROWS_ATTN(attn::apply_rotary(x, 4, r),
+                    "attn::apply_rotary: rotary.dims (6) must be even and in [0, head_dim] (4; 0: the whole head)");
+  r.dims = -2;
+  CHECK_THROWS_ATTN(attn::apply_rotary(x, 4, r),
+                    "attn::apply_rotary: rotary.dims (-2) must be even and in [0, head_dim] (4; 0: the whole head)");
+  r.dims = 0;
+  r.frequencies = {1.0};
+  CHECK_THROWS_ATTN(attn::apply_rotary(x, 4, r),
+                    "attn::apply_rotary: rotary.frequencies holds 1 values; it must hold dims/2 (2) or none");
+  r.frequencies = {1.0, std::numeric_limits<double>::quiet_NaN()};
+  CHECK_THROWS_ATTN(attn::apply_rotary(x, 4, r),
+                    "attn::apply_rotary: rotary.frequencies[1] is nan: the frequencies must be finite");
+  r.frequencies.clear();
+  r.base = 0;
+  CHECK_THROWS_ATTN(attn::apply_rotary(x, 4, r), "attn::apply_rotary: rotary.base (0) must be finite and > 0");
+  r.base = 10000;
+  CHECK_THROWS_ATTN(attn::apply_rotary(x, 4, r, -1), "attn::apply_rotary: first_position (-1) must be >= 0");
+  CHECK(x == MatrixD::Ones(3, 8));  // nothing rotated by a refused call
+  attn::apply_rotary(x, 4, r);      // row 0 is position 0: unchanged
+  CHECK(x.row(0) == Eigen::RowVectorXd::Ones(8));
+  CHECK(x.row(1) != Eigen::RowVectorXd::Ones(8));
+
+  std::mt19937_64 rng(2313);
+  auto p = to_params<double>(random_params<double>(rng, 2, 8, 8, 8, 8, true));
+  p.rotary = attn::Rotary{};
+  p.rotary->dims = 6;  // heads are 4 wide
+  const MatrixD q = attn_test::random_matrix<double>(rng, 3, 8);
+  CHECK_THROWS_ATTN(attn::multi_head(q, p),
+                    "attn::multi_head: params.rotary.dims (6) must be even and in [0, head_dim] (4; 0: the whole head)");
+  CHECK_THROWS_ATTN(attn::KVCache<double>(p), "attn::KVCache: params.rotary.dims (6) must be even and in [0, "
+                                              "head_dim] (4; 0: the whole head)");
+  p.rotary->dims = 2;
+  CHECK(attn::multi_head(q, p).output.allFinite());
+  CHECK_THROWS_ATTN(attn::prepare_memory(q, q, p),
+                    "attn::prepare_memory: params.rotary is set, but a prepared source is cross-attention, whose keys "
+                    "have no positions in the queries' sequence: use a KVCache");
+  p.rotary.reset();
+  const auto memory = attn::prepare_memory(q, q, p);
+  p.rotary = attn::Rotary{};
+  CHECK_THROWS_ATTN(attn::attend(memory, q), "attn::attend: the memory's params.rotary was set after prepare_memory, "
+                                             "which refuses it (cross-attention keys have no positions in the queries' "
+                                             "sequence)");
+}
+
 }  // namespace test_multi_head

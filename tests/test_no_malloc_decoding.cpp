@@ -486,11 +486,21 @@ TEST_CASE("no allocation: the guard itself catches operator new", "[no_malloc]")
 
 
 // A transformer decoder's steps: per layer a cache append and self-attention step, a
-// cross-attention step, the history of both, and a beam reorder of caches and history.
+// cross-attention step, the history of both, and a beam reorder of caches and history. `llama`:
+// the self-attention has half as many key/value heads and a rotary embedding.
 template <typename S>
-void decoder_steps_without_allocation(Index heads, Index d, Index t_in, Index beams, Index steps) {
+void decoder_steps_without_allocation(Index heads, Index d, Index t_in, Index beams, Index steps, bool llama = false) {
   std::mt19937_64 rng(17);
-  const auto self = attn_test::random_multi_head_params<S>(rng, heads, d, d, d, d);
+  auto self = attn_test::random_multi_head_params<S>(rng, heads, d, d, d, d);
+  if (llama) {
+    const Index kv = heads / 2 * (d / heads);  // g·dh columns
+    self.kv_heads = heads / 2;
+    self.wk = Matrix<S>(self.wk.leftCols(kv));
+    self.wv = Matrix<S>(self.wv.leftCols(kv));
+    self.bk = attn::RowVector<S>(self.bk.head(kv));
+    self.bv = attn::RowVector<S>(self.bv.head(kv));
+    self.rotary = attn::Rotary{};
+  }
   const auto cross = attn_test::random_multi_head_params<S>(rng, heads, d, d, d, d);
   const Matrix<S> source = attn_test::random_matrix<S>(rng, t_in, d);
   const auto memory = attn::prepare_memory(source, source, cross, t_in - 1);
@@ -531,6 +541,33 @@ void decoder_steps_without_allocation(Index heads, Index d, Index t_in, Index be
 TEMPLATE_TEST_CASE("no allocation: multi-head decoder steps (memory, cache, history, reorder)",
                    "[no_malloc][multi_head][decoding]", float, double) {
   decoder_steps_without_allocation<TestType>(2, 8, 9, 3, 12);
+  decoder_steps_without_allocation<TestType>(4, 8, 9, 3, 12, true);  // grouped, rotary
+}
+
+TEMPLATE_TEST_CASE("no allocation: a warm multi_head_into with grouped heads and a rotary embedding",
+                   "[no_malloc][multi_head][rotary]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(23);
+  auto p = attn_test::random_multi_head_params<S>(rng, 4, 16, 16, 16, 16);
+  p.kv_heads = 2;
+  p.wk = Matrix<S>(p.wk.leftCols(8));
+  p.wv = Matrix<S>(p.wv.leftCols(8));
+  p.bk = attn::RowVector<S>(p.bk.head(8));
+  p.bv = attn::RowVector<S>(p.bv.head(8));
+  p.rotary = attn::Rotary{};
+  const Matrix<S> x = attn_test::random_matrix<S>(rng, 12, 16);
+  attn::MultiHeadWorkspace<S> ws;
+  attn::HeadWeights<S> w;
+  Matrix<S> out(12, 16), small(5, 16);
+  const attn::Mask causal = attn::Mask::causal();
+  attn::multi_head_into(x, x, x, p, out, w, ws, causal);  // warm-up
+  const std::string error = without_allocation([&] {
+    attn::multi_head_into(x, x, x, p, out, w, ws, causal);
+    attn::multi_head_into(x.topRows(5), x.topRows(5), x.topRows(5), p, small, w, ws);  // fewer positions
+  });
+  INFO(error);
+  CHECK(error.empty());
+  CHECK(out == attn::multi_head(x, p, attn::Mask::causal()).output);
 }
 
 // The shapes of bench/bench_decode.cpp's multi-head rows: h = 8, D = 512, T_in = 512, 4 beams.

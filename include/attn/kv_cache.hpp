@@ -28,7 +28,9 @@ namespace attn {
 
 /// The projected keys and values of the positions decoded so far, per beam, for one
 /// self-attention layer (PyTorch's `past_key_values`, CTranslate2's layer cache). Keys are
-/// `x·Wk + bk`, values `x·Wv + bv`, unscaled (the step scales the query, as torch does).
+/// `x·Wk + bk`, values `x·Wv + bv`, unscaled (the step scales the query, as torch does); with
+/// `params.rotary` each key is rotated at its position (the step index it was appended at), and
+/// a step's query at the last appended position.
 ///
 /// Storage: one slot per beam, each a `capacity×(g·dh)` matrix of keys and a `capacity×(g·dhv)`
 /// one of values (torch: `capacity×D` each; g the key/value heads: h unless grouped-query
@@ -149,6 +151,10 @@ class KVCache {
     if (steps_ == capacity_) reserve(std::max<Index>(2 * capacity_, 8));
     detail::project_rows(k, p.wk, p.bk, projected_k_, row_in_.data(), row_out_.data());
     detail::project_rows(v, p.wv, p.bv, projected_v_, row_in_.data(), row_out_.data());
+    if (p.rotary) {  // every beam's new key is position steps_
+      rotary_.fill(*p.rotary, detail::rotary_dims(*p.rotary, p.head_dim()), steps_, 1);
+      detail::rotate_rows(projected_k_, p.head_dim(), p.rotary->pairs, rotary_, [](Index) { return Index(0); });
+    }
     for (std::size_t b = 0; b < slot_of_.size(); ++b) {
       const auto s = static_cast<std::size_t>(slot_of_[b]);
       keys_[s].row(steps_) = projected_k_.row(static_cast<Index>(b));
@@ -224,6 +230,7 @@ class KVCache {
   std::vector<Index> slot_of_;          // beam -> slot
   std::vector<Index> next_slot_;        // reorder's scratch
   std::vector<char> taken_;             // reorder's scratch: parent chosen / slot in use
+  detail::RotaryTable rotary_;          // params.rotary's angles of the appended position
   Matrix<Scalar> projected_k_;          // B×(g·dh), append's scratch
   Matrix<Scalar> projected_v_;          // B×(g·dhv)
   Vector<Scalar> row_in_;   // append's GEMV scratch: one input row
@@ -266,6 +273,11 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
     if (t == 0) {  // no position yet: every head's output is 0 (and the h×B×0 weights have no row)
       s.concat.setZero();
       return;
+    }
+    if (p.rotary) {  // every beam's query is the last appended position, t − 1
+      auto& rotary = detail::MultiHeadWorkspaceAccess::rotary(ws);
+      rotary.fill(*p.rotary, detail::rotary_dims(*p.rotary, dh), t - 1, 1);
+      detail::rotate_rows(s.q, dh, p.rotary->pairs, rotary, [](Index) { return Index(0); });
     }
     for (Index r = 0; r < cache.beams(); ++r) {
       const auto keys = cache.keys(r);

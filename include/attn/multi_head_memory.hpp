@@ -94,6 +94,8 @@ MultiHeadMemory<Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k, con
   constexpr const char* fn = "attn::prepare_memory";
   detail::check_multi_head_scalars<Scalar, DerivedK, DerivedV>();
   detail::check_multi_head_params(fn, params);
+  ATTN_CHECK(!params.rotary, std::string(fn) + ": params.rotary is set, but a prepared source is cross-attention, whose "
+                                               "keys have no positions in the queries' sequence: use a KVCache");
   detail::check_equal(fn, "k.cols()", k.cols(), "params.wk.rows()", params.wk.rows());
   detail::check_equal(fn, "v.cols()", v.cols(), "params.wv.rows()", params.wv.rows());
   detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
@@ -154,6 +156,8 @@ Index attend_into(const MultiHeadMemory<Scalar>& memory, const Eigen::MatrixBase
   const Index dh = p.head_dim();
   const Index dhv = p.value_head_dim();
   const Index n = memory.length();
+  ATTN_CHECK(!p.rotary, std::string(fn) + ": the memory's params.rotary was set after prepare_memory, which refuses it "
+                                          "(cross-attention keys have no positions in the queries' sequence)");
   detail::check_equal(fn, "query.cols()", query.cols(), "memory.query_size()", memory.query_size());
   const auto heads = [&](detail::StepScratch<Scalar>& s, HeadWeights<Scalar>& w) {
     for (Index i = 0; i < p.heads; ++i) {

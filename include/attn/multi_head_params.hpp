@@ -5,7 +5,9 @@
 
 #include "config.hpp"
 #include "detail/checks.hpp"
+#include "rotary.hpp"
 
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -41,6 +43,10 @@ struct MultiHeadParams {
   /// default, means h. Otherwise >= 1 and a divisor of h; `wk` then has g·dh columns and `wv`
   /// g·dhv, and query head i reads key/value head i / (h / g).
   Index kv_heads = 0;
+  /// Rotary position embedding of each head's projected queries and keys (LLaMA, Mistral, Qwen,
+  /// GPT-NeoX), applied after their biases: row r of the queries and row r of the keys are
+  /// position r (decoder steps: KVCache keeps the positions). Unset: none (torch, Keras).
+  std::optional<Rotary> rotary;
 
   /// Model width D: the projected width of the queries, all heads (torch's embed_dim).
   /// \return `wq.cols()` (h·dh)
@@ -135,6 +141,7 @@ void check_multi_head_params(const char* fn, const MultiHeadParams<Scalar>& p) {
   check_bias(fn, "params.bk", p.bk, p.wk.cols());
   check_bias(fn, "params.bv", p.bv, dv);
   check_bias(fn, "params.bo", p.bo, p.wo.cols());
+  if (p.rotary) check_rotary(fn, "params.rotary", *p.rotary, p.head_dim());
 }
 
 /// The key/value head that query head `i` reads: `i / (h / g)` (`p` checked).

@@ -6,6 +6,7 @@
 
 #include "config.hpp"
 #include "head_weights.hpp"
+#include "rotary.hpp"
 #include "workspace.hpp"
 
 #include <cstddef>
@@ -29,6 +30,8 @@ struct MultiHeadWorkspaceAccess {
   static Index& used(MultiHeadWorkspace<Scalar>& ws) { return ws.used_; }
   template <typename Scalar>
   static auto& lanes(MultiHeadWorkspace<Scalar>& ws) { return ws.lanes_; }
+  template <typename Scalar>
+  static RotaryTable& rotary(MultiHeadWorkspace<Scalar>& ws) { return ws.rotary_; }
 };
 
 }  // namespace detail
@@ -89,6 +92,7 @@ class MultiHeadWorkspace {
   std::vector<Workspace<Scalar>> heads_;  // item-major: heads_[item·h + head]
   std::vector<Lane> lanes_;               // one per thread of a call (one when heads run in turn)
   Index used_ = 0;                        // items of the last call
+  detail::RotaryTable rotary_;            // params.rotary's cos and sin per position of a call
 
   void check_item(const char* fn, Index item) const {
     ATTN_CHECK(item >= 0 && item < used_, std::string(fn) + ": item (" + std::to_string(item) +

@@ -110,6 +110,10 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     most_q = std::max(most_q, q_of(b).rows());
     most_k = std::max(most_k, k_of(b).rows());
   }
+  // Rotary embedding: the angles of positions 0 to max(Tq, Tk) − 1, once for every head.
+  auto& rotary = MultiHeadWorkspaceAccess::rotary(ws);
+  if (p.rotary) rotary.fill(*p.rotary, rotary_dims(*p.rotary, dh), 0, std::max(most_q, most_k));
+  const auto position = [](Index r) { return r; };
   for (std::size_t l = 0; l < lane_count; ++l) {
     lanes[l].q.matrix(most_q, dh);
     lanes[l].k.matrix(most_k, dh);
@@ -139,6 +143,10 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     if (p.bq.size() != 0) qh.rowwise() += p.bq.segment(c0, dh);
     if (p.bk.size() != 0) kh.rowwise() += p.bk.segment(k0, dh);
     if (p.bv.size() != 0) vh.rowwise() += p.bv.segment(kv0, dhv);
+    if (p.rotary) {  // after the biases, as transformers rotates (Qwen2 has biases, LLaMA none)
+      rotate_rows(qh, dh, p.rotary->pairs, rotary, position);
+      rotate_rows(kh, dh, p.rotary->pairs, rotary, position);
+    }
     auto concat = it.concat.view();
     auto oh = concat.middleCols(v0, dhv);
     auto& own = buffers(hw);

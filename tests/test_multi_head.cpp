@@ -1524,6 +1524,23 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
         ATTN_CHECK_CLOSE(step.weights.head(i), expected_w.row(i * t + s).head(s + 1), tol);
     }
     ATTN_CHECK_CLOSE(cache.keys(0), k, tol);  // the rotated keys, g heads
+
+    // The prompt in chunks of several positions (a prefill, then more): each chunk's queries at
+    // their positions, as transformers' forward with past_key_values.
+    for (const Index first : {Index(1), Index(3), t}) {
+      INFO("first chunk " << first);
+      attn::KVCache<Scalar> chunked(p);
+      for (Index at = 0; at < t;) {
+        const Index n = at == 0 ? first : t - at;
+        chunked.append(x.middleRows(at, n));
+        const auto part = attn::attend(chunked, x.middleRows(at, n));
+        ATTN_CHECK_CLOSE(part.output, f.matrix("output").middleRows(at, n), tol);
+        for (Index i = 0; i < h; ++i)
+          ATTN_CHECK_CLOSE(part.weights.head(i), expected_w.block(i * t + at, 0, n, at + n), tol);
+        at += n;
+      }
+      ATTN_CHECK_CLOSE(chunked.keys(0), k, tol);
+    }
     ++layers;
   }
   CHECK(layers == 2);

@@ -311,6 +311,153 @@ TEMPLATE_TEST_CASE("KVCache: beam search reorders by parents, each beam continue
   }
 }
 
+/// `p` with g key/value heads (the first g·dh columns of Wk, Wv and their biases) and a rotary
+/// embedding over `dims` of each head's columns (g = 0: p unchanged).
+template <typename Scalar>
+attn::MultiHeadParams<Scalar> grouped_rotary(attn::MultiHeadParams<Scalar> p, Index g, Index dims) {
+  if (g == 0) return p;
+  const Index kv = g * p.head_dim();
+  p.wk = Mat<Scalar>(p.wk.leftCols(kv));
+  p.wv = Mat<Scalar>(p.wv.leftCols(kv));
+  p.bk = attn::RowVector<Scalar>(p.bk.head(kv));
+  p.bv = attn::RowVector<Scalar>(p.bv.head(kv));
+  p.kv_heads = g;
+  p.rotary = attn::Rotary{};
+  p.rotary->dims = dims;
+  return p;
+}
+
+TEMPLATE_TEST_CASE("KVCache: P positions per append and attend (a prompt, then chunks) equal one full causal "
+                   "multi_head call",
+                   "[multi_head][decoding][cache][prefill]", float, double) {
+  using Scalar = TestType;
+  const double tol = step_tolerance<Scalar>();
+  std::mt19937_64 rng(1715);
+  const Index d = 16, heads = 4, beams = 2, length = 25;
+  for (const Index g : {0, 2}) {  // torch's heads; grouped with a rotary embedding on half of each head
+    const auto p = grouped_rotary(make_params<Scalar>(rng, heads, d, d, d, d), g, 2);
+    std::vector<Mat<Scalar>> x;
+    std::vector<attn::MultiHeadResult<Scalar>> full;
+    for (Index b = 0; b < beams; ++b) {
+      x.push_back(attn_test::random_matrix<Scalar>(rng, length, d));
+      full.push_back(attn::multi_head(x.back(), p, attn::Mask::causal()));
+    }
+    // Chunks of both paths: a prompt of 12 positions (more than 8: one causal scaled dot-product
+    // per beam and head), 1 and 3 (row by row, as steps), 9 (a scaled dot-product after a past).
+    const std::vector<Index> sizes = {12, 1, 3, 9};
+    attn::KVCache<Scalar> cache(p, beams);
+    attn::MultiHeadWorkspace<Scalar> ws;
+    attn::HeadWeights<Scalar> w;
+    Index at = 0;
+    for (const Index n : sizes) {
+      INFO("kv heads " << g << ", positions " << at << " to " << at + n - 1);
+      Mat<Scalar> in(beams * n, d);
+      for (Index b = 0; b < beams; ++b) in.middleRows(b * n, n) = x[std::size_t(b)].middleRows(at, n);
+      cache.append(in);
+      REQUIRE(cache.steps() == at + n);
+      Mat<Scalar> out(beams * n, d);
+      CHECK(attn::attend_into(cache, in, out, w, ws) == 0);
+      REQUIRE(w.rows() == beams * n);
+      REQUIRE(w.cols() == at + n);
+      for (Index b = 0; b < beams; ++b) {
+        ATTN_CHECK_CLOSE(out.middleRows(b * n, n), full[std::size_t(b)].output.middleRows(at, n), tol);
+        for (Index i = 0; i < heads; ++i) {
+          // Past a query's own position its weights are exactly 0, as the full call's.
+          ATTN_CHECK_CLOSE(w.head(i).middleRows(b * n, n), full[std::size_t(b)].weights.head(i).block(at, 0, n, at + n),
+                           tol);
+          for (Index r = 0; r < n; ++r) CHECK((w.head(i).row(b * n + r).tail(n - r - 1).array() == Scalar(0)).all());
+        }
+      }
+      at += n;
+    }
+    REQUIRE(at == length);
+    for (Index b = 0; b < beams; ++b) {
+      Mat<Scalar> keys = (x[std::size_t(b)].topRows(at) * p.wk).rowwise() + p.bk;
+      if (p.rotary) attn::apply_rotary(keys, p.head_dim(), *p.rotary);  // each at its position
+      ATTN_CHECK_CLOSE(cache.keys(b), keys, tol);
+      ATTN_CHECK_CLOSE(cache.values(b), (x[std::size_t(b)].topRows(at) * p.wv).rowwise() + p.bv, tol);
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("KVCache: up to 8 rows in all, P positions at once are P steps bit for bit, and draft tokens "
+                   "roll back",
+                   "[multi_head][decoding][cache][prefill]", float, double) {
+  using Scalar = TestType;
+  std::mt19937_64 rng(1716);
+  const Index d = 16, beams = 2;
+  for (const Index g : {0, 2}) {
+    const auto p = grouped_rotary(make_params<Scalar>(rng, 4, d, d, d, d), g, 0);
+    const Mat<Scalar> prompt = attn_test::random_matrix<Scalar>(rng, beams * 3, d);  // 3 per beam
+    const Mat<Scalar> next = attn_test::random_matrix<Scalar>(rng, beams * 4, d);    // then 4 per beam
+    attn::KVCache<Scalar> chunked(p, beams), stepped(p, beams);
+    chunked.append(prompt);
+    const auto chunk = attn::attend(chunked, prompt);
+    chunked.append(next);
+    const auto chunk2 = attn::attend(chunked, next);
+    Mat<Scalar> in(beams, d);
+    for (Index r = 0; r < 7; ++r) {
+      INFO("kv heads " << g << ", position " << r);
+      const Mat<Scalar>& src = r < 3 ? prompt : next;
+      const Index n = r < 3 ? 3 : 4;
+      const Index k = r < 3 ? r : r - 3;
+      for (Index b = 0; b < beams; ++b) in.row(b) = src.row(b * n + k);
+      stepped.append(in);
+      const auto step = attn::attend(stepped, in);
+      const auto& ref = r < 3 ? chunk : chunk2;
+      for (Index b = 0; b < beams; ++b) {
+        CHECK(attn_test::same_bits(step.output.row(b), ref.output.row(b * n + k)));
+        for (Index i = 0; i < 4; ++i)
+          CHECK(attn_test::same_bits(step.weights.head(i).row(b), ref.weights.head(i).row(b * n + k).head(r + 1)));
+      }
+    }
+    for (Index b = 0; b < beams; ++b) {
+      CHECK(attn_test::same_bits(chunked.keys(b), stepped.keys(b)));
+      CHECK(attn_test::same_bits(chunked.values(b), stepped.values(b)));
+    }
+
+    // Speculative decoding: 4 draft positions verified in one call, 2 accepted (truncate), then
+    // one more step: as if only the accepted ones had been appended.
+    const Mat<Scalar> drafts = attn_test::random_matrix<Scalar>(rng, beams * 4, d);
+    chunked.append(drafts);
+    CHECK(attn::attend(chunked, drafts).weights.cols() == 11);
+    chunked.truncate(9);
+    Mat<Scalar> accepted(beams * 2, d);
+    for (Index b = 0; b < beams; ++b) accepted.middleRows(b * 2, 2) = drafts.middleRows(b * 4, 2);
+    stepped.append(accepted);
+    const Mat<Scalar> last = attn_test::random_matrix<Scalar>(rng, beams, d);
+    chunked.append(last);
+    stepped.append(last);
+    const auto a = attn::attend(chunked, last);
+    const auto e = attn::attend(stepped, last);
+    CHECK(attn_test::same_bits(a.output, e.output));
+    for (Index i = 0; i < 4; ++i) CHECK(attn_test::same_bits(a.weights.head(i), e.weights.head(i)));
+  }
+}
+
+TEMPLATE_TEST_CASE("KVCache: a NaN at a later position of a chunk reaches no earlier query, on both paths",
+                   "[multi_head][decoding][cache][prefill][masks]", float, double) {
+  using Scalar = TestType;
+  std::mt19937_64 rng(1717);
+  const Index d = 8;
+  const auto p = make_params<Scalar>(rng, 2, d, d, d, d);
+  for (const Index n : {5, 12}) {  // row by row; one scaled dot-product per head
+    INFO(n << " positions");
+    Mat<Scalar> x = attn_test::random_matrix<Scalar>(rng, n, d);
+    x(n - 1, 3) = std::numeric_limits<Scalar>::quiet_NaN();  // the last position's key and value
+    attn::KVCache<Scalar> cache(p);
+    cache.append(x);
+    const auto r = attn::attend(cache, x);
+    CHECK(r.output.topRows(n - 1).allFinite());
+    for (Index i = 0; i < 2; ++i) {
+      CHECK(r.weights.head(i).topRows(n - 1).allFinite());
+      CHECK((r.weights.head(i).col(n - 1).head(n - 1).array() == Scalar(0)).all());
+    }
+    const auto clean = attn::multi_head(x.topRows(n - 1), p, attn::Mask::causal());
+    ATTN_CHECK_CLOSE(r.output.topRows(n - 1), clean.output, step_tolerance<Scalar>());
+  }
+}
+
 TEST_CASE("KVCache: an empty cache, clear, and the errors", "[multi_head][decoding][cache][errors]") {
   std::mt19937_64 rng(1714);
   const auto p = make_params<double>(rng, 2, 6, 6, 6, 6);
@@ -336,7 +483,13 @@ TEST_CASE("KVCache: an empty cache, clear, and the errors", "[multi_head][decodi
 
   using attn_test::message_of;
   CHECK(message_of([&] { attn::KVCache<double>(p, 0); }) == "attn::KVCache: beams (0) must be >= 1");
-  CHECK(message_of([&] { cache.append(Mat<double>(3, 6)); }) == "attn::KVCache::append: k (3x6) must be (2x6)");
+  CHECK(message_of([&] { cache.append(Mat<double>(3, 6)); }) ==
+        "attn::KVCache::append: k.rows() (3) must be beams() (2) times P >= 1, the positions appended to each beam "
+        "(beam b's in rows [b·P, (b+1)·P))");
+  CHECK(message_of([&] { cache.append(Mat<double>(0, 6)); }).find("attn::KVCache::append: k.rows() (0) must be") == 0);
+  CHECK(message_of([&] { cache.append(Mat<double>(4, 5)); }) == "attn::KVCache::append: k (4x5) must be (4x6)");
+  CHECK(message_of([&] { cache.append(Mat<double>(4, 6), Mat<double>(2, 6)); }) ==
+        "attn::KVCache::append: v (2x6) must be (4x6)");
   CHECK(message_of([&] { cache.reorder(std::vector<int>{0}); }) ==
         "attn::KVCache::reorder: parents.size() (1) must equal beams() (2)");
   CHECK(message_of([&] { cache.reorder(std::vector<int>{0, 2}); }) ==
@@ -348,8 +501,21 @@ TEST_CASE("KVCache: an empty cache, clear, and the errors", "[multi_head][decodi
   attn::MultiHeadWorkspace<double> ws;
   attn::HeadWeights<double> w;
   Mat<double> out(2, 6);
-  CHECK(message_of([&] { attn::attend_into(cache, Mat<double>(1, 6), out, w, ws); }).find(
-            "attn::attend: query (1x6) must be (2x6)") == 0);
+  // An empty cache takes one query row per beam (no key: flagged); P positions need P cached.
+  CHECK(message_of([&] { attn::attend_into(cache, Mat<double>(1, 6), out, w, ws); }) ==
+        "attn::attend: query.rows() (1) must be beams() (2) times P, each beam's last P positions, P in [1, "
+        "max(steps(), 1)] (1)");
+  CHECK(message_of([&] { attn::attend_into(cache, Mat<double>(4, 6), out, w, ws); }) ==
+        "attn::attend: query.rows() (4) must be beams() (2) times P, each beam's last P positions, P in [1, "
+        "max(steps(), 1)] (1)");
+  CHECK(message_of([&] { attn::attend_into(cache, Mat<double>(2, 5), out, w, ws); }) ==
+        "attn::attend: query (2x5) must be (2x6)");
+  cache.append(Mat<double>::Ones(4, 6));  // two positions per beam
+  CHECK(message_of([&] { attn::attend_into(cache, Mat<double>::Ones(4, 6), out, w, ws); }) ==
+        "attn::attend: output (2x6) must be (4x6)");
+  CHECK(message_of([&] { attn::attend_into(cache, Mat<double>(6, 6), out, w, ws); }) ==
+        "attn::attend: query.rows() (6) must be beams() (2) times P, each beam's last P positions, P in [1, "
+        "max(steps(), 1)] (2)");
 }
 
 // --- DecoderHistory ---------------------------------------------------------------------------

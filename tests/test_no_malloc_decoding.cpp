@@ -570,6 +570,48 @@ TEMPLATE_TEST_CASE("no allocation: a warm multi_head_into with grouped heads and
   CHECK(out == attn::multi_head(x, p, attn::Mask::causal()).output);
 }
 
+TEMPLATE_TEST_CASE("no allocation: a warm cache takes a prompt and chunks of several positions",
+                   "[no_malloc][multi_head][decoding][prefill]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(29);
+  auto p = attn_test::random_multi_head_params<S>(rng, 4, 16, 16, 16, 16);
+  p.kv_heads = 2;
+  p.wk = Matrix<S>(p.wk.leftCols(8));
+  p.wv = Matrix<S>(p.wv.leftCols(8));
+  p.bk = attn::RowVector<S>(p.bk.head(8));
+  p.bv = attn::RowVector<S>(p.bv.head(8));
+  p.rotary = attn::Rotary{};
+  const Index beams = 2;
+  // Per beam: a prompt of 12 positions (one scaled dot-product per head), chunks of 3 (row by
+  // row) and 9, then a step.
+  const Matrix<S> prompt = attn_test::random_matrix<S>(rng, beams * 12, 16);
+  const Matrix<S> three = attn_test::random_matrix<S>(rng, beams * 3, 16);
+  const Matrix<S> nine = attn_test::random_matrix<S>(rng, beams * 9, 16);
+  const Matrix<S> one = attn_test::random_matrix<S>(rng, beams, 16);
+  attn::KVCache<S> cache(p, beams, 25);
+  attn::MultiHeadWorkspace<S> ws;
+  attn::HeadWeights<S> w;
+  Matrix<S> out12(beams * 12, 16), out3(beams * 3, 16), out9(beams * 9, 16), out1(beams, 16);
+  const auto run = [&] {
+    cache.append(prompt);
+    attn::attend_into(cache, prompt, out12, w, ws);
+    cache.append(three);
+    attn::attend_into(cache, three, out3, w, ws);
+    cache.append(nine);
+    attn::attend_into(cache, nine, out9, w, ws);
+    cache.append(one);
+    attn::attend_into(cache, one, out1, w, ws);
+  };
+  run();  // warm-up
+  const Matrix<S> expected = out1;
+  cache.clear();
+  const std::string error = without_allocation(run);
+  INFO(error);
+  CHECK(error.empty());
+  CHECK(cache.steps() == 25);
+  CHECK(out1 == expected);
+}
+
 // The shapes of bench/bench_decode.cpp's multi-head rows: h = 8, D = 512, T_in = 512, 4 beams.
 TEMPLATE_TEST_CASE("no allocation: multi-head decoder steps at the benchmark's shapes",
                    "[no_malloc][multi_head][decoding]", float, double) {

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-// Multi-head self-attention over a growing cache (attn::KVCache): each step appends the projected
-// key x·Wk + bk and value x·Wv + bv of one new position per beam (steps×(g·dh) keys and
-// steps×(g·dhv) values per beam, g key/value heads, key/value head j = columns [j·dh, (j+1)·dh)
-// and [j·dhv, (j+1)·dhv)); attn::attend_into then attends each beam's query row over its own
-// cache (causal by construction: the cache holds the positions up to the current one).
+// Multi-head self-attention over a growing cache (attn::KVCache): each append projects the keys
+// x·Wk + bk and values x·Wv + bv of P new positions per beam (P = 1: a decoding step; more: a
+// prompt, a chunk of one, or draft tokens to verify) into steps×(g·dh) keys and steps×(g·dhv)
+// values per beam (g key/value heads, key/value head j = columns [j·dh, (j+1)·dh) and
+// [j·dhv, (j+1)·dhv)); attn::attend_into then attends each beam's last P positions over its own
+// cache (causal by construction: a position sees itself and the positions before it).
 // Beam search reorders the beams by parent indices through an indirection (see reorder()).
 #pragma once
 
@@ -12,10 +13,12 @@
 #include "detail/multi_head_step.hpp"
 #include "head_weights.hpp"
 #include "history.hpp"
+#include "mask.hpp"
 #include "multi_head.hpp"
 #include "multi_head_params.hpp"
 #include "multi_head_workspace.hpp"
 #include "options.hpp"
+#include "scaled_dot_product.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -29,8 +32,13 @@ namespace attn {
 /// The projected keys and values of the positions decoded so far, per beam, for one
 /// self-attention layer (PyTorch's `past_key_values`, CTranslate2's layer cache). Keys are
 /// `x·Wk + bk`, values `x·Wv + bv`, unscaled (the step scales the query, as torch does); with
-/// `params.rotary` each key is rotated at its position (the step index it was appended at), and
-/// a step's query at the last appended position.
+/// `params.rotary` each key is rotated at its position (the index it was appended at), and a
+/// step's queries at the last appended positions.
+///
+/// One append and one attend_into may carry P positions per beam: a whole prompt (prefill),
+/// a chunk of one, or draft tokens to verify (truncate() rolls back the rejected ones). The P
+/// queries of a beam see the cache causally, as `multi_head` with `Mask::causal()` over the whole
+/// sequence: bit for bit what P one-position steps give when B·P ≤ 8, within rounding beyond.
 ///
 /// Storage: one slot per beam, each a `capacity×(g·dh)` matrix of keys and a `capacity×(g·dhv)`
 /// one of values (torch: `capacity×D` each; g the key/value heads: h unless grouped-query
@@ -136,35 +144,53 @@ class KVCache {
     steps_ = steps;
   }
 
-  /// Appends one position to every beam: row `b` of `k` (B×dk) and of `v` (B×dv) are beam `b`'s
-  /// new key and value inputs, projected here. Doubles the capacity (at least 8) when full.
-  /// \param k B×dk \param v B×dv
-  /// \throws attn::invalid_argument when a shape does not fit the parameters or the beams
+  /// Appends P >= 1 positions to every beam: rows `[b·P, (b+1)·P)` of `k` (B·P×dk) and of `v`
+  /// (B·P×dv) are beam `b`'s next P key and value inputs, in order (torch's (B, P, d) input
+  /// reshaped to (B·P, d)), projected here; they become positions `steps()` to `steps() + P − 1`.
+  /// P = 1 is one decoding step; more is a prompt, a chunk of one, or draft tokens. Grows the
+  /// capacity (doubling, at least 8, at least steps() + P) when it would be exceeded; allocates
+  /// nothing else once it has seen B·P rows.
+  /// \param k B·P×dk \param v B·P×dv
+  /// \throws attn::invalid_argument when k's rows are not a positive multiple of B, or a shape
+  ///         does not fit the parameters or k's rows (nothing is appended then)
   template <typename DerivedK, typename DerivedV>
   void append(const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v) {
     constexpr const char* fn = "attn::KVCache::append";
     detail::check_multi_head_scalars<Scalar, DerivedK, DerivedV>();
     const MultiHeadParams<Scalar>& p = *params_;
-    detail::check_shape(fn, "k", k, beams(), p.wk.rows());
-    detail::check_shape(fn, "v", v, beams(), p.wv.rows());
+    const Index rows = k.rows();
+    ATTN_CHECK(rows >= beams() && rows % beams() == 0,
+               std::string(fn) + ": k.rows() (" + std::to_string(rows) + ") must be beams() (" +
+                   std::to_string(beams()) + ") times P >= 1, the positions appended to each beam (beam b's in rows " +
+                   "[b·P, (b+1)·P))");
+    detail::check_shape(fn, "k", k, rows, p.wk.rows());
+    detail::check_shape(fn, "v", v, rows, p.wv.rows());
+    const Index count = rows / beams();  // P
     const detail::SingleThreadedEigen serial;
-    if (steps_ == capacity_) reserve(std::max<Index>(2 * capacity_, 8));
-    detail::project_rows(k, p.wk, p.bk, projected_k_, row_in_.data(), row_out_.data());
-    detail::project_rows(v, p.wv, p.bv, projected_v_, row_in_.data(), row_out_.data());
-    if (p.rotary) {  // every beam's new key is position steps_
-      rotary_.fill(*p.rotary, detail::rotary_dims(*p.rotary, p.head_dim()), steps_, 1);
-      detail::rotate_rows(projected_k_, p.head_dim(), p.rotary->pairs, rotary_, [](Index) { return Index(0); });
+    if (steps_ + count > capacity_) reserve(std::max<Index>({2 * capacity_, steps_ + count, 8}));
+    if (projected_k_.rows() < rows) {  // grows only (a warm append allocates nothing)
+      projected_k_.resize(rows, p.wk.cols());
+      projected_v_.resize(rows, p.wv.cols());
+    }
+    auto pk = projected_k_.topRows(rows);
+    auto pv = projected_v_.topRows(rows);
+    detail::project_rows(k, p.wk, p.bk, pk, row_in_.data(), row_out_.data());
+    detail::project_rows(v, p.wv, p.bv, pv, row_in_.data(), row_out_.data());
+    if (p.rotary) {  // row b·P + r of every beam is position steps_ + r
+      rotary_.fill(*p.rotary, detail::rotary_dims(*p.rotary, p.head_dim()), steps_, count);
+      detail::rotate_rows(pk, p.head_dim(), p.rotary->pairs, rotary_, [count](Index r) { return r % count; });
     }
     for (std::size_t b = 0; b < slot_of_.size(); ++b) {
       const auto s = static_cast<std::size_t>(slot_of_[b]);
-      keys_[s].row(steps_) = projected_k_.row(static_cast<Index>(b));
-      values_[s].row(steps_) = projected_v_.row(static_cast<Index>(b));
+      const Index first = static_cast<Index>(b) * count;
+      keys_[s].middleRows(steps_, count) = pk.middleRows(first, count);
+      values_[s].middleRows(steps_, count) = pv.middleRows(first, count);
     }
-    ++steps_;
+    steps_ += count;
   }
 
   /// Self-attention: append(x, x).
-  /// \param x B×dk (dk = dv), each beam's new input (key and value alike)
+  /// \param x B·P×dk (dk = dv), each beam's P new inputs (keys and values alike)
   /// \throws attn::invalid_argument as append(k, v) does
   template <typename DerivedX>
   void append(const Eigen::MatrixBase<DerivedX>& x) {
@@ -230,9 +256,9 @@ class KVCache {
   std::vector<Index> slot_of_;          // beam -> slot
   std::vector<Index> next_slot_;        // reorder's scratch
   std::vector<char> taken_;             // reorder's scratch: parent chosen / slot in use
-  detail::RotaryTable rotary_;          // params.rotary's angles of the appended position
-  Matrix<Scalar> projected_k_;          // B×(g·dh), append's scratch
-  Matrix<Scalar> projected_v_;          // B×(g·dhv)
+  detail::RotaryTable rotary_;          // params.rotary's angles of the appended positions
+  Matrix<Scalar> projected_k_;          // B·P×(g·dh), append's scratch (the most rows seen)
+  Matrix<Scalar> projected_v_;          // B·P×(g·dhv)
   Vector<Scalar> row_in_;   // append's GEMV scratch: one input row
   Vector<Scalar> row_out_;  // and its projection
   Index steps_ = 0;
@@ -240,23 +266,28 @@ class KVCache {
   Index copies_ = 0;
 };
 
-/// One multi-head self-attention step over the cache: beam `b`'s query row `query.row(b)`
-/// attends the `steps()` positions of beam `b`'s cache (append this step's position first: the
-/// query then sees itself and every earlier position, the causal mask of a decoder). Writes
-/// `output` (B×O, after the output projection) and `weights` (resized to h×B×steps(): head `i`,
-/// row `b` is beam `b`'s weights over its positions). Torch's arithmetic, as the
-/// MultiHeadMemory step. An empty cache: zero weights, output `bo`, rows flagged in
-/// `ws.fully_masked()`. Allocates nothing once `ws` and `weights` have seen these shapes.
+/// Multi-head self-attention of each beam's last P positions over the cache: rows `[b·P,
+/// (b+1)·P)` of `query` are beam `b`'s queries at positions `steps() − P` to `steps() − 1`
+/// (append those positions first), each seeing its own and every earlier position (the causal
+/// mask of a decoder; P = 1 is one decoding step, more a prompt or a chunk). Writes `output`
+/// (B·P×O, after the output projection) and `weights` (resized to h×B·P×steps(): head `i`, row
+/// `b·P + r` is the weights of beam `b`'s query r over its positions, exactly 0 past its own).
+/// Torch's arithmetic, as the MultiHeadMemory step: up to 8 positions per beam one row at a time
+/// (bit for bit what P one-position steps give when B·P ≤ 8), more as one causal scaled
+/// dot-product per beam and head. An empty cache (P = 1): zero weights, output `bo`, rows
+/// flagged in `ws.fully_masked()`. Allocates nothing once `ws` and `weights` have seen these
+/// shapes.
 /// \param cache the layer's cache
-/// \param query B×dq
-/// \param output B×O (torch: B×D), written
-/// \param weights resized to h×B×steps() and written
+/// \param query B·P×dq
+/// \param output B·P×O (torch: B·P×D), written
+/// \param weights resized to h×B·P×steps() and written
 /// \param ws reusable scratch; reports the fully masked rows of the last step
 /// \param options probability function (per head) and scale (unset: 1/sqrt(dh)); return_scores
 ///        is not supported
 /// \return the number of query rows that saw no key (B for an empty cache, else 0)
-/// \throws attn::invalid_argument when `query` is not B×dq, `output` is not B×O, the scale is
-///         not finite or options.return_scores is set
+/// \throws attn::invalid_argument when `query`'s rows are not B·P with P in [1, max(steps(), 1)],
+///         its columns not dq, `output` is not B·P×O, the scale is not finite or
+///         options.return_scores is set
 template <typename Scalar, typename DerivedQ>
 Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ>& query,
                   detail::NoDeduce<Eigen::Ref<Matrix<Scalar>>> output, HeadWeights<Scalar>& weights,
@@ -268,36 +299,64 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
   const Index dh = p.head_dim();
   const Index dhv = p.value_head_dim();
   const Index t = cache.steps();
-  detail::check_shape(fn, "query", query, cache.beams(), p.wq.rows());
-  const auto heads = [&](detail::StepScratch<Scalar>& s, HeadWeights<Scalar>& w) {
+  const Index beams = cache.beams();
+  const Index rows = query.rows();
+  const Index count = rows / beams;  // P, the positions each beam queries
+  ATTN_CHECK(rows % beams == 0 && count >= 1 && count <= std::max<Index>(t, 1),
+             std::string(fn) + ": query.rows() (" + std::to_string(rows) + ") must be beams() (" +
+                 std::to_string(beams) + ") times P, each beam's last P positions, P in [1, max(steps(), 1)] (" +
+                 std::to_string(std::max<Index>(t, 1)) + ")");
+  detail::check_shape(fn, "query", query, rows, p.wq.rows());
+  const bool by_rows = count <= detail::step_gemv_rows;  // else one scaled dot-product per beam and head
+  if (!by_rows) {  // its Workspace: the second of ws's heads (the first holds the step's scratch)
+    auto& heads = detail::MultiHeadWorkspaceAccess::heads(ws);
+    if (heads.size() < 2) heads.resize(2);
+  }
+  const auto attend_heads = [&](detail::StepScratch<Scalar>& s, HeadWeights<Scalar>& w) {
     if (t == 0) {  // no position yet: every head's output is 0 (and the h×B×0 weights have no row)
       s.concat.setZero();
       return;
     }
-    if (p.rotary) {  // every beam's query is the last appended position, t − 1
+    const Index past = t - count;  // positions before the queried ones
+    if (p.rotary) {  // beam b's query row b·P + r is position past + r
       auto& rotary = detail::MultiHeadWorkspaceAccess::rotary(ws);
-      rotary.fill(*p.rotary, detail::rotary_dims(*p.rotary, dh), t - 1, 1);
-      detail::rotate_rows(s.q, dh, p.rotary->pairs, rotary, [](Index) { return Index(0); });
+      rotary.fill(*p.rotary, detail::rotary_dims(*p.rotary, dh), past, count);
+      detail::rotate_rows(s.q, dh, p.rotary->pairs, rotary, [count](Index r) { return r % count; });
     }
-    for (Index r = 0; r < cache.beams(); ++r) {
-      const auto keys = cache.keys(r);
-      const auto values = cache.values(r);
+    Options unit;  // the queries are scaled already (torch's order)
+    unit.probability = options.probability;
+    unit.scale = 1.0;
+    for (Index b = 0; b < beams; ++b) {
+      const auto keys = cache.keys(b);
+      const auto values = cache.values(b);
       for (Index i = 0; i < p.heads; ++i) {
         const Index c0 = i * dh;
         const Index v0 = i * dhv;
         const Index j = detail::kv_head(p, i);  // the key/value head it reads
-        detail::step_row(s.q.row(r).segment(c0, dh), keys.middleCols(j * dh, dh), values.middleCols(j * dhv, dhv),
-                         detail::HeadWeightsAccess::head(w, i).row(r), s.concat.row(r).segment(v0, dhv), s,
-                         options.probability);
+        const auto kh = keys.middleCols(j * dh, dh);
+        const auto vh = values.middleCols(j * dhv, dhv);
+        auto wb = detail::HeadWeightsAccess::head(w, i).middleRows(b * count, count);
+        if (by_rows) {
+          for (Index r = 0; r < count; ++r) {
+            const Index n = past + r + 1;  // the keys query r sees
+            detail::step_row(s.q.row(b * count + r).segment(c0, dh), kh.topRows(n), vh.topRows(n),
+                             wb.row(r).head(n), s.concat.row(b * count + r).segment(v0, dhv), s, options.probability);
+            wb.row(r).tail(t - n).setZero();
+          }
+        } else {
+          auto& hw = detail::MultiHeadWorkspaceAccess::heads(ws)[1];
+          auto ctx = s.concat.block(b * count, v0, count, dhv);
+          scaled_dot_product_into(s.q.block(b * count, c0, count, dh), kh, vh, ctx, wb, hw, Mask::causal(past), unit);
+        }
       }
     }
   };
-  return detail::run_step(fn, p, query, t, t == 0, output, weights, ws, options, heads);
+  return detail::run_step(fn, p, query, t, t == 0, output, weights, ws, options, attend_heads);
 }
 
-/// Value form of the cache step: output B×O, weights h×B×steps(), fully masked rows.
+/// Value form of the cache step: output B·P×O, weights h×B·P×steps(), fully masked rows.
 /// \param cache the layer's cache
-/// \param query B×dq
+/// \param query B·P×dq, each beam's last P positions
 /// \param options probability function and scale (return_scores is not supported)
 /// \return output, per-head weights and fully_masked
 /// \throws attn::invalid_argument as attend_into does

@@ -334,23 +334,28 @@ TEMPLATE_TEST_CASE("KVCache: P positions per append and attend (a prompt, then c
   const double tol = step_tolerance<Scalar>();
   std::mt19937_64 rng(1715);
   const Index d = 16, heads = 4, beams = 2, length = 25;
-  for (const Index g : {0, 2}) {  // torch's heads; grouped with a rotary embedding on half of each head
+  // torch's heads; grouped with a rotary embedding on half of each head; sliding windows of 1, 5
+  // and 10 keys (0: none; the window mask of the full call implies the causal one).
+  for (const auto& [g, window] : std::vector<std::pair<Index, Index>>{{0, 0}, {2, 0}, {0, 5}, {2, 10}, {2, 1}}) {
     const auto p = grouped_rotary(make_params<Scalar>(rng, heads, d, d, d, d), g, 2);
+    const attn::Mask mask = window > 0 ? attn::Mask::window(window - 1, 0) : attn::Mask::causal();
     std::vector<Mat<Scalar>> x;
     std::vector<attn::MultiHeadResult<Scalar>> full;
     for (Index b = 0; b < beams; ++b) {
       x.push_back(attn_test::random_matrix<Scalar>(rng, length, d));
-      full.push_back(attn::multi_head(x.back(), p, attn::Mask::causal()));
+      full.push_back(attn::multi_head(x.back(), p, mask));
     }
     // Chunks of both paths: a prompt of 12 positions (more than 8: one causal scaled dot-product
     // per beam and head), 1 and 3 (row by row, as steps), 9 (a scaled dot-product after a past).
     const std::vector<Index> sizes = {12, 1, 3, 9};
     attn::KVCache<Scalar> cache(p, beams);
+    cache.set_window(window);
+    REQUIRE(cache.window() == window);
     attn::MultiHeadWorkspace<Scalar> ws;
     attn::HeadWeights<Scalar> w;
     Index at = 0;
     for (const Index n : sizes) {
-      INFO("kv heads " << g << ", positions " << at << " to " << at + n - 1);
+      INFO("kv heads " << g << ", window " << window << ", positions " << at << " to " << at + n - 1);
       Mat<Scalar> in(beams * n, d);
       for (Index b = 0; b < beams; ++b) in.middleRows(b * n, n) = x[std::size_t(b)].middleRows(at, n);
       cache.append(in);
@@ -365,7 +370,12 @@ TEMPLATE_TEST_CASE("KVCache: P positions per append and attend (a prompt, then c
           // Past a query's own position its weights are exactly 0, as the full call's.
           ATTN_CHECK_CLOSE(w.head(i).middleRows(b * n, n), full[std::size_t(b)].weights.head(i).block(at, 0, n, at + n),
                            tol);
-          for (Index r = 0; r < n; ++r) CHECK((w.head(i).row(b * n + r).tail(n - r - 1).array() == Scalar(0)).all());
+          for (Index r = 0; r < n; ++r) {
+            const Index before = window > 0 ? std::max<Index>(0, at + r - window + 1) : 0;  // hidden by the window
+            CHECK((w.head(i).row(b * n + r).tail(n - r - 1).array() == Scalar(0)).all());
+            CHECK((w.head(i).row(b * n + r).head(before).array() == Scalar(0)).all());
+            CHECK((w.head(i).row(b * n + r).segment(before, at + r + 1 - before).array() > Scalar(0)).all());
+          }
         }
       }
       at += n;
@@ -386,18 +396,20 @@ TEMPLATE_TEST_CASE("KVCache: up to 8 rows in all, P positions at once are P step
   using Scalar = TestType;
   std::mt19937_64 rng(1716);
   const Index d = 16, beams = 2;
-  for (const Index g : {0, 2}) {
+  for (const auto& [g, window] : std::vector<std::pair<Index, Index>>{{0, 0}, {2, 0}, {2, 3}}) {
     const auto p = grouped_rotary(make_params<Scalar>(rng, 4, d, d, d, d), g, 0);
     const Mat<Scalar> prompt = attn_test::random_matrix<Scalar>(rng, beams * 3, d);  // 3 per beam
     const Mat<Scalar> next = attn_test::random_matrix<Scalar>(rng, beams * 4, d);    // then 4 per beam
     attn::KVCache<Scalar> chunked(p, beams), stepped(p, beams);
+    chunked.set_window(window);
+    stepped.set_window(window);
     chunked.append(prompt);
     const auto chunk = attn::attend(chunked, prompt);
     chunked.append(next);
     const auto chunk2 = attn::attend(chunked, next);
     Mat<Scalar> in(beams, d);
     for (Index r = 0; r < 7; ++r) {
-      INFO("kv heads " << g << ", position " << r);
+      INFO("kv heads " << g << ", window " << window << ", position " << r);
       const Mat<Scalar>& src = r < 3 ? prompt : next;
       const Index n = r < 3 ? 3 : 4;
       const Index k = r < 3 ? r : r - 3;
@@ -498,6 +510,9 @@ TEST_CASE("KVCache: an empty cache, clear, and the errors", "[multi_head][decodi
         "attn::KVCache::reorder: parents[0] (0.500000) must be an integer index");
   CHECK(message_of([&] { cache.keys(2); }) == "attn::KVCache::keys: beam (2) must be in [0, 2)");
   CHECK(message_of([&] { cache.reserve(-1); }) == "attn::KVCache::reserve: steps (-1) must be >= 0");
+  CHECK(message_of([&] { cache.set_window(-1); }) ==
+        "attn::KVCache::set_window: window (-1) must be >= 0 (0: no window, every earlier position)");
+  CHECK(cache.window() == 0);
   attn::MultiHeadWorkspace<double> ws;
   attn::HeadWeights<double> w;
   Mat<double> out(2, 6);

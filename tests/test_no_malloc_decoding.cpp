@@ -605,10 +605,19 @@ TEMPLATE_TEST_CASE("no allocation: a warm cache takes a prompt and chunks of sev
   run();  // warm-up
   const Matrix<S> expected = out1;
   cache.clear();
-  const std::string error = without_allocation(run);
+  const std::string error = without_allocation([&] {
+    run();
+    cache.clear();
+    cache.set_window(4);  // a sliding window: on both paths, no allocation either
+    run();
+  });
   INFO(error);
   CHECK(error.empty());
   CHECK(cache.steps() == 25);
+  CHECK(out1 != expected);  // the window changed the last step
+  cache.set_window(0);
+  cache.clear();
+  run();
   CHECK(out1 == expected);
 }
 

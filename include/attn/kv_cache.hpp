@@ -128,6 +128,21 @@ class KVCache {
     capacity_ = steps;
   }
 
+  /// Sliding-window attention (transformers' `sliding_window`: Mistral 7B v0.1, the local layers
+  /// of Gemma 2 and 3): from the next attend on, each query sees itself and the `window − 1`
+  /// positions before it, no earlier one (`multi_head`'s equivalent: `Mask::window(window − 1,
+  /// 0)`). The cache still holds every position, and a weights row is still steps() wide, 0
+  /// outside the window. 0, the default: every earlier position (plain causal attention).
+  /// \param window W, the most keys a query sees, >= 0 (0: no window)
+  /// \throws attn::invalid_argument when `window < 0`
+  void set_window(Index window) {
+    ATTN_CHECK(window >= 0, "attn::KVCache::set_window: window (" + std::to_string(window) +
+                                ") must be >= 0 (0: no window, every earlier position)");
+    window_ = window;
+  }
+  /// The sliding window (set_window). \return W, or 0 when a query sees every earlier position
+  Index window() const { return window_; }
+
   /// Forgets every position (keeps the storage) and points beam `b` at slot `b` again.
   void clear() {
     steps_ = 0;
@@ -263,15 +278,18 @@ class KVCache {
   Vector<Scalar> row_out_;  // and its projection
   Index steps_ = 0;
   Index capacity_ = 0;
+  Index window_ = 0;  // set_window: the most keys a query sees (0: all earlier)
   Index copies_ = 0;
 };
 
 /// Multi-head self-attention of each beam's last P positions over the cache: rows `[b·P,
 /// (b+1)·P)` of `query` are beam `b`'s queries at positions `steps() − P` to `steps() − 1`
 /// (append those positions first), each seeing its own and every earlier position (the causal
-/// mask of a decoder; P = 1 is one decoding step, more a prompt or a chunk). Writes `output`
+/// mask of a decoder; P = 1 is one decoding step, more a prompt or a chunk), or the last
+/// `cache.window()` of them (set_window). Writes `output`
 /// (B·P×O, after the output projection) and `weights` (resized to h×B·P×steps(): head `i`, row
-/// `b·P + r` is the weights of beam `b`'s query r over its positions, exactly 0 past its own).
+/// `b·P + r` is the weights of beam `b`'s query r over its positions, exactly 0 past its own and
+/// before its window).
 /// Torch's arithmetic, as the MultiHeadMemory step: up to 8 positions per beam one row at a time
 /// (bit for bit what P one-position steps give when B·P ≤ 8), more as one causal scaled
 /// dot-product per beam and head. An empty cache (P = 1): zero weights, output `bo`, rows
@@ -326,6 +344,14 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
     Options unit;  // the queries are scaled already (torch's order)
     unit.probability = options.probability;
     unit.scale = 1.0;
+    // The first key position `pos` sees: 0, or the start of its sliding window.
+    const Index window = cache.window();
+    const auto first_key = [window](Index pos) { return window > 0 ? std::max<Index>(0, pos - window + 1) : Index(0); };
+    // One scaled dot-product over keys [lo, t): block row r (position past + r) sees key j' of
+    // the block (position lo + j') iff r − (W − 1 − o) <= j' <= r + o, o = past − lo.
+    const Index lo = first_key(past);
+    const Index o = past - lo;
+    const Mask band = window > 0 ? Mask::window(window - 1 - o, o) : Mask::causal(past);
     for (Index b = 0; b < beams; ++b) {
       const auto keys = cache.keys(b);
       const auto values = cache.values(b);
@@ -338,15 +364,21 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
         auto wb = detail::HeadWeightsAccess::head(w, i).middleRows(b * count, count);
         if (by_rows) {
           for (Index r = 0; r < count; ++r) {
-            const Index n = past + r + 1;  // the keys query r sees
-            detail::step_row(s.q.row(b * count + r).segment(c0, dh), kh.topRows(n), vh.topRows(n),
-                             wb.row(r).head(n), s.concat.row(b * count + r).segment(v0, dhv), s, options.probability);
+            const Index n = past + r + 1;       // query r sees keys [first, n)
+            const Index first = first_key(past + r);
+            detail::step_row(s.q.row(b * count + r).segment(c0, dh), kh.middleRows(first, n - first),
+                             vh.middleRows(first, n - first), wb.row(r).segment(first, n - first),
+                             s.concat.row(b * count + r).segment(v0, dhv), s, options.probability);
+            wb.row(r).head(first).setZero();
             wb.row(r).tail(t - n).setZero();
           }
         } else {
           auto& hw = detail::MultiHeadWorkspaceAccess::heads(ws)[1];
           auto ctx = s.concat.block(b * count, v0, count, dhv);
-          scaled_dot_product_into(s.q.block(b * count, c0, count, dh), kh, vh, ctx, wb, hw, Mask::causal(past), unit);
+          auto seen = wb.rightCols(t - lo);
+          scaled_dot_product_into(s.q.block(b * count, c0, count, dh), kh.bottomRows(t - lo), vh.bottomRows(t - lo),
+                                  ctx, seen, hw, band, unit);
+          wb.leftCols(lo).setZero();
         }
       }
     }

@@ -38,7 +38,8 @@ namespace attn {
 /// One append and one attend_into may carry P positions per beam: a whole prompt (prefill),
 /// a chunk of one, or draft tokens to verify (truncate() rolls back the rejected ones). The P
 /// queries of a beam see the cache causally, as `multi_head` with `Mask::causal()` over the whole
-/// sequence: bit for bit what P one-position steps give when B·P ≤ 8, within rounding beyond.
+/// sequence (with set_window, `Mask::window(W − 1, 0)`): bit for bit what P one-position steps
+/// give when B·P ≤ 8, within rounding beyond.
 ///
 /// Storage: one slot per beam, each a `capacity×(g·dh)` matrix of keys and a `capacity×(g·dhv)`
 /// one of values (torch: `capacity×D` each; g the key/value heads: h unless grouped-query

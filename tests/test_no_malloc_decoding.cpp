@@ -485,6 +485,20 @@ TEST_CASE("no allocation: the guard itself catches operator new", "[no_malloc]")
 // --- multi-head decoding (attn/multi_head_memory.hpp, attn/kv_cache.hpp, attn/decoder_history.hpp) ---
 
 
+/// `p` as a LLaMA-style layer: h/2 key/value heads (the first (h/2)·dh columns of Wk, Wv and
+/// their biases) and a rotary embedding.
+template <typename S>
+attn::MultiHeadParams<S> llama_like(attn::MultiHeadParams<S> p) {
+  const Index kv = p.heads / 2 * p.head_dim();  // g·dh columns
+  p.kv_heads = p.heads / 2;
+  p.wk = Matrix<S>(p.wk.leftCols(kv));
+  p.wv = Matrix<S>(p.wv.leftCols(kv));
+  p.bk = attn::RowVector<S>(p.bk.head(kv));
+  p.bv = attn::RowVector<S>(p.bv.head(kv));
+  p.rotary = attn::Rotary{};
+  return p;
+}
+
 // A transformer decoder's steps: per layer a cache append and self-attention step, a
 // cross-attention step, the history of both, and a beam reorder of caches and history. `llama`:
 // the self-attention has half as many key/value heads and a rotary embedding.
@@ -492,15 +506,7 @@ template <typename S>
 void decoder_steps_without_allocation(Index heads, Index d, Index t_in, Index beams, Index steps, bool llama = false) {
   std::mt19937_64 rng(17);
   auto self = attn_test::random_multi_head_params<S>(rng, heads, d, d, d, d);
-  if (llama) {
-    const Index kv = heads / 2 * (d / heads);  // g·dh columns
-    self.kv_heads = heads / 2;
-    self.wk = Matrix<S>(self.wk.leftCols(kv));
-    self.wv = Matrix<S>(self.wv.leftCols(kv));
-    self.bk = attn::RowVector<S>(self.bk.head(kv));
-    self.bv = attn::RowVector<S>(self.bv.head(kv));
-    self.rotary = attn::Rotary{};
-  }
+  if (llama) self = llama_like(self);
   const auto cross = attn_test::random_multi_head_params<S>(rng, heads, d, d, d, d);
   const Matrix<S> source = attn_test::random_matrix<S>(rng, t_in, d);
   const auto memory = attn::prepare_memory(source, source, cross, t_in - 1);
@@ -548,13 +554,7 @@ TEMPLATE_TEST_CASE("no allocation: a warm multi_head_into with grouped heads and
                    "[no_malloc][multi_head][rotary]", float, double) {
   using S = TestType;
   std::mt19937_64 rng(23);
-  auto p = attn_test::random_multi_head_params<S>(rng, 4, 16, 16, 16, 16);
-  p.kv_heads = 2;
-  p.wk = Matrix<S>(p.wk.leftCols(8));
-  p.wv = Matrix<S>(p.wv.leftCols(8));
-  p.bk = attn::RowVector<S>(p.bk.head(8));
-  p.bv = attn::RowVector<S>(p.bv.head(8));
-  p.rotary = attn::Rotary{};
+  const auto p = llama_like(attn_test::random_multi_head_params<S>(rng, 4, 16, 16, 16, 16));
   const Matrix<S> x = attn_test::random_matrix<S>(rng, 12, 16);
   attn::MultiHeadWorkspace<S> ws;
   attn::HeadWeights<S> w;
@@ -574,13 +574,7 @@ TEMPLATE_TEST_CASE("no allocation: a warm cache takes a prompt and chunks of sev
                    "[no_malloc][multi_head][decoding][prefill]", float, double) {
   using S = TestType;
   std::mt19937_64 rng(29);
-  auto p = attn_test::random_multi_head_params<S>(rng, 4, 16, 16, 16, 16);
-  p.kv_heads = 2;
-  p.wk = Matrix<S>(p.wk.leftCols(8));
-  p.wv = Matrix<S>(p.wv.leftCols(8));
-  p.bk = attn::RowVector<S>(p.bk.head(8));
-  p.bv = attn::RowVector<S>(p.bv.head(8));
-  p.rotary = attn::Rotary{};
+  const auto p = llama_like(attn_test::random_multi_head_params<S>(rng, 4, 16, 16, 16, 16));
   const Index beams = 2;
   // Per beam: a prompt of 12 positions (one scaled dot-product per head), chunks of 3 (row by
   // row) and 9, then a step.

@@ -145,6 +145,21 @@ attn::MultiHeadParams<Scalar> random_multi_head_params(std::mt19937_64& rng, Ind
   return p;
 }
 
+/// `p` as a LLaMA-style layer: `g` key/value heads (the first g·dh columns of Wk, Wv and their
+/// biases) and a rotary embedding over `dims` of each head's columns (0: the whole head).
+template <typename Scalar>
+attn::MultiHeadParams<Scalar> grouped_rotary(attn::MultiHeadParams<Scalar> p, Index g, Index dims) {
+  const Index kv = g * p.head_dim();
+  p.wk = attn::Matrix<Scalar>(p.wk.leftCols(kv));
+  p.wv = attn::Matrix<Scalar>(p.wv.leftCols(kv));
+  p.bk = attn::RowVector<Scalar>(p.bk.head(kv));
+  p.bv = attn::RowVector<Scalar>(p.bv.head(kv));
+  p.kv_heads = g;
+  p.rotary = attn::Rotary{};
+  p.rotary->dims = dims;
+  return p;
+}
+
 /// The mechanisms the property, workspace and no-malloc tests run through one interface.
 enum class Kind { sdpa, luong_dot, luong_general, luong_concat, bahdanau, bahdanau_normalized };
 

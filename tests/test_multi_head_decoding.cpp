@@ -311,20 +311,11 @@ TEMPLATE_TEST_CASE("KVCache: beam search reorders by parents, each beam continue
   }
 }
 
-/// `p` with g key/value heads (the first g·dh columns of Wk, Wv and their biases) and a rotary
-/// embedding over `dims` of each head's columns (g = 0: p unchanged).
+/// `p` with g key/value heads and a rotary embedding over `dims` columns of each head (g = 0: p
+/// unchanged, torch's heads).
 template <typename Scalar>
-attn::MultiHeadParams<Scalar> grouped_rotary(attn::MultiHeadParams<Scalar> p, Index g, Index dims) {
-  if (g == 0) return p;
-  const Index kv = g * p.head_dim();
-  p.wk = Mat<Scalar>(p.wk.leftCols(kv));
-  p.wv = Mat<Scalar>(p.wv.leftCols(kv));
-  p.bk = attn::RowVector<Scalar>(p.bk.head(kv));
-  p.bv = attn::RowVector<Scalar>(p.bv.head(kv));
-  p.kv_heads = g;
-  p.rotary = attn::Rotary{};
-  p.rotary->dims = dims;
-  return p;
+attn::MultiHeadParams<Scalar> grouped_rotary(const attn::MultiHeadParams<Scalar>& p, Index g, Index dims) {
+  return g == 0 ? p : attn_test::grouped_rotary(p, g, dims);
 }
 
 TEMPLATE_TEST_CASE("KVCache: P positions per append and attend (a prompt, then chunks) equal one full causal "

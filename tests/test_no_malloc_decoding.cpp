@@ -485,18 +485,10 @@ TEST_CASE("no allocation: the guard itself catches operator new", "[no_malloc]")
 // --- multi-head decoding (attn/multi_head_memory.hpp, attn/kv_cache.hpp, attn/decoder_history.hpp) ---
 
 
-/// `p` as a LLaMA-style layer: h/2 key/value heads (the first (h/2)·dh columns of Wk, Wv and
-/// their biases) and a rotary embedding.
+/// `p` as a LLaMA-style layer: h/2 key/value heads and a rotary embedding over whole heads.
 template <typename S>
-attn::MultiHeadParams<S> llama_like(attn::MultiHeadParams<S> p) {
-  const Index kv = p.heads / 2 * p.head_dim();  // g·dh columns
-  p.kv_heads = p.heads / 2;
-  p.wk = Matrix<S>(p.wk.leftCols(kv));
-  p.wv = Matrix<S>(p.wv.leftCols(kv));
-  p.bk = attn::RowVector<S>(p.bk.head(kv));
-  p.bv = attn::RowVector<S>(p.bv.head(kv));
-  p.rotary = attn::Rotary{};
-  return p;
+attn::MultiHeadParams<S> llama_like(const attn::MultiHeadParams<S>& p) {
+  return attn_test::grouped_rotary(p, p.heads / 2, 0);
 }
 
 // A transformer decoder's steps: per layer a cache append and self-attention step, a

@@ -131,6 +131,8 @@ struct RefParams {
   MatrixD wq, wk, wv, wo;
   MatrixD bq, bk, bv, bo;  // 1×D or 0×0
   Index heads = 1;
+  MatrixD bias_k, bias_v;  // torch's add_bias_kv: 1×D each, or 0×0
+  bool zero_attn = false;  // torch's add_zero_attn
 };
 
 struct RefResult {
@@ -157,14 +159,27 @@ RefResult reference_multi_head(const MatrixD& q, const MatrixD& k, const MatrixD
   const Index d = p.wq.cols();
   const Index dh = d / p.heads;
   const MatrixD qp = ref_linear(q, p.wq, p.bq);
-  const MatrixD kp = ref_linear(k, p.wk, p.bk);
-  const MatrixD vp = ref_linear(v, p.wv, p.bv);
+  // torch's add_bias_kv and add_zero_attn: rows bias_k (bias_v), then zeros, after the Tk keys
+  // (values), each visible to every query with no score bias.
+  const Index extra = (p.bias_k.size() != 0 ? 1 : 0) + (p.zero_attn ? 1 : 0);
+  const Index tk = k.rows() + extra;
+  MatrixD kp = MatrixD::Zero(tk, d);
+  MatrixD vp = MatrixD::Zero(tk, d);
+  kp.topRows(k.rows()) = ref_linear(k, p.wk, p.bk);
+  vp.topRows(k.rows()) = ref_linear(v, p.wv, p.bv);
+  if (p.bias_k.size() != 0) {
+    kp.row(k.rows()) = p.bias_k;
+    vp.row(k.rows()) = p.bias_v;
+  }
   MatrixD concat(q.rows(), d);
   RefResult r;
   std::vector<bool> sees(static_cast<std::size_t>(q.rows()), false);  // some key in some head
   for (Index h = 0; h < p.heads; ++h) {
     // A per-head mask (Mask::per_head): head h's own visibility; `biases`: none, or head h's score bias.
-    const attn::BoolMatrix visible = attn_test::dense_mask(mask.head(h), q.rows(), k.rows());
+    attn::BoolMatrix visible = attn::BoolMatrix::Constant(q.rows(), tk, true);
+    visible.leftCols(k.rows()) = attn_test::dense_mask(mask.head(h), q.rows(), k.rows());
+    MatrixD score_bias = MatrixD::Zero(q.rows(), tk);
+    if (!biases.empty()) score_bias.leftCols(k.rows()) = biases[static_cast<std::size_t>(h)];
     for (Index i = 0; i < q.rows(); ++i)
       if (visible.cols() > 0 && visible.row(i).any()) sees[static_cast<std::size_t>(i)] = true;
     const MatrixD qh = qp.middleCols(h * dh, dh);
@@ -172,8 +187,7 @@ RefResult reference_multi_head(const MatrixD& q, const MatrixD& k, const MatrixD
     const MatrixD vh = vp.middleCols(h * dh, dh);
     const double s = scale > 0 ? scale : 1.0 / std::sqrt(static_cast<double>(dh));
     const MatrixD e = attn_test::reference_dot_scores(qh, kh, s);
-    const MatrixD w = attn_test::reference_probability(
-        biases.empty() ? e : MatrixD(e + biases[static_cast<std::size_t>(h)]), visible, prob);
+    const MatrixD w = attn_test::reference_probability(MatrixD(e + score_bias), visible, prob);
     concat.middleCols(h * dh, dh) = attn_test::reference_output(w, vh, visible);
     r.weights.push_back(w);
     r.scores.push_back(e);
@@ -196,6 +210,11 @@ attn::MultiHeadParams<Scalar> to_params(const RefParams& r) {
   if (r.bv.size() != 0) p.bv = r.bv.cast<Scalar>();
   if (r.bo.size() != 0) p.bo = r.bo.cast<Scalar>();
   p.heads = r.heads;
+  if (r.bias_k.size() != 0) {
+    p.bias_k = r.bias_k.cast<Scalar>();
+    p.bias_v = r.bias_v.cast<Scalar>();
+  }
+  p.add_zero_attn = r.zero_attn;
   return p;
 }
 
@@ -379,6 +398,12 @@ attn::Mask fixture_mask(const Fixture& f, Index b) {
   return mask;
 }
 
+/// Keys torch appended after the Tk keys in a fixture (add_bias_kv, add_zero_attn): 0 to 2.
+Index appended_keys(const Fixture& f) {
+  if (f.ints.count("bias_kv") == 0) return 0;
+  return f.integer("bias_kv") + f.integer("zero_attn");
+}
+
 template <typename Scalar>
 attn::MultiHeadParams<Scalar> fixture_params(const Fixture& f) {
   const Index heads = f.integer("heads");
@@ -386,14 +411,22 @@ attn::MultiHeadParams<Scalar> fixture_params(const Fixture& f) {
   const Mat<Scalar> none;
   const Mat<Scalar> in_bias = bias ? Mat<Scalar>(f.matrix("in_proj_bias").cast<Scalar>()) : none;
   const Mat<Scalar> out_bias = bias ? Mat<Scalar>(f.matrix("out_proj_bias").cast<Scalar>()) : none;
-  if (f.integer("separate") != 0) {
-    return attn::MultiHeadParams<Scalar>::from_torch_separate(
-        f.matrix("q_proj_weight").cast<Scalar>(), f.matrix("k_proj_weight").cast<Scalar>(),
-        f.matrix("v_proj_weight").cast<Scalar>(), in_bias, f.matrix("out_proj_weight").cast<Scalar>(), out_bias,
-        heads);
+  auto p = f.integer("separate") != 0
+               ? attn::MultiHeadParams<Scalar>::from_torch_separate(
+                     f.matrix("q_proj_weight").cast<Scalar>(), f.matrix("k_proj_weight").cast<Scalar>(),
+                     f.matrix("v_proj_weight").cast<Scalar>(), in_bias, f.matrix("out_proj_weight").cast<Scalar>(),
+                     out_bias, heads)
+               : attn::MultiHeadParams<Scalar>::from_torch(f.matrix("in_proj_weight").cast<Scalar>(), in_bias,
+                                                           f.matrix("out_proj_weight").cast<Scalar>(), out_bias, heads);
+  // torch's add_bias_kv and add_zero_attn, as docs/03 says to set them.
+  if (appended_keys(f) > 0) {
+    if (f.integer("bias_kv") != 0) {
+      p.bias_k = f.matrix("bias_k").cast<Scalar>();
+      p.bias_v = f.matrix("bias_v").cast<Scalar>();
+    }
+    p.add_zero_attn = f.integer("zero_attn") != 0;
   }
-  return attn::MultiHeadParams<Scalar>::from_torch(f.matrix("in_proj_weight").cast<Scalar>(), in_bias,
-                                                   f.matrix("out_proj_weight").cast<Scalar>(), out_bias, heads);
+  return p;
 }
 
 }  // namespace
@@ -452,17 +485,22 @@ TEMPLATE_TEST_CASE("multi_head matches torch.nn.MultiheadAttention (float64 fixt
       // The batch call computes exactly what the per-item call does.
       CHECK(same_result(batched[static_cast<std::size_t>(b)], r));
 
-      // Ragged form: the keys cut to their length, no length mask, gives torch's numbers too.
+      // Ragged form: the keys cut to their length, no length mask, gives torch's numbers too
+      // (torch's appended keys, after the Tk keys there, come right after the n keys here).
       if (f.has("lengths") && (f.str("mask") == "none" || f.str("mask") == "causal")) {
         const auto n = static_cast<Index>(f.matrix("lengths")(0, b));
+        const Index e = appended_keys(f);
         attn::Mask band;
         if (f.str("mask") == "causal") band = attn::Mask::causal(f.integer("mask_a"));
         const auto cut = attn::multi_head(qs[static_cast<std::size_t>(b)],
                                           ks[static_cast<std::size_t>(b)].topRows(n),
                                           vs[static_cast<std::size_t>(b)].topRows(n), params, band);
         ATTN_CHECK_CLOSE(cut.output, f.matrix("output" + s), tol);
-        for (Index i = 0; i < h; ++i)
-          ATTN_CHECK_CLOSE(cut.weights.head(i), expected_w.block(i * tq, 0, tq, n), tol);
+        REQUIRE(cut.weights.cols() == n + e);
+        for (Index i = 0; i < h; ++i) {
+          ATTN_CHECK_CLOSE(cut.weights.head(i).leftCols(n), expected_w.block(i * tq, 0, tq, n), tol);
+          ATTN_CHECK_CLOSE(cut.weights.head(i).rightCols(e), expected_w.middleRows(i * tq, tq).rightCols(e), tol);
+        }
       }
     }
   }
@@ -668,6 +706,100 @@ TEST_CASE("Mask::per_head: refused where it cannot apply, with messages that say
   CHECK(&shared.head(1) == &shared);
   CHECK(shared.heads() == 0);
   CHECK_FALSE(two.is_all_visible());
+}
+
+TEMPLATE_TEST_CASE("multi_head with torch's add_bias_kv and add_zero_attn matches the plain-loop reference under "
+                   "every kind of mask, in every form",
+                   "[multi_head][reference][mask][bias_kv]", float, double) {
+  // The appended keys (bias_k's, then the zero key) follow the Tk keys and are visible to every
+  // query whatever the mask (torch pads attn_mask and key_padding_mask with a visible column), so
+  // no row is fully masked; masks of every kind, shared, per head and with a score bias.
+  using Scalar = TestType;
+  const double tol = attn_test::tolerance<Scalar>();
+  std::mt19937_64 rng(20261206);
+  std::bernoulli_distribution coin(0.5);
+  std::uniform_int_distribution<int> which(0, 2);
+  Index hidden_rows = 0;  // rows the mask alone would hide: they see only the appended keys
+  Index kinds[3] = {0, 0, 0};
+  for (int trial = 0; trial < 150; ++trial) {
+    RandomCase c = random_case<Scalar>(rng, 0, 7, 4);
+    const int appended = which(rng);  // bias_kv, zero_attn or both
+    if (appended != 1) {
+      c.rp.bias_k = rounded<Scalar>(rng, 1, c.d, -2, 2);
+      c.rp.bias_v = rounded<Scalar>(rng, 1, c.d, -2, 2);
+    }
+    c.rp.zero_attn = appended != 0;
+    ++kinds[appended];
+    const Index e = appended == 2 ? 2 : 1;
+    const auto& [h, d, tq, tk, rp, q, k, v] = c;
+    std::vector<MatrixD> biases;
+    attn::Mask mask;
+    switch (trial % 3) {
+      case 0: mask = random_mask<Scalar>(rng, tq, tk); break;
+      case 1: {
+        MatrixD bias;
+        mask = random_float_mask<Scalar>(rng, tq, tk, 0.6, bias);
+        biases.assign(static_cast<std::size_t>(h), bias);
+        break;
+      }
+      default: {
+        std::vector<attn::Mask> heads;
+        biases.assign(static_cast<std::size_t>(h), MatrixD::Zero(tq, tk));
+        for (Index i = 0; i < h; ++i)
+          heads.push_back(coin(rng) ? random_float_mask<Scalar>(rng, tq, tk, 0.6, biases[static_cast<std::size_t>(i)])
+                                    : random_mask<Scalar>(rng, tq, tk));
+        mask = attn::Mask::per_head(heads);
+      }
+    }
+    attn::Options options;
+    options.probability = trial % 2 ? attn::Probability::sparsemax : attn::Probability::softmax;
+    options.return_scores = trial % 4 == 0;
+    INFO("trial " << trial << ": h " << h << ", D " << d << ", Tq " << tq << ", Tk " << tk << ", appended " << e);
+
+    const auto params = to_params<Scalar>(rp);
+    REQUIRE(params.appended_keys() == e);
+    const RefResult ref = reference_multi_head(q, k, v, rp, mask, options.probability, -1, biases);
+    const auto qs = q.cast<Scalar>().eval(), ks = k.cast<Scalar>().eval(), vs = v.cast<Scalar>().eval();
+    const auto r = attn::multi_head(qs, ks, vs, params, mask, options);
+    check_reference(r, ref, tol);
+    REQUIRE(r.weights.cols() == tk + e);
+    CHECK(r.num_fully_masked() == 0);
+    for (Index t = 0; t < tq; ++t) {
+      bool sees_some = false;
+      for (Index i = 0; i < h; ++i) sees_some |= (attn_test::dense_mask(mask.head(i), tq, tk).row(t).any());
+      hidden_rows += sees_some ? 0 : 1;
+    }
+    if (options.return_scores) {
+      REQUIRE(r.scores.cols() == tk + e);
+      for (Index i = 0; i < h; ++i) ATTN_CHECK_CLOSE(r.scores.head(i), ref.scores[static_cast<std::size_t>(i)], tol);
+    }
+    // Output only, sinks (column sums of the last head, the mean over heads) and a batch of two
+    // give the same bits; the sinks see Tk + e keys.
+    CHECK(bitwise_equal(attn::multi_head(qs, ks, vs, params, attn::no_weights, mask, options).output, r.output));
+    attn::ColumnSums<Scalar> sums;
+    Mat<Scalar> mean(tq, tk + e);
+    const auto sunk = attn::multi_head(
+        qs, ks, vs, params,
+        attn::HeadSinks<Scalar>().head(h - 1, attn::Sinks<Scalar>(sums)).reduce(attn::HeadReduction::mean, mean),
+        mask, options);
+    CHECK(bitwise_equal(sunk.output, r.output));
+    CHECK(bitwise_equal(mean, Mat<Scalar>(r.weights.mean())));
+    REQUIRE(sums.sums().size() == tk + e);
+    for (Index j = 0; j < tk + e; ++j) {
+      CHECK(sums.counts()(j) == (j < tk ? attn_test::dense_mask(mask.head(h - 1), tq, tk).col(j).count() : tq));
+      CHECK(attn_test::close(static_cast<double>(sums.sums()(j)),
+                             static_cast<double>(r.weights.head(h - 1).col(j).sum()), tol));
+    }
+    const std::vector<Mat<Scalar>> qb{qs, qs}, kb{ks, ks}, vb{vs, vs};
+    const auto batch = attn::multi_head_batch(qb, kb, vb, params, {attn::Mask(), mask}, options);
+    CHECK(same_result(batch[1], r));
+    std::vector<attn::MultiHeadOutput<Scalar>> outputs;
+    attn::MultiHeadWorkspace<Scalar> ws;
+    attn::multi_head_batch_into(qb, kb, vb, params, outputs, attn::no_weights, ws, {mask, mask}, options);
+    CHECK(bitwise_equal(outputs[0].output, r.output));
+  }
+  CHECK(hidden_rows > 0);
+  for (const Index n : kinds) CHECK(n > 0);
 }
 
 TEMPLATE_TEST_CASE("multi_head: options.scale overrides 1/sqrt(D/h)", "[multi_head][reference]", float, double) {
@@ -1143,6 +1275,43 @@ TEST_CASE("multi_head: bad shapes throw attn::invalid_argument with exact messag
   p = good;
   p.bo = Eigen::RowVectorXd::Zero(7);
   CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.bo (1x7) must be (1x8) or empty");
+  // torch's add_bias_kv: bias_k and bias_v together, each as wide as the keys and values.
+  p = good;
+  p.bias_k = Eigen::RowVectorXd::Zero(8);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p),
+                    "attn::multi_head: params.bias_k (1x8) is set but params.bias_v is empty: they come together "
+                    "(torch's add_bias_kv), set both or neither");
+  p.bias_k.resize(0);
+  p.bias_v = Eigen::RowVectorXd::Zero(8);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p),
+                    "attn::multi_head: params.bias_v (1x8) is set but params.bias_k is empty: they come together "
+                    "(torch's add_bias_kv), set both or neither");
+  p.bias_k = Eigen::RowVectorXd::Zero(8);
+  p.bias_v = Eigen::RowVectorXd::Zero(6);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.bias_v (1x6) must be (1x8) or empty");
+  p.bias_k = Eigen::RowVectorXd::Zero(4);
+  p.bias_v = Eigen::RowVectorXd::Zero(8);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.bias_k (1x4) must be (1x8) or empty");
+  p.bias_k = Eigen::RowVectorXd::Zero(8);
+  CHECK(attn::multi_head(x, p).weights.cols() == 4);
+  p.rotary = attn::Rotary{};
+  CHECK_THROWS_ATTN(attn::multi_head(x, p),
+                    "attn::multi_head: params.rotary with params.bias_k or params.add_zero_attn: the appended keys "
+                    "have no position to rotate by (torch's add_bias_kv and add_zero_attn have no rotary form)");
+  p = good;
+  p.add_zero_attn = true;
+  CHECK(attn::multi_head(x, p).weights.cols() == 4);
+  // The decoding forms keep the source's or the cache's keys only.
+  const std::string decoding = ": params.bias_k or params.add_zero_attn is set (torch's add_bias_kv, add_zero_attn); "
+                               "only attn::multi_head and its forms append those keys; call multi_head over the whole "
+                               "sequence instead";
+  CHECK_THROWS_ATTN(attn::prepare_memory(k5, k5, p), "attn::prepare_memory" + decoding);
+  CHECK_THROWS_ATTN(attn::KVCache<double>(p), "attn::KVCache" + decoding);
+  // A mask is checked against the Tk keys the caller gives, not the appended ones.
+  CHECK_THROWS_ATTN(attn::multi_head(x, k5, k5, p, attn::Mask::key_length(6)),
+                    "attn::multi_head: mask key length (6) exceeds the number of keys (5)");
+  CHECK_THROWS_ATTN(attn::multi_head(x, k5, k5, p, attn::Mask::matrix(attn::BoolMatrix::Constant(3, 6, true))),
+                    "attn::multi_head: mask matrix (3x6) must match the scores (3x5)");
 
   CHECK_THROWS_ATTN(attn::multi_head(MatrixD(3, 3), k5, k5, good),
                     "attn::multi_head: q.cols() (3) must equal params.wq.rows() (8)");
@@ -1255,6 +1424,7 @@ TEMPLATE_TEST_CASE("decoder steps match torch.nn.MultiheadAttention: the memory 
   for (const std::string& name : fixture_cases()) {
     const Fixture f = read_fixture(name);
     if (f.str("mask") != "none" && f.str("mask") != "causal") continue;
+    if (appended_keys(f) > 0) continue;  // the decoding forms refuse them (tested in the errors)
     INFO("case " << name);
     const auto params = fixture_params<Scalar>(f);
     const Index h = params.heads;

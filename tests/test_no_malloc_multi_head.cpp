@@ -156,4 +156,35 @@ TEMPLATE_TEST_CASE("multi_head_batch_into allocates nothing in steady state", "[
   for (std::size_t b = 0; b < 3; ++b) CHECK(results[b].output == attn::multi_head(qs[b], ks[b], ks[b], p, masks[b]).output);
 }
 
+TEMPLATE_TEST_CASE("multi_head_into with torch's appended keys (bias_k, a zero key) allocates nothing without a mask",
+                   "[no_malloc][multi_head][bias_kv]", float, double) {
+  // The keys and values of a head get their appended rows in the lane, sized with them; a mask
+  // that hides nothing is not copied (one that hides something becomes an explicit matrix per
+  // call, documented as an allocation).
+  using Scalar = TestType;
+  using Mat = attn::Matrix<Scalar>;
+  std::mt19937_64 rng(37);
+  auto p = attn_test::random_multi_head_params<Scalar>(rng, 4, 16, 12, 10, 8);
+  p.bias_k = attn_test::random_matrix<Scalar>(rng, 1, 16);
+  p.bias_v = attn_test::random_matrix<Scalar>(rng, 1, 16);
+  p.add_zero_attn = true;
+  const Mat q = attn_test::random_matrix<Scalar>(rng, 12, 12);
+  const Mat k = attn_test::random_matrix<Scalar>(rng, 14, 10);
+  const Mat v = attn_test::random_matrix<Scalar>(rng, 14, 8);
+  attn::MultiHeadWorkspace<Scalar> ws;
+  attn::HeadWeights<Scalar> w;
+  Mat out(12, 16);
+  Mat small_out(5, 16);
+  attn::multi_head_into(q, k, v, p, out, w, ws);  // warm-up
+  {
+    NoMalloc guard;
+    attn::multi_head_into(q, k, v, p, out, w, ws);
+    attn::multi_head_into(q.topRows(5), k.topRows(9), v.topRows(9), p, small_out, w, ws);
+    attn::multi_head_into(q, k, v, p, out, w, ws);
+  }
+  CHECK(w.cols() == 16);
+  const auto r = attn::multi_head(q, k, v, p);
+  CHECK(out == r.output);
+}
+
 }  // namespace test_no_malloc_multi_head

@@ -66,6 +66,7 @@ class KVCache {
       : params_(&params) {
     constexpr const char* fn = "attn::KVCache";
     detail::check_multi_head_params(fn, params);
+    detail::check_no_appended_keys(fn, params);
     ATTN_CHECK(beams >= 1, std::string(fn) + ": beams (" + std::to_string(beams) + ") must be >= 1");
     const auto count = static_cast<std::size_t>(beams);
     keys_.resize(count);

@@ -2,7 +2,8 @@
 // Multi-head attention, numerically torch.nn.MultiheadAttention: project Q·Wq+bq, K·Wk+bk,
 // V·Wv+bv, split the columns into h heads, scaled dot-product per head (scale 1/sqrt(dh)),
 // concatenate, ·Wo+bo. Q is Tq×dq, K Tk×dk, V Tk×dv; output Tq×O (torch: Tq×D); weights
-// h×Tq×Tk per head. Keras' MultiHeadAttention too: its key_dim is dh, value_dim dhv, output_shape O.
+// h×Tq×Tk per head (torch's add_bias_kv and add_zero_attn append keys: MultiHeadParams::bias_k).
+// Keras' MultiHeadAttention too: its key_dim is dh, value_dim dhv, output_shape O.
 #pragma once
 
 #include "config.hpp"
@@ -62,7 +63,7 @@ namespace attn {
 template <typename Scalar>
 struct MultiHeadResult : detail::BindOutputWeights<MultiHeadResult<Scalar>> {
   Matrix<Scalar> output;        ///< Tq×O (torch: Tq×D); a query that saw no key gets the row `bo` (0 without bias)
-  HeadWeights<Scalar> weights;  ///< h×Tq×Tk; rows sum to 1 over visible keys, masked entries exactly 0
+  HeadWeights<Scalar> weights;  ///< h×Tq×(Tk + appended keys); rows sum to 1 over visible keys, masked entries 0
   HeadWeights<Scalar> scores;   ///< h×Tq×Tk scaled scores when Options::return_scores, else empty
   RowFlags fully_masked;        ///< Tq; true where the query saw no key in every head
 
@@ -148,9 +149,24 @@ Index check_batch(const char* fn, const QSeq& q, const KSeq& k, const VSeq& v, c
   return batch;
 }
 
+/// The masks of a batch call whose parameters append keys (MultiHeadParams::appended_keys):
+/// item b's mask with the appended keys visible (CallMask), or empty when `masks` serve as they
+/// are (no appended key, or no mask).
+template <typename QSeq, typename KSeq, typename Scalar>
+std::vector<Mask> batch_call_masks(const QSeq& q, const KSeq& k, const MultiHeadParams<Scalar>& params,
+                                   const std::vector<Mask>& masks) {
+  std::vector<Mask> extended;
+  const Index extra = params.appended_keys();
+  if (extra == 0 || masks.empty()) return extended;
+  for (std::size_t b = 0; b < masks.size(); ++b)
+    extended.push_back(masks[b].is_all_visible() ? Mask()
+                                                 : with_appended_keys(masks[b], q[b].rows(), k[b].rows(), extra));
+  return extended;
+}
+
 /// A checked batch through multi_head_run: `results` (MultiHeadResult or MultiHeadOutput items)
 /// resized to the batch, item b's output Tq_b×O and fully masked rows written, the weights going
-/// where `heads_to` puts them.
+/// where `heads_to` puts them. `masks` are the call's (batch_call_masks, when keys are appended).
 template <typename QSeq, typename KSeq, typename VSeq, typename Scalar, typename Result, typename HeadsTo>
 void run_batch(const QSeq& q, const KSeq& k, const VSeq& v, const MultiHeadParams<Scalar>& params,
                const std::vector<Mask>& masks, std::vector<Result>& results, const HeadsTo& heads_to,
@@ -192,7 +208,8 @@ void run_batch(const QSeq& q, const KSeq& k, const VSeq& v, const MultiHeadParam
 /// \param v values, Tk×dv
 /// \param params projections, biases and the head count h
 /// \param output Tq×O, written
-/// \param weights resized to h×Tq×Tk and written; rows sum to 1 over visible keys
+/// \param weights resized to h×Tq×Tk (h×Tq×(Tk + e) with e = `params.appended_keys()`, torch's
+///        bias_k and zero key, their columns last) and written; rows sum to 1 over visible keys
 /// \param ws reusable scratch; reports the fully masked rows and the scores of the last call
 /// \param mask which keys each query may see, in every head or per head (Mask::per_head;
 ///        default: all)
@@ -210,9 +227,11 @@ Index multi_head_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixB
   constexpr const char* fn = "attn::multi_head";
   detail::check_multi_head_call(fn, q, k, v, params, output, mask, options);
   const auto weights_of = [&](Index) -> HeadWeights<Scalar>& { return weights; };
+  const detail::CallMask call_mask(mask, q.rows(), k.rows(), params.appended_keys());
   detail::multi_head_run(
       1, [&](Index) -> const DerivedQ& { return q.derived(); }, [&](Index) -> const DerivedK& { return k.derived(); },
-      [&](Index) -> const DerivedV& { return v.derived(); }, [&](Index) -> const Mask& { return mask; }, params,
+      [&](Index) -> const DerivedV& { return v.derived(); }, [&](Index) -> const Mask& { return call_mask.get(); },
+      params,
       [&](Index) -> Eigen::Ref<Matrix<Scalar>>& { return output; }, detail::FullHeads<decltype(weights_of)>{weights_of},
       ws, options);
   return ws.num_fully_masked(0);
@@ -284,7 +303,9 @@ void multi_head_batch_into(const QSeq& q, const KSeq& k, const VSeq& v, const Mu
                            const std::vector<Mask>& masks = {}, const Options& options = Options()) {
   const Index batch = detail::check_batch("attn::multi_head_batch", q, k, v, params, masks, options);
   const auto weights_of = [&](Index b) -> HeadWeights<Scalar>& { return results[static_cast<std::size_t>(b)].weights; };
-  detail::run_batch(q, k, v, params, masks, results, detail::FullHeads<decltype(weights_of)>{weights_of}, ws, options);
+  const std::vector<Mask> extended = detail::batch_call_masks(q, k, params, masks);
+  detail::run_batch(q, k, v, params, extended.empty() ? masks : extended, results,
+                    detail::FullHeads<decltype(weights_of)>{weights_of}, ws, options);
   for (Index b = 0; b < batch; ++b) {
     auto& r = results[static_cast<std::size_t>(b)];
     if (options.return_scores) {

@@ -94,6 +94,7 @@ MultiHeadMemory<Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k, con
   constexpr const char* fn = "attn::prepare_memory";
   detail::check_multi_head_scalars<Scalar, DerivedK, DerivedV>();
   detail::check_multi_head_params(fn, params);
+  detail::check_no_appended_keys(fn, params);
   ATTN_CHECK(!params.rotary, std::string(fn) + ": params.rotary is set, but a prepared source is cross-attention, whose "
                                                "keys have no positions in the queries' sequence: use a KVCache");
   detail::check_equal(fn, "k.cols()", k.cols(), "params.wk.rows()", params.wk.rows());

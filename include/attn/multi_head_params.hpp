@@ -43,6 +43,19 @@ struct MultiHeadParams {
   /// default, means h. Otherwise >= 1 and a divisor of h; `wk` then has g·dh columns and `wv`
   /// g·dhv, and query head i reads key/value head i / (h / g).
   Index kv_heads = 0;
+  /// torch's `add_bias_kv=True` (its state dict's `bias_k`, shape (1, 1, D)): one more key,
+  /// appended after the Tk projected keys of every call, as torch concatenates it after the
+  /// in-projection (`K·Wk + bk`, then this row), visible to every query whatever the mask (torch
+  /// pads `attn_mask` and `key_padding_mask` with a visible column). 1×(g·dh) (torch: 1×D), key
+  /// head j its columns [j·dh, (j+1)·dh); set with `bias_v`, or empty (default: no such key).
+  /// Weights then have Tk + 1 columns, the last for this key (Tk + 2 with add_zero_attn).
+  RowVector<Scalar> bias_k;
+  /// torch's `bias_v`, the value of the `bias_k` key: 1×(g·dhv) (torch: 1×D), or empty.
+  RowVector<Scalar> bias_v;
+  /// torch's `add_zero_attn=True`: one more key and value, both all zero (its score is 0),
+  /// appended after the projected keys (and after `bias_k`'s), visible to every query. Weights
+  /// then have one more column, the last.
+  bool add_zero_attn = false;
   /// Rotary position embedding of each head's projected queries and keys (LLaMA, Mistral, Qwen,
   /// GPT-NeoX), applied after their biases: row r of the queries and row r of the keys are
   /// position r (decoder steps: KVCache keeps the positions). Unset: none (torch, Keras).
@@ -65,12 +78,18 @@ struct MultiHeadParams {
   /// Output width O: the columns of a call's output (Keras' output_shape; torch's D).
   /// \return `wo.cols()`
   Index output_dim() const { return wo.cols(); }
+  /// Keys a multi_head call appends after its Tk keys: 1 for `bias_k`, 1 for `add_zero_attn`.
+  /// A call's weights have Tk + appended_keys() columns.
+  /// \return 0, 1 or 2
+  Index appended_keys() const { return (bias_k.size() != 0 ? 1 : 0) + (add_zero_attn ? 1 : 0); }
 
   /// From a `torch.nn.MultiheadAttention` with `kdim == vdim == embed_dim` (its state dict):
   /// `in_proj_weight` (3D×D), `in_proj_bias` (3D, as a row or column vector; empty when the
   /// module has `bias=False`), `out_proj.weight` (D×D), `out_proj.bias` (D, or empty).
-  /// torch's `out×in` Linear weights are transposed to attn's `in×out`. Not supported:
-  /// `add_bias_kv`, `add_zero_attn` (and dropout, which is off in eval mode anyway).
+  /// torch's `out×in` Linear weights are transposed to attn's `in×out`. A module built with
+  /// `add_bias_kv=True` has `bias_k` and `bias_v` besides: set the fields of those names
+  /// (`p.bias_k = bias_k.reshaped(1, D)`); `add_zero_attn=True`: set `p.add_zero_attn`. (Dropout
+  /// is off in eval mode.)
   /// \param in_proj_weight 3D×D, the rows of Wq, Wk, Wv stacked (torch `out×in`)
   /// \param in_proj_bias 3D values (bq, bk, bv), or empty for none
   /// \param out_proj_weight D×D (torch `out×in`)
@@ -142,6 +161,29 @@ void check_multi_head_params(const char* fn, const MultiHeadParams<Scalar>& p) {
   check_bias(fn, "params.bv", p.bv, dv);
   check_bias(fn, "params.bo", p.bo, p.wo.cols());
   if (p.rotary) check_rotary(fn, "params.rotary", *p.rotary, p.head_dim());
+  if ((p.bias_k.size() == 0) != (p.bias_v.size() == 0)) {
+    const bool k_set = p.bias_k.size() != 0;
+    const std::string set = k_set ? "bias_k " + shape(p.bias_k) : "bias_v " + shape(p.bias_v);
+    ATTN_CHECK(false, std::string(fn) + ": params." + set + " is set but params." + (k_set ? "bias_v" : "bias_k") +
+                          " is empty: they come together (torch's add_bias_kv), set both or neither");
+  }
+  if (p.bias_k.size() != 0) {
+    check_bias(fn, "params.bias_k", p.bias_k, p.wk.cols());
+    check_bias(fn, "params.bias_v", p.bias_v, dv);
+  }
+  ATTN_CHECK(!p.rotary || p.appended_keys() == 0,
+             std::string(fn) + ": params.rotary with params.bias_k or params.add_zero_attn: the appended keys have "
+                               "no position to rotate by (torch's add_bias_kv and add_zero_attn have no rotary form)");
+}
+
+/// Refuses torch's appended keys (bias_k, add_zero_attn) in the decoding forms (prepare_memory,
+/// KVCache), whose keys are the source's or the cache's positions only.
+template <typename Scalar>
+void check_no_appended_keys(const char* fn, const MultiHeadParams<Scalar>& p) {
+  ATTN_CHECK(p.appended_keys() == 0,
+             std::string(fn) + ": params.bias_k or params.add_zero_attn is set (torch's add_bias_kv, add_zero_attn); "
+                               "only attn::multi_head and its forms append those keys; call multi_head over the whole "
+                               "sequence instead");
 }
 
 /// The key/value head that query head `i` reads: `i / (h / g)` (`p` checked).

@@ -212,10 +212,12 @@ Index multi_head_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixB
                       const Mask& mask = Mask(), const Options& options = Options()) {
   constexpr const char* fn = "attn::multi_head";
   detail::check_multi_head_call(fn, q, k, v, params, output, mask, options);
-  sinks.begin(fn, params.heads, q.rows(), k.rows(), mask);
+  const detail::CallMask call_mask(mask, q.rows(), k.rows(), params.appended_keys());
+  sinks.begin(fn, params.heads, q.rows(), k.rows() + params.appended_keys(), call_mask.get());
   detail::multi_head_run(
       1, [&](Index) -> const DerivedQ& { return q.derived(); }, [&](Index) -> const DerivedK& { return k.derived(); },
-      [&](Index) -> const DerivedV& { return v.derived(); }, [&](Index) -> const Mask& { return mask; }, params,
+      [&](Index) -> const DerivedV& { return v.derived(); }, [&](Index) -> const Mask& { return call_mask.get(); },
+      params,
       [&](Index) -> Eigen::Ref<Matrix<Scalar>>& { return output; }, detail::SinkHeads<Scalar>{sinks, params.heads},
       ws, options);
   return ws.num_fully_masked(0);
@@ -274,16 +276,20 @@ void multi_head_batch_into(const QSeq& q, const KSeq& k, const VSeq& v, const Mu
   ATTN_CHECK(sinks.empty() || static_cast<Index>(sinks.size()) == batch,
              std::string(fn) + ": sinks.size() (" + std::to_string(sinks.size()) + ") must be 0 or q.size() (" +
                  std::to_string(batch) + ")");
+  const std::vector<Mask> extended = detail::batch_call_masks(q, k, params, masks);
+  const std::vector<Mask>& call_masks = extended.empty() ? masks : extended;
   const Mask none;
   for (Index b = 0; b < static_cast<Index>(sinks.size()); ++b) {
     const auto i = static_cast<std::size_t>(b);
     try {
-      sinks[i].begin(fn, params.heads, q[i].rows(), k[i].rows(), masks.empty() ? none : masks[i]);
+      sinks[i].begin(fn, params.heads, q[i].rows(), k[i].rows() + params.appended_keys(),
+                     call_masks.empty() ? none : call_masks[i]);
     } catch (const invalid_argument& e) {
       throw invalid_argument(detail::item_message(fn, b, e.what()));
     }
   }
-  detail::run_batch(q, k, v, params, masks, results, detail::BatchSinkHeads<Scalar>{sinks, params.heads}, ws, options);
+  detail::run_batch(q, k, v, params, call_masks, results, detail::BatchSinkHeads<Scalar>{sinks, params.heads}, ws,
+                    options);
 }
 
 /// multi_head_batch_into, output only for every item (PyTorch `need_weights=False`).

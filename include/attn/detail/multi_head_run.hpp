@@ -18,6 +18,8 @@
 #include <cmath>
 #include <cstddef>
 #include <exception>
+#include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,9 +56,51 @@ struct Lend {
   Lend& operator=(const Lend&) = delete;
 };
 
+/// The mask of a call whose keys get `extra` appended ones (MultiHeadParams::appended_keys:
+/// torch's bias_k and zero key), as torch pads its `attn_mask` and `key_padding_mask` with a
+/// visible column for each: `mask` (Tq×Tk, checked) as an explicit Tq×(Tk + extra) mask (per
+/// head when it is per head), its visibility and score bias kept, the appended columns visible.
+inline Mask with_appended_keys(const Mask& mask, Index tq, Index tk, Index extra) {
+  if (mask.heads() > 0) {
+    std::vector<Mask> heads;
+    for (Index i = 0; i < mask.heads(); ++i) heads.push_back(with_appended_keys(mask.head(i), tq, tk, extra));
+    return Mask::per_head(std::move(heads));
+  }
+  // torch's float attn_mask: the score bias (0 without one) where visible, -inf where hidden.
+  Eigen::MatrixXd torch = Eigen::MatrixXd::Zero(tq, tk + extra);
+  for (Index j = 0; j < tk; ++j)
+    for (Index i = 0; i < tq; ++i)
+      torch(i, j) = !mask.visible(i, j, tk) ? -std::numeric_limits<double>::infinity()
+                    : mask.bias()          ? (*mask.bias())(i, j)
+                                           : 0.0;
+  return Mask::additive(torch);
+}
+
+/// The mask a multi_head call applies: the caller's, or with_appended_keys() of it when the
+/// parameters append keys and the mask hides some (a mask that hides nothing stays as it is:
+/// no copy, no allocation). Holds the extended mask for the length of the call.
+class CallMask {
+ public:
+  CallMask(const Mask& mask, Index tq, Index tk, Index extra) : mask_(&mask) {
+    if (extra > 0 && !mask.is_all_visible()) {
+      own_ = with_appended_keys(mask, tq, tk, extra);
+      mask_ = &*own_;
+    }
+  }
+  CallMask(const CallMask&) = delete;
+  CallMask& operator=(const CallMask&) = delete;
+  const Mask& get() const { return *mask_; }
+
+ private:
+  const Mask* mask_;
+  std::optional<Mask> own_;
+};
+
 /// The multi-head kernel over a batch. `q_of(b)`, `k_of(b)`, `v_of(b)`, `mask_of(b)` give item
 /// b's inputs, `output_of(b)` its Tq×O output, `heads_to` where the weights go (FullHeads: the
-/// HeadWeights of each item). All arguments are valid (checked by the caller). Tasks (item, head)
+/// HeadWeights of each item). All arguments are valid (checked by the caller). With keys to
+/// append (`p.appended_keys()` = e > 0: torch's bias_k, its zero key) each head's keys and values
+/// get e rows after the projected Tk, and `mask_of(b)` must already be Tq×(Tk + e) (CallMask). Tasks (item, head)
 /// project, attend and write their columns of the concatenation (one after another in head order
 /// when `heads_to.serial()`, each head's blocks then in parallel); then tasks (item, column
 /// block) apply the output projection.
@@ -71,6 +115,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
   const Index dh = p.head_dim();         // queries' and keys' columns per head
   const Index dhv = p.value_head_dim();  // values' (and the concatenation's) columns per head
   const Index o = p.output_dim();
+  const Index extra = p.appended_keys();  // torch's bias_k and zero key, after the Tk keys
   const Index tasks = batch * h;
   const SingleThreadedEigen serial;  // Eigen's products single-threaded in a team of any size
   const Index threads = max_threads();
@@ -82,7 +127,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
   for (Index b = 0; b < batch; ++b) {
     auto& it = ws_items[static_cast<std::size_t>(b)];
     const Index tq = q_of(b).rows();
-    const Index tk = k_of(b).rows();
+    const Index tk = k_of(b).rows() + extra;
     it.concat.matrix(tq, h * dhv);
     if (it.flags.size() < tq) it.flags.resize(tq);
     it.flag_count = tq;
@@ -108,7 +153,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
   Index most_k = 0;
   for (Index b = 0; b < batch; ++b) {
     most_q = std::max(most_q, q_of(b).rows());
-    most_k = std::max(most_k, k_of(b).rows());
+    most_k = std::max(most_k, k_of(b).rows() + extra);
   }
   // Rotary embedding: the angles of positions 0 to max(Tq, Tk) − 1, once for every head.
   auto& rotary = MultiHeadWorkspaceAccess::rotary(ws);
@@ -135,14 +180,26 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     // then omp_get_thread_num() is the caller's own team's number, not a lane).
     auto& lane = lanes[serial_heads || threads <= 1 ? 0 : static_cast<std::size_t>(thread_id())];
     auto qh = lane.q.matrix(q_of(b).rows(), dh);  // within the sizes above: no allocation
-    auto kh = lane.k.matrix(k_of(b).rows(), dh);
-    auto vh = lane.v.matrix(k_of(b).rows(), dhv);
+    const Index tk = k_of(b).rows();
+    auto kh = lane.k.matrix(tk + extra, dh);
+    auto vh = lane.v.matrix(tk + extra, dhv);
+    auto kp = kh.topRows(tk);  // the projected keys and values; the appended ones below them
+    auto vp = vh.topRows(tk);
     product(q_of(b), p.wq.middleCols(c0, dh), qh);  // attn's gemm for plain inputs (gemm.hpp)
-    product(k_of(b), p.wk.middleCols(k0, dh), kh);  // grouped-query attention: again for each head
-    product(v_of(b), p.wv.middleCols(kv0, dhv), vh);  // of the group (the lane holds one head's)
+    product(k_of(b), p.wk.middleCols(k0, dh), kp);  // grouped-query attention: again for each head
+    product(v_of(b), p.wv.middleCols(kv0, dhv), vp);  // of the group (the lane holds one head's)
     if (p.bq.size() != 0) qh.rowwise() += p.bq.segment(c0, dh);
-    if (p.bk.size() != 0) kh.rowwise() += p.bk.segment(k0, dh);
-    if (p.bv.size() != 0) vh.rowwise() += p.bv.segment(kv0, dhv);
+    if (p.bk.size() != 0) kp.rowwise() += p.bk.segment(k0, dh);
+    if (p.bv.size() != 0) vp.rowwise() += p.bv.segment(kv0, dhv);
+    Index appended = tk;  // torch's order: bias_k's key, then the zero key
+    if (p.bias_k.size() != 0) {
+      kh.row(appended) = p.bias_k.segment(k0, dh);
+      vh.row(appended++) = p.bias_v.segment(kv0, dhv);
+    }
+    if (p.add_zero_attn) {
+      kh.row(appended).setZero();
+      vh.row(appended).setZero();
+    }
     if (p.rotary) {  // after the biases, as transformers rotates (Qwen2 has biases, LLaMA none)
       rotate_rows(qh, dh, p.rotary->pairs, rotary, position);
       rotate_rows(kh, dh, p.rotary->pairs, rotary, position);

@@ -972,6 +972,14 @@ attn::MultiHeadParams<Scalar> repeat_kv_heads(const attn::MultiHeadParams<Scalar
     if (p.bk.size() != 0) e.bk.segment(i * dh, dh) = p.bk.segment(j * dh, dh);
     if (p.bv.size() != 0) e.bv.segment(i * dhv, dhv) = p.bv.segment(j * dhv, dhv);
   }
+  if (p.bias_k.size() != 0) {  // torch's appended key and value, per key/value head too
+    e.bias_k.resize(h * dh);
+    e.bias_v.resize(h * dhv);
+    for (Index i = 0; i < h; ++i) {
+      e.bias_k.segment(i * dh, dh) = p.bias_k.segment(i / (h / g) * dh, dh);
+      e.bias_v.segment(i * dhv, dhv) = p.bias_v.segment(i / (h / g) * dhv, dhv);
+    }
+  }
   return e;
 }
 
@@ -1026,6 +1034,26 @@ TEMPLATE_TEST_CASE("grouped-query attention is multi-head attention with its key
         forms += 3;
       }
 
+      // torch's appended keys (bias_k per key/value head, the zero key) and sinks, whose heads
+      // run in turn: the same bits as the repeated heads.
+      auto pa = p;
+      pa.bias_k = attn_test::random_matrix<Scalar>(rng, 1, g * dh);
+      pa.bias_v = attn_test::random_matrix<Scalar>(rng, 1, g * dhv);
+      pa.add_zero_attn = bias;
+      const auto ea = repeat_kv_heads(pa);
+      const Index cols = tk + pa.appended_keys();
+      for (const attn::Mask& mask : masks) {
+        CHECK(same_result(attn::multi_head(q, k, v, pa, mask), attn::multi_head(q, k, v, ea, mask)));
+        Mat<Scalar> mean(tq, cols), mean_e(tq, cols);
+        const auto sunk = attn::multi_head(q, k, v, pa, attn::HeadSinks<Scalar>().reduce(attn::HeadReduction::mean, mean),
+                                           mask);
+        const auto sunk_e = attn::multi_head(
+            q, k, v, ea, attn::HeadSinks<Scalar>().reduce(attn::HeadReduction::mean, mean_e), mask);
+        CHECK(bitwise_equal(sunk.output, sunk_e.output));
+        CHECK(bitwise_equal(mean, mean_e));
+        forms += 2;
+      }
+
       // A prepared source: g heads' keys and values, the steps equal to the repeated heads' steps.
       const auto memory = attn::prepare_memory(k, v, p, tk - 2);
       const auto memory_e = attn::prepare_memory(k, v, e, tk - 2);
@@ -1061,7 +1089,7 @@ TEMPLATE_TEST_CASE("grouped-query attention is multi-head attention with its key
       forms += 2;
     }
   }
-  CHECK(forms == 12 * (4 * 3 + 2));
+  CHECK(forms == 12 * (4 * 3 + 4 * 2 + 2));
 }
 
 TEST_CASE("grouped-query attention: bad kv_heads and widths throw with exact messages", "[multi_head][grouped][errors]") {

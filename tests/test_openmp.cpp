@@ -104,19 +104,33 @@ TEMPLATE_TEST_CASE("openmp: multi-head gives the same bits with 1, 2 and 5 threa
   p.wo = attn_test::random_matrix<S>(rng, 32, 32);
   p.bq = attn_test::random_matrix<S>(rng, 1, 32);
   p.heads = 4;
-  for (const Index t : {Index(1), Index(300)}) {
-    INFO("T " << t);
-    const Matrix<S> x = attn_test::random_matrix<S>(rng, t, 32);
-    attn::MultiHeadResult<S> one;
-    {
-      Threads threads(1);
-      one = attn::multi_head(x, p, Mask::causal(0));
-    }
-    for (const int n : {2, 5}) {
-      Threads threads(n);
-      const auto many = attn::multi_head(x, p, Mask::causal(0));
-      CHECK(same_bits(many.output, one.output));
-      for (Index h = 0; h < p.heads; ++h) CHECK(same_bits(many.weights.head(h), one.weights.head(h)));
+  // Also grouped key/value heads (projected once per call by tasks of their own, then read by
+  // the query heads' tasks), with a rotary embedding, and with torch's appended keys.
+  auto grouped = p;
+  grouped.kv_heads = 2;
+  grouped.wk = attn_test::random_matrix<S>(rng, 32, 16);
+  grouped.wv = attn_test::random_matrix<S>(rng, 32, 16);
+  grouped.rotary = attn::Rotary{};
+  auto appended = grouped;
+  appended.rotary.reset();
+  appended.bias_k = attn_test::random_matrix<S>(rng, 1, 16);
+  appended.bias_v = attn_test::random_matrix<S>(rng, 1, 16);
+  appended.add_zero_attn = true;
+  for (const auto* params : {&p, &grouped, &appended}) {
+    for (const Index t : {Index(1), Index(300)}) {
+      INFO("T " << t << ", kv_heads " << params->kv_heads << ", appended keys " << params->appended_keys());
+      const Matrix<S> x = attn_test::random_matrix<S>(rng, t, 32);
+      attn::MultiHeadResult<S> one;
+      {
+        Threads threads(1);
+        one = attn::multi_head(x, *params, Mask::causal(0));
+      }
+      for (const int n : {2, 5}) {
+        Threads threads(n);
+        const auto many = attn::multi_head(x, *params, Mask::causal(0));
+        CHECK(same_bits(many.output, one.output));
+        for (Index h = 0; h < params->heads; ++h) CHECK(same_bits(many.weights.head(h), one.weights.head(h)));
+      }
     }
   }
 }

@@ -74,6 +74,8 @@ class MultiHeadWorkspace {
   struct Item {
     detail::Buffer<Scalar> q;       // B×D projected queries of a decoder step (multi_head_step.hpp)
     detail::Buffer<Scalar> concat;  // Tq×(h·dhv) heads' outputs side by side
+    detail::Buffer<Scalar> keys;    // grouped-query attention: Tk×(g·dh), each key/value head
+    detail::Buffer<Scalar> values;  // projected once per call (Tk×(g·dhv)), read by its h/g heads
     RowFlags flags;
     Index flag_count = 0;
     HeadWeights<Scalar> scores;

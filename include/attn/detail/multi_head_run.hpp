@@ -98,12 +98,15 @@ class CallMask {
 
 /// The multi-head kernel over a batch. `q_of(b)`, `k_of(b)`, `v_of(b)`, `mask_of(b)` give item
 /// b's inputs, `output_of(b)` its Tq×O output, `heads_to` where the weights go (FullHeads: the
-/// HeadWeights of each item). All arguments are valid (checked by the caller). With keys to
-/// append (`p.appended_keys()` = e > 0: torch's bias_k, its zero key) each head's keys and values
-/// get e rows after the projected Tk, and `mask_of(b)` must already be Tq×(Tk + e) (CallMask). Tasks (item, head)
-/// project, attend and write their columns of the concatenation (one after another in head order
-/// when `heads_to.serial()`, each head's blocks then in parallel); then tasks (item, column
-/// block) apply the output projection.
+/// HeadWeights of each item). All arguments are valid (checked by the caller). Tasks (item,
+/// head) project, attend and write their columns of the concatenation (one after another in
+/// head order when `heads_to.serial()`, each head's blocks then in parallel); then tasks (item,
+/// column block) apply the output projection. A head's keys and values are projected into its
+/// thread's lane by its task; with grouped-query attention (g < h key/value heads) tasks (item,
+/// key/value head) first project each key/value head once into the item's scratch, and the h/g
+/// query heads of its group read it there. With keys to append (`p.appended_keys()` = e > 0:
+/// torch's bias_k, its zero key) the keys and values get e rows after the projected Tk, and
+/// `mask_of(b)` must already be Tq×(Tk + e) (CallMask).
 template <typename Scalar, typename QOf, typename KOf, typename VOf, typename MaskOf, typename OutputOf,
           typename HeadsTo>
 void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_of, const MaskOf& mask_of,
@@ -116,7 +119,10 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
   const Index dhv = p.value_head_dim();  // values' (and the concatenation's) columns per head
   const Index o = p.output_dim();
   const Index extra = p.appended_keys();  // torch's bias_k and zero key, after the Tk keys
+  const Index g = p.key_value_heads();
+  const bool shared_kv = g < h;  // grouped-query attention: each key/value head projected once per item
   const Index tasks = batch * h;
+  const Index kv_tasks = shared_kv ? batch * g : 0;
   const SingleThreadedEigen serial;  // Eigen's products single-threaded in a team of any size
   const Index threads = max_threads();
 
@@ -129,6 +135,10 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     const Index tq = q_of(b).rows();
     const Index tk = k_of(b).rows() + extra;
     it.concat.matrix(tq, h * dhv);
+    if (shared_kv) {
+      it.keys.matrix(tk, g * dh);
+      it.values.matrix(tk, g * dhv);
+    }
     if (it.flags.size() < tq) it.flags.resize(tq);
     it.flag_count = tq;
     heads_to.prepare(b, h, tq, tk);
@@ -142,7 +152,8 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
   }
 
   // One lane of scratch per thread (one when heads run in turn, each head's blocks then in
-  // parallel): a head is projected into its thread's lane, and its Workspace borrows the lane's
+  // parallel): a head is projected into its thread's lane (its queries only with grouped-query
+  // attention, whose keys and values are the item's), and its Workspace borrows the lane's
   // blocks of weights and keys' transpose for its call, so that h heads hold `threads` sets of
   // them, not h. Sized here, outside the parallel region.
   const bool serial_heads = heads_to.serial();
@@ -161,34 +172,21 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
   const auto position = [](Index r) { return r; };
   for (std::size_t l = 0; l < lane_count; ++l) {
     lanes[l].q.matrix(most_q, dh);
+    if (shared_kv) continue;  // the keys and values are the item's
     lanes[l].k.matrix(most_k, dh);
     lanes[l].v.matrix(most_k, dhv);
   }
 
-  // A head's projection, attention, and its block of the concatenation.
-  const auto attend = [&](Index t) {
-    const Index b = t / h;
-    const Index i = t % h;
-    const Index c0 = i * dh;    // head i's columns of Wq
-    const Index v0 = i * dhv;   // and of the concatenation
-    const Index j = kv_head(p, i);  // its key/value head (i unless grouped-query attention)
+  // Key/value head j of item b projected into kh (Tk + extra rows, dh columns) and vh: the
+  // products, their biases, torch's appended keys below them, the rotary embedding of the keys.
+  const auto project_kv = [&](Index b, Index j, auto&& kh, auto&& vh) {
+    const Index tk = k_of(b).rows();
     const Index k0 = j * dh;
     const Index kv0 = j * dhv;
-    auto& it = ws_items[static_cast<std::size_t>(b)];
-    auto& hw = ws_heads[static_cast<std::size_t>(t)];
-    // This thread's lane in attn's team; lane 0 when no team runs (heads in turn, or one thread:
-    // then omp_get_thread_num() is the caller's own team's number, not a lane).
-    auto& lane = lanes[serial_heads || threads <= 1 ? 0 : static_cast<std::size_t>(thread_id())];
-    auto qh = lane.q.matrix(q_of(b).rows(), dh);  // within the sizes above: no allocation
-    const Index tk = k_of(b).rows();
-    auto kh = lane.k.matrix(tk + extra, dh);
-    auto vh = lane.v.matrix(tk + extra, dhv);
     auto kp = kh.topRows(tk);  // the projected keys and values; the appended ones below them
     auto vp = vh.topRows(tk);
-    product(q_of(b), p.wq.middleCols(c0, dh), qh);  // attn's gemm for plain inputs (gemm.hpp)
-    product(k_of(b), p.wk.middleCols(k0, dh), kp);  // grouped-query attention: again for each head
-    product(v_of(b), p.wv.middleCols(kv0, dhv), vp);  // of the group (the lane holds one head's)
-    if (p.bq.size() != 0) qh.rowwise() += p.bq.segment(c0, dh);
+    product(k_of(b), p.wk.middleCols(k0, dh), kp);  // attn's gemm for plain inputs (gemm.hpp)
+    product(v_of(b), p.wv.middleCols(kv0, dhv), vp);
     if (p.bk.size() != 0) kp.rowwise() += p.bk.segment(k0, dh);
     if (p.bv.size() != 0) vp.rowwise() += p.bv.segment(kv0, dhv);
     Index appended = tk;  // torch's order: bias_k's key, then the zero key
@@ -200,16 +198,55 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
       kh.row(appended).setZero();
       vh.row(appended).setZero();
     }
-    if (p.rotary) {  // after the biases, as transformers rotates (Qwen2 has biases, LLaMA none)
-      rotate_rows(qh, dh, p.rotary->pairs, rotary, position);
-      rotate_rows(kh, dh, p.rotary->pairs, rotary, position);
-    }
+    // After the biases, as transformers rotates (Qwen2 has biases, LLaMA none); never with
+    // appended keys (checked).
+    if (p.rotary) rotate_rows(kh, dh, p.rotary->pairs, rotary, position);
+  };
+
+  // Grouped-query attention: task t projects key/value head t % g of item t / g into the item's
+  // scratch (sized above: no allocation here).
+  const auto project_group = [&](Index t) {
+    const Index b = t / g;
+    const Index j = t % g;
+    auto& it = ws_items[static_cast<std::size_t>(b)];
+    project_kv(b, j, it.keys.view().middleCols(j * dh, dh), it.values.view().middleCols(j * dhv, dhv));
+  };
+
+  // A head's projection, attention, and its block of the concatenation.
+  const auto attend = [&](Index t) {
+    const Index b = t / h;
+    const Index i = t % h;
+    const Index c0 = i * dh;    // head i's columns of Wq
+    const Index v0 = i * dhv;   // and of the concatenation
+    const Index j = kv_head(p, i);  // its key/value head (i unless grouped-query attention)
+    auto& it = ws_items[static_cast<std::size_t>(b)];
+    auto& hw = ws_heads[static_cast<std::size_t>(t)];
+    // This thread's lane in attn's team; lane 0 when no team runs (heads in turn, or one thread:
+    // then omp_get_thread_num() is the caller's own team's number, not a lane).
+    auto& lane = lanes[serial_heads || threads <= 1 ? 0 : static_cast<std::size_t>(thread_id())];
+    auto qh = lane.q.matrix(q_of(b).rows(), dh);  // within the sizes above: no allocation
+    product(q_of(b), p.wq.middleCols(c0, dh), qh);  // attn's gemm for plain inputs (gemm.hpp)
+    if (p.bq.size() != 0) qh.rowwise() += p.bq.segment(c0, dh);
+    if (p.rotary) rotate_rows(qh, dh, p.rotary->pairs, rotary, position);  // after the bias, as the keys
     auto concat = it.concat.view();
     auto oh = concat.middleCols(v0, dhv);
     auto& own = buffers(hw);
     const Lend lend_blocks(own.block, lane.blocks);
     const Lend lend_keys(own.keys, lane.keys);
-    heads_to.attend(b, i, qh, kh, vh, oh, hw, mask_of(b).head(i), options);  // a per-head mask: head i's
+    const auto attend_head = [&](const auto& kh, const auto& vh) {
+      heads_to.attend(b, i, qh, kh, vh, oh, hw, mask_of(b).head(i), options);  // a per-head mask: head i's
+    };
+    if (shared_kv) {  // the group's keys and values, projected by project_group
+      const auto& keys = it.keys;
+      const auto& values = it.values;
+      attend_head(keys.view().middleCols(j * dh, dh), values.view().middleCols(j * dhv, dhv));
+    } else {  // its own, into the lane (within the sizes above)
+      const Index tk = k_of(b).rows() + extra;
+      auto kh = lane.k.matrix(tk, dh);
+      auto vh = lane.v.matrix(tk, dhv);
+      project_kv(b, j, kh, vh);
+      attend_head(kh, vh);
+    }
     if (options.return_scores) detail::HeadWeightsAccess::head(it.scores, i) = hw.scores();
   };
 
@@ -256,14 +293,18 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     }
   };
 
-  if (serial_heads)
+  if (serial_heads) {
+    for (Index t = 0; t < kv_tasks; ++t) guarded(project_group, t);
     for (Index t = 0; t < tasks; ++t) guarded(attend, t);
+  }
   if (threads <= 1) {
     // One thread (OMP_NUM_THREADS=1, a caller's parallel region, no OpenMP): the same tasks in
     // the same order, without a region to start: libgomp allocates a team for every region,
     // even of one thread, and a warm call allocates nothing.
-    if (!serial_heads)
+    if (!serial_heads) {
+      for (Index t = 0; t < kv_tasks; ++t) guarded(project_group, t);
       for (Index t = 0; t < tasks; ++t) guarded(attend, t);
+    }
     for (Index t = 0; t < tasks; ++t) guarded(project, t);
   } else {
 #ifdef _OPENMP
@@ -271,6 +312,10 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
 #endif
     {
       if (!serial_heads) {
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (Index t = 0; t < kv_tasks; ++t) guarded(project_group, t);
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif

@@ -18,6 +18,7 @@
 #include <attn/luong.hpp>
 #include <attn/additive.hpp>
 #include <attn/head_weights.hpp>
+#include <attn/head_norm.hpp>
 #include <attn/rotary.hpp>
 #include <attn/multi_head_params.hpp>
 #include <attn/multi_head_workspace.hpp>

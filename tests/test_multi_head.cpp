@@ -1659,12 +1659,13 @@ TEMPLATE_TEST_CASE("apply_rotary rotates pairs of columns as complex numbers (fl
   CHECK(rotations == 6);
 }
 
-TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, causal) from apply_rotary and "
-                   "scaled_dot_product gives transformers' numbers",
+TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, causal, Qwen3's and Gemma 3's q/k norms) "
+                   "from apply_rotary and scaled_dot_product gives transformers' numbers",
                    "[rotary][grouped][parity]", float, double) {
   using Scalar = TestType;
   const double tol = attn_test::tolerance<Scalar>();
   Index layers = 0;
+  Index normed_layers = 0;
   for (const std::string& name : fixture_cases("rotary")) {
     const Fixture f = read_fixture(name, "rotary");
     if (f.str("kind") != "layer") continue;
@@ -1673,10 +1674,23 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
     const attn::Rotary rope = fixture_rotary(f, 0);
     const Mat<Scalar> x = f.matrix("x").cast<Scalar>();
     const Index t = x.rows();
+    // Qwen3 and Gemma 3: an RMSNorm of each head's queries and keys (Gemma 3's scales by 1 + weight).
+    const bool normed = f.has("q_norm");
+    attn::HeadNorm<Scalar> q_norm, k_norm;
+    if (normed) {
+      q_norm.weight = f.matrix("q_norm").cast<Scalar>();
+      k_norm.weight = f.matrix("k_norm").cast<Scalar>();
+      q_norm.eps = k_norm.eps = std::stod(f.str("eps"));
+      q_norm.one_plus = k_norm.one_plus = f.integer("one_plus") != 0;
+    }
     // transformers' Linear weights are out×in: x·Wᵀ.
     Mat<Scalar> q = x * f.matrix("q_proj").cast<Scalar>().transpose();  // T×(h·dh)
     Mat<Scalar> k = x * f.matrix("k_proj").cast<Scalar>().transpose();  // T×(g·dh)
     const Mat<Scalar> v = x * f.matrix("v_proj").cast<Scalar>().transpose();
+    if (normed) {  // before the rotation, as transformers
+      attn::apply_head_norm(q, dh, q_norm);
+      attn::apply_head_norm(k, dh, k_norm);
+    }
     attn::apply_rotary(q, dh, rope);  // positions 0..T-1
     attn::apply_rotary(k, dh, rope);
     Mat<Scalar> concat(t, h * dh);
@@ -1701,6 +1715,10 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
     p.heads = h;
     p.kv_heads = g;
     p.rotary = rope;
+    if (normed) {
+      p.q_norm = q_norm;
+      p.k_norm = k_norm;
+    }
     const auto r = attn::multi_head(x, p, attn::Mask::causal());
     ATTN_CHECK_CLOSE(r.output, f.matrix("output"), tol);
     for (Index i = 0; i < h; ++i) ATTN_CHECK_CLOSE(r.weights.head(i), expected_w.middleRows(i * t, t), tol);
@@ -1710,6 +1728,13 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
     auto plain = p;
     plain.rotary.reset();
     CHECK_FALSE(attn::multi_head(x, plain, attn::Mask::causal()).output.isApprox(r.output, Scalar(1e-3)));
+    if (normed) {  // nor without either norm
+      for (const bool queries : {true, false}) {
+        auto one = p;
+        (queries ? one.q_norm : one.k_norm).reset();
+        CHECK_FALSE(attn::multi_head(x, one, attn::Mask::causal()).output.isApprox(r.output, Scalar(1e-3)));
+      }
+    }
 
     // Decoding token by token: the cache rotates each key at its position, the query at the last.
     attn::KVCache<Scalar> cache(p, 1, 2);
@@ -1740,8 +1765,87 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
       ATTN_CHECK_CLOSE(chunked.keys(0), k, tol);
     }
     ++layers;
+    normed_layers += normed ? 1 : 0;
   }
-  CHECK(layers == 2);
+  CHECK(layers == 4);
+  CHECK(normed_layers == 2);
+}
+
+TEMPLATE_TEST_CASE("q_norm and k_norm: a prepared memory's steps and a cache's equal the multi_head call",
+                   "[multi_head][head_norm][decoding]", float, double) {
+  // Cross-attention normalises the source's keys once (prepare_memory) and each step's queries;
+  // the cache each appended key and each step's queries, before the scale: the numbers of the
+  // full call, within rounding.
+  using Scalar = TestType;
+  const double tol = attn_test::tolerance<Scalar>();
+  std::mt19937_64 rng(3707);
+  auto p = to_params<Scalar>(random_params<Scalar>(rng, 4, 16, 12, 10, 10, true));
+  attn::HeadNorm<Scalar> qn, kn;
+  qn.weight = attn_test::random_matrix<Scalar>(rng, 1, 4, 0.5, 1.5);
+  kn.weight = attn_test::random_matrix<Scalar>(rng, 1, 4, -0.5, 0.5);
+  kn.one_plus = true;
+  kn.eps = 1e-3;
+  p.q_norm = qn;
+  p.k_norm = kn;
+  const Mat<Scalar> q = attn_test::random_matrix<Scalar>(rng, 5, 12, -2, 2);
+  const Mat<Scalar> k = attn_test::random_matrix<Scalar>(rng, 7, 10, -2, 2);
+  const auto full = attn::multi_head(q, k, k, p, attn::Mask::key_length(6));
+  const auto memory = attn::prepare_memory(k, k, p, 6);
+  const auto steps = attn::attend(memory, q);
+  ATTN_CHECK_CLOSE(steps.output, full.output, tol);
+  for (Index i = 0; i < 4; ++i) ATTN_CHECK_CLOSE(steps.weights.head(i), full.weights.head(i), tol);
+  // The memory's keys are the normalised projections: apply_head_norm on K·Wk + bk.
+  Mat<Scalar> keys = k * p.wk;
+  keys.rowwise() += p.bk;
+  attn::apply_head_norm(keys, 4, kn);
+  ATTN_CHECK_CLOSE(memory.keys(), keys, tol);
+
+  // Self-attention through a cache, a prompt of 3 and then a step per position.
+  const Mat<Scalar> x = attn_test::random_matrix<Scalar>(rng, 6, 12, -2, 2);
+  auto self = to_params<Scalar>(random_params<Scalar>(rng, 4, 16, 12, 12, 12, false));
+  self.q_norm = qn;
+  self.k_norm = kn;
+  const auto causal = attn::multi_head(x, self, attn::Mask::causal());
+  attn::KVCache<Scalar> cache(self);
+  cache.append(x.topRows(3));
+  const auto prompt = attn::attend(cache, x.topRows(3));
+  ATTN_CHECK_CLOSE(prompt.output, causal.output.topRows(3), tol);
+  for (Index s = 3; s < 6; ++s) {
+    cache.append(x.row(s));
+    const auto step = attn::attend(cache, x.row(s));
+    ATTN_CHECK_CLOSE(step.output, causal.output.row(s), tol);
+    for (Index i = 0; i < 4; ++i) ATTN_CHECK_CLOSE(step.weights.head(i), causal.weights.head(i).row(s).head(s + 1), tol);
+  }
+  // And one without the query norm is not the same layer.
+  auto no_q = self;
+  no_q.q_norm.reset();
+  CHECK_FALSE(attn::multi_head(x, no_q, attn::Mask::causal()).output.isApprox(causal.output, Scalar(1e-3)));
+}
+
+TEST_CASE("q_norm, k_norm and apply_head_norm: bad arguments throw with exact messages", "[head_norm][errors]") {
+  std::mt19937_64 rng(3708);
+  auto p = to_params<double>(random_params<double>(rng, 2, 8, 8, 8, 8, true));
+  const MatrixD x = attn_test::random_matrix<double>(rng, 3, 8);
+  attn::HeadNorm<double> n;
+  n.weight = Eigen::RowVectorXd::Ones(3);
+  p.q_norm = n;
+  CHECK_THROWS_ATTN(attn::multi_head(x, p),
+                    "attn::multi_head: params.q_norm.weight (1x3) must be (1x4), one scale per column of a head");
+  p.q_norm.reset();
+  n.weight = Eigen::RowVectorXd::Ones(4);
+  n.eps = -1.0;
+  p.k_norm = n;
+  CHECK_THROWS_ATTN(attn::KVCache<double>(p), "attn::KVCache: params.k_norm.eps (-1) must be finite and >= 0");
+  n.eps = std::numeric_limits<double>::quiet_NaN();
+  MatrixD m = x;
+  CHECK_THROWS_ATTN(attn::apply_head_norm(m, 4, n), "attn::apply_head_norm: norm.eps (nan) must be finite and >= 0");
+  n.eps = 0.0;
+  CHECK_THROWS_ATTN(attn::apply_head_norm(m, 3, n),
+                    "attn::apply_head_norm: head_dim (3) must be >= 1 and divide x.cols() (8)");
+  // eps 0 is allowed: a head of zeros then divides by 0 (NaN, as torch's rsqrt(0)·0 gives).
+  attn::apply_head_norm(m, 4, n);
+  const double rms = std::sqrt(x.leftCols(4).row(1).squaredNorm() / 4.0);
+  ATTN_CHECK_CLOSE(m.block(1, 0, 1, 4), MatrixD(x.block(1, 0, 1, 4) / rms), 1e-12);
 }
 
 TEST_CASE("apply_rotary: bad arguments throw with exact messages", "[rotary][errors]") {

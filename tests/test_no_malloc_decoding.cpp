@@ -485,10 +485,15 @@ TEST_CASE("no allocation: the guard itself catches operator new", "[no_malloc]")
 // --- multi-head decoding (attn/multi_head_memory.hpp, attn/kv_cache.hpp, attn/decoder_history.hpp) ---
 
 
-/// `p` as a LLaMA-style layer: h/2 key/value heads and a rotary embedding over whole heads.
+/// `p` as a LLaMA-style layer: h/2 key/value heads and a rotary embedding over whole heads, with
+/// Qwen3's RMSNorm of each head's queries and keys.
 template <typename S>
 attn::MultiHeadParams<S> llama_like(const attn::MultiHeadParams<S>& p) {
-  return attn_test::grouped_rotary(p, p.heads / 2, 0);
+  auto l = attn_test::grouped_rotary(p, p.heads / 2, 0);
+  const attn::RowVector<S> ones = attn::RowVector<S>::Ones(l.head_dim());
+  l.q_norm = attn::HeadNorm<S>{ones, 1e-6};
+  l.k_norm = attn::HeadNorm<S>{ones, 1e-6, true};
+  return l;
 }
 
 // A transformer decoder's steps: per layer a cache append and self-attention step, a

@@ -15,6 +15,7 @@
 #include "luong.hpp"
 #include "additive.hpp"
 #include "head_weights.hpp"
+#include "head_norm.hpp"
 #include "rotary.hpp"
 #include "multi_head_params.hpp"
 #include "multi_head_workspace.hpp"

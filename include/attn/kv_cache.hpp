@@ -193,6 +193,7 @@ class KVCache {
     auto pv = projected_v_.topRows(rows);
     detail::project_rows(k, p.wk, p.bk, pk, row_in_.data(), row_out_.data());
     detail::project_rows(v, p.wv, p.bv, pv, row_in_.data(), row_out_.data());
+    if (p.k_norm) detail::norm_rows(pk, p.head_dim(), *p.k_norm);  // before the rotation, as transformers
     if (p.rotary) {  // row b·P + r of every beam is position steps_ + r
       rotary_.fill(*p.rotary, detail::rotary_dims(*p.rotary, p.head_dim()), steps_, count);
       detail::rotate_rows(pk, p.head_dim(), p.rotary->pairs, rotary_, [count](Index r) { return r % count; });

@@ -189,6 +189,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     product(v_of(b), p.wv.middleCols(kv0, dhv), vp);
     if (p.bk.size() != 0) kp.rowwise() += p.bk.segment(k0, dh);
     if (p.bv.size() != 0) vp.rowwise() += p.bv.segment(kv0, dhv);
+    if (p.k_norm) norm_rows(kp, dh, *p.k_norm);  // Qwen3's k_norm: after the bias, before the rotation
     Index appended = tk;  // torch's order: bias_k's key, then the zero key
     if (p.bias_k.size() != 0) {
       kh.row(appended) = p.bias_k.segment(k0, dh);
@@ -227,6 +228,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     auto qh = lane.q.matrix(q_of(b).rows(), dh);  // within the sizes above: no allocation
     product(q_of(b), p.wq.middleCols(c0, dh), qh);  // attn's gemm for plain inputs (gemm.hpp)
     if (p.bq.size() != 0) qh.rowwise() += p.bq.segment(c0, dh);
+    if (p.q_norm) norm_rows(qh, dh, *p.q_norm);
     if (p.rotary) rotate_rows(qh, dh, p.rotary->pairs, rotary, position);  // after the bias, as the keys
     auto concat = it.concat.view();
     auto oh = concat.middleCols(v0, dhv);

@@ -97,11 +97,13 @@ void project_rows(const Eigen::MatrixBase<X>& x, const Matrix<Scalar>& w, const 
   }
 }
 
-/// Projected, scaled queries: `s.q = (query·Wq + bq)·scale` (B×D).
+/// Projected, scaled queries: `s.q = (query·Wq + bq)·scale` (B×D), each head normalised by
+/// `p.q_norm` before the scale when it is set.
 template <typename Scalar, typename DerivedQ>
 void project_step_queries(const Eigen::MatrixBase<DerivedQ>& query, const MultiHeadParams<Scalar>& p, Scalar scale,
                           StepScratch<Scalar>& s) {
   project_rows(query, p.wq, p.bq, s.q, s.pair.col(0).data(), s.pair.col(1).data());
+  if (p.q_norm) norm_rows(s.q, p.head_dim(), *p.q_norm);
   s.q *= scale;
 }
 

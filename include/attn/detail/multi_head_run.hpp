@@ -229,7 +229,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     product(q_of(b), p.wq.middleCols(c0, dh), qh);  // attn's gemm for plain inputs (gemm.hpp)
     if (p.bq.size() != 0) qh.rowwise() += p.bq.segment(c0, dh);
     if (p.q_norm) norm_rows(qh, dh, *p.q_norm);
-    if (p.rotary) rotate_rows(qh, dh, p.rotary->pairs, rotary, position);  // after the bias, as the keys
+    if (p.rotary) rotate_rows(qh, dh, p.rotary->pairs, rotary, position);  // after bias and norm, as the keys
     auto concat = it.concat.view();
     auto oh = concat.middleCols(v0, dhv);
     auto& own = buffers(hw);

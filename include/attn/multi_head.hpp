@@ -64,7 +64,7 @@ template <typename Scalar>
 struct MultiHeadResult : detail::BindOutputWeights<MultiHeadResult<Scalar>> {
   Matrix<Scalar> output;        ///< Tq×O (torch: Tq×D); a query that saw no key gets the row `bo` (0 without bias)
   HeadWeights<Scalar> weights;  ///< h×Tq×(Tk + appended keys); rows sum to 1 over visible keys, masked entries 0
-  HeadWeights<Scalar> scores;   ///< h×Tq×Tk scaled scores when Options::return_scores, else empty
+  HeadWeights<Scalar> scores;   ///< h×Tq×(Tk + appended keys) scaled scores (Options::return_scores), else empty
   RowFlags fully_masked;        ///< Tq; true where the query saw no key in every head
 
   /// Number of queries that saw no key.
@@ -150,8 +150,8 @@ Index check_batch(const char* fn, const QSeq& q, const KSeq& k, const VSeq& v, c
 }
 
 /// The masks of a batch call whose parameters append keys (MultiHeadParams::appended_keys):
-/// item b's mask with the appended keys visible (CallMask), or empty when `masks` serve as they
-/// are (no appended key, or no mask).
+/// item b's appended_keys_mask(), or its own mask where that serves; empty when `masks` serve as
+/// they are (no appended key, or no mask).
 template <typename QSeq, typename KSeq, typename Scalar>
 std::vector<Mask> batch_call_masks(const QSeq& q, const KSeq& k, const MultiHeadParams<Scalar>& params,
                                    const std::vector<Mask>& masks) {
@@ -159,8 +159,7 @@ std::vector<Mask> batch_call_masks(const QSeq& q, const KSeq& k, const MultiHead
   const Index extra = params.appended_keys();
   if (extra == 0 || masks.empty()) return extended;
   for (std::size_t b = 0; b < masks.size(); ++b)
-    extended.push_back(masks[b].is_all_visible() ? Mask()
-                                                 : with_appended_keys(masks[b], q[b].rows(), k[b].rows(), extra));
+    extended.push_back(appended_keys_mask(masks[b], q[b].rows(), k[b].rows(), extra).value_or(masks[b]));
   return extended;
 }
 

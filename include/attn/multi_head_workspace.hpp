@@ -60,7 +60,7 @@ class MultiHeadWorkspace {
   Index num_fully_masked(Index item = 0) const { return fully_masked(item).count(); }
   /// Per-head scaled scores of the last call made with Options::return_scores, else stale.
   /// \param item batch item of the last call (default 0)
-  /// \return h×Tq×Tk scores of that item, owned by this workspace
+  /// \return h×Tq×Tk scores of that item (Tk + params.appended_keys() columns), owned by this workspace
   /// \throws attn::invalid_argument when `item` is out of range
   const HeadWeights<Scalar>& scores(Index item = 0) const {
     check_item("attn::MultiHeadWorkspace::scores", item);

@@ -76,24 +76,27 @@ inline Mask with_appended_keys(const Mask& mask, Index tq, Index tk, Index extra
   return Mask::additive(torch);
 }
 
-/// The mask a multi_head call applies: the caller's, or with_appended_keys() of it when the
-/// parameters append keys and the mask hides some (a mask that hides nothing stays as it is:
-/// no copy, no allocation). Holds the extended mask for the length of the call.
+/// with_appended_keys() of `mask` when a call appends `extra` keys and the mask hides some;
+/// unset when the caller's mask serves as it is (no appended key, or a mask that hides nothing:
+/// no copy, no allocation).
+inline std::optional<Mask> appended_keys_mask(const Mask& mask, Index tq, Index tk, Index extra) {
+  if (extra == 0 || mask.is_all_visible()) return std::nullopt;
+  return with_appended_keys(mask, tq, tk, extra);
+}
+
+/// The mask a multi_head call applies: the caller's, or its appended_keys_mask(). Holds the
+/// extended mask for the length of the call.
 class CallMask {
  public:
-  CallMask(const Mask& mask, Index tq, Index tk, Index extra) : mask_(&mask) {
-    if (extra > 0 && !mask.is_all_visible()) {
-      own_ = with_appended_keys(mask, tq, tk, extra);
-      mask_ = &*own_;
-    }
-  }
+  CallMask(const Mask& mask, Index tq, Index tk, Index extra)
+      : own_(appended_keys_mask(mask, tq, tk, extra)), mask_(own_ ? &*own_ : &mask) {}
   CallMask(const CallMask&) = delete;
   CallMask& operator=(const CallMask&) = delete;
   const Mask& get() const { return *mask_; }
 
  private:
+  std::optional<Mask> own_;  // declared first: mask_ may point into it
   const Mask* mask_;
-  std::optional<Mask> own_;
 };
 
 /// The multi-head kernel over a batch. `q_of(b)`, `k_of(b)`, `v_of(b)`, `mask_of(b)` give item

@@ -1661,13 +1661,14 @@ TEMPLATE_TEST_CASE("apply_rotary rotates pairs of columns as complex numbers (fl
   CHECK(rotations == 6);
 }
 
-TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, causal, Qwen3's and Gemma 3's q/k norms) "
-                   "from apply_rotary and scaled_dot_product gives transformers' numbers",
+TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, causal, Qwen3's and Gemma 3's q/k norms, "
+                   "Gemma 2's softcap and window) from apply_rotary and scaled_dot_product gives transformers' numbers",
                    "[rotary][grouped][parity]", float, double) {
   using Scalar = TestType;
   const double tol = attn_test::tolerance<Scalar>();
   Index layers = 0;
   Index normed_layers = 0;
+  Index capped_layers = 0;
   for (const std::string& name : fixture_cases("rotary")) {
     const Fixture f = read_fixture(name, "rotary");
     if (f.str("kind") != "layer") continue;
@@ -1685,6 +1686,17 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
       q_norm.eps = k_norm.eps = std::stod(f.str("eps"));
       q_norm.one_plus = k_norm.one_plus = f.integer("one_plus") != 0;
     }
+    // Gemma 2: its own scale (query_pre_attn_scalar^-1/2), the scores' soft cap, and in its
+    // sliding layers a window of `window` keys (itself and the window - 1 before it).
+    const bool capped = f.strs.count("softcap") != 0;
+    attn::Options options;
+    Index window = 0;
+    if (capped) {
+      options.scale = std::stod(f.str("scale"));
+      options.softcap = std::stod(f.str("softcap"));
+      window = f.integer("window");
+    }
+    const attn::Mask mask = window > 0 ? attn::Mask::causal() & attn::Mask::window(window - 1, 0) : attn::Mask::causal();
     // transformers' Linear weights are out×in: x·Wᵀ.
     Mat<Scalar> q = x * f.matrix("q_proj").cast<Scalar>().transpose();  // T×(h·dh)
     Mat<Scalar> k = x * f.matrix("k_proj").cast<Scalar>().transpose();  // T×(g·dh)
@@ -1701,7 +1713,7 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
       INFO("head " << i);
       const Index j = i / (h / g);  // its key/value head
       const auto r = attn::scaled_dot_product(q.middleCols(i * dh, dh), k.middleCols(j * dh, dh),
-                                              v.middleCols(j * dh, dh), attn::Mask::causal());
+                                              v.middleCols(j * dh, dh), mask, options);
       ATTN_CHECK_CLOSE(r.weights, expected_w.middleRows(i * t, t), tol);
       concat.middleCols(i * dh, dh) = r.output;
     }
@@ -1721,29 +1733,35 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
       p.q_norm = q_norm;
       p.k_norm = k_norm;
     }
-    const auto r = attn::multi_head(x, p, attn::Mask::causal());
+    const auto r = attn::multi_head(x, p, mask, options);
     ATTN_CHECK_CLOSE(r.output, f.matrix("output"), tol);
     for (Index i = 0; i < h; ++i) ATTN_CHECK_CLOSE(r.weights.head(i), expected_w.middleRows(i * t, t), tol);
-    const attn::MultiHeadOutput<Scalar> none = attn::multi_head(x, x, x, p, attn::no_weights, attn::Mask::causal());
+    const attn::MultiHeadOutput<Scalar> none = attn::multi_head(x, x, x, p, attn::no_weights, mask, options);
     CHECK(bitwise_equal(none.output, r.output));
     // Without the rotation the numbers are not transformers': the test sees the embedding.
     auto plain = p;
     plain.rotary.reset();
-    CHECK_FALSE(attn::multi_head(x, plain, attn::Mask::causal()).output.isApprox(r.output, Scalar(1e-3)));
+    CHECK_FALSE(attn::multi_head(x, plain, mask, options).output.isApprox(r.output, Scalar(1e-3)));
     if (normed) {  // nor without either norm
       for (const bool queries : {true, false}) {
         auto one = p;
         (queries ? one.q_norm : one.k_norm).reset();
-        CHECK_FALSE(attn::multi_head(x, one, attn::Mask::causal()).output.isApprox(r.output, Scalar(1e-3)));
+        CHECK_FALSE(attn::multi_head(x, one, mask, options).output.isApprox(r.output, Scalar(1e-3)));
       }
+    }
+    if (capped) {  // nor without the cap
+      attn::Options uncapped = options;
+      uncapped.softcap.reset();
+      CHECK_FALSE(attn::multi_head(x, p, mask, uncapped).output.isApprox(r.output, Scalar(1e-3)));
     }
 
     // Decoding token by token: the cache rotates each key at its position, the query at the last.
     attn::KVCache<Scalar> cache(p, 1, 2);
+    cache.set_window(window);
     for (Index s = 0; s < t; ++s) {
       INFO("step " << s);
       cache.append(x.row(s));
-      const auto step = attn::attend(cache, x.row(s));
+      const auto step = attn::attend(cache, x.row(s), options);
       ATTN_CHECK_CLOSE(step.output, f.matrix("output").row(s), tol);
       for (Index i = 0; i < h; ++i)
         ATTN_CHECK_CLOSE(step.weights.head(i), expected_w.row(i * t + s).head(s + 1), tol);
@@ -1755,10 +1773,11 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
     for (const Index first : {Index(1), Index(3), t}) {
       INFO("first chunk " << first);
       attn::KVCache<Scalar> chunked(p);
+      chunked.set_window(window);
       for (Index at = 0; at < t;) {
         const Index n = at == 0 ? first : t - at;
         chunked.append(x.middleRows(at, n));
-        const auto part = attn::attend(chunked, x.middleRows(at, n));
+        const auto part = attn::attend(chunked, x.middleRows(at, n), options);
         ATTN_CHECK_CLOSE(part.output, f.matrix("output").middleRows(at, n), tol);
         for (Index i = 0; i < h; ++i)
           ATTN_CHECK_CLOSE(part.weights.head(i), expected_w.block(i * t + at, 0, n, at + n), tol);
@@ -1768,9 +1787,11 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
     }
     ++layers;
     normed_layers += normed ? 1 : 0;
+    capped_layers += capped ? 1 : 0;
   }
-  CHECK(layers == 4);
+  CHECK(layers == 5);
   CHECK(normed_layers == 2);
+  CHECK(capped_layers == 1);
 }
 
 TEMPLATE_TEST_CASE("q_norm and k_norm: a prepared memory's steps and a cache's equal the multi_head call",

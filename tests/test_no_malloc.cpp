@@ -158,6 +158,7 @@ void all_calls(Setup<S>& s, Index tq, Index tk, bool masks_fit) {
       attn::Options options;
       options.probability = p;
       options.return_scores = scores;
+      if (scores) options.softcap = 2.0;  // capped in place: nothing more to hold
       if (masks_fit)
         for (const Mask& mask : s.masks) s.call(tq, tk, mask, options);
       s.call(tq, tk, Mask(), options);

@@ -514,8 +514,9 @@ void decoder_steps_without_allocation(Index heads, Index d, Index t_in, Index be
   Matrix<S> x = attn_test::random_matrix<S>(rng, beams, d), y(beams, d), z(beams, d);
   std::vector<int> parents(static_cast<std::size_t>(beams));
   for (Index b = 0; b < beams; ++b) parents[static_cast<std::size_t>(b)] = static_cast<int>(b / 2);  // duplicates
-  attn::Options sparse;
+  attn::Options sparse;  // and Gemma 2's soft cap
   sparse.probability = attn::Probability::sparsemax;
+  sparse.softcap = 30.0;
   const auto step = [&](const attn::Options& options) {
     cache.append(x);
     attn::attend_into(cache, x, y, w, ws, options);

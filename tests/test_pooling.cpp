@@ -210,10 +210,12 @@ TEST_CASE("attention_pooling rejects bad arguments with exact messages", "[pooli
   CHECK(attn::PoolingParams<double>::seq_weighted(kernel).b.size() == 0);
 }
 
-TEMPLATE_TEST_CASE("attention_pooling: a float mask's bias is added after options.scale",
-                   "[pooling][mask]", float, double) {
+TEMPLATE_TEST_CASE("attention_pooling: a float mask's bias is added after options.scale and options.softcap",
+                   "[pooling][mask][softcap]", float, double) {
   // softmax(scale·e + bias) over the visible steps, e_t = tanh(x_t·w + b): the scale multiplies
-  // the layer's scores, the mask's bias is added to the product (as torch adds attn_mask).
+  // the layer's scores, the mask's bias is added to the product (as torch adds attn_mask). With
+  // a softcap c: softmax(c·tanh(scale·e / c) + bias). (The layer hands its scale to the kernel,
+  // which applies it inside the cap: detail/attend.hpp.)
   using Scalar = TestType;
   std::mt19937_64 rng(11);
   const Index t = 9;
@@ -242,6 +244,22 @@ TEMPLATE_TEST_CASE("attention_pooling: a float mask's bias is added after option
   ATTN_CHECK_CLOSE(r.output, attn_test::reference_output(weights, xd, visible), attn_test::tolerance<Scalar>());
   CHECK(r.weights(0, 2) == Scalar(0));
   CHECK(r.weights(0, 7) == Scalar(0));
+
+  options.softcap = 2.0;
+  options.return_scores = true;
+  const auto capped = attn::attention_pooling(x, params, attn::Mask::additive(torch_mask), options);
+  MatrixD zc(1, t);  // c·tanh(scale·e / c) + bias
+  MatrixD scores(1, t);
+  for (Index j = 0; j < t; ++j) {
+    double e = 0.25;
+    for (Index c = 0; c < d; ++c) e += xd(j, c) * wd(c, 0);
+    scores(0, j) = 2.0 * std::tanh(3.0 * std::tanh(e) / 2.0);
+    zc(0, j) = visible(0, j) ? scores(0, j) + torch_mask(0, j) : 0.0;
+  }
+  const MatrixD capped_weights = attn_test::reference_probability(zc, visible, attn::Probability::softmax);
+  ATTN_CHECK_CLOSE(capped.weights, capped_weights, attn_test::tolerance<Scalar>());
+  ATTN_CHECK_CLOSE(capped.output, attn_test::reference_output(capped_weights, xd, visible), attn_test::tolerance<Scalar>());
+  ATTN_CHECK_CLOSE(capped.scores, scores, attn_test::tolerance<Scalar>());  // the capped scores, before the bias
 }
 
 }  // namespace test_pooling

@@ -138,8 +138,8 @@ attn::AttentionResult<S> call(const Problem<S>& p, const Mask& mask, Probability
 
 // The problem's call with its weights going to `sinks` (output only with attn::no_weights).
 template <typename S>
-attn::OutputResult<S> call_sinks(const Problem<S>& p, const attn::Sinks<S>& sinks, const Mask& mask) {
-  attn::Options options;
+attn::OutputResult<S> call_sinks(const Problem<S>& p, const attn::Sinks<S>& sinks, const Mask& mask,
+                                 attn::Options options = attn::Options()) {
   switch (p.kind) {
     case Kind::sdpa:
       options.scale = p.scale;
@@ -827,6 +827,167 @@ TEMPLATE_TEST_CASE("zero-width inputs: empty dot products give uniform weights",
   CHECK(r0.output.rows() == 3);
   CHECK(r0.output.cols() == 0);
   CHECK(same_bits(r0.weights, attn::scaled_dot_product(q, k, v, mask).weights));
+}
+
+// ---- options.softcap ------------------------------------------------------------------------
+
+TEMPLATE_TEST_CASE("options.softcap caps every mechanism's scaled scores before the mask's bias, as the plain-loop "
+                   "reference",
+                   "[mechanism][reference][softcap]", float, double) {
+  // Gemma 2's order: scores (with the scale) → softcap·tanh(s / softcap) → + the mask's bias →
+  // the probability function. Softmax and sparsemax: hardmax of capped scores is the hardmax of
+  // scores that float can round to a tie (tanh saturates), which the reference in double does not see.
+  std::mt19937_64 rng(41);
+  const double caps[] = {0.25, 1.0, 4.0};
+  std::uniform_int_distribution<int> pick_cap(0, 2);
+  std::bernoulli_distribution sparse(0.3);
+  for (Kind kind : all_kinds)
+    for (Index tq : sizes)
+      for (Index tk : sizes)
+        for (int mk = 0; mk < mask_kinds_with_bias; ++mk) {
+          const Problem<TestType> p = make_problem<TestType>(rng, kind, tq, tk);
+          const Mask mask = random_mask(rng, tq, tk, mk);
+          const BoolMatrix visible = attn_test::dense_mask(mask, tq, tk);
+          const double cap = caps[pick_cap(rng)];
+          const Probability prob = sparse(rng) ? Probability::sparsemax : Probability::softmax;
+          attn::Options options;
+          options.probability = prob;
+          options.return_scores = true;
+          options.softcap = cap;
+          const auto r = call(p, mask, options);
+
+          const MatrixD capped = reference_scores(to_double(p)).unaryExpr([cap](double e) { return cap * std::tanh(e / cap); });
+          const MatrixD biased = mask.bias() ? MatrixD(capped + *mask.bias()) : capped;
+          const MatrixD weights = attn_test::reference_probability(biased, visible, prob);
+          INFO(describe(kind, prob, tq, tk, mk, p) << ", softcap " << cap);
+          ATTN_CHECK_CLOSE(r.scores, capped, tol<TestType>());  // the returned scores are the capped ones
+          CHECK((r.scores.array().abs() <= static_cast<TestType>(cap)).all());
+          ATTN_CHECK_CLOSE(r.weights, weights, tol<TestType>());
+          ATTN_CHECK_CLOSE(r.output, attn_test::reference_output(weights, to_double(p).v, visible), tol<TestType>());
+        }
+}
+
+TEMPLATE_TEST_CASE("options.softcap: every form of a call gives the same bits, a memory's step too",
+                   "[mechanism][property][forms][softcap]", float, double) {
+  // As "every form of a call gives the same bits" with a cap: the value form with weights,
+  // output only, sinks, and a prepared memory's step (Memory::with_softcap) of every row at once
+  // and of one row, on shapes that leave block, part and packet tails.
+  using S = TestType;
+  std::mt19937_64 rng(43);
+  constexpr Index wide_dims[] = {9, 16, 40};
+  const Index tqs[] = {1, 2, 5, 17, 33, 257, 300};
+  const Index tks[] = {1, 7, 31, 129, 300};
+  std::uniform_int_distribution<int> pick_tq(0, 6);
+  std::uniform_int_distribution<int> pick_tk(0, 4);
+  std::uniform_int_distribution<int> pick_mask(0, mask_kinds_with_bias - 1);
+  for (const Kind kind : all_kinds) {
+    for (int trial = 0; trial < 6; ++trial) {
+      const Index tq = tqs[pick_tq(rng)];
+      const Index tk = tks[pick_tk(rng)];
+      const int mk = pick_mask(rng);
+      const Problem<S> p = make_problem<S>(rng, kind, tq, tk, wide_dims);
+      const Mask mask = random_mask(rng, tq, tk, mk);
+      attn::Options options;
+      options.softcap = trial % 2 == 0 ? 0.5 : 3.0;
+      if (kind == Kind::sdpa) options.scale = p.scale;
+      INFO(describe(kind, Probability::softmax, tq, tk, mk, p) << ", softcap " << *options.softcap);
+      const attn::AttentionResult<S> full = call(p, mask, options);
+      attn::Options with_scores = options;
+      with_scores.return_scores = true;
+      attn::Options uncapped = with_scores;
+      uncapped.softcap.reset();
+      CHECK_FALSE(same_bits(call(p, mask, with_scores).scores, call(p, mask, uncapped).scores));  // the cap is applied
+      CHECK(same_bits(call_sinks(p, attn::Sinks<S>(attn::no_weights), mask, options).output, full.output));
+      Matrix<S> kept(tq, tk);
+      attn::FullWeights<S> whole(kept);
+      attn::ColumnSums<S> sums;
+      CHECK(same_bits(call_sinks(p, attn::Sinks<S>(whole, sums), mask, options).output, full.output));
+      CHECK(same_bits(kept, full.weights));
+      // The memory: n visible keys, the full call under key_length(n).
+      const Index n = std::uniform_int_distribution<Index>(0, tk)(rng);
+      const attn::AttentionResult<S> padded = call(p, Mask::key_length(n), options);
+      const attn::Memory<S> memory = memory_of(p, n).with_softcap(options.softcap);
+      attn::Workspace<S> ws;
+      Matrix<S> context(tq, p.v.cols());
+      Matrix<S> alignment(tq, tk);
+      attn::attend_into(memory, p.q, context, alignment, ws);
+      if (attn::detail::gemm_own_for<S>()) {
+        CHECK(same_bits(alignment, padded.weights));
+        CHECK(same_bits(context, padded.output));
+      } else {  // oneDNN's bits follow the shape: the step's one product, the call's blocks
+        ATTN_CHECK_CLOSE(alignment, padded.weights, tol<S>());
+        ATTN_CHECK_CLOSE(context, padded.output, tol<S>());
+      }
+      // A step of the last row alone (the one-row kernels) against the call of that row alone.
+      Problem<S> one = p;
+      one.q = p.q.bottomRows(1);
+      const attn::AttentionResult<S> single = call(one, Mask::key_length(n), with_scores);
+      Matrix<S> row_context(1, p.v.cols());
+      Matrix<S> row_alignment(1, tk);
+      attn::attend_into(memory, one.q, row_context, row_alignment, ws);
+      CHECK(same_bits(row_alignment, single.weights));
+      CHECK(same_bits(row_context, single.output));
+      // The workspace keeps the step's capped energies, the call's returned scores.
+      CHECK(same_bits(ws.scores().leftCols(n), single.scores.leftCols(n)));
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("options.softcap: a cap that is not positive and finite is refused, naming the call and the option",
+                   "[mechanism][errors][softcap]", float, double) {
+  using S = TestType;
+  using attn_test::message_of;
+  std::mt19937_64 rng(47);
+  const Matrix<S> q = attn_test::random_matrix<S>(rng, 3, 4);
+  const Matrix<S> k = attn_test::random_matrix<S>(rng, 5, 4);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  for (const double bad : {0.0, -1.0, nan, inf, -inf}) {
+    INFO("softcap " << bad);
+    attn::Options options;
+    options.softcap = bad;
+    const std::string sdpa = message_of<attn::invalid_argument>([&] { attn::scaled_dot_product(q, k, k, Mask(), options); });
+    CHECK(sdpa.find("attn::scaled_dot_product: options.softcap (") == 0);
+    CHECK(sdpa.find("must be positive and finite; leave it unset for no capping") != std::string::npos);
+    CHECK(message_of<attn::invalid_argument>([&] {
+            attn::scaled_dot_product(q, k, k, attn::Sinks<S>(attn::no_weights), Mask(), options);
+          }).find("options.softcap") != std::string::npos);
+    CHECK(message_of<attn::invalid_argument>([&] { attn::luong(q, k, k, {}, Mask(), options); })
+              .find("attn::luong: options.softcap") == 0);
+    attn::BahdanauParams<S> b;
+    b.wq = attn_test::random_matrix<S>(rng, 4, 3);
+    b.wk = attn_test::random_matrix<S>(rng, 4, 3);
+    b.v = attn_test::random_matrix<S>(rng, 1, 3);
+    CHECK(message_of<attn::invalid_argument>([&] { attn::bahdanau(q, k, k, b, Mask(), options); })
+              .find("attn::bahdanau: options.softcap") == 0);
+    auto memory = attn::prepare_memory(k, k, attn::ScaledDotProductParams());
+    CHECK(message_of<attn::invalid_argument>([&] { memory.with_softcap(bad); })
+              .find("attn::Memory::with_softcap: softcap (") == 0);
+    CHECK_FALSE(memory.softcap());  // unchanged
+  }
+  // A cap float cannot hold, or whose reciprocal it cannot: double takes it.
+  for (const double edge : {1e39, 1e-39}) {
+    attn::Options options;
+    options.softcap = edge;
+    if (std::is_same<S, float>::value) {
+      CHECK(message_of<attn::invalid_argument>([&] { attn::scaled_dot_product(q, k, k, Mask(), options); })
+                .find("is out of float's range (it and 1/softcap must be finite)") != std::string::npos);
+    } else {
+      CHECK(attn::scaled_dot_product(q, k, k, Mask(), options).weights.allFinite());
+    }
+  }
+  // A monotonic memory takes no cap, in either order.
+  auto capped = attn::prepare_memory(k, k, attn::ScaledDotProductParams()).with_softcap(2.0);
+  CHECK(*capped.softcap() == 2.0);
+  CHECK(message_of<attn::invalid_argument>([&] { capped.with_monotonic(); })
+            == "attn::Memory::with_monotonic: the memory has a softcap (2), which monotonic attention does not take "
+               "(its energies go through a sigmoid); call with_softcap(std::nullopt) first");
+  CHECK_FALSE(capped.is_monotonic());
+  auto monotonic = attn::prepare_memory(k, k, attn::ScaledDotProductParams()).with_monotonic();
+  CHECK(message_of<attn::invalid_argument>([&] { monotonic.with_softcap(2.0); })
+            == "attn::Memory::with_softcap: a monotonic memory takes no softcap (its energies go through a sigmoid); "
+               "call with_probability first");
+  CHECK_FALSE(monotonic.with_softcap(std::nullopt).softcap());
 }
 
 }  // namespace test_properties

@@ -6,10 +6,13 @@
 #include "helpers.hpp"
 
 #include <attn/detail/memory_step.hpp>
+#include <attn/detail/softcap.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <vector>
@@ -145,6 +148,61 @@ TEMPLATE_TEST_CASE("additive_step_scores: the fused one-row kernel equals projec
       CHECK(std::abs(static_cast<double>(e(j)) - exact) < 1e-4 * static_cast<double>(units));
     }
   }
+}
+
+TEST_CASE("tanh_rational of one float gives its lane's bits, and soft_cap caps packets, tails and strided rows alike",
+          "[kernels][tanh][softcap]") {
+  // options.softcap caps a block's columns in packets and a one-row block's scores one by one
+  // (detail/softcap.hpp): for the forms of a call to agree bit for bit, tanh_rational of a plain
+  // float must compute what its lane of a packet does (fused multiply-adds where Eigen's packets
+  // use them: this file is also compiled with -march=native, attn_tests_native).
+  std::mt19937_64 rng(58);
+  std::uniform_real_distribution<float> wide(-12.0f, 12.0f);
+  std::vector<float> x(4099);
+  for (float& f : x) f = wide(rng);
+  const float specials[] = {0.0f, -0.0f, 1e-30f, -1e-30f, 8.0f, -8.0f, 8.5f, std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(), 0.5f, 3.0f};
+  std::copy(std::begin(specials), std::end(specials), x.begin());
+  const std::vector<float> lanes = rational(x);
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const float one = attn::detail::tanh_rational(x[i]);
+    std::uint32_t a, b;
+    std::memcpy(&a, &one, sizeof a);
+    std::memcpy(&b, &lanes[i], sizeof b);
+    differ += a != b ? 1 : 0;
+  }
+  CHECK(differ == 0);
+
+  // soft_cap: cap·tanh(factor·s) in place, the same bits however the scores are laid out.
+  attn::detail::SoftCap<float> cap = attn::detail::soft_cap_of<float>(2.5, 0.7f);
+  CHECK(cap.cap == 2.5f);
+  CHECK(cap.factor == 0.7f / 2.5f);
+  const Index rows = 37, cols = 5;
+  Matrix<float> block = Eigen::Map<const Matrix<float>>(x.data(), rows, cols);
+  Matrix<float> by_column = block;
+  attn::detail::soft_cap(by_column.data(), rows, cols, rows, cap);  // columns: packets and a tail of 5
+  Matrix<float> one_by_one = block;
+  for (Index r = 0; r < rows; ++r)  // one row at a time: its scores `rows` apart
+    attn::detail::soft_cap(one_by_one.data() + r, 1, cols, rows, cap);
+  Matrix<float> flat = block;
+  attn::detail::soft_cap(flat.data(), rows * cols, cap);  // one run of 185
+  CHECK(same_bits(by_column, one_by_one));
+  CHECK(same_bits(by_column, flat));
+  for (Index j = 0; j < cols; ++j)
+    for (Index r = 0; r < rows; ++r) {
+      const double expected = 2.5 * std::tanh(static_cast<double>(block(r, j) * cap.factor));
+      CHECK(std::abs(by_column(r, j) - expected) <= 1e-6 * 2.5);
+      CHECK(std::abs(by_column(r, j)) <= 2.5f);
+    }
+  float nan = std::numeric_limits<float>::quiet_NaN();
+  attn::detail::soft_cap(&nan, 1, cap);
+  CHECK(std::isnan(nan));
+  // Double: std::tanh, one by one.
+  Matrix<double> d = block.cast<double>();
+  const attn::detail::SoftCap<double> dcap = attn::detail::soft_cap_of<double>(2.5);
+  attn::detail::soft_cap(d.data(), rows, cols, rows, dcap);
+  CHECK(d(3, 2) == 2.5 * std::tanh(static_cast<double>(block(3, 2)) * (1.0 / 2.5)));
 }
 
 }  // namespace test_tanh

@@ -347,6 +347,8 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
     Options unit;  // the queries are scaled already (torch's order)
     unit.probability = options.probability;
     unit.scale = 1.0;
+    unit.softcap = options.softcap;
+    const auto cap = detail::soft_cap_of<Scalar>(options.softcap);  // checked by run_step
     // The first key position `pos` sees: 0, or the start of its sliding window.
     const Index window = cache.window();
     const auto first_key = [window](Index pos) { return window > 0 ? std::max<Index>(0, pos - window + 1) : Index(0); };
@@ -371,7 +373,7 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
             const Index first = first_key(past + r);
             detail::step_row(s.q.row(b * count + r).segment(c0, dh), kh.middleRows(first, n - first),
                              vh.middleRows(first, n - first), wb.row(r).segment(first, n - first),
-                             s.concat.row(b * count + r).segment(v0, dhv), s, options.probability);
+                             s.concat.row(b * count + r).segment(v0, dhv), s, options.probability, cap);
             wb.row(r).head(first).setZero();
             wb.row(r).tail(t - n).setZero();
           }

@@ -99,6 +99,7 @@ template <typename Scalar>
 void check_multi_head_options(const char* fn, const Options& options) {
   detail::check_scale<Scalar>(fn, options.scale);
   detail::check_probability(fn, options.probability);
+  detail::check_softcap<Scalar>(fn, options.softcap);
 }
 
 /// The checks of a one-item multi_head_into call (with HeadWeights or with HeadSinks).

@@ -162,6 +162,7 @@ Index attend_into(const MultiHeadMemory<Scalar>& memory, const Eigen::MatrixBase
                                           "(cross-attention keys have no positions in the queries' sequence)");
   detail::check_equal(fn, "query.cols()", query.cols(), "memory.query_size()", memory.query_size());
   const auto heads = [&](detail::StepScratch<Scalar>& s, HeadWeights<Scalar>& w) {
+    const auto cap = detail::soft_cap_of<Scalar>(options.softcap);  // checked by run_step; the queries are scaled
     for (Index i = 0; i < p.heads; ++i) {
       const Index c0 = i * dh;
       const Index v0 = i * dhv;
@@ -169,7 +170,7 @@ Index attend_into(const MultiHeadMemory<Scalar>& memory, const Eigen::MatrixBase
       auto wi = detail::HeadWeightsAccess::head(w, i);
       detail::step_rows(s.q.middleCols(c0, dh), memory.keys().block(0, j * dh, n, dh),
                         memory.values().block(0, j * dhv, n, dhv), wi, s.concat.middleCols(v0, dhv), s,
-                        options.probability);
+                        options.probability, cap);
     }
   };
   return detail::run_step(fn, p, query, memory.max_time(), n == 0, output, weights, ws, options, heads);

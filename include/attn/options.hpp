@@ -21,6 +21,14 @@ struct Options {
   /// (1/sqrt(dh) per head in multi_head, dh = D/h for torch's layers, key_dim for Keras'), 1 for every other mechanism. It multiplies a
   /// mechanism's own factor (Luong `g`, normalized Bahdanau `g`). Must be finite.
   std::optional<double> scale;
+  /// Logit soft-capping: each score s, after the scale (and, in an additive mechanism, after its
+  /// `v·tanh(·)`), becomes `softcap·tanh(s / softcap)` before the mask's bias and the probability
+  /// function, as Gemma 2's `attn_logit_softcapping` (50 in Gemma 2 9B and 27B), Grok-1's and
+  /// flash-attention's `softcap` do. Unset (the default): no capping. The `scores` a call returns
+  /// are the capped ones. In every mechanism and form (multi_head per head, KVCache and
+  /// MultiHeadMemory steps; a single-head Memory takes it by Memory::with_softcap). Must be
+  /// positive and finite.
+  std::optional<double> softcap;
 };
 
 }  // namespace attn

@@ -138,6 +138,29 @@ class Memory {
   /// \return the memory, moved
   Memory with_probability(Probability probability) && { return std::move(with_probability(probability)); }
 
+  /// Logit soft-capping of later steps (Options::softcap: Gemma 2's `attn_logit_softcapping`):
+  /// each energy e becomes `softcap·tanh(e / softcap)` before the probability function, and
+  /// Workspace::scores() holds the capped energies. std::nullopt (the default) caps nothing.
+  /// \param softcap the cap, positive and finite, or std::nullopt
+  /// \return `*this`
+  /// \throws attn::invalid_argument when `softcap` is not positive and finite (or out of the
+  ///         scalar type's range), or the memory is monotonic
+  Memory& with_softcap(std::optional<double> softcap) & {
+    detail::check_softcap<Scalar>("attn::Memory::with_softcap", softcap, "softcap");
+    ATTN_CHECK(!softcap || !is_monotonic(), "attn::Memory::with_softcap: a monotonic memory takes no softcap (its "
+                                            "energies go through a sigmoid); call with_probability first");
+    softcap_ = softcap;
+    return *this;
+  }
+  /// with_softcap on a temporary, for `prepare_memory(...).with_softcap(...)`.
+  /// \param softcap the cap, positive and finite, or std::nullopt
+  /// \return the memory, moved
+  /// \throws attn::invalid_argument as the other overload does
+  Memory with_softcap(std::optional<double> softcap) && { return std::move(with_softcap(softcap)); }
+  /// The logit soft-capping of the memory's steps (with_softcap).
+  /// \return the cap, or std::nullopt (none, the default)
+  std::optional<double> softcap() const { return softcap_; }
+
   /// Monotonic attention (TF Bahdanau/LuongMonotonicAttention) on this memory's energies.
   /// \param params mode, score bias and pre-sigmoid noise (default: parallel, 0, 0); noise > 0
   ///        needs a noise source at every step
@@ -146,6 +169,9 @@ class Memory {
   ///         or non-finite sigmoid_noise
   Memory& with_monotonic(const MonotonicParams<Scalar>& params = {}) & {
     detail::check_monotonic_params("attn::Memory::with_monotonic", params, true);
+    ATTN_CHECK(!softcap_, "attn::Memory::with_monotonic: the memory has a softcap (" + detail::number_text(softcap_.value_or(0.0)) +
+                              "), which monotonic attention does not take (its energies go through a sigmoid); "
+                              "call with_softcap(std::nullopt) first");
     monotonic_ = params;
     return *this;
   }
@@ -262,6 +288,7 @@ class Memory {
   RowVector<Scalar> v_;
   bool values_finite_ = true;
   Probability probability_ = Probability::softmax;
+  std::optional<double> softcap_;
   std::optional<MonotonicParams<Scalar>> monotonic_;
 };
 

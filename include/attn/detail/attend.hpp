@@ -222,8 +222,9 @@ struct InPlaceScores {
 /// The part every mechanism shares, fused over blocks of query rows. For each block of rows
 /// `[i0, i0 + r)`: `scores(i0, r, block)` writes the scores into `block` (the rows
 /// `[i0, i0 + r)` of the target's full storage, or a per-thread scratch block), before `score_scale` (a mechanism whose product cannot carry
-/// its scale passes it here: a scaled operand would make Eigen's GEMV allocate); a copy
-/// `score_scale·block` is kept if asked; the block is normalised under the mask while it is
+/// its scale passes it here: a scaled operand would make Eigen's GEMV allocate); with
+/// options.softcap they are capped (`cap·tanh(score_scale·s/cap)`, softcap.hpp); a copy of the
+/// scaled (capped) scores is kept if asked; the block is normalised under the mask while it is
 /// still in cache (L2, up to T of about 1000 in float); and output rows = block·V over the
 /// visible keys; then the target's sinks get the block (rows [i0, i0 + r) of the weights).
 /// Rows from `target.padded_from` on are scored (and their scores kept if asked), then set to
@@ -241,6 +242,11 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   // Checked here, before any parallel region (nothing may throw inside one); the mechanisms
   // check it first with their own name.
   check_probability("attn", options.probability);
+  check_softcap<Scalar>("attn", options.softcap);
+  // With options.softcap each block's scores are capped as they come (the factor score_scale
+  // in with the cap's), then normalised as they are.
+  const SoftCap<Scalar> cap = soft_cap_of<Scalar>(options.softcap, score_scale);
+  const Scalar norm_scale = cap ? Scalar(1) : score_scale;
   const SingleThreadedEigen serial;  // every block's products single-threaded, on any thread
   const Index tq = target.rows;
   const Index tk = target.cols;
@@ -325,9 +331,10 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   // Rows [i0, i0 + r) of the problem, held in `block` (r×Tk): scored, normalised, ·V.
   const auto run_rows = [&](Index i0, Index r, BlockMap block, Scalar* buffer) {
     scores(i0, r, block);
-    if (options.return_scores) detail::buffers(ws).scores.view().middleRows(i0, r) = score_scale * block;
+    if (cap) soft_cap(block.data(), r, tk, block.outerStride(), cap);
+    if (options.return_scores) detail::buffers(ws).scores.view().middleRows(i0, r) = norm_scale * block;
     const Index live = std::clamp<Index>(target.padded_from - i0, 0, r);  // rows before the padding
-    if (live > 0) normalize_rows(options.probability, block, i0, i0 + live, mask, flags, buffer, score_scale, i0);
+    if (live > 0) normalize_rows(options.probability, block, i0, i0 + live, mask, flags, buffer, norm_scale, i0);
     if (live < r) {
       block.bottomRows(r - live).setZero();
       flags.segment(i0 + live, r - live).setConstant(true);

@@ -5,6 +5,7 @@
 
 #include "../config.hpp"
 #include "../options.hpp"
+#include "softcap.hpp"
 
 #include <cmath>
 #include <optional>
@@ -45,10 +46,11 @@ void check_scale(const char* fn, const std::optional<double>& scale) {
 }
 
 /// The factor on every score: `options.scale` when set (checked), else `fallback` (1/sqrt(dk)
-/// for scaled dot-product and multi-head, 1 for every other mechanism).
-template <typename Scalar, typename OptionsT>
-Scalar score_scale(const char* fn, const OptionsT& options, Scalar fallback) {
+/// for scaled dot-product and multi-head, 1 for every other mechanism). Checks options.softcap too.
+template <typename Scalar>
+Scalar score_scale(const char* fn, const Options& options, Scalar fallback) {
   check_scale<Scalar>(fn, options.scale);
+  check_softcap<Scalar>(fn, options.softcap);
   return options.scale ? static_cast<Scalar>(*options.scale) : fallback;
 }
 

@@ -26,12 +26,13 @@
 namespace attn {
 namespace detail {
 
-/// Checks of a step's options: a finite scale, a known probability function, no return_scores
-/// (a step's scores are not kept).
+/// Checks of a step's options: a finite scale, a known probability function, a valid softcap, no
+/// return_scores (a step's scores are not kept).
 template <typename Scalar>
 void check_step_options(const char* fn, const Options& options) {
   check_scale<Scalar>(fn, options.scale);
   check_probability(fn, options.probability);
+  check_softcap<Scalar>(fn, options.softcap);
   ATTN_CHECK(!options.return_scores,
              std::string(fn) + ": options.return_scores is not supported by decoder steps (the weights are returned)");
 }
@@ -124,10 +125,11 @@ void project_step_output(const MultiHeadParams<Scalar>& p, StepScratch<Scalar>& 
 /// One query row `qh` (1×dh, already scaled) of one head against `n` keys `kh` (n×dh) and values
 /// `vh` (n×dhv), all visible: the weights into `w` (1×n, any row of a matrix) and `c_h` into
 /// `ctx` (1×dhv). Scores, weights and context go through contiguous vectors (Eigen's GEMV is
-/// fastest there). Nothing is written to `w` when n == 0 (the caller zeroes the row).
+/// fastest there). Nothing is written to `w` when n == 0 (the caller zeroes the row). The scores
+/// are capped by `cap` when it is set (options.softcap, softcap.hpp).
 template <typename Scalar, typename Qh, typename Kh, typename Vh, typename W, typename C>
 void step_row(const Qh& qh, const Kh& kh, const Vh& vh, W&& w, C&& ctx, StepScratch<Scalar>& s,
-              Probability probability) {
+              Probability probability, const SoftCap<Scalar>& cap) {
   const Index n = kh.rows();
   const Index dh = qh.cols();
   if (n == 0) {
@@ -139,6 +141,7 @@ void step_row(const Qh& qh, const Kh& kh, const Vh& vh, W&& w, C&& ctx, StepScra
   auto y = s.pair.col(1).head(vh.cols());
   x = qh.transpose();
   col.noalias() = kh * x;
+  if (cap) soft_cap(col.data(), n, cap);
   Eigen::Map<Matrix<Scalar>> row(col.data(), 1, n);
   Eigen::Array<bool, 1, 1> flag;
   normalize_rows(probability, row, 0, 1, Mask(), Eigen::Ref<RowFlags>(flag), s.sort);
@@ -150,14 +153,15 @@ void step_row(const Qh& qh, const Kh& kh, const Vh& vh, W&& w, C&& ctx, StepScra
 /// The B query rows `qh` (B×dh, scaled) of one head against the same `n` keys (n×dh) and values
 /// (n×dhv), all visible: weights into `w` (B×Tk, Tk >= n; columns from n on set to 0), `c_h` into
 /// `ctx` (B×dhv). Up to step_gemv_rows rows go one by one through GEMV (GEMM would pack K_h and V_h
-/// for a few rows), more through GEMM.
+/// for a few rows), more through GEMM. The scores are capped by `cap` when it is set.
 template <typename Scalar, typename Qh, typename Kh, typename Vh, typename W, typename C>
-void step_rows(const Qh& qh, const Kh& kh, const Vh& vh, W& w, C&& ctx, StepScratch<Scalar>& s, Probability probability) {
+void step_rows(const Qh& qh, const Kh& kh, const Vh& vh, W& w, C&& ctx, StepScratch<Scalar>& s, Probability probability,
+               const SoftCap<Scalar>& cap) {
   const Index n = kh.rows();
   const Index b = qh.rows();
   w.rightCols(w.cols() - n).setZero();
   if (b <= step_gemv_rows) {
-    for (Index r = 0; r < b; ++r) step_row(qh.row(r), kh, vh, w.row(r).head(n), ctx.row(r), s, probability);
+    for (Index r = 0; r < b; ++r) step_row(qh.row(r), kh, vh, w.row(r).head(n), ctx.row(r), s, probability, cap);
     return;
   }
   if (n == 0) {
@@ -166,6 +170,7 @@ void step_rows(const Qh& qh, const Kh& kh, const Vh& vh, W& w, C&& ctx, StepScra
   }
   auto wn = w.leftCols(n);
   wn.noalias() = qh * kh.transpose();
+  if (cap) soft_cap(wn.data(), b, n, wn.outerStride(), cap);
   normalize_rows(probability, wn, 0, b, Mask(), Eigen::Ref<RowFlags>(s.flags), s.sort);
   ctx.noalias() = wn * vh;
 }

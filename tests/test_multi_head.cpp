@@ -1662,19 +1662,30 @@ TEMPLATE_TEST_CASE("apply_rotary rotates pairs of columns as complex numbers (fl
 }
 
 TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, causal, Qwen3's and Gemma 3's q/k norms, "
-                   "Gemma 2's softcap and window) from apply_rotary and scaled_dot_product gives transformers' numbers",
+                   "Gemma 2's softcap and window, BLOOM's ALiBi) from apply_rotary and scaled_dot_product gives "
+                   "transformers' numbers",
                    "[rotary][grouped][parity]", float, double) {
   using Scalar = TestType;
   const double tol = attn_test::tolerance<Scalar>();
   Index layers = 0;
   Index normed_layers = 0;
   Index capped_layers = 0;
+  Index alibi_layers = 0;
   for (const std::string& name : fixture_cases("rotary")) {
     const Fixture f = read_fixture(name, "rotary");
     if (f.str("kind") != "layer") continue;
     INFO("case " << name);
     const Index h = f.integer("heads"), g = f.integer("kv_heads"), dh = f.integer("head_dim");
     const attn::Rotary rope = fixture_rotary(f, 0);
+    const bool rotated = rope.base != 0.0;  // BLOOM: no rotation, ALiBi's slopes instead
+    std::vector<double> slopes;
+    if (f.has("slopes")) {
+      const MatrixD& m = f.matrix("slopes");
+      slopes.assign(m.data(), m.data() + m.size());
+      const std::vector<double> bloom = attn::alibi_slopes(h);  // transformers' build_alibi_tensor
+      REQUIRE(bloom.size() == slopes.size());
+      for (std::size_t i = 0; i < bloom.size(); ++i) CHECK(bloom[i] == slopes[i]);
+    }
     const Mat<Scalar> x = f.matrix("x").cast<Scalar>();
     const Index t = x.rows();
     // Qwen3 and Gemma 3: an RMSNorm of each head's queries and keys (Gemma 3's scales by 1 + weight).
@@ -1705,15 +1716,19 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
       attn::apply_head_norm(q, dh, q_norm);
       attn::apply_head_norm(k, dh, k_norm);
     }
-    attn::apply_rotary(q, dh, rope);  // positions 0..T-1
-    attn::apply_rotary(k, dh, rope);
+    if (rotated) {
+      attn::apply_rotary(q, dh, rope);  // positions 0..T-1
+      attn::apply_rotary(k, dh, rope);
+    }
     Mat<Scalar> concat(t, h * dh);
     const MatrixD& expected_w = f.matrix("weights");
     for (Index i = 0; i < h; ++i) {
       INFO("head " << i);
       const Index j = i / (h / g);  // its key/value head
+      attn::Options head = options;
+      if (!slopes.empty()) head.alibi = attn::Alibi{slopes[static_cast<std::size_t>(i)], 0};
       const auto r = attn::scaled_dot_product(q.middleCols(i * dh, dh), k.middleCols(j * dh, dh),
-                                              v.middleCols(j * dh, dh), mask, options);
+                                              v.middleCols(j * dh, dh), mask, head);
       ATTN_CHECK_CLOSE(r.weights, expected_w.middleRows(i * t, t), tol);
       concat.middleCols(i * dh, dh) = r.output;
     }
@@ -1728,7 +1743,8 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
     p.wo = f.matrix("o_proj").cast<Scalar>().transpose();
     p.heads = h;
     p.kv_heads = g;
-    p.rotary = rope;
+    if (rotated) p.rotary = rope;
+    p.alibi = slopes;
     if (normed) {
       p.q_norm = q_norm;
       p.k_norm = k_norm;
@@ -1741,6 +1757,7 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
     // Without the rotation the numbers are not transformers': the test sees the embedding.
     auto plain = p;
     plain.rotary.reset();
+    plain.alibi.clear();
     CHECK_FALSE(attn::multi_head(x, plain, mask, options).output.isApprox(r.output, Scalar(1e-3)));
     if (normed) {  // nor without either norm
       for (const bool queries : {true, false}) {
@@ -1788,10 +1805,55 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
     ++layers;
     normed_layers += normed ? 1 : 0;
     capped_layers += capped ? 1 : 0;
+    alibi_layers += slopes.empty() ? 0 : 1;
   }
-  CHECK(layers == 5);
+  CHECK(layers == 6);
+  CHECK(alibi_layers == 1);
   CHECK(normed_layers == 2);
   CHECK(capped_layers == 1);
+}
+
+TEMPLATE_TEST_CASE("params.alibi: BLOOM's slopes, one per head, and errors that name the field",
+                   "[multi_head][alibi][errors]", float, double) {
+  using Scalar = TestType;
+  // Powers of two: 2^(-8/h), its powers (MPT's and BLOOM's for 8 heads: 1/2 … 1/256).
+  const std::vector<double> eight = attn::alibi_slopes(8);
+  REQUIRE(eight.size() == 8);
+  for (std::size_t i = 0; i < 8; ++i) CHECK(eight[i] == std::ldexp(1.0, -static_cast<int>(i + 1)));
+  CHECK(attn::alibi_slopes(1) == std::vector<double>{1.0 / 256});
+  // 12 heads: the 8 of 2^(-1) … then 2^(-1/2)'s odd powers, 4 of them.
+  const std::vector<double> twelve = attn::alibi_slopes(12);
+  REQUIRE(twelve.size() == 12);
+  for (std::size_t i = 0; i < 4; ++i) CHECK(twelve[8 + i] == Approx(std::pow(2.0, -0.5 * static_cast<double>(2 * i + 1))).epsilon(1e-15));
+  CHECK(attn_test::message_of<attn::invalid_argument>([] { attn::alibi_slopes(0); }) ==
+        "attn::alibi_slopes: heads (0) must be >= 1");
+
+  std::mt19937_64 rng(3811);
+  auto p = to_params<Scalar>(random_params<Scalar>(rng, 4, 16, 12, 12, 12, true));
+  const Mat<Scalar> x = attn_test::random_matrix<Scalar>(rng, 5, 12);
+  p.alibi = {0.5, 0.25};
+  CHECK(attn_test::message_of<attn::invalid_argument>([&] { attn::multi_head(x, p); }) ==
+        "attn::multi_head: params.alibi has 2 slopes, not one per head (heads (4))");
+  p.alibi = {0.5, 0.25, std::numeric_limits<double>::quiet_NaN(), 0.0};
+  CHECK(attn_test::message_of<attn::invalid_argument>([&] { attn::KVCache<Scalar> cache(p); }) ==
+        "attn::KVCache: params.alibi[2] (nan) must be finite");
+  p.alibi = attn::alibi_slopes(4);
+  p.add_zero_attn = true;
+  CHECK(attn_test::message_of<attn::invalid_argument>([&] { attn::multi_head(x, p); }) ==
+        "attn::multi_head: params.alibi with params.bias_k or params.add_zero_attn: the appended keys have no "
+        "position to bias by");
+  p.add_zero_attn = false;
+  // Each head: scaled_dot_product with Options::alibi, its slope, from position 0.
+  const auto r = attn::multi_head(x, p, attn::Mask::causal());
+  for (Index i = 0; i < 4; ++i) {
+    attn::Options head;
+    head.alibi = attn::Alibi{p.alibi[static_cast<std::size_t>(i)], 0};
+    const Mat<Scalar> qh = x * p.wq.middleCols(i * 4, 4) + Mat<Scalar>::Ones(5, 1) * p.bq.segment(i * 4, 4);
+    const Mat<Scalar> kh = x * p.wk.middleCols(i * 4, 4) + Mat<Scalar>::Ones(5, 1) * p.bk.segment(i * 4, 4);
+    const Mat<Scalar> vh = x * p.wv.middleCols(i * 4, 4) + Mat<Scalar>::Ones(5, 1) * p.bv.segment(i * 4, 4);
+    ATTN_CHECK_CLOSE(r.weights.head(i), attn::scaled_dot_product(qh, kh, vh, attn::Mask::causal(), head).weights,
+                     attn_test::tolerance<Scalar>());
+  }
 }
 
 TEMPLATE_TEST_CASE("q_norm and k_norm: a prepared memory's steps and a cache's equal the multi_head call",

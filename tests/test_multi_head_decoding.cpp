@@ -141,71 +141,109 @@ TEMPLATE_TEST_CASE("MultiHeadMemory: sparsemax, hardmax and a scale option as mu
   }
 }
 
-TEMPLATE_TEST_CASE("options.softcap: MultiHeadMemory and KVCache steps (rows one by one, through GEMM, in a window) "
-                   "equal one full multi_head call",
-                   "[multi_head][decoding][softcap]", float, double) {
+TEMPLATE_TEST_CASE("options.softcap and params.alibi: MultiHeadMemory and KVCache steps (rows one by one, through "
+                   "GEMM, in a window) equal one full multi_head call",
+                   "[multi_head][decoding][softcap][alibi]", float, double) {
   // The cap applies to each head's scaled scores in the steps as in the full call: B rows up to
   // step_gemv_rows (8) go one by one, more through one product; a cache's chunk of more than 8
-  // positions is a scaled_dot_product per head.
+  // positions is a scaled_dot_product per head. With ALiBi's slopes (the second round) the cache's
+  // steps add each head's bias from the positions it keeps (a prepared source refuses them).
   using Scalar = TestType;
   const double tol = step_tolerance<Scalar>();
-  std::mt19937_64 rng(1741);
-  const auto p = make_params<Scalar>(rng, 4, 16, 16, 16, 16);
-  attn::Options options;
-  options.softcap = 0.75;
-  options.scale = 0.6;
-  attn::Options uncapped = options;
-  uncapped.softcap.reset();
-  const Mat<Scalar> x = attn_test::random_matrix<Scalar>(rng, 13, 16, -2, 2);
-  const Mat<Scalar> src = attn_test::random_matrix<Scalar>(rng, 9, 16, -2, 2);
+  for (const bool alibi : {false, true}) {
+    INFO((alibi ? "with ALiBi" : "without ALiBi"));
+    std::mt19937_64 rng(1741);
+    auto p = make_params<Scalar>(rng, 4, 16, 16, 16, 16);
+    attn::Options options;
+    options.softcap = 0.75;
+    options.scale = 0.6;
+    attn::Options uncapped = options;
+    uncapped.softcap.reset();
+    const Mat<Scalar> x = attn_test::random_matrix<Scalar>(rng, 13, 16, -2, 2);
+    const Mat<Scalar> src = attn_test::random_matrix<Scalar>(rng, 9, 16, -2, 2);
 
-  const auto cross = attn::multi_head(x, src, src, p, attn::Mask::key_length(7), options);
-  CHECK_FALSE(cross.output.isApprox(attn::multi_head(x, src, src, p, attn::Mask::key_length(7), uncapped).output,
-                                    Scalar(1e-3)));
-  const auto memory = attn::prepare_memory(src, src, p, 7);
-  for (const Index b : {Index(3), Index(13)}) {
-    INFO("memory, " << b << " rows");
-    const auto step = attn::attend(memory, x.topRows(b), options);
-    ATTN_CHECK_CLOSE(step.output, cross.output.topRows(b), tol);
-    for (Index i = 0; i < 4; ++i) ATTN_CHECK_CLOSE(step.weights.head(i), cross.weights.head(i).topRows(b), tol);
-  }
+    if (!alibi) {
+      const auto cross = attn::multi_head(x, src, src, p, attn::Mask::key_length(7), options);
+      CHECK_FALSE(cross.output.isApprox(attn::multi_head(x, src, src, p, attn::Mask::key_length(7), uncapped).output,
+                                        Scalar(1e-3)));
+      const auto memory = attn::prepare_memory(src, src, p, 7);
+      for (const Index b : {Index(3), Index(13)}) {
+        INFO("memory, " << b << " rows");
+        const auto step = attn::attend(memory, x.topRows(b), options);
+        ATTN_CHECK_CLOSE(step.output, cross.output.topRows(b), tol);
+        for (Index i = 0; i < 4; ++i) ATTN_CHECK_CLOSE(step.weights.head(i), cross.weights.head(i).topRows(b), tol);
+      }
+      // A bad cap is refused by the memory's steps, naming them.
+      attn::Options bad;
+      bad.softcap = -1.0;
+      CHECK(attn_test::message_of<attn::invalid_argument>([&] { attn::attend(memory, x.row(0), bad); }) ==
+            "attn::attend: options.softcap (-1) must be positive and finite; leave it unset for no capping");
+      // ALiBi's slopes set on the parameters after the source was prepared: refused at the step.
+      auto q = p;  // the memory keeps a pointer to its parameters
+      const auto later = attn::prepare_memory(src, src, q, 7);
+      q.alibi = attn::alibi_slopes(4);
+      CHECK(attn_test::message_of<attn::invalid_argument>([&] { attn::attend(later, x.row(0)); }) ==
+            "attn::attend: the memory's params.alibi was set after prepare_memory, which refuses it (cross-attention "
+            "keys have no positions in the queries' sequence)");
+    } else {
+      p.alibi = attn::alibi_slopes(4);
+      CHECK(attn_test::message_of<attn::invalid_argument>([&] { attn::prepare_memory(src, src, p, 7); }) ==
+            "attn::prepare_memory: params.alibi is set, but a prepared source is cross-attention, whose keys have no "
+            "positions in the queries' sequence");
+      auto flat = p;
+      flat.alibi.assign(4, 0.0);  // slopes of 0: no bias, the numbers without ALiBi
+      auto none = p;
+      none.alibi.clear();
+      CHECK(attn::multi_head(x, flat, attn::Mask::causal(), options).output ==
+            attn::multi_head(x, none, attn::Mask::causal(), options).output);
+      CHECK_FALSE(attn::multi_head(x, p, attn::Mask::causal(), options)
+                      .output.isApprox(attn::multi_head(x, flat, attn::Mask::causal(), options).output, Scalar(1e-3)));
+    }
 
-  for (const Index window : {Index(0), Index(5)}) {
-    INFO("window " << window);
-    const attn::Mask mask = window > 0 ? attn::Mask::causal() & attn::Mask::window(window - 1, 0) : attn::Mask::causal();
-    const auto full = attn::multi_head(x, x, x, p, mask, options);
+    for (const Index window : {Index(0), Index(5)}) {
+      INFO("window " << window);
+      const attn::Mask mask = window > 0 ? attn::Mask::causal() & attn::Mask::window(window - 1, 0) : attn::Mask::causal();
+      const auto full = attn::multi_head(x, x, x, p, mask, options);
+      attn::KVCache<Scalar> cache(p);
+      cache.set_window(window);
+      for (Index t = 0; t < x.rows(); ++t) {
+        INFO("step " << t);
+        cache.append(x.row(t));
+        const auto step = attn::attend(cache, x.row(t), options);
+        ATTN_CHECK_CLOSE(step.output, full.output.row(t), tol);
+        for (Index i = 0; i < 4; ++i) ATTN_CHECK_CLOSE(step.weights.head(i), full.weights.head(i).row(t).head(t + 1), tol);
+      }
+      attn::KVCache<Scalar> chunked(p);
+      chunked.set_window(window);
+      for (const auto& [at, n] : {std::pair<Index, Index>(0, 4), std::pair<Index, Index>(4, 9)}) {
+        INFO("chunk of " << n << " at " << at);
+        chunked.append(x.middleRows(at, n));
+        const auto part = attn::attend(chunked, x.middleRows(at, n), options);
+        ATTN_CHECK_CLOSE(part.output, full.output.middleRows(at, n), tol);
+        for (Index i = 0; i < 4; ++i)
+          ATTN_CHECK_CLOSE(part.weights.head(i), full.weights.head(i).block(at, 0, n, at + n), tol);
+      }
+    }
+
+    // A bad cap is refused by the cache's steps and multi_head, naming them; so is a single head's
+    // ALiBi in a multi-head call (the slopes are the parameters').
+    attn::Options bad;
+    bad.softcap = -1.0;
     attn::KVCache<Scalar> cache(p);
-    cache.set_window(window);
-    for (Index t = 0; t < x.rows(); ++t) {
-      INFO("step " << t);
-      cache.append(x.row(t));
-      const auto step = attn::attend(cache, x.row(t), options);
-      ATTN_CHECK_CLOSE(step.output, full.output.row(t), tol);
-      for (Index i = 0; i < 4; ++i) ATTN_CHECK_CLOSE(step.weights.head(i), full.weights.head(i).row(t).head(t + 1), tol);
-    }
-    attn::KVCache<Scalar> chunked(p);
-    chunked.set_window(window);
-    for (const auto& [at, n] : {std::pair<Index, Index>(0, 4), std::pair<Index, Index>(4, 9)}) {
-      INFO("chunk of " << n << " at " << at);
-      chunked.append(x.middleRows(at, n));
-      const auto part = attn::attend(chunked, x.middleRows(at, n), options);
-      ATTN_CHECK_CLOSE(part.output, full.output.middleRows(at, n), tol);
-      for (Index i = 0; i < 4; ++i)
-        ATTN_CHECK_CLOSE(part.weights.head(i), full.weights.head(i).block(at, 0, n, at + n), tol);
-    }
+    cache.append(x.row(0));
+    CHECK(attn_test::message_of<attn::invalid_argument>([&] { attn::attend(cache, x.row(0), bad); }) ==
+          "attn::attend: options.softcap (-1) must be positive and finite; leave it unset for no capping");
+    CHECK(attn_test::message_of<attn::invalid_argument>([&] { attn::multi_head(x, p, attn::Mask(), bad); }) ==
+          "attn::multi_head: options.softcap (-1) must be positive and finite; leave it unset for no capping");
+    attn::Options one_head;
+    one_head.alibi = attn::Alibi{0.5, 0};
+    const std::string per_head = "options.alibi is one head's bias; a multi-head layer takes one slope per head in "
+                                 "params.alibi";
+    CHECK(attn_test::message_of<attn::invalid_argument>([&] { attn::attend(cache, x.row(0), one_head); }) ==
+          "attn::attend: " + per_head);
+    CHECK(attn_test::message_of<attn::invalid_argument>([&] { attn::multi_head(x, p, attn::Mask(), one_head); }) ==
+          "attn::multi_head: " + per_head);
   }
-
-  // A bad cap is refused by the steps, naming them.
-  attn::Options bad;
-  bad.softcap = -1.0;
-  attn::KVCache<Scalar> cache(p);
-  cache.append(x.row(0));
-  CHECK(attn_test::message_of<attn::invalid_argument>([&] { attn::attend(cache, x.row(0), bad); }) ==
-        "attn::attend: options.softcap (-1) must be positive and finite; leave it unset for no capping");
-  CHECK(attn_test::message_of<attn::invalid_argument>([&] { attn::attend(memory, x.row(0), bad); }) ==
-        "attn::attend: options.softcap (-1) must be positive and finite; leave it unset for no capping");
-  CHECK(attn_test::message_of<attn::invalid_argument>([&] { attn::multi_head(x, p, attn::Mask(), bad); }) ==
-        "attn::multi_head: options.softcap (-1) must be positive and finite; leave it unset for no capping");
 }
 
 TEMPLATE_TEST_CASE("MultiHeadMemory: a source of length 0 gives zero weights and the output bias",

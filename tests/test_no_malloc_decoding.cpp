@@ -572,7 +572,8 @@ TEMPLATE_TEST_CASE("no allocation: a warm cache takes a prompt and chunks of sev
                    "[no_malloc][multi_head][decoding][prefill]", float, double) {
   using S = TestType;
   std::mt19937_64 rng(29);
-  const auto p = llama_like(attn_test::random_multi_head_params<S>(rng, 4, 16, 16, 16, 16));
+  auto p = llama_like(attn_test::random_multi_head_params<S>(rng, 4, 16, 16, 16, 16));
+  p.alibi = attn::alibi_slopes(4);  // and ALiBi's bias, from the positions on both paths
   const Index beams = 2;
   // Per beam: a prompt of 12 positions (one scaled dot-product per head), chunks of 3 (row by
   // row) and 9, then a step.

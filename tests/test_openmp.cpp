@@ -105,14 +105,17 @@ TEMPLATE_TEST_CASE("openmp: multi-head gives the same bits with 1, 2 and 5 threa
   p.bq = attn_test::random_matrix<S>(rng, 1, 32);
   p.heads = 4;
   // Also grouped key/value heads (projected once per call by tasks of their own, then read by
-  // the query heads' tasks), with a rotary embedding, and with torch's appended keys.
+  // the query heads' tasks), with a rotary embedding and ALiBi's slopes (each head's task its
+  // own), and with torch's appended keys.
   auto grouped = p;
   grouped.kv_heads = 2;
   grouped.wk = attn_test::random_matrix<S>(rng, 32, 16);
   grouped.wv = attn_test::random_matrix<S>(rng, 32, 16);
   grouped.rotary = attn::Rotary{};
+  grouped.alibi = attn::alibi_slopes(4);
   auto appended = grouped;
   appended.rotary.reset();
+  appended.alibi.clear();
   appended.bias_k = attn_test::random_matrix<S>(rng, 1, 16);
   appended.bias_v = attn_test::random_matrix<S>(rng, 1, 16);
   appended.add_zero_attn = true;

@@ -210,8 +210,8 @@ TEST_CASE("attention_pooling rejects bad arguments with exact messages", "[pooli
   CHECK(attn::PoolingParams<double>::seq_weighted(kernel).b.size() == 0);
 }
 
-TEMPLATE_TEST_CASE("attention_pooling: a float mask's bias is added after options.scale and options.softcap",
-                   "[pooling][mask][softcap]", float, double) {
+TEMPLATE_TEST_CASE("attention_pooling: a float mask's bias is added after options.scale, options.softcap and options.alibi",
+                   "[pooling][mask][softcap][alibi]", float, double) {
   // softmax(scale·e + bias) over the visible steps, e_t = tanh(x_t·w + b): the scale multiplies
   // the layer's scores, the mask's bias is added to the product (as torch adds attn_mask). With
   // a softcap c: softmax(c·tanh(scale·e / c) + bias). (The layer hands its scale to the kernel,
@@ -260,6 +260,22 @@ TEMPLATE_TEST_CASE("attention_pooling: a float mask's bias is added after option
   ATTN_CHECK_CLOSE(capped.weights, capped_weights, attn_test::tolerance<Scalar>());
   ATTN_CHECK_CLOSE(capped.output, attn_test::reference_output(capped_weights, xd, visible), attn_test::tolerance<Scalar>());
   ATTN_CHECK_CLOSE(capped.scores, scores, attn_test::tolerance<Scalar>());  // the capped scores, before the bias
+
+  // ALiBi's bias without a cap: softmax(scale·e + slope·(j − offset) + bias), the one query at
+  // key position `offset`.
+  options.softcap.reset();
+  options.alibi = attn::Alibi{0.3, 4};
+  const auto sloped = attn::attention_pooling(x, params, attn::Mask::additive(torch_mask), options);
+  MatrixD za(1, t);
+  for (Index j = 0; j < t; ++j) {
+    double e = 0.25;
+    for (Index c = 0; c < d; ++c) e += xd(j, c) * wd(c, 0);
+    scores(0, j) = 3.0 * std::tanh(e);
+    za(0, j) = visible(0, j) ? scores(0, j) + 0.3 * static_cast<double>(j - 4) + torch_mask(0, j) : 0.0;
+  }
+  const MatrixD sloped_weights = attn_test::reference_probability(za, visible, attn::Probability::softmax);
+  ATTN_CHECK_CLOSE(sloped.weights, sloped_weights, attn_test::tolerance<Scalar>());
+  ATTN_CHECK_CLOSE(sloped.scores, scores, attn_test::tolerance<Scalar>());  // scaled, before any bias
 }
 
 }  // namespace test_pooling

@@ -933,6 +933,73 @@ TEMPLATE_TEST_CASE("options.softcap: every form of a call gives the same bits, a
   }
 }
 
+TEMPLATE_TEST_CASE("options.alibi adds slope·(j − i − offset) after the scale and the softcap, before the mask's bias, "
+                   "as the plain-loop reference, and every form gives the same bits",
+                   "[mechanism][reference][alibi]", float, double) {
+  std::mt19937_64 rng(53);
+  std::uniform_real_distribution<double> slope(-1.0, 1.0);
+  std::uniform_int_distribution<Index> offset(-3, 5);
+  std::bernoulli_distribution coin(0.5);
+  for (Kind kind : all_kinds)
+    for (Index tq : sizes)
+      for (Index tk : sizes)
+        for (int mk = 0; mk < mask_kinds_with_bias; ++mk) {
+          const Problem<TestType> p = make_problem<TestType>(rng, kind, tq, tk);
+          const Mask mask = random_mask(rng, tq, tk, mk);
+          const BoolMatrix visible = attn_test::dense_mask(mask, tq, tk);
+          const attn::Alibi alibi{slope(rng), offset(rng)};
+          const std::optional<double> cap = coin(rng) ? std::optional<double>(1.5) : std::nullopt;
+          attn::Options options;
+          options.return_scores = true;
+          options.alibi = alibi;
+          options.softcap = cap;
+          const auto r = call(p, mask, options);
+
+          MatrixD scores = reference_scores(to_double(p));
+          if (cap) scores = scores.unaryExpr([c = *cap](double e) { return c * std::tanh(e / c); });
+          MatrixD biased = scores;
+          for (Index i = 0; i < tq; ++i)
+            for (Index j = 0; j < tk; ++j) biased(i, j) += alibi.slope * static_cast<double>(j - i - alibi.offset);
+          if (mask.bias()) biased += *mask.bias();
+          const MatrixD weights = attn_test::reference_probability(biased, visible, Probability::softmax);
+          INFO(describe(kind, Probability::softmax, tq, tk, mk, p) << ", slope " << alibi.slope << ", offset "
+                                                                   << alibi.offset << (cap ? ", softcap 1.5" : ""));
+          ATTN_CHECK_CLOSE(r.scores, scores, tol<TestType>());  // without the bias, as a mask's
+          ATTN_CHECK_CLOSE(r.weights, weights, tol<TestType>());
+          ATTN_CHECK_CLOSE(r.output, attn_test::reference_output(weights, to_double(p).v, visible), tol<TestType>());
+          // Output only and sinks: the same bits.
+          options.return_scores = false;
+          CHECK(same_bits(call_sinks(p, attn::Sinks<TestType>(attn::no_weights), mask, options).output, r.output));
+          Matrix<TestType> kept(tq, tk);
+          attn::FullWeights<TestType> whole(kept);
+          CHECK(same_bits(call_sinks(p, attn::Sinks<TestType>(whole), mask, options).output, r.output));
+          CHECK(same_bits(kept, r.weights));
+        }
+}
+
+TEMPLATE_TEST_CASE("options.alibi: the bias is 0 at the query's position, so float keeps its precision far from key 0",
+                   "[mechanism][alibi]", float, double) {
+  // The weights do not depend on the offset in exact arithmetic (a constant per row), but float
+  // rounds `slope·(j − i − offset)` where it is large: a query at position 4095 of 4096 keys, slope
+  // 0.7, biased from its own position, gets e^(−0.7·d) / Σ for the key d positions back (the
+  // scores are 0), to float's precision; biased from far away (an offset of the wrong sign) the
+  // biases near it would be about 5700, whose float ulp is 2^−10.
+  using S = TestType;
+  const Index tk = 4096;
+  const Matrix<S> q = Matrix<S>::Zero(1, 8);
+  const Matrix<S> k = Matrix<S>::Zero(tk, 8);
+  Matrix<S> v = Matrix<S>::Zero(tk, 1);
+  v(tk - 2, 0) = 1;  // the output is the weight of the key one position back
+  attn::Options options;
+  options.alibi = attn::Alibi{0.7, tk - 1};
+  const auto r = attn::scaled_dot_product(q, k, v, Mask::causal(tk - 1), options);
+  double sum = 0;
+  for (Index d = 0; d < tk; ++d) sum += std::exp(-0.7 * static_cast<double>(d));
+  for (Index d = 0; d < 20; ++d)
+    CHECK(attn_test::close(r.weights(0, tk - 1 - d), std::exp(-0.7 * static_cast<double>(d)) / sum, tol<S>()));
+  CHECK(attn_test::close(r.output(0, 0), std::exp(-0.7) / sum, tol<S>()));
+}
+
 TEMPLATE_TEST_CASE("options.softcap: a cap that is not positive and finite is refused, naming the call and the option",
                    "[mechanism][errors][softcap]", float, double) {
   using S = TestType;
@@ -988,6 +1055,13 @@ TEMPLATE_TEST_CASE("options.softcap: a cap that is not positive and finite is re
             == "attn::Memory::with_softcap: a monotonic memory takes no softcap (its energies go through a sigmoid); "
                "call with_probability first");
   CHECK_FALSE(monotonic.with_softcap(std::nullopt).softcap());
+  // ALiBi: a slope must be finite.
+  attn::Options bent;
+  bent.alibi = attn::Alibi{std::numeric_limits<double>::infinity(), 0};
+  CHECK(message_of<attn::invalid_argument>([&] { attn::scaled_dot_product(q, k, k, Mask(), bent); }) ==
+        "attn::scaled_dot_product: options.alibi.slope (inf) must be finite");
+  CHECK(message_of<attn::invalid_argument>([&] { attn::luong(q, k, k, {}, Mask(), bent); }) ==
+        "attn::luong: options.alibi.slope (inf) must be finite");
 }
 
 }  // namespace test_properties

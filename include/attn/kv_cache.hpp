@@ -371,9 +371,11 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
           for (Index r = 0; r < count; ++r) {
             const Index n = past + r + 1;       // query r sees keys [first, n)
             const Index first = first_key(past + r);
+            std::optional<detail::RowAlibi> alibi;  // params.alibi: query at position past + r
+            if (!p.alibi.empty()) alibi = detail::RowAlibi{p.alibi[static_cast<std::size_t>(i)], first, past + r};
             detail::step_row(s.q.row(b * count + r).segment(c0, dh), kh.middleRows(first, n - first),
                              vh.middleRows(first, n - first), wb.row(r).segment(first, n - first),
-                             s.concat.row(b * count + r).segment(v0, dhv), s, options.probability, cap);
+                             s.concat.row(b * count + r).segment(v0, dhv), s, options.probability, cap, alibi);
             wb.row(r).head(first).setZero();
             wb.row(r).tail(t - n).setZero();
           }
@@ -381,6 +383,8 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
           auto& hw = detail::MultiHeadWorkspaceAccess::heads(ws)[1];
           auto ctx = s.concat.block(b * count, v0, count, dhv);
           auto seen = wb.rightCols(t - lo);
+          // params.alibi: block row r is position past + r, key j' position lo + j'.
+          if (!p.alibi.empty()) unit.alibi = Alibi{p.alibi[static_cast<std::size_t>(i)], o};
           scaled_dot_product_into(s.q.block(b * count, c0, count, dh), kh.bottomRows(t - lo), vh.bottomRows(t - lo),
                                   ctx, seen, hw, band, unit);
           wb.leftCols(lo).setZero();

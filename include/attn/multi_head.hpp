@@ -100,6 +100,8 @@ void check_multi_head_options(const char* fn, const Options& options) {
   detail::check_scale<Scalar>(fn, options.scale);
   detail::check_probability(fn, options.probability);
   detail::check_softcap<Scalar>(fn, options.softcap);
+  ATTN_CHECK(!options.alibi, std::string(fn) + ": options.alibi is one head's bias; a multi-head layer takes one slope "
+                                               "per head in params.alibi");
 }
 
 /// The checks of a one-item multi_head_into call (with HeadWeights or with HeadSinks).

@@ -97,6 +97,8 @@ MultiHeadMemory<Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k, con
   detail::check_no_appended_keys(fn, params);
   ATTN_CHECK(!params.rotary, std::string(fn) + ": params.rotary is set, but a prepared source is cross-attention, whose "
                                                "keys have no positions in the queries' sequence: use a KVCache");
+  ATTN_CHECK(params.alibi.empty(), std::string(fn) + ": params.alibi is set, but a prepared source is cross-attention, "
+                                                   "whose keys have no positions in the queries' sequence");
   detail::check_equal(fn, "k.cols()", k.cols(), "params.wk.rows()", params.wk.rows());
   detail::check_equal(fn, "v.cols()", v.cols(), "params.wv.rows()", params.wv.rows());
   detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
@@ -160,6 +162,8 @@ Index attend_into(const MultiHeadMemory<Scalar>& memory, const Eigen::MatrixBase
   const Index n = memory.length();
   ATTN_CHECK(!p.rotary, std::string(fn) + ": the memory's params.rotary was set after prepare_memory, which refuses it "
                                           "(cross-attention keys have no positions in the queries' sequence)");
+  ATTN_CHECK(p.alibi.empty(), std::string(fn) + ": the memory's params.alibi was set after prepare_memory, which "
+                                               "refuses it (cross-attention keys have no positions in the queries' sequence)");
   detail::check_equal(fn, "query.cols()", query.cols(), "memory.query_size()", memory.query_size());
   const auto heads = [&](detail::StepScratch<Scalar>& s, HeadWeights<Scalar>& w) {
     const auto cap = detail::soft_cap_of<Scalar>(options.softcap);  // checked by run_step; the queries are scaled

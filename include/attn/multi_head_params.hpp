@@ -8,9 +8,11 @@
 #include "head_norm.hpp"
 #include "rotary.hpp"
 
+#include <cmath>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 namespace attn {
 
@@ -67,6 +69,12 @@ struct MultiHeadParams {
   /// GPT-NeoX), applied after their biases: row r of the queries and row r of the keys are
   /// position r (decoder steps: KVCache keeps the positions). Unset: none (torch, Keras).
   std::optional<Rotary> rotary;
+  /// ALiBi (BLOOM, MPT): one slope per query head (attn::alibi_slopes(h) gives BLOOM's), or
+  /// empty (default: none). Head i adds `slope_i·(j − t)` to the score of the query at position
+  /// t and the key at position j (rows from 0, as `rotary`; decoder steps: KVCache keeps the
+  /// positions), after the scale and Options::softcap, before the mask. Not with torch's
+  /// appended keys (no position), nor in a prepared cross-attention source.
+  std::vector<double> alibi;
 
   /// Model width D: the projected width of the queries, all heads (torch's embed_dim).
   /// \return `wq.cols()` (h·dh)
@@ -132,6 +140,26 @@ struct MultiHeadParams {
                                              const Eigen::MatrixBase<DerivedBo>& out_proj_bias, Index num_heads);
 };
 
+/// ALiBi's slopes for `heads` heads as BLOOM and MPT compute them (transformers'
+/// build_alibi_tensor): with p the largest power of two <= heads, `b^1, b^2, …, b^p` for
+/// `b = 2^(-8/p)`, then for the heads past p the odd powers `c^1, c^3, …` of `c = 2^(-4/p)`.
+/// For MultiHeadParams::alibi.
+/// \param heads h, >= 1
+/// \return h slopes, head 0's first
+/// \throws attn::invalid_argument when `heads < 1`
+inline std::vector<double> alibi_slopes(Index heads) {
+  ATTN_CHECK(heads >= 1, "attn::alibi_slopes: heads (" + std::to_string(heads) + ") must be >= 1");
+  Index p = 1;
+  while (p * 2 <= heads) p *= 2;
+  const double log2p = std::log2(static_cast<double>(p));
+  const double base = std::pow(2.0, -std::pow(2.0, -(log2p - 3.0)));
+  std::vector<double> slopes;
+  for (Index i = 1; i <= p; ++i) slopes.push_back(std::pow(base, static_cast<double>(i)));
+  const double extra = std::pow(2.0, -std::pow(2.0, -(log2p + 1.0 - 3.0)));
+  for (Index i = 0; i < heads - p; ++i) slopes.push_back(std::pow(extra, static_cast<double>(2 * i + 1)));
+  return slopes;
+}
+
 namespace detail {
 
 template <typename Scalar>
@@ -179,6 +207,17 @@ void check_multi_head_params(const char* fn, const MultiHeadParams<Scalar>& p) {
   if (p.bias_k.size() != 0) {
     check_bias(fn, "params.bias_k", p.bias_k, p.wk.cols());
     check_bias(fn, "params.bias_v", p.bias_v, dv);
+  }
+  if (!p.alibi.empty()) {
+    ATTN_CHECK(static_cast<Index>(p.alibi.size()) == p.heads,
+               std::string(fn) + ": params.alibi has " + std::to_string(p.alibi.size()) + " slopes, not one per head (" +
+                   heads + ")");
+    for (std::size_t i = 0; i < p.alibi.size(); ++i)
+      ATTN_CHECK(std::isfinite(p.alibi[i]), std::string(fn) + ": params.alibi[" + std::to_string(i) + "] (" +
+                                                number_text(p.alibi[i]) + ") must be finite");
+    ATTN_CHECK(p.appended_keys() == 0,
+               std::string(fn) + ": params.alibi with params.bias_k or params.add_zero_attn: the appended keys have "
+                                 "no position to bias by");
   }
   ATTN_CHECK(!p.rotary || p.appended_keys() == 0,
              std::string(fn) + ": params.rotary with params.bias_k or params.add_zero_attn: the appended keys have "

@@ -3,9 +3,22 @@
 // turns a row of Tk scores into weights, and the Options every mechanism takes.
 #pragma once
 
+#include "config.hpp"
+
 #include <optional>
 
 namespace attn {
+
+/// ALiBi's linear bias of one head (Press et al.; BLOOM, MPT): `slope·(j − i − offset)` added to
+/// the score of query i and key j, where query i sits at key position `i + offset` (as with
+/// Mask::causal(offset)): 0 for a key at the query's own position, `−slope` per position further
+/// back. (BLOOM adds `slope·j`, which differs by a constant per row: the same weights.) The
+/// offset changes no weight in exact arithmetic (a constant per row), but the bias is rounded to
+/// the scalar type: keep it small where the weight is, at the query's own position.
+struct Alibi {
+  double slope = 0.0;  ///< the head's slope (attn::alibi_slopes gives BLOOM's), finite
+  Index offset = 0;    ///< key position of query 0
+};
 
 /// How scores become weights.
 enum class Probability { softmax, sparsemax, hardmax };
@@ -29,6 +42,11 @@ struct Options {
   /// MultiHeadMemory steps; a single-head Memory takes it by Memory::with_softcap). Must be
   /// positive and finite.
   std::optional<double> softcap;
+  /// ALiBi's bias (attn::Alibi) added to each score after the scale and the softcap, before the
+  /// mask's bias and the probability function, computed from the positions (nothing Tq×Tk is
+  /// stored). Unset: none. The returned `scores` are without it, as without a mask's bias.
+  /// Single-head calls; multi-head layers take one slope per head in MultiHeadParams::alibi.
+  std::optional<Alibi> alibi;
 };
 
 }  // namespace attn

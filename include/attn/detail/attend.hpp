@@ -6,6 +6,7 @@
 #pragma once
 
 #include "../config.hpp"
+#include "alibi.hpp"
 #include "checks.hpp"
 #include "gemm.hpp"
 #include "threads.hpp"
@@ -221,11 +222,12 @@ struct InPlaceScores {
 
 /// The part every mechanism shares, fused over blocks of query rows. For each block of rows
 /// `[i0, i0 + r)`: `scores(i0, r, block)` writes the scores into `block` (the rows
-/// `[i0, i0 + r)` of the target's full storage, or a per-thread scratch block), before `score_scale` (a mechanism whose product cannot carry
-/// its scale passes it here: a scaled operand would make Eigen's GEMV allocate); with
-/// options.softcap they are capped (`cap·tanh(score_scale·s/cap)`, softcap.hpp); a copy of the
-/// scaled (capped) scores is kept if asked; the block is normalised under the mask while it is
-/// still in cache (L2, up to T of about 1000 in float); and output rows = block·V over the
+/// `[i0, i0 + r)` of the target's full storage, or a per-thread scratch block), before
+/// `score_scale` (a mechanism whose product cannot carry its scale passes it here: a scaled
+/// operand would make Eigen's GEMV allocate); with options.softcap they are capped
+/// (`cap·tanh(score_scale·s/cap)`, softcap.hpp); a copy of the scaled (capped) scores is kept if
+/// asked; options.alibi's bias is added (alibi.hpp); the block is normalised under the mask while
+/// it is still in cache (L2, up to T of about 1000 in float); and output rows = block·V over the
 /// visible keys; then the target's sinks get the block (rows [i0, i0 + r) of the weights).
 /// Rows from `target.padded_from` on are scored (and their scores kept if asked), then set to
 /// zero and flagged fully masked instead of normalised.
@@ -243,10 +245,13 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   // check it first with their own name.
   check_probability("attn", options.probability);
   check_softcap<Scalar>("attn", options.softcap);
+  check_alibi("attn", options.alibi);
   // With options.softcap each block's scores are capped as they come (the factor score_scale
-  // in with the cap's), then normalised as they are.
+  // in with the cap's); with options.alibi they are scaled (unless capped) and biased; then
+  // normalised as they are.
   const SoftCap<Scalar> cap = soft_cap_of<Scalar>(options.softcap, score_scale);
-  const Scalar norm_scale = cap ? Scalar(1) : score_scale;
+  const bool rescale = !cap && options.alibi && score_scale != Scalar(1);
+  const Scalar norm_scale = cap || options.alibi ? Scalar(1) : score_scale;
   const SingleThreadedEigen serial;  // every block's products single-threaded, on any thread
   const Index tq = target.rows;
   const Index tk = target.cols;
@@ -332,7 +337,9 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   const auto run_rows = [&](Index i0, Index r, BlockMap block, Scalar* buffer) {
     scores(i0, r, block);
     if (cap) soft_cap(block.data(), r, tk, block.outerStride(), cap);
+    if (rescale) block *= score_scale;
     if (options.return_scores) detail::buffers(ws).scores.view().middleRows(i0, r) = norm_scale * block;
+    if (options.alibi) add_alibi(block.data(), r, tk, block.outerStride(), i0, *options.alibi);
     const Index live = std::clamp<Index>(target.padded_from - i0, 0, r);  // rows before the padding
     if (live > 0) normalize_rows(options.probability, block, i0, i0 + live, mask, flags, buffer, norm_scale, i0);
     if (live < r) {

@@ -5,6 +5,7 @@
 
 #include "../config.hpp"
 #include "../options.hpp"
+#include "alibi.hpp"
 #include "softcap.hpp"
 
 #include <cmath>
@@ -46,11 +47,13 @@ void check_scale(const char* fn, const std::optional<double>& scale) {
 }
 
 /// The factor on every score: `options.scale` when set (checked), else `fallback` (1/sqrt(dk)
-/// for scaled dot-product and multi-head, 1 for every other mechanism). Checks options.softcap too.
+/// for scaled dot-product and multi-head, 1 for every other mechanism). Checks options.softcap
+/// and options.alibi too.
 template <typename Scalar>
 Scalar score_scale(const char* fn, const Options& options, Scalar fallback) {
   check_scale<Scalar>(fn, options.scale);
   check_softcap<Scalar>(fn, options.softcap);
+  check_alibi(fn, options.alibi);
   return options.scale ? static_cast<Scalar>(*options.scale) : fallback;
 }
 

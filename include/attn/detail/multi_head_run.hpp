@@ -239,7 +239,13 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     const Lend lend_blocks(own.block, lane.blocks);
     const Lend lend_keys(own.keys, lane.keys);
     const auto attend_head = [&](const auto& kh, const auto& vh) {
-      heads_to.attend(b, i, qh, kh, vh, oh, hw, mask_of(b).head(i), options);  // a per-head mask: head i's
+      if (p.alibi.empty()) {
+        heads_to.attend(b, i, qh, kh, vh, oh, hw, mask_of(b).head(i), options);  // a per-head mask: head i's
+      } else {  // head i's ALiBi slope, queries and keys both from position 0 (as the rotation)
+        Options head_options = options;
+        head_options.alibi = Alibi{p.alibi[static_cast<std::size_t>(i)], 0};
+        heads_to.attend(b, i, qh, kh, vh, oh, hw, mask_of(b).head(i), head_options);
+      }
     };
     if (shared_kv) {  // the group's keys and values, projected by project_group
       const auto& keys = it.keys;

@@ -829,7 +829,21 @@ TEMPLATE_TEST_CASE("zero-width inputs: empty dot products give uniform weights",
   CHECK(same_bits(r0.weights, attn::scaled_dot_product(q, k, v, mask).weights));
 }
 
-// ---- options.softcap ------------------------------------------------------------------------
+// ---- options.softcap and options.alibi ----------------------------------------------------------
+
+// Every mechanism, every pair of sizes and every kind of mask (a score bias too): a random
+// problem and mask, then f(problem, mask, its dense visibility, mask kind) draws what else it needs.
+template <typename S, typename F>
+void for_each_problem(std::mt19937_64& rng, F&& f) {
+  for (Kind kind : all_kinds)
+    for (Index tq : sizes)
+      for (Index tk : sizes)
+        for (int mk = 0; mk < mask_kinds_with_bias; ++mk) {
+          const Problem<S> p = make_problem<S>(rng, kind, tq, tk);
+          const Mask mask = random_mask(rng, tq, tk, mk);
+          f(p, mask, attn_test::dense_mask(mask, tq, tk), mk);
+        }
+}
 
 TEMPLATE_TEST_CASE("options.softcap caps every mechanism's scaled scores before the mask's bias, as the plain-loop "
                    "reference",
@@ -841,30 +855,25 @@ TEMPLATE_TEST_CASE("options.softcap caps every mechanism's scaled scores before 
   const double caps[] = {0.25, 1.0, 4.0};
   std::uniform_int_distribution<int> pick_cap(0, 2);
   std::bernoulli_distribution sparse(0.3);
-  for (Kind kind : all_kinds)
-    for (Index tq : sizes)
-      for (Index tk : sizes)
-        for (int mk = 0; mk < mask_kinds_with_bias; ++mk) {
-          const Problem<TestType> p = make_problem<TestType>(rng, kind, tq, tk);
-          const Mask mask = random_mask(rng, tq, tk, mk);
-          const BoolMatrix visible = attn_test::dense_mask(mask, tq, tk);
-          const double cap = caps[pick_cap(rng)];
-          const Probability prob = sparse(rng) ? Probability::sparsemax : Probability::softmax;
-          attn::Options options;
-          options.probability = prob;
-          options.return_scores = true;
-          options.softcap = cap;
-          const auto r = call(p, mask, options);
+  for_each_problem<TestType>(rng, [&](const Problem<TestType>& p, const Mask& mask, const BoolMatrix& visible, int mk) {
+    const Index tq = p.q.rows(), tk = p.k.rows();
+    const double cap = caps[pick_cap(rng)];
+    const Probability prob = sparse(rng) ? Probability::sparsemax : Probability::softmax;
+    attn::Options options;
+    options.probability = prob;
+    options.return_scores = true;
+    options.softcap = cap;
+    const auto r = call(p, mask, options);
 
-          const MatrixD capped = reference_scores(to_double(p)).unaryExpr([cap](double e) { return cap * std::tanh(e / cap); });
-          const MatrixD biased = mask.bias() ? MatrixD(capped + *mask.bias()) : capped;
-          const MatrixD weights = attn_test::reference_probability(biased, visible, prob);
-          INFO(describe(kind, prob, tq, tk, mk, p) << ", softcap " << cap);
-          ATTN_CHECK_CLOSE(r.scores, capped, tol<TestType>());  // the returned scores are the capped ones
-          CHECK((r.scores.array().abs() <= static_cast<TestType>(cap)).all());
-          ATTN_CHECK_CLOSE(r.weights, weights, tol<TestType>());
-          ATTN_CHECK_CLOSE(r.output, attn_test::reference_output(weights, to_double(p).v, visible), tol<TestType>());
-        }
+    const MatrixD capped = reference_scores(to_double(p)).unaryExpr([cap](double e) { return cap * std::tanh(e / cap); });
+    const MatrixD biased = mask.bias() ? MatrixD(capped + *mask.bias()) : capped;
+    const MatrixD weights = attn_test::reference_probability(biased, visible, prob);
+    INFO(describe(p.kind, prob, tq, tk, mk, p) << ", softcap " << cap);
+    ATTN_CHECK_CLOSE(r.scores, capped, tol<TestType>());  // the returned scores are the capped ones
+    CHECK((r.scores.array().abs() <= static_cast<TestType>(cap)).all());
+    ATTN_CHECK_CLOSE(r.weights, weights, tol<TestType>());
+    ATTN_CHECK_CLOSE(r.output, attn_test::reference_output(weights, to_double(p).v, visible), tol<TestType>());
+  });
 }
 
 TEMPLATE_TEST_CASE("options.softcap: every form of a call gives the same bits, a memory's step too",
@@ -940,41 +949,36 @@ TEMPLATE_TEST_CASE("options.alibi adds slope·(j − i − offset) after the sca
   std::uniform_real_distribution<double> slope(-1.0, 1.0);
   std::uniform_int_distribution<Index> offset(-3, 5);
   std::bernoulli_distribution coin(0.5);
-  for (Kind kind : all_kinds)
-    for (Index tq : sizes)
-      for (Index tk : sizes)
-        for (int mk = 0; mk < mask_kinds_with_bias; ++mk) {
-          const Problem<TestType> p = make_problem<TestType>(rng, kind, tq, tk);
-          const Mask mask = random_mask(rng, tq, tk, mk);
-          const BoolMatrix visible = attn_test::dense_mask(mask, tq, tk);
-          const attn::Alibi alibi{slope(rng), offset(rng)};
-          const std::optional<double> cap = coin(rng) ? std::optional<double>(1.5) : std::nullopt;
-          attn::Options options;
-          options.return_scores = true;
-          options.alibi = alibi;
-          options.softcap = cap;
-          const auto r = call(p, mask, options);
+  for_each_problem<TestType>(rng, [&](const Problem<TestType>& p, const Mask& mask, const BoolMatrix& visible, int mk) {
+    const Index tq = p.q.rows(), tk = p.k.rows();
+    const attn::Alibi alibi{slope(rng), offset(rng)};
+    const std::optional<double> cap = coin(rng) ? std::optional<double>(1.5) : std::nullopt;
+    attn::Options options;
+    options.return_scores = true;
+    options.alibi = alibi;
+    options.softcap = cap;
+    const auto r = call(p, mask, options);
 
-          MatrixD scores = reference_scores(to_double(p));
-          if (cap) scores = scores.unaryExpr([c = *cap](double e) { return c * std::tanh(e / c); });
-          MatrixD biased = scores;
-          for (Index i = 0; i < tq; ++i)
-            for (Index j = 0; j < tk; ++j) biased(i, j) += alibi.slope * static_cast<double>(j - i - alibi.offset);
-          if (mask.bias()) biased += *mask.bias();
-          const MatrixD weights = attn_test::reference_probability(biased, visible, Probability::softmax);
-          INFO(describe(kind, Probability::softmax, tq, tk, mk, p) << ", slope " << alibi.slope << ", offset "
-                                                                   << alibi.offset << (cap ? ", softcap 1.5" : ""));
-          ATTN_CHECK_CLOSE(r.scores, scores, tol<TestType>());  // without the bias, as a mask's
-          ATTN_CHECK_CLOSE(r.weights, weights, tol<TestType>());
-          ATTN_CHECK_CLOSE(r.output, attn_test::reference_output(weights, to_double(p).v, visible), tol<TestType>());
-          // Output only and sinks: the same bits.
-          options.return_scores = false;
-          CHECK(same_bits(call_sinks(p, attn::Sinks<TestType>(attn::no_weights), mask, options).output, r.output));
-          Matrix<TestType> kept(tq, tk);
-          attn::FullWeights<TestType> whole(kept);
-          CHECK(same_bits(call_sinks(p, attn::Sinks<TestType>(whole), mask, options).output, r.output));
-          CHECK(same_bits(kept, r.weights));
-        }
+    MatrixD scores = reference_scores(to_double(p));
+    if (cap) scores = scores.unaryExpr([c = *cap](double e) { return c * std::tanh(e / c); });
+    MatrixD biased = scores;
+    for (Index i = 0; i < tq; ++i)
+      for (Index j = 0; j < tk; ++j) biased(i, j) += alibi.slope * static_cast<double>(j - i - alibi.offset);
+    if (mask.bias()) biased += *mask.bias();
+    const MatrixD weights = attn_test::reference_probability(biased, visible, Probability::softmax);
+    INFO(describe(p.kind, Probability::softmax, tq, tk, mk, p) << ", slope " << alibi.slope << ", offset "
+                                                             << alibi.offset << (cap ? ", softcap 1.5" : ""));
+    ATTN_CHECK_CLOSE(r.scores, scores, tol<TestType>());  // without the bias, as a mask's
+    ATTN_CHECK_CLOSE(r.weights, weights, tol<TestType>());
+    ATTN_CHECK_CLOSE(r.output, attn_test::reference_output(weights, to_double(p).v, visible), tol<TestType>());
+    // Output only and sinks: the same bits.
+    options.return_scores = false;
+    CHECK(same_bits(call_sinks(p, attn::Sinks<TestType>(attn::no_weights), mask, options).output, r.output));
+    Matrix<TestType> kept(tq, tk);
+    attn::FullWeights<TestType> whole(kept);
+    CHECK(same_bits(call_sinks(p, attn::Sinks<TestType>(whole), mask, options).output, r.output));
+    CHECK(same_bits(kept, r.weights));
+  });
 }
 
 TEMPLATE_TEST_CASE("options.alibi: the bias is 0 at the query's position, so float keeps its precision far from key 0",

@@ -257,6 +257,19 @@ constexpr double tol() {
 
 const Index sizes[] = {0, 1, 2, 3, 7, 37};
 
+// A memory's step of every row against the full call: the same bits with attn's own products;
+// oneDNN's bits follow the shape of a product (the step's one product, the call's blocks).
+template <typename S>
+void check_step_is_call(const Matrix<S>& alignment, const Matrix<S>& context, const attn::AttentionResult<S>& call) {
+  if (attn::detail::gemm_own_for<S>()) {
+    CHECK(same_bits(alignment, call.weights));
+    CHECK(same_bits(context, call.output));
+  } else {
+    ATTN_CHECK_CLOSE(alignment, call.weights, tol<S>());
+    ATTN_CHECK_CLOSE(context, call.output, tol<S>());
+  }
+}
+
 // The INFO of a random problem: mechanism, probability, shapes and mask kind.
 template <typename S>
 std::string describe(Kind kind, Probability prob, Index tq, Index tk, int mk, const Problem<S>& p) {
@@ -388,13 +401,7 @@ TEMPLATE_TEST_CASE("every form of a call gives the same bits, on shapes across b
       Matrix<S> alignment(tq, tk);
       for (int twice = 0; twice < 2; ++twice) {  // the second on a warm workspace
         attn::attend_into(memory, p.q, context, alignment, ws);
-        if (attn::detail::gemm_own_for<S>()) {
-          CHECK(same_bits(alignment, padded.weights));
-          CHECK(same_bits(context, padded.output));
-        } else {  // oneDNN's bits follow the shape: the step's one product, the call's blocks
-          ATTN_CHECK_CLOSE(alignment, padded.weights, tol<S>());
-          ATTN_CHECK_CLOSE(context, padded.output, tol<S>());
-        }
+        check_step_is_call(alignment, context, padded);
       }
     }
   }
@@ -920,13 +927,7 @@ TEMPLATE_TEST_CASE("options.softcap: every form of a call gives the same bits, a
       Matrix<S> context(tq, p.v.cols());
       Matrix<S> alignment(tq, tk);
       attn::attend_into(memory, p.q, context, alignment, ws);
-      if (attn::detail::gemm_own_for<S>()) {
-        CHECK(same_bits(alignment, padded.weights));
-        CHECK(same_bits(context, padded.output));
-      } else {  // oneDNN's bits follow the shape: the step's one product, the call's blocks
-        ATTN_CHECK_CLOSE(alignment, padded.weights, tol<S>());
-        ATTN_CHECK_CLOSE(context, padded.output, tol<S>());
-      }
+      check_step_is_call(alignment, context, padded);
       // A step of the last row alone (the one-row kernels) against the call of that row alone.
       Problem<S> one = p;
       one.q = p.q.bottomRows(1);

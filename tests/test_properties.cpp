@@ -937,8 +937,10 @@ TEMPLATE_TEST_CASE("options.softcap: every form of a call gives the same bits, a
       attn::attend_into(memory, one.q, row_context, row_alignment, ws);
       CHECK(same_bits(row_alignment, single.weights));
       CHECK(same_bits(row_context, single.output));
-      // The workspace keeps the step's capped energies, the call's returned scores.
+      // The workspace keeps the step's capped energies, the call's returned scores, and -inf on
+      // the padding (as without a cap).
       CHECK(same_bits(ws.scores().leftCols(n), single.scores.leftCols(n)));
+      CHECK((ws.scores().rightCols(tk - n).array() == -std::numeric_limits<S>::infinity()).all());
     }
   }
 }

@@ -143,8 +143,10 @@ Index attend_into(const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedQ
   memory.scores_into(q, scores, ws);
   if (!memory.is_monotonic()) {
     // Capped where they are (with_softcap): the energies the workspace keeps and both paths
-    // below normalise, entry for entry as the full call's blocks (softcap.hpp).
-    if (memory.softcap()) detail::soft_cap(scores.data(), b * tk, detail::soft_cap_of<Scalar>(memory.softcap()));
+    // below normalise, entry for entry as the full call's blocks (softcap.hpp). The visible keys
+    // only (the first n columns: the first b·n entries); padding keeps its -inf.
+    if (memory.softcap())
+      detail::soft_cap(scores.data(), b * memory.length(), detail::soft_cap_of<Scalar>(memory.softcap()));
     if (b == 1 && memory.values_finite()) return detail::memory_step_finish<Scalar>(memory, scores, context, alignment, ws);
     alignment = scores;
     Options options;

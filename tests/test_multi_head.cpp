@@ -1754,7 +1754,7 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
     for (Index i = 0; i < h; ++i) ATTN_CHECK_CLOSE(r.weights.head(i), expected_w.middleRows(i * t, t), tol);
     const attn::MultiHeadOutput<Scalar> none = attn::multi_head(x, x, x, p, attn::no_weights, mask, options);
     CHECK(bitwise_equal(none.output, r.output));
-    // Without the rotation the numbers are not transformers': the test sees the embedding.
+    // Without the rotation (BLOOM: without ALiBi) the numbers are not transformers': the test sees it.
     auto plain = p;
     plain.rotary.reset();
     plain.alibi.clear();

@@ -95,6 +95,8 @@ void check_multi_head_inputs(const char* fn, const Eigen::MatrixBase<DerivedQ>& 
   mask.check_heads(fn, p.heads, q.rows(), k.rows());
 }
 
+/// The options every multi-head call and step checks: a finite scale, a known probability
+/// function, a valid softcap, and no single head's ALiBi (the slopes are params.alibi).
 template <typename Scalar>
 void check_multi_head_options(const char* fn, const Options& options) {
   detail::check_scale<Scalar>(fn, options.scale);

@@ -27,15 +27,11 @@
 namespace attn {
 namespace detail {
 
-/// Checks of a step's options: a finite scale, a known probability function, a valid softcap, no
+/// Checks of a step's options: those of a multi_head call (check_multi_head_options), and no
 /// return_scores (a step's scores are not kept).
 template <typename Scalar>
 void check_step_options(const char* fn, const Options& options) {
-  check_scale<Scalar>(fn, options.scale);
-  check_probability(fn, options.probability);
-  check_softcap<Scalar>(fn, options.softcap);
-  ATTN_CHECK(!options.alibi, std::string(fn) + ": options.alibi is one head's bias; a multi-head layer takes one slope "
-                                               "per head in params.alibi");
+  check_multi_head_options<Scalar>(fn, options);
   ATTN_CHECK(!options.return_scores,
              std::string(fn) + ": options.return_scores is not supported by decoder steps (the weights are returned)");
 }

@@ -1688,14 +1688,17 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
     }
     const Mat<Scalar> x = f.matrix("x").cast<Scalar>();
     const Index t = x.rows();
-    // Qwen3 and Gemma 3: an RMSNorm of each head's queries and keys (Gemma 3's scales by 1 + weight).
+    // Qwen3 and Gemma 3: an RMSNorm of each head's queries and keys (Gemma 3's scales by 1 +
+    // weight); OLMo 2: of all heads' at once.
     const bool normed = f.has("q_norm");
+    const bool all_heads = f.ints.count("all_heads") != 0;
     attn::HeadNorm<Scalar> q_norm, k_norm;
     if (normed) {
       q_norm.weight = f.matrix("q_norm").cast<Scalar>();
       k_norm.weight = f.matrix("k_norm").cast<Scalar>();
       q_norm.eps = k_norm.eps = std::stod(f.str("eps"));
       q_norm.one_plus = k_norm.one_plus = f.integer("one_plus") != 0;
+      q_norm.all_heads = k_norm.all_heads = all_heads;
     }
     // Gemma 2: its own scale (query_pre_attn_scalar^-1/2), the scores' soft cap, and in its
     // sliding layers a window of `window` keys (itself and the window - 1 before it).
@@ -1766,6 +1769,13 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
         CHECK_FALSE(attn::multi_head(x, one, mask, options).output.isApprox(r.output, Scalar(1e-3)));
       }
     }
+    if (all_heads) {  // nor with OLMo 2's norms taken per head (the first head's weights)
+      auto per_head = p;
+      per_head.q_norm->all_heads = per_head.k_norm->all_heads = false;
+      per_head.q_norm->weight = q_norm.weight.head(dh);
+      per_head.k_norm->weight = k_norm.weight.head(dh);
+      CHECK_FALSE(attn::multi_head(x, per_head, mask, options).output.isApprox(r.output, Scalar(1e-3)));
+    }
     if (capped) {  // nor without the cap
       attn::Options uncapped = options;
       uncapped.softcap.reset();
@@ -1807,9 +1817,9 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
     capped_layers += capped ? 1 : 0;
     alibi_layers += slopes.empty() ? 0 : 1;
   }
-  CHECK(layers == 6);
+  CHECK(layers == 7);
   CHECK(alibi_layers == 1);
-  CHECK(normed_layers == 2);
+  CHECK(normed_layers == 3);
   CHECK(capped_layers == 1);
 }
 
@@ -1860,16 +1870,20 @@ TEMPLATE_TEST_CASE("q_norm and k_norm: a prepared memory's steps and a cache's e
                    "[multi_head][head_norm][decoding]", float, double) {
   // Cross-attention normalises the source's keys once (prepare_memory) and each step's queries;
   // the cache each appended key and each step's queries, before the scale: the numbers of the
-  // full call, within rounding.
+  // full call, within rounding. Per head (Qwen3, Gemma 3) and over all heads (OLMo 2).
   using Scalar = TestType;
   const double tol = attn_test::tolerance<Scalar>();
+  const bool all_heads = GENERATE(false, true);
+  INFO("all_heads " << all_heads);
   std::mt19937_64 rng(3707);
   auto p = to_params<Scalar>(random_params<Scalar>(rng, 4, 16, 12, 10, 10, true));
   attn::HeadNorm<Scalar> qn, kn;
-  qn.weight = attn_test::random_matrix<Scalar>(rng, 1, 4, 0.5, 1.5);
-  kn.weight = attn_test::random_matrix<Scalar>(rng, 1, 4, -0.5, 0.5);
+  const Index width = all_heads ? 16 : 4;  // weights for a head, or for the 4 heads
+  qn.weight = attn_test::random_matrix<Scalar>(rng, 1, width, 0.5, 1.5);
+  kn.weight = attn_test::random_matrix<Scalar>(rng, 1, width, -0.5, 0.5);
   kn.one_plus = true;
   kn.eps = 1e-3;
+  qn.all_heads = kn.all_heads = all_heads;
   p.q_norm = qn;
   p.k_norm = kn;
   const Mat<Scalar> q = attn_test::random_matrix<Scalar>(rng, 5, 12, -2, 2);
@@ -1879,17 +1893,34 @@ TEMPLATE_TEST_CASE("q_norm and k_norm: a prepared memory's steps and a cache's e
   const auto steps = attn::attend(memory, q);
   ATTN_CHECK_CLOSE(steps.output, full.output, tol);
   for (Index i = 0; i < 4; ++i) ATTN_CHECK_CLOSE(steps.weights.head(i), full.weights.head(i), tol);
-  // The memory's keys are the normalised projections: apply_head_norm on K·Wk + bk.
+  // The memory's keys are the normalised projections: K·Wk + bk, each head (each row) divided by
+  // its root mean square and scaled.
   Mat<Scalar> keys = k * p.wk;
   keys.rowwise() += p.bk;
-  attn::apply_head_norm(keys, 4, kn);
+  for (Index r = 0; r < keys.rows(); ++r)
+    for (Index c0 = 0; c0 < 16; c0 += width) {
+      const auto part = keys.row(r).segment(c0, width);
+      const double rms = std::sqrt(part.template cast<double>().squaredNorm() / static_cast<double>(width) + kn.eps);
+      for (Index j = 0; j < width; ++j)
+        keys(r, c0 + j) = static_cast<Scalar>(static_cast<double>(keys(r, c0 + j)) / rms * (1.0 + static_cast<double>(kn.weight(j))));
+    }
   ATTN_CHECK_CLOSE(memory.keys(), keys, tol);
+  Mat<Scalar> applied = k * p.wk;
+  applied.rowwise() += p.bk;
+  attn::apply_head_norm(applied, 4, kn);
+  ATTN_CHECK_CLOSE(applied, keys, tol);
 
   // Self-attention through a cache, a prompt of 3 and then a step per position.
   const Mat<Scalar> x = attn_test::random_matrix<Scalar>(rng, 6, 12, -2, 2);
   auto self = to_params<Scalar>(random_params<Scalar>(rng, 4, 16, 12, 12, 12, false));
+  if (all_heads) {  // with 2 key/value heads: the keys' norm spans their 8 columns
+    self.kv_heads = 2;
+    self.wk = self.wk.leftCols(8).eval();
+    self.wv = self.wv.leftCols(8).eval();
+  }
   self.q_norm = qn;
   self.k_norm = kn;
+  if (all_heads) self.k_norm->weight = kn.weight.head(8);
   const auto causal = attn::multi_head(x, self, attn::Mask::causal());
   attn::KVCache<Scalar> cache(self);
   cache.append(x.topRows(3));
@@ -1907,6 +1938,40 @@ TEMPLATE_TEST_CASE("q_norm and k_norm: a prepared memory's steps and a cache's e
   CHECK_FALSE(attn::multi_head(x, no_q, attn::Mask::causal()).output.isApprox(causal.output, Scalar(1e-3)));
 }
 
+TEMPLATE_TEST_CASE("a norm over all heads is the per-head norm when there is one head",
+                   "[multi_head][head_norm]", float, double) {
+  // One key/value head (g = 1): k_norm over all key heads is k_norm of that head, with torch's
+  // appended keys (not normalised) and a mask; one head (h = 1): q_norm likewise. The all-heads
+  // form projects an item's heads at once (its own tasks): the same numbers.
+  using Scalar = TestType;
+  const double tol = attn_test::tolerance<Scalar>();
+  std::mt19937_64 rng(3709);
+  const Mat<Scalar> x = attn_test::random_matrix<Scalar>(rng, 6, 12, -2, 2);
+  const Mat<Scalar> k = attn_test::random_matrix<Scalar>(rng, 9, 12, -2, 2);
+  for (const Index h : {Index(1), Index(4)}) {
+    INFO("heads " << h);
+    auto p = to_params<Scalar>(random_params<Scalar>(rng, h, 16, 12, 12, 12, true));
+    p.kv_heads = 1;
+    p.wk = p.wk.leftCols(16 / h).eval();
+    p.wv = p.wv.leftCols(16 / h).eval();
+    p.bk = p.bk.head(16 / h).eval();
+    p.bv = p.bv.head(16 / h).eval();
+    p.bias_k = attn_test::random_matrix<Scalar>(rng, 1, 16 / h);
+    p.bias_v = attn_test::random_matrix<Scalar>(rng, 1, 16 / h);
+    p.add_zero_attn = true;
+    p.q_norm = attn::HeadNorm<Scalar>{attn_test::random_matrix<Scalar>(rng, 1, 16 / h, 0.5, 1.5), 1e-5};
+    p.k_norm = attn::HeadNorm<Scalar>{attn_test::random_matrix<Scalar>(rng, 1, 16 / h, -0.5, 0.5), 1e-5, true};
+    const attn::Mask mask = attn::Mask::causal(3) & attn::Mask::key_length(8);
+    const auto per_head = attn::multi_head(x, k, k, p, mask);
+    auto all = p;
+    all.k_norm->all_heads = true;
+    all.q_norm->all_heads = h == 1;
+    const auto whole = attn::multi_head(x, k, k, all, mask);
+    ATTN_CHECK_CLOSE(whole.output, per_head.output, tol);
+    for (Index i = 0; i < h; ++i) ATTN_CHECK_CLOSE(whole.weights.head(i), per_head.weights.head(i), tol);
+  }
+}
+
 TEST_CASE("q_norm, k_norm and apply_head_norm: bad arguments throw with exact messages", "[head_norm][errors]") {
   std::mt19937_64 rng(3708);
   auto p = to_params<double>(random_params<double>(rng, 2, 8, 8, 8, 8, true));
@@ -1916,8 +1981,27 @@ TEST_CASE("q_norm, k_norm and apply_head_norm: bad arguments throw with exact me
   p.q_norm = n;
   CHECK_THROWS_ATTN(attn::multi_head(x, p),
                     "attn::multi_head: params.q_norm.weight (1x3) must be (1x4), one scale per column of a head");
+  // A weight as wide as the row without all_heads: the message says what OLMo 2's norm needs.
+  n.weight = Eigen::RowVectorXd::Ones(8);
+  p.q_norm = n;
+  CHECK_THROWS_ATTN(attn::multi_head(x, p),
+                    "attn::multi_head: params.q_norm.weight (1x8) must be (1x4), one scale per column of a head; for "
+                    "one norm over all heads at once (OLMo 2) set all_heads");
+  p.q_norm->all_heads = true;
+  CHECK_NOTHROW(attn::multi_head(x, p));
   p.q_norm.reset();
+  n.all_heads = true;
   n.weight = Eigen::RowVectorXd::Ones(4);
+  p.k_norm = n;
+  CHECK_THROWS_ATTN(attn::prepare_memory(x, x, p),
+                    "attn::prepare_memory: params.k_norm.weight (1x4) must be (1x8) with all_heads, one scale per "
+                    "column of the row (every head)");
+  MatrixD wide = x;
+  CHECK_THROWS_ATTN(attn::apply_head_norm(wide, 4, n),
+                    "attn::apply_head_norm: norm.weight (1x4) must be (1x8) with all_heads, one scale per column of "
+                    "the row (every head)");
+  n.all_heads = false;
+  p.k_norm.reset();
   n.eps = -1.0;
   p.k_norm = n;
   CHECK_THROWS_ATTN(attn::KVCache<double>(p), "attn::KVCache: params.k_norm.eps (-1) must be finite and >= 0");

@@ -102,6 +102,22 @@ TEMPLATE_TEST_CASE("multi_head_into allocates nothing in steady state", "[no_mal
       CHECK(masked == r.num_fully_masked());
     }
   }
+
+  // OLMo 2's norms over all heads: the item's projections of every head, sized with the rest.
+  auto olmo = p;
+  olmo.q_norm = attn::HeadNorm<Scalar>{attn_test::random_matrix<Scalar>(rng, 1, 16, 0.5, 1.5), 1e-6, false, true};
+  olmo.k_norm = attn::HeadNorm<Scalar>{attn_test::random_matrix<Scalar>(rng, 1, 16, 0.5, 1.5), 1e-6, true, true};
+  attn::multi_head_into(q, k, v, olmo, out, w, ws, masks[0], scores);
+  for (const auto& opt : options) {
+    {
+      NoMalloc guard;
+      attn::multi_head_into(q, k, v, olmo, out, w, ws, masks[2], opt);
+      attn::multi_head_into(q.topRows(5), k.topRows(9), v.topRows(9), olmo, small_out, w, ws,
+                            attn::Mask::key_length(7), opt);
+      attn::multi_head_into(q, k, v, olmo, out, w, ws, masks[2], opt);
+    }
+    CHECK(out == attn::multi_head(q, k, v, olmo, masks[2], opt).output);
+  }
 }
 
 TEMPLATE_TEST_CASE("multi_head_into: one-row queries (decoder steps) allocate nothing", "[no_malloc][multi_head]", float,

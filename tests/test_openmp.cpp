@@ -119,9 +119,15 @@ TEMPLATE_TEST_CASE("openmp: multi-head gives the same bits with 1, 2 and 5 threa
   appended.bias_k = attn_test::random_matrix<S>(rng, 1, 16);
   appended.bias_v = attn_test::random_matrix<S>(rng, 1, 16);
   appended.add_zero_attn = true;
-  for (const auto* params : {&p, &grouped, &appended}) {
+  // And OLMo 2's norms over all heads (each item's heads projected at once, by tasks of their own).
+  auto olmo = grouped;
+  olmo.alibi.clear();
+  olmo.q_norm = attn::HeadNorm<S>{attn_test::random_matrix<S>(rng, 1, 32, 0.5, 1.5), 1e-6, false, true};
+  olmo.k_norm = attn::HeadNorm<S>{attn_test::random_matrix<S>(rng, 1, 16, 0.5, 1.5), 1e-6, false, true};
+  for (const auto* params : {&p, &grouped, &appended, &olmo}) {
     for (const Index t : {Index(1), Index(300)}) {
-      INFO("T " << t << ", kv_heads " << params->kv_heads << ", appended keys " << params->appended_keys());
+      INFO("T " << t << ", kv_heads " << params->kv_heads << ", appended keys " << params->appended_keys()
+                << ", norms " << params->q_norm.has_value());
       const Matrix<S> x = attn_test::random_matrix<S>(rng, t, 32);
       attn::MultiHeadResult<S> one;
       {

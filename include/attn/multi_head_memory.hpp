@@ -121,8 +121,8 @@ MultiHeadMemory<Scalar> prepare_memory(const Eigen::MatrixBase<DerivedK>& k, con
     detail::product(v, params.wv.middleCols(v0, dhv), vh);
     if (params.bk.size() != 0) kh.rowwise() += params.bk.segment(c0, dh);
     if (params.bv.size() != 0) vh.rowwise() += params.bv.segment(v0, dhv);
-    if (params.k_norm) detail::norm_rows(kh, dh, *params.k_norm);
   }
+  if (params.k_norm) detail::norm_rows(keys, dh, *params.k_norm);  // per head, or the rows (all_heads)
   return detail::MultiHeadMemoryAccess::make(params, std::move(keys), std::move(values), length ? *length : k.rows());
 }
 

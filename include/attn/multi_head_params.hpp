@@ -59,11 +59,13 @@ struct MultiHeadParams {
   /// appended after the projected keys (and after `bias_k`'s), visible to every query. Weights
   /// then have one more column, the last.
   bool add_zero_attn = false;
-  /// RMS normalisation of each head's projected queries (Qwen3's and Gemma 3's `q_norm`), after
-  /// their bias and before the rotary embedding and the scale. Unset: none.
+  /// RMS normalisation of each head's projected queries (Qwen3's and Gemma 3's `q_norm`), or of
+  /// all heads at once with `all_heads` (OLMo 2's: weight 1×(h·dh)), after their bias and before
+  /// the rotary embedding and the scale. Unset: none.
   std::optional<HeadNorm<Scalar>> q_norm;
-  /// RMS normalisation of each head's projected keys (`k_norm`), after their bias and before the
-  /// rotary embedding; not of torch's appended keys (bias_k, the zero key). Unset: none.
+  /// RMS normalisation of each head's projected keys (`k_norm`; with `all_heads` of all g key
+  /// heads at once, weight 1×(g·dh)), after their bias and before the rotary embedding; not of
+  /// torch's appended keys (bias_k, the zero key). Unset: none.
   std::optional<HeadNorm<Scalar>> k_norm;
   /// Rotary position embedding of each head's projected queries and keys (LLaMA, Mistral, Qwen,
   /// GPT-NeoX), applied after their biases: row r of the queries and row r of the keys are
@@ -196,8 +198,8 @@ void check_multi_head_params(const char* fn, const MultiHeadParams<Scalar>& p) {
   check_bias(fn, "params.bv", p.bv, dv);
   check_bias(fn, "params.bo", p.bo, p.wo.cols());
   if (p.rotary) check_rotary(fn, "params.rotary", *p.rotary, p.head_dim());
-  if (p.q_norm) check_head_norm(fn, "params.q_norm", *p.q_norm, p.head_dim());
-  if (p.k_norm) check_head_norm(fn, "params.k_norm", *p.k_norm, p.head_dim());
+  if (p.q_norm) check_head_norm(fn, "params.q_norm", *p.q_norm, p.head_dim(), p.wq.cols());
+  if (p.k_norm) check_head_norm(fn, "params.k_norm", *p.k_norm, p.head_dim(), p.wk.cols());
   if ((p.bias_k.size() == 0) != (p.bias_v.size() == 0)) {
     const bool k_set = p.bias_k.size() != 0;
     const std::string set = k_set ? "bias_k " + shape(p.bias_k) : "bias_v " + shape(p.bias_v);

@@ -72,7 +72,8 @@ class MultiHeadWorkspace {
 
   // Scratch used by the kernels (through detail::MultiHeadWorkspaceAccess); not part of the API.
   struct Item {
-    detail::Buffer<Scalar> q;       // B×D projected queries of a decoder step (multi_head_step.hpp)
+    detail::Buffer<Scalar> q;       // B×D projected queries of a decoder step (multi_head_step.hpp),
+                                    // or a call's Tq×(h·dh) when q_norm spans all heads
     detail::Buffer<Scalar> concat;  // Tq×(h·dhv) heads' outputs side by side
     detail::Buffer<Scalar> keys;    // grouped-query attention: Tk×(g·dh), each key/value head
     detail::Buffer<Scalar> values;  // projected once per call (Tk×(g·dhv)), read by its h/g heads

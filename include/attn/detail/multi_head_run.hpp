@@ -107,7 +107,10 @@ class CallMask {
 /// column block) apply the output projection. A head's keys and values are projected into its
 /// thread's lane by its task; with grouped-query attention (g < h key/value heads) tasks (item,
 /// key/value head) first project each key/value head once into the item's scratch, and the h/g
-/// query heads of its group read it there. With keys to append (`p.appended_keys()` = e > 0:
+/// query heads of its group read it there. A q_norm or k_norm over all heads (OLMo 2) needs the
+/// whole projected row: tasks (item) then first project all query heads (or all key/value heads)
+/// of an item at once, normalise the rows and rotate them, and the heads read their columns
+/// (the keys as with grouped-query attention). With keys to append (`p.appended_keys()` = e > 0:
 /// torch's bias_k, its zero key) the keys and values get e rows after the projected Tk, and
 /// `mask_of(b)` must already be Tq×(Tk + e) (CallMask).
 template <typename Scalar, typename QOf, typename KOf, typename VOf, typename MaskOf, typename OutputOf,
@@ -123,9 +126,14 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
   const Index o = p.output_dim();
   const Index extra = p.appended_keys();  // torch's bias_k and zero key, after the Tk keys
   const Index g = p.key_value_heads();
-  const bool shared_kv = g < h;  // grouped-query attention: each key/value head projected once per item
+  const bool whole_q = p.q_norm && p.q_norm->all_heads;  // OLMo 2: the norm needs every head of a row
+  const bool whole_kv = p.k_norm && p.k_norm->all_heads;
+  // Grouped-query attention: each key/value head projected once per item, by key/value head;
+  // whole_kv: all of them at once, by item.
+  const bool shared_kv = g < h || whole_kv;
   const Index tasks = batch * h;
-  const Index kv_tasks = shared_kv ? batch * g : 0;
+  const Index kv_tasks = shared_kv && !whole_kv ? batch * g : 0;
+  const Index item_tasks = whole_q || whole_kv ? batch : 0;
   const SingleThreadedEigen serial;  // Eigen's products single-threaded in a team of any size
   const Index threads = max_threads();
 
@@ -138,6 +146,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     const Index tq = q_of(b).rows();
     const Index tk = k_of(b).rows() + extra;
     it.concat.matrix(tq, h * dhv);
+    if (whole_q) it.q.matrix(tq, h * dh);
     if (shared_kv) {
       it.keys.matrix(tk, g * dh);
       it.values.matrix(tk, g * dhv);
@@ -180,6 +189,20 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     lanes[l].v.matrix(most_k, dhv);
   }
 
+  // torch's appended keys (bias_k's, then the zero key) in rows tk, tk + 1 of kh and vh, whose
+  // columns start at k0 and kv0 of the projected keys and values (bias_k and bias_v are as wide).
+  const auto append_keys = [&p](auto&& kh, auto&& vh, Index tk, Index k0, Index kv0) {
+    Index appended = tk;
+    if (p.bias_k.size() != 0) {
+      kh.row(appended) = p.bias_k.segment(k0, kh.cols());
+      vh.row(appended++) = p.bias_v.segment(kv0, vh.cols());
+    }
+    if (p.add_zero_attn) {
+      kh.row(appended).setZero();
+      vh.row(appended).setZero();
+    }
+  };
+
   // Key/value head j of item b projected into kh (Tk + extra rows, dh columns) and vh: the
   // products, their biases, torch's appended keys below them, the rotary embedding of the keys.
   const auto project_kv = [&](Index b, Index j, auto&& kh, auto&& vh) {
@@ -193,15 +216,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     if (p.bk.size() != 0) kp.rowwise() += p.bk.segment(k0, dh);
     if (p.bv.size() != 0) vp.rowwise() += p.bv.segment(kv0, dhv);
     if (p.k_norm) norm_rows(kp, dh, *p.k_norm);  // Qwen3's k_norm: after the bias, before the rotation
-    Index appended = tk;  // torch's order: bias_k's key, then the zero key
-    if (p.bias_k.size() != 0) {
-      kh.row(appended) = p.bias_k.segment(k0, dh);
-      vh.row(appended++) = p.bias_v.segment(kv0, dhv);
-    }
-    if (p.add_zero_attn) {
-      kh.row(appended).setZero();
-      vh.row(appended).setZero();
-    }
+    append_keys(kh, vh, tk, k0, kv0);
     // After the biases, as transformers rotates (Qwen2 has biases, LLaMA none); never with
     // appended keys (checked).
     if (p.rotary) rotate_rows(kh, dh, p.rotary->pairs, rotary, position);
@@ -214,6 +229,32 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     const Index j = t % g;
     auto& it = ws_items[static_cast<std::size_t>(b)];
     project_kv(b, j, it.keys.view().middleCols(j * dh, dh), it.values.view().middleCols(j * dhv, dhv));
+  };
+
+  // OLMo 2's norms over all heads: item b's queries (whole_q) into its q, its keys and values
+  // (whole_kv) into its keys and values, each in one product, normalised and rotated.
+  const auto project_item = [&](Index b) {
+    auto& it = ws_items[static_cast<std::size_t>(b)];
+    if (whole_q) {
+      auto qf = it.q.view();
+      product(q_of(b), p.wq, qf);
+      if (p.bq.size() != 0) qf.rowwise() += p.bq;
+      norm_rows(qf, dh, *p.q_norm);  // the rows, all heads at once
+    }
+    if (whole_kv) {
+      const Index tk = k_of(b).rows();
+      auto keys = it.keys.view();
+      auto values = it.values.view();
+      auto kp = keys.topRows(tk);
+      auto vp = values.topRows(tk);
+      product(k_of(b), p.wk, kp);
+      product(v_of(b), p.wv, vp);
+      if (p.bk.size() != 0) kp.rowwise() += p.bk;
+      if (p.bv.size() != 0) vp.rowwise() += p.bv;
+      norm_rows(kp, dh, *p.k_norm);  // the rows, all key/value heads at once; not the appended keys
+      append_keys(keys, values, tk, 0, 0);
+      if (p.rotary) rotate_rows(keys, dh, p.rotary->pairs, rotary, position);
+    }
   };
 
   // A head's projection, attention, and its block of the concatenation.
@@ -229,9 +270,13 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     // then omp_get_thread_num() is the caller's own team's number, not a lane).
     auto& lane = lanes[serial_heads || threads <= 1 ? 0 : static_cast<std::size_t>(thread_id())];
     auto qh = lane.q.matrix(q_of(b).rows(), dh);  // within the sizes above: no allocation
-    product(q_of(b), p.wq.middleCols(c0, dh), qh);  // attn's gemm for plain inputs (gemm.hpp)
-    if (p.bq.size() != 0) qh.rowwise() += p.bq.segment(c0, dh);
-    if (p.q_norm) norm_rows(qh, dh, *p.q_norm);
+    if (whole_q) {  // projected and normalised by project_item
+      qh = it.q.view().middleCols(c0, dh);
+    } else {
+      product(q_of(b), p.wq.middleCols(c0, dh), qh);  // attn's gemm for plain inputs (gemm.hpp)
+      if (p.bq.size() != 0) qh.rowwise() += p.bq.segment(c0, dh);
+      if (p.q_norm) norm_rows(qh, dh, *p.q_norm);
+    }
     if (p.rotary) rotate_rows(qh, dh, p.rotary->pairs, rotary, position);  // after bias and norm, as the keys
     auto concat = it.concat.view();
     auto oh = concat.middleCols(v0, dhv);
@@ -306,6 +351,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
 
   if (serial_heads) {
     for (Index t = 0; t < kv_tasks; ++t) guarded(project_group, t);
+    for (Index t = 0; t < item_tasks; ++t) guarded(project_item, t);
     for (Index t = 0; t < tasks; ++t) guarded(attend, t);
   }
   if (threads <= 1) {
@@ -314,6 +360,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     // even of one thread, and a warm call allocates nothing.
     if (!serial_heads) {
       for (Index t = 0; t < kv_tasks; ++t) guarded(project_group, t);
+      for (Index t = 0; t < item_tasks; ++t) guarded(project_item, t);
       for (Index t = 0; t < tasks; ++t) guarded(attend, t);
     }
     for (Index t = 0; t < tasks; ++t) guarded(project, t);
@@ -327,6 +374,10 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (Index t = 0; t < kv_tasks; ++t) guarded(project_group, t);
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (Index t = 0; t < item_tasks; ++t) guarded(project_item, t);
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif

@@ -128,6 +128,45 @@ TEST_CASE("window: visible iff i - left <= j <= i + right", "[mask][kind]") {
   }
 }
 
+TEST_CASE("chunked: visible iff floor(j / size) == floor((i + offset) / size)", "[mask][kind]") {
+  // The chunk of a position, written with doubles (not the integer arithmetic of the mask).
+  const auto chunk_of = [](Index x, Index size) {
+    return static_cast<Index>(std::floor(static_cast<double>(x) / static_cast<double>(size)));
+  };
+  SECTION("chunks of 3 from position 0: the whole chunk, later keys too") {
+    const Mask mask = Mask::chunked(3);
+    REQUIRE(mask.chunk());
+    CHECK(mask.chunk()->size == 3);
+    CHECK(mask.chunk()->offset == 0);
+    CHECK_FALSE(mask.is_all_visible());
+    check_visibility(mask, 8, 8, [&](Index i, Index j) { return chunk_of(j, 3) == chunk_of(i, 3); });
+    CHECK(mask.band(0, 8) == std::make_pair(Index(0), Index(3)));
+    CHECK(mask.band(4, 8) == std::make_pair(Index(3), Index(6)));
+    CHECK(mask.band(7, 8) == std::make_pair(Index(6), Index(8)));  // the last chunk, cut at Tk
+  }
+  SECTION("Llama 4: causal and chunked, queries at the end of the keys") {
+    for (const Index o : {Index(0), Index(2), Index(5), Index(-1), Index(-7)}) {
+      INFO("offset " << o);
+      const Mask mask = Mask::causal(o) & Mask::chunked(4, o);
+      check_visibility(mask, 6, 11, [&](Index i, Index j) { return j <= i + o && chunk_of(j, 4) == chunk_of(i + o, 4); });
+    }
+  }
+  SECTION("size 1: the key at the query's position only") {
+    check_visibility(Mask::chunked(1, 2), 5, 9, [](Index i, Index j) { return j == i + 2; });
+  }
+  SECTION("a chunk larger than the problem: everything") {
+    check_visibility(Mask::chunked(100), 5, 9, [](Index, Index) { return true; });
+  }
+  SECTION("with a window, a key length and a matrix") {
+    BoolMatrix m = BoolMatrix::Constant(7, 9, true);
+    m(4, 3) = false;
+    const Mask mask = Mask::window(2, 1) & Mask::chunked(3, 1) & Mask::key_length(8) & Mask::matrix(m);
+    check_visibility(mask, 7, 9, [&](Index i, Index j) {
+      return j >= i - 2 && j <= i + 1 && chunk_of(j, 3) == chunk_of(i + 1, 3) && j < 8 && m(i, j);
+    });
+  }
+}
+
 TEST_CASE("explicit matrix: visible iff m(i, j)", "[mask][kind]") {
   BoolMatrix m(3, 4);
   m << true, false, true, false,  //
@@ -367,6 +406,9 @@ TEST_CASE("every kind combined agrees with the dense definition", "[mask][inters
     if (coin(rng))
       mask &= Mask::window(std::uniform_int_distribution<Index>(0, 4)(rng),
                            std::uniform_int_distribution<Index>(0, 4)(rng));
+    if (coin(rng))
+      mask &= Mask::chunked(std::uniform_int_distribution<Index>(1, 4)(rng),
+                            std::uniform_int_distribution<Index>(-5, 5)(rng));
     if (coin(rng)) {
       BoolMatrix m(tq, tk);
       for (Index j = 0; j < tk; ++j)
@@ -378,6 +420,19 @@ TEST_CASE("every kind combined agrees with the dense definition", "[mask][inters
     check_visibility(mask, tq, tk, [&](Index i, Index j) { return dense(i, j); });
     for (Index i = 0; i < tq + 3; ++i) check_band_sane(mask, i, tk);
     CHECK_NOTHROW(mask.check("f", tq, tk));
+    // band_rows (the kernels' column view): exactly the rows whose band holds column j, one
+    // contiguous range (the kernels rely on it).
+    for (Index j = 0; j < tk; ++j) {
+      const auto [r0, r1] = attn::detail::band_rows(mask, j, tq);
+      INFO("column " << j << ": rows [" << r0 << ", " << r1 << ")");
+      CHECK(0 <= r0);
+      CHECK(r0 <= r1);
+      CHECK(r1 <= tq);
+      for (Index i = 0; i < tq; ++i) {
+        const auto [first, last] = mask.band(i, tk);
+        CHECK((i >= r0 && i < r1) == (j >= first && j < last));
+      }
+    }
   }
 }
 
@@ -455,6 +510,30 @@ TEST_CASE("band: huge offsets do not overflow", "[mask][band]") {
     const Mask mask = Mask::key_length(max);
     CHECK(mask.band(0, 7) == std::make_pair(Index(0), Index(7)));
   }
+  SECTION("chunked with huge offsets: sane bands, no overflow") {
+    for (const Index offset : {max, max - 1, min, min + 1, max / 2, min / 2}) {
+      const Mask mask = Mask::chunked(3, offset);
+      for (Index i : {Index(0), Index(1), Index(5), max - 1, max}) {
+        INFO("offset = " << offset << ", i = " << i);
+        check_band_sane(mask, i, 7);
+        const auto [first, last] = mask.band(i, 7);
+        if (offset < 0 && i + offset >= 0 && i + offset < 7) {  // (no overflow: opposite signs) a key's chunk
+          const Index start = (i + offset) / 3 * 3;
+          CHECK(first == start);
+          CHECK(last == std::min(start + 3, Index(7)));
+        } else {
+          CHECK(first == last);  // the query's chunk is far from keys 0 to 6
+        }
+      }
+      for (Index j = 0; j < 7; ++j) {
+        const auto [r0, r1] = attn::detail::band_rows(mask, j, 5);
+        CHECK(r0 == r1);
+      }
+    }
+    const Mask big = Mask::chunked(max);  // one chunk holds every position from 0
+    CHECK(big.band(5, 7) == std::make_pair(Index(0), Index(7)));
+    CHECK(attn::detail::band_rows(big, 6, 5) == std::make_pair(Index(0), Index(5)));
+  }
   SECTION("huge combined with huge") {
     const Mask mask = Mask::causal(max) & Mask::window(max, max) & Mask::causal(min);
     for (Index i : {Index(0), Index(3)}) {
@@ -503,6 +582,20 @@ TEST_CASE("constructors reject negative arguments", "[mask][check]") {
   CHECK_NOTHROW(Mask::key_length(0));
   CHECK_NOTHROW(Mask::window(0, 0));
   CHECK_NOTHROW(Mask::causal(-5));  // a negative causal offset is meaningful, not an error
+  REQUIRE_THROWS_WITH(Mask::chunked(0), "attn::Mask::chunked: size (0) must be >= 1");
+  CHECK_NOTHROW(Mask::chunked(2, -5));  // as causal's
+}
+
+TEST_CASE("chunked masks intersect only when equal", "[mask][check]") {
+  const Mask a = Mask::chunked(4, 1);
+  CHECK((a & Mask::chunked(4, 1)).chunk()->size == 4);
+  CHECK((Mask::causal(1) & a).chunk()->offset == 1);
+  REQUIRE_THROWS_WITH(a & Mask::chunked(3, 1),
+                      "attn::Mask::operator&: chunked masks (size 4, offset 1) and (size 3, offset 1) intersect only "
+                      "when equal; for another intersection use Mask::matrix");
+  REQUIRE_THROWS_WITH(a & Mask::chunked(4),
+                      "attn::Mask::operator&: chunked masks (size 4, offset 1) and (size 4, offset 0) intersect only "
+                      "when equal; for another intersection use Mask::matrix");
 }
 
 TEST_CASE("intersection of matrices of different shapes throws", "[mask][check]") {

@@ -1689,11 +1689,17 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
     const Mat<Scalar> x = f.matrix("x").cast<Scalar>();
     const Index t = x.rows();
     // Qwen3 and Gemma 3: an RMSNorm of each head's queries and keys (Gemma 3's scales by 1 +
-    // weight); OLMo 2: of all heads' at once.
-    const bool normed = f.has("q_norm");
+    // weight); OLMo 2: of all heads' at once. Llama 4: a weightless L2 norm of each head after
+    // the rotation, which attn does before it with a weight of ones: the same numbers, as the
+    // rotation keeps each head's sum of squares.
+    const Index chunk = f.ints.count("chunk") != 0 ? f.integer("chunk") : 0;  // Llama 4's attention_chunk_size
+    const bool normed = f.has("q_norm") || chunk > 0;
     const bool all_heads = f.ints.count("all_heads") != 0;
     attn::HeadNorm<Scalar> q_norm, k_norm;
-    if (normed) {
+    if (chunk > 0) {
+      q_norm.weight = k_norm.weight = attn::RowVector<Scalar>::Ones(dh);
+      q_norm.eps = k_norm.eps = std::stod(f.str("eps"));
+    } else if (normed) {
       q_norm.weight = f.matrix("q_norm").cast<Scalar>();
       k_norm.weight = f.matrix("k_norm").cast<Scalar>();
       q_norm.eps = k_norm.eps = std::stod(f.str("eps"));
@@ -1710,7 +1716,9 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
       options.softcap = std::stod(f.str("softcap"));
       window = f.integer("window");
     }
-    const attn::Mask mask = window > 0 ? attn::Mask::causal() & attn::Mask::window(window - 1, 0) : attn::Mask::causal();
+    const attn::Mask mask = window > 0  ? attn::Mask::causal() & attn::Mask::window(window - 1, 0)
+                            : chunk > 0 ? attn::Mask::causal() & attn::Mask::chunked(chunk)
+                                        : attn::Mask::causal();
     // transformers' Linear weights are out×in: x·Wᵀ.
     Mat<Scalar> q = x * f.matrix("q_proj").cast<Scalar>().transpose();  // T×(h·dh)
     Mat<Scalar> k = x * f.matrix("k_proj").cast<Scalar>().transpose();  // T×(g·dh)
@@ -1776,6 +1784,8 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
       per_head.k_norm->weight = k_norm.weight.head(dh);
       CHECK_FALSE(attn::multi_head(x, per_head, mask, options).output.isApprox(r.output, Scalar(1e-3)));
     }
+    if (chunk > 0)  // nor without the chunks
+      CHECK_FALSE(attn::multi_head(x, p, attn::Mask::causal(), options).output.isApprox(r.output, Scalar(1e-3)));
     if (capped) {  // nor without the cap
       attn::Options uncapped = options;
       uncapped.softcap.reset();
@@ -1785,6 +1795,7 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
     // Decoding token by token: the cache rotates each key at its position, the query at the last.
     attn::KVCache<Scalar> cache(p, 1, 2);
     cache.set_window(window);
+    cache.set_attention_chunk(chunk);
     for (Index s = 0; s < t; ++s) {
       INFO("step " << s);
       cache.append(x.row(s));
@@ -1801,6 +1812,7 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
       INFO("first chunk " << first);
       attn::KVCache<Scalar> chunked(p);
       chunked.set_window(window);
+      chunked.set_attention_chunk(chunk);
       for (Index at = 0; at < t;) {
         const Index n = at == 0 ? first : t - at;
         chunked.append(x.middleRows(at, n));
@@ -1817,9 +1829,9 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
     capped_layers += capped ? 1 : 0;
     alibi_layers += slopes.empty() ? 0 : 1;
   }
-  CHECK(layers == 7);
+  CHECK(layers == 8);
   CHECK(alibi_layers == 1);
-  CHECK(normed_layers == 3);
+  CHECK(normed_layers == 4);
   CHECK(capped_layers == 1);
 }
 

@@ -200,12 +200,16 @@ TEMPLATE_TEST_CASE("options.softcap and params.alibi: MultiHeadMemory and KVCach
                       .output.isApprox(attn::multi_head(x, flat, attn::Mask::causal(), options).output, Scalar(1e-3)));
     }
 
-    for (const Index window : {Index(0), Index(5)}) {
-      INFO("window " << window);
-      const attn::Mask mask = window > 0 ? attn::Mask::causal() & attn::Mask::window(window - 1, 0) : attn::Mask::causal();
+    for (const auto& [window, chunk] : {std::pair<Index, Index>(0, 0), std::pair<Index, Index>(5, 0),
+                                        std::pair<Index, Index>(0, 3)}) {
+      INFO("window " << window << ", chunk " << chunk);
+      const attn::Mask mask = window > 0  ? attn::Mask::causal() & attn::Mask::window(window - 1, 0)
+                              : chunk > 0 ? attn::Mask::causal() & attn::Mask::chunked(chunk)
+                                          : attn::Mask::causal();
       const auto full = attn::multi_head(x, x, x, p, mask, options);
       attn::KVCache<Scalar> cache(p);
       cache.set_window(window);
+      cache.set_attention_chunk(chunk);
       for (Index t = 0; t < x.rows(); ++t) {
         INFO("step " << t);
         cache.append(x.row(t));
@@ -215,6 +219,7 @@ TEMPLATE_TEST_CASE("options.softcap and params.alibi: MultiHeadMemory and KVCach
       }
       attn::KVCache<Scalar> chunked(p);
       chunked.set_window(window);
+      chunked.set_attention_chunk(chunk);
       for (const auto& [at, n] : {std::pair<Index, Index>(0, 4), std::pair<Index, Index>(4, 9)}) {
         INFO("chunk of " << n << " at " << at);
         chunked.append(x.middleRows(at, n));
@@ -432,10 +437,17 @@ TEMPLATE_TEST_CASE("KVCache: P positions per append and attend (a prompt, then c
   std::mt19937_64 rng(1715);
   const Index d = 16, heads = 4, beams = 2, length = 25;
   // torch's heads; grouped with a rotary embedding on half of each head; sliding windows of 1, 5
-  // and 10 keys (0: none; the window mask of the full call implies the causal one).
-  for (const auto& [g, window] : std::vector<std::pair<Index, Index>>{{0, 0}, {2, 0}, {0, 5}, {2, 10}, {2, 1}}) {
+  // and 10 keys (0: none; the window mask of the full call implies the causal one); attention
+  // chunks of 4 and 7 positions (Llama 4's; 7: the last chunk of 9 starts inside a chunk).
+  struct Layer {
+    Index g, window, chunk;
+  };
+  for (const auto& [g, window, chunk] :
+       std::vector<Layer>{{0, 0, 0}, {2, 0, 0}, {0, 5, 0}, {2, 10, 0}, {2, 1, 0}, {2, 0, 4}, {0, 0, 7}}) {
     const auto p = grouped_rotary(make_params<Scalar>(rng, heads, d, d, d, d), g, 2);
-    const attn::Mask mask = window > 0 ? attn::Mask::window(window - 1, 0) : attn::Mask::causal();
+    const attn::Mask mask = window > 0  ? attn::Mask::window(window - 1, 0)
+                            : chunk > 0 ? attn::Mask::causal() & attn::Mask::chunked(chunk)
+                                        : attn::Mask::causal();
     std::vector<Mat<Scalar>> x;
     std::vector<attn::MultiHeadResult<Scalar>> full;
     for (Index b = 0; b < beams; ++b) {
@@ -447,12 +459,15 @@ TEMPLATE_TEST_CASE("KVCache: P positions per append and attend (a prompt, then c
     const std::vector<Index> sizes = {12, 1, 3, 9};
     attn::KVCache<Scalar> cache(p, beams);
     cache.set_window(window);
+    cache.set_attention_chunk(chunk);
     REQUIRE(cache.window() == window);
+    REQUIRE(cache.attention_chunk() == chunk);
     attn::MultiHeadWorkspace<Scalar> ws;
     attn::HeadWeights<Scalar> w;
     Index at = 0;
     for (const Index n : sizes) {
-      INFO("kv heads " << g << ", window " << window << ", positions " << at << " to " << at + n - 1);
+      INFO("kv heads " << g << ", window " << window << ", chunk " << chunk << ", positions " << at << " to "
+                       << at + n - 1);
       Mat<Scalar> in(beams * n, d);
       for (Index b = 0; b < beams; ++b) in.middleRows(b * n, n) = x[std::size_t(b)].middleRows(at, n);
       cache.append(in);
@@ -468,7 +483,9 @@ TEMPLATE_TEST_CASE("KVCache: P positions per append and attend (a prompt, then c
           ATTN_CHECK_CLOSE(w.head(i).middleRows(b * n, n), full[std::size_t(b)].weights.head(i).block(at, 0, n, at + n),
                            tol);
           for (Index r = 0; r < n; ++r) {
-            const Index before = window > 0 ? std::max<Index>(0, at + r - window + 1) : 0;  // hidden by the window
+            const Index before = window > 0  ? std::max<Index>(0, at + r - window + 1)  // hidden by the window
+                                 : chunk > 0 ? (at + r) / chunk * chunk                  // or before the chunk
+                                             : 0;
             CHECK((w.head(i).row(b * n + r).tail(n - r - 1).array() == Scalar(0)).all());
             CHECK((w.head(i).row(b * n + r).head(before).array() == Scalar(0)).all());
             CHECK((w.head(i).row(b * n + r).segment(before, at + r + 1 - before).array() > Scalar(0)).all());
@@ -493,20 +510,25 @@ TEMPLATE_TEST_CASE("KVCache: up to 8 rows in all, P positions at once are P step
   using Scalar = TestType;
   std::mt19937_64 rng(1716);
   const Index d = 16, beams = 2;
-  for (const auto& [g, window] : std::vector<std::pair<Index, Index>>{{0, 0}, {2, 0}, {2, 3}}) {
+  struct Layer {
+    Index g, window, chunk;
+  };
+  for (const auto& [g, window, chunk_size] : std::vector<Layer>{{0, 0, 0}, {2, 0, 0}, {2, 3, 0}, {2, 0, 2}}) {
     const auto p = grouped_rotary(make_params<Scalar>(rng, 4, d, d, d, d), g, 0);
     const Mat<Scalar> prompt = attn_test::random_matrix<Scalar>(rng, beams * 3, d);  // 3 per beam
     const Mat<Scalar> next = attn_test::random_matrix<Scalar>(rng, beams * 4, d);    // then 4 per beam
     attn::KVCache<Scalar> chunked(p, beams), stepped(p, beams);
     chunked.set_window(window);
     stepped.set_window(window);
+    chunked.set_attention_chunk(chunk_size);
+    stepped.set_attention_chunk(chunk_size);
     chunked.append(prompt);
     const auto chunk = attn::attend(chunked, prompt);
     chunked.append(next);
     const auto chunk2 = attn::attend(chunked, next);
     Mat<Scalar> in(beams, d);
     for (Index r = 0; r < 7; ++r) {
-      INFO("kv heads " << g << ", window " << window << ", position " << r);
+      INFO("kv heads " << g << ", window " << window << ", chunk " << chunk_size << ", position " << r);
       const Mat<Scalar>& src = r < 3 ? prompt : next;
       const Index n = r < 3 ? 3 : 4;
       const Index k = r < 3 ? r : r - 3;
@@ -610,6 +632,19 @@ TEST_CASE("KVCache: an empty cache, clear, and the errors", "[multi_head][decodi
   CHECK(message_of([&] { cache.set_window(-1); }) ==
         "attn::KVCache::set_window: window (-1) must be >= 0 (0: no window, every earlier position)");
   CHECK(cache.window() == 0);
+  CHECK(message_of([&] { cache.set_attention_chunk(-2); }) ==
+        "attn::KVCache::set_attention_chunk: size (-2) must be >= 0 (0: no chunks, every earlier position)");
+  cache.set_attention_chunk(4);
+  CHECK(message_of([&] { cache.set_window(3); }) ==
+        "attn::KVCache::set_window: the cache has attention chunks of 4 (set_attention_chunk); a layer has a sliding "
+        "window or chunks, not both");
+  cache.set_attention_chunk(0);
+  cache.set_window(3);
+  CHECK(message_of([&] { cache.set_attention_chunk(4); }) ==
+        "attn::KVCache::set_attention_chunk: the cache has a sliding window of 3 (set_window); a layer has a sliding "
+        "window or chunks, not both");
+  cache.set_window(0);
+  CHECK(cache.attention_chunk() == 0);
   attn::MultiHeadWorkspace<double> ws;
   attn::HeadWeights<double> w;
   Mat<double> out(2, 6);

@@ -204,11 +204,11 @@ MatrixD reference_scores(const Problem<double>& p) {
 }
 
 // A random mask of the given kind for a tq×tk problem: 0 none, 1 key length, 2 causal,
-// 3 window, 4 history-only window, 5 explicit matrix, 6 all of them intersected; and 7, taken by
-// the tests that know of score biases (mask_kinds_with_bias): PyTorch's float attn_mask with a
-// score bias (Mask::additive), intersected with a key length.
-constexpr int mask_kinds = 7;
-constexpr int mask_kinds_with_bias = 8;
+// 3 window, 4 history-only window, 5 explicit matrix, 6 chunked and causal (Llama 4), 7 all of
+// them intersected; and 8, taken by the tests that know of score biases (mask_kinds_with_bias):
+// PyTorch's float attn_mask with a score bias (Mask::additive), intersected with a key length.
+constexpr int mask_kinds = 8;
+constexpr int mask_kinds_with_bias = 9;
 
 BoolMatrix random_bool(std::mt19937_64& rng, Index tq, Index tk, double p_visible) {
   std::bernoulli_distribution coin(p_visible);
@@ -230,7 +230,11 @@ Mask random_mask(std::mt19937_64& rng, Index tq, Index tk, int kind) {
     case 3: return Mask::window(width(rng), width(rng));
     case 4: return Mask::window(width(rng), 0);
     case 5: return Mask::matrix(random_bool(rng, tq, tk, 0.6));
-    case 7: {  // a float bias in [-3, 3) (float-exact, so float and double calls add the same), -inf hiding
+    case 6: {  // chunks of 1 to 5 positions, queries at the end of the keys or around
+      const Index o = std::uniform_int_distribution<Index>(-1, std::max(Index(0), tk - tq) + 1)(rng);
+      return Mask::causal(o) & Mask::chunked(std::uniform_int_distribution<Index>(1, 5)(rng), o);
+    }
+    case 8: {  // a float bias in [-3, 3) (float-exact, so float and double calls add the same), -inf hiding
       const BoolMatrix visible = random_bool(rng, tq, tk, 0.75);
       std::uniform_real_distribution<double> bias(-3.0, 3.0);
       MatrixD m(tq, tk);
@@ -244,6 +248,7 @@ Mask random_mask(std::mt19937_64& rng, Index tq, Index tk, int kind) {
       Mask m = Mask::key_length(std::uniform_int_distribution<Index>(0, tk)(rng));
       m &= Mask::causal(std::uniform_int_distribution<Index>(0, tk)(rng));
       m &= Mask::window(width(rng) + 1, width(rng) + 1);
+      m &= Mask::chunked(std::uniform_int_distribution<Index>(2, 6)(rng), width(rng));
       m &= Mask::matrix(random_bool(rng, tq, tk, 0.8));
       return m;
     }

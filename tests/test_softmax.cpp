@@ -69,6 +69,10 @@ Mask random_mask(std::mt19937_64& rng, Index tq, Index tk, int kind) {
         for (Index i = 0; i < tq; ++i) m(i, j) = coin(rng);
       return Mask::matrix(m);
     }
+    case 5: {  // Llama 4's chunked causal attention, chunks of 1 to 20 positions
+      const Index o = std::uniform_int_distribution<Index>(-2, 2)(rng);
+      return Mask::causal(o) & Mask::chunked(std::uniform_int_distribution<Index>(1, 20)(rng), o);
+    }
     default: {
       Mask m = Mask::key_length(std::uniform_int_distribution<Index>(0, tk)(rng));
       m &= Mask::causal(small(rng));
@@ -200,7 +204,7 @@ TEMPLATE_TEST_CASE("probability functions agree with the float64 reference", "[s
   for (Probability p : all_probabilities) {
     for (Index tq : sizes)
       for (Index tk : sizes)
-        for (int kind = 0; kind < 6; ++kind) {
+        for (int kind = 0; kind < 7; ++kind) {
           const Matrix<TestType> s = attn_test::random_matrix<TestType>(rng, tq, tk, -4, 4);
           const Mask mask = random_mask(rng, tq, tk, kind);
           const BoolMatrix visible = attn_test::dense_mask(mask, tq, tk);

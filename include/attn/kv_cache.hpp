@@ -38,8 +38,9 @@ namespace attn {
 /// One append and one attend_into may carry P positions per beam: a whole prompt (prefill),
 /// a chunk of one, or draft tokens to verify (truncate() rolls back the rejected ones). The P
 /// queries of a beam see the cache causally, as `multi_head` with `Mask::causal()` over the whole
-/// sequence (with set_window, `Mask::window(W − 1, 0)`): bit for bit what P one-position steps
-/// give when B·P ≤ 8, within rounding beyond.
+/// sequence (with set_window, `Mask::window(W − 1, 0)`; with set_attention_chunk, `Mask::causal()
+/// & Mask::chunked(C)`): bit for bit what P one-position steps give when B·P ≤ 8, within
+/// rounding beyond.
 ///
 /// Storage: one slot per beam, each a `capacity×(g·dh)` matrix of keys and a `capacity×(g·dhv)`
 /// one of values (torch: `capacity×D` each; g the key/value heads: h unless grouped-query
@@ -136,14 +137,37 @@ class KVCache {
   /// 0)`). The cache still holds every position, and a weights row is still steps() wide, 0
   /// outside the window. 0, the default: every earlier position (plain causal attention).
   /// \param window W, the most keys a query sees, >= 0 (0: no window)
-  /// \throws attn::invalid_argument when `window < 0`
+  /// \throws attn::invalid_argument when `window < 0`, or when the cache has attention chunks
   void set_window(Index window) {
     ATTN_CHECK(window >= 0, "attn::KVCache::set_window: window (" + std::to_string(window) +
                                 ") must be >= 0 (0: no window, every earlier position)");
+    ATTN_CHECK(window == 0 || chunk_ == 0, "attn::KVCache::set_window: the cache has attention chunks of " +
+                                               std::to_string(chunk_) +
+                                               " (set_attention_chunk); a layer has a sliding window or chunks, "
+                                               "not both");
     window_ = window;
   }
   /// The sliding window (set_window). \return W, or 0 when a query sees every earlier position
   Index window() const { return window_; }
+
+  /// Chunked attention (transformers' `attention_chunk_size`: Llama 4's layers with a rotary
+  /// embedding): from the next attend on, the positions are cut into chunks of `size`, and the
+  /// query at position t sees the positions of its own chunk up to itself, `[floor(t / size)·size,
+  /// t]` (`multi_head`'s equivalent: `Mask::causal() & Mask::chunked(size)`). The cache still holds
+  /// every position, and a weights row is still steps() wide, 0 outside the chunk. 0, the default:
+  /// no chunks.
+  /// \param size C, positions per chunk, >= 0 (0: no chunks)
+  /// \throws attn::invalid_argument when `size < 0`, or when the cache has a sliding window
+  void set_attention_chunk(Index size) {
+    ATTN_CHECK(size >= 0, "attn::KVCache::set_attention_chunk: size (" + std::to_string(size) +
+                              ") must be >= 0 (0: no chunks, every earlier position)");
+    ATTN_CHECK(size == 0 || window_ == 0, "attn::KVCache::set_attention_chunk: the cache has a sliding window of " +
+                                              std::to_string(window_) +
+                                              " (set_window); a layer has a sliding window or chunks, not both");
+    chunk_ = size;
+  }
+  /// The attention chunk (set_attention_chunk). \return C, or 0 when the positions are not chunked
+  Index attention_chunk() const { return chunk_; }
 
   /// Forgets every position (keeps the storage) and points beam `b` at slot `b` again.
   void clear() {
@@ -282,6 +306,7 @@ class KVCache {
   Index steps_ = 0;
   Index capacity_ = 0;
   Index window_ = 0;  // set_window: the most keys a query sees (0: all earlier)
+  Index chunk_ = 0;   // set_attention_chunk: positions per chunk (0: none)
   Index copies_ = 0;
 };
 
@@ -289,10 +314,11 @@ class KVCache {
 /// (b+1)·P)` of `query` are beam `b`'s queries at positions `steps() − P` to `steps() − 1`
 /// (append those positions first), each seeing its own and every earlier position (the causal
 /// mask of a decoder; P = 1 is one decoding step, more a prompt or a chunk), or the last
-/// `cache.window()` of them (set_window). Writes `output`
+/// `cache.window()` of them (set_window), or those of its own chunk (set_attention_chunk). Writes
+/// `output`
 /// (B·P×O, after the output projection) and `weights` (resized to h×B·P×steps(): head `i`, row
 /// `b·P + r` is the weights of beam `b`'s query r over its positions, exactly 0 past its own and
-/// before its window).
+/// before its window or chunk).
 /// Torch's arithmetic, as the MultiHeadMemory step: up to 8 positions per beam one row at a time
 /// (bit for bit what P one-position steps give when B·P ≤ 8), more as one causal scaled
 /// dot-product per beam and head. An empty cache (P = 1): zero weights, output `bo`, rows
@@ -349,14 +375,22 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
     unit.scale = 1.0;
     unit.softcap = options.softcap;
     const auto cap = detail::soft_cap_of<Scalar>(options.softcap);  // checked by run_step
-    // The first key position `pos` sees: 0, or the start of its sliding window.
+    // The first key position `pos` sees: 0, or the start of its sliding window or of its chunk
+    // (a cache has one or the other).
     const Index window = cache.window();
-    const auto first_key = [window](Index pos) { return window > 0 ? std::max<Index>(0, pos - window + 1) : Index(0); };
+    const Index chunk = cache.attention_chunk();
+    const auto first_key = [window, chunk](Index pos) {
+      if (window > 0) return std::max<Index>(0, pos - window + 1);
+      return chunk > 0 ? pos / chunk * chunk : Index(0);
+    };
     // One scaled dot-product over keys [lo, t): block row r (position past + r) sees key j' of
-    // the block (position lo + j') iff r − (W − 1 − o) <= j' <= r + o, o = past − lo.
+    // the block (position lo + j') iff r − (W − 1 − o) <= j' <= r + o, o = past − lo; with
+    // chunks (lo then a chunk's start) iff j' <= r + o and floor(j' / C) == floor((r + o) / C).
     const Index lo = first_key(past);
     const Index o = past - lo;
-    const Mask band = window > 0 ? Mask::window(window - 1 - o, o) : Mask::causal(past);
+    const Mask band = window > 0  ? Mask::window(window - 1 - o, o)
+                      : chunk > 0 ? Mask::causal(o) & Mask::chunked(chunk, o)
+                                  : Mask::causal(o);
     for (Index b = 0; b < beams; ++b) {
       const auto keys = cache.keys(b);
       const auto values = cache.values(b);

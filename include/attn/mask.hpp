@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // attn::Mask: which keys query row i may see. Kinds (key length, causal with offset,
-// window, explicit Tq×Tk boolean matrix) combine by intersection with operator&.
+// window, chunks, explicit Tq×Tk boolean matrix) combine by intersection with operator&.
 #pragma once
 
 #include "config.hpp"
@@ -15,6 +15,26 @@
 #include <vector>
 
 namespace attn {
+namespace detail {
+
+/// a + b clamped away from overflow (mask offsets may be huge or negative).
+inline Index saturating_add(Index a, Index b) {
+  constexpr Index hi = std::numeric_limits<Index>::max() - 1;
+  constexpr Index lo = std::numeric_limits<Index>::min() + 1;
+  if (b >= 0 && a > hi - b) return hi;
+  if (b < 0 && a < lo - b) return lo;
+  return a + b;
+}
+
+/// The first position of the chunk of `size` positions (size >= 1) that position `x` is in:
+/// `floor(x / size)·size`, for negative `x` too (saturated, not overflowing).
+inline Index chunk_start(Index x, Index size) {
+  Index rem = x % size;  // in (−size, size), the sign of x
+  if (rem < 0) rem += size;
+  return saturating_add(x, -rem);
+}
+
+}  // namespace detail
 
 /// Boolean visibility matrix `Tq×Tk`, `true` = visible.
 using BoolMatrix = Eigen::Matrix<bool, Eigen::Dynamic, Eigen::Dynamic>;
@@ -24,13 +44,16 @@ using BoolMatrix = Eigen::Matrix<bool, Eigen::Dynamic, Eigen::Dynamic>;
 /// - `key_length(n)`: visible iff `j < n` (padding);
 /// - `causal(o)`: visible iff `j <= i + o`;
 /// - `window(left, right)`: visible iff `i - left <= j <= i + right`;
+/// - `chunked(size, o)`: visible iff `floor(j / size) == floor((i + o) / size)` (Llama 4's
+///   chunked attention, with `causal(o)`);
 /// - `matrix(m)`: visible iff `m(i, j)`;
 /// - `additive(m)`: PyTorch's float `attn_mask`, added to the scores: visible iff
 ///   `m(i, j) > -10000` (-inf hides), and a visible entry other than 0 is a score bias;
 /// - `per_head({m_0, …})`: head `i` of multi_head sees what `m_i` shows (torch's 3-D mask).
 ///
-/// `a & b` is visible where both are (biases add). The band kinds (length, causal, window) cost
-/// nothing per entry; only an explicit matrix (and an additive mask's bias) is stored.
+/// `a & b` is visible where both are (biases add). The band kinds (length, causal, window,
+/// chunked) cost nothing per entry; only an explicit matrix (and an additive mask's bias) is
+/// stored.
 class Mask {
  public:
   Mask() = default;
@@ -67,6 +90,24 @@ class Mask {
     Mask m;
     m.left_ = left;
     m.right_ = right;
+    return m;
+  }
+
+  /// Chunked attention (transformers' `attention_chunk_size`, Llama 4's local layers): the
+  /// positions are cut into chunks of `size`, and a query sees the keys of its own chunk only,
+  /// key `j` at position `j` and query `i` at position `i + offset`: visible iff
+  /// `floor(j / size) == floor((i + offset) / size)`. Alone it shows the whole chunk, later keys
+  /// too; a decoder layer intersects it with the causal mask of the same offset, `causal(o) &
+  /// chunked(size, o)` (`o = Tk − Tq` for a block of queries at the end of the keys; a KVCache:
+  /// `set_attention_chunk(size)`). Two chunked masks intersect only when equal.
+  /// \param size positions per chunk, >= 1
+  /// \param offset the position of query 0 (default 0: queries and keys from the same position)
+  /// \return the chunked mask
+  /// \throws attn::invalid_argument when `size < 1`
+  static Mask chunked(Index size, Index offset = 0) {
+    ATTN_CHECK(size >= 1, "attn::Mask::chunked: size (" + std::to_string(size) + ") must be >= 1");
+    Mask m;
+    m.chunk_ = Chunk{size, offset};
     return m;
   }
 
@@ -166,10 +207,18 @@ class Mask {
   /// masks intersect head by head.
   /// \param other the mask to intersect with
   /// \return `*this`
-  /// \throws attn::invalid_argument when both hold explicit matrices of different shapes, or
-  ///         both are per head with different head counts
+  /// \throws attn::invalid_argument when both hold explicit matrices of different shapes, both
+  ///         are per head with different head counts, or both are chunked differently
   Mask& operator&=(const Mask& other) {
     if (!heads_.empty() || !other.heads_.empty()) return intersect_heads(other);
+    if (chunk_ && other.chunk_) {
+      ATTN_CHECK(chunk_->size == other.chunk_->size && chunk_->offset == other.chunk_->offset,
+                 "attn::Mask::operator&: chunked masks (size " + std::to_string(chunk_->size) + ", offset " +
+                     std::to_string(chunk_->offset) + ") and (size " + std::to_string(other.chunk_->size) +
+                     ", offset " + std::to_string(other.chunk_->offset) +
+                     ") intersect only when equal; for another intersection use Mask::matrix");
+    }
+    if (other.chunk_) chunk_ = other.chunk_;
     if (other.length_) length_ = length_ ? std::min(*length_, *other.length_) : *other.length_;
     if (other.left_) left_ = left_ ? std::min(*left_, *other.left_) : *other.left_;
     if (other.right_) right_ = right_ ? std::min(*right_, *other.right_) : *other.right_;
@@ -205,7 +254,7 @@ class Mask {
 
   /// True when nothing is hidden (the default mask).
   /// \return true for the default mask, false once any kind is set
-  bool is_all_visible() const { return !length_ && !left_ && !right_ && !matrix_ && heads_.empty(); }
+  bool is_all_visible() const { return !length_ && !left_ && !right_ && !chunk_ && !matrix_ && heads_.empty(); }
 
   /// The key length. \return `n`; unset when the mask has none
   const std::optional<Index>& length() const { return length_; }
@@ -215,6 +264,13 @@ class Mask {
   /// \return the causal offset or window `right` (the smallest after `&`); unset when neither
   ///         was set
   const std::optional<Index>& right() const { return right_; }
+  /// The chunks of chunked(): positions per chunk and the position of query 0.
+  struct Chunk {
+    Index size;    ///< positions per chunk, >= 1
+    Index offset;  ///< the position of query 0 (keys from position 0)
+  };
+  /// The chunks. \return `{size, offset}` of chunked(); unset when the mask has none
+  const std::optional<Chunk>& chunk() const { return chunk_; }
   /// The explicit visibility matrix. \return `Tq×Tk`; unset when the mask has none
   const std::optional<BoolMatrix>& explicit_matrix() const { return matrix_; }
   /// Number of per-head masks. \return h for a per_head() mask; 0 for a mask every head shares
@@ -269,8 +325,13 @@ class Mask {
     Index first = 0;
     Index last = tk;
     if (length_) last = std::min(last, *length_);
-    if (right_) last = std::min(last, saturating_add(i, *right_) + 1);
-    if (left_) first = std::max(first, saturating_add(i, -*left_));
+    if (right_) last = std::min(last, detail::saturating_add(i, *right_) + 1);
+    if (left_) first = std::max(first, detail::saturating_add(i, -*left_));
+    if (chunk_) {  // the keys of query i's chunk
+      const Index start = detail::chunk_start(detail::saturating_add(i, chunk_->offset), chunk_->size);
+      first = std::max(first, start);
+      last = std::min(last, detail::saturating_add(start, chunk_->size));
+    }
     return {first, std::max(first, last)};
   }
 
@@ -285,18 +346,10 @@ class Mask {
   }
 
  private:
-  // a + b clamped away from overflow (offsets may be huge or negative).
-  static Index saturating_add(Index a, Index b) {
-    constexpr Index hi = std::numeric_limits<Index>::max() - 1;
-    constexpr Index lo = std::numeric_limits<Index>::min() + 1;
-    if (b >= 0 && a > hi - b) return hi;
-    if (b < 0 && a < lo - b) return lo;
-    return a + b;
-  }
-
   std::optional<Index> length_;
   std::optional<Index> left_;
   std::optional<Index> right_;
+  std::optional<Chunk> chunk_;
   std::optional<BoolMatrix> matrix_;
   std::optional<Eigen::MatrixXd> bias_;  // only with matrix_, of its shape
   std::vector<Mask> heads_;              // per_head(): then every other member is unset

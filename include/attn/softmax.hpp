@@ -113,8 +113,8 @@ bool normalize_row(Probability probability, Eigen::MatrixBase<Derived>& s, Index
   return true;
 }
 
-/// Rows `[r0, r1)` of column `j` that the band kinds of `mask` (length, causal, window) show
-/// in a `tq`-row problem; the explicit matrix, if any, is consulted separately.
+/// Rows `[r0, r1)` of column `j` that the band kinds of `mask` (length, causal, window, chunked)
+/// show in a `tq`-row problem; the explicit matrix, if any, is consulted separately.
 inline std::pair<Index, Index> band_rows(const Mask& mask, Index j, Index tq) {
   if (mask.length() && j >= *mask.length()) return {0, 0};
   Index r0 = 0;
@@ -126,6 +126,12 @@ inline std::pair<Index, Index> band_rows(const Mask& mask, Index j, Index tq) {
   if (mask.left()) {  // j >= i - left  <=>  i <= j + left
     const Index left = *mask.left();
     r1 = std::min(r1, left >= tq - 1 - j ? tq : j + left + 1);
+  }
+  if (mask.chunk()) {  // the rows whose position i + offset is in key j's chunk [start, start + size)
+    const auto [size, offset] = *mask.chunk();
+    const Index start = chunk_start(j, size);
+    r0 = std::max(r0, std::clamp(saturating_add(start, -offset), Index(0), tq));
+    r1 = std::min(r1, std::clamp(saturating_add(saturating_add(start, size), -offset), Index(0), tq));
   }
   return {r0, std::max(r0, r1)};
 }

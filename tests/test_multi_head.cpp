@@ -1944,6 +1944,16 @@ TEMPLATE_TEST_CASE("q_norm and k_norm: a prepared memory's steps and a cache's e
     ATTN_CHECK_CLOSE(step.output, causal.output.row(s), tol);
     for (Index i = 0; i < 4; ++i) ATTN_CHECK_CLOSE(step.weights.head(i), causal.weights.head(i).row(s).head(s + 1), tol);
   }
+  // A batch of items of other lengths (each item's heads projected at once into its own
+  // scratch with all_heads): each item as its own call.
+  const std::vector<Mat<Scalar>> items = {x, x.topRows(2), attn_test::random_matrix<Scalar>(rng, 9, 12, -2, 2)};
+  const auto batch = attn::multi_head_batch(items, items, items, self, {attn::Mask::causal(), attn::Mask(), attn::Mask::causal()});
+  for (std::size_t b = 0; b < items.size(); ++b) {
+    INFO("item " << b);
+    const auto one = attn::multi_head(items[b], self, b == 1 ? attn::Mask() : attn::Mask::causal());
+    ATTN_CHECK_CLOSE(batch[b].output, one.output, tol);
+    for (Index i = 0; i < 4; ++i) ATTN_CHECK_CLOSE(batch[b].weights.head(i), one.weights.head(i), tol);
+  }
   // And one without the query norm is not the same layer.
   auto no_q = self;
   no_q.q_norm.reset();

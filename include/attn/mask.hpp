@@ -26,6 +26,15 @@ inline Index saturating_add(Index a, Index b) {
   return a + b;
 }
 
+/// a − b clamped away from overflow (b may be the most negative Index, which cannot be negated).
+inline Index saturating_sub(Index a, Index b) {
+  constexpr Index hi = std::numeric_limits<Index>::max() - 1;
+  constexpr Index lo = std::numeric_limits<Index>::min() + 1;
+  if (b < 0 && a > hi + b) return hi;
+  if (b > 0 && a < lo + b) return lo;
+  return a - b;
+}
+
 /// The first position of the chunk of `size` positions (size >= 1) that position `x` is in:
 /// `floor(x / size)·size`, for negative `x` too (saturated, not overflowing).
 inline Index chunk_start(Index x, Index size) {

@@ -130,8 +130,8 @@ inline std::pair<Index, Index> band_rows(const Mask& mask, Index j, Index tq) {
   if (mask.chunk()) {  // the rows whose position i + offset is in key j's chunk [start, start + size)
     const auto [size, offset] = *mask.chunk();
     const Index start = chunk_start(j, size);
-    r0 = std::max(r0, std::clamp(saturating_add(start, -offset), Index(0), tq));
-    r1 = std::min(r1, std::clamp(saturating_add(saturating_add(start, size), -offset), Index(0), tq));
+    r0 = std::max(r0, std::clamp(saturating_sub(start, offset), Index(0), tq));
+    r1 = std::min(r1, std::clamp(saturating_sub(saturating_add(start, size), offset), Index(0), tq));
   }
   return {r0, std::max(r0, r1)};
 }

@@ -1835,6 +1835,58 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
   CHECK(capped_layers == 1);
 }
 
+TEMPLATE_TEST_CASE("BERT's and GPT-2's attention layers (bertviz's models) are one multi_head call each",
+                   "[multi_head][parity][hf]", float, double) {
+  // Written in torch float64 as transformers computes them (make_hf_fixtures.py): BERT's query,
+  // key, value and output.dense Linear layers over a padded batch, GPT-2's fused Conv1D c_attn
+  // (in×out: its transpose is torch's in_proj_weight) with the causal mask, and c_proj.
+  using Scalar = TestType;
+  const double tol = attn_test::tolerance<Scalar>();
+  Index berts = 0;
+  Index gpt2s = 0;
+  for (const std::string& name : fixture_cases("hf_layers")) {
+    const Fixture f = read_fixture(name, "hf_layers");
+    INFO("case " << name);
+    const Index h = f.integer("heads");
+    const bool bert = f.str("kind") == "bert";
+    const auto m = [&f](const std::string& key) { return Mat<Scalar>(f.matrix(key).cast<Scalar>()); };
+    attn::MultiHeadParams<Scalar> p;
+    if (bert) {  // attention.self.{query,key,value}, attention.output.dense
+      const Index d = f.matrix("query_bias").cols();
+      Mat<Scalar> in_bias(1, 3 * d);
+      in_bias << m("query_bias"), m("key_bias"), m("value_bias");
+      p = attn::MultiHeadParams<Scalar>::from_torch_separate(m("query_weight"), m("key_weight"), m("value_weight"),
+                                                             in_bias, m("dense_weight"), m("dense_bias"), h);
+    } else {  // attn.c_attn and attn.c_proj, Conv1D weights in×out
+      p = attn::MultiHeadParams<Scalar>::from_torch(m("c_attn_weight").transpose(), m("c_attn_bias"),
+                                                    m("c_proj_weight").transpose(), m("c_proj_bias"), h);
+    }
+    std::vector<Mat<Scalar>> xs;
+    std::vector<attn::Mask> masks;
+    for (Index b = 0; b < f.integer("batch"); ++b) {
+      INFO("item " << b);
+      const std::string s = "." + std::to_string(b);
+      xs.push_back(m("x" + s));
+      const Index t = xs.back().rows();
+      // BERT: the padded keys hidden (its extended attention mask), every query row kept; GPT-2: causal.
+      masks.push_back(bert ? attn::Mask::key_length(f.integer("length" + s)) : attn::Mask::causal());
+      const auto r = attn::multi_head(xs.back(), p, masks.back());
+      ATTN_CHECK_CLOSE(r.output, f.matrix("output" + s), tol);
+      for (Index i = 0; i < h; ++i) ATTN_CHECK_CLOSE(r.weights.head(i), f.matrix("weights" + s).middleRows(i * t, t), tol);
+    }
+    // The padded batch in one call, each item with its own mask.
+    const auto batch = attn::multi_head_batch(xs, xs, xs, p, masks);
+    for (std::size_t b = 0; b < xs.size(); ++b)
+      ATTN_CHECK_CLOSE(batch[b].output, f.matrix("output." + std::to_string(b)), tol);
+    // Without the mask the numbers are not the model's: the test sees it.
+    CHECK_FALSE(attn::multi_head(xs.back(), p).output.isApprox(
+        m("output." + std::to_string(xs.size() - 1)), Scalar(1e-3)));
+    (bert ? berts : gpt2s) += 1;
+  }
+  CHECK(berts == 1);
+  CHECK(gpt2s == 1);
+}
+
 TEMPLATE_TEST_CASE("params.alibi: BLOOM's slopes, one per head, and errors that name the field",
                    "[multi_head][alibi][errors]", float, double) {
   using Scalar = TestType;

@@ -405,8 +405,8 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
           for (Index r = 0; r < count; ++r) {
             const Index n = past + r + 1;       // query r sees keys [first, n)
             const Index first = first_key(past + r);
-            std::optional<detail::RowAlibi> alibi;  // params.alibi: query at position past + r
-            if (!p.alibi.empty()) alibi = detail::RowAlibi{p.alibi[static_cast<std::size_t>(i)], first, past + r};
+            std::optional<Alibi> alibi;  // params.alibi: query at position past + r, keys from `first`
+            if (!p.alibi.empty()) alibi = Alibi{p.alibi[static_cast<std::size_t>(i)], past + r - first};
             detail::step_row(s.q.row(b * count + r).segment(c0, dh), kh.middleRows(first, n - first),
                              vh.middleRows(first, n - first), wb.row(r).segment(first, n - first),
                              s.concat.row(b * count + r).segment(v0, dhv), s, options.probability, cap, alibi);

@@ -37,12 +37,5 @@ void add_alibi(Scalar* p, Index rows, Index cols, Index stride, Index i0, const 
   }
 }
 
-/// Adds the bias to `n` contiguous scores of keys `first, first + 1, …` seen by the query at
-/// key position `position` (a decoder step's row).
-template <typename Scalar>
-void add_alibi_row(Scalar* p, Index n, Index first, Index position, double slope) {
-  for (Index j = 0; j < n; ++j) p[j] += alibi_bias<Scalar>(slope, first + j - position);
-}
-
 }  // namespace detail
 }  // namespace attn

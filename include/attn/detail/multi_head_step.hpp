@@ -121,22 +121,15 @@ void project_step_output(const MultiHeadParams<Scalar>& p, StepScratch<Scalar>& 
   }
 }
 
-/// ALiBi's bias of one step row: the head's slope, the key position of its first key and the
-/// query's position (add_alibi_row).
-struct RowAlibi {
-  double slope;
-  Index first;
-  Index position;
-};
-
 /// One query row `qh` (1×dh, already scaled) of one head against `n` keys `kh` (n×dh) and values
 /// `vh` (n×dhv), all visible: the weights into `w` (1×n, any row of a matrix) and `c_h` into
 /// `ctx` (1×dhv). Scores, weights and context go through contiguous vectors (Eigen's GEMV is
 /// fastest there). Nothing is written to `w` when n == 0 (the caller zeroes the row). The scores
-/// are capped by `cap` when it is set (options.softcap, softcap.hpp), then biased by `alibi`.
+/// are capped by `cap` when it is set (options.softcap, softcap.hpp), then biased by `alibi`
+/// (ALiBi with key 0 of `kh` as position 0: its offset is the query's position past that key).
 template <typename Scalar, typename Qh, typename Kh, typename Vh, typename W, typename C>
 void step_row(const Qh& qh, const Kh& kh, const Vh& vh, W&& w, C&& ctx, StepScratch<Scalar>& s,
-              Probability probability, const SoftCap<Scalar>& cap, const std::optional<RowAlibi>& alibi = std::nullopt) {
+              Probability probability, const SoftCap<Scalar>& cap, const std::optional<Alibi>& alibi = std::nullopt) {
   const Index n = kh.rows();
   const Index dh = qh.cols();
   if (n == 0) {
@@ -149,7 +142,7 @@ void step_row(const Qh& qh, const Kh& kh, const Vh& vh, W&& w, C&& ctx, StepScra
   x = qh.transpose();
   col.noalias() = kh * x;
   if (cap) soft_cap(col.data(), n, cap);
-  if (alibi) add_alibi_row(col.data(), n, alibi->first, alibi->position, alibi->slope);
+  if (alibi) add_alibi(col.data(), 1, n, 1, 0, *alibi);  // one row of n keys
   Eigen::Map<Matrix<Scalar>> row(col.data(), 1, n);
   Eigen::Array<bool, 1, 1> flag;
   normalize_rows(probability, row, 0, 1, Mask(), Eigen::Ref<RowFlags>(flag), s.sort);

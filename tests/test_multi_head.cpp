@@ -1661,7 +1661,7 @@ TEMPLATE_TEST_CASE("apply_rotary rotates pairs of columns as complex numbers (fl
   CHECK(rotations == 6);
 }
 
-TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, causal, Qwen3's and Gemma 3's q/k norms, "
+TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, causal, Qwen3's, Gemma 3's and Cohere's q/k norms, "
                    "Gemma 2's softcap and window, BLOOM's ALiBi) from apply_rotary and scaled_dot_product gives "
                    "transformers' numbers",
                    "[rotary][grouped][parity]", float, double) {
@@ -1705,6 +1705,8 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
       q_norm.eps = k_norm.eps = std::stod(f.str("eps"));
       q_norm.one_plus = k_norm.one_plus = f.integer("one_plus") != 0;
       q_norm.all_heads = k_norm.all_heads = all_heads;
+      // Cohere: a LayerNorm of each head, its weight a row per head (h×dh, g×dh).
+      q_norm.subtract_mean = k_norm.subtract_mean = f.ints.count("subtract_mean") != 0;
     }
     // Gemma 2: its own scale (query_pre_attn_scalar^-1/2), the scores' soft cap, and in its
     // sliding layers a window of `window` keys (itself and the window - 1 before it).
@@ -1780,9 +1782,18 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
     if (all_heads) {  // nor with OLMo 2's norms taken per head (the first head's weights)
       auto per_head = p;
       per_head.q_norm->all_heads = per_head.k_norm->all_heads = false;
-      per_head.q_norm->weight = q_norm.weight.head(dh);
-      per_head.k_norm->weight = k_norm.weight.head(dh);
+      per_head.q_norm->weight = q_norm.weight.leftCols(dh);
+      per_head.k_norm->weight = k_norm.weight.leftCols(dh);
       CHECK_FALSE(attn::multi_head(x, per_head, mask, options).output.isApprox(r.output, Scalar(1e-3)));
+    }
+    if (q_norm.subtract_mean) {  // nor as RMSNorms, nor with the first head's row for every head
+      auto rms = p;
+      rms.q_norm->subtract_mean = rms.k_norm->subtract_mean = false;
+      CHECK_FALSE(attn::multi_head(x, rms, mask, options).output.isApprox(r.output, Scalar(1e-3)));
+      auto shared = p;
+      shared.q_norm->weight = q_norm.weight.topRows(1);
+      shared.k_norm->weight = k_norm.weight.topRows(1);
+      CHECK_FALSE(attn::multi_head(x, shared, mask, options).output.isApprox(r.output, Scalar(1e-3)));
     }
     if (chunk > 0)  // nor without the chunks
       CHECK_FALSE(attn::multi_head(x, p, attn::Mask::causal(), options).output.isApprox(r.output, Scalar(1e-3)));
@@ -1829,26 +1840,32 @@ TEMPLATE_TEST_CASE("a LLaMA attention layer (RoPE, grouped key/value heads, caus
     capped_layers += capped ? 1 : 0;
     alibi_layers += slopes.empty() ? 0 : 1;
   }
-  CHECK(layers == 8);
+  CHECK(layers == 9);
   CHECK(alibi_layers == 1);
-  CHECK(normed_layers == 4);
+  CHECK(normed_layers == 5);
   CHECK(capped_layers == 1);
 }
 
-TEMPLATE_TEST_CASE("BERT's and GPT-2's attention layers (bertviz's models) are one multi_head call each",
+TEMPLATE_TEST_CASE("BERT's and GPT-2's attention layers (bertviz's models) and a ViT's with q/k LayerNorms are one "
+                   "multi_head call each",
                    "[multi_head][parity][hf]", float, double) {
   // Written in torch float64 as transformers computes them (make_hf_fixtures.py): BERT's query,
   // key, value and output.dense Linear layers over a padded batch, GPT-2's fused Conv1D c_attn
-  // (in×out: its transpose is torch's in_proj_weight) with the causal mask, and c_proj.
+  // (in×out: its transpose is torch's in_proj_weight) with the causal mask, and c_proj; timm's
+  // ViT Attention(qk_norm=True): its qkv Linear (torch's in_proj layout), a LayerNorm with
+  // weight and bias of each head's queries and keys, no mask, proj.
   using Scalar = TestType;
   const double tol = attn_test::tolerance<Scalar>();
   Index berts = 0;
   Index gpt2s = 0;
+  Index vits = 0;
   for (const std::string& name : fixture_cases("hf_layers")) {
     const Fixture f = read_fixture(name, "hf_layers");
     INFO("case " << name);
     const Index h = f.integer("heads");
-    const bool bert = f.str("kind") == "bert";
+    const std::string kind = f.str("kind");
+    const bool bert = kind == "bert";
+    const bool vit = kind == "vit";
     const auto m = [&f](const std::string& key) { return Mat<Scalar>(f.matrix(key).cast<Scalar>()); };
     attn::MultiHeadParams<Scalar> p;
     if (bert) {  // attention.self.{query,key,value}, attention.output.dense
@@ -1857,6 +1874,15 @@ TEMPLATE_TEST_CASE("BERT's and GPT-2's attention layers (bertviz's models) are o
       in_bias << m("query_bias"), m("key_bias"), m("value_bias");
       p = attn::MultiHeadParams<Scalar>::from_torch_separate(m("query_weight"), m("key_weight"), m("value_weight"),
                                                              in_bias, m("dense_weight"), m("dense_bias"), h);
+    } else if (vit) {  // attn.qkv, attn.q_norm, attn.k_norm, attn.proj
+      p = attn::MultiHeadParams<Scalar>::from_torch(m("qkv_weight"), m("qkv_bias"), m("proj_weight"), m("proj_bias"), h);
+      const double eps = std::stod(f.str("eps"));
+      p.q_norm = attn::HeadNorm<Scalar>{m("q_norm_weight"), eps};
+      p.q_norm->subtract_mean = true;
+      p.q_norm->bias = m("q_norm_bias");
+      p.k_norm = attn::HeadNorm<Scalar>{m("k_norm_weight"), eps};
+      p.k_norm->subtract_mean = true;
+      p.k_norm->bias = m("k_norm_bias");
     } else {  // attn.c_attn and attn.c_proj, Conv1D weights in×out
       p = attn::MultiHeadParams<Scalar>::from_torch(m("c_attn_weight").transpose(), m("c_attn_bias"),
                                                     m("c_proj_weight").transpose(), m("c_proj_bias"), h);
@@ -1868,8 +1894,9 @@ TEMPLATE_TEST_CASE("BERT's and GPT-2's attention layers (bertviz's models) are o
       const std::string s = "." + std::to_string(b);
       xs.push_back(m("x" + s));
       const Index t = xs.back().rows();
-      // BERT: the padded keys hidden (its extended attention mask), every query row kept; GPT-2: causal.
-      masks.push_back(bert ? attn::Mask::key_length(f.integer("length" + s)) : attn::Mask::causal());
+      // BERT: the padded keys hidden (its extended attention mask), every query row kept; GPT-2:
+      // causal; ViT: none.
+      masks.push_back(bert ? attn::Mask::key_length(f.integer("length" + s)) : vit ? attn::Mask() : attn::Mask::causal());
       const auto r = attn::multi_head(xs.back(), p, masks.back());
       ATTN_CHECK_CLOSE(r.output, f.matrix("output" + s), tol);
       for (Index i = 0; i < h; ++i) ATTN_CHECK_CLOSE(r.weights.head(i), f.matrix("weights" + s).middleRows(i * t, t), tol);
@@ -1878,13 +1905,28 @@ TEMPLATE_TEST_CASE("BERT's and GPT-2's attention layers (bertviz's models) are o
     const auto batch = attn::multi_head_batch(xs, xs, xs, p, masks);
     for (std::size_t b = 0; b < xs.size(); ++b)
       ATTN_CHECK_CLOSE(batch[b].output, f.matrix("output." + std::to_string(b)), tol);
-    // Without the mask the numbers are not the model's: the test sees it.
-    CHECK_FALSE(attn::multi_head(xs.back(), p).output.isApprox(
-        m("output." + std::to_string(xs.size() - 1)), Scalar(1e-3)));
-    (bert ? berts : gpt2s) += 1;
+    // Without the mask (ViT: without the norms' means or biases) the numbers are not the
+    // model's: the test sees it.
+    const auto differs = [&](const attn::MultiHeadParams<Scalar>& other, const attn::Mask& mask) {
+      return !attn::multi_head(xs.back(), other, mask).output.isApprox(m("output." + std::to_string(xs.size() - 1)),
+                                                                        Scalar(1e-3));
+    };
+    if (vit) {
+      auto rms = p;
+      rms.q_norm->subtract_mean = rms.k_norm->subtract_mean = false;
+      CHECK(differs(rms, attn::Mask()));
+      auto unbiased = p;
+      unbiased.q_norm->bias.resize(0, 0);
+      unbiased.k_norm->bias.resize(0, 0);
+      CHECK(differs(unbiased, attn::Mask()));
+    } else {
+      CHECK(differs(p, attn::Mask()));
+    }
+    (bert ? berts : vit ? vits : gpt2s) += 1;
   }
   CHECK(berts == 1);
   CHECK(gpt2s == 1);
+  CHECK(vits == 1);
 }
 
 TEMPLATE_TEST_CASE("params.alibi: BLOOM's slopes, one per head, and errors that name the field",
@@ -1934,20 +1976,29 @@ TEMPLATE_TEST_CASE("q_norm and k_norm: a prepared memory's steps and a cache's e
                    "[multi_head][head_norm][decoding]", float, double) {
   // Cross-attention normalises the source's keys once (prepare_memory) and each step's queries;
   // the cache each appended key and each step's queries, before the scale: the numbers of the
-  // full call, within rounding. Per head (Qwen3, Gemma 3) and over all heads (OLMo 2).
+  // full call, within rounding. Per head (Qwen3, Gemma 3), over all heads (OLMo 2), and per head
+  // as a LayerNorm with a weight row and a bias row per head (Cohere's weights, Chameleon's bias).
   using Scalar = TestType;
   const double tol = attn_test::tolerance<Scalar>();
-  const bool all_heads = GENERATE(false, true);
-  INFO("all_heads " << all_heads);
+  const int kind = GENERATE(0, 1, 2);  // 0 per head, 1 all heads, 2 LayerNorm with per-head rows
+  const bool all_heads = kind == 1;
+  const bool layer = kind == 2;
+  INFO("kind " << kind);
   std::mt19937_64 rng(3707);
   auto p = to_params<Scalar>(random_params<Scalar>(rng, 4, 16, 12, 10, 10, true));
   attn::HeadNorm<Scalar> qn, kn;
   const Index width = all_heads ? 16 : 4;  // weights for a head, or for the 4 heads
-  qn.weight = attn_test::random_matrix<Scalar>(rng, 1, width, 0.5, 1.5);
-  kn.weight = attn_test::random_matrix<Scalar>(rng, 1, width, -0.5, 0.5);
+  const Index rows = layer ? 4 : 1;       // a row per head, or one for all
+  qn.weight = attn_test::random_matrix<Scalar>(rng, rows, width, 0.5, 1.5);
+  kn.weight = attn_test::random_matrix<Scalar>(rng, rows, width, -0.5, 0.5);
   kn.one_plus = true;
   kn.eps = 1e-3;
   qn.all_heads = kn.all_heads = all_heads;
+  qn.subtract_mean = kn.subtract_mean = layer;
+  if (layer) {
+    qn.bias = attn_test::random_matrix<Scalar>(rng, 1, width, -0.5, 0.5);  // shared
+    kn.bias = attn_test::random_matrix<Scalar>(rng, rows, width, -0.5, 0.5);  // per head
+  }
   p.q_norm = qn;
   p.k_norm = kn;
   const Mat<Scalar> q = attn_test::random_matrix<Scalar>(rng, 5, 12, -2, 2);
@@ -1957,16 +2008,22 @@ TEMPLATE_TEST_CASE("q_norm and k_norm: a prepared memory's steps and a cache's e
   const auto steps = attn::attend(memory, q);
   ATTN_CHECK_CLOSE(steps.output, full.output, tol);
   for (Index i = 0; i < 4; ++i) ATTN_CHECK_CLOSE(steps.weights.head(i), full.weights.head(i), tol);
-  // The memory's keys are the normalised projections: K·Wk + bk, each head (each row) divided by
-  // its root mean square and scaled.
+  // The memory's keys are the normalised projections: K·Wk + bk, each head (each row) less its
+  // mean (LayerNorm), divided by its root mean square, scaled by its row of weights and shifted
+  // by its row of biases.
   Mat<Scalar> keys = k * p.wk;
   keys.rowwise() += p.bk;
   for (Index r = 0; r < keys.rows(); ++r)
     for (Index c0 = 0; c0 < 16; c0 += width) {
-      const auto part = keys.row(r).segment(c0, width);
-      const double rms = std::sqrt(part.template cast<double>().squaredNorm() / static_cast<double>(width) + kn.eps);
-      for (Index j = 0; j < width; ++j)
-        keys(r, c0 + j) = static_cast<Scalar>(static_cast<double>(keys(r, c0 + j)) / rms * (1.0 + static_cast<double>(kn.weight(j))));
+      const Index head = layer ? c0 / width : 0;
+      const Eigen::RowVectorXd part = keys.row(r).segment(c0, width).template cast<double>();
+      const double mean = layer ? part.mean() : 0.0;
+      const double rms = std::sqrt((part.array() - mean).square().sum() / static_cast<double>(width) + kn.eps);
+      for (Index j = 0; j < width; ++j) {
+        double y = (part(j) - mean) / rms * (1.0 + static_cast<double>(kn.weight(head, j)));
+        if (layer) y += static_cast<double>(kn.bias(head, j));
+        keys(r, c0 + j) = static_cast<Scalar>(y);
+      }
     }
   ATTN_CHECK_CLOSE(memory.keys(), keys, tol);
   Mat<Scalar> applied = k * p.wk;
@@ -1984,7 +2041,14 @@ TEMPLATE_TEST_CASE("q_norm and k_norm: a prepared memory's steps and a cache's e
   }
   self.q_norm = qn;
   self.k_norm = kn;
-  if (all_heads) self.k_norm->weight = kn.weight.head(8);
+  if (all_heads) self.k_norm->weight = kn.weight.leftCols(8);
+  if (layer) {  // 2 key/value heads (rows 2 and 3: a head's own row must be read, not the first)
+    self.kv_heads = 2;
+    self.wk = self.wk.rightCols(8).eval();
+    self.wv = self.wv.rightCols(8).eval();
+    self.k_norm->weight = kn.weight.bottomRows(2);
+    self.k_norm->bias = kn.bias.bottomRows(2);
+  }
   const auto causal = attn::multi_head(x, self, attn::Mask::causal());
   attn::KVCache<Scalar> cache(self);
   cache.append(x.topRows(3));
@@ -2054,25 +2118,53 @@ TEST_CASE("q_norm, k_norm and apply_head_norm: bad arguments throw with exact me
   n.weight = Eigen::RowVectorXd::Ones(3);
   p.q_norm = n;
   CHECK_THROWS_ATTN(attn::multi_head(x, p),
-                    "attn::multi_head: params.q_norm.weight (1x3) must be (1x4), one scale per column of a head");
+                    "attn::multi_head: params.q_norm.weight (1x3) must be (1x4) (every head) or (2x4) (one row per head)");
   // A weight as wide as the row without all_heads: the message says what OLMo 2's norm needs.
   n.weight = Eigen::RowVectorXd::Ones(8);
   p.q_norm = n;
   CHECK_THROWS_ATTN(attn::multi_head(x, p),
-                    "attn::multi_head: params.q_norm.weight (1x8) must be (1x4), one scale per column of a head; for "
-                    "one norm over all heads at once (OLMo 2) set all_heads");
+                    "attn::multi_head: params.q_norm.weight (1x8) must be (1x4) (every head) or (2x4) (one row per "
+                    "head); for one norm over all heads at once (OLMo 2) set all_heads");
   p.q_norm->all_heads = true;
   CHECK_NOTHROW(attn::multi_head(x, p));
+  // Per-head rows: as many as the row has heads (2 query heads; 1 key/value head with kv_heads 1).
+  p.q_norm->all_heads = false;
+  p.q_norm->weight = MatrixD::Ones(3, 4);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p),
+                    "attn::multi_head: params.q_norm.weight (3x4) must be (1x4) (every head) or (2x4) (one row per head)");
+  p.q_norm->weight = MatrixD::Ones(2, 4);
+  CHECK_NOTHROW(attn::multi_head(x, p));
+  p.q_norm->bias = MatrixD::Ones(4, 1);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p),
+                    "attn::multi_head: params.q_norm.bias (4x1) must be empty, (1x4) (every head) or (2x4) (one row "
+                    "per head)");
+  p.q_norm->bias = MatrixD::Ones(1, 4);  // a shared bias beside per-head weights
+  CHECK_NOTHROW(attn::multi_head(x, p));
+  auto one_kv = p;
+  one_kv.kv_heads = 1;
+  one_kv.wk = p.wk.leftCols(4).eval();
+  one_kv.wv = p.wv.leftCols(4).eval();
+  one_kv.bk = p.bk.head(4).eval();
+  one_kv.bv = p.bv.head(4).eval();
+  one_kv.k_norm = attn::HeadNorm<double>{MatrixD::Ones(2, 4)};
+  CHECK_THROWS_ATTN(attn::multi_head(x, one_kv),
+                    "attn::multi_head: params.k_norm.weight (2x4) must be (1x4) (every head)");
+  p.q_norm->all_heads = true;
+  p.q_norm->weight = MatrixD::Ones(1, 8);
+  CHECK_THROWS_ATTN(attn::multi_head(x, p),
+                    "attn::multi_head: params.q_norm.bias (1x4) must be empty or (1x8) with all_heads, one entry per "
+                    "column of the row (every head)");
+  p.q_norm->bias.resize(0, 0);
   p.q_norm.reset();
   n.all_heads = true;
   n.weight = Eigen::RowVectorXd::Ones(4);
   p.k_norm = n;
   CHECK_THROWS_ATTN(attn::prepare_memory(x, x, p),
-                    "attn::prepare_memory: params.k_norm.weight (1x4) must be (1x8) with all_heads, one scale per "
+                    "attn::prepare_memory: params.k_norm.weight (1x4) must be (1x8) with all_heads, one entry per "
                     "column of the row (every head)");
   MatrixD wide = x;
   CHECK_THROWS_ATTN(attn::apply_head_norm(wide, 4, n),
-                    "attn::apply_head_norm: norm.weight (1x4) must be (1x8) with all_heads, one scale per column of "
+                    "attn::apply_head_norm: norm.weight (1x4) must be (1x8) with all_heads, one entry per column of "
                     "the row (every head)");
   n.all_heads = false;
   p.k_norm.reset();

@@ -118,6 +118,21 @@ TEMPLATE_TEST_CASE("multi_head_into allocates nothing in steady state", "[no_mal
     }
     CHECK(out == attn::multi_head(q, k, v, olmo, masks[2], opt).output);
   }
+
+  // LayerNorms of each head with a weight row and a bias row per head (Cohere, Chameleon).
+  auto layer = p;
+  layer.q_norm = attn::HeadNorm<Scalar>{attn_test::random_matrix<Scalar>(rng, 4, 4, 0.5, 1.5), 1e-5};
+  layer.q_norm->subtract_mean = true;
+  layer.q_norm->bias = attn_test::random_matrix<Scalar>(rng, 4, 4, -0.5, 0.5);
+  layer.k_norm = layer.q_norm;
+  attn::multi_head_into(q, k, v, layer, out, w, ws, masks[0], scores);
+  for (const auto& opt : options) {
+    {
+      NoMalloc guard;
+      attn::multi_head_into(q, k, v, layer, out, w, ws, masks[2], opt);
+    }
+    CHECK(out == attn::multi_head(q, k, v, layer, masks[2], opt).output);
+  }
 }
 
 TEMPLATE_TEST_CASE("multi_head_into: one-row queries (decoder steps) allocate nothing", "[no_malloc][multi_head]", float,

@@ -59,13 +59,13 @@ struct MultiHeadParams {
   /// appended after the projected keys (and after `bias_k`'s), visible to every query. Weights
   /// then have one more column, the last.
   bool add_zero_attn = false;
-  /// RMS normalisation of each head's projected queries (Qwen3's and Gemma 3's `q_norm`), or of
-  /// all heads at once with `all_heads` (OLMo 2's: weight 1×(h·dh)), after their bias and before
-  /// the rotary embedding and the scale. Unset: none.
+  /// RMS or layer normalisation of each head's projected queries (Qwen3's and Gemma 3's `q_norm`;
+  /// a per-head weight is h×dh, Cohere's), or of all heads at once with `all_heads` (OLMo 2's:
+  /// weight 1×(h·dh)), after their bias and before the rotary embedding and the scale. Unset: none.
   std::optional<HeadNorm<Scalar>> q_norm;
-  /// RMS normalisation of each head's projected keys (`k_norm`; with `all_heads` of all g key
-  /// heads at once, weight 1×(g·dh)), after their bias and before the rotary embedding; not of
-  /// torch's appended keys (bias_k, the zero key). Unset: none.
+  /// RMS or layer normalisation of each head's projected keys (`k_norm`; a per-head weight is
+  /// g×dh; with `all_heads` of all g key heads at once, weight 1×(g·dh)), after their bias and
+  /// before the rotary embedding; not of torch's appended keys (bias_k, the zero key). Unset: none.
   std::optional<HeadNorm<Scalar>> k_norm;
   /// Rotary position embedding of each head's projected queries and keys (LLaMA, Mistral, Qwen,
   /// GPT-NeoX), applied after their biases: row r of the queries and row r of the keys are

@@ -215,7 +215,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     product(v_of(b), p.wv.middleCols(kv0, dhv), vp);
     if (p.bk.size() != 0) kp.rowwise() += p.bk.segment(k0, dh);
     if (p.bv.size() != 0) vp.rowwise() += p.bv.segment(kv0, dhv);
-    if (p.k_norm) norm_rows(kp, dh, *p.k_norm);  // Qwen3's k_norm: after the bias, before the rotation
+    if (p.k_norm) norm_rows(kp, dh, *p.k_norm, j);  // Qwen3's k_norm (head j's): after the bias, before the rotation
     append_keys(kh, vh, tk, k0, kv0);
     // After the biases, as transformers rotates (Qwen2 has biases, LLaMA none); never with
     // appended keys (checked).
@@ -275,7 +275,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     } else {
       product(q_of(b), p.wq.middleCols(c0, dh), qh);  // attn's gemm for plain inputs (gemm.hpp)
       if (p.bq.size() != 0) qh.rowwise() += p.bq.segment(c0, dh);
-      if (p.q_norm) norm_rows(qh, dh, *p.q_norm);
+      if (p.q_norm) norm_rows(qh, dh, *p.q_norm, i);  // head i's row of a per-head weight
     }
     if (p.rotary) rotate_rows(qh, dh, p.rotary->pairs, rotary, position);  // after bias and norm, as the keys
     auto concat = it.concat.view();

@@ -255,7 +255,8 @@ TEST_CASE("TidyCsvWriter: a file with another header or a cut last line is left 
   const Eigen::MatrixXd m = Eigen::MatrixXd::Constant(1, 1, 0.5);
   const std::string why = message_of<std::runtime_error>([&] { writer.append(m, attn::io::CsvKey().with_step(0)); });
   CHECK(why == "attn::io::TidyCsvWriter::append: cannot append to '" + file.string() +
-                   "': its header 'layer,query,key,weight' is not this writer's 'step,query,key,weight'");
+                   "': its header 'layer,query,key,weight' is not this writer's 'step,query,key,weight' (another kind of "
+                   "table): append to a new file, or move this one away");
   CHECK(slurp(file) == "layer,query,key,weight\n0,0,0,1\n");
   std::ofstream(file, std::ios::binary | std::ios::trunc) << "step,query,key,weight\n0,0,0,0.";
   CHECK(message_of<std::runtime_error>([&] { writer.append(m, attn::io::CsvKey().with_step(1)); })
@@ -371,7 +372,7 @@ TEST_CASE("masked cells are hatched, named in the legend, and do not set the sca
   attn::io::HeatmapPanel own = attn::io::heatmap_panel(m);
   own.mask = attn::Mask::matrix(Eigen::MatrixXi::Ones(2, 2));
   CHECK(message_of<attn::invalid_argument>([&] { attn::io::heatmap_grid_svg({own, own}); }) ==
-        "attn::io::heatmap_grid_svg: panels[0]: mask matrix (2x2) must match the scores (3x3)");
+        "attn::io::heatmap_grid_svg: panels[0]: mask matrix (2x2) must match the map (3x3)");
 }
 
 TEST_CASE("NaN cells are named in the legend, under the masked swatch, when a map shows one", "[compose][svg][mask]") {

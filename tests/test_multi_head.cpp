@@ -1271,6 +1271,15 @@ TEST_CASE("multi_head: bad shapes throw attn::invalid_argument with exact messag
   CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: heads (3) must divide the model width D (8)");
   p.heads = 0;
   CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: heads (0) must be >= 1");
+  // Params with only the heads set (a first try): the message says what to set, not shapes.
+  attn::MultiHeadParams<double> unset;
+  unset.heads = 2;
+  const std::string how = " is empty: set wq, wk, wv and wo (in×out: torch's Linear weights transposed), or make the "
+                          "params with MultiHeadParams::from_torch or from_torch_separate";
+  CHECK_THROWS_ATTN(attn::multi_head(x, unset), "attn::multi_head: params.wq (0x0)" + how);
+  unset = good;
+  unset.wo.resize(0, 0);
+  CHECK_THROWS_ATTN(attn::KVCache<double>(unset), "attn::KVCache: params.wo (0x0)" + how);
   p = good;
   p.wk = MatrixD::Zero(8, 6);
   CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.wk.cols() (6) must equal params.wq.cols() (8)");

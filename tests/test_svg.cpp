@@ -472,6 +472,22 @@ TEST_CASE("svg: nice ticks and locale-independent numbers", "[io][svg]") {
   CHECK(decimals == 1);
   CHECK(attn::io::detail::nice_ticks(0.0, 40.0, decimals) == std::vector<double>{0.0, 10.0, 20.0, 30.0, 40.0});
   CHECK(decimals == 0);
+  // A span where the step of span/4 leaves two ticks (0.05, 0.1) and neither end: the next
+  // smaller step, 0.025, labels the map's range (a self-attention map from 2.2e-5 to 0.136).
+  const auto finer = attn::io::detail::nice_ticks(2.2e-5, 0.136, decimals);
+  REQUIRE(finer.size() == 5);
+  for (std::size_t k = 0; k < 5; ++k) CHECK(finer[k] == Approx(0.025 * static_cast<double>(k + 1)).margin(1e-15));
+  CHECK(decimals == 3);
+  // Every span from 1 to 100 in steps of 0.01 gets 3 to 7 ticks inside it.
+  for (int hundredths = 100; hundredths <= 10000; ++hundredths) {
+    const double hi = hundredths / 100.0;
+    const auto ticks = attn::io::detail::nice_ticks(0.3, 0.3 + hi, decimals);
+    INFO("span " << hi);
+    CHECK(ticks.size() >= 3);
+    CHECK(ticks.size() <= 7);
+    CHECK(ticks.front() >= 0.3);
+    CHECK(ticks.back() <= 0.3 + hi);
+  }
   CHECK(attn::io::detail::format_coordinate(12.0) == "12");
   CHECK(attn::io::detail::format_coordinate(-0.004) == "0");
   CHECK(attn::io::detail::format_coordinate(3.14159) == "3.14");

@@ -269,6 +269,11 @@ TEST_CASE("SummaryWriter: errors name the function, the argument and the path", 
   const std::string message = message_of<std::runtime_error>([&] { attn::io::SummaryWriter w(dir.path / "plain" / "run"); });
   CHECK(message.find("attn::io::SummaryWriter: cannot create the log directory '" + (dir.path / "plain" / "run").string() +
                      "': ") == 0);
+  // The log directory given is itself a file (a user's "log.csv"): said in those words.
+  CHECK(message_of<std::runtime_error>([&] { attn::io::SummaryWriter w(dir.path / "plain"); }) ==
+        "attn::io::SummaryWriter: the log directory '" + (dir.path / "plain").string() +
+            "' exists and is not a directory (TensorBoard reads a directory of event files: give a directory name, "
+            "e.g. 'runs/exp1')");
   // Nothing bad was written: the file still reads back, with the one good scalar.
   writer.close();
   CHECK(test_formats::read_tfrecords(slurp(writer.file())).size() == 2);

@@ -1117,6 +1117,8 @@ void check_limits(const std::string& path, long long maps, long long rows, long 
 
 /// The maps of WEIGHTS, --truth, --mask or a frame at `path`: `index` picks from a .npy (the
 /// WEIGHTS files' --index; select_npy).
+bool is_tidy_csv(const std::string& path, std::vector<std::string>& header);
+
 Weights read_weights(const std::string& path, const std::string& csv_labels, const Arguments& a,
                      const std::vector<long long>& index = {}) {
   Weights w;
@@ -1145,6 +1147,14 @@ Weights read_weights(const std::string& path, const std::string& csv_labels, con
       w.maps.push_back(read_selection(path, *s, a.max_cells).to_matrix());
     }
   } else if (has_extension(path, ".csv")) {
+    // write_csv_long's tidy form (a row per weight) read as a wide matrix would draw its columns
+    // (head, query, key, weight) as a nonsense map, or fail on a token: say what reads it.
+    std::vector<std::string> header;
+    if (is_tidy_csv(path, header)) {
+      throw std::runtime_error("'" + path + "' is the tidy form of attn::io::write_csv_long (columns query, key and "
+                               "weight, a row per weight), not a matrix: open it with --view, or draw the maps "
+                               "from a .npy (attn::io::write_npy of attn::io::npy_stack, or np.save)");
+    }
     attn::io::CsvLabels labels = attn::io::CsvLabels::automatic;
     if (csv_labels == "none") labels = attn::io::CsvLabels::none;
     if (csv_labels == "rows") labels = attn::io::CsvLabels::rows;

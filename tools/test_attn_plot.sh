@@ -511,6 +511,13 @@ bad "two files"         2 "one WEIGHTS file expected, got 2 (several files are f
 bad "view shapes"       1 "every layer needs the same heads and shape" --view "$npy/f8_c_2x3x4.npy" "$npy/f8_c_3x4.npy" -o out/new.html
 bad "view rows"         1 "--rows 'rows3.txt' has 3 tokens but the weights have 2 rows" --view view4d.npy -r rows3.txt -o out/new.html
 bad "view tidy index"   1 "line 3: the key 'x' is not a whole number" --view tidy_bad.csv -o out/new.html
+# The tidy form without --view is not a matrix: refused with what reads it, with or without the
+# token columns (without them it would otherwise parse as a 4-column matrix of numbers).
+tidy_hint="is the tidy form of attn::io::write_csv_long (columns query, key and weight, a row per weight), not a matrix: open it with --view"
+bad "tidy csv as a map"  1 "'tidy.csv' $tidy_hint" tidy.csv -o out/new.svg
+printf 'head,query,key,weight\n0,0,0,0.5\n0,0,1,0.5\n' >tidy_numbers.csv
+bad "tidy csv numbers"   1 "'tidy_numbers.csv' $tidy_hint" tidy_numbers.csv -o out/new.svg
+bad "tidy csv truth"     1 "'tidy_numbers.csv' $tidy_hint" "$npy/f8_c_3x4.npy" --truth tidy_numbers.csv -o out/new.svg
 bad "view max bytes"    1 "more than --max-bytes 1000" --view view4d.npy --max-bytes 1000 -o out/new.html
 
 # --- N-D arrays (Hugging Face's output_attentions): --index, leading axes of size 1, 5-D views ---

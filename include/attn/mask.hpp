@@ -296,7 +296,8 @@ class Mask {
   /// \param function the name that starts the message, e.g. "attn::scaled_dot_product"
   /// \param tq number of queries
   /// \param tk number of keys
-  void check(const char* function, Index tq, Index tk) const {
+  /// \param against what the mask applies to, as the message names it ("the map" for a picture)
+  void check(const char* function, Index tq, Index tk, const char* against = "the scores") const {
     ATTN_CHECK(heads_.empty(), std::string(function) + ": a per-head mask (Mask::per_head, " +
                                    std::to_string(heads_.size()) +
                                    " heads) applies to attn::multi_head only; here pass one head's mask, "
@@ -308,7 +309,7 @@ class Mask {
     if (matrix_) {
       ATTN_CHECK(matrix_->rows() == tq && matrix_->cols() == tk,
                  std::string(function) + ": mask matrix " + detail::shape(*matrix_) +
-                     " must match the scores " + detail::shape(tq, tk));
+                     " must match " + against + " " + detail::shape(tq, tk));
     }
   }
 

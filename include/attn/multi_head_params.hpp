@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace attn {
@@ -176,6 +177,13 @@ void check_multi_head_params(const char* fn, const MultiHeadParams<Scalar>& p) {
   const Index dv = p.wv.cols();
   const std::string heads = "heads (" + std::to_string(p.heads) + ")";
   ATTN_CHECK(p.heads >= 1, std::string(fn) + ": " + heads + " must be >= 1");
+  // Unset projections would otherwise surface as "q.cols() (8) must equal params.wq.rows() (0)".
+  for (const auto& [name, w] : {std::pair<const char*, const Matrix<Scalar>*>{"wq", &p.wq}, {"wk", &p.wk},
+                                {"wv", &p.wv}, {"wo", &p.wo}}) {
+    ATTN_CHECK(w->size() != 0, std::string(fn) + ": params." + name + " " + shape(*w) +
+                                   " is empty: set wq, wk, wv and wo (in×out: torch's Linear weights transposed), "
+                                   "or make the params with MultiHeadParams::from_torch or from_torch_separate");
+  }
   ATTN_CHECK(d % p.heads == 0,
              std::string(fn) + ": " + heads + " must divide the model width D (" + std::to_string(d) + ")");
   if (p.kv_heads == 0) {  // one key/value head per head

@@ -70,6 +70,12 @@ class SummaryWriter {
                "attn::io::SummaryWriter: filename_suffix ('" + filename_suffix +
                    "') must not contain '/', '\\' or NUL");
     std::error_code error;
+    // A file where the directory should be: say so (create_directories would say "Not a directory").
+    if (std::filesystem::exists(log_dir, error) && !std::filesystem::is_directory(log_dir, error)) {
+      throw std::runtime_error("attn::io::SummaryWriter: the log directory '" + log_dir.string() +
+                               "' exists and is not a directory (TensorBoard reads a directory of event files: "
+                               "give a directory name, e.g. 'runs/exp1')");
+    }
     std::filesystem::create_directories(log_dir, error);
     if (error) {
       throw std::runtime_error("attn::io::SummaryWriter: cannot create the log directory '" + log_dir.string() +

@@ -232,7 +232,8 @@ class TidyCsvWriter {
         if (!first.empty() && first.back() == '\r') first.pop_back();
         if (first.compare(0, 3, "\xEF\xBB\xBF") == 0) first.erase(0, 3);
         if (first != header) {
-          throw std::runtime_error(prefix + "its header '" + first + "' is not this writer's '" + header + "'");
+          throw std::runtime_error(prefix + "its header '" + first + "' is not this writer's '" + header +
+                                   "' (another kind of table): append to a new file, or move this one away");
         }
       }
     }

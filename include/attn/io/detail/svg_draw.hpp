@@ -435,7 +435,8 @@ inline void svg_check_labels(const char* who, const char* name, Index rows, Inde
 /// Checks a map's mask and leaked mass against its `rows×cols` (`name` prefixes the fields).
 inline void svg_check_extras(const char* who, const std::string& name, Index rows, Index cols, const Mask& mask,
                              const Eigen::VectorXd& leaked) {
-  mask.check((std::string(who) + ": " + name.substr(0, name.size() - 1)).c_str(), rows, cols);  // "...: options: mask ..."
+  mask.check((std::string(who) + ": " + name.substr(0, name.size() - 1)).c_str(), rows, cols,  // "...: options: mask ..."
+             "the map");
   ATTN_CHECK(leaked.size() == 0 || leaked.size() == rows,
              std::string(who) + ": " + name + "leaked_mass.size() (" + std::to_string(leaked.size()) +
                  ") must equal the number of rows (" + std::to_string(rows) + ")");

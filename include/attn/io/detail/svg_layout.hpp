@@ -16,6 +16,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace attn::io {
@@ -126,7 +127,8 @@ inline double bold_title_width(const std::string& title, double font) {
 
 /// Tick values of a colour bar over [lo, hi] (finite, lo < hi), and the decimals of their
 /// labels (-1: the shortest "%g" form that tells them apart, see tick_labels). The ticks step by
-/// 1, 2, 2.5 or 5 × 10^k, two to six of them, in fixed notation while that stays short (up to 6
+/// 1, 2, 2.5 or 5 × 10^k, three to seven of them (two when the smaller step is lost in
+/// rounding), in fixed notation while that stays short (up to 6
 /// decimals, below 1e9). When no such step works (a span in the subnormal range such as
 /// [0, 5e-324], or one so narrow that adding the step leaves the value unchanged), the ticks are
 /// the two ends. Spans wider than the largest double (±1.8e308) are fine.
@@ -141,23 +143,35 @@ inline std::vector<double> nice_ticks(double lo, double hi, int& decimals) {
     return ends;
   }
   const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));  // 1e-300 to 1e307
-  double step = magnitude;
-  for (const double m : {1.0, 2.0, 2.5, 5.0, 10.0}) {
-    step = m * magnitude;
-    if (step >= raw) break;
-  }
+  static constexpr double multiples[] = {0.5, 1.0, 2.0, 2.5, 5.0, 10.0};  // × magnitude
+  int chosen = 1;
+  while (chosen < 5 && multiples[chosen] * magnitude < raw) ++chosen;
   // step <= 2·raw = span/2: at least two ticks. lo/step is finite: the span is at least an ulp of lo.
-  std::vector<double> ticks;
-  const double first = std::ceil(lo / step - 1e-9);  // in steps
-  for (int k = 0; k < 8; ++k) {
-    double t = (first + k) * step;  // (not first·step + k·step: k·step may overflow on its own)
-    if (!std::isfinite(t) || t - hi > step * 1e-9) break;  // (hi + step·1e-9 may overflow)
-    if (std::abs(t) < step * 1e-9) t = 0.0;
-    if (!ticks.empty() && !(t > ticks.back())) {  // the step is lost in rounding
-      decimals = -1;
-      return ends;
+  // The multiples of `step` in [lo, hi], at most 8; false when the step is lost in rounding.
+  const auto ticks_of = [lo, hi](double step, std::vector<double>& ticks) {
+    ticks.clear();
+    const double first = std::ceil(lo / step - 1e-9);  // in steps
+    for (int k = 0; k < 8; ++k) {
+      double t = (first + k) * step;  // (not first·step + k·step: k·step may overflow on its own)
+      if (!std::isfinite(t) || t - hi > step * 1e-9) break;  // (hi + step·1e-9 may overflow)
+      if (std::abs(t) < step * 1e-9) t = 0.0;
+      if (!ticks.empty() && !(t > ticks.back())) return false;
+      ticks.push_back(t);
     }
-    ticks.push_back(t);
+    return true;
+  };
+  double step = multiples[chosen] * magnitude;
+  std::vector<double> ticks;
+  if (!ticks_of(step, ticks)) {
+    decimals = -1;
+    return ends;
+  }
+  // Two ticks inside the span leave its ends unread (0.05 and 0.10 on [2e-5, 0.136]): then the
+  // next smaller step, which gives 3 to 7 (span < 3·step, and the steps shrink by 2.5 at most).
+  std::vector<double> finer;
+  if (ticks.size() == 2 && ticks_of(multiples[chosen - 1] * magnitude, finer) && finer.size() >= 3) {
+    step = multiples[chosen - 1] * magnitude;
+    ticks = std::move(finer);
   }
   if (ticks.size() < 2) {
     decimals = -1;

@@ -1619,6 +1619,56 @@ TEMPLATE_TEST_CASE("multi_head matches Keras' MultiHeadAttention with its own ke
   CHECK(grouped == 4);
 }
 
+TEMPLATE_TEST_CASE("Keras' attention_axes on an image: the attended axes flattened in C order, the others a batch",
+                   "[multi_head][parity][keras]", float, double) {
+  // make_keras_mha_fixtures.py writes the layer with the axes kept (scores over both spatial
+  // axes, the softmax over the key axes jointly). attn: attention_axes=(1, 2) is one sequence of
+  // the A1·A2 positions in C order; (2,) makes each row of the image an item of A2 positions, (1,)
+  // each column an item of A1 positions (rows y, y + A2, ...), as docs/05 says.
+  using Scalar = TestType;
+  const double tol = attn_test::tolerance<Scalar>();
+  Index checked = 0;
+  for (const std::string& name : fixture_cases("keras_mha_axes")) {
+    INFO("case " << name);
+    const Fixture f = read_fixture(name, "keras_mha_axes");
+    const auto p = keras_params<Scalar>(f);
+    const Index h = p.heads, a1 = f.integer("a1"), a2 = f.integer("a2");
+    const std::string axes = f.str("axes");
+    const Mat<Scalar> x = f.matrix("x").cast<Scalar>();  // (A1·A2)×d, position x·A2 + y
+    const MatrixD& expected = f.matrix("output");
+    const MatrixD& expected_w = f.matrix("weights");
+    if (axes == "12") {
+      const auto r = attn::multi_head(x, p);
+      ATTN_CHECK_CLOSE(r.output, expected, tol);
+      for (Index i = 0; i < h; ++i) ATTN_CHECK_CLOSE(r.weights.head(i), expected_w.middleRows(i * a1 * a2, a1 * a2), tol);
+      // Along one axis only, it is not the same attention.
+      const std::vector<Mat<Scalar>> rows_only = {x.topRows(a2)};
+      CHECK_FALSE(attn::multi_head_batch(rows_only, rows_only, rows_only, p)[0].output.isApprox(
+          expected.topRows(a2).cast<Scalar>(), Scalar(1e-3)));
+    } else {
+      const bool along_rows = axes == "2";  // items: image rows (axes 2) or columns (axes 1)
+      const Index items = along_rows ? a1 : a2;
+      const Index length = along_rows ? a2 : a1;
+      const auto position = [&](Index item, Index t) { return along_rows ? item * a2 + t : t * a2 + item; };
+      std::vector<Mat<Scalar>> xs;
+      for (Index b = 0; b < items; ++b) {
+        Mat<Scalar> xb(length, x.cols());
+        for (Index t = 0; t < length; ++t) xb.row(t) = x.row(position(b, t));
+        xs.push_back(xb);
+      }
+      const auto batch = attn::multi_head_batch(xs, xs, xs, p);
+      for (Index b = 0; b < items; ++b) {
+        INFO("item " << b);
+        for (Index t = 0; t < length; ++t) ATTN_CHECK_CLOSE(batch[b].output.row(t), expected.row(position(b, t)), tol);
+        for (Index i = 0; i < h; ++i)
+          ATTN_CHECK_CLOSE(batch[b].weights.head(i), expected_w.middleRows((b * h + i) * length, length), tol);
+      }
+    }
+    ++checked;
+  }
+  CHECK(checked == 3);
+}
+
 // --- rotary position embeddings (attn::apply_rotary) and a LLaMA attention layer ---------------
 
 attn::Rotary fixture_rotary(const Fixture& f, Index dims) {

@@ -55,17 +55,18 @@ template <typename Scalar>
 void check_head_norm_matrix(const char* fn, const char* what, const char* field, const Matrix<Scalar>& m,
                             bool optional, bool all_heads, Index head_dim, Index row_width) {
   if (optional && m.size() == 0) return;  // no bias
-  const std::string name = std::string(fn) + ": " + what + "." + field + " " + shape(m.rows(), m.cols());
+  // Built only for a message: a call that passes its checks allocates nothing.
+  const auto name = [&] { return std::string(fn) + ": " + what + "." + field + " " + shape(m.rows(), m.cols()); };
   if (all_heads) {
     ATTN_CHECK(m.rows() == 1 && m.cols() == row_width,
-               name + " must be " + (optional ? "empty or " : "") + shape(1, row_width) +
+               name() + " must be " + (optional ? "empty or " : "") + shape(1, row_width) +
                    " with all_heads, one entry per column of the row (every head)");
     return;
   }
   const Index heads = head_dim > 0 ? row_width / head_dim : 0;
   const bool whole_row = m.rows() == 1 && m.cols() == row_width && heads > 1;
   ATTN_CHECK(m.cols() == head_dim && (m.rows() == 1 || m.rows() == heads),
-             name + " must be " + (optional ? "empty, " : "") + shape(1, head_dim) + " (every head)" +
+             name() + " must be " + (optional ? "empty, " : "") + shape(1, head_dim) + " (every head)" +
                  (heads > 1 ? " or " + shape(heads, head_dim) + " (one row per head)" : "") +
                  (whole_row ? "; for one norm over all heads at once (OLMo 2) set all_heads" : ""));
 }

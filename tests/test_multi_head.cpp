@@ -1659,9 +1659,10 @@ TEMPLATE_TEST_CASE("Keras' attention_axes on an image: the attended axes flatten
       const auto batch = attn::multi_head_batch(xs, xs, xs, p);
       for (Index b = 0; b < items; ++b) {
         INFO("item " << b);
-        for (Index t = 0; t < length; ++t) ATTN_CHECK_CLOSE(batch[b].output.row(t), expected.row(position(b, t)), tol);
+        const auto& item = batch[static_cast<std::size_t>(b)];
+        for (Index t = 0; t < length; ++t) ATTN_CHECK_CLOSE(item.output.row(t), expected.row(position(b, t)), tol);
         for (Index i = 0; i < h; ++i)
-          ATTN_CHECK_CLOSE(batch[b].weights.head(i), expected_w.middleRows((b * h + i) * length, length), tol);
+          ATTN_CHECK_CLOSE(item.weights.head(i), expected_w.middleRows((b * h + i) * length, length), tol);
       }
     }
     ++checked;

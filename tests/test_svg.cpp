@@ -323,6 +323,30 @@ TEST_CASE("svg: a grid of heads shares one scale, a pair puts the truth beside o
   CHECK(os.str() == under);
 }
 
+TEST_CASE("svg: the default grid is the one closest to square in cells", "[io][svg]") {
+  // grid_columns = 0 must draw what the explicit count of the squarest grid draws: ceil(sqrt(n))
+  // for square maps, 1xT maps one under another, Tx1 maps side by side.
+  const auto grid_of = [](Index n, Index rows, Index cols, Index columns) {
+    std::vector<Eigen::MatrixXd> maps;
+    for (Index k = 0; k < n; ++k) maps.push_back(example(rows, cols) * static_cast<double>(k + 1));
+    attn::io::HeatmapOptions options;
+    options.grid_columns = columns;
+    return attn::io::heatmap_grid_svg(attn::io::heatmap_panels(maps), options);
+  };
+  struct Case {
+    Index n, rows, cols, columns;
+  };
+  for (const Case c : {Case{5, 3, 3, 3}, Case{2, 4, 4, 2}, Case{10, 6, 6, 4}, Case{4, 1, 10, 1}, Case{8, 20, 250, 1},
+                       Case{3, 10, 1, 3}, Case{6, 2, 5, 2}}) {
+    INFO(c.n << " maps of " << c.rows << "x" << c.cols << ": " << c.columns << " per row");
+    const std::string by_default = grid_of(c.n, c.rows, c.cols, 0);
+    CHECK(by_default == grid_of(c.n, c.rows, c.cols, c.columns));
+    for (const Index other : {c.columns - 1, c.columns + 1}) {
+      if (other >= 1 && other <= c.n) CHECK(by_default != grid_of(c.n, c.rows, c.cols, other));
+    }
+  }
+}
+
 TEST_CASE("svg: cells of a fractional size tile the map, each ending where the next begins", "[io][svg]") {
   // 7 columns in 180 px: cells of 25.714... px, positions written to 0.01 px. A cell's width must
   // reach the next cell's written x exactly, or a renderer snapping edges (crispEdges) shows a

@@ -150,7 +150,7 @@ Options:
                            --batch "item 0", ...) and
                            "truth", "attention"); maps past the end of LIST keep the default,
                            more titles than maps are refused
-      --grid-columns N     svg: maps per row of a grid (default: about square)
+      --grid-columns N     svg: maps per row of a grid (default: closest to square)
       --max-size PX        svg: the maps span at most PX pixels along each axis (default 720,
                            at least 16); a pooled map (--pool) has at most PX cells per axis
       --raster auto|always|never  svg: draw cells as an embedded image (auto: above 16384 cells);

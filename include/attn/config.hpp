@@ -15,7 +15,7 @@
 
 #define ATTN_VERSION_MAJOR 0
 #define ATTN_VERSION_MINOR 14
-#define ATTN_VERSION_PATCH 0
+#define ATTN_VERSION_PATCH 1
 
 /// Argument check, on in every build type: throws attn::invalid_argument(msg).
 /// `msg` is only evaluated when the check fails.

@@ -64,7 +64,7 @@ void write_heatmap_svg(const std::filesystem::path& path, const Eigen::DenseBase
 }
 
 /// A grid of maps sharing one colour scale and one colour bar (heads × layers, epochs, ...):
-/// `options.grid_columns` maps per row (0: about square), each with its title above it,
+/// `options.grid_columns` maps per row (0: the grid of cells closest to square), each with its title above it,
 /// `options.title` above them all. All maps get the same cell size, so equal token counts
 /// line up. Throws attn::invalid_argument when `panels` is empty or a panel's labels do not
 /// fit its values (messages name `panels[k].row_labels`), and for bad options.

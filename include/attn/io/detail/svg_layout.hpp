@@ -64,7 +64,7 @@ struct HeatmapOptions {
   /// Vector or raster cells (default: raster above raster_threshold cells).
   HeatmapRaster raster = HeatmapRaster::automatic;
   Index raster_threshold = 16384;       ///< automatic: raster above this many cells per map
-  Index grid_columns = 0;               ///< maps per row of a grid; 0: ceil(sqrt(number of maps))
+  Index grid_columns = 0;               ///< maps per row of a grid; 0: the grid closest to square
   /// Prefix of the element ids (colour-bar gradient, hatch pattern): give each SVG inlined in
   /// one HTML page its own, or the second picture's colour bar points at the first one's.
   std::string id_prefix = "attn";
@@ -330,23 +330,50 @@ inline std::size_t max_shown_label_width(const std::vector<std::string>& labels,
   return widest;
 }
 
+// The default number of maps per row of a grid: the one whose grid of cells (n maps of
+// map_rows x map_cols cells each) is closest to square, ties to more columns (screens are wider
+// than tall). For square maps that is ceil(sqrt(n)), as before 0.14.1; 1xT maps (a many-to-one
+// layer's weights, one per epoch) go one under another, Tx1 maps side by side.
+inline Index squarest_grid_columns(Index n, Index map_rows, Index map_cols) {
+  Index best = 1;
+  double best_long = 0;  // the best grid's longer side over its shorter, as best_long / best_short
+  double best_short = 1;
+  for (Index c = 1; c <= n; ++c) {
+    const Index r = (n + c - 1) / c;
+    const double across = static_cast<double>(c) * static_cast<double>(map_cols);
+    const double down = static_cast<double>(r) * static_cast<double>(map_rows);
+    const double longer = std::max(across, down);
+    const double shorter = std::min(across, down);
+    // longer / shorter <= best_long / best_short, compared without dividing (exact for the
+    // integers here, so equal shapes tie)
+    if (c == 1 || longer * best_short <= best_long * shorter) {
+      best = c;
+      best_long = longer;
+      best_short = shorter;
+    }
+  }
+  return best;
+}
+
 inline HeatmapLayout heatmap_layout(const std::vector<PanelView>& panels, const HeatmapOptions& options) {
   HeatmapLayout layout;
   layout.font = options.font_size;
   layout.tick_font = options.font_size * 0.9;
   const auto n = static_cast<Index>(panels.size());
-  layout.grid_columns = options.grid_columns > 0 ? std::min(options.grid_columns, n)
-                                                 : static_cast<Index>(std::ceil(std::sqrt(static_cast<double>(n))));
-  layout.grid_columns = std::max<Index>(layout.grid_columns, 1);
-  layout.grid_rows = std::max<Index>(1, (n + layout.grid_columns - 1) / layout.grid_columns);
-
   Index max_rows = 1;
   Index max_cols = 1;
-  bool any_labels = false;
-  bool any_leak = false;
   for (const PanelView& p : panels) {
     max_rows = std::max(max_rows, p.values->rows());
     max_cols = std::max(max_cols, p.values->cols());
+  }
+  layout.grid_columns = options.grid_columns > 0 ? std::min(options.grid_columns, n)
+                                                 : squarest_grid_columns(n, max_rows, max_cols);
+  layout.grid_columns = std::max<Index>(layout.grid_columns, 1);
+  layout.grid_rows = std::max<Index>(1, (n + layout.grid_columns - 1) / layout.grid_columns);
+
+  bool any_labels = false;
+  bool any_leak = false;
+  for (const PanelView& p : panels) {
     any_labels = any_labels || !p.row_labels->empty() || !p.col_labels->empty();
     any_leak = any_leak || (p.leaked != nullptr && p.leaked->size() > 0);
     layout.any_masked = layout.any_masked || panel_has_masked_cell(p);

@@ -758,7 +758,65 @@ TEMPLATE_TEST_CASE("DecoderHistory: a finished beam keeps exactly the alignments
         "attn::DecoderHistory::record_self: weights have 7 columns, more than max_steps (6)");
   attn::HeadWeights<Scalar> one_beam(heads, 1, 5);
   CHECK(message_of([&] { history.record_cross(0, one_beam); }) ==
-        "attn::DecoderHistory::record_cross: weights (2 heads, 1 rows) must have 2 heads and 3 rows (one per beam)");
+        "attn::DecoderHistory::record_cross: weights (2 heads, 1 rows) must have 2 heads and 3 rows (one per beam), "
+        "or a multiple of 3 (P steps per beam, beam by beam)");
+  attn::HeadWeights<Scalar> three_heads(3, beams, 5);
+  CHECK(message_of([&] { history.record_cross(0, three_heads); }) ==
+        "attn::DecoderHistory::record_cross: weights (3 heads, 3 rows) must have 2 heads and 3 rows (one per beam), "
+        "or a multiple of 3 (P steps per beam, beam by beam)");
+}
+
+TEMPLATE_TEST_CASE("DecoderHistory: a prompt attended in one call is recorded as P steps per beam",
+                   "[multi_head][decoding][history]", float, double) {
+  // A KVCache attends a prompt of P positions per beam in one call (weights h×B·P×P, beam by
+  // beam); record_self and record_cross take those rows as P steps, then one step per token.
+  // Expected maps: the rows of the calls' own weights, placed by hand.
+  using Scalar = TestType;
+  std::mt19937_64 rng(1723);
+  const Index d = 8, heads = 2, beams = 2, tk = 6, prompt = 3, steps = 5;
+  const auto self_p = make_params<Scalar>(rng, heads, d, d, d, d);
+  const auto cross_p = make_params<Scalar>(rng, heads, d, d, d, d);
+  const Mat<Scalar> source = attn_test::random_matrix<Scalar>(rng, tk, d);
+  const auto memory = attn::prepare_memory(source, source, cross_p, tk);
+  attn::KVCache<Scalar> cache(self_p, beams, steps);
+  attn::DecoderHistory<Scalar> history(1, heads, beams, tk, steps);
+  // expected[b][i]: beam b's steps×width map of head i
+  std::vector<std::vector<Mat<Scalar>>> self_maps(beams, std::vector<Mat<Scalar>>(heads, Mat<Scalar>::Zero(steps, steps)));
+  std::vector<std::vector<Mat<Scalar>>> cross_maps(beams, std::vector<Mat<Scalar>>(heads, Mat<Scalar>::Zero(steps, tk)));
+  Index done = 0;  // steps recorded so far
+  const auto note = [&](const attn::HeadWeights<Scalar>& w, Index p, std::vector<std::vector<Mat<Scalar>>>& maps) {
+    for (Index b = 0; b < beams; ++b)
+      for (Index i = 0; i < heads; ++i)
+        for (Index r = 0; r < p; ++r) maps[std::size_t(b)][std::size_t(i)].row(done + r).head(w.cols()) = w.head(i).row(b * p + r);
+  };
+  attn::MultiHeadWorkspace<Scalar> ws;
+  attn::HeadWeights<Scalar> w;
+  for (const Index p : {prompt, Index(1), Index(1)}) {
+    const Mat<Scalar> x = attn_test::random_matrix<Scalar>(rng, beams * p, d);
+    Mat<Scalar> y(beams * p, d), z(beams * p, d);
+    cache.append(x);
+    attn::attend_into(cache, x, y, w, ws);
+    REQUIRE(w.rows() == beams * p);
+    history.record_self(0, w);
+    note(w, p, self_maps);
+    attn::attend_into(memory, y, z, w, ws);
+    history.record_cross(0, w);
+    note(w, p, cross_maps);
+    done += p;
+  }
+  REQUIRE(done == steps);
+  for (Index b = 0; b < beams; ++b) {
+    for (Index i = 0; i < heads; ++i) {
+      INFO("beam " << b << ", head " << i);
+      CHECK(history.self(0).matrix(b, i) == self_maps[std::size_t(b)][std::size_t(i)]);
+      CHECK(history.cross(0).matrix(b, i) == cross_maps[std::size_t(b)][std::size_t(i)]);
+      // The prompt's rows are causal: row r has r + 1 weights summing to 1.
+      for (Index r = 0; r < steps; ++r) {
+        CHECK(std::abs(history.self(0).matrix(b, i).row(r).head(r + 1).sum() - Scalar(1)) < Scalar(1e-5));
+        CHECK(history.self(0).matrix(b, i).row(r).tail(steps - r - 1).isZero(0));
+      }
+    }
+  }
 }
 
 }  // namespace test_multi_head_decoding

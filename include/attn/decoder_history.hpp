@@ -62,18 +62,22 @@ class DecoderHistory {
   /// The longest decoding. \return the width of the self-attention maps
   Index max_steps() const { return max_steps_; }
 
-  /// Records one step's cross-attention weights of layer `layer`.
+  /// Records one step's cross-attention weights of layer `layer`, or P steps' at once (the
+  /// h×B·P weights of a MultiHeadMemory attended by P query rows per beam, beam by beam: rows
+  /// `[b·P, (b+1)·P)` are beam b's P steps, in order).
   /// \param layer in `[0, L)`
-  /// \param weights h×B×Tk with Tk >= T_in (padding columns are dropped)
+  /// \param weights h×B·P×Tk with Tk >= T_in (padding columns are dropped)
   /// \throws attn::invalid_argument when `layer` is out of range or `weights` has another shape
   void record_cross(Index layer, const HeadWeights<Scalar>& weights) {
     record(cross_[checked(layer, "record_cross")], weights, true, "attn::DecoderHistory::record_cross");
   }
 
   /// Records one step's self-attention weights of layer `layer` (step t: h×B×(t + 1), or any
-  /// width up to max_steps), zero-padded to max_steps columns.
+  /// width up to max_steps), zero-padded to max_steps columns; or P steps' at once (a prompt or
+  /// a chunk attended through a KVCache in one call: h×B·P×steps, rows `[b·P, (b+1)·P)` beam b's
+  /// P positions, in order), so the history holds the prompt's rows before the generated ones.
   /// \param layer in `[0, L)`
-  /// \param weights h×B×t with t <= max_steps
+  /// \param weights h×B·P×t with t <= max_steps
   /// \throws attn::invalid_argument when `layer` is out of range or `weights` has another shape
   void record_self(Index layer, const HeadWeights<Scalar>& weights) {
     record(self_[checked(layer, "record_self")], weights, false, "attn::DecoderHistory::record_self");
@@ -114,15 +118,18 @@ class DecoderHistory {
     return static_cast<std::size_t>(layer);
   }
 
-  // Row b of every head into history sequence b: a cross row keeps its first T_in columns, a
-  // self row is zero-padded to max_steps columns.
+  // Rows [b·P, (b+1)·P) of every head into history sequence b, one step each: a cross row keeps
+  // its first T_in columns, a self row is zero-padded to max_steps columns.
   void record(AlignmentHistory<Scalar>& history, const HeadWeights<Scalar>& weights, bool cross, const char* fn) {
     const Index tk = weights.cols();
     const Index width = cross ? source_length_ : max_steps_;
-    ATTN_CHECK(weights.heads() == heads_ && weights.rows() == beams_,
+    ATTN_CHECK(weights.heads() == heads_ && weights.rows() % beams_ == 0,
                std::string(fn) + ": weights (" + std::to_string(weights.heads()) + " heads, " +
                    std::to_string(weights.rows()) + " rows) must have " + std::to_string(heads_) + " heads and " +
-                   std::to_string(beams_) + " rows (one per beam)");
+                   std::to_string(beams_) + " rows (one per beam), or a multiple of " + std::to_string(beams_) +
+                   " (P steps per beam, beam by beam)");
+    const Index rows_in = weights.rows();
+    const Index per_beam = rows_in / beams_;
     ATTN_CHECK(!cross || tk >= width, std::string(fn) + ": weights have " + std::to_string(tk) +
                                           " columns, fewer than the source length (" + std::to_string(width) + ")");
     ATTN_CHECK(cross || tk <= width, std::string(fn) + ": weights have " + std::to_string(tk) +
@@ -131,11 +138,13 @@ class DecoderHistory {
     auto rows = rows_.leftCols(width);
     rows.rightCols(width - kept).setZero();
     for (Index b = 0; b < beams_; ++b) {
-      for (Index i = 0; i < heads_; ++i) {
-        const Eigen::Map<const Matrix<Scalar>> head(weights.data() + i * beams_ * tk, beams_, tk);
-        rows.row(i).head(kept) = head.row(b).head(kept);
+      for (Index p = 0; p < per_beam; ++p) {
+        for (Index i = 0; i < heads_; ++i) {
+          const Eigen::Map<const Matrix<Scalar>> head(weights.data() + i * rows_in * tk, rows_in, tk);
+          rows.row(i).head(kept) = head.row(b * per_beam + p).head(kept);
+        }
+        history.record(b, rows);
       }
-      history.record(b, rows);
     }
   }
 

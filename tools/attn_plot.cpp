@@ -160,7 +160,9 @@ Options:
                            colour of the scale), named in the legend: "causal" hides keys after
                            the query; FILE (.npy or .csv, the shape of the weights) is visible
                            where non-zero (negative entries, as in PyTorch's float attn_mask,
-                           are refused: save attn_mask == 0); with --view a 3-D FILE holds one
+                           are refused: save attn_mask == 0; a FILE that hides every cell
+                           holding weight, as torch's boolean mask saved as is, too: save
+                           ~attn_mask); with --view a 3-D FILE holds one
                            mask per batch item;
                            a pooled map (--pool) takes causal, hiding the blocks it hides whole
       --query N            html: only the line of query N (0-based)
@@ -1326,17 +1328,48 @@ attn::Mask mask_of_file(const std::string& path, const Eigen::MatrixXd& m) {
   return attn::Mask::matrix((m.array() != 0.0).matrix());
 }
 
-/// --mask: the mask of the `rows×cols` weights ("causal", or a file visible where non-zero).
-attn::Mask mask_option(const Arguments& a, attn::Index rows, attn::Index cols) {
+/// A mask file that hides every cell holding weight, and shows only zeros, reads the other way
+/// round: PyTorch's boolean attn_mask (true = hidden) saved as it is. Nothing in its entries
+/// tells (unlike the float form's -inf), but the weights do: refused, saying what to save.
+/// (A mask that hides cells holding some of the weight, with weight left in the visible ones, is
+/// drawn: that is the leaked-mass picture.)
+void check_mask_not_inverted(const std::string& path, const Eigen::MatrixXd& m,
+                             const std::vector<const Eigen::MatrixXd*>& maps) {
+  double visible = 0;
+  double hidden = 0;
+  for (const Eigen::MatrixXd* w : maps) {
+    for (attn::Index j = 0; j < w->cols(); ++j)
+      for (attn::Index i = 0; i < w->rows(); ++i) {
+        const double x = std::abs((*w)(i, j));
+        if (!std::isfinite(x)) continue;
+        (m(i, j) != 0.0 ? visible : hidden) += x;
+      }
+  }
+  if (visible == 0.0 && hidden > 0.0) {
+    throw std::runtime_error("--mask '" + path + "' hides every cell that holds weight (the cells it leaves visible "
+                             "are all 0): it reads the other way round. A mask file is visible where non-zero; "
+                             "PyTorch's boolean attn_mask is true where a key is hidden: save ~attn_mask "
+                             "(np.logical_not) instead");
+  }
+}
+
+/// --mask: the mask of the weights `maps` (one, or a grid's, all of one shape): "causal", or a
+/// file visible where non-zero.
+attn::Mask mask_option(const Arguments& a, const std::vector<Eigen::MatrixXd>& maps) {
+  const Eigen::MatrixXd& map = maps.front();
   if (a.mask.empty()) return attn::Mask();
   if (a.mask == "causal") return attn::Mask::causal();
   const Weights file = read_weights(a.mask, "none", a);
   const Eigen::MatrixXd& m = file.maps.front();
-  if (file.stacked || m.rows() != rows || m.cols() != cols) {
+  if (file.stacked || m.rows() != map.rows() || m.cols() != map.cols()) {
     throw std::runtime_error("--mask '" + a.mask + "' is " + (file.stacked ? std::string("3-D") : shape_text(m)) +
-                             " but the weights are " + std::to_string(rows) + "x" + std::to_string(cols));
+                             " but the weights are " + shape_text(map));
   }
-  return mask_of_file(a.mask, m);
+  attn::Mask mask = mask_of_file(a.mask, m);
+  std::vector<const Eigen::MatrixXd*> all;
+  for (const Eigen::MatrixXd& w : maps) all.push_back(&w);
+  check_mask_not_inverted(a.mask, m, all);
+  return mask;
 }
 
 /// --mask for a pooled map: a block is hidden when every cell of it is (a block on the diagonal
@@ -1779,16 +1812,64 @@ Arguments index_titled(const Arguments& a) {
 
 int run_weights_titled(const Arguments& a, Weights w, std::ostream& out, std::ostream& err);
 
+/// The options of word alignments, each with whether it was given.
+std::vector<std::pair<const char*, bool>> alignment_options(const Arguments& a) {
+  return {{"--threshold", a.threshold.has_value()},
+          {"--sentence", a.sentence != 0},
+          {"--align-format", a.align_format != "auto"},
+          {"--link-order", a.link_order != "src-tgt"},
+          {"--eos", a.eos != "auto"}};
+}
+
+/// --animate reads frames, truth, labels, the colour scale and the page's own options: the
+/// options of the other pictures would be dropped without a word, so they are refused.
+void check_animation_options(const Arguments& a) {
+  const std::string why = " is not used by --animate (it takes -t, -r, -c, --colormap, --reverse, --vmin, --vmax, "
+                          "--colorbar-label, --no-colorbar, --panel-titles, --truth and ";
+  refuse_given({{"--values", a.values},
+                {"--decimals", a.decimals.has_value()},
+                {"--raster", a.raster != "auto"},
+                {"--row-title", !a.row_title.empty()},
+                {"--col-title", !a.col_title.empty()},
+                {"--mask", !a.mask.empty()},
+                {"--pool", a.pool.has_value()},
+                {"--max-size", a.max_size != Arguments().max_size},
+                {"--color", a.color.has_value()},
+                {"--highlight-scale", a.highlight_scale != "from-zero"},
+                {"--separator", a.separator.has_value()}},
+               why + (a.format == "svg" ? "--frames" : "--layout, --frame-ms, --cell, --precision") + ")");
+  refuse_given(alignment_options(a), " is for word alignments (--gold, or an alignment file as WEIGHTS), not --animate");
+  if (a.format == "svg") {
+    // The svg grid puts each sample's truth in a column of its own, at the picture's cell size.
+    refuse_given({{"--layout", a.layout != "beside"},
+                  {"--frame-ms", a.frame_ms.has_value()},
+                  {"--cell", a.cell.has_value()},
+                  {"--precision", a.precision != "uint16"}},
+                 " is for the --animate page (-o FILE.html), not the svg grid of --frames (the truth is the last "
+                 "column)");
+  }
+}
+
 int run_inputs(const Arguments& a, std::ostream& out, std::ostream& err) {
-  if (a.view) return run_view(a, out, err);
-  if (a.animate) return run_animation(a, out);
+  if (a.csv_labels != "auto") {
+    bool any_csv = has_extension(a.truth, ".csv") || has_extension(a.mask, ".csv");
+    for (const std::string& input : a.inputs) any_csv = any_csv || has_extension(input, ".csv");
+    if (!any_csv) throw usage_error("--csv-labels says how to read a .csv file's labels, but no input is a .csv file");
+  }
+  if (a.view) {
+    refuse_given(alignment_options(a), " is for word alignments (--gold, or an alignment file as WEIGHTS), not --view");
+    return run_view(a, out, err);
+  }
+  // The viewer's own options would be silently ignored by the other modes.
+  refuse_given({{"--view-start", a.view_start != "head"}, {"--view-precision", a.view_precision != "auto"}},
+               " is for --view pages");
+  if (a.animate) {
+    check_animation_options(a);
+    return run_animation(a, out);
+  }
   if (!a.gold.empty() || is_alignment_file(a.weights)) return run_alignment(a, out, err);
   // Options of the word alignments would be silently ignored by the other pictures.
-  refuse_given({{"--threshold", a.threshold.has_value()},
-                {"--sentence", a.sentence != 0},
-                {"--align-format", a.align_format != "auto"},
-                {"--link-order", a.link_order != "src-tgt"},
-                {"--eos", a.eos != "auto"}},
+  refuse_given(alignment_options(a),
                " is for word alignments (--gold, or an alignment file as WEIGHTS), not for '" + a.weights + "'");
   Weights w = read_weights(a.weights, a.csv_labels, a, a.index);
   if (!a.index.empty() && a.title.empty() && a.format != "png") {
@@ -1906,6 +1987,11 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     // as the SVG output does. --query and --chars ask for text: they keep it.
     const attn::Index raster_threshold = attn::io::HeatmapOptions().raster_threshold;
     if (!a.query && a.chars_file.empty() && drawn_as_image(a, first.size())) {
+      refuse_given({{"--color", a.color.has_value()},
+                    {"--highlight-scale", a.highlight_scale != "from-zero"},
+                    {"--separator", a.separator.has_value()}},
+                   " is for highlighted tokens, but this page shows the " + shape_text(first) +
+                       " map as a heatmap image (--colormap colours it; --query N or --raster never keep the text)");
       attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
       options.raster = attn::io::HeatmapRaster::always;
       check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a, true);
@@ -1994,6 +2080,8 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
 
   if (!a.chars_file.empty()) throw usage_error("--chars is for html output");
   if (a.query) throw usage_error("--query is for html output");
+  refuse_given({{"--highlight-scale", a.highlight_scale != "from-zero"}, {"--separator", a.separator.has_value()}},
+               " is for html output (highlighted tokens)");
   if (a.hist) {
     refuse_heatmap_only(a, a.colormap_given, "--hist draws a histogram of all the weights");
     refuse_given({{"--rows", !a.rows_file.empty()}, {"--cols", !a.cols_file.empty()}},
@@ -2039,8 +2127,21 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     emit(a, attn::io::bars_svg(first, options), out);
     return 0;
   }
+  // A heatmap's colours come from --colormap; a lone map has no grid or pair: refused, not dropped.
+  refuse_given({{"--color", a.color.has_value()}},
+               " is for html highlighting, bars and histograms: a heatmap takes --colormap");
+  if (!w.stacked && a.truth.empty()) {
+    refuse_given({{"--layout", a.layout != "beside"}, {"--panel-titles", a.panel_titles.has_value()},
+                  {"--grid-columns", a.grid_columns != 0}},
+                 " is for a grid (3-D WEIGHTS) or a pair (--truth), but '" + a.weights + "' is one map (-t titles it)");
+  } else if (a.truth.empty()) {
+    refuse_given({{"--layout", a.layout != "beside"}}, " says where the --truth map goes: give --truth");
+  } else {
+    refuse_given({{"--grid-columns", a.grid_columns != 0}},
+                 " is for a grid of 3-D WEIGHTS: --truth draws a pair (--layout beside or under)");
+  }
   attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
-  options.mask = w.pooled.empty() ? mask_option(a, first.rows(), first.cols()) : pooled_mask_option(a, w);
+  options.mask = w.pooled.empty() ? mask_option(a, w.maps) : pooled_mask_option(a, w);
 
   if (!a.truth.empty()) {
     if (w.stacked) throw usage_error("--truth takes one map, but '" + a.weights + "' is 3-D");
@@ -2117,7 +2218,12 @@ attn::Mask view_mask(const Arguments& a, const Weights& masks, const ViewMaps& i
                              " is " + shape_text(m) + " but " + whose + " are " + std::to_string(rows) + "x" +
                              std::to_string(cols));
   }
-  return mask_of_file(a.mask, m);
+  attn::Mask mask = mask_of_file(a.mask, m);
+  std::vector<const Eigen::MatrixXd*> maps;
+  for (const auto& layer : item.layers)
+    for (const Eigen::MatrixXd& head : layer) maps.push_back(&head);
+  check_mask_not_inverted(a.mask, m, maps);
+  return mask;
 }
 
 /// Reads the tidy CSV `path` (header already read into `header`): each step is an item, each

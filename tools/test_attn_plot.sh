@@ -138,7 +138,7 @@ ok "html npy"               a.html   "$npy/f8_c_3x4.npy" -r rows3.txt -c cols4.t
 ok "html csv query"         b.html   labelled.csv --query 1 --color '#08306b' -t 'One <query>'
 ok "html chars"             c.html   chars.csv --csv-labels none --chars chars.txt
 ok "html format flag"       out.svgz "$npy/f8_1d_5.npy" --format html -c <(printf '%s\n' 1 2 3 4 5)
-ok "option=value form"      n.svg    "$npy/f8_c_3x4.npy" --title=eq --vmax=10 --layout=under
+ok "option=value form"      n.svg    "$npy/f8_c_3x4.npy" --title=eq --vmax=10 --colorbar-label=weight
 # A CSV of row labels only: every line read as a label, no column of numbers, as NumPy's
 # space-separated np.savetxt output reads. Refused, with the delimiter to use.
 printf 'a\nb\n' >labels_only.csv
@@ -261,6 +261,26 @@ if grep -q '"frame_ms":100,"cell":8' anim_dir.html && grep -q '"bytes":1' anim_d
 else
     fail "--animate DIR: options not applied or not 3 frames"
 fi
+# Options a mode does not use are refused, not dropped (a new user's run: each was accepted and
+# the picture came out byte-identical).
+one="$npy/f8_c_3x4.npy"
+bad "one map layout"     2 "--layout is for a grid (3-D WEIGHTS) or a pair (--truth), but '$one' is one map (-t titles it)" "$one" --layout under -o out/new.svg
+bad "one map grid"       2 "--grid-columns is for a grid (3-D WEIGHTS) or a pair (--truth), but '$one' is one map" "$one" --grid-columns 2 -o out/new.svg
+bad "one map titles"     2 "--panel-titles is for a grid (3-D WEIGHTS) or a pair (--truth)" "$one" --panel-titles a -o out/new.svg
+bad "grid layout"        2 "--layout says where the --truth map goes: give --truth" "$npy/f8_c_2x3x4.npy" --layout under -o out/new.svg
+bad "pair grid columns"  2 "--grid-columns is for a grid of 3-D WEIGHTS: --truth draws a pair (--layout beside or under)" "$one" --truth "$one" --grid-columns 2 -o out/new.svg
+bad "heatmap color"      2 "--color is for html highlighting, bars and histograms: a heatmap takes --colormap" "$one" --color '#ff0000' -o out/new.svg
+bad "svg highlight"      2 "--highlight-scale is for html output (highlighted tokens)" "$one" --highlight-scale min-max -o out/new.svg
+bad "svg separator"      2 "--separator is for html output (highlighted tokens)" "$one" --separator , -o out/new.svg
+bad "html image color"   2 "--color is for highlighted tokens, but this page shows the 3x4 map as a heatmap image" "$one" --raster always --color '#ff0000' -o out/new.html
+bad "svg view-start"     2 "--view-start is for --view pages" "$one" --view-start map -o out/new.svg
+bad "npy csv-labels"     2 "--csv-labels says how to read a .csv file's labels, but no input is a .csv file" "$one" --csv-labels none -o out/new.svg
+bad "view threshold"     2 "--threshold is for word alignments (--gold, or an alignment file as WEIGHTS), not --view" --view "$one" --threshold 0.5 -o out/new.html
+bad "animate values"     2 "--values is not used by --animate (it takes -t, -r, -c, --colormap" --animate frames --values -o out/new.html
+bad "animate max-size"   2 "--max-size is not used by --animate" --animate frames --max-size 300 -o out/new.html
+bad "animate eos"        2 "--eos is for word alignments (--gold, or an alignment file as WEIGHTS), not --animate" --animate frames --eos keep -o out/new.html
+bad "animate grid cell"  2 "--cell is for the --animate page (-o FILE.html), not the svg grid of --frames (the truth is the last column)" --animate frames --frames 1 --cell 8 -o out/new.svg
+bad "animate grid layout" 2 "--layout is for the --animate page (-o FILE.html)" --animate frames --frames 1 --layout under -o out/new.svg
 bad "animate titles"    1 "--panel-titles lists 2 titles but 'frames/epoch_1.npy' holds 1 map" --animate frames --panel-titles a,b -o out/new.html
 # The SVG grid of chosen frames, by the numbers in the file names, in the order given.
 ok "animate grid"           anim_grid.svg --animate frames --truth frames/truth.npy --frames 10,1 -t 'Grid'
@@ -445,6 +465,18 @@ f8_ninf='\x00\x00\x00\x00\x00\x00\xf0\xff' f8_z='\x00\x00\x00\x00\x00\x00\x00\x0
 { npy_header '(3, 4)'; printf "$f8_z$f8_ninf$f8_ninf$f8_ninf$f8_z$f8_z$f8_ninf$f8_ninf$f8_z$f8_z$f8_z$f8_ninf"; } >torch_mask.npy
 bad "mask torch float"  1 "--mask 'torch_mask.npy' holds -inf at (0, 1): a mask file is visible where non-zero (Keras' 0/1 masks; true = visible). PyTorch's masks read the other way: save (attn_mask == 0) for its float attn_mask (0 = attend, -inf = hidden), ~attn_mask for its boolean one" "$npy/f8_c_3x4.npy" --mask torch_mask.npy -o out/new.svg
 bad "view mask torch float" 1 "--mask 'torch_mask.npy' holds -inf at (0, 1)" --view "$npy/f8_c_3x4.npy" --mask torch_mask.npy -o out/new.html
+# PyTorch's boolean attn_mask (true = hidden) saved as it is: it hides every cell holding weight
+# of causal weights and shows only their zeros: refused (svg, and --view); the right mask draws,
+# and so does one hiding cells that hold some of the weight (the leaked-mass picture).
+printf '1,0,0\n0.5,0.5,0\n0.2,0.3,0.5\n' >causal_w.csv
+printf '0,1,1\n0,0,1\n0,0,0\n' >torch_bool.csv
+printf '1,0,0\n1,1,0\n1,1,1\n' >keras_mask.csv
+printf '1,0,0\n1,0,0\n1,1,1\n' >leaky_mask.csv
+bad "mask torch bool"   1 "--mask 'torch_bool.csv' hides every cell that holds weight (the cells it leaves visible are all 0): it reads the other way round. A mask file is visible where non-zero; PyTorch's boolean attn_mask is true where a key is hidden: save ~attn_mask (np.logical_not) instead" causal_w.csv --mask torch_bool.csv -o out/new.svg
+bad "view mask torch bool" 1 "--mask 'torch_bool.csv' hides every cell that holds weight" --view causal_w.csv --mask torch_bool.csv -o out/new.html
+ok "mask keras"             mask_keras.svg causal_w.csv --mask keras_mask.csv
+ok "mask leaked"            mask_leaked.svg causal_w.csv --mask leaky_mask.csv
+ok "view mask keras"        mask_keras.html --view causal_w.csv --mask keras_mask.csv
 printf '1,1,0,0\n1,-1,1,0\n1,1,1,1\n' >negative.csv
 bad "mask negative"     1 "--mask 'negative.csv' holds -1 at (1, 1)" "$npy/f8_c_3x4.npy" --mask negative.csv -o out/new.svg
 bad "mask html"         2 "--mask is for svg heatmaps and --view pages" "$npy/f8_c_3x4.npy" --mask causal -o out/new.html

@@ -185,7 +185,10 @@ Options:
       --pool mean|max      pool a 2-D float16/32/64 .npy map, read by memory map (never held
                            whole), to at most --max-size cells per axis: each drawn cell is the
                            mean (default) or the maximum of a block of cells; the title says so.
-                           Done without this option when the map exceeds --max-cells. A pooled
+                           Done without this option when the map exceeds --max-cells, and
+                           (svg, html) when it has more rows or columns than --max-size (a
+                           cell would be smaller than a pixel) unless labels, --query, --chars,
+                           --truth, a mask file, --raster never or --hist need every cell. A pooled
                            map takes no --rows/--cols/--chars (a block has no token); 3-D
                            stacks and --view are not pooled
       --max-bytes N        refuse to write more than N bytes of output (default 268435456), or
@@ -978,6 +981,19 @@ std::string too_many_axes(const std::string& path, const NpySelection& s, const 
 // attn::io::read_npy_header) and read once in file order, each cell added to (or compared with)
 // the pooled cell of its block: memory is the pooled map, whatever the file's size.
 
+/// Whether a rows×cols map with more rows or columns than --max-size pixels is pooled without
+/// --pool: a cell would be smaller than a pixel, and a browser scaling the image down shows some
+/// cells and drops the others (four spikes of a 2000×2000 map came out as one pixel), where
+/// the mean of each block keeps every cell's share (matplotlib's imshow averages too). Not when
+/// the picture needs every cell: token labels, --query, --chars, --truth, a mask file, --raster
+/// never, a histogram, a single row or column (bars or a strip), png (a pixel per cell), and
+/// never in --view or --animate.
+bool pools_by_default(const Arguments& a, long long rows, long long cols) {
+  return (a.format == "svg" || a.format == "html") && !a.view && !a.animate && rows > 1 && cols > 1 &&
+         a.rows_file.empty() && a.cols_file.empty() && a.chars_file.empty() && !a.query && a.truth.empty() &&
+         (a.mask.empty() || a.mask == "causal") && a.raster != "never" && !a.hist && !a.bars;
+}
+
 /// Whether selection `s` of a .npy (a file that holds its data: select_npy) is a 2-D map to pool,
 /// and the header pool_npy_map reads it with (the selection's shape and first byte: its elements
 /// are contiguous in the file).
@@ -990,7 +1006,7 @@ bool npy_map_to_pool(const NpySelection& s, const Arguments& a, attn::io::NpyHea
   header.data_offset += s.offset * header.item_size;
   const bool too_many = rows > a.max_cells / cols;
   const auto display = static_cast<long long>(a.max_size);
-  return too_many || (a.pool && (rows > display || cols > display));
+  return too_many || ((a.pool || pools_by_default(a, rows, cols)) && (rows > display || cols > display));
 }
 
 /// Pools the 2-D .npy map at `path` (header `h`) to at most --max-size cells per axis (and

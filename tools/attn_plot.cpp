@@ -68,6 +68,8 @@ usage: attn-plot [OPTIONS] WEIGHTS -o OUTPUT
 WEIGHTS is a NumPy .npy file, an array of a NumPy .npz archive, or a CSV file:
   .npy  0-D, 1-D (one row) or 2-D (Tq x Tk: rows are queries, columns are keys) gives one map;
         3-D (n x Tq x Tk), e.g. per-head weights, gives a grid of n maps on one colour scale;
+        4-D (L x h x Tq x Tk, Hugging Face's attentions of one item stacked; also L x 1 x h x
+        Tq x Tk) an svg grid with a row per layer, "layer l, head i";
         more axes: pick a map or a grid with --index (leading axes of size 1 are dropped).
         float16/32/64 and little-endian integer types are read, C or Fortran order.
   .npz  (np.savez, np.savez_compressed) FILE.npz:NAME is its array NAME, FILE.npz alone its only
@@ -203,7 +205,7 @@ Options:
                            average_attn_weights=False), not L x h x Tq x Tk; --view or an svg
                            grid of a 3-D file B x Tq x Tk (torch's weights averaged over
                            heads, a Keras Attention layer's scores), not h x Tq x Tk: items
-                           "item 0", ... instead of heads
+                           "item 0", ... instead of heads (a 4-D svg grid: "item b, head i")
       --view-start head|model|map|text
                            --view: the view the page opens with (default head)
       --view-precision auto|float32|uint16|uint8
@@ -851,11 +853,15 @@ struct Weights {
   std::vector<Eigen::MatrixXd> maps;  // one, or one per slice of a 3-D array
   std::vector<std::string> row_labels;
   std::vector<std::string> col_labels;
-  bool stacked = false;  // from a 3-D array
+  bool stacked = false;  // from a 3-D array (or a 4-D one: grid_heads)
+  long long grid_heads = 0;  // from a 4-D L×h×Tq×Tk array drawn as svg: maps per grid row (h)
   std::string pooled;    // "pooled from R×C to r×c (mean of a×b cells)" when pool_npy_map drew it
   long long pool_rows = 1, pool_cols = 1;      // the pooled blocks' rows and columns
   long long source_rows = 0, source_cols = 0;  // the file's rows and columns, when pooled
 };
+
+/// "3-D", or "4-D" for the layers × heads grid of a 4-D file: what a stack of maps was read from.
+std::string axes_text(const Weights& w) { return w.grid_heads > 0 ? "4-D" : "3-D"; }
 
 // --- which maps of an N-D .npy are drawn (--index; leading axes of size 1) ------------------------
 
@@ -971,7 +977,8 @@ std::string too_many_axes(const std::string& path, const NpySelection& s, const 
   const std::string map = grid + ",0";
   const std::string shape = shape_tuple(s.header.shape);
   return "'" + path + "' has shape " + shape + (index.empty() ? "" : ", " + shape_tuple(s.shape) + " after --index") +
-         ": attn-plot draws one map (2-D) or a grid of maps (3-D); pick along the leading axes with --index "
+         ": attn-plot draws one map (2-D) or a grid of maps (3-D, or 4-D layers x heads as svg); pick along the "
+         "leading axes with --index "
          "(--index " + grid + ": the grid of w[" + grid + "]; --index " + map + ": the map w[" + map + "])" +
          (s.shape.size() <= 5 ? ", or show every map with --view" : "");
 }
@@ -1149,6 +1156,26 @@ Weights read_weights(const std::string& path, const std::string& csv_labels, con
     attn::io::NpyHeader header;
     if (npy_map_to_pool(*s, a, header)) {
       w.maps.push_back(pool_npy_map(path, header, a, w));
+      return w;
+    }
+    const std::size_t axes = s->shape.size();
+    if ((axes == 4 || (axes == 5 && s->shape[1] == 1)) && index.empty() && path == a.weights && a.format == "svg" &&
+        !a.view && !a.animate) {  // (after --index the leading axes have no known names: refused below)
+      // L×h×Tq×Tk (Hugging Face's output_attentions of one item, torch.stack'ed as L×1×h×Tq×Tk:
+      // the batch axis of size 1 is dropped; torch's per-head weights of a batch with --batch): a
+      // grid with a row per layer (item) and a column per head, as the --view page's model view.
+      const long long layers = s->shape[0], heads = s->shape[axes - 3];
+      if (layers * heads == 0) {
+        throw std::runtime_error("'" + path + "': the " + std::to_string(axes) + "-D array holds no map (shape " +
+                                 shape_tuple(s->shape) + ")");
+      }
+      check_limits(path, layers * heads, s->shape[axes - 2], s->shape[axes - 1], a);
+      const attn::io::NpyArray<double> array = read_selection(path, *s, a.max_cells);
+      for (attn::Index l = 0; l < layers; ++l)
+        for (attn::Index i = 0; i < heads; ++i)
+          w.maps.push_back(axes == 4 ? array.matrix({l, i}) : array.matrix({l, 0, i}));
+      w.stacked = true;
+      w.grid_heads = heads;
       return w;
     }
     if (s->shape.size() > 3) throw std::runtime_error(too_many_axes(path, *s, index));
@@ -1519,7 +1546,9 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
     check_limits(a.weights, 1, weights.rows(), weights.cols(), a);
   } else {
     Weights w = read_weights(a.weights, a.csv_labels, a, a.index);
-    if (w.stacked) throw std::runtime_error("'" + a.weights + "' is 3-D: --gold takes one map (targets x sources)");
+    if (w.stacked) {
+      throw std::runtime_error("'" + a.weights + "' is " + axes_text(w) + ": --gold takes one map (targets x sources)");
+    }
     attn::io::AlignmentRecord record;
     record.soft = true;
     record.weights = w.maps.front();
@@ -2122,7 +2151,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   }
   // A single row is drawn as bars unless --heatmap asks for the strip.
   if (a.bars || (!a.heatmap && !w.stacked && a.truth.empty() && first.rows() == 1)) {
-    if (w.stacked) throw usage_error("--bars takes one map (1-D or 2-D), but '" + a.weights + "' is 3-D");
+    if (w.stacked) throw usage_error("--bars takes one map (1-D or 2-D), but '" + a.weights + "' is " + axes_text(w));
     refuse_heatmap_only(a, false, a.bars ? std::string("--bars draws each row as bars")
                                          : "'" + a.weights + "' is a single row, drawn as bars (--heatmap draws it as a one-row heatmap)");
     if (a.colormap_given && a.color) {
@@ -2160,7 +2189,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   options.mask = w.pooled.empty() ? mask_option(a, w.maps) : pooled_mask_option(a, w);
 
   if (!a.truth.empty()) {
-    if (w.stacked) throw usage_error("--truth takes one map, but '" + a.weights + "' is 3-D");
+    if (w.stacked) throw usage_error("--truth takes one map, but '" + a.weights + "' is " + axes_text(w));
     const Weights truth = read_weights(a.truth, a.csv_labels, a);
     if (truth.stacked) throw std::runtime_error("--truth '" + a.truth + "' is 3-D: it must be one map");
     const Eigen::MatrixXd& t = truth.maps.front();
@@ -2179,10 +2208,15 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     return 0;
   }
   if (w.stacked) {
-    const std::vector<std::string> titles = panel_titles(a, w.maps.size(), "'" + a.weights + "' holds",
-                                                         [&a](std::size_t k) {
-                                                           return (a.batch ? "item " : "head ") + std::to_string(k);
-                                                         });
+    const auto heads = static_cast<std::size_t>(w.grid_heads);
+    const std::vector<std::string> titles =
+        panel_titles(a, w.maps.size(), "'" + a.weights + "' holds", [&a, heads](std::size_t k) {
+          if (heads > 0) {
+            return (a.batch ? "item " : "layer ") + std::to_string(k / heads) + ", head " + std::to_string(k % heads);
+          }
+          return (a.batch ? "item " : "head ") + std::to_string(k);
+        });
+    if (heads > 0 && a.grid_columns == 0) options.grid_columns = w.grid_heads;  // a row per layer
     check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), static_cast<long long>(w.maps.size()), a, true);
     emit(a, attn::io::heatmap_grid_svg(attn::io::heatmap_panels(w.maps, titles), options), out);
     return 0;

@@ -607,7 +607,27 @@ else
     ok "leading ones"           n5.svg   one_map.npy
     ok "plain map"              n6.svg   plain_map.npy
     if cmp -s n5.svg n6.svg; then pass; else fail "a (1, 1, 2, 3) array is not drawn as its (2, 3) map"; fi
-    bad "5-D picture"       1 "'hf5.npy' has shape (3, 2, 4, 2, 3): attn-plot draws one map (2-D) or a grid of maps (3-D); pick along the leading axes with --index (--index 0,0: the grid of w[0,0]; --index 0,0,0: the map w[0,0,0]), or show every map with --view" hf5.npy -o out/new.svg
+    bad "5-D picture"       1 "'hf5.npy' has shape (3, 2, 4, 2, 3): attn-plot draws one map (2-D) or a grid of maps (3-D, or 4-D layers x heads as svg); pick along the leading axes with --index (--index 0,0: the grid of w[0,0]; --index 0,0,0: the map w[0,0,0]), or show every map with --view" hf5.npy -o out/new.svg
+    # A 4-D L x h x Tq x Tk file (Hugging Face's output_attentions of one item) is an svg grid: a
+    # row per layer, a column per head, titled "layer l, head i"; torch.stack'ed as L x 1 x h x
+    # Tq x Tk the same picture; with --batch the rows are items. Other outputs refuse it.
+    write_npy grid4.npy '(2, 4, 2, 2)' C '<f8' 't[0]*1000 + t[1]*100 + t[2]*10 + t[3]'
+    write_npy grid5.npy '(2, 1, 4, 2, 2)' C '<f8' 't[0]*1000 + t[2]*100 + t[3]*10 + t[4]'
+    ok "4-D grid"               g4.svg   grid4.npy
+    ok "5-D batch of one"       g5.svg   grid5.npy
+    ok "4-D grid 4 columns"     g4c.svg  grid4.npy --grid-columns 4
+    ok "4-D grid 3 columns"     g4d.svg  grid4.npy --grid-columns 3
+    titles="$(grep -o 'class="panel-title"[^>]*>[^<]*' g4.svg | sed 's/.*>//' | tr '\n' '|')"
+    firsts="$(grep -o 'row 0, column 0: [0-9]*' g4.svg | sed 's/.*: //' | tr '\n' ' ')"
+    if [ "$titles" = "layer 0, head 0|layer 0, head 1|layer 0, head 2|layer 0, head 3|layer 1, head 0|layer 1, head 1|layer 1, head 2|layer 1, head 3|" ] \
+        && [ "$firsts" = "0 100 200 300 1000 1100 1200 1300 " ] && cmp -s g4.svg g5.svg && cmp -s g4.svg g4c.svg \
+        && ! cmp -s g4.svg g4d.svg; then pass; else
+        fail "4-D grid: titles '$titles', first cells '$firsts', or not a row per layer"
+    fi
+    ok "4-D grid batch"         g4b.svg  grid4.npy --batch
+    if grep -q '>item 1, head 3<' g4b.svg; then pass; else fail "4-D grid --batch: no 'item 1, head 3'"; fi
+    bad "4-D after index"   1 "'hf5.npy' has shape (3, 2, 4, 2, 3), (2, 4, 2, 3) after --index" hf5.npy --index 1 -o out/new.svg
+    bad "4-D png"           1 "'grid4.npy' has shape (2, 4, 2, 2): attn-plot draws one map (2-D) or a grid of maps (3-D, or 4-D layers x heads as svg)" grid4.npy -o out/new.png
     bad "index range"       1 "'hf5.npy' has shape (3, 2, 4, 2, 3): --index 2 is out of range for axis 1 (size 2)" hf5.npy --index 0,2 -o out/new.svg
     bad "index axes"        1 "--index picks along 5 axes, but at most 4 of its axes can be picked" hf5.npy --index 0,0,0,0,0 -o out/new.svg
     bad "index text"        2 "--index needs comma-separated integers" hf5.npy --index 0,x -o out/new.svg

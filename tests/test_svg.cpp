@@ -86,6 +86,10 @@ TEST_CASE("colormap: viridis matches matplotlib's table and greys runs white to 
   CHECK(attn::io::parse_colormap("greys") == Colormap::greys);
   CHECK(message_of([] { (void)attn::io::parse_colormap("jet"); }) ==
         "attn::io::parse_colormap: unknown colour map 'jet' (known: viridis, greys)");
+  CHECK(attn::io::parse_colormap("Greys") == Colormap::greys);  // matplotlib's name
+  CHECK(message_of([] { (void)attn::io::parse_colormap("gray"); }) ==
+        "attn::io::parse_colormap: unknown colour map 'gray' (known: viridis, greys; matplotlib's gray, white for "
+        "the high weights, is greys reversed)");
   CHECK(attn::io::parse_css_color("#fA0") == attn::io::Rgb{0xff, 0xaa, 0x00});
   CHECK(message_of([] { (void)attn::io::parse_css_color("red"); }) ==
         "attn::io::parse_css_color: colour 'red' must be '#rrggbb' or '#rgb'");

@@ -520,6 +520,45 @@ void check_png_arguments(const Arguments& a) {
                         "colour bar or other pictures); write svg or html for those");
 }
 
+/// The long option of the help text nearest to the unknown `arg` ("--colour-map": "--colormap",
+/// "--out": "--output"), by edit distance (an option it begins: 1), or "" when none is within a
+/// third of its length (at least 2 edits).
+std::string nearest_option(const std::string& arg) {
+  const std::string_view help(kHelp);
+  std::vector<std::string> known;
+  for (std::size_t at = help.find("--"); at != std::string_view::npos; at = help.find("--", at + 2)) {
+    std::size_t end = at + 2;
+    while (end < help.size() && (std::islower(static_cast<unsigned char>(help[end])) || help[end] == '-')) ++end;
+    if (end > at + 3 && (at == 0 || help[at - 1] == ' ' || help[at - 1] == '(')) known.emplace_back(help.substr(at, end - at));
+  }
+  const auto distance = [](const std::string& x, const std::string& y) {  // Levenshtein, one row
+    std::vector<std::size_t> row(y.size() + 1);
+    for (std::size_t j = 0; j <= y.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= x.size(); ++i) {
+      std::size_t diagonal = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j <= y.size(); ++j) {
+        const std::size_t above = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (x[i - 1] == y[j - 1] ? 0 : 1)});
+        diagonal = above;
+      }
+    }
+    return row[y.size()];
+  };
+  const std::string name = arg.substr(0, arg.find('='));
+  std::string best;
+  std::size_t best_distance = std::max<std::size_t>(2, name.size() / 3) + 1;
+  for (const std::string& option : known) {
+    // A shortened option ("--out") is one edit from the whole one.
+    const std::size_t d = name.size() > 4 && option.rfind(name, 0) == 0 ? 1 : distance(name, option);
+    if (d < best_distance) {
+      best_distance = d;
+      best = option;
+    }
+  }
+  return best;
+}
+
 /// Returns nullopt for --help / --version (already answered).
 std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& out) {
   Arguments a;
@@ -572,8 +611,10 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     } else if (arg == "--colormap") {
       a.colormap = value();
       a.colormap_given = true;
-      if (a.colormap != "viridis" && a.colormap != "greys" && a.colormap != "grays") {
-        throw usage_error("--colormap must be viridis or greys, not '" + a.colormap + "'");
+      if (a.colormap != "viridis" && a.colormap != "greys" && a.colormap != "grays" && a.colormap != "Greys") {
+        const bool gray = a.colormap == "gray" || a.colormap == "grey" || a.colormap == "Gray" || a.colormap == "Grey";
+        throw usage_error("--colormap must be viridis or greys, not '" + a.colormap + "'" +
+                          (gray ? " (matplotlib's gray, white for the high weights, is --colormap greys --reverse)" : ""));
       }
     } else if (arg == "--bars") {
       flag();
@@ -714,7 +755,8 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     } else if (arg == "--") {
       for (++i; i < argc; ++i) positional.emplace_back(argv[i]);
     } else if (arg.size() > 1 && arg[0] == '-') {
-      throw usage_error("unknown option '" + arg + "'");
+      const std::string near = nearest_option(arg);
+      throw usage_error("unknown option '" + arg + "'" + (near.empty() ? "" : " (did you mean " + near + "?)"));
     } else {
       positional.push_back(arg);
     }
@@ -1135,8 +1177,13 @@ void check_limits(const std::string& path, long long maps, long long rows, long 
   const long long limit = a.max_cells;
   const bool over = rows > 0 && cols > 0 && (rows > limit / cols || maps > limit / (rows * cols));
   if (over) {
+    // What to do: a stack's maps one at a time (not for --animate's frames, which take no
+    // --index), or a higher limit.
+    const bool pick = maps > 1 && !a.animate && path == a.weights;
     throw std::runtime_error("'" + path + "' holds " + std::to_string(maps) + " map(s) of " + std::to_string(rows) +
-                             "x" + std::to_string(cols) + " cells, more than --max-cells " + std::to_string(limit));
+                             "x" + std::to_string(cols) + " cells, more than --max-cells " + std::to_string(limit) +
+                             (pick ? ": draw one map with --index 0 (see --index), or raise --max-cells"
+                                   : ": raise --max-cells"));
   }
 }
 

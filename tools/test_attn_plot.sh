@@ -331,6 +331,14 @@ bad "nan number"        2 "--vmax needs a finite number"          "$npy/f8_c_3x4
 bad "vmin >= vmax"      2 "--vmin must be less than --vmax"       "$npy/f8_c_3x4.npy" --vmin 1 --vmax 0 -o out/new.svg
 bad "decimals"          2 "--decimals needs an integer in [0, 10], not '11'" "$npy/f8_c_3x4.npy" --decimals 11 -o out/new.svg
 bad "colormap"          2 "--colormap must be viridis or greys, not 'jet'" "$npy/f8_c_3x4.npy" --colormap jet -o out/new.svg
+bad "colormap gray"     2 "--colormap must be viridis or greys, not 'gray' (matplotlib's gray, white for the high weights, is --colormap greys --reverse)" "$npy/f8_c_3x4.npy" --colormap gray -o out/new.svg
+ok "colormap Greys"         greys_mpl.svg "$npy/f8_c_3x4.npy" --colormap Greys
+ok "colormap greys"         greys_attn.svg "$npy/f8_c_3x4.npy" --colormap greys
+if cmp -s greys_mpl.svg greys_attn.svg; then pass; else fail "--colormap Greys is not greys"; fi
+bad "typo option"       2 "unknown option '--colour-map' (did you mean --colormap?)" "$npy/f8_c_3x4.npy" --colour-map greys -o out/new.svg
+bad "typo option value" 2 "unknown option '--rowss' (did you mean --rows?)" "$npy/f8_c_3x4.npy" --rowss=r.txt -o out/new.svg
+bad "short option"      2 "unknown option '--out' (did you mean --output?)" "$npy/f8_c_3x4.npy" --out x.svg
+bad "far option"        2 "unknown option '--zzzzzzzz'"$'\n' "$npy/f8_c_3x4.npy" --zzzzzzzz -o out/new.svg
 bad "layout"            2 "--layout must be beside or under"      "$npy/f8_c_3x4.npy" --layout diagonal -o out/new.svg
 bad "raster"            2 "--raster must be auto, always or never" "$npy/f8_c_3x4.npy" --raster maybe -o out/new.svg
 bad "missing value"     2 "--title needs a value"                 "$npy/f8_c_3x4.npy" -o out/new.svg --title
@@ -421,7 +429,7 @@ bad "empty maps"        1 "'two_empty.npy': its 2 maps are empty (0x1)" two_empt
 npy_header '(2, 0)' >two_by_zero.npy
 bad "html query, no columns" 1 "'two_by_zero.npy' is a 2x0 map: there is nothing to draw" two_by_zero.npy --query 1 -o out/new.html
 bad "npy empty"         1 "is a 0x3 map: there is nothing to draw" "$npy/f8_empty_0x3.npy" -o out/new.svg
-bad "max cells"         1 "holds 2 map(s) of 3x4 cells, more than --max-cells 20" "$npy/f8_c_2x3x4.npy" --max-cells 20 -o out/new.svg
+bad "max cells"         1 "holds 2 map(s) of 3x4 cells, more than --max-cells 20: draw one map with --index 0 (see --index), or raise --max-cells" "$npy/f8_c_2x3x4.npy" --max-cells 20 -o out/new.svg
 bad "max maps"          1 "holds 2 maps, more than --max-maps 1" "$npy/f8_c_2x3x4.npy" --max-maps 1 -o out/new.svg
 bad "max bytes"         1 "bytes, more than --max-bytes 1000" "$npy/f8_c_3x4.npy" --max-bytes 1000 -o out/new.svg
 bad "max bytes html"    1 "more than --max-bytes 1000" "$npy/f8_c_3x4.npy" -c cols4.txt --max-bytes 1000 -o out/new.html

@@ -180,15 +180,17 @@ inline Rgb contrasting_text_color(Rgb background) {
 
 /// The map named `name` ("viridis", "greys"; case-sensitive). Throws attn::invalid_argument
 /// naming `who` and the known names otherwise.
-/// \param name "viridis" or "greys" ("grays" is read as greys too)
+/// \param name "viridis" or "greys" ("grays" and matplotlib's "Greys" are read as greys too)
 /// \param who the function named in the message
 /// \return the map
 /// \throws attn::invalid_argument for any other name
 inline Colormap parse_colormap(std::string_view name, const char* who = "attn::io::parse_colormap") {
   if (name == "viridis") return Colormap::viridis;
-  if (name == "greys" || name == "grays") return Colormap::greys;
-  throw invalid_argument(std::string(who) + ": unknown colour map '" + std::string(name) +
-                         "' (known: viridis, greys)");
+  if (name == "greys" || name == "grays" || name == "Greys") return Colormap::greys;  // matplotlib: "Greys"
+  // matplotlib's "gray" runs the other way (black for 0, white for the high weights).
+  const bool gray = name == "gray" || name == "grey" || name == "Gray" || name == "Grey";
+  throw invalid_argument(std::string(who) + ": unknown colour map '" + std::string(name) + "' (known: viridis, greys" +
+                         (gray ? "; matplotlib's gray, white for the high weights, is greys reversed" : "") + ")");
 }
 
 /// The name of `map`, as parse_colormap() reads it.

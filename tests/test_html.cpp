@@ -300,6 +300,8 @@ TEST_CASE("html: characters, NaN weights and empty input", "[io][html][xmllint]"
   CHECK_XHTML_AND_HTML(html);
   CHECK(html.find("background-color:#d9d9d9;color:#000000;white-space:pre-wrap\" title=\" : NaN\"") !=
         std::string::npos);
+  // The legend names the grey of NaN (as the SVG heatmap's does).
+  CHECK(html.find("background:#d9d9d9\"></span> NaN</div>") != std::string::npos);
   CHECK(html.find("</span><span") != std::string::npos);  // no separator between characters
   CHECK_XHTML_AND_HTML(attn::io::highlight_html({}, Eigen::RowVectorXd(0)));
 }
@@ -374,7 +376,12 @@ TEST_CASE("html: scale min_max makes the smallest weight white, as pandas' backg
   const std::string below = attn::io::highlight_html(tokens, negative);
   CHECK(shade(below, "a") == "#ffffff");
   CHECK(below.find("weight -0.500 <span") != std::string::npos);
-  CHECK(below.find("</span> 0.200 (white: the smallest weight)</div>") != std::string::npos);
+  // (+inf takes the top end's colour; the legend says where infinite weights are drawn.)
+  CHECK(below.find("</span> 0.200 (white: the smallest weight) &#183; \xC2\xB1inf: at the ends of the scale</div>") !=
+        std::string::npos);
+  CHECK(shade(below, "b") == "#e6550d");
+  CHECK(zero.find("inf: at the ends") == std::string::npos);  // finite weights: no such note
+  CHECK(zero.find("> NaN") == std::string::npos);
   CHECK(below.find("(white: weight 0)") == std::string::npos);
 
   attn::io::HighlightOptions options;

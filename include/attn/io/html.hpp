@@ -131,12 +131,16 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
 
   double lo = std::numeric_limits<double>::infinity();
   double hi = -std::numeric_limits<double>::infinity();
+  bool any_nan = false;       // the legend then names the grey of NaN
+  bool any_infinite = false;  // and says where ±inf are drawn (at the ends of the scale)
   for (Index k = 0; k < w.size(); ++k) {
     const double v = w.data()[k];
     if (std::isfinite(v)) {
       lo = std::min(lo, v);
       hi = std::max(hi, v);
     }
+    any_nan = any_nan || std::isnan(v);
+    any_infinite = any_infinite || std::isinf(v);
   }
   const double smallest = std::isfinite(lo) ? lo : 0.0;
   double vmin = options.vmin                                   ? *options.vmin
@@ -227,6 +231,12 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
            (options.vmin ? std::string()
             : vmin == 0.0 ? std::string(" (white: weight 0)")
                           : std::string(" (white: the smallest weight)")) +
+           // Weights the scale cannot place: NaN in grey (as the SVG heatmap's legend says), and
+           // ±inf drawn at the ends of the scale (their tooltips say inf).
+           (any_nan ? std::string(" &#183; <span style=\"display:inline-block;width:1.2em;height:0.9em;"
+                                  "vertical-align:middle;border:1px solid #808080;background:#d9d9d9\"></span> NaN")
+                    : std::string()) +
+           (any_infinite ? std::string(" &#183; \xC2\xB1inf: at the ends of the scale") : std::string()) +
            "</div>\n";
   }
   out += "</div>\n";
@@ -241,7 +251,8 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
 /// whose background goes from white (vmin: 0 by default, the smallest weight with
 /// `options.scale = HighlightScale::min_max`) to `options.color` (vmax), with black or white
 /// text for contrast, a tooltip (`title`: "query → token: weight") and a `data-weight`
-/// attribute; NaN weights are grey. Tokens are any UTF-8, escaped (malformed bytes become
+/// attribute; NaN weights are grey and ±inf take the colours of the scale's ends (the legend
+/// says both when they occur). Tokens are any UTF-8, escaped (malformed bytes become
 /// U+FFFD); their spaces are kept (white-space: pre-wrap). The document is polyglot
 /// HTML5/XHTML: browsers read it as HTML and XML tools can parse it. Throws
 /// attn::invalid_argument when weights.cols() != tokens.size(), row_labels does not have one

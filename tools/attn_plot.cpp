@@ -267,7 +267,8 @@ Training animation (--animate): attention of a few samples after every epoch, be
       --frames LIST        svg grid: the frames to show, by the number in their file names
                            (e.g. 1,5,10); one row per sample, the truth in the last column
       --frame-ms N         html: milliseconds per frame when playing (20..60000, default 600)
-      --cell PX            html: pixels per cell (1..64; default: about 240 px per map);
+      --cell PX            html: pixels per cell (1..64; default: about 240 x 240 px per map,
+                           720 px at most along a side: a 1 x 50 row gets 14 px cells);
                            also for png output (above)
       --precision uint16|uint8
                            html: how the maps are embedded (default uint16: within 1/131064 of

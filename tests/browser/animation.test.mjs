@@ -46,6 +46,12 @@ writeFileSync(join(work, 'nan_2.csv'), csv(frame(0.5)).replace(/^([^,]*),[^,]*/,
 const nanPage = join(work, 'nan.html');
 execFileSync(plot, ['--animate', join(work, 'nan_1.csv'), join(work, 'nan_2.csv'), '-o', nanPage]);
 
+// A 1 x 50 row per frame (a keras-attention layer's weights), no --cell: the page's default cells.
+writeFileSync(join(work, 'row_1.csv'), csv([Array.from({ length: 50 }, (_, j) => j / 49)]));
+writeFileSync(join(work, 'row_2.csv'), csv([Array.from({ length: 50 }, (_, j) => 1 - j / 49)]));
+const rowPage = join(work, 'row.html');
+execFileSync(plot, ['--animate', join(work, 'row_1.csv'), join(work, 'row_2.csv'), '-o', rowPage]);
+
 async function pixel(p, id, k, i, j, truth) {
   return p.evaluate(({ id, k, i, j, truth }) => {
     const at = window.attnAnimation.cellCenter(k, i, j, truth);
@@ -143,4 +149,15 @@ await run('animation page', async (browser) => {
   expectColor(nanLegend.swatch, [217, 217, 217], 'the NaN swatch is the NaN cells\' grey');
   await nn.page.screenshot({ path: join(work, 'animation_nan.png') });
   expectClean(nn.problems, 'nan.html');
+
+  // The 1 x 50 row: 14 px cells (its cells cover about 240 x 240 px, its long side at most
+  // 720 px), not the 4 px high strip of 240 px that a readable 50 x 50 map's cells would give.
+  const row = await openOffline(browser, rowPage, { width: 1000, height: 700 });
+  const cell = await row.page.evaluate(() => {
+    const a = window.attnAnimation.cellCenter(0, 0, 0, false), b = window.attnAnimation.cellCenter(0, 0, 40, false);
+    return (b.x - a.x) / 40 / (window.devicePixelRatio || 1);
+  });
+  assert.ok(Math.abs(cell - 14) < 0.1, `a 1x50 row: cells of ${cell} px, expected 14`);
+  await row.page.screenshot({ path: join(work, 'animation_row.png') });
+  expectClean(row.problems, 'row.html');
 });

@@ -59,7 +59,9 @@ struct AnimationOptions {
   /// Upper end of the colour scale (see vmin).
   std::optional<double> vmax;
   std::string colorbar_label = "weight";   ///< the legend's caption; empty: none
-  int cell_size = 0;                       ///< page: pixels per cell, 1..64; 0: about 240 px per map, 1..24 a cell
+  /// Page: pixels per cell, 1..64; 0: cells covering about 240×240 px per map (240/n for n×n),
+  /// its long side at most 720 px (a 1×50 row: 14 px cells), 1..24 a cell.
+  int cell_size = 0;
   int frame_ms = 600;                      ///< page: milliseconds per frame when playing, 20..60000
   AnimationPrecision precision = AnimationPrecision::uint16;  ///< page: how the maps are embedded
   /// AnimationWriter: write the page again after every add_frame() (so the file always holds

@@ -97,7 +97,10 @@ inline const char* animation_script() {
   var tip = document.getElementById('attn-tip');
   var views = [];  // per sample: {map: view, truth: view or null}
   function makeView(canvas, s, k) {
-    var cell = data.cell > 0 ? data.cell : Math.max(1, Math.min(24, Math.floor(240 / Math.max(s.rows, s.cols, 1))));
+    // Default: a map's cells cover about 240 x 240 px (240 / n for an n x n map), a long side at
+    // most 720 px: a keras-attention 1 x 50 row gets 14 px cells, not a 4 px high strip.
+    var cell = data.cell > 0 ? data.cell : Math.max(1, Math.min(24, Math.floor(Math.min(
+        240 / Math.sqrt(Math.max(s.rows * s.cols, 1)), 720 / Math.max(s.rows, s.cols, 1)))));
     var font = Math.min(12, cell - 1), ctx = canvas.getContext('2d');
     var rows = s.row_labels && font >= 7 ? rowLabels : [], cols = s.col_labels && font >= 7 ? colLabels : [];
     ctx.font = font + 'px sans-serif';

@@ -422,6 +422,47 @@ TEST_CASE("animation: the SVG grid has one row per sample, the chosen frames and
   CHECK(tmp.files() == 1);
 }
 
+TEST_CASE("animation: wide maps go one under another in the SVG grid", "[io][animation]") {
+  // Wide maps (1×T: a many-to-one layer's weights) side by side were strips a few pixels high: a column
+  // per sample, a row per frame, the truth last.
+  const auto row = [](Index n, double shift) {
+    Eigen::MatrixXd m(1, n);
+    for (Index j = 0; j < n; ++j) m(0, j) = std::fmod(static_cast<double>(j) * 0.37 + shift, 1.0);
+    return m;
+  };
+  const std::vector<AnimationFrame> two{{1, "epoch 1", {row(6, 0.0), row(6, 0.5)}}, {2, "epoch 2", {row(6, 0.2), row(6, 0.7)}}};
+  const std::vector<Eigen::MatrixXd> truth{row(6, 0.1), row(6, 0.3)};
+  AnimationOptions options;
+  options.sample_titles = {"first", "second"};
+  const std::string svg = attn::io::animation_grid_svg(two, truth, {0, 1}, options);
+  CHECK(xmllint_errors(svg).empty());
+  std::size_t at = 0;
+  for (const std::string title : {"first: epoch 1", "second: epoch 1", "first: epoch 2", "second: epoch 2",
+                                  "first: truth", "second: truth"}) {  // in reading order: row by row
+    const std::size_t found = svg.find(">" + title + "</text>", at);
+    INFO(title);
+    CHECK(found != std::string::npos);
+    at = found == std::string::npos ? at : found;
+  }
+  // One sample of 1×50 maps, three frames and the truth: cells of 720 / 50 px, not 720 / 200.
+  const std::vector<AnimationFrame> three{{1, "epoch 1", {row(50, 0.0)}}, {2, "epoch 2", {row(50, 0.4)}},
+                                          {3, "epoch 3", {row(50, 0.8)}}};
+  const std::string strips = attn::io::animation_grid_svg(three, {row(50, 0.2)}, {0, 1, 2});
+  std::smatch frame;
+  REQUIRE(std::regex_search(strips, frame, std::regex("<rect class=\"frame\" x=\"[^\"]+\" y=\"[^\"]+\" width=\"([^\"]+)\" height=\"([^\"]+)\"")));
+  CHECK(std::stod(frame[1]) >= 50 * 14.0);
+  CHECK(std::stod(frame[2]) >= 14.0);
+  // A 2×8 map is wide too; a 3×4 map keeps a row per sample (the test above).
+  const std::vector<AnimationFrame> two_rows{{1, "epoch 1", {Eigen::MatrixXd::Constant(2, 8, 0.5)}},
+                                             {2, "epoch 2", {Eigen::MatrixXd::Constant(2, 8, 0.25)}}};
+  const std::string stacked = attn::io::animation_grid_svg(two_rows, {}, {0, 1});
+  REQUIRE(std::regex_search(stacked, frame, std::regex("<rect class=\"frame\" x=\"([^\"]+)\"")));
+  const std::string first_x = frame[1];
+  const std::string after = frame.suffix();
+  REQUIRE(std::regex_search(after, frame, std::regex("<rect class=\"frame\" x=\"([^\"]+)\"")));
+  CHECK(frame[1] == first_x);  // the second frame's map under the first one, at the same x
+}
+
 TEST_CASE("animation: frames are found by their epoch or step for the SVG grid", "[io][animation]") {
   // Epochs 1, 2, 5, 10 at positions 0 to 3: the grid of epochs 10 and 1 is the grid at 3 and 0.
   std::vector<AnimationFrame> frames;

@@ -266,6 +266,8 @@ Training animation (--animate): attention of a few samples after every epoch, be
                            drawn beside (--layout under: under) each sample's map
       --frames LIST        svg grid: the frames to show, by the number in their file names
                            (e.g. 1,5,10); one row per sample, the truth in the last column
+                           (maps 4+ times as wide as tall, as 1 x T: a column per sample,
+                           a row per frame, the truth last)
       --frame-ms N         html: milliseconds per frame when playing (20..60000, default 600)
       --cell PX            html: pixels per cell (1..64; default: about 240 x 240 px per map,
                            720 px at most along a side: a 1 x 50 row gets 14 px cells);

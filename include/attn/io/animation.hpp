@@ -66,7 +66,9 @@ inline void write_animation_html(const std::filesystem::path& path, const std::v
 }
 
 /// A static SVG grid of chosen frames, for papers: one row per sample, one column per chosen
-/// frame (in the order given) and a last column with the truth map (when `truth` is given);
+/// frame (in the order given) and a last column with the truth map (when `truth` is given); wide
+/// maps (at least 4 times as many columns as rows, as 1×T) go one under another instead: a
+/// column per sample, a row per frame, the truth last;
 /// every panel titled ("epoch 5", or "sample 1: epoch 5" with several samples), one colour
 /// scale for all, the same as the page's (over every frame and truth map, not only those shown)
 /// with one colour bar. Drawn by attn::io::heatmap_grid_svg, so labels, raster cells for big
@@ -82,7 +84,20 @@ inline std::string animation_grid_svg(const std::vector<AnimationFrame>& frames,
                                       const std::vector<std::size_t>& frames_shown, const AnimationOptions& options = {}) {
   const std::string who = "attn::io::animation_grid_svg";
   detail::animation_check(frames, truth, options, who);
-  const std::vector<HeatmapPanel> panels = detail::animation_grid_panels(frames, truth, frames_shown, options, who);
+  std::vector<HeatmapPanel> panels = detail::animation_grid_panels(frames, truth, frames_shown, options, who);
+  // Wide maps (at least 4 times as many columns as rows: a many-to-one layer's 1×T weights) side
+  // by side were strips a few pixels high; they go one under another instead: a column per
+  // sample, a row per frame, the truth last.
+  const std::size_t samples = frames.front().maps.size();
+  const std::size_t per_sample = panels.size() / samples;
+  const Matrix<double>& first_map = frames.front().maps.front();
+  const bool strips = first_map.cols() >= 4 * first_map.rows() && first_map.cols() > 1;
+  if (strips && per_sample > 1) {
+    std::vector<HeatmapPanel> by_frame;
+    for (std::size_t p = 0; p < per_sample; ++p)
+      for (std::size_t k = 0; k < samples; ++k) by_frame.push_back(panels[k * per_sample + p]);
+    panels = std::move(by_frame);
+  }
   const detail::HeatmapScale scale = detail::animation_scale(frames, truth, options, who);
   HeatmapOptions look;
   look.title = options.title;
@@ -93,7 +108,7 @@ inline std::string animation_grid_svg(const std::vector<AnimationFrame>& frames,
   look.vmin = scale.vmin;
   look.vmax = scale.vmax;
   look.colorbar_label = options.colorbar_label;
-  look.grid_columns = static_cast<Index>(frames_shown.size() + (truth.empty() ? 0 : 1));
+  look.grid_columns = strips && per_sample > 1 ? static_cast<Index>(samples) : static_cast<Index>(per_sample);
   // Cells big enough for the panel titles ("sample 1: epoch 10") to fit over their maps (up to
   // 40 characters, cells up to 64 px), so that neighbouring titles do not overlap.
   double cell = 0;

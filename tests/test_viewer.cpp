@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -240,6 +241,23 @@ TEST_CASE("viewer: the 12 layers x 12 heads x T = 128 page stays under 8 MB", "[
   CHECK(page.size() < 8000000);
   CHECK(data_block(page).find("\"encoding\":\"uint16\"") != std::string::npos);
   CHECK(maps_of(data_block(page)).size() == 144);
+}
+
+TEST_CASE("viewer: the page opens on the head view up to 128 tokens, on the map above", "[io][viewer]") {
+  const auto start_of = [](Index tq, Index tk, std::optional<attn::io::ViewKind> kind) {
+    attn::io::AttentionView view;
+    view.add_attention("a", {}, {}).add_layer(Eigen::MatrixXd::Constant(tq, tk, 1.0 / static_cast<double>(tk)));
+    attn::io::ViewOptions options;
+    if (kind) options.view = *kind;
+    const std::string json = data_block(attn::io::attention_view_html(view, options));
+    const std::size_t at = json.find("\"view\":\"");
+    return at == std::string::npos ? std::string() : json.substr(at + 8, json.find('"', at + 8) - at - 8);
+  };
+  CHECK(start_of(128, 128, std::nullopt) == "head");
+  CHECK(start_of(1, 129, std::nullopt) == "map");  // the head view would list 129 key tokens
+  CHECK(start_of(129, 4, std::nullopt) == "map");
+  CHECK(start_of(200, 200, attn::io::ViewKind::head) == "head");  // asked for: kept
+  CHECK(start_of(4, 4, attn::io::ViewKind::text) == "text");
 }
 
 TEST_CASE("viewer: hostile labels stay inside their JSON strings", "[io][viewer][hostile]") {

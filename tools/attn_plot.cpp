@@ -206,8 +206,9 @@ Options:
                            grid of a 3-D file B x Tq x Tk (torch's weights averaged over
                            heads, a Keras Attention layer's scores), not h x Tq x Tk: items
                            "item 0", ... instead of heads (a 4-D svg grid: "item b, head i")
-      --view-start head|model|map|text
-                           --view: the view the page opens with (default head)
+      --view-start auto|head|model|map|text
+                           --view: the view the page opens with (default auto: head while
+                           every map has at most 128 queries and keys, map above)
       --view-precision auto|float32|uint16|uint8
                            --view: how each map is stored (default auto: float32 up to 2^20
                            cells in all, then uint16, then uint8 above 4 * 2^20 cells, said on
@@ -365,7 +366,7 @@ struct Arguments {
   // --view (the interactive viewer page): the extra WEIGHTS files, one per layer
   bool view = false;
   bool batch = false;  // --batch: a 4-D --view file is batch x heads x Tq x Tk
-  std::string view_start = "head";
+  std::string view_start = "auto";
   std::string view_precision = "auto";
   std::vector<std::string> more_weights;
   // Word alignments (run_alignment)
@@ -719,8 +720,9 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.batch = true;
     } else if (arg == "--view-start") {
       a.view_start = value();
-      if (a.view_start != "head" && a.view_start != "model" && a.view_start != "map" && a.view_start != "text") {
-        throw usage_error("--view-start must be head, model, map or text, not '" + a.view_start + "'");
+      if (a.view_start != "auto" && a.view_start != "head" && a.view_start != "model" && a.view_start != "map" &&
+          a.view_start != "text") {
+        throw usage_error("--view-start must be auto, head, model, map or text, not '" + a.view_start + "'");
       }
     } else if (arg == "--view-precision") {
       a.view_precision = value();
@@ -1956,7 +1958,7 @@ int run_inputs(const Arguments& a, std::ostream& out, std::ostream& err) {
     return run_view(a, out, err);
   }
   // The viewer's own options would be silently ignored by the other modes.
-  refuse_given({{"--view-start", a.view_start != "head"}, {"--view-precision", a.view_precision != "auto"}},
+  refuse_given({{"--view-start", a.view_start != "auto"}, {"--view-precision", a.view_precision != "auto"}},
                " is for --view pages");
   if (a.animate) {
     check_animation_options(a);
@@ -2585,7 +2587,8 @@ int run_view(const Arguments& a, std::ostream& out, std::ostream& err) {
   options.view = a.view_start == "model" ? attn::io::ViewKind::model
                  : a.view_start == "map" ? attn::io::ViewKind::map
                  : a.view_start == "text" ? attn::io::ViewKind::text
-                                          : attn::io::ViewKind::head;
+                 : a.view_start == "head" ? attn::io::ViewKind::head
+                                          : attn::io::ViewKind::automatic;
   options.precision = a.view_precision == "float32"  ? attn::io::ViewPrecision::float32
                       : a.view_precision == "uint16" ? attn::io::ViewPrecision::uint16
                       : a.view_precision == "uint8"  ? attn::io::ViewPrecision::uint8

@@ -545,7 +545,7 @@ else
 fi
 bad "view svg"          2 "--view writes an HTML page, not svg" --view view4d.npy -f svg -o out/new.svg
 bad "view bars"         2 "--view cannot be used with --bars" --view view4d.npy --bars -o out/new.html
-bad "view start"        2 "--view-start must be head, model, map or text, not 'grid'" --view view4d.npy --view-start grid -o out/new.html
+bad "view start"        2 "--view-start must be auto, head, model, map or text, not 'grid'" --view view4d.npy --view-start grid -o out/new.html
 bad "view precision"    2 "--view-precision must be auto, float32, uint16 or uint8, not 'f16'" --view view4d.npy --view-precision f16 -o out/new.html
 bad "two files"         2 "one WEIGHTS file expected, got 2 (several files are for --view, one per layer, and --animate" "$npy/f8_c_3x4.npy" "$npy/f8_c_3x4.npy" -o out/new.svg
 bad "view shapes"       1 "every layer needs the same heads and shape" --view "$npy/f8_c_2x3x4.npy" "$npy/f8_c_3x4.npy" -o out/new.html

@@ -32,7 +32,8 @@ for (let i = 0; i < T; ++i) for (let j = 0; j < T; ++j) {
 }
 writeFileSync(join(work, 'large.npy'), Buffer.concat([head, Buffer.from(header, 'latin1'), body]));
 const pagePath = join(work, 'large.html');
-execFileSync(plot, ['--view', join(work, 'large.npy'), '--view-start', 'map', '--max-cells', String(T * T),
+// No --view-start: a page of maps above 128 tokens opens on the map view by itself.
+execFileSync(plot, ['--view', join(work, 'large.npy'), '--max-cells', String(T * T),
   '--max-bytes', '100000000', '-o', pagePath]);
 const size = statSync(pagePath).size;
 assert.ok(size < 24e6, `uint8 storage: ${size} bytes`);
@@ -40,6 +41,15 @@ assert.ok(size < 24e6, `uint8 storage: ${size} bytes`);
 await run('viewer large', async (browser) => {
   const { page, problems } = await openOffline(browser, pagePath);
   await page.waitForFunction(() => document.getElementById('attn-map-canvas').dataset.cell !== undefined, null, { timeout: 60000 });
+  // Cells below a pixel: no labels, index numbers at a nice step at least 48 px apart, from 0.
+  const ticks = await page.$eval('#attn-map-canvas', (c) => ({ ...c.dataset }));
+  const step = Number(ticks.tickStep), cols = ticks.colTicks.split(',').map(Number), rows = ticks.rowTicks.split(',').map(Number);
+  assert.ok([1, 2, 5].includes(step / 10 ** Math.floor(Math.log10(step))), `tick step ${step}`);
+  assert.ok(step * Number(ticks.cell) >= 48 && step * Number(ticks.cell) < 48 * 2.5 + 1, `ticks ${step * Number(ticks.cell)} px apart`);
+  for (const list of [cols, rows]) {
+    assert.equal(list[0], 0, `ticks ${list}`);
+    assert.ok(list.every((k, n) => k === n * step) && list.length >= 3 && list[list.length - 1] < T, `ticks ${list}`);
+  }
   const box = await page.$eval('#attn-map-canvas', (c) => { const r = c.getBoundingClientRect(); return { left: r.left, top: r.top }; });
   await page.mouse.move(box.left + 400, box.top + 300);
   for (let k = 0; k < 20; ++k) await page.mouse.wheel(0, -100);

@@ -48,13 +48,16 @@ enum class ViewKind {
   head,   ///< tokens left and right, one line per query–key pair
   model,  ///< layers × heads thumbnails
   map,    ///< one map as a zoomable heatmap
-  text    ///< one query's keys highlighted by weight
+  text,   ///< one query's keys highlighted by weight
+  /// head while every map has at most 128 queries and keys (the head view lists every token and
+  /// draws a line per pair), map above (a 4096-token page opened on a list of 4096 tokens)
+  automatic
 };
 
 /// How the viewer page looks and stores its data.
 struct ViewOptions {
   std::string title;                            ///< page title and heading; empty: "attention"
-  ViewKind view = ViewKind::head;               ///< the view shown first
+  ViewKind view = ViewKind::automatic;          ///< the view shown first (see ViewKind::automatic)
   ViewPrecision precision = ViewPrecision::automatic;  ///< how maps are stored (see ViewPrecision)
   Colormap colormap = Colormap::viridis;        ///< colours of the model and map views
   /// Head view: one colour per head ("#rrggbb"); heads beyond the list get hues spread by the
@@ -185,13 +188,17 @@ inline std::string viewer_precision_name(ViewPrecision p) {
 inline std::string viewer_json(const std::vector<ViewItemRef>& items, const ViewOptions& options, const char* who) {
   ATTN_CHECK(!items.empty(), std::string(who) + ": the view has no item (add_attention or add_item first)");
   double cells = 0;
+  Index longest = 0;  // the most queries or keys of a map: the automatic view
   for (std::size_t b = 0; b < items.size(); ++b) {
     ATTN_CHECK(!items[b].attentions.empty(), std::string(who) + ": item " + std::to_string(b) + " has no attention");
     for (const ViewAttentionRef& a : items[b].attentions) {
       ATTN_CHECK(!a.layers.empty(), std::string(who) + ": item " + std::to_string(b) + " attention '" + *a.name +
                                         "' has no layer");
       for (const auto* heads : a.layers)
-        for (const Eigen::MatrixXf& m : *heads) cells += static_cast<double>(m.size());
+        for (const Eigen::MatrixXf& m : *heads) {
+          cells += static_cast<double>(m.size());
+          longest = std::max({longest, m.rows(), m.cols()});
+        }
     }
   }
   ATTN_CHECK(options.min_line_weight >= 0 && options.min_line_weight <= 1,
@@ -209,7 +216,10 @@ inline std::string viewer_json(const std::vector<ViewItemRef>& items, const View
   static const char* const views[] = {"head", "model", "map", "text"};
   std::string out = "{\"title\":";
   append_json_string(out, options.title.empty() ? std::string("attention") : options.title);
-  out += ",\"view\":\"" + std::string(views[static_cast<int>(options.view)]) + "\"";
+  const ViewKind view = options.view != ViewKind::automatic ? options.view
+                        : longest <= 128                    ? ViewKind::head
+                                                            : ViewKind::map;
+  out += ",\"view\":\"" + std::string(views[static_cast<int>(view)]) + "\"";
   out += ",\"encoding\":\"" + viewer_precision_name(precision) + "\"";
   out += ",\"minLine\":" + json_number(options.min_line_weight) + ",\"maxLines\":" + std::to_string(options.max_lines);
   out += ",\"separator\":";

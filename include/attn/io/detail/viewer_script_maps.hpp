@@ -271,11 +271,36 @@ function renderMap() {
       ctx.fillText(iso(short(kLabel(a, j), 14)), 0, 0);
       ctx.restore();
     }
+    c.dataset.rowTicks = c.dataset.colTicks = '';
   } else {
+    // Cells too small for labels: index numbers at nice steps (1, 2 or 5 × 10^k, at least 48 px
+    // apart), following zoom and pan, as the SVG heatmaps' index ticks; the axes' names above them.
+    const raw = 48 / g.cell, magnitude = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = Math.max(1, [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw));
+    const ticks = (n, from, along, limit) => {
+      const out = [];
+      for (let k = Math.max(0, Math.ceil(((limit[0] - from) / g.cell - 0.5) / step)) * step; k < n; k += step) {
+        const at = from + (k + 0.5) * g.cell;
+        if (at > limit[1]) break;
+        out.push(k);
+        along(k, at);
+      }
+      return out.join(',');
+    };
     ctx.textAlign = 'center';
-    ctx.fillText('keys (columns) \u2192', MV.ml + g.W / 2, MV.mt - 10);
+    ctx.textBaseline = 'bottom';
+    c.dataset.colTicks = ticks(a.tk, x0, (k, x) => { ctx.fillText(String(k), x, MV.mt - 7); ctx.fillRect(x - 0.5, MV.mt - 5, 1, 5); },
+                               [MV.ml, MV.ml + g.W]);
+    ctx.textAlign = 'right';
+    ctx.textBaseline = 'middle';
+    c.dataset.rowTicks = ticks(a.tq, y0, (k, y) => { ctx.fillText(String(k), MV.ml - 8, y); ctx.fillRect(MV.ml - 5, y - 0.5, 5, 1); },
+                               [MV.mt, MV.mt + g.H]);
+    c.dataset.tickStep = String(step);
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'alphabetic';
+    ctx.fillText('keys (columns) \u2192', MV.ml + Math.min(g.W, a.tk * g.cell) / 2, MV.mt - 30);  // over the map
     ctx.save();
-    ctx.translate(MV.ml - 10, MV.mt + g.H / 2);
+    ctx.translate(MV.ml - 60, MV.mt + Math.min(g.H, a.tq * g.cell) / 2);
     ctx.rotate(-Math.PI / 2);
     ctx.fillText('\u2190 queries (rows)', 0, 0);
     ctx.restore();

@@ -196,7 +196,9 @@ Options:
       --max-bytes N        refuse to write more than N bytes of output (default 268435456), or
                            a PNG of more than N bytes of pixels before compression
       --view               write the interactive view (above) instead of a picture; takes
-                           several WEIGHTS files (one per layer); -r/-c/-t and --colormap
+                           several WEIGHTS files (one per layer), or one .npz of several
+                           arrays (one per layer, in the order of the numbers in their
+                           names: np.savez's arr_0, arr_1, ...); -r/-c/-t and --colormap
                            apply, --color and --separator set the text view's shade and the
                            text between its tokens; the picture options (--vmin, --vmax,
                            --reverse, --values, ...) are refused
@@ -1758,17 +1760,7 @@ class NpzInputs {
     if (!is_zip_file(archive)) return path;
     std::string name = archive == path ? std::string() : path.substr(archive.size() + 1);
     attn::io::detail::ZipArchive zip = attn::io::detail::zip_open(archive, "attn-plot");  // read once
-    const std::vector<std::string> names = attn::io::detail::npz_keys(zip);
-    const bool pickles = std::any_of(names.begin(), names.end(), [](const std::string& n) {
-      return n == "data.pkl" || (n.size() > 9 && n.compare(n.size() - 9, 9, "/data.pkl") == 0);
-    });
-    if (pickles) {
-      throw std::runtime_error(what + " '" + archive +
-                               "' is a torch.save file (a ZIP archive of pickles), not NumPy's .npz: save the "
-                               "tensor with np.save('w.npy', tensor.detach().cpu().numpy()) or "
-                               "np.savez('w.npz', w=tensor.detach().cpu().numpy())");
-    }
-    if (names.empty()) throw std::runtime_error(what + " '" + archive + "' is an .npz archive that holds no array");
+    const std::vector<std::string> names = checked_names(zip, archive, what);
     const fs::path to = directory() / std::to_string(shown_.size());
     fs::create_directory(to);
     if (frames && name.empty()) {  // every numbered array, as a directory of numbered .npy files
@@ -1790,6 +1782,32 @@ class NpzInputs {
       name = names.front();
     }
     return extract(zip, archive, name, to);
+  }
+
+  /// For --view's layers: `path` resolved as above, except that an archive of several arrays
+  /// given without a name is every array, one layer each, in the order of the numbers in their
+  /// names (np.savez's arr_0, arr_1, ... arr_10; layer_2 before layer_10).
+  std::vector<std::string> resolve_layers(const std::string& path, const std::string& what) {
+    const std::string archive = archive_of(path);
+    if (archive != path || !is_zip_file(archive)) return {resolve(path, what)};
+    attn::io::detail::ZipArchive zip = attn::io::detail::zip_open(archive, "attn-plot");
+    std::vector<std::string> names = checked_names(zip, archive, what);
+    if (names.size() == 1) return {resolve(path, what)};
+    // The number in a name (the last run of digits), or -1: names without one keep their place, first.
+    const auto number = [](const std::string& n) {
+      const std::size_t end = n.find_last_of("0123456789");
+      if (end == std::string::npos) return -1.0;
+      std::size_t begin = end;
+      while (begin > 0 && std::isdigit(static_cast<unsigned char>(n[begin - 1]))) --begin;
+      return std::stod(n.substr(begin, end - begin + 1));
+    };
+    std::stable_sort(names.begin(), names.end(),
+                     [&](const std::string& x, const std::string& y) { return number(x) < number(y); });
+    const fs::path to = directory() / std::to_string(shown_.size());
+    fs::create_directory(to);
+    std::vector<std::string> files;
+    for (const std::string& n : names) files.push_back(extract(zip, archive, n, to));
+    return files;
   }
 
   /// `text` with every temporary path replaced by the archive (and array) it stands for.
@@ -1816,6 +1834,24 @@ class NpzInputs {
       dir_ = pattern;
     }
     return dir_;
+  }
+
+  /// The arrays of `zip` (the archive at `archive`), refusing a torch.save file and an archive
+  /// without arrays.
+  static std::vector<std::string> checked_names(attn::io::detail::ZipArchive& zip, const std::string& archive,
+                                                const std::string& what) {
+    std::vector<std::string> names = attn::io::detail::npz_keys(zip);
+    const bool pickles = std::any_of(names.begin(), names.end(), [](const std::string& n) {
+      return n == "data.pkl" || (n.size() > 9 && n.compare(n.size() - 9, 9, "/data.pkl") == 0);
+    });
+    if (pickles) {
+      throw std::runtime_error(what + " '" + archive +
+                               "' is a torch.save file (a ZIP archive of pickles), not NumPy's .npz: save the "
+                               "tensor with np.save('w.npy', tensor.detach().cpu().numpy()) or "
+                               "np.savez('w.npz', w=tensor.detach().cpu().numpy())");
+    }
+    if (names.empty()) throw std::runtime_error(what + " '" + archive + "' is an .npz archive that holds no array");
+    return names;
   }
 
   /// Writes array `name` of `zip`, the archive at `archive` (its .npy bytes, checked), to
@@ -1868,7 +1904,11 @@ int run(const Arguments& given, std::ostream& out, std::ostream& err) {
   std::ostringstream notes;  // the notes name the archives' arrays, not their temporary files
   try {
     Arguments a = given;
-    for (std::string& file : a.inputs) file = npz.resolve(file, a.animate ? "FRAMES" : "WEIGHTS", a.animate);
+    if (a.view && a.inputs.size() == 1) {
+      a.inputs = npz.resolve_layers(a.inputs.front(), "WEIGHTS");  // an archive of layers: each a layer
+    } else {
+      for (std::string& file : a.inputs) file = npz.resolve(file, a.animate ? "FRAMES" : "WEIGHTS", a.animate);
+    }
     a.weights_named = given.inputs.front();
     a.weights = a.inputs.front();
     a.more_weights.assign(a.inputs.begin() + 1, a.inputs.end());

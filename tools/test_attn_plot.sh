@@ -743,6 +743,15 @@ ok "npz frames"             z8.html --animate "$npz/frames.npz" --truth "$npz/fr
 ok "npy frames"             z9.html --animate "$npz/frames" --truth "$npz/frames.npz:truth"
 if cmp -s z8.html z9.html && grep -q 'epoch 10' z8.html; then pass; else fail "npz frames: not the page of frames/*.npy"; fi
 ok "npz view"               z10.html --view "$npz/savez.npz:w" "$npz/compressed.npz:w"
+# --view of an archive of several arrays: each array a layer, in the order of the numbers in
+# their names (np.savez(f, *layers): arr_0 ... arr_11; arr_10 is stored before arr_2 here).
+for k in 0 1 2 10; do write_npy "layer$k.npy" '(2, 3, 3)' C '<f8' "$k + t[0]*0.1 + t[1]*0.01 + t[2]*0.001"; done
+"$python" -c 'import zipfile, sys
+z = zipfile.ZipFile("layers.npz", "w")
+for k in (10, 0, 2, 1): z.write("layer%d.npy" % k, "arr_%d.npy" % k)'
+ok "npz view layers"        z11.html --view layers.npz
+ok "npy view layers"        z12.html --view layer0.npy layer1.npy layer2.npy layer10.npy
+if cmp -s z11.html z12.html; then pass; else fail "npz view layers: not the page of the 4 files in numeric order"; fi
 bad "npz many arrays"   2 "WEIGHTS '$npz/savez.npz' holds 7 arrays (w, fortran, heads, bias, half, mask, arr_0): name one as '$npz/savez.npz:w'" "$npz/savez.npz" -o out/new.svg
 bad "npz no such name"  1 "'$npz/savez.npz': no array named 'wq'; the archive holds 'w', 'fortran'" "$npz/savez.npz:wq" -o out/new.svg
 bad "npz truth"         2 "--truth '$npz/frames.npz' holds 4 arrays" "$npy/f8_c_3x4.npy" --truth "$npz/frames.npz" -o out/new.svg

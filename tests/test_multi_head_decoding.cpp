@@ -665,6 +665,55 @@ TEST_CASE("KVCache: an empty cache, clear, and the errors", "[multi_head][decodi
         "max(steps(), 1)] (2)");
 }
 
+TEST_CASE("KVCache and MultiHeadMemory: parameters moved out or reshaped since are named, not read",
+          "[multi_head][decoding][cache][memory][errors]") {
+  // A std::vector<MultiHeadParams> that grows moves its elements and frees the old ones: a cache
+  // or memory made from an element then reads freed memory (a new user's "must equal
+  // memory.query_size() (-7582710846823185737)"). Moving out of them (what the vector does
+  // first) leaves them alive and empty here, so the check is tested without the undefined read.
+  std::mt19937_64 rng(1741);
+  using attn_test::message_of;
+  const std::string moved = "the MultiHeadParams it was made with have moved, changed shape or been destroyed since "
+                            "(wq was 8x8, heads 2; now 0x0, heads 2): it points at them, so keep them alive, at one "
+                            "address and of one shape while it is used (a std::vector of parameters that grows moves "
+                            "them: reserve() it before, or hold them in a std::deque or a std::unique_ptr)";
+  const Mat<double> x = attn_test::random_matrix<double>(rng, 1, 8);
+  Mat<double> out(1, 8);
+  attn::HeadWeights<double> w;
+  attn::MultiHeadWorkspace<double> ws;
+  {
+    auto p = make_params<double>(rng, 2, 8, 8, 8, 8);
+    attn::KVCache<double> cache(p, 1, 4);
+    cache.append(x);
+    attn::attend_into(cache, x, out, w, ws);  // fine while they are in place
+    const auto elsewhere = std::move(p);
+    CHECK(message_of([&] { cache.append(x); }) == "attn::KVCache: " + moved);
+    CHECK(message_of([&] { attn::attend_into(cache, x, out, w, ws); }) == "attn::KVCache: " + moved);
+    CHECK(elsewhere.wq.rows() == 8);
+  }
+  {
+    auto p = make_params<double>(rng, 2, 8, 8, 8, 8);
+    const Mat<double> source = attn_test::random_matrix<double>(rng, 5, 8);
+    const auto memory = attn::prepare_memory(source, source, p);
+    attn::attend_into(memory, x, out, w, ws);
+    const auto elsewhere = std::move(p);
+    CHECK(message_of([&] { attn::attend_into(memory, x, out, w, ws); }) == "attn::MultiHeadMemory: " + moved);
+    CHECK(message_of([&] { (void)memory.query_size(); }) == "attn::MultiHeadMemory: " + moved);
+  }
+  {  // reshaped in place: the cache's keys were projected with the old shapes
+    auto p = make_params<double>(rng, 2, 8, 8, 8, 8);
+    attn::KVCache<double> cache(p, 1, 4);
+    p.wq = attn_test::random_matrix<double>(rng, 8, 16);
+    CHECK_THAT(message_of([&] { cache.append(x); }),
+               Catch::StartsWith("attn::KVCache: the MultiHeadParams it was made with have moved, changed shape or "
+                                 "been destroyed since (wq was 8x8, heads 2; now 8x16, heads 2)"));
+    p.wq = attn_test::random_matrix<double>(rng, 8, 8);  // new values, the old shapes: fine
+    cache.append(x);
+    attn::attend_into(cache, x, out, w, ws);
+    CHECK(w.cols() == 1);
+  }
+}
+
 // --- DecoderHistory ---------------------------------------------------------------------------
 
 TEMPLATE_TEST_CASE("DecoderHistory: a finished beam keeps exactly the alignments along its path",

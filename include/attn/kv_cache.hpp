@@ -64,7 +64,7 @@ class KVCache {
   /// \param reserve_steps positions reserved ahead, >= 0
   /// \throws attn::invalid_argument for bad parameters, `beams < 1` or `reserve_steps < 0`
   explicit KVCache(const MultiHeadParams<Scalar>& params, Index beams = 1, Index reserve_steps = 0)
-      : params_(&params) {
+      : params_(&params), stamp_(detail::ParamsStamp::of(params)) {
     constexpr const char* fn = "attn::KVCache";
     detail::check_multi_head_params(fn, params);
     detail::check_no_appended_keys(fn, params);
@@ -88,8 +88,15 @@ class KVCache {
   }
   KVCache(const MultiHeadParams<Scalar>&& params, Index beams = 1, Index reserve_steps = 0) = delete;
 
-  /// The parameters. \return a reference (the cache does not own them)
-  const MultiHeadParams<Scalar>& params() const { return *params_; }
+  /// The parameters (the cache points at them: they must stay alive, at one address and of one
+  /// shape while it is used).
+  /// \return a reference (the cache does not own them)
+  /// \throws attn::invalid_argument when they no longer have the shapes they had (moved out of,
+  ///         e.g. by a growing std::vector, or destroyed), saying so
+  const MultiHeadParams<Scalar>& params() const {
+    stamp_.check(*params_, "attn::KVCache");
+    return *params_;
+  }
   /// Number of beams B. \return B
   Index beams() const { return static_cast<Index>(slot_of_.size()); }
   /// Positions cached per beam (the decoding step t). \return t
@@ -119,8 +126,8 @@ class KVCache {
   void reserve(Index steps) {
     ATTN_CHECK(steps >= 0, "attn::KVCache::reserve: steps (" + std::to_string(steps) + ") must be >= 0");
     if (steps <= capacity_) return;
-    detail::checked_product("attn::KVCache::reserve", "steps·g·dh", {steps, params_->wk.cols()});
-    detail::checked_product("attn::KVCache::reserve", "steps·g·dhv", {steps, params_->wv.cols()});
+    detail::checked_product("attn::KVCache::reserve", "steps·g·dh", {steps, params().wk.cols()});
+    detail::checked_product("attn::KVCache::reserve", "steps·g·dhv", {steps, params().wv.cols()});
     for (auto* store : {&keys_, &values_}) {
       for (auto& m : *store) {
         Matrix<Scalar> grown(steps, m.cols());
@@ -198,7 +205,7 @@ class KVCache {
   void append(const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v) {
     constexpr const char* fn = "attn::KVCache::append";
     detail::check_multi_head_scalars<Scalar, DerivedK, DerivedV>();
-    const MultiHeadParams<Scalar>& p = *params_;
+    const MultiHeadParams<Scalar>& p = params();
     const Index rows = k.rows();
     ATTN_CHECK(rows >= beams() && rows % beams() == 0,
                std::string(fn) + ": k.rows() (" + std::to_string(rows) + ") must be beams() (" +
@@ -293,6 +300,7 @@ class KVCache {
   std::size_t slot_index(std::size_t b) const { return static_cast<std::size_t>(slot_of_[b]); }
 
   const MultiHeadParams<Scalar>* params_;
+  detail::ParamsStamp stamp_;           // the parameters' shapes when made (params() checks them)
   std::vector<Matrix<Scalar>> keys_;    // per slot, capacity×(g·dh)
   std::vector<Matrix<Scalar>> values_;  // per slot, capacity×(g·dhv)
   std::vector<Index> slot_of_;          // beam -> slot

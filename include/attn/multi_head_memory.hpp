@@ -46,16 +46,23 @@ struct MultiHeadMemoryAccess {
 template <typename Scalar>
 class MultiHeadMemory {
  public:
-  /// The parameters it was prepared with. \return a reference (the memory does not own them)
-  const MultiHeadParams<Scalar>& params() const { return *params_; }
+  /// The parameters it was prepared with (the memory points at them: they must stay alive, at
+  /// one address and of one shape while it is used).
+  /// \return a reference (the memory does not own them)
+  /// \throws attn::invalid_argument when they no longer have the shapes they had (moved out of,
+  ///         e.g. by a growing std::vector, or destroyed), saying so
+  const MultiHeadParams<Scalar>& params() const {
+    stamp_.check(*params_, "attn::MultiHeadMemory");
+    return *params_;
+  }
   /// Number of heads h. \return h
-  Index heads() const { return params_->heads; }
+  Index heads() const { return params().heads; }
   /// Model width D = h·dh (the projected queries' columns; the keys have g·dh). \return D
-  Index model_dim() const { return params_->model_dim(); }
+  Index model_dim() const { return params().model_dim(); }
   /// Output width O of a step (torch: D). \return `params().output_dim()`
-  Index output_dim() const { return params_->output_dim(); }
+  Index output_dim() const { return params().output_dim(); }
   /// dq: the width of a query row. \return `params.wq.rows()`
-  Index query_size() const { return params_->wq.rows(); }
+  Index query_size() const { return params().wq.rows(); }
   /// Tk: keys, padding included (the width of every weights row). \return Tk
   Index max_time() const { return keys_.rows(); }
   /// n <= Tk: the keys a query may see. \return n
@@ -69,9 +76,14 @@ class MultiHeadMemory {
  private:
   friend struct detail::MultiHeadMemoryAccess;
   MultiHeadMemory(const MultiHeadParams<Scalar>& params, Matrix<Scalar> keys, Matrix<Scalar> values, Index length)
-      : params_(&params), keys_(std::move(keys)), values_(std::move(values)), length_(length) {}
+      : params_(&params),
+        stamp_(detail::ParamsStamp::of(params)),
+        keys_(std::move(keys)),
+        values_(std::move(values)),
+        length_(length) {}
 
   const MultiHeadParams<Scalar>* params_ = nullptr;
+  detail::ParamsStamp stamp_;  // the parameters' shapes when prepared (params() checks them)
   Matrix<Scalar> keys_;
   Matrix<Scalar> values_;
   Index length_ = 0;

@@ -8,7 +8,9 @@
 #include "head_norm.hpp"
 #include "rotary.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -164,6 +166,35 @@ inline std::vector<double> alibi_slopes(Index heads) {
 }
 
 namespace detail {
+
+/// The shapes of the MultiHeadParams a KVCache or MultiHeadMemory points at, taken when it is
+/// made and compared at each use: a std::vector of parameters that grows moves its elements (the
+/// old ones are left empty, then freed) and a temporary dies. Reading them then is undefined
+/// behaviour all the same; the check turns its usual outcome (a message with nonsense shapes, a
+/// crash) into one that says what happened and what to do.
+struct ParamsStamp {
+  Index shape[10] = {};
+
+  template <typename Scalar>
+  static ParamsStamp of(const MultiHeadParams<Scalar>& p) {
+    return {{p.wq.rows(), p.wq.cols(), p.wk.rows(), p.wk.cols(), p.wv.rows(), p.wv.cols(), p.wo.rows(), p.wo.cols(),
+             p.heads, p.kv_heads}};
+  }
+
+  /// Throws attn::invalid_argument naming `who` when `p` no longer has the stamped shapes.
+  template <typename Scalar>
+  void check(const MultiHeadParams<Scalar>& p, const char* who) const {
+    const ParamsStamp now = of(p);
+    if (std::equal(std::begin(shape), std::end(shape), std::begin(now.shape))) return;
+    throw invalid_argument(std::string(who) + ": the MultiHeadParams it was made with have moved, changed shape or " +
+                           "been destroyed since (wq was " + std::to_string(shape[0]) + "x" + std::to_string(shape[1]) +
+                           ", heads " + std::to_string(shape[8]) + "; now " + std::to_string(now.shape[0]) + "x" +
+                           std::to_string(now.shape[1]) + ", heads " + std::to_string(now.shape[8]) +
+                           "): it points at them, so keep them alive, at one address and of one shape while it is "
+                           "used (a std::vector of parameters that grows moves them: reserve() it before, or hold "
+                           "them in a std::deque or a std::unique_ptr)");
+  }
+};
 
 template <typename Scalar>
 void check_bias(const char* fn, const char* what, const RowVector<Scalar>& b, Index d) {

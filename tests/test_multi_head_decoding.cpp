@@ -809,6 +809,14 @@ TEMPLATE_TEST_CASE("DecoderHistory: a finished beam keeps exactly the alignments
   CHECK(message_of([&] { history.record_cross(0, one_beam); }) ==
         "attn::DecoderHistory::record_cross: weights (2 heads, 1 rows) must have 2 heads and 3 rows (one per beam), "
         "or a multiple of 3 (P steps per beam, beam by beam)");
+  // Columns past the source length are dropped only when they are padding (weight 0): a
+  // memory of more visible keys than source_length would lose mass without a word.
+  attn::HeadWeights<Scalar> wider(heads, beams, 7);
+  for (Index i = 0; i < heads; ++i) wider.head(i).setZero();
+  wider.head(1)(2, 6) = Scalar(0.25);
+  CHECK(message_of([&] { history.record_cross(0, wider); }) ==
+        "attn::DecoderHistory::record_cross: head 1, row 2 holds 0.25 at column 6, past the source length (5): only "
+        "padding (weight 0) is dropped; make the history with the memory's length() as source_length");
   attn::HeadWeights<Scalar> three_heads(3, beams, 5);
   CHECK(message_of([&] { history.record_cross(0, three_heads); }) ==
         "attn::DecoderHistory::record_cross: weights (3 heads, 3 rows) must have 2 heads and 3 rows (one per beam), "

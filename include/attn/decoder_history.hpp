@@ -67,7 +67,8 @@ class DecoderHistory {
   /// `[b·P, (b+1)·P)` are beam b's P steps, in order).
   /// \param layer in `[0, L)`
   /// \param weights h×B·P×Tk with Tk >= T_in (padding columns are dropped)
-  /// \throws attn::invalid_argument when `layer` is out of range or `weights` has another shape
+  /// \throws attn::invalid_argument when `layer` is out of range, `weights` has another shape or
+  ///         a dropped column (past T_in) holds a weight that is not 0
   void record_cross(Index layer, const HeadWeights<Scalar>& weights) {
     record(cross_[checked(layer, "record_cross")], weights, true, "attn::DecoderHistory::record_cross");
   }
@@ -135,6 +136,22 @@ class DecoderHistory {
     ATTN_CHECK(cross || tk <= width, std::string(fn) + ": weights have " + std::to_string(tk) +
                                          " columns, more than max_steps (" + std::to_string(width) + ")");
     const Index kept = std::min(tk, width);
+    if (cross && tk > width) {
+      // Only padding may be dropped: a weight past the source length is mass the history would
+      // lose without a word (a memory of more visible keys than source_length).
+      for (Index i = 0; i < heads_; ++i) {
+        const Eigen::Map<const Matrix<Scalar>> head(weights.data() + i * weights.rows() * tk, weights.rows(), tk);
+        for (Index j = width; j < tk; ++j)
+          for (Index r = 0; r < weights.rows(); ++r) {
+            if (head(r, j) == Scalar(0)) continue;
+            throw invalid_argument(std::string(fn) + ": head " + std::to_string(i) + ", row " + std::to_string(r) +
+                                   " holds " + detail::number_text(static_cast<double>(head(r, j))) + " at column " +
+                                   std::to_string(j) + ", past the source length (" + std::to_string(width) +
+                                   "): only padding (weight 0) is dropped; make the history with the memory's "
+                                   "length() as source_length");
+          }
+      }
+    }
     auto rows = rows_.leftCols(width);
     rows.rightCols(width - kept).setZero();
     for (Index b = 0; b < beams_; ++b) {

@@ -1283,6 +1283,26 @@ TEST_CASE("multi_head: bad shapes throw attn::invalid_argument with exact messag
   p = good;
   p.wk = MatrixD::Zero(8, 6);
   CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.wk.cols() (6) must equal params.wq.cols() (8)");
+  {  // The two mistakes of a LLaMA port, named after the shapes: kv_heads left 0 for grouped-query
+     // attention, torch's q_proj.weight (out×in) not transposed.
+    attn::MultiHeadParams<double> llama;
+    llama.heads = 8;
+    llama.wq = MatrixD::Zero(64, 128);  // D = 64 in, 8 heads of 16
+    llama.wk = MatrixD::Zero(64, 32);   // 2 key/value heads
+    llama.wv = MatrixD::Zero(64, 32);
+    llama.wo = MatrixD::Zero(128, 64);
+    const MatrixD xl = MatrixD::Zero(3, 64);
+    CHECK_THROWS_ATTN(attn::multi_head(xl, llama),
+                      "attn::multi_head: params.wk.cols() (32) must equal params.wq.cols() (128) (grouped-query "
+                      "attention? set params.kv_heads = 2, the key/value heads: transformers' num_key_value_heads)");
+    llama.kv_heads = 2;
+    CHECK(attn::multi_head(xl, llama).output.cols() == 64);
+    llama.wq = MatrixD::Zero(128, 64);  // q_proj.weight as torch stores it
+    CHECK_THROWS_ATTN(attn::multi_head(xl, llama),
+                      "attn::multi_head: params.wk.cols() (32) must equal kv_heads·head_dim() (16) (params.wq "
+                      "(128x64) looks transposed: attn takes in×out, torch's q_proj.weight is out×in: wq = "
+                      "q_proj.weight.transpose())");
+  }
   p = good;
   p.wv = MatrixD::Zero(8, 4);  // heads' values 2 wide: then Wo must have 4 rows
   CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.wo.rows() (8) must equal params.wv.cols() (4)");

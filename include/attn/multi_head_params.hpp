@@ -215,10 +215,27 @@ void check_multi_head_params(const char* fn, const MultiHeadParams<Scalar>& p) {
                                    " is empty: set wq, wk, wv and wo (in×out: torch's Linear weights transposed), "
                                    "or make the params with MultiHeadParams::from_torch or from_torch_separate");
   }
-  ATTN_CHECK(d % p.heads == 0,
-             std::string(fn) + ": " + heads + " must divide the model width D (" + std::to_string(d) + ")");
+  // What a porting user most often got wrong, said after the shapes that show it: torch's
+  // q_proj.weight (out×in) given untransposed, and kv_heads left 0 for a grouped-query layer.
+  const auto hints = [&p, d]() {
+    const Index dq = p.wq.rows();
+    const Index g = p.key_value_heads();
+    if (dq != d && dq % p.heads == 0 && g >= 1 && p.wk.cols() == g * (dq / p.heads)) {
+      return " (params.wq " + shape(p.wq) + " looks transposed: attn takes in×out, torch's q_proj.weight is out×in: "
+             "wq = q_proj.weight.transpose())";
+    }
+    const Index dh = d / p.heads;
+    if (p.kv_heads == 0 && p.wk.cols() < d && dh > 0 && p.wk.cols() % dh == 0 && p.heads % (p.wk.cols() / dh) == 0) {
+      return " (grouped-query attention? set params.kv_heads = " + std::to_string(p.wk.cols() / dh) +
+             ", the key/value heads: transformers' num_key_value_heads)";
+    }
+    return std::string();
+  };
+  ATTN_CHECK(d % p.heads == 0, std::string(fn) + ": " + heads + " must divide the model width D (" +
+                                   std::to_string(d) + ")" + hints());
   if (p.kv_heads == 0) {  // one key/value head per head
-    check_equal(fn, "params.wk.cols()", p.wk.cols(), "params.wq.cols()", d);
+    ATTN_CHECK(p.wk.cols() == d, std::string(fn) + ": params.wk.cols() (" + std::to_string(p.wk.cols()) +
+                                     ") must equal params.wq.cols() (" + std::to_string(d) + ")" + hints());
     ATTN_CHECK(dv % p.heads == 0, std::string(fn) + ": " + heads + " must divide the values' width params.wv.cols() (" +
                                       std::to_string(dv) + ")");
     check_equal(fn, "params.wo.rows()", p.wo.rows(), "params.wv.cols()", dv);
@@ -227,7 +244,9 @@ void check_multi_head_params(const char* fn, const MultiHeadParams<Scalar>& p) {
     const std::string kv = "kv_heads (" + std::to_string(g) + ")";
     ATTN_CHECK(g >= 1 && p.heads % g == 0, std::string(fn) + ": " + kv + " must be 0 (one per head) or a divisor of " +
                                                heads + ": query head i reads key/value head i / (heads / kv_heads)");
-    check_equal(fn, "params.wk.cols()", p.wk.cols(), "kv_heads·head_dim()", g * p.head_dim());
+    ATTN_CHECK(p.wk.cols() == g * p.head_dim(), std::string(fn) + ": params.wk.cols() (" +
+                                                    std::to_string(p.wk.cols()) + ") must equal kv_heads·head_dim() (" +
+                                                    std::to_string(g * p.head_dim()) + ")" + hints());
     ATTN_CHECK(dv % g == 0, std::string(fn) + ": " + kv + " must divide the values' width params.wv.cols() (" +
                                 std::to_string(dv) + ")");
     check_equal(fn, "params.wo.rows()", p.wo.rows(), "heads·value_head_dim()", p.heads * (dv / g));
@@ -285,7 +304,8 @@ template <typename Scalar, typename... Derived>
 constexpr void check_multi_head_scalars() {
   check_scalar<Scalar>();
   static_assert((std::is_same<Scalar, typename Derived::Scalar>::value && ...),
-                "attn::multi_head: inputs and parameters must share one scalar type; use .cast<T>()");
+                "attn: the matrices and the MultiHeadParams of a multi-head call (multi_head and its forms, "
+                "KVCache::append, prepare_memory, from_torch) must share one scalar type; use .cast<T>()");
 }
 
 template <typename Scalar, typename Derived>

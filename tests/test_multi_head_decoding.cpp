@@ -594,10 +594,12 @@ TEST_CASE("KVCache: an empty cache, clear, and the errors", "[multi_head][decodi
   const auto p = make_params<double>(rng, 2, 6, 6, 6, 6);
   attn::KVCache<double> cache(p, 2);
   const Mat<double> x = attn_test::random_matrix<double>(rng, 2, 6);
-  const auto empty = attn::attend(cache, x);
-  CHECK(empty.num_fully_masked() == 2);
-  CHECK(empty.weights.cols() == 0);
-  CHECK(empty.output.row(1) == p.bo);
+  // Attending before appending: the query would see nothing, not even itself (a new user's
+  // decoder gave plausible, wrong numbers). Refused, saying the order.
+  const std::string empty = "attn::attend: the cache is empty (steps() is 0): append each beam's position first, then "
+                            "attend (cache.append(x); attend(cache, x)): a self-attention query sees itself and the "
+                            "positions before it";
+  CHECK(attn_test::message_of([&] { (void)attn::attend(cache, x); }) == empty);
   cache.append(x);
   cache.reorder(std::vector<int>{1, 1});
   CHECK(cache.slot(0) == 1);
@@ -648,21 +650,24 @@ TEST_CASE("KVCache: an empty cache, clear, and the errors", "[multi_head][decodi
   attn::MultiHeadWorkspace<double> ws;
   attn::HeadWeights<double> w;
   Mat<double> out(2, 6);
-  // An empty cache takes one query row per beam (no key: flagged); P positions need P cached.
+  // An empty cache is refused whatever the query; P positions need P cached.
+  CHECK(message_of([&] { attn::attend_into(cache, Mat<double>(2, 6), out, w, ws); }) == empty);
+  CHECK(message_of([&] { attn::attend_into(cache, Mat<double>(4, 6), out, w, ws); }) == empty);
+  cache.append(Mat<double>::Ones(2, 6));  // one position per beam
   CHECK(message_of([&] { attn::attend_into(cache, Mat<double>(1, 6), out, w, ws); }) ==
         "attn::attend: query.rows() (1) must be beams() (2) times P, each beam's last P positions, P in [1, "
-        "max(steps(), 1)] (1)");
+        "steps()] (1)");
   CHECK(message_of([&] { attn::attend_into(cache, Mat<double>(4, 6), out, w, ws); }) ==
         "attn::attend: query.rows() (4) must be beams() (2) times P, each beam's last P positions, P in [1, "
-        "max(steps(), 1)] (1)");
+        "steps()] (1)");
   CHECK(message_of([&] { attn::attend_into(cache, Mat<double>(2, 5), out, w, ws); }) ==
         "attn::attend: query (2x5) must be (2x6)");
-  cache.append(Mat<double>::Ones(4, 6));  // two positions per beam
+  cache.append(Mat<double>::Ones(2, 6));  // two positions per beam
   CHECK(message_of([&] { attn::attend_into(cache, Mat<double>::Ones(4, 6), out, w, ws); }) ==
         "attn::attend: output (2x6) must be (4x6)");
   CHECK(message_of([&] { attn::attend_into(cache, Mat<double>(6, 6), out, w, ws); }) ==
         "attn::attend: query.rows() (6) must be beams() (2) times P, each beam's last P positions, P in [1, "
-        "max(steps(), 1)] (2)");
+        "steps()] (2)");
 }
 
 TEST_CASE("KVCache and MultiHeadMemory: parameters moved out or reshaped since are named, not read",

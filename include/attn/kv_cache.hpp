@@ -329,9 +329,9 @@ class KVCache {
 /// before its window or chunk).
 /// Torch's arithmetic, as the MultiHeadMemory step: up to 8 positions per beam one row at a time
 /// (bit for bit what P one-position steps give when B·P ≤ 8), more as one causal scaled
-/// dot-product per beam and head. An empty cache (P = 1): zero weights, output `bo`, rows
-/// flagged in `ws.fully_masked()`. Allocates nothing once `ws` and `weights` have seen these
-/// shapes.
+/// dot-product per beam and head. An empty cache is refused: a self-attention query sees itself,
+/// so its position is appended first (attending before appending gave plausible, wrong numbers).
+/// Allocates nothing once `ws` and `weights` have seen these shapes.
 /// \param cache the layer's cache
 /// \param query B·P×dq
 /// \param output B·P×O (torch: B·P×D), written
@@ -339,9 +339,9 @@ class KVCache {
 /// \param ws reusable scratch; reports the fully masked rows of the last step
 /// \param options probability function (per head) and scale (unset: 1/sqrt(dh)); return_scores
 ///        is not supported
-/// \return the number of query rows that saw no key (B for an empty cache, else 0)
-/// \throws attn::invalid_argument when `query`'s rows are not B·P with P in [1, max(steps(), 1)],
-///         its columns not dq, `output` is not B·P×O, the scale is not finite or
+/// \return the number of query rows that saw no key (0: each sees at least itself)
+/// \throws attn::invalid_argument when the cache is empty, `query`'s rows are not B·P with P in
+///         [1, steps()], its columns not dq, `output` is not B·P×O, the scale is not finite or
 ///         options.return_scores is set
 template <typename Scalar, typename DerivedQ>
 Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ>& query,
@@ -357,10 +357,13 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
   const Index beams = cache.beams();
   const Index rows = query.rows();
   const Index count = rows / beams;  // P, the positions each beam queries
-  ATTN_CHECK(rows % beams == 0 && count >= 1 && count <= std::max<Index>(t, 1),
+  ATTN_CHECK(t >= 1, std::string(fn) + ": the cache is empty (steps() is 0): append each beam's position first, "
+                                       "then attend (cache.append(x); attend(cache, x)): a self-attention query "
+                                       "sees itself and the positions before it");
+  ATTN_CHECK(rows % beams == 0 && count >= 1 && count <= t,
              std::string(fn) + ": query.rows() (" + std::to_string(rows) + ") must be beams() (" +
-                 std::to_string(beams) + ") times P, each beam's last P positions, P in [1, max(steps(), 1)] (" +
-                 std::to_string(std::max<Index>(t, 1)) + ")");
+                 std::to_string(beams) + ") times P, each beam's last P positions, P in [1, steps()] (" +
+                 std::to_string(t) + ")");
   detail::check_shape(fn, "query", query, rows, p.wq.rows());
   const bool by_rows = count <= detail::step_gemv_rows;  // else one scaled dot-product per beam and head
   if (!by_rows) {  // its Workspace: the second of ws's heads (the first holds the step's scratch)
@@ -368,10 +371,6 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
     if (heads.size() < 2) heads.resize(2);
   }
   const auto attend_heads = [&](detail::StepScratch<Scalar>& s, HeadWeights<Scalar>& w) {
-    if (t == 0) {  // no position yet: every head's output is 0 (and the h×B×0 weights have no row)
-      s.concat.setZero();
-      return;
-    }
     const Index past = t - count;  // positions before the queried ones
     if (p.rotary) {  // beam b's query row b·P + r is position past + r
       auto& rotary = detail::MultiHeadWorkspaceAccess::rotary(ws);

@@ -332,7 +332,7 @@ inline std::size_t max_shown_label_width(const std::vector<std::string>& labels,
 
 // The default number of maps per row of a grid: the one whose grid of cells (n maps of
 // map_rows x map_cols cells each) is closest to square, ties to more columns (screens are wider
-// than tall). For square maps that is ceil(sqrt(n)), as before 0.14.1; 1xT maps (a many-to-one
+// than tall). For square maps that is ceil(sqrt(n)), as before 0.15.0; 1xT maps (a many-to-one
 // layer's weights, one per epoch) go one under another, Tx1 maps side by side.
 inline Index squarest_grid_columns(Index n, Index map_rows, Index map_cols) {
   Index best = 1;

@@ -307,6 +307,37 @@ TEST_CASE("index ticks at nice steps when there are no labels", "[compose][svg][
   CHECK(attn::io::heatmap_svg(Eigen::MatrixXd::Random(120, 24), labelled).find("row-ticks") == std::string::npos);
 }
 
+TEST_CASE("index ticks of a pooled map count the larger map's rows and columns", "[compose][svg][ticks]") {
+  // A 7×12 map whose cells each pool 3 rows and 4 columns of a 21×48 (or 19×45: the last blocks
+  // partial) map: the ticks are the larger map's indices, each at the drawn cell holding it, and
+  // stop at the last block's first index (which the larger map surely has: row 18, not 20).
+  attn::io::HeatmapOptions options;
+  options.index_block_rows = 3;
+  options.index_block_cols = 4;
+  options.raster = attn::io::HeatmapRaster::never;
+  const std::string svg = attn::io::heatmap_svg(Eigen::MatrixXd::Random(7, 12), options);
+  ATTN_CHECK_WELL_FORMED(svg);
+  CHECK(group_texts(svg, "row-ticks") == std::vector<std::string>{"0", "5", "10", "15"});  // rows up to 18
+  CHECK(group_texts(svg, "col-ticks") == std::vector<std::string>{"0", "10", "20", "30", "40"});  // up to 44
+  // Where: tick t at (t + 0.5) / block cells from the map's edge.
+  const std::regex cell_re("<rect x=\"([-0-9.]+)\" y=\"[-0-9.]+\" width=\"([-0-9.]+)\"");
+  std::smatch cell;
+  REQUIRE(std::regex_search(svg, cell, cell_re));
+  const double left = std::stod(cell[1]), size = std::stod(cell[2]);
+  const std::size_t group = svg.find("<g class=\"col-ticks\"");
+  const std::string ticks = svg.substr(group, svg.find("</g>", group) - group);
+  const std::regex text_re("<text x=\"([-0-9.]+)\"[^>]*>([0-9]+)<");
+  int seen = 0;
+  for (std::sregex_iterator it(ticks.begin(), ticks.end(), text_re), end; it != end; ++it, ++seen) {
+    const double t = std::stod((*it)[2]);
+    CHECK(std::stod((*it)[1]) == Approx(left + (t + 0.5) / 4.0 * size).margin(0.02));
+  }
+  CHECK(seen == 5);
+  options.index_block_rows = 0;
+  CHECK(message_of([&] { (void)attn::io::heatmap_svg(Eigen::MatrixXd::Random(2, 2), options); }) ==
+        "attn::io::heatmap_svg: options.index_block_rows (0) and index_block_cols (4) must be >= 1");
+}
+
 // A map of a few pixels (attn-plot --max-size 16 on a pooled map): index ticks whose numbers would
 // touch are left out, and the column axis title, wider than the map, stays inside the picture.
 TEST_CASE("a map of a few pixels: ticks apart, the axis title inside the picture", "[compose][svg][ticks]") {

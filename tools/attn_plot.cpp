@@ -2033,9 +2033,10 @@ int run_weights_titled(const Arguments& a, Weights w, std::ostream& out, std::os
     if (a.format == "png") err << "attn-plot: note: '" << a.weights << "' is drawn " << w.pooled << "\n";
     Arguments titled = a;
     titled.title = a.title.empty() ? w.pooled : a.title + " \u2014 " + w.pooled;
-    // Tick marks count pooled cells: the axes say how many of the file's rows and columns each is.
+    // Tick marks count the file's rows and columns (heatmap_options sets the blocks); the axes
+    // say how many of them each drawn cell pools.
     const auto blocks = [](const std::string& mine, long long n, const char* what) {
-      return (mine.empty() ? std::string(what) : mine) + " (blocks of " + std::to_string(n) + ")";
+      return (mine.empty() ? std::string(what) : mine) + " (" + std::to_string(n) + " per cell)";
     };
     titled.row_title = blocks(a.row_title, w.pool_rows, "row");
     titled.col_title = blocks(a.col_title, w.pool_cols, "column");
@@ -2130,6 +2131,8 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
                    " is for highlighted tokens, but this page shows the " + shape_text(first) +
                        " map as a heatmap image (--colormap colours it; --query N or --raster never keep the text)");
       attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
+      options.index_block_rows = static_cast<attn::Index>(w.pool_rows);  // a pooled map's ticks: the file's rows
+      options.index_block_cols = static_cast<attn::Index>(w.pool_cols);
       options.raster = attn::io::HeatmapRaster::always;
       check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a, true);
       const std::string note = "A " + shape_text(first) + " map" +
@@ -2278,6 +2281,8 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
                  " is for a grid of 3-D WEIGHTS: --truth draws a pair (--layout beside or under)");
   }
   attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
+  options.index_block_rows = static_cast<attn::Index>(w.pool_rows);  // a pooled map's ticks: the file's rows
+  options.index_block_cols = static_cast<attn::Index>(w.pool_cols);
   options.mask = w.pooled.empty() ? mask_option(a, w.maps) : pooled_mask_option(a, w);
 
   if (!a.truth.empty()) {

@@ -1001,6 +1001,13 @@ else
     if grep -q 'pooled from 300×200 to 60×50 (mean of 5×4 cells)' pool_display.svg; then pass; else
         fail "pool display: no pooled title"
     fi
+    # Its index ticks count the file's columns (0, 50, 100, 150 at 4 per cell, those that fit
+    # apart in 60 px), not the pooled cells (0 to 49).
+    ticks="$(sed -n '/<g class="col-ticks"/,/<\/g>/p' pool_display.svg | grep -o '>[0-9]*</text>' | tr -d '<>/text' | tr '\n' ' ')"
+    if echo "$ticks" | grep -Eq '^0 ((50|100|150) )*$' && echo "$ticks" | grep -Eq '(100|150) $' \
+        && grep -q '>column (4 per cell)<' pool_display.svg; then pass; else
+        fail "pool display: column ticks '$ticks', not the file's columns (0, 50, 100, 150)"
+    fi
     printf '%s\n' $(seq 1 200) >cols200.txt
     ok "pool display labels" pool_display_labels.svg mid.npy --max-size 60 --cols cols200.txt
     ok "pool display vector" pool_display_vector.svg mid.npy --max-size 60 --raster never --max-bytes 100000000

@@ -81,15 +81,19 @@ inline void svg_masked_pattern(std::string& out, const std::string& id) {
 
 /// Index numbers along an unlabelled axis: rows left of the map, columns above it.
 inline void svg_index_ticks(std::string& out, Index count, bool rows, double left, double top, double cell,
-                            double font) {
+                            double font, Index block = 1) {
   out += std::string("<g class=\"") + (rows ? "row-ticks" : "col-ticks") + "\" font-size=\"" + svg_num(font) + "\"" +
          (rows ? " text-anchor=\"end\"" : " text-anchor=\"middle\"") + ">\n";
   // A tick whose number would touch the previous one's is left out (a map of a few pixels: the
   // ticks of index_ticks then lie closer than their numbers are wide, or tall).
   double last_at = 0;
   std::size_t last_digits = 0;
-  for (const Index t : index_ticks(count)) {
-    const double at = (static_cast<double>(t) + 0.5) * cell;
+  // With blocks, tick t counts the larger map's rows: it sits at the middle of its own row there,
+  // (t + 0.5) / block cells along (the drawn cell that holds it). The last block may be partial:
+  // ticks stop at its first row, which the larger map surely has.
+  const auto b = static_cast<double>(block);
+  for (const Index t : index_ticks((count - 1) * block + 1)) {
+    const double at = (static_cast<double>(t) + 0.5) / b * cell;
     const std::size_t digits = std::to_string(t).size();
     const double room = rows ? font + 1
                              : 0.5 * static_cast<double>(digits + last_digits) * svg_char_width(font) + 3;
@@ -173,8 +177,12 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
   }
   const std::string label_font = svg_num(layout.label_font);
   const auto step = static_cast<std::size_t>(layout.label_step);
-  if (options.index_ticks && col_labels.empty() && cols > 0) svg_index_ticks(out, cols, false, left, top, cell, layout.tick_font);
-  if (options.index_ticks && row_labels.empty() && rows > 0) svg_index_ticks(out, rows, true, left, top, cell, layout.tick_font);
+  if (options.index_ticks && col_labels.empty() && cols > 0) {
+    svg_index_ticks(out, cols, false, left, top, cell, layout.tick_font, options.index_block_cols);
+  }
+  if (options.index_ticks && row_labels.empty() && rows > 0) {
+    svg_index_ticks(out, rows, true, left, top, cell, layout.tick_font, options.index_block_rows);
+  }
   if (!col_labels.empty()) {
     out += "<g class=\"col-labels\" font-size=\"" + label_font + "\">\n";
     for (std::size_t j = 0; j < col_labels.size(); j += step) {
@@ -296,6 +304,9 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
              std::string(who) + ": options.raster_threshold (" + std::to_string(options.raster_threshold) + ") must be >= 0");
   ATTN_CHECK(options.grid_columns >= 0,
              std::string(who) + ": options.grid_columns (" + std::to_string(options.grid_columns) + ") must be >= 0");
+  ATTN_CHECK(options.index_block_rows >= 1 && options.index_block_cols >= 1,
+             std::string(who) + ": options.index_block_rows (" + std::to_string(options.index_block_rows) +
+                 ") and index_block_cols (" + std::to_string(options.index_block_cols) + ") must be >= 1");
 
   const HeatmapScale scale = heatmap_scale(panels, options, who);
   const HeatmapLayout layout = heatmap_layout(panels, options);

@@ -71,6 +71,11 @@ struct HeatmapOptions {
   /// Index numbers (nice steps: 0, 5, 10 … or 0, 50, 100 …) along an axis that has no labels,
   /// as matplotlib's imshow shows them.
   bool index_ticks = true;
+  /// Each drawn row (column) stands for this many rows (columns) of a larger map, as a pooled
+  /// map's cells do (attn-plot --pool): the index ticks then count the larger map's rows and
+  /// columns (0, 1000, 2000 …), each at the drawn cell that holds it. >= 1.
+  Index index_block_rows = 1;
+  Index index_block_cols = 1;  ///< as index_block_rows, for columns
   /// Which cells were masked: cells the mask hides are drawn hatched (not in a colour of the
   /// scale) and the legend says "masked". Default: nothing hidden, nothing hatched. Must fit
   /// every map drawn (attn::invalid_argument otherwise); a grid panel's own mask overrides it.
@@ -410,7 +415,9 @@ inline HeatmapLayout heatmap_layout(const std::vector<PanelView>& panels, const 
     row_width = std::max(row_width, max_shown_label_width(*p.row_labels, layout.label_step, options.max_label_length));
     col_width = std::max(col_width, max_shown_label_width(*p.col_labels, layout.label_step, options.max_label_length));
     if (options.index_ticks && p.row_labels->empty() && p.values->rows() > 0) {
-      row_tick_chars = std::max(row_tick_chars, std::to_string(index_ticks(p.values->rows()).back()).size());
+      row_tick_chars = std::max(
+          row_tick_chars,
+          std::to_string(index_ticks((p.values->rows() - 1) * options.index_block_rows + 1).back()).size());
     }
     col_ticks = col_ticks || (options.index_ticks && p.col_labels->empty() && p.values->cols() > 0);
     any_title = any_title || !p.title->empty();

@@ -377,7 +377,7 @@ TEST_CASE("html: scale min_max makes the smallest weight white, as pandas' backg
   CHECK(shade(below, "a") == "#ffffff");
   CHECK(below.find("weight -0.500 <span") != std::string::npos);
   // (+inf takes the top end's colour; the legend says where infinite weights are drawn.)
-  CHECK(below.find("</span> 0.200 (white: the smallest weight) &#183; \xC2\xB1inf: at the ends of the scale</div>") !=
+  CHECK(below.find("</span> 0.200 (white: the smallest weight) \xC2\xB7 \xC2\xB1inf: at the ends of the scale</div>") !=
         std::string::npos);
   CHECK(shade(below, "b") == "#e6550d");
   CHECK(zero.find("inf: at the ends") == std::string::npos);  // finite weights: no such note

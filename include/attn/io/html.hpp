@@ -233,10 +233,10 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
                           : std::string(" (white: the smallest weight)")) +
            // Weights the scale cannot place: NaN in grey (as the SVG heatmap's legend says), and
            // ±inf drawn at the ends of the scale (their tooltips say inf).
-           (any_nan ? std::string(" &#183; <span style=\"display:inline-block;width:1.2em;height:0.9em;"
+           (any_nan ? std::string(" \xC2\xB7 <span style=\"display:inline-block;width:1.2em;height:0.9em;"
                                   "vertical-align:middle;border:1px solid #808080;background:#d9d9d9\"></span> NaN")
                     : std::string()) +
-           (any_infinite ? std::string(" &#183; \xC2\xB1inf: at the ends of the scale") : std::string()) +
+           (any_infinite ? std::string(" \xC2\xB7 \xC2\xB1inf: at the ends of the scale") : std::string()) +
            "</div>\n";
   }
   out += "</div>\n";

@@ -1045,7 +1045,12 @@ std::string too_many_axes(const std::string& path, const NpySelection& s, const 
 /// never, a histogram, a single row or column (bars or a strip), png (a pixel per cell), and
 /// never in --view or --animate.
 bool pools_by_default(const Arguments& a, long long rows, long long cols) {
-  return (a.format == "svg" || a.format == "html") && !a.view && !a.animate && rows > 1 && cols > 1 &&
+  // html shows a map as a picture above the raster threshold (or with --raster always), and as
+  // highlighted text below it, whose tokens are the map's own: pooled only as a picture.
+  const bool html_picture = a.format == "html" && cols > 1 &&
+                            (a.raster == "always" ||
+                             (a.raster == "auto" && rows > attn::io::HeatmapOptions().raster_threshold / cols));
+  return (a.format == "svg" || html_picture) && !a.view && !a.animate && rows > 1 && cols > 1 &&
          a.rows_file.empty() && a.cols_file.empty() && a.chars_file.empty() && !a.query && a.truth.empty() &&
          (a.mask.empty() || a.mask == "causal") && a.raster != "never" && !a.hist && !a.bars;
 }

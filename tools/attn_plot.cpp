@@ -617,10 +617,13 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     } else if (arg == "--colormap") {
       a.colormap = value();
       a.colormap_given = true;
-      if (a.colormap != "viridis" && a.colormap != "greys" && a.colormap != "grays" && a.colormap != "Greys") {
-        const bool gray = a.colormap == "gray" || a.colormap == "grey" || a.colormap == "Gray" || a.colormap == "Grey";
+      try {
+        (void)attn::io::parse_colormap(a.colormap);  // the names it knows
+      } catch (const attn::invalid_argument&) {
         throw usage_error("--colormap must be viridis or greys, not '" + a.colormap + "'" +
-                          (gray ? " (matplotlib's gray, white for the high weights, is --colormap greys --reverse)" : ""));
+                          (attn::io::detail::is_matplotlib_gray(a.colormap)
+                               ? " (matplotlib's gray, white for the high weights, is --colormap greys --reverse)"
+                               : ""));
       }
     } else if (arg == "--bars") {
       flag();
@@ -1037,6 +1040,8 @@ std::string too_many_axes(const std::string& path, const NpySelection& s, const 
 // attn::io::read_npy_header) and read once in file order, each cell added to (or compared with)
 // the pooled cell of its block: memory is the pooled map, whatever the file's size.
 
+bool drawn_as_image(const Arguments& a, attn::Index cells);  // (below, with the label-size checks)
+
 /// Whether a rows×cols map with more rows or columns than --max-size pixels is pooled without
 /// --pool: a cell would be smaller than a pixel, and a browser scaling the image down shows some
 /// cells and drops the others (four spikes of a 2000×2000 map came out as one pixel), where
@@ -1046,10 +1051,9 @@ std::string too_many_axes(const std::string& path, const NpySelection& s, const 
 /// never in --view or --animate.
 bool pools_by_default(const Arguments& a, long long rows, long long cols) {
   // html shows a map as a picture above the raster threshold (or with --raster always), and as
-  // highlighted text below it, whose tokens are the map's own: pooled only as a picture.
-  const bool html_picture = a.format == "html" && cols > 1 &&
-                            (a.raster == "always" ||
-                             (a.raster == "auto" && rows > attn::io::HeatmapOptions().raster_threshold / cols));
+  // highlighted text below it, whose tokens are the map's own: pooled only as a picture. (Asked
+  // only below --max-cells, npy_map_to_pool: rows·cols does not overflow.)
+  const bool html_picture = a.format == "html" && drawn_as_image(a, static_cast<attn::Index>(rows * cols));
   return (a.format == "svg" || html_picture) && !a.view && !a.animate && rows > 1 && cols > 1 &&
          a.rows_file.empty() && a.cols_file.empty() && a.chars_file.empty() && !a.query && a.truth.empty() &&
          (a.mask.empty() || a.mask == "causal") && a.raster != "never" && !a.hist && !a.bars;
@@ -1789,15 +1793,14 @@ class NpzInputs {
     return extract(zip, archive, name, to);
   }
 
-  /// For --view's layers: `path` resolved as above, except that an archive of several arrays
-  /// given without a name is every array, one layer each, in the order of the numbers in their
-  /// names (np.savez's arr_0, arr_1, ... arr_10; layer_2 before layer_10).
+  /// For --view's layers: `path` resolved as above, except that an archive given without a name
+  /// is every array, one layer each (one array: that one, as resolve() takes it), in the order
+  /// of the numbers in their names (np.savez's arr_0, arr_1, ... arr_10; layer_2 before layer_10).
   std::vector<std::string> resolve_layers(const std::string& path, const std::string& what) {
     const std::string archive = archive_of(path);
     if (archive != path || !is_zip_file(archive)) return {resolve(path, what)};
     attn::io::detail::ZipArchive zip = attn::io::detail::zip_open(archive, "attn-plot");
     std::vector<std::string> names = checked_names(zip, archive, what);
-    if (names.size() == 1) return {resolve(path, what)};
     // The number in a name (the last run of digits), or -1: names without one keep their place, first.
     const auto number = [](const std::string& n) {
       const std::size_t end = n.find_last_of("0123456789");

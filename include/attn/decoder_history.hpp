@@ -140,9 +140,9 @@ class DecoderHistory {
       // Only padding may be dropped: a weight past the source length is mass the history would
       // lose without a word (a memory of more visible keys than source_length).
       for (Index i = 0; i < heads_; ++i) {
-        const Eigen::Map<const Matrix<Scalar>> head(weights.data() + i * weights.rows() * tk, weights.rows(), tk);
+        const auto head = weights.head(i);
         for (Index j = width; j < tk; ++j)
-          for (Index r = 0; r < weights.rows(); ++r) {
+          for (Index r = 0; r < rows_in; ++r) {
             if (head(r, j) == Scalar(0)) continue;
             throw invalid_argument(std::string(fn) + ": head " + std::to_string(i) + ", row " + std::to_string(r) +
                                    " holds " + detail::number_text(static_cast<double>(head(r, j))) + " at column " +
@@ -156,10 +156,7 @@ class DecoderHistory {
     rows.rightCols(width - kept).setZero();
     for (Index b = 0; b < beams_; ++b) {
       for (Index p = 0; p < per_beam; ++p) {
-        for (Index i = 0; i < heads_; ++i) {
-          const Eigen::Map<const Matrix<Scalar>> head(weights.data() + i * rows_in * tk, rows_in, tk);
-          rows.row(i).head(kept) = head.row(b * per_beam + p).head(kept);
-        }
+        for (Index i = 0; i < heads_; ++i) rows.row(i).head(kept) = weights.head(i).row(b * per_beam + p).head(kept);
         history.record(b, rows);
       }
     }

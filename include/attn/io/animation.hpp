@@ -91,12 +91,12 @@ inline std::string animation_grid_svg(const std::vector<AnimationFrame>& frames,
   const std::size_t samples = frames.front().maps.size();
   const std::size_t per_sample = panels.size() / samples;
   const Matrix<double>& first_map = frames.front().maps.front();
-  const bool strips = first_map.cols() >= 4 * first_map.rows() && first_map.cols() > 1;
-  if (strips && per_sample > 1) {
-    std::vector<HeatmapPanel> by_frame;
+  const bool by_frame = first_map.cols() >= 4 * first_map.rows() && first_map.cols() > 1 && per_sample > 1;
+  if (by_frame) {
+    std::vector<HeatmapPanel> reordered;
     for (std::size_t p = 0; p < per_sample; ++p)
-      for (std::size_t k = 0; k < samples; ++k) by_frame.push_back(panels[k * per_sample + p]);
-    panels = std::move(by_frame);
+      for (std::size_t k = 0; k < samples; ++k) reordered.push_back(panels[k * per_sample + p]);
+    panels = std::move(reordered);
   }
   const detail::HeatmapScale scale = detail::animation_scale(frames, truth, options, who);
   HeatmapOptions look;
@@ -108,7 +108,7 @@ inline std::string animation_grid_svg(const std::vector<AnimationFrame>& frames,
   look.vmin = scale.vmin;
   look.vmax = scale.vmax;
   look.colorbar_label = options.colorbar_label;
-  look.grid_columns = strips && per_sample > 1 ? static_cast<Index>(samples) : static_cast<Index>(per_sample);
+  look.grid_columns = static_cast<Index>(by_frame ? samples : per_sample);
   // Cells big enough for the panel titles ("sample 1: epoch 10") to fit over their maps (up to
   // 40 characters, cells up to 64 px), so that neighbouring titles do not overlap.
   double cell = 0;

@@ -178,6 +178,14 @@ inline Rgb contrasting_text_color(Rgb background) {
   return (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) ? Rgb{0, 0, 0} : Rgb{255, 255, 255};
 }
 
+namespace detail {
+/// matplotlib's "gray" (and its spellings), which runs the other way from greys: black for 0,
+/// white for the high weights. Named in the messages that refuse it.
+inline bool is_matplotlib_gray(std::string_view name) {
+  return name == "gray" || name == "grey" || name == "Gray" || name == "Grey";
+}
+}  // namespace detail
+
 /// The map named `name` ("viridis", "greys"; case-sensitive). Throws attn::invalid_argument
 /// naming `who` and the known names otherwise.
 /// \param name "viridis" or "greys" ("grays" and matplotlib's "Greys" are read as greys too)
@@ -187,10 +195,11 @@ inline Rgb contrasting_text_color(Rgb background) {
 inline Colormap parse_colormap(std::string_view name, const char* who = "attn::io::parse_colormap") {
   if (name == "viridis") return Colormap::viridis;
   if (name == "greys" || name == "grays" || name == "Greys") return Colormap::greys;  // matplotlib: "Greys"
-  // matplotlib's "gray" runs the other way (black for 0, white for the high weights).
-  const bool gray = name == "gray" || name == "grey" || name == "Gray" || name == "Grey";
   throw invalid_argument(std::string(who) + ": unknown colour map '" + std::string(name) + "' (known: viridis, greys" +
-                         (gray ? "; matplotlib's gray, white for the high weights, is greys reversed" : "") + ")");
+                         (detail::is_matplotlib_gray(name) ? "; matplotlib's gray, white for the high weights, is greys "
+                                                             "reversed"
+                                                           : "") +
+                         ")");
 }
 
 /// The name of `map`, as parse_colormap() reads it.

@@ -89,10 +89,9 @@ inline void svg_index_ticks(std::string& out, Index count, bool rows, double lef
   double last_at = 0;
   std::size_t last_digits = 0;
   // With blocks, tick t counts the larger map's rows: it sits at the middle of its own row there,
-  // (t + 0.5) / block cells along (the drawn cell that holds it). The last block may be partial:
-  // ticks stop at its first row, which the larger map surely has.
+  // (t + 0.5) / block cells along (the drawn cell that holds it).
   const auto b = static_cast<double>(block);
-  for (const Index t : index_ticks((count - 1) * block + 1)) {
+  for (const Index t : index_ticks(count, block)) {
     const double at = (static_cast<double>(t) + 0.5) / b * cell;
     const std::size_t digits = std::to_string(t).size();
     const double room = rows ? font + 1

@@ -291,6 +291,11 @@ inline std::vector<Index> index_ticks(Index count) {
   return ticks;
 }
 
+/// Index ticks for `count` drawn rows or columns that each stand for `block` of a larger map
+/// (HeatmapOptions::index_block_rows): the larger map's indices, up to the last block's first
+/// (the last block may be partial; its first index the larger map surely has).
+inline std::vector<Index> index_ticks(Index count, Index block) { return index_ticks((count - 1) * block + 1); }
+
 /// True when the panel has a mask that hides at least one of its cells.
 inline bool panel_has_masked_cell(const PanelView& p) {
   if (p.mask == nullptr || p.mask->is_all_visible()) return false;
@@ -417,7 +422,7 @@ inline HeatmapLayout heatmap_layout(const std::vector<PanelView>& panels, const 
     if (options.index_ticks && p.row_labels->empty() && p.values->rows() > 0) {
       row_tick_chars = std::max(
           row_tick_chars,
-          std::to_string(index_ticks((p.values->rows() - 1) * options.index_block_rows + 1).back()).size());
+          std::to_string(index_ticks(p.values->rows(), options.index_block_rows).back()).size());
     }
     col_ticks = col_ticks || (options.index_ticks && p.col_labels->empty() && p.values->cols() > 0);
     any_title = any_title || !p.title->empty();

@@ -48,6 +48,8 @@ TEMPLATE_TEST_CASE("history: a batch with unequal source lengths", "[history]", 
   std::vector<attn::Matrix<Scalar>> rows;
   for (Index t = 0; t < 6; ++t) {  // past the reservation of 4
     rows.push_back(attn_test::random_matrix<Scalar>(rng, 3, 5, 0.0, 1.0));
+    rows.back().row(1).tail(3).setZero();  // padding past each source length
+    rows.back().row(2).setZero();
     h.record(rows.back());
   }
   for (Index b = 0; b < 3; ++b) {
@@ -134,7 +136,7 @@ TEST_CASE("history: beams keep their source length, reorder after growth", "[his
   attn::AlignmentHistory<float> h(std::vector<Index>{3, 3, 5, 5});
   attn::Matrix<float> step = attn::Matrix<float>::Zero(4, 5);
   for (Index t = 0; t < 20; ++t) {  // no reservation: grows while beams are reordered
-    for (Index b = 0; b < 4; ++b) step.row(b).setConstant(static_cast<float>(100 * t + b));
+    for (Index b = 0; b < 4; ++b) step.row(b).head(h.source_length(b)).setConstant(static_cast<float>(100 * t + b));
     h.record(step);
     h.reorder(std::vector<Index>{1, 1, 2, 2});
   }
@@ -155,6 +157,7 @@ TEST_CASE("history: per-head rows and their mean", "[history][heads]") {
       0.5, 0.5, 0.0,       //
       1.0, 0.0, 0.0;
   MatrixXd step1 = step0.colwise().reverse();
+  step1.bottomRows(2).col(2).setZero();  // sequence 1's padding
   h.record(step0);
   h.record(step1);
   CHECK(h.view(0, 0).rows() == 2);
@@ -208,6 +211,25 @@ TEST_CASE("history argument checks", "[history][errors]") {
                     "attn::AlignmentHistory::reorder: parents.size() (2) must equal batch_size() (3)");
   CHECK_THROWS_WITH(h.reorder(std::vector<int>{0, 3, 2}),
                     "attn::AlignmentHistory::reorder: parents[1] (3) must be in [0, 3)");
+  // A weight past the source length (a memory prepared without the sequence's length) is refused,
+  // and a batch step records nothing when one sequence's row is refused.
+  MatrixXd leaked = MatrixXd::Zero(3, 5);
+  leaked.row(0) << 0.25, 0.25, 0.25, 0.25, 0.0;
+  leaked.row(1) << 0.25, 0.25, 0.25, 0.25, 0.0;
+  leaked.row(2) << 0.25, 0.25, 0.0, 0.5, 0.0;
+  CHECK_THROWS_WITH(h.record(leaked),
+                    "attn::AlignmentHistory::record: sequence 2, head 0 holds 0.5 at column 3, past its source "
+                    "length (2): only padding (weight 0) is dropped; give the memory the sequence's length "
+                    "(prepare_memory's length, TF's memory_sequence_length) or make the history with the lengths "
+                    "the memory has");
+  CHECK(h.steps(0) == 0);
+  CHECK_THROWS_WITH(h.record(0, leaked.row(0) + MatrixXd::Constant(1, 5, 1e-300)),
+                    Catch::Contains("sequence 0, head 0 holds 1e-300 at column 4, past its source length (4)"));
+  h.record(0, leaked.row(0));  // zeros past the length are padding
+  leaked(2, 3) = 0.0;
+  h.record(leaked);
+  CHECK(h.steps(0) == 2);
+  CHECK(h.steps(2) == 1);
   CHECK_THROWS_WITH(h.reorder(std::vector<int>{2, 1, 2}),
                     "attn::AlignmentHistory::reorder: parents[0] (2) has source length 2 but sequence 0 has 4");
 }

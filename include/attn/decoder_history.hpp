@@ -137,19 +137,14 @@ class DecoderHistory {
                                          " columns, more than max_steps (" + std::to_string(width) + ")");
     const Index kept = std::min(tk, width);
     if (cross && tk > width) {
-      // Only padding may be dropped: a weight past the source length is mass the history would
-      // lose without a word (a memory of more visible keys than source_length).
-      for (Index i = 0; i < heads_; ++i) {
+      for (Index i = 0; i < heads_; ++i) {  // only padding may be dropped (first_dropped_weight)
         const auto head = weights.head(i);
-        for (Index j = width; j < tk; ++j)
-          for (Index r = 0; r < rows_in; ++r) {
-            if (head(r, j) == Scalar(0)) continue;
-            throw invalid_argument(std::string(fn) + ": head " + std::to_string(i) + ", row " + std::to_string(r) +
-                                   " holds " + detail::number_text(static_cast<double>(head(r, j))) + " at column " +
-                                   std::to_string(j) + ", past the source length (" + std::to_string(width) +
-                                   "): only padding (weight 0) is dropped; make the history with the memory's "
-                                   "length() as source_length");
-          }
+        const auto [r, j] = detail::first_dropped_weight(head, width);
+        ATTN_CHECK(j < 0, std::string(fn) + ": head " + std::to_string(i) + ", row " + std::to_string(r) + " holds " +
+                              detail::number_text(j < 0 ? 0.0 : static_cast<double>(head(r, j))) + " at column " +
+                              std::to_string(j) + ", past the source length (" + std::to_string(width) +
+                              "): only padding (weight 0) is dropped; make the history with the memory's "
+                              "length() as source_length");
       }
     }
     auto rows = rows_.leftCols(width);

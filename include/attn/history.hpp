@@ -43,6 +43,19 @@ Index parent_at(const Parents& parents, Index b, const char* fn) {
   }
 }
 
+/// The first weight a history would drop without a word: the (row, column) of the first entry
+/// of `weights` not 0 in a column from `kept` on (scanning column by column), or (-1, -1) when
+/// every dropped column holds padding (0). Only padding may be dropped: a weight past the
+/// source length is mass the history would lose (a memory of more visible keys than the history
+/// was told, e.g. one prepared without the sequence's length).
+template <typename Derived>
+std::pair<Index, Index> first_dropped_weight(const Eigen::MatrixBase<Derived>& weights, Index kept) {
+  for (Index j = kept; j < weights.cols(); ++j)
+    for (Index r = 0; r < weights.rows(); ++r)
+      if (weights(r, j) != typename Derived::Scalar(0)) return {r, j};
+  return {-1, -1};
+}
+
 }  // namespace detail
 
 /// Alignment history of a batch of `B` sequences, sequence `b` with its own source length
@@ -116,18 +129,17 @@ class AlignmentHistory {
   void clear() { std::fill(steps_.begin(), steps_.end(), Index(0)); }
 
   /// Records one step of sequence `b`: `weights` is heads×Tk with Tk >= n_b; its first n_b
-  /// columns are kept (the rest is padding, dropped).
+  /// columns are kept. The columns past n_b must be padding (weight 0): a weight there is mass
+  /// the history would lose, most often a memory prepared without the sequence's length (TF's
+  /// `memory_sequence_length`), and throws (nothing is recorded then).
   /// \param b sequence, in `[0, B)`
   /// \param weights heads×Tk, Tk >= n_b (cast to Scalar)
-  /// \throws attn::invalid_argument when `b` is out of range or `weights` has another shape
+  /// \throws attn::invalid_argument when `b` is out of range, `weights` has another shape or a
+  ///         column past n_b holds a weight that is not 0
   template <typename Derived>
   void record(Index b, const Eigen::MatrixBase<Derived>& weights) {
-    const std::size_t s = checked(b, "record");
+    const std::size_t s = check_step(b, weights);
     const Index n = lengths_[s];
-    ATTN_CHECK(weights.rows() == heads_ && weights.cols() >= n,
-               "attn::AlignmentHistory::record: weights " + detail::shape(weights.rows(), weights.cols()) +
-                   " must have " + std::to_string(heads_) + " row(s) and at least " + std::to_string(n) +
-                   " columns (the source length of sequence " + std::to_string(b) + ")");
     if (steps_[s] == capacity_[s]) grow(s, std::max<Index>(2 * capacity_[s], 8));
     Scalar* row = data_[s].data() + steps_[s] * heads_ * n;
     for (Index h = 0; h < heads_; ++h)
@@ -138,12 +150,14 @@ class AlignmentHistory {
   /// Records one step of every sequence: `weights` is (B·heads)×Tk, rows `[b·heads, (b+1)·heads)`
   /// belong to sequence `b`, which keeps its first n_b columns.
   /// \param weights (B·heads)×Tk, Tk >= every n_b
-  /// \throws attn::invalid_argument when `weights` has another number of rows or too few columns
+  /// \throws attn::invalid_argument when `weights` has another number of rows or too few columns,
+  ///         or a column past a sequence's n_b holds a weight that is not 0 (nothing is recorded)
   template <typename Derived>
   void record(const Eigen::MatrixBase<Derived>& weights) {
     ATTN_CHECK(weights.rows() == batch_size() * heads_,
                "attn::AlignmentHistory::record: weights.rows() (" + std::to_string(weights.rows()) +
                    ") must equal batch_size()·heads() (" + std::to_string(batch_size() * heads_) + ")");
+    for (Index b = 0; b < batch_size(); ++b) check_step(b, weights.middleRows(b * heads_, heads_));
     for (Index b = 0; b < batch_size(); ++b) record(b, weights.middleRows(b * heads_, heads_));
   }
 
@@ -245,6 +259,27 @@ class AlignmentHistory {
   template <typename Parents>
   static Index parent_at(const Parents& parents, Index b) {
     return detail::parent_at(parents, b, "attn::AlignmentHistory::reorder");
+  }
+
+  // Checks one step of sequence b for record (shape, and only padding past n_b); returns b's slot.
+  template <typename Derived>
+  std::size_t check_step(Index b, const Eigen::MatrixBase<Derived>& weights) const {
+    const std::size_t s = checked(b, "record");
+    const Index n = lengths_[s];
+    ATTN_CHECK(weights.rows() == heads_ && weights.cols() >= n,
+               "attn::AlignmentHistory::record: weights " + detail::shape(weights.rows(), weights.cols()) +
+                   " must have " + std::to_string(heads_) + " row(s) and at least " + std::to_string(n) +
+                   " columns (the source length of sequence " + std::to_string(b) + ")");
+    const auto [row, column] = detail::first_dropped_weight(weights, n);
+    ATTN_CHECK(column < 0, "attn::AlignmentHistory::record: sequence " + std::to_string(b) + ", head " +
+                               std::to_string(row) + " holds " +
+                               detail::number_text(column < 0 ? 0.0 : static_cast<double>(weights(row, column))) +
+                               " at column " + std::to_string(column) + ", past its source length (" +
+                               std::to_string(n) +
+                               "): only padding (weight 0) is dropped; give the memory the sequence's length "
+                               "(prepare_memory's length, TF's memory_sequence_length) or make the history "
+                               "with the lengths the memory has");
+    return s;
   }
 
   std::size_t checked(Index b, const char* what) const {

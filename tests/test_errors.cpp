@@ -22,6 +22,11 @@ namespace test_errors {
 
 namespace {
 
+// The tail of every Bahdanau kernel-width message: the layout of TF's kernels.
+const std::string bahdanau_layout =
+    " (wq is dq×units, wk dk×units and v 1×units: TF's query_layer, memory_layer and attention_v as they are, "
+    "inputs×outputs)";
+
 using attn::BoolMatrix;
 using attn::Index;
 using attn::Mask;
@@ -86,6 +91,11 @@ TEST_CASE("Mask::check names the calling function", "[errors][mask]") {
                      "attn::f: mask key length (6) exceeds the number of keys (5)");
   REQUIRE_ATTN_ERROR(Mask::matrix(all_visible(2, 2)).check("attn::f", 3, 5),
                      "attn::f: mask matrix (2x2) must match the scores (3x5)");
+  // One value per key, Keras' mask_zero, as a 1×Tk matrix: the message says how to spread it.
+  REQUIRE_ATTN_ERROR(Mask::matrix(all_visible(1, 5)).check("attn::f", 3, 5),
+                     "attn::f: mask matrix (1x5) must match the scores (3x5); one value per key (Keras' mask_zero, "
+                     "a padding mask) applies to every query: Mask::matrix(keys.replicate(3, 1)), or "
+                     "Mask::key_length(n) when the padding is at the end");
   // Key length is checked before the matrix.
   REQUIRE_ATTN_ERROR((Mask::key_length(9) & Mask::matrix(all_visible(1, 1))).check("attn::g", 3, 5),
                      "attn::g: mask key length (9) exceeds the number of keys (5)");
@@ -212,17 +222,21 @@ TEMPLATE_TEST_CASE("luong argument errors", "[errors][luong]", float, double) {
   }
   SECTION("general: params.w must be dq x dk") {
     const M q3 = M::Zero(3, 3);
-    REQUIRE_ATTN_ERROR(attn::luong(q3, k, v, P::general(M::Zero(3, 3))), "attn::luong: params.w (3x3) must be (3x2)");
-    REQUIRE_ATTN_ERROR(attn::luong_into(q, k, v, P::general(M()), out, w, ws), "attn::luong: params.w (0x0) must be (2x2)");
+    REQUIRE_ATTN_ERROR(attn::luong(q3, k, v, P::general(M::Zero(3, 3))), "attn::luong: params.w (3x3) must have the query's width (3) in rows and k.cols() (2) in columns "
+                       "(general's W is dq×dk); TF's memory_layer kernel (dk×units) goes in as "
+                       "LuongParams::memory_layer(W_m), as it is");
+    REQUIRE_ATTN_ERROR(attn::luong_into(q, k, v, P::general(M()), out, w, ws), Catch::StartsWith("attn::luong: params.w (0x0) must have the query's width (2) in rows and k.cols() (2) in columns"));
     CHECK_NOTHROW(attn::luong(q3, k, v, P::general(M::Zero(3, 2))));  // dq != dk is fine here
     // memory_layer(W_m) holds W_mᵀ; its errors speak of W_m as given (a user passed TF's kernel
     // transposed and read of a 6x5 matrix they never made).
     REQUIRE_ATTN_ERROR(attn::luong(q3, k, v, P::memory_layer(M::Zero(3, 2))),
-                       "attn::luong: params from LuongParams::memory_layer(W_m): W_m (3x2) must be (2x3): k.cols() rows "
-                       "and the query's width in columns (TF's memory_layer kernel as it is)");
+                       "attn::luong: params from LuongParams::memory_layer(W_m): W_m (3x2) must have k.cols() (2) rows, the "
+                       "memory's depth, and the query's width (3) in columns: TF's memory_layer kernel as it is "
+                       "(depth×units); the keys are Tk×dk, one row per source step (a memory passed transposed "
+                       "shows its length as k.cols())");
     REQUIRE_ATTN_ERROR(attn::prepare_memory(k, v, P::memory_layer(M::Zero(3, 3))),
-                       "attn::prepare_memory: params from LuongParams::memory_layer(W_m): W_m (3x3) must be (2x3): "
-                       "k.cols() rows and the query's width in columns (TF's memory_layer kernel as it is)");
+                       Catch::StartsWith("attn::prepare_memory: params from LuongParams::memory_layer(W_m): W_m (3x3) must "
+                                         "have k.cols() (2) rows, the memory's depth, and the query's width (3)"));
     CHECK_NOTHROW(attn::luong(q3, k, v, P::memory_layer(M::Zero(2, 3))));
   }
   SECTION("concat: params.w must be (dq + dk) x units, units = params.v.cols()") {
@@ -258,15 +272,20 @@ TEMPLATE_TEST_CASE("bahdanau parameter errors", "[errors][bahdanau]", float, dou
   SECTION("params.wq.cols() must equal params.v.cols()") {
     P p = good;
     p.wq = M::Zero(2, 5);
-    REQUIRE_ATTN_ERROR(attn::prepare_keys(p, k), "attn::prepare_keys: params.wq.cols() (5) must equal params.v.cols() (6)");
-    REQUIRE_ATTN_ERROR(attn::bahdanau(q, keys, v, p), "attn::bahdanau: params.wq.cols() (5) must equal params.v.cols() (6)");
-    REQUIRE_ATTN_ERROR(attn::bahdanau(q, k, v, p), "attn::bahdanau: params.wq.cols() (5) must equal params.v.cols() (6)");
+    REQUIRE_ATTN_ERROR(attn::prepare_keys(p, k),
+                       "attn::prepare_keys: params.wq.cols() (5) must equal params.v.cols() (6)" + bahdanau_layout);
+    REQUIRE_ATTN_ERROR(attn::bahdanau(q, keys, v, p),
+                       "attn::bahdanau: params.wq.cols() (5) must equal params.v.cols() (6)" + bahdanau_layout);
+    REQUIRE_ATTN_ERROR(attn::bahdanau(q, k, v, p),
+                       "attn::bahdanau: params.wq.cols() (5) must equal params.v.cols() (6)" + bahdanau_layout);
   }
   SECTION("params.wk.cols() must equal params.v.cols()") {
     P p = good;
     p.wk = M::Zero(4, 7);
-    REQUIRE_ATTN_ERROR(attn::prepare_keys(p, k), "attn::prepare_keys: params.wk.cols() (7) must equal params.v.cols() (6)");
-    REQUIRE_ATTN_ERROR(attn::bahdanau(q, keys, v, p), "attn::bahdanau: params.wk.cols() (7) must equal params.v.cols() (6)");
+    REQUIRE_ATTN_ERROR(attn::prepare_keys(p, k),
+                       "attn::prepare_keys: params.wk.cols() (7) must equal params.v.cols() (6)" + bahdanau_layout);
+    REQUIRE_ATTN_ERROR(attn::bahdanau(q, keys, v, p),
+                       "attn::bahdanau: params.wk.cols() (7) must equal params.v.cols() (6)" + bahdanau_layout);
   }
   SECTION("normalized: params.b must be 1 x units or empty") {
     P p = good_norm;

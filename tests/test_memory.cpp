@@ -428,7 +428,8 @@ TEST_CASE("Memory and attend argument checks", "[memory][errors]") {
   CHECK_THROWS_WITH(attn::prepare_memory(k, v, attn::ScaledDotProductParams{std::nan("")}),
                     "attn::prepare_memory: params.scale must be finite");
   CHECK_THROWS_WITH(attn::prepare_memory(k, v, attn::LuongParams<double>::general(Eigen::MatrixXd(3, 2))),
-                    "attn::prepare_memory: params.w (3x2) must be (3x3)");
+                    Catch::StartsWith("attn::prepare_memory: params.w (3x2) must have the query's width (3) in rows and "
+                                     "k.cols() (3) in columns (general's W is dq×dk)"));
   CHECK_THROWS_WITH(attn::prepare_memory(k, v, attn::LuongParams<double>::concat(Eigen::MatrixXd(5, 4),
                                                                                  Eigen::RowVectorXd(3))),
                     "attn::prepare_memory: params.w (5x4) must be (5x3)");
@@ -452,7 +453,9 @@ TEST_CASE("Memory and attend argument checks", "[memory][errors]") {
   CHECK_THROWS_WITH(attn::prepare_memory(k, v, p), "attn::prepare_memory: k.cols() (3) must equal params.wk.rows() (2)");
   p.wk = Eigen::MatrixXd::Ones(3, 5);
   CHECK_THROWS_WITH(attn::prepare_memory(k, v, p),
-                    "attn::prepare_memory: params.wk.cols() (5) must equal params.v.cols() (4)");
+                    "attn::prepare_memory: params.wk.cols() (5) must equal params.v.cols() (4)" +
+                        std::string(" (wq is dq×units, wk dk×units and v 1×units: TF's query_layer, "
+                                    "memory_layer and attention_v as they are, inputs×outputs)"));
 
   auto memory = attn::prepare_memory(k, v, sdp);
   attn::Workspace<double> ws;

@@ -497,6 +497,27 @@ TEST_CASE("monotonic argument checks", "[monotonic][errors]") {
   m.score_bias = 0.0;
   CHECK_THROWS_WITH(attn::luong_monotonic(q, k, v, Eigen::MatrixXd(2, 2), dot, m),
                     "attn::luong_monotonic: previous (2x2) must be (2x3)");
+  // previous is an alignment: probabilities, rows summing to at most 1 (less, 0 even, is mass
+  // that ran past the last key). A negative entry or a row of 2 would be carried into every step.
+  const std::string previous_is = ": previous is the last step's alignment, or memory.initial_alignment() (one-hot at "
+                                  "key 0, TF's initial_alignments) for the first step";
+  Eigen::MatrixXd bad_previous = prev;
+  bad_previous(1, 2) = -0.25;
+  CHECK_THROWS_WITH(attn::luong_monotonic(q, k, v, bad_previous, dot, m),
+                    "attn::luong_monotonic: previous(1, 2) is -0.25, not a probability in [0, 1]" + previous_is);
+  bad_previous(1, 2) = std::nan("");
+  CHECK_THROWS_WITH(attn::luong_monotonic(q, k, v, bad_previous, dot, m),
+                    "attn::luong_monotonic: previous(1, 2) is nan, not a probability in [0, 1]" + previous_is);
+  bad_previous = Eigen::MatrixXd::Constant(2, 3, 0.5);
+  CHECK_THROWS_WITH(attn::monotonic_attention(Eigen::MatrixXd::Constant(2, 3, 0.5), bad_previous,
+                                              attn::MonotonicMode::recursive),
+                    "attn::monotonic_attention: previous row 0 sums to 1.5, more than 1" + previous_is);
+  const auto memory = attn::prepare_memory(k, v, dot).with_monotonic(m);
+  CHECK_THROWS_WITH(attn::attend(memory, q, bad_previous),
+                    Catch::StartsWith("attn::attend: previous row 0 sums to 1.5, more than 1"));
+  bad_previous = Eigen::MatrixXd::Zero(2, 3);  // every mass lost: allowed
+  bad_previous(0, 0) = 1.0 + 1e-4;             // rounding of a long row: allowed
+  CHECK_NOTHROW(attn::luong_monotonic(q, k, v, bad_previous, dot, m));
   CHECK_THROWS_WITH(attn::luong_monotonic(q, k, Eigen::MatrixXd(2, 2), prev, dot, m),
                     "attn::luong_monotonic: v.rows() (2) must equal k.rows() (3)");
   CHECK_THROWS_WITH(attn::luong_monotonic(q, k, v, prev, dot, m, attn::Mask::key_length(4)),
@@ -513,7 +534,8 @@ TEST_CASE("monotonic argument checks", "[monotonic][errors]") {
   CHECK_THROWS_WITH(attn::luong_monotonic(Eigen::MatrixXd(2, 2), k, v, prev, dot, m),
                     "attn::luong_monotonic: q.cols() (2) must equal k.cols() (3)");
   CHECK_THROWS_WITH(attn::luong_monotonic(q, k, v, prev, attn::LuongParams<double>::general(Eigen::MatrixXd(2, 2)), m),
-                    "attn::luong_monotonic: params.w (2x2) must be (3x3)");
+                    Catch::StartsWith("attn::luong_monotonic: params.w (2x2) must have the query's width (3) in rows and "
+                                      "k.cols() (3) in columns"));
   CHECK_THROWS_WITH(attn::luong_monotonic(q, k, v, prev,
                                           attn::LuongParams<double>::concat(Eigen::MatrixXd(2, 2), Eigen::RowVectorXd(4)),
                                           m),
@@ -531,7 +553,9 @@ TEST_CASE("monotonic argument checks", "[monotonic][errors]") {
                     "attn::bahdanau_monotonic: v.rows() (2) must equal k.rows() (3)");
   b.v = Eigen::RowVectorXd::Ones(5);
   CHECK_THROWS_WITH(attn::bahdanau_monotonic(q, k, v, prev, b, m),
-                    "attn::bahdanau_monotonic: params.wq.cols() (4) must equal params.v.cols() (5)");
+                    "attn::bahdanau_monotonic: params.wq.cols() (4) must equal params.v.cols() (5)" +
+                        std::string(" (wq is dq×units, wk dk×units and v 1×units: TF's query_layer, "
+                                    "memory_layer and attention_v as they are, inputs×outputs)"));
 }
 
 }  // namespace test_monotonic

@@ -273,7 +273,8 @@ TEST_CASE("seq_self_attention rejects bad arguments with exact messages", "[self
 
   p = additive;
   p.wt = Matrix<double>::Ones(3, 5);
-  CHECK_THROWS_WITH(run(p), "attn::seq_self_attention: params.wt.rows() (3) must equal x.cols() (4)");
+  CHECK_THROWS_WITH(run(p), "attn::seq_self_attention: params.wt.rows() (3) must equal x.cols() (4), the input's "
+                            "depth (x is T×d, one row per time step: a transposed x shows T here)");
   p = additive;
   p.wx = Matrix<double>::Ones(4, 3);
   CHECK_THROWS_WITH(run(p), "attn::seq_self_attention: params.wx (4x3) must be (4x5)");
@@ -288,7 +289,8 @@ TEST_CASE("seq_self_attention rejects bad arguments with exact messages", "[self
   CHECK_THROWS_WITH(run(p), "attn::seq_self_attention: params.ba (1x2) must be (1x1) or empty");
 
   auto m = attn::SeqSelfAttentionParams<double>::multiplicative(Matrix<double>::Ones(4, 3));
-  CHECK_THROWS_WITH(run(m), "attn::seq_self_attention: params.wa (4x3) must be (4x4)");
+  CHECK_THROWS_WITH(run(m), "attn::seq_self_attention: params.wa (4x3) must be (4x4), d×d with d = x.cols(), the "
+                            "input's depth (x is T×d, one row per time step: a transposed x shows T here)");
   m.wa = Matrix<double>::Ones(4, 4);
   m.wt = Matrix<double>::Ones(4, 5);
   CHECK_THROWS_WITH(run(m), "attn::seq_self_attention: params.wt is only used by the additive type");

@@ -139,12 +139,20 @@ struct ScorerOf<LuongParams<S>> {
     if (p.score == LuongScore::dot) {
       check_equal(fn, "q.cols()", dq, "k.cols()", dk);
     } else if (p.from_memory_kernel) {
+      // dq is W_m's column count whenever the query's width is not known yet (prepare_memory),
+      // so the message names the two widths rather than a made-up expected shape.
       ATTN_CHECK(p.w.rows() == dq && p.w.cols() == dk,
-                 std::string(fn) + ": params from LuongParams::memory_layer(W_m): W_m (" + std::to_string(p.w.cols()) + "x" +
-                     std::to_string(p.w.rows()) + ") must be (" + std::to_string(dk) + "x" + std::to_string(dq) +
-                     "): k.cols() rows and the query's width in columns (TF's memory_layer kernel as it is)");
+                 std::string(fn) + ": params from LuongParams::memory_layer(W_m): W_m (" + std::to_string(p.w.cols()) +
+                     "x" + std::to_string(p.w.rows()) + ") must have k.cols() (" + std::to_string(dk) +
+                     ") rows, the memory's depth, and the query's width (" + std::to_string(dq) +
+                     ") in columns: TF's memory_layer kernel as it is (depth×units); the keys are Tk×dk, one "
+                     "row per source step (a memory passed transposed shows its length as k.cols())");
     } else {
-      check_shape(fn, "params.w", p.w, dq, dk);
+      ATTN_CHECK(p.w.rows() == dq && p.w.cols() == dk,
+                 std::string(fn) + ": params.w " + shape(p.w.rows(), p.w.cols()) + " must have the query's width (" +
+                     std::to_string(dq) + ") in rows and k.cols() (" + std::to_string(dk) +
+                     ") in columns (general's W is dq×dk); TF's memory_layer kernel (dk×units) goes in as "
+                     "LuongParams::memory_layer(W_m), as it is");
     }
     const DotScorer<Scalar> scorer{p.score == LuongScore::general ? view(p.w) : no_parameter<Scalar>(), true, g, Scalar(0)};
     return f(scorer);

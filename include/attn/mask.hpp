@@ -307,9 +307,15 @@ class Mask {
                                      ") exceeds the number of keys (" + std::to_string(tk) + ")");
     }
     if (matrix_) {
+      // One value per key (Keras' mask_zero) made into a 1×Tk matrix is the usual mistake here.
+      const bool per_key = matrix_->rows() == 1 && matrix_->cols() == tk && tq > 1;
       ATTN_CHECK(matrix_->rows() == tq && matrix_->cols() == tk,
-                 std::string(function) + ": mask matrix " + detail::shape(*matrix_) +
-                     " must match " + against + " " + detail::shape(tq, tk));
+                 std::string(function) + ": mask matrix " + detail::shape(*matrix_) + " must match " + against +
+                     " " + detail::shape(tq, tk) +
+                     (per_key ? "; one value per key (Keras' mask_zero, a padding mask) applies to every query: "
+                                "Mask::matrix(keys.replicate(" + std::to_string(tq) +
+                                    ", 1)), or Mask::key_length(n) when the padding is at the end"
+                              : ""));
     }
   }
 

@@ -76,6 +76,7 @@ template <typename Scalar, typename DerivedA>
 void check_monotonic_step(const char* fn, const Memory<Scalar>& memory, const Eigen::MatrixBase<DerivedA>& previous,
                           Index b, bool has_noise) {
   check_shape(fn, "previous", previous, b, memory.max_time());
+  check_previous_alignment(fn, previous);
   check_monotonic_params(fn, memory.monotonic(), has_noise);
 }
 

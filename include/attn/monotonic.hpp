@@ -69,6 +69,7 @@ Index monotonic_with(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const
   check_monotonic_params(fn, monotonic, !is_no_noise<Noise>());
   check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
   check_shape(fn, "previous", previous, q.rows(), k.rows());
+  check_previous_alignment(fn, previous);
   check_shape(fn, "output", output, q.rows(), v.cols());
   check_weights<Scalar>(fn, weights, q.rows(), k.rows());
   mask.check(fn, q.rows(), k.rows());

@@ -199,7 +199,8 @@ struct ParamsStamp {
 template <typename Scalar>
 void check_bias(const char* fn, const char* what, const RowVector<Scalar>& b, Index d) {
   ATTN_CHECK(b.size() == 0 || b.cols() == d,
-             std::string(fn) + ": " + what + " " + shape(b) + " must be " + shape(1, d) + " or empty");
+             std::string(fn) + ": " + what + " " + shape(b) + " must be " + shape(1, d) + " or empty" +
+                 column_hint(b.cols(), d));
 }
 
 template <typename Scalar>

@@ -105,16 +105,22 @@ struct LayerOf<SeqSelfAttentionParams<S>> {
     if (p.width) {
       ATTN_CHECK(*p.width > 0, std::string(fn) + ": params.width (" + std::to_string(*p.width) + ") must be > 0");
     }
+    // x is T×d; passed transposed (Keras' (batch, time, features) item read as features×time),
+    // its width is T, which the kernels' rows then do not match.
+    const char* x_layout = ", the input's depth (x is T×d, one row per time step: a transposed x shows T here)";
     if (p.type == SelfAttentionType::additive) {
       const Index units = p.wt.cols();
-      check_equal(fn, "params.wt.rows()", p.wt.rows(), "x.cols()", d);
+      ATTN_CHECK(p.wt.rows() == d, std::string(fn) + ": params.wt.rows() (" + std::to_string(p.wt.rows()) +
+                                       ") must equal x.cols() (" + std::to_string(d) + ")" + x_layout);
       check_shape(fn, "params.wx", p.wx, d, units);
       check_shape(fn, "params.wa", p.wa, units, 1);
       ATTN_CHECK(p.bh.size() == 0 || p.bh.cols() == units,
                  std::string(fn) + ": params.bh " + shape(p.bh.rows(), p.bh.cols()) + " must be " + shape(1, units) +
-                     " or empty");
+                     " or empty" + column_hint(p.bh.cols(), units));
     } else {
-      check_shape(fn, "params.wa", p.wa, d, d);
+      ATTN_CHECK(p.wa.rows() == d && p.wa.cols() == d, std::string(fn) + ": params.wa " + shape(p.wa.rows(), p.wa.cols()) +
+                                                           " must be " + shape(d, d) + ", d×d with d = x.cols()" +
+                                                           x_layout);
       unused(p.wt.size(), "params.wt");
       unused(p.wx.size(), "params.wx");
       unused(p.bh.size(), "params.bh");

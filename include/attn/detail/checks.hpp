@@ -30,6 +30,42 @@ inline void check_equal(const char* function, const char* what_a, Index a, const
                          " (" + std::to_string(b) + ")");
 }
 
+/// What to add to a message about a row-vector parameter (a bias, `v`) found 1×1 where `wanted`
+/// > 1 entries belong: Eigen assigns an n×1 `Matrix` (a column, such as a Keras `Dense(1)`
+/// kernel or a 2-D `.npy` of shape (n, 1)) to a row vector by keeping its first value alone when
+/// NDEBUG is defined (and aborts on an assertion without it), so the 1×1 row is most often that
+/// column. Empty otherwise.
+inline std::string column_hint(Index cols, Index wanted) {
+  if (cols != 1 || wanted <= 1) return "";
+  return "; a 1x1 row here is most often an n×1 column assigned to the row vector, of which Eigen keeps the "
+         "first value alone in a build with NDEBUG: assign column.transpose(), or read a 1-D .npy";
+}
+
+/// Throws unless `previous` (a monotonic step's previous alignment, one row per query) is one:
+/// every entry a probability in [0, 1] and every row summing to at most 1 (both with 1e-3 to
+/// spare, for rounding). Rows may sum to less, to 0 even: the mass a monotonic step lets run
+/// past the last key is lost. A negative entry or a row of 2 would be carried, silently, into
+/// every later step.
+template <typename Derived>
+void check_previous_alignment(const char* fn, const Eigen::MatrixBase<Derived>& previous) {
+  using Scalar = typename Derived::Scalar;
+  const char* hint = ": previous is the last step's alignment, or memory.initial_alignment() (one-hot at key 0, "
+                     "TF's initial_alignments) for the first step";
+  for (Index i = 0; i < previous.rows(); ++i) {
+    double sum = 0;
+    for (Index j = 0; j < previous.cols(); ++j) {
+      const Scalar a = previous(i, j);
+      ATTN_CHECK(a >= Scalar(0) && static_cast<double>(a) <= 1.001, std::string(fn) + ": previous(" + std::to_string(i) + ", " +
+                                                       std::to_string(j) + ") is " +
+                                                       number_text(static_cast<double>(a)) +
+                                                       ", not a probability in [0, 1]" + hint);
+      sum += static_cast<double>(a);
+    }
+    ATTN_CHECK(sum <= 1.001, std::string(fn) + ": previous row " + std::to_string(i) + " sums to " + number_text(sum) +
+                                 ", more than 1" + hint);
+  }
+}
+
 /// Throws attn::invalid_argument unless `probability` is one of the enumerators.
 inline void check_probability(const char* fn, Probability probability) {
   ATTN_CHECK(probability == Probability::softmax || probability == Probability::sparsemax ||

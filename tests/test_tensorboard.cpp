@@ -208,12 +208,58 @@ TEST_CASE("SummaryWriter::add_attention: one image per head on a shared scale", 
   CHECK(images[1].pixel(1, 0) == std::vector<int>{0xfd, 0xe7, 0x25});
   CHECK(images[0].pixel(1, 0) == images[1].pixel(0, 0));
   CHECK(images[0].pixel(1, 0) != images[1].pixel(1, 0));
-  // A constant 0.5 alone gets the scale [0, 0.5]: the top colour.
-  CHECK(images[2].pixel(0, 0) == std::vector<int>{0xfd, 0xe7, 0x25});
+  // The scale is [0, 1] unless set, whatever the maps hold: a constant 0.5 alone is mid-scale.
+  const attn::io::Rgb half = attn::io::colormap_color(attn::io::Colormap::viridis, 0.5);
+  CHECK(images[2].pixel(0, 0) == std::vector<int>{half.r, half.g, half.b});
   for (std::uint32_t x = 0; x < 2; ++x) {
     CHECK(images[3].pixel(x, 0) == images[0].pixel(x, 0));
     CHECK(images[4].pixel(x, 0) == images[1].pixel(x, 0));
   }
+}
+
+TEST_CASE("SummaryWriter images share the weights' scale [0, 1] across steps unless it is set",
+          "[tensorboard][io]") {
+  // A user compared epoch 1 (largest weight 0.925) with epoch 12 (0.982): both drew pure yellow,
+  // each image on its own range. As PyTorch's add_image and tf.summary.image read floats, the
+  // unset ends are 0 and 1; set ends are kept (one of them alone too).
+  TempDir dir;
+  Eigen::MatrixXd early(1, 2);
+  early << 0.3, 0.1;
+  Eigen::MatrixXd late(1, 2);
+  late << 0.9, 0.1;
+  attn::io::PngHeatmapOptions png;
+  png.cell_size = 1;
+  attn::io::PngHeatmapOptions own = png;  // the map's own range, asked for
+  own.vmin = 0.1;
+  own.vmax = 0.3;
+  attn::io::PngHeatmapOptions top = png;  // one end set
+  top.vmax = 0.6;
+  fs::path file;
+  {
+    attn::io::SummaryWriter writer(dir.path);
+    writer.add_image("a", early, 0, png);
+    writer.add_image("a", late, 1, png);
+    writer.add_attention("h", std::vector<Eigen::MatrixXd>{early}, 2, png);
+    writer.add_image("a", early, 3, own);
+    writer.add_image("a", early, 4, top);
+    file = writer.file();
+  }
+  const std::vector<std::string> records = test_formats::read_tfrecords(slurp(file));
+  REQUIRE(records.size() == 6);
+  std::vector<std::vector<int>> first;  // the first cell of each image
+  for (std::size_t k = 1; k < records.size(); ++k) {
+    const SummaryEvent event = summary_event(records[k]);
+    first.push_back(test_formats::decode_png(field(parse_fields(field(event.value, 4).bytes), 4).bytes).pixel(0, 0));
+  }
+  const auto colour = [](double t) {
+    const attn::io::Rgb c = attn::io::colormap_color(attn::io::Colormap::viridis, t);
+    return std::vector<int>{c.r, c.g, c.b};
+  };
+  CHECK(first[0] == colour(0.3));
+  CHECK(first[1] == colour(0.9));
+  CHECK(first[2] == colour(0.3));
+  CHECK(first[3] == colour(1.0));
+  CHECK(first[4] == colour(0.5));
 }
 
 TEST_CASE("SummaryWriter: never overwrites a file, each writer has its own", "[tensorboard][io]") {

@@ -155,9 +155,11 @@ class SummaryWriter {
   }
 
   /// Appends a heatmap image of `weights` (`Tq×Tk`, float or double) for TensorBoard's Images
-  /// tab: a PNG coloured with `options.colormap` (viridis by default) on the scale of
-  /// `options` (unset vmin/vmax: the map's own range), upscaled so that each cell is a square
-  /// of pixels (see PngHeatmapOptions).
+  /// tab: a PNG coloured with `options.colormap` (viridis by default) on the scale
+  /// `[options.vmin, options.vmax]`, whose unset ends are 0 and 1 (weights' range, as PyTorch's
+  /// `add_image` and `tf.summary.image` read floats: the images of every step share one scale,
+  /// so a row that sharpens or leaks mass shows it; set both ends for scores or other values),
+  /// upscaled so that each cell is a square of pixels (see PngHeatmapOptions).
   /// \param tag the image name, e.g. "attention/layer0/head_1"; non-empty UTF-8
   /// \param weights rows×cols, at least 1×1
   /// \param step global step
@@ -169,7 +171,7 @@ class SummaryWriter {
                  const PngHeatmapOptions& options = {}) {
     check_tag("attn::io::SummaryWriter::add_image", tag);
     write_image("attn::io::SummaryWriter::add_image", tag,
-                detail::png_heatmap(weights, options, "attn::io::SummaryWriter::add_image"), step);
+                detail::png_heatmap(weights, weight_scale(options), "attn::io::SummaryWriter::add_image"), step);
   }
 
   /// Appends a histogram of the values of `values` (any shape, float or double) for
@@ -236,7 +238,7 @@ class SummaryWriter {
   }
 
   /// Appends one heatmap image per map, tagged `<tag_prefix>/head_<i>` (i from 0), all on one
-  /// colour scale (unset vmin/vmax: the range of all maps together) so heads compare. `maps` is
+  /// colour scale, as add_image's (unset vmin/vmax: 0 and 1) so heads and steps compare. `maps` is
   /// any list of maps, as the other exporters take: an attn::HeadWeights (`h×Tq×Tk` per-head
   /// weights of a multi-head call), a std::vector of matrices, attn::head_views(w), or the views
   /// of an AlignmentHistory; the maps may differ in shape.
@@ -257,17 +259,7 @@ class SummaryWriter {
     std::vector<Matrix<double>> values;
     values.reserve(count);
     detail::for_each_map(maps, [&](std::size_t, const auto& m) { values.push_back(m.template cast<double>()); });
-    HeatmapOptions look;
-    look.vmin = options.vmin;
-    look.vmax = options.vmax;
-    static const std::string no_title;
-    static const std::vector<std::string> no_labels;
-    std::vector<detail::PanelView> views;
-    for (const auto& m : values) views.push_back({&m, &no_title, &no_labels, &no_labels});
-    const detail::HeatmapScale scale = detail::heatmap_scale(views, look, who);
-    PngHeatmapOptions shared = options;
-    shared.vmin = scale.vmin;
-    shared.vmax = scale.vmax;
+    const PngHeatmapOptions shared = weight_scale(options);
     // Encode every image first: a bad map writes nothing.
     std::vector<std::string> pngs;
     pngs.reserve(values.size());
@@ -357,6 +349,14 @@ class SummaryWriter {
   void write_summary(const char* who, const std::string& tag, std::int64_t step, const std::string& rest) {
     check_open(who);
     write_record(detail::summary_event(wall_time(), step, tag, rest));
+  }
+
+  // `options` with the unset ends of the colour scale at 0 and 1 (the images' shared scale).
+  static PngHeatmapOptions weight_scale(const PngHeatmapOptions& options) {
+    PngHeatmapOptions scaled = options;
+    if (!scaled.vmin) scaled.vmin = 0.0;
+    if (!scaled.vmax) scaled.vmax = 1.0;
+    return scaled;
   }
 
   void write_image(const char* who, const std::string& tag, const std::string& png, std::int64_t step) {

@@ -403,8 +403,20 @@ TEST_CASE("a few malformed files in full: the messages say exactly what is wrong
         "a.astype('<f8')");
   CHECK(read(file_bytes(kNpyDir / "bad" / "descr_object.npy")) ==
         "attn::io::read_npy: unsupported descr '|O' (supported: little-endian '<f2', '<f4', '<f8', '<i2'..'<i8', "
-        "'<u2'..'<u8', and '|i1', '|u1', '|b1'); an object array (np.save of a Python list of arrays?): stack them "
-        "into one array first, np.save(path, np.stack(arrays))");
+        "'<u2'..'<u8', and '|i1', '|u1', '|b1'); an object array (np.save of a Python list of arrays, such as "
+        "layer.get_weights()?): save each array with its own np.save, or all of them with np.savez(path, "
+        "**{name: array}) for attn::io::read_npz; arrays of one shape can be stacked, np.save(path, "
+        "np.stack(arrays))");
+  // Files passed for a .npy: a Keras HDF5 model (the first question's weights.best.hdf5), an
+  // .npz archive, anything else.
+  const std::string not_npy = "attn::io::read_npy: not a NumPy .npy file: it does not start with the magic string "
+                              "\\x93NUMPY";
+  CHECK(read(std::string("\x89HDF\r\n\x1a\n\0\0\0\0", 12)) ==
+        not_npy + "; it is an HDF5 file (Keras' .h5 / .hdf5 model or weights): attn reads no HDF5; in Python, load "
+                  "the model and np.save each array of layer.get_weights() (docs/05-keras-and-pytorch.md)");
+  CHECK(read(std::string("PK\x03\x04\x14\0\0\0", 8)) ==
+        not_npy + "; it is a zip archive (np.savez's .npz?): read its arrays with attn::io::read_npz(path, name)");
+  CHECK(read("0.5,0.5\n1,0\n") == not_npy);
   CHECK(read(file_bytes(kNpyDir / "bad" / "duplicate_descr.npy")) ==
         "attn::io::read_npy: malformed header at offset 17: duplicate key 'descr'");
   CHECK(read(file_bytes(kNpyDir / "bad" / "signed_header_length_v2.npy")) ==

@@ -155,9 +155,11 @@ inline NpyType npy_parse_descr(const std::string& descr, const std::string& cont
     }
   }
   // '|O': np.save of a list of arrays (or of arrays of different shapes) pickles Python objects.
-  const std::string objects = descr == "|O" ? "; an object array (np.save of a Python list of arrays?): stack "
-                                              "them into one array first, np.save(path, np.stack(arrays))"
-                                            : "";
+  const std::string objects =
+      descr == "|O" ? "; an object array (np.save of a Python list of arrays, such as layer.get_weights()?): save "
+                      "each array with its own np.save, or all of them with np.savez(path, **{name: array}) for "
+                      "attn::io::read_npz; arrays of one shape can be stacked, np.save(path, np.stack(arrays))"
+                    : "";
   npy_fail(context, "unsupported descr " + quoted +
                         " (supported: little-endian '<f2', '<f4', '<f8', '<i2'..'<i8', '<u2'..'<u8', "
                         "and '|i1', '|u1', '|b1')" + objects);
@@ -353,7 +355,15 @@ inline NpyHeader npy_read_header(std::istream& is, const std::string& context) {
   if (got < 6 || std::memcmp(prelude, magic, 6) != 0) {
     if (got == 0) npy_fail(context, "not a NumPy .npy file: the input is empty");
     if (got >= 6 || std::memcmp(prelude, magic, got) != 0) {
-      npy_fail(context, "not a NumPy .npy file: it does not start with the magic string \\x93NUMPY");
+      // Files people pass for a .npy: a Keras model or weights file, an .npz archive.
+      std::string kind;
+      if (got >= 4 && std::memcmp(prelude, "\x89HDF", 4) == 0) {
+        kind = "; it is an HDF5 file (Keras' .h5 / .hdf5 model or weights): attn reads no HDF5; in Python, "
+               "load the model and np.save each array of layer.get_weights() (docs/05-keras-and-pytorch.md)";
+      } else if (got >= 4 && std::memcmp(prelude, "PK\x03\x04", 4) == 0) {
+        kind = "; it is a zip archive (np.savez's .npz?): read its arrays with attn::io::read_npz(path, name)";
+      }
+      npy_fail(context, "not a NumPy .npy file: it does not start with the magic string \\x93NUMPY" + kind);
     }
     npy_fail(context, "not a NumPy .npy file: the input ends inside the magic string (" + std::to_string(got) +
                           " bytes)");

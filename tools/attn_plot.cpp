@@ -179,6 +179,8 @@ Options:
                            last): e.g. Hugging Face's per-layer (batch, heads, T, T) with --index 0
                            draws batch item 0's heads as a grid, --index 0,3 its head 3; leading
                            axes of size 1 are dropped without it ((1, h, T, T) is h maps).
+                           ':' keeps a whole axis: TF's alignment_history.stack(), (T_out, B,
+                           T_in), with --index :,0 draws item 0's T_out x T_in alignment.
                            Without --title, the title names the part: "w.npy[0, 3]"
       --max-maps N         refuse inputs with more than N maps (default 1024)
       --max-cells N        refuse inputs with more than N cells over all maps (default 4194304);
@@ -308,13 +310,16 @@ struct usage_error : std::runtime_error {
 };
 
 /// Whether `path` is a regular file that starts as a ZIP archive (NumPy's .npz, a torch.save file).
-bool is_zip_file(const std::string& path) {
+/// Whether the regular file `path` starts with the 4 bytes `magic`.
+bool starts_with_magic(const std::string& path, const char (&magic)[5]) {
   std::error_code error;
   if (path.empty() || !fs::is_regular_file(path, error)) return false;
   std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  return in.read(magic, 4) && std::string(magic, 4) == std::string("PK\x03\x04", 4);
+  char head[4] = {};
+  return in.read(head, 4) && std::string(head, 4) == std::string(magic, 4);
 }
+
+bool is_zip_file(const std::string& path) { return starts_with_magic(path, "PK\x03\x04"); }
 
 /// The archive an input names, for the check that OUTPUT is no input: FILE of FILE.npz:NAME.
 std::string archive_of(const std::string& path) {
@@ -323,6 +328,9 @@ std::string archive_of(const std::string& path) {
   if (colon == std::string::npos || colon == 0 || fs::exists(path, error)) return path;
   return is_zip_file(path.substr(0, colon)) ? path.substr(0, colon) : path;
 }
+
+/// An --index entry ':' (NumPy's whole axis), among the integer indices.
+constexpr long long whole_axis = std::numeric_limits<long long>::min();
 
 struct Arguments {
   std::string weights;
@@ -696,15 +704,19 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.index.clear();
       const std::string text = value();
       for (const std::string& part : split_commas(text)) {
+        if (part == ":") {  // NumPy's whole axis: w[:, 0] of TF's time-major (T_out, B, T_in) history
+          a.index.push_back(whole_axis);
+          continue;
+        }
         std::size_t used = 0;
         try {
           a.index.push_back(std::stoll(part, &used));
         } catch (const std::exception&) {
           used = 0;
         }
-        if (used == 0 || used != part.size()) {
-          throw usage_error("--index needs comma-separated integers, NumPy's indices of the leading axes (e.g. 2,0 "
-                            "for w[2, 0]; -1 is the last), not '" + text + "'");
+        if (used == 0 || used != part.size() || a.index.back() == whole_axis) {
+          throw usage_error("--index needs comma-separated integers or ':', NumPy's indices of the leading axes "
+                            "(e.g. 2,0 for w[2, 0]; -1 is the last; :,0 for w[:, 0]), not '" + text + "'");
         }
       }
     } else if (arg == "--max-cells") {
@@ -917,6 +929,9 @@ std::string axes_text(const Weights& w) { return w.grid_heads > 0 ? "4-D" : "3-D
 
 // --- which maps of an N-D .npy are drawn (--index; leading axes of size 1) ------------------------
 
+/// One --index entry as NumPy writes it: "2", or ":" for a whole axis.
+std::string index_text(long long i) { return i == whole_axis ? ":" : std::to_string(i); }
+
 /// A shape as NumPy prints it: "(2, 6, 10, 10)", "(5,)".
 std::string shape_tuple(const std::vector<attn::Index>& shape) {
   std::string text = "(";
@@ -928,8 +943,10 @@ std::string shape_tuple(const std::vector<attn::Index>& shape) {
 struct NpySelection {
   attn::io::NpyHeader header;
   std::vector<attn::Index> shape;  // after --index and the leading axes of size 1
-  std::size_t offset = 0;          // its first element, in C order
+  std::size_t offset = 0;          // its first element, in C order (contiguous selections)
   bool picked = false;             // --index took part of the array
+  std::vector<long long> index;    // --index resolved (no negative index; whole_axis for ':')
+  bool contiguous = true;          // no ':' before a picked axis: the part is one run of the file
 };
 
 /// What attn-plot draws of the .npy at `path`, known from its header alone (so the limits are
@@ -957,9 +974,17 @@ std::optional<NpySelection> select_npy(const std::string& path, const std::vecto
                              std::to_string(axes > 0 ? axes - 1 : 0) +
                              " of its axes can be picked (the last one is a row of weights)");
   }
+  bool whole_seen = false;
   for (std::size_t k = 0; k < index.size(); ++k) {
     const long long n = s.shape[k];
+    if (index[k] == whole_axis) {
+      s.index.push_back(whole_axis);
+      whole_seen = true;
+      continue;
+    }
     const long long i = index[k] < 0 ? index[k] + n : index[k];
+    s.index.push_back(i);
+    if (whole_seen) s.contiguous = false;
     if (i < 0 || i >= n) {
       throw std::runtime_error("'" + path + "' has shape " + shape_tuple(s.shape) + ": --index " +
                                std::to_string(index[k]) + " is out of range for axis " + std::to_string(k) +
@@ -979,9 +1004,34 @@ std::optional<NpySelection> select_npy(const std::string& path, const std::vecto
     return std::nullopt;
   }
   s.picked = !index.empty();
-  s.shape.erase(s.shape.begin(), s.shape.begin() + static_cast<std::ptrdiff_t>(index.size()));
+  std::vector<attn::Index> kept;  // the axes ':' keeps, then the ones after --index
+  for (std::size_t k = 0; k < index.size(); ++k)
+    if (s.index[k] == whole_axis) kept.push_back(s.shape[k]);
+  kept.insert(kept.end(), s.shape.begin() + static_cast<std::ptrdiff_t>(index.size()), s.shape.end());
+  s.shape = kept;
   while (s.shape.size() > 2 && s.shape.front() == 1) s.shape.erase(s.shape.begin());
   return s;
+}
+
+/// The elements of a selection with ':' before a picked axis (s.contiguous false), in C order,
+/// gathered from `all`, the whole array in C order: NumPy's w[:, 0].
+std::vector<double> gather_selection(const NpySelection& s, const std::vector<double>& all) {
+  const std::vector<attn::Index>& full = s.header.shape;
+  std::vector<std::size_t> stride(full.size(), 1);  // elements per step of each axis
+  for (std::size_t k = full.size(); k-- > 1;) stride[k - 1] = stride[k] * static_cast<std::size_t>(full[k]);
+  const std::size_t block = s.index.empty() ? all.size() : stride[s.index.size() - 1];  // after the picked axes
+  std::vector<double> out;
+  const auto gather = [&](const auto& self, std::size_t k, std::size_t base) -> void {
+    if (k == s.index.size()) {
+      out.insert(out.end(), all.begin() + static_cast<std::ptrdiff_t>(base),
+                 all.begin() + static_cast<std::ptrdiff_t>(base + block));
+      return;
+    }
+    if (s.index[k] != whole_axis) return self(self, k + 1, base + static_cast<std::size_t>(s.index[k]) * stride[k]);
+    for (attn::Index i = 0; i < full[k]; ++i) self(self, k + 1, base + static_cast<std::size_t>(i) * stride[k]);
+  };
+  gather(gather, 0, 0);
+  return out;
 }
 
 /// The elements of selection `s` of the .npy at `path`, in C order, as attn's reader converts
@@ -996,10 +1046,17 @@ attn::io::NpyArray<double> read_selection(const std::string& path, const NpySele
                              std::to_string(h.size()) + " cells, more than --max-cells " + std::to_string(max_cells) +
                              "; save it in C order, np.save(path, np.ascontiguousarray(w)), or raise --max-cells");
   }
-  if (!s.picked || h.fortran_order) {
+  if (!s.contiguous && h.size() > max_cells) {
+    throw std::runtime_error("'" + path + "': --index with ':' before a picked axis reads all of its " +
+                             std::to_string(h.size()) + " cells, more than --max-cells " + std::to_string(max_cells) +
+                             "; save the part to draw, np.save(path, w[...]), or raise --max-cells");
+  }
+  if (!s.picked || h.fortran_order || !s.contiguous) {
     // All of it, through attn's reader (select_npy saw the file hold it), Fortran order made C.
     attn::io::NpyArray<double> array = attn::io::read_npy_array(fs::path(path));
-    if (s.picked) {
+    if (!s.contiguous) {
+      array.data = gather_selection(s, array.data);
+    } else if (s.picked) {
       const auto first = array.data.begin() + static_cast<std::ptrdiff_t>(s.offset);
       array.data = std::vector<double>(first, first + static_cast<std::ptrdiff_t>(count));
     }
@@ -1024,7 +1081,7 @@ attn::io::NpyArray<double> read_selection(const std::string& path, const NpySele
 /// saying how to pick a grid or a map with --index.
 std::string too_many_axes(const std::string& path, const NpySelection& s, const std::vector<long long>& index) {
   std::string grid;
-  for (const long long i : index) grid += (grid.empty() ? "" : ",") + std::to_string(i);
+  for (const long long i : index) grid += (grid.empty() ? "" : ",") + index_text(i);
   for (std::size_t k = 0; k + 3 < s.shape.size(); ++k) grid += grid.empty() ? "0" : ",0";
   const std::string map = grid + ",0";
   const std::string shape = shape_tuple(s.header.shape);
@@ -1063,7 +1120,7 @@ bool pools_by_default(const Arguments& a, long long rows, long long cols) {
 /// and the header pool_npy_map reads it with (the selection's shape and first byte: its elements
 /// are contiguous in the file).
 bool npy_map_to_pool(const NpySelection& s, const Arguments& a, attn::io::NpyHeader& header) {
-  if (s.shape.size() != 2 || (s.picked && s.header.fortran_order)) return false;
+  if (s.shape.size() != 2 || (s.picked && s.header.fortran_order) || !s.contiguous) return false;
   const long long rows = s.shape[0], cols = s.shape[1];
   if (rows == 0 || cols == 0) return false;
   header = s.header;
@@ -1466,10 +1523,15 @@ attn::Mask mask_option(const Arguments& a, const std::vector<Eigen::MatrixXd>& m
   if (a.mask.empty()) return attn::Mask();
   if (a.mask == "causal") return attn::Mask::causal();
   const Weights file = read_weights(a.mask, "none", a);
-  const Eigen::MatrixXd& m = file.maps.front();
+  Eigen::MatrixXd m = file.maps.front();
+  // One value per key (a 1-D .npy of Tk: Keras' mask_zero, a padding mask) or per query (Tq×1)
+  // applies to every row or column, as NumPy broadcasts it against the Tq×Tk weights.
+  if (!file.stacked && m.rows() == 1 && m.cols() == map.cols()) m = m.replicate(map.rows(), 1).eval();
+  if (!file.stacked && m.cols() == 1 && m.rows() == map.rows()) m = m.replicate(1, map.cols()).eval();
   if (file.stacked || m.rows() != map.rows() || m.cols() != map.cols()) {
     throw std::runtime_error("--mask '" + a.mask + "' is " + (file.stacked ? std::string("3-D") : shape_text(m)) +
-                             " but the weights are " + shape_text(map));
+                             " but the weights are " + shape_text(map) +
+                             " (a mask is Tq x Tk, or one value per key, 1 x Tk, or per query, Tq x 1)");
   }
   attn::Mask mask = mask_of_file(a.mask, m);
   std::vector<const Eigen::MatrixXd*> all;
@@ -1571,6 +1633,12 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
   bool soft = false;
   const attn::io::AlignmentRecord* own_record = nullptr;  // the sentence's record of an alignment file
   if (is_alignment_file(a.weights)) {
+    if (starts_with_magic(a.weights, "\x89HDF")) {  // the first question's weights.best.hdf5
+      throw std::runtime_error("'" + a.weights +
+                               "' is an HDF5 file (a Keras .h5 / .hdf5 model or weights), which attn-plot does not "
+                               "read: in Python, np.save the attention weights (e.g. a model ending at the "
+                               "attention layer's output) and draw the .npy (docs/05-keras-and-pytorch.md)");
+    }
     attn::io::AlignmentFormat format = attn::io::AlignmentFormat::automatic;
     if (a.align_format == "pharaoh") format = attn::io::AlignmentFormat::pharaoh;
     if (a.align_format == "fairseq") format = attn::io::AlignmentFormat::fairseq;
@@ -1949,7 +2017,8 @@ Arguments index_titled(const Arguments& a) {
   titled.title = fs::path(a.weights_named.empty() ? a.weights : a.weights_named).filename().string() + "[";
   for (std::size_t k = 0; k < a.index.size(); ++k) {
     const long long n = s ? static_cast<long long>(s->header.shape[k]) : 0;
-    titled.title += (k ? ", " : "") + std::to_string(a.index[k] < 0 && s ? a.index[k] + n : a.index[k]);
+    titled.title += (k ? ", " : "") + index_text(a.index[k] < 0 && a.index[k] != whole_axis && s ? a.index[k] + n
+                                                                                                  : a.index[k]);
   }
   titled.title += "]";
   return titled;
@@ -2060,7 +2129,7 @@ int run_png(const Arguments& a, const Eigen::MatrixXd& map, std::size_t maps, st
     // A NumPy array picks its map with --index (after what --index already picked); a CSV stack
     // has no index, so the hint is NumPy's.
     std::string pick = "--index ";
-    for (const long long i : a.index) pick += std::to_string(i) + ",";
+    for (const long long i : a.index) pick += index_text(i) + ",";
     const bool numpy = has_extension(a.weights, ".npy") || is_zip_file(archive_of(a.weights));
     throw std::runtime_error("'" + a.weights + "' is 3-D (" + std::to_string(maps) +
                              " maps): a PNG holds one map; draw the grid as svg (-o FILE.svg), or " +
@@ -2122,7 +2191,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   if (a.format == "html") {
     if (w.stacked) {
       std::string pick = "--index ";
-      for (const long long i : a.index) pick += std::to_string(i) + ",";
+      for (const long long i : a.index) pick += index_text(i) + ",";
       throw std::runtime_error("'" + a.weights + "' is 3-D: html highlighting takes one map (1-D or 2-D); draw the "
                                "grid as svg (-o FILE.svg), show it with --view, or pick one map with " + pick + "K");
     }

@@ -326,6 +326,9 @@ bad "unknown option"    2 "unknown option '--colour'"             "$npy/f8_c_3x4
 bad "two inputs"        2 "one WEIGHTS file expected, got 2"      a b -o out/new.svg
 bad "bad extension"     2 "cannot tell the format of 'out/new.gif'" "$npy/f8_c_3x4.npy" -o out/new.gif
 bad "input extension"   1 "not .npy / .csv weights, nor an alignment file (Pharaoh, fairseq, Marian): attn::io::read_pharaoh: 'rows3.txt', line 1: token 'le' is not of the form i-j" rows3.txt -o out/new.svg
+printf '\211HDF\r\n\032\n\0\0\0\0' >weights.best.hdf5  # a Keras model file given as WEIGHTS
+bad "hdf5 input"        1 "attn-plot: 'weights.best.hdf5' is an HDF5 file (a Keras .h5 / .hdf5 model or weights), which attn-plot does not read" weights.best.hdf5 -o out/new.svg
+rm -f weights.best.hdf5
 bad "bad number"        2 "--vmin needs a finite number, not 'abc'" "$npy/f8_c_3x4.npy" --vmin abc -o out/new.svg
 bad "nan number"        2 "--vmax needs a finite number"          "$npy/f8_c_3x4.npy" --vmax nan -o out/new.svg
 bad "vmin >= vmax"      2 "--vmin must be less than --vmax"       "$npy/f8_c_3x4.npy" --vmin 1 --vmax 0 -o out/new.svg
@@ -467,7 +470,19 @@ printf '1,1,0,0\n1,1,1,0\n1,1,1,1\n' >visible.csv
 ok "mask file" masked_file.svg "$npy/f8_c_3x4.npy" --mask visible.csv
 if [ "$(grep -o 'url(#attn-masked)' masked_file.svg | wc -l)" -eq 4 ]; then pass; else fail "--mask FILE: not 3 masked cells + legend"; fi
 printf '1,1\n1,1\n' >visible2.csv
-bad "mask shape"        1 "--mask 'visible2.csv' is 2x2 but the weights are 3x4" "$npy/f8_c_3x4.npy" --mask visible2.csv -o out/new.svg
+bad "mask shape"        1 "--mask 'visible2.csv' is 2x2 but the weights are 3x4 (a mask is Tq x Tk, or one value per key, 1 x Tk, or per query, Tq x 1)" "$npy/f8_c_3x4.npy" --mask visible2.csv -o out/new.svg
+# One value per key (Keras' mask_zero) or per query applies to every row or column, as NumPy
+# broadcasts it: the same picture as the whole mask.
+printf '1,1,1,0\n' >keys.csv
+printf '1,1,1,0\n1,1,1,0\n1,1,1,0\n' >keys_full.csv
+printf '1\n0\n1\n' >queries.csv
+printf '1,1,1,1\n0,0,0,0\n1,1,1,1\n' >queries_full.csv
+ok "mask per key"           mk1.svg "$npy/f8_c_3x4.npy" --mask keys.csv -t same
+ok "mask per key whole"     mk2.svg "$npy/f8_c_3x4.npy" --mask keys_full.csv -t same
+ok "mask per query"         mk3.svg "$npy/f8_c_3x4.npy" --mask queries.csv -t same
+ok "mask per query whole"   mk4.svg "$npy/f8_c_3x4.npy" --mask queries_full.csv -t same
+if cmp -s mk1.svg mk2.svg && cmp -s mk3.svg mk4.svg && ! cmp -s mk1.svg mk3.svg; then pass; else fail "--mask of one value per key or query is not the whole mask's picture"; fi
+rm -f keys.csv keys_full.csv queries.csv queries_full.csv mk1.svg mk2.svg mk3.svg mk4.svg
 # PyTorch's float attn_mask (0 = attend, -inf = hidden) would be drawn inverted: refused, saying what to save.
 f8_ninf='\x00\x00\x00\x00\x00\x00\xf0\xff' f8_z='\x00\x00\x00\x00\x00\x00\x00\x00'
 { npy_header '(3, 4)'; printf "$f8_z$f8_ninf$f8_ninf$f8_ninf$f8_z$f8_z$f8_ninf$f8_ninf$f8_z$f8_z$f8_z$f8_ninf"; } >torch_mask.npy
@@ -609,6 +624,25 @@ else
     else
         fail "index grid: w[2, 1] is not the grid of 4 heads drawn"
     fi
+    # ':' keeps a whole axis, as NumPy's w[:, 1, 3] (TF's time-major alignment_history.stack(),
+    # (T_out, B, T_in): --index :,0 is item 0): a grid of the 3 layers' maps of item 1, head 3.
+    ok "index colon"            n10.svg  hf5.npy --index :,1,3 --values --decimals 0
+    if grep -q '>1312<' n10.svg && grep -q '>11312<' n10.svg && grep -q '>21312<' n10.svg && ! grep -q '>21212<' n10.svg \
+        && ! grep -q '>20312<' n10.svg && grep -q 'class="title"[^>]*>hf5.npy\[:, 1, 3\]<' n10.svg; then
+        pass
+    else
+        fail "index colon: w[:, 1, 3] is not the grid drawn (or not titled hf5.npy[:, 1, 3])"
+    fi
+    ok "index colon Fortran"    n11.svg  hf5f.npy --index :,1,3 --values --decimals 0 -t same
+    ok "index colon C"          n12.svg  hf5.npy --index :,1,3 --values --decimals 0 -t same
+    if cmp -s n11.svg n12.svg; then pass; else fail "--index :,1,3 of a Fortran-order file picks other maps"; fi
+    ok "index colon map"        n13.svg  hf5.npy --index 2,:,3,1 --values --decimals 0
+    if grep -q '>20310<' n13.svg && grep -q '>21312<' n13.svg && ! grep -q '>21302<' n13.svg; then
+        pass
+    else
+        fail "index colon map: w[2, :, 3, 1] (items x Tk of layer 2, head 3, query 1) is not the map drawn"
+    fi
+    bad "index colon limit" 1 "'hf5.npy': --index with ':' before a picked axis reads all of its 144 cells, more than --max-cells 100" hf5.npy --index :,1,3 --max-cells 100 -o out/new.svg
     # Hugging Face's batch of one: leading axes of size 1 go, (1, 1, 2, 3) is one map.
     write_npy one_map.npy '(1, 1, 2, 3)' C '<f8' 't[2]*10 + t[3]'
     write_npy plain_map.npy '(2, 3)' C '<f8' 't[0]*10 + t[1]'
@@ -638,7 +672,7 @@ else
     bad "4-D png"           1 "'grid4.npy' has shape (2, 4, 2, 2): attn-plot draws one map (2-D) or a grid of maps (3-D, or 4-D layers x heads as svg)" grid4.npy -o out/new.png
     bad "index range"       1 "'hf5.npy' has shape (3, 2, 4, 2, 3): --index 2 is out of range for axis 1 (size 2)" hf5.npy --index 0,2 -o out/new.svg
     bad "index axes"        1 "--index picks along 5 axes, but at most 4 of its axes can be picked" hf5.npy --index 0,0,0,0,0 -o out/new.svg
-    bad "index text"        2 "--index needs comma-separated integers" hf5.npy --index 0,x -o out/new.svg
+    bad "index text"        2 "--index needs comma-separated integers or ':'" hf5.npy --index 0,x -o out/new.svg
     bad "index csv"         2 "--index picks maps from .npy arrays; 'labelled.csv' is not a .npy file" labelled.csv --index 0 -o out/new.svg
     bad "index animate"     2 "--index picks maps from WEIGHTS .npy files, not from --animate's frames" --animate hf5.npy --index 0 -o out/new.html
     bad "index html grid"   1 "html highlighting takes one map (1-D or 2-D); draw the grid as svg (-o FILE.svg), show it with --view, or pick one map with --index 2,1,K" hf5.npy --index 2,1 -o out/new.html

@@ -167,6 +167,10 @@ Options:
                            ~attn_mask); with --view a 3-D FILE holds one
                            mask per batch item;
                            a pooled map (--pool) takes causal, hiding the blocks it hides whole
+      --leaked             svg heatmaps: a "leaked" column right of each map, a bar per row of
+                           1 - the row's sum (clamped to [0, 1]; below 1e-6, rounding, is 0):
+                           the mass a monotonic step let run past the last key, which a faded
+                           row alone does not tell
       --query N            html: only the line of query N (0-based)
       --color #RRGGBB      html: the shade of the highest weight (default #e6550d); bars and
                            histograms: the colour of the bars (default #31688e)
@@ -349,6 +353,7 @@ struct Arguments {
   bool bars = false;
   bool heatmap = false;
   std::optional<long long> hist;  // bins
+  bool leaked = false;            // --leaked: a bar per row of 1 - its sum
   std::optional<double> vmin;
   std::optional<double> vmax;
   bool values = false;
@@ -771,6 +776,9 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       }
     } else if (parse_animation_option(a, arg, value, flag)) {
       // --animate and its options (see parse_animation_option)
+    } else if (arg == "--leaked") {
+      flag();
+      a.leaked = true;
     } else if (arg == "--mask") {
       a.mask = value();
       if (a.mask.empty()) throw usage_error("--mask needs 'causal' or a file");
@@ -867,6 +875,9 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
   if ((a.bars || a.hist) && !a.truth.empty()) throw usage_error("--bars and --hist cannot be used with --truth");
   if (!a.mask.empty() && !a.view && (a.bars || a.hist || a.format != "svg")) {
     throw usage_error("--mask is for svg heatmaps and --view pages");
+  }
+  if (a.leaked && (a.view || a.animate || a.bars || a.hist || a.format != "svg")) {
+    throw usage_error("--leaked is for svg heatmaps (a bar per row beside the map)");
   }
   if (a.hist && a.vmin.has_value() != a.vmax.has_value()) {
     throw usage_error("--hist takes the range of its bins from --vmin and --vmax together: give both or neither");
@@ -1454,7 +1465,8 @@ void refuse_heatmap_only(const Arguments& a, bool colormap, const std::string& w
                 {"--grid-columns", a.grid_columns != 0},
                 {"--layout", a.layout != "beside"},
                 {"--panel-titles", a.panel_titles.has_value()},
-                {"--mask", !a.mask.empty()}},
+                {"--mask", !a.mask.empty()},
+                {"--leaked", a.leaked}},
                " is for heatmaps: " + why);
 }
 
@@ -1622,6 +1634,9 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
   if (a.format != "svg") throw usage_error("alignments (--gold, alignment files) are drawn as svg only");
   if (a.bars || a.heatmap || a.hist || !a.truth.empty() || a.query || !a.chars_file.empty()) {
     throw usage_error("--bars, --heatmap, --hist, --truth, --query and --chars do not apply to alignments");
+  }
+  if (a.leaked) {
+    throw usage_error("--leaked draws 1 - each row's sum of weights, which an alignment file's links do not have");
   }
   const attn::io::PharaohOrder order =
       a.link_order == "src-tgt" ? attn::io::PharaohOrder::col_row : attn::io::PharaohOrder::row_col;
@@ -2361,6 +2376,22 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   options.index_block_rows = static_cast<attn::Index>(w.pool_rows);  // a pooled map's ticks: the file's rows
   options.index_block_cols = static_cast<attn::Index>(w.pool_cols);
   options.mask = w.pooled.empty() ? mask_option(a, w.maps) : pooled_mask_option(a, w);
+  if (a.leaked && !w.pooled.empty()) {
+    throw usage_error("--leaked needs each row's sum, but '" + a.weights + "' is drawn " + w.pooled +
+                      ": draw it unpooled (no --pool, and a --max-cells above its cells)");
+  }
+  // --leaked: 1 - each row's sum (its finite entries), clamped to [0, 1], as leaked_mass is;
+  // below 1e-6 it is the rounding of a full row (float32 files: about 1e-7 per 10 entries): 0.
+  const auto leaked_of = [&a](const Eigen::MatrixXd& m) {
+    if (!a.leaked) return Eigen::VectorXd();
+    Eigen::VectorXd leaked(m.rows());
+    for (attn::Index i = 0; i < m.rows(); ++i) {
+      double sum = 0;
+      for (attn::Index j = 0; j < m.cols(); ++j) sum += std::isfinite(m(i, j)) ? m(i, j) : 0.0;
+      leaked(i) = 1.0 - sum < 1e-6 ? 0.0 : std::min(1.0 - sum, 1.0);
+    }
+    return leaked;
+  };
 
   if (!a.truth.empty()) {
     if (w.stacked) throw usage_error("--truth takes one map, but '" + a.weights + "' is " + axes_text(w));
@@ -2376,6 +2407,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     });
     attn::io::HeatmapPanel truth_panel{t, titles[0], {}, {}};
     attn::io::HeatmapPanel weights_panel{first, titles[1], {}, {}};
+    weights_panel.leaked_mass = leaked_of(first);
     const auto layout = a.layout == "under" ? attn::io::PairLayout::under : attn::io::PairLayout::beside;
     check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 2, a, true);
     emit(a, attn::io::heatmap_pair_svg(truth_panel, weights_panel, options, layout), out);
@@ -2392,10 +2424,13 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
         });
     if (heads > 0 && a.grid_columns == 0) options.grid_columns = w.grid_heads;  // a row per layer
     check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), static_cast<long long>(w.maps.size()), a, true);
-    emit(a, attn::io::heatmap_grid_svg(attn::io::heatmap_panels(w.maps, titles), options), out);
+    std::vector<attn::io::HeatmapPanel> panels = attn::io::heatmap_panels(w.maps, titles);
+    for (attn::io::HeatmapPanel& panel : panels) panel.leaked_mass = leaked_of(panel.values);
+    emit(a, attn::io::heatmap_grid_svg(panels, options), out);
     return 0;
   }
   check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a, true);
+  options.leaked_mass = leaked_of(first);
   emit(a, attn::io::heatmap_svg(first, options), out);
   return 0;
 }

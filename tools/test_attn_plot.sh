@@ -471,6 +471,16 @@ ok "mask file" masked_file.svg "$npy/f8_c_3x4.npy" --mask visible.csv
 if [ "$(grep -o 'url(#attn-masked)' masked_file.svg | wc -l)" -eq 4 ]; then pass; else fail "--mask FILE: not 3 masked cells + legend"; fi
 printf '1,1\n1,1\n' >visible2.csv
 bad "mask shape"        1 "--mask 'visible2.csv' is 2x2 but the weights are 3x4 (a mask is Tq x Tk, or one value per key, 1 x Tk, or per query, Tq x 1)" "$npy/f8_c_3x4.npy" --mask visible2.csv -o out/new.svg
+# --leaked: a bar per row of 1 - its sum (a monotonic alignment's lost mass); a full row has none.
+printf '0.5,0.5,0\n0.2,0.1,0.1\n0,0,0.25\n' >leak.csv
+ok "leaked"                 leak.svg leak.csv --leaked
+if grep -q '<title>row 1: leaked mass 0.6</title>' leak.svg && grep -q '<title>row 2: leaked mass 0.75</title>' leak.svg \
+    && ! grep -q 'row 0: leaked' leak.svg; then pass; else fail "--leaked: not bars of 0.6 and 0.75 on rows 1 and 2"; fi
+ok "no leaked"              leak0.svg leak.csv
+if ! grep -q 'leaked' leak0.svg; then pass; else fail "a leaked column without --leaked"; fi
+bad "leaked html"       2 "--leaked is for svg heatmaps (a bar per row beside the map)" leak.csv --leaked -o out/new.html
+bad "leaked bars"       2 "--leaked is for svg heatmaps" leak.csv --leaked --bars -o out/new.svg
+rm -f leak.csv leak.svg leak0.svg
 # One value per key (Keras' mask_zero) or per query applies to every row or column, as NumPy
 # broadcasts it: the same picture as the whole mask.
 printf '1,1,1,0\n' >keys.csv

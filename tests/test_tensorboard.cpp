@@ -187,6 +187,8 @@ TEST_CASE("SummaryWriter::add_attention: one image per head on a shared scale", 
     history.record(0, heads.head(0));
     history.record(1, heads.head(1));
     writer.add_attention("views", history.views(), 4, png);
+    // A history's views are sequences, not heads: named so.
+    writer.add_attention("items", history.views(), {"item_0", "item_1"}, 5, png);
     file = writer.file();
     writer.close();
     writer.close();  // closing twice is fine
@@ -195,10 +197,11 @@ TEST_CASE("SummaryWriter::add_attention: one image per head on a shared scale", 
   CHECK(file.filename().string().size() > 5);
   CHECK(file.filename().string().substr(file.filename().string().size() - 5) == ".attn");
   const std::vector<std::string> records = test_formats::read_tfrecords(slurp(file));
-  REQUIRE(records.size() == 6);
-  const std::vector<std::string> tags{"layer0/head_0", "layer0/head_1", "layer1/head_0", "views/head_0", "views/head_1"};
+  REQUIRE(records.size() == 8);
+  const std::vector<std::string> tags{"layer0/head_0", "layer0/head_1", "layer1/head_0", "views/head_0",
+                                      "views/head_1",  "items/item_0",  "items/item_1"};
   std::vector<test_formats::Image> images;
-  for (std::size_t k = 0; k < 5; ++k) {
+  for (std::size_t k = 0; k < 7; ++k) {
     const SummaryEvent event = summary_event(records[k + 1]);
     CHECK(event.tag == tags[k]);
     images.push_back(test_formats::decode_png(field(parse_fields(field(event.value, 4).bytes), 4).bytes));
@@ -214,6 +217,8 @@ TEST_CASE("SummaryWriter::add_attention: one image per head on a shared scale", 
   for (std::uint32_t x = 0; x < 2; ++x) {
     CHECK(images[3].pixel(x, 0) == images[0].pixel(x, 0));
     CHECK(images[4].pixel(x, 0) == images[1].pixel(x, 0));
+    CHECK(images[5].pixel(x, 0) == images[0].pixel(x, 0));
+    CHECK(images[6].pixel(x, 0) == images[1].pixel(x, 0));
   }
 }
 
@@ -305,6 +310,11 @@ TEST_CASE("SummaryWriter: errors name the function, the argument and the path", 
         "attn::io::SummaryWriter::add_histogram: bins (0) must be >= 1");
   CHECK(message_of<attn::invalid_argument>([&] { writer.add_attention("p", std::vector<Eigen::MatrixXd>{}, 0); }) ==
         "attn::io::SummaryWriter::add_attention: there are no heads (maps is empty)");
+  const std::vector<Eigen::MatrixXd> two{Eigen::MatrixXd::Zero(1, 1), Eigen::MatrixXd::Zero(1, 1)};
+  CHECK(message_of<attn::invalid_argument>([&] { writer.add_attention("p", two, {"a"}, 0); }) ==
+        "attn::io::SummaryWriter::add_attention: names holds 1 names for 2 maps; give one per map");
+  CHECK(message_of<attn::invalid_argument>([&] { writer.add_attention("p", two, {"a", ""}, 0); }) ==
+        "attn::io::SummaryWriter::add_attention: a name is empty; each map needs one (its tag's last part)");
   CHECK(message_of<attn::invalid_argument>([&] { writer.add_image("i", Eigen::MatrixXd(0, 0), 0); }) ==
         "attn::io::SummaryWriter::add_image: the map is 0×0; a PNG needs at least one row and one column");
   CHECK(message_of<attn::invalid_argument>([] { attn::io::SummaryWriter w(""); }) ==

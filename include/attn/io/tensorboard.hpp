@@ -251,11 +251,35 @@ class SummaryWriter {
   template <typename Maps, typename = std::enable_if_t<detail::is_map_list<Maps>>>
   void add_attention(const std::string& tag_prefix, const Maps& maps, std::int64_t step,
                      const PngHeatmapOptions& options = {}) {
+    std::vector<std::string> names(detail::map_list_size(maps));
+    for (std::size_t i = 0; i < names.size(); ++i) names[i] = "head_" + std::to_string(i);
+    add_attention(tag_prefix, maps, names, step, options);
+  }
+
+  /// add_attention with a name per map: map `i` is tagged `<tag_prefix>/<names[i]>`, e.g.
+  /// `{"item_0", "item_1"}` for the views of a batch's AlignmentHistory (sequences, not heads).
+  /// \param tag_prefix e.g. "alignments"; non-empty UTF-8
+  /// \param maps at least one map, each at least 1×1 (float or double)
+  /// \param names one per map, each non-empty UTF-8
+  /// \param step global step
+  /// \param options colours and pixel size
+  /// 	hrows attn::invalid_argument for a bad prefix or name, no maps, names not one per map, or
+  ///         as heatmap_png() does
+  /// 	hrows std::runtime_error when writing fails or the writer is closed
+  template <typename Maps, typename = std::enable_if_t<detail::is_map_list<Maps>>>
+  void add_attention(const std::string& tag_prefix, const Maps& maps, const std::vector<std::string>& names,
+                     std::int64_t step, const PngHeatmapOptions& options = {}) {
     const char* who = "attn::io::SummaryWriter::add_attention";
     ::attn::detail::check_scalar<detail::map_list_scalar<Maps>>();
     check_tag(who, tag_prefix);
     const std::size_t count = detail::map_list_size(maps);
     ATTN_CHECK(count > 0, std::string(who) + ": there are no heads (maps is empty)");
+    ATTN_CHECK(names.size() == count, std::string(who) + ": names holds " + std::to_string(names.size()) +
+                                          " names for " + std::to_string(count) + " maps; give one per map");
+    for (const std::string& name : names) {
+      ATTN_CHECK(!name.empty(), std::string(who) + ": a name is empty; each map needs one (its tag's last part)");
+      check_tag(who, tag_prefix + "/" + name);
+    }
     std::vector<Matrix<double>> values;
     values.reserve(count);
     detail::for_each_map(maps, [&](std::size_t, const auto& m) { values.push_back(m.template cast<double>()); });
@@ -264,7 +288,7 @@ class SummaryWriter {
     std::vector<std::string> pngs;
     pngs.reserve(values.size());
     for (const auto& m : values) pngs.push_back(detail::png_heatmap(m, shared, who));
-    for (std::size_t i = 0; i < pngs.size(); ++i) write_image(who, tag_prefix + "/head_" + std::to_string(i), pngs[i], step);
+    for (std::size_t i = 0; i < pngs.size(); ++i) write_image(who, tag_prefix + "/" + names[i], pngs[i], step);
   }
 
   /// Forces the records written so far to disk (fflush, then fsync).

@@ -118,7 +118,8 @@ Options:
                            A character is what a reader sees as one (Unicode's grapheme
                            cluster): a code point with its combining marks, an Indic conjunct,
                            a Korean syllable, joined emoji (e + U+0301, क्ष, a family emoji, a
-                           flag: one each)
+                           flag: one each). A T x 1 column of weights (Keras' (T, 1) output of
+                           a Dense(1)) is highlighted as one line, as a 1 x T row is
       --code-points        with --chars: one weight per code point instead, as Python's
                            list(text) splits text (e + U+0301: two)
   -t, --title TEXT         title above the picture
@@ -2180,6 +2181,12 @@ int run_png(const Arguments& a, const Eigen::MatrixXd& map, std::size_t maps, st
 
 /// run() for the weights of WEIGHTS (read): a heatmap, bars, a histogram or highlighted text.
 int run_weights(const Arguments& a, Weights w, std::ostream& out) {
+  if (a.format == "html" && !w.stacked && w.maps.front().cols() == 1 && w.maps.front().rows() > 1 && !a.query) {
+    // A T×1 column (Keras' TimeDistributed(Dense(1)) output of one item, (T, 1)) holds one
+    // weight per token: highlighted as one line, its tokens given by --cols or --chars.
+    w.maps.front().transposeInPlace();
+    std::swap(w.row_labels, w.col_labels);
+  }
   const Eigen::MatrixXd& first = w.maps.front();
   std::vector<std::string> row_labels = w.row_labels;
   std::vector<std::string> col_labels = w.col_labels;
@@ -2273,9 +2280,17 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
                                 (other_fits.empty() ? std::string(")")
                                                     : "; split into code points, as Python's list(text) does, it has " +
                                                           other_fits + ": add --code-points)");
-        throw std::runtime_error("--chars '" + a.chars_file + "' has " + std::to_string(tokens.size()) +
+        // Keras pads a text to the model's length (pad_sequences: zeros before it by default).
+        const std::string n = std::to_string(tokens.size());
+        const std::string padded =
+            static_cast<attn::Index>(tokens.size()) < weights.cols()
+                ? "; the model's input padded to " + std::to_string(weights.cols()) +
+                      " steps? save the text's part of the weights: w[..., -" + n +
+                      ":] for Keras' pad_sequences (padding='pre', its default), w[..., :" + n + "] for padding='post'"
+                : "";
+        throw std::runtime_error("--chars '" + a.chars_file + "' has " + n +
                                  (a.code_points ? " code points" : " characters") + " but the weights have " +
-                                 std::to_string(weights.cols()) + " columns" + why);
+                                 std::to_string(weights.cols()) + " columns" + why + padded);
       }
       options.separator = "";
     }
@@ -2294,6 +2309,9 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     }
     options.title = a.title;
     options.row_labels = row_labels;
+    if (options.row_labels.empty() && weights.rows() > 1) {  // which line is which (batch items, queries)
+      for (attn::Index i = 0; i < weights.rows(); ++i) options.row_labels.push_back("row " + std::to_string(i));
+    }
     options.color = a.color.value_or("#e6550d");
     if (a.highlight_scale == "min-max") options.scale = attn::io::HighlightScale::min_max;
     options.vmin = a.vmin;

@@ -478,6 +478,22 @@ if grep -q '<title>row 1: leaked mass 0.6</title>' leak.svg && grep -q '<title>r
     && ! grep -q 'row 0: leaked' leak.svg; then pass; else fail "--leaked: not bars of 0.6 and 0.75 on rows 1 and 2"; fi
 ok "no leaked"              leak0.svg leak.csv
 if ! grep -q 'leaked' leak0.svg; then pass; else fail "a leaked column without --leaked"; fi
+# A T x 1 column (Keras' (T, 1) Dense(1) output) is one highlighted line; fewer characters than
+# weights (a padded model input) says how to cut the padding off.
+printf '0.1\n0.2\n0.7\n' >column.csv
+printf '0.1,0.2,0.7\n' >row.csv
+printf 'abc' >abc.txt
+ok "chars column"           col.html column.csv --chars abc.txt
+ok "chars row"              row.html row.csv --chars abc.txt
+if cmp -s col.html row.html; then pass; else fail "a T x 1 column is not highlighted as its 1 x T row"; fi
+printf 'ab' >ab.txt
+bad "chars padded"      1 "--chars 'ab.txt' has 2 characters but the weights have 3 columns (a character: what a reader sees as one, a code point with its combining marks, a conjunct, joined emoji); the model's input padded to 3 steps? save the text's part of the weights: w[..., -2:] for Keras' pad_sequences (padding='pre', its default), w[..., :2] for padding='post'" row.csv --chars ab.txt -o out/new.html
+printf '0.1,0.2,0.7\n0.5,0.3,0.2\n' >two.csv  # B x T: each line named, as bars name their rows
+ok "chars rows named"       two.html two.csv --chars abc.txt
+if grep -q '>row 0<' two.html && grep -q '>row 1<' two.html; then pass; else fail "highlighted lines of a 2 x T file not named row 0, row 1"; fi
+ok "chars row unnamed"      row1.html row.csv --chars abc.txt
+if ! grep -q '>row 0<' row1.html; then pass; else fail "a single highlighted line named row 0"; fi
+rm -f column.csv row.csv abc.txt ab.txt col.html row.html two.csv two.html row1.html
 bad "leaked html"       2 "--leaked is for svg heatmaps (a bar per row beside the map)" leak.csv --leaked -o out/new.html
 bad "leaked bars"       2 "--leaked is for svg heatmaps" leak.csv --leaked --bars -o out/new.svg
 rm -f leak.csv leak.svg leak0.svg

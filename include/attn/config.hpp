@@ -14,7 +14,7 @@
 #include <type_traits>
 
 #define ATTN_VERSION_MAJOR 0
-#define ATTN_VERSION_MINOR 15
+#define ATTN_VERSION_MINOR 16
 #define ATTN_VERSION_PATCH 0
 
 /// Argument check, on in every build type: throws attn::invalid_argument(msg).

@@ -138,13 +138,7 @@ class AlignmentHistory {
   ///         column past n_b holds a weight that is not 0
   template <typename Derived>
   void record(Index b, const Eigen::MatrixBase<Derived>& weights) {
-    const std::size_t s = check_step(b, weights);
-    const Index n = lengths_[s];
-    if (steps_[s] == capacity_[s]) grow(s, std::max<Index>(2 * capacity_[s], 8));
-    Scalar* row = data_[s].data() + steps_[s] * heads_ * n;
-    for (Index h = 0; h < heads_; ++h)
-      Eigen::Map<RowVector<Scalar>>(row + h * n, n) = weights.row(h).head(n).template cast<Scalar>();
-    ++steps_[s];
+    store(check_step(b, weights), weights);
   }
 
   /// Records one step of every sequence: `weights` is (B·heads)×Tk, rows `[b·heads, (b+1)·heads)`
@@ -158,7 +152,7 @@ class AlignmentHistory {
                "attn::AlignmentHistory::record: weights.rows() (" + std::to_string(weights.rows()) +
                    ") must equal batch_size()·heads() (" + std::to_string(batch_size() * heads_) + ")");
     for (Index b = 0; b < batch_size(); ++b) check_step(b, weights.middleRows(b * heads_, heads_));
-    for (Index b = 0; b < batch_size(); ++b) record(b, weights.middleRows(b * heads_, heads_));
+    for (Index b = 0; b < batch_size(); ++b) store(static_cast<std::size_t>(b), weights.middleRows(b * heads_, heads_));
   }
 
   /// Beam search: after this call sequence `b` holds the history of sequence `parents[b]` as it
@@ -280,6 +274,17 @@ class AlignmentHistory {
                                "(prepare_memory's length, TF's memory_sequence_length) or make the history "
                                "with the lengths the memory has");
     return s;
+  }
+
+  // Appends a checked step (check_step) to sequence slot s: its first n_s columns, per head.
+  template <typename Derived>
+  void store(std::size_t s, const Eigen::MatrixBase<Derived>& weights) {
+    const Index n = lengths_[s];
+    if (steps_[s] == capacity_[s]) grow(s, std::max<Index>(2 * capacity_[s], 8));
+    Scalar* row = data_[s].data() + steps_[s] * heads_ * n;
+    for (Index h = 0; h < heads_; ++h)
+      Eigen::Map<RowVector<Scalar>>(row + h * n, n) = weights.row(h).head(n).template cast<Scalar>();
+    ++steps_[s];
   }
 
   std::size_t checked(Index b, const char* what) const {

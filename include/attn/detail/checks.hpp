@@ -48,18 +48,15 @@ inline std::string column_hint(Index cols, Index wanted) {
 /// every later step.
 template <typename Derived>
 void check_previous_alignment(const char* fn, const Eigen::MatrixBase<Derived>& previous) {
-  using Scalar = typename Derived::Scalar;
   const char* hint = ": previous is the last step's alignment, or memory.initial_alignment() (one-hot at key 0, "
                      "TF's initial_alignments) for the first step";
   for (Index i = 0; i < previous.rows(); ++i) {
     double sum = 0;
     for (Index j = 0; j < previous.cols(); ++j) {
-      const Scalar a = previous(i, j);
-      ATTN_CHECK(a >= Scalar(0) && static_cast<double>(a) <= 1.001, std::string(fn) + ": previous(" + std::to_string(i) + ", " +
-                                                       std::to_string(j) + ") is " +
-                                                       number_text(static_cast<double>(a)) +
-                                                       ", not a probability in [0, 1]" + hint);
-      sum += static_cast<double>(a);
+      const auto a = static_cast<double>(previous(i, j));
+      ATTN_CHECK(a >= 0 && a <= 1.001, std::string(fn) + ": previous(" + std::to_string(i) + ", " + std::to_string(j) +
+                                           ") is " + number_text(a) + ", not a probability in [0, 1]" + hint);
+      sum += a;
     }
     ATTN_CHECK(sum <= 1.001, std::string(fn) + ": previous row " + std::to_string(i) + " sums to " + number_text(sum) +
                                  ", more than 1" + hint);

@@ -263,9 +263,9 @@ class SummaryWriter {
   /// \param names one per map, each non-empty UTF-8
   /// \param step global step
   /// \param options colours and pixel size
-  /// 	hrows attn::invalid_argument for a bad prefix or name, no maps, names not one per map, or
+  /// \throws attn::invalid_argument for a bad prefix or name, no maps, names not one per map, or
   ///         as heatmap_png() does
-  /// 	hrows std::runtime_error when writing fails or the writer is closed
+  /// \throws std::runtime_error when writing fails or the writer is closed
   template <typename Maps, typename = std::enable_if_t<detail::is_map_list<Maps>>>
   void add_attention(const std::string& tag_prefix, const Maps& maps, const std::vector<std::string>& names,
                      std::int64_t step, const PngHeatmapOptions& options = {}) {

@@ -158,6 +158,24 @@ await run('animation page', async (browser) => {
     return (b.x - a.x) / 40 / (window.devicePixelRatio || 1);
   });
   assert.ok(Math.abs(cell - 14) < 0.1, `a 1x50 row: cells of ${cell} px, expected 14`);
+  // Unlabelled, its columns are numbered every 2 (14 px cells: the first step leaving 24 px),
+  // and the numbers are drawn above the map (dark pixels over column 0, none over column 1).
+  const ticks = await row.page.evaluate(() => window.attnAnimation.indexTicks(0));
+  assert.deepEqual(ticks, { rowStep: 2, colStep: 2 }, 'a 1x50 row: index ticks every 2 rows and columns');
+  const darkAbove = await row.page.evaluate(() => {
+    const c = document.getElementById('attn-map-0'), dpr = c.width / parseFloat(c.style.width);
+    const dark = (j) => {
+      const at = window.attnAnimation.cellCenter(0, 0, j, false);
+      const data = c.getContext('2d').getImageData(at.x - Math.round(3 * dpr), Math.round(2 * dpr),
+                                                   Math.round(6 * dpr), Math.round(10 * dpr)).data;
+      let n = 0;
+      for (let q = 0; q < data.length; q += 4) if (data[q + 3] > 0 && data[q] < 160) ++n;
+      return n;
+    };
+    return { zero: dark(0), one: dark(1) };
+  });
+  assert.ok(darkAbove.zero > 0, 'a 1x50 row: the index 0 drawn above column 0');
+  assert.equal(darkAbove.one, 0, 'a 1x50 row: no index above column 1');
   await row.page.screenshot({ path: join(work, 'animation_row.png') });
   expectClean(row.problems, 'row.html');
 });

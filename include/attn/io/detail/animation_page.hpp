@@ -107,12 +107,21 @@ inline const char* animation_script() {
     var left = 0, top = 0;
     rows.forEach(function (t) { left = Math.max(left, ctx.measureText(cut(t)).width); });
     cols.forEach(function (t) { top = Math.max(top, ctx.measureText(cut(t)).width); });
+    // Without labels (none given, or cells too small for them), index ticks as the SVG draws:
+    // every `step` rows or columns, the smallest of 1, 2, 5, 10, 20, ... leaving 24 px between.
+    function tickStep() {
+      for (var p = 1; ; p *= 10) for (var q = 0; q !== 3; ++q) if ([1, 2, 5][q] * p * cell >= 24) return [1, 2, 5][q] * p;
+    }
+    var rowStep = rows.length ? 0 : tickStep(), colStep = cols.length ? 0 : tickStep();
+    ctx.font = '10px sans-serif';
+    if (rowStep) left = ctx.measureText(String(s.rows - 1)).width;
+    if (colStep) top = 10;
     left = Math.ceil(left ? left + 6 : 1); top = Math.ceil(top ? top + 6 : 1);
     var w = left + s.cols * cell + 1, h = top + s.rows * cell + 1;
     canvas.width = Math.round(w * dpr); canvas.height = Math.round(h * dpr);
     canvas.style.width = w + 'px'; canvas.style.height = h + 'px';
     var view = {canvas: canvas, ctx: ctx, s: s, k: k, cell: cell, left: left, top: top, font: font,
-                rows: rows, cols: cols, values: null};
+                rows: rows, cols: cols, rowStep: rowStep, colStep: colStep, values: null};
     canvas.addEventListener('mousemove', function (e) {
       var r = canvas.getBoundingClientRect();
       var j = Math.floor((e.clientX - r.left - left) / cell), i = Math.floor((e.clientY - r.top - top) / cell);
@@ -139,6 +148,15 @@ inline const char* animation_script() {
       ctx.save(); ctx.translate(view.left + (j + 0.5) * cell, view.top - 4); ctx.rotate(-Math.PI / 2);
       ctx.fillText(cut(t), 0, 0); ctx.restore();
     });
+    ctx.font = '10px sans-serif'; ctx.fillStyle = '#404040';
+    ctx.textAlign = 'right'; ctx.textBaseline = 'middle';
+    for (var ti = 0; view.rowStep && ti < s.rows; ti += view.rowStep) {
+      ctx.fillText(String(ti), view.left - 4, view.top + (ti + 0.5) * cell);
+    }
+    ctx.textAlign = 'center'; ctx.textBaseline = 'bottom';
+    for (var tj = 0; view.colStep && tj < s.cols; tj += view.colStep) {
+      ctx.fillText(String(tj), view.left + (tj + 0.5) * cell, view.top - 3);
+    }
     for (var i = 0; i !== s.rows; ++i) {
       for (var j = 0; j !== s.cols; ++j) {
         var v = vals[i * s.cols + j], x = view.left + j * cell, y = view.top + i * cell;
@@ -230,7 +248,9 @@ inline const char* animation_script() {
     cellCenter: function (k, i, j, truth) {
       var v = truth ? views[k].truth : views[k].map;
       return {x: Math.floor((v.left + (j + 0.5) * v.cell) * dpr), y: Math.floor((v.top + (i + 0.5) * v.cell) * dpr)};
-    }
+    },
+    // The index ticks of sample k's map: every rowStep rows and colStep columns (0: labels instead).
+    indexTicks: function (k) { return {rowStep: views[k].map.rowStep, colStep: views[k].map.colStep}; }
   };
 })();
 )JS";

@@ -69,10 +69,11 @@ Index monotonic_with(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const
   check_monotonic_params(fn, monotonic, !is_no_noise<Noise>());
   check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
   check_shape(fn, "previous", previous, q.rows(), k.rows());
-  check_previous_alignment(fn, previous);
   check_shape(fn, "output", output, q.rows(), v.cols());
   check_weights<Scalar>(fn, weights, q.rows(), k.rows());
   mask.check(fn, q.rows(), k.rows());
+  const Index tk = k.rows();
+  check_previous_alignment(fn, previous, [&mask, tk](Index i, Index j) { return mask.visible(i, j, tk); });
   ATTN_CHECK(!mask.bias(), std::string(fn) +
                                ": the mask adds a score bias (Mask::additive with entries other than 0 and -inf), "
                                "which monotonic attention does not take: its energies choose keys through a "

@@ -45,14 +45,16 @@ inline std::string column_hint(Index cols, Index wanted) {
 /// every entry a probability in [0, 1] and every row summing to at most 1 (both with 1e-3 to
 /// spare, for rounding). Rows may sum to less, to 0 even: the mass a monotonic step lets run
 /// past the last key is lost. A negative entry or a row of 2 would be carried, silently, into
-/// every later step.
-template <typename Derived>
-void check_previous_alignment(const char* fn, const Eigen::MatrixBase<Derived>& previous) {
+/// every later step. Only the entries `visible(i, j)` says the call reads are checked: a hidden
+/// key's entry is never read (NaN there is harmless, as everywhere in attn).
+template <typename Derived, typename Visible>
+void check_previous_alignment(const char* fn, const Eigen::MatrixBase<Derived>& previous, const Visible& visible) {
   const char* hint = ": previous is the last step's alignment, or memory.initial_alignment() (one-hot at key 0, "
                      "TF's initial_alignments) for the first step";
   for (Index i = 0; i < previous.rows(); ++i) {
     double sum = 0;
     for (Index j = 0; j < previous.cols(); ++j) {
+      if (!visible(i, j)) continue;
       const auto a = static_cast<double>(previous(i, j));
       ATTN_CHECK(a >= 0 && a <= 1.001, std::string(fn) + ": previous(" + std::to_string(i) + ", " + std::to_string(j) +
                                            ") is " + number_text(a) + ", not a probability in [0, 1]" + hint);

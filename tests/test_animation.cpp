@@ -463,6 +463,20 @@ TEST_CASE("animation: wide maps go one under another in the SVG grid", "[io][ani
   CHECK(frame[1] == first_x);  // the second frame's map under the first one, at the same x
 }
 
+TEST_CASE("animation page: the truth goes under wide maps by default, beside others", "[io][animation]") {
+  // A keras-attention 1×20 row beside its truth made a page about 1000 px wide, cut off with a
+  // scroll bar: PairLayout::automatic (the default) puts it under; set layouts are kept.
+  const std::vector<AnimationFrame> strips{{1, "epoch 1", {Eigen::MatrixXd::Constant(1, 20, 0.05)}}};
+  const std::vector<AnimationFrame> squares{{1, "epoch 1", {Eigen::MatrixXd::Constant(3, 3, 0.5)}}};
+  const std::vector<Eigen::MatrixXd> strip_truth{Eigen::MatrixXd::Constant(1, 20, 0.05)};
+  const std::vector<Eigen::MatrixXd> square_truth{Eigen::MatrixXd::Constant(3, 3, 0.5)};
+  AnimationOptions beside;
+  beside.truth_layout = attn::io::PairLayout::beside;
+  CHECK(attn::io::animation_html(strips, strip_truth).find("\"under\":true") != std::string::npos);
+  CHECK(attn::io::animation_html(strips, strip_truth, beside).find("\"under\":false") != std::string::npos);
+  CHECK(attn::io::animation_html(squares, square_truth).find("\"under\":false") != std::string::npos);
+}
+
 TEST_CASE("animation: frames are found by their epoch or step for the SVG grid", "[io][animation]") {
   // Epochs 1, 2, 5, 10 at positions 0 to 3: the grid of epochs 10 and 1 is the grid at 3 and 0.
   std::vector<AnimationFrame> frames;

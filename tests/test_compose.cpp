@@ -159,6 +159,17 @@ TEST_CASE("heatmap_panel takes any expression, heatmap_pair_svg two matrices", "
   attn::io::write_heatmap_pair_svg(os, truth, weights, options, attn::io::PairLayout::under);
   CHECK(os.str() == under);
   CHECK(under != pair);
+  // The default layout (automatic): square maps side by side, wide ones (1×T strips, 4+ times as
+  // wide as tall) one under the other.
+  CHECK(pair == attn::io::heatmap_pair_svg(truth, weights, options, attn::io::PairLayout::beside));
+  const Eigen::MatrixXd strip = Eigen::MatrixXd::Constant(1, 8, 0.125);
+  const Eigen::MatrixXd tall_enough = Eigen::MatrixXd::Constant(3, 11, 0.125);
+  CHECK(attn::io::heatmap_pair_svg(strip, strip, options) ==
+        attn::io::heatmap_pair_svg(strip, strip, options, attn::io::PairLayout::under));
+  CHECK(attn::io::heatmap_pair_svg(strip, strip, options) !=
+        attn::io::heatmap_pair_svg(strip, strip, options, attn::io::PairLayout::beside));
+  CHECK(attn::io::heatmap_pair_svg(tall_enough, tall_enough, options) ==
+        attn::io::heatmap_pair_svg(tall_enough, tall_enough, options, attn::io::PairLayout::beside));
 }
 
 TEST_CASE("npy_stack takes HeadWeights, head_views, history views and Refs", "[compose][npy]") {

@@ -147,7 +147,9 @@ Options:
       --no-colorbar        svg: leave the colour bar out
       --truth FILE         svg: a second map of the same shape (.npy or .csv), e.g. the ground
                            truth alignment, drawn with the first on one colour scale
-      --layout beside|under  svg: where the --truth map goes (default: beside)
+      --layout auto|beside|under  where the --truth map goes (default auto: under a wide
+                           map, at least 4 times as many columns as rows such as a 1 x T
+                           strip; beside the others)
       --panel-titles LIST  svg: comma-separated titles of the maps of a grid (3-D input) or
                            of the two maps of --truth (default: "head 0", "head 1", ... (with
                            --batch "item 0", ...) and
@@ -273,7 +275,8 @@ Training animation (--animate): attention of a few samples after every epoch, be
                            -o FILE.svg and --frames, a grid of chosen frames; -r/-c label
                            every map's rows and columns (one token per row / column)
       --truth FILE         with --animate: the ground truth, one map per sample (2-D or 3-D),
-                           drawn beside (--layout under: under) each sample's map
+                           drawn beside each sample's map, or under it (--layout; by
+                           default under a wide map)
       --frames LIST        svg grid: the frames to show, by the number in their file names
                            (e.g. 1,5,10); one row per sample, the truth in the last column
                            (maps 4+ times as wide as tall, as 1 x T: a column per sample,
@@ -362,7 +365,7 @@ struct Arguments {
   std::string colorbar_label;
   bool colorbar = true;
   std::string truth;
-  std::string layout = "beside";
+  std::string layout = "auto";
   std::optional<std::vector<std::string>> panel_titles;
   long long grid_columns = 0;
   double max_size = 720;
@@ -525,7 +528,7 @@ void check_png_arguments(const Arguments& a) {
       {"--colorbar-label", !a.colorbar_label.empty()},
       {"--no-colorbar", !a.colorbar},
       {"--truth", !a.truth.empty()},
-      {"--layout", a.layout != "beside"},
+      {"--layout", a.layout != "auto"},
       {"--panel-titles", a.panel_titles.has_value()},
       {"--grid-columns", a.grid_columns != 0},
       {"--raster", a.raster != "auto"},
@@ -677,7 +680,9 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.truth = value();
     } else if (arg == "--layout") {
       a.layout = value();
-      if (a.layout != "beside" && a.layout != "under") throw usage_error("--layout must be beside or under, not '" + a.layout + "'");
+      if (a.layout != "beside" && a.layout != "under" && a.layout != "auto") {
+        throw usage_error("--layout must be auto, beside or under, not '" + a.layout + "'");
+      }
     } else if (arg == "--panel-titles") {
       a.panel_titles = split_commas(value());
     } else if (arg == "--grid-columns") {
@@ -835,7 +840,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
         {"--col-title", !a.col_title.empty()},
         {"--colorbar-label", !a.colorbar_label.empty()},
         {"--no-colorbar", !a.colorbar},
-        {"--layout", a.layout != "beside"},
+        {"--layout", a.layout != "auto"},
         {"--panel-titles", a.panel_titles.has_value()},
         {"--grid-columns", a.grid_columns != 0},
         {"--raster", a.raster != "auto"},
@@ -1452,6 +1457,13 @@ attn::io::HeatmapOptions heatmap_options(const Arguments& a, const std::vector<s
   return options;
 }
 
+/// --layout as a PairLayout: auto (the default) puts the truth under wide maps (1 x T strips),
+/// beside the others.
+attn::io::PairLayout pair_layout(const Arguments& a) {
+  if (a.layout == "under") return attn::io::PairLayout::under;
+  return a.layout == "beside" ? attn::io::PairLayout::beside : attn::io::PairLayout::automatic;
+}
+
 /// Bars and histograms draw no cells, colour bar, grid or pair: the heatmap's options would be
 /// dropped without a word, so they are refused, saying why (`why`: what is drawn instead).
 void refuse_heatmap_only(const Arguments& a, bool colormap, const std::string& why) {
@@ -1464,7 +1476,7 @@ void refuse_heatmap_only(const Arguments& a, bool colormap, const std::string& w
                 {"--row-title", !a.row_title.empty()},
                 {"--raster", a.raster != "auto"},
                 {"--grid-columns", a.grid_columns != 0},
-                {"--layout", a.layout != "beside"},
+                {"--layout", a.layout != "auto"},
                 {"--panel-titles", a.panel_titles.has_value()},
                 {"--mask", !a.mask.empty()},
                 {"--leaked", a.leaked}},
@@ -2071,7 +2083,7 @@ void check_animation_options(const Arguments& a) {
   refuse_given(alignment_options(a), " is for word alignments (--gold, or an alignment file as WEIGHTS), not --animate");
   if (a.format == "svg") {
     // The svg grid puts each sample's truth in a column of its own, at the picture's cell size.
-    refuse_given({{"--layout", a.layout != "beside"},
+    refuse_given({{"--layout", a.layout != "auto"},
                   {"--frame-ms", a.frame_ms.has_value()},
                   {"--cell", a.cell.has_value()},
                   {"--precision", a.precision != "uint16"}},
@@ -2253,7 +2265,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
                   {"--row-title", !a.row_title.empty()},
                   {"--col-title", !a.col_title.empty()},
                   {"--grid-columns", a.grid_columns != 0},
-                  {"--layout", a.layout != "beside"},
+                  {"--layout", a.layout != "auto"},
                   {"--panel-titles", a.panel_titles.has_value()},
                   {"--max-size", a.max_size != Arguments().max_size}},
                  " is for heatmaps: html output shades the tokens with --color (it shows a heatmap, which takes it, "
@@ -2381,11 +2393,11 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   refuse_given({{"--color", a.color.has_value()}},
                " is for html highlighting, bars and histograms: a heatmap takes --colormap");
   if (!w.stacked && a.truth.empty()) {
-    refuse_given({{"--layout", a.layout != "beside"}, {"--panel-titles", a.panel_titles.has_value()},
+    refuse_given({{"--layout", a.layout != "auto"}, {"--panel-titles", a.panel_titles.has_value()},
                   {"--grid-columns", a.grid_columns != 0}},
                  " is for a grid (3-D WEIGHTS) or a pair (--truth), but '" + a.weights + "' is one map (-t titles it)");
   } else if (a.truth.empty()) {
-    refuse_given({{"--layout", a.layout != "beside"}}, " says where the --truth map goes: give --truth");
+    refuse_given({{"--layout", a.layout != "auto"}}, " says where the --truth map goes: give --truth");
   } else {
     refuse_given({{"--grid-columns", a.grid_columns != 0}},
                  " is for a grid of 3-D WEIGHTS: --truth draws a pair (--layout beside or under)");
@@ -2426,7 +2438,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     attn::io::HeatmapPanel truth_panel{t, titles[0], {}, {}};
     attn::io::HeatmapPanel weights_panel{first, titles[1], {}, {}};
     weights_panel.leaked_mass = leaked_of(first);
-    const auto layout = a.layout == "under" ? attn::io::PairLayout::under : attn::io::PairLayout::beside;
+    const auto layout = pair_layout(a);
     check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 2, a, true);
     emit(a, attn::io::heatmap_pair_svg(truth_panel, weights_panel, options, layout), out);
     return 0;
@@ -2881,7 +2893,7 @@ int run_animation(const Arguments& a, std::ostream& out) {
     options.sample_titles = panel_titles(a, frames.front().maps.size(), "'" + files.front().path + "' holds",
                                          [](std::size_t k) { return "sample " + std::to_string(k); });
   }
-  options.truth_layout = a.layout == "under" ? attn::io::PairLayout::under : attn::io::PairLayout::beside;
+  options.truth_layout = pair_layout(a);
   if (a.frame_ms) options.frame_ms = static_cast<int>(*a.frame_ms);
   if (a.cell) options.cell_size = static_cast<int>(*a.cell);
   if (a.precision == "uint8") options.precision = attn::io::AnimationPrecision::uint8;

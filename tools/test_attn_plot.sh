@@ -132,6 +132,15 @@ bad "batch truth"        2 "--truth takes one map, but '$npy/f8_c_2x3x4.npy' is 
 bad "batch animate"      2 "--batch names the first axis of a WEIGHTS file; --animate's frames hold samples" --animate "$npy/f8_c_2x3x4.npy" --batch -o out/new.html
 ok "truth beside"           j.svg    "$npy/f8_c_3x4.npy" --truth "$npy/f8_fortran_3x4.npy" --row-title target --col-title source
 ok "truth under"            k.svg    "$npy/f8_c_3x4.npy" --truth "$npy/f4_c_3x4.npy" --layout under --panel-titles 'gold,epoch 3'
+# --layout auto (the default): a square pair side by side, 1 x T strips one under another.
+ok "truth auto square"      j2.svg   "$npy/f8_c_3x4.npy" --truth "$npy/f8_fortran_3x4.npy" --row-title target --col-title source --layout beside
+if cmp -s j.svg j2.svg; then pass; else fail "--layout auto of a 3x4 pair is not beside"; fi
+printf '0.1,0.2,0.3,0.2,0.1,0.1\n' >strip.csv
+ok "truth auto strip"       s1.svg   strip.csv --truth strip.csv
+ok "truth under strip"      s2.svg   strip.csv --truth strip.csv --layout under
+ok "truth beside strip"     s3.svg   strip.csv --truth strip.csv --layout beside
+if cmp -s s1.svg s2.svg && ! cmp -s s1.svg s3.svg; then pass; else fail "--layout auto of 1x6 strips is not under"; fi
+rm -f strip.csv s1.svg s2.svg s3.svg j2.svg
 ok "csv labels"             l.svg    labelled.csv
 ok "csv no labels"          m.svg    labelled.csv --csv-labels both --no-colorbar --max-size 100 --raster always
 ok "html npy"               a.html   "$npy/f8_c_3x4.npy" -r rows3.txt -c cols4.txt --values
@@ -342,7 +351,7 @@ bad "typo option"       2 "unknown option '--colour-map' (did you mean --colorma
 bad "typo option value" 2 "unknown option '--rowss' (did you mean --rows?)" "$npy/f8_c_3x4.npy" --rowss=r.txt -o out/new.svg
 bad "short option"      2 "unknown option '--out' (did you mean --output?)" "$npy/f8_c_3x4.npy" --out x.svg
 bad "far option"        2 "unknown option '--zzzzzzzz'"$'\n' "$npy/f8_c_3x4.npy" --zzzzzzzz -o out/new.svg
-bad "layout"            2 "--layout must be beside or under"      "$npy/f8_c_3x4.npy" --layout diagonal -o out/new.svg
+bad "layout"            2 "--layout must be auto, beside or under"      "$npy/f8_c_3x4.npy" --layout diagonal -o out/new.svg
 bad "raster"            2 "--raster must be auto, always or never" "$npy/f8_c_3x4.npy" --raster maybe -o out/new.svg
 bad "missing value"     2 "--title needs a value"                 "$npy/f8_c_3x4.npy" -o out/new.svg --title
 bad "flag with value"   2 "--values takes no value"               "$npy/f8_c_3x4.npy" --values=1 -o out/new.svg

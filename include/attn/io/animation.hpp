@@ -91,7 +91,7 @@ inline std::string animation_grid_svg(const std::vector<AnimationFrame>& frames,
   const std::size_t samples = frames.front().maps.size();
   const std::size_t per_sample = panels.size() / samples;
   const Matrix<double>& first_map = frames.front().maps.front();
-  const bool by_frame = first_map.cols() >= 4 * first_map.rows() && first_map.cols() > 1 && per_sample > 1;
+  const bool by_frame = detail::is_wide_map(first_map.rows(), first_map.cols()) && per_sample > 1;
   if (by_frame) {
     std::vector<HeatmapPanel> reordered;
     for (std::size_t p = 0; p < per_sample; ++p)

@@ -98,18 +98,19 @@ inline void write_heatmap_grid_svg(const std::filesystem::path& path, const std:
                     "attn::io::write_heatmap_grid_svg");
 }
 
-/// Two maps on one scale, the second beside (PairLayout::beside) or under the first: e.g. the
+/// Two maps on one scale, the second beside (PairLayout::beside) or under the first (under, and
+/// by default under a wide first map such as a 1×T strip, beside others): e.g. the
 /// ground-truth alignment and the attention learnt so far. Same rules as heatmap_grid_svg().
 /// \param first the first map (left or top)
 /// \param second the second map
 /// \param options look of the pair; `grid_columns` is ignored
-/// \param layout beside (default) or under
+/// \param layout automatic (the default: under a wide first map, beside otherwise), beside or under
 /// \return the SVG text
 /// \throws attn::invalid_argument as heatmap_grid_svg() does
 inline std::string heatmap_pair_svg(const HeatmapPanel& first, const HeatmapPanel& second,
-                                    const HeatmapOptions& options = {}, PairLayout layout = PairLayout::beside) {
+                                    const HeatmapOptions& options = {}, PairLayout layout = PairLayout::automatic) {
   HeatmapOptions pair = options;
-  pair.grid_columns = layout == PairLayout::beside ? 2 : 1;
+  pair.grid_columns = detail::pair_columns(layout, first.values.rows(), first.values.cols());
   return detail::svg_grid({first, second}, pair, "attn::io::heatmap_pair_svg");
 }
 
@@ -119,12 +120,12 @@ inline std::string heatmap_pair_svg(const HeatmapPanel& first, const HeatmapPane
 /// \param first the first map (left or top)
 /// \param second the second map
 /// \param options look of the pair
-/// \param layout beside (default) or under
+/// \param layout automatic (the default: under a wide first map, beside otherwise), beside or under
 /// \throws attn::invalid_argument as heatmap_grid_svg() does
 inline void write_heatmap_pair_svg(std::ostream& os, const HeatmapPanel& first, const HeatmapPanel& second,
-                                   const HeatmapOptions& options = {}, PairLayout layout = PairLayout::beside) {
+                                   const HeatmapOptions& options = {}, PairLayout layout = PairLayout::automatic) {
   HeatmapOptions pair = options;
-  pair.grid_columns = layout == PairLayout::beside ? 2 : 1;
+  pair.grid_columns = detail::pair_columns(layout, first.values.rows(), first.values.cols());
   detail::svg_write(os, detail::svg_grid({first, second}, pair, "attn::io::write_heatmap_pair_svg"),
                     "attn::io::write_heatmap_pair_svg");
 }
@@ -134,14 +135,14 @@ inline void write_heatmap_pair_svg(std::ostream& os, const HeatmapPanel& first, 
 /// \param first the first map (left or top)
 /// \param second the second map
 /// \param options look of the pair
-/// \param layout beside (default) or under
+/// \param layout automatic (the default: under a wide first map, beside otherwise), beside or under
 /// \throws attn::invalid_argument as heatmap_grid_svg() does (before the file is touched),
 ///         std::runtime_error naming the path and the system's reason on I/O failure
 inline void write_heatmap_pair_svg(const std::filesystem::path& path, const HeatmapPanel& first,
                                    const HeatmapPanel& second, const HeatmapOptions& options = {},
-                                   PairLayout layout = PairLayout::beside) {
+                                   PairLayout layout = PairLayout::automatic) {
   HeatmapOptions pair = options;
-  pair.grid_columns = layout == PairLayout::beside ? 2 : 1;
+  pair.grid_columns = detail::pair_columns(layout, first.values.rows(), first.values.cols());
   detail::svg_write(path, detail::svg_grid({first, second}, pair, "attn::io::write_heatmap_pair_svg"),
                     "attn::io::write_heatmap_pair_svg");
 }
@@ -225,12 +226,12 @@ void write_heatmap_grid_svg(const std::filesystem::path& path, const Maps& maps,
 /// \param first the first map (left or top)
 /// \param second the second map
 /// \param options look of the pair; `grid_columns` is ignored
-/// \param layout beside (default) or under
+/// \param layout automatic (the default: under a wide first map, beside otherwise), beside or under
 /// \return the SVG text
 /// \throws attn::invalid_argument as heatmap_grid_svg() does
 template <typename DerivedA, typename DerivedB>
 std::string heatmap_pair_svg(const Eigen::DenseBase<DerivedA>& first, const Eigen::DenseBase<DerivedB>& second,
-                             const HeatmapOptions& options = {}, PairLayout layout = PairLayout::beside) {
+                             const HeatmapOptions& options = {}, PairLayout layout = PairLayout::automatic) {
   return heatmap_pair_svg(heatmap_panel(first), heatmap_panel(second), options, layout);
 }
 
@@ -239,12 +240,12 @@ std::string heatmap_pair_svg(const Eigen::DenseBase<DerivedA>& first, const Eige
 /// \param first the first map (left or top)
 /// \param second the second map
 /// \param options look of the pair
-/// \param layout beside (default) or under
+/// \param layout automatic (the default: under a wide first map, beside otherwise), beside or under
 /// \throws attn::invalid_argument as heatmap_grid_svg() does
 template <typename DerivedA, typename DerivedB>
 void write_heatmap_pair_svg(std::ostream& os, const Eigen::DenseBase<DerivedA>& first,
                             const Eigen::DenseBase<DerivedB>& second, const HeatmapOptions& options = {},
-                            PairLayout layout = PairLayout::beside) {
+                            PairLayout layout = PairLayout::automatic) {
   write_heatmap_pair_svg(os, heatmap_panel(first), heatmap_panel(second), options, layout);
 }
 
@@ -254,13 +255,13 @@ void write_heatmap_pair_svg(std::ostream& os, const Eigen::DenseBase<DerivedA>& 
 /// \param first the first map (left or top)
 /// \param second the second map
 /// \param options look of the pair
-/// \param layout beside (default) or under
+/// \param layout automatic (the default: under a wide first map, beside otherwise), beside or under
 /// \throws attn::invalid_argument as heatmap_grid_svg() does (before the file is touched),
 ///         std::runtime_error naming the path and the system's reason on I/O failure
 template <typename DerivedA, typename DerivedB>
 void write_heatmap_pair_svg(const std::filesystem::path& path, const Eigen::DenseBase<DerivedA>& first,
                             const Eigen::DenseBase<DerivedB>& second, const HeatmapOptions& options = {},
-                            PairLayout layout = PairLayout::beside) {
+                            PairLayout layout = PairLayout::automatic) {
   write_heatmap_pair_svg(path, heatmap_panel(first), heatmap_panel(second), options, layout);
 }
 

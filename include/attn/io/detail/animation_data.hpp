@@ -49,7 +49,8 @@ struct AnimationOptions {
   std::vector<std::string> row_labels;     ///< query tokens, for the samples with that many rows
   std::vector<std::string> col_labels;     ///< key tokens, for the samples with that many columns
   std::string truth_title = "truth";       ///< the label of the ground-truth maps
-  PairLayout truth_layout = PairLayout::beside;  ///< page: the truth beside or under each sample's map
+  /// page: the truth beside or under each sample's map (automatic: under a wide map, 1×T)
+  PairLayout truth_layout = PairLayout::automatic;
   Colormap colormap = Colormap::viridis;   ///< colour map of every map, truth included
   bool reverse_colormap = false;           ///< high values get the low end of the map
   /// One colour scale for every frame and the truth. Unset: the smallest / largest finite value
@@ -232,7 +233,8 @@ inline std::string animation_json(const std::vector<AnimationFrame>& frames, con
   for (const Matrix<double>& m : truth) any_nan = any_nan || m.hasNaN();
   json += ",\"any_nan\":" + std::string(any_nan ? "true" : "false");
   json += ",\"frame_ms\":" + std::to_string(options.frame_ms) + ",\"cell\":" + std::to_string(options.cell_size);
-  json += ",\"under\":" + std::string(options.truth_layout == PairLayout::under ? "true" : "false");
+  const Matrix<double>& shape = frames.front().maps.front();
+  json += ",\"under\":" + std::string(pair_columns(options.truth_layout, shape.rows(), shape.cols()) == 1 ? "true" : "false");
   json += ",\"ticks\":[";
   for (std::size_t k = 0; k < ticks.size(); ++k) json += (k ? "," : "") + json_number(ticks[k]);
   json += "],\"samples\":[";

@@ -28,8 +28,28 @@ namespace attn::io {
 /// more than HeatmapOptions::raster_threshold cells.
 enum class HeatmapRaster { automatic, never, always };
 
-/// Where the second map of write_heatmap_pair_svg() goes.
-enum class PairLayout { beside, under };
+/// Where the second map of write_heatmap_pair_svg() (or an animation's truth) goes.
+enum class PairLayout {
+  beside,
+  under,
+  /// under a wide map (at least 4 times as many columns as rows: a 1×T strip, which side by side
+  /// makes a picture far wider than tall), beside the others
+  automatic,
+};
+
+namespace detail {
+
+/// Whether a rows×cols map is wide: at least 4 times as many columns as rows (a 1×T strip).
+/// Wide maps go one under another in pairs (PairLayout::automatic) and animation grids.
+inline bool is_wide_map(Index rows, Index cols) { return cols > 1 && cols >= 4 * rows; }
+
+/// Maps per row of a pair whose first map is rows×cols under `layout`: 2 beside, 1 under.
+inline Index pair_columns(PairLayout layout, Index rows, Index cols) {
+  if (layout == PairLayout::automatic) return is_wide_map(rows, cols) ? 1 : 2;
+  return layout == PairLayout::beside ? 2 : 1;
+}
+
+}  // namespace detail
 
 /// How a heatmap looks. Defaults fit a sentence-sized map; every size is in SVG pixels.
 /// \headerfile svg.hpp <attn/io/svg.hpp>

@@ -317,8 +317,8 @@ TEMPLATE_TEST_CASE("bahdanau parameter errors", "[errors][bahdanau]", float, dou
   }
   SECTION("prepare_keys: k.cols() must equal params.wk.rows()") {
     const M k3 = M::Zero(5, 3);
-    REQUIRE_ATTN_ERROR(attn::prepare_keys(good, k3), "attn::prepare_keys: k.cols() (3) must equal params.wk.rows() (4)");
-    REQUIRE_ATTN_ERROR(attn::bahdanau(q, k3, v, good), "attn::bahdanau: k.cols() (3) must equal params.wk.rows() (4)");
+    REQUIRE_ATTN_ERROR(attn::prepare_keys(good, k3), Catch::StartsWith("attn::prepare_keys: k.cols() (3) must equal params.wk.rows() (4): the keys are Tk×dk"));
+    REQUIRE_ATTN_ERROR(attn::bahdanau(q, k3, v, good), Catch::StartsWith("attn::bahdanau: k.cols() (3) must equal params.wk.rows() (4): the keys are Tk×dk"));
   }
 }
 

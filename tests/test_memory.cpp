@@ -450,7 +450,7 @@ TEST_CASE("Memory and attend argument checks", "[memory][errors]") {
   p.wq = Eigen::MatrixXd::Ones(2, 4);
   p.wk = Eigen::MatrixXd::Ones(2, 4);
   p.v = Eigen::RowVectorXd::Ones(4);
-  CHECK_THROWS_WITH(attn::prepare_memory(k, v, p), "attn::prepare_memory: k.cols() (3) must equal params.wk.rows() (2)");
+  CHECK_THROWS_WITH(attn::prepare_memory(k, v, p), Catch::StartsWith("attn::prepare_memory: k.cols() (3) must equal params.wk.rows() (2): the keys are Tk×dk"));
   p.wk = Eigen::MatrixXd::Ones(3, 5);
   CHECK_THROWS_WITH(attn::prepare_memory(k, v, p),
                     "attn::prepare_memory: params.wk.cols() (5) must equal params.v.cols() (4)" +

@@ -548,7 +548,7 @@ TEST_CASE("monotonic argument checks", "[monotonic][errors]") {
   CHECK_THROWS_WITH(attn::bahdanau_monotonic(Eigen::MatrixXd(2, 2), k, v, prev, b, m),
                     "attn::bahdanau_monotonic: q.cols() (2) must equal params.wq.rows() (3)");
   CHECK_THROWS_WITH(attn::bahdanau_monotonic(q, Eigen::MatrixXd(3, 2), v, prev, b, m),
-                    "attn::bahdanau_monotonic: k.cols() (2) must equal params.wk.rows() (3)");
+                    Catch::StartsWith("attn::bahdanau_monotonic: k.cols() (2) must equal params.wk.rows() (3): the keys are Tk×dk"));
   CHECK_THROWS_WITH(attn::bahdanau_monotonic(q, k, Eigen::MatrixXd(2, 2), prev, b, m),
                     "attn::bahdanau_monotonic: v.rows() (2) must equal k.rows() (3)");
   b.v = Eigen::RowVectorXd::Ones(5);

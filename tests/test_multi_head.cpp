@@ -1330,7 +1330,7 @@ TEST_CASE("multi_head: bad shapes throw attn::invalid_argument with exact messag
   CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.bk (1x9) must be (1x8) or empty");
   p = good;
   p.bv = Eigen::RowVectorXd::Zero(1);
-  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.bv (1x1) must be (1x8) or empty; a 1x1 row here is most often an n×1 "
+  CHECK_THROWS_ATTN(attn::multi_head(x, p), "attn::multi_head: params.bv (1x1) must be (1x8) or empty; params.bv is 1x1, most often an n×1 "
                     "column assigned to the row vector, of which Eigen keeps the first value alone in a build with "
                     "NDEBUG: assign column.transpose(), or read a 1-D .npy");
   p = good;

@@ -50,13 +50,13 @@ void check_params(const char* fn, const BahdanauParams<Scalar>& p) {
                        "attention_v as they are, inputs×outputs)";
   ATTN_CHECK(p.wq.cols() == u, std::string(fn) + ": params.wq.cols() (" + std::to_string(p.wq.cols()) +
                                    ") must equal params.v.cols() (" + std::to_string(u) + ")" + layout +
-                                   column_hint(u, p.wq.cols()));
+                                   column_hint("params.v", u, p.wq.cols()));
   ATTN_CHECK(p.wk.cols() == u, std::string(fn) + ": params.wk.cols() (" + std::to_string(p.wk.cols()) +
                                    ") must equal params.v.cols() (" + std::to_string(u) + ")" + layout);
   if (p.normalize) {
     ATTN_CHECK(p.b.size() == 0 || p.b.cols() == u,
                std::string(fn) + ": params.b " + shape(p.b.rows(), p.b.cols()) + " must be " + shape(1, u) +
-                   " or empty" + column_hint(p.b.cols(), u));
+                   " or empty" + column_hint("params.b", p.b.cols(), u));
     ATTN_CHECK(p.v.squaredNorm() > Scalar(0), std::string(fn) + ": params.v must be non-zero when normalize is set");
     ATTN_CHECK(std::isfinite(p.g), std::string(fn) + ": params.g must be finite");
   } else {

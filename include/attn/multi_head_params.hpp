@@ -200,7 +200,7 @@ template <typename Scalar>
 void check_bias(const char* fn, const char* what, const RowVector<Scalar>& b, Index d) {
   ATTN_CHECK(b.size() == 0 || b.cols() == d,
              std::string(fn) + ": " + what + " " + shape(b) + " must be " + shape(1, d) + " or empty" +
-                 column_hint(b.cols(), d));
+                 column_hint(what, b.cols(), d));
 }
 
 template <typename Scalar>

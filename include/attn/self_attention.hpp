@@ -116,7 +116,7 @@ struct LayerOf<SeqSelfAttentionParams<S>> {
       check_shape(fn, "params.wa", p.wa, units, 1);
       ATTN_CHECK(p.bh.size() == 0 || p.bh.cols() == units,
                  std::string(fn) + ": params.bh " + shape(p.bh.rows(), p.bh.cols()) + " must be " + shape(1, units) +
-                     " or empty" + column_hint(p.bh.cols(), units));
+                     " or empty" + column_hint("params.bh", p.bh.cols(), units));
     } else {
       ATTN_CHECK(p.wa.rows() == d && p.wa.cols() == d, std::string(fn) + ": params.wa " + shape(p.wa.rows(), p.wa.cols()) +
                                                            " must be " + shape(d, d) + ", d×d with d = x.cols()" +

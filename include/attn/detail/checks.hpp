@@ -35,15 +35,15 @@ inline void check_equal(const char* function, const char* what_a, Index a, const
 /// kernel or a 2-D `.npy` of shape (n, 1)) to a row vector by keeping its first value alone when
 /// NDEBUG is defined (and aborts on an assertion without it), so the 1×1 row is most often that
 /// column. Empty otherwise.
-inline std::string column_hint(Index cols, Index wanted) {
+inline std::string column_hint(const std::string& name, Index cols, Index wanted) {
   if (cols != 1 || wanted <= 1) return "";
-  return "; a 1x1 row here is most often an n×1 column assigned to the row vector, of which Eigen keeps the "
+  return "; " + name + " is 1x1, most often an n×1 column assigned to the row vector, of which Eigen keeps the "
          "first value alone in a build with NDEBUG: assign column.transpose(), or read a 1-D .npy";
 }
 
 /// Throws unless `previous` (a monotonic step's previous alignment, one row per query) is one:
-/// every entry a probability in [0, 1] and every row summing to at most 1 (both with 1e-3 to
-/// spare, for rounding). Rows may sum to less, to 0 even: the mass a monotonic step lets run
+/// every entry in [0, 1.001] (no negative: TF's and attn's alignments are products of
+/// non-negative factors) and every row summing to at most 1.001 (1e-3 to spare for rounding). Rows may sum to less, to 0 even: the mass a monotonic step lets run
 /// past the last key is lost. A negative entry or a row of 2 would be carried, silently, into
 /// every later step. Only the entries `visible(i, j)` says the call reads are checked: a hidden
 /// key's entry is never read (NaN there is harmless, as everywhere in attn).

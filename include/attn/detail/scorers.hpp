@@ -154,7 +154,12 @@ struct AdditiveScorer {
   Index prepared_size(Index) const { return v.cols(); }
 
   /// Throws unless keys of width `dk` fit `wk`.
-  void check(const char* fn, Index dk) const { check_equal(fn, "k.cols()", dk, "params.wk.rows()", wk.rows()); }
+  void check(const char* fn, Index dk) const {
+    ATTN_CHECK(dk == wk.rows(), std::string(fn) + ": k.cols() (" + std::to_string(dk) + ") must equal params.wk.rows() (" +
+                                    std::to_string(wk.rows()) +
+                                    "): the keys are Tk×dk, one row per source step (a memory passed transposed "
+                                    "shows its length as k.cols())");
+  }
 
   /// prepared = K·Wk + b (Tk×units).
   template <typename DerivedK>

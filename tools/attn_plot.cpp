@@ -147,9 +147,9 @@ Options:
       --no-colorbar        svg: leave the colour bar out
       --truth FILE         svg: a second map of the same shape (.npy or .csv), e.g. the ground
                            truth alignment, drawn with the first on one colour scale
-      --layout auto|beside|under  where the --truth map goes (default auto: under a wide
-                           map, at least 4 times as many columns as rows such as a 1 x T
-                           strip; beside the others)
+      --layout auto|beside|under  the --truth map and the weights side by side or one
+                           under the other (default auto: under for wide maps, at least 4
+                           times as many columns as rows such as 1 x T strips; beside others)
       --panel-titles LIST  svg: comma-separated titles of the maps of a grid (3-D input) or
                            of the two maps of --truth (default: "head 0", "head 1", ... (with
                            --batch "item 0", ...) and
@@ -167,11 +167,13 @@ Options:
                            where non-zero (negative entries, as in PyTorch's float attn_mask,
                            are refused: save attn_mask == 0; a FILE that hides every cell
                            holding weight, as torch's boolean mask saved as is, too: save
-                           ~attn_mask); with --view a 3-D FILE holds one
-                           mask per batch item;
+                           ~attn_mask); for svg a 1 x Tk or Tq x 1 FILE (one
+                           value per key or query) applies to every row or column;
+                           with --view a 3-D FILE holds one mask per batch item;
                            a pooled map (--pool) takes causal, hiding the blocks it hides whole
       --leaked             svg heatmaps: a "leaked" column right of each map, a bar per row of
-                           1 - the row's sum (clamped to [0, 1]; below 1e-6, rounding, is 0):
+                           1 - the row's sum (clamped to [0, 1]; below 1e-6, rounding, is 0;
+                           none for a row holding NaN or inf):
                            the mass a monotonic step let run past the last key, which a faded
                            row alone does not tell
       --query N            html: only the line of query N (0-based)
@@ -808,6 +810,12 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
   if (a.batch && a.animate) {
     throw usage_error("--batch names the first axis of a WEIGHTS file; --animate's frames hold samples (their "
                       "titles: --panel-titles)");
+  }
+  // Trailing ':' picks nothing (NumPy's w[:, 0, :] is w[:, 0]).
+  while (!a.index.empty() && a.index.back() == whole_axis) a.index.pop_back();
+  if (a.view && std::find(a.index.begin(), a.index.end(), whole_axis) != a.index.end()) {
+    throw usage_error("--view names the axes it shows (layers, items, heads): ':' in --index keeps an axis whose "
+                      "name it cannot know; save the part to show, np.save(path, w[...]), or draw it as svg");
   }
   if (!a.index.empty()) {
     if (a.animate) throw usage_error("--index picks maps from WEIGHTS .npy files, not from --animate's frames");
@@ -2408,17 +2416,21 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   options.mask = w.pooled.empty() ? mask_option(a, w.maps) : pooled_mask_option(a, w);
   if (a.leaked && !w.pooled.empty()) {
     throw usage_error("--leaked needs each row's sum, but '" + a.weights + "' is drawn " + w.pooled +
-                      ": draw it unpooled (no --pool, and a --max-cells above its cells)");
+                      ": draw it unpooled (--raster never, or a --max-size of at least its rows and columns, "
+                      "without --pool)");
   }
-  // --leaked: 1 - each row's sum (its finite entries), clamped to [0, 1], as leaked_mass is;
+  // --leaked: 1 - each row's sum, clamped to [0, 1], as leaked_mass is;
   // below 1e-6 it is the rounding of a full row (float32 files: about 1e-7 per 10 entries): 0.
   const auto leaked_of = [&a](const Eigen::MatrixXd& m) {
     if (!a.leaked) return Eigen::VectorXd();
     Eigen::VectorXd leaked(m.rows());
     for (attn::Index i = 0; i < m.rows(); ++i) {
       double sum = 0;
-      for (attn::Index j = 0; j < m.cols(); ++j) sum += std::isfinite(m(i, j)) ? m(i, j) : 0.0;
-      leaked(i) = 1.0 - sum < 1e-6 ? 0.0 : std::min(1.0 - sum, 1.0);
+      for (attn::Index j = 0; j < m.cols(); ++j) sum += m(i, j);
+      // A row with NaN or ±inf has no known sum: no bar (NaN), rather than a made-up loss.
+      leaked(i) = !std::isfinite(sum)   ? std::numeric_limits<double>::quiet_NaN()
+                  : 1.0 - sum < 1e-6    ? 0.0
+                                        : std::min(1.0 - sum, 1.0);
     }
     return leaked;
   };
@@ -2445,8 +2457,17 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   }
   if (w.stacked) {
     const auto heads = static_cast<std::size_t>(w.grid_heads);
+    // A grid kept by ':' in --index is along an axis of unknown name: its maps are titled as
+    // NumPy indexes them, "[0, 1]", "[1, 1]" (the ':' replaced by k).
+    const auto colon = std::find(a.index.begin(), a.index.end(), whole_axis);
     const std::vector<std::string> titles =
-        panel_titles(a, w.maps.size(), "'" + a.weights + "' holds", [&a, heads](std::size_t k) {
+        panel_titles(a, w.maps.size(), "'" + a.weights + "' holds", [&a, heads, colon](std::size_t k) {
+          if (colon != a.index.end()) {
+            std::string text = "[";
+            for (auto i = a.index.begin(); i != a.index.end(); ++i)
+              text += (i == a.index.begin() ? "" : ", ") + (i == colon ? std::to_string(k) : index_text(*i));
+            return text + "]";
+          }
           if (heads > 0) {
             return (a.batch ? "item " : "layer ") + std::to_string(k / heads) + ", head " + std::to_string(k % heads);
           }

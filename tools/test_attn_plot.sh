@@ -503,6 +503,10 @@ if grep -q '>row 0<' two.html && grep -q '>row 1<' two.html; then pass; else fai
 ok "chars row unnamed"      row1.html row.csv --chars abc.txt
 if ! grep -q '>row 0<' row1.html; then pass; else fail "a single highlighted line named row 0"; fi
 rm -f column.csv row.csv abc.txt ab.txt col.html row.html two.csv two.html row1.html
+printf '0.5,0.5,0\nnan,0.1,0.1\n0,0,0.25\n' >leak_nan.csv
+ok "leaked nan"             leak_nan.svg leak_nan.csv --leaked
+if grep -q 'row 2: leaked mass 0.75' leak_nan.svg && ! grep -q 'row 1: leaked' leak_nan.svg; then pass; else fail "--leaked: a row holding NaN got a bar"; fi
+rm -f leak_nan.csv leak_nan.svg
 bad "leaked html"       2 "--leaked is for svg heatmaps (a bar per row beside the map)" leak.csv --leaked -o out/new.html
 bad "leaked bars"       2 "--leaked is for svg heatmaps" leak.csv --leaked --bars -o out/new.svg
 rm -f leak.csv leak.svg leak0.svg
@@ -677,6 +681,15 @@ else
     else
         fail "index colon map: w[2, :, 3, 1] (items x Tk of layer 2, head 3, query 1) is not the map drawn"
     fi
+    # The grid's maps are titled as NumPy indexes them (the kept axis has no known name).
+    if grep -q '>\[0, 1, 3\]<' n10.svg && grep -q '>\[2, 1, 3\]<' n10.svg && ! grep -q '>head 0<' n10.svg; then
+        pass
+    else
+        fail "index colon: the maps of w[:, 1, 3] not titled [0, 1, 3] ... [2, 1, 3]"
+    fi
+    ok "index trailing colon"   n14.svg  hf5.npy --index 2,1,3,: --values --decimals 0
+    if cmp -s n1.svg n14.svg; then pass; else fail "--index 2,1,3,: is not --index 2,1,3 (a trailing ':' picks nothing)"; fi
+    bad "index colon view"  2 "--view names the axes it shows (layers, items, heads): ':' in --index keeps an axis" --view hf5.npy --index :,1 -o out/new.html
     bad "index colon limit" 1 "'hf5.npy': --index with ':' before a picked axis reads all of its 144 cells, more than --max-cells 100" hf5.npy --index :,1,3 --max-cells 100 -o out/new.svg
     # Hugging Face's batch of one: leading axes of size 1 go, (1, 1, 2, 3) is one map.
     write_npy one_map.npy '(1, 1, 2, 3)' C '<f8' 't[2]*10 + t[3]'

@@ -98,6 +98,17 @@ inline void write_heatmap_grid_svg(const std::filesystem::path& path, const std:
                     "attn::io::write_heatmap_grid_svg");
 }
 
+namespace detail {
+
+/// `options` for a pair whose first map is `first`: its grid_columns from `layout` (pair_columns).
+inline HeatmapOptions pair_options(const HeatmapOptions& options, PairLayout layout, const HeatmapPanel& first) {
+  HeatmapOptions pair = options;
+  pair.grid_columns = pair_columns(layout, first.values.rows(), first.values.cols());
+  return pair;
+}
+
+}  // namespace detail
+
 /// Two maps on one scale, the second beside (PairLayout::beside) or under the first (under, and
 /// by default under a wide first map such as a 1×T strip, beside others): e.g. the
 /// ground-truth alignment and the attention learnt so far. Same rules as heatmap_grid_svg().
@@ -109,9 +120,8 @@ inline void write_heatmap_grid_svg(const std::filesystem::path& path, const std:
 /// \throws attn::invalid_argument as heatmap_grid_svg() does
 inline std::string heatmap_pair_svg(const HeatmapPanel& first, const HeatmapPanel& second,
                                     const HeatmapOptions& options = {}, PairLayout layout = PairLayout::automatic) {
-  HeatmapOptions pair = options;
-  pair.grid_columns = detail::pair_columns(layout, first.values.rows(), first.values.cols());
-  return detail::svg_grid({first, second}, pair, "attn::io::heatmap_pair_svg");
+  return detail::svg_grid({first, second}, detail::pair_options(options, layout, first),
+                          "attn::io::heatmap_pair_svg");
 }
 
 /// Writes heatmap_pair_svg(first, second, options, layout) to `os` (std::runtime_error on
@@ -124,10 +134,8 @@ inline std::string heatmap_pair_svg(const HeatmapPanel& first, const HeatmapPane
 /// \throws attn::invalid_argument as heatmap_grid_svg() does
 inline void write_heatmap_pair_svg(std::ostream& os, const HeatmapPanel& first, const HeatmapPanel& second,
                                    const HeatmapOptions& options = {}, PairLayout layout = PairLayout::automatic) {
-  HeatmapOptions pair = options;
-  pair.grid_columns = detail::pair_columns(layout, first.values.rows(), first.values.cols());
-  detail::svg_write(os, detail::svg_grid({first, second}, pair, "attn::io::write_heatmap_pair_svg"),
-                    "attn::io::write_heatmap_pair_svg");
+  constexpr const char* who = "attn::io::write_heatmap_pair_svg";
+  detail::svg_write(os, detail::svg_grid({first, second}, detail::pair_options(options, layout, first), who), who);
 }
 
 /// Writes heatmap_pair_svg(first, second, options, layout) to the file `path`, atomically.
@@ -141,10 +149,8 @@ inline void write_heatmap_pair_svg(std::ostream& os, const HeatmapPanel& first, 
 inline void write_heatmap_pair_svg(const std::filesystem::path& path, const HeatmapPanel& first,
                                    const HeatmapPanel& second, const HeatmapOptions& options = {},
                                    PairLayout layout = PairLayout::automatic) {
-  HeatmapOptions pair = options;
-  pair.grid_columns = detail::pair_columns(layout, first.values.rows(), first.values.cols());
-  detail::svg_write(path, detail::svg_grid({first, second}, pair, "attn::io::write_heatmap_pair_svg"),
-                    "attn::io::write_heatmap_pair_svg");
+  constexpr const char* who = "attn::io::write_heatmap_pair_svg";
+  detail::svg_write(path, detail::svg_grid({first, second}, detail::pair_options(options, layout, first), who), who);
 }
 
 /// One panel for heatmap_grid_svg() / heatmap_pair_svg() from any Eigen matrix expression, Map

@@ -280,14 +280,12 @@ class SummaryWriter {
       ATTN_CHECK(!name.empty(), std::string(who) + ": a name is empty; each map needs one (its tag's last part)");
       check_tag(who, tag_prefix + "/" + name);
     }
-    std::vector<Matrix<double>> values;
-    values.reserve(count);
-    detail::for_each_map(maps, [&](std::size_t, const auto& m) { values.push_back(m.template cast<double>()); });
     const PngHeatmapOptions shared = weight_scale(options);
     // Encode every image first: a bad map writes nothing.
     std::vector<std::string> pngs;
-    pngs.reserve(values.size());
-    for (const auto& m : values) pngs.push_back(detail::png_heatmap(m, shared, who));
+    pngs.reserve(count);
+    detail::for_each_map(maps,
+                         [&](std::size_t, const auto& m) { pngs.push_back(detail::png_heatmap(m, shared, who)); });
     for (std::size_t i = 0; i < pngs.size(); ++i) write_image(who, tag_prefix + "/" + names[i], pngs[i], step);
   }
 

@@ -17,6 +17,7 @@
 #include <attn/io/png.hpp>
 #include <attn/io/svg.hpp>
 #include <attn/io/viewer.hpp>
+#include <attn/monotonic_attention.hpp>  // attn::alignment_stats: --leaked
 
 #include <algorithm>
 #include <cctype>
@@ -39,6 +40,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #if !defined(_WIN32)
@@ -2047,16 +2049,29 @@ int run(const Arguments& given, std::ostream& out, std::ostream& err) {
 /// `a` with the title of what --index picked, as NumPy names it, the file's name as given
 /// ("layer3.npy[2, 1]", "attentions.npz:layer3[0]") and a negative index counted from the end
 /// ("[-1]" of 4 is "[3]": the title says which map it is).
-Arguments index_titled(const Arguments& a) {
+/// --index with its negative indices counted from the end of the file's axes, as select_npy
+/// resolves them (the file's header is read again; its data are not).
+std::vector<long long> resolved_index(const Arguments& a) {
   const std::optional<NpySelection> s = select_npy(a.weights, a.index);  // read_weights read it
-  Arguments titled = a;
-  titled.title = fs::path(a.weights_named.empty() ? a.weights : a.weights_named).filename().string() + "[";
-  for (std::size_t k = 0; k < a.index.size(); ++k) {
-    const long long n = s ? static_cast<long long>(s->header.shape[k]) : 0;
-    titled.title += (k ? ", " : "") + index_text(a.index[k] < 0 && a.index[k] != whole_axis && s ? a.index[k] + n
-                                                                                                  : a.index[k]);
+  return s ? s->index : a.index;
+}
+
+/// An --index as NumPy writes it, "2, :"; with `kept`, its first ':' replaced by that number (the
+/// index of one map of a ':' grid).
+std::string index_tuple(const std::vector<long long>& index, std::optional<long long> kept = std::nullopt) {
+  std::string text;
+  for (std::size_t k = 0; k < index.size(); ++k) {
+    long long i = index[k];
+    if (kept && i == whole_axis) i = *std::exchange(kept, std::nullopt);
+    text += (k ? ", " : "") + index_text(i);
   }
-  titled.title += "]";
+  return text;
+}
+
+Arguments index_titled(const Arguments& a) {
+  Arguments titled = a;
+  titled.title = fs::path(a.weights_named.empty() ? a.weights : a.weights_named).filename().string() + "[" +
+                 index_tuple(resolved_index(a)) + "]";
   return titled;
 }
 
@@ -2423,14 +2438,10 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   // below 1e-6 it is the rounding of a full row (float32 files: about 1e-7 per 10 entries): 0.
   const auto leaked_of = [&a](const Eigen::MatrixXd& m) {
     if (!a.leaked) return Eigen::VectorXd();
-    Eigen::VectorXd leaked(m.rows());
-    for (attn::Index i = 0; i < m.rows(); ++i) {
-      double sum = 0;
-      for (attn::Index j = 0; j < m.cols(); ++j) sum += m(i, j);
-      // A row with NaN or ±inf has no known sum: no bar (NaN), rather than a made-up loss.
-      leaked(i) = !std::isfinite(sum)   ? std::numeric_limits<double>::quiet_NaN()
-                  : 1.0 - sum < 1e-6    ? 0.0
-                                        : std::min(1.0 - sum, 1.0);
+    Eigen::VectorXd leaked = attn::alignment_stats(m).leaked;  // 1 - each row's sum
+    // A row with NaN or ±inf has no known sum: no bar (NaN), rather than a made-up loss.
+    for (double& l : leaked) {
+      l = !std::isfinite(l) ? std::numeric_limits<double>::quiet_NaN() : l < 1e-6 ? 0.0 : std::min(l, 1.0);
     }
     return leaked;
   };
@@ -2459,15 +2470,11 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     const auto heads = static_cast<std::size_t>(w.grid_heads);
     // A grid kept by ':' in --index is along an axis of unknown name: its maps are titled as
     // NumPy indexes them, "[0, 1]", "[1, 1]" (the ':' replaced by k).
-    const auto colon = std::find(a.index.begin(), a.index.end(), whole_axis);
+    const bool colon = std::find(a.index.begin(), a.index.end(), whole_axis) != a.index.end();
+    const std::vector<long long> picked = colon ? resolved_index(a) : std::vector<long long>();
     const std::vector<std::string> titles =
-        panel_titles(a, w.maps.size(), "'" + a.weights + "' holds", [&a, heads, colon](std::size_t k) {
-          if (colon != a.index.end()) {
-            std::string text = "[";
-            for (auto i = a.index.begin(); i != a.index.end(); ++i)
-              text += (i == a.index.begin() ? "" : ", ") + (i == colon ? std::to_string(k) : index_text(*i));
-            return text + "]";
-          }
+        panel_titles(a, w.maps.size(), "'" + a.weights + "' holds", [&a, heads, colon, &picked](std::size_t k) {
+          if (colon) return "[" + index_tuple(picked, static_cast<long long>(k)) + "]";
           if (heads > 0) {
             return (a.batch ? "item " : "layer ") + std::to_string(k / heads) + ", head " + std::to_string(k % heads);
           }

@@ -687,6 +687,8 @@ else
     else
         fail "index colon: the maps of w[:, 1, 3] not titled [0, 1, 3] ... [2, 1, 3]"
     fi
+    ok "index colon negative"   n15.svg  hf5.npy --index :,-1,-1 --values --decimals 0
+    if cmp -s n10.svg n15.svg; then pass; else fail "--index :,-1,-1 is not --index :,1,3 (titles of the maps included)"; fi
     ok "index trailing colon"   n14.svg  hf5.npy --index 2,1,3,: --values --decimals 0
     if cmp -s n1.svg n14.svg; then pass; else fail "--index 2,1,3,: is not --index 2,1,3 (a trailing ':' picks nothing)"; fi
     bad "index colon view"  2 "--view names the axes it shows (layers, items, heads): ':' in --index keeps an axis" --view hf5.npy --index :,1 -o out/new.html

@@ -315,8 +315,26 @@ TEST_CASE("SummaryWriter: errors name the function, the argument and the path", 
         "attn::io::SummaryWriter::add_attention: names holds 1 names for 2 maps; give one per map");
   CHECK(message_of<attn::invalid_argument>([&] { writer.add_attention("p", two, {"a", ""}, 0); }) ==
         "attn::io::SummaryWriter::add_attention: a name is empty; each map needs one (its tag's last part)");
+  // Two maps under one tag: TensorBoard would show one. A map's error names its tag.
+  CHECK(message_of<attn::invalid_argument>([&] { writer.add_attention("p", two, {"a", "a"}, 0); }) ==
+        "attn::io::SummaryWriter::add_attention: names[0] and names[1] are both 'a'; each map needs its own tag");
   CHECK(message_of<attn::invalid_argument>([&] { writer.add_image("i", Eigen::MatrixXd(0, 0), 0); }) ==
-        "attn::io::SummaryWriter::add_image: the map is 0×0; a PNG needs at least one row and one column");
+        "attn::io::SummaryWriter::add_image ('i'): the map is 0×0; a PNG needs at least one row and one column");
+  const std::vector<Eigen::MatrixXd> second_empty{Eigen::MatrixXd::Zero(1, 1), Eigen::MatrixXd(0, 3)};
+  CHECK(message_of<attn::invalid_argument>([&] { writer.add_attention("p", second_empty, 0); }) ==
+        "attn::io::SummaryWriter::add_attention ('p/head_1'): the map is 0×3; a PNG needs at least one row and "
+        "one column");
+  // One end set past the other's default (0 and 1): the message says the default and what to do.
+  attn::io::PngHeatmapOptions low;
+  low.vmin = 2;
+  CHECK(message_of<attn::invalid_argument>([&] { writer.add_image("i", m, 0, low); }) ==
+        "attn::io::SummaryWriter::add_image ('i'): options.vmin (2) must be less than options.vmax, which is 1 "
+        "when unset (the weights' range); set options.vmax too");
+  attn::io::PngHeatmapOptions high;
+  high.vmax = -0.5;
+  CHECK(message_of<attn::invalid_argument>([&] { writer.add_attention("p", two, 0, high); }) ==
+        "attn::io::SummaryWriter::add_attention: options.vmax (-0.5) must be greater than options.vmin, which is 0 "
+        "when unset (the weights' range); set options.vmin too");
   CHECK(message_of<attn::invalid_argument>([] { attn::io::SummaryWriter w(""); }) ==
         "attn::io::SummaryWriter: log_dir must not be empty");
   CHECK(message_of<attn::invalid_argument>([&] { attn::io::SummaryWriter w(dir.path, "a/b"); }) ==

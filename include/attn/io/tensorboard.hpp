@@ -164,14 +164,16 @@ class SummaryWriter {
   /// \param weights rows×cols, at least 1×1
   /// \param step global step
   /// \param options colours and pixel size
-  /// \throws attn::invalid_argument for a bad tag, and as heatmap_png() does
+  /// \throws attn::invalid_argument for a bad tag, one end of the scale set past the other's
+  ///         default (vmin >= 1 or vmax <= 0 alone), and as heatmap_png() does
   /// \throws std::runtime_error when writing fails or the writer is closed
   template <typename Derived>
   void add_image(const std::string& tag, const Eigen::DenseBase<Derived>& weights, std::int64_t step,
                  const PngHeatmapOptions& options = {}) {
-    check_tag("attn::io::SummaryWriter::add_image", tag);
-    write_image("attn::io::SummaryWriter::add_image", tag,
-                detail::png_heatmap(weights, weight_scale(options), "attn::io::SummaryWriter::add_image"), step);
+    const char* who = "attn::io::SummaryWriter::add_image";
+    check_tag(who, tag);
+    const std::string named = image_who(who, tag);
+    write_image(who, tag, detail::png_heatmap(weights, weight_scale(options, named), named.c_str()), step);
   }
 
   /// Appends a histogram of the values of `values` (any shape, float or double) for
@@ -260,11 +262,12 @@ class SummaryWriter {
   /// `{"item_0", "item_1"}` for the views of a batch's AlignmentHistory (sequences, not heads).
   /// \param tag_prefix e.g. "alignments"; non-empty UTF-8
   /// \param maps at least one map, each at least 1×1 (float or double)
-  /// \param names one per map, each non-empty UTF-8
+  /// \param names one per map, each non-empty UTF-8, no two alike
   /// \param step global step
   /// \param options colours and pixel size
-  /// \throws attn::invalid_argument for a bad prefix or name, no maps, names not one per map, or
-  ///         as heatmap_png() does
+  /// \throws attn::invalid_argument for a bad prefix or name, no maps, names not one per map, two
+  ///         names alike, one end of the scale set past the other's default, or as heatmap_png()
+  ///         does (the message names the map's tag)
   /// \throws std::runtime_error when writing fails or the writer is closed
   template <typename Maps, typename = std::enable_if_t<detail::is_map_list<Maps>>>
   void add_attention(const std::string& tag_prefix, const Maps& maps, const std::vector<std::string>& names,
@@ -276,16 +279,24 @@ class SummaryWriter {
     ATTN_CHECK(count > 0, std::string(who) + ": there are no heads (maps is empty)");
     ATTN_CHECK(names.size() == count, std::string(who) + ": names holds " + std::to_string(names.size()) +
                                           " names for " + std::to_string(count) + " maps; give one per map");
-    for (const std::string& name : names) {
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::string& name = names[i];
       ATTN_CHECK(!name.empty(), std::string(who) + ": a name is empty; each map needs one (its tag's last part)");
       check_tag(who, tag_prefix + "/" + name);
+      // Two images under one tag and step: TensorBoard would show one of them only.
+      for (std::size_t j = 0; j < i; ++j) {
+        ATTN_CHECK(names[j] != name, std::string(who) + ": names[" + std::to_string(j) + "] and names[" +
+                                         std::to_string(i) + "] are both '" + name +
+                                         "'; each map needs its own tag");
+      }
     }
-    const PngHeatmapOptions shared = weight_scale(options);
+    const PngHeatmapOptions shared = weight_scale(options, who);
     // Encode every image first: a bad map writes nothing.
     std::vector<std::string> pngs;
     pngs.reserve(count);
-    detail::for_each_map(maps,
-                         [&](std::size_t, const auto& m) { pngs.push_back(detail::png_heatmap(m, shared, who)); });
+    detail::for_each_map(maps, [&](std::size_t i, const auto& m) {
+      pngs.push_back(detail::png_heatmap(m, shared, image_who(who, tag_prefix + "/" + names[i]).c_str()));
+    });
     for (std::size_t i = 0; i < pngs.size(); ++i) write_image(who, tag_prefix + "/" + names[i], pngs[i], step);
   }
 
@@ -373,12 +384,26 @@ class SummaryWriter {
     write_record(detail::summary_event(wall_time(), step, tag, rest));
   }
 
-  // `options` with the unset ends of the colour scale at 0 and 1 (the images' shared scale).
-  static PngHeatmapOptions weight_scale(const PngHeatmapOptions& options) {
+  // `options` with the unset ends of the colour scale at 0 and 1 (the images' shared scale). One
+  // end set beyond the other's default is refused here, where the message can say so.
+  static PngHeatmapOptions weight_scale(const PngHeatmapOptions& options, const std::string& who) {
     PngHeatmapOptions scaled = options;
+    ATTN_CHECK(!options.vmin || options.vmax || !(*options.vmin >= 1.0),
+               who + ": options.vmin (" + detail::format_number(*options.vmin, -1) +
+                   ") must be less than options.vmax, which is 1 when unset (the weights' range); set "
+                   "options.vmax too");
+    ATTN_CHECK(!options.vmax || options.vmin || !(*options.vmax <= 0.0),
+               who + ": options.vmax (" + detail::format_number(*options.vmax, -1) +
+                   ") must be greater than options.vmin, which is 0 when unset (the weights' range); set "
+                   "options.vmin too");
     if (!scaled.vmin) scaled.vmin = 0.0;
     if (!scaled.vmax) scaled.vmax = 1.0;
     return scaled;
+  }
+
+  // The name errors about one image give: the function and the image's tag.
+  static std::string image_who(const char* who, const std::string& tag) {
+    return std::string(who) + " ('" + tag + "')";
   }
 
   void write_image(const char* who, const std::string& tag, const std::string& png, std::int64_t step) {

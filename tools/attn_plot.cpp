@@ -143,8 +143,9 @@ Options:
       --vmin X             low end of the colour scale (default: the smallest weight; html: 0,
                            see --highlight-scale)
       --vmax X             high end of the colour scale (default: the largest weight)
-      --values             svg: print each weight in its cell (when the cells are big enough)
-      --decimals N         decimals of printed weights (default: svg 2, html 3)
+      --values             svg: print each weight in its cell (when the cells are big enough
+                           and drawn as shapes, see --raster)
+      --decimals N         decimals of printed weights (svg: of --values, default 2; html: 3)
       --colorbar-label T   svg: label beside the colour bar (e.g. "weight")
       --no-colorbar        svg: leave the colour bar out
       --truth FILE         svg: a second map of the same shape (.npy or .csv), e.g. the ground
@@ -2415,6 +2416,12 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   // A heatmap's colours come from --colormap; a lone map has no grid or pair: refused, not dropped.
   refuse_given({{"--color", a.color.has_value()}},
                " is for html highlighting, bars and histograms: a heatmap takes --colormap");
+  // The decimals of printed values, and values in cells drawn as one image: nothing to print.
+  if (a.decimals && !a.values) throw usage_error("--decimals sets the decimals of --values: give --values too");
+  if (a.values && a.raster == "always") {
+    throw usage_error("--values prints each weight in its cell, but --raster always draws the cells as one image "
+                      "without text: leave one of them out");
+  }
   if (!w.stacked && a.truth.empty()) {
     refuse_given({{"--layout", a.layout != "auto"}, {"--panel-titles", a.panel_titles.has_value()},
                   {"--grid-columns", a.grid_columns != 0}},

@@ -342,6 +342,8 @@ bad "bad number"        2 "--vmin needs a finite number, not 'abc'" "$npy/f8_c_3
 bad "nan number"        2 "--vmax needs a finite number"          "$npy/f8_c_3x4.npy" --vmax nan -o out/new.svg
 bad "vmin >= vmax"      2 "--vmin must be less than --vmax"       "$npy/f8_c_3x4.npy" --vmin 1 --vmax 0 -o out/new.svg
 bad "decimals"          2 "--decimals needs an integer in [0, 10], not '11'" "$npy/f8_c_3x4.npy" --decimals 11 -o out/new.svg
+bad "decimals alone"    2 "--decimals sets the decimals of --values: give --values too" "$npy/f8_c_3x4.npy" --decimals 3 -o out/new.svg
+bad "values raster"     2 "--values prints each weight in its cell, but --raster always draws the cells as one image without text: leave one of them out" "$npy/f8_c_3x4.npy" --values --raster always -o out/new.svg
 bad "colormap"          2 "--colormap must be viridis or greys, not 'jet'" "$npy/f8_c_3x4.npy" --colormap jet -o out/new.svg
 bad "colormap gray"     2 "--colormap must be viridis or greys, not 'gray' (matplotlib's gray, white for the high weights, is --colormap greys --reverse)" "$npy/f8_c_3x4.npy" --colormap gray -o out/new.svg
 ok "colormap Greys"         greys_mpl.svg "$npy/f8_c_3x4.npy" --colormap Greys

@@ -170,9 +170,10 @@ Options:
                            where non-zero (negative entries, as in PyTorch's float attn_mask,
                            are refused: save attn_mask == 0; a FILE that hides every cell
                            holding weight, as torch's boolean mask saved as is, too: save
-                           ~attn_mask); for svg a 1 x Tk or Tq x 1 FILE (one
-                           value per key or query) applies to every row or column;
-                           with --view a 3-D FILE holds one mask per batch item;
+                           ~attn_mask); a 1 x Tk or Tq x 1 FILE (one value
+                           per key or query) applies to every row or column;
+                           with --view a 3-D FILE holds one mask per batch item
+                           (B x Tq x Tk, or B x 1 x Tk: each item's padding);
                            a pooled map (--pool) takes causal, hiding the blocks it hides whole
       --leaked             svg heatmaps: a "leaked" column right of each map, a bar per row of
                            1 - the row's sum (clamped to [0, 1]; below 1e-6, rounding, is 0;
@@ -1552,6 +1553,15 @@ void check_mask_not_inverted(const std::string& path, const Eigen::MatrixXd& m,
   }
 }
 
+/// A mask map against `rows`×`cols` weights: one value per key (1×Tk: a 1-D .npy of Tk, Keras'
+/// mask_zero, a padding mask) or per query (Tq×1) applies to every row or column, as NumPy
+/// broadcasts it against the Tq×Tk weights; any other shape is returned as it is.
+Eigen::MatrixXd broadcast_mask(const Eigen::MatrixXd& m, attn::Index rows, attn::Index cols) {
+  if (m.rows() == 1 && m.cols() == cols) return m.replicate(rows, 1);
+  if (m.cols() == 1 && m.rows() == rows) return m.replicate(1, cols);
+  return m;
+}
+
 /// --mask: the mask of the weights `maps` (one, or a grid's, all of one shape): "causal", or a
 /// file visible where non-zero.
 attn::Mask mask_option(const Arguments& a, const std::vector<Eigen::MatrixXd>& maps) {
@@ -1559,11 +1569,7 @@ attn::Mask mask_option(const Arguments& a, const std::vector<Eigen::MatrixXd>& m
   if (a.mask.empty()) return attn::Mask();
   if (a.mask == "causal") return attn::Mask::causal();
   const Weights file = read_weights(a.mask, "none", a);
-  Eigen::MatrixXd m = file.maps.front();
-  // One value per key (a 1-D .npy of Tk: Keras' mask_zero, a padding mask) or per query (Tq×1)
-  // applies to every row or column, as NumPy broadcasts it against the Tq×Tk weights.
-  if (!file.stacked && m.rows() == 1 && m.cols() == map.cols()) m = m.replicate(map.rows(), 1).eval();
-  if (!file.stacked && m.cols() == 1 && m.rows() == map.rows()) m = m.replicate(1, map.cols()).eval();
+  const Eigen::MatrixXd m = file.stacked ? file.maps.front() : broadcast_mask(file.maps.front(), map.rows(), map.cols());
   if (file.stacked || m.rows() != map.rows() || m.cols() != map.cols()) {
     throw std::runtime_error("--mask '" + a.mask + "' is " + (file.stacked ? std::string("3-D") : shape_text(m)) +
                              " but the weights are " + shape_text(map) +
@@ -2534,7 +2540,7 @@ attn::Mask view_mask(const Arguments& a, const Weights& masks, const ViewMaps& i
                      attn::Index cols) {
   if (a.mask == "causal") return attn::Mask::causal();
   const std::size_t k = masks.stacked ? item.item_index : 0;  // the count was checked where the masks were read
-  const Eigen::MatrixXd& m = masks.maps.at(k);
+  const Eigen::MatrixXd m = broadcast_mask(masks.maps.at(k), rows, cols);
   if (m.rows() != rows || m.cols() != cols) {
     std::string whose = item.item.empty() ? "the weights" : "the maps of '" + item.item + "'";
     if (item.attention != "attention") whose += " (" + item.attention + ")";
@@ -2778,7 +2784,7 @@ int run_view(const Arguments& a, std::ostream& out, std::ostream& err) {
   if (masks.stacked && masks.maps.size() != item_count) {  // (a 1×Tq×Tk file is one mask for all)
     throw std::runtime_error("--mask '" + a.mask + "' holds " + std::to_string(masks.maps.size()) +
                              " masks but the page has " + std::to_string(item_count) +
-                             " batch item(s): give one mask per item (B x Tq x Tk), or one for all (Tq x Tk)");
+                             " batch item(s): give one mask per item (B x Tq x Tk, or B x 1 x Tk), or one for all (Tq x Tk, or 1 x Tk)");
   }
   for (ViewMaps& item : items) {
     const Eigen::MatrixXd& first = item.layers.front().front();

@@ -591,7 +591,14 @@ else
     fail "view --mask per item: item 0 hides nothing, item 1 key 1"
 fi
 { npy_header '(3, 2, 2)'; for _ in 1 2 3; do printf "$f8_one$f8_one$f8_one$f8_one"; done; } >three_masks.npy
-bad "view mask items"   1 "--mask 'three_masks.npy' holds 3 masks but the page has 2 batch item(s): give one mask per item (B x Tq x Tk), or one for all (Tq x Tk)" --view --batch view4d.npy --mask three_masks.npy -o out/new.html
+# One value per key broadcasts as for svg: B x 1 x Tk (each item's padding), and 1 x Tk for all.
+{ npy_header '(2, 1, 2)'; printf "$f8_one$f8_one$f8_one$f8_zero"; } >pad_keys.npy
+ok "view mask per item keys" vm3.html --view --batch view4d.npy --mask pad_keys.npy
+if [ "$(grep -o '"mask":"[^"]*"' vm3.html)" = '"mask":"Cg=="' ]; then pass; else fail "view --mask B x 1 x Tk: item 1 key 1"; fi
+{ npy_header '(1, 2)'; printf "$f8_one$f8_zero"; } >pad_key.npy
+ok "view mask keys"          vm4.html --view --batch view4d.npy --mask pad_key.npy
+if [ "$(grep -o '"mask":"Cg=="' vm4.html | wc -l)" -eq 2 ]; then pass; else fail "view --mask 1 x Tk: key 1 of each item"; fi
+bad "view mask items"   1 "--mask 'three_masks.npy' holds 3 masks but the page has 2 batch item(s): give one mask per item (B x Tq x Tk, or B x 1 x Tk), or one for all (Tq x Tk, or 1 x Tk)" --view --batch view4d.npy --mask three_masks.npy -o out/new.html
 bad "view mask shape"   1 "--mask 'visible2.csv' is 2x2 but the weights are 3x4" --view "$npy/f8_c_3x4.npy" --mask visible2.csv -o out/new.html
 ok "view tidy csv"          v4.html  --view tidy.csv
 if grep -q '"name":"step 0"' v4.html && grep -q '"name":"step 5"' v4.html && grep -q '"k":\["the","cat, black"\]' v4.html; then

@@ -1377,18 +1377,29 @@ std::string shape_text(const Eigen::MatrixXd& m) {
 }
 
 void check_label_count(const std::vector<std::string>& labels, attn::Index count, const std::string& source,
-                       const char* what, const std::string& note = "") {
+                       const char* what, const std::string& note = "", bool padding_hint = true) {
   if (!labels.empty() && static_cast<attn::Index>(labels.size()) != count) {
     // One token per line: an empty line at the end is an empty last token, which is easy to miss.
     const bool blank_end = labels.back().empty() && static_cast<attn::Index>(labels.size()) > count;
     // ' '.join(tokens) written to the file: one line of tokens with spaces.
     const bool one_line = labels.size() == 1 && count > 1 && labels.front().find(' ') != std::string::npos;
+    // Fewer tokens than steps: most often a batch padded to its longest sequence, or Keras'
+    // pad_sequences; say how to cut the weights to the tokens.
+    std::string padded;
+    if (padding_hint && note.empty() && static_cast<attn::Index>(labels.size()) < count) {
+      const std::string n = std::to_string(labels.size());
+      const bool rows = std::string(what).rfind("rows", 0) == 0;
+      padded = " (padded to " + std::to_string(count) + " steps? give the padding's tokens too, or save the tokens' part "
+               "of the weights: " + (rows ? "w[..., :" + n + ", :]" : "w[..., :" + n + "]") + " for padding after them, " +
+               (rows ? "w[..., -" + n + ":, :]" : "w[..., -" + n + ":]") + " before them, as Keras' pad_sequences does)";
+    }
     throw std::runtime_error(source + " has " + std::to_string(labels.size()) + " tokens but the weights have " +
                              std::to_string(count) + " " + what +
                              (blank_end ? " (its last line is empty: one token per line, an empty line is an empty token)"
                               : one_line ? " (one token per line: its only line holds spaces; in Python, "
                                            "open(path, 'w').write('\\n'.join(tokens)))"
-                                         : note));
+                              : note.empty() ? padded
+                                             : note));
   }
 }
 
@@ -1744,10 +1755,11 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
       if (!dropped && n + 1 == count) return " (--eos drop leaves out the last row and column, the </s> tokens)";
       return "";
     };
+    // An alignment file's weights are its sentence's own, never padded: no padding hint.
     check_label_count(rows, weights.rows(), "--rows '" + a.rows_file + "'", "rows (target tokens)",
-                      eos_note(rows, weights.rows()));
+                      eos_note(rows, weights.rows()), false);
     check_label_count(cols, weights.cols(), "--cols '" + a.cols_file + "'", "columns (source tokens)",
-                      eos_note(cols, weights.cols()));
+                      eos_note(cols, weights.cols()), false);
   }
   // fairseq's S- and H- lines and Marian's translation name the tokens (AlignmentRecord::
   // source_tokens, target_tokens): they label the side --cols / --rows leave without labels when

@@ -388,7 +388,8 @@ bad "titles > maps"     1 "--panel-titles lists 3 titles but '$npy/f8_c_2x3x4.np
 bad "titles > truth"    1 "--panel-titles lists 3 titles but --truth draws 2 maps" "$npy/f8_c_3x4.npy" --truth "$npy/f4_c_3x4.npy" --panel-titles a,b,c -o out/new.svg
 bad "missing file"      1 "cannot open 'nothere.npy' for reading: No such file or directory" nothere.npy -o out/new.svg
 bad "row count"         1 "--rows 'rows2.txt' has 2 tokens but the weights have 3 rows" "$npy/f8_c_3x4.npy" -r rows2.txt -o out/new.svg
-bad "col count"         1 "--cols 'cols3.txt' has 3 tokens but the weights have 4 columns" "$npy/f8_c_3x4.npy" -c cols3.txt -o out/new.svg
+bad "col count"         1 "--cols 'cols3.txt' has 3 tokens but the weights have 4 columns (keys) (padded to 4 steps? give the padding's tokens too, or save the tokens' part of the weights: w[..., :3] for padding after them, w[..., -3:] before them, as Keras' pad_sequences does)" "$npy/f8_c_3x4.npy" -c cols3.txt -o out/new.svg
+bad "row count padded"  1 "--rows 'rows2.txt' has 2 tokens but the weights have 3 rows (queries) (padded to 3 steps? give the padding's tokens too, or save the tokens' part of the weights: w[..., :2, :] for padding after them, w[..., -2:, :] before them" "$npy/f8_c_3x4.npy" -r rows2.txt -o out/new.svg
 bad "missing tokens"    1 "--cols 'none.txt': cannot open for reading: No such file or directory" "$npy/f8_c_3x4.npy" -c none.txt -o out/new.svg
 bad "chars count"       1 "--chars 'chars.txt' has 8 characters but the weights have 5 columns" "$npy/f8_1d_5.npy" --chars chars.txt -o out/new.html
 bad "truth shape"       1 "is 2x3 but the weights are 3x4"        "$npy/f8_c_3x4.npy" --truth "$npy/f2_c_2x3.npy" -o out/new.svg
@@ -1012,6 +1013,12 @@ bad "gold and bars"     2 "do not apply to alignments" "$npy/f8_c_3x4.npy" --gol
 bad "link order"        2 "--link-order must be src-tgt or tgt-src, not 'st'" hyp.align --link-order st -o out/new.svg
 bad "align format"      2 "--align-format must be auto, pharaoh, fairseq or marian, not 'giza'" hyp.align --align-format giza -o out/new.svg
 bad "rows vs soft"      1 "--rows 'rows3.txt' has 3 tokens but the weights have 6 rows (target tokens)" "$al/marian_soft.txt" -r rows3.txt -o out/new.svg
+# An alignment file's sentence is never padded: no padding hint.
+case "$("$plot" "$al/marian_soft.txt" -r rows3.txt -o out/new.svg 2>&1)" in
+    *"padded to"*) fail "rows vs soft: a padding hint for an alignment file" ;;
+    *"has 3 tokens"*) pass ;;
+    *) fail "rows vs soft: not the token count message" ;;
+esac
 bad "rows with </s>"    1 "--rows 'tgt7.txt' has 7 tokens but the weights have 6 rows (target tokens) (the end-of-sentence row and column were dropped: --eos keep keeps them)" "$al/marian_soft.txt" -r tgt7.txt -o out/new.svg
 bad "cols without </s>" 1 "--cols 'src5.txt' has 5 tokens but the weights have 6 columns (source tokens) (--eos drop leaves out the last row and column, the </s> tokens)" "$al/marian_soft.txt" -c src5.txt --eos keep -o out/new.svg
 bad "eos value"         2 "--eos must be auto, drop or keep, not 'yes'" "$al/marian_soft.txt" --eos yes -o out/new.svg

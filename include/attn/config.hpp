@@ -3,6 +3,14 @@
 // Rows are tokens: Q is Tq×dq, K is Tk×dk, V is Tk×dv; output Tq×dv, weights Tq×Tk.
 #pragma once
 
+// What attn needs of the compiler, said before the errors Eigen and attn would give otherwise.
+#if defined(_MSVC_LANG) ? _MSVC_LANG < 201703L : __cplusplus < 201703L
+#error "attn needs C++17 or newer: compile with -std=c++17 (CMake: attn::attn sets cxx_std_17)"
+#endif
+#if (defined(__GNUC__) && !defined(__cpp_exceptions)) || (defined(_MSC_VER) && !defined(_CPPUNWIND))
+#error "attn reports bad arguments by throwing attn::invalid_argument: compile with exceptions on (no -fno-exceptions)"
+#endif
+
 #include <Eigen/Core>
 
 #include <initializer_list>
@@ -16,6 +24,12 @@
 #define ATTN_VERSION_MAJOR 0
 #define ATTN_VERSION_MINOR 16
 #define ATTN_VERSION_PATCH 0
+
+/// True when attn's version is at least x.y.z, as Eigen's EIGEN_VERSION_AT_LEAST:
+/// `#if ATTN_VERSION_AT_LEAST(0, 16, 0)`.
+#define ATTN_VERSION_AT_LEAST(x, y, z)                                                        \
+  (ATTN_VERSION_MAJOR > (x) || (ATTN_VERSION_MAJOR == (x) && ATTN_VERSION_MINOR > (y)) || \
+   (ATTN_VERSION_MAJOR == (x) && ATTN_VERSION_MINOR == (y) && ATTN_VERSION_PATCH >= (z)))
 
 /// Argument check, on in every build type: throws attn::invalid_argument(msg).
 /// `msg` is only evaluated when the check fails.
@@ -54,6 +68,36 @@ template <typename Scalar>
 using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
 /// Per-query flags (for example: which rows were fully masked).
 using RowFlags = Eigen::Array<bool, Eigen::Dynamic, 1>;
+
+/// Where attn's matrix products run (docs/08-performance.md "Product backends").
+enum class ProductBackend {
+  own,    ///< attn's own products on Eigen's packets (the default)
+  blas,   ///< Eigen's products handed to a BLAS (EIGEN_USE_BLAS)
+  onednn  ///< oneDNN's dnnl_sgemm (ATTN_USE_DNNL; float only, double keeps attn's own)
+};
+
+/// The backend of attn's products in `Scalar` (float or double), as the translation unit that
+/// calls this was compiled: EIGEN_USE_BLAS gives blas, else ATTN_USE_DNNL gives onednn for
+/// float, else own. Every translation unit of a program must be compiled alike (docs/08).
+/// \return the backend
+template <typename Scalar>
+constexpr ProductBackend product_backend() {
+#if defined(EIGEN_USE_BLAS)
+  return ProductBackend::blas;
+#elif defined(ATTN_USE_DNNL)
+  return std::is_same<Scalar, float>::value ? ProductBackend::onednn : ProductBackend::own;
+#else
+  return ProductBackend::own;
+#endif
+}
+
+/// The backend's name for a log line: "attn", "BLAS (EIGEN_USE_BLAS)" or "oneDNN (ATTN_USE_DNNL)".
+/// \param backend a backend \return its name
+constexpr const char* product_backend_name(ProductBackend backend) {
+  return backend == ProductBackend::blas     ? "BLAS (EIGEN_USE_BLAS)"
+         : backend == ProductBackend::onednn ? "oneDNN (ATTN_USE_DNNL)"
+                                             : "attn";
+}
 
 namespace detail {
 

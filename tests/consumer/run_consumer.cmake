@@ -5,9 +5,10 @@
 #   MODE=add_subdirectory  configure, build and run consumer/add_subdirectory against the
 #                          attn source tree.
 #   MODE=pkg_config        install the outer build tree ATTN_BUILD_DIR into a prefix under
-#                          WORK_DIR; check attn.pc, and bin/attn-plot with its manual page
+#                          WORK_DIR; check attn.pc and the licence, the install component
+#                          Development alone (no bin/), and bin/attn-plot with its manual page
 #                          when EXPECT_TOOL is ON (rendered with man -l, else groff, else only
-#                          found); compile consumer/pkg_config/main.cpp with CXX_COMPILER and
+#                          found; its footer names the version); compile consumer/pkg_config/main.cpp with CXX_COMPILER and
 #                          `pkg-config --cflags attn` alone, and run it.
 # Other inputs: ATTN_SOURCE_DIR, CONSUMER_DIR, WORK_DIR; optional GENERATOR, CXX_COMPILER,
 # EIGEN_DIR (the Eigen3_DIR the outer build used), CONSUMER_DNNL (find_package: also the
@@ -90,8 +91,17 @@ if(MODE STREQUAL "find_package")
 elseif(MODE STREQUAL "pkg_config")
   set(prefix "${work}/prefix")
   step("install attn" "${CMAKE_COMMAND}" --install "${ATTN_BUILD_DIR}" --prefix "${prefix}" --config Release)
-  if(NOT EXISTS "${prefix}/share/pkgconfig/attn.pc")
-    message(FATAL_ERROR "[consumer.${MODE}] install is missing share/pkgconfig/attn.pc")
+  if(NOT EXISTS "${prefix}/share/pkgconfig/attn.pc" OR NOT EXISTS "${prefix}/share/doc/attn/LICENSE")
+    message(FATAL_ERROR "[consumer.${MODE}] install is missing share/pkgconfig/attn.pc or share/doc/attn/LICENSE")
+  endif()
+  # The install component Development alone: the headers, package files and licence, no tool.
+  set(headers_only "${work}/prefix_development")
+  step("install the component Development" "${CMAKE_COMMAND}" --install "${ATTN_BUILD_DIR}" --prefix "${headers_only}"
+       --config Release --component Development)
+  if(NOT EXISTS "${headers_only}/include/attn/attn.hpp" OR NOT EXISTS "${headers_only}/share/pkgconfig/attn.pc" OR
+     NOT EXISTS "${headers_only}/share/doc/attn/LICENSE" OR EXISTS "${headers_only}/bin")
+    message(FATAL_ERROR "[consumer.${MODE}] --component Development did not install the headers, attn.pc and the "
+                        "licence alone")
   endif()
   if(EXPECT_TOOL)
     set(man_page "${prefix}/share/man/man1/attn-plot.1")
@@ -109,6 +119,12 @@ elseif(MODE STREQUAL "pkg_config")
       execute_process(COMMAND ${render} OUTPUT_VARIABLE page ERROR_VARIABLE page_errors RESULT_VARIABLE rc)
       if(NOT rc EQUAL 0 OR NOT page MATCHES "SYNOPSIS" OR NOT page_errors STREQUAL "")
         message(FATAL_ERROR "[consumer.${MODE}] the manual page does not render cleanly (${rc}): ${page_errors}")
+      endif()
+      # Its footer names the version (project(attn VERSION ...)).
+      file(STRINGS "${ATTN_SOURCE_DIR}/CMakeLists.txt" project_line REGEX "^project\\(attn VERSION ")
+      string(REGEX REPLACE "^project\\(attn VERSION ([0-9.]+).*" "\\1" version "${project_line}")
+      if(NOT page MATCHES "attn ${version}")
+        message(FATAL_ERROR "[consumer.${MODE}] the manual page does not name the version ${version}:\n${page}")
       endif()
       message(STATUS "[consumer.${MODE}] the manual page renders")
     endif()

@@ -37,11 +37,7 @@ struct GemmTile {
 /// Whether attn's products in `Scalar` go to oneDNN (ATTN_USE_DNNL, float, no EIGEN_USE_BLAS).
 template <typename Scalar>
 constexpr bool dnnl_for() {
-#if defined(ATTN_USE_DNNL) && !defined(EIGEN_USE_BLAS)
-  return std::is_same<Scalar, float>::value;
-#else
-  return false;
-#endif
+  return product_backend<Scalar>() == ProductBackend::onednn;
 }
 
 /// Whether attn's gemm computes the engine's products in `Scalar`: yes, unless the build gives
@@ -53,11 +49,7 @@ constexpr bool dnnl_for() {
 /// cut by the thread count (attend.hpp); a BLAS does not take blocks in parts either (parts_for).
 template <typename Scalar>
 constexpr bool gemm_own_for() {
-#ifdef EIGEN_USE_BLAS
-  return false;
-#else
-  return !dnnl_for<Scalar>();
-#endif
+  return product_backend<Scalar>() == ProductBackend::own;
 }
 
 /// Whether the engine takes its blocks in parts in `Scalar` (attend.hpp): with attn's gemm and

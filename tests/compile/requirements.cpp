@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: MIT
+// Compile test: what attn needs of the compiler (C++17, exceptions) is said by config.hpp in one
+// line each, before the errors Eigen and attn would give otherwise (tests/CMakeLists.txt compiles
+// this with -std=c++14 and with -fno-exceptions); the version and backend macros and functions.
+#include <attn/config.hpp>
+
+static_assert(ATTN_VERSION_AT_LEAST(ATTN_VERSION_MAJOR, ATTN_VERSION_MINOR, ATTN_VERSION_PATCH), "this version");
+static_assert(ATTN_VERSION_AT_LEAST(0, 0, 0), "an older version");
+static_assert(!ATTN_VERSION_AT_LEAST(ATTN_VERSION_MAJOR, ATTN_VERSION_MINOR, ATTN_VERSION_PATCH + 1),
+              "the next patch");
+static_assert(!ATTN_VERSION_AT_LEAST(ATTN_VERSION_MAJOR, ATTN_VERSION_MINOR + 1, 0), "the next minor version");
+static_assert(!ATTN_VERSION_AT_LEAST(ATTN_VERSION_MAJOR + 1, 0, 0), "the next major version");
+#if ATTN_VERSION_MINOR > 0
+static_assert(ATTN_VERSION_AT_LEAST(ATTN_VERSION_MAJOR, ATTN_VERSION_MINOR - 1, 99), "an older minor version");
+#endif
+
+// The backend this file is compiled for (ATTN_EXPECT_BACKEND, from the test's -D).
+static_assert(attn::product_backend<float>() == attn::ProductBackend::ATTN_EXPECT_BACKEND, "float's backend");
+static_assert(attn::product_backend<double>() ==
+                  (attn::ProductBackend::ATTN_EXPECT_BACKEND == attn::ProductBackend::blas ? attn::ProductBackend::blas
+                                                                                           : attn::ProductBackend::own),
+              "double's backend: a BLAS takes both, oneDNN float only");
+
+int main() { return 0; }

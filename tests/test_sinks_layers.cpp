@@ -451,6 +451,61 @@ TEST_CASE("batch sinks: bad sinks are refused naming the item", "[sinks][multi_h
   bad_reduce[0].reduce(attn::HeadReduction::mean, wrong);
   CHECK(message_of<attn::invalid_argument>([&] { attn::multi_head_batch(two, two, two, p, bad_reduce); }) ==
         "attn::multi_head_batch: item 0: HeadSinks::reduce output (3x4) must be (3x3)");
+  // Two items writing to one map or one sink object (a user's two means into one matrix kept
+  // item 1's alone): refused, and so are two reductions of one item into one map.
+  const std::vector<Matrix<double>> alike = {Matrix<double>::Random(5, 8), Matrix<double>::Random(5, 8)};
+  Matrix<double> map(5, 5);
+  std::vector<attn::HeadSinks<double>> one_map(2);
+  one_map[0].reduce(attn::HeadReduction::mean, map);
+  one_map[1].reduce(attn::HeadReduction::mean, map);
+  CHECK(message_of<attn::invalid_argument>([&] { attn::multi_head_batch(alike, alike, alike, p, one_map); }) ==
+        "attn::multi_head_batch: sinks[0] and sinks[1] reduce into the same storage (HeadSinks::reduce); each item "
+        "needs sinks and maps of its own");
+  Matrix<double> tall(10, 5);  // rows 2..6 and 5..9 share rows 5 and 6
+  std::vector<attn::HeadSinks<double>> rows_shared(2);
+  rows_shared[0].reduce(attn::HeadReduction::mean, tall.middleRows(2, 5));
+  rows_shared[1].reduce(attn::HeadReduction::max, tall.bottomRows(5));
+  CHECK(message_of<attn::invalid_argument>([&] { attn::multi_head_batch(alike, alike, alike, p, rows_shared); }) ==
+        "attn::multi_head_batch: sinks[0] and sinks[1] reduce into the same storage (HeadSinks::reduce); each item "
+        "needs sinks and maps of its own");
+  attn::TopK<double> shared_top(2);
+  std::vector<attn::HeadSinks<double>> one_sink(2);
+  one_sink[0].head(0, shared_top);
+  one_sink[1].head(3, shared_top);
+  CHECK(message_of<attn::invalid_argument>([&] { attn::multi_head_batch(alike, alike, alike, p, one_sink); }) ==
+        "attn::multi_head_batch: sinks[0] and sinks[1] share a sink object (HeadSinks::head); each item needs sinks "
+        "and maps of its own");
+  attn::HeadSinks<double> twice;
+  twice.reduce(attn::HeadReduction::mean, map).reduce(attn::HeadReduction::max, map.leftCols(5));
+  Matrix<double> out(5, 8);
+  attn::MultiHeadWorkspace<double> ws;
+  CHECK(message_of<attn::invalid_argument>([&] { attn::multi_head_into(alike[0], alike[0], alike[0], p, out, twice, ws); }) ==
+        "attn::multi_head: HeadSinks::reduce outputs 0 and 1 share storage; each reduction needs a map of its own");
+  // Disjoint parts of one matrix are the items' own: the top and bottom rows, the left and right
+  // columns; each equals its item's own call.
+  for (const bool by_rows : {true, false}) {
+    Matrix<double> both = by_rows ? Matrix<double>(10, 5) : Matrix<double>(5, 10);
+    std::vector<attn::HeadSinks<double>> parts(2);
+    parts[0].reduce(attn::HeadReduction::mean, both.block(0, 0, 5, 5));
+    parts[1].reduce(attn::HeadReduction::mean, by_rows ? both.block(5, 0, 5, 5) : both.block(0, 5, 5, 5));
+    attn::multi_head_batch(alike, alike, alike, p, parts);
+    for (int b = 0; b < 2; ++b) {
+      const Matrix<double> mean = attn::multi_head(alike[b], alike[b], alike[b], p).weights.mean();
+      const Matrix<double> got = by_rows ? both.block(5 * b, 0, 5, 5) : both.block(0, 5 * b, 5, 5);
+      CHECK(got == mean);
+    }
+  }
+  // The storage test itself, on a buffer of 4-row columns: a takes rows 0..1 of columns 0..1;
+  // b, 3 rows from row 3, runs past its column into rows 0..1 of the next (shared with a); c,
+  // rows 2..3, shares nothing; d has another stride over the same entries.
+  const double buffer[16] = {};
+  using attn::detail::storage_overlaps;
+  CHECK(storage_overlaps(buffer, 2, 2, 4, buffer + 3, 3, 1, 4));
+  CHECK_FALSE(storage_overlaps(buffer, 2, 2, 4, buffer + 2, 2, 2, 4));
+  CHECK(storage_overlaps(buffer + 2, 2, 2, 4, buffer, 2, 2, 4) == storage_overlaps(buffer, 2, 2, 4, buffer + 2, 2, 2, 4));
+  CHECK_FALSE(storage_overlaps(buffer, 2, 2, 4, buffer + 8, 4, 2, 4));
+  CHECK(storage_overlaps(buffer, 2, 2, 4, buffer + 1, 2, 2, 5));
+  CHECK_FALSE(storage_overlaps(buffer, 0, 2, 4, buffer, 2, 2, 4));
   // The batch's own checks first.
   CHECK(message_of<attn::invalid_argument>([&] {
           attn::multi_head_batch(two, two, two, p, attn::no_weights, {Mask::key_length(9), Mask()});

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -22,6 +23,29 @@ template <typename Scalar>
 class HeadSinks;
 
 namespace detail {
+
+/// Whether two column-major blocks of storage share an entry: `a` (rows×cols at outer stride
+/// `stride`) and `b`. Blocks of one matrix are told apart exactly (two row or column ranges of
+/// it do not share); blocks of different strides whose address ranges interleave count as
+/// sharing. No allocation.
+template <typename Scalar>
+bool storage_overlaps(const Scalar* a, Index a_rows, Index a_cols, Index a_stride, const Scalar* b, Index b_rows,
+                      Index b_cols, Index b_stride) {
+  if (a_rows == 0 || a_cols == 0 || b_rows == 0 || b_cols == 0) return false;
+  const auto at = [](const Scalar* p) { return reinterpret_cast<std::uintptr_t>(p); };
+  const std::uintptr_t a_end = at(a + (a_cols - 1) * a_stride + a_rows);
+  const std::uintptr_t b_end = at(b + (b_cols - 1) * b_stride + b_rows);
+  if (a_end <= at(b) || b_end <= at(a)) return false;
+  if (a_stride != b_stride) return true;
+  if (at(b) < at(a)) return storage_overlaps(b, b_rows, b_cols, b_stride, a, a_rows, a_cols, a_stride);
+  // b starts `offset` entries after a: at row `row` of a's column `col`, on a's grid of columns.
+  const auto offset = static_cast<Index>((at(b) - at(a)) / sizeof(Scalar));
+  const Index col = offset / a_stride;
+  const Index row = offset % a_stride;
+  if (col >= a_cols) return false;
+  // b's columns run down from `row` (into the next column of the grid past the stride).
+  return row < a_rows || row + b_rows > a_stride;
+}
 
 /// The sink a HeadSinks reduction feeds with every head in turn (heads run in head order): head 0
 /// is copied into `out`, each next head combined entry by entry, and the mean divided by h after
@@ -56,6 +80,12 @@ class HeadReduceSink final : public WeightSink<Scalar> {
   void set_head(Index head, Index heads) {
     head_ = head;
     heads_ = heads;
+  }
+  /// Whether this and `other` reduce into storage that shares an entry. \param other a reduction
+  /// \return true when they share one
+  bool shares_storage(const HeadReduceSink& other) const {
+    return storage_overlaps(out_.data(), out_.rows(), out_.cols(), out_.outerStride(), other.out_.data(),
+                            other.out_.rows(), other.out_.cols(), other.out_.outerStride());
   }
 
  private:
@@ -96,6 +126,7 @@ template <typename Scalar>
 struct BatchSinkHeads {
   const std::vector<HeadSinks<Scalar>>& items;
   Index heads;
+  static std::string shared(const HeadSinks<Scalar>& a, const HeadSinks<Scalar>& b) { return a.shared_with(b); }
   bool serial() const {
     for (const auto& s : items)
       if (SinkHeads<Scalar>{s, heads}.serial()) return true;
@@ -160,6 +191,11 @@ class HeadSinks {
                        std::string(fn) + ": a sink of HeadSinks head (" + std::to_string(h) +
                            ") is given twice; each head needs sink objects of its own");
     }
+    for (std::size_t e = 0; e < reductions_.size(); ++e)
+      for (std::size_t f = 0; f < e; ++f)
+        ATTN_CHECK(!reductions_[f]->shares_storage(*reductions_[e]),
+                   std::string(fn) + ": HeadSinks::reduce outputs " + std::to_string(f) + " and " + std::to_string(e) +
+                       " share storage; each reduction needs a map of its own");
     for (Index h = 0; h < heads; ++h) {
       std::size_t n = reductions_.size();
       for (const auto& [head, s] : per_head_) n += head == h ? s.size() : 0;
@@ -178,6 +214,21 @@ class HeadSinks {
  private:
   template <typename S>
   friend struct detail::SinkHeads;
+  template <typename S>
+  friend struct detail::BatchSinkHeads;
+  // The first thing this and `other` (another item's sinks) both write to: "" when nothing, else
+  // what, for a message. No allocation when nothing is shared.
+  std::string shared_with(const HeadSinks& other) const {
+    for (const auto& mine : reductions_)
+      for (const auto& theirs : other.reductions_)
+        if (mine->shares_storage(*theirs)) return "reduce into the same storage (HeadSinks::reduce)";
+    for (const auto& [h, s] : per_head_)
+      for (std::size_t k = 0; k < s.size(); ++k)
+        for (const auto& [g, t] : other.per_head_)
+          for (std::size_t l = 0; l < t.size(); ++l)
+            if (&s[k] == &t[l]) return "share a sink object (HeadSinks::head)";
+    return "";
+  }
   std::vector<std::pair<Index, Sinks<Scalar>>> per_head_;
   std::vector<std::unique_ptr<detail::HeadReduceSink<Scalar>>> reductions_;
 };
@@ -276,6 +327,15 @@ void multi_head_batch_into(const QSeq& q, const KSeq& k, const VSeq& v, const Mu
   ATTN_CHECK(sinks.empty() || static_cast<Index>(sinks.size()) == batch,
              std::string(fn) + ": sinks.size() (" + std::to_string(sinks.size()) + ") must be 0 or q.size() (" +
                  std::to_string(batch) + ")");
+  // Two items writing to one map or one sink object: the later item would overwrite the earlier
+  // one's weights without a word.
+  for (std::size_t b = 0; b < sinks.size(); ++b) {
+    for (std::size_t a = 0; a < b; ++a) {
+      const std::string shared = detail::BatchSinkHeads<Scalar>::shared(sinks[a], sinks[b]);
+      ATTN_CHECK(shared.empty(), std::string(fn) + ": sinks[" + std::to_string(a) + "] and sinks[" + std::to_string(b) +
+                                     "] " + shared + "; each item needs sinks and maps of its own");
+    }
+  }
   const std::vector<Mask> extended = detail::batch_call_masks(q, k, params, masks);
   const std::vector<Mask>& call_masks = extended.empty() ? masks : extended;
   const Mask none;

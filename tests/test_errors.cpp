@@ -92,10 +92,16 @@ TEST_CASE("Mask::check names the calling function", "[errors][mask]") {
   REQUIRE_ATTN_ERROR(Mask::matrix(all_visible(2, 2)).check("attn::f", 3, 5),
                      "attn::f: mask matrix (2x2) must match the scores (3x5)");
   // One value per key, Keras' mask_zero, as a 1×Tk matrix: the message says how to spread it.
-  REQUIRE_ATTN_ERROR(Mask::matrix(all_visible(1, 5)).check("attn::f", 3, 5),
-                     "attn::f: mask matrix (1x5) must match the scores (3x5); one value per key (Keras' mask_zero, "
-                     "a padding mask) applies to every query: Mask::matrix(keys.replicate(3, 1)), or "
-                     "Mask::key_length(n) when the padding is at the end");
+  // A float row of 0 and -inf too: Mask::additive spreads it (Mask::matrix refuses the -inf).
+  const std::string spread =
+      "attn::f: mask matrix (1x5) must match the scores (3x5); one value per key (Keras' mask_zero, a padding mask) "
+      "applies to every query: Mask::matrix(keys.replicate(3, 1)) (a float mask of 0 and -inf: "
+      "Mask::additive(m.replicate(3, 1))), or Mask::key_length(n) when the padding is at the end";
+  REQUIRE_ATTN_ERROR(Mask::matrix(all_visible(1, 5)).check("attn::f", 3, 5), spread);
+  Eigen::MatrixXd additive_row = Eigen::MatrixXd::Zero(1, 5);
+  additive_row(0, 4) = -std::numeric_limits<double>::infinity();
+  REQUIRE_ATTN_ERROR(Mask::additive(additive_row).check("attn::f", 3, 5), spread);
+  CHECK_NOTHROW(Mask::additive(additive_row.replicate(3, 1)).check("attn::f", 3, 5));
   // Key length is checked before the matrix.
   REQUIRE_ATTN_ERROR((Mask::key_length(9) & Mask::matrix(all_visible(1, 1))).check("attn::g", 3, 5),
                      "attn::g: mask key length (9) exceeds the number of keys (5)");

@@ -155,7 +155,8 @@ inline Index checked_product(const char* function, const char* what, std::initia
 template <typename Scalar>
 constexpr void check_scalar() {
   static_assert(std::is_floating_point<Scalar>::value,
-                "attn: inputs must hold float or double; convert integer matrices with .cast<float>()");
+                "attn: inputs must hold float or double; convert others (integers, Eigen::half, "
+                "Eigen::bfloat16) with .cast<float>()");
 }
 
 /// The matrix arguments of one call (Eigen types) hold float or double, all the same one.

@@ -307,14 +307,18 @@ class Mask {
                                      ") exceeds the number of keys (" + std::to_string(tk) + ")");
     }
     if (matrix_) {
-      // One value per key (Keras' mask_zero) made into a 1×Tk matrix is the usual mistake here.
+      // One value per key (Keras' mask_zero, a float row of 0 and -inf) made into a 1×Tk matrix
+      // is the usual mistake here: the hint spreads it, with either function that takes it (a
+      // float row of 0 and -inf gives the same mask as a boolean one: its origin is not kept).
       const bool per_key = matrix_->rows() == 1 && matrix_->cols() == tk && tq > 1;
+      const std::string rows = std::to_string(tq);
       ATTN_CHECK(matrix_->rows() == tq && matrix_->cols() == tk,
                  std::string(function) + ": mask matrix " + detail::shape(*matrix_) + " must match " + against +
                      " " + detail::shape(tq, tk) +
                      (per_key ? "; one value per key (Keras' mask_zero, a padding mask) applies to every query: "
-                                "Mask::matrix(keys.replicate(" + std::to_string(tq) +
-                                    ", 1)), or Mask::key_length(n) when the padding is at the end"
+                                "Mask::matrix(keys.replicate(" + rows + ", 1)) (a float mask of 0 and -inf: "
+                                "Mask::additive(m.replicate(" + rows + ", 1))), or Mask::key_length(n) when the "
+                                "padding is at the end"
                               : ""));
     }
   }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Compile test: what attn needs of the compiler (C++17, exceptions) is said by config.hpp in one
 // line each, before the errors Eigen and attn would give otherwise (tests/CMakeLists.txt compiles
-// this with -std=c++14 and with -fno-exceptions); the version and backend macros and functions.
+// this with -std=c++14 and with -fno-exceptions); the version and backend macros and functions;
+// the message for a scalar other than float and double.
 #include <attn/config.hpp>
 
 static_assert(ATTN_VERSION_AT_LEAST(ATTN_VERSION_MAJOR, ATTN_VERSION_MINOR, ATTN_VERSION_PATCH), "this version");
@@ -21,4 +22,9 @@ static_assert(attn::product_backend<double>() ==
                                                                                            : attn::ProductBackend::own),
               "double's backend: a BLAS takes both, oneDNN float only");
 
-int main() { return 0; }
+int main() {
+#ifdef ATTN_EXPECT_HALF  // a float16 matrix (torch's half, a model's fp16 weights): says what to do
+  attn::detail::check_scalar<Eigen::half>();
+#endif
+  return 0;
+}

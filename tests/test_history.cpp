@@ -138,7 +138,7 @@ TEST_CASE("history: beams keep their source length, reorder after growth", "[his
   for (Index t = 0; t < 20; ++t) {  // no reservation: grows while beams are reordered
     for (Index b = 0; b < 4; ++b) step.row(b).head(h.source_length(b)).setConstant(static_cast<float>(100 * t + b));
     h.record(step);
-    h.reorder(std::vector<Index>{1, 1, 2, 2});
+    h.reorder({1, 1, 2, 2});  // a braced list
   }
   for (Index b = 0; b < 4; ++b) {
     const attn::Matrix<float> m = h.matrix(b);

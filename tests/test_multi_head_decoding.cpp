@@ -601,7 +601,7 @@ TEST_CASE("KVCache: an empty cache, clear, and the errors", "[multi_head][decodi
                             "positions before it";
   CHECK(attn_test::message_of([&] { (void)attn::attend(cache, x); }) == empty);
   cache.append(x);
-  cache.reorder(std::vector<int>{1, 1});
+  cache.reorder({1, 1});  // a braced list, as std::vector<int>{1, 1}
   CHECK(cache.slot(0) == 1);
   cache.append(2 * x);
   const Mat<double> first_keys = cache.keys(0);
@@ -801,6 +801,11 @@ TEMPLATE_TEST_CASE("DecoderHistory: a finished beam keeps exactly the alignments
       }
     }
   }
+  // A braced list of parents (beams 0 and 1 continue beam 2): every layer follows.
+  const Mat<Scalar> cross_of_2 = history.cross(1).matrix(2, 1);
+  history.reorder({2, 2, 0});
+  CHECK(history.cross(1).matrix(0, 1) == cross_of_2);
+  CHECK(history.cross(1).matrix(1, 1) == cross_of_2);
   using attn_test::message_of;
   CHECK(message_of([&] { history.record_cross(2, w); }) ==
         "attn::DecoderHistory::record_cross: layer (2) must be in [0, 2)");

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <string>
+#include <initializer_list>
 #include <vector>
 
 namespace attn {
@@ -86,10 +87,11 @@ class DecoderHistory {
 
   /// Beam search: afterwards beam `b` holds every layer's history of beam `parents[b]` (see
   /// AlignmentHistory::reorder).
-  /// \tparam Parents a container of integers with size() and operator[] (or an Eigen vector)
+  /// \tparam Parents a container of integers with size() and operator[] (or an Eigen vector, or a
+  ///         braced list: `reorder({1, 1, 2})`)
   /// \param parents B indices in `[0, B)`
   /// \throws attn::invalid_argument when `parents` has another size or an index is out of range
-  template <typename Parents>
+  template <typename Parents = std::initializer_list<Index>>
   void reorder(const Parents& parents) {
     for (auto& h : cross_) h.reorder(parents);  // checks before it changes anything
     for (auto& h : self_) h.reorder(parents);

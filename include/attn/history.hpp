@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <string>
 #include <type_traits>
+#include <initializer_list>
 #include <utility>
 #include <vector>
 
@@ -19,8 +20,13 @@ namespace attn {
 
 namespace detail {
 
-/// `parents[b]` of a beam-search reorder as an Index: of a standard container (size_t index) or
-/// an Eigen vector (Index index). A floating-point parent must be a whole number within Index's
+template <typename T>
+struct is_initializer_list : std::false_type {};
+template <typename T>
+struct is_initializer_list<std::initializer_list<T>> : std::true_type {};
+
+/// `parents[b]` of a beam-search reorder as an Index: of a standard container (size_t index), an
+/// Eigen vector (Index index) or a braced list (`reorder({1, 1, 2})`, which has no operator[]). A floating-point parent must be a whole number within Index's
 /// range before the cast (casting NaN, inf or 1e300 to an integer is undefined behaviour); out
 /// of range it becomes -1, which the caller's range check rejects with the parent's value.
 template <typename Parents>
@@ -38,6 +44,8 @@ Index parent_at(const Parents& parents, Index b, const char* fn) {
   };
   if constexpr (std::is_base_of<Eigen::EigenBase<Parents>, Parents>::value) {
     return to_index(parents(b));
+  } else if constexpr (is_initializer_list<Parents>::value) {
+    return to_index(parents.begin()[b]);
   } else {
     return to_index(parents[static_cast<std::size_t>(b)]);
   }
@@ -160,11 +168,12 @@ class AlignmentHistory {
   /// `parents` is any container with size() and operator[] (std::vector<int>, Eigen::VectorXi...)
   /// of batch_size() indices in [0, B), each parent with the same source length as its child.
   /// The first call allocates spare storage; later calls at the same capacity allocate nothing.
-  /// \tparam Parents a container of integers with size() and operator[] (or an Eigen vector)
+  /// \tparam Parents a container of integers with size() and operator[] (or an Eigen vector, or
+  ///         a braced list: `reorder({1, 1, 2})`)
   /// \param parents B parent indices, `parents[b]` in `[0, B)`
   /// \throws attn::invalid_argument when `parents` has another size, an index is out of range
   ///         or a parent's source length differs from its child's (nothing is changed then)
-  template <typename Parents>
+  template <typename Parents = std::initializer_list<Index>>
   void reorder(const Parents& parents) {
     constexpr const char* fn = "attn::AlignmentHistory::reorder";
     const Index count = static_cast<Index>(parents.size());

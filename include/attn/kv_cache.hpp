@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <string>
 #include <utility>
+#include <initializer_list>
 #include <vector>
 
 namespace attn {
@@ -250,11 +251,12 @@ class KVCache {
   /// (a gather; a parent may be chosen by several beams or by none). Beams are re-pointed at
   /// their parents' slots; a parent chosen by k beams is copied k − 1 times (into slots nobody
   /// chose). Allocates nothing.
-  /// \tparam Parents a container of integers with size() and operator[] (or an Eigen vector)
+  /// \tparam Parents a container of integers with size() and operator[] (or an Eigen vector, or a
+  ///         braced list: `reorder({1, 1, 2})`)
   /// \param parents B indices, each in `[0, B)`
   /// \throws attn::invalid_argument when `parents` has another size or an index is out of range
   ///         (nothing is changed then)
-  template <typename Parents>
+  template <typename Parents = std::initializer_list<Index>>
   void reorder(const Parents& parents) {
     constexpr const char* fn = "attn::KVCache::reorder";
     const Index count = static_cast<Index>(parents.size());

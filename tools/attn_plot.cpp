@@ -948,6 +948,7 @@ struct Weights {
   std::vector<std::string> col_labels;
   bool stacked = false;  // from a 3-D array (or a 4-D one: grid_heads)
   long long grid_heads = 0;  // from a 4-D L×h×Tq×Tk array drawn as svg: maps per grid row (h)
+  std::string axes_read;     // a 4-D array read as layers x heads without --batch: its shape, for a note
   std::string pooled;    // "pooled from R×C to r×c (mean of a×b cells)" when pool_npy_map drew it
   long long pool_rows = 1, pool_cols = 1;      // the pooled blocks' rows and columns
   long long source_rows = 0, source_cols = 0;  // the file's rows and columns, when pooled
@@ -1325,6 +1326,7 @@ Weights read_weights(const std::string& path, const std::string& csv_labels, con
           w.maps.push_back(axes == 4 ? array.matrix({l, i}) : array.matrix({l, 0, i}));
       w.stacked = true;
       w.grid_heads = heads;
+      if (axes == 4 && !a.batch) w.axes_read = shape_tuple(s->shape);
       return w;
     }
     if (s->shape.size() > 3) throw std::runtime_error(too_many_axes(path, *s, index));
@@ -1582,9 +1584,16 @@ attn::Mask mask_option(const Arguments& a, const std::vector<Eigen::MatrixXd>& m
   const Weights file = read_weights(a.mask, "none", a);
   const Eigen::MatrixXd m = file.stacked ? file.maps.front() : broadcast_mask(file.maps.front(), map.rows(), map.cols());
   if (file.stacked || m.rows() != map.rows() || m.cols() != map.cols()) {
+    // A mask per batch item (B x Tq x Tk, a padded batch's) is for --view; here one map is drawn:
+    // say how to save the picked item's.
+    const std::string item = !a.index.empty() && a.index.front() != whole_axis ? std::to_string(a.index.front()) : "b";
     throw std::runtime_error("--mask '" + a.mask + "' is " + (file.stacked ? std::string("3-D") : shape_text(m)) +
                              " but the weights are " + shape_text(map) +
-                             " (a mask is Tq x Tk, or one value per key, 1 x Tk, or per query, Tq x 1)");
+                             " (a mask is Tq x Tk, or one value per key, 1 x Tk, or per query, Tq x 1" +
+                             (file.stacked ? "; a 3-D mask, one per batch item, is for --view: save the item's own, "
+                                             "np.save('mask" + item + ".npy', mask[" + item + "])"
+                                           : std::string()) +
+                             ")");
   }
   attn::Mask mask = mask_of_file(a.mask, m);
   std::vector<const Eigen::MatrixXd*> all;
@@ -2165,6 +2174,13 @@ int run_inputs(const Arguments& a, std::ostream& out, std::ostream& err) {
 }
 
 int run_weights_titled(const Arguments& a, Weights w, std::ostream& out, std::ostream& err) {
+  if (!w.axes_read.empty()) {
+    // A 4-D array is Hugging Face's layers x heads of one item, or torch's per-head weights of a
+    // batch: the file cannot say which, so say how it was read.
+    err << "attn-plot: note: '" << a.weights << "' " << w.axes_read
+        << " is drawn as layers x heads x Tq x Tk (\"layer i, head j\"); for torch's per-head "
+           "MultiheadAttention weights of a batch (batch x heads x Tq x Tk) add --batch (\"item i, head j\")\n";
+  }
   if (w.stacked && a.pool) {
     throw usage_error("--pool pools one 2-D map too large to draw; '" + a.weights + "' is a stack of " +
                       std::to_string(w.maps.size()) + " maps, drawn as a grid without pooling: leave out --pool");

@@ -483,6 +483,7 @@ ok "mask file" masked_file.svg "$npy/f8_c_3x4.npy" --mask visible.csv
 if [ "$(grep -o 'url(#attn-masked)' masked_file.svg | wc -l)" -eq 4 ]; then pass; else fail "--mask FILE: not 3 masked cells + legend"; fi
 printf '1,1\n1,1\n' >visible2.csv
 bad "mask shape"        1 "--mask 'visible2.csv' is 2x2 but the weights are 3x4 (a mask is Tq x Tk, or one value per key, 1 x Tk, or per query, Tq x 1)" "$npy/f8_c_3x4.npy" --mask visible2.csv -o out/new.svg
+bad "mask per item"     1 "is 3-D but the weights are 3x4 (a mask is Tq x Tk, or one value per key, 1 x Tk, or per query, Tq x 1; a 3-D mask, one per batch item, is for --view: save the item's own, np.save('mask1.npy', mask[1]))" "$npy/f8_c_2x3x4.npy" --index 1 --mask "$npy/f8_c_2x3x4.npy" -o out/new.svg
 # --leaked: a bar per row of 1 - its sum (a monotonic alignment's lost mass); a full row has none.
 printf '0.5,0.5,0\n0.2,0.1,0.1\n0,0,0.25\n' >leak.csv
 ok "leaked"                 leak.svg leak.csv --leaked
@@ -715,10 +716,19 @@ else
     # Tq x Tk the same picture; with --batch the rows are items. Other outputs refuse it.
     write_npy grid4.npy '(2, 4, 2, 2)' C '<f8' 't[0]*1000 + t[1]*100 + t[2]*10 + t[3]'
     write_npy grid5.npy '(2, 1, 4, 2, 2)' C '<f8' 't[0]*1000 + t[2]*100 + t[3]*10 + t[4]'
-    ok "4-D grid"               g4.svg   grid4.npy
+    # A 4-D file may also be torch's per-head weights of a batch: standard error says how it was
+    # read (one line), and --batch says nothing.
+    note4="attn-plot: note: 'grid4.npy' (2, 4, 2, 2) is drawn as layers x heads x Tq x Tk (\"layer i, head j\"); for torch's per-head MultiheadAttention weights of a batch (batch x heads x Tq x Tk) add --batch (\"item i, head j\")"
+    for columns in "" 4 3; do
+        if "$plot" grid4.npy ${columns:+--grid-columns $columns} -o "g4$columns.svg" 2>"$work/err" &&
+           [ "$(cat "$work/err")" = "$note4" ] && xmllint --noout "g4$columns.svg"; then
+            pass
+        else
+            fail "4-D grid ${columns:+--grid-columns $columns}: not drawn, or standard error is not the note: $(cat "$work/err")"
+        fi
+    done
+    mv g44.svg g4c.svg && mv g43.svg g4d.svg
     ok "5-D batch of one"       g5.svg   grid5.npy
-    ok "4-D grid 4 columns"     g4c.svg  grid4.npy --grid-columns 4
-    ok "4-D grid 3 columns"     g4d.svg  grid4.npy --grid-columns 3
     titles="$(grep -o 'class="panel-title"[^>]*>[^<]*' g4.svg | sed 's/.*>//' | tr '\n' '|')"
     firsts="$(grep -o 'row 0, column 0: [0-9]*' g4.svg | sed 's/.*: //' | tr '\n' ' ')"
     if [ "$titles" = "layer 0, head 0|layer 0, head 1|layer 0, head 2|layer 0, head 3|layer 1, head 0|layer 1, head 1|layer 1, head 2|layer 1, head 3|" ] \

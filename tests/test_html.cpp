@@ -150,6 +150,59 @@ TEST_CASE("html: a Tq x n matrix gives one labelled line per query", "[io][html]
         attn::io::highlight_html({"the", "cat", "black", "."}, w.row(2)));
 }
 
+TEST_CASE("html: masked tokens are hatched, say masked and set no end of the scale", "[io][html][xmllint]") {
+  // A causal model's weights: query i sees tokens 0..i; the future tokens' weight 0 must not read
+  // as attention given nothing.
+  Eigen::MatrixXd w(3, 3);
+  w << 1.0, 0.0, 0.0, 0.4, 0.6, 0.0, 0.2, 0.3, 0.5;
+  const std::vector<std::string> tokens{"a", "b", "c"};
+  attn::io::HighlightOptions options;
+  options.mask = attn::Mask::causal();
+  options.row_labels = {"a", "b", "c"};
+  const std::string html = attn::io::highlight_html(tokens, w, options);
+  CHECK_XHTML_AND_HTML(html);
+  CHECK(occurrences(html, "attn-token attn-masked") == 3);  // (0, 1), (0, 2), (1, 2)
+  const std::string hatched = attn::io::detail::masked_token_style;
+  CHECK(html.find("<span class=\"attn-token attn-masked\" style=\"" + hatched +
+                  ";white-space:pre-wrap\" title=\"a \xE2\x86\x92 b: masked\" data-weight=\"0\">b</span>") !=
+        std::string::npos);
+  CHECK(html.find("title=\"b \xE2\x86\x92 a: 0.400\"") != std::string::npos);  // visible: shaded as before
+  CHECK(html.find(hatched + "\"></span> masked</div>") != std::string::npos);    // the legend names them
+  // One row alone: mask_first_row says which query it is (row 1 sees a and b, not c).
+  attn::io::HighlightOptions row = options;
+  row.row_labels = {};
+  row.mask_first_row = 1;
+  const std::string one = attn::io::highlight_html(tokens, w.row(1), row);
+  CHECK(occurrences(one, "attn-masked") == 1);
+  CHECK(one.find("title=\"c: masked\"") != std::string::npos);
+  CHECK(one.find("title=\"b: 0.600\"") != std::string::npos);
+  // Masked entries set no end of the scale: a hidden 9 leaves 0.6 at the top, full colour.
+  Eigen::RowVectorXd spiked = w.row(1);
+  spiked(2) = 9.0;
+  CHECK(attn::io::highlight_html(tokens, spiked, row).find("background-color:#e6550d;color:#000000;white-space:"
+                                                           "pre-wrap\" title=\"b: 0.600\"") != std::string::npos);
+  // A matrix mask: its rows are the map's; lines past them and shapes that do not fit are refused.
+  attn::BoolMatrix visible = attn::BoolMatrix::Constant(3, 3, true);
+  visible(2, 0) = false;
+  attn::io::HighlightOptions matrix;
+  matrix.mask = attn::Mask::matrix(visible);
+  matrix.mask_first_row = 2;
+  CHECK(attn::io::highlight_html(tokens, w.row(2), matrix).find("title=\"a: masked\"") != std::string::npos);
+  matrix.mask_first_row = 3;
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::highlight_html(tokens, w.row(2), matrix); }) ==
+        "attn::io::highlight_html: options.mask_first_row (3) and 1 line(s) need queries up to 3, but options.mask "
+        "has 3 rows");
+  matrix.mask_first_row = -1;
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::highlight_html(tokens, w.row(2), matrix); }) ==
+        "attn::io::highlight_html: options.mask_first_row (-1) must be >= 0");
+  attn::io::HighlightOptions long_keys;
+  long_keys.mask = attn::Mask::key_length(4);
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::highlight_html(tokens, w, long_keys); }) ==
+        "attn::io::highlight_html: mask key length (4) exceeds the number of keys (3)");
+  // No mask: the page is as before, nothing hatched.
+  CHECK(attn::io::highlight_html(tokens, w).find("masked") == std::string::npos);
+}
+
 // The combining marks of every script belong to the character before them: each example's
 // characters are what the Unicode charts make of it (extended grapheme clusters), by hand.
 TEST_CASE("html: characters keep the combining marks of every script", "[io][html]") {

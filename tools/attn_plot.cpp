@@ -164,9 +164,10 @@ Options:
       --raster auto|always|never  svg: draw cells as an embedded image (auto: above 16384 cells);
                            html: above that (auto) or always, the page shows the map as such a
                            heatmap instead of highlighted text (not with --query or --chars)
-      --mask causal|FILE   svg heatmaps and --view: draw the cells a mask hid hatched (not in a
-                           colour of the scale), named in the legend: "causal" hides keys after
-                           the query; FILE (.npy or .csv, the shape of the weights) is visible
+      --mask causal|FILE   svg heatmaps, html and --view: draw the cells (html: the tokens) a
+                           mask hid hatched (not in a colour of the scale), named in the
+                           legend: "causal" hides keys after the query (with --query N, those
+                           after token N); FILE (.npy or .csv, the shape of the weights) is visible
                            where non-zero (negative entries, as in PyTorch's float attn_mask,
                            are refused: save attn_mask == 0; a FILE that hides every cell
                            holding weight, as torch's boolean mask saved as is, too: save
@@ -891,8 +892,8 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
   }
   if ((a.bars || a.heatmap || a.hist) && a.format != "svg") throw usage_error("--bars, --heatmap and --hist are for svg output");
   if ((a.bars || a.hist) && !a.truth.empty()) throw usage_error("--bars and --hist cannot be used with --truth");
-  if (!a.mask.empty() && !a.view && (a.bars || a.hist || a.format != "svg")) {
-    throw usage_error("--mask is for svg heatmaps and --view pages");
+  if (!a.mask.empty() && !a.view && (a.bars || a.hist || (a.format != "svg" && a.format != "html"))) {
+    throw usage_error("--mask is for svg heatmaps, html highlighting and --view pages");
   }
   if (a.leaked && (a.view || a.animate || a.bars || a.hist || a.format != "svg")) {
     throw usage_error("--leaked is for svg heatmaps (a bar per row beside the map)");
@@ -2302,6 +2303,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
       attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
       options.index_block_rows = static_cast<attn::Index>(w.pool_rows);  // a pooled map's ticks: the file's rows
       options.index_block_cols = static_cast<attn::Index>(w.pool_cols);
+      options.mask = w.pooled.empty() ? mask_option(a, w.maps) : pooled_mask_option(a, w);
       options.raster = attn::io::HeatmapRaster::always;
       check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a, true);
       const std::string note = "A " + shape_text(first) + " map" +
@@ -2367,12 +2369,16 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     if (tokens.empty() && weights.cols() > 0) {
       throw usage_error("html output needs the tokens: give --cols FILE or --chars FILE (or a CSV with column labels)");
     }
+    // --mask: the masked tokens of each line hatched; the mask is the whole map's (its rows are
+    // the queries: a --query line is row q of it).
+    options.mask = mask_option(a, w.maps);
     if (a.query) {
       if (*a.query >= weights.rows()) {
         throw usage_error("--query " + std::to_string(*a.query) + " is out of range: the weights have " +
                           std::to_string(weights.rows()) + " rows");
       }
       const auto q = static_cast<attn::Index>(*a.query);
+      options.mask_first_row = q;
       // (A map without columns has no storage to take a row of: Eigen would offset a null pointer.)
       weights = first.cols() == 0 ? Eigen::MatrixXd(1, 0) : Eigen::MatrixXd(first.row(q));
       if (!row_labels.empty()) row_labels = {row_labels[static_cast<std::size_t>(q)]};

@@ -376,7 +376,7 @@ bad "bars 3-D"          2 "--bars takes one map (1-D or 2-D), but" "$npy/f8_c_2x
 # Options only a heatmap uses are refused for bars and histograms, saying what is drawn instead.
 bad "bars values"       2 "--values is for heatmaps: '$npy/f8_1d_5.npy' is a single row, drawn as bars (--heatmap draws it as a one-row heatmap)" "$npy/f8_1d_5.npy" --values -o out/new.svg
 bad "bars reverse"      2 "--reverse is for heatmaps: --bars draws each row as bars" "$npy/f8_c_3x4.npy" --bars --reverse -o out/new.svg
-bad "bars mask"         2 "--mask is for svg heatmaps and --view pages" "$npy/f8_c_3x4.npy" --bars --mask causal -o out/new.svg
+bad "bars mask"         2 "--mask is for svg heatmaps, html highlighting and --view pages" "$npy/f8_c_3x4.npy" --bars --mask causal -o out/new.svg
 bad "bars no colorbar"  2 "--no-colorbar is for heatmaps: --bars draws each row as bars" "$npy/f8_c_3x4.npy" --bars --no-colorbar -o out/new.svg
 bad "bars color+map"    2 "--color and --colormap: bars take one colour (--color) or each the colour of its value" "$npy/f8_1d_5.npy" --color '#e6550d' --colormap greys -o out/new.svg
 bad "hist colormap"     2 "--colormap is for heatmaps: --hist draws a histogram of all the weights" "$npy/f8_c_3x4.npy" --hist --colormap greys -o out/new.svg
@@ -545,7 +545,17 @@ ok "mask leaked"            mask_leaked.svg causal_w.csv --mask leaky_mask.csv
 ok "view mask keras"        mask_keras.html --view causal_w.csv --mask keras_mask.csv
 printf '1,1,0,0\n1,-1,1,0\n1,1,1,1\n' >negative.csv
 bad "mask negative"     1 "--mask 'negative.csv' holds -1 at (1, 1)" "$npy/f8_c_3x4.npy" --mask negative.csv -o out/new.svg
-bad "mask html"         2 "--mask is for svg heatmaps and --view pages" "$npy/f8_c_3x4.npy" --mask causal -o out/new.html
+bad "mask png"          2 "--mask is not for png output" "$npy/f8_c_3x4.npy" --mask causal -o out/new.png
+# html: the tokens a mask hid are hatched, their tooltip says "masked"; --query N is row N of it.
+ok "html mask"              hm1.html "$npy/f8_c_3x4.npy" -c cols4.txt --mask causal
+ok "html mask query"        hm2.html "$npy/f8_c_3x4.npy" -c cols4.txt --mask causal --query 1
+ok "html mask image"        hm3.html "$npy/f8_c_3x4.npy" -c cols4.txt --mask causal --raster always
+if [ "$(grep -o 'attn-token attn-masked' hm1.html | wc -l)" -eq 6 ] && [ "$(grep -o 'attn-token attn-masked' hm2.html | wc -l)" -eq 2 ] &&
+   grep -q 'title="row 0 → [^"]*: masked"' hm1.html && grep -q 'class="masked"' hm3.html; then
+    pass
+else
+    fail "html --mask causal: not 6 tokens of the map and 2 of row 1 hatched, or the image without hatching"
+fi
 
 # --- --view: the interactive page --------------------------------------------------------
 npy_header '(2, 3, 2, 2)' >view4d.npy                      # L x h x Tq x Tk, all zero

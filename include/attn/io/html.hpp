@@ -5,6 +5,7 @@
 #pragma once
 
 #include "../config.hpp"
+#include "../mask.hpp"
 #include "colormap.hpp"
 #include "detail/text.hpp"
 #include "detail/write_file.hpp"
@@ -52,6 +53,15 @@ struct HighlightOptions {
   int decimals = 3;                     ///< decimals of the weights in tooltips and print, 0..10
   bool legend = true;                   ///< a colour scale with its two ends under the text
   bool fragment = false;                ///< only the `<div>` (inline styles), to embed in a page
+  /// Which tokens the weights' call hid from each line's query: its mask (causal, a key length,
+  /// a Tq×Tk matrix...). Hidden tokens are drawn hatched in grey (not in a shade of the scale,
+  /// which they do not set), their tooltip says "masked", and the legend names them, as the
+  /// viewer's text view does: a causal model's future tokens, of weight 0, then do not read as
+  /// tokens it looked at and gave nothing. Default: nothing hidden.
+  Mask mask;
+  /// The query (row of the Tq×Tk map) of the first line, for `mask`: line l is query
+  /// `mask_first_row + l`. Highlighting row i of a map alone: i. Default 0.
+  Index mask_first_row = 0;
 };
 
 namespace detail {
@@ -111,6 +121,10 @@ inline Rgb mix_white(Rgb c, double t) {
   return {channel(c.r), channel(c.g), channel(c.b)};
 }
 
+/// A masked token's look, as the viewer's text view draws one: grey hatching, grey text.
+inline constexpr const char* masked_token_style =
+    "background:repeating-linear-gradient(135deg, #d2d2d2 0 1px, #f4f4f4 1px 4px);color:#555555";
+
 template <typename Derived>
 std::string html_render(const std::vector<std::string>& tokens, const Eigen::DenseBase<Derived>& weights_in,
                         const HighlightOptions& options, const char* who) {
@@ -128,12 +142,30 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
              std::string(who) + ": options.row_labels.size() (" + std::to_string(options.row_labels.size()) +
                  ") must equal weights.rows() (" + std::to_string(w.rows()) + ")");
   check_scale_ends(options.vmin, options.vmax, who);
+  // The mask's rows are the map's queries: the lines are rows mask_first_row onwards.
+  const Mask& mask = options.mask;
+  const Index first = options.mask_first_row;
+  ATTN_CHECK(first >= 0, std::string(who) + ": options.mask_first_row (" + std::to_string(first) + ") must be >= 0");
+  const auto& explicit_rows = mask.explicit_matrix();
+  const Index mask_rows = explicit_rows ? explicit_rows->rows() : first + w.rows();
+  ATTN_CHECK(first + w.rows() <= mask_rows,
+             std::string(who) + ": options.mask_first_row (" + std::to_string(first) + ") and " +
+                 std::to_string(w.rows()) + " line(s) need queries up to " + std::to_string(first + w.rows() - 1) +
+                 ", but options.mask has " + std::to_string(mask_rows) + " rows");
+  mask.check(who, mask_rows, n, "the tokens");
+  const bool masking = !mask.is_all_visible();
+  const auto hidden = [&](Index i, Index j) { return masking && !mask.visible(first + i, j, n); };
 
   double lo = std::numeric_limits<double>::infinity();
   double hi = -std::numeric_limits<double>::infinity();
   bool any_nan = false;       // the legend then names the grey of NaN
   bool any_infinite = false;  // and says where ±inf are drawn (at the ends of the scale)
+  bool any_hidden = false;    // and the hatching of masked tokens
   for (Index k = 0; k < w.size(); ++k) {
+    if (hidden(k % w.rows(), k / w.rows())) {  // a hidden token sets no end of the scale
+      any_hidden = true;
+      continue;
+    }
     const double v = w.data()[k];
     if (std::isfinite(v)) {
       lo = std::min(lo, v);
@@ -200,6 +232,19 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
       const std::string& token = tokens[static_cast<std::size_t>(j)];
       const std::string weight = format_number(v, options.decimals);
       if (j > 0) out += separator;
+      if (hidden(i, j)) {
+        out += "<span class=\"attn-token attn-masked\" style=\"" + std::string(masked_token_style) +
+               ";white-space:pre-wrap\" title=\"";
+        if (labels) {
+          append_label(out, options.row_labels[static_cast<std::size_t>(i)]);
+          out += " \xE2\x86\x92 ";  // →
+        }
+        append_label(out, token);
+        out += ": masked\" data-weight=\"" + format_number(v, -1) + "\">";
+        append_xml_escaped(out, token);
+        out += "</span>";
+        continue;
+      }
       // Tokens are not bidi-isolated: the line lays out as the text it is, so the letters of an
       // Arabic word highlighted character by character stay joined, and a Hebrew phrase in an
       // English line reads right to left. A token's own bidi controls are closed inside its span.
@@ -237,6 +282,9 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
                                   "vertical-align:middle;border:1px solid #808080;background:#d9d9d9\"></span> NaN")
                     : std::string()) +
            (any_infinite ? std::string(" \xC2\xB7 \xC2\xB1inf: at the ends of the scale") : std::string()) +
+           (any_hidden ? " \xC2\xB7 <span style=\"display:inline-block;width:1.2em;height:0.9em;vertical-align:middle;"
+                         "border:1px solid #808080;" + std::string(masked_token_style) + "\"></span> masked"
+                       : std::string()) +
            "</div>\n";
   }
   out += "</div>\n";

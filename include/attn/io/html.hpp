@@ -304,8 +304,10 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
 /// U+FFFD); their spaces are kept (white-space: pre-wrap). The document is polyglot
 /// HTML5/XHTML: browsers read it as HTML and XML tools can parse it. Throws
 /// attn::invalid_argument when weights.cols() != tokens.size(), row_labels does not have one
-/// label per row, options.color is not `#rrggbb` or `#rgb`, vmin >= vmax (both given), or a lone
-/// vmin or vmax is the largest double (no room for the other end). The legend's two ends are
+/// label per row, options.color is not `#rrggbb` or `#rgb`, vmin >= vmax (both given), a lone
+/// vmin or vmax is the largest double (no room for the other end), or options.mask does not fit
+/// the lines (mask_first_row negative or past a matrix mask's rows, a key length past the
+/// tokens, a per-head mask). Tokens options.mask hides are hatched in grey (see HighlightOptions::mask). The legend's two ends are
 /// told apart (more digits when `decimals` would print them alike: "0" and "5e-324").
 /// \param tokens the tokens, n of them
 /// \param weights `1×n` or `n×1` (one line), or `m×n` (one line per row); float or double

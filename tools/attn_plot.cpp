@@ -173,8 +173,9 @@ Options:
                            holding weight, as torch's boolean mask saved as is, too: save
                            ~attn_mask); a 1 x Tk or Tq x 1 FILE (one value
                            per key or query) applies to every row or column;
-                           with --view a 3-D FILE holds one mask per batch item
-                           (B x Tq x Tk, or B x 1 x Tk: each item's padding);
+                           a 3-D FILE holds one mask per map of a grid, or per batch
+                           item with --view or --batch (B x Tq x Tk, or B x 1 x Tk: each
+                           item's padding, for all its heads);
                            a pooled map (--pool) takes causal, hiding the blocks it hides whole
       --leaked             svg heatmaps: a "leaked" column right of each map, a bar per row of
                            1 - the row's sum (clamped to [0, 1]; below 1e-6, rounding, is 0;
@@ -1576,6 +1577,39 @@ Eigen::MatrixXd broadcast_mask(const Eigen::MatrixXd& m, attn::Index rows, attn:
   return m;
 }
 
+/// --mask with a 3-D FILE for an svg grid: panel k's mask, from one mask per map (n x Tq x Tk for
+/// n maps) or, with --batch, one per batch item (B x Tq x Tk or B x 1 x Tk: the padding of each
+/// item, for all its heads). Empty for causal, a 2-D file or no --mask (then mask_option gives
+/// the grid's one mask).
+std::vector<attn::Mask> grid_masks(const Arguments& a, const Weights& w) {
+  if (a.mask.empty() || a.mask == "causal" || !w.stacked) return {};
+  const Weights file = read_weights(a.mask, "none", a);
+  if (!file.stacked) return {};
+  const std::size_t maps = w.maps.size();
+  const std::size_t heads = w.grid_heads > 0 && a.batch ? static_cast<std::size_t>(w.grid_heads) : 1;
+  const std::size_t count = file.maps.size();
+  if (count != maps && count * heads != maps) {
+    throw std::runtime_error("--mask '" + a.mask + "' holds " + std::to_string(count) + " masks but '" + a.weights +
+                             "' draws " + std::to_string(maps) + " maps" +
+                             (heads > 1 ? " of " + std::to_string(maps / heads) + " batch items" : std::string()) +
+                             ": give one mask per map" + (heads > 1 ? " or per item" : std::string()) +
+                             ", or one for all (Tq x Tk)");
+  }
+  const std::size_t per = count == maps ? 1 : heads;
+  std::vector<attn::Mask> masks;
+  for (std::size_t k = 0; k < maps; ++k) {
+    const Eigen::MatrixXd& map = w.maps[k];
+    const Eigen::MatrixXd m = broadcast_mask(file.maps[k / per], map.rows(), map.cols());
+    if (m.rows() != map.rows() || m.cols() != map.cols()) {
+      throw std::runtime_error("--mask '" + a.mask + "' map " + std::to_string(k / per) + " is " + shape_text(m) +
+                               " but the weights' maps are " + shape_text(map));
+    }
+    masks.push_back(mask_of_file(a.mask, m));
+    check_mask_not_inverted(a.mask, m, {&map});
+  }
+  return masks;
+}
+
 /// --mask: the mask of the weights `maps` (one, or a grid's, all of one shape): "causal", or a
 /// file visible where non-zero.
 attn::Mask mask_option(const Arguments& a, const std::vector<Eigen::MatrixXd>& maps) {
@@ -2475,7 +2509,8 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
   options.index_block_rows = static_cast<attn::Index>(w.pool_rows);  // a pooled map's ticks: the file's rows
   options.index_block_cols = static_cast<attn::Index>(w.pool_cols);
-  options.mask = w.pooled.empty() ? mask_option(a, w.maps) : pooled_mask_option(a, w);
+  const std::vector<attn::Mask> panel_masks = grid_masks(a, w);  // a 3-D mask file: one per map or item
+  if (panel_masks.empty()) options.mask = w.pooled.empty() ? mask_option(a, w.maps) : pooled_mask_option(a, w);
   if (a.leaked && !w.pooled.empty()) {
     throw usage_error("--leaked needs each row's sum, but '" + a.weights + "' is drawn " + w.pooled +
                       ": draw it unpooled (--raster never, or a --max-size of at least its rows and columns, "
@@ -2531,6 +2566,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), static_cast<long long>(w.maps.size()), a, true);
     std::vector<attn::io::HeatmapPanel> panels = attn::io::heatmap_panels(w.maps, titles);
     for (attn::io::HeatmapPanel& panel : panels) panel.leaked_mass = leaked_of(panel.values);
+    for (std::size_t k = 0; k < panel_masks.size(); ++k) panels[k].mask = panel_masks[k];
     emit(a, attn::io::heatmap_grid_svg(panels, options), out);
     return 0;
   }

@@ -748,6 +748,23 @@ else
     fi
     ok "4-D grid batch"         g4b.svg  grid4.npy --batch
     if grep -q '>item 1, head 3<' g4b.svg; then pass; else fail "4-D grid --batch: no 'item 1, head 3'"; fi
+    # A 3-D --mask for a grid: one mask per item with --batch (B x 1 x Tk: item 1 hides key 1, in
+    # each of its 4 heads), or one per map; another count is refused.
+    write_npy pad_items.npy '(2, 1, 2)' C '<f8' '0.0 if (t[0] == 1 and t[2] == 1) else 1.0'
+    ok "grid mask per item"     g4m.svg  grid4.npy --batch --mask pad_items.npy
+    if [ "$(grep -o ': masked (1[0-9][0-9][0-9])' g4m.svg | wc -l)" -eq 8 ] && [ "$(grep -o ': masked (' g4m.svg | wc -l)" -eq 8 ]; then
+        pass
+    else
+        fail "grid --batch --mask: not the 8 cells of key 1 in item 1's 4 maps hatched"
+    fi
+    write_npy per_map.npy '(8, 2, 2)' C '<f8' '0.0 if (t[0] == 5 and t[1] == 0 and t[2] == 1) else 1.0'
+    ok "grid mask per map"      g4p.svg  grid4.npy --batch --mask per_map.npy
+    if [ "$(grep -o ': masked (' g4p.svg | wc -l)" -eq 1 ] && grep -q 'row 0, column 1: masked (1101)' g4p.svg; then
+        pass
+    else
+        fail "grid --mask per map: not cell (0, 1) of map 5 (item 1, head 1) alone hatched"
+    fi
+    bad "grid mask count"   1 "--mask 'pad_items.npy' holds 2 masks but 'grid4.npy' draws 8 maps: give one mask per map, or one for all (Tq x Tk)" grid4.npy --mask pad_items.npy -o out/new.svg
     bad "4-D after index"   1 "'hf5.npy' has shape (3, 2, 4, 2, 3), (2, 4, 2, 3) after --index" hf5.npy --index 1 -o out/new.svg
     bad "4-D png"           1 "'grid4.npy' has shape (2, 4, 2, 2): attn-plot draws one map (2-D) or a grid of maps (3-D, or 4-D layers x heads as svg)" grid4.npy -o out/new.png
     bad "index range"       1 "'hf5.npy' has shape (3, 2, 4, 2, 3): --index 2 is out of range for axis 1 (size 2)" hf5.npy --index 0,2 -o out/new.svg

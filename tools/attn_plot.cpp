@@ -1625,7 +1625,7 @@ attn::Mask mask_option(const Arguments& a, const std::vector<Eigen::MatrixXd>& m
     throw std::runtime_error("--mask '" + a.mask + "' is " + (file.stacked ? std::string("3-D") : shape_text(m)) +
                              " but the weights are " + shape_text(map) +
                              " (a mask is Tq x Tk, or one value per key, 1 x Tk, or per query, Tq x 1" +
-                             (file.stacked ? "; a 3-D mask, one per batch item, is for --view: save the item's own, "
+                             (file.stacked ? "; a 3-D mask, one per map or batch item, is for grids and --view: save the item's own, "
                                              "np.save('mask" + item + ".npy', mask[" + item + "])"
                                            : std::string()) +
                              ")");

@@ -483,7 +483,7 @@ ok "mask file" masked_file.svg "$npy/f8_c_3x4.npy" --mask visible.csv
 if [ "$(grep -o 'url(#attn-masked)' masked_file.svg | wc -l)" -eq 4 ]; then pass; else fail "--mask FILE: not 3 masked cells + legend"; fi
 printf '1,1\n1,1\n' >visible2.csv
 bad "mask shape"        1 "--mask 'visible2.csv' is 2x2 but the weights are 3x4 (a mask is Tq x Tk, or one value per key, 1 x Tk, or per query, Tq x 1)" "$npy/f8_c_3x4.npy" --mask visible2.csv -o out/new.svg
-bad "mask per item"     1 "is 3-D but the weights are 3x4 (a mask is Tq x Tk, or one value per key, 1 x Tk, or per query, Tq x 1; a 3-D mask, one per batch item, is for --view: save the item's own, np.save('mask1.npy', mask[1]))" "$npy/f8_c_2x3x4.npy" --index 1 --mask "$npy/f8_c_2x3x4.npy" -o out/new.svg
+bad "mask per item"     1 "is 3-D but the weights are 3x4 (a mask is Tq x Tk, or one value per key, 1 x Tk, or per query, Tq x 1; a 3-D mask, one per map or batch item, is for grids and --view: save the item's own, np.save('mask1.npy', mask[1]))" "$npy/f8_c_2x3x4.npy" --index 1 --mask "$npy/f8_c_2x3x4.npy" -o out/new.svg
 # --leaked: a bar per row of 1 - its sum (a monotonic alignment's lost mass); a full row has none.
 printf '0.5,0.5,0\n0.2,0.1,0.1\n0,0,0.25\n' >leak.csv
 ok "leaked"                 leak.svg leak.csv --leaked

@@ -190,8 +190,16 @@ TEST_CASE("html: masked tokens are hatched, say masked and set no end of the sca
   CHECK(attn::io::highlight_html(tokens, w.row(2), matrix).find("title=\"a: masked\"") != std::string::npos);
   matrix.mask_first_row = 3;
   CHECK(message_of<attn::invalid_argument>([&] { attn::io::highlight_html(tokens, w.row(2), matrix); }) ==
-        "attn::io::highlight_html: options.mask_first_row (3) and 1 line(s) need queries up to 3, but options.mask "
-        "has 3 rows");
+        "attn::io::highlight_html: options.mask_first_row (3) and 1 line(s) need the mask's rows 3 to 3 + 0, but "
+        "options.mask has 3 rows");
+  // A causal mask takes any row, up to where first + line would overflow.
+  attn::io::HighlightOptions far;
+  far.mask = attn::Mask::causal();
+  far.mask_first_row = std::numeric_limits<Index>::max() - 1;
+  CHECK(occurrences(attn::io::highlight_html(tokens, w.row(2), far), "attn-masked") == 0);  // sees all 3 tokens
+  CHECK(message_of<attn::invalid_argument>([&] { attn::io::highlight_html(tokens, w, far); }) ==
+        "attn::io::highlight_html: options.mask_first_row (9223372036854775806) and 3 line(s) need the mask's "
+        "rows 9223372036854775806 to 9223372036854775806 + 2, past the largest Index");
   matrix.mask_first_row = -1;
   CHECK(message_of<attn::invalid_argument>([&] { attn::io::highlight_html(tokens, w.row(2), matrix); }) ==
         "attn::io::highlight_html: options.mask_first_row (-1) must be >= 0");

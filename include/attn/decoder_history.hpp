@@ -11,8 +11,8 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <string>
 #include <initializer_list>
+#include <string>
 #include <vector>
 
 namespace attn {

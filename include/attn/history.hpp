@@ -10,9 +10,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <initializer_list>
 #include <string>
 #include <type_traits>
-#include <initializer_list>
 #include <utility>
 #include <vector>
 
@@ -26,9 +26,10 @@ template <typename T>
 struct is_initializer_list<std::initializer_list<T>> : std::true_type {};
 
 /// `parents[b]` of a beam-search reorder as an Index: of a standard container (size_t index), an
-/// Eigen vector (Index index) or a braced list (`reorder({1, 1, 2})`, which has no operator[]). A floating-point parent must be a whole number within Index's
-/// range before the cast (casting NaN, inf or 1e300 to an integer is undefined behaviour); out
-/// of range it becomes -1, which the caller's range check rejects with the parent's value.
+/// Eigen vector (Index index) or a braced list (`reorder({1, 1, 2})`, which has no operator[]).
+/// A floating-point parent must be a whole number within Index's range before the cast (casting
+/// NaN, inf or 1e300 to an integer is undefined behaviour); out of range it becomes -1, which
+/// the caller's range check rejects with the parent's value.
 template <typename Parents>
 Index parent_at(const Parents& parents, Index b, const char* fn) {
   const auto to_index = [&](const auto& value) -> Index {

@@ -23,9 +23,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <initializer_list>
 #include <string>
 #include <utility>
-#include <initializer_list>
 #include <vector>
 
 namespace attn {

@@ -146,13 +146,17 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
   const Mask& mask = options.mask;
   const Index first = options.mask_first_row;
   ATTN_CHECK(first >= 0, std::string(who) + ": options.mask_first_row (" + std::to_string(first) + ") must be >= 0");
+  // A matrix mask has a row per query of the map; the other kinds take any row (first + i never
+  // overflows: the lines end below Index's largest value).
   const auto& explicit_rows = mask.explicit_matrix();
-  const Index mask_rows = explicit_rows ? explicit_rows->rows() : first + w.rows();
-  ATTN_CHECK(first + w.rows() <= mask_rows,
+  const Index mask_rows = explicit_rows ? explicit_rows->rows() : std::numeric_limits<Index>::max();
+  ATTN_CHECK(first <= mask_rows - w.rows(),
              std::string(who) + ": options.mask_first_row (" + std::to_string(first) + ") and " +
-                 std::to_string(w.rows()) + " line(s) need queries up to " + std::to_string(first + w.rows() - 1) +
-                 ", but options.mask has " + std::to_string(mask_rows) + " rows");
-  mask.check(who, mask_rows, n, "the tokens");
+                 std::to_string(w.rows()) + " line(s) need the mask's rows " + std::to_string(first) + " to " +
+                 std::to_string(first) + " + " + std::to_string(w.rows() - 1) + ", " +
+                 (explicit_rows ? "but options.mask has " + std::to_string(mask_rows) + " rows"
+                                : std::string("past the largest Index")));
+  mask.check(who, explicit_rows ? mask_rows : w.rows(), n, "the tokens");
   const bool masking = !mask.is_all_visible();
   const auto hidden = [&](Index i, Index j) { return masking && !mask.visible(first + i, j, n); };
 
@@ -307,8 +311,9 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
 /// label per row, options.color is not `#rrggbb` or `#rgb`, vmin >= vmax (both given), a lone
 /// vmin or vmax is the largest double (no room for the other end), or options.mask does not fit
 /// the lines (mask_first_row negative or past a matrix mask's rows, a key length past the
-/// tokens, a per-head mask). Tokens options.mask hides are hatched in grey (see HighlightOptions::mask). The legend's two ends are
-/// told apart (more digits when `decimals` would print them alike: "0" and "5e-324").
+/// tokens, a per-head mask). Tokens options.mask hides are hatched in grey (see
+/// HighlightOptions::mask). The legend's two ends are told apart (more digits when `decimals`
+/// would print them alike: "0" and "5e-324").
 /// \param tokens the tokens, n of them
 /// \param weights `1×n` or `n×1` (one line), or `m×n` (one line per row); float or double
 /// \param options look of the page (default: HighlightOptions{})

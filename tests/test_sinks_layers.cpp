@@ -506,6 +506,11 @@ TEST_CASE("batch sinks: bad sinks are refused naming the item", "[sinks][multi_h
   CHECK_FALSE(storage_overlaps(buffer, 2, 2, 4, buffer + 8, 4, 2, 4));
   CHECK(storage_overlaps(buffer, 2, 2, 4, buffer + 1, 2, 2, 5));
   CHECK_FALSE(storage_overlaps(buffer, 0, 2, 4, buffer, 2, 2, 4));
+  // Single columns: contiguous whatever their stride says (0 included), on the other's grid.
+  CHECK(storage_overlaps(buffer + 4, 2, 1, 0, buffer, 2, 2, 4));         // column 1 of the 2x2 block
+  CHECK_FALSE(storage_overlaps(buffer + 2, 2, 1, 0, buffer, 2, 2, 4));   // rows 2..3 of column 0
+  CHECK(storage_overlaps(buffer + 1, 3, 1, 0, buffer + 3, 2, 1, 7));     // entries 3 and 4 in both
+  CHECK_FALSE(storage_overlaps(buffer, 3, 1, 0, buffer + 3, 2, 1, 7));
   // The batch's own checks first.
   CHECK(message_of<attn::invalid_argument>([&] {
           attn::multi_head_batch(two, two, two, p, attn::no_weights, {Mask::key_length(9), Mask()});

@@ -9,6 +9,7 @@
 #include "multi_head.hpp"
 #include "sinks.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -36,7 +37,10 @@ bool storage_overlaps(const Scalar* a, Index a_rows, Index a_cols, Index a_strid
   const std::uintptr_t a_end = at(a + (a_cols - 1) * a_stride + a_rows);
   const std::uintptr_t b_end = at(b + (b_cols - 1) * b_stride + b_rows);
   if (a_end <= at(b) || b_end <= at(a)) return false;
-  if (a_stride != b_stride) return true;
+  // One column has no stride of its own: it is contiguous, on the other block's grid.
+  if (a_cols == 1) a_stride = b_cols == 1 ? std::max(a_rows, b_rows) : b_stride;
+  if (b_cols == 1) b_stride = a_stride;
+  if (a_stride != b_stride || a_stride < a_rows || b_stride < b_rows) return true;
   if (at(b) < at(a)) return storage_overlaps(b, b_rows, b_cols, b_stride, a, a_rows, a_cols, a_stride);
   // b starts `offset` entries after a: at row `row` of a's column `col`, on a's grid of columns.
   const auto offset = static_cast<Index>((at(b) - at(a)) / sizeof(Scalar));

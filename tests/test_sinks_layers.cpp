@@ -489,9 +489,10 @@ TEST_CASE("batch sinks: bad sinks are refused naming the item", "[sinks][multi_h
     parts[0].reduce(attn::HeadReduction::mean, both.block(0, 0, 5, 5));
     parts[1].reduce(attn::HeadReduction::mean, by_rows ? both.block(5, 0, 5, 5) : both.block(0, 5, 5, 5));
     attn::multi_head_batch(alike, alike, alike, p, parts);
-    for (int b = 0; b < 2; ++b) {
+    for (std::size_t b = 0; b < 2; ++b) {
       const Matrix<double> mean = attn::multi_head(alike[b], alike[b], alike[b], p).weights.mean();
-      const Matrix<double> got = by_rows ? both.block(5 * b, 0, 5, 5) : both.block(0, 5 * b, 5, 5);
+      const Index at = 5 * static_cast<Index>(b);
+      const Matrix<double> got = by_rows ? both.block(at, 0, 5, 5) : both.block(0, at, 5, 5);
       CHECK(got == mean);
     }
   }

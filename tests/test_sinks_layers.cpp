@@ -479,7 +479,8 @@ TEST_CASE("batch sinks: bad sinks are refused naming the item", "[sinks][multi_h
   twice.reduce(attn::HeadReduction::mean, map).reduce(attn::HeadReduction::max, map.leftCols(5));
   Matrix<double> out(5, 8);
   attn::MultiHeadWorkspace<double> ws;
-  CHECK(message_of<attn::invalid_argument>([&] { attn::multi_head_into(alike[0], alike[0], alike[0], p, out, twice, ws); }) ==
+  CHECK(message_of<attn::invalid_argument>(
+            [&] { attn::multi_head_into(alike[0], alike[0], alike[0], p, out, twice, ws); }) ==
         "attn::multi_head: HeadSinks::reduce outputs 0 and 1 share storage; each reduction needs a map of its own");
   // Disjoint parts of one matrix are the items' own: the top and bottom rows, the left and right
   // columns; each equals its item's own call.
@@ -503,7 +504,8 @@ TEST_CASE("batch sinks: bad sinks are refused naming the item", "[sinks][multi_h
   using attn::detail::storage_overlaps;
   CHECK(storage_overlaps(buffer, 2, 2, 4, buffer + 3, 3, 1, 4));
   CHECK_FALSE(storage_overlaps(buffer, 2, 2, 4, buffer + 2, 2, 2, 4));
-  CHECK(storage_overlaps(buffer + 2, 2, 2, 4, buffer, 2, 2, 4) == storage_overlaps(buffer, 2, 2, 4, buffer + 2, 2, 2, 4));
+  CHECK(storage_overlaps(buffer + 2, 2, 2, 4, buffer, 2, 2, 4) ==
+        storage_overlaps(buffer, 2, 2, 4, buffer + 2, 2, 2, 4));
   CHECK_FALSE(storage_overlaps(buffer, 2, 2, 4, buffer + 8, 4, 2, 4));
   CHECK(storage_overlaps(buffer, 2, 2, 4, buffer + 1, 2, 2, 5));
   CHECK_FALSE(storage_overlaps(buffer, 0, 2, 4, buffer, 2, 2, 4));

@@ -167,8 +167,8 @@ Options:
       --mask causal|FILE   svg heatmaps, html and --view: draw the cells (html: the tokens) a
                            mask hid hatched (not in a colour of the scale), named in the
                            legend: "causal" hides keys after the query (with --query N, those
-                           after token N); FILE (.npy or .csv, the shape of the weights) is visible
-                           where non-zero (negative entries, as in PyTorch's float attn_mask,
+                           after token N); FILE (.npy or .csv, the shape of the weights) is
+                           visible where non-zero (negative entries, as in PyTorch's float attn_mask,
                            are refused: save attn_mask == 0; a FILE that hides every cell
                            holding weight, as torch's boolean mask saved as is, too: save
                            ~attn_mask); a 1 x Tk or Tq x 1 FILE (one value
@@ -1393,9 +1393,11 @@ void check_label_count(const std::vector<std::string>& labels, attn::Index count
     if (padding_hint && note.empty() && static_cast<attn::Index>(labels.size()) < count) {
       const std::string n = std::to_string(labels.size());
       const bool rows = std::string(what).rfind("rows", 0) == 0;
-      padded = " (padded to " + std::to_string(count) + " steps? give the padding's tokens too, or save the tokens' part "
-               "of the weights: " + (rows ? "w[..., :" + n + ", :]" : "w[..., :" + n + "]") + " for padding after them, " +
-               (rows ? "w[..., -" + n + ":, :]" : "w[..., -" + n + ":]") + " before them, as Keras' pad_sequences does)";
+      const std::string after = rows ? "w[..., :" + n + ", :]" : "w[..., :" + n + "]";
+      const std::string before = rows ? "w[..., -" + n + ":, :]" : "w[..., -" + n + ":]";
+      padded = " (padded to " + std::to_string(count) + " steps? give the padding's tokens too, or save the "
+               "tokens' part of the weights: " + after + " for padding after them, " + before +
+               " before them, as Keras' pad_sequences does)";
     }
     throw std::runtime_error(source + " has " + std::to_string(labels.size()) + " tokens but the weights have " +
                              std::to_string(count) + " " + what +
@@ -1619,14 +1621,14 @@ attn::Mask mask_option(const Arguments& a, const std::vector<Eigen::MatrixXd>& m
   const Weights file = read_weights(a.mask, "none", a);
   const Eigen::MatrixXd m = file.stacked ? file.maps.front() : broadcast_mask(file.maps.front(), map.rows(), map.cols());
   if (file.stacked || m.rows() != map.rows() || m.cols() != map.cols()) {
-    // A mask per batch item (B x Tq x Tk, a padded batch's) is for --view; here one map is drawn:
-    // say how to save the picked item's.
+    // A mask per batch item (B x Tq x Tk, a padded batch's) is for grids and --view; here one map
+    // is drawn: say how to save the picked item's.
     const std::string item = !a.index.empty() && a.index.front() != whole_axis ? std::to_string(a.index.front()) : "b";
     throw std::runtime_error("--mask '" + a.mask + "' is " + (file.stacked ? std::string("3-D") : shape_text(m)) +
                              " but the weights are " + shape_text(map) +
                              " (a mask is Tq x Tk, or one value per key, 1 x Tk, or per query, Tq x 1" +
-                             (file.stacked ? "; a 3-D mask, one per map or batch item, is for grids and --view: save the item's own, "
-                                             "np.save('mask" + item + ".npy', mask[" + item + "])"
+                             (file.stacked ? "; a 3-D mask, one per map or batch item, is for grids and --view: "
+                                             "save the item's own, np.save('mask" + item + ".npy', mask[" + item + "])"
                                            : std::string()) +
                              ")");
   }

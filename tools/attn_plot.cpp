@@ -1579,14 +1579,10 @@ Eigen::MatrixXd broadcast_mask(const Eigen::MatrixXd& m, attn::Index rows, attn:
   return m;
 }
 
-/// --mask with a 3-D FILE for an svg grid: panel k's mask, from one mask per map (n x Tq x Tk for
-/// n maps) or, with --batch, one per batch item (B x Tq x Tk or B x 1 x Tk: the padding of each
-/// item, for all its heads). Empty for causal, a 2-D file or no --mask (then mask_option gives
-/// the grid's one mask).
-std::vector<attn::Mask> grid_masks(const Arguments& a, const Weights& w) {
-  if (a.mask.empty() || a.mask == "causal" || !w.stacked) return {};
-  const Weights file = read_weights(a.mask, "none", a);
-  if (!file.stacked) return {};
+/// --mask with a 3-D FILE (`file`, read) for an svg grid: panel k's mask, from one mask per map
+/// (n x Tq x Tk for n maps) or, with --batch, one per batch item (B x Tq x Tk or B x 1 x Tk: the
+/// padding of each item, for all its heads).
+std::vector<attn::Mask> grid_masks(const Arguments& a, const Weights& w, const Weights& file) {
   const std::size_t maps = w.maps.size();
   const std::size_t heads = w.grid_heads > 0 && a.batch ? static_cast<std::size_t>(w.grid_heads) : 1;
   const std::size_t count = file.maps.size();
@@ -1612,13 +1608,10 @@ std::vector<attn::Mask> grid_masks(const Arguments& a, const Weights& w) {
   return masks;
 }
 
-/// --mask: the mask of the weights `maps` (one, or a grid's, all of one shape): "causal", or a
-/// file visible where non-zero.
-attn::Mask mask_option(const Arguments& a, const std::vector<Eigen::MatrixXd>& maps) {
+/// --mask FILE (`file`, read) for the weights `maps` (one, or a grid's, all of one shape): one
+/// map, visible where non-zero.
+attn::Mask mask_of_weights_file(const Arguments& a, const std::vector<Eigen::MatrixXd>& maps, const Weights& file) {
   const Eigen::MatrixXd& map = maps.front();
-  if (a.mask.empty()) return attn::Mask();
-  if (a.mask == "causal") return attn::Mask::causal();
-  const Weights file = read_weights(a.mask, "none", a);
   const Eigen::MatrixXd m = file.stacked ? file.maps.front() : broadcast_mask(file.maps.front(), map.rows(), map.cols());
   if (file.stacked || m.rows() != map.rows() || m.cols() != map.cols()) {
     // A mask per batch item (B x Tq x Tk, a padded batch's) is for grids and --view; here one map
@@ -1639,6 +1632,14 @@ attn::Mask mask_option(const Arguments& a, const std::vector<Eigen::MatrixXd>& m
   return mask;
 }
 
+/// --mask: the mask of the weights `maps` (one, or a grid's, all of one shape): "causal", or a
+/// file visible where non-zero.
+attn::Mask mask_option(const Arguments& a, const std::vector<Eigen::MatrixXd>& maps) {
+  if (a.mask.empty()) return attn::Mask();
+  if (a.mask == "causal") return attn::Mask::causal();
+  return mask_of_weights_file(a, maps, read_weights(a.mask, "none", a));
+}
+
 /// --mask for a pooled map: a block is hidden when every cell of it is (a block on the diagonal
 /// of a causal mask holds visible cells: it is drawn). A mask file would have to be pooled the
 /// same way: it is refused, saying so.
@@ -1656,6 +1657,20 @@ attn::Mask pooled_mask_option(const Arguments& a, const Weights& w) {
     for (attn::Index J = 0; J < map.cols(); ++J) visible(I, J) = J * w.pool_cols <= last_row;
   }
   return attn::Mask::matrix(visible);
+}
+
+/// --mask for an svg heatmap of `w`: the mask of every map (`all`), or with a 3-D FILE on a grid
+/// one per panel (`panels`, grid_masks). The file is read once.
+struct SvgMasks {
+  attn::Mask all;
+  std::vector<attn::Mask> panels;
+};
+SvgMasks svg_masks(const Arguments& a, const Weights& w) {
+  if (!w.pooled.empty()) return {pooled_mask_option(a, w), {}};
+  if (a.mask.empty() || a.mask == "causal") return {mask_option(a, w.maps), {}};
+  const Weights file = read_weights(a.mask, "none", a);
+  if (w.stacked && file.stacked) return {attn::Mask(), grid_masks(a, w, file)};
+  return {mask_of_weights_file(a, w.maps, file), {}};
 }
 
 /// An HTML page (polyglot HTML5/XHTML, like attn's highlighting pages) that shows one SVG
@@ -2339,7 +2354,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
       attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
       options.index_block_rows = static_cast<attn::Index>(w.pool_rows);  // a pooled map's ticks: the file's rows
       options.index_block_cols = static_cast<attn::Index>(w.pool_cols);
-      options.mask = w.pooled.empty() ? mask_option(a, w.maps) : pooled_mask_option(a, w);
+      options.mask = svg_masks(a, w).all;  // (html takes one map: no panels)
       options.raster = attn::io::HeatmapRaster::always;
       check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a, true);
       const std::string note = "A " + shape_text(first) + " map" +
@@ -2511,8 +2526,9 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
   options.index_block_rows = static_cast<attn::Index>(w.pool_rows);  // a pooled map's ticks: the file's rows
   options.index_block_cols = static_cast<attn::Index>(w.pool_cols);
-  const std::vector<attn::Mask> panel_masks = grid_masks(a, w);  // a 3-D mask file: one per map or item
-  if (panel_masks.empty()) options.mask = w.pooled.empty() ? mask_option(a, w.maps) : pooled_mask_option(a, w);
+  SvgMasks masks = svg_masks(a, w);  // a 3-D mask file on a grid: one per map or item
+  options.mask = std::move(masks.all);
+  const std::vector<attn::Mask>& panel_masks = masks.panels;
   if (a.leaked && !w.pooled.empty()) {
     throw usage_error("--leaked needs each row's sum, but '" + a.weights + "' is drawn " + w.pooled +
                       ": draw it unpooled (--raster never, or a --max-size of at least its rows and columns, "

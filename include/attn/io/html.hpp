@@ -234,26 +234,17 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
       const Rgb background = std::isnan(v) ? Rgb{0xd9, 0xd9, 0xd9} : mix_white(color, t);
       const Rgb ink = contrasting_text_color(background);
       const std::string& token = tokens[static_cast<std::size_t>(j)];
-      const std::string weight = format_number(v, options.decimals);
+      // A token the mask hid is hatched, its tooltip says so, and no weight is printed under it.
+      const bool masked = hidden(i, j);
+      const std::string weight = masked ? std::string("masked") : format_number(v, options.decimals);
       if (j > 0) out += separator;
-      if (hidden(i, j)) {
-        out += "<span class=\"attn-token attn-masked\" style=\"" + std::string(masked_token_style) +
-               ";white-space:pre-wrap\" title=\"";
-        if (labels) {
-          append_label(out, options.row_labels[static_cast<std::size_t>(i)]);
-          out += " \xE2\x86\x92 ";  // →
-        }
-        append_label(out, token);
-        out += ": masked\" data-weight=\"" + format_number(v, -1) + "\">";
-        append_xml_escaped(out, token);
-        out += "</span>";
-        continue;
-      }
       // Tokens are not bidi-isolated: the line lays out as the text it is, so the letters of an
       // Arabic word highlighted character by character stay joined, and a Hebrew phrase in an
       // English line reads right to left. A token's own bidi controls are closed inside its span.
-      out += "<span class=\"attn-token\" style=\"background-color:" + css_color(background) +
-             ";color:" + css_color(ink) + ";white-space:pre-wrap\" title=\"";
+      out += masked ? "<span class=\"attn-token attn-masked\" style=\"" + std::string(masked_token_style)
+                    : "<span class=\"attn-token\" style=\"background-color:" + css_color(background) +
+                          ";color:" + css_color(ink);
+      out += ";white-space:pre-wrap\" title=\"";
       if (labels) {
         append_label(out, options.row_labels[static_cast<std::size_t>(i)]);
         out += " \xE2\x86\x92 ";  // →
@@ -261,7 +252,7 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
       append_label(out, token);
       out += ": " + weight + "\" data-weight=\"" + format_number(v, -1) + "\">";
       append_xml_escaped(out, token);
-      if (options.show_weights) {
+      if (options.show_weights && !masked) {
         out += "<sub class=\"attn-weight\">" + weight + "</sub>";
       }
       out += "</span>";

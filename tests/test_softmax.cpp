@@ -236,6 +236,39 @@ TEMPLATE_TEST_CASE("probability functions agree with the float64 reference", "[s
   }
 }
 
+TEST_CASE("float softmax of long rows: every weight within 6 ulp of float64, rows sum to 1 within 6 ulp",
+          "[softmax][reference][accuracy]") {
+  // Summed in float, a row's normaliser drifts like sqrt(Tk) ulp (at Tk = 4096: row sums 3.4e-6
+  // off 1, about 28 ulp); attn sums float rows in double (detail::SumScalar), so what is left is
+  // each entry's own rounding: the shift, the exp and the multiply by 1/sum. Scores in [-1, 1]
+  // keep the shift's rounding within 1 ulp of e. The reference is float64 on the same scores.
+  // Tq = 40: two whole chunks of 16 rows and a short one (softmax_rows); Tq = 3: a row at a time
+  // (softmax_short_rows); the key-length mask leaves rows of Tk - 5 keys.
+  std::mt19937_64 rng(20261207);
+  const double bound = 6 * static_cast<double>(std::numeric_limits<float>::epsilon());
+  for (const Index tk : {Index(4096), Index(16384)})
+    for (const Index tq : {Index(40), Index(3)})
+      for (const Mask& mask : {Mask(), Mask::key_length(tk - 5)}) {
+        const Matrix<float> s = attn_test::random_matrix<float>(rng, tq, tk, -1, 1);
+        const Matrix<float> w = attn::softmax(s, mask);
+        const Index visible = mask.is_all_visible() ? tk : tk - 5;
+        double worst = 0, worst_sum = 0;
+        for (Index i = 0; i < tq; ++i) {
+          const Eigen::ArrayXd x = s.row(i).head(visible).cast<double>().transpose().array();
+          const Eigen::ArrayXd e = (x - x.maxCoeff()).exp();
+          const Eigen::ArrayXd expected = e / e.sum();
+          const Eigen::ArrayXd got = w.row(i).head(visible).cast<double>().transpose().array();
+          worst = std::max(worst, ((got - expected).abs() / expected).maxCoeff());
+          worst_sum = std::max(worst_sum, std::abs(got.sum() - 1));
+          CHECK((w.row(i).tail(tk - visible).array() == 0.0f).all());
+        }
+        INFO("Tk = " << tk << " Tq = " << tq << " visible keys " << visible);
+        INFO("worst relative error " << worst << ", worst |row sum - 1| " << worst_sum << ", bound " << bound);
+        CHECK(worst <= bound);
+        CHECK(worst_sum <= bound);
+      }
+}
+
 TEMPLATE_TEST_CASE("masked entries are exactly zero", "[softmax][mask]", float, double) {
   std::mt19937_64 rng(77);
   const Matrix<TestType> s = attn_test::random_matrix<TestType>(rng, 5, 6, -10, 10);

@@ -144,8 +144,17 @@ constexpr Index chunk_rows() {
 }
 
 /// Most rows one softmax sweep takes (normalize_rows cuts longer ranges); its state is three
-/// scalars per row.
+/// values per row (maximum and shift in the caller's scratch, the sum in SumScalar on the stack).
 constexpr Index sweep_rows = 256;
+
+/// The type a softmax row is summed in: double for float, else Scalar. Summed in float, in
+/// key order, a row's normaliser drifts like sqrt(Tk) ulp: at Tk = 4096 float weights were
+/// 5.8e-6 off float64 (row sums 3.9e-6 off 1) where torch's float32 softmax is 3.2e-6 (3.4e-7);
+/// summed in double, then rounded once, the normaliser is exact to float and every weight is
+/// within a few ulp of float64's (tests/test_softmax.cpp). The order is still key order in one
+/// chain per row, so every block, part and row cut of a call gives the same bits.
+template <typename Scalar>
+using SumScalar = std::conditional_t<std::is_same<Scalar, float>::value, double, Scalar>;
 
 // GCC 12 reports Eigen's AVX-512 packet exp, inlined here, as reading an uninitialised
 // register (GCC bug 105593, fixed in GCC 13); the kernel itself initialises everything.
@@ -248,7 +257,7 @@ void poison_row(Eigen::MatrixBase<Derived>& s, Index i, const Mask& mask, Index 
 /// Semantics of normalize_rows(Probability::softmax, ...): masked entries exactly 0; a row with
 /// no visible key, or whose visible scores are all -inf, is all 0 and flagged in `fully_masked`
 /// (indexed by row of `s`); a visible NaN or +inf makes the row's sum NaN, and then the row's
-/// visible entries NaN (masked entries stay 0). `scratch` holds 3·sweep_rows scalars.
+/// visible entries NaN (masked entries stay 0). `scratch` holds 2·sweep_rows scalars.
 /// `row0`: as in normalize_row (rows and flags are numbered as queries, `s` holds from row0 on).
 /// Allocates nothing.
 template <typename Scalar, typename Derived>
@@ -265,7 +274,10 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
   const Index chunks = (i1 - i0 + B - 1) / B;
   LaneBlock max(scratch, B, chunks);  // pass 1: row maxima; pass 3: 1/sum
   LaneBlock shift(scratch + B * chunks, B, chunks);
-  LaneBlock sum(scratch + 2 * B * chunks, B, chunks);
+  using Sum = SumScalar<Scalar>;
+  using SumLanes = Eigen::Array<Sum, B, 1>;
+  alignas(64) Sum sums[sweep_rows];  // 2 KiB: the sums are not in the scratch of Scalar
+  Eigen::Map<Eigen::Array<Sum, B, Eigen::Dynamic>> sum(sums, B, chunks);
 
   // Chunk c holds rows [i0 + c·B, i0 + c·B + rows(c)). each_chunk(j, f) calls f(c, x) on the
   // lanes x of every chunk of column j, in place (for_each_lanes).
@@ -346,34 +358,34 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
     for (Index j = j0; j < j1; ++j) {
       each_chunk(j, [&](Index c, auto& x) {
         x = shifted_exp<Scalar>(x, shift.col(c), floor);
-        sum.col(c) += x;
+        sum.col(c) += x.template cast<Sum>();
       });
     }
   };
   in_order(exps, [&](Index c0, auto group) {
     constexpr int G = decltype(group)::value;
     Lanes by[G];
-    Lanes acc[G];
+    SumLanes acc[G];
     for (int g = 0; g < G; ++g) {
       by[g] = shift.col(c0 + g);
       acc[g] = sum.col(c0 + g);
     }
     sweep_whole_chunks<G>(col0, stride, c0, whole0, whole1, [&](int g, auto& x) {
       x = shifted_exp<Scalar>(x, by[g], floor);
-      acc[g] += x;
+      acc[g] += x.template cast<Sum>();
     });
     for (int g = 0; g < G; ++g) sum.col(c0 + g) = acc[g];
   });
 
-  // Pass 3. Multiply by 1/sum. Fully masked rows (and the lanes past the last row) take 1:
-  // they stay exactly 0.
+  // Pass 3. Multiply by 1/sum (taken in Sum, rounded once). Fully masked rows (and the lanes
+  // past the last row) take 1: they stay exactly 0.
   LaneBlock& inverse = max;
   for (Index c = 0; c < chunks; ++c) {
     for (Index l = 0; l < B; ++l) {
       const bool poisoned = sum(l, c) != sum(l, c);
       const bool empty = l >= rows(c) || (!poisoned && max(l, c) == -inf);
       if (l < rows(c)) fully_masked(i0 + c * B + l) = empty;
-      inverse(l, c) = empty ? Scalar(1) : Scalar(1) / sum(l, c);
+      inverse(l, c) = empty ? Scalar(1) : static_cast<Scalar>(Sum(1) / sum(l, c));
     }
   }
   const auto scale_by_inverse = [&](Index j0, Index j1) {
@@ -414,15 +426,16 @@ EIGEN_ALWAYS_INLINE bool softmax_contiguous_row(Scalar* row, Index tk, Index fir
     max = std::max(max, x.maxCoeff());
   });
   const Scalar shift = max == -inf ? Scalar(0) : max;
-  Scalar sum = 0;
+  using Sum = SumScalar<Scalar>;
+  Sum sum = 0;
   each_group([&](Index j, auto& x) {
     x = shifted_exp<Scalar>(x, Lanes::Constant(shift), floor);
-    for (Index l = 0; l < B && j + l < last; ++l) sum += x(l);
+    for (Index l = 0; l < B && j + l < last; ++l) sum += static_cast<Sum>(x(l));
   });
   const bool poisoned = sum != sum;
   const bool empty = !poisoned && max == -inf;
   fully_masked = empty;
-  const Scalar inverse = empty ? Scalar(1) : Scalar(1) / sum;
+  const Scalar inverse = empty ? Scalar(1) : static_cast<Scalar>(Sum(1) / sum);
   each_group([&](Index, auto& x) { x *= inverse; });
   std::fill(row, row + first, Scalar(0));
   std::fill(row + last, row + tk, Scalar(0));
@@ -520,8 +533,9 @@ Index normalize_rows(Probability probability, Eigen::MatrixBase<Derived>& s, con
 }
 
 /// Scalars of scratch normalize_rows needs for rows of `tk` keys: the sparsemax sort or a row of
-/// softmax_short_rows, or the softmax sweep's three values per row.
-inline Index normalize_scratch_size(Index tk) { return std::max(tk, 3 * sweep_rows); }
+/// softmax_short_rows, or the softmax sweep's maxima and shifts (its third value per row, the
+/// sum, is on the stack).
+inline Index normalize_scratch_size(Index tk) { return std::max(tk, 2 * sweep_rows); }
 
 }  // namespace detail
 

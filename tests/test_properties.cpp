@@ -522,6 +522,64 @@ TEMPLATE_TEST_CASE("band masks equal their explicit-matrix form", "[mechanism][p
       }
 }
 
+TEMPLATE_TEST_CASE("band masks on blocks of many rows: the band's columns alone are scored and ·V, with the bits "
+                   "of the explicit-matrix form",
+                   "[mechanism][property][mask][band]", float, double) {
+  // attend_blocks scores and multiplies only the columns a block's rows may see under the band
+  // kinds (causal, window, chunked, key length), for blocks of chunk_rows rows or more; the
+  // explicit-matrix form of the same mask takes every column. On attn's gemm the two give the
+  // same bits (a chain that only leaves out exact zeros); on another backend the output may
+  // sum in another order. Shapes: several blocks and parts, Tq > Tk and Tq < Tk, offsets that
+  // leave the first rows without a key and the last with every key.
+  using S = TestType;
+  std::mt19937_64 rng(20261207);
+  const std::pair<Index, Index> shapes[] = {{40, 129}, {300, 700}, {600, 301}, {17, 1000}, {515, 515}};
+  for (const auto& [tq, tk] : shapes) {
+    const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, 24);
+    const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, 24);
+    const Matrix<S> v = attn_test::random_matrix<S>(rng, tk, 19);
+    const Mask masks[] = {Mask::causal(),
+                          Mask::causal(37),
+                          Mask::causal(-20),
+                          Mask::causal(tk - tq),
+                          Mask::window(30, 5),
+                          Mask::chunked(64, 37) & Mask::causal(37),
+                          Mask::key_length(tk / 2) & Mask::causal(10),
+                          Mask::key_length(tk / 3)};
+    for (std::size_t mk = 0; mk < std::size(masks); ++mk) {
+      INFO("Tq = " << tq << ", Tk = " << tk << ", mask " << mk);
+      const Mask& mask = masks[mk];
+      const BoolMatrix visible = attn_test::dense_mask(mask, tq, tk);
+      const auto a = attn::scaled_dot_product(q, k, v, mask);
+      const auto b = attn::scaled_dot_product(q, k, v, Mask::matrix(visible));
+      CHECK(same_bits(a.weights, b.weights));
+      CHECK((a.fully_masked == b.fully_masked).all());
+      if (attn::detail::gemm_own_for<S>())
+        CHECK(same_bits(a.output, b.output));
+      else
+        ATTN_CHECK_CLOSE(a.output, b.output, tol<S>());
+      // Output only and column sums: the full call's bits.
+      Matrix<S> out(tq, v.cols());
+      attn::Workspace<S> ws;
+      attn::scaled_dot_product_into(q, k, v, out, attn::no_weights, ws, mask);
+      CHECK(same_bits(out, a.output));
+      attn::ColumnSums<S> sums;
+      attn::scaled_dot_product_into(q, k, v, out, attn::Sinks<S>(sums), ws, mask);
+      CHECK(same_bits(out, a.output));
+      Matrix<S> received = Matrix<S>::Zero(1, tk);  // in increasing query order, as ColumnSums adds
+      for (Index i = 0; i < tq; ++i) received += a.weights.row(i);
+      CHECK(same_bits(sums.sums().transpose(), received));
+      // And the float64 reference on the same inputs.
+      const MatrixD qd = q.template cast<double>();
+      const MatrixD kd = k.template cast<double>();
+      const MatrixD w = attn_test::reference_probability(
+          attn_test::reference_dot_scores(qd, kd, 1.0 / std::sqrt(24.0)), visible, Probability::softmax);
+      ATTN_CHECK_CLOSE(a.weights, w, tol<S>());
+      ATTN_CHECK_CLOSE(a.output, attn_test::reference_output(w, v.template cast<double>(), visible), tol<S>());
+    }
+  }
+}
+
 TEMPLATE_TEST_CASE("NaN or Inf in a masked key or value row leaves output and weights unchanged",
                    "[mechanism][property][nonfinite]", float, double) {
   std::mt19937_64 rng(7);

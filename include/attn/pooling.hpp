@@ -92,7 +92,7 @@ struct LayerOf<PoolingParams<S>> {
     const auto dot = one_row_scratch_scores(scorer, query, keys_t, ws);
     const bool tanh = params.activation == PoolingActivation::tanh;
     const auto scores = [&](Index i0, Index r, auto& block) {
-      dot(i0, r, block);
+      dot(i0, r, 0, block.cols(), block);  // every column (pooling's one row sees them all)
       if (tanh) block.array() = block.array().tanh();
     };
     return attend_blocks<Scalar>(scores, target, x, output, ws, mask, options, scale);

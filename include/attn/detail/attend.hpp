@@ -333,9 +333,33 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   }
 
   using BlockMap = Eigen::Map<Matrix<Scalar>, 0, Eigen::OuterStride<>>;
+  // Band columns: rows [i0, i0 + r) may see only the columns [c0, c1) the mask's band kinds
+  // leave them (causal, window, chunked, key length; bands move right with the row), so a
+  // scorer that takes a column range (DotScorer's blocks: `scores(i0, r, c0, c1, block)`)
+  // scores only those and ·V reads only those: a causal call runs about half the products of an
+  // unmasked one. The block's other columns are left as they were and never read: the softmax
+  // sweep (softmax_rows, blocks of chunk_rows rows or more) writes their zeros without reading
+  // them, so the band is taken only for softmax blocks of that size, every row live, and
+  // without return_scores, softcap, ALiBi or a rescale, which read every column. Only where the
+  // products are attn's gemm, whose entries are each one chain over the shared dimension:
+  // the scores' entries are the same products, and ·V only leaves out exact zeros of the chain
+  // (w = +0 before the band and after it), so the bits are those of the whole block's products.
+  constexpr bool ranged_scores = std::is_invocable_v<std::decay_t<Scores>&, Index, Index, Index, Index, BlockMap&>;
+  const bool band_call = ranged_scores && gemm_own_for<Scalar>() && options.probability == Probability::softmax &&
+                         !cap && !options.alibi && !rescale && !options.return_scores;
   // Rows [i0, i0 + r) of the problem, held in `block` (r×Tk): scored, normalised, ·V.
   const auto run_rows = [&](Index i0, Index r, BlockMap block, Scalar* buffer) {
-    scores(i0, r, block);
+    Index c0 = 0;
+    Index c1 = tk;
+    if (band_call && r >= chunk_rows<Scalar>() && i0 + r <= target.padded_from) {
+      c0 = std::min(mask.band(i0, tk).first, tk);
+      c1 = std::clamp(mask.band(i0 + r - 1, tk).second, c0, tk);
+    }
+    if constexpr (ranged_scores) {
+      if (c0 < c1) scores(i0, r, c0, c1, block);
+    } else {
+      scores(i0, r, block);
+    }
     if (cap) soft_cap(block.data(), r, tk, block.outerStride(), cap);
     if (rescale) block *= score_scale;
     if (options.return_scores) detail::buffers(ws).scores.view().middleRows(i0, r) = norm_scale * block;
@@ -357,6 +381,14 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
       wt = w.transpose();
       context_row(values_t.data(), v.cols(), n, values_t.rows(), wt.data(), ot.data());
       out = ot.transpose();
+    } else if (finite && gemm_values && (c0 > 0 || c1 < tk)) {
+      // The band's columns of the visible prefix (see above).
+      const Index e1 = std::min(c1, n);
+      const Index e0 = std::min(c0, e1);
+      if (e0 < e1)
+        product(w.middleCols(e0, e1 - e0), vn.middleRows(e0, e1 - e0), out);
+      else
+        out.setZero();
     } else if (finite) {
       product(w, vn, out);
     } else {
@@ -468,7 +500,8 @@ Index finish(Eigen::Ref<Matrix<Scalar>> weights, const Eigen::MatrixBase<Derived
   return attend_rows<Scalar>(InPlaceScores{}, weights, v, output, ws, mask, options, score_scale, values_finite);
 }
 
-/// The block scores of a DotScorer over the transposed keys `keys_t` (width×Tk): at most one
+/// The block scores of a DotScorer over the transposed keys `keys_t` (width×Tk), for the columns
+/// [c0, c1) of the block (attend_blocks' band columns; the others are not written): at most one
 /// block of a call has one row (the last, when Tq mod block_rows is 1), and only it uses the
 /// workspace's `hidden` and `column` buffers, sized here (on every call: a workspace warmed up
 /// on more rows must not allocate for one), before any parallel region.
@@ -478,8 +511,10 @@ auto one_row_scratch_scores(const Scorer& scorer, const Eigen::MatrixBase<Derive
   const auto row = buffers(ws).hidden.matrix(keys_t.rows(), 1);
   const auto column = buffers(ws).column.matrix(keys_t.cols(), 1);
   if constexpr (plain_storage<DerivedQ>()) {
-    return [&scorer, &q, keys_t, row, column](Index i0, Index r, auto& block) {
-      scorer.scores_transposed(q.middleRows(i0, r), keys_t, block, row, column);
+    return [&scorer, &q, keys_t, row, column](Index i0, Index r, Index c0, Index c1, auto& block) {
+      const Eigen::Map<const Matrix<Scalar>> keys(keys_t.data() + c0 * keys_t.rows(), keys_t.rows(), c1 - c0);
+      auto columns = block.middleCols(c0, c1 - c0);
+      scorer.scores_transposed(q.middleRows(i0, r), keys, columns, row, column);
     };
   } else {
     // Queries that are not column-major storage (row-major, an expression) are evaluated once
@@ -488,8 +523,10 @@ auto one_row_scratch_scores(const Scorer& scorer, const Eigen::MatrixBase<Derive
     auto plain = buffers(ws).queries.matrix(q.rows(), q.cols());
     plain = q;
     const Eigen::Map<const Matrix<Scalar>> queries(plain.data(), plain.rows(), plain.cols());
-    return [&scorer, queries, keys_t, row, column](Index i0, Index r, auto& block) {
-      scorer.scores_transposed(queries.middleRows(i0, r), keys_t, block, row, column);
+    return [&scorer, queries, keys_t, row, column](Index i0, Index r, Index c0, Index c1, auto& block) {
+      const Eigen::Map<const Matrix<Scalar>> keys(keys_t.data() + c0 * keys_t.rows(), keys_t.rows(), c1 - c0);
+      auto columns = block.middleCols(c0, c1 - c0);
+      scorer.scores_transposed(queries.middleRows(i0, r), keys, columns, row, column);
     };
   }
 }

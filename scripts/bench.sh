@@ -16,8 +16,18 @@
 # the tables give each row's GFLOP/s as a share of it.
 # Timings are only comparable within one run: every table row compares attn, naive Eigen and
 # the GEMM-only bound measured side by side. Run it on an otherwise idle machine.
+#   ATTN_BENCH_REPETITIONS=N       repetitions of each case (default 5; medians are reported)
+#   ATTN_BENCH_FILTER=REGEX        run only the cases REGEX matches (Google Benchmark's
+#                                  --benchmark_filter, e.g. 'out/' or 'sdpa/(attn|gemm)')
+# To run a benchmark by hand after this script has built it:
+#   ./build-bench-eigen/bench/attn_bench_sinks --benchmark_filter='out/' --benchmark_repetitions=5
+# (a tree of your own: -DATTN_BUILD_BENCHMARKS=ON -DATTN_BENCH_NATIVE=ON for -march=native.)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
+    exit 0
+fi
 # shellcheck source=scripts/deps.sh
 source scripts/deps.sh
 
@@ -30,7 +40,7 @@ case "${1:-}" in
         exit 0
         ;;
     *)
-        echo "scripts/bench.sh: unknown argument '$1' (none, --dnnl, --blas or --all)" >&2
+        echo "scripts/bench.sh: unknown argument '$1' (none, --dnnl, --blas, --all or --help)" >&2
         exit 2
         ;;
 esac
@@ -72,8 +82,13 @@ mkdir -p "$dir"
 for name in attention decode sinks; do
     section "attn_bench_$name ($repetitions repetitions, medians)"
     "./build-$dir/bench/attn_bench_$name" --benchmark_repetitions="$repetitions" \
-        --benchmark_report_aggregates_only=true --benchmark_out="$dir/$name.json" --benchmark_out_format=json
+        --benchmark_filter="${ATTN_BENCH_FILTER:-.}" --benchmark_report_aggregates_only=true --benchmark_out="$dir/$name.json" --benchmark_out_format=json
 done
+if [ -n "${ATTN_BENCH_FILTER:-}" ]; then
+    # A program none of whose cases match says so and goes on; the tables need a whole run.
+    echo "ATTN_BENCH_FILTER: the cases above, in $dir/*.json; the tables need a whole run (unset it)"
+    exit 0
+fi
 # LibTorch's decoder steps and MultiheadAttention (bench/torch_*.cpp), built only when CMake
 # found LibTorch.
 torch_json=()

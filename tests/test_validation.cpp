@@ -56,6 +56,15 @@ TEST_CASE("validation: scale, g and enums must be finite / valid, named in the m
   CHECK_THROWS_WITH(attn::scaled_dot_product(q, k, v, attn::Mask(), o),
                     "attn::scaled_dot_product: options.scale (1e+300) overflows float");
   CHECK_NOTHROW(attn::scaled_dot_product(q.cast<double>(), k.cast<double>(), v.cast<double>(), attn::Mask(), o));
+  o.scale = 1e-46;  // not 0 as a double, 0 as a float: every score would be 0
+  CHECK_THROWS_WITH(attn::scaled_dot_product(q, k, v, attn::Mask(), o),
+                    "attn::scaled_dot_product: options.scale (1e-46) underflows float to 0 (every score would be 0); "
+                    "scale the inputs instead, or set 0 itself");
+  CHECK_NOTHROW(attn::scaled_dot_product(q.cast<double>(), k.cast<double>(), v.cast<double>(), attn::Mask(), o));
+  o.scale = 0.0;  // 0 itself is a choice: uniform weights over the visible keys
+  CHECK(attn::scaled_dot_product(q, k, v, attn::Mask(), o).weights.isConstant(0.25f));
+  o.scale = 1e-40;  // subnormal in float, not 0: kept
+  CHECK_NOTHROW(attn::scaled_dot_product(q, k, v, attn::Mask(), o));
 
   for (const double g : {nan, inf, -inf}) {
     CHECK_THROWS_WITH(attn::luong(q, k, v, attn::LuongParams<float>::dot(static_cast<float>(g))),

@@ -73,12 +73,17 @@ inline void check_probability(const char* fn, Probability probability) {
                  ") must be softmax, sparsemax or hardmax");
 }
 
-/// Throws attn::invalid_argument unless `scale` is unset or finite in `Scalar` (1e300 is not a float).
+/// Throws attn::invalid_argument unless `scale` is unset or finite in `Scalar` (1e300 is not a
+/// float), and unless it is 0 or stays nonzero in `Scalar` (1e-46 would silently become 0 in
+/// float: every score 0, uniform weights).
 template <typename Scalar>
 void check_scale(const char* fn, const std::optional<double>& scale) {
   ATTN_CHECK(!scale || std::isfinite(*scale), std::string(fn) + ": options.scale must be finite");
   ATTN_CHECK(!scale || std::isfinite(static_cast<Scalar>(*scale)),
              std::string(fn) + ": options.scale (" + number_text(scale.value_or(0.0)) + ") overflows float");
+  ATTN_CHECK(!scale || *scale == 0 || static_cast<Scalar>(*scale) != Scalar(0),
+             std::string(fn) + ": options.scale (" + number_text(scale.value_or(0.0)) +
+                 ") underflows float to 0 (every score would be 0); scale the inputs instead, or set 0 itself");
 }
 
 /// The factor on every score: `options.scale` when set (checked), else `fallback` (1/sqrt(dk)

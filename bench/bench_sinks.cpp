@@ -116,6 +116,22 @@ void out_none(benchmark::State& state) {
   }
 }
 
+// Output only under a causal mask: a part of rows scores and multiplies only the columns left
+// of its diagonal (docs/08 "Band masks skip what no row sees"), about half of out/none's products.
+void out_causal(benchmark::State& state) {
+  const Index t = state.range(0);
+  const Mat q = random(t, kDim, 1), k = random(t, kDim, 2), v = random(t, kDim, 3);
+  Mat out(t, kDim);
+  attn::Workspace<Scalar> ws;
+  const attn::Mask causal = attn::Mask::causal();
+  attn::scaled_dot_product_into(q, k, v, out, attn::no_weights, ws, causal);
+  for (auto _ : state) {
+    attn::scaled_dot_product_into(q, k, v, out, attn::no_weights, ws, causal);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+}
+
 void out_gemm(benchmark::State& state) {
   const Index t = state.range(0);
   const Mat q = random(t, kDim, 1), k = random(t, kDim, 2), v = random(t, kDim, 3);
@@ -169,6 +185,7 @@ void mhsink_none(benchmark::State& state) { mhsink(state, false); }
 BENCHMARK(long_colsum)->Name("long/colsum")->ArgName("T")->Arg(32768)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(long_gemm)->Name("long/gemm")->ArgName("T")->Arg(32768)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(out_none)->Name("out/none")->ArgName("T")->Arg(1024)->Arg(4096)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(out_causal)->Name("out/causal")->ArgName("T")->Arg(1024)->Arg(4096)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(out_gemm)->Name("out/gemm")->ArgName("T")->Arg(1024)->Arg(4096)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(out_full)->Name("out/full")->ArgName("T")->Arg(1024)->Arg(4096)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(mhsink_mean)->Name("mhsink/mean")->ArgName("T")->Arg(8192)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);

@@ -66,15 +66,19 @@ def sinks_table(rows):
             out.append(f"| {t} | {ms(a):.4g} | {ms(g):.4g} | {ratio} | {cpu} | {counter(a, 'peak_above_inputs_MiB')} | "
                        f"{counter(g, 'peak_above_inputs_MiB')} | {counter(a, 'inputs_MiB')} |")
         elif family == "out":
-            n, g, f = v.get("none"), v.get("gemm"), v.get("full")
+            n, g, f, c = v.get("none"), v.get("gemm"), v.get("full"), v.get("causal")
             if family not in headed:
                 headed.add(family)
-                out.append("\n**single head d=64, 1 thread: output only (no_weights) vs GEMM-only writing T×T scores vs full weights**\n")
-                out.append("| case | output only ms | GEMM-only ms | full weights ms | GEMM ÷ output only | full ÷ output only |")
-                out.append("|---|---:|---:|---:|---:|---:|")
+                out.append("\n**single head d=64, 1 thread: output only (no_weights) vs GEMM-only writing T×T scores vs full weights; "
+                           "output only under Mask::causal()**\n")
+                out.append("| case | output only ms | GEMM-only ms | full weights ms | GEMM ÷ output only | full ÷ output only | "
+                           "causal output only ms | causal ÷ output only |")
+                out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
             rg = f"{ms(g) / ms(n):.2f}" if n and g else ""
             rf = f"{ms(f) / ms(n):.2f}" if n and f else ""
-            out.append(f"| {t} | {ms(n):.4g} | {ms(g):.4g} | {ms(f):.4g} | {rg} | {rf} |")
+            rc = f"{ms(c) / ms(n):.2f}" if n and c else ""
+            causal = f"{ms(c):.4g}" if c else ""
+            out.append(f"| {t} | {ms(n):.4g} | {ms(g):.4g} | {ms(f):.4g} | {rg} | {rf} | {causal} | {rc} |")
         elif family == "mhsink":
             m, n = v.get("mean"), v.get("none")
             ref = m or n

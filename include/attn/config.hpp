@@ -57,9 +57,11 @@ class invalid_argument : public std::invalid_argument {
 /// The index and size type of every attn call (Eigen's).
 using Index = Eigen::Index;
 
-/// Dense column-major matrix, the type every call returns.
+/// Dense column-major matrix, the type every call returns. Column-major by name, so that it
+/// stays column-major in a program compiled with EIGEN_DEFAULT_TO_ROW_MAJOR (attn's kernels
+/// read its storage as columns); without that macro it is Eigen's default dynamic matrix.
 template <typename Scalar>
-using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
 /// Row vector `1×n` (biases, the `v` of additive attention).
 template <typename Scalar>
 using RowVector = Eigen::Matrix<Scalar, 1, Eigen::Dynamic>;

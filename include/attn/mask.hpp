@@ -46,7 +46,7 @@ inline Index chunk_start(Index x, Index size) {
 }  // namespace detail
 
 /// Boolean visibility matrix `Tq×Tk`, `true` = visible.
-using BoolMatrix = Eigen::Matrix<bool, Eigen::Dynamic, Eigen::Dynamic>;
+using BoolMatrix = Eigen::Matrix<bool, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
 
 /// What query `i` may see of key `j`. A default-constructed mask sees everything.
 ///
@@ -184,7 +184,7 @@ class Mask {
                        "value <= -10000 hides too)");
         visible(i, j) = x > Scalar(-10000);
         if (visible(i, j) && x != Scalar(0)) {
-          if (!m.bias_) m.bias_ = Eigen::MatrixXd::Zero(plain.rows(), plain.cols());  // at the first bias
+          if (!m.bias_) m.bias_ = Matrix<double>::Zero(plain.rows(), plain.cols());  // at the first bias
           (*m.bias_)(i, j) = static_cast<double>(x);
         }
       }
@@ -289,7 +289,7 @@ class Mask {
   const Mask& head(Index i) const { return heads_.empty() ? *this : heads_[static_cast<std::size_t>(i)]; }
   /// The score bias of additive() masks, added to the visible scores (0 where hidden).
   /// \return `Tq×Tk`; unset when no additive mask had a visible entry other than 0
-  const std::optional<Eigen::MatrixXd>& bias() const { return bias_; }
+  const std::optional<Matrix<double>>& bias() const { return bias_; }
 
   /// Throws attn::invalid_argument, naming `function`, when this mask cannot apply to a
   /// `tq×tk` score matrix (key length beyond tk, matrix of another shape).
@@ -371,7 +371,7 @@ class Mask {
   std::optional<Index> right_;
   std::optional<Chunk> chunk_;
   std::optional<BoolMatrix> matrix_;
-  std::optional<Eigen::MatrixXd> bias_;  // only with matrix_, of its shape
+  std::optional<Matrix<double>> bias_;  // only with matrix_, of its shape
   std::vector<Mask> heads_;              // per_head(): then every other member is unset
 
   // operator&= when either side is per head: head by head, a shared side applying to each.

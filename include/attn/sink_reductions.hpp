@@ -98,7 +98,7 @@ void add_rows_in_order(const WeightBlock<Scalar>& block, Scalar* sums) {
 }  // namespace detail
 
 /// Matrix of key indices (TopK::indices).
-using IndexMatrix = Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic>;
+using IndexMatrix = Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
 /// Vector of indices (RowStats::argmax, ColumnSums::counts).
 using IndexVector = Eigen::Matrix<Index, Eigen::Dynamic, 1>;
 

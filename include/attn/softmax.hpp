@@ -266,7 +266,7 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
   static_assert(Derived::InnerStrideAtCompileTime == 1, "attn: softmax_rows reads columns as contiguous runs");
   constexpr Index B = chunk_rows<Scalar>();
   using Lanes = detail::Lanes<Scalar>;
-  using LaneBlock = Eigen::Map<Eigen::Array<Scalar, B, Eigen::Dynamic>>;
+  using LaneBlock = Eigen::Map<Eigen::Array<Scalar, B, Eigen::Dynamic, Eigen::ColMajor>>;
   const Scalar inf = std::numeric_limits<Scalar>::infinity();
   const Index tq = row0 + s.rows();
   const Index tk = s.cols();
@@ -277,7 +277,7 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
   using Sum = SumScalar<Scalar>;
   using SumLanes = Eigen::Array<Sum, B, 1>;
   alignas(64) Sum sums[sweep_rows];  // 2 KiB: the sums are not in the scratch of Scalar
-  Eigen::Map<Eigen::Array<Sum, B, Eigen::Dynamic>> sum(sums, B, chunks);
+  Eigen::Map<Eigen::Array<Sum, B, Eigen::Dynamic, Eigen::ColMajor>> sum(sums, B, chunks);
 
   // Chunk c holds rows [i0 + c·B, i0 + c·B + rows(c)). each_chunk(j, f) calls f(c, x) on the
   // lanes x of every chunk of column j, in place (for_each_lanes).
@@ -477,7 +477,7 @@ void softmax_short_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const
 /// row cut) gives the same bits.
 template <typename Scalar, typename Derived>
 void add_bias(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask& mask, Scalar scale, Index row0) {
-  const Eigen::MatrixXd& bias = *mask.bias();
+  const Matrix<double>& bias = *mask.bias();
   const Index tq = row0 + s.rows();
   for (Index j = 0; j < s.cols(); ++j) {
     const auto [r0, r1] = band_rows(mask, j, tq);

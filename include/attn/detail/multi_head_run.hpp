@@ -67,7 +67,7 @@ inline Mask with_appended_keys(const Mask& mask, Index tq, Index tk, Index extra
     return Mask::per_head(std::move(heads));
   }
   // torch's float attn_mask: the score bias (0 without one) where visible, -inf where hidden.
-  Eigen::MatrixXd torch = Eigen::MatrixXd::Zero(tq, tk + extra);
+  Matrix<double> torch = Matrix<double>::Zero(tq, tk + extra);
   for (Index j = 0; j < tk; ++j)
     for (Index i = 0; i < tq; ++i)
       torch(i, j) = !mask.visible(i, j, tk) ? -std::numeric_limits<double>::infinity()

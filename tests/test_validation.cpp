@@ -174,4 +174,74 @@ TEST_CASE("validation: many_to_one with no visible step is all zero, its query i
   }
 }
 
+// docs/02 "Outputs must not overlap the inputs": an _into call reads v block by block while it
+// writes output and weights, so sharing storage gave wrong numbers without an error (0.09 off at
+// T = 1024); now it is refused, naming both. The output over the query itself stays allowed.
+TEMPLATE_TEST_CASE("validation: outputs sharing storage with the inputs are refused, naming both",
+                   "[validation][error][overlap]", float, double) {
+  using Scalar = TestType;
+  using M = attn::Matrix<Scalar>;
+  const attn::Index t = 300;  // more than one block of rows
+  const attn::Index d = 8;
+  const M x = seeded<Scalar>(t, d, 4);
+  const auto ref = attn::scaled_dot_product(x, x, x);
+  attn::Workspace<Scalar> ws;
+  M w(t, t);
+  const std::string fn = "attn::scaled_dot_product: ";
+  const std::string tail = " (the call reads its inputs while it writes its outputs): give ";
+  M q = x;
+  M k = x;
+  M v = x;
+  CHECK_THROWS_WITH(attn::scaled_dot_product_into(q, k, v, v, w, ws),
+                    fn + "output shares storage with v" + tail + "output storage of its own");
+  CHECK_THROWS_WITH(attn::scaled_dot_product_into(q, k, v, k, w, ws),
+                    fn + "output shares storage with k" + tail + "output storage of its own");
+  CHECK_THROWS_WITH(attn::scaled_dot_product_into(q.topRows(t - 20), k, v, v.middleRows(10, t - 20), attn::no_weights, ws),
+                    Catch::Contains("output shares storage with v"));
+  // One row further down: the output's rows reach query rows of later blocks before they are read.
+  M tall(t + 1, d);
+  tall.topRows(t) = x;
+  CHECK_THROWS_WITH(attn::scaled_dot_product_into(tall.topRows(t), k, v, tall.bottomRows(t), w, ws),
+                    fn + "output shares storage with q" + tail + "output storage of its own");
+  // The weights over the values, the output or the query (the first columns of one matrix).
+  M big(t, t);
+  big.leftCols(d) = x;
+  M o(t, d);
+  CHECK_THROWS_WITH(attn::scaled_dot_product_into(q, k, big.leftCols(d), o, big, ws),
+                    fn + "weights shares storage with v" + tail + "weights storage of its own");
+  CHECK_THROWS_WITH(attn::scaled_dot_product_into(q, k, v, big.leftCols(d), big, ws),
+                    fn + "weights shares storage with output" + tail + "weights storage of its own");
+  CHECK_THROWS_WITH(attn::scaled_dot_product_into(big.leftCols(d), k, v, o, big, ws),
+                    fn + "weights shares storage with q" + tail + "weights storage of its own");
+  // A row-major map of v's entries as the output is the same storage.
+  Eigen::Map<Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> v_rows(v.data(), t, d);
+  CHECK_THROWS_WITH(attn::scaled_dot_product_into(q, k, v_rows, v, w, ws), Catch::Contains("output shares storage with v"));
+  // A mechanism's _into form and a many_to_one context.
+  CHECK_THROWS_WITH(attn::luong_into(q, k, v, {}, v, w, ws), "attn::luong: output shares storage with v" + tail +
+                                                                 "output storage of its own");
+  const auto params = attn::ManyToOneParams<Scalar>::luong(seeded<Scalar>(d, d, 5), seeded<Scalar>(2 * d, 3, 6));
+  M out(1, 3);
+  M w1(1, t);
+  M h = x;
+  CHECK_THROWS_WITH(attn::many_to_one_into(h, params, out, w1, h.topRows(1), ws),
+                    "attn::many_to_one: context shares storage with h" + tail + "context storage of its own");
+  M ctx(1, d);
+  CHECK_THROWS_WITH(attn::many_to_one_into(h, params, ctx.leftCols(3), w1, ctx, ws),
+                    Catch::Contains("output shares storage with context"));
+  // Nothing was written by a refused call.
+  CHECK(v == x);
+  CHECK(h == x);
+
+  // Allowed: the output over the query itself, and disjoint blocks of one matrix; exact.
+  M same = x;
+  CHECK(attn::scaled_dot_product_into(same, k, v, same, w, ws) == 0);
+  CHECK(same == ref.output);
+  CHECK(w == ref.weights);
+  M wide(t, 3 * d);
+  wide << x, x, M::Zero(t, d);
+  CHECK(attn::scaled_dot_product_into(wide.leftCols(d), wide.middleCols(d, d), wide.middleCols(d, d),
+                                      wide.rightCols(d), w, ws) == 0);
+  CHECK(M(wide.rightCols(d)) == ref.output);
+}
+
 }  // namespace test_validation

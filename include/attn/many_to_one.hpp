@@ -119,6 +119,20 @@ Index many_to_one_with(const Eigen::MatrixBase<DerivedH>& h, const ManyToOnePara
   check_many_to_one_params(fn, params, d);
   check_into<Scalar>(fn, 1, t, params.wc.cols(), output, weights, mask, options);
   check_shape(fn, "context", context, 1, d);
+  {  // outputs apart from h and from each other (check_outputs_apart)
+    const Storage<Scalar> hs = storage_of(h);
+    const Storage<Scalar> out = storage_of(output);
+    const Storage<Scalar> ctx = storage_of(context);
+    check_apart(fn, "context", ctx, "h", hs);
+    check_apart(fn, "output", out, "h", hs);
+    check_apart(fn, "output", out, "context", ctx);
+    if constexpr (!std::is_same<std::decay_t<W>, Sinks<Scalar>>::value) {
+      const Storage<Scalar> w = storage_of(weights);
+      check_apart(fn, "weights", w, "h", hs);
+      check_apart(fn, "weights", w, "output", out);
+      check_apart(fn, "weights", w, "context", ctx);
+    }
+  }
   const Scalar scale = score_scale<Scalar>(fn, options, Scalar(1));
   Target<Scalar> target;
   if constexpr (std::is_same<std::decay_t<W>, Sinks<Scalar>>::value) {

@@ -241,6 +241,8 @@ class SequenceLayerIntoFn {
     const Index rows = Layer::query_rows(x.rows());
     Layer::check(name_, params, x.cols());
     detail::check_into<Scalar>(name_, rows, x.rows(), x.cols(), output, weights, mask, options);
+    const detail::NamedInput<Scalar> seq{"x", detail::storage_of(x)};
+    detail::check_outputs_apart<Scalar>(name_, seq, seq, seq, output, weights);
     const Scalar scale = detail::score_scale<Scalar>(name_, options, Scalar(1));
     return Layer::with_mask(params, mask, [&](const Mask& seen) {
       const Index padded_from = Layer::padded_from(mask, x.rows());

@@ -25,32 +25,6 @@ class HeadSinks;
 
 namespace detail {
 
-/// Whether two column-major blocks of storage share an entry: `a` (rows×cols at outer stride
-/// `stride`) and `b`. Blocks of one matrix are told apart exactly (two row or column ranges of
-/// it do not share); blocks of different strides whose address ranges interleave count as
-/// sharing. No allocation.
-template <typename Scalar>
-bool storage_overlaps(const Scalar* a, Index a_rows, Index a_cols, Index a_stride, const Scalar* b, Index b_rows,
-                      Index b_cols, Index b_stride) {
-  if (a_rows == 0 || a_cols == 0 || b_rows == 0 || b_cols == 0) return false;
-  const auto at = [](const Scalar* p) { return reinterpret_cast<std::uintptr_t>(p); };
-  const std::uintptr_t a_end = at(a + (a_cols - 1) * a_stride + a_rows);
-  const std::uintptr_t b_end = at(b + (b_cols - 1) * b_stride + b_rows);
-  if (a_end <= at(b) || b_end <= at(a)) return false;
-  // One column has no stride of its own: it is contiguous, on the other block's grid.
-  if (a_cols == 1) a_stride = b_cols == 1 ? std::max(a_rows, b_rows) : b_stride;
-  if (b_cols == 1) b_stride = a_stride;
-  if (a_stride != b_stride || a_stride < a_rows || b_stride < b_rows) return true;
-  if (at(b) < at(a)) return storage_overlaps(b, b_rows, b_cols, b_stride, a, a_rows, a_cols, a_stride);
-  // b starts `offset` entries after a: at row `row` of a's column `col`, on a's grid of columns.
-  const auto offset = static_cast<Index>((at(b) - at(a)) / sizeof(Scalar));
-  const Index col = offset / a_stride;
-  const Index row = offset % a_stride;
-  if (col >= a_cols) return false;
-  // b's columns run down from `row` (into the next column of the grid past the stride).
-  return row < a_rows || row + b_rows > a_stride;
-}
-
 /// The sink a HeadSinks reduction feeds with every head in turn (heads run in head order): head 0
 /// is copied into `out`, each next head combined entry by entry, and the mean divided by h after
 /// the last head, the order HeadWeights::reduce_into uses (the same bits).

@@ -40,6 +40,8 @@ Index scaled_dot_product_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen:
   detail::check_equal(fn, "q.cols()", q.cols(), "k.cols()", k.cols());
   detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
   detail::check_into<Scalar>(fn, q.rows(), k.rows(), v.cols(), output, weights, mask, options);
+  detail::check_outputs_apart<Scalar>(fn, {"q", detail::storage_of(q)}, {"k", detail::storage_of(k)},
+                                     {"v", detail::storage_of(v)}, output, weights);
 
   // Block by block (detail::attend_keys): the scores of r query rows against the keys prepared
   // as scale·Kᵀ, softmax in cache, ·V.
@@ -79,6 +81,8 @@ Index scaled_dot_product_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen:
   detail::check_equal(fn, "q.cols()", q.cols(), "k.cols()", k.cols());
   detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
   detail::check_shape(fn, "output", output, q.rows(), v.cols());
+  detail::check_outputs_apart<Scalar>(fn, {"q", detail::storage_of(q)}, {"k", detail::storage_of(k)},
+                                     {"v", detail::storage_of(v)}, output, sinks);
   mask.check(fn, q.rows(), k.rows());
   detail::check_probability(fn, options.probability);
   detail::DotScorer<Scalar> scorer;

@@ -681,6 +681,35 @@ void check_into(const char* fn, Index tq, Index tk, Index dv, const Eigen::Ref<M
   check_probability(fn, options.probability);
 }
 
+/// An input of a call and its name in messages (q, k, v; x for a layer's sequence).
+template <typename Scalar>
+struct NamedInput {
+  const char* name;
+  Storage<Scalar> storage;
+};
+
+/// What every single-head `_into` form checks of its outputs' storage (docs/02, "Outputs must not
+/// overlap the inputs"): the call reads the values (and keys) block by block while it writes the
+/// output and weights, so `output` shares no entry with `k`, `v` or `weights`, and `weights`
+/// none with `q`, `k` or `v`. The output may be the query itself, entry for entry (each row
+/// reads its query row before its output row is written), but no other part of it. Sinks'
+/// storage is not checked. No allocation; a message only when one fails.
+template <typename Scalar, typename W>
+void check_outputs_apart(const char* fn, const NamedInput<Scalar>& q, const NamedInput<Scalar>& k,
+                         const NamedInput<Scalar>& v, const Eigen::Ref<Matrix<Scalar>>& output, const W& weights) {
+  const Storage<Scalar> out = storage_of(output);
+  if (!same_storage(out, q.storage)) check_apart(fn, "output", out, q.name, q.storage);
+  check_apart(fn, "output", out, k.name, k.storage);
+  check_apart(fn, "output", out, v.name, v.storage);
+  if constexpr (std::is_same<W, Eigen::Ref<Matrix<Scalar>>>::value) {
+    const Storage<Scalar> w = storage_of(weights);
+    check_apart(fn, "weights", w, "output", out);
+    check_apart(fn, "weights", w, q.name, q.storage);
+    check_apart(fn, "weights", w, k.name, k.storage);
+    check_apart(fn, "weights", w, v.name, v.storage);
+  }
+}
+
 /// Value form of a call with sinks: output, fully masked rows and (when asked) the scores;
 /// `into(output, ws)` runs the `_into` form.
 template <typename Scalar, typename Into>

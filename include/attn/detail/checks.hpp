@@ -8,7 +8,9 @@
 #include "alibi.hpp"
 #include "softcap.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -22,6 +24,98 @@ void check_shape(const char* function, const char* argument, const Eigen::EigenB
   ATTN_CHECK(m.rows() == rows && m.cols() == cols, std::string(function) + ": " + argument + " " +
                                                        shape(m.rows(), m.cols()) + " must be " +
                                                        shape(rows, cols));
+}
+
+/// Whether two column-major blocks of storage share an entry: `a` (rows×cols at outer stride
+/// `stride`) and `b`. Blocks of one matrix are told apart exactly (two row or column ranges of
+/// it do not share); blocks of different strides whose address ranges interleave count as
+/// sharing. No allocation.
+template <typename Scalar>
+bool storage_overlaps(const Scalar* a, Index a_rows, Index a_cols, Index a_stride, const Scalar* b, Index b_rows,
+                      Index b_cols, Index b_stride) {
+  if (a_rows == 0 || a_cols == 0 || b_rows == 0 || b_cols == 0) return false;
+  const auto at = [](const Scalar* p) { return reinterpret_cast<std::uintptr_t>(p); };
+  const std::uintptr_t a_end = at(a + (a_cols - 1) * a_stride + a_rows);
+  const std::uintptr_t b_end = at(b + (b_cols - 1) * b_stride + b_rows);
+  if (a_end <= at(b) || b_end <= at(a)) return false;
+  // One column has no stride of its own: it is contiguous, on the other block's grid.
+  if (a_cols == 1) a_stride = b_cols == 1 ? std::max(a_rows, b_rows) : b_stride;
+  if (b_cols == 1) b_stride = a_stride;
+  if (a_stride != b_stride || a_stride < a_rows || b_stride < b_rows) return true;
+  if (at(b) < at(a)) return storage_overlaps(b, b_rows, b_cols, b_stride, a, a_rows, a_cols, a_stride);
+  // b starts `offset` entries after a: at row `row` of a's column `col`, on a's grid of columns.
+  const auto offset = static_cast<Index>((at(b) - at(a)) / sizeof(Scalar));
+  const Index col = offset / a_stride;
+  const Index row = offset % a_stride;
+  if (col >= a_cols) return false;
+  // b's columns run down from `row` (into the next column of the grid past the stride).
+  return row < a_rows || row + b_rows > a_stride;
+}
+
+/// Where an Eigen object's entries lie: `outer` runs of `inner` entries, the runs `stride`
+/// entries apart (a column-major object's columns, a row-major object's rows), or, when its entries
+/// are not contiguous within a run (`m.row(i)` of a column-major matrix), the address range from
+/// its first entry to its last (`exact` false). `data` is null for an expression (no storage).
+template <typename Scalar>
+struct Storage {
+  const Scalar* data = nullptr;
+  Index inner = 0;
+  Index outer = 0;
+  Index stride = 0;
+  bool exact = true;
+};
+
+/// The storage of `m` (see Storage). \param m a matrix, map, block, Ref or expression
+/// \return its storage; null data when it has none
+template <typename Derived>
+Storage<typename Derived::Scalar> storage_of(const Eigen::DenseBase<Derived>& m) {
+  Storage<typename Derived::Scalar> s;
+  if constexpr ((Eigen::internal::traits<Derived>::Flags & Eigen::DirectAccessBit) != 0) {
+    const Derived& d = m.derived();
+    if (d.size() == 0) return s;
+    s.data = d.data();
+    s.inner = Derived::IsRowMajor ? d.cols() : d.rows();
+    s.outer = Derived::IsRowMajor ? d.rows() : d.cols();
+    s.stride = d.outerStride();
+    if (d.innerStride() != 1) {  // the address range, as one run
+      s.inner = (s.inner - 1) * d.innerStride() + (s.outer - 1) * d.outerStride() + 1;
+      s.outer = 1;
+      s.stride = s.inner;
+      s.exact = false;
+    }
+  }
+  return s;
+}
+
+/// Whether two storages share an entry (those that are not exact: whether their address ranges
+/// meet). \return true when they do
+template <typename Scalar>
+bool shares_storage(const Storage<Scalar>& a, const Storage<Scalar>& b) {
+  if (!a.data || !b.data) return false;
+  if (!a.exact || !b.exact) {
+    return storage_overlaps(a.data, (a.outer - 1) * a.stride + a.inner, 1, 1, b.data, (b.outer - 1) * b.stride + b.inner,
+                            1, 1);
+  }
+  return storage_overlaps(a.data, a.inner, a.outer, a.stride, b.data, b.inner, b.outer, b.stride);
+}
+
+/// Whether two storages are the same entries in the same order (an output written over its
+/// query, entry for entry). \return true when they are
+template <typename Scalar>
+bool same_storage(const Storage<Scalar>& a, const Storage<Scalar>& b) {
+  return a.data && a.data == b.data && a.exact && b.exact && a.inner == b.inner && a.outer == b.outer &&
+         (a.outer == 1 || a.stride == b.stride);
+}
+
+/// Throws attn::invalid_argument when `written` (an output of the call, named `what`) shares
+/// storage with `other` (an input, or another output), which the call reads or writes while it
+/// writes `written`.
+template <typename Scalar>
+void check_apart(const char* fn, const char* what, const Storage<Scalar>& written, const char* other,
+                 const Storage<Scalar>& read) {
+  ATTN_CHECK(!shares_storage(written, read), std::string(fn) + ": " + what + " shares storage with " + other +
+                                                 " (the call reads its inputs while it writes its outputs): give " +
+                                                 what + " storage of its own");
 }
 
 /// Throws unless `a == b`, with the message "function: what_a (a) must equal what_b (b)".

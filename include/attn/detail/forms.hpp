@@ -67,6 +67,15 @@ Index attend_with(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const K&
   const SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   check_equal(fn, "v.rows()", v.rows(), prepared ? "keys.projected.rows()" : "k.rows()", tk);
   check_into<Scalar>(fn, q.rows(), tk, v.cols(), output, weights, mask, options);
+  const auto keys = [&k] {
+    if constexpr (prepared) {
+      return storage_of(k.projected);
+    } else {
+      return storage_of(k);
+    }
+  }();
+  check_outputs_apart<Scalar>(fn, {"q", storage_of(q)}, {prepared ? "keys.projected" : "k", keys}, {"v", storage_of(v)},
+                              output, weights);
   const Scalar scale = score_scale<Scalar>(fn, options, Scalar(1));
   if constexpr (prepared) {
     check_scalars<DerivedQ, DerivedV>();

@@ -6,7 +6,8 @@
 // a head toggled off loses its lines; the model view opens the clicked map; the map view's
 // tooltip gives the cell's value, also after zooming; the text view shades the chosen query;
 // batch items switch; hostile labels stay text; cells a mask hid are hatched, say so in their
-// tooltips and leave the colour scale alone. Screenshots of each view go to WORK_DIR.
+// tooltips and leave the colour scale alone; long labels stay on the map's canvas. Screenshots
+// of each view go to WORK_DIR.
 // Usage: node viewer.test.mjs WORK_DIR ATTN_PLOT
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -70,6 +71,16 @@ const U = 120;
 writeNpy(join(work, 'uniform.npy'), [U, U], new Array(U * U).fill(1 / U));
 const uniformPage = join(work, 'uniform.html');
 execFileSync(plot, ['--view', join(work, 'uniform.npy'), '-o', uniformPage]);
+
+// Long labels (a persona's words): the map view's margins fit the widest label drawn, so no
+// label runs off the canvas (fixed margins of 120 and 96 px cut "incomprehensibly" and the key
+// labels' starts).
+const longWords = ['counterrevolutionaries', 'incomprehensibly', 'internationalization', 'WWWWWWWWWWWWWWWWWWWW', 'a'];
+writeNpy(join(work, 'long.npy'), [5, 5], weights(1, 1, 5, 5).flat(3));
+writeFileSync(join(work, 'long.txt'), longWords.join('\n') + '\n');
+const longPage = join(work, 'long.html');
+execFileSync(plot, ['--view', join(work, 'long.npy'), '-r', join(work, 'long.txt'), '-c', join(work, 'long.txt'),
+  '--view-start', 'map', '-o', longPage]);
 
 // One strong weight among 1500 × 1500 cells (2.6 cells a pixel in the map view): drawn from
 // block maxima, it shows (nearest-neighbour scaling skipped it, and a user saw nothing).
@@ -446,4 +457,37 @@ await run('viewer', async (browser) => {
   const hiddenBar = await nh.page.$eval('#attn-colorbar', (b) => b.textContent);
   assert.ok(hiddenBar.endsWith('masked'), `a masked NaN is not named: ${hiddenBar}`);
   expectClean(nh.problems, 'nan_hidden.html');
+
+  // Every label the map view draws lies inside its canvas: each fillText's text, from its anchor
+  // along its (rotated) direction by its measured width, transformed to canvas pixels.
+  const recordExtents = () => {
+    const fill = CanvasRenderingContext2D.prototype.fillText;
+    window.labelExtents = [];
+    CanvasRenderingContext2D.prototype.fillText = function (text, x, y, ...rest) {
+      if (this.canvas.id === 'attn-map-canvas') {
+        const w = this.measureText(String(text)).width;
+        const from = this.textAlign === 'right' ? x - w : this.textAlign === 'center' ? x - w / 2 : x;
+        const m = this.getTransform();
+        const at = (px) => [m.a * px + m.c * y + m.e, m.b * px + m.d * y + m.f];
+        window.labelExtents.push({ text: String(text), ends: [at(from), at(from + w)],
+                                   size: [this.canvas.width, this.canvas.height] });
+      }
+      return fill.call(this, text, x, y, ...rest);
+    };
+  };
+  for (const width of [1200, 700]) {
+    const lg = await openOffline(browser, longPage, { width, height: 900, init: recordExtents });
+    await lg.page.waitForFunction(() => document.getElementById('attn-map-canvas').dataset.cell !== undefined);
+    const extents = await lg.page.evaluate(() => window.labelExtents);
+    const drawn = extents.filter((e) => e.text.replace(/[\u2068\u2069]/g, '').length > 1);
+    assert.ok(drawn.length >= 8, `window ${width}: the long labels are drawn (${drawn.length})`);
+    for (const e of drawn) {
+      for (const [px, py] of e.ends) {
+        assert.ok(px >= 0 && px <= e.size[0] && py >= 0 && py <= e.size[1],
+          `window ${width}: ${JSON.stringify(e.text)} reaches (${px.toFixed(1)}, ${py.toFixed(1)}), outside the ${e.size[0]}×${e.size[1]} canvas`);
+      }
+    }
+    await lg.page.screenshot({ path: join(work, `viewer_long_labels_${width}.png`) });
+    expectClean(lg.problems, 'long.html');
+  }
 });

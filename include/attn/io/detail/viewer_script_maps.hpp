@@ -158,10 +158,31 @@ function fitCanvas() {
   const c = $('attn-map-canvas');
   const w = Math.max(360, Math.min(1800, document.documentElement.clientWidth - 60));
   if (c.width !== w) c.width = w;
+  fitMargins(att(), c);
   // Where the canvas starts on the page: measured once per window size and view, so that a
   // zoom whose text wraps the line above differently does not resize the cells under the pointer.
   if (MV.top === null) MV.top = c.getBoundingClientRect().top + window.scrollY;
   MV.maxH = Math.max(200, Math.min(1400, window.innerHeight - MV.top - MV.mt - 8 - 48));
+}
+// The map's margins: as wide as the widest query label and as tall as the longest key label
+// drawn beside the cells (cut to 16 and 14 characters, measured in the larger of the two fonts,
+// once per attention), at least 120 and 96 pixels (the index ticks and the axes' names), at most
+// 45 % of the canvas and 300 pixels (fixed margins of 120 and 96 cut the start of labels such
+// as "incomprehensibly" off the canvas). Without labels, the widest index is the last.
+function fitMargins(a, c) {
+  if (!a.labelWidths) {
+    const ctx = c.getContext('2d');
+    ctx.font = '14px sans-serif';
+    const widest = (n, named, label, cut) => {
+      if (!named) return ctx.measureText(String(Math.max(0, n - 1))).width;
+      let w = 0;
+      for (let i = 0; i < n; ++i) w = Math.max(w, ctx.measureText(iso(short(label(a, i), cut))).width);
+      return w;
+    };
+    a.labelWidths = { q: widest(a.tq, a.q.length > 0, qLabel, 16), k: widest(a.tk, a.k.length > 0, kLabel, 14) };
+  }
+  MV.ml = Math.ceil(Math.min(Math.max(120, a.labelWidths.q + 12), 0.45 * c.width));
+  MV.mt = Math.ceil(Math.min(Math.max(96, a.labelWidths.k + 12), 300));
 }
 function geometry() {
   const a = att(), c = $('attn-map-canvas');

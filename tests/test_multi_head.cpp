@@ -2320,4 +2320,69 @@ TEST_CASE("apply_rotary: bad arguments throw with exact messages", "[rotary][err
                                              "sequence)");
 }
 
+// Options::query_offset: the last queries of a sequence alone (SnapKV's observation window, a
+// prompt's later chunk) are rotated and biased at their own positions, so they give the rows of
+// the full causal call (which the LLaMA and BLOOM fixtures check against torch float64). Before
+// it they were rotated at 0 to m − 1 without an error (docs/03: 6.7e-3 off at T = 2048).
+TEMPLATE_TEST_CASE("options.query_offset: the last queries alone are the full causal call's rows",
+                   "[multi_head][rotary][alibi][query_offset]", float, double) {
+  using Scalar = TestType;
+  std::mt19937_64 rng(4409);
+  const Index t = 300;  // more than one block of rows
+  const Index m = 40;
+  auto p = to_params<Scalar>(random_params<Scalar>(rng, 4, 16, 16, 16, 16, true));
+  const Mat<Scalar> x = attn_test::random_matrix<Scalar>(rng, t, 16);
+  const Mat<Scalar> last_rows = x.bottomRows(m);
+  for (const int kind : {0, 1, 2}) {  // rotary, ALiBi, both
+    INFO("kind " << kind);
+    p.rotary.reset();
+    p.alibi.clear();
+    if (kind != 1) p.rotary = attn::Rotary{};
+    if (kind != 0) p.alibi = attn::alibi_slopes(4);
+    const auto full = attn::multi_head(x, p, attn::Mask::causal());
+    attn::Options o;
+    o.query_offset = t - m;
+    const auto last = attn::multi_head(last_rows, x, x, p, attn::Mask::causal(t - m), o);
+    for (Index i = 0; i < 4; ++i) CHECK(Mat<Scalar>(last.weights.head(i)) == full.weights.head(i).bottomRows(m));
+    CHECK(last.output == full.output.bottomRows(m));
+    // The batch form and the sinks form position them alike.
+    const auto batch = attn::multi_head_batch(std::vector<Mat<Scalar>>{last_rows}, std::vector<Mat<Scalar>>{x},
+                                              std::vector<Mat<Scalar>>{x}, p, {attn::Mask::causal(t - m)}, o);
+    CHECK(batch[0].output == last.output);
+    Mat<Scalar> out(m, 16);
+    attn::MultiHeadWorkspace<Scalar> ws;
+    attn::multi_head_into(last_rows, x, x, p, out, attn::HeadSinks<Scalar>(), ws, attn::Mask::causal(t - m), o);
+    CHECK(out == last.output);
+    // Unmoved, the rotation is wrong (ALiBi alone changes each row by a constant: the same
+    // weights but for rounding).
+    const auto unmoved = attn::multi_head(last_rows, x, x, p, attn::Mask::causal(t - m));
+    const double off = static_cast<double>((unmoved.output - full.output.bottomRows(m)).cwiseAbs().maxCoeff());
+    if (kind != 1) CHECK(off > 1e-3);
+    if (kind == 1) CHECK(off < 100 * attn_test::tolerance<Scalar>());
+  }
+  attn::Options o;
+  o.query_offset = -1;
+  CHECK_THROWS_ATTN(attn::multi_head(x, p, attn::Mask(), o), "attn::multi_head: options.query_offset (-1) must be >= 0");
+  o.query_offset = 3;
+  attn::KVCache<Scalar> cache(p);
+  cache.append(x.topRows(4));
+  CHECK_THROWS_ATTN(attn::attend(cache, x.middleRows(3, 1), o),
+                    "attn::attend: options.query_offset (3) positions a multi_head call's queries for params.rotary "
+                    "and params.alibi, and nothing else (a single-head call's ALiBi takes Alibi::offset, a mask "
+                    "Mask::causal(offset), a KVCache keeps its own positions)");
+  CHECK_THROWS_ATTN(attn::scaled_dot_product(x, x, x, attn::Mask(), o),
+                    "attn::scaled_dot_product: options.query_offset (3) positions a multi_head call's queries for "
+                    "params.rotary and params.alibi, and nothing else (a single-head call's ALiBi takes "
+                    "Alibi::offset, a mask Mask::causal(offset), a KVCache keeps its own positions)");
+  p.rotary.reset();
+  p.alibi.clear();
+  CHECK_THROWS_ATTN(attn::multi_head(x, p, attn::Mask(), o),
+                    "attn::multi_head: options.query_offset (3) positions the queries for params.rotary and "
+                    "params.alibi, and this call has neither (a mask takes its own offset: Mask::causal(offset))");
+  CHECK_THROWS_ATTN(attn::multi_head_batch(std::vector<Mat<Scalar>>{x}, std::vector<Mat<Scalar>>{x},
+                                           std::vector<Mat<Scalar>>{x}, p, {}, o),
+                    "attn::multi_head_batch: options.query_offset (3) positions the queries for params.rotary and "
+                    "params.alibi, and this call has neither (a mask takes its own offset: Mask::causal(offset))");
+}
+
 }  // namespace test_multi_head

@@ -106,6 +106,19 @@ void check_multi_head_options(const char* fn, const Options& options) {
                                                "per head in params.alibi");
 }
 
+/// Throws attn::invalid_argument unless `options.query_offset` is >= 0 and, when not 0, has a
+/// rotary embedding or ALiBi slopes to position (else it would move nothing, silently: the mask
+/// takes its own offset).
+template <typename Scalar>
+void check_query_offset(const char* fn, const Options& options, const MultiHeadParams<Scalar>& p) {
+  ATTN_CHECK(options.query_offset >= 0,
+             std::string(fn) + ": options.query_offset (" + std::to_string(options.query_offset) + ") must be >= 0");
+  ATTN_CHECK(options.query_offset == 0 || p.rotary || !p.alibi.empty(),
+             std::string(fn) + ": options.query_offset (" + std::to_string(options.query_offset) +
+                 ") positions the queries for params.rotary and params.alibi, and this call has neither (a mask "
+                 "takes its own offset: Mask::causal(offset))");
+}
+
 /// The checks of a one-item multi_head_into call (with HeadWeights or with HeadSinks).
 template <typename Scalar, typename DerivedQ, typename DerivedK, typename DerivedV>
 void check_multi_head_call(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const Eigen::MatrixBase<DerivedK>& k,
@@ -116,6 +129,7 @@ void check_multi_head_call(const char* fn, const Eigen::MatrixBase<DerivedQ>& q,
   check_multi_head_inputs(fn, q, k, v, params, mask);
   check_shape(fn, "output", output, q.rows(), params.output_dim());
   check_multi_head_options<Scalar>(fn, options);
+  check_query_offset(fn, options, params);
 }
 
 /// "fn: item b: rest" from an exception message "fn: rest".
@@ -142,6 +156,7 @@ Index check_batch(const char* fn, const QSeq& q, const KSeq& k, const VSeq& v, c
                  std::to_string(batch) + ")");
   check_multi_head_params(fn, params);
   check_multi_head_options<Scalar>(fn, options);
+  check_query_offset(fn, options, params);
   const Mask none;
   for (Index b = 0; b < batch; ++b) {
     const auto i = static_cast<std::size_t>(b);

@@ -47,6 +47,14 @@ struct Options {
   /// stored). Unset: none. The returned `scores` are without it, as without a mask's bias.
   /// Single-head calls; multi-head layers take one slope per head in MultiHeadParams::alibi.
   std::optional<Alibi> alibi;
+  /// The position of query row 0 in a multi-head call (multi_head, multi_head_batch) with
+  /// MultiHeadParams::rotary or MultiHeadParams::alibi: query row r is at position
+  /// `query_offset + r` for the rotation and the bias, the keys at 0 to Tk − 1 (as
+  /// Mask::causal(offset) places the queries; Hugging Face's `position_ids` of a chunk). For the
+  /// last Tq queries of a sequence of Tk: `Tk − Tq`, with `Mask::causal(Tk − Tq)`. Default 0 (the
+  /// queries start where the keys do). Must be >= 0, and 0 everywhere else: a single-head call's
+  /// ALiBi takes Alibi::offset, a mask its own offset, and a KVCache keeps its positions.
+  Index query_offset = 0;
 };
 
 }  // namespace attn

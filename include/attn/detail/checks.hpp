@@ -180,14 +180,25 @@ void check_scale(const char* fn, const std::optional<double>& scale) {
                  ") underflows float to 0 (every score would be 0); scale the inputs instead, or set 0 itself");
 }
 
+/// Throws attn::invalid_argument unless `options.query_offset` is 0: only a multi-head call with
+/// rotary or ALiBi positions its queries (check_query_offset in multi_head.hpp).
+inline void check_no_query_offset(const char* fn, const Options& options) {
+  ATTN_CHECK(options.query_offset == 0,
+             std::string(fn) + ": options.query_offset (" + std::to_string(options.query_offset) +
+                 ") positions a multi_head call's queries for params.rotary and params.alibi, and nothing else (a "
+                 "single-head call's ALiBi takes Alibi::offset, a mask Mask::causal(offset), a KVCache keeps its "
+                 "own positions)");
+}
+
 /// The factor on every score: `options.scale` when set (checked), else `fallback` (1/sqrt(dk)
-/// for scaled dot-product and multi-head, 1 for every other mechanism). Checks options.softcap
-/// and options.alibi too.
+/// for scaled dot-product and multi-head, 1 for every other mechanism). Checks options.softcap,
+/// options.alibi and options.query_offset (0) too.
 template <typename Scalar>
 Scalar score_scale(const char* fn, const Options& options, Scalar fallback) {
   check_scale<Scalar>(fn, options.scale);
   check_softcap<Scalar>(fn, options.softcap);
   check_alibi(fn, options.alibi);
+  check_no_query_offset(fn, options);
   return options.scale ? static_cast<Scalar>(*options.scale) : fallback;
 }
 

@@ -178,10 +178,17 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     most_q = std::max(most_q, q_of(b).rows());
     most_k = std::max(most_k, k_of(b).rows() + extra);
   }
-  // Rotary embedding: the angles of positions 0 to max(Tq, Tk) − 1, once for every head.
+  // Rotary embedding: the angles of positions 0 to max(query_offset + Tq, Tk) − 1, once for
+  // every head; key row r is position r, query row r position query_offset + r.
+  const Index query_offset = options.query_offset;
   auto& rotary = MultiHeadWorkspaceAccess::rotary(ws);
-  if (p.rotary) rotary.fill(*p.rotary, rotary_dims(*p.rotary, dh), 0, std::max(most_q, most_k));
+  if (p.rotary) rotary.fill(*p.rotary, rotary_dims(*p.rotary, dh), 0, std::max(query_offset + most_q, most_k));
   const auto position = [](Index r) { return r; };
+  const auto query_position = [query_offset](Index r) { return query_offset + r; };
+  // The heads' options: the queries' positions are applied here (the rotation, ALiBi's offset),
+  // and a head is a single-head call, which takes no query_offset.
+  Options heads_options = options;
+  heads_options.query_offset = 0;
   for (std::size_t l = 0; l < lane_count; ++l) {
     lanes[l].q.matrix(most_q, dh);
     if (shared_kv) continue;  // the keys and values are the item's
@@ -277,7 +284,7 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
       if (p.bq.size() != 0) qh.rowwise() += p.bq.segment(c0, dh);
       if (p.q_norm) norm_rows(qh, dh, *p.q_norm, i);  // head i's row of a per-head weight
     }
-    if (p.rotary) rotate_rows(qh, dh, p.rotary->pairs, rotary, position);  // after bias and norm, as the keys
+    if (p.rotary) rotate_rows(qh, dh, p.rotary->pairs, rotary, query_position);  // after bias and norm, as the keys
     auto concat = it.concat.view();
     auto oh = concat.middleCols(v0, dhv);
     auto& own = buffers(hw);
@@ -285,10 +292,10 @@ void multi_head_run(Index batch, const QOf& q_of, const KOf& k_of, const VOf& v_
     const Lend lend_keys(own.keys, lane.keys);
     const auto attend_head = [&](const auto& kh, const auto& vh) {
       if (p.alibi.empty()) {
-        heads_to.attend(b, i, qh, kh, vh, oh, hw, mask_of(b).head(i), options);  // a per-head mask: head i's
-      } else {  // head i's ALiBi slope, queries and keys both from position 0 (as the rotation)
-        Options head_options = options;
-        head_options.alibi = Alibi{p.alibi[static_cast<std::size_t>(i)], 0};
+        heads_to.attend(b, i, qh, kh, vh, oh, hw, mask_of(b).head(i), heads_options);  // a per-head mask: head i's
+      } else {  // head i's ALiBi slope; query row 0 at key position query_offset (as the rotation)
+        Options head_options = heads_options;
+        head_options.alibi = Alibi{p.alibi[static_cast<std::size_t>(i)], query_offset};
         heads_to.attend(b, i, qh, kh, vh, oh, hw, mask_of(b).head(i), head_options);
       }
     };

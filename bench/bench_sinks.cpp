@@ -103,34 +103,23 @@ void long_gemm(benchmark::State& state) {
 
 // --- out: output only at T = 1024, 4096 ----------------------------------------------------------
 
-void out_none(benchmark::State& state) {
+// Output only under `mask`: out/none takes no mask; out/causal a causal one, where a part of rows
+// scores and multiplies only the columns left of its diagonal (docs/08 "Band masks skip what no
+// row sees"), about half of out/none's products.
+void out_masked(benchmark::State& state, const attn::Mask& mask) {
   const Index t = state.range(0);
   const Mat q = random(t, kDim, 1), k = random(t, kDim, 2), v = random(t, kDim, 3);
   Mat out(t, kDim);
   attn::Workspace<Scalar> ws;
-  attn::scaled_dot_product_into(q, k, v, out, attn::no_weights, ws);
+  attn::scaled_dot_product_into(q, k, v, out, attn::no_weights, ws, mask);
   for (auto _ : state) {
-    attn::scaled_dot_product_into(q, k, v, out, attn::no_weights, ws);
+    attn::scaled_dot_product_into(q, k, v, out, attn::no_weights, ws, mask);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
 }
-
-// Output only under a causal mask: a part of rows scores and multiplies only the columns left
-// of its diagonal (docs/08 "Band masks skip what no row sees"), about half of out/none's products.
-void out_causal(benchmark::State& state) {
-  const Index t = state.range(0);
-  const Mat q = random(t, kDim, 1), k = random(t, kDim, 2), v = random(t, kDim, 3);
-  Mat out(t, kDim);
-  attn::Workspace<Scalar> ws;
-  const attn::Mask causal = attn::Mask::causal();
-  attn::scaled_dot_product_into(q, k, v, out, attn::no_weights, ws, causal);
-  for (auto _ : state) {
-    attn::scaled_dot_product_into(q, k, v, out, attn::no_weights, ws, causal);
-    benchmark::DoNotOptimize(out.data());
-    benchmark::ClobberMemory();
-  }
-}
+void out_none(benchmark::State& state) { out_masked(state, attn::Mask()); }
+void out_causal(benchmark::State& state) { out_masked(state, attn::Mask::causal()); }
 
 void out_gemm(benchmark::State& state) {
   const Index t = state.range(0);

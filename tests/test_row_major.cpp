@@ -31,13 +31,10 @@ constexpr double tol() {
   return std::is_same<S, float>::value ? 2e-5 : 1e-12;
 }
 
+// attn_test::random_matrix's draws in [-scale, scale], stored row-major.
 template <typename S>
 Plain<S> random_plain(std::mt19937_64& rng, Index rows, Index cols, double scale = 1.0) {
-  std::uniform_real_distribution<double> u(-scale, scale);
-  Plain<S> m(rows, cols);
-  for (Index i = 0; i < rows; ++i)
-    for (Index j = 0; j < cols; ++j) m(i, j) = static_cast<S>(u(rng));
-  return m;
+  return attn_test::random_matrix<S>(rng, rows, cols, -scale, scale);
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include <iterator>
 #include <map>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -249,6 +250,49 @@ TEMPLATE_TEST_CASE("openmp: long keys, many short blocks on several threads: Col
     attn::scaled_dot_product_into(q, k, v, out, sums, ws, mask);
     CHECK(same_bits(out, full.output));
     CHECK(same_bits(sums.sums(), expected));
+  }
+}
+
+// A sink's consume() may throw (a callback cancelling the call): with blocks on several
+// threads the exception used to leave the parallel region and terminate the program (and a
+// callback ran inside a process-wide OpenMP critical section, which also aborted on a throw and
+// hung a callback that called attn again). Now the call rethrows it on the calling thread, the
+// other sinks (ColumnSums, which waits for the rows before its block) still end, and the sinks
+// serve the next call.
+TEMPLATE_TEST_CASE("openmp: a throwing sink's exception reaches the caller, a callback may call attn",
+                   "[openmp][sinks]", float, double) {
+  using S = TestType;
+  std::mt19937_64 rng(16);
+  const Index t = 900;  // 4 blocks of 256 rows: several threads take blocks
+  const Matrix<S> q = attn_test::random_matrix<S>(rng, t, 8);
+  const Matrix<S> k = attn_test::random_matrix<S>(rng, t, 8);
+  const Matrix<S> v = attn_test::random_matrix<S>(rng, t, 4);
+  for (const int n : {1, 2, 3}) {
+    INFO(n << " threads");
+    Threads threads(n);
+    attn::Workspace<S> ws;
+    Matrix<S> out(t, 4);
+    bool cancel = true;
+    auto cancelling = attn::callback_sink<S>([&cancel](Index first_row, const attn::WeightBlock<S>&) {
+      if (cancel && first_row >= 256) throw std::runtime_error("cancelled at row " + std::to_string(first_row));
+    });
+    attn::ColumnSums<S> sums;
+    CHECK_THROWS_WITH(attn::scaled_dot_product_into(q, k, v, out, attn::Sinks<S>(cancelling, sums), ws),
+                      Catch::Matchers::StartsWith("cancelled at row "));
+    cancel = false;  // the same sinks and workspace serve the next call
+    attn::scaled_dot_product_into(q, k, v, out, attn::Sinks<S>(cancelling, sums), ws);
+    const auto full = attn::scaled_dot_product(q, k, v);
+    CHECK(same_bits(out, full.output));
+    // A callback that calls attn with a callback of its own, on every block.
+    Index inner_blocks = 0;
+    auto inner = attn::callback_sink<S>([&inner_blocks](Index, const attn::WeightBlock<S>&) { ++inner_blocks; });
+    auto outer = attn::callback_sink<S>([&](Index first_row, const attn::WeightBlock<S>& block) {
+      const Matrix<S> rows = q.middleRows(first_row, block.rows());
+      attn::scaled_dot_product(rows, k, v, inner);
+    });
+    attn::scaled_dot_product_into(q, k, v, out, outer, ws);
+    CHECK(inner_blocks == 4);
+    CHECK(same_bits(out, full.output));
   }
 }
 

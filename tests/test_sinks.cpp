@@ -486,6 +486,7 @@ TEMPLATE_TEST_CASE("sinks: a sink reused for calls of other shapes holds the las
   using S = TestType;
   std::mt19937_64 rng(12);
   attn::TopK<S> top(4);
+  attn::TopK<S> wide(300);  // longer than the lists TopK builds on the stack (256): built in place
   attn::ColumnSums<S> sums;
   attn::Workspace<S> ws;
   for (const Index t : {Index(400), Index(30), Index(260)}) {
@@ -493,13 +494,17 @@ TEMPLATE_TEST_CASE("sinks: a sink reused for calls of other shapes holds the las
     const Matrix<S> k = attn_test::random_matrix<S>(rng, t + 1, 4);
     const Matrix<S> v = attn_test::random_matrix<S>(rng, t + 1, 2);
     Matrix<S> out(t, 2);
-    attn::scaled_dot_product_into(q, k, v, out, attn::Sinks<S>(top, sums), ws);
+    attn::scaled_dot_product_into(q, k, v, out, attn::Sinks<S>(top, sums, wide), ws);
     const attn::AttentionResult<S> ref = attn::scaled_dot_product(q, k, v);
     CHECK(same_bits(sums.sums(), column_sums_reference(ref.weights)));
     IndexMatrix idx;
     Matrix<S> val;
     topk_reference(ref.weights, Mask(), 4, idx, val);
     CHECK(top.indices() == idx);
+    CHECK(same_bits(top.weights(), val));
+    topk_reference(ref.weights, Mask(), 300, idx, val);  // rows of 31 and 261 keys: padded with -1 and 0
+    CHECK(wide.indices() == idx);
+    CHECK(same_bits(wide.weights(), val));
   }
 }
 

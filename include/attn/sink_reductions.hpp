@@ -121,27 +121,42 @@ class TopK final : public detail::CallSink<Scalar> {
   }
   /// One block of the call (see WeightSink::consume). \param first_row its first query row \param block its weights
   void consume(Index first_row, const WeightBlock<Scalar>& block) override {
+    // A row's list is built in a contiguous list on the stack (k up to stack_k), then copied to
+    // its row of indices_ and weights_, whose entries lie Tq apart: built there, each insertion
+    // shifted entries across k cache lines (TopK(64) took 5.9× an output-only call at T = 8192).
+    Index stack_idx[stack_k];
+    Scalar stack_w[stack_k];
+    const bool on_stack = k_ <= stack_k;
+    const Index step = on_stack ? 1 : indices_.rows();  // weights_ has the same rows
     for (Index r = 0; r < block.rows(); ++r) {
       const Index i = first_row + r;
       if (!this->call_.attends(i)) continue;  // a padded step: no key (index -1, weight 0)
-      auto idx = indices_.row(i);
-      auto w = weights_.row(i);
+      Index* idx = on_stack ? stack_idx : &indices_(i, 0);
+      Scalar* w = on_stack ? stack_w : &weights_(i, 0);
+      if (on_stack) {
+        std::fill(stack_idx, stack_idx + k_, Index(-1));
+        std::fill(stack_w, stack_w + k_, Scalar(0));
+      }
       Index count = 0;
       detail::for_visible(this->mask(), i, this->call_.cols, [&](Index j) {
         const Scalar x = block(r, j);
         // Position of x: after every kept entry that ranks at least as high (earlier keys win ties).
-        const auto above = [&](Index p) { return !(x > w(p)) && !(x == x && w(p) != w(p)); };
+        const auto above = [&](Index p) { return !(x > w[p * step]) && !(x == x && w[p * step] != w[p * step]); };
         if (count == k_ && above(k_ - 1)) return;
         Index p = std::min(count, k_ - 1);
         while (p > 0 && !above(p - 1)) {
-          idx(p) = idx(p - 1);
-          w(p) = w(p - 1);
+          idx[p * step] = idx[(p - 1) * step];
+          w[p * step] = w[(p - 1) * step];
           --p;
         }
-        idx(p) = j;
-        w(p) = x;
+        idx[p * step] = j;
+        w[p * step] = x;
         count = std::min(count + 1, k_);
       });
+      if (on_stack) {
+        indices_.row(i) = Eigen::Map<const Eigen::Matrix<Index, 1, Eigen::Dynamic>>(stack_idx, k_);
+        weights_.row(i) = Eigen::Map<const Eigen::Matrix<Scalar, 1, Eigen::Dynamic>>(stack_w, k_);
+      }
     }
   }
   /// Keys per row. \return k
@@ -152,6 +167,7 @@ class TopK final : public detail::CallSink<Scalar> {
   const Matrix<Scalar>& weights() const { return weights_; }
 
  private:
+  static constexpr Index stack_k = 256;  // lists up to this long are built on the stack (4 KB at most)
   Index k_;
   IndexMatrix indices_;
   Matrix<Scalar> weights_;

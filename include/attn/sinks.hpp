@@ -11,7 +11,9 @@
 
 #include <array>
 #include <cstddef>
+#include <exception>
 #include <limits>
+#include <mutex>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -30,7 +32,9 @@
 //   Workspace, 256·Tk scalars per thread, plus what each sink keeps (documented per sink).
 // - Threads: consume() runs concurrently for different blocks (OpenMP), in any order; every sink
 //   here writes only its own rows there, or per-block partials reduced in block order in end(),
-//   so its results are the same bits for any thread count. CallbackSink calls are serialised.
+//   so its results are the same bits for any thread count. A CallbackSink's calls are serialised
+//   by a mutex of its own (a process-wide OpenMP critical section blocked unrelated calls and
+//   hung a callback that called attn).
 // - The weights a sink sees are those the full matrix would hold, bit for bit (same arithmetic,
 //   tested); fully masked rows are all zero.
 
@@ -59,7 +63,10 @@ using WeightBlock = Eigen::Map<const Matrix<Scalar>, 0, Eigen::OuterStride<>>;
 
 /// Base of every weight sink. A call runs begin() once on the calling thread (it checks shapes and
 /// sizes storage; may throw), consume() once per block of rows (any thread, concurrently for
-/// different blocks, in any order; must not throw), then end() on the calling thread.
+/// different blocks, in any order), then end() on the calling thread. consume() may throw: the
+/// call's other sinks still take that block, no block starts after it, the blocks running on other
+/// threads finish, and the call rethrows the first exception on the calling thread without
+/// end() (the output and every sink's results are then unspecified).
 template <typename Scalar>
 class WeightSink {
  public:
@@ -142,9 +149,19 @@ class Sinks {
     stride = 0;
     return nullptr;
   }
-  /// consume() of every sink. \param first_row first query row \param block the block
+  /// consume() of every sink, each even when one before it threw (a sink that takes blocks in
+  /// order, ColumnSums, would otherwise wait forever for this block's rows); then rethrows the
+  /// first exception. \param first_row first query row \param block the block
   void consume(Index first_row, const WeightBlock<Scalar>& block) const {
-    for (std::size_t i = 0; i < size_; ++i) list_[i]->consume(first_row, block);
+    std::exception_ptr error;
+    for (std::size_t i = 0; i < size_; ++i) {
+      try {
+        list_[i]->consume(first_row, block);
+      } catch (...) {
+        if (!error) error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
   }
   /// end() of every sink.
   void end() const {
@@ -214,25 +231,37 @@ class SelectedRows final : public WeightSink<Scalar> {
   Eigen::Ref<Matrix<Scalar>> out_;
 };
 
+namespace detail {
+/// A mutex a sink holds while it serialises its blocks; a copy is a new, unlocked mutex (as a
+/// copied sink is a new sink).
+struct SinkLock {
+  std::mutex mutex;
+  SinkLock() = default;
+  SinkLock(const SinkLock&) {}
+  SinkLock& operator=(const SinkLock&) { return *this; }
+};
+}  // namespace detail
+
 /// Calls `f(first_row, block)` for every block (rows `[first_row, first_row + block.rows())`,
-/// `block` an attn::WeightBlock valid only during the call). Calls never overlap (they are
-/// serialised when blocks run in parallel) but come in any order of blocks. Memory: none.
+/// `block` an attn::WeightBlock valid only during the call). Calls of one sink never overlap (a
+/// mutex of its own serialises them when blocks run in parallel; other sinks and other calls run
+/// beside them, and `f` may call attn again) but come in any order of blocks. `f` may throw: the
+/// call rethrows it (see WeightSink). Memory: none.
 template <typename Scalar, typename F>
 class CallbackSink final : public WeightSink<Scalar> {
  public:
-  /// \param f callable as f(Index first_row, const WeightBlock<Scalar>& block); must not throw
+  /// \param f callable as f(Index first_row, const WeightBlock<Scalar>& block)
   explicit CallbackSink(F f) : f_(std::move(f)) {}
   void begin(const SinkCall&) override {}
   /// One block of the call (see WeightSink::consume). \param first_row its first query row \param block its weights
   void consume(Index first_row, const WeightBlock<Scalar>& block) override {
-#ifdef _OPENMP
-#pragma omp critical(attn_callback_sink)
-#endif
+    const std::lock_guard<std::mutex> hold(lock_.mutex);
     f_(first_row, block);
   }
 
  private:
   F f_;
+  detail::SinkLock lock_;
 };
 
 /// A CallbackSink for weights of type `Scalar` calling `f`.

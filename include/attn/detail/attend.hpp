@@ -24,7 +24,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -465,14 +467,29 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   if (team <= 1 || tq < chunk_rows<Scalar>()) {
     for (Index b = 0; b < count; ++b) run_block(b * step, rows_of(b), 0);
   } else {
+    // An exception (a sink's consume() may throw) must not leave the parallel region (that would
+    // terminate the program): the first is kept, no block starts after it, the blocks under way
+    // finish (a sink waiting for the rows before its block gets them: every earlier block has
+    // started), and it is rethrown here, on the calling thread.
     std::atomic<Index> next{0};
+    std::exception_ptr error;
+    std::mutex error_lock;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(static_cast<int>(team))
 #endif
     {
       const Index thread = thread_id();
-      for (Index b = next++; b < count; b = next++) run_block(b * step, rows_of(b), thread);
+      for (Index b = next++; b < count; b = next++) {
+        try {
+          run_block(b * step, rows_of(b), thread);
+        } catch (...) {
+          const std::lock_guard<std::mutex> hold(error_lock);
+          if (!error) error = std::current_exception();
+          next = count;
+        }
+      }
     }
+    if (error) std::rethrow_exception(error);
   }
 
   for (Index i = 0; i < tq; ++i)
@@ -510,12 +527,16 @@ auto one_row_scratch_scores(const Scorer& scorer, const Eigen::MatrixBase<Derive
                             const Eigen::Map<const Matrix<Scalar>>& keys_t, Workspace<Scalar>& ws) {
   const auto row = buffers(ws).hidden.matrix(keys_t.rows(), 1);
   const auto column = buffers(ws).column.matrix(keys_t.cols(), 1);
+  // The scores of query rows [i0, i0 + r) of `queries` against keys [c0, c1), into those columns
+  // of `block`.
+  const auto score = [&scorer, keys_t, row, column](const auto& queries, Index i0, Index r, Index c0, Index c1,
+                                                    auto& block) {
+    const Eigen::Map<const Matrix<Scalar>> keys(keys_t.data() + c0 * keys_t.rows(), keys_t.rows(), c1 - c0);
+    auto columns = block.middleCols(c0, c1 - c0);
+    scorer.scores_transposed(queries.middleRows(i0, r), keys, columns, row, column);
+  };
   if constexpr (plain_storage<DerivedQ>()) {
-    return [&scorer, &q, keys_t, row, column](Index i0, Index r, Index c0, Index c1, auto& block) {
-      const Eigen::Map<const Matrix<Scalar>> keys(keys_t.data() + c0 * keys_t.rows(), keys_t.rows(), c1 - c0);
-      auto columns = block.middleCols(c0, c1 - c0);
-      scorer.scores_transposed(q.middleRows(i0, r), keys, columns, row, column);
-    };
+    return [score, &q](Index i0, Index r, Index c0, Index c1, auto& block) { score(q, i0, r, c0, c1, block); };
   } else {
     // Queries that are not column-major storage (row-major, an expression) are evaluated once
     // into the workspace, so that every block's scores run on attn's gemm, whose bits do not
@@ -523,10 +544,8 @@ auto one_row_scratch_scores(const Scorer& scorer, const Eigen::MatrixBase<Derive
     auto plain = buffers(ws).queries.matrix(q.rows(), q.cols());
     plain = q;
     const Eigen::Map<const Matrix<Scalar>> queries(plain.data(), plain.rows(), plain.cols());
-    return [&scorer, queries, keys_t, row, column](Index i0, Index r, Index c0, Index c1, auto& block) {
-      const Eigen::Map<const Matrix<Scalar>> keys(keys_t.data() + c0 * keys_t.rows(), keys_t.rows(), c1 - c0);
-      auto columns = block.middleCols(c0, c1 - c0);
-      scorer.scores_transposed(queries.middleRows(i0, r), keys, columns, row, column);
+    return [score, queries](Index i0, Index r, Index c0, Index c1, auto& block) {
+      score(queries, i0, r, c0, c1, block);
     };
   }
 }

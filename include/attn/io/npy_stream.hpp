@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -69,10 +70,8 @@ class NpyWeightsWriter final : public WeightSink<Scalar> {
   /// Writes the block's rows at their place (serialised; an I/O error is reported by end()).
   /// \param first_row the block's first query row \param block its weights
   void consume(Index first_row, const WeightBlock<Scalar>& block) override {
-#ifdef _OPENMP
-#pragma omp critical(attn_npy_weights_writer)
-#endif
     {
+      const std::lock_guard<std::mutex> hold(lock_.mutex);
       if (error_ == 0 && file_) {
         constexpr std::size_t size = sizeof(Scalar);
         using Bits = std::conditional_t<size == 4, std::uint32_t, std::uint64_t>;
@@ -142,6 +141,7 @@ class NpyWeightsWriter final : public WeightSink<Scalar> {
   Index cols_ = 0;
   Index header_ = 0;
   int error_ = 0;
+  attn::detail::SinkLock lock_;  // serialises this writer's blocks (its own: other writers write beside it)
 };
 
 }  // namespace attn::io

@@ -79,6 +79,37 @@ TEST_CASE("validation: scale, g and enums must be finite / valid, named in the m
     b.g = static_cast<float>(g);
     CHECK_THROWS_WITH(attn::bahdanau(q, k, v, b), "attn::bahdanau: params.g must be finite");
   }
+  // g times options.scale must stay a finite, nonzero float (as the scale alone must).
+  o.scale = 1e30;
+  CHECK_THROWS_WITH(attn::luong(q, k, v, attn::LuongParams<float>::dot(1e30f), attn::Mask(), o),
+                    "attn::luong: params.g (1e+30) times the scale (1e+30) is inf in float: fold part of g into the "
+                    "queries or keys instead");
+  o.scale = 1e-30;
+  CHECK_THROWS_WITH(attn::luong(q, k, v, attn::LuongParams<float>::dot(1e-30f), attn::Mask(), o),
+                    "attn::luong: params.g (1e-30) times the scale (1e-30) is 0 in float: fold part of g into the "
+                    "queries or keys instead");
+  CHECK_NOTHROW(attn::luong(q.cast<double>(), k.cast<double>(), v.cast<double>(),
+                            attn::LuongParams<double>::dot(1e-30), attn::Mask(), o));
+  {
+    attn::BahdanauParams<float> b;
+    b.wq = seeded<float>(3, 5, 4);
+    b.wk = seeded<float>(3, 5, 5);
+    b.v = seeded<float>(1, 5, 6);
+    o.scale = 1e30;
+    b.v *= 1e10f;
+    CHECK_THROWS_WITH(attn::bahdanau(q, k, v, b, attn::Mask(), o),
+                      "attn::bahdanau: params.v times the scale (1e+30) is not finite in float: fold part of the "
+                      "factor into the queries or keys instead");
+    b.v = seeded<float>(1, 5, 6);
+    b.normalize = true;
+    b.g = 1e-30f;
+    o.scale = 1e-30;
+    CHECK_THROWS_WITH(attn::bahdanau(q, k, v, b, attn::Mask(), o),
+                      "attn::bahdanau: params.v times the scale (1e-30) and g/|v| is 0 in float: fold part of the "
+                      "factor into the queries or keys instead");
+    o.scale = 0.0;  // 0 itself is a choice
+    CHECK(attn::bahdanau(q, k, v, b, attn::Mask(), o).weights.isConstant(0.25f));
+  }
   attn::LuongParams<float> bad_score;
   bad_score.score = static_cast<attn::LuongScore>(5);
   CHECK_THROWS_WITH(attn::luong(q, k, v, bad_score), "attn::luong: params.score (5) must be dot, general or concat");

@@ -81,6 +81,15 @@ AdditiveScorer<Scalar> bahdanau_scorer(const char* fn, const BahdanauParams<Scal
     } else {
       effective = scale * p.v;
     }
+    // Finite, and not all 0 unless a factor is (1e30·v in float is inf: NaN weights; 1e-30·1e-30·v
+    // is 0: every score 0, uniform weights), as options.scale alone must be (check_scale).
+    const bool vanished = !effective.isZero(0) ? false : scale != Scalar(0) && (!p.normalize || p.g != Scalar(0)) &&
+                                                             !p.v.isZero(0);
+    ATTN_CHECK(effective.allFinite() && !vanished,
+               std::string(fn) + ": params.v times the scale (" + number_text(static_cast<double>(scale)) +
+                   (p.normalize ? ") and g/|v|" : ")") + " is " + (vanished ? "0" : "not finite") + " in " +
+                   (std::is_same<Scalar, float>::value ? "float" : "double") +
+                   ": fold part of the factor into the queries or keys instead");
     v = effective.data();
   }
   const bool with_b = p.normalize && p.b.size() != 0;

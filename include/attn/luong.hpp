@@ -123,6 +123,15 @@ struct ScorerOf<LuongParams<S>> {
                     Workspace<Scalar>& ws, F&& f) {
     check_luong_params(fn, p);
     const Scalar g = (p.g ? *p.g : Scalar(1)) * scale;
+    // The product must stay a finite, nonzero Scalar when both factors are (as options.scale
+    // alone must: check_scale): 1e30 · 1e30 in float is inf (NaN weights), 1e-30 · 1e-30 is 0
+    // (every score 0, uniform weights).
+    ATTN_CHECK(std::isfinite(g) && (g != Scalar(0) || !p.g || *p.g == Scalar(0) || scale == Scalar(0)),
+               std::string(fn) + ": params.g (" + number_text(static_cast<double>(p.g ? *p.g : Scalar(1))) +
+                   ") times the scale (" + number_text(static_cast<double>(scale)) + ") is " +
+                   number_text(static_cast<double>(g)) + " in " +
+                   (std::is_same<Scalar, float>::value ? "float" : "double") +
+                   ": fold part of g into the queries or keys instead");
     if (p.score == LuongScore::concat) {
       const Index units = p.v.cols();
       check_shape(fn, "params.w", p.w, dq + dk, units);

@@ -6,6 +6,7 @@
 #include "attn/io/colormap.hpp"
 #include "attn/io/svg.hpp"
 
+#include "format_readers.hpp"
 #include "helpers.hpp"
 
 #include <attn/attn.hpp>  // the exporters of attn/io/ (helpers.hpp brings only the kernels)
@@ -522,6 +523,64 @@ TEST_CASE("svg: nice ticks and locale-independent numbers", "[io][svg]") {
   CHECK(attn::io::detail::format_coordinate(-2.5) == "-2.5");
   CHECK(attn::io::detail::format_number(-0.0001, 2) == "0.00");
   CHECK(attn::io::detail::format_number(0.5, -1) == "0.5");
+}
+
+// Base64 (RFC 4648) decoded, for the PNG the raster cells embed.
+std::string base64_decoded(const std::string& text) {
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  unsigned bits = 0;
+  int count = 0;
+  for (const char c : text) {
+    const auto at = alphabet.find(c);
+    if (at == std::string::npos) break;  // '=' padding or the closing quote
+    bits = (bits << 6) | static_cast<unsigned>(at);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out += static_cast<char>((bits >> count) & 0xFF);
+    }
+  }
+  return out;
+}
+
+// A persona's 800 decoder steps × 200 encoder frames: 0.9 px a cell. The PNG of a pixel per cell,
+// scaled down by the browser, dropped every tenth row (the diagonal came out dashed); each pixel
+// now shows the largest value of its block, so every pixel row holds the diagonal's 1.
+TEST_CASE("svg: a map of more cells than pixels draws each pixel as its block's largest value",
+          "[io][svg][raster]") {
+  const Index steps = 800;
+  const Index frames = 200;
+  Eigen::MatrixXd m = Eigen::MatrixXd::Zero(steps, frames);
+  for (Index i = 0; i < steps; ++i) m(i, i / 4) = 1.0;
+  const std::string svg = attn::io::heatmap_svg(m);
+  ATTN_CHECK_WELL_FORMED(svg);
+  const std::string marker = "data:image/png;base64,";
+  const auto at = svg.find(marker);
+  REQUIRE(at != std::string::npos);
+  const test_formats::Image png = test_formats::decode_png(base64_decoded(svg.substr(at + marker.size())));
+  CHECK(png.width == 180);  // 200 frames × 0.9 px
+  CHECK(png.height == 720);
+  const std::vector<int> one = png.pixel(0, 0);  // block (0, 0) holds m(0, 0) = 1
+  const std::vector<int> zero = png.pixel(png.width - 1, 0);
+  REQUIRE(one != zero);
+  Index rows_with_one = 0;
+  for (std::uint32_t y = 0; y < png.height; ++y) {
+    bool found = false;
+    for (std::uint32_t x = 0; x < png.width && !found; ++x) found = png.pixel(x, y) == one;
+    rows_with_one += found ? 1 : 0;
+  }
+  CHECK(rows_with_one == 720);
+  CHECK(svg.find("<title>800\xC3\x97" "200 cells on 720\xC3\x97" "180 pixels: each pixel shows the largest value of its "
+                 "block of cells</title></image>") != std::string::npos);
+  // A map of fewer cells than pixels keeps a pixel per cell, without the note.
+  const std::string small = attn::io::heatmap_svg(m.topRows(300).leftCols(100));
+  const auto at_small = small.find(marker);
+  REQUIRE(at_small != std::string::npos);
+  const test_formats::Image cells = test_formats::decode_png(base64_decoded(small.substr(at_small + marker.size())));
+  CHECK(cells.width == 100);
+  CHECK(cells.height == 300);
+  CHECK(small.find("each pixel shows") == std::string::npos);
 }
 
 }  // namespace test_svg

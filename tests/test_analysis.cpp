@@ -377,4 +377,39 @@ TEST_CASE("AER against a hand-made gold alignment", "[analysis][aer]") {
   CHECK(none.recall == 0.0);
 }
 
+// Alignment diagnostics against float64 NumPy (tests/fixtures/make_analysis_fixtures.py: the
+// focus rate of FastSpeech and ESPnet, the guided attention loss of Tachibana et al. as ESPnet's
+// GuidedAttentionLoss computes it): TTS-like diagonal alignments, a padded one whose padding holds
+// 0.7, a causal one, one whose first row sees nothing. The weights are float32 values, so float
+// and double give the same numbers (both computed in double).
+TEMPLATE_TEST_CASE("focus_rate and guided_attention_loss equal ESPnet's formulas (float64 fixtures)",
+                   "[analysis][diagnostics]", float, double) {
+  using Scalar = TestType;
+  const auto cases = attn_test::read_fixtures(std::string(ATTN_FIXTURE_DIR) + "/analysis/diagnostics.txt");
+  REQUIRE(cases.size() == 4);
+  for (const auto& fx : cases) {
+    INFO(fx.name);
+    const Matrix<Scalar> w = fx.matrix("weights").cast<Scalar>();
+    const attn::Mask mask = attn_test::fixture_mask(fx);
+    const double focus = attn::focus_rate(w, mask);
+    const double loss = attn::guided_attention_loss(w, *fx.scalar("g"), mask);
+    CHECK(std::abs(focus - *fx.scalar("focus_rate")) <= 1e-14);
+    CHECK(std::abs(loss - *fx.scalar("guided_loss")) <= 1e-15);
+  }
+  // A hard diagonal alignment: focus 1, loss 0; one far from it: loss near 1.
+  const Matrix<Scalar> eye = Matrix<Scalar>::Identity(50, 50);
+  CHECK(attn::focus_rate(eye) == 1.0);
+  CHECK(attn::guided_attention_loss(eye) == 0.0);
+  const Matrix<Scalar> flipped = eye.rowwise().reverse();
+  CHECK(attn::guided_attention_loss(flipped) > 0.01);  // 50 weights of 1 among 2500 entries: at most 0.02
+  CHECK(attn::focus_rate(Matrix<Scalar>::Constant(3, 4, Scalar(0.25))) == 0.25);
+  // Nothing visible: NaN; bad arguments name themselves.
+  CHECK(std::isnan(attn::focus_rate(eye, attn::Mask::key_length(0))));
+  CHECK(std::isnan(attn::guided_attention_loss(eye, 0.2, attn::Mask::key_length(0))));
+  CHECK_THROWS_WITH(attn::guided_attention_loss(eye, 0.0),
+                    "attn::guided_attention_loss: g (0) must be > 0 and finite");
+  CHECK_THROWS_WITH(attn::focus_rate(eye, attn::Mask::key_length(51)),
+                    "attn::focus_rate: mask key length (51) exceeds the number of keys (50)");
+}
+
 }  // namespace test_analysis

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Analysis of attention maps (weights Tq×Tk, rows = queries/targets, columns = keys/sources):
-// row entropy, reductions over heads and attention rollout (Abnar & Zuidema 2020). Hard
+// row entropy, alignment diagnostics (focus rate, guided attention loss), reductions over heads
+// and attention rollout (Abnar & Zuidema 2020). Hard
 // alignments and the alignment error rate are in alignment.hpp, included here.
 #pragma once
 
@@ -15,6 +16,7 @@
 #include <cmath>
 #include <cstddef>
 #include <iterator>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -50,6 +52,79 @@ Vector<typename Derived::Scalar> row_entropy(const Eigen::MatrixBase<Derived>& w
     detail::entropy_chunk<Scalar>(i0, n, tq, tk, mask, load, h.data() + i0, nullptr);
   }
   return h;
+}
+
+// --- alignment diagnostics (speech, translation) -------------------------------------------------
+
+/// Focus rate (FastSpeech, Ren et al. 2019; ESPnet's attention focus rate): how sharply the
+/// queries attend, the mean over query rows of each row's largest visible weight. 1 for a hard
+/// alignment, 1/n for rows uniform over n keys. Rows that see no key are left out; NaN when no
+/// row sees one. Computed in double.
+/// \param weights Tq×Tk (rows = decoder steps, columns = encoder steps)
+/// \param mask which entries count (default: all)
+/// \return the focus rate, in [0, 1] for weights in [0, 1]
+/// \throws attn::invalid_argument when the mask does not fit Tq×Tk
+template <typename Derived>
+double focus_rate(const Eigen::MatrixBase<Derived>& weights, const Mask& mask = Mask()) {
+  detail::check_scalar<typename Derived::Scalar>();
+  const Index tq = weights.rows();
+  const Index tk = weights.cols();
+  mask.check("attn::focus_rate", tq, tk);
+  double sum = 0;
+  Index rows = 0;
+  for (Index i = 0; i < tq; ++i) {
+    bool seen = false;
+    double best = 0;
+    const auto [first, last] = mask.band(i, tk);
+    const auto& m = mask.explicit_matrix();
+    for (Index j = first; j < last; ++j) {
+      if (m && !(*m)(i, j)) continue;
+      const auto w = static_cast<double>(weights(i, j));
+      if (!seen || w > best) best = w;
+      seen = true;
+    }
+    if (!seen) continue;
+    sum += best;
+    ++rows;
+  }
+  return rows > 0 ? sum / static_cast<double>(rows) : std::numeric_limits<double>::quiet_NaN();
+}
+
+/// Guided attention loss (Tachibana et al. 2018, "Efficiently trainable text-to-speech system
+/// based on deep convolutional networks with guided attention"; ESPnet's GuidedAttentionLoss):
+/// how far the weights lie from the diagonal, the mean over visible entries of
+/// `w_ij · (1 − exp(−(j/n − i/Tq)² / (2g²)))`, i and j from 0, `n` the keys of the sequence
+/// (mask.length() under a key-length mask, else Tk) and Tq the query rows. 0 for weights on the
+/// diagonal band, near 1 for weights far from it. `g` is the band's width (0.2 in the paper,
+/// 0.4 ESPnet's default). Computed in double; NaN when no entry is visible.
+/// \param weights Tq×Tk (rows = decoder steps, columns = encoder steps)
+/// \param g the width of the diagonal band, > 0 and finite (default 0.2)
+/// \param mask which entries count (default: all)
+/// \return the loss, in [0, 1] for weights in [0, 1]
+/// \throws attn::invalid_argument when g is not > 0 and finite or the mask does not fit Tq×Tk
+template <typename Derived>
+double guided_attention_loss(const Eigen::MatrixBase<Derived>& weights, double g = 0.2, const Mask& mask = Mask()) {
+  detail::check_scalar<typename Derived::Scalar>();
+  constexpr const char* fn = "attn::guided_attention_loss";
+  const Index tq = weights.rows();
+  const Index tk = weights.cols();
+  ATTN_CHECK(g > 0 && std::isfinite(g), std::string(fn) + ": g (" + detail::number_text(g) + ") must be > 0 and finite");
+  mask.check(fn, tq, tk);
+  const double n = static_cast<double>(mask.length() ? *mask.length() : tk);
+  double sum = 0;
+  double count = 0;
+  const auto& m = mask.explicit_matrix();
+  for (Index i = 0; i < tq; ++i) {
+    const auto [first, last] = mask.band(i, tk);
+    const double y = static_cast<double>(i) / static_cast<double>(tq);
+    for (Index j = first; j < last; ++j) {
+      if (m && !(*m)(i, j)) continue;
+      const double d = static_cast<double>(j) / n - y;
+      sum += static_cast<double>(weights(i, j)) * (1.0 - std::exp(-d * d / (2 * g * g)));
+      count += 1;
+    }
+  }
+  return count > 0 ? sum / count : std::numeric_limits<double>::quiet_NaN();
 }
 
 // --- reductions over heads ---------------------------------------------------------------------

@@ -273,6 +273,20 @@ TEST_CASE("AttentionLoop argument checks", "[loop][errors]") {
                     "attn::AttentionLoop::step: the cell left cell_output(0, 1) unwritten, or computed it from "
                     "cell_output's previous value: it must write the whole 1x2 query on every step (cell_output "
                     "does not keep the previous step's; keep the cell's state in the cell)");
+  // A noisy monotonic memory without a noise source: refused by step() itself, before the cell
+  // runs (the attend() inside it named itself, after the cell had run).
+  auto noisy = identity_memory();
+  noisy.with_monotonic({attn::MonotonicMode::parallel, 0.0, 1.0});
+  attn::AttentionLoop<double> noiseless(noisy, options);
+  int cell_calls = 0;
+  CHECK_THROWS_WITH(noiseless.step(MatrixXd::Ones(1, 1),
+                                   [&cell_calls](const MatrixXd&, MatrixXd& h) {
+                                     ++cell_calls;
+                                     h.setOnes();
+                                   }),
+                    "attn::AttentionLoop::step: monotonic sigmoid_noise > 0 needs a noise generator (pass a "
+                    "std::mt19937-like engine or a callable returning N(0,1) samples)");
+  CHECK(cell_calls == 0);
   // A NaN the cell computes is its output (the marker is a NaN no arithmetic makes).
   const double nan = std::numeric_limits<double>::quiet_NaN();
   CHECK_NOTHROW(forgetful.step(MatrixXd::Ones(1, 1), [&](const MatrixXd&, MatrixXd& h) { h.setConstant(nan * 2.0); }));

@@ -236,6 +236,10 @@ class AttentionLoop {
                     "1xdq output into cell_output");
     }
     constexpr const char* fn = "attn::AttentionLoop::step";
+    // Before the cell runs, and naming step() (the attend() inside it would name itself): a
+    // noisy monotonic memory needs a noise source at every step.
+    if (memory_->is_monotonic())
+      detail::check_monotonic_params(fn, memory_->monotonic(), !detail::is_no_noise<Noise>());
     // The caller's input width is an option that defaults to 0, so its message names the option.
     ATTN_CHECK(input.rows() == 1 && input.cols() == options_.input_size,
                std::string(fn) + ": input " + detail::shape(input.rows(), input.cols()) + " must be " +

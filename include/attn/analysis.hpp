@@ -95,8 +95,10 @@ double focus_rate(const Eigen::MatrixBase<Derived>& weights, const Mask& mask = 
 /// how far the weights lie from the diagonal, the mean over visible entries of
 /// `w_ij · (1 − exp(−(j/n − i/Tq)² / (2g²)))`, i and j from 0, `n` the keys of the sequence
 /// (mask.length() under a key-length mask, else Tk) and Tq the query rows. 0 for weights on the
-/// diagonal band, near 1 for weights far from it. `g` is the band's width (0.2 in the paper,
-/// 0.4 ESPnet's default). Computed in double; NaN when no entry is visible.
+/// diagonal band; for weights far from it, up to the mean visible weight (about 1/n when rows
+/// sum to 1: the mean is over every visible entry, as ESPnet takes it). Compare runs of one
+/// shape. `g` is the band's width (0.2 in the paper, 0.4 ESPnet's default). Computed in double;
+/// NaN when no entry is visible.
 /// \param weights Tq×Tk (rows = decoder steps, columns = encoder steps)
 /// \param g the width of the diagonal band, > 0 and finite (default 0.2)
 /// \param mask which entries count (default: all)

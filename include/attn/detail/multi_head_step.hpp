@@ -32,7 +32,6 @@ namespace detail {
 template <typename Scalar>
 void check_step_options(const char* fn, const Options& options) {
   check_multi_head_options<Scalar>(fn, options);
-  check_no_query_offset(fn, options);
   ATTN_CHECK(!options.return_scores,
              std::string(fn) + ": options.return_scores is not supported by decoder steps (the weights are returned)");
 }

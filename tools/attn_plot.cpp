@@ -28,6 +28,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <limits>
@@ -197,6 +198,19 @@ Options:
                            ':' keeps a whole axis: TF's alignment_history.stack(), (T_out, B,
                            T_in), with --index :,0 draws item 0's T_out x T_in alignment.
                            Without --title, the title names the part: "w.npy[0, 3]"
+      --reshape R,C        svg, png: draw each row (a query's weights over the keys) as an R x C
+                           map of its last R*C weights in row-major order, NumPy's
+                           w[q, -R*C:].reshape(R, C): a vision transformer's class token over
+                           its patches, which come after the class (and register) tokens in
+                           row-major order (ViT-B/16 at 224 px: --index 0,0 --reshape 14,14 on a
+                           layer's (h, 197, 197) weights; --index :,0 gives every head's). Maps
+                           with fewer than R*C keys but at least R*C queries are reshaped by
+                           column: cross-attention from a 16x16 latent to a prompt's tokens,
+                           a map per token titled by --cols. Each map is titled by its row's
+                           (column's) label (--rows, --cols), else "query q" ("key k");
+                           the title says which weights were drawn; all maps share one
+                           colour scale. Not with --truth, --mask, --leaked, --bars,
+                           --hist or --pool
       --max-maps N         refuse inputs with more than N maps (default 1024)
       --max-cells N        refuse inputs with more than N cells over all maps (default 4194304);
                            a 2-D float .npy above it is pooled instead (--pool); hard links
@@ -388,6 +402,7 @@ struct Arguments {
   long long max_cells = 4194304;
   std::optional<std::string> pool;  // --pool mean|max (pool_npy_map)
   std::vector<long long> index;     // --index: picked along the leading axes of a .npy (select_npy)
+  std::optional<std::pair<long long, long long>> reshape;  // --reshape R,C (reshaped_maps)
   std::string weights_named;        // WEIGHTS as given (weights: an .npz member's temporary file)
   long long max_bytes = 268435456;
   // --view (the interactive viewer page): the extra WEIGHTS files, one per layer
@@ -738,6 +753,16 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
                             "(e.g. 2,0 for w[2, 0]; -1 is the last; :,0 for w[:, 0]), not '" + text + "'");
         }
       }
+    } else if (arg == "--reshape") {
+      const std::string text = value();
+      std::string sizes = text;
+      std::replace(sizes.begin(), sizes.end(), 'x', ',');
+      const std::vector<std::string> parts = split_commas(sizes);
+      if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
+        throw usage_error("--reshape needs the rows and columns of the grid, R,C (e.g. 14,14 for ViT's patches), not '" +
+                          text + "'");
+      }
+      a.reshape = std::make_pair(parse_integer(arg, parts[0], 1, 1000000), parse_integer(arg, parts[1], 1, 1000000));
     } else if (arg == "--max-cells") {
       a.max_cells = parse_integer(arg, value(), 1, std::numeric_limits<long long>::max());
     } else if (arg == "--max-bytes") {
@@ -903,6 +928,23 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     throw usage_error("--hist takes the range of its bins from --vmin and --vmax together: give both or neither");
   }
   check_animation_arguments(a);
+  if (a.reshape) {
+    // Each row becomes a map of its own: what draws or labels a row, or the map as it is, has
+    // nothing to apply to.
+    if (a.view || a.animate || (a.format != "svg" && a.format != "png")) {
+      throw usage_error("--reshape draws rows as grids of cells: it is for svg and png pictures, not " +
+                        std::string(a.view ? "--view" : a.animate ? "--animate" : a.format + " output"));
+    }
+    refuse_given({{"--bars", a.bars},
+                  {"--hist", a.hist.has_value()},
+                  {"--truth", !a.truth.empty()},
+                  {"--mask", !a.mask.empty()},
+                  {"--leaked", a.leaked},
+                  {"--pool", a.pool.has_value()},
+                  {"--gold", !a.gold.empty()}},
+                 " cannot be used with --reshape, which draws each row of the weights as a map of its own "
+                 "(reshape what it needs with NumPy instead)");
+  }
   return a;
 }
 
@@ -954,6 +996,7 @@ struct Weights {
   std::string pooled;    // "pooled from R×C to r×c (mean of a×b cells)" when pool_npy_map drew it
   long long pool_rows = 1, pool_cols = 1;      // the pooled blocks' rows and columns
   long long source_rows = 0, source_cols = 0;  // the file's rows and columns, when pooled
+  std::vector<std::string> titles;  // the maps' titles in a grid, when not the default ones (--reshape)
 };
 
 /// "3-D", or "4-D" for the layers × heads grid of a 4-D file: what a stack of maps was read from.
@@ -1145,7 +1188,7 @@ bool pools_by_default(const Arguments& a, long long rows, long long cols) {
   const bool html_picture = a.format == "html" && drawn_as_image(a, static_cast<attn::Index>(rows * cols));
   return (a.format == "svg" || html_picture) && !a.view && !a.animate && rows > 1 && cols > 1 &&
          a.rows_file.empty() && a.cols_file.empty() && a.chars_file.empty() && !a.query && a.truth.empty() &&
-         (a.mask.empty() || a.mask == "causal") && a.raster != "never" && !a.hist && !a.bars;
+         (a.mask.empty() || a.mask == "causal") && a.raster != "never" && !a.hist && !a.bars && !a.reshape;
 }
 
 /// Whether selection `s` of a .npy (a file that holds its data: select_npy) is a 2-D map to pool,
@@ -2157,6 +2200,79 @@ Arguments index_titled(const Arguments& a) {
 
 int run_weights_titled(const Arguments& a, Weights w, std::ostream& out, std::ostream& err);
 
+/// The default titles of the maps of a grid read from a 3-D or 4-D array (`w.stacked`): "head 2",
+/// "layer 1, head 2" (4-D), "item 2" (--batch); a grid kept by ':' in --index is along an axis
+/// of unknown name: its maps are titled as NumPy indexes them, "[0, 1]", "[1, 1]" (the ':'
+/// replaced by k).
+std::function<std::string(std::size_t)> grid_titles(const Arguments& a, const Weights& w) {
+  const auto heads = static_cast<std::size_t>(w.grid_heads);
+  const bool colon = std::find(a.index.begin(), a.index.end(), whole_axis) != a.index.end();
+  const std::vector<long long> picked = colon ? resolved_index(a) : std::vector<long long>();
+  return [batch = a.batch, heads, colon, picked](std::size_t k) {
+    if (colon) return "[" + index_tuple(picked, static_cast<long long>(k)) + "]";
+    if (heads > 0) return (batch ? "item " : "layer ") + std::to_string(k / heads) + ", head " + std::to_string(k % heads);
+    return (batch ? "item " : "head ") + std::to_string(k);
+  };
+}
+
+/// --reshape R,C: every row of the maps of `w` (a query's weights over the keys) as an R×C map of
+/// its last R·C weights in row-major order, NumPy's w[q, -R*C:].reshape(R, C): a vision
+/// transformer's patches come after its class (and register) tokens, in row-major order, so
+/// `--index 0,0 --reshape 14,14` of a ViT layer's (h, 197, 197) weights draws head 0's class
+/// token over the 14×14 patches. Maps with fewer than R·C keys but at least R·C queries are
+/// reshaped by column instead (cross-attention from an image's positions to a prompt's tokens:
+/// a map per token). Each map gets a title (its row's or column's label: --rows, --cols or the
+/// CSV's, else "query q" / "key k", after the map's own title in a grid); `said` is given what
+/// was drawn, for the picture's title ("keys 1-196 of each query as 14x14 (row-major)").
+Weights reshaped_maps(const Arguments& a, const Weights& w, std::string& said) {
+  const long long R = a.reshape->first, C = a.reshape->second, n = R * C;
+  const Eigen::MatrixXd& first = w.maps.front();
+  const bool by_rows = first.cols() >= n;
+  if (!by_rows && first.rows() < n) {
+    const auto side = static_cast<long long>(std::sqrt(static_cast<double>(std::max(first.rows(), first.cols()))));
+    throw std::runtime_error("--reshape " + std::to_string(R) + "," + std::to_string(C) + " draws " +
+                             std::to_string(n) + " weights of each row (or column) as a " + std::to_string(R) + "x" +
+                             std::to_string(C) + " map, but '" + a.weights + "' is " + shape_text(first) +
+                             (w.maps.size() > 1 ? " (each of its maps)" : "") +
+                             ": give a grid of at most " + std::to_string(std::max(first.rows(), first.cols())) +
+                             " cells (e.g. " + std::to_string(side) + "," + std::to_string(side) + " for the last " +
+                             std::to_string(side * side) + ")");
+  }
+  std::vector<std::string> labels = by_rows ? w.row_labels : w.col_labels;
+  const std::string& labels_file = by_rows ? a.rows_file : a.cols_file;
+  const attn::Index count = by_rows ? first.rows() : first.cols();
+  if (!labels_file.empty()) {
+    labels = read_tokens(labels_file, by_rows ? "--rows" : "--cols");
+    check_label_count(labels, count, std::string(by_rows ? "--rows '" : "--cols '") + labels_file + "'",
+                      by_rows ? "rows (queries)" : "columns (keys)");
+  }
+  check_limits(a.weights, static_cast<long long>(w.maps.size()) * count, R, C, a);
+  const std::function<std::string(std::size_t)> map_title = grid_titles(a, w);
+  const bool colon = std::find(a.index.begin(), a.index.end(), whole_axis) != a.index.end();
+  const std::vector<long long> picked = colon && !w.stacked ? resolved_index(a) : std::vector<long long>();
+  Weights shaped;
+  for (std::size_t m = 0; m < w.maps.size(); ++m) {
+    for (attn::Index i = 0; i < count; ++i) {
+      const Eigen::MatrixXd& map = w.maps[m];
+      // The last n of the line (row i or column i), in order, filling the R×C map row by row.
+      const Eigen::VectorXd line = by_rows ? Eigen::VectorXd(map.row(i).tail(n).transpose()) : Eigen::VectorXd(map.col(i).tail(n));
+      shaped.maps.push_back(line.reshaped<Eigen::RowMajor>(R, C));
+      std::string title = !labels.empty() ? labels[static_cast<std::size_t>(i)]
+                          : colon && !w.stacked && by_rows ? "[" + index_tuple(picked, i) + "]"  // a row kept by ':'
+                                                           : (by_rows ? "query " : "key ") + std::to_string(i);
+      shaped.titles.push_back(w.stacked ? map_title(m) + ", " + title : title);
+    }
+  }
+  shaped.stacked = shaped.maps.size() > 1;
+  const attn::Index length = by_rows ? first.cols() : first.rows();
+  const std::string what = by_rows ? "keys " : "queries ";
+  said = (length > n ? what + std::to_string(length - n) + "\u2013" + std::to_string(length - 1)
+                     : "all " + std::to_string(n) + " " + what.substr(0, what.size() - 1)) +
+         (shaped.stacked ? (by_rows ? " of each row" : " of each column") : "") + " as " + std::to_string(R) +
+         "\u00d7" + std::to_string(C) + " (row-major)";
+  return shaped;
+}
+
 /// The options of word alignments, each with whether it was given.
 std::vector<std::pair<const char*, bool>> alignment_options(const Arguments& a) {
   return {{"--threshold", a.threshold.has_value()},
@@ -2256,6 +2372,18 @@ int run_weights_titled(const Arguments& a, Weights w, std::ostream& out, std::os
     titled.row_title = blocks(a.row_title, w.pool_rows, "row");
     titled.col_title = blocks(a.col_title, w.pool_cols, "column");
     return run_weights(titled, std::move(w), out);
+  }
+  if (a.reshape) {
+    // The rows' (or columns') labels become the maps' titles, and the picture's title says what
+    // was drawn.
+    Arguments shaped = a;
+    std::string said;
+    Weights maps = reshaped_maps(a, w, said);
+    shaped.reshape.reset();
+    shaped.rows_file.clear();
+    shaped.cols_file.clear();
+    if (a.format != "png") shaped.title = a.title.empty() ? said : a.title + " \u2014 " + said;
+    return run_weights(shaped, std::move(maps), out);
   }
   return run_weights(a, std::move(w), out);
 }
@@ -2568,18 +2696,9 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   }
   if (w.stacked) {
     const auto heads = static_cast<std::size_t>(w.grid_heads);
-    // A grid kept by ':' in --index is along an axis of unknown name: its maps are titled as
-    // NumPy indexes them, "[0, 1]", "[1, 1]" (the ':' replaced by k).
-    const bool colon = std::find(a.index.begin(), a.index.end(), whole_axis) != a.index.end();
-    const std::vector<long long> picked = colon ? resolved_index(a) : std::vector<long long>();
-    const std::vector<std::string> titles =
-        panel_titles(a, w.maps.size(), "'" + a.weights + "' holds", [&a, heads, colon, &picked](std::size_t k) {
-          if (colon) return "[" + index_tuple(picked, static_cast<long long>(k)) + "]";
-          if (heads > 0) {
-            return (a.batch ? "item " : "layer ") + std::to_string(k / heads) + ", head " + std::to_string(k % heads);
-          }
-          return (a.batch ? "item " : "head ") + std::to_string(k);
-        });
+    const std::function<std::string(std::size_t)> default_title =
+        w.titles.empty() ? grid_titles(a, w) : [&w](std::size_t k) { return w.titles[k]; };
+    const std::vector<std::string> titles = panel_titles(a, w.maps.size(), "'" + a.weights + "' holds", default_title);
     if (heads > 0 && a.grid_columns == 0) options.grid_columns = w.grid_heads;  // a row per layer
     check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), static_cast<long long>(w.maps.size()), a, true);
     std::vector<attn::io::HeatmapPanel> panels = attn::io::heatmap_panels(w.maps, titles);

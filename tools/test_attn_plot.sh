@@ -850,6 +850,69 @@ else
     bad "npz bad member"    1 "attn-plot: attn::io::read_npy_array: 'w.npz:arr_0': not a NumPy .npy file" w.npz -o out/new.svg
 fi
 
+# --- --reshape: rows (or columns) as grids of patches (vision transformers) -------------------
+# A ViT layer of 2 heads over 1 class token + 2x3 patches: entry (h, q, k) = h·100 + q·10 + k.
+# Drawn reshaped, each map must be the one NumPy's w[h, q, 1:].reshape(2, 3) gives, written here
+# as its own file (entry (r, c) = h·100 + q·10 + 1 + 3r + c): the same picture, byte for byte.
+if [ -z "$python" ]; then
+    fail "--reshape: python3 is not installed (it writes the arrays)"
+else
+    write_npy vit.npy '(2, 7, 7)' C '<f4' 't[0]*100 + t[1]*10 + t[2]'
+    write_npy vit_1_4.npy '(2, 3)' C '<f4' '144 + 3*t[0] + t[1] - 3'
+    ok "reshape row"            r1.svg   vit.npy --index 1,4 --reshape 2,3 --values --decimals 0 -t same
+    ok "reshape reference"      r2.svg   vit_1_4.npy --values --decimals 0 -t "same — keys 1–6 as 2×3 (row-major)"
+    if cmp -s r1.svg r2.svg; then pass; else fail "reshape row: w[1, 4, 1:].reshape(2, 3) is not the map drawn"; fi
+    # Without a title, the picked part and what was reshaped; the class token's weight (140) left out.
+    ok "reshape titled"         r3.svg   vit.npy --index 1,4 --reshape 2x3 --values --decimals 0
+    if grep -q 'class="title"[^>]*>vit.npy\[1, 4\] — keys 1–6 as 2×3 (row-major)<' r3.svg && grep -q '>row 1, column 0: 144<' r3.svg \
+        && ! grep -q '>140<' r3.svg; then
+        pass
+    else
+        fail "reshape titled: not titled 'vit.npy[1, 4] — keys 1–6 as 2×3 (row-major)', or key 4 not at row 1, column 0"
+    fi
+    write_npy png_ref.npy '(2, 3)' C '<f4' '144 + 3*t[0] + t[1] - 3'
+    ok_png() { rm -f "$2"; if "$plot" "${@:3}" -o "$2" 2>"$work/err" && [ -s "$2" ]; then pass; else fail "$1: $(cat "$work/err")"; fi; }
+    ok_png "reshape png"        r1.png   vit.npy --index 1,4 --reshape 2,3
+    ok_png "reshape png ref"    r2.png   png_ref.npy
+    if cmp -s r1.png r2.png; then pass; else fail "reshape png: not the PNG of w[1, 4, 1:].reshape(2, 3)"; fi
+    # ':' keeps the heads: a map per head, titled as NumPy indexes them.
+    ok "reshape heads"          r4.svg   vit.npy --index :,4 --reshape 2,3 --values --decimals 0
+    if grep -q '>\[0, 4\]<' r4.svg && grep -q '>\[1, 4\]<' r4.svg && grep -q '>row 1, column 0: 44<' r4.svg \
+        && grep -q '>row 1, column 0: 144<' r4.svg && grep -q 'keys 1–6 of each row as 2×3' r4.svg; then
+        pass
+    else
+        fail "reshape heads: w[:, 4] not drawn as two 2x3 maps titled [0, 4] and [1, 4]"
+    fi
+    # A whole 3-D array: a map per head and query; --rows labels the queries.
+    printf 'c\np0\np1\np2\np3\np4\np5\n' >vit_rows.txt
+    ok "reshape stack"          r5.svg   vit.npy --reshape 2,3 --values --decimals 0 -r vit_rows.txt
+    if grep -q '>head 1, p5<' r5.svg && grep -q '>head 0, c<' r5.svg && grep -q '>row 0, column 2: 163<' r5.svg \
+        && [ "$(grep -o 'class="panel-title"' r5.svg | wc -l)" -eq 14 ]; then
+        pass
+    else
+        fail "reshape stack: not 14 maps titled 'head h, <query label>'"
+    fi
+    # Cross-attention from a 2x3 image to 2 tokens (6 x 2, fewer keys than cells): a map per
+    # token, titled by --cols; entry (q, k) = q·10 + k, so token 1's map is 1, 11, 21 / 31, 41, 51.
+    write_npy cross.npy '(6, 2)' C '<f8' 't[0]*10 + t[1]'
+    printf 'a cat\n,\n' >cross_cols.txt
+    ok "reshape columns"        r6.svg   cross.npy --reshape 2,3 --values --decimals 0 -c cross_cols.txt
+    if grep -q '>a cat<' r6.svg && grep -q '>,<' r6.svg && grep -q '>row 1, column 2: 51<' r6.svg \
+        && grep -q '>row 0, column 1: 10<' r6.svg && grep -q 'all 6 queries of each column as 2×3' r6.svg; then
+        pass
+    else
+        fail "reshape columns: not a 2x3 map per token, titled by --cols"
+    fi
+    bad "reshape too big"     1 "--reshape 3,3 draws 9 weights of each row (or column) as a 3x3 map, but 'vit.npy' is 7x7 (each of its maps): give a grid of at most 7 cells (e.g. 2,2 for the last 4)" vit.npy --reshape 3,3 -o out/new.svg
+    bad "reshape one size"    2 "--reshape needs the rows and columns of the grid, R,C" vit.npy --reshape 6 -o out/new.svg
+    bad "reshape zero"        2 "--reshape" vit.npy --reshape 0,6 -o out/new.svg
+    bad "reshape html"        2 "--reshape draws rows as grids of cells: it is for svg and png pictures, not html output" vit.npy --reshape 2,3 -o out/new.html
+    bad "reshape view"        2 "--reshape draws rows as grids of cells: it is for svg and png pictures, not --view" --view vit.npy --reshape 2,3 -o out/new.html
+    bad "reshape truth"       2 "--truth cannot be used with --reshape, which draws each row of the weights as a map of its own" vit.npy --reshape 2,3 --truth vit.npy -o out/new.svg
+    bad "reshape max maps"    1 "more than --max-maps 10" vit.npy --reshape 2,3 --max-maps 10 -o out/new.svg
+    bad "reshape png grid"    1 "a PNG holds one map" vit.npy --index 0 --reshape 2,3 -o out/new.png
+fi
+
 # --- NumPy .npz archives (tests/fixtures/npz/, written by np.savez and np.savez_compressed) ----
 npz="$src/tests/fixtures/npz"
 mkdir -p npz_tmp

@@ -278,6 +278,67 @@ TEST_CASE("svg: long labels are cut with an ellipsis and keep the full text in a
   CHECK(attn::io::detail::truncated(ksha + tri + "\xE0\xA4\xAF" + "!!", 3) == ksha + tri + "\xE2\x80\xA6");
 }
 
+TEST_CASE("svg: shared_scale false gives each map of a grid or pair its own scale and colour bar", "[io][svg][xmllint]") {
+  // Head h is example() times h + 1: on one scale only head 5 reaches the top colour; on a
+  // scale per map every head does, where example() is 1.0.
+  std::vector<Eigen::MatrixXd> heads;
+  for (int h = 0; h < 6; ++h) heads.push_back(example(4, 5) * static_cast<double>(h + 1));
+  attn::io::HeatmapOptions options;
+  options.colorbar_label = "weight";
+  options.shared_scale = false;
+  const std::vector<attn::io::HeatmapPanel> panels = attn::io::heatmap_panels(heads);
+  const std::string grid = attn::io::heatmap_grid_svg(panels, options);
+  ATTN_CHECK_WELL_FORMED(grid);
+  const auto top_cells = static_cast<std::size_t>((example(4, 5).array() == 1.0).count());
+  CHECK(top_cells > 0);
+  CHECK(count(grid, "fill=\"#fde725\"") == 6 * top_cells);
+  CHECK(count(grid, "<g class=\"colorbar\">") == 6);
+  CHECK(count(grid, "class=\"colorbar-label\"") == 6);
+  CHECK(count(grid, "<linearGradient") == 1);  // one gradient, filling every bar
+  CHECK(grid.find("a scale per map") != std::string::npos);
+  CHECK(grid.find("scale [") == std::string::npos);
+  // Each bar is labelled with its own map's range: head 0 tops at 1, head 5 at 6.
+  CHECK(grid.find(">1.0</text>") != std::string::npos);
+  CHECK(grid.find(">6</text>") != std::string::npos);
+  // Every bar lies between its map's right edge and the next panel's left edge.
+  const auto numbers_after = [&grid](const std::string& key) {
+    std::vector<double> values;
+    for (auto at = grid.find(key); at != std::string::npos; at = grid.find(key, at + 1)) {
+      values.push_back(std::stod(grid.substr(at + key.size())));
+    }
+    return values;
+  };
+  const std::vector<double> bars = numbers_after("<g class=\"colorbar\">\n<rect x=\"");
+  REQUIRE(bars.size() == 6);
+  const double shared_width = [&] {
+    attn::io::HeatmapOptions shared = options;
+    shared.shared_scale = true;
+    const std::string one = attn::io::heatmap_grid_svg(panels, shared);
+    CHECK(count(one, "<g class=\"colorbar\">") == 1);
+    return std::stod(one.substr(one.find("width=\"", one.find("<svg ")) + 7));
+  }();
+  const double width = std::stod(grid.substr(grid.find("width=\"", grid.find("<svg ")) + 7));
+  CHECK(width > 0.5 * shared_width);
+  for (const double x : bars) CHECK(x + 10 < width);
+  // A lone vmin fixes that end of every map's scale: 0 to each map's largest value.
+  options.vmin = 0.0;
+  const std::string from_zero = attn::io::heatmap_grid_svg(panels, options);
+  CHECK(count(from_zero, "fill=\"#fde725\"") == 6 * top_cells);
+  CHECK(count(from_zero, ">0.0</text>") + count(from_zero, ">0</text>") >= 6);
+  // A pair: the truth on 0..1, a soft alignment peaking at 0.1 on its own 0..0.1.
+  attn::io::HeatmapPanel truth{Eigen::MatrixXd::Identity(3, 3), "truth", {}, {}};
+  attn::io::HeatmapPanel soft{Eigen::MatrixXd::Identity(3, 3) * 0.1, "attention", {}, {}};
+  attn::io::HeatmapOptions pair_options;
+  pair_options.shared_scale = false;
+  const std::string pair = attn::io::heatmap_pair_svg(truth, soft, pair_options);
+  ATTN_CHECK_WELL_FORMED(pair);
+  CHECK(count(pair, "fill=\"#fde725\"") == 6);  // both diagonals at the top of their scales
+  CHECK(count(pair, "<g class=\"colorbar\">") == 2);
+  CHECK(count(attn::io::heatmap_pair_svg(truth, soft), "fill=\"#fde725\"") == 3);  // shared: the truth's only
+  // A single map has one scale either way.
+  CHECK(attn::io::heatmap_svg(example(3, 3), pair_options) == attn::io::heatmap_svg(example(3, 3)));
+}
+
 TEST_CASE("svg: printed values appear only when the cells can hold them", "[io][svg]") {
   attn::io::HeatmapOptions options;
   options.show_values = true;

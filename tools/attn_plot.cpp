@@ -70,7 +70,8 @@ usage: attn-plot [OPTIONS] WEIGHTS -o OUTPUT
 
 WEIGHTS is a NumPy .npy file, an array of a NumPy .npz archive, or a CSV file:
   .npy  0-D, 1-D (one row) or 2-D (Tq x Tk: rows are queries, columns are keys) gives one map;
-        3-D (n x Tq x Tk), e.g. per-head weights, gives a grid of n maps on one colour scale;
+        3-D (n x Tq x Tk), e.g. per-head weights, gives a grid of n maps on one colour scale
+        (or one each: --color-scale per-map);
         4-D (L x h x Tq x Tk, Hugging Face's attentions of one item stacked; also L x 1 x h x
         Tq x Tk) an svg grid with a row per layer, "layer l, head i";
         more axes: pick a map or a grid with --index (leading axes of size 1 are dropped).
@@ -148,9 +149,17 @@ Options:
                            and drawn as shapes, see --raster)
       --decimals N         decimals of printed weights (svg: of --values, default 2; html: 3)
       --colorbar-label T   svg: label beside the colour bar (e.g. "weight")
+      --color-scale shared|per-map
+                           svg grids (3-D WEIGHTS, --reshape) and --truth pairs: one colour
+                           scale for all maps (shared, the default: colours compare across
+                           maps) or one per map, from its own smallest to largest weight (--vmin
+                           / --vmax still fix that end of each), each with its own colour bar:
+                           a weak head, or a soft alignment beside a one-hot truth, then shows
+                           its pattern
       --no-colorbar        svg: leave the colour bar out
       --truth FILE         svg: a second map of the same shape (.npy or .csv), e.g. the ground
-                           truth alignment, drawn with the first on one colour scale
+                           truth alignment, drawn with the first on one colour scale (or
+                           one each: --color-scale per-map)
       --layout auto|beside|under  the --truth map and the weights side by side or one
                            under the other (default auto: under for wide maps, at least 4
                            times as many columns as rows such as 1 x T strips; beside others)
@@ -209,8 +218,8 @@ Options:
                            a map per token titled by --cols. Each map is titled by its row's
                            (column's) label (--rows, --cols), else "query q" ("key k");
                            the title says which weights were drawn; all maps share one
-                           colour scale. Not with --truth, --mask, --leaked, --bars,
-                           --hist or --pool
+                           colour scale (--color-scale per-map: one each). Not with --truth,
+                           --mask, --leaked, --bars, --hist or --pool
       --max-maps N         refuse inputs with more than N maps (default 1024)
       --max-cells N        refuse inputs with more than N cells over all maps (default 4194304);
                            a 2-D float .npy above it is pooled instead (--pool); hard links
@@ -386,6 +395,7 @@ struct Arguments {
   std::optional<int> decimals;
   std::string colorbar_label;
   bool colorbar = true;
+  std::string color_scale = "shared";  // --color-scale shared|per-map
   std::string truth;
   std::string layout = "auto";
   std::optional<std::vector<std::string>> panel_titles;
@@ -696,6 +706,11 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.decimals = static_cast<int>(parse_integer(arg, value(), 0, 10));
     } else if (arg == "--colorbar-label") {
       a.colorbar_label = value();
+    } else if (arg == "--color-scale") {
+      a.color_scale = value();
+      if (a.color_scale != "shared" && a.color_scale != "per-map") {
+        throw usage_error("--color-scale must be shared or per-map, not '" + a.color_scale + "'");
+      }
     } else if (arg == "--no-colorbar") {
       flag();
       a.colorbar = false;
@@ -928,6 +943,10 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     throw usage_error("--hist takes the range of its bins from --vmin and --vmax together: give both or neither");
   }
   check_animation_arguments(a);
+  if (a.color_scale != "shared" && (a.view || a.animate || a.format != "svg" || a.bars || a.hist || !a.gold.empty())) {
+    throw usage_error("--color-scale per-map gives each map of an svg grid (3-D WEIGHTS, --reshape) or --truth pair "
+                      "a colour scale and colour bar of its own: it is for svg heatmaps");
+  }
   if (a.reshape) {
     // Each row becomes a map of its own: what draws or labels a row, or the map as it is, has
     // nothing to apply to.
@@ -1519,6 +1538,7 @@ attn::io::HeatmapOptions heatmap_options(const Arguments& a, const std::vector<s
   if (a.decimals) options.value_decimals = *a.decimals;
   options.colorbar = a.colorbar;
   options.colorbar_label = a.colorbar_label;
+  options.shared_scale = a.color_scale == "shared";
   options.max_map_size = a.max_size;
   options.raster = a.raster == "always"  ? attn::io::HeatmapRaster::always
                    : a.raster == "never" ? attn::io::HeatmapRaster::never
@@ -2328,7 +2348,10 @@ int run_inputs(const Arguments& a, std::ostream& out, std::ostream& err) {
     check_animation_options(a);
     return run_animation(a, out);
   }
-  if (!a.gold.empty() || is_alignment_file(a.weights)) return run_alignment(a, out, err);
+  if (!a.gold.empty() || is_alignment_file(a.weights)) {
+    if (a.color_scale != "shared") throw usage_error("--color-scale per-map is for grids and --truth pairs of weights, not word alignments");
+    return run_alignment(a, out, err);
+  }
   // Options of the word alignments would be silently ignored by the other pictures.
   refuse_given(alignment_options(a),
                " is for word alignments (--gold, or an alignment file as WEIGHTS), not for '" + a.weights + "'");
@@ -2643,7 +2666,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   }
   if (!w.stacked && a.truth.empty()) {
     refuse_given({{"--layout", a.layout != "auto"}, {"--panel-titles", a.panel_titles.has_value()},
-                  {"--grid-columns", a.grid_columns != 0}},
+                  {"--grid-columns", a.grid_columns != 0}, {"--color-scale", a.color_scale != "shared"}},
                  " is for a grid (3-D WEIGHTS) or a pair (--truth), but '" + a.weights + "' is one map (-t titles it)");
   } else if (a.truth.empty()) {
     refuse_given({{"--layout", a.layout != "auto"}}, " says where the --truth map goes: give --truth");

@@ -911,6 +911,28 @@ else
     bad "reshape truth"       2 "--truth cannot be used with --reshape, which draws each row of the weights as a map of its own" vit.npy --reshape 2,3 --truth vit.npy -o out/new.svg
     bad "reshape max maps"    1 "more than --max-maps 10" vit.npy --reshape 2,3 --max-maps 10 -o out/new.svg
     bad "reshape png grid"    1 "a PNG holds one map" vit.npy --index 0 --reshape 2,3 -o out/new.png
+    # --color-scale per-map: each token's map on its own scale and colour bar (token 0's weights,
+    # 0..50, would otherwise set the colours of token 1's, 1..51, nearly alike: here, 6 of 12
+    # cells of each map are in the top half of its own scale).
+    ok "per-map scale"          r7.svg   cross.npy --reshape 2,3 -c cross_cols.txt --color-scale per-map
+    if [ "$(grep -c '<g class="colorbar">' r7.svg)" -eq 2 ] && grep -q 'a scale per map' r7.svg \
+        && [ "$(grep -o 'fill="#fde725"' r7.svg | wc -l)" -eq 2 ]; then
+        pass
+    else
+        fail "per-map scale: not two maps each with its own colour bar, each reaching the top colour"
+    fi
+    ok "shared scale"           r8.svg   cross.npy --reshape 2,3 -c cross_cols.txt
+    if [ "$(grep -c '<g class="colorbar">' r8.svg)" -eq 1 ] && [ "$(grep -o 'fill="#fde725"' r8.svg | wc -l)" -eq 1 ]; then
+        pass
+    else
+        fail "shared scale: not one colour bar, the top colour in one cell"
+    fi
+    ok "per-map pair"           r9.svg   vit_1_4.npy --truth png_ref.npy --color-scale per-map
+    bad "per-map one map"     2 "--color-scale is for a grid (3-D WEIGHTS) or a pair (--truth), but 'vit_1_4.npy' is one map" vit_1_4.npy --color-scale per-map -o out/new.svg
+    bad "per-map html"        2 "--color-scale per-map gives each map of an svg grid (3-D WEIGHTS, --reshape) or --truth pair a colour scale and colour bar of its own: it is for svg heatmaps" vit.npy --color-scale per-map -o out/new.html
+    bad "per-map png"         2 "it is for svg heatmaps" vit.npy --index 0,0 --color-scale per-map -o out/new.png
+    bad "per-map view"        2 "it is for svg heatmaps" --view vit.npy --color-scale per-map -o out/new.html
+    bad "per-map value"       2 "--color-scale must be shared or per-map, not 'each'" vit.npy --color-scale each -o out/new.svg
 fi
 
 # --- NumPy .npz archives (tests/fixtures/npz/, written by np.savez and np.savez_compressed) ----

@@ -317,6 +317,62 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
   out += "</g>\n";
 }
 
+/// The colour map's gradient, `id` (the colour bars fill with it; defined once per picture).
+inline void svg_colorbar_gradient(std::string& out, const std::string& id, const HeatmapOptions& options) {
+  out += "<defs><linearGradient id=\"";
+  append_xml_escaped(out, id);
+  out += "\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">\n";
+  for (int k = 0; k <= 32; ++k) {
+    const double t = k / 32.0;
+    const Rgb c = colormap_color(options.colormap, options.reverse_colormap ? 1.0 - t : t);
+    out += "<stop offset=\"" + format_coordinate(t, 4) + "\" stop-color=\"" + css_color(c) + "\"/>\n";
+  }
+  out += "</linearGradient></defs>\n";
+}
+
+/// The ticks of a colour bar over a scale, as drawn.
+struct ColorbarTicks {
+  std::vector<double> values;
+  std::vector<std::string> texts;
+  std::size_t chars = 1;  // of the widest text
+};
+inline ColorbarTicks colorbar_ticks(const HeatmapScale& scale) {
+  ColorbarTicks ticks;
+  int decimals = 0;
+  ticks.values = nice_ticks(scale.vmin, scale.vmax, decimals);
+  ticks.texts = tick_labels(ticks.values, decimals);
+  for (const std::string& t : ticks.texts) ticks.chars = std::max(ticks.chars, t.size());
+  return ticks;
+}
+/// A colour bar: the gradient `id` over `scale`, `width`×`height` at (x, top), its ticks (in
+/// `tick_font`) on the right and options.colorbar_label beyond them, `tick_chars` character cells
+/// of the picture's font (`tick_font` / 0.9) further right.
+inline void svg_colorbar(std::string& out, const std::string& id, double x, double top, double width, double height,
+                         const HeatmapScale& scale, const ColorbarTicks& ticks, std::size_t tick_chars, double tick_font,
+                         const HeatmapOptions& options) {
+  out += "<g class=\"colorbar\">\n";
+  out += "<rect x=\"" + svg_num(x) + "\" y=\"" + svg_num(top) + "\" width=\"" + svg_num(width) + "\" height=\"" +
+         svg_num(height) + "\" fill=\"url(#";
+  append_xml_escaped(out, id);
+  out += ")\" stroke=\"#404040\" stroke-width=\"0.5\"/>\n";
+  out += "<g class=\"ticks\" font-size=\"" + svg_num(tick_font) + "\">\n";
+  for (std::size_t k = 0; k < ticks.values.size(); ++k) {
+    const double y = top + height - scale_fraction(ticks.values[k], scale.vmin, scale.vmax) * height;
+    out += "<path d=\"M" + svg_num(x + width) + " " + svg_num(y) + "h4\" stroke=\"#404040\"/>";
+    out += "<text x=\"" + svg_num(x + width + 6) + "\" y=\"" + svg_num(y) + "\" dy=\"0.35em\">" + ticks.texts[k] +
+           "</text>\n";
+  }
+  out += "</g>\n";
+  if (!options.colorbar_label.empty()) {
+    const double label_x = x + width + 6 + static_cast<double>(tick_chars) * svg_char_width(tick_font / 0.9) + tick_font / 0.9;
+    svg_label(out,
+              "class=\"colorbar-label\" transform=\"translate(" + svg_num(label_x) + "," + svg_num(top + height / 2) +
+                  ") rotate(-90)\" text-anchor=\"middle\"",
+              options.colorbar_label, 0);
+  }
+  out += "</g>\n";
+}
+
 inline std::string svg_render(const std::vector<PanelView>& panels, const HeatmapOptions& options, const char* who) {
   ATTN_CHECK(options.max_map_size > 0 && std::isfinite(options.max_map_size),
              std::string(who) + ": options.max_map_size (" + format_number(options.max_map_size, -1) + ") must be > 0");
@@ -335,9 +391,28 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
              std::string(who) + ": options.index_block_rows (" + std::to_string(options.index_block_rows) +
                  ") and index_block_cols (" + std::to_string(options.index_block_cols) + ") must be >= 1");
 
+  // One colour scale for every map, or with options.shared_scale false one per map, each with
+  // a colour bar of its own right of the map (inside its panel) instead of the picture's one.
+  const bool per_map = !options.shared_scale && panels.size() > 1;
   const HeatmapScale scale = heatmap_scale(panels, options, who);
-  const HeatmapLayout layout = heatmap_layout(panels, options);
+  std::vector<HeatmapScale> scales;
+  std::vector<ColorbarTicks> map_ticks;
+  std::size_t map_tick_chars = 1;
+  if (per_map) {
+    for (const PanelView& panel : panels) {
+      scales.push_back(heatmap_scale({panel}, options, who));
+      map_ticks.push_back(colorbar_ticks(scales.back()));
+      map_tick_chars = std::max(map_tick_chars, map_ticks.back().chars);
+    }
+  }
+  HeatmapLayout layout = heatmap_layout(panels, options);
   const double font = layout.font;
+  const double map_bar_width = 10;
+  const double map_bar_block = per_map && options.colorbar
+                                   ? 8 + map_bar_width + 6 + static_cast<double>(map_tick_chars) * svg_char_width(font) +
+                                         (options.colorbar_label.empty() ? 0 : font * 1.6)
+                                   : 0;
+  layout.box_width += map_bar_block;  // (after the map and its leaked column, before the gap)
   const double margin = 8;
   const double title_height = options.title.empty() ? 0 : font * 1.4 * 1.3 + 8;
   const double grid_width = layout.box_width * static_cast<double>(layout.grid_columns);
@@ -346,30 +421,28 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
       margin + title_height + layout.panel_title_height + layout.col_axis_height + layout.col_label_height;
 
   // Colour bar: beside the first row of maps, at least 100 px tall.
-  int tick_decimals = 0;
-  const std::vector<double> ticks = nice_ticks(scale.vmin, scale.vmax, tick_decimals);
-  const std::vector<std::string> tick_texts = tick_labels(ticks, tick_decimals);
-  std::size_t tick_chars = 1;
-  for (const std::string& t : tick_texts) tick_chars = std::max(tick_chars, t.size());
+  const ColorbarTicks bar_ticks = colorbar_ticks(scale);
+  const std::size_t tick_chars = bar_ticks.chars;
   const double bar_x = margin + grid_width + (panels.size() > 1 ? 4 : 16);
   const double bar_width = 14;
   const double bar_height = std::max(100.0, layout.map_height);
   const double bar_top = first_map_top;
-  const double bar_block = options.colorbar ? (bar_x - margin - grid_width) + bar_width + 6 +
+  const bool shared_bar = options.colorbar && !per_map;
+  const double bar_block = shared_bar ? (bar_x - margin - grid_width) + bar_width + 6 +
                                                   static_cast<double>(tick_chars) * svg_char_width(font) +
                                                   (options.colorbar_label.empty() ? 0 : font * 1.6)
                                             : 0;
   // The legend under the colour bar (or right of the maps): a hatched swatch for masked cells,
   // then a light grey one (crossed, as the cells of maps drawn as vectors) for NaN cells, each
   // only when some map has such a cell.
-  const double legend_x = options.colorbar ? bar_x : margin + grid_width + 8;
-  const double legend_y = options.colorbar ? bar_top + bar_height + font + 6 : first_map_top;
+  const double legend_x = shared_bar ? bar_x : margin + grid_width + 8;
+  const double legend_y = shared_bar ? bar_top + bar_height + font + 6 : first_map_top;
   const double nan_legend_y = legend_y + (layout.any_masked ? 20 : 0);
   const double legend_chars = layout.any_masked ? 6 : layout.any_nan ? 3 : 0;  // "masked", "NaN"
   const double legend_width =
       legend_chars > 0 ? legend_x + 14 + 6 + legend_chars * svg_char_width(font) - margin - grid_width : 0;
   double height = margin + title_height + grid_height + margin;
-  if (options.colorbar) height = std::max(height, bar_top + bar_height + font + margin);
+  if (shared_bar) height = std::max(height, bar_top + bar_height + font + margin);
   if (layout.any_masked) height = std::max(height, legend_y + 14 + margin);
   if (layout.any_nan) height = std::max(height, nan_legend_y + 14 + margin);
   height = std::ceil(height);
@@ -388,7 +461,9 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
            options.fragment);
   out += "<desc>attn heatmap: " + std::to_string(panels.size()) + (panels.size() == 1 ? " map" : " maps") +
          ", colour map " + colormap_name(options.colormap) + (options.reverse_colormap ? " (reversed)" : "") +
-         ", scale [" + format_number(scale.vmin, -1) + ", " + format_number(scale.vmax, -1) + "]</desc>\n";
+         (per_map ? std::string(", a scale per map")
+                  : ", scale [" + format_number(scale.vmin, -1) + ", " + format_number(scale.vmax, -1) + "]") +
+         "</desc>\n";
   out += "<rect class=\"background\" width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
   if (layout.any_masked) svg_masked_pattern(out, options.id_prefix + "-masked");
   if (!options.title.empty()) {
@@ -398,44 +473,24 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
                   "\" text-anchor=\"middle\" font-size=\"" + svg_num(font * 1.4) + "\" font-weight=\"bold\"",
               options.title, 0);
   }
+  const std::string gradient = options.id_prefix + "-colorbar";
+  if (options.colorbar) svg_colorbar_gradient(out, gradient, options);
   for (std::size_t k = 0; k < panels.size(); ++k) {
     const auto column = static_cast<Index>(k) % layout.grid_columns;
     const auto row = static_cast<Index>(k) / layout.grid_columns;
-    svg_panel(out, panels[k], options, layout, scale, margin + layout.box_width * static_cast<double>(column),
-              margin + title_height + layout.box_height * static_cast<double>(row));
+    const double x0 = margin + layout.box_width * static_cast<double>(column);
+    const double y0 = margin + title_height + layout.box_height * static_cast<double>(row);
+    svg_panel(out, panels[k], options, layout, per_map ? scales[k] : scale, x0, y0);
+    if (per_map && options.colorbar) {  // the map's own colour bar, as tall as its map (at least 40 px)
+      const double map_top = y0 + layout.panel_title_height + layout.col_axis_height + layout.col_label_height;
+      const double map_x = x0 + layout.row_axis_width + layout.row_label_width + layout.map_width + layout.leak_width;
+      svg_colorbar(out, gradient, map_x + 8, map_top, map_bar_width,
+                   std::max(40.0, layout.cell * static_cast<double>(panels[k].values->rows())), scales[k], map_ticks[k],
+                   map_tick_chars, font * 0.9, options);
+    }
   }
-
-  if (options.colorbar) {
-    const std::string id = options.id_prefix + "-colorbar";
-    out += "<g class=\"colorbar\">\n<defs><linearGradient id=\"";
-    append_xml_escaped(out, id);
-    out += "\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">\n";
-    for (int k = 0; k <= 32; ++k) {
-      const double t = k / 32.0;
-      const Rgb c = colormap_color(options.colormap, options.reverse_colormap ? 1.0 - t : t);
-      out += "<stop offset=\"" + format_coordinate(t, 4) + "\" stop-color=\"" + css_color(c) + "\"/>\n";
-    }
-    out += "</linearGradient></defs>\n";
-    out += "<rect x=\"" + svg_num(bar_x) + "\" y=\"" + svg_num(bar_top) + "\" width=\"" + svg_num(bar_width) +
-           "\" height=\"" + svg_num(bar_height) + "\" fill=\"url(#";
-    append_xml_escaped(out, id);
-    out += ")\" stroke=\"#404040\" stroke-width=\"0.5\"/>\n";
-    out += "<g class=\"ticks\" font-size=\"" + svg_num(font * 0.9) + "\">\n";
-    for (std::size_t k = 0; k < ticks.size(); ++k) {
-      const double y = bar_top + bar_height - scale_fraction(ticks[k], scale.vmin, scale.vmax) * bar_height;
-      out += "<path d=\"M" + svg_num(bar_x + bar_width) + " " + svg_num(y) + "h4\" stroke=\"#404040\"/>";
-      out += "<text x=\"" + svg_num(bar_x + bar_width + 6) + "\" y=\"" + svg_num(y) + "\" dy=\"0.35em\">" +
-             tick_texts[k] + "</text>\n";
-    }
-    out += "</g>\n";
-    if (!options.colorbar_label.empty()) {
-      const double x = bar_x + bar_width + 6 + static_cast<double>(tick_chars) * svg_char_width(font) + font;
-      svg_label(out,
-                "class=\"colorbar-label\" transform=\"translate(" + svg_num(x) + "," +
-                    svg_num(bar_top + bar_height / 2) + ") rotate(-90)\" text-anchor=\"middle\"",
-                options.colorbar_label, 0);
-    }
-    out += "</g>\n";
+  if (shared_bar) {
+    svg_colorbar(out, gradient, bar_x, bar_top, bar_width, bar_height, scale, bar_ticks, tick_chars, font * 0.9, options);
   }
   if (layout.any_masked) {
     out += "<g class=\"legend\"><rect x=\"" + svg_num(legend_x) + "\" y=\"" + svg_num(legend_y) +

@@ -73,6 +73,12 @@ struct HeatmapOptions {
   std::optional<double> vmax;
   bool colorbar = true;                 ///< draw the colour bar with its ticks
   std::string colorbar_label;           ///< e.g. "weight", beside the colour bar; empty: none
+  /// One colour scale for every map of a grid or pair (true, the default: colours compare across
+  /// maps), or false: each map its own, from its own smallest to largest value (vmin / vmax,
+  /// where set, still fix that end of every map's scale: vmin = 0 gives each map 0 to its
+  /// largest weight, prompt-to-prompt's per-token maps), with a colour bar of its own right of
+  /// the map. A single map has one scale either way.
+  bool shared_scale = true;
   bool show_values = false;             ///< print each value in its cell (vector cells big enough)
   int value_decimals = 2;               ///< decimals of printed values, 0..10
   double max_map_size = 720;            ///< the maps together span at most this along each axis

@@ -2266,7 +2266,19 @@ Weights reshaped_maps(const Arguments& a, const Weights& w, std::string& said) {
     check_label_count(labels, count, std::string(by_rows ? "--rows '" : "--cols '") + labels_file + "'",
                       by_rows ? "rows (queries)" : "columns (keys)");
   }
-  check_limits(a.weights, static_cast<long long>(w.maps.size()) * count, R, C, a);
+  const long long maps = static_cast<long long>(w.maps.size()) * count;
+  if (maps > a.max_maps) {
+    const std::string what = by_rows ? " rows" : " columns";
+    throw std::runtime_error("--reshape " + std::to_string(R) + "," + std::to_string(C) + " draws each of the " +
+                             std::to_string(count) + what + " of '" + a.weights + "'" +
+                             (w.maps.size() > 1 ? " (" + std::to_string(w.maps.size()) + " maps)" : std::string()) +
+                             " as a map: " + std::to_string(maps) + " maps, more than --max-maps " +
+                             std::to_string(a.max_maps) +
+                             (by_rows ? ": pick the rows to draw with --index (e.g. --index :,0, row 0 of every map)"
+                                      : ": pick the map to draw with --index") +
+                             ", or raise --max-maps");
+  }
+  check_limits(a.weights, maps, R, C, a);
   const std::function<std::string(std::size_t)> map_title = grid_titles(a, w);
   const bool colon = std::find(a.index.begin(), a.index.end(), whole_axis) != a.index.end();
   const std::vector<long long> picked = colon && !w.stacked ? resolved_index(a) : std::vector<long long>();

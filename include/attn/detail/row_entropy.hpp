@@ -24,6 +24,15 @@ EIGEN_ALWAYS_INLINE Lanes<Scalar> entropy_terms(const Lanes<Scalar>& x) {
   return x * x.max(tiny).log() + x.min(Scalar(0)).sqrt();
 }
 
+/// A row's entropy from its sum of terms: never -0, and a NaN is the one quiet NaN. The NaN's
+/// bits otherwise depend on the code the compiler made of the lanes (0x7fc00000 from one layout
+/// of a chunk and 0xffffffff from the other at GCC -O1), and a row must have the same bits in
+/// any chunk.
+template <typename Scalar>
+EIGEN_ALWAYS_INLINE Scalar entropy_result(Scalar sum) {
+  return sum != sum ? std::numeric_limits<Scalar>::quiet_NaN() : sum + Scalar(0);
+}
+
 /// Entropy in nats, H_i = -Σ_j w_ij·log(w_ij), of the rows `[i0, i0 + n)` (n ≤ chunk_rows) of
 /// Tq×Tk weights over the keys `mask` lets each see, and, when `argmax` is not null, each row's
 /// first largest visible positive weight's key (-1: none). `load(j, x)` fills the lanes x(l),
@@ -76,7 +85,7 @@ void entropy_chunk(Index i0, Index n, Index tq, Index tk, const Mask& mask, Load
       }
     }
     for (Index l = 0; l < n; ++l) {
-      entropy[l] = sum[l] + Scalar(0);  // never -0
+      entropy[l] = entropy_result(sum[l]);
       if (argmax != nullptr) argmax[l] = arg[l];
     }
     return;
@@ -100,7 +109,7 @@ void entropy_chunk(Index i0, Index n, Index tq, Index tk, const Mask& mask, Load
     }
   }
   for (Index l = 0; l < n; ++l) {
-    entropy[l] = sum(l) + Scalar(0);  // never -0
+    entropy[l] = entropy_result(sum(l));
     if (argmax != nullptr) argmax[l] = arg[l];
   }
 }

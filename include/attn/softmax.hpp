@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <optional>
@@ -169,6 +171,29 @@ using SumScalar = std::conditional_t<std::is_same<Scalar, float>::value, double,
 template <typename Scalar>
 using Lanes = Eigen::Array<Scalar, chunk_rows<Scalar>(), 1>;
 
+/// x(l) = -inf where shown[l] is false, for the lanes l < chunk_rows (x is left as it is where
+/// shown[l] is true, NaN included): an explicit mask matrix's column of a chunk, applied
+/// without a branch per lane. On the scalars' bits (all ones where shown, selects x, else the
+/// bits of -inf), in plain loops over a fixed count, which GCC and Clang vectorise; a branch
+/// per lane, or Eigen 3.4's select (scalar by scalar), made the softmax of a call with an
+/// explicit matrix 2.5 times that of one without (T = 4096, d = 64, float).
+template <typename Scalar>
+EIGEN_ALWAYS_INLINE void hide_unshown(Scalar* x, const bool* shown) {
+  constexpr Index B = chunk_rows<Scalar>();
+  using Bits = std::conditional_t<sizeof(Scalar) == 4, std::uint32_t, std::uint64_t>;
+  static_assert(sizeof(Bits) == sizeof(Scalar), "attn: hide_unshown takes float or double");
+  const Scalar neg_inf = -std::numeric_limits<Scalar>::infinity();
+  Bits hidden;
+  std::memcpy(&hidden, &neg_inf, sizeof hidden);
+  Bits bits[B];
+  std::memcpy(bits, x, sizeof bits);
+  for (Index l = 0; l < B; ++l) {
+    const Bits keep = Bits(0) - static_cast<Bits>(shown[l]);  // all ones where shown
+    bits[l] = (bits[l] & keep) | (hidden & ~keep);
+  }
+  std::memcpy(x, bits, sizeof bits);
+}
+
 /// e = exp(x - shift) lane by lane, exactly 0 where x - shift is -inf; `floor` is
 /// exp_floor<Scalar>(). Eigen's packet exp clamps its argument, so exp(-inf) comes out as
 /// exp(lower clamp), about 1e-38 in float, not 0: subtracting that floor makes every e at or
@@ -206,7 +231,7 @@ EIGEN_ALWAYS_INLINE void for_each_lanes(Scalar* p, Index n, F&& f) {
   }
 }
 
-/// Calls f(g, x) on the lanes x (in place) of chunks [c0, c0 + G) of the columns [j0, j1) of a
+/// Calls f(g, x, j) on the lanes x (in place) of chunks [c0, c0 + G) of the columns [j0, j1) of a
 /// block whose chunks are all whole, column by column (`col0`: chunk 0 of column 0, `stride`
 /// scalars between columns); `acc(g)` is then each chunk's state, kept in registers by the
 /// caller's fixed-size arrays. softmax_rows' sweep over the columns every row of a block sees.
@@ -217,7 +242,7 @@ EIGEN_ALWAYS_INLINE void sweep_whole_chunks(Scalar* col0, Index stride, Index c0
     Scalar* p = col0 + j * stride + c0 * B;
     for (int g = 0; g < G; ++g) {
       Eigen::Map<Lanes<Scalar>> x(p + g * B);
-      f(g, x);
+      f(g, x, j);
     }
   }
 }
@@ -294,13 +319,14 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
   s.block(i0 - row0, last, i1 - i0, tk - last).setZero();
 
   // Columns [whole0, whole1) are seen by every row of the block (the last row's band starts
-  // last, the first row's ends first), and when there is no explicit matrix and every chunk is
-  // whole (rows a multiple of chunk_rows), the passes sweep them in groups of up to 4 chunks
-  // with the chunks' state in registers (sweep_whole_chunks), without the per-column band and
-  // mask checks: the same operations on every lane, in the same order, so the same bits.
-  // Measured (bench/, d = 64, float, one thread, parts of 32 and 64 rows): the softmax took
-  // about a fifth of an output-only call, a third of it in those per-column checks.
-  const bool whole = !m && (i1 - i0) % B == 0;
+  // last, the first row's ends first), and when every chunk is whole (rows a multiple of
+  // chunk_rows), the passes sweep them in groups of up to 4 chunks with the chunks' state in
+  // registers (sweep_whole_chunks), without the per-column band checks (pass 1 still reads an
+  // explicit matrix, the same select per lane as for the other columns): the same operations on
+  // every lane, in the same order, so the same bits. Measured (bench/, d = 64, float, one
+  // thread, parts of 32 and 64 rows): the softmax took about a fifth of an output-only call, a
+  // third of it in those per-column checks.
+  const bool whole = (i1 - i0) % B == 0;
   const Index whole0 = whole ? std::clamp(mask.band(i1 - 1, tk).first, first, last) : last;
   const Index whole1 = whole ? std::clamp(mask.band(i0, tk).second, whole0, last) : last;
   Scalar* const col0 = whole0 < whole1 ? &s.coeffRef(i0 - row0, 0) : nullptr;  // unread when no column is whole
@@ -330,9 +356,14 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
           return;
         }
         if (scale != Scalar(1)) x *= scale;  // scale 1: an unmasked chunk is read, never written
-        if (m || i < r0 || i + rows(c) > r1)
+        // The explicit matrix's column j holds a whole chunk's rows contiguously (hide_unshown).
+        const bool whole_chunk = rows(c) == B && i >= r0 && i + B <= r1;
+        if (m && whole_chunk) {
+          hide_unshown(x.data(), &(*m)(i, j));
+        } else if (m || i < r0 || i + rows(c) > r1) {
           for (Index l = 0; l < rows(c); ++l)
             if (i + l < r0 || i + l >= r1 || (m && !(*m)(i + l, j))) x(l) = -inf;
+        }
         max.col(c) = max.col(c).max(x);
       });
     }
@@ -341,8 +372,9 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
     constexpr int G = decltype(group)::value;
     Lanes acc[G];
     for (int g = 0; g < G; ++g) acc[g] = max.col(c0 + g);
-    sweep_whole_chunks<G>(col0, stride, c0, whole0, whole1, [&](int g, auto& x) {
+    sweep_whole_chunks<G>(col0, stride, c0, whole0, whole1, [&](int g, auto& x, Index j) {
       if (scale != Scalar(1)) x *= scale;
+      if (m) hide_unshown(x.data(), &(*m)(i0 + (c0 + g) * B, j));
       acc[g] = acc[g].max(x);
     });
     for (int g = 0; g < G; ++g) max.col(c0 + g) = acc[g];
@@ -370,7 +402,7 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
       by[g] = shift.col(c0 + g);
       acc[g] = sum.col(c0 + g);
     }
-    sweep_whole_chunks<G>(col0, stride, c0, whole0, whole1, [&](int g, auto& x) {
+    sweep_whole_chunks<G>(col0, stride, c0, whole0, whole1, [&](int g, auto& x, Index) {
       x = shifted_exp<Scalar>(x, by[g], floor);
       acc[g] += x.template cast<Sum>();
     });
@@ -395,7 +427,7 @@ void softmax_rows(Eigen::MatrixBase<Derived>& s, Index i0, Index i1, const Mask&
     constexpr int G = decltype(group)::value;
     Lanes by[G];
     for (int g = 0; g < G; ++g) by[g] = inverse.col(c0 + g);
-    sweep_whole_chunks<G>(col0, stride, c0, whole0, whole1, [&](int g, auto& x) { x *= by[g]; });
+    sweep_whole_chunks<G>(col0, stride, c0, whole0, whole1, [&](int g, auto& x, Index) { x *= by[g]; });
   });
 
   for (Index c = 0; c < chunks; ++c)

@@ -339,6 +339,71 @@ TEST_CASE("svg: shared_scale false gives each map of a grid or pair its own scal
   CHECK(attn::io::heatmap_svg(example(3, 3), pair_options) == attn::io::heatmap_svg(example(3, 3)));
 }
 
+TEST_CASE("svg: origin lower draws a map as its rows reversed are drawn from the top", "[io][svg][xmllint]") {
+  // With labels on both axes no index tick is drawn and each tooltip names its labels, so the
+  // picture of (m, labels) with row 0 at the bottom has, but for one phrase of its description,
+  // the lines of the picture of (m and labels with the rows reversed) from the top, in another
+  // order (rows are drawn in index order): cells, labels, values, mask hatching, leaked-mass bars
+  // and the raster image.
+  const auto sorted_lines = [](const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  };
+  const Eigen::MatrixXd m = example(5, 4);
+  attn::BoolMatrix visible = attn::BoolMatrix::Constant(5, 4, true);
+  visible(0, 3) = false;
+  visible(4, 0) = false;
+  Eigen::VectorXd leaked(5);
+  leaked << 0.1, 0.2, 0.0, 0.4, 0.5;
+  for (const auto raster : {attn::io::HeatmapRaster::never, attn::io::HeatmapRaster::always}) {
+    attn::io::HeatmapOptions lower;
+    lower.row_labels = {"r0", "r1", "r2", "r3", "r4"};
+    lower.col_labels = {"a", "b", "c", "d"};
+    lower.show_values = true;
+    lower.mask = attn::Mask::matrix(visible);
+    lower.leaked_mass = leaked;
+    lower.raster = raster;
+    lower.origin = attn::io::HeatmapOrigin::lower;
+    attn::io::HeatmapOptions flipped = lower;
+    flipped.origin = attn::io::HeatmapOrigin::upper;
+    flipped.row_labels = {"r4", "r3", "r2", "r1", "r0"};
+    flipped.mask = attn::Mask::matrix(attn::BoolMatrix(visible.colwise().reverse()));
+    flipped.leaked_mass = leaked.reverse();
+    std::string drawn = attn::io::heatmap_svg(m, lower);
+    ATTN_CHECK_WELL_FORMED(drawn);
+    const std::string phrase = ", row 0 at the bottom";
+    REQUIRE(drawn.find(phrase) != std::string::npos);
+    drawn.erase(drawn.find(phrase), phrase.size());
+    // (The leaked bars' tooltips name their row: row k of the reversed map is row 4 - k.)
+    std::string expected = attn::io::heatmap_svg(Eigen::MatrixXd(m.colwise().reverse()), flipped);
+    for (int k = 0; k < 5; ++k) {
+      const std::string from = "<title>row " + std::to_string(k) + ": leaked";
+      const std::string to = "<title>ROW " + std::to_string(4 - k) + ": leaked";
+      if (expected.find(from) != std::string::npos) expected.replace(expected.find(from), from.size(), to);
+    }
+    for (int k = 0; k < 5; ++k) {
+      const std::string from = "<title>ROW ";
+      if (expected.find(from) != std::string::npos) expected.replace(expected.find(from), from.size(), "<title>row ");
+    }
+    CHECK(drawn != expected);  // (the rows come in another order)
+    CHECK(sorted_lines(drawn) == sorted_lines(expected));
+  }
+  // Without labels the index ticks go up: row 0's tick is below row 4's.
+  attn::io::HeatmapOptions ticks;
+  ticks.origin = attn::io::HeatmapOrigin::lower;
+  const std::string svg = attn::io::heatmap_svg(example(5, 4), ticks);
+  const auto tick_y = [&svg](const std::string& number) {
+    const auto group = svg.find("class=\"row-ticks\"");
+    const auto at = svg.rfind(" y=\"", svg.find("\">" + number + "</text>", group));
+    return std::stod(svg.substr(at + 4));
+  };
+  CHECK(tick_y("0") > tick_y("4"));
+  CHECK(tick_y("0") - tick_y("4") == Approx(4 * 32.0));
+}
+
 TEST_CASE("svg: printed values appear only when the cells can hold them", "[io][svg]") {
   attn::io::HeatmapOptions options;
   options.show_values = true;

@@ -149,6 +149,10 @@ Options:
                            and drawn as shapes, see --raster)
       --decimals N         decimals of printed weights (svg: of --values, default 2; html: 3)
       --colorbar-label T   svg: label beside the colour bar (e.g. "weight")
+      --origin upper|lower svg, png heatmaps: row 0 at the top (upper, the default: a matrix as
+                           printed) or at the bottom (lower, matplotlib's origin='lower'); with
+                           the weights transposed (np.save(path, w.T)), the speech convention:
+                           decoder steps along x, encoder steps going up
       --color-scale shared|per-map
                            svg grids (3-D WEIGHTS, --reshape) and --truth pairs: one colour
                            scale for all maps (shared, the default: colours compare across
@@ -396,6 +400,7 @@ struct Arguments {
   std::string colorbar_label;
   bool colorbar = true;
   std::string color_scale = "shared";  // --color-scale shared|per-map
+  std::string origin = "upper";        // --origin upper|lower: where row 0 is drawn
   std::string truth;
   std::string layout = "auto";
   std::optional<std::vector<std::string>> panel_titles;
@@ -706,6 +711,11 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.decimals = static_cast<int>(parse_integer(arg, value(), 0, 10));
     } else if (arg == "--colorbar-label") {
       a.colorbar_label = value();
+    } else if (arg == "--origin") {
+      a.origin = value();
+      if (a.origin != "upper" && a.origin != "lower") {
+        throw usage_error("--origin must be upper or lower, not '" + a.origin + "'");
+      }
     } else if (arg == "--color-scale") {
       a.color_scale = value();
       if (a.color_scale != "shared" && a.color_scale != "per-map") {
@@ -943,6 +953,12 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     throw usage_error("--hist takes the range of its bins from --vmin and --vmax together: give both or neither");
   }
   check_animation_arguments(a);
+  if (a.origin != "upper" && (a.view || a.animate || a.bars || a.hist || !a.gold.empty() || a.query ||
+                              !a.chars_file.empty())) {
+    throw usage_error("--origin lower draws a heatmap's row 0 at the bottom: it is for svg and png heatmaps (and "
+                      "html pages that show one), not bars, histograms, highlighted text, --view, --animate or "
+                      "word alignments");
+  }
   if (a.color_scale != "shared" && (a.view || a.animate || a.format != "svg" || a.bars || a.hist || !a.gold.empty())) {
     throw usage_error("--color-scale per-map gives each map of an svg grid (3-D WEIGHTS, --reshape) or --truth pair "
                       "a colour scale and colour bar of its own: it is for svg heatmaps");
@@ -1539,6 +1555,7 @@ attn::io::HeatmapOptions heatmap_options(const Arguments& a, const std::vector<s
   options.colorbar = a.colorbar;
   options.colorbar_label = a.colorbar_label;
   options.shared_scale = a.color_scale == "shared";
+  options.origin = a.origin == "lower" ? attn::io::HeatmapOrigin::lower : attn::io::HeatmapOrigin::upper;
   options.max_map_size = a.max_size;
   options.raster = a.raster == "always"  ? attn::io::HeatmapRaster::always
                    : a.raster == "never" ? attn::io::HeatmapRaster::never
@@ -2362,6 +2379,7 @@ int run_inputs(const Arguments& a, std::ostream& out, std::ostream& err) {
   }
   if (!a.gold.empty() || is_alignment_file(a.weights)) {
     if (a.color_scale != "shared") throw usage_error("--color-scale per-map is for grids and --truth pairs of weights, not word alignments");
+    if (a.origin != "upper") throw usage_error("--origin lower is for heatmaps of weights, not word alignments");
     return run_alignment(a, out, err);
   }
   // Options of the word alignments would be silently ignored by the other pictures.
@@ -2460,7 +2478,8 @@ int run_png(const Arguments& a, const Eigen::MatrixXd& map, std::size_t maps, st
                              ": lower --cell, pool the map (--pool) or raise --max-bytes");
   }
   options.max_pixels = std::numeric_limits<attn::Index>::max();
-  emit(a, attn::io::heatmap_png(map, options), out);
+  // --origin lower: the image's rows go down, so row 0 is its last row.
+  emit(a, attn::io::heatmap_png(a.origin == "lower" ? Eigen::MatrixXd(map.colwise().reverse()) : map, options), out);
   return 0;
 }
 
@@ -2541,6 +2560,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
                   {"--grid-columns", a.grid_columns != 0},
                   {"--layout", a.layout != "auto"},
                   {"--panel-titles", a.panel_titles.has_value()},
+                  {"--origin", a.origin != "upper"},
                   {"--max-size", a.max_size != Arguments().max_size}},
                  " is for heatmaps: html output shades the tokens with --color (it shows a heatmap, which takes it, "
                  "above " + std::to_string(raster_threshold) + " cells or with --raster always)");

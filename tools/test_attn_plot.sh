@@ -933,6 +933,24 @@ else
     bad "per-map png"         2 "it is for svg heatmaps" vit.npy --index 0,0 --color-scale per-map -o out/new.png
     bad "per-map view"        2 "it is for svg heatmaps" --view vit.npy --color-scale per-map -o out/new.html
     bad "per-map value"       2 "--color-scale must be shared or per-map, not 'each'" vit.npy --color-scale each -o out/new.svg
+    # --origin lower: row 0 at the bottom. The png is the png of the rows reversed, written here
+    # as its own file; the svg's row ticks go up (tick 0 below tick 1).
+    write_npy rows_up.npy '(2, 3)' C '<f4' '141 + 3*(1 - t[0]) + t[1]'
+    ok_png "origin png"         o1.png   vit_1_4.npy --origin lower
+    ok_png "origin png ref"     o2.png   rows_up.npy
+    if cmp -s o1.png o2.png; then pass; else fail "origin png: not the PNG of the rows reversed"; fi
+    ok "origin svg"             o3.svg   vit_1_4.npy --origin lower --values --decimals 0
+    y0="$(grep -o '<text x="[0-9.]*" y="[0-9.]*" dy="0.35em">0</text>' o3.svg | head -1 | sed 's/.* y="\([0-9.]*\)".*/\1/')"
+    y1="$(grep -o '<text x="[0-9.]*" y="[0-9.]*" dy="0.35em">1</text>' o3.svg | head -1 | sed 's/.* y="\([0-9.]*\)".*/\1/')"
+    if [ -n "$y0" ] && [ -n "$y1" ] && awk -v a="$y0" -v b="$y1" 'BEGIN { exit !(a > b) }' && grep -q 'row 0 at the bottom' o3.svg; then
+        pass
+    else
+        fail "origin svg: row 0's tick ($y0) is not below row 1's ($y1)"
+    fi
+    ok "origin grid"            o4.svg   vit.npy --index :,4 --reshape 2,3 --origin lower
+    bad "origin text"         2 "--origin is for heatmaps: html output shades the tokens" cross.npy -c cross_cols.txt --origin lower -o out/new.html
+    bad "origin bars"         2 "--origin lower draws a heatmap's row 0 at the bottom: it is for svg and png heatmaps" vit_1_4.npy --bars --origin lower -o out/new.svg
+    bad "origin value"        2 "--origin must be upper or lower, not 'bottom'" vit_1_4.npy --origin bottom -o out/new.svg
 fi
 
 # --- NumPy .npz archives (tests/fixtures/npz/, written by np.savez and np.savez_compressed) ----

@@ -80,8 +80,10 @@ inline void svg_masked_pattern(std::string& out, const std::string& id) {
 }
 
 /// Index numbers along an unlabelled axis: rows left of the map, columns above it.
+/// `extent` > 0 (rows only): the rows go up from the bottom of a map `extent` px tall
+/// (HeatmapOrigin::lower).
 inline void svg_index_ticks(std::string& out, Index count, bool rows, double left, double top, double cell,
-                            double font, Index block = 1) {
+                            double font, Index block = 1, double extent = 0) {
   out += std::string("<g class=\"") + (rows ? "row-ticks" : "col-ticks") + "\" font-size=\"" + svg_num(font) + "\"" +
          (rows ? " text-anchor=\"end\"" : " text-anchor=\"middle\"") + ">\n";
   // A tick whose number would touch the previous one's is left out (a map of a few pixels: the
@@ -100,8 +102,9 @@ inline void svg_index_ticks(std::string& out, Index count, bool rows, double lef
     last_at = at;
     last_digits = digits;
     if (rows) {
-      out += "<path d=\"M" + svg_num(left - 3) + " " + svg_num(top + at) + "h3\" stroke=\"#404040\"/>";
-      out += "<text x=\"" + svg_num(left - 5) + "\" y=\"" + svg_num(top + at) + "\" dy=\"0.35em\">" +
+      const double y = extent > 0 ? top + extent - at : top + at;
+      out += "<path d=\"M" + svg_num(left - 3) + " " + svg_num(y) + "h3\" stroke=\"#404040\"/>";
+      out += "<text x=\"" + svg_num(left - 5) + "\" y=\"" + svg_num(y) + "\" dy=\"0.35em\">" +
              std::to_string(t) + "</text>\n";
     } else {
       out += "<path d=\"M" + svg_num(left + at) + " " + svg_num(top - 3) + "v3\" stroke=\"#404040\"/>";
@@ -111,9 +114,10 @@ inline void svg_index_ticks(std::string& out, Index count, bool rows, double lef
   out += "</g>\n";
 }
 
-/// The leaked-mass column right of a map: one bar per row, 0 to 1 across `width` px.
+/// The leaked-mass column right of a map: one bar per row, 0 to 1 across `width` px; `lower`:
+/// row 0 at the bottom (HeatmapOrigin::lower).
 inline void svg_leaked_column(std::string& out, const Eigen::VectorXd& leaked, double x, double top, double cell,
-                              double width, double font) {
+                              double width, double font, bool lower = false) {
   const double height = cell * static_cast<double>(leaked.size());
   out += "<g class=\"leaked\">\n";
   out += "<text class=\"leaked-label\" transform=\"translate(" + svg_num(x + width / 2) + "," + svg_num(top - 4) +
@@ -122,7 +126,8 @@ inline void svg_leaked_column(std::string& out, const Eigen::VectorXd& leaked, d
   for (Index i = 0; i < leaked.size(); ++i) {
     const double v = leaked(i);
     if (!(v > 0)) continue;  // 0, negative rounding noise and NaN: no bar
-    out += "<rect x=\"" + svg_num(x) + "\" y=\"" + svg_num(top + static_cast<double>(i) * cell) + "\" width=\"" +
+    const Index drawn = lower ? leaked.size() - 1 - i : i;
+    out += "<rect x=\"" + svg_num(x) + "\" y=\"" + svg_num(top + static_cast<double>(drawn) * cell) + "\" width=\"" +
            svg_num(std::min(v, 1.0) * width) + "\" height=\"" + svg_num(cell) + "\" fill=\"" + leaked_color +
            "\"><title>row " + std::to_string(i) + ": leaked mass " + format_number(v, -1) + "</title></rect>\n";
   }
@@ -146,6 +151,9 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
   const double height = cell * static_cast<double>(rows);
   const std::vector<std::string>& row_labels = *panel.row_labels;
   const std::vector<std::string>& col_labels = *panel.col_labels;
+  // Row i is drawn as the drawn_row(i)-th from the top: i, or from the bottom (origin lower).
+  const bool lower = options.origin == HeatmapOrigin::lower;
+  const auto drawn_row = [lower, rows](Index i) { return static_cast<double>(lower ? rows - 1 - i : i); };
 
   // Where a title `title_width` wide is centred: over the map, or as far right as keeps it inside
   // the panel when it is the wider (heatmap_layout widens the panel to hold it).
@@ -180,7 +188,7 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
     svg_index_ticks(out, cols, false, left, top, cell, layout.tick_font, options.index_block_cols);
   }
   if (options.index_ticks && row_labels.empty() && rows > 0) {
-    svg_index_ticks(out, rows, true, left, top, cell, layout.tick_font, options.index_block_rows);
+    svg_index_ticks(out, rows, true, left, top, cell, layout.tick_font, options.index_block_rows, lower ? height : 0);
   }
   if (!col_labels.empty()) {
     out += "<g class=\"col-labels\" font-size=\"" + label_font + "\">\n";
@@ -194,7 +202,7 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
   if (!row_labels.empty()) {
     out += "<g class=\"row-labels\" font-size=\"" + label_font + "\" text-anchor=\"end\">\n";
     for (std::size_t i = 0; i < row_labels.size(); i += step) {
-      const double y = top + (static_cast<double>(i) + 0.5) * cell;
+      const double y = top + (drawn_row(static_cast<Index>(i)) + 0.5) * cell;
       svg_label(out, "x=\"" + svg_num(left - 4) + "\" y=\"" + svg_num(y) + "\" dy=\"0.35em\"", row_labels[i],
                 options.max_label_length);
     }
@@ -231,7 +239,8 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
             if (!seen || v > best || (std::isnan(best) && !std::isnan(v))) best = v;
             seen = true;
           }
-        pixels[static_cast<std::size_t>(y * px_cols + x)] = seen ? heatmap_color(best, scale, options) : masked_background;
+        const Index px_row = lower ? px_rows - 1 - y : y;  // the image's rows go down
+        pixels[static_cast<std::size_t>(px_row * px_cols + x)] = seen ? heatmap_color(best, scale, options) : masked_background;
       }
     }
     out += "<image class=\"cells\" x=\"" + svg_num(left) + "\" y=\"" + svg_num(top) + "\" width=\"" +
@@ -257,7 +266,7 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
           Index end = j;
           while (end < cols && !mask.visible(i, end, cols)) ++end;
           const double x = left + static_cast<double>(j) * cell;
-          const double y = top + static_cast<double>(i) * cell;
+          const double y = top + drawn_row(i) * cell;
           out += "<rect x=\"" + svg_num(x) + "\" y=\"" + svg_num(y) + "\" width=\"" +
                  svg_span(x, left + static_cast<double>(end) * cell) + "\" height=\"" + svg_span(y, y + cell) + "\"/>\n";
           j = end;
@@ -268,8 +277,8 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
   } else if (rows > 0 && cols > 0) {
     out += "<g class=\"cells\" shape-rendering=\"crispEdges\">\n";
     for (Index i = 0; i < rows; ++i) {
-      const double y = top + static_cast<double>(i) * cell;
-      const std::string cell_height = svg_span(y, top + static_cast<double>(i + 1) * cell);
+      const double y = top + drawn_row(i) * cell;
+      const std::string cell_height = svg_span(y, top + (drawn_row(i) + 1) * cell);
       for (Index j = 0; j < cols; ++j) {
         const double v = m(i, j);
         const double x = left + static_cast<double>(j) * cell;
@@ -302,7 +311,7 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
           if (masked && !mask.visible(i, j, cols)) continue;
           const Rgb ink = contrasting_text_color(heatmap_color(v, scale, options));
           out += "<text x=\"" + svg_num(left + (static_cast<double>(j) + 0.5) * cell) + "\" y=\"" +
-                 svg_num(top + (static_cast<double>(i) + 0.5) * cell) + "\" dy=\"0.35em\" fill=\"" + css_color(ink) +
+                 svg_num(top + (drawn_row(i) + 0.5) * cell) + "\" dy=\"0.35em\" fill=\"" + css_color(ink) +
                  "\">" + format_number(v, options.value_decimals) + "</text>\n";
         }
       }
@@ -312,7 +321,7 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
   out += "<rect class=\"frame\" x=\"" + svg_num(left) + "\" y=\"" + svg_num(top) + "\" width=\"" + svg_num(width) +
          "\" height=\"" + svg_num(height) + "\" fill=\"none\" stroke=\"#404040\" stroke-width=\"0.5\"/>\n";
   if (panel.leaked != nullptr && panel.leaked->size() > 0) {
-    svg_leaked_column(out, *panel.leaked, left + width + 6, top, cell, layout.leak_width - 6, layout.tick_font);
+    svg_leaked_column(out, *panel.leaked, left + width + 6, top, cell, layout.leak_width - 6, layout.tick_font, lower);
   }
   out += "</g>\n";
 }
@@ -461,6 +470,7 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
            options.fragment);
   out += "<desc>attn heatmap: " + std::to_string(panels.size()) + (panels.size() == 1 ? " map" : " maps") +
          ", colour map " + colormap_name(options.colormap) + (options.reverse_colormap ? " (reversed)" : "") +
+         (options.origin == HeatmapOrigin::lower ? ", row 0 at the bottom" : "") +
          (per_map ? std::string(", a scale per map")
                   : ", scale [" + format_number(scale.vmin, -1) + ", " + format_number(scale.vmax, -1) + "]") +
          "</desc>\n";

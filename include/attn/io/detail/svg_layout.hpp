@@ -28,6 +28,11 @@ namespace attn::io {
 /// more than HeatmapOptions::raster_threshold cells.
 enum class HeatmapRaster { automatic, never, always };
 
+/// Where a heatmap's row 0 is drawn: at the top (`upper`, a matrix as printed, matplotlib's
+/// `imshow` default) or at the bottom (`lower`, `imshow(origin='lower')`: the speech community's
+/// alignment plots, `imshow(alignment.T, origin='lower')`, with the encoder steps going up).
+enum class HeatmapOrigin { upper, lower };
+
 /// Where the second map of write_heatmap_pair_svg() (or an animation's truth) goes.
 enum class PairLayout {
   beside,
@@ -91,6 +96,11 @@ struct HeatmapOptions {
   HeatmapRaster raster = HeatmapRaster::automatic;
   Index raster_threshold = 16384;       ///< automatic: raster above this many cells per map
   Index grid_columns = 0;               ///< maps per row of a grid; 0: the grid closest to square
+  /// Row 0 at the top (the default) or at the bottom (HeatmapOrigin::lower): rows, their labels,
+  /// index ticks, printed values and leaked-mass bars go up from the bottom; columns are
+  /// unchanged. For the speech convention (decoder steps along x, encoder steps up the y axis),
+  /// draw the transposed weights (`w.transpose()`, an Eigen expression) with `lower`.
+  HeatmapOrigin origin = HeatmapOrigin::upper;
   /// Prefix of the element ids (colour-bar gradient, hatch pattern): give each SVG inlined in
   /// one HTML page its own, or the second picture's colour bar points at the first one's.
   std::string id_prefix = "attn";

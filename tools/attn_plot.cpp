@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <iostream>
 #include <iterator>
 #include <limits>
@@ -483,6 +484,19 @@ std::vector<std::string> split_commas(const std::string& text) {
   return parts;
 }
 
+/// `text` when it is one of `choices`, else a usage error listing them as the help text does:
+/// "--layout must be auto, beside or under, not 'left'".
+std::string one_of(const char* option, const std::string& text, std::initializer_list<const char*> choices) {
+  std::string listed;
+  std::size_t k = 0;
+  for (const char* choice : choices) {
+    if (text == choice) return text;
+    listed += (k == 0 ? "" : k + 1 == choices.size() ? " or " : ", ") + std::string(choice);
+    ++k;
+  }
+  throw usage_error(std::string(option) + " must be " + listed + ", not '" + text + "'");
+}
+
 // --- training animation (--animate): command line ------------------------------------------
 
 /// The options of --animate; returns false for any other argument. `value()` takes the
@@ -504,10 +518,7 @@ bool parse_animation_option(Arguments& a, const std::string& arg, const Value& v
   } else if (arg == "--cell") {
     a.cell = parse_integer(arg, value(), 1, 64);
   } else if (arg == "--precision") {
-    a.precision = value();
-    if (a.precision != "uint16" && a.precision != "uint8") {
-      throw usage_error("--precision must be uint16 or uint8, not '" + a.precision + "'");
-    }
+    a.precision = one_of("--precision", value(), {"uint16", "uint8"});
   } else {
     return false;
   }
@@ -651,10 +662,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     } else if (arg == "-o" || arg == "--output") {
       a.output = value();
     } else if (arg == "-f" || arg == "--format") {
-      a.format = value();
-      if (a.format != "svg" && a.format != "html" && a.format != "png") {
-        throw usage_error("--format must be svg, html or png, not '" + a.format + "'");
-      }
+      a.format = one_of("--format", value(), {"svg", "html", "png"});
     } else if (arg == "-r" || arg == "--rows") {
       a.rows_file = value();
     } else if (arg == "-c" || arg == "--cols") {
@@ -712,25 +720,16 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     } else if (arg == "--colorbar-label") {
       a.colorbar_label = value();
     } else if (arg == "--origin") {
-      a.origin = value();
-      if (a.origin != "upper" && a.origin != "lower") {
-        throw usage_error("--origin must be upper or lower, not '" + a.origin + "'");
-      }
+      a.origin = one_of("--origin", value(), {"upper", "lower"});
     } else if (arg == "--color-scale") {
-      a.color_scale = value();
-      if (a.color_scale != "shared" && a.color_scale != "per-map") {
-        throw usage_error("--color-scale must be shared or per-map, not '" + a.color_scale + "'");
-      }
+      a.color_scale = one_of("--color-scale", value(), {"shared", "per-map"});
     } else if (arg == "--no-colorbar") {
       flag();
       a.colorbar = false;
     } else if (arg == "--truth") {
       a.truth = value();
     } else if (arg == "--layout") {
-      a.layout = value();
-      if (a.layout != "beside" && a.layout != "under" && a.layout != "auto") {
-        throw usage_error("--layout must be auto, beside or under, not '" + a.layout + "'");
-      }
+      a.layout = one_of("--layout", value(), {"auto", "beside", "under"});
     } else if (arg == "--panel-titles") {
       a.panel_titles = split_commas(value());
     } else if (arg == "--grid-columns") {
@@ -739,26 +738,19 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.max_size = parse_double(arg, value());
       if (a.max_size < 16 || a.max_size > 100000) throw usage_error("--max-size must be in [16, 100000] pixels");
     } else if (arg == "--raster") {
-      a.raster = value();
-      if (a.raster != "auto" && a.raster != "always" && a.raster != "never") {
-        throw usage_error("--raster must be auto, always or never, not '" + a.raster + "'");
-      }
+      a.raster = one_of("--raster", value(), {"auto", "always", "never"});
     } else if (arg == "--query") {
       a.query = parse_integer(arg, value(), 0, std::numeric_limits<long long>::max());
     } else if (arg == "--color") {
       a.color = value();
     } else if (arg == "--highlight-scale") {
-      a.highlight_scale = value();
-      if (a.highlight_scale != "from-zero" && a.highlight_scale != "min-max") {
-        throw usage_error("--highlight-scale must be from-zero or min-max, not '" + a.highlight_scale + "'");
-      }
+      a.highlight_scale = one_of("--highlight-scale", value(), {"from-zero", "min-max"});
     } else if (arg == "--separator") {
       a.separator = value();
     } else if (arg == "--max-maps") {
       a.max_maps = parse_integer(arg, value(), 1, std::numeric_limits<long long>::max());
     } else if (arg == "--pool") {
-      a.pool = value();
-      if (*a.pool != "mean" && *a.pool != "max") throw usage_error("--pool must be mean or max, not '" + *a.pool + "'");
+      a.pool = one_of("--pool", value(), {"mean", "max"});
     } else if (arg == "--index") {
       a.index.clear();
       const std::string text = value();
@@ -793,11 +785,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     } else if (arg == "--max-bytes") {
       a.max_bytes = parse_integer(arg, value(), 1, std::numeric_limits<long long>::max());
     } else if (arg == "--csv-labels") {
-      a.csv_labels = value();
-      if (a.csv_labels != "auto" && a.csv_labels != "none" && a.csv_labels != "rows" && a.csv_labels != "cols" &&
-          a.csv_labels != "both") {
-        throw usage_error("--csv-labels must be auto, none, rows, cols or both, not '" + a.csv_labels + "'");
-      }
+      a.csv_labels = one_of("--csv-labels", value(), {"auto", "none", "rows", "cols", "both"});
     } else if (arg == "--view") {
       flag();
       a.view = true;
@@ -805,39 +793,21 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       flag();
       a.batch = true;
     } else if (arg == "--view-start") {
-      a.view_start = value();
-      if (a.view_start != "auto" && a.view_start != "head" && a.view_start != "model" && a.view_start != "map" &&
-          a.view_start != "text") {
-        throw usage_error("--view-start must be auto, head, model, map or text, not '" + a.view_start + "'");
-      }
+      a.view_start = one_of("--view-start", value(), {"auto", "head", "model", "map", "text"});
     } else if (arg == "--view-precision") {
-      a.view_precision = value();
-      if (a.view_precision != "auto" && a.view_precision != "float32" && a.view_precision != "uint16" &&
-          a.view_precision != "uint8") {
-        throw usage_error("--view-precision must be auto, float32, uint16 or uint8, not '" + a.view_precision + "'");
-      }
+      a.view_precision = one_of("--view-precision", value(), {"auto", "float32", "uint16", "uint8"});
     } else if (arg == "--gold") {
       a.gold = value();
     } else if (arg == "--align-format") {
-      a.align_format = value();
-      if (a.align_format != "auto" && a.align_format != "pharaoh" && a.align_format != "fairseq" &&
-          a.align_format != "marian") {
-        throw usage_error("--align-format must be auto, pharaoh, fairseq or marian, not '" + a.align_format + "'");
-      }
+      a.align_format = one_of("--align-format", value(), {"auto", "pharaoh", "fairseq", "marian"});
     } else if (arg == "--sentence") {
       a.sentence = parse_integer(arg, value(), 0, std::numeric_limits<long long>::max());
     } else if (arg == "--link-order") {
-      a.link_order = value();
-      if (a.link_order != "src-tgt" && a.link_order != "tgt-src") {
-        throw usage_error("--link-order must be src-tgt or tgt-src, not '" + a.link_order + "'");
-      }
+      a.link_order = one_of("--link-order", value(), {"src-tgt", "tgt-src"});
     } else if (arg == "--threshold") {
       a.threshold = parse_double(arg, value());
     } else if (arg == "--eos") {
-      a.eos = value();
-      if (a.eos != "auto" && a.eos != "drop" && a.eos != "keep") {
-        throw usage_error("--eos must be auto, drop or keep, not '" + a.eos + "'");
-      }
+      a.eos = one_of("--eos", value(), {"auto", "drop", "keep"});
     } else if (parse_animation_option(a, arg, value, flag)) {
       // --animate and its options (see parse_animation_option)
     } else if (arg == "--leaked") {

@@ -2376,6 +2376,12 @@ int run_weights_titled(const Arguments& a, Weights w, std::ostream& out, std::os
     throw usage_error("--pool pools one 2-D map too large to draw; '" + a.weights + "' is a stack of " +
                       std::to_string(w.maps.size()) + " maps, drawn as a grid without pooling: leave out --pool");
   }
+  if (!w.pooled.empty() && a.reshape) {
+    throw std::runtime_error("'" + a.weights + "' has " + std::to_string(w.source_rows) + "x" +
+                             std::to_string(w.source_cols) + " cells, more than --max-cells " +
+                             std::to_string(a.max_cells) + ": --reshape draws every weight of each row; pick rows "
+                             "with --index (e.g. --index 0 for row 0), or raise --max-cells");
+  }
   if (!w.pooled.empty() && (!a.rows_file.empty() || !a.cols_file.empty() || !a.chars_file.empty())) {
     throw usage_error("'" + a.weights + "' is drawn " + w.pooled + ": its blocks of " + std::to_string(w.pool_rows) +
                       "x" + std::to_string(w.pool_cols) +

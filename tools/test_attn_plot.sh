@@ -911,6 +911,8 @@ else
     bad "reshape truth"       2 "--truth cannot be used with --reshape, which draws each row of the weights as a map of its own" vit.npy --reshape 2,3 --truth vit.npy -o out/new.svg
     bad "reshape max maps"    1 "--reshape 2,3 draws each of the 7 rows of 'vit.npy' (2 maps) as a map: 14 maps, more than --max-maps 10: pick the rows to draw with --index (e.g. --index :,0, row 0 of every map), or raise --max-maps" vit.npy --reshape 2,3 --max-maps 10 -o out/new.svg
     bad "reshape png grid"    1 "a PNG holds one map" vit.npy --index 0 --reshape 2,3 -o out/new.png
+    # A map above --max-cells would be pooled: --reshape needs every weight, so it is refused.
+    bad "reshape pooled"      1 "'cross.npy' has 6x2 cells, more than --max-cells 10: --reshape draws every weight of each row; pick rows with --index (e.g. --index 0 for row 0), or raise --max-cells" cross.npy --reshape 2,3 --max-cells 10 -o out/new.svg
     # --color-scale per-map: each token's map on its own scale and colour bar (token 0's weights,
     # 0..50, would otherwise set the colours of token 1's, 1..51, nearly alike: here, 6 of 12
     # cells of each map are in the top half of its own scale).

@@ -2266,9 +2266,10 @@ Weights reshaped_maps(const Arguments& a, const Weights& w, std::string& said) {
                              ", or raise --max-maps");
   }
   check_limits(a.weights, maps, R, C, a);
+  // A stack's maps keep their grid titles; a 2-D map's rows kept by ':' in --index are titled as
+  // NumPy indexes them, as grid_titles titles a stack kept by ':' ("[3, 0]").
   const std::function<std::string(std::size_t)> map_title = grid_titles(a, w);
   const bool colon = std::find(a.index.begin(), a.index.end(), whole_axis) != a.index.end();
-  const std::vector<long long> picked = colon && !w.stacked ? resolved_index(a) : std::vector<long long>();
   Weights shaped;
   for (std::size_t m = 0; m < w.maps.size(); ++m) {
     for (attn::Index i = 0; i < count; ++i) {
@@ -2277,7 +2278,7 @@ Weights reshaped_maps(const Arguments& a, const Weights& w, std::string& said) {
       const Eigen::VectorXd line = by_rows ? Eigen::VectorXd(map.row(i).tail(n).transpose()) : Eigen::VectorXd(map.col(i).tail(n));
       shaped.maps.push_back(line.reshaped<Eigen::RowMajor>(R, C));
       std::string title = !labels.empty() ? labels[static_cast<std::size_t>(i)]
-                          : colon && !w.stacked && by_rows ? "[" + index_tuple(picked, i) + "]"  // a row kept by ':'
+                          : colon && !w.stacked && by_rows ? map_title(static_cast<std::size_t>(i))
                                                            : (by_rows ? "query " : "key ") + std::to_string(i);
       shaped.titles.push_back(w.stacked ? map_title(m) + ", " + title : title);
     }

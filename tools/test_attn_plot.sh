@@ -52,6 +52,18 @@ ok() {
     pass
 }
 
+# ok_png NAME OUTPUT ARGS...: the tool succeeds, silently, and writes a non-empty OUTPUT (what is
+# in it: cmp against a reference picture, or png_pixels below).
+ok_png() {
+    local name="$1" out="$2"
+    shift 2
+    rm -f "$out"
+    if ! "$plot" "$@" -o "$out" 2>"$work/err"; then fail "$name: exit status $? ($(cat "$work/err"))"; return; fi
+    if [ -s "$work/err" ]; then fail "$name: printed to stderr: $(cat "$work/err")"; return; fi
+    if [ ! -s "$out" ]; then fail "$name: no output"; return; fi
+    pass
+}
+
 # bad NAME STATUS TEXT ARGS...: the tool exits with STATUS, says TEXT, writes no output.
 bad() {
     local name="$1" want="$2" text="$3"
@@ -871,7 +883,6 @@ else
         fail "reshape titled: not titled 'vit.npy[1, 4] — keys 1–6 as 2×3 (row-major)', or key 4 not at row 1, column 0"
     fi
     write_npy png_ref.npy '(2, 3)' C '<f4' '144 + 3*t[0] + t[1] - 3'
-    ok_png() { rm -f "$2"; if "$plot" "${@:3}" -o "$2" 2>"$work/err" && [ -s "$2" ]; then pass; else fail "$1: $(cat "$work/err")"; fi; }
     ok_png "reshape png"        r1.png   vit.npy --index 1,4 --reshape 2,3
     ok_png "reshape png ref"    r2.png   png_ref.npy
     if cmp -s r1.png r2.png; then pass; else fail "reshape png: not the PNG of w[1, 4, 1:].reshape(2, 3)"; fi

@@ -198,10 +198,12 @@ inline attn::BoolMatrix dense_mask(const attn::Mask& mask, Index tq, Index tk) {
       if (mask.length()) vis = vis && j < *mask.length();
       if (mask.right()) vis = vis && j <= i + *mask.right();
       if (mask.left()) vis = vis && j >= i - *mask.left();
-      if (mask.chunk()) {  // floor(j / size) == floor((i + offset) / size), in doubles
+      if (mask.chunk()) {  // c(i + offset) − left_chunks <= c(j) <= c(i + offset), c(x) = floor(x / size), in doubles
         const auto size = static_cast<double>(mask.chunk()->size);
-        vis = vis && std::floor(static_cast<double>(j) / size) ==
-                         std::floor(static_cast<double>(i + mask.chunk()->offset) / size);
+        const double key_chunk = std::floor(static_cast<double>(j) / size);
+        const double query_chunk = std::floor(static_cast<double>(i + mask.chunk()->offset) / size);
+        vis = vis && key_chunk <= query_chunk &&
+              key_chunk >= query_chunk - static_cast<double>(mask.chunk()->left_chunks);
       }
       if (mask.explicit_matrix()) vis = vis && (*mask.explicit_matrix())(i, j);
       m(i, j) = vis;

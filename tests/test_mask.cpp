@@ -167,6 +167,46 @@ TEST_CASE("chunked: visible iff floor(j / size) == floor((i + offset) / size)", 
   }
 }
 
+TEST_CASE("chunked with left chunks: a streaming encoder's chunk mask (WeNet's subsequent_chunk_mask)",
+          "[mask][kind]") {
+  // WeNet's subsequent_chunk_mask(size, chunk_size, num_left_chunks), transcribed: row i is true
+  // on [start, ending), start = max((i // chunk - num_left) * chunk, 0) (0 for num_left < 0),
+  // ending = min((i // chunk + 1) * chunk, size).
+  const auto wenet = [](Index size, Index chunk, Index num_left) {
+    BoolMatrix ret = BoolMatrix::Constant(size, size, false);
+    for (Index i = 0; i < size; ++i) {
+      const Index start = num_left < 0 ? 0 : std::max<Index>((i / chunk - num_left) * chunk, 0);
+      const Index ending = std::min<Index>((i / chunk + 1) * chunk, size);
+      for (Index j = start; j < ending; ++j) ret(i, j) = true;
+    }
+    return ret;
+  };
+  for (const Index size : {Index(1), Index(7), Index(16)}) {
+    for (const Index chunk : {Index(1), Index(3), Index(4), Index(20)}) {
+      for (const Index num_left : {Index(-1), Index(0), Index(1), Index(2), Index(5)}) {
+        INFO("size " << size << ", chunk " << chunk << ", num_left_chunks " << num_left);
+        const BoolMatrix expected = wenet(size, chunk, num_left);
+        const Mask mask = Mask::chunked(chunk, 0, num_left < 0 ? Mask::all_chunks : num_left);
+        REQUIRE(mask.chunk());
+        CHECK(mask.chunk()->left_chunks == (num_left < 0 ? Mask::all_chunks : num_left));
+        check_visibility(mask, size, size, [&](Index i, Index j) { return expected(i, j); });
+      }
+    }
+  }
+  SECTION("with an offset (queries at the end of longer keys) and the causal mask of a decoder") {
+    const auto chunk_of = [](Index x) { return static_cast<Index>(std::floor(static_cast<double>(x) / 3.0)); };
+    for (const Index o : {Index(0), Index(4), Index(-2)}) {
+      INFO("offset " << o);
+      const Mask mask = Mask::causal(o) & Mask::chunked(3, o, 1);
+      check_visibility(mask, 6, 11, [&](Index i, Index j) {
+        return j <= i + o && chunk_of(j) <= chunk_of(i + o) && chunk_of(j) >= chunk_of(i + o) - 1;
+      });
+    }
+    // Query 5 at position 9 (chunk 3) sees chunks 2 and 3 up to itself: keys 6 to 9.
+    CHECK((Mask::causal(4) & Mask::chunked(3, 4, 1)).band(5, 11) == std::make_pair(Index(6), Index(10)));
+  }
+}
+
 TEST_CASE("explicit matrix: visible iff m(i, j)", "[mask][kind]") {
   BoolMatrix m(3, 4);
   m << true, false, true, false,  //
@@ -406,9 +446,12 @@ TEST_CASE("every kind combined agrees with the dense definition", "[mask][inters
     if (coin(rng))
       mask &= Mask::window(std::uniform_int_distribution<Index>(0, 4)(rng),
                            std::uniform_int_distribution<Index>(0, 4)(rng));
-    if (coin(rng))
+    if (coin(rng)) {  // left chunks: none, a few or every earlier one
+      const Index left[] = {0, 0, 1, 2, Mask::all_chunks};
       mask &= Mask::chunked(std::uniform_int_distribution<Index>(1, 4)(rng),
-                            std::uniform_int_distribution<Index>(-5, 5)(rng));
+                            std::uniform_int_distribution<Index>(-5, 5)(rng),
+                            left[std::uniform_int_distribution<std::size_t>(0, std::size(left) - 1)(rng)]);
+    }
     if (coin(rng)) {
       BoolMatrix m(tq, tk);
       for (Index j = 0; j < tk; ++j)
@@ -530,6 +573,25 @@ TEST_CASE("band: huge offsets do not overflow", "[mask][band]") {
         CHECK(r0 == r1);
       }
     }
+    for (const Index offset : {max, min, Index(0), Index(-5)}) {  // every earlier chunk: no overflow either
+      for (const Index size : {Index(1), Index(3), max}) {
+        const Mask mask = Mask::chunked(size, offset, Mask::all_chunks);
+        for (Index i : {Index(0), Index(5), max}) {
+          INFO("offset = " << offset << ", size = " << size << ", i = " << i);
+          check_band_sane(mask, i, 7);
+        }
+        for (Index j = 0; j < 7; ++j) {
+          const auto [r0, r1] = attn::detail::band_rows(mask, j, 5);
+          CHECK(0 <= r0);
+          CHECK(r0 <= r1);
+          CHECK(r1 <= 5);
+        }
+      }
+    }
+    // Every earlier chunk from position 0: query i sees keys [0, end of its chunk).
+    CHECK(Mask::chunked(3, 0, Mask::all_chunks).band(4, 7) == std::make_pair(Index(0), Index(6)));
+    CHECK(attn::detail::band_rows(Mask::chunked(3, 0, Mask::all_chunks), 1, 9) == std::make_pair(Index(0), Index(9)));
+    CHECK(attn::detail::band_rows(Mask::chunked(3, -6, 1), 1, 9) == std::make_pair(Index(6), Index(9)));
     const Mask big = Mask::chunked(max);  // one chunk holds every position from 0
     CHECK(big.band(5, 7) == std::make_pair(Index(0), Index(7)));
     CHECK(attn::detail::band_rows(big, 6, 5) == std::make_pair(Index(0), Index(5)));
@@ -584,18 +646,31 @@ TEST_CASE("constructors reject negative arguments", "[mask][check]") {
   CHECK_NOTHROW(Mask::causal(-5));  // a negative causal offset is meaningful, not an error
   REQUIRE_THROWS_WITH(Mask::chunked(0), "attn::Mask::chunked: size (0) must be >= 1");
   CHECK_NOTHROW(Mask::chunked(2, -5));  // as causal's
+  REQUIRE_THROWS_WITH(Mask::chunked(2, 0, -1),
+                      "attn::Mask::chunked: left_chunks (-1) must be >= 0; every earlier chunk (WeNet's "
+                      "num_left_chunks = -1) is attn::Mask::all_chunks");
+  CHECK_NOTHROW(Mask::chunked(2, 0, Mask::all_chunks));
 }
 
-TEST_CASE("chunked masks intersect only when equal", "[mask][check]") {
+TEST_CASE("chunked masks intersect when their sizes and offsets are equal, the fewer left chunks holding",
+          "[mask][check]") {
   const Mask a = Mask::chunked(4, 1);
   CHECK((a & Mask::chunked(4, 1)).chunk()->size == 4);
   CHECK((Mask::causal(1) & a).chunk()->offset == 1);
+  CHECK((Mask::chunked(4, 1, 3) & Mask::chunked(4, 1, 1)).chunk()->left_chunks == 1);
+  CHECK((Mask::chunked(4, 1, 1) & Mask::chunked(4, 1, Mask::all_chunks)).chunk()->left_chunks == 1);
+  CHECK((a & Mask::chunked(4, 1, 2)).chunk()->left_chunks == 0);
+  // The intersection's visibility is both masks' (dense_mask reads each definition).
+  const Mask b = Mask::chunked(3, 2, 2);
+  const Mask c = Mask::chunked(3, 2, 1) & Mask::causal(2);
+  const BoolMatrix both = attn_test::dense_mask(b, 8, 12).array() && attn_test::dense_mask(c, 8, 12).array();
+  check_visibility(b & c, 8, 12, [&](Index i, Index j) { return both(i, j); });
   REQUIRE_THROWS_WITH(a & Mask::chunked(3, 1),
                       "attn::Mask::operator&: chunked masks (size 4, offset 1) and (size 3, offset 1) intersect only "
-                      "when equal; for another intersection use Mask::matrix");
-  REQUIRE_THROWS_WITH(a & Mask::chunked(4),
+                      "when their sizes and offsets are equal; for another intersection use Mask::matrix");
+  REQUIRE_THROWS_WITH(a & Mask::chunked(4, 0, 2),
                       "attn::Mask::operator&: chunked masks (size 4, offset 1) and (size 4, offset 0) intersect only "
-                      "when equal; for another intersection use Mask::matrix");
+                      "when their sizes and offsets are equal; for another intersection use Mask::matrix");
 }
 
 TEST_CASE("intersection of matrices of different shapes throws", "[mask][check]") {

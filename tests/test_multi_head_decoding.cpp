@@ -438,15 +438,18 @@ TEMPLATE_TEST_CASE("KVCache: P positions per append and attend (a prompt, then c
   const Index d = 16, heads = 4, beams = 2, length = 25;
   // torch's heads; grouped with a rotary embedding on half of each head; sliding windows of 1, 5
   // and 10 keys (0: none; the window mask of the full call implies the causal one); attention
-  // chunks of 4 and 7 positions (Llama 4's; 7: the last chunk of 9 starts inside a chunk).
+  // chunks of 4 and 7 positions (Llama 4's; 7: the last chunk of 9 starts inside a chunk), and
+  // chunks of 3 and 4 with 1 or 2 left chunks or every earlier one (a streaming decoder's).
   struct Layer {
-    Index g, window, chunk;
+    Index g, window, chunk, left;
   };
-  for (const auto& [g, window, chunk] :
-       std::vector<Layer>{{0, 0, 0}, {2, 0, 0}, {0, 5, 0}, {2, 10, 0}, {2, 1, 0}, {2, 0, 4}, {0, 0, 7}}) {
+  constexpr Index all = attn::Mask::all_chunks;
+  for (const auto& [g, window, chunk, left] :
+       std::vector<Layer>{{0, 0, 0, 0}, {2, 0, 0, 0}, {0, 5, 0, 0}, {2, 10, 0, 0}, {2, 1, 0, 0}, {2, 0, 4, 0},
+                          {0, 0, 7, 0}, {2, 0, 3, 1}, {0, 0, 4, 2}, {2, 0, 3, all}}) {
     const auto p = grouped_rotary(make_params<Scalar>(rng, heads, d, d, d, d), g, 2);
     const attn::Mask mask = window > 0  ? attn::Mask::window(window - 1, 0)
-                            : chunk > 0 ? attn::Mask::causal() & attn::Mask::chunked(chunk)
+                            : chunk > 0 ? attn::Mask::causal() & attn::Mask::chunked(chunk, 0, left)
                                         : attn::Mask::causal();
     std::vector<Mat<Scalar>> x;
     std::vector<attn::MultiHeadResult<Scalar>> full;
@@ -459,15 +462,16 @@ TEMPLATE_TEST_CASE("KVCache: P positions per append and attend (a prompt, then c
     const std::vector<Index> sizes = {12, 1, 3, 9};
     attn::KVCache<Scalar> cache(p, beams);
     cache.set_window(window);
-    cache.set_attention_chunk(chunk);
+    cache.set_attention_chunk(chunk, left);
     REQUIRE(cache.window() == window);
     REQUIRE(cache.attention_chunk() == chunk);
+    REQUIRE(cache.attention_left_chunks() == left);
     attn::MultiHeadWorkspace<Scalar> ws;
     attn::HeadWeights<Scalar> w;
     Index at = 0;
     for (const Index n : sizes) {
-      INFO("kv heads " << g << ", window " << window << ", chunk " << chunk << ", positions " << at << " to "
-                       << at + n - 1);
+      INFO("kv heads " << g << ", window " << window << ", chunk " << chunk << ", left chunks " << left
+                       << ", positions " << at << " to " << at + n - 1);
       Mat<Scalar> in(beams * n, d);
       for (Index b = 0; b < beams; ++b) in.middleRows(b * n, n) = x[std::size_t(b)].middleRows(at, n);
       cache.append(in);
@@ -483,8 +487,10 @@ TEMPLATE_TEST_CASE("KVCache: P positions per append and attend (a prompt, then c
           ATTN_CHECK_CLOSE(w.head(i).middleRows(b * n, n), full[std::size_t(b)].weights.head(i).block(at, 0, n, at + n),
                            tol);
           for (Index r = 0; r < n; ++r) {
-            const Index before = window > 0  ? std::max<Index>(0, at + r - window + 1)  // hidden by the window
-                                 : chunk > 0 ? (at + r) / chunk * chunk                  // or before the chunk
+            // Hidden by the window, or before the chunk's left chunks.
+            const Index own_chunk = chunk > 0 ? (at + r) / chunk : 0;
+            const Index before = window > 0  ? std::max<Index>(0, at + r - window + 1)
+                                 : chunk > 0 ? (own_chunk > left ? (own_chunk - left) * chunk : 0)
                                              : 0;
             CHECK((w.head(i).row(b * n + r).tail(n - r - 1).array() == Scalar(0)).all());
             CHECK((w.head(i).row(b * n + r).head(before).array() == Scalar(0)).all());
@@ -636,6 +642,10 @@ TEST_CASE("KVCache: an empty cache, clear, and the errors", "[multi_head][decodi
   CHECK(cache.window() == 0);
   CHECK(message_of([&] { cache.set_attention_chunk(-2); }) ==
         "attn::KVCache::set_attention_chunk: size (-2) must be >= 0 (0: no chunks, every earlier position)");
+  CHECK(message_of([&] { cache.set_attention_chunk(4, -1); }) ==
+        "attn::KVCache::set_attention_chunk: left_chunks (-1) must be >= 0; every earlier chunk is "
+        "attn::Mask::all_chunks");
+  CHECK(cache.attention_chunk() == 0);
   cache.set_attention_chunk(4);
   CHECK(message_of([&] { cache.set_window(3); }) ==
         "attn::KVCache::set_window: the cache has attention chunks of 4 (set_attention_chunk); a layer has a sliding "

@@ -204,7 +204,8 @@ MatrixD reference_scores(const Problem<double>& p) {
 }
 
 // A random mask of the given kind for a tq×tk problem: 0 none, 1 key length, 2 causal,
-// 3 window, 4 history-only window, 5 explicit matrix, 6 chunked and causal (Llama 4), 7 all of
+// 3 window, 4 history-only window, 5 explicit matrix, 6 chunked and causal (Llama 4; with left
+// chunks, a streaming chunk mask), 7 all of
 // them intersected; and 8, taken by the tests that know of score biases (mask_kinds_with_bias):
 // PyTorch's float attn_mask with a score bias (Mask::additive), intersected with a key length.
 constexpr int mask_kinds = 8;
@@ -230,9 +231,10 @@ Mask random_mask(std::mt19937_64& rng, Index tq, Index tk, int kind) {
     case 3: return Mask::window(width(rng), width(rng));
     case 4: return Mask::window(width(rng), 0);
     case 5: return Mask::matrix(random_bool(rng, tq, tk, 0.6));
-    case 6: {  // chunks of 1 to 5 positions, queries at the end of the keys or around
+    case 6: {  // chunks of 1 to 5 positions, queries at the end of the keys or around; 0 to 2 left chunks
       const Index o = std::uniform_int_distribution<Index>(-1, std::max(Index(0), tk - tq) + 1)(rng);
-      return Mask::causal(o) & Mask::chunked(std::uniform_int_distribution<Index>(1, 5)(rng), o);
+      return Mask::causal(o) & Mask::chunked(std::uniform_int_distribution<Index>(1, 5)(rng), o,
+                                             std::uniform_int_distribution<Index>(0, 2)(rng));
     }
     case 8: {  // a float bias in [-3, 3) (float-exact, so float and double calls add the same), -inf hiding
       const BoolMatrix visible = random_bool(rng, tq, tk, 0.75);
@@ -544,6 +546,9 @@ TEMPLATE_TEST_CASE("band masks on blocks of many rows: the band's columns alone 
                           Mask::causal(tk - tq),
                           Mask::window(30, 5),
                           Mask::chunked(64, 37) & Mask::causal(37),
+                          Mask::chunked(64, 37, 2) & Mask::causal(37),
+                          Mask::chunked(40, 0, 1),  // a streaming encoder: its chunk, the one before, no causal
+                          Mask::chunked(48, 0, Mask::all_chunks),
                           Mask::key_length(tk / 2) & Mask::causal(10),
                           Mask::key_length(tk / 3)};
     for (std::size_t mk = 0; mk < std::size(masks); ++mk) {

@@ -69,9 +69,11 @@ Mask random_mask(std::mt19937_64& rng, Index tq, Index tk, int kind) {
         for (Index i = 0; i < tq; ++i) m(i, j) = coin(rng);
       return Mask::matrix(m);
     }
-    case 5: {  // Llama 4's chunked causal attention, chunks of 1 to 20 positions
+    case 5: {  // Llama 4's chunked causal attention, chunks of 1 to 20 positions (0 to 3 left chunks:
+               // a streaming chunk mask)
       const Index o = std::uniform_int_distribution<Index>(-2, 2)(rng);
-      return Mask::causal(o) & Mask::chunked(std::uniform_int_distribution<Index>(1, 20)(rng), o);
+      return Mask::causal(o) & Mask::chunked(std::uniform_int_distribution<Index>(1, 20)(rng), o,
+                                             std::uniform_int_distribution<Index>(0, 3)(rng));
     }
     default: {
       Mask m = Mask::key_length(std::uniform_int_distribution<Index>(0, tk)(rng));

@@ -22,11 +22,11 @@
 #include <type_traits>
 
 #define ATTN_VERSION_MAJOR 0
-#define ATTN_VERSION_MINOR 18
-#define ATTN_VERSION_PATCH 2
+#define ATTN_VERSION_MINOR 19
+#define ATTN_VERSION_PATCH 0
 
 /// True when attn's version is at least x.y.z, as Eigen's EIGEN_VERSION_AT_LEAST:
-/// `#if ATTN_VERSION_AT_LEAST(0, 18, 0)`.
+/// `#if ATTN_VERSION_AT_LEAST(0, 19, 0)`.
 #define ATTN_VERSION_AT_LEAST(x, y, z)                                                        \
   (ATTN_VERSION_MAJOR > (x) || (ATTN_VERSION_MAJOR == (x) && ATTN_VERSION_MINOR > (y)) || \
    (ATTN_VERSION_MAJOR == (x) && ATTN_VERSION_MINOR == (y) && ATTN_VERSION_PATCH >= (z)))

@@ -40,7 +40,7 @@ namespace attn {
 /// a chunk of one, or draft tokens to verify (truncate() rolls back the rejected ones). The P
 /// queries of a beam see the cache causally, as `multi_head` with `Mask::causal()` over the whole
 /// sequence (with set_window, `Mask::window(W − 1, 0)`; with set_attention_chunk, `Mask::causal()
-/// & Mask::chunked(C)`): bit for bit what P one-position steps give when B·P ≤ 8, within
+/// & Mask::chunked(C, 0, left_chunks)`): bit for bit what P one-position steps give when B·P ≤ 8, within
 /// rounding beyond.
 ///
 /// Storage: one slot per beam, each a `capacity×(g·dh)` matrix of keys and a `capacity×(g·dhv)`
@@ -159,23 +159,33 @@ class KVCache {
   Index window() const { return window_; }
 
   /// Chunked attention (transformers' `attention_chunk_size`: Llama 4's layers with a rotary
-  /// embedding): from the next attend on, the positions are cut into chunks of `size`, and the
-  /// query at position t sees the positions of its own chunk up to itself, `[floor(t / size)·size,
-  /// t]` (`multi_head`'s equivalent: `Mask::causal() & Mask::chunked(size)`). The cache still holds
-  /// every position, and a weights row is still steps() wide, 0 outside the chunk. 0, the default:
-  /// no chunks.
+  /// embedding; with `left_chunks`, a streaming speech encoder's or decoder's chunk mask): from the
+  /// next attend on, the positions are cut into chunks of `size`, and the query at position t sees
+  /// the positions of its own chunk up to itself and of the `left_chunks` chunks before it,
+  /// `[(floor(t / size) − left_chunks)·size, t]` (from 0 at the start; `multi_head`'s equivalent:
+  /// `Mask::causal() & Mask::chunked(size, 0, left_chunks)`). The cache still holds every
+  /// position, and a weights row is still steps() wide, 0 outside the chunks. 0, the default: no
+  /// chunks.
   /// \param size C, positions per chunk, >= 0 (0: no chunks)
-  /// \throws attn::invalid_argument when `size < 0`, or when the cache has a sliding window
-  void set_attention_chunk(Index size) {
+  /// \param left_chunks earlier chunks a query also sees, >= 0 (default 0; Mask::all_chunks: every
+  ///        earlier chunk)
+  /// \throws attn::invalid_argument when `size < 0` or `left_chunks < 0`, or when the cache has a
+  ///         sliding window
+  void set_attention_chunk(Index size, Index left_chunks = 0) {
     ATTN_CHECK(size >= 0, "attn::KVCache::set_attention_chunk: size (" + std::to_string(size) +
                               ") must be >= 0 (0: no chunks, every earlier position)");
+    ATTN_CHECK(left_chunks >= 0, "attn::KVCache::set_attention_chunk: left_chunks (" + std::to_string(left_chunks) +
+                                     ") must be >= 0; every earlier chunk is attn::Mask::all_chunks");
     ATTN_CHECK(size == 0 || window_ == 0, "attn::KVCache::set_attention_chunk: the cache has a sliding window of " +
                                               std::to_string(window_) +
                                               " (set_window); a layer has a sliding window or chunks, not both");
     chunk_ = size;
+    left_chunks_ = size == 0 ? 0 : left_chunks;
   }
   /// The attention chunk (set_attention_chunk). \return C, or 0 when the positions are not chunked
   Index attention_chunk() const { return chunk_; }
+  /// The earlier chunks a query sees (set_attention_chunk). \return the left chunks, 0 without chunks
+  Index attention_left_chunks() const { return left_chunks_; }
 
   /// Forgets every position (keeps the storage) and points beam `b` at slot `b` again.
   void clear() {
@@ -315,8 +325,9 @@ class KVCache {
   Vector<Scalar> row_out_;  // and its projection
   Index steps_ = 0;
   Index capacity_ = 0;
-  Index window_ = 0;  // set_window: the most keys a query sees (0: all earlier)
-  Index chunk_ = 0;   // set_attention_chunk: positions per chunk (0: none)
+  Index window_ = 0;       // set_window: the most keys a query sees (0: all earlier)
+  Index chunk_ = 0;        // set_attention_chunk: positions per chunk (0: none)
+  Index left_chunks_ = 0;  // set_attention_chunk: earlier chunks a query sees
   Index copies_ = 0;
 };
 
@@ -324,7 +335,8 @@ class KVCache {
 /// (b+1)·P)` of `query` are beam `b`'s queries at positions `steps() − P` to `steps() − 1`
 /// (append those positions first), each seeing its own and every earlier position (the causal
 /// mask of a decoder; P = 1 is one decoding step, more a prompt or a chunk), or the last
-/// `cache.window()` of them (set_window), or those of its own chunk (set_attention_chunk). Writes
+/// `cache.window()` of them (set_window), or those of its own chunk and the left chunks before
+/// it (set_attention_chunk). Writes
 /// `output`
 /// (B·P×O, after the output projection) and `weights` (resized to h×B·P×steps(): head `i`, row
 /// `b·P + r` is the weights of beam `b`'s query r over its positions, exactly 0 past its own and
@@ -388,17 +400,20 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
     // (a cache has one or the other).
     const Index window = cache.window();
     const Index chunk = cache.attention_chunk();
-    const auto first_key = [window, chunk](Index pos) {
+    const Index left_chunks = cache.attention_left_chunks();
+    const auto first_key = [window, chunk, left_chunks](Index pos) {
       if (window > 0) return std::max<Index>(0, pos - window + 1);
-      return chunk > 0 ? pos / chunk * chunk : Index(0);
+      if (chunk == 0) return Index(0);
+      return std::max<Index>(0, detail::saturating_sub(pos / chunk * chunk, detail::chunk_span(left_chunks, chunk)));
     };
     // One scaled dot-product over keys [lo, t): block row r (position past + r) sees key j' of
     // the block (position lo + j') iff r − (W − 1 − o) <= j' <= r + o, o = past − lo; with
-    // chunks (lo then a chunk's start) iff j' <= r + o and floor(j' / C) == floor((r + o) / C).
+    // chunks (lo then a chunk's start, or 0) iff j' <= r + o and floor(j' / C) is floor((r + o) / C)
+    // or one of the left chunks before it.
     const Index lo = first_key(past);
     const Index o = past - lo;
     const Mask band = window > 0  ? Mask::window(window - 1 - o, o)
-                      : chunk > 0 ? Mask::causal(o) & Mask::chunked(chunk, o)
+                      : chunk > 0 ? Mask::causal(o) & Mask::chunked(chunk, o, left_chunks)
                                   : Mask::causal(o);
     for (Index b = 0; b < beams; ++b) {
       const auto keys = cache.keys(b);

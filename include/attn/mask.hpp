@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// attn::Mask: which keys query row i may see. Kinds (key length, causal with offset,
-// window, chunks, explicit Tq×Tk boolean matrix) combine by intersection with operator&.
+// attn::Mask: which keys query row i may see. Kinds (key length, causal with offset, window,
+// chunks with left chunks, explicit Tq×Tk boolean matrix) combine by intersection with operator&.
 #pragma once
 
 #include "config.hpp"
@@ -43,6 +43,12 @@ inline Index chunk_start(Index x, Index size) {
   return saturating_add(x, -rem);
 }
 
+/// `chunks·size` positions (chunks >= 0, size >= 1), saturated instead of overflowing.
+inline Index chunk_span(Index chunks, Index size) {
+  constexpr Index hi = std::numeric_limits<Index>::max() - 1;
+  return chunks > hi / size ? hi : chunks * size;
+}
+
 }  // namespace detail
 
 /// Boolean visibility matrix `Tq×Tk`, `true` = visible.
@@ -53,8 +59,9 @@ using BoolMatrix = Eigen::Matrix<bool, Eigen::Dynamic, Eigen::Dynamic, Eigen::Co
 /// - `key_length(n)`: visible iff `j < n` (padding);
 /// - `causal(o)`: visible iff `j <= i + o`;
 /// - `window(left, right)`: visible iff `i - left <= j <= i + right`;
-/// - `chunked(size, o)`: visible iff `floor(j / size) == floor((i + o) / size)` (Llama 4's
-///   chunked attention, with `causal(o)`);
+/// - `chunked(size, o, left)`: visible iff `floor(j / size)` is `floor((i + o) / size)` or one
+///   of the `left` chunks before it (Llama 4's chunked attention with `causal(o)` and `left = 0`;
+///   streaming speech encoders' chunk masks with `left` chunks of history);
 /// - `matrix(m)`: visible iff `m(i, j)`;
 /// - `additive(m)`: PyTorch's float `attn_mask`, added to the scores: visible iff
 ///   `m(i, j) > -10000` (-inf hides), and a visible entry other than 0 is a score bias;
@@ -102,23 +109,37 @@ class Mask {
     return m;
   }
 
-  /// Chunked attention (transformers' `attention_chunk_size`, Llama 4's local layers): the
-  /// positions are cut into chunks of `size`, and a query sees the keys of its own chunk only,
-  /// key `j` at position `j` and query `i` at position `i + offset`: visible iff
-  /// `floor(j / size) == floor((i + offset) / size)`. Alone it shows the whole chunk, later keys
-  /// too; a decoder layer intersects it with the causal mask of the same offset, `causal(o) &
-  /// chunked(size, o)` (`o = Tk − Tq` for a block of queries at the end of the keys; a KVCache:
-  /// `set_attention_chunk(size)`). Two chunked masks intersect only when equal.
+  /// Chunked attention (transformers' `attention_chunk_size`, Llama 4's local layers; the chunk
+  /// masks of streaming speech encoders, WeNet's and ESPnet's `subsequent_chunk_mask`): the
+  /// positions are cut into chunks of `size`, and a query sees the keys of its own chunk and of
+  /// the `left_chunks` chunks before it, key `j` at position `j` and query `i` at position
+  /// `i + offset`: visible iff `c(i + offset) − left_chunks <= c(j) <= c(i + offset)`, where
+  /// `c(x) = floor(x / size)`. The visible keys of a row are one range that moves right with the
+  /// row, so the mask costs nothing per entry and its hidden chunks are never computed (a band,
+  /// as causal). Alone it shows the whole chunk, later keys too (a streaming encoder's look-ahead
+  /// within its chunk); a decoder layer intersects it with the causal mask of the same offset,
+  /// `causal(o) & chunked(size, o)` (`o = Tk − Tq` for a block of queries at the end of the keys; a
+  /// KVCache: `set_attention_chunk(size, left_chunks)`). Two chunked masks intersect when their
+  /// sizes and offsets are equal (the fewer left chunks hold).
   /// \param size positions per chunk, >= 1
   /// \param offset the position of query 0 (default 0: queries and keys from the same position)
+  /// \param left_chunks earlier chunks a query also sees, >= 0 (default 0: its own chunk only);
+  ///        Mask::all_chunks for every earlier chunk (WeNet's `num_left_chunks = -1`)
   /// \return the chunked mask
-  /// \throws attn::invalid_argument when `size < 1`
-  static Mask chunked(Index size, Index offset = 0) {
+  /// \throws attn::invalid_argument when `size < 1` or `left_chunks < 0`
+  static Mask chunked(Index size, Index offset = 0, Index left_chunks = 0) {
     ATTN_CHECK(size >= 1, "attn::Mask::chunked: size (" + std::to_string(size) + ") must be >= 1");
+    ATTN_CHECK(left_chunks >= 0, "attn::Mask::chunked: left_chunks (" + std::to_string(left_chunks) +
+                                     ") must be >= 0; every earlier chunk (WeNet's num_left_chunks = -1) is "
+                                     "attn::Mask::all_chunks");
     Mask m;
-    m.chunk_ = Chunk{size, offset};
+    m.chunk_ = Chunk{size, offset, left_chunks};
     return m;
   }
+
+  /// `left_chunks` of chunked() for every earlier chunk: a query sees its own chunk and all
+  /// before it (a streaming encoder trained with full history).
+  static constexpr Index all_chunks = std::numeric_limits<Index>::max();
 
   /// Explicit visibility, `Tq×Tk`, `true` = visible (any bool-convertible Eigen expression).
   /// A numeric matrix (Keras' 0/1 masks) is visible where non-zero; its entries must be finite
@@ -217,7 +238,8 @@ class Mask {
   /// \param other the mask to intersect with
   /// \return `*this`
   /// \throws attn::invalid_argument when both hold explicit matrices of different shapes, both
-  ///         are per head with different head counts, or both are chunked differently
+  ///         are per head with different head counts, or both are chunked with different sizes or
+  ///         offsets
   Mask& operator&=(const Mask& other) {
     if (!heads_.empty() || !other.heads_.empty()) return intersect_heads(other);
     if (chunk_ && other.chunk_) {
@@ -225,9 +247,12 @@ class Mask {
                  "attn::Mask::operator&: chunked masks (size " + std::to_string(chunk_->size) + ", offset " +
                      std::to_string(chunk_->offset) + ") and (size " + std::to_string(other.chunk_->size) +
                      ", offset " + std::to_string(other.chunk_->offset) +
-                     ") intersect only when equal; for another intersection use Mask::matrix");
+                     ") intersect only when their sizes and offsets are equal; for another intersection use "
+                     "Mask::matrix");
+      chunk_->left_chunks = std::min(chunk_->left_chunks, other.chunk_->left_chunks);
+    } else if (other.chunk_) {
+      chunk_ = other.chunk_;
     }
-    if (other.chunk_) chunk_ = other.chunk_;
     if (other.length_) length_ = length_ ? std::min(*length_, *other.length_) : *other.length_;
     if (other.left_) left_ = left_ ? std::min(*left_, *other.left_) : *other.left_;
     if (other.right_) right_ = right_ ? std::min(*right_, *other.right_) : *other.right_;
@@ -273,12 +298,14 @@ class Mask {
   /// \return the causal offset or window `right` (the smallest after `&`); unset when neither
   ///         was set
   const std::optional<Index>& right() const { return right_; }
-  /// The chunks of chunked(): positions per chunk and the position of query 0.
+  /// The chunks of chunked(): positions per chunk, the position of query 0 and the earlier
+  /// chunks a query sees.
   struct Chunk {
-    Index size;    ///< positions per chunk, >= 1
-    Index offset;  ///< the position of query 0 (keys from position 0)
+    Index size;             ///< positions per chunk, >= 1
+    Index offset;           ///< the position of query 0 (keys from position 0)
+    Index left_chunks = 0;  ///< earlier chunks a query also sees, >= 0 (Mask::all_chunks: every one)
   };
-  /// The chunks. \return `{size, offset}` of chunked(); unset when the mask has none
+  /// The chunks. \return `{size, offset, left_chunks}` of chunked(); unset when the mask has none
   const std::optional<Chunk>& chunk() const { return chunk_; }
   /// The explicit visibility matrix. \return `Tq×Tk`; unset when the mask has none
   const std::optional<BoolMatrix>& explicit_matrix() const { return matrix_; }
@@ -347,9 +374,9 @@ class Mask {
     if (length_) last = std::min(last, *length_);
     if (right_) last = std::min(last, detail::saturating_add(i, *right_) + 1);
     if (left_) first = std::max(first, detail::saturating_add(i, -*left_));
-    if (chunk_) {  // the keys of query i's chunk
+    if (chunk_) {  // the keys of query i's chunk and of the left_chunks before it
       const Index start = detail::chunk_start(detail::saturating_add(i, chunk_->offset), chunk_->size);
-      first = std::max(first, start);
+      first = std::max(first, detail::saturating_sub(start, detail::chunk_span(chunk_->left_chunks, chunk_->size)));
       last = std::min(last, detail::saturating_add(start, chunk_->size));
     }
     return {first, std::max(first, last)};

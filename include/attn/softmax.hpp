@@ -130,10 +130,12 @@ inline std::pair<Index, Index> band_rows(const Mask& mask, Index j, Index tq) {
     r1 = std::min(r1, left >= tq - 1 - j ? tq : j + left + 1);
   }
   if (mask.chunk()) {  // the rows whose position i + offset is in key j's chunk [start, start + size)
-    const auto [size, offset] = *mask.chunk();
+    // or in one of the left_chunks after it: [start, start + size + left_chunks·size)
+    const auto [size, offset, left_chunks] = *mask.chunk();
     const Index start = chunk_start(j, size);
+    const Index end = saturating_add(saturating_add(start, size), chunk_span(left_chunks, size));
     r0 = std::max(r0, std::clamp(saturating_sub(start, offset), Index(0), tq));
-    r1 = std::min(r1, std::clamp(saturating_sub(saturating_add(start, size), offset), Index(0), tq));
+    r1 = std::min(r1, std::clamp(saturating_sub(end, offset), Index(0), tq));
   }
   return {r0, std::max(r0, r1)};
 }

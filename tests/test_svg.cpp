@@ -651,6 +651,43 @@ TEST_CASE("svg: nice ticks and locale-independent numbers", "[io][svg]") {
   CHECK(attn::io::detail::format_number(0.5, -1) == "0.5");
 }
 
+// The colour bar's tick texts, bottom to top (the first "ticks" group of the picture).
+std::vector<std::string> colorbar_tick_texts(const std::string& svg) {
+  std::vector<std::string> texts;
+  const auto bar = svg.find("<g class=\"colorbar\">");
+  REQUIRE(bar != std::string::npos);
+  const auto end = svg.find("</g>", svg.find("<g class=\"ticks\"", bar));
+  for (auto at = svg.find("dy=\"0.35em\">", bar); at < end; at = svg.find("dy=\"0.35em\">", at + 1)) {
+    const auto from = at + std::string("dy=\"0.35em\">").size();
+    texts.push_back(svg.substr(from, svg.find('<', from) - from));
+  }
+  return texts;
+}
+
+TEST_CASE("svg: a colour bar labels an end of its scale that no nice tick is near", "[io][svg]") {
+  Eigen::MatrixXd m(2, 2);
+  SECTION("weights from 0.00197 to 0.408: the foot is labelled, the top is near 0.4") {
+    m << 0.00197427, 0.1, 0.2, 0.40775;
+    CHECK(colorbar_tick_texts(attn::io::heatmap_svg(m)) ==
+          std::vector<std::string>{"0.00197", "0.1", "0.2", "0.3", "0.4"});
+  }
+  SECTION("a scale from 0 to 1 has nice ticks at both ends: nothing added") {
+    m << 0.0, 0.3, 0.6, 1.0;
+    CHECK(colorbar_tick_texts(attn::io::heatmap_svg(m)) ==
+          std::vector<std::string>{"0.00", "0.25", "0.50", "0.75", "1.00"});
+  }
+  SECTION("both ends; a nice tick whose text would overlap an end's is left out") {
+    m << 0.17, 0.5, 0.6, 1.0;  // nice ticks 0.25 to 1: 0.25 is 9.6 px above the foot of a 100 px bar
+    attn::io::HeatmapOptions options;
+    options.vmax = 1.9;  // 1.9 - 1.5 is 0.23 of the span: labelled
+    CHECK(colorbar_tick_texts(attn::io::heatmap_svg(m, options)) ==
+          std::vector<std::string>{"0.17", "0.5", "1.0", "1.5", "1.9"});
+    options.vmax = 1.0;
+    CHECK(colorbar_tick_texts(attn::io::heatmap_svg(m, options)) ==
+          std::vector<std::string>{"0.17", "0.50", "0.75", "1.00"});
+  }
+}
+
 // Base64 (RFC 4648) decoded, for the PNG the raster cells embed.
 std::string base64_decoded(const std::string& text) {
   const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

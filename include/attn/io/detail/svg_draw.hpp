@@ -343,13 +343,35 @@ inline void svg_colorbar_gradient(std::string& out, const std::string& id, const
 struct ColorbarTicks {
   std::vector<double> values;
   std::vector<std::string> texts;
-  std::size_t chars = 1;  // of the widest text
+  std::vector<bool> ends;  // a tick at an end of the scale that is no nice number (drawn in any case)
+  std::size_t chars = 1;   // of the widest text
 };
+/// Nice ticks over the scale and, at an end that no nice tick is near (within 5 % of the span),
+/// that end itself to 3 significant digits: a bar over weights from 0.00197 to 0.408 reads
+/// "0.00197" at its foot, not an unlabelled stretch below "0.1" (matplotlib leaves the ends
+/// unlabelled; three users of attn-plot asked where the scale began). svg_colorbar leaves out the
+/// nice ticks that would overlap an end's text.
 inline ColorbarTicks colorbar_ticks(const HeatmapScale& scale) {
   ColorbarTicks ticks;
   int decimals = 0;
   ticks.values = nice_ticks(scale.vmin, scale.vmax, decimals);
   ticks.texts = tick_labels(ticks.values, decimals);
+  ticks.ends.assign(ticks.values.size(), false);
+  const double span = scale.vmax - scale.vmin;
+  if (decimals >= 0 && std::isfinite(span) && span > 0 && ticks.values.size() >= 2) {
+    const auto add_end = [&](double end, bool foot) {
+      const double nearest = foot ? ticks.values.front() : ticks.values.back();
+      if (!(std::abs(nearest - end) > 0.05 * span)) return;
+      const std::string text = format_significant(end, 3);
+      if (text == (foot ? ticks.texts.front() : ticks.texts.back())) return;
+      const auto at = static_cast<std::ptrdiff_t>(foot ? 0 : ticks.values.size());
+      ticks.values.insert(ticks.values.begin() + at, end);
+      ticks.texts.insert(ticks.texts.begin() + at, text);
+      ticks.ends.insert(ticks.ends.begin() + at, true);
+    };
+    add_end(scale.vmin, true);
+    add_end(scale.vmax, false);
+  }
   for (const std::string& t : ticks.texts) ticks.chars = std::max(ticks.chars, t.size());
   return ticks;
 }
@@ -365,8 +387,15 @@ inline void svg_colorbar(std::string& out, const std::string& id, double x, doub
   append_xml_escaped(out, id);
   out += ")\" stroke=\"#404040\" stroke-width=\"0.5\"/>\n";
   out += "<g class=\"ticks\" font-size=\"" + svg_num(tick_font) + "\">\n";
+  const auto y_of = [&](std::size_t k) {
+    return top + height - scale_fraction(ticks.values[k], scale.vmin, scale.vmax) * height;
+  };
   for (std::size_t k = 0; k < ticks.values.size(); ++k) {
-    const double y = top + height - scale_fraction(ticks.values[k], scale.vmin, scale.vmax) * height;
+    const double y = y_of(k);
+    const auto overlaps_end = [&](std::size_t e) {
+      return e < ticks.values.size() && ticks.ends[e] && std::abs(y_of(e) - y) < tick_font * 1.2;
+    };
+    if (!ticks.ends[k] && (overlaps_end(0) || overlaps_end(ticks.values.size() - 1))) continue;
     out += "<path d=\"M" + svg_num(x + width) + " " + svg_num(y) + "h4\" stroke=\"#404040\"/>";
     out += "<text x=\"" + svg_num(x + width + 6) + "\" y=\"" + svg_num(y) + "\" dy=\"0.35em\">" + ticks.texts[k] +
            "</text>\n";

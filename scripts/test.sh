@@ -45,8 +45,10 @@ trap summary EXIT
 # --decode_raw for the TensorBoard format test (tool.tensorboard_protoc).
 # libdnnl-dev: the unit tests on the oneDNN product backend (build-asan/); ocl-icd-opencl-dev: the
 # OpenCL that Debian's oneDNN CMake package requires (only a Recommends of libdnnl-dev).
+# g++-multilib, g++-mingw-w64-x86-64-posix and -win32: compile.platforms.* (32-bit x86, Windows).
 phase "dependencies" attn_deps libxml2-utils chromium python3 clang libclang-rt-14-dev libomp-dev doxygen \
-    protobuf-compiler libdnnl-dev ocl-icd-opencl-dev
+    protobuf-compiler libdnnl-dev ocl-icd-opencl-dev g++-multilib g++-mingw-w64-x86-64-posix \
+    g++-mingw-w64-x86-64-win32
 # npm (with Debian's nodejs) and playwright-core, pinned in tests/browser/package-lock.json, for
 # the browser interaction tests (browser.* CTests driven by tests/browser/*.test.mjs).
 phase "dependencies (npm: playwright-core)" attn_npm_deps tests/browser

@@ -21,6 +21,13 @@
 #include <string>
 #include <type_traits>
 
+// MinGW-w64's GCC in its "win32" thread model (Debian's default x86_64-w64-mingw32-g++) has no
+// std::mutex, which the sinks and the threaded blocks use; its "posix" model (Debian's
+// x86_64-w64-mingw32-g++-posix, MSYS2's GCC) has.
+#if defined(__MINGW32__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_HAS_GTHREADS)
+#error "attn needs std::mutex, which MinGW-w64's win32 thread model lacks: use its posix thread model (Debian: x86_64-w64-mingw32-g++-posix)"
+#endif
+
 #define ATTN_VERSION_MAJOR 0
 #define ATTN_VERSION_MINOR 19
 #define ATTN_VERSION_PATCH 0

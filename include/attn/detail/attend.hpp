@@ -52,11 +52,13 @@ constexpr Index block_rows = sweep_rows;
 /// 256 rows stayed the fastest.
 constexpr Index block_bytes = Index(8) << 20;
 
-/// Bytes of one row of `tk` scalars (at least one), saturated at 2^40, above every budget here:
-/// Tk near Index's limit must reach the size checks that refuse it, not overflow first.
+/// Bytes of one row of `tk` scalars (at least one), saturated at 2^40 (at Index's largest value
+/// / 2 where Index is 32 bits), above every budget here: Tk near Index's limit must reach the
+/// size checks that refuse it, not overflow first.
 template <typename Scalar>
 constexpr Index row_bytes(Index tk) {
-  constexpr Index cap = Index(1) << 40;
+  constexpr Index cap =
+      sizeof(Index) >= 8 ? static_cast<Index>(std::int64_t(1) << 40) : std::numeric_limits<Index>::max() / 2;
   const Index n = std::max<Index>(tk, 1);
   return n > cap / static_cast<Index>(sizeof(Scalar)) ? cap : n * static_cast<Index>(sizeof(Scalar));
 }

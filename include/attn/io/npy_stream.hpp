@@ -36,8 +36,8 @@ namespace attn::io {
 /// writes are serialised), so memory stays one block (SinkCall::block_rows·Tk scalars) whatever Tq. Like every
 /// attn writer the file is written under a temporary name and renamed onto `path` when the call
 /// ends: a failed call leaves `path` as it was. Read it with attn::io::read_npy or
-/// `np.load(path, mmap_mode='r')`. POSIX only for now (begin() throws on Windows). Unlike the
-/// other sinks it allocates (paths, the block buffer) on every call.
+/// `np.load(path, mmap_mode='r')`. POSIX only for now (on Windows it compiles, and begin()
+/// throws). Unlike the other sinks it allocates (paths, the block buffer) on every call.
 template <typename Scalar>
 class NpyWeightsWriter final : public WeightSink<Scalar> {
  public:
@@ -92,10 +92,12 @@ class NpyWeightsWriter final : public WeightSink<Scalar> {
 
   /// Renames the file onto the path. \throws std::runtime_error when a write failed
   void end() override {
+#if !defined(_WIN32)  // (on Windows begin() threw: there is no file)
     if (!file_) return;
     if (error_ != 0) file_->fail("writing the temporary file failed", error_);
     file_->commit();
     file_.reset();
+#endif
   }
 
   /// \return the file written at the end of every call

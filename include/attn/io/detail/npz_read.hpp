@@ -313,6 +313,10 @@ struct ZipArchive {
 
   /// `n` bytes at `offset`, which the caller has checked lie inside the file.
   std::vector<unsigned char> read(std::uint64_t offset, std::uint64_t n) {
+    // (A 32-bit build cannot hold more than SIZE_MAX bytes: a larger directory or member is refused.)
+    if (n > std::numeric_limits<std::size_t>::max() / 2) {
+      npy_fail(context, std::to_string(n) + " bytes at " + std::to_string(offset) + " are more than this build can hold");
+    }
     std::vector<unsigned char> bytes(static_cast<std::size_t>(n));
     file.clear();
     file.seekg(static_cast<std::streamoff>(offset));
@@ -343,7 +347,7 @@ inline ZipArchive zip_open(const std::filesystem::path& path, const std::string&
   if (zip.size < eocd) not_zip();
   const std::uint64_t tail_size = std::min<std::uint64_t>(zip.size, eocd + 0xFFFF);
   const std::vector<unsigned char> tail = zip.read(zip.size - tail_size, tail_size);
-  std::size_t at = tail.size() - eocd + 1;
+  std::size_t at = tail.size() - static_cast<std::size_t>(eocd) + 1;
   bool found = false;
   while (at-- > 0) {  // the last record whose comment reaches the end of the file
     const unsigned char* p = tail.data() + at;
@@ -418,7 +422,7 @@ inline ZipArchive zip_open(const std::filesystem::path& path, const std::string&
       x += 4 + n;
     }
     zip.members.push_back(std::move(m));
-    pos += entry_size + name_size + extra_size + comment_size;
+    pos += static_cast<std::size_t>(entry_size) + name_size + extra_size + comment_size;
   }
   return zip;
 }

@@ -295,8 +295,13 @@ void write_file_atomically(const std::filesystem::path& path, const char* who, W
     std::error_code ignored;
     fs::remove(temporary, ignored);
   };
+  errno = 0;
   std::ofstream file(temporary, std::ios_base::out | std::ios_base::binary | std::ios_base::trunc);
-  if (!file.is_open()) throw std::runtime_error(prefix + "cannot create a temporary file next to it");
+  if (!file.is_open()) {
+    const int reason = errno;  // (the C runtime's, which std::ofstream does not promise to keep)
+    throw std::runtime_error(prefix + "cannot create a temporary file next to it" +
+                             (reason != 0 ? ": " + std::generic_category().message(reason) : std::string()));
+  }
   try {
     std::forward<Writer>(write)(static_cast<std::ostream&>(file));
     file.flush();

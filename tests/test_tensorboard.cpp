@@ -267,6 +267,42 @@ TEST_CASE("SummaryWriter images share the weights' scale [0, 1] across steps unl
   CHECK(first[4] == colour(0.5));
 }
 
+TEST_CASE("SummaryWriter: purge_step writes a SessionLog START at that step after the version, as PyTorch's",
+          "[tensorboard][io]") {
+  TempDir dir;
+  fs::path file;
+  {
+    attn::io::SummaryWriter resumed(dir.path, "", 10);  // a job resumed from its checkpoint at step 10
+    file = resumed.file();
+    resumed.add_scalar("loss", 0.5, 10);
+  }
+  const std::vector<std::string> records = test_formats::read_tfrecords(slurp(file));
+  REQUIRE(records.size() == 3);
+  CHECK(field(parse_fields(records[0]), 3).bytes == "brain.Event:2");
+  // tensorflow.Event { wall_time = 1, step = 2, session_log = 6 { status = 1 (START) } }
+  const std::vector<Field> purge = parse_fields(records[1]);
+  REQUIRE(purge.size() == 3);
+  CHECK(purge[0].number == 1);
+  CHECK(purge[0].as_double() == field(parse_fields(records[0]), 1).as_double());
+  CHECK(purge[1].number == 2);
+  CHECK(purge[1].bits == 10);
+  CHECK(purge[2].number == 6);
+  CHECK(purge[2].wire == 2);
+  const std::vector<Field> session = parse_fields(purge[2].bytes);
+  REQUIRE(session.size() == 1);
+  CHECK(session[0].number == 1);
+  CHECK(session[0].wire == 0);
+  CHECK(session[0].bits == 1);
+  CHECK(summary_event(records[2]).step == 10);
+  // Without purge_step: the version, then the summaries.
+  attn::io::SummaryWriter plain(dir.path / "plain");
+  plain.add_scalar("loss", 0.5, 0);
+  plain.close();
+  const std::vector<std::string> two = test_formats::read_tfrecords(slurp(plain.file()));
+  REQUIRE(two.size() == 2);
+  CHECK(summary_event(two[1]).tag == "loss");
+}
+
 TEST_CASE("SummaryWriter: never overwrites a file, each writer has its own", "[tensorboard][io]") {
   TempDir dir;
   // Plant files at the names a writer would pick now and in the next two seconds.
@@ -307,7 +343,14 @@ TEST_CASE("SummaryWriter: errors name the function, the argument and the path", 
   CHECK(message_of<attn::invalid_argument>([&] { writer.add_histogram("h", bad, 0); }) ==
         "attn::io::SummaryWriter::add_histogram: values(1, 0) is NaN; a histogram takes finite values only");
   CHECK(message_of<attn::invalid_argument>([&] { writer.add_histogram("h", m, 0, 0); }) ==
-        "attn::io::SummaryWriter::add_histogram: bins (0) must be >= 1");
+        "attn::io::SummaryWriter::add_histogram: bins (0) must be in [1, 100000] (TensorBoard redraws them into 30)");
+  // A billion buckets for four values once took the process's memory (about 94 GB).
+  CHECK(message_of<attn::invalid_argument>([&] { writer.add_histogram("h", m, 0, 1000000000); }) ==
+        "attn::io::SummaryWriter::add_histogram: bins (1000000000) must be in [1, 100000] (TensorBoard redraws them "
+        "into 30)");
+  CHECK_NOTHROW(writer.add_histogram("h", m, 0, 100000));
+  CHECK(message_of<attn::invalid_argument>([&] { writer.add_scalar(std::string("a\0b", 3), 1.0, 0); }) ==
+        "attn::io::SummaryWriter::add_scalar: the tag holds a NUL character (byte 1)");
   CHECK(message_of<attn::invalid_argument>([&] { writer.add_attention("p", std::vector<Eigen::MatrixXd>{}, 0); }) ==
         "attn::io::SummaryWriter::add_attention: there are no heads (maps is empty)");
   const std::vector<Eigen::MatrixXd> two{Eigen::MatrixXd::Zero(1, 1), Eigen::MatrixXd::Zero(1, 1)};
@@ -348,9 +391,9 @@ TEST_CASE("SummaryWriter: errors name the function, the argument and the path", 
         "attn::io::SummaryWriter: the log directory '" + (dir.path / "plain").string() +
             "' exists and is not a directory (TensorBoard reads a directory of event files: give a directory name, "
             "e.g. 'runs/exp1')");
-  // Nothing bad was written: the file still reads back, with the one good scalar.
+  // Nothing bad was written: the file still reads back, with the one good scalar and histogram.
   writer.close();
-  CHECK(test_formats::read_tfrecords(slurp(writer.file())).size() == 2);
+  CHECK(test_formats::read_tfrecords(slurp(writer.file())).size() == 3);
   CHECK(message_of<std::runtime_error>([&] { writer.add_scalar("x", 1.0, 0); }) ==
         "attn::io::SummaryWriter::add_scalar: the writer of '" + writer.file().string() + "' is closed");
   CHECK(message_of<std::runtime_error>([&] { writer.flush(); }) ==

@@ -54,16 +54,23 @@ namespace attn::io {
 ///
 /// Records are TFRecord-framed `tensorflow.Event` messages: the first holds `file_version
 /// "brain.Event:2"`, the others one `Summary.Value` each (simple_value, image or histo), with
-/// the wall time (seconds since 1970, system clock) and the step.
+/// the wall time (seconds since 1970, system clock) and the step. With `purge_step` (a job
+/// resumed from a checkpoint) the second is a `SessionLog` START at that step, as PyTorch's
+/// `SummaryWriter(purge_step=N)` writes: TensorBoard then hides the events of the same run at
+/// steps >= N that earlier files hold (the crashed run's steps past the checkpoint), instead of
+/// drawing each of those steps twice.
 class SummaryWriter {
  public:
   /// Opens a new event file in `log_dir`.
   /// \param log_dir directory of the run, e.g. "runs/exp1" (created with its parents if missing)
   /// \param filename_suffix appended to the file name after a '.', or empty; no '/', '\\' or NUL
+  /// \param purge_step the step a resumed job starts again from: TensorBoard hides the earlier
+  ///        files' events at this step and later (unset, the default: nothing hidden)
   /// \throws attn::invalid_argument when `log_dir` is empty or the suffix holds '/', '\\' or NUL
   /// \throws std::runtime_error (naming the path and the system's reason) when the directory or
-  ///         the file cannot be created or the first record cannot be written
-  explicit SummaryWriter(const std::filesystem::path& log_dir, const std::string& filename_suffix = "")
+  ///         the file cannot be created or the first records cannot be written
+  explicit SummaryWriter(const std::filesystem::path& log_dir, const std::string& filename_suffix = "",
+                         std::optional<std::int64_t> purge_step = std::nullopt)
       : log_dir_(log_dir) {
     ATTN_CHECK(!log_dir.empty(), "attn::io::SummaryWriter: log_dir must not be empty");
     ATTN_CHECK(filename_suffix.find_first_of(std::string("/\\\0", 3)) == std::string::npos,
@@ -100,6 +107,15 @@ class SummaryWriter {
     detail::pb_bytes(first, detail::event_field::file_version, "brain.Event:2");
     try {
       write_record(first);
+      if (purge_step) {  // SessionLog START at the step the job starts again from
+        std::string session;
+        detail::pb_int(session, detail::session_log_field::status, detail::session_log_field::start);
+        std::string purge;
+        detail::pb_double(purge, detail::event_field::wall_time, now);
+        detail::pb_int(purge, detail::event_field::step, *purge_step);
+        detail::pb_bytes(purge, detail::event_field::session_log, session);
+        write_record(purge);
+      }
     } catch (...) {
       std::fclose(file_);
       file_ = nullptr;
@@ -183,9 +199,10 @@ class SummaryWriter {
   /// \param tag the series name, e.g. "weights/layer0"; non-empty UTF-8
   /// \param values at least one value, all finite
   /// \param step global step
-  /// \param bins number of buckets, >= 1 (TensorBoard redraws them into its own 30)
+  /// \param bins number of buckets, 1 to 100000 (as HistogramOptions; TensorBoard redraws them
+  ///        into its own 30)
   /// \throws attn::invalid_argument for a bad tag, no values, a NaN or infinite value (the
-  ///         message gives its index) or bins < 1
+  ///         message gives its index) or bins outside [1, 100000]
   /// \throws std::runtime_error when writing fails or the writer is closed
   template <typename Derived>
   void add_histogram(const std::string& tag, const Eigen::DenseBase<Derived>& values, std::int64_t step,
@@ -193,7 +210,8 @@ class SummaryWriter {
     const char* who = "attn::io::SummaryWriter::add_histogram";
     ::attn::detail::check_scalar<typename Derived::Scalar>();
     check_tag(who, tag);
-    ATTN_CHECK(bins >= 1, std::string(who) + ": bins (" + std::to_string(bins) + ") must be >= 1");
+    ATTN_CHECK(bins >= 1 && bins <= 100000, std::string(who) + ": bins (" + std::to_string(bins) +
+                                                ") must be in [1, 100000] (TensorBoard redraws them into 30)");
     ATTN_CHECK(values.size() > 0, std::string(who) + ": values is empty (" + std::to_string(values.rows()) + "×" +
                                       std::to_string(values.cols()) + "); a histogram needs at least one value");
     const Matrix<double> v = values.template cast<double>();
@@ -346,6 +364,8 @@ class SummaryWriter {
 
   static void check_tag(const char* who, const std::string& tag) {
     ATTN_CHECK(!tag.empty(), std::string(who) + ": the tag must not be empty");
+    ATTN_CHECK(tag.find('\0') == std::string::npos,
+               std::string(who) + ": the tag holds a NUL character (byte " + std::to_string(tag.find('\0')) + ")");
     for (std::size_t i = 0; i < tag.size();) {
       const std::size_t at = i;
       const char32_t cp = detail::utf8_next(tag, i);

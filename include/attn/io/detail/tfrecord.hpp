@@ -92,7 +92,11 @@ inline void pb_packed_doubles(std::string& out, std::uint32_t field, const std::
 
 // Field numbers of tensorflow/core/util/event.proto and tensorflow/core/framework/summary.proto.
 namespace event_field {
-constexpr std::uint32_t wall_time = 1, step = 2, file_version = 3, summary = 5;
+constexpr std::uint32_t wall_time = 1, step = 2, file_version = 3, summary = 5, session_log = 6;
+}
+namespace session_log_field {
+constexpr std::uint32_t status = 1;
+constexpr std::int64_t start = 1;  // SessionLog.START
 }
 namespace value_field {
 constexpr std::uint32_t tag = 1, simple_value = 2, image = 4, histo = 5;

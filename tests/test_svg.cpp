@@ -671,6 +671,11 @@ TEST_CASE("svg: a colour bar labels an end of its scale that no nice tick is nea
     CHECK(colorbar_tick_texts(attn::io::heatmap_svg(m)) ==
           std::vector<std::string>{"0.00197", "0.1", "0.2", "0.3", "0.4"});
   }
+  SECTION("an end that the ticks' own format shows within 0.1 % of the span is written in it") {
+    m << 0.00001, 0.3, 0.6, 0.93;  // ticks 0.25, 0.50, 0.75: the foot reads 0.00, the top 0.93
+    CHECK(colorbar_tick_texts(attn::io::heatmap_svg(m)) ==
+          std::vector<std::string>{"0.00", "0.25", "0.50", "0.75", "0.93"});
+  }
   SECTION("a scale from 0 to 1 has nice ticks at both ends: nothing added") {
     m << 0.0, 0.3, 0.6, 1.0;
     CHECK(colorbar_tick_texts(attn::io::heatmap_svg(m)) ==

@@ -18,7 +18,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <locale>
 #include <ostream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -347,7 +349,8 @@ struct ColorbarTicks {
   std::size_t chars = 1;   // of the widest text
 };
 /// Nice ticks over the scale and, at an end that no nice tick is near (within 5 % of the span),
-/// that end itself to 3 significant digits: a bar over weights from 0.00197 to 0.408 reads
+/// that end itself (in the ticks' format, or to 3 significant digits where that would not read
+/// back within 0.1 % of the span): a bar over weights from 0.00197 to 0.408 reads
 /// "0.00197" at its foot, not an unlabelled stretch below "0.1" (matplotlib leaves the ends
 /// unlabelled; three users of attn-plot asked where the scale began). svg_colorbar leaves out the
 /// nice ticks that would overlap an end's text.
@@ -362,7 +365,14 @@ inline ColorbarTicks colorbar_ticks(const HeatmapScale& scale) {
     const auto add_end = [&](double end, bool foot) {
       const double nearest = foot ? ticks.values.front() : ticks.values.back();
       if (!(std::abs(nearest - end) > 0.05 * span)) return;
-      const std::string text = format_significant(end, 3);
+      // In the ticks' own format where it reads back within 0.1 % of the span ("1.0" beside
+      // "0.8", "0.0" for 1.02e-05 on a scale to 1), else to 3 significant digits ("0.00197").
+      std::string text = format_number(end, decimals);
+      std::istringstream in(text);
+      in.imbue(std::locale::classic());  // (not strtod, which follows the program's C locale)
+      double back = std::numeric_limits<double>::quiet_NaN();
+      in >> back;
+      if (!(std::abs(back - end) <= 0.001 * span)) text = format_significant(end, 3);
       if (text == (foot ? ticks.texts.front() : ticks.texts.back())) return;
       const auto at = static_cast<std::ptrdiff_t>(foot ? 0 : ticks.values.size());
       ticks.values.insert(ticks.values.begin() + at, end);

@@ -40,8 +40,8 @@ namespace attn {
 /// a chunk of one, or draft tokens to verify (truncate() rolls back the rejected ones). The P
 /// queries of a beam see the cache causally, as `multi_head` with `Mask::causal()` over the whole
 /// sequence (with set_window, `Mask::window(W − 1, 0)`; with set_attention_chunk, `Mask::causal()
-/// & Mask::chunked(C, 0, left_chunks)`): bit for bit what P one-position steps give when B·P ≤ 8, within
-/// rounding beyond.
+/// & Mask::chunked(C, 0, left_chunks)`): bit for bit what P one-position steps give when
+/// B·P ≤ 8, within rounding beyond.
 ///
 /// Storage: one slot per beam, each a `capacity×(g·dh)` matrix of keys and a `capacity×(g·dhv)`
 /// one of values (torch: `capacity×D` each; g the key/value heads: h unless grouped-query
@@ -336,11 +336,9 @@ class KVCache {
 /// (append those positions first), each seeing its own and every earlier position (the causal
 /// mask of a decoder; P = 1 is one decoding step, more a prompt or a chunk), or the last
 /// `cache.window()` of them (set_window), or those of its own chunk and the left chunks before
-/// it (set_attention_chunk). Writes
-/// `output`
-/// (B·P×O, after the output projection) and `weights` (resized to h×B·P×steps(): head `i`, row
-/// `b·P + r` is the weights of beam `b`'s query r over its positions, exactly 0 past its own and
-/// before its window or chunk).
+/// it (set_attention_chunk). Writes `output` (B·P×O, after the output projection) and `weights`
+/// (resized to h×B·P×steps(): head `i`, row `b·P + r` is the weights of beam `b`'s query r over
+/// its positions, exactly 0 past its own and before its window or chunks).
 /// Torch's arithmetic, as the MultiHeadMemory step: up to 8 positions per beam one row at a time
 /// (bit for bit what P one-position steps give when B·P ≤ 8), more as one causal scaled
 /// dot-product per beam and head. An empty cache is refused: a self-attention query sees itself,

@@ -429,6 +429,35 @@ attn::MultiHeadParams<Scalar> grouped_rotary(const attn::MultiHeadParams<Scalar>
   return g == 0 ? p : attn_test::grouped_rotary(p, g, dims);
 }
 
+TEMPLATE_TEST_CASE("a streaming encoder chunk by chunk, each chunk over its window of keys, equals the full call "
+                   "with Mask::chunked(C, 0, left)",
+                   "[multi_head][decoding][mask]", float, double) {
+  // docs/04's recipe for WeNet's forward_chunk: the chunk [s, s + C) over the keys [k0, s + C),
+  // k0 = max(0, s − left·C), with Mask::chunked(C, s − k0, left): each frame sees the later frames
+  // of its own chunk, which a KVCache (causal) does not give.
+  using Scalar = TestType;
+  std::mt19937_64 rng(1207);
+  const Index d = 16, heads = 4, length = 37, C = 8;
+  const auto p = make_params<Scalar>(rng, heads, d, d, d, d);
+  const Mat<Scalar> x = attn_test::random_matrix<Scalar>(rng, length, d);
+  for (const Index left : {Index(0), Index(1), Index(2), attn::Mask::all_chunks}) {
+    const auto full = attn::multi_head(x, p, attn::Mask::chunked(C, 0, left));
+    for (Index s = 0; s < length; s += C) {
+      INFO("left chunks " << left << ", chunk at " << s);
+      const Index n = std::min(C, length - s);
+      const Index k0 = left >= s / C ? 0 : s - left * C;
+      const auto keys = x.middleRows(k0, s + n - k0);
+      const auto part = attn::multi_head(x.middleRows(s, n), keys, keys, p, attn::Mask::chunked(C, s - k0, left));
+      ATTN_CHECK_CLOSE(part.output, full.output.middleRows(s, n), step_tolerance<Scalar>());
+      for (Index i = 0; i < heads; ++i) {
+        ATTN_CHECK_CLOSE(part.weights.head(i), full.weights.head(i).block(s, k0, n, s + n - k0), step_tolerance<Scalar>());
+        CHECK(full.weights.head(i).block(s, 0, n, k0).isZero(0));  // before the left chunks
+        if (s + n < length) CHECK(full.weights.head(i).block(s, s + n, n, length - s - n).isZero(0));  // later chunks
+      }
+    }
+  }
+}
+
 TEMPLATE_TEST_CASE("KVCache: P positions per append and attend (a prompt, then chunks) equal one full causal "
                    "multi_head call",
                    "[multi_head][decoding][cache][prefill]", float, double) {
@@ -645,7 +674,11 @@ TEST_CASE("KVCache: an empty cache, clear, and the errors", "[multi_head][decodi
   CHECK(message_of([&] { cache.set_attention_chunk(4, -1); }) ==
         "attn::KVCache::set_attention_chunk: left_chunks (-1) must be >= 0; every earlier chunk is "
         "attn::Mask::all_chunks");
+  CHECK(message_of([&] { cache.set_attention_chunk(0, 1); }) ==
+        "attn::KVCache::set_attention_chunk: left_chunks (1) needs chunks, but size is 0 (no chunks, every earlier "
+        "position)");
   CHECK(cache.attention_chunk() == 0);
+  CHECK(cache.attention_left_chunks() == 0);
   cache.set_attention_chunk(4);
   CHECK(message_of([&] { cache.set_window(3); }) ==
         "attn::KVCache::set_window: the cache has attention chunks of 4 (set_attention_chunk); a layer has a sliding "

@@ -169,18 +169,21 @@ class KVCache {
   /// \param size C, positions per chunk, >= 0 (0: no chunks)
   /// \param left_chunks earlier chunks a query also sees, >= 0 (default 0; Mask::all_chunks: every
   ///        earlier chunk)
-  /// \throws attn::invalid_argument when `size < 0` or `left_chunks < 0`, or when the cache has a
-  ///         sliding window
+  /// \throws attn::invalid_argument when `size < 0`, `left_chunks < 0`, `left_chunks > 0` with
+  ///         `size = 0`, or when the cache has a sliding window
   void set_attention_chunk(Index size, Index left_chunks = 0) {
     ATTN_CHECK(size >= 0, "attn::KVCache::set_attention_chunk: size (" + std::to_string(size) +
                               ") must be >= 0 (0: no chunks, every earlier position)");
     ATTN_CHECK(left_chunks >= 0, "attn::KVCache::set_attention_chunk: left_chunks (" + std::to_string(left_chunks) +
                                      ") must be >= 0; every earlier chunk is attn::Mask::all_chunks");
+    ATTN_CHECK(size > 0 || left_chunks == 0, "attn::KVCache::set_attention_chunk: left_chunks (" +
+                                                 std::to_string(left_chunks) +
+                                                 ") needs chunks, but size is 0 (no chunks, every earlier position)");
     ATTN_CHECK(size == 0 || window_ == 0, "attn::KVCache::set_attention_chunk: the cache has a sliding window of " +
                                               std::to_string(window_) +
                                               " (set_window); a layer has a sliding window or chunks, not both");
     chunk_ = size;
-    left_chunks_ = size == 0 ? 0 : left_chunks;
+    left_chunks_ = left_chunks;
   }
   /// The attention chunk (set_attention_chunk). \return C, or 0 when the positions are not chunked
   Index attention_chunk() const { return chunk_; }

@@ -397,16 +397,16 @@ Index attend_into(const KVCache<Scalar>& cache, const Eigen::MatrixBase<DerivedQ
     unit.scale = 1.0;
     unit.softcap = options.softcap;
     const auto cap = detail::soft_cap_of<Scalar>(options.softcap);  // checked by run_step
-    // The first key position `pos` sees: 0, or the start of its sliding window or of its chunk
-    // (a cache has one or the other).
+    // The first key position `pos` sees: 0, or the start of its sliding window or of its chunk's
+    // left chunks (a cache has one or the other), as the layer's mask over the whole sequence
+    // (queries and keys from position 0) bands it.
     const Index window = cache.window();
     const Index chunk = cache.attention_chunk();
     const Index left_chunks = cache.attention_left_chunks();
-    const auto first_key = [window, chunk, left_chunks](Index pos) {
-      if (window > 0) return std::max<Index>(0, pos - window + 1);
-      if (chunk == 0) return Index(0);
-      return std::max<Index>(0, detail::saturating_sub(pos / chunk * chunk, detail::chunk_span(left_chunks, chunk)));
-    };
+    const Mask layer = window > 0  ? Mask::window(window - 1, 0)
+                       : chunk > 0 ? Mask::chunked(chunk, 0, left_chunks)
+                                   : Mask();
+    const auto first_key = [&layer](Index pos) { return layer.band(pos, pos + 1).first; };
     // One scaled dot-product over keys [lo, t): block row r (position past + r) sees key j' of
     // the block (position lo + j') iff r − (W − 1 − o) <= j' <= r + o, o = past − lo; with
     // chunks (lo then a chunk's start, or 0) iff j' <= r + o and floor(j' / C) is floor((r + o) / C)

@@ -18,9 +18,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
-#include <locale>
 #include <ostream>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -368,11 +366,7 @@ inline ColorbarTicks colorbar_ticks(const HeatmapScale& scale) {
       // In the ticks' own format where it reads back within 0.1 % of the span ("1.0" beside
       // "0.8", "0.0" for 1.02e-05 on a scale to 1), else to 3 significant digits ("0.00197").
       std::string text = format_number(end, decimals);
-      std::istringstream in(text);
-      in.imbue(std::locale::classic());  // (not strtod, which follows the program's C locale)
-      double back = std::numeric_limits<double>::quiet_NaN();
-      in >> back;
-      if (!(std::abs(back - end) <= 0.001 * span)) text = format_significant(end, 3);
+      if (!reads_back(text, end, 0.001 * span)) text = format_significant(end, 3);
       if (text == (foot ? ticks.texts.front() : ticks.texts.back())) return;
       const auto at = static_cast<std::ptrdiff_t>(foot ? 0 : ticks.values.size());
       ticks.values.insert(ticks.values.begin() + at, end);

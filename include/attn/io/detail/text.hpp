@@ -395,6 +395,16 @@ inline std::string format_significant(double value, int digits) {
   return os.str();
 }
 
+/// Whether `text` reads back (in the classic locale, whatever the program's) as a finite number
+/// within `tolerance` of `value`.
+inline bool reads_back(const std::string& text, double value, double tolerance) {
+  std::istringstream in(text);
+  in.imbue(std::locale::classic());
+  double back = 0;
+  in >> back;
+  return !in.fail() && std::isfinite(back) && std::abs(back - value) <= tolerance;
+}
+
 /// Labels of the increasing finite values `ticks` (a colour bar, the ends of a legend) that
 /// tell neighbours apart: fixed with `decimals` decimals when `decimals >= 0`, every |tick| is
 /// below 1e9 and that is enough; otherwise the fewest significant digits (1 to 17,
@@ -420,18 +430,11 @@ inline std::vector<std::string> tick_labels(const std::vector<double>& ticks, in
     gap = std::min(gap, std::isfinite(g) ? g : std::numeric_limits<double>::max());  // -1e308 to 1e308
   }
   const double tolerance = std::isfinite(gap) ? gap * 1e-6 : 0.0;
-  const auto reads_back = [tolerance](const std::string& text, double value) {
-    std::istringstream in(text);
-    in.imbue(std::locale::classic());
-    double back = 0;
-    in >> back;
-    return !in.fail() && std::isfinite(back) && std::abs(back - value) <= tolerance;
-  };
   for (int digits = 1; digits <= 17; ++digits) {
     bool close = true;
     for (std::size_t k = 0; k < ticks.size(); ++k) {
       labels[k] = format_significant(ticks[k], digits);
-      close = close && reads_back(labels[k], ticks[k]);
+      close = close && reads_back(labels[k], ticks[k], tolerance);
     }
     if (close && distinct()) break;
   }

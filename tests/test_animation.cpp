@@ -201,6 +201,15 @@ TEST_CASE("animation: the colour table is the colour map's and the scale spans e
   CHECK(dark.find("\"vmin\":0,\"vmax\":4,") != std::string::npos);
   CHECK(dark.find("<ol id=\"attn-tick-labels\"><li>0</li><li>1</li><li>2</li><li>3</li><li>4</li></ol>") !=
         std::string::npos);
+  CHECK(dark.find("\"ticks\":[0,1,2,3,4],\"tick_ends\":[false,false,false,false,false]") != std::string::npos);
+  // An end of the scale that no nice tick is near is labelled, as on the SVG colour bar:
+  // weights from 0.00197 to 0.408 read "0.00197" at the legend's foot, not an unlabelled stretch.
+  Eigen::MatrixXd spread(1, 2);
+  spread << 0.00197, 0.408;
+  const std::string ends = attn::io::animation_html({{1, "a", {spread}}});
+  CHECK(ends.find("<ol id=\"attn-tick-labels\"><li>0.00197</li><li>0.1</li><li>0.2</li><li>0.3</li><li>0.4</li></ol>") !=
+        std::string::npos);
+  CHECK(std::regex_search(ends, std::regex("\"ticks\":\\[0\\.00197(,[0-9.]+){4}\\],\"tick_ends\":\\[true,false,false,false,false\\]")));
 }
 
 TEST_CASE("animation: hostile titles and labels are escaped", "[io][animation]") {

@@ -3,7 +3,8 @@
 // Debian's Chromium with every request blocked. The slider moves between frames (sorted
 // epoch_1, epoch_2, epoch_10 by the number in their names) and the title, the step and the
 // colour of a known cell follow; that colour is matplotlib's viridis for the cell's value
-// (the published table, not attn's code); the truth is drawn on the same scale; play advances
+// (the published table, not attn's code); the truth is drawn on the same scale; the legend
+// labels an end of the scale no nice tick is near, as the SVG colour bar; play advances
 // the frames and pause stops them; hostile titles and labels stay text.
 // Usage: node animation.test.mjs WORK_DIR ATTN_PLOT
 import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
@@ -51,6 +52,12 @@ writeFileSync(join(work, 'row_1.csv'), csv([Array.from({ length: 50 }, (_, j) =>
 writeFileSync(join(work, 'row_2.csv'), csv([Array.from({ length: 50 }, (_, j) => 1 - j / 49)]));
 const rowPage = join(work, 'row.html');
 execFileSync(plot, ['--animate', join(work, 'row_1.csv'), join(work, 'row_2.csv'), '-o', rowPage]);
+
+// Weights from 0.19 to 1: the legend labels its foot "0.19" (no nice tick is within 5 % of the
+// span of it), as the SVG colour bar, and leaves out the tick 0.25, whose label would overlap it.
+writeFileSync(join(work, 'end_1.csv'), csv([[0.19, 0.5, 1]]));
+const endPage = join(work, 'end.html');
+execFileSync(plot, ['--animate', join(work, 'end_1.csv'), '-o', endPage]);
 
 async function pixel(p, id, k, i, j, truth) {
   return p.evaluate(({ id, k, i, j, truth }) => {
@@ -148,6 +155,11 @@ await run('animation page', async (browser) => {
   assert.equal(nanLegend.width, '350px', 'a NaN weight: the legend widens for its swatch');
   expectColor(nanLegend.swatch, [217, 217, 217], 'the NaN swatch is the NaN cells\' grey');
   await nn.page.screenshot({ path: join(work, 'animation_nan.png') });
+  const ends = await openOffline(browser, endPage, { width: 1000, height: 700 });
+  assert.equal(await ends.page.$eval('#attn-legend', (c) => c.dataset.ticks), '0.19|0.50|0.75|1.00',
+               'the foot of the scale labelled, the overlapping tick 0.25 left out');
+  await ends.page.screenshot({ path: join(work, 'animation_ends.png') });
+  expectClean(ends.problems, 'end.html');
   expectClean(nn.problems, 'nan.html');
 
   // The 1 x 50 row: 14 px cells (its cells cover about 240 x 240 px, its long side at most

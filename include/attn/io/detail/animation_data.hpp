@@ -220,8 +220,7 @@ inline std::string animation_json(const std::vector<AnimationFrame>& frames, con
     lut.push_back(static_cast<char>(c.b));
   }
   const Rgb nan = colormap_color(options.colormap, std::nan(""));
-  int decimals = 0;
-  const std::vector<double> ticks = nice_ticks(scale.vmin, scale.vmax, decimals);
+  const ColorbarTicks ticks = colorbar_ticks(scale);  // the SVG colour bar's, ends included
   std::string json = "{\"version\":1,\"vmin\":" + json_number(scale.vmin) + ",\"vmax\":" + json_number(scale.vmax);
   json += ",\"top\":" + std::string(options.precision == AnimationPrecision::uint16 ? "65532" : "252");
   json += ",\"bytes\":" + std::string(options.precision == AnimationPrecision::uint16 ? "2" : "1");
@@ -236,7 +235,9 @@ inline std::string animation_json(const std::vector<AnimationFrame>& frames, con
   const Matrix<double>& shape = frames.front().maps.front();
   json += ",\"under\":" + std::string(pair_columns(options.truth_layout, shape.rows(), shape.cols()) == 1 ? "true" : "false");
   json += ",\"ticks\":[";
-  for (std::size_t k = 0; k < ticks.size(); ++k) json += (k ? "," : "") + json_number(ticks[k]);
+  for (std::size_t k = 0; k < ticks.values.size(); ++k) json += (k ? "," : "") + json_number(ticks.values[k]);
+  json += "],\"tick_ends\":[";
+  for (std::size_t k = 0; k < ticks.ends.size(); ++k) json += (k ? "," : "") + std::string(ticks.ends[k] ? "true" : "false");
   json += "],\"samples\":[";
   const AnimationFrame& first = frames.front();
   for (std::size_t k = 0; k < first.maps.size(); ++k) {
@@ -258,12 +259,8 @@ inline std::string animation_json(const std::vector<AnimationFrame>& frames, con
   return json;
 }
 
-/// The labels of the legend's ticks (as the SVG colour bar writes them).
-inline std::vector<std::string> animation_tick_labels(const HeatmapScale& scale) {
-  int decimals = 0;
-  const std::vector<double> ticks = nice_ticks(scale.vmin, scale.vmax, decimals);
-  return tick_labels(ticks, decimals);
-}
+/// The labels of the legend's ticks (as the SVG colour bar writes them, ends included).
+inline std::vector<std::string> animation_tick_labels(const HeatmapScale& scale) { return colorbar_ticks(scale).texts; }
 
 }  // namespace detail
 }  // namespace attn::io

@@ -201,19 +201,34 @@ inline const char* animation_script() {
     canvas.id = 'attn-legend';
     var box = document.getElementById('attn-legend-box');
     box.insertBefore(canvas, box.firstChild);
-    var w = data.any_nan ? 350 : 300, h = 44, x0 = 20, bar = 256;
+    var h = 44, bar = 256, font = '11px sans-serif';
+    ctx.font = font;
+    var half = tickLabels.map(function (text) { return ctx.measureText(text).width / 2; });
+    var x0 = Math.max(20, Math.ceil(half[0] || 0) + 2);  // room for the first label left of the bar
+    // The ticks as drawn: a nice tick whose label would overlap an end's (the scale's own ends,
+    // labelled where no nice tick is near them, as the SVG colour bar) is left out.
+    var xs = data.ticks.map(function (t) { return x0 + Math.round(fraction(t) * (bar - 1)) + 0.5; });
+    var ends = data.tick_ends || [];
+    var shown = xs.map(function (x, k) {
+      return ends[k] || !ends.some(function (end, e) { return end && Math.abs(xs[e] - x) < half[e] + half[k] + 4; });
+    });
+    // The NaN swatch beside the ramp (above the labels); the width also holds the last label.
+    var right = 0, nx = x0 + bar + 14;
+    xs.forEach(function (x, k) { if (shown[k]) right = Math.max(right, x + half[k]); });
+    var w = Math.max(data.any_nan ? nx + 60 : x0 + 280, Math.ceil(right + 4));
     canvas.width = w * dpr; canvas.height = h * dpr; canvas.style.width = w + 'px'; canvas.style.height = h + 'px';
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     for (var k = 0; k !== bar; ++k) { ctx.fillStyle = lut[k]; ctx.fillRect(x0 + k, 4, 1, 16); }
     ctx.strokeStyle = '#404040'; ctx.strokeRect(x0 - 0.5, 3.5, bar + 1, 17);
-    ctx.fillStyle = '#222'; ctx.font = '11px sans-serif'; ctx.textAlign = 'center'; ctx.textBaseline = 'top';
-    data.ticks.forEach(function (t, k) {
-      var x = x0 + Math.round(fraction(t) * (bar - 1)) + 0.5;
+    ctx.fillStyle = '#222'; ctx.font = font; ctx.textAlign = 'center'; ctx.textBaseline = 'top';
+    canvas.dataset.ticks = '';
+    xs.forEach(function (x, k) {
+      if (!shown[k]) return;
       ctx.beginPath(); ctx.moveTo(x, 20); ctx.lineTo(x, 25); ctx.stroke();
       ctx.fillText(tickLabels[k], x, 28);
+      canvas.dataset.ticks += (canvas.dataset.ticks ? '|' : '') + tickLabels[k];
     });
     if (data.any_nan) {  // the NaN cells' grey, crossed as they are, and its name
-      var nx = x0 + bar + 14;
       ctx.fillStyle = data.nan; ctx.fillRect(nx, 4, 16, 16);
       ctx.strokeStyle = '#808080'; ctx.beginPath();
       ctx.moveTo(nx, 4); ctx.lineTo(nx + 16, 20); ctx.moveTo(nx + 16, 4); ctx.lineTo(nx, 20); ctx.stroke();

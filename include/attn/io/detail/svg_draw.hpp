@@ -339,46 +339,6 @@ inline void svg_colorbar_gradient(std::string& out, const std::string& id, const
   out += "</linearGradient></defs>\n";
 }
 
-/// The ticks of a colour bar over a scale, as drawn.
-struct ColorbarTicks {
-  std::vector<double> values;
-  std::vector<std::string> texts;
-  std::vector<bool> ends;  // a tick at an end of the scale that is no nice number (drawn in any case)
-  std::size_t chars = 1;   // of the widest text
-};
-/// Nice ticks over the scale and, at an end that no nice tick is near (within 5 % of the span),
-/// that end itself (in the ticks' format, or to 3 significant digits where that would not read
-/// back within 0.1 % of the span): a bar over weights from 0.00197 to 0.408 reads
-/// "0.00197" at its foot, not an unlabelled stretch below "0.1" (matplotlib leaves the ends
-/// unlabelled; three users of attn-plot asked where the scale began). svg_colorbar leaves out the
-/// nice ticks that would overlap an end's text.
-inline ColorbarTicks colorbar_ticks(const HeatmapScale& scale) {
-  ColorbarTicks ticks;
-  int decimals = 0;
-  ticks.values = nice_ticks(scale.vmin, scale.vmax, decimals);
-  ticks.texts = tick_labels(ticks.values, decimals);
-  ticks.ends.assign(ticks.values.size(), false);
-  const double span = scale.vmax - scale.vmin;
-  if (decimals >= 0 && std::isfinite(span) && span > 0 && ticks.values.size() >= 2) {
-    const auto add_end = [&](double end, bool foot) {
-      const double nearest = foot ? ticks.values.front() : ticks.values.back();
-      if (!(std::abs(nearest - end) > 0.05 * span)) return;
-      // In the ticks' own format where it reads back within 0.1 % of the span ("1.0" beside
-      // "0.8", "0.0" for 1.02e-05 on a scale to 1), else to 3 significant digits ("0.00197").
-      std::string text = format_number(end, decimals);
-      if (!reads_back(text, end, 0.001 * span)) text = format_significant(end, 3);
-      if (text == (foot ? ticks.texts.front() : ticks.texts.back())) return;
-      const auto at = static_cast<std::ptrdiff_t>(foot ? 0 : ticks.values.size());
-      ticks.values.insert(ticks.values.begin() + at, end);
-      ticks.texts.insert(ticks.texts.begin() + at, text);
-      ticks.ends.insert(ticks.ends.begin() + at, true);
-    };
-    add_end(scale.vmin, true);
-    add_end(scale.vmax, false);
-  }
-  for (const std::string& t : ticks.texts) ticks.chars = std::max(ticks.chars, t.size());
-  return ticks;
-}
 /// A colour bar: the gradient `id` over `scale`, `width`×`height` at (x, top), its ticks (in
 /// `tick_font`) on the right and options.colorbar_label beyond them, `tick_chars` character cells
 /// of the picture's font (`tick_font` / 0.9) further right.

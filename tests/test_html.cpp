@@ -453,6 +453,14 @@ TEST_CASE("html: scale min_max makes the smallest weight white, as pandas' backg
   CHECK(shade(mm, "c") == "#e6550d");
   CHECK(mm.find("weight 0.200 <span") != std::string::npos);  // the legend starts at the smallest weight
   CHECK(mm.find("</span> 0.800 (white: the smallest weight)</div>") != std::string::npos);
+  // Equal weights (a uniform row) have no range: min_max starts from zero, so that the most
+  // attended tokens (all of them) have the full colour, not white on a scale to 2/6.
+  const Eigen::RowVector3d uniform = Eigen::RowVector3d::Constant(1.0 / 6.0);
+  const std::string flat = attn::io::highlight_html(tokens, uniform, options);
+  CHECK(shade(flat, "a") == "#e6550d");
+  CHECK(shade(flat, "c") == "#e6550d");
+  CHECK(flat.find("weight 0.000 <span") != std::string::npos);
+  CHECK(flat.find("</span> 0.167 (white: weight 0)</div>") != std::string::npos);
   // A given vmin wins over the scale, and the legend then shows only the ends.
   options.vmin = 0.0;
   const std::string given = attn::io::highlight_html(tokens, w, options);

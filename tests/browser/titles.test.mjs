@@ -4,7 +4,8 @@
 // longer than 40 columns cut with '…' and whole in its tooltip. A user saw two 40-character titles
 // drawn over each other and the first cut off at the picture's left edge. Labels too long for
 // a heatmap (SVG) or the viewer's head view are cut between whole characters as the browser's
-// Intl.Segmenter cuts text: never half a flag or part of a joined emoji.
+// Intl.Segmenter cuts text: never half a flag or part of a joined emoji. Axis titles and colour
+// bar labels longer than the map is tall stay inside the picture.
 // Usage: node titles.test.mjs WORK_DIR ATTN_PLOT
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -66,6 +67,39 @@ await run('titles', async (browser) => {
     }
     await page.screenshot({ path: join(work, name.replace(/ /g, '_') + '.png') });
     expectClean(problems, name);
+  }
+  // Axis titles and colour bar labels longer than the map is tall (a 3x3 map is 356 px high):
+  // each stays whole inside the picture (a user saw "ens (German, after SentencePiece)").
+  {
+    const rowTitle = 'target tokens (German, after SentencePiece), decoder layer 3, beam 4 of 4';
+    const barLabel = 'attention weight (softmax over the source tokens)';
+    const shapes = {
+      'long titles': [join(work, 'heads.npy'), '--index', '0'],
+      'long titles small': [join(work, 'small.npy')],
+      'long titles per map': [join(work, 'heads.npy'), '--color-scale', 'per-map', '--grid-columns', '1'],
+    };
+    writeNpy(join(work, 'small.npy'), [3, 3], [0.2, 0.3, 0.5, 0.1, 0.8, 0.1, 0.6, 0.2, 0.2]);
+    for (const [name, args] of Object.entries(shapes)) {
+      const file = join(work, name.replace(/ /g, '_') + '.svg');
+      execFileSync(plot, [...args, '--row-title', rowTitle, '--col-title', 'source', '--colorbar-label', barLabel,
+        '-o', file], { stdio: 'ignore' });
+      const { page, problems } = await openOffline(browser, file);
+      const got = await page.evaluate(() => {
+        const box = document.querySelector('svg').getBoundingClientRect();
+        return Array.from(document.querySelectorAll('text.axis-title, text.colorbar-label')).map((t) => {
+          const b = t.getBoundingClientRect();
+          return { text: t.textContent, top: b.top - box.top, bottom: b.bottom - box.top, left: b.left - box.left,
+                   right: b.right - box.left, height: box.height, width: box.width };
+        });
+      });
+      assert.ok(got.length >= 3, `${name}: axis titles and colour bar labels drawn (${got.length})`);
+      for (const t of got) {
+        assert.ok(t.top >= 0 && t.bottom <= t.height && t.left >= 0 && t.right <= t.width,
+                  `${name}: '${t.text}' spans x ${t.left}..${t.right}, y ${t.top}..${t.bottom} of ${t.width}x${t.height}`);
+      }
+      await page.screenshot({ path: file.replace(/\.svg$/, '.png') });
+      expectClean(problems, name);
+    }
   }
   // Row labels of 30 flags (60 code points) and of 30 families (three emoji joined by ZWJ, 150
   // code points). The heatmap cuts them to 24 columns, an emoji taking 2: 11 whole characters and

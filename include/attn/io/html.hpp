@@ -39,7 +39,8 @@ struct HighlightOptions {
   /// Shading scale. Unset: vmin = min(0, smallest weight) with HighlightScale::from_zero
   /// (default), the smallest weight with HighlightScale::min_max; vmax = the largest weight (so
   /// the most attended token of the page has the full colour). Weights outside are clamped. When
-  /// the ends meet or cross, the end not given moves away: vmax = vmin + |vmin| (vmin + 1 for
+  /// the ends meet or cross (min_max over equal weights starts from zero first: a uniform row is
+  /// full colour, not white), the end not given moves away: vmax = vmin + |vmin| (vmin + 1 for
   /// 0), or with only vmax given vmin = vmax - |vmax|, capped at the largest double.
   std::optional<double> vmin;
   /// Shading scale's upper end; unset: the largest finite weight (see vmin).
@@ -183,6 +184,11 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
                 : options.scale == HighlightScale::min_max ? smallest
                                                            : std::min(0.0, smallest);
   double vmax = options.vmax ? *options.vmax : (std::isfinite(hi) ? hi : 1.0);
+  // min_max over equal weights (a uniform row) has no range to shade: it starts from zero
+  // instead, so that the most attended tokens (all of them) have the full colour, as the
+  // heatmaps' equal ends become [0, v]; white at the weights would read as "none attended".
+  if (!(vmin < vmax) && !options.vmin && !options.vmax && options.scale == HighlightScale::min_max)
+    vmin = std::min(0.0, smallest);
   if (!(vmin < vmax)) {  // (without options.vmin the scale can grow above vmin)
     if (options.vmax) {
       vmin = scale_other_end(vmax, false, who, "options.vmax");

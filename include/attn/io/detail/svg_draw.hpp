@@ -175,8 +175,11 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
               options.col_axis_title, 0);
   }
   if (!options.row_axis_title.empty()) {
+    // Centred beside the map, or, when longer than the map is tall, moved down as far as keeps
+    // it below the panel's title (heatmap_layout makes the panel tall enough to hold it).
     const double x = x0 + layout.font;
-    const double y = top + height / 2;
+    const double y = std::max(top + height / 2, y0 + layout.panel_title_height +
+                                                    col_axis_title_width(options.row_axis_title, layout.font) / 2);
     svg_label(out,
               "class=\"axis-title\" transform=\"translate(" + svg_num(x) + "," + svg_num(y) +
                   ") rotate(-90)\" text-anchor=\"middle\"",
@@ -366,9 +369,12 @@ inline void svg_colorbar(std::string& out, const std::string& id, double x, doub
   }
   out += "</g>\n";
   if (!options.colorbar_label.empty()) {
+    // Centred beside the bar, or starting at its top when longer than the bar (svg_render makes
+    // the picture tall enough to hold it).
     const double label_x = x + width + 6 + static_cast<double>(tick_chars) * svg_char_width(tick_font / 0.9) + tick_font / 0.9;
+    const double label_y = top + std::max(height, col_axis_title_width(options.colorbar_label, tick_font / 0.9)) / 2;
     svg_label(out,
-              "class=\"colorbar-label\" transform=\"translate(" + svg_num(label_x) + "," + svg_num(top + height / 2) +
+              "class=\"colorbar-label\" transform=\"translate(" + svg_num(label_x) + "," + svg_num(label_y) +
                   ") rotate(-90)\" text-anchor=\"middle\"",
               options.colorbar_label, 0);
   }
@@ -445,6 +451,8 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
       legend_chars > 0 ? legend_x + 14 + 6 + legend_chars * svg_char_width(font) - margin - grid_width : 0;
   double height = margin + title_height + grid_height + margin;
   if (shared_bar) height = std::max(height, bar_top + bar_height + font + margin);
+  if (shared_bar && !options.colorbar_label.empty())  // a label longer than the bar (svg_colorbar)
+    height = std::max(height, bar_top + col_axis_title_width(options.colorbar_label, font) + margin);
   if (layout.any_masked) height = std::max(height, legend_y + 14 + margin);
   if (layout.any_nan) height = std::max(height, nan_legend_y + 14 + margin);
   height = std::ceil(height);

@@ -549,6 +549,15 @@ inline HeatmapLayout heatmap_layout(const std::vector<PanelView>& panels, const 
   if (title_width > 0) hold_title(title_width);
   layout.box_height = layout.panel_title_height + layout.col_axis_height + layout.col_label_height + layout.map_height +
                       (any_leak ? layout.tick_font + 4 : 0) + gap;  // (the leaked column's "0" and "1" under it)
+  // A row axis title longer than the map is tall runs down from under the panel's title (svg_panel
+  // places it so); a map's own colour bar's label, longer than its bar, down from the bar's top.
+  if (!options.row_axis_title.empty())
+    layout.box_height = std::max(layout.box_height, layout.panel_title_height +
+                                                        col_axis_title_width(options.row_axis_title, layout.font) + gap);
+  if (!options.shared_scale && n > 1 && options.colorbar && !options.colorbar_label.empty())
+    layout.box_height = std::max(layout.box_height, layout.panel_title_height + layout.col_axis_height +
+                                                        layout.col_label_height +
+                                                        col_axis_title_width(options.colorbar_label, layout.font) + gap);
   return layout;
 }
 }  // namespace detail

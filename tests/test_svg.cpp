@@ -435,6 +435,22 @@ TEST_CASE("svg: a grid of heads shares one scale, a pair puts the truth beside o
   const auto top_cells = static_cast<std::size_t>((example(4, 5).array() == 1.0).count());
   CHECK(top_cells > 0);
   CHECK(count(grid, "fill=\"#fde725\"") == top_cells);
+  // The one colour bar runs from the top of the first row of maps to the foot of the last (two
+  // rows of three here), so that it reads as every map's scale, not the first row's.
+  {
+    const std::regex frame_re("<rect class=\"frame\" x=\"[-0-9.]+\" y=\"([-0-9.]+)\" width=\"[-0-9.]+\" height=\"([-0-9.]+)\"");
+    const std::regex bar_re("<g class=\"colorbar\">\n<rect x=\"[-0-9.]+\" y=\"([-0-9.]+)\" width=\"[-0-9.]+\" height=\"([-0-9.]+)\"");
+    double first_top = 1e300, last_foot = -1e300;
+    for (auto it = std::sregex_iterator(grid.begin(), grid.end(), frame_re); it != std::sregex_iterator(); ++it) {
+      first_top = std::min(first_top, std::stod((*it)[1]));
+      last_foot = std::max(last_foot, std::stod((*it)[1]) + std::stod((*it)[2]));
+    }
+    std::smatch bar;
+    REQUIRE(std::regex_search(grid, bar, bar_re));
+    CHECK(std::stod(bar[1]) == Approx(first_top).margin(0.01));
+    CHECK(std::stod(bar[1]) + std::stod(bar[2]) == Approx(last_foot).margin(0.02));
+    CHECK(last_foot - first_top > 2 * 4 * 20);  // two rows of maps of 4 rows (cells of 20+ px)
+  }
 
   attn::io::HeatmapPanel truth{Eigen::MatrixXd::Identity(3, 3), "truth & <gold>", {}, {}};
   attn::io::HeatmapPanel attention{example(3, 3), "epoch 9", {"x", "y", "z"}, {"p", "q", "r"}};

@@ -428,12 +428,15 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
   const double first_map_top =
       margin + title_height + layout.panel_title_height + layout.col_axis_height + layout.col_label_height;
 
-  // Colour bar: beside the first row of maps, at least 100 px tall.
+  // Colour bar: beside the maps, from the top of the first row of maps to the foot of the last
+  // (a grid's one scale then reads as every map's, not the first row's; matplotlib's
+  // fig.colorbar(ax=axes) does the same), at least 100 px tall.
   const ColorbarTicks bar_ticks = colorbar_ticks(scale);
   const std::size_t tick_chars = bar_ticks.chars;
   const double bar_x = margin + grid_width + (panels.size() > 1 ? 4 : 16);
   const double bar_width = 14;
-  const double bar_height = std::max(100.0, layout.map_height);
+  const double bar_height =
+      std::max(100.0, layout.box_height * static_cast<double>(layout.grid_rows - 1) + layout.map_height);
   const double bar_top = first_map_top;
   const bool shared_bar = options.colorbar && !per_map;
   const double bar_block = shared_bar ? (bar_x - margin - grid_width) + bar_width + 6 +

@@ -82,7 +82,8 @@ struct HeatmapOptions {
   /// maps), or false: each map its own, from its own smallest to largest value (vmin / vmax,
   /// where set, still fix that end of every map's scale: vmin = 0 gives each map 0 to its
   /// largest weight, prompt-to-prompt's per-token maps), with a colour bar of its own right of
-  /// the map. A single map has one scale either way.
+  /// the map. A single map has one scale either way; the shared scale's colour bar runs beside
+  /// the grid from the first row of maps' top to the last row's foot.
   bool shared_scale = true;
   bool show_values = false;             ///< print each value in its cell (vector cells big enough)
   int value_decimals = 2;               ///< decimals of printed values, 0..10

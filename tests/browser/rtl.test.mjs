@@ -9,7 +9,7 @@
 // text, its arrow pointing at the keys; the labels the viewer's map view and the training
 // animation draw on canvases, and the animation's tooltip, lay out as the SVG pictures' (the
 // canvas drew them left to right: the '!' of a Hebrew "word!" at its right). Latin text keeps
-// its layout.
+// its layout. A highlighted line that wraps goes on under its first token (a hanging indent).
 // Usage: node rtl.test.mjs WORK_DIR ATTN_PLOT
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -109,6 +109,36 @@ await run('rtl', async (browser) => {
     }
     await page.screenshot({ path: join(work, `${name}.png`) });
     expectClean(problems, `${name}.html`);
+  }
+  // A line too long for the window wraps under its first token, not under the query label (a
+  // hanging indent), in either direction: the tokens of one query read as one block.
+  for (const [name, word] of [['latin', 'token'], ['hebrew', 'מילה']]) {
+    writeNpy(join(work, 'long.npy'), [2, 40], new Array(80).fill(1 / 40));
+    const file = join(work, `wrap_${name}.html`);
+    execFileSync(plot, [join(work, 'long.npy'), '--rows', queriesFile,
+      '--cols', lines(`wrap_${name}.txt`, Array.from({ length: 40 }, (_, j) => `${word}${j}`)), '-o', file], { stdio: 'ignore' });
+    const { page, problems } = await openOffline(browser, file, { width: 600, height: 700 });
+    const got = await page.evaluate(() => Array.from(document.querySelectorAll('.attn-line')).map((line) => ({
+      label: line.querySelector('.attn-query').getBoundingClientRect().toJSON(),
+      tokens: Array.from(line.querySelectorAll('.attn-token')).map((t) => t.getBoundingClientRect().toJSON()),
+    })));
+    assert.equal(got.length, 2, `wrap ${name}: two lines`);
+    for (const [k, line] of got.entries()) {
+      const first = line.tokens[0];
+      const wrapped = line.tokens.filter((t) => t.top > first.bottom);
+      assert.ok(wrapped.length > 0, `wrap ${name} line ${k}: the 40 tokens wrap in a 600 px window`);
+      if (name === 'hebrew') {
+        const start = Math.max(...wrapped.map((t) => t.right));
+        assert.ok(Math.abs(start - first.right) <= 1 && start < line.label.left,
+                  `wrap ${name} line ${k}: wrapped lines start at ${start}, under the first token (right edge ${first.right}), not under the label (${line.label.left}..${line.label.right})`);
+      } else {
+        const start = Math.min(...wrapped.map((t) => t.left));
+        assert.ok(Math.abs(start - first.left) <= 1 && start > line.label.right,
+                  `wrap ${name} line ${k}: wrapped lines start at ${start}, under the first token (${first.left}), not under the label (${line.label.left}..${line.label.right})`);
+      }
+    }
+    await page.screenshot({ path: join(work, `wrap_${name}.png`) });
+    expectClean(problems, `wrap_${name}.html`);
   }
   // A Hebrew phrase inside an English line reads right to left: its first word right of its
   // second, the phrase between the English words around it.

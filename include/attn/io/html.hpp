@@ -225,10 +225,13 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
     // Arabic text right to left, its query label then at the right, aligned towards the tokens).
     // The label sits in a <span dir="auto"> (what <bdi> does, in markup HTML4 parsers know too):
     // laid out in its own direction, and left out of the line's choice.
-    out += "<div class=\"attn-line\" dir=\"auto\">";
+    // With labels, a hanging indent: a line that wraps goes on under its first token, not under
+    // the label, so that each query's tokens read as one block (the label's 6em + 0.8em).
+    out += labels ? "<div class=\"attn-line\" dir=\"auto\" style=\"padding-inline-start:6.8em;text-indent:-6.8em\">"
+                  : "<div class=\"attn-line\" dir=\"auto\">";
     if (labels) {
       out += "<span class=\"attn-query\" style=\"display:inline-block;min-width:6em;margin-inline-end:0.8em;"
-             "font-weight:bold;text-align:end;unicode-bidi:isolate\"><span dir=\"auto\">";
+             "font-weight:bold;text-align:end;unicode-bidi:isolate;text-indent:0\"><span dir=\"auto\">";
       append_xml_escaped(out, options.row_labels[static_cast<std::size_t>(i)]);
       out += "</span></span>";
     }

@@ -278,6 +278,20 @@ TEST_CASE("svg: long labels are cut with an ellipsis and keep the full text in a
   CHECK(attn::io::detail::truncated(ksha + tri + "\xE0\xA4\xAF" + "!!", 3) == ksha + tri + "\xE2\x80\xA6");
 }
 
+TEST_CASE("svg: a label of white space only shows each of its characters as an open box", "[io][svg][xmllint]") {
+  // A character model's space token would collapse to nothing in SVG; an empty label stays empty.
+  attn::io::HeatmapOptions options;
+  options.col_labels = {"a", " ", "\t", "  ", "", " b"};
+  const std::string svg = attn::io::heatmap_svg(Eigen::MatrixXd::Constant(1, 6, 1.0 / 6.0), options);
+  ATTN_CHECK_WELL_FORMED(svg);
+  const std::string box = "\xE2\x90\xA3";  // U+2423
+  CHECK(count(svg, "\">" + box + "</text>") == 2);               // " " and "\t"
+  CHECK(count(svg, "\">" + box + box + "</text>") == 1);         // two spaces
+  CHECK(count(svg, "\"></text>") == 1);                          // "": no label
+  CHECK(count(svg, "\"> b</text>") == 1);                        // text with a space is left as it is
+  CHECK(count(svg, "\">a</text>") == 1);
+}
+
 TEST_CASE("svg: shared_scale false gives each map of a grid or pair its own scale and colour bar", "[io][svg][xmllint]") {
   // Head h is example() times h + 1: on one scale only head 5 reaches the top colour; on a
   // scale per map every head does, where example() is 1.0.

@@ -39,6 +39,14 @@ inline std::string svg_span(double a, double b) {
 /// shown label through append_label: right-to-left text in an isolate of its own, so the "…" of
 /// a cut Hebrew or Arabic label is at its left end).
 inline void svg_label(std::string& out, const std::string& attributes, const std::string& label, std::size_t max_length) {
+  // A label of white space only (a character model's space token, "\t", "\n") would collapse
+  // to nothing in SVG: each of its characters is shown as U+2423 (␣) instead, so the token can
+  // be told from a missing label. (An empty label stays empty: the way to leave one out.)
+  if (!label.empty() && label.find_first_not_of(" \t\n\r\v\f") == std::string::npos) {
+    std::string visible;
+    for (std::size_t k = 0; k < label.size(); ++k) visible += "\xE2\x90\xA3";
+    return svg_label(out, attributes, visible, max_length);
+  }
   const std::string shown = truncated(label, max_length);
   out += "<text " + attributes + ">";
   append_label(out, shown);

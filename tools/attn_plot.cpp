@@ -147,7 +147,7 @@ Options:
                            see --highlight-scale)
       --vmax X             high end of the colour scale (default: the largest weight)
       --values             svg: print each weight in its cell (when the cells are big enough
-                           and drawn as shapes, see --raster)
+                           and drawn as shapes, see --raster); html: after its token
       --decimals N         decimals of printed weights (svg: of --values, default 2; html: 3)
       --colorbar-label T   svg: label beside the colour bar (e.g. "weight")
       --origin upper|lower svg, png heatmaps: row 0 at the top (upper, the default: a matrix as

@@ -771,14 +771,31 @@ TEST_CASE("svg: a map of more cells than pixels draws each pixel as its block's 
   CHECK(rows_with_one == 720);
   CHECK(svg.find("<title>800\xC3\x97" "200 cells on 720\xC3\x97" "180 pixels: each pixel shows the largest value of its "
                  "block of cells</title></image>") != std::string::npos);
-  // A map of fewer cells than pixels keeps a pixel per cell, without the note.
-  const std::string small = attn::io::heatmap_svg(m.topRows(300).leftCols(100));
+  // A map of fewer cells than pixels draws each cell as a block of k×k pixels of its colour (k =
+  // 2048 / 300 = 6 here: a PDF viewer that smooths the image blurs 1/6 of a cell, not all of it),
+  // without the note.
+  const Eigen::MatrixXd part = m.topRows(300).leftCols(100);
+  const std::string small = attn::io::heatmap_svg(part);
   const auto at_small = small.find(marker);
   REQUIRE(at_small != std::string::npos);
   const test_formats::Image cells = test_formats::decode_png(base64_decoded(small.substr(at_small + marker.size())));
-  CHECK(cells.width == 100);
-  CHECK(cells.height == 300);
+  CHECK(cells.width == 600);
+  CHECK(cells.height == 1800);
   CHECK(small.find("each pixel shows") == std::string::npos);
+  Index wrong = 0;
+  for (std::uint32_t y = 0; y < cells.height; ++y)
+    for (std::uint32_t x = 0; x < cells.width; ++x)
+      wrong += cells.pixel(x, y) != (part(y / 6, x / 6) == 1.0 ? one : zero) ? 1 : 0;
+  CHECK(wrong == 0);
+  // At most 8 pixels a cell: a 20×30 map (raster always) is 240×160.
+  attn::io::HeatmapOptions always;
+  always.raster = attn::io::HeatmapRaster::always;
+  const std::string tiny = attn::io::heatmap_svg(part.topLeftCorner(20, 30), always);
+  const auto at_tiny = tiny.find(marker);
+  REQUIRE(at_tiny != std::string::npos);
+  const test_formats::Image few = test_formats::decode_png(base64_decoded(tiny.substr(at_tiny + marker.size())));
+  CHECK(few.width == 240);
+  CHECK(few.height == 160);
 }
 
 }  // namespace test_svg

@@ -176,6 +176,8 @@ Options:
       --grid-columns N     svg: maps per row of a grid (default: closest to square)
       --max-size PX        svg: the maps span at most PX pixels along each axis (default 720,
                            at least 16); a pooled map (--pool) has at most PX cells per axis
+      --font-size PX       svg: labels and ticks (default 12, 4 to 200; titles 1.4 times
+                           larger); for a paper, an SVG pixel is 0.75 pt at its natural size
       --raster auto|always|never  svg: draw cells as an embedded image (auto: above 16384 cells);
                            html: above that (auto) or always, the page shows the map as such a
                            heatmap instead of highlighted text (not with --query or --chars)
@@ -407,6 +409,7 @@ struct Arguments {
   std::optional<std::vector<std::string>> panel_titles;
   long long grid_columns = 0;
   double max_size = 720;
+  double font_size = 12;               // --font-size PX: svg labels and ticks
   std::string raster = "auto";
   std::optional<long long> query;
   std::optional<std::string> color;
@@ -587,6 +590,7 @@ void check_png_arguments(const Arguments& a) {
       {"--highlight-scale", a.highlight_scale != "from-zero"},
       {"--separator", a.separator.has_value()},
       {"--gold", !a.gold.empty()},
+      {"--font-size", a.font_size != Arguments().font_size},
   };
   refuse_given(refused, " is not for png output: a PNG holds the map's cells alone (no labels, titles, "
                         "colour bar or other pictures); write svg or html for those");
@@ -737,6 +741,9 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     } else if (arg == "--max-size") {
       a.max_size = parse_double(arg, value());
       if (a.max_size < 16 || a.max_size > 100000) throw usage_error("--max-size must be in [16, 100000] pixels");
+    } else if (arg == "--font-size") {
+      a.font_size = parse_double(arg, value());
+      if (!(a.font_size >= 4 && a.font_size <= 200)) throw usage_error("--font-size must be in [4, 200] pixels");
     } else if (arg == "--raster") {
       a.raster = one_of("--raster", value(), {"auto", "always", "never"});
     } else if (arg == "--query") {
@@ -880,6 +887,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
         {"--raster", a.raster != "auto"},
         {"--highlight-scale", a.highlight_scale != "from-zero"},
         {"--max-size", a.max_size != Arguments().max_size},
+        {"--font-size", a.font_size != Arguments().font_size},
     };
     refuse_given(refused, " is for pictures, not --view: the page scales each map from 0 to its largest weight, "
                           "and its tooltips give every value");
@@ -1527,6 +1535,7 @@ attn::io::HeatmapOptions heatmap_options(const Arguments& a, const std::vector<s
   options.shared_scale = a.color_scale == "shared";
   options.origin = a.origin == "lower" ? attn::io::HeatmapOrigin::lower : attn::io::HeatmapOrigin::upper;
   options.max_map_size = a.max_size;
+  options.font_size = a.font_size;
   options.raster = a.raster == "always"  ? attn::io::HeatmapRaster::always
                    : a.raster == "never" ? attn::io::HeatmapRaster::never
                                          : attn::io::HeatmapRaster::automatic;
@@ -1913,6 +1922,7 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
     options.row_axis_title = a.row_title;
     options.col_axis_title = a.col_title;
     options.max_map_size = a.max_size;
+    options.font_size = a.font_size;
     check_link_extent(a, {&links}, rows.size(), cols.size());
     emit(a, attn::io::alignment_svg(links, options), out);
     return 0;
@@ -1937,6 +1947,7 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
   options.row_axis_title = a.row_title;
   options.col_axis_title = a.col_title;
   options.max_map_size = a.max_size;
+  options.font_size = a.font_size;
   options.threshold = a.threshold;
   if (soft) {
     options.rows = weights.rows();
@@ -2315,6 +2326,7 @@ void check_animation_options(const Arguments& a) {
                 {"--mask", !a.mask.empty()},
                 {"--pool", a.pool.has_value()},
                 {"--max-size", a.max_size != Arguments().max_size},
+                {"--font-size", a.font_size != Arguments().font_size},
                 {"--color", a.color.has_value()},
                 {"--highlight-scale", a.highlight_scale != "from-zero"},
                 {"--separator", a.separator.has_value()}},
@@ -2538,7 +2550,8 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
                   {"--layout", a.layout != "auto"},
                   {"--panel-titles", a.panel_titles.has_value()},
                   {"--origin", a.origin != "upper"},
-                  {"--max-size", a.max_size != Arguments().max_size}},
+                  {"--max-size", a.max_size != Arguments().max_size},
+                  {"--font-size", a.font_size != Arguments().font_size}},
                  " is for heatmaps: html output shades the tokens with --color (it shows a heatmap, which takes it, "
                  "above " + std::to_string(raster_threshold) + " cells or with --raster always)");
     Eigen::MatrixXd weights = first;
@@ -2625,6 +2638,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
                  " labels tokens, but --hist draws a histogram of all the weights (its x axis: weight)");
     attn::io::HistogramOptions options;
     options.bins = static_cast<attn::Index>(*a.hist);
+    options.font_size = a.font_size;
     options.range_min = a.vmin;
     options.range_max = a.vmax;
     options.title = a.title;
@@ -2658,6 +2672,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     options.ymin = a.vmin;
     options.ymax = a.vmax;
     options.max_plot_width = a.max_size;
+    options.font_size = a.font_size;
     if (a.color) options.color = *a.color;
     if (a.colormap_given) options.colormap = attn::io::parse_colormap(a.colormap);
     check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a);

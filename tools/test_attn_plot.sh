@@ -128,6 +128,14 @@ ok "npy int8"               d.svg    "$npy/i1_2x3.npy" --decimals 0 --values --c
 ok "npy 1-D"                e.svg    "$npy/f8_1d_5.npy"
 ok "npy 0-D"                f.svg    "$npy/f8_0d.npy"
 ok "npy 3-D grid"           h.svg    "$npy/f8_c_2x3x4.npy" -r rows3.txt -c cols4.txt --grid-columns 1
+# --font-size: the picture's text size (the root's font-size; titles 1.4 times it), for every svg.
+ok "font size heatmap"      fs.svg   "$npy/f8_c_3x4.npy" -r rows3.txt -c cols4.txt -t T --font-size 18
+if grep -q 'font-size="18">' fs.svg && grep -q 'font-size="25.2" font-weight="bold">T<' fs.svg; then pass; else
+    fail "--font-size 18: root font-size 18 and a 25.2 px title"; fi
+ok "font size bars"         fsb.svg  "$npy/f8_1d_5.npy" --font-size 18
+if grep -q 'font-size="18">' fsb.svg; then pass; else fail "--font-size 18 (bars): root font-size 18"; fi
+ok "font size hist"         fsh.svg  "$npy/f8_c_3x4.npy" --hist 5 --font-size 18
+if grep -q 'font-size="18">' fsh.svg; then pass; else fail "--font-size 18 (histogram): root font-size 18"; fi
 ok "npy 3-D titles"         i.svg    "$npy/f4_fortran_2x3x4.npy" --panel-titles 'layer <0>,layer 1'
 # Maps past the end of --panel-titles keep their default title; more titles than maps are refused.
 ok "npy 3-D one title"      i1.svg   "$npy/f4_fortran_2x3x4.npy" --panel-titles 'layer <0>'
@@ -374,6 +382,11 @@ bad "html no tokens"    2 "html output needs the tokens"          "$npy/f8_c_3x4
 bad "html colormap"     2 "--colormap is for heatmaps: html output shades the tokens with --color (it shows a heatmap, which takes it, above 16384 cells or with --raster always)" "$npy/f8_c_3x4.npy" -c cols4.txt --colormap greys -o out/new.html
 bad "html row title"    2 "--row-title is for heatmaps: html output shades the tokens" "$npy/f8_c_3x4.npy" -c cols4.txt --row-title q -o out/new.html
 bad "html max size"     2 "--max-size is for heatmaps: html output shades the tokens" "$npy/f8_c_3x4.npy" -c cols4.txt --max-size 100 -o out/new.html
+bad "html font size"    2 "--font-size is for heatmaps: html output shades the tokens" "$npy/f8_c_3x4.npy" -c cols4.txt --font-size 20 -o out/new.html
+bad "png font size"     2 "--font-size is not for png output" "$npy/f8_c_3x4.npy" --font-size 20 -o out/new.png
+bad "view font size"    2 "--font-size is for pictures, not --view" --view "$npy/f8_c_3x4.npy" --font-size 20 -o out/new.html
+bad "animate font size" 2 "--font-size is not used by --animate" --animate frames --font-size 20 -o out/new.html
+bad "font size range"   2 "--font-size must be in [4, 200] pixels" "$npy/f8_c_3x4.npy" --font-size 2 -o out/new.svg
 ok "html heatmap options"   raster_opts.html "$npy/f8_c_3x4.npy" -c cols4.txt --raster always --colormap greys --row-title q
 bad "chars and cols"    2 "--chars and --cols cannot be used together" "$npy/f8_1d_5.npy" --chars chars.txt -c cols4.txt -o out/new.html
 bad "bad colour"        2 "colour 'orange' must be '#rrggbb' or '#rgb'" "$npy/f8_c_3x4.npy" -c cols4.txt --color orange -o out/new.html

@@ -258,7 +258,19 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
            svg_num(width) + "\" height=\"" + svg_num(height) +
            "\" preserveAspectRatio=\"none\" image-rendering=\"optimizeSpeed\" "
            "style=\"image-rendering:crisp-edges;image-rendering:pixelated\" xlink:href=\"data:image/png;base64,";
-    out += base64(png_rgb(static_cast<std::uint32_t>(px_cols), static_cast<std::uint32_t>(px_rows), pixels));
+    // A cell of k×k image pixels (k up to 8, the image up to 2048 pixels a side): browsers draw
+    // the image pixelated, but rsvg-convert, Inkscape and PDF viewers smooth an embedded image
+    // when they scale it, which blurred each cell into its neighbours over a whole cell; with k
+    // pixels a cell, only 1/k of it. (Runs of one colour and repeated rows deflate to little.)
+    const Index k = pooled ? 1 : std::clamp<Index>(2048 / std::max(px_rows, px_cols), 1, 8);
+    if (k > 1) {
+      std::vector<Rgb> big(static_cast<std::size_t>(px_rows * k * px_cols * k));
+      for (Index y = 0; y < px_rows * k; ++y)
+        for (Index x = 0; x < px_cols * k; ++x)
+          big[static_cast<std::size_t>(y * px_cols * k + x)] = pixels[static_cast<std::size_t>((y / k) * px_cols + x / k)];
+      pixels = std::move(big);
+    }
+    out += base64(png_rgb(static_cast<std::uint32_t>(px_cols * k), static_cast<std::uint32_t>(px_rows * k), pixels));
     if (pooled) {
       out += "\"><title>" + std::to_string(rows) + "\xC3\x97" + std::to_string(cols) + " cells on " +
              std::to_string(px_rows) + "\xC3\x97" + std::to_string(px_cols) +

@@ -209,7 +209,7 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
            ".attn-query { display: inline-block; min-width: 6em; margin-inline-end: 0.8em; color: #444444; "
            "font-weight: bold; text-align: end; }\n"
            ".attn-token { border-radius: 0.2em; padding: 0.15em 0.05em; }\n"
-           ".attn-weight { font-size: 0.6em; color: #444444; }\n"
+           ".attn-weight { font-size: 0.6em; }\n"  // in its token's ink, chosen to contrast with its shade
            ".attn-legend { margin-top: 1em; font-size: 0.85em; color: #444444; }\n"
            "</style>\n</head>\n<body>\n";
     if (!options.title.empty()) {

@@ -140,6 +140,13 @@ TEST_CASE("html: a Tq x n matrix gives one labelled line per query", "[io][html]
   CHECK_XHTML_AND_HTML(html);
   CHECK(occurrences(html, "class=\"attn-line\"") == 3);
   CHECK(occurrences(html, "class=\"attn-query\"") == 3);
+  // The tokens' language: unknown (lang="") unless given, not the page's English.
+  CHECK(occurrences(html, "class=\"attn-line\" dir=\"auto\" lang=\"\"") == 3);
+  CHECK(html.find("<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">") != std::string::npos);
+  options.language = "zh-Hans";
+  const std::string chinese = attn::io::highlight_html({"the", "cat", "black", "."}, w, options);
+  CHECK_XHTML_AND_HTML(chinese);
+  CHECK(occurrences(chinese, "class=\"attn-line\" dir=\"auto\" lang=\"zh-Hans\"") == 3);
   CHECK(html.find("title=\"&lt;chat&gt; \xE2\x86\x92 cat: 0.800\"") != std::string::npos);
   // One query alone (a row of the matrix) is one line.
   const std::string one = attn::io::highlight_html({"the", "cat", "black", "."}, w.row(1));
@@ -391,6 +398,11 @@ TEST_CASE("html: argument checks", "[io][html][error]") {
   options.vmax = std::nan("");
   CHECK(message_of([&] { (void)attn::io::highlight_html({"a", "b", "c"}, w, options); }) ==
         "attn::io::highlight_html: options.vmax (NaN) must be finite");
+  options = {};
+  options.language = "en_US\" onclick=\"x";
+  CHECK(message_of([&] { (void)attn::io::highlight_html({"a", "b", "c"}, w, options); }) ==
+        "attn::io::highlight_html: options.language (\"en_US\" onclick=\"x\") must be a BCP 47 tag such as \"de\" or "
+        "\"zh-Hans\" (letters, digits and '-', at most 35)");
   CHECK_THROWS_AS(attn::io::highlight_html({"a"}, w), attn::invalid_argument);
 }
 

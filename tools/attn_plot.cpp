@@ -207,6 +207,8 @@ Options:
                            across pages) or the smallest weight shown (min-max, like pandas'
                            background_gradient); the most attended token has the full colour
       --separator TEXT     html: text between tokens (default: one space; "" with --chars)
+      --lang TAG           html: the tokens' language as a BCP 47 tag (de, he, zh-Hans), so
+                           that screen readers speak them in it (default: unknown)
       --index I[,J...]     .npy WEIGHTS: pick along the leading axes, as NumPy's w[I, J] (-1 is the
                            last): e.g. Hugging Face's per-layer (batch, heads, T, T) with --index 0
                            draws batch item 0's heads as a grid, --index 0,3 its head 3; leading
@@ -414,6 +416,7 @@ struct Arguments {
   std::optional<long long> query;
   std::optional<std::string> color;
   std::optional<std::string> separator;
+  std::optional<std::string> lang;  // --lang TAG: the highlighted tokens' language
   std::string highlight_scale = "from-zero";
   std::string csv_labels = "auto";
   std::string mask;  // --mask: "causal" or a file
@@ -589,6 +592,7 @@ void check_png_arguments(const Arguments& a) {
       {"--color", a.color.has_value()},
       {"--highlight-scale", a.highlight_scale != "from-zero"},
       {"--separator", a.separator.has_value()},
+      {"--lang", a.lang.has_value()},
       {"--gold", !a.gold.empty()},
       {"--font-size", a.font_size != Arguments().font_size},
   };
@@ -752,6 +756,11 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.color = value();
     } else if (arg == "--highlight-scale") {
       a.highlight_scale = one_of("--highlight-scale", value(), {"from-zero", "min-max"});
+    } else if (arg == "--lang") {
+      a.lang = value();
+      if (a.lang->empty() || a.lang->size() > 35 ||
+          a.lang->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != std::string::npos)
+        throw usage_error("--lang '" + *a.lang + "' must be a BCP 47 tag such as de, he or zh-Hans (letters, digits and '-')");
     } else if (arg == "--separator") {
       a.separator = value();
     } else if (arg == "--max-maps") {
@@ -891,6 +900,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     };
     refuse_given(refused, " is for pictures, not --view: the page scales each map from 0 to its largest weight, "
                           "and its tooltips give every value");
+    refuse_given({{"--lang", a.lang.has_value()}}, " is for highlighted text (html output), not --view");
   } else if (a.batch && !a.index.empty()) {
     throw usage_error("--batch names the first axis of a 3-D WEIGHTS file (an svg grid of batch items) or of a 4-D "
                       "--view file; with --index, what is left keeps the axes' own names");
@@ -2329,7 +2339,7 @@ void check_animation_options(const Arguments& a) {
                 {"--font-size", a.font_size != Arguments().font_size},
                 {"--color", a.color.has_value()},
                 {"--highlight-scale", a.highlight_scale != "from-zero"},
-                {"--separator", a.separator.has_value()}},
+                {"--separator", a.separator.has_value()}, {"--lang", a.lang.has_value()}},
                why + (a.format == "svg" ? "--frames" : "--layout, --frame-ms, --cell, --precision") + ")");
   refuse_given(alignment_options(a), " is for word alignments (--gold, or an alignment file as WEIGHTS), not --animate");
   if (a.format == "svg") {
@@ -2519,7 +2529,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     if (!a.query && a.chars_file.empty() && drawn_as_image(a, first.size())) {
       refuse_given({{"--color", a.color.has_value()},
                     {"--highlight-scale", a.highlight_scale != "from-zero"},
-                    {"--separator", a.separator.has_value()}},
+                    {"--separator", a.separator.has_value()}, {"--lang", a.lang.has_value()}},
                    " is for highlighted tokens, but this page shows the " + shape_text(first) +
                        " map as a heatmap image (--colormap colours it; --query N or --raster never keep the text)");
       attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
@@ -2617,6 +2627,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     options.vmin = a.vmin;
     options.vmax = a.vmax;
     if (a.separator) options.separator = *a.separator;
+    if (a.lang) options.language = *a.lang;
     if (a.decimals) options.decimals = *a.decimals;
     options.show_weights = a.values;
     check_label_bytes(options.row_labels, tokens, weights.rows(), weights.cols(), 1, a);
@@ -2630,7 +2641,9 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
 
   if (!a.chars_file.empty()) throw usage_error("--chars is for html output");
   if (a.query) throw usage_error("--query is for html output");
-  refuse_given({{"--highlight-scale", a.highlight_scale != "from-zero"}, {"--separator", a.separator.has_value()}},
+  refuse_given({{"--highlight-scale", a.highlight_scale != "from-zero"},
+                {"--separator", a.separator.has_value()},
+                {"--lang", a.lang.has_value()}},
                " is for html output (highlighted tokens)");
   if (a.hist) {
     refuse_heatmap_only(a, a.colormap_given, "--hist draws a histogram of all the weights");

@@ -164,6 +164,9 @@ rm -f strip.csv s1.svg s2.svg s3.svg j2.svg
 ok "csv labels"             l.svg    labelled.csv
 ok "csv no labels"          m.svg    labelled.csv --csv-labels both --no-colorbar --max-size 100 --raster always
 ok "html npy"               a.html   "$npy/f8_c_3x4.npy" -r rows3.txt -c cols4.txt --values
+ok "html lang"              lang.html "$npy/f8_c_3x4.npy" -r rows3.txt -c cols4.txt --lang zh-Hans
+if [ "$(grep -c 'class="attn-line" dir="auto" lang="zh-Hans"' lang.html)" = 3 ]; then pass; else
+    fail "--lang zh-Hans: each of the 3 lines has lang=\"zh-Hans\""; fi
 ok "html csv query"         b.html   labelled.csv --query 1 --color '#08306b' -t 'One <query>'
 ok "html chars"             c.html   chars.csv --csv-labels none --chars chars.txt
 ok "html format flag"       out.svgz "$npy/f8_1d_5.npy" --format html -c <(printf '%s\n' 1 2 3 4 5)
@@ -382,6 +385,9 @@ bad "html no tokens"    2 "html output needs the tokens"          "$npy/f8_c_3x4
 bad "html colormap"     2 "--colormap is for heatmaps: html output shades the tokens with --color (it shows a heatmap, which takes it, above 16384 cells or with --raster always)" "$npy/f8_c_3x4.npy" -c cols4.txt --colormap greys -o out/new.html
 bad "html row title"    2 "--row-title is for heatmaps: html output shades the tokens" "$npy/f8_c_3x4.npy" -c cols4.txt --row-title q -o out/new.html
 bad "html max size"     2 "--max-size is for heatmaps: html output shades the tokens" "$npy/f8_c_3x4.npy" -c cols4.txt --max-size 100 -o out/new.html
+bad "svg lang"          2 "--lang is for html output" "$npy/f8_c_3x4.npy" --lang de -o out/new.svg
+bad "view lang"         2 "--lang is for highlighted text (html output), not --view" --view "$npy/f8_c_3x4.npy" --lang de -o out/new.html
+bad "lang tag"          2 "--lang 'en_US' must be a BCP 47 tag" "$npy/f8_c_3x4.npy" -c cols4.txt --lang 'en_US' -o out/new.html
 bad "html font size"    2 "--font-size is for heatmaps: html output shades the tokens" "$npy/f8_c_3x4.npy" -c cols4.txt --font-size 20 -o out/new.html
 bad "png font size"     2 "--font-size is not for png output" "$npy/f8_c_3x4.npy" --font-size 20 -o out/new.png
 bad "view font size"    2 "--font-size is for pictures, not --view" --view "$npy/f8_c_3x4.npy" --font-size 20 -o out/new.html

@@ -63,6 +63,11 @@ struct HighlightOptions {
   /// The query (row of the Tq×Tk map) of the first line, for `mask`: line l is query
   /// `mask_first_row + l`. Highlighting row i of a map alone: i. Default 0.
   Index mask_first_row = 0;
+  /// The language of the tokens (and query labels) as a BCP 47 tag, e.g. "de", "he", "zh-Hans":
+  /// the `lang` of the lines, so that a screen reader speaks them in it and the browser picks
+  /// its fonts. Empty (default): `lang=""`, unknown, rather than the page's own English (the
+  /// legend and title are in the page's `lang="en"`). Letters, digits and '-' only.
+  std::string language;
 };
 
 namespace detail {
@@ -143,6 +148,14 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
              std::string(who) + ": options.row_labels.size() (" + std::to_string(options.row_labels.size()) +
                  ") must equal weights.rows() (" + std::to_string(w.rows()) + ")");
   check_scale_ends(options.vmin, options.vmax, who);
+  ATTN_CHECK(options.language.size() <= 35 &&
+                 std::all_of(options.language.begin(), options.language.end(),
+                             [](char c) {  // ASCII alone, whatever the locale
+                               return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                                      c == '-';
+                             }),
+             std::string(who) + ": options.language (\"" + options.language.substr(0, 40) +
+                 "\") must be a BCP 47 tag such as \"de\" or \"zh-Hans\" (letters, digits and '-', at most 35)");
   // The mask's rows are the map's queries: the lines are rows mask_first_row onwards.
   const Mask& mask = options.mask;
   const Index first = options.mask_first_row;
@@ -227,8 +240,8 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
     // laid out in its own direction, and left out of the line's choice.
     // With labels, a hanging indent: a line that wraps goes on under its first token, not under
     // the label, so that each query's tokens read as one block (the label's 6em + 0.8em).
-    out += labels ? "<div class=\"attn-line\" dir=\"auto\" style=\"padding-inline-start:6.8em;text-indent:-6.8em\">"
-                  : "<div class=\"attn-line\" dir=\"auto\">";
+    out += "<div class=\"attn-line\" dir=\"auto\" lang=\"" + options.language + "\"" +
+           (labels ? " style=\"padding-inline-start:6.8em;text-indent:-6.8em\">" : ">");
     if (labels) {
       out += "<span class=\"attn-query\" style=\"display:inline-block;min-width:6em;margin-inline-end:0.8em;"
              "font-weight:bold;text-align:end;unicode-bidi:isolate;text-indent:0\"><span dir=\"auto\">";

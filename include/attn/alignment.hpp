@@ -45,7 +45,7 @@ using Alignment = std::vector<AlignmentLink>;
 template <typename Derived>
 Alignment argmax_alignment(const Eigen::MatrixBase<Derived>& weights, const Mask& mask = Mask()) {
   using Scalar = typename Derived::Scalar;
-  detail::check_scalar<Scalar>();
+  static_assert(detail::check_scalar<Scalar>());
   const Index tq = weights.rows();
   const Index tk = weights.cols();
   mask.check("attn::argmax_alignment", tq, tk);
@@ -76,7 +76,7 @@ Alignment argmax_alignment(const Eigen::MatrixBase<Derived>& weights, const Mask
 template <typename Derived>
 Alignment threshold_alignment(const Eigen::MatrixBase<Derived>& weights, double threshold, const Mask& mask = Mask()) {
   using Scalar = typename Derived::Scalar;
-  detail::check_scalar<Scalar>();
+  static_assert(detail::check_scalar<Scalar>());
   const Index tq = weights.rows();
   const Index tk = weights.cols();
   mask.check("attn::threshold_alignment", tq, tk);

@@ -38,7 +38,7 @@ namespace attn {
 template <typename Derived>
 Vector<typename Derived::Scalar> row_entropy(const Eigen::MatrixBase<Derived>& weights, const Mask& mask = Mask()) {
   using Scalar = typename Derived::Scalar;
-  detail::check_scalar<Scalar>();
+  static_assert(detail::check_scalar<Scalar>());
   const Index tq = weights.rows();
   const Index tk = weights.cols();
   mask.check("attn::row_entropy", tq, tk);
@@ -66,7 +66,7 @@ Vector<typename Derived::Scalar> row_entropy(const Eigen::MatrixBase<Derived>& w
 /// \throws attn::invalid_argument when the mask does not fit Tq×Tk
 template <typename Derived>
 double focus_rate(const Eigen::MatrixBase<Derived>& weights, const Mask& mask = Mask()) {
-  detail::check_scalar<typename Derived::Scalar>();
+  static_assert(detail::check_scalar<typename Derived::Scalar>());
   const Index tq = weights.rows();
   const Index tk = weights.cols();
   mask.check("attn::focus_rate", tq, tk);
@@ -106,7 +106,7 @@ double focus_rate(const Eigen::MatrixBase<Derived>& weights, const Mask& mask = 
 /// \throws attn::invalid_argument when g is not > 0 and finite or the mask does not fit Tq×Tk
 template <typename Derived>
 double guided_attention_loss(const Eigen::MatrixBase<Derived>& weights, double g = 0.2, const Mask& mask = Mask()) {
-  detail::check_scalar<typename Derived::Scalar>();
+  static_assert(detail::check_scalar<typename Derived::Scalar>());
   constexpr const char* fn = "attn::guided_attention_loss";
   const Index tq = weights.rows();
   const Index tk = weights.cols();
@@ -167,7 +167,7 @@ std::pair<Index, Index> check_same_shapes(const char* fn, const char* what, cons
 /// \throws attn::invalid_argument when a count is negative
 template <typename Scalar>
 std::vector<Eigen::Map<const Matrix<Scalar>>> head_views(const Scalar* data, Index heads, Index tq, Index tk) {
-  detail::check_scalar<Scalar>();
+  static_assert(detail::check_scalar<Scalar>());
   ATTN_CHECK(heads >= 0 && tq >= 0 && tk >= 0, "attn::head_views: heads (" + std::to_string(heads) + "), tq (" +
                                                    std::to_string(tq) + ") and tk (" + std::to_string(tk) +
                                                    ") must be >= 0");
@@ -198,7 +198,7 @@ std::vector<Eigen::Map<const Matrix<Scalar>>> head_views(const HeadWeights<Scala
 template <typename Heads>
 Matrix<detail::head_scalar<Heads>> reduce_heads(const Heads& heads, HeadReduction how) {
   using Scalar = detail::head_scalar<Heads>;
-  detail::check_scalar<Scalar>();
+  static_assert(detail::check_scalar<Scalar>());
   detail::check_same_shapes("attn::reduce_heads", "heads", heads);
   Matrix<Scalar> r = *std::begin(heads);
   Index count = 0;

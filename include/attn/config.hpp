@@ -4,11 +4,15 @@
 #pragma once
 
 // What attn needs of the compiler, said before the errors Eigen and attn would give otherwise.
+// An #error does not stop GCC, Clang or MSVC: the include of a file that cannot exist after it
+// does (a fatal error), so the message is not followed by thousands of lines about std::optional.
 #if defined(_MSVC_LANG) ? _MSVC_LANG < 201703L : __cplusplus < 201703L
 #error "attn needs C++17 or newer: compile with -std=c++17 (CMake: attn::attn sets cxx_std_17)"
+#include "attn: compilation stopped by the error above"
 #endif
 #if (defined(__GNUC__) && !defined(__cpp_exceptions)) || (defined(_MSC_VER) && !defined(_CPPUNWIND))
 #error "attn reports bad arguments by throwing attn::invalid_argument: compile with exceptions on (no -fno-exceptions)"
+#include "attn: compilation stopped by the error above"
 #endif
 
 #include <Eigen/Core>
@@ -26,6 +30,7 @@
 // x86_64-w64-mingw32-g++-posix, MSYS2's GCC) has.
 #if defined(__MINGW32__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_HAS_GTHREADS)
 #error "attn needs std::mutex, which MinGW-w64's win32 thread model lacks: use its posix thread model (Debian: x86_64-w64-mingw32-g++-posix)"
+#include "attn: compilation stopped by the error above"
 #endif
 
 #define ATTN_VERSION_MAJOR 0
@@ -161,19 +166,25 @@ inline Index checked_product(const char* function, const char* what, std::initia
   return zero ? Index(0) : product;
 }
 
+// Called as `static_assert(detail::check_scalars<...>())`: a constant expression, so the
+// function is instantiated there and then, and its readable message is the compiler's first
+// error (a plain call was instantiated after the function that made it, whose own errors about
+// the mismatched types came first).
 template <typename Scalar>
-constexpr void check_scalar() {
-  static_assert(std::is_floating_point<Scalar>::value,
-                "attn: inputs must hold float or double; convert others (integers, Eigen::half, "
-                "Eigen::bfloat16) with .cast<float>()");
+constexpr bool check_scalar() {
+  static_assert(std::is_same<Scalar, float>::value || std::is_same<Scalar, double>::value,
+                "attn: inputs must hold float or double; convert others (integers, long double, "
+                "Eigen::half, Eigen::bfloat16, std::complex) with .cast<float>() or .cast<double>()");
+  return true;
 }
 
 /// The matrix arguments of one call (Eigen types) hold float or double, all the same one.
 template <typename First, typename... Rest>
-constexpr void check_scalars() {
-  check_scalar<typename First::Scalar>();
+constexpr bool check_scalars() {
+  static_assert(check_scalar<typename First::Scalar>());
   static_assert((std::is_same<typename First::Scalar, typename Rest::Scalar>::value && ...),
                 "attn: the matrix arguments of one call must share one scalar type; use .cast<T>()");
+  return true;
 }
 
 }  // namespace detail

@@ -64,7 +64,7 @@ Index monotonic_with(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const
                      Workspace<typename DerivedQ::Scalar>& ws,
                      const MonotonicParams<typename DerivedQ::Scalar>& monotonic, const Mask& mask, Noise& noise) {
   using Scalar = typename DerivedQ::Scalar;
-  check_scalars<DerivedQ, DerivedK, DerivedV, DerivedA>();
+  static_assert(check_scalars<DerivedQ, DerivedK, DerivedV, DerivedA>());
   const SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   check_monotonic_params(fn, monotonic, !is_no_noise<Noise>());
   check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());

@@ -292,7 +292,7 @@ template <typename DerivedP, typename DerivedA>
 void monotonic_attention_into(const Eigen::MatrixBase<DerivedP>& p, const Eigen::MatrixBase<DerivedA>& previous,
                               MonotonicMode mode, Eigen::Ref<Matrix<typename DerivedP::Scalar>> out) {
   using Scalar = typename DerivedP::Scalar;
-  detail::check_scalars<DerivedP, DerivedA>();
+  static_assert(detail::check_scalars<DerivedP, DerivedA>());
   constexpr const char* fn = "attn::monotonic_attention";
   const detail::SingleThreadedEigen serial;  // Eigen's products single-threaded (bit-identical results)
   detail::check_mode(fn, mode);
@@ -354,7 +354,7 @@ void alignment_stats_into(const Eigen::MatrixBase<DerivedA>& alignment,
                           Eigen::Ref<Vector<typename DerivedA::Scalar>> leaked,
                           Eigen::Ref<Vector<typename DerivedA::Scalar>> expected_position) {
   using Scalar = typename DerivedA::Scalar;
-  detail::check_scalar<Scalar>();
+  static_assert(detail::check_scalar<Scalar>());
   constexpr const char* fn = "attn::alignment_stats";
   detail::check_shape(fn, "leaked", leaked, alignment.rows(), 1);
   detail::check_shape(fn, "expected_position", expected_position, alignment.rows(), 1);

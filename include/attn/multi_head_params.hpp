@@ -303,7 +303,7 @@ Index kv_head(const MultiHeadParams<Scalar>& p, Index i) {
 
 template <typename Scalar, typename... Derived>
 constexpr void check_multi_head_scalars() {
-  check_scalar<Scalar>();
+  static_assert(check_scalar<Scalar>());
   static_assert((std::is_same<Scalar, typename Derived::Scalar>::value && ...),
                 "attn: the matrices and the MultiHeadParams of a multi-head call (multi_head and its forms, "
                 "KVCache::append, prepare_memory, from_torch) must share one scalar type; use .cast<T>()");

@@ -304,7 +304,7 @@ inline Index memory_length(const char* fn, std::optional<Index> length, Index tk
 
 template <typename DerivedK, typename DerivedV>
 void check_memory(const char* fn, const Eigen::MatrixBase<DerivedK>& k, const Eigen::MatrixBase<DerivedV>& v) {
-  check_scalars<DerivedK, DerivedV>();
+  static_assert(check_scalars<DerivedK, DerivedV>());
   check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
 }
 

@@ -35,7 +35,7 @@ Index scaled_dot_product_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen:
                               Workspace<typename DerivedQ::Scalar>& ws, const Mask& mask = Mask(),
                               const Options& options = Options()) {
   using Scalar = typename DerivedQ::Scalar;
-  detail::check_scalars<DerivedQ, DerivedK, DerivedV>();
+  static_assert(detail::check_scalars<DerivedQ, DerivedK, DerivedV>());
   constexpr const char* fn = "attn::scaled_dot_product";
   detail::check_equal(fn, "q.cols()", q.cols(), "k.cols()", k.cols());
   detail::check_equal(fn, "v.rows()", v.rows(), "k.rows()", k.rows());
@@ -73,7 +73,7 @@ Index scaled_dot_product_into(const Eigen::MatrixBase<DerivedQ>& q, const Eigen:
                               Workspace<typename DerivedQ::Scalar>& ws, const Mask& mask = Mask(),
                               const Options& options = Options()) {
   using Scalar = typename DerivedQ::Scalar;
-  detail::check_scalar<Scalar>();
+  static_assert(detail::check_scalar<Scalar>());
   static_assert(std::is_same<Scalar, typename DerivedK::Scalar>::value &&
                     std::is_same<Scalar, typename DerivedV::Scalar>::value,
                 "attn::scaled_dot_product: q, k and v must share one scalar type; use .cast<T>()");

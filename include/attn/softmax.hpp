@@ -584,7 +584,7 @@ template <typename Derived>
 Matrix<typename Derived::Scalar> normalize(const Eigen::MatrixBase<Derived>& scores, const Mask& mask = Mask(),
                                            Probability probability = Probability::softmax) {
   using Scalar = typename Derived::Scalar;
-  detail::check_scalar<Scalar>();
+  static_assert(detail::check_scalar<Scalar>());
   mask.check("attn::normalize", scores.rows(), scores.cols());
   detail::check_probability("attn::normalize", probability);
   Matrix<Scalar> w = scores;

@@ -4,6 +4,9 @@
 // this with -std=c++14 and with -fno-exceptions); the version and backend macros and functions;
 // the message for a scalar other than float and double.
 #include <attn/config.hpp>
+#ifdef ATTN_REQUIREMENTS_UMBRELLA  // (-std=c++14, -fno-exceptions: config.hpp must stop the compile
+#include <attn/attn.hpp>           // before the other headers add their own errors)
+#endif
 
 static_assert(ATTN_VERSION_AT_LEAST(ATTN_VERSION_MAJOR, ATTN_VERSION_MINOR, ATTN_VERSION_PATCH), "this version");
 static_assert(ATTN_VERSION_AT_LEAST(0, 0, 0), "an older version");
@@ -24,7 +27,10 @@ static_assert(attn::product_backend<double>() ==
 
 int main() {
 #ifdef ATTN_EXPECT_HALF  // a float16 matrix (torch's half, a model's fp16 weights): says what to do
-  attn::detail::check_scalar<Eigen::half>();
+  static_assert(attn::detail::check_scalar<Eigen::half>());
+#endif
+#ifdef ATTN_EXPECT_LONG_DOUBLE  // long double is a floating type, but not one attn computes in
+  static_assert(attn::detail::check_scalar<long double>());
 #endif
   return 0;
 }

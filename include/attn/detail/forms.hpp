@@ -78,7 +78,7 @@ Index attend_with(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const K&
                               output, weights);
   const Scalar scale = score_scale<Scalar>(fn, options, Scalar(1));
   if constexpr (prepared) {
-    check_scalars<DerivedQ, DerivedV>();
+    static_assert(check_scalars<DerivedQ, DerivedV>());
     const Index dk = ScorerOf<Params>::check_keys(fn, k, params, q.cols());
     return ScorerOf<Params>::with(fn, params, q.cols(), dk, scale, ws, [&](const auto& scorer) {
       check_equal(fn, "keys.projected.cols()", k.projected.cols(), "the key width of params", scorer.prepared_size(dk));
@@ -89,7 +89,7 @@ Index attend_with(const char* fn, const Eigen::MatrixBase<DerivedQ>& q, const K&
       return attend_prepared<Scalar>(scorer, q, k.projected, v, output, target, ws, mask, options, std::nullopt, rest);
     });
   } else {
-    check_scalars<DerivedQ, K, DerivedV>();
+    static_assert(check_scalars<DerivedQ, K, DerivedV>());
     return ScorerOf<Params>::with(fn, params, q.cols(), k.cols(), scale, ws, [&](const auto& scorer) {
       const auto target = target_of<Scalar>(fn, weights, q.rows(), tk, mask);
       return attend_keys<Scalar>(scorer, q, k, v, output, target, ws, mask, options);

@@ -81,7 +81,7 @@ class SingleThreadedEigen {
 template <typename Scalar>
 class SerialCall : SingleThreadedEigen {
  public:
-  SerialCall() { check_scalar<Scalar>(); }
+  SerialCall() { static_assert(check_scalar<Scalar>()); }
 };
 
 /// This thread's number in the current team (0 without OpenMP).

@@ -25,7 +25,7 @@ namespace detail {
 template <typename Derived>
 std::string alignment_weights_svg(const Eigen::DenseBase<Derived>& weights, const GoldAlignment& gold,
                                   const AlignmentSvgOptions& options, const char* who) {
-  ::attn::detail::check_scalar<typename Derived::Scalar>();
+  static_assert(::attn::detail::check_scalar<typename Derived::Scalar>());
   const Matrix<double> w = weights.template cast<double>();
   if (options.threshold) {
     ATTN_CHECK(std::isfinite(*options.threshold), std::string(who) + ": options.threshold must be finite");

@@ -227,7 +227,7 @@ class AnimationWriter {
   /// \throws attn::invalid_argument when the frames added so far do not match
   template <typename Scalar>
   void set_truth(const std::vector<Matrix<Scalar>>& truth) {
-    ::attn::detail::check_scalar<Scalar>();
+    static_assert(::attn::detail::check_scalar<Scalar>());
     std::vector<Matrix<double>> t;
     for (const Matrix<Scalar>& m : truth) t.push_back(m.template cast<double>());
     if (!frames_.empty()) {
@@ -253,7 +253,7 @@ class AnimationWriter {
   ///         write_each_frame, what write() throws (the frame stays added)
   template <typename Scalar>
   void add_frame(long long step, std::string title, const std::vector<Matrix<Scalar>>& maps) {
-    ::attn::detail::check_scalar<Scalar>();
+    static_assert(::attn::detail::check_scalar<Scalar>());
     AnimationFrame frame{step, std::move(title), {}};
     for (const Matrix<Scalar>& m : maps) frame.maps.push_back(m.template cast<double>());
     detail::animation_check_frame(frame, frames_.empty() ? nullptr : &frames_.front(), truth_,

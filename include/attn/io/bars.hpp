@@ -22,7 +22,7 @@ namespace detail {
 
 template <typename Derived>
 std::string bars_single(const Eigen::DenseBase<Derived>& weights, const BarOptions& options, const char* who) {
-  ::attn::detail::check_scalar<typename Derived::Scalar>();
+  static_assert(::attn::detail::check_scalar<typename Derived::Scalar>());
   Matrix<double> m = weights.template cast<double>();
   if (m.cols() == 1 && m.rows() > 1) m.transposeInPlace();  // a column vector is one row of bars
   return bars_render(m, options, who);

@@ -70,7 +70,7 @@ template <typename Derived>
 void write_csv(std::ostream& os, const Eigen::DenseBase<Derived>& m,
                const std::vector<std::string>& row_labels = {},
                const std::vector<std::string>& col_labels = {}) {
-  ::attn::detail::check_scalar<typename Derived::Scalar>();
+  static_assert(::attn::detail::check_scalar<typename Derived::Scalar>());
   detail::csv_check_labels(m.rows(), m.cols(), row_labels, col_labels);
   if (!os) throw std::runtime_error("attn::io::write_csv: the output stream is not in a good state");
   detail::csv_write_records(os, m, row_labels, col_labels);
@@ -91,7 +91,7 @@ template <typename Derived>
 void write_csv(const std::filesystem::path& path, const Eigen::DenseBase<Derived>& m,
                const std::vector<std::string>& row_labels = {},
                const std::vector<std::string>& col_labels = {}) {
-  ::attn::detail::check_scalar<typename Derived::Scalar>();
+  static_assert(::attn::detail::check_scalar<typename Derived::Scalar>());
   detail::csv_check_labels(m.rows(), m.cols(), row_labels, col_labels);
   detail::write_file_atomically(path, "attn::io::write_csv", [&](std::ostream& os) {
     detail::csv_write_records(os, m, row_labels, col_labels);
@@ -112,7 +112,7 @@ void write_csv(const std::filesystem::path& path, const Eigen::DenseBase<Derived
 template <typename Scalar>
 void write_csv_long(std::ostream& os, const std::vector<CsvMap<Scalar>>& maps,
                     const std::vector<std::string>& row_labels = {}, const std::vector<std::string>& col_labels = {}) {
-  ::attn::detail::check_scalar<Scalar>();
+  static_assert(::attn::detail::check_scalar<Scalar>());
   bool layer = false, head = false, step = false;
   detail::csv_check_long(maps, row_labels, col_labels, layer, head, step);
   if (!os) throw std::runtime_error("attn::io::write_csv_long: the output stream is not in a good state");
@@ -130,7 +130,7 @@ void write_csv_long(std::ostream& os, const std::vector<CsvMap<Scalar>>& maps,
 template <typename Scalar>
 void write_csv_long(const std::filesystem::path& path, const std::vector<CsvMap<Scalar>>& maps,
                     const std::vector<std::string>& row_labels = {}, const std::vector<std::string>& col_labels = {}) {
-  ::attn::detail::check_scalar<Scalar>();
+  static_assert(::attn::detail::check_scalar<Scalar>());
   bool layer = false, head = false, step = false;
   detail::csv_check_long(maps, row_labels, col_labels, layer, head, step);
   detail::write_file_atomically(path, "attn::io::write_csv_long", [&](std::ostream& os) {
@@ -197,7 +197,7 @@ void write_csv_long(const std::filesystem::path& path, const Maps& heads,
 /// \return the values and the labels
 template <typename Scalar = double>
 CsvMatrix<Scalar> read_csv(std::istream& is, CsvLabels labels = CsvLabels::automatic) {
-  ::attn::detail::check_scalar<Scalar>();
+  static_assert(::attn::detail::check_scalar<Scalar>());
   return detail::csv_read<Scalar>(is, labels, "attn::io::read_csv: ");
 }
 
@@ -209,7 +209,7 @@ CsvMatrix<Scalar> read_csv(std::istream& is, CsvLabels labels = CsvLabels::autom
 /// \return the values and the labels
 template <typename Scalar = double>
 CsvMatrix<Scalar> read_csv(const std::filesystem::path& path, CsvLabels labels = CsvLabels::automatic) {
-  ::attn::detail::check_scalar<Scalar>();
+  static_assert(::attn::detail::check_scalar<Scalar>());
   std::ifstream file = detail::open_for_reading(path, "attn::io::read_csv");
   return detail::csv_read<Scalar>(file, labels, "attn::io::read_csv: '" + path.string() + "': ");
 }

@@ -134,7 +134,7 @@ inline constexpr const char* masked_token_style =
 template <typename Derived>
 std::string html_render(const std::vector<std::string>& tokens, const Eigen::DenseBase<Derived>& weights_in,
                         const HighlightOptions& options, const char* who) {
-  ::attn::detail::check_scalar<typename Derived::Scalar>();
+  static_assert(::attn::detail::check_scalar<typename Derived::Scalar>());
   const Rgb color = parse_css_color(options.color, who);
   ATTN_CHECK(options.decimals >= 0 && options.decimals <= 10,
              std::string(who) + ": options.decimals (" + std::to_string(options.decimals) + ") must be in [0, 10]");

@@ -44,7 +44,7 @@ inline NpyHeader read_npy_header(std::istream& is) {
 /// \return shape and data (C order)
 template <typename Scalar = double>
 NpyArray<Scalar> read_npy_array(std::istream& is) {
-  ::attn::detail::check_scalar<Scalar>();
+  static_assert(::attn::detail::check_scalar<Scalar>());
   return detail::npy_read_array<Scalar>(is, detail::npy_read_context("attn::io::read_npy_array", nullptr));
 }
 
@@ -57,7 +57,7 @@ NpyArray<Scalar> read_npy_array(std::istream& is) {
 /// \return shape and data (C order)
 template <typename Scalar = double>
 NpyArray<Scalar> read_npy_array(const std::filesystem::path& path) {
-  ::attn::detail::check_scalar<Scalar>();
+  static_assert(::attn::detail::check_scalar<Scalar>());
   std::ifstream file = detail::npy_open(path, "attn::io::read_npy_array");
   return detail::npy_read_array<Scalar>(file, detail::npy_read_context("attn::io::read_npy_array", &path));
 }
@@ -71,7 +71,7 @@ NpyArray<Scalar> read_npy_array(const std::filesystem::path& path) {
 /// \return 1×1, 1×n or r×c
 template <typename Scalar = double>
 Matrix<Scalar> read_npy(std::istream& is) {
-  ::attn::detail::check_scalar<Scalar>();
+  static_assert(::attn::detail::check_scalar<Scalar>());
   return detail::npy_read_matrix<Scalar>(is, detail::npy_read_context("attn::io::read_npy", nullptr));
 }
 
@@ -83,7 +83,7 @@ Matrix<Scalar> read_npy(std::istream& is) {
 /// \return 1×1, 1×n or r×c
 template <typename Scalar = double>
 Matrix<Scalar> read_npy(const std::filesystem::path& path) {
-  ::attn::detail::check_scalar<Scalar>();
+  static_assert(::attn::detail::check_scalar<Scalar>());
   std::ifstream file = detail::npy_open(path, "attn::io::read_npy");
   return detail::npy_read_matrix<Scalar>(file, detail::npy_read_context("attn::io::read_npy", &path));
 }
@@ -98,7 +98,7 @@ Matrix<Scalar> read_npy(const std::filesystem::path& path) {
 /// \param order data order in the file (default C)
 template <typename Derived>
 void write_npy(std::ostream& os, const Eigen::DenseBase<Derived>& m, NpyOrder order = NpyOrder::c) {
-  ::attn::detail::check_scalar<typename Derived::Scalar>();
+  static_assert(::attn::detail::check_scalar<typename Derived::Scalar>());
   if (!os) throw std::runtime_error("attn::io::write_npy: the output stream is not in a good state");
   detail::npy_write_matrix(os, m, order);
   if (!os) throw std::runtime_error("attn::io::write_npy: writing to the output stream failed");
@@ -112,7 +112,7 @@ void write_npy(std::ostream& os, const Eigen::DenseBase<Derived>& m, NpyOrder or
 /// \param order data order in the file (default C)
 template <typename Derived>
 void write_npy(const std::filesystem::path& path, const Eigen::DenseBase<Derived>& m, NpyOrder order = NpyOrder::c) {
-  ::attn::detail::check_scalar<typename Derived::Scalar>();
+  static_assert(::attn::detail::check_scalar<typename Derived::Scalar>());
   detail::write_file_atomically(path, "attn::io::write_npy",
                                 [&](std::ostream& os) { detail::npy_write_matrix(os, m, order); });
 }

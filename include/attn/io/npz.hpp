@@ -55,7 +55,7 @@ inline std::vector<std::string> npz_names(const std::filesystem::path& path) {
 /// \return shape and data (C order)
 template <typename Scalar = double>
 NpyArray<Scalar> read_npz_array(const std::filesystem::path& path, const std::string& name) {
-  ::attn::detail::check_scalar<Scalar>();
+  static_assert(::attn::detail::check_scalar<Scalar>());
   return detail::npz_read(path, name, "attn::io::read_npz_array", [](std::istream& is, const std::string& context) {
     return detail::npy_read_array<Scalar>(is, context);
   });
@@ -71,7 +71,7 @@ NpyArray<Scalar> read_npz_array(const std::filesystem::path& path, const std::st
 /// \return 1×1, 1×n or r×c
 template <typename Scalar = double>
 Matrix<Scalar> read_npz(const std::filesystem::path& path, const std::string& name) {
-  ::attn::detail::check_scalar<Scalar>();
+  static_assert(::attn::detail::check_scalar<Scalar>());
   return detail::npz_read(path, name, "attn::io::read_npz", [](std::istream& is, const std::string& context) {
     return detail::npy_read_matrix<Scalar>(is, context);
   });
@@ -94,7 +94,7 @@ class NpzEntry {
   NpzEntry(std::string name, const Eigen::DenseBase<Derived>& m, NpyOrder order = NpyOrder::c)
       : name_(std::move(name)) {
     using Scalar = typename Derived::Scalar;
-    ::attn::detail::check_scalar<Scalar>();
+    static_assert(::attn::detail::check_scalar<Scalar>());
     if constexpr (std::is_base_of_v<Eigen::PlainObjectBase<Derived>, Derived>) {
       const Derived* matrix = &m.derived();
       write_ = [matrix, order](std::ostream& os) { detail::npy_write_matrix(os, *matrix, order); };
@@ -115,7 +115,7 @@ class NpzEntry {
   NpzEntry(std::string name, Eigen::Matrix<Scalar, Rows, Cols, Options, MaxRows, MaxCols>&& m,
            NpyOrder order = NpyOrder::c)
       : name_(std::move(name)) {
-    ::attn::detail::check_scalar<Scalar>();
+    static_assert(::attn::detail::check_scalar<Scalar>());
     auto owned = std::make_shared<const Eigen::Matrix<Scalar, Rows, Cols, Options, MaxRows, MaxCols>>(std::move(m));
     write_ = [owned, order](std::ostream& os) { detail::npy_write_matrix(os, *owned, order); };
   }
@@ -126,7 +126,7 @@ class NpzEntry {
   template <typename Scalar>
   NpzEntry(std::string name, const NpyArray<Scalar>& array, NpyOrder order = NpyOrder::c)
       : name_(std::move(name)) {
-    ::attn::detail::check_scalar<Scalar>();
+    static_assert(::attn::detail::check_scalar<Scalar>());
     detail::npy_check_array(array, "attn::io::write_npz");
     const NpyArray<Scalar>* held = &array;
     write_ = [held, order](std::ostream& os) { detail::npy_write_array(os, *held, order); };
@@ -138,7 +138,7 @@ class NpzEntry {
   /// \param order data order in the file (default C)
   template <typename Scalar>
   NpzEntry(std::string name, NpyArray<Scalar>&& array, NpyOrder order = NpyOrder::c) : name_(std::move(name)) {
-    ::attn::detail::check_scalar<Scalar>();
+    static_assert(::attn::detail::check_scalar<Scalar>());
     detail::npy_check_array(array, "attn::io::write_npz");
     auto owned = std::make_shared<const NpyArray<Scalar>>(std::move(array));
     write_ = [owned, order](std::ostream& os) { detail::npy_write_array(os, *owned, order); };

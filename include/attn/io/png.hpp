@@ -110,7 +110,7 @@ inline std::vector<Rgb> png_cell_colors(const Matrix<double>& values, const PngH
 
 template <typename Derived>
 std::string png_heatmap(const Eigen::DenseBase<Derived>& m, const PngHeatmapOptions& options, const char* who) {
-  ::attn::detail::check_scalar<typename Derived::Scalar>();
+  static_assert(::attn::detail::check_scalar<typename Derived::Scalar>());
   const PngLayout layout = png_layout(m.rows(), m.cols(), options, who);
   const Matrix<double> values = m.template cast<double>();
   const std::vector<Rgb> cells = png_cell_colors(values, options, who);

@@ -163,7 +163,7 @@ inline void write_heatmap_pair_svg(const std::filesystem::path& path, const Heat
 template <typename Derived>
 HeatmapPanel heatmap_panel(const Eigen::DenseBase<Derived>& m, std::string title = {},
                            std::vector<std::string> row_labels = {}, std::vector<std::string> col_labels = {}) {
-  ::attn::detail::check_scalar<typename Derived::Scalar>();
+  static_assert(::attn::detail::check_scalar<typename Derived::Scalar>());
   HeatmapPanel panel;
   panel.values = m.template cast<double>();
   panel.title = std::move(title);
@@ -182,7 +182,7 @@ HeatmapPanel heatmap_panel(const Eigen::DenseBase<Derived>& m, std::string title
 /// \return one panel per map, without labels of their own
 template <typename Maps, typename = std::enable_if_t<detail::is_map_list<Maps>>>
 std::vector<HeatmapPanel> heatmap_panels(const Maps& maps, const std::vector<std::string>& titles = {}) {
-  ::attn::detail::check_scalar<detail::map_list_scalar<Maps>>();
+  static_assert(::attn::detail::check_scalar<detail::map_list_scalar<Maps>>());
   std::vector<HeatmapPanel> panels(detail::map_list_size(maps));
   detail::for_each_map(maps, [&](std::size_t k, const auto& m) {
     panels[k].values = m.template cast<double>();

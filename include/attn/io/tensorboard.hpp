@@ -208,7 +208,7 @@ class SummaryWriter {
   void add_histogram(const std::string& tag, const Eigen::DenseBase<Derived>& values, std::int64_t step,
                      Index bins = 30) {
     const char* who = "attn::io::SummaryWriter::add_histogram";
-    ::attn::detail::check_scalar<typename Derived::Scalar>();
+    static_assert(::attn::detail::check_scalar<typename Derived::Scalar>());
     check_tag(who, tag);
     ATTN_CHECK(bins >= 1 && bins <= 100000, std::string(who) + ": bins (" + std::to_string(bins) +
                                                 ") must be in [1, 100000] (TensorBoard redraws them into 30)");
@@ -291,7 +291,7 @@ class SummaryWriter {
   void add_attention(const std::string& tag_prefix, const Maps& maps, const std::vector<std::string>& names,
                      std::int64_t step, const PngHeatmapOptions& options = {}) {
     const char* who = "attn::io::SummaryWriter::add_attention";
-    ::attn::detail::check_scalar<detail::map_list_scalar<Maps>>();
+    static_assert(::attn::detail::check_scalar<detail::map_list_scalar<Maps>>());
     check_tag(who, tag_prefix);
     const std::size_t count = detail::map_list_size(maps);
     ATTN_CHECK(count > 0, std::string(who) + ": there are no heads (maps is empty)");

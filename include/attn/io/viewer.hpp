@@ -72,7 +72,7 @@ class ViewAttention {
   /// \throws attn::invalid_argument as add_layer(HeadWeights) does
   template <typename Derived>
   ViewAttention& add_layer(const Eigen::MatrixBase<Derived>& map, std::string name = {}) {
-    ::attn::detail::check_scalar<typename Derived::Scalar>();
+    static_assert(::attn::detail::check_scalar<typename Derived::Scalar>());
     ViewLayer layer{std::move(name), {}};
     layer.heads.push_back(map.template cast<float>());
     return push(std::move(layer));

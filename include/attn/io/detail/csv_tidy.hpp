@@ -94,7 +94,7 @@ class TidyCsvWriter {
   ///         or the labels do not fit; std::runtime_error on I/O failure (see the class)
   template <typename Derived>
   void append(const Eigen::DenseBase<Derived>& weights, const CsvKey& key = {}) {
-    ::attn::detail::check_scalar<typename Derived::Scalar>();
+    static_assert(::attn::detail::check_scalar<typename Derived::Scalar>());
     const char* who = "attn::io::TidyCsvWriter::append";
     check(who, key, "key", weights.rows(), weights.cols(), "weights");
     write(who, key, weights.rows() * weights.cols(), [&](std::ostream& os) {
@@ -110,7 +110,7 @@ class TidyCsvWriter {
   /// \throws attn::invalid_argument as append() does, or when `key.head` is set
   template <typename Maps, typename = std::enable_if_t<detail::is_map_list<Maps>>>
   void append_heads(const Maps& heads, const CsvKey& key = {}) {
-    ::attn::detail::check_scalar<detail::map_list_scalar<Maps>>();
+    static_assert(::attn::detail::check_scalar<detail::map_list_scalar<Maps>>());
     const char* who = "attn::io::TidyCsvWriter::append_heads";
     ATTN_CHECK(!key.head, std::string(who) + ": key.head must be unset (each map's head is its index)");
     const CsvKey columns = key.with_head(0);
@@ -133,7 +133,7 @@ class TidyCsvWriter {
   /// \throws attn::invalid_argument as append() does
   template <typename Scalar>
   void append(const std::vector<CsvMap<Scalar>>& maps) {
-    ::attn::detail::check_scalar<Scalar>();
+    static_assert(::attn::detail::check_scalar<Scalar>());
     const char* who = "attn::io::TidyCsvWriter::append";
     Index count = 0;
     for (std::size_t k = 0; k < maps.size(); ++k) {

@@ -21,7 +21,7 @@ namespace attn::io::detail {
 
 template <typename Derived>
 Histogram histogram_count(const Eigen::DenseBase<Derived>& values, const HistogramOptions& o, const char* who) {
-  ::attn::detail::check_scalar<typename Derived::Scalar>();
+  static_assert(::attn::detail::check_scalar<typename Derived::Scalar>());
   ATTN_CHECK(o.bins >= 1 && o.bins <= 100000,
              std::string(who) + ": options.bins (" + std::to_string(o.bins) + ") must be in [1, 100000]");
   ATTN_CHECK(o.range_min.has_value() == o.range_max.has_value(),

@@ -127,7 +127,7 @@ struct NpyArray {
 template <typename Maps, typename = std::enable_if_t<detail::is_map_list<Maps>>>
 NpyArray<detail::map_list_scalar<Maps>> npy_stack(const Maps& maps) {
   using Scalar = detail::map_list_scalar<Maps>;
-  ::attn::detail::check_scalar<Scalar>();
+  static_assert(::attn::detail::check_scalar<Scalar>());
   NpyArray<Scalar> array;
   const std::size_t count = detail::map_list_size(maps);
   Index rows = 0;

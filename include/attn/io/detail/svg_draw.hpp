@@ -588,7 +588,7 @@ inline std::string svg_grid(const std::vector<HeatmapPanel>& panels, const Heatm
 
 template <typename Derived>
 std::string svg_single(const Eigen::DenseBase<Derived>& m, const HeatmapOptions& options, const char* who) {
-  ::attn::detail::check_scalar<typename Derived::Scalar>();
+  static_assert(::attn::detail::check_scalar<typename Derived::Scalar>());
   svg_check_labels(who, "options.", m.rows(), m.cols(), options.row_labels, options.col_labels);
   svg_check_extras(who, "options.", m.rows(), m.cols(), options.mask, options.leaked_mass);
   const Matrix<double> values = m.template cast<double>();

@@ -127,8 +127,9 @@ TEST_CASE("bidi: highlighted lines take the direction of their tokens", "[io][bi
   const std::string html = attn::io::highlight_html({SHALOM, "x"}, w, options);
   // The line's direction comes from its tokens (dir="auto"); the label, in its own dir="auto", is left out of
   // that choice and aligned towards the tokens whichever side they are on.
-  CHECK(count(html, "<div class=\"attn-line\" dir=\"auto\">") == 1);
-  CHECK(html.find("text-align:end;unicode-bidi:isolate\"><span dir=\"auto\">query</span></span>") != std::string::npos);
+  CHECK(count(html, "<div class=\"attn-line\" dir=\"auto\" ") == 1);
+  CHECK(html.find("text-align:end;unicode-bidi:isolate;text-indent:0\"><span dir=\"auto\">query</span></span>") !=
+        std::string::npos);
   CHECK(html.find("text-align:right") == std::string::npos);
   CHECK(html.find("margin-right") == std::string::npos);
   // Tooltips: "query → <isolated Hebrew token>: 0.250", so 0.250 stays after the token.

@@ -42,7 +42,8 @@ enum class Colormap { viridis, greys };
 namespace detail {
 
 /// Viridis (van der Walt, Smith, Firing; CC0), every 8th of its 256 entries and the last,
-/// as sRGB in [0, 1]; linear interpolation between them stays within 1/255 of the full table.
+/// as sRGB in [0, 1]; linear interpolation between them stays within 1.7/255 of the full table
+/// (measured against matplotlib 3.6's 256 entries: each byte within 2 of its own).
 inline constexpr double viridis_table[33][3] = {
     {0.267004, 0.004874, 0.329415}, {0.277018, 0.050344, 0.375715}, {0.282327, 0.094955, 0.417331},
     {0.282884, 0.135920, 0.453427}, {0.278826, 0.175490, 0.483397}, {0.270595, 0.214069, 0.507052},

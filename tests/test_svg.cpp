@@ -278,6 +278,28 @@ TEST_CASE("svg: long labels are cut with an ellipsis and keep the full text in a
   CHECK(attn::io::detail::truncated(ksha + tri + "\xE0\xA4\xAF" + "!!", 3) == ksha + tri + "\xE2\x80\xA6");
 }
 
+TEST_CASE("svg: font_family sets the text's font in every picture, escaped", "[io][svg][xmllint]") {
+  const std::string family = "Times New Roman, \"Nimbus Roman\", serif";
+  const std::string attribute = "font-family=\"Times New Roman, &quot;Nimbus Roman&quot;, serif\"";
+  attn::io::HeatmapOptions heat;
+  heat.font_family = family;
+  const std::string heatmap = attn::io::heatmap_svg(Eigen::MatrixXd::Identity(2, 2), heat);
+  ATTN_CHECK_WELL_FORMED(heatmap);
+  CHECK(count(heatmap, attribute) == 1);
+  attn::io::BarOptions bar;
+  bar.font_family = family;
+  CHECK(count(attn::io::bars_svg(Eigen::RowVector3d(0.2, 0.3, 0.5), bar), attribute) == 1);
+  attn::io::HistogramOptions hist;
+  hist.font_family = family;
+  CHECK(count(attn::io::histogram_svg(Eigen::RowVector3d(0.2, 0.3, 0.5), hist), attribute) == 1);
+  attn::io::AlignmentSvgOptions align;
+  align.font_family = family;
+  CHECK(count(attn::io::alignment_svg(attn::Alignment{{0, 0}, {1, 1}}, align), attribute) == 1);
+  // The default: DejaVu Sans, whose widths the layout assumes.
+  CHECK(count(attn::io::heatmap_svg(Eigen::MatrixXd::Identity(2, 2)),
+              "font-family=\"DejaVu Sans, Verdana, Arial, sans-serif\"") == 1);
+}
+
 TEST_CASE("svg: a label of white space only shows each of its characters as an open box", "[io][svg][xmllint]") {
   // A character model's space token would collapse to nothing in SVG; an empty label stays empty.
   attn::io::HeatmapOptions options;

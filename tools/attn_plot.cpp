@@ -178,6 +178,8 @@ Options:
                            at least 16); a pooled map (--pool) has at most PX cells per axis
       --font-size PX       svg: labels and ticks (default 12, 4 to 200; titles 1.4 times
                            larger); for a paper, an SVG pixel is 0.75 pt at its natural size
+      --font-family LIST   svg: the text's CSS font-family list, e.g. "Times New Roman, serif"
+                           (default "DejaVu Sans, Verdana, Arial, sans-serif")
       --raster auto|always|never  svg: draw cells as an embedded image (auto: above 16384 cells);
                            html: above that (auto) or always, the page shows the map as such a
                            heatmap instead of highlighted text (not with --query or --chars)
@@ -412,6 +414,7 @@ struct Arguments {
   long long grid_columns = 0;
   double max_size = 720;
   double font_size = 12;               // --font-size PX: svg labels and ticks
+  std::string font_family;             // --font-family LIST: svg text (empty: the default)
   std::string raster = "auto";
   std::optional<long long> query;
   std::optional<std::string> color;
@@ -595,6 +598,7 @@ void check_png_arguments(const Arguments& a) {
       {"--lang", a.lang.has_value()},
       {"--gold", !a.gold.empty()},
       {"--font-size", a.font_size != Arguments().font_size},
+      {"--font-family", !a.font_family.empty()},
   };
   refuse_given(refused, " is not for png output: a PNG holds the map's cells alone (no labels, titles, "
                         "colour bar or other pictures); write svg or html for those");
@@ -745,6 +749,9 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     } else if (arg == "--max-size") {
       a.max_size = parse_double(arg, value());
       if (a.max_size < 16 || a.max_size > 100000) throw usage_error("--max-size must be in [16, 100000] pixels");
+    } else if (arg == "--font-family") {
+      a.font_family = value();
+      if (a.font_family.empty()) throw usage_error("--font-family must name a font, e.g. \"Times New Roman, serif\"");
     } else if (arg == "--font-size") {
       a.font_size = parse_double(arg, value());
       if (!(a.font_size >= 4 && a.font_size <= 200)) throw usage_error("--font-size must be in [4, 200] pixels");
@@ -897,6 +904,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
         {"--highlight-scale", a.highlight_scale != "from-zero"},
         {"--max-size", a.max_size != Arguments().max_size},
         {"--font-size", a.font_size != Arguments().font_size},
+        {"--font-family", !a.font_family.empty()},
     };
     refuse_given(refused, " is for pictures, not --view: the page scales each map from 0 to its largest weight, "
                           "and its tooltips give every value");
@@ -1546,6 +1554,7 @@ attn::io::HeatmapOptions heatmap_options(const Arguments& a, const std::vector<s
   options.origin = a.origin == "lower" ? attn::io::HeatmapOrigin::lower : attn::io::HeatmapOrigin::upper;
   options.max_map_size = a.max_size;
   options.font_size = a.font_size;
+  if (!a.font_family.empty()) options.font_family = a.font_family;
   options.raster = a.raster == "always"  ? attn::io::HeatmapRaster::always
                    : a.raster == "never" ? attn::io::HeatmapRaster::never
                                          : attn::io::HeatmapRaster::automatic;
@@ -1933,6 +1942,7 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
     options.col_axis_title = a.col_title;
     options.max_map_size = a.max_size;
     options.font_size = a.font_size;
+    if (!a.font_family.empty()) options.font_family = a.font_family;
     check_link_extent(a, {&links}, rows.size(), cols.size());
     emit(a, attn::io::alignment_svg(links, options), out);
     return 0;
@@ -1958,6 +1968,7 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
   options.col_axis_title = a.col_title;
   options.max_map_size = a.max_size;
   options.font_size = a.font_size;
+  if (!a.font_family.empty()) options.font_family = a.font_family;
   options.threshold = a.threshold;
   if (soft) {
     options.rows = weights.rows();
@@ -2337,6 +2348,7 @@ void check_animation_options(const Arguments& a) {
                 {"--pool", a.pool.has_value()},
                 {"--max-size", a.max_size != Arguments().max_size},
                 {"--font-size", a.font_size != Arguments().font_size},
+                {"--font-family", !a.font_family.empty()},
                 {"--color", a.color.has_value()},
                 {"--highlight-scale", a.highlight_scale != "from-zero"},
                 {"--separator", a.separator.has_value()}, {"--lang", a.lang.has_value()}},
@@ -2561,7 +2573,8 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
                   {"--panel-titles", a.panel_titles.has_value()},
                   {"--origin", a.origin != "upper"},
                   {"--max-size", a.max_size != Arguments().max_size},
-                  {"--font-size", a.font_size != Arguments().font_size}},
+                  {"--font-size", a.font_size != Arguments().font_size},
+                  {"--font-family", !a.font_family.empty()}},
                  " is for heatmaps: html output shades the tokens with --color (it shows a heatmap, which takes it, "
                  "above " + std::to_string(raster_threshold) + " cells or with --raster always)");
     Eigen::MatrixXd weights = first;
@@ -2652,6 +2665,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     attn::io::HistogramOptions options;
     options.bins = static_cast<attn::Index>(*a.hist);
     options.font_size = a.font_size;
+    if (!a.font_family.empty()) options.font_family = a.font_family;
     options.range_min = a.vmin;
     options.range_max = a.vmax;
     options.title = a.title;
@@ -2686,6 +2700,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     options.ymax = a.vmax;
     options.max_plot_width = a.max_size;
     options.font_size = a.font_size;
+    if (!a.font_family.empty()) options.font_family = a.font_family;
     if (a.color) options.color = *a.color;
     if (a.colormap_given) options.colormap = attn::io::parse_colormap(a.colormap);
     check_label_bytes(row_labels, col_labels, first.rows(), first.cols(), 1, a);

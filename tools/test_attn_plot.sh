@@ -132,6 +132,11 @@ ok "npy 3-D grid"           h.svg    "$npy/f8_c_2x3x4.npy" -r rows3.txt -c cols4
 ok "font size heatmap"      fs.svg   "$npy/f8_c_3x4.npy" -r rows3.txt -c cols4.txt -t T --font-size 18
 if grep -q 'font-size="18">' fs.svg && grep -q 'font-size="25.2" font-weight="bold">T<' fs.svg; then pass; else
     fail "--font-size 18: root font-size 18 and a 25.2 px title"; fi
+ok "font family"            ff.svg   "$npy/f8_c_3x4.npy" --font-family 'Times New Roman, "Nimbus Roman", serif'
+if grep -q 'font-family="Times New Roman, &quot;Nimbus Roman&quot;, serif"' ff.svg; then pass; else
+    fail "--font-family: the root's font-family, quotes escaped"; fi
+ok "font family hist"       ffh.svg  "$npy/f8_c_3x4.npy" --hist 5 --font-family serif
+if grep -q 'font-family="serif"' ffh.svg; then pass; else fail "--font-family serif (histogram)"; fi
 ok "font size bars"         fsb.svg  "$npy/f8_1d_5.npy" --font-size 18
 if grep -q 'font-size="18">' fsb.svg; then pass; else fail "--font-size 18 (bars): root font-size 18"; fi
 ok "font size hist"         fsh.svg  "$npy/f8_c_3x4.npy" --hist 5 --font-size 18
@@ -389,6 +394,9 @@ bad "svg lang"          2 "--lang is for html output" "$npy/f8_c_3x4.npy" --lang
 bad "view lang"         2 "--lang is for highlighted text (html output), not --view" --view "$npy/f8_c_3x4.npy" --lang de -o out/new.html
 bad "lang tag"          2 "--lang 'en_US' must be a BCP 47 tag" "$npy/f8_c_3x4.npy" -c cols4.txt --lang 'en_US' -o out/new.html
 bad "html font size"    2 "--font-size is for heatmaps: html output shades the tokens" "$npy/f8_c_3x4.npy" -c cols4.txt --font-size 20 -o out/new.html
+bad "png font family"   2 "--font-family is not for png output" "$npy/f8_c_3x4.npy" --font-family serif -o out/new.png
+bad "html font family"  2 "--font-family is for heatmaps: html output shades the tokens" "$npy/f8_c_3x4.npy" -c cols4.txt --font-family serif -o out/new.html
+bad "empty font family" 2 "--font-family must name a font" "$npy/f8_c_3x4.npy" --font-family '' -o out/new.svg
 bad "png font size"     2 "--font-size is not for png output" "$npy/f8_c_3x4.npy" --font-size 20 -o out/new.png
 bad "view font size"    2 "--font-size is for pictures, not --view" --view "$npy/f8_c_3x4.npy" --font-size 20 -o out/new.html
 bad "animate font size" 2 "--font-size is not used by --animate" --animate frames --font-size 20 -o out/new.html

@@ -38,6 +38,9 @@ struct AlignmentSvgOptions {
   double max_map_size = 720;            ///< the grid spans at most this along each axis
   double max_cell_size = 24;            ///< cells are squares of at most this side
   double font_size = 12;                ///< labels; the title is 1.4 times larger
+  /// Font family of the picture's text, a CSS font-family list, e.g. "Times New Roman, serif"
+  /// to match a paper. Text is laid out for DejaVu Sans' widths: a narrower font leaves more room.
+  std::string font_family = "DejaVu Sans, Verdana, Arial, sans-serif";
   std::size_t max_label_length = 24;    ///< labels wider are cut with "…" (full text in a tooltip); 0: never
 };
 
@@ -173,7 +176,7 @@ inline std::string alignment_render(const Alignment& hypothesis, const GoldAlign
   const double height = std::ceil(std::max(top + grid_h, top + legend_h) + margin);
 
   std::string out;
-  svg_open(out, width, height, font, o.title.empty() ? std::string("alignment") : o.title);
+  svg_open(out, width, height, font, o.title.empty() ? std::string("alignment") : o.title, o.font_family);
   out += "<desc>attn alignment: " + std::to_string(rows) + " target x " + std::to_string(cols) + " source tokens, " +
          std::to_string(hypothesis.size()) + " hypothesis links" +
          (gold ? ", " + std::to_string(sure.size()) + " sure and " + std::to_string(possible.size()) + " possible gold links" : "") +

@@ -39,6 +39,9 @@ struct BarOptions {
   double max_bar_slot = 32;             ///< room of one bar (the bar is 80 % of it) at most
   double plot_height = 0;               ///< height of a panel; 0: 200 for one row, 100 for several
   double font_size = 12;                ///< labels and ticks; the title is 1.4 times larger
+  /// Font family of the picture's text, a CSS font-family list, e.g. "Times New Roman, serif"
+  /// to match a paper. Text is laid out for DejaVu Sans' widths: a narrower font leaves more room.
+  std::string font_family = "DejaVu Sans, Verdana, Arial, sans-serif";
   /// Labels wider than this many character cells are cut with "…" (full text in the tooltip).
   std::size_t max_label_length = 24;
 };
@@ -61,6 +64,9 @@ struct HistogramOptions {
   double plot_width = 480;              ///< width of the plotting area
   double plot_height = 240;             ///< height of the plotting area
   double font_size = 12;                ///< labels and ticks; the title is 1.4 times larger
+  /// Font family of the picture's text, a CSS font-family list, e.g. "Times New Roman, serif"
+  /// to match a paper. Text is laid out for DejaVu Sans' widths: a narrower font leaves more room.
+  std::string font_family = "DejaVu Sans, Verdana, Arial, sans-serif";
 };
 
 /// The counts of a histogram: `counts[k]` values lie in [edges[k], edges[k+1]) (the last bin
@@ -240,7 +246,7 @@ inline std::string bars_render(const Matrix<double>& m, const BarOptions& o, con
   const double height = std::ceil(plots_bottom + x_labels_h + x_title_h + margin);
 
   std::string out;
-  svg_open(out, width, height, font, o.title.empty() ? std::string("attention weights") : o.title);
+  svg_open(out, width, height, font, o.title.empty() ? std::string("attention weights") : o.title, o.font_family);
   out += "<desc>attn bar chart: " + std::to_string(rows) + (rows == 1 ? " row" : " rows") + " of " +
          std::to_string(cols) + " bars, y axis [" + format_number(axis.lo, -1) + ", " + format_number(axis.hi, -1) +
          "]</desc>\n";

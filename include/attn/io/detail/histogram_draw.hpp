@@ -123,7 +123,7 @@ inline std::string histogram_render(const Histogram& h, const HistogramOptions& 
   const auto x_of = [&](double v) { return left + o.plot_width * std::clamp(scale_fraction(v, lo, hi), 0.0, 1.0); };
 
   std::string out;
-  svg_open(out, width, height, font, o.title.empty() ? std::string("histogram of attention weights") : o.title);
+  svg_open(out, width, height, font, o.title.empty() ? std::string("histogram of attention weights") : o.title, o.font_family);
   out += "<desc>attn histogram: " + std::to_string(h.counts.size()) + " bins over [" + format_number(lo, -1) + ", " +
          format_number(hi, -1) + "]" + (note.empty() ? std::string() : "; " + note) + "</desc>\n";
   out += "<rect class=\"background\" width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";

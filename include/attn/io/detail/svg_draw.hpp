@@ -61,12 +61,13 @@ inline void svg_label(std::string& out, const std::string& attributes, const std
 /// Appends the XML prolog (unless `fragment`), the `<svg>` root element (`width×height` px,
 /// `font` px text) and its `<title>`; the caller adds a `<desc>`, the drawing and `</svg>`.
 inline void svg_open(std::string& out, double width, double height, double font, const std::string& title,
-                     bool fragment = false) {
+                     const std::string& font_family, bool fragment = false) {
   if (!fragment) out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out += "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" version=\"1.1\" width=\"" +
          svg_num(width) + "\" height=\"" + svg_num(height) + "\" viewBox=\"0 0 " + svg_num(width) + " " +
-         svg_num(height) + "\" font-family=\"DejaVu Sans, Verdana, Arial, sans-serif\" font-size=\"" + svg_num(font) +
-         "\">\n";
+         svg_num(height) + "\" font-family=\"";
+  append_xml_escaped(out, font_family.empty() ? std::string("DejaVu Sans, Verdana, Arial, sans-serif") : font_family);
+  out += "\" font-size=\"" + svg_num(font) + "\">\n";
   out += "<title>";
   append_xml_escaped(out, title);
   out += "</title>\n";
@@ -491,7 +492,7 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
 
   std::string out;
   svg_open(out, width, height, font, options.title.empty() ? std::string("attention heatmap") : options.title,
-           options.fragment);
+           options.font_family, options.fragment);
   out += "<desc>attn heatmap: " + std::to_string(panels.size()) + (panels.size() == 1 ? " map" : " maps") +
          ", colour map " + colormap_name(options.colormap) + (options.reverse_colormap ? " (reversed)" : "") +
          (options.origin == HeatmapOrigin::lower ? ", row 0 at the bottom" : "") +

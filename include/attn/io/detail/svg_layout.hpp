@@ -90,6 +90,9 @@ struct HeatmapOptions {
   double max_map_size = 720;            ///< the maps together span at most this along each axis
   double max_cell_size = 32;            ///< cells are squares of at most this side
   double font_size = 12;                ///< labels and ticks; the title is 1.4 times larger
+  /// Font family of the picture's text, a CSS font-family list, e.g. "Times New Roman, serif"
+  /// to match a paper. Text is laid out for DejaVu Sans' widths: a narrower font leaves more room.
+  std::string font_family = "DejaVu Sans, Verdana, Arial, sans-serif";
   /// Labels wider than this many character cells are cut with "…" (the full label stays in
   /// its tooltip); 0: never cut.
   std::size_t max_label_length = 24;

@@ -186,7 +186,10 @@ Options:
       --mask causal|FILE   svg heatmaps, html and --view: draw the cells (html: the tokens) a
                            mask hid hatched (not in a colour of the scale), named in the
                            legend: "causal" hides keys after the query (with --query N, those
-                           after token N); FILE (.npy or .csv, the shape of the weights) is
+                           after token N), row i against key i, as PyTorch's is_causal: for
+                           Tq < Tk queries that are the last of the keys (decoding with a
+                           cache, a forecast's horizons) save np.tril(np.ones((Tq, Tk)), Tk - Tq)
+                           as FILE instead; FILE (.npy or .csv, the shape of the weights) is
                            visible where non-zero (negative entries, as in PyTorch's float attn_mask,
                            are refused: save attn_mask == 0; a FILE that hides every cell
                            holding weight, as torch's boolean mask saved as is, too: save

@@ -402,7 +402,15 @@ TEST_CASE("html: argument checks", "[io][html][error]") {
   options.language = "en_US\" onclick=\"x";
   CHECK(message_of([&] { (void)attn::io::highlight_html({"a", "b", "c"}, w, options); }) ==
         "attn::io::highlight_html: options.language (\"en_US\" onclick=\"x\") must be a BCP 47 tag such as \"de\" or "
-        "\"zh-Hans\" (letters, digits and '-', at most 35)");
+        "\"zh-Hans\" (subtags of 1 to 8 letters or digits joined by '-', the first letters, at most 35 characters)");
+  for (const char* bad : {"-", "de-", "-de", "a--b", "--values", "1", "de-toolongsubtag", "é"}) {
+    options.language = bad;
+    CHECK_THROWS_AS(attn::io::highlight_html({"a", "b", "c"}, w, options), attn::invalid_argument);
+  }
+  for (const char* good : {"de", "zh-Hans", "sr-Latn-RS", "es-419", "x"}) {
+    options.language = good;
+    CHECK_NOTHROW(attn::io::highlight_html({"a", "b", "c"}, w, options));
+  }
   CHECK_THROWS_AS(attn::io::highlight_html({"a"}, w), attn::invalid_argument);
 }
 

@@ -723,6 +723,11 @@ TEST_CASE("svg: a colour bar labels an end of its scale that no nice tick is nea
     CHECK(colorbar_tick_texts(attn::io::heatmap_svg(m)) ==
           std::vector<std::string>{"0.00197", "0.1", "0.2", "0.3", "0.4"});
   }
+  SECTION("an end that 3 significant digits do not show within 0.1 % of the span gets more") {
+    m << 0.9990552, 0.9995, 0.9997, 0.9999803;  // "0.999" would lie past the first tick, 0.99925
+    CHECK(colorbar_tick_texts(attn::io::heatmap_svg(m)) ==
+          std::vector<std::string>{"0.999055", "0.99925", "0.99950", "0.99975", "0.99998"});
+  }
   SECTION("an end that the ticks' own format shows within 0.1 % of the span is written in it") {
     m << 0.00001, 0.3, 0.6, 0.93;  // ticks 0.25, 0.50, 0.75: the foot reads 0.00, the top 0.93
     CHECK(colorbar_tick_texts(attn::io::heatmap_svg(m)) ==
@@ -794,30 +799,30 @@ TEST_CASE("svg: a map of more cells than pixels draws each pixel as its block's 
   CHECK(svg.find("<title>800\xC3\x97" "200 cells on 720\xC3\x97" "180 pixels: each pixel shows the largest value of its "
                  "block of cells</title></image>") != std::string::npos);
   // A map of fewer cells than pixels draws each cell as a block of k×k pixels of its colour (k =
-  // 2048 / 300 = 6 here: a PDF viewer that smooths the image blurs 1/6 of a cell, not all of it),
+  // 1024 / 300 = 3 here: a PDF viewer that smooths the image blurs 1/3 of a cell, not all of it),
   // without the note.
   const Eigen::MatrixXd part = m.topRows(300).leftCols(100);
   const std::string small = attn::io::heatmap_svg(part);
   const auto at_small = small.find(marker);
   REQUIRE(at_small != std::string::npos);
   const test_formats::Image cells = test_formats::decode_png(base64_decoded(small.substr(at_small + marker.size())));
-  CHECK(cells.width == 600);
-  CHECK(cells.height == 1800);
+  CHECK(cells.width == 300);
+  CHECK(cells.height == 900);
   CHECK(small.find("each pixel shows") == std::string::npos);
   Index wrong = 0;
   for (std::uint32_t y = 0; y < cells.height; ++y)
     for (std::uint32_t x = 0; x < cells.width; ++x)
-      wrong += cells.pixel(x, y) != (part(y / 6, x / 6) == 1.0 ? one : zero) ? 1 : 0;
+      wrong += cells.pixel(x, y) != (part(y / 3, x / 3) == 1.0 ? one : zero) ? 1 : 0;
   CHECK(wrong == 0);
-  // At most 8 pixels a cell: a 20×30 map (raster always) is 240×160.
+  // At most 4 pixels a cell: a 20×30 map (raster always) is 120×80.
   attn::io::HeatmapOptions always;
   always.raster = attn::io::HeatmapRaster::always;
   const std::string tiny = attn::io::heatmap_svg(part.topLeftCorner(20, 30), always);
   const auto at_tiny = tiny.find(marker);
   REQUIRE(at_tiny != std::string::npos);
   const test_formats::Image few = test_formats::decode_png(base64_decoded(tiny.substr(at_tiny + marker.size())));
-  CHECK(few.width == 240);
-  CHECK(few.height == 160);
+  CHECK(few.width == 120);
+  CHECK(few.height == 80);
 }
 
 }  // namespace test_svg

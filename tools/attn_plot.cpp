@@ -768,9 +768,9 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.highlight_scale = one_of("--highlight-scale", value(), {"from-zero", "min-max"});
     } else if (arg == "--lang") {
       a.lang = value();
-      if (a.lang->empty() || a.lang->size() > 35 ||
-          a.lang->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != std::string::npos)
-        throw usage_error("--lang '" + *a.lang + "' must be a BCP 47 tag such as de, he or zh-Hans (letters, digits and '-')");
+      if (!attn::io::detail::is_language_tag(*a.lang))
+        throw usage_error("--lang '" + *a.lang + "' must be a BCP 47 tag such as de, he or zh-Hans (subtags of 1 to 8 "
+                          "letters or digits joined by '-', the first letters)");
     } else if (arg == "--separator") {
       a.separator = value();
     } else if (arg == "--max-maps") {

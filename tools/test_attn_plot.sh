@@ -393,6 +393,7 @@ bad "html max size"     2 "--max-size is for heatmaps: html output shades the to
 bad "svg lang"          2 "--lang is for html output" "$npy/f8_c_3x4.npy" --lang de -o out/new.svg
 bad "view lang"         2 "--lang is for highlighted text (html output), not --view" --view "$npy/f8_c_3x4.npy" --lang de -o out/new.html
 bad "lang tag"          2 "--lang 'en_US' must be a BCP 47 tag" "$npy/f8_c_3x4.npy" -c cols4.txt --lang 'en_US' -o out/new.html
+bad "lang option"       2 "--lang '--values' must be a BCP 47 tag" "$npy/f8_c_3x4.npy" -c cols4.txt --lang --values -o out/new.html
 bad "html font size"    2 "--font-size is for heatmaps: html output shades the tokens" "$npy/f8_c_3x4.npy" -c cols4.txt --font-size 20 -o out/new.html
 bad "png font family"   2 "--font-family is not for png output" "$npy/f8_c_3x4.npy" --font-family serif -o out/new.png
 bad "html font family"  2 "--font-family is for heatmaps: html output shades the tokens" "$npy/f8_c_3x4.npy" -c cols4.txt --font-family serif -o out/new.html

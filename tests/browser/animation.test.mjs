@@ -58,6 +58,10 @@ execFileSync(plot, ['--animate', join(work, 'row_1.csv'), join(work, 'row_2.csv'
 writeFileSync(join(work, 'end_1.csv'), csv([[0.19, 0.5, 1]]));
 const endPage = join(work, 'end.html');
 execFileSync(plot, ['--animate', join(work, 'end_1.csv'), '-o', endPage]);
+// Long tick labels (123456789.01 to 123456789.05): every other one is left out, none overlap.
+writeFileSync(join(work, 'long_1.csv'), csv([[123456789.01, 123456789.03, 123456789.05]]));
+const longPage = join(work, 'long.html');
+execFileSync(plot, ['--animate', join(work, 'long_1.csv'), '--vmin', '123456789.01', '--vmax', '123456789.05', '-o', longPage]);
 
 async function pixel(p, id, k, i, j, truth) {
   return p.evaluate(({ id, k, i, j, truth }) => {
@@ -160,6 +164,18 @@ await run('animation page', async (browser) => {
                'the foot of the scale labelled, the overlapping tick 0.25 left out');
   await ends.page.screenshot({ path: join(work, 'animation_ends.png') });
   expectClean(ends.problems, 'end.html');
+  const lg = await openOffline(browser, longPage, { width: 1000, height: 700 });
+  const longTicks = await lg.page.evaluate(() => {
+    const c = document.getElementById('attn-legend'), ctx = c.getContext('2d');
+    ctx.font = '11px sans-serif';
+    return c.dataset.ticks.split('|').map((t) => ({ t, w: ctx.measureText(t).width }));
+  });
+  assert.ok(longTicks.length >= 2, `long labels: at least the two ends shown (${JSON.stringify(longTicks)})`);
+  const longWidth = longTicks.reduce((sum, b) => sum + b.w, 0);
+  assert.ok(longWidth + 4 * (longTicks.length - 1) <= 256 + longTicks[0].w / 2 + longTicks[longTicks.length - 1].w / 2,
+            `long labels fit the ramp side by side: ${JSON.stringify(longTicks)}`);
+  await lg.page.screenshot({ path: join(work, 'animation_long.png') });
+  expectClean(lg.problems, 'long.html');
   expectClean(nn.problems, 'nan.html');
 
   // The 1 x 50 row: 14 px cells (its cells cover about 240 x 240 px, its long side at most

@@ -131,6 +131,29 @@ inline Rgb mix_white(Rgb c, double t) {
 inline constexpr const char* masked_token_style =
     "background:repeating-linear-gradient(135deg, #d2d2d2 0 1px, #f4f4f4 1px 4px);color:#555555";
 
+/// Whether `tag` has the form of a BCP 47 language tag: subtags of 1 to 8 ASCII letters or
+/// digits joined by single '-', the first of letters, at most 35 characters ("de", "zh-Hans",
+/// "sr-Latn-RS"; not "-", "de-", "a--b", "en_US" or an option name such as "--values").
+inline bool is_language_tag(const std::string& tag) {
+  if (tag.empty() || tag.size() > 35) return false;
+  std::size_t length = 0;  // of the current subtag
+  bool first = true;
+  for (const char c : tag) {
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    const bool digit = c >= '0' && c <= '9';
+    if (c == '-') {
+      if (length == 0) return false;
+      length = 0;
+      first = false;
+    } else if ((letter || (digit && !first)) && length < 8) {
+      ++length;
+    } else {
+      return false;
+    }
+  }
+  return length > 0;
+}
+
 template <typename Derived>
 std::string html_render(const std::vector<std::string>& tokens, const Eigen::DenseBase<Derived>& weights_in,
                         const HighlightOptions& options, const char* who) {
@@ -148,14 +171,10 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
              std::string(who) + ": options.row_labels.size() (" + std::to_string(options.row_labels.size()) +
                  ") must equal weights.rows() (" + std::to_string(w.rows()) + ")");
   check_scale_ends(options.vmin, options.vmax, who);
-  ATTN_CHECK(options.language.size() <= 35 &&
-                 std::all_of(options.language.begin(), options.language.end(),
-                             [](char c) {  // ASCII alone, whatever the locale
-                               return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                                      c == '-';
-                             }),
+  ATTN_CHECK(options.language.empty() || detail::is_language_tag(options.language),
              std::string(who) + ": options.language (\"" + options.language.substr(0, 40) +
-                 "\") must be a BCP 47 tag such as \"de\" or \"zh-Hans\" (letters, digits and '-', at most 35)");
+                 "\") must be a BCP 47 tag such as \"de\" or \"zh-Hans\" (subtags of 1 to 8 letters or digits "
+                 "joined by '-', the first letters, at most 35 characters)");
   // The mask's rows are the map's queries: the lines are rows mask_first_row onwards.
   const Mask& mask = options.mask;
   const Index first = options.mask_first_row;

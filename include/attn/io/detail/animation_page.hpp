@@ -212,6 +212,14 @@ inline const char* animation_script() {
     var shown = xs.map(function (x, k) {
       return ends[k] || !ends.some(function (end, e) { return end && Math.abs(xs[e] - x) < half[e] + half[k] + 4; });
     });
+    // Long labels (123456789.01 …) on the 256 px ramp: a nice tick that would overlap the one
+    // before it is left out too.
+    var lastRight = -Infinity;
+    xs.forEach(function (x, k) {
+      if (!shown[k]) return;
+      if (!ends[k] && x - half[k] < lastRight + 4) { shown[k] = false; return; }
+      lastRight = x + half[k];
+    });
     // The NaN swatch beside the ramp (above the labels); the width also holds the last label.
     var right = 0, nx = x0 + bar + 14;
     xs.forEach(function (x, k) { if (shown[k]) right = Math.max(right, x + half[k]); });

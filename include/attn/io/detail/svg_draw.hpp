@@ -259,11 +259,12 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
            svg_num(width) + "\" height=\"" + svg_num(height) +
            "\" preserveAspectRatio=\"none\" image-rendering=\"optimizeSpeed\" "
            "style=\"image-rendering:crisp-edges;image-rendering:pixelated\" xlink:href=\"data:image/png;base64,";
-    // A cell of k×k image pixels (k up to 8, the image up to 2048 pixels a side): browsers draw
+    // A cell of k×k image pixels (k up to 4, the image up to 1024 pixels a side: more cost 8
+    // times the time for a grid of 64 maps, for little): browsers draw
     // the image pixelated, but rsvg-convert, Inkscape and PDF viewers smooth an embedded image
     // when they scale it, which blurred each cell into its neighbours over a whole cell; with k
     // pixels a cell, only 1/k of it. (Runs of one colour and repeated rows deflate to little.)
-    const Index k = pooled ? 1 : std::clamp<Index>(2048 / std::max(px_rows, px_cols), 1, 8);
+    const Index k = pooled ? 1 : std::clamp<Index>(1024 / std::max(px_rows, px_cols), 1, 4);
     if (k > 1) {
       std::vector<Rgb> big(static_cast<std::size_t>(px_rows * k * px_cols * k));
       for (Index y = 0; y < px_rows * k; ++y)
@@ -456,8 +457,11 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
   const std::size_t tick_chars = bar_ticks.chars;
   const double bar_x = margin + grid_width + (panels.size() > 1 ? 4 : 16);
   const double bar_width = 14;
+  double last_row_height = 0;  // of the tallest map of the last row (maps of a grid may differ)
+  for (std::size_t k = static_cast<std::size_t>((layout.grid_rows - 1) * layout.grid_columns); k < panels.size(); ++k)
+    last_row_height = std::max(last_row_height, layout.cell * static_cast<double>(panels[k].values->rows()));
   const double bar_height =
-      std::max(100.0, layout.box_height * static_cast<double>(layout.grid_rows - 1) + layout.map_height);
+      std::max(100.0, layout.box_height * static_cast<double>(layout.grid_rows - 1) + last_row_height);
   const double bar_top = first_map_top;
   const bool shared_bar = options.colorbar && !per_map;
   const double bar_block = shared_bar ? (bar_x - margin - grid_width) + bar_width + 6 +

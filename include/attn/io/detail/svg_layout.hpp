@@ -237,7 +237,7 @@ struct ColorbarTicks {
   std::size_t chars = 1;   // of the widest text
 };
 /// Nice ticks over the scale and, at an end that no nice tick is near (within 5 % of the span),
-/// that end itself (in the ticks' format, or to 3 significant digits where that would not read
+/// that end itself (in the ticks' format, or to 3 or more significant digits, as few as read
 /// back within 0.1 % of the span): a bar over weights from 0.00197 to 0.408 reads
 /// "0.00197" at its foot, not an unlabelled stretch below "0.1" (matplotlib leaves the ends
 /// unlabelled; three users of attn-plot asked where the scale began). svg_colorbar leaves out the
@@ -256,7 +256,10 @@ inline ColorbarTicks colorbar_ticks(const HeatmapScale& scale) {
       // In the ticks' own format where it reads back within 0.1 % of the span ("1.0" beside
       // "0.8", "0.0" for 1.02e-05 on a scale to 1), else to 3 significant digits ("0.00197").
       std::string text = format_number(end, decimals);
-      if (!reads_back(text, end, 0.001 * span)) text = format_significant(end, 3);
+      // (More digits where 3 do not read back either: 0.9990552 on [0.9990552, 0.9999803] is
+      // "0.9990552", not "0.999", which lies beyond the first nice tick.)
+      for (int digits = 3; !reads_back(text, end, 0.001 * span) && digits <= 17; ++digits)
+        text = format_significant(end, digits);
       if (text == (foot ? ticks.texts.front() : ticks.texts.back())) return;
       const auto at = static_cast<std::ptrdiff_t>(foot ? 0 : ticks.values.size());
       ticks.values.insert(ticks.values.begin() + at, end);

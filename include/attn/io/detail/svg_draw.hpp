@@ -179,7 +179,7 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
   if (!options.col_axis_title.empty()) {
     svg_label(out,
               "class=\"axis-title\" x=\"" +
-                  svg_num(title_centre(col_axis_title_width(options.col_axis_title, layout.font))) + "\" y=\"" +
+                  svg_num(title_centre(layout.col_title_length)) + "\" y=\"" +
                   svg_num(y0 + layout.panel_title_height + layout.font) + "\" text-anchor=\"middle\"",
               options.col_axis_title, 0);
   }
@@ -187,8 +187,7 @@ inline void svg_panel(std::string& out, const PanelView& panel, const HeatmapOpt
     // Centred beside the map, or, when longer than the map is tall, moved down as far as keeps
     // it below the panel's title (heatmap_layout makes the panel tall enough to hold it).
     const double x = x0 + layout.font;
-    const double y = std::max(top + height / 2, y0 + layout.panel_title_height +
-                                                    col_axis_title_width(options.row_axis_title, layout.font) / 2);
+    const double y = std::max(top + height / 2, y0 + layout.panel_title_height + layout.row_title_length / 2);
     svg_label(out,
               "class=\"axis-title\" transform=\"translate(" + svg_num(x) + "," + svg_num(y) +
                   ") rotate(-90)\" text-anchor=\"middle\"",
@@ -365,11 +364,12 @@ inline void svg_colorbar_gradient(std::string& out, const std::string& id, const
 }
 
 /// A colour bar: the gradient `id` over `scale`, `width`×`height` at (x, top), its ticks (in
-/// `tick_font`) on the right and options.colorbar_label beyond them, `tick_chars` character cells
-/// of the picture's font (`tick_font` / 0.9) further right.
+/// layout.tick_font) on the right and options.colorbar_label beyond them, `tick_chars` character
+/// cells of the picture's font further right.
 inline void svg_colorbar(std::string& out, const std::string& id, double x, double top, double width, double height,
-                         const HeatmapScale& scale, const ColorbarTicks& ticks, std::size_t tick_chars, double tick_font,
-                         const HeatmapOptions& options) {
+                         const HeatmapScale& scale, const ColorbarTicks& ticks, std::size_t tick_chars,
+                         const HeatmapLayout& layout, const HeatmapOptions& options) {
+  const double tick_font = layout.tick_font;
   out += "<g class=\"colorbar\">\n";
   out += "<rect x=\"" + svg_num(x) + "\" y=\"" + svg_num(top) + "\" width=\"" + svg_num(width) + "\" height=\"" +
          svg_num(height) + "\" fill=\"url(#";
@@ -393,8 +393,8 @@ inline void svg_colorbar(std::string& out, const std::string& id, double x, doub
   if (!options.colorbar_label.empty()) {
     // Centred beside the bar, or starting at its top when longer than the bar (svg_render makes
     // the picture tall enough to hold it).
-    const double label_x = x + width + 6 + static_cast<double>(tick_chars) * svg_char_width(tick_font / 0.9) + tick_font / 0.9;
-    const double label_y = top + std::max(height, col_axis_title_width(options.colorbar_label, tick_font / 0.9)) / 2;
+    const double label_x = x + width + 6 + static_cast<double>(tick_chars) * svg_char_width(layout.font) + layout.font;
+    const double label_y = top + std::max(height, layout.colorbar_label_length) / 2;
     svg_label(out,
               "class=\"colorbar-label\" transform=\"translate(" + svg_num(label_x) + "," + svg_num(label_y) +
                   ") rotate(-90)\" text-anchor=\"middle\"",
@@ -479,8 +479,8 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
       legend_chars > 0 ? legend_x + 14 + 6 + legend_chars * svg_char_width(font) - margin - grid_width : 0;
   double height = margin + title_height + grid_height + margin;
   if (shared_bar) height = std::max(height, bar_top + bar_height + font + margin);
-  if (shared_bar && !options.colorbar_label.empty())  // a label longer than the bar (svg_colorbar)
-    height = std::max(height, bar_top + col_axis_title_width(options.colorbar_label, font) + margin);
+  if (shared_bar)  // a label longer than the bar (svg_colorbar)
+    height = std::max(height, bar_top + layout.colorbar_label_length + margin);
   if (layout.any_masked) height = std::max(height, legend_y + 14 + margin);
   if (layout.any_nan) height = std::max(height, nan_legend_y + 14 + margin);
   height = std::ceil(height);
@@ -525,11 +525,11 @@ inline std::string svg_render(const std::vector<PanelView>& panels, const Heatma
       const double map_x = x0 + layout.row_axis_width + layout.row_label_width + layout.map_width + layout.leak_width;
       svg_colorbar(out, gradient, map_x + 8, map_top, map_bar_width,
                    std::max(40.0, layout.cell * static_cast<double>(panels[k].values->rows())), scales[k], map_ticks[k],
-                   map_tick_chars, font * 0.9, options);
+                   map_tick_chars, layout, options);
     }
   }
   if (shared_bar) {
-    svg_colorbar(out, gradient, bar_x, bar_top, bar_width, bar_height, scale, bar_ticks, tick_chars, font * 0.9, options);
+    svg_colorbar(out, gradient, bar_x, bar_top, bar_width, bar_height, scale, bar_ticks, tick_chars, layout, options);
   }
   if (layout.any_masked) {
     out += "<g class=\"legend\"><rect x=\"" + svg_num(legend_x) + "\" y=\"" + svg_num(legend_y) +

@@ -330,6 +330,12 @@ struct HeatmapLayout {
   Index grid_columns = 1;
   Index grid_rows = 1;
   double tick_font = 10.8;  // index numbers
+  // The drawn lengths (along the text) of the axis titles and the colour bar's label, 0 when
+  // there is none: the layout sizes the panels and the picture by them, the drawing places the
+  // texts by them (one source for both).
+  double col_title_length = 0;
+  double row_title_length = 0;
+  double colorbar_label_length = 0;
   double leak_width = 0;    // the leaked-mass column, 0: none
   bool any_masked = false;
   bool any_nan = false;          // a cell its mask shows holds NaN: the legend explains the grey
@@ -349,10 +355,10 @@ inline double panel_title_width(const std::string& title, double font) {
 /// Smallest font of token labels: below it, labels are thinned out (every k-th), not shrunk.
 inline double min_label_font(double font) { return std::min(9.0, font); }
 
-/// Width of the column axis title in `font` pixels (svg_char_width per character cell), plus a
-/// little room on either side.
-inline double col_axis_title_width(const std::string& title, double font) {
-  return static_cast<double>(display_width(title)) * svg_char_width(font) + 4;
+/// Length along its baseline of an axis title or colour bar label in `font` pixels
+/// (svg_char_width per character cell), plus a little room at either end; 0 for none.
+inline double axis_title_length(const std::string& title, double font) {
+  return title.empty() ? 0 : static_cast<double>(display_width(title)) * svg_char_width(font) + 4;
 }
 
 /// Without labels, each map of a grid is at least this many pixels along its longer side.
@@ -552,19 +558,19 @@ inline HeatmapLayout heatmap_layout(const std::vector<PanelView>& panels, const 
     const double left = layout.row_axis_width + layout.row_label_width;
     layout.box_width = std::max(layout.box_width, std::max(title, left + layout.map_width / 2 + title / 2) + gap);
   };
-  if (!options.col_axis_title.empty()) hold_title(col_axis_title_width(options.col_axis_title, layout.font));
+  layout.col_title_length = axis_title_length(options.col_axis_title, layout.font);
+  layout.row_title_length = axis_title_length(options.row_axis_title, layout.font);
+  layout.colorbar_label_length = options.colorbar ? axis_title_length(options.colorbar_label, layout.font) : 0;
+  if (layout.col_title_length > 0) hold_title(layout.col_title_length);
   if (title_width > 0) hold_title(title_width);
   layout.box_height = layout.panel_title_height + layout.col_axis_height + layout.col_label_height + layout.map_height +
                       (any_leak ? layout.tick_font + 4 : 0) + gap;  // (the leaked column's "0" and "1" under it)
   // A row axis title longer than the map is tall runs down from under the panel's title (svg_panel
   // places it so); a map's own colour bar's label, longer than its bar, down from the bar's top.
-  if (!options.row_axis_title.empty())
-    layout.box_height = std::max(layout.box_height, layout.panel_title_height +
-                                                        col_axis_title_width(options.row_axis_title, layout.font) + gap);
-  if (!options.shared_scale && n > 1 && options.colorbar && !options.colorbar_label.empty())
+  layout.box_height = std::max(layout.box_height, layout.panel_title_height + layout.row_title_length + gap);
+  if (!options.shared_scale && n > 1)  // (each map has its own bar)
     layout.box_height = std::max(layout.box_height, layout.panel_title_height + layout.col_axis_height +
-                                                        layout.col_label_height +
-                                                        col_axis_title_width(options.colorbar_label, layout.font) + gap);
+                                                        layout.col_label_height + layout.colorbar_label_length + gap);
   return layout;
 }
 }  // namespace detail

@@ -183,22 +183,26 @@ Options:
       --raster auto|always|never  svg: draw cells as an embedded image (auto: above 16384 cells);
                            html: above that (auto) or always, the page shows the map as such a
                            heatmap instead of highlighted text (not with --query or --chars)
-      --mask causal|FILE   svg heatmaps, html and --view: draw the cells (html: the tokens) a
+      --mask causal|causal-lower-right|FILE
+                           svg heatmaps, html and --view: draw the cells (html: the tokens) a
                            mask hid hatched (not in a colour of the scale), named in the
                            legend: "causal" hides keys after the query (with --query N, those
-                           after token N), row i against key i, as PyTorch's is_causal: for
+                           after token N), row i against key i, as PyTorch's is_causal;
+                           "causal-lower-right" pairs the last row with the last key, for
                            Tq < Tk queries that are the last of the keys (decoding with a
-                           cache, a forecast's horizons) save np.tril(np.ones((Tq, Tk)), Tk - Tq)
-                           as FILE instead; FILE (.npy or .csv, the shape of the weights) is
-                           visible where non-zero (negative entries, as in PyTorch's float attn_mask,
-                           are refused: save attn_mask == 0; a FILE that hides every cell
-                           holding weight, as torch's boolean mask saved as is, too: save
-                           ~attn_mask); a 1 x Tk or Tq x 1 FILE (one value
-                           per key or query) applies to every row or column;
-                           a 3-D FILE holds one mask per map of a grid, or per batch
-                           item with --view or --batch (B x Tq x Tk, or B x 1 x Tk: each
-                           item's padding, for all its heads);
-                           a pooled map (--pool) takes causal, hiding the blocks it hides whole
+                           cache, a forecast's horizons), as torch's causal_lower_right (a
+                           note says when a causal mask hides most of the weight: not the
+                           mask the weights were computed with); FILE (.npy or .csv, the
+                           shape of the weights) is visible where non-zero (negative
+                           entries, as in PyTorch's float attn_mask, are refused: save
+                           attn_mask == 0; a FILE that hides every cell holding weight, as
+                           torch's boolean mask saved as is, too: save ~attn_mask); a
+                           1 x Tk or Tq x 1 FILE (one value per key or query) applies to
+                           every row or column; a 3-D FILE holds one mask per map of a
+                           grid, or per batch item with --view or --batch (B x Tq x Tk, or
+                           B x 1 x Tk: each item's padding, for all its heads);
+                           a pooled map (--pool) takes the causal masks, hiding the blocks
+                           they hide whole
       --leaked             svg heatmaps: a "leaked" column right of each map, a bar per row of
                            1 - the row's sum (clamped to [0, 1]; below 1e-6, rounding, is 0;
                            none for a row holding NaN or inf):
@@ -425,7 +429,7 @@ struct Arguments {
   std::optional<std::string> lang;  // --lang TAG: the highlighted tokens' language
   std::string highlight_scale = "from-zero";
   std::string csv_labels = "auto";
-  std::string mask;  // --mask: "causal" or a file
+  std::string mask;  // --mask: "causal", "causal-lower-right" or a file (is_causal_keyword)
   long long max_maps = 1024;
   long long max_cells = 4194304;
   std::optional<std::string> pool;  // --pool mean|max (pool_npy_map)
@@ -454,6 +458,19 @@ struct Arguments {
   std::optional<long long> cell;
   std::string precision = "uint16";
 };
+
+/// Whether --mask names a causal mask rather than a file. "causal" pairs query i with key i, the
+/// top-left alignment of PyTorch's is_causal (torch.nn.attention.bias.causal_upper_left);
+/// "causal-lower-right" pairs the last query with the last key (causal_lower_right): Tq < Tk
+/// queries at the end of the keys, as when decoding with a cache or forecasting horizons. The
+/// two agree on square maps. (A file of either name is read with ./causal.)
+bool is_causal_keyword(const std::string& mask) { return mask == "causal" || mask == "causal-lower-right"; }
+
+/// The causal --mask `keyword` of rows×cols weights: query i sees keys j <= i, or j <= i + cols -
+/// rows for causal-lower-right (rows > cols: its first rows see no key).
+attn::Mask causal_mask(const std::string& keyword, attn::Index rows, attn::Index cols) {
+  return attn::Mask::causal(keyword == "causal" ? 0 : cols - rows);
+}
 
 double parse_double(const std::string& option, const std::string& text) {
   std::istringstream in(text);
@@ -841,7 +858,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.leaked = true;
     } else if (arg == "--mask") {
       a.mask = value();
-      if (a.mask.empty()) throw usage_error("--mask needs 'causal' or a file");
+      if (a.mask.empty()) throw usage_error("--mask needs 'causal', 'causal-lower-right' or a file");
     } else if (arg == "--") {
       for (++i; i < argc; ++i) positional.emplace_back(argv[i]);
     } else if (arg.size() > 1 && arg[0] == '-') {
@@ -1222,7 +1239,7 @@ bool pools_by_default(const Arguments& a, long long rows, long long cols) {
   const bool html_picture = a.format == "html" && drawn_as_image(a, static_cast<attn::Index>(rows * cols));
   return (a.format == "svg" || html_picture) && !a.view && !a.animate && rows > 1 && cols > 1 &&
          a.rows_file.empty() && a.cols_file.empty() && a.chars_file.empty() && !a.query && a.truth.empty() &&
-         (a.mask.empty() || a.mask == "causal") && a.raster != "never" && !a.hist && !a.bars && !a.reshape;
+         (a.mask.empty() || is_causal_keyword(a.mask)) && a.raster != "never" && !a.hist && !a.bars && !a.reshape;
 }
 
 /// Whether selection `s` of a .npy (a file that holds its data: select_npy) is a 2-D map to pool,
@@ -1713,11 +1730,11 @@ attn::Mask mask_of_weights_file(const Arguments& a, const std::vector<Eigen::Mat
   return mask;
 }
 
-/// --mask: the mask of the weights `maps` (one, or a grid's, all of one shape): "causal", or a
-/// file visible where non-zero.
+/// --mask: the mask of the weights `maps` (one, or a grid's, all of one shape): a causal
+/// keyword, or a file visible where non-zero.
 attn::Mask mask_option(const Arguments& a, const std::vector<Eigen::MatrixXd>& maps) {
   if (a.mask.empty()) return attn::Mask();
-  if (a.mask == "causal") return attn::Mask::causal();
+  if (is_causal_keyword(a.mask)) return causal_mask(a.mask, maps.front().rows(), maps.front().cols());
   return mask_of_weights_file(a, maps, read_weights(a.mask, "none", a));
 }
 
@@ -1726,16 +1743,19 @@ attn::Mask mask_option(const Arguments& a, const std::vector<Eigen::MatrixXd>& m
 /// same way: it is refused, saying so.
 attn::Mask pooled_mask_option(const Arguments& a, const Weights& w) {
   if (a.mask.empty()) return attn::Mask();
-  if (a.mask != "causal") {
-    throw usage_error("'" + a.weights + "' is drawn " + w.pooled + ": --mask takes 'causal' for a pooled map, not a "
-                      "file; leave --mask out, or draw the map unpooled (no --pool, and a --max-cells above its cells)");
+  if (!is_causal_keyword(a.mask)) {
+    throw usage_error("'" + a.weights + "' is drawn " + w.pooled + ": --mask takes 'causal' or 'causal-lower-right' "
+                      "for a pooled map, not a file; leave --mask out, or draw the map unpooled (no --pool, and a "
+                      "--max-cells above its cells)");
   }
   const Eigen::MatrixXd& map = w.maps.front();
+  const long long offset = a.mask == "causal" ? 0 : w.source_cols - w.source_rows;
   attn::BoolMatrix visible(map.rows(), map.cols());
   for (attn::Index I = 0; I < map.rows(); ++I) {
-    // Causal hides the cells with j > i: the block is hidden when its first column is past its last row.
+    // Causal hides the cells with j > i + offset: the block is hidden when its first column is
+    // past its last row's last visible key.
     const long long last_row = std::min<long long>((I + 1) * w.pool_rows, w.source_rows) - 1;
-    for (attn::Index J = 0; J < map.cols(); ++J) visible(I, J) = J * w.pool_cols <= last_row;
+    for (attn::Index J = 0; J < map.cols(); ++J) visible(I, J) = J * w.pool_cols <= last_row + offset;
   }
   return attn::Mask::matrix(visible);
 }
@@ -1748,7 +1768,7 @@ struct SvgMasks {
 };
 SvgMasks svg_masks(const Arguments& a, const Weights& w) {
   if (!w.pooled.empty()) return {pooled_mask_option(a, w), {}};
-  if (a.mask.empty() || a.mask == "causal") return {mask_option(a, w.maps), {}};
+  if (a.mask.empty() || is_causal_keyword(a.mask)) return {mask_option(a, w.maps), {}};
   const Weights file = read_weights(a.mask, "none", a);
   if (w.stacked && file.stacked) return {attn::Mask(), grid_masks(a, w, file)};
   return {mask_of_weights_file(a, w.maps, file), {}};
@@ -2164,7 +2184,7 @@ void check_output_is_no_input(const Arguments& a) {
   std::vector<std::pair<std::string, std::string>> inputs{{"--rows", a.rows_file}, {"--cols", a.cols_file},
                                                           {"--chars", a.chars_file}, {"--truth", a.truth},
                                                           {"--gold", a.gold}};
-  if (a.mask != "causal") inputs.emplace_back("--mask", a.mask);
+  if (!is_causal_keyword(a.mask)) inputs.emplace_back("--mask", a.mask);
   inputs.emplace_back(positional, a.weights);
   for (const std::string& file : a.more_weights) inputs.emplace_back(positional, file);
   for (const auto& [what, path] : inputs) {
@@ -2192,7 +2212,7 @@ int run(const Arguments& given, std::ostream& out, std::ostream& err) {
     a.weights = a.inputs.front();
     a.more_weights.assign(a.inputs.begin() + 1, a.inputs.end());
     a.truth = npz.resolve(a.truth, "--truth");
-    if (a.mask != "causal") a.mask = npz.resolve(a.mask, "--mask");
+    if (!is_causal_keyword(a.mask)) a.mask = npz.resolve(a.mask, "--mask");
     const int status = run_inputs(a, out, notes);
     err << npz.shown(notes.str());
     return status;
@@ -2402,7 +2422,40 @@ int run_inputs(const Arguments& a, std::ostream& out, std::ostream& err) {
   return run_weights_titled(a, std::move(w), out, err);
 }
 
+/// A note when a causal --mask hides cells that hold most of the weight of `maps` (more than the
+/// cells it leaves visible, in absolute value): a causal attention's weights are 0 there, so
+/// these weights were computed with another mask. Most often "causal" drawn over Tq < Tk queries
+/// at the end of the keys, which hid 97 % of a forecaster's 12 x 60 map in silence; scores
+/// (before the softmax) can hold anything, so it is a note, not a refusal.
+void note_causal_mask_hiding_weight(const Arguments& a, const std::vector<const Eigen::MatrixXd*>& maps,
+                                    std::ostream& err) {
+  if (!is_causal_keyword(a.mask)) return;
+  double visible = 0;
+  double hidden = 0;
+  bool wide = false;  // a map with Tq < Tk
+  for (const Eigen::MatrixXd* w : maps) {
+    const attn::Index offset = a.mask == "causal" ? 0 : w->cols() - w->rows();
+    wide = wide || w->rows() < w->cols();
+    for (attn::Index j = 0; j < w->cols(); ++j)
+      for (attn::Index i = 0; i < w->rows(); ++i) {
+        const double x = std::abs((*w)(i, j));
+        if (std::isfinite(x)) (j <= i + offset ? visible : hidden) += x;
+      }
+  }
+  if (hidden <= visible) return;
+  const auto percent = static_cast<int>(std::floor(100 * hidden / (hidden + visible)));  // 50 .. 100
+  err << "attn-plot: note: --mask " << a.mask << " hides cells that hold " << percent
+      << " % of the weight, where a causal attention's weights are 0: were the weights computed with this mask?"
+      << (a.mask == "causal" && wide ? " Tq < Tk queries at the end of the keys take --mask causal-lower-right." : "")
+      << "\n";
+}
+
 int run_weights_titled(const Arguments& a, Weights w, std::ostream& out, std::ostream& err) {
+  if (w.pooled.empty()) {
+    std::vector<const Eigen::MatrixXd*> maps;
+    for (const Eigen::MatrixXd& map : w.maps) maps.push_back(&map);
+    note_causal_mask_hiding_weight(a, maps, err);
+  }
   if (!w.axes_read.empty()) {
     // A 4-D array is Hugging Face's layers x heads of one item, or torch's per-head weights of a
     // batch: the file cannot say which, so say how it was read.
@@ -2818,12 +2871,12 @@ bool is_tidy_csv(const std::string& path, std::vector<std::string>& header) {
   return has("query") && has("key") && has("weight");
 }
 
-/// --mask with --view: "causal", or the maps of the mask file `masks`: one Tq×Tk map for every
+/// --mask with --view: a causal keyword, or the maps of the mask file `masks`: one Tq×Tk map for every
 /// attention of the page, or a 3-D stack of one map per batch item (padding differs by item;
 /// the count is checked before).
 attn::Mask view_mask(const Arguments& a, const Weights& masks, const ViewMaps& item, attn::Index rows,
                      attn::Index cols) {
-  if (a.mask == "causal") return attn::Mask::causal();
+  if (is_causal_keyword(a.mask)) return causal_mask(a.mask, rows, cols);
   const std::size_t k = masks.stacked ? item.item_index : 0;  // the count was checked where the masks were read
   const Eigen::MatrixXd m = broadcast_mask(masks.maps.at(k), rows, cols);
   if (m.rows() != rows || m.cols() != cols) {
@@ -3064,15 +3117,18 @@ int run_view(const Arguments& a, std::ostream& out, std::ostream& err) {
   }
   attn::io::AttentionView view;
   double cells = 0;
-  const Weights masks = a.mask.empty() || a.mask == "causal" ? Weights() : read_weights(a.mask, "none", a);
+  const Weights masks = a.mask.empty() || is_causal_keyword(a.mask) ? Weights() : read_weights(a.mask, "none", a);
   const std::size_t item_count = items.back().item_index + 1;
   if (masks.stacked && masks.maps.size() != item_count) {  // (a 1×Tq×Tk file is one mask for all)
     throw std::runtime_error("--mask '" + a.mask + "' holds " + std::to_string(masks.maps.size()) +
                              " masks but the page has " + std::to_string(item_count) +
                              " batch item(s): give one mask per item (B x Tq x Tk, or B x 1 x Tk), or one for all (Tq x Tk, or 1 x Tk)");
   }
+  std::vector<const Eigen::MatrixXd*> all_maps;  // (a causal mask's note)
   for (ViewMaps& item : items) {
     const Eigen::MatrixXd& first = item.layers.front().front();
+    for (const auto& layer : item.layers)
+      for (const Eigen::MatrixXd& head : layer) all_maps.push_back(&head);
     if (first.size() == 0) {
       const bool one = items.size() == 1 && item.layers.size() == 1 && item.layers.front().size() == 1;
       throw std::runtime_error("'" + a.weights + (one ? "' is a " : "' holds ") + shape_text(first) +
@@ -3092,6 +3148,7 @@ int run_view(const Arguments& a, std::ostream& out, std::ostream& err) {
     for (const auto& layer : item.layers) attention.add_layer(layer);
     if (!a.mask.empty()) attention.set_mask(view_mask(a, masks, item, first.rows(), first.cols()));
   }
+  note_causal_mask_hiding_weight(a, all_maps, err);
   attn::io::ViewOptions options;
   options.title = a.title;
   options.colormap = attn::io::parse_colormap(a.colormap);

@@ -597,6 +597,33 @@ else
     fail "html --mask causal: not 6 tokens of the map and 2 of row 1 hatched, or the image without hatching"
 fi
 
+# --mask causal-lower-right pairs the last row with the last key (torch's causal_lower_right):
+# on a 2x4 map row i sees keys j <= i + 2, so (0, 3) alone is hidden; causal hides 5 cells, and
+# when they hold more weight than the cells it shows (91 % here) a note says so (a forecaster's
+# 12x60 map lost 97 % of its weight to causal in silence).
+printf '0,1,2,3\n0,1,2,3\n' >wide.csv
+ok "mask lower right"       lr1.svg wide.csv --mask causal-lower-right
+ok "html mask lower right"  lr2.html wide.csv -c cols4.txt --query 0 --mask causal-lower-right
+ok "view mask lower right"  lr3.html --view wide.csv --mask causal-lower-right
+if [ "$(grep -o 'url(#attn-masked)' lr1.svg | wc -l)" -eq 2 ] && grep -q 'row 0, column 3: masked' lr1.svg &&
+   [ "$(grep -o 'attn-token attn-masked' lr2.html | wc -l)" -eq 1 ] && grep -q '"mask":"CA=="' lr3.html; then
+    pass
+else
+    fail "--mask causal-lower-right: not cell (0, 3) alone hidden in the svg, html and --view"
+fi
+if "$plot" wide.csv --mask causal -o lr4.svg 2>"$work/err" &&
+   grep -q "note: --mask causal hides cells that hold 91 % of the weight, .*take --mask causal-lower-right" "$work/err" &&
+   [ "$(grep -o 'url(#attn-masked)' lr4.svg | wc -l)" -eq 6 ]; then
+    pass
+else
+    fail "--mask causal over a 2x4 map: no note of the weight it hides ($(cat "$work/err"))"
+fi
+if "$plot" --view wide.csv --mask causal -o lr5.html 2>"$work/err" && grep -q "hold 91 % of the weight" "$work/err"; then
+    pass
+else
+    fail "--view --mask causal over a 2x4 map: no note of the weight it hides ($(cat "$work/err"))"
+fi
+
 # --- --view: the interactive page --------------------------------------------------------
 npy_header '(2, 3, 2, 2)' >view4d.npy                      # L x h x Tq x Tk, all zero
 head -c $((2 * 3 * 2 * 2 * 8)) /dev/zero >>view4d.npy
@@ -1261,7 +1288,15 @@ else
         && grep -q 'row 0, column 2: masked' pool_causal.svg; then pass; else
         fail "pool causal: $got_masked masked blocks, expected $want_masked"
     fi
-    bad "pool mask file" 2 "--mask takes 'causal' for a pooled map, not a file" big.npy --pool mean --mask "$npy/f8_c_3x4.npy" -o out/new.svg
+    # causal-lower-right on the 3000x2000 map: row i sees keys j <= i - 1000.
+    ok "pool causal lower right" pool_lr.svg big.npy --pool mean --max-size 60 --mask causal-lower-right
+    want_masked="$(awk 'BEGIN { n = 0; for (i = 0; i < 60; i++) { last = 50 * (i + 1); if (last > 3000) last = 3000
+                                 for (j = 0; j < 59; j++) if (34 * j > last - 1 - 1000) n++ }; print n }')"
+    got_masked="$(grep -o 'row [0-9]*, column [0-9]*: masked' pool_lr.svg | wc -l)"
+    if [ "$got_masked" -eq "$want_masked" ] && grep -q 'row 0, column 0: masked' pool_lr.svg; then pass; else
+        fail "pool causal lower right: $got_masked masked blocks, expected $want_masked"
+    fi
+    bad "pool mask file" 2 "--mask takes 'causal' or 'causal-lower-right' for a pooled map, not a file" big.npy --pool mean --mask "$npy/f8_c_3x4.npy" -o out/new.svg
     # Fortran order is read in file order to the same pooled cells (--max-cells 4: 2 x 2 blocks).
     ok "pool fortran" pool_f.svg "$npy/f4_fortran_3x4.npy" --max-cells 4
     ok "pool c order" pool_c.svg "$npy/f4_c_3x4.npy" --max-cells 4

@@ -58,6 +58,11 @@ execFileSync(plot, ['--animate', join(work, 'row_1.csv'), join(work, 'row_2.csv'
 writeFileSync(join(work, 'end_1.csv'), csv([[0.19, 0.5, 1]]));
 const endPage = join(work, 'end.html');
 execFileSync(plot, ['--animate', join(work, 'end_1.csv'), '-o', endPage]);
+// Weights from 0 to 0.65: the top labelled "0.65", the tick 0.6 before it, 8 % of the span away,
+// left out (its label would overlap the end's, drawn after it).
+writeFileSync(join(work, 'top_1.csv'), csv([[0, 0.2, 0.65]]));
+const topPage = join(work, 'top.html');
+execFileSync(plot, ['--animate', join(work, 'top_1.csv'), '-o', topPage]);
 // Long tick labels (123456789.01 to 123456789.05): every other one is left out, none overlap.
 writeFileSync(join(work, 'long_1.csv'), csv([[123456789.01, 123456789.03, 123456789.05]]));
 const longPage = join(work, 'long.html');
@@ -164,6 +169,10 @@ await run('animation page', async (browser) => {
                'the foot of the scale labelled, the overlapping tick 0.25 left out');
   await ends.page.screenshot({ path: join(work, 'animation_ends.png') });
   expectClean(ends.problems, 'end.html');
+  const top = await openOffline(browser, topPage, { width: 1000, height: 700 });
+  assert.equal(await top.page.$eval('#attn-legend', (c) => c.dataset.ticks), '0.0|0.2|0.4|0.65',
+               'the top of the scale labelled, the overlapping tick 0.6 before it left out');
+  expectClean(top.problems, 'top.html');
   const lg = await openOffline(browser, longPage, { width: 1000, height: 700 });
   const longTicks = await lg.page.evaluate(() => {
     const c = document.getElementById('attn-legend'), ctx = c.getContext('2d');

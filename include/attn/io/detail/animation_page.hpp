@@ -205,20 +205,20 @@ inline const char* animation_script() {
     ctx.font = font;
     var half = tickLabels.map(function (text) { return ctx.measureText(text).width / 2; });
     var x0 = Math.max(20, Math.ceil(half[0] || 0) + 2);  // room for the first label left of the bar
-    // The ticks as drawn: a nice tick whose label would overlap an end's (the scale's own ends,
-    // labelled where no nice tick is near them, as the SVG colour bar) is left out.
+    // The ticks as drawn, in one pass from the left: the scale's own ends (labelled where no nice
+    // tick is near them, as the SVG colour bar) always; a nice tick only when its label clears
+    // the labels drawn before it and the end labels after it (long labels, 123456789.01 …, on the
+    // 256 px ramp would run together).
     var xs = data.ticks.map(function (t) { return x0 + Math.round(fraction(t) * (bar - 1)) + 0.5; });
     var ends = data.tick_ends || [];
-    var shown = xs.map(function (x, k) {
-      return ends[k] || !ends.some(function (end, e) { return end && Math.abs(xs[e] - x) < half[e] + half[k] + 4; });
-    });
-    // Long labels (123456789.01 …) on the 256 px ramp: a nice tick that would overlap the one
-    // before it is left out too.
     var lastRight = -Infinity;
-    xs.forEach(function (x, k) {
-      if (!shown[k]) return;
-      if (!ends[k] && x - half[k] < lastRight + 4) { shown[k] = false; return; }
-      lastRight = x + half[k];
+    var shown = xs.map(function (x, k) {
+      var clear = x - half[k] >= lastRight + 4 && !ends.some(function (end, e) {
+        return end && e > k && xs[e] - half[e] < x + half[k] + 4;
+      });
+      if (!ends[k] && !clear) return false;
+      lastRight = Math.max(lastRight, x + half[k]);
+      return true;
     });
     // The NaN swatch beside the ramp (above the labels); the width also holds the last label.
     var right = 0, nx = x0 + bar + 14;

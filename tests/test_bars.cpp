@@ -87,6 +87,65 @@ TEST_CASE("bars: several rows give one titled panel each on one y scale", "[io][
   CHECK(svg.find("column 1: 0.8") != std::string::npos);
 }
 
+namespace {
+
+/// The extent of the axis titles of `svg` as laid out (0.6 em a character, at most: DejaVu Sans,
+/// the default font, averages 0.55 em on Latin text; browser.titles measures the alignment's in
+/// Chromium) against the picture's size: every title starts and ends inside it.
+void check_axis_titles_inside(const std::string& svg, double font) {
+  std::smatch size;
+  REQUIRE(std::regex_search(svg, size, std::regex("<svg [^>]*width=\"([0-9.]+)\" height=\"([0-9.]+)\"")));
+  const double width = std::stod(size[1]);
+  const double height = std::stod(size[2]);
+  const std::regex rotated("class=\"axis-title\" transform=\"translate\\(([0-9.]+),([0-9.]+)\\) rotate\\(-90\\)\"[^>]*>([^<]*)<");
+  const std::regex level("class=\"axis-title\" x=\"([0-9.]+)\" y=\"([0-9.]+)\"[^>]*>([^<]*)<");
+  int titles = 0;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), rotated); it != std::sregex_iterator(); ++it, ++titles) {
+    const double half = static_cast<double>((*it)[3].length()) * 0.6 * font / 2;
+    const double y = std::stod((*it)[2]);
+    INFO((*it)[3] << " from y " << y - half << " to " << y + half << " of " << height);
+    CHECK(y - half >= 0);
+    CHECK(y + half <= height);
+  }
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), level); it != std::sregex_iterator(); ++it, ++titles) {
+    const double half = static_cast<double>((*it)[3].length()) * 0.6 * font / 2;
+    const double x = std::stod((*it)[1]);
+    INFO((*it)[3] << " from x " << x - half << " to " << x + half << " of " << width);
+    CHECK(x - half >= 0);
+    CHECK(x + half <= width);
+  }
+  CHECK(titles == 2);
+}
+
+}  // namespace
+
+TEST_CASE("bars and histograms: axis titles longer than the plot stay inside the picture", "[io][bars][histogram]") {
+  // A paper's y title ran off the top and bottom of a one-row chart, its x title off the right.
+  const std::string y_title = "attention weight after the softmax over every key";
+  const std::string x_title = "source tokens of the English sentence, after SentencePiece tokenisation";
+  Eigen::MatrixXd w(2, 3);
+  w << 0.2, 0.3, 0.5, 0.6, 0.3, 0.1;
+  for (const double font : {12.0, 20.0}) {
+    INFO("font " << font);
+    attn::io::BarOptions bars;
+    bars.font_size = font;
+    bars.y_axis_title = y_title;
+    bars.x_axis_title = x_title;
+    check_axis_titles_inside(attn::io::bars_svg(w.row(0), bars), font);
+    check_axis_titles_inside(attn::io::bars_svg(w, bars), font);
+    attn::io::HistogramOptions histogram;
+    histogram.font_size = font;
+    histogram.y_axis_title = y_title;
+    histogram.x_axis_title = x_title;
+    check_axis_titles_inside(attn::io::histogram_svg(w, histogram), font);
+    attn::io::AlignmentSvgOptions alignment;
+    alignment.font_size = font;
+    alignment.row_axis_title = y_title;
+    alignment.col_axis_title = x_title;
+    check_axis_titles_inside(attn::io::alignment_svg(attn::Alignment{{0, 1}, {1, 2}}, alignment), font);
+  }
+}
+
 TEST_CASE("bars: NaN and inf are marked, negative bars go down", "[io][bars]") {
   Eigen::RowVectorXd w(4);
   w << -0.5, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(), 1.0;

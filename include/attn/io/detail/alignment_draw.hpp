@@ -172,8 +172,12 @@ inline std::string alignment_render(const Alignment& hypothesis, const GoldAlign
   const double title_w = std::max(static_cast<double>(display_width(o.title)) * svg_char_width(font * 1.4),
                                   static_cast<double>(display_width(scores_text)) * svg_char_width(font));
   const double centre = std::max(left + grid_w / 2, margin + title_w / 2);
-  const double width = std::ceil(std::max(left + grid_w + legend_w + margin, title_w + 2 * margin));
-  const double height = std::ceil(std::max(top + grid_h, top + legend_h) + margin);
+  // Axis titles: the source's over the source labels, the target's left of the target labels.
+  const AxisTitles titles =
+      place_axis_titles(o.row_axis_title, top, top + grid_h, o.col_axis_title, left, left + grid_w, font, margin);
+  const double width =
+      std::ceil(std::max({left + grid_w + legend_w + margin, title_w + 2 * margin, titles.reach_right + margin}));
+  const double height = std::ceil(std::max({top + grid_h, top + legend_h, titles.reach_down}) + margin);
 
   std::string out;
   svg_open(out, width, height, font, o.title.empty() ? std::string("alignment") : o.title, o.font_family);
@@ -191,11 +195,11 @@ inline std::string alignment_render(const Alignment& hypothesis, const GoldAlign
            "\" text-anchor=\"middle\">" + scores_text + "</text>\n";
   }
   if (!o.col_axis_title.empty()) {
-    svg_label(out, "class=\"axis-title\" x=\"" + svg_num(left + grid_w / 2) + "\" y=\"" +
+    svg_label(out, "class=\"axis-title\" x=\"" + svg_num(titles.x_centre) + "\" y=\"" +
                        svg_num(top - col_label_height - 4) + "\" text-anchor=\"middle\"", o.col_axis_title, 0);
   }
   if (!o.row_axis_title.empty()) {
-    svg_label(out, "class=\"axis-title\" transform=\"translate(" + svg_num(margin + font) + "," + svg_num(top + grid_h / 2) +
+    svg_label(out, "class=\"axis-title\" transform=\"translate(" + svg_num(margin + font) + "," + svg_num(titles.y_centre) +
                        ") rotate(-90)\" text-anchor=\"middle\"", o.row_axis_title, 0);
   }
   out += "<g class=\"col-labels\" font-size=\"" + svg_num(label_font) + "\">\n";

@@ -138,17 +138,20 @@ inline void svg_y_axis(std::string& out, const ValueAxis& axis, double left, dou
          "\" stroke=\"#404040\" fill=\"none\"/>\n</g>\n";
 }
 
-/// The rotated title of a y axis centred at (x, y), and the title of an x axis centred at (x2, y2).
-inline void svg_axis_titles(std::string& out, const std::string& y_title, double x, double y, const std::string& x_title,
-                            double x2, double y2) {
+/// The rotated title of a y axis centred at (x, placed.y_centre), and the title of an x axis
+/// centred at (placed.x_centre, y2).
+inline void svg_axis_titles(std::string& out, const std::string& y_title, double x, const std::string& x_title, double y2,
+                            const AxisTitles& placed) {
   if (!y_title.empty()) {
     svg_label(out,
-              "class=\"axis-title\" transform=\"translate(" + svg_num(x) + "," + svg_num(y) +
+              "class=\"axis-title\" transform=\"translate(" + svg_num(x) + "," + svg_num(placed.y_centre) +
                   ") rotate(-90)\" text-anchor=\"middle\"",
               y_title, 0);
   }
   if (!x_title.empty()) {
-    svg_label(out, "class=\"axis-title\" x=\"" + svg_num(x2) + "\" y=\"" + svg_num(y2) + "\" text-anchor=\"middle\"",
+    svg_label(out,
+              "class=\"axis-title\" x=\"" + svg_num(placed.x_centre) + "\" y=\"" + svg_num(y2) +
+                  "\" text-anchor=\"middle\"",
               x_title, 0);
   }
 }
@@ -242,8 +245,11 @@ inline std::string bars_render(const Matrix<double>& m, const BarOptions& o, con
   const double panel_h = panel_title_h + plot_h + gap;
   const double plots_bottom = plots_top + panel_h * static_cast<double>(rows) - gap;
   const double title_w = bold_title_width(o.title, font * 1.4);
-  const double width = std::ceil(std::max(left + plot_w + margin + 4, title_w + 2 * margin));
-  const double height = std::ceil(plots_bottom + x_labels_h + x_title_h + margin);
+  const AxisTitles titles =
+      place_axis_titles(o.y_axis_title, plots_top, plots_bottom, o.x_axis_title, left, left + plot_w, font, margin);
+  const double width =
+      std::ceil(std::max({left + plot_w + margin + 4, title_w + 2 * margin, titles.reach_right + margin}));
+  const double height = std::ceil(std::max(plots_bottom + x_labels_h + x_title_h, titles.reach_down) + margin);
 
   std::string out;
   svg_open(out, width, height, font, o.title.empty() ? std::string("attention weights") : o.title, o.font_family);
@@ -316,8 +322,7 @@ inline std::string bars_render(const Matrix<double>& m, const BarOptions& o, con
     }
   }
   out += "</g>\n";
-  svg_axis_titles(out, o.y_axis_title, margin + font, (plots_top + plots_bottom) / 2, o.x_axis_title, left + plot_w / 2,
-                  plots_bottom + x_labels_h + font);
+  svg_axis_titles(out, o.y_axis_title, margin + font, o.x_axis_title, plots_bottom + x_labels_h + font, titles);
   out += "</svg>\n";
   return out;
 }

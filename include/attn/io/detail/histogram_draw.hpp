@@ -117,9 +117,11 @@ inline std::string histogram_render(const Histogram& h, const HistogramOptions& 
   const double x_overhang = static_cast<double>(x_axis.widest) * svg_char_width(font * 0.9) / 2;
   const double title_w = bold_title_width(o.title, font * 1.4);
   const double note_w = static_cast<double>(display_width(note)) * svg_char_width(font * 0.9);
-  const double width =
-      std::ceil(std::max({left + o.plot_width + x_overhang + margin, title_w + 2 * margin, left + note_w + margin}));
-  const double height = std::ceil(bottom + font * 1.3 + 8 + x_title_h + note_h + margin);
+  const AxisTitles titles =
+      place_axis_titles(o.y_axis_title, top, bottom, o.x_axis_title, left, left + o.plot_width, font, margin);
+  const double width = std::ceil(std::max({left + o.plot_width + x_overhang + margin, title_w + 2 * margin,
+                                           left + note_w + margin, titles.reach_right + margin}));
+  const double height = std::ceil(std::max(bottom + font * 1.3 + 8 + x_title_h + note_h, titles.reach_down) + margin);
   const auto x_of = [&](double v) { return left + o.plot_width * std::clamp(scale_fraction(v, lo, hi), 0.0, 1.0); };
 
   std::string out;
@@ -156,8 +158,7 @@ inline std::string histogram_render(const Histogram& h, const HistogramOptions& 
   }
   out += "</g>\n";
   const double below = bottom + font * 1.3 + 8;
-  svg_axis_titles(out, o.y_axis_title, margin + font, top + o.plot_height / 2, o.x_axis_title, left + o.plot_width / 2,
-                  below + font);
+  svg_axis_titles(out, o.y_axis_title, margin + font, o.x_axis_title, below + font, titles);
   if (!note.empty()) {
     svg_label(out,
               "class=\"note\" x=\"" + svg_num(left) + "\" y=\"" + svg_num(below + x_title_h + font) +

@@ -361,6 +361,28 @@ inline double axis_title_length(const std::string& title, double font) {
   return title.empty() ? 0 : static_cast<double>(display_width(title)) * svg_char_width(font) + 4;
 }
 
+/// Where the axis titles of a bar chart, histogram or alignment go: the y title (rotated) centred beside the plots [top, bottom],
+/// or, longer than they are tall, running down from their top; the x title centred under
+/// [left, right], or, longer than they are wide, starting at the margin. `reach_right` and
+/// `reach_down`: how far they reach, which the picture must hold (a paper's long titles were cut).
+struct AxisTitles {
+  double y_centre = 0;
+  double x_centre = 0;
+  double reach_right = 0;
+  double reach_down = 0;
+};
+inline AxisTitles place_axis_titles(const std::string& y_title, double top, double bottom, const std::string& x_title,
+                                    double left, double right, double font, double margin) {
+  const double y_length = axis_title_length(y_title, font);
+  const double x_length = axis_title_length(x_title, font);
+  AxisTitles t;
+  t.y_centre = std::max((top + bottom) / 2, top + y_length / 2);
+  t.reach_down = t.y_centre + y_length / 2;
+  t.x_centre = std::max((left + right) / 2, margin + x_length / 2);
+  t.reach_right = t.x_centre + x_length / 2;
+  return t;
+}
+
 /// Without labels, each map of a grid is at least this many pixels along its longer side.
 inline constexpr double min_panel_map_size = 160;
 

@@ -111,7 +111,7 @@ a model view (layers x heads), a zoomable map view with tooltips and a text view
         encoder, cross, decoder) splits an item into attentions with their own tokens and shapes;
         or a wide matrix as above
 
-Options:
+Options (each taken once: an option given twice is refused, not replaced):
   -o, --output FILE        where to write (required); replaced atomically, never half-written;
                            "-" writes to standard output (then --format is needed)
   -f, --format svg|html|png  the output format, whatever the extension of FILE
@@ -218,6 +218,9 @@ Options:
       --separator TEXT     html: text between tokens (default: one space; "" with --chars)
       --lang TAG           html: the tokens' language as a BCP 47 tag (de, he, zh-Hans), so
                            that screen readers speak them in it (default: unknown)
+      --isolate-tokens     html: lay each token out on its own, as the items of a list (film or
+                           product titles mixing Hebrew or Arabic with Latin keep the line's
+                           order, each weight beside its title); not for sentences
       --index I[,J...]     .npy WEIGHTS: pick along the leading axes, as NumPy's w[I, J] (-1 is the
                            last): e.g. Hugging Face's per-layer (batch, heads, T, T) with --index 0
                            draws batch item 0's heads as a grid, --index 0,3 its head 3; leading
@@ -427,6 +430,7 @@ struct Arguments {
   std::optional<std::string> color;
   std::optional<std::string> separator;
   std::optional<std::string> lang;  // --lang TAG: the highlighted tokens' language
+  bool isolate_tokens = false;      // --isolate-tokens: HighlightOptions::isolate_tokens
   std::string highlight_scale = "from-zero";
   std::string csv_labels = "auto";
   std::string mask;  // --mask: "causal", "causal-lower-right" or a file (is_causal_keyword)
@@ -616,6 +620,7 @@ void check_png_arguments(const Arguments& a) {
       {"--highlight-scale", a.highlight_scale != "from-zero"},
       {"--separator", a.separator.has_value()},
       {"--lang", a.lang.has_value()},
+      {"--isolate-tokens", a.isolate_tokens},
       {"--gold", !a.gold.empty()},
       {"--font-size", a.font_size != Arguments().font_size},
       {"--font-family", !a.font_family.empty()},
@@ -667,6 +672,11 @@ std::string nearest_option(const std::string& arg) {
 std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& out) {
   Arguments a;
   std::vector<std::string> positional;
+  // Each option is taken once: a second one would silently replace the first (argparse's way),
+  // and "--mask causal --mask pad.npy" drew the padding alone. -o and --output are one option.
+  std::map<std::string, std::string> given;  // option's long name -> as it was written
+  const std::map<std::string, std::string> long_names{{"-o", "--output"}, {"-f", "--format"}, {"-r", "--rows"},
+                                                      {"-c", "--cols"},   {"-t", "--title"}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     std::optional<std::string> inline_value;
@@ -675,6 +685,18 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       if (eq != std::string::npos) {
         inline_value = arg.substr(eq + 1);
         arg.erase(eq);
+      }
+    }
+    if (arg.size() > 1 && arg[0] == '-' && arg != "--") {
+      const auto short_name = long_names.find(arg);
+      const std::string name = short_name == long_names.end() ? arg : short_name->second;
+      const auto [first, fresh] = given.emplace(name, arg);
+      if (!fresh) {
+        throw usage_error(arg + " is given twice" + (first->second != arg ? " (as " + first->second + " before)" : "") +
+                          ": each option is taken once" +
+                          (name == "--mask" ? "; for two masks at once save the cells both leave visible as one "
+                                              "FILE, e.g. np.tril(np.ones((T, T))) * pad for causal and padding"
+                                            : ""));
       }
     }
     const auto value = [&]() -> std::string {
@@ -783,6 +805,9 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
       a.color = value();
     } else if (arg == "--highlight-scale") {
       a.highlight_scale = one_of("--highlight-scale", value(), {"from-zero", "min-max"});
+    } else if (arg == "--isolate-tokens") {
+      flag();
+      a.isolate_tokens = true;
     } else if (arg == "--lang") {
       a.lang = value();
       if (!attn::io::detail::is_language_tag(*a.lang))
@@ -928,7 +953,8 @@ std::optional<Arguments> parse_arguments(int argc, char** argv, std::ostream& ou
     };
     refuse_given(refused, " is for pictures, not --view: the page scales each map from 0 to its largest weight, "
                           "and its tooltips give every value");
-    refuse_given({{"--lang", a.lang.has_value()}}, " is for highlighted text (html output), not --view");
+    refuse_given({{"--lang", a.lang.has_value()}, {"--isolate-tokens", a.isolate_tokens}},
+                 " is for highlighted text (html output), not --view (its text view isolates every token)");
   } else if (a.batch && !a.index.empty()) {
     throw usage_error("--batch names the first axis of a 3-D WEIGHTS file (an svg grid of batch items) or of a 4-D "
                       "--view file; with --index, what is left keeps the axes' own names");
@@ -2374,7 +2400,8 @@ void check_animation_options(const Arguments& a) {
                 {"--font-family", !a.font_family.empty()},
                 {"--color", a.color.has_value()},
                 {"--highlight-scale", a.highlight_scale != "from-zero"},
-                {"--separator", a.separator.has_value()}, {"--lang", a.lang.has_value()}},
+                {"--separator", a.separator.has_value()}, {"--lang", a.lang.has_value()},
+                    {"--isolate-tokens", a.isolate_tokens}},
                why + (a.format == "svg" ? "--frames" : "--layout, --frame-ms, --cell, --precision") + ")");
   refuse_given(alignment_options(a), " is for word alignments (--gold, or an alignment file as WEIGHTS), not --animate");
   if (a.format == "svg") {
@@ -2597,7 +2624,8 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     if (!a.query && a.chars_file.empty() && drawn_as_image(a, first.size())) {
       refuse_given({{"--color", a.color.has_value()},
                     {"--highlight-scale", a.highlight_scale != "from-zero"},
-                    {"--separator", a.separator.has_value()}, {"--lang", a.lang.has_value()}},
+                    {"--separator", a.separator.has_value()}, {"--lang", a.lang.has_value()},
+                    {"--isolate-tokens", a.isolate_tokens}},
                    " is for highlighted tokens, but this page shows the " + shape_text(first) +
                        " map as a heatmap image (--colormap colours it; --query N or --raster never keep the text)");
       attn::io::HeatmapOptions options = heatmap_options(a, row_labels, col_labels);
@@ -2697,6 +2725,7 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
     options.vmax = a.vmax;
     if (a.separator) options.separator = *a.separator;
     if (a.lang) options.language = *a.lang;
+    options.isolate_tokens = a.isolate_tokens;
     if (a.decimals) options.decimals = *a.decimals;
     options.show_weights = a.values;
     check_label_bytes(options.row_labels, tokens, weights.rows(), weights.cols(), 1, a);
@@ -2712,7 +2741,8 @@ int run_weights(const Arguments& a, Weights w, std::ostream& out) {
   if (a.query) throw usage_error("--query is for html output");
   refuse_given({{"--highlight-scale", a.highlight_scale != "from-zero"},
                 {"--separator", a.separator.has_value()},
-                {"--lang", a.lang.has_value()}},
+                {"--lang", a.lang.has_value()},
+                {"--isolate-tokens", a.isolate_tokens}},
                " is for html output (highlighted tokens)");
   if (a.hist) {
     refuse_heatmap_only(a, a.colormap_given, "--hist draws a histogram of all the weights");

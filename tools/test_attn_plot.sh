@@ -597,6 +597,14 @@ else
     fail "html --mask causal: not 6 tokens of the map and 2 of row 1 hatched, or the image without hatching"
 fi
 
+# An option given twice is refused (the second silently replaced the first: "--mask causal
+# --mask pad.npy" drew the padding alone); -o and --output are one option.
+bad "mask twice"        2 "--mask is given twice: each option is taken once; for two masks at once save the cells both leave visible as one FILE" "$npy/f8_c_3x4.npy" --mask causal --mask visible.csv -o out/new.svg
+bad "output twice"      2 "--output is given twice (as -o before)" "$npy/f8_c_3x4.npy" -o out/new.svg --output out/new.svg
+bad "isolate svg"       2 "--isolate-tokens is for html output (highlighted tokens)" "$npy/f8_c_3x4.npy" --isolate-tokens -o out/new.svg
+bad "isolate view"      2 "--isolate-tokens is for highlighted text (html output), not --view" --view "$npy/f8_c_3x4.npy" --isolate-tokens -o out/new.html
+bad "title twice"       2 "-t is given twice" "$npy/f8_c_3x4.npy" -t A -t B -o out/new.svg
+
 # --mask causal-lower-right pairs the last row with the last key (torch's causal_lower_right):
 # on a 2x4 map row i sees keys j <= i + 2, so (0, 3) alone is hidden; causal hides 5 cells, and
 # when they hold more weight than the cells it shows (91 % here) a note says so (a forecaster's

@@ -154,6 +154,38 @@ await run('rtl', async (browser) => {
       t[2].right <= t[4].left + 0.5, `mixed: I, said, then עולם left of שלום, then today (${JSON.stringify(t.map((r) => r.left))})`);
     expectClean(problems, 'mixed.html');
   }
+  // Item titles (a recommender's history) with --isolate-tokens: each title whole, in the line's
+  // order, its printed weight at its right end. Without it, "2 הסנדק" and "3 Fauda פאודה
+  // (2015)" ran together right to left and a weight landed inside a title.
+  {
+    writeNpy(join(work, 'items.npy'), [1, 5], [0.1, 0.3, 0.15, 0.35, 0.1]);
+    const items = lines('items.txt', ['1 Inception', '2 הסנדק', '3 Fauda פאודה (2015)', '4 الرسالة', '5 Up']);
+    const boxes = async (extra) => {
+      const file = join(work, `items${extra.length}.html`);
+      execFileSync(plot, [join(work, 'items.npy'), '--cols', items, '--values', ...extra, '-o', file], { stdio: 'ignore' });
+      const { page, problems } = await openOffline(browser, file);
+      const got = await page.evaluate(() => Array.from(document.querySelectorAll('.attn-token')).map((e) => {
+        const text = document.createRange();
+        text.selectNodeContents(e.querySelector('span') || e.firstChild);
+        return { token: e.getBoundingClientRect().toJSON(), text: text.getBoundingClientRect().toJSON(),
+                 weight: e.querySelector('.attn-weight').getBoundingClientRect().toJSON(),
+                 rects: e.getClientRects().length };
+      }));
+      expectClean(problems, file);
+      return got;
+    };
+    const isolated = await boxes(['--isolate-tokens']);
+    for (let k = 0; k < isolated.length; ++k) {
+      const b = isolated[k];
+      assert.equal(b.rects, 1, `isolated item ${k + 1}: one box`);
+      if (k > 0) assert.ok(isolated[k - 1].token.right <= b.token.left + 0.5, `isolated item ${k + 1} right of item ${k}`);
+      assert.ok(b.weight.left >= b.text.right - 0.5 && b.weight.right <= b.token.right + 0.5,
+                `isolated item ${k + 1}: its weight after its title (${JSON.stringify(b)})`);
+    }
+    const plain = await boxes([]);
+    assert.ok(plain.some((b, k) => b.rects > 1 || (k > 0 && plain[k - 1].token.right > b.token.left + 0.5)),
+              'without --isolate-tokens the titles run together (what the option is for)');
+  }
   // Arabic highlighted character by character: the letters stay joined. Each character's glyph
   // width (a range over its text, padding left out) must add up to the width of the same text
   // drawn whole in the same font; unjoined letters take their wider isolated forms.

@@ -68,6 +68,14 @@ struct HighlightOptions {
   /// its fonts. Empty (default): `lang=""`, unknown, rather than the page's own English (the
   /// legend and title are in the page's `lang="en"`). Letters, digits and '-' only.
   std::string language;
+  /// Lay each token out on its own, as the items of a list rather than the words of a sentence:
+  /// its text in its own direction (CSS unicode-bidi: plaintext), the token with its printed
+  /// weight one unit in the line's order. For titles of films, products or documents that mix
+  /// Hebrew or Arabic with Latin: without it, consecutive right-to-left titles run right to left
+  /// as one phrase and a weight can land inside a title. Off (default) for text: a Hebrew phrase
+  /// in an English sentence then reads right to left, and Arabic highlighted character by
+  /// character keeps its letters joined.
+  bool isolate_tokens = false;
 };
 
 namespace detail {
@@ -279,20 +287,28 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
       const bool masked = hidden(i, j);
       const std::string weight = masked ? std::string("masked") : format_number(v, options.decimals);
       if (j > 0) out += separator;
-      // Tokens are not bidi-isolated: the line lays out as the text it is, so the letters of an
-      // Arabic word highlighted character by character stay joined, and a Hebrew phrase in an
-      // English line reads right to left. A token's own bidi controls are closed inside its span.
+      // Tokens are not bidi-isolated (unless isolate_tokens): the line lays out as the text it is,
+      // so the letters of an Arabic word highlighted character by character stay joined, and a
+      // Hebrew phrase in an English line reads right to left. A token's own bidi controls are
+      // closed inside its span. (plaintext, not dir="auto": the line's dir="auto" skips elements
+      // with a dir attribute, and would then see no letter at all.)
       out += masked ? "<span class=\"attn-token attn-masked\" style=\"" + std::string(masked_token_style)
                     : "<span class=\"attn-token\" style=\"background-color:" + css_color(background) +
                           ";color:" + css_color(ink);
-      out += ";white-space:pre-wrap\" title=\"";
+      out += options.isolate_tokens ? ";white-space:pre-wrap;unicode-bidi:isolate\" title=\"" : ";white-space:pre-wrap\" title=\"";
       if (labels) {
         append_label(out, options.row_labels[static_cast<std::size_t>(i)]);
         out += " \xE2\x86\x92 ";  // →
       }
       append_label(out, token);
       out += ": " + weight + "\" data-weight=\"" + format_number(v, -1) + "\">";
-      append_xml_escaped(out, token);
+      if (options.isolate_tokens) {
+        out += "<span style=\"unicode-bidi:plaintext\">";
+        append_xml_escaped(out, token);
+        out += "</span>";
+      } else {
+        append_xml_escaped(out, token);
+      }
       if (options.show_weights && !masked) {
         out += "<sub class=\"attn-weight\">" + weight + "</sub>";
       }

@@ -369,7 +369,6 @@ struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// Whether `path` is a regular file that starts as a ZIP archive (NumPy's .npz, a torch.save file).
 /// Whether the regular file `path` starts with the 4 bytes `magic`.
 bool starts_with_magic(const std::string& path, const char (&magic)[5]) {
   std::error_code error;
@@ -379,7 +378,28 @@ bool starts_with_magic(const std::string& path, const char (&magic)[5]) {
   return in.read(head, 4) && std::string(head, 4) == std::string(magic, 4);
 }
 
+/// Whether `path` is a regular file that starts as a ZIP archive (NumPy's .npz, a torch.save file).
 bool is_zip_file(const std::string& path) { return starts_with_magic(path, "PK\x03\x04"); }
+
+/// What picture the regular file `path` is, from its first bytes: "an SVG picture", "an HTML
+/// page", "a PNG image", or "" for anything else. (attn-plot's own output given back as WEIGHTS
+/// was read as an alignment file: "'<?xml' is not a finite number".)
+std::string picture_kind(const std::string& path) {
+  if (starts_with_magic(path, "\x89PNG")) return "a PNG image";
+  std::error_code error;
+  if (path.empty() || !fs::is_regular_file(path, error)) return "";
+  std::ifstream in(path, std::ios::binary);
+  std::string head(512, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  std::size_t start = head.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;  // a UTF-8 BOM
+  while (start < head.size() && std::isspace(static_cast<unsigned char>(head[start]))) ++start;
+  if (start >= head.size() || head[start] != '<') return "";
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (head.find("<html") != std::string::npos || head.find("<!doctype html") != std::string::npos) return "an HTML page";
+  if (head.find("<svg") != std::string::npos) return "an SVG picture";
+  return "";
+}
 
 /// The archive an input names, for the check that OUTPUT is no input: FILE of FILE.npz:NAME.
 std::string archive_of(const std::string& path) {
@@ -1877,6 +1897,10 @@ int run_alignment(const Arguments& a, std::ostream& out, std::ostream& err) {
   bool soft = false;
   const attn::io::AlignmentRecord* own_record = nullptr;  // the sentence's record of an alignment file
   if (is_alignment_file(a.weights)) {
+    if (const std::string picture = picture_kind(a.weights); !picture.empty()) {
+      throw std::runtime_error("'" + a.weights + "' is " + picture + ", not weights (attn-plot's own output?): draw " +
+                               "the .npy or .csv it was made from");
+    }
     if (starts_with_magic(a.weights, "\x89HDF")) {  // the first question's weights.best.hdf5
       throw std::runtime_error("'" + a.weights +
                                "' is an HDF5 file (a Keras .h5 / .hdf5 model or weights), which attn-plot does not "

@@ -518,6 +518,9 @@ bad "vector label bytes" 1 "the labels alone would make the output about 8910000
 # --mask: masked cells hatched (a pattern, a legend); a mask file of the weights' shape.
 ok "mask causal" masked.svg "$npy/f8_c_3x4.npy" --mask causal
 if grep -q 'url(#attn-masked)' masked.svg && grep -q '>masked</text>' masked.svg; then pass; else fail "--mask causal: no hatched cells"; fi
+# attn-plot's own output given back as WEIGHTS: said so (it was read as an alignment file, "'<?xml'
+# is not a finite number").
+bad "svg as weights"    1 "'masked.svg' is an SVG picture, not weights (attn-plot's own output?)" masked.svg -o out/new.svg
 printf '1,1,0,0\n1,1,1,0\n1,1,1,1\n' >visible.csv
 ok "mask file" masked_file.svg "$npy/f8_c_3x4.npy" --mask visible.csv
 if [ "$(grep -o 'url(#attn-masked)' masked_file.svg | wc -l)" -eq 4 ]; then pass; else fail "--mask FILE: not 3 masked cells + legend"; fi
@@ -632,6 +635,7 @@ else
     fail "--view --mask causal over a 2x4 map: no note of the weight it hides ($(cat "$work/err"))"
 fi
 
+bad "html as weights"   1 "'hm1.html' is an HTML page, not weights" hm1.html -o out/new.svg
 # --- --view: the interactive page --------------------------------------------------------
 npy_header '(2, 3, 2, 2)' >view4d.npy                      # L x h x Tq x Tk, all zero
 head -c $((2 * 3 * 2 * 2 * 8)) /dev/zero >>view4d.npy

@@ -191,8 +191,8 @@ Options (each taken once: an option given twice is refused, not replaced):
                            "causal-lower-right" pairs the last row with the last key, for
                            Tq < Tk queries that are the last of the keys (decoding with a
                            cache, a forecast's horizons), as torch's causal_lower_right (a
-                           note says when a causal mask hides most of the weight: not the
-                           mask the weights were computed with); FILE (.npy or .csv, the
+                           note says when a causal mask hides weight: not the mask the
+                           weights were computed with); FILE (.npy or .csv, the
                            shape of the weights) is visible where non-zero (negative
                            entries, as in PyTorch's float attn_mask, are refused: save
                            attn_mask == 0; a FILE that hides every cell holding weight, as
@@ -2473,11 +2473,12 @@ int run_inputs(const Arguments& a, std::ostream& out, std::ostream& err) {
   return run_weights_titled(a, std::move(w), out, err);
 }
 
-/// A note when a causal --mask hides cells that hold most of the weight of `maps` (more than the
-/// cells it leaves visible, in absolute value): a causal attention's weights are 0 there, so
-/// these weights were computed with another mask. Most often "causal" drawn over Tq < Tk queries
-/// at the end of the keys, which hid 97 % of a forecaster's 12 x 60 map in silence; scores
-/// (before the softmax) can hold anything, so it is a note, not a refusal.
+/// A note when a causal --mask hides cells that hold weight: more than 1 % of the absolute
+/// weight of `maps` (rounding and float16 storage stay below). A causal attention's weights are
+/// 0 there, so these weights were computed with another mask: "causal" drawn over Tq < Tk queries
+/// at the end of the keys hid 97 % of a forecaster's 12 x 60 map in silence, over a key-length
+/// mask's weights 40 %. Scores (before the softmax) can hold anything there, so it is a note,
+/// not a refusal.
 void note_causal_mask_hiding_weight(const Arguments& a, const std::vector<const Eigen::MatrixXd*>& maps,
                                     std::ostream& err) {
   if (!is_causal_keyword(a.mask)) return;
@@ -2493,8 +2494,8 @@ void note_causal_mask_hiding_weight(const Arguments& a, const std::vector<const 
         if (std::isfinite(x)) (j <= i + offset ? visible : hidden) += x;
       }
   }
-  if (hidden <= visible) return;
-  const auto percent = static_cast<int>(std::floor(100 * hidden / (hidden + visible)));  // 50 .. 100
+  if (!(hidden > 0.01 * (hidden + visible))) return;
+  const auto percent = static_cast<int>(std::round(100 * hidden / (hidden + visible)));  // 1 .. 100
   err << "attn-plot: note: --mask " << a.mask << " hides cells that hold " << percent
       << " % of the weight, where a causal attention's weights are 0: were the weights computed with this mask?"
       << (a.mask == "causal" && wide ? " Tq < Tk queries at the end of the keys take --mask causal-lower-right." : "")

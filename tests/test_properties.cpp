@@ -532,10 +532,14 @@ TEMPLATE_TEST_CASE("band masks on blocks of many rows: the band's columns alone 
   // explicit-matrix form of the same mask takes every column. On attn's gemm the two give the
   // same bits (a chain that only leaves out exact zeros); on another backend the output may
   // sum in another order. Shapes: several blocks and parts, Tq > Tk and Tq < Tk, offsets that
-  // leave the first rows without a key and the last with every key.
+  // leave the first rows without a key and the last with every key. Blocks of fewer rows than
+  // the sweep's (a decoder step: 1, 3 or 7 queries) score the mask's visible prefix alone, and
+  // only those keys are transposed (a step against 200 keys under key_length(0) cost 28× a
+  // step on no keys): the same bits again.
   using S = TestType;
   std::mt19937_64 rng(20261207);
-  const std::pair<Index, Index> shapes[] = {{40, 129}, {300, 700}, {600, 301}, {17, 1000}, {515, 515}};
+  const std::pair<Index, Index> shapes[] = {{40, 129}, {300, 700}, {600, 301}, {17, 1000}, {515, 515},
+                                            {1, 300},  {3, 129},   {7, 1000}};
   for (const auto& [tq, tk] : shapes) {
     const Matrix<S> q = attn_test::random_matrix<S>(rng, tq, 24);
     const Matrix<S> k = attn_test::random_matrix<S>(rng, tk, 24);
@@ -554,7 +558,9 @@ TEMPLATE_TEST_CASE("band masks on blocks of many rows: the band's columns alone 
                           Mask::chunked(40, 0, 1),  // a streaming encoder: its chunk, the one before, no causal
                           Mask::chunked(48, 0, Mask::all_chunks),
                           Mask::key_length(tk / 2) & Mask::causal(10),
-                          Mask::key_length(tk / 3)};
+                          Mask::key_length(tk / 3),
+                          Mask::key_length(0),
+                          Mask::key_length(tk - 1) & Mask::window(2, 300)};
     for (std::size_t mk = 0; mk < std::size(masks); ++mk) {
       INFO("Tq = " << tq << ", Tk = " << tk << ", mask " << mk);
       const Mask& mask = masks[mk];
@@ -567,9 +573,14 @@ TEMPLATE_TEST_CASE("band masks on blocks of many rows: the band's columns alone 
         CHECK(same_bits(a.output, b.output));
       else
         ATTN_CHECK_CLOSE(a.output, b.output, tol<S>());
-      // Output only and column sums: the full call's bits.
+      // Output only and column sums: the full call's bits; and into weights that held NaN (the
+      // columns a block does not score are never read).
       Matrix<S> out(tq, v.cols());
       attn::Workspace<S> ws;
+      Matrix<S> stale = Matrix<S>::Constant(tq, tk, std::numeric_limits<S>::quiet_NaN());
+      attn::scaled_dot_product_into(q, k, v, out, stale, ws, mask);
+      CHECK(same_bits(stale, a.weights));
+      CHECK(same_bits(out, a.output));
       attn::scaled_dot_product_into(q, k, v, out, attn::no_weights, ws, mask);
       CHECK(same_bits(out, a.output));
       attn::ColumnSums<S> sums;

@@ -224,6 +224,17 @@ struct InPlaceScores {
   void operator()(Index, Index, const Block&) const {}
 };
 
+/// Whether attend_blocks scores only the columns a block's rows may see (its band, and at most the
+/// mask's visible prefix: see band_call there) for a scorer that takes a column range. Then the
+/// keys past the visible prefix are never read, and attend_keys prepares only the prefix: a
+/// decoder step against 200 padded keys with key_length(0) cost 28× a call on no keys, nearly
+/// all of it transposing and scoring keys no row sees.
+template <typename Scalar>
+bool scores_visible_columns_only(const Options& options) {
+  return gemm_own_for<Scalar>() && options.probability == Probability::softmax && !options.softcap &&
+         !options.alibi && !options.return_scores;
+}
+
 /// The part every mechanism shares, fused over blocks of query rows. For each block of rows
 /// `[i0, i0 + r)`: `scores(i0, r, block)` writes the scores into `block` (the rows
 /// `[i0, i0 + r)` of the target's full storage, or a per-thread scratch block), before
@@ -349,15 +360,23 @@ Index attend_blocks(Scores&& scores, const Target<Scalar>& target, const Eigen::
   // the scores' entries are the same products, and ·V only leaves out exact zeros of the chain
   // (w = +0 before the band and after it), so the bits are those of the whole block's products.
   constexpr bool ranged_scores = std::is_invocable_v<std::decay_t<Scores>&, Index, Index, Index, Index, BlockMap&>;
-  const bool band_call = ranged_scores && gemm_own_for<Scalar>() && options.probability == Probability::softmax &&
-                         !cap && !options.alibi && !rescale && !options.return_scores;
+  // (A cap, ALiBi and a rescale come only with options.softcap or options.alibi.)
+  const bool band_call = ranged_scores && scores_visible_columns_only<Scalar>(options);
   // Rows [i0, i0 + r) of the problem, held in `block` (r×Tk): scored, normalised, ·V.
   const auto run_rows = [&](Index i0, Index r, BlockMap block, Scalar* buffer) {
     Index c0 = 0;
     Index c1 = tk;
     if (band_call && r >= chunk_rows<Scalar>() && i0 + r <= target.padded_from) {
+      // (At most the visible prefix: a row whose window starts past a key length has a band of
+      // [first, first), beyond the keys attend_keys prepared.)
       c0 = std::min(mask.band(i0, tk).first, tk);
-      c1 = std::clamp(mask.band(i0 + r - 1, tk).second, c0, tk);
+      c1 = std::min(std::clamp(mask.band(i0 + r - 1, tk).second, c0, tk), n);
+    } else if (band_call && n < tk) {
+      // A block too small for the sweep (a decoder step, the last rows) or holding padding rows:
+      // the visible prefix alone is scored. The columns past it, which no row sees, are left to
+      // the normalisation, which writes their zeros without reading them (as it does for every
+      // block: a target filled with NaN comes back with the same bits, test_properties).
+      c1 = n;
     }
     if constexpr (ranged_scores) {
       if (c0 < c1) scores(i0, r, c0, c1, block);
@@ -569,8 +588,12 @@ Index attend_prepared(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q
   if constexpr (Scorer::parallel_blocks) {
     // Every block's product packs the keys again; from a column-major copy of the prepared keys'
     // transpose that packing reads contiguous memory instead of striding across them.
-    auto kt = buffers(ws).keys.matrix(prepared.cols(), prepared.rows());
-    transpose_into(prepared, kt);
+    // Only the keys a row may see when the blocks score no others (scores_visible_columns_only).
+    const Index nt = scores_visible_columns_only<Scalar>(options)
+                         ? std::min(visible_prefix(mask, prepared.rows()), prepared.rows())
+                         : prepared.rows();
+    auto kt = buffers(ws).keys.matrix(prepared.cols(), nt);
+    transpose_into(prepared.topRows(nt), kt);
     const Eigen::Map<const Matrix<Scalar>> keys_t(kt.data(), kt.rows(), kt.cols());
     const auto scores = one_row_scratch_scores(scorer, q, keys_t, ws);
     return attend_blocks<Scalar>(scores, target, v, output, ws, mask, options, score_scale, values_finite);
@@ -607,8 +630,10 @@ Index attend_keys(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q, co
                   const Target<Scalar>& target, Workspace<Scalar>& ws, const Mask& mask, const Options& options) {
   if constexpr (Scorer::parallel_blocks) {
     if (!scorer.projects()) {
-      auto kt = buffers(ws).keys.matrix(k.cols(), k.rows());
-      transpose_into(k, scorer.scale, kt);
+      const Index nt = scores_visible_columns_only<Scalar>(options) ? std::min(visible_prefix(mask, k.rows()), k.rows())
+                                                                      : k.rows();
+      auto kt = buffers(ws).keys.matrix(k.cols(), nt);
+      transpose_into(k.topRows(nt), scorer.scale, kt);
       const Eigen::Map<const Matrix<Scalar>> keys_t(kt.data(), kt.rows(), kt.cols());
       const auto scores = one_row_scratch_scores(scorer, q, keys_t, ws);
       return attend_blocks<Scalar>(scores, target, v, output, ws, mask, options);

@@ -35,7 +35,7 @@
 
 #define ATTN_VERSION_MAJOR 0
 #define ATTN_VERSION_MINOR 19
-#define ATTN_VERSION_PATCH 1
+#define ATTN_VERSION_PATCH 2
 
 /// True when attn's version is at least x.y.z, as Eigen's EIGEN_VERSION_AT_LEAST:
 /// `#if ATTN_VERSION_AT_LEAST(0, 19, 0)`.

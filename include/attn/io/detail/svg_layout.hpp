@@ -361,10 +361,11 @@ inline double axis_title_length(const std::string& title, double font) {
   return title.empty() ? 0 : static_cast<double>(display_width(title)) * svg_char_width(font) + 4;
 }
 
-/// Where the axis titles of a bar chart, histogram or alignment go: the y title (rotated) centred beside the plots [top, bottom],
-/// or, longer than they are tall, running down from their top; the x title centred under
-/// [left, right], or, longer than they are wide, starting at the margin. `reach_right` and
-/// `reach_down`: how far they reach, which the picture must hold (a paper's long titles were cut).
+/// Where the axis titles of a bar chart, histogram or alignment go: the y title (rotated)
+/// centred beside the plots [top, bottom], or, longer than they are tall, running down from
+/// their top; the x title centred under [left, right], or, longer than they are wide, starting
+/// at the margin. `reach_right` and `reach_down`: how far they reach, which the picture must
+/// hold (a paper's long titles were cut).
 struct AxisTitles {
   double y_centre = 0;
   double x_centre = 0;

@@ -97,23 +97,22 @@ void check_axis_titles_inside(const std::string& svg, double font) {
   REQUIRE(std::regex_search(svg, size, std::regex("<svg [^>]*width=\"([0-9.]+)\" height=\"([0-9.]+)\"")));
   const double width = std::stod(size[1]);
   const double height = std::stod(size[2]);
+  // A rotated title runs along y (its centre the translate's second number), a level one along
+  // x (its x attribute, the first number).
   const std::regex rotated("class=\"axis-title\" transform=\"translate\\(([0-9.]+),([0-9.]+)\\) rotate\\(-90\\)\"[^>]*>([^<]*)<");
   const std::regex level("class=\"axis-title\" x=\"([0-9.]+)\" y=\"([0-9.]+)\"[^>]*>([^<]*)<");
   int titles = 0;
-  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), rotated); it != std::sregex_iterator(); ++it, ++titles) {
-    const double half = static_cast<double>((*it)[3].length()) * 0.6 * font / 2;
-    const double y = std::stod((*it)[2]);
-    INFO((*it)[3] << " from y " << y - half << " to " << y + half << " of " << height);
-    CHECK(y - half >= 0);
-    CHECK(y + half <= height);
-  }
-  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), level); it != std::sregex_iterator(); ++it, ++titles) {
-    const double half = static_cast<double>((*it)[3].length()) * 0.6 * font / 2;
-    const double x = std::stod((*it)[1]);
-    INFO((*it)[3] << " from x " << x - half << " to " << x + half << " of " << width);
-    CHECK(x - half >= 0);
-    CHECK(x + half <= width);
-  }
+  const auto check_titles = [&](const std::regex& title, int along, double extent) {
+    for (auto it = std::sregex_iterator(svg.begin(), svg.end(), title); it != std::sregex_iterator(); ++it, ++titles) {
+      const double half = static_cast<double>((*it)[3].length()) * 0.6 * font / 2;
+      const double centre = std::stod((*it)[along]);
+      INFO((*it)[3] << " from " << centre - half << " to " << centre + half << " of " << extent);
+      CHECK(centre - half >= 0);
+      CHECK(centre + half <= extent);
+    }
+  };
+  check_titles(rotated, 2, height);
+  check_titles(level, 1, width);
   CHECK(titles == 2);
 }
 

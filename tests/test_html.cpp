@@ -372,6 +372,16 @@ TEST_CASE("html: characters, NaN weights and empty input", "[io][html][xmllint]"
   CHECK(html.find("background:#d9d9d9\"></span> NaN</div>") != std::string::npos);
   CHECK(html.find("</span><span") != std::string::npos);  // no separator between characters
   CHECK_XHTML_AND_HTML(attn::io::highlight_html({}, Eigen::RowVectorXd(0)));
+  // No token (a user with an empty history): each line says so, and the legend places no weight
+  // on a scale (it read "weight 0.000 ... 1.000").
+  attn::io::HighlightOptions empty;
+  empty.row_labels = {"candidate 7"};
+  const std::string none = attn::io::highlight_html({}, Eigen::RowVectorXd(0), empty);
+  CHECK_XHTML_AND_HTML(none);
+  CHECK(none.find(">candidate 7</span></span><span class=\"attn-empty\" style=\"color:#595959;font-style:italic\">"
+                  "no tokens</span></div>") != std::string::npos);
+  CHECK(none.find("<div class=\"attn-legend\">no weights: there are no tokens</div>") != std::string::npos);
+  CHECK(none.find("linear-gradient") == std::string::npos);
 }
 
 TEST_CASE("html: argument checks", "[io][html][error]") {

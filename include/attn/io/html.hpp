@@ -315,9 +315,13 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
       }
       out += "</span>";
     }
+    // No token at all (a user with an empty history): said, not an empty line.
+    if (n == 0) out += "<span class=\"attn-empty\" style=\"color:#595959;font-style:italic\">no tokens</span>";
     out += "</div>\n";
   }
-  if (options.legend) {
+  if (options.legend && w.size() == 0) {  // no weight to place on a scale
+    out += "<div class=\"attn-legend\">no weights: there are no tokens</div>\n";
+  } else if (options.legend) {
     const Rgb top = mix_white(color, 1.0);
     const std::vector<std::string> ends = tick_labels({vmin, vmax}, options.decimals);  // "0" and "5e-324"
     out += "<div class=\"attn-legend\">weight " + ends[0] +

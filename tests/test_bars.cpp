@@ -102,7 +102,7 @@ void check_axis_titles_inside(const std::string& svg, double font) {
   const std::regex rotated("class=\"axis-title\" transform=\"translate\\(([0-9.]+),([0-9.]+)\\) rotate\\(-90\\)\"[^>]*>([^<]*)<");
   const std::regex level("class=\"axis-title\" x=\"([0-9.]+)\" y=\"([0-9.]+)\"[^>]*>([^<]*)<");
   int titles = 0;
-  const auto check_titles = [&](const std::regex& title, int along, double extent) {
+  const auto check_titles = [&](const std::regex& title, std::size_t along, double extent) {
     for (auto it = std::sregex_iterator(svg.begin(), svg.end(), title); it != std::sregex_iterator(); ++it, ++titles) {
       const double half = static_cast<double>((*it)[3].length()) * 0.6 * font / 2;
       const double centre = std::stod((*it)[along]);

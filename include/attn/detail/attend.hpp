@@ -235,6 +235,14 @@ bool scores_visible_columns_only(const Options& options) {
          !options.alibi && !options.return_scores;
 }
 
+/// How many of `tk` keys a call's blocks may score, the keys attend_keys and attend_prepared
+/// transpose: the mask's visible prefix when the blocks score no others
+/// (scores_visible_columns_only), else all.
+template <typename Scalar>
+Index keys_scored(const Mask& mask, const Options& options, Index tk) {
+  return scores_visible_columns_only<Scalar>(options) ? std::min(visible_prefix(mask, tk), tk) : tk;
+}
+
 /// The part every mechanism shares, fused over blocks of query rows. For each block of rows
 /// `[i0, i0 + r)`: `scores(i0, r, block)` writes the scores into `block` (the rows
 /// `[i0, i0 + r)` of the target's full storage, or a per-thread scratch block), before
@@ -588,10 +596,7 @@ Index attend_prepared(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q
   if constexpr (Scorer::parallel_blocks) {
     // Every block's product packs the keys again; from a column-major copy of the prepared keys'
     // transpose that packing reads contiguous memory instead of striding across them.
-    // Only the keys a row may see when the blocks score no others (scores_visible_columns_only).
-    const Index nt = scores_visible_columns_only<Scalar>(options)
-                         ? std::min(visible_prefix(mask, prepared.rows()), prepared.rows())
-                         : prepared.rows();
+    const Index nt = keys_scored<Scalar>(mask, options, prepared.rows());
     auto kt = buffers(ws).keys.matrix(prepared.cols(), nt);
     transpose_into(prepared.topRows(nt), kt);
     const Eigen::Map<const Matrix<Scalar>> keys_t(kt.data(), kt.rows(), kt.cols());
@@ -630,8 +635,7 @@ Index attend_keys(const Scorer& scorer, const Eigen::MatrixBase<DerivedQ>& q, co
                   const Target<Scalar>& target, Workspace<Scalar>& ws, const Mask& mask, const Options& options) {
   if constexpr (Scorer::parallel_blocks) {
     if (!scorer.projects()) {
-      const Index nt = scores_visible_columns_only<Scalar>(options) ? std::min(visible_prefix(mask, k.rows()), k.rows())
-                                                                      : k.rows();
+      const Index nt = keys_scored<Scalar>(mask, options, k.rows());
       auto kt = buffers(ws).keys.matrix(k.cols(), nt);
       transpose_into(k.topRows(nt), scorer.scale, kt);
       const Eigen::Map<const Matrix<Scalar>> keys_t(kt.data(), kt.rows(), kt.cols());

@@ -295,8 +295,8 @@ std::string html_render(const std::vector<std::string>& tokens, const Eigen::Den
       out += masked ? "<span class=\"attn-token attn-masked\" style=\"" + std::string(masked_token_style)
                     : "<span class=\"attn-token\" style=\"background-color:" + css_color(background) +
                           ";color:" + css_color(ink);
-      out += options.isolate_tokens ? ";white-space:pre-wrap;unicode-bidi:isolate\" title=\""
-                                    : ";white-space:pre-wrap\" title=\"";
+      out += options.isolate_tokens ? ";white-space:pre-wrap;unicode-bidi:isolate" : ";white-space:pre-wrap";
+      out += "\" title=\"";
       if (labels) {
         append_label(out, options.row_labels[static_cast<std::size_t>(i)]);
         out += " \xE2\x86\x92 ";  // →

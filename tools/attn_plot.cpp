@@ -490,10 +490,16 @@ struct Arguments {
 /// two agree on square maps. (A file of either name is read with ./causal.)
 bool is_causal_keyword(const std::string& mask) { return mask == "causal" || mask == "causal-lower-right"; }
 
-/// The causal --mask `keyword` of rows×cols weights: query i sees keys j <= i, or j <= i + cols -
-/// rows for causal-lower-right (rows > cols: its first rows see no key).
+/// The offset of the causal --mask `keyword` over rows×cols weights: query i sees keys
+/// j <= i + offset, 0 for causal, cols - rows for causal-lower-right (rows > cols: its first rows
+/// see no key).
+long long causal_offset(const std::string& keyword, long long rows, long long cols) {
+  return keyword == "causal" ? 0 : cols - rows;
+}
+
+/// The causal --mask `keyword` of rows×cols weights (causal_offset).
 attn::Mask causal_mask(const std::string& keyword, attn::Index rows, attn::Index cols) {
-  return attn::Mask::causal(keyword == "causal" ? 0 : cols - rows);
+  return attn::Mask::causal(static_cast<attn::Index>(causal_offset(keyword, rows, cols)));
 }
 
 double parse_double(const std::string& option, const std::string& text) {
@@ -1795,7 +1801,7 @@ attn::Mask pooled_mask_option(const Arguments& a, const Weights& w) {
                       "--max-cells above its cells)");
   }
   const Eigen::MatrixXd& map = w.maps.front();
-  const long long offset = a.mask == "causal" ? 0 : w.source_cols - w.source_rows;
+  const long long offset = causal_offset(a.mask, w.source_rows, w.source_cols);
   attn::BoolMatrix visible(map.rows(), map.cols());
   for (attn::Index I = 0; I < map.rows(); ++I) {
     // Causal hides the cells with j > i + offset: the block is hidden when its first column is
@@ -2486,7 +2492,7 @@ void note_causal_mask_hiding_weight(const Arguments& a, const std::vector<const 
   double hidden = 0;
   bool wide = false;  // a map with Tq < Tk
   for (const Eigen::MatrixXd* w : maps) {
-    const attn::Index offset = a.mask == "causal" ? 0 : w->cols() - w->rows();
+    const long long offset = causal_offset(a.mask, w->rows(), w->cols());
     wide = wide || w->rows() < w->cols();
     for (attn::Index j = 0; j < w->cols(); ++j)
       for (attn::Index i = 0; i < w->rows(); ++i) {
